@@ -1,0 +1,39 @@
+package io.sparkrnn.kernel.model;
+
+/**
+ * The training loss and its reduction.
+ *
+ * <p>MSE: the mean of (y_hat - y)^2 over valid (t, b) and all O outputs, so its divisor is
+ * (valid steps) * O. CROSS_ENTROPY: log-softmax fused with the negative log-likelihood of the
+ * class id, the mean over valid (t, b) (seq2one: over b), so its divisor is the number of valid
+ * steps. This matches PyTorch's {@code MSELoss()} and {@code CrossEntropyLoss()} with the default
+ * reduction "mean".
+ */
+public enum LossType {
+  MSE("mse"),
+  CROSS_ENTROPY("cross_entropy");
+
+  private final String id;
+
+  LossType(String id) {
+    this.id = id;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  /** Number of loss terms one valid (t, b) contributes to the mean's divisor. */
+  public int termsPerStep(int outputSize) {
+    return this == MSE ? outputSize : 1;
+  }
+
+  public static LossType parse(String s) {
+    for (LossType l : values()) {
+      if (l.id.equalsIgnoreCase(s) || (l == CROSS_ENTROPY && s.equalsIgnoreCase("ce"))) {
+        return l;
+      }
+    }
+    throw new IllegalArgumentException("unknown loss '" + s + "', expected mse or cross_entropy");
+  }
+}

@@ -1,0 +1,41 @@
+package io.sparkrnn.kernel.model;
+
+/**
+ * Recurrent state of every layer for a batch: {@code h} [L][B][H], and {@code c} [L][B][H] for
+ * LSTM (null otherwise). Element (l, b, j) sits at {@code (l * B + b) * H + j}. As in PyTorch's
+ * {@code (h_0, c_0)}.
+ */
+public record State(int layers, int batchSize, int hiddenSize, float[] h, float[] c) {
+
+  public State {
+    long n = (long) layers * batchSize * hiddenSize;
+    if (h.length != n || (c != null && c.length != n)) {
+      throw new IllegalArgumentException("state arrays must hold L*B*H = " + n + " values");
+    }
+  }
+
+  public static State zeros(ModelConfig config, int batchSize) {
+    int n = config.numLayers() * batchSize * config.hiddenSize();
+    return new State(config.numLayers(), batchSize, config.hiddenSize(), new float[n],
+        config.cell().hasCellState() ? new float[n] : null);
+  }
+
+  public int at(int layer, int b, int j) {
+    return (layer * batchSize + b) * hiddenSize + j;
+  }
+
+  /** Checks that this state fits the model and batch size. */
+  public void validateFor(ModelConfig config, int batch) {
+    if (layers != config.numLayers() || batchSize != batch || hiddenSize != config.hiddenSize()) {
+      throw new IllegalArgumentException("initial state is [L=" + layers + ", B=" + batchSize + ", H=" + hiddenSize
+          + "], expected [" + config.numLayers() + ", " + batch + ", " + config.hiddenSize() + "]");
+    }
+    if (config.cell().hasCellState() != (c != null)) {
+      throw new IllegalArgumentException("initial state " + (c == null ? "lacks" : "has") + " a cell state c; the model is " + config.cell().id());
+    }
+  }
+
+  public State copy() {
+    return new State(layers, batchSize, hiddenSize, h.clone(), c == null ? null : c.clone());
+  }
+}

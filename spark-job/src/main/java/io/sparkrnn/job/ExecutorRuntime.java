@@ -1,0 +1,86 @@
+package io.sparkrnn.job;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.model.Batch;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.function.Function;
+
+/**
+ * Per-executor-JVM state: loaded shards and BPTT engines, made once and reused by every task and
+ * step that runs in this JVM. Never serialised.
+ *
+ * <p>Engines are not thread-safe, and an executor runs one task per core at once, so engines sit
+ * in a pool: a task borrows one (creating it the first time, which compiles the kernels) and
+ * returns it. The pool grows to the number of tasks that ran at once, then stays.
+ */
+public final class ExecutorRuntime {
+  private static final Map<String, Batch> SHARDS = new ConcurrentHashMap<>();
+  private static final Map<String, ConcurrentLinkedDeque<BpttEngine>> ENGINES = new ConcurrentHashMap<>();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(ExecutorRuntime::closeAll, "spark-rnn-engine-close"));
+  }
+
+  private ExecutorRuntime() {}
+
+  /** The shard, read (with its checksum verified) the first time and cached for this JVM's lifetime. */
+  public static Batch shard(Dataset dataset, int index) {
+    ShardInfo info = dataset.manifest().shards().get(index);
+    String key = dataset.uri() + "/" + info.file();
+    return SHARDS.computeIfAbsent(key, k -> {
+      try {
+        return dataset.read(info);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+  }
+
+  /** Runs {@code work} with an engine of this kind and device borrowed from the pool. */
+  public static <T> T withEngine(String engine, String device, Function<BpttEngine, T> work) {
+    String key = engine + "/" + device;
+    ConcurrentLinkedDeque<BpttEngine> pool = ENGINES.computeIfAbsent(key, k -> new ConcurrentLinkedDeque<>());
+    BpttEngine e = pool.pollFirst();
+    if (e == null) {
+      e = Engines.create(engine, device);
+    }
+    try {
+      T result = work.apply(e);
+      pool.addFirst(e);
+      return result;
+    } catch (RuntimeException | Error failure) {
+      // an engine that failed mid-call may hold broken device state: drop it
+      try {
+        e.close();
+      } catch (RuntimeException ignored) {
+        // already failing; keep the original error
+      }
+      throw failure;
+    }
+  }
+
+  /** Drops cached shards (tests, and a driver that reuses its JVM for another dataset). */
+  public static void clearShards() {
+    SHARDS.clear();
+  }
+
+  static void closeAll() {
+    for (ConcurrentLinkedDeque<BpttEngine> pool : ENGINES.values()) {
+      BpttEngine e;
+      while ((e = pool.pollFirst()) != null) {
+        try {
+          e.close();
+        } catch (RuntimeException ignored) {
+          // closing at JVM exit: nothing left to report to
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,102 @@
+package io.sparkrnn.job;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.kernel.engine.BpttResult;
+import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.model.State;
+import java.io.Serializable;
+import java.util.Collections;
+import java.util.Iterator;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.api.java.function.Function2;
+import org.apache.spark.broadcast.Broadcast;
+
+/**
+ * The executor side of one step: partition p takes the sequences of the step's global batch whose
+ * shard it owns (shard s belongs to partition s mod P), gathers them from the cached shards, and
+ * returns raw sums. It captures one broadcast and one small record, nothing else.
+ */
+public final class GradientTask implements Function2<Integer, Iterator<Integer>, Iterator<PartitionResult>> {
+  private static final long serialVersionUID = 1L;
+
+  /** The fixed part of every step: where the data is and what runs it. */
+  public record Context(Dataset dataset, String engine, String device, int partitions) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  private final Context context;
+  private final Broadcast<StepInput> input;
+
+  public GradientTask(Context context, Broadcast<StepInput> input) {
+    this.context = context;
+    this.input = input;
+  }
+
+  @Override
+  public Iterator<PartitionResult> call(Integer partition, Iterator<Integer> ignored) {
+    StepInput in = input.value();
+    return Collections.singletonList(compute(context, in, partition, SparkEnv.get() == null ? "driver" : SparkEnv.get().executorId()))
+        .iterator();
+  }
+
+  /** The partition's sums for one step; usable without Spark (tests, single-machine runs). */
+  public static PartitionResult compute(Context context, StepInput in, int partition, String executor) {
+    long start = System.nanoTime();
+    int[] positions = positionsOf(in, partition, context.partitions());
+    ModelConfig config = in.config();
+    boolean carry = in.h0() != null;
+    if (positions.length == 0) {
+      return new PartitionResult(partition, new GradientSum(in.params().length), positions, null, null, "idle", executor, 0);
+    }
+    Batch batch = SequenceSelection.gather(config, s -> ExecutorRuntime.shard(context.dataset(), s), in.shards(), in.rows(),
+        positions, in.windowStart(), in.windowSteps());
+    State initial = carry ? select(config, in.h0(), in.c0(), in.sequences(), positions) : null;
+    Params params = new Params(config, in.params());
+    String[] device = new String[1];
+    BpttResult r = ExecutorRuntime.withEngine(context.engine(), context.device(), engine -> {
+      BpttResult result = engine.lossAndGradient(params, batch, initial);
+      device[0] = engine.describe();
+      return result;
+    });
+    float[] h = in.returnStates() ? r.finalState().h() : null;
+    float[] c = in.returnStates() ? r.finalState().c() : null;
+    return new PartitionResult(partition, r.gradients(), positions, h, c, device[0], executor, System.nanoTime() - start);
+  }
+
+  /** The positions in the global batch of the sequences whose shard belongs to this partition. */
+  static int[] positionsOf(StepInput in, int partition, int partitions) {
+    int count = 0;
+    for (int s : in.shards()) {
+      if (s % partitions == partition) {
+        count++;
+      }
+    }
+    int[] out = new int[count];
+    int k = 0;
+    for (int i = 0; i < in.shards().length; i++) {
+      if (in.shards()[i] % partitions == partition) {
+        out[k++] = i;
+      }
+    }
+    return out;
+  }
+
+  /** Picks the carried states [L][n][H] of the given positions into a State [L][positions][H]. */
+  static State select(ModelConfig config, float[] h0, float[] c0, int n, int[] positions) {
+    int L = config.numLayers(), H = config.hiddenSize(), m = positions.length;
+    float[] h = new float[L * m * H];
+    float[] c = c0 == null ? null : new float[L * m * H];
+    for (int l = 0; l < L; l++) {
+      for (int i = 0; i < m; i++) {
+        System.arraycopy(h0, (l * n + positions[i]) * H, h, (l * m + i) * H, H);
+        if (c != null) {
+          System.arraycopy(c0, (l * n + positions[i]) * H, c, (l * m + i) * H, H);
+        }
+      }
+    }
+    return new State(L, m, H, h, c);
+  }
+}

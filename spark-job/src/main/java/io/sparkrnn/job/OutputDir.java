@@ -1,0 +1,107 @@
+package io.sparkrnn.job;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileContext;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Options;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * A run's output directory on any Hadoop file system. Every file is written to a temporary name
+ * in the same directory and then renamed over the target ({@link FileContext#rename} with
+ * OVERWRITE, atomic on HDFS and local disks), so a reader or a resumed run never sees a half file
+ * and a crash mid-write leaves the previous version intact.
+ */
+public final class OutputDir {
+  private final FileSystem fs;
+  private final FileContext fc;
+  private final Path dir;
+
+  public OutputDir(String uri, Configuration conf) throws IOException {
+    URI u = new Path(uri).toUri();
+    this.fs = FileSystem.get(u, conf);
+    this.dir = fs.makeQualified(new Path(u));
+    this.fc = FileContext.getFileContext(fs.getUri(), conf);
+  }
+
+  public Path path(String relative) {
+    return new Path(dir, relative);
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** Writes {@code bytes} to {@code relative} atomically (temporary name, then rename). */
+  public void write(String relative, byte[] bytes) throws IOException {
+    Path target = path(relative);
+    fs.mkdirs(target.getParent());
+    Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
+    try {
+      try (OutputStream out = fs.create(tmp, false)) {
+        out.write(bytes);
+      }
+      fc.rename(tmp, target, Options.Rename.OVERWRITE);
+    } finally {
+      if (fs.exists(tmp)) {
+        fs.delete(tmp, false);
+      }
+    }
+  }
+
+  public boolean exists(String relative) throws IOException {
+    return fs.exists(path(relative));
+  }
+
+  public byte[] read(String relative) throws IOException {
+    Path p = path(relative);
+    FileStatus st = fs.getFileStatus(p);
+    if (st.getLen() > Integer.MAX_VALUE - 8) {
+      throw new IOException(p + ": " + st.getLen() + " bytes is too large to read");
+    }
+    byte[] b = new byte[(int) st.getLen()];
+    try (InputStream in = fs.open(p)) {
+      int off = 0;
+      while (off < b.length) {
+        int n = in.read(b, off, b.length - off);
+        if (n < 0) {
+          throw new IOException(p + ": ended after " + off + " of " + b.length + " bytes");
+        }
+        off += n;
+      }
+    }
+    return b;
+  }
+
+  /** Names of the files in a subdirectory matching prefix*suffix, sorted; temporary files are ignored. */
+  public List<String> list(String subdir, String prefix, String suffix) throws IOException {
+    List<String> names = new ArrayList<>();
+    try {
+      for (FileStatus st : fs.listStatus(path(subdir))) {
+        String n = st.getPath().getName();
+        if (st.isFile() && n.startsWith(prefix) && n.endsWith(suffix)) {
+          names.add(n);
+        }
+      }
+    } catch (FileNotFoundException e) {
+      return names;
+    }
+    String[] a = names.toArray(new String[0]);
+    Arrays.sort(a);
+    return List.of(a);
+  }
+
+  public void delete(String relative) throws IOException {
+    fs.delete(path(relative), false);
+  }
+}

@@ -1,0 +1,90 @@
+package io.sparkrnn.job;
+
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.awt.Color;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The end-of-run report in the output directory: {@code loss.png} (training and validation loss
+ * by step) and {@code report.md} (configuration, model, devices that ran each executor's kernels,
+ * throughput, Spark overhead per step, final losses).
+ */
+public final class TrainReport {
+  private TrainReport() {}
+
+  public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,
+      double sequencesPerSecond, int partitions, String master) throws IOException {
+    List<double[]> train = new ArrayList<>();
+    List<double[]> val = new ArrayList<>();
+    List<double[]> closed = new ArrayList<>();
+    Map<String, Object> last = null;
+    for (Map<String, Object> r : metrics.rows()) {
+      double step = ((Number) r.get("step")).doubleValue();
+      if (r.get("loss") instanceof Number n) {
+        train.add(new double[] {step, n.doubleValue()});
+      }
+      if (r.get("val_loss") instanceof Number n) {
+        val.add(new double[] {step, n.doubleValue()});
+      }
+      if (r.get("closed_loop_loss") instanceof Number n) {
+        closed.add(new double[] {step, n.doubleValue()});
+      }
+      last = r;
+    }
+    LinePlot plot = new LinePlot("spark-rnn training: " + model.cell().id() + " " + model.numLayers() + "x" + model.hiddenSize()
+        + " " + model.loss().id(), "step", true);
+    plot.add("training loss", column(train, 0), column(train, 1), new Color(31, 119, 180));
+    if (!val.isEmpty()) {
+      plot.add("validation loss", column(val, 0), column(val, 1), new Color(255, 127, 14));
+    }
+    if (!closed.isEmpty()) {
+      plot.add("closed-loop loss", column(closed, 0), column(closed, 1), new Color(44, 160, 44));
+    }
+    out.write("loss.png", plot.toPng(900, 500));
+
+    StringBuilder md = new StringBuilder();
+    md.append("# spark-rnn training report\n\n");
+    md.append("Written ").append(ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME)).append(".\n\n");
+    md.append("![loss](loss.png)\n\n");
+    md.append("## Result\n\n| what | value |\n|---|---|\n");
+    if (last != null) {
+      md.append("| steps | ").append(last.get("step")).append(" |\n");
+      md.append("| final training loss | ").append(last.get("loss")).append(" |\n");
+    }
+    if (!val.isEmpty()) {
+      md.append("| final validation loss | ").append(val.get(val.size() - 1)[1]).append(" |\n");
+    }
+    if (!closed.isEmpty()) {
+      md.append("| final closed-loop loss | ").append(closed.get(closed.size() - 1)[1]).append(" |\n");
+    }
+    md.append(String.format("| throughput (this run) | %.1f sequences/s |%n", sequencesPerSecond));
+    md.append(String.format("| median step time | %.2f ms |%n", metrics.medianStepMs()));
+    md.append(String.format("| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", metrics.medianOverheadMs()));
+    md.append("| master | ").append(master).append(" |\n");
+    md.append("| partitions | ").append(partitions).append(" |\n\n");
+    md.append("## Devices\n\n");
+    for (String d : devices) {
+      md.append("- ").append(d).append('\n');
+    }
+    md.append("\n## Model\n\n`").append(model).append("`\n\n## Configuration\n\n| key | value |\n|---|---|\n");
+    for (Map.Entry<String, String> e : config.toMap().entrySet()) {
+      md.append("| ").append(e.getKey()).append(" | ").append(e.getValue()).append(" |\n");
+    }
+    out.write("report.md", md.toString().getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static double[] column(List<double[]> rows, int c) {
+    double[] v = new double[rows.size()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = rows.get(i)[c];
+    }
+    return v;
+  }
+}

@@ -1,0 +1,100 @@
+package io.sparkrnn.job;
+
+import io.sparkrnn.kernel.io.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Per-step metrics, kept on the driver and written as JSON lines to {@code <out>/metrics.jsonl}
+ * (one object per step: step, epoch, loss, grad_norm, seq_per_s, step_ms, and when validated
+ * val_loss, val_accuracy, closed_loop_loss), plus step-time totals for the Spark overhead figure.
+ */
+public final class TrainingMetrics {
+  public static final String FILE = "metrics.jsonl";
+  private final List<Map<String, Object>> rows = new ArrayList<>();
+  private final List<Long> stepNanos = new ArrayList<>();
+  private final List<Long> computeNanos = new ArrayList<>();
+
+  public void add(long step, int epoch, double loss, double gradNorm, double seqPerSec, double stepMs, Double valLoss,
+      Double valAccuracy, Double closedLoopLoss) {
+    Map<String, Object> row = new LinkedHashMap<>();
+    row.put("step", step);
+    row.put("epoch", (long) epoch + 1);
+    row.put("loss", finiteOrNull(loss));
+    row.put("grad_norm", finiteOrNull(gradNorm));
+    row.put("seq_per_s", seqPerSec);
+    row.put("step_ms", stepMs);
+    if (valLoss != null) {
+      row.put("val_loss", valLoss);
+    }
+    if (valAccuracy != null) {
+      row.put("val_accuracy", valAccuracy);
+    }
+    if (closedLoopLoss != null) {
+      row.put("closed_loop_loss", closedLoopLoss);
+    }
+    rows.add(row);
+  }
+
+  private static Object finiteOrNull(double d) {
+    return Double.isFinite(d) ? d : null;
+  }
+
+  /** Records one step's wall time on the driver and the slowest partition's compute time. */
+  public void addTiming(long stepNs, long slowestComputeNs) {
+    stepNanos.add(stepNs);
+    computeNanos.add(slowestComputeNs);
+  }
+
+  public List<Map<String, Object>> rows() {
+    return rows;
+  }
+
+  /** Median step time in ms, over the steps of this run after the first (which compiles kernels and loads shards). */
+  public double medianStepMs() {
+    return median(stepNanos) / 1e6;
+  }
+
+  /** Median of (step wall time − slowest partition's compute time) in ms: what Spark adds per step. */
+  public double medianOverheadMs() {
+    List<Long> d = new ArrayList<>();
+    for (int i = 0; i < stepNanos.size(); i++) {
+      d.add(stepNanos.get(i) - computeNanos.get(i));
+    }
+    return median(d) / 1e6;
+  }
+
+  private static double median(List<Long> values) {
+    if (values.size() <= 1) {
+      return values.isEmpty() ? Double.NaN : values.get(0);
+    }
+    long[] v = values.subList(1, values.size()).stream().mapToLong(Long::longValue).toArray();
+    Arrays.sort(v);
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2.0;
+  }
+
+  public void write(OutputDir out) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    for (Map<String, Object> r : rows) {
+      sb.append(Json.write(r)).append('\n');
+    }
+    out.write(FILE, sb.toString().getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** On resume: the rows an earlier run wrote, so the curves continue. */
+  public void load(OutputDir out) throws IOException {
+    if (!out.exists(FILE)) {
+      return;
+    }
+    for (String line : new String(out.read(FILE), StandardCharsets.UTF_8).split("\n")) {
+      if (!line.isBlank()) {
+        rows.add(Json.parseObject(line));
+      }
+    }
+  }
+}

@@ -182,7 +182,7 @@ public final class OptimizerState {
     }
   }
 
-  /** Checks kind and, for each named buffer present, its length; used by {@link Optimizer#load}. */
+  /** Refuses a state of another optimizer kind; used by {@link Optimizer#load}. */
   void requireKind(String expected) {
     if (!kind.equals(expected)) {
       throw new IllegalArgumentException("optimizer state is for '" + kind + "', this optimizer is '" + expected + "'");

@@ -1,0 +1,21 @@
+package io.sparkrnn.kernel.optim;
+
+/** Shared argument checks of the optimizers. */
+final class Optimizers {
+  private Optimizers() {}
+
+  /**
+   * Checks that params and grad have one length, and that it equals {@code expected} when that is
+   * ≥ 0 (the P of existing buffers). Returns P.
+   */
+  static int checkLengths(float[] params, float[] grad, int expected) {
+    if (params.length != grad.length) {
+      throw new IllegalArgumentException("params has " + params.length + " values but grad has " + grad.length);
+    }
+    if (expected >= 0 && params.length != expected) {
+      throw new IllegalArgumentException("params has " + params.length + " values; this optimizer's state holds "
+          + expected + " (a different model?)");
+    }
+    return params.length;
+  }
+}

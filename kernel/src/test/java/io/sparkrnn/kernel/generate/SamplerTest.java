@@ -1,0 +1,55 @@
+package io.sparkrnn.kernel.generate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.api.Test;
+
+class SamplerTest {
+  static final int DRAWS = 20_000;
+  /** Five standard deviations of a frequency over DRAWS draws with p near 1/2: 5·√(0.25/20000) ≈ 0.018. */
+  static final double FREQUENCY_TOL = 0.018;
+
+  @Test
+  void argmaxPicksTheFirstLargestLogit() {
+    assertEquals(1, Sampler.argmax().pick(new float[] {0f, 2f, 2f, -1f}, 0, 4));
+    assertEquals(1, Sampler.argmax().pick(new float[] {9f, 9f, -1f, 0f, -3f}, 2, 3), "offset is honoured: reads -1, 0, -3");
+    assertEquals(0, Sampler.argmax().pick(new float[] {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY}, 0, 2));
+  }
+
+  @Test
+  void nanLogitsAreRefused() {
+    assertThrows(IllegalArgumentException.class, () -> Sampler.argmax().pick(new float[] {0f, Float.NaN}, 0, 2));
+    assertThrows(IllegalArgumentException.class, () -> Sampler.softmax(1, 1).pick(new float[] {Float.NaN, 0f}, 0, 2));
+  }
+
+  @Test
+  void softmaxFrequenciesFollowTheTemperedDistribution() {
+    float[] logits = {0f, (float) Math.log(3)};
+    // T = 1: p1 = 3 / (1 + 3) = 0.75.  T = 2: p1 = √3 / (1 + √3) ≈ 0.634.  T = 0.5: p1 = 9/10.
+    double[][] cases = {{1, 0.75}, {2, Math.sqrt(3) / (1 + Math.sqrt(3))}, {0.5, 0.9}};
+    for (double[] c : cases) {
+      ClassSampler s = Sampler.softmax(c[0], 123);
+      int ones = 0;
+      for (int i = 0; i < DRAWS; i++) {
+        ones += s.pick(logits, 0, 2);
+      }
+      assertEquals(c[1], ones / (double) DRAWS, FREQUENCY_TOL, "P(class 1) at temperature " + c[0]);
+    }
+  }
+
+  @Test
+  void infiniteLogitTakesAllTheMass() {
+    ClassSampler s = Sampler.softmax(1, 3);
+    for (int i = 0; i < 100; i++) {
+      assertEquals(2, s.pick(new float[] {5f, 1e30f, Float.POSITIVE_INFINITY}, 0, 3));
+    }
+  }
+
+  @Test
+  void invalidTemperaturesAreRefused() {
+    assertThrows(IllegalArgumentException.class, () -> Sampler.softmax(-1, 1));
+    assertThrows(IllegalArgumentException.class, () -> Sampler.softmax(Double.NaN, 1));
+    assertThrows(IllegalArgumentException.class, () -> Sampler.softmax(Double.POSITIVE_INFINITY, 1));
+  }
+}

@@ -23,6 +23,7 @@ public final class Main implements Runnable {
   /** Runs the command line and returns the exit code (for tests). */
   public static int run(String... args) {
     CommandLine cl = new CommandLine(new Main());
+    cl.addSubcommand("train", TrainCommand.commandLine());
     cl.setExecutionExceptionHandler(Main::reportError);
     return cl.execute(args);
   }
@@ -32,7 +33,8 @@ public final class Main implements Runnable {
    * alone, exit 2. Anything else is a bug: print the stack trace, exit 1.
    */
   private static int reportError(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
-    if (e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof UserError) {
+    if (e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof UserError
+        || e instanceof java.io.UncheckedIOException || e instanceof io.sparkrnn.job.Trainer.NonFiniteException) {
       cl.getErr().println("error: " + e.getMessage());
       return 2;
     }

@@ -35,11 +35,21 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     this.input = input;
   }
 
+  /**
+   * Fault injection for tests (issue: NaN in one executor's gradient): with this Spark setting,
+   * partition 0 puts a NaN into its gradient at that step (0-based).
+   */
+  public static final String INJECT_NAN_STEP = "spark.sparkrnn.test.injectNanAtStep";
+
   @Override
   public Iterator<PartitionResult> call(Integer partition, Iterator<Integer> ignored) {
     StepInput in = input.value();
-    return Collections.singletonList(compute(context, in, partition, SparkEnv.get() == null ? "driver" : SparkEnv.get().executorId()))
-        .iterator();
+    SparkEnv env = SparkEnv.get();
+    PartitionResult result = compute(context, in, partition, env == null ? "driver" : env.executorId());
+    if (env != null && partition == 0 && env.conf().getLong(INJECT_NAN_STEP, -1) == in.step()) {
+      result.sum().gradient()[0] = Double.NaN;
+    }
+    return Collections.singletonList(result).iterator();
   }
 
   /** The partition's sums for one step; usable without Spark (tests, single-machine runs). */

@@ -58,41 +58,50 @@ public record TrainConfig(
 
   private static final long serialVersionUID = 1L;
 
+  /** A configuration key: its default (null: required, or taken from the manifest) and what it means. */
+  public record Key(String name, String defaultValue, String description) {}
+
+  /** Every key, in the order help lists them. The one place defaults live. */
+  public static final java.util.List<Key> KEYS = java.util.List.of(
+      new Key("data", null, "dataset directory URI (manifest.json + shards), from `spark-rnn prep`"),
+      new Key("out", null, "output directory URI: model.safetensors, checkpoints/, metrics.jsonl, report.md, loss.png"),
+      new Key("cell", "lstm", "rnn | lstm | gru"),
+      new Key("num-layers", "1", "stacked recurrent layers"),
+      new Key("hidden-size", "32", "H, units per layer"),
+      new Key("mode", null, "seq2seq | seq2one (default: what the dataset suits)"),
+      new Key("loss", null, "mse | cross_entropy (default: what the dataset suits)"),
+      new Key("optimizer", "adam", "adam | adamw | sgd"),
+      new Key("lr", "0.01", "learning rate"),
+      new Key("momentum", "0.9", "SGD momentum"),
+      new Key("beta1", "0.9", "Adam beta1"),
+      new Key("beta2", "0.999", "Adam beta2"),
+      new Key("eps", "1e-8", "Adam epsilon"),
+      new Key("weight-decay", "0", "L2 penalty (adam, sgd) or decoupled decay (adamw)"),
+      new Key("clip-norm", "5", "clip the gradient's global L2 norm to this (0: no clipping)"),
+      new Key("batch", "64", "sequences per step, over all partitions together"),
+      new Key("epochs", "1", "passes over the training split (ignored when steps > 0)"),
+      new Key("steps", "0", "optimizer steps to train (0: use epochs)"),
+      new Key("tbptt", "0", "truncated BPTT window k in time steps (0: full BPTT); seq2seq only"),
+      new Key("engine", "kernel", "kernel (Aparapi float32) | reference (float64, slow; for checks)"),
+      new Key("device", "auto", "auto | gpu | cpu-opencl | jvm: where kernels run on each executor"),
+      new Key("seed", "42", "seed of initialisation and data order"),
+      new Key("partitions", "0", "Spark partitions (0: the context's default parallelism)"),
+      new Key("checkpoint-every", "100", "write a checkpoint every N steps (0: only at the end)"),
+      new Key("resume", "false", "continue from the newest checkpoint in --out"),
+      new Key("validate-every", "0", "validate every N steps and at the end (0: never)"),
+      new Key("feedback", "0", "closed-loop validation: the last K steps are driven by the model's own outputs"),
+      new Key("master", "local[*]", "Spark master when not set by spark-submit"),
+      new Key("on-nan", "stop", "stop | skip: what a NaN or infinite loss or gradient does"),
+      new Key("log-every", "10", "print a progress line every N steps"));
+
   /** The default of every key; null means "required" (data, out) or "from the manifest". */
   public static final Map<String, String> DEFAULTS;
 
   static {
     Map<String, String> d = new LinkedHashMap<>();
-    d.put("data", null);
-    d.put("out", null);
-    d.put("cell", "lstm");
-    d.put("num-layers", "1");
-    d.put("hidden-size", "32");
-    d.put("mode", null);
-    d.put("loss", null);
-    d.put("optimizer", "adam");
-    d.put("lr", "0.01");
-    d.put("momentum", "0.9");
-    d.put("beta1", "0.9");
-    d.put("beta2", "0.999");
-    d.put("eps", "1e-8");
-    d.put("weight-decay", "0");
-    d.put("clip-norm", "5");
-    d.put("batch", "64");
-    d.put("epochs", "1");
-    d.put("steps", "0");
-    d.put("tbptt", "0");
-    d.put("engine", "kernel");
-    d.put("device", "auto");
-    d.put("seed", "42");
-    d.put("partitions", "0");
-    d.put("checkpoint-every", "100");
-    d.put("resume", "false");
-    d.put("validate-every", "0");
-    d.put("feedback", "0");
-    d.put("master", "local[*]");
-    d.put("on-nan", "stop");
-    d.put("log-every", "10");
+    for (Key k : KEYS) {
+      d.put(k.name(), k.defaultValue());
+    }
     DEFAULTS = Collections.unmodifiableMap(d);
   }
 

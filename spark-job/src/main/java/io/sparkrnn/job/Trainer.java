@@ -186,14 +186,7 @@ public final class Trainer {
           schedule.windowStart(step), schedule.windowLength(step), carry && !fresh ? carriedH : null,
           carry && !fresh ? carriedC : null, carry);
       sc.setJobDescription("spark-rnn train step " + (step + 1) + "/" + totalSteps);
-      Broadcast<StepInput> broadcast = sc.broadcast(input);
-      List<PartitionResult> results;
-      try {
-        results = new ArrayList<>(slots.mapPartitionsWithIndex(new GradientTask(context, broadcast), false).collect());
-      } finally {
-        broadcast.destroy();
-      }
-      results.sort(Comparator.comparingInt(PartitionResult::partition));
+      List<PartitionResult> results = computeStep(sc, slots, context, input);
       GradientSum total = new GradientSum(params.values().length);
       long computeNanos = 0;
       for (PartitionResult r : results) {
@@ -267,6 +260,49 @@ public final class Trainer {
         Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
         out.path("model.safetensors"));
     return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
+  }
+
+  /**
+   * Runs one step's gradient job: broadcast the input, compute every partition's sums, destroy the
+   * broadcast. Results come back sorted by partition, so merging them in list order is
+   * deterministic whatever order the tasks finished in.
+   */
+  static List<PartitionResult> computeStep(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context,
+      StepInput input) {
+    Broadcast<StepInput> broadcast = sc.broadcast(input);
+    try {
+      List<PartitionResult> results = new ArrayList<>(slots.mapPartitionsWithIndex(new GradientTask(context, broadcast), false).collect());
+      results.sort(Comparator.comparingInt(PartitionResult::partition));
+      return results;
+    } finally {
+      broadcast.destroy();
+    }
+  }
+
+  /**
+   * The merged raw sums of step 0 from freshly initialised parameters, on {@code partitions}
+   * partitions: what the gradient-averaging tests compare with a single machine.
+   */
+  public GradientSum firstStepSums(JavaSparkContext sc, int partitions) {
+    GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), config.device(), partitions);
+    JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
+    Params params = Params.initialize(model, config.seed());
+    Schedule.Chosen chosen = schedule.sequences(0);
+    StepInput input = new StepInput(0, model, params.values().clone(), chosen.shards(), chosen.rows(), 0, schedule.windowLength(0),
+        null, null, false);
+    GradientSum total = new GradientSum(params.values().length);
+    for (PartitionResult r : computeStep(sc, slots, context, input)) {
+      total.merge(r.sum());
+    }
+    return total;
+  }
+
+  public Dataset dataset() {
+    return dataset;
+  }
+
+  public Schedule schedule() {
+    return schedule;
   }
 
   /** What the model file carries besides the configuration: the data's normalisation and vocabulary, for predict and generate. */

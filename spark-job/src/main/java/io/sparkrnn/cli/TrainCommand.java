@@ -1,0 +1,74 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.job.TrainConfig;
+import io.sparkrnn.job.Trainer;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaSparkContext;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code spark-rnn train}: one option per {@link TrainConfig#KEYS} entry (added by
+ * {@link #addKeyOptions}), plus {@code --conf FILE}. Values from the command line override the job
+ * file; everything is validated against the dataset before Spark starts.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Train a model on a dataset with synchronous data-parallel BPTT on Spark.",
+        "Every option can also be set in a job file (key = value, keys without the dashes)."})
+public final class TrainCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = "--conf", paramLabel = "FILE", description = "job file (key = value lines), e.g. conf/sine.conf", order = 0)
+  Path conf;
+
+  /** Adds --KEY for every configuration key to the train command's spec. */
+  static void addKeyOptions(CommandSpec spec) {
+    int order = 1;
+    for (TrainConfig.Key k : TrainConfig.KEYS) {
+      String desc = k.description() + (k.defaultValue() == null ? "" : " (default: " + k.defaultValue() + ")");
+      spec.addOption(OptionSpec.builder("--" + k.name())
+          .paramLabel(k.name().equals("data") || k.name().equals("out") ? "URI" : "VALUE")
+          .type(String.class)
+          .description(desc)
+          .order(order++)
+          .build());
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Map<String, String> given = new LinkedHashMap<>();
+    if (conf != null) {
+      given.putAll(TrainConfig.readJobFile(conf));
+    }
+    for (TrainConfig.Key k : TrainConfig.KEYS) {
+      String v = spec.findOption("--" + k.name()).getValue();
+      if (v != null) {
+        given.put(k.name(), v);
+      }
+    }
+    Trainer trainer = Trainer.prepare(given, new Configuration(), System.out);
+    try (JavaSparkContext sc = SparkSetup.start("spark-rnn train", trainer.config().master())) {
+      trainer.run(sc);
+    }
+    return 0;
+  }
+
+  /** For {@link Main}: the train subcommand with its key options. */
+  static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new TrainCommand());
+    addKeyOptions(cl.getCommandSpec());
+    return cl;
+  }
+}

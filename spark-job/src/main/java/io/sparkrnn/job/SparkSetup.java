@@ -1,0 +1,67 @@
+package io.sparkrnn.job;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.serializers.JavaSerializer;
+import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.engine.LossStats;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.serializer.KryoRegistrator;
+
+/**
+ * Creates the Spark context for a job: Kryo with our classes registered and registration
+ * required (an unregistered class is an error, not a silent slow path), and, for local masters,
+ * every socket on 127.0.0.1 and no web UI unless asked for.
+ *
+ * <p>Under {@code spark-submit} the master and settings given there win; {@code --master} only
+ * fills in a master when none is set.
+ */
+public final class SparkSetup {
+  private SparkSetup() {}
+
+  public static JavaSparkContext start(String appName, String master) {
+    SparkConf conf = new SparkConf().setAppName(appName);
+    if (!conf.contains("spark.master")) {
+      conf.setMaster(master);
+    }
+    String effective = conf.get("spark.master");
+    if (effective.startsWith("local")) {
+      conf.setIfMissing("spark.driver.host", "127.0.0.1");
+      conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+      conf.setIfMissing("spark.ui.enabled", "false");
+    }
+    conf.set("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
+    conf.set("spark.kryo.registrator", Registrator.class.getName());
+    conf.setIfMissing("spark.kryo.registrationRequired", "true");
+    conf.setIfMissing("spark.kryoserializer.buffer.max", "1g");
+    return new JavaSparkContext(conf);
+  }
+
+  /**
+   * Registers what crosses the wire. Records go through Java serialisation inside Kryo (Kryo 4
+   * cannot set a record's final fields); their payload is primitive arrays, which Java
+   * serialisation writes in bulk.
+   */
+  public static final class Registrator implements KryoRegistrator {
+    @Override
+    public void registerClasses(Kryo kryo) {
+      JavaSerializer java = new JavaSerializer();
+      kryo.register(StepInput.class, java);
+      kryo.register(PartitionResult.class, java);
+      kryo.register(PartitionResult[].class);
+      kryo.register(Validation.Input.class, java);
+      kryo.register(Validation.Result.class, java);
+      kryo.register(Validation.Result[].class);
+      kryo.register(GradientSum.class, java);
+      kryo.register(LossStats.class, java);
+      kryo.register(float[].class);
+      kryo.register(double[].class);
+      kryo.register(int[].class);
+      kryo.register(long[].class);
+      kryo.register(byte[].class);
+      kryo.register(String[].class);
+      kryo.register(Object[].class);
+      kryo.register(Integer[].class);
+    }
+  }
+}

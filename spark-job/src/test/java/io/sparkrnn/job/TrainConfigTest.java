@@ -1,0 +1,91 @@
+package io.sparkrnn.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad configuration fails before Spark starts, with a message naming the key. */
+class TrainConfigTest {
+
+  static Map<String, String> base() {
+    Map<String, String> m = new HashMap<>();
+    m.put("data", "file:///tmp/none");
+    m.put("out", "file:///tmp/out");
+    return m;
+  }
+
+  static void assertRejected(String key, String value, String expectedInMessage) {
+    Map<String, String> m = base();
+    m.put(key, value);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.parse(m, null));
+    assertTrue(e.getMessage().startsWith(key + ":"), "message names the key: " + e.getMessage());
+    assertTrue(e.getMessage().contains(expectedInMessage), e.getMessage());
+  }
+
+  @Test
+  void negativeLearningRateIsRejectedNamingTheKey() {
+    assertRejected("lr", "-0.1", "must be > 0");
+  }
+
+  @Test
+  void unknownCellIsRejectedNamingTheKey() {
+    assertRejected("cell", "transformer", "unknown cell 'transformer'");
+  }
+
+  @Test
+  void zeroHiddenSizeIsRejectedNamingTheKey() {
+    assertRejected("hidden-size", "0", "must be in [1,");
+  }
+
+  @Test
+  void nonNumericValuesAreRejectedNamingTheKey() {
+    assertRejected("batch", "many", "expected an integer");
+    assertRejected("clip-norm", "NaN", "finite number");
+    assertRejected("on-nan", "ignore", "not one of stop, skip");
+  }
+
+  @Test
+  void truncatedBpttNeedsSeq2seq() {
+    Map<String, String> m = base();
+    m.put("tbptt", "10");
+    m.put("mode", "seq2one");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.parse(m, null));
+    assertTrue(e.getMessage().startsWith("tbptt:"), e.getMessage());
+  }
+
+  @Test
+  void unknownKeyInJobFileIsRejectedNamingFileLineAndKey(@TempDir Path dir) throws Exception {
+    Path conf = dir.resolve("job.conf");
+    Files.writeString(conf, "# a job\ncell = gru\nlearning-rate = 0.1\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.readJobFile(conf));
+    assertTrue(e.getMessage().contains(conf + ":3: unknown key 'learning-rate'"), e.getMessage());
+  }
+
+  @Test
+  void commandLineOverridesJobFileAndDefaultsFillTheRest(@TempDir Path dir) throws Exception {
+    Path conf = dir.resolve("job.conf");
+    Files.writeString(conf, "cell = gru\nlr = 0.5\n");
+    Map<String, String> given = new HashMap<>(TrainConfig.readJobFile(conf));
+    given.putAll(base());
+    given.put("lr", "0.25");
+    TrainConfig c = TrainConfig.parse(given, null);
+    assertEquals("gru", c.cell().id());
+    assertEquals(0.25, c.lr());
+    assertEquals(Integer.parseInt(TrainConfig.DEFAULTS.get("batch")), c.batch());
+  }
+
+  @Test
+  void missingDataIsRejected() {
+    Map<String, String> m = base();
+    m.remove("data");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.parse(m, null));
+    assertTrue(e.getMessage().startsWith("data:"), e.getMessage());
+  }
+}

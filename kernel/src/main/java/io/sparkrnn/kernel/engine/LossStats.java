@@ -1,0 +1,105 @@
+package io.sparkrnn.kernel.engine;
+
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.io.Serializable;
+
+/**
+ * Loss and accuracy sums over a batch's valid steps, computed in float64 from the head's outputs
+ * (teacher-forced evaluation, validation, closed-loop scoring). Merge partial sums with
+ * {@link #merge}; read means with {@link #meanLoss()} and {@link #accuracy()}.
+ *
+ * <p>{@code lossSum / lossCount} is the same mean as the training loss (mse: per output element;
+ * cross_entropy: per valid step). {@code correct / predictions} counts argmax hits (cross_entropy only).
+ */
+public final class LossStats implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private double lossSum;
+  private long lossCount;
+  private long correct;
+  private long predictions;
+
+  public double lossSum() {
+    return lossSum;
+  }
+
+  public long lossCount() {
+    return lossCount;
+  }
+
+  public long correct() {
+    return correct;
+  }
+
+  public long predictions() {
+    return predictions;
+  }
+
+  public double meanLoss() {
+    return lossSum / lossCount;
+  }
+
+  /** Fraction of valid steps whose argmax equals the class id; NaN for mse. */
+  public double accuracy() {
+    return predictions == 0 ? Double.NaN : (double) correct / predictions;
+  }
+
+  public LossStats merge(LossStats o) {
+    lossSum += o.lossSum;
+    lossCount += o.lossCount;
+    correct += o.correct;
+    predictions += o.predictions;
+    return this;
+  }
+
+  /**
+   * Adds the loss of {@code outputs} ([T,B,O] or [B,O], as {@link BpttEngine#forward} returns)
+   * against the batch's targets, over steps t with {@code fromStep ≤ t < lengths[b]} (seq2seq) or
+   * one row per sequence (seq2one).
+   */
+  public LossStats add(ModelConfig config, Batch batch, float[] outputs, int fromStep) {
+    int O = config.outputSize();
+    int B = batch.batchSize();
+    boolean seq = config.mode() == Mode.SEQ2SEQ;
+    int rows = seq ? batch.steps() : 1;
+    for (int t = seq ? fromStep : 0; t < rows; t++) {
+      for (int b = 0; b < B; b++) {
+        if (seq && t >= batch.length(b)) {
+          continue;
+        }
+        int row = (t * B + b) * O;
+        if (config.loss() == LossType.MSE) {
+          for (int o = 0; o < O; o++) {
+            double d = (double) outputs[row + o] - batch.targets()[row + o];
+            lossSum += d * d;
+          }
+          lossCount += O;
+        } else {
+          int cls = batch.classes()[t * B + b];
+          double max = Double.NEGATIVE_INFINITY;
+          int best = 0;
+          for (int o = 0; o < O; o++) {
+            if (outputs[row + o] > max) {
+              max = outputs[row + o];
+              best = o;
+            }
+          }
+          double z = 0;
+          for (int o = 0; o < O; o++) {
+            z += Math.exp(outputs[row + o] - max);
+          }
+          lossSum += max + Math.log(z) - outputs[row + cls]; // −log softmax(y)[cls]
+          lossCount++;
+          predictions++;
+          if (best == cls) {
+            correct++;
+          }
+        }
+      }
+    }
+    return this;
+  }
+}

@@ -1,0 +1,305 @@
+package io.sparkrnn.job;
+
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import java.io.IOException;
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Everything {@code train} needs, validated before Spark starts. Built from a job file
+ * ({@code conf/*.conf}: {@code key = value} lines, {@code #} comments) overridden by command-line
+ * options; keys are the long option names without dashes. Unknown keys and bad values are errors
+ * that name the key (and the file). Defaults live in {@link #DEFAULTS} alone.
+ *
+ * <p>Model keys left unset (cell aside) come from the dataset's manifest: input and output size
+ * always, mode and loss where the manifest names them.
+ */
+public record TrainConfig(
+    String data,
+    String out,
+    CellType cell,
+    int numLayers,
+    int hiddenSize,
+    Mode mode,
+    LossType loss,
+    String optimizer,
+    double lr,
+    double momentum,
+    double beta1,
+    double beta2,
+    double eps,
+    double weightDecay,
+    double clipNorm,
+    int batch,
+    int epochs,
+    long steps,
+    int tbptt,
+    String engine,
+    String device,
+    long seed,
+    int partitions,
+    long checkpointEvery,
+    boolean resume,
+    long validateEvery,
+    int feedback,
+    String master,
+    String onNan,
+    long logEvery)
+    implements Serializable {
+
+  private static final long serialVersionUID = 1L;
+
+  /** The default of every key; null means "required" (data, out) or "from the manifest". */
+  public static final Map<String, String> DEFAULTS;
+
+  static {
+    Map<String, String> d = new LinkedHashMap<>();
+    d.put("data", null);
+    d.put("out", null);
+    d.put("cell", "lstm");
+    d.put("num-layers", "1");
+    d.put("hidden-size", "32");
+    d.put("mode", null);
+    d.put("loss", null);
+    d.put("optimizer", "adam");
+    d.put("lr", "0.01");
+    d.put("momentum", "0.9");
+    d.put("beta1", "0.9");
+    d.put("beta2", "0.999");
+    d.put("eps", "1e-8");
+    d.put("weight-decay", "0");
+    d.put("clip-norm", "5");
+    d.put("batch", "64");
+    d.put("epochs", "1");
+    d.put("steps", "0");
+    d.put("tbptt", "0");
+    d.put("engine", "kernel");
+    d.put("device", "auto");
+    d.put("seed", "42");
+    d.put("partitions", "0");
+    d.put("checkpoint-every", "100");
+    d.put("resume", "false");
+    d.put("validate-every", "0");
+    d.put("feedback", "0");
+    d.put("master", "local[*]");
+    d.put("on-nan", "stop");
+    d.put("log-every", "10");
+    DEFAULTS = Collections.unmodifiableMap(d);
+  }
+
+  /** What the dataset says of the model, to fill keys the user left unset. */
+  public record DatasetDefaults(Mode mode, LossType loss) {}
+
+  /** Reads a job file: {@code key = value} per line, {@code #} comments; unknown keys are errors naming the file and line. */
+  public static Map<String, String> readJobFile(Path file) throws IOException {
+    Map<String, String> values = new LinkedHashMap<>();
+    int lineNo = 0;
+    for (String raw : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+      lineNo++;
+      String line = raw.strip();
+      if (line.isEmpty() || line.startsWith("#")) {
+        continue;
+      }
+      int eq = line.indexOf('=');
+      if (eq <= 0) {
+        throw new IllegalArgumentException(file + ":" + lineNo + ": expected 'key = value', found '" + line + "'");
+      }
+      String key = line.substring(0, eq).strip();
+      String value = line.substring(eq + 1).strip();
+      if (!DEFAULTS.containsKey(key)) {
+        throw new IllegalArgumentException(file + ":" + lineNo + ": unknown key '" + key + "' (known keys: "
+            + String.join(", ", DEFAULTS.keySet()) + ")");
+      }
+      if (values.put(key, value) != null) {
+        throw new IllegalArgumentException(file + ":" + lineNo + ": key '" + key + "' given twice");
+      }
+    }
+    return values;
+  }
+
+  /**
+   * Validates and builds the configuration.
+   *
+   * @param given keys set by the job file and the command line (command line wins)
+   * @param fromDataset what the manifest says, or null before the dataset is read
+   */
+  public static TrainConfig parse(Map<String, String> given, DatasetDefaults fromDataset) {
+    Map<String, String> v = new TreeMap<>();
+    for (Map.Entry<String, String> e : DEFAULTS.entrySet()) {
+      if (e.getValue() != null) {
+        v.put(e.getKey(), e.getValue());
+      }
+    }
+    for (Map.Entry<String, String> e : given.entrySet()) {
+      if (!DEFAULTS.containsKey(e.getKey())) {
+        throw new IllegalArgumentException("unknown key '" + e.getKey() + "'");
+      }
+      if (e.getValue() != null) {
+        v.put(e.getKey(), e.getValue());
+      }
+    }
+    Values r = new Values(v);
+    String data = r.required("data");
+    String out = r.required("out");
+    CellType cell = r.parse("cell", CellType::parse);
+    Mode mode = v.containsKey("mode") ? r.parse("mode", Mode::parse) : fromDataset == null ? Mode.SEQ2SEQ : fromDataset.mode();
+    LossType loss = v.containsKey("loss") ? r.parse("loss", LossType::parse) : fromDataset == null ? LossType.MSE : fromDataset.loss();
+    String optimizer = r.oneOf("optimizer", "adam", "adamw", "sgd");
+    double lr = r.positiveDouble("lr");
+    double momentum = r.doubleIn("momentum", 0, 1, false);
+    double beta1 = r.doubleIn("beta1", 0, 1, true);
+    double beta2 = r.doubleIn("beta2", 0, 1, true);
+    double eps = r.positiveDouble("eps");
+    double weightDecay = r.doubleIn("weight-decay", 0, Double.MAX_VALUE, false);
+    double clipNorm = r.doubleIn("clip-norm", 0, Double.MAX_VALUE, false);
+    int batch = (int) r.longIn("batch", 1, 1 << 24);
+    int epochs = (int) r.longIn("epochs", 0, 1 << 30);
+    long steps = r.longIn("steps", 0, Long.MAX_VALUE / 2);
+    if (epochs == 0 && steps == 0) {
+      throw new IllegalArgumentException("epochs and steps are both 0: set one of them to say how long to train");
+    }
+    int tbptt = (int) r.longIn("tbptt", 0, 1 << 24);
+    String engine = r.oneOf("engine", "kernel", "reference");
+    String device = r.oneOf("device", "auto", "gpu", "cpu-opencl", "jvm");
+    long seed = r.longIn("seed", Long.MIN_VALUE, Long.MAX_VALUE);
+    int partitions = (int) r.longIn("partitions", 0, 1 << 16);
+    long checkpointEvery = r.longIn("checkpoint-every", 0, Long.MAX_VALUE);
+    boolean resume = r.bool("resume");
+    long validateEvery = r.longIn("validate-every", 0, Long.MAX_VALUE);
+    int feedback = (int) r.longIn("feedback", 0, 1 << 24);
+    String master = r.required("master");
+    String onNan = r.oneOf("on-nan", "stop", "skip");
+    long logEvery = r.longIn("log-every", 1, Long.MAX_VALUE);
+    if (tbptt > 0 && mode == Mode.SEQ2ONE) {
+      throw new IllegalArgumentException("tbptt: truncated BPTT needs mode seq2seq (a seq2one loss reads only the last step)");
+    }
+    return new TrainConfig(data, out, cell, (int) r.longIn("num-layers", 1, 64), (int) r.longIn("hidden-size", 1, 1 << 16),
+        mode, loss, optimizer, lr, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
+        device, seed, partitions, checkpointEvery, resume, validateEvery, feedback, master, onNan, logEvery);
+  }
+
+  /** The resolved values as key → string, for reports and checkpoint metadata. */
+  public Map<String, String> toMap() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("data", data);
+    m.put("out", out);
+    m.put("cell", cell.id());
+    m.put("num-layers", Integer.toString(numLayers));
+    m.put("hidden-size", Integer.toString(hiddenSize));
+    m.put("mode", mode.id());
+    m.put("loss", loss.id());
+    m.put("optimizer", optimizer);
+    m.put("lr", Double.toString(lr));
+    m.put("momentum", Double.toString(momentum));
+    m.put("beta1", Double.toString(beta1));
+    m.put("beta2", Double.toString(beta2));
+    m.put("eps", Double.toString(eps));
+    m.put("weight-decay", Double.toString(weightDecay));
+    m.put("clip-norm", Double.toString(clipNorm));
+    m.put("batch", Integer.toString(batch));
+    m.put("epochs", Integer.toString(epochs));
+    m.put("steps", Long.toString(steps));
+    m.put("tbptt", Integer.toString(tbptt));
+    m.put("engine", engine);
+    m.put("device", device);
+    m.put("seed", Long.toString(seed));
+    m.put("partitions", Integer.toString(partitions));
+    m.put("checkpoint-every", Long.toString(checkpointEvery));
+    m.put("resume", Boolean.toString(resume));
+    m.put("validate-every", Long.toString(validateEvery));
+    m.put("feedback", Integer.toString(feedback));
+    m.put("master", master);
+    m.put("on-nan", onNan);
+    m.put("log-every", Long.toString(logEvery));
+    return m;
+  }
+
+  /** Typed access with errors that name the key. */
+  private record Values(Map<String, String> v) {
+    String required(String key) {
+      String s = v.get(key);
+      if (s == null || s.isBlank()) {
+        throw new IllegalArgumentException(key + ": required, not given");
+      }
+      return s;
+    }
+
+    <T> T parse(String key, java.util.function.Function<String, T> parser) {
+      try {
+        return parser.apply(required(key));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
+      }
+    }
+
+    String oneOf(String key, String... allowed) {
+      String s = required(key).toLowerCase(Locale.ROOT);
+      for (String a : allowed) {
+        if (a.equals(s)) {
+          return a;
+        }
+      }
+      throw new IllegalArgumentException(key + ": '" + s + "' is not one of " + String.join(", ", allowed));
+    }
+
+    double number(String key) {
+      String s = required(key);
+      try {
+        double d = Double.parseDouble(s);
+        if (!Double.isFinite(d)) {
+          throw new NumberFormatException();
+        }
+        return d;
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(key + ": expected a finite number, found '" + s + "'");
+      }
+    }
+
+    double positiveDouble(String key) {
+      double d = number(key);
+      if (d <= 0) {
+        throw new IllegalArgumentException(key + ": must be > 0, found " + v.get(key));
+      }
+      return d;
+    }
+
+    double doubleIn(String key, double min, double max, boolean maxExclusive) {
+      double d = number(key);
+      if (d < min || d > max || (maxExclusive && d == max)) {
+        throw new IllegalArgumentException(key + ": must be in [" + min + ", " + max + (maxExclusive ? ")" : "]") + ", found " + v.get(key));
+      }
+      return d;
+    }
+
+    long longIn(String key, long min, long max) {
+      String s = required(key);
+      long n;
+      try {
+        n = Long.parseLong(s.replace("_", ""));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(key + ": expected an integer, found '" + s + "'");
+      }
+      if (n < min || n > max) {
+        throw new IllegalArgumentException(key + ": must be in [" + min + ", " + max + "], found " + n);
+      }
+      return n;
+    }
+
+    boolean bool(String key) {
+      String s = required(key).toLowerCase(Locale.ROOT);
+      if (s.equals("true") || s.equals("false")) {
+        return Boolean.parseBoolean(s);
+      }
+      throw new IllegalArgumentException(key + ": expected true or false, found '" + s + "'");
+    }
+  }
+}

@@ -198,38 +198,19 @@ final class BpttKernel extends Kernel {
       int hn = hp + B * H; // h_t goes to slot t + 1
       int a = actOff + (t * B + b) * gh;
       for (int j = lid; j < H; j += ls) {
+        // sequential ifs, not else-if chains: Aparapi 3.0.2 cannot fold a nested else-if here ("goto" CodeGenException)
         if (t < lenb) {
           if (cell == CELL_RNN) {
-            // h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh)
-            float h = tanh(act[a + j] + w[bhh + j] + recurrentDot(whh + j * H, hp));
-            act[a + j] = h;
-            hs[hn + j] = h;
-          } else if (cell == CELL_LSTM) {
-            float ig = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh + j * H, hp));
-            float fg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh + (H + j) * H, hp));
-            float gg = tanh(act[a + 2 * H + j] + w[bhh + 2 * H + j] + recurrentDot(whh + (2 * H + j) * H, hp));
-            float og = sigmoid(act[a + 3 * H + j] + w[bhh + 3 * H + j] + recurrentDot(whh + (3 * H + j) * H, hp));
-            // c = f ⊙ c_prev + i ⊙ g;  h = o ⊙ tanh(c)
-            float c = fg * cs[hp + j] + ig * gg;
-            act[a + j] = ig;
-            act[a + H + j] = fg;
-            act[a + 2 * H + j] = gg;
-            act[a + 3 * H + j] = og;
-            cs[hn + j] = c;
-            hs[hn + j] = og * tanh(c);
-          } else {
-            float rg = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh + j * H, hp));
-            float zg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh + (H + j) * H, hp));
-            // hn = W_hn h_prev + b_hn;  n = tanh(W_in x + b_in + r ⊙ hn);  h = (1 − z) ⊙ n + z ⊙ h_prev
-            float hnv = w[bhh + 2 * H + j] + recurrentDot(whh + (2 * H + j) * H, hp);
-            float ng = tanh(act[a + 2 * H + j] + rg * hnv);
-            act[a + j] = rg;
-            act[a + H + j] = zg;
-            act[a + 2 * H + j] = ng;
-            hnb[hnOff + (t * B + b) * H + j] = hnv;
-            hs[hn + j] = (1f - zg) * ng + zg * hs[hp + j];
+            rnnStep(a, j, whh, bhh, hp, hn);
           }
-        } else {
+          if (cell == CELL_LSTM) {
+            lstmStep(a, j, whh, bhh, hp, hn);
+          }
+          if (cell == CELL_GRU) {
+            gruStep(a, j, whh, bhh, hp, hn, hnOff + (t * B + b) * H);
+          }
+        }
+        if (t >= lenb) {
           // padding: the state passes through unchanged
           hs[hn + j] = hs[hp + j];
           if (cell == CELL_LSTM) {
@@ -246,6 +227,44 @@ final class BpttKernel extends Kernel {
         cfin[st + j] = cs[last + j];
       }
     }
+  }
+
+  /** RNN unit j: h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh). a: gates of (t,b) in act; hp, hn: slots t and t+1 in hs. */
+  private void rnnStep(int a, int j, int whh, int bhh, int hp, int hn) {
+    float h = tanh(act[a + j] + w[bhh + j] + recurrentDot(whh + j * H, hp));
+    act[a + j] = h;
+    hs[hn + j] = h;
+  }
+
+  /** LSTM unit j: gates i, f, g, o; c = f ⊙ c_prev + i ⊙ g; h = o ⊙ tanh(c). */
+  private void lstmStep(int a, int j, int whh, int bhh, int hp, int hn) {
+    float ig = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh + j * H, hp));
+    float fg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh + (H + j) * H, hp));
+    float gg = tanh(act[a + 2 * H + j] + w[bhh + 2 * H + j] + recurrentDot(whh + (2 * H + j) * H, hp));
+    float og = sigmoid(act[a + 3 * H + j] + w[bhh + 3 * H + j] + recurrentDot(whh + (3 * H + j) * H, hp));
+    float c = fg * cs[hp + j] + ig * gg;
+    act[a + j] = ig;
+    act[a + H + j] = fg;
+    act[a + 2 * H + j] = gg;
+    act[a + 3 * H + j] = og;
+    cs[hn + j] = c;
+    hs[hn + j] = og * tanh(c);
+  }
+
+  /**
+   * GRU unit j: hn = W_hn h_prev + b_hn; n = tanh(W_in x + b_in + r ⊙ hn); h = (1 − z) ⊙ n + z ⊙ h_prev.
+   * hnAt: where hn of (t, b) goes in hnb.
+   */
+  private void gruStep(int a, int j, int whh, int bhh, int hp, int hn, int hnAt) {
+    float rg = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh + j * H, hp));
+    float zg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh + (H + j) * H, hp));
+    float hnv = w[bhh + 2 * H + j] + recurrentDot(whh + (2 * H + j) * H, hp);
+    float ng = tanh(act[a + 2 * H + j] + rg * hnv);
+    act[a + j] = rg;
+    act[a + H + j] = zg;
+    act[a + 2 * H + j] = ng;
+    hnb[hnAt + j] = hnv;
+    hs[hn + j] = (1f - zg) * ng + zg * hs[hp + j];
   }
 
   /** The head's step for a row: t of (row) in seq2seq, lengths[b] − 1 in seq2one. */
@@ -295,38 +314,49 @@ final class BpttKernel extends Kernel {
       int t = rowStep(row);
       int base = row * O;
       float l = 0f;
-      if (t < len[b]) {
-        if (crossEntropy == 1) {
-          // loss = logsumexp(out) − out[c];  dout = softmax(out) − onehot(c)
-          float m = out[base];
-          for (int o = 1; o < O; o++) {
-            m = max(m, out[base + o]);
-          }
-          float s = 0f;
-          for (int o = 0; o < O; o++) {
-            s += exp(out[base + o] - m);
-          }
-          float lse = m + log(s);
-          int c = cls[row];
-          l = lse - out[base + c];
-          for (int o = 0; o < O; o++) {
-            dout[base + o] = exp(out[base + o] - lse) - (o == c ? 1f : 0f);
-          }
-        } else {
-          // loss = Σ_o (out − y)²;  dout = 2 (out − y)
-          for (int o = 0; o < O; o++) {
-            float d = out[base + o] - tgt[base + o];
-            l += d * d;
-            dout[base + o] = 2f * d;
-          }
-        }
-      } else {
+      int valid = t < len[b] ? 1 : 0;
+      if (valid == 1 && crossEntropy == 1) {
+        l = crossEntropyRow(base, cls[row]);
+      }
+      if (valid == 1 && crossEntropy == 0) {
+        l = mseRow(base);
+      }
+      if (valid == 0) {
         for (int o = 0; o < O; o++) {
           dout[base + o] = 0f;
         }
       }
       lossRow[row] = l;
     }
+  }
+
+  /** loss = logsumexp(out) − out[c]; dout = softmax(out) − onehot(c). Returns the loss. */
+  private float crossEntropyRow(int base, int c) {
+    float m = out[base];
+    for (int o = 1; o < O; o++) {
+      m = max(m, out[base + o]);
+    }
+    float s = 0f;
+    for (int o = 0; o < O; o++) {
+      s += exp(out[base + o] - m);
+    }
+    float lse = m + log(s);
+    for (int o = 0; o < O; o++) {
+      dout[base + o] = exp(out[base + o] - lse);
+    }
+    dout[base + c] = dout[base + c] - 1f;
+    return lse - out[base + c];
+  }
+
+  /** loss = Σ_o (out − y)²; dout = 2 (out − y). Returns the loss. */
+  private float mseRow(int base) {
+    float l = 0f;
+    for (int o = 0; o < O; o++) {
+      float d = out[base + o] - tgt[base + o];
+      l += d * d;
+      dout[base + o] = 2f * d;
+    }
+    return l;
   }
 
   /**

@@ -1,0 +1,134 @@
+package io.sparkrnn.kernel.aparapi;
+
+import com.aparapi.device.Device;
+import com.aparapi.device.JavaDevice;
+import com.aparapi.device.OpenCLDevice;
+import com.aparapi.internal.opencl.OpenCLPlatform;
+import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.DeviceInfo;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Lists the devices Aparapi can reach and resolves a {@link DeviceChoice} to one of them.
+ *
+ * <p>{@code auto} picks the first OpenCL GPU (in platform order), else the first OpenCL CPU
+ * device, else the JVM thread pool. {@code gpu} and {@code cpu-opencl} fail with
+ * {@link DeviceUnavailableException} when no such device exists; they never substitute another.
+ */
+public final class Devices {
+  private Devices() {}
+
+  /** Every OpenCL device of every platform, then the JVM thread pool (always present). */
+  public static List<DeviceInfo> list() {
+    List<DeviceInfo> out = new ArrayList<>();
+    for (OpenCLDevice d : openClDevices()) {
+      out.add(info(d));
+    }
+    out.add(info(JavaDevice.THREAD_POOL));
+    return out;
+  }
+
+  /** Parses a command-line name ({@code auto|gpu|cpu-opencl|jvm}) and resolves it. */
+  public static ResolvedDevice resolve(String choice) {
+    return resolve(DeviceChoice.parse(choice));
+  }
+
+  /**
+   * The device the choice names.
+   *
+   * @throws DeviceUnavailableException for gpu or cpu-opencl when no such OpenCL device exists
+   */
+  public static ResolvedDevice resolve(DeviceChoice choice) {
+    List<OpenCLDevice> all = openClDevices();
+    OpenCLDevice gpu = first(all, Device.TYPE.GPU);
+    OpenCLDevice cpu = first(all, Device.TYPE.CPU);
+    switch (choice) {
+      case GPU:
+        if (gpu == null) {
+          throw new DeviceUnavailableException("--device gpu: no OpenCL GPU found; OpenCL devices present: " + listing(all)
+              + ". Use --device auto, cpu-opencl or jvm, or register the GPU's OpenCL driver in /etc/OpenCL/vendors/");
+        }
+        return new ResolvedDevice(choice, gpu, info(gpu), "gpu: first OpenCL GPU");
+      case CPU_OPENCL:
+        if (cpu == null) {
+          throw new DeviceUnavailableException("--device cpu-opencl: no OpenCL CPU device found; OpenCL devices present: "
+              + listing(all) + ". Install PoCL (pocl-opencl-icd) or use --device jvm");
+        }
+        return new ResolvedDevice(choice, cpu, info(cpu), "cpu-opencl: first OpenCL CPU device");
+      case JVM:
+        return new ResolvedDevice(choice, JavaDevice.THREAD_POOL, info(JavaDevice.THREAD_POOL), "jvm: Java thread pool");
+      case AUTO:
+      default:
+        if (gpu != null) {
+          return new ResolvedDevice(choice, gpu, info(gpu), "auto: picked the first OpenCL GPU");
+        }
+        if (cpu != null) {
+          return new ResolvedDevice(choice, cpu, info(cpu), "auto: no OpenCL GPU, picked the first OpenCL CPU device");
+        }
+        return new ResolvedDevice(choice, JavaDevice.THREAD_POOL, info(JavaDevice.THREAD_POOL),
+            "auto: no OpenCL device, picked the JVM thread pool (slow)");
+    }
+  }
+
+  /** The choices that resolve on this machine: jvm always, cpu-opencl and gpu when present. */
+  public static List<DeviceChoice> available() {
+    List<DeviceChoice> out = new ArrayList<>();
+    List<OpenCLDevice> all = openClDevices();
+    if (first(all, Device.TYPE.GPU) != null) {
+      out.add(DeviceChoice.GPU);
+    }
+    if (first(all, Device.TYPE.CPU) != null) {
+      out.add(DeviceChoice.CPU_OPENCL);
+    }
+    out.add(DeviceChoice.JVM);
+    return out;
+  }
+
+  /** All OpenCL devices, platform by platform; empty when OpenCL (or Aparapi's native library) is missing. */
+  static List<OpenCLDevice> openClDevices() {
+    List<OpenCLDevice> out = new ArrayList<>();
+    try {
+      for (OpenCLPlatform p : new OpenCLPlatform().getOpenCLPlatforms()) {
+        out.addAll(p.getOpenCLDevices());
+      }
+    } catch (RuntimeException | LinkageError e) {
+      // No ICD loader or no native library: there is no OpenCL device, which list() then shows.
+    }
+    return out;
+  }
+
+  private static OpenCLDevice first(List<OpenCLDevice> all, Device.TYPE type) {
+    for (OpenCLDevice d : all) {
+      if (d.getType() == type) {
+        return d;
+      }
+    }
+    return null;
+  }
+
+  private static String listing(List<OpenCLDevice> all) {
+    if (all.isEmpty()) {
+      return "none";
+    }
+    List<String> names = new ArrayList<>();
+    for (OpenCLDevice d : all) {
+      names.add(info(d).describe());
+    }
+    return String.join(", ", names);
+  }
+
+  /** The record for one Aparapi device. */
+  public static DeviceInfo info(Device d) {
+    if (d instanceof OpenCLDevice cl) {
+      OpenCLPlatform p = cl.getOpenCLPlatform();
+      return new DeviceInfo(p.getName(), p.getVendor(), cl.getName(), cl.getType().name(), true, cl.getMaxComputeUnits(),
+          cl.getMaxWorkGroupSize(), cl.getGlobalMemSize());
+    }
+    if (d == null) {
+      return new DeviceInfo("none", "none", "no device", "NONE", false, 0, 0, 0);
+    }
+    return new DeviceInfo("JVM", System.getProperty("java.vendor"), d.getShortDescription(), "JVM", false,
+        Runtime.getRuntime().availableProcessors(), KernelSizes.JVM_MAX_LOCAL, Runtime.getRuntime().maxMemory());
+  }
+}

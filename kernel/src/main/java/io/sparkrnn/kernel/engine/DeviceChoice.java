@@ -1,0 +1,36 @@
+package io.sparkrnn.kernel.engine;
+
+/**
+ * Where the kernels should run, as named on the command line ({@code --device}).
+ *
+ * <p>{@link #AUTO} picks the first OpenCL GPU, else the first OpenCL CPU device, else the JVM
+ * thread pool. The other three name one kind of device and fail when it is absent.
+ */
+public enum DeviceChoice {
+  AUTO("auto"),
+  GPU("gpu"),
+  CPU_OPENCL("cpu-opencl"),
+  JVM("jvm");
+
+  private final String id;
+
+  DeviceChoice(String id) {
+    this.id = id;
+  }
+
+  /** The name used on the command line. */
+  public String id() {
+    return id;
+  }
+
+  public static DeviceChoice parse(String s) {
+    if (s != null) {
+      for (DeviceChoice d : values()) {
+        if (d.id.equalsIgnoreCase(s.trim())) {
+          return d;
+        }
+      }
+    }
+    throw new IllegalArgumentException("unknown device '" + s + "', expected one of auto, gpu, cpu-opencl, jvm");
+  }
+}

@@ -1,0 +1,287 @@
+package io.sparkrnn.kernel.aparapi;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.sparkrnn.kernel.engine.BpttResult;
+import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.Fixtures;
+import io.sparkrnn.kernel.engine.ForwardResult;
+import io.sparkrnn.kernel.engine.ReferenceEngine;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
+import io.sparkrnn.kernel.model.ParamSpec;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.model.State;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The float32 Aparapi engine against the float64 reference, on every device this machine has.
+ *
+ * <p>With {@code SPARKRNN_REQUIRE_OPENCL=1} (CI) the matrix runs on the OpenCL devices only, and a
+ * test fails, rather than skips, when there is none or when a launch ran anywhere but OpenCL. The
+ * JVM thread pool is then covered by {@link #jvmThreadPoolMatchesReference}.
+ */
+class AparapiEngineTest {
+  /**
+   * Norm-wise relative error allowed between float32 and float64: float32 rounds at 6e-8 relative,
+   * and the sums here run over at most T·B·max(F, H, O) = 120 terms and T = 6 recurrent steps; the
+   * observed errors are near 1e-6, so 1e-4 leaves room without hiding an indexing bug (which gives
+   * errors of order 1).
+   */
+  static final double FLOAT32_REL_TOL = 1e-4;
+  /** Norms below this are zero at float32 precision; the error is then taken relative to this floor. */
+  static final double NORM_FLOOR = 1e-6;
+
+  static final int F = 3;
+  static final int H = 5;
+  static final int B = 4;
+  static final int T = 6;
+
+  static final boolean REQUIRE_OPENCL = "1".equals(System.getenv("SPARKRNN_REQUIRE_OPENCL"));
+
+  private static final Map<DeviceChoice, AparapiEngine> ENGINES = new EnumMap<>(DeviceChoice.class);
+
+  /** One engine per device, compiled once for the whole class. */
+  static AparapiEngine engine(DeviceChoice device) {
+    return ENGINES.computeIfAbsent(device, d -> new AparapiEngine(Devices.resolve(d)));
+  }
+
+  @AfterAll
+  static void closeEngines() {
+    ENGINES.values().forEach(AparapiEngine::close);
+    ENGINES.clear();
+  }
+
+  /** The devices of the matrix: every available one, or the OpenCL ones alone when OpenCL is required. */
+  static List<DeviceChoice> matrixDevices() {
+    List<DeviceChoice> devices = new ArrayList<>(Devices.available());
+    if (REQUIRE_OPENCL) {
+      devices.remove(DeviceChoice.JVM);
+    }
+    return devices;
+  }
+
+  record Case(CellType cell, int layers, Mode mode, LossType loss, boolean lengths, boolean initialState) {
+    ModelConfig config() {
+      return new ModelConfig(cell, layers, F, H, loss == LossType.CROSS_ENTROPY ? 4 : 2, mode, loss);
+    }
+
+    long seed() {
+      return 1000L * cell.ordinal() + 100L * layers + 10L * mode.ordinal() + 4L * loss.ordinal() + (lengths ? 2 : 0)
+          + (initialState ? 1 : 0);
+    }
+
+    @Override
+    public String toString() {
+      return cell.id() + " L=" + layers + " " + mode.id() + " " + loss.id() + (lengths ? " lengths" : "")
+          + (initialState ? " initial-state" : "");
+    }
+  }
+
+  static List<Case> cases() {
+    List<Case> list = new ArrayList<>();
+    for (CellType cell : CellType.values()) {
+      for (int layers : new int[] {1, 2}) {
+        for (Mode mode : Mode.values()) {
+          for (LossType loss : LossType.values()) {
+            list.add(new Case(cell, layers, mode, loss, false, false));
+            list.add(new Case(cell, layers, mode, loss, true, true));
+          }
+        }
+      }
+    }
+    return list;
+  }
+
+  @TestFactory
+  Stream<DynamicTest> lossGradientOutputsAndStatesMatchFloat64Reference() {
+    List<DeviceChoice> devices = matrixDevices();
+    if (devices.isEmpty()) {
+      fail("SPARKRNN_REQUIRE_OPENCL=1 but Aparapi finds no OpenCL device: " + Devices.list());
+    }
+    List<DynamicTest> tests = new ArrayList<>();
+    for (DeviceChoice device : devices) {
+      for (Case c : cases()) {
+        tests.add(DynamicTest.dynamicTest(device.id() + ": " + c, () -> checkAgainstReference(engine(device), c)));
+      }
+    }
+    return tests.stream();
+  }
+
+  /** The JVM thread pool, one configuration per cell (it always runs, also when OpenCL is required). */
+  @TestFactory
+  Stream<DynamicTest> jvmThreadPoolMatchesReference() {
+    List<DynamicTest> tests = new ArrayList<>();
+    for (CellType cell : CellType.values()) {
+      Case c = new Case(cell, 2, Mode.SEQ2SEQ, LossType.MSE, true, true);
+      tests.add(DynamicTest.dynamicTest("jvm: " + c, () -> checkAgainstReference(engine(DeviceChoice.JVM), c)));
+    }
+    return tests.stream();
+  }
+
+  static void checkAgainstReference(AparapiEngine engine, Case c) {
+    ModelConfig config = c.config();
+    Params params = new Params(config, toFloats(Fixtures.randomParams(new ParamLayout(config).size(), c.seed())));
+    Batch batch = Fixtures.randomBatch(config, T, B, c.lengths(), c.seed() + 7);
+    State initial = c.initialState() ? Fixtures.randomState(config, B, c.seed() + 13) : null;
+    ReferenceEngine reference = new ReferenceEngine();
+
+    BpttResult expected = reference.lossAndGradient(params, batch, initial);
+    BpttResult actual = engine.lossAndGradient(params, batch, initial);
+    checkRanWhereAsked(engine);
+    assertEquals(AparapiEngine.launchesPerTrainingStep(config), engine.lastCallLaunches(), engine.executionReport());
+    String where = c + " on " + engine.describe();
+    assertEquals(expected.gradients().count(), actual.gradients().count(), where + ": loss count");
+    assertClose(where + ": loss sum", new double[] {expected.gradients().lossSum()}, new double[] {actual.gradients().lossSum()});
+    List<String> report = new ArrayList<>();
+    double worst = -1;
+    String worstName = null;
+    for (ParamSpec spec : params.layout().specs()) {
+      double[] e = slice(expected.gradients().gradient(), spec);
+      double[] a = slice(actual.gradients().gradient(), spec);
+      double err = relativeError(e, a);
+      report.add(String.format("%s err=%.2e |ref|=%.4e |aparapi|=%.4e", spec.name(), err, norm(e), norm(a)));
+      if (err > worst) {
+        worst = err;
+        worstName = spec.name();
+      }
+    }
+    if (worst > FLOAT32_REL_TOL) {
+      fail(where + ": gradient of " + worstName + " is off by " + String.format("%.2e", worst) + " (tolerance "
+          + FLOAT32_REL_TOL + "); per parameter: " + String.join("; ", report));
+    }
+    assertStatesClose(where + ": final state after lossAndGradient", expected.finalState(), actual.finalState());
+
+    ForwardResult expectedForward = reference.forward(params, batch, initial);
+    ForwardResult actualForward = engine.forward(params, batch, initial);
+    checkRanWhereAsked(engine);
+    assertEquals(AparapiEngine.launchesPerForward(config), engine.lastCallLaunches(), engine.executionReport());
+    assertClose(where + ": forward outputs", toDoubles(expectedForward.outputs()), toDoubles(actualForward.outputs()));
+    assertStatesClose(where + ": final state after forward", expectedForward.finalState(), actualForward.finalState());
+  }
+
+  /** Each launch ran on the device the engine was made for; with OpenCL required, on OpenCL. */
+  static void checkRanWhereAsked(AparapiEngine engine) {
+    assertTrue(engine.fallbacks().isEmpty(), engine.executionReport());
+    if (engine.device().isOpenCL() || REQUIRE_OPENCL) {
+      assertTrue(engine.lastCallRanOnOpenCL(), "expected every launch on OpenCL: " + engine.executionReport());
+    } else {
+      assertFalse(engine.lastCallRanOnOpenCL(), engine.executionReport());
+    }
+  }
+
+  @Test
+  void namedDeviceThatIsAbsentFailsWithClearMessage() {
+    if (Devices.available().contains(DeviceChoice.GPU)) {
+      return; // a GPU is present: nothing absent to name here
+    }
+    DeviceUnavailableException e = org.junit.jupiter.api.Assertions.assertThrows(DeviceUnavailableException.class,
+        () -> new AparapiEngine("gpu"));
+    assertTrue(e.getMessage().contains("--device gpu") && e.getMessage().contains("no OpenCL GPU"), e.getMessage());
+  }
+
+  @Test
+  void autoPicksGpuElseOpenClCpuElseJvm() {
+    List<DeviceChoice> available = Devices.available();
+    ResolvedDevice auto = Devices.resolve("auto");
+    DeviceChoice expected = available.contains(DeviceChoice.GPU) ? DeviceChoice.GPU
+        : available.contains(DeviceChoice.CPU_OPENCL) ? DeviceChoice.CPU_OPENCL : DeviceChoice.JVM;
+    assertEquals(Devices.resolve(expected).info(), auto.info(), auto.reason());
+    assertFalse(auto.explicit());
+  }
+
+  @Test
+  void listNamesEveryOpenClDeviceAndTheJvm() {
+    List<io.sparkrnn.kernel.engine.DeviceInfo> list = Devices.list();
+    assertEquals("JVM", list.get(list.size() - 1).type(), list.toString());
+    if (REQUIRE_OPENCL) {
+      assertTrue(list.stream().anyMatch(io.sparkrnn.kernel.engine.DeviceInfo::openCL),
+          "SPARKRNN_REQUIRE_OPENCL=1 but no OpenCL device is listed: " + list);
+    }
+  }
+
+  @Test
+  void unknownDeviceNameIsRejected() {
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> Devices.resolve("tpu"));
+    assertTrue(e.getMessage().contains("auto, gpu, cpu-opencl, jvm"), e.getMessage());
+  }
+
+  static void assertStatesClose(String what, State expected, State actual) {
+    assertClose(what + " h", toDoubles(expected.h()), toDoubles(actual.h()));
+    assertEquals(expected.c() == null, actual.c() == null, what + ": c present");
+    if (expected.c() != null) {
+      assertClose(what + " c", toDoubles(expected.c()), toDoubles(actual.c()));
+    }
+  }
+
+  static void assertClose(String what, double[] expected, double[] actual) {
+    assertEquals(expected.length, actual.length, what + ": length");
+    double err = relativeError(expected, actual);
+    if (err > FLOAT32_REL_TOL) {
+      int worst = 0;
+      for (int i = 0; i < expected.length; i++) {
+        if (Math.abs(expected[i] - actual[i]) > Math.abs(expected[worst] - actual[worst])) {
+          worst = i;
+        }
+      }
+      fail(String.format("%s: relative error %.2e > %.0e; |ref|=%.4e |aparapi|=%.4e; worst index %d: ref %.6e aparapi %.6e",
+          what, err, FLOAT32_REL_TOL, norm(expected), norm(actual), worst, expected[worst], actual[worst]));
+    }
+  }
+
+  /** ‖a − e‖ / max(‖e‖, NORM_FLOOR). */
+  static double relativeError(double[] expected, double[] actual) {
+    double diff = 0;
+    for (int i = 0; i < expected.length; i++) {
+      double d = actual[i] - expected[i];
+      diff += d * d;
+    }
+    return Math.sqrt(diff) / Math.max(norm(expected), NORM_FLOOR);
+  }
+
+  static double norm(double[] v) {
+    double s = 0;
+    for (double d : v) {
+      s += d * d;
+    }
+    return Math.sqrt(s);
+  }
+
+  static double[] slice(double[] flat, ParamSpec spec) {
+    double[] out = new double[spec.size()];
+    System.arraycopy(flat, spec.offset(), out, 0, out.length);
+    return out;
+  }
+
+  static float[] toFloats(double[] d) {
+    float[] f = new float[d.length];
+    for (int i = 0; i < d.length; i++) {
+      f[i] = (float) d[i];
+    }
+    return f;
+  }
+
+  static double[] toDoubles(float[] f) {
+    double[] d = new double[f.length];
+    for (int i = 0; i < f.length; i++) {
+      d[i] = f[i];
+    }
+    return d;
+  }
+}

@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
     versionProvider = Main.Version.class,
     description = "Train and use RNN, LSTM and GRU models data-parallel on Apache Spark.",
     subcommands = {
+      DevicesCommand.class,
     })
 public final class Main implements Runnable {
 
@@ -29,17 +30,34 @@ public final class Main implements Runnable {
   }
 
   /**
-   * Bad input (IllegalArgumentException, IOException) is the user's to fix: print the message
-   * alone, exit 2. Anything else is a bug: print the stack trace, exit 1.
+   * Bad input (a bad value, a missing or corrupt file, an unavailable device, a non-finite loss)
+   * is the user's to fix: print its message alone and exit 2, also when it comes back from a
+   * Spark task wrapped in a SparkException. Anything else is a bug: print the stack trace, exit 1.
    */
   private static int reportError(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
-    if (e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof UserError
-        || e instanceof java.io.UncheckedIOException || e instanceof io.sparkrnn.job.Trainer.NonFiniteException) {
-      cl.getErr().println("error: " + e.getMessage());
+    Throwable user = userError(e);
+    if (user != null) {
+      cl.getErr().println("error: " + user.getMessage());
       return 2;
     }
     e.printStackTrace(cl.getErr());
     return 1;
+  }
+
+  /** The first exception in the cause chain that reports bad input, or null. */
+  static Throwable userError(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof IllegalArgumentException || t instanceof java.io.IOException || t instanceof UserError
+          || t instanceof java.io.UncheckedIOException || t instanceof io.sparkrnn.job.Trainer.NonFiniteException
+          || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException
+          || t instanceof io.sparkrnn.kernel.aparapi.DeviceFallbackException) {
+        return t;
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return null;
   }
 
   @Override

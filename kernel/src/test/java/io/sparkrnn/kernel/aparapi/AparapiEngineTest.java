@@ -117,7 +117,13 @@ class AparapiEngineTest {
     List<DynamicTest> tests = new ArrayList<>();
     for (DeviceChoice device : devices) {
       for (Case c : cases()) {
-        tests.add(DynamicTest.dynamicTest(device.id() + ": " + c, () -> checkAgainstReference(engine(device), c)));
+        tests.add(DynamicTest.dynamicTest(device.id() + ": " + c, () -> {
+          AparapiEngine engine = engine(device);
+          if (REQUIRE_OPENCL) {
+            assertTrue(engine.device().isOpenCL(), "SPARKRNN_REQUIRE_OPENCL=1 but the engine is on " + engine.describe());
+          }
+          checkAgainstReference(engine, c);
+        }));
       }
     }
     return tests.stream();
@@ -178,7 +184,7 @@ class AparapiEngineTest {
   /** Each launch ran on the device the engine was made for; with OpenCL required, on OpenCL. */
   static void checkRanWhereAsked(AparapiEngine engine) {
     assertTrue(engine.fallbacks().isEmpty(), engine.executionReport());
-    if (engine.device().isOpenCL() || REQUIRE_OPENCL) {
+    if (engine.device().isOpenCL()) {
       assertTrue(engine.lastCallRanOnOpenCL(), "expected every launch on OpenCL: " + engine.executionReport());
     } else {
       assertFalse(engine.lastCallRanOnOpenCL(), engine.executionReport());

@@ -141,6 +141,10 @@ class AparapiEngineTest {
   }
 
   static void checkAgainstReference(AparapiEngine engine, Case c) {
+    checkAgainstReference(engine, c, T, B);
+  }
+
+  static void checkAgainstReference(AparapiEngine engine, Case c, int T, int B) {
     ModelConfig config = c.config();
     Params params = new Params(config, toFloats(Fixtures.randomParams(new ParamLayout(config).size(), c.seed())));
     Batch batch = Fixtures.randomBatch(config, T, B, c.lengths(), c.seed() + 7);
@@ -189,6 +193,18 @@ class AparapiEngineTest {
     } else {
       assertFalse(engine.lastCallRanOnOpenCL(), engine.executionReport());
     }
+  }
+
+  /** Buffers grow for a larger batch and are reused, oversized, for a smaller one. */
+  @Test
+  void oneEngineServesGrowingAndShrinkingShapes() {
+    List<DeviceChoice> devices = matrixDevices();
+    AparapiEngine engine = engine(devices.isEmpty() ? DeviceChoice.JVM : devices.get(0));
+    Case c = new Case(CellType.LSTM, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY, true, true);
+    checkAgainstReference(engine, c, 6, 4);
+    checkAgainstReference(engine, c, 9, 7);
+    checkAgainstReference(engine, c, 3, 2);
+    checkAgainstReference(engine, new Case(CellType.GRU, 1, Mode.SEQ2ONE, LossType.MSE, true, false), 5, 3);
   }
 
   @Test

@@ -99,9 +99,14 @@ public final class AparapiEngine implements BpttEngine {
     return 2 * config.numLayers() + 2;
   }
 
+  /** The engine and its device; flags a last call in which Aparapi ran some op elsewhere (auto only). */
   @Override
   public String describe() {
-    return "aparapi float32 on " + device.info().describe();
+    String base = "aparapi float32 on " + device.info().describe();
+    if (device.isOpenCL() && guard.launches() > 0 && !guard.allOpenCL()) {
+      return base + " (FELL BACK: some ops of the last call ran on the JVM thread pool; see executionReport())";
+    }
+    return base;
   }
 
   /**

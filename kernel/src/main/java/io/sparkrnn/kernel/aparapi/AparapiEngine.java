@@ -25,10 +25,11 @@ import java.util.logging.Logger;
  * thread pool.
  *
  * <p>Launches per call, for L layers (each op covers all T steps; none is per step):
- * {@link #forward} 2L + 1 (per layer: the input projection W_ih·x of all steps, then the whole
- * recurrence in one launch with a barrier per step; then the head); {@link #lossAndGradient}
- * 4L + 3 (forward, the loss, the head's backward, then per layer the reverse recurrence and one
- * launch for the layer's weight gradients fused with dh for the layer below).
+ * {@link #forward} 2L + 2 (a transposed copy of the weights for coalesced reads; per layer the
+ * input projection W_ih·x of all steps, then the whole recurrence in one launch with a barrier per
+ * step; then the head); {@link #lossAndGradient} 4L + 4 (forward, the loss, the head's backward,
+ * then per layer the reverse recurrence and one launch for the layer's weight gradients fused with
+ * dh for the layer below).
  *
  * <p>One compiled kernel and its device buffers live as long as the engine; buffers grow with the
  * largest shapes seen and are reused. Per call the host puts the parameters, the batch and the
@@ -88,19 +89,24 @@ public final class AparapiEngine implements BpttEngine {
     return device;
   }
 
-  /** Launches of one {@link #lossAndGradient} call: 4L + 3, independent of T and B. */
+  /** Launches of one {@link #lossAndGradient} call: 4L + 4, independent of T and B. */
   public static int launchesPerTrainingStep(ModelConfig config) {
-    return 4 * config.numLayers() + 3;
+    return 4 * config.numLayers() + 4;
   }
 
-  /** Launches of one {@link #forward} call: 2L + 1. */
+  /** Launches of one {@link #forward} call: 2L + 2. */
   public static int launchesPerForward(ModelConfig config) {
-    return 2 * config.numLayers() + 1;
+    return 2 * config.numLayers() + 2;
   }
 
+  /** The engine and its device; flags a last call in which Aparapi ran some op elsewhere (auto only). */
   @Override
   public String describe() {
-    return "aparapi float32 on " + device.info().describe();
+    String base = "aparapi float32 on " + device.info().describe();
+    if (device.isOpenCL() && guard.launches() > 0 && !guard.allOpenCL()) {
+      return base + " (FELL BACK: some ops of the last call ran on the JVM thread pool; see executionReport())";
+    }
+    return base;
   }
 
   /**
@@ -232,6 +238,12 @@ public final class AparapiEngine implements BpttEngine {
     k.hfin = fit(k.hfin, L * B * H);
     k.cfin = fit(k.cfin, lstm ? L * B * H : 1);
     k.dw = fit(k.dw, params.layout().size());
+    k.wt = fit(k.wt, params.layout().size());
+    k.lw = fit(k.lw, 2 * L);
+    for (int l = 0; l < L; l++) {
+      k.lw[2 * l] = params.layout().weightIh(l);
+      k.lw[2 * l + 1] = config.layerInputSize(l);
+    }
 
     System.arraycopy(params.values(), 0, k.w, 0, params.layout().size());
     System.arraycopy(batch.x(), 0, k.x, 0, batch.x().length);
@@ -255,7 +267,7 @@ public final class AparapiEngine implements BpttEngine {
         System.arraycopy(initial.c(), 0, k.c0, 0, L * B * H);
       }
     }
-    k.put(k.w).put(k.x).put(k.len).put(k.h0);
+    k.put(k.w).put(k.x).put(k.len).put(k.h0).put(k.lw);
     if (lstm) {
       k.put(k.c0);
     }
@@ -267,6 +279,7 @@ public final class AparapiEngine implements BpttEngine {
     }
 
     k.cell = cellCode(config.cell());
+    k.L = L;
     k.G = config.gates();
     k.H = H;
     k.B = B;
@@ -285,6 +298,13 @@ public final class AparapiEngine implements BpttEngine {
     int B = batch.batchSize();
     int H = config.hiddenSize();
     KernelSizes sizes = KernelSizes.forDevice(device.device(), H);
+    // wt = every layer's W_ih and W_hh transposed, so that the forward products read them coalesced
+    k.op = BpttKernel.OP_TRANSPOSE;
+    int largestLayer = 0;
+    for (int l = 0; l < config.numLayers(); l++) {
+      largestLayer = Math.max(largestLayer, config.gates() * H * (config.layerInputSize(l) + H));
+    }
+    launch("transpose", largestLayer, sizes.elementwise());
     for (int l = 0; l < config.numLayers(); l++) {
       setLayer(config, batch, l);
       k.op = BpttKernel.OP_PROJ;

@@ -34,6 +34,8 @@ final class BpttKernel extends Kernel {
   static final int OP_BWD = 6;
   /** A layer's dW_ih, dW_hh, db_ih, db_hh (sums over T·B) and, above layer 0, dh of the layer below. */
   static final int OP_WGRAD = 7;
+  /** wt = W_ih, W_hh of every layer transposed (once per call, after the parameters are put). */
+  static final int OP_TRANSPOSE = 8;
 
   static final int CELL_RNN = 0;
   static final int CELL_LSTM = 1;
@@ -44,6 +46,7 @@ final class BpttKernel extends Kernel {
   /** Work items that do work in this launch (the global size is padded up to a multiple of the local size). */
   int n;
   int cell;
+  int L;
   int G;
   int H;
   int B;
@@ -77,6 +80,10 @@ final class BpttKernel extends Kernel {
   // ---- buffers (lengths ≥ 1; the host grows them, never shrinks) -----------------------------
   /** Parameters, flat in ParamLayout order. */
   float[] w = new float[1];
+  /** W_ih and W_hh of each layer transposed, at the offsets they have in w: W_ih[r,k] at offW + k·GH + r. Other entries unused. */
+  float[] wt = new float[1];
+  /** Per layer l: the offset of weight_ih in w, and the input width [L][2]. */
+  int[] lw = new int[2];
   /** Inputs [T][B][F]. */
   float[] x = new float[1];
   /** mse targets [T][B][O] (seq2seq) or [B][O] (seq2one). */
@@ -134,6 +141,8 @@ final class BpttKernel extends Kernel {
       backwardRecurrence();
     } else if (op == OP_WGRAD) {
       layerGradients();
+    } else if (op == OP_TRANSPOSE) {
+      transposeWeights();
     }
   }
 
@@ -141,13 +150,39 @@ final class BpttKernel extends Kernel {
     return 1f / (1f + exp(-a));
   }
 
-  /** Σ_k W_hh[row, k] h[k] over H columns: w from wAt, h from hs at hAt. */
-  private float recurrentDot(int wAt, int hAt) {
+  /**
+   * Σ_k W_hh[row, k] h[k], reading the transposed copy: wt[whh + k·GH + row], so that neighbouring
+   * work items (neighbouring rows) read neighbouring addresses (coalesced on a GPU, vector loads on a CPU).
+   */
+  private float recurrentDot(int whh, int row, int hAt) {
+    int gh = G * H;
     float s = 0f;
     for (int k = 0; k < H; k++) {
-      s += w[wAt + k] * hs[hAt + k];
+      s += wt[whh + k * gh + row] * hs[hAt + k];
     }
     return s;
+  }
+
+  /** wt = the transpose of every layer's W_ih and W_hh, at the same offsets as in w. Work item i is element i of each layer's [W_ih, W_hh] block. */
+  private void transposeWeights() {
+    int i = getGlobalId();
+    if (i < n) {
+      int gh = G * H;
+      for (int l = 0; l < L; l++) {
+        int off = lw[2 * l];
+        int in = lw[2 * l + 1];
+        int nIh = gh * in;
+        if (i < nIh) {
+          // W_ih[r, k] → wt[off + k·GH + r]
+          wt[off + (i % in) * gh + i / in] = w[off + i];
+        }
+        if (i >= nIh && i < nIh + gh * H) {
+          int i2 = i - nIh;
+          // W_hh[r, k] → wt[off + GH·in + k·GH + r]
+          wt[off + nIh + (i2 % H) * gh + i2 / H] = w[off + i];
+        }
+      }
+    }
   }
 
   /** One work item per (t, b, r): act = b_ih + W_ih · in. */
@@ -157,19 +192,19 @@ final class BpttKernel extends Kernel {
       int gh = G * H;
       int r = gid % gh;
       int tb = gid / gh;
-      int wRow = offW + r * inW;
+      int wCol = offW + r; // W_ih[r,k] = wt[offW + k·GH + r]
       // s = b_ih[r] + Σ_k W_ih[r,k] in[t,b,k]
       float s = w[offW + gh * inW + gh * H + r];
       if (inIsX == 1) {
         int xAt = tb * inW;
         for (int k = 0; k < inW; k++) {
-          s += w[wRow + k] * x[xAt + k];
+          s += wt[wCol + k * gh] * x[xAt + k];
         }
       } else {
         // the layer below's h at step t is its slot t + 1: (t+1)·B + b = tb + B
         int hAt = hsInOff + (tb + B) * H;
         for (int k = 0; k < inW; k++) {
-          s += w[wRow + k] * hs[hAt + k];
+          s += wt[wCol + k * gh] * hs[hAt + k];
         }
       }
       act[actOff + gid] = s;
@@ -231,17 +266,17 @@ final class BpttKernel extends Kernel {
 
   /** RNN unit j: h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh). a: gates of (t,b) in act; hp, hn: slots t and t+1 in hs. */
   private void rnnStep(int a, int j, int whh, int bhh, int hp, int hn) {
-    float h = tanh(act[a + j] + w[bhh + j] + recurrentDot(whh + j * H, hp));
+    float h = tanh(act[a + j] + w[bhh + j] + recurrentDot(whh, j, hp));
     act[a + j] = h;
     hs[hn + j] = h;
   }
 
   /** LSTM unit j: gates i, f, g, o; c = f ⊙ c_prev + i ⊙ g; h = o ⊙ tanh(c). */
   private void lstmStep(int a, int j, int whh, int bhh, int hp, int hn) {
-    float ig = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh + j * H, hp));
-    float fg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh + (H + j) * H, hp));
-    float gg = tanh(act[a + 2 * H + j] + w[bhh + 2 * H + j] + recurrentDot(whh + (2 * H + j) * H, hp));
-    float og = sigmoid(act[a + 3 * H + j] + w[bhh + 3 * H + j] + recurrentDot(whh + (3 * H + j) * H, hp));
+    float ig = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh, j, hp));
+    float fg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh, H + j, hp));
+    float gg = tanh(act[a + 2 * H + j] + w[bhh + 2 * H + j] + recurrentDot(whh, 2 * H + j, hp));
+    float og = sigmoid(act[a + 3 * H + j] + w[bhh + 3 * H + j] + recurrentDot(whh, 3 * H + j, hp));
     float c = fg * cs[hp + j] + ig * gg;
     act[a + j] = ig;
     act[a + H + j] = fg;
@@ -256,9 +291,9 @@ final class BpttKernel extends Kernel {
    * hnAt: where hn of (t, b) goes in hnb.
    */
   private void gruStep(int a, int j, int whh, int bhh, int hp, int hn, int hnAt) {
-    float rg = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh + j * H, hp));
-    float zg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh + (H + j) * H, hp));
-    float hnv = w[bhh + 2 * H + j] + recurrentDot(whh + (2 * H + j) * H, hp);
+    float rg = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh, j, hp));
+    float zg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh, H + j, hp));
+    float hnv = w[bhh + 2 * H + j] + recurrentDot(whh, 2 * H + j, hp);
     float ng = tanh(act[a + 2 * H + j] + rg * hnv);
     act[a + j] = rg;
     act[a + H + j] = zg;

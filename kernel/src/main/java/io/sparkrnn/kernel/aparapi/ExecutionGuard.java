@@ -40,6 +40,8 @@ final class ExecutionGuard {
   private final Map<String, String> ranOn = new LinkedHashMap<>();
   /** Launch count by op name, for the current call. */
   private final Map<String, Integer> launchesByOp = new LinkedHashMap<>();
+  /** Wall time by op name, for the current call, in nanoseconds (launch to return, so including transfers Aparapi makes). */
+  private final Map<String, Long> nanosByOp = new LinkedHashMap<>();
   private final Map<String, String> fallbacks = new LinkedHashMap<>();
   private boolean allOpenCL = true;
   private int launches;
@@ -61,13 +63,16 @@ final class ExecutionGuard {
   void beginCall() {
     ranOn.clear();
     launchesByOp.clear();
+    nanosByOp.clear();
     launches = 0;
     allOpenCL = true;
   }
 
   /** Executes one launch and checks where it ran. */
   void execute(Kernel kernel, String op, Range range) {
+    long t0 = System.nanoTime();
     kernel.execute(range);
+    nanosByOp.merge(op, System.nanoTime() - t0, Long::sum);
     check(kernel, op);
   }
 
@@ -170,6 +175,11 @@ final class ExecutionGuard {
     } else {
       s.append("; ops ran on ").append(ranOn);
     }
+    StringBuilder times = new StringBuilder();
+    for (Map.Entry<String, Long> e : nanosByOp.entrySet()) {
+      times.append(times.length() == 0 ? "" : ", ").append(e.getKey()).append(String.format(" %.3f", e.getValue() / 1e6));
+    }
+    s.append("; ms by op: ").append(times);
     if (!fallbacks.isEmpty()) {
       s.append("; FALLBACKS: ").append(fallbacks.values());
     }

@@ -52,7 +52,7 @@ public final class Dataset implements Serializable {
    * @throws IllegalArgumentException when the manifest is invalid, naming the field
    */
   public static Dataset open(URI uri, Configuration conf) throws IOException {
-    FileSystem fs = FileSystem.get(uri, conf);
+    FileSystem fs = FileSystems.get(uri, conf);
     Path dir = fs.makeQualified(new Path(uri));
     Path manifestPath = new Path(dir, Manifest.FILE_NAME);
     FileStatus status;
@@ -124,7 +124,7 @@ public final class Dataset implements Serializable {
 
   private byte[] readVerified(ShardInfo shard, Configuration conf) throws IOException {
     Path dir = new Path(uri);
-    FileSystem fs = FileSystem.get(dir.toUri(), conf);
+    FileSystem fs = FileSystems.get(dir.toUri(), conf);
     Path p = new Path(dir, shard.file());
     FileStatus status;
     try {

@@ -53,7 +53,7 @@ public final class DatasetWriter implements Closeable {
    * {@code overwrite}) be an existing dataset, which is then deleted.
    */
   public static DatasetWriter create(URI out, Configuration conf, DatasetSpec spec, boolean overwrite) throws IOException {
-    FileSystem fs = FileSystem.get(out, conf);
+    FileSystem fs = FileSystems.get(out, conf);
     Path dir = fs.makeQualified(new Path(out));
     boolean created = prepareDirectory(fs, dir, overwrite);
     return new DatasetWriter(fs, dir, spec, created);

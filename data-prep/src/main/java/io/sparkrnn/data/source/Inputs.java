@@ -17,7 +17,7 @@ final class Inputs {
 
   static FileStatus status(String uri, Configuration conf) throws IOException {
     Path p = new Path(uri);
-    FileSystem fs = p.getFileSystem(conf);
+    FileSystem fs = io.sparkrnn.data.FileSystems.get(p, conf);
     try {
       FileStatus s = fs.getFileStatus(p);
       if (s.isDirectory()) {
@@ -41,7 +41,7 @@ final class Inputs {
     }
     byte[] bytes = new byte[(int) s.getLen()];
     Path p = new Path(uri);
-    try (InputStream in = p.getFileSystem(conf).open(p)) {
+    try (InputStream in = io.sparkrnn.data.FileSystems.get(p, conf).open(p)) {
       int done = 0;
       while (done < bytes.length) {
         int n = in.read(bytes, done, bytes.length - done);

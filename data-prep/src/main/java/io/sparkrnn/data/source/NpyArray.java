@@ -78,7 +78,7 @@ final class NpyArray implements Serializable {
       throw new IllegalArgumentException(uri + ": the input file is empty");
     }
     Path p = new Path(uri);
-    try (FSDataInputStream in = p.getFileSystem(conf).open(p)) {
+    try (FSDataInputStream in = io.sparkrnn.data.FileSystems.get(p, conf).open(p)) {
       byte[] start = new byte[12];
       int got = in.read(0, start, 0, (int) Math.min(12, status.getLen()));
       if (got < 10 || !Arrays.equals(Arrays.copyOf(start, 6), MAGIC)) {
@@ -183,6 +183,6 @@ final class NpyArray implements Serializable {
 
   FSDataInputStream openData(Configuration conf) throws IOException {
     Path p = new Path(uri);
-    return p.getFileSystem(conf).open(p);
+    return io.sparkrnn.data.FileSystems.get(p, conf).open(p);
   }
 }

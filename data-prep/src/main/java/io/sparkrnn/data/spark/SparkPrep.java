@@ -2,6 +2,7 @@ package io.sparkrnn.data.spark;
 
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.DatasetWriter;
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Moments;
 import io.sparkrnn.data.Normalization;
@@ -19,6 +20,8 @@ import java.util.List;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkJobInfo;
+import org.apache.spark.SparkStageInfo;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 
@@ -41,25 +44,31 @@ import org.apache.spark.api.java.JavaSparkContext;
  * neither a partial nor a duplicate shard, nor a manifest, remains.
  */
 public final class SparkPrep {
+  /** Shards are grouped into at most this many tasks. */
+  static final int MAX_PARTITIONS = 10_000;
+  /** How long a failed job's cleanup waits for its cancelled tasks to stop. */
+  static final long CANCEL_WAIT_MS = 60_000;
+
   private SparkPrep() {}
 
   /** Runs the prep on {@code sc} with one task per shard. */
   public static Manifest run(JavaSparkContext sc, SequenceSource source, PrepOptions options) throws IOException {
-    return run(sc, source, options, -1);
+    return run(sc, source, options, -1, 0);
   }
 
   /**
-   * As {@link #run(JavaSparkContext, SequenceSource, PrepOptions)}; {@code failFirstAttemptOfShard}
-   * ≥ 0 makes the first attempt of that shard's task write half a temporary file and then fail
-   * (fault injection for tests; Spark's retry must then produce the same dataset).
+   * As {@link #run(JavaSparkContext, SequenceSource, PrepOptions)}, with fault injection for tests:
+   * the first {@code failingAttempts} attempts of shard {@code failShard}'s task write half a
+   * temporary file and then fail. Spark's retry must then produce the same dataset, or, when every
+   * attempt fails, no dataset at all.
    */
-  public static Manifest run(JavaSparkContext sc, SequenceSource source, PrepOptions options, int failFirstAttemptOfShard)
-      throws IOException {
+  public static Manifest run(JavaSparkContext sc, SequenceSource source, PrepOptions options, int failShard,
+      int failingAttempts) throws IOException {
     DatasetSpec spec = source.spec();
     Prep.checkBatch(spec, options);
     List<ShardPlan.Entry> plan = ShardPlan.plan(source.count(), options.batch(), options.validationFraction());
     SerializableConfiguration conf = new SerializableConfiguration(sc.hadoopConfiguration());
-    FileSystem fs = FileSystem.get(options.out(), sc.hadoopConfiguration());
+    FileSystem fs = FileSystems.get(options.out(), sc.hadoopConfiguration());
     Path dir = fs.makeQualified(new Path(options.out()));
     String dirName = dir.toString();
 
@@ -79,11 +88,18 @@ public final class SparkPrep {
     }
 
     boolean created = DatasetWriter.prepareDirectory(fs, dir, options.overwrite());
+    String group = "spark-rnn-prep-" + java.util.UUID.randomUUID();
     try {
       Normalization norm = normalization;
-      List<ShardInfo> shards = sc.parallelize(plan, plan.size())
-          .map(e -> writeShard(source, spec, norm, e, conf, dirName, failFirstAttemptOfShard))
-          .collect();
+      List<ShardInfo> shards;
+      sc.setJobGroup(group, "prep " + spec.task() + " -> " + dirName, true);
+      try {
+        shards = sc.parallelize(plan, Math.min(plan.size(), MAX_PARTITIONS))
+            .map(e -> writeShard(source, spec, norm, e, conf, dirName, failShard, failingAttempts))
+            .collect();
+      } finally {
+        sc.clearJobGroup();
+      }
       for (ShardInfo s : shards) {
         long len = fs.getFileStatus(new Path(dir, s.file())).getLen();
         if (len != s.bytes()) {
@@ -93,7 +109,12 @@ public final class SparkPrep {
       Manifest manifest = new Manifest(spec, shards, normalization);
       DatasetWriter.commitManifest(fs, dir, manifest);
       return manifest;
-    } catch (IOException | RuntimeException e) {
+    } catch (Exception e) {
+      // Spark's SparkException is checked but not declared by collect(), hence Exception here.
+      // Tasks of a failed job may still be running; cancel them and wait, or one could publish a
+      // shard after the cleanup below.
+      sc.cancelJobGroup(group);
+      awaitNoRunningTasks(sc, group);
       if (created) {
         DatasetWriter.deleteQuietly(fs, dir);
       } else {
@@ -106,9 +127,37 @@ public final class SparkPrep {
     }
   }
 
+  /** Waits (up to {@link #CANCEL_WAIT_MS}) until no stage of the job group has running tasks. */
+  private static void awaitNoRunningTasks(JavaSparkContext sc, String group) {
+    long deadline = System.currentTimeMillis() + CANCEL_WAIT_MS;
+    while (System.currentTimeMillis() < deadline) {
+      boolean running = false;
+      for (int job : sc.statusTracker().getJobIdsForGroup(group)) {
+        SparkJobInfo info = sc.statusTracker().getJobInfo(job);
+        if (info == null) {
+          continue;
+        }
+        for (int stage : info.stageIds()) {
+          SparkStageInfo st = sc.statusTracker().getStageInfo(stage);
+          running |= st != null && st.numActiveTasks() > 0;
+        }
+      }
+      if (!running) {
+        return;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
   /** Runs in a task: reads, normalises, encodes and publishes one shard. */
   private static ShardInfo writeShard(SequenceSource source, DatasetSpec spec, Normalization normalization,
-      ShardPlan.Entry e, SerializableConfiguration conf, String dirName, int failShard) throws IOException {
+      ShardPlan.Entry e, SerializableConfiguration conf, String dirName, int failShard, int failingAttempts)
+      throws IOException {
     TaskContext task = TaskContext.get();
     String attempt = "attempt-" + task.stageId() + "-" + task.partitionId() + "-" + task.taskAttemptId();
     Batch batch = source.read(e.first(), e.count(), conf.get());
@@ -117,8 +166,8 @@ public final class SparkPrep {
     }
     byte[] bytes = ShardCodec.encode(batch, spec, e.file());
     Path dir = new Path(dirName);
-    FileSystem fs = dir.getFileSystem(conf.get());
-    if (e.index() == failShard && task.attemptNumber() == 0) {
+    FileSystem fs = FileSystems.get(dir, conf.get());
+    if (e.index() == failShard && task.attemptNumber() < failingAttempts) {
       Path partial = new Path(new Path(new Path(dir, DatasetWriter.TEMP_DIR), attempt), e.file());
       try (FSDataOutputStream out = fs.create(partial, true)) {
         out.write(bytes, 0, bytes.length / 2);

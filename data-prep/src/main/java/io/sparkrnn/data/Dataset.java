@@ -1,0 +1,230 @@
+package io.sparkrnn.data;
+
+import io.sparkrnn.kernel.model.Batch;
+import java.io.EOFException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Serializable;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * A dataset opened for reading: its validated {@link Manifest} and a reader that loads one shard
+ * at a time into a kernel {@link Batch}.
+ *
+ * <p>Call order: {@link #open} (reads and validates manifest.json; fails if there is none) →
+ * {@link #shards(Split)} → {@link #read(ShardInfo)} per shard, in any order, from any thread.
+ * Every read checks, before allocating the data, that the file's size equals the manifest's; then
+ * the CRC32C of the whole file, then each tensor's dtype and shape against the manifest, that
+ * inputs are finite and class ids in range.
+ *
+ * <p>Serializable so that a Spark driver can ship it to executors: it carries the URI and the
+ * manifest, not the Hadoop configuration; executors pass theirs to {@link #read(ShardInfo,
+ * Configuration)} (or {@link #read(ShardInfo)} uses a default {@code new Configuration()}).
+ */
+public final class Dataset implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final String uri;
+  private final Manifest manifest;
+  private transient Configuration conf;
+
+  private Dataset(String uri, Manifest manifest, Configuration conf) {
+    this.uri = uri;
+    this.manifest = manifest;
+    this.conf = conf;
+  }
+
+  /**
+   * Opens the dataset directory {@code uri} ({@code file://}, {@code hdfs://}, {@code s3a://}, or a
+   * plain path for the default file system) and validates its manifest.
+   *
+   * @throws FileNotFoundException when the directory has no manifest.json (not a dataset, or an
+   *     interrupted prep)
+   * @throws IllegalArgumentException when the manifest is invalid, naming the field
+   */
+  public static Dataset open(URI uri, Configuration conf) throws IOException {
+    FileSystem fs = FileSystems.get(uri, conf);
+    Path dir = fs.makeQualified(new Path(uri));
+    Path manifestPath = new Path(dir, Manifest.FILE_NAME);
+    FileStatus status;
+    try {
+      status = fs.getFileStatus(manifestPath);
+    } catch (FileNotFoundException e) {
+      throw new FileNotFoundException(dir + ": not a dataset: no " + Manifest.FILE_NAME
+          + " (missing directory, or a prep that did not finish)");
+    }
+    if (status.getLen() > Manifest.MAX_BYTES) {
+      throw new IOException(manifestPath + ": " + status.getLen() + " bytes, more than the " + Manifest.MAX_BYTES
+          + " a manifest may have; refused before reading");
+    }
+    byte[] bytes = new byte[(int) status.getLen()];
+    try (InputStream in = fs.open(manifestPath)) {
+      readFully(in, bytes, manifestPath.toString());
+    }
+    Manifest manifest = Manifest.parse(new String(bytes, StandardCharsets.UTF_8), manifestPath.toString());
+    return new Dataset(dir.toString(), manifest, conf);
+  }
+
+  /** Opens a dataset named by a URI string or a local path. */
+  public static Dataset open(String uri, Configuration conf) throws IOException {
+    return open(new Path(uri).toUri(), conf);
+  }
+
+  /** The dataset directory, fully qualified. */
+  public URI uri() {
+    return URI.create(uri);
+  }
+
+  public Manifest manifest() {
+    return manifest;
+  }
+
+  /** The task, dims, mode and loss shared by every shard. */
+  public DatasetSpec spec() {
+    return manifest.spec();
+  }
+
+  /** The shards of one split, in index order. */
+  public List<ShardInfo> shards(Split split) {
+    return manifest.shards(split);
+  }
+
+  /** Reads one shard with the configuration given to {@link #open} (or a default one after deserialisation). */
+  public Batch read(ShardInfo shard) throws IOException {
+    if (conf == null) {
+      conf = new Configuration();
+    }
+    return read(shard, conf);
+  }
+
+  /**
+   * Reads one shard into a batch of B = {@code shard.batch()} sequences: x [T,B,F], targets per
+   * the spec, lengths when variable-length.
+   *
+   * @param shard an entry of this dataset's manifest
+   * @throws IOException when the file is missing, truncated, larger than listed, or its checksum differs
+   * @throws IllegalArgumentException when a tensor's dtype, shape or values do not match the manifest
+   */
+  public Batch read(ShardInfo shard, Configuration conf) throws IOException {
+    if (!manifest.shards().contains(shard)) {
+      throw new IllegalArgumentException(shard.file() + ": not a shard of " + uri + " (or its entry differs from the manifest)");
+    }
+    byte[] bytes = readVerified(shard, conf);
+    return ShardCodec.decode(bytes, manifest.spec(), shard.file(), shard.batch());
+  }
+
+  private byte[] readVerified(ShardInfo shard, Configuration conf) throws IOException {
+    Path dir = new Path(uri);
+    FileSystem fs = FileSystems.get(dir.toUri(), conf);
+    Path p = new Path(dir, shard.file());
+    FileStatus status;
+    try {
+      status = fs.getFileStatus(p);
+    } catch (FileNotFoundException e) {
+      throw new FileNotFoundException(shard.file() + ": missing from " + uri + " (listed in " + Manifest.FILE_NAME + ")");
+    }
+    if (status.getLen() != shard.bytes()) {
+      throw new IOException(shard.file() + ": file has " + status.getLen() + " bytes, the manifest says "
+          + shard.bytes() + (status.getLen() < shard.bytes() ? " (truncated)" : ""));
+    }
+    // Size checked against the manifest, whose sizes are bounded by the dims: safe to allocate.
+    byte[] bytes = new byte[(int) shard.bytes()];
+    try (InputStream in = fs.open(p)) {
+      readFully(in, bytes, shard.file());
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(bytes, 0, bytes.length);
+    String found = ShardCodec.hex(crc.getValue());
+    if (!found.equals(shard.crc32c())) {
+      throw new IOException(shard.file() + ": CRC32C is " + found + ", the manifest says " + shard.crc32c()
+          + " (corrupted or replaced)");
+    }
+    return bytes;
+  }
+
+  private static void readFully(InputStream in, byte[] b, String source) throws IOException {
+    int done = 0;
+    while (done < b.length) {
+      int n = in.read(b, done, b.length - done);
+      if (n < 0) {
+        throw new EOFException(source + ": ended after " + done + " bytes, expected " + b.length + " (truncated)");
+      }
+      done += n;
+    }
+  }
+
+  /** One shard's verification result: {@code error} is null when it passed. */
+  public record ShardCheck(ShardInfo shard, String error) {
+    public boolean ok() {
+      return error == null;
+    }
+  }
+
+  /** The result of {@link #inspect}: the manifest and every shard's check. */
+  public record Inspection(URI uri, Manifest manifest, List<ShardCheck> checks) {
+    /** Whether every shard passed. */
+    public boolean ok() {
+      return checks.stream().allMatch(ShardCheck::ok);
+    }
+
+    /** A human-readable summary: dims, splits, normalisation, vocabulary size, and each failure. */
+    public String summary() {
+      DatasetSpec s = manifest.spec();
+      StringBuilder sb = new StringBuilder();
+      sb.append("dataset   ").append(uri).append('\n');
+      sb.append("task      ").append(s.task()).append(" (").append(s.mode().id()).append(", ").append(s.loss().id())
+          .append(")\n");
+      sb.append("dims      T=").append(s.steps()).append(" F=").append(s.features()).append(" O=").append(s.outputs())
+          .append(s.variableLength() ? " variable-length" : "").append('\n');
+      long bytes = 0;
+      for (ShardInfo i : manifest.shards()) {
+        bytes += i.bytes();
+      }
+      for (Split split : Split.values()) {
+        sb.append(String.format("%-10s%d sequences in %d shards%n", split.id(), manifest.sequences(split),
+            manifest.shards(split).size()));
+      }
+      sb.append("bytes     ").append(bytes).append('\n');
+      sb.append("normalized ").append(manifest.normalization() != null ? "yes (z-score, training split)" : "no").append('\n');
+      if (s.vocabulary() != null) {
+        sb.append("vocabulary ").append(s.vocabulary().size()).append(" characters\n");
+      }
+      long failed = checks.stream().filter(c -> !c.ok()).count();
+      sb.append("checksums ").append(checks.size() - failed).append(" of ").append(checks.size()).append(" shards verified");
+      sb.append(failed == 0 ? " OK" : ", " + failed + " FAILED").append('\n');
+      for (ShardCheck c : checks) {
+        if (!c.ok()) {
+          sb.append("  FAILED ").append(c.error()).append('\n');
+        }
+      }
+      return sb.toString();
+    }
+  }
+
+  /**
+   * Opens the dataset and reads every shard fully (size, CRC32C, dtypes, shapes, values), collecting
+   * each shard's failure instead of stopping at the first.
+   */
+  public static Inspection inspect(URI uri, Configuration conf) throws IOException {
+    Dataset ds = open(uri, conf);
+    List<ShardCheck> checks = new ArrayList<>();
+    for (ShardInfo s : ds.manifest.shards()) {
+      try {
+        ds.read(s, conf);
+        checks.add(new ShardCheck(s, null));
+      } catch (IOException | IllegalArgumentException e) {
+        checks.add(new ShardCheck(s, e.getMessage()));
+      }
+    }
+    return new Inspection(ds.uri(), ds.manifest, checks);
+  }
+}

@@ -1,0 +1,229 @@
+package io.sparkrnn.data;
+
+import io.sparkrnn.kernel.model.Batch;
+import java.io.Closeable;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Writes a dataset directory on any Hadoop {@link FileSystem}: shards first, each to a temporary
+ * name under {@code _temporary/} and then renamed into place, and {@code manifest.json} last, the
+ * same way. A directory without a manifest is not a dataset, so a crash at any point leaves nothing
+ * a reader would accept.
+ *
+ * <p>Call order: {@link #create} → {@link #write}* → {@link #commit} (or {@link #abort}, which
+ * {@link #close} does when commit was not reached). Not thread-safe. On abort the shards written
+ * are deleted, and the directory too when this writer created it.
+ *
+ * <p>The static helpers ({@link #prepareDirectory}, {@link #publishShard}, {@link #commitManifest},
+ * {@link #deleteQuietly}) are the same steps for the Spark job, where tasks write shards and the
+ * driver commits.
+ */
+public final class DatasetWriter implements Closeable {
+  /** Folder inside the dataset for files not yet renamed into place; removed on commit. */
+  public static final String TEMP_DIR = "_temporary";
+
+  private final FileSystem fs;
+  private final Path dir;
+  private final DatasetSpec spec;
+  private final boolean createdDir;
+  private final TreeMap<Integer, ShardInfo> written = new TreeMap<>();
+  private boolean finished;
+
+  private DatasetWriter(FileSystem fs, Path dir, DatasetSpec spec, boolean createdDir) {
+    this.fs = fs;
+    this.dir = dir;
+    this.spec = spec;
+    this.createdDir = createdDir;
+  }
+
+  /**
+   * Prepares {@code out} for a new dataset: it must not exist, or be an empty directory, or (with
+   * {@code overwrite}) be an existing dataset, which is then deleted.
+   */
+  public static DatasetWriter create(URI out, Configuration conf, DatasetSpec spec, boolean overwrite) throws IOException {
+    FileSystem fs = FileSystems.get(out, conf);
+    Path dir = fs.makeQualified(new Path(out));
+    boolean created = prepareDirectory(fs, dir, overwrite);
+    return new DatasetWriter(fs, dir, spec, created);
+  }
+
+  /** The dataset directory, fully qualified. */
+  public Path directory() {
+    return dir;
+  }
+
+  /**
+   * Encodes and writes shard {@code index} ({@code shard-NNNNN.safetensors}) and returns its
+   * manifest entry. The batch is checked against the spec first (shapes, finite values, class ids).
+   */
+  public ShardInfo write(int index, Split split, Batch batch) throws IOException {
+    if (finished) {
+      throw new IllegalStateException("dataset writer already committed or aborted");
+    }
+    if (written.containsKey(index)) {
+      throw new IllegalArgumentException(ShardInfo.fileName(index) + " written twice");
+    }
+    String file = ShardInfo.fileName(index);
+    byte[] bytes = ShardCodec.encode(batch, spec, file);
+    // Record the name before writing so that abort removes a half-published shard too.
+    written.put(index, null);
+    ShardInfo info = publishShard(fs, dir, file, split, batch.batchSize(), bytes, "local-" + ProcessHandle.current().pid());
+    written.put(index, info);
+    return info;
+  }
+
+  /**
+   * Writes the manifest for the shards written, in index order, and makes the dataset visible.
+   *
+   * @param normalization the statistics already applied to the shards, or null
+   */
+  public Manifest commit(Normalization normalization) throws IOException {
+    if (finished) {
+      throw new IllegalStateException("dataset writer already committed or aborted");
+    }
+    List<ShardInfo> shards = new ArrayList<>(written.values());
+    Manifest manifest = new Manifest(spec, shards, normalization);
+    commitManifest(fs, dir, manifest);
+    finished = true;
+    return manifest;
+  }
+
+  /** Deletes everything written (the directory too if this writer made it). Idempotent. */
+  public void abort() {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    if (createdDir) {
+      deleteQuietly(fs, dir);
+    } else {
+      for (Integer index : written.keySet()) {
+        deleteQuietly(fs, new Path(dir, ShardInfo.fileName(index)));
+      }
+      deleteQuietly(fs, new Path(dir, TEMP_DIR));
+    }
+  }
+
+  @Override
+  public void close() {
+    abort();
+  }
+
+  /**
+   * Checks and creates the output directory. Returns true when it was created here (so that an
+   * abort may delete it), false when an empty directory already existed.
+   */
+  public static boolean prepareDirectory(FileSystem fs, Path dir, boolean overwrite) throws IOException {
+    FileStatus status;
+    try {
+      status = fs.getFileStatus(dir);
+    } catch (FileNotFoundException e) {
+      status = null;
+    }
+    if (status != null) {
+      if (!status.isDirectory()) {
+        throw new IOException(dir + ": exists and is a file, expected a new or empty directory for the dataset");
+      }
+      FileStatus[] children = fs.listStatus(dir);
+      if (children.length > 0) {
+        boolean isDataset = fs.exists(new Path(dir, Manifest.FILE_NAME));
+        if (!overwrite || !isDataset) {
+          throw new IOException(dir + ": exists and is not empty (" + children.length + " entries"
+              + (isDataset ? ", a dataset; pass --overwrite to replace it" : ", not a dataset; refusing to touch it") + ")");
+        }
+        if (!fs.delete(dir, true)) {
+          throw new IOException(dir + ": could not delete the old dataset");
+        }
+      } else {
+        return false;
+      }
+    }
+    if (!fs.mkdirs(dir)) {
+      throw new IOException(dir + ": could not create the dataset directory");
+    }
+    return true;
+  }
+
+  /**
+   * Writes {@code bytes} to {@code _temporary/<attempt>/<file>} and renames it to {@code dir/file}.
+   * Idempotent: if the target already exists with the same size and checksum (an earlier attempt of
+   * the same deterministic task), the temporary copy is dropped; if it differs, it is replaced.
+   * Either way no partial or duplicate shard remains.
+   *
+   * @param attempt unique per writer or Spark task attempt, so concurrent attempts never share a temp file
+   */
+  public static ShardInfo publishShard(FileSystem fs, Path dir, String file, Split split, int batch, byte[] bytes,
+      String attempt) throws IOException {
+    ShardInfo.checkFileName(file);
+    String crc = ShardCodec.crc32c(bytes);
+    Path attemptDir = new Path(new Path(dir, TEMP_DIR), attempt);
+    Path tmp = new Path(attemptDir, file);
+    Path target = new Path(dir, file);
+    try (FSDataOutputStream out = fs.create(tmp, true)) {
+      out.write(bytes);
+    }
+    try {
+      if (!fs.rename(tmp, target)) {
+        if (fs.exists(target) && sameContent(fs, target, bytes.length, crc)) {
+          // another attempt of this deterministic task published identical bytes
+        } else {
+          fs.delete(target, false);
+          if (!fs.rename(tmp, target)) {
+            throw new IOException(target + ": could not rename " + tmp + " into place");
+          }
+        }
+      }
+    } finally {
+      deleteQuietly(fs, tmp);
+      deleteQuietly(fs, attemptDir);
+    }
+    return new ShardInfo(file, split, batch, bytes.length, crc);
+  }
+
+  private static boolean sameContent(FileSystem fs, Path p, long length, String crc) throws IOException {
+    if (fs.getFileStatus(p).getLen() != length) {
+      return false;
+    }
+    try (InputStream in = fs.open(p)) {
+      return ShardCodec.crc32c(in.readAllBytes()).equals(crc);
+    }
+  }
+
+  /** Writes the manifest under a temporary name, renames it into place, and removes {@code _temporary}. */
+  public static void commitManifest(FileSystem fs, Path dir, Manifest manifest) throws IOException {
+    Path tmpDir = new Path(dir, TEMP_DIR);
+    Path tmp = new Path(tmpDir, Manifest.FILE_NAME + ".tmp");
+    Path target = new Path(dir, Manifest.FILE_NAME);
+    try (FSDataOutputStream out = fs.create(tmp, true)) {
+      out.write(manifest.toJson().getBytes(StandardCharsets.UTF_8));
+    }
+    if (fs.exists(target)) {
+      fs.delete(target, false);
+    }
+    if (!fs.rename(tmp, target)) {
+      throw new IOException(target + ": could not rename " + tmp + " into place");
+    }
+    deleteQuietly(fs, tmpDir);
+  }
+
+  /** Deletes a path recursively, ignoring failures (cleanup after an error must not hide it). */
+  public static void deleteQuietly(FileSystem fs, Path p) {
+    try {
+      fs.delete(p, true);
+    } catch (IOException | RuntimeException ignored) {
+      // best effort
+    }
+  }
+}

@@ -1,0 +1,63 @@
+package io.sparkrnn.data;
+
+import java.io.Serializable;
+import java.util.Arrays;
+
+/**
+ * Z-score statistics computed on the training split only and already applied to every shard:
+ * a stored value is {@code (raw - mean) / std}. To get raw units back, {@code raw = stored * std + mean}.
+ * A feature whose std is below {@link #MIN_STD} (constant on the training split) gets std 1.
+ *
+ * @param inputMean [F] mean of each input feature over valid steps of the training split
+ * @param inputStd [F] population standard deviation of each input feature
+ * @param targetMean [O] for float (mse) targets, null for class ids
+ * @param targetStd [O] for float (mse) targets, null for class ids
+ */
+public record Normalization(double[] inputMean, double[] inputStd, double[] targetMean, double[] targetStd)
+    implements Serializable {
+  private static final long serialVersionUID = 1L;
+  /** Below this a feature is treated as constant and left unscaled (std 1), avoiding a division by ~0. */
+  public static final double MIN_STD = 1e-8;
+
+  public Normalization {
+    if (inputMean == null || inputStd == null || inputMean.length != inputStd.length) {
+      throw new IllegalArgumentException("normalization: input_mean and input_std must both have F entries");
+    }
+    if ((targetMean == null) != (targetStd == null) || (targetMean != null && targetMean.length != targetStd.length)) {
+      throw new IllegalArgumentException("normalization: target_mean and target_std must both have O entries or both be absent");
+    }
+    checkFinite("input_mean", inputMean);
+    checkFinite("input_std", inputStd);
+    checkFinite("target_mean", targetMean);
+    checkFinite("target_std", targetStd);
+  }
+
+  private static void checkFinite(String name, double[] v) {
+    if (v == null) {
+      return;
+    }
+    for (int i = 0; i < v.length; i++) {
+      if (!Double.isFinite(v[i]) || (name.endsWith("std") && v[i] <= 0)) {
+        throw new IllegalArgumentException("normalization: " + name + "[" + i + "] = " + v[i]
+            + ", expected a finite number" + (name.endsWith("std") ? " > 0" : ""));
+      }
+    }
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Normalization n && Arrays.equals(inputMean, n.inputMean) && Arrays.equals(inputStd, n.inputStd)
+        && Arrays.equals(targetMean, n.targetMean) && Arrays.equals(targetStd, n.targetStd);
+  }
+
+  @Override
+  public int hashCode() {
+    return Arrays.hashCode(inputMean) * 31 + Arrays.hashCode(inputStd);
+  }
+
+  @Override
+  public String toString() {
+    return "Normalization[inputMean=" + Arrays.toString(inputMean) + ", inputStd=" + Arrays.toString(inputStd)
+        + ", targetMean=" + Arrays.toString(targetMean) + ", targetStd=" + Arrays.toString(targetStd) + "]";
+  }
+}

@@ -1,0 +1,70 @@
+package io.sparkrnn.data;
+
+import io.sparkrnn.kernel.model.Batch;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * Converts a {@link SequenceSource} into a dataset in this JVM, one shard at a time (memory: one
+ * shard). With normalisation the training shards are read twice: once for the statistics, once to
+ * write. On any error the partial output is deleted and the error rethrown.
+ *
+ * <p>{@code io.sparkrnn.data.spark.SparkPrep} does the same with Spark tasks; both give
+ * byte-identical shards and manifests for the same source and options.
+ */
+public final class Prep {
+  private Prep() {}
+
+  public static Manifest run(SequenceSource source, PrepOptions options, Configuration conf) throws IOException {
+    DatasetSpec spec = source.spec();
+    checkBatch(spec, options);
+    List<ShardPlan.Entry> plan = ShardPlan.plan(source.count(), options.batch(), options.validationFraction());
+    Normalization normalization = null;
+    if (options.normalize()) {
+      List<Moments> partials = new ArrayList<>();
+      for (ShardPlan.Entry e : plan) {
+        if (e.split() == Split.TRAIN) {
+          partials.add(Moments.forSpec(spec).add(source.read(e.first(), e.count(), conf), spec.mode()));
+        }
+      }
+      normalization = mergeInOrder(spec, partials).toNormalization();
+    }
+    try (DatasetWriter writer = DatasetWriter.create(options.out(), conf, spec, options.overwrite())) {
+      for (ShardPlan.Entry e : plan) {
+        Batch batch = source.read(e.first(), e.count(), conf);
+        if (normalization != null) {
+          Moments.apply(batch, spec.mode(), normalization);
+        }
+        writer.write(e.index(), e.split(), batch);
+      }
+      return writer.commit(normalization);
+    }
+  }
+
+  /** Merges per-shard partials in shard order, the order the Spark prep uses too. */
+  public static Moments mergeInOrder(DatasetSpec spec, List<Moments> partials) {
+    Moments total = Moments.forSpec(spec);
+    for (Moments m : partials) {
+      total.merge(m);
+    }
+    return total;
+  }
+
+  /** Refuses normalising one-hot inputs and a B too large for one shard file. */
+  public static void checkBatch(DatasetSpec spec, PrepOptions options) {
+    if (options.batch() > spec.maxBatch()) {
+      throw new IllegalArgumentException("--batch " + options.batch() + " makes shards over 2 GiB at T=" + spec.steps()
+          + " F=" + spec.features() + "; use at most " + spec.maxBatch());
+    }
+    if (options.normalize() && spec.vocabulary() != null) {
+      throw new IllegalArgumentException("--normalize applies to real-valued inputs; " + spec.task()
+          + " inputs are one-hot");
+    }
+    if (options.normalize() && Boolean.TRUE.equals(spec.source().get("one_hot"))) {
+      throw new IllegalArgumentException("--normalize applies to real-valued inputs; " + spec.task()
+          + " inputs are one-hot");
+    }
+  }
+}

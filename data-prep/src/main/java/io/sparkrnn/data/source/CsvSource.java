@@ -1,0 +1,319 @@
+package io.sparkrnn.data.source;
+
+import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.SequenceSource;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * A CSV table with a header row; every used cell must be a finite number (class-id targets: a
+ * non-negative integer). Rows are time steps. Two ways to cut sequences:
+ * <ul>
+ *   <li><b>windows</b> (no sequence column): one long multivariate series. Sequence i starts at row
+ *       s = i·stride; x_t = input columns of row s + t and, seq2seq, y_t = target columns of row
+ *       s + t + horizon, t &lt; T; seq2one y = target columns of row s + T − 1 + horizon.
+ *       N = ⌊(rows − T − horizon) / stride⌋ + 1.
+ *   <li><b>sequences</b> (a sequence-id column): consecutive rows with the same id form one
+ *       sequence (an id may not reappear later). A sequence of R rows has length L = R − horizon;
+ *       x_t = row t, y_t = row t + horizon (seq2one: row L − 1 + horizon). T is the longest L
+ *       unless given; shorter sequences are right-padded with lengths.
+ * </ul>
+ * horizon defaults to 1 in window mode (forecast the next step) and 0 in sequence mode (labels on
+ * the same row). Lines are numbered from 1, the header being line 1.
+ */
+public final class CsvSource implements SequenceSource {
+  private static final long serialVersionUID = 1L;
+
+  /**
+   * @param inputColumns column names for x; empty for every column except the sequence column and,
+   *     with {@code classes}, the class-id column
+   * @param targetColumns column names for y; empty for the same as the inputs
+   * @param steps T; 0 in sequence mode for the longest sequence
+   * @param stride rows between window starts (window mode); 0 for T
+   * @param horizon rows between an input and its target; -1 for the mode's default
+   * @param sequenceColumn the sequence-id column, or null for window mode
+   * @param classes &gt; 0: a single target column of class ids in [0, classes), cross_entropy
+   */
+  public record Options(String input, List<String> inputColumns, List<String> targetColumns, int steps, int stride,
+      int horizon, boolean seq2one, String sequenceColumn, int classes, char delimiter)
+      implements java.io.Serializable {
+    public Options {
+      inputColumns = inputColumns == null ? List.of() : List.copyOf(inputColumns);
+      targetColumns = targetColumns == null ? List.of() : List.copyOf(targetColumns);
+      if (input == null) {
+        throw new IllegalArgumentException("csv: an input file is required");
+      }
+      if (sequenceColumn == null && steps < 1) {
+        throw new IllegalArgumentException("--steps must be at least 1 in window mode, found " + steps);
+      }
+      if (steps < 0 || stride < 0 || horizon < -1 || classes < 0) {
+        throw new IllegalArgumentException("--steps, --stride, --horizon and --classes must not be negative");
+      }
+      if (classes == 1) {
+        throw new IllegalArgumentException("--classes must be at least 2, found 1");
+      }
+    }
+  }
+
+  private final Options o;
+  private final int horizon;
+  private final int stride;
+  /** [rows][F] input values, row-major. */
+  private final float[] inputs;
+  /** [rows][O] float targets, or null. */
+  private final float[] targets;
+  /** [rows] class ids, or null. */
+  private final int[] classIds;
+  private final int rows;
+  /** Sequence mode: first row of each sequence, plus one entry for the end. Null in window mode. */
+  private final int[] starts;
+  private final DatasetSpec spec;
+
+  public CsvSource(Options options, Configuration conf) throws IOException {
+    this.o = options;
+    String file = o.input();
+    String text = new String(Inputs.readAll(file, conf), StandardCharsets.UTF_8);
+    String[] lines = text.split("\r?\n", -1);
+    int lineCount = lines.length;
+    while (lineCount > 0 && lines[lineCount - 1].isBlank()) {
+      lineCount--;
+    }
+    if (lineCount == 0) {
+      throw new IllegalArgumentException(file + ": empty input (no header row)");
+    }
+    List<String> header = split(lines[0], o.delimiter());
+    Map<String, Integer> column = new LinkedHashMap<>();
+    for (int c = 0; c < header.size(); c++) {
+      if (column.put(header.get(c), c) != null) {
+        throw new IllegalArgumentException(file + " line 1: column '" + header.get(c) + "' appears twice");
+      }
+    }
+    Integer seqCol = o.sequenceColumn() == null ? null : find(file, column, o.sequenceColumn());
+    List<String> targetNames = o.targetColumns();
+    List<String> inputNames = new ArrayList<>(o.inputColumns());
+    if (inputNames.isEmpty()) {
+      for (String h : header) {
+        boolean classColumn = o.classes() > 0 && targetNames.contains(h);
+        if (!h.equals(o.sequenceColumn()) && !classColumn) {
+          inputNames.add(h);
+        }
+      }
+    }
+    if (targetNames.isEmpty()) {
+      if (o.classes() > 0) {
+        throw new IllegalArgumentException("--classes needs one --target column of class ids");
+      }
+      targetNames = inputNames;
+    }
+    if (o.classes() > 0 && targetNames.size() != 1) {
+      throw new IllegalArgumentException("--classes needs exactly one target column, found " + targetNames);
+    }
+    if (inputNames.isEmpty()) {
+      throw new IllegalArgumentException(file + ": no input columns");
+    }
+    int[] inCols = inputNames.stream().mapToInt(n -> find(file, column, n)).toArray();
+    int[] outCols = targetNames.stream().mapToInt(n -> find(file, column, n)).toArray();
+    int F = inCols.length;
+    int O = o.classes() > 0 ? o.classes() : outCols.length;
+    rows = lineCount - 1;
+    if (rows < 1) {
+      throw new IllegalArgumentException(file + ": empty input (a header but no data rows)");
+    }
+    inputs = new float[Math.multiplyExact(rows, F)];
+    targets = o.classes() > 0 ? null : new float[Math.multiplyExact(rows, outCols.length)];
+    classIds = o.classes() > 0 ? new int[rows] : null;
+    List<Integer> seqStarts = new ArrayList<>();
+    Set<String> seenIds = new HashSet<>();
+    String currentId = null;
+    for (int r = 0; r < rows; r++) {
+      int line = r + 2;
+      List<String> cells = split(lines[r + 1], o.delimiter());
+      if (cells.size() != header.size()) {
+        throw new IllegalArgumentException(file + " line " + line + ": " + cells.size() + " fields, the header has "
+            + header.size());
+      }
+      for (int k = 0; k < F; k++) {
+        inputs[r * F + k] = number(file, line, header.get(inCols[k]), cells.get(inCols[k]));
+      }
+      if (classIds != null) {
+        classIds[r] = classId(file, line, header.get(outCols[0]), cells.get(outCols[0]), o.classes());
+      } else {
+        for (int k = 0; k < outCols.length; k++) {
+          targets[r * outCols.length + k] = number(file, line, header.get(outCols[k]), cells.get(outCols[k]));
+        }
+      }
+      if (seqCol != null) {
+        String id = cells.get(seqCol).strip();
+        if (!id.equals(currentId)) {
+          if (!seenIds.add(id)) {
+            throw new IllegalArgumentException(file + " line " + line + ": sequence '" + id + "' appears again after"
+                + " other sequences; rows of one sequence must be consecutive (sort by " + o.sequenceColumn() + ")");
+          }
+          seqStarts.add(r);
+          currentId = id;
+        }
+      }
+    }
+    Map<String, Object> info = new LinkedHashMap<>();
+    info.put("kind", "csv");
+    info.put("input", file);
+    info.put("input_columns", new ArrayList<Object>(inputNames));
+    info.put("target_columns", new ArrayList<Object>(targetNames));
+    int T;
+    boolean variable = false;
+    if (seqCol == null) {
+      horizon = o.horizon() < 0 ? 1 : o.horizon();
+      stride = o.stride() == 0 ? o.steps() : o.stride();
+      T = o.steps();
+      starts = null;
+      if (rows < T + horizon) {
+        throw new IllegalArgumentException(file + ": " + rows + " data rows, one window needs T + horizon = "
+            + (T + horizon));
+      }
+      info.put("stride", (long) stride);
+    } else {
+      horizon = o.horizon() < 0 ? 0 : o.horizon();
+      stride = 0;
+      seqStarts.add(rows);
+      starts = seqStarts.stream().mapToInt(Integer::intValue).toArray();
+      int longest = 0;
+      for (int i = 0; i + 1 < starts.length; i++) {
+        int L = starts[i + 1] - starts[i] - horizon;
+        if (L < 1) {
+          throw new IllegalArgumentException(file + " line " + (starts[i] + 2) + ": sequence of " + (starts[i + 1] - starts[i])
+              + " rows is too short for horizon " + horizon);
+        }
+        if (o.steps() > 0 && L > o.steps()) {
+          throw new IllegalArgumentException(file + " line " + (starts[i] + 2) + ": sequence has " + L + " steps, more"
+              + " than --steps " + o.steps());
+        }
+        longest = Math.max(longest, L);
+        variable |= i > 0 && L != starts[1] - starts[0] - horizon;
+      }
+      T = o.steps() > 0 ? o.steps() : longest;
+      variable |= longest != T;
+      info.put("sequence_column", o.sequenceColumn());
+    }
+    info.put("horizon", (long) horizon);
+    spec = new DatasetSpec("csv", F, O, T, o.seq2one() ? Mode.SEQ2ONE : Mode.SEQ2SEQ,
+        o.classes() > 0 ? LossType.CROSS_ENTROPY : LossType.MSE, variable, null, info);
+  }
+
+  private static int find(String file, Map<String, Integer> column, String name) {
+    Integer c = column.get(name);
+    if (c == null) {
+      throw new IllegalArgumentException(file + ": no column '" + name + "' (columns: " + String.join(", ", column.keySet())
+          + ")");
+    }
+    return c;
+  }
+
+  /** Splits one line; a field may be wrapped in double quotes (no delimiters or quotes inside). */
+  private static List<String> split(String line, char delimiter) {
+    List<String> out = new ArrayList<>();
+    int start = 0;
+    for (int i = 0; i <= line.length(); i++) {
+      if (i == line.length() || line.charAt(i) == delimiter) {
+        String cell = line.substring(start, i).strip();
+        if (cell.length() >= 2 && cell.startsWith("\"") && cell.endsWith("\"")) {
+          cell = cell.substring(1, cell.length() - 1);
+        }
+        out.add(cell);
+        start = i + 1;
+      }
+    }
+    return out;
+  }
+
+  private static float number(String file, int line, String column, String cell) {
+    float v;
+    try {
+      v = Float.parseFloat(cell);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(file + " line " + line + ", column '" + column + "': '" + cell
+          + "' is not a number");
+    }
+    if (!Float.isFinite(v)) {
+      throw new IllegalArgumentException(file + " line " + line + ", column '" + column + "': " + cell
+          + " is not finite (NaN or Inf are not allowed)");
+    }
+    return v;
+  }
+
+  private static int classId(String file, int line, String column, String cell, int classes) {
+    int v;
+    try {
+      v = Integer.parseInt(cell);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(file + " line " + line + ", column '" + column + "': '" + cell
+          + "' is not an integer class id");
+    }
+    if (v < 0 || v >= classes) {
+      throw new IllegalArgumentException(file + " line " + line + ", column '" + column + "': class id " + v
+          + " is outside [0, " + classes + ")");
+    }
+    return v;
+  }
+
+  @Override
+  public DatasetSpec spec() {
+    return spec;
+  }
+
+  @Override
+  public long count() {
+    return starts == null ? (rows - spec.steps() - horizon) / stride + 1 : starts.length - 1;
+  }
+
+  @Override
+  public Batch read(long first, int count, Configuration conf) {
+    Seeds.checkRange(first, count, count());
+    int T = spec.steps();
+    int B = count;
+    int F = spec.features();
+    int Oy = targets == null ? 1 : spec.outputs();
+    boolean seq2seq = spec.mode() == Mode.SEQ2SEQ;
+    float[] x = new float[T * B * F];
+    float[] y = targets == null ? null : new float[seq2seq ? T * B * Oy : B * Oy];
+    int[] c = classIds == null ? null : new int[seq2seq ? T * B : B];
+    int[] lengths = spec.variableLength() ? new int[B] : null;
+    for (int b = 0; b < B; b++) {
+      long i = first + b;
+      int start = starts == null ? (int) (i * stride) : starts[(int) i];
+      int L = starts == null ? T : starts[(int) i + 1] - start - horizon;
+      for (int t = 0; t < L; t++) {
+        System.arraycopy(inputs, (start + t) * F, x, (t * B + b) * F, F);
+      }
+      for (int t = seq2seq ? 0 : L - 1; t < L; t++) {
+        int row = start + t + horizon;
+        int at = seq2seq ? t * B + b : b;
+        if (y != null) {
+          System.arraycopy(targets, row * Oy, y, at * Oy, Oy);
+        } else {
+          c[at] = classIds[row];
+        }
+      }
+      if (lengths != null) {
+        lengths[b] = L;
+      }
+    }
+    return new Batch(T, B, F, x, y, c, lengths);
+  }
+
+  /** The columns used, for messages. */
+  @Override
+  public String toString() {
+    return "csv " + o.input() + " " + Arrays.asList(spec.source().get("input_columns"));
+  }
+}

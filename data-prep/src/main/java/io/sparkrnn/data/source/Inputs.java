@@ -1,0 +1,56 @@
+package io.sparkrnn.data.source;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/** Reading input files through Hadoop, with the errors every converter gives. */
+final class Inputs {
+  /** Inputs read whole into memory (CSV, text) are limited to this. */
+  static final long MAX_IN_MEMORY_BYTES = 1L << 30;
+
+  private Inputs() {}
+
+  static FileStatus status(String uri, Configuration conf) throws IOException {
+    Path p = new Path(uri);
+    FileSystem fs = io.sparkrnn.data.FileSystems.get(p, conf);
+    try {
+      FileStatus s = fs.getFileStatus(p);
+      if (s.isDirectory()) {
+        throw new IOException(uri + ": is a directory, expected a file");
+      }
+      return s;
+    } catch (FileNotFoundException e) {
+      throw new FileNotFoundException(uri + ": input file not found");
+    }
+  }
+
+  /** The whole file; refuses an empty file and one over {@link #MAX_IN_MEMORY_BYTES}. */
+  static byte[] readAll(String uri, Configuration conf) throws IOException {
+    FileStatus s = status(uri, conf);
+    if (s.getLen() == 0) {
+      throw new IllegalArgumentException(uri + ": the input file is empty");
+    }
+    if (s.getLen() > MAX_IN_MEMORY_BYTES) {
+      throw new IllegalArgumentException(uri + ": " + s.getLen() + " bytes; this converter holds its input in memory"
+          + " and takes at most " + MAX_IN_MEMORY_BYTES);
+    }
+    byte[] bytes = new byte[(int) s.getLen()];
+    Path p = new Path(uri);
+    try (InputStream in = io.sparkrnn.data.FileSystems.get(p, conf).open(p)) {
+      int done = 0;
+      while (done < bytes.length) {
+        int n = in.read(bytes, done, bytes.length - done);
+        if (n < 0) {
+          throw new IOException(uri + ": ended after " + done + " bytes, expected " + bytes.length);
+        }
+        done += n;
+      }
+    }
+    return bytes;
+  }
+}

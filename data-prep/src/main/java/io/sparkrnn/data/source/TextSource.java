@@ -1,0 +1,123 @@
+package io.sparkrnn.data.source;
+
+import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.SequenceSource;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * UTF-8 text for next-character prediction (char-rnn): seq2seq, cross_entropy, one-hot inputs.
+ *
+ * <p>The vocabulary is the set of distinct Unicode code points of the whole text sorted by code
+ * point, so it is stable for the same text; class id k is vocabulary[k], and F = O = V. Sequence i
+ * covers code points {@code [i·stride, i·stride + T]} (T + 1 of them): x_t is the one-hot of code
+ * point i·stride + t and the target y_t is the id of code point i·stride + t + 1, for t &lt; T.
+ * N = ⌊(len − T − 1) / stride⌋ + 1. The default stride T makes consecutive windows share one
+ * boundary character and cover the text once.
+ */
+public final class TextSource implements SequenceSource {
+  private static final long serialVersionUID = 1L;
+  /** Vocabularies above this are refused (the one-hot inputs would be F = V wide). */
+  public static final int MAX_VOCABULARY = 1 << 16;
+
+  /** @param stride code points between the starts of consecutive sequences; T when 0 */
+  public record Options(String input, int steps, int stride) implements java.io.Serializable {
+    public Options {
+      Seeds.checkSteps(steps, 1);
+      if (stride < 0) {
+        throw new IllegalArgumentException("--stride must be at least 1, found " + stride);
+      }
+      if (stride == 0) {
+        stride = steps;
+      }
+    }
+  }
+
+  private final Options o;
+  /** The text as class ids, one per code point. */
+  private final int[] ids;
+  private final DatasetSpec spec;
+
+  public TextSource(Options options, Configuration conf) throws IOException {
+    this.o = options;
+    byte[] bytes = Inputs.readAll(o.input(), conf);
+    String text;
+    try {
+      text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+    } catch (CharacterCodingException e) {
+      throw new IllegalArgumentException(o.input() + ": not valid UTF-8 (" + e.getMessage() + ")");
+    }
+    int[] cps = text.codePoints().toArray();
+    if (cps.length < o.steps() + 1) {
+      throw new IllegalArgumentException(o.input() + ": " + cps.length + " characters, need at least T+1 = "
+          + (o.steps() + 1) + " for one sequence");
+    }
+    TreeSet<Integer> distinct = new TreeSet<>();
+    for (int c : cps) {
+      distinct.add(c);
+    }
+    if (distinct.size() < 2 || distinct.size() > MAX_VOCABULARY) {
+      throw new IllegalArgumentException(o.input() + ": " + distinct.size() + " distinct characters, expected 2.."
+          + MAX_VOCABULARY);
+    }
+    List<String> vocabulary = new ArrayList<>();
+    Map<Integer, Integer> index = new java.util.HashMap<>();
+    for (int c : distinct) {
+      index.put(c, vocabulary.size());
+      vocabulary.add(new String(Character.toChars(c)));
+    }
+    ids = new int[cps.length];
+    for (int i = 0; i < cps.length; i++) {
+      ids[i] = index.get(cps[i]);
+    }
+    Map<String, Object> info = new LinkedHashMap<>();
+    info.put("kind", "text");
+    info.put("input", o.input());
+    info.put("stride", (long) o.stride());
+    info.put("characters", (long) cps.length);
+    info.put("one_hot", true);
+    int V = vocabulary.size();
+    spec = new DatasetSpec("text", V, V, o.steps(), Mode.SEQ2SEQ, LossType.CROSS_ENTROPY, false, vocabulary, info);
+  }
+
+  @Override
+  public DatasetSpec spec() {
+    return spec;
+  }
+
+  @Override
+  public long count() {
+    return (ids.length - o.steps() - 1) / o.stride() + 1;
+  }
+
+  @Override
+  public Batch read(long first, int count, Configuration conf) {
+    Seeds.checkRange(first, count, count());
+    int T = o.steps();
+    int B = count;
+    int V = spec.features();
+    float[] x = new float[Math.multiplyExact(Math.multiplyExact(T, B), V)];
+    int[] y = new int[T * B];
+    for (int b = 0; b < B; b++) {
+      int start = (int) ((first + b) * o.stride());
+      for (int t = 0; t < T; t++) {
+        x[(t * B + b) * V + ids[start + t]] = 1f;
+        y[t * B + b] = ids[start + t + 1];
+      }
+    }
+    return new Batch(T, B, V, x, null, y, null);
+  }
+}

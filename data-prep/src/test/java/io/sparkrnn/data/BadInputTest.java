@@ -1,0 +1,208 @@
+package io.sparkrnn.data;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.data.source.CsvSource;
+import io.sparkrnn.data.source.NpySource;
+import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.data.source.TextSource;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.Tensor;
+import io.sparkrnn.kernel.model.Batch;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every kind of bad input gives an error naming the file and what was expected and found, and leaves no dataset. */
+class BadInputTest {
+  @TempDir Path tmp;
+  final Configuration conf = TestFiles.localConf();
+  Path ds;
+  static final String SHARD0 = "shard-00000.safetensors";
+
+  @BeforeEach
+  void writeDataset() throws IOException {
+    ds = tmp.resolve("ds");
+    // T=5, F=1, B=2, 4 sequences: two train shards
+    Prep.run(new SineSource(SineSource.Options.defaults(5, 4, 1)), new PrepOptions(ds.toUri(), 2, 0, false, false), conf);
+  }
+
+  private Exception readFails(Class<? extends Exception> type, String... fragments) throws IOException {
+    Dataset d = Dataset.open(ds.toUri(), conf);
+    return fails(type, () -> d.read(d.manifest().shard(SHARD0)), fragments);
+  }
+
+  private static Exception fails(Class<? extends Exception> type, Executable action, String... fragments) {
+    Exception e = assertThrows(type, action);
+    for (String f : fragments) {
+      assertTrue(e.getMessage().contains(f), "message lacks '" + f + "': " + e.getMessage());
+    }
+    return e;
+  }
+
+  @Test
+  void missingShardIsNamed() throws IOException {
+    Files.delete(ds.resolve(SHARD0));
+    readFails(FileNotFoundException.class, SHARD0, "missing");
+    assertFalse(Dataset.inspect(ds.toUri(), conf).ok());
+  }
+
+  @Test
+  void directoryWithoutManifestIsNotADataset() throws IOException {
+    Files.delete(ds.resolve(Manifest.FILE_NAME));
+    fails(FileNotFoundException.class, () -> Dataset.open(ds.toUri(), conf), "not a dataset", "manifest.json");
+  }
+
+  @Test
+  void truncatedShardIsRefusedBeforeReading() throws IOException {
+    byte[] b = Files.readAllBytes(ds.resolve(SHARD0));
+    Files.write(ds.resolve(SHARD0), Arrays.copyOf(b, b.length - 3));
+    readFails(IOException.class, SHARD0, "truncated", "manifest says " + b.length);
+  }
+
+  @Test
+  void checksumMismatchIsReported() throws IOException {
+    byte[] b = Files.readAllBytes(ds.resolve(SHARD0));
+    b[b.length - 1] ^= 1;
+    Files.write(ds.resolve(SHARD0), b);
+    readFails(IOException.class, SHARD0, "CRC32C", "the manifest says");
+    String summary = Dataset.inspect(ds.toUri(), conf).summary();
+    assertTrue(summary.contains("1 of 2 shards verified") && summary.contains("FAILED"), summary);
+  }
+
+  @Test
+  void wrongFeatureCountNamesTensorAndBothValues() throws IOException {
+    byte[] forged = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {5, 2, 3}, new float[30]),
+        Tensor.ofFloats("y", new int[] {5, 2, 1}, new float[10])));
+    TestFiles.forgeShard(ds, SHARD0, forged);
+    readFails(IllegalArgumentException.class, SHARD0 + ": x has F=3, the manifest says F=1");
+  }
+
+  @Test
+  void wrongDtypeIsReported() throws IOException {
+    byte[] forged = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {5, 2, 1}, new float[10]),
+        Tensor.ofInts("y", new int[] {5, 2, 1}, new int[10])));
+    TestFiles.forgeShard(ds, SHARD0, forged);
+    readFails(IllegalArgumentException.class, SHARD0, "y has dtype I32, expected F32");
+  }
+
+  @Test
+  void headerClaimingHugeTensorIsRefusedBeforeAllocating() throws IOException {
+    String header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1048576,1048576,16],\"data_offsets\":[0,40]},"
+        + "\"y\":{\"dtype\":\"F32\",\"shape\":[5,2,1],\"data_offsets\":[40,80]}}";
+    byte[] h = header.getBytes(StandardCharsets.UTF_8);
+    ByteBuffer b = ByteBuffer.allocate(8 + h.length + 80).order(ByteOrder.LITTLE_ENDIAN);
+    b.putLong(h.length).put(h);
+    TestFiles.forgeShard(ds, SHARD0, b.array());
+    readFails(IllegalArgumentException.class, SHARD0, "refused before allocating");
+  }
+
+  @Test
+  void manifestClaimingHugeShardIsRefused() throws IOException {
+    String json = Files.readString(ds.resolve(Manifest.FILE_NAME));
+    Files.writeString(ds.resolve(Manifest.FILE_NAME), json.replaceFirst("\"batch\": 2", "\"batch\": 2000000000"));
+    fails(IllegalArgumentException.class, () -> Dataset.open(ds.toUri(), conf), SHARD0, "claims");
+  }
+
+  @Test
+  void manifestPathsOutsideTheDatasetAreRefused() throws IOException {
+    String json = Files.readString(ds.resolve(Manifest.FILE_NAME));
+    for (String evil : List.of("../shard-00000.safetensors", "/etc/shard.safetensors", "hdfs://other/x.safetensors",
+        "sub/shard.safetensors", ".hidden.safetensors")) {
+      Files.writeString(ds.resolve(Manifest.FILE_NAME), json.replace(SHARD0, evil));
+      fails(IllegalArgumentException.class, () -> Dataset.open(ds.toUri(), conf), "not a plain shard name");
+    }
+  }
+
+  @Test
+  void nanInNpyInputsNamesFileAndIndexAndLeavesNoDataset() throws IOException {
+    double[] v = new double[2 * 3 * 1];
+    v[4] = Double.NaN; // n=1, t=1
+    Path x = TestFiles.writeNpy(tmp.resolve("nan.npy"), "<f8", false, new int[] {2, 3, 1}, v);
+    NpySource s = new NpySource(new NpySource.Options(x.toString(), "NTF", null, null, false, 0), conf);
+    Path out = tmp.resolve("nan-ds");
+    fails(IllegalArgumentException.class, () -> Prep.run(s, new PrepOptions(out.toUri(), 1, 0, false, false), conf),
+        "nan.npy", "NaN at (n=1, t=1, f=0)");
+    assertFalse(Files.exists(out), "partial dataset left behind");
+  }
+
+  @Test
+  void infInBatchIsRefusedByTheWriter() {
+    Batch b = new Batch(5, 1, 1, new float[] {0, 1, Float.POSITIVE_INFINITY, 0, 0}, new float[5], null, null);
+    fails(IllegalArgumentException.class, () -> ShardCodec.encode(b, new SineSource(SineSource.Options.defaults(5, 1, 1)).spec(),
+        "shard-00009.safetensors"),
+        "shard-00009.safetensors: x has Infinity at (t=2, b=0, f=0)");
+  }
+
+  @Test
+  void nonNumericCsvCellNamesLineAndColumn() throws IOException {
+    Path p = tmp.resolve("bad.csv");
+    Files.writeString(p, "a,b\n1,2\n3,x7\n5,6\n");
+    fails(IllegalArgumentException.class, () -> new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 2, 1,
+        -1, false, null, 0, ','), conf), "bad.csv line 3, column 'b': 'x7' is not a number");
+    Files.writeString(p, "a,b\n1,2\n3,NaN\n");
+    fails(IllegalArgumentException.class, () -> new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 1, 1,
+        -1, false, null, 0, ','), conf), "line 3, column 'b'", "not finite");
+  }
+
+  @Test
+  void raggedOrUnsupportedNpyIsRefused() throws IOException {
+    Path ragged = tmp.resolve("ragged.npy");
+    String dict = "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }";
+    ByteBuffer b = ByteBuffer.allocate(10 + dict.length() + 1 + 16).order(ByteOrder.LITTLE_ENDIAN);
+    b.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}).putShort((short) (dict.length() + 1));
+    b.put((dict + "\n").getBytes(StandardCharsets.ISO_8859_1));
+    Files.write(ragged, b.array());
+    fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(ragged.toString(), "NTF", null, null,
+        false, 0), conf), "ragged.npy", "object array");
+    Path rank2 = TestFiles.writeNpy(tmp.resolve("rank2.npy"), "<f4", false, new int[] {2, 3}, new double[6]);
+    fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(rank2.toString(), "NTF", null, null,
+        false, 0), conf), "rank2.npy", "rank-3", "[2, 3]");
+    Path truncated = TestFiles.writeNpy(tmp.resolve("trunc.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
+    byte[] t = Files.readAllBytes(truncated);
+    Files.write(truncated, Arrays.copyOf(t, t.length - 4));
+    fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(truncated.toString(), "NTF", null,
+        null, false, 0), conf), "trunc.npy", "needs 24 data bytes, the file has 20 (truncated)");
+    fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(truncated.toString(), "NTX", null,
+        null, false, 0), conf), "--layout 'NTX'");
+  }
+
+  @Test
+  void emptyInputsAreRefused() throws IOException {
+    Path empty = Files.createFile(tmp.resolve("empty.txt"));
+    fails(IllegalArgumentException.class, () -> new TextSource(new TextSource.Options(empty.toString(), 4, 0), conf),
+        "empty.txt", "empty");
+    Path headerOnly = tmp.resolve("header.csv");
+    Files.writeString(headerOnly, "a,b\n");
+    fails(IllegalArgumentException.class, () -> new CsvSource(new CsvSource.Options(headerOnly.toString(), List.of(),
+        List.of(), 2, 1, -1, false, null, 0, ','), conf), "header.csv", "no data rows");
+    Path none = TestFiles.writeNpy(tmp.resolve("none.npy"), "<f4", false, new int[] {0, 3, 1}, new double[0]);
+    fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(none.toString(), "NTF", null, null,
+        false, 0), conf), "none.npy", "empty input");
+    fails(FileNotFoundException.class, () -> new TextSource(new TextSource.Options(tmp.resolve("nope.txt").toString(), 4,
+        0), conf), "nope.txt", "not found");
+  }
+
+  @Test
+  void existingNonDatasetDirectoryIsNeverOverwritten() throws IOException {
+    Path other = Files.createDirectories(tmp.resolve("precious"));
+    Files.writeString(other.resolve("notes.txt"), "keep me");
+    fails(IOException.class, () -> Prep.run(new SineSource(SineSource.Options.defaults(5, 4, 1)),
+        new PrepOptions(other.toUri(), 2, 0, false, true), conf), "not empty", "not a dataset");
+    assertTrue(Files.exists(other.resolve("notes.txt")));
+  }
+}

@@ -305,17 +305,8 @@ public final class Trainer {
     return schedule;
   }
 
-  /** What the model file carries besides the configuration: the data's normalisation and vocabulary, for predict and generate. */
   private Map<String, String> modelMetadata() {
-    Map<String, String> m = new LinkedHashMap<>();
-    m.put("dataset_task", dataset.manifest().spec().task());
-    if (dataset.manifest().normalization() != null) {
-      m.put("normalization", dataset.manifest().normalization().toJson());
-    }
-    if (dataset.manifest().spec().vocabulary() != null) {
-      m.put("vocabulary", io.sparkrnn.kernel.io.Json.write(dataset.manifest().spec().vocabulary()));
-    }
-    return m;
+    return ModelMetadata.fromManifest(dataset.manifest());
   }
 
   private void checkResumable(Checkpoints.Saved saved) {

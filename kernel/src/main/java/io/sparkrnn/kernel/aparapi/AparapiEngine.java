@@ -39,11 +39,17 @@ import java.util.logging.Logger;
  * with an explicitly named device a fallback throws {@link DeviceFallbackException}; with
  * {@code auto} it is logged and shown in {@link #executionReport()}.
  *
- * <p>create → ({@link #forward} | {@link #lossAndGradient})* → {@link #close}. Not thread-safe;
- * one per executor JVM.
+ * <p>create → ({@link #forward} | {@link #lossAndGradient})* → {@link #close}. One engine is not
+ * thread-safe. Several engines may live in one JVM (a Spark executor runs one task per core), but
+ * their calls run one at a time: Aparapi keeps device preferences, failed devices and profiles per
+ * kernel class, JVM-wide, so two launches of {@link BpttKernel} at once would see each other's
+ * device pinning. One launch already spreads over every core of an OpenCL CPU device, and a GPU
+ * runs one at a time anyway, so the lock costs little.
  */
 public final class AparapiEngine implements BpttEngine {
   private static final Logger LOG = Logger.getLogger(AparapiEngine.class.getName());
+  /** Serialises every use of the BpttKernel class in this JVM; see the class comment. */
+  private static final Object KERNEL_CLASS_LOCK = new Object();
 
   private final BpttKernel kernel = new BpttKernel();
   private final ResolvedDevice device;
@@ -65,10 +71,20 @@ public final class AparapiEngine implements BpttEngine {
    *     compile for it; with {@code auto} the engine logs the failure and uses the JVM thread pool
    */
   public AparapiEngine(ResolvedDevice requested) {
+    synchronized (KERNEL_CLASS_LOCK) {
+      this.device = compileFor(requested);
+      this.guard = new ExecutionGuard(device);
+    }
+  }
+
+  private ResolvedDevice compileFor(ResolvedDevice requested) {
     ResolvedDevice chosen = requested;
     kernel.setExplicit(true);
     if (requested.isOpenCL()) {
       try {
+        // compile() asserts that the device is among the kernel class's preferred devices, and
+        // Aparapi's default preferences depend on what ran before in this JVM: pin it first.
+        ExecutionGuard.pin(kernel, requested);
         kernel.compile(requested.device());
       } catch (CompileFailedException | RuntimeException e) {
         String message = "the BPTT kernel did not compile for " + requested.info().describe() + ": " + e.getMessage();
@@ -80,8 +96,7 @@ public final class AparapiEngine implements BpttEngine {
             requested.reason() + ", but " + message + "; using the JVM thread pool");
       }
     }
-    this.device = chosen;
-    this.guard = new ExecutionGuard(chosen);
+    return chosen;
   }
 
   /** The device this engine launches on, and why it was chosen. */
@@ -139,6 +154,12 @@ public final class AparapiEngine implements BpttEngine {
 
   @Override
   public ForwardResult forward(Params params, Batch batch, State initial) {
+    synchronized (KERNEL_CLASS_LOCK) {
+      return forwardLocked(params, batch, initial);
+    }
+  }
+
+  private ForwardResult forwardLocked(Params params, Batch batch, State initial) {
     ModelConfig config = params.config();
     batch.validateFor(config, false);
     begin(params, batch, initial);
@@ -150,6 +171,12 @@ public final class AparapiEngine implements BpttEngine {
 
   @Override
   public BpttResult lossAndGradient(Params params, Batch batch, State initial) {
+    synchronized (KERNEL_CLASS_LOCK) {
+      return lossAndGradientLocked(params, batch, initial);
+    }
+  }
+
+  private BpttResult lossAndGradientLocked(Params params, Batch batch, State initial) {
     ModelConfig config = params.config();
     batch.validateFor(config, true);
     begin(params, batch, initial);
@@ -380,9 +407,11 @@ public final class AparapiEngine implements BpttEngine {
 
   @Override
   public void close() {
-    if (!closed) {
-      closed = true;
-      kernel.dispose();
+    synchronized (KERNEL_CLASS_LOCK) {
+      if (!closed) {
+        closed = true;
+        kernel.dispose();
+      }
     }
   }
 }

@@ -56,7 +56,12 @@ final class ExecutionGuard {
 
   /** Makes the requested device the kernel class's only preferred device and clears its failed devices. */
   void pin(Kernel kernel) {
-    KernelManager.instance().setPreferredDevices(kernel, new LinkedHashSet<>(List.of(requested.device())));
+    pin(kernel, requested);
+  }
+
+  /** Makes {@code device} the kernel class's only preferred device (before compiling for it, too). */
+  static void pin(Kernel kernel, ResolvedDevice device) {
+    KernelManager.instance().setPreferredDevices(kernel, new LinkedHashSet<>(List.of(device.device())));
   }
 
   /** Starts a new call's report. */

@@ -16,7 +16,8 @@ import java.util.Map;
  * @param outputSize O
  */
 public record ModelConfig(
-    CellType cell, int numLayers, int inputSize, int hiddenSize, int outputSize, Mode mode, LossType loss) {
+    CellType cell, int numLayers, int inputSize, int hiddenSize, int outputSize, Mode mode, LossType loss)
+    implements java.io.Serializable {
 
   /** The metadata keys, named as PyTorch's constructor arguments. */
   public static final String KEY_CELL = "cell";

@@ -5,7 +5,7 @@ package io.sparkrnn.kernel.model;
  * LSTM (null otherwise). Element (l, b, j) sits at {@code (l * B + b) * H + j}. As in PyTorch's
  * {@code (h_0, c_0)}.
  */
-public record State(int layers, int batchSize, int hiddenSize, float[] h, float[] c) {
+public record State(int layers, int batchSize, int hiddenSize, float[] h, float[] c) implements java.io.Serializable {
 
   public State {
     long n = (long) layers * batchSize * hiddenSize;

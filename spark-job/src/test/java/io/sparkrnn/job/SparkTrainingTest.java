@@ -1,0 +1,254 @@
+package io.sparkrnn.job;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.source.AddingSource;
+import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.engine.ReferenceEngine;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.Params;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The training driver on Spark local[2]: averaging, learning, determinism, resume, NaN policy. */
+class SparkTrainingTest {
+  /** float64 sums merged in another order differ only by rounding. */
+  static final double REFERENCE_REL_TOL = 1e-6;
+  /** float32 kernel sums over up to T·B terms against the float64 single-machine reference. */
+  static final double KERNEL_REL_TOL = 1e-4;
+
+  @TempDir
+  static Path tmp;
+  static JavaSparkContext sc;
+  static String sine;
+  static String adding;
+
+  @BeforeAll
+  static void start() throws IOException {
+    Configuration hadoop = new Configuration();
+    // 8 shards of 16 sequences, T = 20: enough to spread one step's batch over 4 partitions
+    sine = tmp.resolve("sine").toUri().toString();
+    Prep.run(new SineSource(SineSource.Options.defaults(20, 8 * 16, 7)), new PrepOptions(tmp.resolve("sine").toUri(), 16, 0.125, false, false), hadoop);
+    adding = tmp.resolve("adding").toUri().toString();
+    Prep.run(new AddingSource(new AddingSource.Options(50, 3000, 11, 50)), new PrepOptions(tmp.resolve("adding").toUri(), 100, 0.1, false, false), hadoop);
+    sc = SparkSetup.start("spark-rnn tests", "local[2]");
+  }
+
+  @AfterAll
+  static void stop() {
+    if (sc != null) {
+      sc.close();
+    }
+  }
+
+  static Map<String, String> sineConfig(String out) {
+    Map<String, String> m = new HashMap<>();
+    m.put("data", sine);
+    m.put("out", out);
+    m.put("cell", "gru");
+    m.put("hidden-size", "8");
+    m.put("batch", "32");
+    m.put("steps", "6");
+    m.put("lr", "0.02");
+    m.put("log-every", "1000");
+    m.put("checkpoint-every", "2");
+    return m;
+  }
+
+  static PrintStream quiet() {
+    return new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+  }
+
+  @ParameterizedTest(name = "{0} partitions")
+  @ValueSource(ints = {1, 2, 4})
+  void firstStepGradientIsIndependentOfPartitionCount(int partitions) throws IOException {
+    for (String engine : new String[] {"reference", "kernel"}) {
+      Map<String, String> m = sineConfig(tmp.resolve("unused-" + engine + partitions).toUri().toString());
+      m.put("engine", engine);
+      m.put("num-layers", "2");
+      Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
+      GradientSum spark = trainer.firstStepSums(sc, partitions);
+
+      // the same global batch on one machine, in float64
+      Schedule.Chosen chosen = trainer.schedule().sequences(0);
+      int[] all = new int[chosen.shards().length];
+      for (int i = 0; i < all.length; i++) {
+        all[i] = i;
+      }
+      Dataset ds = trainer.dataset();
+      Batch whole = SequenceSelection.gather(trainer.model(), s -> read(ds, s), chosen.shards(), chosen.rows(), all, 0,
+          ds.manifest().spec().steps());
+      Params p = Params.initialize(trainer.model(), trainer.config().seed());
+      GradientSum single = new ReferenceEngine().lossAndGradient(p, whole, null).gradients();
+
+      assertEquals(single.count(), spark.count(), "loss terms");
+      double tol = engine.equals("reference") ? REFERENCE_REL_TOL : KERNEL_REL_TOL;
+      assertEquals(single.meanLoss(), spark.meanLoss(), tol * Math.abs(single.meanLoss()), engine + ": mean loss");
+      assertNormwiseClose(single.meanGradient(), spark.meanGradient(), tol, engine + " with " + partitions + " partitions");
+    }
+  }
+
+  static Batch read(Dataset ds, int shard) {
+    try {
+      return ds.read(ds.manifest().shards().get(shard));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  static void assertNormwiseClose(float[] expected, float[] actual, double relTol, String what) {
+    double diff = 0, norm = 0, worst = 0;
+    int worstIndex = -1;
+    for (int i = 0; i < expected.length; i++) {
+      double d = (double) actual[i] - expected[i];
+      diff += d * d;
+      norm += (double) expected[i] * expected[i];
+      if (Math.abs(d) > worst) {
+        worst = Math.abs(d);
+        worstIndex = i;
+      }
+    }
+    double rel = Math.sqrt(diff) / Math.sqrt(norm);
+    if (!(rel <= relTol)) {
+      fail(what + ": norm-wise relative error " + rel + " > " + relTol + "; worst at " + worstIndex + ": expected "
+          + expected[worstIndex] + ", found " + actual[worstIndex]);
+    }
+  }
+
+  @Test
+  void sameSeedGivesByteIdenticalModelsAndResumeContinuesBitIdentically() throws IOException {
+    Path a = tmp.resolve("det-a"), b = tmp.resolve("det-b"), c = tmp.resolve("det-c");
+    Trainer.prepare(sineConfig(a.toUri().toString()), new Configuration(), quiet()).run(sc);
+    Trainer.prepare(sineConfig(b.toUri().toString()), new Configuration(), quiet()).run(sc);
+    byte[] modelA = Files.readAllBytes(a.resolve("model.safetensors"));
+    assertArrayEquals(modelA, Files.readAllBytes(b.resolve("model.safetensors")), "two runs with one seed");
+
+    // stop after 3 of the 6 steps, then resume to the end
+    Map<String, String> first = sineConfig(c.toUri().toString());
+    first.put("steps", "3");
+    Trainer.prepare(first, new Configuration(), quiet()).run(sc);
+    Files.delete(c.resolve("model.safetensors"));
+    Map<String, String> rest = sineConfig(c.toUri().toString());
+    rest.put("resume", "true");
+    Trainer.prepare(rest, new Configuration(), quiet()).run(sc);
+    assertArrayEquals(modelA, Files.readAllBytes(c.resolve("model.safetensors")), "stopped after 3 steps and resumed");
+  }
+
+  @Test
+  void shortRunOnSineLowersTheLoss() throws IOException {
+    Path out = tmp.resolve("sine-learn");
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("cell", "lstm");
+    m.put("hidden-size", "16");
+    m.put("steps", "60");
+    m.put("checkpoint-every", "0");
+    m.put("validate-every", "60");
+    Trainer.Summary s = Trainer.prepare(m, new Configuration(), quiet()).run(sc);
+    String metrics = Files.readString(out.resolve("metrics.jsonl"));
+    double firstLoss = ((Number) io.sparkrnn.kernel.io.Json.parseObject(metrics.lines().findFirst().orElseThrow()).get("loss")).doubleValue();
+    // next-step prediction of sines with amplitude 1: the initial loss is near the signal power 0.5;
+    // 60 Adam steps must cut it at least fivefold
+    assertTrue(s.finalLoss() < firstLoss / 5, "loss " + firstLoss + " -> " + s.finalLoss());
+    assertTrue(s.validationLoss() < firstLoss / 5, "validation loss " + s.validationLoss());
+    assertTrue(Files.size(out.resolve("loss.png")) > 1000, "loss.png written");
+    String report = Files.readString(out.resolve("report.md"));
+    assertTrue(report.contains("OpenCL") || report.contains("JVM"), "the report names the device: " + report);
+    assertFalse(s.devices().isEmpty());
+  }
+
+  @Test
+  void addingProblemBeatsTheConstantBaseline() throws IOException {
+    Path out = tmp.resolve("adding-learn");
+    Map<String, String> m = new HashMap<>();
+    m.put("data", adding);
+    m.put("out", out.toUri().toString());
+    m.put("cell", "lstm");
+    m.put("hidden-size", "16");
+    m.put("batch", "50");
+    m.put("steps", "150");
+    m.put("lr", "0.01");
+    m.put("checkpoint-every", "0");
+    m.put("validate-every", "150");
+    m.put("log-every", "1000");
+    Trainer.Summary s = Trainer.prepare(m, new Configuration(), quiet()).run(sc);
+    // predicting the mean (1.0) scores Var(u1 + u2) = 2/12 = 1/6 ≈ 0.167; ask for half of that
+    assertTrue(s.validationLoss() < 1.0 / 12, "validation MSE " + s.validationLoss() + " vs the constant baseline 1/6");
+  }
+
+  @Test
+  void batchTheDataCannotFillFailsBeforeSparkStarts() {
+    Map<String, String> m = sineConfig(tmp.resolve("too-big").toUri().toString());
+    m.put("batch", "100000");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().startsWith("batch:"), e.getMessage());
+  }
+
+  @Test
+  void anOutputDirectoryWithARunIsNotOverwrittenWithoutResume() throws IOException {
+    Path out = tmp.resolve("no-clobber");
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("steps", "1");
+    Trainer.prepare(m, new Configuration(), quiet()).run(sc);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().startsWith("out:"), e.getMessage());
+  }
+
+  @Test
+  void nanGradientStopsNamingTheStepAndLeavesTheLastCheckpointIntact() throws IOException {
+    SparkConf conf = sc.getConf();
+    Path out = tmp.resolve("nan-stop");
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("partitions", "2");
+    sc.sc().conf().set(GradientTask.INJECT_NAN_STEP, "4"); // the fifth step (0-based 4)
+    try {
+      Trainer t = Trainer.prepare(m, new Configuration(), quiet());
+      Exception e = assertThrows(Exception.class, () -> t.run(sc));
+      assertTrue(e instanceof Trainer.NonFiniteException, e.toString());
+      assertTrue(e.getMessage().startsWith("step 5:"), e.getMessage());
+      Path last = out.resolve("checkpoints").resolve(Checkpoints.fileName(4));
+      assertTrue(Files.exists(last), "checkpoint after step 4");
+      for (float v : SafeTensors.read(last).require("rnn.weight_hh_l0").floats()) {
+        assertTrue(Float.isFinite(v));
+      }
+      assertFalse(Files.exists(out.resolve("model.safetensors")), "no final model from a stopped run");
+
+      Path skip = tmp.resolve("nan-skip");
+      Map<String, String> s = sineConfig(skip.toUri().toString());
+      s.put("partitions", "2");
+      s.put("on-nan", "skip");
+      Trainer.Summary summary = Trainer.prepare(s, new Configuration(), quiet()).run(sc);
+      assertEquals(6, summary.steps());
+      for (float v : SafeTensors.read(skip.resolve("model.safetensors")).require("rnn.weight_hh_l0").floats()) {
+        assertTrue(Float.isFinite(v), "skipped step left the weights finite");
+      }
+    } finally {
+      sc.sc().conf().remove(GradientTask.INJECT_NAN_STEP);
+      assertEquals(conf.get("spark.master"), sc.getConf().get("spark.master"));
+    }
+  }
+}

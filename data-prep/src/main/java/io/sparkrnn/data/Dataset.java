@@ -190,7 +190,7 @@ public final class Dataset implements Serializable {
         bytes += i.bytes();
       }
       for (Split split : Split.values()) {
-        sb.append(String.format("%-10s%d sequences in %d shards%n", split.id(), manifest.sequences(split),
+        sb.append(String.format("%-11s%d sequences in %d shards%n", split.id(), manifest.sequences(split),
             manifest.shards(split).size()));
       }
       sb.append("bytes     ").append(bytes).append('\n');

@@ -13,6 +13,8 @@ import picocli.CommandLine.Command;
     versionProvider = Main.Version.class,
     description = "Train and use RNN, LSTM and GRU models data-parallel on Apache Spark.",
     subcommands = {
+      PrepCommand.class,
+      InspectCommand.class,
       DevicesCommand.class,
     })
 public final class Main implements Runnable {

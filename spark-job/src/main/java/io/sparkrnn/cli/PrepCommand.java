@@ -1,0 +1,214 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.data.Manifest;
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.SequenceSource;
+import io.sparkrnn.data.Split;
+import io.sparkrnn.data.source.AddingSource;
+import io.sparkrnn.data.source.CopySource;
+import io.sparkrnn.data.source.CsvSource;
+import io.sparkrnn.data.source.NpySource;
+import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.data.source.TextSource;
+import io.sparkrnn.data.spark.SparkPrep;
+import java.io.IOException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code spark-rnn prep <source> --out URI ...}: makes a dataset. Thin: options become a data-prep
+ * source and {@link PrepOptions}; {@link Prep} runs it here, or {@link SparkPrep} when
+ * {@code --master} is given.
+ */
+@Command(name = "prep", mixinStandardHelpOptions = true,
+    description = "Make a dataset (manifest.json + safetensors shards) on any Hadoop file system.",
+    subcommands = {PrepCommand.Sine.class, PrepCommand.Adding.class, PrepCommand.Copy.class, PrepCommand.Npy.class,
+        PrepCommand.Csv.class, PrepCommand.Text.class})
+public final class PrepCommand implements Runnable {
+  @Override
+  public void run() {
+    throw new IllegalArgumentException("prep needs a source: sine, adding, copy, npy, csv or text (see prep --help)");
+  }
+
+  /** Options every source shares. */
+  static final class Common {
+    @Option(names = "--out", required = true, description = "Output dataset directory URI (file://, hdfs://, s3a://, or a path).")
+    String out;
+
+    @Option(names = "--batch", defaultValue = "64", description = "B, sequences per shard (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--validation-fraction", defaultValue = "0.1",
+        description = "Share of sequences (the last ones) for validation (default ${DEFAULT-VALUE}).")
+    double validationFraction;
+
+    @Option(names = "--normalize", description = "Z-score inputs (and float targets) with training-split statistics.")
+    boolean normalize;
+
+    @Option(names = "--overwrite", description = "Replace --out if it already holds a dataset.")
+    boolean overwrite;
+
+    @Option(names = "--master", description = "Run as a Spark job on this master (e.g. local[4], spark://host:7077, yarn).")
+    String master;
+
+    Manifest run(SequenceSource source) throws IOException {
+      PrepOptions options = new PrepOptions(new Path(out).toUri(), batch, validationFraction, normalize, overwrite);
+      Manifest m;
+      if (master == null) {
+        m = Prep.run(source, options, new Configuration());
+      } else {
+        SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-rnn prep " + source.spec().task());
+        try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+          m = SparkPrep.run(sc, source, options);
+        }
+      }
+      System.out.printf("wrote %s: %s, T=%d F=%d O=%d, %d train + %d validation sequences in %d shards%n", out,
+          m.spec().task(), m.spec().steps(), m.spec().features(), m.spec().outputs(), m.sequences(Split.TRAIN),
+          m.sequences(Split.VALIDATION), m.shards().size());
+      return m;
+    }
+  }
+
+  static URI uri(String s) {
+    return new Path(s).toUri();
+  }
+
+  @Command(name = "sine", mixinStandardHelpOptions = true,
+      description = "Sine waves with random phase and frequency; next-step targets (seq2seq) or the next value (--seq2one).")
+  static final class Sine implements Callable<Integer> {
+    @Mixin Common common;
+    @Option(names = "--steps", defaultValue = "50", description = "T (default ${DEFAULT-VALUE}).") int steps;
+    @Option(names = "--sequences", defaultValue = "1000", description = "N (default ${DEFAULT-VALUE}).") long sequences;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--seq2one", description = "One target per sequence: the value after the window.") boolean seq2one;
+    @Option(names = "--min-frequency", defaultValue = "0.02", description = "Cycles per step (default ${DEFAULT-VALUE}).")
+    double minFrequency;
+    @Option(names = "--max-frequency", defaultValue = "0.1", description = "Cycles per step (default ${DEFAULT-VALUE}).")
+    double maxFrequency;
+    @Option(names = "--noise", defaultValue = "0", description = "Std of Gaussian noise (default ${DEFAULT-VALUE}).")
+    double noise;
+    @Option(names = "--min-steps", description = "Shortest length for variable-length sequences (default: T, fixed).")
+    Integer minSteps;
+
+    @Override
+    public Integer call() throws IOException {
+      common.run(new SineSource(new SineSource.Options(steps, sequences, seed, seq2one, minFrequency, maxFrequency, noise,
+          minSteps == null ? steps : minSteps)));
+      return 0;
+    }
+  }
+
+  @Command(name = "adding", mixinStandardHelpOptions = true,
+      description = "The adding problem: values and a two-hot marker; target = sum of the two marked values (seq2one).")
+  static final class Adding implements Callable<Integer> {
+    @Mixin Common common;
+    @Option(names = "--steps", defaultValue = "50", description = "T (default ${DEFAULT-VALUE}).") int steps;
+    @Option(names = "--sequences", defaultValue = "10000", description = "N (default ${DEFAULT-VALUE}).") long sequences;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--min-steps", description = "Shortest length for variable-length sequences (default: T, fixed).")
+    Integer minSteps;
+
+    @Override
+    public Integer call() throws IOException {
+      common.run(new AddingSource(new AddingSource.Options(steps, sequences, seed, minSteps == null ? steps : minSteps)));
+      return 0;
+    }
+  }
+
+  @Command(name = "copy", mixinStandardHelpOptions = true,
+      description = "Copy memory: 10 symbols, T-1 blanks, a marker, 10 blanks to recall them; sequences of T+20 steps.")
+  static final class Copy implements Callable<Integer> {
+    @Mixin Common common;
+    @Option(names = "--steps", defaultValue = "100", description = "T, the delay (default ${DEFAULT-VALUE}).") int steps;
+    @Option(names = "--sequences", defaultValue = "10000", description = "N (default ${DEFAULT-VALUE}).") long sequences;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+
+    @Override
+    public Integer call() throws IOException {
+      common.run(new CopySource(new CopySource.Options(steps, sequences, seed)));
+      return 0;
+    }
+  }
+
+  @Command(name = "npy", mixinStandardHelpOptions = true,
+      description = "A rank-3 float32/float64 .npy of inputs; targets from --targets or a next-step shift.")
+  static final class Npy implements Callable<Integer> {
+    @Mixin Common common;
+    @Parameters(index = "0", paramLabel = "INPUT", description = "The inputs .npy (URI or path).") String input;
+    @Option(names = "--layout", defaultValue = "NTF", description = "Axis order of INPUT: a permutation of N, T, F (default ${DEFAULT-VALUE}).")
+    String layout;
+    @Option(names = "--targets", description = "Targets .npy: float [N,T,O] or [N,O], int class ids [N,T] or [N]. Default: next-step shift.")
+    String targets;
+    @Option(names = "--target-layout", description = "Axis order of --targets (NTO permutation, NO/ON, NT/TN).")
+    String targetLayout;
+    @Option(names = "--seq2one", description = "With the next-step shift: one target, the value after the last step.")
+    boolean seq2one;
+    @Option(names = "--classes", defaultValue = "0", description = "Number of classes for int targets (default: largest id + 1).")
+    int classes;
+
+    @Override
+    public Integer call() throws IOException {
+      common.run(new NpySource(new NpySource.Options(input, layout, targets, targetLayout, seq2one, classes),
+          new Configuration()));
+      return 0;
+    }
+  }
+
+  @Command(name = "csv", mixinStandardHelpOptions = true,
+      description = "A CSV with a header row: one long series cut into windows, or one row per step with --sequence-column.")
+  static final class Csv implements Callable<Integer> {
+    @Mixin Common common;
+    @Parameters(index = "0", paramLabel = "INPUT", description = "The CSV file (URI or path).") String input;
+    @Option(names = "--inputs", split = ",", description = "Input columns (default: all but the sequence and class columns).")
+    List<String> inputs = new ArrayList<>();
+    @Option(names = "--targets", split = ",", description = "Target columns (default: the input columns).")
+    List<String> targets = new ArrayList<>();
+    @Option(names = "--steps", defaultValue = "0", description = "T; required for windows, default the longest sequence.")
+    int steps;
+    @Option(names = "--stride", defaultValue = "0", description = "Rows between window starts (default: T).") int stride;
+    @Option(names = "--horizon", defaultValue = "-1",
+        description = "Rows from an input to its target (default 1 for windows, 0 with --sequence-column).")
+    int horizon;
+    @Option(names = "--seq2one", description = "One target per sequence (from its last step).") boolean seq2one;
+    @Option(names = "--sequence-column", description = "Column whose value names the sequence of each row.")
+    String sequenceColumn;
+    @Option(names = "--classes", defaultValue = "0", description = "Targets are class ids in [0, classes) in one column (cross_entropy).")
+    int classes;
+    @Option(names = "--delimiter", defaultValue = ",", description = "Field separator (default '${DEFAULT-VALUE}').")
+    char delimiter;
+
+    @Override
+    public Integer call() throws IOException {
+      common.run(new CsvSource(new CsvSource.Options(input, inputs, targets, steps, stride, horizon, seq2one,
+          sequenceColumn, classes, delimiter), new Configuration()));
+      return 0;
+    }
+  }
+
+  @Command(name = "text", mixinStandardHelpOptions = true,
+      description = "UTF-8 text for next-character prediction: sorted character vocabulary, one-hot inputs, cross_entropy.")
+  static final class Text implements Callable<Integer> {
+    @Mixin Common common;
+    @Parameters(index = "0", paramLabel = "INPUT", description = "The text file (URI or path).") String input;
+    @Option(names = "--steps", defaultValue = "100", description = "T (default ${DEFAULT-VALUE}).") int steps;
+    @Option(names = "--stride", defaultValue = "0", description = "Characters between sequence starts (default: T).")
+    int stride;
+
+    @Override
+    public Integer call() throws IOException {
+      common.run(new TextSource(new TextSource.Options(input, steps, stride), new Configuration()));
+      return 0;
+    }
+  }
+}

@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.aparapi;
 
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
@@ -66,15 +68,18 @@ public final class AparapiBench {
     return flops;
   }
 
-  /** Creates an engine on {@code device}, times it and closes it. */
+  /**
+   * Creates an engine ({@code kernel} on {@code device} as {@link Engines#create} makes it, or the
+   * {@code reference} when device is "reference"), times it and closes it.
+   */
   public static Result bench(ModelConfig config, int batchSize, int steps, String device, int warmup, int runs, long seed) {
-    try (AparapiEngine engine = new AparapiEngine(device)) {
+    try (BpttEngine engine = "reference".equals(device) ? Engines.create("reference", "auto") : Engines.create("kernel", device)) {
       return bench(engine, config, batchSize, steps, warmup, runs, seed);
     }
   }
 
   /** Times {@code runs} calls of lossAndGradient after {@code warmup} untimed ones, on seeded random data. */
-  public static Result bench(AparapiEngine engine, ModelConfig config, int batchSize, int steps, int warmup, int runs, long seed) {
+  public static Result bench(BpttEngine engine, ModelConfig config, int batchSize, int steps, int warmup, int runs, long seed) {
     if (runs < 1 || warmup < 0) {
       throw new IllegalArgumentException("runs must be ≥ 1 and warmup ≥ 0, found runs=" + runs + " warmup=" + warmup);
     }
@@ -93,12 +98,13 @@ public final class AparapiBench {
     Arrays.sort(sorted);
     double median = runs % 2 == 1 ? sorted[runs / 2] : 0.5 * (sorted[runs / 2 - 1] + sorted[runs / 2]);
     long flops = trainingStepFlops(config, batchSize, steps);
-    return new Result(engine.describe(), engine.executionReport(), config, batchSize, steps, runs, median, sorted[0],
-        batchSize / median, flops, flops / median / 1e9, engine.lastCallLaunches());
+    AparapiEngine aparapi = engine instanceof AparapiEngine a ? a : null;
+    return new Result(engine.describe(), aparapi != null ? aparapi.executionReport() : engine.describe(), config, batchSize, steps,
+        runs, median, sorted[0], batchSize / median, flops, flops / median / 1e9, aparapi != null ? aparapi.lastCallLaunches() : 0);
   }
 
   /** Inputs and targets ~ U(−1, 1), or uniform class ids; every sequence full length. */
-  static Batch randomBatch(ModelConfig config, int steps, int batchSize, long seed) {
+  public static Batch randomBatch(ModelConfig config, int steps, int batchSize, long seed) {
     SplittableRandom r = new SplittableRandom(seed);
     float[] x = new float[steps * batchSize * config.inputSize()];
     for (int i = 0; i < x.length; i++) {

@@ -1,9 +1,25 @@
 package io.sparkrnn.kernel.engine;
 
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
+import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.jvm.JvmEngine;
+import java.util.logging.Logger;
 
-/** Creates the engine a job names: {@code kernel} (Aparapi, float32) on a device, or {@code reference} (float64). */
+/**
+ * Creates the engine a job names: {@code kernel} (float32) on a device, or {@code reference} (float64).
+ *
+ * <p>{@code kernel} with {@code --device}:
+ * <ul>
+ *   <li>{@code gpu}, {@code cpu-opencl}: the Aparapi OpenCL kernels on that device ({@link AparapiEngine});
+ *   <li>{@code jvm}: the multi-threaded Java engine with SIMD matrix products ({@link JvmEngine});
+ *   <li>{@code auto}: an OpenCL GPU when there is one, else the Java engine. Without a GPU the Java
+ *       engine beats the OpenCL kernels on PoCL by 5–20× on a 2-core CPU (docs/PERFORMANCE.md), so
+ *       auto does not pick PoCL; name {@code cpu-opencl} to run there. The choice is logged.
+ * </ul>
+ */
 public final class Engines {
+  private static final Logger LOG = Logger.getLogger(Engines.class.getName());
+
   private Engines() {}
 
   /**
@@ -13,9 +29,37 @@ public final class Engines {
    */
   public static BpttEngine create(String engine, String device) {
     return switch (engine) {
-      case "kernel" -> new AparapiEngine(device);
+      case "kernel" -> kernel(DeviceChoice.parse(device));
       case "reference" -> new ReferenceEngine();
       default -> throw new IllegalArgumentException("engine: '" + engine + "' is not one of kernel, reference");
     };
+  }
+
+  private static BpttEngine kernel(DeviceChoice device) {
+    switch (device) {
+      case JVM:
+        return new JvmEngine();
+      case AUTO:
+        if (Devices.available().contains(DeviceChoice.GPU)) {
+          AparapiEngine gpu = new AparapiEngine(Devices.resolve(DeviceChoice.AUTO));
+          LOG.info("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
+          return gpu;
+        }
+        JvmEngine jvm = new JvmEngine();
+        LOG.info("--device auto: no OpenCL GPU, picked the JVM engine: " + jvm.describe()
+            + " (faster than the OpenCL kernels on PoCL; --device cpu-opencl runs those)");
+        return jvm;
+      default:
+        return new AparapiEngine(Devices.resolve(device));
+    }
+  }
+
+  /** What {@code kernel} with this device resolves to, in words, without compiling anything. */
+  public static String describeKernel(String device) {
+    DeviceChoice d = DeviceChoice.parse(device);
+    if (d == DeviceChoice.JVM || (d == DeviceChoice.AUTO && !Devices.available().contains(DeviceChoice.GPU))) {
+      return "jvm engine (float32 Java, " + io.sparkrnn.kernel.jvm.MathKernels.best().describe() + ")";
+    }
+    return "aparapi on " + Devices.resolve(d).info().describe();
   }
 }

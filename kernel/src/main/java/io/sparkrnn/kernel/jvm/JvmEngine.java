@@ -1,0 +1,801 @@
+package io.sparkrnn.kernel.jvm;
+
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.BpttResult;
+import io.sparkrnn.kernel.engine.ForwardResult;
+import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.model.State;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * BPTT in float32 on the JVM, multi-threaded, with register-blocked matrix products
+ * ({@link MathKernels}): {@code --device jvm}, and what {@code auto} picks when there is no OpenCL GPU.
+ *
+ * <p>Work split: the batch is cut into P contiguous slices of sequences (P = threads, at most B),
+ * and each {@link Slice} runs the whole forward and backward pass of its sequences on one thread,
+ * with its own buffers and its own float32 gradient; the P gradients are added in float64 at the
+ * end. Slices share nothing while they run, so there is no synchronisation per time step.
+ *
+ * <p>Per layer and slice (Bs sequences, GH = G·H): each step t computes the gate pre-activations
+ * [Bs][GH] = bias + x_t W_ihᵀ + h_t W_hhᵀ as two matrix products over the whole slice (M = Bs rows),
+ * then the gate nonlinearities in place (vectorised σ and tanh) and the cell update. Backward walks
+ * t down: the gate gradients of step t from the carried dh, dc, then the carried
+ * dh_t = dgates_t W_hh (one product). The weight gradients are one product per matrix after the
+ * loop, over all T·Bs rows at once: dW_hh += dgatesᵀ [h_0..h_{T−1}], dW_ih += dgatesᵀ x, and the
+ * gradient for the layer below dx = dgates W_ih. The weights are transposed once per call.
+ *
+ * <p>Working memory (float32 values) per engine, summed over slices (so for the whole batch B),
+ * L layers, I_l the input width of layer l, R head rows (T·B or B):
+ * <pre>
+ *   per layer:  (T+1)·B·H (h)  + T·B·GH (gate activations)
+ *               + LSTM: (T+1)·B·H (c) + T·B·H (tanh c);   GRU: T·B·H (W_hn h + b_hn)
+ *   once:       T·B·GH (dgates; GRU 2·T·B·GH) + 2·T·B·H (dh from above, two layers) + T·B·F (x)
+ *               + 2·R·O (outputs, d outputs) + B·(2·GH + 3·H) (step scratch, carried dh and dc)
+ *               + P·|params| (one gradient per slice) + 2·|params| (transposed weights, biases)
+ * </pre>
+ * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.
+ *
+ * <p>create → ({@link #forward} | {@link #lossAndGradient})* → {@link #close}. Not thread-safe.
+ * Slices run on one JVM-wide pool of daemon threads (one per core), so several engines in one
+ * executor (one per Spark task) share the cores instead of oversubscribing them.
+ */
+public final class JvmEngine implements BpttEngine {
+  private static final ExecutorService POOL = Executors.newFixedThreadPool(Runtime.getRuntime().availableProcessors(), r -> {
+    Thread t = new Thread(r, "spark-rnn-jvm-engine");
+    t.setDaemon(true);
+    return t;
+  });
+  /** System property: the number of slices (threads) per call; default the available processors. */
+  public static final String THREADS_PROPERTY = "sparkrnn.jvm.threads";
+
+  private final MathKernels math;
+  private final int threads;
+  private final List<Slice> slices = new ArrayList<>();
+  private Weights weights;
+  private boolean closed;
+
+  /** The best kernels ({@link MathKernels#best()}) on every core (or {@code -Dsparkrnn.jvm.threads}). */
+  public JvmEngine() {
+    this(MathKernels.best(), Integer.getInteger(THREADS_PROPERTY, Runtime.getRuntime().availableProcessors()));
+  }
+
+  /**
+   * @param threads the most slices a batch is cut into; 1 runs the whole batch on the calling thread
+   */
+  public JvmEngine(MathKernels math, int threads) {
+    if (threads < 1) {
+      throw new IllegalArgumentException("threads must be ≥ 1, found " + threads);
+    }
+    this.math = math;
+    this.threads = threads;
+  }
+
+  @Override
+  public String describe() {
+    return "jvm float32 (" + math.describe() + ", " + threads + " thread" + (threads == 1 ? "" : "s") + ")";
+  }
+
+  @Override
+  public ForwardResult forward(Params params, Batch batch, State initial) {
+    ModelConfig config = params.config();
+    batch.validateFor(config, false);
+    Call call = begin(params, batch, initial);
+    float[] outputs = new float[call.rows() * config.outputSize()];
+    run(call, s -> s.forward(call, outputs));
+    return new ForwardResult(outputs, finalState(call));
+  }
+
+  @Override
+  public BpttResult lossAndGradient(Params params, Batch batch, State initial) {
+    ModelConfig config = params.config();
+    batch.validateFor(config, true);
+    Call call = begin(params, batch, initial);
+    double[] loss = new double[call.slices];
+    run(call, s -> {
+      s.forward(call, null);
+      loss[s.index] = s.backward(call);
+    });
+    // dW: the slices' float32 sums, added in float64
+    double[] gradient = new double[params.layout().size()];
+    double lossSum = 0;
+    for (int p = 0; p < call.slices; p++) {
+      float[] g = slices.get(p).grad;
+      for (int i = 0; i < gradient.length; i++) {
+        gradient[i] += g[i];
+      }
+      lossSum += loss[p];
+    }
+    return new BpttResult(new GradientSum(lossSum, batch.lossCount(config), gradient), finalState(call));
+  }
+
+  /** One call's shapes, inputs and slice bounds. */
+  record Call(ModelConfig config, ParamLayout layout, float[] w, Weights t, Batch batch, State initial, int slices, int[] from) {
+    int rows() {
+      return config.mode() == Mode.SEQ2ONE ? batch.batchSize() : batch.steps() * batch.batchSize();
+    }
+  }
+
+  private Call begin(Params params, Batch batch, State initial) {
+    if (closed) {
+      throw new IllegalStateException("the engine is closed");
+    }
+    ModelConfig config = params.config();
+    if (initial != null) {
+      initial.validateFor(config, batch.batchSize());
+    }
+    int B = batch.batchSize();
+    int P = Math.min(threads, B);
+    int[] from = new int[P + 1];
+    for (int p = 0; p <= P; p++) {
+      from[p] = (int) ((long) B * p / P);
+    }
+    while (slices.size() < P) {
+      slices.add(new Slice(slices.size(), math));
+    }
+    if (weights == null || weights.layout.size() != params.layout().size() || !weights.layout.config().equals(config)) {
+      weights = new Weights(params.layout());
+    }
+    weights.load(params.values());
+    return new Call(config, params.layout(), params.values(), weights, batch, initial, P, from);
+  }
+
+  private interface SliceWork {
+    void run(Slice s);
+  }
+
+  /** Runs the work of every slice: slice 0 on the calling thread, the others on the pool. */
+  private void run(Call call, SliceWork work) {
+    List<Future<?>> pending = new ArrayList<>();
+    for (int p = 1; p < call.slices; p++) {
+      Slice s = slices.get(p);
+      pending.add(POOL.submit(() -> work.run(s)));
+    }
+    RuntimeException failure = null;
+    try {
+      work.run(slices.get(0));
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+    for (Future<?> f : pending) {
+      try {
+        f.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for the JVM engine's threads", e);
+      } catch (ExecutionException e) {
+        if (failure == null) {
+          failure = e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  private State finalState(Call call) {
+    ModelConfig config = call.config;
+    int L = config.numLayers();
+    int B = call.batch.batchSize();
+    int H = config.hiddenSize();
+    int T = call.batch.steps();
+    boolean lstm = config.cell() == CellType.LSTM;
+    float[] h = new float[L * B * H];
+    float[] c = lstm ? new float[L * B * H] : null;
+    for (int p = 0; p < call.slices; p++) {
+      Slice s = slices.get(p);
+      int b0 = call.from[p];
+      int Bs = call.from[p + 1] - b0;
+      for (int l = 0; l < L; l++) {
+        // padding carries the state, so h_T is the state after each sequence's last valid step
+        System.arraycopy(s.hs[l], T * Bs * H, h, (l * B + b0) * H, Bs * H);
+        if (lstm) {
+          System.arraycopy(s.cs[l], T * Bs * H, c, (l * B + b0) * H, Bs * H);
+        }
+      }
+    }
+    return new State(L, B, H, h, c);
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    slices.clear();
+    weights = null;
+  }
+
+  /** The weights in the layouts the products want, refreshed every call. */
+  static final class Weights {
+    final ParamLayout layout;
+    /** Per layer: W_ihᵀ [I_l][GH]. */
+    final float[][] wihT;
+    /** Per layer: W_hhᵀ [H][GH]. */
+    final float[][] whhT;
+    /** Per layer: b_ih + b_hh [GH] (RNN, LSTM: one bias for the summed pre-activation). */
+    final float[][] biasSum;
+    /** head.weightᵀ [H][O]. */
+    final float[] headT;
+
+    Weights(ParamLayout layout) {
+      this.layout = layout;
+      ModelConfig c = layout.config();
+      int L = c.numLayers();
+      int GH = c.gates() * c.hiddenSize();
+      wihT = new float[L][];
+      whhT = new float[L][];
+      biasSum = new float[L][GH];
+      for (int l = 0; l < L; l++) {
+        wihT[l] = new float[c.layerInputSize(l) * GH];
+        whhT[l] = new float[c.hiddenSize() * GH];
+      }
+      headT = new float[c.hiddenSize() * c.outputSize()];
+    }
+
+    void load(float[] w) {
+      ModelConfig c = layout.config();
+      int H = c.hiddenSize();
+      int GH = c.gates() * H;
+      for (int l = 0; l < c.numLayers(); l++) {
+        transpose(w, layout.weightIh(l), GH, c.layerInputSize(l), wihT[l]);
+        transpose(w, layout.weightHh(l), GH, H, whhT[l]);
+        for (int r = 0; r < GH; r++) {
+          biasSum[l][r] = w[layout.biasIh(l) + r] + w[layout.biasHh(l) + r];
+        }
+      }
+      transpose(w, layout.headWeight(), c.outputSize(), H, headT);
+    }
+
+    /** dst [cols][rows] = src [rows][cols] at srcOff, in 32 × 32 blocks for the caches. */
+    static void transpose(float[] src, int srcOff, int rows, int cols, float[] dst) {
+      final int tile = 32;
+      for (int r0 = 0; r0 < rows; r0 += tile) {
+        int r1 = Math.min(rows, r0 + tile);
+        for (int c0 = 0; c0 < cols; c0 += tile) {
+          int c1 = Math.min(cols, c0 + tile);
+          for (int r = r0; r < r1; r++) {
+            for (int col = c0; col < c1; col++) {
+              dst[col * rows + r] = src[srcOff + r * cols + col];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * The sequences [from[p], from[p+1]) of one call, with every buffer their pass needs. Rows are
+   * (t, b) with b local to the slice: row t·Bs + b.
+   */
+  static final class Slice {
+    final int index;
+    final MathKernels math;
+    int T, Bs, b0, F, H, G, GH, L, O;
+    CellType cell;
+    /** Per layer: hidden states [T+1][Bs][H]; t = 0 holds the initial state. */
+    float[][] hs = new float[0][];
+    /** Per layer (LSTM): cell states [T+1][Bs][H]. */
+    float[][] cs = new float[0][];
+    /** Per layer (LSTM): tanh(c_{t+1}) [T][Bs][H]. */
+    float[][] tcs = new float[0][];
+    /** Per layer: gate activations after their nonlinearity [T][Bs][GH] (LSTM i,f,g,o; GRU r,z,n; RNN h'). */
+    float[][] act = new float[0][];
+    /** Per layer (GRU): W_hn h + b_hn [T][Bs][H]. */
+    float[][] hn = new float[0][];
+    /** x of this slice [T][Bs][F]. */
+    float[] xs = new float[0];
+    /** GRU: W_hh h + b_hh of one step [Bs][GH]. */
+    float[] ghStep = new float[0];
+    /** Head outputs [R][O] and d loss / d outputs [R][O]; R = T·Bs (seq2seq) or Bs. */
+    float[] out = new float[0];
+    float[] dout = new float[0];
+    /** Seq2one: the top state each sequence's output reads [Bs][H], and its gradient. */
+    float[] headIn = new float[0];
+    float[] dHeadIn = new float[0];
+    /** d loss / d gate pre-activations of one chunk of steps [T_c][Bs][GH]: the input side; GRU keeps the hidden side apart in dgh. */
+    float[] dgi = new float[0];
+    float[] dgh = new float[0];
+    /** d loss / d h_{t+1} arriving from above [T][Bs][H], and the one this layer sends below. */
+    float[] dhAbove = new float[0];
+    float[] dhBelow = new float[0];
+    /** Carried d loss / d h_t and d loss / d c_t [Bs][H]. */
+    float[] dhCarry = new float[0];
+    float[] dcCarry = new float[0];
+    /** All ones [T_c·Bs]: Σ over rows as a product. */
+    float[] ones = new float[0];
+    /** d loss sum / d params of this slice, laid out by ParamLayout. */
+    float[] grad = new float[0];
+    int[] len = new int[0];
+
+    Slice(int index, MathKernels math) {
+      this.index = index;
+      this.math = math;
+    }
+
+    int hAt(int t, int b) {
+      return (t * Bs + b) * H;
+    }
+
+    int gAt(int t, int b) {
+      return (t * Bs + b) * GH;
+    }
+
+    /** Sizes the buffers, copies x, the lengths and the initial state of this slice. */
+    void prepare(Call call) {
+      ModelConfig c = call.config;
+      Batch batch = call.batch;
+      T = batch.steps();
+      b0 = call.from[index];
+      Bs = call.from[index + 1] - b0;
+      F = c.inputSize();
+      H = c.hiddenSize();
+      G = c.gates();
+      GH = G * H;
+      L = c.numLayers();
+      O = c.outputSize();
+      cell = c.cell();
+      boolean lstm = cell == CellType.LSTM;
+      boolean gru = cell == CellType.GRU;
+      if (hs.length < L) {
+        hs = new float[L][0];
+        cs = new float[L][0];
+        tcs = new float[L][0];
+        act = new float[L][0];
+        hn = new float[L][0];
+      }
+      int state = (T + 1) * Bs * H;
+      for (int l = 0; l < L; l++) {
+        hs[l] = fit(hs[l], state);
+        act[l] = fit(act[l], T * Bs * GH);
+        if (lstm) {
+          cs[l] = fit(cs[l], state);
+          tcs[l] = fit(tcs[l], T * Bs * H);
+        }
+        if (gru) {
+          hn[l] = fit(hn[l], T * Bs * H);
+        }
+      }
+      xs = fit(xs, T * Bs * F);
+      int B = batch.batchSize();
+      for (int t = 0; t < T; t++) {
+        System.arraycopy(batch.x(), (t * B + b0) * F, xs, t * Bs * F, Bs * F);
+      }
+      len = len.length >= Bs ? len : new int[Bs];
+      for (int b = 0; b < Bs; b++) {
+        len[b] = batch.length(b0 + b);
+      }
+      State init = call.initial;
+      for (int l = 0; l < L; l++) {
+        if (init == null) {
+          java.util.Arrays.fill(hs[l], 0, Bs * H, 0f);
+          if (lstm) {
+            java.util.Arrays.fill(cs[l], 0, Bs * H, 0f);
+          }
+        } else {
+          System.arraycopy(init.h(), init.at(l, b0, 0), hs[l], 0, Bs * H);
+          if (lstm) {
+            System.arraycopy(init.c(), init.at(l, b0, 0), cs[l], 0, Bs * H);
+          }
+        }
+      }
+      if (gru) {
+        ghStep = fit(ghStep, Bs * GH);
+      }
+      int R = c.mode() == Mode.SEQ2ONE ? Bs : T * Bs;
+      out = fit(out, R * O);
+      dout = fit(dout, R * O);
+      headIn = fit(headIn, Bs * H);
+      dHeadIn = fit(dHeadIn, Bs * H);
+    }
+
+    /** Every layer over all steps, then the head; writes this slice's outputs into {@code outputs} when given. */
+    void forward(Call call, float[] outputs) {
+      prepare(call);
+      for (int l = 0; l < L; l++) {
+        forwardLayer(call, l);
+      }
+      head(call);
+      if (outputs != null) {
+        int B = call.batch.batchSize();
+        if (call.config.mode() == Mode.SEQ2ONE) {
+          System.arraycopy(out, 0, outputs, b0 * O, Bs * O);
+        } else {
+          for (int t = 0; t < T; t++) {
+            System.arraycopy(out, t * Bs * O, outputs, (t * B + b0) * O, Bs * O);
+          }
+        }
+      }
+    }
+
+    void forwardLayer(Call call, int l) {
+      ParamLayout p = call.layout;
+      float[] w = call.w;
+      int in = call.config.layerInputSize(l);
+      float[] h = hs[l];
+      float[] a = act[l];
+      float[] wihT = call.t.wihT[l];
+      float[] whhT = call.t.whhT[l];
+      for (int t = 0; t < T; t++) {
+        // the input of step t: x_t (layer 0) or the layer below's h_{t+1}, [Bs][in]
+        float[] x = l == 0 ? xs : hs[l - 1];
+        int xOff = l == 0 ? t * Bs * F : (t + 1) * Bs * H;
+        int g = gAt(t, 0);
+        if (cell == CellType.GRU) {
+          // gi = W_ih x + b_ih (into act), gh = W_hh h + b_hh (kept apart: n needs it alone)
+          fillRows(a, g, w, p.biasIh(l), GH);
+          fillRows(ghStep, 0, w, p.biasHh(l), GH);
+          math.gemm(Bs, GH, in, x, xOff, in, false, wihT, 0, GH, a, g, GH);
+          math.gemm(Bs, GH, H, h, hAt(t, 0), H, false, whhT, 0, GH, ghStep, 0, GH);
+          gruStep(l, t);
+        } else {
+          // a = W_ih x + b_ih + W_hh h + b_hh
+          fillRows(a, g, call.t.biasSum[l], 0, GH);
+          math.gemm(Bs, GH, in, x, xOff, in, false, wihT, 0, GH, a, g, GH);
+          math.gemm(Bs, GH, H, h, hAt(t, 0), H, false, whhT, 0, GH, a, g, GH);
+          if (cell == CellType.RNN) {
+            rnnStep(l, t);
+          } else {
+            lstmStep(l, t);
+          }
+        }
+      }
+    }
+
+    /** Bs rows of [GH] at off, each set to src[srcOff..srcOff+GH). */
+    void fillRows(float[] dst, int off, float[] src, int srcOff, int n) {
+      for (int b = 0; b < Bs; b++) {
+        System.arraycopy(src, srcOff, dst, off + b * n, n);
+      }
+    }
+
+    void rnnStep(int l, int t) {
+      float[] a = act[l];
+      float[] h = hs[l];
+      math.tanh(a, gAt(t, 0), a, gAt(t, 0), Bs * H); // h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
+      for (int b = 0; b < Bs; b++) {
+        int src = t < len[b] ? gAt(t, b) : -1;
+        if (src >= 0) {
+          System.arraycopy(a, src, h, hAt(t + 1, b), H);
+        } else {
+          System.arraycopy(h, hAt(t, b), h, hAt(t + 1, b), H); // padding: the state passes unchanged
+        }
+      }
+    }
+
+    void lstmStep(int l, int t) {
+      float[] a = act[l];
+      float[] h = hs[l];
+      float[] c = cs[l];
+      float[] tc = tcs[l];
+      for (int b = 0; b < Bs; b++) {
+        int hp = hAt(t, b);
+        int hq = hAt(t + 1, b);
+        if (t >= len[b]) {
+          System.arraycopy(h, hp, h, hq, H); // padding: h and c pass unchanged
+          System.arraycopy(c, hp, c, hq, H);
+          continue;
+        }
+        int g = gAt(t, b);
+        math.sigmoid(a, g, 2 * H); // i, f = σ(·)
+        math.tanh(a, g + 2 * H, a, g + 2 * H, H); // g = tanh(·)
+        math.sigmoid(a, g + 3 * H, H); // o = σ(·)
+        for (int j = 0; j < H; j++) {
+          c[hq + j] = a[g + H + j] * c[hp + j] + a[g + j] * a[g + 2 * H + j]; // c' = f ⊙ c + i ⊙ g
+        }
+        math.tanh(c, hq, tc, (t * Bs + b) * H, H);
+        for (int j = 0; j < H; j++) {
+          h[hq + j] = a[g + 3 * H + j] * tc[(t * Bs + b) * H + j]; // h' = o ⊙ tanh(c')
+        }
+      }
+    }
+
+    void gruStep(int l, int t) {
+      float[] a = act[l];
+      float[] h = hs[l];
+      float[] n = hn[l];
+      float[] gh = ghStep;
+      for (int b = 0; b < Bs; b++) {
+        int hp = hAt(t, b);
+        int hq = hAt(t + 1, b);
+        if (t >= len[b]) {
+          System.arraycopy(h, hp, h, hq, H); // padding: the state passes unchanged
+          continue;
+        }
+        int g = gAt(t, b);
+        int s = b * GH;
+        for (int r = 0; r < 2 * H; r++) {
+          a[g + r] += gh[s + r]; // r, z pre-activations: W_i x + b_i + W_h h + b_h
+        }
+        math.sigmoid(a, g, 2 * H); // r, z = σ(·)
+        int hnOff = (t * Bs + b) * H;
+        for (int j = 0; j < H; j++) {
+          n[hnOff + j] = gh[s + 2 * H + j]; // W_hn h + b_hn
+          a[g + 2 * H + j] += a[g + j] * gh[s + 2 * H + j]; // W_in x + b_in + r ⊙ (W_hn h + b_hn)
+        }
+        math.tanh(a, g + 2 * H, a, g + 2 * H, H); // n = tanh(·)
+        for (int j = 0; j < H; j++) {
+          float z = a[g + H + j];
+          h[hq + j] = (1 - z) * a[g + 2 * H + j] + z * h[hp + j]; // h' = (1 − z) ⊙ n + z ⊙ h
+        }
+      }
+    }
+
+    /** The top state that output row (t, b) reads: h_{t+1} (seq2seq) or h_{lengths[b]} (seq2one). */
+    void head(Call call) {
+      ParamLayout p = call.layout;
+      float[] w = call.w;
+      float[] top = hs[L - 1];
+      boolean seq = call.config.mode() == Mode.SEQ2SEQ;
+      int R = seq ? T * Bs : Bs;
+      float[] in = top;
+      int inOff = Bs * H; // rows h_1 .. h_T
+      if (!seq) {
+        for (int b = 0; b < Bs; b++) {
+          System.arraycopy(top, hAt(len[b], b), headIn, b * H, H);
+        }
+        in = headIn;
+        inOff = 0;
+      }
+      for (int r = 0; r < R; r++) {
+        System.arraycopy(w, p.headBias(), out, r * O, O);
+      }
+      math.gemm(R, O, H, in, inOff, H, false, call.t.headT, 0, O, out, 0, O); // y = W_head h + b_head
+      if (seq) {
+        for (int t = 0; t < T; t++) {
+          for (int b = 0; b < Bs; b++) {
+            if (t >= len[b]) {
+              java.util.Arrays.fill(out, (t * Bs + b) * O, (t * Bs + b + 1) * O, 0f); // padded steps output 0
+            }
+          }
+        }
+      }
+    }
+
+    /** The loss sum of this slice; fills dout with d(loss sum)/d(out). Padded rows get 0. */
+    double loss(Call call) {
+      Batch batch = call.batch;
+      boolean seq = call.config.mode() == Mode.SEQ2SEQ;
+      boolean mse = call.config.loss() == io.sparkrnn.kernel.model.LossType.MSE;
+      int B = batch.batchSize();
+      int rows = seq ? T : 1;
+      double sum = 0;
+      for (int t = 0; t < rows; t++) {
+        for (int b = 0; b < Bs; b++) {
+          int r = (t * Bs + b) * O; // local row
+          int global = t * B + b0 + b; // row of the batch's targets
+          if (seq && t >= len[b]) {
+            java.util.Arrays.fill(dout, r, r + O, 0f);
+            continue;
+          }
+          if (mse) {
+            for (int o = 0; o < O; o++) {
+              double diff = (double) out[r + o] - batch.targets()[global * O + o];
+              sum += diff * diff; // Σ (y − target)²
+              dout[r + o] = (float) (2 * diff); // d = 2 (y − target)
+            }
+          } else {
+            int cls = batch.classes()[global];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int o = 0; o < O; o++) {
+              max = Math.max(max, out[r + o]);
+            }
+            double z = 0;
+            for (int o = 0; o < O; o++) {
+              z += Math.exp(out[r + o] - max);
+            }
+            double logZ = max + Math.log(z); // log Σ exp(y), shifted for stability
+            sum += logZ - out[r + cls]; // −log softmax(y)[class]
+            for (int o = 0; o < O; o++) {
+              dout[r + o] = (float) (Math.exp(out[r + o] - logZ) - (o == cls ? 1 : 0)); // softmax − onehot
+            }
+          }
+        }
+      }
+      return sum;
+    }
+
+    /** Loss, the head's backward, then BPTT through every layer; returns this slice's loss sum. */
+    double backward(Call call) {
+      ParamLayout p = call.layout;
+      float[] w = call.w;
+      int size = p.size();
+      grad = grad.length >= size ? grad : new float[size];
+      java.util.Arrays.fill(grad, 0, size, 0f);
+      dhAbove = fit(dhAbove, T * Bs * H);
+      dhBelow = fit(dhBelow, T * Bs * H);
+      int chunkRows = chunkSteps() * Bs;
+      dgi = fit(dgi, chunkRows * GH);
+      if (cell == CellType.GRU) {
+        dgh = fit(dgh, chunkRows * GH);
+      }
+      if (ones.length < chunkRows) {
+        ones = new float[chunkRows];
+        java.util.Arrays.fill(ones, 1f);
+      }
+      dhCarry = fit(dhCarry, Bs * H);
+      dcCarry = fit(dcCarry, Bs * H);
+      double loss = loss(call);
+
+      boolean seq = call.config.mode() == Mode.SEQ2SEQ;
+      int R = seq ? T * Bs : Bs;
+      float[] top = hs[L - 1];
+      int hw = p.headWeight();
+      for (int r = 0; r < R; r++) {
+        for (int o = 0; o < O; o++) {
+          grad[p.headBias() + o] += dout[r * O + o]; // dHeadBias += dy
+        }
+      }
+      java.util.Arrays.fill(dhAbove, 0, T * Bs * H, 0f);
+      if (seq) {
+        math.gemm(O, H, R, dout, 0, O, true, top, Bs * H, H, grad, hw, H); // dHeadWeight += dyᵀ h
+        math.gemm(R, H, O, dout, 0, O, false, w, hw, H, dhAbove, 0, H); // dh += dy W_head
+      } else {
+        math.gemm(O, H, Bs, dout, 0, O, true, headIn, 0, H, grad, hw, H);
+        java.util.Arrays.fill(dHeadIn, 0, Bs * H, 0f);
+        math.gemm(Bs, H, O, dout, 0, O, false, w, hw, H, dHeadIn, 0, H);
+        for (int b = 0; b < Bs; b++) {
+          System.arraycopy(dHeadIn, b * H, dhAbove, hAt(len[b] - 1, b), H); // seq2one: into h at the last valid step
+        }
+      }
+      for (int l = L - 1; l >= 0; l--) {
+        backwardLayer(call, l);
+        float[] swap = dhAbove;
+        dhAbove = dhBelow;
+        dhBelow = swap;
+      }
+      return loss;
+    }
+
+    /** Rows (t, b) of dgates kept at once: the weight gradients are taken every CHUNK_ROWS / Bs steps, while those rows are in cache. */
+    static final int CHUNK_ROWS = 256;
+    /** The first step of the chunk that dgi and dgh hold. */
+    int chunkStart;
+
+    /** Index of row (t, b) in dgi and dgh, which hold the steps of one chunk [T_c][Bs][GH]. */
+    int dAt(int t, int b) {
+      return ((t - chunkStart) * Bs + b) * GH;
+    }
+
+    /** Steps per chunk of dgates. */
+    int chunkSteps() {
+      return Math.max(1, Math.min(T, CHUNK_ROWS / Math.max(1, Bs)));
+    }
+
+    /**
+     * BPTT through layer l: dhAbove [T][Bs][H] in; weight gradients into grad; for l > 0, dhBelow out.
+     * Walks t down in chunks of {@link #chunkSteps()} steps; after each chunk, its rows of dgates go
+     * into the weight gradients (and the gradient for the layer below) while they are still in cache.
+     */
+    void backwardLayer(Call call, int l) {
+      ParamLayout p = call.layout;
+      float[] w = call.w;
+      int in = call.config.layerInputSize(l);
+      float[] dgHidden = cell == CellType.GRU ? dgh : dgi; // d loss / d (W_hh h + b_hh): = dgi except GRU's n
+      java.util.Arrays.fill(dhCarry, 0, Bs * H, 0f);
+      java.util.Arrays.fill(dcCarry, 0, Bs * H, 0f);
+      int tc = chunkSteps();
+      for (int tEnd = T; tEnd > 0; tEnd -= tc) {
+        chunkStart = Math.max(0, tEnd - tc);
+        for (int t = tEnd - 1; t >= chunkStart; t--) {
+          for (int b = 0; b < Bs; b++) {
+            int d = dAt(t, b);
+            int cb = b * H;
+            if (t >= len[b]) {
+              // padding: h_{t+1} = h_t, so dh passes straight through (dc too), plus whatever came from above
+              for (int j = 0; j < H; j++) {
+                dhCarry[cb + j] += dhAbove[hAt(t, b) + j];
+              }
+              java.util.Arrays.fill(dgi, d, d + GH, 0f);
+              if (dgHidden != dgi) {
+                java.util.Arrays.fill(dgHidden, d, d + GH, 0f);
+              }
+              continue;
+            }
+            switch (cell) {
+              case RNN -> rnnBack(l, t, b);
+              case LSTM -> lstmBack(l, t, b);
+              case GRU -> gruBack(l, t, b);
+            }
+          }
+          // dh_t += dgates_t W_hh   (all sequences of the slice at once)
+          math.gemm(Bs, H, GH, dgHidden, dAt(t, 0), GH, false, w, p.weightHh(l), H, dhCarry, 0, H);
+        }
+        // the chunk's rows (t, b), t in [chunkStart, tEnd), into the weight gradients
+        int rows = (tEnd - chunkStart) * Bs;
+        float[] x = l == 0 ? xs : hs[l - 1];
+        int xOff = l == 0 ? chunkStart * Bs * F : (chunkStart + 1) * Bs * H;
+        math.gemm(GH, in, rows, dgi, 0, GH, true, x, xOff, in, grad, p.weightIh(l), in); // dW_ih += dgiᵀ x
+        math.gemm(GH, H, rows, dgHidden, 0, GH, true, hs[l], chunkStart * Bs * H, H, grad, p.weightHh(l), H); // dW_hh += dghᵀ h_prev
+        math.gemm(1, GH, rows, ones, 0, rows, false, dgi, 0, GH, grad, p.biasIh(l), GH); // db_ih += Σ_rows dgi
+        math.gemm(1, GH, rows, ones, 0, rows, false, dgHidden, 0, GH, grad, p.biasHh(l), GH); // db_hh += Σ_rows dgh
+        if (l > 0) {
+          int below = chunkStart * Bs * H;
+          java.util.Arrays.fill(dhBelow, below, below + rows * H, 0f);
+          math.gemm(rows, in, GH, dgi, 0, GH, false, w, p.weightIh(l), in, dhBelow, below, in); // dx = dgi W_ih
+        }
+      }
+      // the initial state receives no gradient: dhCarry now holds d loss / d h_0 and is dropped
+    }
+
+    void rnnBack(int l, int t, int b) {
+      float[] a = act[l];
+      int g = gAt(t, b);
+      int d = dAt(t, b);
+      int ha = hAt(t, b);
+      int cb = b * H;
+      for (int j = 0; j < H; j++) {
+        float dh = dhAbove[ha + j] + dhCarry[cb + j]; // total d loss / d h_{t+1}
+        float hNew = a[g + j];
+        dgi[d + j] = (1 - hNew * hNew) * dh; // da = (1 − h'²) dh   (back through tanh)
+        dhCarry[cb + j] = 0; // refilled by dgates W_hh
+      }
+    }
+
+    void lstmBack(int l, int t, int b) {
+      float[] a = act[l];
+      float[] c = cs[l];
+      float[] tc = tcs[l];
+      int g = gAt(t, b);
+      int d = dAt(t, b);
+      int ha = hAt(t, b);
+      int cb = b * H;
+      for (int j = 0; j < H; j++) {
+        float dh = dhAbove[ha + j] + dhCarry[cb + j]; // total d loss / d h_{t+1}
+        float ig = a[g + j];
+        float fg = a[g + H + j];
+        float gg = a[g + 2 * H + j];
+        float og = a[g + 3 * H + j];
+        float tcj = tc[ha + j];
+        float cPrev = c[ha + j]; // c_t sits at the same offset in [T+1][Bs][H] as tanh(c_{t+1}) in [T][Bs][H]
+        float dc = dcCarry[cb + j] + dh * og * (1 - tcj * tcj); // dc = dcNext + dh ⊙ o ⊙ (1 − tanh²c)
+        dgi[d + j] = dc * gg * ig * (1 - ig); // through i = σ
+        dgi[d + H + j] = dc * cPrev * fg * (1 - fg); // through f = σ
+        dgi[d + 2 * H + j] = dc * ig * (1 - gg * gg); // through g = tanh
+        dgi[d + 3 * H + j] = dh * tcj * og * (1 - og); // through o = σ
+        dcCarry[cb + j] = dc * fg; // dc_t = dc ⊙ f
+        dhCarry[cb + j] = 0; // refilled by dgates W_hh
+      }
+    }
+
+    void gruBack(int l, int t, int b) {
+      float[] a = act[l];
+      float[] h = hs[l];
+      float[] n = hn[l];
+      int g = gAt(t, b);
+      int d = dAt(t, b);
+      int ha = hAt(t, b);
+      int cb = b * H;
+      for (int j = 0; j < H; j++) {
+        float dh = dhAbove[ha + j] + dhCarry[cb + j]; // total d loss / d h_{t+1}
+        float rg = a[g + j];
+        float zg = a[g + H + j];
+        float ng = a[g + 2 * H + j];
+        float hPrev = h[ha + j];
+        float dn = dh * (1 - zg) * (1 - ng * ng); // through h' = (1 − z) n + z h and n = tanh
+        float dz = dh * (hPrev - ng) * zg * (1 - zg); // through z = σ
+        float dr = dn * n[ha + j] * rg * (1 - rg); // through r ⊙ (W_hn h + b_hn) and r = σ
+        dgi[d + j] = dr;
+        dgi[d + H + j] = dz;
+        dgi[d + 2 * H + j] = dn;
+        dgh[d + j] = dr;
+        dgh[d + H + j] = dz;
+        dgh[d + 2 * H + j] = dn * rg; // the hidden part of n is scaled by r
+        dhCarry[cb + j] = dh * zg; // direct path h → h' through z ⊙ h (the W_hh part is added by the product)
+      }
+    }
+
+    static float[] fit(float[] a, int n) {
+      return a.length >= n ? a : new float[n];
+    }
+  }
+}

@@ -1,0 +1,276 @@
+package io.sparkrnn.kernel.jvm;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link MathKernels} with the Vector API. The matrix product is register-blocked: a micro-kernel
+ * keeps an 8 × 2V (AVX-512) or 4 × 2V tile of C in registers (V = floats per vector: 16 with AVX-512, 8 with AVX2) and
+ * runs k through it with one broadcast of A and two vector loads of B per four pairs of fused
+ * multiply-adds. Column strips of B (K × 2V floats) are walked by all row blocks in turn, so a strip
+ * is read from L2 once and then served from L1. Loaded only when {@code jdk.incubator.vector} is
+ * present (see {@link MathKernels#best()}).
+ */
+final class VectorKernels extends MathKernels {
+  private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+  private static final int V = S.length();
+  /** 8-row tiles (16 accumulators) when the machine has 32 vector registers (AVX-512); else 4-row tiles. */
+  private static final boolean WIDE = V >= 16;
+
+  /** Depth of a k block: a B strip of KC × 2V floats (32 KiB with AVX-512) stays in L1 while every row block walks it. */
+  static final int KC = 256;
+
+  @Override
+  public void gemm(int M, int N, int K, float[] a, int aOff, int lda, boolean transA, float[] b, int bOff, int ldb,
+      float[] c, int cOff, int ldc) {
+    if (M <= 0 || N <= 0 || K <= 0) {
+      return;
+    }
+    if (transA && WIDE && M >= 64) {
+      gemmPackedTransA(M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
+      return;
+    }
+    int ai = transA ? 1 : lda; // step between rows of op(A)
+    int ak = transA ? lda : 1; // step along k
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      int kc = Math.min(KC, K - k0);
+      block(M, N, kc, a, aOff + k0 * ak, ai, ak, b, bOff + k0 * ldb, ldb, c, cOff, ldc);
+    }
+  }
+
+  /** Per thread: a k block of Aᵀ packed as [M/8][kc][8], so that a tile reads its 8 rows of A as one contiguous stream. */
+  private static final ThreadLocal<float[]> PACK = ThreadLocal.withInitial(() -> new float[0]);
+
+  /**
+   * C += Aᵀ B with A stored [K][M] (the weight gradients: A = dgates over T·B rows). Read in place,
+   * the 8 values of a tile's k step sit lda floats after the previous 8: with lda a multiple of
+   * 1 KiB they all fall in one L1 set and miss. Packing each k block first makes them contiguous.
+   */
+  private static void gemmPackedTransA(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+      float[] c, int cOff, int ldc) {
+    int m8 = M / 8 * 8;
+    float[] pack = PACK.get();
+    if (pack.length < m8 * KC) {
+      pack = new float[m8 * KC];
+      PACK.set(pack);
+    }
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      int kc = Math.min(KC, K - k0);
+      for (int i = 0; i < m8; i += 8) {
+        int dst = i * kc;
+        for (int k = 0; k < kc; k++) {
+          System.arraycopy(a, aOff + (k0 + k) * lda + i, pack, dst + k * 8, 8); // pack[i/8][k][r] = A[k0+k][i+r]
+        }
+      }
+      int j = 0;
+      for (; j + 2 * V <= N; j += 2 * V) {
+        for (int i = 0; i < m8; i += 8) {
+          tile8x2(kc, pack, i * kc, 1, 8, b, bOff + k0 * ldb + j, ldb, c, cOff + i * ldc + j, ldc);
+        }
+      }
+      if (j < N) {
+        block(m8, N - j, kc, a, aOff + k0 * lda, 1, lda, b, bOff + k0 * ldb + j, ldb, c, cOff + j, ldc);
+      }
+      if (m8 < M) {
+        block(M - m8, N, kc, a, aOff + k0 * lda + m8, 1, lda, b, bOff + k0 * ldb, ldb, c, cOff + m8 * ldc, ldc);
+      }
+    }
+  }
+
+  /** One k block: C += op(A)[M][kc] B[kc][N]. */
+  private static void block(int M, int N, int K, float[] a, int aOff, int ai, int ak, float[] b, int bOff, int ldb,
+      float[] c, int cOff, int ldc) {
+    int j = 0;
+    for (; j + 2 * V <= N; j += 2 * V) {
+      int i = 0;
+      if (WIDE) {
+        for (; i + 8 <= M; i += 8) {
+          tile8x2(K, a, aOff + i * ai, ai, ak, b, bOff + j, ldb, c, cOff + i * ldc + j, ldc);
+        }
+      }
+      for (; i + 4 <= M; i += 4) {
+        tile4x2(K, a, aOff + i * ai, ai, ak, b, bOff + j, ldb, c, cOff + i * ldc + j, ldc);
+      }
+      for (; i < M; i++) {
+        tile1x2(K, a, aOff + i * ai, ak, b, bOff + j, ldb, c, cOff + i * ldc + j);
+      }
+    }
+    for (; j + V <= N; j += V) {
+      for (int i = 0; i < M; i++) {
+        tile1x1(K, a, aOff + i * ai, ak, b, bOff + j, ldb, c, cOff + i * ldc + j);
+      }
+    }
+    for (; j < N; j++) {
+      for (int i = 0; i < M; i++) {
+        float s = 0f;
+        int pa = aOff + i * ai;
+        int pb = bOff + j;
+        for (int k = 0; k < K; k++, pa += ak, pb += ldb) {
+          s += a[pa] * b[pb];
+        }
+        c[cOff + i * ldc + j] += s;
+      }
+    }
+  }
+
+  /** C[0..8)[0..2V) += op(A)[0..8)[·] B[·][0..2V), C held in sixteen vector registers (AVX-512 has 32). */
+  private static void tile8x2(int K, float[] a, int a0, int ai, int ak, float[] b, int b0, int ldb, float[] c, int c0, int ldc) {
+    FloatVector x00 = FloatVector.fromArray(S, c, c0 + 0 * ldc);
+    FloatVector x01 = FloatVector.fromArray(S, c, c0 + 0 * ldc + V);
+    FloatVector x10 = FloatVector.fromArray(S, c, c0 + 1 * ldc);
+    FloatVector x11 = FloatVector.fromArray(S, c, c0 + 1 * ldc + V);
+    FloatVector x20 = FloatVector.fromArray(S, c, c0 + 2 * ldc);
+    FloatVector x21 = FloatVector.fromArray(S, c, c0 + 2 * ldc + V);
+    FloatVector x30 = FloatVector.fromArray(S, c, c0 + 3 * ldc);
+    FloatVector x31 = FloatVector.fromArray(S, c, c0 + 3 * ldc + V);
+    FloatVector x40 = FloatVector.fromArray(S, c, c0 + 4 * ldc);
+    FloatVector x41 = FloatVector.fromArray(S, c, c0 + 4 * ldc + V);
+    FloatVector x50 = FloatVector.fromArray(S, c, c0 + 5 * ldc);
+    FloatVector x51 = FloatVector.fromArray(S, c, c0 + 5 * ldc + V);
+    FloatVector x60 = FloatVector.fromArray(S, c, c0 + 6 * ldc);
+    FloatVector x61 = FloatVector.fromArray(S, c, c0 + 6 * ldc + V);
+    FloatVector x70 = FloatVector.fromArray(S, c, c0 + 7 * ldc);
+    FloatVector x71 = FloatVector.fromArray(S, c, c0 + 7 * ldc + V);
+    int pa = a0;
+    int pb = b0;
+    for (int k = 0; k < K; k++, pa += ak, pb += ldb) {
+      FloatVector bl = FloatVector.fromArray(S, b, pb);
+      FloatVector bh = FloatVector.fromArray(S, b, pb + V);
+      FloatVector s0 = FloatVector.broadcast(S, a[pa + 0 * ai]);
+      x00 = s0.fma(bl, x00);
+      x01 = s0.fma(bh, x01);
+      FloatVector s1 = FloatVector.broadcast(S, a[pa + 1 * ai]);
+      x10 = s1.fma(bl, x10);
+      x11 = s1.fma(bh, x11);
+      FloatVector s2 = FloatVector.broadcast(S, a[pa + 2 * ai]);
+      x20 = s2.fma(bl, x20);
+      x21 = s2.fma(bh, x21);
+      FloatVector s3 = FloatVector.broadcast(S, a[pa + 3 * ai]);
+      x30 = s3.fma(bl, x30);
+      x31 = s3.fma(bh, x31);
+      FloatVector s4 = FloatVector.broadcast(S, a[pa + 4 * ai]);
+      x40 = s4.fma(bl, x40);
+      x41 = s4.fma(bh, x41);
+      FloatVector s5 = FloatVector.broadcast(S, a[pa + 5 * ai]);
+      x50 = s5.fma(bl, x50);
+      x51 = s5.fma(bh, x51);
+      FloatVector s6 = FloatVector.broadcast(S, a[pa + 6 * ai]);
+      x60 = s6.fma(bl, x60);
+      x61 = s6.fma(bh, x61);
+      FloatVector s7 = FloatVector.broadcast(S, a[pa + 7 * ai]);
+      x70 = s7.fma(bl, x70);
+      x71 = s7.fma(bh, x71);
+    }
+    x00.intoArray(c, c0 + 0 * ldc);
+    x01.intoArray(c, c0 + 0 * ldc + V);
+    x10.intoArray(c, c0 + 1 * ldc);
+    x11.intoArray(c, c0 + 1 * ldc + V);
+    x20.intoArray(c, c0 + 2 * ldc);
+    x21.intoArray(c, c0 + 2 * ldc + V);
+    x30.intoArray(c, c0 + 3 * ldc);
+    x31.intoArray(c, c0 + 3 * ldc + V);
+    x40.intoArray(c, c0 + 4 * ldc);
+    x41.intoArray(c, c0 + 4 * ldc + V);
+    x50.intoArray(c, c0 + 5 * ldc);
+    x51.intoArray(c, c0 + 5 * ldc + V);
+    x60.intoArray(c, c0 + 6 * ldc);
+    x61.intoArray(c, c0 + 6 * ldc + V);
+    x70.intoArray(c, c0 + 7 * ldc);
+    x71.intoArray(c, c0 + 7 * ldc + V);
+  }
+
+  /** C[0..4)[0..2V) += op(A)[0..4)[·] B[·][0..2V), C held in eight vector registers. */
+  private static void tile4x2(int K, float[] a, int a0, int ai, int ak, float[] b, int b0, int ldb, float[] c, int c0, int ldc) {
+    int c1 = c0 + ldc;
+    int c2 = c1 + ldc;
+    int c3 = c2 + ldc;
+    FloatVector x00 = FloatVector.fromArray(S, c, c0);
+    FloatVector x01 = FloatVector.fromArray(S, c, c0 + V);
+    FloatVector x10 = FloatVector.fromArray(S, c, c1);
+    FloatVector x11 = FloatVector.fromArray(S, c, c1 + V);
+    FloatVector x20 = FloatVector.fromArray(S, c, c2);
+    FloatVector x21 = FloatVector.fromArray(S, c, c2 + V);
+    FloatVector x30 = FloatVector.fromArray(S, c, c3);
+    FloatVector x31 = FloatVector.fromArray(S, c, c3 + V);
+    int pa = a0;
+    int pb = b0;
+    for (int k = 0; k < K; k++, pa += ak, pb += ldb) {
+      FloatVector bl = FloatVector.fromArray(S, b, pb);
+      FloatVector bh = FloatVector.fromArray(S, b, pb + V);
+      FloatVector s = FloatVector.broadcast(S, a[pa]);
+      x00 = s.fma(bl, x00);
+      x01 = s.fma(bh, x01);
+      s = FloatVector.broadcast(S, a[pa + ai]);
+      x10 = s.fma(bl, x10);
+      x11 = s.fma(bh, x11);
+      s = FloatVector.broadcast(S, a[pa + 2 * ai]);
+      x20 = s.fma(bl, x20);
+      x21 = s.fma(bh, x21);
+      s = FloatVector.broadcast(S, a[pa + 3 * ai]);
+      x30 = s.fma(bl, x30);
+      x31 = s.fma(bh, x31);
+    }
+    x00.intoArray(c, c0);
+    x01.intoArray(c, c0 + V);
+    x10.intoArray(c, c1);
+    x11.intoArray(c, c1 + V);
+    x20.intoArray(c, c2);
+    x21.intoArray(c, c2 + V);
+    x30.intoArray(c, c3);
+    x31.intoArray(c, c3 + V);
+  }
+
+  private static void tile1x2(int K, float[] a, int a0, int ak, float[] b, int b0, int ldb, float[] c, int c0) {
+    FloatVector x0 = FloatVector.fromArray(S, c, c0);
+    FloatVector x1 = FloatVector.fromArray(S, c, c0 + V);
+    int pa = a0;
+    int pb = b0;
+    for (int k = 0; k < K; k++, pa += ak, pb += ldb) {
+      FloatVector s = FloatVector.broadcast(S, a[pa]);
+      x0 = s.fma(FloatVector.fromArray(S, b, pb), x0);
+      x1 = s.fma(FloatVector.fromArray(S, b, pb + V), x1);
+    }
+    x0.intoArray(c, c0);
+    x1.intoArray(c, c0 + V);
+  }
+
+  private static void tile1x1(int K, float[] a, int a0, int ak, float[] b, int b0, int ldb, float[] c, int c0) {
+    FloatVector x0 = FloatVector.fromArray(S, c, c0);
+    int pa = a0;
+    int pb = b0;
+    for (int k = 0; k < K; k++, pa += ak, pb += ldb) {
+      x0 = FloatVector.broadcast(S, a[pa]).fma(FloatVector.fromArray(S, b, pb), x0);
+    }
+    x0.intoArray(c, c0);
+  }
+
+  @Override
+  public void sigmoid(float[] x, int off, int n) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    int i = 0;
+    for (; i + V <= n; i += V) {
+      FloatVector v = FloatVector.fromArray(S, x, off + i);
+      one.div(v.neg().lanewise(VectorOperators.EXP).add(one)).intoArray(x, off + i); // σ = 1 / (1 + e^−x)
+    }
+    for (; i < n; i++) {
+      x[off + i] = (float) (1.0 / (1.0 + Math.exp(-x[off + i])));
+    }
+  }
+
+  @Override
+  public void tanh(float[] src, int srcOff, float[] dst, int dstOff, int n) {
+    int i = 0;
+    for (; i + V <= n; i += V) {
+      FloatVector.fromArray(S, src, srcOff + i).lanewise(VectorOperators.TANH).intoArray(dst, dstOff + i);
+    }
+    for (; i < n; i++) {
+      dst[dstOff + i] = (float) Math.tanh(src[srcOff + i]);
+    }
+  }
+
+  @Override
+  public String describe() {
+    return "Vector API, " + S.vectorBitSize() + "-bit (" + V + " floats)";
+  }
+}

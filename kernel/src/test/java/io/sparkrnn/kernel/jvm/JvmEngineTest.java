@@ -1,0 +1,225 @@
+package io.sparkrnn.kernel.jvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.sparkrnn.kernel.engine.BpttResult;
+import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.engine.Fixtures;
+import io.sparkrnn.kernel.engine.ForwardResult;
+import io.sparkrnn.kernel.engine.ReferenceEngine;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
+import io.sparkrnn.kernel.model.ParamSpec;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.model.State;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The float32 JVM engine against the float64 reference, with both kernel sets (Vector API and
+ * scalar) and with 1, 2 and 3 slices, at a tiny shape (every tail path of the products) and at a
+ * shape wide enough for the SIMD tiles (H = 40: GH = 40..160 columns, 4-row tiles and a row tail).
+ */
+class JvmEngineTest {
+  /**
+   * Norm-wise relative error allowed between float32 and float64: float32 rounds at 6e-8 relative,
+   * the products here sum at most T·B = 77 rows in float32 (the slices' sums are added in float64);
+   * an indexing bug gives errors of order 1. Same tolerance as the Aparapi engine's test.
+   */
+  static final double FLOAT32_REL_TOL = 1e-4;
+  /** Norms below this are zero at float32 precision; the error is then taken relative to this floor. */
+  static final double NORM_FLOOR = 1e-6;
+
+  record Case(CellType cell, int layers, Mode mode, LossType loss, boolean lengths, boolean initialState, int F, int H,
+      int B, int T) {
+    ModelConfig config() {
+      return new ModelConfig(cell, layers, F, H, loss == LossType.CROSS_ENTROPY ? 4 : 2, mode, loss);
+    }
+
+    long seed() {
+      return 1000L * cell.ordinal() + 100L * layers + 10L * mode.ordinal() + 4L * loss.ordinal() + (lengths ? 2 : 0)
+          + (initialState ? 1 : 0) + 7L * H;
+    }
+
+    @Override
+    public String toString() {
+      return cell.id() + " L=" + layers + " " + mode.id() + " " + loss.id() + (lengths ? " lengths" : "")
+          + (initialState ? " initial-state" : "") + " F=" + F + " H=" + H + " B=" + B + " T=" + T;
+    }
+  }
+
+  static List<Case> cases() {
+    List<Case> list = new ArrayList<>();
+    for (CellType cell : CellType.values()) {
+      for (int layers : new int[] {1, 2}) {
+        for (Mode mode : Mode.values()) {
+          for (LossType loss : LossType.values()) {
+            list.add(new Case(cell, layers, mode, loss, false, false, 3, 5, 4, 6));
+            list.add(new Case(cell, layers, mode, loss, true, true, 3, 5, 4, 6));
+          }
+        }
+      }
+      list.add(new Case(cell, 2, Mode.SEQ2SEQ, LossType.MSE, true, true, 17, 40, 11, 7));
+      list.add(new Case(cell, 1, Mode.SEQ2ONE, LossType.CROSS_ENTROPY, true, false, 1, 40, 9, 5));
+    }
+    return list;
+  }
+
+  @TestFactory
+  Stream<DynamicTest> lossGradientOutputsAndStatesMatchFloat64Reference() {
+    List<DynamicTest> tests = new ArrayList<>();
+    for (MathKernels math : kernelSets()) {
+      for (int threads : new int[] {1, 2, 3}) {
+        JvmEngine engine = new JvmEngine(math, threads);
+        for (Case c : cases()) {
+          tests.add(DynamicTest.dynamicTest(engine.describe() + ": " + c, () -> checkAgainstReference(engine, c)));
+        }
+      }
+    }
+    return tests.stream();
+  }
+
+  /** The Vector API kernels when this JVM has them (surefire adds the module), and the scalar ones. */
+  static List<MathKernels> kernelSets() {
+    List<MathKernels> sets = new ArrayList<>();
+    sets.add(MathKernels.best());
+    sets.add(MathKernels.scalar());
+    return sets;
+  }
+
+  @Test
+  void testJvmHasTheVectorApi() {
+    assertTrue(MathKernels.vectorApiAvailable(), "surefire's argLine should add --add-modules=jdk.incubator.vector");
+    assertTrue(MathKernels.best().describe().startsWith("Vector API"), MathKernels.best().describe());
+  }
+
+  @Test
+  void jvmDeviceCreatesTheJvmEngine() {
+    try (var engine = Engines.create("kernel", "jvm")) {
+      assertTrue(engine instanceof JvmEngine, engine.describe());
+    }
+  }
+
+  /** Buffers grow for a larger batch and are reused, oversized, for a smaller one. */
+  @Test
+  void oneEngineServesGrowingAndShrinkingShapes() {
+    JvmEngine engine = new JvmEngine(MathKernels.best(), 2);
+    checkAgainstReference(engine, new Case(CellType.LSTM, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY, true, true, 3, 5, 4, 6));
+    checkAgainstReference(engine, new Case(CellType.LSTM, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY, true, true, 3, 5, 7, 9));
+    checkAgainstReference(engine, new Case(CellType.LSTM, 1, Mode.SEQ2SEQ, LossType.MSE, false, false, 3, 5, 2, 3));
+    checkAgainstReference(engine, new Case(CellType.GRU, 1, Mode.SEQ2ONE, LossType.MSE, true, false, 2, 8, 3, 5));
+    engine.close();
+  }
+
+  static void checkAgainstReference(JvmEngine engine, Case c) {
+    ModelConfig config = c.config();
+    int T = c.T();
+    int B = c.B();
+    Params params = new Params(config, toFloats(Fixtures.randomParams(new ParamLayout(config).size(), c.seed())));
+    Batch batch = Fixtures.randomBatch(config, T, B, c.lengths(), c.seed() + 7);
+    State initial = c.initialState() ? Fixtures.randomState(config, B, c.seed() + 13) : null;
+    ReferenceEngine reference = new ReferenceEngine();
+
+    BpttResult expected = reference.lossAndGradient(params, batch, initial);
+    BpttResult actual = engine.lossAndGradient(params, batch, initial);
+    String where = c + " on " + engine.describe();
+    assertEquals(expected.gradients().count(), actual.gradients().count(), where + ": loss count");
+    assertClose(where + ": loss sum", new double[] {expected.gradients().lossSum()}, new double[] {actual.gradients().lossSum()});
+    List<String> report = new ArrayList<>();
+    double worst = -1;
+    String worstName = null;
+    for (ParamSpec spec : params.layout().specs()) {
+      double[] e = slice(expected.gradients().gradient(), spec);
+      double[] a = slice(actual.gradients().gradient(), spec);
+      double err = relativeError(e, a);
+      report.add(String.format("%s err=%.2e |ref|=%.4e |jvm|=%.4e", spec.name(), err, norm(e), norm(a)));
+      if (err > worst) {
+        worst = err;
+        worstName = spec.name();
+      }
+    }
+    if (worst > FLOAT32_REL_TOL) {
+      fail(where + ": gradient of " + worstName + " is off by " + String.format("%.2e", worst) + " (tolerance "
+          + FLOAT32_REL_TOL + "); per parameter: " + String.join("; ", report));
+    }
+    assertStatesClose(where + ": final state after lossAndGradient", expected.finalState(), actual.finalState());
+
+    ForwardResult expectedForward = reference.forward(params, batch, initial);
+    ForwardResult actualForward = engine.forward(params, batch, initial);
+    assertClose(where + ": forward outputs", toDoubles(expectedForward.outputs()), toDoubles(actualForward.outputs()));
+    assertStatesClose(where + ": final state after forward", expectedForward.finalState(), actualForward.finalState());
+  }
+
+  static void assertStatesClose(String what, State expected, State actual) {
+    assertClose(what + " h", toDoubles(expected.h()), toDoubles(actual.h()));
+    assertEquals(expected.c() == null, actual.c() == null, what + ": c present");
+    if (expected.c() != null) {
+      assertClose(what + " c", toDoubles(expected.c()), toDoubles(actual.c()));
+    }
+  }
+
+  static void assertClose(String what, double[] expected, double[] actual) {
+    assertEquals(expected.length, actual.length, what + ": length");
+    double err = relativeError(expected, actual);
+    if (err > FLOAT32_REL_TOL) {
+      int worst = 0;
+      for (int i = 0; i < expected.length; i++) {
+        if (Math.abs(expected[i] - actual[i]) > Math.abs(expected[worst] - actual[worst])) {
+          worst = i;
+        }
+      }
+      fail(String.format("%s: relative error %.2e > %.0e; |ref|=%.4e |jvm|=%.4e; worst index %d: ref %.6e jvm %.6e",
+          what, err, FLOAT32_REL_TOL, norm(expected), norm(actual), worst, expected[worst], actual[worst]));
+    }
+  }
+
+  /** ‖a − e‖ / max(‖e‖, NORM_FLOOR). */
+  static double relativeError(double[] expected, double[] actual) {
+    double diff = 0;
+    for (int i = 0; i < expected.length; i++) {
+      double d = actual[i] - expected[i];
+      diff += d * d;
+    }
+    return Math.sqrt(diff) / Math.max(norm(expected), NORM_FLOOR);
+  }
+
+  static double norm(double[] v) {
+    double s = 0;
+    for (double d : v) {
+      s += d * d;
+    }
+    return Math.sqrt(s);
+  }
+
+  static double[] slice(double[] flat, ParamSpec spec) {
+    double[] out = new double[spec.size()];
+    System.arraycopy(flat, spec.offset(), out, 0, out.length);
+    return out;
+  }
+
+  static float[] toFloats(double[] d) {
+    float[] f = new float[d.length];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = (float) d[i];
+    }
+    return f;
+  }
+
+  static double[] toDoubles(float[] f) {
+    double[] d = new double[f.length];
+    for (int i = 0; i < f.length; i++) {
+      d[i] = f[i];
+    }
+    return d;
+  }
+}

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       PrepCommand.class,
       InspectCommand.class,
       DevicesCommand.class,
+      BenchCommand.class,
     })
 public final class Main implements Runnable {
 

@@ -297,6 +297,11 @@ public final class Trainer {
     return total;
   }
 
+  /** The per-step metrics of the last {@link #run}. */
+  public TrainingMetrics metrics() {
+    return metrics;
+  }
+
   public Dataset dataset() {
     return dataset;
   }

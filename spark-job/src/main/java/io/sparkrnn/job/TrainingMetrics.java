@@ -60,6 +60,20 @@ public final class TrainingMetrics {
     return median(stepNanos) / 1e6;
   }
 
+  /** Median step time in ms over the steps of this run after the first {@code skip} (JIT warm-up). */
+  public double medianStepMs(int skip) {
+    return median(stepNanos.subList(Math.min(skip, stepNanos.size()), stepNanos.size()), false) / 1e6;
+  }
+
+  /** Median Spark overhead per step in ms over the steps after the first {@code skip}. */
+  public double medianOverheadMs(int skip) {
+    List<Long> d = new ArrayList<>();
+    for (int i = Math.min(skip, stepNanos.size()); i < stepNanos.size(); i++) {
+      d.add(stepNanos.get(i) - computeNanos.get(i));
+    }
+    return median(d, false) / 1e6;
+  }
+
   /** Median of (step wall time − slowest partition's compute time) in ms: what Spark adds per step. */
   public double medianOverheadMs() {
     List<Long> d = new ArrayList<>();
@@ -70,10 +84,17 @@ public final class TrainingMetrics {
   }
 
   private static double median(List<Long> values) {
-    if (values.size() <= 1) {
+    return median(values, true);
+  }
+
+  private static double median(List<Long> values, boolean dropFirst) {
+    if (values.size() <= 1 && dropFirst) {
       return values.isEmpty() ? Double.NaN : values.get(0);
     }
-    long[] v = values.subList(1, values.size()).stream().mapToLong(Long::longValue).toArray();
+    if (values.isEmpty()) {
+      return Double.NaN;
+    }
+    long[] v = values.subList(dropFirst ? 1 : 0, values.size()).stream().mapToLong(Long::longValue).toArray();
     Arrays.sort(v);
     return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2.0;
   }

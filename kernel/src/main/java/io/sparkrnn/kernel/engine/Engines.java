@@ -58,7 +58,7 @@ public final class Engines {
   public static String describeKernel(String device) {
     DeviceChoice d = DeviceChoice.parse(device);
     if (d == DeviceChoice.JVM || (d == DeviceChoice.AUTO && !Devices.available().contains(DeviceChoice.GPU))) {
-      return "jvm engine (float32 Java, " + io.sparkrnn.kernel.jvm.MathKernels.best().describe() + ")";
+      return "JVM engine (float32 Java, " + io.sparkrnn.kernel.jvm.MathKernels.best().describe() + ")";
     }
     return "aparapi on " + Devices.resolve(d).info().describe();
   }

@@ -83,7 +83,7 @@ public final class JvmEngine implements BpttEngine {
 
   @Override
   public String describe() {
-    return "jvm float32 (" + math.describe() + ", " + threads + " thread" + (threads == 1 ? "" : "s") + ")";
+    return "JVM engine float32 (" + math.describe() + ", " + threads + " thread" + (threads == 1 ? "" : "s") + ")";
   }
 
   @Override

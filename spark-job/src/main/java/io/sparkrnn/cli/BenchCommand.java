@@ -1,0 +1,344 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.job.Trainer;
+import io.sparkrnn.job.TrainingMetrics;
+import io.sparkrnn.kernel.aparapi.AparapiBench;
+import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaSparkContext;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code spark-rnn bench}: training-step throughput (forward, loss and full BPTT of one batch; no
+ * optimizer step) in sequences/s and GFLOP/s, per shape and device; with {@code --spark}, also
+ * whole {@code train} steps on a local Spark master at the same shapes and global batch, against
+ * the kernel alone.
+ *
+ * <p>Every figure is the median of {@code --runs} timed calls after warm-up (at least
+ * {@code --warmup} calls and {@code --warmup-seconds} of them: the JIT compiles the JVM engine's
+ * SIMD code only after some calls). GFLOP/s counts the matrix products alone
+ * ({@link AparapiBench#trainingStepFlops}).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Time training steps (forward + backward) per cell, shape and device; print a table, optionally write JSON.",
+        "Default: rnn, lstm, gru at H = 64 and 256 (F = O = 1, B = 64, T = 50), plus lstm F=64 H=256 B=256 T=100,",
+        "on every available device and (small shapes only) the float64 reference.",
+        "Quick run (under a minute): --cells lstm --hidden 64,256 --no-large --devices jvm --runs 5"})
+public final class BenchCommand implements Callable<Integer> {
+
+  @Option(names = "--cells", split = ",", paramLabel = "CELL", description = "rnn, lstm, gru (default: all three)")
+  List<String> cells = List.of("rnn", "lstm", "gru");
+
+  @Option(names = "--hidden", split = ",", paramLabel = "H", description = "hidden sizes of the grid (default: 64,256)")
+  List<Integer> hidden = List.of(64, 256);
+
+  @Option(names = "--input", paramLabel = "F", description = "input size of the grid (default: 1)")
+  int input = 1;
+
+  @Option(names = "--output", paramLabel = "O", description = "output size (default: 1)")
+  int output = 1;
+
+  @Option(names = "--batch", paramLabel = "B", description = "sequences per step (default: 64)")
+  int batch = 64;
+
+  @Option(names = "--steps", paramLabel = "T", description = "time steps per sequence (default: 50)")
+  int steps = 50;
+
+  @Option(names = "--layers", paramLabel = "L", description = "stacked layers (default: 1)")
+  int layers = 1;
+
+  @Option(names = "--shape", paramLabel = "CELL:F:H:B:T", description = "an extra shape, e.g. lstm:64:256:256:100 (repeatable)")
+  List<String> extraShapes = new ArrayList<>();
+
+  @Option(names = "--no-large", description = "leave out the default large shape (lstm F=64 H=256 B=256 T=100)")
+  boolean noLarge;
+
+  @Option(names = "--devices", split = ",", paramLabel = "DEVICE",
+      description = "auto, jvm, cpu-opencl, gpu, reference (default: every available device, then the reference)")
+  List<String> devices;
+
+  @Option(names = "--runs", description = "timed runs per row; the median is reported (default: 7)")
+  int runs = 7;
+
+  @Option(names = "--warmup", description = "untimed calls before timing, at least (default: 3)")
+  int warmup = 3;
+
+  @Option(names = "--warmup-seconds", description = "untimed calls go on for at least this long (default: 1.5)")
+  double warmupSeconds = 1.5;
+
+  @Option(names = "--reference-max-gflop", paramLabel = "GFLOP",
+      description = "skip the float64 reference where one step is more than this many GFLOP (default: 0.6)")
+  double referenceMaxGflop = 0.6;
+
+  @Option(names = "--seed", description = "seed of the random parameters and batch (default: 1)")
+  long seed = 1;
+
+  @Option(names = "--json", paramLabel = "FILE", description = "also write the rows as a JSON list")
+  Path json;
+
+  @Option(names = "--spark", description = "also time `train` steps on --master (sine data, F = O = 1 shapes only) against the kernel alone")
+  boolean spark;
+
+  @Option(names = "--master", description = "Spark master for --spark (default: local[2])")
+  String master = "local[2]";
+
+  @Option(names = "--spark-steps", description = "train steps per --spark row; the first --spark-warmup are not timed (default: 12)")
+  int sparkSteps = 12;
+
+  @Option(names = "--spark-warmup", description = "train steps left out of the --spark median (default: 4)")
+  int sparkWarmup = 4;
+
+  /** One shape of the table. */
+  record Shape(CellType cell, int features, int hidden, int batch, int steps) {
+    ModelConfig config(int layers, int outputs) {
+      return new ModelConfig(cell, layers, features, hidden, outputs, Mode.SEQ2SEQ, LossType.MSE);
+    }
+  }
+
+  @Override
+  public Integer call() throws IOException {
+    if (runs < 1 || warmup < 0 || sparkSteps <= sparkWarmup + 1) {
+      throw new IllegalArgumentException("--runs must be ≥ 1, --warmup ≥ 0 and --spark-steps > --spark-warmup + 1");
+    }
+    List<Shape> shapes = shapes();
+    List<String> deviceList = devices != null ? devices : defaultDevices();
+    for (String d : deviceList) {
+      if (!d.equals("reference")) {
+        DeviceChoice.parse(d); // fail early on a bad name
+      }
+    }
+    PrintStream out = System.out;
+    out.printf("spark-rnn bench, %s, %d cores, %s; median of %d runs after ≥ %d warm-up calls and ≥ %.1f s%n",
+        ZonedDateTime.now().withNano(0), Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name") + " "
+            + System.getProperty("java.version"), runs, warmup, warmupSeconds);
+    for (String d : deviceList) {
+      out.printf("  %-10s = %s%n", d, d.equals("reference") ? "float64 reference (JVM, one thread)" : Engines.describeKernel(d));
+    }
+    List<Map<String, Object>> rows = new ArrayList<>();
+    out.println();
+    out.println(header());
+    for (Shape s : shapes) {
+      Map<String, Double> kernelSeqPerS = new LinkedHashMap<>();
+      for (String d : deviceList) {
+        ModelConfig config = s.config(layers, output);
+        if (d.equals("reference") && AparapiBench.trainingStepFlops(config, s.batch, s.steps) > referenceMaxGflop * 1e9) {
+          continue;
+        }
+        Map<String, Object> row = kernelRow(s, config, d);
+        rows.add(row);
+        kernelSeqPerS.put(d, (Double) row.get("seq_per_s"));
+        out.println(format(row));
+      }
+      if (spark && s.features == 1 && output == 1) {
+        for (String d : deviceList) {
+          if (!d.equals("reference") && kernelSeqPerS.containsKey(d)) {
+            Map<String, Object> row = sparkRow(s, d, kernelSeqPerS.get(d));
+            rows.add(row);
+            out.println(format(row));
+          }
+        }
+      }
+    }
+    if (json != null) {
+      Path parent = json.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      Files.writeString(json, Json.writePretty(rows) + "\n", StandardCharsets.UTF_8);
+      out.println("wrote " + rows.size() + " rows to " + json);
+    }
+    return 0;
+  }
+
+  List<Shape> shapes() {
+    List<Shape> list = new ArrayList<>();
+    for (String c : cells) {
+      for (int h : hidden) {
+        list.add(new Shape(CellType.parse(c.trim()), input, h, batch, steps));
+      }
+    }
+    if (!noLarge && extraShapes.isEmpty()) {
+      list.add(new Shape(CellType.LSTM, 64, 256, 256, 100));
+    }
+    for (String spec : extraShapes) {
+      String[] p = spec.split(":");
+      if (p.length != 5) {
+        throw new IllegalArgumentException("--shape '" + spec + "': expected CELL:F:H:B:T, e.g. lstm:64:256:256:100");
+      }
+      try {
+        list.add(new Shape(CellType.parse(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]), Integer.parseInt(p[3]),
+            Integer.parseInt(p[4])));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--shape '" + spec + "': F, H, B and T must be integers");
+      }
+    }
+    return list;
+  }
+
+  /** jvm, cpu-opencl and gpu where present, then the reference. */
+  static List<String> defaultDevices() {
+    List<String> list = new ArrayList<>();
+    List<DeviceChoice> available = Devices.available();
+    list.add("jvm");
+    if (available.contains(DeviceChoice.CPU_OPENCL)) {
+      list.add("cpu-opencl");
+    }
+    if (available.contains(DeviceChoice.GPU)) {
+      list.add("gpu");
+    }
+    list.add("reference");
+    return list;
+  }
+
+  Map<String, Object> kernelRow(Shape s, ModelConfig config, String device) {
+    try (BpttEngine engine = device.equals("reference") ? Engines.create("reference", "auto") : Engines.create("kernel", device)) {
+      Params params = Params.initialize(config, seed);
+      var b = AparapiBench.randomBatch(config, s.steps, s.batch, seed + 1);
+      long start = System.nanoTime();
+      int calls = 0;
+      int minCalls = device.equals("reference") ? Math.min(1, warmup) : warmup;
+      double minSeconds = device.equals("reference") ? 0 : warmupSeconds;
+      while (calls < minCalls || (System.nanoTime() - start) / 1e9 < minSeconds) {
+        engine.lossAndGradient(params, b, null);
+        calls++;
+      }
+      AparapiBench.Result r = AparapiBench.bench(engine, config, s.batch, s.steps, 0, runs, seed);
+      Map<String, Object> row = baseRow(s, device, "kernel");
+      row.put("engine", r.engine());
+      row.put("seq_per_s", r.sequencesPerSecond());
+      row.put("gflops", r.gflopPerSecond());
+      row.put("median_ms", r.medianSeconds() * 1e3);
+      row.put("min_ms", r.minSeconds() * 1e3);
+      row.put("runs", runs);
+      row.put("warmup_calls", calls);
+      return row;
+    }
+  }
+
+  /**
+   * Trains {@code --spark-steps} steps of the same model on sine sequences (T steps, global batch B)
+   * on {@code --master}, and compares the median step with the kernel alone at the same global batch.
+   */
+  Map<String, Object> sparkRow(Shape s, String device, double kernelSeqPerS) throws IOException {
+    Path tmp = Files.createTempDirectory("spark-rnn-bench");
+    try {
+      Configuration hadoop = new Configuration();
+      Path data = tmp.resolve("sine");
+      int sequences = s.batch * 4;
+      Prep.run(new SineSource(SineSource.Options.defaults(s.steps, sequences, seed)), new PrepOptions(data.toUri(), s.batch, 0,
+          false, true), hadoop);
+      Map<String, String> given = new LinkedHashMap<>();
+      given.put("data", data.toUri().toString());
+      given.put("out", tmp.resolve("out").toUri().toString());
+      given.put("cell", s.cell.id());
+      given.put("num-layers", Integer.toString(layers));
+      given.put("hidden-size", Integer.toString(s.hidden));
+      given.put("batch", Integer.toString(s.batch));
+      given.put("steps", Integer.toString(sparkSteps));
+      given.put("engine", "kernel");
+      given.put("device", device);
+      given.put("checkpoint-every", "0");
+      given.put("log-every", Integer.toString(sparkSteps));
+      given.put("master", master);
+      given.put("seed", Long.toString(seed));
+      PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
+      Trainer trainer = Trainer.prepare(given, hadoop, quiet);
+      int partitions;
+      try (JavaSparkContext sc = SparkSetup.start("spark-rnn bench", master)) {
+        partitions = Math.max(1, sc.defaultParallelism());
+        trainer.run(sc);
+      }
+      TrainingMetrics m = trainer.metrics();
+      double stepMs = m.medianStepMs(sparkWarmup);
+      double overheadMs = m.medianOverheadMs(sparkWarmup);
+      double seqPerS = s.batch / (stepMs / 1e3);
+      ModelConfig config = s.config(layers, output);
+      Map<String, Object> row = baseRow(s, device, "spark");
+      row.put("engine", "train on " + master + ", " + partitions + " partitions");
+      row.put("seq_per_s", seqPerS);
+      row.put("gflops", AparapiBench.trainingStepFlops(config, s.batch, s.steps) / (stepMs / 1e3) / 1e9);
+      row.put("median_ms", stepMs);
+      row.put("runs", sparkSteps - sparkWarmup);
+      row.put("master", master);
+      row.put("partitions", partitions);
+      row.put("kernel_seq_per_s", kernelSeqPerS);
+      row.put("ratio_to_kernel", seqPerS / kernelSeqPerS);
+      row.put("overhead_ms", overheadMs);
+      return row;
+    } finally {
+      deleteTree(tmp);
+    }
+  }
+
+  private Map<String, Object> baseRow(Shape s, String device, String mode) {
+    Map<String, Object> row = new LinkedHashMap<>();
+    row.put("cell", s.cell.id());
+    row.put("hidden_size", s.hidden);
+    row.put("input_size", s.features);
+    row.put("output_size", output);
+    row.put("layers", layers);
+    row.put("batch", s.batch);
+    row.put("steps", s.steps);
+    row.put("device", device);
+    row.put("mode", mode);
+    return row;
+  }
+
+  static String header() {
+    return String.format(Locale.ROOT, "%-5s %4s %5s %5s %4s  %-10s %-6s %10s %10s %9s  %s", "cell", "F", "H", "B", "T", "device", "mode",
+        "ms/step", "seq/s", "GFLOP/s", "notes");
+  }
+
+  static String format(Map<String, Object> r) {
+    String notes = "spark".equals(r.get("mode"))
+        ? String.format(Locale.ROOT, "%.2f× the kernel alone (%.0f seq/s); Spark overhead %.1f ms/step; %s", (Double) r.get("ratio_to_kernel"),
+            (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"), r.get("engine"))
+        : String.format(Locale.ROOT, "min %.2f ms; %s", (Double) r.get("min_ms"), r.get("engine"));
+    return String.format(Locale.ROOT, "%-5s %4d %5d %5d %4d  %-10s %-6s %10.2f %10.1f %9.2f  %s", r.get("cell"), r.get("input_size"),
+        r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"), r.get("mode"), (Double) r.get("median_ms"),
+        (Double) r.get("seq_per_s"), (Double) r.get("gflops"), notes);
+  }
+
+  private static void deleteTree(Path root) {
+    try (Stream<Path> walk = Files.walk(root)) {
+      walk.sorted(Comparator.reverseOrder()).forEach(p -> {
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+          // a temporary folder; what cannot be deleted stays in /tmp
+        }
+      });
+    } catch (IOException ignored) {
+      // as above
+    }
+  }
+}

@@ -187,13 +187,14 @@ class SparkTrainingTest {
     Map<String, String> m = new HashMap<>();
     m.put("data", adding);
     m.put("out", out.toUri().toString());
-    m.put("cell", "lstm");
+    // GRU 16 leaves the 1/6 plateau after about 250 steps here (measured: validation MSE 0.0036 at 300)
+    m.put("cell", "gru");
     m.put("hidden-size", "16");
     m.put("batch", "50");
-    m.put("steps", "150");
+    m.put("steps", "350");
     m.put("lr", "0.01");
     m.put("checkpoint-every", "0");
-    m.put("validate-every", "150");
+    m.put("validate-every", "350");
     m.put("log-every", "1000");
     Trainer.Summary s = Trainer.prepare(m, new Configuration(), quiet()).run(sc);
     // predicting the mean (1.0) scores Var(u1 + u2) = 2/12 = 1/6 ≈ 0.167; ask for half of that

@@ -1,9 +1,9 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.kernel.aparapi.Devices;
-import io.sparkrnn.kernel.aparapi.ResolvedDevice;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.DeviceInfo;
+import io.sparkrnn.kernel.engine.Engines;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
@@ -21,8 +21,7 @@ public final class DevicesCommand implements Callable<Integer> {
     System.out.println();
     for (DeviceChoice c : DeviceChoice.values()) {
       try {
-        ResolvedDevice r = Devices.resolve(c);
-        System.out.printf("  --device %-10s -> %s%n", c.id(), r.info().describe());
+        System.out.printf("  --device %-10s -> %s%n", c.id(), Engines.describeKernel(c.id()));
       } catch (RuntimeException e) {
         System.out.printf("  --device %-10s -> unavailable: %s%n", c.id(), e.getMessage());
       }

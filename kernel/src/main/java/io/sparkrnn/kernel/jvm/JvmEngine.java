@@ -22,7 +22,7 @@ import java.util.concurrent.Future;
  * BPTT in float32 on the JVM, multi-threaded, with register-blocked matrix products
  * ({@link MathKernels}): {@code --device jvm}, and what {@code auto} picks when there is no OpenCL GPU.
  *
- * <p>Work split: the batch is cut into P contiguous slices of sequences (P = threads, at most B),
+ * <p>Work split: the batch is cut into P contiguous slices of sequences (P = threads, at most B; more with {@code -Dsparkrnn.jvm.slicesPerThread}),
  * and each {@link Slice} runs the whole forward and backward pass of its sequences on one thread,
  * with its own buffers and its own float32 gradient; the P gradients are added in float64 at the
  * end. Slices share nothing while they run, so there is no synchronisation per time step.
@@ -31,19 +31,24 @@ import java.util.concurrent.Future;
  * [Bs][GH] = bias + x_t W_ihᵀ + h_t W_hhᵀ as two matrix products over the whole slice (M = Bs rows),
  * then the gate nonlinearities in place (vectorised σ and tanh) and the cell update. Backward walks
  * t down: the gate gradients of step t from the carried dh, dc, then the carried
- * dh_t = dgates_t W_hh (one product). The weight gradients are one product per matrix after the
- * loop, over all T·Bs rows at once: dW_hh += dgatesᵀ [h_0..h_{T−1}], dW_ih += dgatesᵀ x, and the
- * gradient for the layer below dx = dgates W_ih. The weights are transposed once per call.
+ * dh_t = dgates_t W_hh (one product). Every C / Bs steps (C = 256 rows) the chunk's dgates go into
+ * the weight gradients as one product per matrix over all its rows, while they are in cache:
+ * dW_hh += dgatesᵀ h_prev, dW_ih += dgatesᵀ x, and the gradient for the layer below dx = dgates W_ih.
+ * The weights are transposed once per call.
  *
- * <p>Working memory (float32 values) per engine, summed over slices (so for the whole batch B),
- * L layers, I_l the input width of layer l, R head rows (T·B or B):
+ * <p>Working memory in float32 values, for the whole batch (summed over the P slices), L layers,
+ * I_l the input width of layer l, R head rows (T·B for seq2seq, B for seq2one), C = 256 rows of
+ * dgates per slice ({@code CHUNK_ROWS}), |θ| the parameter count:
  * <pre>
- *   per layer:  (T+1)·B·H (h)  + T·B·GH (gate activations)
- *               + LSTM: (T+1)·B·H (c) + T·B·H (tanh c);   GRU: T·B·H (W_hn h + b_hn)
- *   once:       T·B·GH (dgates; GRU 2·T·B·GH) + 2·T·B·H (dh from above, two layers) + T·B·F (x)
- *               + 2·R·O (outputs, d outputs) + B·(2·GH + 3·H) (step scratch, carried dh and dc)
- *               + P·|params| (one gradient per slice) + 2·|params| (transposed weights, biases)
+ *   per layer l:  (T+1)·B·H (h) + T·B·GH (gate activations)
+ *                 + LSTM: (T+1)·B·H (c) + T·B·H (tanh c);   GRU: T·B·H (W_hn h + b_hn)
+ *   once:         2·T·B·H (dh from above and to below) + T·B·F (x) + 2·R·O (outputs, d outputs)
+ *                 + P·C·GH (dgates of one chunk; GRU 2·P·C·GH) + 4·B·H (carried dh, dc; seq2one head rows)
+ *                 + GRU: B·GH (hidden pre-activations of a step)
+ *                 + (P + 1)·|θ| (a gradient per slice; the transposed weights) + 2·|θ| float64 (the summed gradient)
+ *                 + threads·GH·256 (packing buffer of the weight-gradient products)
  * </pre>
+ * E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2: about 9.1 M values, 37 MB.
  * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.
  *
  * <p>create → ({@link #forward} | {@link #lossAndGradient})* → {@link #close}. Not thread-safe.
@@ -58,9 +63,13 @@ public final class JvmEngine implements BpttEngine {
   });
   /** System property: the number of slices (threads) per call; default the available processors. */
   public static final String THREADS_PROPERTY = "sparkrnn.jvm.threads";
+  /** System property: slices per thread (default 1). */
+  public static final String SLICES_PROPERTY = "sparkrnn.jvm.slicesPerThread";
 
   private final MathKernels math;
   private final int threads;
+  /** Slices per worker thread: more than 1 balances load when other processes share the cores, at some cost in tile efficiency. */
+  private final int slicesPerThread = Integer.getInteger(SLICES_PROPERTY, 1);
   private final List<Slice> slices = new ArrayList<>();
   private Weights weights;
   private boolean closed;
@@ -135,7 +144,7 @@ public final class JvmEngine implements BpttEngine {
       initial.validateFor(config, batch.batchSize());
     }
     int B = batch.batchSize();
-    int P = Math.min(threads, B);
+    int P = Math.min(threads * slicesPerThread, B);
     int[] from = new int[P + 1];
     for (int p = 0; p <= P; p++) {
       from[p] = (int) ((long) B * p / P);
@@ -154,18 +163,28 @@ public final class JvmEngine implements BpttEngine {
     void run(Slice s);
   }
 
-  /** Runs the work of every slice: slice 0 on the calling thread, the others on the pool. */
+  /**
+   * Runs the work of every slice on {@code threads} workers: the calling thread and threads − 1
+   * pool tasks, each claiming the next unclaimed slice until none is left (so a worker slowed by
+   * another process on its core takes fewer slices).
+   */
   private void run(Call call, SliceWork work) {
+    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    Runnable worker = () -> {
+      for (int p = next.getAndIncrement(); p < call.slices; p = next.getAndIncrement()) {
+        work.run(slices.get(p));
+      }
+    };
     List<Future<?>> pending = new ArrayList<>();
-    for (int p = 1; p < call.slices; p++) {
-      Slice s = slices.get(p);
-      pending.add(POOL.submit(() -> work.run(s)));
+    for (int w = 1; w < Math.min(threads, call.slices); w++) {
+      pending.add(POOL.submit(worker));
     }
     RuntimeException failure = null;
     try {
-      work.run(slices.get(0));
+      worker.run();
     } catch (RuntimeException e) {
       failure = e;
+      next.set(call.slices); // the other workers stop after their current slice
     }
     for (Future<?> f : pending) {
       try {

@@ -149,6 +149,14 @@ public final class JvmEngine implements BpttEngine {
     for (int p = 0; p <= P; p++) {
       from[p] = (int) ((long) B * p / P);
     }
+    long largestSlice = (long) B / P + 1;
+    long largest = (long) (batch.steps() + 1) * largestSlice * Math.max(config.gates() * config.hiddenSize(),
+        Math.max(config.inputSize(), config.outputSize()));
+    if (largest > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("the JVM engine keeps [T][B/" + P + "][G·H] arrays per slice: T=" + batch.steps() + " B="
+          + B + " G·H=" + config.gates() * config.hiddenSize() + " needs " + largest + " values, over Java's 2^31 array limit;"
+          + " use more partitions, a smaller batch, or truncated BPTT (tbptt)");
+    }
     while (slices.size() < P) {
       slices.add(new Slice(slices.size(), math));
     }

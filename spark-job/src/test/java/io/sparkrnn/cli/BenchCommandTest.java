@@ -1,0 +1,45 @@
+package io.sparkrnn.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.io.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BenchCommandTest {
+  @TempDir Path tmp;
+
+  /** The keys every JSON row carries, whatever its mode. */
+  static final List<String> ROW_KEYS = List.of("cell", "hidden_size", "input_size", "batch", "steps", "device", "mode", "seq_per_s",
+      "gflops");
+
+  @Test
+  void tinyBenchWritesOneRowPerShapeAndDeviceWithTheDocumentedKeys() throws IOException {
+    Path json = tmp.resolve("bench.json");
+    assertEquals(0, Main.run("bench", "--cells", "rnn,gru", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large",
+        "--devices", "jvm,reference", "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--json", json.toString()));
+    Object parsed = Json.parse(Files.readString(json));
+    assertTrue(parsed instanceof List, "a JSON list: " + parsed);
+    List<?> rows = (List<?>) parsed;
+    assertEquals(4, rows.size(), "2 cells × (jvm, reference): " + rows);
+    for (Object o : rows) {
+      Map<?, ?> row = (Map<?, ?>) o;
+      for (String key : ROW_KEYS) {
+        assertTrue(row.containsKey(key), "row lacks '" + key + "': " + row);
+      }
+      assertEquals("kernel", row.get("mode"));
+      assertTrue(((Number) row.get("seq_per_s")).doubleValue() > 0, row.toString());
+    }
+  }
+
+  @Test
+  void badShapeIsAUserError() {
+    assertEquals(2, Main.run("bench", "--shape", "lstm:64:256", "--devices", "jvm", "--runs", "1"));
+  }
+}

@@ -273,6 +273,13 @@ public final class Trainer {
     try {
       List<PartitionResult> results = new ArrayList<>(slots.mapPartitionsWithIndex(new GradientTask(context, broadcast), false).collect());
       results.sort(Comparator.comparingInt(PartitionResult::partition));
+      for (PartitionResult r : results) {
+        if (r.dataError() != null) {
+          throw new ShardDataException("step " + (input.step() + 1) + ", partition " + r.partition() + " on executor " + r.executor()
+              + ": " + r.dataError() + ". A shard that fails its checks fails the same way on every retry, so training stops"
+              + " without retrying; re-run prep (or restore the shard), then continue with --resume");
+        }
+      }
       return results;
     } finally {
       broadcast.destroy();

@@ -85,8 +85,12 @@ public final class Devices {
     return out;
   }
 
-  /** All OpenCL devices, platform by platform; empty when OpenCL (or Aparapi's native library) is missing. */
-  static List<OpenCLDevice> openClDevices() {
+  /**
+   * All OpenCL devices, platform by platform; empty when OpenCL (or Aparapi's native library) is missing.
+   * Synchronized: two Spark tasks creating engines at once called Aparapi's native
+   * {@code OpenCLJNI.getPlatforms()} concurrently, which crashed the JVM (SIGSEGV in libc) under local[2].
+   */
+  static synchronized List<OpenCLDevice> openClDevices() {
     List<OpenCLDevice> out = new ArrayList<>();
     try {
       for (OpenCLPlatform p : new OpenCLPlatform().getOpenCLPlatforms()) {

@@ -31,8 +31,9 @@ public final class ExportCommand implements Callable<Integer> {
       weights = out;
       config = out.substring(0, out.length() - ".safetensors".length()) + ".json";
     } else {
-      weights = out + "/model.safetensors";
-      config = out + "/config.json";
+      String dir = out.replaceAll("/+$", "");
+      weights = dir + "/model.safetensors";
+      config = dir + "/config.json";
     }
     HadoopFiles.write(weights, e.safetensors(), conf);
     HadoopFiles.write(config, e.configJson().getBytes(StandardCharsets.UTF_8), conf);

@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
     versionProvider = Main.Version.class,
     description = "Train and use RNN, LSTM and GRU models data-parallel on Apache Spark.",
     subcommands = {
+      QuickstartCommand.class,
       PrepCommand.class,
       InspectCommand.class,
       DevicesCommand.class,

@@ -85,22 +85,26 @@ public final class Devices {
     return out;
   }
 
-  /**
-   * All OpenCL devices, platform by platform; empty when OpenCL (or Aparapi's native library) is missing.
-   * Synchronized: two Spark tasks creating engines at once called Aparapi's native
-   * {@code OpenCLJNI.getPlatforms()} concurrently, which crashed the JVM (SIGSEGV in libc) under local[2].
-   */
+  /** All OpenCL devices, platform by platform; empty when OpenCL (or Aparapi's native library) is missing. */
   static synchronized List<OpenCLDevice> openClDevices() {
-    List<OpenCLDevice> out = new ArrayList<>();
-    try {
-      for (OpenCLPlatform p : new OpenCLPlatform().getOpenCLPlatforms()) {
-        out.addAll(p.getOpenCLDevices());
+    // Enumerated once per JVM, under a lock: Aparapi's native getPlatforms() is not thread-safe
+    // (two Spark tasks resolving devices at once crashed the JVM in libc), and the platforms do
+    // not change while the JVM runs. The same OpenCLDevice objects then serve every engine.
+    if (openClDevices == null) {
+      List<OpenCLDevice> out = new ArrayList<>();
+      try {
+        for (OpenCLPlatform p : new OpenCLPlatform().getOpenCLPlatforms()) {
+          out.addAll(p.getOpenCLDevices());
+        }
+      } catch (RuntimeException | LinkageError e) {
+        // No ICD loader or no native library: there is no OpenCL device, which list() then shows.
       }
-    } catch (RuntimeException | LinkageError e) {
-      // No ICD loader or no native library: there is no OpenCL device, which list() then shows.
+      openClDevices = List.copyOf(out);
     }
-    return out;
+    return openClDevices;
   }
+
+  private static List<OpenCLDevice> openClDevices;
 
   private static OpenCLDevice first(List<OpenCLDevice> all, Device.TYPE type) {
     for (OpenCLDevice d : all) {

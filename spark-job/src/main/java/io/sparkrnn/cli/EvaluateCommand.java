@@ -37,6 +37,14 @@ public final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--feedback", defaultValue = "0", paramLabel = "K", description = "closed-loop steps at the end of each sequence (0: none)")
   int feedback;
 
+  @Option(names = "--from-step", defaultValue = "0", paramLabel = "K",
+      description = "score teacher-forced steps t ≥ K only (seq2seq), e.g. the recall steps of the copy task (default: ${DEFAULT-VALUE})")
+  int fromStep;
+
+  @Option(names = "--tolerance", paramLabel = "TOL",
+      description = "mse: also report within_tolerance, the share of sequences (seq2one) or steps whose every |error| ≤ TOL")
+  Double tolerance;
+
   @Option(names = "--split", defaultValue = "all", description = "dataset shards: all | train | validation (default: ${DEFAULT-VALUE})")
   String split;
 
@@ -82,12 +90,12 @@ public final class EvaluateCommand implements Callable<Integer> {
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", master)) {
         int P = partitions > 0 ? partitions : Math.max(1, Math.min(sc.defaultParallelism(), chosen.size()));
         metrics = Evaluation.ofDataset(sc, ds, m.config(), m.params(), chosen.stream().mapToInt(Integer::intValue).toArray(),
-            feedback, engine, device, P);
+            feedback, fromStep, tolerance == null ? Double.NaN : tolerance, engine, device, P);
       }
     } else {
       Batch batch = ShardFiles.read(HadoopFiles.read(data, conf), data, m.config(), true);
       try (BpttEngine e = TrainedModel.engine(engine, device)) {
-        metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback);
+        metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance);
       }
     }
     System.out.print(metrics.table());

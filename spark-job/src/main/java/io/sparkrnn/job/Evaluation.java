@@ -33,12 +33,13 @@ public final class Evaluation {
    * @param lossTerms the divisor of {@code loss}
    */
   public record Metrics(double loss, double accuracy, double perplexity, double closedLoopLoss, double closedLoopAccuracy,
-      long lossTerms, int feedback) {
+      long lossTerms, int feedback, int fromStep, double tolerance, double withinTolerance) {
 
-    static Metrics of(ModelConfig config, LossStats tf, LossStats cl, int feedback) {
+    static Metrics of(ModelConfig config, LossStats tf, LossStats cl, int feedback, int fromStep) {
       boolean classes = config.loss() == LossType.CROSS_ENTROPY;
       return new Metrics(tf.meanLoss(), classes ? tf.accuracy() : Double.NaN, classes ? Math.exp(tf.meanLoss()) : Double.NaN,
-          cl == null ? Double.NaN : cl.meanLoss(), cl == null || !classes ? Double.NaN : cl.accuracy(), tf.lossCount(), feedback);
+          cl == null ? Double.NaN : cl.meanLoss(), cl == null || !classes ? Double.NaN : cl.accuracy(), tf.lossCount(), feedback,
+          fromStep, tf.tolerance(), tf.fractionWithinTolerance());
     }
 
     /** Keys loss, accuracy, perplexity, closed_loop_loss (null where they do not apply), and more. */
@@ -51,6 +52,9 @@ public final class Evaluation {
       m.put("closed_loop_accuracy", orNull(closedLoopAccuracy));
       m.put("feedback", (long) feedback);
       m.put("loss_terms", lossTerms);
+      m.put("from_step", (long) fromStep);
+      m.put("tolerance", orNull(tolerance));
+      m.put("within_tolerance", orNull(withinTolerance));
       return m;
     }
 
@@ -69,16 +73,25 @@ public final class Evaluation {
   }
 
   /** One batch on this machine (a single shard file). */
-  public static Metrics ofBatch(ModelConfig config, Params params, BpttEngine engine, Batch batch, int feedback) {
+  public static Metrics ofBatch(ModelConfig config, Params params, BpttEngine engine, Batch batch, int feedback, int fromStep,
+      double tolerance) {
     batch.validateFor(config, true);
-    LossStats tf = new LossStats().add(config, batch, engine.forward(params, batch, null).outputs(), 0);
+    checkFromStep(fromStep, batch.steps());
+    LossStats tf = new LossStats(tolerance).add(config, batch, engine.forward(params, batch, null).outputs(), fromStep);
     LossStats cl = feedback > 0 ? checkedClosedLoop(config, params, engine, batch, feedback) : null;
-    return Metrics.of(config, tf, cl, feedback);
+    return Metrics.of(config, tf, cl, feedback, fromStep);
+  }
+
+  private static void checkFromStep(int fromStep, int T) {
+    if (fromStep < 0 || fromStep >= T) {
+      throw new IllegalArgumentException("--from-step " + fromStep + ": expected 0 ≤ K < T = " + T);
+    }
   }
 
   /** The given shards of a dataset as a Spark job (shard s on partition s mod P). */
   public static Metrics ofDataset(JavaSparkContext sc, Dataset dataset, ModelConfig config, Params params, int[] shards,
-      int feedback, String engine, String device, int partitions) {
+      int feedback, int fromStep, double tolerance, String engine, String device, int partitions) {
+    checkFromStep(fromStep, dataset.spec().steps());
     if (feedback > 0) {
       checkFeedback(config, dataset.spec().steps(), feedback);
     }
@@ -87,12 +100,12 @@ public final class Evaluation {
     for (int p = 0; p < partitions; p++) {
       slots.add(p);
     }
-    Broadcast<Validation.Input> broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback));
+    Broadcast<Validation.Input> broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance));
     sc.setJobDescription("spark-rnn evaluate");
     try {
       List<Validation.Result> parts = sc.parallelize(slots, partitions)
           .mapPartitionsWithIndex(new Validation.Task(context, broadcast), false).collect();
-      LossStats tf = new LossStats();
+      LossStats tf = new LossStats(tolerance);
       LossStats cl = feedback > 0 ? new LossStats() : null;
       for (Validation.Result r : parts) {
         tf.merge(r.teacherForced());
@@ -100,7 +113,7 @@ public final class Evaluation {
           cl.merge(r.closedLoop());
         }
       }
-      return Metrics.of(config, tf, cl, feedback);
+      return Metrics.of(config, tf, cl, feedback, fromStep);
     } finally {
       broadcast.destroy();
     }

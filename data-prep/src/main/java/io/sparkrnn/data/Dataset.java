@@ -112,6 +112,7 @@ public final class Dataset implements Serializable {
    *
    * @param shard an entry of this dataset's manifest
    * @throws IOException when the file is missing, truncated, larger than listed, or its checksum differs
+   *     (the last three as {@link CorruptShardException}: they fail the same way on every retry)
    * @throws IllegalArgumentException when a tensor's dtype, shape or values do not match the manifest
    */
   public Batch read(ShardInfo shard, Configuration conf) throws IOException {
@@ -133,19 +134,21 @@ public final class Dataset implements Serializable {
       throw new FileNotFoundException(shard.file() + ": missing from " + uri + " (listed in " + Manifest.FILE_NAME + ")");
     }
     if (status.getLen() != shard.bytes()) {
-      throw new IOException(shard.file() + ": file has " + status.getLen() + " bytes, the manifest says "
+      throw new CorruptShardException(shard.file() + ": file has " + status.getLen() + " bytes, the manifest says "
           + shard.bytes() + (status.getLen() < shard.bytes() ? " (truncated)" : ""));
     }
     // Size checked against the manifest, whose sizes are bounded by the dims: safe to allocate.
     byte[] bytes = new byte[(int) shard.bytes()];
     try (InputStream in = fs.open(p)) {
       readFully(in, bytes, shard.file());
+    } catch (EOFException e) {
+      throw new CorruptShardException(e.getMessage());
     }
     CRC32C crc = new CRC32C();
     crc.update(bytes, 0, bytes.length);
     String found = ShardCodec.hex(crc.getValue());
     if (!found.equals(shard.crc32c())) {
-      throw new IOException(shard.file() + ": CRC32C is " + found + ", the manifest says " + shard.crc32c()
+      throw new CorruptShardException(shard.file() + ": CRC32C is " + found + ", the manifest says " + shard.crc32c()
           + " (corrupted or replaced)");
     }
     return bytes;

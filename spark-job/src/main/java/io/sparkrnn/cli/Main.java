@@ -17,6 +17,12 @@ import picocli.CommandLine.Command;
       PrepCommand.class,
       InspectCommand.class,
       DevicesCommand.class,
+      GradCommand.class,
+      PredictCommand.class,
+      GenerateCommand.class,
+      EvaluateCommand.class,
+      ExportCommand.class,
+      ImportCommand.class,
       BenchCommand.class,
     })
 public final class Main implements Runnable {

@@ -8,6 +8,7 @@ import io.sparkrnn.kernel.io.Tensor;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.optim.OptimizerState;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,10 +31,28 @@ public final class Checkpoints {
   static final String KEY_STEP = "completed_steps";
   static final String KEY_TRAIN_CONFIG = "train_config";
 
+  /**
+   * Test-only fault injection (issue: kill -9 while a checkpoint is being written). With this
+   * Spark setting the checkpoint after that many completed steps is written half way, flushed,
+   * and the driver prints {@code checkpoint step-N.safetensors: paused mid-write (test hook)} and
+   * sleeps ({@link #TEST_PAUSE_MILLIS}), so that a test can kill the driver mid-write. It has no
+   * other use; leave it unset.
+   */
+  public static final String TEST_PAUSE_AT_STEP = "spark.sparkrnn.test.pauseCheckpointAtStep";
+  static final long TEST_PAUSE_MILLIS = 120_000;
+
   private final OutputDir out;
+  private long pauseAtStep = -1;
+  private PrintStream pauseLog;
 
   public Checkpoints(OutputDir out) {
     this.out = out;
+  }
+
+  /** Arms the {@link #TEST_PAUSE_AT_STEP} hook (a negative step leaves it off). */
+  void pauseMidWriteAt(long completedSteps, PrintStream log) {
+    this.pauseAtStep = completedSteps;
+    this.pauseLog = log;
   }
 
   /** What a checkpoint holds. */
@@ -58,7 +77,19 @@ public final class Checkpoints {
         tensors.add(Tensor.ofFloats("tbptt.c", new int[] {carriedC.length}, carriedC));
       }
     }
-    out.write(DIR + "/" + fileName(completedSteps), SafeTensors.toBytes(meta, tensors));
+    Runnable midWrite = null;
+    if (completedSteps == pauseAtStep) {
+      midWrite = () -> {
+        pauseLog.println("checkpoint " + fileName(completedSteps) + ": paused mid-write (test hook)");
+        pauseLog.flush();
+        try {
+          Thread.sleep(TEST_PAUSE_MILLIS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      };
+    }
+    out.write(DIR + "/" + fileName(completedSteps), SafeTensors.toBytes(meta, tensors), midWrite);
     List<String> all = out.list(DIR, "step-", ".safetensors");
     for (int i = 0; i < all.size() - KEEP; i++) {
       out.delete(DIR + "/" + all.get(i));

@@ -1,10 +1,12 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.data.CorruptShardException;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.model.Batch;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Map;
@@ -30,15 +32,25 @@ public final class ExecutorRuntime {
 
   private ExecutorRuntime() {}
 
-  /** The shard, read (with its checksum verified) the first time and cached for this JVM's lifetime. */
+  /**
+   * The shard, read (with its checksum verified) the first time and cached for this JVM's lifetime.
+   *
+   * @throws ShardDataException when the shard fails a check that a retry would fail again: missing,
+   *     wrong size, wrong CRC32C, or bad dtypes, shapes or values
+   * @throws UncheckedIOException for other I/O errors, which a retry may cure
+   */
   public static Batch shard(Dataset dataset, int index) {
     ShardInfo info = dataset.manifest().shards().get(index);
     String key = dataset.uri() + "/" + info.file();
     return SHARDS.computeIfAbsent(key, k -> {
       try {
         return dataset.read(info);
+      } catch (CorruptShardException | FileNotFoundException e) {
+        throw new ShardDataException(e.getMessage(), e);
       } catch (IOException e) {
         throw new UncheckedIOException(e);
+      } catch (IllegalArgumentException e) {
+        throw new ShardDataException(e.getMessage(), e);
       }
     });
   }

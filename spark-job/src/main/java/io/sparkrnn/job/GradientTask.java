@@ -45,7 +45,14 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
   public Iterator<PartitionResult> call(Integer partition, Iterator<Integer> ignored) {
     StepInput in = input.value();
     SparkEnv env = SparkEnv.get();
-    PartitionResult result = compute(context, in, partition, env == null ? "driver" : env.executorId());
+    String executor = env == null ? "driver" : env.executorId();
+    PartitionResult result;
+    try {
+      result = compute(context, in, partition, executor);
+    } catch (ShardDataException e) {
+      // deterministic: report it as this partition's result, so Spark does not retry the task
+      return Collections.singletonList(PartitionResult.failed(partition, in.params().length, executor, e.getMessage())).iterator();
+    }
     if (env != null && partition == 0 && env.conf().getLong(INJECT_NAN_STEP, -1) == in.step()) {
       result.sum().gradient()[0] = Double.NaN;
     }
@@ -59,7 +66,7 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     ModelConfig config = in.config();
     boolean carry = in.h0() != null;
     if (positions.length == 0) {
-      return new PartitionResult(partition, new GradientSum(in.params().length), positions, null, null, "idle", executor, 0);
+      return new PartitionResult(partition, new GradientSum(in.params().length), positions, null, null, "idle", executor, 0, null);
     }
     Batch batch = SequenceSelection.gather(config, s -> ExecutorRuntime.shard(context.dataset(), s), in.shards(), in.rows(),
         positions, in.windowStart(), in.windowSteps());
@@ -73,7 +80,7 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     });
     float[] h = in.returnStates() ? r.finalState().h() : null;
     float[] c = in.returnStates() ? r.finalState().c() : null;
-    return new PartitionResult(partition, r.gradients(), positions, h, c, device[0], executor, System.nanoTime() - start);
+    return new PartitionResult(partition, r.gradients(), positions, h, c, device[0], executor, System.nanoTime() - start, null);
   }
 
   /** The positions in the global batch of the sequences whose shard belongs to this partition. */

@@ -3,13 +3,13 @@ package io.sparkrnn.job;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -44,12 +44,28 @@ public final class OutputDir {
 
   /** Writes {@code bytes} to {@code relative} atomically (temporary name, then rename). */
   public void write(String relative, byte[] bytes) throws IOException {
+    write(relative, bytes, null);
+  }
+
+  /**
+   * As {@link #write(String, byte[])}; when {@code midWrite} is not null it runs after the first
+   * half of the bytes is written and flushed to the file system (a test hook: a process killed
+   * there leaves a half-written temporary file).
+   */
+  void write(String relative, byte[] bytes, Runnable midWrite) throws IOException {
     Path target = path(relative);
     fs.mkdirs(target.getParent());
     Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
     try {
-      try (OutputStream out = fs.create(tmp, false)) {
-        out.write(bytes);
+      try (FSDataOutputStream out = fs.create(tmp, false)) {
+        if (midWrite == null) {
+          out.write(bytes);
+        } else {
+          out.write(bytes, 0, bytes.length / 2);
+          out.hflush();
+          midWrite.run();
+          out.write(bytes, bytes.length / 2, bytes.length - bytes.length / 2);
+        }
       }
       fc.rename(tmp, target, Options.Rename.OVERWRITE);
     } finally {

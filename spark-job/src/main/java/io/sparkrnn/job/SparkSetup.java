@@ -52,6 +52,9 @@ public final class SparkSetup {
       kryo.register(Validation.Input.class, java);
       kryo.register(Validation.Result.class, java);
       kryo.register(Validation.Result[].class);
+      kryo.register(PredictJob.Input.class, java);
+      kryo.register(PredictJob.ShardResult.class, java);
+      kryo.register(PredictJob.ShardResult[].class);
       kryo.register(GradientSum.class, java);
       kryo.register(LossStats.class, java);
       kryo.register(float[].class);

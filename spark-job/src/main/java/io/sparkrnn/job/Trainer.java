@@ -150,6 +150,7 @@ public final class Trainer {
     GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), config.device(), partitions);
     JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
 
+    checkpoints.pauseMidWriteAt(sc.getConf().getLong(Checkpoints.TEST_PAUSE_AT_STEP, -1), log);
     Params params = Params.initialize(model, config.seed());
     Optimizer optimizer = newOptimizer();
     long step = 0;
@@ -273,6 +274,13 @@ public final class Trainer {
     try {
       List<PartitionResult> results = new ArrayList<>(slots.mapPartitionsWithIndex(new GradientTask(context, broadcast), false).collect());
       results.sort(Comparator.comparingInt(PartitionResult::partition));
+      for (PartitionResult r : results) {
+        if (r.dataError() != null) {
+          throw new ShardDataException("step " + (input.step() + 1) + ", partition " + r.partition() + " on executor " + r.executor()
+              + ": " + r.dataError() + ". A shard that fails its checks fails the same way on every retry, so training stops"
+              + " without retrying; re-run prep (or restore the shard), then continue with --resume");
+        }
+      }
       return results;
     } finally {
       broadcast.destroy();

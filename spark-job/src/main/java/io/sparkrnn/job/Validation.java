@@ -39,8 +39,18 @@ public final class Validation {
   }
 
   /** The broadcast part: parameters and the shards to score. */
-  public record Input(ModelConfig config, float[] params, int[] shards, int feedback) implements Serializable {
+  /**
+   * @param fromStep teacher-forced scores count steps t ≥ fromStep only (seq2seq; 0: all)
+   * @param tolerance mse rows within this absolute error are counted (NaN: not counted)
+   */
+  public record Input(ModelConfig config, float[] params, int[] shards, int feedback, int fromStep, double tolerance)
+      implements Serializable {
     private static final long serialVersionUID = 1L;
+
+    /** Training's validation: every step, no tolerance. */
+    public Input(ModelConfig config, float[] params, int[] shards, int feedback) {
+      this(config, params, shards, feedback, 0, Double.NaN);
+    }
   }
 
   /** Returns null when the dataset has no validation split. */
@@ -77,7 +87,7 @@ public final class Validation {
 
   /** Scores the validation shards this partition owns. */
   static Result score(GradientTask.Context context, Input in, int partition) {
-    LossStats tf = new LossStats();
+    LossStats tf = new LossStats(in.tolerance());
     LossStats cl = in.feedback() > 0 ? new LossStats() : null;
     Params params = new Params(in.config(), in.params());
     for (int s : in.shards()) {
@@ -86,7 +96,7 @@ public final class Validation {
       }
       Batch batch = ExecutorRuntime.shard(context.dataset(), s);
       ExecutorRuntime.withEngine(context.engine(), context.device(), engine -> {
-        tf.add(in.config(), batch, engine.forward(params, batch, null).outputs(), 0);
+        tf.add(in.config(), batch, engine.forward(params, batch, null).outputs(), in.fromStep());
         if (cl != null) {
           cl.merge(closedLoop(in.config(), params, engine, batch, in.feedback()));
         }

@@ -13,6 +13,8 @@ import java.io.Serializable;
  *
  * <p>{@code lossSum / lossCount} is the same mean as the training loss (mse: per output element;
  * cross_entropy: per valid step). {@code correct / predictions} counts argmax hits (cross_entropy only).
+ * With a tolerance (mse), {@link #fractionWithinTolerance()} is the share of scored rows (a valid
+ * (t, b), or b for seq2one) whose largest absolute error over the O outputs is at most the tolerance.
  */
 public final class LossStats implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -21,6 +23,19 @@ public final class LossStats implements Serializable {
   private long lossCount;
   private long correct;
   private long predictions;
+  private final double tolerance;
+  private long rows;
+  private long rowsWithinTolerance;
+
+  /** Loss and accuracy only. */
+  public LossStats() {
+    this(Double.NaN);
+  }
+
+  /** Also counts mse rows within {@code tolerance} (NaN: do not count). */
+  public LossStats(double tolerance) {
+    this.tolerance = tolerance;
+  }
 
   public double lossSum() {
     return lossSum;
@@ -47,7 +62,18 @@ public final class LossStats implements Serializable {
     return predictions == 0 ? Double.NaN : (double) correct / predictions;
   }
 
+  /** Share of scored mse rows with every |error| ≤ tolerance; NaN without a tolerance or rows. */
+  public double fractionWithinTolerance() {
+    return Double.isNaN(tolerance) || rows == 0 ? Double.NaN : (double) rowsWithinTolerance / rows;
+  }
+
+  public double tolerance() {
+    return tolerance;
+  }
+
   public LossStats merge(LossStats o) {
+    rows += o.rows;
+    rowsWithinTolerance += o.rowsWithinTolerance;
     lossSum += o.lossSum;
     lossCount += o.lossCount;
     correct += o.correct;
@@ -64,19 +90,25 @@ public final class LossStats implements Serializable {
     int O = config.outputSize();
     int B = batch.batchSize();
     boolean seq = config.mode() == Mode.SEQ2SEQ;
-    int rows = seq ? batch.steps() : 1;
-    for (int t = seq ? fromStep : 0; t < rows; t++) {
+    int headRows = seq ? batch.steps() : 1;
+    for (int t = seq ? fromStep : 0; t < headRows; t++) {
       for (int b = 0; b < B; b++) {
         if (seq && t >= batch.length(b)) {
           continue;
         }
         int row = (t * B + b) * O;
         if (config.loss() == LossType.MSE) {
+          double worst = 0;
           for (int o = 0; o < O; o++) {
             double d = (double) outputs[row + o] - batch.targets()[row + o];
             lossSum += d * d;
+            worst = Math.max(worst, Math.abs(d));
           }
           lossCount += O;
+          rows++;
+          if (worst <= tolerance) {
+            rowsWithinTolerance++;
+          }
         } else {
           int cls = batch.classes()[t * B + b];
           double max = Double.NEGATIVE_INFINITY;

@@ -48,10 +48,17 @@ public final class ModelFile {
   public static Params read(SafeTensorsFile file, Set<String> allowedExtra) {
     ModelConfig config = ModelConfig.fromMetadata(file.metadata(), file.source());
     ParamLayout layout = new ParamLayout(config);
-    float[] values = new float[layout.size()];
+    // Check every shape before allocating: metadata claiming hidden_size=20000 over small tensors
+    // would otherwise allocate billions of floats. Once all shapes match, the parameters are no
+    // larger than the tensors already read.
+    List<Tensor> found = new ArrayList<>();
     for (ParamSpec s : layout.specs()) {
-      Tensor t = file.requireFloat(s.name(), s.shape());
-      System.arraycopy(t.floats(), 0, values, s.offset(), s.size());
+      found.add(file.requireFloat(s.name(), s.shape()));
+    }
+    float[] values = new float[layout.size()];
+    for (int i = 0; i < found.size(); i++) {
+      ParamSpec s = layout.specs().get(i);
+      System.arraycopy(found.get(i).floats(), 0, values, s.offset(), s.size());
     }
     Set<String> unknown = new TreeSet<>();
     for (String name : file.tensors().keySet()) {

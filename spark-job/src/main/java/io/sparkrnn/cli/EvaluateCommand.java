@@ -1,0 +1,110 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.Split;
+import io.sparkrnn.infer.Compatibility;
+import io.sparkrnn.infer.HadoopFiles;
+import io.sparkrnn.infer.ShardFiles;
+import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.Evaluation;
+import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.model.Batch;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaSparkContext;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code spark-rnn evaluate}: loss, accuracy, perplexity, closed-loop loss of a model on data. */
+@Command(name = "evaluate", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Score a trained model on a dataset (a Spark job) or one shard file: teacher-forced loss (model",
+        "units, the training loss's mean), accuracy and perplexity (class models), and with --feedback K the",
+        "closed-loop loss over the last K steps of each sequence, where the model's own outputs are its inputs."})
+public final class EvaluateCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
+  String model;
+
+  @Option(names = "--data", required = true, paramLabel = "URI", description = "dataset directory or one shard .safetensors (with y)")
+  String data;
+
+  @Option(names = "--feedback", defaultValue = "0", paramLabel = "K", description = "closed-loop steps at the end of each sequence (0: none)")
+  int feedback;
+
+  @Option(names = "--from-step", defaultValue = "0", paramLabel = "K",
+      description = "score teacher-forced steps t ≥ K only (seq2seq), e.g. the recall steps of the copy task (default: ${DEFAULT-VALUE})")
+  int fromStep;
+
+  @Option(names = "--tolerance", paramLabel = "TOL",
+      description = "mse: also report within_tolerance, the share of sequences (seq2one) or steps whose every |error| ≤ TOL")
+  Double tolerance;
+
+  @Option(names = "--split", defaultValue = "all", description = "dataset shards: all | train | validation (default: ${DEFAULT-VALUE})")
+  String split;
+
+  @Option(names = "--json", paramLabel = "FILE", description = "also write the metrics as JSON")
+  String json;
+
+  @Option(names = "--engine", defaultValue = "kernel", description = "kernel | reference (default: ${DEFAULT-VALUE})")
+  String engine;
+
+  @Option(names = "--device", defaultValue = "auto", description = "auto | gpu | cpu-opencl | jvm (default: ${DEFAULT-VALUE})")
+  String device;
+
+  @Option(names = "--master", defaultValue = "local[*]", description = "Spark master for a dataset (default: ${DEFAULT-VALUE})")
+  String master;
+
+  @Option(names = "--partitions", defaultValue = "0", description = "Spark partitions for a dataset (0: the default parallelism)")
+  int partitions;
+
+  @Override
+  public Integer call() throws Exception {
+    Configuration conf = new Configuration();
+    TrainedModel m = TrainedModel.load(model, conf);
+    if (feedback < 0) {
+      throw new IllegalArgumentException("--feedback must be ≥ 0, found " + feedback);
+    }
+    if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {
+      throw new IllegalArgumentException("--split: '" + split + "' is not one of all, train, validation");
+    }
+    Evaluation.Metrics metrics;
+    if (HadoopFiles.isDirectory(data, conf)) {
+      Dataset ds = Dataset.open(data, conf);
+      Compatibility.check(m, ds, true);
+      List<ShardInfo> all = ds.manifest().shards();
+      List<Integer> chosen = new ArrayList<>();
+      for (int i = 0; i < all.size(); i++) {
+        if (split.equals("all") || all.get(i).split() == Split.parse(split)) {
+          chosen.add(i);
+        }
+      }
+      if (chosen.isEmpty()) {
+        throw new IllegalArgumentException(data + ": no shards in split " + split);
+      }
+      try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", master)) {
+        int P = partitions > 0 ? partitions : Math.max(1, Math.min(sc.defaultParallelism(), chosen.size()));
+        metrics = Evaluation.ofDataset(sc, ds, m.config(), m.params(), chosen.stream().mapToInt(Integer::intValue).toArray(),
+            feedback, fromStep, tolerance == null ? Double.NaN : tolerance, engine, device, P);
+      }
+    } else {
+      Batch batch = ShardFiles.read(HadoopFiles.read(data, conf), data, m.config(), true);
+      try (BpttEngine e = TrainedModel.engine(engine, device)) {
+        metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance);
+      }
+    }
+    System.out.print(metrics.table());
+    if (json != null) {
+      Map<String, Object> j = metrics.toJson();
+      j.put("model", model);
+      j.put("data", data);
+      HadoopFiles.write(json, Json.writePretty(j).getBytes(StandardCharsets.UTF_8), conf);
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,43 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.infer.HadoopFiles;
+import io.sparkrnn.infer.TorchInterop;
+import io.sparkrnn.infer.TrainedModel;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code spark-rnn export}: a PyTorch-loadable state dict and its JSON configuration. */
+@Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Write the model as a PyTorch state dict (safetensors, F32) that loads with load_state_dict, no",
+        "renaming, into a module with attributes rnn (nn.RNN/LSTM/GRU) and head (nn.Linear), plus a JSON configuration.",
+        "--out FILE.safetensors writes FILE.safetensors and FILE.json; --out DIR writes DIR/model.safetensors and DIR/config.json."})
+public final class ExportCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
+  String model;
+
+  @Option(names = "--out", required = true, paramLabel = "FILE.safetensors|DIR", description = "where to write")
+  String out;
+
+  @Override
+  public Integer call() throws Exception {
+    Configuration conf = new Configuration();
+    TorchInterop.Exported e = TorchInterop.export(TrainedModel.load(model, conf));
+    String weights;
+    String config;
+    if (out.endsWith(".safetensors")) {
+      weights = out;
+      config = out.substring(0, out.length() - ".safetensors".length()) + ".json";
+    } else {
+      String dir = out.replaceAll("/+$", "");
+      weights = dir + "/model.safetensors";
+      config = dir + "/config.json";
+    }
+    HadoopFiles.write(weights, e.safetensors(), conf);
+    HadoopFiles.write(config, e.configJson().getBytes(StandardCharsets.UTF_8), conf);
+    System.out.println("exported " + weights + " and " + config);
+    return 0;
+  }
+}

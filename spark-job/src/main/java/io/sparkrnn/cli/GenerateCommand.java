@@ -1,0 +1,225 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.infer.Generation;
+import io.sparkrnn.infer.HadoopFiles;
+import io.sparkrnn.infer.InputFiles;
+import io.sparkrnn.infer.NpyWriter;
+import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.LinePlot;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.generate.Sampler;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.Tensor;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.awt.Color;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code spark-rnn generate}: continue a primer with the model's own outputs. */
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Run a primer through the model, then N steps in which each output becomes the next input.",
+        "Class models sample the next symbol (argmax, or softmax with a temperature and seed); continuous",
+        "models feed their outputs back. Text goes to stdout; arrays to --out; 1-D series can be plotted."})
+public final class GenerateCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
+  String model;
+
+  @Option(names = "--primer", required = true, paramLabel = "TEXT|FILE",
+      description = "text (character models, via the vocabulary), or a FILE.npy [T,B,F] | [T,F] in raw units, or a shard FILE.safetensors (x in model units)")
+  String primer;
+
+  @Option(names = "--steps", required = true, paramLabel = "N", description = "steps to generate")
+  int steps;
+
+  @Option(names = "--sampler", description = "argmax | softmax (class models; default argmax). Continuous models feed outputs back as they are")
+  String sampler;
+
+  @Option(names = "--temperature", defaultValue = "1.0", description = "softmax temperature τ > 0; τ → 0 is argmax (default: ${DEFAULT-VALUE})")
+  double temperature;
+
+  @Option(names = "--seed", defaultValue = "42", description = "softmax sampler seed (default: ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--batch", paramLabel = "B", description = "sequences to generate from one primer (text or [T,F]); default 1, or the primer's B")
+  Integer batch;
+
+  @Option(names = "--out", paramLabel = "FILE", description = "write the continuation: FILE.npy (outputs [N,B,O]) or FILE.safetensors (output, and ids for class models)")
+  String out;
+
+  @Option(names = "--plot", paramLabel = "FILE.png", description = "for 1-D series (F = O = 1): plot primer and continuation of sequence 0")
+  String plot;
+
+  @Option(names = "--engine", defaultValue = "kernel", description = "kernel | reference (default: ${DEFAULT-VALUE})")
+  String engine;
+
+  @Option(names = "--device", defaultValue = "auto", description = "auto | gpu | cpu-opencl | jvm (default: ${DEFAULT-VALUE})")
+  String device;
+
+  @Override
+  public Integer call() throws Exception {
+    Configuration conf = new Configuration();
+    TrainedModel m = TrainedModel.load(model, conf);
+    ModelConfig c = m.config();
+    if (steps < 1) {
+      throw new IllegalArgumentException("--steps must be at least 1, found " + steps);
+    }
+    if (batch != null && batch < 1) {
+      throw new IllegalArgumentException("--batch must be at least 1, found " + batch);
+    }
+    Sampler s = sampler(c);
+    boolean textPrimer = !InputFiles.isNpy(primer) && !primer.endsWith(".safetensors");
+    Batch p = textPrimer ? textPrimer(m) : InputFiles.read(primer, m, conf);
+    p = replicate(p);
+    if (plot != null && (c.inputSize() != 1 || c.outputSize() != 1 || c.loss() != LossType.MSE)) {
+      throw new IllegalArgumentException("--plot draws 1-D series: the model must be mse with F = O = 1, found F="
+          + c.inputSize() + " O=" + c.outputSize() + " " + c.loss().id());
+    }
+    Generation g;
+    try (BpttEngine e = TrainedModel.engine(engine, device)) {
+      g = Generation.run(m, e, p, steps, s);
+    }
+    int B = g.batchSize();
+    int O = c.outputSize();
+    if (out != null) {
+      int[] shape = {steps, B, O};
+      if (InputFiles.isNpy(out)) {
+        HadoopFiles.write(out, NpyWriter.toBytes(shape, g.outputs()), conf);
+      } else {
+        List<Tensor> t = new ArrayList<>();
+        t.add(Tensor.ofFloats("output", shape, g.outputs()));
+        if (g.ids() != null) {
+          t.add(Tensor.ofInts("ids", new int[] {steps, B}, g.ids()));
+        }
+        HadoopFiles.write(out, SafeTensors.toBytes(Map.of("sampler", s.describe()), t), conf);
+      }
+    }
+    if (plot != null) {
+      HadoopFiles.write(plot, plot(m, p, g), conf);
+    }
+    if (g.ids() != null) {
+      if (m.vocabulary() != null) {
+        List<String> text = g.decode(m.vocabulary());
+        for (int b = 0; b < B; b++) {
+          System.out.println((textPrimer ? primer : "") + text.get(b));
+        }
+      } else {
+        for (int b = 0; b < B; b++) {
+          StringBuilder sb = new StringBuilder();
+          for (int n = 0; n < steps; n++) {
+            sb.append(n == 0 ? "" : " ").append(g.ids()[n * B + b]);
+          }
+          System.out.println(sb);
+        }
+      }
+    } else if (out == null) {
+      for (int n = 0; n < steps; n++) {                         // one line per step: b-major, o fastest
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < B * O; i++) {
+          sb.append(i == 0 ? "" : ",").append(g.outputs()[n * B * O + i]);
+        }
+        System.out.println(sb);
+      }
+    } else {
+      System.out.println("generated " + steps + " steps for " + B + " sequences into " + out);
+    }
+    return 0;
+  }
+
+  private Sampler sampler(ModelConfig c) {
+    if (sampler == null) {
+      return c.loss() == LossType.CROSS_ENTROPY ? Sampler.argmax() : Sampler.identity();
+    }
+    return switch (sampler) {
+      case "argmax" -> Sampler.argmax();
+      case "softmax" -> {
+        if (!(temperature > 0) || Double.isInfinite(temperature)) {
+          throw new IllegalArgumentException("--temperature must be > 0 and finite, found " + temperature);
+        }
+        yield Sampler.softmax(temperature, seed);
+      }
+      case "identity" -> Sampler.identity();
+      default -> throw new IllegalArgumentException("--sampler: '" + sampler + "' is not one of argmax, softmax");
+    };
+  }
+
+  /** One-hot of each code point's id in the vocabulary: [T, 1, V]. */
+  private Batch textPrimer(TrainedModel m) {
+    List<String> vocab = m.vocabulary();
+    if (vocab == null) {
+      throw new IllegalArgumentException("--primer '" + primer + "' is text, but the model " + model
+          + " has no vocabulary; give a .npy or .safetensors primer");
+    }
+    int[] cps = primer.codePoints().toArray();
+    if (cps.length == 0) {
+      throw new IllegalArgumentException("--primer is empty; generation needs at least one primer step");
+    }
+    int V = m.config().inputSize();
+    float[] x = new float[cps.length * V];
+    for (int t = 0; t < cps.length; t++) {
+      String ch = new String(Character.toChars(cps[t]));
+      int id = vocab.indexOf(ch);
+      if (id < 0) {
+        throw new IllegalArgumentException("--primer: character '" + ch + "' (U+" + String.format("%04X", cps[t])
+            + ") at position " + t + " is not in the model's vocabulary of " + vocab.size() + " symbols "
+            + io.sparkrnn.kernel.io.Json.write(new ArrayList<Object>(vocab)));
+      }
+      x[t * V + id] = 1f;
+    }
+    return Batch.inputsOnly(cps.length, 1, V, x);
+  }
+
+  /** The primer repeated B times when it is one sequence; else its own B, which --batch must match. */
+  private Batch replicate(Batch p) {
+    if (batch == null || batch == p.batchSize()) {
+      return p;
+    }
+    if (p.batchSize() != 1) {
+      throw new IllegalArgumentException("--batch " + batch + " but the primer holds B=" + p.batchSize()
+          + " sequences; --batch repeats a single-sequence primer");
+    }
+    int T = p.steps();
+    int F = p.features();
+    int B = batch;
+    float[] x = new float[T * B * F];
+    for (int t = 0; t < T; t++) {
+      for (int b = 0; b < B; b++) {
+        System.arraycopy(p.x(), t * F, x, (t * B + b) * F, F);
+      }
+    }
+    int[] lengths = null;
+    if (p.lengths() != null) {
+      lengths = new int[B];
+      java.util.Arrays.fill(lengths, p.lengths()[0]);
+    }
+    return new Batch(T, B, F, x, null, null, lengths);
+  }
+
+  private byte[] plot(TrainedModel m, Batch p, Generation g) throws java.io.IOException {
+    int T = p.length(0);
+    int B = p.batchSize();
+    float[] rawPrimer = m.inputsToRawUnits(p.x());
+    double[] pt = new double[T];
+    double[] pv = new double[T];
+    for (int t = 0; t < T; t++) {
+      pt[t] = t;
+      pv[t] = rawPrimer[t * B];                                    // (t, b = 0, f = 0)
+    }
+    double[] gt = new double[steps];
+    double[] gv = new double[steps];
+    for (int n = 0; n < steps; n++) {
+      gt[n] = T + n;                                               // output n predicts step T + n
+      gv[n] = g.outputs()[n * B];
+    }
+    return new LinePlot("generate: primer and continuation (sequence 0)", "step", false)
+        .add("primer", pt, pv, new Color(0x1f77b4))
+        .add("generated", gt, gv, new Color(0xd62728))
+        .toPng(900, 400);
+  }
+}

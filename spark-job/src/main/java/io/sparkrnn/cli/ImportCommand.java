@@ -1,0 +1,53 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.infer.HadoopFiles;
+import io.sparkrnn.infer.TorchInterop;
+import io.sparkrnn.infer.TrainedModel;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code spark-rnn import}: a PyTorch state dict (safetensors) into our model file. */
+@Command(name = "import", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Read a PyTorch state dict saved with safetensors (keys rnn.weight_ih_l0 ... head.bias; F32, F64, F16",
+        "or BF16, stored as F32), check every name and shape, and write a spark-rnn model file.",
+        "Bidirectional (_reverse) and proj_size (weight_hr_l*) weights are refused."})
+public final class ImportCommand implements Callable<Integer> {
+  @Option(names = "--torch", required = true, paramLabel = "FILE.safetensors", description = "the state dict")
+  String torch;
+
+  @ArgGroup(exclusive = true, multiplicity = "1")
+  Source source;
+
+  static final class Source {
+    @Option(names = "--config", paramLabel = "FILE.json", description = "configuration JSON (as export writes it)")
+    String config;
+
+    @Option(names = "--infer", description = "infer cell, layers and sizes from the shapes (mode and loss from --mode/--loss or the file's metadata)")
+    boolean infer;
+  }
+
+  @Option(names = "--mode", description = "seq2seq | seq2one (overrides the configuration)")
+  String mode;
+
+  @Option(names = "--loss", description = "mse | cross_entropy (overrides the configuration)")
+  String loss;
+
+  @Option(names = "--out", required = true, paramLabel = "FILE", description = "model file to write")
+  String out;
+
+  @Override
+  public Integer call() throws Exception {
+    Configuration conf = new Configuration();
+    String configText = source.config == null ? null
+        : new String(HadoopFiles.read(source.config, conf), StandardCharsets.UTF_8);
+    byte[] bytes = TorchInterop.importModel(HadoopFiles.read(torch, conf), torch, configText, source.config, mode, loss);
+    TrainedModel m = TrainedModel.fromBytes(bytes, out);                 // what we write reads back
+    HadoopFiles.write(out, bytes, conf);
+    System.out.println("imported " + torch + " as " + m.config() + " into " + out);
+    return 0;
+  }
+}

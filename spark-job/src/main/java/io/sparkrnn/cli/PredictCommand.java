@@ -1,0 +1,157 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.Split;
+import io.sparkrnn.infer.Compatibility;
+import io.sparkrnn.infer.HadoopFiles;
+import io.sparkrnn.infer.InputFiles;
+import io.sparkrnn.infer.NpyWriter;
+import io.sparkrnn.infer.Prediction;
+import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.GradientTask;
+import io.sparkrnn.job.PredictJob;
+import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.model.Batch;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaSparkContext;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code spark-rnn predict}: the model's outputs for one input file, or for every shard of a dataset on Spark. */
+@Command(name = "predict", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Run a trained model forward (from the zero state) over one input file or a whole dataset.",
+        "Inputs: a dataset directory or a shard .safetensors (already in model units, as prep stores them), or a",
+        ".npy [T,B,F] | [T,F] in raw units (normalised here). Regression outputs are written in raw units",
+        "(the stored normalisation inverted) unless --model-units; class models give logits plus argmax 'ids'."})
+public final class PredictCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
+  String model;
+
+  @Option(names = "--data", required = true, paramLabel = "URI", description = "dataset directory, shard .safetensors, or .npy")
+  String data;
+
+  @Option(names = "--out", required = true, paramLabel = "URI",
+      description = "FILE.safetensors or FILE.npy for one input; for a dataset a directory (one output file per shard) or FILE.npy (all shards concatenated along B)")
+  String out;
+
+  @Option(names = "--split", defaultValue = "all", description = "dataset shards to predict: all | train | validation (default: ${DEFAULT-VALUE})")
+  String split;
+
+  @Option(names = "--model-units", description = "write regression outputs in model (normalised) units")
+  boolean modelUnits;
+
+  @Option(names = "--engine", defaultValue = "kernel", description = "kernel | reference (default: ${DEFAULT-VALUE})")
+  String engine;
+
+  @Option(names = "--device", defaultValue = "auto", description = "auto | gpu | cpu-opencl | jvm (default: ${DEFAULT-VALUE})")
+  String device;
+
+  @Option(names = "--master", defaultValue = "local[*]", description = "Spark master for a dataset (default: ${DEFAULT-VALUE})")
+  String master;
+
+  @Option(names = "--partitions", defaultValue = "0", description = "Spark partitions for a dataset (0: the default parallelism)")
+  int partitions;
+
+  @Override
+  public Integer call() throws Exception {
+    Configuration conf = new Configuration();
+    TrainedModel m = TrainedModel.load(model, conf);
+    if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {
+      throw new IllegalArgumentException("--split: '" + split + "' is not one of all, train, validation");
+    }
+    if (partitions < 0) {
+      throw new IllegalArgumentException("--partitions must be ≥ 0, found " + partitions);
+    }
+    if (!InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf)) {
+      return predictDataset(m, conf);
+    }
+    Batch batch = InputFiles.read(data, m, conf);
+    Prediction p;
+    try (BpttEngine e = TrainedModel.engine(engine, device)) {
+      p = Prediction.run(m, e, batch, modelUnits);
+    }
+    write(p, out, conf, metadata(m));
+    System.out.println("predicted " + java.util.Arrays.toString(p.shape()) + " from " + data + " into " + out
+        + (m.normalizes() && !modelUnits && m.normalization().targetMean() != null ? " (raw units)" : ""));
+    if (p.text() != null) {
+      System.out.print(Prediction.textLines(p.text()));
+    }
+    return 0;
+  }
+
+  private int predictDataset(TrainedModel m, Configuration conf) throws Exception {
+    Dataset ds = Dataset.open(data, conf);
+    Compatibility.check(m, ds, false);
+    List<ShardInfo> all = ds.manifest().shards();
+    List<Integer> chosen = new ArrayList<>();
+    for (int i = 0; i < all.size(); i++) {
+      if (split.equals("all") || all.get(i).split() == Split.parse(split)) {
+        chosen.add(i);
+      }
+    }
+    if (chosen.isEmpty()) {
+      throw new IllegalArgumentException(data + ": no shards in split " + split);
+    }
+    boolean npy = InputFiles.isNpy(out);
+    String outUri = npy ? out : HadoopFiles.fs(out, conf).makeQualified(HadoopFiles.path(out)).toString();
+    PredictJob.Input input = new PredictJob.Input(m.config(), m.params().values(), m.normalization(), m.vocabulary(),
+        chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : outUri, modelUnits, metadata(m));
+    try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", master)) {
+      int P = partitions > 0 ? partitions : Math.max(1, Math.min(sc.defaultParallelism(), chosen.size()));
+      List<PredictJob.ShardResult> results = PredictJob.run(sc, new GradientTask.Context(ds, engine, device, P), input);
+      if (npy) {
+        Prediction p = PredictJob.concatenate(results);
+        write(p, out, conf, null);
+        System.out.println("predicted " + java.util.Arrays.toString(p.shape()) + " from " + chosen.size() + " shards of "
+            + ds.uri() + " into " + out);
+        return 0;
+      }
+      Map<String, Object> summary = new LinkedHashMap<>();
+      summary.put("model", model);
+      summary.put("dataset", ds.uri().toString());
+      summary.put("split", split);
+      summary.put("units", modelUnits || m.normalization() == null ? "model" : "raw");
+      List<Object> files = new ArrayList<>();
+      for (PredictJob.ShardResult r : results) {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("file", all.get(r.shard()).file());
+        f.put("split", all.get(r.shard()).split().id());
+        f.put("batch", (long) r.sequences());
+        files.add(f);
+      }
+      summary.put("shards", files);
+      HadoopFiles.write(outUri + "/predictions.json", Json.writePretty(summary).getBytes(StandardCharsets.UTF_8), conf);
+      System.out.println("predicted " + results.size() + " shards of " + ds.uri() + " into " + outUri);
+    }
+    return 0;
+  }
+
+  static Map<String, String> metadata(TrainedModel m) {
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put("model_cell", m.config().cell().id());
+    meta.put("mode", m.config().mode().id());
+    meta.put("loss", m.config().loss().id());
+    return meta;
+  }
+
+  /** .npy: the output array (and FILE.txt with decoded text); otherwise safetensors. */
+  static void write(Prediction p, String uri, Configuration conf, Map<String, String> meta) throws java.io.IOException {
+    if (InputFiles.isNpy(uri)) {
+      HadoopFiles.write(uri, NpyWriter.toBytes(p.shape(), p.output()), conf);
+      if (p.text() != null) {
+        HadoopFiles.write(uri.substring(0, uri.length() - 4) + ".txt", Prediction.textLines(p.text()).getBytes(StandardCharsets.UTF_8), conf);
+      }
+    } else {
+      HadoopFiles.write(uri, p.toSafetensors(meta == null ? Map.of() : meta), conf);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+package io.sparkrnn.infer;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.Normalization;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.util.Arrays;
+import java.util.Objects;
+
+/** Checks that a dataset can be fed to a model, with errors that give expected and found. */
+public final class Compatibility {
+  private Compatibility() {}
+
+  /**
+   * F, O and the normalisation must agree (a dataset's shards are in the units of its own
+   * normalisation, the model expects its own); with {@code targets}, also mode and loss.
+   */
+  public static void check(TrainedModel model, Dataset dataset, boolean targets) {
+    DatasetSpec s = dataset.spec();
+    ModelConfig c = model.config();
+    String where = dataset.uri() + ": ";
+    if (s.features() != c.inputSize()) {
+      throw new IllegalArgumentException(where + "the dataset has F=" + s.features() + " input features, the model "
+          + model.source() + " expects input_size F=" + c.inputSize());
+    }
+    if (s.outputs() != c.outputSize()) {
+      throw new IllegalArgumentException(where + "the dataset has O=" + s.outputs() + " outputs, the model "
+          + model.source() + " has output_size O=" + c.outputSize());
+    }
+    if (targets && (s.mode() != c.mode() || s.loss() != c.loss())) {
+      throw new IllegalArgumentException(where + "the dataset is " + s.mode().id() + ", " + s.loss().id() + "; the model is "
+          + c.mode().id() + ", " + c.loss().id());
+    }
+    Normalization dn = dataset.manifest().normalization();
+    Normalization mn = model.normalization();
+    if (!Objects.equals(dn, mn)) {
+      throw new IllegalArgumentException(where + "the dataset's shards are normalised with " + describe(dn)
+          + " but the model was trained on data normalised with " + describe(mn)
+          + "; prepare the data with the model's statistics (or predict from raw .npy inputs)");
+    }
+    if (model.vocabulary() != null && s.vocabulary() != null && !model.vocabulary().equals(s.vocabulary())) {
+      throw new IllegalArgumentException(where + "the dataset's vocabulary " + s.vocabulary() + " differs from the model's "
+          + model.vocabulary());
+    }
+  }
+
+  static String describe(Normalization n) {
+    if (n == null) {
+      return "nothing (raw units)";
+    }
+    return "input_mean=" + Arrays.toString(n.inputMean()) + " input_std=" + Arrays.toString(n.inputStd())
+        + (n.targetMean() == null ? "" : " target_mean=" + Arrays.toString(n.targetMean()) + " target_std="
+            + Arrays.toString(n.targetStd()));
+  }
+}

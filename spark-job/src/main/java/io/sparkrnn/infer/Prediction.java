@@ -1,0 +1,117 @@
+package io.sparkrnn.infer;
+
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.generate.ClassSampler;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.Tensor;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The model's outputs for one batch, as predict writes them.
+ *
+ * <p>Units: the batch's inputs are in model units (a dataset's shards already are); outputs of
+ * regression models are returned in raw units ({@code y · target_std + target_mean}) unless
+ * {@code modelUnits}, and class models return logits with their argmax ids (and, with a
+ * vocabulary, the argmax symbols decoded).
+ *
+ * @param shape [T,B,O] (seq2seq) or [B,O] (seq2one)
+ * @param output the outputs in that shape; padded steps (t ≥ lengths[b]) are 0
+ * @param ids argmax class ids [T,B] or [B] (class models; padded steps −1), else null
+ * @param lengths the batch's lengths [B], or null when every sequence has all T steps
+ * @param text per sequence, the argmax symbols of its valid steps (models with a vocabulary), else null
+ */
+public record Prediction(int[] shape, float[] output, int[] ids, int[] lengths, List<String> text) implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /** Runs the model over {@code batch} (model units) from the zero state. */
+  public static Prediction run(TrainedModel model, BpttEngine engine, Batch batch, boolean modelUnits) {
+    ModelConfig c = model.config();
+    batch.validateFor(c, false);
+    float[] raw = engine.forward(model.params(), batch, null).outputs();
+    return of(c, model.vocabulary(), model.normalization(), batch, raw, modelUnits);
+  }
+
+  /**
+   * Wraps engine outputs (model units) of {@code batch}.
+   *
+   * @param normalization the model's, or null
+   */
+  public static Prediction of(ModelConfig c, List<String> vocabulary, io.sparkrnn.data.Normalization normalization,
+      Batch batch, float[] outputs, boolean modelUnits) {
+    int T = batch.steps();
+    int B = batch.batchSize();
+    int O = c.outputSize();
+    boolean seq = c.mode() == Mode.SEQ2SEQ;
+    int rows = seq ? T : 1;
+    float[] out = outputs.clone();
+    if (!modelUnits && normalization != null && normalization.targetMean() != null) {
+      for (int t = 0; t < rows; t++) {
+        for (int b = 0; b < B; b++) {
+          if (seq && t >= batch.length(b)) {
+            continue;                                              // padding stays 0
+          }
+          for (int o = 0; o < O; o++) {
+            int i = (t * B + b) * O + o;
+            out[i] = (float) (out[i] * normalization.targetStd()[o] + normalization.targetMean()[o]); // raw = y·std + mean
+          }
+        }
+      }
+    }
+    int[] ids = null;
+    List<String> text = null;
+    if (c.loss() == LossType.CROSS_ENTROPY) {
+      ids = new int[rows * B];
+      for (int t = 0; t < rows; t++) {
+        for (int b = 0; b < B; b++) {
+          ids[t * B + b] = seq && t >= batch.length(b) ? -1 : ClassSampler.argmaxOf(out, (t * B + b) * O, O);
+        }
+      }
+      if (vocabulary != null) {
+        text = new ArrayList<>();
+        for (int b = 0; b < B; b++) {
+          StringBuilder sb = new StringBuilder();
+          int tEnd = seq ? batch.length(b) : 1;
+          for (int t = 0; t < tEnd; t++) {
+            sb.append(vocabulary.get(ids[t * B + b]));
+          }
+          text.add(sb.toString());
+        }
+      }
+    }
+    int[] shape = seq ? new int[] {T, B, O} : new int[] {B, O};
+    return new Prediction(shape, out, ids, batch.lengths() == null ? null : batch.lengths().clone(), text);
+  }
+
+  /** The safetensors bytes: {@code output}, and {@code ids}, {@code lengths} when present. */
+  public byte[] toSafetensors(Map<String, String> metadata) {
+    List<Tensor> tensors = new ArrayList<>();
+    tensors.add(Tensor.ofFloats("output", shape, output));
+    if (ids != null) {
+      tensors.add(Tensor.ofInts("ids", shape.length == 3 ? new int[] {shape[0], shape[1]} : new int[] {shape[0]}, ids));
+    }
+    if (lengths != null) {
+      tensors.add(Tensor.ofInts("lengths", new int[] {lengths.length}, lengths));
+    }
+    return SafeTensors.toBytes(metadata, tensors);
+  }
+
+  /** One line per sequence, with backslash, newline, carriage return and tab escaped as \\ \n \r \t. */
+  public static String textLines(List<String> text) {
+    StringBuilder sb = new StringBuilder();
+    for (String s : text) {
+      sb.append(escape(s)).append('\n');
+    }
+    return sb.toString();
+  }
+
+  public static String escape(String s) {
+    return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t");
+  }
+}

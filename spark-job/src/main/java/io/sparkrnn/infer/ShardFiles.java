@@ -1,0 +1,115 @@
+package io.sparkrnn.infer;
+
+import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.ShardCodec;
+import io.sparkrnn.kernel.io.DType;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.SafeTensorsFile;
+import io.sparkrnn.kernel.io.Tensor;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.util.Arrays;
+import java.util.Set;
+
+/**
+ * One shard file read on its own (no manifest), checked against a model: {@code x} F32 [T,B,F],
+ * {@code y} per the model's mode and loss, optional {@code lengths} I32 [B]. The shapes are
+ * checked here against the model, with the model named in the message; the rest (dtypes,
+ * finiteness, class ids in range, lengths in 1..T, no other tensors) is data-prep's
+ * {@link ShardCodec#decode}, given a spec made from the model and the shard's own T and B.
+ */
+public final class ShardFiles {
+  private ShardFiles() {}
+
+  /**
+   * @param requireTargets whether {@code y} must be present (grad, evaluate) or may be absent (predict, generate)
+   * @throws IllegalArgumentException naming the file, the tensor, expected and found
+   */
+  public static Batch read(byte[] bytes, String source, ModelConfig model, boolean requireTargets) {
+    SafeTensorsFile st = SafeTensors.read(bytes, source);
+    Tensor x = st.require("x");
+    if (x.dtype() != DType.F32) {
+      throw new IllegalArgumentException(source + ": x has dtype " + x.dtype() + ", expected F32");
+    }
+    if (x.rank() != 3) {
+      throw new IllegalArgumentException(source + ": x has shape " + x.shapeString() + ", expected [T,B,F] with F="
+          + model.inputSize());
+    }
+    int T = x.dim(0);
+    int B = x.dim(1);
+    if (x.dim(2) != model.inputSize()) {
+      throw new IllegalArgumentException(source + ": x has F=" + x.dim(2) + " (shape " + x.shapeString()
+          + "), the model's input_size is F=" + model.inputSize());
+    }
+    if (T < 1 || B < 1) {
+      throw new IllegalArgumentException(source + ": x has shape " + x.shapeString() + ", expected T ≥ 1 and B ≥ 1");
+    }
+    boolean hasLengths = st.has("lengths");
+    if (st.has("y")) {
+      checkTargets(st.require("y"), source, model, T, B);
+      DatasetSpec spec = new DatasetSpec("shard", model.inputSize(), model.outputSize(), T, model.mode(), model.loss(),
+          hasLengths, null, null);
+      return ShardCodec.decode(bytes, spec, source, B);
+    }
+    if (requireTargets) {
+      throw new IllegalArgumentException(source + ": no tensor 'y' (found " + st.tensors().keySet() + "); targets "
+          + expectedTargets(model, T, B) + " are needed here");
+    }
+    for (String name : st.tensors().keySet()) {
+      if (!Set.of("x", "lengths").contains(name)) {
+        throw new IllegalArgumentException(source + ": unexpected tensor '" + name + "', expected only [x, y, lengths]");
+      }
+    }
+    int[] lengths = null;
+    if (hasLengths) {
+      Tensor l = st.require("lengths");
+      if (l.dtype() != DType.I32 || l.rank() != 1 || l.dim(0) != B) {
+        throw new IllegalArgumentException(source + ": lengths is " + l.dtype() + " " + l.shapeString() + ", expected I32 [" + B + "]");
+      }
+      lengths = l.ints();
+      for (int b = 0; b < B; b++) {
+        if (lengths[b] < 1 || lengths[b] > T) {
+          throw new IllegalArgumentException(source + ": lengths[" + b + "] = " + lengths[b] + ", expected 1.." + T);
+        }
+      }
+    }
+    float[] xs = x.floats();
+    for (int i = 0; i < xs.length; i++) {
+      if (!Float.isFinite(xs[i])) {
+        int F = model.inputSize();
+        throw new IllegalArgumentException(source + ": x has " + xs[i] + " at (t=" + i / F / B + ", b=" + (i / F) % B
+            + ", f=" + i % F + "), expected a finite number");
+      }
+    }
+    return new Batch(T, B, model.inputSize(), xs, null, null, lengths);
+  }
+
+  private static void checkTargets(Tensor y, String source, ModelConfig model, int T, int B) {
+    boolean classes = model.loss() == LossType.CROSS_ENTROPY;
+    DType expectedType = classes ? DType.I32 : DType.F32;
+    int[] expected = expectedShape(model, T, B);
+    if (y.dtype() != expectedType || !Arrays.equals(y.shape(), expected)) {
+      throw new IllegalArgumentException(source + ": y is " + y.dtype() + " " + y.shapeString() + ", expected "
+          + expectedTargets(model, T, B));
+    }
+  }
+
+  private static int[] expectedShape(ModelConfig model, int T, int B) {
+    boolean seq = model.mode() == Mode.SEQ2SEQ;
+    if (model.loss() == LossType.CROSS_ENTROPY) {
+      return seq ? new int[] {T, B} : new int[] {B};
+    }
+    return seq ? new int[] {T, B, model.outputSize()} : new int[] {B, model.outputSize()};
+  }
+
+  /** E.g. "F32 [T,B,O] = [20, 4, 1] (the model is seq2seq, mse, O=1)". */
+  static String expectedTargets(ModelConfig model, int T, int B) {
+    boolean seq = model.mode() == Mode.SEQ2SEQ;
+    boolean classes = model.loss() == LossType.CROSS_ENTROPY;
+    String axes = classes ? (seq ? "[T,B]" : "[B]") : (seq ? "[T,B,O]" : "[B,O]");
+    return (classes ? "I32 class ids " : "F32 ") + axes + " = " + Arrays.toString(expectedShape(model, T, B)) + " (the model is "
+        + model.mode().id() + ", " + model.loss().id() + ", O=" + model.outputSize() + ")";
+  }
+}

@@ -1,0 +1,192 @@
+package io.sparkrnn.infer;
+
+import io.sparkrnn.data.Normalization;
+import io.sparkrnn.job.ModelMetadata;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.SafeTensorsFile;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * A trained model as {@code spark-rnn train} writes it ({@code model.safetensors}): parameters,
+ * configuration and what the model knows about its data (normalisation, vocabulary, task).
+ *
+ * <p>Units. A model computes in <em>model units</em>: the z-scored values its dataset's shards
+ * hold when the dataset was prepared with {@code --normalize}. {@link #inputsToModelUnits} maps raw
+ * inputs to model units ({@code (x − input_mean) / input_std}); {@link #outputsToRawUnits} maps
+ * regression outputs back ({@code y · target_std + target_mean}). Without stored normalisation
+ * both are the identity; class logits are never transformed.
+ *
+ * <p>Immutable after {@link #load}: share one instance between threads and sessions freely. The
+ * parameters are not copied per session, so never write into {@link #params()}{@code .values()}.
+ */
+public final class TrainedModel {
+  private final String source;
+  private final Params params;
+  private final Map<String, String> metadata;
+  private final Normalization normalization;
+  private final List<String> vocabulary;
+
+  TrainedModel(String source, Params params, Map<String, String> metadata) {
+    this.source = source;
+    this.params = params;
+    this.metadata = Map.copyOf(metadata);
+    ModelConfig c = params.config();
+    this.normalization = ModelMetadata.normalization(metadata, source);
+    this.vocabulary = ModelMetadata.vocabulary(metadata, source);
+    if (normalization != null) {
+      if (normalization.inputMean().length != c.inputSize()) {
+        throw new IllegalArgumentException(source + ": __metadata__ normalization.input_mean has "
+            + normalization.inputMean().length + " entries, expected input_size=" + c.inputSize());
+      }
+      if (normalization.targetMean() != null && (c.loss() != LossType.MSE || normalization.targetMean().length != c.outputSize())) {
+        throw new IllegalArgumentException(source + ": __metadata__ normalization.target_mean has "
+            + normalization.targetMean().length + " entries, expected output_size=" + c.outputSize() + " (mse models only)");
+      }
+    }
+    if (vocabulary != null && vocabulary.size() != c.outputSize() && c.loss() == LossType.CROSS_ENTROPY) {
+      throw new IllegalArgumentException(source + ": __metadata__ vocabulary has " + vocabulary.size()
+          + " symbols, expected output_size=" + c.outputSize());
+    }
+  }
+
+  /**
+   * Reads a model file from any Hadoop file system URI or local path.
+   *
+   * @throws IllegalArgumentException naming the file and the key or tensor that is missing, has the
+   *     wrong shape, or a format version this build does not read
+   */
+  public static TrainedModel load(String uri, Configuration conf) throws IOException {
+    return fromBytes(HadoopFiles.read(uri, conf), uri);
+  }
+
+  /** Reads a local model file. */
+  public static TrainedModel load(java.nio.file.Path path) throws IOException {
+    return load(path.toAbsolutePath().toString(), new Configuration());
+  }
+
+  /** Parses the bytes of a model file; {@code source} names it in errors. */
+  public static TrainedModel fromBytes(byte[] bytes, String source) {
+    SafeTensorsFile file = SafeTensors.read(bytes, source);
+    return new TrainedModel(source, ModelFile.read(file), file.metadata());
+  }
+
+  /** A model made in memory (tests, import), with optional data metadata. */
+  public static TrainedModel of(Params params, Map<String, String> dataMetadata) {
+    Map<String, String> m = new HashMap<>(params.config().toMetadata());
+    if (dataMetadata != null) {
+      m.putAll(dataMetadata);
+    }
+    return new TrainedModel("(in memory)", params, m);
+  }
+
+  /** Where it was loaded from, for messages. */
+  public String source() {
+    return source;
+  }
+
+  public ModelConfig config() {
+    return params.config();
+  }
+
+  /** The parameters, shared: read only. */
+  public Params params() {
+    return params;
+  }
+
+  /** Every {@code __metadata__} string of the file. */
+  public Map<String, String> metadata() {
+    return metadata;
+  }
+
+  /** The z-score the training data was prepared with, or null. */
+  public Normalization normalization() {
+    return normalization;
+  }
+
+  /** The symbol of each class id (text models), or null. */
+  public List<String> vocabulary() {
+    return vocabulary;
+  }
+
+  /** The dataset task the model was trained on ({@code sine}, {@code text}, …), or null. */
+  public String task() {
+    return metadata.get(ModelMetadata.KEY_TASK);
+  }
+
+  /** A new engine: {@code kernel} (Aparapi float32) on a device, or {@code reference} (float64). */
+  public static BpttEngine engine(String engine, String device) {
+    return Engines.create(engine, device);
+  }
+
+  /** Raw inputs (features fastest, any number of rows) to model units: (x − mean) / std; a copy. */
+  public float[] inputsToModelUnits(float[] raw) {
+    float[] x = raw.clone();
+    if (normalization == null) {
+      return x;
+    }
+    int F = config().inputSize();
+    for (int i = 0; i < x.length; i++) {
+      int f = i % F;
+      x[i] = (float) ((x[i] - normalization.inputMean()[f]) / normalization.inputStd()[f]);
+    }
+    return x;
+  }
+
+  /** Model-unit inputs back to raw units: x · std + mean; a copy. */
+  public float[] inputsToRawUnits(float[] x) {
+    float[] r = x.clone();
+    if (normalization == null) {
+      return r;
+    }
+    int F = config().inputSize();
+    for (int i = 0; i < r.length; i++) {
+      int f = i % F;
+      r[i] = (float) (r[i] * normalization.inputStd()[f] + normalization.inputMean()[f]);
+    }
+    return r;
+  }
+
+  /** Regression outputs (O fastest) from model units to raw units: y · std + mean; a copy. Logits unchanged. */
+  public float[] outputsToRawUnits(float[] out) {
+    float[] y = out.clone();
+    if (normalization == null || normalization.targetMean() == null) {
+      return y;
+    }
+    int O = config().outputSize();
+    for (int i = 0; i < y.length; i++) {
+      int o = i % O;
+      y[i] = (float) (y[i] * normalization.targetStd()[o] + normalization.targetMean()[o]);
+    }
+    return y;
+  }
+
+  /** Whether the stored normalisation changes anything (inputs or regression targets). */
+  public boolean normalizes() {
+    return normalization != null;
+  }
+
+  /**
+   * Opens a session of B sequences stepped together, on its own engine (closed with the session).
+   *
+   * @param engine kernel | reference
+   * @param device auto | gpu | cpu-opencl | jvm (kernel only)
+   */
+  public InferenceSession openSession(int batchSize, String engine, String device) {
+    return new InferenceSession(this, Engines.create(engine, device), true, batchSize);
+  }
+
+  /** A session on an engine the caller owns (and closes); see {@link InferenceSession}. */
+  public InferenceSession openSession(int batchSize, BpttEngine engine) {
+    return new InferenceSession(this, engine, false, batchSize);
+  }
+}

@@ -1,0 +1,435 @@
+package io.sparkrnn.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.source.AddingSource;
+import io.sparkrnn.data.source.NpyFiles;
+import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.infer.NpyWriter;
+import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.ModelMetadata;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.engine.LossStats;
+import io.sparkrnn.kernel.engine.ReferenceEngine;
+import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.SafeTensorsFile;
+import io.sparkrnn.kernel.io.Tensor;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamSpec;
+import io.sparkrnn.kernel.model.Params;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** grad, predict, generate, evaluate, export and import through {@link Main#run}, on tiny models and datasets. */
+class InferenceCommandsTest {
+  /** The reference engine in the test and in the command compute the same float64 sums. */
+  static final double SAME_ENGINE_TOL = 0;
+  /** Raw .npy inputs are normalised in float64 and rounded to float32: one rounding per input. */
+  static final double NORMALISATION_ROUNDING_TOL = 1e-5;
+
+  @TempDir
+  static Path tmp;
+  static Path sine;
+  static Path adding;
+  static Path sineModel;
+  static Path textModel;
+  static final List<String> VOCAB = List.of("a", "b", "c", "d");
+
+  /** What a command printed and returned. */
+  record Run(int code, String out, String err) {}
+
+  static synchronized Run run(String... args) {
+    PrintStream oldOut = System.out;
+    PrintStream oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      int code = Main.run(args);
+      return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
+  static void assertFails(Run r, String... fragments) {
+    assertEquals(2, r.code(), "exit code; stderr: " + r.err());
+    for (String f : fragments) {
+      assertTrue(r.err().contains(f), "stderr should mention '" + f + "': " + r.err());
+    }
+  }
+
+  @BeforeAll
+  static void data() throws IOException {
+    Configuration hadoop = new Configuration();
+    sine = tmp.resolve("sine");
+    // 5 shards of 8 sequences (T = 12), normalised: predict must invert the target scaling
+    Prep.run(new SineSource(SineSource.Options.defaults(12, 40, 3)), new PrepOptions(sine.toUri(), 8, 0.2, true, false), hadoop);
+    adding = tmp.resolve("adding");
+    Prep.run(new AddingSource(new AddingSource.Options(6, 16, 5, 6)), new PrepOptions(adding.toUri(), 8, 0, false, false), hadoop);
+    Dataset ds = Dataset.open(sine.toUri(), hadoop);
+    ModelConfig gru = new ModelConfig(CellType.GRU, 2, 1, 6, 1, Mode.SEQ2SEQ, LossType.MSE);
+    sineModel = tmp.resolve("sine.safetensors");
+    Files.write(sineModel, ModelFile.toBytes(Params.initialize(gru, 11), ModelMetadata.fromManifest(ds.manifest())));
+    ModelConfig text = new ModelConfig(CellType.LSTM, 1, 4, 8, 4, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+    textModel = tmp.resolve("text.safetensors");
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put(ModelMetadata.KEY_TASK, "text");
+    meta.put(ModelMetadata.KEY_VOCABULARY, Json.write(new ArrayList<Object>(VOCAB)));
+    Files.write(textModel, ModelFile.toBytes(Params.initialize(text, 5), meta));
+  }
+
+  static Batch shard(Path dataset, int i) throws IOException {
+    Dataset ds = Dataset.open(dataset.toUri(), new Configuration());
+    return ds.read(ds.manifest().shards().get(i));
+  }
+
+  static SafeTensorsFile read(Path p) throws IOException {
+    return SafeTensors.read(p);
+  }
+
+  static String s(Path p) {
+    return p.toString();
+  }
+
+  // ---- grad ----
+
+  @Test
+  void gradWritesTheMeanLossAndOneGradientPerParameterUnderItsName() throws IOException {
+    Path out = tmp.resolve("grad.safetensors");
+    Run r = run("grad", "--weights", s(sineModel), "--data", s(sine.resolve("shard-00000.safetensors")), "--out", s(out));
+    assertEquals(0, r.code(), r.err());
+    TrainedModel m = TrainedModel.load(sineModel);
+    GradientSum expected = new ReferenceEngine().lossAndGradient(m.params(), shard(sine, 0), null).gradients();
+    float[] mean = expected.meanGradient();
+    SafeTensorsFile g = read(out);
+    List<String> names = new ArrayList<>(m.params().layout().specs().stream().map(ParamSpec::name).toList());
+    names.add("loss");
+    assertEquals(names, new ArrayList<>(g.tensors().keySet()), "tensor names");
+    for (ParamSpec spec : m.params().layout().specs()) {
+      Tensor t = g.require(spec.name());
+      assertArrayEquals(spec.shape(), t.shape(), "shape of " + spec.name());
+      float[] want = java.util.Arrays.copyOfRange(mean, spec.offset(), spec.offset() + spec.size());
+      assertArrayEquals(want, t.floats(), (float) SAME_ENGINE_TOL, "gradient of " + spec.name());
+    }
+    assertArrayEquals(new int[] {1}, g.require("loss").shape());
+    assertEquals((float) expected.meanLoss(), g.require("loss").floats()[0], "loss");
+  }
+
+  @Test
+  void gradRefusesBadInputNamingFileTensorExpectedAndFoundAndWritesNothing() throws IOException {
+    Path out = tmp.resolve("bad-grad.safetensors");
+    Path wrongName = tmp.resolve("wrong-name.safetensors");
+    Files.write(wrongName, SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("inputs", new int[] {2, 1, 1}, new float[2]),
+        Tensor.ofFloats("y", new int[] {2, 1, 1}, new float[2]))));
+    assertFails(run("grad", "--weights", s(sineModel), "--data", s(wrongName), "--out", s(out)), "wrong-name.safetensors", "'x'");
+
+    Path wrongF = tmp.resolve("wrong-f.safetensors");
+    Files.write(wrongF, SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {2, 1, 3}, new float[6]),
+        Tensor.ofFloats("y", new int[] {2, 1, 1}, new float[2]))));
+    assertFails(run("grad", "--weights", s(sineModel), "--data", s(wrongF), "--out", s(out)), "F=3", "F=1");
+
+    Path wrongDtype = tmp.resolve("wrong-dtype.safetensors");
+    Files.write(wrongDtype, SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {2, 1, 1}, new float[2]),
+        Tensor.ofInts("y", new int[] {2, 1}, new int[2]))));
+    assertFails(run("grad", "--weights", s(sineModel), "--data", s(wrongDtype), "--out", s(out)), "y is I32", "F32 [T,B,O]");
+
+    Path wrongShape = tmp.resolve("wrong-shape.safetensors");
+    Files.write(wrongShape, SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {2, 1, 1}, new float[2]),
+        Tensor.ofFloats("y", new int[] {2, 1, 2}, new float[4]))));
+    assertFails(run("grad", "--weights", s(sineModel), "--data", s(wrongShape), "--out", s(out)), "[2, 1, 2]", "[2, 1, 1]");
+
+    SafeTensorsFile model = read(sineModel);
+    Map<String, String> meta = new LinkedHashMap<>(model.metadata());
+    meta.remove("hidden_size");
+    Path noKey = tmp.resolve("no-key.safetensors");
+    Files.write(noKey, SafeTensors.toBytes(meta, model.tensors().values()));
+    assertFails(run("grad", "--weights", s(noKey), "--data", s(sine.resolve("shard-00000.safetensors")), "--out", s(out)),
+        "no-key.safetensors", "hidden_size");
+    assertFalse(Files.exists(out), "nothing written");
+  }
+
+  // ---- predict ----
+
+  @Test
+  void predictOverADatasetEqualsTheKernelForwardOfEachShardWhateverThePartitionCount() throws IOException {
+    Path one = tmp.resolve("pred-1");
+    Path three = tmp.resolve("pred-3");
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(one), "--partitions", "1",
+        "--master", "local[2]").code());
+    Run r = run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(three), "--partitions", "3", "--master", "local[2]");
+    assertEquals(0, r.code(), r.err());
+    TrainedModel m = TrainedModel.load(sineModel);
+    Dataset ds = Dataset.open(sine.toUri(), new Configuration());
+    List<ShardInfo> shards = ds.manifest().shards();
+    assertEquals(5, shards.size());
+    try (BpttEngine kernel = Engines.create("kernel", "auto")) {
+      for (int i = 0; i < shards.size(); i++) {
+        String f = shards.get(i).file();
+        assertArrayEquals(Files.readAllBytes(one.resolve(f)), Files.readAllBytes(three.resolve(f)), f + ": 1 vs 3 partitions");
+        Batch b = ds.read(shards.get(i));
+        float[] expected = m.outputsToRawUnits(kernel.forward(m.params(), b, null).outputs());  // shards are in model units
+        Tensor output = read(one.resolve(f)).require("output");
+        assertArrayEquals(new int[] {b.steps(), b.batchSize(), 1}, output.shape(), f);
+        assertArrayEquals(expected, output.floats(), 0f, f + ": output vs the kernel's forward");
+      }
+    }
+    assertTrue(Files.exists(one.resolve("predictions.json")));
+
+    Path npy = tmp.resolve("pred-all.npy");
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(npy), "--partitions", "2",
+        "--master", "local[2]").code());
+    NpyFiles.FloatArray all = NpyFiles.readFloats(npy.toString(), new Configuration());
+    assertArrayEquals(new int[] {12, 40, 1}, all.shape());
+    float[] shard1 = read(one.resolve(shards.get(1).file())).require("output").floats();   // [12, 8, 1]
+    for (int t = 0; t < 12; t++) {
+      for (int b = 0; b < 8; b++) {
+        assertEquals(shard1[t * 8 + b], all.data()[t * 40 + 8 + b], "npy (t=" + t + ", n=" + (8 + b) + ")");
+      }
+    }
+  }
+
+  @Test
+  void predictFromRawNpyInputsNormalisesThemAsTheShardsAre() throws IOException {
+    TrainedModel m = TrainedModel.load(sineModel);
+    Batch b = shard(sine, 0);
+    Path raw = tmp.resolve("raw.npy");
+    Files.write(raw, NpyWriter.toBytes(new int[] {b.steps(), b.batchSize(), 1}, m.inputsToRawUnits(b.x())));
+    Path fromNpy = tmp.resolve("from-npy.safetensors");
+    Path fromShard = tmp.resolve("from-shard.safetensors");
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(raw), "--out", s(fromNpy), "--engine", "reference").code());
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(sine.resolve("shard-00000.safetensors")), "--out",
+        s(fromShard), "--engine", "reference").code());
+    assertArrayEquals(read(fromShard).require("output").floats(), read(fromNpy).require("output").floats(),
+        (float) NORMALISATION_ROUNDING_TOL);
+  }
+
+  @Test
+  void predictAndEvaluateRefuseADatasetWhoseFOrODiffersFromTheModel() {
+    // adding: F=2, O=1; the sine model has F=1
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(adding), "--out", s(tmp.resolve("x"))), "F=2", "F=1");
+    assertFails(run("evaluate", "--model", s(sineModel), "--data", s(adding)), "F=2", "F=1");
+    assertFalse(Files.exists(tmp.resolve("x")));
+  }
+
+  // ---- evaluate ----
+
+  @Test
+  void evaluateReportsTheTeacherForcedAndClosedLoopLossAsJson() throws IOException {
+    Path json = tmp.resolve("eval.json");
+    Run r = run("evaluate", "--model", s(sineModel), "--data", s(sine), "--feedback", "3", "--json", s(json), "--engine",
+        "reference", "--master", "local[2]");
+    assertEquals(0, r.code(), r.err());
+    Map<String, Object> j = Json.parseObject(Files.readString(json));
+    for (String k : List.of("loss", "accuracy", "perplexity", "closed_loop_loss")) {
+      assertTrue(j.containsKey(k), "key " + k);
+    }
+    assertNull(j.get("accuracy"), "no accuracy for mse");
+    TrainedModel m = TrainedModel.load(sineModel);
+    LossStats expected = new LossStats();
+    for (int i = 0; i < 5; i++) {
+      Batch b = shard(sine, i);
+      expected.add(m.config(), b, new ReferenceEngine().forward(m.params(), b, null).outputs(), 0);
+    }
+    assertEquals(expected.meanLoss(), ((Number) j.get("loss")).doubleValue(), 1e-12 * expected.meanLoss(), "loss");
+    assertTrue(((Number) j.get("closed_loop_loss")).doubleValue() > 0);
+  }
+
+  // ---- generate ----
+
+  @Test
+  void generateIsDeterministicForASeed() throws IOException {
+    Path a = tmp.resolve("gen-a.safetensors");
+    Path b = tmp.resolve("gen-b.safetensors");
+    Path c = tmp.resolve("gen-c.safetensors");
+    String[] common = {"generate", "--model", s(textModel), "--primer", "abcab", "--steps", "30", "--sampler", "softmax",
+        "--temperature", "1.5", "--batch", "3", "--engine", "reference"};
+    Run ra = run(concat(common, "--seed", "7", "--out", s(a)));
+    assertEquals(0, ra.code(), ra.err());
+    assertEquals(0, run(concat(common, "--seed", "7", "--out", s(b))).code());
+    assertEquals(0, run(concat(common, "--seed", "8", "--out", s(c))).code());
+    assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b), "same seed, same bytes");
+    assertFalse(java.util.Arrays.equals(read(a).require("ids").ints(), read(c).require("ids").ints()), "another seed, other draws");
+    assertTrue(ra.out().startsWith("abcab"), "text to stdout: " + ra.out());
+  }
+
+  @Test
+  void softmaxAsTemperatureGoesToZeroEqualsArgmax() throws IOException {
+    Path argmax = tmp.resolve("argmax.safetensors");
+    assertEquals(0, run("generate", "--model", s(textModel), "--primer", "dcba", "--steps", "25", "--engine", "reference",
+        "--out", s(argmax)).code());
+    int[] want = read(argmax).require("ids").ints();
+    for (String tau : new String[] {"1e-4", "1e-9"}) {
+      Path soft = tmp.resolve("soft-" + tau + ".safetensors");
+      assertEquals(0, run("generate", "--model", s(textModel), "--primer", "dcba", "--steps", "25", "--engine", "reference",
+          "--sampler", "softmax", "--temperature", tau, "--seed", "3", "--out", s(soft)).code());
+      assertArrayEquals(want, read(soft).require("ids").ints(), "softmax at τ = " + tau);
+    }
+  }
+
+  @Test
+  void generateRefusesAPrimerThatDoesNotFitTheModel() throws IOException {
+    Path wide = tmp.resolve("wide.npy");
+    Files.write(wide, NpyWriter.toBytes(new int[] {5, 2}, new float[10]));     // [T,F] with F = 2
+    assertFails(run("generate", "--model", s(sineModel), "--primer", s(wide), "--steps", "3"), "wide.npy", "F=2", "F=1");
+    assertFails(run("generate", "--model", s(textModel), "--primer", "abz", "--steps", "3"), "'z'", "position 2",
+        "vocabulary of 4");
+    assertFails(run("generate", "--model", s(sineModel), "--primer", "abc", "--steps", "3"), "no vocabulary");
+  }
+
+  @Test
+  void anUnknownModelFormatVersionIsRefused() throws IOException {
+    SafeTensorsFile model = read(sineModel);
+    Map<String, String> meta = new LinkedHashMap<>(model.metadata());
+    meta.put(ModelConfig.KEY_FORMAT_VERSION, "99");
+    Path v99 = tmp.resolve("v99.safetensors");
+    Files.write(v99, SafeTensors.toBytes(meta, model.tensors().values()));
+    assertFails(run("predict", "--model", s(v99), "--data", s(sine.resolve("shard-00000.safetensors")), "--out",
+        s(tmp.resolve("v99-out.safetensors"))), "spark_rnn_format_version", "'99'", "version 1");
+  }
+
+  // ---- export / import ----
+
+  @Test
+  void exportThenImportGivesByteIdenticalTensors() throws IOException {
+    Path dir = tmp.resolve("export");
+    assertEquals(0, run("export", "--model", s(sineModel), "--out", s(dir)).code());
+    Map<String, Object> config = Json.parseObject(Files.readString(dir.resolve("config.json")));
+    assertEquals("GRU", config.get("torch_class"));
+    assertEquals(2L, config.get("num_layers"));
+    Path viaConfig = tmp.resolve("imported-config.safetensors");
+    Path viaInfer = tmp.resolve("imported-infer.safetensors");
+    assertEquals(0, run("import", "--torch", s(dir.resolve("model.safetensors")), "--config", s(dir.resolve("config.json")),
+        "--out", s(viaConfig)).code());
+    assertEquals(0, run("import", "--torch", s(dir.resolve("model.safetensors")), "--infer", "--out", s(viaInfer)).code());
+    SafeTensorsFile original = read(sineModel);
+    for (Path p : List.of(dir.resolve("model.safetensors"), viaConfig, viaInfer)) {
+      SafeTensorsFile f = read(p);
+      assertEquals(new ArrayList<>(original.tensors().keySet()), new ArrayList<>(f.tensors().keySet()), p + ": names");
+      for (Tensor t : original.tensors().values()) {
+        assertEquals("F32", f.require(t.name()).dtype().name(), p + ": " + t.name());
+        assertArrayEquals(bits(t.floats()), bits(f.require(t.name()).floats()), p + ": " + t.name());
+      }
+    }
+    TrainedModel back = TrainedModel.load(viaConfig);
+    assertEquals(TrainedModel.load(sineModel).normalization(), back.normalization(), "normalisation travels in config.json");
+  }
+
+  @Test
+  void importReadsFloat64AndRefusesWrongShapeMissingExtraBidirectionalAndProjectedKeys() throws IOException {
+    TrainedModel m = TrainedModel.load(sineModel);
+    Map<String, Tensor> good = new LinkedHashMap<>(read(sineModel).tensors());
+    Path out = tmp.resolve("import-out.safetensors");
+    String[] modeLoss = {"--mode", "seq2seq", "--loss", "mse"};
+
+    Path f64 = tmp.resolve("f64.safetensors");
+    Files.write(f64, float64File(good));
+    assertEquals(0, run(concat(new String[] {"import", "--torch", s(f64), "--infer", "--out", s(out)}, modeLoss)).code());
+    assertArrayEquals(bits(m.params().values()), bits(TrainedModel.load(out).params().values()), "F64 → F32");
+    Files.delete(out);
+
+    Map<String, Tensor> wrongShape = new LinkedHashMap<>(good);
+    wrongShape.put("head.weight", Tensor.ofFloats("head.weight", new int[] {1, 5}, new float[5]));
+    assertFails(importRun(wrongShape, "wrong-shape", out, modeLoss), "head.weight", "[1, 5]", "[1, 6]");
+
+    Map<String, Tensor> missing = new LinkedHashMap<>(good);
+    missing.remove("rnn.bias_hh_l1");
+    assertFails(importRun(missing, "missing", out, modeLoss), "rnn.bias_hh_l1");
+
+    Map<String, Tensor> extra = new LinkedHashMap<>(good);
+    extra.put("rnn.extra", Tensor.ofFloats("rnn.extra", new int[] {1}, new float[1]));
+    assertFails(importRun(extra, "extra", out, modeLoss), "rnn.extra");
+
+    Map<String, Tensor> reverse = new LinkedHashMap<>(good);
+    reverse.put("rnn.weight_ih_l0_reverse", Tensor.ofFloats("rnn.weight_ih_l0_reverse", new int[] {18, 1}, new float[18]));
+    assertFails(importRun(reverse, "reverse", out, modeLoss), "rnn.weight_ih_l0_reverse", "bidirectional");
+
+    Map<String, Tensor> projected = new LinkedHashMap<>(good);
+    projected.put("rnn.weight_hr_l0", Tensor.ofFloats("rnn.weight_hr_l0", new int[] {3, 6}, new float[18]));
+    assertFails(importRun(projected, "projected", out, modeLoss), "rnn.weight_hr_l0", "proj_size");
+
+    Map<String, Tensor> bare = new LinkedHashMap<>();
+    good.forEach((k, v) -> bare.put(k.replace("rnn.", ""), Tensor.ofFloats(k.replace("rnn.", ""), v.shape(), v.floats())));
+    assertFails(importRun(bare, "bare", out, modeLoss), "'weight_ih_l0'", "rnn.weight_ih_l0");
+
+    Path noMeta = tmp.resolve("no-meta.safetensors");
+    Files.write(noMeta, SafeTensors.toBytes(Map.of(), good.values()));
+    assertFails(run("import", "--torch", s(noMeta), "--infer", "--out", s(out)), "--mode", "--loss");
+    assertFalse(Files.exists(out), "nothing written");
+  }
+
+  Run importRun(Map<String, Tensor> tensors, String name, Path out, String[] modeLoss) throws IOException {
+    Path p = tmp.resolve(name + ".safetensors");
+    Files.write(p, SafeTensors.toBytes(Map.of(), tensors.values()));
+    return run(concat(new String[] {"import", "--torch", s(p), "--infer", "--out", s(out)}, modeLoss));
+  }
+
+  /** A safetensors file with every tensor stored as F64, as torch.save_file of a float64 model writes it. */
+  static byte[] float64File(Map<String, Tensor> tensors) {
+    Map<String, Object> header = new LinkedHashMap<>();
+    long offset = 0;
+    for (Tensor t : tensors.values()) {
+      Map<String, Object> info = new LinkedHashMap<>();
+      info.put("dtype", "F64");
+      info.put("shape", t.shape());
+      info.put("data_offsets", new long[] {offset, offset + 8L * t.size()});
+      header.put(t.name(), info);
+      offset += 8L * t.size();
+    }
+    byte[] h = Json.write(header).getBytes(StandardCharsets.UTF_8);
+    ByteBuffer buf = ByteBuffer.allocate(8 + h.length + (int) offset).order(ByteOrder.LITTLE_ENDIAN);
+    buf.putLong(h.length).put(h);
+    for (Tensor t : tensors.values()) {
+      for (float v : t.floats()) {
+        buf.putDouble(v);
+      }
+    }
+    return buf.array();
+  }
+
+  static int[] bits(float[] f) {
+    int[] b = new int[f.length];
+    for (int i = 0; i < f.length; i++) {
+      b[i] = Float.floatToRawIntBits(f[i]);
+    }
+    return b;
+  }
+
+  static String[] concat(String[] a, String... b) {
+    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+}

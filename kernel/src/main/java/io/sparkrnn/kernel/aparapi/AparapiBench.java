@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Times {@link AparapiEngine#lossAndGradient} (forward, loss and full BPTT of one batch; no
+ * Times an engine's {@code lossAndGradient} (Aparapi, the JVM engine or the reference: forward, loss and full BPTT of one batch; no
  * optimizer step) on random inputs: the median of several runs after warm-up.
  *
  * <p>Command line: {@code java -cp ... io.sparkrnn.kernel.aparapi.AparapiBench cell=lstm layers=1

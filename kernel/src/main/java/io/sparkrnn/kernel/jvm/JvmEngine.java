@@ -48,7 +48,7 @@ import java.util.concurrent.Future;
  *                 + (P + 1)·|θ| (a gradient per slice; the transposed weights) + 2·|θ| float64 (the summed gradient)
  *                 + threads·GH·256 (packing buffer of the weight-gradient products)
  * </pre>
- * E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2: about 9.1 M values, 37 MB.
+ * E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2: about 9.3 M values, 37 MB (plus 2 MB of float64 gradient).
  * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.
  *
  * <p>create → ({@link #forward} | {@link #lossAndGradient})* → {@link #close}. Not thread-safe.

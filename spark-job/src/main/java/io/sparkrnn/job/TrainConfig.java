@@ -82,7 +82,7 @@ public record TrainConfig(
       new Key("epochs", "1", "passes over the training split (ignored when steps > 0)"),
       new Key("steps", "0", "optimizer steps to train (0: use epochs)"),
       new Key("tbptt", "0", "truncated BPTT window k in time steps (0: full BPTT); seq2seq only"),
-      new Key("engine", "kernel", "kernel (Aparapi float32) | reference (float64, slow; for checks)"),
+      new Key("engine", "kernel", "kernel (float32 on --device: OpenCL or JVM) | reference (float64, slow; for checks)"),
       new Key("device", "auto", "auto | gpu | cpu-opencl | jvm: where kernels run on each executor"),
       new Key("seed", "42", "seed of initialisation and data order"),
       new Key("partitions", "0", "Spark partitions (0: the context's default parallelism)"),

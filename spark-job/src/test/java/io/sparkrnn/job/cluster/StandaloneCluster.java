@@ -35,7 +35,10 @@ import java.util.stream.Stream;
  * drivers), also when a test failed.
  */
 final class StandaloneCluster implements AutoCloseable {
-  /** The Spark 4 / Java 17 --add-opens, as in the pom's spark.java.opens, for every JVM. */
+  /**
+   * The Spark 4 / Java 17 --add-opens, as in the pom's spark.java.opens, for every JVM, and the
+   * Vector API module the JVM engine's SIMD kernels use.
+   */
   static final List<String> OPENS = List.of("--add-opens=java.base/java.lang=ALL-UNNAMED",
       "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
       "--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.net=ALL-UNNAMED",
@@ -44,7 +47,7 @@ final class StandaloneCluster implements AutoCloseable {
       "--add-opens=java.base/jdk.internal.ref=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
       "--add-opens=java.base/sun.nio.cs=ALL-UNNAMED", "--add-opens=java.base/sun.security.action=ALL-UNNAMED",
       "--add-opens=java.base/sun.util.calendar=ALL-UNNAMED", "-Djdk.reflect.useDirectMethodHandle=false",
-      "-Dio.netty.tryReflectionSetAccessible=true");
+      "-Dio.netty.tryReflectionSetAccessible=true", "--add-modules=jdk.incubator.vector");
   /** Jars of the test classpath that the cluster's JVMs do not need. */
   private static final Pattern TEST_ONLY_JAR = Pattern.compile(
       "(junit|opentest4j|apiguardian|hadoop-client-minicluster|surefire)[^/]*\\.jar$");

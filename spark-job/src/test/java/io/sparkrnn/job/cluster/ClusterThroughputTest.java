@@ -16,17 +16,16 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * Throughput with one worker against two (one core each) on the same data, model and
  * partitioning, on the standalone cluster and HDFS of {@link ClusterFaultTest}. A measurement,
- * not a check: run it with {@code -Dsparkrnn.cluster.bench=true}; it prints the sequences per
+ * not a check, so tagged "benchmark", which the build leaves out unless asked for:
+ * {@code mvn -B verify -pl spark-job -am -DexcludedGroups= -Dgroups=benchmark}. It prints the sequences per
  * second of each run (the median of the per-step rates after two warm-up steps, and the whole
  * run's rate including executor start-up).
  */
-@Tag("cluster")
-@EnabledIfSystemProperty(named = "sparkrnn.cluster.bench", matches = "true")
+@Tag("benchmark")
 class ClusterThroughputTest {
   static final Pattern STEP = Pattern.compile("^step (\\d+)/\\d+ .*?([\\d,]+) seq/s");
   static final Pattern DONE = Pattern.compile("^done: .*?([\\d.]+) sequences/s");

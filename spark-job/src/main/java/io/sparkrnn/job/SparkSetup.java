@@ -34,6 +34,11 @@ public final class SparkSetup {
     conf.set("spark.kryo.registrator", Registrator.class.getName());
     conf.setIfMissing("spark.kryo.registrationRequired", "true");
     conf.setIfMissing("spark.kryoserializer.buffer.max", "1g");
+    // A partition's result holds a float64 gradient sum (8 bytes per parameter: 2 MB for an
+    // LSTM with H = 256). Above spark.task.maxDirectResultSize (1 MB by default) Spark parks the
+    // result in the executor's block manager and the driver fetches it in a second round trip,
+    // every step; send results up to 64 MB with the task status instead.
+    conf.setIfMissing("spark.task.maxDirectResultSize", "64m");
     return new JavaSparkContext(conf);
   }
 

@@ -273,9 +273,11 @@ public final class BenchCommand implements Callable<Integer> {
       PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
       Trainer trainer = Trainer.prepare(given, hadoop, quiet);
       int partitions;
+      double emptyJobMs;
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn bench", master)) {
         partitions = Math.max(1, sc.defaultParallelism());
         trainer.run(sc);
+        emptyJobMs = emptyJobMs(sc, partitions);
       }
       TrainingMetrics m = trainer.metrics();
       double stepMs = m.medianStepMs(sparkWarmup);
@@ -293,10 +295,30 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("kernel_seq_per_s", kernelSeqPerS);
       row.put("ratio_to_kernel", seqPerS / kernelSeqPerS);
       row.put("overhead_ms", overheadMs);
+      row.put("empty_job_ms", emptyJobMs);
       return row;
     } finally {
       deleteTree(tmp);
     }
+  }
+
+  /**
+   * The floor of a step that is one Spark job: the median wall time of a job whose tasks do
+   * nothing, on the same context and partitions (20 timed after 5 untimed).
+   */
+  static double emptyJobMs(JavaSparkContext sc, int partitions) {
+    org.apache.spark.api.java.JavaRDD<Integer> slots =
+        sc.parallelize(java.util.stream.IntStream.range(0, partitions).boxed().toList(), partitions);
+    double[] ms = new double[20];
+    for (int i = -5; i < ms.length; i++) {
+      long t0 = System.nanoTime();
+      slots.mapPartitionsWithIndex((p, it) -> java.util.Collections.singletonList(p).iterator(), false).collect();
+      if (i >= 0) {
+        ms[i] = (System.nanoTime() - t0) / 1e6;
+      }
+    }
+    java.util.Arrays.sort(ms);
+    return (ms[9] + ms[10]) / 2;
   }
 
   private Map<String, Object> baseRow(Shape s, String device, String mode) {
@@ -320,8 +342,9 @@ public final class BenchCommand implements Callable<Integer> {
 
   static String format(Map<String, Object> r) {
     String notes = "spark".equals(r.get("mode"))
-        ? String.format(Locale.ROOT, "%.2f× the kernel alone (%.0f seq/s); Spark overhead %.1f ms/step; %s", (Double) r.get("ratio_to_kernel"),
-            (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"), r.get("engine"))
+        ? String.format(Locale.ROOT, "%.2f× the kernel alone (%.0f seq/s); Spark overhead %.1f ms/step (an empty Spark job: %.1f ms); %s",
+            (Double) r.get("ratio_to_kernel"), (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"),
+            (Double) r.get("empty_job_ms"), r.get("engine"))
         : String.format(Locale.ROOT, "min %.2f ms; %s", (Double) r.get("min_ms"), r.get("engine"));
     return String.format(Locale.ROOT, "%-5s %4d %5d %5d %4d  %-10s %-6s %10.2f %10.1f %9.2f  %s", r.get("cell"), r.get("input_size"),
         r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"), r.get("mode"), (Double) r.get("median_ms"),

@@ -165,8 +165,10 @@ public final class Trainer {
         step = saved.completedSteps();
         carriedH = saved.carriedH();
         carriedC = saved.carriedC();
-        metrics.load(out);
+        metrics.load(out, step);
         log.printf("resumed from %s at step %d%n", saved.file(), step);
+      } else {
+        log.printf("--resume: no checkpoint in %s yet; starting at step 0%n", out.path(Checkpoints.DIR));
       }
     }
     log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions, engine %s on %s, master %s%n", describeModel(),

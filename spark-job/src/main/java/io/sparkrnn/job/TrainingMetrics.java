@@ -107,15 +107,22 @@ public final class TrainingMetrics {
     out.write(FILE, sb.toString().getBytes(StandardCharsets.UTF_8));
   }
 
-  /** On resume: the rows an earlier run wrote, so the curves continue. */
-  public void load(OutputDir out) throws IOException {
+  /**
+   * On resume: the rows an earlier run wrote up to the checkpoint's step, so the curves continue
+   * (rows after it, written before a crash, are replaced by the steps the resumed run retrains).
+   */
+  public void load(OutputDir out, long upToStep) throws IOException {
     if (!out.exists(FILE)) {
       return;
     }
     for (String line : new String(out.read(FILE), StandardCharsets.UTF_8).split("\n")) {
       if (!line.isBlank()) {
-        rows.add(Json.parseObject(line));
+        Map<String, Object> row = Json.parseObject(line);
+        if (row.get("step") instanceof Number n && n.longValue() <= upToStep) {
+          rows.add(row);
+        }
       }
     }
   }
+
 }

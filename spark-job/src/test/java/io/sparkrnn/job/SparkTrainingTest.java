@@ -157,6 +157,12 @@ class SparkTrainingTest {
     rest.put("resume", "true");
     Trainer.prepare(rest, new Configuration(), quiet()).run(sc);
     assertArrayEquals(modelA, Files.readAllBytes(c.resolve("model.safetensors")), "stopped after 3 steps and resumed");
+    // the metrics continue too: one row per step, 1..6, none twice
+    java.util.List<String> rows = Files.readAllLines(c.resolve(TrainingMetrics.FILE));
+    assertEquals(6, rows.size(), String.join("\n", rows));
+    for (int i = 0; i < 6; i++) {
+      assertEquals(i + 1L, ((Number) io.sparkrnn.kernel.io.Json.parseObject(rows.get(i)).get("step")).longValue());
+    }
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.sparkrnn.kernel.jvm;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -251,7 +252,7 @@ final class VectorKernels extends MathKernels {
     int i = 0;
     for (; i + V <= n; i += V) {
       FloatVector v = FloatVector.fromArray(S, x, off + i);
-      one.div(v.neg().lanewise(VectorOperators.EXP).add(one)).intoArray(x, off + i); // σ = 1 / (1 + e^−x)
+      one.div(exp(v.neg()).add(one)).intoArray(x, off + i); // σ = 1 / (1 + e^−x)
     }
     for (; i < n; i++) {
       x[off + i] = (float) (1.0 / (1.0 + Math.exp(-x[off + i])));
@@ -260,13 +261,51 @@ final class VectorKernels extends MathKernels {
 
   @Override
   public void tanh(float[] src, int srcOff, float[] dst, int dstOff, int n) {
+    FloatVector one = FloatVector.broadcast(S, 1f);
+    FloatVector two = FloatVector.broadcast(S, 2f);
     int i = 0;
     for (; i + V <= n; i += V) {
-      FloatVector.fromArray(S, src, srcOff + i).lanewise(VectorOperators.TANH).intoArray(dst, dstOff + i);
+      FloatVector v = FloatVector.fromArray(S, src, srcOff + i);
+      // tanh x = 1 − 2 / (e^{2x} + 1); exp clamps its argument, so ±large x give ±1, never NaN
+      one.sub(two.div(exp(v.add(v)).add(one))).intoArray(dst, dstOff + i);
     }
     for (; i < n; i++) {
       dst[dstOff + i] = (float) Math.tanh(src[srcOff + i]);
     }
+  }
+
+  // e^x from IEEE basic operations alone. The JDK's lanewise EXP and TANH are intrinsics (SVML)
+  // once C2 compiles the loop but Java code before that, and the two differ in the last bit: the
+  // same call gave other gradients after about a hundred calls, which broke bit-identical training.
+  // Adds, multiplies and divides round the same in every tier.
+  private static final float EXP_MIN = -87f; // e^−87 ≈ 1.6e−38, still a normal float
+  private static final float EXP_MAX = 88f; // e^88 ≈ 1.65e38 < Float.MAX_VALUE; k ≤ 127
+  private static final float LOG2E = 1.44269504088896341f;
+  /** ln 2 split so that k · LN2_HI is exact for |k| ≤ 2^11 (Cody–Waite; Cephes' constants). */
+  private static final float LN2_HI = 0.693359375f;
+  private static final float LN2_LO = -2.12194440e-4f;
+  /** 1.5 · 2^23: adding it rounds a float below 2^22 in magnitude to the nearest integer. */
+  private static final float ROUND = 12582912f;
+
+  /**
+   * e^x lane by lane: x = k ln 2 + r with k = round(x log2 e) and |r| ≤ ln 2 / 2, e^r by its
+   * Taylor polynomial to degree 7 (truncation below 2e−9 relative), and 2^k by writing k + 127
+   * into the exponent bits. Within a few ulp of e^x for x in [−87, 88]; x is clamped to that range.
+   */
+  static FloatVector exp(FloatVector x) {
+    FloatVector c = x.max(EXP_MIN).min(EXP_MAX);
+    FloatVector k = c.mul(LOG2E).add(ROUND).sub(ROUND);
+    FloatVector r = c.sub(k.mul(LN2_HI)).sub(k.mul(LN2_LO));
+    // Horner: 1 + r(1 + r(1/2 + r(1/6 + r(1/24 + r(1/120 + r(1/720 + r/5040))))))
+    FloatVector p = r.mul(1f / 5040f).add(1f / 720f);
+    p = p.mul(r).add(1f / 120f);
+    p = p.mul(r).add(1f / 24f);
+    p = p.mul(r).add(1f / 6f);
+    p = p.mul(r).add(0.5f);
+    p = p.mul(r).add(1f);
+    p = p.mul(r).add(1f);
+    IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+    return p.mul(bits.reinterpretAsFloats());
   }
 
   @Override

@@ -1,10 +1,13 @@
 package io.sparkrnn.kernel.aparapi;
 
+import static io.sparkrnn.kernel.testing.EngineComparison.*;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.sparkrnn.kernel.testing.EngineComparison;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.Fixtures;
@@ -37,15 +40,7 @@ import org.junit.jupiter.api.TestFactory;
  * JVM thread pool is then covered by {@link #jvmThreadPoolMatchesReference}.
  */
 class AparapiEngineTest {
-  /**
-   * Norm-wise relative error allowed between float32 and float64: float32 rounds at 6e-8 relative,
-   * and the sums here run over at most T·B·max(F, H, O) = 120 terms and T = 6 recurrent steps; the
-   * worst gradient error observed over the whole matrix (PoCL and the JVM pool) is 4.5e-7, so 1e-4
-   * leaves room without hiding an indexing bug (which gives errors of order 1).
-   */
-  static final double FLOAT32_REL_TOL = 1e-4;
-  /** Norms below this are zero at float32 precision; the error is then taken relative to this floor. */
-  static final double NORM_FLOOR = 1e-6;
+  static final EngineComparison CHECK = new EngineComparison("aparapi");
 
   static final int F = 3;
   static final int H = 5;
@@ -157,7 +152,7 @@ class AparapiEngineTest {
     assertEquals(AparapiEngine.launchesPerTrainingStep(config), engine.lastCallLaunches(), engine.executionReport());
     String where = c + " on " + engine.describe();
     assertEquals(expected.gradients().count(), actual.gradients().count(), where + ": loss count");
-    assertClose(where + ": loss sum", new double[] {expected.gradients().lossSum()}, new double[] {actual.gradients().lossSum()});
+    CHECK.assertClose(where + ": loss sum", new double[] {expected.gradients().lossSum()}, new double[] {actual.gradients().lossSum()});
     List<String> report = new ArrayList<>();
     double worst = -1;
     String worstName = null;
@@ -175,14 +170,14 @@ class AparapiEngineTest {
       fail(where + ": gradient of " + worstName + " is off by " + String.format("%.2e", worst) + " (tolerance "
           + FLOAT32_REL_TOL + "); per parameter: " + String.join("; ", report));
     }
-    assertStatesClose(where + ": final state after lossAndGradient", expected.finalState(), actual.finalState());
+    CHECK.assertStatesClose(where + ": final state after lossAndGradient", expected.finalState(), actual.finalState());
 
     ForwardResult expectedForward = reference.forward(params, batch, initial);
     ForwardResult actualForward = engine.forward(params, batch, initial);
     checkRanWhereAsked(engine);
     assertEquals(AparapiEngine.launchesPerForward(config), engine.lastCallLaunches(), engine.executionReport());
-    assertClose(where + ": forward outputs", toDoubles(expectedForward.outputs()), toDoubles(actualForward.outputs()));
-    assertStatesClose(where + ": final state after forward", expectedForward.finalState(), actualForward.finalState());
+    CHECK.assertClose(where + ": forward outputs", toDoubles(expectedForward.outputs()), toDoubles(actualForward.outputs()));
+    CHECK.assertStatesClose(where + ": final state after forward", expectedForward.finalState(), actualForward.finalState());
   }
 
   /** Each launch ran on the device the engine was made for; with OpenCL required, on OpenCL. */
@@ -242,68 +237,5 @@ class AparapiEngineTest {
     IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> Devices.resolve("tpu"));
     assertTrue(e.getMessage().contains("auto, gpu, cpu-opencl, jvm"), e.getMessage());
-  }
-
-  static void assertStatesClose(String what, State expected, State actual) {
-    assertClose(what + " h", toDoubles(expected.h()), toDoubles(actual.h()));
-    assertEquals(expected.c() == null, actual.c() == null, what + ": c present");
-    if (expected.c() != null) {
-      assertClose(what + " c", toDoubles(expected.c()), toDoubles(actual.c()));
-    }
-  }
-
-  static void assertClose(String what, double[] expected, double[] actual) {
-    assertEquals(expected.length, actual.length, what + ": length");
-    double err = relativeError(expected, actual);
-    if (err > FLOAT32_REL_TOL) {
-      int worst = 0;
-      for (int i = 0; i < expected.length; i++) {
-        if (Math.abs(expected[i] - actual[i]) > Math.abs(expected[worst] - actual[worst])) {
-          worst = i;
-        }
-      }
-      fail(String.format("%s: relative error %.2e > %.0e; |ref|=%.4e |aparapi|=%.4e; worst index %d: ref %.6e aparapi %.6e",
-          what, err, FLOAT32_REL_TOL, norm(expected), norm(actual), worst, expected[worst], actual[worst]));
-    }
-  }
-
-  /** ‖a − e‖ / max(‖e‖, NORM_FLOOR). */
-  static double relativeError(double[] expected, double[] actual) {
-    double diff = 0;
-    for (int i = 0; i < expected.length; i++) {
-      double d = actual[i] - expected[i];
-      diff += d * d;
-    }
-    return Math.sqrt(diff) / Math.max(norm(expected), NORM_FLOOR);
-  }
-
-  static double norm(double[] v) {
-    double s = 0;
-    for (double d : v) {
-      s += d * d;
-    }
-    return Math.sqrt(s);
-  }
-
-  static double[] slice(double[] flat, ParamSpec spec) {
-    double[] out = new double[spec.size()];
-    System.arraycopy(flat, spec.offset(), out, 0, out.length);
-    return out;
-  }
-
-  static float[] toFloats(double[] d) {
-    float[] f = new float[d.length];
-    for (int i = 0; i < d.length; i++) {
-      f[i] = (float) d[i];
-    }
-    return f;
-  }
-
-  static double[] toDoubles(float[] f) {
-    double[] d = new double[f.length];
-    for (int i = 0; i < f.length; i++) {
-      d[i] = f[i];
-    }
-    return d;
   }
 }

@@ -1,9 +1,12 @@
 package io.sparkrnn.kernel.jvm;
 
+import static io.sparkrnn.kernel.testing.EngineComparison.*;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.sparkrnn.kernel.testing.EngineComparison;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.engine.Fixtures;
@@ -31,14 +34,7 @@ import org.junit.jupiter.api.TestFactory;
  * shape wide enough for the SIMD tiles (H = 40: GH = 40..160 columns, 4-row tiles and a row tail).
  */
 class JvmEngineTest {
-  /**
-   * Norm-wise relative error allowed between float32 and float64: float32 rounds at 6e-8 relative,
-   * the products here sum at most T·B = 77 rows in float32 (the slices' sums are added in float64);
-   * an indexing bug gives errors of order 1. Same tolerance as the Aparapi engine's test.
-   */
-  static final double FLOAT32_REL_TOL = 1e-4;
-  /** Norms below this are zero at float32 precision; the error is then taken relative to this floor. */
-  static final double NORM_FLOOR = 1e-6;
+  static final EngineComparison CHECK = new EngineComparison("jvm");
 
   record Case(CellType cell, int layers, Mode mode, LossType loss, boolean lengths, boolean initialState, int F, int H,
       int B, int T) {
@@ -134,7 +130,7 @@ class JvmEngineTest {
     BpttResult actual = engine.lossAndGradient(params, batch, initial);
     String where = c + " on " + engine.describe();
     assertEquals(expected.gradients().count(), actual.gradients().count(), where + ": loss count");
-    assertClose(where + ": loss sum", new double[] {expected.gradients().lossSum()}, new double[] {actual.gradients().lossSum()});
+    CHECK.assertClose(where + ": loss sum", new double[] {expected.gradients().lossSum()}, new double[] {actual.gradients().lossSum()});
     List<String> report = new ArrayList<>();
     double worst = -1;
     String worstName = null;
@@ -152,74 +148,11 @@ class JvmEngineTest {
       fail(where + ": gradient of " + worstName + " is off by " + String.format("%.2e", worst) + " (tolerance "
           + FLOAT32_REL_TOL + "); per parameter: " + String.join("; ", report));
     }
-    assertStatesClose(where + ": final state after lossAndGradient", expected.finalState(), actual.finalState());
+    CHECK.assertStatesClose(where + ": final state after lossAndGradient", expected.finalState(), actual.finalState());
 
     ForwardResult expectedForward = reference.forward(params, batch, initial);
     ForwardResult actualForward = engine.forward(params, batch, initial);
-    assertClose(where + ": forward outputs", toDoubles(expectedForward.outputs()), toDoubles(actualForward.outputs()));
-    assertStatesClose(where + ": final state after forward", expectedForward.finalState(), actualForward.finalState());
-  }
-
-  static void assertStatesClose(String what, State expected, State actual) {
-    assertClose(what + " h", toDoubles(expected.h()), toDoubles(actual.h()));
-    assertEquals(expected.c() == null, actual.c() == null, what + ": c present");
-    if (expected.c() != null) {
-      assertClose(what + " c", toDoubles(expected.c()), toDoubles(actual.c()));
-    }
-  }
-
-  static void assertClose(String what, double[] expected, double[] actual) {
-    assertEquals(expected.length, actual.length, what + ": length");
-    double err = relativeError(expected, actual);
-    if (err > FLOAT32_REL_TOL) {
-      int worst = 0;
-      for (int i = 0; i < expected.length; i++) {
-        if (Math.abs(expected[i] - actual[i]) > Math.abs(expected[worst] - actual[worst])) {
-          worst = i;
-        }
-      }
-      fail(String.format("%s: relative error %.2e > %.0e; |ref|=%.4e |jvm|=%.4e; worst index %d: ref %.6e jvm %.6e",
-          what, err, FLOAT32_REL_TOL, norm(expected), norm(actual), worst, expected[worst], actual[worst]));
-    }
-  }
-
-  /** ‖a − e‖ / max(‖e‖, NORM_FLOOR). */
-  static double relativeError(double[] expected, double[] actual) {
-    double diff = 0;
-    for (int i = 0; i < expected.length; i++) {
-      double d = actual[i] - expected[i];
-      diff += d * d;
-    }
-    return Math.sqrt(diff) / Math.max(norm(expected), NORM_FLOOR);
-  }
-
-  static double norm(double[] v) {
-    double s = 0;
-    for (double d : v) {
-      s += d * d;
-    }
-    return Math.sqrt(s);
-  }
-
-  static double[] slice(double[] flat, ParamSpec spec) {
-    double[] out = new double[spec.size()];
-    System.arraycopy(flat, spec.offset(), out, 0, out.length);
-    return out;
-  }
-
-  static float[] toFloats(double[] d) {
-    float[] f = new float[d.length];
-    for (int i = 0; i < f.length; i++) {
-      f[i] = (float) d[i];
-    }
-    return f;
-  }
-
-  static double[] toDoubles(float[] f) {
-    double[] d = new double[f.length];
-    for (int i = 0; i < f.length; i++) {
-      d[i] = f[i];
-    }
-    return d;
+    CHECK.assertClose(where + ": forward outputs", toDoubles(expectedForward.outputs()), toDoubles(actualForward.outputs()));
+    CHECK.assertStatesClose(where + ": final state after forward", expectedForward.finalState(), actualForward.finalState());
   }
 }

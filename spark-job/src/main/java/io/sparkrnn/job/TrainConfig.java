@@ -33,6 +33,8 @@ public record TrainConfig(
     LossType loss,
     String optimizer,
     double lr,
+    String lrSchedule,
+    double lrMin,
     double momentum,
     double beta1,
     double beta2,
@@ -72,6 +74,8 @@ public record TrainConfig(
       new Key("loss", null, "mse | cross_entropy (default: what the dataset suits)"),
       new Key("optimizer", "adam", "adam | adamw | sgd"),
       new Key("lr", "0.01", "learning rate"),
+      new Key("lr-schedule", "constant", "constant | cosine: cosine anneals from lr to lr-min over the run's steps"),
+      new Key("lr-min", "0", "the learning rate the cosine schedule ends at"),
       new Key("momentum", "0.9", "SGD momentum"),
       new Key("beta1", "0.9", "Adam beta1"),
       new Key("beta2", "0.999", "Adam beta2"),
@@ -164,6 +168,8 @@ public record TrainConfig(
     LossType loss = v.containsKey("loss") ? r.parse("loss", LossType::parse) : fromDataset == null ? LossType.MSE : fromDataset.loss();
     String optimizer = r.oneOf("optimizer", "adam", "adamw", "sgd");
     double lr = r.positiveDouble("lr");
+    String lrSchedule = r.oneOf("lr-schedule", "constant", "cosine");
+    double lrMin = r.doubleIn("lr-min", 0, lr, false);
     double momentum = r.doubleIn("momentum", 0, 1, false);
     double beta1 = r.doubleIn("beta1", 0, 1, true);
     double beta2 = r.doubleIn("beta2", 0, 1, true);
@@ -192,7 +198,7 @@ public record TrainConfig(
       throw new IllegalArgumentException("tbptt: truncated BPTT needs mode seq2seq (a seq2one loss reads only the last step)");
     }
     return new TrainConfig(data, out, cell, (int) r.longIn("num-layers", 1, 64), (int) r.longIn("hidden-size", 1, 1 << 16),
-        mode, loss, optimizer, lr, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
+        mode, loss, optimizer, lr, lrSchedule, lrMin, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
         device, seed, partitions, checkpointEvery, resume, validateEvery, feedback, master, onNan, logEvery);
   }
 
@@ -208,6 +214,8 @@ public record TrainConfig(
     m.put("loss", loss.id());
     m.put("optimizer", optimizer);
     m.put("lr", Double.toString(lr));
+    m.put("lr-schedule", lrSchedule);
+    m.put("lr-min", Double.toString(lrMin));
     m.put("momentum", Double.toString(momentum));
     m.put("beta1", Double.toString(beta1));
     m.put("beta2", Double.toString(beta2));
@@ -230,6 +238,18 @@ public record TrainConfig(
     m.put("on-nan", onNan);
     m.put("log-every", Long.toString(logEvery));
     return m;
+  }
+
+  /**
+   * The learning rate of the update after {@code completedSteps} steps of {@code totalSteps}:
+   * constant, or cosine annealing lr_t = lr_min + ½ (lr − lr_min)(1 + cos(π t / T)), the closed
+   * form of {@code torch.optim.lr_scheduler.CosineAnnealingLR(T_max = T, eta_min = lr_min)}.
+   */
+  public double learningRate(long completedSteps, long totalSteps) {
+    if (lrSchedule.equals("constant") || totalSteps <= 0) {
+      return lr;
+    }
+    return lrMin + 0.5 * (lr - lrMin) * (1 + Math.cos(Math.PI * completedSteps / totalSteps));
   }
 
   /** Typed access with errors that name the key. */

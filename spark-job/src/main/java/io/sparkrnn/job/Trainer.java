@@ -43,7 +43,8 @@ import org.apache.spark.broadcast.Broadcast;
 public final class Trainer {
   /** Training keys that must match between a checkpoint and a resumed run for the result to be the same. */
   static final Set<String> RESUME_KEYS = Set.of("data", "cell", "num-layers", "hidden-size", "mode", "loss", "optimizer", "lr",
-      "momentum", "beta1", "beta2", "eps", "weight-decay", "clip-norm", "batch", "tbptt", "seed", "partitions");
+      "momentum", "beta1", "beta2", "eps", "weight-decay", "clip-norm", "batch", "tbptt", "seed", "partitions", "lr-schedule",
+      "lr-min");
 
   private final TrainConfig config;
   private final Dataset dataset;
@@ -223,6 +224,7 @@ public final class Trainer {
         throw new NonFiniteException(what + "; stopping. The last checkpoint in " + out.path(Checkpoints.DIR)
             + " is intact (use --on-nan skip to skip such steps, or lower --lr)");
       }
+      optimizer.setLearningRate(config.learningRate(step - 1, totalSteps));
       optimizer.step(params.values(), grad);
       lastLoss = loss;
       long nanos = System.nanoTime() - t0;
@@ -330,6 +332,14 @@ public final class Trainer {
     for (String key : RESUME_KEYS) {
       if (!String.valueOf(now.get(key)).equals(String.valueOf(saved.trainConfig().get(key)))) {
         differ.add(key + " (checkpoint " + saved.trainConfig().get(key) + ", now " + now.get(key) + ")");
+      }
+    }
+    if (config.lrSchedule().equals("cosine")) {
+      // the cosine schedule spans the run's length: another length would change the learning rates
+      for (String key : List.of("steps", "epochs")) {
+        if (!String.valueOf(now.get(key)).equals(String.valueOf(saved.trainConfig().get(key)))) {
+          differ.add(key + " (checkpoint " + saved.trainConfig().get(key) + ", now " + now.get(key) + "; lr-schedule cosine spans the run)");
+        }
       }
     }
     if (!differ.isEmpty()) {

@@ -253,6 +253,41 @@ class SparkTrainingTest {
     assertTrue(diff > 1e-4, "a zero initial state in window 2 must give other weights, max difference " + diff);
   }
 
+  @Test
+  void cosineScheduleSetsEachStepsLearningRate() throws IOException {
+    // two SGD steps with cosine annealing over 2 steps to lr-min 0: lr_0 = 0.5, lr_1 = ½·0.5·(1 + cos(π/2)) = 0.25
+    Path out = tmp.resolve("cosine");
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("engine", "reference");
+    m.put("steps", "2");
+    m.put("optimizer", "sgd");
+    m.put("momentum", "0");
+    m.put("lr", "0.5");
+    m.put("lr-schedule", "cosine");
+    m.put("clip-norm", "0");
+    Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
+    assertEquals(0.5, trainer.config().learningRate(0, 2), 0);
+    assertEquals(0.25, trainer.config().learningRate(1, 2), 1e-15);
+    trainer.run(sc);
+
+    Dataset ds = trainer.dataset();
+    int T = ds.manifest().spec().steps();
+    Params p = Params.initialize(trainer.model(), trainer.config().seed());
+    ReferenceEngine ref = new ReferenceEngine();
+    float[] lrs = {0.5f, 0.25f};
+    for (int step = 0; step < 2; step++) {
+      Schedule.Chosen chosen = trainer.schedule().sequences(step);
+      int[] all = new int[chosen.shards().length];
+      for (int i = 0; i < all.length; i++) {
+        all[i] = i;
+      }
+      Batch b = SequenceSelection.gather(trainer.model(), s -> read(ds, s), chosen.shards(), chosen.rows(), all, 0, T);
+      sgd(p.values(), ref.lossAndGradient(p, b, null).gradients().meanGradient(), lrs[step]);
+    }
+    Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
+    assertNormwiseClose(p.values(), trained.values(), REFERENCE_REL_TOL, "two cosine-scheduled SGD steps");
+  }
+
   /** p -= lr * g, as torch.optim.SGD without momentum or decay. */
   static void sgd(float[] p, float[] g, float lr) {
     for (int i = 0; i < p.length; i++) {

@@ -52,6 +52,12 @@ class TrainConfigTest {
   }
 
   @Test
+  void learningRateScheduleIsValidatedNamingTheKey() {
+    assertRejected("lr-schedule", "step", "not one of constant, cosine");
+    assertRejected("lr-min", "0.5", "must be in [0.0, 0.01]"); // above the default lr
+  }
+
+  @Test
   void truncatedBpttNeedsSeq2seq() {
     Map<String, String> m = base();
     m.put("tbptt", "10");

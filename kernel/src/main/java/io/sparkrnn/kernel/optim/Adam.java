@@ -43,7 +43,7 @@ public final class Adam implements Optimizer {
   static final String EXP_AVG = "exp_avg";
   static final String EXP_AVG_SQ = "exp_avg_sq";
 
-  private final double lr;
+  private double lr;
   private final double beta1;
   private final double beta2;
   private final double eps;
@@ -141,6 +141,14 @@ public final class Adam implements Optimizer {
       expAvgSq[i] = v;
       params[i] = p;
     }
+  }
+
+  @Override
+  public void setLearningRate(double lr) {
+    if (!(lr >= 0) || Double.isInfinite(lr)) {
+      throw new IllegalArgumentException("adam lr must be finite and ≥ 0, found " + lr);
+    }
+    this.lr = lr;
   }
 
   @Override

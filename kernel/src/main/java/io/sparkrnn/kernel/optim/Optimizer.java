@@ -20,6 +20,15 @@ public interface Optimizer {
    */
   void step(float[] params, float[] grad);
 
+  /**
+   * Sets the learning rate used from the next {@link #step} on, as a PyTorch LR scheduler sets
+   * {@code param_group["lr"]}; the driver's schedule computes it from the step number, so a
+   * resumed run sets the same values.
+   *
+   * @throws IllegalArgumentException for a negative or non-finite rate
+   */
+  void setLearningRate(double lr);
+
   /** The number of completed {@link #step} calls (restored by {@link #load}). */
   long stepCount();
 

@@ -25,7 +25,7 @@ public final class Sgd implements Optimizer {
   public static final String KIND = "sgd";
   static final String MOMENTUM_BUFFER = "momentum_buffer";
 
-  private final double lr;
+  private double lr;
   private final double momentum;
   private final double dampening;
   private final double weightDecay;
@@ -104,6 +104,14 @@ public final class Sgd implements Optimizer {
       params[i] = params[i] + negLr * g;                           // θ = θ − γ g
     }
     steps++;
+  }
+
+  @Override
+  public void setLearningRate(double lr) {
+    if (!(lr >= 0) || Double.isInfinite(lr)) {
+      throw new IllegalArgumentException("sgd lr must be finite and ≥ 0, found " + lr);
+    }
+    this.lr = lr;
   }
 
   @Override

@@ -77,7 +77,8 @@ public final class TrainedModel {
   /** Parses the bytes of a model file; {@code source} names it in errors. */
   public static TrainedModel fromBytes(byte[] bytes, String source) {
     SafeTensorsFile file = SafeTensors.read(bytes, source);
-    return new TrainedModel(source, ModelFile.read(file), file.metadata());
+    // a checkpoint is a model file plus optimizer and truncated-BPTT state: use its weights
+    return new TrainedModel(source, ModelFile.read(file, io.sparkrnn.job.Checkpoints.EXTRA_TENSORS), file.metadata());
   }
 
   /** A model made in memory (tests, import), with optional data metadata. */

@@ -27,7 +27,10 @@ import java.util.Set;
 public final class Checkpoints {
   public static final String DIR = "checkpoints";
   public static final int KEEP = 3;
-  static final String OPTIMIZER_PREFIX = "optimizer.";
+  /** Optimizer tensors and metadata are named {@code optimizer.<name>}. */
+  static final String OPTIMIZER_PREFIX = OptimizerState.PREFIX;
+  /** Tensors a checkpoint holds beside the model's; a '*' entry allows a prefix. */
+  public static final java.util.Set<String> EXTRA_TENSORS = Set.of(OPTIMIZER_PREFIX + ".*", "tbptt.h", "tbptt.c");
   static final String KEY_STEP = "completed_steps";
   static final String KEY_TRAIN_CONFIG = "train_config";
 
@@ -105,7 +108,7 @@ public final class Checkpoints {
     String name = all.get(all.size() - 1);
     String source = out.path(DIR + "/" + name).toString();
     SafeTensorsFile f = SafeTensors.read(out.read(DIR + "/" + name), source);
-    Params params = ModelFile.read(f, Set.of(OPTIMIZER_PREFIX + "*", "tbptt.h", "tbptt.c"));
+    Params params = ModelFile.read(f, EXTRA_TENSORS);
     OptimizerState opt = OptimizerState.read(f, OPTIMIZER_PREFIX);
     String steps = f.metadata().get(KEY_STEP);
     String tc = f.metadata().get(KEY_TRAIN_CONFIG);

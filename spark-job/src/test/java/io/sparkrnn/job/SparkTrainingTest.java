@@ -147,6 +147,12 @@ class SparkTrainingTest {
     Trainer.prepare(sineConfig(b.toUri().toString()), new Configuration(), quiet()).run(sc);
     byte[] modelA = Files.readAllBytes(a.resolve("model.safetensors"));
     assertArrayEquals(modelA, Files.readAllBytes(b.resolve("model.safetensors")), "two runs with one seed");
+    // the final checkpoint holds the same weights, and loads as a model for evaluate and predict
+    float[] fromCheckpoint = io.sparkrnn.infer.TrainedModel.load(a.resolve("checkpoints").resolve(Checkpoints.fileName(6)).toString(),
+        new Configuration()).params().values();
+    assertArrayEquals(io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(a.resolve("model.safetensors"))).values(), fromCheckpoint);
+    assertTrue(SafeTensors.read(a.resolve("checkpoints").resolve(Checkpoints.fileName(6))).has("optimizer.exp_avg"),
+        "optimizer tensors are named optimizer.<buffer>");
 
     // stop after 3 of the 6 steps, then resume to the end
     Map<String, String> first = sineConfig(c.toUri().toString());

@@ -145,10 +145,7 @@ public final class Adam implements Optimizer {
 
   @Override
   public void setLearningRate(double lr) {
-    if (!(lr >= 0) || Double.isInfinite(lr)) {
-      throw new IllegalArgumentException("adam lr must be finite and ≥ 0, found " + lr);
-    }
-    this.lr = lr;
+    this.lr = Optimizers.checkLearningRate("adam", lr);
   }
 
   @Override

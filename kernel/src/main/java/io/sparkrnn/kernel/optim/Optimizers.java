@@ -18,4 +18,12 @@ final class Optimizers {
     }
     return params.length;
   }
+
+  /** A learning rate for {@link Optimizer#setLearningRate}: finite and ≥ 0. */
+  static double checkLearningRate(String kind, double lr) {
+    if (!(lr >= 0) || Double.isInfinite(lr)) {
+      throw new IllegalArgumentException(kind + " lr must be finite and ≥ 0, found " + lr);
+    }
+    return lr;
+  }
 }

@@ -108,10 +108,7 @@ public final class Sgd implements Optimizer {
 
   @Override
   public void setLearningRate(double lr) {
-    if (!(lr >= 0) || Double.isInfinite(lr)) {
-      throw new IllegalArgumentException("sgd lr must be finite and ≥ 0, found " + lr);
-    }
-    this.lr = lr;
+    this.lr = Optimizers.checkLearningRate("sgd", lr);
   }
 
   @Override

@@ -4,7 +4,6 @@ import static io.sparkrnn.kernel.testing.EngineComparison.*;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sparkrnn.kernel.testing.EngineComparison;
 import io.sparkrnn.kernel.engine.BpttResult;
@@ -18,7 +17,6 @@ import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
-import io.sparkrnn.kernel.model.ParamSpec;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
 import java.util.ArrayList;
@@ -131,23 +129,7 @@ class JvmEngineTest {
     String where = c + " on " + engine.describe();
     assertEquals(expected.gradients().count(), actual.gradients().count(), where + ": loss count");
     CHECK.assertClose(where + ": loss sum", new double[] {expected.gradients().lossSum()}, new double[] {actual.gradients().lossSum()});
-    List<String> report = new ArrayList<>();
-    double worst = -1;
-    String worstName = null;
-    for (ParamSpec spec : params.layout().specs()) {
-      double[] e = slice(expected.gradients().gradient(), spec);
-      double[] a = slice(actual.gradients().gradient(), spec);
-      double err = relativeError(e, a);
-      report.add(String.format("%s err=%.2e |ref|=%.4e |jvm|=%.4e", spec.name(), err, norm(e), norm(a)));
-      if (err > worst) {
-        worst = err;
-        worstName = spec.name();
-      }
-    }
-    if (worst > FLOAT32_REL_TOL) {
-      fail(where + ": gradient of " + worstName + " is off by " + String.format("%.2e", worst) + " (tolerance "
-          + FLOAT32_REL_TOL + "); per parameter: " + String.join("; ", report));
-    }
+    CHECK.assertGradientsClose(where, params.layout(), expected.gradients().gradient(), actual.gradients().gradient());
     CHECK.assertStatesClose(where + ": final state after lossAndGradient", expected.finalState(), actual.finalState());
 
     ForwardResult expectedForward = reference.forward(params, batch, initial);

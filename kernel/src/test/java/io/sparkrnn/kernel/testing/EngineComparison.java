@@ -3,7 +3,10 @@ package io.sparkrnn.kernel.testing;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.ParamSpec;
+import java.util.ArrayList;
+import java.util.List;
 import io.sparkrnn.kernel.model.State;
 
 /**
@@ -48,6 +51,30 @@ public final class EngineComparison {
       }
       fail(String.format("%s: relative error %.2e > %.0e; |ref|=%.4e |%s|=%.4e; worst index %d: ref %.6e %s %.6e",
           what, err, FLOAT32_REL_TOL, norm(expected), engine, norm(actual), worst, expected[worst], engine, actual[worst]));
+    }
+  }
+
+  /**
+   * Every parameter's gradient within FLOAT32_REL_TOL norm-wise; a failure names the worst
+   * parameter and lists the error and both norms of each.
+   */
+  public void assertGradientsClose(String where, ParamLayout layout, double[] expected, double[] actual) {
+    List<String> report = new ArrayList<>();
+    double worst = -1;
+    String worstName = null;
+    for (ParamSpec spec : layout.specs()) {
+      double[] e = slice(expected, spec);
+      double[] a = slice(actual, spec);
+      double err = relativeError(e, a);
+      report.add(String.format("%s err=%.2e |ref|=%.4e |%s|=%.4e", spec.name(), err, norm(e), engine, norm(a)));
+      if (err > worst) {
+        worst = err;
+        worstName = spec.name();
+      }
+    }
+    if (worst > FLOAT32_REL_TOL) {
+      fail(where + ": gradient of " + worstName + " is off by " + String.format("%.2e", worst) + " (tolerance "
+          + FLOAT32_REL_TOL + "); per parameter: " + String.join("; ", report));
     }
   }
 

@@ -111,11 +111,18 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--master", description = "Spark master for --spark (default: local[2])")
   String master = "local[2]";
 
-  @Option(names = "--spark-steps", description = "train steps per --spark row; the first --spark-warmup are not timed (default: 12)")
+  @Option(names = "--spark-steps", description = "at least this many train steps per --spark row (default: 12)")
   int sparkSteps = 12;
 
-  @Option(names = "--spark-warmup", description = "train steps left out of the --spark median (default: 4)")
+  @Option(names = "--spark-seconds", description = "more --spark steps, up to 2000, until they take about this long at the"
+      + " kernel's own speed (default: 5)")
+  double sparkSeconds = 5;
+
+  @Option(names = "--spark-warmup", description = "train steps left out of the --spark mean (default: 4)")
   int sparkWarmup = 4;
+
+  @Option(names = "--spark-sync", split = ",", description = "--sync modes to time under --spark (default: barrier,job)")
+  List<String> sparkSync = List.of("barrier", "job");
 
   /** One shape of the table. */
   record Shape(CellType cell, int features, int hidden, int batch, int steps) {
@@ -128,6 +135,11 @@ public final class BenchCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     if (runs < 1 || warmup < 0 || sparkSteps <= sparkWarmup + 1) {
       throw new IllegalArgumentException("--runs must be ≥ 1, --warmup ≥ 0 and --spark-steps > --spark-warmup + 1");
+    }
+    for (String sync : sparkSync) {
+      if (!sync.equals("barrier") && !sync.equals("job")) {
+        throw new IllegalArgumentException("--spark-sync: '" + sync + "' is not one of barrier, job");
+      }
     }
     List<Shape> shapes = shapes();
     List<String> deviceList = devices != null ? devices : defaultDevices();
@@ -161,9 +173,11 @@ public final class BenchCommand implements Callable<Integer> {
       if (spark && s.features == 1 && output == 1) {
         for (String d : deviceList) {
           if (!d.equals("reference") && kernelSeqPerS.containsKey(d)) {
-            Map<String, Object> row = sparkRow(s, d, kernelSeqPerS.get(d));
-            rows.add(row);
-            out.println(format(row));
+            for (String sync : sparkSync) {
+              Map<String, Object> row = sparkRow(s, d, kernelSeqPerS.get(d), sync);
+              rows.add(row);
+              out.println(format(row));
+            }
           }
         }
       }
@@ -245,10 +259,13 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   /**
-   * Trains {@code --spark-steps} steps of the same model on sine sequences (T steps, global batch B)
-   * on {@code --master}, and compares the median step with the kernel alone at the same global batch.
+   * Trains the same model on sine sequences (T steps, global batch B) on {@code --master} under
+   * {@code --sync sync}, and compares the mean step after the warm-up (segment launches included)
+   * with the kernel alone at the same global batch. Progress is "logged" every step, so barrier
+   * segments end at the first step after 2 s, as in a run with the default log interval.
    */
-  Map<String, Object> sparkRow(Shape s, String device, double kernelSeqPerS) throws IOException {
+  Map<String, Object> sparkRow(Shape s, String device, double kernelSeqPerS, String sync) throws IOException {
+    int trainSteps = (int) Math.max(sparkSteps, Math.min(2000, Math.ceil(sparkSeconds * kernelSeqPerS / s.batch)));
     Path tmp = Files.createTempDirectory("spark-rnn-bench");
     try {
       Configuration hadoop = new Configuration();
@@ -263,11 +280,12 @@ public final class BenchCommand implements Callable<Integer> {
       given.put("num-layers", Integer.toString(layers));
       given.put("hidden-size", Integer.toString(s.hidden));
       given.put("batch", Integer.toString(s.batch));
-      given.put("steps", Integer.toString(sparkSteps));
+      given.put("steps", Integer.toString(trainSteps));
       given.put("engine", "kernel");
       given.put("device", device);
       given.put("checkpoint-every", "0");
-      given.put("log-every", Integer.toString(sparkSteps));
+      given.put("log-every", "1");
+      given.put("sync", sync);
       given.put("master", master);
       given.put("seed", Long.toString(seed));
       PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
@@ -280,16 +298,20 @@ public final class BenchCommand implements Callable<Integer> {
         emptyJobMs = emptyJobMs(sc, partitions);
       }
       TrainingMetrics m = trainer.metrics();
-      double stepMs = m.medianStepMs(sparkWarmup);
-      double overheadMs = m.medianOverheadMs(sparkWarmup);
+      double stepMs = m.meanStepMs(sparkWarmup);
+      double overheadMs = m.meanOverheadMs(sparkWarmup);
       double seqPerS = s.batch / (stepMs / 1e3);
       ModelConfig config = s.config(layers, output);
       Map<String, Object> row = baseRow(s, device, "spark");
-      row.put("engine", "train on " + master + ", " + partitions + " partitions");
+      row.put("engine", "train on " + master + ", " + partitions + " partitions, sync " + sync);
+      row.put("sync", sync);
       row.put("seq_per_s", seqPerS);
       row.put("gflops", AparapiBench.trainingStepFlops(config, s.batch, s.steps) / (stepMs / 1e3) / 1e9);
-      row.put("median_ms", stepMs);
-      row.put("runs", sparkSteps - sparkWarmup);
+      row.put("mean_ms", stepMs);
+      row.put("median_ms", m.medianStepMs(sparkWarmup));
+      row.put("runs", trainSteps - sparkWarmup);
+      row.put("segments", m.segments());
+      row.put("segment_launch_ms", m.medianSegmentLaunchMs());
       row.put("master", master);
       row.put("partitions", partitions);
       row.put("kernel_seq_per_s", kernelSeqPerS);
@@ -342,12 +364,15 @@ public final class BenchCommand implements Callable<Integer> {
 
   static String format(Map<String, Object> r) {
     String notes = "spark".equals(r.get("mode"))
-        ? String.format(Locale.ROOT, "%.2f× the kernel alone (%.0f seq/s); Spark overhead %.1f ms/step (an empty Spark job: %.1f ms); %s",
-            (Double) r.get("ratio_to_kernel"), (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"),
-            (Double) r.get("empty_job_ms"), r.get("engine"))
+        ? String.format(Locale.ROOT, "%.2f× the kernel alone (%.0f seq/s); Spark overhead %.2f ms/step (an empty Spark job: %.1f ms)%s;"
+            + " %d steps; %s", (Double) r.get("ratio_to_kernel"), (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"),
+            (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
+                ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",
+            r.get("runs"), r.get("engine"))
         : String.format(Locale.ROOT, "min %.2f ms; %s", (Double) r.get("min_ms"), r.get("engine"));
+    double ms = (Double) (r.containsKey("mean_ms") ? r.get("mean_ms") : r.get("median_ms"));
     return String.format(Locale.ROOT, "%-5s %4d %5d %5d %4d  %-10s %-6s %10.2f %10.1f %9.2f  %s", r.get("cell"), r.get("input_size"),
-        r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"), r.get("mode"), (Double) r.get("median_ms"),
+        r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"), r.get("mode"), ms,
         (Double) r.get("seq_per_s"), (Double) r.get("gflops"), notes);
   }
 

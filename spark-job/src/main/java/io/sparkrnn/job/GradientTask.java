@@ -43,20 +43,27 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
 
   @Override
   public Iterator<PartitionResult> call(Integer partition, Iterator<Integer> ignored) {
-    StepInput in = input.value();
+    return Collections.singletonList(computeOnExecutor(context, input.value(), partition)).iterator();
+  }
+
+  /**
+   * The partition's sums for one step inside a Spark task. A shard that fails its checks becomes
+   * this partition's result (with {@link PartitionResult#dataError()} set) rather than a task
+   * failure, so Spark does not retry what would fail the same way again.
+   */
+  static PartitionResult computeOnExecutor(Context context, StepInput in, int partition) {
     SparkEnv env = SparkEnv.get();
     String executor = env == null ? "driver" : env.executorId();
     PartitionResult result;
     try {
       result = compute(context, in, partition, executor);
     } catch (ShardDataException e) {
-      // deterministic: report it as this partition's result, so Spark does not retry the task
-      return Collections.singletonList(PartitionResult.failed(partition, in.params().length, executor, e.getMessage())).iterator();
+      return PartitionResult.failed(partition, in.params().length, executor, e.getMessage());
     }
     if (env != null && partition == 0 && env.conf().getLong(INJECT_NAN_STEP, -1) == in.step()) {
       result.sum().gradient()[0] = Double.NaN;
     }
-    return Collections.singletonList(result).iterator();
+    return result;
   }
 
   /** The partition's sums for one step; usable without Spark (tests, single-machine runs). */

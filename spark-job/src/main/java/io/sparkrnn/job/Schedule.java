@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import java.io.Serializable;
 import java.util.SplittableRandom;
 
 /**
@@ -12,7 +13,9 @@ import java.util.SplittableRandom;
  * dropped, so every step has exactly B sequences. With truncated BPTT each batch is trained in
  * W = ⌈T / k⌉ consecutive steps, one per window; otherwise W = 1.
  */
-public final class Schedule {
+public final class Schedule implements Serializable {
+  private static final long serialVersionUID = 1L;
+
   private final int[] shardOfSequence;
   private final int[] rowOfSequence;
   private final int batch;
@@ -20,8 +23,9 @@ public final class Schedule {
   private final int windowsPerBatch;
   private final int windowSteps;
   private final int steps;
-  private int cachedEpoch = -1;
-  private int[] cachedPermutation;
+  // a cache of the last epoch's permutation; not shipped (barrier tasks rebuild it)
+  private transient int cachedEpoch;
+  private transient int[] cachedPermutation;
 
   /**
    * @param trainShards manifest indices of the training shards
@@ -101,7 +105,7 @@ public final class Schedule {
   }
 
   private int[] permutation(int epoch) {
-    if (epoch != cachedEpoch) {
+    if (cachedPermutation == null || epoch != cachedEpoch) {
       int n = shardOfSequence.length;
       int[] p = new int[n];
       for (int i = 0; i < n; i++) {

@@ -39,6 +39,11 @@ public final class SparkSetup {
     // result in the executor's block manager and the driver fetches it in a second round trip,
     // every step; send results up to 64 MB with the task status instead.
     conf.setIfMissing("spark.task.maxDirectResultSize", "64m");
+    // --sync barrier needs every partition's task running at once. Spark checks the free slots
+    // when the job is submitted and, by default, retries 40 times 15 s apart (10 minutes) before
+    // failing; check every second for two minutes instead, long enough for executors to register.
+    conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
+    conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "120");
     return new JavaSparkContext(conf);
   }
 
@@ -54,6 +59,9 @@ public final class SparkSetup {
       kryo.register(StepInput.class, java);
       kryo.register(PartitionResult.class, java);
       kryo.register(PartitionResult[].class);
+      kryo.register(BarrierTraining.SegmentInput.class, java);
+      kryo.register(BarrierTraining.SegmentResult.class, java);
+      kryo.register(BarrierTraining.SegmentResult[].class);
       kryo.register(Validation.Input.class, java);
       kryo.register(Validation.Result.class, java);
       kryo.register(Validation.Result[].class);

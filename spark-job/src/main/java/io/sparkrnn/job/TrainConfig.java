@@ -55,7 +55,8 @@ public record TrainConfig(
     int feedback,
     String master,
     String onNan,
-    long logEvery)
+    long logEvery,
+    String sync)
     implements Serializable {
 
   private static final long serialVersionUID = 1L;
@@ -96,7 +97,9 @@ public record TrainConfig(
       new Key("feedback", "0", "closed-loop validation: the last K steps are driven by the model's own outputs"),
       new Key("master", "local[*]", "Spark master when not set by spark-submit"),
       new Key("on-nan", "stop", "stop | skip: what a NaN or infinite loss or gradient does"),
-      new Key("log-every", "10", "print a progress line every N steps"));
+      new Key("log-every", "10", "print a progress line every N steps"),
+      new Key("sync", "barrier", "barrier | job: partitions exchange gradients inside long-lived barrier tasks (one Spark job per"
+          + " log/validate/checkpoint interval), or run one Spark job per step; both give the same weights"));
 
   /** The default of every key; null means "required" (data, out) or "from the manifest". */
   public static final Map<String, String> DEFAULTS;
@@ -194,12 +197,13 @@ public record TrainConfig(
     String master = r.required("master");
     String onNan = r.oneOf("on-nan", "stop", "skip");
     long logEvery = r.longIn("log-every", 1, Long.MAX_VALUE);
+    String sync = r.oneOf("sync", "barrier", "job");
     if (tbptt > 0 && mode == Mode.SEQ2ONE) {
       throw new IllegalArgumentException("tbptt: truncated BPTT needs mode seq2seq (a seq2one loss reads only the last step)");
     }
     return new TrainConfig(data, out, cell, (int) r.longIn("num-layers", 1, 64), (int) r.longIn("hidden-size", 1, 1 << 16),
         mode, loss, optimizer, lr, lrSchedule, lrMin, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
-        device, seed, partitions, checkpointEvery, resume, validateEvery, feedback, master, onNan, logEvery);
+        device, seed, partitions, checkpointEvery, resume, validateEvery, feedback, master, onNan, logEvery, sync);
   }
 
   /** The resolved values as key → string, for reports and checkpoint metadata. */
@@ -237,6 +241,7 @@ public record TrainConfig(
     m.put("master", master);
     m.put("on-nan", onNan);
     m.put("log-every", Long.toString(logEvery));
+    m.put("sync", sync);
     return m;
   }
 
@@ -244,12 +249,13 @@ public record TrainConfig(
    * The learning rate of the update after {@code completedSteps} steps of {@code totalSteps}:
    * constant, or cosine annealing lr_t = lr_min + ½ (lr − lr_min)(1 + cos(π t / T)), the closed
    * form of {@code torch.optim.lr_scheduler.CosineAnnealingLR(T_max = T, eta_min = lr_min)}.
+   * StrictMath, because every barrier task computes the same rate and must get the same bits.
    */
   public double learningRate(long completedSteps, long totalSteps) {
     if (lrSchedule.equals("constant") || totalSteps <= 0) {
       return lr;
     }
-    return lrMin + 0.5 * (lr - lrMin) * (1 + Math.cos(Math.PI * completedSteps / totalSteps));
+    return lrMin + 0.5 * (lr - lrMin) * (1 + StrictMath.cos(Math.PI * completedSteps / totalSteps));
   }
 
   /** Typed access with errors that name the key. */

@@ -4,19 +4,16 @@ import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
+import io.sparkrnn.job.StepUpdate.StepRecord;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
-import io.sparkrnn.kernel.model.State;
-import io.sparkrnn.kernel.optim.Adam;
-import io.sparkrnn.kernel.optim.GradientClipping;
 import io.sparkrnn.kernel.optim.Optimizer;
-import io.sparkrnn.kernel.optim.Sgd;
+import io.sparkrnn.kernel.optim.OptimizerState;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,12 +28,16 @@ import org.apache.spark.broadcast.Broadcast;
 /**
  * The training driver: synchronous data-parallel BPTT.
  *
- * <p>One step: broadcast the parameters and the step's global batch ({@link StepInput}); every
- * partition computes (loss sum, gradient sum, count) over its sequences ({@link GradientTask});
- * the results come back and are merged in partition order, so the sum is the same whatever order
- * tasks finish in; the driver divides by the total count (N partitions × B sequences give exactly
- * the mean over N·B sequences), clips by global norm, applies the optimizer, and destroys the
- * broadcast.
+ * <p>One step: every partition computes (loss sum, gradient sum, count) over its sequences of the
+ * step's global batch ({@link GradientTask}); the sums are merged in partition order
+ * ({@link StepMerge}), so the total is the same whatever order tasks finish in; the mean over the
+ * total count (N partitions × B sequences give exactly the mean over N·B sequences) is clipped by
+ * global norm and applied by the optimizer ({@link StepUpdate}).
+ *
+ * <p>Where the merge and update run is {@code --sync}: {@code job} runs one Spark job per step and
+ * updates on the driver; {@code barrier} (the default) runs many steps per Spark job, exchanging
+ * the sums with an all-gather and updating in every task ({@link BarrierTraining}). Both give the
+ * same bits. Validation, checkpoints and progress lines happen on the driver between jobs.
  *
  * <p>Call order: {@link #prepare} (validates everything, before Spark starts) → {@link #run}.
  */
@@ -147,13 +148,42 @@ public final class Trainer {
 
   /** Runs the training loop on an existing Spark context. */
   public Summary run(JavaSparkContext sc) throws IOException {
+    GradientExchange.Server exchange = config.sync().equals("barrier") ? startExchange(sc.getConf()) : null;
+    try {
+      return run(sc, exchange);
+    } finally {
+      if (exchange != null) {
+        exchange.close();
+      }
+    }
+  }
+
+  /** Spark setting: the driver port of the --sync barrier gradient exchange (default 0: any free port). */
+  public static final String EXCHANGE_PORT = "spark.sparkrnn.exchange.port";
+
+  /**
+   * The --sync barrier gradient exchange, listening where Spark's driver listens
+   * ({@code spark.driver.bindAddress}, else {@code spark.driver.host}) and advertised to executors
+   * at {@code spark.driver.host}, the address they already reach the driver at.
+   */
+  private static GradientExchange.Server startExchange(org.apache.spark.SparkConf conf) throws IOException {
+    String host = conf.get("spark.driver.host", java.net.InetAddress.getLocalHost().getHostAddress());
+    return new GradientExchange.Server(conf.get("spark.driver.bindAddress", host), host, conf.getInt(EXCHANGE_PORT, 0));
+  }
+
+  private Summary run(JavaSparkContext sc, GradientExchange.Server exchange) throws IOException {
     int partitions = config.partitions() > 0 ? config.partitions() : Math.max(1, sc.defaultParallelism());
+    boolean barrier = exchange != null;
+    if (barrier) {
+      BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
+    }
     GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), config.device(), partitions);
     JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
 
     checkpoints.pauseMidWriteAt(sc.getConf().getLong(Checkpoints.TEST_PAUSE_AT_STEP, -1), log);
+    StepUpdate update = new StepUpdate(config, totalSteps);
     Params params = Params.initialize(model, config.seed());
-    Optimizer optimizer = newOptimizer();
+    Optimizer optimizer = update.newOptimizer();
     long step = 0;
     float[] carriedH = null;
     float[] carriedC = null;
@@ -172,8 +202,9 @@ public final class Trainer {
         log.printf("--resume: no checkpoint in %s yet; starting at step 0%n", out.path(Checkpoints.DIR));
       }
     }
-    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions, engine %s on %s, master %s%n", describeModel(),
-        totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.engine(), config.device(), sc.master());
+    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions, engine %s on %s, master %s, sync %s%n",
+        describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.engine(), config.device(),
+        sc.master(), config.sync());
 
     Set<String> devices = new TreeSet<>();
     double lastLoss = Double.NaN;
@@ -183,76 +214,92 @@ public final class Trainer {
     long sequencesThisRun = 0;
     while (step < totalSteps) {
       long t0 = System.nanoTime();
-      Schedule.Chosen chosen = schedule.sequences(step);
-      boolean carry = schedule.windowsPerBatch() > 1;
-      boolean fresh = schedule.startsBatch(step);
-      StepInput input = new StepInput(step, model, params.values().clone(), chosen.shards(), chosen.rows(),
-          schedule.windowStart(step), schedule.windowLength(step), carry && !fresh ? carriedH : null,
-          carry && !fresh ? carriedC : null, carry);
-      sc.setJobDescription("spark-rnn train step " + (step + 1) + "/" + totalSteps);
-      List<PartitionResult> results = computeStep(sc, slots, context, input);
-      GradientSum total = new GradientSum(params.values().length);
-      long computeNanos = 0;
-      for (PartitionResult r : results) {
-        total.merge(r.sum());
-        computeNanos = Math.max(computeNanos, r.computeNanos());
-        if (!"idle".equals(r.device())) {
-          devices.add("executor " + r.executor() + ": " + r.device());
+      List<StepRecord> records;
+      String dataError = null;
+      if (barrier) {
+        BarrierTraining.SegmentInput input = new BarrierTraining.SegmentInput(step, exchange.address(), step, segmentEnd(step),
+            config.logEvery(),
+            (long) (BarrierTraining.MIN_SEGMENT_SECONDS * 1e9), model, params.values(),
+            optimizer.stepCount() == 0 ? null : optimizer.state().toBytes(), carriedH, carriedC, schedule, update);
+        sc.setJobDescription("spark-rnn train steps " + (step + 1) + "-" + input.maxEnd() + " of " + totalSteps + " (barrier)");
+        BarrierTraining.SegmentResult segment = runSegment(sc, slots, context, exchange, input, partitions);
+        if (segment.end() > step) {
+          params = new Params(model, segment.params());
+          optimizer = update.newOptimizer();
+          optimizer.load(OptimizerState.fromBytes(segment.optimizerState(), "segment result"));
+          carriedH = segment.carriedH();
+          carriedC = segment.carriedC();
         }
+        devices.addAll(segment.devices());
+        dataError = segment.dataError();
+        records = chargeLaunchToFirstStep(segment.steps(), System.nanoTime() - t0);
+      } else {
+        sc.setJobDescription("spark-rnn train step " + (step + 1) + "/" + totalSteps);
+        Schedule.Chosen chosen = schedule.sequences(step);
+        boolean carry = schedule.windowsPerBatch() > 1;
+        boolean fresh = schedule.startsBatch(step);
+        StepInput input = new StepInput(step, model, params.values().clone(), chosen.shards(), chosen.rows(),
+            schedule.windowStart(step), schedule.windowLength(step), carry && !fresh ? carriedH : null,
+            carry && !fresh ? carriedC : null, carry);
+        List<PartitionResult> results = computeStep(sc, slots, context, input);
+        StepMerge merged = StepMerge.of(model, results, params.values().length, input.sequences(), carry, devices);
+        if (carry) {
+          carriedH = merged.carriedH();
+          carriedC = merged.carriedC();
+        }
+        StepUpdate.Outcome o = update.apply(step, merged.total(), params.values(), optimizer);
+        records = List.of(new StepRecord(step + 1, o.status(), o.loss(), o.norm(), System.nanoTime() - t0, merged.computeNanos()));
       }
-      if (carry) {
-        State carried = gatherStates(results, input.sequences());
-        carriedH = carried.h();
-        carriedC = carried.c();
-      }
-      step++;
-      if (total.count() == 0) {
-        log.printf("step %d: no valid time steps in this window; no update%n", step);
-        continue;
-      }
-      double loss = total.meanLoss();
-      float[] grad = total.meanGradient();
-      double norm = config.clipNorm() > 0 ? GradientClipping.clipByGlobalNorm(grad, config.clipNorm())
-          : GradientClipping.globalNorm(grad);
-      if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
-        String what = "step " + step + ": " + (Double.isFinite(loss) ? "gradient norm is " + norm : "loss is " + loss);
-        if (config.onNan().equals("skip")) {
-          log.println(what + "; skipping the update (--on-nan skip)");
-          metrics.add(step, schedule.epochOf(step - 1), loss, norm, 0, 0, null, null, null);
+      for (int k = 0; k < records.size(); k++) {
+        StepRecord r = records.get(k);
+        boolean segmentEnd = k == records.size() - 1;
+        step = r.step();
+        if (r.status() == StepUpdate.Status.EMPTY) {
+          log.printf("step %d: no valid time steps in this window; no update%n", step);
           continue;
         }
-        throw new NonFiniteException(what + "; stopping. The last checkpoint in " + out.path(Checkpoints.DIR)
-            + " is intact (use --on-nan skip to skip such steps, or lower --lr)");
-      }
-      optimizer.setLearningRate(config.learningRate(step - 1, totalSteps));
-      optimizer.step(params.values(), grad);
-      lastLoss = loss;
-      long nanos = System.nanoTime() - t0;
-      stepsThisRun++;
-      sequencesThisRun += config.batch();
-      double seqPerSec = config.batch() / (nanos / 1e9) / schedule.windowsPerBatch();
-      Double valLoss = null;
-      Double valAcc = null;
-      Double closedLoss = null;
-      if (config.validateEvery() > 0 && (step % config.validateEvery() == 0 || step == totalSteps)) {
-        Validation.Result v = Validation.run(sc, slots, context, model, params, config.feedback());
-        if (v != null) {
-          valLoss = v.teacherForced().meanLoss();
-          valAcc = v.teacherForced().predictions() > 0 ? v.teacherForced().accuracy() : null;
-          closedLoss = v.closedLoop() == null ? null : v.closedLoop().meanLoss();
-          lastValidation = valLoss;
+        if (r.status() != StepUpdate.Status.APPLIED) {
+          String what = "step " + step + ": " + (Double.isFinite(r.loss()) ? "gradient norm is " + r.norm() : "loss is " + r.loss());
+          if (r.status() == StepUpdate.Status.SKIPPED) {
+            log.println(what + "; skipping the update (--on-nan skip)");
+            metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), 0, 0, null, null, null);
+            continue;
+          }
+          throw new NonFiniteException(what + "; stopping. The last checkpoint in " + out.path(Checkpoints.DIR)
+              + " is intact (use --on-nan skip to skip such steps, or lower --lr)");
+        }
+        lastLoss = r.loss();
+        stepsThisRun++;
+        sequencesThisRun += config.batch();
+        double seqPerSec = config.batch() / (r.nanos() / 1e9) / schedule.windowsPerBatch();
+        Double valLoss = null;
+        Double valAcc = null;
+        Double closedLoss = null;
+        if (config.validateEvery() > 0 && (step % config.validateEvery() == 0 || step == totalSteps)) {
+          requireSegmentEnd(segmentEnd, step, "validation");
+          Validation.Result v = Validation.run(sc, slots, context, model, params, config.feedback());
+          if (v != null) {
+            valLoss = v.teacherForced().meanLoss();
+            valAcc = v.teacherForced().predictions() > 0 ? v.teacherForced().accuracy() : null;
+            closedLoss = v.closedLoop() == null ? null : v.closedLoop().meanLoss();
+            lastValidation = valLoss;
+          }
+        }
+        metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, valLoss, valAcc, closedLoss);
+        metrics.addTiming(r.nanos(), r.computeNanos());
+        if (step % config.logEvery() == 0 || step == totalSteps || valLoss != null) {
+          double elapsed = (System.nanoTime() - startNanos) / 1e9;
+          double eta = elapsed / stepsThisRun * (totalSteps - step);
+          log.println(progressLine(step, r.loss(), r.norm(), seqPerSec, valLoss, valAcc, closedLoss, eta));
+        }
+        if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
+          requireSegmentEnd(segmentEnd, step, "checkpoint");
+          checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, config.toMap());
+          metrics.write(out);
         }
       }
-      metrics.add(step, schedule.epochOf(step - 1), loss, norm, seqPerSec, nanos / 1e6, valLoss, valAcc, closedLoss);
-      metrics.addTiming(nanos, computeNanos);
-      if (step % config.logEvery() == 0 || step == totalSteps || valLoss != null) {
-        double elapsed = (System.nanoTime() - startNanos) / 1e9;
-        double eta = elapsed / stepsThisRun * (totalSteps - step);
-        log.println(progressLine(step, loss, norm, seqPerSec, valLoss, valAcc, closedLoss, eta));
-      }
-      if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
-        checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, config.toMap());
-        metrics.write(out);
+      if (dataError != null) {
+        throw new ShardDataException(dataError);
       }
     }
     checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, config.toMap());
@@ -268,6 +315,59 @@ public final class Trainer {
   }
 
   /**
+   * Where a barrier segment starting after {@code step} completed steps must end at the latest:
+   * the next validation or checkpoint step, or the end of the run (the driver does those between
+   * segments). Log steps are left to the tasks (see {@link BarrierTraining}).
+   */
+  long segmentEnd(long step) {
+    long end = totalSteps;
+    if (config.validateEvery() > 0) {
+      end = Math.min(end, (step / config.validateEvery() + 1) * config.validateEvery());
+    }
+    if (config.checkpointEvery() > 0) {
+      end = Math.min(end, (step / config.checkpointEvery() + 1) * config.checkpointEvery());
+    }
+    return end;
+  }
+
+  private static void requireSegmentEnd(boolean segmentEnd, long step, String what) {
+    if (!segmentEnd) {
+      throw new IllegalStateException("a " + what + " at step " + step + " fell inside a barrier segment");
+    }
+  }
+
+  /**
+   * The segment's steps, the first also charged with the segment's launch and return (its wall
+   * time minus the steps' own times), so the step times of a run add up to its wall time.
+   */
+  private List<StepRecord> chargeLaunchToFirstStep(List<StepRecord> steps, long wallNanos) {
+    List<StepRecord> out = new ArrayList<>(steps);
+    if (!out.isEmpty()) {
+      long inside = 0;
+      for (StepRecord r : out) {
+        inside += r.nanos();
+      }
+      long launch = Math.max(0, wallNanos - inside);
+      metrics.addSegment(launch);
+      out.set(0, out.get(0).withNanos(out.get(0).nanos() + launch));
+    }
+    return out;
+  }
+
+  private static BarrierTraining.SegmentResult runSegment(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context,
+      GradientExchange.Server exchange, BarrierTraining.SegmentInput input, int partitions) {
+    try {
+      return BarrierTraining.run(sc, slots, context, exchange, input);
+    } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
+      String why = BarrierTraining.explain(e, partitions);
+      if (why != null) {
+        throw new IllegalStateException(why, e);
+      }
+      throw e;
+    }
+  }
+
+  /**
    * Runs one step's gradient job: broadcast the input, compute every partition's sums, destroy the
    * broadcast. Results come back sorted by partition, so merging them in list order is
    * deterministic whatever order the tasks finished in.
@@ -277,13 +377,9 @@ public final class Trainer {
     Broadcast<StepInput> broadcast = sc.broadcast(input);
     try {
       List<PartitionResult> results = new ArrayList<>(slots.mapPartitionsWithIndex(new GradientTask(context, broadcast), false).collect());
-      results.sort(Comparator.comparingInt(PartitionResult::partition));
-      for (PartitionResult r : results) {
-        if (r.dataError() != null) {
-          throw new ShardDataException("step " + (input.step() + 1) + ", partition " + r.partition() + " on executor " + r.executor()
-              + ": " + r.dataError() + ". A shard that fails its checks fails the same way on every retry, so training stops"
-              + " without retrying; re-run prep (or restore the shard), then continue with --resume");
-        }
+      String dataError = StepMerge.sortAndFindDataError(results, input.step());
+      if (dataError != null) {
+        throw new ShardDataException(dataError);
       }
       return results;
     } finally {
@@ -345,33 +441,6 @@ public final class Trainer {
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException("resume: " + saved.file() + " was trained with other settings: " + String.join(", ", differ));
     }
-  }
-
-  private Optimizer newOptimizer() {
-    return switch (config.optimizer()) {
-      case "sgd" -> new Sgd(config.lr(), config.momentum(), 0, config.weightDecay(), false);
-      case "adamw" -> new Adam(config.lr(), config.beta1(), config.beta2(), config.eps(), config.weightDecay(), true);
-      default -> new Adam(config.lr(), config.beta1(), config.beta2(), config.eps(), config.weightDecay(), false);
-    };
-  }
-
-  /** The final states of the whole batch [L][n][H], assembled from the partitions' parts by position. */
-  private State gatherStates(List<PartitionResult> results, int n) {
-    int L = model.numLayers(), H = model.hiddenSize();
-    float[] h = new float[L * n * H];
-    float[] c = model.cell().hasCellState() ? new float[L * n * H] : null;
-    for (PartitionResult r : results) {
-      int m = r.positions().length;
-      for (int l = 0; l < L; l++) {
-        for (int i = 0; i < m; i++) {
-          System.arraycopy(r.finalH(), (l * m + i) * H, h, (l * n + r.positions()[i]) * H, H);
-          if (c != null) {
-            System.arraycopy(r.finalC(), (l * m + i) * H, c, (l * n + r.positions()[i]) * H, H);
-          }
-        }
-      }
-    }
-    return new State(L, n, H, h, c);
   }
 
   private String describeModel() {

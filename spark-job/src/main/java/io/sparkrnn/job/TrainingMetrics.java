@@ -19,6 +19,7 @@ public final class TrainingMetrics {
   private final List<Map<String, Object>> rows = new ArrayList<>();
   private final List<Long> stepNanos = new ArrayList<>();
   private final List<Long> computeNanos = new ArrayList<>();
+  private final List<Long> segmentLaunchNanos = new ArrayList<>();
 
   public void add(long step, int epoch, double loss, double gradNorm, double seqPerSec, double stepMs, Double valLoss,
       Double valAccuracy, Double closedLoopLoss) {
@@ -49,6 +50,38 @@ public final class TrainingMetrics {
   public void addTiming(long stepNs, long slowestComputeNs) {
     stepNanos.add(stepNs);
     computeNanos.add(slowestComputeNs);
+  }
+
+  /** Records a --sync barrier segment's launch and return: its wall time minus its steps' own. */
+  public void addSegment(long launchNanos) {
+    segmentLaunchNanos.add(launchNanos);
+  }
+
+  /** Barrier segments run (0 under --sync job). */
+  public int segments() {
+    return segmentLaunchNanos.size();
+  }
+
+  /** Median launch-and-return time of a barrier segment, ms (NaN without segments). */
+  public double medianSegmentLaunchMs() {
+    return median(segmentLaunchNanos, false) / 1e6;
+  }
+
+  /** Mean step time in ms over the steps after the first {@code skip}: what throughput is, launches included. */
+  public double meanStepMs(int skip) {
+    return stepNanos.subList(Math.min(skip, stepNanos.size()), stepNanos.size()).stream().mapToLong(Long::longValue).average()
+        .orElse(Double.NaN) / 1e6;
+  }
+
+  /** Mean of (step wall time − slowest partition's compute time) in ms over the steps after the first {@code skip}. */
+  public double meanOverheadMs(int skip) {
+    double sum = 0;
+    int n = 0;
+    for (int i = Math.min(skip, stepNanos.size()); i < stepNanos.size(); i++) {
+      sum += stepNanos.get(i) - computeNanos.get(i);
+      n++;
+    }
+    return n == 0 ? Double.NaN : sum / n / 1e6;
   }
 
   public List<Map<String, Object>> rows() {

@@ -171,6 +171,80 @@ class SparkTrainingTest {
     }
   }
 
+  /**
+   * --sync barrier (many steps per Spark job, the update replicated in every task) and --sync job
+   * (a job per step, the update on the driver) must give the same bits: an LSTM with truncated
+   * BPTT (carried states), Adam with clipping, checkpoints and validations splitting the run into
+   * segments of 3, 1, 2, 2 and 1 steps; and a run that switches mode on resume.
+   */
+  @Test
+  void barrierAndJobSyncGiveTheSameBitsAndBarrierRunsFewerJobs() throws IOException {
+    int[] jobs = new int[2];
+    Path[] outs = new Path[2];
+    String[] modes = {"job", "barrier"};
+    for (int i = 0; i < 2; i++) {
+      outs[i] = tmp.resolve("sync-" + modes[i]);
+      Map<String, String> m = syncConfig(outs[i], modes[i], 9);
+      String group = "sync-" + modes[i];
+      sc.setJobGroup(group, group, false);
+      try {
+        Trainer.prepare(m, new Configuration(), quiet()).run(sc);
+      } finally {
+        sc.clearJobGroup();
+      }
+      jobs[i] = sc.statusTracker().getJobIdsForGroup(group).length;
+    }
+    byte[] model = Files.readAllBytes(outs[0].resolve("model.safetensors"));
+    assertArrayEquals(model, Files.readAllBytes(outs[1].resolve("model.safetensors")), "final model, job vs barrier");
+    for (long step : new long[] {3, 6, 9}) {
+      assertSameTensors(outs[0].resolve("checkpoints").resolve(Checkpoints.fileName(step)),
+          outs[1].resolve("checkpoints").resolve(Checkpoints.fileName(step)));
+    }
+    // job: 9 step jobs + the validations; barrier: 5 segment jobs + the same validations
+    assertEquals(jobs[0] - 9 + 5, jobs[1], "Spark jobs under job (" + jobs[0] + ") and barrier (" + jobs[1] + ") sync");
+
+    // 4 steps under job sync, then resumed to 9 under barrier sync
+    Path switched = tmp.resolve("sync-switched");
+    Trainer.prepare(syncConfig(switched, "job", 4), new Configuration(), quiet()).run(sc);
+    Files.delete(switched.resolve("model.safetensors"));
+    Map<String, String> rest = syncConfig(switched, "barrier", 9);
+    rest.put("resume", "true");
+    Trainer.prepare(rest, new Configuration(), quiet()).run(sc);
+    assertArrayEquals(model, Files.readAllBytes(switched.resolve("model.safetensors")), "job for 4 steps, then barrier to 9");
+  }
+
+  static Map<String, String> syncConfig(Path out, String sync, int steps) {
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("cell", "lstm");
+    m.put("tbptt", "10");
+    m.put("clip-norm", "0.5");
+    m.put("steps", Integer.toString(steps)); // a constant learning rate: a shorter run is a prefix of a longer one
+    m.put("checkpoint-every", "3");
+    m.put("validate-every", "4");
+    m.put("partitions", "2");
+    m.put("sync", sync);
+    return m;
+  }
+
+  /** Same tensors (names, shapes, bytes); the metadata differs in the recorded "sync" key. */
+  static void assertSameTensors(Path expected, Path actual) throws IOException {
+    io.sparkrnn.kernel.io.SafeTensorsFile a = SafeTensors.read(expected), b = SafeTensors.read(actual);
+    assertEquals(a.tensors().keySet(), b.tensors().keySet(), actual.toString());
+    for (String name : a.tensors().keySet()) {
+      assertArrayEquals(a.tensors().get(name).floats(), b.tensors().get(name).floats(), name + " in " + actual.getFileName());
+    }
+  }
+
+  @Test
+  void barrierSyncRefusesMorePartitionsThanTheLocalMasterRunsAtOnce() throws IOException {
+    Map<String, String> m = sineConfig(tmp.resolve("barrier-too-wide").toUri().toString());
+    m.put("partitions", "3");
+    Trainer t = Trainer.prepare(m, new Configuration(), quiet());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.run(sc));
+    assertTrue(e.getMessage().startsWith("partitions: 3 under --sync barrier needs 3 tasks running at once, and local[2] runs 2"),
+        e.getMessage());
+  }
+
   @Test
   void shortRunOnSineLowersTheLoss() throws IOException {
     Path out = tmp.resolve("sine-learn");

@@ -34,7 +34,7 @@ import java.util.Map;
  * ({@code ATen/native/cpu/PointwiseOpsKernel.cpp}), each scalar cast to float32, each operation
  * rounded to float32, left to right. The float64 scalars (bias corrections, step size) are
  * computed as Python computes them. PyTorch's vectorised CPU kernels may fuse a multiply-add, and
- * Java's {@code Math.pow} may differ from the C library's by an ulp, so agreement with PyTorch is to
+ * Java's {@code StrictMath.pow} (fdlibm) may differ from the C library's by an ulp, so agreement with PyTorch is to
  * about one float32 ulp per step rather than guaranteed bit for bit.
  */
 public final class Adam implements Optimizer {
@@ -107,8 +107,10 @@ public final class Adam implements Optimizer {
     steps++;
     double step = steps;
     // Python floats: bias corrections, step size and √bc2 in float64, as in the source.
-    double biasCorrection1 = 1 - Math.pow(beta1, step);
-    double biasCorrection2 = 1 - Math.pow(beta2, step);
+    // StrictMath: the JIT may intrinsify Math.pow, and replicas of one update (barrier training
+    // applies it on every executor) must agree to the bit whatever tier runs them.
+    double biasCorrection1 = 1 - StrictMath.pow(beta1, step);
+    double biasCorrection2 = 1 - StrictMath.pow(beta2, step);
     double stepSize = lr / biasCorrection1;
     double biasCorrection2Sqrt = Math.sqrt(biasCorrection2);
     // Scalars as the float32 kernels see them.

@@ -1,0 +1,243 @@
+package io.sparkrnn.job;
+
+import io.sparkrnn.job.StepUpdate.Status;
+import io.sparkrnn.job.StepUpdate.StepRecord;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.optim.Optimizer;
+import io.sparkrnn.kernel.optim.OptimizerState;
+import java.io.IOException;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.rdd.RDD;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.reflect.ClassTag;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction1;
+
+/**
+ * {@code --sync barrier}: many synchronous steps per Spark job.
+ *
+ * <p>A Spark job per step costs a scheduling round trip (15–25 ms on local[2], more on a
+ * cluster) however small the step. Here one barrier stage (all P tasks start together or not at
+ * all) runs a <em>segment</em> of steps. In each step every task computes its partition's sums
+ * exactly as under {@code --sync job} ({@link GradientTask#computeOnExecutor}) and sends them to
+ * the driver's {@link GradientExchange}, which merges them in partition order and sends every task
+ * the same total; each task applies the same {@link StepUpdate} to its own copy of the parameters
+ * and optimizer. Same inputs, same code, same order: every replica holds the same bits, and they
+ * equal what the driver computes under {@code --sync job}. The driver checks the first claim at
+ * the end of every segment (a hash of parameters and optimizer state from every task).
+ *
+ * <p>A segment ends at the next validation or checkpoint step, at the end of the run, or at the
+ * first log step after {@link #MIN_SEGMENT_SECONDS}; partition 0 decides the last and its decision
+ * comes back in the step's total, so every task stops after the same step. Progress lines are
+ * printed when a segment returns.
+ *
+ * <p>Faults: when any task fails, Spark fails the whole barrier stage and reruns it from the
+ * segment's broadcast start state, so the retried segment computes the same steps again and the
+ * weights stay bit-identical. A shard that fails its checks or a non-finite step under
+ * {@code --on-nan stop} ends the segment on every task at the same step and is reported by the
+ * driver, as under {@code --sync job}.
+ */
+final class BarrierTraining {
+  /** A segment runs at least this long (unless a validation, checkpoint or the end comes first). */
+  static final double MIN_SEGMENT_SECONDS = 2.0;
+
+  private BarrierTraining() {}
+
+  /**
+   * Where a segment starts and what it may run: steps [start, maxEnd), parameters and optimizer
+   * state after step {@code start}.
+   *
+   * @param optimizerState {@link OptimizerState#toBytes()} or null for a fresh optimizer
+   */
+  record SegmentInput(long segmentId, GradientExchange.Address exchange, long start, long maxEnd, long logEvery, long minSegmentNanos,
+      ModelConfig model, float[] params, byte[] optimizerState, float[] carriedH, float[] carriedC, Schedule schedule, StepUpdate update)
+      implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /**
+   * What a task returns. Partition 0 returns everything; the others return only the step reached
+   * and the hash of their state, which the driver compares with partition 0's.
+   *
+   * @param dataError the formatted shard error that stopped the segment, or null
+   */
+  record SegmentResult(int partition, long end, int stateHash, float[] params, byte[] optimizerState, float[] carriedH,
+      float[] carriedC, ArrayList<StepRecord> steps, TreeSet<String> devices, String dataError) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /**
+   * Refuses configurations a barrier stage cannot run, before training starts: dynamic allocation
+   * (Spark forbids barrier stages with it), and on a local master more partitions than threads
+   * (a barrier stage needs every task running at once). On a cluster Spark itself waits for
+   * enough slots ({@code spark.scheduler.barrier.maxConcurrentTasksCheck.*}, set in
+   * {@link SparkSetup}) and then fails; {@link #explain} turns that into advice.
+   */
+  static void checkCanRun(SparkConf conf, String master, int partitions) {
+    if (conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
+      throw new IllegalArgumentException("sync: barrier needs a fixed set of executors, and spark.dynamicAllocation.enabled is true;"
+          + " use --sync job, or turn dynamic allocation off");
+    }
+    int threads = localThreads(master);
+    if (threads > 0 && partitions > threads) {
+      throw new IllegalArgumentException("partitions: " + partitions + " under --sync barrier needs " + partitions
+          + " tasks running at once, and " + master + " runs " + threads + "; use --partitions " + threads + " or fewer, a bigger"
+          + " local master, or --sync job");
+    }
+  }
+
+  private static final Pattern LOCAL = Pattern.compile("local(?:\\[(\\*|\\d+)(?:,\\s*\\d+)?])?");
+
+  /** Task threads of a local master (local, local[N], local[*], local[N,F]); 0 when not local. */
+  static int localThreads(String master) {
+    Matcher m = LOCAL.matcher(master.trim().toLowerCase(Locale.ROOT));
+    if (!m.matches()) {
+      return 0;
+    }
+    if (m.group(1) == null) {
+      return 1;
+    }
+    return m.group(1).equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(m.group(1));
+  }
+
+  /** A clearer message for Spark's barrier refusals, or null when the failure is something else. */
+  static String explain(Throwable failure, int partitions) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      String m = String.valueOf(t.getMessage());
+      if (m.contains("BARRIER") || m.contains("barrier")) {
+        if (m.contains("slots") || m.contains("SLOTS")) {
+          return "sync barrier: the cluster never offered " + partitions + " task slots at once (one per partition); use fewer"
+              + " --partitions, more executor cores, or --sync job. Spark said: " + m;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Runs one segment on the cluster and returns partition 0's result, after checking that all replicas agree. */
+  static SegmentResult run(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context, GradientExchange.Server server,
+      SegmentInput input) {
+    Schedule schedule = input.schedule();
+    server.open(input.segmentId(), new GradientExchange.Segment(input.model(), context.partitions(), input.params().length,
+        schedule.sequences(input.start()).shards().length, schedule.windowsPerBatch() > 1));
+    Broadcast<SegmentInput> broadcast = sc.broadcast(input);
+    try {
+      ClassTag<SegmentResult> tag = ClassTag$.MODULE$.apply(SegmentResult.class);
+      RDD<SegmentResult> rdd = slots.rdd().barrier().mapPartitions(new SegmentTask(context, broadcast), false, tag);
+      List<SegmentResult> results = new ArrayList<>(rdd.toJavaRDD().collect());
+      results.sort(Comparator.comparingInt(SegmentResult::partition));
+      SegmentResult first = results.get(0);
+      for (SegmentResult r : results) {
+        if (r.end() != first.end() || r.stateHash() != first.stateHash()) {
+          throw new IllegalStateException("sync barrier: partition " + r.partition() + " ended the segment at step " + r.end()
+              + " with state hash " + Integer.toHexString(r.stateHash()) + ", partition 0 at step " + first.end() + " with "
+              + Integer.toHexString(first.stateHash()) + "; the replicas of the update disagree (a JVM or engine that is not"
+              + " deterministic); --sync job applies the update once, on the driver");
+        }
+      }
+      return first;
+    } finally {
+      broadcast.destroy();
+      server.finish(input.segmentId());
+    }
+  }
+
+  /** The barrier task: runs the segment with Spark's all-gather. */
+  static final class SegmentTask extends AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<SegmentResult>>
+      implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private final GradientTask.Context context;
+    private final Broadcast<SegmentInput> input;
+
+    SegmentTask(GradientTask.Context context, Broadcast<SegmentInput> input) {
+      this.context = context;
+      this.input = input;
+    }
+
+    @Override
+    public scala.collection.Iterator<SegmentResult> apply(scala.collection.Iterator<Integer> ignored) {
+      BarrierTaskContext task = BarrierTaskContext.get();
+      SegmentInput in = input.value();
+      try (GradientExchange.Client client = new GradientExchange.Client(in.exchange(), in.segmentId(), task.stageAttemptNumber(),
+          task.partitionId(), task::isInterrupted)) {
+        SegmentResult r = runSegment(context, in, task.partitionId(), client::exchange);
+        return CollectionConverters.asScala(List.of(r).iterator());
+      } catch (IOException e) {
+        throw new UncheckedIOException("partition " + task.partitionId() + ": gradient exchange with the driver at "
+            + in.exchange().host() + ":" + in.exchange().port() + " failed", e);
+      }
+    }
+  }
+
+  /** Sends one step's part and returns the step's total: the driver's exchange, or a stand-in in tests. */
+  interface StepExchange {
+    GradientExchange.StepTotal exchange(long step, GradientExchange.Message mine) throws IOException;
+  }
+
+  /** The steps of one segment as partition {@code partition} runs them. */
+  static SegmentResult runSegment(GradientTask.Context context, SegmentInput in, int partition, StepExchange exchange)
+      throws IOException {
+    ModelConfig model = in.model();
+    Params params = new Params(model, in.params().clone());
+    Optimizer optimizer = in.update().newOptimizer();
+    if (in.optimizerState() != null) {
+      optimizer.load(OptimizerState.fromBytes(in.optimizerState(), "the segment's optimizer state"));
+    }
+    Schedule schedule = in.schedule();
+    boolean carry = schedule.windowsPerBatch() > 1;
+    float[] carriedH = in.carriedH();
+    float[] carriedC = in.carriedC();
+    ArrayList<StepRecord> records = new ArrayList<>();
+    TreeSet<String> devices = new TreeSet<>();
+    String dataError = null;
+    long segmentStart = System.nanoTime();
+    long step = in.start();
+    while (step < in.maxEnd()) {
+      long t0 = System.nanoTime();
+      Schedule.Chosen chosen = schedule.sequences(step);
+      boolean fresh = schedule.startsBatch(step);
+      StepInput stepInput = new StepInput(step, model, params.values(), chosen.shards(), chosen.rows(), schedule.windowStart(step),
+          schedule.windowLength(step), carry && !fresh ? carriedH : null, carry && !fresh ? carriedC : null, carry);
+      PartitionResult mine = GradientTask.computeOnExecutor(context, stepInput, partition);
+      boolean end = step + 1 == in.maxEnd()
+          || ((step + 1) % in.logEvery() == 0 && System.nanoTime() - segmentStart >= in.minSegmentNanos());
+      GradientExchange.StepTotal total = exchange.exchange(step, new GradientExchange.Message(mine, end));
+      if (total.dataError() != null) {
+        dataError = total.dataError();
+        break;
+      }
+      devices.addAll(total.devices());
+      if (carry) {
+        carriedH = total.carriedH();
+        carriedC = total.carriedC();
+      }
+      StepUpdate.Outcome outcome = in.update().apply(step, total.total(), params.values(), optimizer);
+      step++;
+      records.add(new StepRecord(step, outcome.status(), outcome.loss(), outcome.norm(), System.nanoTime() - t0, total.computeNanos()));
+      if (outcome.status() == Status.NONFINITE || total.endSegment()) {
+        break;
+      }
+    }
+    byte[] state = optimizer.state().toBytes();
+    int hash = 31 * Arrays.hashCode(params.values()) + Arrays.hashCode(state);
+    if (partition != 0) {
+      return new SegmentResult(partition, step, hash, null, null, null, null, null, null, null);
+    }
+    return new SegmentResult(partition, step, hash, params.values(), state, carriedH, carriedC, records, devices, dataError);
+  }
+}

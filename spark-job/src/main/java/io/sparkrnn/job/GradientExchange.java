@@ -1,0 +1,326 @@
+package io.sparkrnn.job;
+
+import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.Closeable;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The step exchange of {@code --sync barrier}: a rendezvous server on the driver that every
+ * barrier task connects to for the length of a segment.
+ *
+ * <p>Per step, each of the P tasks sends its {@link PartitionResult}; when the P-th arrives the
+ * server merges them in partition order ({@link StepMerge}, the same code the driver runs under
+ * {@code --sync job}) and sends every task the same {@link StepTotal}. Each task then applies the
+ * same update to its own copy of the parameters. The server keeps no training state: a retried
+ * barrier stage (new attempt number) simply meets in fresh rendezvous.
+ *
+ * <p>Why not {@code BarrierTaskContext.allGather}: in Spark 4.0 a task waiting in it polls for the
+ * answer with {@code Thread.sleep(1000)}, so every exchange takes up to a second; and it sends
+ * every task all P messages, P² per step through the driver, where this sends 2P.
+ *
+ * <p>Wire format (big-endian, one TCP connection per task and segment): hello = token (long),
+ * segment (long), stage attempt (int), partition (int); then per step the task sends step (long),
+ * length (int), a Java-serialised {@link Message}; the server answers length (int), a
+ * Java-serialised {@link StepTotal}. A connection with the wrong token is closed unanswered.
+ */
+final class GradientExchange {
+  private GradientExchange() {}
+
+  /** Where tasks find the server, and the run's secret. */
+  record Address(String host, int port, long token) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /** One task's part of a step, and (partition 0's say) whether the segment ends after it. */
+  record Message(PartitionResult result, boolean endSegment) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /**
+   * What every task receives for a step: the merged sums, the carried states of the whole batch
+   * (truncated BPTT), the devices that ran it, and whether the segment ends here.
+   *
+   * @param dataError a shard that failed its checks in some partition (then the rest is empty)
+   */
+  record StepTotal(GradientSum total, long computeNanos, float[] carriedH, float[] carriedC, TreeSet<String> devices,
+      String dataError, boolean endSegment) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /** What the server must know of a segment to merge its steps. */
+  record Segment(ModelConfig model, int partitions, int parameterCount, int batch, boolean carry) {}
+
+  static byte[] serialize(Object o) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+      out.writeObject(o);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  static <T> T deserialize(byte[] b, Class<T> type) {
+    try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(b))) {
+      return type.cast(in.readObject());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (ClassNotFoundException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The driver's end. */
+  static final class Server implements Closeable {
+    private final ServerSocket socket;
+    private final Address address;
+    private final Map<Long, Segment> segments = new ConcurrentHashMap<>();
+    private final Map<String, Rendezvous> meetings = new ConcurrentHashMap<>();
+    private final List<Socket> connections = new ArrayList<>();
+    private final Thread acceptor;
+    private volatile boolean closed;
+
+    /**
+     * @param bindHost the address to listen on ({@code spark.driver.bindAddress}, else the driver host)
+     * @param advertisedHost the address executors connect to ({@code spark.driver.host})
+     * @param port 0 for any free port
+     */
+    Server(String bindHost, String advertisedHost, int port) throws IOException {
+      socket = new ServerSocket();
+      socket.bind(new InetSocketAddress(InetAddress.getByName(bindHost), port));
+      address = new Address(advertisedHost, socket.getLocalPort(), new SecureRandom().nextLong());
+      acceptor = new Thread(this::acceptLoop, "spark-rnn-exchange-accept");
+      acceptor.setDaemon(true);
+      acceptor.start();
+    }
+
+    Address address() {
+      return address;
+    }
+
+    void open(long segmentId, Segment segment) {
+      segments.put(segmentId, segment);
+    }
+
+    /** Forgets a finished segment and any half-met step of it (a failed stage attempt's). */
+    void finish(long segmentId) {
+      segments.remove(segmentId);
+      meetings.keySet().removeIf(k -> k.startsWith(segmentId + "/"));
+    }
+
+    private void acceptLoop() {
+      while (!closed) {
+        try {
+          Socket s = socket.accept();
+          s.setTcpNoDelay(true);
+          synchronized (connections) {
+            connections.add(s);
+          }
+          Thread t = new Thread(() -> serve(s), "spark-rnn-exchange-" + s.getRemoteSocketAddress());
+          t.setDaemon(true);
+          t.start();
+        } catch (IOException e) {
+          if (!closed) {
+            System.err.println("spark-rnn: gradient exchange: accept failed: " + e);
+          }
+        }
+      }
+    }
+
+    private void serve(Socket s) {
+      try (s) {
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        DataOutputStream out = new DataOutputStream(s.getOutputStream());
+        if (in.readLong() != address.token()) {
+          return; // not one of our tasks
+        }
+        long segmentId = in.readLong();
+        int attempt = in.readInt();
+        int partition = in.readInt();
+        Segment segment = segments.get(segmentId);
+        if (segment == null || partition < 0 || partition >= segment.partitions()) {
+          return;
+        }
+        while (true) {
+          long step;
+          try {
+            step = in.readLong();
+          } catch (EOFException end) {
+            return; // the task finished its segment
+          }
+          byte[] payload = new byte[in.readInt()];
+          in.readFully(payload);
+          String key = segmentId + "/" + attempt + "/" + step;
+          Rendezvous r = meetings.computeIfAbsent(key, k -> new Rendezvous(segment, step));
+          if (r.arrive(partition, deserialize(payload, Message.class), out)) {
+            meetings.remove(key);
+          }
+        }
+      } catch (IOException e) {
+        // a task that died or was killed; Spark fails and reruns the whole barrier stage
+      } finally {
+        synchronized (connections) {
+          connections.remove(s);
+        }
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      closed = true;
+      socket.close();
+      synchronized (connections) {
+        for (Socket s : connections) {
+          s.close();
+        }
+        connections.clear();
+      }
+    }
+  }
+
+  /** One step of one stage attempt: waits for all P messages, then answers everyone. */
+  private static final class Rendezvous {
+    private final Segment segment;
+    private final long step;
+    private final Message[] messages;
+    private final DataOutputStream[] outs;
+    private int arrived;
+
+    Rendezvous(Segment segment, long step) {
+      this.segment = segment;
+      this.step = step;
+      this.messages = new Message[segment.partitions()];
+      this.outs = new DataOutputStream[segment.partitions()];
+    }
+
+    /** Records a partition's message; the last to arrive merges and answers all. True when answered. */
+    boolean arrive(int partition, Message m, DataOutputStream out) throws IOException {
+      synchronized (this) {
+        if (messages[partition] == null) {
+          arrived++;
+        }
+        messages[partition] = m;
+        outs[partition] = out;
+        if (arrived < messages.length) {
+          return false;
+        }
+      }
+      byte[] reply = serialize(merge());
+      for (DataOutputStream o : outs) {
+        synchronized (o) {
+          try {
+            o.writeInt(reply.length);
+            o.write(reply);
+            o.flush();
+          } catch (IOException e) {
+            // that task is gone; the stage will fail and rerun
+          }
+        }
+      }
+      return true;
+    }
+
+    private StepTotal merge() {
+      List<PartitionResult> results = new ArrayList<>(messages.length);
+      for (Message m : messages) {
+        results.add(m.result());
+      }
+      boolean end = messages[0].endSegment();
+      String dataError = StepMerge.sortAndFindDataError(results, step);
+      if (dataError != null) {
+        return new StepTotal(null, 0, null, null, new TreeSet<>(), dataError, true);
+      }
+      TreeSet<String> devices = new TreeSet<>();
+      StepMerge merged = StepMerge.of(segment.model(), results, segment.parameterCount(), segment.batch(), segment.carry(), devices);
+      return new StepTotal(merged.total(), merged.computeNanos(), merged.carriedH(), merged.carriedC(), devices, null, end);
+    }
+  }
+
+  /** A task's end: one connection for the segment. */
+  static final class Client implements Closeable {
+    private final Socket socket;
+    private final DataOutputStream out;
+    private final InputStream in;
+    private final BooleanSupplier killed;
+
+    /**
+     * @param killed true once Spark has killed this task (another task of the stage failed): a
+     *     wait for the step's answer then ends instead of blocking for ever
+     */
+    Client(Address address, long segmentId, int attempt, int partition, BooleanSupplier killed) throws IOException {
+      this.killed = killed;
+      socket = new Socket();
+      socket.connect(new InetSocketAddress(address.host(), address.port()), 30_000);
+      socket.setTcpNoDelay(true);
+      socket.setSoTimeout(1000); // a read wakes at once on data; the timeout only paces the kill check
+      out = new DataOutputStream(new java.io.BufferedOutputStream(socket.getOutputStream(), 1 << 16));
+      in = socket.getInputStream();
+      out.writeLong(address.token());
+      out.writeLong(segmentId);
+      out.writeInt(attempt);
+      out.writeInt(partition);
+    }
+
+    StepTotal exchange(long step, Message message) throws IOException {
+      byte[] payload = serialize(message);
+      out.writeLong(step);
+      out.writeInt(payload.length);
+      out.write(payload);
+      out.flush();
+      byte[] header = new byte[4];
+      readFully(header);
+      int length = ((header[0] & 0xff) << 24) | ((header[1] & 0xff) << 16) | ((header[2] & 0xff) << 8) | (header[3] & 0xff);
+      byte[] reply = new byte[length];
+      readFully(reply);
+      return deserialize(reply, StepTotal.class);
+    }
+
+    private void readFully(byte[] b) throws IOException {
+      int off = 0;
+      while (off < b.length) {
+        int n;
+        try {
+          n = in.read(b, off, b.length - off);
+        } catch (SocketTimeoutException waiting) {
+          if (killed.getAsBoolean()) {
+            throw new IOException("killed while waiting for the other partitions' step results");
+          }
+          continue; // nothing was consumed; keep waiting for the slowest partition
+        }
+        if (n < 0) {
+          throw new EOFException("the driver's gradient exchange closed the connection");
+        }
+        off += n;
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+
+}

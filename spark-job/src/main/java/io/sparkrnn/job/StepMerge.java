@@ -1,0 +1,69 @@
+package io.sparkrnn.job;
+
+import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The partitions' results of one step, merged: gradient sums added in partition order (so the
+ * float64 sum is the same whatever order tasks finished in, and the same on the driver and in
+ * every barrier task), and the carried states reassembled by batch position.
+ *
+ * @param carriedH hidden states [L][n][H] of the whole batch after the window, or null without carry
+ * @param carriedC LSTM cell states likewise, or null
+ */
+record StepMerge(GradientSum total, long computeNanos, float[] carriedH, float[] carriedC) {
+
+  /** Sorts by partition; the first partition whose shard failed its checks, or null. */
+  static String sortAndFindDataError(List<PartitionResult> results, long step) {
+    results.sort(Comparator.comparingInt(PartitionResult::partition));
+    for (PartitionResult r : results) {
+      if (r.dataError() != null) {
+        return "step " + (step + 1) + ", partition " + r.partition() + " on executor " + r.executor() + ": " + r.dataError()
+            + ". A shard that fails its checks fails the same way on every retry, so training stops without retrying; re-run"
+            + " prep (or restore the shard), then continue with --resume";
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Merges results already sorted by partition; adds "executor E: device" of every partition
+   * that computed something to {@code devices}.
+   *
+   * @param n sequences in the global batch
+   * @param carry whether the window's final states carry into the next step (truncated BPTT)
+   */
+  static StepMerge of(ModelConfig model, List<PartitionResult> sorted, int parameterCount, int n, boolean carry, Set<String> devices) {
+    GradientSum total = new GradientSum(parameterCount);
+    long computeNanos = 0;
+    for (PartitionResult r : sorted) {
+      total.merge(r.sum());
+      computeNanos = Math.max(computeNanos, r.computeNanos());
+      if (!"idle".equals(r.device())) {
+        devices.add("executor " + r.executor() + ": " + r.device());
+      }
+    }
+    if (!carry) {
+      return new StepMerge(total, computeNanos, null, null);
+    }
+    int L = model.numLayers(), H = model.hiddenSize();
+    float[] h = new float[L * n * H];
+    float[] c = model.cell().hasCellState() ? new float[L * n * H] : null;
+    for (PartitionResult r : sorted) {
+      int m = r.positions().length;
+      for (int l = 0; l < L; l++) {
+        for (int i = 0; i < m; i++) {
+          System.arraycopy(r.finalH(), (l * m + i) * H, h, (l * n + r.positions()[i]) * H, H);
+          if (c != null) {
+            System.arraycopy(r.finalC(), (l * m + i) * H, c, (l * n + r.positions()[i]) * H, H);
+          }
+        }
+      }
+    }
+    return new StepMerge(total, computeNanos, h, c);
+  }
+
+}

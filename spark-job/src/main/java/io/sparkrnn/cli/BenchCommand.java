@@ -124,6 +124,10 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--spark-sync", split = ",", description = "--sync modes to time under --spark (default: barrier,job)")
   List<String> sparkSync = List.of("barrier", "job");
 
+  @Option(names = "--spark-partitions", split = ",", description = "--partitions values to time under --spark (default: 0, train's"
+      + " default: 1 on a local master)")
+  List<Integer> sparkPartitions = List.of(0);
+
   /** One shape of the table. */
   record Shape(CellType cell, int features, int hidden, int batch, int steps) {
     ModelConfig config(int layers, int outputs) {
@@ -135,6 +139,9 @@ public final class BenchCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     if (runs < 1 || warmup < 0 || sparkSteps <= sparkWarmup + 1) {
       throw new IllegalArgumentException("--runs must be ≥ 1, --warmup ≥ 0 and --spark-steps > --spark-warmup + 1");
+    }
+    if (sparkPartitions.stream().anyMatch(p -> p < 0)) {
+      throw new IllegalArgumentException("--spark-partitions: counts must be ≥ 0 (0: train's default)");
     }
     for (String sync : sparkSync) {
       if (!sync.equals("barrier") && !sync.equals("job")) {
@@ -173,10 +180,12 @@ public final class BenchCommand implements Callable<Integer> {
       if (spark && s.features == 1 && output == 1) {
         for (String d : deviceList) {
           if (!d.equals("reference") && kernelSeqPerS.containsKey(d)) {
-            for (String sync : sparkSync) {
-              Map<String, Object> row = sparkRow(s, d, kernelSeqPerS.get(d), sync);
-              rows.add(row);
-              out.println(format(row));
+            for (int p : sparkPartitions) {
+              for (String sync : sparkSync) {
+                Map<String, Object> row = sparkRow(s, d, kernelSeqPerS.get(d), sync, p);
+                rows.add(row);
+                out.println(format(row));
+              }
             }
           }
         }
@@ -264,7 +273,7 @@ public final class BenchCommand implements Callable<Integer> {
    * with the kernel alone at the same global batch. Progress is "logged" every step, so barrier
    * segments end at the first step after 2 s, as in a run with the default log interval.
    */
-  Map<String, Object> sparkRow(Shape s, String device, double kernelSeqPerS, String sync) throws IOException {
+  Map<String, Object> sparkRow(Shape s, String device, double kernelSeqPerS, String sync, int requestedPartitions) throws IOException {
     int trainSteps = (int) Math.max(sparkSteps, Math.min(2000, Math.ceil(sparkSeconds * kernelSeqPerS / s.batch)));
     Path tmp = Files.createTempDirectory("spark-rnn-bench");
     try {
@@ -286,6 +295,7 @@ public final class BenchCommand implements Callable<Integer> {
       given.put("checkpoint-every", "0");
       given.put("log-every", "1");
       given.put("sync", sync);
+      given.put("partitions", Integer.toString(requestedPartitions));
       given.put("master", master);
       given.put("seed", Long.toString(seed));
       PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
@@ -293,7 +303,7 @@ public final class BenchCommand implements Callable<Integer> {
       int partitions;
       double emptyJobMs;
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn bench", master)) {
-        partitions = Math.max(1, sc.defaultParallelism());
+        partitions = trainer.partitions(sc);
         trainer.run(sc);
         emptyJobMs = emptyJobMs(sc, partitions);
       }

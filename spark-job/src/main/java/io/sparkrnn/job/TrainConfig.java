@@ -90,7 +90,8 @@ public record TrainConfig(
       new Key("engine", "kernel", "kernel (float32 on --device: OpenCL or JVM) | reference (float64, slow; for checks)"),
       new Key("device", "auto", "auto | gpu | cpu-opencl | jvm: where kernels run on each executor"),
       new Key("seed", "42", "seed of initialisation and data order"),
-      new Key("partitions", "0", "Spark partitions (0: the context's default parallelism)"),
+      new Key("partitions", "0", "Spark partitions (0: 1 on a local master, whose engine uses every core; else the context's default"
+          + " parallelism)"),
       new Key("checkpoint-every", "100", "write a checkpoint every N steps (0: only at the end)"),
       new Key("resume", "false", "continue from the newest checkpoint in --out"),
       new Key("validate-every", "0", "validate every N steps and at the end (0: never)"),

@@ -172,7 +172,7 @@ public final class Trainer {
   }
 
   private Summary run(JavaSparkContext sc, GradientExchange.Server exchange) throws IOException {
-    int partitions = config.partitions() > 0 ? config.partitions() : Math.max(1, sc.defaultParallelism());
+    int partitions = partitions(sc);
     boolean barrier = exchange != null;
     if (barrier) {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
@@ -312,6 +312,19 @@ public final class Trainer {
         Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
         out.path("model.safetensors"));
     return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
+  }
+
+  /**
+   * The partition count: {@code --partitions}, or by default 1 on a local master (one JVM, whose
+   * engine already spreads each call over every core; more partitions would only split the batch
+   * unevenly, as each takes the sequences of the shards it owns) and the context's default
+   * parallelism on a cluster.
+   */
+  public int partitions(JavaSparkContext sc) {
+    if (config.partitions() > 0) {
+      return config.partitions();
+    }
+    return BarrierTraining.localThreads(sc.master()) > 0 ? 1 : Math.max(1, sc.defaultParallelism());
   }
 
   /**

@@ -177,15 +177,17 @@ class SparkTrainingTest {
    * BPTT (carried states), Adam with clipping, checkpoints and validations splitting the run into
    * segments of 3, 1, 2, 2 and 1 steps; and a run that switches mode on resume.
    */
-  @Test
-  void barrierAndJobSyncGiveTheSameBitsAndBarrierRunsFewerJobs() throws IOException {
+  @ParameterizedTest(name = "{0} partitions")
+  @ValueSource(ints = {1, 2}) // 1: the task merges alone, without the exchange server
+  void barrierAndJobSyncGiveTheSameBitsAndBarrierRunsFewerJobs(int partitions) throws IOException {
     int[] jobs = new int[2];
     Path[] outs = new Path[2];
     String[] modes = {"job", "barrier"};
     for (int i = 0; i < 2; i++) {
-      outs[i] = tmp.resolve("sync-" + modes[i]);
+      outs[i] = tmp.resolve("sync-" + modes[i] + partitions);
       Map<String, String> m = syncConfig(outs[i], modes[i], 9);
-      String group = "sync-" + modes[i];
+      m.put("partitions", Integer.toString(partitions));
+      String group = "sync-" + modes[i] + partitions;
       sc.setJobGroup(group, group, false);
       try {
         Trainer.prepare(m, new Configuration(), quiet()).run(sc);
@@ -204,10 +206,13 @@ class SparkTrainingTest {
     assertEquals(jobs[0] - 9 + 5, jobs[1], "Spark jobs under job (" + jobs[0] + ") and barrier (" + jobs[1] + ") sync");
 
     // 4 steps under job sync, then resumed to 9 under barrier sync
-    Path switched = tmp.resolve("sync-switched");
-    Trainer.prepare(syncConfig(switched, "job", 4), new Configuration(), quiet()).run(sc);
+    Path switched = tmp.resolve("sync-switched" + partitions);
+    Map<String, String> first = syncConfig(switched, "job", 4);
+    first.put("partitions", Integer.toString(partitions));
+    Trainer.prepare(first, new Configuration(), quiet()).run(sc);
     Files.delete(switched.resolve("model.safetensors"));
     Map<String, String> rest = syncConfig(switched, "barrier", 9);
+    rest.put("partitions", Integer.toString(partitions));
     rest.put("resume", "true");
     Trainer.prepare(rest, new Configuration(), quiet()).run(sc);
     assertArrayEquals(model, Files.readAllBytes(switched.resolve("model.safetensors")), "job for 4 steps, then barrier to 9");
@@ -221,7 +226,6 @@ class SparkTrainingTest {
     m.put("steps", Integer.toString(steps)); // a constant learning rate: a shorter run is a prefix of a longer one
     m.put("checkpoint-every", "3");
     m.put("validate-every", "4");
-    m.put("partitions", "2");
     m.put("sync", sync);
     return m;
   }

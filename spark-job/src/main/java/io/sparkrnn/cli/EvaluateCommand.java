@@ -20,6 +20,7 @@ import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code spark-rnn evaluate}: loss, accuracy, perplexity, closed-loop loss of a model on data. */
@@ -51,17 +52,11 @@ public final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--json", paramLabel = "FILE", description = "also write the metrics as JSON")
   String json;
 
-  @Option(names = "--engine", defaultValue = "kernel", description = "kernel | reference (default: ${DEFAULT-VALUE})")
-  String engine;
+  @Mixin
+  InferenceOptions.Engine run;
 
-  @Option(names = "--device", defaultValue = "auto", description = "auto | gpu | cpu-opencl | jvm (default: ${DEFAULT-VALUE})")
-  String device;
-
-  @Option(names = "--master", defaultValue = "local[*]", description = "Spark master for a dataset (default: ${DEFAULT-VALUE})")
-  String master;
-
-  @Option(names = "--partitions", defaultValue = "0", description = "Spark partitions for a dataset (0: the default parallelism)")
-  int partitions;
+  @Mixin
+  InferenceOptions.Spark spark;
 
   @Override
   public Integer call() throws Exception {
@@ -87,14 +82,14 @@ public final class EvaluateCommand implements Callable<Integer> {
       if (chosen.isEmpty()) {
         throw new IllegalArgumentException(data + ": no shards in split " + split);
       }
-      try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", master)) {
-        int P = partitions > 0 ? partitions : Math.max(1, Math.min(sc.defaultParallelism(), chosen.size()));
+      try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", spark.master)) {
+        int P = spark.partitions(sc, chosen.size());
         metrics = Evaluation.ofDataset(sc, ds, m.config(), m.params(), chosen.stream().mapToInt(Integer::intValue).toArray(),
-            feedback, fromStep, tolerance == null ? Double.NaN : tolerance, engine, device, P);
+            feedback, fromStep, tolerance == null ? Double.NaN : tolerance, run.engine, run.device, P);
       }
     } else {
       Batch batch = ShardFiles.read(HadoopFiles.read(data, conf), data, m.config(), true);
-      try (BpttEngine e = TrainedModel.engine(engine, device)) {
+      try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
         metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance);
       }
     }

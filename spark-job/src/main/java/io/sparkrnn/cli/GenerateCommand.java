@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code spark-rnn generate}: continue a primer with the model's own outputs. */
@@ -56,11 +57,8 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--plot", paramLabel = "FILE.png", description = "for 1-D series (F = O = 1): plot primer and continuation of sequence 0")
   String plot;
 
-  @Option(names = "--engine", defaultValue = "kernel", description = "kernel | reference (default: ${DEFAULT-VALUE})")
-  String engine;
-
-  @Option(names = "--device", defaultValue = "auto", description = "auto | gpu | cpu-opencl | jvm (default: ${DEFAULT-VALUE})")
-  String device;
+  @Mixin
+  InferenceOptions.Engine run;
 
   @Override
   public Integer call() throws Exception {
@@ -82,7 +80,7 @@ public final class GenerateCommand implements Callable<Integer> {
           + c.inputSize() + " O=" + c.outputSize() + " " + c.loss().id());
     }
     Generation g;
-    try (BpttEngine e = TrainedModel.engine(engine, device)) {
+    try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
       g = Generation.run(m, e, p, steps, s);
     }
     int B = g.batchSize();

@@ -24,6 +24,7 @@ import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code spark-rnn predict}: the model's outputs for one input file, or for every shard of a dataset on Spark. */
@@ -49,17 +50,11 @@ public final class PredictCommand implements Callable<Integer> {
   @Option(names = "--model-units", description = "write regression outputs in model (normalised) units")
   boolean modelUnits;
 
-  @Option(names = "--engine", defaultValue = "kernel", description = "kernel | reference (default: ${DEFAULT-VALUE})")
-  String engine;
+  @Mixin
+  InferenceOptions.Engine run;
 
-  @Option(names = "--device", defaultValue = "auto", description = "auto | gpu | cpu-opencl | jvm (default: ${DEFAULT-VALUE})")
-  String device;
-
-  @Option(names = "--master", defaultValue = "local[*]", description = "Spark master for a dataset (default: ${DEFAULT-VALUE})")
-  String master;
-
-  @Option(names = "--partitions", defaultValue = "0", description = "Spark partitions for a dataset (0: the default parallelism)")
-  int partitions;
+  @Mixin
+  InferenceOptions.Spark spark;
 
   @Override
   public Integer call() throws Exception {
@@ -68,15 +63,12 @@ public final class PredictCommand implements Callable<Integer> {
     if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {
       throw new IllegalArgumentException("--split: '" + split + "' is not one of all, train, validation");
     }
-    if (partitions < 0) {
-      throw new IllegalArgumentException("--partitions must be ≥ 0, found " + partitions);
-    }
     if (!InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf)) {
       return predictDataset(m, conf);
     }
     Batch batch = InputFiles.read(data, m, conf);
     Prediction p;
-    try (BpttEngine e = TrainedModel.engine(engine, device)) {
+    try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
       p = Prediction.run(m, e, batch, modelUnits);
     }
     write(p, out, conf, metadata(m));
@@ -105,9 +97,9 @@ public final class PredictCommand implements Callable<Integer> {
     String outUri = npy ? out : HadoopFiles.fs(out, conf).makeQualified(HadoopFiles.path(out)).toString();
     PredictJob.Input input = new PredictJob.Input(m.config(), m.params().values(), m.normalization(), m.vocabulary(),
         chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : outUri, modelUnits, metadata(m));
-    try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", master)) {
-      int P = partitions > 0 ? partitions : Math.max(1, Math.min(sc.defaultParallelism(), chosen.size()));
-      List<PredictJob.ShardResult> results = PredictJob.run(sc, new GradientTask.Context(ds, engine, device, P), input);
+    try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", spark.master)) {
+      int P = spark.partitions(sc, chosen.size());
+      List<PredictJob.ShardResult> results = PredictJob.run(sc, new GradientTask.Context(ds, run.engine, run.device, P), input);
       if (npy) {
         Prediction p = PredictJob.concatenate(results);
         write(p, out, conf, null);

@@ -99,8 +99,8 @@ public record TrainConfig(
       new Key("master", "local[*]", "Spark master when not set by spark-submit"),
       new Key("on-nan", "stop", "stop | skip: what a NaN or infinite loss or gradient does"),
       new Key("log-every", "10", "print a progress line every N steps"),
-      new Key("sync", "barrier", "barrier | job: partitions exchange gradients inside long-lived barrier tasks (one Spark job per"
-          + " log/validate/checkpoint interval), or run one Spark job per step; both give the same weights"));
+      new Key("sync", "barrier", "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks exchanging each step's"
+          + " gradient sums through the driver; or one Spark job per step. Both give the same weights"));
 
   /** The default of every key; null means "required" (data, out) or "from the manifest". */
   public static final Map<String, String> DEFAULTS;

@@ -221,7 +221,8 @@ public final class Trainer {
             config.logEvery(),
             (long) (BarrierTraining.MIN_SEGMENT_SECONDS * 1e9), model, params.values(),
             optimizer.stepCount() == 0 ? null : optimizer.state().toBytes(), carriedH, carriedC, schedule, update);
-        sc.setJobDescription("spark-rnn train steps " + (step + 1) + "-" + input.maxEnd() + " of " + totalSteps + " (barrier)");
+        sc.setJobDescription("spark-rnn train: barrier segment from step " + (step + 1) + " (at most to " + input.maxEnd() + " of "
+            + totalSteps + ")");
         BarrierTraining.SegmentResult segment = runSegment(sc, slots, context, exchange, input, partitions);
         if (segment.end() > step) {
           params = new Params(model, segment.params());

@@ -51,6 +51,11 @@ final class StandaloneCluster implements AutoCloseable {
   /** Jars of the test classpath that the cluster's JVMs do not need. */
   private static final Pattern TEST_ONLY_JAR = Pattern.compile(
       "(junit|opentest4j|apiguardian|hadoop-client-minicluster|surefire)[^/]*\\.jar$");
+  /**
+   * A {@link #submit} setting (not passed to Spark): executors with the JVM's full JIT instead of
+   * the fault suite's quick-starting C1-only JVMs. For measurements.
+   */
+  static final String FULL_JIT = "test.fullJit";
   private static final String EXECUTOR_MAIN = "org.apache.spark.executor.CoarseGrainedExecutorBackend";
   static final String LOG4J = String.join("\n",
       "rootLogger.level = warn",
@@ -137,7 +142,12 @@ final class StandaloneCluster implements AutoCloseable {
     confs.put("spark.executor.memory", "512m");
     confs.put("spark.executor.extraJavaOptions", String.join(" ", OPENS) + " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
         + " -Dlog4j2.configurationFile=" + log4j.toUri());
+    if (sparkConf.containsKey(FULL_JIT)) {
+      // measurements: C2 compiles the JVM engine's Vector API code; under C1 alone it runs as plain Java, ~1000× slower
+      confs.put("spark.executor.extraJavaOptions", String.join(" ", OPENS) + " -Dlog4j2.configurationFile=" + log4j.toUri());
+    }
     confs.putAll(sparkConf);
+    confs.remove(FULL_JIT); // ours, not Spark's
     List<String> args = new ArrayList<>(List.of("--master", masterUrl(), "--deploy-mode", "client", "--class",
         "io.sparkrnn.cli.Main", "--name", name));
     for (Map.Entry<String, String> e : confs.entrySet()) {

@@ -1,0 +1,35 @@
+package io.sparkrnn.cli;
+
+import picocli.CommandLine.Option;
+
+/** Options the inference commands share (picocli mixins): where the model runs, and for a dataset, on which Spark. */
+final class InferenceOptions {
+  private InferenceOptions() {}
+
+  /** {@code --engine}, {@code --device}: predict, evaluate, generate. */
+  static final class Engine {
+    @Option(names = "--engine", defaultValue = "kernel", description = "kernel | reference (default: ${DEFAULT-VALUE})")
+    String engine;
+
+    @Option(names = "--device", defaultValue = "auto", description = "auto | gpu | cpu-opencl | jvm (default: ${DEFAULT-VALUE})")
+    String device;
+  }
+
+  /** {@code --master}, {@code --partitions}: predict and evaluate over a dataset directory. */
+  static final class Spark {
+    @Option(names = "--master", defaultValue = "local[*]", description = "Spark master for a dataset (default: ${DEFAULT-VALUE})")
+    String master;
+
+    @Option(names = "--partitions", defaultValue = "0",
+        description = "Spark partitions for a dataset (0: the default parallelism, at most one per shard)")
+    int partitions;
+
+    /** --partitions, or the context's default parallelism capped at the number of shards to read. */
+    int partitions(org.apache.spark.api.java.JavaSparkContext sc, int shards) {
+      if (partitions < 0) {
+        throw new IllegalArgumentException("--partitions must be ≥ 0, found " + partitions);
+      }
+      return partitions > 0 ? partitions : Math.max(1, Math.min(sc.defaultParallelism(), shards));
+    }
+  }
+}

@@ -119,11 +119,10 @@ final class BarrierTraining {
   static String explain(Throwable failure, int partitions) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       String m = String.valueOf(t.getMessage());
-      if (m.contains("BARRIER") || m.contains("barrier")) {
-        if (m.contains("slots") || m.contains("SLOTS")) {
-          return "sync barrier: the cluster never offered " + partitions + " task slots at once (one per partition); use fewer"
-              + " --partitions, more executor cores, or --sync job. Spark said: " + m;
-        }
+      // Spark 4.0: "[SPARK-24819]: Barrier execution mode does not allow run a barrier stage that requires more slots …"
+      if (m.contains("SPARK-24819") || (m.contains("arrier") && m.contains("slots"))) {
+        return "sync barrier: the cluster never offered " + partitions + " task slots at once (one per partition); use fewer"
+            + " --partitions, more executor cores, or --sync job. Spark said: " + m;
       }
     }
     return null;

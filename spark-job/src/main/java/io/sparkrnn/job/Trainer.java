@@ -375,7 +375,7 @@ public final class Trainer {
     } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
       String why = BarrierTraining.explain(e, partitions);
       if (why != null) {
-        throw new IllegalStateException(why, e);
+        throw new IllegalArgumentException(why, e); // the user's to fix: printed alone, exit 2
       }
       throw e;
     }

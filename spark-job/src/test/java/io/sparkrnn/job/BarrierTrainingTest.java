@@ -1,0 +1,41 @@
+package io.sparkrnn.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkException;
+import org.junit.jupiter.api.Test;
+
+/** The checks and messages around --sync barrier that need no Spark context. */
+class BarrierTrainingTest {
+  @Test
+  void localMastersGiveTheirThreadCountAndClustersNone() {
+    assertEquals(1, BarrierTraining.localThreads("local"));
+    assertEquals(4, BarrierTraining.localThreads("local[4]"));
+    assertEquals(3, BarrierTraining.localThreads("local[3, 2]"));
+    assertEquals(Runtime.getRuntime().availableProcessors(), BarrierTraining.localThreads("local[*]"));
+    assertEquals(0, BarrierTraining.localThreads("spark://127.0.0.1:7077"));
+    assertEquals(0, BarrierTraining.localThreads("yarn"));
+    assertEquals(0, BarrierTraining.localThreads("local-cluster[2,1,1024]"));
+  }
+
+  @Test
+  void dynamicAllocationIsRefusedBeforeTraining() {
+    SparkConf conf = new SparkConf(false).set("spark.dynamicAllocation.enabled", "true");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BarrierTraining.checkCanRun(conf, "yarn", 4));
+    assertTrue(e.getMessage().startsWith("sync: barrier needs a fixed set of executors"), e.getMessage());
+  }
+
+  @Test
+  void sparksSlotRefusalBecomesAdvice() {
+    // the message Spark 4.0.1 fails the job with (BarrierJobAllocationFailed), wrapped as the scheduler wraps it
+    SparkException spark = new SparkException("Job aborted", new RuntimeException("[SPARK-24819]: Barrier execution mode does not allow"
+        + " run a barrier stage that requires more slots than the total number of slots in the cluster currently."));
+    String advice = BarrierTraining.explain(spark, 8);
+    assertTrue(advice.startsWith("sync barrier: the cluster never offered 8 task slots at once"), advice);
+    assertNull(BarrierTraining.explain(new SparkException("Task failed: java.io.IOException: disk full"), 8));
+  }
+}

@@ -68,7 +68,12 @@ public final class TrainReport {
     md.append(String.format("| median step time | %.2f ms |%n", metrics.medianStepMs()));
     md.append(String.format("| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", metrics.medianOverheadMs()));
     md.append("| master | ").append(master).append(" |\n");
-    md.append("| partitions | ").append(partitions).append(" |\n\n");
+    md.append("| partitions | ").append(partitions).append(" |\n");
+    if (metrics.segments() > 0) {
+      md.append(String.format("| barrier segments (--sync barrier) | %d, median launch and return %.1f ms |%n", metrics.segments(),
+          metrics.medianSegmentLaunchMs()));
+    }
+    md.append('\n');
     md.append("## Devices\n\n");
     for (String d : devices) {
       md.append("- ").append(d).append('\n');

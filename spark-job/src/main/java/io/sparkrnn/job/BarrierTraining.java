@@ -68,6 +68,11 @@ final class BarrierTraining {
       ModelConfig model, float[] params, byte[] optimizerState, float[] carriedH, float[] carriedC, Schedule schedule, StepUpdate update)
       implements Serializable {
     private static final long serialVersionUID = 1L;
+
+    SegmentInput withSegmentId(long id) {
+      return new SegmentInput(id, exchange, start, maxEnd, logEvery, minSegmentNanos, model, params, optimizerState, carriedH, carriedC,
+          schedule, update);
+    }
   }
 
   /**
@@ -115,7 +120,15 @@ final class BarrierTraining {
     return m.group(1).equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(m.group(1));
   }
 
-  /** A clearer message for Spark's barrier refusals, or null when the failure is something else. */
+  /** Exceptions a task raises for what the user must fix (as {@code Main} classifies them): retrying cannot help. */
+  static final List<String> USER_ERRORS = List.of("io.sparkrnn.kernel.aparapi.DeviceUnavailableException",
+      "io.sparkrnn.kernel.aparapi.DeviceFallbackException", "java.lang.IllegalArgumentException");
+
+  /**
+   * What to tell the user when a failed segment is theirs to fix, or null when it is something a
+   * rerun may cure: Spark's barrier slot refusal becomes advice; a user error raised in a task
+   * (a missing --device) becomes its own message.
+   */
   static String explain(Throwable failure, int partitions) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       String m = String.valueOf(t.getMessage());
@@ -123,6 +136,15 @@ final class BarrierTraining {
       if (m.contains("SPARK-24819") || (m.contains("arrier") && m.contains("slots"))) {
         return "sync barrier: the cluster never offered " + partitions + " task slots at once (one per partition); use fewer"
             + " --partitions, more executor cores, or --sync job. Spark said: " + m;
+      }
+      // Spark aborts a failed barrier stage without the task's exception as cause; its text is in the message
+      for (String type : USER_ERRORS) {
+        int at = m.indexOf(type + ": ");
+        if (at >= 0) {
+          String rest = m.substring(at + type.length() + 2);
+          int nl = rest.indexOf('\n');
+          return nl < 0 ? rest : rest.substring(0, nl);
+        }
       }
     }
     return null;
@@ -160,7 +182,7 @@ final class BarrierTraining {
         schedule.windowsPerBatch() > 1);
   }
 
-  /** The barrier task: runs the segment with Spark's all-gather. */
+  /** The barrier task: runs the segment, meeting the other tasks at the driver's exchange. */
   static final class SegmentTask extends AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<SegmentResult>>
       implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -203,6 +225,20 @@ final class BarrierTraining {
     GradientExchange.StepTotal exchange(long step, GradientExchange.Message mine) throws IOException;
   }
 
+  /**
+   * Fault injection for tests: with this Spark setting, partition 1 throws at that step (0-based),
+   * once per JVM (local masters), in the middle of a barrier segment.
+   */
+  static final String TEST_FAIL_ONCE_AT_STEP = "spark.sparkrnn.test.failSegmentTaskOnceAtStep";
+  private static final java.util.concurrent.atomic.AtomicBoolean FAILED_ONCE = new java.util.concurrent.atomic.AtomicBoolean();
+
+  private static void failOnceForTests(long step, int partition) {
+    org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+    if (env != null && partition == 1 && env.conf().getLong(TEST_FAIL_ONCE_AT_STEP, -1) == step && FAILED_ONCE.compareAndSet(false, true)) {
+      throw new IllegalStateException("injected failure at step " + (step + 1) + " (" + TEST_FAIL_ONCE_AT_STEP + ")");
+    }
+  }
+
   /** The steps of one segment as partition {@code partition} runs them. */
   static SegmentResult runSegment(GradientTask.Context context, SegmentInput in, int partition, StepExchange exchange)
       throws IOException {
@@ -227,6 +263,7 @@ final class BarrierTraining {
       boolean fresh = schedule.startsBatch(step);
       StepInput stepInput = new StepInput(step, model, params.values(), chosen.shards(), chosen.rows(), schedule.windowStart(step),
           schedule.windowLength(step), carry && !fresh ? carriedH : null, carry && !fresh ? carriedC : null, carry);
+      failOnceForTests(step, partition);
       PartitionResult mine = GradientTask.computeOnExecutor(context, stepInput, partition);
       boolean end = step + 1 == in.maxEnd()
           || ((step + 1) % in.logEvery() == 0 && System.nanoTime() - segmentStart >= in.minSegmentNanos());

@@ -34,7 +34,7 @@ import java.util.function.BooleanSupplier;
  * server merges them in partition order ({@link StepMerge}, the same code the driver runs under
  * {@code --sync job}) and sends every task the same {@link StepTotal}. Each task then applies the
  * same update to its own copy of the parameters. The server keeps no training state: a retried
- * barrier stage (new attempt number) simply meets in fresh rendezvous.
+ * segment (the driver gives every attempt a new segment id) simply meets in fresh rendezvous.
  *
  * <p>Why not {@code BarrierTaskContext.allGather}: in Spark 4.0 a task waiting in it polls for the
  * answer with {@code Thread.sleep(1000)}, so every exchange takes up to a second; and it sends
@@ -278,6 +278,9 @@ final class GradientExchange {
     return a == null ? 0 : a.length;
   }
 
+  /** The largest message a server accepts (a float64 sum of 2^28 parameters). */
+  static final int MAX_MESSAGE = Integer.MAX_VALUE - 16;
+
   /** The driver's end. */
   static final class Server implements Closeable {
     private final ServerSocket socket;
@@ -337,26 +340,33 @@ final class GradientExchange {
 
     private void serve(Socket s) {
       try (s) {
-        DataInputStream in = new DataInputStream(s.getInputStream());
-        DataOutputStream out = new DataOutputStream(s.getOutputStream());
+        DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(s.getInputStream(), 1 << 16));
+        DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream(), 1 << 16));
+        s.setKeepAlive(true); // a host that vanished without a reset frees its thread eventually
+        s.setSoTimeout(30_000); // the hello comes at once; after it a step may take as long as it takes
         if (in.readLong() != address.token()) {
           return; // not one of our tasks
         }
         long segmentId = in.readLong();
         int attempt = in.readInt();
         int partition = in.readInt();
+        s.setSoTimeout(0);
         Segment segment = segments.get(segmentId);
         if (segment == null || partition < 0 || partition >= segment.partitions()) {
           return;
         }
-        while (true) {
+        while (segments.containsKey(segmentId)) {
           long step;
           try {
             step = in.readLong();
           } catch (EOFException end) {
             return; // the task finished its segment
           }
-          byte[] payload = new byte[in.readInt()];
+          int length = in.readInt();
+          if (length < 0 || length > MAX_MESSAGE) {
+            return; // not our framing
+          }
+          byte[] payload = new byte[length];
           in.readFully(payload);
           String key = segmentId + "/" + attempt + "/" + step;
           Rendezvous r = meetings.computeIfAbsent(key, k -> new Rendezvous(segment, step));
@@ -365,7 +375,7 @@ final class GradientExchange {
           }
         }
       } catch (IOException e) {
-        // a task that died or was killed; Spark fails and reruns the whole barrier stage
+        // a task that died or was killed; Spark fails the barrier stage and the driver reruns the segment
       } finally {
         synchronized (connections) {
           connections.remove(s);
@@ -421,7 +431,7 @@ final class GradientExchange {
             o.write(reply);
             o.flush();
           } catch (IOException e) {
-            // that task is gone; the stage will fail and rerun
+            // that task is gone; the stage will fail and the segment run again
           }
         }
       }

@@ -104,7 +104,8 @@ public final class Schedule implements Serializable {
     return new Chosen(shards, rows);
   }
 
-  private int[] permutation(int epoch) {
+  // synchronized: on a local master the barrier tasks share the driver's broadcast object
+  private synchronized int[] permutation(int epoch) {
     if (cachedPermutation == null || epoch != cachedEpoch) {
       int n = shardOfSequence.length;
       int[] p = new int[n];

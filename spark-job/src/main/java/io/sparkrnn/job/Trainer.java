@@ -36,7 +36,8 @@ import org.apache.spark.broadcast.Broadcast;
  *
  * <p>Where the merge and update run is {@code --sync}: {@code job} runs one Spark job per step and
  * updates on the driver; {@code barrier} (the default) runs many steps per Spark job, exchanging
- * the sums with an all-gather and updating in every task ({@link BarrierTraining}). Both give the
+ * the sums through the driver's {@link GradientExchange} and updating in every task
+ * ({@link BarrierTraining}). Both give the
  * same bits. Validation, checkpoints and progress lines happen on the driver between jobs.
  *
  * <p>Call order: {@link #prepare} (validates everything, before Spark starts) → {@link #run}.
@@ -217,13 +218,13 @@ public final class Trainer {
       List<StepRecord> records;
       String dataError = null;
       if (barrier) {
-        BarrierTraining.SegmentInput input = new BarrierTraining.SegmentInput(step, exchange.address(), step, segmentEnd(step),
+        BarrierTraining.SegmentInput input = new BarrierTraining.SegmentInput(0, exchange.address(), step, segmentEnd(step),
             config.logEvery(),
             (long) (BarrierTraining.MIN_SEGMENT_SECONDS * 1e9), model, params.values(),
             optimizer.stepCount() == 0 ? null : optimizer.state().toBytes(), carriedH, carriedC, schedule, update);
         sc.setJobDescription("spark-rnn train: barrier segment from step " + (step + 1) + " (at most to " + input.maxEnd() + " of "
             + totalSteps + ")");
-        BarrierTraining.SegmentResult segment = runSegment(sc, slots, context, exchange, input, partitions);
+        BarrierTraining.SegmentResult segment = runSegment(sc, slots, context, exchange, input, partitions, log);
         if (segment.end() > step) {
           params = new Params(model, segment.params());
           optimizer = update.newOptimizer();
@@ -368,17 +369,42 @@ public final class Trainer {
     return out;
   }
 
-  private static BarrierTraining.SegmentResult runSegment(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context,
-      GradientExchange.Server exchange, BarrierTraining.SegmentInput input, int partitions) {
-    try {
-      return BarrierTraining.run(sc, slots, context, exchange, input);
-    } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
-      String why = BarrierTraining.explain(e, partitions);
-      if (why != null) {
-        throw new IllegalArgumentException(why, e); // the user's to fix: printed alone, exit 2
+  /** Runs of one segment before the training stops (Spark does not rerun a failed barrier result stage itself). */
+  static final int SEGMENT_ATTEMPTS = 4;
+  /** Segment ids, unique per run and attempt, so a failed attempt's stragglers never meet a new attempt's tasks. */
+  private long nextSegmentId = 1;
+
+  /**
+   * Runs a segment, and again from the same start (a fresh id) when a task failed: Spark 4 aborts
+   * the job when a barrier result stage fails instead of rerunning it. The rerun recomputes the
+   * same steps from the same broadcast state, so the weights stay bit-identical. Errors that
+   * would fail every attempt the same way (too few task slots; a user error raised in a task,
+   * such as a missing --device) stop at once, as a user error.
+   */
+  private BarrierTraining.SegmentResult runSegment(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context,
+      GradientExchange.Server exchange, BarrierTraining.SegmentInput input, int partitions, PrintStream log) {
+    for (int attempt = 1; ; attempt++) {
+      BarrierTraining.SegmentInput run = input.withSegmentId(nextSegmentId++);
+      try {
+        return BarrierTraining.run(sc, slots, context, exchange, run);
+      } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
+        String why = BarrierTraining.explain(e, partitions);
+        if (why != null) {
+          throw new IllegalArgumentException(why, e); // the user's to fix: printed alone, exit 2
+        }
+        if (attempt >= SEGMENT_ATTEMPTS) {
+          throw e;
+        }
+        log.printf("the segment from step %d failed (attempt %d of %d): %s; running it again from its start%n", input.start() + 1,
+            attempt, SEGMENT_ATTEMPTS, firstLine(e));
       }
-      throw e;
     }
+  }
+
+  private static String firstLine(Throwable e) {
+    String m = String.valueOf(e.getMessage());
+    int nl = m.indexOf('\n');
+    return nl < 0 ? m : m.substring(0, nl);
   }
 
   /**

@@ -218,6 +218,35 @@ class SparkTrainingTest {
     assertArrayEquals(model, Files.readAllBytes(switched.resolve("model.safetensors")), "job for 4 steps, then barrier to 9");
   }
 
+  /**
+   * Spark 4 does not rerun a failed barrier result stage: the driver must run the segment again.
+   * A task that fails in the middle of a segment (partition 1 at the segment [4, 6)'s second step,
+   * after the first was exchanged and applied) must
+   * cost a rerun of that segment and leave the model byte-identical to an undisturbed run.
+   */
+  @Test
+  void aTaskFailingInTheMiddleOfABarrierSegmentCostsARerunAndNotABit() throws IOException {
+    Path undisturbed = tmp.resolve("fail-once-job"), disturbed = tmp.resolve("fail-once-barrier");
+    Map<String, String> job = syncConfig(undisturbed, "job", 9);
+    job.put("partitions", "2");
+    job.put("checkpoint-every", "6");
+    Trainer.prepare(job, new Configuration(), quiet()).run(sc);
+    Map<String, String> barrier = syncConfig(disturbed, "barrier", 9);
+    barrier.put("partitions", "2");
+    barrier.put("checkpoint-every", "6");
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    sc.sc().conf().set(BarrierTraining.TEST_FAIL_ONCE_AT_STEP, "5"); // 0-based
+    try {
+      Trainer.prepare(barrier, new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8)).run(sc);
+    } finally {
+      sc.sc().conf().remove(BarrierTraining.TEST_FAIL_ONCE_AT_STEP);
+    }
+    String printed = log.toString(StandardCharsets.UTF_8);
+    assertTrue(printed.contains("the segment from step 5 failed (attempt 1 of 4)"), printed);
+    assertArrayEquals(Files.readAllBytes(undisturbed.resolve("model.safetensors")), Files.readAllBytes(disturbed.resolve("model.safetensors")),
+        "a failed and rerun segment");
+  }
+
   static Map<String, String> syncConfig(Path out, String sync, int steps) {
     Map<String, String> m = sineConfig(out.toUri().toString());
     m.put("cell", "lstm");

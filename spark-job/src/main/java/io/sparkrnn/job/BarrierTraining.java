@@ -141,13 +141,17 @@ final class BarrierTraining {
       for (String type : USER_ERRORS) {
         int at = m.indexOf(type + ": ");
         if (at >= 0) {
-          String rest = m.substring(at + type.length() + 2);
-          int nl = rest.indexOf('\n');
-          return nl < 0 ? rest : rest.substring(0, nl);
+          return firstLine(m.substring(at + type.length() + 2));
         }
       }
     }
     return null;
+  }
+
+  /** The text up to the first line break: Spark's failure messages go on with the stack trace. */
+  static String firstLine(String s) {
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
   }
 
   /** Runs one segment on the cluster and returns partition 0's result, after checking that all replicas agree. */
@@ -178,8 +182,7 @@ final class BarrierTraining {
 
   static GradientExchange.Segment segmentOf(SegmentInput input, int partitions) {
     Schedule schedule = input.schedule();
-    return new GradientExchange.Segment(input.model(), partitions, input.params().length, schedule.sequences(input.start()).shards().length,
-        schedule.windowsPerBatch() > 1);
+    return new GradientExchange.Segment(input.model(), partitions, input.params().length, schedule.batch(), schedule.windowsPerBatch() > 1);
   }
 
   /** The barrier task: runs the segment, meeting the other tasks at the driver's exchange. */

@@ -62,6 +62,11 @@ public final class Schedule implements Serializable {
     return (long) (shardOfSequence.length / batch) * windowsPerBatch;
   }
 
+  /** B: sequences in every step's batch. */
+  public int batch() {
+    return batch;
+  }
+
   public int windowsPerBatch() {
     return windowsPerBatch;
   }

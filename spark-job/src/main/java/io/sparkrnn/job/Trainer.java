@@ -396,15 +396,9 @@ public final class Trainer {
           throw e;
         }
         log.printf("the segment from step %d failed (attempt %d of %d): %s; running it again from its start%n", input.start() + 1,
-            attempt, SEGMENT_ATTEMPTS, firstLine(e));
+            attempt, SEGMENT_ATTEMPTS, BarrierTraining.firstLine(String.valueOf(e.getMessage())));
       }
     }
-  }
-
-  private static String firstLine(Throwable e) {
-    String m = String.valueOf(e.getMessage());
-    int nl = m.indexOf('\n');
-    return nl < 0 ? m : m.substring(0, nl);
   }
 
   /**

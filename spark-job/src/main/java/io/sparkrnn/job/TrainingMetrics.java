@@ -98,15 +98,6 @@ public final class TrainingMetrics {
     return median(stepNanos.subList(Math.min(skip, stepNanos.size()), stepNanos.size()), false) / 1e6;
   }
 
-  /** Median Spark overhead per step in ms over the steps after the first {@code skip}. */
-  public double medianOverheadMs(int skip) {
-    List<Long> d = new ArrayList<>();
-    for (int i = Math.min(skip, stepNanos.size()); i < stepNanos.size(); i++) {
-      d.add(stepNanos.get(i) - computeNanos.get(i));
-    }
-    return median(d, false) / 1e6;
-  }
-
   /** Median of (step wall time − slowest partition's compute time) in ms: what Spark adds per step. */
   public double medianOverheadMs() {
     List<Long> d = new ArrayList<>();

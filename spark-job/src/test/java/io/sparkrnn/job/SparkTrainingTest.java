@@ -185,8 +185,7 @@ class SparkTrainingTest {
     String[] modes = {"job", "barrier"};
     for (int i = 0; i < 2; i++) {
       outs[i] = tmp.resolve("sync-" + modes[i] + partitions);
-      Map<String, String> m = syncConfig(outs[i], modes[i], 9);
-      m.put("partitions", Integer.toString(partitions));
+      Map<String, String> m = syncConfig(outs[i], modes[i], 9, partitions);
       String group = "sync-" + modes[i] + partitions;
       sc.setJobGroup(group, group, false);
       try {
@@ -207,12 +206,9 @@ class SparkTrainingTest {
 
     // 4 steps under job sync, then resumed to 9 under barrier sync
     Path switched = tmp.resolve("sync-switched" + partitions);
-    Map<String, String> first = syncConfig(switched, "job", 4);
-    first.put("partitions", Integer.toString(partitions));
-    Trainer.prepare(first, new Configuration(), quiet()).run(sc);
+    Trainer.prepare(syncConfig(switched, "job", 4, partitions), new Configuration(), quiet()).run(sc);
     Files.delete(switched.resolve("model.safetensors"));
-    Map<String, String> rest = syncConfig(switched, "barrier", 9);
-    rest.put("partitions", Integer.toString(partitions));
+    Map<String, String> rest = syncConfig(switched, "barrier", 9, partitions);
     rest.put("resume", "true");
     Trainer.prepare(rest, new Configuration(), quiet()).run(sc);
     assertArrayEquals(model, Files.readAllBytes(switched.resolve("model.safetensors")), "job for 4 steps, then barrier to 9");
@@ -227,12 +223,10 @@ class SparkTrainingTest {
   @Test
   void aTaskFailingInTheMiddleOfABarrierSegmentCostsARerunAndNotABit() throws IOException {
     Path undisturbed = tmp.resolve("fail-once-job"), disturbed = tmp.resolve("fail-once-barrier");
-    Map<String, String> job = syncConfig(undisturbed, "job", 9);
-    job.put("partitions", "2");
+    Map<String, String> job = syncConfig(undisturbed, "job", 9, 2);
     job.put("checkpoint-every", "6");
     Trainer.prepare(job, new Configuration(), quiet()).run(sc);
-    Map<String, String> barrier = syncConfig(disturbed, "barrier", 9);
-    barrier.put("partitions", "2");
+    Map<String, String> barrier = syncConfig(disturbed, "barrier", 9, 2);
     barrier.put("checkpoint-every", "6");
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     sc.sc().conf().set(BarrierTraining.TEST_FAIL_ONCE_AT_STEP, "5"); // 0-based
@@ -247,7 +241,7 @@ class SparkTrainingTest {
         "a failed and rerun segment");
   }
 
-  static Map<String, String> syncConfig(Path out, String sync, int steps) {
+  static Map<String, String> syncConfig(Path out, String sync, int steps, int partitions) {
     Map<String, String> m = sineConfig(out.toUri().toString());
     m.put("cell", "lstm");
     m.put("tbptt", "10");
@@ -256,6 +250,7 @@ class SparkTrainingTest {
     m.put("checkpoint-every", "3");
     m.put("validate-every", "4");
     m.put("sync", sync);
+    m.put("partitions", Integer.toString(partitions));
     return m;
   }
 

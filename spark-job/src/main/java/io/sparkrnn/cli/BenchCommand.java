@@ -243,6 +243,7 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   Map<String, Object> kernelRow(Shape s, ModelConfig config, String device) {
+    JvmMemory whole = JvmMemory.start();
     try (BpttEngine engine = device.equals("reference") ? Engines.create("reference", "auto") : Engines.create("kernel", device)) {
       Params params = Params.initialize(config, seed);
       var b = AparapiBench.randomBatch(config, s.steps, s.batch, seed + 1);
@@ -254,8 +255,15 @@ public final class BenchCommand implements Callable<Integer> {
         engine.lossAndGradient(params, b, null);
         calls++;
       }
+      JvmMemory timed = JvmMemory.interval();
       AparapiBench.Result r = AparapiBench.bench(engine, config, s.batch, s.steps, 0, runs, seed);
       Map<String, Object> row = baseRow(s, device, "kernel");
+      long working = engine.workingBytes();
+      long allocated = timed.allocatedBytesSinceStart();
+      row.put("working_mb", working < 0 ? null : working / 1e6);
+      row.put("alloc_kb_per_step", allocated < 0 ? null : allocated / 1e3 / runs);
+      row.put("gc_pct", timed.gcPercent());
+      putPeakRss(row, whole);
       row.put("engine", r.engine());
       row.put("seq_per_s", r.sequencesPerSecond());
       row.put("gflops", r.gflopPerSecond());
@@ -302,9 +310,13 @@ public final class BenchCommand implements Callable<Integer> {
       Trainer trainer = Trainer.prepare(given, hadoop, quiet);
       int partitions;
       double emptyJobMs;
+      double gcPercent;
+      JvmMemory whole = JvmMemory.start();
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn bench", master)) {
         partitions = trainer.partitions(sc);
+        JvmMemory training = JvmMemory.interval();
         trainer.run(sc);
+        gcPercent = training.gcPercent();
         emptyJobMs = emptyJobMs(sc, partitions);
       }
       TrainingMetrics m = trainer.metrics();
@@ -328,6 +340,8 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("ratio_to_kernel", seqPerS / kernelSeqPerS);
       row.put("overhead_ms", overheadMs);
       row.put("empty_job_ms", emptyJobMs);
+      row.put("gc_pct", gcPercent);
+      putPeakRss(row, whole);
       return row;
     } finally {
       deleteTree(tmp);
@@ -351,6 +365,12 @@ public final class BenchCommand implements Callable<Integer> {
     }
     java.util.Arrays.sort(ms);
     return (ms[9] + ms[10]) / 2;
+  }
+
+  /** peak_rss_mb: this JVM's peak resident set over the row (with --spark on a local master: driver and executors), null where unknown. */
+  private static void putPeakRss(Map<String, Object> row, JvmMemory memory) {
+    long peak = memory.peakRssBytes();
+    row.put("peak_rss_mb", peak < 0 ? null : peak / 1e6);
   }
 
   private Map<String, Object> baseRow(Shape s, String device, String mode) {
@@ -378,12 +398,20 @@ public final class BenchCommand implements Callable<Integer> {
             + " %d steps; %s", (Double) r.get("ratio_to_kernel"), (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"),
             (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
                 ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",
-            r.get("runs"), r.get("engine"))
-        : String.format(Locale.ROOT, "min %.2f ms; %s", (Double) r.get("min_ms"), r.get("engine"));
+            r.get("runs"), r.get("engine")) + "; " + memoryNotes(r)
+        : String.format(Locale.ROOT, "min %.2f ms; %s%s; %s", (Double) r.get("min_ms"),
+            r.get("working_mb") == null ? "" : String.format(Locale.ROOT, "working %.1f MB, ", (Double) r.get("working_mb")),
+            r.get("alloc_kb_per_step") == null ? "alloc ?" : String.format(Locale.ROOT, "alloc %.0f kB/step", (Double) r.get("alloc_kb_per_step")),
+            memoryNotes(r), r.get("engine"));
     double ms = (Double) (r.containsKey("mean_ms") ? r.get("mean_ms") : r.get("median_ms"));
     return String.format(Locale.ROOT, "%-5s %4d %5d %5d %4d  %-10s %-6s %10.2f %10.1f %9.2f  %s", r.get("cell"), r.get("input_size"),
         r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"), r.get("mode"), ms,
         (Double) r.get("seq_per_s"), (Double) r.get("gflops"), notes);
+  }
+
+  private static String memoryNotes(Map<String, Object> r) {
+    return String.format(Locale.ROOT, "GC %.1f%%, peak RSS %s", (Double) r.get("gc_pct"),
+        r.get("peak_rss_mb") == null ? "?" : String.format(Locale.ROOT, "%.0f MB", (Double) r.get("peak_rss_mb")));
   }
 
   private static void deleteTree(Path root) {

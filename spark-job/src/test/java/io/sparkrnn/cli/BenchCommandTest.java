@@ -35,6 +35,17 @@ class BenchCommandTest {
       }
       assertEquals("kernel", row.get("mode"));
       assertTrue(((Number) row.get("seq_per_s")).doubleValue() > 0, row.toString());
+      double gc = ((Number) row.get("gc_pct")).doubleValue();
+      assertTrue(gc >= 0 && gc <= 100, "gc_pct is a percentage: " + row);
+      assertTrue(((Number) row.get("alloc_kb_per_step")).doubleValue() >= 0, row.toString());
+      if (row.get("device").equals("jvm")) {
+        assertTrue(((Number) row.get("working_mb")).doubleValue() > 0, "the JVM engine counts its buffers: " + row);
+      } else {
+        assertEquals(null, row.get("working_mb"), "the reference does not count its buffers: " + row);
+      }
+      if (Files.isWritable(Path.of("/proc/self/clear_refs"))) {
+        assertTrue(((Number) row.get("peak_rss_mb")).doubleValue() > 1, "Linux: peak RSS read from VmHWM after a reset: " + row);
+      }
     }
   }
 

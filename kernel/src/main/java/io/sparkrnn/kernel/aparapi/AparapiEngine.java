@@ -405,6 +405,12 @@ public final class AparapiEngine implements BpttEngine {
     return a.length >= n ? a : new int[n];
   }
 
+  /** The kernel's buffers (host arrays, mirrored one to one by device buffers), 4 bytes a value. */
+  @Override
+  public long workingBytes() {
+    return kernel.bufferBytes();
+  }
+
   @Override
   public void close() {
     synchronized (KERNEL_CLASS_LOCK) {

@@ -125,6 +125,14 @@ final class BpttKernel extends Kernel {
   /** Gradient of the loss sum, flat in ParamLayout order. */
   float[] dw = new float[1];
 
+  /** Bytes of every buffer above (float and int, 4 bytes each); called from the host, never translated. */
+  long bufferBytes() {
+    long values = (long) w.length + wt.length + lw.length + x.length + tgt.length + cls.length + len.length + h0.length + c0.length
+        + hs.length + cs.length + act.length + hnb.length + out.length + dout.length + lossRow.length + dhx.length + dgi.length
+        + dgh.length + dhc.length + dcc.length + hfin.length + cfin.length + dw.length;
+    return 4 * values;
+  }
+
   @Override
   public void run() {
     if (op == OP_PROJ) {

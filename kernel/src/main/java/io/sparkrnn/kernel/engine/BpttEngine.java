@@ -29,6 +29,16 @@ public interface BpttEngine extends AutoCloseable {
    */
   BpttResult lossAndGradient(Params params, Batch batch, State initial);
 
+  /**
+   * Bytes of the buffers the engine keeps between calls (host arrays; the Aparapi engine's device
+   * buffers mirror its host arrays), or −1 where the engine does not count them. Buffers grow to
+   * the largest shape seen and are reused, so this is the working memory of the largest call so
+   * far. Not counted: what a call returns (gradient, outputs, final state).
+   */
+  default long workingBytes() {
+    return -1;
+  }
+
   /** A short name of the engine and the device that ran its last call, e.g. "reference (float64, JVM)". */
   String describe();
 

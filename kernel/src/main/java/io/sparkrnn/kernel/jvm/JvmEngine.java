@@ -36,19 +36,24 @@ import java.util.concurrent.Future;
  * dW_hh += dgatesᵀ h_prev, dW_ih += dgatesᵀ x, and the gradient for the layer below dx = dgates W_ih.
  * The weights are transposed once per call.
  *
- * <p>Working memory in float32 values, for the whole batch (summed over the P slices), L layers,
- * I_l the input width of layer l, R head rows (T·B for seq2seq, B for seq2one), C = 256 rows of
- * dgates per slice ({@code CHUNK_ROWS}), |θ| the parameter count:
+ * <p>Working memory in float32 values, for the whole batch (summed over the P slices of B_p
+ * sequences, Σ B_p = B), L layers, I_l the input width of layer l, R head rows (T·B for seq2seq, B
+ * for seq2one), C_p = min(T, ⌊256 / B_p⌋)·B_p ≤ 256 rows of dgates per slice ({@code CHUNK_ROWS}),
+ * |θ| the parameter count; {@link #workingBytes()} counts exactly this, and
+ * {@code JvmEngineMemoryTest} checks the two agree:
  * <pre>
  *   per layer l:  (T+1)·B·H (h) + T·B·GH (gate activations)
  *                 + LSTM: (T+1)·B·H (c) + T·B·H (tanh c);   GRU: T·B·H (W_hn h + b_hn)
  *   once:         2·T·B·H (dh from above and to below) + T·B·F (x) + 2·R·O (outputs, d outputs)
- *                 + P·C·GH (dgates of one chunk; GRU 2·P·C·GH) + 4·B·H (carried dh, dc; seq2one head rows)
+ *                 + Σ_p C_p·(GH + 1) (dgates of one chunk, and a row of ones; GRU Σ_p C_p·(2·GH + 1))
+ *                 + 4·B·H (carried dh, dc; seq2one head rows and their gradient) + B (lengths, int)
  *                 + GRU: B·GH (hidden pre-activations of a step)
- *                 + (P + 1)·|θ| (a gradient per slice; the transposed weights) + 2·|θ| float64 (the summed gradient)
- *                 + threads·GH·256 (packing buffer of the weight-gradient products)
+ *                 + P·|θ| (a float32 gradient per slice)
+ *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)
  * </pre>
- * E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2: about 9.3 M values, 37 MB (plus 2 MB of float64 gradient).
+ * Per call, not kept: the float64 gradient (2·|θ| floats' worth), the outputs and the final state
+ * it returns. Per JVM, shared by its engines: threads·GH·256 floats (the packing buffer of the
+ * weight-gradient products). E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2: 35.2 MB.
  * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.
  *
  * <p>create → ({@link #forward} | {@link #lossAndGradient})* → {@link #close}. Not thread-safe.
@@ -235,6 +240,23 @@ public final class JvmEngine implements BpttEngine {
     return new State(L, B, H, h, c);
   }
 
+  /**
+   * Σ over the slices' buffers and the transposed weights, 4 bytes a value. The per-thread packing
+   * buffer of the weight-gradient products ({@link VectorKernels}) is shared by every engine in the
+   * JVM and not counted here.
+   */
+  @Override
+  public long workingBytes() {
+    long values = 0;
+    for (Slice s : slices) {
+      values += s.bufferValues();
+    }
+    if (weights != null) {
+      values += weights.values();
+    }
+    return 4 * values;
+  }
+
   @Override
   public void close() {
     closed = true;
@@ -267,6 +289,10 @@ public final class JvmEngine implements BpttEngine {
         whhT[l] = new float[c.hiddenSize() * GH];
       }
       headT = new float[c.hiddenSize() * c.outputSize()];
+    }
+
+    long values() {
+      return sum(wihT) + sum(whhT) + sum(biasSum) + headT.length;
     }
 
     void load(float[] w) {
@@ -347,6 +373,13 @@ public final class JvmEngine implements BpttEngine {
     Slice(int index, MathKernels math) {
       this.index = index;
       this.math = math;
+    }
+
+    /** Values held in this slice's buffers (their capacity, not the part the last call used). */
+    long bufferValues() {
+      return sum(hs) + sum(cs) + sum(tcs) + sum(act) + sum(hn) + xs.length + ghStep.length + out.length + dout.length
+          + headIn.length + dHeadIn.length + dgi.length + dgh.length + dhAbove.length + dhBelow.length + dhCarry.length
+          + dcCarry.length + ones.length + grad.length + len.length;
     }
 
     int hAt(int t, int b) {
@@ -500,61 +533,44 @@ public final class JvmEngine implements BpttEngine {
     }
 
     void lstmStep(int l, int t) {
-      float[] a = act[l];
       float[] h = hs[l];
       float[] c = cs[l];
-      float[] tc = tcs[l];
-      for (int b = 0; b < Bs; b++) {
-        int hp = hAt(t, b);
-        int hq = hAt(t + 1, b);
+      for (int b = 0; b < Bs; ) {
         if (t >= len[b]) {
-          System.arraycopy(h, hp, h, hq, H); // padding: h and c pass unchanged
-          System.arraycopy(c, hp, c, hq, H);
+          System.arraycopy(h, hAt(t, b), h, hAt(t + 1, b), H); // padding: h and c pass unchanged
+          System.arraycopy(c, hAt(t, b), c, hAt(t + 1, b), H);
+          b++;
           continue;
         }
-        int g = gAt(t, b);
-        math.sigmoid(a, g, 2 * H); // i, f = σ(·)
-        math.tanh(a, g + 2 * H, a, g + 2 * H, H); // g = tanh(·)
-        math.sigmoid(a, g + 3 * H, H); // o = σ(·)
-        for (int j = 0; j < H; j++) {
-          c[hq + j] = a[g + H + j] * c[hp + j] + a[g + j] * a[g + 2 * H + j]; // c' = f ⊙ c + i ⊙ g
-        }
-        math.tanh(c, hq, tc, (t * Bs + b) * H, H);
-        for (int j = 0; j < H; j++) {
-          h[hq + j] = a[g + 3 * H + j] * tc[(t * Bs + b) * H + j]; // h' = o ⊙ tanh(c')
-        }
+        int e = validRunEnd(t, b);
+        // gates, c' = f ⊙ c + i ⊙ g, tanh c', h' = o ⊙ tanh c' for the sequences [b, e)
+        math.lstmCell(act[l], gAt(t, b), c, hAt(t, b), hAt(t + 1, b), tcs[l], (t * Bs + b) * H, h, hAt(t + 1, b), e - b, H);
+        b = e;
       }
     }
 
     void gruStep(int l, int t) {
-      float[] a = act[l];
       float[] h = hs[l];
-      float[] n = hn[l];
-      float[] gh = ghStep;
-      for (int b = 0; b < Bs; b++) {
-        int hp = hAt(t, b);
-        int hq = hAt(t + 1, b);
+      for (int b = 0; b < Bs; ) {
         if (t >= len[b]) {
-          System.arraycopy(h, hp, h, hq, H); // padding: the state passes unchanged
+          System.arraycopy(h, hAt(t, b), h, hAt(t + 1, b), H); // padding: the state passes unchanged
+          b++;
           continue;
         }
-        int g = gAt(t, b);
-        int s = b * GH;
-        for (int r = 0; r < 2 * H; r++) {
-          a[g + r] += gh[s + r]; // r, z pre-activations: W_i x + b_i + W_h h + b_h
-        }
-        math.sigmoid(a, g, 2 * H); // r, z = σ(·)
-        int hnOff = (t * Bs + b) * H;
-        for (int j = 0; j < H; j++) {
-          n[hnOff + j] = gh[s + 2 * H + j]; // W_hn h + b_hn
-          a[g + 2 * H + j] += a[g + j] * gh[s + 2 * H + j]; // W_in x + b_in + r ⊙ (W_hn h + b_hn)
-        }
-        math.tanh(a, g + 2 * H, a, g + 2 * H, H); // n = tanh(·)
-        for (int j = 0; j < H; j++) {
-          float z = a[g + H + j];
-          h[hq + j] = (1 - z) * a[g + 2 * H + j] + z * h[hp + j]; // h' = (1 − z) ⊙ n + z ⊙ h
-        }
+        int e = validRunEnd(t, b);
+        // r, z = σ(gi + gh), n = tanh(gi_n + r ⊙ gh_n), h' = (1 − z) ⊙ n + z ⊙ h for the sequences [b, e)
+        math.gruCell(act[l], gAt(t, b), ghStep, b * GH, hn[l], (t * Bs + b) * H, h, hAt(t, b), hAt(t + 1, b), e - b, H);
+        b = e;
       }
+    }
+
+    /** The end of the run of sequences from b on that are still valid at step t (all of them without lengths). */
+    int validRunEnd(int t, int b) {
+      int e = b + 1;
+      while (e < Bs && t < len[e]) {
+        e++;
+      }
+      return e;
     }
 
     /** The top state that output row (t, b) reads: h_{t+1} (seq2seq) or h_{lengths[b]} (seq2one). */
@@ -824,5 +840,13 @@ public final class JvmEngine implements BpttEngine {
     static float[] fit(float[] a, int n) {
       return a.length >= n ? a : new float[n];
     }
+  }
+
+  private static long sum(float[][] arrays) {
+    long n = 0;
+    for (float[] a : arrays) {
+      n += a.length;
+    }
+    return n;
   }
 }

@@ -3,8 +3,8 @@ package io.sparkrnn.kernel.jvm;
 import java.util.logging.Logger;
 
 /**
- * The few dense float32 primitives the JVM engine is built from: a register-blocked matrix product
- * and in-place gate nonlinearities. Two implementations: {@link VectorKernels} (the JDK's
+ * The few dense float32 primitives the JVM engine is built from: a register-blocked matrix product,
+ * in-place gate nonlinearities, and the pointwise part of an LSTM or GRU step. Two implementations: {@link VectorKernels} (the JDK's
  * {@code jdk.incubator.vector} API: explicit SIMD with fused multiply-add, 512-bit on AVX-512
  * machines) and {@link ScalarKernels} (plain loops that C2 may auto-vectorise; used when the JVM
  * was started without {@code --add-modules jdk.incubator.vector}).
@@ -31,6 +31,69 @@ public abstract class MathKernels {
 
   /** dst ← tanh(src) over n values (src and dst may be the same range). */
   public abstract void tanh(float[] src, int srcOff, float[] dst, int dstOff, int n);
+
+  /**
+   * The pointwise part of an LSTM step over {@code rows} consecutive sequences r (PyTorch's
+   * equations): gate pre-activations (i, f, g, o) at {@code a[aOff + r·4H + gate·H + j]} in, their
+   * activations (σ, σ, tanh, σ) out in place, and
+   * <pre>
+   *   c[cq + r·H + j]    = f·c[cp + r·H + j] + i·g        (c' = f ⊙ c + i ⊙ g)
+   *   tc[tcOff + r·H + j] = tanh(c')
+   *   h[hq + r·H + j]    = o·tanh(c')                    (h' = o ⊙ tanh c')
+   * </pre>
+   * This composition of {@link #sigmoid} and {@link #tanh} row by row is the definition; an
+   * override must give the same bits.
+   */
+  public void lstmCell(float[] a, int aOff, float[] c, int cp, int cq, float[] tc, int tcOff, float[] h, int hq, int rows, int H) {
+    for (int r = 0; r < rows; r++) {
+      int g = aOff + r * 4 * H;
+      int cr = cq + r * H;
+      int pr = cp + r * H;
+      int tr = tcOff + r * H;
+      sigmoid(a, g, 2 * H); // i, f
+      tanh(a, g + 2 * H, a, g + 2 * H, H); // g
+      sigmoid(a, g + 3 * H, H); // o
+      for (int j = 0; j < H; j++) {
+        c[cr + j] = a[g + H + j] * c[pr + j] + a[g + j] * a[g + 2 * H + j];
+      }
+      tanh(c, cr, tc, tr, H);
+      for (int j = 0; j < H; j++) {
+        h[hq + r * H + j] = a[g + 3 * H + j] * tc[tr + j];
+      }
+    }
+  }
+
+  /**
+   * The pointwise part of a GRU step over {@code rows} consecutive sequences r (PyTorch's
+   * equations). In: {@code a[aOff + r·3H + ·]} = W_i x + b_i for the gates (r, z, n), and
+   * {@code gh[ghOff + r·3H + ·]} = W_h h + b_h. Out:
+   * <pre>
+   *   a[r, z] = σ(a[r, z] + gh[r, z])
+   *   hn[hnOff + r·H + j] = gh[n]                        (W_hn h + b_hn, kept for the backward pass)
+   *   a[n] = tanh(a[n] + r ⊙ gh[n])
+   *   h[hq + r·H + j] = (1 − z)·n + z·h[hp + r·H + j]
+   * </pre>
+   * This composition is the definition; an override must give the same bits.
+   */
+  public void gruCell(float[] a, int aOff, float[] gh, int ghOff, float[] hn, int hnOff, float[] h, int hp, int hq, int rows, int H) {
+    for (int row = 0; row < rows; row++) {
+      int g = aOff + row * 3 * H;
+      int s = ghOff + row * 3 * H;
+      for (int j = 0; j < 2 * H; j++) {
+        a[g + j] += gh[s + j];
+      }
+      sigmoid(a, g, 2 * H);
+      for (int j = 0; j < H; j++) {
+        hn[hnOff + row * H + j] = gh[s + 2 * H + j];
+        a[g + 2 * H + j] += a[g + j] * gh[s + 2 * H + j];
+      }
+      tanh(a, g + 2 * H, a, g + 2 * H, H);
+      for (int j = 0; j < H; j++) {
+        float z = a[g + H + j];
+        h[hq + row * H + j] = (1 - z) * a[g + 2 * H + j] + z * h[hp + row * H + j];
+      }
+    }
+  }
 
   /** "Vector API, 512-bit (16 floats)" or "scalar loops". */
   public abstract String describe();

@@ -246,32 +246,145 @@ final class VectorKernels extends MathKernels {
     x0.intoArray(c, c0);
   }
 
+  // σ and tanh share one form, y = α / (e^{βx} + 1) + γ: σ with (α, β, γ) = (1, −1, 0), tanh with
+  // (−2, 2, 1). Each is bit for bit the textbook form, 1 / (1 + e^−x) and 1 − 2 / (e^{2x} + 1): −1·x
+  // and 2·x are exact, and α / (e + 1) + γ rounds as those do. The shared form lets a loop over gates
+  // hold one copy of e^x, which matters to the JIT (see the fused cells below).
+  private static final float SIG_A = 1f;
+  private static final float SIG_B = -1f;
+  private static final float SIG_C = 0f;
+  private static final float TANH_A = -2f;
+  private static final float TANH_B = 2f;
+  private static final float TANH_C = 1f;
+
   @Override
   public void sigmoid(float[] x, int off, int n) {
-    FloatVector one = FloatVector.broadcast(S, 1f);
-    int i = 0;
-    for (; i + V <= n; i += V) {
-      FloatVector v = FloatVector.fromArray(S, x, off + i);
-      one.div(exp(v.neg()).add(one)).intoArray(x, off + i); // σ = 1 / (1 + e^−x)
-    }
-    for (; i < n; i++) {
-      x[off + i] = (float) (1.0 / (1.0 + Math.exp(-x[off + i])));
-    }
+    activation(x, off, x, off, n, SIG_A, SIG_B, SIG_C);
   }
 
   @Override
   public void tanh(float[] src, int srcOff, float[] dst, int dstOff, int n) {
-    FloatVector one = FloatVector.broadcast(S, 1f);
-    FloatVector two = FloatVector.broadcast(S, 2f);
+    activation(src, srcOff, dst, dstOff, n, TANH_A, TANH_B, TANH_C);
+  }
+
+  private static void activation(float[] src, int srcOff, float[] dst, int dstOff, int n, float a, float b, float c) {
     int i = 0;
     for (; i + V <= n; i += V) {
-      FloatVector v = FloatVector.fromArray(S, src, srcOff + i);
-      // tanh x = 1 − 2 / (e^{2x} + 1); exp clamps its argument, so ±large x give ±1, never NaN
-      one.sub(two.div(exp(v.add(v)).add(one))).intoArray(dst, dstOff + i);
+      activation(FloatVector.fromArray(S, src, srcOff + i), a, b, c).intoArray(dst, dstOff + i);
     }
     for (; i < n; i++) {
-      dst[dstOff + i] = (float) Math.tanh(src[srcOff + i]);
+      dst[dstOff + i] = activation(src[srcOff + i], a, b, c);
     }
+  }
+
+  // The fused cells exist for the JIT as much as for the arithmetic. Called row by row from the
+  // engine's step loop, σ and tanh were inlined into it until C2's inlining node budget
+  // (NodeCountInliningCutoff) ran out part way through the Vector API's layers: the remaining
+  // operations ran as Java code on boxed vectors, 2.6 MB allocated per LSTM H = 64 training step.
+  // Each fused cell is one call per step and layer, larger than C2 inlines at a hot call site (325
+  // bytes of bytecode), so it is compiled as a method of its own; and it calls the vector
+  // activation from one place only (a loop over the gates), as one inlined copy of e^x is about
+  // what that budget holds with every vector operation intrinsified (a second copy was not inlined). JvmEngineMemoryTest checks that a compiled step allocates nothing per time step.
+
+  @Override
+  public void lstmCell(float[] a, int aOff, float[] c, int cp, int cq, float[] tc, int tcOff, float[] h, int hq, int rows, int H) {
+    int hv = H / V * V;
+    for (int r = 0; r < rows; r++) {
+      int g = aOff + r * 4 * H;
+      int pr = cp + r * H;
+      int cr = cq + r * H;
+      int tr = tcOff + r * H;
+      int hr = hq + r * H;
+      for (int j = 0; j < hv; j += V) {
+        // Five activations, one call site (see above): q = 0..3 the gates i, f, g, o in place
+        // (σ, σ, tanh, σ); q = 4 tanh c' into tc, after c' = f ⊙ c + i ⊙ g is stored. Vectors do
+        // not cross the branches, so C2 needs no box to merge them.
+        for (int q = 0; q < 5; q++) {
+          boolean isTanh = q >= 2 && q != 3;
+          if (q == 4) {
+            FloatVector i = FloatVector.fromArray(S, a, g + j);
+            FloatVector f = FloatVector.fromArray(S, a, g + H + j);
+            FloatVector u = FloatVector.fromArray(S, a, g + 2 * H + j);
+            f.mul(FloatVector.fromArray(S, c, pr + j)).add(i.mul(u)).intoArray(c, cr + j); // c' = f ⊙ c + i ⊙ g
+          }
+          float[] src = q < 4 ? a : c;
+          int from = q < 4 ? g + q * H + j : cr + j;
+          activation(FloatVector.fromArray(S, src, from), isTanh ? TANH_A : SIG_A, isTanh ? TANH_B : SIG_B, isTanh ? TANH_C : SIG_C)
+              .intoArray(q < 4 ? a : tc, q < 4 ? from : tr + j);
+        }
+        FloatVector.fromArray(S, a, g + 3 * H + j).mul(FloatVector.fromArray(S, tc, tr + j)).intoArray(h, hr + j); // h' = o ⊙ tanh c'
+      }
+      for (int j = hv; j < H; j++) {
+        float i = activation(a[g + j], SIG_A, SIG_B, SIG_C);
+        float f = activation(a[g + H + j], SIG_A, SIG_B, SIG_C);
+        float u = activation(a[g + 2 * H + j], TANH_A, TANH_B, TANH_C);
+        float o = activation(a[g + 3 * H + j], SIG_A, SIG_B, SIG_C);
+        a[g + j] = i;
+        a[g + H + j] = f;
+        a[g + 2 * H + j] = u;
+        a[g + 3 * H + j] = o;
+        float cNew = f * c[pr + j] + i * u;
+        c[cr + j] = cNew;
+        float t = activation(cNew, TANH_A, TANH_B, TANH_C);
+        tc[tr + j] = t;
+        h[hr + j] = o * t;
+      }
+    }
+  }
+
+  @Override
+  public void gruCell(float[] a, int aOff, float[] gh, int ghOff, float[] hn, int hnOff, float[] h, int hp, int hq, int rows, int H) {
+    int hv = H / V * V;
+    for (int row = 0; row < rows; row++) {
+      int g = aOff + row * 3 * H;
+      int s = ghOff + row * 3 * H;
+      int nr = hnOff + row * H;
+      int pr = hp + row * H;
+      int qr = hq + row * H;
+      for (int j = 0; j < hv; j += V) {
+        // Three activations, one call site (see above): q = 0, 1 r and z = σ(W_i x + b_i + W_h h + b_h);
+        // q = 2 n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)). Each pre-activation is stored first.
+        for (int q = 0; q < 3; q++) {
+          int at = g + q * H + j;
+          FloatVector gate = FloatVector.fromArray(S, a, at);
+          FloatVector hidden = FloatVector.fromArray(S, gh, s + q * H + j);
+          if (q < 2) {
+            gate.add(hidden).intoArray(a, at);
+          } else {
+            hidden.intoArray(hn, nr + j);
+            gate.add(FloatVector.fromArray(S, a, g + j).mul(hidden)).intoArray(a, at);
+          }
+          boolean isTanh = q == 2;
+          activation(FloatVector.fromArray(S, a, at), isTanh ? TANH_A : SIG_A, isTanh ? TANH_B : SIG_B, isTanh ? TANH_C : SIG_C)
+              .intoArray(a, at);
+        }
+        FloatVector z = FloatVector.fromArray(S, a, g + H + j);
+        FloatVector n = FloatVector.fromArray(S, a, g + 2 * H + j);
+        // h' = (1 − z) ⊙ n + z ⊙ h
+        V_ONE.sub(z).mul(n).add(z.mul(FloatVector.fromArray(S, h, pr + j))).intoArray(h, qr + j);
+      }
+      for (int j = hv; j < H; j++) {
+        float r = activation(a[g + j] + gh[s + j], SIG_A, SIG_B, SIG_C);
+        float z = activation(a[g + H + j] + gh[s + H + j], SIG_A, SIG_B, SIG_C);
+        float hnj = gh[s + 2 * H + j];
+        float n = activation(a[g + 2 * H + j] + r * hnj, TANH_A, TANH_B, TANH_C);
+        a[g + j] = r;
+        a[g + H + j] = z;
+        a[g + 2 * H + j] = n;
+        hn[nr + j] = hnj;
+        h[qr + j] = (1 - z) * n + z * h[pr + j];
+      }
+    }
+  }
+
+  /** α / (e^{βx} + 1) + γ, lane by lane. */
+  private static FloatVector activation(FloatVector x, float a, float b, float c) {
+    return FloatVector.broadcast(S, a).div(exp(x.mul(b)).add(1f)).add(c);
+  }
+
+  /** The lane formula of {@link #activation(FloatVector, float, float, float)} on one float: the same operations, so the same bits whatever V is. */
+  static float activation(float x, float a, float b, float c) {
+    return a / (exp(x * b) + 1f) + c;
   }
 
   // e^x from IEEE basic operations alone. The JDK's lanewise EXP and TANH are intrinsics (SVML)
@@ -286,6 +399,22 @@ final class VectorKernels extends MathKernels {
   private static final float LN2_LO = -2.12194440e-4f;
   /** 1.5 · 2^23: adding it rounds a float below 2^22 in magnitude to the nearest integer. */
   private static final float ROUND = 12582912f;
+  // The constants as vectors: an operation with a vector argument inlines to fewer of C2's nodes than
+  // one with a float (which broadcasts it first), and C2's node budget is what limits the fused cells.
+  private static final FloatVector V_EXP_MIN = FloatVector.broadcast(S, EXP_MIN);
+  private static final FloatVector V_EXP_MAX = FloatVector.broadcast(S, EXP_MAX);
+  private static final FloatVector V_LOG2E = FloatVector.broadcast(S, LOG2E);
+  private static final FloatVector V_ROUND = FloatVector.broadcast(S, ROUND);
+  private static final FloatVector V_LN2_HI = FloatVector.broadcast(S, LN2_HI);
+  private static final FloatVector V_LN2_LO = FloatVector.broadcast(S, LN2_LO);
+  private static final FloatVector V_C7 = FloatVector.broadcast(S, 1f / 5040f);
+  private static final FloatVector V_C6 = FloatVector.broadcast(S, 1f / 720f);
+  private static final FloatVector V_C5 = FloatVector.broadcast(S, 1f / 120f);
+  private static final FloatVector V_C4 = FloatVector.broadcast(S, 1f / 24f);
+  private static final FloatVector V_C3 = FloatVector.broadcast(S, 1f / 6f);
+  private static final FloatVector V_C2 = FloatVector.broadcast(S, 0.5f);
+  private static final FloatVector V_ONE = FloatVector.broadcast(S, 1f);
+  private static final IntVector V_BIAS = IntVector.broadcast(S.withLanes(int.class), 0x4B400000 - 127);
 
   /**
    * e^x lane by lane: x = k ln 2 + r with k = round(x log2 e) and |r| ≤ ln 2 / 2, e^r by its
@@ -293,22 +422,38 @@ final class VectorKernels extends MathKernels {
    * into the exponent bits. Within a few ulp of e^x for x in [−87, 88]; x is clamped to that range.
    */
   static FloatVector exp(FloatVector x) {
-    FloatVector c = x.max(EXP_MIN).min(EXP_MAX);
-    FloatVector t = c.mul(LOG2E).add(ROUND); // t = 1.5·2^23 + k exactly, so bits(t) = 0x4B400000 + k
-    FloatVector k = t.sub(ROUND);
-    FloatVector r = c.sub(k.mul(LN2_HI)).sub(k.mul(LN2_LO));
+    FloatVector c = x.max(V_EXP_MIN).min(V_EXP_MAX);
+    FloatVector t = c.mul(V_LOG2E).add(V_ROUND); // t = 1.5·2^23 + k exactly, so bits(t) = 0x4B400000 + k
+    FloatVector k = t.sub(V_ROUND);
+    FloatVector r = c.sub(k.mul(V_LN2_HI)).sub(k.mul(V_LN2_LO));
     // Horner: 1 + r(1 + r(1/2 + r(1/6 + r(1/24 + r(1/120 + r(1/720 + r/5040))))))
-    FloatVector p = r.mul(1f / 5040f).add(1f / 720f);
-    p = p.mul(r).add(1f / 120f);
-    p = p.mul(r).add(1f / 24f);
-    p = p.mul(r).add(1f / 6f);
-    p = p.mul(r).add(0.5f);
-    p = p.mul(r).add(1f);
-    p = p.mul(r).add(1f);
+    FloatVector p = r.mul(V_C7).add(V_C6);
+    p = p.mul(r).add(V_C5);
+    p = p.mul(r).add(V_C4);
+    p = p.mul(r).add(V_C3);
+    p = p.mul(r).add(V_C2);
+    p = p.mul(r).add(V_ONE);
+    p = p.mul(r).add(V_ONE);
     // 2^k: (k + 127) << 23, with k read from t's bits. A reinterpretation, not convert(F2I, …),
     // which this JDK's C2 leaves as a Java loop (it showed as ~40% of a small RNN's profile).
-    IntVector bits = t.reinterpretAsInts().sub(0x4B400000 - 127).lanewise(VectorOperators.LSHL, 23);
+    IntVector bits = t.reinterpretAsInts().sub(V_BIAS).lanewise(VectorOperators.LSHL, 23);
     return p.mul(bits.reinterpretAsFloats());
+  }
+
+  /** {@link #exp(FloatVector)} on one float, operation for operation (no fused multiply-add), so a tail lane gets the same bits as a vector lane. */
+  static float exp(float x) {
+    float c = Math.min(Math.max(x, EXP_MIN), EXP_MAX);
+    float t = c * LOG2E + ROUND;
+    float k = t - ROUND;
+    float r = c - k * LN2_HI - k * LN2_LO;
+    float p = r * (1f / 5040f) + 1f / 720f;
+    p = p * r + 1f / 120f;
+    p = p * r + 1f / 24f;
+    p = p * r + 1f / 6f;
+    p = p * r + 0.5f;
+    p = p * r + 1f;
+    p = p * r + 1f;
+    return p * Float.intBitsToFloat((Float.floatToRawIntBits(t) - (0x4B400000 - 127)) << 23);
   }
 
   @Override

@@ -1,0 +1,160 @@
+package io.sparkrnn.kernel.jvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.aparapi.AparapiBench;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import java.lang.management.ManagementFactory;
+import java.util.Arrays;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The JVM engine's memory against what docs/PERFORMANCE.md states: the working-memory formula
+ * ("Working memory per executor") against the buffers the engine actually holds, and "nothing is
+ * allocated per time step" against the JVM's per-thread allocation counters.
+ */
+class JvmEngineMemoryTest {
+
+  /**
+   * The formula of docs/PERFORMANCE.md, per slice of Bs sequences (the doc sums it over the
+   * slices: Σ Bs = B), in float32 values:
+   * <pre>
+   *   per layer:  (T+1)·Bs·H (h) + T·Bs·GH (gate activations)
+   *               + LSTM (T+1)·Bs·H (c) + T·Bs·H (tanh c);   GRU T·Bs·H (W_hn h + b_hn)
+   *   once:       2·T·Bs·H (dh from above / to below) + T·Bs·F (x) + 2·R·O (outputs, d outputs)
+   *               + Cs·GH (dgates of one chunk; GRU 2·Cs·GH) + Cs (ones) + 4·Bs·H + Bs (lengths) + (GRU) Bs·GH
+   *               + |θ| (the slice's float32 gradient)
+   *   Cs = min(T, max(1, ⌊256 / Bs⌋))·Bs, R = T·Bs (seq2seq) or Bs (seq2one)
+   * </pre>
+   * plus, once per engine, the transposed weights and summed biases: Σ_l (I_l·GH + H·GH + GH) + H·O.
+   */
+  static long documentedValues(ModelConfig c, int B, int T, int slices) {
+    int H = c.hiddenSize();
+    int GH = c.gates() * H;
+    int F = c.inputSize();
+    int O = c.outputSize();
+    int L = c.numLayers();
+    boolean lstm = c.cell() == CellType.LSTM;
+    boolean gru = c.cell() == CellType.GRU;
+    long theta = Params.initialize(c, 1).layout().size();
+    long total = 0;
+    for (int p = 0; p < slices; p++) {
+      long Bs = (long) B * (p + 1) / slices - (long) B * p / slices;
+      long perLayer = (T + 1) * Bs * H + T * Bs * GH + (lstm ? (T + 1) * Bs * H + T * Bs * H : 0) + (gru ? T * Bs * H : 0);
+      long R = c.mode() == Mode.SEQ2SEQ ? T * Bs : Bs;
+      long Cs = Math.min(T, Math.max(1, 256 / Bs)) * Bs;
+      total += L * perLayer + 2L * T * Bs * H + T * Bs * F + 2 * R * O + (gru ? 2 : 1) * Cs * GH + Cs + 4 * Bs * H + Bs
+          + (gru ? Bs * GH : 0) + theta;
+    }
+    long weights = (long) H * O;
+    for (int l = 0; l < L; l++) {
+      weights += (long) c.layerInputSize(l) * GH + (long) H * GH + GH;
+    }
+    return total + weights;
+  }
+
+  @ParameterizedTest(name = "{0} L={1} {2} F={3} H={4} O={5} B={6} T={7}, {8} slices")
+  @CsvSource({
+      "rnn,  1, seq2seq, 3, 8, 2, 7, 5, 1",
+      "rnn,  2, seq2one, 3, 8, 2, 7, 5, 3",
+      "lstm, 1, seq2seq, 1, 16, 1, 64, 12, 2",
+      "lstm, 2, seq2one, 5, 8, 3, 9, 4, 2",
+      "gru,  1, seq2seq, 4, 8, 2, 100, 6, 2", // Bs = 50: chunks of 5 steps, shorter than T
+      "gru,  2, seq2one, 2, 12, 3, 11, 7, 3"})
+  void heldBuffersMatchTheDocumentedFormula(String cell, int layers, String mode, int F, int H, int O, int B, int T, int slices) {
+    ModelConfig config = new ModelConfig(CellType.parse(cell), layers, F, H, O, Mode.parse(mode), LossType.MSE);
+    try (JvmEngine engine = new JvmEngine(MathKernels.scalar(), slices)) {
+      assertEquals(0, engine.workingBytes(), "nothing is held before the first call");
+      engine.lossAndGradient(Params.initialize(config, 3), AparapiBench.randomBatch(config, T, B, 4), null);
+      assertEquals(4 * documentedValues(config, B, T, slices), engine.workingBytes(),
+          "bytes held after one call against docs/PERFORMANCE.md's formula");
+    }
+  }
+
+  /**
+   * A call at T = 40 may allocate no more than a call at T = 10 on the same engine (its buffers
+   * already sized for T = 40): what a call returns (the float64 gradient, the final state) does not
+   * depend on T, so any difference would be allocation inside the time loop. Scalar kernels, so
+   * that the Vector API's boxes in interpreted code (removed once C2 compiles it; the bench reports
+   * the compiled figure) do not hide the engine's own allocations. Allocation counted on every
+   * thread (the engine's pool threads included); the least of 5 calls, against other threads'
+   * incidental allocation.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"rnn", "lstm", "gru"})
+  void aCallAllocatesNothingPerTimeStep(String cell) {
+    ModelConfig config = new ModelConfig(CellType.parse(cell), 2, 3, 16, 2, Mode.SEQ2SEQ, LossType.MSE);
+    Params params = Params.initialize(config, 5);
+    Batch longBatch = AparapiBench.randomBatch(config, 40, 12, 6);
+    Batch shortBatch = AparapiBench.randomBatch(config, 10, 12, 7);
+    try (JvmEngine engine = new JvmEngine(MathKernels.scalar(), 2)) {
+      for (int i = 0; i < 3; i++) {
+        engine.lossAndGradient(params, longBatch, null);
+        engine.lossAndGradient(params, shortBatch, null);
+      }
+      long atT40 = leastAllocation(() -> engine.lossAndGradient(params, longBatch, null));
+      long atT10 = leastAllocation(() -> engine.lossAndGradient(params, shortBatch, null));
+      long gradientBytes = 8L * params.layout().size();
+      assertTrue(atT40 <= atT10 + 64, "a call at T = 40 allocated " + atT40 + " bytes, at T = 10 " + atT10
+          + ": allocation grows with T");
+      assertTrue(atT40 < gradientBytes + 16_384, "a call allocated " + atT40 + " bytes; its returned float64 gradient is "
+          + gradientBytes);
+    }
+  }
+
+  /**
+   * The same with the Vector API kernels, once the JIT has compiled the step. Interpreted, every
+   * vector operation allocates; compiled by C2 with its intrinsics, none should. A step that C2
+   * compiles only in part (inlining stopped by its node budget, as happened when σ and tanh were
+   * called row by row from the step loop: 2.6 MB per LSTM step) keeps allocating boxed vectors in
+   * every time step and fails here after the warm-up limit. The bench's shape (L = 1, F = O = 1,
+   * H = 64, B = 64): with the row-by-row code the LSTM and GRU cases failed here (2.1 MB at T = 40
+   * against 0.66 MB at T = 10), while a 2-layer H = 32 B = 12 model happened to compile cleanly.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"rnn", "lstm", "gru"})
+  void aCompiledVectorStepAllocatesNothingPerTimeStep(String cell) {
+    assertTrue(MathKernels.vectorApiAvailable(), "surefire's argLine adds --add-modules=jdk.incubator.vector");
+    ModelConfig config = new ModelConfig(CellType.parse(cell), 1, 1, 64, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Params params = Params.initialize(config, 5);
+    Batch longBatch = AparapiBench.randomBatch(config, 40, 64, 6);
+    Batch shortBatch = AparapiBench.randomBatch(config, 10, 64, 7);
+    try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
+      long giveUp = System.nanoTime() + 60_000_000_000L; // the JIT compiles within seconds; a minute only if it never stops allocating
+      long atT40;
+      long atT10;
+      do {
+        for (int i = 0; i < 25; i++) {
+          engine.lossAndGradient(params, longBatch, null);
+          engine.lossAndGradient(params, shortBatch, null);
+        }
+        atT40 = leastAllocation(() -> engine.lossAndGradient(params, longBatch, null));
+        atT10 = leastAllocation(() -> engine.lossAndGradient(params, shortBatch, null));
+      } while (atT40 > atT10 + 64 && System.nanoTime() < giveUp);
+      assertTrue(atT40 <= atT10 + 64, "after a minute of calls, a call at T = 40 still allocated " + atT40 + " bytes, at T = 10 "
+          + atT10 + ": the compiled step allocates per time step");
+    }
+  }
+
+  private static long leastAllocation(Runnable call) {
+    long least = Long.MAX_VALUE;
+    for (int i = 0; i < 5; i++) {
+      long before = allocatedOnAllThreads();
+      call.run();
+      least = Math.min(least, allocatedOnAllThreads() - before);
+    }
+    return least;
+  }
+
+  static long allocatedOnAllThreads() {
+    var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    return Arrays.stream(threads.getThreadAllocatedBytes(threads.getAllThreadIds())).filter(b -> b > 0).sum();
+  }
+}

@@ -56,10 +56,10 @@ import picocli.CommandLine.Option;
 public final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--cells", split = ",", paramLabel = "CELL", description = "rnn, lstm, gru (default: all three)")
-  List<String> cells = List.of("rnn", "lstm", "gru");
+  List<String> cells;
 
   @Option(names = "--hidden", split = ",", paramLabel = "H", description = "hidden sizes of the grid (default: 64,256)")
-  List<Integer> hidden = List.of(64, 256);
+  List<Integer> hidden;
 
   @Option(names = "--input", paramLabel = "F", description = "input size of the grid (default: 1)")
   int input = 1;
@@ -76,7 +76,8 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--layers", paramLabel = "L", description = "stacked layers (default: 1)")
   int layers = 1;
 
-  @Option(names = "--shape", paramLabel = "CELL:F:H:B:T", description = "an extra shape, e.g. lstm:64:256:256:100 (repeatable)")
+  @Option(names = "--shape", paramLabel = "CELL:F:H:B:T", description = "a shape to time, e.g. lstm:64:256:256:100 (repeatable);"
+      + " with --shape alone only these shapes run, with --cells or --hidden also the grid")
   List<String> extraShapes = new ArrayList<>();
 
   @Option(names = "--no-large", description = "leave out the default large shape (lstm F=64 H=256 B=256 T=100)")
@@ -204,8 +205,9 @@ public final class BenchCommand implements Callable<Integer> {
 
   List<Shape> shapes() {
     List<Shape> list = new ArrayList<>();
-    for (String c : cells) {
-      for (int h : hidden) {
+    boolean grid = extraShapes.isEmpty() || cells != null || hidden != null;
+    for (String c : grid ? (cells != null ? cells : List.of("rnn", "lstm", "gru")) : List.<String>of()) {
+      for (int h : hidden != null ? hidden : List.of(64, 256)) {
         list.add(new Shape(CellType.parse(c.trim()), input, h, batch, steps));
       }
     }

@@ -50,6 +50,22 @@ class BenchCommandTest {
   }
 
   @Test
+  void shapeAloneRunsOnlyThatShapeAndWithTheGridOptionsAlsoTheGrid() throws IOException {
+    Path alone = tmp.resolve("alone.json");
+    assertEquals(0, Main.run("bench", "--shape", "gru:2:8:4:5", "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds",
+        "0", "--json", alone.toString()));
+    List<?> rows = (List<?>) Json.parse(Files.readString(alone));
+    assertEquals(1, rows.size(), "--shape alone: just that shape: " + rows);
+    Map<?, ?> row = (Map<?, ?>) rows.get(0);
+    assertEquals(List.of("gru", 2, 8, 4, 5), List.of(row.get("cell"), ((Number) row.get("input_size")).intValue(),
+        ((Number) row.get("hidden_size")).intValue(), ((Number) row.get("batch")).intValue(), ((Number) row.get("steps")).intValue()));
+    Path both = tmp.resolve("both.json");
+    assertEquals(0, Main.run("bench", "--cells", "rnn", "--hidden", "8", "--batch", "4", "--steps", "5", "--shape", "gru:2:8:4:5",
+        "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--json", both.toString()));
+    assertEquals(2, ((List<?>) Json.parse(Files.readString(both))).size(), "the grid (rnn H=8) and the shape");
+  }
+
+  @Test
   void badShapeIsAUserError() {
     assertEquals(2, Main.run("bench", "--shape", "lstm:64:256", "--devices", "jvm", "--runs", "1"));
   }

@@ -43,8 +43,9 @@ import picocli.CommandLine.Option;
  * whole {@code train} steps on a local Spark master at the same shapes and global batch, against
  * the kernel alone.
  *
- * <p>Every figure is the median of {@code --runs} timed calls after warm-up (at least
- * {@code --warmup} calls and {@code --warmup-seconds} of them: the JIT compiles the JVM engine's
+ * <p>Every figure is the median of at least {@code --runs} timed calls, and of at least
+ * {@code --min-seconds} of them, after warm-up (at least {@code --warmup} calls and
+ * {@code --warmup-seconds} of them: the JIT compiles the JVM engine's
  * SIMD code only after some calls). GFLOP/s counts the matrix products alone
  * ({@link AparapiBench#trainingStepFlops}).
  */
@@ -87,14 +88,18 @@ public final class BenchCommand implements Callable<Integer> {
       description = "auto, jvm, cpu-opencl, gpu, reference (default: every available device, then the reference)")
   List<String> devices;
 
-  @Option(names = "--runs", description = "timed runs per row; the median is reported (default: 7)")
+  @Option(names = "--runs", description = "timed runs per row, at least; the median is reported (default: 7)")
   int runs = 7;
 
   @Option(names = "--warmup", description = "untimed calls before timing, at least (default: 3)")
   int warmup = 3;
 
-  @Option(names = "--warmup-seconds", description = "untimed calls go on for at least this long (default: 1.5)")
-  double warmupSeconds = 1.5;
+  @Option(names = "--warmup-seconds", description = "untimed calls go on for at least this long (default: 3)")
+  double warmupSeconds = 3;
+
+  @Option(names = "--min-seconds", description = "more timed runs than --runs, up to 10000, until they take about this long"
+      + " (default: 1; the float64 reference: --runs only)")
+  double minSeconds = 1;
 
   @Option(names = "--reference-max-gflop", paramLabel = "GFLOP",
       description = "skip the float64 reference where one step is more than this many GFLOP (default: 0.6)")
@@ -115,7 +120,8 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--spark-steps", description = "at least this many train steps per --spark row (default: 12)")
   int sparkSteps = 12;
 
-  @Option(names = "--spark-seconds", description = "more --spark steps, up to 2000, until they take about this long at the"
+  @Option(names = "--spark-seconds", description = "the kernel alone is timed this long before and after each --spark row, and"
+      + " the train run gets more steps, up to 2000, until they take about this long at the"
       + " kernel's own speed (default: 5)")
   double sparkSeconds = 5;
 
@@ -138,8 +144,8 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    if (runs < 1 || warmup < 0 || sparkSteps <= sparkWarmup + 1) {
-      throw new IllegalArgumentException("--runs must be ≥ 1, --warmup ≥ 0 and --spark-steps > --spark-warmup + 1");
+    if (runs < 1 || warmup < 0 || minSeconds < 0 || sparkSteps <= sparkWarmup + 1) {
+      throw new IllegalArgumentException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0 and --spark-steps > --spark-warmup + 1");
     }
     if (sparkPartitions.stream().anyMatch(p -> p < 0)) {
       throw new IllegalArgumentException("--spark-partitions: counts must be ≥ 0 (0: train's default)");
@@ -157,9 +163,9 @@ public final class BenchCommand implements Callable<Integer> {
       }
     }
     PrintStream out = System.out;
-    out.printf("spark-rnn bench, %s, %d cores, %s; median of %d runs after ≥ %d warm-up calls and ≥ %.1f s%n",
+    out.printf("spark-rnn bench, %s, %d cores, %s; median of ≥ %d runs and ≥ %.1f s after ≥ %d warm-up calls and ≥ %.1f s%n",
         ZonedDateTime.now().withNano(0), Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name") + " "
-            + System.getProperty("java.version"), runs, warmup, warmupSeconds);
+            + System.getProperty("java.version"), runs, minSeconds, warmup, warmupSeconds);
     for (String d : deviceList) {
       out.printf("  %-10s = %s%n", d, d.equals("reference") ? "float64 reference (JVM, one thread)" : Engines.describeKernel(d));
     }
@@ -252,18 +258,24 @@ public final class BenchCommand implements Callable<Integer> {
       long start = System.nanoTime();
       int calls = 0;
       int minCalls = device.equals("reference") ? Math.min(1, warmup) : warmup;
-      double minSeconds = device.equals("reference") ? 0 : warmupSeconds;
-      while (calls < minCalls || (System.nanoTime() - start) / 1e9 < minSeconds) {
+      double minWarmSeconds = device.equals("reference") ? 0 : warmupSeconds;
+      double lastCallSeconds = Double.MAX_VALUE;
+      while (calls < minCalls || (System.nanoTime() - start) / 1e9 < minWarmSeconds) {
+        long t0 = System.nanoTime();
         engine.lossAndGradient(params, b, null);
+        lastCallSeconds = (System.nanoTime() - t0) / 1e9;
         calls++;
       }
+      // a 1 ms step timed 7 times is a 7 ms window, at the mercy of one hiccup of a shared machine
+      int timedRuns = device.equals("reference") || calls == 0 ? runs
+          : (int) Math.max(runs, Math.min(10_000, Math.ceil(minSeconds / lastCallSeconds)));
       JvmMemory timed = JvmMemory.interval();
-      AparapiBench.Result r = AparapiBench.bench(engine, config, s.batch, s.steps, 0, runs, seed);
+      AparapiBench.Result r = AparapiBench.bench(engine, config, s.batch, s.steps, 0, timedRuns, seed);
       Map<String, Object> row = baseRow(s, device, "kernel");
       long working = engine.workingBytes();
       long allocated = timed.allocatedBytesSinceStart();
       row.put("working_mb", working < 0 ? null : working / 1e6);
-      row.put("alloc_kb_per_step", allocated < 0 ? null : allocated / 1e3 / runs);
+      row.put("alloc_kb_per_step", allocated < 0 ? null : allocated / 1e3 / timedRuns);
       row.put("gc_pct", timed.gcPercent());
       putPeakRss(row, whole);
       row.put("engine", r.engine());
@@ -271,7 +283,7 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("gflops", r.gflopPerSecond());
       row.put("median_ms", r.medianSeconds() * 1e3);
       row.put("min_ms", r.minSeconds() * 1e3);
-      row.put("runs", runs);
+      row.put("runs", timedRuns);
       row.put("warmup_calls", calls);
       return row;
     }
@@ -283,8 +295,10 @@ public final class BenchCommand implements Callable<Integer> {
    * with the kernel alone at the same global batch. Progress is "logged" every step, so barrier
    * segments end at the first step after 2 s, as in a run with the default log interval.
    */
-  Map<String, Object> sparkRow(Shape s, String device, double kernelSeqPerS, String sync, int requestedPartitions) throws IOException {
-    int trainSteps = (int) Math.max(sparkSteps, Math.min(2000, Math.ceil(sparkSeconds * kernelSeqPerS / s.batch)));
+  Map<String, Object> sparkRow(Shape s, String device, double kernelMedianSeqPerS, String sync, int requestedPartitions)
+      throws IOException {
+    int trainSteps = (int) Math.max(sparkSteps, Math.min(2000, Math.ceil(sparkSeconds * kernelMedianSeqPerS / s.batch)));
+    double kernelBeforeMs = kernelWindowMs(s, device);
     Path tmp = Files.createTempDirectory("spark-rnn-bench");
     try {
       Configuration hadoop = new Configuration();
@@ -321,6 +335,8 @@ public final class BenchCommand implements Callable<Integer> {
         gcPercent = training.gcPercent();
         emptyJobMs = emptyJobMs(sc, partitions);
       }
+      double kernelAfterMs = kernelWindowMs(s, device);
+      double kernelSeqPerS = s.batch / ((kernelBeforeMs + kernelAfterMs) / 2 / 1e3);
       TrainingMetrics m = trainer.metrics();
       double stepMs = m.meanStepMs(sparkWarmup);
       double overheadMs = m.meanOverheadMs(sparkWarmup);
@@ -339,6 +355,9 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("master", master);
       row.put("partitions", partitions);
       row.put("kernel_seq_per_s", kernelSeqPerS);
+      row.put("kernel_before_ms", kernelBeforeMs);
+      row.put("kernel_after_ms", kernelAfterMs);
+      row.put("kernel_median_seq_per_s", kernelMedianSeqPerS);
       row.put("ratio_to_kernel", seqPerS / kernelSeqPerS);
       row.put("overhead_ms", overheadMs);
       row.put("empty_job_ms", emptyJobMs);
@@ -347,6 +366,31 @@ public final class BenchCommand implements Callable<Integer> {
       return row;
     } finally {
       deleteTree(tmp);
+    }
+  }
+
+  /**
+   * The kernel alone as {@code train} is timed: the mean call over about {@code --spark-seconds}
+   * (at least 3 calls, after 2 untimed), at the same shape and global batch. Taken right before and
+   * right after each {@code --spark} row, whose ratio uses the average of the two: on a shared
+   * machine the kernel's speed drifts by up to 2× between minutes, and a median of a few calls
+   * taken minutes earlier made the ratio swing between 0.7 and 1.4.
+   */
+  double kernelWindowMs(Shape s, String device) {
+    ModelConfig config = s.config(layers, output);
+    try (BpttEngine engine = Engines.create("kernel", device)) {
+      Params params = Params.initialize(config, seed);
+      var b = AparapiBench.randomBatch(config, s.steps, s.batch, seed + 1);
+      for (int i = 0; i < 2; i++) {
+        engine.lossAndGradient(params, b, null);
+      }
+      long start = System.nanoTime();
+      int calls = 0;
+      while (calls < 3 || (System.nanoTime() - start) / 1e9 < sparkSeconds) {
+        engine.lossAndGradient(params, b, null);
+        calls++;
+      }
+      return (System.nanoTime() - start) / 1e6 / calls;
     }
   }
 
@@ -396,7 +440,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   static String format(Map<String, Object> r) {
     String notes = "spark".equals(r.get("mode"))
-        ? String.format(Locale.ROOT, "%.2f× the kernel alone (%.0f seq/s); Spark overhead %.2f ms/step (an empty Spark job: %.1f ms)%s;"
+        ? String.format(Locale.ROOT, "%.2f× the kernel alone (%.0f seq/s, mean over --spark-seconds before and after); Spark overhead %.2f ms/step (an empty Spark job: %.1f ms)%s;"
             + " %d steps; %s", (Double) r.get("ratio_to_kernel"), (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"),
             (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
                 ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",

@@ -32,8 +32,11 @@ public final class SequenceSelection {
     int[] ids = classes ? new int[seq ? windowSteps * n : n] : null;
     int[] lengths = new int[n];
     boolean allFull = true;
+    // a step's sequences come from a few shards: look each up once (the lookup builds a string key),
+    // not once per sequence
+    java.util.HashMap<Integer, Batch> looked = new java.util.HashMap<>();
     for (int i = 0; i < n; i++) {
-      Batch s = shardOf.apply(shards[positions[i]]);
+      Batch s = looked.computeIfAbsent(shards[positions[i]], shardOf::apply);
       int row = rows[positions[i]];
       int Bs = s.batchSize();
       if (windowStart + windowSteps > s.steps()) {
@@ -41,14 +44,16 @@ public final class SequenceSelection {
       }
       lengths[i] = Math.max(0, Math.min(s.length(row) - windowStart, windowSteps));
       allFull &= lengths[i] == windowSteps;
+      float[] sx = s.x();
+      float[] sy = s.targets();
       for (int t = 0; t < windowSteps; t++) {
         int src = (windowStart + t) * Bs + row;
-        System.arraycopy(s.x(), src * F, x, (t * n + i) * F, F);
+        copy(sx, src * F, x, (t * n + i) * F, F);
         if (seq) {
           if (classes) {
             ids[t * n + i] = s.classes()[src];
           } else {
-            System.arraycopy(s.targets(), src * O, y, (t * n + i) * O, O);
+            copy(sy, src * O, y, (t * n + i) * O, O);
           }
         }
       }
@@ -61,5 +66,16 @@ public final class SequenceSelection {
       }
     }
     return new Batch(windowSteps, n, F, x, y, ids, allFull ? null : lengths);
+  }
+
+  /** System.arraycopy, except for the few values of one time step (F = 1 is common), where a loop is cheaper than the call. */
+  private static void copy(float[] src, int from, float[] dst, int to, int count) {
+    if (count <= 8) {
+      for (int k = 0; k < count; k++) {
+        dst[to + k] = src[from + k];
+      }
+    } else {
+      System.arraycopy(src, from, dst, to, count);
+    }
   }
 }

@@ -23,7 +23,7 @@ class BenchCommandTest {
   void tinyBenchWritesOneRowPerShapeAndDeviceWithTheDocumentedKeys() throws IOException {
     Path json = tmp.resolve("bench.json");
     assertEquals(0, Main.run("bench", "--cells", "rnn,gru", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large",
-        "--devices", "jvm,reference", "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--json", json.toString()));
+        "--devices", "jvm,reference", "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--json", json.toString()));
     Object parsed = Json.parse(Files.readString(json));
     assertTrue(parsed instanceof List, "a JSON list: " + parsed);
     List<?> rows = (List<?>) parsed;
@@ -34,6 +34,7 @@ class BenchCommandTest {
         assertTrue(row.containsKey(key), "row lacks '" + key + "': " + row);
       }
       assertEquals("kernel", row.get("mode"));
+      assertEquals(3, ((Number) row.get("runs")).intValue(), "--runs 3 --min-seconds 0: " + row);
       assertTrue(((Number) row.get("seq_per_s")).doubleValue() > 0, row.toString());
       double gc = ((Number) row.get("gc_pct")).doubleValue();
       assertTrue(gc >= 0 && gc <= 100, "gc_pct is a percentage: " + row);
@@ -53,16 +54,38 @@ class BenchCommandTest {
   void shapeAloneRunsOnlyThatShapeAndWithTheGridOptionsAlsoTheGrid() throws IOException {
     Path alone = tmp.resolve("alone.json");
     assertEquals(0, Main.run("bench", "--shape", "gru:2:8:4:5", "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds",
-        "0", "--json", alone.toString()));
+        "0", "--min-seconds", "0.05", "--json", alone.toString()));
     List<?> rows = (List<?>) Json.parse(Files.readString(alone));
     assertEquals(1, rows.size(), "--shape alone: just that shape: " + rows);
     Map<?, ?> row = (Map<?, ?>) rows.get(0);
+    assertTrue(((Number) row.get("runs")).intValue() > 1, "--min-seconds 0.05 times a sub-millisecond step more than once: " + row);
     assertEquals(List.of("gru", 2, 8, 4, 5), List.of(row.get("cell"), ((Number) row.get("input_size")).intValue(),
         ((Number) row.get("hidden_size")).intValue(), ((Number) row.get("batch")).intValue(), ((Number) row.get("steps")).intValue()));
     Path both = tmp.resolve("both.json");
     assertEquals(0, Main.run("bench", "--cells", "rnn", "--hidden", "8", "--batch", "4", "--steps", "5", "--shape", "gru:2:8:4:5",
-        "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--json", both.toString()));
+        "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--json", both.toString()));
     assertEquals(2, ((List<?>) Json.parse(Files.readString(both))).size(), "the grid (rnn H=8) and the shape");
+  }
+
+  @Test
+  void sparkRowTimesTrainAgainstTheKernelTimedBeforeAndAfter() throws IOException {
+    Path json = tmp.resolve("spark.json");
+    assertEquals(0, Main.run("bench", "--cells", "rnn", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--devices",
+        "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--spark", "--master", "local[1]", "--spark-steps", "8",
+        "--spark-warmup", "2", "--spark-seconds", "0.2", "--spark-sync", "barrier", "--json", json.toString()));
+    List<?> rows = (List<?>) Json.parse(Files.readString(json));
+    assertEquals(2, rows.size(), "the kernel row and one train row: " + rows);
+    Map<?, ?> spark = (Map<?, ?>) rows.get(1);
+    assertEquals("spark", spark.get("mode"));
+    for (String key : List.of("ratio_to_kernel", "kernel_seq_per_s", "kernel_before_ms", "kernel_after_ms", "overhead_ms", "gc_pct",
+        "segments", "mean_ms")) {
+      assertTrue(spark.get(key) instanceof Number, "spark row lacks the number '" + key + "': " + spark);
+    }
+    double kernelMs = (((Number) spark.get("kernel_before_ms")).doubleValue() + ((Number) spark.get("kernel_after_ms")).doubleValue()) / 2;
+    assertEquals(4 / (kernelMs / 1e3), ((Number) spark.get("kernel_seq_per_s")).doubleValue(), 1e-6 * (4 / (kernelMs / 1e3)),
+        "the ratio's kernel figure is the mean of the windows before and after");
+    assertEquals(((Number) spark.get("seq_per_s")).doubleValue() / ((Number) spark.get("kernel_seq_per_s")).doubleValue(),
+        ((Number) spark.get("ratio_to_kernel")).doubleValue(), 1e-9);
   }
 
   @Test

@@ -49,11 +49,12 @@ import java.util.concurrent.Future;
  *                 + 4·B·H (carried dh, dc; seq2one head rows and their gradient) + B (lengths, int)
  *                 + GRU: B·GH (hidden pre-activations of a step)
  *                 + P·|θ| (a float32 gradient per slice)
+ *                 + P·8·⌊GH/8⌋·256 (packing scratch of the weight-gradient products: Vector API
+ *                   kernels on 512-bit vectors with GH ≥ 64; else 0)
  *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)
  * </pre>
  * Per call, not kept: the float64 gradient (2·|θ| floats' worth), the outputs and the final state
- * it returns. Per JVM, shared by its engines: threads·GH·256 floats (the packing buffer of the
- * weight-gradient products). E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2: 35.2 MB.
+ * it returns. E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2, AVX-512: 37.3 MB.
  * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.
  *
  * <p>create → ({@link #forward} | {@link #lossAndGradient})* → {@link #close}. Not thread-safe.
@@ -364,6 +365,8 @@ public final class JvmEngine implements BpttEngine {
     /** Carried d loss / d h_t and d loss / d c_t [Bs][H]. */
     float[] dhCarry = new float[0];
     float[] dcCarry = new float[0];
+    /** Scratch of the weight-gradient products ({@link MathKernels#transAWorkSize}). */
+    float[] pack = new float[0];
     /** All ones [T_c·Bs]: Σ over rows as a product. */
     float[] ones = new float[0];
     /** d loss sum / d params of this slice, laid out by ParamLayout. */
@@ -379,7 +382,7 @@ public final class JvmEngine implements BpttEngine {
     long bufferValues() {
       return sum(hs) + sum(cs) + sum(tcs) + sum(act) + sum(hn) + xs.length + ghStep.length + out.length + dout.length
           + headIn.length + dHeadIn.length + dgi.length + dgh.length + dhAbove.length + dhBelow.length + dhCarry.length
-          + dcCarry.length + ones.length + grad.length + len.length;
+          + dcCarry.length + ones.length + grad.length + len.length + pack.length;
     }
 
     int hAt(int t, int b) {
@@ -667,6 +670,7 @@ public final class JvmEngine implements BpttEngine {
       }
       dhCarry = fit(dhCarry, Bs * H);
       dcCarry = fit(dcCarry, Bs * H);
+      pack = fit(pack, math.transAWorkSize(GH));
       double loss = loss(call);
 
       boolean seq = call.config.mode() == Mode.SEQ2SEQ;
@@ -757,8 +761,8 @@ public final class JvmEngine implements BpttEngine {
         int rows = (tEnd - chunkStart) * Bs;
         float[] x = l == 0 ? xs : hs[l - 1];
         int xOff = l == 0 ? chunkStart * Bs * F : (chunkStart + 1) * Bs * H;
-        math.gemm(GH, in, rows, dgi, 0, GH, true, x, xOff, in, grad, p.weightIh(l), in); // dW_ih += dgiᵀ x
-        math.gemm(GH, H, rows, dgHidden, 0, GH, true, hs[l], chunkStart * Bs * H, H, grad, p.weightHh(l), H); // dW_hh += dghᵀ h_prev
+        math.gemmTransA(GH, in, rows, dgi, 0, GH, x, xOff, in, grad, p.weightIh(l), in, pack); // dW_ih += dgiᵀ x
+        math.gemmTransA(GH, H, rows, dgHidden, 0, GH, hs[l], chunkStart * Bs * H, H, grad, p.weightHh(l), H, pack); // dW_hh += dghᵀ h_prev
         math.gemm(1, GH, rows, ones, 0, rows, false, dgi, 0, GH, grad, p.biasIh(l), GH); // db_ih += Σ_rows dgi
         math.gemm(1, GH, rows, ones, 0, rows, false, dgHidden, 0, GH, grad, p.biasHh(l), GH); // db_hh += Σ_rows dgh
         if (l > 0) {

@@ -26,6 +26,22 @@ public abstract class MathKernels {
   public abstract void gemm(int M, int N, int K, float[] a, int aOff, int lda, boolean transA, float[] b, int bOff, int ldb,
       float[] c, int cOff, int ldc);
 
+  /**
+   * C[M][N] += Aᵀ[M][K] · B[K][N] with A stored [K][M] at lda (the weight gradients: A = dgates
+   * over the rows of a chunk), using {@code work} as scratch when it holds at least
+   * {@link #transAWorkSize}(M) floats. The caller owns the scratch (a slice keeps one), so no
+   * thread-local lookup sits in the hot loop. The default is {@link #gemm} with transA.
+   */
+  public void gemmTransA(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff,
+      int ldc, float[] work) {
+    gemm(M, N, K, a, aOff, lda, true, b, bOff, ldb, c, cOff, ldc);
+  }
+
+  /** The scratch {@link #gemmTransA} uses for an M-row product, in floats (0: none). */
+  public int transAWorkSize(int M) {
+    return 0;
+  }
+
   /** x ← σ(x) = 1 / (1 + e^−x) over n values from off. */
   public abstract void sigmoid(float[] x, int off, int n);
 

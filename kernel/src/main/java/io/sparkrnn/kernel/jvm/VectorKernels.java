@@ -28,10 +28,6 @@ final class VectorKernels extends MathKernels {
     if (M <= 0 || N <= 0 || K <= 0) {
       return;
     }
-    if (transA && WIDE && M >= 64) {
-      gemmPackedTransA(M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
-      return;
-    }
     int ai = transA ? 1 : lda; // step between rows of op(A)
     int ak = transA ? lda : 1; // step along k
     for (int k0 = 0; k0 < K; k0 += KC) {
@@ -40,22 +36,31 @@ final class VectorKernels extends MathKernels {
     }
   }
 
-  /** Per thread: a k block of Aᵀ packed as [M/8][kc][8], so that a tile reads its 8 rows of A as one contiguous stream. */
-  private static final ThreadLocal<float[]> PACK = ThreadLocal.withInitial(() -> new float[0]);
+  @Override
+  public int transAWorkSize(int M) {
+    return WIDE && M >= 64 ? M / 8 * 8 * KC : 0;
+  }
+
+  @Override
+  public void gemmTransA(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff,
+      int ldc, float[] work) {
+    int need = transAWorkSize(M);
+    if (need > 0 && work != null && work.length >= need && N > 0 && K > 0) {
+      gemmPackedTransA(M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, work);
+    } else {
+      gemm(M, N, K, a, aOff, lda, true, b, bOff, ldb, c, cOff, ldc);
+    }
+  }
 
   /**
    * C += Aᵀ B with A stored [K][M] (the weight gradients: A = dgates over T·B rows). Read in place,
    * the 8 values of a tile's k step sit lda floats after the previous 8: with lda a multiple of
-   * 1 KiB they all fall in one L1 set and miss. Packing each k block first makes them contiguous.
+   * 1 KiB they all fall in one L1 set and miss. Packing each k block first, into the caller's
+   * {@code pack} as [M/8][kc][8], makes them contiguous.
    */
   private static void gemmPackedTransA(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-      float[] c, int cOff, int ldc) {
+      float[] c, int cOff, int ldc, float[] pack) {
     int m8 = M / 8 * 8;
-    float[] pack = PACK.get();
-    if (pack.length < m8 * KC) {
-      pack = new float[m8 * KC];
-      PACK.set(pack);
-    }
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = Math.min(KC, K - k0);
       for (int i = 0; i < m8; i += 8) {

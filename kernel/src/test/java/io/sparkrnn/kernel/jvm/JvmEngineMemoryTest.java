@@ -12,6 +12,7 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import java.lang.management.ManagementFactory;
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -31,11 +32,13 @@ class JvmEngineMemoryTest {
    *   once:       2·T·Bs·H (dh from above / to below) + T·Bs·F (x) + 2·R·O (outputs, d outputs)
    *               + Cs·GH (dgates of one chunk; GRU 2·Cs·GH) + Cs (ones) + 4·Bs·H + Bs (lengths) + (GRU) Bs·GH
    *               + |θ| (the slice's float32 gradient)
+   *               + the packing scratch of the weight-gradient products: 8·⌊GH/8⌋·256 with the Vector API
+   *                 kernels on 512-bit vectors and GH ≥ 64, else 0
    *   Cs = min(T, max(1, ⌊256 / Bs⌋))·Bs, R = T·Bs (seq2seq) or Bs (seq2one)
    * </pre>
    * plus, once per engine, the transposed weights and summed biases: Σ_l (I_l·GH + H·GH + GH) + H·O.
    */
-  static long documentedValues(ModelConfig c, int B, int T, int slices) {
+  static long documentedValues(ModelConfig c, int B, int T, int slices, boolean vectorKernels) {
     int H = c.hiddenSize();
     int GH = c.gates() * H;
     int F = c.inputSize();
@@ -50,8 +53,9 @@ class JvmEngineMemoryTest {
       long perLayer = (T + 1) * Bs * H + T * Bs * GH + (lstm ? (T + 1) * Bs * H + T * Bs * H : 0) + (gru ? T * Bs * H : 0);
       long R = c.mode() == Mode.SEQ2SEQ ? T * Bs : Bs;
       long Cs = Math.min(T, Math.max(1, 256 / Bs)) * Bs;
+      boolean packs = vectorKernels && FloatVector.SPECIES_PREFERRED.length() >= 16 && GH >= 64;
       total += L * perLayer + 2L * T * Bs * H + T * Bs * F + 2 * R * O + (gru ? 2 : 1) * Cs * GH + Cs + 4 * Bs * H + Bs
-          + (gru ? Bs * GH : 0) + theta;
+          + (gru ? Bs * GH : 0) + theta + (packs ? GH / 8 * 8 * 256L : 0);
     }
     long weights = (long) H * O;
     for (int l = 0; l < L; l++) {
@@ -60,20 +64,25 @@ class JvmEngineMemoryTest {
     return total + weights;
   }
 
-  @ParameterizedTest(name = "{0} L={1} {2} F={3} H={4} O={5} B={6} T={7}, {8} slices")
+  @ParameterizedTest(name = "{0} L={1} {2} F={3} H={4} O={5} B={6} T={7}, {8} slices, {9} kernels")
   @CsvSource({
-      "rnn,  1, seq2seq, 3, 8, 2, 7, 5, 1",
-      "rnn,  2, seq2one, 3, 8, 2, 7, 5, 3",
-      "lstm, 1, seq2seq, 1, 16, 1, 64, 12, 2",
-      "lstm, 2, seq2one, 5, 8, 3, 9, 4, 2",
-      "gru,  1, seq2seq, 4, 8, 2, 100, 6, 2", // Bs = 50: chunks of 5 steps, shorter than T
-      "gru,  2, seq2one, 2, 12, 3, 11, 7, 3"})
-  void heldBuffersMatchTheDocumentedFormula(String cell, int layers, String mode, int F, int H, int O, int B, int T, int slices) {
+      "rnn,  1, seq2seq, 3, 8, 2, 7, 5, 1, scalar",
+      "rnn,  2, seq2one, 3, 8, 2, 7, 5, 3, scalar",
+      "lstm, 1, seq2seq, 1, 16, 1, 64, 12, 2, scalar",
+      "lstm, 2, seq2one, 5, 8, 3, 9, 4, 2, scalar",
+      "gru,  1, seq2seq, 4, 8, 2, 100, 6, 2, scalar", // Bs = 50: chunks of 5 steps, shorter than T
+      "gru,  2, seq2one, 2, 12, 3, 11, 7, 3, scalar",
+      "lstm, 2, seq2seq, 3, 24, 2, 10, 6, 2, vector", // GH = 96: the packing scratch on AVX-512
+      "rnn,  1, seq2seq, 3, 8, 2, 7, 5, 2, vector"}) // GH = 8: none
+  void heldBuffersMatchTheDocumentedFormula(String cell, int layers, String mode, int F, int H, int O, int B, int T, int slices,
+      String kernels) {
     ModelConfig config = new ModelConfig(CellType.parse(cell), layers, F, H, O, Mode.parse(mode), LossType.MSE);
-    try (JvmEngine engine = new JvmEngine(MathKernels.scalar(), slices)) {
+    boolean vector = kernels.equals("vector");
+    assertTrue(!vector || MathKernels.vectorApiAvailable(), "surefire's argLine adds --add-modules=jdk.incubator.vector");
+    try (JvmEngine engine = new JvmEngine(vector ? MathKernels.best() : MathKernels.scalar(), slices)) {
       assertEquals(0, engine.workingBytes(), "nothing is held before the first call");
       engine.lossAndGradient(Params.initialize(config, 3), AparapiBench.randomBatch(config, T, B, 4), null);
-      assertEquals(4 * documentedValues(config, B, T, slices), engine.workingBytes(),
+      assertEquals(4 * documentedValues(config, B, T, slices, vector), engine.workingBytes(),
           "bytes held after one call against docs/PERFORMANCE.md's formula");
     }
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One GPU run, from the kit bin/gpu-kit builds (copied there as run.sh). On the GPU host:
 #   bash .gpu/run.sh [GpuCheck arguments, e.g. shapes=quick jvm=1]
-# 1. registers NVIDIA's OpenCL driver with the ICD loader when /etc/OpenCL/vendors lacks it (root);
+# 1. points the OpenCL ICD loader at NVIDIA's driver when /etc/OpenCL/vendors lacks it (OCL_ICD_VENDORS;
+#    no root needed, nothing on the host changed);
 # 2. times PyTorch cuDNN on the same shapes (cudnn_bench.py; skipped when torch or CUDA is missing);
 # 3. checks our kernels against the float64 reference on the GPU and times them (GpuCheck),
 #    with cuDNN's figures beside them.
@@ -14,15 +15,26 @@ DEVICE="${DEVICE:-gpu}"
 mkdir -p "$OUT"
 echo "gpu run: kit of commit $(cat "$KIT/COMMIT" 2>/dev/null || echo unknown), writing to $OUT"
 
-if [ "$DEVICE" = gpu ] && ! grep -qs nvidia /etc/OpenCL/vendors/*.icd; then
-  lib=$(find / -xdev -name libnvidia-opencl.so.1 2>/dev/null | head -1)
+# The ICD loader reads its drivers from $OCL_ICD_VENDORS when set: a folder of our own with the
+# host's registered drivers plus NVIDIA's, found on disk, needs no root and changes nothing on the host.
+VENDORS="${TMPDIR:-/tmp}/spark-rnn-gpu-vendors"
+rm -rf "$VENDORS" && mkdir -p "$VENDORS"
+cp /etc/OpenCL/vendors/*.icd "$VENDORS/" 2>/dev/null || true
+if [ "$DEVICE" = gpu ] && ! grep -qs nvidia "$VENDORS"/*.icd; then
+  lib=""
+  for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/local/cuda/lib64; do
+    [ -e "$d/libnvidia-opencl.so.1" ] && lib="$d/libnvidia-opencl.so.1" && break
+  done
+  # driver libraries are often bind-mounted into a container: search every mount, not just /
+  [ -n "$lib" ] || lib=$(find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -name libnvidia-opencl.so.1 -print 2>/dev/null | head -1)
   if [ -n "$lib" ]; then
-    mkdir -p /etc/OpenCL/vendors && echo "$lib" > /etc/OpenCL/vendors/nvidia.icd && echo "registered $lib in /etc/OpenCL/vendors/nvidia.icd"
+    echo "$lib" > "$VENDORS/nvidia.icd" && echo "OpenCL: using $lib (not registered in /etc/OpenCL/vendors)"
   else
-    echo "no libnvidia-opencl.so.1 found: the GPU will not be visible to OpenCL"
+    echo "OpenCL: no libnvidia-opencl.so.1 on this host; the GPU will not be visible to OpenCL"
   fi
 fi
-{ nvidia-smi; ls -l /etc/OpenCL/vendors; } > "$OUT/host.txt" 2>&1
+export OCL_ICD_VENDORS="$VENDORS"
+{ nvidia-smi; ls -l /etc/OpenCL/vendors "$VENDORS"; cat "$VENDORS"/*.icd; } > "$OUT/host.txt" 2>&1
 
 JAVA="$KIT/jre/bin/java"
 if [ ! -x "$JAVA" ]; then

@@ -270,7 +270,7 @@ public final class BenchCommand implements Callable<Integer> {
       int timedRuns = device.equals("reference") || calls == 0 ? runs
           : (int) Math.max(runs, Math.min(10_000, Math.ceil(minSeconds / lastCallSeconds)));
       JvmMemory timed = JvmMemory.interval();
-      AparapiBench.Result r = AparapiBench.bench(engine, config, s.batch, s.steps, 0, timedRuns, seed);
+      AparapiBench.Result r = AparapiBench.bench(engine, params, b, timedRuns);
       Map<String, Object> row = baseRow(s, device, "kernel");
       long working = engine.workingBytes();
       long allocated = timed.allocatedBytesSinceStart();
@@ -445,7 +445,7 @@ public final class BenchCommand implements Callable<Integer> {
             (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
                 ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",
             r.get("runs"), r.get("engine")) + "; " + memoryNotes(r)
-        : String.format(Locale.ROOT, "min %.2f ms; %s%s; %s", (Double) r.get("min_ms"),
+        : String.format(Locale.ROOT, "min %.2f ms; %s%s; %s; %s", (Double) r.get("min_ms"),
             r.get("working_mb") == null ? "" : String.format(Locale.ROOT, "working %.1f MB, ", (Double) r.get("working_mb")),
             r.get("alloc_kb_per_step") == null ? "alloc ?" : String.format(Locale.ROOT, "alloc %.0f kB/step", (Double) r.get("alloc_kb_per_step")),
             memoryNotes(r), r.get("engine"));

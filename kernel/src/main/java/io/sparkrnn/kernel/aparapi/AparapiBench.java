@@ -88,6 +88,21 @@ public final class AparapiBench {
     for (int i = 0; i < warmup; i++) {
       engine.lossAndGradient(params, batch, null);
     }
+    return bench(engine, params, batch, runs);
+  }
+
+  /**
+   * Times {@code runs} calls of lossAndGradient on the given parameters and batch (the caller has
+   * warmed the engine up); allocates nothing but the calls' own results, so that a caller can count
+   * what the calls allocate.
+   */
+  public static Result bench(BpttEngine engine, Params params, Batch batch, int runs) {
+    if (runs < 1) {
+      throw new IllegalArgumentException("runs must be ≥ 1, found " + runs);
+    }
+    ModelConfig config = params.config();
+    int batchSize = batch.batchSize();
+    int steps = batch.steps();
     double[] seconds = new double[runs];
     for (int i = 0; i < runs; i++) {
       long t0 = System.nanoTime();

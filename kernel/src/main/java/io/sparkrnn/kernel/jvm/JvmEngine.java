@@ -38,7 +38,8 @@ import java.util.concurrent.Future;
  *
  * <p>Working memory in float32 values, for the whole batch (summed over the P slices of B_p
  * sequences, Σ B_p = B), L layers, I_l the input width of layer l, R head rows (T·B for seq2seq, B
- * for seq2one), C_p = min(T, ⌊256 / B_p⌋)·B_p ≤ 256 rows of dgates per slice ({@code CHUNK_ROWS}),
+ * for seq2one), C_p = min(T, max(1, ⌊256 / B_p⌋))·B_p rows of dgates per slice ({@code CHUNK_ROWS}; at
+ * most 256 while B_p ≤ 256, else B_p),
  * |θ| the parameter count; {@link #workingBytes()} counts exactly this, and
  * {@code JvmEngineMemoryTest} checks the two agree:
  * <pre>
@@ -242,9 +243,8 @@ public final class JvmEngine implements BpttEngine {
   }
 
   /**
-   * Σ over the slices' buffers and the transposed weights, 4 bytes a value. The per-thread packing
-   * buffer of the weight-gradient products ({@link VectorKernels}) is shared by every engine in the
-   * JVM and not counted here.
+   * Σ over the slices' buffers (the packing scratch of the weight-gradient products included) and
+   * the transposed weights, 4 bytes a value.
    */
   @Override
   public long workingBytes() {

@@ -12,6 +12,7 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import java.lang.management.ManagementFactory;
 import java.util.Arrays;
+import java.util.List;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -84,6 +85,43 @@ class JvmEngineMemoryTest {
       engine.lossAndGradient(Params.initialize(config, 3), AparapiBench.randomBatch(config, T, B, 4), null);
       assertEquals(4 * documentedValues(config, B, T, slices, vector), engine.workingBytes(),
           "bytes held after one call against docs/PERFORMANCE.md's formula");
+    }
+  }
+
+  /**
+   * The engine's count ({@code Slice.bufferValues}) covers every array a slice holds, found by
+   * reflection, so that a buffer added later cannot be left out of {@code workingBytes} and of the
+   * formula unnoticed.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"rnn", "lstm", "gru"})
+  void theCountCoversEveryArrayOfASlice(String cell) throws ReflectiveOperationException {
+    ModelConfig config = new ModelConfig(CellType.parse(cell), 2, 3, 24, 2, Mode.SEQ2SEQ, LossType.MSE);
+    try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
+      engine.lossAndGradient(Params.initialize(config, 3), AparapiBench.randomBatch(config, 9, 6, 4), null);
+      java.lang.reflect.Field slicesField = JvmEngine.class.getDeclaredField("slices");
+      slicesField.setAccessible(true);
+      List<?> slices = (List<?>) slicesField.get(engine);
+      assertEquals(2, slices.size());
+      for (Object slice : slices) {
+        long found = 0;
+        for (java.lang.reflect.Field f : JvmEngine.Slice.class.getDeclaredFields()) {
+          f.setAccessible(true);
+          Object v = f.get(slice);
+          if (v instanceof float[] a) {
+            found += a.length;
+          } else if (v instanceof int[] a) {
+            found += a.length;
+          } else if (v instanceof float[][] aa) {
+            for (float[] a : aa) {
+              found += a.length;
+            }
+          } else {
+            assertTrue(v == null || !v.getClass().isArray(), "an array field the check does not know: " + f);
+          }
+        }
+        assertEquals(found, ((JvmEngine.Slice) slice).bufferValues(), "values in the arrays of a slice against its count");
+      }
     }
   }
 

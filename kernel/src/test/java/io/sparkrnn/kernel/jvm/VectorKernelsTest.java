@@ -76,10 +76,15 @@ class VectorKernelsTest {
   }
 
   /** n = 3V + 5: the last 5 values go through the scalar tail; they must equal the same values computed in lanes. */
-  @Test
-  void sigmoidAndTanhTailsGiveTheLaneBits() {
+  @ParameterizedTest(name = "special values in the tail: {0}")
+  @ValueSource(booleans = {false, true})
+  void sigmoidAndTanhTailsGiveTheLaneBits(boolean specialsInTail) {
     int n = 3 * V + 5;
     float[] x = inputs(4 * V, 2);
+    if (specialsInTail) {
+      float[] special = {0f, -0f, 1e30f, -100f, 89f};
+      System.arraycopy(special, 0, x, 3 * V, special.length); // the 5 values the tail computes
+    }
     float[] sigAll = x.clone();
     vector.sigmoid(sigAll, 0, 4 * V); // every value in a lane
     float[] sigTail = x.clone();

@@ -56,9 +56,13 @@ public final class GpuCheck {
   /** Norms below this are zero at float32 precision. */
   static final double NORM_FLOOR = 1e-6;
 
-  /** The shapes of shared/GPU.md's cuDNN table (cell:F:H:B:T). */
-  static final List<String> GPU_SHAPES = List.of("rnn:1:64:64:50", "lstm:1:64:64:50", "gru:1:64:64:50", "rnn:1:256:64:50",
-      "lstm:1:256:64:50", "gru:1:256:64:50", "lstm:64:256:256:100", "lstm:128:512:1024:50", "lstm:256:1024:256:100");
+  /**
+   * The shapes of shared/GPU.md's cuDNN table (cell:F:H:B:T): the two of issue 8's target first,
+   * then the rest from small to large, so that a run cut short by its time budget has the ones that
+   * matter most.
+   */
+  static final List<String> GPU_SHAPES = List.of("lstm:1:256:64:50", "lstm:64:256:256:100", "rnn:1:64:64:50", "lstm:1:64:64:50",
+      "gru:1:64:64:50", "rnn:1:256:64:50", "gru:1:256:64:50", "lstm:128:512:1024:50", "lstm:256:1024:256:100");
   /** A run of seconds, for trying the script on a CPU. */
   static final List<String> QUICK_SHAPES = List.of("rnn:1:64:64:50", "lstm:1:64:64:50", "gru:1:64:64:50");
 
@@ -82,6 +86,7 @@ public final class GpuCheck {
     a.put("jvm", "0");
     a.put("yardstick", "");
     a.put("seed", "1");
+    a.put("budgetSeconds", "300");
     for (String arg : args) {
       int eq = arg.indexOf('=');
       if (eq < 1 || !a.containsKey(arg.substring(0, eq))) {
@@ -95,6 +100,8 @@ public final class GpuCheck {
     int runs = Integer.parseInt(a.get("runs"));
     int warmup = Integer.parseInt(a.get("warmup"));
     double maxSeconds = Double.parseDouble(a.get("maxSeconds"));
+    double budgetSeconds = Double.parseDouble(a.get("budgetSeconds"));
+    long begun = System.nanoTime();
     long seed = Long.parseLong(a.get("seed"));
     List<String> shapes = switch (a.get("shapes")) {
       case "gpu" -> GPU_SHAPES;
@@ -129,10 +136,16 @@ public final class GpuCheck {
           + device : "correctness: FAILED (see above)");
     }
 
-    Map<String, Double> yardstick = readYardstick(a.get("yardstick"), out);
+    Yardstick yardstick = readYardstick(a.get("yardstick"), out);
+    report.put("yardstick", yardstick.source());
     List<Map<String, Object>> rows = new ArrayList<>();
+    report.put("rows", rows);
+    if (!save(outDir, report, rows, resolved, yardstick, out)) {
+      return 1;
+    }
     out.println();
-    out.println("timing: median of " + runs + " after " + warmup + " warm-up calls, at most about " + maxSeconds + " s a shape");
+    out.println("timing: median of up to " + runs + " after up to " + warmup + " warm-up calls, about " + maxSeconds
+        + " s a shape at most, " + budgetSeconds + " s in all");
     for (String spec : shapes) {
       String[] p = spec.trim().split(":");
       ModelConfig config = new ModelConfig(CellType.parse(p[0]), 1, Integer.parseInt(p[1]), Integer.parseInt(p[2]), 1, Mode.SEQ2SEQ,
@@ -141,29 +154,45 @@ public final class GpuCheck {
       int T = Integer.parseInt(p[4]);
       List<String> engines = a.get("jvm").equals("1") ? List.of(device, "jvm") : List.of(device);
       for (String e : engines) {
-        Map<String, Object> row = time(config, B, T, e, resolved, warmup, runs, maxSeconds, seed);
-        Double cudnn = yardstick.get(spec.trim());
-        if (cudnn != null) {
+        Map<String, Object> row;
+        if ((System.nanoTime() - begun) / 1e9 > budgetSeconds) {
+          row = shapeRow(config, B, T, e);
+          row.put("error", "skipped: the run's budget of " + budgetSeconds + " s was spent");
+          row.put("seq_per_s", 0.0);
+          row.put("gflops", 0.0);
+        } else {
+          row = time(config, B, T, e, resolved, warmup, runs, maxSeconds, seed);
+        }
+        Double cudnn = yardstick.seqPerS().get(spec.trim());
+        if (cudnn != null && !row.containsKey("error")) {
           row.put("cudnn_seq_per_s", cudnn);
           row.put("ratio_to_cudnn", (Double) row.get("seq_per_s") / cudnn);
         }
         rows.add(row);
         out.println("  " + line(row));
+        // after every shape: a run cut short (the lent machine's minutes) keeps what it measured
+        if (!save(outDir, report, rows, resolved, yardstick, out)) {
+          return 1;
+        }
       }
     }
-    report.put("rows", rows);
-    String table = table(rows, resolved.info().describe());
+    out.println();
+    out.print(table(rows, resolved.info().describe(), yardstick.source()));
+    return ok ? 0 : 1;
+  }
+
+  /** Writes gpu-check.json and gpu-check.md as they stand; false (and a message) when the folder cannot be written. */
+  static boolean save(Path outDir, Map<String, Object> report, List<Map<String, Object>> rows, ResolvedDevice resolved,
+      Yardstick yardstick, PrintStream out) {
     try {
       Files.createDirectories(outDir);
       write(outDir.resolve("gpu-check.json"), Json.writePretty(report) + "\n");
-      write(outDir.resolve("gpu-check.md"), table);
+      write(outDir.resolve("gpu-check.md"), table(rows, resolved.info().describe(), yardstick.source()));
+      return true;
     } catch (IOException e) {
       out.println("error: cannot write to " + outDir + ": " + e.getMessage());
-      return 1;
+      return false;
     }
-    out.println();
-    out.print(table);
-    return ok ? 0 : 1;
   }
 
   /** Every cell × (seq2seq mse, seq2one cross_entropy) × (1, 2 layers) with uneven lengths, then one bench-size LSTM. */
@@ -249,8 +278,7 @@ public final class GpuCheck {
     return new Batch(T, B, config.inputSize(), full.x(), full.targets(), full.classes(), len);
   }
 
-  static Map<String, Object> time(ModelConfig config, int B, int T, String device, ResolvedDevice resolved, int warmup, int runs,
-      double maxSeconds, long seed) {
+  static Map<String, Object> shapeRow(ModelConfig config, int B, int T, String device) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("cell", config.cell().id());
     row.put("hidden_size", config.hiddenSize());
@@ -259,20 +287,34 @@ public final class GpuCheck {
     row.put("steps", T);
     row.put("device", device);
     row.put("mode", "kernel");
+    return row;
+  }
+
+  /**
+   * Warm-up calls (up to {@code warmup}, while they take less than half of {@code maxSeconds}; at
+   * least one), then timed calls (up to {@code runs}, while the shape stays within
+   * {@code maxSeconds}; at least one). The JVM engine warms for 2 s at least: its SIMD code runs
+   * interpreted until C2 compiles it.
+   */
+  static Map<String, Object> time(ModelConfig config, int B, int T, String device, ResolvedDevice resolved, int warmup, int runs,
+      double maxSeconds, long seed) {
+    Map<String, Object> row = shapeRow(config, B, T, device);
     try (BpttEngine engine = device.equals("jvm") ? new JvmEngine() : new AparapiEngine(resolved)) {
       Params params = Params.initialize(config, seed);
       Batch batch = AparapiBench.randomBatch(config, T, B, seed + 1);
       long start = System.nanoTime();
       int calls = 0;
-      // the JVM engine's SIMD code runs interpreted until C2 compiles it: warm it for 2 s as well
       double minWarmSeconds = device.equals("jvm") ? 2.0 : 0;
-      while (calls < warmup || (System.nanoTime() - start) / 1e9 < minWarmSeconds) {
+      double perCall = 0;
+      while (calls < 1 || (calls < warmup && (System.nanoTime() - start) / 1e9 < maxSeconds / 2)
+          || (System.nanoTime() - start) / 1e9 < minWarmSeconds) {
+        long t0 = System.nanoTime();
         engine.lossAndGradient(params, batch, null);
+        perCall = (System.nanoTime() - t0) / 1e9;
         calls++;
       }
-      double perCall = calls > 0 ? (System.nanoTime() - start) / 1e9 / calls : 0;
-      // fewer timed runs when a call takes long (at least 3): the run must fit a lent machine's minutes
-      int n = perCall * runs > maxSeconds ? Math.max(3, (int) (maxSeconds / perCall)) : runs;
+      double left = maxSeconds - (System.nanoTime() - start) / 1e9;
+      int n = (int) Math.max(1, Math.min(runs, Math.floor(left / Math.max(perCall, 1e-9))));
       double[] seconds = new double[n];
       for (int i = 0; i < n; i++) {
         long t0 = System.nanoTime();
@@ -301,11 +343,19 @@ public final class GpuCheck {
     return row;
   }
 
-  /** The cuDNN script's JSON: a list of rows with "shape" (cell:F:H:B:T) and "seq_per_s". Empty when none is named or it cannot be read. */
-  static Map<String, Double> readYardstick(String file, PrintStream out) {
+  /** Sequences/s by shape (cell:F:H:B:T), and where the figures come from. */
+  record Yardstick(Map<String, Double> seqPerS, String source) {}
+
+  /**
+   * A yardstick file: a JSON list of rows with "shape" (cell:F:H:B:T), "seq_per_s" and, optionally,
+   * "source" (cudnn_bench.py writes its own measurement; bin/gpu/gpu-md-yardstick.json holds
+   * shared/GPU.md's figures). Empty when none is named or it cannot be read.
+   */
+  static Yardstick readYardstick(String file, PrintStream out) {
     Map<String, Double> byShape = new LinkedHashMap<>();
+    String source = "";
     if (file.isEmpty()) {
-      return byShape;
+      return new Yardstick(byShape, "none");
     }
     try {
       Object parsed = Json.parse(Files.readString(Path.of(file), StandardCharsets.UTF_8));
@@ -313,14 +363,19 @@ public final class GpuCheck {
         for (Object o : list) {
           if (o instanceof Map<?, ?> m && m.get("shape") instanceof String shape && m.get("seq_per_s") instanceof Number n) {
             byShape.put(shape, n.doubleValue());
+            if (source.isEmpty() && m.get("source") instanceof String src) {
+              source = src;
+            }
           }
         }
       }
-      out.println("yardstick: " + byShape.size() + " shapes from " + file);
+      source = source.isEmpty() ? file : source;
+      out.println("yardstick: " + byShape.size() + " shapes, " + source);
     } catch (IOException | RuntimeException e) {
       out.println("yardstick: none (" + file + ": " + e.getMessage() + ")");
+      source = "none";
     }
-    return byShape;
+    return new Yardstick(byShape, source);
   }
 
   static String line(Map<String, Object> r) {
@@ -334,7 +389,7 @@ public final class GpuCheck {
         r.containsKey("ratio_to_cudnn") ? String.format(Locale.ROOT, ", %.2f× cuDNN", (Double) r.get("ratio_to_cudnn")) : "");
   }
 
-  static String table(List<Map<String, Object>> rows, String device) {
+  static String table(List<Map<String, Object>> rows, String device, String yardstickSource) {
     StringBuilder sb = new StringBuilder();
     sb.append("| cell | F | H | B | T | device | ms/step | seq/s | GFLOP/s | cuDNN seq/s | ratio |\n");
     sb.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -342,13 +397,14 @@ public final class GpuCheck {
       boolean err = r.containsKey("error");
       sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.get("cell"), r.get("input_size"),
           r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"),
-          err ? "error" : String.format(Locale.ROOT, "%.2f", (Double) r.get("median_ms")),
+          err ? (String.valueOf(r.get("error")).startsWith("skipped") ? "skipped" : "error")
+              : String.format(Locale.ROOT, "%.2f", (Double) r.get("median_ms")),
           err ? "" : String.format(Locale.ROOT, "%,.0f", (Double) r.get("seq_per_s")),
           err ? "" : String.format(Locale.ROOT, "%.1f", (Double) r.get("gflops")),
           r.containsKey("cudnn_seq_per_s") ? String.format(Locale.ROOT, "%,.0f", (Double) r.get("cudnn_seq_per_s")) : "",
           r.containsKey("ratio_to_cudnn") ? String.format(Locale.ROOT, "%.2f×", (Double) r.get("ratio_to_cudnn")) : ""));
     }
-    sb.append("\n").append(device).append("\n");
+    sb.append("\n").append(device).append("; yardstick: ").append(yardstickSource).append("\n");
     return sb.toString();
   }
 

@@ -34,7 +34,7 @@ class GpuCheckTest {
       org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
     }
     Path yardstick = tmp.resolve("cudnn.json");
-    Files.writeString(yardstick, "[{\"shape\": \"rnn:1:16:8:5\", \"seq_per_s\": 1000.0}]");
+    Files.writeString(yardstick, "[{\"shape\": \"rnn:1:16:8:5\", \"seq_per_s\": 1000.0, \"source\": \"a test's figure\"}]");
     Path out = tmp.resolve("out");
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     int status = GpuCheck.run(new String[] {"device=cpu-opencl", "out=" + out, "shapes=rnn:1:16:8:5,gru:2:8:4:3", "runs=3", "warmup=1",
@@ -56,7 +56,30 @@ class GpuCheckTest {
     assertEquals(seqPerS / 1000.0, ((Number) rnn.get("ratio_to_cudnn")).doubleValue(), 1e-9, "ratio against the yardstick's row");
     assertTrue(!((Map<?, ?>) rows.get(1)).containsKey("ratio_to_cudnn"), "no yardstick row for gru:2:8:4:3");
     String table = Files.readString(out.resolve("gpu-check.md"));
-    assertTrue(table.contains("| rnn | 1 | 16 | 8 | 5 | cpu-opencl |") && table.contains("1,000"), table);
+    assertTrue(table.contains("| rnn | 1 | 16 | 8 | 5 | cpu-opencl |") && table.contains("1,000") && table.contains("yardstick: a test's figure"),
+        table);
+    assertEquals("a test's figure", report.get("yardstick"));
+  }
+
+  @Test
+  void aSpentBudgetSkipsTheRemainingShapesAndSaysSo() throws IOException {
+    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
+      if (AparapiEngineTest.REQUIRE_OPENCL) {
+        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device to try the GPU check on: " + Devices.list());
+      }
+      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
+    }
+    Path out = tmp.resolve("budget");
+    ByteArrayOutputStream printed = new ByteArrayOutputStream();
+    int status = GpuCheck.run(new String[] {"device=cpu-opencl", "out=" + out, "shapes=rnn:1:8:4:3,gru:1:8:4:3", "check=0", "runs=1",
+        "warmup=1", "budgetSeconds=0"}, new PrintStream(printed, true, StandardCharsets.UTF_8));
+    assertEquals(0, status, printed.toString(StandardCharsets.UTF_8));
+    List<?> rows = (List<?>) ((Map<?, ?>) Json.parse(Files.readString(out.resolve("gpu-check.json")))).get("rows");
+    assertEquals(2, rows.size());
+    for (Object r : rows) {
+      assertTrue(String.valueOf(((Map<?, ?>) r).get("error")).startsWith("skipped"), r.toString());
+    }
+    assertTrue(Files.readString(out.resolve("gpu-check.md")).contains("| skipped |"));
   }
 
   @Test

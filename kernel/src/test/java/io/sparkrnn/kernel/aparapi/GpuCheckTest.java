@@ -27,12 +27,7 @@ class GpuCheckTest {
 
   @Test
   void runsOnTheOpenClCpuAndWritesTheReportWithTheYardstickBeside() throws IOException {
-    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
-      if (AparapiEngineTest.REQUIRE_OPENCL) {
-        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device to try the GPU check on: " + Devices.list());
-      }
-      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
-    }
+    requireOpenClCpu();
     Path yardstick = tmp.resolve("cudnn.json");
     Files.writeString(yardstick, "[{\"shape\": \"rnn:1:16:8:5\", \"seq_per_s\": 1000.0, \"source\": \"a test's figure\"}]");
     Path out = tmp.resolve("out");
@@ -63,12 +58,7 @@ class GpuCheckTest {
 
   @Test
   void aSpentBudgetSkipsTheRemainingShapesAndSaysSo() throws IOException {
-    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
-      if (AparapiEngineTest.REQUIRE_OPENCL) {
-        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device to try the GPU check on: " + Devices.list());
-      }
-      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
-    }
+    requireOpenClCpu();
     Path out = tmp.resolve("budget");
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     int status = GpuCheck.run(new String[] {"device=cpu-opencl", "out=" + out, "shapes=rnn:1:8:4:3,gru:1:8:4:3", "check=0", "runs=1",
@@ -88,6 +78,16 @@ class GpuCheckTest {
     assertEquals(2, GpuCheck.run(new String[] {"devise=gpu"}, quiet));
     if (!Devices.available().contains(DeviceChoice.GPU)) {
       assertEquals(2, GpuCheck.run(new String[] {"device=gpu", "out=" + tmp}, quiet));
+    }
+  }
+
+  /** Fails under SPARKRNN_REQUIRE_OPENCL=1 without PoCL; elsewhere a test without it is aborted, and says so. */
+  private static void requireOpenClCpu() {
+    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
+      if (AparapiEngineTest.REQUIRE_OPENCL) {
+        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device to try the GPU check on: " + Devices.list());
+      }
+      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
     }
   }
 

@@ -135,6 +135,32 @@ class VectorKernelsTest {
     }
   }
 
+  /**
+   * The same comparisons 20,000 times, so that both sides also run as C2 compiles them (a single
+   * call runs interpreted): the bits must not change with the JIT tier.
+   */
+  @Test
+  void fusedCellsKeepTheirBitsOnceCompiled() {
+    int rows = 3;
+    int H = 40; // lanes and a tail on 512- and 256-bit vectors
+    float[] a = inputs(rows * 4 * H, 8);
+    float[] c = inputs(2 * rows * H, 9);
+    float[] ag = inputs(rows * 3 * H, 10);
+    float[] gh = inputs(rows * 3 * H, 11);
+    float[] h = inputs(2 * rows * H, 12);
+    float[][] lstmWant = lstm(composed, a, c, rows, H);
+    float[][] gruWant = gru(composed, ag, gh, h, rows, H);
+    for (int i = 0; i < 20_000; i++) {
+      float[][] lstmGot = lstm(vector, a, c, rows, H);
+      float[][] gruGot = gru(vector, ag, gh, h, rows, H);
+      if (i % 1000 == 999 || !java.util.Arrays.deepEquals(lstmGot, lstmWant) || !java.util.Arrays.deepEquals(gruGot, gruWant)) {
+        assertTrue(java.util.Arrays.deepEquals(lstmGot, lstmWant), "lstmCell changed bits at call " + i);
+        assertTrue(java.util.Arrays.deepEquals(gruGot, gruWant), "gruCell changed bits at call " + i);
+        assertTrue(java.util.Arrays.deepEquals(lstm(composed, a, c, rows, H), lstmWant), "the composition changed bits at call " + i);
+      }
+    }
+  }
+
   private static float[][] lstm(MathKernels m, float[] a0, float[] c0, int rows, int H) {
     float[] a = a0.clone();
     float[] c = c0.clone();

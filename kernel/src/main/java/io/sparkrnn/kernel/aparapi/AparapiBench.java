@@ -140,6 +140,22 @@ public final class AparapiBench {
     return new Batch(steps, batchSize, config.inputSize(), x, null, y, null);
   }
 
+  /**
+   * Puts {@code key=value} arguments into {@code values}, whose keys (with their defaults) are the
+   * only ones allowed; shared by this class's and {@link GpuCheck}'s command lines.
+   *
+   * @throws IllegalArgumentException naming the argument and the allowed keys
+   */
+  static void putKeyValues(String[] args, Map<String, String> values) {
+    for (String arg : args) {
+      int eq = arg.indexOf('=');
+      if (eq < 1 || !values.containsKey(arg.substring(0, eq))) {
+        throw new IllegalArgumentException("bad argument '" + arg + "', expected key=value with key one of " + values.keySet());
+      }
+      values.put(arg.substring(0, eq), arg.substring(eq + 1));
+    }
+  }
+
   /** key=value arguments; see the class comment. Prints one summary line and the execution report. */
   public static void main(String[] args) {
     Map<String, String> a = new LinkedHashMap<>(Map.of("cell", "lstm", "layers", "1", "F", "1", "H", "64", "O", "1", "B", "64",
@@ -147,13 +163,7 @@ public final class AparapiBench {
     a.put("mode", "seq2seq");
     a.put("loss", "mse");
     a.put("seed", "1");
-    for (String arg : args) {
-      int eq = arg.indexOf('=');
-      if (eq < 1 || !a.containsKey(arg.substring(0, eq))) {
-        throw new IllegalArgumentException("bad argument '" + arg + "', expected key=value with key one of " + a.keySet());
-      }
-      a.put(arg.substring(0, eq), arg.substring(eq + 1));
-    }
+    putKeyValues(args, a);
     ModelConfig config = new ModelConfig(CellType.parse(a.get("cell")), Integer.parseInt(a.get("layers")),
         Integer.parseInt(a.get("F")), Integer.parseInt(a.get("H")), Integer.parseInt(a.get("O")), Mode.parse(a.get("mode")),
         LossType.parse(a.get("loss")));

@@ -87,13 +87,11 @@ public final class GpuCheck {
     a.put("yardstick", "");
     a.put("seed", "1");
     a.put("budgetSeconds", "300");
-    for (String arg : args) {
-      int eq = arg.indexOf('=');
-      if (eq < 1 || !a.containsKey(arg.substring(0, eq))) {
-        out.println("error: bad argument '" + arg + "'; expected key=value with key one of " + a.keySet());
-        return 2;
-      }
-      a.put(arg.substring(0, eq), arg.substring(eq + 1));
+    try {
+      AparapiBench.putKeyValues(args, a);
+    } catch (IllegalArgumentException e) {
+      out.println("error: " + e.getMessage());
+      return 2;
     }
     String device = a.get("device");
     Path outDir = Path.of(a.get("out"));
@@ -315,23 +313,15 @@ public final class GpuCheck {
       }
       double left = maxSeconds - (System.nanoTime() - start) / 1e9;
       int n = (int) Math.max(1, Math.min(runs, Math.floor(left / Math.max(perCall, 1e-9))));
-      double[] seconds = new double[n];
-      for (int i = 0; i < n; i++) {
-        long t0 = System.nanoTime();
-        engine.lossAndGradient(params, batch, null);
-        seconds[i] = (System.nanoTime() - t0) / 1e9;
-      }
-      Arrays.sort(seconds);
-      double median = n % 2 == 1 ? seconds[n / 2] : 0.5 * (seconds[n / 2 - 1] + seconds[n / 2]);
-      long flops = AparapiBench.trainingStepFlops(config, B, T);
-      row.put("engine", engine instanceof AparapiEngine ap ? ap.executionReport() : engine.describe());
+      AparapiBench.Result r = AparapiBench.bench(engine, params, batch, n);
+      row.put("engine", r.executionReport());
       row.put("runs", n);
-      row.put("median_ms", median * 1e3);
-      row.put("min_ms", seconds[0] * 1e3);
-      row.put("seq_per_s", B / median);
-      row.put("gflops", flops / median / 1e9);
+      row.put("median_ms", r.medianSeconds() * 1e3);
+      row.put("min_ms", r.minSeconds() * 1e3);
+      row.put("seq_per_s", r.sequencesPerSecond());
+      row.put("gflops", r.gflopPerSecond());
       if (engine instanceof AparapiEngine ap) {
-        row.put("launches_per_step", ap.lastCallLaunches());
+        row.put("launches_per_step", r.launchesPerStep());
         row.put("on_opencl", ap.lastCallRanOnOpenCL());
       }
       row.put("working_mb", engine.workingBytes() / 1e6);

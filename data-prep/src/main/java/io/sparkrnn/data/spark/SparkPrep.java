@@ -128,7 +128,7 @@ public final class SparkPrep {
   }
 
   /** Waits (up to {@link #CANCEL_WAIT_MS}) until no stage of the job group has running tasks. */
-  private static void awaitNoRunningTasks(JavaSparkContext sc, String group) {
+  static void awaitNoRunningTasks(JavaSparkContext sc, String group) {
     long deadline = System.currentTimeMillis() + CANCEL_WAIT_MS;
     while (System.currentTimeMillis() < deadline) {
       boolean running = false;

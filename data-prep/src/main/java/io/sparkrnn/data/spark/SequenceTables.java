@@ -1,0 +1,912 @@
+package io.sparkrnn.data.spark;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.floor;
+import static org.apache.spark.sql.functions.greatest;
+import static org.apache.spark.sql.functions.least;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.pmod;
+import static org.apache.spark.sql.functions.size;
+import static org.apache.spark.sql.functions.xxhash64;
+
+import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.DatasetWriter;
+import io.sparkrnn.data.ExactMoments;
+import io.sparkrnn.data.FileSystems;
+import io.sparkrnn.data.Manifest;
+import io.sparkrnn.data.Moments;
+import io.sparkrnn.data.Normalization;
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.ShardCodec;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.Split;
+import io.sparkrnn.data.WindowCutter;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.DateType;
+import org.apache.spark.sql.types.MapType;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.TimestampNTZType;
+import org.apache.spark.sql.types.TimestampType;
+import org.apache.spark.sql.types.UserDefinedType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.Tuple2;
+
+/**
+ * Any Spark table to a dataset (manifest + shards), distributed: the executors cut the windows
+ * and write the shards; the driver receives counts, exact moments and shard descriptions, never
+ * rows.
+ *
+ * <p>How, and why the output is byte-identical whatever the table's file layout, partition count
+ * or executor count:
+ * <ol>
+ *   <li>Every series gets h = xxhash64(seed, key). The sequences of a split are ordered by
+ *       (h, key, window start); shard i of a split holds its sequences i·B … i·B + B − 1. Nothing
+ *       in that order depends on how Spark partitions the work.
+ *   <li>Rows are shuffled once, by a bucket that rises with h ({@code repartition(N, bucket)}),
+ *       and sorted within partitions by (bucket, h, key, order). A key's rows are then contiguous
+ *       and in time order in one task, and each bucket's windows come out in the global order.
+ *   <li>Pass 1 cuts the windows and returns, per bucket, the number of windows of each split
+ *       and (with {@code normalize}) the training windows' moments, summed exactly
+ *       ({@link ExactMoments}) so that their merge order does not matter.
+ *   <li>The driver turns the counts into each bucket's first global index, and the moments into
+ *       the normalisation.
+ *   <li>Pass 2 cuts the same windows (Spark reuses the shuffle's files) and gives each its global
+ *       index. A shard whose sequences all lie in one bucket is assembled and written by that
+ *       task; the few shards that straddle buckets are assembled after a small shuffle of just
+ *       their windows. Shards are published through task-attempt-unique temporary names renamed
+ *       into place, so retried tasks are harmless.
+ *   <li>The driver checks every shard's size and writes manifest.json last, by rename.
+ * </ol>
+ * Memory: a task holds T + K rows per series and one shard per split, never a whole series, so a
+ * table larger than every heap involved is fine. On any failure the output is removed.
+ */
+public final class SequenceTables {
+  private static final Logger LOG = LoggerFactory.getLogger(SequenceTables.class);
+  /** The task name in the manifest. */
+  public static final String TASK = "table";
+  private static final String H = "__sparkrnn_h";
+  private static final String BUCKET = "__sparkrnn_bucket";
+  private static final String VALIDATION = "__sparkrnn_validation";
+  private static final String SERIES_ROWS = "__sparkrnn_series_rows";
+  /** Salt of the by-key split's hash, so that it is independent of the ordering hash. */
+  private static final long SPLIT_SALT = 0x9E3779B97F4A7C15L;
+  /** The by-key split compares the hash modulo this with fraction · this. */
+  private static final long SPLIT_RESOLUTION = 1L << 24;
+
+  private SequenceTables() {}
+
+  /**
+   * Cuts {@code table} into sequences and writes a dataset to {@code outUri}.
+   *
+   * @param table long format (one row per key and time) or wide format (one row per sequence);
+   *     filter it first ({@code where}) as you need
+   * @return the manifest written
+   * @throws IllegalArgumentException for bad options, columns or data, naming the column (and the
+   *     key and order value); nothing is left at {@code outUri}
+   */
+  public static Manifest prep(Dataset<Row> table, TableSpec spec, String outUri) throws IOException {
+    return prep(table, spec, outUri, false);
+  }
+
+  /** As {@link #prep(Dataset, TableSpec, String)}; {@code overwrite} replaces an existing dataset. */
+  public static Manifest prep(Dataset<Row> table, TableSpec spec, String outUri, boolean overwrite) throws IOException {
+    Layout layout = Layout.resolve(table, spec);
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(table.sparkSession().sparkContext());
+    PrepOptions options = new PrepOptions(new Path(outUri).toUri(), spec.batch(), spec.validationFraction(),
+        spec.normalize(), overwrite);
+    FileSystem fs = FileSystems.get(options.out(), sc.hadoopConfiguration());
+    Path dir = fs.makeQualified(new Path(options.out()));
+    // fail before any job on an output that prepareDirectory would refuse later
+    checkOutput(fs, dir, overwrite);
+
+    int buckets = spec.partitions() > 0 ? spec.partitions()
+        : Integer.parseInt(table.sparkSession().conf().get("spark.sql.shuffle.partitions"));
+    JavaRDD<Row> rows = sortedRows(table, spec, layout, buckets).toJavaRDD();
+    TableRows cutter = layout.rows(spec);
+    String group = "spark-rnn-prep-table-" + UUID.randomUUID();
+    sc.setJobGroup(group, "prep table -> " + dir, true);
+    boolean created = false;
+    try {
+      sc.setJobDescription("prep table: pass 1 of 2, count windows" + (spec.normalize() ? " and moments" : ""));
+      int normOutputs = spec.classes() > 0 ? 0 : layout.targetWidth;
+      boolean normalize = spec.normalize();
+      int features = layout.features;
+      int steps = spec.steps();
+      boolean seq2one = spec.seq2one();
+      List<byte[]> partials = rows.mapPartitions(it -> {
+        PassOne p = new PassOne(normalize ? new ExactMoments(features, normOutputs) : null, steps, seq2one);
+        cutter.cut(it, p, p.stats);
+        return List.of(serialize(p)).iterator();
+      }).collect();
+      PassOne total = new PassOne(normalize ? new ExactMoments(features, normOutputs) : null, steps, seq2one);
+      for (byte[] b : partials) {
+        total.merge((PassOne) deserialize(b));
+      }
+      Plan plan = total.plan(spec, layout, buckets, dir.toString());
+      LOG.info("prep table: {} rows, {} series, {} train + {} validation windows", total.stats.rows,
+          total.stats.series, plan.count[0], plan.count[1]);
+      Prep.checkBatch(plan.dataset, options);
+
+      created = DatasetWriter.prepareDirectory(fs, dir, overwrite);
+      sc.setJobDescription("prep table: pass 2 of 2, write " + plan.shards() + " shards");
+      SerializableConfiguration conf = new SerializableConfiguration(sc.hadoopConfiguration());
+      JavaPairRDD<Long, byte[]> pieces = rows.mapPartitionsToPair(it -> {
+        PassTwo p = new PassTwo(plan, conf);
+        cutter.cut(it, p, new TableRows.Stats());
+        return p.finish().iterator();
+      });
+      int reducers = Math.max(1, Math.min(sc.defaultParallelism(), plan.shards()));
+      List<byte[]> written = pieces.groupByKey(reducers).map(t -> assemble(plan, t._1(), t._2(), conf)).collect();
+      ShardInfo[] shards = new ShardInfo[plan.shards()];
+      for (byte[] b : written) {
+        ByteBuffer buf = ByteBuffer.wrap(b);
+        int index = buf.getInt();
+        ShardInfo info = (ShardInfo) deserialize(Arrays.copyOfRange(b, 4, b.length));
+        if (shards[index] != null) {
+          throw new IllegalStateException("shard " + index + " assembled twice");
+        }
+        shards[index] = info;
+      }
+      for (int i = 0; i < shards.length; i++) {
+        if (shards[i] == null) {
+          throw new IllegalStateException("shard " + i + " was never written");
+        }
+        long len = fs.getFileStatus(new Path(dir, shards[i].file())).getLen();
+        if (len != shards[i].bytes()) {
+          throw new IOException(shards[i].file() + ": " + len + " bytes after the job, the task wrote " + shards[i].bytes());
+        }
+      }
+      Manifest manifest = new Manifest(plan.dataset, List.of(shards), plan.normalization);
+      DatasetWriter.commitManifest(fs, dir, manifest);
+      return manifest;
+    } catch (Exception e) {
+      // Spark's SparkException is checked but not declared by collect(), hence Exception here.
+      sc.cancelJobGroup(group);
+      SparkPrep.awaitNoRunningTasks(sc, group);
+      if (created) {
+        DatasetWriter.deleteQuietly(fs, dir);
+      }
+      throw unwrap(e);
+    } finally {
+      sc.clearJobGroup();
+    }
+  }
+
+  /** A bad-data error from a task as it was thrown; anything else as it is. */
+  private static RuntimeException unwrap(Exception e) throws IOException {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof TableDataException tde) {
+        return new TableDataException(tde.getMessage(), e);
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    if (e instanceof IOException io) {
+      throw io;
+    }
+    if (e instanceof RuntimeException r) {
+      return r;
+    }
+    return new IllegalStateException(e);
+  }
+
+  /** Refuses an output that is a file or a non-empty non-dataset directory, without changing anything. */
+  private static void checkOutput(FileSystem fs, Path dir, boolean overwrite) throws IOException {
+    FileStatus status;
+    try {
+      status = fs.getFileStatus(dir);
+    } catch (FileNotFoundException e) {
+      return;
+    }
+    if (!status.isDirectory()) {
+      throw new IOException(dir + ": exists and is a file, expected a new or empty directory for the dataset");
+    }
+    FileStatus[] children = fs.listStatus(dir);
+    if (children.length > 0) {
+      boolean isDataset = fs.exists(new Path(dir, Manifest.FILE_NAME));
+      if (!overwrite || !isDataset) {
+        throw new IOException(dir + ": exists and is not empty (" + children.length + " entries"
+            + (isDataset ? ", a dataset; pass --overwrite to replace it" : ", not a dataset; refusing to touch it") + ")");
+      }
+    }
+  }
+
+  /** The projected rows, shuffled by bucket and sorted, in {@link TableRows}'s layout. */
+  private static Dataset<Row> sortedRows(Dataset<Row> table, TableSpec spec, Layout layout, int buckets) {
+    List<Column> keys = new ArrayList<>();
+    for (String k : layout.keyNames) {
+      keys.add(quoted(k));
+    }
+    Column series = quoted(layout.seriesColumn);
+    Column[] hashInputs = keys.isEmpty()
+        ? (spec.wide() ? new Column[] {lit(spec.seed()), series} : new Column[] {lit(spec.seed())})
+        : concat(lit(spec.seed()), keys);
+    boolean byKey = spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY;
+    Column validation = lit(false);
+    if (byKey && spec.validationFraction() > 0) {
+      Column[] splitInputs = hashInputs.clone();
+      splitInputs[0] = lit(spec.seed() ^ SPLIT_SALT);
+      validation = pmod(xxhash64(splitInputs), lit(SPLIT_RESOLUTION))
+          .lt(lit(Math.round(spec.validationFraction() * SPLIT_RESOLUTION)));
+    }
+    List<Column> projection = new ArrayList<>();
+    projection.add(xxhash64(hashInputs).as(H));
+    projection.add(validation.as(VALIDATION));
+    projection.addAll(keys);
+    projection.add(series);
+    for (TableRows.ValueColumn c : layout.values) {
+      projection.add(quoted(c.name()));
+    }
+    Dataset<Row> p = table.select(projection.toArray(new Column[0]));
+    // bucket = ⌊(h / 2^64 + 1/2) · N⌋: non-decreasing in h (each step is monotone), so each
+    // bucket's rows are one contiguous run of the global (h, key, …) order
+    Column bucket = least(greatest(floor(col(H).cast(DataTypes.DoubleType).divide(lit(18446744073709551616.0))
+        .plus(lit(0.5)).multiply(lit(buckets))), lit(0L)), lit((long) buckets - 1)).cast(DataTypes.IntegerType);
+    p = p.withColumn(BUCKET, bucket).repartition(buckets, col(BUCKET));
+    List<Column> order = new ArrayList<>();
+    order.add(col(BUCKET));
+    order.add(col(H));
+    order.addAll(keys);
+    order.add(series);
+    if (!byKey && !spec.wide()) {
+      // rows per series, for the by-time boundary. Partitioned by (bucket, h, keys), which the
+      // shuffle above already satisfies, and ordered like the sort below, so Spark sorts once.
+      List<Column> partition = new ArrayList<>(order.subList(0, order.size() - 1));
+      p = p.withColumn(SERIES_ROWS, count(lit(1)).over(Window.partitionBy(partition.toArray(new Column[0]))
+          .orderBy(series).rowsBetween(Window.unboundedPreceding(), Window.unboundedFollowing())));
+    } else if (!byKey) {
+      p = p.withColumn(SERIES_ROWS, size(series).cast(DataTypes.LongType));
+    } else {
+      p = p.withColumn(SERIES_ROWS, lit(-1L));
+    }
+    p = p.sortWithinPartitions(order.toArray(new Column[0]));
+    List<Column> out = new ArrayList<>(List.of(col(H), col(BUCKET), col(VALIDATION), col(SERIES_ROWS)));
+    out.addAll(keys);
+    out.add(series);
+    for (TableRows.ValueColumn c : layout.values) {
+      out.add(quoted(c.name()));
+    }
+    return p.select(out.toArray(new Column[0]));
+  }
+
+  private static Column[] concat(Column first, List<Column> rest) {
+    Column[] all = new Column[rest.size() + 1];
+    all[0] = first;
+    for (int i = 0; i < rest.size(); i++) {
+      all[i + 1] = rest.get(i);
+    }
+    return all;
+  }
+
+  /** A column by its exact (resolved) name, dots and all. */
+  static Column quoted(String name) {
+    return col("`" + name.replace("`", "``") + "`");
+  }
+
+  /** The table's columns resolved against the spec: names as Spark resolves them, kinds, widths. */
+  static final class Layout implements Serializable {
+    private static final long serialVersionUID = 1L;
+    final List<String> keyNames = new ArrayList<>();
+    String seriesColumn;
+    TableRows.ValueColumn[] values;
+    int[] inputSlots;
+    int[] targetSlots;
+    int features;
+    /** O as the window cutter sees it: target values per row (1 for a class id). */
+    int targetWidth;
+    final Map<String, Object> columns = new LinkedHashMap<>();
+
+    TableRows rows(TableSpec spec) {
+      return new TableRows(spec, keyNames, seriesColumn, values, inputSlots, targetSlots, features, targetWidth);
+    }
+
+    static Layout resolve(Dataset<Row> table, TableSpec spec) {
+      Layout l = new Layout();
+      for (String k : spec.keyColumns()) {
+        StructField f = field(table, k, "--key");
+        if (f.dataType() instanceof MapType) {
+          throw new IllegalArgumentException("--key: column '" + f.name() + "' is " + f.dataType().simpleString()
+              + "; a key must be comparable (a string, number, date, …)");
+        }
+        l.keyNames.add(f.name());
+      }
+      if (spec.wide()) {
+        resolveWide(l, table, spec);
+      } else {
+        resolveLong(l, table, spec);
+      }
+      if (l.features < 1) {
+        throw new IllegalArgumentException("no input features");
+      }
+      return l;
+    }
+
+    private static void resolveLong(Layout l, Dataset<Row> table, TableSpec spec) {
+      StructField order = field(table, spec.orderColumn(), "--order");
+      DataType ot = order.dataType();
+      if (!(ot instanceof NumericType || ot instanceof TimestampType || ot instanceof TimestampNTZType
+          || ot instanceof DateType)) {
+        throw new IllegalArgumentException("--order: column '" + order.name() + "' is " + ot.simpleString()
+            + "; expected a timestamp, date, integer or floating column (cast it first, e.g. to_timestamp)");
+      }
+      l.seriesColumn = order.name();
+      List<TableRows.ValueColumn> cols = new ArrayList<>();
+      Map<String, TableRows.ValueColumn> byName = new HashMap<>();
+      List<Integer> inputs = new ArrayList<>();
+      for (String name : spec.inputColumns()) {
+        for (int slot : slots(valueColumn(table, name, "--inputs", l.keyNames.size(), cols, byName))) {
+          inputs.add(slot);
+        }
+      }
+      List<Integer> targets = new ArrayList<>();
+      if (spec.nextStepTargets()) {
+        targets.addAll(inputs);
+      } else {
+        for (String name : spec.targetColumns()) {
+          TableRows.ValueColumn c = valueColumn(table, name, "--targets", l.keyNames.size(), cols, byName);
+          if (spec.classes() > 0 && c.kind() != TableRows.Kind.SCALAR) {
+            throw new IllegalArgumentException("--targets: column '" + c.name() + "' must hold one class id per row "
+                + "for --classes, found an array");
+          }
+          for (int slot : slots(c)) {
+            targets.add(slot);
+          }
+        }
+      }
+      l.values = cols.toArray(new TableRows.ValueColumn[0]);
+      l.inputSlots = inputs.stream().mapToInt(Integer::intValue).toArray();
+      l.targetSlots = targets.stream().mapToInt(Integer::intValue).toArray();
+      l.features = l.inputSlots.length;
+      l.targetWidth = l.targetSlots.length;
+      l.columns.put("inputs", names(cols, spec.inputColumns(), byName));
+      l.columns.put("targets", spec.nextStepTargets() ? "inputs" : names(cols, spec.targetColumns(), byName));
+    }
+
+    private static void resolveWide(Layout l, Dataset<Row> table, TableSpec spec) {
+      StructField seq = field(table, spec.sequenceColumn(), "--sequence-column");
+      l.seriesColumn = seq.name();
+      DataType t = seq.dataType();
+      String expected = "; expected array<array<number>> [T][F] or array<number> (F = 1)";
+      if (!(t instanceof ArrayType outer)) {
+        throw new IllegalArgumentException("--sequence-column: column '" + seq.name() + "' is " + t.simpleString() + expected);
+      }
+      if (outer.elementType() instanceof NumericType) {
+        l.features = 1;
+      } else if (outer.elementType() instanceof ArrayType inner && inner.elementType() instanceof NumericType) {
+        Column c = quoted(seq.name());
+        List<Row> first = table.select(c).where(c.isNotNull().and(size(c).gt(0))).takeAsList(1);
+        if (first.isEmpty()) {
+          throw new IllegalArgumentException("--sequence-column: column '" + seq.name() + "' has no non-empty sequence "
+              + "(is the selection empty?)");
+        }
+        Object step0 = TableRows.Sequences.element(first.get(0).get(0), 0);
+        if (step0 == null) {
+          throw new IllegalArgumentException("--sequence-column: the first step of column '" + seq.name()
+              + "' is null; its width (F) cannot be known");
+        }
+        l.features = TableRows.Sequences.length(step0);
+      } else {
+        throw new IllegalArgumentException("--sequence-column: column '" + seq.name() + "' is " + t.simpleString() + expected);
+      }
+      List<TableRows.ValueColumn> cols = new ArrayList<>();
+      Map<String, TableRows.ValueColumn> byName = new HashMap<>();
+      if (spec.nextStepTargets()) {
+        l.targetSlots = new int[0];
+        l.targetWidth = l.features;
+      } else {
+        TableRows.ValueColumn c = valueColumn(table, spec.targetColumns().get(0), "--targets", l.keyNames.size(), cols, byName);
+        if (spec.classes() > 0 && c.kind() != TableRows.Kind.SCALAR) {
+          throw new IllegalArgumentException("--targets: column '" + c.name() + "' must hold one class id per row");
+        }
+        l.targetSlots = slots(c);
+        l.targetWidth = c.width();
+      }
+      l.values = cols.toArray(new TableRows.ValueColumn[0]);
+      l.inputSlots = new int[0];
+      l.columns.put("sequence", seq.name());
+      l.columns.put("targets", spec.nextStepTargets() ? "inputs" : names(cols, spec.targetColumns(), byName));
+    }
+
+    private static List<Object> names(List<TableRows.ValueColumn> cols, List<String> asked,
+        Map<String, TableRows.ValueColumn> byName) {
+      List<Object> out = new ArrayList<>();
+      for (String a : asked) {
+        out.add(byName.get(a).name());
+      }
+      return out;
+    }
+
+    private static int[] slots(TableRows.ValueColumn c) {
+      int[] s = new int[c.width()];
+      for (int i = 0; i < s.length; i++) {
+        s[i] = c.offset() + i;
+      }
+      return s;
+    }
+
+    /** The value column named {@code name} (added to {@code cols} once, however often named). */
+    private static TableRows.ValueColumn valueColumn(Dataset<Row> table, String name, String option, int keys,
+        List<TableRows.ValueColumn> cols, Map<String, TableRows.ValueColumn> byName) {
+      StructField f = field(table, name, option);
+      for (TableRows.ValueColumn c : cols) {
+        if (c.name().equals(f.name())) {
+          byName.put(name, c);
+          return c;
+        }
+      }
+      DataType t = f.dataType();
+      TableRows.Kind kind;
+      int width;
+      if (t instanceof NumericType) {
+        kind = TableRows.Kind.SCALAR;
+        width = 1;
+      } else if (t instanceof ArrayType a && a.elementType() instanceof NumericType) {
+        kind = TableRows.Kind.ARRAY;
+        width = firstWidth(table, f, option, kind);
+      } else if (t instanceof UserDefinedType<?> u && u.getClass().getName().endsWith(".VectorUDT")) {
+        kind = TableRows.Kind.VECTOR;
+        width = firstWidth(table, f, option, kind);
+      } else {
+        throw new IllegalArgumentException(option + ": column '" + f.name() + "' is " + t.simpleString()
+            + "; expected a number, an array of numbers or an ML Vector");
+      }
+      int offset = 0;
+      for (TableRows.ValueColumn c : cols) {
+        offset += c.width();
+      }
+      // position in TableRows' layout: after the 4 fixed columns, the keys and the series column
+      int position = TableRows.FIRST_KEY + keys + 1 + cols.size();
+      TableRows.ValueColumn c = new TableRows.ValueColumn(f.name(), position, kind, width, offset);
+      cols.add(c);
+      byName.put(name, c);
+      return c;
+    }
+
+    /** The width of the first non-null value of an array or vector column (every row must match it). */
+    private static int firstWidth(Dataset<Row> table, StructField f, String option, TableRows.Kind kind) {
+      Column c = quoted(f.name());
+      List<Row> first = table.select(c).where(c.isNotNull()).takeAsList(1);
+      if (first.isEmpty()) {
+        throw new IllegalArgumentException(option + ": column '" + f.name() + "' has no non-null value (is the selection "
+            + "empty?); its width cannot be known");
+      }
+      Object v = first.get(0).get(0);
+      int width = kind == TableRows.Kind.VECTOR ? TableRows.Sequences.vectorValues(v).length : TableRows.Sequences.length(v);
+      if (width < 1) {
+        throw new IllegalArgumentException(option + ": column '" + f.name() + "' starts with an empty array");
+      }
+      return width;
+    }
+  }
+
+  /** A column as Spark resolves {@code name} (case per spark.sql.caseSensitive), or an error listing the columns. */
+  static StructField field(Dataset<Row> table, String name, String option) {
+    try {
+      return table.select(quoted(name)).schema().fields()[0];
+    } catch (Exception e) {
+      if (e instanceof org.apache.spark.sql.AnalysisException) {
+        throw new IllegalArgumentException(option + ": column '" + name + "' not found; the table has "
+            + Arrays.toString(table.columns()));
+      }
+      throw e;
+    }
+  }
+
+  /** What pass 1 gathers in a task: windows per (split, bucket), training moments, counts. */
+  static final class PassOne implements TableRows.Listener, Serializable {
+    private static final long serialVersionUID = 1L;
+    final Map<Integer, long[]> perBucket = new HashMap<>();
+    final ExactMoments moments;
+    final TableRows.Stats stats = new TableRows.Stats();
+    private final int steps;
+    private final boolean seq2one;
+
+    /** @param moments where training windows' moments go, or null without normalisation */
+    PassOne(ExactMoments moments, int steps, boolean seq2one) {
+      this.moments = moments;
+      this.steps = steps;
+      this.seq2one = seq2one;
+    }
+
+    @Override
+    public void window(int bucket, Split split, WindowCutter.Window w) {
+      perBucket.computeIfAbsent(bucket, b -> new long[2])[split.ordinal()]++;
+      if (moments == null || split != Split.TRAIN) {
+        return;
+      }
+      // the valid steps' inputs, and the targets of valid steps (seq2seq) or the one target (seq2one)
+      int F = w.x().length / steps;
+      int O = seq2one ? w.y().length : w.y().length / steps;
+      for (int t = 0; t < w.length(); t++) {
+        moments.addInput(w.x(), t * F);
+        if (!seq2one) {
+          moments.addTarget(w.y(), t * O);
+        }
+      }
+      if (seq2one) {
+        moments.addTarget(w.y(), 0);
+      }
+    }
+
+    void merge(PassOne o) {
+      o.perBucket.forEach((b, c) -> {
+        long[] mine = perBucket.computeIfAbsent(b, k -> new long[2]);
+        mine[0] += c[0];
+        mine[1] += c[1];
+      });
+      if (moments != null) {
+        moments.merge(o.moments);
+      }
+      stats.merge(o.stats);
+    }
+
+    /** The driver's plan for pass 2, or an error when the table gives nothing to train on. */
+    Plan plan(TableSpec spec, Layout layout, int buckets, String dir) {
+      if (stats.rows == 0) {
+        throw new IllegalArgumentException("the table has no rows" + (spec.source().containsKey("where")
+            ? " matching --where " + spec.source().get("where") : "") + " (an empty selection)");
+      }
+      if (stats.windows[0] == 0) {
+        throw new IllegalArgumentException("no training sequences: " + stats.rows + " rows in " + stats.series
+            + " series gave no window of T=" + spec.steps() + " steps (+ horizon " + spec.effectiveHorizon() + ") in the "
+            + "training split" + (stats.rowsDropped > 0 ? " after dropping " + stats.rowsDropped + " rows with missing values"
+            : "") + "; lower --steps, or set --min-steps to keep shorter series padded");
+      }
+      long[][] offsets = new long[2][buckets + 1];
+      for (int s = 0; s < 2; s++) {
+        for (int b = 0; b < buckets; b++) {
+          long[] c = perBucket.get(b);
+          offsets[s][b + 1] = offsets[s][b] + (c == null ? 0 : c[s]);
+        }
+      }
+      Normalization normalization = moments == null ? null : moments.toNormalization();
+      Map<String, Object> source = new LinkedHashMap<>(spec.source());
+      source.put("key", new ArrayList<Object>(layout.keyNames));
+      if (!spec.wide()) {
+        source.put("order", layout.seriesColumn);
+      }
+      source.putAll(layout.columns);
+      if (spec.classes() > 0) {
+        source.put("classes", (long) spec.classes());
+      }
+      source.put("steps", (long) spec.steps());
+      source.put("stride", (long) spec.effectiveStride());
+      source.put("horizon", (long) spec.effectiveHorizon());
+      source.put("min_steps", (long) spec.effectiveMinSteps());
+      source.put("split", spec.effectiveSplit().id());
+      source.put("validation_fraction", spec.validationFraction());
+      if (spec.gap() > 0) {
+        source.put("gap", (long) spec.gap());
+      }
+      source.put("missing", spec.missing().name().toLowerCase(java.util.Locale.ROOT));
+      source.put("seed", spec.seed());
+      Map<String, Object> counts = new LinkedHashMap<>();
+      counts.put("rows", stats.rows);
+      counts.put("rows_dropped", stats.rowsDropped);
+      counts.put("rows_filled", stats.rowsFilled);
+      counts.put("series", stats.series);
+      counts.put("series_without_windows", stats.seriesWithoutWindows);
+      counts.put("padded_windows", stats.padded);
+      source.put("counts", counts);
+      int outputs = spec.classes() > 0 ? spec.classes() : layout.targetWidth;
+      DatasetSpec dataset = new DatasetSpec(TASK, layout.features, outputs, spec.steps(),
+          spec.seq2one() ? Mode.SEQ2ONE : Mode.SEQ2SEQ, spec.classes() > 0 ? LossType.CROSS_ENTROPY : LossType.MSE,
+          spec.variableLength(), null, source);
+      return new Plan(dataset, normalization, spec.batch(), offsets, new long[] {offsets[0][buckets],
+          offsets[1][buckets]}, dir);
+    }
+  }
+
+  /**
+   * What pass 2 needs: the dataset, the normalisation, B, each bucket's first global index per
+   * split ({@code offsets[split][bucket]}, N + 1 entries) and the split sizes.
+   */
+  record Plan(DatasetSpec dataset, Normalization normalization, int batch, long[][] offsets, long[] count, String dir)
+      implements Serializable {
+    int shards(Split split) {
+      return (int) ((count[split.ordinal()] + batch - 1) / batch);
+    }
+
+    int shards() {
+      return shards(Split.TRAIN) + shards(Split.VALIDATION);
+    }
+
+    /** The file index of shard {@code i} of a split: training shards first. */
+    int fileIndex(Split split, long i) {
+      return (int) (split == Split.TRAIN ? i : shards(Split.TRAIN) + i);
+    }
+
+    int size(Split split, long shard) {
+      return (int) Math.min(batch, count[split.ordinal()] - shard * batch);
+    }
+
+    /** The bucket holding global index g of a split: the last b with offsets[b] ≤ g. */
+    int bucketOf(Split split, long g) {
+      long[] o = offsets[split.ordinal()];
+      int lo = 0;
+      int hi = o.length - 2;
+      while (lo < hi) {
+        int mid = (lo + hi + 1) >>> 1;
+        if (o[mid] <= g) {
+          lo = mid;
+        } else {
+          hi = mid - 1;
+        }
+      }
+      return lo;
+    }
+
+    /** Whether a shard's sequences come from more than one bucket (then it is assembled after a shuffle). */
+    boolean straddles(Split split, long shard) {
+      long first = shard * batch;
+      long last = first + size(split, shard) - 1;
+      return bucketOf(split, first) != bucketOf(split, last);
+    }
+  }
+
+  /** Pass 2 in a task: global indices, local shards written, straddling windows sent on. */
+  static final class PassTwo implements TableRows.Listener {
+    private final Plan plan;
+    private final SerializableConfiguration conf;
+    private final int[] currentBucket = {-1, -1};
+    private final long[] indexInBucket = new long[2];
+    private final ShardBuilder[] open = new ShardBuilder[2];
+    private final List<Tuple2<Long, byte[]>> out = new ArrayList<>();
+
+    PassTwo(Plan plan, SerializableConfiguration conf) {
+      this.plan = plan;
+      this.conf = conf;
+    }
+
+    @Override
+    public void window(int bucket, Split split, WindowCutter.Window w) {
+      int s = split.ordinal();
+      if (bucket != currentBucket[s]) {
+        currentBucket[s] = bucket;
+        indexInBucket[s] = 0;
+      }
+      long g = plan.offsets()[s][bucket] + indexInBucket[s]++;
+      long shard = g / plan.batch();
+      int position = (int) (g % plan.batch());
+      int file = plan.fileIndex(split, shard);
+      if (plan.straddles(split, shard)) {
+        out.add(new Tuple2<>((long) file, ShardBuilder.fragment(position, w)));
+        return;
+      }
+      if (open[s] == null) {
+        open[s] = new ShardBuilder(plan, split, file, plan.size(split, shard));
+      } else if (open[s].file != file) {
+        throw new IllegalStateException("shard " + open[s].file + " left incomplete before shard " + file);
+      }
+      open[s].add(position, w);
+      if (open[s].full()) {
+        try {
+          out.add(new Tuple2<>((long) file, ShardBuilder.written(file, open[s].publish(conf))));
+        } catch (IOException e) {
+          throw new UncheckedIOException(ShardInfo.fileName(file) + ": " + e.getMessage(), e);
+        }
+        open[s] = null;
+      }
+    }
+
+    List<Tuple2<Long, byte[]>> finish() {
+      for (ShardBuilder b : open) {
+        if (b != null) {
+          throw new IllegalStateException("shard " + b.file + " incomplete at the end of the partition: pass 2 saw "
+              + "other windows than pass 1");
+        }
+      }
+      return out;
+    }
+  }
+
+  /** After the shuffle: a shard already written passes through; a straddling one is assembled and written. */
+  private static byte[] assemble(Plan plan, long file, Iterable<byte[]> pieces, SerializableConfiguration conf)
+      throws IOException {
+    ShardBuilder builder = null;
+    for (byte[] p : pieces) {
+      if (p[0] == ShardBuilder.WRITTEN) {
+        if (builder != null) {
+          throw new IllegalStateException("shard " + file + " both written and sent in pieces");
+        }
+        return Arrays.copyOfRange(p, 1, p.length);
+      }
+      if (builder == null) {
+        Split split = file < plan.shards(Split.TRAIN) ? Split.TRAIN : Split.VALIDATION;
+        long shard = split == Split.TRAIN ? file : file - plan.shards(Split.TRAIN);
+        builder = new ShardBuilder(plan, split, (int) file, plan.size(split, shard));
+      }
+      builder.addFragment(p);
+    }
+    if (builder == null || !builder.full()) {
+      throw new IllegalStateException("shard " + file + " incomplete after the shuffle");
+    }
+    return ShardBuilder.writtenPayload((int) file, builder.publish(conf));
+  }
+
+  /** One shard's arrays, filled by position, then normalised, encoded and published. */
+  static final class ShardBuilder {
+    static final byte WRITTEN = 0;
+    static final byte FRAGMENT = 1;
+    private final Plan plan;
+    private final Split split;
+    final int file;
+    private final int size;
+    private final int T;
+    private final int F;
+    /** Target values per step as the windows carry them (1 for a class id). */
+    private final int width;
+    private final boolean seq2one;
+    private final boolean classes;
+    /** x [T][B][F]; y float [T][B][O] or [B][O]; class ids [T][B] or [B]; lengths [B]. */
+    private final float[] x;
+    private final float[] y;
+    private final int[] ids;
+    private final int[] lengths;
+    private final java.util.BitSet filled;
+
+    ShardBuilder(Plan plan, Split split, int file, int size) {
+      this.plan = plan;
+      this.split = split;
+      this.file = file;
+      this.size = size;
+      DatasetSpec d = plan.dataset();
+      T = d.steps();
+      F = d.features();
+      classes = d.classTargets();
+      width = classes ? 1 : d.outputs();
+      seq2one = d.mode() == Mode.SEQ2ONE;
+      x = new float[T * size * F];
+      int yn = (seq2one ? 1 : T) * size * width;
+      y = classes ? null : new float[yn];
+      ids = classes ? new int[yn] : null;
+      lengths = new int[size];
+      filled = new java.util.BitSet(size);
+    }
+
+    void add(int b, WindowCutter.Window w) {
+      put(b, w.length(), w.x(), w.y());
+    }
+
+    private void put(int b, int length, float[] wx, float[] wy) {
+      if (b >= size || filled.get(b)) {
+        throw new IllegalStateException("shard " + file + ": position " + b + " given twice or out of 0.." + (size - 1));
+      }
+      filled.set(b);
+      lengths[b] = length;
+      for (int t = 0; t < T; t++) {
+        System.arraycopy(wx, t * F, x, (t * size + b) * F, F);
+      }
+      int steps = seq2one ? 1 : T;
+      for (int t = 0; t < steps; t++) {
+        int to = (t * size + b) * width;
+        if (classes) {
+          ids[to] = (int) wy[t];
+        } else {
+          System.arraycopy(wy, t * width, y, to, width);
+        }
+      }
+    }
+
+    boolean full() {
+      return filled.cardinality() == size;
+    }
+
+    ShardInfo publish(SerializableConfiguration conf) throws IOException {
+      DatasetSpec d = plan.dataset();
+      Batch batch = new Batch(T, size, F, x, y, ids, d.variableLength() ? lengths : null);
+      if (plan.normalization() != null) {
+        Moments.apply(batch, d.mode(), plan.normalization());
+      }
+      String name = ShardInfo.fileName(file);
+      byte[] bytes = ShardCodec.encode(batch, d, name);
+      TaskContext task = TaskContext.get();
+      String attempt = "attempt-" + task.stageId() + "-" + task.partitionId() + "-" + task.taskAttemptId();
+      Path dir = new Path(plan.dir());
+      return DatasetWriter.publishShard(FileSystems.get(dir, conf.get()), dir, name, split, size, bytes, attempt);
+    }
+
+    /** A straddling window: tag, position, length, x [T·F], y. */
+    static byte[] fragment(int position, WindowCutter.Window w) {
+      ByteBuffer b = ByteBuffer.allocate(1 + 4 + 4 + 4 + 4 * (w.x().length + w.y().length));
+      b.put(FRAGMENT).putInt(position).putInt(w.length()).putInt(w.y().length);
+      for (float v : w.x()) {
+        b.putFloat(v);
+      }
+      for (float v : w.y()) {
+        b.putFloat(v);
+      }
+      return b.array();
+    }
+
+    void addFragment(byte[] p) {
+      ByteBuffer b = ByteBuffer.wrap(p, 1, p.length - 1);
+      int position = b.getInt();
+      int length = b.getInt();
+      float[] wy = new float[b.getInt()];
+      float[] wx = new float[T * F];
+      for (int i = 0; i < wx.length; i++) {
+        wx[i] = b.getFloat();
+      }
+      for (int i = 0; i < wy.length; i++) {
+        wy[i] = b.getFloat();
+      }
+      put(position, length, wx, wy);
+    }
+
+    static byte[] written(int file, ShardInfo info) {
+      byte[] payload = writtenPayload(file, info);
+      byte[] tagged = new byte[payload.length + 1];
+      tagged[0] = WRITTEN;
+      System.arraycopy(payload, 0, tagged, 1, payload.length);
+      return tagged;
+    }
+
+    /** The shard's file index (4 bytes) and its Java-serialised ShardInfo, as the driver reads them. */
+    static byte[] writtenPayload(int file, ShardInfo info) {
+      byte[] s = serialize(info);
+      return ByteBuffer.allocate(4 + s.length).putInt(file).put(s).array();
+    }
+  }
+
+  /**
+   * Task results travel as byte arrays of Java serialisation, so they need no Kryo registration
+   * (a session may require it) and the records stay plain.
+   */
+  static byte[] serialize(Object o) {
+    try (ByteArrayOutputStream bytes = new ByteArrayOutputStream(); ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+      out.writeObject(o);
+      out.flush();
+      return bytes.toByteArray();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  static Object deserialize(byte[] b) {
+    try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(b))) {
+      return in.readObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (ClassNotFoundException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,203 @@
+package io.sparkrnn.data.spark;
+
+import java.io.Serializable;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * How a Spark table becomes sequences: which columns, how series are cut into windows, how they
+ * are split and cleaned. One immutable, validated record; the CLI ({@code prep table}), the Java
+ * API ({@link SequenceTables#prep}) and the ML estimator fill it the same way.
+ *
+ * <p>Long format (no {@code sequenceColumn}): one row per (key, order); a series is the rows of
+ * one key in order. Wide format ({@code sequenceColumn} set): one row per series, its steps in an
+ * {@code array<array<number>>} [T][F] or {@code array<number>} (F = 1) column.
+ *
+ * @param keyColumns the entity columns; empty for one series (long format) or for rows
+ *     identified by their content (wide format)
+ * @param orderColumn the time column (timestamp, date, integer or floating); required in long
+ *     format, unused in wide format
+ * @param inputColumns numeric, {@code array<number>} or ML {@code Vector} columns, expanded in
+ *     order into the F input features; in wide format empty (the sequence column gives them)
+ * @param targetColumns columns for the O targets; empty for the inputs themselves (next-step
+ *     targets), in wide format empty for next-step targets or one per-row column (seq2one)
+ * @param classes &gt; 0: one integer target column of class ids in [0, classes), cross_entropy
+ * @param seq2one one target per window, from its last valid step shifted by the horizon
+ * @param steps T
+ * @param stride S, rows between window starts; 0 for T
+ * @param horizon K, rows from an input to its target; -1 for the default: 1 when a target column
+ *     is also an input (or targets are the inputs), else 0
+ * @param minSteps M: a series or tail of at least M (and fewer than T) steps becomes one
+ *     right-padded window; 0 for T (fixed-length windows only)
+ * @param split {@code BY_KEY} (whole entities to validation by a seeded hash) or {@code BY_TIME}
+ *     (the last fraction of every series); null for the default (by key, or by time without keys)
+ * @param validationFraction the share of keys (by key) or of each series' rows (by time)
+ * @param gap G rows left out between the training and the validation part of a series (by time)
+ * @param missing what to do with a null, NaN or ±Inf in a used column
+ * @param partitions the number of shuffle partitions (buckets) for the sort; 0 for
+ *     {@code spark.sql.shuffle.partitions}. The output does not depend on it.
+ * @param source where the table came from (format, path or table, where-clause), recorded in the
+ *     manifest for provenance
+ */
+public record TableSpec(
+    List<String> keyColumns, String orderColumn, List<String> inputColumns, List<String> targetColumns, int classes,
+    boolean seq2one, int steps, int stride, int horizon, int minSteps, String sequenceColumn, SplitMode split,
+    double validationFraction, int gap, boolean normalize, Missing missing, int batch, long seed, int partitions,
+    Map<String, Object> source) implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /** How rows are divided between training and validation. */
+  public enum SplitMode {
+    BY_KEY("by-key"),
+    BY_TIME("by-time");
+
+    private final String id;
+
+    SplitMode(String id) {
+      this.id = id;
+    }
+
+    public String id() {
+      return id;
+    }
+
+    public static SplitMode parse(String s) {
+      for (SplitMode m : values()) {
+        if (m.id.equalsIgnoreCase(s)) {
+          return m;
+        }
+      }
+      throw new IllegalArgumentException("--split must be by-key or by-time, found '" + s + "'");
+    }
+  }
+
+  /** What a null, NaN or ±Inf in a used column does. */
+  public enum Missing {
+    /** Stop with an error naming the column, key and order value. */
+    ERROR,
+    /** Leave the row out (the series closes up around it). */
+    DROP,
+    /** Repeat the key's last valid value of that column; leading missing rows are dropped. */
+    FFILL;
+
+    public static Missing parse(String s) {
+      try {
+        return valueOf(s.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException | NullPointerException e) {
+        throw new IllegalArgumentException("--missing must be error, drop or ffill, found '" + s + "'");
+      }
+    }
+  }
+
+  public TableSpec {
+    keyColumns = keyColumns == null ? List.of() : List.copyOf(keyColumns);
+    inputColumns = inputColumns == null ? List.of() : List.copyOf(inputColumns);
+    targetColumns = targetColumns == null ? List.of() : List.copyOf(targetColumns);
+    source = source == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(source));
+    missing = missing == null ? Missing.ERROR : missing;
+    boolean wide = sequenceColumn != null;
+    if (steps < 1) {
+      throw new IllegalArgumentException("--steps must be at least 1, found " + steps);
+    }
+    if (stride < 0 || horizon < -1 || minSteps < 0 || gap < 0 || partitions < 0) {
+      throw new IllegalArgumentException("--stride, --horizon, --min-steps, --gap and --partitions must not be negative");
+    }
+    if (minSteps > steps) {
+      throw new IllegalArgumentException("--min-steps " + minSteps + " is more than --steps " + steps);
+    }
+    if (batch < 1) {
+      throw new IllegalArgumentException("--batch must be at least 1, found " + batch);
+    }
+    if (!(validationFraction >= 0 && validationFraction < 1)) {
+      throw new IllegalArgumentException("--validation-fraction must be in [0, 1), found " + validationFraction);
+    }
+    if (classes == 1 || classes < 0) {
+      throw new IllegalArgumentException("--classes must be at least 2, found " + classes);
+    }
+    if (!wide && (orderColumn == null || orderColumn.isBlank())) {
+      throw new IllegalArgumentException("--order: a long-format table needs its time column (or --sequence-column "
+          + "for one row per sequence)");
+    }
+    if (!wide && inputColumns.isEmpty()) {
+      throw new IllegalArgumentException("--inputs: name the input columns");
+    }
+    if (wide && !inputColumns.isEmpty()) {
+      throw new IllegalArgumentException("--inputs does not apply with --sequence-column (its arrays are the inputs)");
+    }
+    if (wide && targetColumns.size() > 1) {
+      throw new IllegalArgumentException("--targets with --sequence-column: at most one per-row column, found "
+          + targetColumns);
+    }
+    if (wide && !targetColumns.isEmpty() && !seq2one) {
+      throw new IllegalArgumentException("--targets with --sequence-column names one per-row target: add --seq2one");
+    }
+    if (classes > 0 && targetColumns.size() != 1) {
+      throw new IllegalArgumentException("--classes needs exactly one --targets column of class ids, found "
+          + (targetColumns.isEmpty() ? "none" : targetColumns));
+    }
+    if (split == SplitMode.BY_KEY && keyColumns.isEmpty() && !wide) {
+      throw new IllegalArgumentException("--split by-key needs --key columns (one series can only be split by time)");
+    }
+    boolean byTime = split == SplitMode.BY_TIME || (split == null && keyColumns.isEmpty() && !wide);
+    if (gap > 0 && !byTime) {
+      throw new IllegalArgumentException("--gap applies to --split by-time");
+    }
+  }
+
+  /** Whether rows hold whole sequences (wide format). */
+  public boolean wide() {
+    return sequenceColumn != null;
+  }
+
+  /** The split in force: as given, else by time for one unkeyed long series, else by key. */
+  public SplitMode effectiveSplit() {
+    if (split != null) {
+      return split;
+    }
+    return keyColumns.isEmpty() && !wide() ? SplitMode.BY_TIME : SplitMode.BY_KEY;
+  }
+
+  /** S, with 0 resolved to T. */
+  public int effectiveStride() {
+    return stride == 0 ? steps : stride;
+  }
+
+  /** M, with 0 resolved to T. */
+  public int effectiveMinSteps() {
+    return minSteps == 0 ? steps : minSteps;
+  }
+
+  /** Whether the targets are the inputs themselves (no target column named). */
+  public boolean nextStepTargets() {
+    return targetColumns.isEmpty();
+  }
+
+  /** K: as given, else 1 when any target is also an input (forecasting), else 0 (labels on the row). */
+  public int effectiveHorizon() {
+    if (horizon >= 0) {
+      return horizon;
+    }
+    if (nextStepTargets()) {
+      return 1;
+    }
+    if (wide()) {
+      return 0;
+    }
+    for (String t : targetColumns) {
+      for (String i : inputColumns) {
+        if (t.equalsIgnoreCase(i)) {
+          return 1;
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** Whether windows may be shorter than T (the dataset then carries lengths). */
+  public boolean variableLength() {
+    return effectiveMinSteps() < steps;
+  }
+}

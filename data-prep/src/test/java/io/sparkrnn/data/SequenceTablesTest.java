@@ -1,0 +1,354 @@
+package io.sparkrnn.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.data.spark.SequenceTables;
+import io.sparkrnn.data.spark.TableSpec;
+import io.sparkrnn.kernel.model.Batch;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.example.data.simple.SimpleGroupFactory;
+import org.apache.parquet.hadoop.ParquetWriter;
+import org.apache.parquet.hadoop.example.ExampleParquetWriter;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.MessageTypeParser;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.ml.linalg.SQLDataTypes;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The table source in Spark local mode: windows, order, splits, determinism and bad input. */
+class SequenceTablesTest {
+  static SparkSession spark;
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void startSpark() {
+    spark = SparkSession.builder().master("local[2]").appName("sequence-tables-test")
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3").getOrCreate();
+  }
+
+  @AfterAll
+  static void stopSpark() {
+    if (spark != null) {
+      spark.stop();
+    }
+  }
+
+  private static final StructType LONG = new StructType(new StructField[] {
+      DataTypes.createStructField("sensor", DataTypes.StringType, true),
+      DataTypes.createStructField("t", DataTypes.LongType, true),
+      DataTypes.createStructField("a", DataTypes.DoubleType, true),
+      DataTypes.createStructField("b", DataTypes.DoubleType, true)});
+
+  /** Sensor k (k = 0..keys-1) has rows t = 0..rows-1 with a = 100k + t, b = -t; rows listed in a scrambled order. */
+  private static Dataset<Row> sensors(int keys, int rows) {
+    List<Row> list = new ArrayList<>();
+    for (int t = rows - 1; t >= 0; t--) {
+      for (int k = 0; k < keys; k++) {
+        list.add(RowFactory.create("s" + k, (long) t, 100.0 * k + t, (double) -t));
+      }
+    }
+    return spark.createDataFrame(list, LONG);
+  }
+
+  private static TableSpec spec(int steps, int stride, int batch, double fraction, TableSpec.SplitMode split,
+      boolean normalize) {
+    return new TableSpec(List.of("sensor"), "t", List.of("a", "b"), List.of(), 0, false, steps, stride, -1, 0, null,
+        split, fraction, 0, normalize, TableSpec.Missing.ERROR, batch, 7, 0, Map.of("format", "test"));
+  }
+
+  private static Batch shard(Path dir, Manifest m, ShardInfo s) throws IOException {
+    return ShardCodec.decode(Files.readAllBytes(dir.resolve(s.file())), m.spec(), s.file(), s.batch());
+  }
+
+  /** Spark's own xxhash64(seed, key) per key, computed in SQL beside the code under test. */
+  private static Map<String, Long> hashes(int keys, long seed) {
+    Map<String, Long> h = new HashMap<>();
+    for (int k = 0; k < keys; k++) {
+      h.put("s" + k, spark.sql("select xxhash64(cast(" + seed + " as bigint), 's" + k + "')").first().getLong(0));
+    }
+    return h;
+  }
+
+  @Test
+  void windowsAreTheHandCutOnesInHashOrder() throws IOException {
+    // 3 sensors × 7 rows, T = 3, stride 3, next-step targets (K = 1): windows at t = 0 and 3 (6 = last row)
+    Path out = tmp.resolve("ds");
+    Manifest m = SequenceTables.prep(sensors(3, 7), spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false), out.toString());
+    assertEquals(6, m.sequences(Split.TRAIN));
+    assertEquals(2, m.shards().size()); // 4 + 2
+    assertEquals(2, m.spec().features());
+    assertEquals(2, m.spec().outputs());
+    Map<String, Long> h = hashes(3, 7);
+    List<String> order = new ArrayList<>(h.keySet());
+    order.sort(Comparator.comparing(h::get));
+    int b = 0;
+    Batch[] batches = {shard(out, m, m.shards().get(0)), shard(out, m, m.shards().get(1))};
+    for (String key : order) {
+      int k = key.charAt(1) - '0';
+      for (int start : new int[] {0, 3}) {
+        Batch batch = batches[b / 4];
+        int col = b % 4;
+        for (int t = 0; t < 3; t++) {
+          assertEquals(100.0f * k + start + t, batch.x()[batch.xAt(t, col, 0)], key + " start " + start + " t " + t);
+          assertEquals(-(start + t), batch.x()[batch.xAt(t, col, 1)], 0f);
+          // target = the next row's (a, b)
+          int B = batch.batchSize();
+          assertEquals(100.0f * k + start + t + 1, batch.targets()[(t * B + col) * 2], key + " target");
+        }
+        b++;
+      }
+    }
+  }
+
+  @Test
+  void sameBytesForAnyInputPartitioningAndBucketCount() throws IOException {
+    Dataset<Row> table = sensors(23, 40);
+    List<Dataset<Row>> layouts = List.of(table.repartition(1), table.repartition(7), table.orderBy("a"));
+    String reference = null;
+    Map<String, byte[]> referenceShards = null;
+    int run = 0;
+    for (Dataset<Row> t : layouts) {
+      for (int buckets : new int[] {1, 4}) {
+        TableSpec s = new TableSpec(List.of("sensor"), "t", List.of("a", "b"), List.of(), 0, false, 5, 3, -1, 2,
+            null, TableSpec.SplitMode.BY_KEY, 0.2, 0, true, TableSpec.Missing.ERROR, 8, 11, buckets, Map.of());
+        Path out = tmp.resolve("run" + run++);
+        Manifest m = SequenceTables.prep(t, s, out.toString());
+        String manifest = Files.readString(out.resolve(Manifest.FILE_NAME));
+        Map<String, byte[]> shards = new HashMap<>();
+        for (ShardInfo si : m.shards()) {
+          shards.put(si.file(), Files.readAllBytes(out.resolve(si.file())));
+        }
+        if (reference == null) {
+          reference = manifest;
+          referenceShards = shards;
+          assertTrue(m.sequences(Split.VALIDATION) > 0, "some sensors in validation");
+          assertTrue(m.shards().size() > 4, "several shards, some straddling buckets");
+        } else {
+          assertEquals(reference, manifest, "manifest of run " + run);
+          for (Map.Entry<String, byte[]> e : referenceShards.entrySet()) {
+            assertArrayEquals(e.getValue(), shards.get(e.getKey()), e.getKey() + " of run " + run);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void byTimeSplitLeavesTheGapOutAndNeverCrossesTheBoundary() throws IOException {
+    // one unkeyed series of 100 rows: validation = last 20 rows (t >= 80), gap 5: validation inputs from t = 85
+    List<Row> rows = new ArrayList<>();
+    for (int t = 0; t < 100; t++) {
+      rows.add(RowFactory.create("only", (long) t, (double) t, 0.0));
+    }
+    TableSpec s = new TableSpec(List.of(), "t", List.of("a"), List.of(), 0, false, 4, 1, -1, 0, null, null, 0.2, 5,
+        false, TableSpec.Missing.ERROR, 1000, 1, 0, Map.of());
+    Path out = tmp.resolve("bytime");
+    Manifest m = SequenceTables.prep(spark.createDataFrame(rows, LONG), s, out.toString());
+    // train: windows whose last target row s+4 < 80 -> s = 0..75 (76); validation rows 85..99: s = 85..95 (11)
+    assertEquals(76, m.sequences(Split.TRAIN));
+    assertEquals(11, m.sequences(Split.VALIDATION));
+    Batch val = shard(out, m, m.shards(Split.VALIDATION).get(0));
+    float min = Float.MAX_VALUE;
+    for (float v : val.x()) {
+      min = Math.min(min, v);
+    }
+    assertEquals(85f, min);
+    Batch train = shard(out, m, m.shards(Split.TRAIN).get(0));
+    float max = 0;
+    for (float v : train.targets()) {
+      max = Math.max(max, v);
+    }
+    assertEquals(79f, max, "the last training target is the last row before the boundary");
+  }
+
+  @Test
+  void normalisationIsTheTrainingWindowsMoments() throws IOException {
+    Path out = tmp.resolve("norm");
+    // one sensor, 7 rows, T = 3, stride 3: training windows hold a = 0,1,2 and 3,4,5 (valid steps)
+    Manifest m = SequenceTables.prep(sensors(1, 7), spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, true), out.toString());
+    double mean = 2.5;
+    double std = Math.sqrt((2.5 * 2.5 + 1.5 * 1.5 + 0.5 * 0.5) * 2 / 6);
+    assertEquals(mean, m.normalization().inputMean()[0], 1e-12);
+    assertEquals(std, m.normalization().inputStd()[0], 1e-12);
+    // targets are a = 1..6: mean 3.5, same spread
+    assertEquals(3.5, m.normalization().targetMean()[0], 1e-12);
+    Batch b = shard(out, m, m.shards().get(0));
+    assertEquals((float) ((0 - mean) / std), b.x()[b.xAt(0, 0, 0)], 1e-6f);
+  }
+
+  @Test
+  void missingValuesStopWithColumnKeyAndTimeOrAreDroppedOrFilled() throws IOException {
+    List<Row> rows = new ArrayList<>();
+    for (int t = 0; t < 8; t++) {
+      rows.add(RowFactory.create("s0", (long) t, t == 4 ? null : (double) t, 1.0));
+    }
+    Dataset<Row> table = spark.createDataFrame(rows, LONG);
+    Path out = tmp.resolve("missing");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> SequenceTables.prep(table, spec(2, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false), out.toString()));
+    assertTrue(e.getMessage().contains("column 'a'") && e.getMessage().contains("sensor=s0")
+        && e.getMessage().contains("t=4"), e.getMessage());
+    assertFalse(Files.exists(out), "nothing written");
+
+    TableSpec drop = new TableSpec(List.of("sensor"), "t", List.of("a"), List.of(), 0, false, 2, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.DROP, 4, 7, 0, Map.of());
+    Manifest d = SequenceTables.prep(table, drop, tmp.resolve("drop").toString());
+    // 7 rows left (0,1,2,3,5,6,7): windows at 0 (x 0,1 y 1,2) and 2 (x 2,3 y 3,5) and 4 (x 5,6 y 6,7)
+    assertEquals(3, d.sequences(Split.TRAIN));
+    Batch db = shard(tmp.resolve("drop"), d, d.shards().get(0));
+    assertEquals(5f, db.targets()[1 * 3 + 1], "row 4 is gone: the target after t=3 is t=5's value");
+
+    TableSpec ffill = new TableSpec(List.of("sensor"), "t", List.of("a"), List.of(), 0, false, 2, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.FFILL, 4, 7, 0, Map.of());
+    Manifest f = SequenceTables.prep(table, ffill, tmp.resolve("ffill").toString());
+    Batch fb = shard(tmp.resolve("ffill"), f, f.shards().get(0));
+    // windows at 0, 2, 4 (8 rows, K = 1: s + 2 <= 7); window 2's x = (4, 3.0 repeated)
+    assertEquals(3f, fb.x()[fb.xAt(0, 2, 0)], "t=4 takes t=3's value");
+    assertEquals(1L, ((Map<?, ?>) f.spec().source().get("counts")).get("rows_filled"));
+  }
+
+  private void assertRefused(Dataset<Row> table, TableSpec s, String... fragments) {
+    Path out = tmp.resolve("refused-" + System.nanoTime());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> SequenceTables.prep(table, s, out.toString()));
+    for (String f : fragments) {
+      assertTrue(e.getMessage().contains(f), () -> "'" + f + "' not in: " + e.getMessage());
+    }
+    assertFalse(Files.exists(out), "nothing written for a refused table");
+  }
+
+  @Test
+  void badTablesAreRefusedNamingColumnKeyAndOrder() {
+    TableSpec s = spec(2, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false);
+    List<Row> dup = new ArrayList<>(List.of(RowFactory.create("s0", 1L, 1.0, 1.0), RowFactory.create("s0", 1L, 2.0, 1.0),
+        RowFactory.create("s0", 2L, 2.0, 1.0)));
+    assertRefused(spark.createDataFrame(dup, LONG), s, "duplicate", "sensor=s0", "t=1");
+    List<Row> nullOrder = List.of(RowFactory.create("s0", null, 1.0, 1.0), RowFactory.create("s0", 2L, 2.0, 1.0));
+    assertRefused(spark.createDataFrame(nullOrder, LONG), s, "'t'", "null", "sensor=s0");
+    List<Row> nan = List.of(RowFactory.create("s1", 1L, 1.0, Double.NaN), RowFactory.create("s1", 2L, 2.0, 1.0));
+    assertRefused(spark.createDataFrame(nan, LONG), s, "column 'b'", "sensor=s1", "t=1");
+    assertRefused(sensors(2, 5), new TableSpec(List.of("sensor"), "t", List.of("a", "nope"), List.of(), 0, false, 2, 0,
+        -1, 0, null, null, 0, 0, false, null, 4, 7, 0, Map.of()), "--inputs", "'nope'", "not found", "[sensor, t, a, b]");
+    assertRefused(sensors(2, 5), new TableSpec(List.of(), "sensor", List.of("a"), List.of(), 0, false, 2, 0,
+        -1, 0, null, null, 0, 0, false, null, 4, 7, 0, Map.of()), "--order", "'sensor'", "string");
+    assertRefused(sensors(2, 5), new TableSpec(List.of("t"), "a", List.of("sensor"), List.of(), 0, false, 2, 0,
+        -1, 0, null, null, 0, 0, false, null, 4, 7, 0, Map.of()), "--inputs", "'sensor'", "string");
+    assertRefused(sensors(2, 5).where("a > 1e9"), s, "no rows");
+    assertRefused(sensors(2, 3), spec(5, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false), "no training sequences",
+        "--min-steps");
+  }
+
+  @Test
+  void classIdsOutOfRangeAreRefused() {
+    List<Row> rows = new ArrayList<>();
+    for (int t = 0; t < 6; t++) {
+      rows.add(RowFactory.create("s0", (long) t, (double) t, t == 3 ? 5.0 : 1.0));
+    }
+    TableSpec s = new TableSpec(List.of("sensor"), "t", List.of("a"), List.of("b"), 3, true, 2, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, null, 4, 7, 0, Map.of());
+    assertRefused(spark.createDataFrame(rows, LONG), s, "class id 5", "[0, 3)", "t=3");
+  }
+
+  @Test
+  void arrayAndVectorColumnsExpandAndWideRowsAreSequences() throws IOException {
+    StructType schema = new StructType(new StructField[] {
+        DataTypes.createStructField("id", DataTypes.IntegerType, false),
+        DataTypes.createStructField("t", DataTypes.TimestampType, false),
+        DataTypes.createStructField("arr", DataTypes.createArrayType(DataTypes.FloatType), true),
+        DataTypes.createStructField("vec", SQLDataTypes.VectorType(), true)});
+    List<Row> rows = new ArrayList<>();
+    for (int t = 0; t < 4; t++) {
+      rows.add(RowFactory.create(1, new Timestamp(1_700_000_000_000L + t * 60_000L), List.of((float) t, 10f + t),
+          t % 2 == 0 ? Vectors.dense(100 + t, 200 + t, 300 + t) : Vectors.sparse(3, new int[] {1}, new double[] {7})));
+    }
+    TableSpec s = new TableSpec(List.of("id"), "t", List.of("arr", "vec"), List.of("arr"), 0, true, 3, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, null, 4, 7, 0, Map.of());
+    Path out = tmp.resolve("expand");
+    Manifest m = SequenceTables.prep(spark.createDataFrame(rows, schema), s, out.toString());
+    assertEquals(5, m.spec().features());
+    assertEquals(2, m.spec().outputs());
+    Batch b = shard(out, m, m.shards().get(0));
+    assertArrayEquals(new float[] {0, 10, 100, 200, 300, 1, 11, 0, 7, 0, 2, 12, 102, 202, 302}, b.x());
+    assertArrayEquals(new float[] {3, 13}, b.targets(), "seq2one, horizon 1: arr of the row after the window");
+
+    StructType wide = new StructType(new StructField[] {
+        DataTypes.createStructField("name", DataTypes.StringType, false),
+        DataTypes.createStructField("seq", DataTypes.createArrayType(DataTypes.createArrayType(DataTypes.DoubleType)), true),
+        DataTypes.createStructField("label", DataTypes.IntegerType, true)});
+    List<Row> seqs = List.of(
+        RowFactory.create("x", List.of(List.of(1.0, 2.0), List.of(3.0, 4.0)), 1),
+        RowFactory.create("y", List.of(List.of(5.0, 6.0), List.of(7.0, 8.0), List.of(9.0, 10.0)), 0));
+    TableSpec ws = new TableSpec(List.of("name"), null, List.of(), List.of("label"), 2, true, 3, 0, -1, 2, "seq",
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, null, 4, 7, 0, Map.of());
+    Path wout = tmp.resolve("wide");
+    Manifest wm = SequenceTables.prep(spark.createDataFrame(seqs, wide), ws, wout.toString());
+    assertEquals(2, wm.sequences(Split.TRAIN));
+    assertTrue(wm.spec().variableLength());
+    Batch wb = shard(wout, wm, wm.shards().get(0));
+    Map<Integer, Integer> labelByLength = new HashMap<>();
+    for (int i = 0; i < 2; i++) {
+      labelByLength.put(wb.length(i), wb.classes()[i]);
+    }
+    assertEquals(Map.of(2, 1, 3, 0), labelByLength, "each row one sequence with its own label");
+  }
+
+  @Test
+  void parquetFromAnIndependentWriterAndFromSparkGiveTheSameDataset() throws IOException {
+    // The same 5 sensors × 12 rows, written by parquet-hadoop's example writer and by Spark
+    MessageType schema = MessageTypeParser.parseMessageType(
+        "message m { required binary sensor (UTF8); required int64 t; required double a; required double b; }");
+    Path file = tmp.resolve("independent.parquet");
+    Configuration conf = new Configuration(false);
+    SimpleGroupFactory groups = new SimpleGroupFactory(schema);
+    try (ParquetWriter<Group> w = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(file.toUri()))
+        .withConf(conf).withType(schema).build()) {
+      for (int k = 0; k < 5; k++) {
+        for (int t = 0; t < 12; t++) {
+          w.write(groups.newGroup().append("sensor", "s" + k).append("t", (long) t).append("a", 100.0 * k + t)
+              .append("b", (double) -t));
+        }
+      }
+    }
+    Path sparkWritten = tmp.resolve("spark.parquet");
+    sensors(5, 12).write().parquet(sparkWritten.toString());
+    TableSpec s = spec(4, 2, 3, 0.3, TableSpec.SplitMode.BY_KEY, true);
+    Path a = tmp.resolve("from-independent");
+    Path b = tmp.resolve("from-spark");
+    Manifest ma = SequenceTables.prep(spark.read().parquet(file.toString()), s, a.toString());
+    Manifest mb = SequenceTables.prep(spark.read().parquet(sparkWritten.toString()), s, b.toString());
+    assertEquals(Files.readString(a.resolve(Manifest.FILE_NAME)), Files.readString(b.resolve(Manifest.FILE_NAME)));
+    for (ShardInfo si : ma.shards()) {
+      assertArrayEquals(Files.readAllBytes(a.resolve(si.file())), Files.readAllBytes(b.resolve(si.file())), si.file());
+    }
+    assertEquals(mb.shards().size(), ma.shards().size());
+    try (Stream<Path> left = Files.list(a)) {
+      assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith("_")), "no temporary files left");
+    }
+  }
+}

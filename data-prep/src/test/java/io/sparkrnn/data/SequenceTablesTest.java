@@ -351,4 +351,30 @@ class SequenceTablesTest {
       assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith("_")), "no temporary files left");
     }
   }
+
+  @Test
+  void csvWrittenBySparkIsReadWithoutLosingItsFirstRow() throws IOException {
+    // Spark's df.write.csv: a directory of part files, no header by default
+    Dataset<Row> table = sensors(1, 30).select("a", "b").orderBy("a").coalesce(2);
+    Path headerless = tmp.resolve("headerless");
+    table.write().csv(headerless.toString());
+    Configuration conf = TestFiles.localConf();
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new io.sparkrnn.data.source.CsvSource(
+        new io.sparkrnn.data.source.CsvSource.Options(headerless.toString(), List.of(), List.of(), 5, 0, -1, false, null, 0,
+            ',', null), conf));
+    assertTrue(e.getMessage().contains("--header false"), e.getMessage());
+    io.sparkrnn.data.source.CsvSource noHeader = new io.sparkrnn.data.source.CsvSource(
+        new io.sparkrnn.data.source.CsvSource.Options(headerless.toString(), List.of("_c0"), List.of(), 5, 0, -1, false, null,
+            0, ',', false), conf);
+    // all 30 rows, the first included: windows of T=5 with K=1 at 0, 5, 10, 15, 20 (25 + 5 > 29)
+    assertEquals(5, noHeader.count());
+    assertEquals(0f, noHeader.read(0, 1, conf).x()[0], "the first row is data, not a header");
+
+    Path withHeader = tmp.resolve("with-header");
+    table.write().option("header", "true").csv(withHeader.toString());
+    io.sparkrnn.data.source.CsvSource headed = new io.sparkrnn.data.source.CsvSource(
+        new io.sparkrnn.data.source.CsvSource.Options(withHeader.toString(), List.of("a", "b"), List.of("a"), 5, 0, -1,
+            false, null, 0, ',', null), conf);
+    assertEquals(5, headed.count(), "each part's header read once, all 30 rows kept");
+  }
 }

@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       QuickstartCommand.class,
       PrepCommand.class,
+      ExampleTableCommand.class,
       InspectCommand.class,
       DevicesCommand.class,
       GradCommand.class,

@@ -11,13 +11,22 @@ import io.sparkrnn.data.source.CsvSource;
 import io.sparkrnn.data.source.NpySource;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.data.source.TextSource;
+import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.SparkPrep;
+import io.sparkrnn.data.spark.TableSpec;
+import io.sparkrnn.job.SparkSetup;
 import java.io.IOException;
 import java.net.URI;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.DataFrameReader;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -34,11 +43,11 @@ import picocli.CommandLine.Parameters;
 @Command(name = "prep", mixinStandardHelpOptions = true,
     description = "Make a dataset (manifest.json + safetensors shards) on any Hadoop file system.",
     subcommands = {PrepCommand.Sine.class, PrepCommand.Adding.class, PrepCommand.Copy.class, PrepCommand.Npy.class,
-        PrepCommand.Csv.class, PrepCommand.Text.class})
+        PrepCommand.Csv.class, PrepCommand.Text.class, PrepCommand.Table.class})
 public final class PrepCommand implements Runnable {
   @Override
   public void run() {
-    throw new IllegalArgumentException("prep needs a source: sine, adding, copy, npy, csv or text (see prep --help)");
+    throw new IllegalArgumentException("prep needs a source: sine, adding, copy, npy, csv, text or table (see prep --help)");
   }
 
   /** Options every source shares. */
@@ -73,10 +82,14 @@ public final class PrepCommand implements Runnable {
           m = SparkPrep.run(sc, source, options);
         }
       }
+      report(m);
+      return m;
+    }
+
+    void report(Manifest m) {
       System.out.printf("wrote %s: %s, T=%d F=%d O=%d, %d train + %d validation sequences in %d shards%n", out,
           m.spec().task(), m.spec().steps(), m.spec().features(), m.spec().outputs(), m.sequences(Split.TRAIN),
           m.sequences(Split.VALIDATION), m.shards().size());
-      return m;
     }
   }
 
@@ -166,7 +179,8 @@ public final class PrepCommand implements Runnable {
   }
 
   @Command(name = "csv", mixinStandardHelpOptions = true,
-      description = "A CSV with a header row: one long series cut into windows, or one row per step with --sequence-column.")
+      description = "A CSV file, or a directory of part files as Spark writes them: one long series cut into windows, "
+          + "or one row per step with --sequence-column. For large or keyed tables use prep table --format csv.")
   static final class Csv implements Callable<Integer> {
     @Mixin Common common;
     @Parameters(index = "0", paramLabel = "INPUT", description = "The CSV file (URI or path).") String input;
@@ -187,11 +201,15 @@ public final class PrepCommand implements Runnable {
     int classes;
     @Option(names = "--delimiter", defaultValue = ",", description = "Field separator (default '${DEFAULT-VALUE}').")
     char delimiter;
+    @Option(names = "--header", arity = "1", paramLabel = "true|false",
+        description = "Whether the first line (of each part file) names the columns. Default true, but a first line of "
+            + "numbers only is refused as ambiguous; headerless columns are named _c0, _c1, ... as in Spark.")
+    Boolean header;
 
     @Override
     public Integer call() throws IOException {
       common.run(new CsvSource(new CsvSource.Options(input, inputs, targets, steps, stride, horizon, seq2one,
-          sequenceColumn, classes, delimiter), new Configuration()));
+          sequenceColumn, classes, delimiter, header), new Configuration()));
       return 0;
     }
   }
@@ -209,6 +227,112 @@ public final class PrepCommand implements Runnable {
     public Integer call() throws IOException {
       common.run(new TextSource(new TextSource.Options(input, steps, stride), new Configuration()));
       return 0;
+    }
+  }
+
+  @Command(name = "table", mixinStandardHelpOptions = true,
+      description = {"Any Spark table (Parquet, ORC, JSON, CSV, a catalog table, JDBC, ...) in long format (one row "
+          + "per key and time) or wide format (one row per sequence), cut into windows by the executors.",
+          "Example: prep table data/sensors.parquet --key sensor --order ts --inputs temp,load --steps 48 --out data/ds"})
+  static final class Table implements Callable<Integer> {
+    @Mixin Common common;
+    @Parameters(index = "0", paramLabel = "SOURCE",
+        description = "A path (URI) read with --format, or a table name with --format table.") String source;
+    @Option(names = "--format", defaultValue = "parquet",
+        description = "parquet (default), orc, json, csv (header and schema inferred), jdbc, table (a catalog table) "
+            + "or any format on the classpath.") String format;
+    @Option(names = "--option", paramLabel = "KEY=VALUE", description = "A reader option (repeatable), e.g. "
+        + "--option header=false, or url=..., dbtable=... for jdbc.") Map<String, String> readerOptions = new LinkedHashMap<>();
+    @Option(names = "--where", paramLabel = "SQL", description = "Keep only rows matching this SQL expression.") String where;
+    @Option(names = "--key", split = ",", paramLabel = "COL", description = "Entity columns (default: one series).")
+    List<String> key = new ArrayList<>();
+    @Option(names = "--order", paramLabel = "COL", description = "Time column: timestamp, date, integer or floating (long format).")
+    String order;
+    @Option(names = "--inputs", split = ",", paramLabel = "COL",
+        description = "Input columns: numbers, arrays of numbers or ML Vectors, expanded into the features.")
+    List<String> inputs = new ArrayList<>();
+    @Option(names = "--targets", split = ",", paramLabel = "COL",
+        description = "Target columns (default: the inputs, next-step forecasting).") List<String> targets = new ArrayList<>();
+    @Option(names = "--classes", defaultValue = "0", description = "One integer target column of class ids in [0, N): cross_entropy.")
+    int classes;
+    @Option(names = "--seq2one", description = "One target per window: at its last step, shifted by --horizon.")
+    boolean seq2one;
+    @Option(names = "--steps", required = true, description = "T, steps per sequence.") int steps;
+    @Option(names = "--stride", defaultValue = "0", description = "Rows between window starts (default: T).") int stride;
+    @Option(names = "--horizon", defaultValue = "-1",
+        description = "Rows from an input to its target (default 1 when targets are inputs, else 0).") int horizon;
+    @Option(names = "--min-steps", defaultValue = "0",
+        description = "Keep a series or tail shorter than T but at least this long, right-padded (default: T).")
+    int minSteps;
+    @Option(names = "--sequence-column", paramLabel = "COL",
+        description = "Wide format: this array<array<number>> [T][F] (or array<number>) column holds each row's sequence.")
+    String sequenceColumn;
+    @Option(names = "--split", description = "by-key (default: whole entities to validation by a seeded hash) or "
+        + "by-time (the last --validation-fraction of every series; default without --key).") String split;
+    @Option(names = "--gap", defaultValue = "0", description = "With --split by-time: rows left out between the parts.")
+    int gap;
+    @Option(names = "--missing", defaultValue = "error",
+        description = "Null, NaN or Inf in a used column: error (default), drop the row, or ffill (repeat the last value).")
+    String missing;
+    @Option(names = "--seed", defaultValue = "42", description = "Seeds the sequence order and the by-key split (default ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--partitions", defaultValue = "0",
+        description = "Shuffle partitions for the sort (default spark.sql.shuffle.partitions); the output does not depend on it.")
+    int partitions;
+
+    @Override
+    public Integer call() throws IOException {
+      Map<String, Object> provenance = new LinkedHashMap<>();
+      provenance.put("format", format);
+      provenance.put(format.equals("table") ? "table" : "path", source);
+      if (where != null) {
+        provenance.put("where", where);
+      }
+      TableSpec spec = new TableSpec(key, order, inputs, targets, classes, seq2one, steps, stride, horizon, minSteps,
+          sequenceColumn, split == null ? null : TableSpec.SplitMode.parse(split), common.validationFraction, gap,
+          common.normalize, TableSpec.Missing.parse(missing), common.batch, seed, partitions, provenance);
+      SparkSession spark = SparkSetup.session("spark-rnn prep table", common.master == null ? "local[*]" : common.master);
+      try {
+        Manifest m = SequenceTables.prep(read(spark), spec, common.out, common.overwrite);
+        common.report(m);
+        Object counts = m.spec().source().get("counts");
+        System.out.println("rows and series: " + counts);
+      } finally {
+        spark.stop();
+      }
+      return 0;
+    }
+
+    /** The table, filtered; Spark's analysis errors (no such path, format or column) as bad input. */
+    private Dataset<Row> read(SparkSession spark) {
+      try {
+        Dataset<Row> table;
+        if (format.equals("table")) {
+          table = spark.table(source);
+        } else {
+          DataFrameReader reader = spark.read().format(format);
+          if (format.equals("csv")) {
+            reader = reader.option("header", "true").option("inferSchema", "true");
+          }
+          table = reader.options(readerOptions).load(source);
+        }
+        return where == null ? table : table.where(where);
+      } catch (Exception e) {
+        if (e instanceof org.apache.spark.sql.AnalysisException || e instanceof ClassNotFoundException
+            || e instanceof org.apache.spark.SparkClassNotFoundException) {
+          throw new IllegalArgumentException(source + " (--format " + format + (where == null ? "" : ", --where " + where)
+              + "): " + firstLine(e.getMessage()), e);
+        }
+        throw e;
+      }
+    }
+
+    private static String firstLine(String message) {
+      if (message == null) {
+        return "(no message)";
+      }
+      int nl = message.indexOf('\n');
+      return nl < 0 ? message : message.substring(0, nl);
     }
   }
 }

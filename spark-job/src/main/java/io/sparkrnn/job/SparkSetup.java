@@ -6,6 +6,7 @@ import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.LossStats;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
 import org.apache.spark.serializer.KryoRegistrator;
 
 /**
@@ -20,6 +21,19 @@ public final class SparkSetup {
   private SparkSetup() {}
 
   public static JavaSparkContext start(String appName, String master) {
+    return new JavaSparkContext(conf(appName, master, true));
+  }
+
+  /**
+   * A SparkSession with the same settings, for the commands that read tables. Kryo registration
+   * is not required there: Spark SQL's own task results (file commit messages, say) are not
+   * registered classes.
+   */
+  public static SparkSession session(String appName, String master) {
+    return SparkSession.builder().config(conf(appName, master, false)).getOrCreate();
+  }
+
+  private static SparkConf conf(String appName, String master, boolean registrationRequired) {
     SparkConf conf = new SparkConf().setAppName(appName);
     if (!conf.contains("spark.master")) {
       conf.setMaster(master);
@@ -32,7 +46,7 @@ public final class SparkSetup {
     }
     conf.set("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
     conf.set("spark.kryo.registrator", Registrator.class.getName());
-    conf.setIfMissing("spark.kryo.registrationRequired", "true");
+    conf.setIfMissing("spark.kryo.registrationRequired", Boolean.toString(registrationRequired));
     conf.setIfMissing("spark.kryoserializer.buffer.max", "1g");
     // A partition's result holds a float64 gradient sum (8 bytes per parameter: 2 MB for an
     // LSTM with H = 256). Above spark.task.maxDirectResultSize (1 MB by default) Spark parks the
@@ -44,7 +58,7 @@ public final class SparkSetup {
     // failing; check every second for two minutes instead, long enough for executors to register.
     conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
     conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "120");
-    return new JavaSparkContext(conf);
+    return conf;
   }
 
   /**

@@ -44,10 +44,19 @@ public final class CsvSource implements SequenceSource {
    * @param horizon rows between an input and its target; -1 for the mode's default
    * @param sequenceColumn the sequence-id column, or null for window mode
    * @param classes &gt; 0: a single target column of class ids in [0, classes), cross_entropy
+   * @param header whether the first line (of each part file) is a header: true, false (columns
+   *     are then named _c0, _c1, … as Spark names them), or null for "yes, unless every field of
+   *     the first line is a number", which is refused as ambiguous
    */
   public record Options(String input, List<String> inputColumns, List<String> targetColumns, int steps, int stride,
-      int horizon, boolean seq2one, String sequenceColumn, int classes, char delimiter)
+      int horizon, boolean seq2one, String sequenceColumn, int classes, char delimiter, Boolean header)
       implements java.io.Serializable {
+    /** Options with the default header rule. */
+    public Options(String input, List<String> inputColumns, List<String> targetColumns, int steps, int stride,
+        int horizon, boolean seq2one, String sequenceColumn, int classes, char delimiter) {
+      this(input, inputColumns, targetColumns, steps, stride, horizon, seq2one, sequenceColumn, classes, delimiter, null);
+    }
+
     public Options {
       inputColumns = inputColumns == null ? List.of() : List.copyOf(inputColumns);
       targetColumns = targetColumns == null ? List.of() : List.copyOf(targetColumns);
@@ -83,16 +92,32 @@ public final class CsvSource implements SequenceSource {
   public CsvSource(Options options, Configuration conf) throws IOException {
     this.o = options;
     String file = o.input();
-    String text = new String(Inputs.readAll(file, conf), StandardCharsets.UTF_8);
-    String[] lines = text.split("\r?\n", -1);
-    int lineCount = lines.length;
-    while (lineCount > 0 && lines[lineCount - 1].isBlank()) {
-      lineCount--;
-    }
+    boolean hasHeader = o.header() == null || o.header();
+    List<String> lines = readLines(file, conf, hasHeader, o.delimiter());
+    int lineCount = lines.size();
     if (lineCount == 0) {
       throw new IllegalArgumentException(file + ": empty input (no header row)");
     }
-    List<String> header = split(lines[0], o.delimiter());
+    List<String> header;
+    if (hasHeader) {
+      header = split(lines.get(0), o.delimiter());
+      if (o.header() == null && allNumbers(header)) {
+        throw new IllegalArgumentException(file + " line 1: every field is a number (" + String.join(",", header.subList(0,
+            Math.min(3, header.size()))) + (header.size() > 3 ? ",..." : "") + "), so it looks like data, not a header "
+            + "(Spark's df.write.csv writes none); pass --header false to read it as data (columns _c0, _c1, ...) or "
+            + "--header true if it really is the header");
+      }
+    } else {
+      // Spark's names for headerless CSV columns
+      header = new ArrayList<>();
+      for (int c = 0; c < split(lines.get(0), o.delimiter()).size(); c++) {
+        header.add("_c" + c);
+      }
+      lines.add(0, String.join(String.valueOf(o.delimiter()), header));
+      lineCount++;
+    }
+    // messages number lines as in the file: the header (if any) is line 1
+    int lineOffset = hasHeader ? 2 : 1;
     Map<String, Integer> column = new LinkedHashMap<>();
     for (int c = 0; c < header.size(); c++) {
       if (column.put(header.get(c), c) != null) {
@@ -137,8 +162,8 @@ public final class CsvSource implements SequenceSource {
     Set<String> seenIds = new HashSet<>();
     String currentId = null;
     for (int r = 0; r < rows; r++) {
-      int line = r + 2;
-      List<String> cells = split(lines[r + 1], o.delimiter());
+      int line = r + lineOffset;
+      List<String> cells = split(lines.get(r + 1), o.delimiter());
       if (cells.size() != header.size()) {
         throw new IllegalArgumentException(file + " line " + line + ": " + cells.size() + " fields, the header has "
             + header.size());
@@ -191,11 +216,11 @@ public final class CsvSource implements SequenceSource {
       for (int i = 0; i + 1 < starts.length; i++) {
         int L = starts[i + 1] - starts[i] - horizon;
         if (L < 1) {
-          throw new IllegalArgumentException(file + " line " + (starts[i] + 2) + ": sequence of " + (starts[i + 1] - starts[i])
+          throw new IllegalArgumentException(file + " line " + (starts[i] + lineOffset) + ": sequence of " + (starts[i + 1] - starts[i])
               + " rows is too short for horizon " + horizon);
         }
         if (o.steps() > 0 && L > o.steps()) {
-          throw new IllegalArgumentException(file + " line " + (starts[i] + 2) + ": sequence has " + L + " steps, more"
+          throw new IllegalArgumentException(file + " line " + (starts[i] + lineOffset) + ": sequence has " + L + " steps, more"
               + " than --steps " + o.steps());
         }
         longest = Math.max(longest, L);
@@ -220,6 +245,86 @@ public final class CsvSource implements SequenceSource {
   }
 
   /** Splits one line; a field may be wrapped in double quotes (no delimiters or quotes inside). */
+  /**
+   * The lines of one CSV file, or of a directory of part files as Spark writes them (every file
+   * but {@code _SUCCESS}-like and hidden ones, in name order; with a header, each part starts with
+   * the same header line, kept once). Trailing blank lines are dropped.
+   */
+  static List<String> readLines(String uri, Configuration conf, boolean header, char delimiter) throws IOException {
+    org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(uri);
+    org.apache.hadoop.fs.FileSystem fs = io.sparkrnn.data.FileSystems.get(p, conf);
+    org.apache.hadoop.fs.FileStatus status;
+    try {
+      status = fs.getFileStatus(p);
+    } catch (java.io.FileNotFoundException e) {
+      throw new java.io.FileNotFoundException(uri + ": input file not found");
+    }
+    if (!status.isDirectory()) {
+      return new ArrayList<>(fileLines(uri, conf));
+    }
+    List<String> parts = new ArrayList<>();
+    long total = 0;
+    for (org.apache.hadoop.fs.FileStatus child : fs.listStatus(p)) {
+      String name = child.getPath().getName();
+      if (child.isFile() && !name.startsWith("_") && !name.startsWith(".")) {
+        parts.add(child.getPath().toString());
+        total += child.getLen();
+      }
+    }
+    if (total > Inputs.MAX_IN_MEMORY_BYTES) {
+      throw new IllegalArgumentException(uri + ": " + total + " bytes in its part files; this converter holds its input"
+          + " in memory and takes at most " + Inputs.MAX_IN_MEMORY_BYTES + " (prep table --format csv has no such limit)");
+    }
+    java.util.Collections.sort(parts);
+    List<String> lines = new ArrayList<>();
+    String firstHeader = null;
+    for (String part : parts) {
+      if (fs.getFileStatus(new org.apache.hadoop.fs.Path(part)).getLen() == 0) {
+        continue; // Spark writes empty parts for empty partitions
+      }
+      List<String> partLines = fileLines(part, conf);
+      if (partLines.isEmpty()) {
+        continue;
+      }
+      if (header) {
+        if (firstHeader == null) {
+          firstHeader = partLines.get(0);
+          lines.add(firstHeader);
+        } else if (!partLines.get(0).equals(firstHeader)) {
+          throw new IllegalArgumentException(part + " line 1: header '" + partLines.get(0) + "' differs from the first"
+              + " part's '" + firstHeader + "'");
+        }
+        lines.addAll(partLines.subList(1, partLines.size()));
+      } else {
+        lines.addAll(partLines);
+      }
+    }
+    if (lines.isEmpty()) {
+      throw new IllegalArgumentException(uri + ": a directory with no data in its part files");
+    }
+    return lines;
+  }
+
+  private static List<String> fileLines(String uri, Configuration conf) throws IOException {
+    String text = new String(Inputs.readAll(uri, conf), StandardCharsets.UTF_8);
+    List<String> lines = new ArrayList<>(Arrays.asList(text.split("\\r?\\n", -1)));
+    while (!lines.isEmpty() && lines.get(lines.size() - 1).isBlank()) {
+      lines.remove(lines.size() - 1);
+    }
+    return lines;
+  }
+
+  private static boolean allNumbers(List<String> fields) {
+    for (String f : fields) {
+      try {
+        Double.parseDouble(f.strip());
+      } catch (NumberFormatException e) {
+        return false;
+      }
+    }
+    return !fields.isEmpty();
+  }
+
   private static List<String> split(String line, char delimiter) {
     List<String> out = new ArrayList<>();
     int start = 0;

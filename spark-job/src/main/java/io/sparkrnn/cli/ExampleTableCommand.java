@@ -1,0 +1,56 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.data.spark.ExampleTables;
+import io.sparkrnn.job.SparkSetup;
+import java.util.concurrent.Callable;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code spark-rnn example-table sensors --out PATH}: writes an example long-format table with Spark. */
+@Command(name = "example-table", mixinStandardHelpOptions = true,
+    description = "Write an example long-format table (hourly sensor readings: sensor, ts, temp, load) with Spark, "
+        + "to try prep table on.")
+public final class ExampleTableCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "KIND", description = "sensors (the one kind so far).") String kind;
+  @Option(names = "--out", required = true, description = "Output path (URI) of the table.") String out;
+  @Option(names = "--format", defaultValue = "parquet", description = "parquet (default), orc, json or csv.") String format;
+  @Option(names = "--sensors", defaultValue = "100", description = "Number of sensors (keys) (default ${DEFAULT-VALUE}).")
+  int sensors;
+  @Option(names = "--hours", defaultValue = "1000", description = "Hourly readings per sensor (default ${DEFAULT-VALUE}).")
+  int hours;
+  @Option(names = "--seed", defaultValue = "1") long seed;
+  @Option(names = "--overwrite", description = "Replace --out if it exists.") boolean overwrite;
+  @Option(names = "--master", defaultValue = "local[*]", description = "Spark master (default ${DEFAULT-VALUE}).")
+  String master;
+
+  @Override
+  public Integer call() {
+    if (!kind.equals("sensors")) {
+      throw new IllegalArgumentException("example-table: unknown kind '" + kind + "', expected sensors");
+    }
+    if (sensors < 1 || hours < 1) {
+      throw new IllegalArgumentException("--sensors and --hours must be at least 1");
+    }
+    SparkSession spark = SparkSetup.session("spark-rnn example-table", master);
+    try {
+      var writer = ExampleTables.sensors(spark, sensors, hours, seed).write().format(format)
+          .mode(overwrite ? "overwrite" : "errorifexists");
+      if (format.equals("csv")) {
+        writer = writer.option("header", "true");
+      }
+      writer.save(out);
+      System.out.printf("wrote %s: %d sensors x %d hours = %d rows (sensor, ts, temp, load)%n", out, sensors, hours,
+          (long) sensors * hours);
+    } catch (Exception e) {
+      if (e instanceof org.apache.spark.sql.AnalysisException) {
+        throw new IllegalArgumentException(out + ": " + e.getMessage().lines().findFirst().orElse(""), e);
+      }
+      throw e;
+    } finally {
+      spark.stop();
+    }
+    return 0;
+  }
+}

@@ -30,4 +30,26 @@ class PrepCommandTest {
     assertFalse(Files.exists(out));
     assertEquals(2, Main.run("inspect", tmp.resolve("nothing").toString()));
   }
+
+  @Test
+  void exampleTableThenPrepTableThenInspect() {
+    Path table = tmp.resolve("sensors.parquet");
+    assertEquals(0, Main.run("example-table", "sensors", "--out", table.toString(), "--sensors", "6", "--hours", "60",
+        "--master", "local[2]"));
+    Path out = tmp.resolve("sensors-ds");
+    assertEquals(0, Main.run("prep", "table", table.toString(), "--key", "sensor", "--order", "ts", "--inputs",
+        "temp,load", "--steps", "12", "--stride", "6", "--normalize", "--batch", "16", "--out", out.toString(),
+        "--master", "local[2]"));
+    assertTrue(Files.exists(out.resolve("manifest.json")));
+    assertEquals(0, Main.run("inspect", out.toString()));
+    // bad input: a --where that does not parse, a column that is not there, a path that does not exist: exit 2, nothing written
+    Path bad = tmp.resolve("bad-ds");
+    assertEquals(2, Main.run("prep", "table", table.toString(), "--key", "sensor", "--order", "ts", "--inputs", "temp",
+        "--steps", "12", "--where", "temp >>> 3", "--out", bad.toString(), "--master", "local[2]"));
+    assertEquals(2, Main.run("prep", "table", table.toString(), "--key", "sensor", "--order", "ts", "--inputs", "tmp",
+        "--steps", "12", "--out", bad.toString(), "--master", "local[2]"));
+    assertEquals(2, Main.run("prep", "table", tmp.resolve("absent").toString(), "--order", "ts", "--inputs", "temp",
+        "--steps", "12", "--out", bad.toString(), "--master", "local[2]"));
+    assertFalse(Files.exists(bad));
+  }
 }

@@ -142,8 +142,29 @@ public final class BenchCommand implements Callable<Integer> {
     }
   }
 
+  @Option(names = "--prep-table", description = "time prep table against Spark's own repartition + sort + write of the same"
+      + " generated table (sensors: --table-rows rows over --table-keys keys) instead of the kernels")
+  boolean prepTable;
+
+  @Option(names = "--table-rows", description = "rows of the --prep-table table (default: 10000000)")
+  long tableRows = 10_000_000;
+
+  @Option(names = "--table-keys", description = "keys of the --prep-table table (default: 10000)")
+  int tableKeys = 10_000;
+
+  @Option(names = "--work", description = "folder for --prep-table's table and outputs (default: a new temporary folder)")
+  Path work;
+
   @Override
   public Integer call() throws IOException {
+    if (prepTable) {
+      if (runs < 1 || tableRows < 2 || tableKeys < 1) {
+        throw new IllegalArgumentException("--runs, --table-rows and --table-keys must be positive");
+      }
+      Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-table");
+      writeJson(TablePrepBench.run(tableRows, tableKeys, runs, master != null ? master : "local[*]", dir, System.out));
+      return 0;
+    }
     if (runs < 1 || warmup < 0 || minSeconds < 0 || sparkSteps <= sparkWarmup + 1) {
       throw new IllegalArgumentException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0 and --spark-steps > --spark-warmup + 1");
     }
@@ -198,15 +219,19 @@ public final class BenchCommand implements Callable<Integer> {
         }
       }
     }
+    writeJson(rows);
+    return 0;
+  }
+
+  private void writeJson(List<Map<String, Object>> rows) throws IOException {
     if (json != null) {
       Path parent = json.toAbsolutePath().getParent();
       if (parent != null) {
         Files.createDirectories(parent);
       }
       Files.writeString(json, Json.writePretty(rows) + "\n", StandardCharsets.UTF_8);
-      out.println("wrote " + rows.size() + " rows to " + json);
+      System.out.println("wrote " + rows.size() + " rows to " + json);
     }
-    return 0;
   }
 
   List<Shape> shapes() {

@@ -71,6 +71,10 @@ public final class SafeTensors {
   }
 
   public static SafeTensorsFile read(Path path) throws IOException {
+    if (!Files.isRegularFile(path)) { // a FIFO would block the open for ever
+      throw new IOException(path + (Files.isDirectory(path) ? ": is a directory" : Files.exists(path)
+          ? ": not a regular file (a FIFO, socket or device)" : ": no such file") + ", expected a safetensors file");
+    }
     long size = Files.size(path);
     try (InputStream in = Files.newInputStream(path)) {
       return read(in, size, path.toString());
@@ -91,7 +95,8 @@ public final class SafeTensors {
 
   private static void checkHeaderLength(long headerLength, long fileSize, String source) {
     if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES || headerLength > fileSize - 8) {
-      throw new IllegalArgumentException(source + ": header length " + headerLength + " is impossible for a file of "
+      // The value read is not printed: they are the file's first 8 bytes, whatever the file is.
+      throw new IllegalArgumentException(source + ": the 8-byte header length is impossible for a file of "
           + fileSize + " bytes (expected 1.." + Math.min(MAX_HEADER_BYTES, Math.max(0, fileSize - 8)) + "); not a safetensors file or truncated");
     }
   }

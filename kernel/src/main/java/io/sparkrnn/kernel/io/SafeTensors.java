@@ -164,7 +164,38 @@ public final class SafeTensors {
       }
       entries.add(new Entry(name, dtype, shape, b, e));
     }
+    checkTiling(entries, dataLength, source);
     return new Header(metadata, entries);
+  }
+
+  /**
+   * The tensors, sorted by offset, must cover the data section exactly: each starts where the one
+   * before ends and the last ends at the end of the file. Python's {@code safetensors} refuses
+   * overlaps, gaps and trailing bytes alike (overlapping tensors would alias one another's data;
+   * unaccounted bytes are data no tensor owns), so a file we accept is one it accepts too.
+   */
+  private static void checkTiling(List<Entry> entries, long dataLength, String source) {
+    List<Entry> sorted = new ArrayList<>(entries);
+    sorted.sort(java.util.Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+    long end = 0;
+    Entry previous = null;
+    for (Entry e : sorted) {
+      if (e.begin < end) {
+        throw new IllegalArgumentException(source + ": tensor '" + e.name + "' data_offsets [" + e.begin + ", " + e.end
+            + "] overlaps tensor '" + previous.name + "' [" + previous.begin + ", " + previous.end + "]");
+      }
+      if (e.begin > end) {
+        throw new IllegalArgumentException(source + ": tensor '" + e.name + "' starts at " + e.begin + ", expected " + end
+            + (previous == null ? " (the start of the data)" : " (where '" + previous.name + "' ends)")
+            + ": the data_offsets leave a gap");
+      }
+      end = e.end;
+      previous = e;
+    }
+    if (end != dataLength) {
+      throw new IllegalArgumentException(source + ": the tensors end at byte " + end + " of the " + dataLength
+          + " data bytes, expected them to cover all of it (trailing bytes after the last tensor)");
+    }
   }
 
   private static int[] intList(Object v, String source, String tensor, String field) {

@@ -1,0 +1,95 @@
+package io.sparkrnn.cli;
+
+import static io.sparkrnn.cli.InferenceCommandsTest.assertFails;
+import static io.sparkrnn.cli.InferenceCommandsTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.cli.InferenceCommandsTest.Run;
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.job.ModelMetadata;
+import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamSpec;
+import io.sparkrnn.kernel.model.Params;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Misuse a hostile or careless user tried (issue 16): each is refused with exit 2 and one line
+ * naming the file and what is wrong, before any work is done, and leaves nothing half-made.
+ */
+class HostileUseTest {
+  @TempDir
+  static Path tmp;
+  static Path sine;
+  static Path sineModel;
+  static final ModelConfig GRU = new ModelConfig(CellType.GRU, 2, 1, 6, 1, Mode.SEQ2SEQ, LossType.MSE);
+  static final ModelConfig TEXT = new ModelConfig(CellType.LSTM, 1, 4, 8, 4, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+
+  @BeforeAll
+  static void data() throws IOException {
+    Configuration hadoop = new Configuration();
+    sine = tmp.resolve("sine");
+    Prep.run(new SineSource(SineSource.Options.defaults(12, 40, 3)), new PrepOptions(sine.toUri(), 8, 0.2, true, false), hadoop);
+    sineModel = tmp.resolve("sine.safetensors");
+    Files.write(sineModel, ModelFile.toBytes(Params.initialize(GRU, 11), sineMetadata()));
+  }
+
+  static Map<String, String> sineMetadata() throws IOException {
+    return ModelMetadata.fromManifest(Dataset.open(sine.toUri(), new Configuration()).manifest());
+  }
+
+  static String s(Path p) {
+    return p.toString();
+  }
+
+  /** A model file whose tensor {@code tensor} holds {@code value} at element {@code index}. */
+  static Path poisoned(String name, ModelConfig config, Map<String, String> meta, String tensor, int index, float value)
+      throws IOException {
+    Params p = Params.initialize(config, 3);
+    ParamSpec spec = p.layout().specs().stream().filter(s -> s.name().equals(tensor)).findFirst().orElseThrow();
+    p.values()[spec.offset() + index] = value;
+    Path f = tmp.resolve(name);
+    Files.write(f, ModelFile.toBytes(p, meta));
+    return f;
+  }
+
+  // ---- item 8: non-finite weights ----
+
+  @Test
+  void nonFiniteWeightsAreRefusedOnLoadNamingTheTensor() throws IOException {
+    Path nan = poisoned("nan.safetensors", GRU, sineMetadata(), "rnn.weight_hh_l1", 5, Float.NaN);
+    Path shard = sine.resolve("shard-00000.safetensors");
+    Path out = tmp.resolve("nan-pred.safetensors");
+    assertFails(run("evaluate", "--model", s(nan), "--data", s(sine), "--master", "local[1]"), "nan.safetensors",
+        "rnn.weight_hh_l1", "NaN", "element 5");
+    assertFails(run("predict", "--model", s(nan), "--data", s(shard), "--out", s(out), "--engine", "reference"),
+        "nan.safetensors", "rnn.weight_hh_l1", "NaN");
+    assertFalse(Files.exists(out), "predict wrote outputs from a NaN model");
+
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put(ModelMetadata.KEY_TASK, "text");
+    meta.put(ModelMetadata.KEY_VOCABULARY, Json.write(new ArrayList<Object>(List.of("a", "b", "c", "d"))));
+    Path inf = poisoned("inf.safetensors", TEXT, meta, "head.bias", 2, Float.NEGATIVE_INFINITY);
+    assertFails(run("generate", "--model", s(inf), "--primer", "abca", "--steps", "5", "--engine", "reference"),
+        "inf.safetensors", "head.bias", "-Infinity");
+  }
+}

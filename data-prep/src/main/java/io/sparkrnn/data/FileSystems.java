@@ -6,8 +6,10 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.ChecksumFileSystem;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -90,5 +92,108 @@ public final class FileSystems {
 
   private static java.nio.file.Path local(FileSystem fs, Path p) {
     return new File(fs.makeQualified(p).toUri()).toPath();
+  }
+
+  /** Local directories no command may write into: devices and the kernel's views. */
+  static final List<String> SYSTEM_DIRECTORIES = List.of("/dev", "/proc", "/sys");
+
+  /**
+   * Checks, before any work, that a command can write its output at {@code uri}: a directory
+   * ({@code directory} true) that exists or can be created, or a file whose directory exists or can
+   * be created. Refused, with one line naming the option, the path and what is wrong: an existing
+   * regular file where a directory is wanted (or a directory where a file is), a path below a
+   * regular file, one on the local disk that this user cannot write, one under /dev, /proc or
+   * /sys (also through a link) and, for a file, a FIFO or device in its place. Without this a run
+   * would compute for hours and fail at its first write.
+   *
+   * <p>On other file systems (HDFS, object stores) only files and directories are told apart:
+   * their permissions are checked by the first write.
+   *
+   * @param option the option's name for messages, e.g. {@code --out}
+   * @throws IllegalArgumentException naming the option, the path and the problem
+   */
+  public static void requireUsableOutput(String uri, Configuration conf, String option, boolean directory) throws IOException {
+    Path p = new Path(uri);
+    FileSystem fs = get(p, conf);
+    String what = option + " " + uri + ": ";
+    String wanted = directory ? "expected a directory (new or existing)" : "expected a file name";
+    if (isLocal(fs)) {
+      requireUsableLocalOutput(local(fs, p).normalize(), what, wanted, directory);
+      return;
+    }
+    Path q = fs.makeQualified(p);
+    FileStatus status = statusOrNull(fs, q);
+    if (status != null) {
+      if (directory != status.isDirectory()) {
+        throw new IllegalArgumentException(what + (status.isDirectory() ? "is a directory" : "is a regular file") + ", " + wanted);
+      }
+      return;
+    }
+    for (Path a = q.getParent(); a != null; a = a.getParent()) {
+      FileStatus s = statusOrNull(fs, a);
+      if (s != null) {
+        if (!s.isDirectory()) {
+          throw new IllegalArgumentException(what + "cannot be created: " + a + " is a regular file, not a directory");
+        }
+        return;
+      }
+    }
+  }
+
+  private static void requireUsableLocalOutput(java.nio.file.Path path, String what, String wanted, boolean directory) {
+    java.nio.file.Path existing = path;
+    while (existing != null && !Files.exists(existing, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      existing = existing.getParent();
+    }
+    java.nio.file.Path real;
+    try {
+      real = existing == null ? null : existing.toRealPath();
+    } catch (IOException e) { // a dangling link: its target's directory decides, as a write would follow it
+      real = null;
+    }
+    for (String system : SYSTEM_DIRECTORIES) {
+      java.nio.file.Path sys = java.nio.file.Path.of(system);
+      if (path.startsWith(sys) || (real != null && real.startsWith(sys))) {
+        throw new IllegalArgumentException(what + "lies under " + system + (path.startsWith(sys) ? "" : " (through a link)")
+            + ", a system directory, not storage; " + wanted + " on a disk");
+      }
+    }
+    if (existing == null) {
+      return;
+    }
+    if (existing.equals(path)) {
+      if (Files.isDirectory(path)) {
+        if (!directory) {
+          throw new IllegalArgumentException(what + "is a directory, " + wanted);
+        }
+        if (!Files.isWritable(path)) {
+          throw new IllegalArgumentException(what + "is a directory this user cannot write to");
+        }
+        return;
+      }
+      if (directory || !Files.isRegularFile(path)) {
+        throw new IllegalArgumentException(what + (Files.isRegularFile(path) ? "is a regular file"
+            : "is not a regular file (a FIFO, socket or device)") + ", " + wanted);
+      }
+      java.nio.file.Path parent = path.toAbsolutePath().getParent();
+      if (parent != null && !Files.isWritable(parent)) {
+        throw new IllegalArgumentException(what + "cannot be replaced: " + parent + " is not writable by this user");
+      }
+      return;
+    }
+    if (!Files.isDirectory(existing)) {
+      throw new IllegalArgumentException(what + "cannot be created: " + existing + " is a regular file, not a directory");
+    }
+    if (!Files.isWritable(existing)) {
+      throw new IllegalArgumentException(what + "cannot be created: " + existing + " is not writable by this user");
+    }
+  }
+
+  private static FileStatus statusOrNull(FileSystem fs, Path p) throws IOException {
+    try {
+      return fs.getFileStatus(p);
+    } catch (FileNotFoundException e) {
+      return null;
+    }
   }
 }

@@ -1,6 +1,7 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.infer.Compatibility;
@@ -63,7 +64,10 @@ public final class PredictCommand implements Callable<Integer> {
     if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {
       throw new IllegalArgumentException("--split: '" + split + "' is not one of all, train, validation");
     }
-    if (!InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf)) {
+    boolean dataset = !InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf);
+    // one output file per shard in a directory, unless .npy; one file for one input
+    FileSystems.requireUsableOutput(out, conf, "--out", dataset && !InputFiles.isNpy(out));
+    if (dataset) {
       return predictDataset(m, conf);
     }
     Batch batch = InputFiles.read(data, m, conf);

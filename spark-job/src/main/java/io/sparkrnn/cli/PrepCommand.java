@@ -63,6 +63,7 @@ public final class PrepCommand implements Runnable {
     String master;
 
     Manifest run(SequenceSource source) throws IOException {
+      io.sparkrnn.data.FileSystems.requireUsableOutput(out, new Configuration(), "--out", true);
       PrepOptions options = new PrepOptions(new Path(out).toUri(), batch, validationFraction, normalize, overwrite);
       Manifest m;
       if (master == null) {

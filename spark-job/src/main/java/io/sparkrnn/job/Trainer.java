@@ -77,6 +77,7 @@ public final class Trainer {
    */
   public static Trainer prepare(Map<String, String> given, Configuration hadoop, PrintStream log) throws IOException {
     TrainConfig syntax = TrainConfig.parse(given, null); // every key's syntax, before touching the file system
+    io.sparkrnn.data.FileSystems.requireUsableOutput(syntax.out(), hadoop, "--out", true);
     Dataset dataset = Dataset.open(syntax.data(), hadoop);
     DatasetSpec spec = dataset.manifest().spec();
     TrainConfig config = TrainConfig.parse(given, new TrainConfig.DatasetDefaults(spec.mode(), spec.loss()));

@@ -92,4 +92,44 @@ class HostileUseTest {
     assertFails(run("generate", "--model", s(inf), "--primer", "abca", "--steps", "5", "--engine", "reference"),
         "inf.safetensors", "head.bias", "-Infinity");
   }
+
+  // ---- item 1: an unusable --out is refused before any work ----
+
+  /** A small but real training run on the sine data: its log's "training ..." line comes only once Spark runs. */
+  static String[] train(Path out, String... more) {
+    List<String> a = new ArrayList<>(List.of("train", "--data", s(sine), "--out", s(out), "--cell", "gru", "--hidden-size", "4",
+        "--batch", "8", "--steps", "2", "--checkpoint-every", "0", "--validate-every", "0", "--master", "local[1]"));
+    a.addAll(List.of(more));
+    return a.toArray(new String[0]);
+  }
+
+  @Test
+  void trainRefusesAnUnusableOutBeforeSparkStarts() throws IOException {
+    Path file = Files.writeString(tmp.resolve("a-file"), "keep me");
+    Run r = run(train(file));
+    assertFails(r, "--out " + file, "regular file", "expected a directory");
+    assertFalse(r.out().contains("training "), "Spark started: " + r.out());
+    assertEquals("keep me", Files.readString(file));
+    assertFails(run(train(file.resolve("sub"))), "--out " + file.resolve("sub"), "cannot be created", file + " is a regular file");
+    assertFails(run(train(Path.of("/dev/null"))), "--out /dev/null", "/dev");
+    assertFails(run(train(Path.of("/proc/spark-rnn-run"))), "--out /proc/spark-rnn-run", "/proc");
+  }
+
+  @Test
+  void predictPrepAndExportRefuseAnUnusableOutBeforeWorking() throws IOException {
+    Path file = Files.writeString(tmp.resolve("b-file"), "keep me");
+    Run r = run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(file), "--master", "local[1]");
+    assertFails(r, "--out " + file, "regular file", "expected a directory");
+    assertFalse(r.out().contains("predicted"), r.out());
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(sine.resolve("shard-00000.safetensors")), "--out", "/dev/null",
+        "--engine", "reference"), "--out /dev/null", "/dev");
+    assertFails(run("prep", "sine", "--out", "/proc/spark-rnn-data", "--steps", "5", "--sequences", "4", "--batch", "2"),
+        "--out /proc/spark-rnn-data", "/proc");
+    assertFails(run("prep", "sine", "--out", s(file.resolve("data")), "--steps", "5", "--sequences", "4", "--batch", "2",
+        "--master", "local[1]"), "--out " + file.resolve("data"), "cannot be created", file + " is a regular file");
+    assertFails(run("export", "--model", s(sineModel), "--out", s(file)), "--out " + file, "regular file", "expected a directory");
+    assertFails(run("export", "--model", s(sineModel), "--out", s(file.resolve("m.safetensors"))), "cannot be created",
+        file + " is a regular file");
+    assertEquals("keep me", Files.readString(file));
+  }
 }

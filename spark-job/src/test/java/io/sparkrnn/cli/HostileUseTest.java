@@ -132,4 +132,58 @@ class HostileUseTest {
         file + " is a regular file");
     assertEquals("keep me", Files.readString(file));
   }
+
+  // ---- item 2: one training run per --out ----
+
+  static final String LOCK = ".spark-rnn.lock";
+
+  static String host() throws IOException {
+    return java.net.InetAddress.getLocalHost().getHostName();
+  }
+
+  static void writeLock(Path out, String host, long pid, java.time.Instant started) throws IOException {
+    Files.createDirectories(out);
+    Files.writeString(out.resolve(LOCK), "host=" + host + "\npid=" + pid + "\nstarted=" + started + "\n");
+  }
+
+  @Test
+  void aSecondTrainingRunOnTheSameOutIsRefusedNamingTheOwner() throws IOException {
+    Path out = tmp.resolve("locked-run");
+    // a live owner: this very JVM
+    writeLock(out, host(), ProcessHandle.current().pid(), java.time.Instant.now());
+    Run r = run(train(out));
+    assertFails(r, out.resolve(LOCK).toString(), "pid " + ProcessHandle.current().pid(), host());
+    assertFalse(r.out().contains("training "), "Spark started: " + r.out());
+    assertTrue(Files.exists(out.resolve(LOCK)), "the owner's lock was removed");
+    assertFalse(Files.exists(out.resolve("model.safetensors")));
+  }
+
+  @Test
+  void aLockFromAnotherHostIsNeverTakenOver() throws IOException {
+    Path out = tmp.resolve("other-host-run");
+    writeLock(out, "some-other-host.example", 1, java.time.Instant.parse("2026-01-01T00:00:00Z"));
+    assertFails(run(train(out)), LOCK, "some-other-host.example", "pid 1");
+    assertTrue(Files.readString(out.resolve(LOCK)).contains("some-other-host.example"), "the lock was taken over");
+  }
+
+  @Test
+  void aStaleLockOfADeadProcessOnThisHostIsRecoveredWithAMessage() throws Exception {
+    Path out = tmp.resolve("stale-run");
+    Process gone = new ProcessBuilder("true").start();
+    gone.waitFor();
+    writeLock(out, host(), gone.pid(), java.time.Instant.now());
+    Run r = run(train(out));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains(LOCK) && r.out().contains("pid " + gone.pid()) && r.out().contains("no longer running"), r.out());
+    assertFalse(Files.exists(out.resolve(LOCK)), "the lock stays after the run");
+  }
+
+  @Test
+  void theLockIsRemovedAfterAFailedRun() throws IOException {
+    Path out = tmp.resolve("failing-run");
+    // three barrier tasks cannot run at once on local[1]: the run fails after taking the lock
+    Run r = run(train(out, "--partitions", "3", "--sync", "barrier"));
+    assertEquals(2, r.code(), r.err());
+    assertFalse(Files.exists(out.resolve(LOCK)), "the lock stays after a failed run");
+  }
 }

@@ -186,4 +186,54 @@ class HostileUseTest {
     assertEquals(2, r.code(), r.err());
     assertFalse(Files.exists(out.resolve(LOCK)), "the lock stays after a failed run");
   }
+
+  // ---- item 7: predict publishes all or nothing ----
+
+  /** The names in a directory, sorted; empty when it does not exist. */
+  static List<String> names(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return List.of();
+    }
+    try (var s = Files.list(dir)) {
+      return s.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+
+  @Test
+  void aFailedPredictLeavesNoOutputAndNoEarlierResultThatLooksComplete() throws IOException {
+    Path bad = tmp.resolve("sine-bad");
+    Files.createDirectories(bad);
+    try (var s = Files.list(sine)) {
+      for (Path f : s.toList()) {
+        Files.copy(f, bad.resolve(f.getFileName()));
+      }
+    }
+    byte[] b = Files.readAllBytes(bad.resolve("shard-00003.safetensors"));
+    b[b.length - 1] ^= 1;
+    Files.write(bad.resolve("shard-00003.safetensors"), b);
+    Path parent = Files.createDirectories(tmp.resolve("predict-outs"));
+
+    // into a new directory: nothing at all, neither in --out nor beside it
+    Path fresh = parent.resolve("fresh");
+    Run r = run("predict", "--model", s(sineModel), "--data", s(bad), "--out", s(fresh), "--master", "local[1]", "--partitions", "2");
+    assertFails(r, "shard-00003.safetensors", "CRC32C");
+    assertEquals(List.of(), names(fresh), "files left in --out");
+    assertEquals(List.of(), names(parent), "files left beside --out");
+
+    // over an earlier, complete prediction: it must not look like this run's result
+    Path earlier = parent.resolve("earlier");
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(earlier), "--master", "local[1]").code());
+    assertTrue(names(earlier).contains("predictions.json"));
+    r = run("predict", "--model", s(sineModel), "--data", s(bad), "--out", s(earlier), "--master", "local[1]", "--partitions", "2");
+    assertFails(r, "shard-00003.safetensors");
+    assertFalse(names(earlier).contains("predictions.json"), "the earlier predictions.json makes the failed run look complete");
+    assertTrue(names(earlier).stream().noneMatch(n -> n.startsWith(".")), "hidden files left: " + names(earlier));
+    assertEquals(List.of("earlier"), names(parent), "files left beside --out");
+
+    // and a good run over it publishes a complete result
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(earlier), "--master", "local[1]").code());
+    assertEquals(List.of("predictions.json", "shard-00000.safetensors", "shard-00001.safetensors", "shard-00002.safetensors",
+        "shard-00003.safetensors", "shard-00004.safetensors"), names(earlier));
+    assertEquals(List.of("earlier"), names(parent));
+  }
 }

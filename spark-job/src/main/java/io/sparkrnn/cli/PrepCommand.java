@@ -69,6 +69,7 @@ public final class PrepCommand implements Runnable {
       if (master == null) {
         m = Prep.run(source, options, new Configuration());
       } else {
+        io.sparkrnn.job.SparkSetup.requireKnownMaster(master);
         SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-rnn prep " + source.spec().task());
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
           m = SparkPrep.run(sc, source, options);

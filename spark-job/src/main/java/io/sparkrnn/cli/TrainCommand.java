@@ -62,9 +62,11 @@ public final class TrainCommand implements Callable<Integer> {
     Configuration hadoop = new Configuration();
     Trainer trainer = Trainer.prepare(given, hadoop, System.out);
     // one run per --out, held until Spark has stopped, also when the run fails
-    try (RunLock lock = RunLock.acquire(trainer.config().out(), hadoop, System.out);
-        JavaSparkContext sc = SparkSetup.start("spark-rnn train", trainer.config().master())) {
+    RunLock lock = RunLock.acquire(trainer.config().out(), hadoop, System.out);
+    try (JavaSparkContext sc = SparkSetup.start("spark-rnn train", trainer.config().master())) {
       trainer.run(sc);
+    } finally {
+      lock.close();
     }
     return 0;
   }

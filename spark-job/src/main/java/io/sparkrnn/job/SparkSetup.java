@@ -19,12 +19,36 @@ import org.apache.spark.serializer.KryoRegistrator;
 public final class SparkSetup {
   private SparkSetup() {}
 
+  /** The master URLs Spark itself parses (SparkContext.createTaskScheduler); others need a cluster manager plugin. */
+  private static final java.util.regex.Pattern SPARK_MASTERS = java.util.regex.Pattern.compile(
+      "local|local\\[([0-9]+|\\*)\\]|local\\[([0-9]+|\\*)\\s*,\\s*([0-9]+)\\]"
+      + "|local-cluster\\[\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*]|spark://.+");
+
+  /**
+   * Refuses, before Spark starts, a master URL that neither Spark nor a cluster manager on the
+   * class path (YARN, Kubernetes) accepts: Spark would log its own stack trace while failing.
+   */
+  public static void requireKnownMaster(String master) {
+    if (SPARK_MASTERS.matcher(master).matches()) {
+      return;
+    }
+    for (org.apache.spark.scheduler.ExternalClusterManager m
+        : java.util.ServiceLoader.load(org.apache.spark.scheduler.ExternalClusterManager.class)) {
+      if (m.canCreate(master)) {
+        return;
+      }
+    }
+    throw new IllegalArgumentException("--master " + master + ": not a master URL Spark accepts (expected local, local[N], "
+        + "local[*], spark://HOST:PORT, or yarn and k8s://https://HOST:PORT where their Spark modules are on the class path)");
+  }
+
   public static JavaSparkContext start(String appName, String master) {
     SparkConf conf = new SparkConf().setAppName(appName);
     if (!conf.contains("spark.master")) {
       conf.setMaster(master);
     }
     String effective = conf.get("spark.master");
+    requireKnownMaster(effective);
     if (effective.startsWith("local")) {
       conf.setIfMissing("spark.driver.host", "127.0.0.1");
       conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
@@ -44,7 +68,16 @@ public final class SparkSetup {
     // failing; check every second for two minutes instead, long enough for executors to register.
     conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
     conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "120");
-    return new JavaSparkContext(conf);
+    try {
+      return new JavaSparkContext(conf);
+    } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
+      String m = String.valueOf(e.getMessage());
+      if (m.startsWith("Could not parse Master URL")) { // the user's typo, not a bug: one line, exit 2
+        throw new IllegalArgumentException("--master " + effective + ": Spark cannot parse this master URL (expected local, "
+            + "local[N], local[*], spark://HOST:PORT, yarn or k8s://https://HOST:PORT)", e);
+      }
+      throw e;
+    }
   }
 
   /**

@@ -95,11 +95,22 @@ class HostileUseTest {
 
   // ---- item 1: an unusable --out is refused before any work ----
 
-  /** A small but real training run on the sine data: its log's "training ..." line comes only once Spark runs. */
+  /**
+   * A small but real training run on the sine data, {@code more} (option, value pairs) replacing
+   * its options: its log's "training ..." line comes only once Spark runs.
+   */
   static String[] train(Path out, String... more) {
-    List<String> a = new ArrayList<>(List.of("train", "--data", s(sine), "--out", s(out), "--cell", "gru", "--hidden-size", "4",
-        "--batch", "8", "--steps", "2", "--checkpoint-every", "0", "--validate-every", "0", "--master", "local[1]"));
-    a.addAll(List.of(more));
+    Map<String, String> o = new LinkedHashMap<>();
+    List<String> base = List.of("--data", s(sine), "--out", s(out), "--cell", "gru", "--hidden-size", "4", "--batch", "8",
+        "--steps", "2", "--checkpoint-every", "0", "--validate-every", "0", "--master", "local[1]");
+    for (int i = 0; i < base.size(); i += 2) {
+      o.put(base.get(i), base.get(i + 1));
+    }
+    for (int i = 0; i < more.length; i += 2) {
+      o.put(more[i], more[i + 1]);
+    }
+    List<String> a = new ArrayList<>(List.of("train"));
+    o.forEach((k, v) -> a.addAll(List.of(k, v)));
     return a.toArray(new String[0]);
   }
 
@@ -235,5 +246,38 @@ class HostileUseTest {
     assertEquals(List.of("predictions.json", "shard-00000.safetensors", "shard-00001.safetensors", "shard-00002.safetensors",
         "shard-00003.safetensors", "shard-00004.safetensors"), names(earlier));
     assertEquals(List.of("earlier"), names(parent));
+  }
+
+  // ---- item 9: small ones ----
+
+  @Test
+  void aJobFileThatIsMissingOrNotTextIsNamed() throws IOException {
+    Path missing = tmp.resolve("no-such.conf");
+    assertFails(run(train(tmp.resolve("conf-run"), "--conf", s(missing))), "--conf " + missing, "no such file");
+    Path binary = tmp.resolve("binary.conf");
+    Files.write(binary, new byte[] {'l', 'r', '=', (byte) 0xC3, (byte) 0x28, '\n'}); // an invalid UTF-8 sequence
+    assertFails(run(train(tmp.resolve("conf-run"), "--conf", s(binary))), "--conf " + binary, "not a UTF-8 text file");
+    assertFails(run(train(tmp.resolve("conf-run"), "--conf", s(tmp))), "--conf " + tmp, "directory");
+  }
+
+  @Test
+  void aMasterSparkCannotParseIsOneLineAndExit2() throws IOException {
+    Path out = tmp.resolve("bogus-master");
+    Run r = run(train(out, "--master", "bogus://x"));
+    assertFails(r, "bogus://x");
+    assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+    assertFalse(Files.exists(out.resolve(".spark-rnn.lock")), "the lock stays after a failed run");
+    Run p = run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(tmp.resolve("bogus-pred")), "--master", "bogus://x");
+    assertFails(p, "bogus://x");
+    assertEquals(1, p.err().strip().lines().count(), "one line: " + p.err());
+  }
+
+  @Test
+  void aNanStopWithoutACheckpointDoesNotClaimOne() throws IOException {
+    // a learning rate this large makes the loss overflow within a few steps
+    Run r = run(train(tmp.resolve("nan-run"), "--lr", "1e30", "--steps", "20", "--optimizer", "sgd"));
+    assertFails(r, "stopping");
+    assertFalse(r.err().contains("is intact"), "claims a checkpoint: " + r.err());
+    assertTrue(r.err().contains("No checkpoint was written"), r.err());
   }
 }

@@ -62,6 +62,7 @@ public final class Dataset implements Serializable {
       throw new FileNotFoundException(dir + ": not a dataset: no " + Manifest.FILE_NAME
           + " (missing directory, or a prep that did not finish)");
     }
+    FileSystems.requireRegularFileIn(fs, dir, manifestPath, manifestPath.toString());
     if (status.getLen() > Manifest.MAX_BYTES) {
       throw new IOException(manifestPath + ": " + status.getLen() + " bytes, more than the " + Manifest.MAX_BYTES
           + " a manifest may have; refused before reading");
@@ -133,6 +134,8 @@ public final class Dataset implements Serializable {
     } catch (FileNotFoundException e) {
       throw new FileNotFoundException(shard.file() + ": missing from " + uri + " (listed in " + Manifest.FILE_NAME + ")");
     }
+    // Before the size is compared (and printed): a link out of the dataset or a FIFO is refused unread.
+    FileSystems.requireRegularFileIn(fs, dir, p, shard.file());
     if (status.getLen() != shard.bytes()) {
       throw new CorruptShardException(shard.file() + ": file has " + status.getLen() + " bytes, the manifest says "
           + shard.bytes() + (status.getLen() < shard.bytes() ? " (truncated)" : ""));
@@ -148,7 +151,8 @@ public final class Dataset implements Serializable {
     crc.update(bytes, 0, bytes.length);
     String found = ShardCodec.hex(crc.getValue());
     if (!found.equals(shard.crc32c())) {
-      throw new CorruptShardException(shard.file() + ": CRC32C is " + found + ", the manifest says " + shard.crc32c()
+      // The found checksum is not printed: it is computed from bytes that failed their check.
+      throw new CorruptShardException(shard.file() + ": CRC32C does not match, the manifest says " + shard.crc32c()
           + " (corrupted or replaced)");
     }
     return bytes;

@@ -1,9 +1,15 @@
 package io.sparkrnn.data;
 
+import java.io.File;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.ChecksumFileSystem;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -23,5 +29,171 @@ public final class FileSystems {
 
   public static FileSystem get(Path path, Configuration conf) throws IOException {
     return get(path.toUri(), conf);
+  }
+
+  /** Whether {@code fs} is the local disk, the one file system with FIFOs, devices and symbolic links to follow. */
+  public static boolean isLocal(FileSystem fs) {
+    return "file".equals(fs.getUri().getScheme()); // RawLocalFileSystem does not implement getScheme()
+  }
+
+  /**
+   * Refuses a local file that is not a regular file (after following links), before anything opens
+   * it: opening a FIFO for reading blocks until a writer comes (for ever), and a device such as
+   * {@code /dev/zero} streams without end. Hadoop's local file system reports both as plain files
+   * of length 0. Other file systems (HDFS, object stores) hold only files and directories.
+   *
+   * @param name how errors name the file
+   * @throws FileNotFoundException when the file is missing (or a link to nothing)
+   * @throws IOException naming the file when it is a directory, FIFO, socket or device
+   */
+  public static void requireRegularFile(FileSystem fs, Path p, String name) throws IOException {
+    if (!isLocal(fs)) {
+      return;
+    }
+    java.nio.file.Path local = local(fs, p);
+    if (Files.isDirectory(local)) {
+      throw new IOException(name + ": is a directory, expected a regular file");
+    }
+    if (!Files.isRegularFile(local)) {
+      if (!Files.exists(local)) {
+        throw new FileNotFoundException(name + ": no such file");
+      }
+      throw new IOException(name + ": not a regular file (a FIFO, socket or device); refused before opening it");
+    }
+  }
+
+  /**
+   * As {@link #requireRegularFile}, and the file must also lie in {@code dir} itself once links are
+   * resolved: a dataset's manifest and shards are its own files, so a symbolic link that leaves
+   * the directory (to {@code /etc/shadow}, say) is refused before the file is opened or even its
+   * size is looked at. Links between the directory's own files are allowed.
+   */
+  public static void requireRegularFileIn(FileSystem fs, Path dir, Path p, String name) throws IOException {
+    if (!isLocal(fs)) {
+      return;
+    }
+    java.nio.file.Path local = local(fs, p);
+    if (Files.isSymbolicLink(local)) {
+      java.nio.file.Path real;
+      java.nio.file.Path realDir;
+      try {
+        real = local.toRealPath();
+        realDir = local(fs, dir).toRealPath();
+      } catch (NoSuchFileException e) {
+        throw new FileNotFoundException(name + ": a symbolic link to a missing file");
+      }
+      if (!realDir.equals(real.getParent())) {
+        // the target is not named: the error must not reveal what lies outside the dataset
+        throw new IOException(name + ": a symbolic link to a file outside the dataset directory; refused");
+      }
+    }
+    requireRegularFile(fs, p, name);
+  }
+
+  private static java.nio.file.Path local(FileSystem fs, Path p) {
+    return new File(fs.makeQualified(p).toUri()).toPath();
+  }
+
+  /** Local directories no command may write into: devices and the kernel's views. */
+  static final List<String> SYSTEM_DIRECTORIES = List.of("/dev", "/proc", "/sys");
+
+  /**
+   * Checks, before any work, that a command can write its output at {@code uri}: a directory
+   * ({@code directory} true) that exists or can be created, or a file whose directory exists or can
+   * be created. Refused, with one line naming the option, the path and what is wrong: an existing
+   * regular file where a directory is wanted (or a directory where a file is), a path below a
+   * regular file, one on the local disk that this user cannot write, one under /dev, /proc or
+   * /sys (also through a link) and, for a file, a FIFO or device in its place. Without this a run
+   * would compute for hours and fail at its first write.
+   *
+   * <p>On other file systems (HDFS, object stores) only files and directories are told apart:
+   * their permissions are checked by the first write.
+   *
+   * @param option the option's name for messages, e.g. {@code --out}
+   * @throws IllegalArgumentException naming the option, the path and the problem
+   */
+  public static void requireUsableOutput(String uri, Configuration conf, String option, boolean directory) throws IOException {
+    Path p = new Path(uri);
+    FileSystem fs = get(p, conf);
+    String what = option + " " + uri + ": ";
+    String wanted = directory ? "expected a directory (new or existing)" : "expected a file name";
+    if (isLocal(fs)) {
+      requireUsableLocalOutput(local(fs, p).normalize(), what, wanted, directory);
+      return;
+    }
+    Path q = fs.makeQualified(p);
+    FileStatus status = statusOrNull(fs, q);
+    if (status != null) {
+      if (directory != status.isDirectory()) {
+        throw new IllegalArgumentException(what + (status.isDirectory() ? "is a directory" : "is a regular file") + ", " + wanted);
+      }
+      return;
+    }
+    for (Path a = q.getParent(); a != null; a = a.getParent()) {
+      FileStatus s = statusOrNull(fs, a);
+      if (s != null) {
+        if (!s.isDirectory()) {
+          throw new IllegalArgumentException(what + "cannot be created: " + a + " is a regular file, not a directory");
+        }
+        return;
+      }
+    }
+  }
+
+  private static void requireUsableLocalOutput(java.nio.file.Path path, String what, String wanted, boolean directory) {
+    java.nio.file.Path existing = path;
+    while (existing != null && !Files.exists(existing, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      existing = existing.getParent();
+    }
+    java.nio.file.Path real;
+    try {
+      real = existing == null ? null : existing.toRealPath();
+    } catch (IOException e) { // a dangling link: its target's directory decides, as a write would follow it
+      real = null;
+    }
+    for (String system : SYSTEM_DIRECTORIES) {
+      java.nio.file.Path sys = java.nio.file.Path.of(system);
+      if (path.startsWith(sys) || (real != null && real.startsWith(sys))) {
+        throw new IllegalArgumentException(what + "lies under " + system + (path.startsWith(sys) ? "" : " (through a link)")
+            + ", a system directory, not storage; " + wanted + " on a disk");
+      }
+    }
+    if (existing == null) {
+      return;
+    }
+    if (existing.equals(path)) {
+      if (Files.isDirectory(path)) {
+        if (!directory) {
+          throw new IllegalArgumentException(what + "is a directory, " + wanted);
+        }
+        if (!Files.isWritable(path)) {
+          throw new IllegalArgumentException(what + "is a directory this user cannot write to");
+        }
+        return;
+      }
+      if (directory || !Files.isRegularFile(path)) {
+        throw new IllegalArgumentException(what + (Files.isRegularFile(path) ? "is a regular file"
+            : "is not a regular file (a FIFO, socket or device)") + ", " + wanted);
+      }
+      java.nio.file.Path parent = path.toAbsolutePath().getParent();
+      if (parent != null && !Files.isWritable(parent)) {
+        throw new IllegalArgumentException(what + "cannot be replaced: " + parent + " is not writable by this user");
+      }
+      return;
+    }
+    if (!Files.isDirectory(existing)) {
+      throw new IllegalArgumentException(what + "cannot be created: " + existing + " is a regular file, not a directory");
+    }
+    if (!Files.isWritable(existing)) {
+      throw new IllegalArgumentException(what + "cannot be created: " + existing + " is not writable by this user");
+    }
+  }
+
+  private static FileStatus statusOrNull(FileSystem fs, Path p) throws IOException {
+    try {
+      return fs.getFileStatus(p);
+    } catch (FileNotFoundException e) {
+      return null;
+    }
   }
 }

@@ -103,6 +103,12 @@ public final class ShardCodec {
         throw new IllegalArgumentException(file + ": lengths has shape " + l.shapeString() + ", expected [" + B + "]");
       }
       lengths = l.ints();
+      // Checked here, before Batch's own 0..T check, so that every bad length gets the same message.
+      for (int b = 0; b < B; b++) {
+        if (lengths[b] < 1 || lengths[b] > T) {
+          throw new IllegalArgumentException(file + ": lengths[" + b + "] = " + lengths[b] + ", expected 1.." + T);
+        }
+      }
     }
     Batch batch;
     try {

@@ -205,4 +205,16 @@ class BadInputTest {
         new PrepOptions(other.toUri(), 2, 0, false, true), conf), "not empty", "not a dataset");
     assertTrue(Files.exists(other.resolve("notes.txt")));
   }
+
+  @Test
+  void lengthsOutsideOneToTGiveTheSameExpectedRangeWhateverTheValue() {
+    DatasetSpec spec = new DatasetSpec("t", 1, 1, 3, io.sparkrnn.kernel.model.Mode.SEQ2ONE, io.sparkrnn.kernel.model.LossType.MSE,
+        true, null, null);
+    for (int bad : new int[] {-1, 0, 4}) {
+      byte[] shard = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {3, 1, 1}, new float[3]),
+          Tensor.ofFloats("y", new int[] {1, 1}, new float[1]), Tensor.ofInts("lengths", new int[] {1}, new int[] {bad})));
+      fails(IllegalArgumentException.class, () -> ShardCodec.decode(shard, spec, "v.safetensors", 1),
+          "v.safetensors: lengths[0] = " + bad + ", expected 1..3");
+    }
+  }
 }

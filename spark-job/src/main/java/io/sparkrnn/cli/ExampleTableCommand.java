@@ -33,6 +33,7 @@ public final class ExampleTableCommand implements Callable<Integer> {
     if (sensors < 1 || hours < 1) {
       throw new IllegalArgumentException("--sensors and --hours must be at least 1");
     }
+    SparkSetup.requireKnownMaster(master);
     SparkSession spark = SparkSetup.session("spark-rnn example-table", master);
     try {
       var writer = ExampleTables.sensors(spark, sensors, hours, seed).write().format(format)

@@ -24,6 +24,7 @@ public final class ExportCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Configuration conf = new Configuration();
+    io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", !out.endsWith(".safetensors"));
     TorchInterop.Exported e = TorchInterop.export(TrainedModel.load(model, conf));
     String weights;
     String config;

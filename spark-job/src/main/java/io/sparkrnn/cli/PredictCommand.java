@@ -1,6 +1,7 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.infer.Compatibility;
@@ -8,6 +9,7 @@ import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.infer.Prediction;
+import io.sparkrnn.infer.StagedDirectory;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.GradientTask;
 import io.sparkrnn.job.PredictJob;
@@ -63,7 +65,10 @@ public final class PredictCommand implements Callable<Integer> {
     if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {
       throw new IllegalArgumentException("--split: '" + split + "' is not one of all, train, validation");
     }
-    if (!InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf)) {
+    boolean dataset = !InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf);
+    // one output file per shard in a directory, unless .npy; one file for one input
+    FileSystems.requireUsableOutput(out, conf, "--out", dataset && !InputFiles.isNpy(out));
+    if (dataset) {
       return predictDataset(m, conf);
     }
     Batch batch = InputFiles.read(data, m, conf);
@@ -94,9 +99,18 @@ public final class PredictCommand implements Callable<Integer> {
       throw new IllegalArgumentException(data + ": no shards in split " + split);
     }
     boolean npy = InputFiles.isNpy(out);
-    String outUri = npy ? out : HadoopFiles.fs(out, conf).makeQualified(HadoopFiles.path(out)).toString();
+    // A directory of outputs is written into a staging directory and renamed into place at the end,
+    // so a failed run leaves nothing in --out (a single .npy is written atomically anyway).
+    try (StagedDirectory staged = npy ? null : StagedDirectory.begin(out, conf, "predictions.json", outputNames(all), System.out)) {
+      return predictDataset(m, ds, all, chosen, staged, conf);
+    }
+  }
+
+  private int predictDataset(TrainedModel m, Dataset ds, List<ShardInfo> all, List<Integer> chosen, StagedDirectory staged,
+      Configuration conf) throws Exception {
+    boolean npy = staged == null;
     PredictJob.Input input = new PredictJob.Input(m.config(), m.params().values(), m.normalization(), m.vocabulary(),
-        chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : outUri, modelUnits, metadata(m));
+        chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : staged.uri(), modelUnits, metadata(m));
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", spark.master)) {
       int P = spark.partitions(sc, chosen.size());
       List<PredictJob.ShardResult> results = PredictJob.run(sc, new GradientTask.Context(ds, run.engine, run.device, P), input);
@@ -121,10 +135,21 @@ public final class PredictCommand implements Callable<Integer> {
         files.add(f);
       }
       summary.put("shards", files);
-      HadoopFiles.write(outUri + "/predictions.json", Json.writePretty(summary).getBytes(StandardCharsets.UTF_8), conf);
-      System.out.println("predicted " + results.size() + " shards of " + ds.uri() + " into " + outUri);
+      HadoopFiles.write(staged.uri() + "/predictions.json", Json.writePretty(summary).getBytes(StandardCharsets.UTF_8), conf);
+      staged.publish();
+      System.out.println("predicted " + results.size() + " shards of " + ds.uri() + " into " + staged.target());
     }
     return 0;
+  }
+
+  /** Every file a dataset prediction may write besides predictions.json: one or two per shard. */
+  private static java.util.Set<String> outputNames(List<ShardInfo> shards) {
+    java.util.Set<String> names = new java.util.HashSet<>();
+    for (ShardInfo s : shards) {
+      names.add(s.file());
+      names.add(PredictJob.textName(s.file()));
+    }
+    return names;
   }
 
   static Map<String, String> metadata(TrainedModel m) {

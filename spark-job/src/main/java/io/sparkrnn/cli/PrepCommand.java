@@ -72,11 +72,13 @@ public final class PrepCommand implements Runnable {
     String master;
 
     Manifest run(SequenceSource source) throws IOException {
+      io.sparkrnn.data.FileSystems.requireUsableOutput(out, new Configuration(), "--out", true);
       PrepOptions options = new PrepOptions(new Path(out).toUri(), batch, validationFraction, normalize, overwrite);
       Manifest m;
       if (master == null) {
         m = Prep.run(source, options, new Configuration());
       } else {
+        io.sparkrnn.job.SparkSetup.requireKnownMaster(master);
         SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-rnn prep " + source.spec().task());
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
           m = SparkPrep.run(sc, source, options);
@@ -291,7 +293,10 @@ public final class PrepCommand implements Runnable {
       TableSpec spec = new TableSpec(key, order, inputs, targets, classes, seq2one, steps, stride, horizon, minSteps,
           sequenceColumn, split == null ? null : TableSpec.SplitMode.parse(split), common.validationFraction, gap,
           common.normalize, TableSpec.Missing.parse(missing), common.batch, seed, partitions, provenance);
-      SparkSession spark = SparkSetup.session("spark-rnn prep table", common.master == null ? "local[*]" : common.master);
+      io.sparkrnn.data.FileSystems.requireUsableOutput(common.out, new Configuration(), "--out", true);
+      String master = common.master == null ? "local[*]" : common.master;
+      SparkSetup.requireKnownMaster(master);
+      SparkSession spark = SparkSetup.session("spark-rnn prep table", master);
       try {
         Manifest m = SequenceTables.prep(read(spark), spec, common.out, common.overwrite);
         common.report(m);

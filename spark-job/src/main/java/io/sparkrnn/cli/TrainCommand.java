@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.job.RunLock;
 import io.sparkrnn.job.SparkSetup;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.Trainer;
@@ -58,9 +59,14 @@ public final class TrainCommand implements Callable<Integer> {
         given.put(k.name(), v);
       }
     }
-    Trainer trainer = Trainer.prepare(given, new Configuration(), System.out);
+    Configuration hadoop = new Configuration();
+    Trainer trainer = Trainer.prepare(given, hadoop, System.out);
+    // one run per --out, held until Spark has stopped, also when the run fails
+    RunLock lock = RunLock.acquire(trainer.config().out(), hadoop, System.out);
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn train", trainer.config().master())) {
       trainer.run(sc);
+    } finally {
+      lock.close();
     }
     return 0;
   }

@@ -58,6 +58,7 @@ public final class HadoopFiles {
     if (st.isDirectory()) {
       throw new IOException(uri + ": is a directory, expected a file");
     }
+    FileSystems.requireRegularFile(fs, p, uri); // a FIFO would block the open below for ever
     if (st.getLen() > MAX_BYTES) {
       throw new IOException(uri + ": " + st.getLen() + " bytes is more than one file read whole may have (2 GiB)");
     }

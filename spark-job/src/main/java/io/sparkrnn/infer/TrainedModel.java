@@ -77,8 +77,29 @@ public final class TrainedModel {
   /** Parses the bytes of a model file; {@code source} names it in errors. */
   public static TrainedModel fromBytes(byte[] bytes, String source) {
     SafeTensorsFile file = SafeTensors.read(bytes, source);
+    requireFinite(file);
     // a checkpoint is a model file plus optimizer and truncated-BPTT state: use its weights
     return new TrainedModel(source, ModelFile.read(file, io.sparkrnn.job.Checkpoints.EXTRA_TENSORS), file.metadata());
+  }
+
+  /**
+   * Refuses a file with a NaN or infinite float anywhere, naming the tensor and element. Such a
+   * model can only produce NaN: evaluate would print "loss -", predict would write NaN outputs and
+   * generate would fail deep in the sampler. Training never writes one (see --on-nan).
+   */
+  private static void requireFinite(SafeTensorsFile file) {
+    for (io.sparkrnn.kernel.io.Tensor t : file.tensors().values()) {
+      if (!t.isFloating()) {
+        continue;
+      }
+      float[] v = t.floats();
+      for (int i = 0; i < v.length; i++) {
+        if (!Float.isFinite(v[i])) {
+          throw new IllegalArgumentException(file.source() + ": tensor '" + t.name() + "' holds " + v[i] + " at element " + i
+              + ", expected finite weights (a diverged or damaged model)");
+        }
+      }
+    }
   }
 
   /** A model made in memory (tests, import), with optional data metadata. */

@@ -20,8 +20,36 @@ import org.apache.spark.serializer.KryoRegistrator;
 public final class SparkSetup {
   private SparkSetup() {}
 
+  /** The master URLs Spark itself parses (SparkContext.createTaskScheduler); others need a cluster manager plugin. */
+  private static final java.util.regex.Pattern SPARK_MASTERS = java.util.regex.Pattern.compile(
+      "local|local\\[([0-9]+|\\*)\\]|local\\[([0-9]+|\\*)\\s*,\\s*([0-9]+)\\]"
+      + "|local-cluster\\[\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*]|spark://.+");
+
+  /**
+   * Refuses, before Spark starts, a master URL that neither Spark nor a cluster manager on the
+   * class path (YARN, Kubernetes) accepts: Spark would log its own stack trace while failing.
+   */
+  public static void requireKnownMaster(String master) {
+    if (SPARK_MASTERS.matcher(master).matches()) {
+      return;
+    }
+    for (org.apache.spark.scheduler.ExternalClusterManager m
+        : java.util.ServiceLoader.load(org.apache.spark.scheduler.ExternalClusterManager.class)) {
+      if (m.canCreate(master)) {
+        return;
+      }
+    }
+    throw new IllegalArgumentException("--master " + master + ": not a master URL Spark accepts (expected local, local[N], "
+        + "local[*], spark://HOST:PORT, or yarn and k8s://https://HOST:PORT where their Spark modules are on the class path)");
+  }
+
   public static JavaSparkContext start(String appName, String master) {
-    return new JavaSparkContext(conf(appName, master, true));
+    SparkConf conf = conf(appName, master, true);
+    try {
+      return new JavaSparkContext(conf);
+    } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
+      throw masterError(conf, e);
+    }
   }
 
   /**
@@ -30,7 +58,22 @@ public final class SparkSetup {
    * registered classes.
    */
   public static SparkSession session(String appName, String master) {
-    return SparkSession.builder().config(conf(appName, master, false)).getOrCreate();
+    SparkConf conf = conf(appName, master, false);
+    try {
+      return SparkSession.builder().config(conf).getOrCreate();
+    } catch (Exception e) {
+      throw masterError(conf, e);
+    }
+  }
+
+  /** A master URL Spark cannot parse is the user's typo, not a bug: one line, exit 2; anything else as it was. */
+  private static RuntimeException masterError(SparkConf conf, Exception e) {
+    String m = String.valueOf(e.getMessage());
+    if (m.startsWith("Could not parse Master URL")) {
+      return new IllegalArgumentException("--master " + conf.get("spark.master") + ": Spark cannot parse this master URL "
+          + "(expected local, local[N], local[*], spark://HOST:PORT, yarn or k8s://https://HOST:PORT)", e);
+    }
+    return e instanceof RuntimeException r ? r : new IllegalStateException(e);
   }
 
   private static SparkConf conf(String appName, String master, boolean registrationRequired) {
@@ -39,6 +82,7 @@ public final class SparkSetup {
       conf.setMaster(master);
     }
     String effective = conf.get("spark.master");
+    requireKnownMaster(effective);
     if (effective.startsWith("local")) {
       conf.setIfMissing("spark.driver.host", "127.0.0.1");
       conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -117,10 +118,36 @@ public record TrainConfig(
   public record DatasetDefaults(Mode mode, LossType loss) {}
 
   /** Reads a job file: {@code key = value} per line, {@code #} comments; unknown keys are errors naming the file and line. */
+  /** Job files are a screenful of lines; anything larger is not one. */
+  static final long MAX_JOB_FILE_BYTES = 1 << 20;
+
+  /** The job file's lines; a missing, non-regular, huge or binary file is refused naming it. */
+  private static List<String> readJobFileLines(Path file) throws IOException {
+    String what = "--conf " + file + ": ";
+    if (Files.isDirectory(file)) {
+      throw new IOException(what + "is a directory, expected a job file (key = value lines)");
+    }
+    if (!Files.exists(file)) {
+      throw new java.io.FileNotFoundException(what + "no such file");
+    }
+    if (!Files.isRegularFile(file)) { // a FIFO would block the read for ever
+      throw new IOException(what + "not a regular file (a FIFO, socket or device)");
+    }
+    if (Files.size(file) > MAX_JOB_FILE_BYTES) {
+      throw new IllegalArgumentException(what + Files.size(file) + " bytes, more than a job file (key = value lines) may have ("
+          + MAX_JOB_FILE_BYTES + ")");
+    }
+    try {
+      return Files.readAllLines(file, StandardCharsets.UTF_8);
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new IllegalArgumentException(what + "not a UTF-8 text file; a job file holds key = value lines", e);
+    }
+  }
+
   public static Map<String, String> readJobFile(Path file) throws IOException {
     Map<String, String> values = new LinkedHashMap<>();
     int lineNo = 0;
-    for (String raw : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+    for (String raw : readJobFileLines(file)) {
       lineNo++;
       String line = raw.strip();
       if (line.isEmpty() || line.startsWith("#")) {

@@ -77,6 +77,7 @@ public final class Trainer {
    */
   public static Trainer prepare(Map<String, String> given, Configuration hadoop, PrintStream log) throws IOException {
     TrainConfig syntax = TrainConfig.parse(given, null); // every key's syntax, before touching the file system
+    io.sparkrnn.data.FileSystems.requireUsableOutput(syntax.out(), hadoop, "--out", true);
     Dataset dataset = Dataset.open(syntax.data(), hadoop);
     DatasetSpec spec = dataset.manifest().spec();
     TrainConfig config = TrainConfig.parse(given, new TrainConfig.DatasetDefaults(spec.mode(), spec.loss()));
@@ -267,8 +268,11 @@ public final class Trainer {
             metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), 0, 0, null, null, null);
             continue;
           }
-          throw new NonFiniteException(what + "; stopping. The last checkpoint in " + out.path(Checkpoints.DIR)
-              + " is intact (use --on-nan skip to skip such steps, or lower --lr)");
+          List<String> saved = out.list(Checkpoints.DIR, "step-", ".safetensors");
+          throw new NonFiniteException(what + "; stopping. " + (saved.isEmpty()
+              ? "No checkpoint was written yet (nothing to resume from)"
+              : "The last checkpoint, " + out.path(Checkpoints.DIR + "/" + saved.get(saved.size() - 1)) + ", is intact")
+              + " (use --on-nan skip to skip such steps, or lower --lr)");
         }
         lastLoss = r.loss();
         stepsThisRun++;

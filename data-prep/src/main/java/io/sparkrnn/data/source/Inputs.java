@@ -23,6 +23,7 @@ final class Inputs {
       if (s.isDirectory()) {
         throw new IOException(uri + ": is a directory, expected a file");
       }
+      io.sparkrnn.data.FileSystems.requireRegularFile(fs, p, uri);
       return s;
     } catch (FileNotFoundException e) {
       throw new FileNotFoundException(uri + ": input file not found");

@@ -92,7 +92,8 @@ final class NpyArray implements Serializable {
         throw new IllegalArgumentException(uri + ": .npy format version " + major + " is not supported (expected 1, 2 or 3)");
       }
       if (headerLength > MAX_HEADER || headerStart + headerLength > status.getLen()) {
-        throw new IllegalArgumentException(uri + ": header length " + headerLength + " is impossible for a file of "
+        // the value read is not printed: a failed file's bytes are not quoted
+        throw new IllegalArgumentException(uri + ": the header length field is impossible for a file of "
             + status.getLen() + " bytes (truncated or not a .npy file)");
       }
       byte[] header = new byte[(int) headerLength];

@@ -71,6 +71,10 @@ public final class SafeTensors {
   }
 
   public static SafeTensorsFile read(Path path) throws IOException {
+    if (!Files.isRegularFile(path)) { // a FIFO would block the open for ever
+      throw new IOException(path + (Files.isDirectory(path) ? ": is a directory" : Files.exists(path)
+          ? ": not a regular file (a FIFO, socket or device)" : ": no such file") + ", expected a safetensors file");
+    }
     long size = Files.size(path);
     try (InputStream in = Files.newInputStream(path)) {
       return read(in, size, path.toString());
@@ -91,7 +95,8 @@ public final class SafeTensors {
 
   private static void checkHeaderLength(long headerLength, long fileSize, String source) {
     if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES || headerLength > fileSize - 8) {
-      throw new IllegalArgumentException(source + ": header length " + headerLength + " is impossible for a file of "
+      // The value read is not printed: they are the file's first 8 bytes, whatever the file is.
+      throw new IllegalArgumentException(source + ": the 8-byte header length is impossible for a file of "
           + fileSize + " bytes (expected 1.." + Math.min(MAX_HEADER_BYTES, Math.max(0, fileSize - 8)) + "); not a safetensors file or truncated");
     }
   }
@@ -159,7 +164,38 @@ public final class SafeTensors {
       }
       entries.add(new Entry(name, dtype, shape, b, e));
     }
+    checkTiling(entries, dataLength, source);
     return new Header(metadata, entries);
+  }
+
+  /**
+   * The tensors, sorted by offset, must cover the data section exactly: each starts where the one
+   * before ends and the last ends at the end of the file. Python's {@code safetensors} refuses
+   * overlaps, gaps and trailing bytes alike (overlapping tensors would alias one another's data;
+   * unaccounted bytes are data no tensor owns), so a file we accept is one it accepts too.
+   */
+  private static void checkTiling(List<Entry> entries, long dataLength, String source) {
+    List<Entry> sorted = new ArrayList<>(entries);
+    sorted.sort(java.util.Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+    long end = 0;
+    Entry previous = null;
+    for (Entry e : sorted) {
+      if (e.begin < end) {
+        throw new IllegalArgumentException(source + ": tensor '" + e.name + "' data_offsets [" + e.begin + ", " + e.end
+            + "] overlaps tensor '" + previous.name + "' [" + previous.begin + ", " + previous.end + "]");
+      }
+      if (e.begin > end) {
+        throw new IllegalArgumentException(source + ": tensor '" + e.name + "' starts at " + e.begin + ", expected " + end
+            + (previous == null ? " (the start of the data)" : " (where '" + previous.name + "' ends)")
+            + ": the data_offsets leave a gap");
+      }
+      end = e.end;
+      previous = e;
+    }
+    if (end != dataLength) {
+      throw new IllegalArgumentException(source + ": the tensors end at byte " + end + " of the " + dataLength
+          + " data bytes, expected them to cover all of it (trailing bytes after the last tensor)");
+    }
   }
 
   private static int[] intList(Object v, String source, String tensor, String field) {

@@ -251,7 +251,7 @@ class ClusterFaultTest {
     byte[] b = hdfs.read(shard);
     b[b.length - 5] ^= 0x5a; // a byte of y's data
     hdfs.write(shard, b);
-    assertFailsFastOnShard(data, "flipped", "shard-00001.safetensors: CRC32C is ");
+    assertFailsFastOnShard(data, "flipped", "shard-00001.safetensors: CRC32C does not match, the manifest says ");
   }
 
   @Test

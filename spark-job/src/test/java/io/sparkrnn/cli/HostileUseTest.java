@@ -1,0 +1,283 @@
+package io.sparkrnn.cli;
+
+import static io.sparkrnn.cli.InferenceCommandsTest.assertFails;
+import static io.sparkrnn.cli.InferenceCommandsTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.cli.InferenceCommandsTest.Run;
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.job.ModelMetadata;
+import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamSpec;
+import io.sparkrnn.kernel.model.Params;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Misuse a hostile or careless user tried (issue 16): each is refused with exit 2 and one line
+ * naming the file and what is wrong, before any work is done, and leaves nothing half-made.
+ */
+class HostileUseTest {
+  @TempDir
+  static Path tmp;
+  static Path sine;
+  static Path sineModel;
+  static final ModelConfig GRU = new ModelConfig(CellType.GRU, 2, 1, 6, 1, Mode.SEQ2SEQ, LossType.MSE);
+  static final ModelConfig TEXT = new ModelConfig(CellType.LSTM, 1, 4, 8, 4, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+
+  @BeforeAll
+  static void data() throws IOException {
+    Configuration hadoop = new Configuration();
+    sine = tmp.resolve("sine");
+    Prep.run(new SineSource(SineSource.Options.defaults(12, 40, 3)), new PrepOptions(sine.toUri(), 8, 0.2, true, false), hadoop);
+    sineModel = tmp.resolve("sine.safetensors");
+    Files.write(sineModel, ModelFile.toBytes(Params.initialize(GRU, 11), sineMetadata()));
+  }
+
+  static Map<String, String> sineMetadata() throws IOException {
+    return ModelMetadata.fromManifest(Dataset.open(sine.toUri(), new Configuration()).manifest());
+  }
+
+  static String s(Path p) {
+    return p.toString();
+  }
+
+  /** A model file whose tensor {@code tensor} holds {@code value} at element {@code index}. */
+  static Path poisoned(String name, ModelConfig config, Map<String, String> meta, String tensor, int index, float value)
+      throws IOException {
+    Params p = Params.initialize(config, 3);
+    ParamSpec spec = p.layout().specs().stream().filter(s -> s.name().equals(tensor)).findFirst().orElseThrow();
+    p.values()[spec.offset() + index] = value;
+    Path f = tmp.resolve(name);
+    Files.write(f, ModelFile.toBytes(p, meta));
+    return f;
+  }
+
+  // ---- item 8: non-finite weights ----
+
+  @Test
+  void nonFiniteWeightsAreRefusedOnLoadNamingTheTensor() throws IOException {
+    Path nan = poisoned("nan.safetensors", GRU, sineMetadata(), "rnn.weight_hh_l1", 5, Float.NaN);
+    Path shard = sine.resolve("shard-00000.safetensors");
+    Path out = tmp.resolve("nan-pred.safetensors");
+    assertFails(run("evaluate", "--model", s(nan), "--data", s(sine), "--master", "local[1]"), "nan.safetensors",
+        "rnn.weight_hh_l1", "NaN", "element 5");
+    assertFails(run("predict", "--model", s(nan), "--data", s(shard), "--out", s(out), "--engine", "reference"),
+        "nan.safetensors", "rnn.weight_hh_l1", "NaN");
+    assertFalse(Files.exists(out), "predict wrote outputs from a NaN model");
+
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put(ModelMetadata.KEY_TASK, "text");
+    meta.put(ModelMetadata.KEY_VOCABULARY, Json.write(new ArrayList<Object>(List.of("a", "b", "c", "d"))));
+    Path inf = poisoned("inf.safetensors", TEXT, meta, "head.bias", 2, Float.NEGATIVE_INFINITY);
+    assertFails(run("generate", "--model", s(inf), "--primer", "abca", "--steps", "5", "--engine", "reference"),
+        "inf.safetensors", "head.bias", "-Infinity");
+  }
+
+  // ---- item 1: an unusable --out is refused before any work ----
+
+  /**
+   * A small but real training run on the sine data, {@code more} (option, value pairs) replacing
+   * its options: its log's "training ..." line comes only once Spark runs.
+   */
+  static String[] train(Path out, String... more) {
+    Map<String, String> o = new LinkedHashMap<>();
+    List<String> base = List.of("--data", s(sine), "--out", s(out), "--cell", "gru", "--hidden-size", "4", "--batch", "8",
+        "--steps", "2", "--checkpoint-every", "0", "--validate-every", "0", "--master", "local[1]");
+    for (int i = 0; i < base.size(); i += 2) {
+      o.put(base.get(i), base.get(i + 1));
+    }
+    for (int i = 0; i < more.length; i += 2) {
+      o.put(more[i], more[i + 1]);
+    }
+    List<String> a = new ArrayList<>(List.of("train"));
+    o.forEach((k, v) -> a.addAll(List.of(k, v)));
+    return a.toArray(new String[0]);
+  }
+
+  @Test
+  void trainRefusesAnUnusableOutBeforeSparkStarts() throws IOException {
+    Path file = Files.writeString(tmp.resolve("a-file"), "keep me");
+    Run r = run(train(file));
+    assertFails(r, "--out " + file, "regular file", "expected a directory");
+    assertFalse(r.out().contains("training "), "Spark started: " + r.out());
+    assertEquals("keep me", Files.readString(file));
+    assertFails(run(train(file.resolve("sub"))), "--out " + file.resolve("sub"), "cannot be created", file + " is a regular file");
+    assertFails(run(train(Path.of("/dev/null"))), "--out /dev/null", "/dev");
+    assertFails(run(train(Path.of("/proc/spark-rnn-run"))), "--out /proc/spark-rnn-run", "/proc");
+  }
+
+  @Test
+  void predictPrepAndExportRefuseAnUnusableOutBeforeWorking() throws IOException {
+    Path file = Files.writeString(tmp.resolve("b-file"), "keep me");
+    Run r = run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(file), "--master", "local[1]");
+    assertFails(r, "--out " + file, "regular file", "expected a directory");
+    assertFalse(r.out().contains("predicted"), r.out());
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(sine.resolve("shard-00000.safetensors")), "--out", "/dev/null",
+        "--engine", "reference"), "--out /dev/null", "/dev");
+    assertFails(run("prep", "sine", "--out", "/proc/spark-rnn-data", "--steps", "5", "--sequences", "4", "--batch", "2"),
+        "--out /proc/spark-rnn-data", "/proc");
+    assertFails(run("prep", "sine", "--out", s(file.resolve("data")), "--steps", "5", "--sequences", "4", "--batch", "2",
+        "--master", "local[1]"), "--out " + file.resolve("data"), "cannot be created", file + " is a regular file");
+    assertFails(run("export", "--model", s(sineModel), "--out", s(file)), "--out " + file, "regular file", "expected a directory");
+    assertFails(run("export", "--model", s(sineModel), "--out", s(file.resolve("m.safetensors"))), "cannot be created",
+        file + " is a regular file");
+    assertEquals("keep me", Files.readString(file));
+  }
+
+  // ---- item 2: one training run per --out ----
+
+  static final String LOCK = ".spark-rnn.lock";
+
+  static String host() throws IOException {
+    return java.net.InetAddress.getLocalHost().getHostName();
+  }
+
+  static void writeLock(Path out, String host, long pid, java.time.Instant started) throws IOException {
+    Files.createDirectories(out);
+    Files.writeString(out.resolve(LOCK), "host=" + host + "\npid=" + pid + "\nstarted=" + started + "\n");
+  }
+
+  @Test
+  void aSecondTrainingRunOnTheSameOutIsRefusedNamingTheOwner() throws IOException {
+    Path out = tmp.resolve("locked-run");
+    // a live owner: this very JVM
+    writeLock(out, host(), ProcessHandle.current().pid(), java.time.Instant.now());
+    Run r = run(train(out));
+    assertFails(r, out.resolve(LOCK).toString(), "pid " + ProcessHandle.current().pid(), host());
+    assertFalse(r.out().contains("training "), "Spark started: " + r.out());
+    assertTrue(Files.exists(out.resolve(LOCK)), "the owner's lock was removed");
+    assertFalse(Files.exists(out.resolve("model.safetensors")));
+  }
+
+  @Test
+  void aLockFromAnotherHostIsNeverTakenOver() throws IOException {
+    Path out = tmp.resolve("other-host-run");
+    writeLock(out, "some-other-host.example", 1, java.time.Instant.parse("2026-01-01T00:00:00Z"));
+    assertFails(run(train(out)), LOCK, "some-other-host.example", "pid 1");
+    assertTrue(Files.readString(out.resolve(LOCK)).contains("some-other-host.example"), "the lock was taken over");
+  }
+
+  @Test
+  void aStaleLockOfADeadProcessOnThisHostIsRecoveredWithAMessage() throws Exception {
+    Path out = tmp.resolve("stale-run");
+    Process gone = new ProcessBuilder("true").start();
+    gone.waitFor();
+    writeLock(out, host(), gone.pid(), java.time.Instant.now());
+    Run r = run(train(out));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains(LOCK) && r.out().contains("pid " + gone.pid()) && r.out().contains("no longer running"), r.out());
+    assertFalse(Files.exists(out.resolve(LOCK)), "the lock stays after the run");
+  }
+
+  @Test
+  void theLockIsRemovedAfterAFailedRun() throws IOException {
+    Path out = tmp.resolve("failing-run");
+    // three barrier tasks cannot run at once on local[1]: the run fails after taking the lock
+    Run r = run(train(out, "--partitions", "3", "--sync", "barrier"));
+    assertEquals(2, r.code(), r.err());
+    assertFalse(Files.exists(out.resolve(LOCK)), "the lock stays after a failed run");
+  }
+
+  // ---- item 7: predict publishes all or nothing ----
+
+  /** The names in a directory, sorted; empty when it does not exist. */
+  static List<String> names(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return List.of();
+    }
+    try (var s = Files.list(dir)) {
+      return s.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+
+  @Test
+  void aFailedPredictLeavesNoOutputAndNoEarlierResultThatLooksComplete() throws IOException {
+    Path bad = tmp.resolve("sine-bad");
+    Files.createDirectories(bad);
+    try (var s = Files.list(sine)) {
+      for (Path f : s.toList()) {
+        Files.copy(f, bad.resolve(f.getFileName()));
+      }
+    }
+    byte[] b = Files.readAllBytes(bad.resolve("shard-00003.safetensors"));
+    b[b.length - 1] ^= 1;
+    Files.write(bad.resolve("shard-00003.safetensors"), b);
+    Path parent = Files.createDirectories(tmp.resolve("predict-outs"));
+
+    // into a new directory: nothing at all, neither in --out nor beside it
+    Path fresh = parent.resolve("fresh");
+    Run r = run("predict", "--model", s(sineModel), "--data", s(bad), "--out", s(fresh), "--master", "local[1]", "--partitions", "2");
+    assertFails(r, "shard-00003.safetensors", "CRC32C");
+    assertEquals(List.of(), names(fresh), "files left in --out");
+    assertEquals(List.of(), names(parent), "files left beside --out");
+
+    // over an earlier, complete prediction: it must not look like this run's result
+    Path earlier = parent.resolve("earlier");
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(earlier), "--master", "local[1]").code());
+    assertTrue(names(earlier).contains("predictions.json"));
+    r = run("predict", "--model", s(sineModel), "--data", s(bad), "--out", s(earlier), "--master", "local[1]", "--partitions", "2");
+    assertFails(r, "shard-00003.safetensors");
+    assertFalse(names(earlier).contains("predictions.json"), "the earlier predictions.json makes the failed run look complete");
+    assertTrue(names(earlier).stream().noneMatch(n -> n.startsWith(".")), "hidden files left: " + names(earlier));
+    assertEquals(List.of("earlier"), names(parent), "files left beside --out");
+
+    // and a good run over it publishes a complete result
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(earlier), "--master", "local[1]").code());
+    assertEquals(List.of("predictions.json", "shard-00000.safetensors", "shard-00001.safetensors", "shard-00002.safetensors",
+        "shard-00003.safetensors", "shard-00004.safetensors"), names(earlier));
+    assertEquals(List.of("earlier"), names(parent));
+  }
+
+  // ---- item 9: small ones ----
+
+  @Test
+  void aJobFileThatIsMissingOrNotTextIsNamed() throws IOException {
+    Path missing = tmp.resolve("no-such.conf");
+    assertFails(run(train(tmp.resolve("conf-run"), "--conf", s(missing))), "--conf " + missing, "no such file");
+    Path binary = tmp.resolve("binary.conf");
+    Files.write(binary, new byte[] {'l', 'r', '=', (byte) 0xC3, (byte) 0x28, '\n'}); // an invalid UTF-8 sequence
+    assertFails(run(train(tmp.resolve("conf-run"), "--conf", s(binary))), "--conf " + binary, "not a UTF-8 text file");
+    assertFails(run(train(tmp.resolve("conf-run"), "--conf", s(tmp))), "--conf " + tmp, "directory");
+  }
+
+  @Test
+  void aMasterSparkCannotParseIsOneLineAndExit2() throws IOException {
+    Path out = tmp.resolve("bogus-master");
+    Run r = run(train(out, "--master", "bogus://x"));
+    assertFails(r, "bogus://x");
+    assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+    assertFalse(Files.exists(out.resolve(".spark-rnn.lock")), "the lock stays after a failed run");
+    Run p = run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(tmp.resolve("bogus-pred")), "--master", "bogus://x");
+    assertFails(p, "bogus://x");
+    assertEquals(1, p.err().strip().lines().count(), "one line: " + p.err());
+  }
+
+  @Test
+  void aNanStopWithoutACheckpointDoesNotClaimOne() throws IOException {
+    // a learning rate this large makes the loss overflow within a few steps
+    Run r = run(train(tmp.resolve("nan-run"), "--lr", "1e30", "--steps", "20", "--optimizer", "sgd"));
+    assertFails(r, "stopping");
+    assertFalse(r.err().contains("is intact"), "claims a checkpoint: " + r.err());
+    assertTrue(r.err().contains("No checkpoint was written"), r.err());
+  }
+}

@@ -168,6 +168,10 @@ public final class DatasetWriter implements Closeable {
       String attempt) throws IOException {
     ShardInfo.checkFileName(file);
     String crc = ShardCodec.crc32c(bytes);
+    if ("file".equals(fs.getUri().getScheme())) {
+      publishLocal(java.nio.file.Paths.get(fs.makeQualified(dir).toUri()), file, bytes, attempt);
+      return new ShardInfo(file, split, batch, bytes.length, crc);
+    }
     Path attemptDir = new Path(new Path(dir, TEMP_DIR), attempt);
     Path tmp = new Path(attemptDir, file);
     Path target = new Path(dir, file);
@@ -190,6 +194,34 @@ public final class DatasetWriter implements Closeable {
       deleteQuietly(fs, attemptDir);
     }
     return new ShardInfo(file, split, batch, bytes.length, crc);
+  }
+
+  /**
+   * {@link #publishShard} on the local file system, through java.nio: the temporary file, then an
+   * atomic rename that replaces any earlier attempt's copy. Hadoop's local file system would give
+   * the same result at about 5.5 ms a shard more, because without Hadoop's native library its
+   * mkdirs and create set permissions by running chmod (measured: 2.75 ms each, 6.6 ms per
+   * shard against about 0.1 ms here). Shards written this way have no Hadoop {@code .crc}
+   * companion, which Hadoop's reader accepts (the manifest's CRC32C covers every shard); a stale
+   * companion of an earlier file of the same name is removed first, since it would no longer
+   * match.
+   */
+  private static void publishLocal(java.nio.file.Path dir, String file, byte[] bytes, String attempt) throws IOException {
+    java.nio.file.Path attemptDir = dir.resolve(TEMP_DIR).resolve(attempt);
+    java.nio.file.Files.createDirectories(attemptDir);
+    java.nio.file.Path tmp = attemptDir.resolve(file);
+    try {
+      java.nio.file.Files.write(tmp, bytes);
+      java.nio.file.Files.deleteIfExists(dir.resolve("." + file + ".crc"));
+      java.nio.file.Files.move(tmp, dir.resolve(file), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } finally {
+      java.nio.file.Files.deleteIfExists(tmp);
+      try {
+        java.nio.file.Files.deleteIfExists(attemptDir);
+      } catch (java.nio.file.DirectoryNotEmptyException ignored) {
+        // another shard of this attempt is on its way (not in practice: an attempt writes one at a time)
+      }
+    }
   }
 
   private static boolean sameContent(FileSystem fs, Path p, long length, String crc) throws IOException {

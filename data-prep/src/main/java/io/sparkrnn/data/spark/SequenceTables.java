@@ -52,6 +52,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
@@ -137,7 +138,8 @@ public final class SequenceTables {
 
     int buckets = spec.partitions() > 0 ? spec.partitions()
         : Integer.parseInt(table.sparkSession().conf().get("spark.sql.shuffle.partitions"));
-    JavaRDD<Row> rows = sortedRows(table, spec, layout, buckets).toJavaRDD();
+    // Spark's internal rows: the same RDD object for both passes, so pass 2 reuses the shuffle's files
+    JavaRDD<InternalRow> rows = sortedRows(table, spec, layout, buckets).queryExecution().toRdd().toJavaRDD();
     TableRows cutter = layout.rows(spec);
     String group = "spark-rnn-prep-table-" + UUID.randomUUID();
     sc.setJobGroup(group, "prep table -> " + dir, true);
@@ -149,6 +151,7 @@ public final class SequenceTables {
       int features = layout.features;
       int steps = spec.steps();
       boolean seq2one = spec.seq2one();
+      long pass1Start = System.nanoTime();
       List<byte[]> partials = rows.mapPartitions(it -> {
         PassOne p = new PassOne(normalize ? new ExactMoments(features, normOutputs) : null, steps, seq2one);
         cutter.cut(it, p, p.stats);
@@ -159,8 +162,10 @@ public final class SequenceTables {
         total.merge((PassOne) deserialize(b));
       }
       Plan plan = total.plan(spec, layout, buckets, dir.toString());
-      LOG.info("prep table: {} rows, {} series, {} train + {} validation windows", total.stats.rows,
-          total.stats.series, plan.count[0], plan.count[1]);
+      LOG.info("prep table: pass 1 in {} s: {} rows, {} series, {} train + {} validation windows",
+          String.format("%.1f", (System.nanoTime() - pass1Start) / 1e9), total.stats.rows, total.stats.series,
+          plan.count[0], plan.count[1]);
+      long pass2Start = System.nanoTime();
       Prep.checkBatch(plan.dataset, options);
 
       created = DatasetWriter.prepareDirectory(fs, dir, overwrite);
@@ -194,6 +199,8 @@ public final class SequenceTables {
       }
       Manifest manifest = new Manifest(plan.dataset, List.of(shards), plan.normalization);
       DatasetWriter.commitManifest(fs, dir, manifest);
+      LOG.info("prep table: pass 2 in {} s: {} shards written to {}",
+          String.format("%.1f", (System.nanoTime() - pass2Start) / 1e9), shards.length, dir);
       return manifest;
     } catch (Exception e) {
       // Spark's SparkException is checked but not declared by collect(), hence Exception here.
@@ -249,12 +256,14 @@ public final class SequenceTables {
   }
 
   /** The projected rows, shuffled by bucket and sorted, in {@link TableRows}'s layout. */
-  private static Dataset<Row> sortedRows(Dataset<Row> table, TableSpec spec, Layout layout, int buckets) {
+  static Dataset<Row> sortedRows(Dataset<Row> table, TableSpec spec, Layout layout, int buckets) {
     List<Column> keys = new ArrayList<>();
     for (String k : layout.keyNames) {
       keys.add(quoted(k));
     }
-    Column series = quoted(layout.seriesColumn);
+    // wide: the sequence column as array<double> or array<array<double>>, as TableRows reads it
+    Column series = spec.wide() ? quoted(layout.seriesColumn).cast(layout.seriesType).as(layout.seriesColumn)
+        : quoted(layout.seriesColumn);
     Column[] hashInputs = keys.isEmpty()
         ? (spec.wide() ? new Column[] {lit(spec.seed()), series} : new Column[] {lit(spec.seed())})
         : concat(lit(spec.seed()), keys);
@@ -272,7 +281,13 @@ public final class SequenceTables {
     projection.addAll(keys);
     projection.add(series);
     for (TableRows.ValueColumn c : layout.values) {
-      projection.add(quoted(c.name()));
+      // TableRows reads numbers as doubles: scalars and arrays cast here, vectors are doubles already
+      Column v = quoted(c.name());
+      projection.add(switch (c.kind()) {
+        case SCALAR -> v.cast(DataTypes.DoubleType).as(c.name());
+        case ARRAY -> v.cast(DataTypes.createArrayType(DataTypes.DoubleType)).as(c.name());
+        case VECTOR -> v;
+      });
     }
     Dataset<Row> p = table.select(projection.toArray(new Column[0]));
     // bucket = ⌊(h / 2^64 + 1/2) · N⌋: non-decreasing in h (each step is monotone), so each
@@ -280,26 +295,27 @@ public final class SequenceTables {
     Column bucket = least(greatest(floor(col(H).cast(DataTypes.DoubleType).divide(lit(18446744073709551616.0))
         .plus(lit(0.5)).multiply(lit(buckets))), lit(0L)), lit((long) buckets - 1)).cast(DataTypes.IntegerType);
     p = p.withColumn(BUCKET, bucket).repartition(buckets, col(BUCKET));
+    Column seriesCol = quoted(layout.seriesColumn);
     List<Column> order = new ArrayList<>();
     order.add(col(BUCKET));
     order.add(col(H));
     order.addAll(keys);
-    order.add(series);
+    order.add(seriesCol);
     if (!byKey && !spec.wide()) {
       // rows per series, for the by-time boundary. Partitioned by (bucket, h, keys), which the
       // shuffle above already satisfies, and ordered like the sort below, so Spark sorts once.
       List<Column> partition = new ArrayList<>(order.subList(0, order.size() - 1));
       p = p.withColumn(SERIES_ROWS, count(lit(1)).over(Window.partitionBy(partition.toArray(new Column[0]))
-          .orderBy(series).rowsBetween(Window.unboundedPreceding(), Window.unboundedFollowing())));
+          .orderBy(seriesCol).rowsBetween(Window.unboundedPreceding(), Window.unboundedFollowing())));
     } else if (!byKey) {
-      p = p.withColumn(SERIES_ROWS, size(series).cast(DataTypes.LongType));
+      p = p.withColumn(SERIES_ROWS, size(seriesCol).cast(DataTypes.LongType));
     } else {
       p = p.withColumn(SERIES_ROWS, lit(-1L));
     }
     p = p.sortWithinPartitions(order.toArray(new Column[0]));
     List<Column> out = new ArrayList<>(List.of(col(H), col(BUCKET), col(VALIDATION), col(SERIES_ROWS)));
     out.addAll(keys);
-    out.add(series);
+    out.add(seriesCol);
     for (TableRows.ValueColumn c : layout.values) {
       out.add(quoted(c.name()));
     }
@@ -324,7 +340,10 @@ public final class SequenceTables {
   static final class Layout implements Serializable {
     private static final long serialVersionUID = 1L;
     final List<String> keyNames = new ArrayList<>();
+    final List<DataType> keyTypes = new ArrayList<>();
     String seriesColumn;
+    /** The order column's type (long format), or the type the sequence column is cast to (wide). */
+    DataType seriesType;
     TableRows.ValueColumn[] values;
     int[] inputSlots;
     int[] targetSlots;
@@ -334,7 +353,8 @@ public final class SequenceTables {
     final Map<String, Object> columns = new LinkedHashMap<>();
 
     TableRows rows(TableSpec spec) {
-      return new TableRows(spec, keyNames, seriesColumn, values, inputSlots, targetSlots, features, targetWidth);
+      return new TableRows(spec, keyNames, keyTypes.toArray(new DataType[0]), seriesColumn, seriesType, values,
+          inputSlots, targetSlots, features, targetWidth);
     }
 
     static Layout resolve(Dataset<Row> table, TableSpec spec) {
@@ -346,6 +366,7 @@ public final class SequenceTables {
               + "; a key must be comparable (a string, number, date, …)");
         }
         l.keyNames.add(f.name());
+        l.keyTypes.add(f.dataType());
       }
       if (spec.wide()) {
         resolveWide(l, table, spec);
@@ -367,6 +388,7 @@ public final class SequenceTables {
             + "; expected a timestamp, date, integer or floating column (cast it first, e.g. to_timestamp)");
       }
       l.seriesColumn = order.name();
+      l.seriesType = ot;
       List<TableRows.ValueColumn> cols = new ArrayList<>();
       Map<String, TableRows.ValueColumn> byName = new HashMap<>();
       List<Integer> inputs = new ArrayList<>();
@@ -409,6 +431,7 @@ public final class SequenceTables {
       }
       if (outer.elementType() instanceof NumericType) {
         l.features = 1;
+        l.seriesType = DataTypes.createArrayType(DataTypes.DoubleType);
       } else if (outer.elementType() instanceof ArrayType inner && inner.elementType() instanceof NumericType) {
         Column c = quoted(seq.name());
         List<Row> first = table.select(c).where(c.isNotNull().and(size(c).gt(0))).takeAsList(1);
@@ -422,6 +445,7 @@ public final class SequenceTables {
               + "' is null; its width (F) cannot be known");
         }
         l.features = TableRows.Sequences.length(step0);
+        l.seriesType = DataTypes.createArrayType(DataTypes.createArrayType(DataTypes.DoubleType));
       } else {
         throw new IllegalArgumentException("--sequence-column: column '" + seq.name() + "' is " + t.simpleString() + expected);
       }

@@ -4,13 +4,26 @@ import io.sparkrnn.data.Split;
 import io.sparkrnn.data.WindowCutter;
 import java.io.Serializable;
 import java.lang.reflect.Method;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
-import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DateType;
+import org.apache.spark.sql.types.TimestampNTZType;
+import org.apache.spark.sql.types.TimestampType;
+import org.apache.spark.unsafe.types.UTF8String;
 
 /**
- * Runs in a task: turns the rows of one sorted partition into windows. Rows arrive sorted by
+ * Runs in a task: turns the rows of one sorted partition into windows. It reads Spark's internal
+ * rows (no conversion to {@code Row} objects, which cost as much as the sort): scalar value
+ * columns arrive cast to double, arrays to {@code array<double>}, ML Vectors as their UDT struct
+ * (type, size, indices, values). Rows arrive sorted by
  * (bucket, hash, key, order) — long format — or (bucket, hash, key, sequence) — wide format — so
  * each series' rows are contiguous and in time order. Checks as it goes: null, NaN, ±Inf and
  * missing values (per {@link TableSpec.Missing}), null, NaN and duplicate order values, class ids
@@ -76,6 +89,9 @@ final class TableRows implements Serializable {
 
   private final TableSpec spec;
   private final List<String> keyNames;
+  /** Spark's types of the key columns and of the order (or sequence) column, to read internal values. */
+  private final DataType[] keyTypes;
+  private final DataType seriesType;
   /** The order column (long format) or the sequence column (wide format). */
   private final String seriesColumn;
   private final ValueColumn[] values;
@@ -86,10 +102,12 @@ final class TableRows implements Serializable {
   private final int outputs;
   private final int valueWidth;
 
-  TableRows(TableSpec spec, List<String> keyNames, String seriesColumn, ValueColumn[] values, int[] inputSlots,
-      int[] targetSlots, int features, int outputs) {
+  TableRows(TableSpec spec, List<String> keyNames, DataType[] keyTypes, String seriesColumn, DataType seriesType,
+      ValueColumn[] values, int[] inputSlots, int[] targetSlots, int features, int outputs) {
     this.spec = spec;
     this.keyNames = List.copyOf(keyNames);
+    this.keyTypes = keyTypes.clone();
+    this.seriesType = seriesType;
     this.seriesColumn = seriesColumn;
     this.values = values.clone();
     this.inputSlots = inputSlots.clone();
@@ -118,7 +136,8 @@ final class TableRows implements Serializable {
     final boolean[] haveLast = new boolean[values.length];
     final float[] x = new float[features];
     final float[] y = new float[outputs];
-    Object[] key;
+    /** A copy of the series' first row (Spark reuses row buffers), for its key values. */
+    InternalRow key;
     long hash;
     int bucket;
     boolean validationKey;
@@ -136,10 +155,10 @@ final class TableRows implements Serializable {
       }
     }
 
-    void begin(Row row, Object[] rowKey, long rowHash, long seriesRows) {
+    void begin(InternalRow row, long rowHash, long seriesRows) {
       finish();
       started = true;
-      key = rowKey;
+      key = row.copy();
       hash = rowHash;
       bucket = row.getInt(BUCKET);
       validationKey = row.getBoolean(VALIDATION);
@@ -200,10 +219,10 @@ final class TableRows implements Serializable {
   }
 
   /** Cuts every series of the partition; windows go to {@code listener}, counts to {@code stats}. */
-  void cut(Iterator<Row> rows, Listener listener, Stats stats) {
+  void cut(Iterator<InternalRow> rows, Listener listener, Stats stats) {
     Series series = new Series(listener, stats);
     while (rows.hasNext()) {
-      Row row = rows.next();
+      InternalRow row = rows.next();
       if (spec.wide()) {
         wideRow(row, series);
       } else {
@@ -213,22 +232,27 @@ final class TableRows implements Serializable {
     series.finish();
   }
 
-  private Object[] keyOf(Row row) {
-    Object[] k = new Object[keyNames.size()];
-    for (int i = 0; i < k.length; i++) {
-      k[i] = row.get(FIRST_KEY + i);
+  /** Whether {@code row} has the same key values as the series' first row. */
+  private boolean sameKey(InternalRow row, InternalRow key) {
+    for (int i = 0; i < keyTypes.length; i++) {
+      int p = FIRST_KEY + i;
+      boolean nullA = row.isNullAt(p);
+      if (nullA != key.isNullAt(p) || (!nullA && !row.get(p, keyTypes[i]).equals(key.get(p, keyTypes[i])))) {
+        return false;
+      }
     }
-    return k;
+    return true;
   }
 
-  private void longRow(Row row, Series s) {
+  private void longRow(InternalRow row, Series s) {
     long h = row.getLong(HASH);
-    Object[] key = keyOf(row);
-    if (!s.started || h != s.hash || !Arrays.equals(key, s.key)) {
-      s.begin(row, key, h, row.getLong(SERIES_ROWS));
+    if (!s.started || h != s.hash || !sameKey(row, s.key)) {
+      s.begin(row, h, row.getLong(SERIES_ROWS));
     }
     s.stats.rows++;
-    Object order = row.get(seriesPosition());
+    int op = seriesPosition();
+    // internal order values: Long (timestamps: µs), Integer (dates: days), the numeric box or Decimal
+    Object order = row.isNullAt(op) ? null : row.get(op, seriesType);
     if (order == null) {
       throw new TableDataException("column '" + seriesColumn + "' (--order) has a null value" + at(s.key, null)
           + "; every row needs its time");
@@ -237,6 +261,7 @@ final class TableRows implements Serializable {
       throw new TableDataException("column '" + seriesColumn + "' (--order) is NaN" + at(s.key, null));
     }
     if (order.equals(s.previousOrder)) {
+      order = displayOrder(order);
       throw new TableDataException("duplicate (key, order) pair" + at(s.key, order) + ": two rows for the same time; "
           + "deduplicate the table first (e.g. --where, or a groupBy in Spark)");
     }
@@ -259,11 +284,11 @@ final class TableRows implements Serializable {
   }
 
   /** Reads the value columns into s.vals; false when the row is dropped (missing values, drop policy). */
-  private boolean readValues(Row row, Series s, Object order) {
+  private boolean readValues(InternalRow row, Series s, Object order) {
     boolean filled = false;
     for (int c = 0; c < values.length; c++) {
       ValueColumn col = values[c];
-      boolean present = readColumn(row.get(col.position()), col, s.vals, s.key, order);
+      boolean present = readColumn(row, col, s.vals, s.key, order);
       if (present) {
         System.arraycopy(s.vals, col.offset(), s.last, col.offset(), col.width());
         s.haveLast[c] = true;
@@ -297,46 +322,62 @@ final class TableRows implements Serializable {
    * Reads one column's numbers into vals[offset ..]; false if any is missing (null, NaN, ±Inf).
    * A wrong array width is an error, never "missing".
    */
-  private boolean readColumn(Object v, ValueColumn col, double[] vals, Object[] key, Object order) {
-    if (v == null) {
+  private boolean readColumn(InternalRow row, ValueColumn col, double[] vals, InternalRow key, Object order) {
+    int p = col.position();
+    if (row.isNullAt(p)) {
       return false;
     }
     switch (col.kind()) {
       case SCALAR -> {
-        double d = ((Number) v).doubleValue();
+        double d = row.getDouble(p);
         vals[col.offset()] = d;
         return Double.isFinite(d);
       }
       case ARRAY -> {
-        int n = Sequences.length(v);
-        if (n != col.width()) {
-          throw new TableDataException("column '" + col.name() + "' holds " + n + " values" + at(key, order)
-              + ", expected " + col.width() + " (the width of its first non-null value)");
-        }
-        boolean finite = true;
-        for (int i = 0; i < n; i++) {
-          Object e = Sequences.element(v, i);
-          double d = e == null ? Double.NaN : ((Number) e).doubleValue();
-          vals[col.offset() + i] = d;
-          finite &= Double.isFinite(d);
-        }
-        return finite;
+        return readArray(row.getArray(p), col, col.width(), vals, col.offset(), key, order, "holds", "values");
       }
       case VECTOR -> {
-        double[] a = Sequences.vectorValues(v);
-        if (a.length != col.width()) {
-          throw new TableDataException("column '" + col.name() + "' holds a vector of size " + a.length + at(key, order)
+        // VectorUDT's struct: type (0 sparse, 1 dense), size (sparse), indices (sparse), values
+        InternalRow v = row.getStruct(p, 4);
+        if (v.getByte(0) == 1) {
+          return readArray(v.getArray(3), col, col.width(), vals, col.offset(), key, order, "holds a vector of size",
+              "");
+        }
+        int size = v.getInt(1);
+        if (size != col.width()) {
+          throw new TableDataException("column '" + col.name() + "' holds a vector of size " + size + at(key, order)
               + ", expected " + col.width() + " (the size of its first non-null vector)");
         }
+        Arrays.fill(vals, col.offset(), col.offset() + size, 0.0);
+        ArrayData indices = v.getArray(2);
+        ArrayData values = v.getArray(3);
         boolean finite = true;
-        for (int i = 0; i < a.length; i++) {
-          vals[col.offset() + i] = a[i];
-          finite &= Double.isFinite(a[i]);
+        for (int i = 0; i < indices.numElements(); i++) {
+          double d = values.getDouble(i);
+          vals[col.offset() + indices.getInt(i)] = d;
+          finite &= Double.isFinite(d);
         }
         return finite;
       }
       default -> throw new AssertionError(col.kind());
     }
+  }
+
+  /** Reads an array&lt;double&gt; of {@code width} values; false if any is null, NaN or ±Inf. */
+  private boolean readArray(ArrayData a, ValueColumn col, int width, double[] vals, int offset, InternalRow key,
+      Object order, String holds, String unit) {
+    int n = a.numElements();
+    if (n != width) {
+      throw new TableDataException("column '" + col.name() + "' " + holds + " " + n + (unit.isEmpty() ? "" : " " + unit)
+          + at(key, order) + ", expected " + width + " (the width of its first non-null value)");
+    }
+    boolean finite = true;
+    for (int i = 0; i < n; i++) {
+      double d = a.isNullAt(i) ? Double.NaN : a.getDouble(i);
+      vals[offset + i] = d;
+      finite &= Double.isFinite(d);
+    }
+    return finite;
   }
 
   private void checkClass(Series s, Object order) {
@@ -351,11 +392,11 @@ final class TableRows implements Serializable {
   }
 
   /** One row of a wide table: a whole series in the sequence column. */
-  private void wideRow(Row row, Series s) {
-    Object[] key = keyOf(row);
-    Object seq = row.get(seriesPosition());
-    s.begin(row, key, row.getLong(HASH), row.getLong(SERIES_ROWS));
+  private void wideRow(InternalRow row, Series s) {
+    s.begin(row, row.getLong(HASH), row.getLong(SERIES_ROWS));
+    InternalRow key = s.key;
     s.stats.rows++;
+    ArrayData seq = row.isNullAt(seriesPosition()) ? null : row.getArray(seriesPosition());
     if (seq == null) {
       if (spec.missing() == TableSpec.Missing.ERROR) {
         throw new TableDataException("column '" + seriesColumn + "' (--sequence-column) is null" + at(key, null));
@@ -365,7 +406,7 @@ final class TableRows implements Serializable {
     }
     if (!spec.nextStepTargets()) {
       // the per-row target: read once, repeated on every step (seq2one takes it from the last)
-      if (!readColumn(row.get(values[0].position()), values[0], s.vals, key, null)) {
+      if (!readColumn(row, values[0], s.vals, key, null)) {
         if (spec.missing() == TableSpec.Missing.ERROR) {
           throw new TableDataException("column '" + values[0].name() + "' has a missing value (null, NaN or ±Inf)"
               + at(key, null) + "; choose --missing drop, or filter with --where");
@@ -378,11 +419,12 @@ final class TableRows implements Serializable {
       }
       checkClass(s, null);
     }
-    int n = Sequences.length(seq);
+    int n = seq.numElements();
+    boolean nested = features > 1 || !(seriesElementIsScalar());
     boolean haveLast = false;
     for (int i = 0; i < n; i++) {
       Split split = s.splitOf(s.index++);
-      boolean present = readStep(Sequences.element(seq, i), s.x, key, i);
+      boolean present = readStep(seq, i, nested, s.x, key);
       if (!present) {
         if (spec.missing() == TableSpec.Missing.ERROR) {
           throw new TableDataException("column '" + seriesColumn + "' has a missing value (null, NaN or ±Inf)"
@@ -407,55 +449,80 @@ final class TableRows implements Serializable {
     }
   }
 
-  /** Reads one step of a wide sequence into x; false if missing (x keeps its previous values). */
-  private boolean readStep(Object step, float[] x, Object[] key, int i) {
-    if (step == null) {
+  /** Whether the sequence column is array&lt;double&gt; (F = 1) rather than array&lt;array&lt;double&gt;&gt;. */
+  private boolean seriesElementIsScalar() {
+    return seriesType instanceof org.apache.spark.sql.types.ArrayType a
+        && !(a.elementType() instanceof org.apache.spark.sql.types.ArrayType);
+  }
+
+  /** Reads step i of a wide sequence into x; false if missing (x keeps its previous values). */
+  private boolean readStep(ArrayData seq, int i, boolean nested, float[] x, InternalRow key) {
+    if (seq.isNullAt(i)) {
       return false;
     }
-    if (step instanceof Number num) {
-      if (features != 1) {
-        throw new TableDataException("column '" + seriesColumn + "' step " + i + at(key, null)
-            + " is a single number, expected " + features + " features");
-      }
-      double d = num.doubleValue();
+    if (!nested) {
+      double d = seq.getDouble(i);
       if (!Double.isFinite(d)) {
         return false;
       }
       x[0] = (float) d;
       return true;
     }
-    int n = Sequences.length(step);
+    ArrayData step = seq.getArray(i);
+    int n = step.numElements();
     if (n != features) {
       throw new TableDataException("column '" + seriesColumn + "' step " + i + at(key, null) + " has " + n
           + " features, expected " + features + " (the width of the first step)");
     }
-    float[] tmp = new float[n];
     for (int f = 0; f < n; f++) {
-      Object e = Sequences.element(step, f);
-      double d = e == null ? Double.NaN : ((Number) e).doubleValue();
-      if (!Double.isFinite(d)) {
+      if (step.isNullAt(f) || !Double.isFinite(step.getDouble(f))) {
         return false;
       }
-      tmp[f] = (float) d;
     }
-    System.arraycopy(tmp, 0, x, 0, n);
+    for (int f = 0; f < n; f++) {
+      x[f] = (float) step.getDouble(f);
+    }
     return true;
   }
 
   /** " at key (k1=v1, k2=v2), order=o" for messages. */
-  String at(Object[] key, Object order) {
+  String at(InternalRow key, Object order) {
     StringBuilder b = new StringBuilder();
-    if (key != null && key.length > 0) {
+    if (key != null && !keyNames.isEmpty()) {
       b.append(" at key (");
-      for (int i = 0; i < key.length; i++) {
-        b.append(i > 0 ? ", " : "").append(keyNames.get(i)).append('=').append(key[i]);
+      for (int i = 0; i < keyNames.size(); i++) {
+        int p = FIRST_KEY + i;
+        b.append(i > 0 ? ", " : "").append(keyNames.get(i)).append('=')
+            .append(key.isNullAt(p) ? "null" : display(key.get(p, keyTypes[i]), keyTypes[i]));
       }
       b.append(')');
     }
     if (order != null) {
-      b.append(b.length() > 0 ? ", " : " at ").append(seriesColumn).append('=').append(order);
+      b.append(b.length() > 0 ? ", " : " at ").append(seriesColumn).append('=').append(displayOrder(order));
     }
     return b.toString();
+  }
+
+  /** An internal order value as people write it (timestamps and dates as ISO text). */
+  private Object displayOrder(Object order) {
+    return order instanceof String ? order : display(order, seriesType);
+  }
+
+  private static String display(Object v, DataType t) {
+    if (t instanceof TimestampType && v instanceof Long micros) {
+      return Instant.EPOCH.plusNanos(micros * 1000).toString();
+    }
+    if (t instanceof TimestampNTZType && v instanceof Long micros) {
+      return LocalDateTime.ofEpochSecond(Math.floorDiv(micros, 1_000_000), (int) Math.floorMod(micros, 1_000_000) * 1000,
+          ZoneOffset.UTC).toString();
+    }
+    if (t instanceof DateType && v instanceof Integer days) {
+      return LocalDate.ofEpochDay(days).toString();
+    }
+    if (v instanceof UTF8String u) {
+      return u.toString();
+    }
+    return String.valueOf(v);
   }
 
   /** Access to the array values Spark hands to Java code (Scala Seq, java.util.List, ML Vector). */

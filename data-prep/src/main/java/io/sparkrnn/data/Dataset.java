@@ -205,6 +205,12 @@ public final class Dataset implements Serializable {
       if (s.vocabulary() != null) {
         sb.append("vocabulary ").append(s.vocabulary().size()).append(" characters\n");
       }
+      if (!s.source().isEmpty()) {
+        // where the data came from, one key a line (a table's format, path, where-clause, columns, counts)
+        for (java.util.Map.Entry<String, Object> e : s.source().entrySet()) {
+          sb.append(String.format("source    %s = %s%n", e.getKey(), e.getValue()));
+        }
+      }
       long failed = checks.stream().filter(c -> !c.ok()).count();
       sb.append("checksums ").append(checks.size() - failed).append(" of ").append(checks.size()).append(" shards verified");
       sb.append(failed == 0 ? " OK" : ", " + failed + " FAILED").append('\n');

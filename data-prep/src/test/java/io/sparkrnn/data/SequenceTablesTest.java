@@ -104,6 +104,9 @@ class SequenceTablesTest {
     assertEquals(2, m.shards().size()); // 4 + 2
     assertEquals(2, m.spec().features());
     assertEquals(2, m.spec().outputs());
+    String summary = io.sparkrnn.data.Dataset.inspect(out.toUri(), TestFiles.localConf()).summary();
+    assertTrue(summary.contains("source    format = test") && summary.contains("source    key = [sensor]")
+        && summary.contains("source    order = t"), summary);
     Map<String, Long> h = hashes(3, 7);
     List<String> order = new ArrayList<>(h.keySet());
     order.sort(Comparator.comparing(h::get));

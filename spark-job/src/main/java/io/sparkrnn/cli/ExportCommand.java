@@ -11,8 +11,9 @@ import picocli.CommandLine.Option;
 
 /** {@code spark-rnn export}: a PyTorch-loadable state dict and its JSON configuration. */
 @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Write the model as a PyTorch state dict (safetensors, F32) that loads with load_state_dict, no",
-        "renaming, into a module with attributes rnn (nn.RNN/LSTM/GRU) and head (nn.Linear), plus a JSON configuration.",
+    description = {"Write the model as a PyTorch state dict (safetensors, F32) and a JSON configuration.",
+        "It loads with load_state_dict, no renaming, into a module with attributes rnn (nn.RNN/LSTM/GRU) and head",
+        "(nn.Linear).",
         "--out FILE.safetensors writes FILE.safetensors and FILE.json; --out DIR writes DIR/model.safetensors and DIR/config.json."})
 public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")

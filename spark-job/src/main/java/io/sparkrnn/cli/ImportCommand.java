@@ -12,8 +12,8 @@ import picocli.CommandLine.Option;
 
 /** {@code spark-rnn import}: a PyTorch state dict (safetensors) into our model file. */
 @Command(name = "import", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Read a PyTorch state dict saved with safetensors (keys rnn.weight_ih_l0 ... head.bias; F32, F64, F16",
-        "or BF16, stored as F32), check every name and shape, and write a spark-rnn model file.",
+    description = {"Read a PyTorch state dict saved with safetensors and write a spark-rnn model file.",
+        "Keys rnn.weight_ih_l0 ... head.bias; F32, F64, F16 or BF16, stored as F32; every name and shape is checked.",
         "Bidirectional (_reverse) and proj_size (weight_hr_l*) weights are refused."})
 public final class ImportCommand implements Callable<Integer> {
   @Option(names = "--torch", required = true, paramLabel = "FILE.safetensors", description = "the state dict")

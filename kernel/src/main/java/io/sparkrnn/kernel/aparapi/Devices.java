@@ -92,17 +92,33 @@ public final class Devices {
     // not change while the JVM runs. The same OpenCLDevice objects then serve every engine.
     if (openClDevices == null) {
       List<OpenCLDevice> out = new ArrayList<>();
+      // Aparapi's loader logs a SEVERE "Check your environment" on every JVM without OpenCL; that
+      // is no error here (the JVM engine runs then), so it is silenced while the loader starts
+      // and one INFO line below says what it means.
+      java.util.logging.Level before = APARAPI_LOG.getLevel();
+      APARAPI_LOG.setLevel(java.util.logging.Level.OFF);
       try {
         for (OpenCLPlatform p : new OpenCLPlatform().getOpenCLPlatforms()) {
           out.addAll(p.getOpenCLDevices());
         }
       } catch (RuntimeException | LinkageError e) {
         // No ICD loader or no native library: there is no OpenCL device, which list() then shows.
+      } finally {
+        APARAPI_LOG.setLevel(before);
+      }
+      if (!com.aparapi.internal.opencl.OpenCLLoader.isOpenCLAvailable()) {
+        LOG.info("OpenCL: no OpenCL library could be loaded (libOpenCL.so.1, an ICD such as pocl-opencl-icd or a GPU "
+            + "driver's), so no OpenCL device; the JVM engine runs the kernels");
       }
       openClDevices = List.copyOf(out);
     }
     return openClDevices;
   }
+
+  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Devices.class.getName());
+  /** Aparapi's own logger, held here so that the level set on it stays (JUL keeps loggers weakly). */
+  private static final java.util.logging.Logger APARAPI_LOG =
+      java.util.logging.Logger.getLogger(com.aparapi.Config.getLoggerName());
 
   private static List<OpenCLDevice> openClDevices;
 

@@ -42,15 +42,24 @@ public final class Engines {
       case AUTO:
         if (Devices.available().contains(DeviceChoice.GPU)) {
           AparapiEngine gpu = new AparapiEngine(Devices.resolve(DeviceChoice.AUTO));
-          LOG.info("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
+          logOnce("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
           return gpu;
         }
         JvmEngine jvm = new JvmEngine();
-        LOG.info("--device auto: no OpenCL GPU, picked the JVM engine: " + jvm.describe()
+        logOnce("--device auto: no OpenCL GPU, picked the JVM engine: " + jvm.describe()
             + " (faster than the OpenCL kernels on PoCL; --device cpu-opencl runs those)");
         return jvm;
       default:
         return new AparapiEngine(Devices.resolve(device));
+    }
+  }
+
+  /** The choices already logged in this JVM: the driver and local-mode tasks share it, and one line each is enough. */
+  private static final java.util.Set<String> LOGGED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  private static void logOnce(String message) {
+    if (LOGGED.add(message)) {
+      LOG.info(message);
     }
   }
 

@@ -346,6 +346,41 @@ class RnnEstimatorTest {
     assertFalse(java.util.Arrays.equals(prediction(a.get(101)), prediction(b.get(101))), "after the hole: row 100 was skipped");
   }
 
+  @Test
+  void aSeq2oneClassModelGivesOneRowPerKeyWithItsLogitsProbabilitiesAndClass() {
+    // label: whether the hour after the window falls in the first half of the day (a property of ts alone)
+    Dataset<Row> labelled = table.withColumn("morning",
+        org.apache.spark.sql.functions.expr("CAST(pmod((unix_seconds(ts) - 1704067200) / 3600, 24) < 12 AS INT)"));
+    RnnModel m = estimator().setTargetCols("morning").setClasses(2).setSeq2one(true).setHorizon(1).setStride(24)
+        .setMaxSteps(5).fit(labelled);
+    Dataset<Row> out = m.transform(labelled);
+    assertArrayEquals(new String[] {"sensor", "ts", "prediction", "probability", "predictedClass"}, out.columns());
+    List<Row> rows = out.collectAsList();
+    assertEquals(SENSORS, rows.size());
+    TrainedModel trained = m.trainedModel();
+    Normalization n = trained.normalization();
+    for (Row r : rows) {
+      List<Row> series = rowsOf(r.getString(0));
+      assertEquals(series.get(HOURS - 1).getTimestamp(1), r.getTimestamp(1), "the key's last time");
+      // independent: the reference engine over the key's whole series; class outputs are logits, not rescaled
+      StatefulSession reference = new StatefulSession(trained.params(), new ReferenceEngine(), 1);
+      float[] y = null;
+      for (Row s : series) {
+        float[] x = {(float) ((s.getDouble(2) - n.inputMean()[0]) / n.inputStd()[0]),
+            (float) ((s.getDouble(3) - n.inputMean()[1]) / n.inputStd()[1])};
+        y = reference.step(x);
+      }
+      double[] logits = prediction(r);
+      List<Double> p = r.getList(r.fieldIndex("probability"));
+      for (int c = 0; c < 2; c++) {
+        assertEquals(y[c], logits[c], FLOAT32_ABS_TOL, "logit " + c + " of " + r.getString(0));
+      }
+      assertEquals(1.0, p.get(0) + p.get(1), 1e-12, "probabilities sum to 1");
+      assertEquals(logits[1] > logits[0] ? 1 : 0, r.getInt(r.fieldIndex("predictedClass")));
+      assertEquals(1 / (1 + Math.exp(logits[0] - logits[1])), p.get(1), 1e-12, "softmax of two logits");
+    }
+  }
+
   static void assertMessage(Runnable r, String... parts) {
     try {
       r.run();

@@ -40,7 +40,7 @@ public final class SensorForecast {
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false").getOrCreate();
     try {
-      run(spark, sensors, hours, trainSteps, 48, 32, out, System.out);
+      run(spark, sensors, hours, trainSteps, 48, 24, out, System.out);
     } finally {
       spark.stop();
     }

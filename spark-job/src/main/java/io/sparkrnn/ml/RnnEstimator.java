@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -35,7 +34,6 @@ import org.apache.spark.ml.util.DefaultParamsWritable;
 import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
@@ -587,9 +585,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     LOG.info("RnnEstimator {}: working in {}{}", uid, dir, given ? "" : " (removed when done)");
     try {
       try {
-        @SuppressWarnings("unchecked")
-        Dataset<Row> table = (Dataset<Row>) dataset.toDF();
-        Manifest manifest = SequenceTables.prep(table, spec, data, false);
+        Manifest manifest = SequenceTables.prep(dataset.toDF(), spec, data, false);
         LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
             manifest.sequences(io.sparkrnn.data.Split.TRAIN), manifest.sequences(io.sparkrnn.data.Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
@@ -602,12 +598,20 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         return model.setParent(this);
       } finally {
         if (!given) {
-          FileSystem fs = dir.getFileSystem(sc.hadoopConfiguration());
-          fs.delete(dir, true);
+          removeQuietly(dir, sc);
         }
       }
     } catch (IOException e) {
       throw new UncheckedIOException("RnnEstimator: " + e.getMessage(), e);
+    }
+  }
+
+  /** Removes the default work directory; a failure to is logged, not thrown over the fit's own outcome. */
+  private static void removeQuietly(Path dir, SparkContext sc) {
+    try {
+      dir.getFileSystem(sc.hadoopConfiguration()).delete(dir, true);
+    } catch (IOException e) {
+      LOG.warn("RnnEstimator: could not remove the work directory {}: {}", dir, e.getMessage());
     }
   }
 
@@ -620,9 +624,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       throw new IllegalArgumentException("RnnEstimator: on master " + sc.master() + " the executors need a directory they all"
           + " reach for the shards: call setWorkDir(\"hdfs://...\") or sparkContext.setCheckpointDir(...)");
     }
-    String local = sc.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir"));
-    return new Path(local.split(",")[0].strip()).toUri().getScheme() == null
-        ? new java.io.File(local.split(",")[0].strip()).toURI().toString() : local.split(",")[0].strip();
+    String first = sc.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir")).split(",")[0].strip();
+    // a plain path means the local file system here, whatever fs.defaultFS says
+    return new Path(first).toUri().getScheme() == null ? new java.io.File(first).toURI().toString() : first;
   }
 
   @Override

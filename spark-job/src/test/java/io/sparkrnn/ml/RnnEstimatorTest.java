@@ -164,7 +164,7 @@ class RnnEstimatorTest {
   }
 
   @Test
-  void theModelLearnsTheNextHourFarBetterThanRepeatingTheLastOne() {
+  void theModelPredictsTheNextHourBetterThanRepeatingTheLastOne() {
     // teacher-forced next-hour temp error against the naive "same as this hour" forecast, over every sensor
     List<Row> out = model.transform(table).collectAsList();
     Map<String, List<Row>> byKey = new HashMap<>();

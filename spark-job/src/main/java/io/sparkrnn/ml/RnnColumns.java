@@ -1,0 +1,204 @@
+package io.sparkrnn.ml;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.apache.spark.ml.param.BooleanParam;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.ml.param.Params;
+import org.apache.spark.ml.param.StringArrayParam;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.DateType;
+import org.apache.spark.sql.types.DecimalType;
+import org.apache.spark.sql.types.IntegralType;
+import org.apache.spark.sql.types.MapType;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.types.TimestampNTZType;
+import org.apache.spark.sql.types.TimestampType;
+
+/**
+ * The column params that {@link RnnEstimator} and {@link RnnModel} share (the same names, docs
+ * and defaults on both, so that {@code copyValues} carries them from one to the other), and the
+ * schema checks both run in {@code transformSchema}, before any Spark job.
+ *
+ * <p>Errors name the param, the column, what was expected and what was found, and list the
+ * table's columns when one is absent.
+ */
+final class RnnColumns {
+  private RnnColumns() {}
+
+  static StringArrayParam keyCols(Params owner) {
+    return new StringArrayParam(owner, "keyCols", "entity columns: each key's rows form one series (none: the whole table"
+        + " is one series)");
+  }
+
+  static Param<String> orderCol(Params owner) {
+    return new Param<>(owner, "orderCol", "time column (timestamp, date, integer or floating): the order of a key's rows");
+  }
+
+  static StringArrayParam inputCols(Params owner) {
+    return new StringArrayParam(owner, "inputCols", "numeric input columns, in order: the F input features");
+  }
+
+  static StringArrayParam targetCols(Params owner) {
+    return new StringArrayParam(owner, "targetCols", "target columns (none: the inputs themselves, as next-step targets);"
+        + " with classes > 0 one integer column of class ids");
+  }
+
+  static IntParam horizon(Params owner) {
+    return new IntParam(owner, "horizon", "K, rows from an input to its target; -1: 1 when the targets include an input,"
+        + " else 0", ParamValidators.gtEq(-1));
+  }
+
+  static Param<String> predictionCol(Params owner) {
+    return new Param<>(owner, "predictionCol", "output column: array<double>, the model's output after the row's step"
+        + " (the table's units; logits for classes)");
+  }
+
+  static Param<String> probabilityCol(Params owner) {
+    return new Param<>(owner, "probabilityCol", "output column for class models: array<double>, softmax of the logits");
+  }
+
+  static Param<String> predictedClassCol(Params owner) {
+    return new Param<>(owner, "predictedClassCol", "output column for class models: int, the most probable class");
+  }
+
+  static BooleanParam seq2one(Params owner) {
+    return new BooleanParam(owner, "seq2one", "one target per window (from its last step); transform gives one row per key");
+  }
+
+  static IntParam classes(Params owner) {
+    return new IntParam(owner, "classes", "> 0: one integer target column of class ids in [0, classes), cross_entropy",
+        ParamValidators.gtEq(0));
+  }
+
+  /** What a schema check needs to know of the model (from the params or the trained model). */
+  record Shape(boolean seq2one, boolean classes, int forecastSteps) {}
+
+  /**
+   * Checks every used column of {@code schema} and returns the output schema: for seq2seq the input
+   * columns plus prediction (and probability, predictedClass), plus the forecast flag when
+   * forecastSteps > 0; for seq2one the key columns, the order column and the outputs.
+   *
+   * @param who the class name for messages ({@code RnnModel} or {@code RnnEstimator})
+   */
+  static StructType outputSchema(String who, StructType schema, String[] keys, String order, String[] inputs,
+      String[] outputs, String forecastCol, Shape shape) {
+    List<StructField> keyFields = new ArrayList<>();
+    for (String k : keys) {
+      StructField f = field(who, schema, k, "keyCols");
+      if (f.dataType() instanceof MapType) {
+        throw new IllegalArgumentException(who + ": keyCols column '" + f.name() + "' is " + f.dataType().simpleString()
+            + "; expected a comparable type (string, number, date, ...)");
+      }
+      keyFields.add(f);
+    }
+    StructField orderField = orderField(who, schema, order);
+    if (shape.forecastSteps() > 0 && orderField.dataType() instanceof DecimalType) {
+      throw new IllegalArgumentException(who + ": forecastSteps needs orderCol '" + orderField.name() + "' to be a timestamp,"
+          + " date, integer or floating column, found " + orderField.dataType().simpleString() + " (cast it to double)");
+    }
+    for (String in : inputs) {
+      StructField f = field(who, schema, in, "inputCols");
+      if (!(f.dataType() instanceof NumericType)) {
+        throw new IllegalArgumentException(who + ": inputCols column '" + f.name() + "' is " + f.dataType().simpleString()
+            + "; expected a numeric column (one of the model's " + inputs.length + " input features)");
+      }
+    }
+    List<StructField> out = new ArrayList<>();
+    if (shape.seq2one()) {
+      out.addAll(keyFields);
+      out.add(orderField);
+    } else {
+      for (StructField f : schema.fields()) {
+        out.add(shape.forecastSteps() > 0 && !keyFields.contains(f) && f != orderField ? f.copy(f.name(), f.dataType(), true,
+            f.metadata()) : f);
+      }
+    }
+    List<String> names = new ArrayList<>();
+    for (StructField f : out) {
+      names.add(f.name().toLowerCase(Locale.ROOT));
+    }
+    String[] params = {"predictionCol", "probabilityCol", "predictedClassCol", "forecastCol"};
+    DataType[] types = {DataTypes.createArrayType(DataTypes.DoubleType, false),
+        DataTypes.createArrayType(DataTypes.DoubleType, false), DataTypes.IntegerType, DataTypes.BooleanType};
+    String[] wanted = {outputs[0], shape.classes() ? outputs[1] : null, shape.classes() ? outputs[2] : null,
+        shape.forecastSteps() > 0 && !shape.seq2one() ? forecastCol : null};
+    for (int i = 0; i < wanted.length; i++) {
+      if (wanted[i] == null) {
+        continue;
+      }
+      if (wanted[i].isBlank()) {
+        throw new IllegalArgumentException(who + ": " + params[i] + " is empty; name the output column");
+      }
+      if (names.contains(wanted[i].toLowerCase(Locale.ROOT))) {
+        throw new IllegalArgumentException(who + ": " + params[i] + " '" + wanted[i] + "' is already a column of the output; choose another name with set"
+            + Character.toUpperCase(params[i].charAt(0)) + params[i].substring(1));
+      }
+      names.add(wanted[i].toLowerCase(Locale.ROOT));
+      out.add(DataTypes.createStructField(wanted[i], types[i], true));
+    }
+    return DataTypes.createStructType(out);
+  }
+
+  /** The order column, which must be a timestamp, date or number. */
+  static StructField orderField(String who, StructType schema, String order) {
+    if (order == null || order.isBlank()) {
+      throw new IllegalArgumentException(who + ": orderCol is not set; name the time column with setOrderCol");
+    }
+    StructField f = field(who, schema, order, "orderCol");
+    DataType t = f.dataType();
+    if (!(t instanceof NumericType || t instanceof TimestampType || t instanceof TimestampNTZType || t instanceof DateType)) {
+      throw new IllegalArgumentException(who + ": orderCol column '" + f.name() + "' is " + t.simpleString()
+          + "; expected a timestamp, date, integer or floating column (cast it first, e.g. to_timestamp)");
+    }
+    return f;
+  }
+
+  /** A target column for the estimator: numeric, or integral for classes. */
+  static void checkTarget(String who, StructType schema, String name, boolean classes) {
+    StructField f = field(who, schema, name, "targetCols");
+    DataType t = f.dataType();
+    if (classes ? !(t instanceof IntegralType) : !(t instanceof NumericType)) {
+      throw new IllegalArgumentException(who + ": targetCols column '" + f.name() + "' is " + t.simpleString() + "; expected "
+          + (classes ? "an integer column of class ids" : "a numeric column"));
+    }
+  }
+
+  /**
+   * The column of {@code schema} named {@code name}: exact match first, else the one match that
+   * ignores case (Spark's default resolution).
+   */
+  static StructField field(String who, StructType schema, String name, String param) {
+    StructField match = null;
+    for (StructField f : schema.fields()) {
+      if (f.name().equals(name)) {
+        return f;
+      }
+      if (f.name().equalsIgnoreCase(name)) {
+        match = f;
+      }
+    }
+    if (match == null) {
+      throw new IllegalArgumentException(who + ": " + param + " column '" + name + "' is not in the table; its columns are "
+          + Arrays.toString(schema.fieldNames()));
+    }
+    return match;
+  }
+
+  /** The position of the column {@code name} resolves to. */
+  static int index(StructType schema, String name) {
+    return schema.fieldIndex(field("table", schema, name, "column").name());
+  }
+
+  /** Whether a data type is an integral number (order values then continue by +1). */
+  static boolean integral(DataType t) {
+    return t instanceof IntegralType;
+  }
+}

@@ -1,0 +1,644 @@
+package io.sparkrnn.ml;
+
+import io.sparkrnn.data.Manifest;
+import io.sparkrnn.data.spark.SequenceTables;
+import io.sparkrnn.data.spark.TableSpec;
+import io.sparkrnn.infer.HadoopFiles;
+import io.sparkrnn.job.TrainConfig;
+import io.sparkrnn.job.Trainer;
+import io.sparkrnn.kernel.model.CellType;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.ml.Estimator;
+import org.apache.spark.ml.param.BooleanParam;
+import org.apache.spark.ml.param.DoubleParam;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.LongParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.ml.param.StringArrayParam;
+import org.apache.spark.ml.util.DefaultParamsReader;
+import org.apache.spark.ml.util.DefaultParamsWritable;
+import org.apache.spark.ml.util.Identifiable;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Trains an RNN, LSTM or GRU on a long-format Spark table (one row per key and time) as a Spark
+ * ML {@code Estimator}: {@link #fit} cuts the table into windows with {@link SequenceTables#prep}
+ * and trains with the same {@link Trainer} as {@code bin/spark-rnn train}, on the caller's
+ * SparkSession (which it never stops), and returns an {@link RnnModel}.
+ *
+ * <pre>{@code
+ * RnnModel model = new RnnEstimator()
+ *     .setKeyCols("sensor").setOrderCol("ts").setInputCols("temp", "load")
+ *     .setSteps(48).setStride(24).setHiddenSize(32).setMaxSteps(1500)
+ *     .fit(table);
+ * model.setForecastSteps(24).transform(table).show();
+ * }</pre>
+ *
+ * <p>Params: the table options of {@code prep table} (keyCols, orderCol, inputCols, targetCols,
+ * classes, seq2one, steps, stride, horizon, validationFraction, normalize — default true here: a
+ * table's units are arbitrary) and the main keys of {@code train} (cell, hiddenSize, numLayers,
+ * maxSteps — {@code train}'s {@code steps}, optimizer steps —, epochs, batch, lr, seed,
+ * partitions), with {@code train}'s defaults. The window length {@code steps}, orderCol and
+ * inputCols have no default. Input columns are numeric (one feature each).
+ *
+ * <p>Where the work goes: {@code workDir} (a Hadoop URI every executor reaches) gets a fresh
+ * {@code rnn-fit-<uuid>/} per fit, holding {@code data/} (the shards) and {@code train/} (the
+ * checkpoints, metrics and report of {@code train}); it is kept. Unset, the fit works under the
+ * SparkContext's checkpoint directory, else (local masters only) under {@code spark.local.dir}
+ * or {@code java.io.tmpdir}, and removes its directory when done.
+ *
+ * <p>Determinism: as {@code train}, the same table, params and partition count give
+ * byte-identical weights.
+ */
+public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWritable {
+  private static final long serialVersionUID = 1L;
+  private static final Logger LOG = LoggerFactory.getLogger(RnnEstimator.class);
+
+  private final String uid;
+  private final StringArrayParam keyCols;
+  private final Param<String> orderCol;
+  private final StringArrayParam inputCols;
+  private final StringArrayParam targetCols;
+  private final IntParam horizon;
+  private final Param<String> predictionCol;
+  private final Param<String> probabilityCol;
+  private final Param<String> predictedClassCol;
+  private final BooleanParam seq2one;
+  private final IntParam classes;
+  private final IntParam steps;
+  private final IntParam stride;
+  private final BooleanParam normalize;
+  private final DoubleParam validationFraction;
+  private final Param<String> cell;
+  private final IntParam hiddenSize;
+  private final IntParam numLayers;
+  private final LongParam maxSteps;
+  private final IntParam epochs;
+  private final IntParam batch;
+  private final DoubleParam lr;
+  private final LongParam seed;
+  private final IntParam partitions;
+  private final Param<String> workDir;
+
+  public RnnEstimator(String uid) {
+    this.uid = uid;
+    // params after uid: a Param records its parent's uid when it is made
+    keyCols = RnnColumns.keyCols(this);
+    orderCol = RnnColumns.orderCol(this);
+    inputCols = RnnColumns.inputCols(this);
+    targetCols = RnnColumns.targetCols(this);
+    horizon = RnnColumns.horizon(this);
+    predictionCol = RnnColumns.predictionCol(this);
+    probabilityCol = RnnColumns.probabilityCol(this);
+    predictedClassCol = RnnColumns.predictedClassCol(this);
+    seq2one = RnnColumns.seq2one(this);
+    classes = RnnColumns.classes(this);
+    steps = new IntParam(this, "steps", "T, time steps per training window (prep table's --steps; required)",
+        ParamValidators.gtEq(1));
+    stride = new IntParam(this, "stride", "S, rows between window starts; 0 for T", ParamValidators.gtEq(0));
+    normalize = new BooleanParam(this, "normalize", "z-score inputs (and regression targets) with the training split's"
+        + " statistics; transform applies them and undoes them on the outputs");
+    validationFraction = new DoubleParam(this, "validationFraction", "share of keys held out for validation (by key; by"
+        + " time without keys)", ParamValidators.inRange(0, 1, true, false));
+    cell = new Param<>(this, "cell", "rnn | lstm | gru", ParamValidators.inArray(new String[] {"rnn", "lstm", "gru"}));
+    hiddenSize = new IntParam(this, "hiddenSize", "H, units per layer", ParamValidators.gtEq(1));
+    numLayers = new IntParam(this, "numLayers", "stacked recurrent layers", ParamValidators.gtEq(1));
+    maxSteps = new LongParam(this, "maxSteps", "optimizer steps to train (train's --steps); 0: use epochs",
+        ParamValidators.gtEq(0));
+    epochs = new IntParam(this, "epochs", "passes over the training windows (when maxSteps is 0)", ParamValidators.gtEq(0));
+    batch = new IntParam(this, "batch", "B, windows per optimizer step (and per shard)", ParamValidators.gtEq(1));
+    lr = new DoubleParam(this, "lr", "learning rate (Adam)", ParamValidators.gt(0));
+    seed = new LongParam(this, "seed", "seed of the initialisation, the data order and the by-key split");
+    partitions = new IntParam(this, "partitions", "Spark partitions of a training step (0: 1 on a local master, else the"
+        + " default parallelism)", ParamValidators.gtEq(0));
+    workDir = new Param<>(this, "workDir", "Hadoop URI under which each fit makes rnn-fit-<uuid>/ (shards, checkpoints,"
+        + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after");
+    setDefault(keyCols, new String[0]);
+    setDefault(targetCols, new String[0]);
+    setDefault(horizon, -1);
+    setDefault(predictionCol, "prediction");
+    setDefault(probabilityCol, "probability");
+    setDefault(predictedClassCol, "predictedClass");
+    setDefault(seq2one, false);
+    setDefault(classes, 0);
+    setDefault(stride, 0);
+    setDefault(normalize, true);
+    setDefault(validationFraction, 0.1);
+    Map<String, String> train = TrainConfig.DEFAULTS;
+    setDefault(cell, train.get("cell"));
+    setDefault(hiddenSize, Integer.parseInt(train.get("hidden-size")));
+    setDefault(numLayers, Integer.parseInt(train.get("num-layers")));
+    setDefault(maxSteps, Long.parseLong(train.get("steps")));
+    setDefault(epochs, Integer.parseInt(train.get("epochs")));
+    setDefault(batch, Integer.parseInt(train.get("batch")));
+    setDefault(lr, Double.parseDouble(train.get("lr")));
+    setDefault(seed, Long.parseLong(train.get("seed")));
+    setDefault(partitions, Integer.parseInt(train.get("partitions")));
+  }
+
+  public RnnEstimator() {
+    this(Identifiable.randomUID("rnnEstimator"));
+  }
+
+  @Override
+  public String uid() {
+    return uid;
+  }
+
+  // ---- params: columns ----
+
+  public StringArrayParam keyCols() {
+    return keyCols;
+  }
+
+  public String[] getKeyCols() {
+    return getOrDefault(keyCols);
+  }
+
+  public RnnEstimator setKeyCols(String... value) {
+    return (RnnEstimator) set(keyCols, names("setKeyCols", value, true));
+  }
+
+  public Param<String> orderCol() {
+    return orderCol;
+  }
+
+  public String getOrderCol() {
+    return isDefined(orderCol) ? getOrDefault(orderCol) : null;
+  }
+
+  public RnnEstimator setOrderCol(String value) {
+    return (RnnEstimator) set(orderCol, names("setOrderCol", new String[] {value}, false)[0]);
+  }
+
+  public StringArrayParam inputCols() {
+    return inputCols;
+  }
+
+  public String[] getInputCols() {
+    return isDefined(inputCols) ? getOrDefault(inputCols) : new String[0];
+  }
+
+  public RnnEstimator setInputCols(String... value) {
+    return (RnnEstimator) set(inputCols, names("setInputCols", value, false));
+  }
+
+  public StringArrayParam targetCols() {
+    return targetCols;
+  }
+
+  public String[] getTargetCols() {
+    return getOrDefault(targetCols);
+  }
+
+  public RnnEstimator setTargetCols(String... value) {
+    return (RnnEstimator) set(targetCols, names("setTargetCols", value, true));
+  }
+
+  public IntParam horizon() {
+    return horizon;
+  }
+
+  public int getHorizon() {
+    return (Integer) getOrDefault(horizon);
+  }
+
+  public RnnEstimator setHorizon(int value) {
+    return (RnnEstimator) set(horizon, atLeast("setHorizon", -1, value));
+  }
+
+  public Param<String> predictionCol() {
+    return predictionCol;
+  }
+
+  public String getPredictionCol() {
+    return getOrDefault(predictionCol);
+  }
+
+  public RnnEstimator setPredictionCol(String value) {
+    return (RnnEstimator) set(predictionCol, value);
+  }
+
+  public Param<String> probabilityCol() {
+    return probabilityCol;
+  }
+
+  public String getProbabilityCol() {
+    return getOrDefault(probabilityCol);
+  }
+
+  public RnnEstimator setProbabilityCol(String value) {
+    return (RnnEstimator) set(probabilityCol, value);
+  }
+
+  public Param<String> predictedClassCol() {
+    return predictedClassCol;
+  }
+
+  public String getPredictedClassCol() {
+    return getOrDefault(predictedClassCol);
+  }
+
+  public RnnEstimator setPredictedClassCol(String value) {
+    return (RnnEstimator) set(predictedClassCol, value);
+  }
+
+  // ---- params: windows ----
+
+  public BooleanParam seq2one() {
+    return seq2one;
+  }
+
+  public boolean getSeq2one() {
+    return (Boolean) getOrDefault(seq2one);
+  }
+
+  public RnnEstimator setSeq2one(boolean value) {
+    return (RnnEstimator) set(seq2one, value);
+  }
+
+  public IntParam classes() {
+    return classes;
+  }
+
+  public int getClasses() {
+    return (Integer) getOrDefault(classes);
+  }
+
+  public RnnEstimator setClasses(int value) {
+    if (value == 1 || value < 0) {
+      throw new IllegalArgumentException("setClasses: expected 0 (regression) or at least 2 classes, found " + value);
+    }
+    return (RnnEstimator) set(classes, value);
+  }
+
+  public IntParam steps() {
+    return steps;
+  }
+
+  public int getSteps() {
+    return isDefined(steps) ? (Integer) getOrDefault(steps) : 0;
+  }
+
+  /** T, the training window's length in rows (not the optimizer's steps: see {@link #setMaxSteps}). */
+  public RnnEstimator setSteps(int value) {
+    return (RnnEstimator) set(steps, atLeast("setSteps", 1, value));
+  }
+
+  public IntParam stride() {
+    return stride;
+  }
+
+  public int getStride() {
+    return (Integer) getOrDefault(stride);
+  }
+
+  public RnnEstimator setStride(int value) {
+    return (RnnEstimator) set(stride, atLeast("setStride", 0, value));
+  }
+
+  public BooleanParam normalize() {
+    return normalize;
+  }
+
+  public boolean getNormalize() {
+    return (Boolean) getOrDefault(normalize);
+  }
+
+  public RnnEstimator setNormalize(boolean value) {
+    return (RnnEstimator) set(normalize, value);
+  }
+
+  public DoubleParam validationFraction() {
+    return validationFraction;
+  }
+
+  public double getValidationFraction() {
+    return (Double) getOrDefault(validationFraction);
+  }
+
+  public RnnEstimator setValidationFraction(double value) {
+    if (!(value >= 0 && value < 1)) {
+      throw new IllegalArgumentException("setValidationFraction: expected a share in [0, 1), found " + value);
+    }
+    return (RnnEstimator) set(validationFraction, value);
+  }
+
+  // ---- params: training ----
+
+  public Param<String> cell() {
+    return cell;
+  }
+
+  public String getCell() {
+    return getOrDefault(cell);
+  }
+
+  public RnnEstimator setCell(String value) {
+    String c = value == null ? "" : value.toLowerCase(Locale.ROOT);
+    CellType.parse(c); // the same message as train's --cell
+    return (RnnEstimator) set(cell, c);
+  }
+
+  public IntParam hiddenSize() {
+    return hiddenSize;
+  }
+
+  public int getHiddenSize() {
+    return (Integer) getOrDefault(hiddenSize);
+  }
+
+  public RnnEstimator setHiddenSize(int value) {
+    return (RnnEstimator) set(hiddenSize, atLeast("setHiddenSize", 1, value));
+  }
+
+  public IntParam numLayers() {
+    return numLayers;
+  }
+
+  public int getNumLayers() {
+    return (Integer) getOrDefault(numLayers);
+  }
+
+  public RnnEstimator setNumLayers(int value) {
+    return (RnnEstimator) set(numLayers, atLeast("setNumLayers", 1, value));
+  }
+
+  public LongParam maxSteps() {
+    return maxSteps;
+  }
+
+  public long getMaxSteps() {
+    return (Long) getOrDefault(maxSteps);
+  }
+
+  /** Optimizer steps to train ({@code train --steps}); 0 trains {@link #setEpochs} epochs instead. */
+  public RnnEstimator setMaxSteps(long value) {
+    if (value < 0) {
+      throw new IllegalArgumentException("setMaxSteps: expected optimizer steps >= 0 (0: use epochs), found " + value);
+    }
+    return (RnnEstimator) set(maxSteps, value);
+  }
+
+  public IntParam epochs() {
+    return epochs;
+  }
+
+  public int getEpochs() {
+    return (Integer) getOrDefault(epochs);
+  }
+
+  public RnnEstimator setEpochs(int value) {
+    return (RnnEstimator) set(epochs, atLeast("setEpochs", 0, value));
+  }
+
+  public IntParam batch() {
+    return batch;
+  }
+
+  public int getBatch() {
+    return (Integer) getOrDefault(batch);
+  }
+
+  public RnnEstimator setBatch(int value) {
+    return (RnnEstimator) set(batch, atLeast("setBatch", 1, value));
+  }
+
+  public DoubleParam lr() {
+    return lr;
+  }
+
+  public double getLr() {
+    return (Double) getOrDefault(lr);
+  }
+
+  public RnnEstimator setLr(double value) {
+    if (!(value > 0 && Double.isFinite(value))) {
+      throw new IllegalArgumentException("setLr: expected a finite learning rate > 0, found " + value);
+    }
+    return (RnnEstimator) set(lr, value);
+  }
+
+  public LongParam seed() {
+    return seed;
+  }
+
+  public long getSeed() {
+    return (Long) getOrDefault(seed);
+  }
+
+  public RnnEstimator setSeed(long value) {
+    return (RnnEstimator) set(seed, value);
+  }
+
+  public IntParam partitions() {
+    return partitions;
+  }
+
+  public int getPartitions() {
+    return (Integer) getOrDefault(partitions);
+  }
+
+  public RnnEstimator setPartitions(int value) {
+    return (RnnEstimator) set(partitions, atLeast("setPartitions", 0, value));
+  }
+
+  public Param<String> workDir() {
+    return workDir;
+  }
+
+  public String getWorkDir() {
+    return isDefined(workDir) ? getOrDefault(workDir) : null;
+  }
+
+  public RnnEstimator setWorkDir(String value) {
+    if (value == null || value.isBlank()) {
+      throw new IllegalArgumentException("setWorkDir: expected a Hadoop URI or path, found '" + value + "'");
+    }
+    return (RnnEstimator) set(workDir, value);
+  }
+
+  private static int atLeast(String setter, int min, int value) {
+    if (value < min) {
+      throw new IllegalArgumentException(setter + ": expected at least " + min + ", found " + value);
+    }
+    return value;
+  }
+
+  private static String[] names(String setter, String[] value, boolean mayBeEmpty) {
+    if (value == null || (!mayBeEmpty && value.length == 0)) {
+      throw new IllegalArgumentException(setter + ": expected " + (mayBeEmpty ? "" : "at least one ") + "column name, found "
+          + (value == null ? "null" : "none"));
+    }
+    for (String v : value) {
+      if (v == null || v.isBlank()) {
+        throw new IllegalArgumentException(setter + ": a column name is empty in " + Arrays.toString(value));
+      }
+    }
+    return value.clone();
+  }
+
+  // ---- fit ----
+
+  /**
+   * The table options as prep table's record, validated. Its messages name prep table's options
+   * (--steps …); they are translated to this class's setters here.
+   */
+  TableSpec tableSpec() {
+    if (!isDefined(steps)) {
+      throw new IllegalArgumentException("RnnEstimator: steps (T, the window length) is not set; call setSteps");
+    }
+    if (getInputCols().length == 0) {
+      throw new IllegalArgumentException("RnnEstimator: inputCols is not set; call setInputCols");
+    }
+    Map<String, Object> source = new LinkedHashMap<>();
+    source.put("api", "RnnEstimator " + uid);
+    try {
+      return new TableSpec(List.of(getKeyCols()), getOrderCol(), List.of(getInputCols()), List.of(getTargetCols()),
+          getClasses(), getSeq2one(), getSteps(), getStride(), getHorizon(), 0, null, null, getValidationFraction(), 0,
+          getNormalize(), TableSpec.Missing.ERROR, getBatch(), getSeed(), 0, source);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("RnnEstimator: " + setterNames(e.getMessage()), e);
+    }
+  }
+
+  private static String setterNames(String message) {
+    String[][] names = {{"--key", "keyCols"}, {"--order", "orderCol"}, {"--inputs", "inputCols"}, {"--targets", "targetCols"},
+        {"--classes", "classes"}, {"--seq2one", "seq2one"}, {"--steps", "steps"}, {"--stride", "stride"},
+        {"--horizon", "horizon"}, {"--batch", "batch"}, {"--validation-fraction", "validationFraction"}};
+    String m = message;
+    for (String[] n : names) {
+      m = m.replace(n[0], n[1]);
+    }
+    return m;
+  }
+
+  /** The keys of {@code bin/spark-rnn train} this estimator sets. */
+  Map<String, String> trainKeys(String data, String out) {
+    Map<String, String> k = new LinkedHashMap<>();
+    k.put("data", data);
+    k.put("out", out);
+    k.put("cell", getCell());
+    k.put("hidden-size", Integer.toString(getHiddenSize()));
+    k.put("num-layers", Integer.toString(getNumLayers()));
+    k.put("steps", Long.toString(getMaxSteps()));
+    k.put("epochs", Integer.toString(getEpochs()));
+    k.put("batch", Integer.toString(getBatch()));
+    k.put("lr", Double.toString(getLr()));
+    k.put("seed", Long.toString(getSeed()));
+    k.put("partitions", Integer.toString(getPartitions()));
+    return k;
+  }
+
+  @Override
+  public StructType transformSchema(StructType schema) {
+    TableSpec spec = tableSpec();
+    try {
+      TrainConfig.parse(trainKeys("unused", "unused"), null);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("RnnEstimator: " + e.getMessage(), e);
+    }
+    for (String t : spec.targetColumns()) {
+      RnnColumns.checkTarget("RnnEstimator", schema, t, spec.classes() > 0);
+    }
+    return RnnColumns.outputSchema("RnnEstimator", schema, getKeyCols(), getOrderCol(), getInputCols(),
+        new String[] {getPredictionCol(), getProbabilityCol(), getPredictedClassCol()}, "forecast",
+        new RnnColumns.Shape(getSeq2one(), getClasses() > 0, 0));
+  }
+
+  /**
+   * Preps {@code dataset} into windows and trains on its SparkSession. Every param and column is
+   * checked before the first job; the session is left running.
+   *
+   * @throws IllegalArgumentException a bad param, column or value (naming it)
+   * @throws UncheckedIOException the work directory cannot be written
+   */
+  @Override
+  public RnnModel fit(Dataset<?> dataset) {
+    transformSchema(dataset.schema(), true);
+    TableSpec spec = tableSpec();
+    SparkSession spark = dataset.sparkSession();
+    SparkContext sc = spark.sparkContext();
+    boolean given = getWorkDir() != null;
+    Path dir = new Path(given ? getWorkDir() : defaultParent(sc), "rnn-fit-" + UUID.randomUUID());
+    String data = new Path(dir, "data").toString();
+    String out = new Path(dir, "train").toString();
+    LOG.info("RnnEstimator {}: working in {}{}", uid, dir, given ? "" : " (removed when done)");
+    try {
+      try {
+        Manifest manifest = SequenceTables.prep(dataset.toDF(), spec, data, false);
+        LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
+            manifest.sequences(io.sparkrnn.data.Split.TRAIN), manifest.sequences(io.sparkrnn.data.Split.VALIDATION),
+            manifest.spec().steps(), manifest.spec().features());
+        try (PrintStream log = new PrintStream(new LogLines(LOG), true, StandardCharsets.UTF_8)) {
+          Trainer trainer = Trainer.prepare(trainKeys(data, out), sc.hadoopConfiguration(), log);
+          trainer.run(JavaSparkContext.fromSparkContext(sc));
+        }
+        byte[] bytes = HadoopFiles.read(new Path(out, RnnModel.MODEL_FILE).toString(), sc.hadoopConfiguration());
+        RnnModel model = copyValues(new RnnModel(uid, bytes), ParamMap.empty());
+        return model.setParent(this);
+      } finally {
+        if (!given) {
+          removeQuietly(dir, sc);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("RnnEstimator: " + e.getMessage(), e);
+    }
+  }
+
+  /** Removes the default work directory; a failure to is logged, not thrown over the fit's own outcome. */
+  private static void removeQuietly(Path dir, SparkContext sc) {
+    try {
+      dir.getFileSystem(sc.hadoopConfiguration()).delete(dir, true);
+    } catch (IOException e) {
+      LOG.warn("RnnEstimator: could not remove the work directory {}: {}", dir, e.getMessage());
+    }
+  }
+
+  /** The checkpoint directory, else (local masters) spark.local.dir's first entry or java.io.tmpdir. */
+  private static String defaultParent(SparkContext sc) {
+    if (sc.getCheckpointDir().isDefined()) {
+      return sc.getCheckpointDir().get();
+    }
+    if (!sc.isLocal()) {
+      throw new IllegalArgumentException("RnnEstimator: on master " + sc.master() + " the executors need a directory they all"
+          + " reach for the shards: call setWorkDir(\"hdfs://...\") or sparkContext.setCheckpointDir(...)");
+    }
+    String first = sc.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir")).split(",")[0].strip();
+    // a plain path means the local file system here, whatever fs.defaultFS says
+    return new Path(first).toUri().getScheme() == null ? new java.io.File(first).toURI().toString() : first;
+  }
+
+  @Override
+  public RnnEstimator copy(ParamMap extra) {
+    return defaultCopy(extra);
+  }
+
+  public static MLReader<RnnEstimator> read() {
+    return new DefaultParamsReader<>();
+  }
+
+  public static RnnEstimator load(String path) {
+    return read().load(path);
+  }
+}

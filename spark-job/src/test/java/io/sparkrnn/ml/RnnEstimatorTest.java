@@ -1,0 +1,395 @@
+package io.sparkrnn.ml;
+
+import static org.apache.spark.sql.functions.col;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.sparkrnn.cli.Main;
+import io.sparkrnn.data.Normalization;
+import io.sparkrnn.data.source.NpyFiles;
+import io.sparkrnn.data.spark.ExampleTables;
+import io.sparkrnn.infer.NpyWriter;
+import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.kernel.engine.ReferenceEngine;
+import io.sparkrnn.kernel.generate.StatefulSession;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.ml.Pipeline;
+import org.apache.spark.ml.PipelineModel;
+import org.apache.spark.ml.PipelineStage;
+import org.apache.spark.ml.feature.SQLTransformer;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * RnnEstimator and RnnModel on Spark local[2]: a small sensors table (6 sensors × 240 hours),
+ * one shared fit of an LSTM(2→8) for 40 steps, and the properties of transform, forecasting,
+ * persistence, pipelines and bad input.
+ */
+class RnnEstimatorTest {
+  /** The float32 JVM engine against the float64 reference over up to 240 steps of an LSTM with H = 8, in model units. */
+  static final double FLOAT32_ABS_TOL = 1e-4;
+  static final int SENSORS = 6;
+  static final int HOURS = 240;
+  static final int FORECAST = 5;
+
+  @TempDir
+  static Path tmp;
+  static SparkSession spark;
+  static Dataset<Row> table;
+  static RnnModel model;
+
+  @BeforeAll
+  static void fitOnce() {
+    spark = SparkSession.builder().master("local[2]").appName("RnnEstimatorTest")
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4").getOrCreate();
+    table = ExampleTables.sensors(spark, SENSORS, HOURS, 7).cache();
+    model = estimator().setWorkDir(tmp.resolve("work").toUri().toString()).fit(table);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (spark != null) {
+      spark.stop();
+    }
+  }
+
+  static RnnEstimator estimator() {
+    return new RnnEstimator().setKeyCols("sensor").setOrderCol("ts").setInputCols("temp", "load").setSteps(24).setStride(12)
+        .setHiddenSize(8).setMaxSteps(40).setBatch(16).setLr(0.02).setSeed(3);
+  }
+
+  /** The table's rows of one sensor, in time order. */
+  static List<Row> rowsOf(String sensor) {
+    List<Row> rows = new ArrayList<>(table.where(col("sensor").equalTo(sensor)).collectAsList());
+    rows.sort(Comparator.comparing(r -> r.getTimestamp(1)));
+    return rows;
+  }
+
+  static double[] prediction(Row r) {
+    List<Double> l = r.getList(r.fieldIndex("prediction"));
+    return l.stream().mapToDouble(Double::doubleValue).toArray();
+  }
+
+  @Test
+  void transformGivesEveryRowAPredictionAndEachKeyItsForecastRows() {
+    List<Row> out = model.copy(new ParamMap()).setForecastSteps(FORECAST).transform(table).collectAsList();
+    assertEquals(SENSORS * HOURS + SENSORS * FORECAST, out.size());
+    Map<String, Integer> forecastsPerKey = new HashMap<>();
+    for (Row r : out) {
+      double[] p = prediction(r);
+      assertEquals(2, p.length, "O = 2 outputs (temp, load) in " + r);
+      for (double v : p) {
+        assertTrue(Double.isFinite(v), "finite prediction in " + r);
+      }
+      if (r.getBoolean(r.fieldIndex("forecast"))) {
+        forecastsPerKey.merge(r.getString(0), 1, Integer::sum);
+      }
+    }
+    assertEquals(SENSORS, forecastsPerKey.size());
+    forecastsPerKey.forEach((k, n) -> assertEquals(FORECAST, n, "forecast rows of " + k));
+  }
+
+  @Test
+  void predictionsAreTheReferenceEngineSteppedOverTheKeysNormalisedRows() {
+    TrainedModel trained = model.trainedModel();
+    Normalization n = trained.normalization();
+    assertNotNull(n, "normalize defaults to true: the model records the statistics");
+    String sensor = "sensor-00002";
+    List<Row> rows = rowsOf(sensor);
+    List<Row> scored = new ArrayList<>(model.copy(new ParamMap()).setForecastSteps(FORECAST).transform(table)
+        .where(col("sensor").equalTo(sensor)).collectAsList());
+    scored.sort(Comparator.comparing(r -> r.getTimestamp(1)));
+    assertEquals(HOURS + FORECAST, scored.size());
+
+    // independent: the float64 reference engine, one step per row, units converted here
+    StatefulSession reference = new StatefulSession(trained.params(), new ReferenceEngine(), 1);
+    double worst = 0;
+    int worstAt = -1;
+    double[] expected = null;
+    for (int t = 0; t < HOURS + FORECAST; t++) {
+      double[] raw = t < HOURS ? new double[] {rows.get(t).getDouble(2), rows.get(t).getDouble(3)} : expected;
+      float[] x = new float[2];
+      for (int f = 0; f < 2; f++) {
+        x[f] = (float) ((raw[f] - n.inputMean()[f]) / n.inputStd()[f]);
+      }
+      float[] y = reference.step(x);
+      expected = new double[2];
+      for (int o = 0; o < 2; o++) {
+        expected[o] = y[o] * n.targetStd()[o] + n.targetMean()[o];
+      }
+      double[] got = prediction(scored.get(t));
+      for (int o = 0; o < 2; o++) {
+        double err = Math.abs(got[o] - expected[o]) / n.targetStd()[o];
+        if (err > worst) {
+          worst = err;
+          worstAt = t * 2 + o;
+        }
+      }
+      if (t >= HOURS) {
+        // a forecast row shows, as its inputs, what the row before it predicted; an hour later (the table is hourly)
+        Row r = scored.get(t);
+        assertTrue(r.getBoolean(r.fieldIndex("forecast")));
+        assertEquals(rows.get(HOURS - 1).getTimestamp(1).getTime() + (t - HOURS + 1) * 3_600_000L, r.getTimestamp(1).getTime());
+        double[] before = prediction(scored.get(t - 1));
+        assertEquals(before[0], r.getDouble(2), 0.0, "temp of forecast row " + (t - HOURS + 1));
+        assertEquals(before[1], r.getDouble(3), 0.0, "load of forecast row " + (t - HOURS + 1));
+      }
+    }
+    assertTrue(worst < FLOAT32_ABS_TOL, "worst difference " + worst + " (model units) at step " + worstAt / 2 + ", output "
+        + worstAt % 2);
+  }
+
+  @Test
+  void theModelPredictsTheNextHourBetterThanRepeatingTheLastOne() {
+    // teacher-forced next-hour temp error against the naive "same as this hour" forecast, over every sensor
+    List<Row> out = model.transform(table).collectAsList();
+    Map<String, List<Row>> byKey = new HashMap<>();
+    for (Row r : out) {
+      byKey.computeIfAbsent(r.getString(0), k -> new ArrayList<>()).add(r);
+    }
+    double model2 = 0;
+    double naive2 = 0;
+    for (List<Row> rows : byKey.values()) {
+      rows.sort(Comparator.comparing(r -> r.getTimestamp(1)));
+      for (int t = 24; t < rows.size() - 1; t++) {
+        double next = rows.get(t + 1).getDouble(2);
+        model2 += Math.pow(prediction(rows.get(t))[0] - next, 2);
+        naive2 += Math.pow(rows.get(t).getDouble(2) - next, 2);
+      }
+    }
+    // a daily sine of amplitude 3–8 °C changes by up to ~2 °C an hour; 40 steps of an LSTM(8) must already beat that
+    assertTrue(model2 < naive2, "model squared error " + model2 + " vs naive " + naive2);
+  }
+
+  @Test
+  void savedAndLoadedModelGivesBitIdenticalPredictionsAndAFileTheCliReads() throws Exception {
+    String dir = tmp.resolve("saved-model").toString();
+    model.write().overwrite().save(dir);
+    RnnModel loaded = RnnModel.load(dir);
+    assertEquals(model.uid(), loaded.uid());
+    assertArrayEquals(model.getInputCols(), loaded.getInputCols());
+    assertArrayEquals(model.modelBytes(), Files.readAllBytes(Path.of(dir, RnnModel.MODEL_FILE)));
+    assertSamePredictions(model.transform(table), loaded.transform(table));
+
+    // the CLI takes the saved file as it is: generate from one sensor's whole series as the primer (raw units,
+    // normalised by the CLI with the file's statistics); its first output is the prediction after the last row
+    String sensor = "sensor-00003";
+    List<Row> rows = rowsOf(sensor);
+    float[] primer = new float[HOURS * 2];
+    for (int t = 0; t < HOURS; t++) {
+      primer[t * 2] = (float) rows.get(t).getDouble(2);
+      primer[t * 2 + 1] = (float) rows.get(t).getDouble(3);
+    }
+    Path primerFile = tmp.resolve("primer.npy");
+    Files.write(primerFile, NpyWriter.toBytes(new int[] {HOURS, 2}, primer));
+    Path future = tmp.resolve("future.npy");
+    assertEquals(0, Main.run("generate", "--model", Path.of(dir, RnnModel.MODEL_FILE).toString(), "--primer",
+        primerFile.toString(), "--steps", "3", "--out", future.toString()));
+    NpyFiles.FloatArray generated = NpyFiles.readFloats(future.toString(), new org.apache.hadoop.conf.Configuration());
+    assertArrayEquals(new int[] {3, 1, 2}, generated.shape(), "[N, B, O]");
+    List<Row> scored = loaded.transform(table.where(col("sensor").equalTo(sensor))).orderBy("ts").collectAsList();
+    double[] last = prediction(scored.get(HOURS - 1));
+    Normalization n = model.trainedModel().normalization();
+    for (int o = 0; o < 2; o++) {
+      // the CLI rounds the raw primer to float32 before normalising: the same float32 tolerance, in model units
+      assertEquals(last[o], generated.data()[o], FLOAT32_ABS_TOL * n.targetStd()[o], "output " + o);
+    }
+  }
+
+  static void assertSamePredictions(Dataset<Row> a, Dataset<Row> b) {
+    List<Row> x = a.orderBy("sensor", "ts").collectAsList();
+    List<Row> y = b.orderBy("sensor", "ts").collectAsList();
+    assertEquals(x.size(), y.size());
+    for (int i = 0; i < x.size(); i++) {
+      assertArrayEquals(prediction(x.get(i)), prediction(y.get(i)), 0.0, "row " + i + ": " + x.get(i));
+    }
+  }
+
+  @Test
+  void fittingTwiceGivesByteIdenticalWeights() {
+    RnnModel again = estimator().fit(table);
+    assertArrayEquals(model.modelBytes(), again.modelBytes());
+    // and a different seed does not (the comparison can fail)
+    assertFalse(java.util.Arrays.equals(model.modelBytes(), estimator().setSeed(4).setMaxSteps(2).fit(table).modelBytes()));
+  }
+
+  @Test
+  void aPipelineWithAnSqlStageFitsSavesLoadsAndTransformsIdentically() throws IOException {
+    SQLTransformer celsiusOffset = new SQLTransformer()
+        .setStatement("SELECT sensor, ts, temp - 15 AS temp_offset, load FROM __THIS__");
+    RnnEstimator rnn = estimator().setInputCols("temp_offset", "load").setMaxSteps(10);
+    Pipeline pipeline = new Pipeline().setStages(new PipelineStage[] {celsiusOffset, rnn});
+    PipelineModel fitted = pipeline.fit(table);
+    Dataset<Row> before = fitted.transform(table);
+    assertTrue(List.of(before.columns()).contains("temp_offset"), "the SQL stage ran first");
+
+    String dir = tmp.resolve("saved-pipeline").toString();
+    fitted.write().overwrite().save(dir);
+    PipelineModel loaded = PipelineModel.load(dir);
+    assertSamePredictions(before, loaded.transform(table));
+
+    // the unfitted pipeline (with the estimator's params) saves and loads too
+    String pdir = tmp.resolve("saved-estimator-pipeline").toString();
+    pipeline.write().overwrite().save(pdir);
+    RnnEstimator reloaded = (RnnEstimator) Pipeline.load(pdir).getStages()[1];
+    assertEquals(rnn.uid(), reloaded.uid());
+    assertArrayEquals(new String[] {"temp_offset", "load"}, reloaded.getInputCols());
+    assertEquals(10L, reloaded.getMaxSteps());
+  }
+
+  @Test
+  void paramsCopyExplainAndRefuseBadValuesNamingTheSetter() {
+    RnnEstimator e = estimator();
+    RnnEstimator c = e.copy(new ParamMap().put(e.hiddenSize().w(4)));
+    assertEquals(4, c.getHiddenSize());
+    assertEquals(8, e.getHiddenSize());
+    assertEquals(e.uid(), c.uid());
+    String explained = e.explainParams();
+    for (String p : new String[] {"keyCols", "orderCol", "inputCols", "steps", "hiddenSize", "maxSteps", "workDir", "lr"}) {
+      assertTrue(explained.contains(p + ":"), p + " in explainParams:\n" + explained);
+    }
+    assertEquals("lstm", new RnnEstimator().getCell());
+    assertEquals(32, new RnnEstimator().getHiddenSize());
+    assertTrue(new RnnEstimator().getNormalize());
+    assertMessage(() -> e.setHiddenSize(0), "setHiddenSize", "at least 1", "found 0");
+    assertMessage(() -> e.setCell("transformer"), "transformer");
+    assertMessage(() -> e.setValidationFraction(1.0), "setValidationFraction", "[0, 1)");
+    assertMessage(() -> new RnnEstimator().setOrderCol("ts").setInputCols("temp").fit(table), "steps", "setSteps");
+  }
+
+  @Test
+  void aMissingOrMistypedColumnIsRefusedBeforeAnyJob() throws Exception {
+    AtomicInteger jobs = new AtomicInteger();
+    SparkListener counter = new SparkListener() {
+      @Override
+      public void onJobStart(SparkListenerJobStart jobStart) {
+        jobs.incrementAndGet();
+      }
+    };
+    spark.sparkContext().addSparkListener(counter);
+    try {
+      spark.sparkContext().listenerBus().waitUntilEmpty();
+      int before = jobs.get();
+      assertMessage(() -> model.transform(table.drop("load")), "inputCols", "'load'", "not in the table", "[sensor, ts, temp]");
+      assertMessage(() -> model.transform(table.withColumn("temp", col("temp").cast("string"))), "inputCols", "'temp'",
+          "string", "numeric");
+      assertMessage(() -> model.transform(table.withColumn("ts", col("ts").cast("string"))), "orderCol", "'ts'", "string",
+          "timestamp");
+      assertMessage(() -> model.transform(table.withColumnRenamed("sensor", "id")), "keyCols", "'sensor'");
+      assertMessage(() -> model.copy(new ParamMap()).setInputCols("temp").transform(table), "F=2");
+      assertMessage(() -> model.copy(new ParamMap()).setPredictionCol("load").transform(table), "predictionCol", "'load'");
+      assertMessage(() -> estimator().fit(table.drop("temp")), "inputCols", "'temp'");
+      assertMessage(() -> estimator().setTargetCols("load").fit(table.drop("load").withColumn("x", col("temp"))),
+          "'load'");
+      spark.sparkContext().listenerBus().waitUntilEmpty();
+      assertEquals(before, jobs.get(), "Spark jobs started by the refused calls");
+    } finally {
+      spark.sparkContext().removeSparkListener(counter);
+    }
+  }
+
+  @Test
+  void forecastingAModelWhoseTargetsAreNotItsInputsIsRefusedSayingWhy() {
+    RnnModel m = model.copy(new ParamMap()).setTargetCols("load").setForecastSteps(3);
+    assertMessage(() -> m.transform(table), "forecastSteps", "targets to be the inputs");
+  }
+
+  @Test
+  void aTimestampSeriesWithAGapContinuesAtItsMedianSpacing() {
+    // hours 0..9 then 12: gaps are 1 h nine times and 3 h once; the median is 1 h
+    Dataset<Row> gapped = table.where(col("sensor").equalTo("sensor-00000"))
+        .where("(unix_seconds(ts) - 1704067200) / 3600 < 10 OR (unix_seconds(ts) - 1704067200) / 3600 = 12");
+    List<Row> out = new ArrayList<>(model.copy(new ParamMap()).setForecastSteps(2).transform(gapped).collectAsList());
+    out.sort(Comparator.comparing(r -> r.getTimestamp(1)));
+    assertEquals(13, out.size(), "11 rows and 2 forecast rows: " + out);
+    Timestamp last = out.get(10).getTimestamp(1);
+    assertEquals(last.getTime() + 3_600_000L, out.get(11).getTimestamp(1).getTime());
+    assertEquals(last.getTime() + 7_200_000L, out.get(12).getTimestamp(1).getTime());
+  }
+
+  @Test
+  void aRowWithAMissingInputGetsNoPredictionAndLeavesTheStateAlone() {
+    String sensor = "sensor-00001";
+    Dataset<Row> one = table.where(col("sensor").equalTo(sensor));
+    Dataset<Row> holed = one.withColumn("temp", org.apache.spark.sql.functions.when(col("ts").equalTo(
+        org.apache.spark.sql.functions.lit(rowsOf(sensor).get(100).getTimestamp(1))), null).otherwise(col("temp")));
+    List<Row> a = new ArrayList<>(model.transform(one).collectAsList());
+    List<Row> b = new ArrayList<>(model.transform(holed).collectAsList());
+    a.sort(Comparator.comparing(r -> r.getTimestamp(1)));
+    b.sort(Comparator.comparing(r -> r.getTimestamp(1)));
+    assertNull(b.get(100).get(b.get(100).fieldIndex("prediction")));
+    assertArrayEquals(prediction(a.get(99)), prediction(b.get(99)), 0.0, "before the hole: the same");
+    assertFalse(java.util.Arrays.equals(prediction(a.get(101)), prediction(b.get(101))), "after the hole: row 100 was skipped");
+  }
+
+  @Test
+  void aSeq2oneClassModelGivesOneRowPerKeyWithItsLogitsProbabilitiesAndClass() {
+    // label: whether the hour after the window falls in the first half of the day (a property of ts alone)
+    Dataset<Row> labelled = table.withColumn("morning",
+        org.apache.spark.sql.functions.expr("CAST(pmod((unix_seconds(ts) - 1704067200) / 3600, 24) < 12 AS INT)"));
+    RnnModel m = estimator().setTargetCols("morning").setClasses(2).setSeq2one(true).setHorizon(1).setStride(24)
+        .setMaxSteps(5).fit(labelled);
+    Dataset<Row> out = m.transform(labelled);
+    assertArrayEquals(new String[] {"sensor", "ts", "prediction", "probability", "predictedClass"}, out.columns());
+    List<Row> rows = out.collectAsList();
+    assertEquals(SENSORS, rows.size());
+    TrainedModel trained = m.trainedModel();
+    Normalization n = trained.normalization();
+    for (Row r : rows) {
+      List<Row> series = rowsOf(r.getString(0));
+      assertEquals(series.get(HOURS - 1).getTimestamp(1), r.getTimestamp(1), "the key's last time");
+      // independent: the reference engine over the key's whole series; class outputs are logits, not rescaled
+      StatefulSession reference = new StatefulSession(trained.params(), new ReferenceEngine(), 1);
+      float[] y = null;
+      for (Row s : series) {
+        float[] x = {(float) ((s.getDouble(2) - n.inputMean()[0]) / n.inputStd()[0]),
+            (float) ((s.getDouble(3) - n.inputMean()[1]) / n.inputStd()[1])};
+        y = reference.step(x);
+      }
+      double[] logits = prediction(r);
+      List<Double> p = r.getList(r.fieldIndex("probability"));
+      for (int c = 0; c < 2; c++) {
+        assertEquals(y[c], logits[c], FLOAT32_ABS_TOL, "logit " + c + " of " + r.getString(0));
+      }
+      assertEquals(1.0, p.get(0) + p.get(1), 1e-12, "probabilities sum to 1");
+      assertEquals(logits[1] > logits[0] ? 1 : 0, r.getInt(r.fieldIndex("predictedClass")));
+      assertEquals(1 / (1 + Math.exp(logits[0] - logits[1])), p.get(1), 1e-12, "softmax of two logits");
+    }
+  }
+
+  static void assertMessage(Runnable r, String... parts) {
+    try {
+      r.run();
+    } catch (IllegalArgumentException e) {
+      for (String p : parts) {
+        assertTrue(e.getMessage().contains(p), "'" + p + "' in: " + e.getMessage());
+      }
+      return;
+    }
+    fail("expected an IllegalArgumentException mentioning " + List.of(parts));
+  }
+}

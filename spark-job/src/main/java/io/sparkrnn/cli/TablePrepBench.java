@@ -49,16 +49,21 @@ final class TablePrepBench {
       long[] oursHeap = new long[runs];
       long[] sparkHeap = new long[runs];
       Manifest manifest = null;
+      Path sorted = work.resolve("spark-sorted.parquet");
+      Path dataset = work.resolve("dataset");
       for (int r = 0; r < runs; r++) {
+        // both write to a fresh directory: removing the last run's output is not timed for either
+        deleteTree(sorted);
+        deleteTree(dataset);
         resetPeaks();
         long a = System.nanoTime();
         spark.read().parquet(table).repartition(col("sensor")).sortWithinPartitions("sensor", "ts").write()
-            .mode("overwrite").parquet(work.resolve("spark-sorted.parquet").toString());
+            .parquet(sorted.toString());
         spark_s[r] = (System.nanoTime() - a) / 1e9;
         sparkHeap[r] = peakHeapBytes();
         resetPeaks();
         long b = System.nanoTime();
-        manifest = SequenceTables.prep(spark.read().parquet(table), spec, work.resolve("dataset").toString(), true);
+        manifest = SequenceTables.prep(spark.read().parquet(table), spec, dataset.toString(), false);
         ours_s[r] = (System.nanoTime() - b) / 1e9;
         oursHeap[r] = peakHeapBytes();
         out.printf("  run %d: Spark sort+write %.1f s, prep table %.1f s (ratio %.2f), peak heap %d / %d MB%n", r + 1,
@@ -91,6 +96,17 @@ final class TablePrepBench {
       return rowsOut;
     } finally {
       spark.stop();
+    }
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (var walk = Files.walk(p)) {
+      for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(q);
+      }
     }
   }
 

@@ -77,11 +77,12 @@ import scala.Tuple2;
  * or executor count:
  * <ol>
  *   <li>Every series gets h = xxhash64(seed, key). The sequences of a split are ordered by
- *       (h, key, window start); shard i of a split holds its sequences i·B … i·B + B − 1. Nothing
- *       in that order depends on how Spark partitions the work.
+ *       (h, window start); shard i of a split holds its sequences i·B … i·B + B − 1. Nothing in
+ *       that order depends on how Spark partitions the work. (Two keys with the same h would be
+ *       ambiguous: they are refused, naming both keys, with a request for another seed.)
  *   <li>Rows are shuffled once, by a bucket that rises with h ({@code repartition(N, bucket)}),
- *       and sorted within partitions by (bucket, h, key, order). A key's rows are then contiguous
- *       and in time order in one task, and each bucket's windows come out in the global order.
+ *       and sorted within partitions by (h, bucket, order). A key's rows are then contiguous and
+ *       in time order in one task, and each bucket's windows come out in the global order.
  *   <li>Pass 1 cuts the windows and returns, per bucket, the number of windows of each split
  *       and (with {@code normalize}) the training windows' moments, summed exactly
  *       ({@link ExactMoments}) so that their merge order does not matter.
@@ -153,11 +154,11 @@ public final class SequenceTables {
       boolean seq2one = spec.seq2one();
       long pass1Start = System.nanoTime();
       List<byte[]> partials = rows.mapPartitions(it -> {
-        PassOne p = new PassOne(normalize ? new ExactMoments(features, normOutputs) : null, steps, seq2one);
+        PassOne p = new PassOne(normalize ? new ExactMoments(features, normOutputs) : null, steps, seq2one, buckets);
         cutter.cut(it, p, p.stats);
         return List.of(serialize(p)).iterator();
       }).collect();
-      PassOne total = new PassOne(normalize ? new ExactMoments(features, normOutputs) : null, steps, seq2one);
+      PassOne total = new PassOne(normalize ? new ExactMoments(features, normOutputs) : null, steps, seq2one, buckets);
       for (byte[] b : partials) {
         total.merge((PassOne) deserialize(b));
       }
@@ -172,9 +173,10 @@ public final class SequenceTables {
       sc.setJobDescription("prep table: pass 2 of 2, write " + plan.shards() + " shards");
       SerializableConfiguration conf = new SerializableConfiguration(sc.hadoopConfiguration());
       JavaPairRDD<Long, byte[]> pieces = rows.mapPartitionsToPair(it -> {
-        PassTwo p = new PassTwo(plan, conf);
-        cutter.cut(it, p, new TableRows.Stats());
-        return p.finish().iterator();
+        try (PassTwo p = new PassTwo(plan, conf)) {
+          cutter.cut(it, p, new TableRows.Stats());
+          return p.finish().iterator();
+        }
       });
       int reducers = Math.max(1, Math.min(sc.defaultParallelism(), plan.shards()));
       List<byte[]> written = pieces.groupByKey(reducers).map(t -> assemble(plan, t._1(), t._2(), conf)).collect();
@@ -296,16 +298,16 @@ public final class SequenceTables {
         .plus(lit(0.5)).multiply(lit(buckets))), lit(0L)), lit((long) buckets - 1)).cast(DataTypes.IntegerType);
     p = p.withColumn(BUCKET, bucket).repartition(buckets, col(BUCKET));
     Column seriesCol = quoted(layout.seriesColumn);
-    List<Column> order = new ArrayList<>();
-    order.add(col(BUCKET));
-    order.add(col(H));
-    order.addAll(keys);
-    order.add(seriesCol);
+    // Sorted by (h, bucket, time): h first, so Spark's sort settles nearly every comparison on its
+    // 64-bit prefix; the bucket (a function of h) changes nothing in the order but lets the
+    // by-time window count below share this sort. Keys are not compared: a series is a run of
+    // equal h, and two keys with the same h (probability about keys² / 2^65) are detected by
+    // TableRows and refused with a message to pick another seed.
+    List<Column> order = new ArrayList<>(List.of(col(H), col(BUCKET), seriesCol));
     if (!byKey && !spec.wide()) {
-      // rows per series, for the by-time boundary. Partitioned by (bucket, h, keys), which the
-      // shuffle above already satisfies, and ordered like the sort below, so Spark sorts once.
-      List<Column> partition = new ArrayList<>(order.subList(0, order.size() - 1));
-      p = p.withColumn(SERIES_ROWS, count(lit(1)).over(Window.partitionBy(partition.toArray(new Column[0]))
+      // rows per series, for the by-time boundary. Partitioned by (h, bucket), which the shuffle
+      // by bucket already satisfies, and ordered like the sort below, so Spark sorts once.
+      p = p.withColumn(SERIES_ROWS, count(lit(1)).over(Window.partitionBy(col(H), col(BUCKET))
           .orderBy(seriesCol).rowsBetween(Window.unboundedPreceding(), Window.unboundedFollowing())));
     } else if (!byKey) {
       p = p.withColumn(SERIES_ROWS, size(seriesCol).cast(DataTypes.LongType));
@@ -556,14 +558,16 @@ public final class SequenceTables {
   /** What pass 1 gathers in a task: windows per (split, bucket), training moments, counts. */
   static final class PassOne implements TableRows.Listener, Serializable {
     private static final long serialVersionUID = 1L;
-    final Map<Integer, long[]> perBucket = new HashMap<>();
+    /** Windows per split and bucket: [2][N]. */
+    final long[][] perBucket;
     final ExactMoments moments;
     final TableRows.Stats stats = new TableRows.Stats();
     private final int steps;
     private final boolean seq2one;
 
     /** @param moments where training windows' moments go, or null without normalisation */
-    PassOne(ExactMoments moments, int steps, boolean seq2one) {
+    PassOne(ExactMoments moments, int steps, boolean seq2one, int buckets) {
+      this.perBucket = new long[2][buckets];
       this.moments = moments;
       this.steps = steps;
       this.seq2one = seq2one;
@@ -571,7 +575,7 @@ public final class SequenceTables {
 
     @Override
     public void window(int bucket, Split split, WindowCutter.Window w) {
-      perBucket.computeIfAbsent(bucket, b -> new long[2])[split.ordinal()]++;
+      perBucket[split.ordinal()][bucket]++;
       if (moments == null || split != Split.TRAIN) {
         return;
       }
@@ -590,11 +594,11 @@ public final class SequenceTables {
     }
 
     void merge(PassOne o) {
-      o.perBucket.forEach((b, c) -> {
-        long[] mine = perBucket.computeIfAbsent(b, k -> new long[2]);
-        mine[0] += c[0];
-        mine[1] += c[1];
-      });
+      for (int s = 0; s < 2; s++) {
+        for (int b = 0; b < perBucket[s].length; b++) {
+          perBucket[s][b] += o.perBucket[s][b];
+        }
+      }
       if (moments != null) {
         moments.merge(o.moments);
       }
@@ -616,8 +620,7 @@ public final class SequenceTables {
       long[][] offsets = new long[2][buckets + 1];
       for (int s = 0; s < 2; s++) {
         for (int b = 0; b < buckets; b++) {
-          long[] c = perBucket.get(b);
-          offsets[s][b + 1] = offsets[s][b] + (c == null ? 0 : c[s]);
+          offsets[s][b + 1] = offsets[s][b] + perBucket[s][b];
         }
       }
       Normalization normalization = moments == null ? null : moments.toNormalization();
@@ -706,17 +709,33 @@ public final class SequenceTables {
   }
 
   /** Pass 2 in a task: global indices, local shards written, straddling windows sent on. */
-  static final class PassTwo implements TableRows.Listener {
+  static final class PassTwo implements TableRows.Listener, AutoCloseable {
+    /** Shards encoded and written while the task cuts the next ones, at most this many waiting. */
+    private static final int WRITES_IN_FLIGHT = 2;
     private final Plan plan;
     private final SerializableConfiguration conf;
+    private final String attempt;
     private final int[] currentBucket = {-1, -1};
     private final long[] indexInBucket = new long[2];
     private final ShardBuilder[] open = new ShardBuilder[2];
     private final List<Tuple2<Long, byte[]>> out = new ArrayList<>();
+    /**
+     * One writer thread per task: a shard's write waits on the disk (about 1 ms under a running
+     * job, against 0.15 ms alone), time in which the task thread can cut the next windows.
+     */
+    private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor(
+        r -> {
+          Thread t = new Thread(r, "spark-rnn-shard-writer");
+          t.setDaemon(true);
+          return t;
+        });
+    private final java.util.ArrayDeque<java.util.concurrent.Future<Tuple2<Long, byte[]>>> pending =
+        new java.util.ArrayDeque<>();
 
     PassTwo(Plan plan, SerializableConfiguration conf) {
       this.plan = plan;
       this.conf = conf;
+      this.attempt = attemptName();
     }
 
     @Override
@@ -741,12 +760,31 @@ public final class SequenceTables {
       }
       open[s].add(position, w);
       if (open[s].full()) {
-        try {
-          out.add(new Tuple2<>((long) file, ShardBuilder.written(file, open[s].publish(conf))));
-        } catch (IOException e) {
-          throw new UncheckedIOException(ShardInfo.fileName(file) + ": " + e.getMessage(), e);
-        }
+        ShardBuilder full = open[s];
         open[s] = null;
+        if (pending.size() >= WRITES_IN_FLIGHT) {
+          out.add(await(pending.removeFirst()));
+        }
+        pending.addLast(writer.submit(() -> new Tuple2<>((long) file, ShardBuilder.written(file, full.publish(conf,
+            attempt)))));
+      }
+    }
+
+    private static Tuple2<Long, byte[]> await(java.util.concurrent.Future<Tuple2<Long, byte[]>> f) {
+      try {
+        return f.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while writing shards", e);
+      } catch (java.util.concurrent.ExecutionException e) {
+        Throwable c = e.getCause();
+        if (c instanceof IOException io) {
+          throw new UncheckedIOException(io.getMessage(), io);
+        }
+        if (c instanceof RuntimeException r) {
+          throw r;
+        }
+        throw new IllegalStateException(c);
       }
     }
 
@@ -757,8 +795,23 @@ public final class SequenceTables {
               + "other windows than pass 1");
         }
       }
+      while (!pending.isEmpty()) {
+        out.add(await(pending.removeFirst()));
+      }
       return out;
     }
+
+    /** Stops the writer (after finish, or when the task failed: queued writes are dropped). */
+    @Override
+    public void close() {
+      writer.shutdownNow();
+    }
+  }
+
+  /** A name unique to this task attempt, for its temporary files. Call it in the task's thread. */
+  private static String attemptName() {
+    TaskContext task = TaskContext.get();
+    return "attempt-" + task.stageId() + "-" + task.partitionId() + "-" + task.taskAttemptId();
   }
 
   /** After the shuffle: a shard already written passes through; a straddling one is assembled and written. */
@@ -782,7 +835,7 @@ public final class SequenceTables {
     if (builder == null || !builder.full()) {
       throw new IllegalStateException("shard " + file + " incomplete after the shuffle");
     }
-    return ShardBuilder.writtenPayload((int) file, builder.publish(conf));
+    return ShardBuilder.writtenPayload((int) file, builder.publish(conf, attemptName()));
   }
 
   /** One shard's arrays, filled by position, then normalised, encoded and published. */
@@ -853,7 +906,7 @@ public final class SequenceTables {
       return filled.cardinality() == size;
     }
 
-    ShardInfo publish(SerializableConfiguration conf) throws IOException {
+    ShardInfo publish(SerializableConfiguration conf, String attempt) throws IOException {
       DatasetSpec d = plan.dataset();
       Batch batch = new Batch(T, size, F, x, y, ids, d.variableLength() ? lengths : null);
       if (plan.normalization() != null) {
@@ -861,8 +914,6 @@ public final class SequenceTables {
       }
       String name = ShardInfo.fileName(file);
       byte[] bytes = ShardCodec.encode(batch, d, name);
-      TaskContext task = TaskContext.get();
-      String attempt = "attempt-" + task.stageId() + "-" + task.partitionId() + "-" + task.taskAttemptId();
       Path dir = new Path(plan.dir());
       return DatasetWriter.publishShard(FileSystems.get(dir, conf.get()), dir, name, split, size, bytes, attempt);
     }

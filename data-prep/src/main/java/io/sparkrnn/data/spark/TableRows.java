@@ -24,9 +24,10 @@ import org.apache.spark.unsafe.types.UTF8String;
  * rows (no conversion to {@code Row} objects, which cost as much as the sort): scalar value
  * columns arrive cast to double, arrays to {@code array<double>}, ML Vectors as their UDT struct
  * (type, size, indices, values). Rows arrive sorted by
- * (bucket, hash, key, order) — long format — or (bucket, hash, key, sequence) — wide format — so
+ * (hash, bucket, order) — long format — or (hash, bucket, sequence) — wide format — so
  * each series' rows are contiguous and in time order. Checks as it goes: null, NaN, ±Inf and
- * missing values (per {@link TableSpec.Missing}), null, NaN and duplicate order values, class ids
+ * missing values (per {@link TableSpec.Missing}), null, NaN and duplicate order values, class ids, keys
+ * that share a hash (rows are sorted by hash and time, so such keys would interleave),
  * and array widths; every error names the column, the key and the order value.
  *
  * <p>Layout of the projected row: {@link #HASH} long, {@link #BUCKET} int, {@link #VALIDATION}
@@ -41,6 +42,56 @@ final class TableRows implements Serializable {
   static final int VALIDATION = 2;
   static final int SERIES_ROWS = 3;
   static final int FIRST_KEY = 4;
+
+  /** How a key or order value is read from an internal row without boxing (GENERIC: boxed, e.g. decimals). */
+  enum Primitive {
+    LONG,
+    INT,
+    SHORT,
+    BYTE,
+    DOUBLE,
+    FLOAT,
+    STRING,
+    GENERIC;
+
+    static Primitive of(DataType t) {
+      if (t instanceof TimestampType || t instanceof TimestampNTZType || t instanceof org.apache.spark.sql.types.LongType) {
+        return LONG;
+      }
+      if (t instanceof DateType || t instanceof org.apache.spark.sql.types.IntegerType) {
+        return INT;
+      }
+      if (t instanceof org.apache.spark.sql.types.ShortType) {
+        return SHORT;
+      }
+      if (t instanceof org.apache.spark.sql.types.ByteType) {
+        return BYTE;
+      }
+      if (t instanceof org.apache.spark.sql.types.DoubleType) {
+        return DOUBLE;
+      }
+      if (t instanceof org.apache.spark.sql.types.FloatType) {
+        return FLOAT;
+      }
+      if (t instanceof org.apache.spark.sql.types.StringType) {
+        return STRING;
+      }
+      return GENERIC;
+    }
+
+    /** The value's bits as a long (an order value's identity), for all but STRING and GENERIC. */
+    long bits(InternalRow row, int p) {
+      return switch (this) {
+        case LONG -> row.getLong(p);
+        case INT -> row.getInt(p);
+        case SHORT -> row.getShort(p);
+        case BYTE -> row.getByte(p);
+        case DOUBLE -> Double.doubleToLongBits(row.getDouble(p));
+        case FLOAT -> Float.floatToIntBits(row.getFloat(p));
+        default -> throw new IllegalStateException(name());
+      };
+    }
+  }
 
   /** How a value column holds its numbers. */
   enum Kind {
@@ -92,6 +143,8 @@ final class TableRows implements Serializable {
   /** Spark's types of the key columns and of the order (or sequence) column, to read internal values. */
   private final DataType[] keyTypes;
   private final DataType seriesType;
+  private final Primitive[] keyKinds;
+  private final Primitive orderKind;
   /** The order column (long format) or the sequence column (wide format). */
   private final String seriesColumn;
   private final ValueColumn[] values;
@@ -108,6 +161,11 @@ final class TableRows implements Serializable {
     this.keyNames = List.copyOf(keyNames);
     this.keyTypes = keyTypes.clone();
     this.seriesType = seriesType;
+    this.keyKinds = new Primitive[keyTypes.length];
+    for (int i = 0; i < keyTypes.length; i++) {
+      keyKinds[i] = Primitive.of(keyTypes[i]);
+    }
+    this.orderKind = Primitive.of(seriesType);
     this.seriesColumn = seriesColumn;
     this.values = values.clone();
     this.inputSlots = inputSlots.clone();
@@ -144,6 +202,11 @@ final class TableRows implements Serializable {
     long boundary = Long.MAX_VALUE;
     long index;
     Object previousOrder;
+    /** The previous row's order value as bits (primitive order types), and whether there is one. */
+    long previousBits;
+    boolean havePrevious;
+    /** The current row's order value, boxed only when a message needs it. */
+    final OrderRef order = new OrderRef();
     boolean started;
 
     Series(Listener listener, Stats stats) {
@@ -169,6 +232,7 @@ final class TableRows implements Serializable {
       }
       index = 0;
       previousOrder = null;
+      havePrevious = false;
       Arrays.fill(haveLast, false);
       stats.series++;
     }
@@ -232,40 +296,76 @@ final class TableRows implements Serializable {
     series.finish();
   }
 
-  /** Whether {@code row} has the same key values as the series' first row. */
+  /** Whether {@code row} has the same key values as the series' first row (typed reads: no boxing per row). */
   private boolean sameKey(InternalRow row, InternalRow key) {
     for (int i = 0; i < keyTypes.length; i++) {
       int p = FIRST_KEY + i;
       boolean nullA = row.isNullAt(p);
-      if (nullA != key.isNullAt(p) || (!nullA && !row.get(p, keyTypes[i]).equals(key.get(p, keyTypes[i])))) {
+      if (nullA != key.isNullAt(p)) {
+        return false;
+      }
+      if (nullA) {
+        continue;
+      }
+      boolean same = switch (keyKinds[i]) {
+        case STRING -> row.getUTF8String(p).equals(key.getUTF8String(p));
+        case GENERIC -> row.get(p, keyTypes[i]).equals(key.get(p, keyTypes[i]));
+        default -> keyKinds[i].bits(row, p) == keyKinds[i].bits(key, p);
+      };
+      if (!same) {
         return false;
       }
     }
     return true;
   }
 
+  /** The order value of the row being read, boxed on demand for messages. */
+  private final class OrderRef {
+    InternalRow row;
+
+    Object value() {
+      return row.get(seriesPosition(), seriesType);
+    }
+  }
+
   private void longRow(InternalRow row, Series s) {
     long h = row.getLong(HASH);
-    if (!s.started || h != s.hash || !sameKey(row, s.key)) {
+    if (!s.started || h != s.hash) {
       s.begin(row, h, row.getLong(SERIES_ROWS));
+    } else if (!sameKey(row, s.key)) {
+      // rows are sorted by (h, time), not by key: two keys with one hash would interleave
+      throw new TableDataException("keys" + at(s.key, null).replace(" at key", "") + " and" + at(row, null)
+          .replace(" at key", "") + " have the same xxhash64 under --seed " + spec.seed() + " (a 64-bit collision, "
+          + "about keys²/2^65 likely); run again with another --seed");
     }
     s.stats.rows++;
     int op = seriesPosition();
-    // internal order values: Long (timestamps: µs), Integer (dates: days), the numeric box or Decimal
-    Object order = row.isNullAt(op) ? null : row.get(op, seriesType);
-    if (order == null) {
+    if (row.isNullAt(op)) {
       throw new TableDataException("column '" + seriesColumn + "' (--order) has a null value" + at(s.key, null)
           + "; every row needs its time");
     }
-    if ((order instanceof Double d && d.isNaN()) || (order instanceof Float f && f.isNaN())) {
-      throw new TableDataException("column '" + seriesColumn + "' (--order) is NaN" + at(s.key, null));
+    s.order.row = row;
+    // internal order values: long (timestamps: µs), int (dates: days), the number, or a Decimal (boxed)
+    boolean duplicate;
+    if (orderKind == Primitive.GENERIC) {
+      Object order = s.order.value();
+      duplicate = order.equals(s.previousOrder);
+      s.previousOrder = order;
+    } else {
+      if ((orderKind == Primitive.DOUBLE && Double.isNaN(row.getDouble(op)))
+          || (orderKind == Primitive.FLOAT && Float.isNaN(row.getFloat(op)))) {
+        throw new TableDataException("column '" + seriesColumn + "' (--order) is NaN" + at(s.key, null));
+      }
+      long bits = orderKind.bits(row, op);
+      duplicate = s.havePrevious && bits == s.previousBits;
+      s.previousBits = bits;
+      s.havePrevious = true;
     }
-    if (order.equals(s.previousOrder)) {
-      order = displayOrder(order);
+    Object order = s.order;
+    if (duplicate) {
       throw new TableDataException("duplicate (key, order) pair" + at(s.key, order) + ": two rows for the same time; "
           + "deduplicate the table first (e.g. --where, or a groupBy in Spark)");
     }
-    s.previousOrder = order;
     Split split = s.splitOf(s.index++);
     if (split == null) {
       return;
@@ -505,6 +605,9 @@ final class TableRows implements Serializable {
 
   /** An internal order value as people write it (timestamps and dates as ISO text). */
   private Object displayOrder(Object order) {
+    if (order instanceof OrderRef ref) {
+      order = ref.value();
+    }
     return order instanceof String ? order : display(order, seriesType);
   }
 

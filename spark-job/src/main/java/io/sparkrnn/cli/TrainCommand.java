@@ -4,6 +4,7 @@ import io.sparkrnn.job.RunLock;
 import io.sparkrnn.job.SparkSetup;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.Trainer;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -63,6 +64,12 @@ public final class TrainCommand implements Callable<Integer> {
     Trainer trainer = Trainer.prepare(given, hadoop, System.out);
     // one run per --out, held until Spark has stopped, also when the run fails
     RunLock lock = RunLock.acquire(trainer.config().out(), hadoop, System.out);
+    try {
+      trainer.clearPreviousRun();
+    } catch (IOException | RuntimeException e) {
+      lock.close();
+      throw e;
+    }
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn train", trainer.config().master())) {
       trainer.run(sc);
     } finally {

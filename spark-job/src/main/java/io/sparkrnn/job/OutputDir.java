@@ -120,4 +120,9 @@ public final class OutputDir {
   public void delete(String relative) throws IOException {
     fs.delete(path(relative), false);
   }
+
+  /** Deletes a file or a folder with what it holds; nothing when it is not there. */
+  public void deleteTree(String relative) throws IOException {
+    fs.delete(path(relative), true);
+  }
 }

@@ -52,6 +52,7 @@ public record TrainConfig(
     int partitions,
     long checkpointEvery,
     boolean resume,
+    boolean overwrite,
     long validateEvery,
     int feedback,
     String master,
@@ -95,6 +96,7 @@ public record TrainConfig(
           + " parallelism)"),
       new Key("checkpoint-every", "100", "write a checkpoint every N steps (0: only at the end)"),
       new Key("resume", "false", "continue from the newest checkpoint in --out"),
+      new Key("overwrite", "false", "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
       new Key("validate-every", "0", "validate every N steps and at the end (0: never)"),
       new Key("feedback", "0", "closed-loop validation: the last K steps are driven by the model's own outputs"),
       new Key("master", "local[*]", "Spark master when not set by spark-submit"),
@@ -220,6 +222,10 @@ public record TrainConfig(
     int partitions = (int) r.longIn("partitions", 0, 1 << 16);
     long checkpointEvery = r.longIn("checkpoint-every", 0, Long.MAX_VALUE);
     boolean resume = r.bool("resume");
+    boolean overwrite = r.bool("overwrite");
+    if (resume && overwrite) {
+      throw new IllegalArgumentException("resume and overwrite: choose one (continue the run in --out, or replace it)");
+    }
     long validateEvery = r.longIn("validate-every", 0, Long.MAX_VALUE);
     int feedback = (int) r.longIn("feedback", 0, 1 << 24);
     String master = r.required("master");
@@ -231,7 +237,7 @@ public record TrainConfig(
     }
     return new TrainConfig(data, out, cell, (int) r.longIn("num-layers", 1, 64), (int) r.longIn("hidden-size", 1, 1 << 16),
         mode, loss, optimizer, lr, lrSchedule, lrMin, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
-        device, seed, partitions, checkpointEvery, resume, validateEvery, feedback, master, onNan, logEvery, sync);
+        device, seed, partitions, checkpointEvery, resume, overwrite, validateEvery, feedback, master, onNan, logEvery, sync);
   }
 
   /** The resolved values as key → string, for reports and checkpoint metadata. */
@@ -264,6 +270,7 @@ public record TrainConfig(
     m.put("partitions", Integer.toString(partitions));
     m.put("checkpoint-every", Long.toString(checkpointEvery));
     m.put("resume", Boolean.toString(resume));
+    m.put("overwrite", Boolean.toString(overwrite));
     m.put("validate-every", Long.toString(validateEvery));
     m.put("feedback", Integer.toString(feedback));
     m.put("master", master);

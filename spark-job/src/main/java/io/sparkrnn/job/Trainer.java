@@ -110,13 +110,38 @@ public final class Trainer {
     long total = config.steps() > 0 ? config.steps() : config.epochs() * schedule.stepsPerEpoch();
     OutputDir out = new OutputDir(config.out(), hadoop);
     boolean hasRun = !out.list(Checkpoints.DIR, "step-", ".safetensors").isEmpty() || out.exists("model.safetensors");
-    if (hasRun && !config.resume()) {
-      throw new IllegalArgumentException("out: " + out.dir() + " already holds a training run; pass --resume to continue it or choose another --out");
+    if (hasRun && !config.resume() && !config.overwrite()) {
+      throw new IllegalArgumentException("out: " + out.dir() + " already holds a training run; pass --resume to continue it, "
+          + "--overwrite to replace it, or choose another --out");
     }
     if (config.feedback() > 0) {
       checkClosedLoopFits(model, spec, config.feedback());
     }
-    return new Trainer(config, dataset, model, schedule, total, out, log);
+    Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log);
+    trainer.previousRun = hasRun;
+    return trainer;
+  }
+
+  /** What a run writes in --out: what --overwrite removes (a file or, for checkpoints, a folder). */
+  static final List<String> RUN_FILES = List.of("model.safetensors", Checkpoints.DIR, TrainingMetrics.FILE, "report.md",
+      "loss.png");
+
+  /** Whether --out held a run when this trainer was prepared. */
+  private boolean previousRun;
+
+  /**
+   * With --overwrite, removes the earlier run's files from --out (nothing else there). Call it
+   * while holding the run lock, before {@link #run}, so that no other run's files are touched.
+   */
+  public void clearPreviousRun() throws IOException {
+    if (!config.overwrite() || !previousRun) {
+      return;
+    }
+    for (String f : RUN_FILES) {
+      out.deleteTree(f);
+    }
+    log.printf("--overwrite: removed the earlier run's %s from %s%n", String.join(", ", RUN_FILES), out.dir());
+    previousRun = false;
   }
 
   private static void checkClosedLoopFits(ModelConfig model, DatasetSpec spec, int feedback) {

@@ -144,6 +144,32 @@ class HostileUseTest {
     assertEquals("keep me", Files.readString(file));
   }
 
+  // ---- item 11: train --overwrite ----
+
+  @Test
+  void overwriteReplacesAnEarlierRunAndNothingElse() throws IOException {
+    Path out = tmp.resolve("overwrite-run");
+    Run first = run(train(out, "--steps", "4", "--checkpoint-every", "2"));
+    assertEquals(0, first.code(), first.err());
+    assertTrue(Files.exists(out.resolve("checkpoints/step-0000000004.safetensors")), "the first run's last checkpoint");
+    Files.writeString(out.resolve("notes.txt"), "mine");
+    assertFails(run(train(out)), "already holds a training run", "--overwrite");
+    assertFails(run(train(out, "--overwrite", "true", "--resume", "true")), "choose one");
+    // the reference: the same 2-step run into a new folder
+    Path fresh = tmp.resolve("overwrite-fresh");
+    Run reference = run(train(fresh));
+    assertEquals(0, reference.code(), reference.err());
+    Run second = run(train(out, "--overwrite", "true"));
+    assertEquals(0, second.code(), second.err());
+    assertTrue(second.out().contains("--overwrite: removed the earlier run"), second.out());
+    org.junit.jupiter.api.Assertions.assertArrayEquals(Files.readAllBytes(fresh.resolve("model.safetensors")),
+        Files.readAllBytes(out.resolve("model.safetensors")), "the same model as a run in a new folder");
+    assertFalse(Files.exists(out.resolve("checkpoints/step-0000000004.safetensors")), "the earlier run's checkpoints are gone");
+    assertEquals(Files.readString(fresh.resolve("metrics.jsonl")).lines().count(),
+        Files.readString(out.resolve("metrics.jsonl")).lines().count(), "metrics of this run only");
+    assertEquals("mine", Files.readString(out.resolve("notes.txt")), "other files stay");
+  }
+
   // ---- item 2: one training run per --out ----
 
   static final String LOCK = ".spark-rnn.lock";

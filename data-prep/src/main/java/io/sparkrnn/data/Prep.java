@@ -21,16 +21,19 @@ public final class Prep {
     DatasetSpec spec = source.spec();
     checkBatch(spec, options);
     List<ShardPlan.Entry> plan = ShardPlan.plan(source.count(), options.batch(), options.validationFraction());
-    Normalization normalization = null;
-    if (options.normalize()) {
+    Normalization normalization = options.normalization(spec, () -> {
       List<Moments> partials = new ArrayList<>();
       for (ShardPlan.Entry e : plan) {
         if (e.split() == Split.TRAIN) {
-          partials.add(Moments.forSpec(spec).add(source.read(e.first(), e.count(), conf), spec.mode()));
+          try {
+            partials.add(Moments.forSpec(spec).add(source.read(e.first(), e.count(), conf), spec.mode()));
+          } catch (IOException io) {
+            throw new java.io.UncheckedIOException(io);
+          }
         }
       }
-      normalization = mergeInOrder(spec, partials).toNormalization();
-    }
+      return mergeInOrder(spec, partials).toNormalization();
+    });
     try (DatasetWriter writer = DatasetWriter.create(options.out(), conf, spec, options.overwrite())) {
       for (ShardPlan.Entry e : plan) {
         Batch batch = source.read(e.first(), e.count(), conf);

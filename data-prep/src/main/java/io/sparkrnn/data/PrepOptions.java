@@ -12,12 +12,22 @@ import java.net.URI;
  *     forms the validation split; in [0, 1)
  * @param normalize z-score inputs (and float targets) with statistics of the training split
  * @param overwrite replace {@code out} if it already holds a dataset
+ * @param normalizationFrom statistics to apply instead of computing them (another dataset's or a
+ *     model's, so that new data matches a trained model), or null; needs {@code normalize}
  */
-public record PrepOptions(URI out, int batch, double validationFraction, boolean normalize, boolean overwrite)
-    implements Serializable {
+public record PrepOptions(URI out, int batch, double validationFraction, boolean normalize, boolean overwrite,
+    Normalization normalizationFrom) implements Serializable {
   private static final long serialVersionUID = 1L;
 
+  /** Options whose statistics, with {@code normalize}, come from the training split. */
+  public PrepOptions(URI out, int batch, double validationFraction, boolean normalize, boolean overwrite) {
+    this(out, batch, validationFraction, normalize, overwrite, null);
+  }
+
   public PrepOptions {
+    if (normalizationFrom != null && !normalize) {
+      throw new IllegalArgumentException("--normalization-from needs --normalize (it gives the statistics to apply)");
+    }
     if (out == null) {
       throw new IllegalArgumentException("--out: an output URI is required");
     }
@@ -27,5 +37,29 @@ public record PrepOptions(URI out, int batch, double validationFraction, boolean
     if (!(validationFraction >= 0 && validationFraction < 1)) {
       throw new IllegalArgumentException("--validation-fraction must be in [0, 1), found " + validationFraction);
     }
+  }
+
+  /**
+   * The statistics to apply: {@code normalizationFrom} checked against F and O, or the training
+   * split's, computed by {@code compute} only when needed.
+   */
+  public Normalization normalization(DatasetSpec spec, java.util.function.Supplier<Normalization> compute) {
+    if (!normalize) {
+      return null;
+    }
+    if (normalizationFrom == null) {
+      return compute.get();
+    }
+    Normalization n = normalizationFrom;
+    if (n.inputMean().length != spec.features()) {
+      throw new IllegalArgumentException("--normalization-from: its input statistics have " + n.inputMean().length
+          + " features, this dataset has F=" + spec.features());
+    }
+    if (spec.classTargets() ? n.targetMean() != null : n.targetMean() == null || n.targetMean().length != spec.outputs()) {
+      throw new IllegalArgumentException("--normalization-from: its target statistics ("
+          + (n.targetMean() == null ? "none" : n.targetMean().length + " values") + ") do not fit this dataset's "
+          + (spec.classTargets() ? "class-id targets (none expected)" : "O=" + spec.outputs() + " float targets"));
+    }
+    return n;
   }
 }

@@ -48,6 +48,13 @@ public final class ImportCommand implements Callable<Integer> {
     TrainedModel m = TrainedModel.fromBytes(bytes, out);                 // what we write reads back
     HadoopFiles.write(out, bytes, conf);
     System.out.println("imported " + torch + " as " + m.config() + " into " + out);
+    if (m.normalization() == null) {
+      // predict, generate and evaluate then take and give raw units: right only if the PyTorch model was trained so
+      System.err.println("warning: " + out + " records no normalisation statistics, so predict, generate and evaluate "
+          + "feed it raw values and print its outputs as they come. If the PyTorch model was trained on normalised data, "
+          + "import with --config (an export's JSON carries \"normalization\"), or prep new data with --normalize "
+          + "--normalization-from a dataset prepared with the training statistics.");
+    }
     return 0;
   }
 }

@@ -68,12 +68,42 @@ public final class PrepCommand implements Runnable {
     @Option(names = "--overwrite", description = "Replace --out if it already holds a dataset.")
     boolean overwrite;
 
+    @Option(names = "--normalization-from", paramLabel = "MODEL|DATASET",
+        description = "With --normalize: apply this model's (model.safetensors) or dataset's (its directory) statistics "
+            + "instead of the training split's, so new data matches a trained model.")
+    String normalizationFrom;
+
+    /** The statistics of --normalization-from, or null. */
+    io.sparkrnn.data.Normalization givenNormalization() throws IOException {
+      if (normalizationFrom == null) {
+        return null;
+      }
+      Configuration conf = new Configuration();
+      Path p = new Path(normalizationFrom);
+      org.apache.hadoop.fs.FileSystem fs = io.sparkrnn.data.FileSystems.get(p, conf);
+      io.sparkrnn.data.Normalization n;
+      String what;
+      if (fs.exists(p) && fs.getFileStatus(p).isDirectory()) {
+        n = io.sparkrnn.data.Dataset.open(normalizationFrom, conf).manifest().normalization();
+        what = "dataset";
+      } else {
+        n = io.sparkrnn.infer.TrainedModel.load(normalizationFrom, conf).normalization();
+        what = "model";
+      }
+      if (n == null) {
+        throw new IllegalArgumentException("--normalization-from " + normalizationFrom + ": the " + what
+            + " records no normalisation statistics (it was made without --normalize)");
+      }
+      return n;
+    }
+
     @Option(names = "--master", description = "Run as a Spark job on this master (e.g. local[4], spark://host:7077, yarn).")
     String master;
 
     Manifest run(SequenceSource source) throws IOException {
       io.sparkrnn.data.FileSystems.requireUsableOutput(out, new Configuration(), "--out", true);
-      PrepOptions options = new PrepOptions(new Path(out).toUri(), batch, validationFraction, normalize, overwrite);
+      PrepOptions options = new PrepOptions(new Path(out).toUri(), batch, validationFraction, normalize, overwrite,
+          givenNormalization());
       Manifest m;
       if (master == null) {
         m = Prep.run(source, options, new Configuration());
@@ -298,7 +328,7 @@ public final class PrepCommand implements Runnable {
       SparkSetup.requireKnownMaster(master);
       SparkSession spark = SparkSetup.session("spark-rnn prep table", master);
       try {
-        Manifest m = SequenceTables.prep(read(spark), spec, common.out, common.overwrite);
+        Manifest m = SequenceTables.prep(read(spark), spec, common.out, common.overwrite, common.givenNormalization());
         common.report(m);
         Object counts = m.spec().source().get("counts");
         System.out.println("rows and series: " + counts);

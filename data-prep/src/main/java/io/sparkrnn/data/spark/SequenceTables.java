@@ -128,10 +128,20 @@ public final class SequenceTables {
 
   /** As {@link #prep(Dataset, TableSpec, String)}; {@code overwrite} replaces an existing dataset. */
   public static Manifest prep(Dataset<Row> table, TableSpec spec, String outUri, boolean overwrite) throws IOException {
+    return prep(table, spec, outUri, overwrite, null);
+  }
+
+  /**
+   * As {@link #prep(Dataset, TableSpec, String, boolean)}, with {@code normalizationFrom}: the
+   * statistics to apply (with {@code spec.normalize()}) instead of the training split's, e.g. a
+   * trained model's, so that new data matches it.
+   */
+  public static Manifest prep(Dataset<Row> table, TableSpec spec, String outUri, boolean overwrite,
+      Normalization normalizationFrom) throws IOException {
     Layout layout = Layout.resolve(table, spec);
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(table.sparkSession().sparkContext());
     PrepOptions options = new PrepOptions(new Path(outUri).toUri(), spec.batch(), spec.validationFraction(),
-        spec.normalize(), overwrite);
+        spec.normalize(), overwrite, normalizationFrom);
     FileSystem fs = FileSystems.get(options.out(), sc.hadoopConfiguration());
     Path dir = fs.makeQualified(new Path(options.out()));
     // fail before any job on an output that prepareDirectory would refuse later
@@ -148,7 +158,7 @@ public final class SequenceTables {
     try {
       sc.setJobDescription("prep table: pass 1 of 2, count windows" + (spec.normalize() ? " and moments" : ""));
       int normOutputs = spec.classes() > 0 ? 0 : layout.targetWidth;
-      boolean normalize = spec.normalize();
+      boolean normalize = spec.normalize() && normalizationFrom == null;
       int features = layout.features;
       int steps = spec.steps();
       boolean seq2one = spec.seq2one();
@@ -162,7 +172,10 @@ public final class SequenceTables {
       for (byte[] b : partials) {
         total.merge((PassOne) deserialize(b));
       }
-      Plan plan = total.plan(spec, layout, buckets, dir.toString());
+      Plan plan = total.plan(spec, layout, buckets, dir.toString(), options.normalizationFrom());
+      if (options.normalizationFrom() != null) {
+        options.normalization(plan.dataset, () -> null); // checks F and O against the given statistics
+      }
       LOG.info("prep table: pass 1 in {} s: {} rows, {} series, {} train + {} validation windows",
           String.format("%.1f", (System.nanoTime() - pass1Start) / 1e9), total.stats.rows, total.stats.series,
           plan.count[0], plan.count[1]);
@@ -606,7 +619,8 @@ public final class SequenceTables {
     }
 
     /** The driver's plan for pass 2, or an error when the table gives nothing to train on. */
-    Plan plan(TableSpec spec, Layout layout, int buckets, String dir) {
+    /** @param given statistics to apply instead of the computed ones (--normalization-from), or null */
+    Plan plan(TableSpec spec, Layout layout, int buckets, String dir, Normalization given) {
       if (stats.rows == 0) {
         throw new IllegalArgumentException("the table has no rows" + (spec.source().containsKey("where")
             ? " matching --where " + spec.source().get("where") : "") + " (an empty selection)");
@@ -624,6 +638,9 @@ public final class SequenceTables {
         }
       }
       Normalization normalization = moments == null ? null : moments.toNormalization();
+      if (given != null) {
+        normalization = given;
+      }
       Map<String, Object> source = new LinkedHashMap<>(spec.source());
       source.put("key", new ArrayList<Object>(layout.keyNames));
       if (!spec.wide()) {

@@ -72,8 +72,7 @@ public final class SparkPrep {
     Path dir = fs.makeQualified(new Path(options.out()));
     String dirName = dir.toString();
 
-    Normalization normalization = null;
-    if (options.normalize()) {
+    Normalization normalization = options.normalization(spec, () -> {
       List<ShardPlan.Entry> train = new ArrayList<>();
       for (ShardPlan.Entry e : plan) {
         if (e.split() == Split.TRAIN) {
@@ -84,8 +83,8 @@ public final class SparkPrep {
       List<Moments> partials = sc.parallelize(train, train.size())
           .map(e -> Moments.forSpec(spec).add(source.read(e.first(), e.count(), conf.get()), spec.mode()))
           .collect();
-      normalization = Prep.mergeInOrder(spec, partials).toNormalization();
-    }
+      return Prep.mergeInOrder(spec, partials).toNormalization();
+    });
 
     boolean created = DatasetWriter.prepareDirectory(fs, dir, options.overwrite());
     String group = "spark-rnn-prep-" + java.util.UUID.randomUUID();

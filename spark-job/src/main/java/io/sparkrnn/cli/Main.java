@@ -37,7 +37,14 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(new Main());
     cl.addSubcommand("train", TrainCommand.commandLine());
     cl.setExecutionExceptionHandler(Main::reportError);
-    return cl.execute(args);
+    try {
+      return cl.execute(args);
+    } catch (org.apache.hadoop.fs.FSError e) {
+      // a full or failing local disk, reported by Hadoop as an Error where no writer of ours named the file
+      cl.getErr().println("error: a file could not be written: " + (e.getCause() != null ? e.getCause().getMessage()
+          : e.getMessage()) + " (is the disk full?)");
+      return 2;
+    }
   }
 
   /**

@@ -65,6 +65,7 @@ public final class TrainCommand implements Callable<Integer> {
     // one run per --out, held until Spark has stopped, also when the run fails
     RunLock lock = RunLock.acquire(trainer.config().out(), hadoop, System.out);
     try {
+      trainer.removeStaleTemporaries();
       trainer.clearPreviousRun();
     } catch (IOException | RuntimeException e) {
       lock.close();

@@ -68,12 +68,53 @@ public final class OutputDir {
         }
       }
       fc.rename(tmp, target, Options.Rename.OVERWRITE);
+    } catch (IOException | org.apache.hadoop.fs.FSError e) {
+      // Hadoop's local file system reports a full disk as FSError (an Error) without the file's name
+      Throwable cause = e instanceof org.apache.hadoop.fs.FSError && e.getCause() != null ? e.getCause() : e;
+      throw new WriteException(target + ": could not be written (" + cause.getMessage() + "); " + target.getName()
+          + " is unchanged", e);
     } finally {
       if (fs.exists(tmp)) {
         fs.delete(tmp, false);
       }
     }
   }
+
+  /** A file of the output could not be written (a full or failing file system); the message names it. */
+  public static final class WriteException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    public WriteException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * Removes the hidden temporary files ({@code .NAME.tmp-UUID}) that writes interrupted by a crash
+   * or a full disk left in the folder and in {@code subdirs}; returns how many.
+   */
+  public int removeStaleTemporaries(String... subdirs) throws IOException {
+    int removed = 0;
+    List<Path> folders = new java.util.ArrayList<>(List.of(dir));
+    for (String s : subdirs) {
+      folders.add(path(s));
+    }
+    for (Path folder : folders) {
+      if (!fs.exists(folder)) {
+        continue;
+      }
+      for (org.apache.hadoop.fs.FileStatus st : fs.listStatus(folder)) {
+        if (st.isFile() && TEMPORARY.matcher(st.getPath().getName()).matches() && fs.delete(st.getPath(), false)) {
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** The names {@link #write} gives its temporary files. */
+  private static final java.util.regex.Pattern TEMPORARY = java.util.regex.Pattern.compile(
+      "\\..+\\.tmp-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
   public boolean exists(String relative) throws IOException {
     return fs.exists(path(relative));

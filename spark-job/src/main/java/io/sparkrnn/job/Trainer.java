@@ -122,6 +122,22 @@ public final class Trainer {
     return trainer;
   }
 
+  /** Whether a stopped run can be resumed, in words: the last checkpoint named, or that none was written. */
+  private String checkpointStatus() throws IOException {
+    List<String> saved = out.list(Checkpoints.DIR, "step-", ".safetensors");
+    return saved.isEmpty() ? "No checkpoint was written yet (nothing to resume from)"
+        : "The last checkpoint, " + out.path(Checkpoints.DIR + "/" + saved.get(saved.size() - 1))
+            + ", is intact: --resume true continues from it";
+  }
+
+  /** Removes temporary files that interrupted writes left in --out; call it holding the run lock. */
+  public void removeStaleTemporaries() throws IOException {
+    int removed = out.removeStaleTemporaries(Checkpoints.DIR);
+    if (removed > 0) {
+      log.printf("removed %d temporary file(s) that an interrupted run left in %s%n", removed, out.dir());
+    }
+  }
+
   /** What a run writes in --out: what --overwrite removes (a file or, for checkpoints, a folder). */
   static final List<String> RUN_FILES = List.of("model.safetensors", Checkpoints.DIR, TrainingMetrics.FILE, "report.md",
       "loss.png");
@@ -178,6 +194,8 @@ public final class Trainer {
     GradientExchange.Server exchange = config.sync().equals("barrier") ? startExchange(sc.getConf()) : null;
     try {
       return run(sc, exchange);
+    } catch (OutputDir.WriteException e) {
+      throw new OutputDir.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
     } finally {
       if (exchange != null) {
         exchange.close();
@@ -293,10 +311,7 @@ public final class Trainer {
             metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), 0, 0, null, null, null);
             continue;
           }
-          List<String> saved = out.list(Checkpoints.DIR, "step-", ".safetensors");
-          throw new NonFiniteException(what + "; stopping. " + (saved.isEmpty()
-              ? "No checkpoint was written yet (nothing to resume from)"
-              : "The last checkpoint, " + out.path(Checkpoints.DIR + "/" + saved.get(saved.size() - 1)) + ", is intact")
+          throw new NonFiniteException(what + "; stopping. " + checkpointStatus()
               + " (use --on-nan skip to skip such steps, or lower --lr)");
         }
         lastLoss = r.loss();

@@ -3,6 +3,7 @@ package io.sparkrnn.cli;
 import io.sparkrnn.infer.Generation;
 import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.InputFiles;
+import io.sparkrnn.infer.MemoryBudget;
 import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.LinePlot;
@@ -60,6 +61,25 @@ public final class GenerateCommand implements Callable<Integer> {
   @Mixin
   InferenceOptions.Engine run;
 
+  /**
+   * Refuses --steps and --batch whose arrays cannot exist: the outputs [steps][B][O] (and class
+   * ids [steps][B]) are single arrays, and with the primer replicated B times [T][B][F] and the
+   * recurrent state they must fit the heap.
+   */
+  private void checkMemory(ModelConfig c, Batch p) {
+    long B = batch != null ? batch : p.batchSize();
+    long outputs = (long) steps * B * c.outputSize();
+    String what = "generate --steps " + steps + " for " + B + " sequence" + (B == 1 ? "" : "s");
+    String advice = "generate fewer steps or sequences at once";
+    MemoryBudget.requireOneArray(what + ": the outputs [steps][B][O]", outputs, advice);
+    MemoryBudget.requireOneArray(what + ": the primer [T][B][F]", (long) p.steps() * B * c.inputSize(), advice);
+    long bytes = 4 * (outputs + (c.loss() == LossType.CROSS_ENTROPY ? (long) steps * B : 0)
+        + (long) p.steps() * B * c.inputSize()
+        // state and one step's activations per layer (h, c, gates) and the fed-back input and output
+        + B * ((long) c.numLayers() * 8 * c.hiddenSize() + c.inputSize() + 2L * c.outputSize()));
+    MemoryBudget.require(what, bytes, advice);
+  }
+
   @Override
   public Integer call() throws Exception {
     Configuration conf = new Configuration();
@@ -74,6 +94,7 @@ public final class GenerateCommand implements Callable<Integer> {
     Sampler s = sampler(c);
     boolean textPrimer = !InputFiles.isNpy(primer) && !primer.endsWith(".safetensors");
     Batch p = textPrimer ? textPrimer(m) : InputFiles.read(primer, m, conf);
+    checkMemory(c, p);
     p = replicate(p);
     if (plot != null && (c.inputSize() != 1 || c.outputSize() != 1 || c.loss() != LossType.MSE)) {
       throw new IllegalArgumentException("--plot draws 1-D series: the model must be mse with F = O = 1, found F="

@@ -62,6 +62,7 @@ public final class HadoopFiles {
     if (st.getLen() > MAX_BYTES) {
       throw new IOException(uri + ": " + st.getLen() + " bytes is more than one file read whole may have (2 GiB)");
     }
+    MemoryBudget.require("reading " + uri + " whole (" + st.getLen() + " bytes)", st.getLen(), "use a smaller file");
     byte[] b = new byte[(int) st.getLen()];
     try (InputStream in = fs.open(p)) {
       int off = 0;
@@ -74,6 +75,15 @@ public final class HadoopFiles {
       }
     }
     return b;
+  }
+
+  /** The file's length in bytes, or an error naming it when it is missing. */
+  public static long length(String uri, Configuration conf) throws IOException {
+    try {
+      return fs(uri, conf).getFileStatus(path(uri)).getLen();
+    } catch (FileNotFoundException e) {
+      throw new FileNotFoundException(uri + ": no such file");
+    }
   }
 
   /** Writes the file atomically: a temporary name beside it, then a rename over it. */

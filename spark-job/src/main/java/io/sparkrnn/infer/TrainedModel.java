@@ -66,6 +66,9 @@ public final class TrainedModel {
    *     wrong shape, or a format version this build does not read
    */
   public static TrainedModel load(String uri, Configuration conf) throws IOException {
+    // the file's bytes, then its tensors as floats: about twice the file
+    long bytes = HadoopFiles.length(uri, conf);
+    MemoryBudget.require("loading the model " + uri + " (" + bytes + " bytes)", 2 * bytes, "use a smaller model");
     return fromBytes(HadoopFiles.read(uri, conf), uri);
   }
 

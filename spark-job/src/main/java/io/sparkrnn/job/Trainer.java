@@ -91,6 +91,7 @@ public final class Trainer {
     }
     ModelConfig model = new ModelConfig(config.cell(), config.numLayers(), spec.features(), config.hiddenSize(), spec.outputs(),
         config.mode(), config.loss());
+    checkMemory(model, config, spec);
     List<ShardInfo> all = dataset.manifest().shards();
     List<Integer> train = new ArrayList<>();
     for (int i = 0; i < all.size(); i++) {
@@ -158,6 +159,30 @@ public final class Trainer {
     }
     log.printf("--overwrite: removed the earlier run's %s from %s%n", String.join(", ", RUN_FILES), out.dir());
     previousRun = false;
+  }
+
+  /**
+   * Refuses, before Spark starts, a model or batch whose memory this driver cannot hold. The
+   * driver keeps per parameter about 28 bytes: the float32 weights (4), the float64 gradient sum
+   * (8), Adam's two moments (8), the copy each step sends and the update's scratch (8). In local
+   * mode the executors' engines share this JVM: per layer (T+1)·B·(G·H + 4H) float32 activations
+   * and states (the JVM engine's working memory, docs/PERFORMANCE.md, rounded up), the inputs and
+   * outputs, and a float64 gradient per partition.
+   */
+  private static void checkMemory(ModelConfig model, TrainConfig config, DatasetSpec spec) {
+    long params = new io.sparkrnn.kernel.model.ParamLayout(model).size(); // refuses 2^31 parameters itself
+    long bytes = 28L * params;
+    if (config.master().startsWith("local")) {
+      long T = spec.steps();
+      long B = config.batch();
+      long H = model.hiddenSize();
+      long GH = (long) model.cell().gates() * H;
+      bytes += 4 * (model.numLayers() * (T + 1) * B * (GH + 4 * H) + T * B * (spec.features() + 2L * model.outputSize()))
+          + 8L * params * Math.max(1, config.partitions());
+    }
+    io.sparkrnn.infer.MemoryBudget.require("training " + model.cell().id() + " with hidden-size " + model.hiddenSize() + ", "
+        + model.numLayers() + " layer(s) (" + params + " parameters), batch " + config.batch() + " of T=" + spec.steps(),
+        bytes, "lower --hidden-size, --num-layers or --batch");
   }
 
   private static void checkClosedLoopFits(ModelConfig model, DatasetSpec spec, int feedback) {

@@ -237,7 +237,7 @@ final class BarrierTraining {
 
   private static void failOnceForTests(long step, int partition) {
     org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
-    if (env != null && partition == 1 && env.conf().getLong(TEST_FAIL_ONCE_AT_STEP, -1) == step && FAILED_ONCE.compareAndSet(false, true)) {
+    if (env != null && partition == 1 && TestHooks.step(env.conf(), TEST_FAIL_ONCE_AT_STEP) == step && FAILED_ONCE.compareAndSet(false, true)) {
       throw new IllegalStateException("injected failure at step " + (step + 1) + " (" + TEST_FAIL_ONCE_AT_STEP + ")");
     }
   }

@@ -60,7 +60,7 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     } catch (ShardDataException e) {
       return PartitionResult.failed(partition, in.params().length, executor, e.getMessage());
     }
-    if (env != null && partition == 0 && env.conf().getLong(INJECT_NAN_STEP, -1) == in.step()) {
+    if (env != null && partition == 0 && TestHooks.step(env.conf(), INJECT_NAN_STEP) == in.step()) {
       result.sum().gradient()[0] = Double.NaN;
     }
     return result;

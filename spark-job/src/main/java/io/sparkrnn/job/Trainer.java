@@ -250,7 +250,7 @@ public final class Trainer {
     GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), config.device(), partitions);
     JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
 
-    checkpoints.pauseMidWriteAt(sc.getConf().getLong(Checkpoints.TEST_PAUSE_AT_STEP, -1), log);
+    checkpoints.pauseMidWriteAt(TestHooks.step(sc.getConf(), Checkpoints.TEST_PAUSE_AT_STEP), log);
     StepUpdate update = new StepUpdate(config, totalSteps);
     Params params = Params.initialize(model, config.seed());
     Optimizer optimizer = update.newOptimizer();

@@ -230,10 +230,12 @@ class SparkTrainingTest {
     barrier.put("checkpoint-every", "6");
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     sc.sc().conf().set(BarrierTraining.TEST_FAIL_ONCE_AT_STEP, "5"); // 0-based
+    sc.sc().conf().set(TestHooks.FLAG, "true");
     try {
       Trainer.prepare(barrier, new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8)).run(sc);
     } finally {
       sc.sc().conf().remove(BarrierTraining.TEST_FAIL_ONCE_AT_STEP);
+      sc.sc().conf().remove(TestHooks.FLAG);
     }
     String printed = log.toString(StandardCharsets.UTF_8);
     assertTrue(printed.contains("the segment from step 5 failed (attempt 1 of 4)"), printed);
@@ -429,6 +431,11 @@ class SparkTrainingTest {
     m.put("partitions", "2");
     sc.sc().conf().set(GradientTask.INJECT_NAN_STEP, "4"); // the fifth step (0-based 4)
     try {
+      // without Spark's testing flag the hook's setting does nothing: a user cannot inject a NaN
+      Map<String, String> plain = sineConfig(tmp.resolve("nan-unarmed").toUri().toString());
+      plain.put("partitions", "2");
+      assertEquals(6, Trainer.prepare(plain, new Configuration(), quiet()).run(sc).steps(), "no NaN without spark.testing");
+      sc.sc().conf().set(TestHooks.FLAG, "true");
       Trainer t = Trainer.prepare(m, new Configuration(), quiet());
       Exception e = assertThrows(Exception.class, () -> t.run(sc));
       assertTrue(e instanceof Trainer.NonFiniteException, e.toString());
@@ -451,6 +458,7 @@ class SparkTrainingTest {
       }
     } finally {
       sc.sc().conf().remove(GradientTask.INJECT_NAN_STEP);
+      sc.sc().conf().remove(TestHooks.FLAG);
       assertEquals(conf.get("spark.master"), sc.getConf().get("spark.master"));
     }
   }

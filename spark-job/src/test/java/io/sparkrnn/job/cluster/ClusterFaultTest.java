@@ -224,7 +224,7 @@ class ClusterFaultTest {
     String base = baseline();
     byte[] expected = model(base);
     String out = hdfs.uri("/runs/checkpoint-kill");
-    ManagedProcess d = cluster.submit("checkpoint-kill", Map.of(Checkpoints.TEST_PAUSE_AT_STEP, "10"), train(sine, out));
+    ManagedProcess d = cluster.submit("checkpoint-kill", Map.of(Checkpoints.TEST_PAUSE_AT_STEP, "10", "spark.testing", "true"), train(sine, out));
     d.awaitLine(Pattern.compile("checkpoint step-0000000010.safetensors: paused mid-write"), RUN_TIMEOUT);
     d.kill9();
     faults.add("driver kill -9 during the write of checkpoint 10");
@@ -319,7 +319,7 @@ class ClusterFaultTest {
   @Test
   void nanFromOneExecutorStopsNamingTheStepAndNoCheckpointHoldsANaN() throws IOException {
     String out = hdfs.uri("/runs/nan-stop");
-    ManagedProcess d = cluster.submit("nan-stop", Map.of(GradientTask.INJECT_NAN_STEP, "4"), train(sine, out));
+    ManagedProcess d = cluster.submit("nan-stop", Map.of(GradientTask.INJECT_NAN_STEP, "4", "spark.testing", "true"), train(sine, out));
     assertEquals(2, d.awaitExit(RUN_TIMEOUT), d.tail(60));
     faults.add("NaN gradient, --on-nan stop");
     assertTrue(d.output().contains("error: step 5: gradient norm is NaN; stopping."), d.tail(40));
@@ -332,7 +332,7 @@ class ClusterFaultTest {
   void nanFromOneExecutorIsSkippedUnderOnNanSkipAndNoCheckpointHoldsANaN() throws IOException {
     String base = baseline();
     String out = hdfs.uri("/runs/nan-skip");
-    ManagedProcess d = cluster.submit("nan-skip", Map.of(GradientTask.INJECT_NAN_STEP, "4"), train(sine, out, "--on-nan", "skip"));
+    ManagedProcess d = cluster.submit("nan-skip", Map.of(GradientTask.INJECT_NAN_STEP, "4", "spark.testing", "true"), train(sine, out, "--on-nan", "skip"));
     assertEquals(0, d.awaitExit(RUN_TIMEOUT), d.tail(60));
     faults.add("NaN gradient, --on-nan skip");
     assertTrue(d.output().contains("step 5: gradient norm is NaN; skipping the update"), d.tail(40));

@@ -319,6 +319,15 @@ class InferenceCommandsTest {
     assertTrue(Math.abs(n.targetStd()[0] - 1) > 0.1, "std " + n.targetStd()[0]);
   }
 
+  @Test
+  void trainInitWithAnotherCellExitsTwoNamingTheField() {
+    // sineModel is a GRU(1→6→1) trained on the sine dataset's units; an LSTM run cannot start from it
+    Run r = run("train", "--data", s(sine), "--out", s(tmp.resolve("warm-cli")), "--init", s(sineModel), "--cell", "lstm",
+        "--hidden-size", "6", "--steps", "1", "--batch", "8");
+    assertFails(r, "init: " + s(sineModel), "has cell gru, the run has cell lstm");
+    assertFalse(Files.exists(tmp.resolve("warm-cli").resolve("model.safetensors")), "nothing trained");
+  }
+
   // ---- generate ----
 
   @Test

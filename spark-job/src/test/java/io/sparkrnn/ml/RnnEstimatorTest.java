@@ -294,6 +294,29 @@ class RnnEstimatorTest {
   }
 
   @Test
+  void fitWithAnInitialModelStartsFromItsWeights() throws IOException {
+    Path saved = tmp.resolve("warm-start-model");
+    model.write().overwrite().save(saved.toString());
+    // one Adam step moves each weight by about lr: with lr 1e-9 the fit returns the given weights to float32 rounding
+    float[] given = model.trainedModel().params().values();
+    float[] warm = estimator().setInitialModel(saved.toString()).setMaxSteps(1).setLr(1e-9).fit(table).trainedModel().params()
+        .values();
+    float[] cold = estimator().setMaxSteps(1).setLr(1e-9).fit(table).trainedModel().params().values();
+    double warmWorst = 0;
+    double coldWorst = 0;
+    for (int i = 0; i < given.length; i++) {
+      warmWorst = Math.max(warmWorst, Math.abs(warm[i] - given[i]));
+      coldWorst = Math.max(coldWorst, Math.abs(cold[i] - given[i]));
+    }
+    assertTrue(warmWorst < 1e-6, "warm start: worst |w − given| " + warmWorst);
+    assertTrue(coldWorst > 1e-2, "and without it the weights are the seed's, worst |w − given| " + coldWorst);
+    // another hidden size cannot start from it: refused naming the field
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> estimator().setHiddenSize(4).setInitialModel(saved.resolve("model.safetensors").toString()).setMaxSteps(1).fit(table));
+    assertTrue(e.getMessage().contains("has hidden-size 8, the run has hidden-size 4"), e.getMessage());
+  }
+
+  @Test
   void fittingTwiceGivesByteIdenticalWeights() {
     RnnModel again = estimator().fit(table);
     assertArrayEquals(model.modelBytes(), again.modelBytes());

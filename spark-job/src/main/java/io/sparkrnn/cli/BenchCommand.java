@@ -152,11 +152,31 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--table-keys", description = "keys of the --prep-table table (default: 10000)")
   int tableKeys = 10_000;
 
+  @Option(names = "--transform", description = "time RnnModel.transform (rows/s, noop sink) against the engine's own forward"
+      + " pass over the same sequences (all keys batched, and each key alone) on --master, instead of the kernels")
+  boolean transform;
+
+  @Option(names = "--transform-rows", description = "rows of the --transform table (default: 200000)")
+  long transformRows = 200_000;
+
+  @Option(names = "--transform-keys", description = "keys of the --transform table (default: 100)")
+  int transformKeys = 100;
+
+  @Option(names = "--transform-hidden", description = "H of --transform's LSTM (default: 32)")
+  int transformHidden = 32;
+
   @Option(names = "--work", description = "folder for --prep-table's table and outputs (default: a new temporary folder)")
   Path work;
 
   @Override
   public Integer call() throws IOException {
+    if (transform) {
+      if (runs < 1 || transformRows < 2 || transformKeys < 1 || transformHidden < 1) {
+        throw new IllegalArgumentException("--runs, --transform-rows, --transform-keys and --transform-hidden must be positive");
+      }
+      writeJson(TransformBench.run(transformRows, transformKeys, transformHidden, runs, master, System.out));
+      return 0;
+    }
     if (prepTable) {
       if (runs < 1 || tableRows < 2 || tableKeys < 1) {
         throw new IllegalArgumentException("--runs, --table-rows and --table-keys must be positive");

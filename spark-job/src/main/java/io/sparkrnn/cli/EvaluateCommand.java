@@ -1,6 +1,7 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.infer.Compatibility;
@@ -28,7 +29,8 @@ import picocli.CommandLine.Option;
     description = {"Score a trained model on a dataset (a Spark job) or one shard file.",
         "Teacher-forced loss (model units, the training loss's mean), accuracy and perplexity (class models), and",
         "with --feedback K the closed-loop loss over the last K steps of each sequence, where the model's own",
-        "outputs are its inputs."})
+        "outputs are its inputs. Regression models also get rmse and mae per output in the data's units before",
+        "normalisation (the dataset manifest's statistics undone; a single shard: the model's)."})
 public final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
   String model;
@@ -70,9 +72,11 @@ public final class EvaluateCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--split: '" + split + "' is not one of all, train, validation");
     }
     Evaluation.Metrics metrics;
+    Normalization units = m.normalization();             // a single shard is in the model's units
     if (HadoopFiles.isDirectory(data, conf)) {
       Dataset ds = Dataset.open(data, conf);
       Compatibility.check(m, ds, true);
+      units = ds.manifest().normalization();
       List<ShardInfo> all = ds.manifest().shards();
       List<Integer> chosen = new ArrayList<>();
       for (int i = 0; i < all.size(); i++) {
@@ -94,6 +98,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance);
       }
     }
+    metrics = metrics.inUnitsOf(units);
     System.out.print(metrics.table());
     if (json != null) {
       Map<String, Object> j = metrics.toJson();

@@ -44,7 +44,8 @@ public final class Compatibility {
     }
   }
 
-  static String describe(Normalization n) {
+  /** A normalisation in words, for errors: its statistics, or "nothing (raw units)". */
+  public static String describe(Normalization n) {
     if (n == null) {
       return "nothing (raw units)";
     }

@@ -1,6 +1,7 @@
 package io.sparkrnn.job;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.LossStats;
 import io.sparkrnn.kernel.model.Batch;
@@ -31,15 +32,43 @@ public final class Evaluation {
    * @param closedLoopLoss mean loss over the K self-driven steps (feedback K &gt; 0)
    * @param closedLoopAccuracy argmax hits over those steps (class models, K &gt; 0)
    * @param lossTerms the divisor of {@code loss}
+   * @param rmse teacher-forced root mean squared error per output [O] (mse models; null for classes), in model units
+   *     as {@link #of} makes it, in the data's units before normalisation after {@link #inUnitsOf}
+   * @param mae teacher-forced mean absolute error per output [O], units as {@code rmse}
    */
   public record Metrics(double loss, double accuracy, double perplexity, double closedLoopLoss, double closedLoopAccuracy,
-      long lossTerms, int feedback, int fromStep, double tolerance, double withinTolerance) {
+      long lossTerms, int feedback, int fromStep, double tolerance, double withinTolerance, double[] rmse, double[] mae) {
 
     static Metrics of(ModelConfig config, LossStats tf, LossStats cl, int feedback, int fromStep) {
       boolean classes = config.loss() == LossType.CROSS_ENTROPY;
       return new Metrics(tf.meanLoss(), classes ? tf.accuracy() : Double.NaN, classes ? Math.exp(tf.meanLoss()) : Double.NaN,
           cl == null ? Double.NaN : cl.meanLoss(), cl == null || !classes ? Double.NaN : cl.accuracy(), tf.lossCount(), feedback,
-          fromStep, tf.tolerance(), tf.fractionWithinTolerance());
+          fromStep, tf.tolerance(), tf.fractionWithinTolerance(), tf.rootMeanSquaredErrors(), tf.meanAbsoluteErrors());
+    }
+
+    /**
+     * rmse and mae taken from model units to the units the targets had before normalisation: an
+     * error scales by the target's std, d_raw = d · std_o (the mean cancels). {@code norm} is the
+     * normalisation the targets were scored in (the dataset's); null or without target statistics:
+     * the model's units are the data's, nothing changes.
+     */
+    public Metrics inUnitsOf(Normalization norm) {
+      if (norm == null || norm.targetStd() == null || rmse == null) {
+        return this;
+      }
+      double[] std = norm.targetStd();
+      if (std.length != rmse.length) {
+        throw new IllegalArgumentException("the normalisation has " + std.length + " target statistics, the model O="
+            + rmse.length + " outputs");
+      }
+      double[] r = new double[rmse.length];
+      double[] a = new double[mae.length];
+      for (int o = 0; o < r.length; o++) {
+        r[o] = rmse[o] * std[o];
+        a[o] = mae[o] * std[o];
+      }
+      return new Metrics(loss, accuracy, perplexity, closedLoopLoss, closedLoopAccuracy, lossTerms, feedback, fromStep,
+          tolerance, withinTolerance, r, a);
     }
 
     /** Keys loss, accuracy, perplexity, closed_loop_loss (null where they do not apply), and more. */
@@ -55,6 +84,8 @@ public final class Evaluation {
       m.put("from_step", (long) fromStep);
       m.put("tolerance", orNull(tolerance));
       m.put("within_tolerance", orNull(withinTolerance));
+      m.put("rmse", list(rmse));
+      m.put("mae", list(mae));
       return m;
     }
 
@@ -65,6 +96,17 @@ public final class Evaluation {
         sb.append(String.format("%-22s %s%n", e.getKey(), e.getValue() == null ? "-" : e.getValue()));
       }
       return sb.toString();
+    }
+
+    private static Object list(double[] v) {
+      if (v == null) {
+        return null;
+      }
+      List<Object> l = new ArrayList<>();
+      for (double d : v) {
+        l.add(orNull(d));
+      }
+      return l;
     }
 
     private static Object orNull(double v) {

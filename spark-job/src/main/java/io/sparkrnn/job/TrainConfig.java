@@ -58,7 +58,8 @@ public record TrainConfig(
     String master,
     String onNan,
     long logEvery,
-    String sync)
+    String sync,
+    String init)
     implements Serializable {
 
   private static final long serialVersionUID = 1L;
@@ -97,6 +98,9 @@ public record TrainConfig(
       new Key("checkpoint-every", "100", "write a checkpoint every N steps (0: only at the end)"),
       new Key("resume", "false", "continue from the newest checkpoint in --out"),
       new Key("overwrite", "false", "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
+      new Key("init", null, "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict)"
+          + " whose weights training starts from (the optimizer starts fresh); its cell, num-layers, hidden-size, F, O, mode,"
+          + " loss and recorded normalisation must match the run's (default: random initialisation from seed)"),
       new Key("validate-every", "0", "validate every N steps and at the end (0: never)"),
       new Key("feedback", "0", "closed-loop validation: the last K steps are driven by the model's own outputs"),
       new Key("master", "local[*]", "Spark master when not set by spark-submit"),
@@ -232,12 +236,16 @@ public record TrainConfig(
     String onNan = r.oneOf("on-nan", "stop", "skip");
     long logEvery = r.longIn("log-every", 1, Long.MAX_VALUE);
     String sync = r.oneOf("sync", "barrier", "job");
+    String init = v.get("init");
+    if (init != null && init.isBlank()) {
+      throw new IllegalArgumentException("init: expected a model file URI, found an empty value");
+    }
     if (tbptt > 0 && mode == Mode.SEQ2ONE) {
       throw new IllegalArgumentException("tbptt: truncated BPTT needs mode seq2seq (a seq2one loss reads only the last step)");
     }
     return new TrainConfig(data, out, cell, (int) r.longIn("num-layers", 1, 64), (int) r.longIn("hidden-size", 1, 1 << 16),
         mode, loss, optimizer, lr, lrSchedule, lrMin, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
-        device, seed, partitions, checkpointEvery, resume, overwrite, validateEvery, feedback, master, onNan, logEvery, sync);
+        device, seed, partitions, checkpointEvery, resume, overwrite, validateEvery, feedback, master, onNan, logEvery, sync, init);
   }
 
   /** The resolved values as key → string, for reports and checkpoint metadata. */
@@ -277,6 +285,9 @@ public record TrainConfig(
     m.put("on-nan", onNan);
     m.put("log-every", Long.toString(logEvery));
     m.put("sync", sync);
+    if (init != null) {
+      m.put("init", init);
+    }
     return m;
   }
 

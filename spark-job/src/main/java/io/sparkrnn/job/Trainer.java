@@ -4,6 +4,8 @@ import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
+import io.sparkrnn.infer.Compatibility;
+import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.StepUpdate.StepRecord;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.io.ModelFile;
@@ -57,9 +59,12 @@ public final class Trainer {
   private final Checkpoints checkpoints;
   private final PrintStream log;
   private final TrainingMetrics metrics = new TrainingMetrics();
+  /** The weights step 0 starts from: {@code --init}'s, or null for {@code Params.initialize(model, seed)}. */
+  private final Params initial;
 
   private Trainer(TrainConfig config, Dataset dataset, ModelConfig model, Schedule schedule, long totalSteps, OutputDir out,
-      PrintStream log) {
+      PrintStream log, Params initial) {
+    this.initial = initial;
     this.config = config;
     this.dataset = dataset;
     this.model = model;
@@ -118,7 +123,8 @@ public final class Trainer {
     if (config.feedback() > 0) {
       checkClosedLoopFits(model, spec, config.feedback());
     }
-    Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log);
+    Params initial = config.init() == null ? null : warmStart(config.init(), model, dataset, hadoop);
+    Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log, initial);
     trainer.previousRun = hasRun;
     return trainer;
   }
@@ -183,6 +189,45 @@ public final class Trainer {
     io.sparkrnn.infer.MemoryBudget.require("training " + model.cell().id() + " with hidden-size " + model.hiddenSize() + ", "
         + model.numLayers() + " layer(s) (" + params + " parameters), batch " + config.batch() + " of T=" + spec.steps(),
         bytes, "lower --hidden-size, --num-layers or --batch");
+  }
+
+  /**
+   * The weights of {@code --init}, checked against the run: the file's configuration (cell,
+   * layers, H, F, O, mode, loss: its names and shapes are checked as it is read) must be the
+   * run's, and a normalisation it records must be the dataset's (its weights expect inputs in those
+   * units). A file without one (imported from PyTorch) is taken as it is.
+   */
+  static Params warmStart(String uri, ModelConfig model, Dataset dataset, Configuration hadoop) throws IOException {
+    TrainedModel given = TrainedModel.load(uri, hadoop);
+    ModelConfig c = given.config();
+    String where = "init: " + uri + " ";
+    checkSame(where, "cell", c.cell().id(), model.cell().id());
+    checkSame(where, "num-layers", c.numLayers(), model.numLayers());
+    checkSame(where, "hidden-size", c.hiddenSize(), model.hiddenSize());
+    checkSame(where, "input_size F", c.inputSize(), model.inputSize());
+    checkSame(where, "output_size O", c.outputSize(), model.outputSize());
+    checkSame(where, "mode", c.mode().id(), model.mode().id());
+    checkSame(where, "loss", c.loss().id(), model.loss().id());
+    io.sparkrnn.data.Normalization recorded = given.normalization();
+    io.sparkrnn.data.Normalization data = dataset.manifest().normalization();
+    if (recorded != null && !recorded.equals(data)) {
+      throw new IllegalArgumentException(where + "was trained on data normalised with " + Compatibility.describe(recorded)
+          + ", the dataset " + dataset.uri() + " is normalised with " + Compatibility.describe(data)
+          + "; prepare the data with the model's statistics");
+    }
+    return given.params();
+  }
+
+  private static void checkSame(String where, String field, Object inFile, Object inRun) {
+    if (!inFile.equals(inRun)) {
+      throw new IllegalArgumentException(where + "has " + field + " " + inFile + ", the run has " + field + " " + inRun
+          + " (from the configuration and the dataset)");
+    }
+  }
+
+  /** The parameters step 0 starts from: a copy of {@code --init}'s, else a seeded initialisation. */
+  private Params startingParams() {
+    return initial == null ? Params.initialize(model, config.seed()) : new Params(model, initial.values().clone());
   }
 
   private static void checkClosedLoopFits(ModelConfig model, DatasetSpec spec, int feedback) {
@@ -252,7 +297,10 @@ public final class Trainer {
 
     checkpoints.pauseMidWriteAt(TestHooks.step(sc.getConf(), Checkpoints.TEST_PAUSE_AT_STEP), log);
     StepUpdate update = new StepUpdate(config, totalSteps);
-    Params params = Params.initialize(model, config.seed());
+    Params params = startingParams();
+    if (initial != null) {
+      log.printf("starting from the weights of %s%n", config.init());
+    }
     Optimizer optimizer = update.newOptimizer();
     long step = 0;
     float[] carriedH = null;
@@ -497,7 +545,7 @@ public final class Trainer {
   public GradientSum firstStepSums(JavaSparkContext sc, int partitions) {
     GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), config.device(), partitions);
     JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
-    Params params = Params.initialize(model, config.seed());
+    Params params = startingParams();
     Schedule.Chosen chosen = schedule.sequences(0);
     StepInput input = new StepInput(0, model, params.values().clone(), chosen.shards(), chosen.rows(), 0, schedule.windowLength(0),
         null, null, false);

@@ -98,6 +98,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   private final LongParam seed;
   private final IntParam partitions;
   private final Param<String> workDir;
+  private final Param<String> initialModel;
 
   public RnnEstimator(String uid) {
     this.uid = uid;
@@ -132,6 +133,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         + " default parallelism)", ParamValidators.gtEq(0));
     workDir = new Param<>(this, "workDir", "Hadoop URI under which each fit makes rnn-fit-<uuid>/ (shards, checkpoints,"
         + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after");
+    initialModel = new Param<>(this, "initialModel", "warm start: Hadoop URI of a model file (model.safetensors of train,"
+        + " import or a saved RnnModel directory) whose weights training starts from (train's --init); unset: a seeded"
+        + " random initialisation");
     setDefault(keyCols, new String[0]);
     setDefault(targetCols, new String[0]);
     setDefault(horizon, -1);
@@ -477,6 +481,29 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     return (RnnEstimator) set(workDir, value);
   }
 
+  public Param<String> initialModel() {
+    return initialModel;
+  }
+
+  public String getInitialModel() {
+    return isDefined(initialModel) ? getOrDefault(initialModel) : null;
+  }
+
+  /**
+   * Warm start ({@code train --init}): training starts from the weights of this model file — a
+   * {@code model.safetensors} written by {@code train}, {@code import} (PyTorch) or an
+   * {@link RnnModel} saved directory — instead of a seeded initialisation; the optimizer starts
+   * fresh. {@code fit} refuses a file whose cell, layers, H, F, O, mode or loss differ from this
+   * estimator's, or whose recorded normalisation differs from the one the fit computes (with
+   * {@code normalize}, the training split's statistics: the same table gives the same ones).
+   */
+  public RnnEstimator setInitialModel(String value) {
+    if (value == null || value.isBlank()) {
+      throw new IllegalArgumentException("setInitialModel: expected a Hadoop URI or path of a model file, found '" + value + "'");
+    }
+    return (RnnEstimator) set(initialModel, value);
+  }
+
   private static int atLeast(String setter, int min, int value) {
     if (value < min) {
       throw new IllegalArgumentException(setter + ": expected at least " + min + ", found " + value);
@@ -546,6 +573,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     k.put("lr", Double.toString(getLr()));
     k.put("seed", Long.toString(getSeed()));
     k.put("partitions", Integer.toString(getPartitions()));
+    if (getInitialModel() != null) {
+      k.put("init", getInitialModel());
+    }
     return k;
   }
 
@@ -590,7 +620,11 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
             manifest.sequences(io.sparkrnn.data.Split.TRAIN), manifest.sequences(io.sparkrnn.data.Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
         try (PrintStream log = new PrintStream(new LogLines(LOG), true, StandardCharsets.UTF_8)) {
-          Trainer trainer = Trainer.prepare(trainKeys(data, out), sc.hadoopConfiguration(), log);
+          Map<String, String> keys = trainKeys(data, out);
+          if (keys.containsKey("init") && HadoopFiles.isDirectory(keys.get("init"), sc.hadoopConfiguration())) {
+            keys.put("init", new Path(keys.get("init"), RnnModel.MODEL_FILE).toString());   // a saved RnnModel
+          }
+          Trainer trainer = Trainer.prepare(keys, sc.hadoopConfiguration(), log);
           trainer.run(JavaSparkContext.fromSparkContext(sc));
         }
         byte[] bytes = HadoopFiles.read(new Path(out, RnnModel.MODEL_FILE).toString(), sc.hadoopConfiguration());

@@ -1,5 +1,6 @@
 package io.sparkrnn.ml;
 
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.model.LossType;
@@ -8,7 +9,9 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -30,6 +33,9 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.expressions.WindowSpec;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.StructType;
 
@@ -344,6 +350,112 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
         getForecastSteps());
     return sorted.mapPartitions((MapPartitionsFunction<Row, Row>) scorer::score, Encoders.row(outSchema));
+  }
+
+  // ---- evaluate ----
+
+  /**
+   * Scores the model on a table with its targets, as {@code bin/spark-rnn evaluate} scores a
+   * dataset, and returns one row of metrics (a DataFrame, computed on the executors when it is
+   * read; nothing is collected here):
+   * <ul>
+   *   <li>{@code loss}: the teacher-forced mean loss in model units, the training loss's mean
+   *       (mse: Σ_o Σ_rows ((ŷ_o − y_o) / std_o)² / (rows · O); cross_entropy: mean −log p(class));
+   *   <li>{@code accuracy}, {@code perplexity} = e^loss: class models (null otherwise);
+   *   <li>{@code rmse_<target>}, {@code mae_<target>}: regression models, per target column, in the
+   *       table's own units (the recorded normalisation undone);
+   *   <li>{@code rows}: the rows scored.
+   * </ul>
+   * The predictions are {@link #transform}'s (each key's rows in order, the state carried, from a
+   * zero state at its first row); row t's prediction is compared with the target column's value
+   * {@code horizon} rows later in the key's order (-1: 1 when the targets include an input, else
+   * 0). A row counts when its prediction and that target are present and finite.
+   *
+   * @throws IllegalArgumentException a missing or mistyped column (before any job), or a seq2one model
+   */
+  public Dataset<Row> evaluate(Dataset<?> dataset) {
+    ModelConfig c = trainedModel().config();
+    if (c.mode() == Mode.SEQ2ONE) {
+      throw new IllegalArgumentException("RnnModel.evaluate: seq2one models are not scored yet (one prediction per key; "
+          + "use bin/spark-rnn evaluate on the prepared windows)");
+    }
+    boolean classes = c.loss() == LossType.CROSS_ENTROPY;
+    String[] inputs = getInputCols();
+    String[] targets = getTargetCols().length > 0 ? getTargetCols() : inputs;
+    StructType schema = dataset.schema();
+    for (String t : targets) {
+      RnnColumns.checkTarget("RnnModel.evaluate", schema, t, classes);
+    }
+    int O = c.outputSize();
+    if (classes ? targets.length != 1 : targets.length != O) {
+      throw new IllegalArgumentException("RnnModel.evaluate: targetCols " + Arrays.toString(targets) + " give "
+          + targets.length + " targets; the model has " + (classes ? "one class id column (O=" + O + " classes)" : "O=" + O
+          + " outputs"));
+    }
+    int K = getHorizon() >= 0 ? getHorizon() : (Arrays.asList(inputs).stream().anyMatch(Arrays.asList(targets)::contains) ? 1 : 0);
+    RnnModel scorer = copy(new ParamMap()).setForecastSteps(0);
+    Dataset<Row> scored = scorer.transform(dataset);   // checks the input columns before any job
+    Column[] keys = Arrays.stream(getKeyCols()).map(scored::col).toArray(Column[]::new);
+    WindowSpec inOrder = Window.partitionBy(keys).orderBy(scored.col(getOrderCol()));
+    // the predictions beside their targets, K rows later in the key's order (a window, before the aggregation)
+    List<Column> paired = new ArrayList<>();
+    paired.add(scored.col(getPredictionCol()).as("prediction"));
+    if (classes) {
+      paired.add(scored.col(getProbabilityCol()).as("probability"));
+      paired.add(scored.col(getPredictedClassCol()).as("predictedClass"));
+    }
+    for (int i = 0; i < targets.length; i++) {
+      Column t = scored.col(targets[i]);
+      paired.add((K == 0 ? t : functions.lead(t, K).over(inOrder)).as("target" + i));
+    }
+    Dataset<Row> pairs = scored.select(paired.toArray(new Column[0]));
+    Column prediction = pairs.col("prediction");
+    Column[] truth = new Column[targets.length];
+    Column valid = prediction.isNotNull();
+    for (int i = 0; i < targets.length; i++) {
+      truth[i] = pairs.col("target" + i);
+      valid = valid.and(truth[i].isNotNull());
+      if (!classes) {
+        valid = valid.and(functions.not(functions.isnan(truth[i].cast("double"))));
+      }
+    }
+    if (classes) {
+      Column cls = truth[0].cast("int");
+      valid = valid.and(cls.geq(0)).and(cls.lt(O));
+      Column p = functions.element_at(pairs.col("probability"), cls.plus(1));
+      Column hit = pairs.col("predictedClass").equalTo(cls).cast("double");
+      Dataset<Row> sums = pairs.agg(functions.avg(functions.when(valid, functions.log(p).multiply(-1))).as("loss"),
+          functions.avg(functions.when(valid, hit)).as("accuracy"),
+          functions.count(functions.when(valid, functions.lit(1))).as("rows"));
+      return sums.select(sums.col("loss"), sums.col("accuracy"), functions.exp(sums.col("loss")).as("perplexity"),
+          sums.col("rows"));
+    }
+    List<Column> aggregates = new ArrayList<>();
+    aggregates.add(functions.count(functions.when(valid, functions.lit(1))).as("rows"));
+    for (int o = 0; o < O; o++) {
+      Column error = functions.element_at(prediction, o + 1).minus(truth[o]);   // raw units
+      aggregates.add(functions.sum(functions.when(valid, error.multiply(error))).as("sse" + o));
+      aggregates.add(functions.sum(functions.when(valid, functions.abs(error))).as("sae" + o));
+    }
+    Dataset<Row> sums = pairs.agg(aggregates.get(0), aggregates.subList(1, aggregates.size()).toArray(new Column[0]));
+    Normalization norm = trainedModel().normalization();
+    Column n = sums.col("rows");
+    Column scaledSum = functions.lit(0.0);               // Σ_o sse_o / std_o², model units
+    List<Column> perTarget = new ArrayList<>();
+    for (int o = 0; o < O; o++) {
+      double std = norm == null || norm.targetStd() == null ? 1.0 : norm.targetStd()[o];
+      Column sse = sums.col("sse" + o);
+      scaledSum = scaledSum.plus(sse.divide(std * std));
+      perTarget.add(functions.when(n.gt(0), functions.sqrt(sse.divide(n))).as("rmse_" + targets[o]));
+      perTarget.add(functions.when(n.gt(0), sums.col("sae" + o).divide(n)).as("mae_" + targets[o]));
+    }
+    List<Column> out = new ArrayList<>();
+    out.add(functions.when(n.gt(0), scaledSum.divide(n.multiply(O))).as("loss"));
+    out.add(functions.lit(null).cast("double").as("accuracy"));
+    out.add(functions.lit(null).cast("double").as("perplexity"));
+    out.addAll(perTarget);
+    out.add(n);
+    return sums.select(out.toArray(new Column[0]));
   }
 
   @Override

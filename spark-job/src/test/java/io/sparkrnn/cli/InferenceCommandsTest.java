@@ -3,10 +3,12 @@ package io.sparkrnn.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.ShardInfo;
@@ -56,6 +58,8 @@ class InferenceCommandsTest {
   static final double SAME_ENGINE_TOL = 0;
   /** Raw .npy inputs are normalised in float64 and rounded to float32: one rounding per input. */
   static final double NORMALISATION_ROUNDING_TOL = 1e-5;
+  /** Float64 sums in another order, and (raw − raw) against (model − model) · std: a few ulps of the sums. */
+  static final double RAW_UNITS_REL_TOL = 1e-9;
 
   @TempDir
   static Path tmp;
@@ -265,6 +269,63 @@ class InferenceCommandsTest {
     }
     assertEquals(expected.meanLoss(), ((Number) j.get("loss")).doubleValue(), 1e-12 * expected.meanLoss(), "loss");
     assertTrue(((Number) j.get("closed_loop_loss")).doubleValue() > 0);
+  }
+
+  @Test
+  void evaluateReportsRmseAndMaeInTheDatasetsUnitsBeforeNormalisation() throws IOException {
+    Path json = tmp.resolve("eval-raw.json");
+    Run r = run("evaluate", "--model", s(sineModel), "--data", s(sine), "--json", s(json), "--engine", "reference",
+        "--master", "local[2]");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("rmse"), "the table prints rmse: " + r.out());
+    Map<String, Object> j = Json.parseObject(Files.readString(json));
+    // independent: predictions and targets both taken back to raw units, raw = v · std + mean, then compared
+    TrainedModel m = TrainedModel.load(sineModel);
+    Normalization n = Dataset.open(sine.toUri(), new Configuration()).manifest().normalization();
+    assertNotNull(n.targetStd(), "the sine dataset normalises its targets");
+    int O = m.config().outputSize();
+    double[] squared = new double[O];
+    double[] absolute = new double[O];
+    long rows = 0;
+    for (int i = 0; i < 5; i++) {
+      Batch b = shard(sine, i);
+      float[] y = new ReferenceEngine().forward(m.params(), b, null).outputs();
+      for (int t = 0; t < b.steps(); t++) {
+        for (int k = 0; k < b.batchSize(); k++) {
+          if (t >= b.length(k)) {
+            continue;
+          }
+          rows++;
+          for (int o = 0; o < O; o++) {
+            int at = (t * b.batchSize() + k) * O + o;
+            double predicted = y[at] * n.targetStd()[o] + n.targetMean()[o];
+            double truth = b.targets()[at] * n.targetStd()[o] + n.targetMean()[o];
+            squared[o] += (predicted - truth) * (predicted - truth);
+            absolute[o] += Math.abs(predicted - truth);
+          }
+        }
+      }
+    }
+    List<?> rmse = (List<?>) j.get("rmse");
+    List<?> mae = (List<?>) j.get("mae");
+    assertEquals(O, rmse.size(), "one rmse per output");
+    for (int o = 0; o < O; o++) {
+      double wantRmse = Math.sqrt(squared[o] / rows);
+      double wantMae = absolute[o] / rows;
+      assertEquals(wantRmse, ((Number) rmse.get(o)).doubleValue(), RAW_UNITS_REL_TOL * wantRmse, "rmse[" + o + "]");
+      assertEquals(wantMae, ((Number) mae.get(o)).doubleValue(), RAW_UNITS_REL_TOL * wantMae, "mae[" + o + "]");
+    }
+    // and not the model-unit value: the sine targets' std is far from 1
+    assertTrue(Math.abs(n.targetStd()[0] - 1) > 0.1, "std " + n.targetStd()[0]);
+  }
+
+  @Test
+  void trainInitWithAnotherCellExitsTwoNamingTheField() {
+    // sineModel is a GRU(1→6→1) trained on the sine dataset's units; an LSTM run cannot start from it
+    Run r = run("train", "--data", s(sine), "--out", s(tmp.resolve("warm-cli")), "--init", s(sineModel), "--cell", "lstm",
+        "--hidden-size", "6", "--steps", "1", "--batch", "8");
+    assertFails(r, "init: " + s(sineModel), "has cell gru, the run has cell lstm");
+    assertFalse(Files.exists(tmp.resolve("warm-cli").resolve("model.safetensors")), "nothing trained");
   }
 
   // ---- generate ----

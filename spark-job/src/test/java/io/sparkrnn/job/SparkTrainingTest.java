@@ -16,6 +16,7 @@ import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -111,6 +112,79 @@ class SparkTrainingTest {
       assertEquals(single.meanLoss(), spark.meanLoss(), tol * Math.abs(single.meanLoss()), engine + ": mean loss");
       assertNormwiseClose(single.meanGradient(), spark.meanGradient(), tol, engine + " with " + partitions + " partitions");
     }
+  }
+
+  /** A model file of {@code params} with the metadata of the dataset at {@code dataUri} (its normalisation, if any). */
+  static Path modelFile(String name, Params params, String dataUri) throws IOException {
+    Path file = tmp.resolve(name);
+    Dataset ds = Dataset.open(dataUri, new Configuration());
+    Files.write(file, io.sparkrnn.kernel.io.ModelFile.toBytes(params, ModelMetadata.fromManifest(ds.manifest())));
+    return file;
+  }
+
+  @Test
+  void trainingWithInitTakesItsFirstStepFromTheGivenWeights() throws IOException {
+    Path out = tmp.resolve("warm");
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("engine", "reference");
+    m.put("steps", "1");
+    m.put("optimizer", "sgd");
+    m.put("momentum", "0");
+    m.put("lr", "0.5");
+    m.put("clip-norm", "0");
+    m.put("checkpoint-every", "0");
+    ModelConfig gru = Trainer.prepare(sineConfig(tmp.resolve("warm-probe").toUri().toString()), new Configuration(), quiet()).model();
+    Params given = Params.initialize(gru, 1234);        // not the run's seed (42): other weights than its own start
+    m.put("init", modelFile("warm-init.safetensors", given, sine).toUri().toString());
+    Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
+    trainer.run(sc);
+
+    // independent: one SGD step from the given weights with the float64 reference engine on step 0's sequences
+    Schedule.Chosen chosen = trainer.schedule().sequences(0);
+    int[] all = new int[chosen.shards().length];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = i;
+    }
+    Dataset ds = trainer.dataset();
+    Batch whole = SequenceSelection.gather(gru, b -> read(ds, b), chosen.shards(), chosen.rows(), all, 0, ds.manifest().spec().steps());
+    Params expected = new Params(gru, given.values().clone());
+    io.sparkrnn.kernel.engine.BpttResult r = new ReferenceEngine().lossAndGradient(expected, whole, null);
+    sgd(expected.values(), r.gradients().meanGradient(), 0.5f);
+    Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
+    assertNormwiseClose(expected.values(), trained.values(), REFERENCE_REL_TOL, "one step from --init's weights");
+    String metrics = Files.readString(out.resolve("metrics.jsonl"));
+    double firstLoss = ((Number) io.sparkrnn.kernel.io.Json.parseObject(metrics.lines().findFirst().orElseThrow()).get("loss")).doubleValue();
+    double givenLoss = r.gradients().meanLoss();
+    assertEquals(givenLoss, firstLoss, REFERENCE_REL_TOL * givenLoss, "step 0's loss is the given model's loss on its batch");
+    // and the comparison can fail: the seed's own initialisation has another loss there
+    double ownLoss = new ReferenceEngine().lossAndGradient(Params.initialize(gru, 42), whole, null).gradients().meanLoss();
+    assertTrue(Math.abs(ownLoss - givenLoss) > 1e-3 * givenLoss, "losses " + ownLoss + " and " + givenLoss);
+  }
+
+  @Test
+  void initWithAnotherShapeOrNormalisationIsRefusedNamingTheField() throws IOException {
+    Map<String, String> m = sineConfig(tmp.resolve("warm-refused").toUri().toString());
+    ModelConfig gru = Trainer.prepare(sineConfig(tmp.resolve("warm-refused-probe").toUri().toString()), new Configuration(), quiet())
+        .model();
+    ModelConfig wider = new ModelConfig(gru.cell(), gru.numLayers(), gru.inputSize(), 12, gru.outputSize(), gru.mode(), gru.loss());
+    m.put("init", modelFile("warm-wider.safetensors", Params.initialize(wider, 1), sine).toString());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().contains("has hidden-size 12, the run has hidden-size 8"), e.getMessage());
+
+    ModelConfig lstm = new ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM, 1, gru.inputSize(), 8, gru.outputSize(), gru.mode(),
+        gru.loss());
+    m.put("init", modelFile("warm-lstm.safetensors", Params.initialize(lstm, 1), sine).toString());
+    e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().contains("has cell lstm, the run has cell gru"), e.getMessage());
+
+    // the same shapes, trained on normalised data: its weights expect other units than the (raw) dataset's
+    Path normalised = tmp.resolve("sine-normalised");
+    Prep.run(new SineSource(SineSource.Options.defaults(20, 32, 7)), new PrepOptions(normalised.toUri(), 16, 0.125, true, false),
+        new Configuration());
+    m.put("init", modelFile("warm-normalised.safetensors", Params.initialize(gru, 1), normalised.toUri().toString()).toString());
+    e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().contains("normalised with input_mean=") && e.getMessage().contains("nothing (raw units)"),
+        e.getMessage());
   }
 
   static Batch read(Dataset ds, int shard) {

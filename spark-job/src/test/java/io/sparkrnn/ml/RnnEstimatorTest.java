@@ -164,6 +164,70 @@ class RnnEstimatorTest {
   }
 
   @Test
+  void evaluateGivesRmseAndMaeInTheTablesUnitsAndTheLossInModelUnits() throws Exception {
+    TrainedModel trained = model.trainedModel();
+    Normalization n = trained.normalization();
+    AtomicInteger jobs = new AtomicInteger();
+    SparkListener counter = new SparkListener() {
+      @Override
+      public void onJobStart(SparkListenerJobStart jobStart) {
+        jobs.incrementAndGet();
+      }
+    };
+    spark.sparkContext().addSparkListener(counter);
+    Dataset<Row> metrics;
+    try {
+      int before = jobs.get();
+      metrics = model.evaluate(table);
+      spark.sparkContext().listenerBus().waitUntilEmpty();
+      assertEquals(before, jobs.get(), "evaluate builds a DataFrame; no job (no collect) until it is read");
+    } finally {
+      spark.sparkContext().removeSparkListener(counter);
+    }
+    List<Row> got = metrics.collectAsList();
+    assertEquals(1, got.size(), "one row of metrics");
+    Row m = got.get(0);
+
+    // independent: the float64 reference engine stepped over every sensor's rows; row t's prediction, taken back to
+    // the table's units, against row t + 1's values (targets = inputs, horizon 1)
+    String[] names = {"temp", "load"};
+    double[] squared = new double[2];
+    double[] absolute = new double[2];
+    double scaled = 0;
+    long rows = 0;
+    for (int s = 0; s < SENSORS; s++) {
+      List<Row> series = rowsOf(String.format("sensor-%05d", s));
+      assertEquals(HOURS, series.size(), "sensor-" + s + " rows (the key format)");
+      StatefulSession reference = new StatefulSession(trained.params(), new ReferenceEngine(), 1);
+      for (int t = 0; t + 1 < HOURS; t++) {
+        float[] x = new float[2];
+        for (int f = 0; f < 2; f++) {
+          x[f] = (float) ((series.get(t).getDouble(2 + f) - n.inputMean()[f]) / n.inputStd()[f]);
+        }
+        float[] y = reference.step(x);
+        rows++;
+        for (int o = 0; o < 2; o++) {
+          double predicted = y[o] * n.targetStd()[o] + n.targetMean()[o];
+          double error = predicted - series.get(t + 1).getDouble(2 + o);
+          squared[o] += error * error;
+          absolute[o] += Math.abs(error);
+          scaled += (error / n.targetStd()[o]) * (error / n.targetStd()[o]);
+        }
+      }
+    }
+    assertEquals(rows, m.getLong(m.fieldIndex("rows")), "rows scored: every row but each key's last");
+    for (int o = 0; o < 2; o++) {
+      // |rmse(a) − rmse(b)| ≤ max |a − b| (triangle inequality), and the engines agree to FLOAT32_ABS_TOL in model units
+      double tol = FLOAT32_ABS_TOL * n.targetStd()[o];
+      assertEquals(Math.sqrt(squared[o] / rows), m.getDouble(m.fieldIndex("rmse_" + names[o])), tol, "rmse_" + names[o]);
+      assertEquals(absolute[o] / rows, m.getDouble(m.fieldIndex("mae_" + names[o])), tol, "mae_" + names[o]);
+    }
+    double loss = scaled / (rows * 2);
+    assertEquals(loss, m.getDouble(m.fieldIndex("loss")), 2 * Math.sqrt(loss) * FLOAT32_ABS_TOL + 1e-8, "loss, model units");
+    assertTrue(m.isNullAt(m.fieldIndex("accuracy")), "no accuracy for a regression model");
+  }
+
+  @Test
   void theModelPredictsTheNextHourBetterThanRepeatingTheLastOne() {
     // teacher-forced next-hour temp error against the naive "same as this hour" forecast, over every sensor
     List<Row> out = model.transform(table).collectAsList();
@@ -227,6 +291,29 @@ class RnnEstimatorTest {
     for (int i = 0; i < x.size(); i++) {
       assertArrayEquals(prediction(x.get(i)), prediction(y.get(i)), 0.0, "row " + i + ": " + x.get(i));
     }
+  }
+
+  @Test
+  void fitWithAnInitialModelStartsFromItsWeights() throws IOException {
+    Path saved = tmp.resolve("warm-start-model");
+    model.write().overwrite().save(saved.toString());
+    // one Adam step moves each weight by about lr: with lr 1e-9 the fit returns the given weights to float32 rounding
+    float[] given = model.trainedModel().params().values();
+    float[] warm = estimator().setInitialModel(saved.toString()).setMaxSteps(1).setLr(1e-9).fit(table).trainedModel().params()
+        .values();
+    float[] cold = estimator().setMaxSteps(1).setLr(1e-9).fit(table).trainedModel().params().values();
+    double warmWorst = 0;
+    double coldWorst = 0;
+    for (int i = 0; i < given.length; i++) {
+      warmWorst = Math.max(warmWorst, Math.abs(warm[i] - given[i]));
+      coldWorst = Math.max(coldWorst, Math.abs(cold[i] - given[i]));
+    }
+    assertTrue(warmWorst < 1e-6, "warm start: worst |w − given| " + warmWorst);
+    assertTrue(coldWorst > 1e-2, "and without it the weights are the seed's, worst |w − given| " + coldWorst);
+    // another hidden size cannot start from it: refused naming the field
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> estimator().setHiddenSize(4).setInitialModel(saved.resolve("model.safetensors").toString()).setMaxSteps(1).fit(table));
+    assertTrue(e.getMessage().contains("has hidden-size 8, the run has hidden-size 4"), e.getMessage());
   }
 
   @Test

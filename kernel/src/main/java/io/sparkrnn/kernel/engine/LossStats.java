@@ -26,6 +26,10 @@ public final class LossStats implements Serializable {
   private final double tolerance;
   private long rows;
   private long rowsWithinTolerance;
+  /** mse: Σ (y_o − target_o)² per output [O] over the scored rows, model units; null before the first mse row. */
+  private double[] squaredErrorSums;
+  /** mse: Σ |y_o − target_o| per output [O] over the scored rows, model units; null before the first mse row. */
+  private double[] absoluteErrorSums;
 
   /** Loss and accuracy only. */
   public LossStats() {
@@ -71,6 +75,35 @@ public final class LossStats implements Serializable {
     return tolerance;
   }
 
+  /** mse: the rows scored (a valid (t, b), or b for seq2one); each contributes one error per output. */
+  public long rows() {
+    return rows;
+  }
+
+  /** mse: root mean squared error per output [O], model units, sqrt(Σ d_o² / rows); null without mse rows. */
+  public double[] rootMeanSquaredErrors() {
+    if (squaredErrorSums == null) {
+      return null;
+    }
+    double[] r = new double[squaredErrorSums.length];
+    for (int o = 0; o < r.length; o++) {
+      r[o] = Math.sqrt(squaredErrorSums[o] / rows);
+    }
+    return r;
+  }
+
+  /** mse: mean absolute error per output [O], model units, Σ |d_o| / rows; null without mse rows. */
+  public double[] meanAbsoluteErrors() {
+    if (absoluteErrorSums == null) {
+      return null;
+    }
+    double[] r = new double[absoluteErrorSums.length];
+    for (int o = 0; o < r.length; o++) {
+      r[o] = absoluteErrorSums[o] / rows;
+    }
+    return r;
+  }
+
   public LossStats merge(LossStats o) {
     rows += o.rows;
     rowsWithinTolerance += o.rowsWithinTolerance;
@@ -78,7 +111,23 @@ public final class LossStats implements Serializable {
     lossCount += o.lossCount;
     correct += o.correct;
     predictions += o.predictions;
+    squaredErrorSums = addInto(squaredErrorSums, o.squaredErrorSums);
+    absoluteErrorSums = addInto(absoluteErrorSums, o.absoluteErrorSums);
     return this;
+  }
+
+  /** a += b elementwise; either may be null (no mse rows yet). */
+  private static double[] addInto(double[] a, double[] b) {
+    if (b == null) {
+      return a;
+    }
+    if (a == null) {
+      return b.clone();
+    }
+    for (int o = 0; o < a.length; o++) {
+      a[o] += b[o];
+    }
+    return a;
   }
 
   /**
@@ -98,10 +147,16 @@ public final class LossStats implements Serializable {
         }
         int row = (t * B + b) * O;
         if (config.loss() == LossType.MSE) {
+          if (squaredErrorSums == null) {
+            squaredErrorSums = new double[O];
+            absoluteErrorSums = new double[O];
+          }
           double worst = 0;
           for (int o = 0; o < O; o++) {
             double d = (double) outputs[row + o] - batch.targets()[row + o];
             lossSum += d * d;
+            squaredErrorSums[o] += d * d;
+            absoluteErrorSums[o] += Math.abs(d);
             worst = Math.max(worst, Math.abs(d));
           }
           lossCount += O;

@@ -615,14 +615,21 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     LOG.info("RnnEstimator {}: working in {}{}", uid, dir, given ? "" : " (removed when done)");
     try {
       try {
-        Manifest manifest = SequenceTables.prep(dataset.toDF(), spec, data, false);
+        String init = getInitialModel();
+        if (init != null && HadoopFiles.isDirectory(init, sc.hadoopConfiguration())) {
+          init = new Path(init, RnnModel.MODEL_FILE).toString();   // a saved RnnModel
+        }
+        // the initial weights expect inputs in the units they were trained in: prep with its statistics
+        io.sparkrnn.data.Normalization fixed = init != null && spec.normalize()
+            ? io.sparkrnn.infer.TrainedModel.load(init, sc.hadoopConfiguration()).normalization() : null;
+        Manifest manifest = SequenceTables.prep(dataset.toDF(), spec, data, false, fixed);
         LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
             manifest.sequences(io.sparkrnn.data.Split.TRAIN), manifest.sequences(io.sparkrnn.data.Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
         try (PrintStream log = new PrintStream(new LogLines(LOG), true, StandardCharsets.UTF_8)) {
           Map<String, String> keys = trainKeys(data, out);
-          if (keys.containsKey("init") && HadoopFiles.isDirectory(keys.get("init"), sc.hadoopConfiguration())) {
-            keys.put("init", new Path(keys.get("init"), RnnModel.MODEL_FILE).toString());   // a saved RnnModel
+          if (init != null) {
+            keys.put("init", init);
           }
           Trainer trainer = Trainer.prepare(keys, sc.hadoopConfiguration(), log);
           trainer.run(JavaSparkContext.fromSparkContext(sc));

@@ -3,6 +3,7 @@ package io.sparkrnn.ml;
 import static org.apache.spark.sql.functions.col;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -310,6 +311,13 @@ class RnnEstimatorTest {
     }
     assertTrue(warmWorst < 1e-6, "warm start: worst |w − given| " + warmWorst);
     assertTrue(coldWorst > 1e-2, "and without it the weights are the seed's, worst |w − given| " + coldWorst);
+    // fine-tuning on other data (other sensors) preps it with the initial model's statistics, which
+    // its weights expect, instead of refusing the other data's own
+    Dataset<Row> other = ExampleTables.sensors(spark, SENSORS, HOURS, 99);
+    RnnModel tuned = estimator().setInitialModel(saved.toString()).setMaxSteps(1).setLr(1e-9).fit(other);
+    assertEquals(model.trainedModel().normalization(), tuned.trainedModel().normalization());
+    assertNotEquals(model.trainedModel().normalization(), estimator().setMaxSteps(1).fit(other).trainedModel().normalization(),
+        "the other data's own statistics differ (so the comparison above can fail)");
     // another hidden size cannot start from it: refused naming the field
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> estimator().setHiddenSize(4).setInitialModel(saved.resolve("model.safetensors").toString()).setMaxSteps(1).fit(table));

@@ -86,6 +86,18 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   private final IntParam classes;
   private final IntParam steps;
   private final IntParam stride;
+  private final Param<String> optimizer;
+  private final Param<String> lrSchedule;
+  private final DoubleParam lrMin;
+  private final DoubleParam clipNorm;
+  private final DoubleParam weightDecay;
+  private final Param<String> device;
+  private final LongParam validateEvery;
+  private final IntParam feedback;
+  private final IntParam minSteps;
+  private final Param<String> split;
+  private final IntParam gap;
+  private final Param<String> missing;
   private final BooleanParam normalize;
   private final DoubleParam validationFraction;
   private final Param<String> cell;
@@ -115,6 +127,18 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     classes = RnnColumns.classes(this);
     steps = new IntParam(this, "steps", "T, time steps per training window (prep table's --steps; required)",
         ParamValidators.gtEq(1));
+    optimizer = new Param<>(this, "optimizer", "the optimizer: adam, adamw or sgd (train's optimizer)");
+    lrSchedule = new Param<>(this, "lrSchedule", "constant, or cosine from lr to lrMin over the run (train's lr-schedule)");
+    lrMin = new DoubleParam(this, "lrMin", "the learning rate the cosine schedule ends at (train's lr-min)");
+    clipNorm = new DoubleParam(this, "clipNorm", "clip the gradient's global L2 norm to this; 0 for none (train's clip-norm)");
+    weightDecay = new DoubleParam(this, "weightDecay", "L2 penalty (adam, sgd) or decoupled decay (adamw) (train's weight-decay)");
+    device = new Param<>(this, "device", "where the kernels run: auto, gpu, cpu-opencl or jvm (train's device)");
+    validateEvery = new LongParam(this, "validateEvery", "validate every N steps and at the end; 0 for never (train's validate-every)");
+    feedback = new IntParam(this, "feedback", "closed-loop validation: the last K steps driven by the model's outputs (train's feedback)");
+    minSteps = new IntParam(this, "minSteps", "M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T");
+    split = new Param<>(this, "split", "auto (by key with keyCols, else by time), by-key or by-time");
+    gap = new IntParam(this, "gap", "with split by-time: rows left out between the training and validation parts");
+    missing = new Param<>(this, "missing", "a null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value)");
     stride = new IntParam(this, "stride", "S, rows between window starts; 0 for T", ParamValidators.gtEq(0));
     normalize = new BooleanParam(this, "normalize", "z-score inputs (and regression targets) with the training split's"
         + " statistics; transform applies them and undoes them on the outputs");
@@ -157,6 +181,18 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     setDefault(lr, Double.parseDouble(train.get("lr")));
     setDefault(seed, Long.parseLong(train.get("seed")));
     setDefault(partitions, Integer.parseInt(train.get("partitions")));
+    setDefault(optimizer, train.get("optimizer"));
+    setDefault(lrSchedule, train.get("lr-schedule"));
+    setDefault(lrMin, Double.parseDouble(train.get("lr-min")));
+    setDefault(clipNorm, Double.parseDouble(train.get("clip-norm")));
+    setDefault(weightDecay, Double.parseDouble(train.get("weight-decay")));
+    setDefault(device, train.get("device"));
+    setDefault(validateEvery, Long.parseLong(train.get("validate-every")));
+    setDefault(feedback, Integer.parseInt(train.get("feedback")));
+    setDefault(minSteps, 0);
+    setDefault(split, "auto");
+    setDefault(gap, 0);
+    setDefault(missing, "error");
   }
 
   public RnnEstimator() {
@@ -530,6 +566,162 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    * The table options as prep table's record, validated. Its messages name prep table's options
    * (--steps …); they are translated to this class's setters here.
    */
+  public Param<String> optimizer() {
+    return optimizer;
+  }
+
+  public String getOptimizer() {
+    return (String) getOrDefault(optimizer);
+  }
+
+  /** The optimizer: adam, adamw or sgd (train's optimizer). */
+  public RnnEstimator setOptimizer(String value) {
+    return (RnnEstimator) set(optimizer, value);
+  }
+
+  public Param<String> lrSchedule() {
+    return lrSchedule;
+  }
+
+  public String getLrSchedule() {
+    return (String) getOrDefault(lrSchedule);
+  }
+
+  /** Constant, or cosine from lr to lrMin over the run (train's lr-schedule). */
+  public RnnEstimator setLrSchedule(String value) {
+    return (RnnEstimator) set(lrSchedule, value);
+  }
+
+  public DoubleParam lrMin() {
+    return lrMin;
+  }
+
+  public double getLrMin() {
+    return (Double) getOrDefault(lrMin);
+  }
+
+  /** The learning rate the cosine schedule ends at (train's lr-min). */
+  public RnnEstimator setLrMin(double value) {
+    return (RnnEstimator) set(lrMin, value);
+  }
+
+  public DoubleParam clipNorm() {
+    return clipNorm;
+  }
+
+  public double getClipNorm() {
+    return (Double) getOrDefault(clipNorm);
+  }
+
+  /** Clip the gradient's global L2 norm to this; 0 for none (train's clip-norm). */
+  public RnnEstimator setClipNorm(double value) {
+    return (RnnEstimator) set(clipNorm, value);
+  }
+
+  public DoubleParam weightDecay() {
+    return weightDecay;
+  }
+
+  public double getWeightDecay() {
+    return (Double) getOrDefault(weightDecay);
+  }
+
+  /** L2 penalty (adam, sgd) or decoupled decay (adamw) (train's weight-decay). */
+  public RnnEstimator setWeightDecay(double value) {
+    return (RnnEstimator) set(weightDecay, value);
+  }
+
+  public Param<String> device() {
+    return device;
+  }
+
+  public String getDevice() {
+    return (String) getOrDefault(device);
+  }
+
+  /** Where the kernels run: auto, gpu, cpu-opencl or jvm (train's device). */
+  public RnnEstimator setDevice(String value) {
+    return (RnnEstimator) set(device, value);
+  }
+
+  public LongParam validateEvery() {
+    return validateEvery;
+  }
+
+  public long getValidateEvery() {
+    return (Long) getOrDefault(validateEvery);
+  }
+
+  /** Validate every N steps and at the end; 0 for never (train's validate-every). */
+  public RnnEstimator setValidateEvery(long value) {
+    return (RnnEstimator) set(validateEvery, value);
+  }
+
+  public IntParam feedback() {
+    return feedback;
+  }
+
+  public int getFeedback() {
+    return (Integer) getOrDefault(feedback);
+  }
+
+  /** Closed-loop validation: the last K steps driven by the model's outputs (train's feedback). */
+  public RnnEstimator setFeedback(int value) {
+    return (RnnEstimator) set(feedback, value);
+  }
+
+  public IntParam minSteps() {
+    return minSteps;
+  }
+
+  public int getMinSteps() {
+    return (Integer) getOrDefault(minSteps);
+  }
+
+  /** M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T. */
+  public RnnEstimator setMinSteps(int value) {
+    return (RnnEstimator) set(minSteps, value);
+  }
+
+  public Param<String> split() {
+    return split;
+  }
+
+  public String getSplit() {
+    return (String) getOrDefault(split);
+  }
+
+  /** Auto (by key with keyCols, else by time), by-key or by-time. */
+  public RnnEstimator setSplit(String value) {
+    return (RnnEstimator) set(split, value);
+  }
+
+  public IntParam gap() {
+    return gap;
+  }
+
+  public int getGap() {
+    return (Integer) getOrDefault(gap);
+  }
+
+  /** With split by-time: rows left out between the training and validation parts. */
+  public RnnEstimator setGap(int value) {
+    return (RnnEstimator) set(gap, value);
+  }
+
+  public Param<String> missing() {
+    return missing;
+  }
+
+  public String getMissing() {
+    return (String) getOrDefault(missing);
+  }
+
+  /** A null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value). */
+  public RnnEstimator setMissing(String value) {
+    return (RnnEstimator) set(missing, value);
+  }
+
   TableSpec tableSpec() {
     if (!isDefined(steps)) {
       throw new IllegalArgumentException("RnnEstimator: steps (T, the window length) is not set; call setSteps");
@@ -541,8 +733,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     source.put("api", "RnnEstimator " + uid);
     try {
       return new TableSpec(List.of(getKeyCols()), getOrderCol(), List.of(getInputCols()), List.of(getTargetCols()),
-          getClasses(), getSeq2one(), getSteps(), getStride(), getHorizon(), 0, null, null, getValidationFraction(), 0,
-          getNormalize(), TableSpec.Missing.ERROR, getBatch(), getSeed(), 0, source);
+          getClasses(), getSeq2one(), getSteps(), getStride(), getHorizon(), getMinSteps(), null,
+          getSplit().equals("auto") ? null : TableSpec.SplitMode.parse(getSplit()), getValidationFraction(), getGap(),
+          getNormalize(), TableSpec.Missing.parse(getMissing()), getBatch(), getSeed(), 0, source);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("RnnEstimator: " + setterNames(e.getMessage()), e);
     }
@@ -576,6 +769,14 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     if (getInitialModel() != null) {
       k.put("init", getInitialModel());
     }
+    k.put("optimizer", getOptimizer());
+    k.put("lr-schedule", getLrSchedule());
+    k.put("lr-min", Double.toString(getLrMin()));
+    k.put("clip-norm", Double.toString(getClipNorm()));
+    k.put("weight-decay", Double.toString(getWeightDecay()));
+    k.put("device", getDevice());
+    k.put("validate-every", Long.toString(getValidateEvery()));
+    k.put("feedback", Integer.toString(getFeedback()));
     return k;
   }
 

@@ -325,6 +325,34 @@ class RnnEstimatorTest {
   }
 
   @Test
+  void everyTableOptionAndTrainKeyIsAParamThatReachesPrepAndTrain() {
+    RnnEstimator e = estimator().setSplit("by-time").setGap(6).setMinSteps(12).setMissing("ffill").setOptimizer("sgd")
+        .setLrSchedule("cosine").setLrMin(0.001).setClipNorm(2.5).setWeightDecay(0.01).setDevice("jvm").setValidateEvery(10)
+        .setFeedback(4);
+    io.sparkrnn.data.spark.TableSpec spec = e.tableSpec();
+    assertEquals(io.sparkrnn.data.spark.TableSpec.SplitMode.BY_TIME, spec.effectiveSplit());
+    assertEquals(6, spec.gap());
+    assertEquals(12, spec.effectiveMinSteps());
+    assertEquals(io.sparkrnn.data.spark.TableSpec.Missing.FFILL, spec.missing());
+    java.util.Map<String, String> keys = e.trainKeys("d", "o");
+    assertEquals("sgd", keys.get("optimizer"));
+    assertEquals("cosine", keys.get("lr-schedule"));
+    assertEquals("2.5", keys.get("clip-norm"));
+    assertEquals("jvm", keys.get("device"));
+    assertEquals("10", keys.get("validate-every"));
+    assertEquals("4", keys.get("feedback"));
+    // defaults are train's, and a bad value is refused naming it, before any job
+    assertEquals(io.sparkrnn.job.TrainConfig.DEFAULTS.get("optimizer"), estimator().getOptimizer());
+    IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+        () -> estimator().setOptimizer("rmsprop").transformSchema(table.schema()));
+    assertTrue(bad.getMessage().contains("optimizer"), bad.getMessage());
+    IllegalArgumentException split = assertThrows(IllegalArgumentException.class,
+        () -> estimator().setSplit("random").transformSchema(table.schema()));
+    assertTrue(split.getMessage().contains("--split must be by-key or by-time"), split.getMessage());
+    assertTrue(estimator().explainParams().contains("clipNorm"), "explainParams lists the new params");
+  }
+
+  @Test
   void fittingTwiceGivesByteIdenticalWeights() {
     RnnModel again = estimator().fit(table);
     assertArrayEquals(model.modelBytes(), again.modelBytes());

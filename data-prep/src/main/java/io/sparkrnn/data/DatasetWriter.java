@@ -126,34 +126,58 @@ public final class DatasetWriter implements Closeable {
    * abort may delete it), false when an empty directory already existed.
    */
   public static boolean prepareDirectory(FileSystem fs, Path dir, boolean overwrite) throws IOException {
-    FileStatus status;
-    try {
-      status = fs.getFileStatus(dir);
-    } catch (FileNotFoundException e) {
-      status = null;
-    }
-    if (status != null) {
-      if (!status.isDirectory()) {
-        throw new IOException(dir + ": exists and is a file, expected a new or empty directory for the dataset");
-      }
-      FileStatus[] children = fs.listStatus(dir);
-      if (children.length > 0) {
-        boolean isDataset = fs.exists(new Path(dir, Manifest.FILE_NAME));
-        if (!overwrite || !isDataset) {
-          throw new IOException(dir + ": exists and is not empty (" + children.length + " entries"
-              + (isDataset ? ", a dataset; pass --overwrite to replace it" : ", not a dataset; refusing to touch it") + ")");
-        }
+    switch (checkDirectory(fs, dir, overwrite)) {
+      case EMPTY:
+        return false;
+      case DATASET:
         if (!fs.delete(dir, true)) {
           throw new IOException(dir + ": could not delete the old dataset");
         }
-      } else {
-        return false;
-      }
+        break;
+      default:
+        break;
     }
     if (!fs.mkdirs(dir)) {
       throw new IOException(dir + ": could not create the dataset directory");
     }
     return true;
+  }
+
+  /** What {@link #checkDirectory} found at the output. */
+  public enum OutputState {
+    /** Nothing there yet. */
+    ABSENT,
+    /** An empty directory. */
+    EMPTY,
+    /** A dataset that --overwrite allows to replace. */
+    DATASET
+  }
+
+  /**
+   * Checks, without changing anything, that {@code dir} can receive a new dataset: absent, an
+   * empty directory, or (with {@code overwrite}) a dataset; a file or a non-empty directory that
+   * is not a dataset is refused.
+   */
+  public static OutputState checkDirectory(FileSystem fs, Path dir, boolean overwrite) throws IOException {
+    FileStatus status;
+    try {
+      status = fs.getFileStatus(dir);
+    } catch (FileNotFoundException e) {
+      return OutputState.ABSENT;
+    }
+    if (!status.isDirectory()) {
+      throw new IOException(dir + ": exists and is a file, expected a new or empty directory for the dataset");
+    }
+    FileStatus[] children = fs.listStatus(dir);
+    if (children.length == 0) {
+      return OutputState.EMPTY;
+    }
+    boolean isDataset = fs.exists(new Path(dir, Manifest.FILE_NAME));
+    if (!overwrite || !isDataset) {
+      throw new IOException(dir + ": exists and is not empty (" + children.length + " entries"
+          + (isDataset ? ", a dataset; pass --overwrite to replace it" : ", not a dataset; refusing to touch it") + ")");
+    }
+    return OutputState.DATASET;
   }
 
   /**

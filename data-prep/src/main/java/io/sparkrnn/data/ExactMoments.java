@@ -153,42 +153,39 @@ public final class ExactMoments implements Serializable {
     }
 
     void addFloat(float v) {
-      int bits = Float.floatToRawIntBits(v);
-      int biased = (bits >>> 23) & 0xff;
-      long m = bits & 0x7fffff;
-      if (biased == 0 && m == 0) {
-        return;
+      long m = significand(v);
+      if (m != 0) {
+        add(v < 0 ? -m : m, exponent(v));
       }
-      if (biased == 0xff) {
-        throw new IllegalArgumentException("exact sum of a non-finite value " + v);
-      }
-      // v = ±m' · 2^(e − 150) with m' = 1.m for normal numbers, 0.m · 2 (e = 1) for subnormal ones
-      int e = biased == 0 ? 1 : biased;
-      if (biased != 0) {
-        m |= 1L << 23;
-      }
-      add(bits < 0 ? -m : m, e - 150);
     }
 
     void addSquare(float v) {
-      int bits = Float.floatToRawIntBits(v);
-      int biased = (bits >>> 23) & 0xff;
-      long m = bits & 0x7fffff;
-      if (biased == 0 && m == 0) {
+      long m = significand(v);
+      if (m == 0) {
         return;
       }
+      // v² = m'² · 2^(2e); m'² < 2^48 is added as lo + hi · 2^24, each below 2^24
+      long sq = m * m;
+      int k = 2 * exponent(v);
+      add(sq & 0xffffff, k);
+      add(sq >>> 24, k + 24);
+    }
+
+    /** m' of |v| = m' · 2^e: 1.m (as an integer below 2^24) for normal floats, 0.m for subnormal ones; 0 for ±0. */
+    private static long significand(float v) {
+      int bits = Float.floatToRawIntBits(v);
+      int biased = (bits >>> 23) & 0xff;
       if (biased == 0xff) {
         throw new IllegalArgumentException("exact sum of a non-finite value " + v);
       }
-      int e = biased == 0 ? 1 : biased;
-      if (biased != 0) {
-        m |= 1L << 23;
-      }
-      // v² = m'² · 2^(2(e − 150)); m'² < 2^48 is added as lo + hi · 2^24, each below 2^24
-      long sq = m * m;
-      int k = 2 * (e - 150);
-      add(sq & 0xffffff, k);
-      add(sq >>> 24, k + 24);
+      long m = bits & 0x7fffff;
+      return biased == 0 ? m : m | 1L << 23;
+    }
+
+    /** e of |v| = m' · 2^e: biased − 150, with subnormals at the smallest normal exponent. */
+    private static int exponent(float v) {
+      int biased = (Float.floatToRawIntBits(v) >>> 23) & 0xff;
+      return (biased == 0 ? 1 : biased) - 150;
     }
 
     private void add(long a, int exp) {

@@ -28,7 +28,6 @@ import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
@@ -42,7 +41,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
@@ -145,7 +143,7 @@ public final class SequenceTables {
     FileSystem fs = FileSystems.get(options.out(), sc.hadoopConfiguration());
     Path dir = fs.makeQualified(new Path(options.out()));
     // fail before any job on an output that prepareDirectory would refuse later
-    checkOutput(fs, dir, overwrite);
+    DatasetWriter.checkDirectory(fs, dir, overwrite);
 
     int buckets = spec.partitions() > 0 ? spec.partitions()
         : Integer.parseInt(table.sparkSession().conf().get("spark.sql.shuffle.partitions"));
@@ -247,27 +245,6 @@ public final class SequenceTables {
       return r;
     }
     return new IllegalStateException(e);
-  }
-
-  /** Refuses an output that is a file or a non-empty non-dataset directory, without changing anything. */
-  private static void checkOutput(FileSystem fs, Path dir, boolean overwrite) throws IOException {
-    FileStatus status;
-    try {
-      status = fs.getFileStatus(dir);
-    } catch (FileNotFoundException e) {
-      return;
-    }
-    if (!status.isDirectory()) {
-      throw new IOException(dir + ": exists and is a file, expected a new or empty directory for the dataset");
-    }
-    FileStatus[] children = fs.listStatus(dir);
-    if (children.length > 0) {
-      boolean isDataset = fs.exists(new Path(dir, Manifest.FILE_NAME));
-      if (!overwrite || !isDataset) {
-        throw new IOException(dir + ": exists and is not empty (" + children.length + " entries"
-            + (isDataset ? ", a dataset; pass --overwrite to replace it" : ", not a dataset; refusing to touch it") + ")");
-      }
-    }
   }
 
   /** The projected rows, shuffled by bucket and sorted, in {@link TableRows}'s layout. */

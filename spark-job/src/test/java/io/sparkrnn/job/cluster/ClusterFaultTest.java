@@ -1,5 +1,6 @@
 package io.sparkrnn.job.cluster;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -315,6 +316,54 @@ class ClusterFaultTest {
   }
 
   // 6. NaN in one executor's gradient --------------------------------------------------------------
+
+  /**
+   * prep table through spark-submit on the two-executor cluster: a Parquet table on HDFS (written
+   * by parquet-hadoop, not Spark) becomes the same bytes whatever the shuffle's partition count,
+   * and a bad column exits 2 naming it, with nothing written.
+   */
+  @Test
+  void prepTableUnderSparkSubmitGivesTheSameBytesForAnyPartitionCount() throws IOException {
+    String table = hdfs.uri("/tables/sensors.parquet");
+    org.apache.parquet.schema.MessageType schema = org.apache.parquet.schema.MessageTypeParser.parseMessageType(
+        "message m { required binary sensor (UTF8); required int64 t; required double a; }");
+    org.apache.parquet.example.data.simple.SimpleGroupFactory groups =
+        new org.apache.parquet.example.data.simple.SimpleGroupFactory(schema);
+    try (org.apache.parquet.hadoop.ParquetWriter<org.apache.parquet.example.data.Group> w =
+        org.apache.parquet.hadoop.example.ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(table))
+            .withConf(hdfs.conf()).withType(schema).build()) {
+      for (int t = 0; t < 40; t++) {
+        for (int k = 0; k < 12; k++) {
+          w.write(groups.newGroup().append("sensor", "s" + k).append("t", (long) t).append("a", Math.sin(0.3 * t + k)));
+        }
+      }
+    }
+    List<String> outs = new ArrayList<>();
+    for (String partitions : new String[] {"3", "7"}) {
+      String out = hdfs.uri("/datasets/sensors-" + partitions);
+      ManagedProcess d = cluster.submit("prep-table-" + partitions, Map.of(), List.of("prep", "table", table, "--key",
+          "sensor", "--order", "t", "--inputs", "a", "--steps", "6", "--stride", "3", "--normalize", "--batch", "8",
+          "--partitions", partitions, "--out", out));
+      assertEquals(0, d.awaitExit(RUN_TIMEOUT), d.tail(40));
+      assertTrue(d.output().contains("wrote " + out), d.tail(20));
+      outs.add(out);
+    }
+    byte[] manifest = hdfs.read(outs.get(0) + "/manifest.json");
+    assertArrayEquals(manifest, hdfs.read(outs.get(1) + "/manifest.json"), "manifests differ across partition counts");
+    io.sparkrnn.data.Manifest m = io.sparkrnn.data.Manifest.parse(new String(manifest, java.nio.charset.StandardCharsets.UTF_8),
+        "manifest");
+    // 12 sensors x 40 rows, T = 6, stride 3, K = 1: starts 0, 3, ..., 33 (s + 7 <= 40): 12 windows each
+    assertEquals(12 * 12, m.sequences(io.sparkrnn.data.Split.TRAIN) + m.sequences(io.sparkrnn.data.Split.VALIDATION));
+    for (io.sparkrnn.data.ShardInfo s : m.shards()) {
+      assertArrayEquals(hdfs.read(outs.get(0) + "/" + s.file()), hdfs.read(outs.get(1) + "/" + s.file()), s.file());
+    }
+    String bad = hdfs.uri("/datasets/sensors-bad");
+    ManagedProcess d = cluster.submit("prep-table-bad", Map.of(), List.of("prep", "table", table, "--key", "sensor",
+        "--order", "t", "--inputs", "nope", "--steps", "6", "--out", bad));
+    assertEquals(2, d.awaitExit(RUN_TIMEOUT), d.tail(40));
+    assertTrue(d.output().contains("--inputs: column 'nope' not found"), d.tail(20));
+    assertFalse(hdfs.exists(bad), "nothing written for a refused table");
+  }
 
   @Test
   void nanFromOneExecutorStopsNamingTheStepAndNoCheckpointHoldsANaN() throws IOException {

@@ -571,7 +571,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public String getOptimizer() {
-    return (String) getOrDefault(optimizer);
+    return getOrDefault(optimizer);
   }
 
   /** The optimizer: adam, adamw or sgd (train's optimizer). */
@@ -584,7 +584,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public String getLrSchedule() {
-    return (String) getOrDefault(lrSchedule);
+    return getOrDefault(lrSchedule);
   }
 
   /** Constant, or cosine from lr to lrMin over the run (train's lr-schedule). */
@@ -636,7 +636,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public String getDevice() {
-    return (String) getOrDefault(device);
+    return getOrDefault(device);
   }
 
   /** Where the kernels run: auto, gpu, cpu-opencl or jvm (train's device). */
@@ -688,7 +688,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public String getSplit() {
-    return (String) getOrDefault(split);
+    return getOrDefault(split);
   }
 
   /** Auto (by key with keyCols, else by time), by-key or by-time. */
@@ -714,7 +714,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public String getMissing() {
-    return (String) getOrDefault(missing);
+    return getOrDefault(missing);
   }
 
   /** A null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value). */

@@ -616,7 +616,7 @@ final class TableRows implements Serializable {
       return Instant.EPOCH.plusNanos(micros * 1000).toString();
     }
     if (t instanceof TimestampNTZType && v instanceof Long micros) {
-      return LocalDateTime.ofEpochSecond(Math.floorDiv(micros, 1_000_000), (int) Math.floorMod(micros, 1_000_000) * 1000,
+      return LocalDateTime.ofEpochSecond(Math.floorDiv(micros, 1_000_000), Math.floorMod(micros, 1_000_000) * 1000,
           ZoneOffset.UTC).toString();
     }
     if (t instanceof DateType && v instanceof Integer days) {

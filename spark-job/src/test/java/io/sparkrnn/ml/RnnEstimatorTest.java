@@ -353,6 +353,46 @@ class RnnEstimatorTest {
   }
 
   @Test
+  void aSavedModelLoadedInAFreshJvmGivesTheSamePredictionsBitForBit() throws Exception {
+    java.nio.file.Path dir = tmp.resolve("fresh-jvm");
+    String saved = dir.resolve("model").toString();
+    String input = dir.resolve("table.parquet").toString();
+    String output = dir.resolve("predictions.parquet").toString();
+    model.write().overwrite().save(saved);
+    table.write().parquet(input);
+    List<String> cmd = new ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx1g"));
+    for (String opt : System.getProperty("sparkrnn.test.opens", "").split(" ")) {
+      if (!opt.isBlank()) {
+        cmd.add(opt);
+      }
+    }
+    cmd.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"))
+        .replace(' ', java.io.File.pathSeparatorChar), "io.sparkrnn.ml.FreshJvmTransform", saved, input, output));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
+    Process p = pb.start();
+    String log = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(5, java.util.concurrent.TimeUnit.MINUTES), "the child JVM did not finish");
+    assertEquals(0, p.exitValue(), log);
+    Comparator<Row> byKeyAndTime = Comparator.comparing((Row r) -> r.getString(0)).thenComparing(r -> r.getTimestamp(1));
+    List<Row> here = new ArrayList<>(model.transform(spark.read().parquet(input)).select("sensor", "ts", "prediction")
+        .collectAsList());
+    List<Row> there = new ArrayList<>(spark.read().parquet(output).collectAsList());
+    here.sort(byKeyAndTime);
+    there.sort(byKeyAndTime);
+    assertEquals(here.size(), there.size());
+    for (int i = 0; i < here.size(); i++) {
+      List<Double> a = here.get(i).getList(2);
+      List<Double> b = there.get(i).getList(2);
+      for (int o = 0; o < a.size(); o++) {
+        assertEquals(Double.doubleToRawLongBits(a.get(o)), Double.doubleToRawLongBits(b.get(o)),
+            "row " + here.get(i) + " output " + o + ": " + a.get(o) + " here, " + b.get(o) + " in the fresh JVM");
+      }
+    }
+  }
+
+  @Test
   void fittingTwiceGivesByteIdenticalWeights() {
     RnnModel again = estimator().fit(table);
     assertArrayEquals(model.modelBytes(), again.modelBytes());

@@ -170,10 +170,7 @@ public final class SequenceTables {
       for (byte[] b : partials) {
         total.merge((PassOne) deserialize(b));
       }
-      Plan plan = total.plan(spec, layout, buckets, dir.toString(), options.normalizationFrom());
-      if (options.normalizationFrom() != null) {
-        options.normalization(plan.dataset, () -> null); // checks F and O against the given statistics
-      }
+      Plan plan = total.plan(spec, layout, buckets, dir.toString(), options);
       LOG.info("prep table: pass 1 in {} s: {} rows, {} series, {} train + {} validation windows",
           String.format("%.1f", (System.nanoTime() - pass1Start) / 1e9), total.stats.rows, total.stats.series,
           plan.count[0], plan.count[1]);
@@ -595,9 +592,13 @@ public final class SequenceTables {
       stats.merge(o.stats);
     }
 
-    /** The driver's plan for pass 2, or an error when the table gives nothing to train on. */
-    /** @param given statistics to apply instead of the computed ones (--normalization-from), or null */
-    Plan plan(TableSpec spec, Layout layout, int buckets, String dir, Normalization given) {
+    /**
+     * The driver's plan for pass 2, or an error when the table gives nothing to train on.
+     *
+     * @param options with normalize: the statistics given (--normalization-from, checked against F
+     *     and O), else the training windows' moments gathered here
+     */
+    Plan plan(TableSpec spec, Layout layout, int buckets, String dir, PrepOptions options) {
       if (stats.rows == 0) {
         throw new IllegalArgumentException("the table has no rows" + (spec.source().containsKey("where")
             ? " matching --where " + spec.source().get("where") : "") + " (an empty selection)");
@@ -613,10 +614,6 @@ public final class SequenceTables {
         for (int b = 0; b < buckets; b++) {
           offsets[s][b + 1] = offsets[s][b] + perBucket[s][b];
         }
-      }
-      Normalization normalization = moments == null ? null : moments.toNormalization();
-      if (given != null) {
-        normalization = given;
       }
       Map<String, Object> source = new LinkedHashMap<>(spec.source());
       source.put("key", new ArrayList<Object>(layout.keyNames));
@@ -650,6 +647,7 @@ public final class SequenceTables {
       DatasetSpec dataset = new DatasetSpec(TASK, layout.features, outputs, spec.steps(),
           spec.seq2one() ? Mode.SEQ2ONE : Mode.SEQ2SEQ, spec.classes() > 0 ? LossType.CROSS_ENTROPY : LossType.MSE,
           spec.variableLength(), null, source);
+      Normalization normalization = options.normalization(dataset, () -> moments.toNormalization());
       return new Plan(dataset, normalization, spec.batch(), offsets, new long[] {offsets[0][buckets],
           offsets[1][buckets]}, dir);
     }

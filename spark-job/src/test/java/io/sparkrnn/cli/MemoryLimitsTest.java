@@ -10,21 +10,17 @@ import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.job.ModelMetadata;
+import io.sparkrnn.testing.ChildJvm;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
-import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -55,31 +51,11 @@ class MemoryLimitsTest {
     Files.write(primer, NpyWriter.toBytes(new int[] {5, 1}, new float[] {0, 0.1f, 0.2f, 0.3f, 0.4f}));
   }
 
-  record Result(int code, String output) {}
-
-  static Result cli(String... args) throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-Xmx256m");
-    for (String opt : System.getProperty("sparkrnn.test.opens", "").split(" ")) {
-      if (!opt.isBlank()) {
-        cmd.add(opt);
-      }
-    }
-    cmd.add("-cp");
-    cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")).replace(' ',
-        File.pathSeparatorChar));
-    cmd.add("io.sparkrnn.cli.Main");
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(3, TimeUnit.MINUTES), "the child JVM did not finish");
-    return new Result(p.exitValue(), out);
+  static ChildJvm.Result cli(String... args) throws Exception {
+    return ChildJvm.run("256m", 3, "io.sparkrnn.cli.Main", args);
   }
 
-  static void assertRefused(Result r, String... fragments) {
+  static void assertRefused(ChildJvm.Result r, String... fragments) {
     assertEquals(2, r.code(), r.output());
     for (String f : fragments) {
       assertTrue(r.output().contains(f), "'" + f + "' not in: " + r.output());
@@ -89,7 +65,7 @@ class MemoryLimitsTest {
 
   @Test
   void aHugeHiddenSizeIsRefusedBeforeSparkStarts() throws Exception {
-    Result r = cli("train", "--data", sine.toString(), "--out", tmp.resolve("run").toString(), "--cell", "lstm",
+    ChildJvm.Result r = cli("train", "--data", sine.toString(), "--out", tmp.resolve("run").toString(), "--cell", "lstm",
         "--hidden-size", "16384", "--steps", "1", "--master", "local[1]");
     assertRefused(r, "hidden-size 16384", "needs about", "MB of memory", "lower --hidden-size");
     assertFalse(r.output().contains("training lstm 1x"), "Spark started: " + r.output());
@@ -102,7 +78,7 @@ class MemoryLimitsTest {
     assertRefused(cli("generate", "--model", model.toString(), "--primer", primer.toString(), "--steps", "10",
         "--batch", "100000000"), "for 100000000 sequences", "needs about");
     // within the heap it still works
-    Result ok = cli("generate", "--model", model.toString(), "--primer", primer.toString(), "--steps", "3");
+    ChildJvm.Result ok = cli("generate", "--model", model.toString(), "--primer", primer.toString(), "--steps", "3");
     assertEquals(0, ok.code(), ok.output());
   }
 

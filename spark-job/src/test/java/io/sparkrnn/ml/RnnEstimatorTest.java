@@ -360,21 +360,9 @@ class RnnEstimatorTest {
     String output = dir.resolve("predictions.parquet").toString();
     model.write().overwrite().save(saved);
     table.write().parquet(input);
-    List<String> cmd = new ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx1g"));
-    for (String opt : System.getProperty("sparkrnn.test.opens", "").split(" ")) {
-      if (!opt.isBlank()) {
-        cmd.add(opt);
-      }
-    }
-    cmd.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"))
-        .replace(' ', java.io.File.pathSeparatorChar), "io.sparkrnn.ml.FreshJvmTransform", saved, input, output));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
-    Process p = pb.start();
-    String log = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(5, java.util.concurrent.TimeUnit.MINUTES), "the child JVM did not finish");
-    assertEquals(0, p.exitValue(), log);
+    io.sparkrnn.testing.ChildJvm.Result child = io.sparkrnn.testing.ChildJvm.run("1g", 5,
+        "io.sparkrnn.ml.FreshJvmTransform", saved, input, output);
+    assertEquals(0, child.code(), child.output());
     Comparator<Row> byKeyAndTime = Comparator.comparing((Row r) -> r.getString(0)).thenComparing(r -> r.getTimestamp(1));
     List<Row> here = new ArrayList<>(model.transform(spark.read().parquet(input)).select("sensor", "ts", "prediction")
         .collectAsList());

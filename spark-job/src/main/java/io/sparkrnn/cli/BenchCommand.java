@@ -243,6 +243,13 @@ public final class BenchCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** The median of timed runs (the mean of the middle two for an even count); {@code v} is not changed. */
+  static double median(double[] v) {
+    double[] s = v.clone();
+    java.util.Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+
   private void writeJson(List<Map<String, Object>> rows) throws IOException {
     if (json != null) {
       Path parent = json.toAbsolutePath().getParent();

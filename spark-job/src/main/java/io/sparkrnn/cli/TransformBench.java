@@ -93,20 +93,20 @@ final class TransformBench {
       row.put("hidden", (long) hidden);
       row.put("runs", (long) runs);
       row.put("master", master);
-      row.put("transform_rows_per_s", n / median(transform));
-      row.put("engine_batched_rows_per_s", n / median(batched));
-      row.put("engine_per_key_rows_per_s", n / median(perKey));
-      row.put("spark_shuffle_sort_s", median(shuffle));
-      row.put("transform_s", median(transform));
-      row.put("ratio", median(batched) / median(transform));
-      row.put("ratio_per_key", median(perKey) / median(transform));
+      row.put("transform_rows_per_s", n / BenchCommand.median(transform));
+      row.put("engine_batched_rows_per_s", n / BenchCommand.median(batched));
+      row.put("engine_per_key_rows_per_s", n / BenchCommand.median(perKey));
+      row.put("spark_shuffle_sort_s", BenchCommand.median(shuffle));
+      row.put("transform_s", BenchCommand.median(transform));
+      row.put("ratio", BenchCommand.median(batched) / BenchCommand.median(transform));
+      row.put("ratio_per_key", BenchCommand.median(perKey) / BenchCommand.median(transform));
       out.println();
       out.println("| rows | keys | H | transform rows/s | engine batched rows/s | engine per key (1 thread) rows/s |"
           + " transform / batched | transform / per key | transform s | of which Spark's repartition + sort alone s |");
       out.println("|---|---|---|---|---|---|---|---|---|---|");
       out.printf("| %,d | %,d | %d | %,.0f | %,.0f | %,.0f | %.2f | %.2f | %.2f | %.2f |%n", n, keys, hidden,
           row.get("transform_rows_per_s"), row.get("engine_batched_rows_per_s"), row.get("engine_per_key_rows_per_s"),
-          row.get("ratio"), row.get("ratio_per_key"), median(transform), median(shuffle));
+          row.get("ratio"), row.get("ratio_per_key"), BenchCommand.median(transform), BenchCommand.median(shuffle));
       List<Map<String, Object>> result = new ArrayList<>();
       result.add(row);
       return result;
@@ -156,11 +156,5 @@ final class TransformBench {
         }
       }
     }
-  }
-
-  private static double median(double[] v) {
-    double[] s = v.clone();
-    Arrays.sort(s);
-    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 }

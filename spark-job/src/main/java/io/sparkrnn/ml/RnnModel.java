@@ -83,6 +83,9 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   private final Param<String> predictedClassCol;
   private final IntParam forecastSteps;
   private final Param<String> forecastCol;
+  private final IntParam steps;
+  private final IntParam stride;
+  private final IntParam feedback;
 
   /**
    * @param modelBytes a model file's bytes (model.safetensors), checked here
@@ -104,6 +107,16 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
         + " each key's last row (seq2seq models whose targets are their inputs)", ParamValidators.gtEq(0));
     this.forecastCol = new Param<>(this, "forecastCol", "output column (boolean) marking forecast"
         + " rows, when forecastSteps > 0");
+    // steps, stride and feedback share the estimator's names, so fit copies what the model was trained with
+    this.steps = new IntParam(this, "steps", "T, rows per window of a seq2one model (the estimator's steps; 0: unknown,"
+        + " the whole series)", ParamValidators.gtEq(0));
+    this.stride = new IntParam(this, "stride", "seq2one models: S > 0 scores a window of T rows every S rows of a key;"
+        + " 0 one row per key, from its last T rows", ParamValidators.gtEq(0));
+    this.feedback = new IntParam(this, "feedback", "evaluate: the closed-loop loss over each key's last K rows, driven by"
+        + " the model's own outputs (seq2seq models whose targets are their inputs); 0 none", ParamValidators.gtEq(0));
+    setDefault(steps, 0);
+    setDefault(stride, 0);
+    setDefault(feedback, 0);
     setDefault(keyCols, new String[0]);
     setDefault(targetCols, new String[0]);
     setDefault(horizon, -1);
@@ -257,6 +270,63 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     return (RnnModel) set(forecastCol, value);
   }
 
+  public IntParam steps() {
+    return steps;
+  }
+
+  public int getSteps() {
+    return (Integer) getOrDefault(steps);
+  }
+
+  /** T, the rows of one window of a seq2one model ({@link #setStride}); fit sets it to the estimator's steps. */
+  public RnnModel setSteps(int value) {
+    if (value < 0) {
+      throw new IllegalArgumentException("setSteps: expected T >= 0 rows per window, found " + value);
+    }
+    return (RnnModel) set(steps, value);
+  }
+
+  public IntParam stride() {
+    return stride;
+  }
+
+  public int getStride() {
+    return (Integer) getOrDefault(stride);
+  }
+
+  /**
+   * Seq2one models: S &gt; 0 gives one row per window of {@link #getSteps T} rows, windows starting
+   * at a key's rows 0, S, 2S, … (as training cut them; a key shorter than T gets one window of its
+   * rows); 0 gives one row per key, the prediction after its last T rows (all its rows when T is 0).
+   * Each window starts from a zero state. Seq2seq models ignore it.
+   */
+  public RnnModel setStride(int value) {
+    if (value < 0) {
+      throw new IllegalArgumentException("setStride: expected S >= 0 rows between windows, found " + value);
+    }
+    return (RnnModel) set(stride, value);
+  }
+
+  public IntParam feedback() {
+    return feedback;
+  }
+
+  public int getFeedback() {
+    return (Integer) getOrDefault(feedback);
+  }
+
+  /**
+   * K &gt; 0: {@link #evaluate} also reports the closed-loop loss: each key's rows but its last K
+   * drive the model, which then forecasts the last K rows from its own outputs
+   * ({@link #setForecastSteps}); the forecasts are compared with those rows' values.
+   */
+  public RnnModel setFeedback(int value) {
+    if (value < 0) {
+      throw new IllegalArgumentException("setFeedback: expected K >= 0 closed-loop rows, found " + value);
+    }
+    return (RnnModel) set(feedback, value);
+  }
+
   // ---- the model ----
 
   /** The parsed model file (weights, configuration, normalisation); shared, read only. */
@@ -291,6 +361,10 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
       }
     }
     boolean seq2one = c.mode() == Mode.SEQ2ONE;
+    if (seq2one && getStride() > 0 && getSteps() == 0) {
+      throw new IllegalArgumentException("RnnModel: setStride(" + getStride() + ") scores windows of T rows; set T with"
+          + " setSteps (fit sets it to the estimator's steps)");
+    }
     boolean classes = c.loss() == LossType.CROSS_ENTROPY;
     return RnnColumns.outputSchema("RnnModel", schema, getKeyCols(), getOrderCol(), inputs,
         new String[] {getPredictionCol(), getProbabilityCol(), getPredictedClassCol()}, getForecastCol(),
@@ -348,7 +422,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     Broadcast<byte[]> model = sc.broadcast(modelBytes);
     SeriesScorer scorer = new SeriesScorer(model, keyIdx, orderIdx, inputIdx, inputTypes, schema.fields()[orderIdx].dataType(),
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
-        getForecastSteps());
+        getForecastSteps(), getSteps(), getStride());
     return sorted.mapPartitions((MapPartitionsFunction<Row, Row>) scorer::score, Encoders.row(outSchema));
   }
 
@@ -364,21 +438,28 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    *   <li>{@code accuracy}, {@code perplexity} = e^loss: class models (null otherwise);
    *   <li>{@code rmse_<target>}, {@code mae_<target>}: regression models, per target column, in the
    *       table's own units (the recorded normalisation undone);
-   *   <li>{@code rows}: the rows scored.
+   *   <li>{@code rows}: the predictions scored;
+   *   <li>{@code closed_loop_loss} (mse, model units) and, for regression models,
+   *       {@code closed_loop_rmse_<target>} (table units), with {@link #setFeedback K} &gt; 0: each
+   *       key's rows but its last K drive the model, which forecasts the last K rows from its own
+   *       outputs ({@link #setForecastSteps}); the i-th forecast is compared with the key's i-th
+   *       of those rows (keys with fewer than K + 2 rows give none); null when K = 0;
+   *       {@code closed_loop_rows}: the forecasts scored.
    * </ul>
-   * The predictions are {@link #transform}'s (each key's rows in order, the state carried, from a
-   * zero state at its first row); row t's prediction is compared with the target column's value
-   * {@code horizon} rows later in the key's order (-1: 1 when the targets include an input, else
-   * 0). A row counts when its prediction and that target are present and finite.
+   * Seq2seq: the predictions are {@link #transform}'s (each key's rows in order, the state
+   * carried, from a zero state at its first row); row t's prediction is compared with the target
+   * column's value {@code horizon} rows later in the key's order (-1: 1 when the targets include
+   * an input, else 0). Seq2one: one prediction per window of {@link #setSteps T} rows, windows
+   * every {@link #setStride S} rows (S = 0: every T rows, as training cuts them), compared with
+   * the target {@code horizon} rows after the window's last row. A prediction counts when it and
+   * its target are present and finite.
    *
-   * @throws IllegalArgumentException a missing or mistyped column (before any job), or a seq2one model
+   * @throws IllegalArgumentException a missing or mistyped column, a seq2one model without T, or
+   *     feedback on a model that cannot forecast (before any job)
    */
   public Dataset<Row> evaluate(Dataset<?> dataset) {
     ModelConfig c = trainedModel().config();
-    if (c.mode() == Mode.SEQ2ONE) {
-      throw new IllegalArgumentException("RnnModel.evaluate: seq2one models are not scored yet (one prediction per key; "
-          + "use bin/spark-rnn evaluate on the prepared windows)");
-    }
+    boolean seq2one = c.mode() == Mode.SEQ2ONE;
     boolean classes = c.loss() == LossType.CROSS_ENTROPY;
     String[] inputs = getInputCols();
     String[] targets = getTargetCols().length > 0 ? getTargetCols() : inputs;
@@ -392,23 +473,20 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
           + targets.length + " targets; the model has " + (classes ? "one class id column (O=" + O + " classes)" : "O=" + O
           + " outputs"));
     }
+    if (seq2one && getSteps() == 0) {
+      throw new IllegalArgumentException("RnnModel.evaluate: a seq2one model is scored on windows of T rows; set T with"
+          + " setSteps (fit sets it to the estimator's steps)");
+    }
+    int feedbackRows = getFeedback();
+    if (feedbackRows > 0) {
+      String why = whyNoForecast(c);
+      if (why != null) {
+        throw new IllegalArgumentException("RnnModel.evaluate: setFeedback(" + feedbackRows + ") forecasts each key's last"
+            + " rows from the model's own outputs, which " + why + "; use feedback 0");
+      }
+    }
     int K = getHorizon() >= 0 ? getHorizon() : (Arrays.asList(inputs).stream().anyMatch(Arrays.asList(targets)::contains) ? 1 : 0);
-    RnnModel scorer = copy(new ParamMap()).setForecastSteps(0);
-    Dataset<Row> scored = scorer.transform(dataset);   // checks the input columns before any job
-    Column[] keys = Arrays.stream(getKeyCols()).map(scored::col).toArray(Column[]::new);
-    WindowSpec inOrder = Window.partitionBy(keys).orderBy(scored.col(getOrderCol()));
-    // the predictions beside their targets, K rows later in the key's order (a window, before the aggregation)
-    List<Column> paired = new ArrayList<>();
-    paired.add(scored.col(getPredictionCol()).as("prediction"));
-    if (classes) {
-      paired.add(scored.col(getProbabilityCol()).as("probability"));
-      paired.add(scored.col(getPredictedClassCol()).as("predictedClass"));
-    }
-    for (int i = 0; i < targets.length; i++) {
-      Column t = scored.col(targets[i]);
-      paired.add((K == 0 ? t : functions.lead(t, K).over(inOrder)).as("target" + i));
-    }
-    Dataset<Row> pairs = scored.select(paired.toArray(new Column[0]));
+    Dataset<Row> pairs = seq2one ? windowPairs(dataset, targets, K, classes) : rowPairs(dataset, targets, K, classes);
     Column prediction = pairs.col("prediction");
     Column[] truth = new Column[targets.length];
     Column valid = prediction.isNotNull();
@@ -428,34 +506,191 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
           functions.avg(functions.when(valid, hit)).as("accuracy"),
           functions.count(functions.when(valid, functions.lit(1))).as("rows"));
       return sums.select(sums.col("loss"), sums.col("accuracy"), functions.exp(sums.col("loss")).as("perplexity"),
-          sums.col("rows"));
+          sums.col("rows"), functions.lit(null).cast("double").as("closed_loop_loss"),
+          functions.lit(0L).as("closed_loop_rows"));
     }
-    List<Column> aggregates = new ArrayList<>();
-    aggregates.add(functions.count(functions.when(valid, functions.lit(1))).as("rows"));
-    for (int o = 0; o < O; o++) {
-      Column error = functions.element_at(prediction, o + 1).minus(truth[o]);   // raw units
-      aggregates.add(functions.sum(functions.when(valid, error.multiply(error))).as("sse" + o));
-      aggregates.add(functions.sum(functions.when(valid, functions.abs(error))).as("sae" + o));
-    }
-    Dataset<Row> sums = pairs.agg(aggregates.get(0), aggregates.subList(1, aggregates.size()).toArray(new Column[0]));
-    Normalization norm = trainedModel().normalization();
-    Column n = sums.col("rows");
-    Column scaledSum = functions.lit(0.0);               // Σ_o sse_o / std_o², model units
-    List<Column> perTarget = new ArrayList<>();
-    for (int o = 0; o < O; o++) {
-      double std = norm == null || norm.targetStd() == null ? 1.0 : norm.targetStd()[o];
-      Column sse = sums.col("sse" + o);
-      scaledSum = scaledSum.plus(sse.divide(std * std));
-      perTarget.add(functions.when(n.gt(0), functions.sqrt(sse.divide(n))).as("rmse_" + targets[o]));
-      perTarget.add(functions.when(n.gt(0), sums.col("sae" + o).divide(n)).as("mae_" + targets[o]));
-    }
+    Regression teacherForced = regression(pairs, valid, targets, "");
     List<Column> out = new ArrayList<>();
-    out.add(functions.when(n.gt(0), scaledSum.divide(n.multiply(O))).as("loss"));
+    out.add(teacherForced.loss().as("loss"));
     out.add(functions.lit(null).cast("double").as("accuracy"));
     out.add(functions.lit(null).cast("double").as("perplexity"));
-    out.addAll(perTarget);
-    out.add(n);
-    return sums.select(out.toArray(new Column[0]));
+    out.addAll(teacherForced.perTarget(true));
+    out.add(teacherForced.rows().as("rows"));
+    Dataset<Row> metrics = teacherForced.sums();
+    if (feedbackRows > 0) {
+      Regression closed = closedLoop(dataset, targets, feedbackRows);
+      metrics = metrics.crossJoin(closed.sums());
+      out.add(closed.loss().as("closed_loop_loss"));
+      out.addAll(closed.perTarget(false));
+      out.add(closed.rows().as("closed_loop_rows"));
+    } else {
+      out.add(functions.lit(null).cast("double").as("closed_loop_loss"));
+      for (String t : targets) {
+        out.add(functions.lit(null).cast("double").as("closed_loop_rmse_" + t));
+      }
+      out.add(functions.lit(0L).as("closed_loop_rows"));
+    }
+    return metrics.select(out.toArray(new Column[0]));
+  }
+
+  /** Seq2seq: transform's prediction of each row beside its targets K rows later in the key's order. */
+  private Dataset<Row> rowPairs(Dataset<?> dataset, String[] targets, int K, boolean classes) {
+    RnnModel scorer = copy(new ParamMap()).setForecastSteps(0);
+    Dataset<Row> scored = scorer.transform(dataset);   // checks the input columns before any job
+    WindowSpec inOrder = inKeyOrder(scored, scored.col(getOrderCol()));
+    List<Column> paired = predictionColumns(scored, classes);
+    for (int i = 0; i < targets.length; i++) {
+      Column t = scored.col(targets[i]);
+      paired.add((K == 0 ? t : functions.lead(t, K).over(inOrder)).as("target" + i));
+    }
+    return scored.select(paired.toArray(new Column[0]));
+  }
+
+  /**
+   * Seq2one: one prediction per window (transform with stride S, or T when S = 0), joined on
+   * (key, the window's last order value) with the targets K rows after that row.
+   */
+  private Dataset<Row> windowPairs(Dataset<?> dataset, String[] targets, int K, boolean classes) {
+    RnnModel scorer = copy(new ParamMap()).setForecastSteps(0).setStride(getStride() > 0 ? getStride() : getSteps());
+    Dataset<Row> scored = scorer.transform(dataset);   // checks the input columns before any job
+    Dataset<Row> table = dataset.toDF();
+    String[] keys = getKeyCols();
+    WindowSpec inOrder = inKeyOrder(table, table.col(getOrderCol()));
+    List<Column> ahead = new ArrayList<>();
+    for (int i = 0; i < keys.length; i++) {
+      ahead.add(table.col(keys[i]).as("__key" + i));
+    }
+    ahead.add(table.col(getOrderCol()).as("__order"));
+    for (int i = 0; i < targets.length; i++) {
+      Column t = table.col(targets[i]);
+      ahead.add((K == 0 ? t : functions.lead(t, K).over(inOrder)).as("target" + i));
+    }
+    Dataset<Row> future = table.select(ahead.toArray(new Column[0]));
+    Column on = scored.col(getOrderCol()).equalTo(future.col("__order"));
+    for (int i = 0; i < keys.length; i++) {
+      on = on.and(scored.col(keys[i]).eqNullSafe(future.col("__key" + i)));
+    }
+    Dataset<Row> joined = scored.join(future, on);
+    List<Column> paired = predictionColumns(scored, classes);
+    for (int i = 0; i < targets.length; i++) {
+      paired.add(future.col("target" + i));
+    }
+    return joined.select(paired.toArray(new Column[0]));
+  }
+
+  /**
+   * Closed loop: the rows of each key but its last K go through transform with K forecast rows.
+   * The forecast of the key's i-th last-K row (i = 1..K) is the prediction of the output row
+   * before forecast row i: the last driven row's (i = 1, one step ahead from real inputs), then
+   * forecast row i − 1's (fed its own outputs). In the transformed key, ranked from its end
+   * (forecast row K is 1), that row is K + 2 − i. Keys whose transform made no forecast rows
+   * (fewer than two driven rows: no spacing) give none.
+   */
+  private Regression closedLoop(Dataset<?> dataset, String[] targets, int K) {
+    Dataset<Row> table = dataset.toDF();
+    Dataset<Row> ranked = table.withColumn("__fromEnd",
+        functions.row_number().over(inKeyOrder(table, table.col(getOrderCol()).desc())));
+    Dataset<Row> head = ranked.filter(ranked.col("__fromEnd").gt(K)).drop("__fromEnd");
+    Dataset<Row> tail = ranked.filter(ranked.col("__fromEnd").leq(K));
+    Dataset<Row> scored = copy(new ParamMap()).setForecastSteps(K).transform(head);
+    Column forecasts = functions.sum(functions.when(scored.col(getForecastCol()), 1).otherwise(0))
+        .over(Window.partitionBy(Arrays.stream(getKeyCols()).map(scored::col).toArray(Column[]::new)));
+    scored = scored.withColumn("__forecasts", forecasts)
+        .withColumn("__fromEnd", functions.row_number().over(inKeyOrder(scored, scored.col(getOrderCol()).desc())));
+    Dataset<Row> predicted = scored.filter(scored.col("__forecasts").equalTo(K)
+        .and(scored.col("__fromEnd").between(2, K + 1)))
+        .withColumn("__i", functions.lit(K + 2).minus(scored.col("__fromEnd")));
+    String[] keys = getKeyCols();
+    List<Column> actual = new ArrayList<>();
+    for (int i = 0; i < keys.length; i++) {
+      actual.add(tail.col(keys[i]).as("__key" + i));
+    }
+    actual.add(functions.lit(K + 1).minus(tail.col("__fromEnd")).as("__i"));
+    for (int i = 0; i < targets.length; i++) {
+      actual.add(tail.col(targets[i]).as("target" + i));
+    }
+    Dataset<Row> truth = tail.select(actual.toArray(new Column[0]));
+    Column on = predicted.col("__i").equalTo(truth.col("__i"));
+    for (int i = 0; i < keys.length; i++) {
+      on = on.and(predicted.col(keys[i]).eqNullSafe(truth.col("__key" + i)));
+    }
+    List<Column> paired = new ArrayList<>();
+    paired.add(predicted.col(getPredictionCol()).as("prediction"));
+    for (int i = 0; i < targets.length; i++) {
+      paired.add(truth.col("target" + i));
+    }
+    Dataset<Row> pairs = predicted.join(truth, on).select(paired.toArray(new Column[0]));
+    Column valid = pairs.col("prediction").isNotNull();
+    for (int i = 0; i < targets.length; i++) {
+      Column t = pairs.col("target" + i);
+      valid = valid.and(t.isNotNull()).and(functions.not(functions.isnan(t.cast("double"))));
+    }
+    return regression(pairs, valid, targets, "cl_");
+  }
+
+  /** The key columns' window in the given order (the whole table as one key when there are no key columns). */
+  private WindowSpec inKeyOrder(Dataset<Row> table, Column order) {
+    Column[] keys = Arrays.stream(getKeyCols()).map(table::col).toArray(Column[]::new);
+    return Window.partitionBy(keys).orderBy(order);
+  }
+
+  /** prediction, and for class models probability and predictedClass, under those names. */
+  private List<Column> predictionColumns(Dataset<Row> scored, boolean classes) {
+    List<Column> paired = new ArrayList<>();
+    paired.add(scored.col(getPredictionCol()).as("prediction"));
+    if (classes) {
+      paired.add(scored.col(getProbabilityCol()).as("probability"));
+      paired.add(scored.col(getPredictedClassCol()).as("predictedClass"));
+    }
+    return paired;
+  }
+
+  /**
+   * A regression's sums over (prediction, target0..) pairs, one row: the count of valid pairs
+   * and per output o the sums of squared and absolute raw errors; from them the loss in model
+   * units, Σ_o sse_o / std_o² / (n · O), and per target RMSE and MAE in the table's units.
+   */
+  private Regression regression(Dataset<Row> pairs, Column valid, String[] targets, String prefix) {
+    int O = targets.length;
+    List<Column> aggregates = new ArrayList<>();
+    for (int o = 0; o < O; o++) {
+      Column error = functions.element_at(pairs.col("prediction"), o + 1).minus(pairs.col("target" + o));   // raw units
+      aggregates.add(functions.sum(functions.when(valid, error.multiply(error))).as(prefix + "sse" + o));
+      aggregates.add(functions.sum(functions.when(valid, functions.abs(error))).as(prefix + "sae" + o));
+    }
+    Dataset<Row> sums = pairs.agg(functions.count(functions.when(valid, functions.lit(1))).as(prefix + "rows"),
+        aggregates.toArray(new Column[0]));
+    return new Regression(sums, prefix, targets, trainedModel().normalization());
+  }
+
+  /** One row of regression sums (columns under a prefix) and the metrics over it. */
+  private record Regression(Dataset<Row> sums, String prefix, String[] targets, Normalization norm) {
+    Column rows() {
+      return functions.col(prefix + "rows");
+    }
+
+    Column loss() {
+      Column scaledSum = functions.lit(0.0);             // Σ_o sse_o / std_o², model units
+      for (int o = 0; o < targets.length; o++) {
+        double std = norm == null || norm.targetStd() == null ? 1.0 : norm.targetStd()[o];
+        scaledSum = scaledSum.plus(functions.col(prefix + "sse" + o).divide(std * std));
+      }
+      return functions.when(rows().gt(0), scaledSum.divide(rows().multiply(targets.length)));
+    }
+
+    /** rmse_ (closed loop: closed_loop_rmse_) per target, and with {@code mae} the mae_ columns. */
+    List<Column> perTarget(boolean mae) {
+      String name = prefix.isEmpty() ? "" : "closed_loop_";
+      List<Column> out = new ArrayList<>();
+      for (int o = 0; o < targets.length; o++) {
+        out.add(functions.when(rows().gt(0), functions.sqrt(functions.col(prefix + "sse" + o).divide(rows())))
+            .as(name + "rmse_" + targets[o]));
+        if (mae) {
+          out.add(functions.when(rows().gt(0), functions.col(prefix + "sae" + o).divide(rows())).as(name + "mae_" + targets[o]));
+        }
+      }
+      return out;
+    }
   }
 
   @Override

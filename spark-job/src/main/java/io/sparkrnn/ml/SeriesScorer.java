@@ -6,6 +6,7 @@ import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.StatefulSession;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.jvm.MathKernels;
+import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.Serializable;
 import java.util.ArrayDeque;
@@ -23,14 +24,16 @@ import org.apache.spark.sql.types.DataTypes;
 
 /**
  * The executor side of {@link RnnModel#transform}: one task's rows, sorted by (key, order), in;
- * the same rows with their predictions (and each key's forecast rows, or one row per key for
- * seq2one) out, lazily.
+ * the same rows with their predictions (and each key's forecast rows; for seq2one, one row per
+ * key or per window) out, lazily.
  *
  * <p>Per task: the model is parsed once from the broadcast bytes and one {@link StatefulSession}
  * (B = 1, on a single-threaded JVM engine) steps every key in turn, reset between keys. A key's
  * rows go through the engine in chunks of {@link #CHUNK} steps, each one {@code forward} from the
  * state the previous chunk left, so a task holds at most a chunk of rows, never a whole series
- * (the forecast's spacing aside: one long per row of the key, only when forecasting).
+ * (the forecast's spacing aside: one long per row of the key, only when forecasting). Seq2one
+ * models with a window length T score windows instead, each from a zero state, many side by side
+ * ({@code Windows}); a task then holds T rows of inputs per pending window.
  *
  * <p>Units: inputs are z-scored with the model's recorded statistics, x = (raw − mean) / std,
  * in double, then rounded to float32; outputs are taken back, raw = y · std + mean, in double.
@@ -41,6 +44,8 @@ final class SeriesScorer implements Serializable {
   private static final long serialVersionUID = 1L;
   /** Steps per engine call: long enough to amortise a call, short enough to bound a task's buffer. */
   static final int CHUNK = 512;
+  /** Seq2one windows per forward pass: B side by side fills the engine's matrix products. */
+  static final int WINDOW_BATCH = 64;
 
   private final Broadcast<byte[]> model;
   private final int[] keyIdx;
@@ -53,9 +58,12 @@ final class SeriesScorer implements Serializable {
   private final boolean seq2one;
   private final boolean classes;
   private final int forecastSteps;
+  /** Seq2one: T, the rows of a window (0: the whole series), and S, rows between window starts (0: a key's last window only). */
+  private final int windowSteps;
+  private final int windowStride;
 
   SeriesScorer(Broadcast<byte[]> model, int[] keyIdx, int orderIdx, int[] inputIdx, DataType[] inputTypes, DataType orderType,
-      int inWidth, int outWidth, boolean seq2one, boolean classes, int forecastSteps) {
+      int inWidth, int outWidth, boolean seq2one, boolean classes, int forecastSteps, int windowSteps, int windowStride) {
     this.model = model;
     this.keyIdx = keyIdx;
     this.orderIdx = orderIdx;
@@ -67,6 +75,8 @@ final class SeriesScorer implements Serializable {
     this.seq2one = seq2one;
     this.classes = classes;
     this.forecastSteps = forecastSteps;
+    this.windowSteps = windowSteps;
+    this.windowStride = windowStride;
   }
 
   /** Scores one task's rows, which must be sorted by (key, order). */
@@ -77,7 +87,7 @@ final class SeriesScorer implements Serializable {
     if (task != null) {
       task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> engine.close());
     }
-    return new Scoring(rows, trained, new StatefulSession(trained.params(), engine, 1));
+    return new Scoring(rows, trained, engine);
   }
 
   /** The state of one task's pass: the current key, its pending rows and its forecast spacing. */
@@ -95,19 +105,25 @@ final class SeriesScorer implements Serializable {
     private float[] lastOutput;
     /** The key's last row with an order value (the template of forecast rows). */
     private Row lastRow;
+    /** Seq2one with T &gt; 0: its windows; null otherwise. */
+    private final Windows windows;
 
-    Scoring(Iterator<Row> in, TrainedModel trained, StatefulSession session) {
+    Scoring(Iterator<Row> in, TrainedModel trained, BpttEngine engine) {
       this.in = in;
       this.config = trained.config();
       this.norm = trained.normalization();
-      this.session = session;
+      this.session = new StatefulSession(trained.params(), engine, 1);
       this.steps = forecastSteps > 0 ? new OrderSteps(orderType) : null;
+      this.windows = seq2one && windowSteps > 0 ? new Windows(trained, engine) : null;
     }
 
     @Override
     public boolean hasNext() {
       while (ready.isEmpty() && (pending != null || in.hasNext())) {
         advance();
+      }
+      if (ready.isEmpty() && windows != null) {
+        windows.flush();                                 // the task's last windows
       }
       return !ready.isEmpty();
     }
@@ -159,6 +175,12 @@ final class SeriesScorer implements Serializable {
         }
         lastRow = row;
         step[r] = n++;
+        if (windows != null) {
+          windows.add(x, (n - 1) * F, row);
+        }
+      }
+      if (windows != null) {
+        return;                                          // windows are scored in batches of their own
       }
       float[] y = null;                                  // [n][1][O] seq2seq, [1][O] seq2one
       if (n > 0) {
@@ -182,15 +204,11 @@ final class SeriesScorer implements Serializable {
 
     /** The key's closing rows: seq2one's single row, or forecastSteps closed-loop rows; then a fresh state. */
     private void finishKey() {
-      if (seq2one) {
+      if (windows != null) {
+        windows.endKey(lastRow);
+      } else if (seq2one) {
         if (lastRow != null) {
-          Object[] v = new Object[outWidth];
-          for (int i = 0; i < keyIdx.length; i++) {
-            v[i] = lastRow.get(keyIdx[i]);
-          }
-          v[keyIdx.length] = lastRow.get(orderIdx);
-          putOutputs(v, keyIdx.length + 1, lastOutput);
-          ready.add(RowFactory.create(v));
+          ready.add(seq2oneRow(lastRow, lastOutput));
         }
       } else if (forecastSteps > 0 && lastOutput != null) {
         forecast();
@@ -235,6 +253,102 @@ final class SeriesScorer implements Serializable {
         putOutputs(v, inWidth, y);
         v[outWidth - 1] = true;
         ready.add(RowFactory.create(v));
+      }
+    }
+
+    /** A seq2one output row: the key columns, the order value of the last row read, and the outputs. */
+    private Row seq2oneRow(Row last, float[] y) {
+      Object[] v = new Object[outWidth];
+      for (int i = 0; i < keyIdx.length; i++) {
+        v[i] = last.get(keyIdx[i]);
+      }
+      v[keyIdx.length] = last.get(orderIdx);
+      putOutputs(v, keyIdx.length + 1, y);
+      return RowFactory.create(v);
+    }
+
+    /**
+     * Seq2one windows of T rows, each from a zero state, scored {@link #WINDOW_BATCH} at a time
+     * in one forward pass (B windows side by side; a key shorter than T gives one window of
+     * length n, zero-padded, its output read after its step n − 1). With stride S &gt; 0 a window
+     * ends at each valid row i with i + 1 ≥ T and (i + 1 − T) mod S = 0, as training cut them;
+     * with S = 0 one window per key, its last T rows.
+     */
+    private final class Windows {
+      private final TrainedModel trained;
+      private final BpttEngine engine;
+      private final int T = windowSteps;
+      private final int F = config.inputSize();
+      /** The key's last T valid rows' inputs: valid row i at [i mod T][F]. */
+      private final float[] ring = new float[T * F];
+      private long seen;
+      /** Pending windows: inputs [T][F] time-major (zero-padded), valid steps, and the row that ends each. */
+      private final List<float[]> xs = new ArrayList<>();
+      private final List<Integer> lengths = new ArrayList<>();
+      private final List<Row> ends = new ArrayList<>();
+
+      Windows(TrainedModel trained, BpttEngine engine) {
+        this.trained = trained;
+        this.engine = engine;
+      }
+
+      /** Valid row number {@code seen} of the key, its inputs at x[at..at+F). */
+      void add(float[] x, int at, Row row) {
+        System.arraycopy(x, at, ring, (int) (seen % T) * F, F);
+        seen++;
+        if (windowStride > 0 && seen >= T && (seen - T) % windowStride == 0) {
+          take(T, row);
+        }
+      }
+
+      /** The key's end: its one window when S = 0 or when it was shorter than T; then a fresh ring. */
+      void endKey(Row last) {
+        if (seen > 0 && (windowStride == 0 || seen < T)) {
+          take((int) Math.min(seen, T), last);
+        }
+        seen = 0;
+      }
+
+      /** The window of the last {@code length} rows, oldest first. */
+      private void take(int length, Row end) {
+        float[] w = new float[T * F];
+        for (int t = 0; t < length; t++) {
+          long row = seen - length + t;
+          System.arraycopy(ring, (int) (row % T) * F, w, t * F, F);
+        }
+        xs.add(w);
+        lengths.add(length);
+        ends.add(end);
+        if (xs.size() == WINDOW_BATCH) {
+          flush();
+        }
+      }
+
+      /** One forward pass over the pending windows, x [T][B][F]; their rows go out in order. */
+      void flush() {
+        int B = xs.size();
+        if (B == 0) {
+          return;
+        }
+        float[] x = new float[T * B * F];
+        int[] len = new int[B];
+        boolean full = true;
+        for (int b = 0; b < B; b++) {
+          float[] w = xs.get(b);
+          for (int t = 0; t < T; t++) {
+            System.arraycopy(w, t * F, x, (t * B + b) * F, F);
+          }
+          len[b] = lengths.get(b);
+          full &= len[b] == T;
+        }
+        float[] y = engine.forward(trained.params(), new Batch(T, B, F, x, null, null, full ? null : len), null).outputs();
+        int O = config.outputSize();
+        for (int b = 0; b < B; b++) {
+          ready.add(seq2oneRow(ends.get(b), Arrays.copyOfRange(y, b * O, b * O + O)));
+        }
+        xs.clear();
+        lengths.clear();
+        ends.clear();
       }
     }
 

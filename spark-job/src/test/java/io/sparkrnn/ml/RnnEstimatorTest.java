@@ -497,39 +497,177 @@ class RnnEstimatorTest {
     assertFalse(java.util.Arrays.equals(prediction(a.get(101)), prediction(b.get(101))), "after the hole: row 100 was skipped");
   }
 
-  @Test
-  void aSeq2oneClassModelGivesOneRowPerKeyWithItsLogitsProbabilitiesAndClass() {
-    // label: whether the hour after the window falls in the first half of the day (a property of ts alone)
-    Dataset<Row> labelled = table.withColumn("morning",
+  /** A seq2one class model: whether the hour after a window of 24 falls in the first half of the day (a property of ts alone). */
+  static Dataset<Row> labelled() {
+    return table.withColumn("morning",
         org.apache.spark.sql.functions.expr("CAST(pmod((unix_seconds(ts) - 1704067200) / 3600, 24) < 12 AS INT)"));
-    RnnModel m = estimator().setTargetCols("morning").setClasses(2).setSeq2one(true).setHorizon(1).setStride(24)
-        .setMaxSteps(5).fit(labelled);
-    Dataset<Row> out = m.transform(labelled);
+  }
+
+  private static RnnModel seq2one;
+
+  /** Fitted once, for the tests that score it. */
+  static synchronized RnnModel seq2oneModel() {
+    if (seq2one == null) {
+      seq2one = estimator().setTargetCols("morning").setClasses(2).setSeq2one(true).setHorizon(1).setStride(24)
+          .setMaxSteps(5).fit(labelled());
+    }
+    return seq2one;
+  }
+
+  /** Independent: the float64 reference engine over rows [from, to) of a series from a zero state; the last step's outputs. */
+  static float[] referenceOutputs(TrainedModel trained, List<Row> series, int from, int to) {
+    Normalization n = trained.normalization();
+    StatefulSession reference = new StatefulSession(trained.params(), new ReferenceEngine(), 1);
+    float[] y = null;
+    for (Row s : series.subList(from, to)) {
+      float[] x = {(float) ((s.getDouble(2) - n.inputMean()[0]) / n.inputStd()[0]),
+          (float) ((s.getDouble(3) - n.inputMean()[1]) / n.inputStd()[1])};
+      y = reference.step(x);
+    }
+    return y;
+  }
+
+  @Test
+  void aSeq2oneClassModelGivesOneRowPerWindowWithItsLogitsProbabilitiesAndClass() {
+    RnnModel m = seq2oneModel();
+    assertEquals(24, m.getSteps(), "fit copies the estimator's steps");
+    assertEquals(24, m.getStride(), "and its stride");
+    Dataset<Row> out = m.transform(labelled());
     assertArrayEquals(new String[] {"sensor", "ts", "prediction", "probability", "predictedClass"}, out.columns());
     List<Row> rows = out.collectAsList();
-    assertEquals(SENSORS, rows.size());
+    int windows = (HOURS - 24) / 24 + 1;
+    assertEquals(SENSORS * windows, rows.size(), "one row per window of 24 rows, 24 rows apart");
     TrainedModel trained = m.trainedModel();
-    Normalization n = trained.normalization();
     for (Row r : rows) {
       List<Row> series = rowsOf(r.getString(0));
-      assertEquals(series.get(HOURS - 1).getTimestamp(1), r.getTimestamp(1), "the key's last time");
-      // independent: the reference engine over the key's whole series; class outputs are logits, not rescaled
-      StatefulSession reference = new StatefulSession(trained.params(), new ReferenceEngine(), 1);
-      float[] y = null;
-      for (Row s : series) {
-        float[] x = {(float) ((s.getDouble(2) - n.inputMean()[0]) / n.inputStd()[0]),
-            (float) ((s.getDouble(3) - n.inputMean()[1]) / n.inputStd()[1])};
-        y = reference.step(x);
-      }
+      int end = series.indexOf(series.stream().filter(s -> s.getTimestamp(1).equals(r.getTimestamp(1))).findFirst().orElseThrow());
+      assertEquals(23, end % 24, "a window ends at row 24·i + 23 of its key: " + r);
+      // class outputs are logits, not rescaled
+      float[] y = referenceOutputs(trained, series, end - 23, end + 1);
       double[] logits = prediction(r);
       List<Double> p = r.getList(r.fieldIndex("probability"));
       for (int c = 0; c < 2; c++) {
-        assertEquals(y[c], logits[c], FLOAT32_ABS_TOL, "logit " + c + " of " + r.getString(0));
+        assertEquals(y[c], logits[c], FLOAT32_ABS_TOL, "logit " + c + " of " + r);
       }
       assertEquals(1.0, p.get(0) + p.get(1), 1e-12, "probabilities sum to 1");
       assertEquals(logits[1] > logits[0] ? 1 : 0, r.getInt(r.fieldIndex("predictedClass")));
       assertEquals(1 / (1 + Math.exp(logits[0] - logits[1])), p.get(1), 1e-12, "softmax of two logits");
     }
+  }
+
+  @Test
+  void aSeq2oneModelWithoutStrideScoresEachKeysLastWindowOrWithoutStepsItsWholeSeries() {
+    RnnModel m = seq2oneModel();
+    TrainedModel trained = m.trainedModel();
+    List<Row> last = m.copy(new ParamMap()).setStride(0).transform(labelled()).collectAsList();
+    List<Row> whole = m.copy(new ParamMap()).setStride(0).setSteps(0).transform(labelled()).collectAsList();
+    assertEquals(SENSORS, last.size());
+    assertEquals(SENSORS, whole.size());
+    for (int k = 0; k < SENSORS; k++) {
+      List<Row> series = rowsOf(last.get(k).getString(0));
+      assertEquals(series.get(HOURS - 1).getTimestamp(1), last.get(k).getTimestamp(1), "the key's last time");
+      assertArrayEquals(toDouble(referenceOutputs(trained, series, HOURS - 24, HOURS)), prediction(last.get(k)), FLOAT32_ABS_TOL,
+          "the key's last 24 rows");
+      assertEquals(last.get(k).getString(0), whole.get(k).getString(0));
+      assertArrayEquals(toDouble(referenceOutputs(trained, series, 0, HOURS)), prediction(whole.get(k)), FLOAT32_ABS_TOL,
+          "the key's whole series");
+    }
+    // a key shorter than T: one window of its rows
+    Dataset<Row> shortKeys = labelled().where(col("ts").lt(new Timestamp(rowsOf("sensor-00000").get(9).getTimestamp(1).getTime())));
+    List<Row> shortOut = m.transform(shortKeys).collectAsList();
+    assertEquals(SENSORS, shortOut.size(), "9 rows per key < T = 24: one window each");
+    for (Row r : shortOut) {
+      assertArrayEquals(toDouble(referenceOutputs(trained, rowsOf(r.getString(0)), 0, 9)), prediction(r), FLOAT32_ABS_TOL,
+          "the short key's 9 rows");
+    }
+    assertMessage(() -> m.copy(new ParamMap()).setSteps(0).transform(labelled()), "setStride(24)", "setSteps");
+  }
+
+  @Test
+  void evaluateOfASeq2oneModelScoresEachWindowAgainstTheLabelAfterIt() {
+    RnnModel m = seq2oneModel();
+    TrainedModel trained = m.trainedModel();
+    Row metrics = m.evaluate(labelled()).collectAsList().get(0);
+    // independent: the reference engine's logits per window, against the label of the row after the window
+    double loss = 0;
+    long hits = 0;
+    long n = 0;
+    List<Row> labelledRows = labelled().collectAsList();
+    for (int k = 0; k < SENSORS; k++) {
+      String sensor = String.format("sensor-%05d", k);
+      List<Row> series = new ArrayList<>(labelledRows.stream().filter(r -> r.getString(0).equals(sensor)).toList());
+      series.sort(Comparator.comparing(r -> r.getTimestamp(1)));
+      for (int end = 23; end + 1 < HOURS; end += 24) {
+        float[] z = referenceOutputs(trained, series, end - 23, end + 1);
+        int label = series.get(end + 1).getInt(series.get(end + 1).fieldIndex("morning"));
+        double logSum = Math.log(Math.exp(z[0]) + Math.exp(z[1]));
+        loss += logSum - z[label];
+        hits += (z[1] > z[0] ? 1 : 0) == label ? 1 : 0;
+        n++;
+      }
+    }
+    assertEquals(SENSORS * 9, n, "9 of a key's 10 windows have a row after them");
+    assertEquals(n, metrics.getLong(metrics.fieldIndex("rows")));
+    assertEquals(loss / n, metrics.getDouble(metrics.fieldIndex("loss")), 2 * FLOAT32_ABS_TOL, "mean cross-entropy");
+    assertEquals((double) hits / n, metrics.getDouble(metrics.fieldIndex("accuracy")), 0.0, "accuracy");
+    assertEquals(Math.exp(loss / n), metrics.getDouble(metrics.fieldIndex("perplexity")), 1e-3);
+    assertMessage(() -> m.copy(new ParamMap()).setFeedback(3).evaluate(labelled()), "setFeedback(3)", "seq2one");
+  }
+
+  @Test
+  void evaluateWithFeedbackForecastsEachKeysLastRowsFromItsOwnOutputs() {
+    int K = 4;
+    TrainedModel trained = model.trainedModel();
+    Normalization n = trained.normalization();
+    Row m = model.copy(new ParamMap()).setFeedback(K).evaluate(table).collectAsList().get(0);
+    // independent: the reference engine driven by rows [0, HOURS − K), then fed its own outputs; forecast i against row HOURS − K + i
+    double scaled = 0;
+    double[] squared = new double[2];
+    for (int s = 0; s < SENSORS; s++) {
+      List<Row> series = rowsOf(String.format("sensor-%05d", s));
+      StatefulSession reference = new StatefulSession(trained.params(), new ReferenceEngine(), 1);
+      float[] y = null;
+      for (int t = 0; t < HOURS - K; t++) {
+        float[] x = new float[2];
+        for (int f = 0; f < 2; f++) {
+          x[f] = (float) ((series.get(t).getDouble(2 + f) - n.inputMean()[f]) / n.inputStd()[f]);
+        }
+        y = reference.step(x);
+      }
+      for (int i = 0; i < K; i++) {
+        float[] x = new float[2];
+        for (int o = 0; o < 2; o++) {
+          double forecast = y[o] * n.targetStd()[o] + n.targetMean()[o];
+          double error = forecast - series.get(HOURS - K + i).getDouble(2 + o);
+          squared[o] += error * error;
+          scaled += (error / n.targetStd()[o]) * (error / n.targetStd()[o]);
+          x[o] = (float) ((forecast - n.inputMean()[o]) / n.inputStd()[o]);
+        }
+        y = reference.step(x);
+      }
+    }
+    long rows = (long) SENSORS * K;
+    assertEquals(rows, m.getLong(m.fieldIndex("closed_loop_rows")));
+    double loss = scaled / (rows * 2);
+    assertEquals(loss, m.getDouble(m.fieldIndex("closed_loop_loss")), 2 * Math.sqrt(loss) * FLOAT32_ABS_TOL * K + 1e-8,
+        "closed-loop loss, model units");
+    String[] names = {"temp", "load"};
+    for (int o = 0; o < 2; o++) {
+      assertEquals(Math.sqrt(squared[o] / rows), m.getDouble(m.fieldIndex("closed_loop_rmse_" + names[o])),
+          FLOAT32_ABS_TOL * K * n.targetStd()[o], "closed_loop_rmse_" + names[o]);
+    }
+    Row without = model.evaluate(table).collectAsList().get(0);
+    assertTrue(without.isNullAt(without.fieldIndex("closed_loop_loss")), "no feedback: no closed-loop loss");
+    assertEquals(m.getDouble(m.fieldIndex("loss")), without.getDouble(without.fieldIndex("loss")), 0.0,
+        "the teacher-forced loss does not change with feedback");
+  }
+
+  static double[] toDouble(float[] v) {
+    double[] d = new double[v.length];
+    for (int i = 0; i < v.length; i++) {
+      d[i] = v[i];
+    }
+    return d;
   }
 
   static void assertMessage(Runnable r, String... parts) {

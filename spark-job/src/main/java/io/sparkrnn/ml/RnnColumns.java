@@ -4,12 +4,14 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.param.StringArrayParam;
+import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.DateType;
@@ -43,7 +45,7 @@ final class RnnColumns {
   }
 
   static StringArrayParam inputCols(Params owner) {
-    return new StringArrayParam(owner, "inputCols", "numeric input columns, in order: the F input features");
+    return new StringArrayParam(owner, "inputCols", "input columns, in order: numbers (one feature each), arrays of numbers or ML Vectors (their values); together the F input features");
   }
 
   static StringArrayParam targetCols(Params owner) {
@@ -105,11 +107,7 @@ final class RnnColumns {
           + " date, integer or floating column, found " + orderField.dataType().simpleString() + " (cast it to double)");
     }
     for (String in : inputs) {
-      StructField f = field(who, schema, in, "inputCols");
-      if (!(f.dataType() instanceof NumericType)) {
-        throw new IllegalArgumentException(who + ": inputCols column '" + f.name() + "' is " + f.dataType().simpleString()
-            + "; expected a numeric column (one of the model's " + inputs.length + " input features)");
-      }
+      inputWidth(who, field(who, schema, in, "inputCols"));
     }
     List<StructField> out = new ArrayList<>();
     if (shape.seq2one()) {
@@ -145,6 +143,22 @@ final class RnnColumns {
       out.add(DataTypes.createStructField(wanted[i], types[i], true));
     }
     return DataTypes.createStructType(out);
+  }
+
+  /**
+   * The features an input column gives: 1 for a number; 0 (known per row) for an array of numbers
+   * or an ML Vector, whose values are features in order, as {@code prep table} expands them.
+   */
+  static int inputWidth(String who, StructField f) {
+    DataType t = f.dataType();
+    if (t instanceof NumericType) {
+      return 1;
+    }
+    if (t instanceof ArrayType a && a.elementType() instanceof NumericType || t instanceof VectorUDT) {
+      return 0;
+    }
+    throw new IllegalArgumentException(who + ": inputCols column '" + f.name() + "' is " + t.simpleString()
+        + "; expected a number, an array of numbers or an ML Vector");
   }
 
   /** The order column, which must be a timestamp, date or number. */

@@ -58,7 +58,8 @@ import org.slf4j.LoggerFactory;
  * table's units are arbitrary) and the main keys of {@code train} (cell, hiddenSize, numLayers,
  * maxSteps — {@code train}'s {@code steps}, optimizer steps —, epochs, batch, lr, seed,
  * partitions), with {@code train}'s defaults. The window length {@code steps}, orderCol and
- * inputCols have no default. Input columns are numeric (one feature each).
+ * inputCols have no default. Input columns are numbers (one feature each), arrays of numbers or ML
+ * Vectors (their values, in order, as {@code prep table} expands them).
  *
  * <p>Where the work goes: {@code workDir} (a Hadoop URI every executor reaches) gets a fresh
  * {@code rnn-fit-<uuid>/} per fit, holding {@code data/} (the shards) and {@code train/} (the

@@ -348,9 +348,16 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   public StructType transformSchema(StructType schema) {
     ModelConfig c = trainedModel().config();
     String[] inputs = getInputCols();
-    if (inputs.length != c.inputSize()) {
-      throw new IllegalArgumentException("RnnModel: inputCols " + Arrays.toString(inputs) + " give " + inputs.length
-          + " features; the model was trained on F=" + c.inputSize());
+    int scalars = 0;
+    int arrays = 0;                                       // arrays and vectors: at least one value each, checked per row
+    for (String in : inputs) {
+      int width = RnnColumns.inputWidth("RnnModel", RnnColumns.field("RnnModel", schema, in, "inputCols"));
+      scalars += width;
+      arrays += width == 0 ? 1 : 0;
+    }
+    if (arrays == 0 ? scalars != c.inputSize() : scalars + arrays > c.inputSize()) {
+      throw new IllegalArgumentException("RnnModel: inputCols " + Arrays.toString(inputs) + " give "
+          + (arrays == 0 ? scalars : "at least " + (scalars + arrays)) + " features; the model was trained on F=" + c.inputSize());
     }
     int k = getForecastSteps();
     if (k > 0) {

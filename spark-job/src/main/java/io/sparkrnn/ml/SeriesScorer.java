@@ -19,6 +19,10 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 
@@ -107,6 +111,8 @@ final class SeriesScorer implements Serializable {
     private Row lastRow;
     /** Seq2one with T &gt; 0: its windows; null otherwise. */
     private final Windows windows;
+    /** Values per input column in the last row read: 1 for a number, the length of an array or vector. */
+    private final int[] widths = new int[inputIdx.length];
 
     Scoring(Iterator<Row> in, TrainedModel trained, BpttEngine engine) {
       this.in = in;
@@ -247,8 +253,8 @@ final class SeriesScorer implements Serializable {
           v[k] = lastRow.get(k);
         }
         v[orderIdx] = order;
-        for (int f = 0; f < F; f++) {
-          v[inputIdx[f]] = columnValue(raw[f], inputTypes[f]);
+        for (int c = 0, f = 0; c < inputIdx.length; f += widths[c], c++) {
+          v[inputIdx[c]] = columnValue(raw, f, widths[c], inputTypes[c]);
         }
         putOutputs(v, inWidth, y);
         v[outWidth - 1] = true;
@@ -352,19 +358,54 @@ final class SeriesScorer implements Serializable {
       }
     }
 
-    /** Writes the row's inputs in model units at x[offset..offset+F); false if one is missing. */
+    /**
+     * Writes the row's inputs in model units at x[offset..offset+F), the input columns expanded in
+     * order (a number: one feature; an array or ML Vector: its values), and records each column's
+     * width in {@link #widths}; false if one is null, NaN or infinite (a null array element too).
+     *
+     * @throws IllegalArgumentException the columns give other than F values (an array or vector
+     *     of another width than training's), naming the columns, the key and the order value
+     */
     private boolean toModelUnits(Row row, float[] x, int offset) {
-      for (int f = 0; f < inputIdx.length; f++) {
-        if (row.isNullAt(inputIdx[f])) {
+      int F = config.inputSize();
+      int f = 0;
+      for (int c = 0; c < inputIdx.length; c++) {
+        if (row.isNullAt(inputIdx[c])) {
           return false;
         }
-        double raw = ((Number) row.get(inputIdx[f])).doubleValue();
-        if (!Double.isFinite(raw)) {
-          return false;
+        Object value = row.get(inputIdx[c]);
+        double[] values = value instanceof Number ? null : arrayValues(value);
+        int width = values == null ? 1 : values.length;
+        if (f + width > F) {
+          throw widthError(row, f + width);
         }
-        x[offset + f] = (float) inputToModel(raw, f);
+        for (int i = 0; i < width; i++) {
+          double raw = values == null ? ((Number) value).doubleValue() : values[i];
+          if (!Double.isFinite(raw)) {
+            return false;
+          }
+          x[offset + f + i] = (float) inputToModel(raw, f + i);
+        }
+        widths[c] = width;
+        f += width;
+      }
+      if (f != F) {
+        throw widthError(row, f);
       }
       return true;
+    }
+
+    private IllegalArgumentException widthError(Row row, int found) {
+      String[] shapes = new String[inputIdx.length];
+      for (int c = 0; c < inputIdx.length; c++) {
+        Object v = row.isNullAt(inputIdx[c]) ? null : row.get(inputIdx[c]);
+        shapes[c] = row.schema().fields()[inputIdx[c]].name() + (v == null || v instanceof Number ? ""
+            : "[" + arrayValues(v).length + "]");
+      }
+      return new IllegalArgumentException("RnnModel.transform: inputCols " + Arrays.toString(shapes) + " give "
+          + (found > config.inputSize() ? "more than " + config.inputSize() : found) + " values at key "
+          + Arrays.toString(keyOf(row)) + ", " + row.schema().fields()[orderIdx].name() + " " + row.get(orderIdx)
+          + "; the model was trained on F=" + config.inputSize() + " features (arrays and vectors of the widths fit saw)");
     }
 
     /** x = (raw − mean_f) / std_f */
@@ -438,14 +479,44 @@ final class SeriesScorer implements Serializable {
     return best;
   }
 
-  /** A forecast value as the input column's type holds it: double and float exactly, other types null. */
-  static Object columnValue(double raw, DataType type) {
+  /**
+   * Forecast values raw[f..f+width) as the input column's type holds them: double and float
+   * exactly (numbers, or arrays of them), an ML Vector as a dense vector; other types null.
+   */
+  static Object columnValue(double[] raw, int f, int width, DataType type) {
     if (type.equals(DataTypes.DoubleType)) {
-      return raw;
+      return raw[f];
     }
     if (type.equals(DataTypes.FloatType)) {
-      return (float) raw;
+      return (float) raw[f];
+    }
+    if (type instanceof ArrayType a && a.elementType().equals(DataTypes.DoubleType)) {
+      return Arrays.copyOfRange(raw, f, f + width);
+    }
+    if (type instanceof ArrayType a && a.elementType().equals(DataTypes.FloatType)) {
+      float[] v = new float[width];
+      for (int i = 0; i < width; i++) {
+        v[i] = (float) raw[f + i];
+      }
+      return v;
+    }
+    if (type instanceof VectorUDT) {
+      return Vectors.dense(Arrays.copyOfRange(raw, f, f + width));
     }
     return null;
+  }
+
+  /** The numbers of an array column's value (a Scala Seq of numbers) or of an ML Vector, as doubles; NaN for a null element. */
+  static double[] arrayValues(Object value) {
+    if (value instanceof Vector v) {
+      return v.toArray();
+    }
+    List<?> list = scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<?>) value);
+    double[] out = new double[list.size()];
+    for (int i = 0; i < out.length; i++) {
+      Object e = list.get(i);
+      out[i] = e == null ? Double.NaN : ((Number) e).doubleValue();
+    }
+    return out;
   }
 }

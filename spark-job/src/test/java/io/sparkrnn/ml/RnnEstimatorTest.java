@@ -447,7 +447,7 @@ class RnnEstimatorTest {
       int before = jobs.get();
       assertMessage(() -> model.transform(table.drop("load")), "inputCols", "'load'", "not in the table", "[sensor, ts, temp]");
       assertMessage(() -> model.transform(table.withColumn("temp", col("temp").cast("string"))), "inputCols", "'temp'",
-          "string", "numeric");
+          "string", "expected a number, an array of numbers or an ML Vector");
       assertMessage(() -> model.transform(table.withColumn("ts", col("ts").cast("string"))), "orderCol", "'ts'", "string",
           "timestamp");
       assertMessage(() -> model.transform(table.withColumnRenamed("sensor", "id")), "keyCols", "'sensor'");
@@ -660,6 +660,48 @@ class RnnEstimatorTest {
     assertTrue(without.isNullAt(without.fieldIndex("closed_loop_loss")), "no feedback: no closed-loop loss");
     assertEquals(m.getDouble(m.fieldIndex("loss")), without.getDouble(without.fieldIndex("loss")), 0.0,
         "the teacher-forced loss does not change with feedback");
+  }
+
+  @Test
+  void arrayAndVectorInputColumnsAreTheirValuesInOrderForFitTransformAndForecast() {
+    Dataset<Row> arrays = table.withColumn("readings", org.apache.spark.sql.functions.array(col("temp"), col("load")));
+    Dataset<Row> vectors = new org.apache.spark.ml.feature.VectorAssembler().setInputCols(new String[] {"temp", "load"})
+        .setOutputCol("features").transform(table);
+    // fit on a vector column: the same windows as on the two numbers, so byte-identical weights (fitting is deterministic)
+    RnnModel fromVectors = estimator().setInputCols("features").setWorkDir(tmp.resolve("work-vectors").toUri().toString())
+        .fit(vectors);
+    assertArrayEquals(model.modelBytes(), fromVectors.modelBytes(), "a Vector of (temp, load) trains the model (temp, load) does");
+
+    List<Row> scalar = model.copy(new ParamMap()).setForecastSteps(FORECAST).transform(table).orderBy("sensor", "ts")
+        .collectAsList();
+    List<Row> byArray = model.copy(new ParamMap()).setInputCols("readings").setForecastSteps(FORECAST).transform(arrays)
+        .orderBy("sensor", "ts").collectAsList();
+    List<Row> byVector = fromVectors.copy(new ParamMap()).setForecastSteps(FORECAST).transform(vectors).orderBy("sensor", "ts")
+        .collectAsList();
+    assertEquals(scalar.size(), byArray.size());
+    assertEquals(scalar.size(), byVector.size());
+    for (int i = 0; i < scalar.size(); i++) {
+      assertArrayEquals(prediction(scalar.get(i)), prediction(byArray.get(i)), 0.0, "array input, row " + i);
+      assertArrayEquals(prediction(scalar.get(i)), prediction(byVector.get(i)), 0.0, "vector input, row " + i);
+      Row r = byArray.get(i);
+      if (r.getBoolean(r.fieldIndex("forecast"))) {
+        // a forecast row's input column holds the values fed back: the previous row's prediction, as the column's type
+        List<Double> fed = r.getList(r.fieldIndex("readings"));
+        assertArrayEquals(prediction(byArray.get(i - 1)), fed.stream().mapToDouble(Double::doubleValue).toArray(), 0.0);
+        org.apache.spark.ml.linalg.Vector v = byVector.get(i).getAs("features");
+        assertArrayEquals(prediction(byVector.get(i - 1)), v.toArray(), 0.0);
+      }
+    }
+
+    Dataset<Row> three = table.withColumn("readings", org.apache.spark.sql.functions.array(col("temp"), col("load"), col("load")));
+    Exception e = assertThrows(Exception.class,
+        () -> model.copy(new ParamMap()).setInputCols("readings").transform(three).collectAsList());
+    String messages = "";
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      messages += t.getMessage() + "\n";
+    }
+    assertTrue(messages.contains("inputCols [readings[3]] give more than 2 values at key [sensor-"), messages);
+    assertTrue(messages.contains("the model was trained on F=2"), messages);
   }
 
   static double[] toDouble(float[] v) {

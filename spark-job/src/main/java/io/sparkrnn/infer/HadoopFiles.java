@@ -8,6 +8,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -86,24 +87,59 @@ public final class HadoopFiles {
     }
   }
 
-  /** Writes the file atomically: a temporary name beside it, then a rename over it. */
+  /** Writes the file atomically: a temporary name beside it, then a rename over it ({@link #write(FileSystem, Path, byte[], Runnable)}). */
   public static void write(String uri, byte[] bytes, Configuration conf) throws IOException {
     FileSystem fs = fs(uri, conf);
-    Path target = fs.makeQualified(path(uri));
+    write(fs, fs.makeQualified(path(uri)), bytes, null);
+  }
+
+  /**
+   * The project's one atomic write to a Hadoop file system: the bytes go to a hidden temporary
+   * file beside the target ({@code .NAME.tmp-UUID}, which {@code OutputDir.removeStaleTemporaries}
+   * recognises after a crash) and are renamed over it ({@link FileContext#rename} with OVERWRITE:
+   * atomic on HDFS and the local file system), so a reader sees the old file or the new one, never
+   * part of one. The temporary file is removed on failure.
+   *
+   * @param midWrite null, or a test hook run after the first half of the bytes is written and
+   *     flushed (a process killed there leaves a half-written temporary file)
+   * @throws WriteException the file system refused the write (full, failing); names the target
+   */
+  public static void write(FileSystem fs, Path target, byte[] bytes, Runnable midWrite) throws IOException {
     Path dir = target.getParent();
     if (dir != null) {
       fs.mkdirs(dir);
     }
     Path tmp = new Path(dir, "." + target.getName() + ".tmp-" + UUID.randomUUID());
     try {
-      try (OutputStream out = fs.create(tmp, false)) {
-        out.write(bytes);
+      try (FSDataOutputStream out = fs.create(tmp, false)) {
+        if (midWrite == null) {
+          out.write(bytes);
+        } else {
+          out.write(bytes, 0, bytes.length / 2);
+          out.hflush();
+          midWrite.run();
+          out.write(bytes, bytes.length / 2, bytes.length - bytes.length / 2);
+        }
       }
-      FileContext.getFileContext(fs.getUri(), conf).rename(tmp, target, Options.Rename.OVERWRITE);
+      FileContext.getFileContext(fs.getUri(), fs.getConf()).rename(tmp, target, Options.Rename.OVERWRITE);
+    } catch (IOException | org.apache.hadoop.fs.FSError e) {
+      // Hadoop's local file system reports a full disk as FSError (an Error) without the file's name
+      Throwable cause = e instanceof org.apache.hadoop.fs.FSError && e.getCause() != null ? e.getCause() : e;
+      throw new WriteException(target + ": could not be written (" + cause.getMessage() + "); " + target.getName()
+          + " is unchanged", e);
     } finally {
       if (fs.exists(tmp)) {
         fs.delete(tmp, false);
       }
+    }
+  }
+
+  /** A file could not be written (a full or failing file system); the message names it. */
+  public static final class WriteException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    public WriteException(String message, Throwable cause) {
+      super(message, cause);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.infer.HadoopFiles;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -7,31 +8,25 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataOutputStream;
-import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
 
 /**
- * A run's output directory on any Hadoop file system. Every file is written to a temporary name
- * in the same directory and then renamed over the target ({@link FileContext#rename} with
- * OVERWRITE, atomic on HDFS and local disks), so a reader or a resumed run never sees a half file
+ * A run's output directory on any Hadoop file system. Every file is written with
+ * {@link HadoopFiles#write(FileSystem, Path, byte[], Runnable)}: a temporary name in the same
+ * directory, then renamed over the target, so a reader or a resumed run never sees a half file
  * and a crash mid-write leaves the previous version intact.
  */
 public final class OutputDir {
   private final FileSystem fs;
-  private final FileContext fc;
   private final Path dir;
 
   public OutputDir(String uri, Configuration conf) throws IOException {
     URI u = new Path(uri).toUri();
     this.fs = FileSystem.get(u, conf);
     this.dir = fs.makeQualified(new Path(u));
-    this.fc = FileContext.getFileContext(fs.getUri(), conf);
   }
 
   public Path path(String relative) {
@@ -53,31 +48,7 @@ public final class OutputDir {
    * there leaves a half-written temporary file).
    */
   void write(String relative, byte[] bytes, Runnable midWrite) throws IOException {
-    Path target = path(relative);
-    fs.mkdirs(target.getParent());
-    Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
-    try {
-      try (FSDataOutputStream out = fs.create(tmp, false)) {
-        if (midWrite == null) {
-          out.write(bytes);
-        } else {
-          out.write(bytes, 0, bytes.length / 2);
-          out.hflush();
-          midWrite.run();
-          out.write(bytes, bytes.length / 2, bytes.length - bytes.length / 2);
-        }
-      }
-      fc.rename(tmp, target, Options.Rename.OVERWRITE);
-    } catch (IOException | org.apache.hadoop.fs.FSError e) {
-      // Hadoop's local file system reports a full disk as FSError (an Error) without the file's name
-      Throwable cause = e instanceof org.apache.hadoop.fs.FSError && e.getCause() != null ? e.getCause() : e;
-      throw new WriteException(target + ": could not be written (" + cause.getMessage() + "); " + target.getName()
-          + " is unchanged", e);
-    } finally {
-      if (fs.exists(tmp)) {
-        fs.delete(tmp, false);
-      }
-    }
+    HadoopFiles.write(fs, path(relative), bytes, midWrite);
   }
 
   /** A file of the output could not be written (a full or failing file system); the message names it. */

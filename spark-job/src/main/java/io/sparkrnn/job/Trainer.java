@@ -5,6 +5,7 @@ import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.infer.Compatibility;
+import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.StepUpdate.StepRecord;
 import io.sparkrnn.kernel.engine.GradientSum;
@@ -264,8 +265,8 @@ public final class Trainer {
     GradientExchange.Server exchange = config.sync().equals("barrier") ? startExchange(sc.getConf()) : null;
     try {
       return run(sc, exchange);
-    } catch (OutputDir.WriteException e) {
-      throw new OutputDir.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
+    } catch (HadoopFiles.WriteException e) {
+      throw new HadoopFiles.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
     } finally {
       if (exchange != null) {
         exchange.close();

@@ -311,25 +311,6 @@ public final class SafeTensors {
     out.write(toBytes(metadata, tensors));
   }
 
-  /**
-   * Writes to a temporary file beside {@code target}, then renames it over the target, so a reader
-   * never sees a half-written file and a crash leaves the old file intact.
-   */
-  public static void writeAtomically(Path target, Map<String, String> metadata, Collection<Tensor> tensors) throws IOException {
-    byte[] bytes = toBytes(metadata, tensors);
-    Path dir = target.toAbsolutePath().getParent();
-    if (dir != null) {
-      Files.createDirectories(dir);
-    }
-    Path tmp = (dir == null ? Path.of(".") : dir).resolve("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-    try {
-      Files.write(tmp, bytes);
-      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
-  }
-
   /** IEEE 754 binary16 to float32 (Java 17 has no Float.float16ToFloat). */
   static float halfToFloat(short bits) {
     int h = bits & 0xffff;

@@ -73,6 +73,12 @@ final class BarrierTraining {
       return new SegmentInput(id, exchange, start, maxEnd, logEvery, minSegmentNanos, model, params, optimizerState, carriedH, carriedC,
           schedule, update);
     }
+
+    /** The same segment, met at this exchange (null: one partition, no exchange). */
+    SegmentInput withExchange(GradientExchange.Address address) {
+      return new SegmentInput(segmentId, address, start, maxEnd, logEvery, minSegmentNanos, model, params, optimizerState, carriedH,
+          carriedC, schedule, update);
+    }
   }
 
   /**
@@ -156,8 +162,10 @@ final class BarrierTraining {
 
   /** Runs one segment on the cluster and returns partition 0's result, after checking that all replicas agree. */
   static SegmentResult run(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context, GradientExchange.Server server,
-      SegmentInput input) {
-    server.open(input.segmentId(), segmentOf(input, context.partitions()));
+      SegmentInput segmentInput) {
+    // each segment (each attempt too) gets a fresh key; the address and, without Spark authentication, the key go in its broadcast
+    SegmentInput input = server == null ? segmentInput
+        : segmentInput.withExchange(server.open(segmentInput.segmentId(), segmentOf(segmentInput, context.partitions())));
     Broadcast<SegmentInput> broadcast = sc.broadcast(input);
     try {
       ClassTag<SegmentResult> tag = ClassTag$.MODULE$.apply(SegmentResult.class);
@@ -176,7 +184,9 @@ final class BarrierTraining {
       return first;
     } finally {
       broadcast.destroy();
-      server.finish(input.segmentId());
+      if (server != null) {
+        server.finish(input.segmentId());
+      }
     }
   }
 

@@ -40,18 +40,102 @@ import java.util.function.BooleanSupplier;
  * answer with {@code Thread.sleep(1000)}, so every exchange takes up to a second; and it sends
  * every task all P messages, P² per step through the driver, where this sends 2P.
  *
- * <p>Wire format (framing big-endian, one TCP connection per task and segment): hello = token (long),
- * segment (long), stage attempt (int), partition (int); then per step the task sends step (long),
- * length (int), a {@link Message} in the {@link Codec}'s format; the server answers length (int), a
- * {@link StepTotal} likewise. A connection with the wrong token is closed unanswered.
+ * <p>Wire format (framing big-endian, one TCP connection per task and segment). Handshake, a
+ * challenge–response that proves both ends know the segment's key K and puts nothing secret on
+ * the wire: the server sends MAGIC (int) and a fresh 32-byte nonce N_s; the task sends segment
+ * (long), stage attempt (int), partition (int), its own nonce N_c (32 bytes) and
+ * HMAC-SHA256(K, "hello" ‖ N_s ‖ N_c ‖ segment ‖ attempt ‖ partition); the server answers
+ * HMAC-SHA256(K, "admit" ‖ N_s ‖ N_c ‖ …) or closes the connection. K is derived from Spark's own
+ * secret when {@code spark.authenticate} is on (HMAC-SHA256(secret, "spark-rnn exchange" ‖
+ * segment); both ends derive it, nothing travels), else it is 32 random bytes per segment, shipped
+ * to the tasks in the segment's broadcast (see {@link Address}). Then per step the task sends step
+ * (long), length (int), a {@link Message} in the {@link Codec}'s format; the server answers length
+ * (int), a {@link StepTotal} likewise.
+ *
+ * <p>What the server refuses (closing the connection and logging why): more than
+ * {@link #MAX_HANDSHAKES} connections still in their handshake (before any thread is given to
+ * them; a handshake has {@link #HANDSHAKE_MILLIS}), a wrong MAC, an unknown segment, a partition
+ * out of range or already connected in that stage attempt, a step not after the connection's last
+ * one, a frame longer than the segment allows or that does not decode, and a message for another
+ * partition or of another size. A step not complete within the step timeout fails: the server
+ * closes every connection waiting in it, so the tasks fail, Spark fails the barrier stage and the
+ * driver reruns the segment.
  */
 final class GradientExchange {
   private GradientExchange() {}
 
-  /** Where tasks find the server, and the run's secret. */
-  record Address(String host, int port, long token) implements Serializable {
+  /**
+   * Where tasks find the server for one segment, and the segment's key when Spark authentication is
+   * off (null when on: both ends derive the key from Spark's secret). Without authentication the
+   * key travels in the segment's broadcast, which anyone who can reach Spark's block manager can
+   * fetch; such a party can also run code on the executors, since Spark itself is then open: the
+   * exchange is as closed as the cluster, no more.
+   */
+  record Address(String host, int port, byte[] key) implements Serializable {
     private static final long serialVersionUID = 1L;
   }
+
+  /** The handshake's first word: "SRX" and version 2. */
+  static final int MAGIC = 0x53525802;
+  /** Connections in their handshake at once; more are closed at accept, before a thread or buffer is given to them. */
+  static final int MAX_HANDSHAKES = 32;
+  /** How long a connection may take to complete its handshake. */
+  static final int HANDSHAKE_MILLIS = 10_000;
+  /** Spark setting: seconds a step may wait for all its partitions before the segment fails (and reruns). */
+  public static final String STEP_TIMEOUT = "spark.sparkrnn.exchange.stepTimeout";
+  static final long DEFAULT_STEP_TIMEOUT_SECONDS = 600;
+
+  /** HMAC-SHA256(key, the parts in order; longs and ints big-endian). */
+  static byte[] mac(byte[] key, Object... parts) {
+    try {
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+      mac.init(new javax.crypto.spec.SecretKeySpec(key, "HmacSHA256"));
+      for (Object p : parts) {
+        if (p instanceof byte[] b) {
+          mac.update(b);
+        } else if (p instanceof Long l) {
+          mac.update(ByteBuffer.allocate(8).putLong(l).array());
+        } else if (p instanceof Integer i) {
+          mac.update(ByteBuffer.allocate(4).putInt(i).array());
+        } else {
+          mac.update(((String) p).getBytes(StandardCharsets.UTF_8));
+        }
+      }
+      return mac.doFinal();
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 is part of every Java 17 runtime", e);
+    }
+  }
+
+  /** A segment's key from Spark's authentication secret: HMAC-SHA256(secret, "spark-rnn exchange" ‖ segment). */
+  static byte[] keyFromSecret(String sparkSecret, long segmentId) {
+    return mac(sparkSecret.getBytes(StandardCharsets.UTF_8), "spark-rnn exchange", segmentId);
+  }
+
+  /**
+   * Spark's authentication secret in this JVM (driver or executor) when {@code spark.authenticate}
+   * is on, else null.
+   */
+  static String sparkSecret() {
+    org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+    if (env == null || !env.conf().getBoolean("spark.authenticate", false)) {
+      return null;
+    }
+    String secret = env.securityManager().getSecretKey();
+    if (secret == null) {
+      throw new IllegalStateException("spark.authenticate is on but Spark holds no secret in this JVM");
+    }
+    return secret;
+  }
+
+  /** 32 bytes from a strong random source. */
+  static byte[] nonce() {
+    byte[] n = new byte[32];
+    RANDOM.nextBytes(n);
+    return n;
+  }
+
+  private static final SecureRandom RANDOM = new SecureRandom();
 
   /** One task's part of a step, and (partition 0's say) whether the segment ends after it. */
   record Message(PartitionResult result, boolean endSegment) {}
@@ -66,7 +150,17 @@ final class GradientExchange {
       String dataError, boolean endSegment) {}
 
   /** What the server must know of a segment to merge its steps. */
-  record Segment(ModelConfig model, int partitions, int parameterCount, int batch, boolean carry) {}
+  record Segment(ModelConfig model, int partitions, int parameterCount, int batch, boolean carry) {
+    /**
+     * The longest message a task of this segment can send: the float64 gradient, the positions of
+     * the whole batch, carried states of the whole batch (float32 h and c per layer), and 64 KiB
+     * for the scalar fields and strings.
+     */
+    long maxMessageBytes() {
+      long carried = carry ? 2L * batch * model.numLayers() * model.hiddenSize() : 0;
+      return 8L * parameterCount + 4L * batch + 4L * carried + 65_536;
+    }
+  }
 
   /**
    * The wire codec: little-endian, arrays copied in bulk (a float64 gradient of 2 MB takes about
@@ -183,8 +277,17 @@ final class GradientExchange {
       return b.get() != 0;
     }
 
-    double[] getDoubles() {
+    /** The count of a length-prefixed array of {@code size}-byte values, checked against the bytes left (a frame from a socket may lie). */
+    private int count(int size) {
       int n = b.getInt();
+      if (n >= 0 && (long) n * size > b.remaining()) {
+        throw new java.nio.BufferUnderflowException();
+      }
+      return n;
+    }
+
+    double[] getDoubles() {
+      int n = count(8);
       if (n < 0) {
         return null;
       }
@@ -195,7 +298,7 @@ final class GradientExchange {
     }
 
     float[] getFloats() {
-      int n = b.getInt();
+      int n = count(4);
       if (n < 0) {
         return null;
       }
@@ -206,7 +309,7 @@ final class GradientExchange {
     }
 
     int[] getInts() {
-      int n = b.getInt();
+      int n = count(4);
       if (n < 0) {
         return null;
       }
@@ -217,7 +320,7 @@ final class GradientExchange {
     }
 
     String getString() {
-      int n = b.getInt();
+      int n = count(1);
       if (n < 0) {
         return null;
       }
@@ -278,83 +381,181 @@ final class GradientExchange {
     return a == null ? 0 : a.length;
   }
 
-  /** The largest message a server accepts (a float64 sum of 2^28 parameters). */
-  static final int MAX_MESSAGE = Integer.MAX_VALUE - 16;
-
   /** The driver's end. */
   static final class Server implements Closeable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(GradientExchange.class);
     private final ServerSocket socket;
-    private final Address address;
-    private final Map<Long, Segment> segments = new ConcurrentHashMap<>();
+    private final String advertisedHost;
+    /** Spark's secret (keys derived from it), or null: a random key per segment. */
+    private final String sparkSecret;
+    private final long stepTimeoutMillis;
+    private final Map<Long, Open> segments = new ConcurrentHashMap<>();
     private final Map<String, Rendezvous> meetings = new ConcurrentHashMap<>();
+    /** segment/attempt/partition of every admitted connection, so a second claim is refused. */
+    private final Map<String, Socket> admitted = new ConcurrentHashMap<>();
     private final List<Socket> connections = new ArrayList<>();
+    private final java.util.concurrent.ThreadPoolExecutor handshakes;
+    private final java.util.concurrent.ScheduledExecutorService timer;
     private final Thread acceptor;
     private volatile boolean closed;
+
+    /** An open segment and its key. */
+    private record Open(Segment segment, byte[] key) {}
 
     /**
      * @param bindHost the address to listen on ({@code spark.driver.bindAddress}, else the driver host)
      * @param advertisedHost the address executors connect to ({@code spark.driver.host})
      * @param port 0 for any free port
+     * @param sparkSecret Spark's authentication secret ({@link #sparkSecret()}), or null
+     * @param stepTimeoutMillis how long a step may wait for all its partitions
      */
-    Server(String bindHost, String advertisedHost, int port) throws IOException {
+    Server(String bindHost, String advertisedHost, int port, String sparkSecret, long stepTimeoutMillis) throws IOException {
+      this.advertisedHost = advertisedHost;
+      this.sparkSecret = sparkSecret;
+      this.stepTimeoutMillis = stepTimeoutMillis;
       socket = new ServerSocket();
       socket.bind(new InetSocketAddress(InetAddress.getByName(bindHost), port));
-      address = new Address(advertisedHost, socket.getLocalPort(), new SecureRandom().nextLong());
+      // handshakes on a few threads with a bounded queue: a flood of idle connections costs a socket each, no thread
+      handshakes = new java.util.concurrent.ThreadPoolExecutor(4, 4, 30, java.util.concurrent.TimeUnit.SECONDS,
+          new java.util.concurrent.ArrayBlockingQueue<>(MAX_HANDSHAKES), daemon("spark-rnn-exchange-handshake"));
+      handshakes.allowCoreThreadTimeOut(true);
+      timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(daemon("spark-rnn-exchange-timer"));
       acceptor = new Thread(this::acceptLoop, "spark-rnn-exchange-accept");
       acceptor.setDaemon(true);
       acceptor.start();
     }
 
-    Address address() {
-      return address;
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+      return r -> {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+      };
     }
 
-    void open(long segmentId, Segment segment) {
-      segments.put(segmentId, segment);
+    int port() {
+      return socket.getLocalPort();
+    }
+
+    /** Opens a segment: its key is fresh (random, or derived from Spark's secret and the segment id); returns where and how tasks connect. */
+    Address open(long segmentId, Segment segment) {
+      byte[] key = sparkSecret != null ? keyFromSecret(sparkSecret, segmentId) : nonce();
+      segments.put(segmentId, new Open(segment, key));
+      return new Address(advertisedHost, socket.getLocalPort(), sparkSecret != null ? null : key);
     }
 
     /** Forgets a finished segment and any half-met step of it (a failed stage attempt's). */
     void finish(long segmentId) {
       segments.remove(segmentId);
       meetings.keySet().removeIf(k -> k.startsWith(segmentId + "/"));
+      admitted.keySet().removeIf(k -> k.startsWith(segmentId + "/"));
     }
 
     private void acceptLoop() {
       while (!closed) {
+        Socket s;
         try {
-          Socket s = socket.accept();
-          s.setTcpNoDelay(true);
-          synchronized (connections) {
-            connections.add(s);
-          }
-          Thread t = new Thread(() -> serve(s), "spark-rnn-exchange-" + s.getRemoteSocketAddress());
-          t.setDaemon(true);
-          t.start();
+          s = socket.accept();
         } catch (IOException e) {
           if (!closed) {
-            System.err.println("spark-rnn: gradient exchange: accept failed: " + e);
+            LOG.warn("gradient exchange: accept failed: {}", e.toString());
           }
+          continue;
+        }
+        try {
+          handshakes.execute(() -> handshake(s));
+        } catch (java.util.concurrent.RejectedExecutionException full) {
+          LOG.warn("gradient exchange: refused a connection from {}: {} connections already in their handshake",
+              s.getRemoteSocketAddress(), MAX_HANDSHAKES);
+          closeQuietly(s);
         }
       }
     }
 
-    private void serve(Socket s) {
-      try (s) {
-        DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(s.getInputStream(), 1 << 16));
+    /** Admits an authenticated task (then serves it on a thread of its own) or closes the connection. */
+    private void handshake(Socket s) {
+      String admittedAs = null;
+      try {
+        s.setTcpNoDelay(true);
+        s.setSoTimeout(HANDSHAKE_MILLIS);
+        DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(s.getInputStream(), 256));
         DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream(), 1 << 16));
-        s.setKeepAlive(true); // a host that vanished without a reset frees its thread eventually
-        s.setSoTimeout(30_000); // the hello comes at once; after it a step may take as long as it takes
-        if (in.readLong() != address.token()) {
-          return; // not one of our tasks
-        }
+        byte[] serverNonce = nonce();
+        out.writeInt(MAGIC);
+        out.write(serverNonce);
+        out.flush();
         long segmentId = in.readLong();
         int attempt = in.readInt();
         int partition = in.readInt();
-        s.setSoTimeout(0);
-        Segment segment = segments.get(segmentId);
-        if (segment == null || partition < 0 || partition >= segment.partitions()) {
+        byte[] clientNonce = new byte[32];
+        in.readFully(clientNonce);
+        byte[] proof = new byte[32];
+        in.readFully(proof);
+        Open open = segments.get(segmentId);
+        if (open == null) {
+          refuse(s, "segment " + segmentId + " is not open");
           return;
         }
+        if (!java.security.MessageDigest.isEqual(proof, mac(open.key(), "hello", serverNonce, clientNonce, segmentId, attempt,
+            partition))) {
+          refuse(s, "authentication failed (wrong key)");
+          return;
+        }
+        if (partition < 0 || partition >= open.segment().partitions()) {
+          refuse(s, "partition " + partition + " is not in 0.." + (open.segment().partitions() - 1));
+          return;
+        }
+        String as = segmentId + "/" + attempt + "/" + partition;
+        if (admitted.putIfAbsent(as, s) != null) {
+          refuse(s, "partition " + partition + " of segment " + segmentId + " (stage attempt " + attempt + ") is already connected");
+          return;
+        }
+        admittedAs = as;
+        out.write(mac(open.key(), "admit", serverNonce, clientNonce, segmentId, attempt, partition));
+        out.flush();
+        synchronized (connections) {
+          if (closed) {
+            return;
+          }
+          connections.add(s);
+        }
+        // a task may be silent for a step's compute; the step timeout bounds a wait for it
+        s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, stepTimeoutMillis));
+        s.setKeepAlive(true);
+        String claimed = admittedAs;
+        Thread t = new Thread(() -> serve(s, in, out, segmentId, attempt, partition, open.segment(), claimed),
+            "spark-rnn-exchange-" + as);
+        t.setDaemon(true);
+        t.start();
+        admittedAs = null;                               // the serving thread owns it now
+      } catch (IOException | RuntimeException e) {
+        LOG.warn("gradient exchange: handshake with {} failed: {}", s.getRemoteSocketAddress(), e.toString());
+        closeQuietly(s);
+      } finally {
+        if (admittedAs != null) {
+          admitted.remove(admittedAs, s);
+          closeQuietly(s);
+        }
+      }
+    }
+
+    private static void refuse(Socket s, String why) {
+      LOG.warn("gradient exchange: refused {}: {}", s.getRemoteSocketAddress(), why);
+      closeQuietly(s);
+    }
+
+    private static void closeQuietly(Socket s) {
+      try {
+        s.close();
+      } catch (IOException ignored) {
+        // closing anyway
+      }
+    }
+
+    private void serve(Socket s, DataInputStream in, DataOutputStream out, long segmentId, int attempt, int partition,
+        Segment segment, String claimed) {
+      long lastStep = Long.MIN_VALUE;
+      try (s) {
         while (segments.containsKey(segmentId)) {
           long step;
           try {
@@ -362,24 +563,54 @@ final class GradientExchange {
           } catch (EOFException end) {
             return; // the task finished its segment
           }
+          if (step <= lastStep) {
+            refuse(s, "partition " + partition + " sent step " + step + " after step " + lastStep);
+            return;
+          }
+          lastStep = step;
           int length = in.readInt();
-          if (length < 0 || length > MAX_MESSAGE) {
-            return; // not our framing
+          if (length < 0 || length > segment.maxMessageBytes()) {
+            refuse(s, "partition " + partition + " sent a frame of " + length + " bytes; this segment's are at most "
+                + segment.maxMessageBytes());
+            return;
           }
           byte[] payload = new byte[length];
           in.readFully(payload);
+          Message m = decodeMessage(payload);
+          if (m.result().partition() != partition || m.result().sum().gradient().length != segment.parameterCount()) {
+            refuse(s, "partition " + partition + " sent a message for partition " + m.result().partition() + " with "
+                + m.result().sum().gradient().length + " gradient values; expected " + segment.parameterCount());
+            return;
+          }
           String key = segmentId + "/" + attempt + "/" + step;
-          Rendezvous r = meetings.computeIfAbsent(key, k -> new Rendezvous(segment, step));
-          if (r.arrive(partition, decodeMessage(payload), out)) {
-            meetings.remove(key);
+          Rendezvous r = meetings.computeIfAbsent(key, k -> {
+            Rendezvous fresh = new Rendezvous(segment, step);
+            timer.schedule(() -> expire(k, fresh), stepTimeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+            return fresh;
+          });
+          if (r.arrive(partition, m, s, out)) {
+            meetings.remove(key, r);
           }
         }
       } catch (IOException e) {
         // a task that died or was killed; Spark fails the barrier stage and the driver reruns the segment
+      } catch (RuntimeException e) {
+        // a frame that does not decode, or a merge that fails: this connection ends, the driver lives on
+        LOG.warn("gradient exchange: dropped partition {} of segment {}: {}", partition, segmentId, e.toString());
       } finally {
+        admitted.remove(claimed, s);
         synchronized (connections) {
           connections.remove(s);
         }
+      }
+    }
+
+    /** A step still incomplete after the step timeout: closes its waiting connections so the segment fails and reruns. */
+    private void expire(String key, Rendezvous r) {
+      if (r.fail()) {
+        meetings.remove(key, r);
+        LOG.warn("gradient exchange: step {} timed out after {} s waiting for partitions {}; failing the segment", r.step,
+            stepTimeoutMillis / 1000, r.missing());
       }
     }
 
@@ -387,6 +618,8 @@ final class GradientExchange {
     public void close() throws IOException {
       closed = true;
       socket.close();
+      handshakes.shutdownNow();
+      timer.shutdownNow();
       synchronized (connections) {
         for (Socket s : connections) {
           s.close();
@@ -402,28 +635,42 @@ final class GradientExchange {
     private final long step;
     private final Message[] messages;
     private final DataOutputStream[] outs;
+    private final Socket[] sockets;
     private int arrived;
+    /** Answered or failed: no arrival is taken any more. */
+    private boolean done;
 
     Rendezvous(Segment segment, long step) {
       this.segment = segment;
       this.step = step;
       this.messages = new Message[segment.partitions()];
       this.outs = new DataOutputStream[segment.partitions()];
+      this.sockets = new Socket[segment.partitions()];
     }
 
-    /** Records a partition's message; the last to arrive merges and answers all. True when answered. */
-    boolean arrive(int partition, Message m, DataOutputStream out) throws IOException {
+    /**
+     * Records a partition's message; the last to arrive merges and answers all. True when answered.
+     *
+     * @throws IOException a second arrival of the partition, or an arrival after the step failed
+     */
+    boolean arrive(int partition, Message m, Socket socket, DataOutputStream out) throws IOException {
       synchronized (this) {
-        if (messages[partition] == null) {
-          arrived++;
+        if (done) {
+          throw new IOException("step " + step + " already ended");
         }
+        if (messages[partition] != null) {
+          throw new IOException("partition " + partition + " arrived twice at step " + step);
+        }
+        arrived++;
         messages[partition] = m;
         outs[partition] = out;
+        sockets[partition] = socket;
         if (arrived < messages.length) {
           return false;
         }
+        done = true;
       }
-      byte[] reply = encode(merge());
+      byte[] reply = encode(GradientExchange.merge(segment, messages, step));
       for (DataOutputStream o : outs) {
         synchronized (o) {
           try {
@@ -438,8 +685,28 @@ final class GradientExchange {
       return true;
     }
 
-    private StepTotal merge() {
-      return GradientExchange.merge(segment, messages, step);
+    /** Ends an unanswered step: closes the connections that wait in it. False if it was answered. */
+    synchronized boolean fail() {
+      if (done) {
+        return false;
+      }
+      done = true;
+      for (Socket s : sockets) {
+        if (s != null) {
+          Server.closeQuietly(s);
+        }
+      }
+      return true;
+    }
+
+    synchronized List<Integer> missing() {
+      List<Integer> m = new ArrayList<>();
+      for (int p = 0; p < messages.length; p++) {
+        if (messages[p] == null) {
+          m.add(p);
+        }
+      }
+      return m;
     }
   }
 
@@ -467,21 +734,62 @@ final class GradientExchange {
     private final BooleanSupplier killed;
 
     /**
+     * Connects and authenticates (the segment's key from the address, or derived from Spark's
+     * secret in this JVM when the address carries none).
+     *
      * @param killed true once Spark has killed this task (another task of the stage failed): a
      *     wait for the step's answer then ends instead of blocking for ever
      */
     Client(Address address, long segmentId, int attempt, int partition, BooleanSupplier killed) throws IOException {
+      this(address, address.key() != null ? address.key() : keyFromSecret(requireSecret(), segmentId), segmentId, attempt,
+          partition, killed);
+    }
+
+    private static String requireSecret() {
+      String secret = sparkSecret();
+      if (secret == null) {
+        throw new IllegalStateException("the driver's gradient exchange authenticates with Spark's secret, but this executor"
+            + " runs without spark.authenticate");
+      }
+      return secret;
+    }
+
+    Client(Address address, byte[] key, long segmentId, int attempt, int partition, BooleanSupplier killed) throws IOException {
       this.killed = killed;
       socket = new Socket();
       socket.connect(new InetSocketAddress(address.host(), address.port()), 30_000);
       socket.setTcpNoDelay(true);
-      socket.setSoTimeout(1000); // a read wakes at once on data; the timeout only paces the kill check
+      socket.setSoTimeout(HANDSHAKE_MILLIS);
       out = new DataOutputStream(new java.io.BufferedOutputStream(socket.getOutputStream(), 1 << 16));
       in = socket.getInputStream();
-      out.writeLong(address.token());
-      out.writeLong(segmentId);
-      out.writeInt(attempt);
-      out.writeInt(partition);
+      DataInputStream hello = new DataInputStream(in);
+      try {
+        if (hello.readInt() != MAGIC) {
+          throw new IOException("not a spark-rnn gradient exchange (or another version)");
+        }
+        byte[] serverNonce = new byte[32];
+        hello.readFully(serverNonce);
+        byte[] clientNonce = nonce();
+        out.writeLong(segmentId);
+        out.writeInt(attempt);
+        out.writeInt(partition);
+        out.write(clientNonce);
+        out.write(mac(key, "hello", serverNonce, clientNonce, segmentId, attempt, partition));
+        out.flush();
+        byte[] admit = new byte[32];
+        hello.readFully(admit);
+        if (!java.security.MessageDigest.isEqual(admit, mac(key, "admit", serverNonce, clientNonce, segmentId, attempt, partition))) {
+          throw new IOException("the exchange did not prove it knows the segment's key");
+        }
+      } catch (EOFException refused) {
+        socket.close();
+        throw new IOException("the driver's gradient exchange refused partition " + partition + " of segment " + segmentId
+            + " (see the driver's log: a wrong key, or the partition already connected)", refused);
+      } catch (IOException e) {
+        socket.close();
+        throw e;
+      }
+      socket.setSoTimeout(1000); // a read wakes at once on data; the timeout only paces the kill check
     }
 
     StepTotal exchange(long step, Message message) throws IOException {

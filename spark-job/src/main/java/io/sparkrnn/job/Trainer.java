@@ -262,9 +262,12 @@ public final class Trainer {
 
   /** Runs the training loop on an existing Spark context. */
   public Summary run(JavaSparkContext sc) throws IOException {
-    GradientExchange.Server exchange = config.sync().equals("barrier") ? startExchange(sc.getConf()) : null;
+    boolean barrier = config.sync().equals("barrier");
+    int partitions = partitions(sc);
+    // one partition meets only itself: its task merges locally and no exchange server is started
+    GradientExchange.Server exchange = barrier && partitions > 1 ? startExchange(sc.getConf()) : null;
     try {
-      return run(sc, exchange);
+      return run(sc, barrier, partitions, exchange);
     } catch (HadoopFiles.WriteException e) {
       throw new HadoopFiles.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
     } finally {
@@ -282,14 +285,36 @@ public final class Trainer {
    * ({@code spark.driver.bindAddress}, else {@code spark.driver.host}) and advertised to executors
    * at {@code spark.driver.host}, the address they already reach the driver at.
    */
-  private static GradientExchange.Server startExchange(org.apache.spark.SparkConf conf) throws IOException {
+  private GradientExchange.Server startExchange(org.apache.spark.SparkConf conf) throws IOException {
+    checkNoEncryptionAsked(conf);
+    String secret = GradientExchange.sparkSecret();
+    if (secret == null) {
+      log.println("warning: spark.authenticate is off: the --sync barrier gradient exchange admits tasks that prove they know"
+          + " the segment's random key, which reaches them in the segment's broadcast (readable by whoever can reach Spark's"
+          + " block manager, as is everything in an unauthenticated Spark); set spark.authenticate=true to derive the keys from"
+          + " Spark's secret instead (docs/cluster.md)");
+    }
+    long stepTimeout = conf.getTimeAsSeconds(GradientExchange.STEP_TIMEOUT, GradientExchange.DEFAULT_STEP_TIMEOUT_SECONDS + "s");
+    if (stepTimeout < 1) {
+      throw new IllegalArgumentException(GradientExchange.STEP_TIMEOUT + ": expected at least 1 second, found " + stepTimeout);
+    }
     String host = conf.get("spark.driver.host", java.net.InetAddress.getLocalHost().getHostAddress());
-    return new GradientExchange.Server(conf.get("spark.driver.bindAddress", host), host, conf.getInt(EXCHANGE_PORT, 0));
+    return new GradientExchange.Server(conf.get("spark.driver.bindAddress", host), host, conf.getInt(EXCHANGE_PORT, 0), secret,
+        stepTimeout * 1000);
   }
 
-  private Summary run(JavaSparkContext sc, GradientExchange.Server exchange) throws IOException {
-    int partitions = partitions(sc);
-    boolean barrier = exchange != null;
+  /** --sync barrier's exchange is plain TCP: refused where the Spark configuration asks for encrypted traffic. */
+  static void checkNoEncryptionAsked(org.apache.spark.SparkConf conf) {
+    for (String encrypted : new String[] {"spark.network.crypto.enabled", "spark.ssl.enabled"}) {
+      if (conf.getBoolean(encrypted, false)) {
+        throw new IllegalArgumentException("--sync barrier moves gradients over its own TCP connections, which are not encrypted,"
+            + " and " + encrypted + " asks for encrypted traffic: use --sync job, which moves them through Spark's own"
+            + " (encrypted) RPC");
+      }
+    }
+  }
+
+  private Summary run(JavaSparkContext sc, boolean barrier, int partitions, GradientExchange.Server exchange) throws IOException {
     if (barrier) {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
     }
@@ -336,7 +361,7 @@ public final class Trainer {
       List<StepRecord> records;
       String dataError = null;
       if (barrier) {
-        BarrierTraining.SegmentInput input = new BarrierTraining.SegmentInput(0, exchange.address(), step, segmentEnd(step),
+        BarrierTraining.SegmentInput input = new BarrierTraining.SegmentInput(0, null, step, segmentEnd(step),
             config.logEvery(),
             (long) (BarrierTraining.MIN_SEGMENT_SECONDS * 1e9), model, params.values(),
             optimizer.stepCount() == 0 ? null : optimizer.state().toBytes(), carriedH, carriedC, schedule, update);

@@ -2,6 +2,7 @@ package io.sparkrnn.job;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,19 +13,38 @@ import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.Socket;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
-/** The --sync barrier rendezvous on its own: merge order, identical answers, the token, and a killed wait. */
+/**
+ * The --sync barrier rendezvous on its own: merge order, identical answers, the handshake (keys,
+ * Spark's secret, refusals), bounded handshakes, step timeouts, and a killed wait.
+ */
 class GradientExchangeTest {
   static final ModelConfig MODEL = new ModelConfig(CellType.RNN, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+  static final long NO_TIMEOUT = 600_000;
 
   static PartitionResult part(int partition, double loss, long count, double[] gradient) {
     return new PartitionResult(partition, new GradientSum(loss, count, gradient), new int[] {partition}, null, null, "jvm",
         "executor-" + partition, 1000L * (partition + 1), null);
+  }
+
+  static GradientExchange.Message message(int partition) {
+    return new GradientExchange.Message(part(partition, 1, 1, new double[] {1}), true);
+  }
+
+  static GradientExchange.Server server(String secret, long stepTimeoutMillis) throws IOException {
+    return new GradientExchange.Server("127.0.0.1", "127.0.0.1", 0, secret, stepTimeoutMillis);
+  }
+
+  static GradientExchange.Segment segment(int partitions) {
+    return new GradientExchange.Segment(MODEL, partitions, 1, partitions, false);
   }
 
   @Test
@@ -33,13 +53,13 @@ class GradientExchangeTest {
     // Partition order (0, 1, 2) must win over arrival order (2, 1, 0).
     double[][] g = {{0.1}, {1e20}, {-1e20}};
     ExecutorService pool = Executors.newFixedThreadPool(3);
-    try (GradientExchange.Server server = new GradientExchange.Server("127.0.0.1", "127.0.0.1", 0)) {
-      server.open(7, new GradientExchange.Segment(MODEL, 3, 1, 3, false));
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(7, segment(3));
       Future<?>[] answers = new Future<?>[3];
       for (int p = 2; p >= 0; p--) {
         int partition = p;
         answers[p] = pool.submit(() -> {
-          try (GradientExchange.Client c = new GradientExchange.Client(server.address(), 7, 0, partition, () -> false)) {
+          try (GradientExchange.Client c = new GradientExchange.Client(address, 7, 0, partition, () -> false)) {
             return c.exchange(0, new GradientExchange.Message(part(partition, partition + 1.0, 10, g[partition]), partition == 0));
           }
         });
@@ -61,33 +81,160 @@ class GradientExchangeTest {
   }
 
   @Test
-  void aConnectionWithTheWrongTokenIsClosedUnanswered() throws Exception {
-    try (GradientExchange.Server server = new GradientExchange.Server("127.0.0.1", "127.0.0.1", 0)) {
-      server.open(1, new GradientExchange.Segment(MODEL, 1, 1, 1, false));
-      GradientExchange.Address wrong = new GradientExchange.Address("127.0.0.1", server.address().port(), server.address().token() + 1);
-      try (GradientExchange.Client c = new GradientExchange.Client(wrong, 1, 0, 0, () -> false)) {
-        assertThrows(IOException.class, () -> c.exchange(0, new GradientExchange.Message(part(0, 1, 1, new double[] {1}), true)));
+  void aConnectionWithTheWrongKeyOrNoHandshakeIsClosedUnanswered() throws Exception {
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(1, segment(1));
+      assertEquals(32, address.key().length, "without Spark authentication: a random 32-byte key per segment");
+      byte[] wrongKey = address.key().clone();
+      wrongKey[0] ^= 1;
+      IOException refused = assertThrows(IOException.class, () -> new GradientExchange.Client(address, wrongKey, 1, 0, 0, () -> false));
+      assertTrue(refused.getMessage().contains("refused partition 0 of segment 1"), refused.getMessage());
+      // another segment's key does not open this one
+      GradientExchange.Address other = server.open(2, segment(1));
+      assertThrows(IOException.class, () -> new GradientExchange.Client(other, other.key(), 1, 0, 0, () -> false));
+      // garbage instead of a hello is dropped too, and the server still serves the right key
+      try (Socket s = new Socket("127.0.0.1", address.port())) {
+        new DataOutputStream(s.getOutputStream()).writeUTF("GET / HTTP/1.0\r\n\r\n" + "x".repeat(200));
+        assertEquals(-1, drain(s.getInputStream()), "closed after the garbage");
       }
-      // garbage instead of a hello is dropped too, and the server still serves the right token
-      try (Socket s = new Socket("127.0.0.1", server.address().port())) {
-        new DataOutputStream(s.getOutputStream()).writeUTF("GET / HTTP/1.0");
-      }
-      try (GradientExchange.Client c = new GradientExchange.Client(server.address(), 1, 0, 0, () -> false)) {
-        assertEquals(1.0, c.exchange(0, new GradientExchange.Message(part(0, 1, 1, new double[] {1}), true)).total().gradient()[0]);
+      try (GradientExchange.Client c = new GradientExchange.Client(address, 1, 0, 0, () -> false)) {
+        assertEquals(1.0, c.exchange(0, message(0)).total().gradient()[0]);
       }
     }
   }
 
   @Test
+  void withSparkAuthenticationTheKeyIsDerivedFromSparksSecretAndNeverInTheAddress() throws Exception {
+    try (GradientExchange.Server server = server("s3cret", NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(5, segment(1));
+      assertNull(address.key(), "nothing secret in the broadcast");
+      assertThrows(IOException.class,
+          () -> new GradientExchange.Client(address, GradientExchange.keyFromSecret("another secret", 5), 5, 0, 0, () -> false));
+      assertThrows(IOException.class,
+          () -> new GradientExchange.Client(address, GradientExchange.keyFromSecret("s3cret", 6), 5, 0, 0, () -> false),
+          "the key of another segment");
+      try (GradientExchange.Client c = new GradientExchange.Client(address, GradientExchange.keyFromSecret("s3cret", 5), 5, 0, 0,
+          () -> false)) {
+        assertEquals(1.0, c.exchange(0, message(0)).total().gradient()[0]);
+      }
+    }
+  }
+
+  @Test
+  void aSecondConnectionForAPartitionAndARepeatedStepAreRefused() throws Exception {
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(3, segment(2));
+      try (GradientExchange.Client first = new GradientExchange.Client(address, 3, 0, 1, () -> false)) {
+        IOException e = assertThrows(IOException.class, () -> new GradientExchange.Client(address, 3, 0, 1, () -> false));
+        assertTrue(e.getMessage().contains("refused partition 1"), e.getMessage());
+        // the same partition in another stage attempt is another connection
+        new GradientExchange.Client(address, 3, 1, 1, () -> false).close();
+      }
+      GradientExchange.Address one = server.open(4, segment(1));
+      try (GradientExchange.Client c = new GradientExchange.Client(one, 4, 0, 0, () -> false)) {
+        assertEquals(1.0, c.exchange(0, message(0)).total().gradient()[0]);
+        assertThrows(IOException.class, () -> c.exchange(0, message(0)), "step 0 again: the connection is closed");
+      }
+    }
+  }
+
+  @Test
+  void aFrameLargerThanTheSegmentAllowsOrForAnotherPartitionIsRefused() throws Exception {
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(1, segment(2));
+      try (GradientExchange.Client c = new GradientExchange.Client(address, 1, 0, 0, () -> false)) {
+        // parameterCount is 1: a gradient of 20,000 float64 values is longer than any message of this segment
+        assertThrows(IOException.class,
+            () -> c.exchange(0, new GradientExchange.Message(part(0, 1, 1, new double[20_000]), true)));
+      }
+      try (GradientExchange.Client c = new GradientExchange.Client(address, 1, 0, 1, () -> false)) {
+        assertThrows(IOException.class, () -> c.exchange(0, message(0)), "partition 1 sending partition 0's message");
+      }
+    }
+  }
+
+  @Test
+  void connectionsInTheirHandshakeAreBoundedBeforeAnyThreadIsGivenToThem() throws Exception {
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(1, segment(1));
+      List<Socket> idle = new ArrayList<>();
+      try {
+        int extra = 8;
+        for (int i = 0; i < 4 + GradientExchange.MAX_HANDSHAKES + extra; i++) {
+          idle.add(new Socket("127.0.0.1", address.port()));   // never sends a hello
+        }
+        Thread.sleep(500);
+        int closedAtOnce = 0;
+        for (Socket s : idle) {
+          s.setSoTimeout(50);
+          try {
+            if (s.getInputStream().read() == -1) {
+              closedAtOnce++;
+            }
+          } catch (java.net.SocketTimeoutException waiting) {
+            // in its handshake or queued for one
+          }
+        }
+        assertTrue(closedAtOnce >= extra, "the connections beyond 4 handshaking and " + GradientExchange.MAX_HANDSHAKES
+            + " queued are closed at once: " + closedAtOnce);
+        long handshakeThreads = Thread.getAllStackTraces().keySet().stream()
+            .filter(t -> t.getName().equals("spark-rnn-exchange-handshake")).count();
+        assertTrue(handshakeThreads <= 4, "at most 4 handshake threads, found " + handshakeThreads);
+      } finally {
+        for (Socket s : idle) {
+          s.close();
+        }
+      }
+      // once the flood is gone, a task gets in
+      try (GradientExchange.Client c = new GradientExchange.Client(address, 1, 0, 0, () -> false)) {
+        assertEquals(1.0, c.exchange(0, message(0)).total().gradient()[0]);
+      }
+    }
+  }
+
+  @Test
+  void aStepThatDoesNotCompleteWithinTheTimeoutFailsItsWaitingTasks() throws Exception {
+    try (GradientExchange.Server server = server(null, 300)) {
+      GradientExchange.Address address = server.open(1, segment(2));
+      long start = System.nanoTime();
+      try (GradientExchange.Client c = new GradientExchange.Client(address, 1, 0, 0, () -> false)) {
+        IOException e = assertThrows(IOException.class, () -> c.exchange(0, message(0)));
+        assertTrue(e.getMessage().contains("closed the connection"), e.getMessage());
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      assertTrue(seconds < 20, "ended by the 0.3 s step timeout, not by a kill: " + seconds + " s");
+    }
+  }
+
+  @Test
   void aTaskWaitingForAPartitionThatNeverComesEndsWhenKilled() throws Exception {
-    try (GradientExchange.Server server = new GradientExchange.Server("127.0.0.1", "127.0.0.1", 0)) {
-      server.open(1, new GradientExchange.Segment(MODEL, 2, 1, 2, false));
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(1, segment(2));
       long killAt = System.nanoTime() + 300_000_000L;
-      try (GradientExchange.Client c = new GradientExchange.Client(server.address(), 1, 0, 0, () -> System.nanoTime() > killAt)) {
+      try (GradientExchange.Client c = new GradientExchange.Client(address, 1, 0, 0, () -> System.nanoTime() > killAt)) {
         IOException e = assertThrows(IOException.class,
             () -> c.exchange(0, new GradientExchange.Message(part(0, 1, 1, new double[] {1}), false)));
         assertTrue(e.getMessage().startsWith("killed while waiting"), e.getMessage());
       }
     }
+  }
+
+  @Test
+  void barrierModeRefusesWhereSparkIsAskedToEncrypt() {
+    for (String key : new String[] {"spark.network.crypto.enabled", "spark.ssl.enabled"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Trainer.checkNoEncryptionAsked(new org.apache.spark.SparkConf(false).set(key, "true")));
+      assertTrue(e.getMessage().contains(key) && e.getMessage().contains("--sync job"), e.getMessage());
+    }
+    Trainer.checkNoEncryptionAsked(new org.apache.spark.SparkConf(false));
+  }
+
+  /** Reads until the end of the stream; -1 at the end (a read timeout fails the test). */
+  static int drain(InputStream in) throws IOException {
+    byte[] buffer = new byte[256];
+    while (in.read(buffer) >= 0) {
+      // skip what the server sent before closing (its MAGIC and nonce)
+    }
+    return -1;
   }
 }

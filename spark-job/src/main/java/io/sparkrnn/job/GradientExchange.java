@@ -79,6 +79,8 @@ final class GradientExchange {
   static final int MAGIC = 0x53525802;
   /** Connections in their handshake at once; more are closed at accept, before a thread or buffer is given to them. */
   static final int MAX_HANDSHAKES = 32;
+  /** The highest stage attempt admitted (Spark gives up on a stage after spark.stage.maxConsecutiveAttempts, 4 by default). */
+  static final int MAX_STAGE_ATTEMPT = 15;
   /** How long a connection may take to complete its handshake. */
   static final int HANDSHAKE_MILLIS = 10_000;
   /** Spark setting: seconds a step may wait for all its partitions before the segment fails (and reruns). */
@@ -503,6 +505,11 @@ final class GradientExchange {
         }
         if (partition < 0 || partition >= open.segment().partitions()) {
           refuse(s, "partition " + partition + " is not in 0.." + (open.segment().partitions() - 1));
+          return;
+        }
+        if (attempt < 0 || attempt > MAX_STAGE_ATTEMPT) {
+          // bounds the connections even a key holder can open: P per stage attempt, and Spark retries a stage a few times
+          refuse(s, "stage attempt " + attempt + " is not in 0.." + MAX_STAGE_ATTEMPT);
           return;
         }
         String as = segmentId + "/" + attempt + "/" + partition;

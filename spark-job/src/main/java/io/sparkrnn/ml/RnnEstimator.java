@@ -94,6 +94,16 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   private final DoubleParam weightDecay;
   private final Param<String> device;
   private final LongParam validateEvery;
+  private final DoubleParam momentum;
+  private final DoubleParam beta1;
+  private final DoubleParam beta2;
+  private final DoubleParam eps;
+  private final IntParam tbptt;
+  private final Param<String> engine;
+  private final LongParam checkpointEvery;
+  private final Param<String> onNan;
+  private final LongParam logEvery;
+  private final Param<String> sync;
   private final IntParam feedback;
   private final IntParam minSteps;
   private final Param<String> split;
@@ -135,6 +145,16 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     weightDecay = new DoubleParam(this, "weightDecay", "L2 penalty (adam, sgd) or decoupled decay (adamw) (train's weight-decay)");
     device = new Param<>(this, "device", "where the kernels run: auto, gpu, cpu-opencl or jvm (train's device)");
     validateEvery = new LongParam(this, "validateEvery", "validate every N steps and at the end; 0 for never (train's validate-every)");
+    momentum = new DoubleParam(this, "momentum", "SGD's momentum (train's momentum)");
+    beta1 = new DoubleParam(this, "beta1", "Adam's first-moment decay (train's beta1)");
+    beta2 = new DoubleParam(this, "beta2", "Adam's second-moment decay (train's beta2)");
+    eps = new DoubleParam(this, "eps", "Adam's epsilon (train's eps)");
+    tbptt = new IntParam(this, "tbptt", "truncated BPTT: steps per backward window, 0 for full BPTT (train's tbptt)");
+    engine = new Param<>(this, "engine", "kernel (float32 on the device) or reference (float64) (train's engine)");
+    checkpointEvery = new LongParam(this, "checkpointEvery", "write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every)");
+    onNan = new Param<>(this, "onNan", "a non-finite loss or gradient: stop or skip the step (train's on-nan)");
+    logEvery = new LongParam(this, "logEvery", "log the loss every N steps (train's log-every)");
+    sync = new Param<>(this, "sync", "barrier (tasks exchange each step's sums) or job (one Spark job per step) (train's sync)");
     feedback = new IntParam(this, "feedback", "closed-loop validation: the last K steps driven by the model's outputs (train's feedback)");
     minSteps = new IntParam(this, "minSteps", "M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T");
     split = new Param<>(this, "split", "auto (by key with keyCols, else by time), by-key or by-time");
@@ -189,6 +209,16 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     setDefault(weightDecay, Double.parseDouble(train.get("weight-decay")));
     setDefault(device, train.get("device"));
     setDefault(validateEvery, Long.parseLong(train.get("validate-every")));
+    setDefault(momentum, Double.parseDouble(train.get("momentum")));
+    setDefault(beta1, Double.parseDouble(train.get("beta1")));
+    setDefault(beta2, Double.parseDouble(train.get("beta2")));
+    setDefault(eps, Double.parseDouble(train.get("eps")));
+    setDefault(tbptt, Integer.parseInt(train.get("tbptt")));
+    setDefault(engine, train.get("engine"));
+    setDefault(checkpointEvery, Long.parseLong(train.get("checkpoint-every")));
+    setDefault(onNan, train.get("on-nan"));
+    setDefault(logEvery, Long.parseLong(train.get("log-every")));
+    setDefault(sync, train.get("sync"));
     setDefault(feedback, Integer.parseInt(train.get("feedback")));
     setDefault(minSteps, 0);
     setDefault(split, "auto");
@@ -658,6 +688,136 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     return (RnnEstimator) set(validateEvery, value);
   }
 
+  public DoubleParam momentum() {
+    return momentum;
+  }
+
+  public double getMomentum() {
+    return (Double) getOrDefault(momentum);
+  }
+
+  /** SGD's momentum (train's momentum). */
+  public RnnEstimator setMomentum(double value) {
+    return (RnnEstimator) set(momentum, value);
+  }
+
+  public DoubleParam beta1() {
+    return beta1;
+  }
+
+  public double getBeta1() {
+    return (Double) getOrDefault(beta1);
+  }
+
+  /** Adam's first-moment decay (train's beta1). */
+  public RnnEstimator setBeta1(double value) {
+    return (RnnEstimator) set(beta1, value);
+  }
+
+  public DoubleParam beta2() {
+    return beta2;
+  }
+
+  public double getBeta2() {
+    return (Double) getOrDefault(beta2);
+  }
+
+  /** Adam's second-moment decay (train's beta2). */
+  public RnnEstimator setBeta2(double value) {
+    return (RnnEstimator) set(beta2, value);
+  }
+
+  public DoubleParam eps() {
+    return eps;
+  }
+
+  public double getEps() {
+    return (Double) getOrDefault(eps);
+  }
+
+  /** Adam's epsilon (train's eps). */
+  public RnnEstimator setEps(double value) {
+    return (RnnEstimator) set(eps, value);
+  }
+
+  public IntParam tbptt() {
+    return tbptt;
+  }
+
+  public int getTbptt() {
+    return (Integer) getOrDefault(tbptt);
+  }
+
+  /** Truncated BPTT: steps per backward window, 0 for full BPTT (train's tbptt). */
+  public RnnEstimator setTbptt(int value) {
+    return (RnnEstimator) set(tbptt, value);
+  }
+
+  public Param<String> engine() {
+    return engine;
+  }
+
+  public String getEngine() {
+    return getOrDefault(engine);
+  }
+
+  /** Kernel (float32 on the device) or reference (float64) (train's engine). */
+  public RnnEstimator setEngine(String value) {
+    return (RnnEstimator) set(engine, value);
+  }
+
+  public LongParam checkpointEvery() {
+    return checkpointEvery;
+  }
+
+  public long getCheckpointEvery() {
+    return (Long) getOrDefault(checkpointEvery);
+  }
+
+  /** Write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every). */
+  public RnnEstimator setCheckpointEvery(long value) {
+    return (RnnEstimator) set(checkpointEvery, value);
+  }
+
+  public Param<String> onNan() {
+    return onNan;
+  }
+
+  public String getOnNan() {
+    return getOrDefault(onNan);
+  }
+
+  /** A non-finite loss or gradient: stop or skip the step (train's on-nan). */
+  public RnnEstimator setOnNan(String value) {
+    return (RnnEstimator) set(onNan, value);
+  }
+
+  public LongParam logEvery() {
+    return logEvery;
+  }
+
+  public long getLogEvery() {
+    return (Long) getOrDefault(logEvery);
+  }
+
+  /** Log the loss every N steps (train's log-every). */
+  public RnnEstimator setLogEvery(long value) {
+    return (RnnEstimator) set(logEvery, value);
+  }
+
+  public Param<String> sync() {
+    return sync;
+  }
+
+  public String getSync() {
+    return getOrDefault(sync);
+  }
+
+  /** Barrier (tasks exchange each step's sums) or job (one Spark job per step) (train's sync). */
+  public RnnEstimator setSync(String value) {
+    return (RnnEstimator) set(sync, value);
+  }
+
   public IntParam feedback() {
     return feedback;
   }
@@ -778,6 +938,16 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     k.put("device", getDevice());
     k.put("validate-every", Long.toString(getValidateEvery()));
     k.put("feedback", Integer.toString(getFeedback()));
+    k.put("momentum", Double.toString(getMomentum()));
+    k.put("beta1", Double.toString(getBeta1()));
+    k.put("beta2", Double.toString(getBeta2()));
+    k.put("eps", Double.toString(getEps()));
+    k.put("tbptt", Integer.toString(getTbptt()));
+    k.put("engine", getEngine());
+    k.put("checkpoint-every", Long.toString(getCheckpointEvery()));
+    k.put("on-nan", getOnNan());
+    k.put("log-every", Long.toString(getLogEvery()));
+    k.put("sync", getSync());
     return k;
   }
 

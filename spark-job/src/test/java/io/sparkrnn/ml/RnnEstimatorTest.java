@@ -350,6 +350,30 @@ class RnnEstimatorTest {
         () -> estimator().setSplit("random").transformSchema(table.schema()));
     assertTrue(split.getMessage().contains("--split must be by-key or by-time"), split.getMessage());
     assertTrue(estimator().explainParams().contains("clipNorm"), "explainParams lists the new params");
+    // every key of train is a param, except those fit decides itself (the files, the run's lifecycle, the model's kind from
+    // the table) and the warm start, which is the initialModel param
+    java.util.Set<String> byFit = java.util.Set.of("data", "out", "mode", "loss", "resume", "overwrite", "master", "init");
+    for (String key : io.sparkrnn.job.TrainConfig.DEFAULTS.keySet()) {
+      if (!byFit.contains(key)) {
+        assertTrue(keys.containsKey(key), "train's key " + key + " is a param of RnnEstimator");
+        assertEquals(io.sparkrnn.job.TrainConfig.DEFAULTS.get(key) == null ? null : normal(io.sparkrnn.job.TrainConfig.DEFAULTS.get(key)),
+            normal(new RnnEstimator().trainKeys("d", "o").get(key)), "the default of " + key + " is train's");
+      }
+    }
+    java.util.Map<String, String> more = estimator().setMomentum(0.5).setBeta1(0.8).setBeta2(0.95).setEps(1e-6).setTbptt(8)
+        .setEngine("reference").setCheckpointEvery(7).setOnNan("skip").setLogEvery(3).setSync("job").trainKeys("d", "o");
+    java.util.Map<String, String> expected = java.util.Map.of("momentum", "0.5", "beta1", "0.8", "beta2", "0.95", "eps", "1.0E-6",
+        "tbptt", "8", "engine", "reference", "checkpoint-every", "7", "on-nan", "skip", "log-every", "3", "sync", "job");
+    expected.forEach((key, value) -> assertEquals(value, more.get(key), key));
+  }
+
+  /** A key's value as train parses it: numbers compared as numbers ("0.9" and "0.90" alike). */
+  static Object normal(String value) {
+    try {
+      return new java.math.BigDecimal(value).stripTrailingZeros();
+    } catch (NumberFormatException notANumber) {
+      return value;
+    }
   }
 
   @Test

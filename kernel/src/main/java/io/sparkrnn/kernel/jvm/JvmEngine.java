@@ -108,7 +108,7 @@ public final class JvmEngine implements BpttEngine {
     batch.validateFor(config, false);
     Call call = begin(params, batch, initial);
     float[] outputs = new float[call.rows() * config.outputSize()];
-    run(call, s -> s.forward(call, outputs));
+    run(call, s -> s.forward(call, outputs, false));
     return new ForwardResult(outputs, finalState(call));
   }
 
@@ -119,7 +119,7 @@ public final class JvmEngine implements BpttEngine {
     Call call = begin(params, batch, initial);
     double[] loss = new double[call.slices];
     run(call, s -> {
-      s.forward(call, null);
+      s.forward(call, null, true);
       loss[s.index] = s.backward(call);
     });
     // dW: the slices' float32 sums, added in float64
@@ -372,6 +372,8 @@ public final class JvmEngine implements BpttEngine {
     /** d loss sum / d params of this slice, laid out by ParamLayout. */
     float[] grad = new float[0];
     int[] len = new int[0];
+    /** Whether this call's forward pass keeps [T] steps of act, tcs and hn for a backward pass. */
+    boolean keep;
 
     Slice(int index, MathKernels math) {
       this.index = index;
@@ -389,12 +391,24 @@ public final class JvmEngine implements BpttEngine {
       return (t * Bs + b) * H;
     }
 
+    /** Row (t, b) of the gate activations: [T][Bs][GH] when the pass keeps them for backward, else one step [Bs][GH] reused. */
     int gAt(int t, int b) {
-      return (t * Bs + b) * GH;
+      return ((keep ? t : 0) * Bs + b) * GH;
     }
 
-    /** Sizes the buffers, copies x, the lengths and the initial state of this slice. */
-    void prepare(Call call) {
+    /** Row (t, b) of tanh c' (LSTM) and W_hn h + b_hn (GRU): [T][Bs][H] when kept for backward, else one step [Bs][H] reused. */
+    int kAt(int t, int b) {
+      return ((keep ? t : 0) * Bs + b) * H;
+    }
+
+    /**
+     * Sizes the buffers, copies x, the lengths and the initial state of this slice. A forward-only
+     * pass ({@code keep} false) keeps one step of gate activations (and of tanh c', W_hn h + b_hn),
+     * not T: nothing reads them after the step, and a [Bs][GH] buffer reused every step stays in
+     * cache where [T][Bs][GH] streams through memory.
+     */
+    void prepare(Call call, boolean keep) {
+      this.keep = keep;
       ModelConfig c = call.config;
       Batch batch = call.batch;
       T = batch.steps();
@@ -417,15 +431,16 @@ public final class JvmEngine implements BpttEngine {
         hn = new float[L][0];
       }
       int state = (T + 1) * Bs * H;
+      int kept = keep ? T : 1; // steps of act, tcs and hn held
       for (int l = 0; l < L; l++) {
         hs[l] = fit(hs[l], state);
-        act[l] = fit(act[l], T * Bs * GH);
+        act[l] = fit(act[l], kept * Bs * GH);
         if (lstm) {
           cs[l] = fit(cs[l], state);
-          tcs[l] = fit(tcs[l], T * Bs * H);
+          tcs[l] = fit(tcs[l], kept * Bs * H);
         }
         if (gru) {
-          hn[l] = fit(hn[l], T * Bs * H);
+          hn[l] = fit(hn[l], kept * Bs * H);
         }
       }
       xs = fit(xs, T * Bs * F);
@@ -456,14 +471,20 @@ public final class JvmEngine implements BpttEngine {
       }
       int R = c.mode() == Mode.SEQ2ONE ? Bs : T * Bs;
       out = fit(out, R * O);
-      dout = fit(dout, R * O);
       headIn = fit(headIn, Bs * H);
-      dHeadIn = fit(dHeadIn, Bs * H);
+      if (keep) {
+        dout = fit(dout, R * O);
+        dHeadIn = fit(dHeadIn, Bs * H);
+      }
     }
 
-    /** Every layer over all steps, then the head; writes this slice's outputs into {@code outputs} when given. */
-    void forward(Call call, float[] outputs) {
-      prepare(call);
+    /**
+     * Every layer over all steps, then the head; writes this slice's outputs into {@code outputs}
+     * when given. {@code keep}: keep what the backward pass reads (training), else only what the
+     * next step and the head read.
+     */
+    void forward(Call call, float[] outputs, boolean keep) {
+      prepare(call, keep);
       for (int l = 0; l < L; l++) {
         forwardLayer(call, l);
       }
@@ -547,7 +568,7 @@ public final class JvmEngine implements BpttEngine {
         }
         int e = validRunEnd(t, b);
         // gates, c' = f ⊙ c + i ⊙ g, tanh c', h' = o ⊙ tanh c' for the sequences [b, e)
-        math.lstmCell(act[l], gAt(t, b), c, hAt(t, b), hAt(t + 1, b), tcs[l], (t * Bs + b) * H, h, hAt(t + 1, b), e - b, H);
+        math.lstmCell(act[l], gAt(t, b), c, hAt(t, b), hAt(t + 1, b), tcs[l], kAt(t, b), h, hAt(t + 1, b), e - b, H);
         b = e;
       }
     }
@@ -562,7 +583,7 @@ public final class JvmEngine implements BpttEngine {
         }
         int e = validRunEnd(t, b);
         // r, z = σ(gi + gh), n = tanh(gi_n + r ⊙ gh_n), h' = (1 − z) ⊙ n + z ⊙ h for the sequences [b, e)
-        math.gruCell(act[l], gAt(t, b), ghStep, b * GH, hn[l], (t * Bs + b) * H, h, hAt(t, b), hAt(t + 1, b), e - b, H);
+        math.gruCell(act[l], gAt(t, b), ghStep, b * GH, hn[l], kAt(t, b), h, hAt(t, b), hAt(t + 1, b), e - b, H);
         b = e;
       }
     }

@@ -88,22 +88,6 @@ final class VectorKernels extends MathKernels {
   private static void block(int M, int N, int K, float[] a, int aOff, int ai, int ak, float[] b, int bOff, int ldb,
       float[] c, int cOff, int ldc) {
     int j = 0;
-    if (WIDE) {
-      for (; j + 4 * V <= N; j += 4 * V) {
-        int i = 0;
-        for (; i + 6 <= M; i += 6) {
-          tile6x4(K, a, aOff + i * ai, ai, ak, b, bOff + j, ldb, c, cOff + i * ldc + j, ldc);
-        }
-        for (; i + 4 <= M; i += 4) {
-          tile4x2(K, a, aOff + i * ai, ai, ak, b, bOff + j, ldb, c, cOff + i * ldc + j, ldc);
-          tile4x2(K, a, aOff + i * ai, ai, ak, b, bOff + j + 2 * V, ldb, c, cOff + i * ldc + j + 2 * V, ldc);
-        }
-        for (; i < M; i++) {
-          tile1x2(K, a, aOff + i * ai, ak, b, bOff + j, ldb, c, cOff + i * ldc + j);
-          tile1x2(K, a, aOff + i * ai, ak, b, bOff + j + 2 * V, ldb, c, cOff + i * ldc + j + 2 * V);
-        }
-      }
-    }
     for (; j + 2 * V <= N; j += 2 * V) {
       int i = 0;
       if (WIDE) {
@@ -134,96 +118,6 @@ final class VectorKernels extends MathKernels {
         c[cOff + i * ldc + j] += s;
       }
     }
-  }
-
-  /** C[0..6)[0..4V) += op(A)[0..6)[·] B[·][0..4V): 24 accumulators, 4 loads of B and 6 broadcasts of A per 24 fused multiply-adds. */
-  private static void tile6x4(int K, float[] a, int a0, int ai, int ak, float[] b, int b0, int ldb, float[] c, int c0, int ldc) {
-    FloatVector x00 = FloatVector.fromArray(S, c, c0 + 0 * ldc + 0 * V);
-    FloatVector x01 = FloatVector.fromArray(S, c, c0 + 0 * ldc + 1 * V);
-    FloatVector x02 = FloatVector.fromArray(S, c, c0 + 0 * ldc + 2 * V);
-    FloatVector x03 = FloatVector.fromArray(S, c, c0 + 0 * ldc + 3 * V);
-    FloatVector x10 = FloatVector.fromArray(S, c, c0 + 1 * ldc + 0 * V);
-    FloatVector x11 = FloatVector.fromArray(S, c, c0 + 1 * ldc + 1 * V);
-    FloatVector x12 = FloatVector.fromArray(S, c, c0 + 1 * ldc + 2 * V);
-    FloatVector x13 = FloatVector.fromArray(S, c, c0 + 1 * ldc + 3 * V);
-    FloatVector x20 = FloatVector.fromArray(S, c, c0 + 2 * ldc + 0 * V);
-    FloatVector x21 = FloatVector.fromArray(S, c, c0 + 2 * ldc + 1 * V);
-    FloatVector x22 = FloatVector.fromArray(S, c, c0 + 2 * ldc + 2 * V);
-    FloatVector x23 = FloatVector.fromArray(S, c, c0 + 2 * ldc + 3 * V);
-    FloatVector x30 = FloatVector.fromArray(S, c, c0 + 3 * ldc + 0 * V);
-    FloatVector x31 = FloatVector.fromArray(S, c, c0 + 3 * ldc + 1 * V);
-    FloatVector x32 = FloatVector.fromArray(S, c, c0 + 3 * ldc + 2 * V);
-    FloatVector x33 = FloatVector.fromArray(S, c, c0 + 3 * ldc + 3 * V);
-    FloatVector x40 = FloatVector.fromArray(S, c, c0 + 4 * ldc + 0 * V);
-    FloatVector x41 = FloatVector.fromArray(S, c, c0 + 4 * ldc + 1 * V);
-    FloatVector x42 = FloatVector.fromArray(S, c, c0 + 4 * ldc + 2 * V);
-    FloatVector x43 = FloatVector.fromArray(S, c, c0 + 4 * ldc + 3 * V);
-    FloatVector x50 = FloatVector.fromArray(S, c, c0 + 5 * ldc + 0 * V);
-    FloatVector x51 = FloatVector.fromArray(S, c, c0 + 5 * ldc + 1 * V);
-    FloatVector x52 = FloatVector.fromArray(S, c, c0 + 5 * ldc + 2 * V);
-    FloatVector x53 = FloatVector.fromArray(S, c, c0 + 5 * ldc + 3 * V);
-    int pa = a0;
-    int pb = b0;
-    for (int k = 0; k < K; k++, pa += ak, pb += ldb) {
-      FloatVector w0 = FloatVector.fromArray(S, b, pb + 0 * V);
-      FloatVector w1 = FloatVector.fromArray(S, b, pb + 1 * V);
-      FloatVector w2 = FloatVector.fromArray(S, b, pb + 2 * V);
-      FloatVector w3 = FloatVector.fromArray(S, b, pb + 3 * V);
-      FloatVector s0 = FloatVector.broadcast(S, a[pa + 0 * ai]);
-      x00 = s0.fma(w0, x00);
-      x01 = s0.fma(w1, x01);
-      x02 = s0.fma(w2, x02);
-      x03 = s0.fma(w3, x03);
-      FloatVector s1 = FloatVector.broadcast(S, a[pa + 1 * ai]);
-      x10 = s1.fma(w0, x10);
-      x11 = s1.fma(w1, x11);
-      x12 = s1.fma(w2, x12);
-      x13 = s1.fma(w3, x13);
-      FloatVector s2 = FloatVector.broadcast(S, a[pa + 2 * ai]);
-      x20 = s2.fma(w0, x20);
-      x21 = s2.fma(w1, x21);
-      x22 = s2.fma(w2, x22);
-      x23 = s2.fma(w3, x23);
-      FloatVector s3 = FloatVector.broadcast(S, a[pa + 3 * ai]);
-      x30 = s3.fma(w0, x30);
-      x31 = s3.fma(w1, x31);
-      x32 = s3.fma(w2, x32);
-      x33 = s3.fma(w3, x33);
-      FloatVector s4 = FloatVector.broadcast(S, a[pa + 4 * ai]);
-      x40 = s4.fma(w0, x40);
-      x41 = s4.fma(w1, x41);
-      x42 = s4.fma(w2, x42);
-      x43 = s4.fma(w3, x43);
-      FloatVector s5 = FloatVector.broadcast(S, a[pa + 5 * ai]);
-      x50 = s5.fma(w0, x50);
-      x51 = s5.fma(w1, x51);
-      x52 = s5.fma(w2, x52);
-      x53 = s5.fma(w3, x53);
-    }
-    x00.intoArray(c, c0 + 0 * ldc + 0 * V);
-    x01.intoArray(c, c0 + 0 * ldc + 1 * V);
-    x02.intoArray(c, c0 + 0 * ldc + 2 * V);
-    x03.intoArray(c, c0 + 0 * ldc + 3 * V);
-    x10.intoArray(c, c0 + 1 * ldc + 0 * V);
-    x11.intoArray(c, c0 + 1 * ldc + 1 * V);
-    x12.intoArray(c, c0 + 1 * ldc + 2 * V);
-    x13.intoArray(c, c0 + 1 * ldc + 3 * V);
-    x20.intoArray(c, c0 + 2 * ldc + 0 * V);
-    x21.intoArray(c, c0 + 2 * ldc + 1 * V);
-    x22.intoArray(c, c0 + 2 * ldc + 2 * V);
-    x23.intoArray(c, c0 + 2 * ldc + 3 * V);
-    x30.intoArray(c, c0 + 3 * ldc + 0 * V);
-    x31.intoArray(c, c0 + 3 * ldc + 1 * V);
-    x32.intoArray(c, c0 + 3 * ldc + 2 * V);
-    x33.intoArray(c, c0 + 3 * ldc + 3 * V);
-    x40.intoArray(c, c0 + 4 * ldc + 0 * V);
-    x41.intoArray(c, c0 + 4 * ldc + 1 * V);
-    x42.intoArray(c, c0 + 4 * ldc + 2 * V);
-    x43.intoArray(c, c0 + 4 * ldc + 3 * V);
-    x50.intoArray(c, c0 + 5 * ldc + 0 * V);
-    x51.intoArray(c, c0 + 5 * ldc + 1 * V);
-    x52.intoArray(c, c0 + 5 * ldc + 2 * V);
-    x53.intoArray(c, c0 + 5 * ldc + 3 * V);
   }
 
   /** C[0..8)[0..2V) += op(A)[0..8)[·] B[·][0..2V), C held in sixteen vector registers (AVX-512 has 32). */

@@ -755,11 +755,11 @@ public final class JvmEngine implements BpttEngine {
       for (int tEnd = T; tEnd > 0; tEnd -= tc) {
         chunkStart = Math.max(0, tEnd - tc);
         for (int t = tEnd - 1; t >= chunkStart; t--) {
-          for (int b = 0; b < Bs; b++) {
-            int d = dAt(t, b);
-            int cb = b * H;
+          for (int b = 0; b < Bs; ) {
             if (t >= len[b]) {
               // padding: h_{t+1} = h_t, so dh passes straight through (dc too), plus whatever came from above
+              int d = dAt(t, b);
+              int cb = b * H;
               for (int j = 0; j < H; j++) {
                 dhCarry[cb + j] += dhAbove[hAt(t, b) + j];
               }
@@ -767,13 +767,24 @@ public final class JvmEngine implements BpttEngine {
               if (dgHidden != dgi) {
                 java.util.Arrays.fill(dgHidden, d, d + GH, 0f);
               }
+              b++;
               continue;
             }
+            int e = validRunEnd(t, b);
             switch (cell) {
-              case RNN -> rnnBack(l, t, b);
-              case LSTM -> lstmBack(l, t, b);
-              case GRU -> gruBack(l, t, b);
+              case RNN -> {
+                for (int r = b; r < e; r++) {
+                  rnnBack(l, t, r);
+                }
+              }
+              case LSTM -> lstmBack(l, t, b, e - b);
+              case GRU -> {
+                for (int r = b; r < e; r++) {
+                  gruBack(l, t, r);
+                }
+              }
             }
+            b = e;
           }
           // dh_t += dgates_t W_hh   (all sequences of the slice at once)
           math.gemm(Bs, H, GH, dgHidden, dAt(t, 0), GH, false, w, p.weightHh(l), H, dhCarry, 0, H);
@@ -809,30 +820,11 @@ public final class JvmEngine implements BpttEngine {
       }
     }
 
-    void lstmBack(int l, int t, int b) {
-      float[] a = act[l];
-      float[] c = cs[l];
-      float[] tc = tcs[l];
-      int g = gAt(t, b);
-      int d = dAt(t, b);
-      int ha = hAt(t, b);
-      int cb = b * H;
-      for (int j = 0; j < H; j++) {
-        float dh = dhAbove[ha + j] + dhCarry[cb + j]; // total d loss / d h_{t+1}
-        float ig = a[g + j];
-        float fg = a[g + H + j];
-        float gg = a[g + 2 * H + j];
-        float og = a[g + 3 * H + j];
-        float tcj = tc[ha + j];
-        float cPrev = c[ha + j]; // c_t sits at the same offset in [T+1][Bs][H] as tanh(c_{t+1}) in [T][Bs][H]
-        float dc = dcCarry[cb + j] + dh * og * (1 - tcj * tcj); // dc = dcNext + dh ⊙ o ⊙ (1 − tanh²c)
-        dgi[d + j] = dc * gg * ig * (1 - ig); // through i = σ
-        dgi[d + H + j] = dc * cPrev * fg * (1 - fg); // through f = σ
-        dgi[d + 2 * H + j] = dc * ig * (1 - gg * gg); // through g = tanh
-        dgi[d + 3 * H + j] = dh * tcj * og * (1 - og); // through o = σ
-        dcCarry[cb + j] = dc * fg; // dc_t = dc ⊙ f
-        dhCarry[cb + j] = 0; // refilled by dgates W_hh
-      }
+    /** The gate gradients of step t for the valid sequences [b, b + rows), and the carried dc ({@link MathKernels#lstmCellBack}). */
+    void lstmBack(int l, int t, int b, int rows) {
+      // c_t sits at the same offset in [T+1][Bs][H] as tanh(c_{t+1}) in [T][Bs][H]
+      math.lstmCellBack(act[l], gAt(t, b), cs[l], hAt(t, b), tcs[l], hAt(t, b), dhAbove, hAt(t, b), dhCarry, dcCarry, b * H, dgi, dAt(t, b),
+          rows, H);
     }
 
     void gruBack(int l, int t, int b) {

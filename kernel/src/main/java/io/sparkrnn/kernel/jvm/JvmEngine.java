@@ -30,7 +30,8 @@ import java.util.concurrent.Future;
  * <p>Per layer and slice (Bs sequences, GH = G·H): each step t computes the gate pre-activations
  * [Bs][GH] = bias + x_t W_ihᵀ + h_t W_hhᵀ as two matrix products over the whole slice (M = Bs rows),
  * then the gate nonlinearities in place (vectorised σ and tanh) and the cell update. Backward walks
- * t down: the gate gradients of step t from the carried dh, dc, then the carried
+ * t down: the gate gradients of step t from the carried dh, dc (LSTM: one vectorised call per run of
+ * valid sequences, {@link MathKernels#lstmCellBack}), then the carried
  * dh_t = dgates_t W_hh (one product). Every C / Bs steps (C = 256 rows) the chunk's dgates go into
  * the weight gradients as one product per matrix over all its rows, while they are in cache:
  * dW_hh += dgatesᵀ h_prev, dW_ih += dgatesᵀ x, and the gradient for the layer below dx = dgates W_ih.
@@ -54,6 +55,9 @@ import java.util.concurrent.Future;
  *                   kernels on 512-bit vectors with GH ≥ 64; else 0)
  *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)
  * </pre>
+ * A forward pass alone ({@link #forward}, on an engine that has not trained) keeps one step of the
+ * gate activations, tanh c and W_hn h instead of T, and none of the backward buffers (the formula
+ * in docs/PERFORMANCE.md; {@code JvmEngineMemoryTest}).
  * Per call, not kept: the float64 gradient (2·|θ| floats' worth), the outputs and the final state
  * it returns. E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2, AVX-512: 37.3 MB.
  * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.

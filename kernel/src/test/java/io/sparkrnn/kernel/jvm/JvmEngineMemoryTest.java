@@ -58,11 +58,18 @@ class JvmEngineMemoryTest {
       total += L * perLayer + 2L * T * Bs * H + T * Bs * F + 2 * R * O + (gru ? 2 : 1) * Cs * GH + Cs + 4 * Bs * H + Bs
           + (gru ? Bs * GH : 0) + theta + (packs ? GH / 8 * 8 * 256L : 0);
     }
-    long weights = (long) H * O;
-    for (int l = 0; l < L; l++) {
+    return total + weightValues(c);
+  }
+
+  /** Once per engine: the transposed weights and summed biases, Σ_l (I_l·GH + H·GH + GH) + H·O. */
+  static long weightValues(ModelConfig c) {
+    int H = c.hiddenSize();
+    int GH = c.gates() * H;
+    long weights = (long) H * c.outputSize();
+    for (int l = 0; l < c.numLayers(); l++) {
       weights += (long) c.layerInputSize(l) * GH + (long) H * GH + GH;
     }
-    return total + weights;
+    return weights;
   }
 
   @ParameterizedTest(name = "{0} L={1} {2} F={3} H={4} O={5} B={6} T={7}, {8} slices, {9} kernels")
@@ -111,11 +118,7 @@ class JvmEngineMemoryTest {
       long R = c.mode() == Mode.SEQ2SEQ ? T * Bs : Bs;
       total += c.numLayers() * perLayer + T * Bs * c.inputSize() + R * c.outputSize() + Bs * H + Bs + (gru ? Bs * GH : 0);
     }
-    long weights = (long) H * c.outputSize();
-    for (int l = 0; l < c.numLayers(); l++) {
-      weights += (long) c.layerInputSize(l) * GH + (long) H * GH + GH;
-    }
-    return total + weights;
+    return total + weightValues(c);
   }
 
   @ParameterizedTest(name = "{0} L={1} {2} F={3} H={4} O={5} B={6} T={7}, {8} slices")

@@ -52,8 +52,9 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Time training steps (forward + backward) per cell, shape and device; print a table, optionally write JSON.",
         "Default: rnn, lstm, gru at H = 64 and 256 (F = O = 1, B = 64, T = 50), plus lstm F=64 H=256 B=256 T=100,",
-        "on every available device and (small shapes only) the float64 reference.",
-        "Quick run (under a minute): --cells lstm --hidden 64,256 --no-large --devices jvm --runs 5"})
+        "plus each cell at H = 64 with B = 8 and with T = 1000, on every available device and (small shapes only) the",
+        "float64 reference. --forward adds forward-only rows (inference) for every shape.",
+        "Quick run (under a minute): --cells lstm --hidden 64,256 --no-large --no-latency --devices jvm --runs 5"})
 public final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--cells", split = ",", paramLabel = "CELL", description = "rnn, lstm, gru (default: all three)")
@@ -83,6 +84,14 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--no-large", description = "leave out the default large shape (lstm F=64 H=256 B=256 T=100)")
   boolean noLarge;
+
+  @Option(names = "--no-latency", description = "leave out the default small-batch and long-sequence rows (each cell of the grid"
+      + " at its first H with B = 8, and with T = 1000)")
+  boolean noLatency;
+
+  @Option(names = "--forward", description = "also time the forward pass alone (what predict, evaluate, generate and transform run)"
+      + " for every shape and device: a row of mode 'forward' after each training row, with its ratio to the training step")
+  boolean forward;
 
   @Option(names = "--devices", split = ",", paramLabel = "DEVICE",
       description = "auto, jvm, cpu-opencl, gpu, reference (default: every available device, then the reference)")
@@ -220,10 +229,16 @@ public final class BenchCommand implements Callable<Integer> {
         if (d.equals("reference") && AparapiBench.trainingStepFlops(config, s.batch, s.steps) > referenceMaxGflop * 1e9) {
           continue;
         }
-        Map<String, Object> row = kernelRow(s, config, d);
+        Map<String, Object> row = kernelRow(s, config, d, false);
         rows.add(row);
         kernelSeqPerS.put(d, (Double) row.get("seq_per_s"));
         out.println(format(row));
+        if (forward) {
+          Map<String, Object> fwd = kernelRow(s, config, d, true);
+          fwd.put("ratio_to_training", (Double) fwd.get("seq_per_s") / (Double) row.get("seq_per_s"));
+          rows.add(fwd);
+          out.println(format(fwd));
+        }
       }
       if (spark && s.features == 1 && output == 1) {
         for (String d : deviceList) {
@@ -272,6 +287,14 @@ public final class BenchCommand implements Callable<Integer> {
     if (!noLarge && extraShapes.isEmpty()) {
       list.add(new Shape(CellType.LSTM, 64, 256, 256, 100));
     }
+    if (!noLatency && extraShapes.isEmpty()) {
+      // the latency-bound regimes of streaming and generation: few sequences per step, or long ones
+      int h = hidden != null ? hidden.get(0) : 64;
+      for (String c : cells != null ? cells : List.of("rnn", "lstm", "gru")) {
+        list.add(new Shape(CellType.parse(c.trim()), input, h, 8, steps));
+        list.add(new Shape(CellType.parse(c.trim()), input, h, batch, 1000));
+      }
+    }
     for (String spec : extraShapes) {
       String[] p = spec.split(":");
       if (p.length != 5) {
@@ -302,11 +325,16 @@ public final class BenchCommand implements Callable<Integer> {
     return list;
   }
 
-  Map<String, Object> kernelRow(Shape s, ModelConfig config, String device) {
+  /**
+   * One row: the training step ({@code lossAndGradient}), or with {@code forwardOnly} the forward
+   * pass alone ({@code forward}, mode "forward"; GFLOP/s from {@link #forwardFlops}).
+   */
+  Map<String, Object> kernelRow(Shape s, ModelConfig config, String device, boolean forwardOnly) {
     JvmMemory whole = JvmMemory.start();
     try (BpttEngine engine = device.equals("reference") ? Engines.create("reference", "auto") : Engines.create("kernel", device)) {
       Params params = Params.initialize(config, seed);
       var b = AparapiBench.randomBatch(config, s.steps, s.batch, seed + 1);
+      Runnable step = forwardOnly ? () -> engine.forward(params, b, null) : () -> engine.lossAndGradient(params, b, null);
       long start = System.nanoTime();
       int calls = 0;
       int minCalls = device.equals("reference") ? Math.min(1, warmup) : warmup;
@@ -314,7 +342,7 @@ public final class BenchCommand implements Callable<Integer> {
       double lastCallSeconds = Double.MAX_VALUE;
       while (calls < minCalls || (System.nanoTime() - start) / 1e9 < minWarmSeconds) {
         long t0 = System.nanoTime();
-        engine.lossAndGradient(params, b, null);
+        step.run();
         lastCallSeconds = (System.nanoTime() - t0) / 1e9;
         calls++;
       }
@@ -322,8 +350,8 @@ public final class BenchCommand implements Callable<Integer> {
       int timedRuns = device.equals("reference") || calls == 0 ? runs
           : (int) Math.max(runs, Math.min(10_000, Math.ceil(minSeconds / lastCallSeconds)));
       JvmMemory timed = JvmMemory.interval();
-      AparapiBench.Result r = AparapiBench.bench(engine, params, b, timedRuns);
-      Map<String, Object> row = baseRow(s, device, "kernel");
+      AparapiBench.Result r = forwardOnly ? timeForward(engine, params, b, timedRuns) : AparapiBench.bench(engine, params, b, timedRuns);
+      Map<String, Object> row = baseRow(s, device, forwardOnly ? "forward" : "kernel");
       long working = engine.workingBytes();
       long allocated = timed.allocatedBytesSinceStart();
       row.put("working_mb", working < 0 ? null : working / 1e6);
@@ -339,6 +367,40 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("warmup_calls", calls);
       return row;
     }
+  }
+
+  /**
+   * Times {@code runs} forward passes (the caller has warmed the engine up), as
+   * {@link AparapiBench#bench(BpttEngine, Params, io.sparkrnn.kernel.model.Batch, int)} times training steps.
+   */
+  static AparapiBench.Result timeForward(BpttEngine engine, Params params, io.sparkrnn.kernel.model.Batch batch, int runs) {
+    double[] seconds = new double[runs];
+    for (int i = 0; i < runs; i++) {
+      long t0 = System.nanoTime();
+      engine.forward(params, batch, null);
+      seconds[i] = (System.nanoTime() - t0) / 1e9;
+    }
+    double median = median(seconds);
+    double least = java.util.Arrays.stream(seconds).min().orElse(median);
+    ModelConfig config = params.config();
+    long flops = forwardFlops(config, batch.batchSize(), batch.steps());
+    return new AparapiBench.Result(engine.describe(), engine.describe(), config, batch.batchSize(), batch.steps(), runs, median, least,
+        batch.batchSize() / median, flops, flops / median / 1e9, 0);
+  }
+
+  /**
+   * Floating-point operations of a forward pass's matrix products, a multiply-add counted as 2: the
+   * forward part of {@link AparapiBench#trainingStepFlops}, Σ_l 2·T·B·GH·(I_l + H) + 2·R·O·H.
+   */
+  static long forwardFlops(ModelConfig config, int batchSize, int steps) {
+    long tb = (long) steps * batchSize;
+    long gh = (long) config.gates() * config.hiddenSize();
+    long flops = 0;
+    for (int l = 0; l < config.numLayers(); l++) {
+      flops += 2 * tb * gh * (config.layerInputSize(l) + config.hiddenSize());
+    }
+    long rows = config.mode() == Mode.SEQ2ONE ? batchSize : tb;
+    return flops + 2 * rows * config.outputSize() * config.hiddenSize();
   }
 
   /**
@@ -486,7 +548,7 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   static String header() {
-    return String.format(Locale.ROOT, "%-5s %4s %5s %5s %4s  %-10s %-6s %10s %10s %9s  %s", "cell", "F", "H", "B", "T", "device", "mode",
+    return String.format(Locale.ROOT, "%-5s %4s %5s %5s %4s  %-10s %-7s %10s %10s %9s  %s", "cell", "F", "H", "B", "T", "device", "mode",
         "ms/step", "seq/s", "GFLOP/s", "notes");
   }
 
@@ -497,12 +559,13 @@ public final class BenchCommand implements Callable<Integer> {
             (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
                 ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",
             r.get("runs"), r.get("engine")) + "; " + memoryNotes(r)
-        : String.format(Locale.ROOT, "min %.2f ms; %s%s; %s; %s", (Double) r.get("min_ms"),
+        : String.format(Locale.ROOT, "%smin %.2f ms; %s%s; %s; %s", r.get("ratio_to_training") == null ? ""
+            : String.format(Locale.ROOT, "%.2f× the training step; ", (Double) r.get("ratio_to_training")), (Double) r.get("min_ms"),
             r.get("working_mb") == null ? "" : String.format(Locale.ROOT, "working %.1f MB, ", (Double) r.get("working_mb")),
             r.get("alloc_kb_per_step") == null ? "alloc ?" : String.format(Locale.ROOT, "alloc %.0f kB/step", (Double) r.get("alloc_kb_per_step")),
             memoryNotes(r), r.get("engine"));
     double ms = (Double) (r.containsKey("mean_ms") ? r.get("mean_ms") : r.get("median_ms"));
-    return String.format(Locale.ROOT, "%-5s %4d %5d %5d %4d  %-10s %-6s %10.2f %10.1f %9.2f  %s", r.get("cell"), r.get("input_size"),
+    return String.format(Locale.ROOT, "%-5s %4d %5d %5d %4d  %-10s %-7s %10.2f %10.1f %9.2f  %s", r.get("cell"), r.get("input_size"),
         r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"), r.get("mode"), ms,
         (Double) r.get("seq_per_s"), (Double) r.get("gflops"), notes);
   }

@@ -19,8 +19,9 @@ import java.util.Set;
 public final class TrainReport {
   private TrainReport() {}
 
+  /** @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.engine.AutoDevice}), or null */
   public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,
-      double sequencesPerSecond, int partitions, String master) throws IOException {
+      String deviceChoice, double sequencesPerSecond, int partitions, String master) throws IOException {
     List<double[]> train = new ArrayList<>();
     List<double[]> val = new ArrayList<>();
     List<double[]> closed = new ArrayList<>();
@@ -75,6 +76,9 @@ public final class TrainReport {
     }
     md.append('\n');
     md.append("## Devices\n\n");
+    if (deviceChoice != null) {
+      md.append("- ").append(deviceChoice).append('\n');
+    }
     for (String d : devices) {
       md.append("- ").append(d).append('\n');
     }

@@ -8,6 +8,7 @@ import io.sparkrnn.infer.Compatibility;
 import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.StepUpdate.StepRecord;
+import io.sparkrnn.kernel.engine.AutoDevice;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.model.ModelConfig;
@@ -318,7 +319,8 @@ public final class Trainer {
     if (barrier) {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
     }
-    GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), config.device(), partitions);
+    String device = resolveDevice(partitions);
+    GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), device, partitions);
     JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
 
     checkpoints.pauseMidWriteAt(TestHooks.step(sc.getConf(), Checkpoints.TEST_PAUSE_AT_STEP), log);
@@ -347,7 +349,7 @@ public final class Trainer {
       }
     }
     log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions, engine %s on %s, master %s, sync %s%n",
-        describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.engine(), config.device(),
+        describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.engine(), device,
         sc.master(), config.sync());
 
     Set<String> devices = new TreeSet<>();
@@ -452,11 +454,32 @@ public final class Trainer {
     metrics.write(out);
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
-    TrainReport.write(out, config, model, metrics, devices, throughput, partitions, sc.master());
+    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, sc.master());
     log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
         Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
         out.path("model.safetensors"));
     return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
+  }
+
+  /** The line of {@code --device auto}'s measurement in the last {@link #run}, or null when the device was named. */
+  private String autoChoice;
+
+  /**
+   * {@code --device}, or for {@code --engine kernel --device auto} the device {@link AutoDevice}
+   * picks by timing a few steps of this run's shape (the sequences of one partition, the first
+   * window's T) on the driver; logged, and recorded in the report. The executors run the picked
+   * device, so every partition computes with the same kernels.
+   */
+  private String resolveDevice(int partitions) {
+    autoChoice = null;
+    if (!config.engine().equals("kernel") || !config.device().equals("auto")) {
+      return config.device();
+    }
+    int perPartition = Math.max(1, (config.batch() + partitions - 1) / partitions);
+    AutoDevice.Choice choice = AutoDevice.choose(model, perPartition, schedule.windowLength(0), config.seed());
+    autoChoice = choice.describe();
+    log.println(autoChoice);
+    return choice.device();
   }
 
   /**

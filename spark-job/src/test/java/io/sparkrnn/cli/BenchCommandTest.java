@@ -22,7 +22,7 @@ class BenchCommandTest {
   @Test
   void tinyBenchWritesOneRowPerShapeAndDeviceWithTheDocumentedKeys() throws IOException {
     Path json = tmp.resolve("bench.json");
-    assertEquals(0, Main.run("bench", "--cells", "rnn,gru", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large",
+    assertEquals(0, Main.run("bench", "--cells", "rnn,gru", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--no-latency",
         "--devices", "jvm,reference", "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--json", json.toString()));
     Object parsed = Json.parse(Files.readString(json));
     assertTrue(parsed instanceof List, "a JSON list: " + parsed);
@@ -67,10 +67,38 @@ class BenchCommandTest {
     assertEquals(2, ((List<?>) Json.parse(Files.readString(both))).size(), "the grid (rnn H=8) and the shape");
   }
 
+  /**
+   * --forward: a forward row after each training row, of the same shape and device, whose
+   * ratio_to_training is its seq/s over the training row's; without --no-latency the grid gains
+   * a B = 8 row and a T = 1000 row per cell, at the grid's first H.
+   */
+  @Test
+  void forwardAddsAForwardRowPerTrainingRowAndTheLatencyRowsComeWithTheGrid() throws IOException {
+    Path json = tmp.resolve("forward.json");
+    assertEquals(0, Main.run("bench", "--cells", "lstm", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--forward",
+        "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--json", json.toString()));
+    List<?> rows = (List<?>) Json.parse(Files.readString(json));
+    assertEquals(6, rows.size(), "(the grid row, B = 8, T = 1000) × (training, forward): " + rows);
+    List<List<Integer>> shapes = new java.util.ArrayList<>();
+    for (int i = 0; i < rows.size(); i += 2) {
+      Map<?, ?> train = (Map<?, ?>) rows.get(i);
+      Map<?, ?> fwd = (Map<?, ?>) rows.get(i + 1);
+      assertEquals("kernel", train.get("mode"));
+      assertEquals("forward", fwd.get("mode"));
+      for (String key : List.of("cell", "hidden_size", "input_size", "batch", "steps", "device")) {
+        assertEquals(train.get(key), fwd.get(key), key);
+      }
+      assertEquals(((Number) fwd.get("seq_per_s")).doubleValue() / ((Number) train.get("seq_per_s")).doubleValue(),
+          ((Number) fwd.get("ratio_to_training")).doubleValue(), 1e-9);
+      shapes.add(List.of(((Number) train.get("batch")).intValue(), ((Number) train.get("steps")).intValue()));
+    }
+    assertEquals(List.of(List.of(4, 5), List.of(8, 5), List.of(4, 1000)), shapes, "(B, T) of the grid row, then B = 8, then T = 1000");
+  }
+
   @Test
   void sparkRowTimesTrainAgainstTheKernelTimedBeforeAndAfter() throws IOException {
     Path json = tmp.resolve("spark.json");
-    assertEquals(0, Main.run("bench", "--cells", "rnn", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--devices",
+    assertEquals(0, Main.run("bench", "--cells", "rnn", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--no-latency", "--devices",
         "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--spark", "--master", "local[1]", "--spark-steps", "8",
         "--spark-warmup", "2", "--spark-seconds", "0.2", "--spark-sync", "barrier", "--json", json.toString()));
     List<?> rows = (List<?>) Json.parse(Files.readString(json));

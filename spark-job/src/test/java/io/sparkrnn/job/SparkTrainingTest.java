@@ -368,6 +368,7 @@ class SparkTrainingTest {
     assertTrue(Files.size(out.resolve("loss.png")) > 1000, "loss.png written");
     String report = Files.readString(out.resolve("report.md"));
     assertTrue(report.contains("OpenCL") || report.contains("JVM"), "the report names the device: " + report);
+    assertTrue(report.contains("- --device auto: "), "the report records auto's choice (the default device): " + report);
     assertFalse(s.devices().isEmpty());
   }
 

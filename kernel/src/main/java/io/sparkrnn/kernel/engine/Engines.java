@@ -15,6 +15,9 @@ import java.util.logging.Logger;
  *   <li>{@code auto}: an OpenCL GPU when there is one, else the Java engine. Without a GPU the Java
  *       engine beats the OpenCL kernels on PoCL by 20–100× on a 2-core CPU (docs/PERFORMANCE.md), so
  *       auto does not pick PoCL; name {@code cpu-opencl} to run there. The choice is logged.
+ *       {@code train} does not come here with auto: it times both at its own shape first
+ *       ({@link AutoDevice}) and names the faster; this kind-based rule serves the callers that
+ *       have no shape yet (predict, evaluate, generate, transform).
  * </ul>
  */
 public final class Engines {
@@ -69,6 +72,8 @@ public final class Engines {
     if (d == DeviceChoice.JVM || (d == DeviceChoice.AUTO && !Devices.available().contains(DeviceChoice.GPU))) {
       return "JVM engine (float32 Java, " + io.sparkrnn.kernel.jvm.MathKernels.best().describe() + ")";
     }
-    return "aparapi on " + Devices.resolve(d).info().describe();
+    String aparapi = "aparapi on " + Devices.resolve(d).info().describe();
+    return d == DeviceChoice.AUTO ? "train: the faster of " + aparapi + " and the JVM engine, timed at the run's shape; else " + aparapi
+        : aparapi;
   }
 }

@@ -30,7 +30,8 @@ import java.util.concurrent.Future;
  * <p>Per layer and slice (Bs sequences, GH = G·H): each step t computes the gate pre-activations
  * [Bs][GH] = bias + x_t W_ihᵀ + h_t W_hhᵀ as two matrix products over the whole slice (M = Bs rows),
  * then the gate nonlinearities in place (vectorised σ and tanh) and the cell update. Backward walks
- * t down: the gate gradients of step t from the carried dh, dc, then the carried
+ * t down: the gate gradients of step t from the carried dh, dc (LSTM: one vectorised call per run of
+ * valid sequences, {@link MathKernels#lstmCellBack}), then the carried
  * dh_t = dgates_t W_hh (one product). Every C / Bs steps (C = 256 rows) the chunk's dgates go into
  * the weight gradients as one product per matrix over all its rows, while they are in cache:
  * dW_hh += dgatesᵀ h_prev, dW_ih += dgatesᵀ x, and the gradient for the layer below dx = dgates W_ih.
@@ -54,6 +55,9 @@ import java.util.concurrent.Future;
  *                   kernels on 512-bit vectors with GH ≥ 64; else 0)
  *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)
  * </pre>
+ * A forward pass alone ({@link #forward}, on an engine that has not trained) keeps one step of the
+ * gate activations, tanh c and W_hn h instead of T, and none of the backward buffers (the formula
+ * in docs/PERFORMANCE.md; {@code JvmEngineMemoryTest}).
  * Per call, not kept: the float64 gradient (2·|θ| floats' worth), the outputs and the final state
  * it returns. E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2, AVX-512: 37.3 MB.
  * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.
@@ -108,7 +112,7 @@ public final class JvmEngine implements BpttEngine {
     batch.validateFor(config, false);
     Call call = begin(params, batch, initial);
     float[] outputs = new float[call.rows() * config.outputSize()];
-    run(call, s -> s.forward(call, outputs));
+    run(call, s -> s.forward(call, outputs, false));
     return new ForwardResult(outputs, finalState(call));
   }
 
@@ -119,7 +123,7 @@ public final class JvmEngine implements BpttEngine {
     Call call = begin(params, batch, initial);
     double[] loss = new double[call.slices];
     run(call, s -> {
-      s.forward(call, null);
+      s.forward(call, null, true);
       loss[s.index] = s.backward(call);
     });
     // dW: the slices' float32 sums, added in float64
@@ -372,6 +376,8 @@ public final class JvmEngine implements BpttEngine {
     /** d loss sum / d params of this slice, laid out by ParamLayout. */
     float[] grad = new float[0];
     int[] len = new int[0];
+    /** Whether this call's forward pass keeps [T] steps of act, tcs and hn for a backward pass. */
+    boolean keep;
 
     Slice(int index, MathKernels math) {
       this.index = index;
@@ -389,12 +395,24 @@ public final class JvmEngine implements BpttEngine {
       return (t * Bs + b) * H;
     }
 
+    /** Row (t, b) of the gate activations: [T][Bs][GH] when the pass keeps them for backward, else one step [Bs][GH] reused. */
     int gAt(int t, int b) {
-      return (t * Bs + b) * GH;
+      return ((keep ? t : 0) * Bs + b) * GH;
     }
 
-    /** Sizes the buffers, copies x, the lengths and the initial state of this slice. */
-    void prepare(Call call) {
+    /** Row (t, b) of tanh c' (LSTM) and W_hn h + b_hn (GRU): [T][Bs][H] when kept for backward, else one step [Bs][H] reused. */
+    int kAt(int t, int b) {
+      return ((keep ? t : 0) * Bs + b) * H;
+    }
+
+    /**
+     * Sizes the buffers, copies x, the lengths and the initial state of this slice. A forward-only
+     * pass ({@code keep} false) keeps one step of gate activations (and of tanh c', W_hn h + b_hn),
+     * not T: nothing reads them after the step, and a [Bs][GH] buffer reused every step stays in
+     * cache where [T][Bs][GH] streams through memory.
+     */
+    void prepare(Call call, boolean keep) {
+      this.keep = keep;
       ModelConfig c = call.config;
       Batch batch = call.batch;
       T = batch.steps();
@@ -417,15 +435,16 @@ public final class JvmEngine implements BpttEngine {
         hn = new float[L][0];
       }
       int state = (T + 1) * Bs * H;
+      int kept = keep ? T : 1; // steps of act, tcs and hn held
       for (int l = 0; l < L; l++) {
         hs[l] = fit(hs[l], state);
-        act[l] = fit(act[l], T * Bs * GH);
+        act[l] = fit(act[l], kept * Bs * GH);
         if (lstm) {
           cs[l] = fit(cs[l], state);
-          tcs[l] = fit(tcs[l], T * Bs * H);
+          tcs[l] = fit(tcs[l], kept * Bs * H);
         }
         if (gru) {
-          hn[l] = fit(hn[l], T * Bs * H);
+          hn[l] = fit(hn[l], kept * Bs * H);
         }
       }
       xs = fit(xs, T * Bs * F);
@@ -456,14 +475,20 @@ public final class JvmEngine implements BpttEngine {
       }
       int R = c.mode() == Mode.SEQ2ONE ? Bs : T * Bs;
       out = fit(out, R * O);
-      dout = fit(dout, R * O);
       headIn = fit(headIn, Bs * H);
-      dHeadIn = fit(dHeadIn, Bs * H);
+      if (keep) {
+        dout = fit(dout, R * O);
+        dHeadIn = fit(dHeadIn, Bs * H);
+      }
     }
 
-    /** Every layer over all steps, then the head; writes this slice's outputs into {@code outputs} when given. */
-    void forward(Call call, float[] outputs) {
-      prepare(call);
+    /**
+     * Every layer over all steps, then the head; writes this slice's outputs into {@code outputs}
+     * when given. {@code keep}: keep what the backward pass reads (training), else only what the
+     * next step and the head read.
+     */
+    void forward(Call call, float[] outputs, boolean keep) {
+      prepare(call, keep);
       for (int l = 0; l < L; l++) {
         forwardLayer(call, l);
       }
@@ -547,7 +572,7 @@ public final class JvmEngine implements BpttEngine {
         }
         int e = validRunEnd(t, b);
         // gates, c' = f ⊙ c + i ⊙ g, tanh c', h' = o ⊙ tanh c' for the sequences [b, e)
-        math.lstmCell(act[l], gAt(t, b), c, hAt(t, b), hAt(t + 1, b), tcs[l], (t * Bs + b) * H, h, hAt(t + 1, b), e - b, H);
+        math.lstmCell(act[l], gAt(t, b), c, hAt(t, b), hAt(t + 1, b), tcs[l], kAt(t, b), h, hAt(t + 1, b), e - b, H);
         b = e;
       }
     }
@@ -562,7 +587,7 @@ public final class JvmEngine implements BpttEngine {
         }
         int e = validRunEnd(t, b);
         // r, z = σ(gi + gh), n = tanh(gi_n + r ⊙ gh_n), h' = (1 − z) ⊙ n + z ⊙ h for the sequences [b, e)
-        math.gruCell(act[l], gAt(t, b), ghStep, b * GH, hn[l], (t * Bs + b) * H, h, hAt(t, b), hAt(t + 1, b), e - b, H);
+        math.gruCell(act[l], gAt(t, b), ghStep, b * GH, hn[l], kAt(t, b), h, hAt(t, b), hAt(t + 1, b), e - b, H);
         b = e;
       }
     }
@@ -734,11 +759,11 @@ public final class JvmEngine implements BpttEngine {
       for (int tEnd = T; tEnd > 0; tEnd -= tc) {
         chunkStart = Math.max(0, tEnd - tc);
         for (int t = tEnd - 1; t >= chunkStart; t--) {
-          for (int b = 0; b < Bs; b++) {
-            int d = dAt(t, b);
-            int cb = b * H;
+          for (int b = 0; b < Bs; ) {
             if (t >= len[b]) {
               // padding: h_{t+1} = h_t, so dh passes straight through (dc too), plus whatever came from above
+              int d = dAt(t, b);
+              int cb = b * H;
               for (int j = 0; j < H; j++) {
                 dhCarry[cb + j] += dhAbove[hAt(t, b) + j];
               }
@@ -746,13 +771,24 @@ public final class JvmEngine implements BpttEngine {
               if (dgHidden != dgi) {
                 java.util.Arrays.fill(dgHidden, d, d + GH, 0f);
               }
+              b++;
               continue;
             }
+            int e = validRunEnd(t, b);
             switch (cell) {
-              case RNN -> rnnBack(l, t, b);
-              case LSTM -> lstmBack(l, t, b);
-              case GRU -> gruBack(l, t, b);
+              case RNN -> {
+                for (int r = b; r < e; r++) {
+                  rnnBack(l, t, r);
+                }
+              }
+              case LSTM -> lstmBack(l, t, b, e - b);
+              case GRU -> {
+                for (int r = b; r < e; r++) {
+                  gruBack(l, t, r);
+                }
+              }
             }
+            b = e;
           }
           // dh_t += dgates_t W_hh   (all sequences of the slice at once)
           math.gemm(Bs, H, GH, dgHidden, dAt(t, 0), GH, false, w, p.weightHh(l), H, dhCarry, 0, H);
@@ -788,30 +824,11 @@ public final class JvmEngine implements BpttEngine {
       }
     }
 
-    void lstmBack(int l, int t, int b) {
-      float[] a = act[l];
-      float[] c = cs[l];
-      float[] tc = tcs[l];
-      int g = gAt(t, b);
-      int d = dAt(t, b);
-      int ha = hAt(t, b);
-      int cb = b * H;
-      for (int j = 0; j < H; j++) {
-        float dh = dhAbove[ha + j] + dhCarry[cb + j]; // total d loss / d h_{t+1}
-        float ig = a[g + j];
-        float fg = a[g + H + j];
-        float gg = a[g + 2 * H + j];
-        float og = a[g + 3 * H + j];
-        float tcj = tc[ha + j];
-        float cPrev = c[ha + j]; // c_t sits at the same offset in [T+1][Bs][H] as tanh(c_{t+1}) in [T][Bs][H]
-        float dc = dcCarry[cb + j] + dh * og * (1 - tcj * tcj); // dc = dcNext + dh ⊙ o ⊙ (1 − tanh²c)
-        dgi[d + j] = dc * gg * ig * (1 - ig); // through i = σ
-        dgi[d + H + j] = dc * cPrev * fg * (1 - fg); // through f = σ
-        dgi[d + 2 * H + j] = dc * ig * (1 - gg * gg); // through g = tanh
-        dgi[d + 3 * H + j] = dh * tcj * og * (1 - og); // through o = σ
-        dcCarry[cb + j] = dc * fg; // dc_t = dc ⊙ f
-        dhCarry[cb + j] = 0; // refilled by dgates W_hh
-      }
+    /** The gate gradients of step t for the valid sequences [b, b + rows), and the carried dc ({@link MathKernels#lstmCellBack}). */
+    void lstmBack(int l, int t, int b, int rows) {
+      // c_t sits at the same offset in [T+1][Bs][H] as tanh(c_{t+1}) in [T][Bs][H]
+      math.lstmCellBack(act[l], gAt(t, b), cs[l], hAt(t, b), tcs[l], hAt(t, b), dhAbove, hAt(t, b), dhCarry, dcCarry, b * H, dgi, dAt(t, b),
+          rows, H);
     }
 
     void gruBack(int l, int t, int b) {

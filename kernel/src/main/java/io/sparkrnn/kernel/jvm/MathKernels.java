@@ -80,6 +80,49 @@ public abstract class MathKernels {
   }
 
   /**
+   * The pointwise backward of an LSTM step over {@code rows} consecutive sequences r, from what
+   * {@link #lstmCell} kept: gate activations (i, f, g, o) at {@code a[aOff + r·4H + gate·H + j]},
+   * c_t at {@code c[cOff + r·H + j]}, tanh c_{t+1} at {@code tc[tcOff + r·H + j]}. With
+   * dh = dhAbove + dhCarry (d loss / d h_{t+1}) and the carried dc:
+   * <pre>
+   *   dc        = dcCarry + dh·o·(1 − tanh²c')
+   *   dg[i]     = dc·g·i·(1 − i)        dg[f] = dc·c_t·f·(1 − f)
+   *   dg[g]     = dc·i·(1 − g²)         dg[o] = dh·tanh c'·o·(1 − o)
+   *   dcCarry   = dc·f                  dhCarry = 0 (the caller adds dgates W_hh)
+   * </pre>
+   * dg at {@code dg[dgOff + r·4H + gate·H + j]}, the carries at {@code [carryOff + r·H + j]}. These
+   * loops, in this order of operations (no fused multiply-add), are the definition; an override
+   * must give the same bits.
+   */
+  public void lstmCellBack(float[] a, int aOff, float[] c, int cOff, float[] tc, int tcOff, float[] dhAbove, int dhOff,
+      float[] dhCarry, float[] dcCarry, int carryOff, float[] dg, int dgOff, int rows, int H) {
+    for (int r = 0; r < rows; r++) {
+      lstmCellBackRow(a, aOff + r * 4 * H, c, cOff + r * H, tc, tcOff + r * H, dhAbove, dhOff + r * H, dhCarry, dcCarry, carryOff + r * H,
+          dg, dgOff + r * 4 * H, H, 0, H);
+    }
+  }
+
+  /** {@link #lstmCellBack} of one row (offsets at the row's start), for j in [from, to). */
+  static void lstmCellBackRow(float[] a, int g, float[] c, int cr, float[] tc, int tr, float[] dhAbove, int hr, float[] dhCarry,
+      float[] dcCarry, int cb, float[] dg, int d, int H, int from, int to) {
+    for (int j = from; j < to; j++) {
+      float dh = dhAbove[hr + j] + dhCarry[cb + j];
+      float ig = a[g + j];
+      float fg = a[g + H + j];
+      float gg = a[g + 2 * H + j];
+      float og = a[g + 3 * H + j];
+      float tcj = tc[tr + j];
+      float dc = dcCarry[cb + j] + dh * og * (1 - tcj * tcj); // dc = dcNext + dh ⊙ o ⊙ (1 − tanh²c)
+      dg[d + j] = dc * gg * ig * (1 - ig); // through i = σ
+      dg[d + H + j] = dc * c[cr + j] * fg * (1 - fg); // through f = σ
+      dg[d + 2 * H + j] = dc * ig * (1 - gg * gg); // through g = tanh
+      dg[d + 3 * H + j] = dh * tcj * og * (1 - og); // through o = σ
+      dcCarry[cb + j] = dc * fg; // dc_t = dc ⊙ f
+      dhCarry[cb + j] = 0; // refilled by dgates W_hh
+    }
+  }
+
+  /**
    * The pointwise part of a GRU step over {@code rows} consecutive sequences r (PyTorch's
    * equations). In: {@code a[aOff + r·3H + ·]} = W_i x + b_i for the gates (r, z, n), and
    * {@code gh[ghOff + r·3H + ·]} = W_h h + b_h. Out:

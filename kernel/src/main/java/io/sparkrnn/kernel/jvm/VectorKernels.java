@@ -44,11 +44,66 @@ final class VectorKernels extends MathKernels {
   @Override
   public void gemmTransA(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff,
       int ldc, float[] work) {
+    if (N == 1 && ldc == 1 && M >= V && K > 0) {
+      columnTransA(M, K, a, aOff, lda, b, bOff, ldb, c, cOff);
+      return;
+    }
     int need = transAWorkSize(M);
     if (need > 0 && work != null && work.length >= need && N > 0 && K > 0) {
       gemmPackedTransA(M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, work);
     } else {
       gemm(M, N, K, a, aOff, lda, true, b, bOff, ldb, c, cOff, ldc);
+    }
+  }
+
+  /**
+   * c[M] += Aᵀ b with A stored [K][M] and b a column [K] at stride ldb, C a column at stride 1
+   * (dW_ih at input width F = 1). The tiles run their vectors along N, which at N = 1 left a scalar
+   * loop down strided A: 13% of an LSTM H = 64 step for 1/64 of dW_hh's products. Here the
+   * vectors run along M instead, down A's contiguous rows, 4V rows of c summed over k in registers:
+   * c[i] += Σ_k A[k][i]·b[k]. The sums start from {@code FloatVector.zero}, not from a static
+   * constant vector: a loop-carried vector that merges a constant object was boxed by C2, 24 kB
+   * allocated per time step (JvmEngineMemoryTest caught it).
+   */
+  private static void columnTransA(int M, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff) {
+    int i = 0;
+    for (; i + 4 * V <= M; i += 4 * V) {
+      FloatVector s0 = FloatVector.zero(S);
+      FloatVector s1 = FloatVector.zero(S);
+      FloatVector s2 = FloatVector.zero(S);
+      FloatVector s3 = FloatVector.zero(S);
+      int pa = aOff + i;
+      int pb = bOff;
+      for (int k = 0; k < K; k++, pa += lda, pb += ldb) {
+        FloatVector bk = FloatVector.broadcast(S, b[pb]);
+        s0 = FloatVector.fromArray(S, a, pa).fma(bk, s0);
+        s1 = FloatVector.fromArray(S, a, pa + V).fma(bk, s1);
+        s2 = FloatVector.fromArray(S, a, pa + 2 * V).fma(bk, s2);
+        s3 = FloatVector.fromArray(S, a, pa + 3 * V).fma(bk, s3);
+      }
+      int at = cOff + i;
+      FloatVector.fromArray(S, c, at).add(s0).intoArray(c, at);
+      FloatVector.fromArray(S, c, at + V).add(s1).intoArray(c, at + V);
+      FloatVector.fromArray(S, c, at + 2 * V).add(s2).intoArray(c, at + 2 * V);
+      FloatVector.fromArray(S, c, at + 3 * V).add(s3).intoArray(c, at + 3 * V);
+    }
+    for (; i + V <= M; i += V) {
+      FloatVector s0 = FloatVector.zero(S);
+      int pa = aOff + i;
+      int pb = bOff;
+      for (int k = 0; k < K; k++, pa += lda, pb += ldb) {
+        s0 = FloatVector.fromArray(S, a, pa).fma(FloatVector.broadcast(S, b[pb]), s0);
+      }
+      FloatVector.fromArray(S, c, cOff + i).add(s0).intoArray(c, cOff + i);
+    }
+    for (; i < M; i++) {
+      float s0 = 0f;
+      int pa = aOff + i;
+      int pb = bOff;
+      for (int k = 0; k < K; k++, pa += lda, pb += ldb) {
+        s0 = Math.fma(a[pa], b[pb], s0); // as a lane above: the same bits for a row whichever loop takes it
+      }
+      c[cOff + i] += s0;
     }
   }
 
@@ -338,6 +393,37 @@ final class VectorKernels extends MathKernels {
   }
 
   @Override
+  public void lstmCellBack(float[] a, int aOff, float[] c, int cOff, float[] tc, int tcOff, float[] dhAbove, int dhOff,
+      float[] dhCarry, float[] dcCarry, int carryOff, float[] dg, int dgOff, int rows, int H) {
+    int hv = H / V * V;
+    for (int r = 0; r < rows; r++) {
+      int g = aOff + r * 4 * H;
+      int d = dgOff + r * 4 * H;
+      int cr = cOff + r * H;
+      int tr = tcOff + r * H;
+      int hr = dhOff + r * H;
+      int cb = carryOff + r * H;
+      // MathKernels.lstmCellBack's operations lane by lane, in its order: the same bits
+      for (int j = 0; j < hv; j += V) {
+        FloatVector dh = FloatVector.fromArray(S, dhAbove, hr + j).add(FloatVector.fromArray(S, dhCarry, cb + j));
+        FloatVector ig = FloatVector.fromArray(S, a, g + j);
+        FloatVector fg = FloatVector.fromArray(S, a, g + H + j);
+        FloatVector gg = FloatVector.fromArray(S, a, g + 2 * H + j);
+        FloatVector og = FloatVector.fromArray(S, a, g + 3 * H + j);
+        FloatVector tcj = FloatVector.fromArray(S, tc, tr + j);
+        FloatVector dc = FloatVector.fromArray(S, dcCarry, cb + j).add(dh.mul(og).mul(V_ONE.sub(tcj.mul(tcj))));
+        dc.mul(gg).mul(ig).mul(V_ONE.sub(ig)).intoArray(dg, d + j);
+        dc.mul(FloatVector.fromArray(S, c, cr + j)).mul(fg).mul(V_ONE.sub(fg)).intoArray(dg, d + H + j);
+        dc.mul(ig).mul(V_ONE.sub(gg.mul(gg))).intoArray(dg, d + 2 * H + j);
+        dh.mul(tcj).mul(og).mul(V_ONE.sub(og)).intoArray(dg, d + 3 * H + j);
+        dc.mul(fg).intoArray(dcCarry, cb + j);
+        V_ZERO.intoArray(dhCarry, cb + j);
+      }
+      lstmCellBackRow(a, g, c, cr, tc, tr, dhAbove, hr, dhCarry, dcCarry, cb, dg, d, H, hv, H); // the tail lanes
+    }
+  }
+
+  @Override
   public void gruCell(float[] a, int aOff, float[] gh, int ghOff, float[] hn, int hnOff, float[] h, int hp, int hq, int rows, int H) {
     int hv = H / V * V;
     for (int row = 0; row < rows; row++) {
@@ -419,6 +505,7 @@ final class VectorKernels extends MathKernels {
   private static final FloatVector V_C3 = FloatVector.broadcast(S, 1f / 6f);
   private static final FloatVector V_C2 = FloatVector.broadcast(S, 0.5f);
   private static final FloatVector V_ONE = FloatVector.broadcast(S, 1f);
+  private static final FloatVector V_ZERO = FloatVector.zero(S);
   private static final IntVector V_BIAS = IntVector.broadcast(S.withLanes(int.class), 0x4B400000 - 127);
 
   /**

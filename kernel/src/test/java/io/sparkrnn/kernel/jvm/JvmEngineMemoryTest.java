@@ -58,11 +58,18 @@ class JvmEngineMemoryTest {
       total += L * perLayer + 2L * T * Bs * H + T * Bs * F + 2 * R * O + (gru ? 2 : 1) * Cs * GH + Cs + 4 * Bs * H + Bs
           + (gru ? Bs * GH : 0) + theta + (packs ? GH / 8 * 8 * 256L : 0);
     }
-    long weights = (long) H * O;
-    for (int l = 0; l < L; l++) {
+    return total + weightValues(c);
+  }
+
+  /** Once per engine: the transposed weights and summed biases, Σ_l (I_l·GH + H·GH + GH) + H·O. */
+  static long weightValues(ModelConfig c) {
+    int H = c.hiddenSize();
+    int GH = c.gates() * H;
+    long weights = (long) H * c.outputSize();
+    for (int l = 0; l < c.numLayers(); l++) {
       weights += (long) c.layerInputSize(l) * GH + (long) H * GH + GH;
     }
-    return total + weights;
+    return weights;
   }
 
   @ParameterizedTest(name = "{0} L={1} {2} F={3} H={4} O={5} B={6} T={7}, {8} slices, {9} kernels")
@@ -85,6 +92,50 @@ class JvmEngineMemoryTest {
       engine.lossAndGradient(Params.initialize(config, 3), AparapiBench.randomBatch(config, T, B, 4), null);
       assertEquals(4 * documentedValues(config, B, T, slices, vector), engine.workingBytes(),
           "bytes held after one call against docs/PERFORMANCE.md's formula");
+    }
+  }
+
+  /**
+   * A forward pass alone (predict, evaluate, generate, transform) on a fresh engine holds, per
+   * slice, one step of gate activations (and of tanh c, W_hn h + b_hn) instead of T, and none of
+   * the backward pass's buffers (docs/PERFORMANCE.md, "Working memory"):
+   * <pre>
+   *   per layer:  (T+1)·Bs·H (h) + Bs·GH (gate activations of one step)
+   *               + LSTM (T+1)·Bs·H (c) + Bs·H (tanh c);   GRU Bs·H (W_hn h + b_hn)
+   *   once:       T·Bs·F (x) + R·O (outputs) + Bs·H (seq2one head rows) + Bs (lengths) + (GRU) Bs·GH
+   * </pre>
+   * plus the transposed weights and summed biases, as for training.
+   */
+  static long documentedForwardValues(ModelConfig c, int B, int T, int slices) {
+    int H = c.hiddenSize();
+    int GH = c.gates() * H;
+    boolean lstm = c.cell() == CellType.LSTM;
+    boolean gru = c.cell() == CellType.GRU;
+    long total = 0;
+    for (int p = 0; p < slices; p++) {
+      long Bs = (long) B * (p + 1) / slices - (long) B * p / slices;
+      long perLayer = (T + 1) * Bs * H + Bs * GH + (lstm ? (T + 1) * Bs * H + Bs * H : 0) + (gru ? Bs * H : 0);
+      long R = c.mode() == Mode.SEQ2SEQ ? T * Bs : Bs;
+      total += c.numLayers() * perLayer + T * Bs * c.inputSize() + R * c.outputSize() + Bs * H + Bs + (gru ? Bs * GH : 0);
+    }
+    return total + weightValues(c);
+  }
+
+  @ParameterizedTest(name = "{0} L={1} {2} F={3} H={4} O={5} B={6} T={7}, {8} slices")
+  @CsvSource({
+      "rnn,  2, seq2one, 3, 8, 2, 7, 5, 3",
+      "lstm, 2, seq2seq, 3, 24, 2, 10, 6, 2",
+      "gru,  1, seq2seq, 4, 8, 2, 100, 6, 2"})
+  void aForwardPassAloneHoldsOneStepOfGatesAndNoBackwardBuffers(String cell, int layers, String mode, int F, int H, int O, int B,
+      int T, int slices) {
+    ModelConfig config = new ModelConfig(CellType.parse(cell), layers, F, H, O, Mode.parse(mode), LossType.MSE);
+    Params params = Params.initialize(config, 3);
+    Batch batch = AparapiBench.randomBatch(config, T, B, 4);
+    try (JvmEngine engine = new JvmEngine(MathKernels.best(), slices)) {
+      engine.forward(params, batch, null);
+      assertEquals(4 * documentedForwardValues(config, B, T, slices), engine.workingBytes(), "bytes held after a forward pass alone");
+      engine.lossAndGradient(params, batch, null);
+      assertEquals(4 * documentedValues(config, B, T, slices, true), engine.workingBytes(), "a training call then grows them as documented");
     }
   }
 

@@ -135,6 +135,58 @@ class VectorKernelsTest {
     }
   }
 
+  /** The vectorised LSTM backward cell against MathKernels' scalar loops, which define it: lanes, a tail, tail only. */
+  @ParameterizedTest(name = "H = {0}")
+  @ValueSource(ints = {16, 40, 64, 5})
+  void fusedLstmCellBackGivesTheBitsOfItsDefinition(int H) {
+    int rows = 3;
+    float[][] got = lstmBack(vector, rows, H);
+    float[][] want = lstmBack(composed, rows, H);
+    String[] names = {"dgates", "dh carry", "dc carry"};
+    for (int k = 0; k < names.length; k++) {
+      assertArrayEquals(want[k], got[k], names[k] + " at H = " + H);
+    }
+    for (float v : got[1]) {
+      assertEquals(0f, v, "dh carry is zeroed for the caller's product");
+    }
+  }
+
+  /**
+   * dW_ih at F = 1 (gemmTransA with N = 1: vectors along M): every row is the fused multiply-add
+   * chain s = fma(A[k][i], b[k], s) over k from 0, added to C, bit for bit, whether it falls in the
+   * 4V-row blocks, a V-row block or the scalar tail (M = 5V + 3); and within float32 rounding of
+   * the float64 sum.
+   */
+  @Test
+  void columnWeightGradientIsTheFmaChainOfEachRow() {
+    int M = 5 * V + 3;
+    int K = 37;
+    int lda = M + 2;
+    int ldb = 3; // b is a column of a [K][3] matrix
+    float[] a = inputs(K * lda + 1, 13);
+    float[] b = inputs(K * ldb + 2, 14);
+    float[] c = inputs(M + 4, 15);
+    float[] got = c.clone();
+    vector.gemmTransA(M, 1, K, a, 1, lda, b, 2, ldb, got, 4, 1, new float[vector.transAWorkSize(M)]);
+    for (int i = 0; i < M; i++) {
+      float s = 0f;
+      double exact = 0;
+      for (int k = 0; k < K; k++) {
+        s = Math.fma(a[1 + k * lda + i], b[2 + k * ldb], s);
+        exact += (double) a[1 + k * lda + i] * b[2 + k * ldb];
+      }
+      assertEquals(Float.floatToRawIntBits(c[4 + i] + s), Float.floatToRawIntBits(got[4 + i]), "row " + i);
+      double scale = 0;
+      for (int k = 0; k < K; k++) {
+        scale += Math.abs((double) a[1 + k * lda + i] * b[2 + k * ldb]);
+      }
+      assertEquals(c[4 + i] + exact, got[4 + i], 1e-6 * (scale + Math.abs(c[4 + i])) + 1e-30, "row " + i + " against float64");
+    }
+    for (int i = 0; i < 4; i++) {
+      assertEquals(c[i], got[i], "C before its offset is untouched");
+    }
+  }
+
   /**
    * The same comparisons 20,000 times, so that both sides also run as C2 compiles them (a single
    * call runs interpreted): the bits must not change with the JIT tier.
@@ -168,6 +220,19 @@ class VectorKernelsTest {
     float[] h = new float[rows * H + 2];
     m.lstmCell(a, 0, c, 0, rows * H, tc, 1, h, 2, rows, H);
     return new float[][] {a, c, tc, h};
+  }
+
+  /** Inputs kept small (|x| ≤ 1 as activations are) except the raw draws; offsets 1 to 6 that the cell must honour. */
+  private static float[][] lstmBack(MathKernels m, int rows, int H) {
+    float[] a = inputs(rows * 4 * H + 1, 16);
+    float[] c = inputs(rows * H + 2, 17);
+    float[] tc = inputs(rows * H + 3, 18);
+    float[] dhAbove = inputs(rows * H + 4, 19);
+    float[] dhCarry = inputs(rows * H + 5, 20);
+    float[] dcCarry = inputs(rows * H + 5, 21);
+    float[] dg = new float[rows * 4 * H + 6];
+    m.lstmCellBack(a, 1, c, 2, tc, 3, dhAbove, 4, dhCarry, dcCarry, 5, dg, 6, rows, H);
+    return new float[][] {dg, java.util.Arrays.copyOfRange(dhCarry, 5, 5 + rows * H), dcCarry};
   }
 
   private static float[][] gru(MathKernels m, float[] a0, float[] gh, float[] h0, int rows, int H) {

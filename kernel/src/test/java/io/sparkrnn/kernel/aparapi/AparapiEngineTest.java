@@ -148,7 +148,7 @@ class AparapiEngineTest {
     BpttResult expected = reference.lossAndGradient(params, batch, initial);
     BpttResult actual = engine.lossAndGradient(params, batch, initial);
     checkRanWhereAsked(engine);
-    assertEquals(AparapiEngine.launchesPerTrainingStep(config), engine.lastCallLaunches(), engine.executionReport());
+    assertEquals(AparapiEngine.launchesPerTrainingStep(config, T), engine.lastCallLaunches(), engine.executionReport());
     String where = c + " on " + engine.describe();
     assertEquals(expected.gradients().count(), actual.gradients().count(), where + ": loss count");
     CHECK.assertClose(where + ": loss sum", new double[] {expected.gradients().lossSum()}, new double[] {actual.gradients().lossSum()});
@@ -158,7 +158,7 @@ class AparapiEngineTest {
     ForwardResult expectedForward = reference.forward(params, batch, initial);
     ForwardResult actualForward = engine.forward(params, batch, initial);
     checkRanWhereAsked(engine);
-    assertEquals(AparapiEngine.launchesPerForward(config), engine.lastCallLaunches(), engine.executionReport());
+    assertEquals(AparapiEngine.launchesPerForward(config, T), engine.lastCallLaunches(), engine.executionReport());
     CHECK.assertClose(where + ": forward outputs", toDoubles(expectedForward.outputs()), toDoubles(actualForward.outputs()));
     CHECK.assertStatesClose(where + ": final state after forward", expectedForward.finalState(), actualForward.finalState());
   }

@@ -38,9 +38,10 @@ import java.util.logging.Logger;
  *   backward  dh/dc init; per step t (down): the cell's backward (dgates of step t, pointwise),
  *             then dh_{t−1} += dgh_t · W_hh (B × H, one product);
  *             after the loop: dW_ih = dgiᵀ · in, dW_hh = dghᵀ · h_{t−1} (products over all T·B rows),
- *             db_ih, db_hh, and above layer 0 dh_below = dgi · W_ih
+ *             db_ih, db_hh (column sums, as products with a row of ones), and above layer 0
+ *             dh_below = dgi · W_ih
  * </pre>
- * so {@link #forward} makes L(2T + 2) + 1 launches and {@link #lossAndGradient} L(4T + 7) + 2
+ * so {@link #forward} makes L(2T + 2) + 1 launches and {@link #lossAndGradient} L(4T + 8) + 2
  * ({@link #launchesPerForward}, {@link #launchesPerTrainingStep}).
  *
  * <p>Device-resident state: one compiled kernel and its device buffers live as long as the engine;
@@ -102,13 +103,9 @@ public final class AparapiEngine implements BpttEngine {
     }
   }
 
-  /** Sets the kernel's tile fields and sizes its local tiles: [TK][TM] and [TK][TN]. */
+  /** Sizes the kernel's local tile array: (TM + TN)·TK floats. */
   private void useSizes(KernelSizes tiles) {
-    kernel.tileM = tiles.tileM();
-    kernel.tileN = tiles.tileN();
-    kernel.tileK = tiles.tileK();
-    kernel.tileA = new float[tiles.tileK() * tiles.tileM()];
-    kernel.tileB = new float[tiles.tileK() * tiles.tileN()];
+    kernel.tileAB = new float[tiles.localFloats()];
   }
 
   private ResolvedDevice compileFor(ResolvedDevice requested) {
@@ -139,9 +136,9 @@ public final class AparapiEngine implements BpttEngine {
     return device;
   }
 
-  /** Launches of one {@link #lossAndGradient} call over T steps: L(4T + 7) + 2. */
+  /** Launches of one {@link #lossAndGradient} call over T steps: L(4T + 8) + 2. */
   public static int launchesPerTrainingStep(ModelConfig config, int steps) {
-    return config.numLayers() * (4 * steps + 7) + 2;
+    return config.numLayers() * (4 * steps + 8) + 2;
   }
 
   /** Launches of one {@link #forward} call over T steps: L(2T + 2) + 1. */
@@ -295,8 +292,11 @@ public final class AparapiEngine implements BpttEngine {
     // dW_hh[r,k] = Σ_{t,b} dgh[t,b,r] h_{t−1}[b,k]:  B = this layer's hs slots 0..T−1 [T·B][H]
     gemm("dw_hh", GH, H, T * B, BpttKernel.BUF_DGH, 0, 1, GH, BpttKernel.BUF_HS, k.hsOff, H, 1, BpttKernel.BUF_DW, wHh, H,
         false, -1);
-    k.op = BpttKernel.OP_BIAS_GRAD;
-    launch("bias_grad", 2 * GH);
+    // db_ih[r] = Σ_{t,b} dgi[t,b,r], db_hh[r] = Σ_{t,b} dgh[t,b,r]:  A = ones [1][T·B], B = dgi or dgh [T·B][GH]
+    int bIh = wHh + GH * H;
+    gemm("db_ih", 1, GH, T * B, BpttKernel.BUF_ONE, 0, 0, 0, BpttKernel.BUF_DGI, 0, GH, 1, BpttKernel.BUF_DW, bIh, GH, false, -1);
+    gemm("db_hh", 1, GH, T * B, BpttKernel.BUF_ONE, 0, 0, 0, BpttKernel.BUF_DGH, 0, GH, 1, BpttKernel.BUF_DW, bIh + GH, GH, false,
+        -1);
     if (l > 0) {
       // dh_below[t,b,k] = Σ_r dgi[t,b,r] W_ih[r,k]:  A = dgi [T·B][GH], B = W_ih [GH][I] as stored
       gemm("dh_below", T * B, in, GH, BpttKernel.BUF_DGI, 0, GH, 1, BpttKernel.BUF_W, wIh, in, 1, BpttKernel.BUF_DHX, 0, in,
@@ -480,8 +480,16 @@ public final class AparapiEngine implements BpttEngine {
     k.gemmCSm = cSm;
     k.gemmAccumulate = accumulate ? 1 : 0;
     k.gemmBias = bias;
-    int local = sizes.gemmLocal();
-    guard.execute(k, op, Range.create(sizes.gemmGroups(m, n) * local, local));
+    KernelSizes.Tile tile = sizes.tileFor(m, n);
+    k.tileM = tile.m();
+    k.tileN = tile.n();
+    k.tileK = tile.k();
+    // dimension 0: tile columns × TN/8 items, dimension 1: tile rows × TM/4 items
+    int lx = tile.n() / BpttKernel.MICRO_N;
+    int ly = tile.m() / BpttKernel.MICRO_M;
+    int tilesN = (n + tile.n() - 1) / tile.n();
+    int tilesM = (m + tile.m() - 1) / tile.m();
+    guard.execute(k, op, Range.create2D(tilesN * lx, tilesM * ly, lx, ly));
   }
 
   /** Sets the per-layer scalars: input width, offsets into w, hs, act, hnb and the state arrays. */

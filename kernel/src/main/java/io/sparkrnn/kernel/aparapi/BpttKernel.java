@@ -44,8 +44,6 @@ final class BpttKernel extends Kernel {
   static final int OP_CELL_BACK = 7;
   /** dhc = dcc = 0 before a layer's backward time loop (B·H items). */
   static final int OP_BACK_INIT = 8;
-  /** A layer's db_ih[r] = Σ_{t,b} dgi[t,b,r] and db_hh[r] = Σ_{t,b} dgh[t,b,r] (2·GH items). */
-  static final int OP_BIAS_GRAD = 9;
 
   static final int CELL_RNN = 0;
   static final int CELL_LSTM = 1;
@@ -62,9 +60,12 @@ final class BpttKernel extends Kernel {
   static final int BUF_DHC = 7;
   static final int BUF_DW = 8;
   static final int BUF_DHX = 9;
+  /** A operand only: the constant 1 (A(m,k) = 1 turns the product into column sums of B, e.g. a bias gradient). */
+  static final int BUF_ONE = 10;
 
-  /** Outputs per work item of a product: a 4 × 4 block (rows ty + i·TM/4, columns tx + j·TN/4). */
-  static final int MICRO = 4;
+  /** Outputs per work item of a product: a 4 × 8 block, rows ty + i·TM/4 (i < 4), columns 8·tx + j (j < 8). */
+  static final int MICRO_M = 4;
+  static final int MICRO_N = 8;
 
   // ---- scalars, set by the host before each launch -------------------------------------------
   int op;
@@ -121,7 +122,7 @@ final class BpttKernel extends Kernel {
   int gemmAccumulate;
   /** Offset of a bias over n in {@link #w}, or −1 for none. */
   int gemmBias;
-  /** Tile of a work-group: TM rows × TN columns of C, k in blocks of TK (set once, from {@link KernelSizes}). */
+  /** Tile of a work-group: TM rows × TN columns of C, k in blocks of TK (per launch, from {@link KernelSizes#tileFor}). */
   int tileM;
   int tileN;
   int tileK;
@@ -171,10 +172,11 @@ final class BpttKernel extends Kernel {
   float[] cfin = new float[1];
   /** Gradient of the loss sum, flat in ParamLayout order. */
   float[] dw = new float[1];
-  /** A product's tile of A in local memory [TK][TM] (k-major: a k row of the tile is contiguous). */
-  @Local float[] tileA = new float[1];
-  /** A product's tile of B in local memory [TK][TN]. */
-  @Local float[] tileB = new float[1];
+  /**
+   * A product's tiles in local memory, (TM + TN)·TK floats: A's tile [TK][TM] at 0 (k-major: a k row
+   * of the tile is contiguous), B's tile [TK][TN] at TM·TK; at the end the C tile [TM][TN] at 0.
+   */
+  @Local float[] tileAB = new float[1];
 
   /** Bytes of every global buffer above (float and int, 4 bytes each); called from the host, never translated. */
   long bufferBytes() {
@@ -202,8 +204,6 @@ final class BpttKernel extends Kernel {
       headBackward();
     } else if (op == OP_BACK_INIT) {
       initBackward();
-    } else if (op == OP_BIAS_GRAD) {
-      biasGradients();
     }
   }
 
@@ -213,171 +213,231 @@ final class BpttKernel extends Kernel {
 
   // ---- the tiled product -----------------------------------------------------------------------
 
-  /** An element of the product's A operand: buffer {@link #gemmA} at index i. */
-  private float loadA(int i) {
-    float v = 0f;
-    if (gemmA == BUF_X) {
-      v = x[i];
-    }
-    if (gemmA == BUF_HS) {
-      v = hs[i];
-    }
-    if (gemmA == BUF_DGI) {
-      v = dgi[i];
-    }
-    if (gemmA == BUF_DGH) {
-      v = dgh[i];
-    }
-    return v;
-  }
-
-  /** An element of the product's B operand: buffer {@link #gemmB} at index i. */
-  private float loadB(int i) {
-    float v = 0f;
-    if (gemmB == BUF_W) {
-      v = w[i];
-    }
-    if (gemmB == BUF_X) {
-      v = x[i];
-    }
-    if (gemmB == BUF_HS) {
-      v = hs[i];
-    }
-    return v;
-  }
-
-  /** C(m,n) = [C(m,n) +] [bias(n) +] s, when (m, n) is inside the product (tiles overhang its edges). */
-  private void storeC(int m, int nn, float s) {
-    if (m < gemmM && nn < gemmN) {
-      int i = gemmCOff + m * gemmCSm + nn;
-      float v = s;
-      if (gemmBias >= 0) {
-        v += w[gemmBias + nn];
-      }
-      if (gemmC == BUF_ACT) {
-        act[i] = gemmAccumulate == 1 ? act[i] + v : v;
-      }
-      if (gemmC == BUF_REC) {
-        rec[i] = gemmAccumulate == 1 ? rec[i] + v : v;
-      }
-      if (gemmC == BUF_DHC) {
-        dhc[i] = gemmAccumulate == 1 ? dhc[i] + v : v;
-      }
-      if (gemmC == BUF_DW) {
-        dw[i] = gemmAccumulate == 1 ? dw[i] + v : v;
-      }
-      if (gemmC == BUF_DHX) {
-        dhx[i] = gemmAccumulate == 1 ? dhx[i] + v : v;
-      }
-    }
-  }
-
   /**
-   * One work-group per TM × TN tile of C (group g: tile row g / ⌈N/TN⌉, tile column g mod ⌈N/TN⌉),
-   * TM·TN/16 work items, each owning a 4 × 4 block strided across the tile: rows ty + i·TM/4,
-   * columns tx + j·TN/4 (i, j < 4), with tx = lid mod TN/4, ty = lid / (TN/4). Neighbouring work
-   * items thus read neighbouring B columns (coalesced on a GPU, one vector load on PoCL) and the
-   * same A row (a broadcast). Per k block of TK: the group stages A's TM × TK and B's TK × TN tile
-   * in local memory (zeros outside the product), then every item accumulates its 16 sums from
-   * local memory only. Each sum runs over k in ascending order, so a result depends on the tile
-   * size and nothing else: bit-identical for a seed on a given device.
+   * A 2-D launch: one work-group per TM × TN tile of C (group (0) the tile column, group (1) the tile
+   * row), TN/8 × TM/4 work items (tx, ty), each owning a 4 × 8 block: rows ty + i·TM/4 (i < 4,
+   * strided, so that the items along dimension 0 read the same A element: a broadcast) and the 8
+   * neighbouring columns 8·tx .. 8·tx + 7 (contiguous: on a GPU two 16-byte local loads; a CPU
+   * compiler could make the 8 sums of a row one 8-wide multiply-add, though PoCL 3.1's assembly for
+   * this kernel shows scalar code). 32 sums per item: 2.7 multiply-adds per local load, against 0.5
+   * for a naive product. (A barrier every few k steps, so that PoCL vectorises across work items,
+   * gave vector code but ran 2–3× slower: the sums then go through memory at every barrier.)
+   *
+   * <p>Local memory {@link #tileAB}: per k block of TK, A's TM × TK tile as [TK][TM] at 0 and B's
+   * TK × TN tile as [TK][TN] at TM·TK, staged by all items together (zeros past the product's
+   * edges); then every item accumulates its 32 sums from local memory only. At the end the group writes its
+   * C tile [TM][TN] to local memory and stores it row by row (neighbouring items, neighbouring
+   * addresses), adding the bias or the old C. Each sum runs over k in ascending order, so a result
+   * depends on the tile size and nothing else: bit-identical for a seed on a given device.
    */
   private void gemm() {
-    int lid = getLocalId();
-    int ls = getLocalSize();
-    int lx = tileN / MICRO;
-    int ly = tileM / MICRO;
-    int tx = lid % lx;
-    int ty = lid / lx;
-    int tilesN = (gemmN + tileN - 1) / tileN;
-    int m0 = (getGroupId() / tilesN) * tileM;
-    int n0 = (getGroupId() % tilesN) * tileN;
+    int lx = tileN / MICRO_N;
+    int ly = tileM / MICRO_M;
+    int tx = getLocalId(0);
+    int ty = getLocalId(1);
+    int lid = ty * lx + tx;
+    int ls = lx * ly;
+    int m0 = getGroupId(1) * tileM;
+    int n0 = getGroupId(0) * tileN;
+    int bBase = tileM * tileK;
     float c00 = 0f;
     float c01 = 0f;
     float c02 = 0f;
     float c03 = 0f;
+    float c04 = 0f;
+    float c05 = 0f;
+    float c06 = 0f;
+    float c07 = 0f;
     float c10 = 0f;
     float c11 = 0f;
     float c12 = 0f;
     float c13 = 0f;
+    float c14 = 0f;
+    float c15 = 0f;
+    float c16 = 0f;
+    float c17 = 0f;
     float c20 = 0f;
     float c21 = 0f;
     float c22 = 0f;
     float c23 = 0f;
+    float c24 = 0f;
+    float c25 = 0f;
+    float c26 = 0f;
+    float c27 = 0f;
     float c30 = 0f;
     float c31 = 0f;
     float c32 = 0f;
     float c33 = 0f;
+    float c34 = 0f;
+    float c35 = 0f;
+    float c36 = 0f;
+    float c37 = 0f;
     for (int k0 = 0; k0 < gemmK; k0 += tileK) {
       int kn = min(tileK, gemmK - k0);
-      // stage A(m0.., k0..) as tileA[kk][mm] and B(k0.., n0..) as tileB[kk][nn]
-      for (int i = lid; i < tileM * tileK; i += ls) {
+      // stage A(m0.., k0..) as [kk][mm] and B(k0.., n0..) as [kk][nn]
+      // only the kn rows of this block (the compute loop reads no further)
+      for (int i = lid; i < tileM * kn; i += ls) {
         int mm = i % tileM;
         int kk = i / tileM;
         float v = 0f;
-        if (m0 + mm < gemmM && kk < kn) {
-          v = loadA(gemmAOff + (m0 + mm) * gemmASm + (k0 + kk) * gemmASk);
+        if (m0 + mm < gemmM) {
+          int at = gemmAOff + (m0 + mm) * gemmASm + (k0 + kk) * gemmASk;
+          if (gemmA == BUF_X) {
+            v = x[at];
+          }
+          if (gemmA == BUF_HS) {
+            v = hs[at];
+          }
+          if (gemmA == BUF_DGI) {
+            v = dgi[at];
+          }
+          if (gemmA == BUF_DGH) {
+            v = dgh[at];
+          }
+          if (gemmA == BUF_ONE) {
+            v = 1f;
+          }
         }
-        tileA[i] = v;
+        tileAB[i] = v;
       }
-      for (int i = lid; i < tileN * tileK; i += ls) {
+      for (int i = lid; i < tileN * kn; i += ls) {
         int nn = i % tileN;
         int kk = i / tileN;
         float v = 0f;
-        if (n0 + nn < gemmN && kk < kn) {
-          v = loadB(gemmBOff + (k0 + kk) * gemmBSk + (n0 + nn) * gemmBSn);
+        if (n0 + nn < gemmN) {
+          int at = gemmBOff + (k0 + kk) * gemmBSk + (n0 + nn) * gemmBSn;
+          if (gemmB == BUF_W) {
+            v = w[at];
+          }
+          if (gemmB == BUF_X) {
+            v = x[at];
+          }
+          if (gemmB == BUF_HS) {
+            v = hs[at];
+          }
+          if (gemmB == BUF_DGI) {
+            v = dgi[at];
+          }
+          if (gemmB == BUF_DGH) {
+            v = dgh[at];
+          }
         }
-        tileB[i] = v;
+        tileAB[bBase + i] = v;
       }
       localBarrier();
       for (int kk = 0; kk < kn; kk++) {
         int ar = kk * tileM + ty;
-        int br = kk * tileN + tx;
-        float a0 = tileA[ar];
-        float a1 = tileA[ar + ly];
-        float a2 = tileA[ar + 2 * ly];
-        float a3 = tileA[ar + 3 * ly];
-        float b0 = tileB[br];
-        float b1 = tileB[br + lx];
-        float b2 = tileB[br + 2 * lx];
-        float b3 = tileB[br + 3 * lx];
+        int br = bBase + kk * tileN + MICRO_N * tx;
+        float a0 = tileAB[ar];
+        float a1 = tileAB[ar + ly];
+        float a2 = tileAB[ar + 2 * ly];
+        float a3 = tileAB[ar + 3 * ly];
+        float b0 = tileAB[br];
+        float b1 = tileAB[br + 1];
+        float b2 = tileAB[br + 2];
+        float b3 = tileAB[br + 3];
+        float b4 = tileAB[br + 4];
+        float b5 = tileAB[br + 5];
+        float b6 = tileAB[br + 6];
+        float b7 = tileAB[br + 7];
         c00 += a0 * b0;
         c01 += a0 * b1;
         c02 += a0 * b2;
         c03 += a0 * b3;
+        c04 += a0 * b4;
+        c05 += a0 * b5;
+        c06 += a0 * b6;
+        c07 += a0 * b7;
         c10 += a1 * b0;
         c11 += a1 * b1;
         c12 += a1 * b2;
         c13 += a1 * b3;
+        c14 += a1 * b4;
+        c15 += a1 * b5;
+        c16 += a1 * b6;
+        c17 += a1 * b7;
         c20 += a2 * b0;
         c21 += a2 * b1;
         c22 += a2 * b2;
         c23 += a2 * b3;
+        c24 += a2 * b4;
+        c25 += a2 * b5;
+        c26 += a2 * b6;
+        c27 += a2 * b7;
         c30 += a3 * b0;
         c31 += a3 * b1;
         c32 += a3 * b2;
         c33 += a3 * b3;
+        c34 += a3 * b4;
+        c35 += a3 * b5;
+        c36 += a3 * b6;
+        c37 += a3 * b7;
       }
       localBarrier();
     }
-    int m = m0 + ty;
-    int nc = n0 + tx;
-    storeC(m, nc, c00);
-    storeC(m, nc + lx, c01);
-    storeC(m, nc + 2 * lx, c02);
-    storeC(m, nc + 3 * lx, c03);
-    storeC(m + ly, nc, c10);
-    storeC(m + ly, nc + lx, c11);
-    storeC(m + ly, nc + 2 * lx, c12);
-    storeC(m + ly, nc + 3 * lx, c13);
-    storeC(m + 2 * ly, nc, c20);
-    storeC(m + 2 * ly, nc + lx, c21);
-    storeC(m + 2 * ly, nc + 2 * lx, c22);
-    storeC(m + 2 * ly, nc + 3 * lx, c23);
-    storeC(m + 3 * ly, nc, c30);
-    storeC(m + 3 * ly, nc + lx, c31);
-    storeC(m + 3 * ly, nc + 2 * lx, c32);
-    storeC(m + 3 * ly, nc + 3 * lx, c33);
+    // the C tile [TM][TN] into local memory (TM·TN ≤ (TM + TN)·TK, see KernelSizes), then out row by row
+    int cr = ty * tileN + MICRO_N * tx;
+    int rowStep = ly * tileN;
+    tileAB[cr] = c00;
+    tileAB[cr + 1] = c01;
+    tileAB[cr + 2] = c02;
+    tileAB[cr + 3] = c03;
+    tileAB[cr + 4] = c04;
+    tileAB[cr + 5] = c05;
+    tileAB[cr + 6] = c06;
+    tileAB[cr + 7] = c07;
+    tileAB[cr + rowStep] = c10;
+    tileAB[cr + rowStep + 1] = c11;
+    tileAB[cr + rowStep + 2] = c12;
+    tileAB[cr + rowStep + 3] = c13;
+    tileAB[cr + rowStep + 4] = c14;
+    tileAB[cr + rowStep + 5] = c15;
+    tileAB[cr + rowStep + 6] = c16;
+    tileAB[cr + rowStep + 7] = c17;
+    tileAB[cr + 2 * rowStep] = c20;
+    tileAB[cr + 2 * rowStep + 1] = c21;
+    tileAB[cr + 2 * rowStep + 2] = c22;
+    tileAB[cr + 2 * rowStep + 3] = c23;
+    tileAB[cr + 2 * rowStep + 4] = c24;
+    tileAB[cr + 2 * rowStep + 5] = c25;
+    tileAB[cr + 2 * rowStep + 6] = c26;
+    tileAB[cr + 2 * rowStep + 7] = c27;
+    tileAB[cr + 3 * rowStep] = c30;
+    tileAB[cr + 3 * rowStep + 1] = c31;
+    tileAB[cr + 3 * rowStep + 2] = c32;
+    tileAB[cr + 3 * rowStep + 3] = c33;
+    tileAB[cr + 3 * rowStep + 4] = c34;
+    tileAB[cr + 3 * rowStep + 5] = c35;
+    tileAB[cr + 3 * rowStep + 6] = c36;
+    tileAB[cr + 3 * rowStep + 7] = c37;
+    localBarrier();
+    for (int i = lid; i < tileM * tileN; i += ls) {
+      int m = m0 + i / tileN;
+      int nn = n0 + i % tileN;
+      if (m < gemmM && nn < gemmN) {
+        int at = gemmCOff + m * gemmCSm + nn;
+        // C = [C +] [bias(n) +] Σ_k A(m,k) B(k,n)
+        float v = tileAB[i];
+        if (gemmBias >= 0) {
+          v += w[gemmBias + nn];
+        }
+        if (gemmC == BUF_ACT) {
+          act[at] = gemmAccumulate == 1 ? act[at] + v : v;
+        }
+        if (gemmC == BUF_REC) {
+          rec[at] = gemmAccumulate == 1 ? rec[at] + v : v;
+        }
+        if (gemmC == BUF_DHC) {
+          dhc[at] = gemmAccumulate == 1 ? dhc[at] + v : v;
+        }
+        if (gemmC == BUF_DW) {
+          dw[at] = gemmAccumulate == 1 ? dw[at] + v : v;
+        }
+        if (gemmC == BUF_DHX) {
+          dhx[at] = gemmAccumulate == 1 ? dhx[at] + v : v;
+        }
+      }
+    }
   }
 
   // ---- forward, pointwise ----------------------------------------------------------------------
@@ -704,28 +764,6 @@ final class BpttKernel extends Kernel {
           dgh[d + g * H + j] = 0f;
         }
       }
-    }
-  }
-
-  /** Items r < GH: db_ih[r] = Σ_{t,b} dgi[t,b,r]; items GH ≤ i < 2·GH: db_hh[r] = Σ_{t,b} dgh[t,b,r]; t·B + b ascending. */
-  private void biasGradients() {
-    int gid = getGlobalId();
-    int gh = G * H;
-    int tbN = T * B;
-    int bih = offW + gh * inW + gh * H;
-    if (gid < gh) {
-      float s = 0f;
-      for (int tb = 0; tb < tbN; tb++) {
-        s += dgi[tb * gh + gid];
-      }
-      dw[bih + gid] = s;
-    } else if (gid < n) {
-      int r = gid - gh;
-      float s = 0f;
-      for (int tb = 0; tb < tbN; tb++) {
-        s += dgh[tb * gh + r];
-      }
-      dw[bih + gh + r] = s;
     }
   }
 }

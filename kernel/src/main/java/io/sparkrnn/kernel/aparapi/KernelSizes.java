@@ -6,27 +6,27 @@ import com.aparapi.device.OpenCLDevice;
 /**
  * Work-group and tile sizes, chosen from the device's limits.
  *
- * <p>A product's work-group computes a TM × TN tile of C with TM·TN/16 work items (a 4 × 4 block
- * each, see {@link BpttKernel#gemm()}) and stages TK columns of A and TK rows of B at a time in
- * local memory: (TM + TN)·TK floats. The sizes:
+ * <p>A product's work-group computes a TM × TN tile of C with (TM/4)·(TN/8) work items (a 4 × 8
+ * block each, see {@link BpttKernel}'s gemm) and stages TK columns of A and TK rows of B at a time
+ * in local memory: (TM + TN)·TK floats, which must also hold the TM × TN C tile at the end. The
+ * square sizes (skinny products narrow them, {@link #tileFor}):
  * <ul>
- *   <li>GPU: TM = TN = 32 (64 items, two 32-wide warps): small tiles, so that a per-step product of
- *       B = 64 rows by GH = 1024 columns makes 64 work-groups rather than 16 (an H200 has 132 SMs);
- *       TK the largest of 32, 16, 8 whose tiles fit a quarter of the local memory, so that several
- *       groups share an SM.</li>
- *   <li>OpenCL CPU (PoCL): TM = TN = 64 (256 items, which PoCL runs as vectorised loops; one group
- *       per core at a time); local memory is ordinary cached memory there, and each k block costs a
- *       barrier (PoCL saves every item's 16 sums across it), so TK as large as fits an eighth of the
- *       local memory, at most 256 (within L2).</li>
+ *   <li>GPU: TM = 32, TN = 64 (64 items, two 32-wide warps; 16 × 32 and 16 items where a group
+ *       may hold fewer than 64): small tiles, so that a per-step product of B = 64 rows by
+ *       GH = 1024 columns makes 32 work-groups rather than 16; TK the largest of 32, 16, 8 whose
+ *       tiles fit a quarter of the local memory, so that several groups share an SM.</li>
+ *   <li>OpenCL CPU (PoCL): TM = TN = 64 (128 items; PoCL runs the items of a group as a loop, one
+ *       group per core at a time); local memory is ordinary cached memory there, so TK as large as
+ *       fits an eighth of it, at most 256 (the tiles then stay within L2: 128 KiB).</li>
  *   <li>The Java thread pool: a work item is a thread and a barrier a rendezvous, so 8 items
- *       (TM = 8, TN = 16) and TK = 64.</li>
+ *       (TM = 8, TN = 32) and TK = 64.</li>
  * </ul>
- * Every choice keeps TM·TN/16 within the device's maximum work-group size and a multiple of 8 (the
- * preferred multiple of PoCL and NVIDIA, where a 32-wide warp holds four).
+ * The items per group stay within the device's maximum work-group size (at most 256) and a
+ * multiple of 8 (the preferred multiple of PoCL; NVIDIA's warp is 32).
  *
  * @param elementwise local size of the pointwise ops (one item per element)
  * @param tileM rows of C per work-group, a multiple of 4
- * @param tileN columns of C per work-group, a multiple of 4
+ * @param tileN columns of C per work-group, a multiple of 8
  * @param tileK the k block staged in local memory at a time
  * @param localMemBytes the device's local memory, as reported (0 for the JVM)
  */
@@ -34,18 +34,27 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
   /** The largest local size used on the Java thread pool. */
   static final int JVM_MAX_LOCAL = 8;
 
+  KernelSizes {
+    if (tileM % BpttKernel.MICRO_M != 0 || tileN % BpttKernel.MICRO_N != 0 || tileK < 1
+        || (long) tileM * tileN > (long) (tileM + tileN) * tileK) {
+      throw new IllegalArgumentException("TM must be a multiple of " + BpttKernel.MICRO_M + ", TN of " + BpttKernel.MICRO_N
+          + ", and (TM + TN)·TK must hold a TM × TN tile; found TM=" + tileM + " TN=" + tileN + " TK=" + tileK);
+    }
+  }
+
   static KernelSizes forDevice(Device device) {
     if (device instanceof OpenCLDevice cl) {
       int max = Math.max(1, Math.min(cl.getMaxWorkGroupSize(), 256));
       long local = cl.getLocalMemSize();
       if (cl.getType() == Device.TYPE.GPU) {
-        int tile = max >= 64 ? 32 : 16;
-        return new KernelSizes(Math.min(128, max), tile, tile, largestTileK(local / 4, tile, tile, 32, 8), local);
+        int tm = max >= 64 ? 32 : 16;
+        int tn = 2 * tm;
+        return new KernelSizes(Math.min(128, max), tm, tn, largestTileK(local / 4, tm, tn, 32, 8), local);
       }
-      int tile = max >= 256 ? 64 : max >= 64 ? 32 : 16;
+      int tile = max >= 128 ? 64 : 32;
       return new KernelSizes(Math.min(64, max), tile, tile, largestTileK(local / 8, tile, tile, 256, 8), local);
     }
-    return new KernelSizes(JVM_MAX_LOCAL, 8, 16, 64, 0);
+    return new KernelSizes(JVM_MAX_LOCAL, 8, 32, 64, 0);
   }
 
   /** The largest power of two in [lowest, highest] with (TM + TN)·TK floats ≤ budget bytes; lowest if none fits. */
@@ -57,17 +66,51 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
     return k;
   }
 
-  /** Work items per product work-group: TM·TN/16. */
+  /** The tile of one product launch: TM × TN of C, k blocks of TK. */
+  record Tile(int m, int n, int k) {}
+
+  /**
+   * The tile for an M × N product. The square one unless M or N is smaller: then the tile narrows
+   * to the smallest power of two that covers it (at least 4 rows or 8 columns) and widens the other
+   * way, keeping TM·TN (so the work items per group) and the local memory (TM + TN)·TK; e.g. on
+   * PoCL a bias gradient (M = 1, N = GH) gets 4 × 1024 tiles with TK = 31 instead of 64 × 64 tiles
+   * that would compute 63 of every 64 rows for nothing.
+   */
+  Tile tileFor(int m, int n) {
+    int area = tileM * tileN;
+    long budget = (long) (tileM + tileN) * tileK;
+    int tm = tileM;
+    int tn = tileN;
+    if (m < tileM && m <= n) {
+      tm = powerOfTwoAtLeast(m, BpttKernel.MICRO_M);
+      tn = area / tm;
+    } else if (n < tileN) {
+      tn = powerOfTwoAtLeast(n, BpttKernel.MICRO_N);
+      tm = area / tn;
+    }
+    int tk = (int) Math.max(1, Math.min(tileK, budget / (tm + tn)));
+    return new Tile(tm, tn, tk);
+  }
+
+  private static int powerOfTwoAtLeast(int size, int lowest) {
+    int t = lowest;
+    while (t < size) {
+      t *= 2;
+    }
+    return t;
+  }
+
+  /** Floats of the local tile array: (TM + TN)·TK, which also holds a TM × TN C tile (checked in the constructor). */
+  int localFloats() {
+    return (tileM + tileN) * tileK;
+  }
+
+  /** Work items per product work-group: (TM/4)·(TN/8), the same for every {@link #tileFor} tile. */
   int gemmLocal() {
-    return tileM * tileN / (BpttKernel.MICRO * BpttKernel.MICRO);
+    return tileM / BpttKernel.MICRO_M * (tileN / BpttKernel.MICRO_N);
   }
 
-  /** Work-groups of an M × N product. */
-  int gemmGroups(int m, int n) {
-    return ((m + tileM - 1) / tileM) * ((n + tileN - 1) / tileN);
-  }
-
-  /** e.g. "tiles 64x64 k 256 (256 items), pointwise 64 items, local memory 2048 KiB". */
+  /** e.g. "tiles 64x64 k 256 (128 items), pointwise 64 items, local memory 2048 KiB". */
   String describe() {
     return "tiles " + tileM + "x" + tileN + " k " + tileK + " (" + gemmLocal() + " items), pointwise " + elementwise + " items"
         + (localMemBytes > 0 ? ", local memory " + localMemBytes / 1024 + " KiB" : "");

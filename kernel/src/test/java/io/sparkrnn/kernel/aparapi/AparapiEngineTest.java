@@ -139,7 +139,11 @@ class AparapiEngineTest {
   }
 
   static void checkAgainstReference(AparapiEngine engine, Case c, int T, int B) {
-    ModelConfig config = c.config();
+    checkAgainstReference(engine, c, c.config(), T, B);
+  }
+
+  /** As above with another model shape than the case's own (its seed, lengths and initial-state choice stay). */
+  static void checkAgainstReference(AparapiEngine engine, Case c, ModelConfig config, int T, int B) {
     Params params = new Params(config, toFloats(Fixtures.randomParams(new ParamLayout(config).size(), c.seed())));
     Batch batch = Fixtures.randomBatch(config, T, B, c.lengths(), c.seed() + 7);
     State initial = c.initialState() ? Fixtures.randomState(config, B, c.seed() + 13) : null;

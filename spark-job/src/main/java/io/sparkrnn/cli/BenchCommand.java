@@ -331,6 +331,10 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("gc_pct", timed.gcPercent());
       putPeakRss(row, whole);
       row.put("engine", r.engine());
+      if (r.launchesPerStep() > 0) {
+        row.put("launches_per_step", r.launchesPerStep());
+        row.put("transfer_bytes_per_step", r.transferBytesPerStep());
+      }
       row.put("seq_per_s", r.sequencesPerSecond());
       row.put("gflops", r.gflopPerSecond());
       row.put("median_ms", r.medianSeconds() * 1e3);

@@ -2,6 +2,7 @@ package io.sparkrnn.kernel.engine;
 
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
 import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.aparapi.ResolvedDevice;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import java.util.logging.Logger;
 
@@ -69,6 +70,7 @@ public final class Engines {
     if (d == DeviceChoice.JVM || (d == DeviceChoice.AUTO && !Devices.available().contains(DeviceChoice.GPU))) {
       return "JVM engine (float32 Java, " + io.sparkrnn.kernel.jvm.MathKernels.best().describe() + ")";
     }
-    return "aparapi on " + Devices.resolve(d).info().describe();
+    ResolvedDevice resolved = Devices.resolve(d);
+    return "aparapi on " + resolved.info().describe() + "; " + Devices.tiling(resolved);
   }
 }

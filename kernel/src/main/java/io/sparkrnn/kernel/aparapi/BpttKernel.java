@@ -660,9 +660,14 @@ final class BpttKernel extends Kernel {
       int o = i / H;
       int j = i % H;
       float s = 0f;
-      for (int row = 0; row < rows; row++) {
-        int hAt = hsOff + ((rowStep(row) + 1) * B + rowSequence(row)) * H;
-        s += dout[row * O + o] * hs[hAt + j];
+      if (seq2one == 1) {
+        for (int row = 0; row < rows; row++) {
+          s += dout[row * O + o] * hs[hsOff + (len[row] * B + row) * H + j]; // slot lengths[b] holds h at step lengths[b] − 1
+        }
+      } else {
+        for (int row = 0; row < rows; row++) {
+          s += dout[row * O + o] * hs[hsOff + (row + B) * H + j]; // row t·B + b: h_t is slot t + 1
+        }
       }
       dw[offHead + i] = s;
     } else if (gid < n) {

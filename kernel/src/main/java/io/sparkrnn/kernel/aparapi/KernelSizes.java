@@ -72,9 +72,10 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
   /**
    * The tile for an M × N product. The square one unless M or N is smaller: then the tile narrows
    * to the smallest power of two that covers it (at least 4 rows or 8 columns) and widens the other
-   * way, keeping TM·TN (so the work items per group) and the local memory (TM + TN)·TK; e.g. on
-   * PoCL a bias gradient (M = 1, N = GH) gets 4 × 1024 tiles with TK = 31 instead of 64 × 64 tiles
-   * that would compute 63 of every 64 rows for nothing.
+   * way up to the same area TM·TN, no wider than that side needs; TK grows to fill the same local
+   * memory (TM + TN)·TK. E.g. on PoCL a bias gradient (M = 1, N = GH = 1024) gets a 4 × 1024 tile
+   * with TK = 31 instead of 64 × 64 tiles that would compute 63 of every 64 rows for nothing. A
+   * narrowed tile may have fewer work items than {@link #gemmLocal()}, never more.
    */
   Tile tileFor(int m, int n) {
     int area = tileM * tileN;
@@ -83,12 +84,12 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
     int tn = tileN;
     if (m < tileM && m <= n) {
       tm = powerOfTwoAtLeast(m, BpttKernel.MICRO_M);
-      tn = area / tm;
+      tn = Math.min(area / tm, powerOfTwoAtLeast(n, BpttKernel.MICRO_N));
     } else if (n < tileN) {
       tn = powerOfTwoAtLeast(n, BpttKernel.MICRO_N);
-      tm = area / tn;
+      tm = Math.min(area / tn, powerOfTwoAtLeast(m, BpttKernel.MICRO_M));
     }
-    int tk = (int) Math.max(1, Math.min(tileK, budget / (tm + tn)));
+    int tk = (int) Math.max(1, budget / (tm + tn));
     return new Tile(tm, tn, tk);
   }
 

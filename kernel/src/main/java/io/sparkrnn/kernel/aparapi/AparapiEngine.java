@@ -391,31 +391,37 @@ public final class AparapiEngine implements BpttEngine {
    * needed) and put. Returns the mirror to keep.
    */
   private float[] putIfChanged(float[] mirror, float[] src, int n) {
-    if (mirror.length >= n && putMirrors.contains(mirror) && Arrays.equals(mirror, 0, n, src, 0, n)) {
+    if (onDevice(mirror, mirror.length >= n && Arrays.equals(mirror, 0, n, src, 0, n))) {
       return mirror;
     }
     float[] m = fit(mirror, n);
     System.arraycopy(src, 0, m, 0, n);
     kernel.put(m);
-    putMirrors.remove(mirror);
-    putMirrors.add(m);
-    putBytes += 4L * m.length;
-    return m;
+    return replaced(mirror, m, m.length);
   }
 
   /** As {@link #putIfChanged(float[], float[], int)}, for all of an int array. */
   private int[] putIfChanged(int[] mirror, int[] src) {
-    int n = src.length;
-    if (mirror.length >= n && putMirrors.contains(mirror) && Arrays.equals(mirror, 0, n, src, 0, n)) {
+    if (onDevice(mirror, mirror.length >= src.length && Arrays.equals(mirror, 0, src.length, src, 0, src.length))) {
       return mirror;
     }
-    int[] m = fit(mirror, n);
-    System.arraycopy(src, 0, m, 0, n);
+    int[] m = fit(mirror, src.length);
+    System.arraycopy(src, 0, m, 0, src.length);
     kernel.put(m);
-    putMirrors.remove(mirror);
-    putMirrors.add(m);
-    putBytes += 4L * m.length;
-    return m;
+    return replaced(mirror, m, m.length);
+  }
+
+  /** Whether the device holds the mirror's values: it was put before and they equal the new ones. */
+  private boolean onDevice(Object mirror, boolean sameValues) {
+    return sameValues && putMirrors.contains(mirror);
+  }
+
+  /** Records that {@code put} (length values) replaced {@code old} on the device; returns put. */
+  private <A> A replaced(Object old, A put, int length) {
+    putMirrors.remove(old);
+    putMirrors.add(put);
+    putBytes += 4L * length;
+    return put;
   }
 
   private void get(float[] a) {

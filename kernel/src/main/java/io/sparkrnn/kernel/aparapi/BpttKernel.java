@@ -276,12 +276,13 @@ final class BpttKernel extends Kernel {
       int kn = min(tileK, gemmK - k0);
       // stage A(m0.., k0..) as [kk][mm] and B(k0.., n0..) as [kk][nn]
       // only the kn rows of this block (the compute loop reads no further)
+      // element i = ka·TM + mm (and kb·TN + nn below), advanced by additions: a division per element costs more than its load
+      int mm = lid % tileM;
+      int ka = lid / tileM;
       for (int i = lid; i < tileM * kn; i += ls) {
-        int mm = i % tileM;
-        int kk = i / tileM;
         float v = 0f;
         if (m0 + mm < gemmM) {
-          int at = gemmAOff + (m0 + mm) * gemmASm + (k0 + kk) * gemmASk;
+          int at = gemmAOff + (m0 + mm) * gemmASm + (k0 + ka) * gemmASk;
           if (gemmA == BUF_X) {
             v = x[at];
           }
@@ -299,13 +300,18 @@ final class BpttKernel extends Kernel {
           }
         }
         tileAB[i] = v;
+        mm += ls;
+        while (mm >= tileM) {
+          mm -= tileM;
+          ka++;
+        }
       }
+      int nn = lid % tileN;
+      int kb = lid / tileN;
       for (int i = lid; i < tileN * kn; i += ls) {
-        int nn = i % tileN;
-        int kk = i / tileN;
         float v = 0f;
         if (n0 + nn < gemmN) {
-          int at = gemmBOff + (k0 + kk) * gemmBSk + (n0 + nn) * gemmBSn;
+          int at = gemmBOff + (k0 + kb) * gemmBSk + (n0 + nn) * gemmBSn;
           if (gemmB == BUF_W) {
             v = w[at];
           }
@@ -323,6 +329,11 @@ final class BpttKernel extends Kernel {
           }
         }
         tileAB[bBase + i] = v;
+        nn += ls;
+        while (nn >= tileN) {
+          nn -= tileN;
+          kb++;
+        }
       }
       localBarrier();
       for (int kk = 0; kk < kn; kk++) {

@@ -274,7 +274,8 @@ final class BpttKernel extends Kernel {
     float c37 = 0f;
     for (int k0 = 0; k0 < gemmK; k0 += tileK) {
       int kn = min(tileK, gemmK - k0);
-      // stage A(m0.., k0..) as [kk][mm] and B(k0.., n0..) as [kk][nn]
+      // stage A(m0.., k0..) as [kk][mm] and B(k0.., n0..) as [kk][nn]; one loop per operand, not one shared
+      // method: Aparapi passes no array to a method, so a shared one would branch on the operand per element
       // only the kn rows of this block (the compute loop reads no further)
       // element i = ka·TM + mm (and kb·TN + nn below), advanced by additions: a division per element costs more than its load
       int mm = lid % tileM;

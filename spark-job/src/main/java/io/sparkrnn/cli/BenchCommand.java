@@ -359,6 +359,10 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("gc_pct", timed.gcPercent());
       putPeakRss(row, whole);
       row.put("engine", r.engine());
+      if (r.launchesPerStep() > 0) {
+        row.put("launches_per_step", r.launchesPerStep());
+        row.put("transfer_bytes_per_step", r.transferBytesPerStep());
+      }
       row.put("seq_per_s", r.sequencesPerSecond());
       row.put("gflops", r.gflopPerSecond());
       row.put("median_ms", r.medianSeconds() * 1e3);
@@ -384,8 +388,11 @@ public final class BenchCommand implements Callable<Integer> {
     double least = java.util.Arrays.stream(seconds).min().orElse(median);
     ModelConfig config = params.config();
     long flops = forwardFlops(config, batch.batchSize(), batch.steps());
+    // the OpenCL engine counts its launches and host<->device bytes per call; the others launch nothing
+    io.sparkrnn.kernel.aparapi.AparapiEngine opencl = engine instanceof io.sparkrnn.kernel.aparapi.AparapiEngine a ? a : null;
     return new AparapiBench.Result(engine.describe(), engine.describe(), config, batch.batchSize(), batch.steps(), runs, median, least,
-        batch.batchSize() / median, flops, flops / median / 1e9, 0);
+        batch.batchSize() / median, flops, flops / median / 1e9, opencl == null ? 0 : opencl.lastCallLaunches(),
+        opencl == null ? 0 : opencl.lastCallTransferBytes());
   }
 
   /**

@@ -29,10 +29,13 @@ public final class AparapiBench {
    * @param medianSeconds median wall time of one lossAndGradient call, including the host copies
    * @param sequencesPerSecond B / median
    * @param gflopPerSecond {@link #trainingStepFlops} / median / 1e9
+   * @param launchesPerStep kernel launches of the last timed call (Aparapi only, else 0)
+   * @param transferBytesPerStep bytes put to and got from the device in the last timed call (Aparapi only, else 0)
    */
   public record Result(
       String engine, String executionReport, ModelConfig config, int batchSize, int steps, int runs, double medianSeconds,
-      double minSeconds, double sequencesPerSecond, long flopsPerStep, double gflopPerSecond, int launchesPerStep) {
+      double minSeconds, double sequencesPerSecond, long flopsPerStep, double gflopPerSecond, int launchesPerStep,
+      long transferBytesPerStep) {
 
     /** One line for a table. */
     public String summary() {
@@ -114,8 +117,15 @@ public final class AparapiBench {
     double median = runs % 2 == 1 ? sorted[runs / 2] : 0.5 * (sorted[runs / 2 - 1] + sorted[runs / 2]);
     long flops = trainingStepFlops(config, batchSize, steps);
     AparapiEngine aparapi = engine instanceof AparapiEngine a ? a : null;
-    return new Result(engine.describe(), aparapi != null ? aparapi.executionReport() : engine.describe(), config, batchSize, steps,
-        runs, median, sorted[0], batchSize / median, flops, flops / median / 1e9, aparapi != null ? aparapi.lastCallLaunches() : 0);
+    if (aparapi == null) {
+      return new Result(engine.describe(), engine.describe(), config, batchSize, steps, runs, median, sorted[0], batchSize / median,
+          flops, flops / median / 1e9, 0, 0);
+    }
+    int launches = aparapi.lastCallLaunches();
+    long bytes = aparapi.lastCallTransferBytes();
+    String described = aparapi.describe() + "; " + launches + " launches/step, " + bytes + " B host<->device/step";
+    return new Result(described, aparapi.executionReport(), config, batchSize, steps, runs, median, sorted[0], batchSize / median,
+        flops, flops / median / 1e9, launches, bytes);
   }
 
   /** Inputs and targets ~ U(−1, 1), or uniform class ids; every sequence full length. */

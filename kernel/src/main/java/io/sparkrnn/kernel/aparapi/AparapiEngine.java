@@ -17,23 +17,40 @@ import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.logging.Logger;
 
 /**
  * BPTT in float32 with Aparapi: on an OpenCL GPU, an OpenCL CPU device (PoCL), or Aparapi's Java
  * thread pool.
  *
- * <p>Launches per call, for L layers (each op covers all T steps; none is per step):
- * {@link #forward} 2L + 2 (a transposed copy of the weights for coalesced reads; per layer the
- * input projection W_ih·x of all steps, then the whole recurrence in one launch with a barrier per
- * step; then the head); {@link #lossAndGradient} 4L + 4 (forward, the loss, the head's backward,
- * then per layer the reverse recurrence and one launch for the layer's weight gradients fused with
- * dh for the layer below).
+ * <p>Every matrix product is one tiled product launch ({@link BpttKernel#OP_GEMM}, tiles staged in
+ * local memory, sizes from the device: {@link KernelSizes}); the gate math is one pointwise launch
+ * per step. Per layer l of L, over T steps:
+ * <pre>
+ *   forward   state init; act = in · W_ihᵀ + b_ih for all T·B rows at once (one product);
+ *             per step t: rec = h_{t−1} · W_hhᵀ (B × GH, one product), then the cell (pointwise)
+ *   head      out = h_top · head.weightᵀ + bias
+ *   loss, head backward
+ *   backward  dh/dc init; per step t (down): the cell's backward (dgates of step t, pointwise),
+ *             then dh_{t−1} += dgh_t · W_hh (B × H, one product);
+ *             after the loop: dW_ih = dgiᵀ · in, dW_hh = dghᵀ · h_{t−1} (products over all T·B rows),
+ *             db_ih, db_hh (column sums, as products with a row of ones), and above layer 0
+ *             dh_below = dgi · W_ih
+ * </pre>
+ * so {@link #forward} makes L(2T + 2) + 1 launches and {@link #lossAndGradient} L(4T + 8) + 2
+ * ({@link #launchesPerForward}, {@link #launchesPerTrainingStep}).
  *
- * <p>One compiled kernel and its device buffers live as long as the engine; buffers grow with the
- * largest shapes seen and are reused. Per call the host puts the parameters, the batch and the
- * initial state, and gets the outputs or the loss rows, the gradient and the final states.
+ * <p>Device-resident state: one compiled kernel and its device buffers live as long as the engine;
+ * buffers grow with the largest shapes seen and are reused. An input (parameters, batch, lengths,
+ * initial state, targets) is put only when it differs from what the device holds: the kernel's host
+ * array is the mirror of its device buffer, so the engine compares the new values with it first
+ * (the weights of a parameter version, a cached shard's batch: put once). Per call the host gets
+ * the outputs or the loss rows and the gradient once, and the final states.
+ * {@link #lastCallTransferBytes()} counts what moved.
  *
  * <p>Every launch is checked for the device that actually ran it (see {@link ExecutionGuard}):
  * with an explicitly named device a fallback throws {@link DeviceFallbackException}; with
@@ -54,6 +71,13 @@ public final class AparapiEngine implements BpttEngine {
   private final BpttKernel kernel = new BpttKernel();
   private final ResolvedDevice device;
   private final ExecutionGuard guard;
+  /** Tile and work-group sizes of the device that runs the kernel. */
+  private final KernelSizes sizes;
+  /** Bytes put to and got from the device in the current call (whole buffers, as Aparapi moves them). */
+  private long putBytes;
+  private long getBytes;
+  /** The input mirrors that have been put at least once (by identity): only their device copies are known. */
+  private final Set<Object> putMirrors = Collections.newSetFromMap(new IdentityHashMap<>());
   private boolean closed;
   /** The layout of the current call's parameters. */
   private ParamLayout layout;
@@ -74,12 +98,20 @@ public final class AparapiEngine implements BpttEngine {
     synchronized (KERNEL_CLASS_LOCK) {
       this.device = compileFor(requested);
       this.guard = new ExecutionGuard(device);
+      this.sizes = KernelSizes.forDevice(device.device());
+      useSizes(sizes);
     }
+  }
+
+  /** Sizes the kernel's local tile array: (TM + TN)·TK floats. */
+  private void useSizes(KernelSizes tiles) {
+    kernel.tileAB = new float[tiles.localFloats()];
   }
 
   private ResolvedDevice compileFor(ResolvedDevice requested) {
     ResolvedDevice chosen = requested;
     kernel.setExplicit(true);
+    useSizes(KernelSizes.forDevice(requested.device()));
     if (requested.isOpenCL()) {
       try {
         // compile() asserts that the device is among the kernel class's preferred devices, and
@@ -104,32 +136,38 @@ public final class AparapiEngine implements BpttEngine {
     return device;
   }
 
-  /** Launches of one {@link #lossAndGradient} call: 4L + 4, independent of T and B. */
-  public static int launchesPerTrainingStep(ModelConfig config) {
-    return 4 * config.numLayers() + 4;
+  /** Launches of one {@link #lossAndGradient} call over T steps: L(4T + 8) + 2. */
+  public static int launchesPerTrainingStep(ModelConfig config, int steps) {
+    return config.numLayers() * (4 * steps + 8) + 2;
   }
 
-  /** Launches of one {@link #forward} call: 2L + 2. */
-  public static int launchesPerForward(ModelConfig config) {
-    return 2 * config.numLayers() + 2;
+  /** Launches of one {@link #forward} call over T steps: L(2T + 2) + 1. */
+  public static int launchesPerForward(ModelConfig config, int steps) {
+    return config.numLayers() * (2 * steps + 2) + 1;
   }
 
-  /** The engine and its device; flags a last call in which Aparapi ran some op elsewhere (auto only). */
+  /** The engine, its device and the device's tile sizes; flags a last call in which Aparapi ran some op elsewhere (auto only). */
   @Override
   public String describe() {
-    String base = "aparapi float32 on " + device.info().describe();
+    String base = "aparapi float32 on " + device.info().describe() + ", " + sizes.describe();
     if (device.isOpenCL() && guard.launches() > 0 && !guard.allOpenCL()) {
       return base + " (FELL BACK: some ops of the last call ran on the JVM thread pool; see executionReport())";
     }
     return base;
   }
 
+  /** The tile and work-group sizes the engine uses on its device, as {@code devices} prints them. */
+  public String tiling() {
+    return sizes.describe();
+  }
+
   /**
    * What ran where in the last call: the engine, the device and why it was chosen, the launches by
-   * op and the device that actually ran each op, and any fallback Aparapi made on its own.
+   * op and the device that actually ran each op, the bytes moved, and any fallback Aparapi made on its own.
    */
   public String executionReport() {
-    return describe() + " [" + device.reason() + "]; last call: " + guard.report();
+    return describe() + " [" + device.reason() + "]; last call: " + guard.report() + "; host->device " + putBytes
+        + " B, device->host " + getBytes + " B";
   }
 
   /** Whether every launch of the last call ran on an OpenCL device (false before the first call). */
@@ -145,6 +183,16 @@ public final class AparapiEngine implements BpttEngine {
   /** Launches of the last call. */
   public int lastCallLaunches() {
     return guard.launches();
+  }
+
+  /** Bytes the last call put to the device and got back, together (whole buffers, as Aparapi moves them). */
+  public long lastCallTransferBytes() {
+    return putBytes + getBytes;
+  }
+
+  /** Bytes the last call put to the device. */
+  public long lastCallPutBytes() {
+    return putBytes;
   }
 
   /** Fallbacks seen so far (auto only; an explicit device throws instead), by op. */
@@ -164,7 +212,7 @@ public final class AparapiEngine implements BpttEngine {
     batch.validateFor(config, false);
     begin(params, batch, initial);
     runForward(config, batch);
-    kernel.get(kernel.out);
+    get(kernel.out);
     float[] outputs = Arrays.copyOf(kernel.out, rows(config, batch) * config.outputSize());
     return new ForwardResult(outputs, finalState(config, batch));
   }
@@ -187,27 +235,20 @@ public final class AparapiEngine implements BpttEngine {
     int H = config.hiddenSize();
     int O = config.outputSize();
     BpttKernel k = kernel;
-    KernelSizes sizes = KernelSizes.forDevice(device.device(), H);
 
     // loss per row and dLoss/dout
     k.op = BpttKernel.OP_LOSS;
-    launch("loss", rows, sizes.elementwise());
+    launch("loss", rows);
     // dh of the top layer, and the head's gradients
     k.op = BpttKernel.OP_HEAD_BACK;
     setLayer(config, batch, config.numLayers() - 1);
-    launch("head_back", T * B * H + O * H + O, sizes.elementwise());
+    launch("head_back", T * B * H + O * H + O);
     for (int l = config.numLayers() - 1; l >= 0; l--) {
       setLayer(config, batch, l);
-      k.op = BpttKernel.OP_BWD;
-      k.n = B;
-      guard.execute(k, "bwd", Range.create(B * sizes.recurrent(), sizes.recurrent()));
-      k.op = BpttKernel.OP_WGRAD;
-      int gh = config.gates() * H;
-      int layerParams = gh * config.layerInputSize(l) + gh * H + 2 * gh;
-      launch("wgrad", layerParams + (l > 0 ? T * B * H : 0), sizes.elementwise());
+      backwardLayer(config, batch, l);
     }
-    k.get(k.lossRow);
-    k.get(k.dw);
+    get(k.lossRow);
+    get(k.dw);
 
     double[] gradient = new double[layout.size()];
     for (int i = 0; i < gradient.length; i++) {
@@ -221,7 +262,54 @@ public final class AparapiEngine implements BpttEngine {
     return new BpttResult(sum, finalState(config, batch));
   }
 
-  /** Validates the initial state, grows the buffers, copies and puts the inputs. */
+  /**
+   * One layer's backward: the time loop (per step the cell's backward, then dh_{t−1} += dgh_t · W_hh),
+   * then the weight gradients as products over all T·B rows, the biases, and dh of the layer below.
+   */
+  private void backwardLayer(ModelConfig config, Batch batch, int l) {
+    BpttKernel k = kernel;
+    int T = batch.steps();
+    int B = batch.batchSize();
+    int H = config.hiddenSize();
+    int GH = config.gates() * H;
+    int in = config.layerInputSize(l);
+    int wIh = layout.weightIh(l);
+    int wHh = wIh + GH * in;
+    k.op = BpttKernel.OP_BACK_INIT;
+    launch("back_init", B * H);
+    for (int t = T - 1; t >= 0; t--) {
+      k.step = t;
+      k.op = BpttKernel.OP_CELL_BACK;
+      launch("cell_back", B * H);
+      // dhc[b,k] += Σ_r dgh[t,b,r] W_hh[r,k]:  A = dgh_t [B][GH], B = W_hh [GH][H] as stored
+      gemm("dh_prev", B, H, GH, BpttKernel.BUF_DGH, t * B * GH, GH, 1, BpttKernel.BUF_W, wHh, H, 1,
+          BpttKernel.BUF_DHC, 0, H, true, -1);
+    }
+    // dW_ih[r,k] = Σ_{t,b} dgi[t,b,r] in[t,b,k]:  A = dgiᵀ (strides 1, GH), B = in [T·B][I]
+    int inBuf = l == 0 ? BpttKernel.BUF_X : BpttKernel.BUF_HS;
+    int inOff = l == 0 ? 0 : below(l, T, B, H) + B * H; // the layer below's h_t is its slot t + 1
+    gemm("dw_ih", GH, in, T * B, BpttKernel.BUF_DGI, 0, 1, GH, inBuf, inOff, in, 1, BpttKernel.BUF_DW, wIh, in, false, -1);
+    // dW_hh[r,k] = Σ_{t,b} dgh[t,b,r] h_{t−1}[b,k]:  B = this layer's hs slots 0..T−1 [T·B][H]
+    gemm("dw_hh", GH, H, T * B, BpttKernel.BUF_DGH, 0, 1, GH, BpttKernel.BUF_HS, k.hsOff, H, 1, BpttKernel.BUF_DW, wHh, H,
+        false, -1);
+    // db_ih[r] = Σ_{t,b} dgi[t,b,r], db_hh[r] = Σ_{t,b} dgh[t,b,r]:  A = ones [1][T·B], B = dgi or dgh [T·B][GH]
+    int bIh = wHh + GH * H;
+    gemm("db_ih", 1, GH, T * B, BpttKernel.BUF_ONE, 0, 0, 0, BpttKernel.BUF_DGI, 0, GH, 1, BpttKernel.BUF_DW, bIh, GH, false, -1);
+    gemm("db_hh", 1, GH, T * B, BpttKernel.BUF_ONE, 0, 0, 0, BpttKernel.BUF_DGH, 0, GH, 1, BpttKernel.BUF_DW, bIh + GH, GH, false,
+        -1);
+    if (l > 0) {
+      // dh_below[t,b,k] = Σ_r dgi[t,b,r] W_ih[r,k]:  A = dgi [T·B][GH], B = W_ih [GH][I] as stored
+      gemm("dh_below", T * B, in, GH, BpttKernel.BUF_DGI, 0, GH, 1, BpttKernel.BUF_W, wIh, in, 1, BpttKernel.BUF_DHX, 0, in,
+          false, -1);
+    }
+  }
+
+  /** Offset of layer l − 1's block in hs: (l − 1)·(T+1)·B·H. */
+  private static int below(int l, int T, int B, int H) {
+    return (l - 1) * (T + 1) * B * H;
+  }
+
+  /** Validates the initial state, grows the buffers, and puts the inputs that differ from the device's copy. */
   private void begin(Params params, Batch batch, State initial) {
     if (closed) {
       throw new IllegalStateException("the engine is closed");
@@ -233,6 +321,8 @@ public final class AparapiEngine implements BpttEngine {
     layout = params.layout();
     guard.beginCall();
     guard.pin(kernel);
+    putBytes = 0;
+    getBytes = 0;
     int L = config.numLayers();
     int T = batch.steps();
     int B = batch.batchSize();
@@ -243,16 +333,12 @@ public final class AparapiEngine implements BpttEngine {
     int rows = rows(config, batch);
     boolean lstm = config.cell() == CellType.LSTM;
     BpttKernel k = kernel;
-    k.w = fit(k.w, params.layout().size());
-    k.x = fit(k.x, T * B * F);
     k.tgt = fit(k.tgt, rows * O);
     k.cls = fit(k.cls, rows);
-    k.len = fit(k.len, B);
-    k.h0 = fit(k.h0, L * B * H);
-    k.c0 = fit(k.c0, lstm ? L * B * H : 1);
     k.hs = fit(k.hs, L * (T + 1) * B * H);
     k.cs = fit(k.cs, lstm ? L * (T + 1) * B * H : 1);
     k.act = fit(k.act, L * T * B * GH);
+    k.rec = fit(k.rec, B * GH);
     k.hnb = fit(k.hnb, config.cell() == CellType.GRU ? L * T * B * H : 1);
     k.out = fit(k.out, rows * O);
     k.dout = fit(k.dout, rows * O);
@@ -265,44 +351,24 @@ public final class AparapiEngine implements BpttEngine {
     k.hfin = fit(k.hfin, L * B * H);
     k.cfin = fit(k.cfin, lstm ? L * B * H : 1);
     k.dw = fit(k.dw, params.layout().size());
-    k.wt = fit(k.wt, params.layout().size());
-    k.lw = fit(k.lw, 2 * L);
-    for (int l = 0; l < L; l++) {
-      k.lw[2 * l] = params.layout().weightIh(l);
-      k.lw[2 * l + 1] = config.layerInputSize(l);
-    }
 
-    System.arraycopy(params.values(), 0, k.w, 0, params.layout().size());
-    System.arraycopy(batch.x(), 0, k.x, 0, batch.x().length);
-    if (batch.targets() != null) {
-      System.arraycopy(batch.targets(), 0, k.tgt, 0, batch.targets().length);
-    }
-    if (batch.classes() != null) {
-      System.arraycopy(batch.classes(), 0, k.cls, 0, batch.classes().length);
-    }
+    k.w = putIfChanged(k.w, params.values(), params.layout().size());
+    k.x = putIfChanged(k.x, batch.x(), T * B * F);
+    int[] lengths = new int[B];
     for (int b = 0; b < B; b++) {
-      k.len[b] = batch.length(b);
+      lengths[b] = batch.length(b);
     }
-    if (initial == null) {
-      Arrays.fill(k.h0, 0, L * B * H, 0f);
-      if (lstm) {
-        Arrays.fill(k.c0, 0, L * B * H, 0f);
-      }
-    } else {
-      System.arraycopy(initial.h(), 0, k.h0, 0, L * B * H);
-      if (lstm) {
-        System.arraycopy(initial.c(), 0, k.c0, 0, L * B * H);
-      }
-    }
-    k.put(k.w).put(k.x).put(k.len).put(k.h0).put(k.lw);
-    if (lstm) {
-      k.put(k.c0);
-    }
+    k.len = putIfChanged(k.len, lengths);
     if (batch.targets() != null) {
-      k.put(k.tgt);
+      k.tgt = putIfChanged(k.tgt, batch.targets(), batch.targets().length);
     }
     if (batch.classes() != null) {
-      k.put(k.cls);
+      k.cls = putIfChanged(k.cls, batch.classes());
+    }
+    float[] h0 = initial == null ? new float[L * B * H] : initial.h();
+    k.h0 = putIfChanged(k.h0, h0, L * B * H);
+    if (lstm) {
+      k.c0 = putIfChanged(k.c0, initial == null ? h0 : initial.c(), L * B * H);
     }
 
     k.cell = cellCode(config.cell());
@@ -318,34 +384,121 @@ public final class AparapiEngine implements BpttEngine {
     k.offHead = params.layout().headWeight();
   }
 
-  /** Projection and recurrence per layer, then the head. */
+  /**
+   * The device buffer mirrored by {@code mirror} gets src[0, n): when mirror is large enough and
+   * already holds those values, nothing moves (its device copy holds them too: inputs are only ever
+   * put, never written by the kernel); otherwise the values are copied into it (a larger one when
+   * needed) and put. Returns the mirror to keep.
+   */
+  private float[] putIfChanged(float[] mirror, float[] src, int n) {
+    if (onDevice(mirror, mirror.length >= n && Arrays.equals(mirror, 0, n, src, 0, n))) {
+      return mirror;
+    }
+    float[] m = fit(mirror, n);
+    System.arraycopy(src, 0, m, 0, n);
+    kernel.put(m);
+    return replaced(mirror, m, m.length);
+  }
+
+  /** As {@link #putIfChanged(float[], float[], int)}, for all of an int array. */
+  private int[] putIfChanged(int[] mirror, int[] src) {
+    if (onDevice(mirror, mirror.length >= src.length && Arrays.equals(mirror, 0, src.length, src, 0, src.length))) {
+      return mirror;
+    }
+    int[] m = fit(mirror, src.length);
+    System.arraycopy(src, 0, m, 0, src.length);
+    kernel.put(m);
+    return replaced(mirror, m, m.length);
+  }
+
+  /** Whether the device holds the mirror's values: it was put before and they equal the new ones. */
+  private boolean onDevice(Object mirror, boolean sameValues) {
+    return sameValues && putMirrors.contains(mirror);
+  }
+
+  /** Records that {@code put} (length values) replaced {@code old} on the device; returns put. */
+  private <A> A replaced(Object old, A put, int length) {
+    putMirrors.remove(old);
+    putMirrors.add(put);
+    putBytes += 4L * length;
+    return put;
+  }
+
+  private void get(float[] a) {
+    kernel.get(a);
+    getBytes += 4L * a.length;
+  }
+
+  /** Per layer the state init, the input projection of all steps and the time loop; then the head. */
   private void runForward(ModelConfig config, Batch batch) {
     BpttKernel k = kernel;
     int T = batch.steps();
     int B = batch.batchSize();
     int H = config.hiddenSize();
-    KernelSizes sizes = KernelSizes.forDevice(device.device(), H);
-    // wt = every layer's W_ih and W_hh transposed, so that the forward products read them coalesced
-    k.op = BpttKernel.OP_TRANSPOSE;
-    int largestLayer = 0;
-    for (int l = 0; l < config.numLayers(); l++) {
-      largestLayer = Math.max(largestLayer, config.gates() * H * (config.layerInputSize(l) + H));
-    }
-    launch("transpose", largestLayer, sizes.elementwise());
+    int GH = config.gates() * H;
     for (int l = 0; l < config.numLayers(); l++) {
       setLayer(config, batch, l);
-      k.op = BpttKernel.OP_PROJ;
-      launch("proj", T * B * config.gates() * H, sizes.elementwise());
-      k.op = BpttKernel.OP_FWD;
-      k.n = B;
-      guard.execute(k, "fwd", Range.create(B * sizes.recurrent(), sizes.recurrent()));
+      int in = config.layerInputSize(l);
+      int wIh = layout.weightIh(l);
+      int wHh = wIh + GH * in;
+      k.op = BpttKernel.OP_STATE_INIT;
+      launch("state_init", B * H);
+      // act[t,b,r] = b_ih[r] + Σ_k in[t,b,k] W_ih[r,k]:  A = in [T·B][I], B = W_ihᵀ (strides 1, I)
+      int inBuf = l == 0 ? BpttKernel.BUF_X : BpttKernel.BUF_HS;
+      int inOff = l == 0 ? 0 : below(l, T, B, H) + B * H;
+      gemm("proj", T * B, GH, in, inBuf, inOff, in, 1, BpttKernel.BUF_W, wIh, 1, in, BpttKernel.BUF_ACT, k.actOff, GH, false,
+          wIh + GH * in + GH * H);
+      for (int t = 0; t < T; t++) {
+        // rec[b,r] = Σ_k h_{t−1}[b,k] W_hh[r,k]:  A = hs slot t [B][H], B = W_hhᵀ (strides 1, H)
+        gemm("rec", B, GH, H, BpttKernel.BUF_HS, k.hsOff + t * B * H, H, 1, BpttKernel.BUF_W, wHh, 1, H, BpttKernel.BUF_REC, 0,
+            GH, false, -1);
+        k.step = t;
+        k.op = BpttKernel.OP_CELL;
+        launch("cell", B * H);
+      }
     }
     setLayer(config, batch, config.numLayers() - 1);
     k.op = BpttKernel.OP_HEAD;
-    launch("head", rows(config, batch) * config.outputSize(), sizes.elementwise());
+    launch("head", rows(config, batch) * config.outputSize());
   }
 
-  /** Sets the per-layer scalars: input width and source, offsets into w, hs, act, hnb and the state arrays. */
+  /**
+   * One tiled product C(m,n) = [C +] [w[bias + n] +] Σ_k A(m,k) B(k,n) over M × N × K (see the
+   * kernel's gemm fields for the addressing): one work-group per tile of C.
+   */
+  private void gemm(String op, int m, int n, int kDim, int aBuf, int aOff, int aSm, int aSk, int bBuf, int bOff, int bSk, int bSn,
+      int cBuf, int cOff, int cSm, boolean accumulate, int bias) {
+    BpttKernel k = kernel;
+    k.op = BpttKernel.OP_GEMM;
+    k.gemmM = m;
+    k.gemmN = n;
+    k.gemmK = kDim;
+    k.gemmA = aBuf;
+    k.gemmAOff = aOff;
+    k.gemmASm = aSm;
+    k.gemmASk = aSk;
+    k.gemmB = bBuf;
+    k.gemmBOff = bOff;
+    k.gemmBSk = bSk;
+    k.gemmBSn = bSn;
+    k.gemmC = cBuf;
+    k.gemmCOff = cOff;
+    k.gemmCSm = cSm;
+    k.gemmAccumulate = accumulate ? 1 : 0;
+    k.gemmBias = bias;
+    KernelSizes.Tile tile = sizes.tileFor(m, n);
+    k.tileM = tile.m();
+    k.tileN = tile.n();
+    k.tileK = tile.k();
+    // dimension 0: tile columns × TN/8 items, dimension 1: tile rows × TM/4 items
+    int lx = tile.n() / BpttKernel.MICRO_N;
+    int ly = tile.m() / BpttKernel.MICRO_M;
+    int tilesN = (n + tile.n() - 1) / tile.n();
+    int tilesM = (m + tile.m() - 1) / tile.m();
+    guard.execute(k, op, Range.create2D(tilesN * lx, tilesM * ly, lx, ly));
+  }
+
+  /** Sets the per-layer scalars: input width, offsets into w, hs, act, hnb and the state arrays. */
   private void setLayer(ModelConfig config, Batch batch, int l) {
     BpttKernel k = kernel;
     int T = batch.steps();
@@ -353,29 +506,28 @@ public final class AparapiEngine implements BpttEngine {
     int H = config.hiddenSize();
     int GH = config.gates() * H;
     k.inW = config.layerInputSize(l);
-    k.inIsX = l == 0 ? 1 : 0;
     k.offW = layout.weightIh(l);
     k.hsOff = l * (T + 1) * B * H;
-    k.hsInOff = l == 0 ? 0 : (l - 1) * (T + 1) * B * H;
     k.actOff = l * T * B * GH;
     k.hnOff = l * T * B * H;
     k.stOff = l * B * H;
   }
 
-  /** One launch of n work items, padded up to a multiple of the local size; the kernel guards gid < n. */
-  private void launch(String op, int n, int local) {
+  /** One pointwise launch of n work items, padded up to a multiple of the local size; the kernel guards gid < n. */
+  private void launch(String op, int n) {
     kernel.n = n;
+    int local = sizes.elementwise();
     int global = KernelSizes.roundUp(Math.max(n, 1), local);
     guard.execute(kernel, op, Range.create(global, local));
   }
 
   private State finalState(ModelConfig config, Batch batch) {
     int n = config.numLayers() * batch.batchSize() * config.hiddenSize();
-    kernel.get(kernel.hfin);
+    get(kernel.hfin);
     float[] h = Arrays.copyOf(kernel.hfin, n);
     float[] c = null;
     if (config.cell() == CellType.LSTM) {
-      kernel.get(kernel.cfin);
+      get(kernel.cfin);
       c = Arrays.copyOf(kernel.cfin, n);
     }
     return new State(config.numLayers(), batch.batchSize(), config.hiddenSize(), h, c);
@@ -405,7 +557,7 @@ public final class AparapiEngine implements BpttEngine {
     return a.length >= n ? a : new int[n];
   }
 
-  /** The kernel's buffers (host arrays, mirrored one to one by device buffers), 4 bytes a value. */
+  /** The kernel's global buffers (host arrays, mirrored one to one by device buffers), 4 bytes a value. */
   @Override
   public long workingBytes() {
     return kernel.bufferBytes();

@@ -6,7 +6,15 @@ import com.aparapi.Kernel;
  * Every float32 op of forward and backpropagation through time, as one Aparapi kernel whose
  * {@link #run()} dispatches on {@link #op}. One kernel holds every buffer, so weights, activations
  * and gradients stay on the device between launches (explicit buffer management); the host puts
- * inputs once per call and gets only outputs, the loss rows and the gradient.
+ * inputs only when they changed and gets only outputs, the loss rows and the gradient.
+ *
+ * <p>Every matrix product is one op, {@link #OP_GEMM}: C(m,n) = [C(m,n) +] [bias(n) +] Σ_k A(m,k) B(k,n),
+ * tiled for the device (see {@link #gemm()}). A, B and C are chosen among the kernel's buffers by a
+ * selector and addressed through an offset and two strides, so one op covers the input projection
+ * of all T steps, the recurrent product of one step (the whole batch, B × GH), the backward product
+ * dh_{t−1} = dgates · W_hh, the weight gradients over all T·B rows and dh of the layer below. The
+ * gate nonlinearities and the cell update are one pointwise op per step ({@link #OP_CELL},
+ * {@link #OP_CELL_BACK}).
  *
  * <p>The kernel only indexes and computes; {@link AparapiEngine} validates, sizes the buffers, sets
  * the scalar fields of each launch and checks which device ran it. Letters: F features, B batch,
@@ -15,31 +23,49 @@ import com.aparapi.Kernel;
  * n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))).
  *
  * <p>Only what Aparapi translates to OpenCL C is used here: int and float arithmetic, the kernel's
- * own {@code exp}, {@code log}, {@code tanh}, {@code max}, loops, branches and barriers. No
- * {@code Math.*}, no doubles, no objects, no break/continue.
+ * own {@code exp}, {@code log}, {@code tanh}, {@code max}, {@code min}, loops, branches and
+ * barriers. No {@code Math.*}, no doubles, no objects, no break/continue.
  */
 final class BpttKernel extends Kernel {
   // ---- ops -----------------------------------------------------------------------------------
-  /** act[l][t][b][r] = b_ih[r] + Σ_k W_ih[r,k] in[t][b][k] for all T·B·GH at once (the hoisted input projection). */
-  static final int OP_PROJ = 1;
-  /** The recurrence of one layer over all T: one work-group per sequence, a barrier per step. */
-  static final int OP_FWD = 2;
+  /** One tiled matrix product; the gemm* fields say which buffers, where and how large. */
+  static final int OP_GEMM = 1;
+  /** hs and cs slot 0 of a layer = the initial state (B·H items). */
+  static final int OP_STATE_INIT = 2;
   /** out[row][o] = head.bias[o] + Σ_j head.weight[o,j] h_top[row][j]. */
   static final int OP_HEAD = 3;
   /** Loss per row and dLoss/dout (mse or fused log-softmax + NLL). */
   static final int OP_LOSS = 4;
   /** dh_top = head.weightᵀ dout, and the head's weight and bias gradients, in one launch. */
   static final int OP_HEAD_BACK = 5;
-  /** The backward recurrence of one layer over all T, in reverse: one work-group per sequence. */
-  static final int OP_BWD = 6;
-  /** A layer's dW_ih, dW_hh, db_ih, db_hh (sums over T·B) and, above layer 0, dh of the layer below. */
-  static final int OP_WGRAD = 7;
-  /** wt = W_ih, W_hh of every layer transposed (once per call, after the parameters are put). */
-  static final int OP_TRANSPOSE = 8;
+  /** The cell of one step t: gates from act[t] + rec + b_hh, the new h (and c); B·H items. */
+  static final int OP_CELL = 6;
+  /** The cell's backward at step t: dgi, dgh of step t and the direct part of dh_{t−1}; B·H items. */
+  static final int OP_CELL_BACK = 7;
+  /** dhc = dcc = 0 before a layer's backward time loop (B·H items). */
+  static final int OP_BACK_INIT = 8;
 
   static final int CELL_RNN = 0;
   static final int CELL_LSTM = 1;
   static final int CELL_GRU = 2;
+
+  /** Selectors of the product's operands ({@link #gemmA}, {@link #gemmB}, {@link #gemmC}). */
+  static final int BUF_W = 0;
+  static final int BUF_X = 1;
+  static final int BUF_HS = 2;
+  static final int BUF_DGI = 3;
+  static final int BUF_DGH = 4;
+  static final int BUF_ACT = 5;
+  static final int BUF_REC = 6;
+  static final int BUF_DHC = 7;
+  static final int BUF_DW = 8;
+  static final int BUF_DHX = 9;
+  /** A operand only: the constant 1 (A(m,k) = 1 turns the product into column sums of B, e.g. a bias gradient). */
+  static final int BUF_ONE = 10;
+
+  /** Outputs per work item of a product: a 4 × 8 block, rows ty + i·TM/4 (i < 4), columns 8·tx + j (j < 8). */
+  static final int MICRO_M = 4;
+  static final int MICRO_N = 8;
 
   // ---- scalars, set by the host before each launch -------------------------------------------
   int op;
@@ -60,30 +86,50 @@ final class BpttKernel extends Kernel {
   int crossEntropy;
   /** The layer's input width: F for layer 0, H above. */
   int inW;
-  /** 1 when the layer's input is x (layer 0), 0 when it is the layer below's hidden states. */
-  int inIsX;
   /** Offset of the layer's weight_ih in {@link #w}; weight_hh, bias_ih, bias_hh follow contiguously. */
   int offW;
   /** Offset of head.weight in {@link #w}; head.bias follows. */
   int offHead;
   /** Offset of this layer's block in {@link #hs} and {@link #cs}: l·(T+1)·B·H. */
   int hsOff;
-  /** Offset of the layer below's block in {@link #hs}. */
-  int hsInOff;
   /** Offset of this layer's block in {@link #act}: l·T·B·GH. */
   int actOff;
   /** Offset of this layer's block in {@link #hnb}: l·T·B·H. */
   int hnOff;
   /** Offset of this layer in the state arrays {@link #h0}, {@link #c0}, {@link #hfin}, {@link #cfin}: l·B·H. */
   int stOff;
+  /** The time step of {@link #OP_CELL} and {@link #OP_CELL_BACK}. */
+  int step;
+
+  // The product C(m,n) = [C(m,n) +] [w[gemmBias + n] +] Σ_k A(m,k) B(k,n), m < gemmM, n < gemmN, k < gemmK, with
+  // A(m,k) = bufA[gemmAOff + m·gemmASm + k·gemmASk], B(k,n) = bufB[gemmBOff + k·gemmBSk + n·gemmBSn],
+  // C(m,n) = bufC[gemmCOff + m·gemmCSm + n]; a transposed operand is the same buffer with its strides swapped.
+  int gemmM;
+  int gemmN;
+  int gemmK;
+  int gemmA;
+  int gemmAOff;
+  int gemmASm;
+  int gemmASk;
+  int gemmB;
+  int gemmBOff;
+  int gemmBSk;
+  int gemmBSn;
+  int gemmC;
+  int gemmCOff;
+  int gemmCSm;
+  /** 1: C += the product; 0: C = the product. */
+  int gemmAccumulate;
+  /** Offset of a bias over n in {@link #w}, or −1 for none. */
+  int gemmBias;
+  /** Tile of a work-group: TM rows × TN columns of C, k in blocks of TK (per launch, from {@link KernelSizes#tileFor}). */
+  int tileM;
+  int tileN;
+  int tileK;
 
   // ---- buffers (lengths ≥ 1; the host grows them, never shrinks) -----------------------------
   /** Parameters, flat in ParamLayout order. */
   float[] w = new float[1];
-  /** W_ih and W_hh of each layer transposed, at the offsets they have in w: W_ih[r,k] at offW + k·GH + r. Other entries unused. */
-  float[] wt = new float[1];
-  /** Per layer l: the offset of weight_ih in w, and the input width [L][2]. */
-  int[] lw = new int[2];
   /** Inputs [T][B][F]. */
   float[] x = new float[1];
   /** mse targets [T][B][O] (seq2seq) or [B][O] (seq2one). */
@@ -99,8 +145,10 @@ final class BpttKernel extends Kernel {
   float[] hs = new float[1];
   /** LSTM cell states [L][T+1][B][H], laid out as {@link #hs}. */
   float[] cs = new float[1];
-  /** Gates [L][T][B][GH]: the input projection, then overwritten by the gate activations (LSTM i,f,g,o; GRU r,z,n; RNN h). */
+  /** Gates [L][T][B][GH]: the input projection W_ih x + b_ih, then overwritten by the gate activations (LSTM i,f,g,o; GRU r,z,n; RNN h). */
   float[] act = new float[1];
+  /** The recurrent product of the current step, W_hh h_{t−1} without bias [B][GH]. */
+  float[] rec = new float[1];
   /** GRU only: W_hn h + b_hn [L][T][B][H], needed for dr and dW_hn. */
   float[] hnb = new float[1];
   /** Head outputs [rows][O]; padded seq2seq rows hold 0. */
@@ -124,33 +172,38 @@ final class BpttKernel extends Kernel {
   float[] cfin = new float[1];
   /** Gradient of the loss sum, flat in ParamLayout order. */
   float[] dw = new float[1];
+  /**
+   * A product's tiles in local memory, (TM + TN)·TK floats: A's tile [TK][TM] at 0 (k-major: a k row
+   * of the tile is contiguous), B's tile [TK][TN] at TM·TK; at the end the C tile [TM][TN] at 0.
+   */
+  @Local float[] tileAB = new float[1];
 
-  /** Bytes of every buffer above (float and int, 4 bytes each); called from the host, never translated. */
+  /** Bytes of every global buffer above (float and int, 4 bytes each); called from the host, never translated. */
   long bufferBytes() {
-    long values = (long) w.length + wt.length + lw.length + x.length + tgt.length + cls.length + len.length + h0.length + c0.length
-        + hs.length + cs.length + act.length + hnb.length + out.length + dout.length + lossRow.length + dhx.length + dgi.length
-        + dgh.length + dhc.length + dcc.length + hfin.length + cfin.length + dw.length;
+    long values = (long) w.length + x.length + tgt.length + cls.length + len.length + h0.length + c0.length + hs.length + cs.length
+        + act.length + rec.length + hnb.length + out.length + dout.length + lossRow.length + dhx.length + dgi.length + dgh.length
+        + dhc.length + dcc.length + hfin.length + cfin.length + dw.length;
     return 4 * values;
   }
 
   @Override
   public void run() {
-    if (op == OP_PROJ) {
-      projectInputs();
-    } else if (op == OP_FWD) {
-      forwardRecurrence();
+    if (op == OP_GEMM) {
+      gemm();
+    } else if (op == OP_CELL) {
+      cellForward();
+    } else if (op == OP_CELL_BACK) {
+      cellBackward();
+    } else if (op == OP_STATE_INIT) {
+      initState();
     } else if (op == OP_HEAD) {
       head();
     } else if (op == OP_LOSS) {
       loss();
     } else if (op == OP_HEAD_BACK) {
       headBackward();
-    } else if (op == OP_BWD) {
-      backwardRecurrence();
-    } else if (op == OP_WGRAD) {
-      layerGradients();
-    } else if (op == OP_TRANSPOSE) {
-      transposeWeights();
+    } else if (op == OP_BACK_INIT) {
+      initBackward();
     }
   }
 
@@ -158,133 +211,319 @@ final class BpttKernel extends Kernel {
     return 1f / (1f + exp(-a));
   }
 
-  /**
-   * Σ_k W_hh[row, k] h[k], reading the transposed copy: wt[whh + k·GH + row], so that neighbouring
-   * work items (neighbouring rows) read neighbouring addresses (coalesced on a GPU, vector loads on a CPU).
-   */
-  private float recurrentDot(int whh, int row, int hAt) {
-    int gh = G * H;
-    float s = 0f;
-    for (int k = 0; k < H; k++) {
-      s += wt[whh + k * gh + row] * hs[hAt + k];
-    }
-    return s;
-  }
+  // ---- the tiled product -----------------------------------------------------------------------
 
-  /** wt = the transpose of every layer's W_ih and W_hh, at the same offsets as in w. Work item i is element i of each layer's [W_ih, W_hh] block. */
-  private void transposeWeights() {
-    int i = getGlobalId();
-    if (i < n) {
-      int gh = G * H;
-      for (int l = 0; l < L; l++) {
-        int off = lw[2 * l];
-        int in = lw[2 * l + 1];
-        int nIh = gh * in;
-        if (i < nIh) {
-          // W_ih[r, k] → wt[off + k·GH + r]
-          wt[off + (i % in) * gh + i / in] = w[off + i];
+  /**
+   * A 2-D launch: one work-group per TM × TN tile of C (group (0) the tile column, group (1) the tile
+   * row), TN/8 × TM/4 work items (tx, ty), each owning a 4 × 8 block: rows ty + i·TM/4 (i < 4,
+   * strided, so that the items along dimension 0 read the same A element: a broadcast) and the 8
+   * neighbouring columns 8·tx .. 8·tx + 7 (contiguous: on a GPU two 16-byte local loads; a CPU
+   * compiler could make the 8 sums of a row one 8-wide multiply-add, though PoCL 3.1's assembly for
+   * this kernel shows scalar code). 32 sums per item: 2.7 multiply-adds per local load, against 0.5
+   * for a naive product. (A barrier every few k steps, so that PoCL vectorises across work items,
+   * gave vector code but ran 2–3× slower: the sums then go through memory at every barrier.)
+   *
+   * <p>Local memory {@link #tileAB}: per k block of TK, A's TM × TK tile as [TK][TM] at 0 and B's
+   * TK × TN tile as [TK][TN] at TM·TK, staged by all items together (zeros past the product's
+   * edges); then every item accumulates its 32 sums from local memory only. At the end the group writes its
+   * C tile [TM][TN] to local memory and stores it row by row (neighbouring items, neighbouring
+   * addresses), adding the bias or the old C. Each sum runs over k in ascending order, so a result
+   * depends on the tile size and nothing else: bit-identical for a seed on a given device.
+   */
+  private void gemm() {
+    int lx = tileN / MICRO_N;
+    int ly = tileM / MICRO_M;
+    int tx = getLocalId(0);
+    int ty = getLocalId(1);
+    int lid = ty * lx + tx;
+    int ls = lx * ly;
+    int m0 = getGroupId(1) * tileM;
+    int n0 = getGroupId(0) * tileN;
+    int bBase = tileM * tileK;
+    float c00 = 0f;
+    float c01 = 0f;
+    float c02 = 0f;
+    float c03 = 0f;
+    float c04 = 0f;
+    float c05 = 0f;
+    float c06 = 0f;
+    float c07 = 0f;
+    float c10 = 0f;
+    float c11 = 0f;
+    float c12 = 0f;
+    float c13 = 0f;
+    float c14 = 0f;
+    float c15 = 0f;
+    float c16 = 0f;
+    float c17 = 0f;
+    float c20 = 0f;
+    float c21 = 0f;
+    float c22 = 0f;
+    float c23 = 0f;
+    float c24 = 0f;
+    float c25 = 0f;
+    float c26 = 0f;
+    float c27 = 0f;
+    float c30 = 0f;
+    float c31 = 0f;
+    float c32 = 0f;
+    float c33 = 0f;
+    float c34 = 0f;
+    float c35 = 0f;
+    float c36 = 0f;
+    float c37 = 0f;
+    for (int k0 = 0; k0 < gemmK; k0 += tileK) {
+      int kn = min(tileK, gemmK - k0);
+      // stage A(m0.., k0..) as [kk][mm] and B(k0.., n0..) as [kk][nn]; one loop per operand, not one shared
+      // method: Aparapi passes no array to a method, so a shared one would branch on the operand per element
+      // only the kn rows of this block (the compute loop reads no further)
+      // element i = ka·TM + mm (and kb·TN + nn below), advanced by additions: a division per element costs more than its load
+      int mm = lid % tileM;
+      int ka = lid / tileM;
+      for (int i = lid; i < tileM * kn; i += ls) {
+        float v = 0f;
+        if (m0 + mm < gemmM) {
+          int at = gemmAOff + (m0 + mm) * gemmASm + (k0 + ka) * gemmASk;
+          if (gemmA == BUF_X) {
+            v = x[at];
+          }
+          if (gemmA == BUF_HS) {
+            v = hs[at];
+          }
+          if (gemmA == BUF_DGI) {
+            v = dgi[at];
+          }
+          if (gemmA == BUF_DGH) {
+            v = dgh[at];
+          }
+          if (gemmA == BUF_ONE) {
+            v = 1f;
+          }
         }
-        if (i >= nIh && i < nIh + gh * H) {
-          int i2 = i - nIh;
-          // W_hh[r, k] → wt[off + GH·in + k·GH + r]
-          wt[off + nIh + (i2 % H) * gh + i2 / H] = w[off + i];
+        tileAB[i] = v;
+        mm += ls;
+        while (mm >= tileM) {
+          mm -= tileM;
+          ka++;
+        }
+      }
+      int nn = lid % tileN;
+      int kb = lid / tileN;
+      for (int i = lid; i < tileN * kn; i += ls) {
+        float v = 0f;
+        if (n0 + nn < gemmN) {
+          int at = gemmBOff + (k0 + kb) * gemmBSk + (n0 + nn) * gemmBSn;
+          if (gemmB == BUF_W) {
+            v = w[at];
+          }
+          if (gemmB == BUF_X) {
+            v = x[at];
+          }
+          if (gemmB == BUF_HS) {
+            v = hs[at];
+          }
+          if (gemmB == BUF_DGI) {
+            v = dgi[at];
+          }
+          if (gemmB == BUF_DGH) {
+            v = dgh[at];
+          }
+        }
+        tileAB[bBase + i] = v;
+        nn += ls;
+        while (nn >= tileN) {
+          nn -= tileN;
+          kb++;
+        }
+      }
+      localBarrier();
+      for (int kk = 0; kk < kn; kk++) {
+        int ar = kk * tileM + ty;
+        int br = bBase + kk * tileN + MICRO_N * tx;
+        float a0 = tileAB[ar];
+        float a1 = tileAB[ar + ly];
+        float a2 = tileAB[ar + 2 * ly];
+        float a3 = tileAB[ar + 3 * ly];
+        float b0 = tileAB[br];
+        float b1 = tileAB[br + 1];
+        float b2 = tileAB[br + 2];
+        float b3 = tileAB[br + 3];
+        float b4 = tileAB[br + 4];
+        float b5 = tileAB[br + 5];
+        float b6 = tileAB[br + 6];
+        float b7 = tileAB[br + 7];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c04 += a0 * b4;
+        c05 += a0 * b5;
+        c06 += a0 * b6;
+        c07 += a0 * b7;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c14 += a1 * b4;
+        c15 += a1 * b5;
+        c16 += a1 * b6;
+        c17 += a1 * b7;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c24 += a2 * b4;
+        c25 += a2 * b5;
+        c26 += a2 * b6;
+        c27 += a2 * b7;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
+        c34 += a3 * b4;
+        c35 += a3 * b5;
+        c36 += a3 * b6;
+        c37 += a3 * b7;
+      }
+      localBarrier();
+    }
+    // the C tile [TM][TN] into local memory (TM·TN ≤ (TM + TN)·TK, see KernelSizes), then out row by row
+    int cr = ty * tileN + MICRO_N * tx;
+    int rowStep = ly * tileN;
+    tileAB[cr] = c00;
+    tileAB[cr + 1] = c01;
+    tileAB[cr + 2] = c02;
+    tileAB[cr + 3] = c03;
+    tileAB[cr + 4] = c04;
+    tileAB[cr + 5] = c05;
+    tileAB[cr + 6] = c06;
+    tileAB[cr + 7] = c07;
+    tileAB[cr + rowStep] = c10;
+    tileAB[cr + rowStep + 1] = c11;
+    tileAB[cr + rowStep + 2] = c12;
+    tileAB[cr + rowStep + 3] = c13;
+    tileAB[cr + rowStep + 4] = c14;
+    tileAB[cr + rowStep + 5] = c15;
+    tileAB[cr + rowStep + 6] = c16;
+    tileAB[cr + rowStep + 7] = c17;
+    tileAB[cr + 2 * rowStep] = c20;
+    tileAB[cr + 2 * rowStep + 1] = c21;
+    tileAB[cr + 2 * rowStep + 2] = c22;
+    tileAB[cr + 2 * rowStep + 3] = c23;
+    tileAB[cr + 2 * rowStep + 4] = c24;
+    tileAB[cr + 2 * rowStep + 5] = c25;
+    tileAB[cr + 2 * rowStep + 6] = c26;
+    tileAB[cr + 2 * rowStep + 7] = c27;
+    tileAB[cr + 3 * rowStep] = c30;
+    tileAB[cr + 3 * rowStep + 1] = c31;
+    tileAB[cr + 3 * rowStep + 2] = c32;
+    tileAB[cr + 3 * rowStep + 3] = c33;
+    tileAB[cr + 3 * rowStep + 4] = c34;
+    tileAB[cr + 3 * rowStep + 5] = c35;
+    tileAB[cr + 3 * rowStep + 6] = c36;
+    tileAB[cr + 3 * rowStep + 7] = c37;
+    localBarrier();
+    for (int i = lid; i < tileM * tileN; i += ls) {
+      int m = m0 + i / tileN;
+      int nn = n0 + i % tileN;
+      if (m < gemmM && nn < gemmN) {
+        int at = gemmCOff + m * gemmCSm + nn;
+        // C = [C +] [bias(n) +] Σ_k A(m,k) B(k,n)
+        float v = tileAB[i];
+        if (gemmBias >= 0) {
+          v += w[gemmBias + nn];
+        }
+        if (gemmC == BUF_ACT) {
+          act[at] = gemmAccumulate == 1 ? act[at] + v : v;
+        }
+        if (gemmC == BUF_REC) {
+          rec[at] = gemmAccumulate == 1 ? rec[at] + v : v;
+        }
+        if (gemmC == BUF_DHC) {
+          dhc[at] = gemmAccumulate == 1 ? dhc[at] + v : v;
+        }
+        if (gemmC == BUF_DW) {
+          dw[at] = gemmAccumulate == 1 ? dw[at] + v : v;
+        }
+        if (gemmC == BUF_DHX) {
+          dhx[at] = gemmAccumulate == 1 ? dhx[at] + v : v;
         }
       }
     }
   }
 
-  /** One work item per (t, b, r): act = b_ih + W_ih · in. */
-  private void projectInputs() {
+  // ---- forward, pointwise ----------------------------------------------------------------------
+
+  /** hs, cs slot 0 of the layer = h0, c0 (item b·H + j). */
+  private void initState() {
     int gid = getGlobalId();
     if (gid < n) {
-      int gh = G * H;
-      int r = gid % gh;
-      int tb = gid / gh;
-      int wCol = offW + r; // W_ih[r,k] = wt[offW + k·GH + r]
-      // s = b_ih[r] + Σ_k W_ih[r,k] in[t,b,k]
-      float s = w[offW + gh * inW + gh * H + r];
-      if (inIsX == 1) {
-        int xAt = tb * inW;
-        for (int k = 0; k < inW; k++) {
-          s += wt[wCol + k * gh] * x[xAt + k];
-        }
-      } else {
-        // the layer below's h at step t is its slot t + 1: (t+1)·B + b = tb + B
-        int hAt = hsInOff + (tb + B) * H;
-        for (int k = 0; k < inW; k++) {
-          s += wt[wCol + k * gh] * hs[hAt + k];
-        }
+      hs[hsOff + gid] = h0[stOff + gid];
+      if (cell == CELL_LSTM) {
+        cs[hsOff + gid] = c0[stOff + gid];
       }
-      act[actOff + gid] = s;
     }
   }
 
-  /** One work-group per sequence b; each work item owns units j = lid, lid + L, ... for all T steps. */
-  private void forwardRecurrence() {
-    int b = getGroupId();
-    int lid = getLocalId();
-    int ls = getLocalSize();
-    int gh = G * H;
-    int whh = offW + gh * inW;
-    int bhh = whh + gh * H + gh;
-    int st = stOff + b * H;
-    for (int j = lid; j < H; j += ls) {
-      hs[hsOff + b * H + j] = h0[st + j];
-      if (cell == CELL_LSTM) {
-        cs[hsOff + b * H + j] = c0[st + j];
-      }
-    }
-    globalBarrier();
-    int lenb = len[b];
-    for (int t = 0; t < T; t++) {
+  /**
+   * Step t ({@link #step}) of unit j of sequence b (item b·H + j): the gates from act[t] (the input
+   * projection) + rec (the recurrent product, computed for all B just before) + b_hh, written back
+   * into act as activations; h_t into hs slot t + 1; past the sequence's length the state passes
+   * through. The last step also writes the final state.
+   */
+  private void cellForward() {
+    int gid = getGlobalId();
+    if (gid < n) {
+      int b = gid / H;
+      int j = gid % H;
+      int t = step;
+      int gh = G * H;
+      int bhh = offW + gh * inW + gh * H + gh;
       int hp = hsOff + (t * B + b) * H; // h_{t-1} lives in slot t
       int hn = hp + B * H; // h_t goes to slot t + 1
       int a = actOff + (t * B + b) * gh;
-      for (int j = lid; j < H; j += ls) {
-        // sequential ifs, not else-if chains: Aparapi 3.0.2 cannot fold a nested else-if here ("goto" CodeGenException)
-        if (t < lenb) {
-          if (cell == CELL_RNN) {
-            rnnStep(a, j, whh, bhh, hp, hn);
-          }
-          if (cell == CELL_LSTM) {
-            lstmStep(a, j, whh, bhh, hp, hn);
-          }
-          if (cell == CELL_GRU) {
-            gruStep(a, j, whh, bhh, hp, hn, hnOff + (t * B + b) * H);
-          }
+      int rc = b * gh;
+      // sequential ifs, not else-if chains: Aparapi 3.0.2 cannot fold a nested else-if here ("goto" CodeGenException)
+      if (t < len[b]) {
+        if (cell == CELL_RNN) {
+          rnnStep(a, rc, j, bhh, hn);
         }
-        if (t >= lenb) {
-          // padding: the state passes through unchanged
-          hs[hn + j] = hs[hp + j];
-          if (cell == CELL_LSTM) {
-            cs[hn + j] = cs[hp + j];
-          }
+        if (cell == CELL_LSTM) {
+          lstmStep(a, rc, j, bhh, hp, hn);
+        }
+        if (cell == CELL_GRU) {
+          gruStep(a, rc, j, bhh, hp, hn, hnOff + (t * B + b) * H);
         }
       }
-      globalBarrier();
-    }
-    int last = hsOff + (T * B + b) * H;
-    for (int j = lid; j < H; j += ls) {
-      hfin[st + j] = hs[last + j];
-      if (cell == CELL_LSTM) {
-        cfin[st + j] = cs[last + j];
+      if (t >= len[b]) {
+        // padding: the state passes through unchanged
+        hs[hn + j] = hs[hp + j];
+        if (cell == CELL_LSTM) {
+          cs[hn + j] = cs[hp + j];
+        }
+      }
+      if (t == T - 1) {
+        hfin[stOff + gid] = hs[hn + j];
+        if (cell == CELL_LSTM) {
+          cfin[stOff + gid] = cs[hn + j];
+        }
       }
     }
   }
 
-  /** RNN unit j: h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh). a: gates of (t,b) in act; hp, hn: slots t and t+1 in hs. */
-  private void rnnStep(int a, int j, int whh, int bhh, int hp, int hn) {
-    float h = tanh(act[a + j] + w[bhh + j] + recurrentDot(whh, j, hp));
+  /** RNN unit j: h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh). a: gates of (t,b) in act; rc: row b of rec; hn: slot t+1 in hs. */
+  private void rnnStep(int a, int rc, int j, int bhh, int hn) {
+    float h = tanh(act[a + j] + w[bhh + j] + rec[rc + j]);
     act[a + j] = h;
     hs[hn + j] = h;
   }
 
   /** LSTM unit j: gates i, f, g, o; c = f ⊙ c_prev + i ⊙ g; h = o ⊙ tanh(c). */
-  private void lstmStep(int a, int j, int whh, int bhh, int hp, int hn) {
-    float ig = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh, j, hp));
-    float fg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh, H + j, hp));
-    float gg = tanh(act[a + 2 * H + j] + w[bhh + 2 * H + j] + recurrentDot(whh, 2 * H + j, hp));
-    float og = sigmoid(act[a + 3 * H + j] + w[bhh + 3 * H + j] + recurrentDot(whh, 3 * H + j, hp));
+  private void lstmStep(int a, int rc, int j, int bhh, int hp, int hn) {
+    float ig = sigmoid(act[a + j] + w[bhh + j] + rec[rc + j]);
+    float fg = sigmoid(act[a + H + j] + w[bhh + H + j] + rec[rc + H + j]);
+    float gg = tanh(act[a + 2 * H + j] + w[bhh + 2 * H + j] + rec[rc + 2 * H + j]);
+    float og = sigmoid(act[a + 3 * H + j] + w[bhh + 3 * H + j] + rec[rc + 3 * H + j]);
     float c = fg * cs[hp + j] + ig * gg;
     act[a + j] = ig;
     act[a + H + j] = fg;
@@ -298,10 +537,10 @@ final class BpttKernel extends Kernel {
    * GRU unit j: hn = W_hn h_prev + b_hn; n = tanh(W_in x + b_in + r ⊙ hn); h = (1 − z) ⊙ n + z ⊙ h_prev.
    * hnAt: where hn of (t, b) goes in hnb.
    */
-  private void gruStep(int a, int j, int whh, int bhh, int hp, int hn, int hnAt) {
-    float rg = sigmoid(act[a + j] + w[bhh + j] + recurrentDot(whh, j, hp));
-    float zg = sigmoid(act[a + H + j] + w[bhh + H + j] + recurrentDot(whh, H + j, hp));
-    float hnv = w[bhh + 2 * H + j] + recurrentDot(whh, 2 * H + j, hp);
+  private void gruStep(int a, int rc, int j, int bhh, int hp, int hn, int hnAt) {
+    float rg = sigmoid(act[a + j] + w[bhh + j] + rec[rc + j]);
+    float zg = sigmoid(act[a + H + j] + w[bhh + H + j] + rec[rc + H + j]);
+    float hnv = w[bhh + 2 * H + j] + rec[rc + 2 * H + j];
     float ng = tanh(act[a + 2 * H + j] + rg * hnv);
     act[a + j] = rg;
     act[a + H + j] = zg;
@@ -433,9 +672,14 @@ final class BpttKernel extends Kernel {
       int o = i / H;
       int j = i % H;
       float s = 0f;
-      for (int row = 0; row < rows; row++) {
-        int hAt = hsOff + ((rowStep(row) + 1) * B + rowSequence(row)) * H;
-        s += dout[row * O + o] * hs[hAt + j];
+      if (seq2one == 1) {
+        for (int row = 0; row < rows; row++) {
+          s += dout[row * O + o] * hs[hsOff + (len[row] * B + row) * H + j]; // slot lengths[b] holds h at step lengths[b] − 1
+        }
+      } else {
+        for (int row = 0; row < rows; row++) {
+          s += dout[row * O + o] * hs[hsOff + (row + B) * H + j]; // row t·B + b: h_t is slot t + 1
+        }
       }
       dw[offHead + i] = s;
     } else if (gid < n) {
@@ -448,165 +692,95 @@ final class BpttKernel extends Kernel {
     }
   }
 
-  /**
-   * One work-group per sequence b, walking t from T − 1 down to 0 and carrying dh (and dc) to the
-   * step before. Writes the pre-activation gradients dgi, dgh of every step (0 on padding).
-   */
-  private void backwardRecurrence() {
-    int b = getGroupId();
-    int lid = getLocalId();
-    int ls = getLocalSize();
-    int gh = G * H;
-    int whh = offW + gh * inW;
-    int cb = b * H;
-    for (int j = lid; j < H; j += ls) {
-      dhc[cb + j] = 0f;
-      dcc[cb + j] = 0f;
-    }
-    int lenb = len[b];
-    for (int step = 0; step < T; step++) {
-      int t = T - 1 - step;
-      int hp = hsOff + (t * B + b) * H;
-      int hn = hp + B * H;
-      int a = actOff + (t * B + b) * gh;
-      int d = (t * B + b) * gh;
-      // phase A: each item turns dh of its units into gate gradients; dhc[j] keeps the direct path only
-      for (int j = lid; j < H; j += ls) {
-        if (t < lenb) {
-          // dh = dLoss/dh_t from above + from step t + 1
-          float dh = dhx[(t * B + b) * H + j] + dhc[cb + j];
-          if (cell == CELL_RNN) {
-            float h = hs[hn + j];
-            // da = (1 − h²) dh   (back through tanh)
-            float da = (1f - h * h) * dh;
-            dgi[d + j] = da;
-            dgh[d + j] = da;
-            dhc[cb + j] = 0f;
-          } else if (cell == CELL_LSTM) {
-            float ig = act[a + j];
-            float fg = act[a + H + j];
-            float gg = act[a + 2 * H + j];
-            float og = act[a + 3 * H + j];
-            float tc = tanh(cs[hn + j]);
-            // dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c))
-            float dc = dcc[cb + j] + dh * og * (1f - tc * tc);
-            float dai = dc * gg * ig * (1f - ig);
-            float daf = dc * cs[hp + j] * fg * (1f - fg);
-            float dag = dc * ig * (1f - gg * gg);
-            float dao = dh * tc * og * (1f - og);
-            dgi[d + j] = dai;
-            dgi[d + H + j] = daf;
-            dgi[d + 2 * H + j] = dag;
-            dgi[d + 3 * H + j] = dao;
-            dgh[d + j] = dai;
-            dgh[d + H + j] = daf;
-            dgh[d + 2 * H + j] = dag;
-            dgh[d + 3 * H + j] = dao;
-            // dc_prev = dc ⊙ f
-            dcc[cb + j] = dc * fg;
-            dhc[cb + j] = 0f;
-          } else {
-            float rg = act[a + j];
-            float zg = act[a + H + j];
-            float ng = act[a + 2 * H + j];
-            float hnv = hnb[hnOff + (t * B + b) * H + j];
-            float hprev = hs[hp + j];
-            // dan = dh (1 − z)(1 − n²);  daz = dh (h_prev − n) z (1 − z);  dar = dan hn r (1 − r)
-            float dan = dh * (1f - zg) * (1f - ng * ng);
-            float daz = dh * (hprev - ng) * zg * (1f - zg);
-            float dar = dan * hnv * rg * (1f - rg);
-            dgi[d + j] = dar;
-            dgi[d + H + j] = daz;
-            dgi[d + 2 * H + j] = dan;
-            dgh[d + j] = dar;
-            dgh[d + H + j] = daz;
-            // d(W_hn h + b_hn) = dan ⊙ r
-            dgh[d + 2 * H + j] = dan * rg;
-            // direct path: dh_prev += dh ⊙ z
-            dhc[cb + j] = dh * zg;
-          }
-        } else {
-          // padding: no gate gradient; dh and dc pass through to the step before unchanged
-          for (int g = 0; g < G; g++) {
-            dgi[d + g * H + j] = 0f;
-            dgh[d + g * H + j] = 0f;
-          }
-        }
-      }
-      globalBarrier();
-      // phase B: dh_prev[k] = direct[k] + Σ_r W_hh[r,k] dgh[r]   (same unit ownership as phase A)
-      if (t < lenb) {
-        for (int k = lid; k < H; k += ls) {
-          float s = dhc[cb + k];
-          for (int r = 0; r < gh; r++) {
-            s += w[whh + r * H + k] * dgh[d + r];
-          }
-          dhc[cb + k] = s;
-        }
-      }
+  // ---- backward, pointwise ---------------------------------------------------------------------
+
+  /** dhc = dcc = 0 (item b·H + j). */
+  private void initBackward() {
+    int gid = getGlobalId();
+    if (gid < n) {
+      dhc[gid] = 0f;
+      dcc[gid] = 0f;
     }
   }
 
   /**
-   * Work items [0, GH·in): dW_ih; [.., +GH·H): dW_hh; [.., +GH): db_ih; [.., +GH): db_hh, each a sum
-   * over T·B; then, when the layer has a layer below, T·B·H items for dh_below = W_ihᵀ dgi.
+   * Step t ({@link #step}) of unit j of sequence b (item b·H + j), walking t down: dh = dhx[t] (from
+   * above) + dhc (from step t + 1) becomes the gate gradients dgi, dgh of step t (0 on padding) and
+   * dhc keeps only the direct path to h_{t−1} (0 for RNN and LSTM, dh ⊙ z for GRU), to which the
+   * next product adds W_hhᵀ dgh. On padding dh and dc pass through to the step before unchanged.
    */
-  private void layerGradients() {
+  private void cellBackward() {
     int gid = getGlobalId();
-    int gh = G * H;
-    int nIh = gh * inW;
-    int nHh = gh * H;
-    int nParams = nIh + nHh + 2 * gh;
-    int tbN = T * B;
-    if (gid < nIh) {
-      int r = gid / inW;
-      int k = gid % inW;
-      float s = 0f;
-      // dW_ih[r,k] = Σ_{t,b} dgi[t,b,r] in[t,b,k]
-      if (inIsX == 1) {
-        for (int tb = 0; tb < tbN; tb++) {
-          s += dgi[tb * gh + r] * x[tb * inW + k];
+    if (gid < n) {
+      int b = gid / H;
+      int j = gid % H;
+      int t = step;
+      int gh = G * H;
+      int hp = hsOff + (t * B + b) * H;
+      int hn = hp + B * H;
+      int a = actOff + (t * B + b) * gh;
+      int d = (t * B + b) * gh;
+      int cb = gid;
+      if (t < len[b]) {
+        // dh = dLoss/dh_t from above + from step t + 1
+        float dh = dhx[(t * B + b) * H + j] + dhc[cb];
+        if (cell == CELL_RNN) {
+          float h = hs[hn + j];
+          // da = (1 − h²) dh   (back through tanh)
+          float da = (1f - h * h) * dh;
+          dgi[d + j] = da;
+          dgh[d + j] = da;
+          dhc[cb] = 0f;
+        } else if (cell == CELL_LSTM) {
+          float ig = act[a + j];
+          float fg = act[a + H + j];
+          float gg = act[a + 2 * H + j];
+          float og = act[a + 3 * H + j];
+          float tc = tanh(cs[hn + j]);
+          // dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c))
+          float dc = dcc[cb] + dh * og * (1f - tc * tc);
+          float dai = dc * gg * ig * (1f - ig);
+          float daf = dc * cs[hp + j] * fg * (1f - fg);
+          float dag = dc * ig * (1f - gg * gg);
+          float dao = dh * tc * og * (1f - og);
+          dgi[d + j] = dai;
+          dgi[d + H + j] = daf;
+          dgi[d + 2 * H + j] = dag;
+          dgi[d + 3 * H + j] = dao;
+          dgh[d + j] = dai;
+          dgh[d + H + j] = daf;
+          dgh[d + 2 * H + j] = dag;
+          dgh[d + 3 * H + j] = dao;
+          // dc_prev = dc ⊙ f
+          dcc[cb] = dc * fg;
+          dhc[cb] = 0f;
+        } else {
+          float rg = act[a + j];
+          float zg = act[a + H + j];
+          float ng = act[a + 2 * H + j];
+          float hnv = hnb[hnOff + (t * B + b) * H + j];
+          float hprev = hs[hp + j];
+          // dan = dh (1 − z)(1 − n²);  daz = dh (h_prev − n) z (1 − z);  dar = dan hn r (1 − r)
+          float dan = dh * (1f - zg) * (1f - ng * ng);
+          float daz = dh * (hprev - ng) * zg * (1f - zg);
+          float dar = dan * hnv * rg * (1f - rg);
+          dgi[d + j] = dar;
+          dgi[d + H + j] = daz;
+          dgi[d + 2 * H + j] = dan;
+          dgh[d + j] = dar;
+          dgh[d + H + j] = daz;
+          // d(W_hn h + b_hn) = dan ⊙ r
+          dgh[d + 2 * H + j] = dan * rg;
+          // direct path: dh_prev = dh ⊙ z
+          dhc[cb] = dh * zg;
         }
       } else {
-        for (int tb = 0; tb < tbN; tb++) {
-          s += dgi[tb * gh + r] * hs[hsInOff + (tb + B) * H + k];
+        // padding: no gate gradient (so the product adds nothing); dh and dc pass through unchanged
+        for (int g = 0; g < G; g++) {
+          dgi[d + g * H + j] = 0f;
+          dgh[d + g * H + j] = 0f;
         }
       }
-      dw[offW + gid] = s;
-    } else if (gid < nIh + nHh) {
-      int i = gid - nIh;
-      int r = i / H;
-      int k = i % H;
-      float s = 0f;
-      // dW_hh[r,k] = Σ_{t,b} dgh[t,b,r] h_{t-1}[b,k]   (h_{t-1} is slot t)
-      for (int tb = 0; tb < tbN; tb++) {
-        s += dgh[tb * gh + r] * hs[hsOff + tb * H + k];
-      }
-      dw[offW + gid] = s;
-    } else if (gid < nIh + nHh + gh) {
-      int r = gid - nIh - nHh;
-      float s = 0f;
-      for (int tb = 0; tb < tbN; tb++) {
-        s += dgi[tb * gh + r];
-      }
-      dw[offW + gid] = s;
-    } else if (gid < nParams) {
-      int r = gid - nIh - nHh - gh;
-      float s = 0f;
-      for (int tb = 0; tb < tbN; tb++) {
-        s += dgh[tb * gh + r];
-      }
-      dw[offW + gid] = s;
-    } else if (gid < n) {
-      int i = gid - nParams;
-      int tb = i / H;
-      int k = i % H;
-      float s = 0f;
-      // dh_below[t,b,k] = Σ_r W_ih[r,k] dgi[t,b,r]
-      for (int r = 0; r < gh; r++) {
-        s += w[offW + r * inW + k] * dgi[tb * gh + r];
-      }
-      dhx[i] = s;
     }
   }
 }

@@ -142,6 +142,11 @@ public final class Devices {
     return String.join(", ", names);
   }
 
+  /** The tile and work-group sizes the Aparapi engine uses on the device, e.g. "tiles 64x64 k 256 (128 items), ...". */
+  public static String tiling(ResolvedDevice device) {
+    return KernelSizes.forDevice(device.device()).describe();
+  }
+
   /** The record for one Aparapi device. */
   public static DeviceInfo info(Device d) {
     if (d instanceof OpenCLDevice cl) {

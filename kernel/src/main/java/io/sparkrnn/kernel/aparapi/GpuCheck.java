@@ -322,6 +322,8 @@ public final class GpuCheck {
       row.put("gflops", r.gflopPerSecond());
       if (engine instanceof AparapiEngine ap) {
         row.put("launches_per_step", r.launchesPerStep());
+        row.put("transfer_bytes_per_step", r.transferBytesPerStep());
+        row.put("tiling", ap.tiling());
         row.put("on_opencl", ap.lastCallRanOnOpenCL());
       }
       row.put("working_mb", engine.workingBytes() / 1e6);
@@ -381,16 +383,20 @@ public final class GpuCheck {
 
   static String table(List<Map<String, Object>> rows, String device, String yardstickSource) {
     StringBuilder sb = new StringBuilder();
-    sb.append("| cell | F | H | B | T | device | ms/step | seq/s | GFLOP/s | cuDNN seq/s | ratio |\n");
-    sb.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    sb.append("| cell | F | H | B | T | device | ms/step | seq/s | GFLOP/s | launches/step | host↔device kB/step | cuDNN seq/s | ratio |\n");
+    sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (Map<String, Object> r : rows) {
       boolean err = r.containsKey("error");
-      sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.get("cell"), r.get("input_size"),
+      sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.get("cell"),
+          r.get("input_size"),
           r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"),
           err ? (String.valueOf(r.get("error")).startsWith("skipped") ? "skipped" : "error")
               : String.format(Locale.ROOT, "%.2f", (Double) r.get("median_ms")),
           err ? "" : String.format(Locale.ROOT, "%,.0f", (Double) r.get("seq_per_s")),
           err ? "" : String.format(Locale.ROOT, "%.1f", (Double) r.get("gflops")),
+          r.containsKey("launches_per_step") ? r.get("launches_per_step") : "",
+          r.containsKey("transfer_bytes_per_step")
+              ? String.format(Locale.ROOT, "%.1f", ((Number) r.get("transfer_bytes_per_step")).longValue() / 1e3) : "",
           r.containsKey("cudnn_seq_per_s") ? String.format(Locale.ROOT, "%,.0f", (Double) r.get("cudnn_seq_per_s")) : "",
           r.containsKey("ratio_to_cudnn") ? String.format(Locale.ROOT, "%.2f×", (Double) r.get("ratio_to_cudnn")) : ""));
     }

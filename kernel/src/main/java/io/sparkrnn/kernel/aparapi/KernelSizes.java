@@ -4,30 +4,117 @@ import com.aparapi.device.Device;
 import com.aparapi.device.OpenCLDevice;
 
 /**
- * Work-group sizes per device kind.
+ * Work-group and tile sizes, chosen from the device's limits.
  *
- * <p>The recurrent ops run one work-group per sequence with a barrier per step, each work item
- * handling units j = lid, lid + L, ...; so any H works with any local size L. On the Java thread
- * pool a work item is a Java thread and a barrier is a thread rendezvous, so the JVM uses as many
- * items per group as there are cores (more only adds contention).
+ * <p>A product's work-group computes a TM × TN tile of C with (TM/4)·(TN/8) work items (a 4 × 8
+ * block each, see {@link BpttKernel}'s gemm) and stages TK columns of A and TK rows of B at a time
+ * in local memory: (TM + TN)·TK floats, which must also hold the TM × TN C tile at the end. The
+ * square sizes (skinny products narrow them, {@link #tileFor}):
+ * <ul>
+ *   <li>GPU: TM = 32, TN = 64 (64 items, two 32-wide warps; 16 × 32 and 16 items where a group
+ *       may hold fewer than 64): small tiles, so that a per-step product of B = 64 rows by
+ *       GH = 1024 columns makes 32 work-groups rather than 16; TK the largest of 32, 16, 8 whose
+ *       tiles fit a quarter of the local memory, so that several groups share an SM.</li>
+ *   <li>OpenCL CPU (PoCL): TM = TN = 64 (128 items; PoCL runs the items of a group as a loop, one
+ *       group per core at a time); local memory is ordinary cached memory there, so TK as large as
+ *       fits an eighth of it, at most 256 (the tiles then stay within L2: 128 KiB).</li>
+ *   <li>The Java thread pool: a work item is a thread and a barrier a rendezvous, so 8 items
+ *       (TM = 8, TN = 32) and TK = 64.</li>
+ * </ul>
+ * The items per group stay within the device's maximum work-group size (at most 256) and a
+ * multiple of 8 (the preferred multiple of PoCL; NVIDIA's warp is 32).
+ *
+ * @param elementwise local size of the pointwise ops (one item per element)
+ * @param tileM rows of C per work-group, a multiple of 4
+ * @param tileN columns of C per work-group, a multiple of 8
+ * @param tileK the k block staged in local memory at a time
+ * @param localMemBytes the device's local memory, as reported (0 for the JVM)
  */
-record KernelSizes(int elementwise, int recurrent) {
+record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localMemBytes) {
   /** The largest local size used on the Java thread pool. */
   static final int JVM_MAX_LOCAL = 8;
 
-  static KernelSizes forDevice(Device device, int hidden) {
+  KernelSizes {
+    if (tileM % BpttKernel.MICRO_M != 0 || tileN % BpttKernel.MICRO_N != 0 || tileK < 1
+        || (long) tileM * tileN > (long) (tileM + tileN) * tileK) {
+      throw new IllegalArgumentException("TM must be a multiple of " + BpttKernel.MICRO_M + ", TN of " + BpttKernel.MICRO_N
+          + ", and (TM + TN)·TK must hold a TM × TN tile; found TM=" + tileM + " TN=" + tileN + " TK=" + tileK);
+    }
+  }
+
+  static KernelSizes forDevice(Device device) {
     if (device instanceof OpenCLDevice cl) {
       int max = Math.max(1, Math.min(cl.getMaxWorkGroupSize(), 256));
+      long local = cl.getLocalMemSize();
       if (cl.getType() == Device.TYPE.GPU) {
-        // 32-wide warps: round H up to a warp multiple, at most 256 items per sequence.
-        return new KernelSizes(Math.min(128, max), Math.min(max, roundUp(hidden, 32)));
+        int tm = max >= 64 ? 32 : 16;
+        int tn = 2 * tm;
+        return new KernelSizes(Math.min(128, max), tm, tn, largestTileK(local / 4, tm, tn, 32, 8), local);
       }
-      // OpenCL CPU (PoCL): work items of a group become vectorised loops; a group per sequence
-      // already spreads the recurrence over cores.
-      return new KernelSizes(Math.min(64, max), Math.min(max, Math.min(64, roundUp(hidden, 8))));
+      int tile = max >= 128 ? 64 : 32;
+      return new KernelSizes(Math.min(64, max), tile, tile, largestTileK(local / 8, tile, tile, 256, 8), local);
     }
-    int cores = Math.max(1, Math.min(JVM_MAX_LOCAL, Runtime.getRuntime().availableProcessors()));
-    return new KernelSizes(cores, Math.min(cores, hidden));
+    return new KernelSizes(JVM_MAX_LOCAL, 8, 32, 64, 0);
+  }
+
+  /** The largest power of two in [lowest, highest] with (TM + TN)·TK floats ≤ budget bytes; lowest if none fits. */
+  private static int largestTileK(long budgetBytes, int tileM, int tileN, int highest, int lowest) {
+    int k = highest;
+    while (k > lowest && 4L * (tileM + tileN) * k > budgetBytes) {
+      k /= 2;
+    }
+    return k;
+  }
+
+  /** The tile of one product launch: TM × TN of C, k blocks of TK. */
+  record Tile(int m, int n, int k) {}
+
+  /**
+   * The tile for an M × N product. The square one unless M or N is smaller: then the tile narrows
+   * to the smallest power of two that covers it (at least 4 rows or 8 columns) and widens the other
+   * way up to the same area TM·TN, no wider than that side needs; TK grows to fill the same local
+   * memory (TM + TN)·TK. E.g. on PoCL a bias gradient (M = 1, N = GH = 1024) gets a 4 × 1024 tile
+   * with TK = 31 instead of 64 × 64 tiles that would compute 63 of every 64 rows for nothing. A
+   * narrowed tile may have fewer work items than {@link #gemmLocal()}, never more.
+   */
+  Tile tileFor(int m, int n) {
+    int area = tileM * tileN;
+    long budget = (long) (tileM + tileN) * tileK;
+    int tm = tileM;
+    int tn = tileN;
+    if (m < tileM && m <= n) {
+      tm = powerOfTwoAtLeast(m, BpttKernel.MICRO_M);
+      tn = Math.min(area / tm, powerOfTwoAtLeast(n, BpttKernel.MICRO_N));
+    } else if (n < tileN) {
+      tn = powerOfTwoAtLeast(n, BpttKernel.MICRO_N);
+      tm = Math.min(area / tn, powerOfTwoAtLeast(m, BpttKernel.MICRO_M));
+    }
+    int tk = (int) Math.max(1, budget / (tm + tn));
+    return new Tile(tm, tn, tk);
+  }
+
+  private static int powerOfTwoAtLeast(int size, int lowest) {
+    int t = lowest;
+    while (t < size) {
+      t *= 2;
+    }
+    return t;
+  }
+
+  /** Floats of the local tile array: (TM + TN)·TK, which also holds a TM × TN C tile (checked in the constructor). */
+  int localFloats() {
+    return (tileM + tileN) * tileK;
+  }
+
+  /** Work items per product work-group: (TM/4)·(TN/8), the same for every {@link #tileFor} tile. */
+  int gemmLocal() {
+    return tileM / BpttKernel.MICRO_M * (tileN / BpttKernel.MICRO_N);
+  }
+
+  /** e.g. "tiles 64x64 k 256 (128 items), pointwise 64 items, local memory 2048 KiB". */
+  String describe() {
+    return "tiles " + tileM + "x" + tileN + " k " + tileK + " (" + gemmLocal() + " items), pointwise " + elementwise + " items"
+        + (localMemBytes > 0 ? ", local memory " + localMemBytes / 1024 + " KiB" : "");
   }
 
   static int roundUp(int n, int multiple) {

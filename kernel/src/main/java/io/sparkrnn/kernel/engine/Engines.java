@@ -2,6 +2,7 @@ package io.sparkrnn.kernel.engine;
 
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
 import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.aparapi.ResolvedDevice;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import java.util.logging.Logger;
 
@@ -72,7 +73,8 @@ public final class Engines {
     if (d == DeviceChoice.JVM || (d == DeviceChoice.AUTO && !Devices.available().contains(DeviceChoice.GPU))) {
       return "JVM engine (float32 Java, " + io.sparkrnn.kernel.jvm.MathKernels.best().describe() + ")";
     }
-    String aparapi = "aparapi on " + Devices.resolve(d).info().describe();
+    ResolvedDevice resolved = Devices.resolve(d);
+    String aparapi = "aparapi on " + resolved.info().describe() + "; " + Devices.tiling(resolved);
     return d == DeviceChoice.AUTO ? "train: the faster of " + aparapi + " and the JVM engine, timed at the run's shape; else " + aparapi
         : aparapi;
   }

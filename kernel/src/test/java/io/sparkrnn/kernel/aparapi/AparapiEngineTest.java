@@ -139,7 +139,11 @@ class AparapiEngineTest {
   }
 
   static void checkAgainstReference(AparapiEngine engine, Case c, int T, int B) {
-    ModelConfig config = c.config();
+    checkAgainstReference(engine, c, c.config(), T, B);
+  }
+
+  /** As above with another model shape than the case's own (its seed, lengths and initial-state choice stay). */
+  static void checkAgainstReference(AparapiEngine engine, Case c, ModelConfig config, int T, int B) {
     Params params = new Params(config, toFloats(Fixtures.randomParams(new ParamLayout(config).size(), c.seed())));
     Batch batch = Fixtures.randomBatch(config, T, B, c.lengths(), c.seed() + 7);
     State initial = c.initialState() ? Fixtures.randomState(config, B, c.seed() + 13) : null;
@@ -148,7 +152,7 @@ class AparapiEngineTest {
     BpttResult expected = reference.lossAndGradient(params, batch, initial);
     BpttResult actual = engine.lossAndGradient(params, batch, initial);
     checkRanWhereAsked(engine);
-    assertEquals(AparapiEngine.launchesPerTrainingStep(config), engine.lastCallLaunches(), engine.executionReport());
+    assertEquals(AparapiEngine.launchesPerTrainingStep(config, T), engine.lastCallLaunches(), engine.executionReport());
     String where = c + " on " + engine.describe();
     assertEquals(expected.gradients().count(), actual.gradients().count(), where + ": loss count");
     CHECK.assertClose(where + ": loss sum", new double[] {expected.gradients().lossSum()}, new double[] {actual.gradients().lossSum()});
@@ -158,7 +162,7 @@ class AparapiEngineTest {
     ForwardResult expectedForward = reference.forward(params, batch, initial);
     ForwardResult actualForward = engine.forward(params, batch, initial);
     checkRanWhereAsked(engine);
-    assertEquals(AparapiEngine.launchesPerForward(config), engine.lastCallLaunches(), engine.executionReport());
+    assertEquals(AparapiEngine.launchesPerForward(config, T), engine.lastCallLaunches(), engine.executionReport());
     CHECK.assertClose(where + ": forward outputs", toDoubles(expectedForward.outputs()), toDoubles(actualForward.outputs()));
     CHECK.assertStatesClose(where + ": final state after forward", expectedForward.finalState(), actualForward.finalState());
   }

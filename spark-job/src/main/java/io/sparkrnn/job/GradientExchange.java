@@ -30,8 +30,9 @@ import java.util.function.BooleanSupplier;
  * The step exchange of {@code --sync barrier}: a rendezvous server on the driver that every
  * barrier task connects to for the length of a segment.
  *
- * <p>Per step, each of the P tasks sends its {@link PartitionResult}; when the P-th arrives the
- * server merges them in partition order ({@link StepMerge}, the same code the driver runs under
+ * <p>Per step, each of the P tasks sends its {@link PartitionResult} (its sums as
+ * {@link CombineTree} blocks); when the P-th arrives the server merges them in the fixed tree
+ * ({@link StepMerge}, the same code the driver runs under
  * {@code --sync job}) and sends every task the same {@link StepTotal}. Each task then applies the
  * same update to its own copy of the parameters. The server keeps no training state: a retried
  * segment (the driver gives every attempt a new segment id) simply meets in fresh rendezvous.
@@ -66,7 +67,7 @@ final class GradientExchange {
       String dataError, boolean endSegment) {}
 
   /** What the server must know of a segment to merge its steps. */
-  record Segment(ModelConfig model, int partitions, int parameterCount, int batch, boolean carry) {}
+  record Segment(ModelConfig model, int partitions, int virtualPartitions, int batch, boolean carry) {}
 
   /**
    * The wire codec: little-endian, arrays copied in bulk (a float64 gradient of 2 MB takes about
@@ -229,9 +230,16 @@ final class GradientExchange {
 
   static byte[] encode(Message m) {
     PartitionResult r = m.result();
-    GradientSum sum = r.sum();
-    Codec c = Codec.writer(8 * sum.gradient().length + 4 * (length(r.finalH()) + length(r.finalC())) + 1024);
-    c.putInt(r.partition()).putDouble(sum.lossSum()).putLong(sum.count()).putDoubles(sum.gradient()).putInts(r.positions())
+    long gradients = 0;
+    for (CombineTree.Block b : r.blocks()) {
+      gradients += b.sum().gradient().length;
+    }
+    Codec c = Codec.writer((int) Math.min(MAX_MESSAGE, 8 * gradients + 4L * (length(r.finalH()) + length(r.finalC())) + 1024));
+    c.putInt(r.partition()).putInt(r.blocks().length);
+    for (CombineTree.Block b : r.blocks()) {
+      c.putInt(b.level()).putInt(b.index()).putDouble(b.sum().lossSum()).putLong(b.sum().count()).putDoubles(b.sum().gradient());
+    }
+    c.putInts(r.positions())
         .putFloats(r.finalH()).putFloats(r.finalC()).putString(r.device()).putString(r.executor()).putLong(r.computeNanos())
         .putString(r.dataError()).putBoolean(m.endSegment());
     return c.bytes();
@@ -240,8 +248,17 @@ final class GradientExchange {
   static Message decodeMessage(byte[] bytes) {
     Codec c = Codec.reader(bytes);
     int partition = c.getInt();
-    GradientSum sum = new GradientSum(c.getDouble(), c.getLong(), c.getDoubles());
-    PartitionResult r = new PartitionResult(partition, sum, c.getInts(), c.getFloats(), c.getFloats(), c.getString(), c.getString(),
+    int count = c.getInt();
+    if (count < 0 || count > 64) { // at most 2·⌈log2 V⌉ blocks, V < 2^31
+      throw new IllegalArgumentException("partition " + partition + " sent " + count + " gradient blocks");
+    }
+    CombineTree.Block[] blocks = new CombineTree.Block[count];
+    for (int i = 0; i < count; i++) {
+      int level = c.getInt();
+      int index = c.getInt();
+      blocks[i] = new CombineTree.Block(level, index, new GradientSum(c.getDouble(), c.getLong(), c.getDoubles()));
+    }
+    PartitionResult r = new PartitionResult(partition, blocks, c.getInts(), c.getFloats(), c.getFloats(), c.getString(), c.getString(),
         c.getLong(), c.getString());
     return new Message(r, c.getBoolean());
   }
@@ -455,7 +472,7 @@ final class GradientExchange {
       return new StepTotal(null, 0, null, null, new TreeSet<>(), dataError, true);
     }
     TreeSet<String> devices = new TreeSet<>();
-    StepMerge merged = StepMerge.of(segment.model(), results, segment.parameterCount(), segment.batch(), segment.carry(), devices);
+    StepMerge merged = StepMerge.of(segment.model(), results, segment.virtualPartitions(), segment.batch(), segment.carry(), devices);
     return new StepTotal(merged.total(), merged.computeNanos(), merged.carriedH(), merged.carriedC(), devices, null, end);
   }
 

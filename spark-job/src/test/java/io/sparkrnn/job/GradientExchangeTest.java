@@ -23,18 +23,20 @@ class GradientExchangeTest {
   static final ModelConfig MODEL = new ModelConfig(CellType.RNN, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
 
   static PartitionResult part(int partition, double loss, long count, double[] gradient) {
-    return new PartitionResult(partition, new GradientSum(loss, count, gradient), new int[] {partition}, null, null, "jvm",
+    // partition p computed virtual partition p alone: the leaf (level 0, index p) of the combine tree
+    CombineTree.Block[] blocks = {new CombineTree.Block(0, partition, new GradientSum(loss, count, gradient))};
+    return new PartitionResult(partition, blocks, new int[] {partition}, null, null, "jvm",
         "executor-" + partition, 1000L * (partition + 1), null);
   }
 
   @Test
-  void everyTaskGetsTheSumInPartitionOrderWhateverOrderTheyArriveIn() throws Exception {
+  void everyTaskGetsTheSumOfTheFixedTreeWhateverOrderTheyArriveIn() throws Exception {
     // In float64, (0.1 + 1e20) − 1e20 is 0 and (−1e20 + 1e20) + 0.1 is 0.1: the sum tells the order.
-    // Partition order (0, 1, 2) must win over arrival order (2, 1, 0).
+    // The tree over 3 leaves adds (leaf 0 + leaf 1) + leaf 2; it must win over arrival order (2, 1, 0).
     double[][] g = {{0.1}, {1e20}, {-1e20}};
     ExecutorService pool = Executors.newFixedThreadPool(3);
     try (GradientExchange.Server server = new GradientExchange.Server("127.0.0.1", "127.0.0.1", 0)) {
-      server.open(7, new GradientExchange.Segment(MODEL, 3, 1, 3, false));
+      server.open(7, new GradientExchange.Segment(MODEL, 3, 3, 3, false));
       Future<?>[] answers = new Future<?>[3];
       for (int p = 2; p >= 0; p--) {
         int partition = p;
@@ -47,7 +49,7 @@ class GradientExchangeTest {
       }
       for (Future<?> f : answers) {
         GradientExchange.StepTotal t = (GradientExchange.StepTotal) f.get();
-        assertArrayEquals(new double[] {(0.1 + 1e20) + -1e20}, t.total().gradient(), "merged in partition order");
+        assertArrayEquals(new double[] {(0.1 + 1e20) + -1e20}, t.total().gradient(), "merged in the tree's order");
         assertEquals(6.0, t.total().lossSum());
         assertEquals(30, t.total().count());
         assertEquals(3000L, t.computeNanos(), "the slowest partition");
@@ -81,7 +83,7 @@ class GradientExchangeTest {
   @Test
   void aTaskWaitingForAPartitionThatNeverComesEndsWhenKilled() throws Exception {
     try (GradientExchange.Server server = new GradientExchange.Server("127.0.0.1", "127.0.0.1", 0)) {
-      server.open(1, new GradientExchange.Segment(MODEL, 2, 1, 2, false));
+      server.open(1, new GradientExchange.Segment(MODEL, 2, 2, 2, false));
       long killAt = System.nanoTime() + 300_000_000L;
       try (GradientExchange.Client c = new GradientExchange.Client(server.address(), 1, 0, 0, () -> System.nanoTime() > killAt)) {
         IOException e = assertThrows(IOException.class,

@@ -132,13 +132,21 @@ public final class JvmEngine implements BpttEngine {
 
   @Override
   public BpttResult lossAndGradient(Params params, Batch batch, State initial) {
-    GroupedResult slices = lossAndGradients(params, batch, initial, evenSlices(batch.batchSize()));
-    // the slices' sums added in float64, in slice order
-    GradientSum total = new GradientSum(params.layout().size());
-    for (GradientSum s : slices.groups()) {
-      total.merge(s);
+    ModelConfig config = params.config();
+    batch.validateFor(config, true);
+    Call call = begin(params, batch, initial);
+    double[] loss = backward(call);
+    // dW: the slices' float32 sums, added in float64
+    double[] gradient = new double[params.layout().size()];
+    double lossSum = 0;
+    for (int p = 0; p < call.slices; p++) {
+      float[] g = slices.get(p).grad;
+      for (int i = 0; i < gradient.length; i++) {
+        gradient[i] += g[i];
+      }
+      lossSum += loss[p];
     }
-    return new BpttResult(total, slices.finalState());
+    return new BpttResult(new GradientSum(lossSum, batch.lossCount(config), gradient), finalState(call));
   }
 
   /**
@@ -151,11 +159,7 @@ public final class JvmEngine implements BpttEngine {
     batch.validateFor(config, true);
     BpttEngine.checkGroups(bounds, batch.batchSize());
     Call call = begin(params, batch, initial, bounds.clone());
-    double[] loss = new double[call.slices];
-    run(call, s -> {
-      s.forward(call, null);
-      loss[s.index] = s.backward(call);
-    });
+    double[] loss = backward(call);
     int size = params.layout().size();
     GradientSum[] sums = new GradientSum[call.slices];
     for (int p = 0; p < call.slices; p++) {
@@ -167,6 +171,16 @@ public final class JvmEngine implements BpttEngine {
       sums[p] = new GradientSum(loss[p], batch.lossCount(config, call.from[p], call.from[p + 1]), gradient);
     }
     return new GroupedResult(sums, finalState(call));
+  }
+
+  /** Forward and backward of every slice; each slice's loss sum, its gradient left in its {@code grad}. */
+  private double[] backward(Call call) {
+    double[] loss = new double[call.slices];
+    run(call, s -> {
+      s.forward(call, null);
+      loss[s.index] = s.backward(call);
+    });
+    return loss;
   }
 
   /** One call's shapes, inputs and slice bounds. */

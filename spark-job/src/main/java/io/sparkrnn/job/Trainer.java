@@ -432,7 +432,7 @@ public final class Trainer {
     metrics.write(out);
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
-    TrainReport.write(out, config, model, metrics, devices, throughput, partitions, sc.master());
+    TrainReport.write(out, config, model, metrics, devices, throughput, partitions, context.engineThreads(), sc.master());
     log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
         Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
         out.path("model.safetensors"));
@@ -601,6 +601,11 @@ public final class Trainer {
     Map<String, String> now = config.toMap();
     List<String> differ = new ArrayList<>();
     for (String key : RESUME_KEYS) {
+      if (key.equals("virtual-partitions") && !saved.trainConfig().containsKey(key)) {
+        differ.add(key + " (the checkpoint was written before virtual partitions, when a step's sums were added in partition"
+            + " order; now " + now.get(key) + ")");
+        continue;
+      }
       if (!String.valueOf(now.get(key)).equals(String.valueOf(saved.trainConfig().get(key)))) {
         differ.add(key + " (checkpoint " + saved.trainConfig().get(key) + ", now " + now.get(key) + ")");
       }

@@ -104,6 +104,9 @@ class PartitionInvarianceTest {
         Trainer.Summary s = train(config(out, "kernel", "job", 1, 4));
         String expected = threads + (threads == 1 ? " thread)" : " threads)");
         assertTrue(s.devices().stream().anyMatch(d -> d.endsWith(expected)), "the engine ran on " + expected + ": " + s.devices());
+        String report = Files.readString(out.resolve("report.md"));
+        assertTrue(report.contains(expected + "\n") && report.contains("| partitions | 1 of 6 virtual partitions |"),
+            "report.md shows what the executor used: " + report);
         models[threads - 1] = Files.readAllBytes(out.resolve("model.safetensors"));
       }
     } finally {

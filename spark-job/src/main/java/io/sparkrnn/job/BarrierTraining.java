@@ -35,7 +35,7 @@ import scala.runtime.AbstractFunction1;
  * cluster) however small the step. Here one barrier stage (all P tasks start together or not at
  * all) runs a <em>segment</em> of steps. In each step every task computes its partition's sums
  * exactly as under {@code --sync job} ({@link GradientTask#computeOnExecutor}) and sends them to
- * the driver's {@link GradientExchange}, which merges them in partition order and sends every task
+ * the driver's {@link GradientExchange}, which merges them in the fixed {@link CombineTree} and sends every task
  * the same total; each task applies the same {@link StepUpdate} to its own copy of the parameters
  * and optimizer. Same inputs, same code, same order: every replica holds the same bits, and they
  * equal what the driver computes under {@code --sync job}. The driver checks the first claim at
@@ -165,7 +165,7 @@ final class BarrierTraining {
       SegmentInput segmentInput) {
     // each segment (each attempt too) gets a fresh key; the address and, without Spark authentication, the key go in its broadcast
     SegmentInput input = server == null ? segmentInput
-        : segmentInput.withExchange(server.open(segmentInput.segmentId(), segmentOf(segmentInput, context.partitions())));
+        : segmentInput.withExchange(server.open(segmentInput.segmentId(), segmentOf(segmentInput, context)));
     Broadcast<SegmentInput> broadcast = sc.broadcast(input);
     try {
       ClassTag<SegmentResult> tag = ClassTag$.MODULE$.apply(SegmentResult.class);
@@ -190,9 +190,10 @@ final class BarrierTraining {
     }
   }
 
-  static GradientExchange.Segment segmentOf(SegmentInput input, int partitions) {
+  static GradientExchange.Segment segmentOf(SegmentInput input, GradientTask.Context context) {
     Schedule schedule = input.schedule();
-    return new GradientExchange.Segment(input.model(), partitions, input.params().length, schedule.batch(), schedule.windowsPerBatch() > 1);
+    return new GradientExchange.Segment(input.model(), context.partitions(), input.params().length, context.virtualPartitions(),
+        schedule.batch(), schedule.windowsPerBatch() > 1);
   }
 
   /** The barrier task: runs the segment, meeting the other tasks at the driver's exchange. */
@@ -213,7 +214,7 @@ final class BarrierTraining {
       SegmentInput in = input.value();
       if (context.partitions() == 1) {
         // a rendezvous of one is the identity: merge here, with the same code, and skip the round trip
-        GradientExchange.Segment segment = segmentOf(in, 1);
+        GradientExchange.Segment segment = segmentOf(in, context);
         try {
           SegmentResult r = runSegment(context, in, 0,
               (step, mine) -> GradientExchange.merge(segment, new GradientExchange.Message[] {mine}, step));

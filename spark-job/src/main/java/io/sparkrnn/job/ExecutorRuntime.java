@@ -57,11 +57,20 @@ public final class ExecutorRuntime {
 
   /** Runs {@code work} with an engine of this kind and device borrowed from the pool. */
   public static <T> T withEngine(String engine, String device, Function<BpttEngine, T> work) {
-    String key = engine + "/" + device;
+    return withEngine(engine, device, 0, work);
+  }
+
+  /**
+   * Runs {@code work} with an engine of this kind, device and JVM engine thread count (0: every
+   * core; see {@link Engines#create(String, String, int)}) borrowed from the pool.
+   */
+  public static <T> T withEngine(String engine, String device, int jvmThreads, Function<BpttEngine, T> work) {
+    // the resolved count: -Dsparkrnn.jvm.threads set later in this JVM (tests) must not get an engine made before
+    String key = engine + "/" + device + "/" + io.sparkrnn.kernel.jvm.JvmEngine.threadsFor(jvmThreads);
     ConcurrentLinkedDeque<BpttEngine> pool = ENGINES.computeIfAbsent(key, k -> new ConcurrentLinkedDeque<>());
     BpttEngine e = pool.pollFirst();
     if (e == null) {
-      e = Engines.create(engine, device);
+      e = Engines.create(engine, device, jvmThreads);
     }
     try {
       T result = work.apply(e);

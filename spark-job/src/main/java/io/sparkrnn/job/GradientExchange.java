@@ -30,8 +30,9 @@ import java.util.function.BooleanSupplier;
  * The step exchange of {@code --sync barrier}: a rendezvous server on the driver that every
  * barrier task connects to for the length of a segment.
  *
- * <p>Per step, each of the P tasks sends its {@link PartitionResult}; when the P-th arrives the
- * server merges them in partition order ({@link StepMerge}, the same code the driver runs under
+ * <p>Per step, each of the P tasks sends its {@link PartitionResult} (its sums as
+ * {@link CombineTree} blocks); when the P-th arrives the server merges them in the fixed tree
+ * ({@link StepMerge}, the same code the driver runs under
  * {@code --sync job}) and sends every task the same {@link StepTotal}. Each task then applies the
  * same update to its own copy of the parameters. The server keeps no training state: a retried
  * segment (the driver gives every attempt a new segment id) simply meets in fresh rendezvous.
@@ -152,15 +153,20 @@ final class GradientExchange {
       String dataError, boolean endSegment) {}
 
   /** What the server must know of a segment to merge its steps. */
-  record Segment(ModelConfig model, int partitions, int parameterCount, int batch, boolean carry) {
+  record Segment(ModelConfig model, int partitions, int parameterCount, int virtualPartitions, int batch, boolean carry) {
+    /** The most gradient blocks one task sends: the maximal nodes of a run of leaves, at most 2·⌈log2 V⌉ (1 for V = 1). */
+    int maxBlocks() {
+      return Math.max(1, 2 * CombineTree.depth(virtualPartitions));
+    }
+
     /**
-     * The longest message a task of this segment can send: the float64 gradient, the positions of
-     * the whole batch, carried states of the whole batch (float32 h and c per layer), and 64 KiB
-     * for the scalar fields and strings.
+     * The longest message a task of this segment can send: its gradient blocks (float64 sums and
+     * a few scalars each), the positions of the whole batch, carried states of the whole batch
+     * (float32 h and c per layer), and 64 KiB for the scalar fields and strings.
      */
     long maxMessageBytes() {
       long carried = carry ? 2L * batch * model.numLayers() * model.hiddenSize() : 0;
-      return 8L * parameterCount + 4L * batch + 4L * carried + 65_536;
+      return maxBlocks() * (8L * parameterCount + 32) + 4L * batch + 4L * carried + 65_536;
     }
   }
 
@@ -334,9 +340,16 @@ final class GradientExchange {
 
   static byte[] encode(Message m) {
     PartitionResult r = m.result();
-    GradientSum sum = r.sum();
-    Codec c = Codec.writer(8 * sum.gradient().length + 4 * (length(r.finalH()) + length(r.finalC())) + 1024);
-    c.putInt(r.partition()).putDouble(sum.lossSum()).putLong(sum.count()).putDoubles(sum.gradient()).putInts(r.positions())
+    long gradients = 0;
+    for (CombineTree.Block b : r.blocks()) {
+      gradients += b.sum().gradient().length;
+    }
+    Codec c = Codec.writer((int) Math.min(Integer.MAX_VALUE - 16, 8 * gradients + 4L * (length(r.finalH()) + length(r.finalC())) + 1024));
+    c.putInt(r.partition()).putInt(r.blocks().length);
+    for (CombineTree.Block b : r.blocks()) {
+      c.putInt(b.level()).putInt(b.index()).putDouble(b.sum().lossSum()).putLong(b.sum().count()).putDoubles(b.sum().gradient());
+    }
+    c.putInts(r.positions())
         .putFloats(r.finalH()).putFloats(r.finalC()).putString(r.device()).putString(r.executor()).putLong(r.computeNanos())
         .putString(r.dataError()).putBoolean(m.endSegment());
     return c.bytes();
@@ -345,8 +358,17 @@ final class GradientExchange {
   static Message decodeMessage(byte[] bytes) {
     Codec c = Codec.reader(bytes);
     int partition = c.getInt();
-    GradientSum sum = new GradientSum(c.getDouble(), c.getLong(), c.getDoubles());
-    PartitionResult r = new PartitionResult(partition, sum, c.getInts(), c.getFloats(), c.getFloats(), c.getString(), c.getString(),
+    int count = c.getInt();
+    if (count < 0 || count > 64) { // at most 2·⌈log2 V⌉ blocks, V < 2^31
+      throw new IllegalArgumentException("partition " + partition + " sent " + count + " gradient blocks");
+    }
+    CombineTree.Block[] blocks = new CombineTree.Block[count];
+    for (int i = 0; i < count; i++) {
+      int level = c.getInt();
+      int index = c.getInt();
+      blocks[i] = new CombineTree.Block(level, index, new GradientSum(c.getDouble(), c.getLong(), c.getDoubles()));
+    }
+    PartitionResult r = new PartitionResult(partition, blocks, c.getInts(), c.getFloats(), c.getFloats(), c.getString(), c.getString(),
         c.getLong(), c.getString());
     return new Message(r, c.getBoolean());
   }
@@ -584,9 +606,9 @@ final class GradientExchange {
           byte[] payload = new byte[length];
           in.readFully(payload);
           Message m = decodeMessage(payload);
-          if (m.result().partition() != partition || m.result().sum().gradient().length != segment.parameterCount()) {
-            refuse(s, "partition " + partition + " sent a message for partition " + m.result().partition() + " with "
-                + m.result().sum().gradient().length + " gradient values; expected " + segment.parameterCount());
+          String wrong = wrongMessage(m.result(), partition, segment);
+          if (wrong != null) {
+            refuse(s, "partition " + partition + " sent " + wrong);
             return;
           }
           String key = segmentId + "/" + attempt + "/" + step;
@@ -610,6 +632,22 @@ final class GradientExchange {
           connections.remove(s);
         }
       }
+    }
+
+    /** Why a decoded message cannot be this connection's part of a step, or null when it can. */
+    private static String wrongMessage(PartitionResult r, int partition, Segment segment) {
+      if (r.partition() != partition) {
+        return "a message for partition " + r.partition();
+      }
+      if (r.blocks().length > segment.maxBlocks()) {
+        return r.blocks().length + " gradient blocks; at most " + segment.maxBlocks() + " for V=" + segment.virtualPartitions();
+      }
+      for (CombineTree.Block b : r.blocks()) {
+        if (b.sum().gradient().length != segment.parameterCount()) {
+          return "a gradient block of " + b.sum().gradient().length + " values; expected " + segment.parameterCount();
+        }
+      }
+      return null;
     }
 
     /** A step still incomplete after the step timeout: closes its waiting connections so the segment fails and reruns. */
@@ -729,7 +767,7 @@ final class GradientExchange {
       return new StepTotal(null, 0, null, null, new TreeSet<>(), dataError, true);
     }
     TreeSet<String> devices = new TreeSet<>();
-    StepMerge merged = StepMerge.of(segment.model(), results, segment.parameterCount(), segment.batch(), segment.carry(), devices);
+    StepMerge merged = StepMerge.of(segment.model(), results, segment.virtualPartitions(), segment.batch(), segment.carry(), devices);
     return new StepTotal(merged.total(), merged.computeNanos(), merged.carriedH(), merged.carriedC(), devices, null, end);
   }
 

@@ -7,9 +7,10 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The partitions' results of one step, merged: gradient sums added in partition order (so the
- * float64 sum is the same whatever order tasks finished in, and the same on the driver and in
- * every barrier task), and the carried states reassembled by batch position.
+ * The partitions' results of one step, merged: gradient sums added in the fixed
+ * {@link CombineTree} over the step's virtual partitions (so the float64 sum is the same whatever
+ * order tasks finished in, however many there were, and the same on the driver and in every
+ * barrier task), and the carried states reassembled by batch position.
  *
  * @param carriedH hidden states [L][n][H] of the whole batch after the window, or null without carry
  * @param carriedC LSTM cell states likewise, or null
@@ -30,17 +31,30 @@ record StepMerge(GradientSum total, long computeNanos, float[] carriedH, float[]
   }
 
   /**
+   * The step's total: the partitions' blocks combined in the fixed tree over the V virtual
+   * partitions, the same bits for any partition count and arrival order. Consumes the blocks.
+   */
+  static GradientSum total(List<PartitionResult> results, int virtualPartitions) {
+    CombineTree.Reducer reducer = new CombineTree.Reducer(virtualPartitions);
+    for (PartitionResult r : results) {
+      for (CombineTree.Block b : r.blocks()) {
+        reducer.add(b);
+      }
+    }
+    return reducer.total();
+  }
+
+  /**
    * Merges results already sorted by partition; adds "executor E: device" of every partition
    * that computed something to {@code devices}.
    *
    * @param n sequences in the global batch
    * @param carry whether the window's final states carry into the next step (truncated BPTT)
    */
-  static StepMerge of(ModelConfig model, List<PartitionResult> sorted, int parameterCount, int n, boolean carry, Set<String> devices) {
-    GradientSum total = new GradientSum(parameterCount);
+  static StepMerge of(ModelConfig model, List<PartitionResult> sorted, int virtualPartitions, int n, boolean carry, Set<String> devices) {
+    GradientSum total = total(sorted, virtualPartitions);
     long computeNanos = 0;
     for (PartitionResult r : sorted) {
-      total.merge(r.sum());
       computeNanos = Math.max(computeNanos, r.computeNanos());
       if (!"idle".equals(r.device())) {
         devices.add("executor " + r.executor() + ": " + r.device());

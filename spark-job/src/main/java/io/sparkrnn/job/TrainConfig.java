@@ -50,6 +50,7 @@ public record TrainConfig(
     String device,
     long seed,
     int partitions,
+    int virtualPartitions,
     long checkpointEvery,
     boolean resume,
     boolean overwrite,
@@ -63,6 +64,13 @@ public record TrainConfig(
     implements Serializable {
 
   private static final long serialVersionUID = 1L;
+
+  /**
+   * V when the key is 0, capped at the batch: 16 divides evenly among 1, 2, 4, 8 and 16 tasks, and
+   * at the default batch of 64 keeps 4 sequences per JVM engine slice, no slower than 32
+   * (docs/cluster.md).
+   */
+  static final int DEFAULT_VIRTUAL_PARTITIONS = 16;
 
   /** A configuration key: its default (null: required, or taken from the manifest) and what it means. */
   public record Key(String name, String defaultValue, String description) {}
@@ -95,6 +103,9 @@ public record TrainConfig(
       new Key("seed", "42", "seed of initialisation and data order"),
       new Key("partitions", "0", "Spark partitions (0: 1 on a local master, whose engine uses every core; else the context's default"
           + " parallelism)"),
+      new Key("virtual-partitions", "0", "V: each step's batch is cut into V fixed groups of sequences, summed in a fixed tree, so the"
+          + " weights are the same bits for any partition count and thread count; every partition computes a contiguous run of"
+          + " them (partitions <= V <= batch; 0: min(batch, " + TrainConfig.DEFAULT_VIRTUAL_PARTITIONS + "))"),
       new Key("checkpoint-every", "100", "write a checkpoint every N steps (0: only at the end)"),
       new Key("resume", "false", "continue from the newest checkpoint in --out"),
       new Key("overwrite", "false", "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
@@ -224,6 +235,14 @@ public record TrainConfig(
     String device = r.oneOf("device", "auto", "gpu", "cpu-opencl", "jvm");
     long seed = r.longIn("seed", Long.MIN_VALUE, Long.MAX_VALUE);
     int partitions = (int) r.longIn("partitions", 0, 1 << 16);
+    int virtualPartitions = (int) r.longIn("virtual-partitions", 0, 1 << 24);
+    if (virtualPartitions > batch) {
+      throw new IllegalArgumentException("virtual-partitions: must be at most batch = " + batch + " (each holds at least one sequence),"
+          + " found " + virtualPartitions);
+    }
+    if (virtualPartitions == 0) {
+      virtualPartitions = Math.min(batch, DEFAULT_VIRTUAL_PARTITIONS);
+    }
     long checkpointEvery = r.longIn("checkpoint-every", 0, Long.MAX_VALUE);
     boolean resume = r.bool("resume");
     boolean overwrite = r.bool("overwrite");
@@ -245,7 +264,7 @@ public record TrainConfig(
     }
     return new TrainConfig(data, out, cell, (int) r.longIn("num-layers", 1, 64), (int) r.longIn("hidden-size", 1, 1 << 16),
         mode, loss, optimizer, lr, lrSchedule, lrMin, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
-        device, seed, partitions, checkpointEvery, resume, overwrite, validateEvery, feedback, master, onNan, logEvery, sync, init);
+        device, seed, partitions, virtualPartitions, checkpointEvery, resume, overwrite, validateEvery, feedback, master, onNan, logEvery, sync, init);
   }
 
   /** The resolved values as key → string, for reports and checkpoint metadata. */
@@ -276,6 +295,7 @@ public record TrainConfig(
     m.put("device", device);
     m.put("seed", Long.toString(seed));
     m.put("partitions", Integer.toString(partitions));
+    m.put("virtual-partitions", Integer.toString(virtualPartitions));
     m.put("checkpoint-every", Long.toString(checkpointEvery));
     m.put("resume", Boolean.toString(resume));
     m.put("overwrite", Boolean.toString(overwrite));

@@ -21,7 +21,7 @@ public final class TrainReport {
 
   /** @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.engine.AutoDevice}), or null */
   public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,
-      String deviceChoice, double sequencesPerSecond, int partitions, String master) throws IOException {
+      String deviceChoice, double sequencesPerSecond, int partitions, int engineThreads, String master) throws IOException {
     List<double[]> train = new ArrayList<>();
     List<double[]> val = new ArrayList<>();
     List<double[]> closed = new ArrayList<>();
@@ -69,7 +69,9 @@ public final class TrainReport {
     md.append(String.format("| median step time | %.2f ms |%n", metrics.medianStepMs()));
     md.append(String.format("| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", metrics.medianOverheadMs()));
     md.append("| master | ").append(master).append(" |\n");
-    md.append("| partitions | ").append(partitions).append(" |\n");
+    md.append("| partitions | ").append(partitions).append(" of ").append(config.virtualPartitions()).append(" virtual partitions |\n");
+    md.append("| JVM engine threads per task | ").append(engineThreads)
+        .append(" (from Spark; capped at each host's cores: the devices below say what each executor ran) |\n");
     if (metrics.segments() > 0) {
       md.append(String.format("| barrier segments (--sync barrier) | %d, median launch and return %.1f ms |%n", metrics.segments(),
           metrics.medianSegmentLaunchMs()));

@@ -32,9 +32,11 @@ import org.apache.spark.broadcast.Broadcast;
 /**
  * The training driver: synchronous data-parallel BPTT.
  *
- * <p>One step: every partition computes (loss sum, gradient sum, count) over its sequences of the
- * step's global batch ({@link GradientTask}); the sums are merged in partition order
- * ({@link StepMerge}), so the total is the same whatever order tasks finish in; the mean over the
+ * <p>One step: the step's global batch is cut into V virtual partitions ({@link VirtualPartitions});
+ * every partition computes (loss sum, gradient sum, count) over each of its contiguous run of them
+ * ({@link GradientTask}); the sums are merged in a fixed tree over the V ({@link CombineTree},
+ * {@link StepMerge}), so the total is the same whatever order tasks finish in and however many
+ * there are; the mean over the
  * total count (N partitions × B sequences give exactly the mean over N·B sequences) is clipped by
  * global norm and applied by the optimizer ({@link StepUpdate}).
  *
@@ -47,9 +49,12 @@ import org.apache.spark.broadcast.Broadcast;
  * <p>Call order: {@link #prepare} (validates everything, before Spark starts) → {@link #run}.
  */
 public final class Trainer {
-  /** Training keys that must match between a checkpoint and a resumed run for the result to be the same. */
+  /**
+   * Training keys that must match between a checkpoint and a resumed run for the result to be the
+   * same. Not the partition count: the virtual partitions make the bits independent of it.
+   */
   static final Set<String> RESUME_KEYS = Set.of("data", "cell", "num-layers", "hidden-size", "mode", "loss", "optimizer", "lr",
-      "momentum", "beta1", "beta2", "eps", "weight-decay", "clip-norm", "batch", "tbptt", "seed", "partitions", "lr-schedule",
+      "momentum", "beta1", "beta2", "eps", "weight-decay", "clip-norm", "batch", "tbptt", "seed", "virtual-partitions", "lr-schedule",
       "lr-min");
 
   private final TrainConfig config;
@@ -175,7 +180,7 @@ public final class Trainer {
    * (8), Adam's two moments (8), the copy each step sends and the update's scratch (8). In local
    * mode the executors' engines share this JVM: per layer (T+1)·B·(G·H + 4H) float32 activations
    * and states (the JVM engine's working memory, docs/PERFORMANCE.md, rounded up), the inputs and
-   * outputs, and a float64 gradient per partition.
+   * outputs, and a float32 and a float64 gradient per virtual partition.
    */
   private static void checkMemory(ModelConfig model, TrainConfig config, DatasetSpec spec) {
     long params = new io.sparkrnn.kernel.model.ParamLayout(model).size(); // refuses 2^31 parameters itself
@@ -186,7 +191,7 @@ public final class Trainer {
       long H = model.hiddenSize();
       long GH = (long) model.cell().gates() * H;
       bytes += 4 * (model.numLayers() * (T + 1) * B * (GH + 4 * H) + T * B * (spec.features() + 2L * model.outputSize()))
-          + 8L * params * Math.max(1, config.partitions());
+          + 12L * params * config.virtualPartitions();
     }
     io.sparkrnn.infer.MemoryBudget.require("training " + model.cell().id() + " with hidden-size " + model.hiddenSize() + ", "
         + model.numLayers() + " layer(s) (" + params + " parameters), batch " + config.batch() + " of T=" + spec.steps(),
@@ -320,7 +325,7 @@ public final class Trainer {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
     }
     String device = resolveDevice(partitions);
-    GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), device, partitions);
+    GradientTask.Context context = trainingContext(sc, partitions, device);
     JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
 
     checkpoints.pauseMidWriteAt(TestHooks.step(sc.getConf(), Checkpoints.TEST_PAUSE_AT_STEP), log);
@@ -348,9 +353,10 @@ public final class Trainer {
         log.printf("--resume: no checkpoint in %s yet; starting at step 0%n", out.path(Checkpoints.DIR));
       }
     }
-    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions, engine %s on %s, master %s, sync %s%n",
-        describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.engine(), device,
-        sc.master(), config.sync());
+    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions of %d virtual, engine %s on %s (%d JVM engine"
+        + " thread(s) per task), master %s, sync %s%n",
+        describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.virtualPartitions(), config.engine(),
+        device, context.engineThreads(), sc.master(), config.sync());
 
     Set<String> devices = new TreeSet<>();
     double lastLoss = Double.NaN;
@@ -389,7 +395,7 @@ public final class Trainer {
             schedule.windowStart(step), schedule.windowLength(step), carry && !fresh ? carriedH : null,
             carry && !fresh ? carriedC : null, carry);
         List<PartitionResult> results = computeStep(sc, slots, context, input);
-        StepMerge merged = StepMerge.of(model, results, params.values().length, input.sequences(), carry, devices);
+        StepMerge merged = StepMerge.of(model, results, context.virtualPartitions(), input.sequences(), carry, devices);
         if (carry) {
           carriedH = merged.carriedH();
           carriedC = merged.carriedC();
@@ -454,7 +460,7 @@ public final class Trainer {
     metrics.write(out);
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
-    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, sc.master());
+    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, context.engineThreads(), sc.master());
     log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
         Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
         out.path("model.safetensors"));
@@ -483,16 +489,43 @@ public final class Trainer {
   }
 
   /**
+   * What every task of this run needs: the data, the engine, the partition and virtual partition
+   * counts (refusing more partitions than virtual partitions) and the JVM engine's threads.
+   */
+  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions) {
+    return trainingContext(sc, partitions, config.device());
+  }
+
+  /** As above, the kernels on {@code device} ({@code --device}, or what auto picked). */
+  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions, String device) {
+    new VirtualPartitions(config.batch(), config.virtualPartitions()).requireTasks(partitions);
+    return new GradientTask.Context(dataset, config.engine(), device, partitions, config.virtualPartitions(),
+        engineThreads(sc.getConf(), sc.master(), partitions));
+  }
+
+  /**
+   * The JVM engine's threads in each task: the task's CPUs, {@code spark.task.cpus} (default 1;
+   * set it to {@code spark.executor.cores} to run one task per executor on all its cores). On a
+   * local master the P tasks share the JVM's N task threads: ⌊N / P⌋ each, at least
+   * {@code spark.task.cpus}. Each executor caps it at its host's cores. The thread count never
+   * changes the bits: slices follow the virtual partitions.
+   */
+  static int engineThreads(org.apache.spark.SparkConf conf, String master, int partitions) {
+    int taskCpus = Math.max(1, conf.getInt("spark.task.cpus", 1));
+    int local = BarrierTraining.localThreads(master);
+    return local > 0 ? Math.max(taskCpus, local / partitions) : taskCpus;
+  }
+
+  /**
    * The partition count: {@code --partitions}, or by default 1 on a local master (one JVM, whose
-   * engine already spreads each call over every core; more partitions would only split the batch
-   * unevenly, as each takes the sequences of the shards it owns) and the context's default
-   * parallelism on a cluster.
+   * engine already spreads each call over every core) and on a cluster the context's default
+   * parallelism, at most the virtual partitions (each task computes at least one).
    */
   public int partitions(JavaSparkContext sc) {
     if (config.partitions() > 0) {
       return config.partitions();
     }
-    return BarrierTraining.localThreads(sc.master()) > 0 ? 1 : Math.max(1, sc.defaultParallelism());
+    return BarrierTraining.localThreads(sc.master()) > 0 ? 1 : Math.max(1, Math.min(sc.defaultParallelism(), config.virtualPartitions()));
   }
 
   /**
@@ -592,17 +625,13 @@ public final class Trainer {
    * partitions: what the gradient-averaging tests compare with a single machine.
    */
   public GradientSum firstStepSums(JavaSparkContext sc, int partitions) {
-    GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), config.device(), partitions);
+    GradientTask.Context context = trainingContext(sc, partitions);
     JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
     Params params = startingParams();
     Schedule.Chosen chosen = schedule.sequences(0);
     StepInput input = new StepInput(0, model, params.values().clone(), chosen.shards(), chosen.rows(), 0, schedule.windowLength(0),
         null, null, false);
-    GradientSum total = new GradientSum(params.values().length);
-    for (PartitionResult r : computeStep(sc, slots, context, input)) {
-      total.merge(r.sum());
-    }
-    return total;
+    return StepMerge.total(computeStep(sc, slots, context, input), context.virtualPartitions());
   }
 
   /** The per-step metrics of the last {@link #run}. */
@@ -626,6 +655,11 @@ public final class Trainer {
     Map<String, String> now = config.toMap();
     List<String> differ = new ArrayList<>();
     for (String key : RESUME_KEYS) {
+      if (key.equals("virtual-partitions") && !saved.trainConfig().containsKey(key)) {
+        differ.add(key + " (the checkpoint was written before virtual partitions, when a step's sums were added in partition"
+            + " order; now " + now.get(key) + ")");
+        continue;
+      }
       if (!String.valueOf(now.get(key)).equals(String.valueOf(saved.trainConfig().get(key)))) {
         differ.add(key + " (checkpoint " + saved.trainConfig().get(key) + ", now " + now.get(key) + ")");
       }

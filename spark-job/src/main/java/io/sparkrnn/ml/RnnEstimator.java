@@ -120,6 +120,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   private final DoubleParam lr;
   private final LongParam seed;
   private final IntParam partitions;
+  private final IntParam virtualPartitions;
   private final Param<String> workDir;
   private final Param<String> initialModel;
 
@@ -176,6 +177,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     seed = new LongParam(this, "seed", "seed of the initialisation, the data order and the by-key split");
     partitions = new IntParam(this, "partitions", "Spark partitions of a training step (0: 1 on a local master, else the"
         + " default parallelism)", ParamValidators.gtEq(0));
+    virtualPartitions = new IntParam(this, "virtualPartitions", "V fixed groups of each step's batch whose sums are added in a"
+        + " fixed tree: the same weights for any partition count (train's --virtual-partitions; 0: min(batch, 16))",
+        ParamValidators.gtEq(0));
     workDir = new Param<>(this, "workDir", "Hadoop URI under which each fit makes rnn-fit-<uuid>/ (shards, checkpoints,"
         + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after");
     initialModel = new Param<>(this, "initialModel", "warm start: Hadoop URI of a model file (model.safetensors of train,"
@@ -202,6 +206,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     setDefault(lr, Double.parseDouble(train.get("lr")));
     setDefault(seed, Long.parseLong(train.get("seed")));
     setDefault(partitions, Integer.parseInt(train.get("partitions")));
+    setDefault(virtualPartitions, Integer.parseInt(train.get("virtual-partitions")));
     setDefault(optimizer, train.get("optimizer"));
     setDefault(lrSchedule, train.get("lr-schedule"));
     setDefault(lrMin, Double.parseDouble(train.get("lr-min")));
@@ -531,6 +536,18 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   public RnnEstimator setPartitions(int value) {
     return (RnnEstimator) set(partitions, atLeast("setPartitions", 0, value));
+  }
+
+  public IntParam virtualPartitions() {
+    return virtualPartitions;
+  }
+
+  public int getVirtualPartitions() {
+    return (Integer) getOrDefault(virtualPartitions);
+  }
+
+  public RnnEstimator setVirtualPartitions(int value) {
+    return (RnnEstimator) set(virtualPartitions, atLeast("setVirtualPartitions", 0, value));
   }
 
   public Param<String> workDir() {
@@ -927,6 +944,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     k.put("lr", Double.toString(getLr()));
     k.put("seed", Long.toString(getSeed()));
     k.put("partitions", Integer.toString(getPartitions()));
+    k.put("virtual-partitions", Integer.toString(getVirtualPartitions()));
     if (getInitialModel() != null) {
       k.put("init", getInitialModel());
     }

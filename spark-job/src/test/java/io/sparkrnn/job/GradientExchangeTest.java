@@ -31,7 +31,9 @@ class GradientExchangeTest {
   static final long NO_TIMEOUT = 600_000;
 
   static PartitionResult part(int partition, double loss, long count, double[] gradient) {
-    return new PartitionResult(partition, new GradientSum(loss, count, gradient), new int[] {partition}, null, null, "jvm",
+    // partition p computed virtual partition p alone: the leaf (level 0, index p) of the combine tree
+    CombineTree.Block[] blocks = {new CombineTree.Block(0, partition, new GradientSum(loss, count, gradient))};
+    return new PartitionResult(partition, blocks, new int[] {partition}, null, null, "jvm",
         "executor-" + partition, 1000L * (partition + 1), null);
   }
 
@@ -43,14 +45,15 @@ class GradientExchangeTest {
     return new GradientExchange.Server("127.0.0.1", "127.0.0.1", 0, secret, stepTimeoutMillis);
   }
 
+  /** P partitions, one parameter, V = P virtual partitions (partition p computes leaf p), batch P. */
   static GradientExchange.Segment segment(int partitions) {
-    return new GradientExchange.Segment(MODEL, partitions, 1, partitions, false);
+    return new GradientExchange.Segment(MODEL, partitions, 1, partitions, partitions, false);
   }
 
   @Test
-  void everyTaskGetsTheSumInPartitionOrderWhateverOrderTheyArriveIn() throws Exception {
+  void everyTaskGetsTheSumOfTheFixedTreeWhateverOrderTheyArriveIn() throws Exception {
     // In float64, (0.1 + 1e20) − 1e20 is 0 and (−1e20 + 1e20) + 0.1 is 0.1: the sum tells the order.
-    // Partition order (0, 1, 2) must win over arrival order (2, 1, 0).
+    // The tree over 3 leaves adds (leaf 0 + leaf 1) + leaf 2; it must win over arrival order (2, 1, 0).
     double[][] g = {{0.1}, {1e20}, {-1e20}};
     ExecutorService pool = Executors.newFixedThreadPool(3);
     try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
@@ -67,7 +70,7 @@ class GradientExchangeTest {
       }
       for (Future<?> f : answers) {
         GradientExchange.StepTotal t = (GradientExchange.StepTotal) f.get();
-        assertArrayEquals(new double[] {(0.1 + 1e20) + -1e20}, t.total().gradient(), "merged in partition order");
+        assertArrayEquals(new double[] {(0.1 + 1e20) + -1e20}, t.total().gradient(), "merged in the tree's order");
         assertEquals(6.0, t.total().lossSum());
         assertEquals(30, t.total().count());
         assertEquals(3000L, t.computeNanos(), "the slowest partition");

@@ -52,6 +52,18 @@ class TrainConfigTest {
   }
 
   @Test
+  void virtualPartitionsAreAtMostTheBatchAndDefaultToSixteenOrTheBatch() {
+    assertRejected("virtual-partitions", "65", "must be at most batch = 64");
+    assertRejected("virtual-partitions", "-1", "must be in [0,");
+    assertEquals(16, TrainConfig.parse(base(), null).virtualPartitions());
+    Map<String, String> small = base();
+    small.put("batch", "6");
+    assertEquals(6, TrainConfig.parse(small, null).virtualPartitions(), "0: min(batch, 16)");
+    small.put("virtual-partitions", "4");
+    assertEquals("4", TrainConfig.parse(small, null).toMap().get("virtual-partitions"));
+  }
+
+  @Test
   void learningRateScheduleIsValidatedNamingTheKey() {
     assertRejected("lr-schedule", "step", "not one of constant, cosine");
     assertRejected("lr-min", "0.5", "must be in [0.0, 0.01]"); // above the default lr

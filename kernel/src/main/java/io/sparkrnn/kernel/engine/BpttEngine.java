@@ -30,6 +30,45 @@ public interface BpttEngine extends AutoCloseable {
   BpttResult lossAndGradient(Params params, Batch batch, State initial);
 
   /**
+   * {@link #lossAndGradient} with one sum per group of sequences [bounds[g], bounds[g+1]): each
+   * group's sum is computed from that group alone, the same bits whatever the other groups are,
+   * how many there are, or how many threads run them. This is what makes a training step's sum
+   * independent of how its batch is spread over tasks and cores (the virtual partitions of
+   * spark-job). This default runs each group as a batch of its own; engines that split a call
+   * themselves (the JVM engine's slices) take the groups as their split instead.
+   *
+   * @param bounds 0 = bounds[0] &lt; bounds[1] &lt; … &lt; bounds[G] = B
+   */
+  default GroupedResult lossAndGradients(Params params, Batch batch, State initial, int[] bounds) {
+    checkGroups(bounds, batch.batchSize());
+    int groups = bounds.length - 1;
+    GradientSum[] sums = new GradientSum[groups];
+    State end = null;
+    for (int g = 0; g < groups; g++) {
+      Batch part = batch.sequences(params.config(), bounds[g], bounds[g + 1]);
+      BpttResult r = lossAndGradient(params, part, initial == null ? null : initial.sequences(bounds[g], bounds[g + 1]));
+      sums[g] = r.gradients();
+      if (end == null) {
+        end = State.zeros(params.config(), batch.batchSize());
+      }
+      end.put(bounds[g], r.finalState());
+    }
+    return new GroupedResult(sums, end);
+  }
+
+  /** Refuses group bounds that do not cut [0, B) into non-empty runs. */
+  static void checkGroups(int[] bounds, int batchSize) {
+    if (bounds.length < 2 || bounds[0] != 0 || bounds[bounds.length - 1] != batchSize) {
+      throw new IllegalArgumentException("group bounds must run from 0 to B = " + batchSize + ", found " + java.util.Arrays.toString(bounds));
+    }
+    for (int g = 0; g + 1 < bounds.length; g++) {
+      if (bounds[g] >= bounds[g + 1]) {
+        throw new IllegalArgumentException("group bounds must increase, found " + java.util.Arrays.toString(bounds));
+      }
+    }
+  }
+
+  /**
    * Bytes of the buffers the engine keeps between calls (host arrays; the Aparapi engine's device
    * buffers mirror its host arrays), or −1 where the engine does not count them. Buffers grow to
    * the largest shape seen and are reused, so this is the working memory of the largest call so

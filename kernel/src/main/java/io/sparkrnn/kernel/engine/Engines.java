@@ -32,24 +32,32 @@ public final class Engines {
    * @throws IllegalArgumentException for an unknown engine, or a named device that is not available
    */
   public static BpttEngine create(String engine, String device) {
+    return create(engine, device, 0);
+  }
+
+  /**
+   * @param jvmThreads the JVM engine's thread count (a Spark task's CPUs; capped at the host's
+   *     cores), or 0 for every core; {@code -Dsparkrnn.jvm.threads} overrides either
+   */
+  public static BpttEngine create(String engine, String device, int jvmThreads) {
     return switch (engine) {
-      case "kernel" -> kernel(DeviceChoice.parse(device));
+      case "kernel" -> kernel(DeviceChoice.parse(device), jvmThreads);
       case "reference" -> new ReferenceEngine();
       default -> throw new IllegalArgumentException("engine: '" + engine + "' is not one of kernel, reference");
     };
   }
 
-  private static BpttEngine kernel(DeviceChoice device) {
+  private static BpttEngine kernel(DeviceChoice device, int jvmThreads) {
     switch (device) {
       case JVM:
-        return new JvmEngine();
+        return new JvmEngine(jvmThreads);
       case AUTO:
         if (Devices.available().contains(DeviceChoice.GPU)) {
           AparapiEngine gpu = new AparapiEngine(Devices.resolve(DeviceChoice.AUTO));
           logOnce("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
           return gpu;
         }
-        JvmEngine jvm = new JvmEngine();
+        JvmEngine jvm = new JvmEngine(jvmThreads);
         logOnce("--device auto: no OpenCL GPU, picked the JVM engine: " + jvm.describe()
             + " (faster than the OpenCL kernels on PoCL; --device cpu-opencl runs those)");
         return jvm;

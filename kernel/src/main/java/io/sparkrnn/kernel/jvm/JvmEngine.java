@@ -4,6 +4,7 @@ import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.engine.GroupedResult;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.Mode;
@@ -26,6 +27,9 @@ import java.util.concurrent.Future;
  * and each {@link Slice} runs the whole forward and backward pass of its sequences on one thread,
  * with its own buffers and its own float32 gradient; the P gradients are added in float64 at the
  * end. Slices share nothing while they run, so there is no synchronisation per time step.
+ * {@link #lossAndGradients} takes the slices from the caller instead (training's virtual
+ * partitions) and returns each slice's gradient: a slice's bits depend on its sequences alone, so
+ * they are the same for any thread count.
  *
  * <p>Per layer and slice (Bs sequences, GH = G·H): each step t computes the gate pre-activations
  * [Bs][GH] = bias + x_t W_ihᵀ + h_t W_hhᵀ as two matrix products over the whole slice (M = Bs rows),
@@ -87,7 +91,21 @@ public final class JvmEngine implements BpttEngine {
 
   /** The best kernels ({@link MathKernels#best()}) on every core (or {@code -Dsparkrnn.jvm.threads}). */
   public JvmEngine() {
-    this(MathKernels.best(), Integer.getInteger(THREADS_PROPERTY, Runtime.getRuntime().availableProcessors()));
+    this(0);
+  }
+
+  /**
+   * The best kernels on {@code threads} threads, at most the host's cores (a Spark task's CPUs), or
+   * on every core for 0; {@code -Dsparkrnn.jvm.threads} overrides either.
+   */
+  public JvmEngine(int threads) {
+    this(MathKernels.best(), threadsFor(threads));
+  }
+
+  /** The thread count {@link #JvmEngine(int)} uses for {@code requested}. */
+  public static int threadsFor(int requested) {
+    int cores = Runtime.getRuntime().availableProcessors();
+    return Integer.getInteger(THREADS_PROPERTY, requested > 0 ? Math.min(requested, cores) : cores);
   }
 
   /**
@@ -121,11 +139,7 @@ public final class JvmEngine implements BpttEngine {
     ModelConfig config = params.config();
     batch.validateFor(config, true);
     Call call = begin(params, batch, initial);
-    double[] loss = new double[call.slices];
-    run(call, s -> {
-      s.forward(call, null, true);
-      loss[s.index] = s.backward(call);
-    });
+    double[] loss = backward(call);
     // dW: the slices' float32 sums, added in float64
     double[] gradient = new double[params.layout().size()];
     double lossSum = 0;
@@ -139,6 +153,40 @@ public final class JvmEngine implements BpttEngine {
     return new BpttResult(new GradientSum(lossSum, batch.lossCount(config), gradient), finalState(call));
   }
 
+  /**
+   * Each group is one {@link Slice}: its float32 gradient depends on its own sequences alone, not
+   * on the thread count or the other groups, and is returned as float64.
+   */
+  @Override
+  public GroupedResult lossAndGradients(Params params, Batch batch, State initial, int[] bounds) {
+    ModelConfig config = params.config();
+    batch.validateFor(config, true);
+    BpttEngine.checkGroups(bounds, batch.batchSize());
+    Call call = begin(params, batch, initial, bounds.clone());
+    double[] loss = backward(call);
+    int size = params.layout().size();
+    GradientSum[] sums = new GradientSum[call.slices];
+    for (int p = 0; p < call.slices; p++) {
+      float[] g = slices.get(p).grad;
+      double[] gradient = new double[size];
+      for (int i = 0; i < size; i++) {
+        gradient[i] = g[i];
+      }
+      sums[p] = new GradientSum(loss[p], batch.lossCount(config, call.from[p], call.from[p + 1]), gradient);
+    }
+    return new GroupedResult(sums, finalState(call));
+  }
+
+  /** Forward and backward of every slice; each slice's loss sum, its gradient left in its {@code grad}. */
+  private double[] backward(Call call) {
+    double[] loss = new double[call.slices];
+    run(call, s -> {
+      s.forward(call, null, true);
+      loss[s.index] = s.backward(call);
+    });
+    return loss;
+  }
+
   /** One call's shapes, inputs and slice bounds. */
   record Call(ModelConfig config, ParamLayout layout, float[] w, Weights t, Batch batch, State initial, int slices, int[] from) {
     int rows() {
@@ -146,7 +194,22 @@ public final class JvmEngine implements BpttEngine {
     }
   }
 
+  /** Bounds of min(threads · slicesPerThread, B) slices of B sequences, sizes differing by at most 1: from[p] = ⌊B·p / P⌋. */
+  private int[] evenSlices(int B) {
+    int P = Math.min(threads * slicesPerThread, B);
+    int[] from = new int[P + 1];
+    for (int p = 0; p <= P; p++) {
+      from[p] = (int) ((long) B * p / P);
+    }
+    return from;
+  }
+
   private Call begin(Params params, Batch batch, State initial) {
+    return begin(params, batch, initial, evenSlices(batch.batchSize()));
+  }
+
+  /** A call whose slice p holds the sequences [from[p], from[p+1]). */
+  private Call begin(Params params, Batch batch, State initial, int[] from) {
     if (closed) {
       throw new IllegalStateException("the engine is closed");
     }
@@ -155,12 +218,11 @@ public final class JvmEngine implements BpttEngine {
       initial.validateFor(config, batch.batchSize());
     }
     int B = batch.batchSize();
-    int P = Math.min(threads * slicesPerThread, B);
-    int[] from = new int[P + 1];
-    for (int p = 0; p <= P; p++) {
-      from[p] = (int) ((long) B * p / P);
+    int P = from.length - 1;
+    long largestSlice = 0;
+    for (int p = 0; p < P; p++) {
+      largestSlice = Math.max(largestSlice, from[p + 1] - from[p]);
     }
-    long largestSlice = (long) B / P + 1;
     long largest = (long) (batch.steps() + 1) * largestSlice * Math.max(config.gates() * config.hiddenSize(),
         Math.max(config.inputSize(), config.outputSize()));
     if (largest > Integer.MAX_VALUE - 8) {

@@ -163,14 +163,52 @@ public final class Batch {
 
   /** The number of loss terms, the divisor of the mean loss: valid (t, b) (seq2one: B), times O for mse. */
   public long lossCount(ModelConfig config) {
+    return lossCount(config, 0, batchSize);
+  }
+
+  /** {@link #lossCount(ModelConfig)} of the sequences [from, to) alone. */
+  public long lossCount(ModelConfig config, int from, int to) {
     long steps = 0;
     if (config.mode() == Mode.SEQ2ONE) {
-      steps = batchSize;
+      steps = to - from;
     } else {
-      for (int b = 0; b < batchSize; b++) {
+      for (int b = from; b < to; b++) {
         steps += length(b);
       }
     }
     return steps * config.loss().termsPerStep(config.outputSize());
+  }
+
+  /**
+   * The sequences [from, to) as a batch of their own (copies): x, targets or class ids, and
+   * lengths, in the layouts above with B = to − from.
+   */
+  public Batch sequences(ModelConfig config, int from, int to) {
+    if (from < 0 || to > batchSize || from >= to) {
+      throw new IllegalArgumentException("sequences [" + from + ", " + to + ") of a batch of " + batchSize);
+    }
+    int n = to - from;
+    int rows = config.mode() == Mode.SEQ2SEQ ? steps : 1; // target rows per sequence: [T][B] or [B]
+    int O = config.outputSize();
+    float[] subX = new float[steps * n * features];
+    for (int t = 0; t < steps; t++) {
+      System.arraycopy(x, (t * batchSize + from) * features, subX, t * n * features, n * features);
+    }
+    float[] subTargets = null;
+    int[] subClasses = null;
+    if (targets != null) {
+      subTargets = new float[rows * n * O];
+      for (int t = 0; t < rows; t++) {
+        System.arraycopy(targets, (t * batchSize + from) * O, subTargets, t * n * O, n * O);
+      }
+    }
+    if (classes != null) {
+      subClasses = new int[rows * n];
+      for (int t = 0; t < rows; t++) {
+        System.arraycopy(classes, t * batchSize + from, subClasses, t * n, n);
+      }
+    }
+    int[] subLengths = lengths == null ? null : java.util.Arrays.copyOfRange(lengths, from, to);
+    return new Batch(steps, n, features, subX, subTargets, subClasses, subLengths);
   }
 }

@@ -35,6 +35,31 @@ public record State(int layers, int batchSize, int hiddenSize, float[] h, float[
     }
   }
 
+  /** The states of sequences [from, to) as a state of to − from sequences (copies). */
+  public State sequences(int from, int to) {
+    int n = to - from;
+    float[] subH = new float[layers * n * hiddenSize];
+    float[] subC = c == null ? null : new float[subH.length];
+    for (int l = 0; l < layers; l++) {
+      System.arraycopy(h, at(l, from, 0), subH, l * n * hiddenSize, n * hiddenSize);
+      if (c != null) {
+        System.arraycopy(c, at(l, from, 0), subC, l * n * hiddenSize, n * hiddenSize);
+      }
+    }
+    return new State(layers, n, hiddenSize, subH, subC);
+  }
+
+  /** Copies {@code part} (same L and H) into sequences [from, from + part.batchSize()) of this state. */
+  public void put(int from, State part) {
+    int n = part.batchSize;
+    for (int l = 0; l < layers; l++) {
+      System.arraycopy(part.h, l * n * hiddenSize, h, at(l, from, 0), n * hiddenSize);
+      if (c != null) {
+        System.arraycopy(part.c, l * n * hiddenSize, c, at(l, from, 0), n * hiddenSize);
+      }
+    }
+  }
+
   public State copy() {
     return new State(layers, batchSize, hiddenSize, h.clone(), c == null ? null : c.clone());
   }

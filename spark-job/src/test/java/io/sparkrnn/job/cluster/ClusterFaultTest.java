@@ -297,7 +297,7 @@ class ClusterFaultTest {
   }
 
   /**
-   * The run exits 2 with "error: step N, partition 1 ...: {@code message}", no task is retried (a
+   * The run exits 2 with "error: step N, partition P ...: {@code message}", no task is retried (a
    * corrupt shard is deterministic), and no checkpoint is written at or after the failing step.
    */
   void assertFailsFastOnShard(String data, String name, String message) throws IOException {
@@ -305,7 +305,8 @@ class ClusterFaultTest {
     ManagedProcess d = cluster.submit(name, Map.of(), train(data, out));
     assertEquals(2, d.awaitExit(RUN_TIMEOUT), d.tail(60));
     faults.add("corrupt shard (" + name + ")");
-    Matcher m = d.awaitLine(Pattern.compile("^error: step (\\d+), partition 1 on executor \\S+: (.*)$"), Duration.ofSeconds(1));
+    // the partition whose run of the step's virtual partitions first holds a sequence of the shard
+    Matcher m = d.awaitLine(Pattern.compile("^error: step (\\d+), partition [01] on executor \\S+: (.*)$"), Duration.ofSeconds(1));
     assertTrue(m.group(2).startsWith(message), "message: " + m.group(0));
     long failedStep = Long.parseLong(m.group(1));
     for (long s : checkpointSteps(out)) {

@@ -1,0 +1,87 @@
+package io.sparkrnn.kernel.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.sparkrnn.kernel.jvm.JvmEngine;
+import io.sparkrnn.kernel.jvm.MathKernels;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.model.State;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@link BpttEngine#lossAndGradients}: a group's sum depends on the group's sequences alone. The
+ * same group, computed inside batches cut differently, on 1 or 3 threads, or as a batch of its
+ * own, gives the same bits; its final states land at its place in the batch.
+ */
+class GroupedGradientsTest {
+  static final ModelConfig LSTM = new ModelConfig(CellType.LSTM, 2, 2, 8, 1, Mode.SEQ2SEQ, LossType.MSE);
+  static final ModelConfig GRU_ONE = new ModelConfig(CellType.GRU, 1, 2, 8, 3, Mode.SEQ2ONE, LossType.CROSS_ENTROPY);
+
+  static BpttEngine engine(String kind, int threads) {
+    return kind.equals("reference") ? new ReferenceEngine() : new JvmEngine(MathKernels.best(), threads);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"jvm", "reference"})
+  void aGroupsSumIsTheSameWhateverElseIsInTheCallAndHowManyThreadsRunIt(String kind) {
+    for (ModelConfig config : new ModelConfig[] {LSTM, GRU_ONE}) {
+      Params params = new Params(config, toFloats(Fixtures.randomParams(new io.sparkrnn.kernel.model.ParamLayout(config).size(), 3)));
+      Batch batch = Fixtures.randomBatch(config, 7, 11, true, 4);
+      State initial = config.mode() == Mode.SEQ2SEQ ? Fixtures.randomState(config, 11, 5) : null;
+      // sequences [3, 7) are one group in both cuts; the rest is cut differently
+      GroupedResult a;
+      GroupedResult b;
+      try (BpttEngine one = engine(kind, 1); BpttEngine three = engine(kind, 3)) {
+        a = one.lossAndGradients(params, batch, initial, new int[] {0, 3, 7, 11});
+        b = three.lossAndGradients(params, batch, initial, new int[] {0, 1, 3, 7, 9, 10, 11});
+      }
+      GradientSum alone;
+      State aloneState;
+      try (BpttEngine e = engine(kind, 1)) { // one thread: the JVM engine runs the batch as one slice
+        BpttResult r = e.lossAndGradient(params, batch.sequences(config, 3, 7), initial == null ? null : initial.sequences(3, 7));
+        alone = r.gradients();
+        aloneState = r.finalState();
+      }
+      for (GradientSum g : new GradientSum[] {a.groups()[1], b.groups()[2]}) {
+        assertArrayEquals(alone.gradient(), g.gradient(), kind + " " + config.cell().id() + ": gradient of sequences [3, 7)");
+        assertEquals(alone.lossSum(), g.lossSum());
+        assertEquals(alone.count(), g.count());
+      }
+      assertArrayEquals(aloneState.h(), a.finalState().sequences(3, 7).h(), "final h of the group at its place");
+      assertArrayEquals(b.finalState().h(), a.finalState().h(), "final states do not depend on the cut");
+      // the groups' counts add up to the batch's
+      long count = 0;
+      for (GradientSum g : b.groups()) {
+        count += g.count();
+      }
+      assertEquals(batch.lossCount(config), count);
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"jvm", "reference"})
+  void boundsThatDoNotCutTheBatchAreRefused(String kind) {
+    Params params = Params.initialize(LSTM, 1);
+    Batch batch = Fixtures.randomBatch(LSTM, 3, 4, false, 1);
+    try (BpttEngine e = engine(kind, 2)) {
+      assertThrows(IllegalArgumentException.class, () -> e.lossAndGradients(params, batch, null, new int[] {0, 2, 2, 4}));
+      assertThrows(IllegalArgumentException.class, () -> e.lossAndGradients(params, batch, null, new int[] {0, 3}));
+    }
+  }
+
+  static float[] toFloats(double[] d) {
+    float[] f = new float[d.length];
+    for (int i = 0; i < d.length; i++) {
+      f[i] = (float) d[i];
+    }
+    return f;
+  }
+}

@@ -8,8 +8,11 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
 import java.io.Serializable;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.broadcast.Broadcast;
@@ -22,17 +25,25 @@ import org.apache.spark.broadcast.Broadcast;
 public final class GradientTask implements Function2<Integer, Iterator<Integer>, Iterator<PartitionResult>> {
   private static final long serialVersionUID = 1L;
 
-  /** The fixed part of every step: where the data is and what runs it. */
-  public record Context(Dataset dataset, String engine, String device, int partitions) implements Serializable {
+  /** The fixed part of every step: where the data is, what runs it, and how shards are cached. */
+  public record Context(Dataset dataset, String engine, String device, int partitions, ShardCache.Use cache) implements Serializable {
     private static final long serialVersionUID = 1L;
+
+    /** A context whose tasks use the shard cache at its default size and report its counters nowhere. */
+    public Context(Dataset dataset, String engine, String device, int partitions) {
+      this(dataset, engine, device, partitions, ShardCache.Use.DEFAULT);
+    }
   }
 
   private final Context context;
   private final Broadcast<StepInput> input;
+  /** The next step's batch ({@link #lookahead}), whose shards are prefetched during this one, or null. */
+  private final StepInput next;
 
-  public GradientTask(Context context, Broadcast<StepInput> input) {
+  public GradientTask(Context context, Broadcast<StepInput> input, StepInput next) {
     this.context = context;
     this.input = input;
+    this.next = next;
   }
 
   /**
@@ -43,7 +54,8 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
 
   @Override
   public Iterator<PartitionResult> call(Integer partition, Iterator<Integer> ignored) {
-    return Collections.singletonList(computeOnExecutor(context, input.value(), partition)).iterator();
+    return Collections.singletonList(computeOnExecutor(context, input.value(), next == null ? List.of() : List.of(next), partition))
+        .iterator();
   }
 
   /**
@@ -51,14 +63,16 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
    * this partition's result (with {@link PartitionResult#dataError()} set) rather than a task
    * failure, so Spark does not retry what would fail the same way again.
    */
-  static PartitionResult computeOnExecutor(Context context, StepInput in, int partition) {
+  static PartitionResult computeOnExecutor(Context context, StepInput in, List<StepInput> ahead, int partition) {
     SparkEnv env = SparkEnv.get();
     String executor = env == null ? "driver" : env.executorId();
     PartitionResult result;
     try {
-      result = compute(context, in, partition, executor);
+      result = compute(context, in, ahead, partition, executor);
     } catch (ShardDataException e) {
       return PartitionResult.failed(partition, in.params().length, executor, e.getMessage());
+    } finally {
+      ShardPlacement.observe(context.cache(), partition);
     }
     if (env != null && partition == 0 && TestHooks.step(env.conf(), INJECT_NAN_STEP) == in.step()) {
       result.sum().gradient()[0] = Double.NaN;
@@ -68,14 +82,30 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
 
   /** The partition's sums for one step; usable without Spark (tests, single-machine runs). */
   public static PartitionResult compute(Context context, StepInput in, int partition, String executor) {
+    return compute(context, in, List.of(), partition, executor);
+  }
+
+  /**
+   * The partition's sums for one step, telling the shard cache which shards this and the
+   * {@code ahead} steps read (the next one's are prefetched while this one computes).
+   */
+  static PartitionResult compute(Context context, StepInput in, List<StepInput> ahead, int partition, String executor) {
     long start = System.nanoTime();
     int[] positions = positionsOf(in, partition, context.partitions());
     ModelConfig config = in.config();
     boolean carry = in.h0() != null;
+    ShardCache.Use use = context.cache();
+    ShardCache.JVM.configure(use.size());
+    List<int[]> upcoming = new ArrayList<>(ahead.size() + 1);
+    upcoming.add(shardsRead(in, positions));
+    for (StepInput a : ahead) {
+      upcoming.add(shardsRead(a, positionsOf(a, partition, context.partitions())));
+    }
+    ShardCache.JVM.plan(use.run(), Integer.toString(partition), context.dataset(), upcoming);
     if (positions.length == 0) {
       return new PartitionResult(partition, new GradientSum(in.params().length), positions, null, null, "idle", executor, 0, null);
     }
-    Batch batch = SequenceSelection.gather(config, s -> ExecutorRuntime.shard(context.dataset(), s), in.shards(), in.rows(),
+    Batch batch = SequenceSelection.gather(config, s -> ShardCache.JVM.get(use.run(), context.dataset(), s), in.shards(), in.rows(),
         positions, in.windowStart(), in.windowSteps());
     State initial = carry ? select(config, in.h0(), in.c0(), in.sequences(), positions) : null;
     Params params = new Params(config, in.params());
@@ -88,6 +118,23 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     float[] h = in.returnStates() ? r.finalState().h() : null;
     float[] c = in.returnStates() ? r.finalState().c() : null;
     return new PartitionResult(partition, r.gradients(), positions, h, c, device[0], executor, System.nanoTime() - start, null);
+  }
+
+  /**
+   * A step's batch as far as the shard cache needs it: its step, shards and rows, nothing else
+   * (parameters and states null).
+   */
+  static StepInput lookahead(long step, ModelConfig config, Schedule.Chosen chosen) {
+    return new StepInput(step, config, null, chosen.shards(), chosen.rows(), 0, 0, null, null, false);
+  }
+
+  /** The distinct shards the sequences at {@code positions} of a step's batch read, in first-use order. */
+  static int[] shardsRead(StepInput in, int[] positions) {
+    LinkedHashSet<Integer> seen = new LinkedHashSet<>();
+    for (int i : positions) {
+      seen.add(in.shards()[i]);
+    }
+    return seen.stream().mapToInt(Integer::intValue).toArray();
   }
 
   /** The positions in the global batch of the sequences whose shard belongs to this partition. */

@@ -96,7 +96,7 @@ public final class Trainer {
     }
     ModelConfig model = new ModelConfig(config.cell(), config.numLayers(), spec.features(), config.hiddenSize(), spec.outputs(),
         config.mode(), config.loss());
-    checkMemory(model, config, spec);
+    checkMemory(model, config, spec, dataset.manifest().shards().stream().mapToLong(ShardInfo::bytes).sum());
     List<ShardInfo> all = dataset.manifest().shards();
     List<Integer> train = new ArrayList<>();
     for (int i = 0; i < all.size(); i++) {
@@ -173,9 +173,10 @@ public final class Trainer {
    * (8), Adam's two moments (8), the copy each step sends and the update's scratch (8). In local
    * mode the executors' engines share this JVM: per layer (T+1)·B·(G·H + 4H) float32 activations
    * and states (the JVM engine's working memory, docs/PERFORMANCE.md, rounded up), the inputs and
-   * outputs, and a float64 gradient per partition.
+   * outputs, a float64 gradient per partition, and the shard cache ({@code shard-cache}, resolved
+   * against this heap).
    */
-  private static void checkMemory(ModelConfig model, TrainConfig config, DatasetSpec spec) {
+  private static void checkMemory(ModelConfig model, TrainConfig config, DatasetSpec spec, long datasetBytes) {
     long params = new io.sparkrnn.kernel.model.ParamLayout(model).size(); // refuses 2^31 parameters itself
     long bytes = 28L * params;
     if (config.master().startsWith("local")) {
@@ -184,11 +185,19 @@ public final class Trainer {
       long H = model.hiddenSize();
       long GH = (long) model.cell().gates() * H;
       bytes += 4 * (model.numLayers() * (T + 1) * B * (GH + 4 * H) + T * B * (spec.features() + 2L * model.outputSize()))
-          + 8L * params * Math.max(1, config.partitions());
+          + 8L * params * Math.max(1, config.partitions()) + cacheGrowth(config.shardCache(), datasetBytes);
     }
     io.sparkrnn.infer.MemoryBudget.require("training " + model.cell().id() + " with hidden-size " + model.hiddenSize() + ", "
         + model.numLayers() + " layer(s) (" + params + " parameters), batch " + config.batch() + " of T=" + spec.steps(),
-        bytes, "lower --hidden-size, --num-layers or --batch");
+        bytes, "lower --hidden-size, --num-layers, --batch or --shard-cache");
+  }
+
+  /**
+   * What this JVM's shard cache may still grow by: its bound, or the whole dataset when smaller
+   * (the shard files' bytes, about their decoded size), less what it holds already (in use now).
+   */
+  static long cacheGrowth(ShardCache.Size size, long datasetBytes) {
+    return Math.max(0, Math.min(size.resolve(Runtime.getRuntime().maxMemory()), datasetBytes) - ShardCache.JVM.held());
   }
 
   /**
@@ -292,8 +301,14 @@ public final class Trainer {
     if (barrier) {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
     }
-    GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), config.device(), partitions);
-    JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
+    ShardPlacement placement = new ShardPlacement();
+    sc.sc().register(placement, "spark-rnn shard cache");
+    // the run's own counters in each executor's cache (which outlives the run); never 0, the id of reads outside training
+    long runId = new java.security.SecureRandom().nextLong() | 1;
+    GradientTask.Context context = new GradientTask.Context(dataset, config.engine(), config.device(), partitions,
+        new ShardCache.Use(config.shardCache(), runId, placement));
+    Map<Integer, String> placedAt = Map.of();
+    JavaRDD<Integer> slots = ShardPlacement.slots(sc, partitions, placedAt);
 
     checkpoints.pauseMidWriteAt(TestHooks.step(sc.getConf(), Checkpoints.TEST_PAUSE_AT_STEP), log);
     StepUpdate update = new StepUpdate(config, totalSteps);
@@ -331,6 +346,11 @@ public final class Trainer {
     long stepsThisRun = 0;
     long sequencesThisRun = 0;
     while (step < totalSteps) {
+      Map<Integer, String> placed = placement.value().partitions();
+      if (!placed.equals(placedAt)) { // each partition prefers the executor whose cache holds its shards
+        placedAt = placed;
+        slots = ShardPlacement.slots(sc, partitions, placedAt);
+      }
       long t0 = System.nanoTime();
       List<StepRecord> records;
       String dataError = null;
@@ -360,7 +380,8 @@ public final class Trainer {
         StepInput input = new StepInput(step, model, params.values().clone(), chosen.shards(), chosen.rows(),
             schedule.windowStart(step), schedule.windowLength(step), carry && !fresh ? carriedH : null,
             carry && !fresh ? carriedC : null, carry);
-        List<PartitionResult> results = computeStep(sc, slots, context, input);
+        StepInput next = step + 1 < totalSteps ? GradientTask.lookahead(step + 1, model, schedule.sequences(step + 1)) : null;
+        List<PartitionResult> results = computeStep(sc, slots, context, input, next);
         StepMerge merged = StepMerge.of(model, results, params.values().length, input.sequences(), carry, devices);
         if (carry) {
           carriedH = merged.carriedH();
@@ -426,7 +447,9 @@ public final class Trainer {
     metrics.write(out);
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
-    TrainReport.write(out, config, model, metrics, devices, throughput, partitions, sc.master());
+    Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
+    cacheStats.forEach((where, st) -> log.printf("shard cache on %s: %s%n", where, st.describe()));
+    TrainReport.write(out, config, model, metrics, devices, throughput, partitions, sc.master(), cacheStats);
     log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
         Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
         out.path("model.safetensors"));
@@ -524,10 +547,10 @@ public final class Trainer {
    * deterministic whatever order the tasks finished in.
    */
   static List<PartitionResult> computeStep(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context,
-      StepInput input) {
+      StepInput input, StepInput next) {
     Broadcast<StepInput> broadcast = sc.broadcast(input);
     try {
-      List<PartitionResult> results = new ArrayList<>(slots.mapPartitionsWithIndex(new GradientTask(context, broadcast), false).collect());
+      List<PartitionResult> results = new ArrayList<>(slots.mapPartitionsWithIndex(new GradientTask(context, broadcast, next), false).collect());
       String dataError = StepMerge.sortAndFindDataError(results, input.step());
       if (dataError != null) {
         throw new ShardDataException(dataError);
@@ -550,7 +573,7 @@ public final class Trainer {
     StepInput input = new StepInput(0, model, params.values().clone(), chosen.shards(), chosen.rows(), 0, schedule.windowLength(0),
         null, null, false);
     GradientSum total = new GradientSum(params.values().length);
-    for (PartitionResult r : computeStep(sc, slots, context, input)) {
+    for (PartitionResult r : computeStep(sc, slots, context, input, null)) {
       total.merge(r.sum());
     }
     return total;

@@ -61,7 +61,17 @@ public final class ShardCache {
   /** A shard's identity: a rewritten dataset has a new size or CRC32C, so a new key. */
   record Key(String dataset, String file, long bytes, String crc32c) {
     static Key of(Dataset dataset, ShardInfo info) {
-      return new Key(dataset.uri().toString(), info.file(), info.bytes(), info.crc32c());
+      return of(directory(dataset), info);
+    }
+
+    static Key of(String directory, ShardInfo info) {
+      return new Key(directory, info.file(), info.bytes(), info.crc32c());
+    }
+
+    /** The dataset's directory as keys name it: "file:/d/" and "file:/d" are one directory. */
+    static String directory(Dataset dataset) {
+      String dir = dataset.uri().toString();
+      return dir.endsWith("/") ? dir.substring(0, dir.length() - 1) : dir;
     }
   }
 
@@ -81,6 +91,8 @@ public final class ShardCache {
   /** The last plan of each task slot: shard → the first of its upcoming steps that reads it (0 = now). */
   private final LinkedHashMap<String, Map<Key, Integer>> plans = new LinkedHashMap<>(16, 0.75f, true);
   private final LinkedHashMap<Long, Counters> runs = new LinkedHashMap<>();
+  /** Every plan merged: shard → the soonest rank any task gave it. */
+  private Map<Key, Integer> mergedRank = Map.of();
   private long capacity;
   private long held;
   private ExecutorService background;
@@ -163,7 +175,7 @@ public final class ShardCache {
    * @param uncached shards read through because they are bigger than the whole cache
    * @param bytesRead shard file bytes read, by tasks and in the background
    * @param capacity the cache's bound in bytes
-   * @param peakHeld the most decoded bytes held at once
+   * @param peakHeld the most decoded bytes the cache held at once while this run used it
    */
   public record Stats(long hits, long waits, long misses, long prefetches, long evictions, long uncached, long bytesRead,
       long capacity, long peakHeld) implements Serializable {
@@ -238,6 +250,7 @@ public final class ShardCache {
       Entry e = entries.get(key);
       if (e != null) {
         c.hits.incrementAndGet();
+        c.peak.accumulateAndGet(held, Math::max);
         return e.batch();
       }
       pending = reading.get(key);
@@ -268,9 +281,10 @@ public final class ShardCache {
   void plan(long run, String slot, Dataset dataset, List<int[]> upcoming) {
     Map<Key, Integer> rank = new HashMap<>();
     List<ShardInfo> shards = dataset.manifest().shards();
+    String dir = Key.directory(dataset);
     for (int k = 0; k < upcoming.size(); k++) {
       for (int s : upcoming.get(k)) {
-        rank.putIfAbsent(Key.of(dataset, shards.get(s)), k);
+        rank.putIfAbsent(Key.of(dir, shards.get(s)), k);
       }
     }
     List<Key> toRead = new ArrayList<>();
@@ -282,6 +296,13 @@ public final class ShardCache {
         oldest.next();
         oldest.remove();
       }
+      // every plan's ranks merged once here, not at every eviction
+      mergedRank = new HashMap<>(rank);
+      for (Map<Key, Integer> p : plans.values()) {
+        if (p != rank) {
+          p.forEach((k, r) -> mergedRank.merge(k, r, Math::min));
+        }
+      }
       if (upcoming.size() < 2) {
         return;
       }
@@ -292,7 +313,7 @@ public final class ShardCache {
       }
       for (int s : upcoming.get(1)) {
         ShardInfo info = shards.get(s);
-        Key key = Key.of(dataset, info);
+        Key key = Key.of(dir, info);
         if (rank.get(key) == 0) {
           continue; // read by this step as well: counted above
         }
@@ -378,12 +399,7 @@ public final class ShardCache {
     if (held + bytes <= capacity) {
       return 0;
     }
-    Map<Key, Integer> rank = new HashMap<>();
-    for (Map<Key, Integer> p : plans.values()) {
-      for (Map.Entry<Key, Integer> e : p.entrySet()) {
-        rank.merge(e.getKey(), e.getValue(), Math::min);
-      }
-    }
+    Map<Key, Integer> rank = mergedRank;
     while (held + bytes > capacity && !entries.isEmpty()) {
       Key victim = null;
       int worst = -1;
@@ -468,6 +484,7 @@ public final class ShardCache {
     synchronized (lock) {
       entries.clear();
       plans.clear();
+      mergedRank = Map.of();
       held = 0;
     }
   }

@@ -448,6 +448,7 @@ public final class Trainer {
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
     Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
+    lastCacheStats = cacheStats;
     cacheStats.forEach((where, st) -> log.printf("shard cache on %s: %s%n", where, st.describe()));
     TrainReport.write(out, config, model, metrics, devices, throughput, partitions, sc.master(), cacheStats);
     log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
@@ -577,6 +578,13 @@ public final class Trainer {
       total.merge(r.sum());
     }
     return total;
+  }
+
+  private Map<String, ShardCache.Stats> lastCacheStats = Map.of();
+
+  /** Each executor's shard cache counters (by Spark task location) over the last {@link #run}. */
+  public Map<String, ShardCache.Stats> shardCacheStats() {
+    return lastCacheStats;
   }
 
   /** The per-step metrics of the last {@link #run}. */

@@ -64,6 +64,10 @@ final class ShardCacheBench {
     double[] bounded = new double[o.runs()];
     double[] cached = new double[o.runs()];
     double[] ratios = new double[o.runs()];
+    // the same from each run's median step (robust to another process's burst), as a second view
+    double[] boundedMedianMs = new double[o.runs()];
+    double[] cachedMedianMs = new double[o.runs()];
+    double[] medianRatios = new double[o.runs()];
     ShardCache.Stats boundedStats = null;
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn bench shard cache", o.master())) {
       for (int r = 0; r < o.runs(); r++) {
@@ -75,18 +79,22 @@ final class ShardCacheBench {
             Trainer t = trainer(o, data, work.resolve("out-bounded"), Long.toString(small), hadoop);
             t.run(sc);
             bounded[r] = o.batch() / (t.metrics().meanStepMs(o.warmup()) / 1e3);
+            boundedMedianMs[r] = t.metrics().medianStepMs(o.warmup());
             boundedStats = single(t.shardCacheStats());
           } else {
             Trainer c = trainer(o, data, work.resolve("out-cached"), Long.toString(full), hadoop);
             ExecutorRuntime.preload(c.dataset(), new ShardCache.Size(full, 0));
             c.run(sc);
             cached[r] = o.batch() / (c.metrics().meanStepMs(o.warmup()) / 1e3);
+            cachedMedianMs[r] = c.metrics().medianStepMs(o.warmup());
             cs = single(c.shardCacheStats());
           }
         }
         ratios[r] = bounded[r] / cached[r];
-        out.printf("  run %d: bounded %,.0f seq/s (%s); fully cached %,.0f seq/s (%s); ratio %.3f%n", r + 1, bounded[r],
-            boundedStats.describe(), cached[r], cs.describe(), bounded[r] / cached[r]);
+        medianRatios[r] = cachedMedianMs[r] / boundedMedianMs[r];
+        out.printf("  run %d: bounded %,.0f seq/s, median step %.2f ms (%s); fully cached %,.0f seq/s, median step %.2f ms (%s);"
+            + " ratio %.3f (of median steps %.3f)%n", r + 1, bounded[r], boundedMedianMs[r], boundedStats.describe(), cached[r],
+            cachedMedianMs[r], cs.describe(), ratios[r], medianRatios[r]);
       }
     } finally {
       ExecutorRuntime.clearShards();
@@ -114,13 +122,17 @@ final class ShardCacheBench {
     row.put("cached_seq_per_s", c);
     row.put("ratio", BenchCommand.median(ratios));
     row.put("ratio_of_medians", b / c);
+    row.put("ratio_min", java.util.Arrays.stream(ratios).min().orElse(Double.NaN));
+    row.put("ratio_max", java.util.Arrays.stream(ratios).max().orElse(Double.NaN));
+    row.put("median_step_ratio", BenchCommand.median(medianRatios));
     row.put("bounded_from_memory", asks == 0 ? null : (double) (boundedStats.hits() + boundedStats.waits()) / asks);
     row.put("bounded_mb_read_per_step", boundedStats.bytesRead() / 1e6 / o.trainSteps());
     out.println();
-    out.println("| data / cache | bounded seq/s | fully cached seq/s | ratio (median of runs) | asks from memory (bounded) |"
-        + " MB read per step (bounded) |");
-    out.println("|---|---|---|---|---|---|");
-    out.printf(Locale.ROOT, "| %.3g | %,.0f | %,.0f | %.3f | %.0f%% | %.2f |%n", o.ratio(), b, c, BenchCommand.median(ratios),
+    out.println("| data / cache | bounded seq/s | fully cached seq/s | ratio (median of runs) | range | ratio of median steps |"
+        + " asks from memory (bounded) | MB read per step (bounded) |");
+    out.println("|---|---|---|---|---|---|---|---|");
+    out.printf(Locale.ROOT, "| %.3g | %,.0f | %,.0f | %.3f | %.2f–%.2f | %.3f | %.0f%% | %.2f |%n", o.ratio(), b, c,
+        BenchCommand.median(ratios), (Double) row.get("ratio_min"), (Double) row.get("ratio_max"), BenchCommand.median(medianRatios),
         100 * (Double) row.get("bounded_from_memory"), (Double) row.get("bounded_mb_read_per_step"));
     List<Map<String, Object>> rows = new ArrayList<>();
     rows.add(row);

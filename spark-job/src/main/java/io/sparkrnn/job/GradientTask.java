@@ -101,12 +101,15 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     for (StepInput a : ahead) {
       upcoming.add(shardsRead(a, positionsOf(a, partition, context.partitions())));
     }
-    ShardCache.JVM.plan(use.run(), Integer.toString(partition), context.dataset(), upcoming);
+    String slot = Integer.toString(partition);
+    ShardCache.JVM.plan(use.run(), slot, context.dataset(), upcoming);
+    Batch batch = positions.length == 0 ? null : SequenceSelection.gather(config,
+        s -> ShardCache.JVM.get(use.run(), context.dataset(), s), in.shards(), in.rows(), positions, in.windowStart(), in.windowSteps());
+    // gathered: this step's shards may go now, the next step's are read while this one computes
+    ShardCache.JVM.prefetch(use.run(), slot, context.dataset(), upcoming.subList(1, upcoming.size()));
     if (positions.length == 0) {
       return new PartitionResult(partition, new GradientSum(in.params().length), positions, null, null, "idle", executor, 0, null);
     }
-    Batch batch = SequenceSelection.gather(config, s -> ShardCache.JVM.get(use.run(), context.dataset(), s), in.shards(), in.rows(),
-        positions, in.windowStart(), in.windowSteps());
     State initial = carry ? select(config, in.h0(), in.c0(), in.sequences(), positions) : null;
     Params params = new Params(config, in.params());
     String[] device = new String[1];

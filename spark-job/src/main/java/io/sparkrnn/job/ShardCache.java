@@ -31,18 +31,19 @@ import java.util.regex.Pattern;
  * stale.
  *
  * <p>Eviction: the schedule is a pure function of the seed, so a task knows which shards its next
- * steps read and tells the cache ({@link #plan}): its current step's shards rank 0, the next
- * step's 1, and so on. To make room the cache drops, in this order, a shard no plan names (least
+ * steps read and tells the cache ({@link #plan}): the shards of the step it gathers next rank 0,
+ * the following step's 1, and so on. To make room the cache drops, in this order, a shard no plan names (least
  * recently used first), then the planned shard whose first use is furthest away (Belady's rule over
  * the known window). Under a random permutation plain LRU keeps about cache/data of the accesses;
  * the plan keeps the shards the next steps read.
  *
- * <p>Prefetch: {@link #plan} also starts background reads (one daemon thread per JVM) of the next
- * step's shards that are neither held nor being read, while the task computes. A task that asks for
- * a shard being read waits for that read; a read that failed is not kept, so the step that needs
- * the shard reads it again and fails with the same {@link ShardDataException} (file, field,
- * expected) as without prefetch, in its own thread. Prefetch stops where the planned shards of
- * this and the next step would not fit: reading more would only evict what the step reads.
+ * <p>Prefetch: once a task has gathered its step, {@link #prefetch} starts background reads (one
+ * daemon thread per JVM) of the next step's shards that are neither held nor being read, while the
+ * task computes. A task that asks for a shard being read waits for that read (one still queued it
+ * reads itself); a read that failed is not kept, so the step that needs the shard reads it again
+ * and fails with the same {@link ShardDataException} (file, field, expected) as without prefetch,
+ * in its own thread. Prefetch stops where the next step's shards would not fit in the task's share
+ * of the bound: reading more would only evict what the same step reads.
  *
  * <p>Bound: the decoded shards held never add up to more than the capacity. A shard bigger than the
  * whole cache is read through, not kept (counted as {@code uncached}): the run still trains, one
@@ -55,6 +56,8 @@ public final class ShardCache {
 
   /** Plans kept at once (one per running task); older ones are dropped. */
   private static final int MAX_PLANS = 16;
+  /** A plan not renewed for this long belongs to a task that ended. */
+  private static final long PLAN_LIFETIME_NANOS = 60_000_000_000L;
   /** Runs whose counters are kept (a long-lived JVM trains many runs). */
   private static final int MAX_RUNS = 32;
 
@@ -77,6 +80,9 @@ public final class ShardCache {
 
   private record Entry(Batch batch, long bytes) {}
 
+  /** One task's plan: shard → the first of its upcoming steps that reads it (0: the step it gathers next). */
+  private record Plan(long run, Map<Key, Integer> rank, long madeNanos) {}
+
   /** A read under way or queued; whoever claims {@code started} first (the background thread or a task that needs it now) reads. */
   private record Pending(CompletableFuture<Batch> future, AtomicBoolean started) {
     Pending() {
@@ -88,8 +94,8 @@ public final class ShardCache {
   /** Access order: the first entry is the least recently used. */
   private final LinkedHashMap<Key, Entry> entries = new LinkedHashMap<>(64, 0.75f, true);
   private final Map<Key, Pending> reading = new HashMap<>();
-  /** The last plan of each task slot: shard → the first of its upcoming steps that reads it (0 = now). */
-  private final LinkedHashMap<String, Map<Key, Integer>> plans = new LinkedHashMap<>(16, 0.75f, true);
+  /** The last plan of each task (run/slot). */
+  private final LinkedHashMap<String, Plan> plans = new LinkedHashMap<>(16, 0.75f, true);
   private final LinkedHashMap<Long, Counters> runs = new LinkedHashMap<>();
   /** Every plan merged: shard → the soonest rank any task gave it. */
   private Map<Key, Integer> mergedRank = Map.of();
@@ -208,16 +214,25 @@ public final class ShardCache {
 
   /** Sets the bound, evicting what no longer fits. */
   void configure(Size size) {
-    long maxHeap = Runtime.getRuntime().maxMemory();
-    long bytes = size.resolve(maxHeap);
-    if (bytes > 0.9 * maxHeap) {
-      throw new IllegalArgumentException("shard-cache: " + size + " (" + bytes / 1_000_000 + " MB) is more than 90% of this JVM's"
-          + " heap (" + maxHeap / 1_000_000 + " MB); give a smaller size or a share such as 25%, or more executor memory");
-    }
+    long bytes = requireFits(size, Runtime.getRuntime().maxMemory(), "this JVM's heap");
     synchronized (lock) {
       capacity = bytes;
       makeRoom(0, null);
     }
+  }
+
+  /**
+   * The capacity on a heap of {@code heap} bytes, refused when it is more than 90% of it.
+   *
+   * @param whose names the heap in the message
+   */
+  static long requireFits(Size size, long heap, String whose) {
+    long bytes = size.resolve(heap);
+    if (bytes > 0.9 * heap) {
+      throw new IllegalArgumentException("shard-cache: " + size + " (" + bytes / 1_000_000 + " MB) is more than 90% of " + whose + " ("
+          + heap / 1_000_000 + " MB); give a smaller size or a share such as 25%, or more executor memory");
+    }
+    return bytes;
   }
 
   long capacity() {
@@ -273,10 +288,11 @@ public final class ShardCache {
   }
 
   /**
-   * Says which shards a task reads next, and starts background reads of the next step's.
+   * Says which shards a task reads: its new plan replaces its last, and eviction spares what it
+   * names, soonest first.
    *
-   * @param slot the task (run and partition): its new plan replaces its last
-   * @param upcoming manifest shard indices per step: [0] the current step's, [1] the next step's, …
+   * @param slot the task (its partition) within the run
+   * @param upcoming manifest shard indices per step: [0] the step about to be gathered, [1] the next, …
    */
   void plan(long run, String slot, Dataset dataset, List<int[]> upcoming) {
     Map<Key, Integer> rank = new HashMap<>();
@@ -287,10 +303,11 @@ public final class ShardCache {
         rank.putIfAbsent(Key.of(dir, shards.get(s)), k);
       }
     }
-    List<Key> toRead = new ArrayList<>();
-    List<ShardInfo> infos = new ArrayList<>();
+    long now = System.nanoTime();
     synchronized (lock) {
-      plans.put(run + "/" + slot, rank);
+      plans.put(run + "/" + slot, new Plan(run, rank, now));
+      // a finished run's tasks plan no more: their last plans go after PLAN_LIFETIME, or when too many
+      plans.values().removeIf(p -> now - p.madeNanos() > PLAN_LIFETIME_NANOS);
       while (plans.size() > MAX_PLANS) {
         Iterator<String> oldest = plans.keySet().iterator();
         oldest.next();
@@ -298,29 +315,39 @@ public final class ShardCache {
       }
       // every plan's ranks merged once here, not at every eviction
       mergedRank = new HashMap<>(rank);
-      for (Map<Key, Integer> p : plans.values()) {
-        if (p != rank) {
-          p.forEach((k, r) -> mergedRank.merge(k, r, Math::min));
+      for (Plan p : plans.values()) {
+        if (p.rank() != rank) {
+          p.rank().forEach((k, r) -> mergedRank.merge(k, r, Math::min));
         }
       }
-      if (upcoming.size() < 2) {
-        return;
-      }
-      // this step's and the next step's shards must fit together, or prefetching evicts what the step reads
-      long budget = capacity;
-      for (int s : upcoming.get(0)) {
-        budget -= shards.get(s).bytes();
-      }
-      for (int s : upcoming.get(1)) {
+    }
+  }
+
+  /**
+   * After a task has gathered its step: {@link #plan} for the steps ahead ({@code ahead[0]} the
+   * next), and background reads of the next step's shards that are neither held nor being read.
+   * They are read in order as long as they fit in the task's share of the bound (the bound over
+   * this run's tasks on this JVM): reading more would evict what the same step reads.
+   */
+  void prefetch(long run, String slot, Dataset dataset, List<int[]> ahead) {
+    plan(run, slot, dataset, ahead);
+    if (ahead.isEmpty()) {
+      return;
+    }
+    List<ShardInfo> shards = dataset.manifest().shards();
+    String dir = Key.directory(dataset);
+    List<Key> toRead = new ArrayList<>();
+    List<ShardInfo> infos = new ArrayList<>();
+    synchronized (lock) {
+      long tasks = plans.values().stream().filter(p -> p.run() == run).count();
+      long budget = capacity / Math.max(1, tasks);
+      for (int s : ahead.get(0)) {
         ShardInfo info = shards.get(s);
-        Key key = Key.of(dir, info);
-        if (rank.get(key) == 0) {
-          continue; // read by this step as well: counted above
-        }
         budget -= info.bytes();
         if (budget < 0) {
           break;
         }
+        Key key = Key.of(dir, info);
         if (!entries.containsKey(key) && !reading.containsKey(key)) {
           reading.put(key, new Pending());
           toRead.add(key);

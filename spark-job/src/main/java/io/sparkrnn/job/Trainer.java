@@ -301,6 +301,10 @@ public final class Trainer {
     if (barrier) {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
     }
+    if (BarrierTraining.localThreads(sc.master()) == 0) { // a local master's executors share the heap checkMemory looked at
+      ShardCache.requireFits(config.shardCache(), sc.getConf().getSizeAsBytes("spark.executor.memory", "1g"),
+          "the executors' heap (spark.executor.memory)");
+    }
     ShardPlacement placement = new ShardPlacement();
     sc.sc().register(placement, "spark-rnn shard cache");
     // the run's own counters in each executor's cache (which outlives the run); never 0, the id of reads outside training

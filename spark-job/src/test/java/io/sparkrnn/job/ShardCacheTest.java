@@ -117,7 +117,7 @@ class ShardCacheTest {
   void prefetchReadsTheNextStepInTheBackground() throws Exception {
     Dataset ds = sine(tmp.resolve("d"), 1, false);
     ShardCache cache = new ShardCache(1 << 20);
-    cache.plan(4, "0", ds, List.of(new int[] {0}, new int[] {5, 6}));
+    cache.prefetch(4, "0", ds, List.of(new int[] {5, 6}));
     Batch five = cache.get(4, ds, 5);
     Batch six = cache.get(4, ds, 6);
     ShardCache.Stats st = cache.stats(4);
@@ -136,7 +136,7 @@ class ShardCacheTest {
     bytes[bytes.length - 3] ^= 0x5a; // a value byte: the size stays, the CRC32C no longer matches
     Files.write(file, bytes);
     ShardCache cache = new ShardCache(1 << 20);
-    cache.plan(5, "0", ds, List.of(new int[] {0}, new int[] {3}));
+    cache.prefetch(5, "0", ds, List.of(new int[] {3}));
     for (int attempt = 0; attempt < 2; attempt++) { // once while (or after) prefetching, once more: a failure is not kept
       ShardDataException e = assertThrows(ShardDataException.class, () -> cache.get(5, ds, 3));
       assertTrue(e.getMessage().contains(ShardInfo.fileName(3)) && e.getMessage().contains("CRC32C"), e.getMessage());

@@ -189,6 +189,36 @@ class ClusterFaultTest {
     assertSameBytes(expected, model(out), "model after an executor was killed after step 3");
   }
 
+  /**
+   * Locality and the shard cache on two executors: under --sync job every step is a new Spark job,
+   * and partition p (shards s mod 2 = p) prefers the executor that ran it last. With caches that
+   * hold everything, each training shard is then read once in the whole cluster: Σ over executors
+   * of (misses + prefetches), each one read, is the 7 training shards. A partition that moved would
+   * read its shards again on its new executor.
+   */
+  @Test
+  void withLocalityEachShardIsReadOnceInTheClusterAndTheModelIsTheSame() throws IOException {
+    String out = hdfs.uri("/runs/locality");
+    ManagedProcess d = cluster.submit("locality", Map.of(), train(sine, out, "--sync", "job", "--checkpoint-every", "0",
+        "--shard-cache", "64m"));
+    assertEquals(0, d.awaitExit(RUN_TIMEOUT), d.tail(40));
+    Pattern line = Pattern.compile("^shard cache on (executor_\\S+): (\\d+) hits, (\\d+) waited for a prefetch, (\\d+) misses .*?"
+        + "(\\d+) prefetched, (\\d+) evicted");
+    long reads = 0;
+    int executors = 0;
+    for (String l : d.lines()) {
+      Matcher m = line.matcher(l);
+      if (m.find()) {
+        executors++;
+        reads += Long.parseLong(m.group(4)) + Long.parseLong(m.group(5));
+        assertEquals("0", m.group(6), "nothing evicted from a 64 MB cache: " + l);
+      }
+    }
+    assertEquals(2, executors, d.tail(40));
+    assertEquals(7, reads, "shard reads in the cluster (7 training shards)\n" + d.tail(40));
+    faults.add("locality: 12 steps under --sync job, " + reads + " shard reads on " + executors + " executors");
+  }
+
   static int indexOf(List<String> lines, Pattern p) {
     for (int i = 0; i < lines.size(); i++) {
       if (p.matcher(lines.get(i)).find()) {

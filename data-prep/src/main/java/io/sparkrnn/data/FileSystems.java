@@ -90,7 +90,8 @@ public final class FileSystems {
     requireRegularFile(fs, p, name);
   }
 
-  private static java.nio.file.Path local(FileSystem fs, Path p) {
+  /** The java.nio path of a file on the local disk ({@link #isLocal}). */
+  static java.nio.file.Path local(FileSystem fs, Path p) {
     return new File(fs.makeQualified(p).toUri()).toPath();
   }
 

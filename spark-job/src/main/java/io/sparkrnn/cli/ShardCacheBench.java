@@ -68,6 +68,8 @@ final class ShardCacheBench {
     double[] boundedMedianMs = new double[o.runs()];
     double[] cachedMedianMs = new double[o.runs()];
     double[] medianRatios = new double[o.runs()];
+    // mean step time outside the slowest partition's compute (which includes its gather from the cache): [bounded, cached][run]
+    double[][] overheadMs = new double[2][o.runs()];
     ShardCache.Stats boundedStats = null;
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn bench shard cache", o.master())) {
       for (int r = 0; r < o.runs(); r++) {
@@ -80,6 +82,7 @@ final class ShardCacheBench {
             t.run(sc);
             bounded[r] = o.batch() / (t.metrics().meanStepMs(o.warmup()) / 1e3);
             boundedMedianMs[r] = t.metrics().medianStepMs(o.warmup());
+            overheadMs[0][r] = t.metrics().meanOverheadMs(o.warmup());
             boundedStats = single(t.shardCacheStats());
           } else {
             Trainer c = trainer(o, data, work.resolve("out-cached"), Long.toString(full), hadoop);
@@ -87,14 +90,16 @@ final class ShardCacheBench {
             c.run(sc);
             cached[r] = o.batch() / (c.metrics().meanStepMs(o.warmup()) / 1e3);
             cachedMedianMs[r] = c.metrics().medianStepMs(o.warmup());
+            overheadMs[1][r] = c.metrics().meanOverheadMs(o.warmup());
             cs = single(c.shardCacheStats());
           }
         }
         ratios[r] = bounded[r] / cached[r];
         medianRatios[r] = cachedMedianMs[r] / boundedMedianMs[r];
-        out.printf("  run %d: bounded %,.0f seq/s, median step %.2f ms (%s); fully cached %,.0f seq/s, median step %.2f ms (%s);"
-            + " ratio %.3f (of median steps %.3f)%n", r + 1, bounded[r], boundedMedianMs[r], boundedStats.describe(), cached[r],
-            cachedMedianMs[r], cs.describe(), ratios[r], medianRatios[r]);
+        out.printf("  run %d: bounded %,.0f seq/s, median step %.2f ms, %.2f ms outside the compute (%s); fully cached %,.0f seq/s,"
+            + " median step %.2f ms, %.2f ms outside the compute (%s); ratio %.3f (of median steps %.3f)%n", r + 1, bounded[r],
+            boundedMedianMs[r], overheadMs[0][r], boundedStats.describe(), cached[r], cachedMedianMs[r], overheadMs[1][r],
+            cs.describe(), ratios[r], medianRatios[r]);
       }
     } finally {
       ExecutorRuntime.clearShards();

@@ -217,7 +217,7 @@ public final class ShardCache {
     long bytes = requireFits(size, Runtime.getRuntime().maxMemory(), "this JVM's heap");
     synchronized (lock) {
       capacity = bytes;
-      makeRoom(0, null);
+      makeRoom(0);
     }
   }
 
@@ -407,7 +407,7 @@ public final class ShardCache {
       if (bytes > capacity) {
         c.uncached.incrementAndGet();
       } else {
-        c.evictions.addAndGet(makeRoom(bytes, key));
+        c.evictions.addAndGet(makeRoom(bytes));
         entries.put(key, new Entry(batch, bytes));
         held += bytes;
         c.peak.accumulateAndGet(held, Math::max);
@@ -421,7 +421,7 @@ public final class ShardCache {
    * Evicts until {@code bytes} more fit: first shards no plan names (least recently used first),
    * then the planned shard read furthest ahead. Returns the number evicted. Holds the lock.
    */
-  private long makeRoom(long bytes, Key incoming) {
+  private long makeRoom(long bytes) {
     long evicted = 0;
     if (held + bytes <= capacity) {
       return 0;

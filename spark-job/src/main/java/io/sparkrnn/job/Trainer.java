@@ -180,6 +180,7 @@ public final class Trainer {
     long params = new io.sparkrnn.kernel.model.ParamLayout(model).size(); // refuses 2^31 parameters itself
     long bytes = 28L * params;
     if (config.master().startsWith("local")) {
+      ShardCache.requireFits(config.shardCache(), Runtime.getRuntime().maxMemory(), "this JVM's heap (a local master's executors share it)");
       long T = spec.steps();
       long B = config.batch();
       long H = model.hiddenSize();

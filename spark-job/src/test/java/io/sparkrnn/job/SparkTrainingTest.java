@@ -380,6 +380,19 @@ class SparkTrainingTest {
   }
 
   @Test
+  void aShardCacheLargerThanTheHeapIsRefusedBeforeTrainingNamingTheKey() {
+    Map<String, String> m = sineConfig(tmp.resolve("cache-too-big").toUri().toString());
+    m.put("master", "local[2]");
+    long heap = Runtime.getRuntime().maxMemory();
+    m.put("shard-cache", Long.toString(heap)); // the whole heap: more than the 90% allowed
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().startsWith("shard-cache: " + heap + " ") && e.getMessage().contains("90%"), e.getMessage());
+    m.put("shard-cache", "95%");
+    e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().startsWith("shard-cache: "), e.getMessage());
+  }
+
+  @Test
   void barrierSyncRefusesMorePartitionsThanTheLocalMasterRunsAtOnce() throws IOException {
     Map<String, String> m = sineConfig(tmp.resolve("barrier-too-wide").toUri().toString());
     m.put("partitions", "3");

@@ -33,6 +33,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Training on a real multi-process Spark standalone cluster (Master, two Workers of one core,
@@ -190,18 +192,20 @@ class ClusterFaultTest {
   }
 
   /**
-   * Locality and the shard cache on two executors: under --sync job every step is a new Spark job,
-   * and partition p (shards s mod 2 = p) prefers the executor that ran it last. With caches that
-   * hold everything, each training shard is then read once in the whole cluster: Σ over executors
-   * of (misses + prefetches), each one read, is the 7 training shards. A partition that moved would
-   * read its shards again on its new executor (seen: 14 reads with the preferences switched off).
-   * The model is the undisturbed baseline's, bit for bit.
+   * Locality and the shard cache on two executors: partition p (shards s mod 2 = p) prefers the
+   * executor that ran it last, for every step under --sync job (a Spark job each) and for every
+   * segment under --sync barrier (a segment ends at each checkpoint, every 2 steps: 6 barrier
+   * stages). With caches that hold everything, each training shard is then read once in the whole
+   * cluster: the sum over executors of (misses + prefetches), each one read, is the 7 training
+   * shards. A partition that moved would read its shards again on its new executor (seen in both
+   * modes: 14 reads with the preferences switched off). The model is the undisturbed baseline's,
+   * bit for bit.
    */
-  @Test
-  void withLocalityEachShardIsReadOnceInTheClusterAndTheModelIsTheSame() throws IOException {
-    String out = hdfs.uri("/runs/locality");
-    ManagedProcess d = cluster.submit("locality", Map.of(), train(sine, out, "--sync", "job",
-        "--shard-cache", "64m"));
+  @ParameterizedTest(name = "sync {0}")
+  @ValueSource(strings = {"job", "barrier"})
+  void withLocalityEachShardIsReadOnceInTheClusterAndTheModelIsTheSame(String sync) throws IOException {
+    String out = hdfs.uri("/runs/locality-" + sync);
+    ManagedProcess d = cluster.submit("locality-" + sync, Map.of(), train(sine, out, "--sync", sync, "--shard-cache", "64m"));
     assertEquals(0, d.awaitExit(RUN_TIMEOUT), d.tail(40));
     Pattern line = Pattern.compile("^shard cache on (executor_\\S+): (\\d+) hits, (\\d+) waited for a prefetch, (\\d+) misses .*?"
         + "(\\d+) prefetched, (\\d+) evicted");
@@ -216,9 +220,9 @@ class ClusterFaultTest {
       }
     }
     assertEquals(2, executors, d.tail(40));
-    assertEquals(7, reads, "shard reads in the cluster (7 training shards)\n" + d.tail(40));
-    assertSameBytes(model(baseline()), model(out), "model under --sync job with a 64 MB shard cache against the barrier baseline");
-    faults.add("locality: 12 steps under --sync job, " + reads + " shard reads on " + executors + " executors");
+    assertEquals(7, reads, "shard reads in the cluster (7 training shards), sync " + sync + "\n" + d.tail(40));
+    assertSameBytes(model(baseline()), model(out), "model under --sync " + sync + " with a 64 MB shard cache against the baseline");
+    faults.add("locality: 12 steps under --sync " + sync + ", " + reads + " shard reads on " + executors + " executors");
   }
 
   static int indexOf(List<String> lines, Pattern p) {

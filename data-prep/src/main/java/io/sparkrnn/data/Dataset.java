@@ -36,6 +36,9 @@ public final class Dataset implements Serializable {
   private final String uri;
   private final Manifest manifest;
   private transient Configuration conf;
+  private transient java.util.Set<ShardInfo> shardSet;
+  private transient java.nio.file.Path localDir;
+  private transient boolean localKnown;
 
   private Dataset(String uri, Manifest manifest, Configuration conf) {
     this.uri = uri;
@@ -117,32 +120,58 @@ public final class Dataset implements Serializable {
    * @throws IllegalArgumentException when a tensor's dtype, shape or values do not match the manifest
    */
   public Batch read(ShardInfo shard, Configuration conf) throws IOException {
-    if (!manifest.shards().contains(shard)) {
+    if (shardSet == null) {
+      shardSet = new java.util.HashSet<>(manifest.shards()); // a list scan per read is O(shards): slow for 10^5 shards
+    }
+    if (!shardSet.contains(shard)) {
       throw new IllegalArgumentException(shard.file() + ": not a shard of " + uri + " (or its entry differs from the manifest)");
     }
     byte[] bytes = readVerified(shard, conf);
     return ShardCodec.decode(bytes, manifest.spec(), shard.file(), shard.batch());
   }
 
+  /**
+   * The dataset directory as a java.nio path when it is on the local disk, else null; found once.
+   * On the local disk shards are read through java.nio: Hadoop's local file system spends about
+   * 0.2 ms more per stat and open than reading a 50 kB shard takes, which a shard cache that
+   * rereads shards every step pays often.
+   */
+  private java.nio.file.Path localDirectory(Configuration conf) throws IOException {
+    if (!localKnown) {
+      Path dir = new Path(uri);
+      FileSystem fs = FileSystems.get(dir.toUri(), conf);
+      localDir = FileSystems.isLocal(fs) ? FileSystems.local(fs, dir) : null;
+      localKnown = true;
+    }
+    return localDir;
+  }
+
   private byte[] readVerified(ShardInfo shard, Configuration conf) throws IOException {
-    Path dir = new Path(uri);
-    FileSystem fs = FileSystems.get(dir.toUri(), conf);
-    Path p = new Path(dir, shard.file());
-    FileStatus status;
+    java.nio.file.Path localDir = localDirectory(conf);
+    // shard.file() is a plain file name (ShardInfo checks it): resolving it stays in the directory
+    java.nio.file.Path local = localDir == null ? null : localDir.resolve(shard.file());
+    Path dir = local == null ? new Path(uri) : null;
+    FileSystem fs = local == null ? FileSystems.get(dir.toUri(), conf) : null;
+    Path p = local == null ? new Path(dir, shard.file()) : null;
+    long length;
     try {
-      status = fs.getFileStatus(p);
-    } catch (FileNotFoundException e) {
+      length = local != null ? java.nio.file.Files.size(local) : fs.getFileStatus(p).getLen();
+    } catch (FileNotFoundException | java.nio.file.NoSuchFileException e) {
       throw new FileNotFoundException(shard.file() + ": missing from " + uri + " (listed in " + Manifest.FILE_NAME + ")");
     }
     // Before the size is compared (and printed): a link out of the dataset or a FIFO is refused unread.
-    FileSystems.requireRegularFileIn(fs, dir, p, shard.file());
-    if (status.getLen() != shard.bytes()) {
-      throw new CorruptShardException(shard.file() + ": file has " + status.getLen() + " bytes, the manifest says "
-          + shard.bytes() + (status.getLen() < shard.bytes() ? " (truncated)" : ""));
+    if (local != null) {
+      FileSystems.requireRegularLocalFileIn(localDir, local, shard.file());
+    } else {
+      FileSystems.requireRegularFileIn(fs, dir, p, shard.file());
+    }
+    if (length != shard.bytes()) {
+      throw new CorruptShardException(shard.file() + ": file has " + length + " bytes, the manifest says "
+          + shard.bytes() + (length < shard.bytes() ? " (truncated)" : ""));
     }
     // Size checked against the manifest, whose sizes are bounded by the dims: safe to allocate.
     byte[] bytes = new byte[(int) shard.bytes()];
-    try (InputStream in = fs.open(p)) {
+    try (InputStream in = local != null ? java.nio.file.Files.newInputStream(local) : fs.open(p)) {
       readFully(in, bytes, shard.file());
     } catch (EOFException e) {
       throw new CorruptShardException(e.getMessage());

@@ -50,7 +50,11 @@ public final class FileSystems {
     if (!isLocal(fs)) {
       return;
     }
-    java.nio.file.Path local = local(fs, p);
+    requireRegularLocalFile(local(fs, p), name);
+  }
+
+  /** {@link #requireRegularFile} for a path on the local disk. */
+  static void requireRegularLocalFile(java.nio.file.Path local, String name) throws IOException {
     if (Files.isDirectory(local)) {
       throw new IOException(name + ": is a directory, expected a regular file");
     }
@@ -72,13 +76,17 @@ public final class FileSystems {
     if (!isLocal(fs)) {
       return;
     }
-    java.nio.file.Path local = local(fs, p);
+    requireRegularLocalFileIn(local(fs, dir), local(fs, p), name);
+  }
+
+  /** {@link #requireRegularFileIn} for paths on the local disk. */
+  static void requireRegularLocalFileIn(java.nio.file.Path dir, java.nio.file.Path local, String name) throws IOException {
     if (Files.isSymbolicLink(local)) {
       java.nio.file.Path real;
       java.nio.file.Path realDir;
       try {
         real = local.toRealPath();
-        realDir = local(fs, dir).toRealPath();
+        realDir = dir.toRealPath();
       } catch (NoSuchFileException e) {
         throw new FileNotFoundException(name + ": a symbolic link to a missing file");
       }
@@ -87,10 +95,11 @@ public final class FileSystems {
         throw new IOException(name + ": a symbolic link to a file outside the dataset directory; refused");
       }
     }
-    requireRegularFile(fs, p, name);
+    requireRegularLocalFile(local, name);
   }
 
-  private static java.nio.file.Path local(FileSystem fs, Path p) {
+  /** The java.nio path of a file on the local disk ({@link #isLocal}). */
+  static java.nio.file.Path local(FileSystem fs, Path p) {
     return new File(fs.makeQualified(p).toUri()).toPath();
   }
 

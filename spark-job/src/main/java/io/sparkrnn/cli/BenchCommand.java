@@ -174,8 +174,23 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--transform-hidden", description = "H of --transform's LSTM (default: 32)")
   int transformHidden = 32;
 
-  @Option(names = "--work", description = "folder for --prep-table's table and outputs (default: a new temporary folder)")
+  @Option(names = "--work", description = "folder for --prep-table's and --shard-cache's data and outputs (default: a new"
+      + " temporary folder)")
   Path work;
+
+  @Option(names = "--shard-cache", description = "time train on a dataset --cache-ratio times the shard cache against the same"
+      + " run fully cached, on a local --master (first of --cells and --hidden; --batch, --steps, --runs, --spark-steps,"
+      + " --spark-warmup), instead of the kernels")
+  boolean shardCache;
+
+  @Option(names = "--cache-sequences", description = "sine sequences of the --shard-cache dataset (default: 16384)")
+  int cacheSequences = 16384;
+
+  @Option(names = "--cache-shard-batch", description = "sequences per shard of the --shard-cache dataset (default: 16)")
+  int cacheShardBatch = 16;
+
+  @Option(names = "--cache-ratio", description = "dataset bytes / shard cache bytes of the bounded --shard-cache run (default: 4)")
+  double cacheRatio = 4;
 
   @Override
   public Integer call() throws IOException {
@@ -184,6 +199,21 @@ public final class BenchCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--runs, --transform-rows, --transform-keys and --transform-hidden must be positive");
       }
       writeJson(TransformBench.run(transformRows, transformKeys, transformHidden, runs, master, System.out));
+      return 0;
+    }
+    if (shardCache) {
+      if (runs < 1 || cacheSequences < batch || cacheShardBatch < 1 || !(cacheRatio > 1) || sparkSteps <= sparkWarmup + 1) {
+        throw new IllegalArgumentException("--shard-cache: --runs must be ≥ 1, --cache-sequences ≥ --batch, --cache-shard-batch ≥ 1,"
+            + " --cache-ratio > 1 and --spark-steps > --spark-warmup + 1");
+      }
+      if (!master.startsWith("local")) {
+        throw new IllegalArgumentException("--shard-cache: --master must be a local master (its fully cached run preloads this JVM)");
+      }
+      Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-cache");
+      CellType cell = CellType.parse(cells != null ? cells.get(0).trim() : "lstm");
+      int h = hidden != null ? hidden.get(0) : 64;
+      writeJson(ShardCacheBench.run(new ShardCacheBench.Options(cell, h, batch, steps, cacheSequences, cacheShardBatch, cacheRatio,
+          runs, sparkSteps, sparkWarmup, master, seed), dir, System.out));
       return 0;
     }
     if (prepTable) {

@@ -253,6 +253,12 @@ final class BarrierTraining {
     }
   }
 
+  /**
+   * Steps after the current one whose shards a task tells the shard cache about: the next one's are
+   * prefetched, and eviction spares the shards read soonest over this window (the schedule is known).
+   */
+  static final int LOOKAHEAD_STEPS = 16;
+
   /** The steps of one segment as partition {@code partition} runs them. */
   static SegmentResult runSegment(GradientTask.Context context, SegmentInput in, int partition, StepExchange exchange)
       throws IOException {
@@ -278,7 +284,11 @@ final class BarrierTraining {
       StepInput stepInput = new StepInput(step, model, params.values(), chosen.shards(), chosen.rows(), schedule.windowStart(step),
           schedule.windowLength(step), carry && !fresh ? carriedH : null, carry && !fresh ? carriedC : null, carry);
       failOnceForTests(step, partition);
-      PartitionResult mine = GradientTask.computeOnExecutor(context, stepInput, partition);
+      List<StepInput> ahead = new ArrayList<>(LOOKAHEAD_STEPS);
+      for (long k = step + 1; k <= step + LOOKAHEAD_STEPS; k++) {
+        ahead.add(GradientTask.lookahead(k, model, schedule.sequences(k)));
+      }
+      PartitionResult mine = GradientTask.computeOnExecutor(context, stepInput, ahead, partition);
       boolean end = step + 1 == in.maxEnd()
           || ((step + 1) % in.logEvery() == 0 && System.nanoTime() - segmentStart >= in.minSegmentNanos());
       GradientExchange.StepTotal total = exchange.exchange(step, new GradientExchange.Message(mine, end));

@@ -1,13 +1,9 @@
 package io.sparkrnn.job;
 
-import io.sparkrnn.data.CorruptShardException;
 import io.sparkrnn.data.Dataset;
-import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.model.Batch;
-import java.io.FileNotFoundException;
-import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,7 +11,7 @@ import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.function.Function;
 
 /**
- * Per-executor-JVM state: loaded shards and BPTT engines, made once and reused by every task and
+ * Per-executor-JVM state: the shard cache ({@link ShardCache}) and BPTT engines, made once and reused by every task and
  * step that runs in this JVM. Never serialised.
  *
  * <p>Engines are not thread-safe, and an executor runs one task per core at once, so engines sit
@@ -23,7 +19,6 @@ import java.util.function.Function;
  * returns it. The pool grows to the number of tasks that ran at once, then stays.
  */
 public final class ExecutorRuntime {
-  private static final Map<String, Batch> SHARDS = new ConcurrentHashMap<>();
   private static final Map<String, ConcurrentLinkedDeque<BpttEngine>> ENGINES = new ConcurrentHashMap<>();
 
   static {
@@ -33,26 +28,25 @@ public final class ExecutorRuntime {
   private ExecutorRuntime() {}
 
   /**
-   * The shard, read (with its checksum verified) the first time and cached for this JVM's lifetime.
+   * The shard, from this JVM's {@link ShardCache} or read (with its checksum verified) now.
    *
    * @throws ShardDataException when the shard fails a check that a retry would fail again: missing,
    *     wrong size, wrong CRC32C, or bad dtypes, shapes or values
    * @throws UncheckedIOException for other I/O errors, which a retry may cure
    */
   public static Batch shard(Dataset dataset, int index) {
-    ShardInfo info = dataset.manifest().shards().get(index);
-    String key = dataset.uri() + "/" + info.file();
-    return SHARDS.computeIfAbsent(key, k -> {
-      try {
-        return dataset.read(info);
-      } catch (CorruptShardException | FileNotFoundException e) {
-        throw new ShardDataException(e.getMessage(), e);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      } catch (IllegalArgumentException e) {
-        throw new ShardDataException(e.getMessage(), e);
-      }
-    });
+    return ShardCache.JVM.get(0, dataset, index);
+  }
+
+  /**
+   * Sets this JVM's shard cache to {@code size} and reads every shard of the dataset into it (as far
+   * as they fit): a fully cached start for benchmarks on a local master.
+   */
+  public static void preload(Dataset dataset, ShardCache.Size size) {
+    ShardCache.JVM.configure(size);
+    for (int i = 0; i < dataset.manifest().shards().size(); i++) {
+      ShardCache.JVM.get(0, dataset, i);
+    }
   }
 
   /** Runs {@code work} with an engine of this kind and device borrowed from the pool. */
@@ -89,7 +83,7 @@ public final class ExecutorRuntime {
 
   /** Drops cached shards (tests, and a driver that reuses its JVM for another dataset). */
   public static void clearShards() {
-    SHARDS.clear();
+    ShardCache.JVM.clear();
   }
 
   static void closeAll() {

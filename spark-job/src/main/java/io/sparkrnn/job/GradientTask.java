@@ -7,8 +7,11 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
 import java.io.Serializable;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.broadcast.Broadcast;
@@ -23,28 +26,31 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
   private static final long serialVersionUID = 1L;
 
   /**
-   * The fixed part of every step: where the data is and what runs it.
+   * The fixed part of every step: where the data is, what runs it, and how shards are cached.
    *
    * @param virtualPartitions V, the leaves of the step's combine tree (training); validation and
    *     prediction split by shard and ignore it
    * @param engineThreads threads of the JVM engine in each task, or 0 for the engine's default
    */
-  public record Context(Dataset dataset, String engine, String device, int partitions, int virtualPartitions, int engineThreads)
-      implements Serializable {
+  public record Context(Dataset dataset, String engine, String device, int partitions, int virtualPartitions, int engineThreads,
+      ShardCache.Use cache) implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    /** Evaluation and prediction: one virtual partition per partition, the engine's default threads. */
+    /** Evaluation and prediction: one virtual partition per partition, the engine's default threads, the default cache. */
     public Context(Dataset dataset, String engine, String device, int partitions) {
-      this(dataset, engine, device, partitions, partitions, 0);
+      this(dataset, engine, device, partitions, partitions, 0, ShardCache.Use.DEFAULT);
     }
   }
 
   private final Context context;
   private final Broadcast<StepInput> input;
+  /** The next step's batch ({@link #lookahead}), whose shards are prefetched during this one, or null. */
+  private final StepInput next;
 
-  public GradientTask(Context context, Broadcast<StepInput> input) {
+  public GradientTask(Context context, Broadcast<StepInput> input, StepInput next) {
     this.context = context;
     this.input = input;
+    this.next = next;
   }
 
   /**
@@ -55,7 +61,8 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
 
   @Override
   public Iterator<PartitionResult> call(Integer partition, Iterator<Integer> ignored) {
-    return Collections.singletonList(computeOnExecutor(context, input.value(), partition)).iterator();
+    return Collections.singletonList(computeOnExecutor(context, input.value(), next == null ? List.of() : List.of(next), partition))
+        .iterator();
   }
 
   /**
@@ -63,14 +70,16 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
    * this partition's result (with {@link PartitionResult#dataError()} set) rather than a task
    * failure, so Spark does not retry what would fail the same way again.
    */
-  static PartitionResult computeOnExecutor(Context context, StepInput in, int partition) {
+  static PartitionResult computeOnExecutor(Context context, StepInput in, List<StepInput> ahead, int partition) {
     SparkEnv env = SparkEnv.get();
     String executor = env == null ? "driver" : env.executorId();
     PartitionResult result;
     try {
-      result = compute(context, in, partition, executor);
+      result = compute(context, in, ahead, partition, executor);
     } catch (ShardDataException e) {
       return PartitionResult.failed(partition, executor, e.getMessage());
+    } finally {
+      ShardPlacement.observe(context.cache(), partition);
     }
     if (env != null && partition == 0 && TestHooks.step(env.conf(), INJECT_NAN_STEP) == in.step()) {
       result.blocks()[0].sum().gradient()[0] = Double.NaN;
@@ -80,15 +89,35 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
 
   /** The partition's sums for one step; usable without Spark (tests, single-machine runs). */
   public static PartitionResult compute(Context context, StepInput in, int partition, String executor) {
+    return compute(context, in, List.of(), partition, executor);
+  }
+
+  /**
+   * The partition's sums for one step, telling the shard cache which shards this and the
+   * {@code ahead} steps read (the next one's are prefetched while this one computes).
+   */
+  static PartitionResult compute(Context context, StepInput in, List<StepInput> ahead, int partition, String executor) {
     long start = System.nanoTime();
     VirtualPartitions cut = new VirtualPartitions(in.sequences(), context.virtualPartitions());
     int firstLeaf = cut.firstLeaf(partition, context.partitions());
     int endLeaf = cut.firstLeaf(partition + 1, context.partitions());
+    int[] positions = positionsOf(in, partition, context);
     int from = cut.start(firstLeaf);
-    int[] positions = new int[cut.start(endLeaf) - from];
-    for (int i = 0; i < positions.length; i++) {
-      positions[i] = from + i;
+    ModelConfig config = in.config();
+    boolean carry = in.h0() != null;
+    ShardCache.Use use = context.cache();
+    ShardCache.JVM.configure(use.size());
+    List<int[]> upcoming = new ArrayList<>(ahead.size() + 1);
+    upcoming.add(shardsRead(in, positions));
+    for (StepInput a : ahead) {
+      upcoming.add(shardsRead(a, positionsOf(a, partition, context)));
     }
+    String slot = Integer.toString(partition);
+    ShardCache.JVM.plan(use.run(), slot, context.dataset(), upcoming);
+    Batch batch = positions.length == 0 ? null : SequenceSelection.gather(config,
+        s -> ShardCache.JVM.get(use.run(), context.dataset(), s), in.shards(), in.rows(), positions, in.windowStart(), in.windowSteps());
+    // gathered: this step's shards may go now, the next step's are read while this one computes
+    ShardCache.JVM.prefetch(use.run(), slot, context.dataset(), upcoming.subList(1, upcoming.size()));
     if (positions.length == 0) {
       return new PartitionResult(partition, new CombineTree.Block[0], positions, null, null, "idle", executor, 0, null);
     }
@@ -97,10 +126,6 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     for (int i = 0; i < bounds.length; i++) {
       bounds[i] = cut.start(firstLeaf + i) - from;
     }
-    ModelConfig config = in.config();
-    boolean carry = in.h0() != null;
-    Batch batch = SequenceSelection.gather(config, s -> ExecutorRuntime.shard(context.dataset(), s), in.shards(), in.rows(),
-        positions, in.windowStart(), in.windowSteps());
     State initial = carry ? select(config, in.h0(), in.c0(), in.sequences(), positions) : null;
     Params params = new Params(config, in.params());
     String[] device = new String[1];
@@ -113,6 +138,34 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     float[] h = in.returnStates() ? r.finalState().h() : null;
     float[] c = in.returnStates() ? r.finalState().c() : null;
     return new PartitionResult(partition, blocks, positions, h, c, device[0], executor, System.nanoTime() - start, null);
+  }
+
+  /**
+   * A step's batch as far as the shard cache needs it: its step, shards and rows, nothing else
+   * (parameters and states null).
+   */
+  static StepInput lookahead(long step, ModelConfig config, Schedule.Chosen chosen) {
+    return new StepInput(step, config, null, chosen.shards(), chosen.rows(), 0, 0, null, null, false);
+  }
+
+  /** The distinct shards the sequences at {@code positions} of a step's batch read, in first-use order. */
+  static int[] shardsRead(StepInput in, int[] positions) {
+    LinkedHashSet<Integer> seen = new LinkedHashSet<>();
+    for (int i : positions) {
+      seen.add(in.shards()[i]);
+    }
+    return seen.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  /**
+   * The positions in the step's global batch of this partition's sequences: its contiguous run of
+   * virtual partitions, [start(⌊pV/P⌋), start(⌊(p+1)V/P⌋)) ({@link VirtualPartitions}).
+   */
+  static int[] positionsOf(StepInput in, int partition, Context context) {
+    VirtualPartitions cut = new VirtualPartitions(in.sequences(), context.virtualPartitions());
+    int from = cut.start(cut.firstLeaf(partition, context.partitions()));
+    int to = cut.start(cut.firstLeaf(partition + 1, context.partitions()));
+    return java.util.stream.IntStream.range(from, to).toArray();
   }
 
   /** Picks the carried states [L][n][H] of the given positions into a State [L][positions][H]. */

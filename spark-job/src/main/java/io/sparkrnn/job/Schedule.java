@@ -23,9 +23,12 @@ public final class Schedule implements Serializable {
   private final int windowsPerBatch;
   private final int windowSteps;
   private final int steps;
-  // a cache of the last epoch's permutation; not shipped (barrier tasks rebuild it)
+  // a cache of the last two epochs' permutations (a task looking a few steps ahead straddles an
+  // epoch's end); not shipped (barrier tasks rebuild it)
   private transient int cachedEpoch;
   private transient int[] cachedPermutation;
+  private transient int otherEpoch;
+  private transient int[] otherPermutation;
 
   /**
    * @param trainShards manifest indices of the training shards
@@ -111,6 +114,13 @@ public final class Schedule implements Serializable {
 
   // synchronized: on a local master the barrier tasks share the driver's broadcast object
   private synchronized int[] permutation(int epoch) {
+    if (otherPermutation != null && epoch == otherEpoch) {
+      int[] p = otherPermutation;
+      otherPermutation = cachedPermutation;
+      otherEpoch = cachedEpoch;
+      cachedPermutation = p;
+      cachedEpoch = epoch;
+    }
     if (cachedPermutation == null || epoch != cachedEpoch) {
       int n = shardOfSequence.length;
       int[] p = new int[n];
@@ -124,6 +134,8 @@ public final class Schedule implements Serializable {
         p[i] = p[j];
         p[j] = t;
       }
+      otherPermutation = cachedPermutation;
+      otherEpoch = cachedEpoch;
       cachedPermutation = p;
       cachedEpoch = epoch;
     }

@@ -60,7 +60,8 @@ public record TrainConfig(
     String onNan,
     long logEvery,
     String sync,
-    String init)
+    String init,
+    ShardCache.Size shardCache)
     implements Serializable {
 
   private static final long serialVersionUID = 1L;
@@ -118,7 +119,9 @@ public record TrainConfig(
       new Key("on-nan", "stop", "stop | skip: what a NaN or infinite loss or gradient does"),
       new Key("log-every", "10", "print a progress line every N steps"),
       new Key("sync", "barrier", "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks exchanging each step's"
-          + " gradient sums through the driver; or one Spark job per step. Both give the same weights"));
+          + " gradient sums through the driver; or one Spark job per step. Both give the same weights"),
+      new Key("shard-cache", "25%", "decoded shards each executor keeps: a size (512m, 2g; 0 keeps none) or a share of its heap"
+          + " (25%); the rest is read when needed, the next step's shards in the background. Does not change the weights"));
 
   /** The default of every key; null means "required" (data, out) or "from the manifest". */
   public static final Map<String, String> DEFAULTS;
@@ -259,12 +262,14 @@ public record TrainConfig(
     if (init != null && init.isBlank()) {
       throw new IllegalArgumentException("init: expected a model file URI, found an empty value");
     }
+    ShardCache.Size shardCache = ShardCache.Size.parse("shard-cache", r.required("shard-cache"));
     if (tbptt > 0 && mode == Mode.SEQ2ONE) {
       throw new IllegalArgumentException("tbptt: truncated BPTT needs mode seq2seq (a seq2one loss reads only the last step)");
     }
     return new TrainConfig(data, out, cell, (int) r.longIn("num-layers", 1, 64), (int) r.longIn("hidden-size", 1, 1 << 16),
         mode, loss, optimizer, lr, lrSchedule, lrMin, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
-        device, seed, partitions, virtualPartitions, checkpointEvery, resume, overwrite, validateEvery, feedback, master, onNan, logEvery, sync, init);
+        device, seed, partitions, virtualPartitions, checkpointEvery, resume, overwrite, validateEvery, feedback, master, onNan, logEvery,
+        sync, init, shardCache);
   }
 
   /** The resolved values as key → string, for reports and checkpoint metadata. */
@@ -308,6 +313,7 @@ public record TrainConfig(
     if (init != null) {
       m.put("init", init);
     }
+    m.put("shard-cache", shardCache.toString());
     return m;
   }
 

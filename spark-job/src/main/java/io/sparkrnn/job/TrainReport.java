@@ -14,14 +14,15 @@ import java.util.Set;
 /**
  * The end-of-run report in the output directory: {@code loss.png} (training and validation loss
  * by step) and {@code report.md} (configuration, model, devices that ran each executor's kernels,
- * throughput, Spark overhead per step, final losses).
+ * throughput, Spark overhead per step, final losses, each executor's shard cache counters).
  */
 public final class TrainReport {
   private TrainReport() {}
 
   /** @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.engine.AutoDevice}), or null */
   public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,
-      String deviceChoice, double sequencesPerSecond, int partitions, int engineThreads, String master) throws IOException {
+      String deviceChoice, double sequencesPerSecond, int partitions, int engineThreads, String master,
+      Map<String, ShardCache.Stats> shardCache) throws IOException {
     List<double[]> train = new ArrayList<>();
     List<double[]> val = new ArrayList<>();
     List<double[]> closed = new ArrayList<>();
@@ -83,6 +84,14 @@ public final class TrainReport {
     }
     for (String d : devices) {
       md.append("- ").append(d).append('\n');
+    }
+    if (!shardCache.isEmpty()) {
+      md.append("\n## Shard cache\n\nPer executor (Spark task location), this run's asks: from memory (hits, and waits for a"
+          + " prefetch under way), or read by the task (misses).\n\n| executor | hits | waited for prefetch | misses | prefetched"
+          + " | evicted | read through | MB read | bound MB | peak MB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+      shardCache.forEach((where, c) -> md.append(String.format(java.util.Locale.ROOT, "| %s | %d | %d | %d | %d | %d | %d | %.1f | %.1f | %.1f |%n",
+          where, c.hits(), c.waits(), c.misses(), c.prefetches(), c.evictions(), c.uncached(), c.bytesRead() / 1e6, c.capacity() / 1e6,
+          c.peakHeld() / 1e6)));
     }
     md.append("\n## Model\n\n`").append(model).append("`\n\n## Configuration\n\n| key | value |\n|---|---|\n");
     for (Map.Entry<String, String> e : config.toMap().entrySet()) {

@@ -103,7 +103,7 @@ public final class Trainer {
     }
     ModelConfig model = new ModelConfig(config.cell(), config.numLayers(), spec.features(), config.hiddenSize(), spec.outputs(),
         config.mode(), config.loss());
-    checkMemory(model, config, spec);
+    checkMemory(model, config, spec, dataset.manifest().shards().stream().mapToLong(ShardInfo::bytes).sum());
     List<ShardInfo> all = dataset.manifest().shards();
     List<Integer> train = new ArrayList<>();
     for (int i = 0; i < all.size(); i++) {
@@ -180,22 +180,32 @@ public final class Trainer {
    * (8), Adam's two moments (8), the copy each step sends and the update's scratch (8). In local
    * mode the executors' engines share this JVM: per layer (T+1)·B·(G·H + 4H) float32 activations
    * and states (the JVM engine's working memory, docs/PERFORMANCE.md, rounded up), the inputs and
-   * outputs, and a float32 and a float64 gradient per virtual partition.
+   * outputs, a float32 and a float64 gradient per virtual partition, and the shard cache
+   * ({@code shard-cache}, resolved against this heap).
    */
-  private static void checkMemory(ModelConfig model, TrainConfig config, DatasetSpec spec) {
+  private static void checkMemory(ModelConfig model, TrainConfig config, DatasetSpec spec, long datasetBytes) {
     long params = new io.sparkrnn.kernel.model.ParamLayout(model).size(); // refuses 2^31 parameters itself
     long bytes = 28L * params;
     if (config.master().startsWith("local")) {
+      ShardCache.requireFits(config.shardCache(), Runtime.getRuntime().maxMemory(), "this JVM's heap (a local master's executors share it)");
       long T = spec.steps();
       long B = config.batch();
       long H = model.hiddenSize();
       long GH = (long) model.cell().gates() * H;
       bytes += 4 * (model.numLayers() * (T + 1) * B * (GH + 4 * H) + T * B * (spec.features() + 2L * model.outputSize()))
-          + 12L * params * config.virtualPartitions();
+          + 12L * params * config.virtualPartitions() + cacheGrowth(config.shardCache(), datasetBytes);
     }
     io.sparkrnn.infer.MemoryBudget.require("training " + model.cell().id() + " with hidden-size " + model.hiddenSize() + ", "
         + model.numLayers() + " layer(s) (" + params + " parameters), batch " + config.batch() + " of T=" + spec.steps(),
-        bytes, "lower --hidden-size, --num-layers or --batch");
+        bytes, "lower --hidden-size, --num-layers, --batch or --shard-cache");
+  }
+
+  /**
+   * What this JVM's shard cache may still grow by: its bound, or the whole dataset when smaller
+   * (the shard files' bytes, about their decoded size), less what it holds already (in use now).
+   */
+  static long cacheGrowth(ShardCache.Size size, long datasetBytes) {
+    return Math.max(0, Math.min(size.resolve(Runtime.getRuntime().maxMemory()), datasetBytes) - ShardCache.JVM.held());
   }
 
   /**
@@ -325,8 +335,17 @@ public final class Trainer {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
     }
     String device = resolveDevice(partitions);
-    GradientTask.Context context = trainingContext(sc, partitions, device);
-    JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
+    if (BarrierTraining.localThreads(sc.master()) == 0) { // a local master's executors share the heap checkMemory looked at
+      ShardCache.requireFits(config.shardCache(), sc.getConf().getSizeAsBytes("spark.executor.memory", "1g"),
+          "the executors' heap (spark.executor.memory)");
+    }
+    ShardPlacement placement = new ShardPlacement();
+    sc.sc().register(placement, "spark-rnn shard cache");
+    // the run's own counters in each executor's cache (which outlives the run); never 0, the id of reads outside training
+    long runId = new java.security.SecureRandom().nextLong() | 1;
+    GradientTask.Context context = trainingContext(sc, partitions, device, new ShardCache.Use(config.shardCache(), runId, placement));
+    Map<Integer, String> placedAt = Map.of();
+    JavaRDD<Integer> slots = ShardPlacement.slots(sc, partitions, placedAt);
 
     checkpoints.pauseMidWriteAt(TestHooks.step(sc.getConf(), Checkpoints.TEST_PAUSE_AT_STEP), log);
     StepUpdate update = new StepUpdate(config, totalSteps);
@@ -365,6 +384,11 @@ public final class Trainer {
     long stepsThisRun = 0;
     long sequencesThisRun = 0;
     while (step < totalSteps) {
+      Map<Integer, String> placed = placement.value().partitions();
+      if (!placed.equals(placedAt)) { // each partition prefers the executor whose cache holds its shards
+        placedAt = placed;
+        slots = ShardPlacement.slots(sc, partitions, placedAt);
+      }
       long t0 = System.nanoTime();
       List<StepRecord> records;
       String dataError = null;
@@ -394,7 +418,8 @@ public final class Trainer {
         StepInput input = new StepInput(step, model, params.values().clone(), chosen.shards(), chosen.rows(),
             schedule.windowStart(step), schedule.windowLength(step), carry && !fresh ? carriedH : null,
             carry && !fresh ? carriedC : null, carry);
-        List<PartitionResult> results = computeStep(sc, slots, context, input);
+        StepInput next = step + 1 < totalSteps ? GradientTask.lookahead(step + 1, model, schedule.sequences(step + 1)) : null;
+        List<PartitionResult> results = computeStep(sc, slots, context, input, next);
         StepMerge merged = StepMerge.of(model, results, context.virtualPartitions(), input.sequences(), carry, devices);
         if (carry) {
           carriedH = merged.carriedH();
@@ -460,7 +485,11 @@ public final class Trainer {
     metrics.write(out);
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
-    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, context.engineThreads(), sc.master());
+    Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
+    lastCacheStats = cacheStats;
+    cacheStats.forEach((where, st) -> log.printf("shard cache on %s: %s%n", where, st.describe()));
+    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, context.engineThreads(), sc.master(),
+        cacheStats);
     log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
         Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
         out.path("model.safetensors"));
@@ -493,14 +522,14 @@ public final class Trainer {
    * counts (refusing more partitions than virtual partitions) and the JVM engine's threads.
    */
   GradientTask.Context trainingContext(JavaSparkContext sc, int partitions) {
-    return trainingContext(sc, partitions, config.device());
+    return trainingContext(sc, partitions, config.device(), ShardCache.Use.DEFAULT);
   }
 
-  /** As above, the kernels on {@code device} ({@code --device}, or what auto picked). */
-  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions, String device) {
+  /** As above, the kernels on {@code device} ({@code --device}, or what auto picked) and the run's shard cache. */
+  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions, String device, ShardCache.Use cache) {
     new VirtualPartitions(config.batch(), config.virtualPartitions()).requireTasks(partitions);
     return new GradientTask.Context(dataset, config.engine(), device, partitions, config.virtualPartitions(),
-        engineThreads(sc.getConf(), sc.master(), partitions));
+        engineThreads(sc.getConf(), sc.master(), partitions), cache);
   }
 
   /**
@@ -606,10 +635,10 @@ public final class Trainer {
    * deterministic whatever order the tasks finished in.
    */
   static List<PartitionResult> computeStep(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context,
-      StepInput input) {
+      StepInput input, StepInput next) {
     Broadcast<StepInput> broadcast = sc.broadcast(input);
     try {
-      List<PartitionResult> results = new ArrayList<>(slots.mapPartitionsWithIndex(new GradientTask(context, broadcast), false).collect());
+      List<PartitionResult> results = new ArrayList<>(slots.mapPartitionsWithIndex(new GradientTask(context, broadcast, next), false).collect());
       String dataError = StepMerge.sortAndFindDataError(results, input.step());
       if (dataError != null) {
         throw new ShardDataException(dataError);
@@ -631,7 +660,14 @@ public final class Trainer {
     Schedule.Chosen chosen = schedule.sequences(0);
     StepInput input = new StepInput(0, model, params.values().clone(), chosen.shards(), chosen.rows(), 0, schedule.windowLength(0),
         null, null, false);
-    return StepMerge.total(computeStep(sc, slots, context, input), context.virtualPartitions());
+    return StepMerge.total(computeStep(sc, slots, context, input, null), context.virtualPartitions());
+  }
+
+  private Map<String, ShardCache.Stats> lastCacheStats = Map.of();
+
+  /** Each executor's shard cache counters (by Spark task location) over the last {@link #run}. */
+  public Map<String, ShardCache.Stats> shardCacheStats() {
+    return lastCacheStats;
   }
 
   /** The per-step metrics of the last {@link #run}. */

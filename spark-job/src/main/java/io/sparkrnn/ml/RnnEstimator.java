@@ -104,6 +104,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   private final Param<String> onNan;
   private final LongParam logEvery;
   private final Param<String> sync;
+  private final Param<String> shardCache;
   private final IntParam feedback;
   private final IntParam minSteps;
   private final Param<String> split;
@@ -156,6 +157,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     onNan = new Param<>(this, "onNan", "a non-finite loss or gradient: stop or skip the step (train's on-nan)");
     logEvery = new LongParam(this, "logEvery", "log the loss every N steps (train's log-every)");
     sync = new Param<>(this, "sync", "barrier (tasks exchange each step's sums) or job (one Spark job per step) (train's sync)");
+    shardCache = new Param<>(this, "shardCache", "each executor's bound on cached shards: 512m, 2g, bytes, 0 or a share of the heap such as 25% (train's shard-cache)");
     feedback = new IntParam(this, "feedback", "closed-loop validation: the last K steps driven by the model's outputs (train's feedback)");
     minSteps = new IntParam(this, "minSteps", "M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T");
     split = new Param<>(this, "split", "auto (by key with keyCols, else by time), by-key or by-time");
@@ -224,6 +226,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     setDefault(onNan, train.get("on-nan"));
     setDefault(logEvery, Long.parseLong(train.get("log-every")));
     setDefault(sync, train.get("sync"));
+    setDefault(shardCache, train.get("shard-cache"));
     setDefault(feedback, Integer.parseInt(train.get("feedback")));
     setDefault(minSteps, 0);
     setDefault(split, "auto");
@@ -835,6 +838,19 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     return (RnnEstimator) set(sync, value);
   }
 
+  public Param<String> shardCache() {
+    return shardCache;
+  }
+
+  public String getShardCache() {
+    return getOrDefault(shardCache);
+  }
+
+  /** Each executor's bound on cached shards: 512m, 2g, bytes, 0 or a share of the heap such as 25% (train's shard-cache). */
+  public RnnEstimator setShardCache(String value) {
+    return (RnnEstimator) set(shardCache, value);
+  }
+
   public IntParam feedback() {
     return feedback;
   }
@@ -966,6 +982,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     k.put("on-nan", getOnNan());
     k.put("log-every", Long.toString(getLogEvery()));
     k.put("sync", getSync());
+    k.put("shard-cache", getShardCache());
     return k;
   }
 

@@ -339,6 +339,59 @@ class SparkTrainingTest {
     }
   }
 
+  /**
+   * Caching must not change the bits: the same run with no cache (every use reads its shard), a
+   * cache of about two shards (evicting all the time) and one that holds the dataset, under both
+   * sync modes, writes byte-identical models; and each run's report counts what its cache did.
+   */
+  @ParameterizedTest(name = "sync {0}")
+  @ValueSource(strings = {"job", "barrier"})
+  void aTinyCacheTrainsTheSameBitsAsOneThatHoldsEverything(String sync) throws IOException {
+    byte[] expected = null;
+    for (String size : new String[] {"1g", "6k", "0"}) {
+      ShardCache.JVM.clear(); // a run may not start from the last one's shards
+      Path out = tmp.resolve("cache-" + sync + "-" + size);
+      Map<String, String> m = syncConfig(out, sync, 8, 2);
+      m.put("shard-cache", size);
+      ByteArrayOutputStream log = new ByteArrayOutputStream();
+      Trainer.prepare(m, new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8)).run(sc);
+      byte[] model = Files.readAllBytes(out.resolve("model.safetensors"));
+      if (expected == null) {
+        expected = model;
+      } else {
+        assertArrayEquals(expected, model, "model with shard-cache " + size + " against 1g, sync " + sync);
+      }
+      String report = Files.readString(out.resolve("report.md"));
+      assertTrue(report.contains("## Shard cache"), report);
+      String counters = log.toString(StandardCharsets.UTF_8);
+      java.util.regex.Matcher c = java.util.regex.Pattern.compile(
+          "shard cache on \\S+: (\\d+) hits, (\\d+) waited for a prefetch, (\\d+) misses .*?(\\d+) evicted, (\\d+) read through")
+          .matcher(counters);
+      assertTrue(c.find(), counters);
+      long hits = Long.parseLong(c.group(1)), waits = Long.parseLong(c.group(2)), misses = Long.parseLong(c.group(3));
+      long evicted = Long.parseLong(c.group(4)), through = Long.parseLong(c.group(5));
+      assertTrue(misses > 0, "the first reads miss: " + counters);
+      switch (size) {
+        case "1g" -> assertTrue(evicted == 0 && through == 0 && hits + waits > 0, counters);
+        case "6k" -> assertTrue(evicted > 0 && through == 0, counters);
+        default -> assertTrue(hits == 0 && waits == 0 && through == misses, "nothing kept: " + counters);
+      }
+    }
+  }
+
+  @Test
+  void aShardCacheLargerThanTheHeapIsRefusedBeforeTrainingNamingTheKey() {
+    Map<String, String> m = sineConfig(tmp.resolve("cache-too-big").toUri().toString());
+    m.put("master", "local[2]");
+    long heap = Runtime.getRuntime().maxMemory();
+    m.put("shard-cache", Long.toString(heap)); // the whole heap: more than the 90% allowed
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().startsWith("shard-cache: " + heap + " ") && e.getMessage().contains("90%"), e.getMessage());
+    m.put("shard-cache", "95%");
+    e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().startsWith("shard-cache: "), e.getMessage());
+  }
+
   @Test
   void barrierSyncRefusesMorePartitionsThanTheLocalMasterRunsAtOnce() throws IOException {
     Map<String, String> m = sineConfig(tmp.resolve("barrier-too-wide").toUri().toString());

@@ -374,7 +374,9 @@ class SparkTrainingTest {
       switch (size) {
         case "1g" -> assertTrue(evicted == 0 && through == 0 && hits + waits > 0, counters);
         case "6k" -> assertTrue(evicted > 0 && through == 0, counters);
-        default -> assertTrue(hits == 0 && waits == 0 && through == misses, "nothing kept: " + counters);
+        // nothing kept; a task may still wait for the read another task has under way of the same shard (the two
+        // partitions' runs of virtual partitions share shards), which is not a hit
+        default -> assertTrue(hits == 0 && through == misses, "nothing kept: " + counters);
       }
     }
   }

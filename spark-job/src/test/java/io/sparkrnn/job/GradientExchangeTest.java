@@ -127,11 +127,14 @@ class GradientExchangeTest {
   void aSecondConnectionForAPartitionAndARepeatedStepAreRefused() throws Exception {
     try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
       GradientExchange.Address address = server.open(3, segment(2));
-      try (GradientExchange.Client first = new GradientExchange.Client(address, 3, 0, 1, () -> false)) {
+      GradientExchange.Client first = new GradientExchange.Client(address, 3, 0, 1, () -> false);
+      try {
         IOException e = assertThrows(IOException.class, () -> new GradientExchange.Client(address, 3, 0, 1, () -> false));
         assertTrue(e.getMessage().contains("refused partition 1"), e.getMessage());
         // the same partition in another stage attempt is another connection
         new GradientExchange.Client(address, 3, 1, 1, () -> false).close();
+      } finally {
+        first.close();                                   // open until here: the second claim meets it
       }
       GradientExchange.Address one = server.open(4, segment(1));
       try (GradientExchange.Client c = new GradientExchange.Client(one, 4, 0, 0, () -> false)) {

@@ -513,6 +513,8 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("overhead_ms", overheadMs);
       row.put("empty_job_ms", emptyJobMs);
       row.put("gc_pct", gcPercent);
+      // --sync barrier: the star through the driver's exchange (0 under --sync job and for one partition)
+      row.put("driver_bytes_per_step", trainer.driverBytesPerStep());
       putPeakRss(row, whole);
       return row;
     } finally {
@@ -584,6 +586,12 @@ public final class BenchCommand implements Callable<Integer> {
     return row;
   }
 
+  /** "; N kB through the driver per step" for a --sync barrier row with an exchange, else "". */
+  static String driverBytes(Map<String, Object> r) {
+    Object b = r.get("driver_bytes_per_step");
+    return b instanceof Double d && d > 0 ? String.format(Locale.ROOT, "; %.1f kB through the driver per step", d / 1e3) : "";
+  }
+
   static String header() {
     return String.format(Locale.ROOT, "%-5s %4s %5s %5s %4s  %-10s %-7s %10s %10s %9s  %s", "cell", "F", "H", "B", "T", "device", "mode",
         "ms/step", "seq/s", "GFLOP/s", "notes");
@@ -595,7 +603,7 @@ public final class BenchCommand implements Callable<Integer> {
             + " %d steps; %s", (Double) r.get("ratio_to_kernel"), (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"),
             (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
                 ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",
-            r.get("runs"), r.get("engine")) + "; " + memoryNotes(r)
+            r.get("runs"), r.get("engine")) + driverBytes(r) + "; " + memoryNotes(r)
         : String.format(Locale.ROOT, "%smin %.2f ms; %s%s; %s; %s", r.get("ratio_to_training") == null ? ""
             : String.format(Locale.ROOT, "%.2f× the training step; ", (Double) r.get("ratio_to_training")), (Double) r.get("min_ms"),
             r.get("working_mb") == null ? "" : String.format(Locale.ROOT, "working %.1f MB, ", (Double) r.get("working_mb")),

@@ -422,6 +422,22 @@ final class GradientExchange {
     private final java.util.concurrent.ScheduledExecutorService timer;
     private final Thread acceptor;
     private volatile boolean closed;
+    /** Bytes of step frames received from and sent to the tasks (headers included), and the steps answered, since start. */
+    private final java.util.concurrent.atomic.AtomicLong bytesIn = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong bytesOut = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong stepsAnswered = new java.util.concurrent.atomic.AtomicLong();
+
+    /** What went through the driver: step frames in and out, and the steps they made up. */
+    record Traffic(long bytesIn, long bytesOut, long steps) {
+      /** (in + out) / steps: the driver's bytes per step, or 0 before the first step. */
+      double bytesPerStep() {
+        return steps == 0 ? 0 : (double) (bytesIn + bytesOut) / steps;
+      }
+    }
+
+    Traffic traffic() {
+      return new Traffic(bytesIn.get(), bytesOut.get(), stepsAnswered.get());
+    }
 
     /** An open segment and its key. */
     private record Open(Segment segment, byte[] key) {}
@@ -605,6 +621,7 @@ final class GradientExchange {
           }
           byte[] payload = new byte[length];
           in.readFully(payload);
+          bytesIn.addAndGet(12L + length);                 // step, length, payload
           Message m = decodeMessage(payload);
           String wrong = wrongMessage(m.result(), partition, segment);
           if (wrong != null) {
@@ -613,7 +630,10 @@ final class GradientExchange {
           }
           String key = segmentId + "/" + attempt + "/" + step;
           Rendezvous r = meetings.computeIfAbsent(key, k -> {
-            Rendezvous fresh = new Rendezvous(segment, step);
+            Rendezvous fresh = new Rendezvous(segment, step, replyBytes -> {
+              stepsAnswered.incrementAndGet();
+              bytesOut.addAndGet((4L + replyBytes) * segment.partitions());
+            });
             timer.schedule(() -> expire(k, fresh), stepTimeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
             return fresh;
           });
@@ -684,10 +704,13 @@ final class GradientExchange {
     private int arrived;
     /** Answered or failed: no arrival is taken any more. */
     private boolean done;
+    /** Told the answer's length before it is sent to every partition (the server's traffic count). */
+    private final java.util.function.IntConsumer answering;
 
-    Rendezvous(Segment segment, long step) {
+    Rendezvous(Segment segment, long step, java.util.function.IntConsumer answering) {
       this.segment = segment;
       this.step = step;
+      this.answering = answering;
       this.messages = new Message[segment.partitions()];
       this.outs = new DataOutputStream[segment.partitions()];
       this.sockets = new Socket[segment.partitions()];
@@ -716,6 +739,7 @@ final class GradientExchange {
         done = true;
       }
       byte[] reply = encode(GradientExchange.merge(segment, messages, step));
+      answering.accept(reply.length);
       for (DataOutputStream o : outs) {
         synchronized (o) {
           try {

@@ -278,12 +278,20 @@ public final class Trainer {
 
   /** Runs the training loop on an existing Spark context. */
   public Summary run(JavaSparkContext sc) throws IOException {
+    lastDriverBytesPerStep = 0;
     boolean barrier = config.sync().equals("barrier");
     int partitions = partitions(sc);
     // one partition meets only itself: its task merges locally and no exchange server is started
     GradientExchange.Server exchange = barrier && partitions > 1 ? startExchange(sc.getConf()) : null;
     try {
-      return run(sc, barrier, partitions, exchange);
+      Summary summary = run(sc, barrier, partitions, exchange);
+      if (exchange != null) {
+        GradientExchange.Server.Traffic t = exchange.traffic();
+        lastDriverBytesPerStep = t.bytesPerStep();
+        log.printf("gradient exchange: %.1f kB per step through the driver (%d partitions; %.1f MB in, %.1f MB out over %d steps)%n",
+            t.bytesPerStep() / 1e3, partitions, t.bytesIn() / 1e6, t.bytesOut() / 1e6, t.steps());
+      }
+      return summary;
     } catch (HadoopFiles.WriteException e) {
       throw new HadoopFiles.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
     } finally {
@@ -664,6 +672,13 @@ public final class Trainer {
   }
 
   private Map<String, ShardCache.Stats> lastCacheStats = Map.of();
+
+  /** Bytes per step through the driver's gradient exchange in the last {@link #run} (in + out), 0 without one. */
+  private double lastDriverBytesPerStep;
+
+  public double driverBytesPerStep() {
+    return lastDriverBytesPerStep;
+  }
 
   /** Each executor's shard cache counters (by Spark task location) over the last {@link #run}. */
   public Map<String, ShardCache.Stats> shardCacheStats() {

@@ -77,6 +77,14 @@ class GradientExchangeTest {
         assertTrue(t.endSegment(), "partition 0 said the segment ends here");
         assertEquals(3, t.devices().size(), t.devices().toString());
       }
+      // the driver's traffic: each frame in (step, length, message) and the answer out to each of the 3 tasks (length, total)
+      long in = 0;
+      for (int p = 0; p < 3; p++) {
+        in += 12 + GradientExchange.encode(new GradientExchange.Message(part(p, p + 1.0, 10, g[p]), p == 0)).length;
+      }
+      long out = 3L * (4 + GradientExchange.encode((GradientExchange.StepTotal) answers[0].get()).length);
+      assertEquals(new GradientExchange.Server.Traffic(in, out, 1), server.traffic());
+      assertEquals((in + out) / 1.0, server.traffic().bytesPerStep());
       server.finish(7);
     } finally {
       pool.shutdownNow();

@@ -33,6 +33,7 @@ import org.apache.hadoop.fs.Path;
  * which removes the lock if it is still this run's.
  */
 public final class RunLock implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RunLock.class);
   /** The lock file's name in the output directory. */
   public static final String NAME = ".spark-rnn.lock";
   /** Lock files are a few lines; anything longer is not ours and is not read further. */
@@ -212,7 +213,7 @@ public final class RunLock implements AutoCloseable {
         fs.delete(lock, false);
       }
     } catch (IOException e) {
-      System.err.println("warning: could not remove the run lock " + lock + ": " + e.getMessage());
+      LOG.warn("could not remove the run lock {}: {}", lock, e.getMessage());
     }
   }
 }

@@ -25,13 +25,29 @@ class GroupedGradientsTest {
   static final ModelConfig LSTM = new ModelConfig(CellType.LSTM, 2, 2, 8, 1, Mode.SEQ2SEQ, LossType.MSE);
   static final ModelConfig GRU_ONE = new ModelConfig(CellType.GRU, 1, 2, 8, 3, Mode.SEQ2ONE, LossType.CROSS_ENTROPY);
 
+  static final boolean REQUIRE_OPENCL = "1".equals(System.getenv("SPARKRNN_REQUIRE_OPENCL"));
+
+  /** jvm (on {@code threads}), reference, or cpu-opencl: the Aparapi kernels, which run each group as a batch of its own. */
   static BpttEngine engine(String kind, int threads) {
-    return kind.equals("reference") ? new ReferenceEngine() : new JvmEngine(MathKernels.best(), threads);
+    return switch (kind) {
+      case "reference" -> new ReferenceEngine();
+      case "cpu-opencl" -> Engines.create("kernel", "cpu-opencl");
+      default -> new JvmEngine(MathKernels.best(), threads);
+    };
+  }
+
+  /** The OpenCL rows run where PoCL (or another OpenCL CPU) is; with SPARKRNN_REQUIRE_OPENCL=1 they fail without one. */
+  static void requireDevice(String kind) {
+    if (kind.equals("cpu-opencl") && !REQUIRE_OPENCL) {
+      org.junit.jupiter.api.Assumptions.assumeTrue(io.sparkrnn.kernel.aparapi.Devices.available().contains(DeviceChoice.CPU_OPENCL),
+          "no OpenCL CPU device: " + io.sparkrnn.kernel.aparapi.Devices.list());
+    }
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"jvm", "reference"})
+  @ValueSource(strings = {"jvm", "reference", "cpu-opencl"})
   void aGroupsSumIsTheSameWhateverElseIsInTheCallAndHowManyThreadsRunIt(String kind) {
+    requireDevice(kind);
     for (ModelConfig config : new ModelConfig[] {LSTM, GRU_ONE}) {
       Params params = new Params(config, toFloats(Fixtures.randomParams(new io.sparkrnn.kernel.model.ParamLayout(config).size(), 3)));
       Batch batch = Fixtures.randomBatch(config, 7, 11, true, 4);

@@ -137,7 +137,7 @@ public final class Evaluation {
     if (feedback > 0) {
       checkFeedback(config, dataset.spec().steps(), feedback);
     }
-    GradientTask.Context context = new GradientTask.Context(dataset, engine, device, partitions);
+    GradientTask.Context context = GradientTask.Context.forScoring(sc, dataset, engine, device, partitions);
     List<Integer> slots = new ArrayList<>();
     for (int p = 0; p < partitions; p++) {
       slots.add(p);

@@ -36,9 +36,19 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
       ShardCache.Use cache) implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    /** Evaluation and prediction: one virtual partition per partition, the engine's default threads, the default cache. */
+    /** One virtual partition per partition, the engine's default threads, the default cache (tests, single-machine runs). */
     public Context(Dataset dataset, String engine, String device, int partitions) {
       this(dataset, engine, device, partitions, partitions, 0, ShardCache.Use.DEFAULT);
+    }
+
+    /**
+     * Evaluation and prediction on Spark: one virtual partition per partition, the JVM engine on
+     * the task's CPUs as in training ({@link Trainer#engineThreads}), the default cache.
+     */
+    public static Context forScoring(org.apache.spark.api.java.JavaSparkContext sc, Dataset dataset, String engine, String device,
+        int partitions) {
+      return new Context(dataset, engine, device, partitions, partitions, Trainer.engineThreads(sc.getConf(), sc.master(), partitions),
+          ShardCache.Use.DEFAULT);
     }
   }
 

@@ -72,7 +72,7 @@ public final class PredictJob {
       }
       int s = in.shards()[i];
       Batch batch = ExecutorRuntime.shard(context.dataset(), s);
-      float[] outputs = ExecutorRuntime.withEngine(context.engine(), context.device(),
+      float[] outputs = ExecutorRuntime.withEngine(context.engine(), context.device(), context.engineThreads(),
           engine -> engine.forward(params, batch, null).outputs());
       Prediction p = Prediction.of(in.config(), in.vocabulary(), in.normalization(), batch, outputs, in.modelUnits());
       if (in.outDir() == null) {

@@ -95,7 +95,7 @@ public final class Validation {
         continue;
       }
       Batch batch = ExecutorRuntime.shard(context.dataset(), s);
-      ExecutorRuntime.withEngine(context.engine(), context.device(), engine -> {
+      ExecutorRuntime.withEngine(context.engine(), context.device(), context.engineThreads(), engine -> {
         tf.add(in.config(), batch, engine.forward(params, batch, null).outputs(), in.fromStep());
         if (cl != null) {
           cl.merge(closedLoop(in.config(), params, engine, batch, in.feedback()));

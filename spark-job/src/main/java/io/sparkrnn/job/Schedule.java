@@ -97,17 +97,26 @@ public final class Schedule implements Serializable {
   /** The sequences of one step's batch, in batch order: manifest shard index and row of each. */
   public record Chosen(int[] shards, int[] rows) {}
 
-  /** The B sequences of this step's batch. */
+  /**
+   * The B sequences of this step's batch. The epoch's permutation picks which B; the batch lists
+   * them in shard order (sequence ids follow the shards), so that the contiguous runs of virtual
+   * partitions each task computes cover contiguous bands of shards: a task reads few of the
+   * step's shards, mostly the same ones from step to step, which keeps its executor's shard cache
+   * and prefetch useful. The order decides only how the batch's sequences are grouped, not which
+   * train together.
+   */
   public Chosen sequences(long step) {
     int epoch = epochOf(step);
     long batchInEpoch = (step % stepsPerEpoch()) / windowsPerBatch;
     int[] perm = permutation(epoch);
+    int first = (int) (batchInEpoch * batch);
+    int[] seqs = java.util.Arrays.copyOfRange(perm, first, first + batch);
+    java.util.Arrays.sort(seqs);
     int[] shards = new int[batch];
     int[] rows = new int[batch];
     for (int i = 0; i < batch; i++) {
-      int seq = perm[(int) (batchInEpoch * batch + i)];
-      shards[i] = shardOfSequence[seq];
-      rows[i] = rowOfSequence[seq];
+      shards[i] = shardOfSequence[seqs[i]];
+      rows[i] = rowOfSequence[seqs[i]];
     }
     return new Chosen(shards, rows);
   }

@@ -168,23 +168,9 @@ class RnnEstimatorTest {
   void evaluateGivesRmseAndMaeInTheTablesUnitsAndTheLossInModelUnits() throws Exception {
     TrainedModel trained = model.trainedModel();
     Normalization n = trained.normalization();
-    AtomicInteger jobs = new AtomicInteger();
-    SparkListener counter = new SparkListener() {
-      @Override
-      public void onJobStart(SparkListenerJobStart jobStart) {
-        jobs.incrementAndGet();
-      }
-    };
-    spark.sparkContext().addSparkListener(counter);
-    Dataset<Row> metrics;
-    try {
-      int before = jobs.get();
-      metrics = model.evaluate(table);
-      spark.sparkContext().listenerBus().waitUntilEmpty();
-      assertEquals(before, jobs.get(), "evaluate builds a DataFrame; no job (no collect) until it is read");
-    } finally {
-      spark.sparkContext().removeSparkListener(counter);
-    }
+    java.util.concurrent.atomic.AtomicReference<Dataset<Row>> built = new java.util.concurrent.atomic.AtomicReference<>();
+    assertEquals(0, jobsDuring(() -> built.set(model.evaluate(table))), "evaluate builds a DataFrame; no job (no collect) until it is read");
+    Dataset<Row> metrics = built.get();
     List<Row> got = metrics.collectAsList();
     assertEquals(1, got.size(), "one row of metrics");
     Row m = got.get(0);
@@ -458,17 +444,7 @@ class RnnEstimatorTest {
 
   @Test
   void aMissingOrMistypedColumnIsRefusedBeforeAnyJob() throws Exception {
-    AtomicInteger jobs = new AtomicInteger();
-    SparkListener counter = new SparkListener() {
-      @Override
-      public void onJobStart(SparkListenerJobStart jobStart) {
-        jobs.incrementAndGet();
-      }
-    };
-    spark.sparkContext().addSparkListener(counter);
-    try {
-      spark.sparkContext().listenerBus().waitUntilEmpty();
-      int before = jobs.get();
+    int jobs = jobsDuring(() -> {
       assertMessage(() -> model.transform(table.drop("load")), "inputCols", "'load'", "not in the table", "[sensor, ts, temp]");
       assertMessage(() -> model.transform(table.withColumn("temp", col("temp").cast("string"))), "inputCols", "'temp'",
           "string", "expected a number, an array of numbers or an ML Vector");
@@ -480,8 +456,25 @@ class RnnEstimatorTest {
       assertMessage(() -> estimator().fit(table.drop("temp")), "inputCols", "'temp'");
       assertMessage(() -> estimator().setTargetCols("load").fit(table.drop("load").withColumn("x", col("temp"))),
           "'load'");
+    });
+    assertEquals(0, jobs, "Spark jobs started by the refused calls");
+  }
+
+  /** The Spark jobs started while {@code work} runs (the listener bus drained before and after). */
+  static int jobsDuring(Runnable work) throws java.util.concurrent.TimeoutException {
+    AtomicInteger jobs = new AtomicInteger();
+    SparkListener counter = new SparkListener() {
+      @Override
+      public void onJobStart(SparkListenerJobStart jobStart) {
+        jobs.incrementAndGet();
+      }
+    };
+    spark.sparkContext().listenerBus().waitUntilEmpty();
+    spark.sparkContext().addSparkListener(counter);
+    try {
+      work.run();
       spark.sparkContext().listenerBus().waitUntilEmpty();
-      assertEquals(before, jobs.get(), "Spark jobs started by the refused calls");
+      return jobs.get();
     } finally {
       spark.sparkContext().removeSparkListener(counter);
     }

@@ -46,10 +46,15 @@ public final class GradientSum implements Serializable {
     count += terms;
   }
 
-  /** this += other. Returns this. */
+  /**
+   * this += other. Returns this.
+   *
+   * @throws IllegalStateException sums of different parameter counts: the sums of one step all come
+   *     from the same model, so this is a bug, never bad input (the CLI prints its stack trace, exit 1)
+   */
   public GradientSum merge(GradientSum other) {
     if (other.gradient.length != gradient.length) {
-      throw new IllegalArgumentException("cannot merge gradients of " + other.gradient.length + " and " + gradient.length + " parameters");
+      throw new IllegalStateException("cannot merge gradients of " + other.gradient.length + " and " + gradient.length + " parameters");
     }
     lossSum += other.lossSum;
     count += other.count;

@@ -34,9 +34,10 @@ import scala.runtime.AbstractFunction1;
  * <p>A Spark job per step costs a scheduling round trip (15–25 ms on local[2], more on a
  * cluster) however small the step. Here one barrier stage (all P tasks start together or not at
  * all) runs a <em>segment</em> of steps. In each step every task computes its partition's sums
- * exactly as under {@code --sync job} ({@link GradientTask#computeOnExecutor}) and sends them to
- * the driver's {@link GradientExchange}, which merges them in the fixed {@link CombineTree} and sends every task
- * the same total; each task applies the same {@link StepUpdate} to its own copy of the parameters
+ * exactly as under {@code --sync job} ({@link GradientTask#computeOnExecutor}); the tasks add
+ * their sums up a tree among themselves ({@link TreeReduce}) in the fixed {@link CombineTree}
+ * order, the driver ({@link GradientExchange}) takes the total from the tree's top and sends it
+ * back down, so every task receives the same total; each task applies the same {@link StepUpdate} to its own copy of the parameters
  * and optimizer. Same inputs, same code, same order: every replica holds the same bits, and they
  * equal what the driver computes under {@code --sync job}. The driver checks the first claim at
  * the end of every segment (a hash of parameters and optimizer state from every task).
@@ -196,7 +197,7 @@ final class BarrierTraining {
         schedule.batch(), schedule.windowsPerBatch() > 1);
   }
 
-  /** The barrier task: runs the segment, meeting the other tasks at the driver's exchange. */
+  /** The barrier task: runs the segment, reducing with the other tasks in the tree under the driver. */
   static final class SegmentTask extends AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<SegmentResult>>
       implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -223,18 +224,24 @@ final class BarrierTraining {
           throw new UncheckedIOException(e);
         }
       }
-      try (GradientExchange.Client client = new GradientExchange.Client(in.exchange(), in.segmentId(), task.stageAttemptNumber(),
-          task.partitionId(), task::isInterrupted)) {
-        SegmentResult r = runSegment(context, in, task.partitionId(), client::exchange);
+      GradientExchange.Segment segment = segmentOf(in, context);
+      try (TreeReduce.Node node = new TreeReduce.Node(in.exchange(), GradientExchange.keyOf(in.exchange(), in.segmentId()),
+          in.segmentId(), task.stageAttemptNumber(), task.partitionId(), segment, executorHost(), task::isInterrupted)) {
+        SegmentResult r = runSegment(context, in, task.partitionId(), node::exchange);
         return CollectionConverters.asScala(List.of(r).iterator());
       } catch (IOException e) {
-        throw new UncheckedIOException("partition " + task.partitionId() + ": gradient exchange with the driver at "
-            + in.exchange().host() + ":" + in.exchange().port() + " failed", e);
+        throw new UncheckedIOException("partition " + task.partitionId() + ": gradient reduction (driver at "
+            + in.exchange().host() + ":" + in.exchange().port() + ") failed", e);
       }
     }
   }
 
-  /** Sends one step's part and returns the step's total: the driver's exchange, or a stand-in in tests. */
+  /** The address this executor is known by (its block manager's host), where its tasks listen for their children in the tree. */
+  static String executorHost() {
+    return org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host();
+  }
+
+  /** Sends one step's part and returns the step's total: the reduction tree, or a stand-in in tests. */
   interface StepExchange {
     GradientExchange.StepTotal exchange(long step, GradientExchange.Message mine) throws IOException;
   }

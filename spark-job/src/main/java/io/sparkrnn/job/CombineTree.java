@@ -120,6 +120,20 @@ public final class CombineTree {
       root = b.sum();
     }
 
+    /**
+     * What the blocks added so far reduce to: the root alone once every leaf is in, else the
+     * blocks still waiting for a sibling, by first leaf. A task of the reduction tree forwards
+     * these for its subtree (a contiguous run of leaves: at most 2·K blocks).
+     */
+    List<Block> pending() {
+      if (root != null) {
+        return List.of(new Block(depth, 0, root));
+      }
+      List<Block> out = new ArrayList<>(waiting.values());
+      out.sort(java.util.Comparator.comparingLong(b -> first(b.level(), b.index())));
+      return out;
+    }
+
     /** The root's sum; refuses blocks that left a leaf uncovered or covered twice. */
     GradientSum total() {
       if (root == null || !waiting.isEmpty()) {

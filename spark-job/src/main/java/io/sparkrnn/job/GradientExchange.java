@@ -27,40 +27,45 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 
 /**
- * The step exchange of {@code --sync barrier}: a rendezvous server on the driver that every
- * barrier task connects to for the length of a segment.
+ * The step exchange of {@code --sync barrier}: the driver's rendezvous and the top of the
+ * reduction tree ({@link TreeReduce}).
  *
- * <p>Per step, each of the P tasks sends its {@link PartitionResult} (its sums as
- * {@link CombineTree} blocks); when the P-th arrives the server merges them in the fixed tree
- * ({@link StepMerge}, the same code the driver runs under
- * {@code --sync job}) and sends every task the same {@link StepTotal}. Each task then applies the
- * same update to its own copy of the parameters. The server keeps no training state: a retried
- * segment (the driver gives every attempt a new segment id) simply meets in fresh rendezvous.
+ * <p>Once per segment attempt every barrier task connects to the driver, proves it knows the
+ * segment's key, and says where it listens for its children in the tree; when all P have, each
+ * learns its parent's address (partition 0's parent is the driver). The tasks then connect to
+ * each other and every other connection to the driver ends: per step the tasks reduce their
+ * {@link CombineTree} blocks up the tree, partition 0 sends the driver the reduced part (one
+ * block, the step's total), and the driver sends the total back down (with the batch's carried
+ * states and the devices). Bytes through the driver per step are one gradient in and one out,
+ * whatever P. The driver keeps no training state: a retried segment (every attempt a new segment
+ * id) meets afresh.
  *
- * <p>Why not {@code BarrierTaskContext.allGather}: in Spark 4.0 a task waiting in it polls for the
- * answer with {@code Thread.sleep(1000)}, so every exchange takes up to a second; and it sends
- * every task all P messages, P² per step through the driver, where this sends 2P.
+ * <p>Why not {@code BarrierTaskContext.allGather} for the rendezvous or the steps: in Spark 4.0 a
+ * task waiting in it polls for the answer with {@code Thread.sleep(1000)}, up to a second per
+ * call; and for gradients it sends every task all P messages, P² through the driver.
  *
- * <p>Wire format (framing big-endian, one TCP connection per task and segment). Handshake, a
- * challenge–response that proves both ends know the segment's key K and puts nothing secret on
- * the wire: the server sends MAGIC (int) and a fresh 32-byte nonce N_s; the task sends segment
- * (long), stage attempt (int), partition (int), its own nonce N_c (32 bytes) and
- * HMAC-SHA256(K, "hello" ‖ N_s ‖ N_c ‖ segment ‖ attempt ‖ partition); the server answers
+ * <p>Handshake (the driver's, and a parent task's with each child), a challenge–response that
+ * proves both ends know the segment's key K and puts nothing secret on the wire: the accepting end
+ * sends MAGIC (int) and a fresh 32-byte nonce N_s; the connecting task sends segment (long), stage
+ * attempt (int), partition (int), its own nonce N_c (32 bytes) and
+ * HMAC-SHA256(K, "hello" ‖ N_s ‖ N_c ‖ segment ‖ attempt ‖ partition); the accepting end answers
  * HMAC-SHA256(K, "admit" ‖ N_s ‖ N_c ‖ …) or closes the connection. K is derived from Spark's own
  * secret when {@code spark.authenticate} is on (HMAC-SHA256(secret, "spark-rnn exchange" ‖
  * segment); both ends derive it, nothing travels), else it is 32 random bytes per segment, shipped
- * to the tasks in the segment's broadcast (see {@link Address}). Then per step the task sends step
- * (long), length (int), a {@link Message} in the {@link Codec}'s format; the server answers length
- * (int), a {@link StepTotal} likewise.
+ * to the tasks in the segment's broadcast (see {@link Address}). Then, to the driver, the
+ * rendezvous: length (int), host (string) and port (int, −1 without children) in the
+ * {@link Codec}'s format; back, length (int), the parent's host (null for partition 0), port and
+ * the step timeout in milliseconds (long). Steps: see {@link TreeReduce}.
  *
- * <p>What the server refuses (closing the connection and logging why): more than
+ * <p>What the driver refuses (closing the connection and logging why): more than
  * {@link #MAX_HANDSHAKES} connections still in their handshake (before any thread is given to
  * them; a handshake has {@link #HANDSHAKE_MILLIS}), a wrong MAC, an unknown segment, a partition
- * out of range or already connected in that stage attempt, a step not after the connection's last
- * one, a frame longer than the segment allows or that does not decode, and a message for another
- * partition or of another size. A step not complete within the step timeout fails: the server
- * closes every connection waiting in it, so the tasks fail, Spark fails the barrier stage and the
- * driver reruns the segment.
+ * out of range or already connected in that stage attempt, a rendezvous frame that is too long,
+ * a step not after the last one, a frame longer than the segment allows or that does not decode,
+ * and a part that is not the tree's root. A parent task refuses a wrong MAC, another segment or
+ * attempt, and any partition that is not one of its children or is already connected. A
+ * rendezvous or a step not complete within the step timeout fails: the waiting end closes its
+ * connections, so the tasks fail, Spark fails the barrier stage and the driver reruns the segment.
  */
 final class GradientExchange {
   private GradientExchange() {}
@@ -152,7 +157,7 @@ final class GradientExchange {
   record StepTotal(GradientSum total, long computeNanos, float[] carriedH, float[] carriedC, TreeSet<String> devices,
       String dataError, boolean endSegment) {}
 
-  /** What the server must know of a segment to merge its steps. */
+  /** What the driver and the tasks must know of a segment to check and reduce its steps. */
   record Segment(ModelConfig model, int partitions, int parameterCount, int virtualPartitions, int batch, boolean carry) {
     /** The most gradient blocks one task sends: the maximal nodes of a run of leaves, at most 2·⌈log2 V⌉ (1 for V = 1). */
     int maxBlocks() {
@@ -160,13 +165,22 @@ final class GradientExchange {
     }
 
     /**
-     * The longest message a task of this segment can send: its gradient blocks (float64 sums and
-     * a few scalars each), the positions of the whole batch, carried states of the whole batch
-     * (float32 h and c per layer), and 64 KiB for the scalar fields and strings.
+     * The longest part header a subtree of this segment can send up ({@link TreeReduce.Part}: the
+     * gradients follow in chunks, not in it): its blocks' tags and scalars, the positions and
+     * carried states (float32 h and c per layer) of the whole batch, a device line per partition,
+     * and 64 KiB for the scalar fields and strings.
      */
     long maxMessageBytes() {
-      long carried = carry ? 2L * batch * model.numLayers() * model.hiddenSize() : 0;
-      return maxBlocks() * (8L * parameterCount + 32) + 4L * batch + 4L * carried + 65_536;
+      return maxBlocks() * 32L + 4L * batch + 4L * carriedValues() + 512L * partitions + 65_536;
+    }
+
+    /** The longest step-total header ({@link TreeReduce.Down}): the batch's carried states, the devices, and 64 KiB. */
+    long maxTotalBytes() {
+      return 4L * carriedValues() + 512L * partitions + 65_536;
+    }
+
+    private long carriedValues() {
+      return carry ? 2L * batch * model.numLayers() * model.hiddenSize() : 0;
     }
   }
 
@@ -338,74 +352,105 @@ final class GradientExchange {
     }
   }
 
-  static byte[] encode(Message m) {
-    PartitionResult r = m.result();
-    long gradients = 0;
-    for (CombineTree.Block b : r.blocks()) {
-      gradients += b.sum().gradient().length;
+  /** What a task learns when it joins a segment: its parent's address (null host for partition 0, whose parent is the driver) and the step timeout. */
+  record Joined(String parentHost, int parentPort, long stepTimeoutMillis) {}
+
+  /** A hello as the accepting end reads it; checked against a key with {@link #provedBy}. */
+  record Hello(long segmentId, int attempt, int partition, byte[] serverNonce, byte[] clientNonce, byte[] proof) {
+    boolean provedBy(byte[] key) {
+      return java.security.MessageDigest.isEqual(proof, mac(key, "hello", serverNonce, clientNonce, segmentId, attempt, partition));
     }
-    Codec c = Codec.writer((int) Math.min(Integer.MAX_VALUE - 16, 8 * gradients + 4L * (length(r.finalH()) + length(r.finalC())) + 1024));
-    c.putInt(r.partition()).putInt(r.blocks().length);
-    for (CombineTree.Block b : r.blocks()) {
-      c.putInt(b.level()).putInt(b.index()).putDouble(b.sum().lossSum()).putLong(b.sum().count()).putDoubles(b.sum().gradient());
+
+    /** The accepting end's proof that it knows the key too. */
+    byte[] admission(byte[] key) {
+      return mac(key, "admit", serverNonce, clientNonce, segmentId, attempt, partition);
     }
-    c.putInts(r.positions())
-        .putFloats(r.finalH()).putFloats(r.finalC()).putString(r.device()).putString(r.executor()).putLong(r.computeNanos())
-        .putString(r.dataError()).putBoolean(m.endSegment());
-    return c.bytes();
   }
 
-  static Message decodeMessage(byte[] bytes) {
-    Codec c = Codec.reader(bytes);
-    int partition = c.getInt();
-    int count = c.getInt();
-    if (count < 0 || count > 64) { // at most 2·⌈log2 V⌉ blocks, V < 2^31
-      throw new IllegalArgumentException("partition " + partition + " sent " + count + " gradient blocks");
-    }
-    CombineTree.Block[] blocks = new CombineTree.Block[count];
-    for (int i = 0; i < count; i++) {
-      int level = c.getInt();
-      int index = c.getInt();
-      blocks[i] = new CombineTree.Block(level, index, new GradientSum(c.getDouble(), c.getLong(), c.getDoubles()));
-    }
-    PartitionResult r = new PartitionResult(partition, blocks, c.getInts(), c.getFloats(), c.getFloats(), c.getString(), c.getString(),
-        c.getLong(), c.getString());
-    return new Message(r, c.getBoolean());
+  /** The accepting end of a handshake (the driver, or a parent task), up to the hello: sends MAGIC and a fresh nonce, reads the hello. */
+  static Hello readHello(DataInputStream in, DataOutputStream out) throws IOException {
+    byte[] serverNonce = nonce();
+    out.writeInt(MAGIC);
+    out.write(serverNonce);
+    out.flush();
+    long segmentId = in.readLong();
+    int attempt = in.readInt();
+    int partition = in.readInt();
+    byte[] clientNonce = new byte[32];
+    in.readFully(clientNonce);
+    byte[] proof = new byte[32];
+    in.readFully(proof);
+    return new Hello(segmentId, attempt, partition, serverNonce, clientNonce, proof);
   }
 
-  static byte[] encode(StepTotal t) {
-    Codec c = Codec.writer((t.total() == null ? 0 : 8 * t.total().gradient().length) + 4 * (length(t.carriedH()) + length(t.carriedC()))
-        + 1024);
-    c.putBoolean(t.total() != null);
-    if (t.total() != null) {
-      c.putDouble(t.total().lossSum()).putLong(t.total().count()).putDoubles(t.total().gradient());
+  /**
+   * The connecting end of a handshake: answers the accepting end's nonce with a hello and checks
+   * its admission.
+   *
+   * @param who the accepting end, for messages ("the driver's gradient exchange", "partition 2")
+   */
+  static void sayHello(Socket socket, byte[] key, long segmentId, int attempt, int partition, String who) throws IOException {
+    DataInputStream in = new DataInputStream(socket.getInputStream());
+    DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(socket.getOutputStream(), 256));
+    try {
+      if (in.readInt() != MAGIC) {
+        throw new IOException(who + " is not a spark-rnn gradient exchange (or another version)");
+      }
+      byte[] serverNonce = new byte[32];
+      in.readFully(serverNonce);
+      byte[] clientNonce = nonce();
+      out.writeLong(segmentId);
+      out.writeInt(attempt);
+      out.writeInt(partition);
+      out.write(clientNonce);
+      out.write(mac(key, "hello", serverNonce, clientNonce, segmentId, attempt, partition));
+      out.flush();
+      byte[] admit = new byte[32];
+      in.readFully(admit);
+      if (!java.security.MessageDigest.isEqual(admit, mac(key, "admit", serverNonce, clientNonce, segmentId, attempt, partition))) {
+        throw new IOException(who + " did not prove it knows the segment's key");
+      }
+    } catch (EOFException refused) {
+      socket.close();
+      throw new IOException(who + " refused partition " + partition + " of segment " + segmentId
+          + " (see its log: a wrong key, or the partition already connected)", refused);
+    } catch (IOException e) {
+      socket.close();
+      throw e;
     }
-    c.putLong(t.computeNanos()).putFloats(t.carriedH()).putFloats(t.carriedC()).putInt(t.devices().size());
-    for (String d : t.devices()) {
-      c.putString(d);
-    }
-    c.putString(t.dataError()).putBoolean(t.endSegment());
-    return c.bytes();
   }
 
-  static StepTotal decodeTotal(byte[] bytes) {
-    Codec c = Codec.reader(bytes);
-    GradientSum total = c.getBoolean() ? new GradientSum(c.getDouble(), c.getLong(), c.getDoubles()) : null;
-    long computeNanos = c.getLong();
-    float[] h = c.getFloats();
-    float[] cs = c.getFloats();
-    TreeSet<String> devices = new TreeSet<>();
-    for (int i = c.getInt(); i > 0; i--) {
-      devices.add(c.getString());
+  /** The segment's key as a task holds it: from the address, or derived from Spark's secret in this JVM when the address carries none. */
+  static byte[] keyOf(Address address, long segmentId) {
+    if (address.key() != null) {
+      return address.key();
     }
-    return new StepTotal(total, computeNanos, h, cs, devices, c.getString(), c.getBoolean());
+    String secret = sparkSecret();
+    if (secret == null) {
+      throw new IllegalStateException("the driver's gradient exchange authenticates with Spark's secret, but this executor"
+          + " runs without spark.authenticate");
+    }
+    return keyFromSecret(secret, segmentId);
   }
 
-  private static int length(float[] a) {
-    return a == null ? 0 : a.length;
+  /** --sync barrier's exchange is plain TCP: refused where the Spark configuration asks for encrypted traffic. */
+  static void checkNoEncryptionAsked(org.apache.spark.SparkConf conf) {
+    for (String encrypted : new String[] {"spark.network.crypto.enabled", "spark.ssl.enabled"}) {
+      if (conf.getBoolean(encrypted, false)) {
+        throw new IllegalArgumentException("--sync barrier moves gradients over its own TCP connections, which are not encrypted,"
+            + " and " + encrypted + " asks for encrypted traffic: use --sync job, which moves them through Spark's own"
+            + " (encrypted) RPC");
+      }
+    }
   }
 
-  /** The driver's end. */
+
+  /**
+   * The driver's end: admits tasks, tells each its parent in the {@link TreeReduce} tree once per
+   * segment attempt, and then serves partition 0 alone, the tree's top: per step it reads the
+   * reduced part (the root of the combine tree), and sends back the step's total. The other
+   * tasks' connections end after the rendezvous.
+   */
   static final class Server implements Closeable {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(GradientExchange.class);
     private final ServerSocket socket;
@@ -419,7 +464,6 @@ final class GradientExchange {
     private final Map<String, Socket> admitted = new ConcurrentHashMap<>();
     private final List<Socket> connections = new ArrayList<>();
     private final java.util.concurrent.ThreadPoolExecutor handshakes;
-    private final java.util.concurrent.ScheduledExecutorService timer;
     private final Thread acceptor;
     private volatile boolean closed;
     /** Bytes of step frames received from and sent to the tasks (headers included), and the steps answered, since start. */
@@ -447,7 +491,7 @@ final class GradientExchange {
      * @param advertisedHost the address executors connect to ({@code spark.driver.host})
      * @param port 0 for any free port
      * @param sparkSecret Spark's authentication secret ({@link #sparkSecret()}), or null
-     * @param stepTimeoutMillis how long a step may wait for all its partitions
+     * @param stepTimeoutMillis how long a step (and the rendezvous) may wait for the tasks
      */
     Server(String bindHost, String advertisedHost, int port, String sparkSecret, long stepTimeoutMillis) throws IOException {
       this.advertisedHost = advertisedHost;
@@ -459,7 +503,6 @@ final class GradientExchange {
       handshakes = new java.util.concurrent.ThreadPoolExecutor(4, 4, 30, java.util.concurrent.TimeUnit.SECONDS,
           new java.util.concurrent.ArrayBlockingQueue<>(MAX_HANDSHAKES), daemon("spark-rnn-exchange-handshake"));
       handshakes.allowCoreThreadTimeOut(true);
-      timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(daemon("spark-rnn-exchange-timer"));
       acceptor = new Thread(this::acceptLoop, "spark-rnn-exchange-accept");
       acceptor.setDaemon(true);
       acceptor.start();
@@ -484,7 +527,7 @@ final class GradientExchange {
       return new Address(advertisedHost, socket.getLocalPort(), sparkSecret != null ? null : key);
     }
 
-    /** Forgets a finished segment and any half-met step of it (a failed stage attempt's). */
+    /** Forgets a finished segment and any half-met rendezvous of it (a failed stage attempt's). */
     void finish(long segmentId) {
       segments.remove(segmentId);
       meetings.keySet().removeIf(k -> k.startsWith(segmentId + "/"));
@@ -519,25 +562,17 @@ final class GradientExchange {
         s.setTcpNoDelay(true);
         s.setSoTimeout(HANDSHAKE_MILLIS);
         DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(s.getInputStream(), 256));
-        DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream(), 1 << 16));
-        byte[] serverNonce = nonce();
-        out.writeInt(MAGIC);
-        out.write(serverNonce);
-        out.flush();
-        long segmentId = in.readLong();
-        int attempt = in.readInt();
-        int partition = in.readInt();
-        byte[] clientNonce = new byte[32];
-        in.readFully(clientNonce);
-        byte[] proof = new byte[32];
-        in.readFully(proof);
+        DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream(), 256));
+        Hello hello = readHello(in, out);
+        long segmentId = hello.segmentId();
+        int partition = hello.partition();
+        int attempt = hello.attempt();
         Open open = segments.get(segmentId);
         if (open == null) {
           refuse(s, "segment " + segmentId + " is not open");
           return;
         }
-        if (!java.security.MessageDigest.isEqual(proof, mac(open.key(), "hello", serverNonce, clientNonce, segmentId, attempt,
-            partition))) {
+        if (!hello.provedBy(open.key())) {
           refuse(s, "authentication failed (wrong key)");
           return;
         }
@@ -556,7 +591,7 @@ final class GradientExchange {
           return;
         }
         admittedAs = as;
-        out.write(mac(open.key(), "admit", serverNonce, clientNonce, segmentId, attempt, partition));
+        out.write(hello.admission(open.key()));
         out.flush();
         synchronized (connections) {
           if (closed) {
@@ -564,8 +599,6 @@ final class GradientExchange {
           }
           connections.add(s);
         }
-        // a task may be silent for a step's compute; the step timeout bounds a wait for it
-        s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, stepTimeoutMillis));
         s.setKeepAlive(true);
         String claimed = admittedAs;
         Thread t = new Thread(() -> serve(s, in, out, segmentId, attempt, partition, open.segment(), claimed),
@@ -597,55 +630,59 @@ final class GradientExchange {
       }
     }
 
+    /**
+     * One task's connection: the rendezvous (where it listens in, its parent out), then for
+     * partition 0 the steps. A step or a rendezvous not complete within the step timeout closes the
+     * connection, so the tasks fail, Spark fails the barrier stage and the driver reruns the segment.
+     */
     private void serve(Socket s, DataInputStream in, DataOutputStream out, long segmentId, int attempt, int partition,
         Segment segment, String claimed) {
-      long lastStep = Long.MIN_VALUE;
       try (s) {
-        while (segments.containsKey(segmentId)) {
-          long step;
-          try {
-            step = in.readLong();
-          } catch (EOFException end) {
-            return; // the task finished its segment
-          }
-          if (step <= lastStep) {
-            refuse(s, "partition " + partition + " sent step " + step + " after step " + lastStep);
-            return;
-          }
-          lastStep = step;
-          int length = in.readInt();
-          if (length < 0 || length > segment.maxMessageBytes()) {
-            refuse(s, "partition " + partition + " sent a frame of " + length + " bytes; this segment's are at most "
-                + segment.maxMessageBytes());
-            return;
-          }
-          byte[] payload = new byte[length];
-          in.readFully(payload);
-          bytesIn.addAndGet(12L + length);                 // step, length, payload
-          Message m = decodeMessage(payload);
-          String wrong = wrongMessage(m.result(), partition, segment);
-          if (wrong != null) {
-            refuse(s, "partition " + partition + " sent " + wrong);
-            return;
-          }
-          String key = segmentId + "/" + attempt + "/" + step;
-          Rendezvous r = meetings.computeIfAbsent(key, k -> {
-            Rendezvous fresh = new Rendezvous(segment, step, replyBytes -> {
-              stepsAnswered.incrementAndGet();
-              bytesOut.addAndGet((4L + replyBytes) * segment.partitions());
-            });
-            timer.schedule(() -> expire(k, fresh), stepTimeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
-            return fresh;
-          });
-          if (r.arrive(partition, m, s, out)) {
-            meetings.remove(key, r);
-          }
+        s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, stepTimeoutMillis));
+        int length = in.readInt();
+        if (length < 0 || length > 1024) {
+          refuse(s, "partition " + partition + " sent a rendezvous frame of " + length + " bytes");
+          return;
         }
+        byte[] frame = new byte[length];
+        in.readFully(frame);
+        Codec request = Codec.reader(frame);
+        String host = request.getString();
+        int port = request.getInt();
+        if (host == null || host.length() > 255 || port < -1 || port > 65_535) {
+          refuse(s, "partition " + partition + " sent a rendezvous for " + host + ":" + port);
+          return;
+        }
+        Rendezvous r = meetings.computeIfAbsent(segmentId + "/" + attempt, k -> new Rendezvous(segment.partitions()));
+        r.arrive(partition, host, port);
+        if (!r.await(System.nanoTime() + stepTimeoutMillis * 1_000_000L)) {
+          LOG.warn("gradient exchange: segment {} (stage attempt {}): partitions {} never joined within {} s; failing the segment",
+              segmentId, attempt, r.missing(), stepTimeoutMillis / 1000);
+          return;
+        }
+        Codec reply = Codec.writer(64);
+        if (partition == 0) {
+          reply.putString(null).putInt(-1);
+        } else {
+          int parent = TreeReduce.parent(partition);
+          reply.putString(r.host(parent)).putInt(r.port(parent));
+        }
+        byte[] answer = reply.putLong(stepTimeoutMillis).bytes();
+        out.writeInt(answer.length);
+        out.write(answer);
+        out.flush();
+        if (partition == 0) {
+          serveSteps(new TreeReduce.Link(s, () -> closed, "partition 0"), segmentId, segment);
+        }
+      } catch (EOFException end) {
+        // the task finished its segment, or failed; Spark reruns a failed segment
       } catch (IOException e) {
-        // a task that died or was killed; Spark fails the barrier stage and the driver reruns the segment
+        LOG.warn("gradient exchange: partition {} of segment {}: {}", partition, segmentId, e.toString());
       } catch (RuntimeException e) {
-        // a frame that does not decode, or a merge that fails: this connection ends, the driver lives on
+        // a frame that does not decode, or a part that is not the tree's root: this connection ends, the driver lives on
         LOG.warn("gradient exchange: dropped partition {} of segment {}: {}", partition, segmentId, e.toString());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       } finally {
         admitted.remove(claimed, s);
         synchronized (connections) {
@@ -654,28 +691,66 @@ final class GradientExchange {
       }
     }
 
-    /** Why a decoded message cannot be this connection's part of a step, or null when it can. */
-    private static String wrongMessage(PartitionResult r, int partition, Segment segment) {
-      if (r.partition() != partition) {
-        return "a message for partition " + r.partition();
-      }
-      if (r.blocks().length > segment.maxBlocks()) {
-        return r.blocks().length + " gradient blocks; at most " + segment.maxBlocks() + " for V=" + segment.virtualPartitions();
-      }
-      for (CombineTree.Block b : r.blocks()) {
-        if (b.sum().gradient().length != segment.parameterCount()) {
-          return "a gradient block of " + b.sum().gradient().length + " values; expected " + segment.parameterCount();
+    /** Partition 0's steps: the reduced part in, the step's total out (the driver is the tree's root). */
+    private void serveSteps(TreeReduce.Link link, long segmentId, Segment segment) throws IOException {
+      int n = segment.parameterCount();
+      long lastStep = Long.MIN_VALUE;
+      while (segments.containsKey(segmentId)) {
+        link.deadline(System.nanoTime() + stepTimeoutMillis * 1_000_000L, "step " + (lastStep == Long.MIN_VALUE ? "1" : lastStep + 2));
+        long step = link.readLong();
+        if (step <= lastStep) {
+          throw new java.net.ProtocolException("partition 0 sent step " + step + " after step " + lastStep);
         }
-      }
-      return null;
-    }
-
-    /** A step still incomplete after the step timeout: closes its waiting connections so the segment fails and reruns. */
-    private void expire(String key, Rendezvous r) {
-      if (r.fail()) {
-        meetings.remove(key, r);
-        LOG.warn("gradient exchange: step {} timed out after {} s waiting for partitions {}; failing the segment", r.step,
-            stepTimeoutMillis / 1000, r.missing());
+        lastStep = step;
+        byte[] head = link.readFrame(segment.maxMessageBytes());
+        TreeReduce.Part part = TreeReduce.decodePart(head);
+        String wrong = TreeReduce.wrongPart(part, 0, segment.partitions(), segment);
+        if (wrong != null) {
+          throw new java.net.ProtocolException("partition 0 sent " + wrong);
+        }
+        long in = 12L + head.length;
+        TreeReduce.Down down;
+        double[] total = null;
+        if (part.dataError() != null) {
+          down = new TreeReduce.Down(false, 0, 0, 0, null, null, new TreeSet<>(),
+              StepMerge.dataErrorMessage(step, part.errorPartition(), part.errorExecutor(), part.dataError()), true);
+        } else {
+          int depth = CombineTree.depth(segment.virtualPartitions());
+          if (part.blocks().length != 1 || part.blocks()[0].level() != depth || part.blocks()[0].index() != 0) {
+            throw new java.net.ProtocolException("partition 0 sent " + part.blocks().length + " blocks, not the root of the tree over "
+                + segment.virtualPartitions() + " virtual partitions");
+          }
+          total = new double[n];
+          for (int lo = 0; lo < n; lo += TreeReduce.CHUNK) {
+            link.readDoubles(total, lo, Math.min(TreeReduce.CHUNK, n - lo));
+          }
+          in += 8L * n;
+          float[] h = null;
+          float[] c = null;
+          if (segment.carry()) {
+            int L = segment.model().numLayers(), H = segment.model().hiddenSize(), B = segment.batch();
+            if (part.positions().length != B) {
+              throw new java.net.ProtocolException("partition 0 sent the states of " + part.positions().length + " sequences; the batch has " + B);
+            }
+            h = new float[L * B * H];
+            StepMerge.place(L, B, H, part.positions(), part.finalH(), h);
+            if (part.finalC() != null) {
+              c = new float[L * B * H];
+              StepMerge.place(L, B, H, part.positions(), part.finalC(), c);
+            }
+          }
+          GradientSum root = part.blocks()[0].sum();
+          down = new TreeReduce.Down(true, root.lossSum(), root.count(), part.computeNanos(), h, c, part.devices(), null, part.endSegment());
+        }
+        byte[] answer = TreeReduce.encode(down);
+        link.writeFrame(answer);
+        for (int lo = 0; total != null && lo < n; lo += TreeReduce.CHUNK) {
+          link.writeDoubles(total, lo, Math.min(TreeReduce.CHUNK, n - lo));
+        }
+        link.flush();
+        bytesIn.addAndGet(in);
+        bytesOut.addAndGet(4L + answer.length + (total == null ? 0 : 8L * n));
+        stepsAnswered.incrementAndGet();
       }
     }
 
@@ -684,7 +759,6 @@ final class GradientExchange {
       closed = true;
       socket.close();
       handshakes.shutdownNow();
-      timer.shutdownNow();
       synchronized (connections) {
         for (Socket s : connections) {
           s.close();
@@ -694,84 +768,48 @@ final class GradientExchange {
     }
   }
 
-  /** One step of one stage attempt: waits for all P messages, then answers everyone. */
+  /** The rendezvous of one segment attempt: where each of the P tasks listens for its children. */
   private static final class Rendezvous {
-    private final Segment segment;
-    private final long step;
-    private final Message[] messages;
-    private final DataOutputStream[] outs;
-    private final Socket[] sockets;
+    private final String[] hosts;
+    private final int[] ports;
     private int arrived;
-    /** Answered or failed: no arrival is taken any more. */
-    private boolean done;
-    /** Told the answer's length before it is sent to every partition (the server's traffic count). */
-    private final java.util.function.IntConsumer answering;
 
-    Rendezvous(Segment segment, long step, java.util.function.IntConsumer answering) {
-      this.segment = segment;
-      this.step = step;
-      this.answering = answering;
-      this.messages = new Message[segment.partitions()];
-      this.outs = new DataOutputStream[segment.partitions()];
-      this.sockets = new Socket[segment.partitions()];
+    Rendezvous(int partitions) {
+      hosts = new String[partitions];
+      ports = new int[partitions];
     }
 
-    /**
-     * Records a partition's message; the last to arrive merges and answers all. True when answered.
-     *
-     * @throws IOException a second arrival of the partition, or an arrival after the step failed
-     */
-    boolean arrive(int partition, Message m, Socket socket, DataOutputStream out) throws IOException {
-      synchronized (this) {
-        if (done) {
-          throw new IOException("step " + step + " already ended");
-        }
-        if (messages[partition] != null) {
-          throw new IOException("partition " + partition + " arrived twice at step " + step);
-        }
-        arrived++;
-        messages[partition] = m;
-        outs[partition] = out;
-        sockets[partition] = socket;
-        if (arrived < messages.length) {
+    synchronized void arrive(int partition, String host, int port) {
+      hosts[partition] = host;
+      ports[partition] = port;
+      arrived++;
+      notifyAll();
+    }
+
+    /** Waits until all P have arrived; false at the deadline. */
+    synchronized boolean await(long deadlineNanos) throws InterruptedException {
+      while (arrived < hosts.length) {
+        long left = deadlineNanos - System.nanoTime();
+        if (left <= 0) {
           return false;
         }
-        done = true;
-      }
-      byte[] reply = encode(GradientExchange.merge(segment, messages, step));
-      answering.accept(reply.length);
-      for (DataOutputStream o : outs) {
-        synchronized (o) {
-          try {
-            o.writeInt(reply.length);
-            o.write(reply);
-            o.flush();
-          } catch (IOException e) {
-            // that task is gone; the stage will fail and the segment run again
-          }
-        }
+        wait(Math.max(1, left / 1_000_000L));
       }
       return true;
     }
 
-    /** Ends an unanswered step: closes the connections that wait in it. False if it was answered. */
-    synchronized boolean fail() {
-      if (done) {
-        return false;
-      }
-      done = true;
-      for (Socket s : sockets) {
-        if (s != null) {
-          Server.closeQuietly(s);
-        }
-      }
-      return true;
+    synchronized String host(int p) {
+      return hosts[p];
+    }
+
+    synchronized int port(int p) {
+      return ports[p];
     }
 
     synchronized List<Integer> missing() {
       List<Integer> m = new ArrayList<>();
-      for (int p = 0; p < messages.length; p++) {
-        if (messages[p] == null) {
+      for (int p = 0; p < hosts.length; p++) {
+        if (hosts[p] == null) {
           m.add(p);
         }
       }
@@ -795,103 +833,49 @@ final class GradientExchange {
     return new StepTotal(merged.total(), merged.computeNanos(), merged.carriedH(), merged.carriedC(), devices, null, end);
   }
 
-  /** A task's end: one connection for the segment. */
+
+  /** A task's connection to the driver: the handshake and the rendezvous (and, for partition 0, its link up the tree). */
   static final class Client implements Closeable {
     private final Socket socket;
-    private final DataOutputStream out;
-    private final InputStream in;
     private final BooleanSupplier killed;
 
     /**
-     * Connects and authenticates (the segment's key from the address, or derived from Spark's
-     * secret in this JVM when the address carries none).
+     * Connects and authenticates with the segment's key.
      *
      * @param killed true once Spark has killed this task (another task of the stage failed): a
-     *     wait for the step's answer then ends instead of blocking for ever
+     *     wait then ends instead of blocking for ever
      */
-    Client(Address address, long segmentId, int attempt, int partition, BooleanSupplier killed) throws IOException {
-      this(address, address.key() != null ? address.key() : keyFromSecret(requireSecret(), segmentId), segmentId, attempt,
-          partition, killed);
-    }
-
-    private static String requireSecret() {
-      String secret = sparkSecret();
-      if (secret == null) {
-        throw new IllegalStateException("the driver's gradient exchange authenticates with Spark's secret, but this executor"
-            + " runs without spark.authenticate");
-      }
-      return secret;
-    }
-
     Client(Address address, byte[] key, long segmentId, int attempt, int partition, BooleanSupplier killed) throws IOException {
       this.killed = killed;
       socket = new Socket();
       socket.connect(new InetSocketAddress(address.host(), address.port()), 30_000);
       socket.setTcpNoDelay(true);
       socket.setSoTimeout(HANDSHAKE_MILLIS);
-      out = new DataOutputStream(new java.io.BufferedOutputStream(socket.getOutputStream(), 1 << 16));
-      in = socket.getInputStream();
-      DataInputStream hello = new DataInputStream(in);
-      try {
-        if (hello.readInt() != MAGIC) {
-          throw new IOException("not a spark-rnn gradient exchange (or another version)");
-        }
-        byte[] serverNonce = new byte[32];
-        hello.readFully(serverNonce);
-        byte[] clientNonce = nonce();
-        out.writeLong(segmentId);
-        out.writeInt(attempt);
-        out.writeInt(partition);
-        out.write(clientNonce);
-        out.write(mac(key, "hello", serverNonce, clientNonce, segmentId, attempt, partition));
-        out.flush();
-        byte[] admit = new byte[32];
-        hello.readFully(admit);
-        if (!java.security.MessageDigest.isEqual(admit, mac(key, "admit", serverNonce, clientNonce, segmentId, attempt, partition))) {
-          throw new IOException("the exchange did not prove it knows the segment's key");
-        }
-      } catch (EOFException refused) {
-        socket.close();
-        throw new IOException("the driver's gradient exchange refused partition " + partition + " of segment " + segmentId
-            + " (see the driver's log: a wrong key, or the partition already connected)", refused);
-      } catch (IOException e) {
-        socket.close();
-        throw e;
-      }
-      socket.setSoTimeout(1000); // a read wakes at once on data; the timeout only paces the kill check
+      sayHello(socket, key, segmentId, attempt, partition, "the driver's gradient exchange");
     }
 
-    StepTotal exchange(long step, Message message) throws IOException {
-      byte[] payload = encode(message);
-      out.writeLong(step);
-      out.writeInt(payload.length);
-      out.write(payload);
-      out.flush();
-      byte[] header = new byte[4];
-      readFully(header);
-      int length = ((header[0] & 0xff) << 24) | ((header[1] & 0xff) << 16) | ((header[2] & 0xff) << 8) | (header[3] & 0xff);
-      byte[] reply = new byte[length];
-      readFully(reply);
-      return decodeTotal(reply);
+    /**
+     * Tells the driver where this task listens for its children (port −1: it has none) and
+     * waits until every task of the segment has: returns its parent.
+     */
+    Joined join(String host, int port) throws IOException {
+      TreeReduce.Link link = link();
+      byte[] request = Codec.writer(64).putString(host).putInt(port).bytes();
+      link.writeFrame(request);
+      link.flush();
+      link.deadline(Long.MAX_VALUE, "the other tasks to join the segment");
+      Codec reply = Codec.reader(link.readFrame(1024));
+      return new Joined(reply.getString(), reply.getInt(), reply.getLong());
     }
 
-    private void readFully(byte[] b) throws IOException {
-      int off = 0;
-      while (off < b.length) {
-        int n;
-        try {
-          n = in.read(b, off, b.length - off);
-        } catch (SocketTimeoutException waiting) {
-          if (killed.getAsBoolean()) {
-            throw new IOException("killed while waiting for the other partitions' step results");
-          }
-          continue; // nothing was consumed; keep waiting for the slowest partition
-        }
-        if (n < 0) {
-          throw new EOFException("the driver's gradient exchange closed the connection");
-        }
-        off += n;
+    private TreeReduce.Link link;
+
+    /** The connection as a kill-aware link (partition 0 keeps it as its link up the tree). */
+    TreeReduce.Link link() throws IOException {
+      if (link == null) {
+        link = new TreeReduce.Link(socket, killed, "the driver");
       }
+      return link;
     }
 
     @Override
@@ -899,5 +883,4 @@ final class GradientExchange {
       socket.close();
     }
   }
-
 }

@@ -22,12 +22,22 @@ record StepMerge(GradientSum total, long computeNanos, float[] carriedH, float[]
     results.sort(Comparator.comparingInt(PartitionResult::partition));
     for (PartitionResult r : results) {
       if (r.dataError() != null) {
-        return "step " + (step + 1) + ", partition " + r.partition() + " on executor " + r.executor() + ": " + r.dataError()
-            + ". A shard that fails its checks fails the same way on every retry, so training stops without retrying; re-run"
-            + " prep (or restore the shard), then continue with --resume";
+        return dataErrorMessage(step, r.partition(), r.executor(), r.dataError());
       }
     }
     return null;
+  }
+
+  /** What the driver reports when a partition's shard failed its checks at a step (0-based). */
+  static String dataErrorMessage(long step, int partition, String executor, String dataError) {
+    return "step " + (step + 1) + ", partition " + partition + " on executor " + executor + ": " + dataError
+        + ". A shard that fails its checks fails the same way on every retry, so training stops without retrying; re-run"
+        + " prep (or restore the shard), then continue with --resume";
+  }
+
+  /** How a partition's device is listed in the step's devices, or null for a partition that computed nothing. */
+  static String deviceLine(PartitionResult r) {
+    return "idle".equals(r.device()) ? null : "executor " + r.executor() + ": " + r.device();
   }
 
   /**
@@ -56,8 +66,9 @@ record StepMerge(GradientSum total, long computeNanos, float[] carriedH, float[]
     long computeNanos = 0;
     for (PartitionResult r : sorted) {
       computeNanos = Math.max(computeNanos, r.computeNanos());
-      if (!"idle".equals(r.device())) {
-        devices.add("executor " + r.executor() + ": " + r.device());
+      String device = deviceLine(r);
+      if (device != null) {
+        devices.add(device);
       }
     }
     if (!carry) {
@@ -67,17 +78,25 @@ record StepMerge(GradientSum total, long computeNanos, float[] carriedH, float[]
     float[] h = new float[L * n * H];
     float[] c = model.cell().hasCellState() ? new float[L * n * H] : null;
     for (PartitionResult r : sorted) {
-      int m = r.positions().length;
-      for (int l = 0; l < L; l++) {
-        for (int i = 0; i < m; i++) {
-          System.arraycopy(r.finalH(), (l * m + i) * H, h, (l * n + r.positions()[i]) * H, H);
-          if (c != null) {
-            System.arraycopy(r.finalC(), (l * m + i) * H, c, (l * n + r.positions()[i]) * H, H);
-          }
-        }
+      place(L, n, H, r.positions(), r.finalH(), h);
+      if (c != null) {
+        place(L, n, H, r.positions(), r.finalC(), c);
       }
     }
     return new StepMerge(total, computeNanos, h, c);
+  }
+
+  /**
+   * Copies states [L][m][H] of the sequences at {@code positions} (m of them) to their places in
+   * the batch's states [L][n][H].
+   */
+  static void place(int L, int n, int H, int[] positions, float[] from, float[] to) {
+    int m = positions.length;
+    for (int l = 0; l < L; l++) {
+      for (int i = 0; i < m; i++) {
+        System.arraycopy(from, (l * m + i) * H, to, (l * n + positions[i]) * H, H);
+      }
+    }
   }
 
 }

@@ -310,7 +310,7 @@ public final class Trainer {
    * at {@code spark.driver.host}, the address they already reach the driver at.
    */
   private GradientExchange.Server startExchange(org.apache.spark.SparkConf conf) throws IOException {
-    checkNoEncryptionAsked(conf);
+    GradientExchange.checkNoEncryptionAsked(conf);
     String secret = GradientExchange.sparkSecret();
     if (secret == null) {
       log.println("warning: spark.authenticate is off: the --sync barrier gradient exchange admits tasks that prove they know"
@@ -327,16 +327,7 @@ public final class Trainer {
         stepTimeout * 1000);
   }
 
-  /** --sync barrier's exchange is plain TCP: refused where the Spark configuration asks for encrypted traffic. */
-  static void checkNoEncryptionAsked(org.apache.spark.SparkConf conf) {
-    for (String encrypted : new String[] {"spark.network.crypto.enabled", "spark.ssl.enabled"}) {
-      if (conf.getBoolean(encrypted, false)) {
-        throw new IllegalArgumentException("--sync barrier moves gradients over its own TCP connections, which are not encrypted,"
-            + " and " + encrypted + " asks for encrypted traffic: use --sync job, which moves them through Spark's own"
-            + " (encrypted) RPC");
-      }
-    }
-  }
+
 
   private Summary run(JavaSparkContext sc, boolean barrier, int partitions, GradientExchange.Server exchange) throws IOException {
     if (barrier) {

@@ -178,6 +178,22 @@ public final class BenchCommand implements Callable<Integer> {
       + " temporary folder)")
   Path work;
 
+  @Option(names = "--exchange", description = "time the --sync barrier reduction alone (P tasks on threads over loopback, no compute) per"
+      + " partition count and gradient size, fit a latency + bandwidth model and project it to many executors (docs/SCALING.md)")
+  boolean exchange;
+
+  @Option(names = "--exchange-partitions", split = ",", description = "partition counts of --exchange (default: 1,2,3,4,6,8)")
+  List<Integer> exchangePartitions = List.of(1, 2, 3, 4, 6, 8);
+
+  @Option(names = "--exchange-hidden", split = ",", description = "LSTM hidden sizes of --exchange, one layer each (default: 256,64,1024)")
+  List<Integer> exchangeHidden = List.of(256, 64, 1024);
+
+  @Option(names = "--exchange-layers", split = ",", description = "layer counts of --exchange at the first hidden size (default: 1,2,3)")
+  List<Integer> exchangeLayers = List.of(1, 2, 3);
+
+  @Option(names = "--exchange-steps", description = "timed steps per --exchange run, after 5 untimed (default: 20)")
+  int exchangeSteps = 20;
+
   @Option(names = "--shard-cache", description = "time train on a dataset --cache-ratio times the shard cache against the same"
       + " run fully cached, on a local --master (first of --cells and --hidden; --batch, --steps, --runs, --spark-steps,"
       + " --spark-warmup), instead of the kernels")
@@ -199,6 +215,16 @@ public final class BenchCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--runs, --transform-rows, --transform-keys and --transform-hidden must be positive");
       }
       writeJson(TransformBench.run(transformRows, transformKeys, transformHidden, runs, master, System.out));
+      return 0;
+    }
+    if (exchange) {
+      if (runs < 1 || exchangeSteps < 1 || exchangePartitions.stream().anyMatch(p -> p < 1 || p > 64)
+          || exchangeHidden.stream().anyMatch(h -> h < 1) || exchangeLayers.stream().anyMatch(l -> l < 1)) {
+        throw new IllegalArgumentException("--exchange: --runs and --exchange-steps must be ≥ 1, --exchange-partitions in 1..64,"
+            + " --exchange-hidden and --exchange-layers ≥ 1");
+      }
+      writeJson(io.sparkrnn.job.ExchangeBench.run(new io.sparkrnn.job.ExchangeBench.Options(exchangeHidden, exchangeLayers,
+          exchangePartitions, 16, runs, exchangeSteps, 5, seed), System.out));
       return 0;
     }
     if (shardCache) {

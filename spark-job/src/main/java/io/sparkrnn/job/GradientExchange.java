@@ -677,7 +677,9 @@ final class GradientExchange {
       } catch (EOFException end) {
         // the task finished its segment, or failed; Spark reruns a failed segment
       } catch (IOException e) {
-        LOG.warn("gradient exchange: partition {} of segment {}: {}", partition, segmentId, e.toString());
+        if (!closed && segments.containsKey(segmentId)) {  // else the segment or the server ended under a waiting read
+          LOG.warn("gradient exchange: partition {} of segment {}: {}", partition, segmentId, e.toString());
+        }
       } catch (RuntimeException e) {
         // a frame that does not decode, or a part that is not the tree's root: this connection ends, the driver lives on
         LOG.warn("gradient exchange: dropped partition {} of segment {}: {}", partition, segmentId, e.toString());

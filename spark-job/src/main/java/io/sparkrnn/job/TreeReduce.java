@@ -320,6 +320,8 @@ final class TreeReduce {
     private final ByteBuffer scratch = ByteBuffer.allocate(8 * CHUNK).order(ByteOrder.LITTLE_ENDIAN);
     private long deadlineNanos = Long.MAX_VALUE;
     private String waitingFor = "";
+    /** Bytes written so far (frames, headers and gradient chunks): what this end put on the link. */
+    private long bytesWritten;
 
     Link(Socket socket, BooleanSupplier killed, String peer) throws IOException {
       this.socket = socket;
@@ -382,11 +384,17 @@ final class TreeReduce {
 
     void writeLong(long v) throws IOException {
       out.write(ByteBuffer.allocate(8).putLong(v).array());
+      bytesWritten += 8;
     }
 
     void writeFrame(byte[] b) throws IOException {
       out.write(ByteBuffer.allocate(4).putInt(b.length).array());
       out.write(b);
+      bytesWritten += 4 + b.length;
+    }
+
+    long bytesWritten() {
+      return bytesWritten;
     }
 
     /** Reads n float64 values (little-endian) into dst[off, off + n); n ≤ {@link #CHUNK}. */
@@ -400,6 +408,7 @@ final class TreeReduce {
       scratch.clear();
       scratch.asDoubleBuffer().put(src, off, n);
       out.write(scratch.array(), 0, 8 * n);
+      bytesWritten += 8L * n;
     }
 
     void flush() throws IOException {
@@ -620,6 +629,15 @@ final class TreeReduce {
       }
       return new GradientExchange.StepTotal(total == null ? null : new GradientSum(down.lossSum(), down.count(), total),
           down.computeNanos(), down.carriedH(), down.carriedC(), down.devices(), down.dataError(), down.endSegment());
+    }
+
+    /** Bytes this task has sent to its parent and its children since it joined (the driver's share not included for partition 0's parent link). */
+    long bytesSent() {
+      long sent = partition == 0 ? 0 : parent.bytesWritten();
+      for (Link k : kidLinks) {
+        sent += k.bytesWritten();
+      }
+      return sent;
     }
 
     @Override

@@ -121,6 +121,34 @@ class BenchCommandTest {
   }
 
   @Test
+  void exchangeRowsCountTheBytesOfTheTreeAndTheDriversShareStaysOneGradientEachWay() throws IOException {
+    Path json = tmp.resolve("exchange.json");
+    assertEquals(0, Main.run("bench", "--exchange", "--exchange-partitions", "2,4,3", "--exchange-hidden", "8", "--exchange-layers", "1",
+        "--exchange-steps", "2", "--runs", "1", "--json", json.toString()));
+    List<?> rows = (List<?>) Json.parse(Files.readString(json));
+    assertEquals(3, rows.size(), rows.toString());
+    // LSTM F = 1, H = 8, O = 1: 4·8·(1 + 8) + 2·4·8 + (8 + 1) = 361 parameters, 2,888 bytes as float64
+    double gradient = 8.0 * 361;
+    for (Object o : rows) {
+      Map<?, ?> row = (Map<?, ?>) o;
+      int partitions = ((Number) row.get("partitions")).intValue();
+      assertEquals(361, ((Number) row.get("parameters")).intValue());
+      double driver = ((Number) row.get("driver_bytes_per_step")).doubleValue();
+      double links = ((Number) row.get("link_bytes_per_step")).doubleValue();
+      // the driver: the root's gradient in and the total out, plus headers under 1 kB
+      assertTrue(driver > 2 * gradient && driver < 2 * gradient + 1024, row.toString());
+      if (partitions != 3) {
+        // P divides V = 16 into aligned runs: one gradient block per link, up and down each of the P − 1 links, and the driver's two
+        assertTrue(links > 2 * partitions * gradient && links < 2 * partitions * gradient + 1024 * partitions, row.toString());
+      } else {
+        // runs [0, 5), [5, 10), [10, 16) of 16 leaves are not aligned: more than one block on some links up
+        assertTrue(links > 2 * partitions * gradient + gradient, row.toString());
+      }
+      assertTrue(((Number) row.get("median_ms")).doubleValue() > 0, row.toString());
+    }
+  }
+
+  @Test
   void badShapeIsAUserError() {
     assertEquals(2, Main.run("bench", "--shape", "lstm:64:256", "--devices", "jvm", "--runs", "1"));
   }

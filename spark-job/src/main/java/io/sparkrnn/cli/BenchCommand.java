@@ -539,8 +539,13 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("overhead_ms", overheadMs);
       row.put("empty_job_ms", emptyJobMs);
       row.put("gc_pct", gcPercent);
-      // --sync barrier: the star through the driver's exchange (0 under --sync job and for one partition)
+      // --sync barrier: the top of the reduction tree, the driver's exchange (0 under --sync job and for one partition)
       row.put("driver_bytes_per_step", trainer.driverBytesPerStep());
+      io.sparkrnn.job.TrainingMetrics.Breakdown parts = m.breakdown(sparkWarmup);
+      row.put("compute_ms", parts.computeMs());
+      row.put("reduce_ms", parts.reduceMs());
+      row.put("update_ms", parts.updateMs());
+      row.put("control_ms", parts.controlMs());
       putPeakRss(row, whole);
       return row;
     } finally {
@@ -618,6 +623,12 @@ public final class BenchCommand implements Callable<Integer> {
     return b instanceof Double d && d > 0 ? String.format(Locale.ROOT, "; %.1f kB through the driver per step", d / 1e3) : "";
   }
 
+  /** "; per step: compute C, reduction R, update U, control K ms" for a spark row. */
+  static String breakdown(Map<String, Object> r) {
+    return r.get("compute_ms") instanceof Double c ? String.format(Locale.ROOT, "; per step: compute %.2f, reduction %.2f, update %.2f,"
+        + " control %.2f ms", c, (Double) r.get("reduce_ms"), (Double) r.get("update_ms"), (Double) r.get("control_ms")) : "";
+  }
+
   static String header() {
     return String.format(Locale.ROOT, "%-5s %4s %5s %5s %4s  %-10s %-7s %10s %10s %9s  %s", "cell", "F", "H", "B", "T", "device", "mode",
         "ms/step", "seq/s", "GFLOP/s", "notes");
@@ -629,7 +640,7 @@ public final class BenchCommand implements Callable<Integer> {
             + " %d steps; %s", (Double) r.get("ratio_to_kernel"), (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"),
             (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
                 ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",
-            r.get("runs"), r.get("engine")) + driverBytes(r) + "; " + memoryNotes(r)
+            r.get("runs"), r.get("engine")) + driverBytes(r) + breakdown(r) + "; " + memoryNotes(r)
         : String.format(Locale.ROOT, "%smin %.2f ms; %s%s; %s; %s", r.get("ratio_to_training") == null ? ""
             : String.format(Locale.ROOT, "%.2f× the training step; ", (Double) r.get("ratio_to_training")), (Double) r.get("min_ms"),
             r.get("working_mb") == null ? "" : String.format(Locale.ROOT, "working %.1f MB, ", (Double) r.get("working_mb")),

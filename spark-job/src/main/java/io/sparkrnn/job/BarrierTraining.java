@@ -298,7 +298,10 @@ final class BarrierTraining {
       PartitionResult mine = GradientTask.computeOnExecutor(context, stepInput, ahead, partition);
       boolean end = step + 1 == in.maxEnd()
           || ((step + 1) % in.logEvery() == 0 && System.nanoTime() - segmentStart >= in.minSegmentNanos());
+      long exchangeStart = System.nanoTime();
       GradientExchange.StepTotal total = exchange.exchange(step, new GradientExchange.Message(mine, end));
+      // the time in the exchange less the wait for the slowest partition's compute: the reduction's own cost
+      long reduceNanos = Math.max(0, System.nanoTime() - exchangeStart - Math.max(0, total.computeNanos() - mine.computeNanos()));
       if (total.dataError() != null) {
         dataError = total.dataError();
         break;
@@ -308,9 +311,12 @@ final class BarrierTraining {
         carriedH = total.carriedH();
         carriedC = total.carriedC();
       }
+      long updateStart = System.nanoTime();
       StepUpdate.Outcome outcome = in.update().apply(step, total.total(), params.values(), optimizer);
+      long updateNanos = System.nanoTime() - updateStart;
       step++;
-      records.add(new StepRecord(step, outcome.status(), outcome.loss(), outcome.norm(), System.nanoTime() - t0, total.computeNanos()));
+      records.add(new StepRecord(step, outcome.status(), outcome.loss(), outcome.norm(), System.nanoTime() - t0, total.computeNanos(),
+          reduceNanos, updateNanos));
       if (outcome.status() == Status.NONFINITE || total.endSegment()) {
         break;
       }

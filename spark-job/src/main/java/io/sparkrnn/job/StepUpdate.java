@@ -35,12 +35,17 @@ final class StepUpdate implements Serializable {
    * @param nanos its wall time; under barrier sync the first step of a segment also carries the
    *     segment's launch and return, so the times of a run add up to its wall time
    * @param computeNanos the slowest partition's gradient computation
+   * @param reduceNanos adding the partitions' sums and returning the total: under barrier sync
+   *     partition 0's time in the tree less its wait for a slower partition's compute; under job
+   *     sync the driver's merge
+   * @param updateNanos the clip and optimizer step
    */
-  record StepRecord(long step, Status status, double loss, double norm, long nanos, long computeNanos) implements Serializable {
+  record StepRecord(long step, Status status, double loss, double norm, long nanos, long computeNanos, long reduceNanos,
+      long updateNanos) implements Serializable {
     private static final long serialVersionUID = 1L;
 
     StepRecord withNanos(long newNanos) {
-      return new StepRecord(step, status, loss, norm, newNanos, computeNanos);
+      return new StepRecord(step, status, loss, norm, newNanos, computeNanos, reduceNanos, updateNanos);
     }
   }
 

@@ -419,13 +419,18 @@ public final class Trainer {
             carry && !fresh ? carriedC : null, carry);
         StepInput next = step + 1 < totalSteps ? GradientTask.lookahead(step + 1, model, schedule.sequences(step + 1)) : null;
         List<PartitionResult> results = computeStep(sc, slots, context, input, next);
+        long mergeStart = System.nanoTime();
         StepMerge merged = StepMerge.of(model, results, context.virtualPartitions(), input.sequences(), carry, devices);
+        long reduceNanos = System.nanoTime() - mergeStart;
         if (carry) {
           carriedH = merged.carriedH();
           carriedC = merged.carriedC();
         }
+        long updateStart = System.nanoTime();
         StepUpdate.Outcome o = update.apply(step, merged.total(), params.values(), optimizer);
-        records = List.of(new StepRecord(step + 1, o.status(), o.loss(), o.norm(), System.nanoTime() - t0, merged.computeNanos()));
+        long updateNanos = System.nanoTime() - updateStart;
+        records = List.of(new StepRecord(step + 1, o.status(), o.loss(), o.norm(), System.nanoTime() - t0, merged.computeNanos(),
+            reduceNanos, updateNanos));
       }
       for (int k = 0; k < records.size(); k++) {
         StepRecord r = records.get(k);
@@ -463,7 +468,7 @@ public final class Trainer {
           }
         }
         metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, valLoss, valAcc, closedLoss);
-        metrics.addTiming(r.nanos(), r.computeNanos());
+        metrics.addTiming(r.nanos(), r.computeNanos(), r.reduceNanos(), r.updateNanos());
         if (step % config.logEvery() == 0 || step == totalSteps || valLoss != null) {
           double elapsed = (System.nanoTime() - startNanos) / 1e9;
           double eta = elapsed / stepsThisRun * (totalSteps - step);

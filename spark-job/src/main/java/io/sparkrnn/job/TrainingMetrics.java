@@ -19,6 +19,8 @@ public final class TrainingMetrics {
   private final List<Map<String, Object>> rows = new ArrayList<>();
   private final List<Long> stepNanos = new ArrayList<>();
   private final List<Long> computeNanos = new ArrayList<>();
+  private final List<Long> reduceNanos = new ArrayList<>();
+  private final List<Long> updateNanos = new ArrayList<>();
   private final List<Long> segmentLaunchNanos = new ArrayList<>();
 
   public void add(long step, int epoch, double loss, double gradNorm, double seqPerSec, double stepMs, Double valLoss,
@@ -46,10 +48,35 @@ public final class TrainingMetrics {
     return Double.isFinite(d) ? d : null;
   }
 
-  /** Records one step's wall time on the driver and the slowest partition's compute time. */
-  public void addTiming(long stepNs, long slowestComputeNs) {
+  /** Records one step's wall time on the driver, the slowest partition's compute time, and the reduction's and the update's. */
+  public void addTiming(long stepNs, long slowestComputeNs, long reduceNs, long updateNs) {
     stepNanos.add(stepNs);
     computeNanos.add(slowestComputeNs);
+    reduceNanos.add(reduceNs);
+    updateNanos.add(updateNs);
+  }
+
+  /**
+   * Mean per step over the steps after the first {@code skip}, in ms: the slowest partition's
+   * compute, the reduction, the update, and the rest of the step's wall time (control: scheduling,
+   * the segment's launch charged to its first step, reading ahead, the loop).
+   */
+  public record Breakdown(double computeMs, double reduceMs, double updateMs, double controlMs) {}
+
+  public Breakdown breakdown(int skip) {
+    int from = Math.min(skip, stepNanos.size());
+    int n = stepNanos.size() - from;
+    if (n == 0) {
+      return new Breakdown(Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+    }
+    double compute = 0, reduce = 0, update = 0, wall = 0;
+    for (int i = from; i < stepNanos.size(); i++) {
+      compute += computeNanos.get(i);
+      reduce += reduceNanos.get(i);
+      update += updateNanos.get(i);
+      wall += stepNanos.get(i);
+    }
+    return new Breakdown(compute / n / 1e6, reduce / n / 1e6, update / n / 1e6, (wall - compute - reduce - update) / n / 1e6);
   }
 
   /** Records a --sync barrier segment's launch and return: its wall time minus its steps' own. */

@@ -118,6 +118,14 @@ class BenchCommandTest {
         "the ratio's kernel figure is the mean of the windows before and after");
     assertEquals(((Number) spark.get("seq_per_s")).doubleValue() / ((Number) spark.get("kernel_seq_per_s")).doubleValue(),
         ((Number) spark.get("ratio_to_kernel")).doubleValue(), 1e-9);
+    // the step's parts: compute and the update were measured (> 0), the reduction of one partition is its own merge (≥ 0), and
+    // the parts with the control remainder make up the mean step
+    double compute = ((Number) spark.get("compute_ms")).doubleValue();
+    double reduce = ((Number) spark.get("reduce_ms")).doubleValue();
+    double update = ((Number) spark.get("update_ms")).doubleValue();
+    double control = ((Number) spark.get("control_ms")).doubleValue();
+    assertTrue(compute > 0 && update > 0 && reduce >= 0 && control >= 0, spark.toString());
+    assertEquals(((Number) spark.get("mean_ms")).doubleValue(), compute + reduce + update + control, 1e-6, spark.toString());
   }
 
   @Test

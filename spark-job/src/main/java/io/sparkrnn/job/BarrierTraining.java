@@ -236,7 +236,7 @@ final class BarrierTraining {
     }
   }
 
-  /** The address this executor is known by (its block manager's host), where its tasks listen for their children in the tree. */
+  /** The address this executor is known by (its block manager's host), where its tasks listen for their nodes' sources in the tree. */
   static String executorHost() {
     return org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host();
   }

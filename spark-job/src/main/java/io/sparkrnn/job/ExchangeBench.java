@@ -24,15 +24,17 @@ import java.util.concurrent.Future;
  * P tasks on threads of this JVM, over loopback TCP, with no compute and no Spark — timed per step
  * for each partition count and gradient size, and a latency + bandwidth model fitted to it.
  *
- * <p>The model, for the binomial tree of {@link TreeReduce} with gradient bytes G = 8·|θ|, depth
- * d = ⌈log2 P⌉ and partition 0's fan-in f = ⌈log2 P⌉: a step is the up-stream (partition 0's link
- * carries f gradients, and the first chunk crosses d links), the driver's hop (G in, then G out:
- * not pipelined), and the down-stream (f gradients out of partition 0):
- * <pre>  T_tree(P, G) = (2d + 2)·α + (2f + 2)·G·β</pre>
- * with α the per-hop latency and β seconds per byte on the busiest link; the star it replaced took
- * every task's gradient into the driver and the total out to each: T_star = 2α + 2P·G·β. α and β
- * are fitted by least squares to the rows with P = 2 (one link each way, where one machine's
- * cores are not yet shared by many tasks); the rows with more tasks test the model.
+ * <p>The model has a latency α per hop and a cost β per byte. On this machine every link's two
+ * ends share the same cores, so a step costs its hops and the bytes of all its links:
+ * T = (2d + 2)·α + bytes·β, fitted to the rows. On a cluster each link has its own NIC and cores
+ * and the busiest link sets the time: in the tree of {@link TreeReduce} (gradient bytes
+ * G = 8·|θ|, depth d ≈ log2 P) a task's link carries at most two streams in on the way up and two
+ * out on the way down, each stream one gradient when the runs are aligned, and the driver's hop G
+ * in, then G out (not pipelined); the streams are pipelined in chunks of C = 256 KiB, so each
+ * level adds a chunk's time, not a gradient's:
+ * <pre>  T_tree(P, G) = (2d + 2)·α + (6·G + 2d·min(G, C))·β_link</pre>
+ * and the star it replaced took every task's gradient into the driver and the total out to each:
+ * T_star = 2α + 2P·G·β_link, with β_link = 8 bits / link rate.
  */
 public final class ExchangeBench {
   private ExchangeBench() {}
@@ -87,7 +89,7 @@ public final class ExchangeBench {
           medians[r] = median(ms);
           min = Math.min(min, Arrays.stream(ms).min().orElse(0));
         }
-        int depth = depth(P);
+        int depth = TreeReduce.depth(P);
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("mode", "exchange");
         row.put("cell", "lstm");
@@ -98,7 +100,7 @@ public final class ExchangeBench {
         row.put("partitions", P);
         row.put("virtual_partitions", o.virtualPartitions());
         row.put("depth", depth);
-        row.put("fan_in", TreeReduce.children(0, P).length);
+        row.put("fan_in", P == 1 ? 0 : 2);
         row.put("median_ms", median(medians));
         row.put("min_ms", min);
         row.put("runs_ms", Arrays.stream(medians).boxed().toList());
@@ -106,7 +108,7 @@ public final class ExchangeBench {
         row.put("link_bytes_per_step", linkBytes);
         rows.add(row);
         out.printf(Locale.ROOT, "%-12s %,11d %9.2f %3d %5d %5d %10.2f %10.2f %,12.1f %12.2f %8.2f%n", s.hidden() + "×" + s.layers(), n,
-            8.0 * n / 1e6, P, depth, TreeReduce.children(0, P).length, median(medians), min, driverBytes / 1e3, linkBytes / 1e6,
+            8.0 * n / 1e6, P, depth, P == 1 ? 0 : 2, median(medians), min, driverBytes / 1e3, linkBytes / 1e6,
             linkBytes / 1e6 / median(medians));
       }
     }
@@ -114,13 +116,21 @@ public final class ExchangeBench {
     return rows;
   }
 
-  /** The tree's depth in links below partition 0: the most set bits of any partition index below P. */
-  static int depth(int partitions) {
-    int d = 0;
-    for (int p = 1; p < partitions; p++) {
-      d = Math.max(d, Integer.bitCount(p));
+  /**
+   * The streams of a step through the tree of P tasks: each node's sources that are other tasks,
+   * the total down to every task that does not get it from the driver, and the driver's two (in,
+   * out). With aligned runs each stream carries one gradient.
+   */
+  public static int streams(int partitions) {
+    int streams = 2;
+    for (int t = 0; t < partitions; t++) {
+      TreeReduce.Place place = TreeReduce.place(t, partitions);
+      if (place.hosts()) {
+        streams += (place.left().task() != t ? 1 : 0) + 1;
+      }
+      streams += place.downTo().size();
     }
-    return d;
+    return streams;
   }
 
   /** One segment: P tasks exchanging random sums for warm-up + timed steps; partition 0's wall time per timed step, ms. */
@@ -192,53 +202,43 @@ public final class ExchangeBench {
   }
 
   /**
-   * Fits α and β of T = (2d + 2)·α + (2f + 2)·G·β to the P = 2 rows (least squares), prints the
-   * model against every row, and projects the tree and the star to P = 64 and 256 at 10 and
-   * 25 Gb/s, with β the larger of the link's and the per-byte cost measured here (copies, the
-   * kernel's TCP and the adds).
+   * Fits α and β of T = hops·α + bytes·β to every row by least squares on the relative error
+   * (each row weighted by 1/T, so the small steps count as much as the large), with hops = 2d + 2
+   * and bytes the row's bytes over all links: on one machine every link's two ends share its cores,
+   * so what a step moves in total is what it costs. Prints the fit against each row, then projects
+   * the tree and the star to many executors, where each link has its own NIC and cores and the
+   * busiest link (a host's, or the driver's for the star) sets the time.
    */
   static void fitAndProject(List<Map<String, Object>> rows, PrintStream out) {
-    int m = 0;
-    // least squares of T = α·x + β·y over the P = 2 rows, x = 2d + 2 hops, y = (2f + 2)·G bytes
     double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
+    int m = 0;
     for (Map<String, Object> r : rows) {
-      if ((Integer) r.get("partitions") != 2) {
-        continue;
-      }
-      double x = 2.0 * (Integer) r.get("depth") + 2;
-      double y = (2.0 * (Integer) r.get("fan_in") + 2) * 8.0 * (Integer) r.get("parameters");
       double t = (Double) r.get("median_ms") / 1e3;
+      double x = (2.0 * (Integer) r.get("depth") + 2) / t;
+      double y = (Double) r.get("link_bytes_per_step") / t;
       a11 += x * x;
       a12 += x * y;
       a22 += y * y;
-      b1 += x * t;
-      b2 += y * t;
+      b1 += x;                                           // the right-hand side t / t = 1
+      b2 += y;
       m++;
     }
     double det = a11 * a22 - a12 * a12;
     if (m < 2 || det == 0) {
-      out.println("model: needs rows with P = 2 at two or more gradient sizes to fit α and β");
+      out.println("model: needs at least two rows of different shapes to fit α and β");
       return;
     }
     double alpha = (b1 * a22 - b2 * a12) / det;
     double beta = (a11 * b2 - a12 * b1) / det;
-    out.printf(Locale.ROOT, "%nmodel T_tree = (2d + 2)·α + (2f + 2)·G·β fitted to the P = 2 rows: α = %.1f µs per hop, β = %.3f ns/byte"
-        + " (%.2f GB/s per link here)%n", alpha * 1e6, beta * 1e9, 1 / beta / 1e9);
-    out.println("against every row: the cluster model (bytes on partition 0's link, each link with its own NIC and cores), and the same"
-        + " α, β with the bytes of all links (here every link's two ends share this machine's cores, so the total is what costs)");
-    out.printf(Locale.ROOT, "%-12s %3s %10s %14s %8s %14s %8s%n", "LSTM H×L", "P", "measured", "cluster model", "ratio", "all-links model",
-        "ratio");
+    out.printf(Locale.ROOT, "%nmodel T = (2d + 2)·α + (bytes over all links)·β, fitted to every row (relative least squares): α = %.1f µs"
+        + " per hop, β = %.3f ns/byte (%.2f GB/s moved on this machine)%n", alpha * 1e6, beta * 1e9, 1 / beta / 1e9);
+    out.printf(Locale.ROOT, "%-12s %3s %10s %10s %8s%n", "LSTM H×L", "P", "measured", "model", "ratio");
     for (Map<String, Object> r : rows) {
-      int P = (Integer) r.get("partitions");
-      double G = 8.0 * (Integer) r.get("parameters");
-      double hops = (2.0 * (Integer) r.get("depth") + 2) * alpha;
-      double model = hops + (2.0 * (Integer) r.get("fan_in") + 2) * G * beta;
-      double local = hops + (Double) r.get("link_bytes_per_step") * beta;
+      double model = (2.0 * (Integer) r.get("depth") + 2) * alpha + (Double) r.get("link_bytes_per_step") * beta;
       r.put("model_ms", model * 1e3);
-      r.put("all_links_model_ms", local * 1e3);
       double measured = (Double) r.get("median_ms");
-      out.printf(Locale.ROOT, "%-12s %3d %10.2f %14.2f %8.2f %14.2f %8.2f%n", r.get("hidden_size") + "×" + r.get("layers"), P, measured,
-          model * 1e3, measured / (model * 1e3), local * 1e3, measured / (local * 1e3));
+      out.printf(Locale.ROOT, "%-12s %3d %10.2f %10.2f %8.2f%n", r.get("hidden_size") + "×" + r.get("layers"), r.get("partitions"), measured,
+          model * 1e3, measured / (model * 1e3));
     }
     out.printf(Locale.ROOT, "%nprojection, ms per step for the reduction alone: α = %.1f µs per hop as fitted; β = 8 bits / link rate"
         + " (\"link\"), or the per-byte cost measured here, %.3f ns/byte, where larger (\"here\": both ends of every link share this"
@@ -256,7 +256,7 @@ public final class ExchangeBench {
         for (double gbps : new double[] {10, 25}) {
           double link = 8 / (gbps * 1e9);
           double here = Math.max(link, beta);
-          int d = 32 - Integer.numberOfLeadingZeros(P - 1);
+          int d = TreeReduce.depth(P);
           out.printf(Locale.ROOT, "%-12s %5d %6.0f %12.1f %12.1f %10.1f %12.1f %12.1f%n", key, P, gbps, star(P, G, alpha, link) * 1e3,
               tree(d, G, alpha, link) * 1e3, star(P, G, alpha, link) / tree(d, G, alpha, link), star(P, G, alpha, here) * 1e3,
               tree(d, G, alpha, here) * 1e3);
@@ -265,9 +265,9 @@ public final class ExchangeBench {
     }
   }
 
-  /** T_tree for a full binomial tree of depth d (fan-in d at partition 0). */
+  /** T_tree for the tree of depth d: two streams in and two out on the busiest task's link, the driver's G in and out, a chunk per level. */
   static double tree(int d, double gradientBytes, double alpha, double beta) {
-    return (2.0 * d + 2) * alpha + (2.0 * d + 2) * gradientBytes * beta;
+    return (2.0 * d + 2) * alpha + (6 * gradientBytes + 2.0 * d * Math.min(gradientBytes, 8.0 * TreeReduce.CHUNK)) * beta;
   }
 
   /** T_star: P gradients into the driver, the total out to each of P. */

@@ -31,10 +31,10 @@ import java.util.function.BooleanSupplier;
  * reduction tree ({@link TreeReduce}).
  *
  * <p>Once per segment attempt every barrier task connects to the driver, proves it knows the
- * segment's key, and says where it listens for its children in the tree; when all P have, each
- * learns its parent's address (partition 0's parent is the driver). The tasks then connect to
- * each other and every other connection to the driver ends: per step the tasks reduce their
- * {@link CombineTree} blocks up the tree, partition 0 sends the driver the reduced part (one
+ * segment's key, and says where it listens for the sources of the node it hosts in the tree; when
+ * all P have, each learns every task's address. The tasks then connect to each other and every
+ * connection to the driver but the root host's ends: per step the tasks reduce their
+ * {@link CombineTree} blocks up the tree, the root's host sends the driver the whole part (one
  * block, the step's total), and the driver sends the total back down (with the batch's carried
  * states and the devices). Bytes through the driver per step are one gradient in and one out,
  * whatever P. The driver keeps no training state: a retried segment (every attempt a new segment
@@ -53,17 +53,17 @@ import java.util.function.BooleanSupplier;
  * secret when {@code spark.authenticate} is on (HMAC-SHA256(secret, "spark-rnn exchange" ‖
  * segment); both ends derive it, nothing travels), else it is 32 random bytes per segment, shipped
  * to the tasks in the segment's broadcast (see {@link Address}). Then, to the driver, the
- * rendezvous: length (int), host (string) and port (int, −1 without children) in the
- * {@link Codec}'s format; back, length (int), the parent's host (null for partition 0), port and
- * the step timeout in milliseconds (long). Steps: see {@link TreeReduce}.
+ * rendezvous: length (int), host (string) and port (int, −1 when it takes no connections) in the
+ * {@link Codec}'s format; back, length (int), P (int), each task's host and port, and the step
+ * timeout in milliseconds (long). Steps: see {@link TreeReduce}.
  *
  * <p>What the driver refuses (closing the connection and logging why): more than
  * {@link #MAX_HANDSHAKES} connections still in their handshake (before any thread is given to
  * them; a handshake has {@link #HANDSHAKE_MILLIS}), a wrong MAC, an unknown segment, a partition
  * out of range or already connected in that stage attempt, a rendezvous frame that is too long,
  * a step not after the last one, a frame longer than the segment allows or that does not decode,
- * and a part that is not the tree's root. A parent task refuses a wrong MAC, another segment or
- * attempt, and any partition that is not one of its children or is already connected. A
+ * and a part that is not the tree's root. A host refuses a wrong MAC, another segment or attempt,
+ * and any partition (and role) that is not one of its node's sources or is already connected. A
  * rendezvous or a step not complete within the step timeout fails: the waiting end closes its
  * connections, so the tasks fail, Spark fails the barrier stage and the driver reruns the segment.
  */
@@ -352,8 +352,8 @@ final class GradientExchange {
     }
   }
 
-  /** What a task learns when it joins a segment: its parent's address (null host for partition 0, whose parent is the driver) and the step timeout. */
-  record Joined(String parentHost, int parentPort, long stepTimeoutMillis) {}
+  /** What a task learns when it joins a segment: where every task listens (port −1: it takes no connections) and the step timeout. */
+  record Joined(String[] hosts, int[] ports, long stepTimeoutMillis) {}
 
   /** A hello as the accepting end reads it; checked against a key with {@link #provedBy}. */
   record Hello(long segmentId, int attempt, int partition, byte[] serverNonce, byte[] clientNonce, byte[] proof) {
@@ -446,9 +446,9 @@ final class GradientExchange {
 
 
   /**
-   * The driver's end: admits tasks, tells each its parent in the {@link TreeReduce} tree once per
-   * segment attempt, and then serves partition 0 alone, the tree's top: per step it reads the
-   * reduced part (the root of the combine tree), and sends back the step's total. The other
+   * The driver's end: admits tasks, tells each where the others listen once per segment attempt,
+   * and then serves the task hosting the {@link TreeReduce} tree's root alone: per step it reads
+   * the whole part (the root of the combine tree) and sends back the step's total. The other
    * tasks' connections end after the rendezvous.
    */
   static final class Server implements Closeable {
@@ -631,8 +631,8 @@ final class GradientExchange {
     }
 
     /**
-     * One task's connection: the rendezvous (where it listens in, its parent out), then for
-     * partition 0 the steps. A step or a rendezvous not complete within the step timeout closes the
+     * One task's connection: the rendezvous (where it listens in, every task's address out), then
+     * for the root's host the steps. A step or a rendezvous not complete within the step timeout closes the
      * connection, so the tasks fail, Spark fails the barrier stage and the driver reruns the segment.
      */
     private void serve(Socket s, DataInputStream in, DataOutputStream out, long segmentId, int attempt, int partition,
@@ -660,19 +660,17 @@ final class GradientExchange {
               segmentId, attempt, r.missing(), stepTimeoutMillis / 1000);
           return;
         }
-        Codec reply = Codec.writer(64);
-        if (partition == 0) {
-          reply.putString(null).putInt(-1);
-        } else {
-          int parent = TreeReduce.parent(partition);
-          reply.putString(r.host(parent)).putInt(r.port(parent));
+        Codec reply = Codec.writer(64 + 32 * segment.partitions()).putInt(segment.partitions());
+        for (int p = 0; p < segment.partitions(); p++) {
+          reply.putString(r.host(p)).putInt(r.port(p));
         }
         byte[] answer = reply.putLong(stepTimeoutMillis).bytes();
         out.writeInt(answer.length);
         out.write(answer);
         out.flush();
-        if (partition == 0) {
-          serveSteps(new TreeReduce.Link(s, () -> closed, "partition 0"), segmentId, segment);
+        int top = TreeReduce.top(segment.partitions());
+        if (partition == top) {
+          serveSteps(new TreeReduce.Link(s, () -> closed, "partition " + top), segmentId, segment, top);
         }
       } catch (EOFException end) {
         // the task finished its segment, or failed; Spark reruns a failed segment
@@ -693,22 +691,22 @@ final class GradientExchange {
       }
     }
 
-    /** Partition 0's steps: the reduced part in, the step's total out (the driver is the tree's root). */
-    private void serveSteps(TreeReduce.Link link, long segmentId, Segment segment) throws IOException {
+    /** The steps of the task hosting the tree's root: the whole part in, the step's total out (the driver is the tree's top). */
+    private void serveSteps(TreeReduce.Link link, long segmentId, Segment segment, int top) throws IOException {
       int n = segment.parameterCount();
       long lastStep = Long.MIN_VALUE;
       while (segments.containsKey(segmentId)) {
         link.deadline(System.nanoTime() + stepTimeoutMillis * 1_000_000L, "step " + (lastStep == Long.MIN_VALUE ? "1" : lastStep + 2));
         long step = link.readLong();
         if (step <= lastStep) {
-          throw new java.net.ProtocolException("partition 0 sent step " + step + " after step " + lastStep);
+          throw new java.net.ProtocolException("partition " + top + " sent step " + step + " after step " + lastStep);
         }
         lastStep = step;
         byte[] head = link.readFrame(segment.maxMessageBytes());
         TreeReduce.Part part = TreeReduce.decodePart(head);
         String wrong = TreeReduce.wrongPart(part, 0, segment.partitions(), segment);
         if (wrong != null) {
-          throw new java.net.ProtocolException("partition 0 sent " + wrong);
+          throw new java.net.ProtocolException("partition " + top + " sent " + wrong);
         }
         long in = 12L + head.length;
         TreeReduce.Down down;
@@ -719,7 +717,7 @@ final class GradientExchange {
         } else {
           int depth = CombineTree.depth(segment.virtualPartitions());
           if (part.blocks().length != 1 || part.blocks()[0].level() != depth || part.blocks()[0].index() != 0) {
-            throw new java.net.ProtocolException("partition 0 sent " + part.blocks().length + " blocks, not the root of the tree over "
+            throw new java.net.ProtocolException("partition " + top + " sent " + part.blocks().length + " blocks, not the root of the tree over "
                 + segment.virtualPartitions() + " virtual partitions");
           }
           total = new double[n];
@@ -732,7 +730,8 @@ final class GradientExchange {
           if (segment.carry()) {
             int L = segment.model().numLayers(), H = segment.model().hiddenSize(), B = segment.batch();
             if (part.positions().length != B) {
-              throw new java.net.ProtocolException("partition 0 sent the states of " + part.positions().length + " sequences; the batch has " + B);
+              throw new java.net.ProtocolException("partition " + top + " sent the states of " + part.positions().length
+                  + " sequences; the batch has " + B);
             }
             h = new float[L * B * H];
             StepMerge.place(L, B, H, part.positions(), part.finalH(), h);
@@ -745,14 +744,15 @@ final class GradientExchange {
           down = new TreeReduce.Down(true, root.lossSum(), root.count(), part.computeNanos(), h, c, part.devices(), null, part.endSegment());
         }
         byte[] answer = TreeReduce.encode(down);
+        // counted before the answer leaves: a task that has its total may read the counters at once
+        bytesIn.addAndGet(in);
+        bytesOut.addAndGet(4L + answer.length + (total == null ? 0 : 8L * n));
+        stepsAnswered.incrementAndGet();
         link.writeFrame(answer);
         for (int lo = 0; total != null && lo < n; lo += TreeReduce.CHUNK) {
           link.writeDoubles(total, lo, Math.min(TreeReduce.CHUNK, n - lo));
         }
         link.flush();
-        bytesIn.addAndGet(in);
-        bytesOut.addAndGet(4L + answer.length + (total == null ? 0 : 8L * n));
-        stepsAnswered.incrementAndGet();
       }
     }
 
@@ -770,7 +770,7 @@ final class GradientExchange {
     }
   }
 
-  /** The rendezvous of one segment attempt: where each of the P tasks listens for its children. */
+  /** The rendezvous of one segment attempt: where each of the P tasks listens for its node's sources. */
   private static final class Rendezvous {
     private final String[] hosts;
     private final int[] ports;
@@ -836,7 +836,7 @@ final class GradientExchange {
   }
 
 
-  /** A task's connection to the driver: the handshake and the rendezvous (and, for partition 0, its link up the tree). */
+  /** A task's connection to the driver: the handshake and the rendezvous (and, for the root's host, its link up the tree). */
   static final class Client implements Closeable {
     private final Socket socket;
     private final BooleanSupplier killed;
@@ -857,8 +857,8 @@ final class GradientExchange {
     }
 
     /**
-     * Tells the driver where this task listens for its children (port −1: it has none) and
-     * waits until every task of the segment has: returns its parent.
+     * Tells the driver where this task listens for its node's sources (port −1: it takes no
+     * connections) and waits until every task of the segment has: returns where each listens.
      */
     Joined join(String host, int port) throws IOException {
       TreeReduce.Link link = link();
@@ -866,13 +866,23 @@ final class GradientExchange {
       link.writeFrame(request);
       link.flush();
       link.deadline(Long.MAX_VALUE, "the other tasks to join the segment");
-      Codec reply = Codec.reader(link.readFrame(1024));
-      return new Joined(reply.getString(), reply.getInt(), reply.getLong());
+      Codec reply = Codec.reader(link.readFrame(1L << 20));
+      int partitions = reply.getInt();
+      if (partitions < 1 || partitions > 65_536) {
+        throw new java.net.ProtocolException("the driver's rendezvous named " + partitions + " tasks");
+      }
+      String[] hosts = new String[partitions];
+      int[] ports = new int[partitions];
+      for (int p = 0; p < partitions; p++) {
+        hosts[p] = reply.getString();
+        ports[p] = reply.getInt();
+      }
+      return new Joined(hosts, ports, reply.getLong());
     }
 
     private TreeReduce.Link link;
 
-    /** The connection as a kill-aware link (partition 0 keeps it as its link up the tree). */
+    /** The connection as a kill-aware link (the root's host keeps it as its link up the tree). */
     TreeReduce.Link link() throws IOException {
       if (link == null) {
         link = new TreeReduce.Link(socket, killed, "the driver");

@@ -20,36 +20,45 @@ import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
 
 /**
- * The reduction among the tasks of a {@code --sync barrier} segment: a binomial tree over the P
- * partitions with the driver above partition 0.
+ * The reduction among the tasks of a {@code --sync barrier} segment: a binary tree over the P
+ * partitions, each node hosted by a task, with the driver above the root.
  *
- * <p><b>Shape.</b> Partition p &gt; 0 has the parent p with its lowest set bit cleared; its
- * subtree is the partitions [p, min(p + lowbit(p), P)), partition 0's is [0, P). The children
- * of p are p + 1, p + 2, p + 4, … inside its subtree, so every subtree is a contiguous run of
- * partitions, hence of virtual partitions (task p computes the leaves [⌊pV/P⌋, ⌊(p+1)V/P⌋)),
- * and what a subtree forwards is the maximal {@link CombineTree} nodes of that run: at most
- * 2·⌈log2 V⌉ gradient blocks, usually 1–2, whatever its size. Depth: ⌈log2 P⌉ hops; fan-in:
- * at most ⌈log2 P⌉ children at partition 0, one (partition 0) at the driver.
+ * <p><b>Shape.</b> Node [lo, hi) (hi − lo ≥ 2) is split into [lo, m) and [m, hi), the left half
+ * of the largest power of two below hi − lo, and hosted by task m − 1; a half of one partition is
+ * that task's own part. So task t &lt; P − 1 hosts exactly the node split at t | t + 1, task P − 1
+ * none; a node's left source is its host's own part (a half of one) or the node hosting the left
+ * half, its right source task t + 1's own part or the node hosting the right half. Every node is a
+ * contiguous run of partitions, hence of virtual partitions (task p computes the leaves
+ * [⌊pV/P⌋, ⌊(p+1)V/P⌋)), and what a node forwards is the maximal {@link CombineTree} nodes of that
+ * run: one gradient block when P divides V into aligned powers of two (the split keeps nodes
+ * aligned), at most 2·⌈log2 V⌉ otherwise. Each task takes at most two streams in and sends at most
+ * two out (its own part, its node's part), whatever P: no link carries more than two gradients
+ * each way, where a binomial tree's partition 0 takes ⌈log2 P⌉. Depth: about log2 P; the driver
+ * takes one stream, the root's.
  *
- * <p><b>A step.</b> Up: each task reads its children's headers, merges the scalars, sends its own
- * header up, then streams the gradient in chunks of {@link #CHUNK} values: for each chunk it reads
- * the children's blocks, adds them with its own in the fixed tree ({@link CombineTree.Reducer} on
- * the chunk) and writes the result up before reading the next, so a gradient crosses the tree in
- * about one transfer time plus a chunk per level. The driver reads partition 0's part (the root:
- * one block, the step's total), and sends the total back down the same way: every task forwards
- * each chunk to its children as it arrives. Each element of the total is added in the same tree
- * order as {@link StepMerge} adds it under {@code --sync job}: the same bits on any partition count.
+ * <p><b>A step.</b> Up: a task whose own part goes to another task's node sends it on a thread of
+ * its own; a host reads its two sources' headers, adds the scalars, sends its node's header up,
+ * then streams the gradient in chunks of {@link #CHUNK} values: for each chunk it reads the
+ * sources' blocks, adds them in the fixed tree ({@link CombineTree.Reducer} on the chunk) and
+ * writes the result up before reading the next, so a gradient crosses the tree in about one
+ * transfer time plus a chunk per level. The driver reads the root's part (one block, the step's
+ * total), and sends the total back down: each host forwards each chunk, as it arrives, to the hosts
+ * of its sources and to task P − 1 (the only task hosting no node), so every task receives it
+ * once. Each element of the total is added in the same tree order as {@link StepMerge} adds it
+ * under {@code --sync job}: the same bits on any partition count.
  *
- * <p><b>Wire format</b> (after the handshake of {@link GradientExchange}): up, step (long), header
- * length (int), a {@link Part} header ({@link #encode(Part)}), then for each chunk, for each
- * block in header order, the chunk's float64 values (little-endian); down, header length (int),
- * a {@link Down} header, then the total's values in the same chunks.
+ * <p><b>Wire format</b> (after the handshake of {@link GradientExchange}, whose partition field on
+ * a link between tasks is 2·partition + role, {@link #LEAF} or {@link #NODE}): up, step (long),
+ * header length (int), a {@link Part} header ({@link #encode(Part)}), then for each chunk, for
+ * each block in header order, the chunk's float64 values (little-endian); down, on the same
+ * connection the other way, header length (int), a {@link Down} header, then the total's values in
+ * the same chunks.
  *
  * <p><b>Faults.</b> Every wait on a peer has the step timeout and ends at once when Spark kills
- * the task (a read wakes every second to check); a task that dies closes its sockets, so its
- * parent and children fail; Spark then fails the barrier stage and the driver reruns the segment
- * from its start state, with the same bits. A child's header is checked (its partition range,
- * blocks inside its virtual partitions, lengths) before anything is allocated for its chunks.
+ * the task (a read wakes every second to check); a task that dies closes its sockets, so the tasks
+ * linked to it fail; Spark then fails the barrier stage and the driver reruns the segment from its
+ * start state, with the same bits. A source's header is checked (its partition range, blocks inside
+ * its virtual partitions, lengths) before anything is allocated for its chunks.
  */
 final class TreeReduce {
   private TreeReduce() {}
@@ -57,36 +66,126 @@ final class TreeReduce {
   /** Gradient values per chunk (256 KiB): small enough to pipeline a 2 MB gradient over 8 chunks, large enough that a chunk's overhead is nothing. */
   static final int CHUNK = 32_768;
 
-  /** The parent of partition p &gt; 0: p with its lowest set bit cleared. */
-  static int parent(int p) {
-    if (p <= 0) {
-      throw new IllegalArgumentException("partition " + p + " has no parent partition (0's parent is the driver)");
-    }
-    return p & (p - 1);
+  /** Where a stream goes that has no task above it: the driver. */
+  static final int DRIVER = -1;
+
+  /** The split of node [lo, hi) (hi − lo ≥ 2): its left child is [lo, split), of the largest power of two below hi − lo. */
+  static int split(int lo, int hi) {
+    return lo + Integer.highestOneBit(hi - lo - 1);
   }
 
-  /** The end (exclusive) of partition p's subtree [p, end). */
-  static int subtreeEnd(int p, int partitions) {
-    return p == 0 ? partitions : (int) Math.min((long) p + Integer.lowestOneBit(p), partitions);
-  }
-
-  /** The children of partition p, ascending: p + 1, p + 2, p + 4, … inside its subtree. */
-  static int[] children(int p, int partitions) {
-    int end = subtreeEnd(p, partitions);
-    List<Integer> out = new ArrayList<>();
-    for (long step = 1; p + step < end; step <<= 1) {
-      out.add((int) (p + step));
-    }
-    return out.stream().mapToInt(Integer::intValue).toArray();
+  /** The task that hosts node [lo, hi): the last of its left half. */
+  static int host(int lo, int hi) {
+    return split(lo, hi) - 1;
   }
 
   /**
-   * What a subtree sends up for a step: its gradient blocks (the maximal tree nodes over its
+   * A stream into a node: task {@code task}'s own part ({@code leaf}) or the part of the node it
+   * hosts, covering the partitions [first, end).
+   */
+  record Source(int task, boolean leaf, int first, int end) {}
+
+  /**
+   * Task t's place in the tree of P tasks.
+   *
+   * @param lo the node t hosts, [lo, hi), or −1 when it hosts none (t = P − 1)
+   * @param left the node's left source: t's own part when the left half is t alone
+   * @param right the node's right source, always another task
+   * @param hostedParent where the node's part goes: the task hosting its parent, or {@link #DRIVER}
+   * @param leafParent where t's own part goes: t itself (it is its node's left source), t − 1 (t is
+   *     the right half of t − 1's node), or {@link #DRIVER} (P = 1)
+   */
+  record Place(int partition, int partitions, int lo, int hi, Source left, Source right, int hostedParent, int leafParent) {
+    boolean hosts() {
+      return lo >= 0;
+    }
+
+    /** Where this task's copy of the total comes from: its node's parent, or (task P − 1) its own part's. */
+    int downFrom() {
+      return hosts() ? hostedParent : leafParent;
+    }
+
+    /** The tasks this task sends the total to: the sources of its node that do not get it otherwise (its node's hosts, and task P − 1). */
+    List<Integer> downTo() {
+      List<Integer> out = new ArrayList<>();
+      for (Source s : new Source[] {left, right}) {
+        if (s != null && s.task() != partition && (!s.leaf() || s.task() == partitions - 1)) {
+          out.add(s.task());
+        }
+      }
+      return out;
+    }
+  }
+
+  /**
+   * The place of task t among P: found by walking down from the root [0, P), each node split at
+   * {@link #split} and hosted by the last task of its left half.
+   */
+  static Place place(int t, int partitions) {
+    if (t < 0 || t >= partitions) {
+      throw new IllegalArgumentException("partition " + t + " of " + partitions);
+    }
+    int lo = -1, hi = -1, hostedParent = DRIVER;
+    if (t < partitions - 1) {
+      int a = 0, b = partitions, above = DRIVER;
+      while (true) {
+        int m = split(a, b);
+        if (m == t + 1) {
+          lo = a;
+          hi = b;
+          hostedParent = above;
+          break;
+        }
+        above = m - 1;
+        if (t + 1 < m) {
+          b = m;
+        } else {
+          a = m;
+        }
+      }
+    }
+    Source left = null, right = null;
+    if (lo >= 0) {
+      int m = split(lo, hi);
+      left = m - lo == 1 ? new Source(lo, true, lo, m) : new Source(host(lo, m), false, lo, m);
+      right = hi - m == 1 ? new Source(m, true, m, hi) : new Source(host(m, hi), false, m, hi);
+    }
+    // t's own part: the left source of its own node when the left half is t alone, else the right half of t − 1's node
+    int leafParent = partitions == 1 ? DRIVER : left != null && left.leaf() ? t : t - 1;
+    return new Place(t, partitions, lo, hi, left, right, hostedParent, leafParent);
+  }
+
+  /** The task whose node is the root [0, P), whose part goes to the driver (partition 0 when P = 1). */
+  static int top(int partitions) {
+    return partitions == 1 ? 0 : host(0, partitions);
+  }
+
+  /** Links below the root on the longest way up from a task's own part to the driver. */
+  static int depth(int partitions) {
+    int d = 0;
+    for (int t = 0; t < partitions; t++) {
+      int hops = 0;
+      Place p = place(t, partitions);
+      int at = p.leafParent() == t ? t : p.leafParent();
+      if (at != t && at != DRIVER) {
+        hops++;
+      }
+      while (at != DRIVER && place(at, partitions).hostedParent() != DRIVER) {
+        at = place(at, partitions).hostedParent();
+        hops++;
+      }
+      d = Math.max(d, hops);
+    }
+    return d;
+  }
+
+  /**
+   * What a task's own part or a node sends up for a step: its gradient blocks (the maximal tree nodes over its
    * virtual partitions), the positions and final states of its sequences in partition order, the
    * devices that ran them, the slowest compute time, the first data error in partition order, and
    * (partition 0's say) whether the segment ends after this step.
    *
-   * @param first the subtree's first partition
+   * @param first the first partition it covers
    * @param end its end (exclusive)
    * @param blocks with their sums; in a decoded header the gradients are empty (they follow in chunks)
    * @param finalH states [L][positions.length][H], or null without carry (or after a data error)
@@ -109,12 +208,12 @@ final class TreeReduce {
   }
 
   /**
-   * A subtree's part from its root task's own part and its children's (ascending): the header of
+   * A node's part from its left source's part and its right's (ascending): the header of
    * what it sends up. Blocks come from adding the blocks' scalars in the fixed tree (the gradients
-   * follow chunk by chunk with {@link #mergeChunk}); after a data error anywhere in the subtree it
+   * follow chunk by chunk with {@link #reduceChunk}); after a data error anywhere below it
    * carries that error (the lowest partition's) and no blocks or states.
    */
-  static Part combine(Part own, Part[] kids, int virtualPartitions, int layers, int hidden) {
+  static Part combine(Part own, Part[] kids, int virtualPartitions, int layers, int hidden) { // own: the leftmost part
     Part error = own.dataError() != null ? own : null;
     int end = own.end();
     long computeNanos = own.computeNanos();
@@ -179,16 +278,12 @@ final class TreeReduce {
   }
 
   /**
-   * One chunk of the up-stream: the task's own blocks' values [lo, hi) and its children's chunks
-   * (in header order) added in the fixed tree; returns the chunks of the subtree's blocks, in the
-   * order of {@link #combine}'s header.
+   * One chunk of a node's up-stream: the chunks of its sources' blocks added in the fixed tree;
+   * returns the chunks of the node's blocks, in the order of {@link #combine}'s header.
    */
-  static List<CombineTree.Block> mergeChunk(int virtualPartitions, CombineTree.Block[] own, int lo, int hi, List<CombineTree.Block> kids) {
+  static List<CombineTree.Block> reduceChunk(int virtualPartitions, List<CombineTree.Block> chunks) {
     CombineTree.Reducer r = new CombineTree.Reducer(virtualPartitions);
-    for (CombineTree.Block b : own) {
-      r.add(new CombineTree.Block(b.level(), b.index(), new GradientSum(0, 0, Arrays.copyOfRange(b.sum().gradient(), lo, hi))));
-    }
-    for (CombineTree.Block b : kids) {
+    for (CombineTree.Block b : chunks) {
       r.add(b);
     }
     return r.pending();
@@ -269,9 +364,9 @@ final class TreeReduce {
   }
 
   /**
-   * Why a child's header cannot be the part of the subtree [first, end) in this segment, or null
-   * when it can: its range, its blocks (valid nodes inside the subtree's virtual partitions), and
-   * its positions and states (one per sequence of the subtree's share of the batch).
+   * Why a source's header cannot be the part of the partitions [first, end) in this segment, or
+   * null when it can: its range, its blocks (valid nodes inside those partitions' virtual
+   * partitions), and its positions and states (one per sequence of their share of the batch).
    */
   static String wrongPart(Part p, int first, int end, GradientExchange.Segment segment) {
     if (p.first() != first || p.end() != end) {
@@ -421,52 +516,62 @@ final class TreeReduce {
     }
   }
 
+  /** The role of a connection from a child, in its hello's partition field as 2·partition + role. */
+  static final int LEAF = 0;
+  static final int NODE = 1;
+
   /**
-   * A task's place in the tree for one segment: the links to its parent (the driver for partition
-   * 0) and its children, met through the driver's rendezvous.
+   * A task's links for one segment, met through the driver's rendezvous: to where its own part
+   * and its node's part go (a parent task or the driver) and from its node's sources.
    */
   static final class Node implements Closeable {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TreeReduce.class);
-    private final int partition;
+    private final Place place;
     private final GradientExchange.Segment segment;
-    private final int[] kids;
-    private final Link[] kidLinks;
-    private final Link parent;
+    /** Links from the node's remote sources, by role: [0] the left (null when local), [1] the right; null entries for none. */
+    private final Link[] sources = new Link[2];
+    /** Where this task's own part goes (null when its own node takes it), and where its node's part goes. */
+    private Link leafUp;
+    private Link nodeUp;
     private final long timeoutNanos;
+    private final java.util.concurrent.ExecutorService sender;
 
     /**
-     * Joins the segment: authenticates with the driver, tells it where this task listens for its
-     * children, learns its parent, connects to it and admits its children (each proving the
-     * segment's key).
+     * Joins the segment: authenticates with the driver, tells it where this task listens, learns
+     * every task's address, connects to its parents and admits its node's sources (each proving
+     * the segment's key).
      *
-     * @param bindHost this executor's address, where its children connect
+     * @param bindHost this executor's address, where its node's sources connect
      * @param key the segment's key ({@link GradientExchange#keyOf})
      */
     Node(GradientExchange.Address address, byte[] key, long segmentId, int attempt, int partition, GradientExchange.Segment segment,
         String bindHost, BooleanSupplier killed) throws IOException {
-      this.partition = partition;
+      this.place = place(partition, segment.partitions());
       this.segment = segment;
-      this.kids = children(partition, segment.partitions());
-      this.kidLinks = new Link[kids.length];
+      List<Integer> expected = new ArrayList<>();          // 2·task + role of each remote source
+      for (Source s : new Source[] {place.left(), place.right()}) {
+        if (s != null && s.task() != partition) {
+          expected.add(2 * s.task() + (s.leaf() ? LEAF : NODE));
+        }
+      }
       ServerSocket listener = null;
       GradientExchange.Client driver = null;
-      Link up = null;
       try {
-        if (kids.length > 0) {
+        if (!expected.isEmpty()) {
           listener = new ServerSocket();
-          listener.bind(new InetSocketAddress(InetAddress.getByName(bindHost), 0), kids.length + 8);
+          listener.bind(new InetSocketAddress(InetAddress.getByName(bindHost), 0), 16);
           listener.setSoTimeout(1000);
         }
         driver = new GradientExchange.Client(address, key, segmentId, attempt, partition, killed);
         GradientExchange.Joined joined = driver.join(bindHost, listener == null ? -1 : listener.getLocalPort());
         timeoutNanos = joined.stepTimeoutMillis() * 1_000_000L;
         long deadline = System.nanoTime() + timeoutNanos;
-        // admit the children on a thread of their own while this task connects to its parent: no chain of waits down the tree
+        // admit the sources on a thread of their own while this task connects to its parents: no chain of waits
         ServerSocket l = listener;
         Throwable[] acceptFailure = new Throwable[1];
         Thread acceptor = new Thread(() -> {
           try {
-            admitChildren(l, key, segmentId, attempt, deadline, killed);
+            admitSources(l, expected, key, segmentId, attempt, deadline, killed);
           } catch (IOException | RuntimeException e) {
             acceptFailure[0] = e;
           }
@@ -475,66 +580,78 @@ final class TreeReduce {
         if (l != null) {
           acceptor.start();
         }
-        if (partition == 0) {
-          up = driver.link();
-          driver = null;                                  // the link owns the socket now
-        } else {
-          driver.close();
-          driver = null;
-          int p = parent(partition);
-          Socket s = new Socket();
-          s.connect(new InetSocketAddress(joined.parentHost(), joined.parentPort()), 30_000);
-          s.setSoTimeout(GradientExchange.HANDSHAKE_MILLIS);
-          GradientExchange.sayHello(s, key, segmentId, attempt, partition, "partition " + p);
-          up = new Link(s, killed, "partition " + p);
+        boolean driverKept = false;
+        if (place.hosts()) {
+          if (place.hostedParent() == DRIVER) {
+            nodeUp = driver.link();
+            driverKept = true;
+          } else {
+            nodeUp = connect(joined, place.hostedParent(), NODE, key, segmentId, attempt, killed);
+          }
         }
+        if (place.leafParent() == DRIVER) {
+          leafUp = driver.link();
+          driverKept = true;
+        } else if (place.leafParent() != partition) {
+          leafUp = connect(joined, place.leafParent(), LEAF, key, segmentId, attempt, killed);
+        }
+        if (!driverKept) {
+          driver.close();
+        }
+        driver = null;                                     // closed, or owned by a link now
         if (l != null) {
           acceptor.join();
           if (acceptFailure[0] != null) {
-            throw new IOException("partition " + partition + ": its children did not all join", acceptFailure[0]);
+            throw new IOException("partition " + partition + ": the sources of its node did not all join", acceptFailure[0]);
           }
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        closeAll(up, driver);
+        closeAll(driver);
         throw new IOException("interrupted while joining the reduction tree", e);
       } catch (IOException | RuntimeException e) {
-        closeAll(up, driver);
+        closeAll(driver);
         throw e;
       } finally {
         if (listener != null) {
-          listener.close();                               // the children are in (or failed): nobody else gets to connect
+          listener.close();                               // the sources are in (or failed): nobody else gets to connect
         }
       }
-      this.parent = up;
+      sender = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "spark-rnn-tree-send-" + partition);
+        t.setDaemon(true);
+        return t;
+      });
     }
 
-    private void closeAll(Link up, GradientExchange.Client driver) {
-      for (Closeable c : new Closeable[] {up, driver}) {
-        closeQuietly(c);
-      }
-      for (Link k : kidLinks) {
-        closeQuietly(k);
-      }
+    private Link connect(GradientExchange.Joined joined, int task, int role, byte[] key, long segmentId, int attempt,
+        BooleanSupplier killed) throws IOException {
+      Socket s = new Socket();
+      s.connect(new InetSocketAddress(joined.hosts()[task], joined.ports()[task]), 30_000);
+      s.setSoTimeout(GradientExchange.HANDSHAKE_MILLIS);
+      GradientExchange.sayHello(s, key, segmentId, attempt, 2 * place.partition() + role, "partition " + task);
+      return new Link(s, killed, "partition " + task);
     }
 
-    private static void closeQuietly(Closeable c) {
-      if (c != null) {
-        try {
-          c.close();
-        } catch (IOException ignored) {
-          // failing anyway
+    private void closeAll(GradientExchange.Client driver) {
+      for (Closeable c : new Closeable[] {driver, leafUp, nodeUp, sources[0], sources[1]}) {
+        if (c != null) {
+          try {
+            c.close();
+          } catch (IOException ignored) {
+            // failing anyway
+          }
         }
       }
     }
 
-    /** Accepts connections until each child has proved the key; refuses (and logs) anything else. */
-    private void admitChildren(ServerSocket listener, byte[] key, long segmentId, int attempt, long deadline, BooleanSupplier killed)
-        throws IOException {
+    /** Accepts connections until each expected source has proved the key; refuses (and logs) anything else. */
+    private void admitSources(ServerSocket listener, List<Integer> expected, byte[] key, long segmentId, int attempt, long deadline,
+        BooleanSupplier killed) throws IOException {
       int admitted = 0;
-      while (admitted < kids.length) {
+      while (admitted < expected.size()) {
         if (killed.getAsBoolean() || System.nanoTime() > deadline) {
-          throw new IOException("waited for children " + Arrays.toString(kids) + " of partition " + partition
+          throw new IOException("partition " + place.partition() + " waited for the sources of its node " + sourcesText()
               + (killed.getAsBoolean() ? " until killed" : " past the step timeout"));
         }
         Socket s;
@@ -548,101 +665,172 @@ final class TreeReduce {
           java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(s.getInputStream(), 256));
           java.io.DataOutputStream out = new java.io.DataOutputStream(s.getOutputStream());
           GradientExchange.Hello hello = GradientExchange.readHello(in, out);
-          int slot = Arrays.binarySearch(kids, hello.partition());
+          int claim = hello.partition();
+          int slot = claim < 0 ? -1 : slotOf(claim);
           String refusal = hello.segmentId() != segmentId || hello.attempt() != attempt ? "another segment or stage attempt"
               : !hello.provedBy(key) ? "authentication failed (wrong key)"
-              : slot < 0 ? "partition " + hello.partition() + " is not a child of partition " + partition
-              : kidLinks[slot] != null ? "partition " + hello.partition() + " is already connected" : null;
+              : slot < 0 || !expected.contains(claim) ? "partition " + (claim >> 1) + " is not a source of partition " + place.partition()
+                  + "'s node" + (claim >= 0 && (claim & 1) == LEAF ? " (as its own part)" : " (as its node's part)")
+              : sources[slot] != null ? "partition " + (claim >> 1) + " is already connected" : null;
           if (refusal != null) {
-            LOG.warn("reduction tree: partition {} refused {}: {}", partition, s.getRemoteSocketAddress(), refusal);
+            LOG.warn("reduction tree: partition {} refused {}: {}", place.partition(), s.getRemoteSocketAddress(), refusal);
             s.close();
             continue;
           }
           out.write(hello.admission(key));
           out.flush();
-          kidLinks[slot] = new Link(s, killed, "partition " + hello.partition());
+          sources[slot] = new Link(s, killed, "partition " + (claim >> 1));
           admitted++;
         } catch (IOException | RuntimeException e) {
-          LOG.warn("reduction tree: partition {}: handshake with {} failed: {}", partition, s.getRemoteSocketAddress(), e.toString());
+          LOG.warn("reduction tree: partition {}: handshake with {} failed: {}", place.partition(), s.getRemoteSocketAddress(), e.toString());
           s.close();
         }
       }
     }
 
-    /** One step: this task's part up the tree, the step's total back down. */
+    /** 0 for the node's left source, 1 for its right, −1 for anything else (claim = 2·task + role). */
+    private int slotOf(int claim) {
+      Source[] both = {place.left(), place.right()};
+      for (int i = 0; i < 2; i++) {
+        Source s = both[i];
+        if (s != null && 2 * s.task() + (s.leaf() ? LEAF : NODE) == claim) {
+          return i;
+        }
+      }
+      return -1;
+    }
+
+    private String sourcesText() {
+      return "[" + place.lo() + ", " + place.hi() + ")";
+    }
+
+    /** This task's own part, streamed to where it goes (a task's node or the driver). */
+    private void sendOwn(long step, Part own) throws IOException {
+      leafUp.writeLong(step);
+      leafUp.writeFrame(encode(own));
+      int n = segment.parameterCount();
+      for (int lo = 0; lo < n; lo += CHUNK) {
+        int len = Math.min(CHUNK, n - lo);
+        for (CombineTree.Block b : own.blocks()) {
+          leafUp.writeDoubles(b.sum().gradient(), lo, len);
+        }
+      }
+      leafUp.flush();
+    }
+
+    /** One step: this task's part, and its node's, up the tree; the step's total back down. */
     GradientExchange.StepTotal exchange(long step, GradientExchange.Message mine) throws IOException {
       int n = segment.parameterCount();
       int V = segment.virtualPartitions();
       Part own = Part.of(mine.result(), mine.endSegment());
-      Part[] parts = new Part[kids.length];
-      for (int i = 0; i < kids.length; i++) {
-        Link k = kidLinks[i];
-        k.deadline(System.nanoTime() + timeoutNanos, "its part of step " + (step + 1));
-        long s = k.readLong();
-        if (s != step) {
-          throw new java.net.ProtocolException(k.peer + " sent step " + s + " while partition " + partition + " is at step " + step);
-        }
-        parts[i] = decodePart(k.readFrame(segment.maxMessageBytes()));
-        String wrong = wrongPart(parts[i], kids[i], subtreeEnd(kids[i], segment.partitions()), segment);
-        if (wrong != null) {
-          throw new java.net.ProtocolException(k.peer + " sent " + wrong);
-        }
-      }
-      Part up = combine(own, parts, V, segment.model().numLayers(), segment.model().hiddenSize());
-      parent.writeLong(step);
-      parent.writeFrame(encode(up));
-      boolean failed = up.dataError() != null;
-      CombineTree.Block[] mineBlocks = failed ? new CombineTree.Block[0] : own.blocks();
-      for (int lo = 0; lo < n; lo += CHUNK) {
-        int len = Math.min(CHUNK, n - lo);
-        List<CombineTree.Block> arrived = new ArrayList<>();
-        for (int i = 0; i < kids.length; i++) {
-          for (CombineTree.Block b : parts[i].blocks()) {
-            double[] values = new double[len];
-            kidLinks[i].readDoubles(values, 0, len);
-            arrived.add(new CombineTree.Block(b.level(), b.index(), new GradientSum(0, 0, values)));
+      java.util.concurrent.Future<?> ownSent = leafUp == null ? null : sender.submit(() -> {
+        sendOwn(step, own);
+        return null;
+      });
+      if (place.hosts()) {
+        Part[] parts = new Part[2];
+        Source[] both = {place.left(), place.right()};
+        for (int i = 0; i < 2; i++) {
+          if (sources[i] == null) {
+            parts[i] = own;                                  // the left half is this task alone
+            continue;
+          }
+          Link k = sources[i];
+          k.deadline(System.nanoTime() + timeoutNanos, "its part of step " + (step + 1));
+          long s = k.readLong();
+          if (s != step) {
+            throw new java.net.ProtocolException(k.peer + " sent step " + s + " while partition " + place.partition() + " is at step " + step);
+          }
+          parts[i] = decodePart(k.readFrame(segment.maxMessageBytes()));
+          String wrong = wrongPart(parts[i], both[i].first(), both[i].end(), segment);
+          if (wrong != null) {
+            throw new java.net.ProtocolException(k.peer + " sent " + wrong);
           }
         }
-        if (!failed) {
-          for (CombineTree.Block b : mergeChunk(V, mineBlocks, lo, lo + len, arrived)) {
-            parent.writeDoubles(b.sum().gradient(), 0, len);
+        Part up = combine(parts[0], new Part[] {parts[1]}, V, segment.model().numLayers(), segment.model().hiddenSize());
+        nodeUp.writeLong(step);
+        nodeUp.writeFrame(encode(up));
+        boolean failed = up.dataError() != null;
+        for (int lo = 0; lo < n; lo += CHUNK) {
+          int len = Math.min(CHUNK, n - lo);
+          List<CombineTree.Block> chunk = new ArrayList<>();
+          for (int i = 0; i < 2; i++) {
+            for (CombineTree.Block b : parts[i].blocks()) {
+              double[] values;
+              if (sources[i] == null) {
+                values = Arrays.copyOfRange(b.sum().gradient(), lo, lo + len);
+              } else {
+                values = new double[len];
+                sources[i].readDoubles(values, 0, len);
+              }
+              chunk.add(new CombineTree.Block(b.level(), b.index(), new GradientSum(0, 0, values)));
+            }
+          }
+          if (!failed) {
+            for (CombineTree.Block b : reduceChunk(V, chunk)) {
+              nodeUp.writeDoubles(b.sum().gradient(), 0, len);
+            }
           }
         }
+        nodeUp.flush();
       }
-      parent.flush();
+      if (ownSent != null) {
+        awaitSent(ownSent);
+      }
+      Link parent = place.hosts() ? nodeUp : leafUp;
+      List<Link> below = new ArrayList<>();
+      for (int task : place.downTo()) {
+        below.add(task == place.right().task() ? sources[1] : sources[0]);
+      }
       parent.deadline(System.nanoTime() + timeoutNanos, "the total of step " + (step + 1));
       byte[] head = parent.readFrame(segment.maxTotalBytes());
       Down down = decodeDown(head);
-      for (Link k : kidLinks) {
+      for (Link k : below) {
         k.writeFrame(head);
       }
       double[] total = down.hasTotal() ? new double[n] : null;
       for (int lo = 0; total != null && lo < n; lo += CHUNK) {
         int len = Math.min(CHUNK, n - lo);
         parent.readDoubles(total, lo, len);
-        for (Link k : kidLinks) {
+        for (Link k : below) {
           k.writeDoubles(total, lo, len);
         }
       }
-      for (Link k : kidLinks) {
+      for (Link k : below) {
         k.flush();
       }
       return new GradientExchange.StepTotal(total == null ? null : new GradientSum(down.lossSum(), down.count(), total),
           down.computeNanos(), down.carriedH(), down.carriedC(), down.devices(), down.dataError(), down.endSegment());
     }
 
-    /** Bytes this task has sent to its parent and its children since it joined (the driver's share not included for partition 0's parent link). */
+    private static void awaitSent(java.util.concurrent.Future<?> sent) throws IOException {
+      try {
+        sent.get();
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (e.getCause() instanceof IOException io) {
+          throw io;
+        }
+        throw new IllegalStateException("sending this task's part failed", e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while sending this task's part", e);
+      }
+    }
+
+    /** Bytes this task has put on its links to other tasks since it joined (what it sends the driver not included). */
     long bytesSent() {
-      long sent = partition == 0 ? 0 : parent.bytesWritten();
-      for (Link k : kidLinks) {
-        sent += k.bytesWritten();
+      long sent = 0;
+      for (Link k : new Link[] {place.leafParent() == DRIVER ? null : leafUp, place.hostedParent() == DRIVER ? null : nodeUp, sources[0],
+          sources[1]}) {
+        sent += k == null ? 0 : k.bytesWritten();
       }
       return sent;
     }
 
     @Override
     public void close() throws IOException {
-      closeAll(parent, null);
+      sender.shutdownNow();
+      closeAll(null);
     }
   }
 }

@@ -145,12 +145,15 @@ class BenchCommandTest {
       double links = ((Number) row.get("link_bytes_per_step")).doubleValue();
       // the driver: the root's gradient in and the total out, plus headers under 1 kB
       assertTrue(driver > 2 * gradient && driver < 2 * gradient + 1024, row.toString());
+      // the streams of the tree: each node's remote sources up, the total down to those that do not get it otherwise, and the
+      // driver's two; one gradient each when P divides V = 16 into aligned runs
+      int streams = io.sparkrnn.job.ExchangeBench.streams(partitions);
+      assertEquals(partitions == 2 ? 4 : partitions == 4 ? 9 : 7, streams, "P=2: 1 up, 2 driver, 1 down; P=4: 4 up, 2, 3 down; P=3: 3, 2, 2");
       if (partitions != 3) {
-        // P divides V = 16 into aligned runs: one gradient block per link, up and down each of the P − 1 links, and the driver's two
-        assertTrue(links > 2 * partitions * gradient && links < 2 * partitions * gradient + 1024 * partitions, row.toString());
+        assertTrue(links > streams * gradient && links < streams * gradient + 1024 * streams, streams + " streams: " + row);
       } else {
         // runs [0, 5), [5, 10), [10, 16) of 16 leaves are not aligned: more than one block on some links up
-        assertTrue(links > 2 * partitions * gradient + gradient, row.toString());
+        assertTrue(links > streams * gradient + gradient, streams + " streams: " + row);
       }
       assertTrue(((Number) row.get("median_ms")).doubleValue() > 0, row.toString());
     }

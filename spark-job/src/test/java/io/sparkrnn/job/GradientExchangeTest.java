@@ -124,32 +124,60 @@ class GradientExchangeTest {
   }
 
   @Test
-  void theTreeIsBinomialOverContiguousRunsOfPartitions() {
+  void everyNodeAddsTwoContiguousHalvesAndEveryTaskGetsTheTotalOnce() {
     for (int P = 1; P <= 70; P++) {
-      int[] reached = new int[P];
-      int deepest = 0;
-      for (int p = 0; p < P; p++) {
-        // a subtree is p followed by its children's subtrees, in order, covering [p, subtreeEnd) exactly
-        int at = p + 1;
-        for (int child : TreeReduce.children(p, P)) {
-          assertEquals(at, child, "P=" + P + ": children of " + p + " start where the previous subtree ended");
-          assertEquals(p, TreeReduce.parent(child));
-          reached[child]++;
-          at = TreeReduce.subtreeEnd(child, P);
+      int[] streamsIn = new int[P];
+      int[] streamsOut = new int[P];
+      int[] totals = new int[P];
+      for (int t = 0; t < P; t++) {
+        TreeReduce.Place place = TreeReduce.place(t, P);
+        assertEquals(t < P - 1, place.hosts(), "P=" + P + ": every task but the last hosts a node");
+        if (place.hosts()) {
+          // the node [lo, hi) is split at t + 1 into two contiguous halves, its sources
+          assertEquals(t + 1, TreeReduce.split(place.lo(), place.hi()), "P=" + P + ", task " + t);
+          assertEquals(place.lo(), place.left().first());
+          assertEquals(place.left().end(), place.right().first());
+          assertEquals(place.hi(), place.right().end());
+          for (TreeReduce.Source s : new TreeReduce.Source[] {place.left(), place.right()}) {
+            TreeReduce.Place from = TreeReduce.place(s.task(), P);
+            // the source's stream is addressed to this node: its own part, or its node's part
+            assertEquals(t, s.leaf() ? from.leafParent() : from.hostedParent(), "P=" + P + ": source " + s + " of task " + t);
+            if (s.leaf()) {
+              assertEquals(s.first() + 1, s.end());
+            } else {
+              assertEquals(s.first(), from.lo());
+              assertEquals(s.end(), from.hi());
+            }
+            if (s.task() != t) {
+              streamsIn[t]++;
+              streamsOut[s.task()]++;
+            }
+          }
+          if (place.hostedParent() == TreeReduce.DRIVER) {
+            assertEquals(0, place.lo());
+            assertEquals(P, place.hi(), "P=" + P + ": the node whose part goes to the driver is the root");
+            assertEquals(TreeReduce.top(P), t);
+          }
+          if (Integer.bitCount(P) == 1) {
+            int size = place.hi() - place.lo();
+            assertEquals(1, Integer.bitCount(size), "P=" + P + ": aligned nodes");
+            assertEquals(0, place.lo() % size, "P=" + P + ": aligned nodes");
+          }
         }
-        assertEquals(TreeReduce.subtreeEnd(p, P), at, "P=" + P + ": subtree of " + p);
-        int hops = 0;
-        for (int q = p; q != 0; q = TreeReduce.parent(q)) {
-          hops++;
+        if (place.downFrom() == TreeReduce.DRIVER) {
+          totals[t]++;
         }
-        deepest = Math.max(deepest, hops);
-      }
-      for (int p = 1; p < P; p++) {
-        assertEquals(1, reached[p], "P=" + P + ": partition " + p + " has exactly one parent");
+        for (int below : place.downTo()) {
+          totals[below]++;
+          assertEquals(t, TreeReduce.place(below, P).downFrom(), "P=" + P + ": task " + below + " waits for the total from " + t);
+        }
       }
       int log2 = 32 - Integer.numberOfLeadingZeros(P - 1);
-      assertTrue(deepest <= log2, "P=" + P + ": depth " + deepest + " > ⌈log2 P⌉");
-      assertEquals(log2, TreeReduce.children(0, P).length, "P=" + P + ": partition 0's fan-in");
+      for (int t = 0; t < P; t++) {
+        assertEquals(1, totals[t], "P=" + P + ": task " + t + " receives the total exactly once");
+        assertTrue(streamsIn[t] <= 2 && streamsOut[t] <= 2, "P=" + P + ": task " + t + " has at most two streams in and two out");
+      }
+      assertTrue(TreeReduce.depth(P) <= log2 + 1, "P=" + P + ": depth " + TreeReduce.depth(P));
     }
   }
 
@@ -301,22 +329,27 @@ class GradientExchangeTest {
       ExecutorService pool = Executors.newSingleThreadExecutor();
       try {
         Future<TreeReduce.Node> root = pool.submit(() -> new TreeReduce.Node(address, address.key(), 4, 0, 0, s, HOST, () -> false));
-        // partition 1 joins at the driver and learns where partition 0 listens
+        // partition 1 joins at the driver and learns where partition 0 listens: 0 hosts the node [0, 2), 1 is its right half
         GradientExchange.Joined joined;
         try (GradientExchange.Client driver = new GradientExchange.Client(address, address.key(), 4, 0, 1, () -> false)) {
           joined = driver.join(HOST, -1);
         }
-        assertEquals(HOST, joined.parentHost());
+        assertEquals(HOST, joined.hosts()[0]);
+        assertEquals(-1, joined.ports()[1], "partition 1 takes no connections");
         byte[] wrongKey = address.key().clone();
         wrongKey[5] ^= 1;
-        IOException wrong = assertThrows(IOException.class, () -> helloAt(joined, wrongKey, 4, 0, 1));
-        assertTrue(wrong.getMessage().contains("refused partition 1"), wrong.getMessage());
-        assertThrows(IOException.class, () -> helloAt(joined, address.key(), 4, 0, 0), "partition 0 is not a child of itself");
-        assertThrows(IOException.class, () -> helloAt(joined, address.key(), 4, 1, 1), "another stage attempt");
-        Socket child = helloAt(joined, address.key(), 4, 0, 1);
+        int asOwnPart = 2 * 1 + TreeReduce.LEAF;
+        IOException wrong = assertThrows(IOException.class, () -> helloAt(joined, wrongKey, 4, 0, asOwnPart));
+        assertTrue(wrong.getMessage().contains("refused partition " + asOwnPart), wrong.getMessage());
+        assertThrows(IOException.class, () -> helloAt(joined, address.key(), 4, 0, 2 * 0 + TreeReduce.LEAF),
+            "partition 0 is not a source of its own node over the network");
+        assertThrows(IOException.class, () -> helloAt(joined, address.key(), 4, 0, 2 * 1 + TreeReduce.NODE),
+            "partition 1 hosts no node whose part partition 0 takes");
+        assertThrows(IOException.class, () -> helloAt(joined, address.key(), 4, 1, asOwnPart), "another stage attempt");
+        Socket child = helloAt(joined, address.key(), 4, 0, asOwnPart);
         TreeReduce.Node node = root.get();
         // admitted: partition 0's listener is closed now, nobody else gets in
-        assertThrows(IOException.class, () -> helloAt(joined, address.key(), 4, 0, 1));
+        assertThrows(IOException.class, () -> helloAt(joined, address.key(), 4, 0, asOwnPart));
         node.close();
         child.close();
       } finally {
@@ -325,15 +358,15 @@ class GradientExchangeTest {
     }
   }
 
-  /** Connects to the parent a rendezvous named and says hello; the socket, admitted. */
-  static Socket helloAt(GradientExchange.Joined parent, byte[] key, long segmentId, int attempt, int partition) throws IOException {
-    Socket s = new Socket(parent.parentHost(), parent.parentPort());
+  /** Connects to partition 0 where the rendezvous says it listens and says hello as {@code claim} (2·partition + role); the socket, admitted. */
+  static Socket helloAt(GradientExchange.Joined joined, byte[] key, long segmentId, int attempt, int claim) throws IOException {
+    Socket s = new Socket(joined.hosts()[0], joined.ports()[0]);
     s.setSoTimeout(10_000);
-    GradientExchange.sayHello(s, key, segmentId, attempt, partition, "partition 0");
+    GradientExchange.sayHello(s, key, segmentId, attempt, claim, "partition 0");
     return s;
   }
 
-  /** A segment of two where partition 1 is played by hand: joined and admitted by partition 0, then whatever the test does. */
+  /** A segment of two where partition 1 (the right half of partition 0's node) is played by hand: joined and admitted, then whatever the test does. */
   static void withSilentChild(GradientExchange.Server server, long segmentId, BooleanSupplier killed, ThrowingConsumer<Socket> child,
       ThrowingConsumer<TreeReduce.Node> root) throws Exception {
     GradientExchange.Segment s = segment(2, 1, 2);
@@ -345,7 +378,7 @@ class GradientExchangeTest {
       try (GradientExchange.Client driver = new GradientExchange.Client(address, address.key(), segmentId, 0, 1, () -> false)) {
         joined = driver.join(HOST, -1);
       }
-      try (Socket c = helloAt(joined, address.key(), segmentId, 0, 1); TreeReduce.Node n = node.get()) {
+      try (Socket c = helloAt(joined, address.key(), segmentId, 0, 2 * 1 + TreeReduce.LEAF); TreeReduce.Node n = node.get()) {
         child.accept(c);
         root.accept(n);
       }

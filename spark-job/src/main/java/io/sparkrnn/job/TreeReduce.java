@@ -708,6 +708,10 @@ final class TreeReduce {
     private void sendOwn(long step, Part own) throws IOException {
       leafUp.writeLong(step);
       leafUp.writeFrame(encode(own));
+      if (place.partition() == 1) {
+        leafUp.flush();
+        TestHooks.haltMidReduction(step);                   // tests only: an executor lost between the header and the gradient
+      }
       int n = segment.parameterCount();
       for (int lo = 0; lo < n; lo += CHUNK) {
         int len = Math.min(CHUNK, n - lo);

@@ -191,6 +191,21 @@ class ClusterFaultTest {
     assertSameBytes(expected, model(out), "model after an executor was killed after step 3");
   }
 
+  @Test
+  void anExecutorLostInTheMiddleOfTheReductionGivesTheUndisturbedModel() throws IOException {
+    byte[] expected = model(baseline());
+    String out = hdfs.uri("/runs/reduction-kill");
+    java.nio.file.Path marker = java.nio.file.Files.createTempDirectory("reduction-kill").resolve("halted");
+    // partition 1 sends the header of its part of step 5, then its executor's JVM halts before the gradient follows
+    ManagedProcess d = cluster.submit("reduction-kill", Map.of("spark.testing", "true", io.sparkrnn.job.TestHooks.HALT_MID_REDUCTION,
+        "4:" + marker), train(sine, out));
+    assertEquals(0, d.awaitExit(RUN_TIMEOUT), d.tail(60));
+    assertTrue(java.nio.file.Files.exists(marker), "the executor halted mid-reduction\n" + d.tail(60));
+    faults.add("executor halted mid-reduction at step 5");
+    assertTrue(indexOf(d.lines(), Pattern.compile("Lost executor")) >= 0, "the driver saw the executor die\n" + d.tail(60));
+    assertSameBytes(expected, model(out), "model after an executor was lost in the middle of step 5's reduction");
+  }
+
   /**
    * The shard cache on two executors, partitions preferring the executor that ran them last, for
    * every step under --sync job (a Spark job each) and every segment under --sync barrier (a

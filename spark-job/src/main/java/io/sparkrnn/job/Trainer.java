@@ -376,6 +376,7 @@ public final class Trainer {
         describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.virtualPartitions(), config.engine(),
         device, context.engineThreads(), sc.master(), config.sync());
 
+    StepSync sync = barrier ? new BarrierSync(sc, context, exchange, partitions, update) : new JobSync(sc, context, update);
     Set<String> devices = new TreeSet<>();
     double lastLoss = Double.NaN;
     double lastValidation = Double.NaN;
@@ -388,50 +389,13 @@ public final class Trainer {
         placedAt = placed;
         slots = ShardPlacement.slots(sc, partitions, placedAt);
       }
-      long t0 = System.nanoTime();
-      List<StepRecord> records;
-      String dataError = null;
-      if (barrier) {
-        BarrierTraining.SegmentInput input = new BarrierTraining.SegmentInput(0, null, step, segmentEnd(step),
-            config.logEvery(),
-            (long) (BarrierTraining.MIN_SEGMENT_SECONDS * 1e9), model, params.values(),
-            optimizer.stepCount() == 0 ? null : optimizer.state().toBytes(), carriedH, carriedC, schedule, update);
-        sc.setJobDescription("spark-rnn train: barrier segment from step " + (step + 1) + " (at most to " + input.maxEnd() + " of "
-            + totalSteps + ")");
-        BarrierTraining.SegmentResult segment = runSegment(sc, slots, context, exchange, input, partitions, log);
-        if (segment.end() > step) {
-          params = new Params(model, segment.params());
-          optimizer = update.newOptimizer();
-          optimizer.load(OptimizerState.fromBytes(segment.optimizerState(), "segment result"));
-          carriedH = segment.carriedH();
-          carriedC = segment.carriedC();
-        }
-        devices.addAll(segment.devices());
-        dataError = segment.dataError();
-        records = chargeLaunchToFirstStep(segment.steps(), System.nanoTime() - t0);
-      } else {
-        sc.setJobDescription("spark-rnn train step " + (step + 1) + "/" + totalSteps);
-        Schedule.Chosen chosen = schedule.sequences(step);
-        boolean carry = schedule.windowsPerBatch() > 1;
-        boolean fresh = schedule.startsBatch(step);
-        StepInput input = new StepInput(step, model, params.values().clone(), chosen.shards(), chosen.rows(),
-            schedule.windowStart(step), schedule.windowLength(step), carry && !fresh ? carriedH : null,
-            carry && !fresh ? carriedC : null, carry);
-        StepInput next = step + 1 < totalSteps ? GradientTask.lookahead(step + 1, model, schedule.sequences(step + 1)) : null;
-        List<PartitionResult> results = computeStep(sc, slots, context, input, next);
-        long mergeStart = System.nanoTime();
-        StepMerge merged = StepMerge.of(model, results, context.virtualPartitions(), input.sequences(), carry, devices);
-        long reduceNanos = System.nanoTime() - mergeStart;
-        if (carry) {
-          carriedH = merged.carriedH();
-          carriedC = merged.carriedC();
-        }
-        long updateStart = System.nanoTime();
-        StepUpdate.Outcome o = update.apply(step, merged.total(), params.values(), optimizer);
-        long updateNanos = System.nanoTime() - updateStart;
-        records = List.of(new StepRecord(step + 1, o.status(), o.loss(), o.norm(), System.nanoTime() - t0, merged.computeNanos(),
-            reduceNanos, updateNanos));
-      }
+      StepSync.Advanced advanced = sync.advance(slots, step, new StepSync.State(params, optimizer, carriedH, carriedC), devices);
+      params = advanced.state().params();
+      optimizer = advanced.state().optimizer();
+      carriedH = advanced.state().carriedH();
+      carriedC = advanced.state().carriedC();
+      List<StepRecord> records = advanced.records();
+      String dataError = advanced.dataError();
       for (int k = 0; k < records.size(); k++) {
         StepRecord r = records.get(k);
         boolean segmentEnd = k == records.size() - 1;
@@ -599,6 +563,79 @@ public final class Trainer {
       out.set(0, out.get(0).withNanos(out.get(0).nanos() + launch));
     }
     return out;
+  }
+
+  /** {@code --sync barrier}: a segment of steps in one barrier stage; the tasks reduce in a tree and each apply the update. */
+  private final class BarrierSync implements StepSync {
+    private final JavaSparkContext sc;
+    private final GradientTask.Context context;
+    private final GradientExchange.Server exchange;
+    private final int partitions;
+    private final StepUpdate update;
+
+    BarrierSync(JavaSparkContext sc, GradientTask.Context context, GradientExchange.Server exchange, int partitions, StepUpdate update) {
+      this.sc = sc;
+      this.context = context;
+      this.exchange = exchange;
+      this.partitions = partitions;
+      this.update = update;
+    }
+
+    @Override
+    public Advanced advance(JavaRDD<Integer> slots, long step, State state, Set<String> devices) {
+      long t0 = System.nanoTime();
+      Optimizer optimizer = state.optimizer();
+      BarrierTraining.SegmentInput input = new BarrierTraining.SegmentInput(0, null, step, segmentEnd(step), config.logEvery(),
+          (long) (BarrierTraining.MIN_SEGMENT_SECONDS * 1e9), model, state.params().values(),
+          optimizer.stepCount() == 0 ? null : optimizer.state().toBytes(), state.carriedH(), state.carriedC(), schedule, update);
+      sc.setJobDescription("spark-rnn train: barrier segment from step " + (step + 1) + " (at most to " + input.maxEnd() + " of "
+          + totalSteps + ")");
+      BarrierTraining.SegmentResult segment = runSegment(sc, slots, context, exchange, input, partitions, log);
+      State after = state;
+      if (segment.end() > step) {
+        Optimizer next = update.newOptimizer();
+        next.load(OptimizerState.fromBytes(segment.optimizerState(), "segment result"));
+        after = new State(new Params(model, segment.params()), next, segment.carriedH(), segment.carriedC());
+      }
+      devices.addAll(segment.devices());
+      return new Advanced(after, chargeLaunchToFirstStep(segment.steps(), System.nanoTime() - t0), segment.dataError());
+    }
+  }
+
+  /** {@code --sync job}: a Spark job per step; the driver merges the partitions' sums and applies the update. */
+  private final class JobSync implements StepSync {
+    private final JavaSparkContext sc;
+    private final GradientTask.Context context;
+    private final StepUpdate update;
+
+    JobSync(JavaSparkContext sc, GradientTask.Context context, StepUpdate update) {
+      this.sc = sc;
+      this.context = context;
+      this.update = update;
+    }
+
+    @Override
+    public Advanced advance(JavaRDD<Integer> slots, long step, State state, Set<String> devices) {
+      long t0 = System.nanoTime();
+      sc.setJobDescription("spark-rnn train step " + (step + 1) + "/" + totalSteps);
+      Schedule.Chosen chosen = schedule.sequences(step);
+      boolean carry = schedule.windowsPerBatch() > 1;
+      boolean fresh = schedule.startsBatch(step);
+      StepInput input = new StepInput(step, model, state.params().values().clone(), chosen.shards(), chosen.rows(),
+          schedule.windowStart(step), schedule.windowLength(step), carry && !fresh ? state.carriedH() : null,
+          carry && !fresh ? state.carriedC() : null, carry);
+      StepInput next = step + 1 < totalSteps ? GradientTask.lookahead(step + 1, model, schedule.sequences(step + 1)) : null;
+      List<PartitionResult> results = computeStep(sc, slots, context, input, next);
+      long mergeStart = System.nanoTime();
+      StepMerge merged = StepMerge.of(model, results, context.virtualPartitions(), input.sequences(), carry, devices);
+      long reduceNanos = System.nanoTime() - mergeStart;
+      long updateStart = System.nanoTime();
+      StepUpdate.Outcome o = update.apply(step, merged.total(), state.params().values(), state.optimizer());
+      long updateNanos = System.nanoTime() - updateStart;
+      State after = carry ? new State(state.params(), state.optimizer(), merged.carriedH(), merged.carriedC()) : state;
+      return new Advanced(after, List.of(new StepRecord(step + 1, o.status(), o.loss(), o.norm(), System.nanoTime() - t0,
+          merged.computeNanos(), reduceNanos, updateNanos)), null);
+    }
   }
 
   /** Runs of one segment before the training stops (Spark does not rerun a failed barrier result stage itself). */

@@ -50,7 +50,7 @@ import org.apache.spark.sql.types.DataTypes;
 final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
   private static final long serialVersionUID = 1L;
   /** Steps per engine call: long enough to amortise a call, short enough to bound a task's buffer. */
-  static final int CHUNK = 512;
+  static final int CHUNK = 2048;
   /** Seq2one windows per forward pass: B side by side fills the engine's matrix products. */
   static final int WINDOW_BATCH = 64;
 
@@ -205,7 +205,7 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
           v[i] = row.get(i);
         }
         if (step[r] >= 0) {
-          putOutputs(v, inWidth, Arrays.copyOfRange(y, step[r] * O, step[r] * O + O));
+          putOutputs(v, inWidth, y, step[r] * O);
         }
         if (forecastSteps > 0) {
           v[outWidth - 1] = false;
@@ -248,7 +248,7 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
       Object order = lastRow.get(orderIdx);
       float[] y = lastOutput;
       for (int i = 1; i <= forecastSteps; i++) {
-        double[] raw = outputsToRaw(y);                  // the forecast for this row's time
+        double[] raw = outputsToRaw(y, 0);                  // the forecast for this row's time
         float[] x = new float[F];
         for (int f = 0; f < F; f++) {
           x[f] = (float) inputToModel(raw[f], f);
@@ -263,7 +263,7 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
         for (int c = 0, f = 0; c < inputIdx.length; f += widths[c], c++) {
           v[inputIdx[c]] = columnValue(raw, f, widths[c], inputTypes[c]);
         }
-        putOutputs(v, inWidth, y);
+        putOutputs(v, inWidth, y, 0);
         v[outWidth - 1] = true;
         ready.add(RowFactory.create(v));
       }
@@ -276,7 +276,7 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
         v[i] = last.get(keyIdx[i]);
       }
       v[keyIdx.length] = last.get(orderIdx);
-      putOutputs(v, keyIdx.length + 1, y);
+      putOutputs(v, keyIdx.length + 1, y, 0);
       return RowFactory.create(v);
     }
 
@@ -420,19 +420,19 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
       return norm == null ? raw : (raw - norm.inputMean()[f]) / norm.inputStd()[f];
     }
 
-    /** raw = y_o · std_o + mean_o for regression outputs; logits as they are. */
-    private double[] outputsToRaw(float[] y) {
-      double[] r = new double[y.length];
+    /** raw = y_o · std_o + mean_o for regression outputs, logits as they are; y_o at y[off + o], o &lt; O. */
+    private double[] outputsToRaw(float[] y, int off) {
+      double[] r = new double[config.outputSize()];
       boolean scale = norm != null && norm.targetMean() != null;
-      for (int o = 0; o < y.length; o++) {
-        r[o] = scale ? y[o] * norm.targetStd()[o] + norm.targetMean()[o] : y[o];
+      for (int o = 0; o < r.length; o++) {
+        r[o] = scale ? y[off + o] * norm.targetStd()[o] + norm.targetMean()[o] : y[off + o];
       }
       return r;
     }
 
-    /** prediction (and probability, predictedClass) at v[at..]. */
-    private void putOutputs(Object[] v, int at, float[] y) {
-      double[] raw = outputsToRaw(y);
+    /** prediction (and probability, predictedClass) at v[at..], from the outputs at y[off..off+O). */
+    private void putOutputs(Object[] v, int at, float[] y, int off) {
+      double[] raw = outputsToRaw(y, off);
       v[at] = raw;
       if (classes) {
         v[at + 1] = softmax(raw);

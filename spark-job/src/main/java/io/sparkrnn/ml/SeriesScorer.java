@@ -248,7 +248,7 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
       Object order = lastRow.get(orderIdx);
       float[] y = lastOutput;
       for (int i = 1; i <= forecastSteps; i++) {
-        double[] raw = outputsToRaw(y, 0);                  // the forecast for this row's time
+        double[] raw = outputsToRaw(y, 0);               // the forecast for this row's time
         float[] x = new float[F];
         for (int f = 0; f < F; f++) {
           x[f] = (float) inputToModel(raw[f], f);

@@ -29,12 +29,15 @@ import org.apache.spark.sql.SparkSession;
  * alternating, medians reported:
  * <ul>
  *   <li><b>engine, batched</b>: one {@code forward} of all keys side by side (B = keys, T = hours,
- *       in chunks of 512 steps), the JVM engine on as many threads as the master has cores;
+ *       in chunks of 2048 steps, as transform's), the JVM engine on as many threads as the master has cores;
  *   <li><b>engine, per key</b>: the work transform does per task — each key alone (B = 1) on a
  *       single-threaded engine, one key after another on one thread.
  * </ul>
  * Also timed: Spark's own {@code repartition(sensor).sortWithinPartitions(sensor, ts)} of the table
- * into the noop sink, the part of transform's time that is Spark's shuffle and sort.
+ * into the noop sink, the part of transform's time that is Spark's shuffle and sort; and transform
+ * of the same table already clustered by key ({@code repartition(cores, sensor)
+ * .sortWithinPartitions(sensor, ts)}, cached and counted before timing, as a bucketed table or a
+ * user's own repartition leaves it), where Spark runs neither the shuffle nor the sort.
  * The model is a seeded random LSTM(2→H→2) without normalisation on the {@code sensors} example
  * table (cached and counted before timing); the inputs of the engine rows are the table's values,
  * collected once, untimed.
@@ -42,8 +45,8 @@ import org.apache.spark.sql.SparkSession;
 final class TransformBench {
   private TransformBench() {}
 
-  /** Steps per engine call, as transform's chunks. */
-  static final int CHUNK = 512;
+  /** Steps per engine call, as transform's chunks (SeriesScorer.CHUNK). */
+  static final int CHUNK = 2048;
 
   static List<Map<String, Object>> run(long rows, int keys, int hidden, int runs, String master, PrintStream out) {
     int hours = (int) Math.max(2, rows / keys);
@@ -52,6 +55,8 @@ final class TransformBench {
       Dataset<Row> table = ExampleTables.sensors(spark, keys, hours, 1).cache();
       long n = table.count();
       int cores = spark.sparkContext().defaultParallelism();
+      Dataset<Row> clustered = table.repartition(cores, table.col("sensor")).sortWithinPartitions("sensor", "ts").cache();
+      clustered.count();
       ModelConfig config = new ModelConfig(CellType.LSTM, 1, 2, hidden, 2, Mode.SEQ2SEQ, LossType.MSE);
       Params params = Params.initialize(config, 1);
       RnnModel model = new RnnModel(ModelFile.toBytes(params, Map.of())).setKeyCols("sensor").setOrderCol("ts")
@@ -63,6 +68,7 @@ final class TransformBench {
       double[] batched = new double[runs];
       double[] perKey = new double[runs];
       double[] shuffle = new double[runs];
+      double[] onClustered = new double[runs];
       for (int r = -1; r < runs; r++) {                  // r = -1: warm-up, untimed
         long a = System.nanoTime();
         model.transform(table).write().format("noop").mode("overwrite").save();
@@ -76,14 +82,19 @@ final class TransformBench {
         long d = System.nanoTime();
         table.repartition(table.col("sensor")).sortWithinPartitions("sensor", "ts").write().format("noop").mode("overwrite").save();
         double ds = (System.nanoTime() - d) / 1e9;
+        long e = System.nanoTime();
+        model.transform(clustered).write().format("noop").mode("overwrite").save();
+        double es = (System.nanoTime() - e) / 1e9;
         if (r >= 0) {
           shuffle[r] = ds;
+          onClustered[r] = es;
           transform[r] = ts;
           batched[r] = bs;
           perKey[r] = cs;
           out.printf("  run %d: transform %.2f s (%,.0f rows/s), engine batched %.2f s (%,.0f rows/s), engine per key %.2f s"
-              + " (%,.0f rows/s), Spark repartition + sort alone %.2f s; transform / batched %.2f%n", r + 1, ts, n / ts, bs,
-              n / bs, cs, n / cs, ds, bs / ts);
+              + " (%,.0f rows/s), Spark repartition + sort alone %.2f s, transform of the table clustered by key %.2f s"
+              + " (%,.0f rows/s); transform / batched %.2f, clustered / batched %.2f%n", r + 1, ts, n / ts, bs, n / bs, cs, n / cs,
+              ds, es, n / es, bs / ts, bs / es);
         }
       }
       Map<String, Object> row = new LinkedHashMap<>();
@@ -100,13 +111,17 @@ final class TransformBench {
       row.put("transform_s", BenchCommand.median(transform));
       row.put("ratio", BenchCommand.median(batched) / BenchCommand.median(transform));
       row.put("ratio_per_key", BenchCommand.median(perKey) / BenchCommand.median(transform));
+      row.put("transform_clustered_rows_per_s", n / BenchCommand.median(onClustered));
+      row.put("ratio_clustered", BenchCommand.median(batched) / BenchCommand.median(onClustered));
       out.println();
       out.println("| rows | keys | H | transform rows/s | engine batched rows/s | engine per key (1 thread) rows/s |"
-          + " transform / batched | transform / per key | transform s | of which Spark's repartition + sort alone s |");
-      out.println("|---|---|---|---|---|---|---|---|---|---|");
-      out.printf("| %,d | %,d | %d | %,.0f | %,.0f | %,.0f | %.2f | %.2f | %.2f | %.2f |%n", n, keys, hidden,
+          + " transform / batched | transform / per key | transform s | of which Spark's repartition + sort alone s |"
+          + " transform of the table clustered by key rows/s | clustered / batched |");
+      out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
+      out.printf("| %,d | %,d | %d | %,.0f | %,.0f | %,.0f | %.2f | %.2f | %.2f | %.2f | %,.0f | %.2f |%n", n, keys, hidden,
           row.get("transform_rows_per_s"), row.get("engine_batched_rows_per_s"), row.get("engine_per_key_rows_per_s"),
-          row.get("ratio"), row.get("ratio_per_key"), BenchCommand.median(transform), BenchCommand.median(shuffle));
+          row.get("ratio"), row.get("ratio_per_key"), BenchCommand.median(transform), BenchCommand.median(shuffle),
+          row.get("transform_clustered_rows_per_s"), row.get("ratio_clustered"));
       List<Map<String, Object>> result = new ArrayList<>();
       result.add(row);
       return result;

@@ -37,6 +37,7 @@ import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -53,9 +54,10 @@ import org.apache.spark.sql.types.StructType;
  *       and a {@code forecast} flag (see {@link #setForecastSteps}).
  *   <li>seq2one: one row per key: the key columns, the key's last order value and the outputs.
  * </ul>
- * How: {@code repartition(keys)}, {@code sortWithinPartitions(keys, order)}, then one
- * {@code mapPartitions} whose task parses the broadcast model once and steps one session over its
- * keys ({@link SeriesScorer}). Nothing is collected to the driver.
+ * How: {@code groupBy(keys).as(..).flatMapSortedGroups(order, ..)}: Spark shuffles the rows by key
+ * and sorts them by (key, order) unless the table already is so (then neither runs), and each task
+ * parses the broadcast model once and steps one session over its keys in turn
+ * ({@link SeriesScorer}). Nothing is collected to the driver.
  *
  * <p>Saved ({@link #write}) as a directory: Spark ML's {@code metadata/} (params, uid) and
  * {@code model.safetensors}, the file {@code bin/spark-rnn train} writes (PyTorch names, the
@@ -421,16 +423,23 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
       inputIdx[f] = RnnColumns.index(schema, inputs[f]);
       inputTypes[f] = schema.fields()[inputIdx[f]].dataType();
     }
-    Column[] sortColumns = Arrays.copyOf(keyColumns, keys.length + 1);
-    sortColumns[keys.length] = table.col(schema.fields()[orderIdx].name());
-    Dataset<Row> sorted = (keys.length == 0 ? table.repartition(1) : table.repartition(keyColumns))
-        .sortWithinPartitions(sortColumns);
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(table.sparkSession().sparkContext());
     Broadcast<byte[]> model = sc.broadcast(modelBytes);
     SeriesScorer scorer = new SeriesScorer(model, keyIdx, orderIdx, inputIdx, inputTypes, schema.fields()[orderIdx].dataType(),
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
         getForecastSteps(), getSteps(), getStride());
-    return sorted.mapPartitions((MapPartitionsFunction<Row, Row>) scorer::score, Encoders.row(outSchema));
+    Column order = table.col(schema.fields()[orderIdx].name());
+    if (keys.length == 0) {
+      // the whole table is one series: one task, its rows in order (Spark refuses a group by no columns)
+      return table.repartition(1).sortWithinPartitions(order)
+          .mapPartitions((MapPartitionsFunction<Row, Row>) rows -> scorer.call(null, rows), Encoders.row(outSchema));
+    }
+    // flatMapSortedGroups requires its input clustered by the keys and sorted by (keys, order), so
+    // Spark adds the shuffle and the sort only where the table does not already have them (a
+    // table repartitioned or bucketed by the keys, sorted within its partitions)
+    StructType keySchema = new StructType(Arrays.stream(keyIdx).mapToObj(i -> schema.fields()[i]).toArray(StructField[]::new));
+    return table.groupBy(keyColumns).as(Encoders.row(keySchema), Encoders.row(schema))
+        .flatMapSortedGroups(new Column[] {order}, scorer, Encoders.row(outSchema));
   }
 
   // ---- evaluate ----

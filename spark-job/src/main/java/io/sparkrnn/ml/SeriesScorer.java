@@ -8,7 +8,6 @@ import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.jvm.MathKernels;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
-import java.io.Serializable;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,6 +15,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.FlatMapGroupsFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -27,27 +27,30 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 
 /**
- * The executor side of {@link RnnModel#transform}: one task's rows, sorted by (key, order), in;
- * the same rows with their predictions (and each key's forecast rows; for seq2one, one row per
- * key or per window) out, lazily.
+ * The executor side of {@link RnnModel#transform}: called by Spark once per key with the key's
+ * rows sorted by order ({@code groupBy(keys).as(..).flatMapSortedGroups(order)}); returns the same
+ * rows with their predictions (and the key's forecast rows; for seq2one, one row per key or per
+ * window), lazily.
  *
- * <p>Per task: the model is parsed once from the broadcast bytes and one {@link StatefulSession}
- * (B = 1, on a single-threaded JVM engine) steps every key in turn, reset between keys. A key's
- * rows go through the engine in chunks of {@link #CHUNK} steps, each one {@code forward} from the
- * state the previous chunk left, so a task holds at most a chunk of rows, never a whole series
- * (the forecast's spacing aside: one long per row of the key, only when forecasting). Seq2one
- * models with a window length T score windows instead, each from a zero state, many side by side
- * ({@code Windows}); a task then holds T rows of inputs per pending window.
+ * <p>Per task: the model is parsed once from the broadcast bytes on the task's first key, and one
+ * {@link StatefulSession} (B = 1, on a single-threaded JVM engine) steps every key in turn, reset
+ * between keys. A key's rows go through the engine in chunks of {@link #CHUNK} steps, each one
+ * {@code forward} from the state the previous chunk left, so a task holds at most a chunk of rows,
+ * never a whole series (the forecast's spacing aside: one long per row of the key, only when
+ * forecasting). Seq2one models with a window length T score windows instead, each from a zero
+ * state, up to {@link #WINDOW_BATCH} of a key side by side ({@code Windows}); a task then holds T
+ * rows of inputs per pending window. A sequence's outputs do not depend on the other sequences of
+ * its batch (JvmEngineBatchInvarianceTest), so no prediction depends on which keys share a task.
  *
  * <p>Units: inputs are z-scored with the model's recorded statistics, x = (raw − mean) / std,
  * in double, then rounded to float32; outputs are taken back, raw = y · std + mean, in double.
  * A row with a null, NaN or infinite input, or a null order value, gets a null prediction and
  * leaves the state as it was (as {@code missing drop} at fit time).
  */
-final class SeriesScorer implements Serializable {
+final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
   private static final long serialVersionUID = 1L;
   /** Steps per engine call: long enough to amortise a call, short enough to bound a task's buffer. */
-  static final int CHUNK = 512;
+  static final int CHUNK = 2048;
   /** Seq2one windows per forward pass: B side by side fills the engine's matrix products. */
   static final int WINDOW_BATCH = 64;
 
@@ -65,6 +68,9 @@ final class SeriesScorer implements Serializable {
   /** Seq2one: T, the rows of a window (0: the whole series), and S, rows between window starts (0: a key's last window only). */
   private final int windowSteps;
   private final int windowStride;
+  /** The task whose keys {@link #scoring} steps: Spark deserialises the function for each task; this guards a reuse. */
+  private transient TaskContext task;
+  private transient Scoring scoring;
 
   SeriesScorer(Broadcast<byte[]> model, int[] keyIdx, int orderIdx, int[] inputIdx, DataType[] inputTypes, DataType orderType,
       int inWidth, int outWidth, boolean seq2one, boolean classes, int forecastSteps, int windowSteps, int windowStride) {
@@ -83,28 +89,31 @@ final class SeriesScorer implements Serializable {
     this.windowStride = windowStride;
   }
 
-  /** Scores one task's rows, which must be sorted by (key, order). */
-  Iterator<Row> score(Iterator<Row> rows) {
-    TrainedModel trained = TrainedModel.fromBytes(model.value(), "RnnModel broadcast");
-    BpttEngine engine = new JvmEngine(MathKernels.best(), 1);
-    TaskContext task = TaskContext.get();
-    if (task != null) {
-      task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> engine.close());
+  /** Scores one key's rows, sorted by order (the key's values are in every row; {@code key} is not read, and may be null). */
+  @Override
+  public Iterator<Row> call(Row key, Iterator<Row> rows) {
+    TaskContext now = TaskContext.get();
+    if (scoring == null || now != task) {
+      TrainedModel trained = TrainedModel.fromBytes(model.value(), "RnnModel broadcast");
+      BpttEngine engine = new JvmEngine(MathKernels.best(), 1);
+      if (now != null) {
+        now.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> engine.close());
+      }
+      task = now;
+      scoring = new Scoring(trained, engine);
     }
-    return new Scoring(rows, trained, engine);
+    return scoring.key(rows);
   }
 
-  /** The state of one task's pass: the current key, its pending rows and its forecast spacing. */
-  private final class Scoring implements Iterator<Row> {
-    private final Iterator<Row> in;
+  /** One task's model, engine and session, and the state of the key being scored. */
+  private final class Scoring {
     private final ModelConfig config;
     private final Normalization norm;
     private final StatefulSession session;
     private final ArrayDeque<Row> ready = new ArrayDeque<>();
     private final OrderSteps steps;
-    /** The first row of the next chunk, read ahead to see where a key ends. */
-    private Row pending;
-    private Object[] key;
+    /** The rows of the chunk being scored (reused). */
+    private final List<Row> chunk = new ArrayList<>(CHUNK);
     /** The key's last output, model units [O], or null before its first valid row. */
     private float[] lastOutput;
     /** The key's last row with an order value (the template of forecast rows). */
@@ -114,8 +123,7 @@ final class SeriesScorer implements Serializable {
     /** Values per input column in the last row read: 1 for a number, the length of an array or vector. */
     private final int[] widths = new int[inputIdx.length];
 
-    Scoring(Iterator<Row> in, TrainedModel trained, BpttEngine engine) {
-      this.in = in;
+    Scoring(TrainedModel trained, BpttEngine engine) {
       this.config = trained.config();
       this.norm = trained.normalization();
       this.session = new StatefulSession(trained.params(), engine, 1);
@@ -123,45 +131,39 @@ final class SeriesScorer implements Serializable {
       this.windows = seq2one && windowSteps > 0 ? new Windows(trained, engine) : null;
     }
 
-    @Override
-    public boolean hasNext() {
-      while (ready.isEmpty() && (pending != null || in.hasNext())) {
-        advance();
-      }
-      if (ready.isEmpty() && windows != null) {
-        windows.flush();                                 // the task's last windows
-      }
-      return !ready.isEmpty();
-    }
+    /**
+     * The key's output rows, its input read and scored a chunk at a time as they are asked for,
+     * then its closing rows. Spark reads a key's iterator to its end before it calls for the next.
+     */
+    Iterator<Row> key(Iterator<Row> in) {
+      return new Iterator<>() {
+        private boolean finished;
 
-    @Override
-    public Row next() {
-      if (!hasNext()) {
-        throw new NoSuchElementException();
-      }
-      return ready.poll();
-    }
-
-    /** Reads and scores one chunk of the current key; at the key's end, adds its forecast or seq2one row. */
-    private void advance() {
-      if (pending == null) {
-        pending = in.next();
-      }
-      key = keyOf(pending);
-      List<Row> chunk = new ArrayList<>();
-      boolean keyEnds = false;
-      while (chunk.size() < CHUNK) {
-        chunk.add(pending);
-        pending = in.hasNext() ? in.next() : null;
-        if (pending == null || !Arrays.deepEquals(key, keyOf(pending))) {
-          keyEnds = true;
-          break;
+        @Override
+        public boolean hasNext() {
+          while (ready.isEmpty() && !finished) {
+            if (in.hasNext()) {
+              chunk.clear();
+              while (chunk.size() < CHUNK && in.hasNext()) {
+                chunk.add(in.next());
+              }
+              scoreChunk(chunk);
+            } else {
+              finishKey();
+              finished = true;
+            }
+          }
+          return !ready.isEmpty();
         }
-      }
-      scoreChunk(chunk);
-      if (keyEnds) {
-        finishKey();
-      }
+
+        @Override
+        public Row next() {
+          if (!hasNext()) {
+            throw new NoSuchElementException();
+          }
+          return ready.poll();
+        }
+      };
     }
 
     private void scoreChunk(List<Row> chunk) {
@@ -197,9 +199,13 @@ final class SeriesScorer implements Serializable {
         return;
       }
       for (int r = 0; r < chunk.size(); r++) {
-        Object[] v = Arrays.copyOf(values(chunk.get(r)), outWidth);
+        Row row = chunk.get(r);
+        Object[] v = new Object[outWidth];
+        for (int i = 0; i < inWidth; i++) {
+          v[i] = row.get(i);
+        }
         if (step[r] >= 0) {
-          putOutputs(v, inWidth, Arrays.copyOfRange(y, step[r] * O, step[r] * O + O));
+          putOutputs(v, inWidth, y, step[r] * O);
         }
         if (forecastSteps > 0) {
           v[outWidth - 1] = false;
@@ -208,10 +214,11 @@ final class SeriesScorer implements Serializable {
       }
     }
 
-    /** The key's closing rows: seq2one's single row, or forecastSteps closed-loop rows; then a fresh state. */
+    /** The key's closing rows: its seq2one row or windows, or forecastSteps closed-loop rows; then a fresh state. */
     private void finishKey() {
       if (windows != null) {
         windows.endKey(lastRow);
+        windows.flush();                                 // the key's rows go out before the next key's
       } else if (seq2one) {
         if (lastRow != null) {
           ready.add(seq2oneRow(lastRow, lastOutput));
@@ -241,7 +248,7 @@ final class SeriesScorer implements Serializable {
       Object order = lastRow.get(orderIdx);
       float[] y = lastOutput;
       for (int i = 1; i <= forecastSteps; i++) {
-        double[] raw = outputsToRaw(y);                  // the forecast for this row's time
+        double[] raw = outputsToRaw(y, 0);               // the forecast for this row's time
         float[] x = new float[F];
         for (int f = 0; f < F; f++) {
           x[f] = (float) inputToModel(raw[f], f);
@@ -256,7 +263,7 @@ final class SeriesScorer implements Serializable {
         for (int c = 0, f = 0; c < inputIdx.length; f += widths[c], c++) {
           v[inputIdx[c]] = columnValue(raw, f, widths[c], inputTypes[c]);
         }
-        putOutputs(v, inWidth, y);
+        putOutputs(v, inWidth, y, 0);
         v[outWidth - 1] = true;
         ready.add(RowFactory.create(v));
       }
@@ -269,7 +276,7 @@ final class SeriesScorer implements Serializable {
         v[i] = last.get(keyIdx[i]);
       }
       v[keyIdx.length] = last.get(orderIdx);
-      putOutputs(v, keyIdx.length + 1, y);
+      putOutputs(v, keyIdx.length + 1, y, 0);
       return RowFactory.create(v);
     }
 
@@ -413,19 +420,19 @@ final class SeriesScorer implements Serializable {
       return norm == null ? raw : (raw - norm.inputMean()[f]) / norm.inputStd()[f];
     }
 
-    /** raw = y_o · std_o + mean_o for regression outputs; logits as they are. */
-    private double[] outputsToRaw(float[] y) {
-      double[] r = new double[y.length];
+    /** raw = y_o · std_o + mean_o for regression outputs, logits as they are; y_o at y[off + o], o &lt; O. */
+    private double[] outputsToRaw(float[] y, int off) {
+      double[] r = new double[config.outputSize()];
       boolean scale = norm != null && norm.targetMean() != null;
-      for (int o = 0; o < y.length; o++) {
-        r[o] = scale ? y[o] * norm.targetStd()[o] + norm.targetMean()[o] : y[o];
+      for (int o = 0; o < r.length; o++) {
+        r[o] = scale ? y[off + o] * norm.targetStd()[o] + norm.targetMean()[o] : y[off + o];
       }
       return r;
     }
 
-    /** prediction (and probability, predictedClass) at v[at..]. */
-    private void putOutputs(Object[] v, int at, float[] y) {
-      double[] raw = outputsToRaw(y);
+    /** prediction (and probability, predictedClass) at v[at..], from the outputs at y[off..off+O). */
+    private void putOutputs(Object[] v, int at, float[] y, int off) {
+      double[] raw = outputsToRaw(y, off);
       v[at] = raw;
       if (classes) {
         v[at + 1] = softmax(raw);
@@ -439,14 +446,6 @@ final class SeriesScorer implements Serializable {
         k[i] = row.get(keyIdx[i]);
       }
       return k;
-    }
-
-    private Object[] values(Row row) {
-      Object[] v = new Object[inWidth];
-      for (int i = 0; i < inWidth; i++) {
-        v[i] = row.get(i);
-      }
-      return v;
     }
   }
 

@@ -28,7 +28,9 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
@@ -36,6 +38,7 @@ import org.apache.spark.ml.feature.SQLTransformer;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -460,23 +463,41 @@ class RnnEstimatorTest {
     assertEquals(0, jobs, "Spark jobs started by the refused calls");
   }
 
-  /** The Spark jobs started while {@code work} runs (the listener bus drained before and after). */
-  static int jobsDuring(Runnable work) throws java.util.concurrent.TimeoutException {
+  /** The Spark jobs started while {@code work} runs. */
+  static int jobsDuring(Runnable work) throws TimeoutException {
     AtomicInteger jobs = new AtomicInteger();
-    SparkListener counter = new SparkListener() {
+    listening(new SparkListener() {
       @Override
       public void onJobStart(SparkListenerJobStart jobStart) {
         jobs.incrementAndGet();
       }
-    };
+    }, work);
+    return jobs.get();
+  }
+
+  /** The shuffle bytes the tasks that end while {@code work} runs wrote. */
+  static long shuffleBytesDuring(Runnable work) throws TimeoutException {
+    AtomicLong bytes = new AtomicLong();
+    listening(new SparkListener() {
+      @Override
+      public void onTaskEnd(SparkListenerTaskEnd taskEnd) {
+        if (taskEnd.taskMetrics() != null) {
+          bytes.addAndGet(taskEnd.taskMetrics().shuffleWriteMetrics().bytesWritten());
+        }
+      }
+    }, work);
+    return bytes.get();
+  }
+
+  /** Runs {@code work} with {@code listener} on the listener bus, the bus drained before and after. */
+  static void listening(SparkListener listener, Runnable work) throws TimeoutException {
     spark.sparkContext().listenerBus().waitUntilEmpty();
-    spark.sparkContext().addSparkListener(counter);
+    spark.sparkContext().addSparkListener(listener);
     try {
       work.run();
       spark.sparkContext().listenerBus().waitUntilEmpty();
-      return jobs.get();
     } finally {
-      spark.sparkContext().removeSparkListener(counter);
+      spark.sparkContext().removeSparkListener(listener);
     }
   }
 
@@ -512,6 +533,27 @@ class RnnEstimatorTest {
     assertNull(b.get(100).get(b.get(100).fieldIndex("prediction")));
     assertArrayEquals(prediction(a.get(99)), prediction(b.get(99)), 0.0, "before the hole: the same");
     assertFalse(java.util.Arrays.equals(prediction(a.get(101)), prediction(b.get(101))), "after the hole: row 100 was skipped");
+  }
+
+  @Test
+  void aTableAlreadyClusteredByKeyIsScoredWithoutAShuffleToTheSameBits() throws Exception {
+    RnnModel m = model.copy(new ParamMap()).setForecastSteps(FORECAST);
+    // as a bucketed table or the user's own repartition leaves it: clustered by the key (3
+    // partitions, not the session's 4) and sorted by (key, time) within its partitions
+    Dataset<Row> clustered = table.repartition(3, col("sensor")).sortWithinPartitions("sensor", "ts").cache();
+    clustered.count();
+    assertTrue(shuffleBytesDuring(() -> m.transform(table).collectAsList()) > 0, "the table as generated is shuffled by key");
+    assertEquals(0, shuffleBytesDuring(() -> m.transform(clustered).collectAsList()), "shuffle bytes of the clustered table");
+    // a key's predictions depend on its rows alone, not on how the table was partitioned or ordered
+    assertSamePredictions(m.transform(table), m.transform(clustered));
+    assertSamePredictions(m.transform(table), m.transform(table.repartition(5).sortWithinPartitions(col("temp"))));
+    clustered.unpersist();
+  }
+
+  @Test
+  void withoutKeyColsTheWholeTableIsOneSeries() {
+    Dataset<Row> one = table.where(col("sensor").equalTo("sensor-00003"));
+    assertSamePredictions(model.transform(one), model.copy(new ParamMap()).setKeyCols().transform(one.repartition(3)));
   }
 
   /** A seq2one class model: whether the hour after a window of 24 falls in the first half of the day (a property of ts alone). */

@@ -142,6 +142,12 @@ final class VectorKernels extends MathKernels {
   /** One k block: C += op(A)[M][kc] B[kc][N]. */
   private static void block(int M, int N, int K, float[] a, int aOff, int ai, int ak, float[] b, int bOff, int ldb,
       float[] c, int cOff, int ldc) {
+    if (M < 4) {
+      for (int i = 0; i < M; i++) {
+        row(N, K, a, aOff + i * ai, ak, b, bOff, ldb, c, cOff + i * ldc);
+      }
+      return;
+    }
     int j = 0;
     for (; j + 2 * V <= N; j += 2 * V) {
       int i = 0;
@@ -162,7 +168,13 @@ final class VectorKernels extends MathKernels {
         tile1x1(K, a, aOff + i * ai, ak, b, bOff + j, ldb, c, cOff + i * ldc + j);
       }
     }
-    for (; j < N; j++) {
+    tailColumns(M, j, N, K, a, aOff, ai, ak, b, bOff, ldb, c, cOff, ldc);
+  }
+
+  /** Columns [j0, N) of C, past the last full vector, in scalar sums: C[i][j] += Σ_k A[i][k]·B[k][j], summed in float. */
+  private static void tailColumns(int M, int j0, int N, int K, float[] a, int aOff, int ai, int ak, float[] b, int bOff, int ldb,
+      float[] c, int cOff, int ldc) {
+    for (int j = j0; j < N; j++) {
       for (int i = 0; i < M; i++) {
         float s = 0f;
         int pa = aOff + i * ai;
@@ -173,6 +185,62 @@ final class VectorKernels extends MathKernels {
         c[cOff + i * ldc + j] += s;
       }
     }
+  }
+
+  /**
+   * One row of C alone, C[0..N) += A[·] B[·][0..N): a matrix-vector product, as a B = 1 forward
+   * step runs (a key stepped alone by transform, predict, generate). Strips of 8V columns keep
+   * eight independent fused multiply-add chains in flight, where {@link #tile1x2}'s two waited on
+   * each other's latency: at H = 32 (128 gate columns on AVX-512) one strip is the whole row. Each
+   * element is still the chain c = fma(a_k, b_kj, c) over k from 0, as in every tile, and the
+   * columns past the last full vector take {@link #tailColumns} as in {@link #block}: the same
+   * bits as the row gets inside a larger M.
+   */
+  private static void row(int N, int K, float[] a, int a0, int ak, float[] b, int b0, int ldb, float[] c, int c0) {
+    int j = 0;
+    for (; j + 8 * V <= N; j += 8 * V) {
+      tile1x8(K, a, a0, ak, b, b0 + j, ldb, c, c0 + j);
+    }
+    for (; j + 2 * V <= N; j += 2 * V) {
+      tile1x2(K, a, a0, ak, b, b0 + j, ldb, c, c0 + j);
+    }
+    for (; j + V <= N; j += V) {
+      tile1x1(K, a, a0, ak, b, b0 + j, ldb, c, c0 + j);
+    }
+    tailColumns(1, j, N, K, a, a0, 0, ak, b, b0, ldb, c, c0, 0);
+  }
+
+  /** C[0][0..8V) += A[0][·] B[·][0..8V), C held in eight vector registers. */
+  private static void tile1x8(int K, float[] a, int a0, int ak, float[] b, int b0, int ldb, float[] c, int c0) {
+    FloatVector x0 = FloatVector.fromArray(S, c, c0);
+    FloatVector x1 = FloatVector.fromArray(S, c, c0 + V);
+    FloatVector x2 = FloatVector.fromArray(S, c, c0 + 2 * V);
+    FloatVector x3 = FloatVector.fromArray(S, c, c0 + 3 * V);
+    FloatVector x4 = FloatVector.fromArray(S, c, c0 + 4 * V);
+    FloatVector x5 = FloatVector.fromArray(S, c, c0 + 5 * V);
+    FloatVector x6 = FloatVector.fromArray(S, c, c0 + 6 * V);
+    FloatVector x7 = FloatVector.fromArray(S, c, c0 + 7 * V);
+    int pa = a0;
+    int pb = b0;
+    for (int k = 0; k < K; k++, pa += ak, pb += ldb) {
+      FloatVector s = FloatVector.broadcast(S, a[pa]);
+      x0 = s.fma(FloatVector.fromArray(S, b, pb), x0);
+      x1 = s.fma(FloatVector.fromArray(S, b, pb + V), x1);
+      x2 = s.fma(FloatVector.fromArray(S, b, pb + 2 * V), x2);
+      x3 = s.fma(FloatVector.fromArray(S, b, pb + 3 * V), x3);
+      x4 = s.fma(FloatVector.fromArray(S, b, pb + 4 * V), x4);
+      x5 = s.fma(FloatVector.fromArray(S, b, pb + 5 * V), x5);
+      x6 = s.fma(FloatVector.fromArray(S, b, pb + 6 * V), x6);
+      x7 = s.fma(FloatVector.fromArray(S, b, pb + 7 * V), x7);
+    }
+    x0.intoArray(c, c0);
+    x1.intoArray(c, c0 + V);
+    x2.intoArray(c, c0 + 2 * V);
+    x3.intoArray(c, c0 + 3 * V);
+    x4.intoArray(c, c0 + 4 * V);
+    x5.intoArray(c, c0 + 5 * V);
+    x6.intoArray(c, c0 + 6 * V);
+    x7.intoArray(c, c0 + 7 * V);
   }
 
   /** C[0..8)[0..2V) += op(A)[0..8)[·] B[·][0..2V), C held in sixteen vector registers (AVX-512 has 32). */

@@ -188,6 +188,50 @@ class VectorKernelsTest {
   }
 
   /**
+   * The matrix product's rows: a row alone (M = 1, a B = 1 forward step) and each row of a tiled
+   * M = 13 (8- or 4-row tiles and a lone row) are, bit for bit, the definition — element (i, j) of
+   * a column in a full vector is the chain c = fma(A[i][k], B[k][j], c) over k from C's value, of a
+   * tail column C + Σ_k A[i][k]·B[k][j] summed in float — for N with every kind of column strip
+   * (8V, 2V, V and a scalar tail), A read plain and transposed.
+   */
+  @ParameterizedTest(name = "transA = {0}")
+  @ValueSource(booleans = {false, true})
+  void gemmRowsAloneAndInTilesAreTheFmaChainOfEachElement(boolean transA) {
+    int M = 13;
+    int N = 8 * V + 2 * V + V + 3;
+    int K = 37;
+    int lda = transA ? M + 1 : K + 2;
+    int ldb = N + 5;
+    int ldc = N + 1;
+    float[] a = inputs((transA ? K : M) * lda, 16);
+    float[] b = inputs(K * ldb, 17);
+    float[] c = inputs(M * ldc, 18);
+    float[] tiled = c.clone();
+    vector.gemm(M, N, K, a, 0, lda, transA, b, 0, ldb, tiled, 0, ldc);
+    for (int i = 0; i < M; i++) {
+      float[] alone = c.clone();
+      vector.gemm(1, N, K, a, transA ? i : i * lda, lda, transA, b, 0, ldb, alone, i * ldc, ldc);
+      for (int j = 0; j < N; j++) {
+        float want;
+        if (j < N / V * V) {
+          want = c[i * ldc + j];
+          for (int k = 0; k < K; k++) {
+            want = Math.fma(a[transA ? k * lda + i : i * lda + k], b[k * ldb + j], want);
+          }
+        } else {
+          float s = 0f;
+          for (int k = 0; k < K; k++) {
+            s += a[transA ? k * lda + i : i * lda + k] * b[k * ldb + j];
+          }
+          want = c[i * ldc + j] + s;
+        }
+        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(alone[i * ldc + j]), "row " + i + " alone, column " + j);
+        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(tiled[i * ldc + j]), "row " + i + " of 13, column " + j);
+      }
+    }
+  }
+
+  /**
    * The same comparisons 20,000 times, so that both sides also run as C2 compiles them (a single
    * call runs interpreted): the bits must not change with the JIT tier.
    */

@@ -63,6 +63,11 @@ public final class TrainingMetrics {
    */
   public record Breakdown(double computeMs, double reduceMs, double updateMs, double controlMs) {}
 
+  /** Steps timed so far in this run. */
+  public int timedSteps() {
+    return stepNanos.size();
+  }
+
   public Breakdown breakdown(int skip) {
     int from = Math.min(skip, stepNanos.size());
     int n = stepNanos.size() - from;

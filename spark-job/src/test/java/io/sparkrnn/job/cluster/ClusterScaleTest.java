@@ -50,8 +50,8 @@ class ClusterScaleTest {
           ManagedProcess d = cluster.submit("scale-" + executors, Map.of("spark.cores.max", Integer.toString(executors),
               StandaloneCluster.FULL_JIT, "true"),
               List.of("train", "--data", data, "--out", out, "--cell", "lstm", "--hidden-size", shape[0], "--batch", shape[1], "--steps",
-                  "60", "--partitions", Integer.toString(executors), "--checkpoint-every", "0", "--validate-every", "0", "--log-every",
-                  "10", "--seed", "1"));
+                  "150", "--partitions", Integer.toString(executors), "--checkpoint-every", "0", "--validate-every", "0", "--log-every",
+                  "25", "--seed", "1"));
           assertEquals(0, d.awaitExit(Duration.ofMinutes(5)), d.tail(40));
           String md = new String(hdfs.read(out + "/report.md"), StandardCharsets.UTF_8);
           Matcher parts = PARTS.matcher(md);

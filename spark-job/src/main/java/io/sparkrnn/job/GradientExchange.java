@@ -283,6 +283,15 @@ final class GradientExchange {
       return this;
     }
 
+    /** A count, then each string. */
+    Codec putStrings(java.util.Collection<String> strings) {
+      putInt(strings.size());
+      for (String s : strings) {
+        putString(s);
+      }
+      return this;
+    }
+
     long getLong() {
       return b.getLong();
     }
@@ -339,6 +348,15 @@ final class GradientExchange {
       b.asIntBuffer().get(v);
       b.position(b.position() + 4 * n);
       return v;
+    }
+
+    /** What {@link #putStrings} wrote, as a sorted set; the count is checked against the bytes left. */
+    TreeSet<String> getStrings() {
+      TreeSet<String> out = new TreeSet<>();
+      for (int i = count(4); i > 0; i--) {
+        out.add(getString());
+      }
+      return out;
     }
 
     String getString() {

@@ -299,10 +299,7 @@ final class TreeReduce {
     for (CombineTree.Block b : p.blocks()) {
       c.putInt(b.level()).putInt(b.index()).putDouble(b.sum().lossSum()).putLong(b.sum().count());
     }
-    c.putInts(p.positions()).putFloats(p.finalH()).putFloats(p.finalC()).putInt(p.devices().size());
-    for (String d : p.devices()) {
-      c.putString(d);
-    }
+    c.putInts(p.positions()).putFloats(p.finalH()).putFloats(p.finalC()).putStrings(p.devices());
     c.putLong(p.computeNanos()).putInt(p.errorPartition()).putString(p.errorExecutor()).putString(p.dataError()).putBoolean(p.endSegment());
     return c.bytes();
   }
@@ -325,10 +322,7 @@ final class TreeReduce {
     int[] positions = c.getInts();
     float[] h = c.getFloats();
     float[] cs = c.getFloats();
-    TreeSet<String> devices = new TreeSet<>();
-    for (int i = c.getInt(); i > 0; i--) {
-      devices.add(c.getString());
-    }
+    TreeSet<String> devices = c.getStrings();
     return new Part(first, end, blocks, positions == null ? new int[0] : positions, h, cs, devices, c.getLong(), c.getInt(), c.getString(),
         c.getString(), c.getBoolean());
   }
@@ -336,10 +330,7 @@ final class TreeReduce {
   static byte[] encode(Down d) {
     GradientExchange.Codec c = GradientExchange.Codec.writer(1024 + 4 * (length(d.carriedH()) + length(d.carriedC())));
     c.putBoolean(d.hasTotal()).putDouble(d.lossSum()).putLong(d.count()).putLong(d.computeNanos()).putFloats(d.carriedH())
-        .putFloats(d.carriedC()).putInt(d.devices().size());
-    for (String s : d.devices()) {
-      c.putString(s);
-    }
+        .putFloats(d.carriedC()).putStrings(d.devices());
     c.putString(d.dataError()).putBoolean(d.endSegment());
     return c.bytes();
   }
@@ -352,10 +343,7 @@ final class TreeReduce {
     long nanos = c.getLong();
     float[] h = c.getFloats();
     float[] cs = c.getFloats();
-    TreeSet<String> devices = new TreeSet<>();
-    for (int i = c.getInt(); i > 0; i--) {
-      devices.add(c.getString());
-    }
+    TreeSet<String> devices = c.getStrings();
     return new Down(has, loss, count, nanos, h, cs, devices, c.getString(), c.getBoolean());
   }
 

@@ -3,12 +3,8 @@ package io.sparkrnn.data;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
-import java.nio.charset.StandardCharsets;
+import io.sparkrnn.testing.ChildJvm;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,26 +20,9 @@ class PrepTableUnderSmallHeapTest {
   @Test
   void aTableLargerThanTheHeapIsPrepped() throws Exception {
     long rows = 9_000_000;
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-Xmx512m");
-    for (String opt : System.getProperty("sparkrnn.test.opens", "").split(" ")) {
-      if (!opt.isBlank()) {
-        cmd.add(opt);
-      }
-    }
-    cmd.add("-cp");
-    cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")).replace(' ',
-        File.pathSeparatorChar));
-    cmd.add("io.sparkrnn.data.spark.SmallHeapPrep");
-    cmd.add(tmp.toString());
-    cmd.add(Long.toString(rows));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(10, TimeUnit.MINUTES), "the child JVM did not finish");
-    assertEquals(0, p.exitValue(), () -> "child failed:\n" + out.substring(Math.max(0, out.length() - 4000)));
+    ChildJvm.Result child = ChildJvm.run("512m", 10, "io.sparkrnn.data.spark.SmallHeapPrep", tmp.toString(), Long.toString(rows));
+    String out = child.output();
+    assertEquals(0, child.code(), () -> "child failed:\n" + out.substring(Math.max(0, out.length() - 4000)));
     // 2000 sensors x 4500 hours, T = 48, stride 24, K = 1: windows at 0, 24, ..., while s + 49 <= 4500 -> 186 each
     assertTrue(out.contains("sequences " + 2000L * 186), out);
     java.util.regex.Matcher heap = java.util.regex.Pattern.compile("max heap MB (\\d+)").matcher(out);

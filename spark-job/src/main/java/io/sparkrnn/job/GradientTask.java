@@ -111,7 +111,7 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     VirtualPartitions cut = new VirtualPartitions(in.sequences(), context.virtualPartitions());
     int firstLeaf = cut.firstLeaf(partition, context.partitions());
     int endLeaf = cut.firstLeaf(partition + 1, context.partitions());
-    int[] positions = positionsOf(in, partition, context);
+    int[] positions = positionsOf(cut, partition, context.partitions());
     int from = cut.start(firstLeaf);
     ModelConfig config = in.config();
     boolean carry = in.h0() != null;
@@ -120,7 +120,9 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     List<int[]> upcoming = new ArrayList<>(ahead.size() + 1);
     upcoming.add(shardsRead(in, positions));
     for (StepInput a : ahead) {
-      upcoming.add(shardsRead(a, positionsOf(a, partition, context)));
+      // a step of another batch size (none in a schedule today) has a cut of its own
+      VirtualPartitions aheadCut = a.sequences() == in.sequences() ? cut : new VirtualPartitions(a.sequences(), context.virtualPartitions());
+      upcoming.add(shardsRead(a, positionsOf(aheadCut, partition, context.partitions())));
     }
     String slot = Integer.toString(partition);
     ShardCache.JVM.plan(use.run(), slot, context.dataset(), upcoming);
@@ -171,10 +173,9 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
    * The positions in the step's global batch of this partition's sequences: its contiguous run of
    * virtual partitions, [start(⌊pV/P⌋), start(⌊(p+1)V/P⌋)) ({@link VirtualPartitions}).
    */
-  static int[] positionsOf(StepInput in, int partition, Context context) {
-    VirtualPartitions cut = new VirtualPartitions(in.sequences(), context.virtualPartitions());
-    int from = cut.start(cut.firstLeaf(partition, context.partitions()));
-    int to = cut.start(cut.firstLeaf(partition + 1, context.partitions()));
+  static int[] positionsOf(VirtualPartitions cut, int partition, int partitions) {
+    int from = cut.start(cut.firstLeaf(partition, partitions));
+    int to = cut.start(cut.firstLeaf(partition + 1, partitions));
     return java.util.stream.IntStream.range(from, to).toArray();
   }
 

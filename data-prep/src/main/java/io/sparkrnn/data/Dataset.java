@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
@@ -124,7 +125,7 @@ public final class Dataset implements Serializable {
       shardSet = new java.util.HashSet<>(manifest.shards()); // a list scan per read is O(shards): slow for 10^5 shards
     }
     if (!shardSet.contains(shard)) {
-      throw new IllegalArgumentException(shard.file() + ": not a shard of " + uri + " (or its entry differs from the manifest)");
+      throw new BadInputException(shard.file() + ": not a shard of " + uri + " (or its entry differs from the manifest)");
     }
     byte[] bytes = readVerified(shard, conf);
     return ShardCodec.decode(bytes, manifest.spec(), shard.file(), shard.batch());

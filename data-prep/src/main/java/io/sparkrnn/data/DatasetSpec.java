@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -35,13 +36,13 @@ public record DatasetSpec(
 
   public DatasetSpec {
     if (task == null || task.isBlank() || mode == null || loss == null) {
-      throw new IllegalArgumentException("task, mode and loss must be given");
+      throw new BadInputException("task, mode and loss must be given");
     }
     requireRange("features", features);
     requireRange("outputs", outputs);
     requireRange("steps", steps);
     if (loss == LossType.CROSS_ENTROPY && outputs < 2) {
-      throw new IllegalArgumentException("outputs must be at least 2 classes for cross_entropy, found " + outputs);
+      throw new BadInputException("outputs must be at least 2 classes for cross_entropy, found " + outputs);
     }
     if (vocabulary != null) {
       vocabulary = List.copyOf(vocabulary);
@@ -51,7 +52,7 @@ public record DatasetSpec(
 
   private static void requireRange(String key, int value) {
     if (value < 1 || value > MAX_DIMENSION) {
-      throw new IllegalArgumentException(key + " must be in [1, " + MAX_DIMENSION + "], found " + value);
+      throw new BadInputException(key + " must be in [1, " + MAX_DIMENSION + "], found " + value);
     }
   }
 

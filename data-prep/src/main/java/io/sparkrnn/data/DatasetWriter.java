@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.Closeable;
 import java.io.FileNotFoundException;
@@ -73,7 +74,7 @@ public final class DatasetWriter implements Closeable {
       throw new IllegalStateException("dataset writer already committed or aborted");
     }
     if (written.containsKey(index)) {
-      throw new IllegalArgumentException(ShardInfo.fileName(index) + " written twice");
+      throw new BadInputException(ShardInfo.fileName(index) + " written twice");
     }
     String file = ShardInfo.fileName(index);
     byte[] bytes = ShardCodec.encode(batch, spec, file);

@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -91,7 +92,7 @@ public final class ExactMoments implements Serializable {
   /** Mean and population standard deviation (std 1 where below {@link Normalization#MIN_STD}). */
   public Normalization toNormalization() {
     if (inputCount == 0) {
-      throw new IllegalArgumentException("cannot normalise: the training split has no valid steps");
+      throw new BadInputException("cannot normalise: the training split has no valid steps");
     }
     double[][] in = stats(inputSum, inputSumSq, inputCount);
     double[][] out = targetSum == null ? new double[][] {null, null} : stats(targetSum, targetSumSq, targetCount);
@@ -176,7 +177,7 @@ public final class ExactMoments implements Serializable {
       int bits = Float.floatToRawIntBits(v);
       int biased = (bits >>> 23) & 0xff;
       if (biased == 0xff) {
-        throw new IllegalArgumentException("exact sum of a non-finite value " + v);
+        throw new BadInputException("exact sum of a non-finite value " + v);
       }
       long m = bits & 0x7fffff;
       return biased == 0 ? m : m | 1L << 23;
@@ -211,7 +212,7 @@ public final class ExactMoments implements Serializable {
 
     void merge(ExactSum other) {
       if (other.minExp != minExp || other.digits.length != digits.length) {
-        throw new IllegalArgumentException("merging exact sums of different ranges");
+        throw new BadInputException("merging exact sums of different ranges");
       }
       normalize();
       other.normalize();

@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.File;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -134,7 +135,7 @@ public final class FileSystems {
     FileStatus status = statusOrNull(fs, q);
     if (status != null) {
       if (directory != status.isDirectory()) {
-        throw new IllegalArgumentException(what + (status.isDirectory() ? "is a directory" : "is a regular file") + ", " + wanted);
+        throw new BadInputException(what + (status.isDirectory() ? "is a directory" : "is a regular file") + ", " + wanted);
       }
       return;
     }
@@ -142,7 +143,7 @@ public final class FileSystems {
       FileStatus s = statusOrNull(fs, a);
       if (s != null) {
         if (!s.isDirectory()) {
-          throw new IllegalArgumentException(what + "cannot be created: " + a + " is a regular file, not a directory");
+          throw new BadInputException(what + "cannot be created: " + a + " is a regular file, not a directory");
         }
         return;
       }
@@ -163,7 +164,7 @@ public final class FileSystems {
     for (String system : SYSTEM_DIRECTORIES) {
       java.nio.file.Path sys = java.nio.file.Path.of(system);
       if (path.startsWith(sys) || (real != null && real.startsWith(sys))) {
-        throw new IllegalArgumentException(what + "lies under " + system + (path.startsWith(sys) ? "" : " (through a link)")
+        throw new BadInputException(what + "lies under " + system + (path.startsWith(sys) ? "" : " (through a link)")
             + ", a system directory, not storage; " + wanted + " on a disk");
       }
     }
@@ -173,28 +174,28 @@ public final class FileSystems {
     if (existing.equals(path)) {
       if (Files.isDirectory(path)) {
         if (!directory) {
-          throw new IllegalArgumentException(what + "is a directory, " + wanted);
+          throw new BadInputException(what + "is a directory, " + wanted);
         }
         if (!Files.isWritable(path)) {
-          throw new IllegalArgumentException(what + "is a directory this user cannot write to");
+          throw new BadInputException(what + "is a directory this user cannot write to");
         }
         return;
       }
       if (directory || !Files.isRegularFile(path)) {
-        throw new IllegalArgumentException(what + (Files.isRegularFile(path) ? "is a regular file"
+        throw new BadInputException(what + (Files.isRegularFile(path) ? "is a regular file"
             : "is not a regular file (a FIFO, socket or device)") + ", " + wanted);
       }
       java.nio.file.Path parent = path.toAbsolutePath().getParent();
       if (parent != null && !Files.isWritable(parent)) {
-        throw new IllegalArgumentException(what + "cannot be replaced: " + parent + " is not writable by this user");
+        throw new BadInputException(what + "cannot be replaced: " + parent + " is not writable by this user");
       }
       return;
     }
     if (!Files.isDirectory(existing)) {
-      throw new IllegalArgumentException(what + "cannot be created: " + existing + " is a regular file, not a directory");
+      throw new BadInputException(what + "cannot be created: " + existing + " is a regular file, not a directory");
     }
     if (!Files.isWritable(existing)) {
-      throw new IllegalArgumentException(what + "cannot be created: " + existing + " is not writable by this user");
+      throw new BadInputException(what + "cannot be created: " + existing + " is not writable by this user");
     }
   }
 

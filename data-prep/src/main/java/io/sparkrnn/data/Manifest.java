@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.model.LossType;
@@ -34,37 +35,37 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
 
   public Manifest {
     if (spec == null || shards == null) {
-      throw new IllegalArgumentException("manifest: spec and shards must be given");
+      throw new BadInputException("manifest: spec and shards must be given");
     }
     shards = List.copyOf(shards);
     if (shards.isEmpty()) {
-      throw new IllegalArgumentException("manifest: no shards (an empty dataset)");
+      throw new BadInputException("manifest: no shards (an empty dataset)");
     }
     Set<String> names = new HashSet<>();
     for (ShardInfo s : shards) {
       if (!names.add(s.file())) {
-        throw new IllegalArgumentException("manifest: shard " + s.file() + " is listed twice");
+        throw new BadInputException("manifest: shard " + s.file() + " is listed twice");
       }
       long data = dataBytes(spec, s.batch());
       if (data > SafeTensors.MAX_ELEMENTS || s.bytes() < data || s.bytes() > data + MAX_SHARD_HEADER_BYTES) {
-        throw new IllegalArgumentException("manifest: " + s.file() + " claims " + s.bytes() + " bytes, expected "
+        throw new BadInputException("manifest: " + s.file() + " claims " + s.bytes() + " bytes, expected "
             + data + " data bytes plus a header of at most " + MAX_SHARD_HEADER_BYTES + " for B=" + s.batch()
             + " T=" + spec.steps() + " F=" + spec.features() + " (and under 2 GiB)");
       }
     }
     if (normalization != null) {
       if (normalization.inputMean().length != spec.features()) {
-        throw new IllegalArgumentException("manifest: normalization.input_mean has " + normalization.inputMean().length
+        throw new BadInputException("manifest: normalization.input_mean has " + normalization.inputMean().length
             + " entries, expected F=" + spec.features());
       }
       if (spec.classTargets() ? normalization.targetMean() != null
           : normalization.targetMean() == null || normalization.targetMean().length != spec.outputs()) {
-        throw new IllegalArgumentException("manifest: normalization.target_mean must have O=" + spec.outputs()
+        throw new BadInputException("manifest: normalization.target_mean must have O=" + spec.outputs()
             + " entries for mse targets and be absent for class ids");
       }
     }
     if (spec.vocabulary() != null && spec.classTargets() && spec.vocabulary().size() != spec.outputs()) {
-      throw new IllegalArgumentException("manifest: vocabulary has " + spec.vocabulary().size() + " entries, expected O="
+      throw new BadInputException("manifest: vocabulary has " + spec.vocabulary().size() + " entries, expected O="
           + spec.outputs());
     }
   }
@@ -93,7 +94,7 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
         return s;
       }
     }
-    throw new IllegalArgumentException("manifest lists no shard '" + file + "'");
+    throw new BadInputException("manifest lists no shard '" + file + "'");
   }
 
   /** Number of sequences in one split. */
@@ -170,7 +171,7 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
     try {
       return parse(Json.parseObject(text));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
+      throw new BadInputException(source + ": " + e.getMessage(), e);
     }
   }
 
@@ -180,15 +181,15 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
   private static Manifest parse(Map<String, Object> m) {
     for (String k : m.keySet()) {
       if (!KEYS.contains(k)) {
-        throw new IllegalArgumentException("unknown key '" + k + "' (expected " + new java.util.TreeSet<>(KEYS) + ")");
+        throw new BadInputException("unknown key '" + k + "' (expected " + new java.util.TreeSet<>(KEYS) + ")");
       }
     }
     if (!FORMAT.equals(m.get("format"))) {
-      throw new IllegalArgumentException("format is " + m.get("format") + ", expected \"" + FORMAT + "\"");
+      throw new BadInputException("format is " + m.get("format") + ", expected \"" + FORMAT + "\"");
     }
     long version = integer(m, "format_version");
     if (version != FORMAT_VERSION) {
-      throw new IllegalArgumentException("format_version is " + version + ", this reader knows " + FORMAT_VERSION);
+      throw new BadInputException("format_version is " + version + ", this reader knows " + FORMAT_VERSION);
     }
     Mode mode = Mode.parse(string(m, "mode"));
     LossType loss = LossType.parse(string(m, "loss"));
@@ -197,44 +198,44 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
       vocabulary = new ArrayList<>();
       for (Object o : list(m, "vocabulary")) {
         if (!(o instanceof String s)) {
-          throw new IllegalArgumentException("vocabulary entries must be strings, found " + o);
+          throw new BadInputException("vocabulary entries must be strings, found " + o);
         }
         vocabulary.add(s);
       }
     }
     Object source = m.get("source");
     if (source != null && !(source instanceof Map)) {
-      throw new IllegalArgumentException("source must be an object");
+      throw new BadInputException("source must be an object");
     }
     @SuppressWarnings("unchecked")
     Map<String, Object> sourceMap = (Map<String, Object>) source;
     Object vl = m.get("variable_length");
     if (!(vl instanceof Boolean variable)) {
-      throw new IllegalArgumentException("variable_length must be true or false, found " + vl);
+      throw new BadInputException("variable_length must be true or false, found " + vl);
     }
     DatasetSpec spec = new DatasetSpec(string(m, "task"), dim(m, "features"), dim(m, "outputs"), dim(m, "steps"),
         mode, loss, variable, vocabulary, sourceMap);
     String targetDtype = string(m, "target_dtype");
     if (!targetDtype.equals(spec.classTargets() ? "I32" : "F32")) {
-      throw new IllegalArgumentException("target_dtype is " + targetDtype + " but loss " + loss.id() + " needs "
+      throw new BadInputException("target_dtype is " + targetDtype + " but loss " + loss.id() + " needs "
           + (spec.classTargets() ? "I32" : "F32"));
     }
     List<ShardInfo> shards = new ArrayList<>();
     int i = 0;
     for (Object o : list(m, "shards")) {
       if (!(o instanceof Map<?, ?> raw)) {
-        throw new IllegalArgumentException("shards[" + i + "] must be an object");
+        throw new BadInputException("shards[" + i + "] must be an object");
       }
       @SuppressWarnings("unchecked")
       Map<String, Object> e = (Map<String, Object>) raw;
       for (String k : e.keySet()) {
         if (!Set.of("file", "split", "batch", "bytes", "crc32c").contains(k)) {
-          throw new IllegalArgumentException("shards[" + i + "]: unknown key '" + k + "'");
+          throw new BadInputException("shards[" + i + "]: unknown key '" + k + "'");
         }
       }
       long batch = integer(e, "batch");
       if (batch < 1 || batch > Integer.MAX_VALUE) {
-        throw new IllegalArgumentException("shards[" + i + "].batch = " + batch + ", expected 1.." + Integer.MAX_VALUE);
+        throw new BadInputException("shards[" + i + "].batch = " + batch + ", expected 1.." + Integer.MAX_VALUE);
       }
       shards.add(new ShardInfo(string(e, "file"), Split.parse(string(e, "split")), (int) batch, integer(e, "bytes"),
           string(e, "crc32c")));
@@ -243,7 +244,7 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
     Normalization normalization = null;
     if (m.get("normalization") != null) {
       if (!(m.get("normalization") instanceof Map<?, ?> raw)) {
-        throw new IllegalArgumentException("normalization must be an object or null");
+        throw new BadInputException("normalization must be an object or null");
       }
       @SuppressWarnings("unchecked")
       Map<String, Object> n = (Map<String, Object>) raw;
@@ -256,26 +257,26 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
       for (Split s : Split.values()) {
         Object c = counts.get(s.id());
         if (!(c instanceof Long l) || l != manifest.sequences(s)) {
-          throw new IllegalArgumentException("sequences." + s.id() + " is " + c + ", the shards hold "
+          throw new BadInputException("sequences." + s.id() + " is " + c + ", the shards hold "
               + manifest.sequences(s));
         }
       }
     } else {
-      throw new IllegalArgumentException("sequences must be an object {train, validation}");
+      throw new BadInputException("sequences must be an object {train, validation}");
     }
     return manifest;
   }
 
   private static String string(Map<String, Object> m, String key) {
     if (!(m.get(key) instanceof String s)) {
-      throw new IllegalArgumentException(key + " must be a string, found " + m.get(key));
+      throw new BadInputException(key + " must be a string, found " + m.get(key));
     }
     return s;
   }
 
   private static long integer(Map<String, Object> m, String key) {
     if (!(m.get(key) instanceof Long l)) {
-      throw new IllegalArgumentException(key + " must be an integer, found " + m.get(key));
+      throw new BadInputException(key + " must be an integer, found " + m.get(key));
     }
     return l;
   }
@@ -283,14 +284,14 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
   private static int dim(Map<String, Object> m, String key) {
     long v = integer(m, key);
     if (v < 1 || v > DatasetSpec.MAX_DIMENSION) {
-      throw new IllegalArgumentException(key + " must be in [1, " + DatasetSpec.MAX_DIMENSION + "], found " + v);
+      throw new BadInputException(key + " must be in [1, " + DatasetSpec.MAX_DIMENSION + "], found " + v);
     }
     return (int) v;
   }
 
   private static List<?> list(Map<String, Object> m, String key) {
     if (!(m.get(key) instanceof List<?> l)) {
-      throw new IllegalArgumentException(key + " must be a list, found " + m.get(key));
+      throw new BadInputException(key + " must be a list, found " + m.get(key));
     }
     return l;
   }
@@ -300,7 +301,7 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
     double[] out = new double[l.size()];
     for (int i = 0; i < out.length; i++) {
       if (!(l.get(i) instanceof Number n)) {
-        throw new IllegalArgumentException("normalization." + key + "[" + i + "] must be a number, found " + l.get(i));
+        throw new BadInputException("normalization." + key + "[" + i + "] must be a number, found " + l.get(i));
       }
       out[i] = n.doubleValue();
     }

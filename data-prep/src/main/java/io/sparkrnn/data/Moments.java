@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.Mode;
 import java.io.Serializable;
@@ -106,7 +107,7 @@ public final class Moments implements Serializable {
   /** Mean and population standard deviation (std 1 where below {@link Normalization#MIN_STD}). */
   public Normalization toNormalization() {
     if (inputCount == 0) {
-      throw new IllegalArgumentException("cannot normalise: the training split has no valid steps");
+      throw new BadInputException("cannot normalise: the training split has no valid steps");
     }
     double[][] in = stats(inputSum, inputSumSq, inputCount);
     double[][] out = targetSum == null ? new double[][] {null, null} : stats(targetSum, targetSumSq, targetCount);

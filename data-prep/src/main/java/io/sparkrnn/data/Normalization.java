@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.util.Arrays;
 
@@ -21,10 +22,10 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
 
   public Normalization {
     if (inputMean == null || inputStd == null || inputMean.length != inputStd.length) {
-      throw new IllegalArgumentException("normalization: input_mean and input_std must both have F entries");
+      throw new BadInputException("normalization: input_mean and input_std must both have F entries");
     }
     if ((targetMean == null) != (targetStd == null) || (targetMean != null && targetMean.length != targetStd.length)) {
-      throw new IllegalArgumentException("normalization: target_mean and target_std must both have O entries or both be absent");
+      throw new BadInputException("normalization: target_mean and target_std must both have O entries or both be absent");
     }
     checkFinite("input_mean", inputMean);
     checkFinite("input_std", inputStd);
@@ -38,7 +39,7 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     }
     for (int i = 0; i < v.length; i++) {
       if (!Double.isFinite(v[i]) || (name.endsWith("std") && v[i] <= 0)) {
-        throw new IllegalArgumentException("normalization: " + name + "[" + i + "] = " + v[i]
+        throw new BadInputException("normalization: " + name + "[" + i + "] = " + v[i]
             + ", expected a finite number" + (name.endsWith("std") ? " > 0" : ""));
       }
     }

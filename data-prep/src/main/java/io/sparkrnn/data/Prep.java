@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -58,15 +59,15 @@ public final class Prep {
   /** Refuses normalising one-hot inputs and a B too large for one shard file. */
   public static void checkBatch(DatasetSpec spec, PrepOptions options) {
     if (options.batch() > spec.maxBatch()) {
-      throw new IllegalArgumentException("--batch " + options.batch() + " makes shards over 2 GiB at T=" + spec.steps()
+      throw new BadInputException("--batch " + options.batch() + " makes shards over 2 GiB at T=" + spec.steps()
           + " F=" + spec.features() + "; use at most " + spec.maxBatch());
     }
     if (options.normalize() && spec.vocabulary() != null) {
-      throw new IllegalArgumentException("--normalize applies to real-valued inputs; " + spec.task()
+      throw new BadInputException("--normalize applies to real-valued inputs; " + spec.task()
           + " inputs are one-hot");
     }
     if (options.normalize() && Boolean.TRUE.equals(spec.source().get("one_hot"))) {
-      throw new IllegalArgumentException("--normalize applies to real-valued inputs; " + spec.task()
+      throw new BadInputException("--normalize applies to real-valued inputs; " + spec.task()
           + " inputs are one-hot");
     }
   }

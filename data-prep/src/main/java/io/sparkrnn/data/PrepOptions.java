@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.net.URI;
 
@@ -26,16 +27,16 @@ public record PrepOptions(URI out, int batch, double validationFraction, boolean
 
   public PrepOptions {
     if (normalizationFrom != null && !normalize) {
-      throw new IllegalArgumentException("--normalization-from needs --normalize (it gives the statistics to apply)");
+      throw new BadInputException("--normalization-from needs --normalize (it gives the statistics to apply)");
     }
     if (out == null) {
-      throw new IllegalArgumentException("--out: an output URI is required");
+      throw new BadInputException("--out: an output URI is required");
     }
     if (batch < 1) {
-      throw new IllegalArgumentException("--batch must be at least 1, found " + batch);
+      throw new BadInputException("--batch must be at least 1, found " + batch);
     }
     if (!(validationFraction >= 0 && validationFraction < 1)) {
-      throw new IllegalArgumentException("--validation-fraction must be in [0, 1), found " + validationFraction);
+      throw new BadInputException("--validation-fraction must be in [0, 1), found " + validationFraction);
     }
   }
 
@@ -52,11 +53,11 @@ public record PrepOptions(URI out, int batch, double validationFraction, boolean
     }
     Normalization n = normalizationFrom;
     if (n.inputMean().length != spec.features()) {
-      throw new IllegalArgumentException("--normalization-from: its input statistics have " + n.inputMean().length
+      throw new BadInputException("--normalization-from: its input statistics have " + n.inputMean().length
           + " features, this dataset has F=" + spec.features());
     }
     if (spec.classTargets() ? n.targetMean() != null : n.targetMean() == null || n.targetMean().length != spec.outputs()) {
-      throw new IllegalArgumentException("--normalization-from: its target statistics ("
+      throw new BadInputException("--normalization-from: its target statistics ("
           + (n.targetMean() == null ? "none" : n.targetMean().length + " values") + ") do not fit this dataset's "
           + (spec.classTargets() ? "class-id targets (none expected)" : "O=" + spec.outputs() + " float targets"));
     }

@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.DType;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
@@ -66,7 +67,7 @@ public final class ShardCodec {
     Set<String> allowed = spec.variableLength() ? Set.of("x", "y", "lengths") : Set.of("x", "y");
     for (String name : st.tensors().keySet()) {
       if (!allowed.contains(name)) {
-        throw new IllegalArgumentException(file + ": unexpected tensor '" + name + "', expected only " + allowed);
+        throw new BadInputException(file + ": unexpected tensor '" + name + "', expected only " + allowed);
       }
     }
     int T = spec.steps();
@@ -74,7 +75,7 @@ public final class ShardCodec {
     Tensor x = st.require("x");
     requireDtype(file, x, DType.F32);
     if (x.rank() != 3) {
-      throw new IllegalArgumentException(file + ": x has shape " + x.shapeString() + ", expected [T,B,F] = ["
+      throw new BadInputException(file + ": x has shape " + x.shapeString() + ", expected [T,B,F] = ["
           + T + "," + B + "," + spec.features() + "]");
     }
     requireDim(file, "x", "T", x.dim(0), T);
@@ -91,7 +92,7 @@ public final class ShardCodec {
       expectedY = seq2seq ? new int[] {T, B, spec.outputs()} : new int[] {B, spec.outputs()};
     }
     if (!java.util.Arrays.equals(y.shape(), expectedY)) {
-      throw new IllegalArgumentException(file + ": y has shape " + y.shapeString() + ", the manifest says "
+      throw new BadInputException(file + ": y has shape " + y.shapeString() + ", the manifest says "
           + java.util.Arrays.toString(expectedY) + " (" + spec.mode().id() + ", " + spec.loss().id() + ", O="
           + spec.outputs() + ")");
     }
@@ -100,13 +101,13 @@ public final class ShardCodec {
       Tensor l = st.require("lengths");
       requireDtype(file, l, DType.I32);
       if (l.rank() != 1 || l.dim(0) != B) {
-        throw new IllegalArgumentException(file + ": lengths has shape " + l.shapeString() + ", expected [" + B + "]");
+        throw new BadInputException(file + ": lengths has shape " + l.shapeString() + ", expected [" + B + "]");
       }
       lengths = l.ints();
       // Checked here, before Batch's own 0..T check, so that every bad length gets the same message.
       for (int b = 0; b < B; b++) {
         if (lengths[b] < 1 || lengths[b] > T) {
-          throw new IllegalArgumentException(file + ": lengths[" + b + "] = " + lengths[b] + ", expected 1.." + T);
+          throw new BadInputException(file + ": lengths[" + b + "] = " + lengths[b] + ", expected 1.." + T);
         }
       }
     }
@@ -115,7 +116,7 @@ public final class ShardCodec {
       batch = new Batch(T, B, spec.features(), x.floats(), spec.classTargets() ? null : y.floats(),
           spec.classTargets() ? y.ints() : null, lengths);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+      throw new BadInputException(file + ": " + e.getMessage(), e);
     }
     check(batch, spec, file);
     return batch;
@@ -123,13 +124,13 @@ public final class ShardCodec {
 
   private static void requireDtype(String file, Tensor t, DType expected) {
     if (t.dtype() != expected) {
-      throw new IllegalArgumentException(file + ": " + t.name() + " has dtype " + t.dtype() + ", expected " + expected);
+      throw new BadInputException(file + ": " + t.name() + " has dtype " + t.dtype() + ", expected " + expected);
     }
   }
 
   private static void requireDim(String file, String tensor, String letter, int found, int expected) {
     if (found != expected) {
-      throw new IllegalArgumentException(file + ": " + tensor + " has " + letter + "=" + found + ", the manifest says "
+      throw new BadInputException(file + ": " + tensor + " has " + letter + "=" + found + ", the manifest says "
           + letter + "=" + expected);
     }
   }
@@ -140,27 +141,27 @@ public final class ShardCodec {
     int B = batch.batchSize();
     int F = batch.features();
     if (T != spec.steps() || F != spec.features()) {
-      throw new IllegalArgumentException(file + ": batch has T=" + T + " F=" + F + ", the dataset says T="
+      throw new BadInputException(file + ": batch has T=" + T + " F=" + F + ", the dataset says T="
           + spec.steps() + " F=" + spec.features());
     }
     if (spec.classTargets() ? batch.classes() == null : batch.targets() == null) {
-      throw new IllegalArgumentException(file + ": batch lacks " + (spec.classTargets() ? "class ids" : "float targets"));
+      throw new BadInputException(file + ": batch lacks " + (spec.classTargets() ? "class ids" : "float targets"));
     }
     long yn = spec.classTargets() ? batch.classes().length : batch.targets().length;
     if (yn != spec.targetElements(B)) {
-      throw new IllegalArgumentException(file + ": y holds " + yn + " values, expected " + spec.targetElements(B));
+      throw new BadInputException(file + ": y holds " + yn + " values, expected " + spec.targetElements(B));
     }
     if (batch.lengths() != null && !spec.variableLength()) {
       for (int b = 0; b < B; b++) {
         if (batch.lengths()[b] != T) {
-          throw new IllegalArgumentException(file + ": sequence " + b + " has length " + batch.lengths()[b]
+          throw new BadInputException(file + ": sequence " + b + " has length " + batch.lengths()[b]
               + " but the dataset is fixed-length T=" + T);
         }
       }
     }
     for (int b = 0; b < B; b++) {
       if (batch.length(b) < 1) {
-        throw new IllegalArgumentException(file + ": lengths[" + b + "] = " + batch.length(b) + ", expected 1.." + T);
+        throw new BadInputException(file + ": lengths[" + b + "] = " + batch.length(b) + ", expected 1.." + T);
       }
     }
     float[] x = batch.x();
@@ -169,7 +170,7 @@ public final class ShardCodec {
         int f = i % F;
         int b = (i / F) % B;
         int t = i / F / B;
-        throw new IllegalArgumentException(file + ": x has " + x[i] + " at (t=" + t + ", b=" + b + ", f=" + f
+        throw new BadInputException(file + ": x has " + x[i] + " at (t=" + t + ", b=" + b + ", f=" + f
             + "), expected a finite number");
       }
     }
@@ -177,7 +178,7 @@ public final class ShardCodec {
       int[] c = batch.classes();
       for (int i = 0; i < c.length; i++) {
         if (c[i] < 0 || c[i] >= spec.outputs()) {
-          throw new IllegalArgumentException(file + ": y class id " + c[i] + " at index " + i + " is outside [0, "
+          throw new BadInputException(file + ": y class id " + c[i] + " at index " + i + " is outside [0, "
               + spec.outputs() + ")");
         }
       }
@@ -185,7 +186,7 @@ public final class ShardCodec {
       float[] y = batch.targets();
       for (int i = 0; i < y.length; i++) {
         if (!Float.isFinite(y[i])) {
-          throw new IllegalArgumentException(file + ": y has " + y[i] + " at index " + i + ", expected a finite number");
+          throw new BadInputException(file + ": y has " + y[i] + " at index " + i + ", expected a finite number");
         }
       }
     }

@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.util.regex.Pattern;
 
@@ -22,16 +23,16 @@ public record ShardInfo(String file, Split split, int batch, long bytes, String 
   public ShardInfo {
     checkFileName(file);
     if (split == null) {
-      throw new IllegalArgumentException(file + ": split missing");
+      throw new BadInputException(file + ": split missing");
     }
     if (batch < 1) {
-      throw new IllegalArgumentException(file + ": batch must be at least 1, found " + batch);
+      throw new BadInputException(file + ": batch must be at least 1, found " + batch);
     }
     if (bytes < 8) {
-      throw new IllegalArgumentException(file + ": bytes must be at least 8, found " + bytes);
+      throw new BadInputException(file + ": bytes must be at least 8, found " + bytes);
     }
     if (crc32c == null || !HEX8.matcher(crc32c).matches()) {
-      throw new IllegalArgumentException(file + ": crc32c must be 8 lower-case hex digits, found " + crc32c);
+      throw new BadInputException(file + ": crc32c must be 8 lower-case hex digits, found " + crc32c);
     }
   }
 
@@ -46,7 +47,7 @@ public record ShardInfo(String file, Split split, int batch, long bytes, String 
    */
   public static void checkFileName(String file) {
     if (file == null || file.length() > 255 || file.contains("..") || !SAFE_NAME.matcher(file).matches()) {
-      throw new IllegalArgumentException("manifest shard file " + (file == null ? "null" : "'" + file + "'")
+      throw new BadInputException("manifest shard file " + (file == null ? "null" : "'" + file + "'")
           + " is not a plain shard name inside the dataset directory (expected like shard-00000.safetensors;"
           + " paths, '..', schemes and hidden names are refused)");
     }

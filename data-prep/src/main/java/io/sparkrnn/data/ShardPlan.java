@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,7 +25,7 @@ public final class ShardPlan {
 
   public static List<Entry> plan(long n, int batch, double validationFraction) {
     if (n < 1) {
-      throw new IllegalArgumentException("the input holds no sequences (empty input)");
+      throw new BadInputException("the input holds no sequences (empty input)");
     }
     long validation = Math.round(n * validationFraction);
     if (validationFraction > 0 && validation == 0 && n >= 2) {
@@ -32,14 +33,14 @@ public final class ShardPlan {
     }
     long train = n - validation;
     if (train < 1) {
-      throw new IllegalArgumentException("--validation-fraction " + validationFraction + " leaves no training sequences of "
+      throw new BadInputException("--validation-fraction " + validationFraction + " leaves no training sequences of "
           + n);
     }
     List<Entry> entries = new ArrayList<>();
     cut(entries, Split.TRAIN, 0, train, batch);
     cut(entries, Split.VALIDATION, train, validation, batch);
     if (entries.size() > 10_000_000) {
-      throw new IllegalArgumentException(entries.size() + " shards is too many; raise --batch");
+      throw new BadInputException(entries.size() + " shards is too many; raise --batch");
     }
     return entries;
   }

@@ -1,5 +1,7 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /** Which part of a dataset a shard belongs to. A shard holds sequences of one split only. */
 public enum Split {
   TRAIN("train"),
@@ -22,6 +24,6 @@ public enum Split {
         return v;
       }
     }
-    throw new IllegalArgumentException("unknown split '" + s + "', expected train or validation");
+    throw new BadInputException("unknown split '" + s + "', expected train or validation");
   }
 }

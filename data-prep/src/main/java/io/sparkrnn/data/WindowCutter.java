@@ -1,5 +1,7 @@
 package io.sparkrnn.data;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /**
  * Cuts one series of rows, streamed in order, into fixed-length training windows, holding only
  * the last T + K rows (memory O((T + K)·(F + O)) however long the series).
@@ -57,7 +59,7 @@ public final class WindowCutter {
    */
   public WindowCutter(int steps, int stride, int horizon, int minSteps, boolean seq2one, int features, int outputs) {
     if (steps < 1 || stride < 1 || horizon < 0 || minSteps < 1 || minSteps > steps || features < 1 || outputs < 1) {
-      throw new IllegalArgumentException("window cutter: T=" + steps + " S=" + stride + " K=" + horizon + " M="
+      throw new BadInputException("window cutter: T=" + steps + " S=" + stride + " K=" + horizon + " M="
           + minSteps + " F=" + features + " O=" + outputs);
     }
     this.steps = steps;

@@ -6,6 +6,7 @@ import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.job.SparkSetup;
 import io.sparkrnn.job.Trainer;
 import io.sparkrnn.job.TrainingMetrics;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.AparapiBench;
 import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.engine.BpttEngine;
@@ -212,7 +213,7 @@ public final class BenchCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     if (transform) {
       if (runs < 1 || transformRows < 2 || transformKeys < 1 || transformHidden < 1) {
-        throw new IllegalArgumentException("--runs, --transform-rows, --transform-keys and --transform-hidden must be positive");
+        throw new BadInputException("--runs, --transform-rows, --transform-keys and --transform-hidden must be positive");
       }
       writeJson(TransformBench.run(transformRows, transformKeys, transformHidden, runs, master, System.out));
       return 0;
@@ -220,7 +221,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (exchange) {
       if (runs < 1 || exchangeSteps < 1 || exchangePartitions.stream().anyMatch(p -> p < 1 || p > 64)
           || exchangeHidden.stream().anyMatch(h -> h < 1) || exchangeLayers.stream().anyMatch(l -> l < 1)) {
-        throw new IllegalArgumentException("--exchange: --runs and --exchange-steps must be ≥ 1, --exchange-partitions in 1..64,"
+        throw new BadInputException("--exchange: --runs and --exchange-steps must be ≥ 1, --exchange-partitions in 1..64,"
             + " --exchange-hidden and --exchange-layers ≥ 1");
       }
       writeJson(io.sparkrnn.job.ExchangeBench.run(new io.sparkrnn.job.ExchangeBench.Options(exchangeHidden, exchangeLayers,
@@ -229,11 +230,11 @@ public final class BenchCommand implements Callable<Integer> {
     }
     if (shardCache) {
       if (runs < 1 || cacheSequences < batch || cacheShardBatch < 1 || !(cacheRatio > 1) || sparkSteps <= sparkWarmup + 1) {
-        throw new IllegalArgumentException("--shard-cache: --runs must be ≥ 1, --cache-sequences ≥ --batch, --cache-shard-batch ≥ 1,"
+        throw new BadInputException("--shard-cache: --runs must be ≥ 1, --cache-sequences ≥ --batch, --cache-shard-batch ≥ 1,"
             + " --cache-ratio > 1 and --spark-steps > --spark-warmup + 1");
       }
       if (!master.startsWith("local")) {
-        throw new IllegalArgumentException("--shard-cache: --master must be a local master (its fully cached run preloads this JVM)");
+        throw new BadInputException("--shard-cache: --master must be a local master (its fully cached run preloads this JVM)");
       }
       Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-cache");
       CellType cell = CellType.parse(cells != null ? cells.get(0).trim() : "lstm");
@@ -244,21 +245,21 @@ public final class BenchCommand implements Callable<Integer> {
     }
     if (prepTable) {
       if (runs < 1 || tableRows < 2 || tableKeys < 1) {
-        throw new IllegalArgumentException("--runs, --table-rows and --table-keys must be positive");
+        throw new BadInputException("--runs, --table-rows and --table-keys must be positive");
       }
       Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-table");
       writeJson(TablePrepBench.run(tableRows, tableKeys, runs, master != null ? master : "local[*]", dir, System.out));
       return 0;
     }
     if (runs < 1 || warmup < 0 || minSeconds < 0 || sparkSteps <= sparkWarmup + 1) {
-      throw new IllegalArgumentException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0 and --spark-steps > --spark-warmup + 1");
+      throw new BadInputException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0 and --spark-steps > --spark-warmup + 1");
     }
     if (sparkPartitions.stream().anyMatch(p -> p < 0)) {
-      throw new IllegalArgumentException("--spark-partitions: counts must be ≥ 0 (0: train's default)");
+      throw new BadInputException("--spark-partitions: counts must be ≥ 0 (0: train's default)");
     }
     for (String sync : sparkSync) {
       if (!sync.equals("barrier") && !sync.equals("job")) {
-        throw new IllegalArgumentException("--spark-sync: '" + sync + "' is not one of barrier, job");
+        throw new BadInputException("--spark-sync: '" + sync + "' is not one of barrier, job");
       }
     }
     List<Shape> shapes = shapes();
@@ -354,13 +355,13 @@ public final class BenchCommand implements Callable<Integer> {
     for (String spec : extraShapes) {
       String[] p = spec.split(":");
       if (p.length != 5) {
-        throw new IllegalArgumentException("--shape '" + spec + "': expected CELL:F:H:B:T, e.g. lstm:64:256:256:100");
+        throw new BadInputException("--shape '" + spec + "': expected CELL:F:H:B:T, e.g. lstm:64:256:256:100");
       }
       try {
         list.add(new Shape(CellType.parse(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]), Integer.parseInt(p[3]),
             Integer.parseInt(p[4])));
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--shape '" + spec + "': F, H, B and T must be integers");
+        throw new BadInputException("--shape '" + spec + "': F, H, B and T must be integers");
       }
     }
     return list;

@@ -10,6 +10,7 @@ import io.sparkrnn.infer.ShardFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.Evaluation;
 import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.Batch;
@@ -66,10 +67,10 @@ public final class EvaluateCommand implements Callable<Integer> {
     Configuration conf = new Configuration();
     TrainedModel m = TrainedModel.load(model, conf);
     if (feedback < 0) {
-      throw new IllegalArgumentException("--feedback must be ≥ 0, found " + feedback);
+      throw new BadInputException("--feedback must be ≥ 0, found " + feedback);
     }
     if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {
-      throw new IllegalArgumentException("--split: '" + split + "' is not one of all, train, validation");
+      throw new BadInputException("--split: '" + split + "' is not one of all, train, validation");
     }
     Evaluation.Metrics metrics;
     Normalization units = m.normalization();             // a single shard is in the model's units
@@ -85,7 +86,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         }
       }
       if (chosen.isEmpty()) {
-        throw new IllegalArgumentException(data + ": no shards in split " + split);
+        throw new BadInputException(data + ": no shards in split " + split);
       }
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", spark.master)) {
         int P = spark.partitions(sc, chosen.size());

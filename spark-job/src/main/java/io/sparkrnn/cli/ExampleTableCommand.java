@@ -2,6 +2,7 @@ package io.sparkrnn.cli;
 
 import io.sparkrnn.data.spark.ExampleTables;
 import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.kernel.BadInputException;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
@@ -28,10 +29,10 @@ public final class ExampleTableCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (!kind.equals("sensors")) {
-      throw new IllegalArgumentException("example-table: unknown kind '" + kind + "', expected sensors");
+      throw new BadInputException("example-table: unknown kind '" + kind + "', expected sensors");
     }
     if (sensors < 1 || hours < 1) {
-      throw new IllegalArgumentException("--sensors and --hours must be at least 1");
+      throw new BadInputException("--sensors and --hours must be at least 1");
     }
     SparkSetup.requireKnownMaster(master);
     SparkSession spark = SparkSetup.session("spark-rnn example-table", master);
@@ -46,7 +47,7 @@ public final class ExampleTableCommand implements Callable<Integer> {
           (long) sensors * hours);
     } catch (Exception e) {
       if (e instanceof org.apache.spark.sql.AnalysisException) {
-        throw new IllegalArgumentException(out + ": " + e.getMessage().lines().findFirst().orElse(""), e);
+        throw new BadInputException(out + ": " + e.getMessage().lines().findFirst().orElse(""), e);
       }
       throw e;
     } finally {

@@ -7,6 +7,7 @@ import io.sparkrnn.infer.MemoryBudget;
 import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.LinePlot;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.Sampler;
 import io.sparkrnn.kernel.io.SafeTensors;
@@ -86,10 +87,10 @@ public final class GenerateCommand implements Callable<Integer> {
     TrainedModel m = TrainedModel.load(model, conf);
     ModelConfig c = m.config();
     if (steps < 1) {
-      throw new IllegalArgumentException("--steps must be at least 1, found " + steps);
+      throw new BadInputException("--steps must be at least 1, found " + steps);
     }
     if (batch != null && batch < 1) {
-      throw new IllegalArgumentException("--batch must be at least 1, found " + batch);
+      throw new BadInputException("--batch must be at least 1, found " + batch);
     }
     Sampler s = sampler(c);
     boolean textPrimer = !InputFiles.isNpy(primer) && !primer.endsWith(".safetensors");
@@ -97,7 +98,7 @@ public final class GenerateCommand implements Callable<Integer> {
     checkMemory(c, p);
     p = replicate(p);
     if (plot != null && (c.inputSize() != 1 || c.outputSize() != 1 || c.loss() != LossType.MSE)) {
-      throw new IllegalArgumentException("--plot draws 1-D series: the model must be mse with F = O = 1, found F="
+      throw new BadInputException("--plot draws 1-D series: the model must be mse with F = O = 1, found F="
           + c.inputSize() + " O=" + c.outputSize() + " " + c.loss().id());
     }
     Generation g;
@@ -159,12 +160,12 @@ public final class GenerateCommand implements Callable<Integer> {
       case "argmax" -> Sampler.argmax();
       case "softmax" -> {
         if (!(temperature > 0) || Double.isInfinite(temperature)) {
-          throw new IllegalArgumentException("--temperature must be > 0 and finite, found " + temperature);
+          throw new BadInputException("--temperature must be > 0 and finite, found " + temperature);
         }
         yield Sampler.softmax(temperature, seed);
       }
       case "identity" -> Sampler.identity();
-      default -> throw new IllegalArgumentException("--sampler: '" + sampler + "' is not one of argmax, softmax");
+      default -> throw new BadInputException("--sampler: '" + sampler + "' is not one of argmax, softmax");
     };
   }
 
@@ -172,12 +173,12 @@ public final class GenerateCommand implements Callable<Integer> {
   private Batch textPrimer(TrainedModel m) {
     List<String> vocab = m.vocabulary();
     if (vocab == null) {
-      throw new IllegalArgumentException("--primer '" + primer + "' is text, but the model " + model
+      throw new BadInputException("--primer '" + primer + "' is text, but the model " + model
           + " has no vocabulary; give a .npy or .safetensors primer");
     }
     int[] cps = primer.codePoints().toArray();
     if (cps.length == 0) {
-      throw new IllegalArgumentException("--primer is empty; generation needs at least one primer step");
+      throw new BadInputException("--primer is empty; generation needs at least one primer step");
     }
     int V = m.config().inputSize();
     float[] x = new float[cps.length * V];
@@ -185,7 +186,7 @@ public final class GenerateCommand implements Callable<Integer> {
       String ch = new String(Character.toChars(cps[t]));
       int id = vocab.indexOf(ch);
       if (id < 0) {
-        throw new IllegalArgumentException("--primer: character '" + ch + "' (U+" + String.format("%04X", cps[t])
+        throw new BadInputException("--primer: character '" + ch + "' (U+" + String.format("%04X", cps[t])
             + ") at position " + t + " is not in the model's vocabulary of " + vocab.size() + " symbols "
             + io.sparkrnn.kernel.io.Json.write(new ArrayList<Object>(vocab)));
       }
@@ -200,7 +201,7 @@ public final class GenerateCommand implements Callable<Integer> {
       return p;
     }
     if (p.batchSize() != 1) {
-      throw new IllegalArgumentException("--batch " + batch + " but the primer holds B=" + p.batchSize()
+      throw new BadInputException("--batch " + batch + " but the primer holds B=" + p.batchSize()
           + " sequences; --batch repeats a single-sequence primer");
     }
     int T = p.steps();

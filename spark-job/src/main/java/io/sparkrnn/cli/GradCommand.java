@@ -3,6 +3,7 @@ package io.sparkrnn.cli;
 import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.ShardFiles;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.GradientSum;
@@ -58,7 +59,7 @@ public final class GradCommand implements Callable<Integer> {
       described = e.describe();
     }
     if (sum.count() == 0) {
-      throw new IllegalArgumentException(data + ": the batch has no valid steps, so the mean loss is undefined");
+      throw new BadInputException(data + ": the batch has no valid steps, so the mean loss is undefined");
     }
     float[] mean = sum.meanGradient();
     List<Tensor> tensors = new ArrayList<>();

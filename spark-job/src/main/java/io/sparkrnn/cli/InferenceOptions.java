@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.kernel.BadInputException;
 import picocli.CommandLine.Option;
 
 /** Options the inference commands share (picocli mixins): where the model runs, and for a dataset, on which Spark. */
@@ -27,7 +28,7 @@ final class InferenceOptions {
     /** --partitions, or the context's default parallelism capped at the number of shards to read. */
     int partitions(org.apache.spark.api.java.JavaSparkContext sc, int shards) {
       if (partitions < 0) {
-        throw new IllegalArgumentException("--partitions must be ≥ 0, found " + partitions);
+        throw new BadInputException("--partitions must be ≥ 0, found " + partitions);
       }
       return partitions > 0 ? partitions : Math.max(1, Math.min(sc.defaultParallelism(), shards));
     }

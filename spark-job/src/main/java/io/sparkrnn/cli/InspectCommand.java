@@ -1,6 +1,7 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
@@ -27,7 +28,7 @@ public final class InspectCommand implements Callable<Integer> {
       System.out.print(inspection.manifest().toJson());
     }
     if (!inspection.ok()) {
-      throw new IllegalArgumentException(uri + ": " + inspection.checks().stream().filter(c -> !c.ok()).count()
+      throw new BadInputException(uri + ": " + inspection.checks().stream().filter(c -> !c.ok()).count()
           + " shard(s) failed verification; first: " + inspection.checks().stream().filter(c -> !c.ok()).findFirst()
           .map(Dataset.ShardCheck::error).orElse(""));
     }

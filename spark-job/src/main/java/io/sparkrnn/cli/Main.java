@@ -65,7 +65,7 @@ public final class Main implements Runnable {
   /** The first exception in the cause chain that reports bad input, or null. */
   static Throwable userError(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof IllegalArgumentException || t instanceof java.io.IOException || t instanceof UserError
+      if (t instanceof io.sparkrnn.kernel.BadInputException || t instanceof java.io.IOException || t instanceof UserError
           || t instanceof java.io.UncheckedIOException || t instanceof io.sparkrnn.job.Trainer.NonFiniteException
           || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException
           || t instanceof io.sparkrnn.kernel.aparapi.DeviceFallbackException) {

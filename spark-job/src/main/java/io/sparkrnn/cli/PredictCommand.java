@@ -14,6 +14,7 @@ import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.GradientTask;
 import io.sparkrnn.job.PredictJob;
 import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.Batch;
@@ -63,7 +64,7 @@ public final class PredictCommand implements Callable<Integer> {
     Configuration conf = new Configuration();
     TrainedModel m = TrainedModel.load(model, conf);
     if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {
-      throw new IllegalArgumentException("--split: '" + split + "' is not one of all, train, validation");
+      throw new BadInputException("--split: '" + split + "' is not one of all, train, validation");
     }
     boolean dataset = !InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf);
     // one output file per shard in a directory, unless .npy; one file for one input
@@ -96,7 +97,7 @@ public final class PredictCommand implements Callable<Integer> {
       }
     }
     if (chosen.isEmpty()) {
-      throw new IllegalArgumentException(data + ": no shards in split " + split);
+      throw new BadInputException(data + ": no shards in split " + split);
     }
     boolean npy = InputFiles.isNpy(out);
     // A directory of outputs is written into a staging directory and renamed into place at the end,

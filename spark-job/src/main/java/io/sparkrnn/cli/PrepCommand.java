@@ -15,6 +15,7 @@ import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.SparkPrep;
 import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import java.net.URI;
 import java.util.ArrayList;
@@ -47,7 +48,7 @@ import picocli.CommandLine.Parameters;
 public final class PrepCommand implements Runnable {
   @Override
   public void run() {
-    throw new IllegalArgumentException("prep needs a source: sine, adding, copy, npy, csv, text or table (see prep --help)");
+    throw new BadInputException("prep needs a source: sine, adding, copy, npy, csv, text or table (see prep --help)");
   }
 
   /** Options every source shares. */
@@ -91,7 +92,7 @@ public final class PrepCommand implements Runnable {
         what = "model";
       }
       if (n == null) {
-        throw new IllegalArgumentException("--normalization-from " + normalizationFrom + ": the " + what
+        throw new BadInputException("--normalization-from " + normalizationFrom + ": the " + what
             + " records no normalisation statistics (it was made without --normalize)");
       }
       return n;
@@ -355,7 +356,7 @@ public final class PrepCommand implements Runnable {
       } catch (Exception e) {
         if (e instanceof org.apache.spark.sql.AnalysisException || e instanceof ClassNotFoundException
             || e instanceof org.apache.spark.SparkClassNotFoundException) {
-          throw new IllegalArgumentException(source + " (--format " + format + (where == null ? "" : ", --where " + where)
+          throw new BadInputException(source + " (--format " + format + (where == null ? "" : ", --where " + where)
               + "): " + firstLine(e.getMessage()), e);
         }
         throw e;

@@ -6,6 +6,7 @@ import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.job.LinePlot;
 import io.sparkrnn.job.SparkSetup;
 import io.sparkrnn.job.Trainer;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.generate.Generation;
@@ -166,7 +167,7 @@ public final class QuickstartCommand implements Callable<Integer> {
   private void prepareOutputDirectory() throws IOException {
     if (Files.exists(out)) {
       if (!Files.exists(out.resolve(MARKER))) {
-        throw new IllegalArgumentException("--out " + out + " exists and was not made by quickstart; choose another --out");
+        throw new BadInputException("--out " + out + " exists and was not made by quickstart; choose another --out");
       }
       try (Stream<Path> walk = Files.walk(out)) {
         for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {

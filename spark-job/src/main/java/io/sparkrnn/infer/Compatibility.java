@@ -3,6 +3,7 @@ package io.sparkrnn.infer;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.util.Arrays;
 import java.util.Objects;
@@ -20,26 +21,26 @@ public final class Compatibility {
     ModelConfig c = model.config();
     String where = dataset.uri() + ": ";
     if (s.features() != c.inputSize()) {
-      throw new IllegalArgumentException(where + "the dataset has F=" + s.features() + " input features, the model "
+      throw new BadInputException(where + "the dataset has F=" + s.features() + " input features, the model "
           + model.source() + " expects input_size F=" + c.inputSize());
     }
     if (s.outputs() != c.outputSize()) {
-      throw new IllegalArgumentException(where + "the dataset has O=" + s.outputs() + " outputs, the model "
+      throw new BadInputException(where + "the dataset has O=" + s.outputs() + " outputs, the model "
           + model.source() + " has output_size O=" + c.outputSize());
     }
     if (targets && (s.mode() != c.mode() || s.loss() != c.loss())) {
-      throw new IllegalArgumentException(where + "the dataset is " + s.mode().id() + ", " + s.loss().id() + "; the model is "
+      throw new BadInputException(where + "the dataset is " + s.mode().id() + ", " + s.loss().id() + "; the model is "
           + c.mode().id() + ", " + c.loss().id());
     }
     Normalization dn = dataset.manifest().normalization();
     Normalization mn = model.normalization();
     if (!Objects.equals(dn, mn)) {
-      throw new IllegalArgumentException(where + "the dataset's shards are normalised with " + describe(dn)
+      throw new BadInputException(where + "the dataset's shards are normalised with " + describe(dn)
           + " but the model was trained on data normalised with " + describe(mn)
           + "; prepare the data with the model's statistics (or predict from raw .npy inputs)");
     }
     if (model.vocabulary() != null && s.vocabulary() != null && !model.vocabulary().equals(s.vocabulary())) {
-      throw new IllegalArgumentException(where + "the dataset's vocabulary " + s.vocabulary() + " differs from the model's "
+      throw new BadInputException(where + "the dataset's vocabulary " + s.vocabulary() + " differs from the model's "
           + model.vocabulary());
     }
   }

@@ -1,5 +1,6 @@
 package io.sparkrnn.infer;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.generate.ClassSampler;
@@ -37,7 +38,7 @@ public record Generation(int steps, int batchSize, float[] outputs, int[] ids) {
       return new Generation(steps, primer.batchSize(), g.outputs(), g.ids());
     }
     if (steps < 1) {
-      throw new IllegalArgumentException("--steps must be at least 1, found " + steps);
+      throw new BadInputException("--steps must be at least 1, found " + steps);
     }
     primer.validateFor(c, false);
     int B = primer.batchSize();

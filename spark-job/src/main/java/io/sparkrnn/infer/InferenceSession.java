@@ -1,5 +1,6 @@
 package io.sparkrnn.infer;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.StatefulSession;
 import io.sparkrnn.kernel.model.LossType;
@@ -82,18 +83,18 @@ public final class InferenceSession implements AutoCloseable {
   public float[] stepSymbols(int[] ids) {
     ModelConfig c = model.config();
     if (c.loss() != LossType.CROSS_ENTROPY || c.inputSize() != c.outputSize()) {
-      throw new IllegalArgumentException("stepSymbols feeds class ids one-hot, which needs a cross_entropy model with F == O;"
+      throw new BadInputException("stepSymbols feeds class ids one-hot, which needs a cross_entropy model with F == O;"
           + " this model has F=" + c.inputSize() + ", O=" + c.outputSize() + ", loss " + c.loss().id());
     }
     int B = batchSize();
     int F = c.inputSize();
     if (ids.length != B) {
-      throw new IllegalArgumentException("stepSymbols: " + ids.length + " ids, expected B=" + B);
+      throw new BadInputException("stepSymbols: " + ids.length + " ids, expected B=" + B);
     }
     float[] x = new float[B * F];
     for (int b = 0; b < B; b++) {
       if (ids[b] < 0 || ids[b] >= F) {
-        throw new IllegalArgumentException("stepSymbols: id " + ids[b] + " at b=" + b + " is outside [0, " + F + ")");
+        throw new BadInputException("stepSymbols: id " + ids[b] + " at b=" + b + " is outside [0, " + F + ")");
       }
       x[b * F + ids[b]] = 1f;
     }
@@ -103,11 +104,11 @@ public final class InferenceSession implements AutoCloseable {
   /** The class id of {@code symbol} in the model's vocabulary (text models). */
   public int symbolId(String symbol) {
     if (model.vocabulary() == null) {
-      throw new IllegalArgumentException(model.source() + ": the model has no vocabulary");
+      throw new BadInputException(model.source() + ": the model has no vocabulary");
     }
     int id = model.vocabulary().indexOf(symbol);
     if (id < 0) {
-      throw new IllegalArgumentException("symbol '" + symbol + "' is not in the model's vocabulary of "
+      throw new BadInputException("symbol '" + symbol + "' is not in the model's vocabulary of "
           + model.vocabulary().size());
     }
     return id;

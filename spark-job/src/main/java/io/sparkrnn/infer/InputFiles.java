@@ -1,6 +1,7 @@
 package io.sparkrnn.infer;
 
 import io.sparkrnn.data.source.NpyFiles;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.IOException;
@@ -41,21 +42,21 @@ public final class InputFiles {
       T = s[0];
       B = 1;
     } else {
-      throw new IllegalArgumentException(uri + ": shape " + Arrays.toString(s) + ", expected [T,B,F] or [T,F] with F="
+      throw new BadInputException(uri + ": shape " + Arrays.toString(s) + ", expected [T,B,F] or [T,F] with F="
           + c.inputSize());
     }
     int F = s[s.length - 1];
     if (F != c.inputSize()) {
-      throw new IllegalArgumentException(uri + ": shape " + Arrays.toString(s) + " has F=" + F
+      throw new BadInputException(uri + ": shape " + Arrays.toString(s) + " has F=" + F
           + " features, the model's input_size is F=" + c.inputSize());
     }
     if (T < 1 || B < 1) {
-      throw new IllegalArgumentException(uri + ": shape " + Arrays.toString(s) + " is empty; expected T ≥ 1 and B ≥ 1");
+      throw new BadInputException(uri + ": shape " + Arrays.toString(s) + " is empty; expected T ≥ 1 and B ≥ 1");
     }
     float[] x = a.data();
     for (int i = 0; i < x.length; i++) {
       if (!Float.isFinite(x[i])) {
-        throw new IllegalArgumentException(uri + ": element " + i + " is " + x[i] + ", expected a finite number");
+        throw new BadInputException(uri + ": element " + i + " is " + x[i] + ", expected a finite number");
       }
     }
     return Batch.inputsOnly(T, B, F, model.inputsToModelUnits(x));

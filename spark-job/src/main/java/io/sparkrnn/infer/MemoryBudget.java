@@ -1,5 +1,7 @@
 package io.sparkrnn.infer;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /**
  * Checks an estimate of the memory a command is about to allocate against the heap left in this
  * JVM, so that values inside the allowed ranges (a huge hidden size, batch or step count, a model
@@ -24,7 +26,7 @@ public final class MemoryBudget {
   public static void require(String what, long bytes, String advice) {
     long free = available();
     if (bytes > free) {
-      throw new IllegalArgumentException(what + " needs about " + mb(bytes) + " of memory, more than the " + mb(free)
+      throw new BadInputException(what + " needs about " + mb(bytes) + " of memory, more than the " + mb(free)
           + " this JVM has left (heap " + mb(Runtime.getRuntime().maxMemory()) + "); " + advice + ", or give it more heap "
           + "(SPARK_RNN_JAVA_OPTS=-Xmx… for bin/spark-rnn, spark.driver.memory under spark-submit)");
     }
@@ -33,7 +35,7 @@ public final class MemoryBudget {
   /** Refuses a count of array elements that one Java array cannot hold. */
   public static void requireOneArray(String what, long elements, String advice) {
     if (elements > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException(what + " is " + elements + " values, more than one array holds (2^31 − 1); "
+      throw new BadInputException(what + " is " + elements + " values, more than one array holds (2^31 − 1); "
           + advice);
     }
   }

@@ -1,5 +1,6 @@
 package io.sparkrnn.infer;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -17,7 +18,7 @@ public final class NpyWriter {
       dims.append(d).append(", ");
     }
     if (n != data.length) {
-      throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape) + " holds " + n + " values, found " + data.length);
+      throw new BadInputException("shape " + java.util.Arrays.toString(shape) + " holds " + n + " values, found " + data.length);
     }
     String shapeText = shape.length == 1 ? "(" + shape[0] + ",)" : "(" + dims.substring(0, Math.max(0, dims.length() - 2)) + ")";
     String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shapeText + ", }";

@@ -2,6 +2,7 @@ package io.sparkrnn.infer;
 
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.ShardCodec;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.DType;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
@@ -31,20 +32,20 @@ public final class ShardFiles {
     SafeTensorsFile st = SafeTensors.read(bytes, source);
     Tensor x = st.require("x");
     if (x.dtype() != DType.F32) {
-      throw new IllegalArgumentException(source + ": x has dtype " + x.dtype() + ", expected F32");
+      throw new BadInputException(source + ": x has dtype " + x.dtype() + ", expected F32");
     }
     if (x.rank() != 3) {
-      throw new IllegalArgumentException(source + ": x has shape " + x.shapeString() + ", expected [T,B,F] with F="
+      throw new BadInputException(source + ": x has shape " + x.shapeString() + ", expected [T,B,F] with F="
           + model.inputSize());
     }
     int T = x.dim(0);
     int B = x.dim(1);
     if (x.dim(2) != model.inputSize()) {
-      throw new IllegalArgumentException(source + ": x has F=" + x.dim(2) + " (shape " + x.shapeString()
+      throw new BadInputException(source + ": x has F=" + x.dim(2) + " (shape " + x.shapeString()
           + "), the model's input_size is F=" + model.inputSize());
     }
     if (T < 1 || B < 1) {
-      throw new IllegalArgumentException(source + ": x has shape " + x.shapeString() + ", expected T ≥ 1 and B ≥ 1");
+      throw new BadInputException(source + ": x has shape " + x.shapeString() + ", expected T ≥ 1 and B ≥ 1");
     }
     boolean hasLengths = st.has("lengths");
     if (st.has("y")) {
@@ -54,24 +55,24 @@ public final class ShardFiles {
       return ShardCodec.decode(bytes, spec, source, B);
     }
     if (requireTargets) {
-      throw new IllegalArgumentException(source + ": no tensor 'y' (found " + st.tensors().keySet() + "); targets "
+      throw new BadInputException(source + ": no tensor 'y' (found " + st.tensors().keySet() + "); targets "
           + expectedTargets(model, T, B) + " are needed here");
     }
     for (String name : st.tensors().keySet()) {
       if (!Set.of("x", "lengths").contains(name)) {
-        throw new IllegalArgumentException(source + ": unexpected tensor '" + name + "', expected only [x, y, lengths]");
+        throw new BadInputException(source + ": unexpected tensor '" + name + "', expected only [x, y, lengths]");
       }
     }
     int[] lengths = null;
     if (hasLengths) {
       Tensor l = st.require("lengths");
       if (l.dtype() != DType.I32 || l.rank() != 1 || l.dim(0) != B) {
-        throw new IllegalArgumentException(source + ": lengths is " + l.dtype() + " " + l.shapeString() + ", expected I32 [" + B + "]");
+        throw new BadInputException(source + ": lengths is " + l.dtype() + " " + l.shapeString() + ", expected I32 [" + B + "]");
       }
       lengths = l.ints();
       for (int b = 0; b < B; b++) {
         if (lengths[b] < 1 || lengths[b] > T) {
-          throw new IllegalArgumentException(source + ": lengths[" + b + "] = " + lengths[b] + ", expected 1.." + T);
+          throw new BadInputException(source + ": lengths[" + b + "] = " + lengths[b] + ", expected 1.." + T);
         }
       }
     }
@@ -79,7 +80,7 @@ public final class ShardFiles {
     for (int i = 0; i < xs.length; i++) {
       if (!Float.isFinite(xs[i])) {
         int F = model.inputSize();
-        throw new IllegalArgumentException(source + ": x has " + xs[i] + " at (t=" + i / F / B + ", b=" + (i / F) % B
+        throw new BadInputException(source + ": x has " + xs[i] + " at (t=" + i / F / B + ", b=" + (i / F) % B
             + ", f=" + i % F + "), expected a finite number");
       }
     }
@@ -91,7 +92,7 @@ public final class ShardFiles {
     DType expectedType = classes ? DType.I32 : DType.F32;
     int[] expected = expectedShape(model, T, B);
     if (y.dtype() != expectedType || !Arrays.equals(y.shape(), expected)) {
-      throw new IllegalArgumentException(source + ": y is " + y.dtype() + " " + y.shapeString() + ", expected "
+      throw new BadInputException(source + ": y is " + y.dtype() + " " + y.shapeString() + ", expected "
           + expectedTargets(model, T, B));
     }
   }

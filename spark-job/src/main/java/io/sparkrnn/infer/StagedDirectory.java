@@ -1,6 +1,7 @@
 package io.sparkrnn.infer;
 
 import io.sparkrnn.data.FileSystems;
+import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.Arrays;
@@ -50,14 +51,14 @@ public final class StagedDirectory implements AutoCloseable {
     FileSystem fs = FileSystems.get(new Path(uri), conf);
     Path target = fs.makeQualified(new Path(uri));
     if (target.getParent() == null) {
-      throw new IllegalArgumentException("--out " + uri + ": the root directory cannot be replaced; choose a directory below it");
+      throw new BadInputException("--out " + uri + ": the root directory cannot be replaced; choose a directory below it");
     }
     if (fs.exists(target)) {
       FileStatus[] children = fs.listStatus(target);
       Path earlier = new Path(target, marker);
       boolean onlyOurs = Arrays.stream(children).allMatch(c -> names.contains(c.getPath().getName()));
       if (children.length > 0 && !fs.exists(earlier) && !onlyOurs) {
-        throw new IllegalArgumentException("--out " + uri + ": holds " + children.length + " entries but no " + marker
+        throw new BadInputException("--out " + uri + ": holds " + children.length + " entries but no " + marker
             + ", so it is not an earlier result; refusing to replace it. Choose a new or empty directory");
       }
       if (fs.exists(earlier)) {

@@ -1,6 +1,7 @@
 package io.sparkrnn.infer;
 
 import io.sparkrnn.job.ModelMetadata;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.io.SafeTensors;
@@ -123,16 +124,16 @@ public final class TorchInterop {
   static void checkUnsupportedKeys(SafeTensorsFile file) {
     for (String key : file.tensors().keySet()) {
       if (key.contains("_reverse")) {
-        throw new IllegalArgumentException(file.source() + ": key '" + key + "' belongs to a bidirectional RNN"
+        throw new BadInputException(file.source() + ": key '" + key + "' belongs to a bidirectional RNN"
             + " (bidirectional=True), which spark-rnn does not support");
       }
       if (key.matches("(.*\\.)?weight_hr_l\\d+")) {
-        throw new IllegalArgumentException(file.source() + ": key '" + key + "' belongs to an LSTM with proj_size > 0,"
+        throw new BadInputException(file.source() + ": key '" + key + "' belongs to an LSTM with proj_size > 0,"
             + " which spark-rnn does not support");
       }
       for (String bare : TORCH_BARE) {
         if (key.startsWith(bare)) {
-          throw new IllegalArgumentException(file.source() + ": key '" + key + "' has no 'rnn.' prefix; expected 'rnn." + key
+          throw new BadInputException(file.source() + ": key '" + key + "' has no 'rnn.' prefix; expected 'rnn." + key
               + "': save the state_dict of a module whose attributes are rnn (the nn.RNN/LSTM/GRU) and head (the nn.Linear)");
         }
       }
@@ -150,19 +151,19 @@ public final class TorchInterop {
       }
     }
     if (layers == 0) {
-      throw new IllegalArgumentException(src + ": no key 'rnn.weight_ih_l0' (found " + file.tensors().keySet()
+      throw new BadInputException(src + ": no key 'rnn.weight_ih_l0' (found " + file.tensors().keySet()
           + "); cannot infer the configuration");
     }
     Tensor whh = file.require(ParamLayout.weightHhName(0));
     Tensor wih = file.require(ParamLayout.weightIhName(0));
     Tensor head = file.require(ParamLayout.HEAD_WEIGHT);
     if (whh.rank() != 2 || wih.rank() != 2 || head.rank() != 2) {
-      throw new IllegalArgumentException(src + ": rnn.weight_hh_l0 " + whh.shapeString() + ", rnn.weight_ih_l0 "
+      throw new BadInputException(src + ": rnn.weight_hh_l0 " + whh.shapeString() + ", rnn.weight_ih_l0 "
           + wih.shapeString() + " and head.weight " + head.shapeString() + " must be matrices");
     }
     int H = whh.dim(1);
     if (H < 1 || whh.dim(0) % H != 0) {
-      throw new IllegalArgumentException(src + ": rnn.weight_hh_l0 has shape " + whh.shapeString()
+      throw new BadInputException(src + ": rnn.weight_hh_l0 has shape " + whh.shapeString()
           + ", expected [G·H, H] with G = 1 (RNN), 3 (GRU) or 4 (LSTM)");
     }
     int G = whh.dim(0) / H;
@@ -170,13 +171,13 @@ public final class TorchInterop {
       case 1 -> CellType.RNN;
       case 3 -> CellType.GRU;
       case 4 -> CellType.LSTM;
-      default -> throw new IllegalArgumentException(src + ": rnn.weight_hh_l0 has shape " + whh.shapeString()
+      default -> throw new BadInputException(src + ": rnn.weight_hh_l0 has shape " + whh.shapeString()
           + ": G = " + G + " gate blocks, expected 1 (RNN), 3 (GRU) or 4 (LSTM)");
     };
     String m = mode != null ? mode : file.metadata().get(ModelConfig.KEY_MODE);
     String l = loss != null ? loss : file.metadata().get(ModelConfig.KEY_LOSS);
     if (m == null || l == null) {
-      throw new IllegalArgumentException(src + ": mode and loss cannot be inferred from shapes; give --mode seq2seq|seq2one"
+      throw new BadInputException(src + ": mode and loss cannot be inferred from shapes; give --mode seq2seq|seq2one"
           + " and --loss mse|cross_entropy (or --config FILE.json)");
     }
     return new ModelConfig(cell, layers, wih.dim(1), H, head.dim(0), Mode.parse(m), LossType.parse(l));
@@ -188,22 +189,22 @@ public final class TorchInterop {
     try {
       j = Json.parseObject(text);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
+      throw new BadInputException(source + ": " + e.getMessage(), e);
     }
     Set<String> unknown = new TreeSet<>(j.keySet());
     unknown.removeAll(CONFIG_KEYS);
     if (!unknown.isEmpty()) {
-      throw new IllegalArgumentException(source + ": unknown keys " + unknown + " (expected some of " + new TreeSet<>(CONFIG_KEYS) + ")");
+      throw new BadInputException(source + ": unknown keys " + unknown + " (expected some of " + new TreeSet<>(CONFIG_KEYS) + ")");
     }
     refuse(j, source, "bidirectional", Boolean.TRUE, "bidirectional RNNs are not supported");
     refuse(j, source, "bias", Boolean.FALSE, "models without biases are not supported (export with zero biases instead)");
     refuse(j, source, "nonlinearity", "relu", "only the tanh RNN is supported");
     if (j.get("proj_size") instanceof Number n && n.longValue() != 0) {
-      throw new IllegalArgumentException(source + ": proj_size = " + n + ": LSTMs with projections are not supported");
+      throw new BadInputException(source + ": proj_size = " + n + ": LSTMs with projections are not supported");
     }
     Object version = j.get(ModelConfig.KEY_FORMAT_VERSION);
     if (version != null && !String.valueOf(version).equals(ModelConfig.FORMAT_VERSION)) {
-      throw new IllegalArgumentException(source + ": " + ModelConfig.KEY_FORMAT_VERSION + " is '" + version
+      throw new BadInputException(source + ": " + ModelConfig.KEY_FORMAT_VERSION + " is '" + version
           + "', this build reads version " + ModelConfig.FORMAT_VERSION);
     }
     Map<String, String> meta = new LinkedHashMap<>();
@@ -219,7 +220,7 @@ public final class TorchInterop {
         v = loss;
       }
       if (v == null) {
-        throw new IllegalArgumentException(source + ": missing key '" + k + "'" + (k.equals("mode") || k.equals("loss")
+        throw new BadInputException(source + ": missing key '" + k + "'" + (k.equals("mode") || k.equals("loss")
             ? " (or give --" + k + ")" : ""));
       }
       meta.put(k, String.valueOf(v));
@@ -238,7 +239,7 @@ public final class TorchInterop {
     }
     if (j.get("vocabulary") != null) {
       if (!(j.get("vocabulary") instanceof List<?>)) {
-        throw new IllegalArgumentException(source + ": vocabulary must be a list of strings");
+        throw new BadInputException(source + ": vocabulary must be a list of strings");
       }
       dataMeta.put(ModelMetadata.KEY_VOCABULARY, Json.write(new ArrayList<Object>((List<?>) j.get("vocabulary"))));
     }
@@ -247,7 +248,7 @@ public final class TorchInterop {
 
   private static void refuse(Map<String, Object> j, String source, String key, Object bad, String why) {
     if (bad.equals(j.get(key))) {
-      throw new IllegalArgumentException(source + ": " + key + " = " + bad + ": " + why);
+      throw new BadInputException(source + ": " + key + " = " + bad + ": " + why);
     }
   }
 }

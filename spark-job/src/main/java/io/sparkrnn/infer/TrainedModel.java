@@ -2,6 +2,7 @@ package io.sparkrnn.infer;
 
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.job.ModelMetadata;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.io.ModelFile;
@@ -45,16 +46,16 @@ public final class TrainedModel {
     this.vocabulary = ModelMetadata.vocabulary(metadata, source);
     if (normalization != null) {
       if (normalization.inputMean().length != c.inputSize()) {
-        throw new IllegalArgumentException(source + ": __metadata__ normalization.input_mean has "
+        throw new BadInputException(source + ": __metadata__ normalization.input_mean has "
             + normalization.inputMean().length + " entries, expected input_size=" + c.inputSize());
       }
       if (normalization.targetMean() != null && (c.loss() != LossType.MSE || normalization.targetMean().length != c.outputSize())) {
-        throw new IllegalArgumentException(source + ": __metadata__ normalization.target_mean has "
+        throw new BadInputException(source + ": __metadata__ normalization.target_mean has "
             + normalization.targetMean().length + " entries, expected output_size=" + c.outputSize() + " (mse models only)");
       }
     }
     if (vocabulary != null && vocabulary.size() != c.outputSize() && c.loss() == LossType.CROSS_ENTROPY) {
-      throw new IllegalArgumentException(source + ": __metadata__ vocabulary has " + vocabulary.size()
+      throw new BadInputException(source + ": __metadata__ vocabulary has " + vocabulary.size()
           + " symbols, expected output_size=" + c.outputSize());
     }
   }
@@ -98,7 +99,7 @@ public final class TrainedModel {
       float[] v = t.floats();
       for (int i = 0; i < v.length; i++) {
         if (!Float.isFinite(v[i])) {
-          throw new IllegalArgumentException(file.source() + ": tensor '" + t.name() + "' holds " + v[i] + " at element " + i
+          throw new BadInputException(file.source() + ": tensor '" + t.name() + "' holds " + v[i] + " at element " + i
               + ", expected finite weights (a diverged or damaged model)");
         }
       }

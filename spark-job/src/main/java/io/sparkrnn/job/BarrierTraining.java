@@ -2,6 +2,7 @@ package io.sparkrnn.job;
 
 import io.sparkrnn.job.StepUpdate.Status;
 import io.sparkrnn.job.StepUpdate.StepRecord;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.optim.Optimizer;
@@ -102,12 +103,12 @@ final class BarrierTraining {
    */
   static void checkCanRun(SparkConf conf, String master, int partitions) {
     if (conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
-      throw new IllegalArgumentException("sync: barrier needs a fixed set of executors, and spark.dynamicAllocation.enabled is true;"
+      throw new BadInputException("sync: barrier needs a fixed set of executors, and spark.dynamicAllocation.enabled is true;"
           + " use --sync job, or turn dynamic allocation off");
     }
     int threads = localThreads(master);
     if (threads > 0 && partitions > threads) {
-      throw new IllegalArgumentException("partitions: " + partitions + " under --sync barrier needs " + partitions
+      throw new BadInputException("partitions: " + partitions + " under --sync barrier needs " + partitions
           + " tasks running at once, and " + master + " runs " + threads + "; use --partitions " + threads + " or fewer, a bigger"
           + " local master, or --sync job");
     }
@@ -129,7 +130,8 @@ final class BarrierTraining {
 
   /** Exceptions a task raises for what the user must fix (as {@code Main} classifies them): retrying cannot help. */
   static final List<String> USER_ERRORS = List.of("io.sparkrnn.kernel.aparapi.DeviceUnavailableException",
-      "io.sparkrnn.kernel.aparapi.DeviceFallbackException", "java.lang.IllegalArgumentException");
+      "io.sparkrnn.kernel.aparapi.DeviceFallbackException", "io.sparkrnn.kernel.BadInputException", "io.sparkrnn.job.ShardDataException",
+      "io.sparkrnn.data.spark.TableDataException");
 
   /**
    * What to tell the user when a failed segment is theirs to fix, or null when it is something a

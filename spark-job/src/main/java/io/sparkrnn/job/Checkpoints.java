@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.io.SafeTensors;
@@ -113,7 +114,7 @@ public final class Checkpoints {
     String steps = f.metadata().get(KEY_STEP);
     String tc = f.metadata().get(KEY_TRAIN_CONFIG);
     if (steps == null || tc == null) {
-      throw new IllegalArgumentException(source + ": __metadata__ lacks " + KEY_STEP + " or " + KEY_TRAIN_CONFIG + "; not a spark-rnn checkpoint");
+      throw new BadInputException(source + ": __metadata__ lacks " + KEY_STEP + " or " + KEY_TRAIN_CONFIG + "; not a spark-rnn checkpoint");
     }
     Map<String, String> trainConfig = new LinkedHashMap<>();
     for (Map.Entry<String, Object> e : Json.parseObject(tc).entrySet()) {

@@ -2,6 +2,7 @@ package io.sparkrnn.job;
 
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.LossStats;
 import io.sparkrnn.kernel.model.Batch;
@@ -58,7 +59,7 @@ public final class Evaluation {
       }
       double[] std = norm.targetStd();
       if (std.length != rmse.length) {
-        throw new IllegalArgumentException("the normalisation has " + std.length + " target statistics, the model O="
+        throw new BadInputException("the normalisation has " + std.length + " target statistics, the model O="
             + rmse.length + " outputs");
       }
       double[] r = new double[rmse.length];
@@ -126,7 +127,7 @@ public final class Evaluation {
 
   private static void checkFromStep(int fromStep, int T) {
     if (fromStep < 0 || fromStep >= T) {
-      throw new IllegalArgumentException("--from-step " + fromStep + ": expected 0 ≤ K < T = " + T);
+      throw new BadInputException("--from-step " + fromStep + ": expected 0 ≤ K < T = " + T);
     }
   }
 
@@ -169,7 +170,7 @@ public final class Evaluation {
   /** K in [1, T − 1]: at least one teacher-forced step must come first. */
   static void checkFeedback(ModelConfig config, int T, int K) {
     if (K < 1 || K >= T) {
-      throw new IllegalArgumentException("--feedback " + K + ": the closed loop needs 1 ≤ K < T = " + T
+      throw new BadInputException("--feedback " + K + ": the closed loop needs 1 ≤ K < T = " + T
           + " (at least one teacher-forced step first)");
     }
     io.sparkrnn.kernel.generate.Generator.checkFits(config, config.loss() == LossType.CROSS_ENTROPY

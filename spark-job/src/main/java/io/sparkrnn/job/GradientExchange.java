@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.Closeable;
@@ -455,7 +456,7 @@ final class GradientExchange {
   static void checkNoEncryptionAsked(org.apache.spark.SparkConf conf) {
     for (String encrypted : new String[] {"spark.network.crypto.enabled", "spark.ssl.enabled"}) {
       if (conf.getBoolean(encrypted, false)) {
-        throw new IllegalArgumentException("--sync barrier moves gradients over its own TCP connections, which are not encrypted,"
+        throw new BadInputException("--sync barrier moves gradients over its own TCP connections, which are not encrypted,"
             + " and " + encrypted + " asks for encrypted traffic: use --sync job, which moves them through Spark's own"
             + " (encrypted) RPC");
       }

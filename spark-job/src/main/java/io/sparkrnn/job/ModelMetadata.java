@@ -2,6 +2,7 @@ package io.sparkrnn.job;
 
 import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.Json;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,7 +56,7 @@ public final class ModelMetadata {
           j.containsKey("target_mean") ? doubles(j.get("target_mean")) : null,
           j.containsKey("target_std") ? doubles(j.get("target_std")) : null);
     } catch (RuntimeException e) {
-      throw new IllegalArgumentException(source + ": __metadata__ normalization is not valid: " + e.getMessage(), e);
+      throw new BadInputException(source + ": __metadata__ normalization is not valid: " + e.getMessage(), e);
     }
   }
 
@@ -67,7 +68,7 @@ public final class ModelMetadata {
     }
     Object v = Json.parse(s);
     if (!(v instanceof List<?> l)) {
-      throw new IllegalArgumentException(source + ": __metadata__ vocabulary must be a JSON list of strings");
+      throw new BadInputException(source + ": __metadata__ vocabulary must be a JSON list of strings");
     }
     List<String> out = new ArrayList<>();
     for (Object o : l) {
@@ -86,7 +87,7 @@ public final class ModelMetadata {
 
   private static double[] doubles(Object o) {
     if (!(o instanceof List<?> l)) {
-      throw new IllegalArgumentException("expected a list of numbers");
+      throw new BadInputException("expected a list of numbers");
     }
     double[] d = new double[l.size()];
     for (int i = 0; i < d.length; i++) {

@@ -1,6 +1,7 @@
 package io.sparkrnn.job;
 
 import io.sparkrnn.data.FileSystems;
+import io.sparkrnn.kernel.BadInputException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -78,20 +79,20 @@ public final class RunLock implements AutoCloseable {
     Map<String, String> owner = parse(found);
     String stale = staleReason(owner);
     if (stale == null) {
-      throw new IllegalArgumentException("out: " + lock + " is held by " + describe(owner) + "; another training run is using "
+      throw new BadInputException("out: " + lock + " is held by " + describe(owner) + "; another training run is using "
           + dir + ". Wait for it to end or choose another --out" + (isThisHost(owner) ? ""
           : " (a lock from another host is never taken over: if that run is gone, remove the file by hand)"));
     }
     // Move the stale lock aside under a unique name, so two runs recovering it at once cannot both win.
     Path aside = new Path(qualified, NAME + ".stale-" + UUID.randomUUID());
     if (!fs.rename(lock, aside) || !found.equals(read(fs, aside))) {
-      throw new IllegalArgumentException("out: " + lock + " changed while its stale owner (" + describe(owner)
+      throw new BadInputException("out: " + lock + " changed while its stale owner (" + describe(owner)
           + ") was being replaced; another run may have started on " + dir);
     }
     fs.delete(aside, false);
     log.printf("out: %s was left by %s, which %s; taking the lock over%n", lock, describe(owner), stale);
     if (!tryCreate(fs, lock, mine)) {
-      throw new IllegalArgumentException("out: " + lock + " was taken by another run (" + describe(parse(String.valueOf(read(fs, lock))))
+      throw new BadInputException("out: " + lock + " was taken by another run (" + describe(parse(String.valueOf(read(fs, lock))))
           + ") while the stale one was being removed");
     }
     return new RunLock(fs, lock, mine);

@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.util.SplittableRandom;
 
@@ -41,7 +42,7 @@ public final class Schedule implements Serializable {
       total += b;
     }
     if (total < batch) {
-      throw new IllegalArgumentException("batch: " + batch + " sequences per step, but the training split holds only " + total);
+      throw new BadInputException("batch: " + batch + " sequences per step, but the training split holds only " + total);
     }
     shardOfSequence = new int[(int) total];
     rowOfSequence = new int[(int) total];

@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -40,7 +41,7 @@ public final class SequenceSelection {
       int row = rows[positions[i]];
       int Bs = s.batchSize();
       if (windowStart + windowSteps > s.steps()) {
-        throw new IllegalArgumentException("window [" + windowStart + ", " + (windowStart + windowSteps) + ") exceeds the shard's T=" + s.steps());
+        throw new BadInputException("window [" + windowStart + ", " + (windowStart + windowSteps) + ") exceeds the shard's T=" + s.steps());
       }
       lengths[i] = Math.max(0, Math.min(s.length(row) - windowStart, windowSteps));
       allFull &= lengths[i] == windowSteps;

@@ -3,6 +3,7 @@ package io.sparkrnn.job;
 import io.sparkrnn.data.CorruptShardException;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -133,14 +134,14 @@ public final class ShardCache {
     public static Size parse(String key, String value) {
       Matcher m = SYNTAX.matcher(value.strip());
       if (!m.matches()) {
-        throw new IllegalArgumentException(key + ": expected a size such as 512m, 2g or 1048576 (bytes), or a share of the"
+        throw new BadInputException(key + ": expected a size such as 512m, 2g or 1048576 (bytes), or a share of the"
             + " executor heap such as 25%, found '" + value + "'");
       }
       double n = Double.parseDouble(m.group(1));
       String unit = m.group(2).toLowerCase(Locale.ROOT).replace("b", "");
       if (unit.equals("%")) {
         if (n > 90) {
-          throw new IllegalArgumentException(key + ": " + value + " of the heap leaves nothing for Spark and the engine; at most 90%");
+          throw new BadInputException(key + ": " + value + " of the heap leaves nothing for Spark and the engine; at most 90%");
         }
         return new Size(-1, n / 100);
       }
@@ -153,7 +154,7 @@ public final class ShardCache {
       };
       double bytes = n * (1L << shift);
       if (bytes >= Long.MAX_VALUE / 2) {
-        throw new IllegalArgumentException(key + ": " + value + " is more bytes than any heap holds");
+        throw new BadInputException(key + ": " + value + " is more bytes than any heap holds");
       }
       return new Size((long) bytes, 0);
     }
@@ -229,7 +230,7 @@ public final class ShardCache {
   static long requireFits(Size size, long heap, String whose) {
     long bytes = size.resolve(heap);
     if (bytes > 0.9 * heap) {
-      throw new IllegalArgumentException("shard-cache: " + size + " (" + bytes / 1_000_000 + " MB) is more than 90% of " + whose + " ("
+      throw new BadInputException("shard-cache: " + size + " (" + bytes / 1_000_000 + " MB) is more than 90% of " + whose + " ("
           + heap / 1_000_000 + " MB); give a smaller size or a share such as 25%, or more executor memory");
     }
     return bytes;

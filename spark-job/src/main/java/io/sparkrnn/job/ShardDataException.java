@@ -7,7 +7,7 @@ package io.sparkrnn.job;
  * ({@code spark.task.maxFailures} stays for what a retry can fix: a lost executor, a datanode
  * that timed out), and the driver stops the job with this message on the first attempt.
  */
-public final class ShardDataException extends IllegalArgumentException {
+public final class ShardDataException extends io.sparkrnn.kernel.BadInputException {
   private static final long serialVersionUID = 1L;
 
   public ShardDataException(String message) {

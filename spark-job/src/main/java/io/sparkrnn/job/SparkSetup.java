@@ -2,6 +2,7 @@ package io.sparkrnn.job;
 
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.serializers.JavaSerializer;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.LossStats;
 import org.apache.spark.SparkConf;
@@ -39,7 +40,7 @@ public final class SparkSetup {
         return;
       }
     }
-    throw new IllegalArgumentException("--master " + master + ": not a master URL Spark accepts (expected local, local[N], "
+    throw new BadInputException("--master " + master + ": not a master URL Spark accepts (expected local, local[N], "
         + "local[*], spark://HOST:PORT, or yarn and k8s://https://HOST:PORT where their Spark modules are on the class path)");
   }
 
@@ -70,7 +71,7 @@ public final class SparkSetup {
   private static RuntimeException masterError(SparkConf conf, Exception e) {
     String m = String.valueOf(e.getMessage());
     if (m.startsWith("Could not parse Master URL")) {
-      return new IllegalArgumentException("--master " + conf.get("spark.master") + ": Spark cannot parse this master URL "
+      return new BadInputException("--master " + conf.get("spark.master") + ": Spark cannot parse this master URL "
           + "(expected local, local[N], local[*], spark://HOST:PORT, yarn or k8s://https://HOST:PORT)", e);
     }
     return e instanceof RuntimeException r ? r : new IllegalStateException(e);

@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -154,13 +155,13 @@ public record TrainConfig(
       throw new IOException(what + "not a regular file (a FIFO, socket or device)");
     }
     if (Files.size(file) > MAX_JOB_FILE_BYTES) {
-      throw new IllegalArgumentException(what + Files.size(file) + " bytes, more than a job file (key = value lines) may have ("
+      throw new BadInputException(what + Files.size(file) + " bytes, more than a job file (key = value lines) may have ("
           + MAX_JOB_FILE_BYTES + ")");
     }
     try {
       return Files.readAllLines(file, StandardCharsets.UTF_8);
     } catch (java.nio.charset.CharacterCodingException e) {
-      throw new IllegalArgumentException(what + "not a UTF-8 text file; a job file holds key = value lines", e);
+      throw new BadInputException(what + "not a UTF-8 text file; a job file holds key = value lines", e);
     }
   }
 
@@ -175,16 +176,16 @@ public record TrainConfig(
       }
       int eq = line.indexOf('=');
       if (eq <= 0) {
-        throw new IllegalArgumentException(file + ":" + lineNo + ": expected 'key = value', found '" + line + "'");
+        throw new BadInputException(file + ":" + lineNo + ": expected 'key = value', found '" + line + "'");
       }
       String key = line.substring(0, eq).strip();
       String value = line.substring(eq + 1).strip();
       if (!DEFAULTS.containsKey(key)) {
-        throw new IllegalArgumentException(file + ":" + lineNo + ": unknown key '" + key + "' (known keys: "
+        throw new BadInputException(file + ":" + lineNo + ": unknown key '" + key + "' (known keys: "
             + String.join(", ", DEFAULTS.keySet()) + ")");
       }
       if (values.put(key, value) != null) {
-        throw new IllegalArgumentException(file + ":" + lineNo + ": key '" + key + "' given twice");
+        throw new BadInputException(file + ":" + lineNo + ": key '" + key + "' given twice");
       }
     }
     return values;
@@ -205,7 +206,7 @@ public record TrainConfig(
     }
     for (Map.Entry<String, String> e : given.entrySet()) {
       if (!DEFAULTS.containsKey(e.getKey())) {
-        throw new IllegalArgumentException("unknown key '" + e.getKey() + "'");
+        throw new BadInputException("unknown key '" + e.getKey() + "'");
       }
       if (e.getValue() != null) {
         v.put(e.getKey(), e.getValue());
@@ -231,7 +232,7 @@ public record TrainConfig(
     int epochs = (int) r.longIn("epochs", 0, 1 << 30);
     long steps = r.longIn("steps", 0, Long.MAX_VALUE / 2);
     if (epochs == 0 && steps == 0) {
-      throw new IllegalArgumentException("epochs and steps are both 0: set one of them to say how long to train");
+      throw new BadInputException("epochs and steps are both 0: set one of them to say how long to train");
     }
     int tbptt = (int) r.longIn("tbptt", 0, 1 << 24);
     String engine = r.oneOf("engine", "kernel", "reference");
@@ -240,7 +241,7 @@ public record TrainConfig(
     int partitions = (int) r.longIn("partitions", 0, 1 << 16);
     int virtualPartitions = (int) r.longIn("virtual-partitions", 0, 1 << 24);
     if (virtualPartitions > batch) {
-      throw new IllegalArgumentException("virtual-partitions: must be at most batch = " + batch + " (each holds at least one sequence),"
+      throw new BadInputException("virtual-partitions: must be at most batch = " + batch + " (each holds at least one sequence),"
           + " found " + virtualPartitions);
     }
     if (virtualPartitions == 0) {
@@ -250,7 +251,7 @@ public record TrainConfig(
     boolean resume = r.bool("resume");
     boolean overwrite = r.bool("overwrite");
     if (resume && overwrite) {
-      throw new IllegalArgumentException("resume and overwrite: choose one (continue the run in --out, or replace it)");
+      throw new BadInputException("resume and overwrite: choose one (continue the run in --out, or replace it)");
     }
     long validateEvery = r.longIn("validate-every", 0, Long.MAX_VALUE);
     int feedback = (int) r.longIn("feedback", 0, 1 << 24);
@@ -260,11 +261,11 @@ public record TrainConfig(
     String sync = r.oneOf("sync", "barrier", "job");
     String init = v.get("init");
     if (init != null && init.isBlank()) {
-      throw new IllegalArgumentException("init: expected a model file URI, found an empty value");
+      throw new BadInputException("init: expected a model file URI, found an empty value");
     }
     ShardCache.Size shardCache = ShardCache.Size.parse("shard-cache", r.required("shard-cache"));
     if (tbptt > 0 && mode == Mode.SEQ2ONE) {
-      throw new IllegalArgumentException("tbptt: truncated BPTT needs mode seq2seq (a seq2one loss reads only the last step)");
+      throw new BadInputException("tbptt: truncated BPTT needs mode seq2seq (a seq2one loss reads only the last step)");
     }
     return new TrainConfig(data, out, cell, (int) r.longIn("num-layers", 1, 64), (int) r.longIn("hidden-size", 1, 1 << 16),
         mode, loss, optimizer, lr, lrSchedule, lrMin, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
@@ -335,7 +336,7 @@ public record TrainConfig(
     String required(String key) {
       String s = v.get(key);
       if (s == null || s.isBlank()) {
-        throw new IllegalArgumentException(key + ": required, not given");
+        throw new BadInputException(key + ": required, not given");
       }
       return s;
     }
@@ -344,7 +345,7 @@ public record TrainConfig(
       try {
         return parser.apply(required(key));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
+        throw new BadInputException(key + ": " + e.getMessage(), e);
       }
     }
 
@@ -355,7 +356,7 @@ public record TrainConfig(
           return a;
         }
       }
-      throw new IllegalArgumentException(key + ": '" + s + "' is not one of " + String.join(", ", allowed));
+      throw new BadInputException(key + ": '" + s + "' is not one of " + String.join(", ", allowed));
     }
 
     double number(String key) {
@@ -367,14 +368,14 @@ public record TrainConfig(
         }
         return d;
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(key + ": expected a finite number, found '" + s + "'");
+        throw new BadInputException(key + ": expected a finite number, found '" + s + "'");
       }
     }
 
     double positiveDouble(String key) {
       double d = number(key);
       if (d <= 0) {
-        throw new IllegalArgumentException(key + ": must be > 0, found " + v.get(key));
+        throw new BadInputException(key + ": must be > 0, found " + v.get(key));
       }
       return d;
     }
@@ -382,7 +383,7 @@ public record TrainConfig(
     double doubleIn(String key, double min, double max, boolean maxExclusive) {
       double d = number(key);
       if (d < min || d > max || (maxExclusive && d == max)) {
-        throw new IllegalArgumentException(key + ": must be in [" + min + ", " + max + (maxExclusive ? ")" : "]") + ", found " + v.get(key));
+        throw new BadInputException(key + ": must be in [" + min + ", " + max + (maxExclusive ? ")" : "]") + ", found " + v.get(key));
       }
       return d;
     }
@@ -393,10 +394,10 @@ public record TrainConfig(
       try {
         n = Long.parseLong(s.replace("_", ""));
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(key + ": expected an integer, found '" + s + "'");
+        throw new BadInputException(key + ": expected an integer, found '" + s + "'");
       }
       if (n < min || n > max) {
-        throw new IllegalArgumentException(key + ": must be in [" + min + ", " + max + "], found " + n);
+        throw new BadInputException(key + ": must be in [" + min + ", " + max + "], found " + n);
       }
       return n;
     }
@@ -406,7 +407,7 @@ public record TrainConfig(
       if (s.equals("true") || s.equals("false")) {
         return Boolean.parseBoolean(s);
       }
-      throw new IllegalArgumentException(key + ": expected true or false, found '" + s + "'");
+      throw new BadInputException(key + ": expected true or false, found '" + s + "'");
     }
   }
 }

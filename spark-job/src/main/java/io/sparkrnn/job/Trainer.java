@@ -8,6 +8,7 @@ import io.sparkrnn.infer.Compatibility;
 import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.StepUpdate.StepRecord;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.AutoDevice;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.io.ModelFile;
@@ -94,11 +95,11 @@ public final class Trainer {
     DatasetSpec spec = dataset.manifest().spec();
     TrainConfig config = TrainConfig.parse(given, new TrainConfig.DatasetDefaults(spec.mode(), spec.loss()));
     if (config.mode() != spec.mode()) {
-      throw new IllegalArgumentException("mode: the dataset " + config.data() + " is " + spec.mode().id() + ", the configuration says "
+      throw new BadInputException("mode: the dataset " + config.data() + " is " + spec.mode().id() + ", the configuration says "
           + config.mode().id());
     }
     if (config.loss() != spec.loss()) {
-      throw new IllegalArgumentException("loss: the dataset " + config.data() + " suits " + spec.loss().id()
+      throw new BadInputException("loss: the dataset " + config.data() + " suits " + spec.loss().id()
           + " (its y is " + (spec.classTargets() ? "class ids" : "floats") + "), the configuration says " + config.loss().id());
     }
     ModelConfig model = new ModelConfig(config.cell(), config.numLayers(), spec.features(), config.hiddenSize(), spec.outputs(),
@@ -112,19 +113,19 @@ public final class Trainer {
       }
     }
     if (train.isEmpty()) {
-      throw new IllegalArgumentException("data: " + config.data() + " has no training shards");
+      throw new BadInputException("data: " + config.data() + " has no training shards");
     }
     int[] shardIndex = train.stream().mapToInt(Integer::intValue).toArray();
     int[] shardBatch = train.stream().mapToInt(i -> all.get(i).batch()).toArray();
     Schedule schedule = new Schedule(shardIndex, shardBatch, config.batch(), config.seed(), spec.steps(), config.tbptt());
     if (schedule.stepsPerEpoch() == 0) {
-      throw new IllegalArgumentException("batch: " + config.batch() + " is more than the training split holds");
+      throw new BadInputException("batch: " + config.batch() + " is more than the training split holds");
     }
     long total = config.steps() > 0 ? config.steps() : config.epochs() * schedule.stepsPerEpoch();
     OutputDir out = new OutputDir(config.out(), hadoop);
     boolean hasRun = !out.list(Checkpoints.DIR, "step-", ".safetensors").isEmpty() || out.exists("model.safetensors");
     if (hasRun && !config.resume() && !config.overwrite()) {
-      throw new IllegalArgumentException("out: " + out.dir() + " already holds a training run; pass --resume to continue it, "
+      throw new BadInputException("out: " + out.dir() + " already holds a training run; pass --resume to continue it, "
           + "--overwrite to replace it, or choose another --out");
     }
     if (config.feedback() > 0) {
@@ -228,7 +229,7 @@ public final class Trainer {
     io.sparkrnn.data.Normalization recorded = given.normalization();
     io.sparkrnn.data.Normalization data = dataset.manifest().normalization();
     if (recorded != null && !recorded.equals(data)) {
-      throw new IllegalArgumentException(where + "was trained on data normalised with " + Compatibility.describe(recorded)
+      throw new BadInputException(where + "was trained on data normalised with " + Compatibility.describe(recorded)
           + ", the dataset " + dataset.uri() + " is normalised with " + Compatibility.describe(data)
           + "; prepare the data with the model's statistics");
     }
@@ -237,7 +238,7 @@ public final class Trainer {
 
   private static void checkSame(String where, String field, Object inFile, Object inRun) {
     if (!inFile.equals(inRun)) {
-      throw new IllegalArgumentException(where + "has " + field + " " + inFile + ", the run has " + field + " " + inRun
+      throw new BadInputException(where + "has " + field + " " + inFile + ", the run has " + field + " " + inRun
           + " (from the configuration and the dataset)");
     }
   }
@@ -249,14 +250,14 @@ public final class Trainer {
 
   private static void checkClosedLoopFits(ModelConfig model, DatasetSpec spec, int feedback) {
     if (model.mode() != io.sparkrnn.kernel.model.Mode.SEQ2SEQ) {
-      throw new IllegalArgumentException("feedback: closed-loop validation needs a seq2seq model");
+      throw new BadInputException("feedback: closed-loop validation needs a seq2seq model");
     }
     if (model.inputSize() != model.outputSize()) {
-      throw new IllegalArgumentException("feedback: closed-loop validation feeds outputs back as inputs and needs F == O, the data has F="
+      throw new BadInputException("feedback: closed-loop validation feeds outputs back as inputs and needs F == O, the data has F="
           + model.inputSize() + ", O=" + model.outputSize());
     }
     if (feedback >= spec.steps()) {
-      throw new IllegalArgumentException("feedback: " + feedback + " self-driven steps leave no input-driven step in T=" + spec.steps());
+      throw new BadInputException("feedback: " + feedback + " self-driven steps leave no input-driven step in T=" + spec.steps());
     }
   }
 
@@ -320,7 +321,7 @@ public final class Trainer {
     }
     long stepTimeout = conf.getTimeAsSeconds(GradientExchange.STEP_TIMEOUT, GradientExchange.DEFAULT_STEP_TIMEOUT_SECONDS + "s");
     if (stepTimeout < 1) {
-      throw new IllegalArgumentException(GradientExchange.STEP_TIMEOUT + ": expected at least 1 second, found " + stepTimeout);
+      throw new BadInputException(GradientExchange.STEP_TIMEOUT + ": expected at least 1 second, found " + stepTimeout);
     }
     String host = conf.get("spark.driver.host", java.net.InetAddress.getLocalHost().getHostAddress());
     return new GradientExchange.Server(conf.get("spark.driver.bindAddress", host), host, conf.getInt(EXCHANGE_PORT, 0), secret,
@@ -659,7 +660,7 @@ public final class Trainer {
       } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
         String why = BarrierTraining.explain(e, partitions);
         if (why != null) {
-          throw new IllegalArgumentException(why, e); // the user's to fix: printed alone, exit 2
+          throw new BadInputException(why, e); // the user's to fix: printed alone, exit 2
         }
         if (attempt >= SEGMENT_ATTEMPTS) {
           throw e;
@@ -757,7 +758,7 @@ public final class Trainer {
       }
     }
     if (!differ.isEmpty()) {
-      throw new IllegalArgumentException("resume: " + saved.file() + " was trained with other settings: " + String.join(", ", differ));
+      throw new BadInputException("resume: " + saved.file() + " was trained with other settings: " + String.join(", ", differ));
     }
   }
 

@@ -2,6 +2,7 @@ package io.sparkrnn.job;
 
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.LossStats;
 import io.sparkrnn.kernel.generate.ClosedLoop;
 import io.sparkrnn.kernel.generate.Generator;
@@ -112,7 +113,7 @@ public final class Validation {
     if (batch.lengths() != null) {
       for (int b = 0; b < batch.batchSize(); b++) {
         if (batch.length(b) < T) {
-          throw new IllegalArgumentException("feedback: closed-loop validation needs sequences of all T=" + T
+          throw new BadInputException("feedback: closed-loop validation needs sequences of all T=" + T
               + " steps; sequence " + b + " of a validation shard has " + batch.length(b));
         }
       }

@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 
 /**
@@ -26,7 +27,7 @@ record VirtualPartitions(int batch, int leaves) implements Serializable {
 
   VirtualPartitions {
     if (leaves < 1 || leaves > batch) {
-      throw new IllegalArgumentException("virtual-partitions: must be in [1, batch = " + batch + "], found " + leaves);
+      throw new BadInputException("virtual-partitions: must be in [1, batch = " + batch + "], found " + leaves);
     }
   }
 
@@ -45,7 +46,7 @@ record VirtualPartitions(int batch, int leaves) implements Serializable {
    */
   void requireTasks(int tasks) {
     if (tasks > leaves) {
-      throw new IllegalArgumentException("partitions: " + tasks + " tasks but virtual-partitions is " + leaves
+      throw new BadInputException("partitions: " + tasks + " tasks but virtual-partitions is " + leaves
           + "; each task computes at least one virtual partition: raise virtual-partitions (at most batch = " + batch
           + ") or lower partitions");
     }

@@ -1,5 +1,6 @@
 package io.sparkrnn.ml;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -96,14 +97,14 @@ final class RnnColumns {
     for (String k : keys) {
       StructField f = field(who, schema, k, "keyCols");
       if (f.dataType() instanceof MapType) {
-        throw new IllegalArgumentException(who + ": keyCols column '" + f.name() + "' is " + f.dataType().simpleString()
+        throw new BadInputException(who + ": keyCols column '" + f.name() + "' is " + f.dataType().simpleString()
             + "; expected a comparable type (string, number, date, ...)");
       }
       keyFields.add(f);
     }
     StructField orderField = orderField(who, schema, order);
     if (shape.forecastSteps() > 0 && orderField.dataType() instanceof DecimalType) {
-      throw new IllegalArgumentException(who + ": forecastSteps needs orderCol '" + orderField.name() + "' to be a timestamp,"
+      throw new BadInputException(who + ": forecastSteps needs orderCol '" + orderField.name() + "' to be a timestamp,"
           + " date, integer or floating column, found " + orderField.dataType().simpleString() + " (cast it to double)");
     }
     for (String in : inputs) {
@@ -133,10 +134,10 @@ final class RnnColumns {
         continue;
       }
       if (wanted[i].isBlank()) {
-        throw new IllegalArgumentException(who + ": " + params[i] + " is empty; name the output column");
+        throw new BadInputException(who + ": " + params[i] + " is empty; name the output column");
       }
       if (names.contains(wanted[i].toLowerCase(Locale.ROOT))) {
-        throw new IllegalArgumentException(who + ": " + params[i] + " '" + wanted[i] + "' is already a column of the output; choose another name with set"
+        throw new BadInputException(who + ": " + params[i] + " '" + wanted[i] + "' is already a column of the output; choose another name with set"
             + Character.toUpperCase(params[i].charAt(0)) + params[i].substring(1));
       }
       names.add(wanted[i].toLowerCase(Locale.ROOT));
@@ -157,19 +158,19 @@ final class RnnColumns {
     if (t instanceof ArrayType a && a.elementType() instanceof NumericType || t instanceof VectorUDT) {
       return 0;
     }
-    throw new IllegalArgumentException(who + ": inputCols column '" + f.name() + "' is " + t.simpleString()
+    throw new BadInputException(who + ": inputCols column '" + f.name() + "' is " + t.simpleString()
         + "; expected a number, an array of numbers or an ML Vector");
   }
 
   /** The order column, which must be a timestamp, date or number. */
   static StructField orderField(String who, StructType schema, String order) {
     if (order == null || order.isBlank()) {
-      throw new IllegalArgumentException(who + ": orderCol is not set; name the time column with setOrderCol");
+      throw new BadInputException(who + ": orderCol is not set; name the time column with setOrderCol");
     }
     StructField f = field(who, schema, order, "orderCol");
     DataType t = f.dataType();
     if (!(t instanceof NumericType || t instanceof TimestampType || t instanceof TimestampNTZType || t instanceof DateType)) {
-      throw new IllegalArgumentException(who + ": orderCol column '" + f.name() + "' is " + t.simpleString()
+      throw new BadInputException(who + ": orderCol column '" + f.name() + "' is " + t.simpleString()
           + "; expected a timestamp, date, integer or floating column (cast it first, e.g. to_timestamp)");
     }
     return f;
@@ -180,7 +181,7 @@ final class RnnColumns {
     StructField f = field(who, schema, name, "targetCols");
     DataType t = f.dataType();
     if (classes ? !(t instanceof IntegralType) : !(t instanceof NumericType)) {
-      throw new IllegalArgumentException(who + ": targetCols column '" + f.name() + "' is " + t.simpleString() + "; expected "
+      throw new BadInputException(who + ": targetCols column '" + f.name() + "' is " + t.simpleString() + "; expected "
           + (classes ? "an integer column of class ids" : "a numeric column"));
     }
   }
@@ -200,7 +201,7 @@ final class RnnColumns {
       }
     }
     if (match == null) {
-      throw new IllegalArgumentException(who + ": " + param + " column '" + name + "' is not in the table; its columns are "
+      throw new BadInputException(who + ": " + param + " column '" + name + "' is not in the table; its columns are "
           + Arrays.toString(schema.fieldNames()));
     }
     return match;

@@ -6,6 +6,7 @@ import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.Trainer;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.CellType;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -365,7 +366,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   public RnnEstimator setClasses(int value) {
     if (value == 1 || value < 0) {
-      throw new IllegalArgumentException("setClasses: expected 0 (regression) or at least 2 classes, found " + value);
+      throw new BadInputException("setClasses: expected 0 (regression) or at least 2 classes, found " + value);
     }
     return (RnnEstimator) set(classes, value);
   }
@@ -417,7 +418,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   public RnnEstimator setValidationFraction(double value) {
     if (!(value >= 0 && value < 1)) {
-      throw new IllegalArgumentException("setValidationFraction: expected a share in [0, 1), found " + value);
+      throw new BadInputException("setValidationFraction: expected a share in [0, 1), found " + value);
     }
     return (RnnEstimator) set(validationFraction, value);
   }
@@ -473,7 +474,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   /** Optimizer steps to train ({@code train --steps}); 0 trains {@link #setEpochs} epochs instead. */
   public RnnEstimator setMaxSteps(long value) {
     if (value < 0) {
-      throw new IllegalArgumentException("setMaxSteps: expected optimizer steps >= 0 (0: use epochs), found " + value);
+      throw new BadInputException("setMaxSteps: expected optimizer steps >= 0 (0: use epochs), found " + value);
     }
     return (RnnEstimator) set(maxSteps, value);
   }
@@ -512,7 +513,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   public RnnEstimator setLr(double value) {
     if (!(value > 0 && Double.isFinite(value))) {
-      throw new IllegalArgumentException("setLr: expected a finite learning rate > 0, found " + value);
+      throw new BadInputException("setLr: expected a finite learning rate > 0, found " + value);
     }
     return (RnnEstimator) set(lr, value);
   }
@@ -563,7 +564,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   public RnnEstimator setWorkDir(String value) {
     if (value == null || value.isBlank()) {
-      throw new IllegalArgumentException("setWorkDir: expected a Hadoop URI or path, found '" + value + "'");
+      throw new BadInputException("setWorkDir: expected a Hadoop URI or path, found '" + value + "'");
     }
     return (RnnEstimator) set(workDir, value);
   }
@@ -586,26 +587,26 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    */
   public RnnEstimator setInitialModel(String value) {
     if (value == null || value.isBlank()) {
-      throw new IllegalArgumentException("setInitialModel: expected a Hadoop URI or path of a model file, found '" + value + "'");
+      throw new BadInputException("setInitialModel: expected a Hadoop URI or path of a model file, found '" + value + "'");
     }
     return (RnnEstimator) set(initialModel, value);
   }
 
   private static int atLeast(String setter, int min, int value) {
     if (value < min) {
-      throw new IllegalArgumentException(setter + ": expected at least " + min + ", found " + value);
+      throw new BadInputException(setter + ": expected at least " + min + ", found " + value);
     }
     return value;
   }
 
   private static String[] names(String setter, String[] value, boolean mayBeEmpty) {
     if (value == null || (!mayBeEmpty && value.length == 0)) {
-      throw new IllegalArgumentException(setter + ": expected " + (mayBeEmpty ? "" : "at least one ") + "column name, found "
+      throw new BadInputException(setter + ": expected " + (mayBeEmpty ? "" : "at least one ") + "column name, found "
           + (value == null ? "null" : "none"));
     }
     for (String v : value) {
       if (v == null || v.isBlank()) {
-        throw new IllegalArgumentException(setter + ": a column name is empty in " + Arrays.toString(value));
+        throw new BadInputException(setter + ": a column name is empty in " + Arrays.toString(value));
       }
     }
     return value.clone();
@@ -918,10 +919,10 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   TableSpec tableSpec() {
     if (!isDefined(steps)) {
-      throw new IllegalArgumentException("RnnEstimator: steps (T, the window length) is not set; call setSteps");
+      throw new BadInputException("RnnEstimator: steps (T, the window length) is not set; call setSteps");
     }
     if (getInputCols().length == 0) {
-      throw new IllegalArgumentException("RnnEstimator: inputCols is not set; call setInputCols");
+      throw new BadInputException("RnnEstimator: inputCols is not set; call setInputCols");
     }
     Map<String, Object> source = new LinkedHashMap<>();
     source.put("api", "RnnEstimator " + uid);
@@ -931,7 +932,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           getSplit().equals("auto") ? null : TableSpec.SplitMode.parse(getSplit()), getValidationFraction(), getGap(),
           getNormalize(), TableSpec.Missing.parse(getMissing()), getBatch(), getSeed(), 0, source);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("RnnEstimator: " + setterNames(e.getMessage()), e);
+      throw new BadInputException("RnnEstimator: " + setterNames(e.getMessage()), e);
     }
   }
 
@@ -992,7 +993,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     try {
       TrainConfig.parse(trainKeys("unused", "unused"), null);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("RnnEstimator: " + e.getMessage(), e);
+      throw new BadInputException("RnnEstimator: " + e.getMessage(), e);
     }
     for (String t : spec.targetColumns()) {
       RnnColumns.checkTarget("RnnEstimator", schema, t, spec.classes() > 0);
@@ -1069,7 +1070,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       return sc.getCheckpointDir().get();
     }
     if (!sc.isLocal()) {
-      throw new IllegalArgumentException("RnnEstimator: on master " + sc.master() + " the executors need a directory they all"
+      throw new BadInputException("RnnEstimator: on master " + sc.master() + " the executors need a directory they all"
           + " reach for the shards: call setWorkDir(\"hdfs://...\") or sparkContext.setCheckpointDir(...)");
     }
     String first = sc.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir")).split(",")[0].strip();

@@ -3,6 +3,7 @@ package io.sparkrnn.ml;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
@@ -255,7 +256,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    */
   public RnnModel setForecastSteps(int value) {
     if (value < 0) {
-      throw new IllegalArgumentException("setForecastSteps: expected k >= 0 rows per key, found " + value);
+      throw new BadInputException("setForecastSteps: expected k >= 0 rows per key, found " + value);
     }
     return (RnnModel) set(forecastSteps, value);
   }
@@ -283,7 +284,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   /** T, the rows of one window of a seq2one model ({@link #setStride}); fit sets it to the estimator's steps. */
   public RnnModel setSteps(int value) {
     if (value < 0) {
-      throw new IllegalArgumentException("setSteps: expected T >= 0 rows per window, found " + value);
+      throw new BadInputException("setSteps: expected T >= 0 rows per window, found " + value);
     }
     return (RnnModel) set(steps, value);
   }
@@ -304,7 +305,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    */
   public RnnModel setStride(int value) {
     if (value < 0) {
-      throw new IllegalArgumentException("setStride: expected S >= 0 rows between windows, found " + value);
+      throw new BadInputException("setStride: expected S >= 0 rows between windows, found " + value);
     }
     return (RnnModel) set(stride, value);
   }
@@ -324,7 +325,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    */
   public RnnModel setFeedback(int value) {
     if (value < 0) {
-      throw new IllegalArgumentException("setFeedback: expected K >= 0 closed-loop rows, found " + value);
+      throw new BadInputException("setFeedback: expected K >= 0 closed-loop rows, found " + value);
     }
     return (RnnModel) set(feedback, value);
   }
@@ -358,20 +359,20 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
       arrays += width == 0 ? 1 : 0;
     }
     if (arrays == 0 ? scalars != c.inputSize() : scalars + arrays > c.inputSize()) {
-      throw new IllegalArgumentException("RnnModel: inputCols " + Arrays.toString(inputs) + " give "
+      throw new BadInputException("RnnModel: inputCols " + Arrays.toString(inputs) + " give "
           + (arrays == 0 ? scalars : "at least " + (scalars + arrays)) + " features; the model was trained on F=" + c.inputSize());
     }
     int k = getForecastSteps();
     if (k > 0) {
       String why = whyNoForecast(c);
       if (why != null) {
-        throw new IllegalArgumentException("RnnModel: setForecastSteps(" + k + ") feeds each output back as the next step's "
+        throw new BadInputException("RnnModel: setForecastSteps(" + k + ") feeds each output back as the next step's "
             + "inputs, which " + why + "; use forecastSteps 0");
       }
     }
     boolean seq2one = c.mode() == Mode.SEQ2ONE;
     if (seq2one && getStride() > 0 && getSteps() == 0) {
-      throw new IllegalArgumentException("RnnModel: setStride(" + getStride() + ") scores windows of T rows; set T with"
+      throw new BadInputException("RnnModel: setStride(" + getStride() + ") scores windows of T rows; set T with"
           + " setSteps (fit sets it to the estimator's steps)");
     }
     boolean classes = c.loss() == LossType.CROSS_ENTROPY;
@@ -485,19 +486,19 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     }
     int O = c.outputSize();
     if (classes ? targets.length != 1 : targets.length != O) {
-      throw new IllegalArgumentException("RnnModel.evaluate: targetCols " + Arrays.toString(targets) + " give "
+      throw new BadInputException("RnnModel.evaluate: targetCols " + Arrays.toString(targets) + " give "
           + targets.length + " targets; the model has " + (classes ? "one class id column (O=" + O + " classes)" : "O=" + O
           + " outputs"));
     }
     if (seq2one && getSteps() == 0) {
-      throw new IllegalArgumentException("RnnModel.evaluate: a seq2one model is scored on windows of T rows; set T with"
+      throw new BadInputException("RnnModel.evaluate: a seq2one model is scored on windows of T rows; set T with"
           + " setSteps (fit sets it to the estimator's steps)");
     }
     int feedbackRows = getFeedback();
     if (feedbackRows > 0) {
       String why = whyNoForecast(c);
       if (why != null) {
-        throw new IllegalArgumentException("RnnModel.evaluate: setFeedback(" + feedbackRows + ") forecasts each key's last"
+        throw new BadInputException("RnnModel.evaluate: setFeedback(" + feedbackRows + ") forecasts each key's last"
             + " rows from the model's own outputs, which " + why + "; use feedback 0");
       }
     }

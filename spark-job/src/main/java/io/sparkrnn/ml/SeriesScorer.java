@@ -2,6 +2,7 @@ package io.sparkrnn.ml;
 
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.StatefulSession;
 import io.sparkrnn.kernel.jvm.JvmEngine;
@@ -409,7 +410,7 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
         shapes[c] = row.schema().fields()[inputIdx[c]].name() + (v == null || v instanceof Number ? ""
             : "[" + arrayValues(v).length + "]");
       }
-      return new IllegalArgumentException("RnnModel.transform: inputCols " + Arrays.toString(shapes) + " give "
+      return new BadInputException("RnnModel.transform: inputCols " + Arrays.toString(shapes) + " give "
           + (found > config.inputSize() ? "more than " + config.inputSize() : found) + " values at key "
           + Arrays.toString(keyOf(row)) + ", " + row.schema().fields()[orderIdx].name() + " " + row.get(orderIdx)
           + "; the model was trained on F=" + config.inputSize() + " features (arrays and vectors of the widths fit saw)");

@@ -2,6 +2,7 @@ package io.sparkrnn.data.source;
 
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.SequenceSource;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -28,7 +29,7 @@ public final class AddingSource implements SequenceSource {
       Seeds.checkSteps(steps, 2);
       Seeds.checkCount(sequences);
       if (minSteps < 2 || minSteps > steps) {
-        throw new IllegalArgumentException("--min-steps must be in [2, T=" + steps + "], found " + minSteps);
+        throw new BadInputException("--min-steps must be in [2, T=" + steps + "], found " + minSteps);
       }
     }
   }

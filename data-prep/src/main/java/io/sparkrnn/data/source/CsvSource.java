@@ -2,6 +2,7 @@ package io.sparkrnn.data.source;
 
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.SequenceSource;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -61,16 +62,16 @@ public final class CsvSource implements SequenceSource {
       inputColumns = inputColumns == null ? List.of() : List.copyOf(inputColumns);
       targetColumns = targetColumns == null ? List.of() : List.copyOf(targetColumns);
       if (input == null) {
-        throw new IllegalArgumentException("csv: an input file is required");
+        throw new BadInputException("csv: an input file is required");
       }
       if (sequenceColumn == null && steps < 1) {
-        throw new IllegalArgumentException("--steps must be at least 1 in window mode, found " + steps);
+        throw new BadInputException("--steps must be at least 1 in window mode, found " + steps);
       }
       if (steps < 0 || stride < 0 || horizon < -1 || classes < 0) {
-        throw new IllegalArgumentException("--steps, --stride, --horizon and --classes must not be negative");
+        throw new BadInputException("--steps, --stride, --horizon and --classes must not be negative");
       }
       if (classes == 1) {
-        throw new IllegalArgumentException("--classes must be at least 2, found 1");
+        throw new BadInputException("--classes must be at least 2, found 1");
       }
     }
   }
@@ -96,13 +97,13 @@ public final class CsvSource implements SequenceSource {
     List<String> lines = readLines(file, conf, hasHeader, o.delimiter());
     int lineCount = lines.size();
     if (lineCount == 0) {
-      throw new IllegalArgumentException(file + ": empty input (no header row)");
+      throw new BadInputException(file + ": empty input (no header row)");
     }
     List<String> header;
     if (hasHeader) {
       header = split(lines.get(0), o.delimiter());
       if (o.header() == null && allNumbers(header)) {
-        throw new IllegalArgumentException(file + " line 1: every field is a number (" + String.join(",", header.subList(0,
+        throw new BadInputException(file + " line 1: every field is a number (" + String.join(",", header.subList(0,
             Math.min(3, header.size()))) + (header.size() > 3 ? ",..." : "") + "), so it looks like data, not a header "
             + "(Spark's df.write.csv writes none); pass --header false to read it as data (columns _c0, _c1, ...) or "
             + "--header true if it really is the header");
@@ -121,7 +122,7 @@ public final class CsvSource implements SequenceSource {
     Map<String, Integer> column = new LinkedHashMap<>();
     for (int c = 0; c < header.size(); c++) {
       if (column.put(header.get(c), c) != null) {
-        throw new IllegalArgumentException(file + " line 1: column '" + header.get(c) + "' appears twice");
+        throw new BadInputException(file + " line 1: column '" + header.get(c) + "' appears twice");
       }
     }
     Integer seqCol = o.sequenceColumn() == null ? null : find(file, column, o.sequenceColumn());
@@ -137,15 +138,15 @@ public final class CsvSource implements SequenceSource {
     }
     if (targetNames.isEmpty()) {
       if (o.classes() > 0) {
-        throw new IllegalArgumentException("--classes needs one --target column of class ids");
+        throw new BadInputException("--classes needs one --target column of class ids");
       }
       targetNames = inputNames;
     }
     if (o.classes() > 0 && targetNames.size() != 1) {
-      throw new IllegalArgumentException("--classes needs exactly one target column, found " + targetNames);
+      throw new BadInputException("--classes needs exactly one target column, found " + targetNames);
     }
     if (inputNames.isEmpty()) {
-      throw new IllegalArgumentException(file + ": no input columns");
+      throw new BadInputException(file + ": no input columns");
     }
     int[] inCols = inputNames.stream().mapToInt(n -> find(file, column, n)).toArray();
     int[] outCols = targetNames.stream().mapToInt(n -> find(file, column, n)).toArray();
@@ -153,7 +154,7 @@ public final class CsvSource implements SequenceSource {
     int O = o.classes() > 0 ? o.classes() : outCols.length;
     rows = lineCount - 1;
     if (rows < 1) {
-      throw new IllegalArgumentException(file + ": empty input (a header but no data rows)");
+      throw new BadInputException(file + ": empty input (a header but no data rows)");
     }
     inputs = new float[Math.multiplyExact(rows, F)];
     targets = o.classes() > 0 ? null : new float[Math.multiplyExact(rows, outCols.length)];
@@ -165,7 +166,7 @@ public final class CsvSource implements SequenceSource {
       int line = r + lineOffset;
       List<String> cells = split(lines.get(r + 1), o.delimiter());
       if (cells.size() != header.size()) {
-        throw new IllegalArgumentException(file + " line " + line + ": " + cells.size() + " fields, the header has "
+        throw new BadInputException(file + " line " + line + ": " + cells.size() + " fields, the header has "
             + header.size());
       }
       for (int k = 0; k < F; k++) {
@@ -182,7 +183,7 @@ public final class CsvSource implements SequenceSource {
         String id = cells.get(seqCol).strip();
         if (!id.equals(currentId)) {
           if (!seenIds.add(id)) {
-            throw new IllegalArgumentException(file + " line " + line + ": sequence '" + id + "' appears again after"
+            throw new BadInputException(file + " line " + line + ": sequence '" + id + "' appears again after"
                 + " other sequences; rows of one sequence must be consecutive (sort by " + o.sequenceColumn() + ")");
           }
           seqStarts.add(r);
@@ -203,7 +204,7 @@ public final class CsvSource implements SequenceSource {
       T = o.steps();
       starts = null;
       if (rows < T + horizon) {
-        throw new IllegalArgumentException(file + ": " + rows + " data rows, one window needs T + horizon = "
+        throw new BadInputException(file + ": " + rows + " data rows, one window needs T + horizon = "
             + (T + horizon));
       }
       info.put("stride", (long) stride);
@@ -216,11 +217,11 @@ public final class CsvSource implements SequenceSource {
       for (int i = 0; i + 1 < starts.length; i++) {
         int L = starts[i + 1] - starts[i] - horizon;
         if (L < 1) {
-          throw new IllegalArgumentException(file + " line " + (starts[i] + lineOffset) + ": sequence of " + (starts[i + 1] - starts[i])
+          throw new BadInputException(file + " line " + (starts[i] + lineOffset) + ": sequence of " + (starts[i + 1] - starts[i])
               + " rows is too short for horizon " + horizon);
         }
         if (o.steps() > 0 && L > o.steps()) {
-          throw new IllegalArgumentException(file + " line " + (starts[i] + lineOffset) + ": sequence has " + L + " steps, more"
+          throw new BadInputException(file + " line " + (starts[i] + lineOffset) + ": sequence has " + L + " steps, more"
               + " than --steps " + o.steps());
         }
         longest = Math.max(longest, L);
@@ -238,7 +239,7 @@ public final class CsvSource implements SequenceSource {
   private static int find(String file, Map<String, Integer> column, String name) {
     Integer c = column.get(name);
     if (c == null) {
-      throw new IllegalArgumentException(file + ": no column '" + name + "' (columns: " + String.join(", ", column.keySet())
+      throw new BadInputException(file + ": no column '" + name + "' (columns: " + String.join(", ", column.keySet())
           + ")");
     }
     return c;
@@ -272,7 +273,7 @@ public final class CsvSource implements SequenceSource {
       }
     }
     if (total > Inputs.MAX_IN_MEMORY_BYTES) {
-      throw new IllegalArgumentException(uri + ": " + total + " bytes in its part files; this converter holds its input"
+      throw new BadInputException(uri + ": " + total + " bytes in its part files; this converter holds its input"
           + " in memory and takes at most " + Inputs.MAX_IN_MEMORY_BYTES + " (prep table --format csv has no such limit)");
     }
     java.util.Collections.sort(parts);
@@ -291,7 +292,7 @@ public final class CsvSource implements SequenceSource {
           firstHeader = partLines.get(0);
           lines.add(firstHeader);
         } else if (!partLines.get(0).equals(firstHeader)) {
-          throw new IllegalArgumentException(part + " line 1: header '" + partLines.get(0) + "' differs from the first"
+          throw new BadInputException(part + " line 1: header '" + partLines.get(0) + "' differs from the first"
               + " part's '" + firstHeader + "'");
         }
         lines.addAll(partLines.subList(1, partLines.size()));
@@ -300,7 +301,7 @@ public final class CsvSource implements SequenceSource {
       }
     }
     if (lines.isEmpty()) {
-      throw new IllegalArgumentException(uri + ": a directory with no data in its part files");
+      throw new BadInputException(uri + ": a directory with no data in its part files");
     }
     return lines;
   }
@@ -346,11 +347,11 @@ public final class CsvSource implements SequenceSource {
     try {
       v = Float.parseFloat(cell);
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(file + " line " + line + ", column '" + column + "': '" + cell
+      throw new BadInputException(file + " line " + line + ", column '" + column + "': '" + cell
           + "' is not a number");
     }
     if (!Float.isFinite(v)) {
-      throw new IllegalArgumentException(file + " line " + line + ", column '" + column + "': " + cell
+      throw new BadInputException(file + " line " + line + ", column '" + column + "': " + cell
           + " is not finite (NaN or Inf are not allowed)");
     }
     return v;
@@ -361,11 +362,11 @@ public final class CsvSource implements SequenceSource {
     try {
       v = Integer.parseInt(cell);
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(file + " line " + line + ", column '" + column + "': '" + cell
+      throw new BadInputException(file + " line " + line + ", column '" + column + "': '" + cell
           + "' is not an integer class id");
     }
     if (v < 0 || v >= classes) {
-      throw new IllegalArgumentException(file + " line " + line + ", column '" + column + "': class id " + v
+      throw new BadInputException(file + " line " + line + ", column '" + column + "': class id " + v
           + " is outside [0, " + classes + ")");
     }
     return v;

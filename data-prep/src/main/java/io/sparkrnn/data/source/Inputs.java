@@ -1,5 +1,6 @@
 package io.sparkrnn.data.source;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,10 +35,10 @@ final class Inputs {
   static byte[] readAll(String uri, Configuration conf) throws IOException {
     FileStatus s = status(uri, conf);
     if (s.getLen() == 0) {
-      throw new IllegalArgumentException(uri + ": the input file is empty");
+      throw new BadInputException(uri + ": the input file is empty");
     }
     if (s.getLen() > MAX_IN_MEMORY_BYTES) {
-      throw new IllegalArgumentException(uri + ": " + s.getLen() + " bytes; this converter holds its input in memory"
+      throw new BadInputException(uri + ": " + s.getLen() + " bytes; this converter holds its input in memory"
           + " and takes at most " + MAX_IN_MEMORY_BYTES);
     }
     byte[] bytes = new byte[(int) s.getLen()];

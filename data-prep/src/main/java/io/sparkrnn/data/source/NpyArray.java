@@ -1,5 +1,6 @@
 package io.sparkrnn.data.source;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
@@ -75,25 +76,25 @@ final class NpyArray implements Serializable {
   static NpyArray open(String uri, Configuration conf) throws IOException {
     FileStatus status = Inputs.status(uri, conf);
     if (status.getLen() == 0) {
-      throw new IllegalArgumentException(uri + ": the input file is empty");
+      throw new BadInputException(uri + ": the input file is empty");
     }
     Path p = new Path(uri);
     try (FSDataInputStream in = io.sparkrnn.data.FileSystems.get(p, conf).open(p)) {
       byte[] start = new byte[12];
       int got = in.read(0, start, 0, (int) Math.min(12, status.getLen()));
       if (got < 10 || !Arrays.equals(Arrays.copyOf(start, 6), MAGIC)) {
-        throw new IllegalArgumentException(uri + ": not a .npy file (magic \\x93NUMPY missing)");
+        throw new BadInputException(uri + ": not a .npy file (magic \\x93NUMPY missing)");
       }
       int major = start[6];
       ByteBuffer lb = ByteBuffer.wrap(start).order(ByteOrder.LITTLE_ENDIAN);
       long headerLength = major == 1 ? lb.getShort(8) & 0xffff : lb.getInt(8) & 0xffffffffL;
       long headerStart = major == 1 ? 10 : 12;
       if (major < 1 || major > 3) {
-        throw new IllegalArgumentException(uri + ": .npy format version " + major + " is not supported (expected 1, 2 or 3)");
+        throw new BadInputException(uri + ": .npy format version " + major + " is not supported (expected 1, 2 or 3)");
       }
       if (headerLength > MAX_HEADER || headerStart + headerLength > status.getLen()) {
         // the value read is not printed: a failed file's bytes are not quoted
-        throw new IllegalArgumentException(uri + ": the header length field is impossible for a file of "
+        throw new BadInputException(uri + ": the header length field is impossible for a file of "
             + status.getLen() + " bytes (truncated or not a .npy file)");
       }
       byte[] header = new byte[(int) headerLength];
@@ -108,11 +109,11 @@ final class NpyArray implements Serializable {
     Matcher f = FORTRAN.matcher(h);
     Matcher s = SHAPE.matcher(h);
     if (!d.find() || !f.find() || !s.find()) {
-      throw new IllegalArgumentException(uri + ": unreadable .npy header " + h.strip());
+      throw new BadInputException(uri + ": unreadable .npy header " + h.strip());
     }
     String descr = d.group(1);
     if (descr.contains("O")) {
-      throw new IllegalArgumentException(uri + ": dtype '" + descr + "' is an object array (ragged sequences?);"
+      throw new BadInputException(uri + ": dtype '" + descr + "' is an object array (ragged sequences?);"
           + " expected a dense numeric array: pad the sequences to one length first");
     }
     boolean floating;
@@ -122,12 +123,12 @@ final class NpyArray implements Serializable {
       case "f8" -> { floating = true; item = 8; }
       case "i4" -> { floating = false; item = 4; }
       case "i8" -> { floating = false; item = 8; }
-      default -> throw new IllegalArgumentException(uri + ": dtype '" + descr + "' is not supported (expected float32"
+      default -> throw new BadInputException(uri + ": dtype '" + descr + "' is not supported (expected float32"
           + " or float64; int32 or int64 for class-id targets)");
     }
     char order = descr.charAt(0);
     if (order != '<' && order != '>' && order != '|' && order != '=') {
-      throw new IllegalArgumentException(uri + ": dtype '" + descr + "' has an unknown byte order");
+      throw new BadInputException(uri + ": dtype '" + descr + "' has an unknown byte order");
     }
     String dims = s.group(1).strip();
     int[] shape;
@@ -145,7 +146,7 @@ final class NpyArray implements Serializable {
           }
           shape[i] = (int) v;
         } catch (NumberFormatException e) {
-          throw new IllegalArgumentException(uri + ": shape (" + dims + ") is not a tuple of sizes below 2^31");
+          throw new BadInputException(uri + ": shape (" + dims + ") is not a tuple of sizes below 2^31");
         }
       }
     }
@@ -158,7 +159,7 @@ final class NpyArray implements Serializable {
     }
     long have = fileSize - dataOffset;
     if (have != need) {
-      throw new IllegalArgumentException(uri + ": shape " + Arrays.toString(shape) + " of " + descr + " needs " + need
+      throw new BadInputException(uri + ": shape " + Arrays.toString(shape) + " of " + descr + " needs " + need
           + " data bytes, the file has " + have + (have < need ? " (truncated)" : " (trailing bytes)"));
     }
     return a;

@@ -1,5 +1,6 @@
 package io.sparkrnn.data.source;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
@@ -27,7 +28,7 @@ public final class NpyFiles {
     NpyArray a = NpyArray.open(uri, conf);
     long n = a.elements();
     if (n > MAX_ELEMENTS) {
-      throw new IllegalArgumentException(uri + ": " + n + " elements is more than the " + MAX_ELEMENTS
+      throw new BadInputException(uri + ": " + n + " elements is more than the " + MAX_ELEMENTS
           + " read into memory at once; prepare it as a dataset with `spark-rnn prep npy` instead");
     }
     double[] stored = new double[(int) n];

@@ -2,6 +2,7 @@ package io.sparkrnn.data.source;
 
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.SequenceSource;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -44,7 +45,7 @@ public final class NpySource implements SequenceSource {
       implements java.io.Serializable {
     public Options {
       if (input == null) {
-        throw new IllegalArgumentException("npy: an input .npy file is required");
+        throw new BadInputException("npy: an input .npy file is required");
       }
       if (layout == null) {
         layout = "NTF";
@@ -52,7 +53,7 @@ public final class NpySource implements SequenceSource {
       layout = layout.toUpperCase(java.util.Locale.ROOT);
       checkLayout("--layout", layout, "NTF");
       if (classes < 0) {
-        throw new IllegalArgumentException("--classes must be >= 0, found " + classes);
+        throw new BadInputException("--classes must be >= 0, found " + classes);
       }
     }
   }
@@ -69,14 +70,14 @@ public final class NpySource implements SequenceSource {
     this.o = options;
     in = NpyArray.open(o.input(), conf);
     if (in.shape.length != 3 || !in.floating) {
-      throw new IllegalArgumentException(o.input() + ": inputs must be a rank-3 float32 or float64 array, found shape "
+      throw new BadInputException(o.input() + ": inputs must be a rank-3 float32 or float64 array, found shape "
           + java.util.Arrays.toString(in.shape) + (in.floating ? "" : " of integers"));
     }
     N = dim(in, o.layout(), 'N');
     fileT = dim(in, o.layout(), 'T');
     int F = dim(in, o.layout(), 'F');
     if (N == 0 || fileT == 0 || F == 0) {
-      throw new IllegalArgumentException(o.input() + ": empty input (N=" + N + ", T=" + fileT + ", F=" + F + ")");
+      throw new BadInputException(o.input() + ": empty input (N=" + N + ", T=" + fileT + ", F=" + F + ")");
     }
     Map<String, Object> info = new LinkedHashMap<>();
     info.put("kind", "npy");
@@ -90,7 +91,7 @@ public final class NpySource implements SequenceSource {
       target = null;
       targetLayout = null;
       if (fileT < 2) {
-        throw new IllegalArgumentException(o.input() + ": T=" + fileT + "; a next-step shift needs T >= 2");
+        throw new BadInputException(o.input() + ": T=" + fileT + "; a next-step shift needs T >= 2");
       }
       T = fileT - 1;
       O = F;
@@ -126,21 +127,21 @@ public final class NpySource implements SequenceSource {
         loss = LossType.CROSS_ENTROPY;
         O = 0;
       } else {
-        throw new IllegalArgumentException(o.targets() + ": targets of shape " + java.util.Arrays.toString(target.shape)
+        throw new BadInputException(o.targets() + ": targets of shape " + java.util.Arrays.toString(target.shape)
             + (target.floating ? " float" : " int") + " are not supported (expected float [N,T,O] or [N,O],"
             + " int class ids [N,T] or [N])");
       }
       targetLayout = tl;
       if (dim(target, tl, 'N') != N) {
-        throw new IllegalArgumentException(o.targets() + ": N=" + dim(target, tl, 'N') + ", the inputs " + o.input()
+        throw new BadInputException(o.targets() + ": N=" + dim(target, tl, 'N') + ", the inputs " + o.input()
             + " have N=" + N);
       }
       if (tl.indexOf('T') >= 0 && dim(target, tl, 'T') != fileT) {
-        throw new IllegalArgumentException(o.targets() + ": T=" + dim(target, tl, 'T') + ", the inputs " + o.input()
+        throw new BadInputException(o.targets() + ": T=" + dim(target, tl, 'T') + ", the inputs " + o.input()
             + " have T=" + fileT);
       }
       if (O == 0 && target.floating) {
-        throw new IllegalArgumentException(o.targets() + ": O=0 (empty targets)");
+        throw new BadInputException(o.targets() + ": O=0 (empty targets)");
       }
       if (loss == LossType.CROSS_ENTROPY) {
         O = classCount(conf);
@@ -157,13 +158,13 @@ public final class NpySource implements SequenceSource {
     java.util.Arrays.sort(a);
     java.util.Arrays.sort(b);
     if (!java.util.Arrays.equals(a, b)) {
-      throw new IllegalArgumentException(option + " '" + layout + "': expected a permutation of " + letters);
+      throw new BadInputException(option + " '" + layout + "': expected a permutation of " + letters);
     }
   }
 
   private static int dim(NpyArray a, String layout, char axis) {
     if (layout.length() != a.shape.length) {
-      throw new IllegalArgumentException(a.uri + ": layout " + layout + " names " + layout.length() + " axes, the array"
+      throw new BadInputException(a.uri + ": layout " + layout + " names " + layout.length() + " axes, the array"
           + " has shape " + java.util.Arrays.toString(a.shape));
     }
     return a.shape[layout.indexOf(axis)];
@@ -180,7 +181,7 @@ public final class NpySource implements SequenceSource {
         target.readRun(s, i, n, buf, 0);
         for (int k = 0; k < n; k++) {
           if (buf[k] < 0 || buf[k] > Integer.MAX_VALUE - 1 || (o.classes() > 0 && buf[k] >= o.classes())) {
-            throw new IllegalArgumentException(o.targets() + ": class id " + (long) buf[k] + " at element " + (i + k)
+            throw new BadInputException(o.targets() + ": class id " + (long) buf[k] + " at element " + (i + k)
                 + " is outside [0, " + (o.classes() > 0 ? o.classes() : "2^31") + ")");
           }
           max = Math.max(max, (long) buf[k]);
@@ -189,7 +190,7 @@ public final class NpySource implements SequenceSource {
     }
     int classes = o.classes() > 0 ? o.classes() : (int) max + 1;
     if (classes < 2) {
-      throw new IllegalArgumentException(o.targets() + ": " + classes + " class(es); cross_entropy needs at least 2"
+      throw new BadInputException(o.targets() + ": " + classes + " class(es); cross_entropy needs at least 2"
           + " (pass --classes)");
     }
     return classes;
@@ -283,7 +284,7 @@ public final class NpySource implements SequenceSource {
   private static float finite(double v, String file, String where) {
     float f = (float) v;
     if (!Float.isFinite(f)) {
-      throw new IllegalArgumentException(file + ": " + (Double.isNaN(v) ? "NaN" : v + " (not finite in float32)")
+      throw new BadInputException(file + ": " + (Double.isNaN(v) ? "NaN" : v + " (not finite in float32)")
           + " at (" + where + "), expected finite numbers");
     }
     return f;
@@ -324,7 +325,7 @@ public final class NpySource implements SequenceSource {
       }
       long runLength = count * sN;
       if (runs * runLength > Integer.MAX_VALUE - 8) {
-        throw new IllegalArgumentException(a.uri + ": one shard would read " + runs * runLength
+        throw new BadInputException(a.uri + ": one shard would read " + runs * runLength
             + " elements; lower --batch");
       }
       int[] outer = outerAxes.stream().mapToInt(Integer::intValue).toArray();

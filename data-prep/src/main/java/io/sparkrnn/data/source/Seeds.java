@@ -1,5 +1,6 @@
 package io.sparkrnn.data.source;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.SplittableRandom;
 
 /** Per-sequence random streams: sequence i of seed s draws from its own generator, so any range can be made alone. */
@@ -16,20 +17,20 @@ final class Seeds {
 
   static void checkCount(long n) {
     if (n < 1) {
-      throw new IllegalArgumentException("--sequences must be at least 1, found " + n);
+      throw new BadInputException("--sequences must be at least 1, found " + n);
     }
   }
 
   static void checkSteps(int steps, int min) {
     if (steps < min || steps > 1 << 24) {
-      throw new IllegalArgumentException("--steps must be in [" + min + ", " + (1 << 24) + "], found " + steps);
+      throw new BadInputException("--steps must be in [" + min + ", " + (1 << 24) + "], found " + steps);
     }
   }
 
   /** Checks a read range against N. */
   static void checkRange(long first, int count, long n) {
     if (first < 0 || count < 1 || first + count > n) {
-      throw new IllegalArgumentException("sequences " + first + ".." + (first + count - 1) + " outside 0.." + (n - 1));
+      throw new BadInputException("sequences " + first + ".." + (first + count - 1) + " outside 0.." + (n - 1));
     }
   }
 }

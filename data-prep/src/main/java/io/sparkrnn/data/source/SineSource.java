@@ -2,6 +2,7 @@ package io.sparkrnn.data.source;
 
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.SequenceSource;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -35,14 +36,14 @@ public final class SineSource implements SequenceSource {
       Seeds.checkSteps(steps, 1);
       Seeds.checkCount(sequences);
       if (!(minFrequency > 0 && maxFrequency >= minFrequency && maxFrequency <= 0.5)) {
-        throw new IllegalArgumentException("frequencies must satisfy 0 < --min-frequency <= --max-frequency <= 0.5 cycles"
+        throw new BadInputException("frequencies must satisfy 0 < --min-frequency <= --max-frequency <= 0.5 cycles"
             + " per step, found " + minFrequency + ", " + maxFrequency);
       }
       if (!(noise >= 0 && Double.isFinite(noise))) {
-        throw new IllegalArgumentException("--noise must be a finite number >= 0, found " + noise);
+        throw new BadInputException("--noise must be a finite number >= 0, found " + noise);
       }
       if (minSteps < 1 || minSteps > steps) {
-        throw new IllegalArgumentException("--min-steps must be in [1, T=" + steps + "], found " + minSteps);
+        throw new BadInputException("--min-steps must be in [1, T=" + steps + "], found " + minSteps);
       }
     }
 

@@ -2,6 +2,7 @@ package io.sparkrnn.data.source;
 
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.SequenceSource;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -37,7 +38,7 @@ public final class TextSource implements SequenceSource {
     public Options {
       Seeds.checkSteps(steps, 1);
       if (stride < 0) {
-        throw new IllegalArgumentException("--stride must be at least 1, found " + stride);
+        throw new BadInputException("--stride must be at least 1, found " + stride);
       }
       if (stride == 0) {
         stride = steps;
@@ -58,11 +59,11 @@ public final class TextSource implements SequenceSource {
       text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
           .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
     } catch (CharacterCodingException e) {
-      throw new IllegalArgumentException(o.input() + ": not valid UTF-8 (" + e.getMessage() + ")");
+      throw new BadInputException(o.input() + ": not valid UTF-8 (" + e.getMessage() + ")");
     }
     int[] cps = text.codePoints().toArray();
     if (cps.length < o.steps() + 1) {
-      throw new IllegalArgumentException(o.input() + ": " + cps.length + " characters, need at least T+1 = "
+      throw new BadInputException(o.input() + ": " + cps.length + " characters, need at least T+1 = "
           + (o.steps() + 1) + " for one sequence");
     }
     TreeSet<Integer> distinct = new TreeSet<>();
@@ -70,7 +71,7 @@ public final class TextSource implements SequenceSource {
       distinct.add(c);
     }
     if (distinct.size() < 2 || distinct.size() > MAX_VOCABULARY) {
-      throw new IllegalArgumentException(o.input() + ": " + distinct.size() + " distinct characters, expected 2.."
+      throw new BadInputException(o.input() + ": " + distinct.size() + " distinct characters, expected 2.."
           + MAX_VOCABULARY);
     }
     List<String> vocabulary = new ArrayList<>();

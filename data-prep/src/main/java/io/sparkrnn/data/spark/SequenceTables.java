@@ -23,6 +23,7 @@ import io.sparkrnn.data.ShardCodec;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.data.WindowCutter;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -351,7 +352,7 @@ public final class SequenceTables {
       for (String k : spec.keyColumns()) {
         StructField f = field(table, k, "--key");
         if (f.dataType() instanceof MapType) {
-          throw new IllegalArgumentException("--key: column '" + f.name() + "' is " + f.dataType().simpleString()
+          throw new BadInputException("--key: column '" + f.name() + "' is " + f.dataType().simpleString()
               + "; a key must be comparable (a string, number, date, …)");
         }
         l.keyNames.add(f.name());
@@ -363,7 +364,7 @@ public final class SequenceTables {
         resolveLong(l, table, spec);
       }
       if (l.features < 1) {
-        throw new IllegalArgumentException("no input features");
+        throw new BadInputException("no input features");
       }
       return l;
     }
@@ -373,7 +374,7 @@ public final class SequenceTables {
       DataType ot = order.dataType();
       if (!(ot instanceof NumericType || ot instanceof TimestampType || ot instanceof TimestampNTZType
           || ot instanceof DateType)) {
-        throw new IllegalArgumentException("--order: column '" + order.name() + "' is " + ot.simpleString()
+        throw new BadInputException("--order: column '" + order.name() + "' is " + ot.simpleString()
             + "; expected a timestamp, date, integer or floating column (cast it first, e.g. to_timestamp)");
       }
       l.seriesColumn = order.name();
@@ -393,7 +394,7 @@ public final class SequenceTables {
         for (String name : spec.targetColumns()) {
           TableRows.ValueColumn c = valueColumn(table, name, "--targets", l.keyNames.size(), cols, byName);
           if (spec.classes() > 0 && c.kind() != TableRows.Kind.SCALAR) {
-            throw new IllegalArgumentException("--targets: column '" + c.name() + "' must hold one class id per row "
+            throw new BadInputException("--targets: column '" + c.name() + "' must hold one class id per row "
                 + "for --classes, found an array");
           }
           for (int slot : slots(c)) {
@@ -416,7 +417,7 @@ public final class SequenceTables {
       DataType t = seq.dataType();
       String expected = "; expected array<array<number>> [T][F] or array<number> (F = 1)";
       if (!(t instanceof ArrayType outer)) {
-        throw new IllegalArgumentException("--sequence-column: column '" + seq.name() + "' is " + t.simpleString() + expected);
+        throw new BadInputException("--sequence-column: column '" + seq.name() + "' is " + t.simpleString() + expected);
       }
       if (outer.elementType() instanceof NumericType) {
         l.features = 1;
@@ -425,18 +426,18 @@ public final class SequenceTables {
         Column c = quoted(seq.name());
         List<Row> first = table.select(c).where(c.isNotNull().and(size(c).gt(0))).takeAsList(1);
         if (first.isEmpty()) {
-          throw new IllegalArgumentException("--sequence-column: column '" + seq.name() + "' has no non-empty sequence "
+          throw new BadInputException("--sequence-column: column '" + seq.name() + "' has no non-empty sequence "
               + "(is the selection empty?)");
         }
         Object step0 = TableRows.Sequences.element(first.get(0).get(0), 0);
         if (step0 == null) {
-          throw new IllegalArgumentException("--sequence-column: the first step of column '" + seq.name()
+          throw new BadInputException("--sequence-column: the first step of column '" + seq.name()
               + "' is null; its width (F) cannot be known");
         }
         l.features = TableRows.Sequences.length(step0);
         l.seriesType = DataTypes.createArrayType(DataTypes.createArrayType(DataTypes.DoubleType));
       } else {
-        throw new IllegalArgumentException("--sequence-column: column '" + seq.name() + "' is " + t.simpleString() + expected);
+        throw new BadInputException("--sequence-column: column '" + seq.name() + "' is " + t.simpleString() + expected);
       }
       List<TableRows.ValueColumn> cols = new ArrayList<>();
       Map<String, TableRows.ValueColumn> byName = new HashMap<>();
@@ -446,7 +447,7 @@ public final class SequenceTables {
       } else {
         TableRows.ValueColumn c = valueColumn(table, spec.targetColumns().get(0), "--targets", l.keyNames.size(), cols, byName);
         if (spec.classes() > 0 && c.kind() != TableRows.Kind.SCALAR) {
-          throw new IllegalArgumentException("--targets: column '" + c.name() + "' must hold one class id per row");
+          throw new BadInputException("--targets: column '" + c.name() + "' must hold one class id per row");
         }
         l.targetSlots = slots(c);
         l.targetWidth = c.width();
@@ -497,7 +498,7 @@ public final class SequenceTables {
         kind = TableRows.Kind.VECTOR;
         width = firstWidth(table, f, option, kind);
       } else {
-        throw new IllegalArgumentException(option + ": column '" + f.name() + "' is " + t.simpleString()
+        throw new BadInputException(option + ": column '" + f.name() + "' is " + t.simpleString()
             + "; expected a number, an array of numbers or an ML Vector");
       }
       int offset = 0;
@@ -517,13 +518,13 @@ public final class SequenceTables {
       Column c = quoted(f.name());
       List<Row> first = table.select(c).where(c.isNotNull()).takeAsList(1);
       if (first.isEmpty()) {
-        throw new IllegalArgumentException(option + ": column '" + f.name() + "' has no non-null value (is the selection "
+        throw new BadInputException(option + ": column '" + f.name() + "' has no non-null value (is the selection "
             + "empty?); its width cannot be known");
       }
       Object v = first.get(0).get(0);
       int width = kind == TableRows.Kind.VECTOR ? TableRows.Sequences.vectorValues(v).length : TableRows.Sequences.length(v);
       if (width < 1) {
-        throw new IllegalArgumentException(option + ": column '" + f.name() + "' starts with an empty array");
+        throw new BadInputException(option + ": column '" + f.name() + "' starts with an empty array");
       }
       return width;
     }
@@ -535,7 +536,7 @@ public final class SequenceTables {
       return table.select(quoted(name)).schema().fields()[0];
     } catch (Exception e) {
       if (e instanceof org.apache.spark.sql.AnalysisException) {
-        throw new IllegalArgumentException(option + ": column '" + name + "' not found; the table has "
+        throw new BadInputException(option + ": column '" + name + "' not found; the table has "
             + Arrays.toString(table.columns()));
       }
       throw e;
@@ -600,11 +601,11 @@ public final class SequenceTables {
      */
     Plan plan(TableSpec spec, Layout layout, int buckets, String dir, PrepOptions options) {
       if (stats.rows == 0) {
-        throw new IllegalArgumentException("the table has no rows" + (spec.source().containsKey("where")
+        throw new BadInputException("the table has no rows" + (spec.source().containsKey("where")
             ? " matching --where " + spec.source().get("where") : "") + " (an empty selection)");
       }
       if (stats.windows[0] == 0) {
-        throw new IllegalArgumentException("no training sequences: " + stats.rows + " rows in " + stats.series
+        throw new BadInputException("no training sequences: " + stats.rows + " rows in " + stats.series
             + " series gave no window of T=" + spec.steps() + " steps (+ horizon " + spec.effectiveHorizon() + ") in the "
             + "training split" + (stats.rowsDropped > 0 ? " after dropping " + stats.rowsDropped + " rows with missing values"
             : "") + "; lower --steps, or set --min-steps to keep shorter series padded");

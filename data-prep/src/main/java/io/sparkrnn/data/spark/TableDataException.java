@@ -6,7 +6,7 @@ package io.sparkrnn.data.spark;
  * there is one, the key and order value. Thrown in Spark tasks; {@link SequenceTables} unwraps it
  * from Spark's job failure so callers see it as it was thrown.
  */
-public final class TableDataException extends IllegalArgumentException {
+public final class TableDataException extends io.sparkrnn.kernel.BadInputException {
   private static final long serialVersionUID = 1L;
 
   public TableDataException(String message) {

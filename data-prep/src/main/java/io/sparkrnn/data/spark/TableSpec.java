@@ -1,5 +1,6 @@
 package io.sparkrnn.data.spark;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -70,7 +71,7 @@ public record TableSpec(
           return m;
         }
       }
-      throw new IllegalArgumentException("--split must be by-key or by-time, found '" + s + "'");
+      throw new BadInputException("--split must be by-key or by-time, found '" + s + "'");
     }
   }
 
@@ -87,7 +88,7 @@ public record TableSpec(
       try {
         return valueOf(s.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException | NullPointerException e) {
-        throw new IllegalArgumentException("--missing must be error, drop or ffill, found '" + s + "'");
+        throw new BadInputException("--missing must be error, drop or ffill, found '" + s + "'");
       }
     }
   }
@@ -100,50 +101,50 @@ public record TableSpec(
     missing = missing == null ? Missing.ERROR : missing;
     boolean wide = sequenceColumn != null;
     if (steps < 1) {
-      throw new IllegalArgumentException("--steps must be at least 1, found " + steps);
+      throw new BadInputException("--steps must be at least 1, found " + steps);
     }
     if (stride < 0 || horizon < -1 || minSteps < 0 || gap < 0 || partitions < 0) {
-      throw new IllegalArgumentException("--stride, --horizon, --min-steps, --gap and --partitions must not be negative");
+      throw new BadInputException("--stride, --horizon, --min-steps, --gap and --partitions must not be negative");
     }
     if (minSteps > steps) {
-      throw new IllegalArgumentException("--min-steps " + minSteps + " is more than --steps " + steps);
+      throw new BadInputException("--min-steps " + minSteps + " is more than --steps " + steps);
     }
     if (batch < 1) {
-      throw new IllegalArgumentException("--batch must be at least 1, found " + batch);
+      throw new BadInputException("--batch must be at least 1, found " + batch);
     }
     if (!(validationFraction >= 0 && validationFraction < 1)) {
-      throw new IllegalArgumentException("--validation-fraction must be in [0, 1), found " + validationFraction);
+      throw new BadInputException("--validation-fraction must be in [0, 1), found " + validationFraction);
     }
     if (classes == 1 || classes < 0) {
-      throw new IllegalArgumentException("--classes must be at least 2, found " + classes);
+      throw new BadInputException("--classes must be at least 2, found " + classes);
     }
     if (!wide && (orderColumn == null || orderColumn.isBlank())) {
-      throw new IllegalArgumentException("--order: a long-format table needs its time column (or --sequence-column "
+      throw new BadInputException("--order: a long-format table needs its time column (or --sequence-column "
           + "for one row per sequence)");
     }
     if (!wide && inputColumns.isEmpty()) {
-      throw new IllegalArgumentException("--inputs: name the input columns");
+      throw new BadInputException("--inputs: name the input columns");
     }
     if (wide && !inputColumns.isEmpty()) {
-      throw new IllegalArgumentException("--inputs does not apply with --sequence-column (its arrays are the inputs)");
+      throw new BadInputException("--inputs does not apply with --sequence-column (its arrays are the inputs)");
     }
     if (wide && targetColumns.size() > 1) {
-      throw new IllegalArgumentException("--targets with --sequence-column: at most one per-row column, found "
+      throw new BadInputException("--targets with --sequence-column: at most one per-row column, found "
           + targetColumns);
     }
     if (wide && !targetColumns.isEmpty() && !seq2one) {
-      throw new IllegalArgumentException("--targets with --sequence-column names one per-row target: add --seq2one");
+      throw new BadInputException("--targets with --sequence-column names one per-row target: add --seq2one");
     }
     if (classes > 0 && targetColumns.size() != 1) {
-      throw new IllegalArgumentException("--classes needs exactly one --targets column of class ids, found "
+      throw new BadInputException("--classes needs exactly one --targets column of class ids, found "
           + (targetColumns.isEmpty() ? "none" : targetColumns));
     }
     if (split == SplitMode.BY_KEY && keyColumns.isEmpty() && !wide) {
-      throw new IllegalArgumentException("--split by-key needs --key columns (one series can only be split by time)");
+      throw new BadInputException("--split by-key needs --key columns (one series can only be split by time)");
     }
     boolean byTime = split == SplitMode.BY_TIME || (split == null && keyColumns.isEmpty() && !wide);
     if (gap > 0 && !byTime) {
-      throw new IllegalArgumentException("--gap applies to --split by-time");
+      throw new BadInputException("--gap applies to --split by-time");
     }
   }
 

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.aparapi;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.model.Batch;
@@ -84,7 +85,7 @@ public final class AparapiBench {
   /** Times {@code runs} calls of lossAndGradient after {@code warmup} untimed ones, on seeded random data. */
   public static Result bench(BpttEngine engine, ModelConfig config, int batchSize, int steps, int warmup, int runs, long seed) {
     if (runs < 1 || warmup < 0) {
-      throw new IllegalArgumentException("runs must be ≥ 1 and warmup ≥ 0, found runs=" + runs + " warmup=" + warmup);
+      throw new BadInputException("runs must be ≥ 1 and warmup ≥ 0, found runs=" + runs + " warmup=" + warmup);
     }
     Params params = Params.initialize(config, seed);
     Batch batch = randomBatch(config, steps, batchSize, seed + 1);
@@ -101,7 +102,7 @@ public final class AparapiBench {
    */
   public static Result bench(BpttEngine engine, Params params, Batch batch, int runs) {
     if (runs < 1) {
-      throw new IllegalArgumentException("runs must be ≥ 1, found " + runs);
+      throw new BadInputException("runs must be ≥ 1, found " + runs);
     }
     ModelConfig config = params.config();
     int batchSize = batch.batchSize();
@@ -160,7 +161,7 @@ public final class AparapiBench {
     for (String arg : args) {
       int eq = arg.indexOf('=');
       if (eq < 1 || !values.containsKey(arg.substring(0, eq))) {
-        throw new IllegalArgumentException("bad argument '" + arg + "', expected key=value with key one of " + values.keySet());
+        throw new BadInputException("bad argument '" + arg + "', expected key=value with key one of " + values.keySet());
       }
       values.put(arg.substring(0, eq), arg.substring(eq + 1));
     }

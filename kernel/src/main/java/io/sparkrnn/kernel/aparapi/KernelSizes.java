@@ -2,6 +2,7 @@ package io.sparkrnn.kernel.aparapi;
 
 import com.aparapi.device.Device;
 import com.aparapi.device.OpenCLDevice;
+import io.sparkrnn.kernel.BadInputException;
 
 /**
  * Work-group and tile sizes, chosen from the device's limits.
@@ -37,7 +38,7 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
   KernelSizes {
     if (tileM % BpttKernel.MICRO_M != 0 || tileN % BpttKernel.MICRO_N != 0 || tileK < 1
         || (long) tileM * tileN > (long) (tileM + tileN) * tileK) {
-      throw new IllegalArgumentException("TM must be a multiple of " + BpttKernel.MICRO_M + ", TN of " + BpttKernel.MICRO_N
+      throw new BadInputException("TM must be a multiple of " + BpttKernel.MICRO_M + ", TN of " + BpttKernel.MICRO_N
           + ", and (TM + TN)·TK must hold a TM × TN tile; found TM=" + tileM + " TN=" + tileN + " TK=" + tileK);
     }
   }

@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.engine;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /**
  * Where the kernels should run, as named on the command line ({@code --device}).
  *
@@ -31,6 +33,6 @@ public enum DeviceChoice {
         }
       }
     }
-    throw new IllegalArgumentException("unknown device '" + s + "', expected one of auto, gpu, cpu-opencl, jvm");
+    throw new BadInputException("unknown device '" + s + "', expected one of auto, gpu, cpu-opencl, jvm");
   }
 }

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.engine;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
 import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.aparapi.ResolvedDevice;
@@ -43,7 +44,7 @@ public final class Engines {
     return switch (engine) {
       case "kernel" -> kernel(DeviceChoice.parse(device), jvmThreads);
       case "reference" -> new ReferenceEngine();
-      default -> throw new IllegalArgumentException("engine: '" + engine + "' is not one of kernel, reference");
+      default -> throw new BadInputException("engine: '" + engine + "' is not one of kernel, reference");
     };
   }
 

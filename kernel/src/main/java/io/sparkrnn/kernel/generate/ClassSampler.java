@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.generate;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /** A sampler that picks a class id from a row of logits; the id is fed back one-hot. */
 public non-sealed interface ClassSampler extends Sampler {
 
@@ -31,7 +33,7 @@ public non-sealed interface ClassSampler extends Sampler {
     for (int k = 0; k < classes; k++) {
       float z = logits[offset + k];
       if (Float.isNaN(z)) {
-        throw new IllegalArgumentException("logit " + k + " is NaN");
+        throw new BadInputException("logit " + k + " is NaN");
       }
       if (z > max || k == 0) {
         max = z;

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.generate;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.model.Batch;
@@ -34,14 +35,14 @@ public final class Generator {
     ModelConfig config = params.config();
     checkFits(config, sampler);
     if (steps < 1) {
-      throw new IllegalArgumentException("generate needs at least one step, found N=" + steps);
+      throw new BadInputException("generate needs at least one step, found N=" + steps);
     }
     primer.validateFor(config, false);
     int B = primer.batchSize();
     int O = config.outputSize();
     for (int b = 0; b < B; b++) {
       if (primer.length(b) < 1) {
-        throw new IllegalArgumentException("primer sequence " + b + " has length 0; generation needs at least one primer step");
+        throw new BadInputException("primer sequence " + b + " has length 0; generation needs at least one primer step");
       }
     }
     StatefulSession session = new StatefulSession(params, engine, B);
@@ -88,10 +89,10 @@ public final class Generator {
     int n = teacherSteps;
     int K = feedbackSteps;
     if (n < 1 || K < 1) {
-      throw new IllegalArgumentException("closed loop needs ≥ 1 teacher-forced and ≥ 1 feedback step, found n=" + n + " K=" + K);
+      throw new BadInputException("closed loop needs ≥ 1 teacher-forced and ≥ 1 feedback step, found n=" + n + " K=" + K);
     }
     if (n + K > batch.steps()) {
-      throw new IllegalArgumentException("closed loop over steps 0.." + (n + K - 1) + " needs T ≥ " + (n + K)
+      throw new BadInputException("closed loop over steps 0.." + (n + K - 1) + " needs T ≥ " + (n + K)
           + ", the batch has T=" + batch.steps());
     }
     int B = batch.batchSize();
@@ -99,7 +100,7 @@ public final class Generator {
     int O = config.outputSize();
     for (int b = 0; b < B; b++) {
       if (batch.length(b) < n + K) {
-        throw new IllegalArgumentException("sequence " + b + " has length " + batch.length(b) + "; closed loop over n=" + n
+        throw new BadInputException("sequence " + b + " has length " + batch.length(b) + "; closed loop over n=" + n
             + " + K=" + K + " steps needs every length ≥ " + (n + K));
       }
     }
@@ -126,27 +127,27 @@ public final class Generator {
    */
   public static void checkFits(ModelConfig config, Sampler sampler) {
     if (config.mode() != Mode.SEQ2SEQ) {
-      throw new IllegalArgumentException("generation needs a seq2seq model (an output at every step); this model is "
+      throw new BadInputException("generation needs a seq2seq model (an output at every step); this model is "
           + config.mode().id() + " (a StatefulSession can still step it)");
     }
     int F = config.inputSize();
     int O = config.outputSize();
     if (sampler instanceof ClassSampler) {
       if (config.loss() != LossType.CROSS_ENTROPY) {
-        throw new IllegalArgumentException(sampler.describe() + " picks class ids from logits, but the model's loss is "
+        throw new BadInputException(sampler.describe() + " picks class ids from logits, but the model's loss is "
             + config.loss().id() + " (continuous outputs); use Sampler.identity()");
       }
       if (F != O) {
-        throw new IllegalArgumentException(sampler.describe() + " feeds the picked class back one-hot, which needs F == O;"
+        throw new BadInputException(sampler.describe() + " feeds the picked class back one-hot, which needs F == O;"
             + " the model has F=" + F + " inputs and O=" + O + " classes");
       }
     } else {
       if (config.loss() != LossType.MSE) {
-        throw new IllegalArgumentException("the identity sampler feeds outputs back as inputs, but the model's outputs are "
+        throw new BadInputException("the identity sampler feeds outputs back as inputs, but the model's outputs are "
             + config.loss().id() + " logits; use Sampler.argmax() or Sampler.softmax(...)");
       }
       if (F != O) {
-        throw new IllegalArgumentException("the identity sampler feeds the O=" + O + " outputs back as the F=" + F
+        throw new BadInputException("the identity sampler feeds the O=" + O + " outputs back as the F=" + F
             + " inputs, which needs O == F");
       }
     }

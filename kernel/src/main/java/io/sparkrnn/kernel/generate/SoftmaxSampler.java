@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.generate;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.SplittableRandom;
 
 /**
@@ -18,7 +19,7 @@ public final class SoftmaxSampler implements ClassSampler {
 
   SoftmaxSampler(double temperature, long seed) {
     if (!(temperature >= 0) || Double.isInfinite(temperature)) {
-      throw new IllegalArgumentException("softmax temperature must be ≥ 0 and finite, found " + temperature);
+      throw new BadInputException("softmax temperature must be ≥ 0 and finite, found " + temperature);
     }
     this.temperature = temperature;
     this.seed = seed;

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.generate;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.model.Batch;
@@ -30,7 +31,7 @@ public final class StatefulSession {
    */
   public StatefulSession(Params params, BpttEngine engine, int batchSize) {
     if (batchSize < 1) {
-      throw new IllegalArgumentException("batch size B must be positive, found " + batchSize);
+      throw new BadInputException("batch size B must be positive, found " + batchSize);
     }
     this.params = params;
     this.engine = engine;
@@ -56,7 +57,7 @@ public final class StatefulSession {
   public float[] step(float[] xB) {
     int F = params.config().inputSize();
     if (xB.length != batchSize * F) {
-      throw new IllegalArgumentException("step input holds " + xB.length + " values, expected [B,F] = ["
+      throw new BadInputException("step input holds " + xB.length + " values, expected [B,F] = ["
           + batchSize + "," + F + "]");
     }
     return run(xB, 1).outputs();
@@ -79,7 +80,7 @@ public final class StatefulSession {
   /** Runs a whole batch (which may have lengths) from the kept state; keeps the final state. */
   ForwardResult run(Batch batch) {
     if (batch.batchSize() != batchSize) {
-      throw new IllegalArgumentException("batch has B=" + batch.batchSize() + ", this session carries B=" + batchSize);
+      throw new BadInputException("batch has B=" + batch.batchSize() + ", this session carries B=" + batchSize);
     }
     batch.validateFor(params.config(), false);
     ForwardResult result = engine.forward(params, batch, state);

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.io;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,7 +41,7 @@ public final class Json {
   public static Map<String, Object> parseObject(String text) {
     Object v = parse(text);
     if (!(v instanceof Map)) {
-      throw new IllegalArgumentException("expected a JSON object, found " + describe(v));
+      throw new BadInputException("expected a JSON object, found " + describe(v));
     }
     return (Map<String, Object>) v;
   }
@@ -242,7 +243,7 @@ public final class Json {
   }
 
   private IllegalArgumentException error(String what) {
-    return new IllegalArgumentException("invalid JSON at character " + pos + ": " + what);
+    return new BadInputException("invalid JSON at character " + pos + ": " + what);
   }
 
   private static String describe(Object v) {
@@ -270,7 +271,7 @@ public final class Json {
       quote(sb, s);
     } else if (v instanceof Double d) {
       if (d.isNaN() || d.isInfinite()) {
-        throw new IllegalArgumentException("JSON cannot hold " + d);
+        throw new BadInputException("JSON cannot hold " + d);
       }
       if (d == Math.rint(d) && Math.abs(d) < 1e15) {
         sb.append(d.longValue()).append(".0");
@@ -327,7 +328,7 @@ public final class Json {
       }
       write(sb, l, indent, level);
     } else {
-      throw new IllegalArgumentException("cannot write " + v.getClass() + " as JSON");
+      throw new BadInputException("cannot write " + v.getClass() + " as JSON");
     }
   }
 

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.io;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.ParamSpec;
@@ -67,7 +68,7 @@ public final class ModelFile {
       }
     }
     if (!unknown.isEmpty()) {
-      throw new IllegalArgumentException(file.source() + ": unexpected tensors " + unknown + " for a " + config.cell().id()
+      throw new BadInputException(file.source() + ": unexpected tensors " + unknown + " for a " + config.cell().id()
           + " model with num_layers=" + config.numLayers() + " (expected " + layout.specs().stream().map(ParamSpec::name).toList() + ")");
     }
     return new Params(layout, values);

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.io;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -36,7 +37,7 @@ public final class SafeTensors {
   /** Reads a whole file from memory. */
   public static SafeTensorsFile read(byte[] bytes, String source) {
     if (bytes.length < 8) {
-      throw new IllegalArgumentException(source + ": " + bytes.length + " bytes is too short for a safetensors file (8-byte header length missing)");
+      throw new BadInputException(source + ": " + bytes.length + " bytes is too short for a safetensors file (8-byte header length missing)");
     }
     ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
     long headerLength = buf.getLong(0);
@@ -57,10 +58,10 @@ public final class SafeTensors {
    */
   public static SafeTensorsFile read(InputStream in, long fileSize, String source) throws IOException {
     if (fileSize < 8) {
-      throw new IllegalArgumentException(source + ": " + fileSize + " bytes is too short for a safetensors file");
+      throw new BadInputException(source + ": " + fileSize + " bytes is too short for a safetensors file");
     }
     if (fileSize > MAX_ELEMENTS) {
-      throw new IllegalArgumentException(source + ": " + fileSize + " bytes is larger than one file this reader holds in memory (2 GiB)");
+      throw new BadInputException(source + ": " + fileSize + " bytes is larger than one file this reader holds in memory (2 GiB)");
     }
     byte[] bytes = new byte[(int) fileSize];
     readFully(in, bytes, 0, 8, source);
@@ -96,7 +97,7 @@ public final class SafeTensors {
   private static void checkHeaderLength(long headerLength, long fileSize, String source) {
     if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES || headerLength > fileSize - 8) {
       // The value read is not printed: they are the file's first 8 bytes, whatever the file is.
-      throw new IllegalArgumentException(source + ": the 8-byte header length is impossible for a file of "
+      throw new BadInputException(source + ": the 8-byte header length is impossible for a file of "
           + fileSize + " bytes (expected 1.." + Math.min(MAX_HEADER_BYTES, Math.max(0, fileSize - 8)) + "); not a safetensors file or truncated");
     }
   }
@@ -110,7 +111,7 @@ public final class SafeTensors {
     try {
       json = Json.parseObject(text.strip());
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(source + ": header: " + e.getMessage(), e);
+      throw new BadInputException(source + ": header: " + e.getMessage(), e);
     }
     Map<String, String> metadata = new LinkedHashMap<>();
     List<Entry> entries = new ArrayList<>();
@@ -118,48 +119,48 @@ public final class SafeTensors {
       String name = kv.getKey();
       if (name.equals("__metadata__")) {
         if (!(kv.getValue() instanceof Map<?, ?> m)) {
-          throw new IllegalArgumentException(source + ": __metadata__ must be an object of strings");
+          throw new BadInputException(source + ": __metadata__ must be an object of strings");
         }
         for (Map.Entry<?, ?> me : m.entrySet()) {
           if (!(me.getValue() instanceof String s)) {
-            throw new IllegalArgumentException(source + ": __metadata__ value of '" + me.getKey() + "' must be a string");
+            throw new BadInputException(source + ": __metadata__ value of '" + me.getKey() + "' must be a string");
           }
           metadata.put((String) me.getKey(), s);
         }
         continue;
       }
       if (!(kv.getValue() instanceof Map<?, ?> info)) {
-        throw new IllegalArgumentException(source + ": tensor '" + name + "' header entry is not an object");
+        throw new BadInputException(source + ": tensor '" + name + "' header entry is not an object");
       }
       Object dtypeName = info.get("dtype");
       DType dtype = dtypeName instanceof String s ? DType.fromHeader(s) : null;
       if (dtype == null) {
-        throw new IllegalArgumentException(source + ": tensor '" + name + "' has dtype " + dtypeName
+        throw new BadInputException(source + ": tensor '" + name + "' has dtype " + dtypeName
             + ", expected one of F32, F64, F16, BF16, I32, I64");
       }
       int[] shape = intList(info.get("shape"), source, name, "shape");
       long count = 1;
       for (int d : shape) {
         if (d < 0) {
-          throw new IllegalArgumentException(source + ": tensor '" + name + "' has a negative dimension");
+          throw new BadInputException(source + ": tensor '" + name + "' has a negative dimension");
         }
         count *= d;
         if (count > MAX_ELEMENTS) {
-          throw new IllegalArgumentException(source + ": tensor '" + name + "' claims more than " + MAX_ELEMENTS
+          throw new BadInputException(source + ": tensor '" + name + "' claims more than " + MAX_ELEMENTS
               + " elements; refused before allocating");
         }
       }
       Object offsets = info.get("data_offsets");
       if (!(offsets instanceof List<?> ol) || ol.size() != 2 || !(ol.get(0) instanceof Long b) || !(ol.get(1) instanceof Long e)) {
-        throw new IllegalArgumentException(source + ": tensor '" + name + "' needs data_offsets [begin, end]");
+        throw new BadInputException(source + ": tensor '" + name + "' needs data_offsets [begin, end]");
       }
       long expectedBytes = count * dtype.bytes();
       if (b < 0 || e < b || e > dataLength) {
-        throw new IllegalArgumentException(source + ": tensor '" + name + "' data_offsets [" + b + ", " + e
+        throw new BadInputException(source + ": tensor '" + name + "' data_offsets [" + b + ", " + e
             + "] lie outside the " + dataLength + " data bytes (truncated file?)");
       }
       if (e - b != expectedBytes) {
-        throw new IllegalArgumentException(source + ": tensor '" + name + "' shape " + java.util.Arrays.toString(shape)
+        throw new BadInputException(source + ": tensor '" + name + "' shape " + java.util.Arrays.toString(shape)
             + " of " + dtype + " needs " + expectedBytes + " bytes, data_offsets give " + (e - b));
       }
       entries.add(new Entry(name, dtype, shape, b, e));
@@ -181,11 +182,11 @@ public final class SafeTensors {
     Entry previous = null;
     for (Entry e : sorted) {
       if (e.begin < end) {
-        throw new IllegalArgumentException(source + ": tensor '" + e.name + "' data_offsets [" + e.begin + ", " + e.end
+        throw new BadInputException(source + ": tensor '" + e.name + "' data_offsets [" + e.begin + ", " + e.end
             + "] overlaps tensor '" + previous.name + "' [" + previous.begin + ", " + previous.end + "]");
       }
       if (e.begin > end) {
-        throw new IllegalArgumentException(source + ": tensor '" + e.name + "' starts at " + e.begin + ", expected " + end
+        throw new BadInputException(source + ": tensor '" + e.name + "' starts at " + e.begin + ", expected " + end
             + (previous == null ? " (the start of the data)" : " (where '" + previous.name + "' ends)")
             + ": the data_offsets leave a gap");
       }
@@ -193,19 +194,19 @@ public final class SafeTensors {
       previous = e;
     }
     if (end != dataLength) {
-      throw new IllegalArgumentException(source + ": the tensors end at byte " + end + " of the " + dataLength
+      throw new BadInputException(source + ": the tensors end at byte " + end + " of the " + dataLength
           + " data bytes, expected them to cover all of it (trailing bytes after the last tensor)");
     }
   }
 
   private static int[] intList(Object v, String source, String tensor, String field) {
     if (!(v instanceof List<?> list)) {
-      throw new IllegalArgumentException(source + ": tensor '" + tensor + "' needs " + field + " as a list of integers");
+      throw new BadInputException(source + ": tensor '" + tensor + "' needs " + field + " as a list of integers");
     }
     int[] out = new int[list.size()];
     for (int i = 0; i < out.length; i++) {
       if (!(list.get(i) instanceof Long l) || l < 0 || l > Integer.MAX_VALUE) {
-        throw new IllegalArgumentException(source + ": tensor '" + tensor + "' " + field + "[" + i + "] = " + list.get(i)
+        throw new BadInputException(source + ": tensor '" + tensor + "' " + field + "[" + i + "] = " + list.get(i)
             + ", expected an integer in [0, 2^31)");
       }
       out[i] = (int) (long) l;
@@ -253,7 +254,7 @@ public final class SafeTensors {
         for (int i = 0; i < n; i++) {
           long l = buf.getLong(start + 8 * i);
           if (l < Integer.MIN_VALUE || l > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(source + ": tensor '" + e.name + "' element " + i + " = " + l
+            throw new BadInputException(source + ": tensor '" + e.name + "' element " + i + " = " + l
                 + " does not fit in int32");
           }
           v[i] = (int) l;
@@ -279,7 +280,7 @@ public final class SafeTensors {
       info.put("shape", t.shape());
       info.put("data_offsets", new long[] {offset, offset + bytes});
       if (header.put(t.name(), info) != null) {
-        throw new IllegalArgumentException("tensor name '" + t.name() + "' given twice");
+        throw new BadInputException("tensor name '" + t.name() + "' given twice");
       }
       offset += bytes;
     }
@@ -287,7 +288,7 @@ public final class SafeTensors {
     int padded = (headerBytes.length + 7) / 8 * 8;
     long total = 8L + padded + offset;
     if (total > MAX_ELEMENTS) {
-      throw new IllegalArgumentException("a safetensors file over 2 GiB cannot be written in one piece; use more, smaller shards");
+      throw new BadInputException("a safetensors file over 2 GiB cannot be written in one piece; use more, smaller shards");
     }
     ByteBuffer out = ByteBuffer.allocate((int) total).order(ByteOrder.LITTLE_ENDIAN);
     out.putLong(padded);

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.io;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -24,7 +25,7 @@ public record SafeTensorsFile(String source, Map<String, String> metadata, Map<S
   public Tensor require(String name) {
     Tensor t = tensors.get(name);
     if (t == null) {
-      throw new IllegalArgumentException(source + ": no tensor '" + name + "' (found " + tensors.keySet() + ")");
+      throw new BadInputException(source + ": no tensor '" + name + "' (found " + tensors.keySet() + ")");
     }
     return t;
   }
@@ -37,7 +38,7 @@ public record SafeTensorsFile(String source, Map<String, String> metadata, Map<S
   public Tensor requireFloat(String name, int... shape) {
     Tensor t = require(name);
     if (!t.isFloating()) {
-      throw new IllegalArgumentException(source + ": tensor '" + name + "' has dtype " + t.dtype()
+      throw new BadInputException(source + ": tensor '" + name + "' has dtype " + t.dtype()
           + ", expected a float type (F32)");
     }
     checkShape(t, shape);
@@ -48,7 +49,7 @@ public record SafeTensorsFile(String source, Map<String, String> metadata, Map<S
   public Tensor requireInt(String name, int... shape) {
     Tensor t = require(name);
     if (t.isFloating()) {
-      throw new IllegalArgumentException(source + ": tensor '" + name + "' has dtype " + t.dtype()
+      throw new BadInputException(source + ": tensor '" + name + "' has dtype " + t.dtype()
           + ", expected I32");
     }
     checkShape(t, shape);
@@ -61,7 +62,7 @@ public record SafeTensorsFile(String source, Map<String, String> metadata, Map<S
       ok = shape[i] < 0 || shape[i] == t.dim(i);
     }
     if (!ok) {
-      throw new IllegalArgumentException(source + ": tensor '" + t.name() + "' has shape " + t.shapeString()
+      throw new BadInputException(source + ": tensor '" + t.name() + "' has shape " + t.shapeString()
           + ", expected " + Arrays.toString(shape).replace("-1", "*"));
     }
   }

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.io;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.Arrays;
 
 /**
@@ -23,7 +24,7 @@ public final class Tensor {
     long n = elementCount(shape);
     long have = floats != null ? floats.length : ints.length;
     if (n != have) {
-      throw new IllegalArgumentException(name + ": shape " + Arrays.toString(shape) + " holds " + n
+      throw new BadInputException(name + ": shape " + Arrays.toString(shape) + " holds " + n
           + " elements, the data has " + have);
     }
   }

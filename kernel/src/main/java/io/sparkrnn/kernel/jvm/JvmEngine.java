@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.jvm;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.ForwardResult;
@@ -113,7 +114,7 @@ public final class JvmEngine implements BpttEngine {
    */
   public JvmEngine(MathKernels math, int threads) {
     if (threads < 1) {
-      throw new IllegalArgumentException("threads must be ≥ 1, found " + threads);
+      throw new BadInputException("threads must be ≥ 1, found " + threads);
     }
     this.math = math;
     this.threads = threads;
@@ -226,7 +227,7 @@ public final class JvmEngine implements BpttEngine {
     long largest = (long) (batch.steps() + 1) * largestSlice * Math.max(config.gates() * config.hiddenSize(),
         Math.max(config.inputSize(), config.outputSize()));
     if (largest > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("the JVM engine keeps [T][B/" + P + "][G·H] arrays per slice: T=" + batch.steps() + " B="
+      throw new BadInputException("the JVM engine keeps [T][B/" + P + "][G·H] arrays per slice: T=" + batch.steps() + " B="
           + B + " G·H=" + config.gates() * config.hiddenSize() + " needs " + largest + " values, over Java's 2^31 array limit;"
           + " use more partitions, a smaller batch, or truncated BPTT (tbptt)");
     }

@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.model;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /**
  * One batch of B sequences of T steps: the inputs, the targets for the model's mode and loss, and
  * optional lengths.
@@ -26,21 +28,21 @@ public final class Batch {
 
   public Batch(int steps, int batchSize, int features, float[] x, float[] targets, int[] classes, int[] lengths) {
     if (steps < 1 || batchSize < 1 || features < 1) {
-      throw new IllegalArgumentException("T, B and F must be positive, found T=" + steps + " B=" + batchSize + " F=" + features);
+      throw new BadInputException("T, B and F must be positive, found T=" + steps + " B=" + batchSize + " F=" + features);
     }
     if ((long) steps * batchSize * features != x.length) {
-      throw new IllegalArgumentException("x holds " + x.length + " values, expected T*B*F = " + steps + "*" + batchSize + "*" + features);
+      throw new BadInputException("x holds " + x.length + " values, expected T*B*F = " + steps + "*" + batchSize + "*" + features);
     }
     if (targets != null && classes != null) {
-      throw new IllegalArgumentException("give float targets (mse) or class ids (cross_entropy), not both");
+      throw new BadInputException("give float targets (mse) or class ids (cross_entropy), not both");
     }
     if (lengths != null) {
       if (lengths.length != batchSize) {
-        throw new IllegalArgumentException("lengths has " + lengths.length + " entries, expected B = " + batchSize);
+        throw new BadInputException("lengths has " + lengths.length + " entries, expected B = " + batchSize);
       }
       for (int b = 0; b < batchSize; b++) {
         if (lengths[b] < 0 || lengths[b] > steps) {
-          throw new IllegalArgumentException("lengths[" + b + "] = " + lengths[b] + ", expected 0.." + steps);
+          throw new BadInputException("lengths[" + b + "] = " + lengths[b] + ", expected 0.." + steps);
         }
       }
     }
@@ -112,29 +114,29 @@ public final class Batch {
    */
   public void validateFor(ModelConfig config, boolean requireTargets) {
     if (features != config.inputSize()) {
-      throw new IllegalArgumentException("x has F=" + features + ", the model's input_size is " + config.inputSize());
+      throw new BadInputException("x has F=" + features + ", the model's input_size is " + config.inputSize());
     }
     boolean seq2seq = config.mode() == Mode.SEQ2SEQ;
     int O = config.outputSize();
     if (config.loss() == LossType.MSE) {
       if (classes != null) {
-        throw new IllegalArgumentException("y holds class ids (I32) but the model's loss is mse (F32 targets expected)");
+        throw new BadInputException("y holds class ids (I32) but the model's loss is mse (F32 targets expected)");
       }
       if (targets != null) {
         long expected = seq2seq ? (long) steps * batchSize * O : (long) batchSize * O;
         if (targets.length != expected) {
-          throw new IllegalArgumentException("y holds " + targets.length + " values, expected "
+          throw new BadInputException("y holds " + targets.length + " values, expected "
               + (seq2seq ? "[T,B,O] = [" + steps + "," + batchSize + "," + O + "]" : "[B,O] = [" + batchSize + "," + O + "]"));
         }
       }
     } else {
       if (targets != null) {
-        throw new IllegalArgumentException("y holds floats but the model's loss is cross_entropy (I32 class ids expected)");
+        throw new BadInputException("y holds floats but the model's loss is cross_entropy (I32 class ids expected)");
       }
       if (classes != null) {
         long expected = seq2seq ? (long) steps * batchSize : batchSize;
         if (classes.length != expected) {
-          throw new IllegalArgumentException("y holds " + classes.length + " class ids, expected "
+          throw new BadInputException("y holds " + classes.length + " class ids, expected "
               + (seq2seq ? "[T,B] = [" + steps + "," + batchSize + "]" : "[B] = [" + batchSize + "]"));
         }
         for (int b = 0; b < batchSize; b++) {
@@ -142,7 +144,7 @@ public final class Batch {
           for (int t = 0; t < tEnd; t++) {
             int id = classes[seq2seq ? t * batchSize + b : b];
             if (id < 0 || id >= O) {
-              throw new IllegalArgumentException("y class id " + id + " at " + (seq2seq ? "(t=" + t + ", b=" + b + ")" : "b=" + b)
+              throw new BadInputException("y class id " + id + " at " + (seq2seq ? "(t=" + t + ", b=" + b + ")" : "b=" + b)
                   + " is outside [0, " + O + ")");
             }
           }
@@ -150,12 +152,12 @@ public final class Batch {
       }
     }
     if (requireTargets && !hasTargets()) {
-      throw new IllegalArgumentException("the batch has no targets y");
+      throw new BadInputException("the batch has no targets y");
     }
     if (!seq2seq && lengths != null) {
       for (int b = 0; b < batchSize; b++) {
         if (lengths[b] < 1) {
-          throw new IllegalArgumentException("lengths[" + b + "] = 0; seq2one needs at least one step per sequence");
+          throw new BadInputException("lengths[" + b + "] = 0; seq2one needs at least one step per sequence");
         }
       }
     }
@@ -185,7 +187,7 @@ public final class Batch {
    */
   public Batch sequences(ModelConfig config, int from, int to) {
     if (from < 0 || to > batchSize || from >= to) {
-      throw new IllegalArgumentException("sequences [" + from + ", " + to + ") of a batch of " + batchSize);
+      throw new BadInputException("sequences [" + from + ", " + to + ") of a batch of " + batchSize);
     }
     int n = to - from;
     int rows = config.mode() == Mode.SEQ2SEQ ? steps : 1; // target rows per sequence: [T][B] or [B]

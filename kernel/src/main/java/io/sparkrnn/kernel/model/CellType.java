@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.model;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /** The recurrent cell, with PyTorch's gate count G and gate order. */
 public enum CellType {
   /** h' = tanh(W_ih x + b_ih + W_hh h + b_hh); G = 1. */
@@ -38,6 +40,6 @@ public enum CellType {
         return c;
       }
     }
-    throw new IllegalArgumentException("unknown cell '" + s + "', expected one of rnn, lstm, gru");
+    throw new BadInputException("unknown cell '" + s + "', expected one of rnn, lstm, gru");
   }
 }

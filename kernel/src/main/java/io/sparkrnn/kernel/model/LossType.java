@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.model;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /**
  * The training loss and its reduction.
  *
@@ -34,6 +36,6 @@ public enum LossType {
         return l;
       }
     }
-    throw new IllegalArgumentException("unknown loss '" + s + "', expected mse or cross_entropy");
+    throw new BadInputException("unknown loss '" + s + "', expected mse or cross_entropy");
   }
 }

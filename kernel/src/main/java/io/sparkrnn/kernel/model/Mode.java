@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.model;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /** Which steps the head reads. */
 public enum Mode {
   /** The head runs on every valid step; targets are [T,B,O] or class ids [T,B]. */
@@ -23,6 +25,6 @@ public enum Mode {
         return m;
       }
     }
-    throw new IllegalArgumentException("unknown mode '" + s + "', expected seq2seq or seq2one");
+    throw new BadInputException("unknown mode '" + s + "', expected seq2seq or seq2one");
   }
 }

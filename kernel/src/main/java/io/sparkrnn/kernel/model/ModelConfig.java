@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.model;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -36,20 +37,20 @@ public record ModelConfig(
 
   public ModelConfig {
     if (cell == null || mode == null || loss == null) {
-      throw new IllegalArgumentException("cell, mode and loss must be given");
+      throw new BadInputException("cell, mode and loss must be given");
     }
     requireRange("num_layers", numLayers, 1, 64);
     requireRange("input_size", inputSize, 1, MAX_DIMENSION);
     requireRange("hidden_size", hiddenSize, 1, MAX_DIMENSION);
     requireRange("output_size", outputSize, 1, MAX_DIMENSION);
     if (loss == LossType.CROSS_ENTROPY && outputSize < 2) {
-      throw new IllegalArgumentException("output_size must be at least 2 classes for cross_entropy, found " + outputSize);
+      throw new BadInputException("output_size must be at least 2 classes for cross_entropy, found " + outputSize);
     }
   }
 
   private static void requireRange(String key, int value, int min, int max) {
     if (value < min || value > max) {
-      throw new IllegalArgumentException(key + " must be in [" + min + ", " + max + "], found " + value);
+      throw new BadInputException(key + " must be in [" + min + ", " + max + "], found " + value);
     }
   }
 
@@ -86,7 +87,7 @@ public record ModelConfig(
   public static ModelConfig fromMetadata(Map<String, String> metadata, String source) {
     String version = metadata.get(KEY_FORMAT_VERSION);
     if (version != null && !version.equals(FORMAT_VERSION)) {
-      throw new IllegalArgumentException(source + ": __metadata__ " + KEY_FORMAT_VERSION + " is '" + version
+      throw new BadInputException(source + ": __metadata__ " + KEY_FORMAT_VERSION + " is '" + version
           + "', this build reads version " + FORMAT_VERSION);
     }
     try {
@@ -102,14 +103,14 @@ public record ModelConfig(
       if (e.getMessage() != null && e.getMessage().startsWith(source + ":")) {
         throw e;
       }
-      throw new IllegalArgumentException(source + ": __metadata__: " + e.getMessage(), e);
+      throw new BadInputException(source + ": __metadata__: " + e.getMessage(), e);
     }
   }
 
   private static String required(Map<String, String> metadata, String key, String source) {
     String v = metadata.get(key);
     if (v == null) {
-      throw new IllegalArgumentException(source + ": __metadata__ lacks the key '" + key
+      throw new BadInputException(source + ": __metadata__ lacks the key '" + key
           + "' (expected keys: cell, num_layers, input_size, hidden_size, output_size, mode, loss)");
     }
     return v.trim();
@@ -120,7 +121,7 @@ public record ModelConfig(
     try {
       return Integer.parseInt(v);
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(source + ": __metadata__ " + key + " must be an integer, found '" + v + "'");
+      throw new BadInputException(source + ": __metadata__ " + key + " must be an integer, found '" + v + "'");
     }
   }
 }

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.model;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -67,7 +68,7 @@ public final class ParamLayout {
       n *= d;
     }
     if (offset + n > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("the model has more than 2^31 parameters; reduce hidden_size or num_layers");
+      throw new BadInputException("the model has more than 2^31 parameters; reduce hidden_size or num_layers");
     }
     list.add(new ParamSpec(name, shape, (int) offset));
     return offset + n;
@@ -95,7 +96,7 @@ public final class ParamLayout {
   public ParamSpec get(String name) {
     ParamSpec s = byName.get(name);
     if (s == null) {
-      throw new IllegalArgumentException("no parameter named " + name);
+      throw new BadInputException("no parameter named " + name);
     }
     return s;
   }

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.model;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -17,7 +18,7 @@ public final class Params {
 
   public Params(ParamLayout layout, float[] values) {
     if (values.length != layout.size()) {
-      throw new IllegalArgumentException("expected " + layout.size() + " parameter values for " + layout.config()
+      throw new BadInputException("expected " + layout.size() + " parameter values for " + layout.config()
           + ", found " + values.length);
     }
     this.layout = layout;
@@ -70,7 +71,7 @@ public final class Params {
   public void set(String name, float[] data) {
     ParamSpec s = layout.get(name);
     if (data.length != s.size()) {
-      throw new IllegalArgumentException(name + ": expected " + s.size() + " values " + s.shapeString()
+      throw new BadInputException(name + ": expected " + s.size() + " values " + s.shapeString()
           + ", found " + data.length);
     }
     System.arraycopy(data, 0, values, s.offset(), s.size());

@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.model;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /**
  * Recurrent state of every layer for a batch: {@code h} [L][B][H], and {@code c} [L][B][H] for
  * LSTM (null otherwise). Element (l, b, j) sits at {@code (l * B + b) * H + j}. As in PyTorch's
@@ -10,7 +12,7 @@ public record State(int layers, int batchSize, int hiddenSize, float[] h, float[
   public State {
     long n = (long) layers * batchSize * hiddenSize;
     if (h.length != n || (c != null && c.length != n)) {
-      throw new IllegalArgumentException("state arrays must hold L*B*H = " + n + " values");
+      throw new BadInputException("state arrays must hold L*B*H = " + n + " values");
     }
   }
 
@@ -27,11 +29,11 @@ public record State(int layers, int batchSize, int hiddenSize, float[] h, float[
   /** Checks that this state fits the model and batch size. */
   public void validateFor(ModelConfig config, int batch) {
     if (layers != config.numLayers() || batchSize != batch || hiddenSize != config.hiddenSize()) {
-      throw new IllegalArgumentException("initial state is [L=" + layers + ", B=" + batchSize + ", H=" + hiddenSize
+      throw new BadInputException("initial state is [L=" + layers + ", B=" + batchSize + ", H=" + hiddenSize
           + "], expected [" + config.numLayers() + ", " + batch + ", " + config.hiddenSize() + "]");
     }
     if (config.cell().hasCellState() != (c != null)) {
-      throw new IllegalArgumentException("initial state " + (c == null ? "lacks" : "has") + " a cell state c; the model is " + config.cell().id());
+      throw new BadInputException("initial state " + (c == null ? "lacks" : "has") + " a cell state c; the model is " + config.cell().id());
     }
   }
 

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.optim;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -75,19 +76,19 @@ public final class Adam implements Optimizer {
     Sgd.requireFinite("eps", eps);
     Sgd.requireFinite("weight_decay", weightDecay);
     if (lr < 0) {
-      throw new IllegalArgumentException("adam lr must be ≥ 0, found " + lr);
+      throw new BadInputException("adam lr must be ≥ 0, found " + lr);
     }
     if (!(eps >= 0)) {
-      throw new IllegalArgumentException("adam eps must be ≥ 0, found " + eps);
+      throw new BadInputException("adam eps must be ≥ 0, found " + eps);
     }
     if (!(beta1 >= 0 && beta1 < 1)) {
-      throw new IllegalArgumentException("adam betas[0] must be in [0, 1), found " + beta1);
+      throw new BadInputException("adam betas[0] must be in [0, 1), found " + beta1);
     }
     if (!(beta2 >= 0 && beta2 < 1)) {
-      throw new IllegalArgumentException("adam betas[1] must be in [0, 1), found " + beta2);
+      throw new BadInputException("adam betas[1] must be in [0, 1), found " + beta2);
     }
     if (weightDecay < 0) {
-      throw new IllegalArgumentException("adam weight_decay must be ≥ 0, found " + weightDecay);
+      throw new BadInputException("adam weight_decay must be ≥ 0, found " + weightDecay);
     }
     this.lr = lr;
     this.beta1 = beta1;
@@ -182,10 +183,10 @@ public final class Adam implements Optimizer {
     float[] m = state.buffer(EXP_AVG);
     float[] v = state.buffer(EXP_AVG_SQ);
     if ((m == null) != (v == null)) {
-      throw new IllegalArgumentException(kind() + " state needs both exp_avg and exp_avg_sq, found " + state.bufferNames());
+      throw new BadInputException(kind() + " state needs both exp_avg and exp_avg_sq, found " + state.bufferNames());
     }
     if (m == null && state.step() > 0) {
-      throw new IllegalArgumentException(kind() + " state at step " + state.step() + " lacks exp_avg and exp_avg_sq");
+      throw new BadInputException(kind() + " state at step " + state.step() + " lacks exp_avg and exp_avg_sq");
     }
     expAvg = m;
     expAvgSq = v;

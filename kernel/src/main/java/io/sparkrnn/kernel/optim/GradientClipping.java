@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.optim;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /**
  * Clipping of the gradient by its global L2 norm, as {@code torch.nn.utils.clip_grad_norm_}
  * (norm_type=2) in {@code torch/nn/utils/clip_grad.py}:
@@ -46,7 +48,7 @@ public final class GradientClipping {
    */
   public static double clipByGlobalNorm(float[] grad, double maxNorm) {
     if (!(maxNorm > 0) || Double.isInfinite(maxNorm)) {
-      throw new IllegalArgumentException("max_norm must be positive and finite, found " + maxNorm);
+      throw new BadInputException("max_norm must be positive and finite, found " + maxNorm);
     }
     double norm = globalNorm(grad);
     if (!Double.isFinite(norm)) {

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.optim;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.DType;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
@@ -36,10 +37,10 @@ public final class OptimizerState {
    */
   public OptimizerState(String kind, long step, Map<String, String> hyperparameters, Map<String, float[]> buffers) {
     if (kind == null || kind.isEmpty()) {
-      throw new IllegalArgumentException("optimizer state needs a kind");
+      throw new BadInputException("optimizer state needs a kind");
     }
     if (step < 0) {
-      throw new IllegalArgumentException("optimizer step must be ≥ 0, found " + step);
+      throw new BadInputException("optimizer step must be ≥ 0, found " + step);
     }
     Map<String, float[]> copied = new TreeMap<>();
     int length = -1;
@@ -47,7 +48,7 @@ public final class OptimizerState {
       checkName(e.getKey());
       float[] v = e.getValue();
       if (length >= 0 && v.length != length) {
-        throw new IllegalArgumentException("optimizer buffer " + e.getKey() + " has " + v.length
+        throw new BadInputException("optimizer buffer " + e.getKey() + " has " + v.length
             + " values, the others have " + length);
       }
       length = v.length;
@@ -57,7 +58,7 @@ public final class OptimizerState {
     for (Map.Entry<String, String> e : hyperparameters.entrySet()) {
       checkName(e.getKey());
       if (e.getKey().equals("kind") || e.getKey().equals("step")) {
-        throw new IllegalArgumentException("hyperparameter name '" + e.getKey() + "' is reserved");
+        throw new BadInputException("hyperparameter name '" + e.getKey() + "' is reserved");
       }
       hp.put(e.getKey(), e.getValue());
     }
@@ -69,7 +70,7 @@ public final class OptimizerState {
 
   private static void checkName(String name) {
     if (name == null || name.isEmpty() || name.contains(".")) {
-      throw new IllegalArgumentException("optimizer state names must be non-empty and free of '.', found '" + name + "'");
+      throw new BadInputException("optimizer state names must be non-empty and free of '.', found '" + name + "'");
     }
   }
 
@@ -148,14 +149,14 @@ public final class OptimizerState {
     String kind = file.metadata().get(p + "kind");
     String stepText = file.metadata().get(p + "step");
     if (kind == null || stepText == null) {
-      throw new IllegalArgumentException(file.source() + ": __metadata__ lacks " + p + "kind or " + p + "step;"
+      throw new BadInputException(file.source() + ": __metadata__ lacks " + p + "kind or " + p + "step;"
           + " the file holds no optimizer state");
     }
     long step;
     try {
       step = Long.parseLong(stepText.trim());
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(file.source() + ": __metadata__ " + p + "step must be an integer, found '" + stepText + "'");
+      throw new BadInputException(file.source() + ": __metadata__ " + p + "step must be an integer, found '" + stepText + "'");
     }
     Map<String, String> hp = new TreeMap<>();
     for (Map.Entry<String, String> e : file.metadata().entrySet()) {
@@ -169,7 +170,7 @@ public final class OptimizerState {
       if (e.getKey().startsWith(p)) {
         Tensor t = file.requireFloat(e.getKey(), -1);
         if (t.dtype() != DType.F32) {
-          throw new IllegalArgumentException(file.source() + ": optimizer buffer " + e.getKey() + " is " + t.dtype()
+          throw new BadInputException(file.source() + ": optimizer buffer " + e.getKey() + " is " + t.dtype()
               + ", expected F32 (a bit-identical resume needs the float32 values as written)");
         }
         buffers.put(e.getKey().substring(p.length()), t.floats());
@@ -178,14 +179,14 @@ public final class OptimizerState {
     try {
       return new OptimizerState(kind, step, hp, buffers);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(file.source() + ": " + e.getMessage(), e);
+      throw new BadInputException(file.source() + ": " + e.getMessage(), e);
     }
   }
 
   /** Refuses a state of another optimizer kind; used by {@link Optimizer#load}. */
   void requireKind(String expected) {
     if (!kind.equals(expected)) {
-      throw new IllegalArgumentException("optimizer state is for '" + kind + "', this optimizer is '" + expected + "'");
+      throw new BadInputException("optimizer state is for '" + kind + "', this optimizer is '" + expected + "'");
     }
   }
 }

@@ -1,5 +1,7 @@
 package io.sparkrnn.kernel.optim;
 
+import io.sparkrnn.kernel.BadInputException;
+
 /** Shared argument checks of the optimizers. */
 final class Optimizers {
   private Optimizers() {}
@@ -10,10 +12,10 @@ final class Optimizers {
    */
   static int checkLengths(float[] params, float[] grad, int expected) {
     if (params.length != grad.length) {
-      throw new IllegalArgumentException("params has " + params.length + " values but grad has " + grad.length);
+      throw new BadInputException("params has " + params.length + " values but grad has " + grad.length);
     }
     if (expected >= 0 && params.length != expected) {
-      throw new IllegalArgumentException("params has " + params.length + " values; this optimizer's state holds "
+      throw new BadInputException("params has " + params.length + " values; this optimizer's state holds "
           + expected + " (a different model?)");
     }
     return params.length;
@@ -22,7 +24,7 @@ final class Optimizers {
   /** A learning rate for {@link Optimizer#setLearningRate}: finite and ≥ 0. */
   static double checkLearningRate(String kind, double lr) {
     if (!(lr >= 0) || Double.isInfinite(lr)) {
-      throw new IllegalArgumentException(kind + " lr must be finite and ≥ 0, found " + lr);
+      throw new BadInputException(kind + " lr must be finite and ≥ 0, found " + lr);
     }
     return lr;
   }

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.optim;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -49,16 +50,16 @@ public final class Sgd implements Optimizer {
     requireFinite("dampening", dampening);
     requireFinite("weight_decay", weightDecay);
     if (lr < 0) {
-      throw new IllegalArgumentException("sgd lr must be ≥ 0, found " + lr);
+      throw new BadInputException("sgd lr must be ≥ 0, found " + lr);
     }
     if (momentum < 0) {
-      throw new IllegalArgumentException("sgd momentum must be ≥ 0, found " + momentum);
+      throw new BadInputException("sgd momentum must be ≥ 0, found " + momentum);
     }
     if (weightDecay < 0) {
-      throw new IllegalArgumentException("sgd weight_decay must be ≥ 0, found " + weightDecay);
+      throw new BadInputException("sgd weight_decay must be ≥ 0, found " + weightDecay);
     }
     if (nesterov && (momentum <= 0 || dampening != 0)) {
-      throw new IllegalArgumentException("sgd nesterov needs momentum > 0 and dampening = 0, found momentum="
+      throw new BadInputException("sgd nesterov needs momentum > 0 and dampening = 0, found momentum="
           + momentum + " dampening=" + dampening);
     }
     this.lr = lr;
@@ -70,7 +71,7 @@ public final class Sgd implements Optimizer {
 
   static void requireFinite(String name, double v) {
     if (!Double.isFinite(v)) {
-      throw new IllegalArgumentException(name + " must be finite, found " + v);
+      throw new BadInputException(name + " must be finite, found " + v);
     }
   }
 
@@ -141,7 +142,7 @@ public final class Sgd implements Optimizer {
     state.requireKind(KIND);
     float[] buf = state.buffer(MOMENTUM_BUFFER);
     if (buf != null && momentum == 0) {
-      throw new IllegalArgumentException("optimizer state has a momentum_buffer but this sgd has momentum = 0");
+      throw new BadInputException("optimizer state has a momentum_buffer but this sgd has momentum = 0");
     }
     momentumBuffer = buf;
     steps = state.step();

@@ -146,6 +146,27 @@ final class GradientExchange {
 
   private static final SecureRandom RANDOM = new SecureRandom();
 
+  /** Deadlines of the exchange (handshakes, the tree's watchdogs): one daemon thread per JVM. */
+  static final java.util.concurrent.ScheduledExecutorService TIMER = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "spark-rnn-exchange-timer");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /**
+   * Closes the socket after {@code millis} unless the returned future is cancelled first: an
+   * absolute limit on a handshake, which a read timeout alone is not (a byte per read resets it).
+   */
+  static java.util.concurrent.ScheduledFuture<?> closeAfter(Socket s, long millis) {
+    return TIMER.schedule(() -> {
+      try {
+        s.close();
+      } catch (IOException ignored) {
+        // closing anyway
+      }
+    }, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
   /** One task's part of a step, and (partition 0's say) whether the segment ends after it. */
   record Message(PartitionResult result, boolean endSegment) {}
 
@@ -549,8 +570,21 @@ final class GradientExchange {
     /** Forgets a finished segment and any half-met rendezvous of it (a failed stage attempt's). */
     void finish(long segmentId) {
       segments.remove(segmentId);
-      meetings.keySet().removeIf(k -> k.startsWith(segmentId + "/"));
-      admitted.keySet().removeIf(k -> k.startsWith(segmentId + "/"));
+      String prefix = segmentId + "/";
+      meetings.entrySet().removeIf(e -> {
+        if (e.getKey().startsWith(prefix)) {
+          e.getValue().fail();                           // its waiting connections give up at once
+          return true;
+        }
+        return false;
+      });
+      admitted.entrySet().removeIf(e -> {
+        if (e.getKey().startsWith(prefix)) {
+          closeQuietly(e.getValue());                    // a failed attempt's connections end with their segment
+          return true;
+        }
+        return false;
+      });
     }
 
     private void acceptLoop() {
@@ -561,6 +595,11 @@ final class GradientExchange {
         } catch (IOException e) {
           if (!closed) {
             LOG.warn("gradient exchange: accept failed: {}", e.toString());
+            try {
+              Thread.sleep(100);                         // e.g. out of file descriptors: do not spin
+            } catch (InterruptedException stop) {
+              return;
+            }
           }
           continue;
         }
@@ -577,10 +616,12 @@ final class GradientExchange {
     /** Admits an authenticated task (then serves it on a thread of its own) or closes the connection. */
     private void handshake(Socket s) {
       String admittedAs = null;
+      java.util.concurrent.ScheduledFuture<?> expiry = closeAfter(s, HANDSHAKE_MILLIS); // in all, however slowly bytes arrive
       try {
         s.setTcpNoDelay(true);
         s.setSoTimeout(HANDSHAKE_MILLIS);
-        DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(s.getInputStream(), 256));
+        // unbuffered: what the task sends after its hello must not be read ahead and lost when a Link takes the socket
+        DataInputStream in = new DataInputStream(s.getInputStream());
         DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream(), 256));
         Hello hello = readHello(in, out);
         long segmentId = hello.segmentId();
@@ -612,6 +653,9 @@ final class GradientExchange {
         admittedAs = as;
         out.write(hello.admission(open.key()));
         out.flush();
+        if (!expiry.cancel(false)) {
+          return;                                        // out of time: the socket is closed, the finally forgets the claim
+        }
         synchronized (connections) {
           if (closed) {
             return;
@@ -673,6 +717,10 @@ final class GradientExchange {
           return;
         }
         Rendezvous r = meetings.computeIfAbsent(segmentId + "/" + attempt, k -> new Rendezvous(segment.partitions()));
+        if (!segments.containsKey(segmentId)) {         // finished while this connection was getting here
+          meetings.remove(segmentId + "/" + attempt, r);
+          return;
+        }
         r.arrive(partition, host, port);
         if (!r.await(System.nanoTime() + stepTimeoutMillis * 1_000_000L)) {
           LOG.warn("gradient exchange: segment {} (stage attempt {}): partitions {} never joined within {} s; failing the segment",
@@ -794,22 +842,35 @@ final class GradientExchange {
     private final String[] hosts;
     private final int[] ports;
     private int arrived;
+    private boolean failed;
 
     Rendezvous(int partitions) {
       hosts = new String[partitions];
       ports = new int[partitions];
     }
 
+    /** Records where a partition listens; a partition counts once however often it arrives. */
     synchronized void arrive(int partition, String host, int port) {
+      if (hosts[partition] == null) {
+        arrived++;
+      }
       hosts[partition] = host;
       ports[partition] = port;
-      arrived++;
       notifyAll();
     }
 
-    /** Waits until all P have arrived; false at the deadline. */
+    /** The segment ended: every wait returns false. */
+    synchronized void fail() {
+      failed = true;
+      notifyAll();
+    }
+
+    /** Waits until all P have arrived; false at the deadline or when the segment ended. */
     synchronized boolean await(long deadlineNanos) throws InterruptedException {
       while (arrived < hosts.length) {
+        if (failed) {
+          return false;
+        }
         long left = deadlineNanos - System.nanoTime();
         if (left <= 0) {
           return false;
@@ -885,7 +946,7 @@ final class GradientExchange {
       link.writeFrame(request);
       link.flush();
       link.deadline(Long.MAX_VALUE, "the other tasks to join the segment");
-      Codec reply = Codec.reader(link.readFrame(1L << 20));
+      Codec reply = Codec.reader(link.readFrame(64L << 20));
       int partitions = reply.getInt();
       if (partitions < 1 || partitions > 65_536) {
         throw new java.net.ProtocolException("the driver's rendezvous named " + partitions + " tasks");

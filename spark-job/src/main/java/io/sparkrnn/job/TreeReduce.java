@@ -425,17 +425,24 @@ final class TreeReduce {
     void readFully(byte[] b, int off, int len) throws IOException {
       int end = off + len;
       while (off < end) {
+        // checked before every read, not only when one times out: a peer sending a byte a second must not outlast either
+        if (killed.getAsBoolean()) {
+          throw new IOException("killed while waiting for " + peer + " (" + waitingFor + ")");
+        }
+        if (System.nanoTime() > deadlineNanos) {
+          throw new IOException("timed out waiting for " + peer + " (" + waitingFor + "); see " + GradientExchange.STEP_TIMEOUT);
+        }
         int n;
         try {
           n = in.read(b, off, end - off);
         } catch (SocketTimeoutException waiting) {
-          if (killed.getAsBoolean()) {
-            throw new IOException("killed while waiting for " + peer + " (" + waitingFor + ")");
-          }
-          if (System.nanoTime() > deadlineNanos) {
-            throw new IOException("timed out waiting for " + peer + " (" + waitingFor + "); see " + GradientExchange.STEP_TIMEOUT);
-          }
           continue; // nothing was consumed
+        } catch (java.net.SocketException closed) {
+          // the node's watchdog closes the links of a killed or timed-out task: say which
+          if (killed.getAsBoolean()) {
+            throw new IOException("killed while waiting for " + peer + " (" + waitingFor + ")", closed);
+          }
+          throw closed;
         }
         if (n < 0) {
           throw new EOFException(peer + " closed the connection (" + waitingFor + ")");
@@ -507,6 +514,8 @@ final class TreeReduce {
   /** The role of a connection from a child, in its hello's partition field as 2·partition + role. */
   static final int LEAF = 0;
   static final int NODE = 1;
+  /** How long a task's handshake with a connecting peer may take in all (a real one takes milliseconds). */
+  static final int PEER_HANDSHAKE_MILLIS = 2_000;
 
   /**
    * A task's links for one segment, met through the driver's rendezvous: to where its own part
@@ -523,6 +532,11 @@ final class TreeReduce {
     private Link nodeUp;
     private final long timeoutNanos;
     private final java.util.concurrent.ExecutorService sender;
+    /** Set when the constructor gives up: the acceptor closes what it admits instead of keeping it. */
+    private volatile boolean closing;
+    /** The current step phase's deadline (System.nanoTime), 0 between steps; the watchdog closes every link past it. */
+    private volatile long phaseDeadline;
+    private final java.util.concurrent.ScheduledFuture<?> watchdog;
 
     /**
      * Joins the segment: authenticates with the driver, tells it where this task listens, learns
@@ -544,6 +558,7 @@ final class TreeReduce {
       }
       ServerSocket listener = null;
       GradientExchange.Client driver = null;
+      Thread acceptor = null;
       try {
         if (!expected.isEmpty()) {
           listener = new ServerSocket();
@@ -557,7 +572,7 @@ final class TreeReduce {
         // admit the sources on a thread of their own while this task connects to its parents: no chain of waits
         ServerSocket l = listener;
         Throwable[] acceptFailure = new Throwable[1];
-        Thread acceptor = new Thread(() -> {
+        acceptor = new Thread(() -> {
           try {
             admitSources(l, expected, key, segmentId, attempt, deadline, killed);
           } catch (IOException | RuntimeException e) {
@@ -595,10 +610,10 @@ final class TreeReduce {
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        closeAll(driver);
+        abandon(listener, acceptor, driver);
         throw new IOException("interrupted while joining the reduction tree", e);
       } catch (IOException | RuntimeException e) {
-        closeAll(driver);
+        abandon(listener, acceptor, driver);
         throw e;
       } finally {
         if (listener != null) {
@@ -610,6 +625,33 @@ final class TreeReduce {
         t.setDaemon(true);
         return t;
       });
+      // a blocked write (a frozen peer whose buffers are full) neither times out nor sees Spark's kill: close the links then
+      watchdog = GradientExchange.TIMER.scheduleWithFixedDelay(() -> {
+        long deadline = phaseDeadline;
+        if (killed.getAsBoolean() || (deadline != 0 && System.nanoTime() > deadline)) {
+          closeAll(null);
+        }
+      }, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    /** The constructor's way out: no new source is admitted, the acceptor stops, then every link is closed. */
+    private void abandon(ServerSocket listener, Thread acceptor, GradientExchange.Client driver) {
+      closing = true;
+      if (listener != null) {
+        try {
+          listener.close();
+        } catch (IOException ignored) {
+          // closing anyway
+        }
+      }
+      if (acceptor != null) {
+        try {
+          acceptor.join(2L * PEER_HANDSHAKE_MILLIS + 2_000);  // it checks the listener each second and a handshake is bounded
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      closeAll(driver);
     }
 
     private Link connect(GradientExchange.Joined joined, int task, int role, byte[] key, long segmentId, int attempt,
@@ -648,9 +690,12 @@ final class TreeReduce {
         } catch (SocketTimeoutException waiting) {
           continue;
         }
+        // a handshake has PEER_HANDSHAKE_MILLIS in all, however slowly bytes arrive: a stranger holds this loop that long at most
+        java.util.concurrent.ScheduledFuture<?> expiry = GradientExchange.closeAfter(s, PEER_HANDSHAKE_MILLIS);
         try {
           s.setSoTimeout(GradientExchange.HANDSHAKE_MILLIS);
-          java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(s.getInputStream(), 256));
+          // unbuffered: nothing the child sends after its hello may be read ahead and lost when the Link takes the socket
+          java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
           java.io.DataOutputStream out = new java.io.DataOutputStream(s.getOutputStream());
           GradientExchange.Hello hello = GradientExchange.readHello(in, out);
           int claim = hello.partition();
@@ -667,9 +712,14 @@ final class TreeReduce {
           }
           out.write(hello.admission(key));
           out.flush();
+          if (!expiry.cancel(false) || closing) {             // the handshake ran out of time, or the node is being abandoned
+            s.close();
+            continue;
+          }
           sources[slot] = new Link(s, killed, "partition " + (claim >> 1));
           admitted++;
         } catch (IOException | RuntimeException e) {
+          expiry.cancel(false);
           LOG.warn("reduction tree: partition {}: handshake with {} failed: {}", place.partition(), s.getRemoteSocketAddress(), e.toString());
           s.close();
         }
@@ -714,6 +764,7 @@ final class TreeReduce {
     GradientExchange.StepTotal exchange(long step, GradientExchange.Message mine) throws IOException {
       int n = segment.parameterCount();
       int V = segment.virtualPartitions();
+      phaseDeadline = System.nanoTime() + timeoutNanos + 2_000_000_000L; // the reads' own deadlines report first
       Part own = Part.of(mine.result(), mine.endSegment());
       java.util.concurrent.Future<?> ownSent = leafUp == null ? null : sender.submit(() -> {
         sendOwn(step, own);
@@ -775,6 +826,7 @@ final class TreeReduce {
         below.add(task == place.right().task() ? sources[1] : sources[0]);
       }
       parent.deadline(System.nanoTime() + timeoutNanos, "the total of step " + (step + 1));
+      phaseDeadline = System.nanoTime() + timeoutNanos + 2_000_000_000L;
       byte[] head = parent.readFrame(segment.maxTotalBytes());
       Down down = decodeDown(head);
       for (Link k : below) {
@@ -791,6 +843,7 @@ final class TreeReduce {
       for (Link k : below) {
         k.flush();
       }
+      phaseDeadline = 0;
       return new GradientExchange.StepTotal(total == null ? null : new GradientSum(down.lossSum(), down.count(), total),
           down.computeNanos(), down.carriedH(), down.carriedC(), down.devices(), down.dataError(), down.endSegment());
     }
@@ -821,6 +874,7 @@ final class TreeReduce {
 
     @Override
     public void close() throws IOException {
+      watchdog.cancel(false);
       sender.shutdownNow();
       closeAll(null);
     }

@@ -358,6 +358,43 @@ class GradientExchangeTest {
     }
   }
 
+  @Test
+  void aStrangerDrippingBytesIntoAHostsHandshakeIsCutOffAndTheRealSourceGetsIn() throws Exception {
+    GradientExchange.Segment s = segment(2, 1, 2);
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(11, s);
+      ExecutorService pool = Executors.newFixedThreadPool(2);
+      try {
+        Future<TreeReduce.Node> root = pool.submit(() -> new TreeReduce.Node(address, address.key(), 11, 0, 0, s, HOST, () -> false));
+        GradientExchange.Joined joined;
+        try (GradientExchange.Client driver = new GradientExchange.Client(address, address.key(), 11, 0, 1, () -> false)) {
+          joined = driver.join(HOST, -1);
+        }
+        // a byte every 300 ms: each read's own timeout (10 s) never fires, only the handshake's absolute limit (2 s) does
+        Socket stranger = new Socket(joined.hosts()[0], joined.ports()[0]);
+        long start = System.nanoTime();
+        Future<Double> cutOff = pool.submit(() -> {
+          try (stranger) {
+            for (int i = 0; i < 100; i++) {
+              stranger.getOutputStream().write(0);
+              Thread.sleep(300);
+            }
+          } catch (IOException closed) {
+            return (System.nanoTime() - start) / 1e9;
+          }
+          return Double.NaN;
+        });
+        Thread.sleep(200);
+        try (Socket child = helloAt(joined, address.key(), 11, 0, 2 * 1 + TreeReduce.LEAF); TreeReduce.Node node = root.get()) {
+          double seconds = cutOff.get();
+          assertTrue(seconds < 8, "the stranger was cut off after " + seconds + " s");
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
   /** Connects to partition 0 where the rendezvous says it listens and says hello as {@code claim} (2·partition + role); the socket, admitted. */
   static Socket helloAt(GradientExchange.Joined joined, byte[] key, long segmentId, int attempt, int claim) throws IOException {
     Socket s = new Socket(joined.hosts()[0], joined.ports()[0]);

@@ -59,8 +59,8 @@ import java.util.function.BooleanSupplier;
  * timeout in milliseconds (long). Steps: see {@link TreeReduce}.
  *
  * <p>What the driver refuses (closing the connection and logging why): more than
- * {@link #MAX_HANDSHAKES} connections still in their handshake (before any thread is given to
- * them; a handshake has {@link #HANDSHAKE_MILLIS}), a wrong MAC, an unknown segment, a partition
+ * {@link #MAX_HANDSHAKES} connections waiting for one of the 4 handshake threads (before any thread is given to
+ * them; a handshake has {@link #HANDSHAKE_MILLIS} in all), a wrong MAC, an unknown segment, a partition
  * out of range or already connected in that stage attempt, a rendezvous frame that is too long,
  * a step not after the last one, a frame longer than the segment allows or that does not decode,
  * and a part that is not the tree's root. A host refuses a wrong MAC, another segment or attempt,
@@ -84,7 +84,7 @@ final class GradientExchange {
 
   /** The handshake's first word: "SRX" and version 2. */
   static final int MAGIC = 0x53525802;
-  /** Connections in their handshake at once; more are closed at accept, before a thread or buffer is given to them. */
+  /** Connections waiting for a handshake thread (4 more are in their handshake); more are closed at accept, before a thread or buffer is given to them. */
   static final int MAX_HANDSHAKES = 32;
   /** The highest stage attempt admitted (Spark gives up on a stage after spark.stage.maxConsecutiveAttempts, 4 by default). */
   static final int MAX_STAGE_ATTEMPT = 15;

@@ -315,12 +315,6 @@ public final class BenchCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** The median of timed runs (the mean of the middle two for an even count); {@code v} is not changed. */
-  static double median(double[] v) {
-    double[] s = v.clone();
-    java.util.Arrays.sort(s);
-    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  }
 
   private void writeJson(List<Map<String, Object>> rows) throws IOException {
     if (json != null) {
@@ -441,7 +435,7 @@ public final class BenchCommand implements Callable<Integer> {
       engine.forward(params, batch, null);
       seconds[i] = (System.nanoTime() - t0) / 1e9;
     }
-    double median = median(seconds);
+    double median = io.sparkrnn.job.TrainingMetrics.median(seconds);
     double least = java.util.Arrays.stream(seconds).min().orElse(median);
     ModelConfig config = params.config();
     long flops = forwardFlops(config, batch.batchSize(), batch.steps());

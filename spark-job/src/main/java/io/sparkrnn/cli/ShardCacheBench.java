@@ -104,8 +104,8 @@ final class ShardCacheBench {
     } finally {
       ExecutorRuntime.clearShards();
     }
-    double b = BenchCommand.median(bounded);
-    double c = BenchCommand.median(cached);
+    double b = io.sparkrnn.job.TrainingMetrics.median(bounded);
+    double c = io.sparkrnn.job.TrainingMetrics.median(cached);
     long asks = boundedStats.hits() + boundedStats.waits() + boundedStats.misses();
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("kind", "shard_cache");
@@ -125,11 +125,11 @@ final class ShardCacheBench {
     row.put("warmup_steps", o.warmup());
     row.put("bounded_seq_per_s", b);
     row.put("cached_seq_per_s", c);
-    row.put("ratio", BenchCommand.median(ratios));
+    row.put("ratio", io.sparkrnn.job.TrainingMetrics.median(ratios));
     row.put("ratio_of_medians", b / c);
     row.put("ratio_min", java.util.Arrays.stream(ratios).min().orElse(Double.NaN));
     row.put("ratio_max", java.util.Arrays.stream(ratios).max().orElse(Double.NaN));
-    row.put("median_step_ratio", BenchCommand.median(medianRatios));
+    row.put("median_step_ratio", io.sparkrnn.job.TrainingMetrics.median(medianRatios));
     row.put("bounded_from_memory", asks == 0 ? null : (double) (boundedStats.hits() + boundedStats.waits()) / asks);
     row.put("bounded_mb_read_per_step", boundedStats.bytesRead() / 1e6 / o.trainSteps());
     out.println();
@@ -137,7 +137,7 @@ final class ShardCacheBench {
         + " asks from memory (bounded) | MB read per step (bounded) |");
     out.println("|---|---|---|---|---|---|---|---|");
     out.printf(Locale.ROOT, "| %.3g | %,.0f | %,.0f | %.3f | %.2f–%.2f | %.3f | %.0f%% | %.2f |%n", o.ratio(), b, c,
-        BenchCommand.median(ratios), (Double) row.get("ratio_min"), (Double) row.get("ratio_max"), BenchCommand.median(medianRatios),
+        io.sparkrnn.job.TrainingMetrics.median(ratios), (Double) row.get("ratio_min"), (Double) row.get("ratio_max"), io.sparkrnn.job.TrainingMetrics.median(medianRatios),
         100 * (Double) row.get("bounded_from_memory"), (Double) row.get("bounded_mb_read_per_step"));
     List<Map<String, Object>> rows = new ArrayList<>();
     rows.add(row);

@@ -75,11 +75,11 @@ final class TablePrepBench {
       row.put("keys", (long) keys);
       row.put("runs", (long) runs);
       row.put("master", master);
-      row.put("spark_sort_write_s", BenchCommand.median(spark_s));
-      row.put("prep_table_s", BenchCommand.median(ours_s));
-      row.put("spark_rows_per_s", n / BenchCommand.median(spark_s));
-      row.put("prep_rows_per_s", n / BenchCommand.median(ours_s));
-      row.put("ratio", BenchCommand.median(spark_s) / BenchCommand.median(ours_s));
+      row.put("spark_sort_write_s", io.sparkrnn.job.TrainingMetrics.median(spark_s));
+      row.put("prep_table_s", io.sparkrnn.job.TrainingMetrics.median(ours_s));
+      row.put("spark_rows_per_s", n / io.sparkrnn.job.TrainingMetrics.median(spark_s));
+      row.put("prep_rows_per_s", n / io.sparkrnn.job.TrainingMetrics.median(ours_s));
+      row.put("ratio", io.sparkrnn.job.TrainingMetrics.median(spark_s) / io.sparkrnn.job.TrainingMetrics.median(ours_s));
       row.put("peak_heap_mb_spark", (double) (Arrays.stream(sparkHeap).max().orElse(0) >> 20));
       row.put("peak_heap_mb_prep", (double) (Arrays.stream(oursHeap).max().orElse(0) >> 20));
       row.put("max_heap_mb", (double) (Runtime.getRuntime().maxMemory() >> 20));
@@ -88,7 +88,7 @@ final class TablePrepBench {
       out.println();
       out.println("| rows | keys | Spark sort+write s | prep table s | Spark rows/s | prep rows/s | ratio | peak heap MB (Spark / prep) |");
       out.println("|---|---|---|---|---|---|---|---|");
-      out.printf("| %,d | %,d | %.1f | %.1f | %,.0f | %,.0f | %.2f | %.0f / %.0f |%n", n, keys, BenchCommand.median(spark_s), BenchCommand.median(ours_s),
+      out.printf("| %,d | %,d | %.1f | %.1f | %,.0f | %,.0f | %.2f | %.0f / %.0f |%n", n, keys, io.sparkrnn.job.TrainingMetrics.median(spark_s), io.sparkrnn.job.TrainingMetrics.median(ours_s),
           row.get("spark_rows_per_s"), row.get("prep_rows_per_s"), row.get("ratio"), row.get("peak_heap_mb_spark"),
           row.get("peak_heap_mb_prep"));
       List<Map<String, Object>> rowsOut = new ArrayList<>();

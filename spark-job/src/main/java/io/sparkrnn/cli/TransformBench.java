@@ -104,15 +104,15 @@ final class TransformBench {
       row.put("hidden", (long) hidden);
       row.put("runs", (long) runs);
       row.put("master", master);
-      row.put("transform_rows_per_s", n / BenchCommand.median(transform));
-      row.put("engine_batched_rows_per_s", n / BenchCommand.median(batched));
-      row.put("engine_per_key_rows_per_s", n / BenchCommand.median(perKey));
-      row.put("spark_shuffle_sort_s", BenchCommand.median(shuffle));
-      row.put("transform_s", BenchCommand.median(transform));
-      row.put("ratio", BenchCommand.median(batched) / BenchCommand.median(transform));
-      row.put("ratio_per_key", BenchCommand.median(perKey) / BenchCommand.median(transform));
-      row.put("transform_clustered_rows_per_s", n / BenchCommand.median(onClustered));
-      row.put("ratio_clustered", BenchCommand.median(batched) / BenchCommand.median(onClustered));
+      row.put("transform_rows_per_s", n / io.sparkrnn.job.TrainingMetrics.median(transform));
+      row.put("engine_batched_rows_per_s", n / io.sparkrnn.job.TrainingMetrics.median(batched));
+      row.put("engine_per_key_rows_per_s", n / io.sparkrnn.job.TrainingMetrics.median(perKey));
+      row.put("spark_shuffle_sort_s", io.sparkrnn.job.TrainingMetrics.median(shuffle));
+      row.put("transform_s", io.sparkrnn.job.TrainingMetrics.median(transform));
+      row.put("ratio", io.sparkrnn.job.TrainingMetrics.median(batched) / io.sparkrnn.job.TrainingMetrics.median(transform));
+      row.put("ratio_per_key", io.sparkrnn.job.TrainingMetrics.median(perKey) / io.sparkrnn.job.TrainingMetrics.median(transform));
+      row.put("transform_clustered_rows_per_s", n / io.sparkrnn.job.TrainingMetrics.median(onClustered));
+      row.put("ratio_clustered", io.sparkrnn.job.TrainingMetrics.median(batched) / io.sparkrnn.job.TrainingMetrics.median(onClustered));
       out.println();
       out.println("| rows | keys | H | transform rows/s | engine batched rows/s | engine per key (1 thread) rows/s |"
           + " transform / batched | transform / per key | transform s | of which Spark's repartition + sort alone s |"
@@ -120,7 +120,7 @@ final class TransformBench {
       out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
       out.printf("| %,d | %,d | %d | %,.0f | %,.0f | %,.0f | %.2f | %.2f | %.2f | %.2f | %,.0f | %.2f |%n", n, keys, hidden,
           row.get("transform_rows_per_s"), row.get("engine_batched_rows_per_s"), row.get("engine_per_key_rows_per_s"),
-          row.get("ratio"), row.get("ratio_per_key"), BenchCommand.median(transform), BenchCommand.median(shuffle),
+          row.get("ratio"), row.get("ratio_per_key"), io.sparkrnn.job.TrainingMetrics.median(transform), io.sparkrnn.job.TrainingMetrics.median(shuffle),
           row.get("transform_clustered_rows_per_s"), row.get("ratio_clustered"));
       List<Map<String, Object>> result = new ArrayList<>();
       result.add(row);

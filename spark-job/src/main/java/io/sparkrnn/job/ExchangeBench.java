@@ -86,7 +86,7 @@ public final class ExchangeBench {
             driverBytes = t.bytesPerStep();
             linkBytes = (double) (sent[0] + t.bytesIn() + t.bytesOut()) / t.steps();
           }
-          medians[r] = median(ms);
+          medians[r] = TrainingMetrics.median(ms);
           min = Math.min(min, Arrays.stream(ms).min().orElse(0));
         }
         int depth = TreeReduce.depth(P);
@@ -101,15 +101,15 @@ public final class ExchangeBench {
         row.put("virtual_partitions", o.virtualPartitions());
         row.put("depth", depth);
         row.put("fan_in", P == 1 ? 0 : 2);
-        row.put("median_ms", median(medians));
+        row.put("median_ms", TrainingMetrics.median(medians));
         row.put("min_ms", min);
         row.put("runs_ms", Arrays.stream(medians).boxed().toList());
         row.put("driver_bytes_per_step", driverBytes);
         row.put("link_bytes_per_step", linkBytes);
         rows.add(row);
         out.printf(Locale.ROOT, "%-12s %,11d %9.2f %3d %5d %5d %10.2f %10.2f %,12.1f %12.2f %8.2f%n", s.hidden() + "×" + s.layers(), n,
-            8.0 * n / 1e6, P, depth, P == 1 ? 0 : 2, median(medians), min, driverBytes / 1e3, linkBytes / 1e6,
-            linkBytes / 1e6 / median(medians));
+            8.0 * n / 1e6, P, depth, P == 1 ? 0 : 2, TrainingMetrics.median(medians), min, driverBytes / 1e3, linkBytes / 1e6,
+            linkBytes / 1e6 / TrainingMetrics.median(medians));
       }
     }
     fitAndProject(rows, out);
@@ -273,12 +273,5 @@ public final class ExchangeBench {
   /** T_star: P gradients into the driver, the total out to each of P. */
   static double star(int partitions, double gradientBytes, double alpha, double beta) {
     return 2 * alpha + 2.0 * partitions * gradientBytes * beta;
-  }
-
-  static double median(double[] v) {
-    double[] s = v.clone();
-    Arrays.sort(s);
-    int k = s.length;
-    return k == 0 ? 0 : (k % 2 == 1 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2);
   }
 }

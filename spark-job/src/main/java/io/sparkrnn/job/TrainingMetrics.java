@@ -139,6 +139,14 @@ public final class TrainingMetrics {
     return median(d) / 1e6;
   }
 
+  /** The median of timed runs (the mean of the middle two for an even count, 0 for none); {@code v} is not changed. */
+  public static double median(double[] v) {
+    double[] s = v.clone();
+    java.util.Arrays.sort(s);
+    int k = s.length;
+    return k == 0 ? 0 : k % 2 == 1 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2;
+  }
+
   private static double median(List<Long> values) {
     return median(values, true);
   }

@@ -28,21 +28,24 @@ import java.util.logging.Logger;
  * thread pool.
  *
  * <p>Every matrix product is one tiled product launch ({@link BpttKernel#OP_GEMM}, tiles staged in
- * local memory, sizes from the device: {@link KernelSizes}); the gate math is one pointwise launch
- * per step. Per layer l of L, over T steps:
+ * local memory, sizes from the device: {@link KernelSizes}); the gate math runs in the epilogue of
+ * the step's product, so a time step is one launch forward and one backward. Per layer l of L,
+ * over T steps:
  * <pre>
  *   forward   state init; act = in · W_ihᵀ + b_ih for all T·B rows at once (one product);
- *             per step t: rec = h_{t−1} · W_hhᵀ (B × GH, one product), then the cell (pointwise)
+ *             per step t: h_{t−1} · W_hhᵀ (B × GH, one product, each tile holding all gates of
+ *             its units) and in its epilogue the cell of step t
  *   head      out = h_top · head.weightᵀ + bias
  *   loss, head backward
- *   backward  dh/dc init; per step t (down): the cell's backward (dgates of step t, pointwise),
- *             then dh_{t−1} += dgh_t · W_hh (B × H, one product);
+ *   backward  the cell's backward of step T − 1 (pointwise); per step t = T − 1 .. 1 (down):
+ *             dh_{t−1} += dgh_t · W_hh (B × H, one product) and in its epilogue the cell's
+ *             backward of step t − 1;
  *             after the loop: dW_ih = dgiᵀ · in, dW_hh = dghᵀ · h_{t−1} (products over all T·B rows),
- *             db_ih, db_hh (column sums, as products with a row of ones), and above layer 0
- *             dh_below = dgi · W_ih
+ *             db_ih and db_hh (column sums, as one product with two rows of ones for RNN and LSTM,
+ *             where dgh = dgi; two for GRU), and above layer 0 dh_below = dgi · W_ih
  * </pre>
- * so {@link #forward} makes L(2T + 2) + 1 launches and {@link #lossAndGradient} L(4T + 8) + 2
- * ({@link #launchesPerForward}, {@link #launchesPerTrainingStep}).
+ * so {@link #forward} makes L(T + 2) + 1 launches and {@link #lossAndGradient} L(2T + 6) + 2, GRU
+ * L(2T + 7) + 2 ({@link #launchesPerForward}, {@link #launchesPerTrainingStep}).
  *
  * <p>Device-resident state: one compiled kernel and its device buffers live as long as the engine;
  * buffers grow with the largest shapes seen and are reused. An input (parameters, batch, lengths,
@@ -136,14 +139,20 @@ public final class AparapiEngine implements BpttEngine {
     return device;
   }
 
-  /** Launches of one {@link #lossAndGradient} call over T steps: L(4T + 8) + 2. */
+  /**
+   * Launches of one {@link #lossAndGradient} call over T steps: L(2T + 6) + 2, GRU L(2T + 7) + 2.
+   * Per layer T + 2 forward, and T backward (the last step's cell, then T − 1 fused products),
+   * dW_ih, dW_hh, the bias gradients (one product, GRU two) and above layer 0 dh of the layer below;
+   * once the head, the loss and the head's backward.
+   */
   public static int launchesPerTrainingStep(ModelConfig config, int steps) {
-    return config.numLayers() * (4 * steps + 8) + 2;
+    int biasProducts = config.cell() == CellType.GRU ? 2 : 1;
+    return config.numLayers() * (2 * steps + 5 + biasProducts) + 2;
   }
 
-  /** Launches of one {@link #forward} call over T steps: L(2T + 2) + 1. */
+  /** Launches of one {@link #forward} call over T steps: L(T + 2) + 1. */
   public static int launchesPerForward(ModelConfig config, int steps) {
-    return config.numLayers() * (2 * steps + 2) + 1;
+    return config.numLayers() * (steps + 2) + 1;
   }
 
   /** The engine, its device and the device's tile sizes; flags a last call in which Aparapi ran some op elsewhere (auto only). */
@@ -263,8 +272,9 @@ public final class AparapiEngine implements BpttEngine {
   }
 
   /**
-   * One layer's backward: the time loop (per step the cell's backward, then dh_{t−1} += dgh_t · W_hh),
-   * then the weight gradients as products over all T·B rows, the biases, and dh of the layer below.
+   * One layer's backward: the time loop (the cell's backward of step T − 1, then per step t down to 1
+   * dh_{t−1} += dgh_t · W_hh with the cell's backward of step t − 1 in its epilogue), then the weight
+   * gradients as products over all T·B rows, the biases, and dh of the layer below.
    */
   private void backwardLayer(ModelConfig config, Batch batch, int l) {
     BpttKernel k = kernel;
@@ -275,32 +285,40 @@ public final class AparapiEngine implements BpttEngine {
     int in = config.layerInputSize(l);
     int wIh = layout.weightIh(l);
     int wHh = wIh + GH * in;
-    k.op = BpttKernel.OP_BACK_INIT;
-    launch("back_init", B * H);
-    for (int t = T - 1; t >= 0; t--) {
+    k.step = T - 1;
+    k.op = BpttKernel.OP_CELL_BACK;
+    launch("cell_back", B * H);
+    // (dh_{−1}, the gradient of the initial state, is not needed: no product for t = 0)
+    for (int t = T - 1; t >= 1; t--) {
       k.step = t;
-      k.op = BpttKernel.OP_CELL_BACK;
-      launch("cell_back", B * H);
-      // dhc[b,k] += Σ_r dgh[t,b,r] W_hh[r,k]:  A = dgh_t [B][GH], B = W_hh [GH][H] as stored
-      gemm("dh_prev", B, H, GH, BpttKernel.BUF_DGH, t * B * GH, GH, 1, BpttKernel.BUF_W, wHh, H, 1,
-          BpttKernel.BUF_DHC, 0, H, true, -1);
+      // dhc[b,k] += Σ_r dgh[t,b,r] W_hh[r,k]:  A = dgh_t [B][GH], B = W_hh [GH][H] as stored; then the cell's backward of t − 1
+      gemm("dh_cell_back", B, H, GH, BpttKernel.BUF_DGH, t * B * GH, GH, 1, BpttKernel.BUF_W, wHh, H, 1,
+          BpttKernel.BUF_DHC, 0, H, true, -1, 1, BpttKernel.EPI_CELL_BACK);
     }
     // dW_ih[r,k] = Σ_{t,b} dgi[t,b,r] in[t,b,k]:  A = dgiᵀ (strides 1, GH), B = in [T·B][I]
     int inBuf = l == 0 ? BpttKernel.BUF_X : BpttKernel.BUF_HS;
     int inOff = l == 0 ? 0 : below(l, T, B, H) + B * H; // the layer below's h_t is its slot t + 1
-    gemm("dw_ih", GH, in, T * B, BpttKernel.BUF_DGI, 0, 1, GH, inBuf, inOff, in, 1, BpttKernel.BUF_DW, wIh, in, false, -1);
+    gemm("dw_ih", GH, in, T * B, BpttKernel.BUF_DGI, 0, 1, GH, inBuf, inOff, in, 1, BpttKernel.BUF_DW, wIh, in, false, -1, 1,
+        BpttKernel.EPI_STORE);
     // dW_hh[r,k] = Σ_{t,b} dgh[t,b,r] h_{t−1}[b,k]:  B = this layer's hs slots 0..T−1 [T·B][H]
     gemm("dw_hh", GH, H, T * B, BpttKernel.BUF_DGH, 0, 1, GH, BpttKernel.BUF_HS, k.hsOff, H, 1, BpttKernel.BUF_DW, wHh, H,
-        false, -1);
-    // db_ih[r] = Σ_{t,b} dgi[t,b,r], db_hh[r] = Σ_{t,b} dgh[t,b,r]:  A = ones [1][T·B], B = dgi or dgh [T·B][GH]
+        false, -1, 1, BpttKernel.EPI_STORE);
+    // db_ih[r] = Σ_{t,b} dgi[t,b,r], db_hh[r] = Σ_{t,b} dgh[t,b,r]:  A = ones [rows][T·B], B = dgi or dgh [T·B][GH]; b_hh
+    // follows b_ih in w. RNN and LSTM have dgh = dgi, so one product with two rows of ones writes both (the same sums)
     int bIh = wHh + GH * H;
-    gemm("db_ih", 1, GH, T * B, BpttKernel.BUF_ONE, 0, 0, 0, BpttKernel.BUF_DGI, 0, GH, 1, BpttKernel.BUF_DW, bIh, GH, false, -1);
-    gemm("db_hh", 1, GH, T * B, BpttKernel.BUF_ONE, 0, 0, 0, BpttKernel.BUF_DGH, 0, GH, 1, BpttKernel.BUF_DW, bIh + GH, GH, false,
-        -1);
+    if (config.cell() == CellType.GRU) {
+      gemm("db_ih", 1, GH, T * B, BpttKernel.BUF_ONE, 0, 0, 0, BpttKernel.BUF_DGI, 0, GH, 1, BpttKernel.BUF_DW, bIh, GH, false, -1,
+          1, BpttKernel.EPI_STORE);
+      gemm("db_hh", 1, GH, T * B, BpttKernel.BUF_ONE, 0, 0, 0, BpttKernel.BUF_DGH, 0, GH, 1, BpttKernel.BUF_DW, bIh + GH, GH,
+          false, -1, 1, BpttKernel.EPI_STORE);
+    } else {
+      gemm("db", 2, GH, T * B, BpttKernel.BUF_ONE, 0, 0, 0, BpttKernel.BUF_DGI, 0, GH, 1, BpttKernel.BUF_DW, bIh, GH, false, -1, 1,
+          BpttKernel.EPI_STORE);
+    }
     if (l > 0) {
       // dh_below[t,b,k] = Σ_r dgi[t,b,r] W_ih[r,k]:  A = dgi [T·B][GH], B = W_ih [GH][I] as stored
       gemm("dh_below", T * B, in, GH, BpttKernel.BUF_DGI, 0, GH, 1, BpttKernel.BUF_W, wIh, in, 1, BpttKernel.BUF_DHX, 0, in,
-          false, -1);
+          false, -1, 1, BpttKernel.EPI_STORE);
     }
   }
 
@@ -338,7 +356,6 @@ public final class AparapiEngine implements BpttEngine {
     k.hs = fit(k.hs, L * (T + 1) * B * H);
     k.cs = fit(k.cs, lstm ? L * (T + 1) * B * H : 1);
     k.act = fit(k.act, L * T * B * GH);
-    k.rec = fit(k.rec, B * GH);
     k.hnb = fit(k.hnb, config.cell() == CellType.GRU ? L * T * B * H : 1);
     k.out = fit(k.out, rows * O);
     k.dout = fit(k.dout, rows * O);
@@ -447,14 +464,13 @@ public final class AparapiEngine implements BpttEngine {
       int inBuf = l == 0 ? BpttKernel.BUF_X : BpttKernel.BUF_HS;
       int inOff = l == 0 ? 0 : below(l, T, B, H) + B * H;
       gemm("proj", T * B, GH, in, inBuf, inOff, in, 1, BpttKernel.BUF_W, wIh, 1, in, BpttKernel.BUF_ACT, k.actOff, GH, false,
-          wIh + GH * in + GH * H);
+          wIh + GH * in + GH * H, 1, BpttKernel.EPI_STORE);
       for (int t = 0; t < T; t++) {
-        // rec[b,r] = Σ_k h_{t−1}[b,k] W_hh[r,k]:  A = hs slot t [B][H], B = W_hhᵀ (strides 1, H)
-        gemm("rec", B, GH, H, BpttKernel.BUF_HS, k.hsOff + t * B * H, H, 1, BpttKernel.BUF_W, wHh, 1, H, BpttKernel.BUF_REC, 0,
-            GH, false, -1);
+        // Σ_k h_{t−1}[b,k] W_hh[r,k]:  A = hs slot t [B][H], B = W_hhᵀ (strides 1, H), columns grouped by unit; the
+        // epilogue runs the cell of step t on the tile's sums (C itself is not written)
         k.step = t;
-        k.op = BpttKernel.OP_CELL;
-        launch("cell", B * H);
+        gemm("rec_cell", B, GH, H, BpttKernel.BUF_HS, k.hsOff + t * B * H, H, 1, BpttKernel.BUF_W, wHh, 1, H, BpttKernel.BUF_ACT, 0,
+            GH, false, -1, config.gates(), BpttKernel.EPI_CELL);
       }
     }
     setLayer(config, batch, config.numLayers() - 1);
@@ -464,10 +480,12 @@ public final class AparapiEngine implements BpttEngine {
 
   /**
    * One tiled product C(m,n) = [C +] [w[bias + n] +] Σ_k A(m,k) B(k,n) over M × N × K (see the
-   * kernel's gemm fields for the addressing): one work-group per tile of C.
+   * kernel's gemm fields for the addressing): one work-group per tile of C. groups: 1, or G for the
+   * recurrent product whose epilogue runs the cell (N = G·H columns grouped by unit, see
+   * {@link BpttKernel#gemmGroups}); epilogue: what the sums become ({@link BpttKernel#EPI_STORE} ...).
    */
   private void gemm(String op, int m, int n, int kDim, int aBuf, int aOff, int aSm, int aSk, int bBuf, int bOff, int bSk, int bSn,
-      int cBuf, int cOff, int cSm, boolean accumulate, int bias) {
+      int cBuf, int cOff, int cSm, boolean accumulate, int bias, int groups, int epilogue) {
     BpttKernel k = kernel;
     k.op = BpttKernel.OP_GEMM;
     k.gemmM = m;
@@ -486,6 +504,9 @@ public final class AparapiEngine implements BpttEngine {
     k.gemmCSm = cSm;
     k.gemmAccumulate = accumulate ? 1 : 0;
     k.gemmBias = bias;
+    k.gemmGroups = groups;
+    k.gemmGroupW = n / groups;
+    k.gemmEpilogue = epilogue;
     KernelSizes.Tile tile = sizes.tileFor(m, n);
     k.tileM = tile.m();
     k.tileN = tile.n();
@@ -493,7 +514,9 @@ public final class AparapiEngine implements BpttEngine {
     // dimension 0: tile columns × TN/8 items, dimension 1: tile rows × TM/4 items
     int lx = tile.n() / BpttKernel.MICRO_N;
     int ly = tile.m() / BpttKernel.MICRO_M;
-    int tilesN = (n + tile.n() - 1) / tile.n();
+    // a tile covers ⌊TN / groups⌋ units of each group (TN columns of a plain product)
+    int units = tile.n() / groups;
+    int tilesN = (n / groups + units - 1) / units;
     int tilesM = (m + tile.m() - 1) / tile.m();
     guard.execute(k, op, Range.create2D(tilesN * lx, tilesM * ly, lx, ly));
   }

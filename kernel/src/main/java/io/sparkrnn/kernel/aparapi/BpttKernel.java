@@ -13,8 +13,10 @@ import com.aparapi.Kernel;
  * selector and addressed through an offset and two strides, so one op covers the input projection
  * of all T steps, the recurrent product of one step (the whole batch, B × GH), the backward product
  * dh_{t−1} = dgates · W_hh, the weight gradients over all T·B rows and dh of the layer below. The
- * gate nonlinearities and the cell update are one pointwise op per step ({@link #OP_CELL},
- * {@link #OP_CELL_BACK}).
+ * gate nonlinearities and the cell update run in the epilogue of a step's product (see
+ * {@link #gemmEpilogue}): forward, the recurrent product of step t ends in the cell of step t;
+ * backward, the product dh_t = dgh_{t+1} · W_hh ends in the cell's backward of step t. Only the
+ * cell's backward of the last step is a pointwise op of its own ({@link #OP_CELL_BACK}).
  *
  * <p>The kernel only indexes and computes; {@link AparapiEngine} validates, sizes the buffers, sets
  * the scalar fields of each launch and checks which device ran it. Letters: F features, B batch,
@@ -38,12 +40,15 @@ final class BpttKernel extends Kernel {
   static final int OP_LOSS = 4;
   /** dh_top = head.weightᵀ dout, and the head's weight and bias gradients, in one launch. */
   static final int OP_HEAD_BACK = 5;
-  /** The cell of one step t: gates from act[t] + rec + b_hh, the new h (and c); B·H items. */
-  static final int OP_CELL = 6;
-  /** The cell's backward at step t: dgi, dgh of step t and the direct part of dh_{t−1}; B·H items. */
+  /** The cell's backward at the last step T − 1 (dh, dc carried from above it are 0): B·H items. */
   static final int OP_CELL_BACK = 7;
-  /** dhc = dcc = 0 before a layer's backward time loop (B·H items). */
-  static final int OP_BACK_INIT = 8;
+
+  /** {@link #gemmEpilogue}: C = [C +] [bias +] the product. */
+  static final int EPI_STORE = 0;
+  /** The recurrent product of step {@link #step} (grouped by unit, see {@link #gemmGroups}), then the cell of that step; C is not written. */
+  static final int EPI_CELL = 1;
+  /** dhc += the product (dh_{t−1} from dgh_t, t = {@link #step}), then the cell's backward of step t − 1. */
+  static final int EPI_CELL_BACK = 2;
 
   static final int CELL_RNN = 0;
   static final int CELL_LSTM = 1;
@@ -56,14 +61,13 @@ final class BpttKernel extends Kernel {
   static final int BUF_DGI = 3;
   static final int BUF_DGH = 4;
   static final int BUF_ACT = 5;
-  static final int BUF_REC = 6;
   static final int BUF_DHC = 7;
   static final int BUF_DW = 8;
   static final int BUF_DHX = 9;
   /** A operand only: the constant 1 (A(m,k) = 1 turns the product into column sums of B, e.g. a bias gradient). */
   static final int BUF_ONE = 10;
 
-  /** Outputs per work item of a product: a 4 × 8 block, rows ty + i·TM/4 (i < 4), columns 8·tx + j (j < 8). */
+  /** Outputs per work item of a product: a 4 × 8 block, rows 4·ty + i (i < 4), columns 8·tx + j (j < 8). */
   static final int MICRO_M = 4;
   static final int MICRO_N = 8;
 
@@ -98,7 +102,7 @@ final class BpttKernel extends Kernel {
   int hnOff;
   /** Offset of this layer in the state arrays {@link #h0}, {@link #c0}, {@link #hfin}, {@link #cfin}: l·B·H. */
   int stOff;
-  /** The time step of {@link #OP_CELL} and {@link #OP_CELL_BACK}. */
+  /** The time step of {@link #EPI_CELL}, {@link #EPI_CELL_BACK} and {@link #OP_CELL_BACK}. */
   int step;
 
   // The product C(m,n) = [C(m,n) +] [w[gemmBias + n] +] Σ_k A(m,k) B(k,n), m < gemmM, n < gemmN, k < gemmK, with
@@ -122,6 +126,18 @@ final class BpttKernel extends Kernel {
   int gemmAccumulate;
   /** Offset of a bias over n in {@link #w}, or −1 for none. */
   int gemmBias;
+  /**
+   * Columns grouped by unit: 1 for a plain product; G for the recurrent product with the cell in its
+   * epilogue, whose tile must hold all G gate columns of each unit it covers. A tile of TN columns
+   * then covers J = ⌊TN / G⌋ units j0 .. j0 + J − 1 (j0 = tile column · J): its column g·J + jj is C's
+   * column g·{@link #gemmGroupW} + j0 + jj (g < G, jj < J; columns past G·J stay unused). One group:
+   * J = TN and column nn is C's column n0 + nn, the plain product.
+   */
+  int gemmGroups;
+  /** Columns per group: H for the recurrent product (GH = G·H columns), gemmN for a plain one. */
+  int gemmGroupW;
+  /** What the tile's sums become: {@link #EPI_STORE}, {@link #EPI_CELL} or {@link #EPI_CELL_BACK}. */
+  int gemmEpilogue;
   /** Tile of a work-group: TM rows × TN columns of C, k in blocks of TK (per launch, from {@link KernelSizes#tileFor}). */
   int tileM;
   int tileN;
@@ -147,8 +163,6 @@ final class BpttKernel extends Kernel {
   float[] cs = new float[1];
   /** Gates [L][T][B][GH]: the input projection W_ih x + b_ih, then overwritten by the gate activations (LSTM i,f,g,o; GRU r,z,n; RNN h). */
   float[] act = new float[1];
-  /** The recurrent product of the current step, W_hh h_{t−1} without bias [B][GH]. */
-  float[] rec = new float[1];
   /** GRU only: W_hn h + b_hn [L][T][B][H], needed for dr and dW_hn. */
   float[] hnb = new float[1];
   /** Head outputs [rows][O]; padded seq2seq rows hold 0. */
@@ -181,7 +195,7 @@ final class BpttKernel extends Kernel {
   /** Bytes of every global buffer above (float and int, 4 bytes each); called from the host, never translated. */
   long bufferBytes() {
     long values = (long) w.length + x.length + tgt.length + cls.length + len.length + h0.length + c0.length + hs.length + cs.length
-        + act.length + rec.length + hnb.length + out.length + dout.length + lossRow.length + dhx.length + dgi.length + dgh.length
+        + act.length + hnb.length + out.length + dout.length + lossRow.length + dhx.length + dgi.length + dgh.length
         + dhc.length + dcc.length + hfin.length + cfin.length + dw.length;
     return 4 * values;
   }
@@ -190,10 +204,11 @@ final class BpttKernel extends Kernel {
   public void run() {
     if (op == OP_GEMM) {
       gemm();
-    } else if (op == OP_CELL) {
-      cellForward();
     } else if (op == OP_CELL_BACK) {
-      cellBackward();
+      int gid = getGlobalId();
+      if (gid < n) {
+        cellBackwardAt(gid / H, gid % H, step);
+      }
     } else if (op == OP_STATE_INIT) {
       initState();
     } else if (op == OP_HEAD) {
@@ -202,8 +217,6 @@ final class BpttKernel extends Kernel {
       loss();
     } else if (op == OP_HEAD_BACK) {
       headBackward();
-    } else if (op == OP_BACK_INIT) {
-      initBackward();
     }
   }
 
@@ -242,6 +255,9 @@ final class BpttKernel extends Kernel {
     int ls = lx * ly;
     int m0 = getGroupId(1) * tileM;
     int n0 = getGroupId(0) * tileN;
+    // units per group in this tile and the first one (one group: J = TN, j0 = n0)
+    int jw = tileN / gemmGroups;
+    int j0 = getGroupId(0) * jw;
     int bBase = tileM * tileK;
     float c00 = 0f;
     float c01 = 0f;
@@ -314,8 +330,15 @@ final class BpttKernel extends Kernel {
       int kb = lid / tileN;
       for (int i = lid; i < tileN * kn; i += ls) {
         float v = 0f;
-        if (n0 + nn < gemmN) {
-          int at = gemmBOff + (k0 + kb) * gemmBSk + (n0 + nn) * gemmBSn;
+        // tile column nn = g·J + jj is C's column g·W + j0 + jj (see gemmGroups); at most G − 1 subtractions, no division
+        int g = 0;
+        int jj = nn;
+        while (jj >= jw) {
+          jj -= jw;
+          g++;
+        }
+        if (g < gemmGroups && j0 + jj < gemmGroupW) {
+          int at = gemmBOff + (k0 + kb) * gemmBSk + (g * gemmGroupW + j0 + jj) * gemmBSn;
           if (gemmB == BUF_W) {
             v = w[at];
           }
@@ -426,7 +449,22 @@ final class BpttKernel extends Kernel {
     tileAB[cr + 3 * rowStep + 6] = c36;
     tileAB[cr + 3 * rowStep + 7] = c37;
     localBarrier();
-    for (int i = lid; i < tileM * tileN; i += ls) {
+    if (gemmEpilogue == EPI_CELL) {
+      // unit (b, j) = (m0 + mm, j0 + jj): its G gate sums sit at tile columns g·J + jj of row mm
+      for (int i = lid; i < tileM * jw; i += ls) {
+        int mm = i / jw;
+        int jj = i % jw;
+        if (m0 + mm < gemmM && j0 + jj < gemmGroupW) {
+          int r = mm * tileN + jj;
+          // only the G groups this cell has are read (a one-group tile holds just TM·TN floats of sums)
+          float r1 = G > 1 ? tileAB[r + jw] : 0f;
+          float r2 = G > 2 ? tileAB[r + 2 * jw] : 0f;
+          float r3 = G > 3 ? tileAB[r + 3 * jw] : 0f;
+          cellForwardAt(m0 + mm, j0 + jj, tileAB[r], r1, r2, r3);
+        }
+      }
+    }
+    for (int i = lid; i < tileM * tileN && gemmEpilogue != EPI_CELL; i += ls) {
       int m = m0 + i / tileN;
       int nn = n0 + i % tileN;
       if (m < gemmM && nn < gemmN) {
@@ -439,9 +477,6 @@ final class BpttKernel extends Kernel {
         if (gemmC == BUF_ACT) {
           act[at] = gemmAccumulate == 1 ? act[at] + v : v;
         }
-        if (gemmC == BUF_REC) {
-          rec[at] = gemmAccumulate == 1 ? rec[at] + v : v;
-        }
         if (gemmC == BUF_DHC) {
           dhc[at] = gemmAccumulate == 1 ? dhc[at] + v : v;
         }
@@ -450,6 +485,10 @@ final class BpttKernel extends Kernel {
         }
         if (gemmC == BUF_DHX) {
           dhx[at] = gemmAccumulate == 1 ? dhx[at] + v : v;
+        }
+        if (gemmEpilogue == EPI_CELL_BACK) {
+          // dhc[b,j] now holds all of dLoss/dh_{t−1} but what comes from above: the cell's backward of step t − 1
+          cellBackwardAt(m, nn, step - 1);
         }
       }
     }
@@ -469,64 +508,58 @@ final class BpttKernel extends Kernel {
   }
 
   /**
-   * Step t ({@link #step}) of unit j of sequence b (item b·H + j): the gates from act[t] (the input
-   * projection) + rec (the recurrent product, computed for all B just before) + b_hh, written back
-   * into act as activations; h_t into hs slot t + 1; past the sequence's length the state passes
-   * through. The last step also writes the final state.
+   * Step t ({@link #step}) of unit j of sequence b, in the epilogue of the step's recurrent product:
+   * the gates from act[t] (the input projection) + r_g (the recurrent sums W_hh h_{t−1} of gate g,
+   * from the product's tile) + b_hh, written back into act as activations; h_t into hs slot t + 1;
+   * past the sequence's length the state passes through. The last step also writes the final state.
    */
-  private void cellForward() {
-    int gid = getGlobalId();
-    if (gid < n) {
-      int b = gid / H;
-      int j = gid % H;
-      int t = step;
-      int gh = G * H;
-      int bhh = offW + gh * inW + gh * H + gh;
-      int hp = hsOff + (t * B + b) * H; // h_{t-1} lives in slot t
-      int hn = hp + B * H; // h_t goes to slot t + 1
-      int a = actOff + (t * B + b) * gh;
-      int rc = b * gh;
-      // sequential ifs, not else-if chains: Aparapi 3.0.2 cannot fold a nested else-if here ("goto" CodeGenException)
-      if (t < len[b]) {
-        if (cell == CELL_RNN) {
-          rnnStep(a, rc, j, bhh, hn);
-        }
-        if (cell == CELL_LSTM) {
-          lstmStep(a, rc, j, bhh, hp, hn);
-        }
-        if (cell == CELL_GRU) {
-          gruStep(a, rc, j, bhh, hp, hn, hnOff + (t * B + b) * H);
-        }
+  private void cellForwardAt(int b, int j, float r0, float r1, float r2, float r3) {
+    int t = step;
+    int gh = G * H;
+    int bhh = offW + gh * inW + gh * H + gh;
+    int hp = hsOff + (t * B + b) * H; // h_{t-1} lives in slot t
+    int hn = hp + B * H; // h_t goes to slot t + 1
+    int a = actOff + (t * B + b) * gh;
+    // sequential ifs, not else-if chains: Aparapi 3.0.2 cannot fold a nested else-if here ("goto" CodeGenException)
+    if (t < len[b]) {
+      if (cell == CELL_RNN) {
+        rnnStep(a, j, bhh, hn, r0);
       }
-      if (t >= len[b]) {
-        // padding: the state passes through unchanged
-        hs[hn + j] = hs[hp + j];
-        if (cell == CELL_LSTM) {
-          cs[hn + j] = cs[hp + j];
-        }
+      if (cell == CELL_LSTM) {
+        lstmStep(a, j, bhh, hp, hn, r0, r1, r2, r3);
       }
-      if (t == T - 1) {
-        hfin[stOff + gid] = hs[hn + j];
-        if (cell == CELL_LSTM) {
-          cfin[stOff + gid] = cs[hn + j];
-        }
+      if (cell == CELL_GRU) {
+        gruStep(a, j, bhh, hp, hn, hnOff + (t * B + b) * H, r0, r1, r2);
+      }
+    }
+    if (t >= len[b]) {
+      // padding: the state passes through unchanged
+      hs[hn + j] = hs[hp + j];
+      if (cell == CELL_LSTM) {
+        cs[hn + j] = cs[hp + j];
+      }
+    }
+    if (t == T - 1) {
+      hfin[stOff + b * H + j] = hs[hn + j];
+      if (cell == CELL_LSTM) {
+        cfin[stOff + b * H + j] = cs[hn + j];
       }
     }
   }
 
-  /** RNN unit j: h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh). a: gates of (t,b) in act; rc: row b of rec; hn: slot t+1 in hs. */
-  private void rnnStep(int a, int rc, int j, int bhh, int hn) {
-    float h = tanh(act[a + j] + w[bhh + j] + rec[rc + j]);
+  /** RNN unit j: h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh). a: gates of (t,b) in act; hn: slot t+1 in hs; r0: (W_hh h_prev)_j. */
+  private void rnnStep(int a, int j, int bhh, int hn, float r0) {
+    float h = tanh(act[a + j] + w[bhh + j] + r0);
     act[a + j] = h;
     hs[hn + j] = h;
   }
 
-  /** LSTM unit j: gates i, f, g, o; c = f ⊙ c_prev + i ⊙ g; h = o ⊙ tanh(c). */
-  private void lstmStep(int a, int rc, int j, int bhh, int hp, int hn) {
-    float ig = sigmoid(act[a + j] + w[bhh + j] + rec[rc + j]);
-    float fg = sigmoid(act[a + H + j] + w[bhh + H + j] + rec[rc + H + j]);
-    float gg = tanh(act[a + 2 * H + j] + w[bhh + 2 * H + j] + rec[rc + 2 * H + j]);
-    float og = sigmoid(act[a + 3 * H + j] + w[bhh + 3 * H + j] + rec[rc + 3 * H + j]);
+  /** LSTM unit j: gates i, f, g, o (recurrent sums r0..r3); c = f ⊙ c_prev + i ⊙ g; h = o ⊙ tanh(c). */
+  private void lstmStep(int a, int j, int bhh, int hp, int hn, float r0, float r1, float r2, float r3) {
+    float ig = sigmoid(act[a + j] + w[bhh + j] + r0);
+    float fg = sigmoid(act[a + H + j] + w[bhh + H + j] + r1);
+    float gg = tanh(act[a + 2 * H + j] + w[bhh + 2 * H + j] + r2);
+    float og = sigmoid(act[a + 3 * H + j] + w[bhh + 3 * H + j] + r3);
     float c = fg * cs[hp + j] + ig * gg;
     act[a + j] = ig;
     act[a + H + j] = fg;
@@ -538,12 +571,12 @@ final class BpttKernel extends Kernel {
 
   /**
    * GRU unit j: hn = W_hn h_prev + b_hn; n = tanh(W_in x + b_in + r ⊙ hn); h = (1 − z) ⊙ n + z ⊙ h_prev.
-   * hnAt: where hn of (t, b) goes in hnb.
+   * hnAt: where hn of (t, b) goes in hnb; r0..r2: the recurrent sums of r, z, n.
    */
-  private void gruStep(int a, int rc, int j, int bhh, int hp, int hn, int hnAt) {
-    float rg = sigmoid(act[a + j] + w[bhh + j] + rec[rc + j]);
-    float zg = sigmoid(act[a + H + j] + w[bhh + H + j] + rec[rc + H + j]);
-    float hnv = w[bhh + 2 * H + j] + rec[rc + 2 * H + j];
+  private void gruStep(int a, int j, int bhh, int hp, int hn, int hnAt, float r0, float r1, float r2) {
+    float rg = sigmoid(act[a + j] + w[bhh + j] + r0);
+    float zg = sigmoid(act[a + H + j] + w[bhh + H + j] + r1);
+    float hnv = w[bhh + 2 * H + j] + r2;
     float ng = tanh(act[a + 2 * H + j] + rg * hnv);
     act[a + j] = rg;
     act[a + H + j] = zg;
@@ -697,93 +730,85 @@ final class BpttKernel extends Kernel {
 
   // ---- backward, pointwise ---------------------------------------------------------------------
 
-  /** dhc = dcc = 0 (item b·H + j). */
-  private void initBackward() {
-    int gid = getGlobalId();
-    if (gid < n) {
-      dhc[gid] = 0f;
-      dcc[gid] = 0f;
-    }
-  }
-
   /**
-   * Step t ({@link #step}) of unit j of sequence b (item b·H + j), walking t down: dh = dhx[t] (from
-   * above) + dhc (from step t + 1) becomes the gate gradients dgi, dgh of step t (0 on padding) and
+   * Step t of unit j of sequence b, walking t down: dh = dhx[t] (from above) + dhc (from step t + 1;
+   * 0 at the last step, as dc) becomes the gate gradients dgi, dgh of step t (0 on padding) and
    * dhc keeps only the direct path to h_{t−1} (0 for RNN and LSTM, dh ⊙ z for GRU), to which the
    * next product adds W_hhᵀ dgh. On padding dh and dc pass through to the step before unchanged.
+   * Runs as {@link #OP_CELL_BACK} for t = T − 1 and in the epilogue of the product that completes
+   * dhc for the steps below.
    */
-  private void cellBackward() {
-    int gid = getGlobalId();
-    if (gid < n) {
-      int b = gid / H;
-      int j = gid % H;
-      int t = step;
-      int gh = G * H;
-      int hp = hsOff + (t * B + b) * H;
-      int hn = hp + B * H;
-      int a = actOff + (t * B + b) * gh;
-      int d = (t * B + b) * gh;
-      int cb = gid;
-      if (t < len[b]) {
-        // dh = dLoss/dh_t from above + from step t + 1
-        float dh = dhx[(t * B + b) * H + j] + dhc[cb];
-        if (cell == CELL_RNN) {
-          float h = hs[hn + j];
-          // da = (1 − h²) dh   (back through tanh)
-          float da = (1f - h * h) * dh;
-          dgi[d + j] = da;
-          dgh[d + j] = da;
-          dhc[cb] = 0f;
-        } else if (cell == CELL_LSTM) {
-          float ig = act[a + j];
-          float fg = act[a + H + j];
-          float gg = act[a + 2 * H + j];
-          float og = act[a + 3 * H + j];
-          float tc = tanh(cs[hn + j]);
-          // dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c))
-          float dc = dcc[cb] + dh * og * (1f - tc * tc);
-          float dai = dc * gg * ig * (1f - ig);
-          float daf = dc * cs[hp + j] * fg * (1f - fg);
-          float dag = dc * ig * (1f - gg * gg);
-          float dao = dh * tc * og * (1f - og);
-          dgi[d + j] = dai;
-          dgi[d + H + j] = daf;
-          dgi[d + 2 * H + j] = dag;
-          dgi[d + 3 * H + j] = dao;
-          dgh[d + j] = dai;
-          dgh[d + H + j] = daf;
-          dgh[d + 2 * H + j] = dag;
-          dgh[d + 3 * H + j] = dao;
-          // dc_prev = dc ⊙ f
-          dcc[cb] = dc * fg;
-          dhc[cb] = 0f;
-        } else {
-          float rg = act[a + j];
-          float zg = act[a + H + j];
-          float ng = act[a + 2 * H + j];
-          float hnv = hnb[hnOff + (t * B + b) * H + j];
-          float hprev = hs[hp + j];
-          // dan = dh (1 − z)(1 − n²);  daz = dh (h_prev − n) z (1 − z);  dar = dan hn r (1 − r)
-          float dan = dh * (1f - zg) * (1f - ng * ng);
-          float daz = dh * (hprev - ng) * zg * (1f - zg);
-          float dar = dan * hnv * rg * (1f - rg);
-          dgi[d + j] = dar;
-          dgi[d + H + j] = daz;
-          dgi[d + 2 * H + j] = dan;
-          dgh[d + j] = dar;
-          dgh[d + H + j] = daz;
-          // d(W_hn h + b_hn) = dan ⊙ r
-          dgh[d + 2 * H + j] = dan * rg;
-          // direct path: dh_prev = dh ⊙ z
-          dhc[cb] = dh * zg;
-        }
+  private void cellBackwardAt(int b, int j, int t) {
+    int gh = G * H;
+    int hp = hsOff + (t * B + b) * H;
+    int hn = hp + B * H;
+    int a = actOff + (t * B + b) * gh;
+    int d = (t * B + b) * gh;
+    int cb = b * H + j;
+    // nothing is carried into the last step: read 0 there instead of clearing dhc and dcc in a launch of their own
+    float dhIn = t == T - 1 ? 0f : dhc[cb];
+    float dcIn = t == T - 1 ? 0f : dcc[cb];
+    if (t < len[b]) {
+      // dh = dLoss/dh_t from above + from step t + 1
+      float dh = dhx[(t * B + b) * H + j] + dhIn;
+      if (cell == CELL_RNN) {
+        float h = hs[hn + j];
+        // da = (1 − h²) dh   (back through tanh)
+        float da = (1f - h * h) * dh;
+        dgi[d + j] = da;
+        dgh[d + j] = da;
+        dhc[cb] = 0f;
+      } else if (cell == CELL_LSTM) {
+        float ig = act[a + j];
+        float fg = act[a + H + j];
+        float gg = act[a + 2 * H + j];
+        float og = act[a + 3 * H + j];
+        float tc = tanh(cs[hn + j]);
+        // dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c))
+        float dc = dcIn + dh * og * (1f - tc * tc);
+        float dai = dc * gg * ig * (1f - ig);
+        float daf = dc * cs[hp + j] * fg * (1f - fg);
+        float dag = dc * ig * (1f - gg * gg);
+        float dao = dh * tc * og * (1f - og);
+        dgi[d + j] = dai;
+        dgi[d + H + j] = daf;
+        dgi[d + 2 * H + j] = dag;
+        dgi[d + 3 * H + j] = dao;
+        dgh[d + j] = dai;
+        dgh[d + H + j] = daf;
+        dgh[d + 2 * H + j] = dag;
+        dgh[d + 3 * H + j] = dao;
+        // dc_prev = dc ⊙ f
+        dcc[cb] = dc * fg;
+        dhc[cb] = 0f;
       } else {
-        // padding: no gate gradient (so the product adds nothing); dh and dc pass through unchanged
-        for (int g = 0; g < G; g++) {
-          dgi[d + g * H + j] = 0f;
-          dgh[d + g * H + j] = 0f;
-        }
+        float rg = act[a + j];
+        float zg = act[a + H + j];
+        float ng = act[a + 2 * H + j];
+        float hnv = hnb[hnOff + (t * B + b) * H + j];
+        float hprev = hs[hp + j];
+        // dan = dh (1 − z)(1 − n²);  daz = dh (h_prev − n) z (1 − z);  dar = dan hn r (1 − r)
+        float dan = dh * (1f - zg) * (1f - ng * ng);
+        float daz = dh * (hprev - ng) * zg * (1f - zg);
+        float dar = dan * hnv * rg * (1f - rg);
+        dgi[d + j] = dar;
+        dgi[d + H + j] = daz;
+        dgi[d + 2 * H + j] = dan;
+        dgh[d + j] = dar;
+        dgh[d + H + j] = daz;
+        // d(W_hn h + b_hn) = dan ⊙ r
+        dgh[d + 2 * H + j] = dan * rg;
+        // direct path: dh_prev = dh ⊙ z
+        dhc[cb] = dh * zg;
       }
+    } else {
+      // padding: no gate gradient (so the product adds nothing); dh and dc pass through unchanged
+      for (int g = 0; g < G; g++) {
+        dgi[d + g * H + j] = 0f;
+        dgh[d + g * H + j] = 0f;
+      }
+      dhc[cb] = dhIn;
+      dcc[cb] = dcIn;
     }
   }
 }

@@ -451,9 +451,10 @@ final class BpttKernel extends Kernel {
     localBarrier();
     if (gemmEpilogue == EPI_CELL) {
       // unit (b, j) = (m0 + mm, j0 + jj): its G gate sums sit at tile columns g·J + jj of row mm
+      // element i = mm·J + jj, advanced by additions (an integer division per element costs more than the cell)
+      int mm = lid / jw;
+      int jj = lid % jw;
       for (int i = lid; i < tileM * jw; i += ls) {
-        int mm = i / jw;
-        int jj = i % jw;
         if (m0 + mm < gemmM && j0 + jj < gemmGroupW) {
           int r = mm * tileN + jj;
           // only the G groups this cell has are read (a one-group tile holds just TM·TN floats of sums)
@@ -462,11 +463,24 @@ final class BpttKernel extends Kernel {
           float r3 = G > 3 ? tileAB[r + 3 * jw] : 0f;
           cellForwardAt(m0 + mm, j0 + jj, tileAB[r], r1, r2, r3);
         }
+        jj += ls;
+        while (jj >= jw) {
+          jj -= jw;
+          mm++;
+        }
       }
     }
+    // element i = cm·TN + cn of the C tile, advanced by additions as in the staging loops
+    int cm = lid / tileN;
+    int cn = lid % tileN;
     for (int i = lid; i < tileM * tileN && gemmEpilogue != EPI_CELL; i += ls) {
-      int m = m0 + i / tileN;
-      int nn = n0 + i % tileN;
+      int m = m0 + cm;
+      int nn = n0 + cn;
+      cn += ls;
+      while (cn >= tileN) {
+        cn -= tileN;
+        cm++;
+      }
       if (m < gemmM && nn < gemmN) {
         int at = gemmCOff + m * gemmCSm + nn;
         // C = [C +] [bias(n) +] Σ_k A(m,k) B(k,n)
@@ -686,13 +700,14 @@ final class BpttKernel extends Kernel {
     int nd = T * B * H;
     int nw = O * H;
     if (gid < nd) {
+      // seq2seq: row t·B + b = gid / H; seq2one also needs t and b (divisions cost more than the rest of the item)
       int tb = gid / H;
-      int j = gid % H;
-      int t = tb / B;
-      int b = tb % B;
+      int j = gid - tb * H;
       int row = tb;
       int on = 1;
       if (seq2one == 1) {
+        int t = tb / B;
+        int b = tb - t * B;
         row = b;
         on = t == len[b] - 1 ? 1 : 0;
       }

@@ -73,10 +73,12 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
   /**
    * The tile for an M × N product. The square one unless M or N is smaller: then the tile narrows
    * to the smallest power of two that covers it (at least 4 rows or 8 columns) and widens the other
-   * way up to the same area TM·TN, no wider than that side needs; TK grows to fill the same local
-   * memory (TM + TN)·TK. E.g. on PoCL a bias gradient (M = 1, N = GH = 1024) gets a 4 × 1024 tile
-   * with TK = 31 instead of 64 × 64 tiles that would compute 63 of every 64 rows for nothing. A
-   * narrowed tile may have fewer work items than {@link #gemmLocal()}, never more.
+   * way up to the same area TM·TN, no wider than that side needs and no wider than a quarter of it
+   * (but at least the square's side), so that the product still has 4 work-groups for the cores or
+   * compute units; TK grows to fill the same local memory (TM + TN)·TK. E.g. on PoCL a bias gradient
+   * (M = 1, N = GH = 1024) gets 4 × 256 tiles with TK = 126 instead of 64 × 64 tiles that would
+   * compute 63 of every 64 rows for nothing (a single 4 × 1024 tile ran on one of the two cores).
+   * A narrowed tile may have fewer work items than {@link #gemmLocal()}, never more.
    */
   Tile tileFor(int m, int n) {
     int area = tileM * tileN;
@@ -85,10 +87,10 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
     int tn = tileN;
     if (m < tileM && m <= n) {
       tm = powerOfTwoAtLeast(m, BpttKernel.MICRO_M);
-      tn = Math.min(area / tm, powerOfTwoAtLeast(n, BpttKernel.MICRO_N));
+      tn = Math.min(Math.min(area / tm, powerOfTwoAtLeast(n, BpttKernel.MICRO_N)), Math.max(tileN, powerOfTwoAtLeast((n + 3) / 4, 1)));
     } else if (n < tileN) {
       tn = powerOfTwoAtLeast(n, BpttKernel.MICRO_N);
-      tm = Math.min(area / tn, powerOfTwoAtLeast(m, BpttKernel.MICRO_M));
+      tm = Math.min(Math.min(area / tn, powerOfTwoAtLeast(m, BpttKernel.MICRO_M)), Math.max(tileM, powerOfTwoAtLeast((m + 3) / 4, 1)));
     }
     int tk = (int) Math.max(1, budget / (tm + tn));
     return new Tile(tm, tn, tk);

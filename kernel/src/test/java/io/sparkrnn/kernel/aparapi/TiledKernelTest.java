@@ -139,9 +139,11 @@ class TiledKernelTest {
       assertEquals(0, t.n() % BpttKernel.MICRO_N, what);
       assertTrue(t.k() >= 1, what);
     }
-    assertEquals(new KernelSizes.Tile(4, 1024, 31), sizes.tileFor(1, 1024), "a row vector gets 4-row tiles");
-    assertEquals(new KernelSizes.Tile(512, 8, 63), sizes.tileFor(1024, 1), "a column vector gets 8-column tiles");
-    assertEquals(new KernelSizes.Tile(4, 256, 126), sizes.tileFor(1, 256), "no wider than the product");
+    // (64 + 64)·256 = 32768 floats of local memory in every case: TK = 32768 / (TM + TN)
+    assertEquals(new KernelSizes.Tile(4, 256, 126), sizes.tileFor(1, 1024), "a row vector gets 4-row tiles, 4 of them");
+    assertEquals(new KernelSizes.Tile(256, 8, 124), sizes.tileFor(1024, 1), "a column vector gets 8-column tiles, 4 of them");
+    assertEquals(new KernelSizes.Tile(4, 64, 481), sizes.tileFor(1, 256), "a quarter of the side, but not narrower than the square tile");
+    assertEquals(new KernelSizes.Tile(4, 32, 910), sizes.tileFor(2, 20), "no wider than the product");
     assertThrows(IllegalArgumentException.class, () -> new KernelSizes(64, 6, 64, 256, 0));
     assertThrows(IllegalArgumentException.class, () -> new KernelSizes(64, 64, 64, 4, 0), "the C tile must fit");
   }

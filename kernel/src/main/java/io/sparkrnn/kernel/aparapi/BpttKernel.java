@@ -330,7 +330,7 @@ final class BpttKernel extends Kernel {
       int kb = lid / tileN;
       for (int i = lid; i < tileN * kn; i += ls) {
         float v = 0f;
-        // tile column nn = g·J + jj is C's column g·W + j0 + jj (see gemmGroups); at most G − 1 subtractions, no division
+        // tile column nn = g·J + jj is C's column g·W + j0 + jj (see gemmGroups); at most G subtractions, no division
         int g = 0;
         int jj = nn;
         while (jj >= jw) {
@@ -473,39 +473,45 @@ final class BpttKernel extends Kernel {
     // element i = cm·TN + cn of the C tile, advanced by additions as in the staging loops
     int cm = lid / tileN;
     int cn = lid % tileN;
-    for (int i = lid; i < tileM * tileN && gemmEpilogue != EPI_CELL; i += ls) {
-      int m = m0 + cm;
-      int nn = n0 + cn;
-      cn += ls;
-      while (cn >= tileN) {
-        cn -= tileN;
-        cm++;
-      }
-      if (m < gemmM && nn < gemmN) {
-        int at = gemmCOff + m * gemmCSm + nn;
-        // C = [C +] [bias(n) +] Σ_k A(m,k) B(k,n)
-        float v = tileAB[i];
-        if (gemmBias >= 0) {
-          v += w[gemmBias + nn];
+    if (gemmEpilogue != EPI_CELL) {
+      for (int i = lid; i < tileM * tileN; i += ls) {
+        int m = m0 + cm;
+        int nn = n0 + cn;
+        cn += ls;
+        while (cn >= tileN) {
+          cn -= tileN;
+          cm++;
         }
-        if (gemmC == BUF_ACT) {
-          act[at] = gemmAccumulate == 1 ? act[at] + v : v;
-        }
-        if (gemmC == BUF_DHC) {
-          dhc[at] = gemmAccumulate == 1 ? dhc[at] + v : v;
-        }
-        if (gemmC == BUF_DW) {
-          dw[at] = gemmAccumulate == 1 ? dw[at] + v : v;
-        }
-        if (gemmC == BUF_DHX) {
-          dhx[at] = gemmAccumulate == 1 ? dhx[at] + v : v;
-        }
-        if (gemmEpilogue == EPI_CELL_BACK) {
-          // dhc[b,j] now holds all of dLoss/dh_{t−1} but what comes from above: the cell's backward of step t − 1
-          cellBackwardAt(m, nn, step - 1);
+        if (m < gemmM && nn < gemmN) {
+          int at = gemmCOff + m * gemmCSm + nn;
+          // C = [C +] [bias(n) +] Σ_k A(m,k) B(k,n)
+          float v = tileAB[i];
+          if (gemmBias >= 0) {
+            v += w[gemmBias + nn];
+          }
+          if (gemmC == BUF_ACT) {
+            act[at] = gemmAccumulate == 1 ? act[at] + v : v;
+          }
+          if (gemmC == BUF_DHC) {
+            dhc[at] = gemmAccumulate == 1 ? dhc[at] + v : v;
+          }
+          if (gemmC == BUF_DW) {
+            dw[at] = gemmAccumulate == 1 ? dw[at] + v : v;
+          }
+          if (gemmC == BUF_DHX) {
+            dhx[at] = gemmAccumulate == 1 ? dhx[at] + v : v;
+          }
+          if (gemmEpilogue == EPI_CELL_BACK) {
+            // dhc[b,j] now holds all of dLoss/dh_{t−1} but what comes from above: the cell's backward of step t − 1
+            // (C is dhc [B][H] here, at = b·H + j, which cellBackwardAt addresses itself)
+            cellBackwardAt(m, nn, step - 1);
+          }
         }
       }
     }
+    // No item leaves while others still read the C tile: on Aparapi's Java thread pool a thread runs its
+    // item of every group in turn on one shared local array, and would stage the next group's tiles over it.
+    localBarrier();
   }
 
   // ---- forward, pointwise ----------------------------------------------------------------------

@@ -75,8 +75,8 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
    * to the smallest power of two that covers it (at least 4 rows or 8 columns) and widens the other
    * way up to the same area TM·TN, no wider than that side needs and no wider than a quarter of it
    * (but at least the square's side), so that the product still has 4 work-groups for the cores or
-   * compute units; TK grows to fill the same local memory (TM + TN)·TK. E.g. on PoCL a bias gradient
-   * (M = 1, N = GH = 1024) gets 4 × 256 tiles with TK = 126 instead of 64 × 64 tiles that would
+   * compute units; TK grows to fill the same local memory (TM + TN)·TK, rounded down to a multiple of 8.
+   * E.g. on PoCL a bias gradient (M = 1, N = GH = 1024) gets 4 × 256 tiles with TK = 120 instead of 64 × 64 tiles that would
    * compute 63 of every 64 rows for nothing (a single 4 × 1024 tile ran on one of the two cores).
    * A narrowed tile may have fewer work items than {@link #gemmLocal()}, never more.
    */
@@ -92,7 +92,11 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
       tn = powerOfTwoAtLeast(n, BpttKernel.MICRO_N);
       tm = Math.min(Math.min(area / tn, powerOfTwoAtLeast(m, BpttKernel.MICRO_M)), Math.max(tileM, powerOfTwoAtLeast((m + 3) / 4, 1)));
     }
+    // a multiple of 8 where it can be, so that B's tile rows (TN apart, from TM·TK) stay 32-byte aligned for vector loads
     int tk = (int) Math.max(1, budget / (tm + tn));
+    if (tk > 8) {
+      tk = tk / 8 * 8;
+    }
     return new Tile(tm, tn, tk);
   }
 

@@ -176,6 +176,16 @@ public abstract class MathKernels {
     return k;
   }
 
+  /** Whether HotSpot compiles Math.fma and the vectors' fma to FMA instructions (UseFMA); true where the flag cannot be read. */
+  static boolean hardwareFma() {
+    try {
+      return Boolean.parseBoolean(java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class)
+          .getVMOption("UseFMA").getValue());
+    } catch (RuntimeException e) {
+      return true;
+    }
+  }
+
   /** Whether {@code jdk.incubator.vector} is in the boot layer of this JVM. */
   public static boolean vectorApiAvailable() {
     return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
@@ -187,6 +197,10 @@ public abstract class MathKernels {
       return scalar();
     }
     if (vectorApiAvailable()) {
+      if (!hardwareFma()) {
+        LOG.warning("JVM engine: this JVM runs without fused multiply-add instructions (-XX:-UseFMA or a CPU without FMA); "
+            + "the Vector API kernels' e^x then rounds its multiply-adds in software (the same bits), many times slower");
+      }
       try {
         return (MathKernels) Class.forName("io.sparkrnn.kernel.jvm.VectorKernels").getDeclaredConstructor().newInstance();
       } catch (ReflectiveOperationException | LinkageError e) {

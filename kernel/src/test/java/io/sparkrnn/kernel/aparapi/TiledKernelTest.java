@@ -100,6 +100,28 @@ class TiledKernelTest {
   }
 
   /**
+   * On Aparapi's Java thread pool (always there, also under SPARKRNN_REQUIRE_OPENCL=1, so that CI
+   * runs it) each thread runs its item of every work-group in turn, all groups sharing one local
+   * array: without a barrier at the end of a product, a fast item staged the next group's tiles
+   * over sums that slower items were still reading. GRU's cell epilogue reads other items' slots
+   * (J = ⌊32/3⌋ = 10 units per 8 × 32 tile is not a multiple of its 8 items), so with many groups
+   * (B·H = 12 × 67) the gate sums were overwritten by h values: results off the float64 reference,
+   * and different from call to call.
+   */
+  @Test
+  void threadPoolProductsDoNotOverwriteTilesStillBeingRead() {
+    AparapiEngine pool = AparapiEngineTest.engine(DeviceChoice.JVM);
+    AparapiEngineTest.Case c = new AparapiEngineTest.Case(CellType.GRU, 1, Mode.SEQ2SEQ, LossType.MSE, true, true);
+    ModelConfig config = new ModelConfig(CellType.GRU, 1, F, H, 2, Mode.SEQ2SEQ, LossType.MSE);
+    for (int i = 0; i < 3; i++) {
+      AparapiEngineTest.checkAgainstReference(pool, c, config, 6, 12);
+    }
+    ModelConfig lstm = new ModelConfig(CellType.LSTM, 1, F, H, 2, Mode.SEQ2SEQ, LossType.MSE);
+    AparapiEngineTest.checkAgainstReference(pool, new AparapiEngineTest.Case(CellType.LSTM, 1, Mode.SEQ2SEQ, LossType.MSE, true,
+        true), lstm, 6, 12);
+  }
+
+  /**
    * Inputs stay on the device: a repeated call puts nothing; new parameters put the parameter
    * buffer alone (its whole length); the device's copy then serves the next call, whose result
    * equals a fresh engine's.
@@ -139,11 +161,14 @@ class TiledKernelTest {
       assertEquals(0, t.n() % BpttKernel.MICRO_N, what);
       assertTrue(t.k() >= 1, what);
     }
-    // (64 + 64)·256 = 32768 floats of local memory in every case: TK = 32768 / (TM + TN)
-    assertEquals(new KernelSizes.Tile(4, 256, 126), sizes.tileFor(1, 1024), "a row vector gets 4-row tiles, 4 of them");
-    assertEquals(new KernelSizes.Tile(256, 8, 124), sizes.tileFor(1024, 1), "a column vector gets 8-column tiles, 4 of them");
-    assertEquals(new KernelSizes.Tile(4, 64, 481), sizes.tileFor(1, 256), "a quarter of the side, but not narrower than the square tile");
-    assertEquals(new KernelSizes.Tile(4, 32, 910), sizes.tileFor(2, 20), "no wider than the product");
+    // (64 + 64)·256 = 32768 floats of local memory in every case: TK = 32768 / (TM + TN), down to a multiple of 8
+    assertEquals(new KernelSizes.Tile(4, 256, 120), sizes.tileFor(1, 1024), "a row vector gets 4-row tiles, 4 of them");
+    assertEquals(new KernelSizes.Tile(256, 8, 120), sizes.tileFor(1024, 1), "a column vector gets 8-column tiles, 4 of them");
+    assertEquals(new KernelSizes.Tile(4, 64, 480), sizes.tileFor(1, 256), "a quarter of the side, but not narrower than the square tile");
+    assertEquals(new KernelSizes.Tile(4, 32, 904), sizes.tileFor(2, 20), "no wider than the product");
+    for (int[] mn : new int[][] {{1, 1024}, {1024, 1}, {3, 5}, {7, 300}, {64, 64}}) {
+      assertEquals(0, sizes.tileFor(mn[0], mn[1]).k() % 8, "TK a multiple of 8 (aligned rows of B's tile) at M=" + mn[0] + " N=" + mn[1]);
+    }
     assertThrows(IllegalArgumentException.class, () -> new KernelSizes(64, 6, 64, 256, 0));
     assertThrows(IllegalArgumentException.class, () -> new KernelSizes(64, 64, 64, 4, 0), "the C tile must fit");
   }

@@ -7,11 +7,11 @@ import io.sparkrnn.job.SparkSetup;
 import io.sparkrnn.job.Trainer;
 import io.sparkrnn.job.TrainingMetrics;
 import io.sparkrnn.kernel.BadInputException;
-import io.sparkrnn.kernel.aparapi.AparapiBench;
+import io.sparkrnn.kernel.bench.AparapiBench;
 import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.DeviceChoice;
-import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
@@ -384,7 +384,7 @@ public final class BenchCommand implements Callable<Integer> {
     JvmMemory whole = JvmMemory.start();
     try (BpttEngine engine = device.equals("reference") ? Engines.create("reference", "auto") : Engines.create("kernel", device)) {
       Params params = Params.initialize(config, seed);
-      var b = AparapiBench.randomBatch(config, s.steps, s.batch, seed + 1);
+      var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
       Runnable step = forwardOnly ? () -> engine.forward(params, b, null) : () -> engine.lossAndGradient(params, b, null);
       long start = System.nanoTime();
       int calls = 0;
@@ -559,7 +559,7 @@ public final class BenchCommand implements Callable<Integer> {
     ModelConfig config = s.config(layers, output);
     try (BpttEngine engine = Engines.create("kernel", device)) {
       Params params = Params.initialize(config, seed);
-      var b = AparapiBench.randomBatch(config, s.steps, s.batch, seed + 1);
+      var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
       for (int i = 0; i < 2; i++) {
         engine.lossAndGradient(params, b, null);
       }

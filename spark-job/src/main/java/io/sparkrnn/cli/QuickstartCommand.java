@@ -8,7 +8,7 @@ import io.sparkrnn.job.SparkSetup;
 import io.sparkrnn.job.Trainer;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
-import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.generate.Generation;
 import io.sparkrnn.kernel.generate.Generator;
 import io.sparkrnn.kernel.generate.Sampler;

@@ -4,7 +4,7 @@ import io.sparkrnn.data.Normalization;
 import io.sparkrnn.job.ModelMetadata;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
-import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;

@@ -2,7 +2,7 @@ package io.sparkrnn.job;
 
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.kernel.engine.BpttEngine;
-import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.UncheckedIOException;
 import java.util.Map;

@@ -19,7 +19,7 @@ import java.util.Set;
 public final class TrainReport {
   private TrainReport() {}
 
-  /** @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.engine.AutoDevice}), or null */
+  /** @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.device.AutoDevice}), or null */
   public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,
       String deviceChoice, double sequencesPerSecond, int partitions, int engineThreads, String master,
       Map<String, ShardCache.Stats> shardCache) throws IOException {

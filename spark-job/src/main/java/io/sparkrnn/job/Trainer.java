@@ -9,7 +9,7 @@ import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.StepUpdate.StepRecord;
 import io.sparkrnn.kernel.BadInputException;
-import io.sparkrnn.kernel.engine.AutoDevice;
+import io.sparkrnn.kernel.device.AutoDevice;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.model.ModelConfig;

@@ -19,7 +19,7 @@ import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.ModelMetadata;
 import io.sparkrnn.kernel.engine.BpttEngine;
-import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.LossStats;
 import io.sparkrnn.kernel.engine.ReferenceEngine;

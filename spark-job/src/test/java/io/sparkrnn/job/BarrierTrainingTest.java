@@ -43,7 +43,7 @@ class BarrierTrainingTest {
   void badInputRaisedInATaskIsTheUsersAndABugIsRetried() {
     // Spark aborts a failed barrier stage with the task's exception as text only
     SparkException bad = new SparkException("Job aborted due to stage failure: ... io.sparkrnn.kernel.BadInputException: --device gpu:3:"
-        + " no such device\n\tat io.sparkrnn.kernel.engine.Engines.create(Engines.java:10)");
+        + " no such device\n\tat io.sparkrnn.kernel.device.Engines.create(Engines.java:10)");
     assertEquals("--device gpu:3: no such device", BarrierTraining.explain(bad, 2));
     SparkException bug = new SparkException("Job aborted due to stage failure: ... java.lang.IllegalArgumentException: leaves [3, 2) of 4");
     assertNull(BarrierTraining.explain(bug, 2), "a plain IllegalArgumentException is a bug: the segment is run again, then reported");

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.testing.EngineComparison;
 import io.sparkrnn.kernel.engine.BpttResult;
-import io.sparkrnn.kernel.engine.Engines;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.Fixtures;
 import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.engine.ReferenceEngine;

@@ -1,9 +1,12 @@
-package io.sparkrnn.kernel.engine;
+package io.sparkrnn.kernel.device;
 
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
 import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.aparapi.ResolvedDevice;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import java.util.logging.Logger;
 

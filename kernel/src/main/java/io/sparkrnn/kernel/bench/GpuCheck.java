@@ -1,5 +1,8 @@
-package io.sparkrnn.kernel.aparapi;
+package io.sparkrnn.kernel.bench;
 
+import io.sparkrnn.kernel.aparapi.AparapiEngine;
+import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.aparapi.ResolvedDevice;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.DeviceInfo;
@@ -46,7 +49,7 @@ import java.util.SplittableRandom;
  * Exit status 0 when every check passed, 1 when one failed (the timings still run), 2 on bad
  * arguments or no such device.
  *
- * <p>{@code java --add-modules=jdk.incubator.vector -cp 'lib/*' io.sparkrnn.kernel.aparapi.GpuCheck
+ * <p>{@code java --add-modules=jdk.incubator.vector -cp 'lib/*' io.sparkrnn.kernel.bench.GpuCheck
  * device=gpu out=DIR [runs=7] [warmup=3] [maxSeconds=20] [shapes=gpu|quick|CELL:F:H:B:T,...] [check=1]
  * [bigCheck=1] [jvm=0] [yardstick=FILE]}
  */

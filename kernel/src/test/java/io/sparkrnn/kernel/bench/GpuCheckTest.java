@@ -1,9 +1,11 @@
-package io.sparkrnn.kernel.aparapi;
+package io.sparkrnn.kernel.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.sparkrnn.kernel.aparapi.AparapiEngineTest;
+import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.io.Json;
 import java.io.ByteArrayOutputStream;

@@ -1,10 +1,11 @@
-package io.sparkrnn.kernel.engine;
+package io.sparkrnn.kernel.device;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.kernel.engine.DeviceChoice;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -1,7 +1,8 @@
-package io.sparkrnn.kernel.engine;
+package io.sparkrnn.kernel.device;
 
-import io.sparkrnn.kernel.aparapi.AparapiBench;
 import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
@@ -150,7 +151,7 @@ public final class AutoDevice {
   /** 2 untimed calls, then timed calls for about {@code seconds} (1 to {@link #MAX_TIMED}); B / the median. */
   static double time(DeviceChoice device, ModelConfig config, int batchSize, int steps, long seed, double seconds) {
     Params params = Params.initialize(config, seed);
-    Batch batch = AparapiBench.randomBatch(config, steps, batchSize, seed + 1);
+    Batch batch = Batch.random(config, steps, batchSize, seed + 1);
     try (BpttEngine engine = Engines.create("kernel", device.id())) {
       long start = System.nanoTime();
       for (int i = 0; i < 2; i++) {

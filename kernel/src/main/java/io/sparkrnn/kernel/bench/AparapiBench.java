@@ -1,8 +1,9 @@
-package io.sparkrnn.kernel.aparapi;
+package io.sparkrnn.kernel.bench;
 
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.AparapiEngine;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttEngine;
-import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
@@ -18,7 +19,7 @@ import java.util.SplittableRandom;
  * Times an engine's {@code lossAndGradient} (Aparapi, the JVM engine or the reference: forward, loss and full BPTT of one batch; no
  * optimizer step) on random inputs: the median of several runs after warm-up.
  *
- * <p>Command line: {@code java -cp ... io.sparkrnn.kernel.aparapi.AparapiBench cell=lstm layers=1
+ * <p>Command line: {@code java -cp ... io.sparkrnn.kernel.bench.AparapiBench cell=lstm layers=1
  * F=1 H=64 O=1 B=64 T=50 mode=seq2seq loss=mse device=auto warmup=3 runs=7}.
  */
 public final class AparapiBench {

@@ -64,7 +64,7 @@ if [ ! -s "$YARDSTICK" ]; then
   echo "yardstick: no cuDNN measurement from this run; using shared/GPU.md's figures (with Adam)"
 fi
 
-timeout 360 "$JAVA" --add-modules=jdk.incubator.vector -cp "$KIT/lib/*" io.sparkrnn.kernel.aparapi.GpuCheck \
+timeout 360 "$JAVA" --add-modules=jdk.incubator.vector -cp "$KIT/lib/*" io.sparkrnn.kernel.bench.GpuCheck \
   device="$DEVICE" out="$OUT" yardstick="$YARDSTICK" budgetSeconds=240 "$@" 2>&1 | tee "$OUT/gpu-check.log"
 status=${PIPESTATUS[0]}
 echo "gpu run: GpuCheck exit status $status (0 all checks passed, 1 a check failed, 2 no such device or bad arguments, 124 timed out)"

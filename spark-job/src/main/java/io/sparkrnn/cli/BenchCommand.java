@@ -1,17 +1,20 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.bench.ShardCacheBench;
+import io.sparkrnn.bench.TablePrepBench;
+import io.sparkrnn.bench.TransformBench;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
-import io.sparkrnn.job.SparkSetup;
-import io.sparkrnn.job.Trainer;
-import io.sparkrnn.job.TrainingMetrics;
+import io.sparkrnn.job.driver.SparkSetup;
+import io.sparkrnn.job.driver.Trainer;
+import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.kernel.BadInputException;
-import io.sparkrnn.kernel.aparapi.AparapiBench;
 import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.bench.AparapiBench;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.DeviceChoice;
-import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
@@ -224,7 +227,7 @@ public final class BenchCommand implements Callable<Integer> {
         throw new BadInputException("--exchange: --runs and --exchange-steps must be ≥ 1, --exchange-partitions in 1..64,"
             + " --exchange-hidden and --exchange-layers ≥ 1");
       }
-      writeJson(io.sparkrnn.job.ExchangeBench.run(new io.sparkrnn.job.ExchangeBench.Options(exchangeHidden, exchangeLayers,
+      writeJson(io.sparkrnn.bench.ExchangeBench.run(new io.sparkrnn.bench.ExchangeBench.Options(exchangeHidden, exchangeLayers,
           exchangePartitions, 16, runs, exchangeSteps, 5, seed), System.out));
       return 0;
     }
@@ -384,7 +387,7 @@ public final class BenchCommand implements Callable<Integer> {
     JvmMemory whole = JvmMemory.start();
     try (BpttEngine engine = device.equals("reference") ? Engines.create("reference", "auto") : Engines.create("kernel", device)) {
       Params params = Params.initialize(config, seed);
-      var b = AparapiBench.randomBatch(config, s.steps, s.batch, seed + 1);
+      var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
       Runnable step = forwardOnly ? () -> engine.forward(params, b, null) : () -> engine.lossAndGradient(params, b, null);
       long start = System.nanoTime();
       int calls = 0;
@@ -435,7 +438,7 @@ public final class BenchCommand implements Callable<Integer> {
       engine.forward(params, batch, null);
       seconds[i] = (System.nanoTime() - t0) / 1e9;
     }
-    double median = io.sparkrnn.job.TrainingMetrics.median(seconds);
+    double median = io.sparkrnn.job.report.TrainingMetrics.median(seconds);
     double least = java.util.Arrays.stream(seconds).min().orElse(median);
     ModelConfig config = params.config();
     long flops = forwardFlops(config, batch.batchSize(), batch.steps());
@@ -536,7 +539,7 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("gc_pct", gcPercent);
       // --sync barrier: the top of the reduction tree, the driver's exchange (0 under --sync job and for one partition)
       row.put("driver_bytes_per_step", trainer.driverBytesPerStep());
-      io.sparkrnn.job.TrainingMetrics.Breakdown parts = m.breakdown(sparkWarmup);
+      io.sparkrnn.job.report.TrainingMetrics.Breakdown parts = m.breakdown(sparkWarmup);
       row.put("compute_ms", parts.computeMs());
       row.put("reduce_ms", parts.reduceMs());
       row.put("update_ms", parts.updateMs());
@@ -559,7 +562,7 @@ public final class BenchCommand implements Callable<Integer> {
     ModelConfig config = s.config(layers, output);
     try (BpttEngine engine = Engines.create("kernel", device)) {
       Params params = Params.initialize(config, seed);
-      var b = AparapiBench.randomBatch(config, s.steps, s.batch, seed + 1);
+      var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
       for (int i = 0; i < 2; i++) {
         engine.lossAndGradient(params, b, null);
       }

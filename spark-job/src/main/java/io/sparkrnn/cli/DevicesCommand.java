@@ -1,9 +1,9 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.DeviceInfo;
-import io.sparkrnn.kernel.engine.Engines;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 

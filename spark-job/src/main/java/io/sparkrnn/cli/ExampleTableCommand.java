@@ -1,7 +1,7 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.data.spark.ExampleTables;
-import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.kernel.BadInputException;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;

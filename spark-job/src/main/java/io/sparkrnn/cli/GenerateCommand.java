@@ -1,12 +1,12 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.fs.HadoopFiles;
+import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.infer.Generation;
-import io.sparkrnn.infer.HadoopFiles;
 import io.sparkrnn.infer.InputFiles;
-import io.sparkrnn.infer.MemoryBudget;
 import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.infer.TrainedModel;
-import io.sparkrnn.job.LinePlot;
+import io.sparkrnn.job.report.LinePlot;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.Sampler;

@@ -1,6 +1,6 @@
 package io.sparkrnn.cli;
 
-import io.sparkrnn.infer.HadoopFiles;
+import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.TorchInterop;
 import io.sparkrnn.infer.TrainedModel;
 import java.nio.charset.StandardCharsets;

@@ -1,7 +1,7 @@
 package io.sparkrnn.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * The one launcher: {@code bin/spark-rnn <subcommand>}. Each subcommand is its own class in this
@@ -66,7 +66,7 @@ public final class Main implements Runnable {
   static Throwable userError(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof io.sparkrnn.kernel.BadInputException || t instanceof java.io.IOException || t instanceof UserError
-          || t instanceof java.io.UncheckedIOException || t instanceof io.sparkrnn.job.Trainer.NonFiniteException
+          || t instanceof java.io.UncheckedIOException || t instanceof io.sparkrnn.job.driver.Trainer.NonFiniteException
           || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException
           || t instanceof io.sparkrnn.kernel.aparapi.DeviceFallbackException) {
         return t;

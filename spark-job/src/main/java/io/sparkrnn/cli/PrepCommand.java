@@ -14,7 +14,7 @@ import io.sparkrnn.data.source.TextSource;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.SparkPrep;
 import io.sparkrnn.data.spark.TableSpec;
-import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import java.net.URI;
@@ -24,13 +24,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.DataFrameReader;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.hadoop.fs.Path;
-import org.apache.spark.SparkConf;
-import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -109,7 +109,7 @@ public final class PrepCommand implements Runnable {
       if (master == null) {
         m = Prep.run(source, options, new Configuration());
       } else {
-        io.sparkrnn.job.SparkSetup.requireKnownMaster(master);
+        io.sparkrnn.job.driver.SparkSetup.requireKnownMaster(master);
         SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-rnn prep " + source.spec().task());
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
           m = SparkPrep.run(sc, source, options);

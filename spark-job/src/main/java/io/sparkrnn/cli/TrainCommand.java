@@ -1,9 +1,9 @@
 package io.sparkrnn.cli;
 
-import io.sparkrnn.job.RunLock;
-import io.sparkrnn.job.SparkSetup;
+import io.sparkrnn.fs.RunLock;
 import io.sparkrnn.job.TrainConfig;
-import io.sparkrnn.job.Trainer;
+import io.sparkrnn.job.driver.SparkSetup;
+import io.sparkrnn.job.driver.Trainer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -11,12 +11,12 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * {@code spark-rnn train}: one option per {@link TrainConfig#KEYS} entry (added by

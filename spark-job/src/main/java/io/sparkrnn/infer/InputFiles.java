@@ -1,6 +1,7 @@
 package io.sparkrnn.infer;
 
 import io.sparkrnn.data.source.NpyFiles;
+import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;

@@ -1,6 +1,5 @@
 package io.sparkrnn.infer;
 
-import io.sparkrnn.job.ModelMetadata;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.io.ModelFile;
@@ -13,6 +12,7 @@ import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.model.ModelMetadata;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

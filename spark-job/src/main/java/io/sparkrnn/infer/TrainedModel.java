@@ -1,16 +1,18 @@
 package io.sparkrnn.infer;
 
 import io.sparkrnn.data.Normalization;
-import io.sparkrnn.job.ModelMetadata;
+import io.sparkrnn.fs.HadoopFiles;
+import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttEngine;
-import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.model.ModelMetadata;
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.List;
@@ -83,7 +85,7 @@ public final class TrainedModel {
     SafeTensorsFile file = SafeTensors.read(bytes, source);
     requireFinite(file);
     // a checkpoint is a model file plus optimizer and truncated-BPTT state: use its weights
-    return new TrainedModel(source, ModelFile.read(file, io.sparkrnn.job.Checkpoints.EXTRA_TENSORS), file.metadata());
+    return new TrainedModel(source, ModelFile.read(file, io.sparkrnn.model.Checkpoints.EXTRA_TENSORS), file.metadata());
   }
 
   /**

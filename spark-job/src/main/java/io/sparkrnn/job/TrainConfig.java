@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.job.executor.ShardCache;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;

@@ -1,7 +1,7 @@
 package io.sparkrnn.ml;
 
 import io.sparkrnn.data.Normalization;
-import io.sparkrnn.infer.HadoopFiles;
+import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.LossType;

@@ -147,7 +147,7 @@ class BenchCommandTest {
       assertTrue(driver > 2 * gradient && driver < 2 * gradient + 1024, row.toString());
       // the streams of the tree: each node's remote sources up, the total down to those that do not get it otherwise, and the
       // driver's two; one gradient each when P divides V = 16 into aligned runs
-      int streams = io.sparkrnn.job.ExchangeBench.streams(partitions);
+      int streams = io.sparkrnn.bench.ExchangeBench.streams(partitions);
       assertEquals(partitions == 2 ? 4 : partitions == 4 ? 9 : 7, streams, "P=2: 1 up, 2 driver, 1 down; P=4: 4 up, 2, 3 down; P=3: 3, 2, 2");
       if (partitions != 3) {
         assertTrue(links > streams * gradient && links < streams * gradient + 1024 * streams, streams + " streams: " + row);

@@ -20,7 +20,7 @@ class ErrorKindsTest {
     assertNull(Main.userError(merge), "printed with its stack trace, exit 1");
     assertNull(Main.userError(new RuntimeException("Job aborted", merge)), "also when it comes back from a Spark task");
     assertNotNull(Main.userError(new io.sparkrnn.kernel.BadInputException("--batch must be ≥ 1, found 0")), "bad input: one line, exit 2");
-    assertNotNull(Main.userError(new RuntimeException("Job aborted", new io.sparkrnn.job.ShardDataException("shard 3: CRC"))),
+    assertNotNull(Main.userError(new RuntimeException("Job aborted", new io.sparkrnn.job.executor.ShardDataException("shard 3: CRC"))),
         "bad data found in a Spark task: one line, exit 2");
   }
 

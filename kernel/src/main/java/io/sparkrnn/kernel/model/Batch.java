@@ -1,6 +1,7 @@
 package io.sparkrnn.kernel.model;
 
 import io.sparkrnn.kernel.BadInputException;
+import java.util.SplittableRandom;
 
 /**
  * One batch of B sequences of T steps: the inputs, the targets for the model's mode and loss, and
@@ -58,6 +59,32 @@ public final class Batch {
   /** Inputs only, all sequences of full length. */
   public static Batch inputsOnly(int steps, int batchSize, int features, float[] x) {
     return new Batch(steps, batchSize, features, x, null, null, null);
+  }
+
+  /**
+   * A batch of random data at a model's shape, for timing and tests: inputs and targets ~ U(−1, 1)
+   * (mse) or uniform class ids in [0, O) (cross_entropy), every sequence full length. The same
+   * seed gives the same batch: x is drawn first, in layout order, then the targets.
+   */
+  public static Batch random(ModelConfig config, int steps, int batchSize, long seed) {
+    SplittableRandom r = new SplittableRandom(seed);
+    float[] x = new float[steps * batchSize * config.inputSize()];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) (r.nextDouble() * 2 - 1);
+    }
+    int rows = config.mode() == Mode.SEQ2SEQ ? steps * batchSize : batchSize;
+    if (config.loss() == LossType.MSE) {
+      float[] y = new float[rows * config.outputSize()];
+      for (int i = 0; i < y.length; i++) {
+        y[i] = (float) (r.nextDouble() * 2 - 1);
+      }
+      return new Batch(steps, batchSize, config.inputSize(), x, y, null, null);
+    }
+    int[] y = new int[rows];
+    for (int i = 0; i < rows; i++) {
+      y[i] = r.nextInt(config.outputSize());
+    }
+    return new Batch(steps, batchSize, config.inputSize(), x, null, y, null);
   }
 
   /** T */

@@ -38,7 +38,7 @@ import org.junit.jupiter.api.TestFactory;
  * test fails, rather than skips, when there is none or when a launch ran anywhere but OpenCL. The
  * JVM thread pool is then covered by {@link #jvmThreadPoolMatchesReference}.
  */
-class AparapiEngineTest {
+public class AparapiEngineTest {
   static final EngineComparison CHECK = new EngineComparison("aparapi");
 
   static final int F = 3;
@@ -46,7 +46,7 @@ class AparapiEngineTest {
   static final int B = 4;
   static final int T = 6;
 
-  static final boolean REQUIRE_OPENCL = "1".equals(System.getenv("SPARKRNN_REQUIRE_OPENCL"));
+  public static final boolean REQUIRE_OPENCL = "1".equals(System.getenv("SPARKRNN_REQUIRE_OPENCL"));
 
   private static final Map<DeviceChoice, AparapiEngine> ENGINES = new EnumMap<>(DeviceChoice.class);
 

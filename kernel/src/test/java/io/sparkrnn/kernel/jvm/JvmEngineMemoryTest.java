@@ -3,7 +3,6 @@ package io.sparkrnn.kernel.jvm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sparkrnn.kernel.aparapi.AparapiBench;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
@@ -89,7 +88,7 @@ class JvmEngineMemoryTest {
     assertTrue(!vector || MathKernels.vectorApiAvailable(), "surefire's argLine adds --add-modules=jdk.incubator.vector");
     try (JvmEngine engine = new JvmEngine(vector ? MathKernels.best() : MathKernels.scalar(), slices)) {
       assertEquals(0, engine.workingBytes(), "nothing is held before the first call");
-      engine.lossAndGradient(Params.initialize(config, 3), AparapiBench.randomBatch(config, T, B, 4), null);
+      engine.lossAndGradient(Params.initialize(config, 3), Batch.random(config, T, B, 4), null);
       assertEquals(4 * documentedValues(config, B, T, slices, vector), engine.workingBytes(),
           "bytes held after one call against docs/PERFORMANCE.md's formula");
     }
@@ -130,7 +129,7 @@ class JvmEngineMemoryTest {
       int T, int slices) {
     ModelConfig config = new ModelConfig(CellType.parse(cell), layers, F, H, O, Mode.parse(mode), LossType.MSE);
     Params params = Params.initialize(config, 3);
-    Batch batch = AparapiBench.randomBatch(config, T, B, 4);
+    Batch batch = Batch.random(config, T, B, 4);
     try (JvmEngine engine = new JvmEngine(MathKernels.best(), slices)) {
       engine.forward(params, batch, null);
       assertEquals(4 * documentedForwardValues(config, B, T, slices), engine.workingBytes(), "bytes held after a forward pass alone");
@@ -149,7 +148,7 @@ class JvmEngineMemoryTest {
   void theCountCoversEveryArrayOfASlice(String cell) throws ReflectiveOperationException {
     ModelConfig config = new ModelConfig(CellType.parse(cell), 2, 3, 24, 2, Mode.SEQ2SEQ, LossType.MSE);
     try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
-      engine.lossAndGradient(Params.initialize(config, 3), AparapiBench.randomBatch(config, 9, 6, 4), null);
+      engine.lossAndGradient(Params.initialize(config, 3), Batch.random(config, 9, 6, 4), null);
       java.lang.reflect.Field slicesField = JvmEngine.class.getDeclaredField("slices");
       slicesField.setAccessible(true);
       List<?> slices = (List<?>) slicesField.get(engine);
@@ -190,8 +189,8 @@ class JvmEngineMemoryTest {
   void aCallAllocatesNothingPerTimeStep(String cell) {
     ModelConfig config = new ModelConfig(CellType.parse(cell), 2, 3, 16, 2, Mode.SEQ2SEQ, LossType.MSE);
     Params params = Params.initialize(config, 5);
-    Batch longBatch = AparapiBench.randomBatch(config, 40, 12, 6);
-    Batch shortBatch = AparapiBench.randomBatch(config, 10, 12, 7);
+    Batch longBatch = Batch.random(config, 40, 12, 6);
+    Batch shortBatch = Batch.random(config, 10, 12, 7);
     try (JvmEngine engine = new JvmEngine(MathKernels.scalar(), 2)) {
       for (int i = 0; i < 3; i++) {
         engine.lossAndGradient(params, longBatch, null);
@@ -222,8 +221,8 @@ class JvmEngineMemoryTest {
     assertTrue(MathKernels.vectorApiAvailable(), "surefire's argLine adds --add-modules=jdk.incubator.vector");
     ModelConfig config = new ModelConfig(CellType.parse(cell), 1, 1, 64, 1, Mode.SEQ2SEQ, LossType.MSE);
     Params params = Params.initialize(config, 5);
-    Batch longBatch = AparapiBench.randomBatch(config, 40, 64, 6);
-    Batch shortBatch = AparapiBench.randomBatch(config, 10, 64, 7);
+    Batch longBatch = Batch.random(config, 40, 64, 6);
+    Batch shortBatch = Batch.random(config, 10, 64, 7);
     try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
       long giveUp = System.nanoTime() + 60_000_000_000L; // the JIT compiles within seconds; a minute only if it never stops allocating
       long atT40;

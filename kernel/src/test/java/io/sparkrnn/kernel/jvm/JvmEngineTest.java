@@ -5,9 +5,8 @@ import static io.sparkrnn.kernel.testing.EngineComparison.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sparkrnn.kernel.testing.EngineComparison;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttResult;
-import io.sparkrnn.kernel.engine.Engines;
 import io.sparkrnn.kernel.engine.Fixtures;
 import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
@@ -19,6 +18,7 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
+import io.sparkrnn.kernel.testing.EngineComparison;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;

@@ -10,12 +10,12 @@ import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.ShardCodec;
 import io.sparkrnn.data.source.SineSource;
-import io.sparkrnn.job.Checkpoints;
-import io.sparkrnn.job.GradientTask;
+import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
 import io.sparkrnn.kernel.io.Tensor;
+import io.sparkrnn.model.Checkpoints;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
@@ -197,7 +197,7 @@ class ClusterFaultTest {
     String out = hdfs.uri("/runs/reduction-kill");
     java.nio.file.Path marker = java.nio.file.Files.createTempDirectory("reduction-kill").resolve("halted");
     // partition 1 sends the header of its part of step 5, then its executor's JVM halts before the gradient follows
-    ManagedProcess d = cluster.submit("reduction-kill", Map.of("spark.testing", "true", io.sparkrnn.job.TestHooks.HALT_MID_REDUCTION,
+    ManagedProcess d = cluster.submit("reduction-kill", Map.of("spark.testing", "true", io.sparkrnn.job.executor.TestHooks.HALT_MID_REDUCTION,
         "4:" + marker), train(sine, out));
     assertEquals(0, d.awaitExit(RUN_TIMEOUT), d.tail(60));
     assertTrue(java.nio.file.Files.exists(marker), "the executor halted mid-reduction\n" + d.tail(60));

@@ -1,0 +1,93 @@
+package io.sparkrnn.kernel.device;
+
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.AparapiEngine;
+import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.aparapi.ResolvedDevice;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.ReferenceEngine;
+import io.sparkrnn.kernel.jvm.JvmEngine;
+import java.util.logging.Logger;
+
+/**
+ * Creates the engine a job names: {@code kernel} (float32) on a device, or {@code reference} (float64).
+ *
+ * <p>{@code kernel} with {@code --device}:
+ * <ul>
+ *   <li>{@code gpu}, {@code cpu-opencl}: the Aparapi OpenCL kernels on that device ({@link AparapiEngine});
+ *   <li>{@code jvm}: the multi-threaded Java engine with SIMD matrix products ({@link JvmEngine});
+ *   <li>{@code auto}: an OpenCL GPU when there is one, else the Java engine. Without a GPU the Java
+ *       engine beats the tiled OpenCL kernels on PoCL by 15–17× on a 2-core CPU (docs/PERFORMANCE.md), so
+ *       auto does not pick PoCL; name {@code cpu-opencl} to run there. The choice is logged.
+ *       {@code train} does not come here with auto: it times both at its own shape first
+ *       ({@link AutoDevice}) and names the faster; this kind-based rule serves the callers that
+ *       have no shape yet (predict, evaluate, generate, transform).
+ * </ul>
+ */
+public final class Engines {
+  private static final Logger LOG = Logger.getLogger(Engines.class.getName());
+
+  private Engines() {}
+
+  /**
+   * @param engine "kernel" or "reference"
+   * @param device auto | gpu | cpu-opencl | jvm (ignored by the reference)
+   * @throws IllegalArgumentException for an unknown engine, or a named device that is not available
+   */
+  public static BpttEngine create(String engine, String device) {
+    return create(engine, device, 0);
+  }
+
+  /**
+   * @param jvmThreads the JVM engine's thread count (a Spark task's CPUs; capped at the host's
+   *     cores), or 0 for every core; {@code -Dsparkrnn.jvm.threads} overrides either
+   */
+  public static BpttEngine create(String engine, String device, int jvmThreads) {
+    return switch (engine) {
+      case "kernel" -> kernel(DeviceChoice.parse(device), jvmThreads);
+      case "reference" -> new ReferenceEngine();
+      default -> throw new BadInputException("engine: '" + engine + "' is not one of kernel, reference");
+    };
+  }
+
+  private static BpttEngine kernel(DeviceChoice device, int jvmThreads) {
+    switch (device) {
+      case JVM:
+        return new JvmEngine(jvmThreads);
+      case AUTO:
+        if (Devices.available().contains(DeviceChoice.GPU)) {
+          AparapiEngine gpu = new AparapiEngine(Devices.resolve(DeviceChoice.AUTO));
+          logOnce("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
+          return gpu;
+        }
+        JvmEngine jvm = new JvmEngine(jvmThreads);
+        logOnce("--device auto: no OpenCL GPU, picked the JVM engine: " + jvm.describe()
+            + " (faster than the OpenCL kernels on PoCL; --device cpu-opencl runs those)");
+        return jvm;
+      default:
+        return new AparapiEngine(Devices.resolve(device));
+    }
+  }
+
+  /** The choices already logged in this JVM: the driver and local-mode tasks share it, and one line each is enough. */
+  private static final java.util.Set<String> LOGGED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  private static void logOnce(String message) {
+    if (LOGGED.add(message)) {
+      LOG.info(message);
+    }
+  }
+
+  /** What {@code kernel} with this device resolves to, in words, without compiling anything. */
+  public static String describeKernel(String device) {
+    DeviceChoice d = DeviceChoice.parse(device);
+    if (d == DeviceChoice.JVM || (d == DeviceChoice.AUTO && !Devices.available().contains(DeviceChoice.GPU))) {
+      return "JVM engine (float32 Java, " + io.sparkrnn.kernel.jvm.MathKernels.best().describe() + ")";
+    }
+    ResolvedDevice resolved = Devices.resolve(d);
+    String aparapi = "aparapi on " + resolved.info().describe() + "; " + Devices.tiling(resolved);
+    return d == DeviceChoice.AUTO ? "train: the faster of " + aparapi + " and the JVM engine, timed at the run's shape; else " + aparapi
+        : aparapi;
+  }
+}

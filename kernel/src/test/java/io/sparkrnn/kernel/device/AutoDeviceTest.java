@@ -1,0 +1,115 @@
+package io.sparkrnn.kernel.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.engine.DeviceChoice;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** {@code --device auto}'s choice with injected rates: no real timing, so every case is deterministic. */
+class AutoDeviceTest {
+  private static final List<DeviceChoice> BOTH = List.of(DeviceChoice.GPU, DeviceChoice.JVM);
+
+  @BeforeEach
+  void forget() {
+    AutoDevice.clearCache();
+  }
+
+  /** A timer that answers from a table and records what it was asked. */
+  private static AutoDevice.Timer rates(Map<DeviceChoice, Double> table, List<DeviceChoice> asked) {
+    return d -> {
+      asked.add(d);
+      Double r = table.get(d);
+      if (r == null) {
+        throw new IllegalStateException("OpenCL build failed on " + d.id());
+      }
+      return r;
+    };
+  }
+
+  @Test
+  void theFasterEngineIsPickedAndBothRatesAreReported() {
+    List<DeviceChoice> asked = new ArrayList<>();
+    AutoDevice.Choice slowGpu = AutoDevice.choose("lstm B=32 T=50 on a", BOTH,
+        rates(Map.of(DeviceChoice.GPU, 900.0, DeviceChoice.JVM, 2500.0), asked));
+    assertEquals("jvm", slowGpu.device(), "a GPU slower than the JVM engine loses");
+    assertEquals(BOTH, asked, "both candidates timed");
+    assertEquals(List.of(new AutoDevice.Rate("gpu", 900.0, null), new AutoDevice.Rate("jvm", 2500.0, null)), slowGpu.rates());
+    assertEquals("--device auto: jvm (gpu 900.0 seq/s, jvm 2500.0 seq/s; lstm B=32 T=50 on a)", slowGpu.describe());
+
+    AutoDevice.Choice fastGpu = AutoDevice.choose("lstm B=32 T=50 on b", BOTH,
+        rates(Map.of(DeviceChoice.GPU, 40_000.0, DeviceChoice.JVM, 2500.0), new ArrayList<>()));
+    assertEquals("gpu", fastGpu.device());
+  }
+
+  @Test
+  void aTieGoesToTheFirstCandidate() {
+    assertEquals("gpu", AutoDevice.choose("k", BOTH, rates(Map.of(DeviceChoice.GPU, 100.0, DeviceChoice.JVM, 100.0),
+        new ArrayList<>())).device());
+  }
+
+  @Test
+  void aSecondChoiceForTheSameShapeAndHostIsTakenFromTheCacheWithoutTiming() {
+    AutoDevice.choose("lstm H=64 B=32 T=50 on h", BOTH, rates(Map.of(DeviceChoice.GPU, 10.0, DeviceChoice.JVM, 20.0), new ArrayList<>()));
+    List<DeviceChoice> asked = new ArrayList<>();
+    AutoDevice.Choice again = AutoDevice.choose("lstm H=64 B=32 T=50 on h", BOTH,
+        rates(Map.of(DeviceChoice.GPU, 99.0, DeviceChoice.JVM, 1.0), asked));
+    assertEquals(List.of(), asked, "cached: nothing timed");
+    assertTrue(again.cached());
+    assertEquals("jvm", again.device(), "the earlier measurement's choice");
+    assertTrue(again.describe().contains("measured earlier in this JVM"), again.describe());
+    AutoDevice.Choice other = AutoDevice.choose("lstm H=256 B=32 T=50 on h", BOTH,
+        rates(Map.of(DeviceChoice.GPU, 99.0, DeviceChoice.JVM, 1.0), asked));
+    assertEquals(BOTH, asked, "another shape is timed");
+    assertFalse(other.cached());
+    assertEquals("gpu", other.device());
+  }
+
+  @Test
+  void aFailingCandidateIsReportedAndNotPicked() {
+    AutoDevice.Choice c = AutoDevice.choose("k", BOTH, rates(Map.of(DeviceChoice.JVM, 50.0), new ArrayList<>()));
+    assertEquals("jvm", c.device());
+    assertEquals("--device auto: jvm (gpu failed (IllegalStateException: OpenCL build failed on gpu), jvm 50.0 seq/s; k)", c.describe());
+    AutoDevice.Choice zero = AutoDevice.choose("k2", BOTH, rates(Map.of(DeviceChoice.GPU, 0.0, DeviceChoice.JVM, 50.0), new ArrayList<>()));
+    assertEquals("jvm", zero.device(), "a rate of 0 is no rate");
+  }
+
+  @Test
+  void whenEveryCandidateFailsTheRunFailsNamingEachFailure() {
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> AutoDevice.choose("lstm B=8 T=5 on h", BOTH, rates(Map.of(), new ArrayList<>())));
+    assertTrue(e.getMessage().contains("gpu failed (IllegalStateException: OpenCL build failed on gpu)")
+        && e.getMessage().contains("jvm failed") && e.getMessage().contains("--device"), e.getMessage());
+  }
+
+  @Test
+  void aSingleUsableEngineIsPickedWithoutTiming() {
+    List<DeviceChoice> asked = new ArrayList<>();
+    AutoDevice.Choice c = AutoDevice.choose("k", List.of(DeviceChoice.JVM), rates(Map.of(DeviceChoice.JVM, 1.0), asked));
+    assertEquals("jvm", c.device());
+    assertEquals(List.of(), asked);
+    assertEquals("--device auto: jvm (no OpenCL GPU; nothing to time)", c.describe());
+  }
+
+  /** The real timer on a tiny shape: it runs the engine and returns B / a positive time. */
+  @Test
+  void theRealTimerReturnsAPositiveRate() {
+    var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.GRU, 1, 2, 8, 1,
+        io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    double rate = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05);
+    assertTrue(rate > 0 && Double.isFinite(rate), "seq/s: " + rate);
+  }
+
+  @Test
+  void theCacheKeyNamesShapeAndHost() {
+    var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM, 2, 3, 64, 1,
+        io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50 on node-1", AutoDevice.key(config, 32, 50, "node-1"));
+  }
+}

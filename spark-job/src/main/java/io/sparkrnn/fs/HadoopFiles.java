@@ -1,0 +1,150 @@
+package io.sparkrnn.fs;
+
+import io.sparkrnn.data.FileSystems;
+import java.io.EOFException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileContext;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Options;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Single files on any Hadoop file system ({@code file://}, {@code hdfs://}, {@code s3a://} or a
+ * plain local path): whole reads with a size limit, and atomic writes (temporary name in the same
+ * directory, then rename with overwrite), so a failed command leaves no half-written output.
+ */
+public final class HadoopFiles {
+  /** Models, shards and primers are read whole; anything larger is refused before allocating. */
+  public static final long MAX_BYTES = Integer.MAX_VALUE - 8;
+
+  private HadoopFiles() {}
+
+  public static Path path(String uri) {
+    return new Path(uri);
+  }
+
+  public static FileSystem fs(String uri, Configuration conf) throws IOException {
+    return FileSystems.get(path(uri), conf);
+  }
+
+  public static boolean isDirectory(String uri, Configuration conf) throws IOException {
+    try {
+      return fs(uri, conf).getFileStatus(path(uri)).isDirectory();
+    } catch (FileNotFoundException e) {
+      return false;
+    }
+  }
+
+  public static boolean exists(String uri, Configuration conf) throws IOException {
+    return fs(uri, conf).exists(path(uri));
+  }
+
+  /** The whole file; a missing file is a FileNotFoundException naming it. */
+  public static byte[] read(String uri, Configuration conf) throws IOException {
+    FileSystem fs = fs(uri, conf);
+    Path p = path(uri);
+    FileStatus st;
+    try {
+      st = fs.getFileStatus(p);
+    } catch (FileNotFoundException e) {
+      throw new FileNotFoundException(uri + ": no such file");
+    }
+    if (st.isDirectory()) {
+      throw new IOException(uri + ": is a directory, expected a file");
+    }
+    FileSystems.requireRegularFile(fs, p, uri); // a FIFO would block the open below for ever
+    if (st.getLen() > MAX_BYTES) {
+      throw new IOException(uri + ": " + st.getLen() + " bytes is more than one file read whole may have (2 GiB)");
+    }
+    MemoryBudget.require("reading " + uri + " whole (" + st.getLen() + " bytes)", st.getLen(), "use a smaller file");
+    byte[] b = new byte[(int) st.getLen()];
+    try (InputStream in = fs.open(p)) {
+      int off = 0;
+      while (off < b.length) {
+        int n = in.read(b, off, b.length - off);
+        if (n < 0) {
+          throw new EOFException(uri + ": ended after " + off + " of " + b.length + " bytes");
+        }
+        off += n;
+      }
+    }
+    return b;
+  }
+
+  /** The file's length in bytes, or an error naming it when it is missing. */
+  public static long length(String uri, Configuration conf) throws IOException {
+    try {
+      return fs(uri, conf).getFileStatus(path(uri)).getLen();
+    } catch (FileNotFoundException e) {
+      throw new FileNotFoundException(uri + ": no such file");
+    }
+  }
+
+  /** Writes the file atomically: a temporary name beside it, then a rename over it ({@link #write(FileSystem, Path, byte[], Runnable)}). */
+  public static void write(String uri, byte[] bytes, Configuration conf) throws IOException {
+    FileSystem fs = fs(uri, conf);
+    write(fs, fs.makeQualified(path(uri)), bytes, null);
+  }
+
+  /**
+   * The project's one atomic write to a Hadoop file system: the bytes go to a hidden temporary
+   * file beside the target ({@code .NAME.tmp-UUID}, which {@code OutputDir.removeStaleTemporaries}
+   * recognises after a crash) and are renamed over it ({@link FileContext#rename} with OVERWRITE:
+   * atomic on HDFS and the local file system), so a reader sees the old file or the new one, never
+   * part of one. The temporary file is removed on failure.
+   *
+   * @param midWrite null, or a test hook run after the first half of the bytes is written and
+   *     flushed (a process killed there leaves a half-written temporary file)
+   * @throws WriteException the file system refused the write (full, failing); names the target
+   */
+  public static void write(FileSystem fs, Path target, byte[] bytes, Runnable midWrite) throws IOException {
+    Path dir = target.getParent();
+    if (dir != null) {
+      fs.mkdirs(dir);
+    }
+    Path tmp = new Path(dir, "." + target.getName() + ".tmp-" + UUID.randomUUID());
+    try {
+      try (FSDataOutputStream out = fs.create(tmp, false)) {
+        if (midWrite == null) {
+          out.write(bytes);
+        } else {
+          out.write(bytes, 0, bytes.length / 2);
+          out.hflush();
+          midWrite.run();
+          out.write(bytes, bytes.length / 2, bytes.length - bytes.length / 2);
+        }
+      }
+      FileContext.getFileContext(fs.getUri(), fs.getConf()).rename(tmp, target, Options.Rename.OVERWRITE);
+    } catch (IOException | org.apache.hadoop.fs.FSError e) {
+      // Hadoop's local file system reports a full disk as FSError (an Error) without the file's name
+      Throwable cause = e instanceof org.apache.hadoop.fs.FSError && e.getCause() != null ? e.getCause() : e;
+      throw new WriteException(target + ": could not be written (" + cause.getMessage() + "); " + target.getName()
+          + " is unchanged", e);
+    } finally {
+      if (fs.exists(tmp)) {
+        fs.delete(tmp, false);
+      }
+    }
+  }
+
+  /** A file could not be written (a full or failing file system); the message names it. */
+  public static final class WriteException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    public WriteException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /** The file name of a URI or path: its last component. */
+  public static String name(String uri) {
+    return path(uri).getName();
+  }
+}

@@ -1,0 +1,139 @@
+package io.sparkrnn.fs;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * A run's output directory on any Hadoop file system. Every file is written with
+ * {@link HadoopFiles#write(FileSystem, Path, byte[], Runnable)}: a temporary name in the same
+ * directory, then renamed over the target, so a reader or a resumed run never sees a half file
+ * and a crash mid-write leaves the previous version intact.
+ */
+public final class OutputDir {
+  private final FileSystem fs;
+  private final Path dir;
+
+  public OutputDir(String uri, Configuration conf) throws IOException {
+    URI u = new Path(uri).toUri();
+    this.fs = FileSystem.get(u, conf);
+    this.dir = fs.makeQualified(new Path(u));
+  }
+
+  public Path path(String relative) {
+    return new Path(dir, relative);
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** Writes {@code bytes} to {@code relative} atomically (temporary name, then rename). */
+  public void write(String relative, byte[] bytes) throws IOException {
+    write(relative, bytes, null);
+  }
+
+  /**
+   * As {@link #write(String, byte[])}; when {@code midWrite} is not null it runs after the first
+   * half of the bytes is written and flushed to the file system (a test hook: a process killed
+   * there leaves a half-written temporary file).
+   */
+  public void write(String relative, byte[] bytes, Runnable midWrite) throws IOException {
+    HadoopFiles.write(fs, path(relative), bytes, midWrite);
+  }
+
+  /** A file of the output could not be written (a full or failing file system); the message names it. */
+  public static final class WriteException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    public WriteException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * Removes the hidden temporary files ({@code .NAME.tmp-UUID}) that writes interrupted by a crash
+   * or a full disk left in the folder and in {@code subdirs}; returns how many.
+   */
+  public int removeStaleTemporaries(String... subdirs) throws IOException {
+    int removed = 0;
+    List<Path> folders = new java.util.ArrayList<>(List.of(dir));
+    for (String s : subdirs) {
+      folders.add(path(s));
+    }
+    for (Path folder : folders) {
+      if (!fs.exists(folder)) {
+        continue;
+      }
+      for (org.apache.hadoop.fs.FileStatus st : fs.listStatus(folder)) {
+        if (st.isFile() && TEMPORARY.matcher(st.getPath().getName()).matches() && fs.delete(st.getPath(), false)) {
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** The names {@link #write} gives its temporary files. */
+  private static final java.util.regex.Pattern TEMPORARY = java.util.regex.Pattern.compile(
+      "\\..+\\.tmp-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+  public boolean exists(String relative) throws IOException {
+    return fs.exists(path(relative));
+  }
+
+  public byte[] read(String relative) throws IOException {
+    Path p = path(relative);
+    FileStatus st = fs.getFileStatus(p);
+    if (st.getLen() > Integer.MAX_VALUE - 8) {
+      throw new IOException(p + ": " + st.getLen() + " bytes is too large to read");
+    }
+    byte[] b = new byte[(int) st.getLen()];
+    try (InputStream in = fs.open(p)) {
+      int off = 0;
+      while (off < b.length) {
+        int n = in.read(b, off, b.length - off);
+        if (n < 0) {
+          throw new IOException(p + ": ended after " + off + " of " + b.length + " bytes");
+        }
+        off += n;
+      }
+    }
+    return b;
+  }
+
+  /** Names of the files in a subdirectory matching prefix*suffix, sorted; temporary files are ignored. */
+  public List<String> list(String subdir, String prefix, String suffix) throws IOException {
+    List<String> names = new ArrayList<>();
+    try {
+      for (FileStatus st : fs.listStatus(path(subdir))) {
+        String n = st.getPath().getName();
+        if (st.isFile() && n.startsWith(prefix) && n.endsWith(suffix)) {
+          names.add(n);
+        }
+      }
+    } catch (FileNotFoundException e) {
+      return names;
+    }
+    String[] a = names.toArray(new String[0]);
+    Arrays.sort(a);
+    return List.of(a);
+  }
+
+  public void delete(String relative) throws IOException {
+    fs.delete(path(relative), false);
+  }
+
+  /** Deletes a file or a folder with what it holds; nothing when it is not there. */
+  public void deleteTree(String relative) throws IOException {
+    fs.delete(path(relative), true);
+  }
+}

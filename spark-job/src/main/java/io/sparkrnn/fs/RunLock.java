@@ -1,0 +1,220 @@
+package io.sparkrnn.fs;
+
+import io.sparkrnn.data.FileSystems;
+import io.sparkrnn.kernel.BadInputException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * The exclusive lock of a training run on its output directory, as PostgreSQL locks its data
+ * directory: a file {@value #NAME} created atomically (exclusive create on a local disk, create
+ * without overwrite on HDFS) that holds the owner's host, pid and start time. A second run on the
+ * same directory is refused, naming the owner.
+ *
+ * <p>A lock left by a process that no longer runs on this host (kill -9, a power loss) is stale:
+ * the next run takes it over and says so in its log. A lock from another host is never taken
+ * over, as this host cannot tell whether that process still runs; it is removed by hand.
+ *
+ * <p>Call order: {@link #acquire} → {@link #close} (also from a shutdown hook on SIGTERM/Ctrl-C),
+ * which removes the lock if it is still this run's.
+ */
+public final class RunLock implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RunLock.class);
+  /** The lock file's name in the output directory. */
+  public static final String NAME = ".spark-rnn.lock";
+  /** Lock files are a few lines; anything longer is not ours and is not read further. */
+  private static final int MAX_BYTES = 4096;
+
+  private final FileSystem fs;
+  private final Path lock;
+  private final String content;
+  private final Thread hook;
+  private boolean released;
+
+  private RunLock(FileSystem fs, Path lock, String content) {
+    this.fs = fs;
+    this.lock = lock;
+    this.content = content;
+    this.hook = new Thread(this::release, "spark-rnn run lock release");
+    Runtime.getRuntime().addShutdownHook(hook);
+  }
+
+  /**
+   * Takes the lock on {@code dir} (created if missing), recovering a stale one of this host.
+   *
+   * @throws IllegalArgumentException naming the lock and its owner when another run holds it
+   */
+  public static RunLock acquire(String dir, Configuration conf, PrintStream log) throws IOException {
+    Path d = new Path(dir);
+    FileSystem fs = FileSystems.get(d, conf);
+    Path qualified = fs.makeQualified(d);
+    fs.mkdirs(qualified);
+    Path lock = new Path(qualified, NAME);
+    String mine = "host=" + thisHost() + "\npid=" + ProcessHandle.current().pid() + "\nstarted=" + Instant.now() + "\n";
+    if (tryCreate(fs, lock, mine)) {
+      return new RunLock(fs, lock, mine);
+    }
+    String found = read(fs, lock);
+    if (found == null) { // released between our create and our read: one more try
+      if (tryCreate(fs, lock, mine)) {
+        return new RunLock(fs, lock, mine);
+      }
+      found = String.valueOf(read(fs, lock));
+    }
+    Map<String, String> owner = parse(found);
+    String stale = staleReason(owner);
+    if (stale == null) {
+      throw new BadInputException("out: " + lock + " is held by " + describe(owner) + "; another training run is using "
+          + dir + ". Wait for it to end or choose another --out" + (isThisHost(owner) ? ""
+          : " (a lock from another host is never taken over: if that run is gone, remove the file by hand)"));
+    }
+    // Move the stale lock aside under a unique name, so two runs recovering it at once cannot both win.
+    Path aside = new Path(qualified, NAME + ".stale-" + UUID.randomUUID());
+    if (!fs.rename(lock, aside) || !found.equals(read(fs, aside))) {
+      throw new BadInputException("out: " + lock + " changed while its stale owner (" + describe(owner)
+          + ") was being replaced; another run may have started on " + dir);
+    }
+    fs.delete(aside, false);
+    log.printf("out: %s was left by %s, which %s; taking the lock over%n", lock, describe(owner), stale);
+    if (!tryCreate(fs, lock, mine)) {
+      throw new BadInputException("out: " + lock + " was taken by another run (" + describe(parse(String.valueOf(read(fs, lock))))
+          + ") while the stale one was being removed");
+    }
+    return new RunLock(fs, lock, mine);
+  }
+
+  /** Creates the lock file with {@code content} unless it exists, atomically. */
+  private static boolean tryCreate(FileSystem fs, Path lock, String content) throws IOException {
+    byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+    if (FileSystems.isLocal(fs)) {
+      // Hadoop's local create(overwrite=false) checks and then creates; O_EXCL does both at once
+      try {
+        Files.write(new java.io.File(lock.toUri()).toPath(), bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        return true;
+      } catch (FileAlreadyExistsException e) {
+        return false;
+      }
+    }
+    try (OutputStream out = fs.create(lock, false)) { // the NameNode refuses an existing path atomically
+      out.write(bytes);
+      return true;
+    } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
+      return false;
+    }
+  }
+
+  /** The lock's text, or null when it is gone. */
+  private static String read(FileSystem fs, Path p) throws IOException {
+    try (InputStream in = fs.open(p)) {
+      return new String(in.readNBytes(MAX_BYTES), StandardCharsets.UTF_8);
+    } catch (FileNotFoundException e) {
+      return null;
+    }
+  }
+
+  private static Map<String, String> parse(String text) {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (String line : text.split("\n")) {
+      int eq = line.indexOf('=');
+      if (eq > 0) {
+        m.put(line.substring(0, eq).strip(), line.substring(eq + 1).strip());
+      }
+    }
+    return m;
+  }
+
+  private static String describe(Map<String, String> owner) {
+    if (!owner.containsKey("host") || !owner.containsKey("pid")) {
+      return "an unknown owner (the lock is being written, or is not spark-rnn's)";
+    }
+    return "pid " + owner.get("pid") + " on host " + owner.get("host") + " (started " + owner.getOrDefault("started", "?") + ")";
+  }
+
+  private static boolean isThisHost(Map<String, String> owner) {
+    return thisHost().equals(owner.get("host"));
+  }
+
+  /**
+   * Why the owner is gone, or null when it may still run: only a process of this host can be
+   * checked; it is gone when no process has its pid, or the one that has it started after the
+   * lock was written (the pid was reused).
+   */
+  private static String staleReason(Map<String, String> owner) {
+    if (!isThisHost(owner)) {
+      return null;
+    }
+    long pid;
+    Instant started;
+    try {
+      pid = Long.parseLong(owner.get("pid"));
+      started = Instant.parse(owner.get("started"));
+    } catch (RuntimeException e) { // unreadable: never guess
+      return null;
+    }
+    if (pid == ProcessHandle.current().pid()) {
+      return null; // this JVM: a run in this process holds it
+    }
+    Optional<ProcessHandle> p = ProcessHandle.of(pid);
+    if (p.isEmpty() || !p.get().isAlive()) {
+      return "is no longer running";
+    }
+    Optional<Instant> processStart = p.get().info().startInstant();
+    if (processStart.isPresent() && processStart.get().isAfter(started)) {
+      return "is no longer running (pid " + pid + " now belongs to a process started later)";
+    }
+    return null;
+  }
+
+  private static String thisHost() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      return "localhost";
+    }
+  }
+
+  /** The lock file. */
+  public Path path() {
+    return lock;
+  }
+
+  /** Removes the lock, if it still holds this run's text. */
+  @Override
+  public void close() {
+    release();
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // the JVM is shutting down: the hook runs (or ran) release itself
+    }
+  }
+
+  private synchronized void release() {
+    if (released) {
+      return;
+    }
+    released = true;
+    try {
+      if (content.equals(read(fs, lock))) {
+        fs.delete(lock, false);
+      }
+    } catch (IOException e) {
+      LOG.warn("could not remove the run lock {}: {}", lock, e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,180 @@
+package io.sparkrnn.job.driver;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.Normalization;
+import io.sparkrnn.job.executor.GradientTask;
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.LossStats;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+
+/**
+ * Scores a trained model on data with {@link Validation}'s logic: teacher-forced loss and (classes)
+ * accuracy over every valid step, and with feedback K the closed-loop loss over the last K steps.
+ * Losses are in model units, the same mean the training loss is.
+ */
+public final class Evaluation {
+  private Evaluation() {}
+
+  /**
+   * The metrics; fields that do not apply are NaN (written as JSON null).
+   *
+   * @param loss teacher-forced mean loss
+   * @param accuracy fraction of argmax hits (class models)
+   * @param perplexity exp(loss) (class models: e^(mean cross-entropy in nats))
+   * @param closedLoopLoss mean loss over the K self-driven steps (feedback K &gt; 0)
+   * @param closedLoopAccuracy argmax hits over those steps (class models, K &gt; 0)
+   * @param lossTerms the divisor of {@code loss}
+   * @param rmse teacher-forced root mean squared error per output [O] (mse models; null for classes), in model units
+   *     as {@link #of} makes it, in the data's units before normalisation after {@link #inUnitsOf}
+   * @param mae teacher-forced mean absolute error per output [O], units as {@code rmse}
+   */
+  public record Metrics(double loss, double accuracy, double perplexity, double closedLoopLoss, double closedLoopAccuracy,
+      long lossTerms, int feedback, int fromStep, double tolerance, double withinTolerance, double[] rmse, double[] mae) {
+
+    static Metrics of(ModelConfig config, LossStats tf, LossStats cl, int feedback, int fromStep) {
+      boolean classes = config.loss() == LossType.CROSS_ENTROPY;
+      return new Metrics(tf.meanLoss(), classes ? tf.accuracy() : Double.NaN, classes ? Math.exp(tf.meanLoss()) : Double.NaN,
+          cl == null ? Double.NaN : cl.meanLoss(), cl == null || !classes ? Double.NaN : cl.accuracy(), tf.lossCount(), feedback,
+          fromStep, tf.tolerance(), tf.fractionWithinTolerance(), tf.rootMeanSquaredErrors(), tf.meanAbsoluteErrors());
+    }
+
+    /**
+     * rmse and mae taken from model units to the units the targets had before normalisation: an
+     * error scales by the target's std, d_raw = d · std_o (the mean cancels). {@code norm} is the
+     * normalisation the targets were scored in (the dataset's); null or without target statistics:
+     * the model's units are the data's, nothing changes.
+     */
+    public Metrics inUnitsOf(Normalization norm) {
+      if (norm == null || norm.targetStd() == null || rmse == null) {
+        return this;
+      }
+      double[] std = norm.targetStd();
+      if (std.length != rmse.length) {
+        throw new BadInputException("the normalisation has " + std.length + " target statistics, the model O="
+            + rmse.length + " outputs");
+      }
+      double[] r = new double[rmse.length];
+      double[] a = new double[mae.length];
+      for (int o = 0; o < r.length; o++) {
+        r[o] = rmse[o] * std[o];
+        a[o] = mae[o] * std[o];
+      }
+      return new Metrics(loss, accuracy, perplexity, closedLoopLoss, closedLoopAccuracy, lossTerms, feedback, fromStep,
+          tolerance, withinTolerance, r, a);
+    }
+
+    /** Keys loss, accuracy, perplexity, closed_loop_loss (null where they do not apply), and more. */
+    public Map<String, Object> toJson() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("loss", orNull(loss));
+      m.put("accuracy", orNull(accuracy));
+      m.put("perplexity", orNull(perplexity));
+      m.put("closed_loop_loss", orNull(closedLoopLoss));
+      m.put("closed_loop_accuracy", orNull(closedLoopAccuracy));
+      m.put("feedback", (long) feedback);
+      m.put("loss_terms", lossTerms);
+      m.put("from_step", (long) fromStep);
+      m.put("tolerance", orNull(tolerance));
+      m.put("within_tolerance", orNull(withinTolerance));
+      m.put("rmse", list(rmse));
+      m.put("mae", list(mae));
+      return m;
+    }
+
+    /** A two-column table. */
+    public String table() {
+      StringBuilder sb = new StringBuilder();
+      for (Map.Entry<String, Object> e : toJson().entrySet()) {
+        sb.append(String.format("%-22s %s%n", e.getKey(), e.getValue() == null ? "-" : e.getValue()));
+      }
+      return sb.toString();
+    }
+
+    private static Object list(double[] v) {
+      if (v == null) {
+        return null;
+      }
+      List<Object> l = new ArrayList<>();
+      for (double d : v) {
+        l.add(orNull(d));
+      }
+      return l;
+    }
+
+    private static Object orNull(double v) {
+      return Double.isFinite(v) ? (Object) v : null;
+    }
+  }
+
+  /** One batch on this machine (a single shard file). */
+  public static Metrics ofBatch(ModelConfig config, Params params, BpttEngine engine, Batch batch, int feedback, int fromStep,
+      double tolerance) {
+    batch.validateFor(config, true);
+    checkFromStep(fromStep, batch.steps());
+    LossStats tf = new LossStats(tolerance).add(config, batch, engine.forward(params, batch, null).outputs(), fromStep);
+    LossStats cl = feedback > 0 ? checkedClosedLoop(config, params, engine, batch, feedback) : null;
+    return Metrics.of(config, tf, cl, feedback, fromStep);
+  }
+
+  private static void checkFromStep(int fromStep, int T) {
+    if (fromStep < 0 || fromStep >= T) {
+      throw new BadInputException("--from-step " + fromStep + ": expected 0 ≤ K < T = " + T);
+    }
+  }
+
+  /** The given shards of a dataset as a Spark job (shard s on partition s mod P). */
+  public static Metrics ofDataset(JavaSparkContext sc, Dataset dataset, ModelConfig config, Params params, int[] shards,
+      int feedback, int fromStep, double tolerance, String engine, String device, int partitions) {
+    checkFromStep(fromStep, dataset.spec().steps());
+    if (feedback > 0) {
+      checkFeedback(config, dataset.spec().steps(), feedback);
+    }
+    GradientTask.Context context = GradientTask.Context.forScoring(sc, dataset, engine, device, partitions);
+    List<Integer> slots = new ArrayList<>();
+    for (int p = 0; p < partitions; p++) {
+      slots.add(p);
+    }
+    Broadcast<Validation.Input> broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance));
+    sc.setJobDescription("spark-rnn evaluate");
+    try {
+      List<Validation.Result> parts = sc.parallelize(slots, partitions)
+          .mapPartitionsWithIndex(new Validation.Task(context, broadcast), false).collect();
+      LossStats tf = new LossStats(tolerance);
+      LossStats cl = feedback > 0 ? new LossStats() : null;
+      for (Validation.Result r : parts) {
+        tf.merge(r.teacherForced());
+        if (cl != null) {
+          cl.merge(r.closedLoop());
+        }
+      }
+      return Metrics.of(config, tf, cl, feedback, fromStep);
+    } finally {
+      broadcast.destroy();
+    }
+  }
+
+  private static LossStats checkedClosedLoop(ModelConfig config, Params params, BpttEngine engine, Batch batch, int K) {
+    checkFeedback(config, batch.steps(), K);
+    return Validation.closedLoop(config, params, engine, batch, K);
+  }
+
+  /** K in [1, T − 1]: at least one teacher-forced step must come first. */
+  static void checkFeedback(ModelConfig config, int T, int K) {
+    if (K < 1 || K >= T) {
+      throw new BadInputException("--feedback " + K + ": the closed loop needs 1 ≤ K < T = " + T
+          + " (at least one teacher-forced step first)");
+    }
+    io.sparkrnn.kernel.generate.Generator.checkFits(config, config.loss() == LossType.CROSS_ENTROPY
+        ? io.sparkrnn.kernel.generate.Sampler.argmax() : io.sparkrnn.kernel.generate.Sampler.identity());
+  }
+}

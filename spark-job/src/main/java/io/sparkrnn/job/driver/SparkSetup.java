@@ -1,0 +1,145 @@
+package io.sparkrnn.job.driver;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.serializers.JavaSerializer;
+import io.sparkrnn.job.executor.PartitionResult;
+import io.sparkrnn.job.executor.StepInput;
+import io.sparkrnn.job.sync.BarrierTraining;
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.engine.LossStats;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.serializer.KryoRegistrator;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Creates the Spark context for a job: Kryo with our classes registered and registration
+ * required (an unregistered class is an error, not a silent slow path), and, for local masters,
+ * every socket on 127.0.0.1 and no web UI unless asked for.
+ *
+ * <p>Under {@code spark-submit} the master and settings given there win; {@code --master} only
+ * fills in a master when none is set.
+ */
+public final class SparkSetup {
+  private SparkSetup() {}
+
+  /** The master URLs Spark itself parses (SparkContext.createTaskScheduler); others need a cluster manager plugin. */
+  private static final java.util.regex.Pattern SPARK_MASTERS = java.util.regex.Pattern.compile(
+      "local|local\\[([0-9]+|\\*)\\]|local\\[([0-9]+|\\*)\\s*,\\s*([0-9]+)\\]"
+      + "|local-cluster\\[\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*]|spark://.+");
+
+  /**
+   * Refuses, before Spark starts, a master URL that neither Spark nor a cluster manager on the
+   * class path (YARN, Kubernetes) accepts: Spark would log its own stack trace while failing.
+   */
+  public static void requireKnownMaster(String master) {
+    if (SPARK_MASTERS.matcher(master).matches()) {
+      return;
+    }
+    for (org.apache.spark.scheduler.ExternalClusterManager m
+        : java.util.ServiceLoader.load(org.apache.spark.scheduler.ExternalClusterManager.class)) {
+      if (m.canCreate(master)) {
+        return;
+      }
+    }
+    throw new BadInputException("--master " + master + ": not a master URL Spark accepts (expected local, local[N], "
+        + "local[*], spark://HOST:PORT, or yarn and k8s://https://HOST:PORT where their Spark modules are on the class path)");
+  }
+
+  public static JavaSparkContext start(String appName, String master) {
+    SparkConf conf = conf(appName, master, true);
+    try {
+      return new JavaSparkContext(conf);
+    } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
+      throw masterError(conf, e);
+    }
+  }
+
+  /**
+   * A SparkSession with the same settings, for the commands that read tables. Kryo registration
+   * is not required there: Spark SQL's own task results (file commit messages, say) are not
+   * registered classes.
+   */
+  public static SparkSession session(String appName, String master) {
+    SparkConf conf = conf(appName, master, false);
+    try {
+      return SparkSession.builder().config(conf).getOrCreate();
+    } catch (Exception e) {
+      throw masterError(conf, e);
+    }
+  }
+
+  /** A master URL Spark cannot parse is the user's typo, not a bug: one line, exit 2; anything else as it was. */
+  private static RuntimeException masterError(SparkConf conf, Exception e) {
+    String m = String.valueOf(e.getMessage());
+    if (m.startsWith("Could not parse Master URL")) {
+      return new BadInputException("--master " + conf.get("spark.master") + ": Spark cannot parse this master URL "
+          + "(expected local, local[N], local[*], spark://HOST:PORT, yarn or k8s://https://HOST:PORT)", e);
+    }
+    return e instanceof RuntimeException r ? r : new IllegalStateException(e);
+  }
+
+  private static SparkConf conf(String appName, String master, boolean registrationRequired) {
+    SparkConf conf = new SparkConf().setAppName(appName);
+    if (!conf.contains("spark.master")) {
+      conf.setMaster(master);
+    }
+    String effective = conf.get("spark.master");
+    requireKnownMaster(effective);
+    if (effective.startsWith("local")) {
+      conf.setIfMissing("spark.driver.host", "127.0.0.1");
+      conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+      conf.setIfMissing("spark.ui.enabled", "false");
+    }
+    conf.set("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
+    conf.set("spark.kryo.registrator", Registrator.class.getName());
+    conf.setIfMissing("spark.kryo.registrationRequired", Boolean.toString(registrationRequired));
+    conf.setIfMissing("spark.kryoserializer.buffer.max", "1g");
+    // A partition's result holds a float64 gradient sum (8 bytes per parameter: 2 MB for an
+    // LSTM with H = 256). Above spark.task.maxDirectResultSize (1 MB by default) Spark parks the
+    // result in the executor's block manager and the driver fetches it in a second round trip,
+    // every step; send results up to 64 MB with the task status instead.
+    conf.setIfMissing("spark.task.maxDirectResultSize", "64m");
+    // --sync barrier needs every partition's task running at once. Spark checks the free slots
+    // when the job is submitted and, by default, retries 40 times 15 s apart (10 minutes) before
+    // failing; check every second for two minutes instead, long enough for executors to register.
+    conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
+    conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "120");
+    return conf;
+  }
+
+  /**
+   * Registers what crosses the wire. Records go through Java serialisation inside Kryo (Kryo 4
+   * cannot set a record's final fields); their payload is primitive arrays, which Java
+   * serialisation writes in bulk.
+   */
+  public static final class Registrator implements KryoRegistrator {
+    @Override
+    public void registerClasses(Kryo kryo) {
+      JavaSerializer java = new JavaSerializer();
+      kryo.register(StepInput.class, java);
+      kryo.register(PartitionResult.class, java);
+      kryo.register(PartitionResult[].class);
+      kryo.register(BarrierTraining.SegmentInput.class, java);
+      kryo.register(BarrierTraining.SegmentResult.class, java);
+      kryo.register(BarrierTraining.SegmentResult[].class);
+      kryo.register(Validation.Input.class, java);
+      kryo.register(Validation.Result.class, java);
+      kryo.register(Validation.Result[].class);
+      kryo.register(PredictJob.Input.class, java);
+      kryo.register(PredictJob.ShardResult.class, java);
+      kryo.register(PredictJob.ShardResult[].class);
+      kryo.register(GradientSum.class, java);
+      kryo.register(LossStats.class, java);
+      kryo.register(float[].class);
+      kryo.register(double[].class);
+      kryo.register(int[].class);
+      kryo.register(long[].class);
+      kryo.register(byte[].class);
+      kryo.register(String[].class);
+      kryo.register(Object[].class);
+      kryo.register(Integer[].class);
+    }
+  }
+}

@@ -1,0 +1,649 @@
+package io.sparkrnn.job.driver;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.Split;
+import io.sparkrnn.fs.HadoopFiles;
+import io.sparkrnn.fs.OutputDir;
+import io.sparkrnn.infer.Compatibility;
+import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.TrainConfig;
+import io.sparkrnn.job.executor.CombineTree;
+import io.sparkrnn.job.executor.ExecutorRuntime;
+import io.sparkrnn.job.executor.GradientTask;
+import io.sparkrnn.job.executor.Schedule;
+import io.sparkrnn.job.executor.ShardCache;
+import io.sparkrnn.job.executor.ShardDataException;
+import io.sparkrnn.job.executor.ShardPlacement;
+import io.sparkrnn.job.executor.StepInput;
+import io.sparkrnn.job.executor.TestHooks;
+import io.sparkrnn.job.executor.VirtualPartitions;
+import io.sparkrnn.job.report.TrainReport;
+import io.sparkrnn.job.report.TrainingMetrics;
+import io.sparkrnn.job.sync.BarrierSync;
+import io.sparkrnn.job.sync.BarrierTraining;
+import io.sparkrnn.job.sync.GradientExchange;
+import io.sparkrnn.job.sync.JobSync;
+import io.sparkrnn.job.sync.StepMerge;
+import io.sparkrnn.job.sync.StepSync;
+import io.sparkrnn.job.sync.StepUpdate.StepRecord;
+import io.sparkrnn.job.sync.StepUpdate;
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.device.AutoDevice;
+import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.optim.Optimizer;
+import io.sparkrnn.model.Checkpoints;
+import io.sparkrnn.model.ModelMetadata;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.IntStream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+
+/**
+ * The training driver: synchronous data-parallel BPTT.
+ *
+ * <p>One step: the step's global batch is cut into V virtual partitions ({@link VirtualPartitions});
+ * every partition computes (loss sum, gradient sum, count) over each of its contiguous run of them
+ * ({@link GradientTask}); the sums are merged in a fixed tree over the V ({@link CombineTree},
+ * {@link StepMerge}), so the total is the same whatever order tasks finish in and however many
+ * there are; the mean over the
+ * total count (N partitions × B sequences give exactly the mean over N·B sequences) is clipped by
+ * global norm and applied by the optimizer ({@link StepUpdate}).
+ *
+ * <p>Where the merge and update run is {@code --sync}: {@code job} runs one Spark job per step and
+ * updates on the driver; {@code barrier} (the default) runs many steps per Spark job, exchanging
+ * the sums through the driver's {@link GradientExchange} and updating in every task
+ * ({@link BarrierTraining}). Both give the
+ * same bits. Validation, checkpoints and progress lines happen on the driver between jobs.
+ *
+ * <p>Call order: {@link #prepare} (validates everything, before Spark starts) → {@link #run}.
+ */
+public final class Trainer {
+  /**
+   * Training keys that must match between a checkpoint and a resumed run for the result to be the
+   * same. Not the partition count: the virtual partitions make the bits independent of it.
+   */
+  static final Set<String> RESUME_KEYS = Set.of("data", "cell", "num-layers", "hidden-size", "mode", "loss", "optimizer", "lr",
+      "momentum", "beta1", "beta2", "eps", "weight-decay", "clip-norm", "batch", "tbptt", "seed", "virtual-partitions", "lr-schedule",
+      "lr-min");
+
+  private final TrainConfig config;
+  private final Dataset dataset;
+  private final ModelConfig model;
+  private final Schedule schedule;
+  private final long totalSteps;
+  private final OutputDir out;
+  private final Checkpoints checkpoints;
+  private final PrintStream log;
+  private final TrainingMetrics metrics = new TrainingMetrics();
+  /** The weights step 0 starts from: {@code --init}'s, or null for {@code Params.initialize(model, seed)}. */
+  private final Params initial;
+
+  private Trainer(TrainConfig config, Dataset dataset, ModelConfig model, Schedule schedule, long totalSteps, OutputDir out,
+      PrintStream log, Params initial) {
+    this.initial = initial;
+    this.config = config;
+    this.dataset = dataset;
+    this.model = model;
+    this.schedule = schedule;
+    this.totalSteps = totalSteps;
+    this.out = out;
+    this.checkpoints = new Checkpoints(out);
+    this.log = log;
+  }
+
+  /**
+   * Validates the configuration against the dataset and the output directory, without starting
+   * Spark: a bad key, a batch the data cannot fill, a model that does not fit the data, or an
+   * output directory that already holds a run (without --resume) fails here.
+   */
+  public static Trainer prepare(Map<String, String> given, Configuration hadoop, PrintStream log) throws IOException {
+    TrainConfig syntax = TrainConfig.parse(given, null); // every key's syntax, before touching the file system
+    io.sparkrnn.data.FileSystems.requireUsableOutput(syntax.out(), hadoop, "--out", true);
+    Dataset dataset = Dataset.open(syntax.data(), hadoop);
+    DatasetSpec spec = dataset.manifest().spec();
+    TrainConfig config = TrainConfig.parse(given, new TrainConfig.DatasetDefaults(spec.mode(), spec.loss()));
+    if (config.mode() != spec.mode()) {
+      throw new BadInputException("mode: the dataset " + config.data() + " is " + spec.mode().id() + ", the configuration says "
+          + config.mode().id());
+    }
+    if (config.loss() != spec.loss()) {
+      throw new BadInputException("loss: the dataset " + config.data() + " suits " + spec.loss().id()
+          + " (its y is " + (spec.classTargets() ? "class ids" : "floats") + "), the configuration says " + config.loss().id());
+    }
+    ModelConfig model = new ModelConfig(config.cell(), config.numLayers(), spec.features(), config.hiddenSize(), spec.outputs(),
+        config.mode(), config.loss());
+    checkMemory(model, config, spec, dataset.manifest().shards().stream().mapToLong(ShardInfo::bytes).sum());
+    List<ShardInfo> all = dataset.manifest().shards();
+    List<Integer> train = new ArrayList<>();
+    for (int i = 0; i < all.size(); i++) {
+      if (all.get(i).split() == Split.TRAIN) {
+        train.add(i);
+      }
+    }
+    if (train.isEmpty()) {
+      throw new BadInputException("data: " + config.data() + " has no training shards");
+    }
+    int[] shardIndex = train.stream().mapToInt(Integer::intValue).toArray();
+    int[] shardBatch = train.stream().mapToInt(i -> all.get(i).batch()).toArray();
+    Schedule schedule = new Schedule(shardIndex, shardBatch, config.batch(), config.seed(), spec.steps(), config.tbptt());
+    if (schedule.stepsPerEpoch() == 0) {
+      throw new BadInputException("batch: " + config.batch() + " is more than the training split holds");
+    }
+    long total = config.steps() > 0 ? config.steps() : config.epochs() * schedule.stepsPerEpoch();
+    OutputDir out = new OutputDir(config.out(), hadoop);
+    boolean hasRun = !out.list(Checkpoints.DIR, "step-", ".safetensors").isEmpty() || out.exists("model.safetensors");
+    if (hasRun && !config.resume() && !config.overwrite()) {
+      throw new BadInputException("out: " + out.dir() + " already holds a training run; pass --resume to continue it, "
+          + "--overwrite to replace it, or choose another --out");
+    }
+    if (config.feedback() > 0) {
+      checkClosedLoopFits(model, spec, config.feedback());
+    }
+    Params initial = config.init() == null ? null : warmStart(config.init(), model, dataset, hadoop);
+    Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log, initial);
+    trainer.previousRun = hasRun;
+    return trainer;
+  }
+
+  /** Whether a stopped run can be resumed, in words: the last checkpoint named, or that none was written. */
+  private String checkpointStatus() throws IOException {
+    List<String> saved = out.list(Checkpoints.DIR, "step-", ".safetensors");
+    return saved.isEmpty() ? "No checkpoint was written yet (nothing to resume from)"
+        : "The last checkpoint, " + out.path(Checkpoints.DIR + "/" + saved.get(saved.size() - 1))
+            + ", is intact: --resume true continues from it";
+  }
+
+  /** Removes temporary files that interrupted writes left in --out; call it holding the run lock. */
+  public void removeStaleTemporaries() throws IOException {
+    int removed = out.removeStaleTemporaries(Checkpoints.DIR);
+    if (removed > 0) {
+      log.printf("removed %d temporary file(s) that an interrupted run left in %s%n", removed, out.dir());
+    }
+  }
+
+  /** What a run writes in --out: what --overwrite removes (a file or, for checkpoints, a folder). */
+  static final List<String> RUN_FILES = List.of("model.safetensors", Checkpoints.DIR, TrainingMetrics.FILE, "report.md",
+      "loss.png");
+
+  /** Whether --out held a run when this trainer was prepared. */
+  private boolean previousRun;
+
+  /**
+   * With --overwrite, removes the earlier run's files from --out (nothing else there). Call it
+   * while holding the run lock, before {@link #run}, so that no other run's files are touched.
+   */
+  public void clearPreviousRun() throws IOException {
+    if (!config.overwrite() || !previousRun) {
+      return;
+    }
+    for (String f : RUN_FILES) {
+      out.deleteTree(f);
+    }
+    log.printf("--overwrite: removed the earlier run's %s from %s%n", String.join(", ", RUN_FILES), out.dir());
+    previousRun = false;
+  }
+
+  /**
+   * Refuses, before Spark starts, a model or batch whose memory this driver cannot hold. The
+   * driver keeps per parameter about 28 bytes: the float32 weights (4), the float64 gradient sum
+   * (8), Adam's two moments (8), the copy each step sends and the update's scratch (8). In local
+   * mode the executors' engines share this JVM: per layer (T+1)·B·(G·H + 4H) float32 activations
+   * and states (the JVM engine's working memory, docs/PERFORMANCE.md, rounded up), the inputs and
+   * outputs, a float32 and a float64 gradient per virtual partition, and the shard cache
+   * ({@code shard-cache}, resolved against this heap).
+   */
+  private static void checkMemory(ModelConfig model, TrainConfig config, DatasetSpec spec, long datasetBytes) {
+    long params = new io.sparkrnn.kernel.model.ParamLayout(model).size(); // refuses 2^31 parameters itself
+    long bytes = 28L * params;
+    if (config.master().startsWith("local")) {
+      ShardCache.requireFits(config.shardCache(), Runtime.getRuntime().maxMemory(), "this JVM's heap (a local master's executors share it)");
+      long T = spec.steps();
+      long B = config.batch();
+      long H = model.hiddenSize();
+      long GH = (long) model.cell().gates() * H;
+      bytes += 4 * (model.numLayers() * (T + 1) * B * (GH + 4 * H) + T * B * (spec.features() + 2L * model.outputSize()))
+          + 12L * params * config.virtualPartitions() + cacheGrowth(config.shardCache(), datasetBytes);
+    }
+    io.sparkrnn.fs.MemoryBudget.require("training " + model.cell().id() + " with hidden-size " + model.hiddenSize() + ", "
+        + model.numLayers() + " layer(s) (" + params + " parameters), batch " + config.batch() + " of T=" + spec.steps(),
+        bytes, "lower --hidden-size, --num-layers, --batch or --shard-cache");
+  }
+
+  /**
+   * What this JVM's shard cache may still grow by: its bound, or the whole dataset when smaller
+   * (the shard files' bytes, about their decoded size), less what it holds already (in use now).
+   */
+  static long cacheGrowth(ShardCache.Size size, long datasetBytes) {
+    return Math.max(0, Math.min(size.resolve(Runtime.getRuntime().maxMemory()), datasetBytes) - ShardCache.JVM.held());
+  }
+
+  /**
+   * The weights of {@code --init}, checked against the run: the file's configuration (cell,
+   * layers, H, F, O, mode, loss: its names and shapes are checked as it is read) must be the
+   * run's, and a normalisation it records must be the dataset's (its weights expect inputs in those
+   * units). A file without one (imported from PyTorch) is taken as it is.
+   */
+  static Params warmStart(String uri, ModelConfig model, Dataset dataset, Configuration hadoop) throws IOException {
+    TrainedModel given = TrainedModel.load(uri, hadoop);
+    ModelConfig c = given.config();
+    String where = "init: " + uri + " ";
+    checkSame(where, "cell", c.cell().id(), model.cell().id());
+    checkSame(where, "num-layers", c.numLayers(), model.numLayers());
+    checkSame(where, "hidden-size", c.hiddenSize(), model.hiddenSize());
+    checkSame(where, "input_size F", c.inputSize(), model.inputSize());
+    checkSame(where, "output_size O", c.outputSize(), model.outputSize());
+    checkSame(where, "mode", c.mode().id(), model.mode().id());
+    checkSame(where, "loss", c.loss().id(), model.loss().id());
+    io.sparkrnn.data.Normalization recorded = given.normalization();
+    io.sparkrnn.data.Normalization data = dataset.manifest().normalization();
+    if (recorded != null && !recorded.equals(data)) {
+      throw new BadInputException(where + "was trained on data normalised with " + Compatibility.describe(recorded)
+          + ", the dataset " + dataset.uri() + " is normalised with " + Compatibility.describe(data)
+          + "; prepare the data with the model's statistics");
+    }
+    return given.params();
+  }
+
+  private static void checkSame(String where, String field, Object inFile, Object inRun) {
+    if (!inFile.equals(inRun)) {
+      throw new BadInputException(where + "has " + field + " " + inFile + ", the run has " + field + " " + inRun
+          + " (from the configuration and the dataset)");
+    }
+  }
+
+  /** The parameters step 0 starts from: a copy of {@code --init}'s, else a seeded initialisation. */
+  private Params startingParams() {
+    return initial == null ? Params.initialize(model, config.seed()) : new Params(model, initial.values().clone());
+  }
+
+  private static void checkClosedLoopFits(ModelConfig model, DatasetSpec spec, int feedback) {
+    if (model.mode() != io.sparkrnn.kernel.model.Mode.SEQ2SEQ) {
+      throw new BadInputException("feedback: closed-loop validation needs a seq2seq model");
+    }
+    if (model.inputSize() != model.outputSize()) {
+      throw new BadInputException("feedback: closed-loop validation feeds outputs back as inputs and needs F == O, the data has F="
+          + model.inputSize() + ", O=" + model.outputSize());
+    }
+    if (feedback >= spec.steps()) {
+      throw new BadInputException("feedback: " + feedback + " self-driven steps leave no input-driven step in T=" + spec.steps());
+    }
+  }
+
+  public TrainConfig config() {
+    return config;
+  }
+
+  public ModelConfig model() {
+    return model;
+  }
+
+  public long totalSteps() {
+    return totalSteps;
+  }
+
+  /** What a finished run reports. */
+  public record Summary(long steps, double finalLoss, double validationLoss, double sequencesPerSecond, Set<String> devices,
+      String modelPath) {}
+
+  /** Runs the training loop on an existing Spark context. */
+  public Summary run(JavaSparkContext sc) throws IOException {
+    lastDriverBytesPerStep = 0;
+    boolean barrier = config.sync().equals("barrier");
+    int partitions = partitions(sc);
+    // one partition meets only itself: its task merges locally and no exchange server is started
+    GradientExchange.Server exchange = barrier && partitions > 1 ? startExchange(sc.getConf()) : null;
+    try {
+      Summary summary = run(sc, barrier, partitions, exchange);
+      if (exchange != null) {
+        GradientExchange.Server.Traffic t = exchange.traffic();
+        lastDriverBytesPerStep = t.bytesPerStep();
+        log.printf("gradient exchange: %.1f kB per step through the driver (%d partitions; %.1f MB in, %.1f MB out over %d steps)%n",
+            t.bytesPerStep() / 1e3, partitions, t.bytesIn() / 1e6, t.bytesOut() / 1e6, t.steps());
+      }
+      return summary;
+    } catch (HadoopFiles.WriteException e) {
+      throw new HadoopFiles.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
+    } finally {
+      if (exchange != null) {
+        exchange.close();
+      }
+    }
+  }
+
+  /** Spark setting: the driver port of the --sync barrier gradient exchange (default 0: any free port). */
+  public static final String EXCHANGE_PORT = "spark.sparkrnn.exchange.port";
+
+  /**
+   * The --sync barrier gradient exchange, listening where Spark's driver listens
+   * ({@code spark.driver.bindAddress}, else {@code spark.driver.host}) and advertised to executors
+   * at {@code spark.driver.host}, the address they already reach the driver at.
+   */
+  private GradientExchange.Server startExchange(org.apache.spark.SparkConf conf) throws IOException {
+    GradientExchange.checkNoEncryptionAsked(conf);
+    String secret = GradientExchange.sparkSecret();
+    if (secret == null) {
+      log.println("warning: spark.authenticate is off: the --sync barrier gradient exchange admits tasks that prove they know"
+          + " the segment's random key, which reaches them in the segment's broadcast (readable by whoever can reach Spark's"
+          + " block manager, as is everything in an unauthenticated Spark); set spark.authenticate=true to derive the keys from"
+          + " Spark's secret instead (docs/cluster.md)");
+    }
+    long stepTimeout = conf.getTimeAsSeconds(GradientExchange.STEP_TIMEOUT, GradientExchange.DEFAULT_STEP_TIMEOUT_SECONDS + "s");
+    if (stepTimeout < 1) {
+      throw new BadInputException(GradientExchange.STEP_TIMEOUT + ": expected at least 1 second, found " + stepTimeout);
+    }
+    String host = conf.get("spark.driver.host", java.net.InetAddress.getLocalHost().getHostAddress());
+    return new GradientExchange.Server(conf.get("spark.driver.bindAddress", host), host, conf.getInt(EXCHANGE_PORT, 0), secret,
+        stepTimeout * 1000);
+  }
+
+  private Summary run(JavaSparkContext sc, boolean barrier, int partitions, GradientExchange.Server exchange) throws IOException {
+    if (barrier) {
+      BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
+    }
+    String device = resolveDevice(partitions);
+    if (ExecutorRuntime.localThreads(sc.master()) == 0) { // a local master's executors share the heap checkMemory looked at
+      ShardCache.requireFits(config.shardCache(), sc.getConf().getSizeAsBytes("spark.executor.memory", "1g"),
+          "the executors' heap (spark.executor.memory)");
+    }
+    ShardPlacement placement = new ShardPlacement();
+    sc.sc().register(placement, "spark-rnn shard cache");
+    // the run's own counters in each executor's cache (which outlives the run); never 0, the id of reads outside training
+    long runId = new java.security.SecureRandom().nextLong() | 1;
+    GradientTask.Context context = trainingContext(sc, partitions, device, new ShardCache.Use(config.shardCache(), runId, placement));
+    Map<Integer, String> placedAt = Map.of();
+    JavaRDD<Integer> slots = ShardPlacement.slots(sc, partitions, placedAt);
+
+    checkpoints.pauseMidWriteAt(TestHooks.step(sc.getConf(), Checkpoints.TEST_PAUSE_AT_STEP), log);
+    StepUpdate update = new StepUpdate(config, totalSteps);
+    Params params = startingParams();
+    if (initial != null) {
+      log.printf("starting from the weights of %s%n", config.init());
+    }
+    Optimizer optimizer = update.newOptimizer();
+    long step = 0;
+    float[] carriedH = null;
+    float[] carriedC = null;
+    if (config.resume()) {
+      Checkpoints.Saved saved = checkpoints.loadLatest();
+      if (saved != null) {
+        checkResumable(saved);
+        params = saved.params();
+        optimizer.load(saved.optimizer());
+        step = saved.completedSteps();
+        carriedH = saved.carriedH();
+        carriedC = saved.carriedC();
+        metrics.load(out, step);
+        log.printf("resumed from %s at step %d%n", saved.file(), step);
+      } else {
+        log.printf("--resume: no checkpoint in %s yet; starting at step 0%n", out.path(Checkpoints.DIR));
+      }
+    }
+    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions of %d virtual, engine %s on %s (%d JVM engine"
+        + " thread(s) per task), master %s, sync %s%n",
+        describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.virtualPartitions(), config.engine(),
+        device, context.engineThreads(), sc.master(), config.sync());
+
+    StepSync sync = barrier
+        ? new BarrierSync(sc, context, exchange, partitions, update, config, model, schedule, totalSteps, metrics::addSegment, log)
+        : new JobSync(sc, context, update, model, schedule, totalSteps);
+    Set<String> devices = new TreeSet<>();
+    double lastLoss = Double.NaN;
+    double lastValidation = Double.NaN;
+    long startNanos = System.nanoTime();
+    long stepsThisRun = 0;
+    long sequencesThisRun = 0;
+    while (step < totalSteps) {
+      Map<Integer, String> placed = placement.value().partitions();
+      if (!placed.equals(placedAt)) { // each partition prefers the executor whose cache holds its shards
+        placedAt = placed;
+        slots = ShardPlacement.slots(sc, partitions, placedAt);
+      }
+      StepSync.Advanced advanced = sync.advance(slots, step, new StepSync.State(params, optimizer, carriedH, carriedC), devices);
+      params = advanced.state().params();
+      optimizer = advanced.state().optimizer();
+      carriedH = advanced.state().carriedH();
+      carriedC = advanced.state().carriedC();
+      List<StepRecord> records = advanced.records();
+      String dataError = advanced.dataError();
+      for (int k = 0; k < records.size(); k++) {
+        StepRecord r = records.get(k);
+        boolean segmentEnd = k == records.size() - 1;
+        step = r.step();
+        if (r.status() == StepUpdate.Status.EMPTY) {
+          log.printf("step %d: no valid time steps in this window; no update%n", step);
+          continue;
+        }
+        if (r.status() != StepUpdate.Status.APPLIED) {
+          String what = "step " + step + ": " + (Double.isFinite(r.loss()) ? "gradient norm is " + r.norm() : "loss is " + r.loss());
+          if (r.status() == StepUpdate.Status.SKIPPED) {
+            log.println(what + "; skipping the update (--on-nan skip)");
+            metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), 0, 0, null, null, null);
+            continue;
+          }
+          throw new NonFiniteException(what + "; stopping. " + checkpointStatus()
+              + " (use --on-nan skip to skip such steps, or lower --lr)");
+        }
+        lastLoss = r.loss();
+        stepsThisRun++;
+        sequencesThisRun += config.batch();
+        double seqPerSec = config.batch() / (r.nanos() / 1e9) / schedule.windowsPerBatch();
+        Double valLoss = null;
+        Double valAcc = null;
+        Double closedLoss = null;
+        if (config.validateEvery() > 0 && (step % config.validateEvery() == 0 || step == totalSteps)) {
+          requireSegmentEnd(segmentEnd, step, "validation");
+          Validation.Result v = Validation.run(sc, slots, context, model, params, config.feedback());
+          if (v != null) {
+            valLoss = v.teacherForced().meanLoss();
+            valAcc = v.teacherForced().predictions() > 0 ? v.teacherForced().accuracy() : null;
+            closedLoss = v.closedLoop() == null ? null : v.closedLoop().meanLoss();
+            lastValidation = valLoss;
+          }
+        }
+        metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, valLoss, valAcc, closedLoss);
+        metrics.addTiming(r.nanos(), r.computeNanos(), r.reduceNanos(), r.updateNanos());
+        if (step % config.logEvery() == 0 || step == totalSteps || valLoss != null) {
+          double elapsed = (System.nanoTime() - startNanos) / 1e9;
+          double eta = elapsed / stepsThisRun * (totalSteps - step);
+          log.println(progressLine(step, r.loss(), r.norm(), seqPerSec, valLoss, valAcc, closedLoss, eta));
+        }
+        if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
+          requireSegmentEnd(segmentEnd, step, "checkpoint");
+          checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, config.toMap());
+          metrics.write(out);
+        }
+      }
+      if (dataError != null) {
+        throw new ShardDataException(dataError);
+      }
+    }
+    checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, config.toMap());
+    out.write("model.safetensors", ModelFile.toBytes(params, modelMetadata()));
+    metrics.write(out);
+    double elapsed = (System.nanoTime() - startNanos) / 1e9;
+    double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
+    Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
+    lastCacheStats = cacheStats;
+    cacheStats.forEach((where, st) -> log.printf("shard cache on %s: %s%n", where, st.describe()));
+    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, context.engineThreads(), sc.master(),
+        cacheStats);
+    log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
+        Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
+        out.path("model.safetensors"));
+    return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
+  }
+
+  /** The line of {@code --device auto}'s measurement in the last {@link #run}, or null when the device was named. */
+  private String autoChoice;
+
+  /**
+   * {@code --device}, or for {@code --engine kernel --device auto} the device {@link AutoDevice}
+   * picks by timing a few steps of this run's shape (the sequences of one partition, the first
+   * window's T) on the driver; logged, and recorded in the report. The executors run the picked
+   * device, so every partition computes with the same kernels.
+   */
+  private String resolveDevice(int partitions) {
+    autoChoice = null;
+    if (!config.engine().equals("kernel") || !config.device().equals("auto")) {
+      return config.device();
+    }
+    int perPartition = Math.max(1, (config.batch() + partitions - 1) / partitions);
+    AutoDevice.Choice choice = AutoDevice.choose(model, perPartition, schedule.windowLength(0), config.seed());
+    autoChoice = choice.describe();
+    log.println(autoChoice);
+    return choice.device();
+  }
+
+  /**
+   * What every task of this run needs: the data, the engine, the partition and virtual partition
+   * counts (refusing more partitions than virtual partitions) and the JVM engine's threads.
+   */
+  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions) {
+    return trainingContext(sc, partitions, config.device(), ShardCache.Use.DEFAULT);
+  }
+
+  /** As above, the kernels on {@code device} ({@code --device}, or what auto picked) and the run's shard cache. */
+  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions, String device, ShardCache.Use cache) {
+    new VirtualPartitions(config.batch(), config.virtualPartitions()).requireTasks(partitions);
+    return new GradientTask.Context(dataset, config.engine(), device, partitions, config.virtualPartitions(),
+        ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions), cache);
+  }
+
+  /**
+   * The partition count: {@code --partitions}, or by default 1 on a local master (one JVM, whose
+   * engine already spreads each call over every core) and on a cluster the context's default
+   * parallelism, at most the virtual partitions (each task computes at least one).
+   */
+  public int partitions(JavaSparkContext sc) {
+    if (config.partitions() > 0) {
+      return config.partitions();
+    }
+    return ExecutorRuntime.localThreads(sc.master()) > 0 ? 1 : Math.max(1, Math.min(sc.defaultParallelism(), config.virtualPartitions()));
+  }
+
+  private static void requireSegmentEnd(boolean segmentEnd, long step, String what) {
+    if (!segmentEnd) {
+      throw new IllegalStateException("a " + what + " at step " + step + " fell inside a barrier segment");
+    }
+  }
+
+  /**
+   * The merged raw sums of step 0 from freshly initialised parameters, on {@code partitions}
+   * partitions: what the gradient-averaging tests compare with a single machine.
+   */
+  public GradientSum firstStepSums(JavaSparkContext sc, int partitions) {
+    GradientTask.Context context = trainingContext(sc, partitions);
+    JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
+    Params params = startingParams();
+    Schedule.Chosen chosen = schedule.sequences(0);
+    StepInput input = new StepInput(0, model, params.values().clone(), chosen.shards(), chosen.rows(), 0, schedule.windowLength(0),
+        null, null, false);
+    return StepMerge.total(JobSync.computeStep(sc, slots, context, input, null), context.virtualPartitions());
+  }
+
+  private Map<String, ShardCache.Stats> lastCacheStats = Map.of();
+
+  /** Bytes per step through the driver's gradient exchange in the last {@link #run} (in + out), 0 without one. */
+  private double lastDriverBytesPerStep;
+
+  public double driverBytesPerStep() {
+    return lastDriverBytesPerStep;
+  }
+
+  /** Each executor's shard cache counters (by Spark task location) over the last {@link #run}. */
+  public Map<String, ShardCache.Stats> shardCacheStats() {
+    return lastCacheStats;
+  }
+
+  /** The per-step metrics of the last {@link #run}. */
+  public TrainingMetrics metrics() {
+    return metrics;
+  }
+
+  public Dataset dataset() {
+    return dataset;
+  }
+
+  public Schedule schedule() {
+    return schedule;
+  }
+
+  private Map<String, String> modelMetadata() {
+    return ModelMetadata.fromManifest(dataset.manifest());
+  }
+
+  private void checkResumable(Checkpoints.Saved saved) {
+    Map<String, String> now = config.toMap();
+    List<String> differ = new ArrayList<>();
+    for (String key : RESUME_KEYS) {
+      if (key.equals("virtual-partitions") && !saved.trainConfig().containsKey(key)) {
+        differ.add(key + " (the checkpoint was written before virtual partitions, when a step's sums were added in partition"
+            + " order; now " + now.get(key) + ")");
+        continue;
+      }
+      if (!String.valueOf(now.get(key)).equals(String.valueOf(saved.trainConfig().get(key)))) {
+        differ.add(key + " (checkpoint " + saved.trainConfig().get(key) + ", now " + now.get(key) + ")");
+      }
+    }
+    if (config.lrSchedule().equals("cosine")) {
+      // the cosine schedule spans the run's length: another length would change the learning rates
+      for (String key : List.of("steps", "epochs")) {
+        if (!String.valueOf(now.get(key)).equals(String.valueOf(saved.trainConfig().get(key)))) {
+          differ.add(key + " (checkpoint " + saved.trainConfig().get(key) + ", now " + now.get(key) + "; lr-schedule cosine spans the run)");
+        }
+      }
+    }
+    if (!differ.isEmpty()) {
+      throw new BadInputException("resume: " + saved.file() + " was trained with other settings: " + String.join(", ", differ));
+    }
+  }
+
+  private String describeModel() {
+    return model.cell().id() + " " + model.numLayers() + "x" + model.hiddenSize() + " (F=" + model.inputSize() + ", O="
+        + model.outputSize() + ", " + model.mode().id() + ", " + model.loss().id() + ")";
+  }
+
+  private String progressLine(long step, double loss, double norm, double seqPerSec, Double valLoss, Double valAcc,
+      Double closedLoss, double etaSeconds) {
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format("step %d/%d  epoch %d  loss %.5g  |g| %.3g", step, totalSteps, schedule.epochOf(step - 1) + 1, loss, norm));
+    if (valLoss != null) {
+      sb.append(String.format("  val %.5g", valLoss));
+    }
+    if (valAcc != null) {
+      sb.append(String.format("  acc %.2f%%", 100 * valAcc));
+    }
+    if (closedLoss != null) {
+      sb.append(String.format("  closed-loop %.5g", closedLoss));
+    }
+    sb.append(String.format("  %,.0f seq/s  ETA %s", seqPerSec, formatDuration(etaSeconds)));
+    return sb.toString();
+  }
+
+  static String formatDuration(double seconds) {
+    long s = Math.round(seconds);
+    return s >= 3600 ? String.format("%dh%02dm", s / 3600, (s % 3600) / 60) : String.format("%dm%02ds", s / 60, s % 60);
+  }
+
+  /** A NaN or infinite loss or gradient under --on-nan stop. */
+  public static final class NonFiniteException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public NonFiniteException(String message) {
+      super(message);
+    }
+  }
+}

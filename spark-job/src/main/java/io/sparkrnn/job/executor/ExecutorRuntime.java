@@ -1,0 +1,131 @@
+package io.sparkrnn.job.executor;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.kernel.device.Engines;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.model.Batch;
+import java.io.UncheckedIOException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Per-executor-JVM state: the shard cache ({@link ShardCache}) and BPTT engines, made once and reused by every task and
+ * step that runs in this JVM. Never serialised.
+ *
+ * <p>Engines are not thread-safe, and an executor runs one task per core at once, so engines sit
+ * in a pool: a task borrows one (creating it the first time, which compiles the kernels) and
+ * returns it. The pool grows to the number of tasks that ran at once, then stays.
+ */
+public final class ExecutorRuntime {
+  private static final Map<String, ConcurrentLinkedDeque<BpttEngine>> ENGINES = new ConcurrentHashMap<>();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(ExecutorRuntime::closeAll, "spark-rnn-engine-close"));
+  }
+
+  private ExecutorRuntime() {}
+
+  /**
+   * The shard, from this JVM's {@link ShardCache} or read (with its checksum verified) now.
+   *
+   * @throws ShardDataException when the shard fails a check that a retry would fail again: missing,
+   *     wrong size, wrong CRC32C, or bad dtypes, shapes or values
+   * @throws UncheckedIOException for other I/O errors, which a retry may cure
+   */
+  public static Batch shard(Dataset dataset, int index) {
+    return ShardCache.JVM.get(0, dataset, index);
+  }
+
+  /**
+   * Sets this JVM's shard cache to {@code size} and reads every shard of the dataset into it (as far
+   * as they fit): a fully cached start for benchmarks on a local master.
+   */
+  public static void preload(Dataset dataset, ShardCache.Size size) {
+    ShardCache.JVM.configure(size);
+    for (int i = 0; i < dataset.manifest().shards().size(); i++) {
+      ShardCache.JVM.get(0, dataset, i);
+    }
+  }
+
+  /** Runs {@code work} with an engine of this kind and device borrowed from the pool. */
+  public static <T> T withEngine(String engine, String device, Function<BpttEngine, T> work) {
+    return withEngine(engine, device, 0, work);
+  }
+
+  /**
+   * Runs {@code work} with an engine of this kind, device and JVM engine thread count (0: every
+   * core; see {@link Engines#create(String, String, int)}) borrowed from the pool.
+   */
+  public static <T> T withEngine(String engine, String device, int jvmThreads, Function<BpttEngine, T> work) {
+    // the resolved count: -Dsparkrnn.jvm.threads set later in this JVM (tests) must not get an engine made before
+    String key = engine + "/" + device + "/" + io.sparkrnn.kernel.jvm.JvmEngine.threadsFor(jvmThreads);
+    ConcurrentLinkedDeque<BpttEngine> pool = ENGINES.computeIfAbsent(key, k -> new ConcurrentLinkedDeque<>());
+    BpttEngine e = pool.pollFirst();
+    if (e == null) {
+      e = Engines.create(engine, device, jvmThreads);
+    }
+    try {
+      T result = work.apply(e);
+      pool.addFirst(e);
+      return result;
+    } catch (RuntimeException | Error failure) {
+      // an engine that failed mid-call may hold broken device state: drop it
+      try {
+        e.close();
+      } catch (RuntimeException ignored) {
+        // already failing; keep the original error
+      }
+      throw failure;
+    }
+  }
+
+  /** Drops cached shards (tests, and a driver that reuses its JVM for another dataset). */
+  public static void clearShards() {
+    ShardCache.JVM.clear();
+  }
+
+  static void closeAll() {
+    for (ConcurrentLinkedDeque<BpttEngine> pool : ENGINES.values()) {
+      BpttEngine e;
+      while ((e = pool.pollFirst()) != null) {
+        try {
+          e.close();
+        } catch (RuntimeException ignored) {
+          // closing at JVM exit: nothing left to report to
+        }
+      }
+    }
+  }
+
+  /**
+   * The JVM engine's threads in each task: the task's CPUs, {@code spark.task.cpus} (default 1;
+   * set it to {@code spark.executor.cores} to run one task per executor on all its cores). On a
+   * local master the P tasks share the JVM's N task threads: ⌊N / P⌋ each, at least
+   * {@code spark.task.cpus}. Each executor caps it at its host's cores. The thread count never
+   * changes the bits: slices follow the virtual partitions.
+   */
+  public static int engineThreads(org.apache.spark.SparkConf conf, String master, int partitions) {
+    int taskCpus = Math.max(1, conf.getInt("spark.task.cpus", 1));
+    int local = localThreads(master);
+    return local > 0 ? Math.max(taskCpus, local / partitions) : taskCpus;
+  }
+
+  private static final Pattern LOCAL = Pattern.compile("local(?:\\[(\\*|\\d+)(?:,\\s*\\d+)?])?");
+
+  /** Task threads of a local master (local, local[N], local[*], local[N,F]); 0 when not local. */
+  public static int localThreads(String master) {
+    Matcher m = LOCAL.matcher(master.trim().toLowerCase(Locale.ROOT));
+    if (!m.matches()) {
+      return 0;
+    }
+    if (m.group(1) == null) {
+      return 1;
+    }
+    return m.group(1).equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(m.group(1));
+  }
+}

@@ -1,0 +1,154 @@
+package io.sparkrnn.job.executor;
+
+import io.sparkrnn.kernel.BadInputException;
+import java.io.Serializable;
+import java.util.SplittableRandom;
+
+/**
+ * Which sequences each step trains on: a pure function of (seed, step), so a restarted driver or
+ * a retried task sees exactly the same batch.
+ *
+ * <p>The training sequences are numbered in manifest order (shard by shard, row by row). Epoch e
+ * visits them in a Fisher–Yates permutation drawn from {@code SplittableRandom(seed + e)}; its
+ * k-th batch takes permuted positions [k·B, (k+1)·B). The last partial batch of an epoch is
+ * dropped, so every step has exactly B sequences. With truncated BPTT each batch is trained in
+ * W = ⌈T / k⌉ consecutive steps, one per window; otherwise W = 1.
+ */
+public final class Schedule implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final int[] shardOfSequence;
+  private final int[] rowOfSequence;
+  private final int batch;
+  private final long seed;
+  private final int windowsPerBatch;
+  private final int windowSteps;
+  private final int steps;
+  // a cache of the last two epochs' permutations (a task looking a few steps ahead straddles an
+  // epoch's end); not shipped (barrier tasks rebuild it)
+  private transient int cachedEpoch;
+  private transient int[] cachedPermutation;
+  private transient int otherEpoch;
+  private transient int[] otherPermutation;
+
+  /**
+   * @param trainShards manifest indices of the training shards
+   * @param shardBatch the number of sequences of each of those shards
+   * @param tbptt window length k, or 0 for full BPTT
+   */
+  public Schedule(int[] trainShards, int[] shardBatch, int batch, long seed, int steps, int tbptt) {
+    long total = 0;
+    for (int b : shardBatch) {
+      total += b;
+    }
+    if (total < batch) {
+      throw new BadInputException("batch: " + batch + " sequences per step, but the training split holds only " + total);
+    }
+    shardOfSequence = new int[(int) total];
+    rowOfSequence = new int[(int) total];
+    int k = 0;
+    for (int s = 0; s < trainShards.length; s++) {
+      for (int r = 0; r < shardBatch[s]; r++) {
+        shardOfSequence[k] = trainShards[s];
+        rowOfSequence[k] = r;
+        k++;
+      }
+    }
+    this.batch = batch;
+    this.seed = seed;
+    this.steps = steps;
+    this.windowSteps = tbptt > 0 ? Math.min(tbptt, steps) : steps;
+    this.windowsPerBatch = (steps + windowSteps - 1) / windowSteps;
+  }
+
+  /** Optimizer steps in one epoch: ⌊sequences / B⌋ batches × W windows. */
+  public long stepsPerEpoch() {
+    return (long) (shardOfSequence.length / batch) * windowsPerBatch;
+  }
+
+  /** B: sequences in every step's batch. */
+  public int batch() {
+    return batch;
+  }
+
+  public int windowsPerBatch() {
+    return windowsPerBatch;
+  }
+
+  /** The epoch (0-based) that global step {@code step} belongs to. */
+  public int epochOf(long step) {
+    return (int) (step / stepsPerEpoch());
+  }
+
+  /** First time step of step's window. */
+  public int windowStart(long step) {
+    return (int) (step % windowsPerBatch) * windowSteps;
+  }
+
+  /** Length of step's window (the last window of a batch may be shorter). */
+  public int windowLength(long step) {
+    return Math.min(windowSteps, steps - windowStart(step));
+  }
+
+  /** True when step starts a new batch (its carried state starts at zero). */
+  public boolean startsBatch(long step) {
+    return step % windowsPerBatch == 0;
+  }
+
+  /** The sequences of one step's batch, in batch order: manifest shard index and row of each. */
+  public record Chosen(int[] shards, int[] rows) {}
+
+  /**
+   * The B sequences of this step's batch. The epoch's permutation picks which B; the batch lists
+   * them in shard order (sequence ids follow the shards), so that the contiguous runs of virtual
+   * partitions each task computes cover contiguous bands of shards: a task reads few of the
+   * step's shards, mostly the same ones from step to step, which keeps its executor's shard cache
+   * and prefetch useful. The order decides only how the batch's sequences are grouped, not which
+   * train together.
+   */
+  public Chosen sequences(long step) {
+    int epoch = epochOf(step);
+    long batchInEpoch = (step % stepsPerEpoch()) / windowsPerBatch;
+    int[] perm = permutation(epoch);
+    int first = (int) (batchInEpoch * batch);
+    int[] seqs = java.util.Arrays.copyOfRange(perm, first, first + batch);
+    java.util.Arrays.sort(seqs);
+    int[] shards = new int[batch];
+    int[] rows = new int[batch];
+    for (int i = 0; i < batch; i++) {
+      shards[i] = shardOfSequence[seqs[i]];
+      rows[i] = rowOfSequence[seqs[i]];
+    }
+    return new Chosen(shards, rows);
+  }
+
+  // synchronized: on a local master the barrier tasks share the driver's broadcast object
+  private synchronized int[] permutation(int epoch) {
+    if (otherPermutation != null && epoch == otherEpoch) {
+      int[] p = otherPermutation;
+      otherPermutation = cachedPermutation;
+      otherEpoch = cachedEpoch;
+      cachedPermutation = p;
+      cachedEpoch = epoch;
+    }
+    if (cachedPermutation == null || epoch != cachedEpoch) {
+      int n = shardOfSequence.length;
+      int[] p = new int[n];
+      for (int i = 0; i < n; i++) {
+        p[i] = i;
+      }
+      SplittableRandom r = new SplittableRandom(seed + epoch);
+      for (int i = n - 1; i > 0; i--) {
+        int j = r.nextInt(i + 1);
+        int t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+      }
+      otherPermutation = cachedPermutation;
+      otherEpoch = cachedEpoch;
+      cachedPermutation = p;
+      cachedEpoch = epoch;
+    }
+    return cachedPermutation;
+  }
+}

@@ -1,0 +1,117 @@
+package io.sparkrnn.job.report;
+
+import io.sparkrnn.fs.OutputDir;
+import io.sparkrnn.job.TrainConfig;
+import io.sparkrnn.job.executor.ShardCache;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.awt.Color;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The end-of-run report in the output directory: {@code loss.png} (training and validation loss
+ * by step) and {@code report.md} (configuration, model, devices that ran each executor's kernels,
+ * throughput, Spark overhead per step, final losses, each executor's shard cache counters).
+ */
+public final class TrainReport {
+  private TrainReport() {}
+
+  /** @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.device.AutoDevice}), or null */
+  public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,
+      String deviceChoice, double sequencesPerSecond, int partitions, int engineThreads, String master,
+      Map<String, ShardCache.Stats> shardCache) throws IOException {
+    List<double[]> train = new ArrayList<>();
+    List<double[]> val = new ArrayList<>();
+    List<double[]> closed = new ArrayList<>();
+    Map<String, Object> last = null;
+    for (Map<String, Object> r : metrics.rows()) {
+      double step = ((Number) r.get("step")).doubleValue();
+      if (r.get("loss") instanceof Number n) {
+        train.add(new double[] {step, n.doubleValue()});
+      }
+      if (r.get("val_loss") instanceof Number n) {
+        val.add(new double[] {step, n.doubleValue()});
+      }
+      if (r.get("closed_loop_loss") instanceof Number n) {
+        closed.add(new double[] {step, n.doubleValue()});
+      }
+      last = r;
+    }
+    LinePlot plot = new LinePlot("spark-rnn training: " + model.cell().id() + " " + model.numLayers() + "x" + model.hiddenSize()
+        + " " + model.loss().id(), "step", true);
+    plot.add("training loss", column(train, 0), column(train, 1), new Color(31, 119, 180));
+    if (!val.isEmpty()) {
+      plot.add("validation loss", column(val, 0), column(val, 1), new Color(255, 127, 14));
+    }
+    if (!closed.isEmpty()) {
+      plot.add("closed-loop loss", column(closed, 0), column(closed, 1), new Color(44, 160, 44));
+    }
+    out.write("loss.png", plot.toPng(900, 500));
+
+    StringBuilder md = new StringBuilder();
+    md.append("# spark-rnn training report\n\n");
+    md.append("Written ").append(ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME)).append(".\n\n");
+    md.append("![loss](loss.png)\n\n");
+    md.append("## Result\n\n| what | value |\n|---|---|\n");
+    if (last != null) {
+      md.append("| steps | ").append(last.get("step")).append(" |\n");
+      md.append("| final training loss | ").append(last.get("loss")).append(" |\n");
+    }
+    if (!val.isEmpty()) {
+      md.append("| final validation loss | ").append(val.get(val.size() - 1)[1]).append(" |\n");
+    }
+    if (!closed.isEmpty()) {
+      md.append("| final closed-loop loss | ").append(closed.get(closed.size() - 1)[1]).append(" |\n");
+    }
+    md.append(String.format("| throughput (this run) | %.1f sequences/s |%n", sequencesPerSecond));
+    md.append(String.format("| median step time | %.2f ms |%n", metrics.medianStepMs()));
+    md.append(String.format("| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", metrics.medianOverheadMs()));
+    // the first fifth of the steps (at least one) left out: they load shards and warm up the JIT
+    TrainingMetrics.Breakdown parts = metrics.breakdown(Math.max(1, metrics.timedSteps() / 5));
+    md.append(String.format("| mean per step after the first fifth: compute (slowest partition), reduction, update, control | %.2f, %.2f,"
+        + " %.2f, %.2f ms |%n", parts.computeMs(), parts.reduceMs(), parts.updateMs(), parts.controlMs()));
+    md.append("| master | ").append(master).append(" |\n");
+    md.append("| partitions | ").append(partitions).append(" of ").append(config.virtualPartitions()).append(" virtual partitions |\n");
+    md.append("| JVM engine threads per task | ").append(engineThreads)
+        .append(" (from Spark; capped at each host's cores: the devices below say what each executor ran) |\n");
+    if (metrics.segments() > 0) {
+      md.append(String.format("| barrier segments (--sync barrier) | %d, median launch and return %.1f ms |%n", metrics.segments(),
+          metrics.medianSegmentLaunchMs()));
+    }
+    md.append('\n');
+    md.append("## Devices\n\n");
+    if (deviceChoice != null) {
+      md.append("- ").append(deviceChoice).append('\n');
+    }
+    for (String d : devices) {
+      md.append("- ").append(d).append('\n');
+    }
+    if (!shardCache.isEmpty()) {
+      md.append("\n## Shard cache\n\nPer executor (Spark task location), this run's asks: from memory (hits, and waits for a"
+          + " prefetch under way), or read by the task (misses).\n\n| executor | hits | waited for prefetch | misses | prefetched"
+          + " | evicted | read through | MB read | bound MB | peak MB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+      shardCache.forEach((where, c) -> md.append(String.format(java.util.Locale.ROOT, "| %s | %d | %d | %d | %d | %d | %d | %.1f | %.1f | %.1f |%n",
+          where, c.hits(), c.waits(), c.misses(), c.prefetches(), c.evictions(), c.uncached(), c.bytesRead() / 1e6, c.capacity() / 1e6,
+          c.peakHeld() / 1e6)));
+    }
+    md.append("\n## Model\n\n`").append(model).append("`\n\n## Configuration\n\n| key | value |\n|---|---|\n");
+    for (Map.Entry<String, String> e : config.toMap().entrySet()) {
+      md.append("| ").append(e.getKey()).append(" | ").append(e.getValue()).append(" |\n");
+    }
+    out.write("report.md", md.toString().getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static double[] column(List<double[]> rows, int c) {
+    double[] v = new double[rows.size()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = rows.get(i)[c];
+    }
+    return v;
+  }
+}

@@ -1,0 +1,120 @@
+package io.sparkrnn.job.executor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.engine.GradientSum;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fixed combine tree: any grouping of the V leaves into contiguous runs (tasks), sent as their
+ * blocks in any order, gives the root's bits, on values where float64 addition order shows.
+ */
+class CombineTreeTest {
+  /** Magnitudes from 1e-3 to 1e17 and both signs: (a + b) + c and a + (b + c) differ in the last bits or more. */
+  static double[][] leafValues(int leaves, int size, long seed) {
+    Random r = new Random(seed);
+    double[][] v = new double[leaves][size];
+    for (double[] leaf : v) {
+      for (int i = 0; i < size; i++) {
+        leaf[i] = (r.nextBoolean() ? 1 : -1) * Math.pow(10, -3 + 20 * r.nextDouble()) * (1 + r.nextDouble());
+      }
+    }
+    return v;
+  }
+
+  static GradientSum[] sums(double[][] v, int from, int to) {
+    GradientSum[] s = new GradientSum[to - from];
+    for (int i = from; i < to; i++) {
+      s[i - from] = new GradientSum(v[i][0], 1, v[i].clone());
+    }
+    return s;
+  }
+
+  /** The tree's definition, written out independently: node (k, j) = left + right, or left when the right covers no leaf. */
+  static double node(double[][] v, int level, long index, int e) {
+    if (level == 0) {
+      return v[(int) index][e];
+    }
+    double left = node(v, level - 1, 2 * index, e);
+    return (2 * index + 1) << (level - 1) >= v.length ? left : left + node(v, level - 1, 2 * index + 1, e);
+  }
+
+  @Test
+  void anyGroupingOfTheLeavesAndAnyArrivalOrderGivesTheRootsBits() {
+    Random r = new Random(7);
+    for (int V : new int[] {1, 2, 3, 5, 7, 8, 13, 16, 31}) {
+      int size = 64;
+      double[][] v = leafValues(V, size, V);
+      int K = CombineTree.depth(V);
+      double[] expected = new double[size];
+      for (int e = 0; e < size; e++) {
+        expected[e] = node(v, K, 0, e);
+      }
+      boolean orderShows = false;
+      for (int e = 0; e < size; e++) {
+        double rightToLeft = 0;
+        for (int i = V - 1; i >= 0; i--) {
+          rightToLeft += v[i][e];
+        }
+        orderShows |= rightToLeft != expected[e];
+      }
+      assertTrue(V < 3 || orderShows, "V=" + V + ": the values must tell the tree from another summation order");
+      for (int trial = 0; trial < 40; trial++) {
+        // cut [0, V) into random contiguous runs, each sent as its blocks; shuffle every block
+        List<CombineTree.Block> blocks = new ArrayList<>();
+        int a = 0;
+        while (a < V) {
+          int b = trial == 0 ? V : a + 1 + r.nextInt(V - a);
+          List<CombineTree.Block> run = CombineTree.blocks(V, a, sums(v, a, b));
+          assertTrue(run.size() <= Math.max(1, 2 * K), "run [" + a + ", " + b + ") of " + V + ": " + run.size() + " blocks");
+          blocks.addAll(run);
+          a = b;
+        }
+        Collections.shuffle(blocks, r);
+        CombineTree.Reducer reducer = new CombineTree.Reducer(V);
+        blocks.forEach(reducer::add);
+        GradientSum root = reducer.total();
+        assertArrayEquals(expected, root.gradient(), "V=" + V + " trial " + trial);
+        assertEquals(V, root.count(), "counts add exactly");
+        assertEquals(expected[0], root.lossSum(), "the loss sums take the same tree");
+      }
+    }
+  }
+
+  @Test
+  void aRunIsSentAsItsMaximalAlignedBlocks() {
+    // V = 8 (K = 3): leaves [1, 7) are (0,1), (1,1), (1,2), (0,6)
+    List<CombineTree.Block> run = CombineTree.blocks(8, 1, sums(leafValues(8, 1, 1), 1, 7));
+    assertEquals(List.of("0/1", "1/1", "1/2", "0/6"), run.stream().map(b -> b.level() + "/" + b.index()).toList());
+    // V = 5: leaf 4 alone is the node (2, 1), whose right half covers no leaf
+    assertEquals(List.of("2/1"), CombineTree.blocks(5, 4, sums(leafValues(5, 1, 1), 4, 5)).stream()
+        .map(b -> b.level() + "/" + b.index()).toList());
+  }
+
+  @Test
+  void aMissingOrRepeatedLeafIsRefused() {
+    double[][] v = leafValues(4, 2, 3);
+    CombineTree.Reducer missing = new CombineTree.Reducer(4);
+    CombineTree.blocks(4, 0, sums(v, 0, 3)).forEach(missing::add);
+    IllegalStateException e = assertThrows(IllegalStateException.class, missing::total);
+    assertTrue(e.getMessage().contains("do not cover its 4 virtual partitions exactly once"), e.getMessage());
+
+    CombineTree.Reducer twice = new CombineTree.Reducer(4);
+    CombineTree.blocks(4, 0, sums(v, 0, 4)).forEach(twice::add);
+    CombineTree.blocks(4, 3, sums(v, 3, 4)).forEach(twice::add);
+    assertThrows(IllegalStateException.class, twice::total);
+    CombineTree.Reducer sameLeaf = new CombineTree.Reducer(4);
+    sameLeaf.add(new CombineTree.Block(0, 2, new GradientSum(2)));
+    assertThrows(IllegalStateException.class, () -> sameLeaf.add(new CombineTree.Block(0, 2, new GradientSum(2))));
+
+    CombineTree.Reducer outside = new CombineTree.Reducer(4);
+    assertThrows(IllegalArgumentException.class, () -> outside.add(new CombineTree.Block(0, 4, new GradientSum(2))));
+  }
+}

@@ -1,0 +1,161 @@
+package io.sparkrnn.job.executor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.kernel.model.Batch;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The bounded shard cache alone, without Spark: bound, identity keys, planned eviction, prefetch errors. */
+class ShardCacheTest {
+  @TempDir
+  Path tmp;
+
+  /** 8 shards of 4 sine sequences, T = 10 (seed decides the values). */
+  private Dataset sine(Path dir, long seed, boolean overwrite) throws IOException {
+    Configuration hadoop = new Configuration();
+    Prep.run(new SineSource(SineSource.Options.defaults(10, 32, seed)), new PrepOptions(dir.toUri(), 4, 0, false, overwrite), hadoop);
+    return Dataset.open(dir.toUri(), hadoop);
+  }
+
+  /** The decoded bytes of one shard: x [T,B,F] and y [T,B,O] floats, 4 bytes each. */
+  private static long shardBytes(Dataset ds) {
+    var spec = ds.manifest().spec();
+    return 4L * spec.steps() * 4 * (spec.features() + spec.outputs());
+  }
+
+  @Test
+  void neverHoldsMoreThanItsBoundAndEvictsToStayUnder() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    long one = shardBytes(ds);
+    ShardCache cache = new ShardCache(3 * one + one / 2); // room for 3 shards, not 4
+    int shards = ds.manifest().shards().size();
+    for (int round = 0; round < 2; round++) {
+      for (int s = 0; s < shards; s++) {
+        Batch b = cache.get(7, ds, s);
+        assertEquals(one, ShardCache.decodedBytes(b), "decoded size of shard " + s);
+        assertTrue(cache.held() <= cache.capacity(), "held " + cache.held() + " > bound " + cache.capacity());
+      }
+    }
+    ShardCache.Stats st = cache.stats(7);
+    assertEquals(3 * one, st.peakHeld(), "peak: three shards");
+    // a cyclic scan of 8 shards through room for 3 under LRU misses every time: 16 reads, 13 evictions
+    assertEquals(2L * shards, st.misses());
+    assertEquals(0, st.hits());
+    assertEquals(2L * shards - 3, st.evictions());
+    long fileBytes = ds.manifest().shards().stream().mapToLong(ShardInfo::bytes).sum();
+    assertEquals(2 * fileBytes, st.bytesRead());
+
+    cache.configure(new ShardCache.Size(one, 0)); // shrinking evicts down to the new bound
+    assertTrue(cache.held() <= one);
+  }
+
+  @Test
+  void aShardBiggerThanTheCacheIsReadThroughAndNotKept() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    ShardCache cache = new ShardCache(shardBytes(ds) - 1);
+    Batch first = cache.get(1, ds, 0);
+    Batch again = cache.get(1, ds, 0);
+    assertArrayEquals(first.x(), again.x());
+    assertEquals(0, cache.held());
+    assertEquals(2, cache.stats(1).uncached());
+    assertEquals(2, cache.stats(1).misses());
+  }
+
+  @Test
+  void aDatasetRewrittenAtTheSamePathIsReadAgainNotServedStale() throws IOException {
+    Path dir = tmp.resolve("d");
+    Dataset before = sine(dir, 1, false);
+    ShardCache cache = new ShardCache(1 << 20);
+    Batch old = cache.get(2, before, 0);
+    assertSame(old, cache.get(2, before, 0), "the second ask is a hit");
+
+    Dataset after = sine(dir, 2, true); // same path, other values: new CRC32C in the manifest
+    assertEquals(before.uri(), after.uri());
+    assertFalse(before.manifest().shards().get(0).crc32c().equals(after.manifest().shards().get(0).crc32c()));
+    Batch fresh = cache.get(2, after, 0);
+    Batch direct = after.read(after.manifest().shards().get(0));
+    assertArrayEquals(direct.x(), fresh.x(), "what the rewritten file holds");
+    assertFalse(java.util.Arrays.equals(old.x(), fresh.x()), "not the old shard's values");
+    assertEquals(2, cache.stats(2).misses());
+    assertEquals(1, cache.stats(2).hits());
+  }
+
+  @Test
+  void evictionSparesTheShardsTheNextStepsReadOverLeastRecentlyUsed() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    long one = shardBytes(ds);
+    ShardCache cache = new ShardCache(2 * one);
+    cache.get(3, ds, 0);
+    cache.get(3, ds, 1); // LRU order now 0, 1
+    // the current step reads shard 2, the next one shard 0 (the least recently used): shard 1 must go, not 0
+    cache.plan(3, "0", ds, List.of(new int[] {2}, new int[] {0}));
+    cache.get(3, ds, 2);
+    long misses = cache.stats(3).misses();
+    cache.get(3, ds, 0);
+    assertEquals(misses, cache.stats(3).misses(), "shard 0, planned next, was kept");
+    cache.get(3, ds, 1);
+    assertEquals(misses + 1, cache.stats(3).misses(), "shard 1, planned nowhere, was evicted");
+  }
+
+  @Test
+  void prefetchReadsTheNextStepInTheBackground() throws Exception {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    ShardCache cache = new ShardCache(1 << 20);
+    cache.prefetch(4, "0", ds, List.of(new int[] {5, 6}));
+    Batch five = cache.get(4, ds, 5);
+    Batch six = cache.get(4, ds, 6);
+    ShardCache.Stats st = cache.stats(4);
+    assertEquals(2, st.prefetches() + st.misses(), "each shard read once, in the background or (if the task came first) here");
+    assertEquals(2, st.hits() + st.waits() + st.misses());
+    assertArrayEquals(ds.read(ds.manifest().shards().get(5)).x(), five.x());
+    assertArrayEquals(ds.read(ds.manifest().shards().get(6)).x(), six.x());
+  }
+
+  @Test
+  void aPrefetchThatFailsSurfacesAsTheShardErrorOnTheStepThatNeedsIt() throws Exception {
+    Path dir = tmp.resolve("d");
+    Dataset ds = sine(dir, 1, false);
+    Path file = dir.resolve(ShardInfo.fileName(3));
+    byte[] bytes = Files.readAllBytes(file);
+    bytes[bytes.length - 3] ^= 0x5a; // a value byte: the size stays, the CRC32C no longer matches
+    Files.write(file, bytes);
+    ShardCache cache = new ShardCache(1 << 20);
+    cache.prefetch(5, "0", ds, List.of(new int[] {3}));
+    for (int attempt = 0; attempt < 2; attempt++) { // once while (or after) prefetching, once more: a failure is not kept
+      ShardDataException e = assertThrows(ShardDataException.class, () -> cache.get(5, ds, 3));
+      assertTrue(e.getMessage().contains(ShardInfo.fileName(3)) && e.getMessage().contains("CRC32C"), e.getMessage());
+    }
+    assertEquals(0, cache.held());
+  }
+
+  @Test
+  void sizesParseWithUnitsOrAsAShareOfTheHeapAndBadOnesNameTheKey() {
+    assertEquals(512L << 20, ShardCache.Size.parse("shard-cache", "512m").resolve(1000));
+    assertEquals(2L << 30, ShardCache.Size.parse("shard-cache", "2G").resolve(1000));
+    assertEquals(1536, ShardCache.Size.parse("shard-cache", "1.5k").resolve(1000));
+    assertEquals(1048576, ShardCache.Size.parse("shard-cache", "1048576").resolve(1000));
+    assertEquals(0, ShardCache.Size.parse("shard-cache", "0").resolve(1000));
+    assertEquals(250, ShardCache.Size.parse("shard-cache", "25%").resolve(1000));
+    assertEquals("25%", ShardCache.Size.parse("shard-cache", "25%").toString());
+    for (String bad : new String[] {"lots", "-1g", "5x", "", "95%"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ShardCache.Size.parse("shard-cache", bad));
+      assertTrue(e.getMessage().startsWith("shard-cache: "), e.getMessage());
+    }
+  }
+}

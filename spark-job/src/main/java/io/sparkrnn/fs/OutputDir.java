@@ -98,13 +98,9 @@ public final class OutputDir {
     }
     byte[] b = new byte[(int) st.getLen()];
     try (InputStream in = fs.open(p)) {
-      int off = 0;
-      while (off < b.length) {
-        int n = in.read(b, off, b.length - off);
-        if (n < 0) {
-          throw new IOException(p + ": ended after " + off + " of " + b.length + " bytes");
-        }
-        off += n;
+      int n = in.readNBytes(b, 0, b.length);
+      if (n < b.length) {
+        throw new IOException(p + ": ended after " + n + " of " + b.length + " bytes");
       }
     }
     return b;

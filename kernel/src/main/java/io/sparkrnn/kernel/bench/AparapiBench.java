@@ -13,7 +13,6 @@ import io.sparkrnn.kernel.model.Params;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /**
  * Times an engine's {@code lossAndGradient} (Aparapi, the JVM engine or the reference: forward, loss and full BPTT of one batch; no
@@ -89,7 +88,7 @@ public final class AparapiBench {
       throw new BadInputException("runs must be ≥ 1 and warmup ≥ 0, found runs=" + runs + " warmup=" + warmup);
     }
     Params params = Params.initialize(config, seed);
-    Batch batch = randomBatch(config, steps, batchSize, seed + 1);
+    Batch batch = Batch.random(config, steps, batchSize, seed + 1);
     for (int i = 0; i < warmup; i++) {
       engine.lossAndGradient(params, batch, null);
     }
@@ -128,28 +127,6 @@ public final class AparapiBench {
     String described = aparapi.describe() + "; " + launches + " launches/step, " + bytes + " B host<->device/step";
     return new Result(described, aparapi.executionReport(), config, batchSize, steps, runs, median, sorted[0], batchSize / median,
         flops, flops / median / 1e9, launches, bytes);
-  }
-
-  /** Inputs and targets ~ U(−1, 1), or uniform class ids; every sequence full length. */
-  public static Batch randomBatch(ModelConfig config, int steps, int batchSize, long seed) {
-    SplittableRandom r = new SplittableRandom(seed);
-    float[] x = new float[steps * batchSize * config.inputSize()];
-    for (int i = 0; i < x.length; i++) {
-      x[i] = (float) (r.nextDouble() * 2 - 1);
-    }
-    int rows = config.mode() == Mode.SEQ2SEQ ? steps * batchSize : batchSize;
-    if (config.loss() == LossType.MSE) {
-      float[] y = new float[rows * config.outputSize()];
-      for (int i = 0; i < y.length; i++) {
-        y[i] = (float) (r.nextDouble() * 2 - 1);
-      }
-      return new Batch(steps, batchSize, config.inputSize(), x, y, null, null);
-    }
-    int[] y = new int[rows];
-    for (int i = 0; i < rows; i++) {
-      y[i] = r.nextInt(config.outputSize());
-    }
-    return new Batch(steps, batchSize, config.inputSize(), x, null, y, null);
   }
 
   /**

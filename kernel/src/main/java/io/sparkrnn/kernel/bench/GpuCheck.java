@@ -264,7 +264,7 @@ public final class GpuCheck {
 
   /** Inputs and targets ~ U(−1, 1) or uniform classes; with lengths, sequence b is valid for T − (b mod 3) steps, at least 1. */
   static Batch batch(ModelConfig config, int B, int T, boolean lengths, long seed) {
-    Batch full = AparapiBench.randomBatch(config, T, B, seed);
+    Batch full = Batch.random(config, T, B, seed);
     if (!lengths) {
       return full;
     }
@@ -302,7 +302,7 @@ public final class GpuCheck {
     Map<String, Object> row = shapeRow(config, B, T, device);
     try (BpttEngine engine = device.equals("jvm") ? new JvmEngine() : new AparapiEngine(resolved)) {
       Params params = Params.initialize(config, seed);
-      Batch batch = AparapiBench.randomBatch(config, T, B, seed + 1);
+      Batch batch = Batch.random(config, T, B, seed + 1);
       long start = System.nanoTime();
       int calls = 0;
       double minWarmSeconds = device.equals("jvm") ? 2.0 : 0;

@@ -18,7 +18,7 @@ import java.util.logging.Logger;
  *   <li>{@code gpu}, {@code cpu-opencl}: the Aparapi OpenCL kernels on that device ({@link AparapiEngine});
  *   <li>{@code jvm}: the multi-threaded Java engine with SIMD matrix products ({@link JvmEngine});
  *   <li>{@code auto}: an OpenCL GPU when there is one, else the Java engine. Without a GPU the Java
- *       engine beats the tiled OpenCL kernels on PoCL by 15–17× on a 2-core CPU (docs/PERFORMANCE.md), so
+ *       engine beats the tiled OpenCL kernels on PoCL by 12–21× on a 2-core CPU (docs/PERFORMANCE.md), so
  *       auto does not pick PoCL; name {@code cpu-opencl} to run there. The choice is logged.
  *       {@code train} does not come here with auto: it times both at its own shape first
  *       ({@link AutoDevice}) and names the faster; this kind-based rule serves the callers that

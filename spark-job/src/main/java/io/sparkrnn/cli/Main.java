@@ -1,6 +1,8 @@
 package io.sparkrnn.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 import picocli.CommandLine;
 
 /**
@@ -27,6 +29,16 @@ import picocli.CommandLine;
       BenchCommand.class,
     })
 public final class Main implements Runnable {
+
+  /** Every subcommand takes it (inherited), before or after the subcommand's name. */
+  @Option(names = "--verbose", scope = ScopeType.INHERIT,
+      description = "Print debug lines of spark-rnn's own code (steps' timings, shard reads, device launches, "
+          + "reduction links) on this JVM; executors of a cluster keep their log4j2 configuration.")
+  void setVerbose(boolean verbose) {
+    if (verbose) {
+      Verbose.enable();
+    }
+  }
 
   public static void main(String[] args) {
     System.exit(run(args));

@@ -52,6 +52,7 @@ public final class RunLock implements AutoCloseable {
     this.content = content;
     this.hook = new Thread(this::release, "spark-rnn run lock release");
     Runtime.getRuntime().addShutdownHook(hook);
+    LOG.debug("took the run lock {} ({})", lock, content.replace('\n', ' ').trim());
   }
 
   /**

@@ -212,7 +212,16 @@ public final class AparapiEngine implements BpttEngine {
   @Override
   public ForwardResult forward(Params params, Batch batch, State initial) {
     synchronized (KERNEL_CLASS_LOCK) {
-      return forwardLocked(params, batch, initial);
+      ForwardResult r = forwardLocked(params, batch, initial);
+      logCall("forward");
+      return r;
+    }
+  }
+
+  /** At FINE (spark-rnn --verbose): what ran where in the call, with the time by op. */
+  private void logCall(String what) {
+    if (LOG.isLoggable(java.util.logging.Level.FINE)) {
+      LOG.fine(what + ": " + executionReport());
     }
   }
 
@@ -229,7 +238,9 @@ public final class AparapiEngine implements BpttEngine {
   @Override
   public BpttResult lossAndGradient(Params params, Batch batch, State initial) {
     synchronized (KERNEL_CLASS_LOCK) {
-      return lossAndGradientLocked(params, batch, initial);
+      BpttResult r = lossAndGradientLocked(params, batch, initial);
+      logCall("lossAndGradient");
+      return r;
     }
   }
 

@@ -121,6 +121,41 @@ class TiledKernelTest {
         true), lstm, 6, 12);
   }
 
+  /** At FINE (what spark-rnn --verbose turns on) each call logs what ran where: the launches by op and their time. */
+  @Test
+  void eachCallLogsItsExecutionReportAtFine() {
+    java.util.logging.Logger log = java.util.logging.Logger.getLogger(AparapiEngine.class.getName());
+    List<String> lines = new ArrayList<>();
+    java.util.logging.Handler capture = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord r) {
+        lines.add(r.getMessage());
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    ModelConfig config = new ModelConfig(CellType.RNN, 1, F, 8, 2, Mode.SEQ2SEQ, LossType.MSE);
+    Params params = new Params(config, toFloats(Fixtures.randomParams(new ParamLayout(config).size(), 3)));
+    Batch batch = Fixtures.randomBatch(config, 3, 2, false, 4);
+    AparapiEngine engine = AparapiEngineTest.engine(firstDevice());
+    log.addHandler(capture);
+    try {
+      engine.lossAndGradient(params, batch, null);
+      assertTrue(lines.isEmpty(), "nothing at INFO: " + lines);
+      log.setLevel(java.util.logging.Level.FINE);
+      engine.lossAndGradient(params, batch, null);
+      assertEquals(1, lines.size(), String.valueOf(lines));
+      assertTrue(lines.get(0).startsWith("lossAndGradient: ") && lines.get(0).contains("ms by op"), lines.get(0));
+    } finally {
+      log.removeHandler(capture);
+      log.setLevel(null);
+    }
+  }
+
   /**
    * Inputs stay on the device: a repeated call puts nothing; new parameters put the parameter
    * buffer alone (its whole length); the device's copy then serves the next call, whose result

@@ -71,6 +71,8 @@ import org.apache.spark.api.java.JavaSparkContext;
  * <p>Call order: {@link #prepare} (validates everything, before Spark starts) → {@link #run}.
  */
 public final class Trainer {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Trainer.class);
+
   /**
    * Training keys that must match between a checkpoint and a resumed run for the result to be the
    * same. Not the partition count: the virtual partitions make the bits independent of it.
@@ -455,6 +457,10 @@ public final class Trainer {
         }
         metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, valLoss, valAcc, closedLoss);
         metrics.addTiming(r.nanos(), r.computeNanos(), r.reduceNanos(), r.updateNanos());
+        if (LOG.isDebugEnabled()) {
+          LOG.debug(String.format(java.util.Locale.ROOT, "step %d: loss %.6g, |g| %.4g, %.2f ms (compute %.2f, reduction %.2f, update %.2f)",
+              step, r.loss(), r.norm(), r.nanos() / 1e6, r.computeNanos() / 1e6, r.reduceNanos() / 1e6, r.updateNanos() / 1e6));
+        }
         if (step % config.logEvery() == 0 || step == totalSteps || valLoss != null) {
           double elapsed = (System.nanoTime() - startNanos) / 1e9;
           double eta = elapsed / stepsThisRun * (totalSteps - step);

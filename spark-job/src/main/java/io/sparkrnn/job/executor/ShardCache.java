@@ -52,6 +52,8 @@ import java.util.regex.Pattern;
  * one step's shards, plus one background read).
  */
 public final class ShardCache {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ShardCache.class);
+
   /** The JVM's cache; its capacity is what the last task set ({@link #configure}), else {@link Size#DEFAULT}. */
   public static final ShardCache JVM = new ShardCache(Size.DEFAULT.resolve(Runtime.getRuntime().maxMemory()));
 
@@ -392,6 +394,7 @@ public final class ShardCache {
   private Batch load(Key key, Dataset dataset, ShardInfo info, Pending pending, Counters c) {
     CompletableFuture<Batch> future = pending.future();
     Batch batch;
+    long t0 = System.nanoTime();
     try {
       batch = read(dataset, info);
       c.bytesRead.addAndGet(info.bytes());
@@ -403,16 +406,23 @@ public final class ShardCache {
       throw e;
     }
     long bytes = decodedBytes(batch);
+    long evicted = 0;
     synchronized (lock) {
       reading.remove(key, pending);
       if (bytes > capacity) {
         c.uncached.incrementAndGet();
       } else {
-        c.evictions.addAndGet(makeRoom(bytes));
+        evicted = makeRoom(bytes);
+        c.evictions.addAndGet(evicted);
         entries.put(key, new Entry(batch, bytes));
         held += bytes;
         c.peak.accumulateAndGet(held, Math::max);
       }
+    }
+    if (LOG.isDebugEnabled()) {
+      LOG.debug(String.format(java.util.Locale.ROOT, "shard cache: read %s (%d bytes on disk, %d decoded) in %.1f ms; %s",
+          key.file(), info.bytes(), bytes, (System.nanoTime() - t0) / 1e6,
+          bytes > capacity ? "larger than the cache, not kept" : "kept, " + evicted + " evicted"));
     }
     future.complete(batch);
     return batch;

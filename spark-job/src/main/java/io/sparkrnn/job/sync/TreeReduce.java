@@ -722,6 +722,8 @@ public final class TreeReduce {
           }
           sources[slot] = new Link(s, killed, "partition " + (claim >> 1));
           admitted++;
+          LOG.debug("reduction tree: partition {} admitted partition {} from {} (segment {}, attempt {})", place.partition(),
+              claim >> 1, s.getRemoteSocketAddress(), segmentId, attempt);
         } catch (IOException | RuntimeException e) {
           expiry.cancel(false);
           LOG.warn("reduction tree: partition {}: handshake with {} failed: {}", place.partition(), s.getRemoteSocketAddress(), e.toString());

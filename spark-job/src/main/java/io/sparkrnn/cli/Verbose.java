@@ -9,7 +9,8 @@ import java.util.logging.Logger;
  * {@code io.sparkrnn} is raised to DEBUG; the kernel logs through java.util.logging (it depends on
  * nothing), whose records reach log4j2 through the JUL → SLF4J bridge that Spark installs, installed
  * here too for commands that start no Spark. On a cluster the executors keep their own log4j2
- * configuration: set {@code logger.sparkrnn.level = debug} there (conf/log4j2.properties).
+ * configuration: {@code logger.sparkrnn.level = debug} there turns on both kinds of lines
+ * (executors set the kernel's level from it, {@code ExecutorRuntime}).
  */
 final class Verbose {
   /** Held here: java.util.logging keeps loggers weakly, and a collected one would forget its level. */
@@ -17,26 +18,49 @@ final class Verbose {
 
   private Verbose() {}
 
+  /** Idempotent: {@code --verbose} given before and after the subcommand calls it twice. */
   static synchronized void enable() {
+    if (kernelLogger != null) {
+      return;
+    }
     kernelLogger = Logger.getLogger("io.sparkrnn");
     kernelLogger.setLevel(Level.FINE);
+    boolean bridged;
     try {
       if (!org.slf4j.bridge.SLF4JBridgeHandler.isInstalled()) {
         org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
         org.slf4j.bridge.SLF4JBridgeHandler.install();
       }
+      bridged = true;
+    } catch (LinkageError e) {
+      bridged = false;
+    }
+    try {
       org.apache.logging.log4j.core.config.Configurator.setLevel("io.sparkrnn", org.apache.logging.log4j.Level.DEBUG);
     } catch (LinkageError e) {
-      // a Spark build without log4j2 or the bridge: the kernel's lines still go to java.util.logging's console
-      kernelLogger.warning("--verbose: log4j2 or jul-to-slf4j is not on the classpath (" + e + "); only the kernel's debug lines show");
+      bridged = false; // records may cross the bridge, but nothing raises log4j2's level for them
+    }
+    if (!bridged) {
+      // a Spark build without log4j2 or jul-to-slf4j: the kernel's lines go to a console handler of their own, once
       java.util.logging.Handler console = new java.util.logging.ConsoleHandler();
       console.setLevel(Level.FINE);
+      kernelLogger.setUseParentHandlers(false);
       kernelLogger.addHandler(console);
+      kernelLogger.warning("--verbose: log4j2 or jul-to-slf4j is not on the classpath; only the kernel's debug lines show");
     }
   }
 
   /** Whether {@link #enable} ran in this JVM (for tests). */
   static synchronized boolean enabled() {
     return kernelLogger != null;
+  }
+
+  /** Back to the configured levels (for tests). */
+  static synchronized void disable() {
+    if (kernelLogger != null) {
+      kernelLogger.setLevel(null);
+      kernelLogger = null;
+    }
+    org.apache.logging.log4j.core.config.Configurator.setLevel("io.sparkrnn", org.apache.logging.log4j.Level.INFO);
   }
 }

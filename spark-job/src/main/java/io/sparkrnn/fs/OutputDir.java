@@ -50,14 +50,6 @@ public final class OutputDir {
     HadoopFiles.write(fs, path(relative), bytes, midWrite);
   }
 
-  /** A file of the output could not be written (a full or failing file system); the message names it. */
-  public static final class WriteException extends IOException {
-    private static final long serialVersionUID = 1L;
-
-    public WriteException(String message, Throwable cause) {
-      super(message, cause);
-    }
-  }
 
   /**
    * Removes the hidden temporary files ({@code .NAME.tmp-UUID}) that writes interrupted by a crash

@@ -16,8 +16,7 @@ import org.junit.jupiter.api.Test;
 class VerboseTest {
   @AfterEach
   void quietAgain() {
-    org.apache.logging.log4j.core.config.Configurator.setLevel("io.sparkrnn", org.apache.logging.log4j.Level.INFO);
-    Logger.getLogger("io.sparkrnn").setLevel(null);
+    Verbose.disable();
   }
 
   @Test
@@ -29,6 +28,13 @@ class VerboseTest {
     assertTrue(org.slf4j.LoggerFactory.getLogger("io.sparkrnn.job.driver.Trainer").isDebugEnabled(), "the job's debug lines");
     assertTrue(Logger.getLogger("io.sparkrnn.kernel.aparapi.AparapiEngine").isLoggable(Level.FINE), "the kernel's debug lines");
     assertFalse(org.slf4j.LoggerFactory.getLogger("org.apache.spark.SparkContext").isDebugEnabled(), "not Spark's own");
+  }
+
+  /** train is added to the command line apart (TrainCommand.commandLine()); it inherits the option all the same. */
+  @Test
+  void trainTakesItToo() {
+    assertEquals(2, Main.run("train", "--verbose", "--data", "/nonexistent/spark-rnn-dataset", "--out", "/nonexistent/out"));
+    assertTrue(Verbose.enabled());
   }
 
   @Test

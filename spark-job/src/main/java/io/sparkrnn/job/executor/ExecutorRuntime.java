@@ -24,8 +24,18 @@ import java.util.regex.Pattern;
 public final class ExecutorRuntime {
   private static final Map<String, ConcurrentLinkedDeque<BpttEngine>> ENGINES = new ConcurrentHashMap<>();
 
+  /**
+   * The kernel logs through java.util.logging, whose level log4j2's configuration does not set: an
+   * executor whose log4j2 has {@code io.sparkrnn} at DEBUG gets the kernel's FINE lines too (the
+   * driver's {@code --verbose} reaches only the driver's JVM). Held: JUL keeps loggers weakly.
+   */
+  private static final java.util.logging.Logger KERNEL_LOG = java.util.logging.Logger.getLogger("io.sparkrnn");
+
   static {
     Runtime.getRuntime().addShutdownHook(new Thread(ExecutorRuntime::closeAll, "spark-rnn-engine-close"));
+    if (org.slf4j.LoggerFactory.getLogger("io.sparkrnn.kernel").isDebugEnabled() && !KERNEL_LOG.isLoggable(java.util.logging.Level.FINE)) {
+      KERNEL_LOG.setLevel(java.util.logging.Level.FINE);
+    }
   }
 
   private ExecutorRuntime() {}

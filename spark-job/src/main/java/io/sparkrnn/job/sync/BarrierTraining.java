@@ -119,9 +119,9 @@ public final class BarrierTraining {
   }
 
   /** Exceptions a task raises for what the user must fix (as {@code Main} classifies them): retrying cannot help. */
-  static final List<String> USER_ERRORS = List.of("io.sparkrnn.kernel.aparapi.DeviceUnavailableException",
-      "io.sparkrnn.kernel.aparapi.DeviceFallbackException", "io.sparkrnn.kernel.BadInputException", "io.sparkrnn.job.executor.ShardDataException",
-      "io.sparkrnn.data.spark.TableDataException");
+  static final List<String> USER_ERRORS = List.of(io.sparkrnn.kernel.aparapi.DeviceUnavailableException.class.getName(),
+      io.sparkrnn.kernel.aparapi.DeviceFallbackException.class.getName(), io.sparkrnn.kernel.BadInputException.class.getName(),
+      io.sparkrnn.job.executor.ShardDataException.class.getName(), io.sparkrnn.data.spark.TableDataException.class.getName());
 
   /**
    * What to tell the user when a failed segment is theirs to fix, or null when it is something a

@@ -58,6 +58,8 @@ class TiledKernelTest {
       list.add(new Case(cell, 1, Mode.SEQ2SEQ, LossType.MSE, 1, 5));
       list.add(new Case(cell, 2, Mode.SEQ2ONE, LossType.CROSS_ENTROPY, 3, 4));
       list.add(new Case(cell, 1, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY, 40, 8));
+      // T = 1: the last step's cell backward alone, no product with the cell's backward in its epilogue
+      list.add(new Case(cell, 2, Mode.SEQ2SEQ, LossType.MSE, 3, 1));
     }
     return list;
   }

@@ -27,13 +27,15 @@ import org.junit.jupiter.api.Test;
  * The package structure of docs/DESIGN-NOTES.md, "Packages", read from the compiled classes of the
  * three modules (kernel, data-prep, spark-job; a target/classes directory or a jar, wherever the
  * test classpath has them): the graph of io.sparkrnn packages has no cycle, Spark-free inference
- * ({@code io.sparkrnn.infer}) names no training package, and kernel's {@code engine} names none of
- * the engines built on it.
+ * ({@code io.sparkrnn.infer}) names no training package, kernel's {@code engine} names none of
+ * the engines built on it, and the packages the notes call Spark-free name no Spark class.
  *
- * <p>A class depends on every io.sparkrnn class its constant pool names: the CONSTANT_Class
- * entries, and the {@code Lio/sparkrnn/...;} types inside descriptors and generic signatures (a
+ * <p>A class depends on every io.sparkrnn (and Spark) class its constant pool names: the
+ * CONSTANT_Class entries, and the {@code L...;} types inside descriptors and generic signatures (a
  * method's parameter type appears only there). String constants are not dependencies: they hold
- * class names with dots, never the {@code L...;} form.
+ * class names with dots, never the {@code L...;} form. Blind spot: a compile-time constant (a
+ * {@code static final} primitive or String) is copied into the class that reads it, so a
+ * dependency made of such constants alone leaves no trace here.
  */
 class PackageGraphTest {
   /** Classes whose code source is each module's classes: kernel, data-prep, spark-job. */

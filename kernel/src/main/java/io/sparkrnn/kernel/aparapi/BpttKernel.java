@@ -470,10 +470,10 @@ final class BpttKernel extends Kernel {
         }
       }
     }
-    // element i = cm·TN + cn of the C tile, advanced by additions as in the staging loops
-    int cm = lid / tileN;
-    int cn = lid % tileN;
     if (gemmEpilogue != EPI_CELL) {
+      // element i = cm·TN + cn of the C tile, advanced by additions as in the staging loops
+      int cm = lid / tileN;
+      int cn = lid % tileN;
       for (int i = lid; i < tileM * tileN; i += ls) {
         int m = m0 + cm;
         int nn = n0 + cn;

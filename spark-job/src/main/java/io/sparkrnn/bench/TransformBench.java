@@ -30,8 +30,9 @@ import org.apache.spark.sql.SparkSession;
  * <ul>
  *   <li><b>engine, batched</b>: one {@code forward} of all keys side by side (B = keys, T = hours,
  *       in chunks of 2048 steps, as transform's), the JVM engine on as many threads as the master has cores;
- *   <li><b>engine, per key</b>: the work transform does per task — each key alone (B = 1) on a
- *       single-threaded engine, one key after another on one thread.
+ *   <li><b>engine, per key</b>: each key alone (B = 1) on a single-threaded engine, one key after
+ *       another on one thread: how transform's tasks stepped keys before they batched them (8 side
+ *       by side, SeriesScorer), and how they still step a key longer than a batch's rows.
  * </ul>
  * Also timed: Spark's own {@code repartition(sensor).sortWithinPartitions(sensor, ts)} of the table
  * into the noop sink, the part of transform's time that is Spark's shuffle and sort; and transform

@@ -16,7 +16,6 @@ import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.ml.Model;
 import org.apache.spark.ml.param.IntParam;
@@ -38,7 +37,6 @@ import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -55,10 +53,10 @@ import org.apache.spark.sql.types.StructType;
  *       and a {@code forecast} flag (see {@link #setForecastSteps}).
  *   <li>seq2one: one row per key: the key columns, the key's last order value and the outputs.
  * </ul>
- * How: {@code groupBy(keys).as(..).flatMapSortedGroups(order, ..)}: Spark shuffles the rows by key
- * and sorts them by (key, order) unless the table already is so (then neither runs), and each task
- * parses the broadcast model once and steps one session over its keys in turn
- * ({@link SeriesScorer}). Nothing is collected to the driver.
+ * How: Spark shuffles the rows by key and sorts them by (key, order) unless the table already is
+ * so ({@link #clusteredByKey}: then neither runs), and each task parses the broadcast model once
+ * and steps its partition's keys, up to 16 side by side ({@link SeriesScorer}). Nothing is
+ * collected to the driver.
  *
  * <p>Saved ({@link #write}) as a directory: Spark ML's {@code metadata/} (params, uid) and
  * {@code model.safetensors}, the file {@code bin/spark-rnn train} writes (PyTorch names, the
@@ -405,16 +403,21 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
 
   @Override
   public Dataset<Row> transform(Dataset<?> dataset) {
+    return transform(dataset, SeriesScorer.Limits.DEFAULT);
+  }
+
+  /** {@link #transform(Dataset)} with other {@link SeriesScorer.Limits} (tests: every path of the scorer on a small table). */
+  Dataset<Row> transform(Dataset<?> dataset, SeriesScorer.Limits limits) {
     StructType outSchema = transformSchema(dataset.schema(), true);
     ModelConfig c = trainedModel().config();
     Dataset<Row> table = dataset.toDF();
     StructType schema = table.schema();
     String[] keys = getKeyCols();
-    Column[] keyColumns = new Column[keys.length];
     int[] keyIdx = new int[keys.length];
+    String[] keyNames = new String[keys.length];
     for (int i = 0; i < keys.length; i++) {
       keyIdx[i] = RnnColumns.index(schema, keys[i]);
-      keyColumns[i] = table.col(schema.fields()[keyIdx[i]].name());
+      keyNames[i] = schema.fields()[keyIdx[i]].name();
     }
     int orderIdx = RnnColumns.index(schema, getOrderCol());
     String[] inputs = getInputCols();
@@ -428,19 +431,53 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     Broadcast<byte[]> model = sc.broadcast(modelBytes);
     SeriesScorer scorer = new SeriesScorer(model, keyIdx, orderIdx, inputIdx, inputTypes, schema.fields()[orderIdx].dataType(),
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
-        getForecastSteps(), getSteps(), getStride());
+        getForecastSteps(), getSteps(), getStride(), limits);
     Column order = table.col(schema.fields()[orderIdx].name());
-    if (keys.length == 0) {
-      // the whole table is one series: one task, its rows in order (Spark refuses a group by no columns)
-      return table.repartition(1).sortWithinPartitions(order)
-          .mapPartitions((MapPartitionsFunction<Row, Row>) rows -> scorer.call(null, rows), Encoders.row(outSchema));
+    Dataset<Row> sorted = keys.length == 0
+        ? table.repartition(1).sortWithinPartitions(order)    // the whole table is one series: one task, its rows in order
+        : clusteredByKey(table, keyNames, order);
+    return sorted.mapPartitions(scorer, Encoders.row(outSchema));
+  }
+
+  /**
+   * The table with each key's rows in one partition, sorted by (keys, order): a shuffle by the keys
+   * and a sort within partitions, both dropped by Spark where the table already has them. A table
+   * hash-partitioned into n partitions by exactly the key columns, in their order (bucketed by
+   * them, or a user's {@code repartition(n, keys)}, cached or not), is repartitioned into the same
+   * n, which Spark's planner drops as a repartition its input already has, and a sort its input
+   * already has is dropped likewise; any other table is repartitioned by the keys into
+   * {@code spark.sql.shuffle.partitions} (coalesced by adaptive execution) and sorted.
+   */
+  static Dataset<Row> clusteredByKey(Dataset<Row> table, String[] keyNames, Column order) {
+    int n = hashPartitionsOn(table, keyNames);
+    Column[] keys = Arrays.stream(keyNames).map(table::col).toArray(Column[]::new);
+    Column[] sort = Arrays.copyOf(keys, keys.length + 1);
+    sort[keys.length] = order;
+    return (n > 0 ? table.repartition(n, keys) : table.repartition(keys)).sortWithinPartitions(sort);
+  }
+
+  /**
+   * n when the table's physical plan is hash-partitioned into n partitions by exactly these
+   * columns, in this order; else 0. Planning only: no job runs.
+   */
+  static int hashPartitionsOn(Dataset<Row> table, String[] columns) {
+    org.apache.spark.sql.execution.SparkPlan plan = table.queryExecution().executedPlan();
+    if (plan instanceof org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanExec adaptive) {
+      plan = adaptive.inputPlan();
     }
-    // flatMapSortedGroups requires its input clustered by the keys and sorted by (keys, order), so
-    // Spark adds the shuffle and the sort only where the table does not already have them (a
-    // table repartitioned or bucketed by the keys, sorted within its partitions)
-    StructType keySchema = new StructType(Arrays.stream(keyIdx).mapToObj(i -> schema.fields()[i]).toArray(StructField[]::new));
-    return table.groupBy(keyColumns).as(Encoders.row(keySchema), Encoders.row(schema))
-        .flatMapSortedGroups(new Column[] {order}, scorer, Encoders.row(outSchema));
+    if (!(plan.outputPartitioning() instanceof org.apache.spark.sql.catalyst.plans.physical.HashPartitioning hash)) {
+      return 0;
+    }
+    List<org.apache.spark.sql.catalyst.expressions.Expression> on = scala.jdk.javaapi.CollectionConverters.asJava(hash.expressions());
+    if (on.size() != columns.length) {
+      return 0;
+    }
+    for (int i = 0; i < columns.length; i++) {
+      if (!(on.get(i) instanceof org.apache.spark.sql.catalyst.expressions.Attribute a) || !a.name().equals(columns[i])) {
+        return 0;
+      }
+    }
+    return hash.numPartitions();
   }
 
   // ---- evaluate ----

@@ -16,7 +16,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.function.FlatMapGroupsFunction;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -28,32 +28,55 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 
 /**
- * The executor side of {@link RnnModel#transform}: called by Spark once per key with the key's
- * rows sorted by order ({@code groupBy(keys).as(..).flatMapSortedGroups(order)}); returns the same
- * rows with their predictions (and the key's forecast rows; for seq2one, one row per key or per
- * window), lazily.
+ * The executor side of {@link RnnModel#transform}: called by Spark once per partition with its
+ * rows clustered by key and sorted by (key, order) ({@link RnnModel#clusteredByKey}); returns the
+ * same rows with their predictions (and each key's forecast rows; for seq2one, one row per key or
+ * per window), lazily, each key's rows together and in order.
  *
- * <p>Per task: the model is parsed once from the broadcast bytes on the task's first key, and one
- * {@link StatefulSession} (B = 1, on a single-threaded JVM engine) steps every key in turn, reset
- * between keys. A key's rows go through the engine in chunks of {@link #CHUNK} steps, each one
- * {@code forward} from the state the previous chunk left, so a task holds at most a chunk of rows,
- * never a whole series (the forecast's spacing aside: one long per row of the key, only when
- * forecasting). Seq2one models with a window length T score windows instead, each from a zero
- * state, up to {@link #WINDOW_BATCH} of a key side by side ({@code Windows}); a task then holds T
- * rows of inputs per pending window. A sequence's outputs do not depend on the other sequences of
- * its batch (JvmEngineBatchInvarianceTest), so no prediction depends on which keys share a task.
+ * <p>Per task: the model is parsed once from the broadcast bytes and one single-threaded JVM
+ * engine steps the partition's keys up to {@link #KEY_BATCH} side by side: the rows of whole keys
+ * are read until the batch holds {@link #KEY_BATCH} keys or {@link #BATCH_ROWS} rows, then the
+ * keys run as one batch of B sequences (each its own length, the engine's {@code lengths}) in
+ * forward calls of {@link #CHUNK} steps from the state the previous call left. Side by side, a
+ * step's matrix products read the weights once for B keys, not once per key. A key longer than
+ * {@link #BATCH_ROWS} rows is stepped alone, {@link #CHUNK} rows at a time, so a task holds at
+ * most a batch of rows, never a long series (the forecast's spacing aside: one long per row of
+ * the key, only when forecasting). A sequence's outputs do not depend on the other sequences of
+ * its batch, its length or its batch's (JvmEngineBatchInvarianceTest), so no prediction depends on
+ * which keys share a batch, a task or a partition. Seq2one models with a window length T score
+ * windows instead, each from a zero state, up to {@link #WINDOW_BATCH} of a key side by side
+ * ({@code Windows}); a task then holds T rows of inputs per pending window.
  *
  * <p>Units: inputs are z-scored with the model's recorded statistics, x = (raw − mean) / std,
  * in double, then rounded to float32; outputs are taken back, raw = y · std + mean, in double.
  * A row with a null, NaN or infinite input, or a null order value, gets a null prediction and
  * leaves the state as it was (as {@code missing drop} at fit time).
  */
-final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
+final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
   private static final long serialVersionUID = 1L;
-  /** Steps per engine call: long enough to amortise a call, short enough to bound a task's buffer. */
+  /** Steps per engine call: long enough to amortise a call, short enough to bound its buffers. */
   static final int CHUNK = 2048;
+  /** Keys stepped side by side. */
+  static final int KEY_BATCH = 8;
+  /** The most rows read ahead for a batch of keys; a key longer than this is stepped alone. */
+  static final int BATCH_ROWS = 65536;
   /** Seq2one windows per forward pass: B side by side fills the engine's matrix products. */
   static final int WINDOW_BATCH = 64;
+
+  /**
+   * Steps per engine call, keys side by side and rows read ahead for them: the defaults above;
+   * tests shrink them to reach every path on small tables (a key stepped alone, several calls per
+   * key, a batch cut short by its rows). The predictions do not depend on them.
+   */
+  record Limits(int chunk, int keyBatch, int batchRows) implements java.io.Serializable {
+    static final Limits DEFAULT = new Limits(CHUNK, KEY_BATCH, BATCH_ROWS);
+
+    Limits {
+      if (chunk < 1 || keyBatch < 1 || batchRows < 1) {
+        throw new IllegalArgumentException("limits must be positive: " + chunk + ", " + keyBatch + ", " + batchRows);
+      }
+    }
+  }
 
   private final Broadcast<byte[]> model;
   private final int[] keyIdx;
@@ -69,12 +92,12 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
   /** Seq2one: T, the rows of a window (0: the whole series), and S, rows between window starts (0: a key's last window only). */
   private final int windowSteps;
   private final int windowStride;
-  /** The task whose keys {@link #scoring} steps: Spark deserialises the function for each task; this guards a reuse. */
-  private transient TaskContext task;
-  private transient Scoring scoring;
+  private final Limits limits;
 
   SeriesScorer(Broadcast<byte[]> model, int[] keyIdx, int orderIdx, int[] inputIdx, DataType[] inputTypes, DataType orderType,
-      int inWidth, int outWidth, boolean seq2one, boolean classes, int forecastSteps, int windowSteps, int windowStride) {
+      int inWidth, int outWidth, boolean seq2one, boolean classes, int forecastSteps, int windowSteps, int windowStride,
+      Limits limits) {
+    this.limits = limits;
     this.model = model;
     this.keyIdx = keyIdx;
     this.orderIdx = orderIdx;
@@ -90,183 +113,349 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
     this.windowStride = windowStride;
   }
 
-  /** Scores one key's rows, sorted by order (the key's values are in every row; {@code key} is not read, and may be null). */
+  /** Scores one partition's rows, clustered by key and sorted by (key, order) (one series when there are no key columns). */
   @Override
-  public Iterator<Row> call(Row key, Iterator<Row> rows) {
-    TaskContext now = TaskContext.get();
-    if (scoring == null || now != task) {
-      TrainedModel trained = TrainedModel.fromBytes(model.value(), "RnnModel broadcast");
-      BpttEngine engine = new JvmEngine(MathKernels.best(), 1);
-      if (now != null) {
-        now.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> engine.close());
-      }
-      task = now;
-      scoring = new Scoring(trained, engine);
+  public Iterator<Row> call(Iterator<Row> rows) {
+    TrainedModel trained = TrainedModel.fromBytes(model.value(), "RnnModel broadcast");
+    BpttEngine engine = new JvmEngine(MathKernels.best(), 1);
+    TaskContext task = TaskContext.get();
+    if (task != null) {
+      task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> engine.close());
     }
-    return scoring.key(rows);
+    return new Scoring(trained, engine, rows);
   }
 
-  /** One task's model, engine and session, and the state of the key being scored. */
-  private final class Scoring {
+  /** One key's rows as read, and what its closing rows need. */
+  private final class KeyRun {
+    final Object[] key;
+    final List<Row> rows = new ArrayList<>();
+    /** The key's last output, model units [O], or null before its first valid row. */
+    float[] lastOutput;
+    /** The key's last row with an order value (the template of forecast and seq2one rows). */
+    Row lastRow;
+    /** Forecasting: the spacing of the key's order values. */
+    final OrderSteps steps = forecastSteps > 0 ? new OrderSteps(orderType) : null;
+    /** Values per input column in the last row read: 1 for a number, the length of an array or vector. */
+    final int[] widths = new int[inputIdx.length];
+
+    KeyRun(Object[] key) {
+      this.key = key;
+    }
+  }
+
+  /** One task's model and engine, reading its partition a batch of keys at a time; the output rows as an iterator. */
+  private final class Scoring implements Iterator<Row> {
     private final ModelConfig config;
     private final Normalization norm;
-    private final StatefulSession session;
+    private final TrainedModel trained;
+    private final BpttEngine engine;
+    private final Iterator<Row> in;
     private final ArrayDeque<Row> ready = new ArrayDeque<>();
-    private final OrderSteps steps;
-    /** The rows of the chunk being scored (reused). */
-    private final List<Row> chunk = new ArrayList<>(CHUNK);
-    /** The key's last output, model units [O], or null before its first valid row. */
-    private float[] lastOutput;
-    /** The key's last row with an order value (the template of forecast rows). */
-    private Row lastRow;
+    /** Complete keys read for the next batch, and their rows. */
+    private final List<KeyRun> batch = new ArrayList<>();
+    private int held;
+    /** The key being read, or null. */
+    private KeyRun current;
+    /** The first row of the next key, read ahead, or null. */
+    private Row pending;
+    /** A key longer than the batch's rows, stepped alone (its rows read so far in {@code current.rows}), or null. */
+    private KeyRun alone;
+    private StatefulSession aloneSession;
     /** Seq2one with T &gt; 0: its windows; null otherwise. */
     private final Windows windows;
-    /** Values per input column in the last row read: 1 for a number, the length of an array or vector. */
-    private final int[] widths = new int[inputIdx.length];
+    private boolean finished;
 
-    Scoring(TrainedModel trained, BpttEngine engine) {
+    Scoring(TrainedModel trained, BpttEngine engine, Iterator<Row> in) {
+      this.trained = trained;
       this.config = trained.config();
       this.norm = trained.normalization();
-      this.session = new StatefulSession(trained.params(), engine, 1);
-      this.steps = forecastSteps > 0 ? new OrderSteps(orderType) : null;
+      this.engine = engine;
+      this.in = in;
       this.windows = seq2one && windowSteps > 0 ? new Windows(trained, engine) : null;
     }
 
-    /**
-     * The key's output rows, its input read and scored a chunk at a time as they are asked for,
-     * then its closing rows. Spark reads a key's iterator to its end before it calls for the next.
-     */
-    Iterator<Row> key(Iterator<Row> in) {
-      return new Iterator<>() {
-        private boolean finished;
-
-        @Override
-        public boolean hasNext() {
-          while (ready.isEmpty() && !finished) {
-            if (in.hasNext()) {
-              chunk.clear();
-              while (chunk.size() < CHUNK && in.hasNext()) {
-                chunk.add(in.next());
-              }
-              scoreChunk(chunk);
-            } else {
-              finishKey();
-              finished = true;
-            }
-          }
-          return !ready.isEmpty();
-        }
-
-        @Override
-        public Row next() {
-          if (!hasNext()) {
-            throw new NoSuchElementException();
-          }
-          return ready.poll();
-        }
-      };
+    @Override
+    public boolean hasNext() {
+      while (ready.isEmpty() && !finished) {
+        fill();
+      }
+      return !ready.isEmpty();
     }
 
-    private void scoreChunk(List<Row> chunk) {
+    @Override
+    public Row next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      return ready.poll();
+    }
+
+    /** Reads and scores until some rows are ready or the partition is done. */
+    private void fill() {
+      if (alone != null) {
+        stepAlone();
+        return;
+      }
+      while (true) {
+        if (current == null) {
+          if (batch.size() == limits.keyBatch() || pending == null && !in.hasNext()) {
+            flushBatch();
+            return;
+          }
+          Row first = pending != null ? pending : in.next();
+          pending = null;
+          current = new KeyRun(keyOf(first));
+          current.rows.add(first);
+        }
+        while (true) {
+          if (!in.hasNext()) {
+            endRead();
+            break;
+          }
+          if (held + current.rows.size() >= limits.batchRows()) {
+            if (!batch.isEmpty()) {
+              flushBatch();                              // the batch goes first; this key is read on with the whole budget
+              return;
+            }
+            alone = current;                             // longer than a batch: stepped alone
+            current = null;
+            aloneSession = new StatefulSession(trained.params(), engine, 1);
+            stepAlone();
+            return;
+          }
+          Row r = in.next();
+          if (!Arrays.deepEquals(keyOf(r), current.key)) {
+            pending = r;
+            endRead();
+            break;
+          }
+          current.rows.add(r);
+        }
+      }
+    }
+
+    private void endRead() {
+      batch.add(current);
+      held += current.rows.size();
+      current = null;
+    }
+
+    /** Scores the batch's keys side by side, their rows out key by key; the partition is done when there was nothing left. */
+    private void flushBatch() {
+      if (batch.isEmpty()) {
+        if (windows != null) {
+          windows.flush();
+        }
+        finished = current == null && pending == null && !in.hasNext();
+        return;
+      }
+      score(batch, new StatefulSession(trained.params(), engine, batch.size()), true);
+      batch.clear();
+      held = 0;
+    }
+
+    /** The long key's next rows (those read, then up to a chunk more), scored from its state; its closing rows at its end. */
+    private void stepAlone() {
+      List<Row> rows = alone.rows;
+      boolean ended = false;
+      while (rows.size() < limits.chunk()) {
+        if (!in.hasNext()) {
+          ended = true;
+          break;
+        }
+        Row r = in.next();
+        if (!Arrays.deepEquals(keyOf(r), alone.key)) {
+          pending = r;
+          ended = true;
+          break;
+        }
+        rows.add(r);
+      }
+      score(List.of(alone), aloneSession, ended);
+      alone.rows.clear();
+      if (ended) {
+        alone = null;
+        aloneSession = null;
+      }
+    }
+
+    /**
+     * Scores the runs' rows side by side from the session's state (sequence b = run b): each
+     * run's valid rows, compacted, are its steps; forward calls of up to {@link #CHUNK} steps, the
+     * runs of fewer steps padded (the engine's lengths). Output rows go out run by run; with
+     * {@code ended}, each run's closing rows after its own.
+     */
+    private void score(List<KeyRun> runs, StatefulSession session, boolean ended) {
+      int B = runs.size();
       int F = config.inputSize();
       int O = config.outputSize();
-      int[] step = new int[chunk.size()];                // index among the valid rows, or -1
-      float[] x = new float[chunk.size() * F];           // [n][F] model units, n valid rows
-      int n = 0;
-      for (int r = 0; r < chunk.size(); r++) {
-        Row row = chunk.get(r);
-        step[r] = -1;
-        if (row.isNullAt(orderIdx) || !toModelUnits(row, x, n * F)) {
-          continue;
+      int[][] step = new int[B][];                       // per row: index among the run's valid rows, or -1
+      float[][] xs = new float[B][];                     // [n_b][F] model units
+      int[] n = new int[B];
+      int T = 0;
+      for (int b = 0; b < B; b++) {
+        KeyRun run = runs.get(b);
+        step[b] = new int[run.rows.size()];
+        xs[b] = new float[run.rows.size() * F];
+        for (int r = 0; r < run.rows.size(); r++) {
+          Row row = run.rows.get(r);
+          step[b][r] = -1;
+          if (row.isNullAt(orderIdx) || !toModelUnits(row, run, xs[b], n[b] * F)) {
+            continue;
+          }
+          if (run.steps != null) {
+            run.steps.add(row.get(orderIdx));
+          }
+          run.lastRow = row;
+          step[b][r] = n[b]++;
+          if (windows != null) {
+            windows.add(xs[b], (n[b] - 1) * F, row);
+          }
         }
-        if (steps != null) {
-          steps.add(row.get(orderIdx));
-        }
-        lastRow = row;
-        step[r] = n++;
-        if (windows != null) {
-          windows.add(x, (n - 1) * F, row);
+        T = Math.max(T, n[b]);
+        if (windows != null && ended) {
+          windows.endKey(run.lastRow);
+          windows.flush();                               // the key's rows go out before the next key's
         }
       }
       if (windows != null) {
         return;                                          // windows are scored in batches of their own
       }
-      float[] y = null;                                  // [n][1][O] seq2seq, [1][O] seq2one
-      if (n > 0) {
-        y = session.run(Arrays.copyOf(x, n * F), n).outputs();
-        lastOutput = Arrays.copyOfRange(y, seq2one ? 0 : (n - 1) * O, seq2one ? O : n * O);
+      float[][] ys = new float[B][];                     // seq2seq: [n_b][O]
+      for (int b = 0; b < B; b++) {
+        ys[b] = seq2one ? null : new float[n[b] * O];
       }
-      if (seq2one) {
-        return;
+      for (int t0 = 0; t0 < T; t0 += limits.chunk()) {
+        int Tc = Math.min(limits.chunk(), T - t0);
+        float[] x = new float[Tc * B * F];               // [Tc][B][F]
+        int[] lengths = new int[B];
+        boolean full = true;
+        for (int b = 0; b < B; b++) {
+          lengths[b] = Math.max(0, Math.min(Tc, n[b] - t0));
+          full &= lengths[b] == Tc;
+          for (int t = 0; t < lengths[b]; t++) {
+            System.arraycopy(xs[b], (t0 + t) * F, x, (t * B + b) * F, F);
+          }
+        }
+        float[] y = session.run(new Batch(Tc, B, F, x, null, null, full ? null : lengths)).outputs();
+        for (int b = 0; b < B; b++) {
+          if (lengths[b] == 0) {
+            continue;
+          }
+          if (seq2one) {                                 // [B][O]: after the run's last valid step
+            runs.get(b).lastOutput = Arrays.copyOfRange(y, b * O, b * O + O);
+          } else {                                       // [Tc][B][O]
+            for (int t = 0; t < lengths[b]; t++) {
+              System.arraycopy(y, (t * B + b) * O, ys[b], (t0 + t) * O, O);
+            }
+            runs.get(b).lastOutput = Arrays.copyOfRange(ys[b], (t0 + lengths[b] - 1) * O, (t0 + lengths[b]) * O);
+          }
+        }
       }
-      for (int r = 0; r < chunk.size(); r++) {
-        Row row = chunk.get(r);
-        Object[] v = new Object[outWidth];
-        for (int i = 0; i < inWidth; i++) {
-          v[i] = row.get(i);
+      List<List<Row>> closing = ended ? closingRows(runs, session) : null;
+      for (int b = 0; b < B; b++) {
+        KeyRun run = runs.get(b);
+        if (!seq2one) {
+          for (int r = 0; r < run.rows.size(); r++) {
+            Row row = run.rows.get(r);
+            Object[] v = new Object[outWidth];
+            for (int i = 0; i < inWidth; i++) {
+              v[i] = row.get(i);
+            }
+            if (step[b][r] >= 0) {
+              putOutputs(v, inWidth, ys[b], step[b][r] * O);
+            }
+            if (forecastSteps > 0) {
+              v[outWidth - 1] = false;
+            }
+            ready.add(RowFactory.create(v));
+          }
         }
-        if (step[r] >= 0) {
-          putOutputs(v, inWidth, y, step[r] * O);
+        if (closing != null) {
+          ready.addAll(closing.get(b));
         }
-        if (forecastSteps > 0) {
-          v[outWidth - 1] = false;
-        }
-        ready.add(RowFactory.create(v));
       }
     }
 
-    /** The key's closing rows: its seq2one row or windows, or forecastSteps closed-loop rows; then a fresh state. */
-    private void finishKey() {
-      if (windows != null) {
-        windows.endKey(lastRow);
-        windows.flush();                                 // the key's rows go out before the next key's
-      } else if (seq2one) {
-        if (lastRow != null) {
-          ready.add(seq2oneRow(lastRow, lastOutput));
+    /**
+     * Each run's closing rows, its series having ended: its seq2one row, or forecastSteps
+     * closed-loop rows (all runs stepped side by side from their final states).
+     */
+    private List<List<Row>> closingRows(List<KeyRun> runs, StatefulSession session) {
+      List<List<Row>> out = new ArrayList<>();
+      for (int b = 0; b < runs.size(); b++) {
+        out.add(new ArrayList<>());
+      }
+      if (seq2one) {
+        for (int b = 0; b < runs.size(); b++) {
+          KeyRun run = runs.get(b);
+          if (run.lastRow != null) {
+            out.get(b).add(seq2oneRow(run.lastRow, run.lastOutput));
+          }
         }
-      } else if (forecastSteps > 0 && lastOutput != null) {
-        forecast();
+      } else if (forecastSteps > 0) {
+        forecast(runs, session, out);
       }
-      session.reset();
-      lastOutput = null;
-      lastRow = null;
-      if (steps != null) {
-        steps.clear();
-      }
+      return out;
     }
 
     /**
      * Closed loop: forecast row i (at the last time + i spacings) takes as its inputs the previous
      * row's prediction, in raw units (and shows them in its input columns), and its prediction is
-     * the model's output after that step.
+     * the model's output after that step. Runs without a valid row or a spacing (one row) get
+     * none; they step along with zero inputs, their outputs unread.
      */
-    private void forecast() {
+    private void forecast(List<KeyRun> runs, StatefulSession session, List<List<Row>> out) {
+      int B = runs.size();
       int F = config.inputSize();
-      Object spacing = steps.spacing();
-      if (spacing == null) {
-        return;                                          // one row: no spacing to continue at
+      int O = config.outputSize();
+      Object[] spacing = new Object[B];
+      Object[] order = new Object[B];
+      float[][] y = new float[B][];
+      boolean any = false;
+      for (int b = 0; b < B; b++) {
+        KeyRun run = runs.get(b);
+        spacing[b] = run.lastOutput == null ? null : run.steps.spacing();
+        if (spacing[b] != null) {
+          order[b] = run.lastRow.get(orderIdx);
+          y[b] = run.lastOutput;
+          any = true;
+        }
       }
-      Object order = lastRow.get(orderIdx);
-      float[] y = lastOutput;
+      if (!any) {
+        return;
+      }
       for (int i = 1; i <= forecastSteps; i++) {
-        double[] raw = outputsToRaw(y, 0);               // the forecast for this row's time
-        float[] x = new float[F];
-        for (int f = 0; f < F; f++) {
-          x[f] = (float) inputToModel(raw[f], f);
+        float[] x = new float[B * F];
+        double[][] raw = new double[B][];
+        for (int b = 0; b < B; b++) {
+          if (spacing[b] != null) {
+            raw[b] = outputsToRaw(y[b], 0);             // the forecast for this row's time
+            for (int f = 0; f < F; f++) {
+              x[b * F + f] = (float) inputToModel(raw[b][f], f);
+            }
+          }
         }
-        y = session.step(x);
-        order = steps.next(order, spacing);
-        Object[] v = new Object[outWidth];
-        for (int k : keyIdx) {
-          v[k] = lastRow.get(k);
+        float[] yB = session.step(x);
+        for (int b = 0; b < B; b++) {
+          if (spacing[b] == null) {
+            continue;
+          }
+          KeyRun run = runs.get(b);
+          y[b] = Arrays.copyOfRange(yB, b * O, b * O + O);
+          order[b] = run.steps.next(order[b], spacing[b]);
+          Object[] v = new Object[outWidth];
+          for (int k : keyIdx) {
+            v[k] = run.lastRow.get(k);
+          }
+          v[orderIdx] = order[b];
+          for (int c = 0, f = 0; c < inputIdx.length; f += run.widths[c], c++) {
+            v[inputIdx[c]] = columnValue(raw[b], f, run.widths[c], inputTypes[c]);
+          }
+          putOutputs(v, inWidth, y[b], 0);
+          v[outWidth - 1] = true;
+          out.get(b).add(RowFactory.create(v));
         }
-        v[orderIdx] = order;
-        for (int c = 0, f = 0; c < inputIdx.length; f += widths[c], c++) {
-          v[inputIdx[c]] = columnValue(raw, f, widths[c], inputTypes[c]);
-        }
-        putOutputs(v, inWidth, y, 0);
-        v[outWidth - 1] = true;
-        ready.add(RowFactory.create(v));
       }
     }
 
@@ -369,12 +558,12 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
     /**
      * Writes the row's inputs in model units at x[offset..offset+F), the input columns expanded in
      * order (a number: one feature; an array or ML Vector: its values), and records each column's
-     * width in {@link #widths}; false if one is null, NaN or infinite (a null array element too).
+     * width in the run's {@code widths}; false if one is null, NaN or infinite (a null array element too).
      *
      * @throws IllegalArgumentException the columns give other than F values (an array or vector
      *     of another width than training's), naming the columns, the key and the order value
      */
-    private boolean toModelUnits(Row row, float[] x, int offset) {
+    private boolean toModelUnits(Row row, KeyRun run, float[] x, int offset) {
       int F = config.inputSize();
       int f = 0;
       for (int c = 0; c < inputIdx.length; c++) {
@@ -394,7 +583,7 @@ final class SeriesScorer implements FlatMapGroupsFunction<Row, Row, Row> {
           }
           x[offset + f + i] = (float) inputToModel(raw, f + i);
         }
-        widths[c] = width;
+        run.widths[c] = width;
         f += width;
       }
       if (f != F) {

@@ -542,12 +542,44 @@ class RnnEstimatorTest {
     // partitions, not the session's 4) and sorted by (key, time) within its partitions
     Dataset<Row> clustered = table.repartition(3, col("sensor")).sortWithinPartitions("sensor", "ts").cache();
     clustered.count();
+    assertEquals(0, jobsDuring(() -> m.transform(table)), "transform plans the scoring; no job runs until it is read");
+    assertEquals(0, jobsDuring(() -> m.transform(clustered)), "nor for a clustered table");
     assertTrue(shuffleBytesDuring(() -> m.transform(table).collectAsList()) > 0, "the table as generated is shuffled by key");
     assertEquals(0, shuffleBytesDuring(() -> m.transform(clustered).collectAsList()), "shuffle bytes of the clustered table");
     // a key's predictions depend on its rows alone, not on how the table was partitioned or ordered
     assertSamePredictions(m.transform(table), m.transform(clustered));
     assertSamePredictions(m.transform(table), m.transform(table.repartition(5).sortWithinPartitions(col("temp"))));
     clustered.unpersist();
+  }
+
+  /**
+   * How the scorer batches keys changes no output bit: with keys 4 side by side and 3 steps per
+   * engine call; with a batch cut short by its rows (600 of the 6 × 240: two keys, then the
+   * third goes first into the next batch); with each key stepped alone, as a key longer than a
+   * batch's rows is (100 rows: every key here), 7 rows per call; and one key per batch. A seq2seq
+   * model with holes and forecast rows, and the seq2one model over windows and whole series.
+   */
+  @Test
+  void howTheScorerBatchesKeysChangesNoOutputBit() {
+    Dataset<Row> holed = table.withColumn("temp", org.apache.spark.sql.functions.when(
+        org.apache.spark.sql.functions.hash(col("ts"), col("sensor")).mod(13).equalTo(0), null).otherwise(col("temp")));
+    SeriesScorer.Limits[] limits = {new SeriesScorer.Limits(3, 4, 100_000), new SeriesScorer.Limits(2048, 16, 600),
+        new SeriesScorer.Limits(7, 16, 100), new SeriesScorer.Limits(2048, 1, 100_000)};
+    RnnModel seq2seq = model.copy(new ParamMap()).setForecastSteps(FORECAST);
+    RnnModel seq2one = seq2oneModel();
+    RnnModel[] models = {seq2seq, seq2one, seq2one.copy(new ParamMap()).setStride(0).setSteps(0)};
+    List<Dataset<Row>> tables = List.of(holed, labelled(), labelled());
+    for (int m = 0; m < models.length; m++) {
+      List<Row> want = models[m].transform(tables.get(m)).orderBy("sensor", "ts").collectAsList();
+      assertTrue(want.size() >= SENSORS, "rows out");
+      for (SeriesScorer.Limits l : limits) {
+        List<Row> got = models[m].transform(tables.get(m), l).orderBy("sensor", "ts").collectAsList();
+        assertEquals(want.size(), got.size(), l + ": rows");
+        for (int i = 0; i < want.size(); i++) {
+          assertEquals(want.get(i), got.get(i), "model " + m + ", " + l + ", row " + i);
+        }
+      }
+    }
   }
 
   @Test

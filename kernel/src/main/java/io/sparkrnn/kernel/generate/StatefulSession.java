@@ -77,8 +77,11 @@ public final class StatefulSession {
     return result;
   }
 
-  /** Runs a whole batch (which may have lengths) from the kept state; keeps the final state. */
-  ForwardResult run(Batch batch) {
+  /**
+   * Runs a whole batch (which may have lengths) from the kept state; keeps the final state, each
+   * sequence's after its last valid step (a sequence of length 0 keeps its state).
+   */
+  public ForwardResult run(Batch batch) {
     if (batch.batchSize() != batchSize) {
       throw new BadInputException("batch has B=" + batch.batchSize() + ", this session carries B=" + batchSize);
     }

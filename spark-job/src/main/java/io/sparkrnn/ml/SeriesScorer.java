@@ -44,8 +44,8 @@ import org.apache.spark.sql.types.DataTypes;
  * the key, only when forecasting). A sequence's outputs do not depend on the other sequences of
  * its batch, its length or its batch's (JvmEngineBatchInvarianceTest), so no prediction depends on
  * which keys share a batch, a task or a partition. Seq2one models with a window length T score
- * windows instead, each from a zero state, up to {@link #WINDOW_BATCH} of a key side by side
- * ({@code Windows}); a task then holds T rows of inputs per pending window.
+ * windows instead, each from a zero state, up to {@link #WINDOW_BATCH} side by side, of one key or
+ * of several ({@code Windows}); a task then holds T rows of inputs per pending window.
  *
  * <p>Units: inputs are z-scored with the model's recorded statistics, x = (raw − mean) / std,
  * in double, then rounded to float32; outputs are taken back, raw = y · std + mean, in double.
@@ -314,8 +314,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         }
         T = Math.max(T, n[b]);
         if (windows != null && ended) {
-          windows.endKey(run.lastRow);
-          windows.flush();                               // the key's rows go out before the next key's
+          windows.endKey(run.lastRow);                   // its windows wait for others, of this key or the next ones
         }
       }
       if (windows != null) {

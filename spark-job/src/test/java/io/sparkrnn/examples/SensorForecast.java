@@ -22,7 +22,7 @@ import org.apache.spark.sql.SparkSession;
  * java --add-opens=... -cp "spark-job/target/test-classes:spark-job/target/classes:$(cat spark-job/target/classpath.txt)" \
  *     io.sparkrnn.examples.SensorForecast [SENSORS HOURS TRAIN_STEPS OUT_DIR]
  * </pre>
- * (bin/spark-rnn's JVM options are the --add-opens; {@code ExamplesMlTest} runs it small.)
+ * (bin/spark-rnn's JVM options are the --add-opens; {@code SensorForecastTest} runs it small.)
  */
 public final class SensorForecast {
   /** What one run measured. */

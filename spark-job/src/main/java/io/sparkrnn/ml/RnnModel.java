@@ -37,6 +37,9 @@ import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DoubleType;
+import org.apache.spark.sql.types.FloatType;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -55,7 +58,7 @@ import org.apache.spark.sql.types.StructType;
  * </ul>
  * How: Spark shuffles the rows by key and sorts them by (key, order) unless the table already is
  * so ({@link #clusteredByKey}: then neither runs), and each task parses the broadcast model once
- * and steps its partition's keys, up to 16 side by side ({@link SeriesScorer}). Nothing is
+ * and steps its partition's keys, up to 8 side by side ({@link SeriesScorer}). Nothing is
  * collected to the driver.
  *
  * <p>Saved ({@link #write}) as a directory: Spark ML's {@code metadata/} (params, uid) and
@@ -432,6 +435,14 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     SeriesScorer scorer = new SeriesScorer(model, keyIdx, orderIdx, inputIdx, inputTypes, schema.fields()[orderIdx].dataType(),
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
         getForecastSteps(), getSteps(), getStride(), limits);
+    for (int k : keyIdx) {
+      // −0.0 + 0.0 = 0.0: a floating key's −0.0 and 0.0 are one key, as Spark's grouping has them
+      // (its hash partitioning alone would part them); the column stays where it was
+      StructField f = schema.fields()[k];
+      if (f.dataType() instanceof DoubleType || f.dataType() instanceof FloatType) {
+        table = table.withColumn(f.name(), table.col(f.name()).plus(functions.lit(0.0).cast(f.dataType())));
+      }
+    }
     Column order = table.col(schema.fields()[orderIdx].name());
     Dataset<Row> sorted = keys.length == 0
         ? table.repartition(1).sortWithinPartitions(order)    // the whole table is one series: one task, its rows in order
@@ -442,18 +453,23 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   /**
    * The table with each key's rows in one partition, sorted by (keys, order): a shuffle by the keys
    * and a sort within partitions, both dropped by Spark where the table already has them. A table
-   * hash-partitioned into n partitions by exactly the key columns, in their order (bucketed by
-   * them, or a user's {@code repartition(n, keys)}, cached or not), is repartitioned into the same
-   * n, which Spark's planner drops as a repartition its input already has, and a sort its input
-   * already has is dropped likewise; any other table is repartitioned by the keys into
-   * {@code spark.sql.shuffle.partitions} (coalesced by adaptive execution) and sorted.
+   * whose physical plan is hash-partitioned into n partitions by exactly the key columns, in their
+   * order (a user's {@code repartition(n, keys)}, cached or not), is repartitioned into the same n,
+   * which Spark's planner drops as a repartition its input already has, and a sort its input
+   * already has is dropped likewise; any other table (a bucketed one included: see below) is
+   * repartitioned by the keys into {@code spark.sql.shuffle.partitions} (coalesced by adaptive
+   * execution) and sorted.
    */
   static Dataset<Row> clusteredByKey(Dataset<Row> table, String[] keyNames, Column order) {
     int n = hashPartitionsOn(table, keyNames);
     Column[] keys = Arrays.stream(keyNames).map(table::col).toArray(Column[]::new);
     Column[] sort = Arrays.copyOf(keys, keys.length + 1);
     sort[keys.length] = order;
-    return (n > 0 ? table.repartition(n, keys) : table.repartition(keys)).sortWithinPartitions(sort);
+    // Otherwise by the hash of struct(keys), which puts a key's rows together as the keys' own hash
+    // would but which no partitioning Spark finds in a table equals: a table bucketed by the keys
+    // into as many buckets as shuffle partitions would see repartition(keys) dropped and then be
+    // read unbucketed (nothing would require the buckets any more), a key's rows in several splits
+    return (n > 0 ? table.repartition(n, keys) : table.repartition(functions.struct(keys))).sortWithinPartitions(sort);
   }
 
   /**

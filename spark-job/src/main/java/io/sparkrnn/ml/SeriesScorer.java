@@ -7,8 +7,10 @@ import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.StatefulSession;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.jvm.MathKernels;
+import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.State;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -116,6 +118,9 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
   /** Scores one partition's rows, clustered by key and sorted by (key, order) (one series when there are no key columns). */
   @Override
   public Iterator<Row> call(Iterator<Row> rows) {
+    if (!rows.hasNext()) {
+      return java.util.Collections.emptyIterator();      // an empty partition parses no model
+    }
     TrainedModel trained = TrainedModel.fromBytes(model.value(), "RnnModel broadcast");
     BpttEngine engine = new JvmEngine(MathKernels.best(), 1);
     TaskContext task = TaskContext.get();
@@ -158,9 +163,10 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     private KeyRun current;
     /** The first row of the next key, read ahead, or null. */
     private Row pending;
-    /** A key longer than the batch's rows, stepped alone (its rows read so far in {@code current.rows}), or null. */
+    /** A key longer than the batch's rows, stepped alone (its rows read and not yet scored in its {@code rows}), or null. */
     private KeyRun alone;
-    private StatefulSession aloneSession;
+    /** Its state between calls [L][1][H]. */
+    private State aloneState;
     /** Seq2one with T &gt; 0: its windows; null otherwise. */
     private final Windows windows;
     private boolean finished;
@@ -219,7 +225,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
             }
             alone = current;                             // longer than a batch: stepped alone
             current = null;
-            aloneSession = new StatefulSession(trained.params(), engine, 1);
+            aloneState = State.zeros(config, 1);
             stepAlone();
             return;
           }
@@ -249,7 +255,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         finished = current == null && pending == null && !in.hasNext();
         return;
       }
-      score(batch, new StatefulSession(trained.params(), engine, batch.size()), true);
+      score(batch, State.zeros(config, batch.size()), true);
       batch.clear();
       held = 0;
     }
@@ -271,28 +277,30 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         }
         rows.add(r);
       }
-      score(List.of(alone), aloneSession, ended);
+      score(List.of(alone), aloneState, ended);
       alone.rows.clear();
       if (ended) {
         alone = null;
-        aloneSession = null;
+        aloneState = null;
       }
     }
 
     /**
-     * Scores the runs' rows side by side from the session's state (sequence b = run b): each
-     * run's valid rows, compacted, are its steps; forward calls of up to {@link #CHUNK} steps, the
-     * runs of fewer steps padded (the engine's lengths). Output rows go out run by run; with
-     * {@code ended}, each run's closing rows after its own.
+     * Scores the runs' rows side by side from their states (sequence b of {@code state} = run b,
+     * updated in place): each run's valid rows, compacted, are its steps, in forward calls of up to
+     * {@code limits.chunk()} steps. A call takes only the runs that still have steps, the longest
+     * first, so none runs with zero steps (a seq2one batch must not) and a long run does not drag
+     * finished ones through the products; runs of fewer steps than the call's are padded (the
+     * engine's lengths). Output rows go out run by run; with {@code ended}, each run's closing
+     * rows after its own.
      */
-    private void score(List<KeyRun> runs, StatefulSession session, boolean ended) {
+    private void score(List<KeyRun> runs, State state, boolean ended) {
       int B = runs.size();
       int F = config.inputSize();
       int O = config.outputSize();
       int[][] step = new int[B][];                       // per row: index among the run's valid rows, or -1
       float[][] xs = new float[B][];                     // [n_b][F] model units
       int[] n = new int[B];
-      int T = 0;
       for (int b = 0; b < B; b++) {
         KeyRun run = runs.get(b);
         step[b] = new int[run.rows.size()];
@@ -312,7 +320,6 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
             windows.add(xs[b], (n[b] - 1) * F, row);
           }
         }
-        T = Math.max(T, n[b]);
         if (windows != null && ended) {
           windows.endKey(run.lastRow);                   // its windows wait for others, of this key or the next ones
         }
@@ -320,38 +327,50 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       if (windows != null) {
         return;                                          // windows are scored in batches of their own
       }
+      // the runs by length, longest first (ties in run order): the runs with steps left are a prefix
+      int[] byLength = java.util.stream.IntStream.range(0, B).boxed()
+          .sorted(java.util.Comparator.comparingInt((Integer b) -> -n[b])).mapToInt(Integer::intValue).toArray();
+      State sorted = gather(state, byLength);
       float[][] ys = new float[B][];                     // seq2seq: [n_b][O]
       for (int b = 0; b < B; b++) {
         ys[b] = seq2one ? null : new float[n[b] * O];
       }
+      int T = B == 0 ? 0 : n[byLength[0]];
       for (int t0 = 0; t0 < T; t0 += limits.chunk()) {
         int Tc = Math.min(limits.chunk(), T - t0);
-        float[] x = new float[Tc * B * F];               // [Tc][B][F]
-        int[] lengths = new int[B];
+        int A = 0;                                       // runs with steps in [t0, t0 + Tc)
+        while (A < B && n[byLength[A]] > t0) {
+          A++;
+        }
+        float[] x = new float[Tc * A * F];               // [Tc][A][F]
+        int[] lengths = new int[A];
         boolean full = true;
-        for (int b = 0; b < B; b++) {
-          lengths[b] = Math.max(0, Math.min(Tc, n[b] - t0));
-          full &= lengths[b] == Tc;
-          for (int t = 0; t < lengths[b]; t++) {
-            System.arraycopy(xs[b], (t0 + t) * F, x, (t * B + b) * F, F);
+        for (int a = 0; a < A; a++) {
+          int b = byLength[a];
+          lengths[a] = Math.min(Tc, n[b] - t0);
+          full &= lengths[a] == Tc;
+          for (int t = 0; t < lengths[a]; t++) {
+            System.arraycopy(xs[b], (t0 + t) * F, x, (t * A + a) * F, F);
           }
         }
-        float[] y = session.run(new Batch(Tc, B, F, x, null, null, full ? null : lengths)).outputs();
-        for (int b = 0; b < B; b++) {
-          if (lengths[b] == 0) {
-            continue;
-          }
-          if (seq2one) {                                 // [B][O]: after the run's last valid step
-            runs.get(b).lastOutput = Arrays.copyOfRange(y, b * O, b * O + O);
-          } else {                                       // [Tc][B][O]
-            for (int t = 0; t < lengths[b]; t++) {
-              System.arraycopy(y, (t * B + b) * O, ys[b], (t0 + t) * O, O);
+        ForwardResult result = engine.forward(trained.params(), new Batch(Tc, A, F, x, null, null, full ? null : lengths),
+            sorted.sequences(0, A));
+        sorted.put(0, result.finalState());              // copied: the engine reuses its buffers
+        float[] y = result.outputs();
+        for (int a = 0; a < A; a++) {
+          int b = byLength[a];
+          if (seq2one) {                                 // [A][O]: after the run's last valid step
+            runs.get(b).lastOutput = Arrays.copyOfRange(y, a * O, a * O + O);
+          } else {                                       // [Tc][A][O]
+            for (int t = 0; t < lengths[a]; t++) {
+              System.arraycopy(y, (t * A + a) * O, ys[b], (t0 + t) * O, O);
             }
-            runs.get(b).lastOutput = Arrays.copyOfRange(ys[b], (t0 + lengths[b] - 1) * O, (t0 + lengths[b]) * O);
+            runs.get(b).lastOutput = Arrays.copyOfRange(ys[b], (t0 + lengths[a] - 1) * O, (t0 + lengths[a]) * O);
           }
         }
       }
-      List<List<Row>> closing = ended ? closingRows(runs, session) : null;
+      scatter(sorted, byLength, state);
+      List<List<Row>> closing = ended ? closingRows(runs, state) : null;
       for (int b = 0; b < B; b++) {
         KeyRun run = runs.get(b);
         if (!seq2one) {
@@ -380,7 +399,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
      * Each run's closing rows, its series having ended: its seq2one row, or forecastSteps
      * closed-loop rows (all runs stepped side by side from their final states).
      */
-    private List<List<Row>> closingRows(List<KeyRun> runs, StatefulSession session) {
+    private List<List<Row>> closingRows(List<KeyRun> runs, State state) {
       List<List<Row>> out = new ArrayList<>();
       for (int b = 0; b < runs.size(); b++) {
         out.add(new ArrayList<>());
@@ -393,7 +412,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
           }
         }
       } else if (forecastSteps > 0) {
-        forecast(runs, session, out);
+        forecast(runs, state, out);
       }
       return out;
     }
@@ -404,56 +423,57 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
      * the model's output after that step. Runs without a valid row or a spacing (one row) get
      * none; they step along with zero inputs, their outputs unread.
      */
-    private void forecast(List<KeyRun> runs, StatefulSession session, List<List<Row>> out) {
-      int B = runs.size();
+    private void forecast(List<KeyRun> runs, State state, List<List<Row>> out) {
       int F = config.inputSize();
       int O = config.outputSize();
-      Object[] spacing = new Object[B];
-      Object[] order = new Object[B];
-      float[][] y = new float[B][];
-      boolean any = false;
-      for (int b = 0; b < B; b++) {
+      List<Integer> going = new ArrayList<>();          // the runs that forecast: a valid row and a spacing
+      List<Object> spacing = new ArrayList<>();
+      for (int b = 0; b < runs.size(); b++) {
         KeyRun run = runs.get(b);
-        spacing[b] = run.lastOutput == null ? null : run.steps.spacing();
-        if (spacing[b] != null) {
-          order[b] = run.lastRow.get(orderIdx);
-          y[b] = run.lastOutput;
-          any = true;
+        Object s = run.lastOutput == null ? null : run.steps.spacing();
+        if (s != null) {
+          going.add(b);
+          spacing.add(s);
         }
       }
-      if (!any) {
+      int A = going.size();
+      if (A == 0) {
         return;
       }
+      int[] idx = going.stream().mapToInt(Integer::intValue).toArray();
+      StatefulSession session = new StatefulSession(trained.params(), engine, A);
+      session.setState(gather(state, idx));
+      Object[] order = new Object[A];
+      float[][] y = new float[A][];
+      for (int a = 0; a < A; a++) {
+        order[a] = runs.get(idx[a]).lastRow.get(orderIdx);
+        y[a] = runs.get(idx[a]).lastOutput;
+      }
       for (int i = 1; i <= forecastSteps; i++) {
-        float[] x = new float[B * F];
-        double[][] raw = new double[B][];
-        for (int b = 0; b < B; b++) {
-          if (spacing[b] != null) {
-            raw[b] = outputsToRaw(y[b], 0);             // the forecast for this row's time
-            for (int f = 0; f < F; f++) {
-              x[b * F + f] = (float) inputToModel(raw[b][f], f);
-            }
+        float[] x = new float[A * F];
+        double[][] raw = new double[A][];
+        for (int a = 0; a < A; a++) {
+          raw[a] = outputsToRaw(y[a], 0);               // the forecast for this row's time
+          for (int f = 0; f < F; f++) {
+            x[a * F + f] = (float) inputToModel(raw[a][f], f);
           }
         }
-        float[] yB = session.step(x);
-        for (int b = 0; b < B; b++) {
-          if (spacing[b] == null) {
-            continue;
-          }
-          KeyRun run = runs.get(b);
-          y[b] = Arrays.copyOfRange(yB, b * O, b * O + O);
-          order[b] = run.steps.next(order[b], spacing[b]);
+        float[] yA = session.step(x);
+        for (int a = 0; a < A; a++) {
+          KeyRun run = runs.get(idx[a]);
+          y[a] = Arrays.copyOfRange(yA, a * O, a * O + O);
+          order[a] = run.steps.next(order[a], spacing.get(a));
           Object[] v = new Object[outWidth];
           for (int k : keyIdx) {
             v[k] = run.lastRow.get(k);
           }
-          v[orderIdx] = order[b];
+          v[orderIdx] = order[a];
           for (int c = 0, f = 0; c < inputIdx.length; f += run.widths[c], c++) {
-            v[inputIdx[c]] = columnValue(raw[b], f, run.widths[c], inputTypes[c]);
+            v[inputIdx[c]] = columnValue(raw[a], f, run.widths[c], inputTypes[c]);
           }
-          putOutputs(v, inWidth, y[b], 0);
+          putOutputs(v, inWidth, y[a], 0);
           v[outWidth - 1] = true;
-          out.get(b).add(RowFactory.create(v));
+          out.get(idx[a]).add(RowFactory.create(v));
         }
       }
     }
@@ -629,12 +649,51 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       }
     }
 
+    /**
+     * The row's key values, compared with {@link Arrays#deepEquals}: arrays (Scala sequences) and
+     * structs (Rows) as Java arrays of their values, so that a NaN element equals a NaN element as
+     * Spark's grouping has it (Scala's == on a sequence of boxed doubles says NaN ≠ NaN). A
+     * floating key's −0.0 was made 0.0 before the shuffle ({@link RnnModel#transform}); binary
+     * values are byte[], which deepEquals compares by content.
+     */
     private Object[] keyOf(Row row) {
       Object[] k = new Object[keyIdx.length];
       for (int i = 0; i < k.length; i++) {
-        k[i] = row.get(keyIdx[i]);
+        k[i] = comparable(row.get(keyIdx[i]));
       }
       return k;
+    }
+  }
+
+  /** A key value as {@link Arrays#deepEquals} should compare it: sequences and structs as arrays of their (converted) values. */
+  static Object comparable(Object v) {
+    if (v instanceof scala.collection.Seq<?> seq) {
+      return scala.jdk.javaapi.CollectionConverters.asJava(seq).stream().map(SeriesScorer::comparable).toArray();
+    }
+    if (v instanceof Row r) {
+      Object[] fields = new Object[r.length()];
+      for (int i = 0; i < fields.length; i++) {
+        fields[i] = comparable(r.get(i));
+      }
+      return fields;
+    }
+    return v;
+  }
+
+  /** Sequences idx[0], idx[1], … of {@code s} as a state of idx.length sequences, in that order (copies). */
+  static State gather(State s, int[] idx) {
+    State out = new State(s.layers(), idx.length, s.hiddenSize(), new float[s.layers() * idx.length * s.hiddenSize()],
+        s.c() == null ? null : new float[s.layers() * idx.length * s.hiddenSize()]);
+    for (int a = 0; a < idx.length; a++) {
+      out.put(a, s.sequences(idx[a], idx[a] + 1));
+    }
+    return out;
+  }
+
+  /** The inverse of {@link #gather}: sequence a of {@code part} into sequence idx[a] of {@code into}. */
+  static void scatter(State part, int[] idx, State into) {
+    for (int a = 0; a < idx.length; a++) {
+      into.put(idx[a], part.sequences(a, a + 1));
     }
   }
 

@@ -556,8 +556,9 @@ class RnnEstimatorTest {
    * How the scorer batches keys changes no output bit: with keys 4 side by side and 3 steps per
    * engine call; with a batch cut short by its rows (600 of the 6 × 240: two keys, then the
    * third goes first into the next batch); with each key stepped alone, as a key longer than a
-   * batch's rows is (100 rows: every key here), 7 rows per call; and one key per batch. A seq2seq
-   * model with holes and forecast rows, and the seq2one model over windows and whole series.
+   * batch's rows is (100 rows: every key here), 7 rows per call; and one key per batch; all against
+   * each key alone in one call. A seq2seq model with holes and forecast rows, the seq2one model
+   * over windows and whole series, and both on keys of unequal lengths with a key of no valid row.
    */
   @Test
   void howTheScorerBatchesKeysChangesNoOutputBit() {
@@ -565,13 +566,21 @@ class RnnEstimatorTest {
         org.apache.spark.sql.functions.hash(col("ts"), col("sensor")).mod(13).equalTo(0), null).otherwise(col("temp")));
     SeriesScorer.Limits[] limits = {new SeriesScorer.Limits(3, 4, 100_000), new SeriesScorer.Limits(2048, 16, 600),
         new SeriesScorer.Limits(7, 16, 100), new SeriesScorer.Limits(2048, 1, 100_000)};
+    // keys of unequal lengths, one without a valid row: a batch's keys end in different calls
+    Dataset<Row> uneven = labelled().where(col("sensor").notEqual("sensor-00001").or(col("ts").lt(
+        org.apache.spark.sql.functions.lit(Timestamp.valueOf("2024-01-03 00:00:00")))))
+        .withColumn("temp", org.apache.spark.sql.functions.when(col("sensor").equalTo("sensor-00002"), null).otherwise(col("temp")));
     RnnModel seq2seq = model.copy(new ParamMap()).setForecastSteps(FORECAST);
     RnnModel seq2one = seq2oneModel();
-    RnnModel[] models = {seq2seq, seq2one, seq2one.copy(new ParamMap()).setStride(0).setSteps(0)};
-    List<Dataset<Row>> tables = List.of(holed, labelled(), labelled());
+    RnnModel wholeSeries = seq2one.copy(new ParamMap()).setStride(0).setSteps(0);
+    RnnModel[] models = {seq2seq, seq2one, wholeSeries, wholeSeries, seq2seq};
+    List<Dataset<Row>> tables = List.of(holed, labelled(), labelled(), uneven, uneven.drop("morning"));
     for (int m = 0; m < models.length; m++) {
-      List<Row> want = models[m].transform(tables.get(m)).orderBy("sensor", "ts").collectAsList();
-      assertTrue(want.size() >= SENSORS, "rows out");
+      // each key alone, in one call per key: how transform stepped keys before it batched them
+      List<Row> want = models[m].transform(tables.get(m), new SeriesScorer.Limits(100_000, 1, 100_000)).orderBy("sensor", "ts")
+          .collectAsList();
+      assertTrue(want.size() >= SENSORS - 1, "rows out");
+      assertEquals(want, models[m].transform(tables.get(m)).orderBy("sensor", "ts").collectAsList(), "model " + m + ", default limits");
       for (SeriesScorer.Limits l : limits) {
         List<Row> got = models[m].transform(tables.get(m), l).orderBy("sensor", "ts").collectAsList();
         assertEquals(want.size(), got.size(), l + ": rows");
@@ -580,6 +589,49 @@ class RnnEstimatorTest {
         }
       }
     }
+  }
+
+  /**
+   * A table bucketed by the key, several files per bucket, as many buckets as shuffle partitions:
+   * Spark may drop a repartition the bucketed scan already satisfies and then read the files
+   * unbucketed, so a key's rows would come in several partitions; transform must still see each
+   * key's rows as one series.
+   */
+  @Test
+  void aTableBucketedByTheKeyIsScoredAsOneSeriesPerKey() {
+    String name = "sensors_bucketed";
+    table.repartition(3).write().mode("overwrite").bucketBy(4, "sensor").option("path", tmp.resolve(name).toString())
+        .saveAsTable(name);
+    try {
+      RnnModel m = model.copy(new ParamMap()).setForecastSteps(FORECAST);
+      assertSamePredictions(m.transform(table), m.transform(spark.table(name)));
+    } finally {
+      spark.sql("DROP TABLE IF EXISTS " + name);
+    }
+  }
+
+  /**
+   * Keys are told apart as Spark's grouping tells them: a floating key's −0.0 and 0.0 are one key
+   * (half of a sensor's rows under each), as are arrays with a NaN element; a key column with a
+   * collation under which different strings are equal is refused, before any job.
+   */
+  @Test
+  void keysAreOneSeriesWhereSparkGroupsThemAsOne() throws Exception {
+    RnnModel m = model.copy(new ParamMap()).setForecastSteps(FORECAST);
+    org.apache.spark.sql.Column number = org.apache.spark.sql.functions.expr("CAST(substring(sensor, 8) AS DOUBLE)");
+    Dataset<Row> plain = table.withColumn("id", number);
+    Dataset<Row> signed = table.withColumn("id", org.apache.spark.sql.functions.when(
+        number.equalTo(0).and(org.apache.spark.sql.functions.hash(col("ts")).mod(2).equalTo(0)), -0.0).otherwise(number));
+    long negativeZeros = signed.where("CAST(id AS STRING) = '-0.0'").count();
+    assertTrue(negativeZeros > 0 && negativeZeros < HOURS, "some of sensor 0's rows have id −0.0: " + negativeZeros);
+    RnnModel byId = m.copy(new ParamMap()).setKeyCols("id");
+    assertSamePredictions(byId.transform(plain), byId.transform(signed));
+    Dataset<Row> arrays = table.withColumn("id", org.apache.spark.sql.functions.array(number,
+        org.apache.spark.sql.functions.lit(Double.NaN)));
+    assertSamePredictions(byId.transform(plain), byId.transform(arrays));
+    assertEquals(0, jobsDuring(() -> assertMessage(() -> m.transform(table.withColumn("sensor",
+        org.apache.spark.sql.functions.expr("collate(sensor, 'UTF8_LCASE')"))), "keyCols", "'sensor'", "collation")),
+        "jobs before the refusal");
   }
 
   @Test

@@ -20,7 +20,6 @@ import org.apache.spark.sql.types.DecimalType;
 import org.apache.spark.sql.types.IntegralType;
 import org.apache.spark.sql.types.MapType;
 import org.apache.spark.sql.types.NumericType;
-import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.types.TimestampNTZType;
@@ -100,12 +99,6 @@ final class RnnColumns {
       if (f.dataType() instanceof MapType) {
         throw new BadInputException(who + ": keyCols column '" + f.name() + "' is " + f.dataType().simpleString()
             + "; expected a comparable type (string, number, date, ...)");
-      }
-      if (f.dataType() instanceof StringType st && !st.supportsBinaryEquality()) {
-        // transform tells one key's rows from the next by their values' bytes
-        throw new BadInputException(who + ": keyCols column '" + f.name() + "' is " + f.dataType().simpleString()
-            + ", a collation under which different strings are equal; expected a string without a collation (cast it,"
-            + " e.g. lower(" + f.name() + ") for UTF8_LCASE)");
       }
       keyFields.add(f);
     }

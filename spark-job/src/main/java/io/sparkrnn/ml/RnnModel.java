@@ -434,7 +434,8 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     Broadcast<byte[]> model = sc.broadcast(modelBytes);
     SeriesScorer scorer = new SeriesScorer(model, keyIdx, orderIdx, inputIdx, inputTypes, schema.fields()[orderIdx].dataType(),
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
-        getForecastSteps(), getSteps(), getStride(), limits);
+        getForecastSteps(), getSteps(), getStride(), limits, Arrays.stream(keyIdx).map(k -> schema.fields()[k].dataType()
+            instanceof org.apache.spark.sql.types.StringType st && !st.supportsBinaryEquality() ? st.collationId() : -1).toArray());
     for (int k : keyIdx) {
       // −0.0 + 0.0 = 0.0: a floating key's −0.0 and 0.0 are one key, as Spark's grouping has them
       // (its hash partitioning alone would part them); the column stays where it was
@@ -447,7 +448,19 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     Dataset<Row> sorted = keys.length == 0
         ? table.repartition(1).sortWithinPartitions(order)    // the whole table is one series: one task, its rows in order
         : clusteredByKey(table, keyNames, order);
-    return sorted.mapPartitions(scorer, Encoders.row(outSchema));
+    Dataset<Row> scored = sorted.mapPartitions(scorer, Encoders.row(outSchema));
+    // Spark's Row encoder gives a collated string column back without its collation: cast such
+    // columns to the type transformSchema promises (a no-op projection otherwise)
+    Column[] typed = new Column[outSchema.length()];
+    boolean differ = false;
+    for (int i = 0; i < typed.length; i++) {
+      StructField want = outSchema.fields()[i];
+      Column c0 = scored.col(want.name());
+      boolean same = scored.schema().fields()[i].dataType().equals(want.dataType());
+      differ |= !same;
+      typed[i] = same ? c0 : c0.cast(want.dataType()).as(want.name(), want.metadata());
+    }
+    return differ ? scored.select(typed) : scored;
   }
 
   /**

@@ -28,6 +28,8 @@ import org.apache.spark.ml.linalg.Vectors;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.catalyst.util.CollationFactory;
+import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * The executor side of {@link RnnModel#transform}: called by Spark once per partition with its
@@ -95,11 +97,14 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
   private final int windowSteps;
   private final int windowStride;
   private final Limits limits;
+  /** Per key column: the collation id of a string column whose collation is not binary equality, else −1. */
+  private final int[] keyCollations;
 
   SeriesScorer(Broadcast<byte[]> model, int[] keyIdx, int orderIdx, int[] inputIdx, DataType[] inputTypes, DataType orderType,
       int inWidth, int outWidth, boolean seq2one, boolean classes, int forecastSteps, int windowSteps, int windowStride,
-      Limits limits) {
+      Limits limits, int[] keyCollations) {
     this.limits = limits;
+    this.keyCollations = keyCollations;
     this.model = model;
     this.keyIdx = keyIdx;
     this.orderIdx = orderIdx;
@@ -654,12 +659,17 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
      * structs (Rows) as Java arrays of their values, so that a NaN element equals a NaN element as
      * Spark's grouping has it (Scala's == on a sequence of boxed doubles says NaN ≠ NaN). A
      * floating key's −0.0 was made 0.0 before the shuffle ({@link RnnModel#transform}); binary
-     * values are byte[], which deepEquals compares by content.
+     * values are byte[], which deepEquals compares by content; a string of a column with a
+     * collation under which different strings are equal (UTF8_LCASE, say) as its collation key,
+     * equal for strings the collation calls equal.
      */
     private Object[] keyOf(Row row) {
       Object[] k = new Object[keyIdx.length];
       for (int i = 0; i < k.length; i++) {
-        k[i] = comparable(row.get(keyIdx[i]));
+        Object v = row.get(keyIdx[i]);
+        k[i] = keyCollations[i] >= 0 && v instanceof String text
+            ? CollationFactory.getCollationKeyBytes(UTF8String.fromString(text), keyCollations[i])
+            : comparable(v);
       }
       return k;
     }

@@ -37,8 +37,6 @@ import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.DoubleType;
-import org.apache.spark.sql.types.FloatType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
@@ -434,33 +432,36 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     Broadcast<byte[]> model = sc.broadcast(modelBytes);
     SeriesScorer scorer = new SeriesScorer(model, keyIdx, orderIdx, inputIdx, inputTypes, schema.fields()[orderIdx].dataType(),
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
-        getForecastSteps(), getSteps(), getStride(), limits, Arrays.stream(keyIdx).map(k -> schema.fields()[k].dataType()
-            instanceof org.apache.spark.sql.types.StringType st && !st.supportsBinaryEquality() ? st.collationId() : -1).toArray());
-    for (int k : keyIdx) {
-      // −0.0 + 0.0 = 0.0: a floating key's −0.0 and 0.0 are one key, as Spark's grouping has them
-      // (its hash partitioning alone would part them); the column stays where it was
-      StructField f = schema.fields()[k];
-      if (f.dataType() instanceof DoubleType || f.dataType() instanceof FloatType) {
-        table = table.withColumn(f.name(), table.col(f.name()).plus(functions.lit(0.0).cast(f.dataType())));
-      }
-    }
-    Column order = table.col(schema.fields()[orderIdx].name());
+        getForecastSteps(), getSteps(), getStride(), limits,
+        Arrays.stream(keyIdx).mapToObj(k -> schema.fields()[k].dataType()).toArray(DataType[]::new));
+    Column order = table.col(quoted(schema.fields()[orderIdx].name()));
     Dataset<Row> sorted = keys.length == 0
         ? table.repartition(1).sortWithinPartitions(order)    // the whole table is one series: one task, its rows in order
         : clusteredByKey(table, keyNames, order);
     Dataset<Row> scored = sorted.mapPartitions(scorer, Encoders.row(outSchema));
     // Spark's Row encoder gives a collated string column back without its collation: cast such
-    // columns to the type transformSchema promises (a no-op projection otherwise)
-    Column[] typed = new Column[outSchema.length()];
+    // columns to the type transformSchema promises, addressed by position (names may hold dots)
+    StructField[] got = scored.schema().fields();
     boolean differ = false;
+    for (int i = 0; i < got.length; i++) {
+      differ |= !got[i].dataType().equals(outSchema.fields()[i].dataType());
+    }
+    if (!differ) {
+      return scored;
+    }
+    String[] slots = java.util.stream.IntStream.range(0, got.length).mapToObj(i -> "_c" + i).toArray(String[]::new);
+    Dataset<Row> positional = scored.toDF(slots);
+    Column[] typed = new Column[got.length];
     for (int i = 0; i < typed.length; i++) {
       StructField want = outSchema.fields()[i];
-      Column c0 = scored.col(want.name());
-      boolean same = scored.schema().fields()[i].dataType().equals(want.dataType());
-      differ |= !same;
-      typed[i] = same ? c0 : c0.cast(want.dataType()).as(want.name(), want.metadata());
+      typed[i] = positional.col(slots[i]).cast(want.dataType()).as(want.name(), want.metadata());
     }
-    return differ ? scored.select(typed) : scored;
+    return positional.select(typed);
+  }
+
+  /** A column name as Dataset.col reads it literally: in backticks, a backtick doubled. */
+  static String quoted(String name) {
+    return "`" + name.replace("`", "``") + "`";
   }
 
   /**
@@ -475,7 +476,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    */
   static Dataset<Row> clusteredByKey(Dataset<Row> table, String[] keyNames, Column order) {
     int n = hashPartitionsOn(table, keyNames);
-    Column[] keys = Arrays.stream(keyNames).map(table::col).toArray(Column[]::new);
+    Column[] keys = Arrays.stream(keyNames).map(k -> table.col(quoted(k))).toArray(Column[]::new);
     Column[] sort = Arrays.copyOf(keys, keys.length + 1);
     sort[keys.length] = order;
     // Otherwise by the hash of struct(keys), which puts a key's rows together as the keys' own hash
@@ -486,15 +487,34 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   }
 
   /**
+   * Whether the plan reads a bucketed table as buckets: its partitioning may then be the buckets',
+   * which Spark stops reading as such (DisableUnnecessaryBucketedScan) once nothing above the scan
+   * requires it — as after it drops a repartition the buckets satisfy.
+   */
+  private static boolean readsBuckets(org.apache.spark.sql.execution.SparkPlan plan) {
+    if (plan instanceof org.apache.spark.sql.execution.FileSourceScanExec scan && scan.bucketedScan()) {
+      return true;
+    }
+    for (org.apache.spark.sql.execution.SparkPlan child : scala.jdk.javaapi.CollectionConverters.asJava(plan.children())) {
+      if (readsBuckets(child)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
    * n when the table's physical plan is hash-partitioned into n partitions by exactly these
-   * columns, in this order; else 0. Planning only: no job runs.
+   * columns, in this order, and reads no bucketed table as buckets; else 0. Planning only (no job
+   * runs, but for the file listing Spark may do to prune a partitioned table).
    */
   static int hashPartitionsOn(Dataset<Row> table, String[] columns) {
     org.apache.spark.sql.execution.SparkPlan plan = table.queryExecution().executedPlan();
     if (plan instanceof org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanExec adaptive) {
       plan = adaptive.inputPlan();
     }
-    if (!(plan.outputPartitioning() instanceof org.apache.spark.sql.catalyst.plans.physical.HashPartitioning hash)) {
+    if (!(plan.outputPartitioning() instanceof org.apache.spark.sql.catalyst.plans.physical.HashPartitioning hash)
+        || readsBuckets(plan)) {
       return 0;
     }
     List<org.apache.spark.sql.catalyst.expressions.Expression> on = scala.jdk.javaapi.CollectionConverters.asJava(hash.expressions());

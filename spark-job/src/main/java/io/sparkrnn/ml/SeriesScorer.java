@@ -97,14 +97,14 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
   private final int windowSteps;
   private final int windowStride;
   private final Limits limits;
-  /** Per key column: the collation id of a string column whose collation is not binary equality, else −1. */
-  private final int[] keyCollations;
+  /** The key columns' types: how {@link #comparable} reads their values. */
+  private final DataType[] keyTypes;
 
   SeriesScorer(Broadcast<byte[]> model, int[] keyIdx, int orderIdx, int[] inputIdx, DataType[] inputTypes, DataType orderType,
       int inWidth, int outWidth, boolean seq2one, boolean classes, int forecastSteps, int windowSteps, int windowStride,
-      Limits limits, int[] keyCollations) {
+      Limits limits, DataType[] keyTypes) {
     this.limits = limits;
-    this.keyCollations = keyCollations;
+    this.keyTypes = keyTypes;
     this.model = model;
     this.keyIdx = keyIdx;
     this.orderIdx = orderIdx;
@@ -625,7 +625,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       }
       return new BadInputException("RnnModel.transform: inputCols " + Arrays.toString(shapes) + " give "
           + (found > config.inputSize() ? "more than " + config.inputSize() : found) + " values at key "
-          + Arrays.toString(keyOf(row)) + ", " + row.schema().fields()[orderIdx].name() + " " + row.get(orderIdx)
+          + Arrays.toString(Arrays.stream(keyIdx).mapToObj(row::get).toArray()) + ", " + row.schema().fields()[orderIdx].name() + " " + row.get(orderIdx)
           + "; the model was trained on F=" + config.inputSize() + " features (arrays and vectors of the widths fit saw)");
     }
 
@@ -654,36 +654,44 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       }
     }
 
-    /**
-     * The row's key values, compared with {@link Arrays#deepEquals}: arrays (Scala sequences) and
-     * structs (Rows) as Java arrays of their values, so that a NaN element equals a NaN element as
-     * Spark's grouping has it (Scala's == on a sequence of boxed doubles says NaN ≠ NaN). A
-     * floating key's −0.0 was made 0.0 before the shuffle ({@link RnnModel#transform}); binary
-     * values are byte[], which deepEquals compares by content; a string of a column with a
-     * collation under which different strings are equal (UTF8_LCASE, say) as its collation key,
-     * equal for strings the collation calls equal.
-     */
+    /** The row's key values as {@link #comparable} makes them, for {@link Arrays#deepEquals}. */
     private Object[] keyOf(Row row) {
       Object[] k = new Object[keyIdx.length];
       for (int i = 0; i < k.length; i++) {
-        Object v = row.get(keyIdx[i]);
-        k[i] = keyCollations[i] >= 0 && v instanceof String text
-            ? CollationFactory.getCollationKeyBytes(UTF8String.fromString(text), keyCollations[i])
-            : comparable(v);
+        k[i] = comparable(row.get(keyIdx[i]), keyTypes[i]);
       }
       return k;
     }
   }
 
-  /** A key value as {@link Arrays#deepEquals} should compare it: sequences and structs as arrays of their (converted) values. */
-  static Object comparable(Object v) {
-    if (v instanceof scala.collection.Seq<?> seq) {
-      return scala.jdk.javaapi.CollectionConverters.asJava(seq).stream().map(SeriesScorer::comparable).toArray();
+  /**
+   * A key value (of type {@code t}) as {@link Arrays#deepEquals} must compare it for two values to
+   * be equal exactly where Spark's grouping, hashing and sorting call them equal, at every depth:
+   * −0.0 as 0.0 (NaN already equals NaN under Double.equals), a string of a collation under which
+   * different strings are equal (UTF8_LCASE, say) as its collation key, arrays (Scala sequences)
+   * and structs (Rows) as Java arrays of their converted values (Scala's == on boxed doubles says
+   * NaN ≠ NaN); binary values are byte[], which deepEquals compares by content.
+   */
+  static Object comparable(Object v, DataType t) {
+    if (v == null) {
+      return null;
     }
-    if (v instanceof Row r) {
+    if (v instanceof Double d) {
+      return d == 0.0 ? 0.0 : d;
+    }
+    if (v instanceof Float f) {
+      return f == 0.0f ? 0.0f : f;
+    }
+    if (v instanceof String text && t instanceof org.apache.spark.sql.types.StringType st && !st.supportsBinaryEquality()) {
+      return CollationFactory.getCollationKeyBytes(UTF8String.fromString(text), st.collationId());
+    }
+    if (v instanceof scala.collection.Seq<?> seq && t instanceof ArrayType a) {
+      return scala.jdk.javaapi.CollectionConverters.asJava(seq).stream().map(e -> comparable(e, a.elementType())).toArray();
+    }
+    if (v instanceof Row r && t instanceof org.apache.spark.sql.types.StructType st) {
       Object[] fields = new Object[r.length()];
       for (int i = 0; i < fields.length; i++) {
-        fields[i] = comparable(r.get(i));
+        fields[i] = comparable(r.get(i), st.fields()[i].dataType());
       }
       return fields;
     }

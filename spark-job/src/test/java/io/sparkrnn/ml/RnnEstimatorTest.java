@@ -605,6 +605,10 @@ class RnnEstimatorTest {
     try {
       RnnModel m = model.copy(new ParamMap()).setForecastSteps(FORECAST);
       assertSamePredictions(m.transform(table), m.transform(spark.table(name)));
+      // joined to a broadcast table: planned adaptively, the scan still reads buckets in the table's plan
+      Dataset<Row> sensors = table.select("sensor").distinct();
+      assertSamePredictions(m.transform(table), m.transform(spark.table(name).join(org.apache.spark.sql.functions.broadcast(sensors),
+          "sensor")));
     } finally {
       spark.sql("DROP TABLE IF EXISTS " + name);
     }
@@ -613,7 +617,8 @@ class RnnEstimatorTest {
   /**
    * Keys are told apart as Spark's grouping tells them: a floating key's −0.0 and 0.0 are one key
    * (half of a sensor's rows under each), as are arrays with a NaN element, and strings a key
-   * column's collation calls equal.
+   * column's collation calls equal, at the top level or nested in structs and arrays; column names
+   * with dots go through.
    */
   @Test
   void keysAreOneSeriesWhereSparkGroupsThemAsOne() throws Exception {
@@ -636,6 +641,17 @@ class RnnEstimatorTest {
     Dataset<Row> out = m.transform(collated);
     assertEquals(collated.schema().apply("sensor").dataType(), out.schema().apply("sensor").dataType(), "the key keeps its collation");
     assertSamePredictions(m.transform(table), out);
+    // nested: a struct key with −0.0 and 0.0 in a field, an array key of collated strings
+    Dataset<Row> nested = signed.withColumn("id", org.apache.spark.sql.functions.struct(col("id").as("x"),
+        org.apache.spark.sql.functions.lit(1.0).as("y")));
+    assertSamePredictions(byId.transform(plain), byId.transform(nested));
+    Dataset<Row> collatedArrays = collated.withColumn("id", org.apache.spark.sql.functions.array(col("sensor")));
+    assertSamePredictions(byId.transform(plain), byId.transform(collatedArrays));
+    // column names with dots, through the cast that gives the collation back
+    Dataset<Row> dotted = collated.withColumnRenamed("load", "lo.ad").withColumnRenamed("ts", "t.s");
+    Dataset<Row> dottedOut = m.copy(new ParamMap()).setInputCols("temp", "lo.ad").setOrderCol("t.s").transform(dotted)
+        .withColumnRenamed("t.s", "ts");
+    assertSamePredictions(m.transform(table), dottedOut);
   }
 
   @Test

@@ -137,6 +137,8 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
 
   /** One key's rows as read, and what its closing rows need. */
   private final class KeyRun {
+    /** The key values as the first row holds them, and as {@link #comparable} makes them. */
+    final Object[] raw;
     final Object[] key;
     final List<Row> rows = new ArrayList<>();
     /** The key's last output, model units [O], or null before its first valid row. */
@@ -148,7 +150,8 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     /** Values per input column in the last row read: 1 for a number, the length of an array or vector. */
     final int[] widths = new int[inputIdx.length];
 
-    KeyRun(Object[] key) {
+    KeyRun(Object[] raw, Object[] key) {
+      this.raw = raw;
       this.key = key;
     }
   }
@@ -215,7 +218,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
           }
           Row first = pending != null ? pending : in.next();
           pending = null;
-          current = new KeyRun(keyOf(first));
+          current = newRun(first);
           current.rows.add(first);
         }
         while (true) {
@@ -235,7 +238,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
             return;
           }
           Row r = in.next();
-          if (!Arrays.deepEquals(keyOf(r), current.key)) {
+          if (!sameKey(r, current)) {
             pending = r;
             endRead();
             break;
@@ -275,7 +278,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
           break;
         }
         Row r = in.next();
-        if (!Arrays.deepEquals(keyOf(r), alone.key)) {
+        if (!sameKey(r, alone)) {
           pending = r;
           ended = true;
           break;
@@ -652,6 +655,29 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         v[at + 1] = softmax(raw);
         v[at + 2] = argmax(raw);
       }
+    }
+
+    private KeyRun newRun(Row first) {
+      Object[] raw = new Object[keyIdx.length];
+      for (int i = 0; i < raw.length; i++) {
+        raw[i] = first.get(keyIdx[i]);
+      }
+      return new KeyRun(raw, keyOf(first));
+    }
+
+    /**
+     * Whether the row's key is the run's: equal values as the rows hold them (a String, a Long:
+     * the usual keys, compared without a copy), else equal as {@link #comparable} makes them.
+     * Equal values are equal keys for every type (a NaN Double equals itself); unequal ones may
+     * still be one key (−0.0 and 0.0, collations, arrays).
+     */
+    private boolean sameKey(Row row, KeyRun run) {
+      for (int i = 0; i < keyIdx.length; i++) {
+        if (!java.util.Objects.equals(row.get(keyIdx[i]), run.raw[i])) {
+          return Arrays.deepEquals(keyOf(row), run.key);
+        }
+      }
+      return true;
     }
 
     /** The row's key values as {@link #comparable} makes them, for {@link Arrays#deepEquals}. */

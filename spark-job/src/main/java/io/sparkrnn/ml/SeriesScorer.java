@@ -22,13 +22,13 @@ import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.catalyst.util.CollationFactory;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.ml.linalg.Vectors;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.catalyst.util.CollationFactory;
 import org.apache.spark.unsafe.types.UTF8String;
 
 /**
@@ -41,7 +41,8 @@ import org.apache.spark.unsafe.types.UTF8String;
  * engine steps the partition's keys up to {@link #KEY_BATCH} side by side: the rows of whole keys
  * are read until the batch holds {@link #KEY_BATCH} keys or {@link #BATCH_ROWS} rows, then the
  * keys run as one batch of B sequences (each its own length, the engine's {@code lengths}) in
- * forward calls of {@link #CHUNK} steps from the state the previous call left. Side by side, a
+ * forward calls of up to {@link #CHUNK} steps from the state the previous call left, each call
+ * over the keys that still have steps, longest first. Side by side, a
  * step's matrix products read the weights once for B keys, not once per key. A key longer than
  * {@link #BATCH_ROWS} rows is stepped alone, {@link #CHUNK} rows at a time, so a task holds at
  * most a batch of rows, never a long series (the forecast's spacing aside: one long per row of

@@ -1,6 +1,7 @@
 package io.sparkrnn.ml;
 
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
@@ -434,13 +435,19 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
         getForecastSteps(), getSteps(), getStride(), limits,
         Arrays.stream(keyIdx).mapToObj(k -> schema.fields()[k].dataType()).toArray(DataType[]::new));
-    Column order = table.col(quoted(schema.fields()[orderIdx].name()));
+    Column order = SequenceTables.quoted(schema.fields()[orderIdx].name());
     Dataset<Row> sorted = keys.length == 0
         ? table.repartition(1).sortWithinPartitions(order)    // the whole table is one series: one task, its rows in order
         : clusteredByKey(table, keyNames, order);
-    Dataset<Row> scored = sorted.mapPartitions(scorer, Encoders.row(outSchema));
-    // Spark's Row encoder gives a collated string column back without its collation: cast such
-    // columns to the type transformSchema promises, addressed by position (names may hold dots)
+    return withTypes(sorted.mapPartitions(scorer, Encoders.row(outSchema)), outSchema);
+  }
+
+  /**
+   * {@code scored} with the column types of {@code outSchema}: Spark's Row encoder gives a collated
+   * string column back without its collation, so such columns are cast to the type transformSchema
+   * promises, addressed by position (names may hold dots); the same Dataset where nothing differs.
+   */
+  private static Dataset<Row> withTypes(Dataset<Row> scored, StructType outSchema) {
     StructField[] got = scored.schema().fields();
     boolean differ = false;
     for (int i = 0; i < got.length; i++) {
@@ -459,11 +466,6 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     return positional.select(typed);
   }
 
-  /** A column name as Dataset.col reads it literally: in backticks, a backtick doubled. */
-  static String quoted(String name) {
-    return "`" + name.replace("`", "``") + "`";
-  }
-
   /**
    * The table with each key's rows in one partition, sorted by (keys, order): a shuffle by the keys
    * and a sort within partitions, both dropped by Spark where the table already has them. A table
@@ -476,7 +478,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    */
   static Dataset<Row> clusteredByKey(Dataset<Row> table, String[] keyNames, Column order) {
     int n = hashPartitionsOn(table, keyNames);
-    Column[] keys = Arrays.stream(keyNames).map(k -> table.col(quoted(k))).toArray(Column[]::new);
+    Column[] keys = Arrays.stream(keyNames).map(SequenceTables::quoted).toArray(Column[]::new);
     Column[] sort = Arrays.copyOf(keys, keys.length + 1);
     sort[keys.length] = order;
     // Otherwise by the hash of struct(keys), which puts a key's rows together as the keys' own hash

@@ -322,7 +322,7 @@ public final class SequenceTables {
   }
 
   /** A column by its exact (resolved) name, dots and all. */
-  static Column quoted(String name) {
+  public static Column quoted(String name) {
     return col("`" + name.replace("`", "``") + "`");
   }
 

@@ -148,7 +148,7 @@ public final class Evaluation {
     sc.setJobDescription("spark-rnn evaluate");
     try {
       List<Validation.Result> parts = sc.parallelize(slots, partitions)
-          .mapPartitionsWithIndex(new Validation.Task(context, broadcast), false).collect();
+          .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList), false).collect();
       LossStats tf = new LossStats(tolerance);
       LossStats cl = feedback > 0 ? new LossStats() : null;
       for (Validation.Result r : parts) {

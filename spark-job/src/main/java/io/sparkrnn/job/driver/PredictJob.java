@@ -17,12 +17,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.broadcast.Broadcast;
 
 /**
@@ -56,7 +54,7 @@ public final class PredictJob {
     sc.setJobDescription("spark-rnn predict");
     try {
       List<ShardResult> results = new ArrayList<>(sc.parallelize(slots, context.partitions())
-          .mapPartitionsWithIndex(new Task(context, broadcast), false).collect());
+          .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, PredictJob::predict), false).collect());
       results.sort(Comparator.comparingInt(ShardResult::shard));
       return results;
     } finally {
@@ -146,21 +144,5 @@ public final class PredictJob {
       n0 += B;
     }
     return new Prediction(seq ? new int[] {T, N, O} : new int[] {N, O}, out, ids, lengths, text);
-  }
-
-  static final class Task implements Function2<Integer, Iterator<Integer>, Iterator<ShardResult>> {
-    private static final long serialVersionUID = 1L;
-    private final GradientTask.Context context;
-    private final Broadcast<Input> input;
-
-    Task(GradientTask.Context context, Broadcast<Input> input) {
-      this.context = context;
-      this.input = input;
-    }
-
-    @Override
-    public Iterator<ShardResult> call(Integer partition, Iterator<Integer> ignored) {
-      return predict(context, input.value(), partition).iterator();
-    }
   }
 }

@@ -16,11 +16,9 @@ import io.sparkrnn.kernel.model.Params;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.broadcast.Broadcast;
 
 /**
@@ -73,7 +71,7 @@ public final class Validation {
     Broadcast<Input> broadcast = sc.broadcast(input);
     sc.setJobDescription("spark-rnn validation");
     try {
-      List<Result> parts = slots.mapPartitionsWithIndex(new Task(context, broadcast), false).collect();
+      List<Result> parts = slots.mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList), false).collect();
       LossStats tf = new LossStats();
       LossStats cl = feedback > 0 ? new LossStats() : null;
       for (Result r : parts) {
@@ -89,6 +87,11 @@ public final class Validation {
   }
 
   /** Scores the validation shards this partition owns. */
+  /** {@link #score} as a {@link SlotTask}'s one result. */
+  static List<Result> scoreAsList(GradientTask.Context context, Input in, int partition) {
+    return Collections.singletonList(score(context, in, partition));
+  }
+
   static Result score(GradientTask.Context context, Input in, int partition) {
     LossStats tf = new LossStats(in.tolerance());
     LossStats cl = in.feedback() > 0 ? new LossStats() : null;
@@ -125,21 +128,5 @@ public final class Validation {
     Batch scored = new Batch(K, batch.batchSize(), batch.features(), new float[K * batch.batchSize() * batch.features()],
         loop.targets(), loop.classes(), null);
     return new LossStats().add(config, scored, loop.outputs(), 0);
-  }
-
-  static final class Task implements Function2<Integer, Iterator<Integer>, Iterator<Result>> {
-    private static final long serialVersionUID = 1L;
-    private final GradientTask.Context context;
-    private final Broadcast<Input> input;
-
-    Task(GradientTask.Context context, Broadcast<Input> input) {
-      this.context = context;
-      this.input = input;
-    }
-
-    @Override
-    public Iterator<Result> call(Integer partition, Iterator<Integer> ignored) {
-      return Collections.singletonList(score(context, input.value(), partition)).iterator();
-    }
   }
 }

@@ -136,12 +136,24 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     return new Scoring(trained, engine, rows);
   }
 
-  /** One key's rows as read, and what its closing rows need. */
+  /**
+   * One key's rows as read, their inputs in model units taken as each row is read (the row is
+   * then still in cache; a batch's rows are megabytes, cold by the time it is scored), and what
+   * its closing rows need.
+   */
   private final class KeyRun {
     /** The key values as the first row holds them, and as {@link #comparable} makes them. */
     final Object[] raw;
     final Object[] key;
-    final List<Row> rows = new ArrayList<>();
+    /** The rows read and not yet scored. */
+    List<Row> rows = new ArrayList<>();
+    /** Per row of {@code rows}: its index among their valid rows, or −1 (a null order value or input). */
+    int[] step = new int[64];
+    /** The valid rows' inputs in model units, [valid][F]. */
+    float[] xs;
+    /** Valid rows among {@code rows}. */
+    int valid;
+    private final int inputSize;
     /** The key's last output, model units [O], or null before its first valid row. */
     float[] lastOutput;
     /** The key's last row with an order value (the template of forecast and seq2one rows). */
@@ -151,11 +163,49 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     /** Values per input column in the last row read: 1 for a number, the length of an array or vector. */
     final int[] widths = new int[inputIdx.length];
 
-    KeyRun(Object[] raw, Object[] key) {
+    KeyRun(Object[] raw, Object[] key, int inputSize) {
       this.raw = raw;
       this.key = key;
+      this.inputSize = inputSize;
+      this.xs = new float[64 * inputSize];
+    }
+
+    /** Adds a row read, its inputs converted now; a row without a valid order value or inputs gets step −1. */
+    void add(Row row, Scoring scoring) {
+      int r = rows.size();
+      int F = inputSize;
+      if (r == step.length) {
+        step = Arrays.copyOf(step, 2 * r);
+      }
+      if ((valid + 1) * F > xs.length) {
+        xs = Arrays.copyOf(xs, 2 * xs.length);
+      }
+      rows.add(row);
+      if (row.isNullAt(orderIdx) || !scoring.toModelUnits(row, this, xs, valid * F)) {
+        step[r] = -1;
+        return;
+      }
+      if (steps != null) {
+        steps.add(row.get(orderIdx));
+      }
+      lastRow = row;
+      step[r] = valid++;
+    }
+
+    /** Starts empty: the rows read and their steps now belong to an output segment ({@link Scored}); xs is reused. */
+    void clear() {
+      rows = new ArrayList<>();
+      step = new int[64];
+      valid = 0;
     }
   }
+
+  /**
+   * A run's scored rows, turned into output rows one at a time as Spark asks for them, so that
+   * each is built and serialised while in cache: the rows, their steps ({@link KeyRun#step}) and
+   * the outputs of the valid ones [valid][O].
+   */
+  private record Scored(List<Row> rows, int[] step, float[] ys) {}
 
   /** One task's model and engine, reading its partition a batch of keys at a time; the output rows as an iterator. */
   private final class Scoring implements Iterator<Row> {
@@ -164,7 +214,10 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     private final TrainedModel trained;
     private final BpttEngine engine;
     private final Iterator<Row> in;
-    private final ArrayDeque<Row> ready = new ArrayDeque<>();
+    /** Output ready to go: rows made, and {@link Scored} runs whose rows are made as they go out. */
+    private final ArrayDeque<Object> ready = new ArrayDeque<>();
+    /** The next row of the {@link Scored} run at the head of {@code ready}. */
+    private int cursor;
     /** Complete keys read for the next batch, and their rows. */
     private final List<KeyRun> batch = new ArrayList<>();
     private int held;
@@ -202,7 +255,32 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
-      return ready.poll();
+      if (ready.peek() instanceof Scored run) {
+        Row out = outputRow(run, cursor++);
+        if (cursor == run.rows().size()) {
+          ready.poll();
+          cursor = 0;
+        }
+        return out;
+      }
+      return (Row) ready.poll();
+    }
+
+    /** Row r of a scored run: its columns, then its prediction (null for a row that was not a step). */
+    private Row outputRow(Scored run, int r) {
+      Row row = run.rows().get(r);
+      Object[] v = new Object[outWidth];
+      for (int i = 0; i < inWidth; i++) {
+        v[i] = row.get(i);
+      }
+      int step = run.step()[r];
+      if (step >= 0) {
+        putOutputs(v, inWidth, run.ys(), step * config.outputSize());
+      }
+      if (forecastSteps > 0) {
+        v[outWidth - 1] = false;
+      }
+      return RowFactory.create(v);
     }
 
     /** Reads and scores until some rows are ready or the partition is done. */
@@ -220,7 +298,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
           Row first = pending != null ? pending : in.next();
           pending = null;
           current = newRun(first);
-          current.rows.add(first);
+          current.add(first, this);
         }
         while (true) {
           if (!in.hasNext()) {
@@ -244,7 +322,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
             endRead();
             break;
           }
-          current.rows.add(r);
+          current.add(r, this);
         }
       }
     }
@@ -271,9 +349,8 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
 
     /** The long key's next rows (those read, then up to a chunk more), scored from its state; its closing rows at its end. */
     private void stepAlone() {
-      List<Row> rows = alone.rows;
       boolean ended = false;
-      while (rows.size() < limits.chunk()) {
+      while (alone.rows.size() < limits.chunk()) {
         if (!in.hasNext()) {
           ended = true;
           break;
@@ -284,10 +361,9 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
           ended = true;
           break;
         }
-        rows.add(r);
+        alone.add(r, this);
       }
       score(List.of(alone), aloneState, ended);
-      alone.rows.clear();
       if (ended) {
         alone = null;
         aloneState = null;
@@ -300,41 +376,31 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
      * {@code limits.chunk()} steps. A call takes only the runs that still have steps, the longest
      * first, so none runs with zero steps (a seq2one batch must not) and a long run does not drag
      * finished ones through the products; runs of fewer steps than the call's are padded (the
-     * engine's lengths). Output rows go out run by run; with {@code ended}, each run's closing
-     * rows after its own.
+     * engine's lengths). Output goes out run by run (each run's rows as a {@link Scored}, made
+     * into rows as Spark reads them); with {@code ended}, each run's closing rows after its own.
+     * The runs are left empty ({@link KeyRun#clear}).
      */
     private void score(List<KeyRun> runs, State state, boolean ended) {
       int B = runs.size();
       int F = config.inputSize();
       int O = config.outputSize();
-      int[][] step = new int[B][];                       // per row: index among the run's valid rows, or -1
-      float[][] xs = new float[B][];                     // [n_b][F] model units
-      int[] n = new int[B];
+      int[] n = new int[B];                              // valid rows (steps) per run
       for (int b = 0; b < B; b++) {
-        KeyRun run = runs.get(b);
-        step[b] = new int[run.rows.size()];
-        xs[b] = new float[run.rows.size() * F];
-        for (int r = 0; r < run.rows.size(); r++) {
-          Row row = run.rows.get(r);
-          step[b][r] = -1;
-          if (row.isNullAt(orderIdx) || !toModelUnits(row, run, xs[b], n[b] * F)) {
-            continue;
-          }
-          if (run.steps != null) {
-            run.steps.add(row.get(orderIdx));
-          }
-          run.lastRow = row;
-          step[b][r] = n[b]++;
-          if (windows != null) {
-            windows.add(xs[b], (n[b] - 1) * F, row);
-          }
-        }
-        if (windows != null && ended) {
-          windows.endKey(run.lastRow);                   // its windows wait for others, of this key or the next ones
-        }
+        n[b] = runs.get(b).valid;
       }
-      if (windows != null) {
-        return;                                          // windows are scored in batches of their own
+      if (windows != null) {                             // windows are scored in batches of their own
+        for (KeyRun run : runs) {
+          for (int r = 0; r < run.rows.size(); r++) {
+            if (run.step[r] >= 0) {
+              windows.add(run.xs, run.step[r] * F, run.rows.get(r));
+            }
+          }
+          if (ended) {
+            windows.endKey(run.lastRow);                 // its windows wait for others, of this key or the next ones
+          }
+          run.clear();
+        }
+        return;
       }
       // the runs by length, longest first (ties in run order): the runs with steps left are a prefix
       int[] byLength = java.util.stream.IntStream.range(0, B).boxed()
@@ -356,10 +422,13 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         boolean full = true;
         for (int a = 0; a < A; a++) {
           int b = byLength[a];
+          float[] xs = runs.get(b).xs;
           lengths[a] = Math.min(Tc, n[b] - t0);
           full &= lengths[a] == Tc;
           for (int t = 0; t < lengths[a]; t++) {
-            System.arraycopy(xs[b], (t0 + t) * F, x, (t * A + a) * F, F);
+            for (int f = 0, from = (t0 + t) * F, to = (t * A + a) * F; f < F; f++) {
+              x[to + f] = xs[from + f];
+            }
           }
         }
         ForwardResult result = engine.forward(trained.params(), new Batch(Tc, A, F, x, null, null, full ? null : lengths),
@@ -372,7 +441,9 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
             runs.get(b).lastOutput = Arrays.copyOfRange(y, a * O, a * O + O);
           } else {                                       // [Tc][A][O]
             for (int t = 0; t < lengths[a]; t++) {
-              System.arraycopy(y, (t * A + a) * O, ys[b], (t0 + t) * O, O);
+              for (int o = 0, from = (t * A + a) * O, to = (t0 + t) * O; o < O; o++) {
+                ys[b][to + o] = y[from + o];
+              }
             }
             runs.get(b).lastOutput = Arrays.copyOfRange(ys[b], (t0 + lengths[a] - 1) * O, (t0 + lengths[a]) * O);
           }
@@ -382,22 +453,10 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       List<List<Row>> closing = ended ? closingRows(runs, state) : null;
       for (int b = 0; b < B; b++) {
         KeyRun run = runs.get(b);
-        if (!seq2one) {
-          for (int r = 0; r < run.rows.size(); r++) {
-            Row row = run.rows.get(r);
-            Object[] v = new Object[outWidth];
-            for (int i = 0; i < inWidth; i++) {
-              v[i] = row.get(i);
-            }
-            if (step[b][r] >= 0) {
-              putOutputs(v, inWidth, ys[b], step[b][r] * O);
-            }
-            if (forecastSteps > 0) {
-              v[outWidth - 1] = false;
-            }
-            ready.add(RowFactory.create(v));
-          }
+        if (!seq2one && !run.rows.isEmpty()) {
+          ready.add(new Scored(run.rows, run.step, ys[b]));
         }
+        run.clear();
         if (closing != null) {
           ready.addAll(closing.get(b));
         }
@@ -663,7 +722,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       for (int i = 0; i < raw.length; i++) {
         raw[i] = first.get(keyIdx[i]);
       }
-      return new KeyRun(raw, keyOf(first));
+      return new KeyRun(raw, keyOf(first), config.inputSize());
     }
 
     /**

@@ -456,12 +456,17 @@ final class VectorKernels extends MathKernels {
       int cr = cq + r * H;
       int tr = tcOff + r * H;
       int hr = hq + r * H;
-      for (int j = 0; j < hv; j += V) {
-        // Five activations, one call site (see above): q = 0..3 the gates i, f, g, o in place
-        // (σ, σ, tanh, σ); q = 4 tanh c' into tc, after c' = f ⊙ c + i ⊙ g is stored. Vectors do
-        // not cross the branches, so C2 needs no box to merge them.
-        for (int q = 0; q < 5; q++) {
-          boolean isTanh = q >= 2 && q != 3;
+      // Five activations, one call site (see above): q = 0..3 the gates i, f, g, o in place
+      // (σ, σ, tanh, σ); q = 4 tanh c' into tc, after c' = f ⊙ c + i ⊙ g is stored. Vectors do
+      // not cross the branches, so C2 needs no box to merge them. The gate is the outer loop: the
+      // vectors of one pass are independent, so the core overlaps their e^x chains (each some 90
+      // cycles of dependent operations); with j outer, c' and tanh c' waited on their j's gates.
+      for (int q = 0; q < 5; q++) {
+        boolean isTanh = q >= 2 && q != 3;
+        float fa = isTanh ? TANH_A : SIG_A;
+        float fb = isTanh ? TANH_B : SIG_B;
+        float fc = isTanh ? TANH_C : SIG_C;
+        for (int j = 0; j < hv; j += V) {
           if (q == 4) {
             FloatVector i = FloatVector.fromArray(S, a, g + j);
             FloatVector f = FloatVector.fromArray(S, a, g + H + j);
@@ -470,9 +475,10 @@ final class VectorKernels extends MathKernels {
           }
           float[] src = q < 4 ? a : c;
           int from = q < 4 ? g + q * H + j : cr + j;
-          activation(FloatVector.fromArray(S, src, from), isTanh ? TANH_A : SIG_A, isTanh ? TANH_B : SIG_B, isTanh ? TANH_C : SIG_C)
-              .intoArray(q < 4 ? a : tc, q < 4 ? from : tr + j);
+          activation(FloatVector.fromArray(S, src, from), fa, fb, fc).intoArray(q < 4 ? a : tc, q < 4 ? from : tr + j);
         }
+      }
+      for (int j = 0; j < hv; j += V) {
         FloatVector.fromArray(S, a, g + 3 * H + j).mul(FloatVector.fromArray(S, tc, tr + j)).intoArray(h, hr + j); // h' = o ⊙ tanh c'
       }
       for (int j = hv; j < H; j++) {
@@ -620,7 +626,11 @@ final class VectorKernels extends MathKernels {
    * with {@link Math#fma}, which rounds exactly as the vector instruction does.
    */
   static FloatVector exp(FloatVector x) {
-    FloatVector c = x.max(V_EXP_MIN).min(V_EXP_MAX);
+    // The clamp as compares and blends: Java's max and min (NaN first, −0.0 below 0.0) take C2
+    // several instructions a lane group; a compare and a blend give the same value for every x
+    // (NaN compares false and passes through, as max and min return it) in two, and e^x ran 12%
+    // faster (σ over 16,384 floats, 8.2–9.0 ns a vector against 9.5–10.8, four alternations).
+    FloatVector c = x.blend(V_EXP_MIN, x.lt(V_EXP_MIN)).blend(V_EXP_MAX, x.compare(VectorOperators.GT, V_EXP_MAX));
     FloatVector t = c.fma(V_LOG2E, V_ROUND); // t = 1.5·2^23 + k exactly (|c log2 e| < 2^7), so bits(t) = 0x4B400000 + k
     FloatVector k = t.sub(V_ROUND);
     FloatVector r = k.fma(V_NEG_LN2_HI, c).add(k.mul(V_NEG_LN2_LO)); // c − k ln2_hi (exact) − k ln2_lo

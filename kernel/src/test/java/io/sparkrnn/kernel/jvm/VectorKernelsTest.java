@@ -65,6 +65,9 @@ class VectorKernelsTest {
   @Test
   void scalarExpIsTheLaneFormula() {
     float[] x = inputs(64 * V, 1);
+    float[] beyond = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Math.nextDown(-87f), Math.nextUp(88f),
+        Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE};               // the clamps' edges (compares and blends in lanes, max and min in the scalar)
+    System.arraycopy(beyond, 0, x, 3 * V, beyond.length);
     float[] lanes = new float[x.length];
     for (int i = 0; i < x.length; i += V) {
       VectorKernels.exp(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, i)).intoArray(lanes, i);

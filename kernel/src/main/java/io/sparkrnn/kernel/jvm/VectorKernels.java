@@ -539,10 +539,15 @@ final class VectorKernels extends MathKernels {
       int nr = hnOff + row * H;
       int pr = hp + row * H;
       int qr = hq + row * H;
-      for (int j = 0; j < hv; j += V) {
-        // Three activations, one call site (see above): q = 0, 1 r and z = σ(W_i x + b_i + W_h h + b_h);
-        // q = 2 n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)). Each pre-activation is stored first.
-        for (int q = 0; q < 3; q++) {
+      // Three activations, one call site (see above): q = 0, 1 r and z = σ(W_i x + b_i + W_h h + b_h);
+      // q = 2 n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)). Each pre-activation is stored first.
+      // Gates outside, vectors inside, as in lstmCell: a pass's e^x chains are independent.
+      for (int q = 0; q < 3; q++) {
+        boolean isTanh = q == 2;
+        float fa = isTanh ? TANH_A : SIG_A;
+        float fb = isTanh ? TANH_B : SIG_B;
+        float fc = isTanh ? TANH_C : SIG_C;
+        for (int j = 0; j < hv; j += V) {
           int at = g + q * H + j;
           FloatVector gate = FloatVector.fromArray(S, a, at);
           FloatVector hidden = FloatVector.fromArray(S, gh, s + q * H + j);
@@ -552,10 +557,10 @@ final class VectorKernels extends MathKernels {
             hidden.intoArray(hn, nr + j);
             gate.add(FloatVector.fromArray(S, a, g + j).mul(hidden)).intoArray(a, at);
           }
-          boolean isTanh = q == 2;
-          activation(FloatVector.fromArray(S, a, at), isTanh ? TANH_A : SIG_A, isTanh ? TANH_B : SIG_B, isTanh ? TANH_C : SIG_C)
-              .intoArray(a, at);
+          activation(FloatVector.fromArray(S, a, at), fa, fb, fc).intoArray(a, at);
         }
+      }
+      for (int j = 0; j < hv; j += V) {
         FloatVector z = FloatVector.fromArray(S, a, g + H + j);
         FloatVector n = FloatVector.fromArray(S, a, g + 2 * H + j);
         // h' = (1 − z) ⊙ n + z ⊙ h

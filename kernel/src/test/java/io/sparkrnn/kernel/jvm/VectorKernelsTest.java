@@ -8,6 +8,7 @@ import java.util.SplittableRandom;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
@@ -108,9 +109,17 @@ class VectorKernelsTest {
     }
   }
 
-  /** H = V·k (lanes only), H with a tail, and H below V (tail only). */
+  /**
+   * Hidden sizes for the cell tests: multiples of 8 and 16 (lanes only on 256-bit vectors, and at 16
+   * and 64 on 512-bit ones), 40 (a tail of 8 on 512-bit vectors), 2V + 3 (lanes and a tail whatever
+   * the vector width) and 5 (below V: tail only).
+   */
+  static java.util.stream.IntStream hiddenSizes() {
+    return java.util.stream.IntStream.of(16, 40, 64, 2 * V + 3, 5);
+  }
+
   @ParameterizedTest(name = "H = {0}")
-  @ValueSource(ints = {16, 40, 64, 5})
+  @MethodSource("hiddenSizes")
   void fusedLstmCellGivesTheBitsOfItsDefinition(int H) {
     int rows = 3;
     float[] a = inputs(rows * 4 * H, 3);
@@ -124,7 +133,7 @@ class VectorKernelsTest {
   }
 
   @ParameterizedTest(name = "H = {0}")
-  @ValueSource(ints = {16, 40, 64, 5})
+  @MethodSource("hiddenSizes")
   void fusedGruCellGivesTheBitsOfItsDefinition(int H) {
     int rows = 3;
     float[] a = inputs(rows * 3 * H, 5);
@@ -140,7 +149,7 @@ class VectorKernelsTest {
 
   /** The vectorised LSTM backward cell against MathKernels' scalar loops, which define it: lanes, a tail, tail only. */
   @ParameterizedTest(name = "H = {0}")
-  @ValueSource(ints = {16, 40, 64, 5})
+  @MethodSource("hiddenSizes")
   void fusedLstmCellBackGivesTheBitsOfItsDefinition(int H) {
     int rows = 3;
     float[][] got = lstmBack(vector, rows, H);
@@ -192,7 +201,8 @@ class VectorKernelsTest {
 
   /**
    * The matrix product's rows: a row alone (M = 1, a B = 1 forward step) and each row of a tiled
-   * M = 13 (8- or 4-row tiles and a lone row) are, bit for bit, the definition — element (i, j) of
+   * M = 21 (two 8-row tiles, a 4-row tile and a lone row; in the tail columns two 8-row blocks and
+   * five rows alone) are, bit for bit, the definition — element (i, j) of
    * a column in a full vector is the chain c = fma(A[i][k], B[k][j], c) over k from C's value, of a
    * tail column C + Σ_k A[i][k]·B[k][j] summed in float — for N with every kind of column strip
    * (8V, 2V, V and a scalar tail), A read plain and transposed.
@@ -200,7 +210,7 @@ class VectorKernelsTest {
   @ParameterizedTest(name = "transA = {0}")
   @ValueSource(booleans = {false, true})
   void gemmRowsAloneAndInTilesAreTheFmaChainOfEachElement(boolean transA) {
-    int M = 13;
+    int M = 21;
     int N = 8 * V + 2 * V + V + 3;
     int K = 37;
     int lda = transA ? M + 1 : K + 2;
@@ -229,7 +239,7 @@ class VectorKernelsTest {
           want = c[i * ldc + j] + s;
         }
         assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(alone[i * ldc + j]), "row " + i + " alone, column " + j);
-        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(tiled[i * ldc + j]), "row " + i + " of 13, column " + j);
+        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(tiled[i * ldc + j]), "row " + i + " of " + M + ", column " + j);
       }
     }
   }
@@ -241,7 +251,7 @@ class VectorKernelsTest {
   @Test
   void fusedCellsKeepTheirBitsOnceCompiled() {
     int rows = 3;
-    int H = 40; // lanes and a tail on 512- and 256-bit vectors
+    int H = 2 * V + 3; // lanes and a tail whatever the vector width
     float[] a = inputs(rows * 4 * H, 8);
     float[] c = inputs(2 * rows * H, 9);
     float[] ag = inputs(rows * 3 * H, 10);

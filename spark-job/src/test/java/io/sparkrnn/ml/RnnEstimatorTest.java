@@ -592,6 +592,44 @@ class RnnEstimatorTest {
   }
 
   /**
+   * The order the scorer promises, read where Spark keeps it: without an orderBy, collect gives
+   * each partition's rows as its task emitted them. A key's rows must come together, in order, then
+   * its forecast rows, in order after them — with keys batched two at a time and cut short by a
+   * 10-row budget (each key, 240 rows, then stepped alone, 3 rows a call), three at a time in
+   * 5-step calls, and the defaults; rows with a missing input (no prediction) included. Every
+   * other test sorts its output, so a scorer that emitted a key's rows backwards, or its forecast
+   * rows before its own, would pass them.
+   */
+  @Test
+  void eachKeysRowsComeOutTogetherAndInOrderThenItsForecastRows() {
+    Dataset<Row> holed = table.withColumn("temp", org.apache.spark.sql.functions.when(
+        org.apache.spark.sql.functions.hash(col("ts"), col("sensor")).mod(13).equalTo(0), null).otherwise(col("temp")));
+    RnnModel seq2seq = model.copy(new ParamMap()).setForecastSteps(FORECAST);
+    for (SeriesScorer.Limits l : new SeriesScorer.Limits[] {new SeriesScorer.Limits(3, 2, 10), new SeriesScorer.Limits(5, 3, 100_000),
+        SeriesScorer.Limits.DEFAULT}) {
+      List<Row> out = seq2seq.transform(holed, l).collectAsList();
+      assertEquals(SENSORS * (HOURS + FORECAST), out.size(), l + ": rows");
+      java.util.Map<String, List<Integer>> at = new java.util.TreeMap<>();
+      for (int i = 0; i < out.size(); i++) {
+        at.computeIfAbsent(out.get(i).getAs("sensor"), k -> new java.util.ArrayList<>()).add(i);
+      }
+      assertEquals(SENSORS, at.size(), l + ": keys");
+      at.forEach((key, positions) -> {
+        int first = positions.get(0);
+        assertEquals(HOURS + FORECAST, positions.size(), l + ", " + key + ": rows");
+        assertEquals(first + positions.size() - 1, (int) positions.get(positions.size() - 1), l + ", " + key + ": rows together");
+        for (int r = 0; r < positions.size(); r++) {
+          Row row = out.get(first + r);
+          assertEquals(r >= HOURS, row.getAs("forecast"), l + ", " + key + ", row " + r + ": the key's rows, then its forecast");
+          if (r > 0) {
+            assertTrue(((Timestamp) row.getAs("ts")).after(out.get(first + r - 1).getAs("ts")), l + ", " + key + ", row " + r + ": in order");
+          }
+        }
+      });
+    }
+  }
+
+  /**
    * A table bucketed by the key, several files per bucket, as many buckets as shuffle partitions:
    * Spark may drop a repartition the bucketed scan already satisfies and then read the files
    * unbucketed, so a key's rows would come in several partitions; transform must still see each

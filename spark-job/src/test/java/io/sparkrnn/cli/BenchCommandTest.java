@@ -73,7 +73,8 @@ class BenchCommandTest {
 
   /**
    * --forward: a forward row after each training row, of the same shape and device, whose
-   * ratio_to_training is its seq/s over the training row's; without --no-latency the grid gains
+   * ratio_to_training is its seq/s over the training row's (ratio_to_training_min: the training
+   * row's fastest run over the forward row's); without --no-latency the grid gains
    * a B = 8 row and a T = 1000 row per cell, at the grid's first H.
    */
   @Test
@@ -94,6 +95,8 @@ class BenchCommandTest {
       }
       assertEquals(((Number) fwd.get("seq_per_s")).doubleValue() / ((Number) train.get("seq_per_s")).doubleValue(),
           ((Number) fwd.get("ratio_to_training")).doubleValue(), 1e-9);
+      assertEquals(((Number) train.get("min_ms")).doubleValue() / ((Number) fwd.get("min_ms")).doubleValue(),
+          ((Number) fwd.get("ratio_to_training_min")).doubleValue(), 1e-9);
       shapes.add(List.of(((Number) train.get("batch")).intValue(), ((Number) train.get("steps")).intValue()));
     }
     assertEquals(List.of(List.of(4, 5), List.of(8, 5), List.of(4, 1000)), shapes, "(B, T) of the grid row, then B = 8, then T = 1000");

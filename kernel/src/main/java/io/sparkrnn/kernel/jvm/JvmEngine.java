@@ -56,9 +56,13 @@ import java.util.concurrent.Future;
  *                 + 4·B·H (carried dh, dc; seq2one head rows and their gradient) + B (lengths, int)
  *                 + GRU: B·GH (hidden pre-activations of a step)
  *                 + P·|θ| (a float32 gradient per slice)
- *                 + P·8·⌊GH/8⌋·256 (packing scratch of the weight-gradient products: Vector API
- *                   kernels on 512-bit vectors with GH ≥ 64; else 0)
+ *                 + P·(8·⌊GH/8⌋·256 + 256·32) (packing scratch of the weight-gradient products:
+ *                   Vector API kernels on 512-bit vectors with GH ≥ 64; else 0)
+ *                 + Σ_p 8·⌊B_p/8⌋·256 (packed rows of the recurrent products: Vector API kernels on
+ *                   512-bit vectors; else 0)
  *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)
+ *                 + L·(H·32·⌊GH/32⌋ + GH·32·⌊H/32⌋) (W_hhᵀ and W_hh packed in strips of 32 columns:
+ *                   512-bit Vector API; else 0)
  * </pre>
  * A forward pass alone ({@link #forward}, on an engine that has not trained) keeps one step of the
  * gate activations, tanh c and W_hn h instead of T, and none of the backward buffers (the formula
@@ -235,7 +239,7 @@ public final class JvmEngine implements BpttEngine {
       slices.add(new Slice(slices.size(), math));
     }
     if (weights == null || weights.layout.size() != params.layout().size() || !weights.layout.config().equals(config)) {
-      weights = new Weights(params.layout());
+      weights = new Weights(params.layout(), math);
     }
     weights.load(params.values());
     return new Call(config, params.layout(), params.values(), weights, batch, initial, P, from);
@@ -339,28 +343,38 @@ public final class JvmEngine implements BpttEngine {
     final float[][] wihT;
     /** Per layer: W_hhᵀ [H][GH]. */
     final float[][] whhT;
+    /** Per layer: W_hhᵀ [H][GH] in the kernels' packed layout ({@link MathKernels#packB}; empty where they have none), for h W_hhᵀ. */
+    final float[][] whhTPacked;
+    /** Per layer: W_hh [GH][H] packed likewise, for the backward product dgates W_hh. */
+    final float[][] whhPacked;
+    private final MathKernels math;
     /** Per layer: b_ih + b_hh [GH] (RNN, LSTM: one bias for the summed pre-activation). */
     final float[][] biasSum;
     /** head.weightᵀ [H][O]. */
     final float[] headT;
 
-    Weights(ParamLayout layout) {
+    Weights(ParamLayout layout, MathKernels math) {
       this.layout = layout;
+      this.math = math;
       ModelConfig c = layout.config();
       int L = c.numLayers();
       int GH = c.gates() * c.hiddenSize();
       wihT = new float[L][];
       whhT = new float[L][];
+      whhTPacked = new float[L][];
+      whhPacked = new float[L][];
       biasSum = new float[L][GH];
       for (int l = 0; l < L; l++) {
         wihT[l] = new float[c.layerInputSize(l) * GH];
         whhT[l] = new float[c.hiddenSize() * GH];
+        whhTPacked[l] = new float[math.packedBSize(c.hiddenSize(), GH)];
+        whhPacked[l] = new float[math.packedBSize(GH, c.hiddenSize())];
       }
       headT = new float[c.hiddenSize() * c.outputSize()];
     }
 
     long values() {
-      return sum(wihT) + sum(whhT) + sum(biasSum) + headT.length;
+      return sum(wihT) + sum(whhT) + sum(whhTPacked) + sum(whhPacked) + sum(biasSum) + headT.length;
     }
 
     void load(float[] w) {
@@ -370,6 +384,12 @@ public final class JvmEngine implements BpttEngine {
       for (int l = 0; l < c.numLayers(); l++) {
         transpose(w, layout.weightIh(l), GH, c.layerInputSize(l), wihT[l]);
         transpose(w, layout.weightHh(l), GH, H, whhT[l]);
+        if (whhTPacked[l].length > 0) {
+          math.packB(H, GH, whhT[l], 0, GH, whhTPacked[l]);
+        }
+        if (whhPacked[l].length > 0) {
+          math.packB(GH, H, w, layout.weightHh(l), H, whhPacked[l]);
+        }
         for (int r = 0; r < GH; r++) {
           biasSum[l][r] = w[layout.biasIh(l) + r] + w[layout.biasHh(l) + r];
         }
@@ -434,6 +454,8 @@ public final class JvmEngine implements BpttEngine {
     float[] dcCarry = new float[0];
     /** Scratch of the weight-gradient products ({@link MathKernels#transAWorkSize}). */
     float[] pack = new float[0];
+    /** Scratch of the recurrent products' packed rows ({@link MathKernels#packedWorkSize}). */
+    float[] packRows = new float[0];
     /** All ones [T_c·Bs]: Σ over rows as a product. */
     float[] ones = new float[0];
     /** d loss sum / d params of this slice, laid out by ParamLayout. */
@@ -451,7 +473,7 @@ public final class JvmEngine implements BpttEngine {
     long bufferValues() {
       return sum(hs) + sum(cs) + sum(tcs) + sum(act) + sum(hn) + xs.length + ghStep.length + out.length + dout.length
           + headIn.length + dHeadIn.length + dgi.length + dgh.length + dhAbove.length + dhBelow.length + dhCarry.length
-          + dcCarry.length + ones.length + grad.length + len.length + pack.length;
+          + dcCarry.length + ones.length + grad.length + len.length + pack.length + packRows.length;
     }
 
     int hAt(int t, int b) {
@@ -536,6 +558,7 @@ public final class JvmEngine implements BpttEngine {
       if (gru) {
         ghStep = fit(ghStep, Bs * GH);
       }
+      packRows = fit(packRows, math.packedWorkSize(Bs));
       int R = c.mode() == Mode.SEQ2ONE ? Bs : T * Bs;
       out = fit(out, R * O);
       headIn = fit(headIn, Bs * H);
@@ -586,13 +609,13 @@ public final class JvmEngine implements BpttEngine {
           fillRows(a, g, w, p.biasIh(l), GH);
           fillRows(ghStep, 0, w, p.biasHh(l), GH);
           math.gemm(Bs, GH, in, x, xOff, in, false, wihT, 0, GH, a, g, GH);
-          math.gemm(Bs, GH, H, h, hAt(t, 0), H, false, whhT, 0, GH, ghStep, 0, GH);
+          math.gemmPacked(Bs, GH, H, h, hAt(t, 0), H, whhT, 0, GH, call.t.whhTPacked[l], ghStep, 0, GH, packRows);
           gruStep(l, t);
         } else {
           // a = W_ih x + b_ih + W_hh h + b_hh
           fillRows(a, g, call.t.biasSum[l], 0, GH);
           math.gemm(Bs, GH, in, x, xOff, in, false, wihT, 0, GH, a, g, GH);
-          math.gemm(Bs, GH, H, h, hAt(t, 0), H, false, whhT, 0, GH, a, g, GH);
+          math.gemmPacked(Bs, GH, H, h, hAt(t, 0), H, whhT, 0, GH, call.t.whhTPacked[l], a, g, GH, packRows);
           if (cell == CellType.RNN) {
             rnnStep(l, t);
           } else {
@@ -854,7 +877,7 @@ public final class JvmEngine implements BpttEngine {
             b = e;
           }
           // dh_t += dgates_t W_hh   (all sequences of the slice at once)
-          math.gemm(Bs, H, GH, dgHidden, dAt(t, 0), GH, false, w, p.weightHh(l), H, dhCarry, 0, H);
+          math.gemmPacked(Bs, H, GH, dgHidden, dAt(t, 0), GH, w, p.weightHh(l), H, call.t.whhPacked[l], dhCarry, 0, H, packRows);
         }
         // the chunk's rows (t, b), t in [chunkStart, tEnd), into the weight gradients
         int rows = (tEnd - chunkStart) * Bs;

@@ -37,6 +37,38 @@ public abstract class MathKernels {
     gemm(M, N, K, a, aOff, lda, true, b, bOff, ldb, c, cOff, ldc);
   }
 
+  /**
+   * Floats of B [K][N] in the layout {@link #gemmPacked} reads, or 0 where this kernel has none
+   * (then gemmPacked is {@link #gemm}). For a matrix used by many products, the weights of a call:
+   * packed once ({@link #packB}), read every time step.
+   */
+  public int packedBSize(int K, int N) {
+    return 0;
+  }
+
+  /** B [K][N] at ldb copied into {@code into} ({@link #packedBSize} floats) in the layout {@link #gemmPacked} reads. */
+  public void packB(int K, int N, float[] b, int bOff, int ldb, float[] into) {
+    if (packedBSize(K, N) != 0) {
+      throw new IllegalStateException(getClass().getSimpleName() + " declares a packed layout and must pack it");
+    }
+  }
+
+  /**
+   * C[M][N] += A[M][K] · B[K][N], as {@link #gemm} (A not transposed) and to the same bits, reading
+   * B from {@code packedB} ({@link #packB} of the same B; null or empty: none) where the kernel can, and A's row blocks
+   * packed into {@code work} ({@link #packedWorkSize} floats). B itself serves the rows and columns
+   * the packed layout leaves out. The default is {@link #gemm}.
+   */
+  public void gemmPacked(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] packedB,
+      float[] c, int cOff, int ldc, float[] work) {
+    gemm(M, N, K, a, aOff, lda, false, b, bOff, ldb, c, cOff, ldc);
+  }
+
+  /** The scratch {@link #gemmPacked} uses for an M-row product, in floats (0: none). */
+  public int packedWorkSize(int M) {
+    return 0;
+  }
+
   /** The scratch {@link #gemmTransA} uses for an M-row product, in floats (0: none). */
   public int transAWorkSize(int M) {
     return 0;

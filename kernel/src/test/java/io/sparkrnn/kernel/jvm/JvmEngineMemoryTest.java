@@ -32,11 +32,15 @@ class JvmEngineMemoryTest {
    *   once:       2·T·Bs·H (dh from above / to below) + T·Bs·F (x) + 2·R·O (outputs, d outputs)
    *               + Cs·GH (dgates of one chunk; GRU 2·Cs·GH) + Cs (ones) + 4·Bs·H + Bs (lengths) + (GRU) Bs·GH
    *               + |θ| (the slice's float32 gradient)
-   *               + the packing scratch of the weight-gradient products: 8·⌊GH/8⌋·256 with the Vector API
+   *               + the packing scratch of the weight-gradient products: 8·⌊GH/8⌋·256 + 256·32 with the Vector API
    *                 kernels on 512-bit vectors and GH ≥ 64, else 0
+   *               + the packed rows of the recurrent products: 8·⌊Bs/8⌋·256 with the Vector API
+   *                 kernels on 512-bit vectors, else 0
    *   Cs = min(T, max(1, ⌊256 / Bs⌋))·Bs, R = T·Bs (seq2seq) or Bs (seq2one)
    * </pre>
-   * plus, once per engine, the transposed weights and summed biases: Σ_l (I_l·GH + H·GH + GH) + H·O.
+   * plus, once per engine, the transposed weights and summed biases: Σ_l (I_l·GH + H·GH + GH) + H·O,
+   * and with the Vector API on 512-bit vectors W_hhᵀ and W_hh packed in strips of 32 columns,
+   * Σ_l (H·32·⌊GH/32⌋ + GH·32·⌊H/32⌋).
    */
   static long documentedValues(ModelConfig c, int B, int T, int slices, boolean vectorKernels) {
     int H = c.hiddenSize();
@@ -55,18 +59,32 @@ class JvmEngineMemoryTest {
       long Cs = Math.min(T, Math.max(1, 256 / Bs)) * Bs;
       boolean packs = vectorKernels && FloatVector.SPECIES_PREFERRED.length() >= 16 && GH >= 64;
       total += L * perLayer + 2L * T * Bs * H + T * Bs * F + 2 * R * O + (gru ? 2 : 1) * Cs * GH + Cs + 4 * Bs * H + Bs
-          + (gru ? Bs * GH : 0) + theta + (packs ? GH / 8 * 8 * 256L : 0);
+          + (gru ? Bs * GH : 0) + theta + (packs ? GH / 8 * 8 * 256L + 256 * 32 : 0) + packedRows(Bs, vectorKernels);
     }
-    return total + weightValues(c);
+    return total + weightValues(c, vectorKernels);
   }
 
-  /** Once per engine: the transposed weights and summed biases, Σ_l (I_l·GH + H·GH + GH) + H·O. */
-  static long weightValues(ModelConfig c) {
+  /** Whether the kernels pack (the Vector API on 512-bit vectors: 8 × 2V tiles). */
+  static boolean wide(boolean vectorKernels) {
+    return vectorKernels && FloatVector.SPECIES_PREFERRED.length() >= 16;
+  }
+
+  /** A slice's packed rows of the recurrent products: 8·⌊Bs/8⌋·256 where the kernels pack, else 0. */
+  static long packedRows(long Bs, boolean vectorKernels) {
+    return wide(vectorKernels) ? Bs / 8 * 8 * 256 : 0;
+  }
+
+  /**
+   * Once per engine: the transposed weights and summed biases, Σ_l (I_l·GH + H·GH + GH) + H·O,
+   * and where the kernels pack, W_hhᵀ and W_hh in strips of 32 columns, Σ_l (H·32·⌊GH/32⌋ + GH·32·⌊H/32⌋).
+   */
+  static long weightValues(ModelConfig c, boolean vectorKernels) {
     int H = c.hiddenSize();
     int GH = c.gates() * H;
     long weights = (long) H * c.outputSize();
     for (int l = 0; l < c.numLayers(); l++) {
-      weights += (long) c.layerInputSize(l) * GH + (long) H * GH + GH;
+      weights += (long) c.layerInputSize(l) * GH + (long) H * GH + GH
+          + (wide(vectorKernels) ? (long) H * (GH / 32 * 32) + (long) GH * (H / 32 * 32) : 0);
     }
     return weights;
   }
@@ -102,8 +120,10 @@ class JvmEngineMemoryTest {
    *   per layer:  (T+1)·Bs·H (h) + Bs·GH (gate activations of one step)
    *               + LSTM (T+1)·Bs·H (c) + Bs·H (tanh c);   GRU Bs·H (W_hn h + b_hn)
    *   once:       T·Bs·F (x) + R·O (outputs) + Bs·H (seq2one head rows) + Bs (lengths) + (GRU) Bs·GH
+   *               + the packed rows of the recurrent products, as for training
    * </pre>
-   * plus the transposed weights and summed biases, as for training.
+   * plus the transposed (and packed) weights and summed biases, as for training. These engines
+   * run the Vector API kernels ({@code MathKernels.best()}).
    */
   static long documentedForwardValues(ModelConfig c, int B, int T, int slices) {
     int H = c.hiddenSize();
@@ -115,9 +135,10 @@ class JvmEngineMemoryTest {
       long Bs = (long) B * (p + 1) / slices - (long) B * p / slices;
       long perLayer = (T + 1) * Bs * H + Bs * GH + (lstm ? (T + 1) * Bs * H + Bs * H : 0) + (gru ? Bs * H : 0);
       long R = c.mode() == Mode.SEQ2SEQ ? T * Bs : Bs;
-      total += c.numLayers() * perLayer + T * Bs * c.inputSize() + R * c.outputSize() + Bs * H + Bs + (gru ? Bs * GH : 0);
+      total += c.numLayers() * perLayer + T * Bs * c.inputSize() + R * c.outputSize() + Bs * H + Bs + (gru ? Bs * GH : 0)
+          + packedRows(Bs, true);
     }
-    return total + weightValues(c);
+    return total + weightValues(c, true);
   }
 
   @ParameterizedTest(name = "{0} L={1} {2} F={3} H={4} O={5} B={6} T={7}, {8} slices")

@@ -245,6 +245,89 @@ class VectorKernelsTest {
   }
 
   /**
+   * The packed product (B packed once, A's row blocks packed per call) is, bit for bit, gemm's
+   * definition: element (i, j) of a column in a full vector is the chain c = fma(A[i][k], B[k][j],
+   * c) over k from C's value, of a tail column C + Σ_k A[i][k]·B[k][j] summed in float per k block
+   * of 256 — with two packed row blocks and five rows past them, strips of 2V, a V-wide strip and
+   * a tail, and K over one k block (300) and within one (37). Where the kernels have no packed
+   * layout (256-bit vectors) it is gemm itself, and the same comparison holds.
+   */
+  @ParameterizedTest(name = "K = {0}")
+  @ValueSource(ints = {37, 300})
+  void gemmPackedIsTheFmaChainOfEachElement(int K) {
+    int M = 21;
+    int N = 2 * (2 * V) + V + 3;
+    int lda = K + 3;
+    int ldb = N + 5;
+    int ldc = N + 1;
+    float[] a = inputs(M * lda, 31);
+    float[] b = inputs(K * ldb, 32);
+    float[] c = inputs(M * ldc, 33);
+    float[] packed = new float[vector.packedBSize(K, N)];
+    vector.packB(K, N, b, 0, ldb, packed);
+    float[] got = c.clone();
+    vector.gemmPacked(M, N, K, a, 0, lda, b, 0, ldb, packed, got, 0, ldc, new float[vector.packedWorkSize(M)]);
+    for (int i = 0; i < M; i++) {
+      for (int j = 0; j < ldc; j++) {
+        float want = c[i * ldc + j];
+        if (j < N / V * V) {
+          for (int k = 0; k < K; k++) {
+            want = Math.fma(a[i * lda + k], b[k * ldb + j], want);
+          }
+        } else if (j < N) {
+          for (int k0 = 0; k0 < K; k0 += VectorKernels.KC) {
+            float s = 0f;
+            for (int k = k0; k < Math.min(K, k0 + VectorKernels.KC); k++) {
+              s += a[i * lda + k] * b[k * ldb + j];
+            }
+            want += s;
+          }
+        }
+        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got[i * ldc + j]), "row " + i + ", column " + j);
+      }
+    }
+  }
+
+  /**
+   * The weight-gradient product C += Aᵀ B (A stored [K][M]) with its scratch — A's row blocks and
+   * B's 2V strips packed per k block, 77 rows (nine packed blocks and five past them), K over one
+   * k block — is, bit for bit, gemm's definition, as in {@link #gemmPackedIsTheFmaChainOfEachElement}.
+   */
+  @Test
+  void gemmTransAWithItsScratchIsTheFmaChainOfEachElement() {
+    int M = 77;
+    int N = 2 * (2 * V) + V + 3;
+    int K = 300;
+    int lda = M + 3;
+    int ldb = N + 5;
+    int ldc = N + 1;
+    float[] a = inputs(K * lda, 41);
+    float[] b = inputs(K * ldb, 42);
+    float[] c = inputs(M * ldc, 43);
+    float[] got = c.clone();
+    vector.gemmTransA(M, N, K, a, 0, lda, b, 0, ldb, got, 0, ldc, new float[vector.transAWorkSize(M)]);
+    for (int i = 0; i < M; i++) {
+      for (int j = 0; j < ldc; j++) {
+        float want = c[i * ldc + j];
+        if (j < N / V * V) {
+          for (int k = 0; k < K; k++) {
+            want = Math.fma(a[k * lda + i], b[k * ldb + j], want);
+          }
+        } else if (j < N) {
+          for (int k0 = 0; k0 < K; k0 += VectorKernels.KC) {
+            float s = 0f;
+            for (int k = k0; k < Math.min(K, k0 + VectorKernels.KC); k++) {
+              s += a[k * lda + i] * b[k * ldb + j];
+            }
+            want += s;
+          }
+        }
+        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got[i * ldc + j]), "row " + i + ", column " + j);
+      }
+    }
+  }
+
+  /**
    * The same comparisons 20,000 times, so that both sides also run as C2 compiles them (a single
    * call runs interpreted): the bits must not change with the JIT tier.
    */

@@ -56,13 +56,13 @@ import java.util.concurrent.Future;
  *                 + 4·B·H (carried dh, dc; seq2one head rows and their gradient) + B (lengths, int)
  *                 + GRU: B·GH (hidden pre-activations of a step)
  *                 + P·|θ| (a float32 gradient per slice)
- *                 + P·(8·⌊GH/8⌋·256 + 256·32) (packing scratch of the weight-gradient products:
- *                   Vector API kernels on 512-bit vectors with GH ≥ 64; else 0)
+ *                 + P·(8·⌊GH/8⌋·256 + 256·2V) (packing scratch of the weight-gradient products:
+ *                   Vector API kernels on 512-bit vectors with GH ≥ 64, 2V = 32 floats; else 0)
  *                 + Σ_p 8·⌊B_p/8⌋·256 (packed rows of the recurrent products: Vector API kernels on
- *                   512-bit vectors; else 0)
+ *                   512-bit or wider vectors; else 0)
  *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)
- *                 + L·(H·32·⌊GH/32⌋ + GH·32·⌊H/32⌋) (W_hhᵀ and W_hh packed in strips of 32 columns:
- *                   512-bit Vector API; else 0)
+ *                 + Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋) (W_hhᵀ and W_hh packed in strips of 2V columns,
+ *                   32 on 512-bit vectors; else 0)
  * </pre>
  * A forward pass alone ({@link #forward}, on an engine that has not trained) keeps one step of the
  * gate activations, tanh c and W_hn h instead of T, and none of the backward buffers (the formula
@@ -133,7 +133,7 @@ public final class JvmEngine implements BpttEngine {
   public ForwardResult forward(Params params, Batch batch, State initial) {
     ModelConfig config = params.config();
     batch.validateFor(config, false);
-    Call call = begin(params, batch, initial);
+    Call call = begin(params, batch, initial, false);
     float[] outputs = new float[call.rows() * config.outputSize()];
     run(call, s -> s.forward(call, outputs, false));
     return new ForwardResult(outputs, finalState(call));
@@ -143,7 +143,7 @@ public final class JvmEngine implements BpttEngine {
   public BpttResult lossAndGradient(Params params, Batch batch, State initial) {
     ModelConfig config = params.config();
     batch.validateFor(config, true);
-    Call call = begin(params, batch, initial);
+    Call call = begin(params, batch, initial, true);
     double[] loss = backward(call);
     // dW: the slices' float32 sums, added in float64
     double[] gradient = new double[params.layout().size()];
@@ -167,7 +167,7 @@ public final class JvmEngine implements BpttEngine {
     ModelConfig config = params.config();
     batch.validateFor(config, true);
     BpttEngine.checkGroups(bounds, batch.batchSize());
-    Call call = begin(params, batch, initial, bounds.clone());
+    Call call = begin(params, batch, initial, bounds.clone(), true);
     double[] loss = backward(call);
     int size = params.layout().size();
     GradientSum[] sums = new GradientSum[call.slices];
@@ -209,12 +209,12 @@ public final class JvmEngine implements BpttEngine {
     return from;
   }
 
-  private Call begin(Params params, Batch batch, State initial) {
-    return begin(params, batch, initial, evenSlices(batch.batchSize()));
+  private Call begin(Params params, Batch batch, State initial, boolean backward) {
+    return begin(params, batch, initial, evenSlices(batch.batchSize()), backward);
   }
 
-  /** A call whose slice p holds the sequences [from[p], from[p+1]). */
-  private Call begin(Params params, Batch batch, State initial, int[] from) {
+  /** A call whose slice p holds the sequences [from[p], from[p+1]); {@code backward}: it will run the backward pass. */
+  private Call begin(Params params, Batch batch, State initial, int[] from, boolean backward) {
     if (closed) {
       throw new IllegalStateException("the engine is closed");
     }
@@ -241,7 +241,9 @@ public final class JvmEngine implements BpttEngine {
     if (weights == null || weights.layout.size() != params.layout().size() || !weights.layout.config().equals(config)) {
       weights = new Weights(params.layout(), math);
     }
-    weights.load(params.values());
+    // the packed copies only where a product will read them: a slice of 8 sequences or more, and
+    // W_hh (dgates W_hh) only for a backward pass; a B = 1 generation step packs nothing
+    weights.load(params.values(), largestSlice >= 8, backward && largestSlice >= 8);
     return new Call(config, params.layout(), params.values(), weights, batch, initial, P, from);
   }
 
@@ -377,17 +379,18 @@ public final class JvmEngine implements BpttEngine {
       return sum(wihT) + sum(whhT) + sum(whhTPacked) + sum(whhPacked) + sum(biasSum) + headT.length;
     }
 
-    void load(float[] w) {
+    /** The weights of this call; the packed W_hhᵀ when {@code packForward}, the packed W_hh when {@code packBackward}. */
+    void load(float[] w, boolean packForward, boolean packBackward) {
       ModelConfig c = layout.config();
       int H = c.hiddenSize();
       int GH = c.gates() * H;
       for (int l = 0; l < c.numLayers(); l++) {
         transpose(w, layout.weightIh(l), GH, c.layerInputSize(l), wihT[l]);
         transpose(w, layout.weightHh(l), GH, H, whhT[l]);
-        if (whhTPacked[l].length > 0) {
+        if (packForward && whhTPacked[l].length > 0) {
           math.packB(H, GH, whhT[l], 0, GH, whhTPacked[l]);
         }
-        if (whhPacked[l].length > 0) {
+        if (packBackward && whhPacked[l].length > 0) {
           math.packB(GH, H, w, layout.weightHh(l), H, whhPacked[l]);
         }
         for (int r = 0; r < GH; r++) {

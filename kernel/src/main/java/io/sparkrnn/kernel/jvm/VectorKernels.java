@@ -82,8 +82,8 @@ final class VectorKernels extends MathKernels {
       float[] c, int cOff, int ldc, float[] work) {
     int strips = N / (2 * V);
     int m8 = M / 8 * 8;
-    if (packedB == null || m8 == 0 || strips == 0 || work == null || work.length < m8 * Math.min(K, KC)
-        || packedB.length != packedBSize(K, N)) {
+    if (!WIDE || packedB == null || packedB.length == 0 || m8 == 0 || strips == 0 || work == null
+        || work.length < m8 * Math.min(K, KC) || packedB.length != packedBSize(K, N)) {
       gemm(M, N, K, a, aOff, lda, false, b, bOff, ldb, c, cOff, ldc);
       return;
     }

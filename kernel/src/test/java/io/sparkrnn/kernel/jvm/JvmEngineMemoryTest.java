@@ -32,15 +32,15 @@ class JvmEngineMemoryTest {
    *   once:       2·T·Bs·H (dh from above / to below) + T·Bs·F (x) + 2·R·O (outputs, d outputs)
    *               + Cs·GH (dgates of one chunk; GRU 2·Cs·GH) + Cs (ones) + 4·Bs·H + Bs (lengths) + (GRU) Bs·GH
    *               + |θ| (the slice's float32 gradient)
-   *               + the packing scratch of the weight-gradient products: 8·⌊GH/8⌋·256 + 256·32 with the Vector API
+   *               + the packing scratch of the weight-gradient products: 8·⌊GH/8⌋·256 + 256·2V with the Vector API
    *                 kernels on 512-bit vectors and GH ≥ 64, else 0
    *               + the packed rows of the recurrent products: 8·⌊Bs/8⌋·256 with the Vector API
    *                 kernels on 512-bit vectors, else 0
    *   Cs = min(T, max(1, ⌊256 / Bs⌋))·Bs, R = T·Bs (seq2seq) or Bs (seq2one)
    * </pre>
    * plus, once per engine, the transposed weights and summed biases: Σ_l (I_l·GH + H·GH + GH) + H·O,
-   * and with the Vector API on 512-bit vectors W_hhᵀ and W_hh packed in strips of 32 columns,
-   * Σ_l (H·32·⌊GH/32⌋ + GH·32·⌊H/32⌋).
+   * and with the Vector API on 512-bit vectors W_hhᵀ and W_hh packed in strips of 2V columns,
+   * Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋).
    */
   static long documentedValues(ModelConfig c, int B, int T, int slices, boolean vectorKernels) {
     int H = c.hiddenSize();
@@ -59,7 +59,7 @@ class JvmEngineMemoryTest {
       long Cs = Math.min(T, Math.max(1, 256 / Bs)) * Bs;
       boolean packs = vectorKernels && FloatVector.SPECIES_PREFERRED.length() >= 16 && GH >= 64;
       total += L * perLayer + 2L * T * Bs * H + T * Bs * F + 2 * R * O + (gru ? 2 : 1) * Cs * GH + Cs + 4 * Bs * H + Bs
-          + (gru ? Bs * GH : 0) + theta + (packs ? GH / 8 * 8 * 256L + 256 * 32 : 0) + packedRows(Bs, vectorKernels);
+          + (gru ? Bs * GH : 0) + theta + (packs ? GH / 8 * 8 * 256L + 256 * 2 * FloatVector.SPECIES_PREFERRED.length() : 0) + packedRows(Bs, vectorKernels);
     }
     return total + weightValues(c, vectorKernels);
   }
@@ -76,15 +76,16 @@ class JvmEngineMemoryTest {
 
   /**
    * Once per engine: the transposed weights and summed biases, Σ_l (I_l·GH + H·GH + GH) + H·O,
-   * and where the kernels pack, W_hhᵀ and W_hh in strips of 32 columns, Σ_l (H·32·⌊GH/32⌋ + GH·32·⌊H/32⌋).
+   * and where the kernels pack, W_hhᵀ and W_hh in strips of 2V columns, Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋).
    */
   static long weightValues(ModelConfig c, boolean vectorKernels) {
     int H = c.hiddenSize();
     int GH = c.gates() * H;
     long weights = (long) H * c.outputSize();
     for (int l = 0; l < c.numLayers(); l++) {
+      int strip = 2 * FloatVector.SPECIES_PREFERRED.length();
       weights += (long) c.layerInputSize(l) * GH + (long) H * GH + GH
-          + (wide(vectorKernels) ? (long) H * (GH / 32 * 32) + (long) GH * (H / 32 * 32) : 0);
+          + (wide(vectorKernels) ? (long) H * (GH / strip * strip) + (long) GH * (H / strip * strip) : 0);
     }
     return weights;
   }
@@ -98,6 +99,7 @@ class JvmEngineMemoryTest {
       "gru,  1, seq2seq, 4, 8, 2, 100, 6, 2, scalar", // Bs = 50: chunks of 5 steps, shorter than T
       "gru,  2, seq2one, 2, 12, 3, 11, 7, 3, scalar",
       "lstm, 2, seq2seq, 3, 24, 2, 10, 6, 2, vector", // GH = 96: the packing scratch on AVX-512
+      "gru,  1, seq2seq, 2, 32, 1, 16, 4, 1, vector", // H = 32, a slice of 16: packed W_hhᵀ and W_hh, packed rows
       "rnn,  1, seq2seq, 3, 8, 2, 7, 5, 2, vector"}) // GH = 8: none
   void heldBuffersMatchTheDocumentedFormula(String cell, int layers, String mode, int F, int H, int O, int B, int T, int slices,
       String kernels) {

@@ -260,30 +260,31 @@ class VectorKernelsTest {
     int lda = K + 3;
     int ldb = N + 5;
     int ldc = N + 1;
-    float[] a = inputs(M * lda, 31);
-    float[] b = inputs(K * ldb, 32);
-    float[] c = inputs(M * ldc, 33);
+    int ao = 1, bo = 2, co = 4; // offsets into each array, as the engine passes them
+    float[] a = inputs(ao + M * lda, 31);
+    float[] b = inputs(bo + K * ldb, 32);
+    float[] c = inputs(co + M * ldc, 33);
     float[] packed = new float[vector.packedBSize(K, N)];
-    vector.packB(K, N, b, 0, ldb, packed);
+    vector.packB(K, N, b, bo, ldb, packed);
     float[] got = c.clone();
-    vector.gemmPacked(M, N, K, a, 0, lda, b, 0, ldb, packed, got, 0, ldc, new float[vector.packedWorkSize(M)]);
+    vector.gemmPacked(M, N, K, a, ao, lda, b, bo, ldb, packed, got, co, ldc, new float[vector.packedWorkSize(M)]);
     for (int i = 0; i < M; i++) {
       for (int j = 0; j < ldc; j++) {
-        float want = c[i * ldc + j];
+        float want = c[co + i * ldc + j];
         if (j < N / V * V) {
           for (int k = 0; k < K; k++) {
-            want = Math.fma(a[i * lda + k], b[k * ldb + j], want);
+            want = Math.fma(a[ao + i * lda + k], b[bo + k * ldb + j], want);
           }
         } else if (j < N) {
           for (int k0 = 0; k0 < K; k0 += VectorKernels.KC) {
             float s = 0f;
             for (int k = k0; k < Math.min(K, k0 + VectorKernels.KC); k++) {
-              s += a[i * lda + k] * b[k * ldb + j];
+              s += a[ao + i * lda + k] * b[bo + k * ldb + j];
             }
             want += s;
           }
         }
-        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got[i * ldc + j]), "row " + i + ", column " + j);
+        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got[co + i * ldc + j]), "row " + i + ", column " + j);
       }
     }
   }

@@ -62,7 +62,7 @@ import java.util.concurrent.Future;
  *                   512-bit or wider vectors; else 0)
  *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)
  *                 + Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋) (W_hhᵀ and W_hh packed in strips of 2V columns,
- *                   32 on 512-bit vectors; else 0)
+ *                   32 on 512-bit vectors; else 0) + Σ_{l: I_l ≥ 16} I_l·2V·⌊GH/2V⌋ (W_ihᵀ likewise)
  * </pre>
  * A forward pass alone ({@link #forward}, on an engine that has not trained) keeps one step of the
  * gate activations, tanh c and W_hn h instead of T, and none of the backward buffers (the formula
@@ -340,6 +340,8 @@ public final class JvmEngine implements BpttEngine {
 
   /** The weights in the layouts the products want, refreshed every call. */
   static final class Weights {
+    /** The narrowest layer input whose W_ihᵀ is packed. */
+    static final int PACKED_MIN_INPUT = 16;
     final ParamLayout layout;
     /** Per layer: W_ihᵀ [I_l][GH]. */
     final float[][] wihT;
@@ -349,6 +351,12 @@ public final class JvmEngine implements BpttEngine {
     final float[][] whhTPacked;
     /** Per layer: W_hh [GH][H] packed likewise, for the backward product dgates W_hh. */
     final float[][] whhPacked;
+    /**
+     * Per layer: W_ihᵀ [I_l][GH] packed likewise where the layer's input is at least
+     * {@link #PACKED_MIN_INPUT} wide (x W_ihᵀ: 64 features, or the layer below's h); empty where
+     * narrower, as a product of a few k steps gains nothing from packing its A.
+     */
+    final float[][] wihTPacked;
     private final MathKernels math;
     /** Per layer: b_ih + b_hh [GH] (RNN, LSTM: one bias for the summed pre-activation). */
     final float[][] biasSum;
@@ -365,18 +373,20 @@ public final class JvmEngine implements BpttEngine {
       whhT = new float[L][];
       whhTPacked = new float[L][];
       whhPacked = new float[L][];
+      wihTPacked = new float[L][];
       biasSum = new float[L][GH];
       for (int l = 0; l < L; l++) {
         wihT[l] = new float[c.layerInputSize(l) * GH];
         whhT[l] = new float[c.hiddenSize() * GH];
         whhTPacked[l] = new float[math.packedBSize(c.hiddenSize(), GH)];
         whhPacked[l] = new float[math.packedBSize(GH, c.hiddenSize())];
+        wihTPacked[l] = new float[c.layerInputSize(l) >= PACKED_MIN_INPUT ? math.packedBSize(c.layerInputSize(l), GH) : 0];
       }
       headT = new float[c.hiddenSize() * c.outputSize()];
     }
 
     long values() {
-      return sum(wihT) + sum(whhT) + sum(whhTPacked) + sum(whhPacked) + sum(biasSum) + headT.length;
+      return sum(wihT) + sum(whhT) + sum(whhTPacked) + sum(whhPacked) + sum(wihTPacked) + sum(biasSum) + headT.length;
     }
 
     /** The weights of this call; the packed W_hhᵀ when {@code packForward}, the packed W_hh when {@code packBackward}. */
@@ -389,6 +399,9 @@ public final class JvmEngine implements BpttEngine {
         transpose(w, layout.weightHh(l), GH, H, whhT[l]);
         if (packForward && whhTPacked[l].length > 0) {
           math.packB(H, GH, whhT[l], 0, GH, whhTPacked[l]);
+        }
+        if (packForward && wihTPacked[l].length > 0) {
+          math.packB(c.layerInputSize(l), GH, wihT[l], 0, GH, wihTPacked[l]);
         }
         if (packBackward && whhPacked[l].length > 0) {
           math.packB(GH, H, w, layout.weightHh(l), H, whhPacked[l]);
@@ -611,13 +624,13 @@ public final class JvmEngine implements BpttEngine {
           // gi = W_ih x + b_ih (into act), gh = W_hh h + b_hh (kept apart: n needs it alone)
           fillRows(a, g, w, p.biasIh(l), GH);
           fillRows(ghStep, 0, w, p.biasHh(l), GH);
-          math.gemm(Bs, GH, in, x, xOff, in, false, wihT, 0, GH, a, g, GH);
+          math.gemmPacked(Bs, GH, in, x, xOff, in, wihT, 0, GH, call.t.wihTPacked[l], a, g, GH, packRows);
           math.gemmPacked(Bs, GH, H, h, hAt(t, 0), H, whhT, 0, GH, call.t.whhTPacked[l], ghStep, 0, GH, packRows);
           gruStep(l, t);
         } else {
           // a = W_ih x + b_ih + W_hh h + b_hh
           fillRows(a, g, call.t.biasSum[l], 0, GH);
-          math.gemm(Bs, GH, in, x, xOff, in, false, wihT, 0, GH, a, g, GH);
+          math.gemmPacked(Bs, GH, in, x, xOff, in, wihT, 0, GH, call.t.wihTPacked[l], a, g, GH, packRows);
           math.gemmPacked(Bs, GH, H, h, hAt(t, 0), H, whhT, 0, GH, call.t.whhTPacked[l], a, g, GH, packRows);
           if (cell == CellType.RNN) {
             rnnStep(l, t);

@@ -76,7 +76,8 @@ class JvmEngineMemoryTest {
 
   /**
    * Once per engine: the transposed weights and summed biases, Σ_l (I_l·GH + H·GH + GH) + H·O,
-   * and where the kernels pack, W_hhᵀ and W_hh in strips of 2V columns, Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋).
+   * and where the kernels pack, W_hhᵀ and W_hh in strips of 2V columns, Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋),
+   * and W_ihᵀ likewise for the layers whose input is at least 16 wide, Σ_{l: I_l ≥ 16} I_l·2V·⌊GH/2V⌋.
    */
   static long weightValues(ModelConfig c, boolean vectorKernels) {
     int H = c.hiddenSize();
@@ -85,7 +86,8 @@ class JvmEngineMemoryTest {
     for (int l = 0; l < c.numLayers(); l++) {
       int strip = 2 * FloatVector.SPECIES_PREFERRED.length();
       weights += (long) c.layerInputSize(l) * GH + (long) H * GH + GH
-          + (wide(vectorKernels) ? (long) H * (GH / strip * strip) + (long) GH * (H / strip * strip) : 0);
+          + (wide(vectorKernels) ? (long) H * (GH / strip * strip) + (long) GH * (H / strip * strip)
+              + (c.layerInputSize(l) >= 16 ? (long) c.layerInputSize(l) * (GH / strip * strip) : 0) : 0);
     }
     return weights;
   }
@@ -100,6 +102,7 @@ class JvmEngineMemoryTest {
       "gru,  2, seq2one, 2, 12, 3, 11, 7, 3, scalar",
       "lstm, 2, seq2seq, 3, 24, 2, 10, 6, 2, vector", // GH = 96: the packing scratch on AVX-512
       "gru,  1, seq2seq, 2, 32, 1, 16, 4, 1, vector", // H = 32, a slice of 16: packed W_hhᵀ and W_hh, packed rows
+      "lstm, 2, seq2seq, 20, 16, 1, 9, 3, 1, vector", // inputs 20 and 16 wide: W_ihᵀ packed in both layers
       "rnn,  1, seq2seq, 3, 8, 2, 7, 5, 2, vector"}) // GH = 8: none
   void heldBuffersMatchTheDocumentedFormula(String cell, int layers, String mode, int F, int H, int O, int B, int T, int slices,
       String kernels) {

@@ -111,6 +111,7 @@ class TiledKernelTest {
    * and different from call to call.
    */
   @Test
+  @org.junit.jupiter.api.Timeout(value = AparapiEngineTest.THREAD_POOL_TIMEOUT_S, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
   void threadPoolProductsDoNotOverwriteTilesStillBeingRead() {
     AparapiEngine pool = AparapiEngineTest.engine(DeviceChoice.JVM);
     AparapiEngineTest.Case c = new AparapiEngineTest.Case(CellType.GRU, 1, Mode.SEQ2SEQ, LossType.MSE, true, true);

@@ -389,7 +389,7 @@ public final class JvmEngine implements BpttEngine {
       return sum(wihT) + sum(whhT) + sum(whhTPacked) + sum(whhPacked) + sum(wihTPacked) + sum(biasSum) + headT.length;
     }
 
-    /** The weights of this call; the packed W_hhᵀ when {@code packForward}, the packed W_hh when {@code packBackward}. */
+    /** The weights of this call; the packed W_hhᵀ and W_ihᵀ when {@code packForward}, the packed W_hh when {@code packBackward}. */
     void load(float[] w, boolean packForward, boolean packBackward) {
       ModelConfig c = layout.config();
       int H = c.hiddenSize();

@@ -59,11 +59,15 @@ final class VectorKernels extends MathKernels {
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = Math.min(KC, K - k0);
       for (int s = 0; s < strips; s++) {
-        int base = packedStrip(k0, kc, s, strips);
-        for (int k = 0; k < kc; k++) {
-          System.arraycopy(b, bOff + (k0 + k) * ldb + s * 2 * V, into, base + k * 2 * V, 2 * V);
-        }
+        packStrip(b, bOff + k0 * ldb + s * 2 * V, ldb, kc, into, packedStrip(k0, kc, s, strips));
       }
+    }
+  }
+
+  /** into[at + k·2V + c] = B[k][c] for k &lt; kc, c &lt; 2V, B's rows ldb apart from {@code from}: one strip of a k block. */
+  private static void packStrip(float[] b, int from, int ldb, int kc, float[] into, int at) {
+    for (int k = 0; k < kc; k++) {
+      System.arraycopy(b, from + k * ldb, into, at + k * 2 * V, 2 * V);
     }
   }
 
@@ -82,8 +86,8 @@ final class VectorKernels extends MathKernels {
       float[] c, int cOff, int ldc, float[] work) {
     int strips = N / (2 * V);
     int m8 = M / 8 * 8;
-    if (!WIDE || packedB == null || packedB.length == 0 || m8 == 0 || strips == 0 || work == null
-        || work.length < m8 * Math.min(K, KC) || packedB.length != packedBSize(K, N)) {
+    if (!WIDE || packedB == null || m8 == 0 || strips == 0 || work == null || work.length < m8 * Math.min(K, KC)
+        || packedB.length != packedBSize(K, N)) {
       gemm(M, N, K, a, aOff, lda, false, b, bOff, ldb, c, cOff, ldc);
       return;
     }
@@ -274,9 +278,7 @@ final class VectorKernels extends MathKernels {
       }
       int j = 0;
       for (; j + 2 * V <= N; j += 2 * V) {
-        for (int k = 0; k < kc; k++) {
-          System.arraycopy(b, bOff + (k0 + k) * ldb + j, pack, strip + k * 2 * V, 2 * V); // pack[strip][k][·] = B[k0+k][j..j+2V)
-        }
+        packStrip(b, bOff + k0 * ldb + j, ldb, kc, pack, strip); // pack[strip][k][·] = B[k0+k][j..j+2V)
         for (int i = 0; i < m8; i += 8) {
           tile8x2Packed(kc, pack, i * kc, pack, strip, c, cOff + i * ldc + j, ldc);
         }

@@ -9,6 +9,7 @@ import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
@@ -248,15 +249,20 @@ class VectorKernelsTest {
    * The packed product (B packed once, A's row blocks packed per call) is, bit for bit, gemm's
    * definition: element (i, j) of a column in a full vector is the chain c = fma(A[i][k], B[k][j],
    * c) over k from C's value, of a tail column C + Σ_k A[i][k]·B[k][j] summed in float per k block
-   * of 256 — with two packed row blocks and five rows past them, strips of 2V, a V-wide strip and
-   * a tail, and K over one k block (300) and within one (37). Where the kernels have no packed
-   * layout (256-bit vectors) it is gemm itself, and the same comparison holds.
+   * of 256 — with 8-row blocks, a 4-row block (its strips in pairs, an odd last strip in place)
+   * and rows past them, strips of 2V, a V-wide strip and a tail, and K over one k block (300) and
+   * within one (37). Where the kernels have no packed layout (256-bit vectors) it is gemm itself,
+   * and the same comparison holds.
    */
-  @ParameterizedTest(name = "K = {0}")
-  @ValueSource(ints = {37, 300})
-  void gemmPackedIsTheFmaChainOfEachElement(int K) {
-    int M = 21;
-    int N = 2 * (2 * V) + V + 3;
+  @ParameterizedTest(name = "K = {0}, M = {1}, {2} strips of 2V")
+  @CsvSource({
+      "37, 21, 2", // two 8-row blocks, a 4-row block, one row past them
+      "300, 21, 2",
+      "37, 6, 3", // a 4-row block alone: a pair of strips and an odd one; two rows past it
+      "300, 4, 1", // a 4-row block whose only strip is odd
+      "300, 13, 3"}) // an 8-row block, then a 4-row block, one row past
+  void gemmPackedIsTheFmaChainOfEachElement(int K, int M, int strips) {
+    int N = strips * (2 * V) + V + 3;
     int lda = K + 3;
     int ldb = N + 5;
     int ldc = N + 1;

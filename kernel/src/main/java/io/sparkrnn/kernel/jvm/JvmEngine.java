@@ -15,10 +15,13 @@ import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * BPTT in float32 on the JVM, multi-threaded, with register-blocked matrix products
@@ -72,15 +75,48 @@ import java.util.concurrent.Future;
  * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.
  *
  * <p>create → ({@link #forward} | {@link #lossAndGradient})* → {@link #close}. Not thread-safe.
- * Slices run on one JVM-wide pool of daemon threads (one per core), so several engines in one
- * executor (one per Spark task) share the cores instead of oversubscribing them.
+ * Slices run on the calling thread and one JVM-wide pool of daemon threads (one per core but one),
+ * so several engines in one executor (one per Spark task) share the cores instead of
+ * oversubscribing them.
  */
 public final class JvmEngine implements BpttEngine {
-  private static final ExecutorService POOL = Executors.newFixedThreadPool(Runtime.getRuntime().availableProcessors(), r -> {
-    Thread t = new Thread(r, "spark-rnn-jvm-engine");
-    t.setDaemon(true);
-    return t;
-  });
+  /** System property: how long, in microseconds, an idle worker or a waiting caller polls before it parks (default 100; 0 parks at once). */
+  public static final String SPIN_PROPERTY = "sparkrnn.jvm.spinMicros";
+  /**
+   * Waking a parked thread costs tens of microseconds on a VM: a submit-and-get round trip to a
+   * parked pool thread took 57 µs (median of 20,000, this 2-core host), against 150–250 µs for a
+   * whole forward pass of 8 sequences on two threads. So an idle worker polls the queue, and a
+   * caller its workers, this long before parking, as OpenMP runtimes spin before they sleep.
+   */
+  private static final long SPIN_NANOS = Math.max(0, Long.getLong(SPIN_PROPERTY, 100)) * 1000;
+  /**
+   * One worker per core but the caller's (the caller runs slices too), so a call on every core
+   * never has an idle worker spinning beside its own threads.
+   */
+  private static final ExecutorService POOL = new ThreadPoolExecutor(Math.max(1, Runtime.getRuntime().availableProcessors() - 1),
+      Math.max(1, Runtime.getRuntime().availableProcessors() - 1), 0, TimeUnit.MILLISECONDS, new SpinningQueue(), r -> {
+        Thread t = new Thread(r, "spark-rnn-jvm-engine");
+        t.setDaemon(true);
+        return t;
+      });
+
+  /** The pool's queue: {@link #take} polls for {@link #SPIN_NANOS} before it parks. */
+  private static final class SpinningQueue extends LinkedBlockingQueue<Runnable> {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public Runnable take() throws InterruptedException {
+      long until = System.nanoTime() + SPIN_NANOS;
+      do {
+        Runnable task = poll(); // an empty queue answers without taking its lock
+        if (task != null) {
+          return task;
+        }
+        Thread.onSpinWait();
+      } while (System.nanoTime() - until < 0);
+      return super.take();
+    }
+  }
   /** System property: the number of slices (threads) per call; default the available processors. */
   public static final String THREADS_PROPERTY = "sparkrnn.jvm.threads";
   /** System property: slices per thread (default 1). */
@@ -256,40 +292,59 @@ public final class JvmEngine implements BpttEngine {
   /**
    * Runs the work of every slice on {@code threads} workers: the calling thread and threads − 1
    * pool tasks, each claiming the next unclaimed slice until none is left (so a worker slowed by
-   * another process on its core takes fewer slices).
+   * another process on its core takes fewer slices, and a pool task that starts late, behind
+   * another engine's, finds nothing left and ends). The caller returns once every slice is done,
+   * not when the pool tasks are: it never waits on a task that has nothing to do. After a failure
+   * the slices still unclaimed are skipped; the first failure is thrown.
    */
   private void run(Call call, SliceWork work) {
-    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    runSlices(threads, call.slices, p -> work.run(slices.get(p)));
+  }
+
+  /** {@link #run} on slice indices: work.accept(p) once for every p &lt; count, on up to {@code threads} threads. */
+  static void runSlices(int threads, int count, java.util.function.IntConsumer work) {
+    AtomicInteger next = new AtomicInteger();
+    AtomicInteger done = new AtomicInteger();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Thread caller = Thread.currentThread();
     Runnable worker = () -> {
-      for (int p = next.getAndIncrement(); p < call.slices; p = next.getAndIncrement()) {
-        work.run(slices.get(p));
-      }
-    };
-    List<Future<?>> pending = new ArrayList<>();
-    for (int w = 1; w < Math.min(threads, call.slices); w++) {
-      pending.add(POOL.submit(worker));
-    }
-    RuntimeException failure = null;
-    try {
-      worker.run();
-    } catch (RuntimeException e) {
-      failure = e;
-      next.set(call.slices); // the other workers stop after their current slice
-    }
-    for (Future<?> f : pending) {
-      try {
-        f.get();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted while waiting for the JVM engine's threads", e);
-      } catch (ExecutionException e) {
-        if (failure == null) {
-          failure = e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+      for (int p = next.getAndIncrement(); p < count; p = next.getAndIncrement()) {
+        try {
+          if (failure.get() == null) {
+            work.accept(p);
+          }
+        } catch (Throwable e) {
+          failure.compareAndSet(null, e);
+        } finally {
+          if (done.incrementAndGet() == count) {
+            LockSupport.unpark(caller);
+          }
         }
       }
+    };
+    for (int w = 1; w < Math.min(threads, count); w++) {
+      POOL.execute(worker);
     }
-    if (failure != null) {
-      throw failure;
+    worker.run();
+    long until = System.nanoTime() + SPIN_NANOS;
+    while (done.get() < count) {
+      if (System.nanoTime() - until < 0) {
+        Thread.onSpinWait();
+      } else {
+        LockSupport.park(next);
+      }
+      if (Thread.interrupted()) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for the JVM engine's threads");
+      }
+    }
+    Throwable e = failure.get();
+    if (e instanceof RuntimeException r) {
+      throw r;
+    } else if (e instanceof Error err) {
+      throw err;
+    } else if (e != null) {
+      throw new IllegalStateException(e);
     }
   }
 

@@ -1,0 +1,141 @@
+package io.sparkrnn.kernel.jvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The engine's hand-off of slices to its pool ({@link JvmEngine#runSlices}): every slice runs once
+ * and is finished when the call returns, also with more threads asked for than the pool has and
+ * with several engines calling at once; a slice's failure reaches the caller.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS) // a lost wake-up would hang: fail instead
+class JvmEngineThreadsTest {
+
+  @Test
+  void everySliceRunsOnceAndIsFinishedWhenTheCallReturns() {
+    int count = 7;
+    for (int threads : new int[] {1, 2, 3, 8}) { // 8: more than this host's pool; the caller takes what is left
+      for (int round = 0; round < 200; round++) {
+        AtomicIntegerArray runs = new AtomicIntegerArray(count);
+        AtomicIntegerArray finished = new AtomicIntegerArray(count);
+        JvmEngine.runSlices(threads, count, p -> {
+          runs.incrementAndGet(p);
+          spin(p * 2_000L); // slices of different lengths, so callers wait on workers and workers on callers
+          finished.set(p, 1);
+        });
+        for (int p = 0; p < count; p++) {
+          assertEquals(1, runs.get(p), "slice " + p + " of " + count + ", " + threads + " threads, round " + round);
+          assertEquals(1, finished.get(p), "slice " + p + " was still running when the call returned");
+        }
+      }
+    }
+  }
+
+  @Test
+  void severalCallersAtOnceEachGetAllTheirSlices() throws Exception {
+    int callers = 4;
+    ExecutorService pool = Executors.newFixedThreadPool(callers);
+    try {
+      CountDownLatch start = new CountDownLatch(1);
+      List<Future<?>> results = new ArrayList<>();
+      for (int c = 0; c < callers; c++) {
+        results.add(pool.submit(() -> {
+          start.await();
+          for (int round = 0; round < 300; round++) {
+            AtomicIntegerArray runs = new AtomicIntegerArray(5);
+            JvmEngine.runSlices(3, 5, p -> {
+              spin(1_000);
+              runs.incrementAndGet(p);
+            });
+            for (int p = 0; p < 5; p++) {
+              assertEquals(1, runs.get(p), "slice " + p + ", round " + round);
+            }
+          }
+          return null;
+        }));
+      }
+      start.countDown();
+      for (Future<?> f : results) {
+        f.get(); // rethrows a caller's assertion failure
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aSlicesFailureReachesTheCallerAfterTheOtherSlicesStop() {
+    for (int failing = 0; failing < 4; failing++) { // slice 0 runs on the caller; the others on whichever thread claims them
+      int bad = failing;
+      AtomicIntegerArray running = new AtomicIntegerArray(4);
+      IllegalArgumentException thrown = new IllegalArgumentException("slice " + bad);
+      IllegalArgumentException got = assertThrows(IllegalArgumentException.class, () -> JvmEngine.runSlices(2, 4, p -> {
+        running.incrementAndGet(p);
+        try {
+          spin(3_000);
+          if (p == bad) {
+            throw thrown;
+          }
+        } finally {
+          running.decrementAndGet(p);
+        }
+      }));
+      assertSame(thrown, got);
+      for (int p = 0; p < 4; p++) {
+        assertEquals(0, running.get(p), "slice " + p + " still running after slice " + bad + " failed");
+      }
+    }
+    AssertionError error = new AssertionError("an Error, not wrapped");
+    assertSame(error, assertThrows(AssertionError.class, () -> JvmEngine.runSlices(2, 2, p -> {
+      if (p == 1) {
+        throw error;
+      }
+    })));
+  }
+
+  @Test
+  void aCallAfterTheWorkersHaveParkedStillRuns() throws Exception {
+    AtomicIntegerArray runs = new AtomicIntegerArray(2);
+    JvmEngine.runSlices(2, 2, runs::incrementAndGet);
+    Thread.sleep(50); // past the spin: the pool's worker parks
+    CountDownLatch secondStarted = new CountDownLatch(1);
+    JvmEngine.runSlices(2, 2, p -> {
+      runs.incrementAndGet(p);
+      if (p == 0) { // the caller's: it waits until the worker holds slice 1, so it cannot take that one itself
+        await(secondStarted);
+      } else {
+        secondStarted.countDown();
+        spin(20_000_000); // 20 ms, past the caller's spin: it parks, and the last slice must wake it
+      }
+    });
+    assertTrue(runs.get(0) == 2 && runs.get(1) == 2, "each slice twice: " + runs);
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      assertTrue(latch.await(10, TimeUnit.SECONDS), "slice 1 never started");
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static void spin(long nanos) {
+    long until = System.nanoTime() + nanos;
+    while (System.nanoTime() - until < 0) {
+      Thread.onSpinWait();
+    }
+  }
+}

@@ -61,7 +61,7 @@ import java.util.concurrent.locks.LockSupport;
  *                 + P·|θ| (a float32 gradient per slice)
  *                 + P·(8·⌊GH/8⌋·256 + 256·2V) (packing scratch of the weight-gradient products:
  *                   Vector API kernels on 512-bit vectors with GH ≥ 64, 2V = 32 floats; else 0)
- *                 + Σ_p 4·⌊B_p/4⌋·256 (packed rows of the recurrent products: Vector API kernels on
+ *                 + Σ_p 8·⌊B_p/8⌋·256 (packed rows of the recurrent products: Vector API kernels on
  *                   512-bit or wider vectors; else 0)
  *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)
  *                 + Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋) (W_hhᵀ and W_hh packed in strips of 2V columns,
@@ -277,10 +277,10 @@ public final class JvmEngine implements BpttEngine {
     if (weights == null || weights.layout.size() != params.layout().size() || !weights.layout.config().equals(config)) {
       weights = new Weights(params.layout(), math);
     }
-    // the packed copies only where a product will read them: a slice that fills a packed row block
-    // (4 sequences on 512-bit vectors: packedWorkSize > 0), and W_hh (dgates W_hh) only for a
-    // backward pass; a B = 1 generation step packs nothing
-    boolean packs = math.packedWorkSize((int) largestSlice) > 0;
+    // the packed copies only where a product will read them: a slice of packedMinRows sequences or
+    // more (4 on 512-bit vectors), and W_hh (dgates W_hh) only for a backward pass; a B = 1
+    // generation step packs nothing
+    boolean packs = largestSlice >= math.packedMinRows();
     weights.load(params.values(), packs, backward && packs);
     return new Call(config, params.layout(), params.values(), weights, batch, initial, P, from);
   }

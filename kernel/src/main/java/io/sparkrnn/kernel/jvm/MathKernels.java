@@ -69,6 +69,11 @@ public abstract class MathKernels {
     return 0;
   }
 
+  /** The fewest rows of A for which {@link #gemmPacked} reads the packed B ({@code Integer.MAX_VALUE}: never). */
+  public int packedMinRows() {
+    return Integer.MAX_VALUE;
+  }
+
   /** The scratch {@link #gemmTransA} uses for an M-row product, in floats (0: none). */
   public int transAWorkSize(int M) {
     return 0;

@@ -78,23 +78,36 @@ final class VectorKernels extends MathKernels {
 
   @Override
   public int packedWorkSize(int M) {
-    return WIDE ? M / 4 * 4 * KC : 0;
+    return WIDE ? M / 8 * 8 * KC : 0;
+  }
+
+  @Override
+  public int packedMinRows() {
+    return WIDE ? 4 : Integer.MAX_VALUE;
   }
 
   /**
-   * Rows in blocks of 8 ([kc][8] in {@code work}), then, where 4 to 7 rows are left, one block of 4
-   * ([kc][4] after them): a slice of 4–7 sequences, as two threads cut a batch of 8, would otherwise
-   * take the strided 4 × 2V tile (LSTM H = 64, B = 4 forward: 23,700 sequences/s of one thread's
-   * CPU time against 30,600 at B = 8). The 4-row block takes two strips at a time, 4 × 4V: sixteen
-   * accumulators, as the 8 × 2V tile.
+   * Rows in blocks of 8, packed as [kc][8] into {@code work} for the 8 × 2V tile; the rows past
+   * them, 4 at a time, read in place by a 4 × 4V tile over two packed strips (sixteen accumulators,
+   * as the 8 × 2V tile: four row offsets are few enough that C2 keeps them in registers and hoists
+   * their checks). A narrow product (N ≤ 4 strips, one k block) takes all its rows 4 at a time,
+   * nothing of A packed: packing costs M·kc copies whatever N is, so the narrower the product, the
+   * larger its share. One thread's CPU time, product alone, A's packing included (GFLOP/s, packed
+   * 8-row blocks against in-place 4-row ones): M=32 N=64 K=256 (dgates W_hh at H = 64) 91 against
+   * 108, N=128 K=32 (h W_hhᵀ at H = 32) 102–114 against 121, M=8 N=128 K=32 100 against 120; but
+   * N=256 K=64 130 against 121, N=128 K=512 114 against 107, N=1024 K=256 143 against 106 (two
+   * strips of a full k block, 64 KiB, overflow L1). A slice of 4–7 sequences, as two threads cut a
+   * batch of 8, took the strided 4 × 2V tile before (LSTM H = 64, B = 4 forward: 19,100–21,600
+   * sequences/s of one thread's CPU time against 30,600 at B = 8).
    */
   @Override
   public void gemmPacked(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] packedB,
       float[] c, int cOff, int ldc, float[] work) {
     int strips = N / (2 * V);
-    int m8 = M / 8 * 8;
-    int m4 = M / 4 * 4; // m8, or m8 + 4 with one 4-row block
-    if (!WIDE || packedB == null || m4 == 0 || strips == 0 || work == null || work.length < m4 * Math.min(K, KC)
+    boolean narrow = strips <= 4 && K <= KC;
+    int m8 = narrow ? 0 : M / 8 * 8;
+    int m4 = M / 4 * 4;
+    if (!WIDE || packedB == null || m4 == 0 || strips == 0 || (m8 > 0 && (work == null || work.length < m8 * Math.min(K, KC)))
         || packedB.length != packedBSize(K, N)) {
       gemm(M, N, K, a, aOff, lda, false, b, bOff, ldb, c, cOff, ldc);
       return;
@@ -102,41 +115,35 @@ final class VectorKernels extends MathKernels {
     int n2 = strips * 2 * V;
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = Math.min(KC, K - k0);
-      packRows(a, aOff + k0, lda, 0, m8, 8, kc, work); // work[i/8][k][r] = A[i + r][k0 + k]
-      packRows(a, aOff + k0, lda, m8, m4, 4, kc, work); // then [k][r] = A[m8 + r][k0 + k]
+      for (int i = 0; i < m8; i += 8) { // work[i/8][k][r] = A[i + r][k0 + k]
+        int dst = i * kc;
+        for (int r = 0; r < 8; r++) {
+          int src = aOff + (i + r) * lda + k0;
+          for (int k = 0; k < kc; k++) {
+            work[dst + k * 8 + r] = a[src + k];
+          }
+        }
+      }
       for (int s = 0; s < strips; s++) {
         int pb = packedStrip(k0, kc, s, strips);
         for (int i = 0; i < m8; i += 8) {
           tile8x2Packed(kc, work, i * kc, packedB, pb, c, cOff + i * ldc + s * 2 * V, ldc);
         }
       }
-      if (m4 > m8) {
+      for (int i = m8; i < m4; i += 4) {
         int s = 0;
         for (; s + 2 <= strips; s += 2) { // strips s and s + 1 lie side by side, kc·2V apart
-          tile4x4Packed(kc, work, m8 * kc, packedB, packedStrip(k0, kc, s, strips), c, cOff + m8 * ldc + s * 2 * V, ldc);
+          tile4x4(kc, a, aOff + i * lda + k0, lda, packedB, packedStrip(k0, kc, s, strips), c, cOff + i * ldc + s * 2 * V, ldc);
         }
         if (s < strips) { // an odd last strip: B in place
-          block(4, 2 * V, kc, a, aOff + m8 * lda + k0, lda, 1, b, bOff + k0 * ldb + s * 2 * V, ldb, c, cOff + m8 * ldc + s * 2 * V, ldc);
+          block(4, 2 * V, kc, a, aOff + i * lda + k0, lda, 1, b, bOff + k0 * ldb + s * 2 * V, ldb, c, cOff + i * ldc + s * 2 * V, ldc);
         }
       }
-      if (n2 < N) { // the columns past the last strip, rows of the packed blocks: as gemm takes them
+      if (n2 < N) { // the columns past the last strip, rows of the blocks: as gemm takes them
         block(m4, N - n2, kc, a, aOff + k0, lda, 1, b, bOff + k0 * ldb + n2, ldb, c, cOff + n2, ldc);
       }
       if (m4 < M) { // the rows past the last block, every column
         block(M - m4, N, kc, a, aOff + m4 * lda + k0, lda, 1, b, bOff + k0 * ldb, ldb, c, cOff + m4 * ldc, ldc);
-      }
-    }
-  }
-
-  /** Rows [from, to) of A (rows lda apart from {@code a0}, kc deep) into blocks of {@code rows}: work[from·kc + b·rows·kc + k·rows + r] = A[from + b·rows + r][k]. */
-  private static void packRows(float[] a, int a0, int lda, int from, int to, int rows, int kc, float[] work) {
-    for (int i = from; i < to; i += rows) {
-      int dst = i * kc;
-      for (int r = 0; r < rows; r++) {
-        int src = a0 + (i + r) * lda;
-        for (int k = 0; k < kc; k++) {
-          work[dst + k * rows + r] = a[src + k];
-        }
       }
     }
   }
@@ -208,11 +215,15 @@ final class VectorKernels extends MathKernels {
   }
 
   /**
-   * C[0..4)[0..4V) += A B on packed operands: A's block [K][4] at a0, B's two strips side by side,
-   * [K][2V] at b0 and at b0 + K·2V; each element the same fma chain over k as in {@link #tile8x2}.
+   * C[0..4)[0..4V) += A B: A's four rows in place, lda apart from a0 (k at stride 1), B's two packed
+   * strips side by side, [K][2V] at b0 and at b0 + K·2V; each element the same fma chain over k as
+   * in {@link #tile8x2}.
    */
-  private static void tile4x4Packed(int K, float[] a, int a0, float[] b, int b0, float[] c, int c0, int ldc) {
+  private static void tile4x4(int K, float[] a, int a0, int lda, float[] b, int b0, float[] c, int c0, int ldc) {
     int b1 = b0 + K * 2 * V;
+    int r1 = a0 + lda;
+    int r2 = r1 + lda;
+    int r3 = r2 + lda;
     FloatVector x00 = FloatVector.fromArray(S, c, c0 + 0 * ldc);
     FloatVector x01 = FloatVector.fromArray(S, c, c0 + 0 * ldc + V);
     FloatVector x02 = FloatVector.fromArray(S, c, c0 + 0 * ldc + 2 * V);
@@ -230,29 +241,28 @@ final class VectorKernels extends MathKernels {
     FloatVector x32 = FloatVector.fromArray(S, c, c0 + 3 * ldc + 2 * V);
     FloatVector x33 = FloatVector.fromArray(S, c, c0 + 3 * ldc + 3 * V);
     for (int k = 0; k < K; k++) {
-      int pa = a0 + k * 4;
       int pb = b0 + k * 2 * V;
       int pq = b1 + k * 2 * V;
       FloatVector y0 = FloatVector.fromArray(S, b, pb);
       FloatVector y1 = FloatVector.fromArray(S, b, pb + V);
       FloatVector y2 = FloatVector.fromArray(S, b, pq);
       FloatVector y3 = FloatVector.fromArray(S, b, pq + V);
-      FloatVector s0 = FloatVector.broadcast(S, a[pa]);
+      FloatVector s0 = FloatVector.broadcast(S, a[a0 + k]);
       x00 = s0.fma(y0, x00);
       x01 = s0.fma(y1, x01);
       x02 = s0.fma(y2, x02);
       x03 = s0.fma(y3, x03);
-      FloatVector s1 = FloatVector.broadcast(S, a[pa + 1]);
+      FloatVector s1 = FloatVector.broadcast(S, a[r1 + k]);
       x10 = s1.fma(y0, x10);
       x11 = s1.fma(y1, x11);
       x12 = s1.fma(y2, x12);
       x13 = s1.fma(y3, x13);
-      FloatVector s2 = FloatVector.broadcast(S, a[pa + 2]);
+      FloatVector s2 = FloatVector.broadcast(S, a[r2 + k]);
       x20 = s2.fma(y0, x20);
       x21 = s2.fma(y1, x21);
       x22 = s2.fma(y2, x22);
       x23 = s2.fma(y3, x23);
-      FloatVector s3 = FloatVector.broadcast(S, a[pa + 3]);
+      FloatVector s3 = FloatVector.broadcast(S, a[r3 + k]);
       x30 = s3.fma(y0, x30);
       x31 = s3.fma(y1, x31);
       x32 = s3.fma(y2, x32);

@@ -34,7 +34,7 @@ class JvmEngineMemoryTest {
    *               + |θ| (the slice's float32 gradient)
    *               + the packing scratch of the weight-gradient products: 8·⌊GH/8⌋·256 + 256·2V with the Vector API
    *                 kernels on 512-bit vectors and GH ≥ 64, else 0
-   *               + the packed rows of the recurrent products: 4·⌊Bs/4⌋·256 with the Vector API
+   *               + the packed rows of the recurrent products: 8·⌊Bs/8⌋·256 with the Vector API
    *                 kernels on 512-bit vectors, else 0
    *   Cs = min(T, max(1, ⌊256 / Bs⌋))·Bs, R = T·Bs (seq2seq) or Bs (seq2one)
    * </pre>
@@ -69,9 +69,9 @@ class JvmEngineMemoryTest {
     return vectorKernels && FloatVector.SPECIES_PREFERRED.length() >= 16;
   }
 
-  /** A slice's packed rows of the recurrent products: 4·⌊Bs/4⌋·256 where the kernels pack (blocks of 8, then one of 4), else 0. */
+  /** A slice's packed rows of the recurrent products: 8·⌊Bs/8⌋·256 where the kernels pack, else 0. */
   static long packedRows(long Bs, boolean vectorKernels) {
-    return wide(vectorKernels) ? Bs / 4 * 4 * 256 : 0;
+    return wide(vectorKernels) ? Bs / 8 * 8 * 256 : 0;
   }
 
   /**

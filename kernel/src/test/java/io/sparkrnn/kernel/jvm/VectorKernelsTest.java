@@ -249,20 +249,25 @@ class VectorKernelsTest {
    * The packed product (B packed once, A's row blocks packed per call) is, bit for bit, gemm's
    * definition: element (i, j) of a column in a full vector is the chain c = fma(A[i][k], B[k][j],
    * c) over k from C's value, of a tail column C + Σ_k A[i][k]·B[k][j] summed in float per k block
-   * of 256 — with 8-row blocks, a 4-row block (its strips in pairs, an odd last strip in place)
-   * and rows past them, strips of 2V, a V-wide strip and a tail, and K over one k block (300) and
-   * within one (37). Where the kernels have no packed layout (256-bit vectors) it is gemm itself,
-   * and the same comparison holds.
+   * of 256 — with packed 8-row blocks, rows 4 at a time in place (their strips in pairs, an odd
+   * last strip from B in place) and rows past them, strips of 2V, a V-wide strip and a tail, and K
+   * over one k block (300) and within one (37); narrow products (≤ 4 strips, one k block) take
+   * every row 4 at a time. Where the kernels have no packed layout (256-bit vectors) it is gemm
+   * itself, and the same comparison holds.
    */
-  @ParameterizedTest(name = "K = {0}, M = {1}, {2} strips of 2V")
+  @ParameterizedTest(name = "K = {0}, M = {1}, {2} strips of 2V, tail {3}")
   @CsvSource({
-      "37, 21, 2", // two 8-row blocks, a 4-row block, one row past them
-      "300, 21, 2",
-      "37, 6, 3", // a 4-row block alone: a pair of strips and an odd one; two rows past it
-      "300, 4, 1", // a 4-row block whose only strip is odd
-      "300, 13, 3"}) // an 8-row block, then a 4-row block, one row past
-  void gemmPackedIsTheFmaChainOfEachElement(int K, int M, int strips) {
-    int N = strips * (2 * V) + V + 3;
+      "37, 21, 2, true", // narrow: five 4-row groups, one row past them
+      "300, 21, 2, true", // two k blocks: two packed 8-row blocks, a 4-row group, one row past
+      "37, 6, 3, true", // narrow: a 4-row group, a pair of strips and an odd one; two rows past
+      "300, 4, 1, true", // a 4-row group whose only strip is odd
+      "300, 13, 3, true", // a packed 8-row block, a 4-row group, one row past
+      "37, 21, 5, true", // one k block, 5 strips (not narrow): packed 8-row blocks, a 4-row group
+      "37, 19, 6, false", // packed 8-row blocks and three rows past them, no tail columns
+      "256, 8, 4, false", // narrow at exactly one k block, no tail columns
+      "300, 3, 2, true"}) // fewer than 4 rows: gemm's tiles
+  void gemmPackedIsTheFmaChainOfEachElement(int K, int M, int strips, boolean tail) {
+    int N = strips * (2 * V) + (tail ? V + 3 : 0);
     int lda = K + 3;
     int ldb = N + 5;
     int ldc = N + 1;

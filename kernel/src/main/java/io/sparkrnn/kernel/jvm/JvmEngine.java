@@ -22,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntConsumer;
 
 /**
  * BPTT in float32 on the JVM, multi-threaded, with register-blocked matrix products
@@ -88,7 +89,9 @@ public final class JvmEngine implements BpttEngine {
    * whole forward pass of 8 sequences on two threads. So an idle worker polls the queue, and a
    * caller its workers, this long before parking, as OpenMP runtimes spin before they sleep.
    */
-  private static final long SPIN_NANOS = Math.max(0, Long.getLong(SPIN_PROPERTY, 100)) * 1000;
+  private static final long SPIN_NANOS = Runtime.getRuntime().availableProcessors() > 1
+      ? Math.max(0, Long.getLong(SPIN_PROPERTY, 100)) * 1000
+      : 0; // on one processor a spinning thread only delays the one it waits for
   /**
    * One worker per core but the caller's (the caller runs slices too), so a call on every core
    * never has an idle worker spinning beside its own threads.
@@ -302,7 +305,15 @@ public final class JvmEngine implements BpttEngine {
   }
 
   /** {@link #run} on slice indices: work.accept(p) once for every p &lt; count, on up to {@code threads} threads. */
-  static void runSlices(int threads, int count, java.util.function.IntConsumer work) {
+  static void runSlices(int threads, int count, IntConsumer work) {
+    runSlices(threads, count, work, SPIN_NANOS);
+  }
+
+  /**
+   * {@link #runSlices(int, int, IntConsumer)}, the caller polling for {@code spinNanos} before it
+   * parks (tests pass 0 to take the parking path every time).
+   */
+  static void runSlices(int threads, int count, IntConsumer work, long spinNanos) {
     AtomicInteger next = new AtomicInteger();
     AtomicInteger done = new AtomicInteger();
     AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -316,29 +327,43 @@ public final class JvmEngine implements BpttEngine {
         } catch (Throwable e) {
           failure.compareAndSet(null, e);
         } finally {
-          if (done.incrementAndGet() == count) {
+          // the last slice wakes the caller, unless it is the caller: no permit left behind for
+          // whatever that thread parks on next
+          if (done.incrementAndGet() == count && Thread.currentThread() != caller) {
             LockSupport.unpark(caller);
           }
         }
       }
     };
-    for (int w = 1; w < Math.min(threads, count); w++) {
-      POOL.execute(worker);
+    try {
+      for (int w = 1; w < Math.min(threads, count); w++) {
+        POOL.execute(worker);
+      }
+    } catch (Throwable e) { // no thread for a task (e.g. out of native threads): skip the slices, throw it
+      failure.compareAndSet(null, e);
     }
     worker.run();
-    long until = System.nanoTime() + SPIN_NANOS;
+    // Every slice is claimed now. Wait for those still running on pool threads, also when
+    // interrupted: they write into this engine's buffers, which the next call reuses.
+    boolean interrupted = false;
+    long until = System.nanoTime() + spinNanos;
     while (done.get() < count) {
       if (System.nanoTime() - until < 0) {
         Thread.onSpinWait();
       } else {
         LockSupport.park(next);
       }
-      if (Thread.interrupted()) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted while waiting for the JVM engine's threads");
-      }
+      interrupted |= Thread.interrupted(); // cleared, so that park blocks again
     }
     Throwable e = failure.get();
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+      IllegalStateException stop = new IllegalStateException("interrupted while waiting for the JVM engine's threads");
+      if (e != null) {
+        stop.addSuppressed(e);
+      }
+      throw stop;
+    }
     if (e instanceof RuntimeException r) {
       throw r;
     } else if (e instanceof Error err) {
@@ -346,6 +371,11 @@ public final class JvmEngine implements BpttEngine {
     } else if (e != null) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /** Threads in the engines' shared pool (tests). */
+  static int poolThreads() {
+    return ((ThreadPoolExecutor) POOL).getCorePoolSize();
   }
 
   private State finalState(Call call) {

@@ -12,14 +12,19 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * The engine's hand-off of slices to its pool ({@link JvmEngine#runSlices}): every slice runs once
- * and is finished when the call returns, also with more threads asked for than the pool has and
- * with several engines calling at once; a slice's failure reaches the caller.
+ * and is finished when the call returns, also with more threads asked for than the pool has, with
+ * several engines calling at once, with the pool busy with another call, with a stray wake-up
+ * permit and when the caller is interrupted; a slice's failure reaches the caller and the slices
+ * not yet started are skipped.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS) // a lost wake-up would hang: fail instead
 class JvmEngineThreadsTest {
@@ -112,9 +117,10 @@ class JvmEngineThreadsTest {
     JvmEngine.runSlices(2, 2, runs::incrementAndGet);
     Thread.sleep(50); // past the spin: the pool's worker parks
     CountDownLatch secondStarted = new CountDownLatch(1);
+    Thread caller = Thread.currentThread();
     JvmEngine.runSlices(2, 2, p -> {
       runs.incrementAndGet(p);
-      if (p == 0) { // the caller's: it waits until the worker holds slice 1, so it cannot take that one itself
+      if (Thread.currentThread() == caller) { // it waits until the pool holds the other slice, so it cannot take that one itself
         await(secondStarted);
       } else {
         secondStarted.countDown();
@@ -122,6 +128,87 @@ class JvmEngineThreadsTest {
       }
     });
     assertTrue(runs.get(0) == 2 && runs.get(1) == 2, "each slice twice: " + runs);
+  }
+
+  @Test
+  void anInterruptedCallerStillWaitsForTheSlicesRunningOnPoolThreads() {
+    AtomicBoolean poolSliceFinished = new AtomicBoolean();
+    Thread caller = Thread.currentThread();
+    CountDownLatch poolSliceStarted = new CountDownLatch(1);
+    IllegalStateException stop = assertThrows(IllegalStateException.class, () -> JvmEngine.runSlices(2, 2, p -> {
+      if (Thread.currentThread() == caller) { // the caller's slice: once the other runs on a pool thread, interrupt the caller
+        await(poolSliceStarted);
+        caller.interrupt();
+      } else {
+        poolSliceStarted.countDown();
+        spin(50_000_000); // 50 ms, writing into the engine's buffers as a real slice would
+        poolSliceFinished.set(true);
+      }
+    }));
+    assertTrue(Thread.interrupted(), "the interrupt is kept for the caller's caller");
+    assertTrue(stop.getMessage().contains("interrupted"), stop.getMessage());
+    assertTrue(poolSliceFinished.get(), "runSlices returned while a pool thread still ran a slice");
+  }
+
+  @Test
+  void aCallerWhosePoolTasksAreQueuedBehindAnotherCallRunsItsSlicesItselfAndReturns() throws Exception {
+    int pool = JvmEngine.poolThreads();
+    CountDownLatch holding = new CountDownLatch(pool + 1);
+    CountDownLatch release = new CountDownLatch(1);
+    ExecutorService other = Executors.newSingleThreadExecutor();
+    try {
+      Future<?> blocker = other.submit(() -> JvmEngine.runSlices(pool + 1, pool + 1, p -> { // every pool thread and its caller held
+        holding.countDown();
+        await(release);
+      }));
+      assertTrue(holding.await(10, TimeUnit.SECONDS), "the other call never held every pool thread");
+      AtomicIntegerArray runs = new AtomicIntegerArray(4);
+      JvmEngine.runSlices(4, 4, runs::incrementAndGet); // its 3 pool tasks wait in the queue; it must not wait for them
+      for (int p = 0; p < 4; p++) {
+        assertEquals(1, runs.get(p), "slice " + p);
+      }
+      release.countDown();
+      blocker.get(10, TimeUnit.SECONDS);
+    } finally {
+      release.countDown();
+      other.shutdownNow();
+    }
+  }
+
+  @Test
+  void aCallerWithAStrayPermitParksAgainUntilTheLastSliceIsDone() {
+    Thread caller = Thread.currentThread();
+    for (int round = 0; round < 3; round++) {
+      AtomicBoolean poolSliceFinished = new AtomicBoolean();
+      CountDownLatch poolSliceStarted = new CountDownLatch(1);
+      LockSupport.unpark(caller); // a permit left over from elsewhere: the first park returns at once
+      JvmEngine.runSlices(2, 2, p -> {
+        if (Thread.currentThread() == caller) {
+          await(poolSliceStarted);
+        } else {
+          poolSliceStarted.countDown();
+          spin(10_000_000);
+          poolSliceFinished.set(true);
+        }
+      }, 0);
+      assertTrue(poolSliceFinished.get(), "returned before the pool's slice was done, round " + round);
+    }
+  }
+
+  @Test
+  void afterAFailureTheSlicesNotYetStartedAreSkipped() {
+    AtomicInteger ran = new AtomicInteger();
+    assertThrows(IllegalArgumentException.class, () -> JvmEngine.runSlices(2, 50, p -> {
+      ran.incrementAndGet();
+      if (p == 0) {
+        throw new IllegalArgumentException("slice 0");
+      }
+      spin(1_000_000);
+    }));
+    assertTrue(ran.get() < 10, "slices run after the failure: " + ran.get() + " of 50");
+    JvmEngine.runSlices(3, 0, p -> {
+      throw new AssertionError("no slices, no work");
+    });
   }
 
   private static void await(CountDownLatch latch) {

@@ -773,13 +773,13 @@ final class VectorKernels extends MathKernels {
         FloatVector gg = FloatVector.fromArray(S, a, g + 2 * H + j);
         FloatVector og = FloatVector.fromArray(S, a, g + 3 * H + j);
         FloatVector tcj = FloatVector.fromArray(S, tc, tr + j);
-        FloatVector dc = FloatVector.fromArray(S, dcCarry, cb + j).add(dh.mul(og).mul(V_ONE.sub(tcj.mul(tcj))));
-        dc.mul(gg).mul(ig).mul(V_ONE.sub(ig)).intoArray(dg, d + j);
-        dc.mul(FloatVector.fromArray(S, c, cr + j)).mul(fg).mul(V_ONE.sub(fg)).intoArray(dg, d + H + j);
-        dc.mul(ig).mul(V_ONE.sub(gg.mul(gg))).intoArray(dg, d + 2 * H + j);
-        dh.mul(tcj).mul(og).mul(V_ONE.sub(og)).intoArray(dg, d + 3 * H + j);
+        FloatVector dc = FloatVector.fromArray(S, dcCarry, cb + j).add(dh.mul(og).mul(f(V_ONE).sub(tcj.mul(tcj))));
+        dc.mul(gg).mul(ig).mul(f(V_ONE).sub(ig)).intoArray(dg, d + j);
+        dc.mul(FloatVector.fromArray(S, c, cr + j)).mul(fg).mul(f(V_ONE).sub(fg)).intoArray(dg, d + H + j);
+        dc.mul(ig).mul(f(V_ONE).sub(gg.mul(gg))).intoArray(dg, d + 2 * H + j);
+        dh.mul(tcj).mul(og).mul(f(V_ONE).sub(og)).intoArray(dg, d + 3 * H + j);
         dc.mul(fg).intoArray(dcCarry, cb + j);
-        V_ZERO.intoArray(dhCarry, cb + j);
+        f(V_ZERO).intoArray(dhCarry, cb + j);
       }
       lstmCellBackRow(a, g, c, cr, tc, tr, dhAbove, hr, dhCarry, dcCarry, cb, dg, d, H, hv, H); // the tail lanes
     }
@@ -819,7 +819,7 @@ final class VectorKernels extends MathKernels {
         FloatVector z = FloatVector.fromArray(S, a, g + H + j);
         FloatVector n = FloatVector.fromArray(S, a, g + 2 * H + j);
         // h' = (1 − z) ⊙ n + z ⊙ h
-        V_ONE.sub(z).mul(n).add(z.mul(FloatVector.fromArray(S, h, pr + j))).intoArray(h, qr + j);
+        f(V_ONE).sub(z).mul(n).add(z.mul(FloatVector.fromArray(S, h, pr + j))).intoArray(h, qr + j);
       }
       for (int j = hv; j < H; j++) {
         float r = activation(a[g + j] + gh[s + j], SIG_A, SIG_B, SIG_C);
@@ -860,21 +860,36 @@ final class VectorKernels extends MathKernels {
   private static final float ROUND = 12582912f;
   // The constants as vectors: an operation with a vector argument inlines to fewer of C2's nodes than
   // one with a float (which broadcasts it first), and C2's node budget is what limits the fused cells.
-  private static final FloatVector V_EXP_MIN = FloatVector.broadcast(S, EXP_MIN);
-  private static final FloatVector V_EXP_MAX = FloatVector.broadcast(S, EXP_MAX);
-  private static final FloatVector V_LOG2E = FloatVector.broadcast(S, LOG2E);
-  private static final FloatVector V_ROUND = FloatVector.broadcast(S, ROUND);
-  private static final FloatVector V_NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI);
-  private static final FloatVector V_NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
-  private static final FloatVector V_C7 = FloatVector.broadcast(S, 1f / 5040f);
-  private static final FloatVector V_C6 = FloatVector.broadcast(S, 1f / 720f);
-  private static final FloatVector V_C5 = FloatVector.broadcast(S, 1f / 120f);
-  private static final FloatVector V_C4 = FloatVector.broadcast(S, 1f / 24f);
-  private static final FloatVector V_C3 = FloatVector.broadcast(S, 1f / 6f);
-  private static final FloatVector V_C2 = FloatVector.broadcast(S, 0.5f);
-  private static final FloatVector V_ONE = FloatVector.broadcast(S, 1f);
-  private static final FloatVector V_ZERO = FloatVector.zero(S);
+  // Held as the int bits of the float vectors, read through f(): a FloatVector's payload is a
+  // float[], which C2 reloads after every store to a float[] in the loop (they may alias) — in
+  // lstmCell's compiled loop (hsdis) ten of them per vector, each a 64-bit address and a 512-bit
+  // load, where an int[] payload stays in a register from before the loop; the values, so the
+  // bits of every result, are the same.
+  private static final IntVector V_EXP_MIN = bits(EXP_MIN);
+  private static final IntVector V_EXP_MAX = bits(EXP_MAX);
+  private static final IntVector V_LOG2E = bits(LOG2E);
+  private static final IntVector V_ROUND = bits(ROUND);
+  private static final IntVector V_NEG_LN2_HI = bits(-LN2_HI);
+  private static final IntVector V_NEG_LN2_LO = bits(-LN2_LO);
+  private static final IntVector V_C7 = bits(1f / 5040f);
+  private static final IntVector V_C6 = bits(1f / 720f);
+  private static final IntVector V_C5 = bits(1f / 120f);
+  private static final IntVector V_C4 = bits(1f / 24f);
+  private static final IntVector V_C3 = bits(1f / 6f);
+  private static final IntVector V_C2 = bits(0.5f);
+  private static final IntVector V_ONE = bits(1f);
+  private static final IntVector V_ZERO = bits(0f);
   private static final IntVector V_BIAS = IntVector.broadcast(S.withLanes(int.class), 0x4B400000 - 127);
+
+  /** The bits of a vector of x in every lane (see the constants above). */
+  private static IntVector bits(float x) {
+    return FloatVector.broadcast(S, x).reinterpretAsInts();
+  }
+
+  /** The float vector whose bits {@link #bits} holds. */
+  private static FloatVector f(IntVector bits) {
+    return bits.reinterpretAsFloats();
+  }
 
   /**
    * e^x lane by lane: x = k ln 2 + r with k = round(x log2 e) and |r| ≤ ln 2 / 2, e^r by its
@@ -890,18 +905,18 @@ final class VectorKernels extends MathKernels {
     // several instructions a lane group; a compare and a blend give the same value for every x
     // (NaN compares false and passes through, as max and min return it) in two, and e^x ran 12%
     // faster (σ over 16,384 floats, 8.2–9.0 ns a vector against 9.5–10.8, four alternations).
-    FloatVector c = x.blend(V_EXP_MIN, x.lt(V_EXP_MIN)).blend(V_EXP_MAX, x.compare(VectorOperators.GT, V_EXP_MAX));
-    FloatVector t = c.fma(V_LOG2E, V_ROUND); // t = 1.5·2^23 + k exactly (|c log2 e| < 2^7), so bits(t) = 0x4B400000 + k
-    FloatVector k = t.sub(V_ROUND);
-    FloatVector r = k.fma(V_NEG_LN2_HI, c).add(k.mul(V_NEG_LN2_LO)); // c − k ln2_hi (exact) − k ln2_lo
+    FloatVector c = x.blend(f(V_EXP_MIN), x.lt(f(V_EXP_MIN))).blend(f(V_EXP_MAX), x.compare(VectorOperators.GT, f(V_EXP_MAX)));
+    FloatVector t = c.fma(f(V_LOG2E), f(V_ROUND)); // t = 1.5·2^23 + k exactly (|c log2 e| < 2^7), so bits(t) = 0x4B400000 + k
+    FloatVector k = t.sub(f(V_ROUND));
+    FloatVector r = k.fma(f(V_NEG_LN2_HI), c).add(k.mul(f(V_NEG_LN2_LO))); // c − k ln2_hi (exact) − k ln2_lo
     // Horner: 1 + r(1 + r(1/2 + r(1/6 + r(1/24 + r(1/120 + r(1/720 + r/5040))))))
-    FloatVector p = r.fma(V_C7, V_C6);
-    p = p.fma(r, V_C5);
-    p = p.fma(r, V_C4);
-    p = p.fma(r, V_C3);
-    p = p.fma(r, V_C2);
-    p = p.fma(r, V_ONE);
-    p = p.fma(r, V_ONE);
+    FloatVector p = r.fma(f(V_C7), f(V_C6));
+    p = p.fma(r, f(V_C5));
+    p = p.fma(r, f(V_C4));
+    p = p.fma(r, f(V_C3));
+    p = p.fma(r, f(V_C2));
+    p = p.fma(r, f(V_ONE));
+    p = p.fma(r, f(V_ONE));
     // 2^k: (k + 127) << 23, with k read from t's bits. A reinterpretation, not convert(F2I, …),
     // which this JDK's C2 leaves as a Java loop (it showed as ~40% of a small RNN's profile).
     IntVector bits = t.reinterpretAsInts().sub(V_BIAS).lanewise(VectorOperators.LSHL, 23);

@@ -126,7 +126,7 @@ public final class AparapiEngine implements BpttEngine {
         if (requested.explicit()) {
           throw new DeviceFallbackException(message + " (--device " + requested.choice().id() + " names this device, so no fallback)");
         }
-        LOG.warning(message + "; --device auto falls back to the JVM thread pool");
+        LOG.warning(message + "; --device auto falls back (Engines: to the JVM engine)");
         chosen = new ResolvedDevice(DeviceChoice.AUTO, JavaDevice.THREAD_POOL, Devices.info(JavaDevice.THREAD_POOL),
             requested.reason() + ", but " + message + "; using the JVM thread pool");
       }
@@ -597,12 +597,22 @@ public final class AparapiEngine implements BpttEngine {
     return kernel.bufferBytes();
   }
 
+  /**
+   * Disposes the kernel's OpenCL state, where it has launched. Aparapi 3.0.2 crashes the JVM
+   * (SIGABRT in {@code JNIHandles::destroy_weak_global}, from {@code KernelRunnerJNI.disposeJNI})
+   * when a kernel that was compiled but never launched is disposed after a garbage collection:
+   * reproduced with compile, {@code System.gc()}, dispose; with one launch between, it does not. An
+   * engine closed before its first call — a task that fails first, auto turning from a kernel that
+   * did not compile — leaves that state to the JVM's exit instead.
+   */
   @Override
   public void close() {
     synchronized (KERNEL_CLASS_LOCK) {
       if (!closed) {
         closed = true;
-        kernel.dispose();
+        if (guard.anyLaunch()) {
+          kernel.dispose();
+        }
       }
     }
   }

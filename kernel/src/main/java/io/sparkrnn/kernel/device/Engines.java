@@ -56,19 +56,42 @@ public final class Engines {
       case JVM:
         return new JvmEngine(jvmThreads);
       case AUTO:
-        if (Devices.available().contains(DeviceChoice.GPU)) {
+        if (Devices.available().contains(DeviceChoice.GPU) && gpuDidNotCompile == null) {
           AparapiEngine gpu = new AparapiEngine(Devices.resolve(DeviceChoice.AUTO));
-          logOnce("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
-          return gpu;
+          if (!gpu.device().isOpenCL()) {
+            gpuDidNotCompile = gpu.device().reason(); // the next engines in this JVM (one per task) do not try again
+          }
+          return gpuOrJvm(gpu, jvmThreads);
         }
         JvmEngine jvm = new JvmEngine(jvmThreads);
-        logOnce("--device auto: no OpenCL GPU, picked the JVM engine: " + jvm.describe()
-            + " (faster than the OpenCL kernels on PoCL; --device cpu-opencl runs those)");
+        logOnce(gpuDidNotCompile != null ? "--device auto: " + gpuDidNotCompile + "; picked the JVM engine instead: " + jvm.describe()
+            : "--device auto: no OpenCL GPU, picked the JVM engine: " + jvm.describe()
+                + " (faster than the OpenCL kernels on PoCL; --device cpu-opencl runs those)");
         return jvm;
       default:
         return new AparapiEngine(Devices.resolve(device));
     }
   }
+
+  /**
+   * auto on a GPU host: the GPU's engine, or the JVM engine where the kernel did not compile for
+   * the GPU ({@link AparapiEngine} then resolves to Aparapi's Java thread pool, logged): that pool
+   * runs the kernels 20–100× slower than the JVM engine, and its barrier can deadlock
+   * (docs/PERFORMANCE.md, "What is left").
+   */
+  static BpttEngine gpuOrJvm(AparapiEngine gpu, int jvmThreads) {
+    if (gpu.device().isOpenCL()) {
+      logOnce("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
+      return gpu;
+    }
+    gpu.close();
+    JvmEngine jvm = new JvmEngine(jvmThreads);
+    LOG.warning("--device auto: " + gpu.device().reason() + "; picked the JVM engine instead: " + jvm.describe());
+    return jvm;
+  }
+
+  /** Why the kernel did not compile for the GPU in this JVM, or null. */
+  private static volatile String gpuDidNotCompile;
 
   /** The choices already logged in this JVM: the driver and local-mode tasks share it, and one line each is enough. */
   private static final java.util.Set<String> LOGGED = java.util.concurrent.ConcurrentHashMap.newKeySet();

@@ -1,0 +1,74 @@
+package io.sparkrnn.kernel.device;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.aparapi.device.JavaDevice;
+import io.sparkrnn.kernel.aparapi.AparapiEngine;
+import io.sparkrnn.kernel.aparapi.AparapiEngineTest;
+import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.aparapi.ResolvedDevice;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.jvm.JvmEngine;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code --device auto} on a GPU host keeps the GPU's engine only where its kernel compiled for an
+ * OpenCL device; and an Aparapi engine closed before its first launch does not crash the JVM.
+ */
+class EnginesTest {
+  private static final ModelConfig CONFIG = new ModelConfig(CellType.LSTM, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE);
+
+  @Test
+  void autoTakesTheJvmEngineWhereTheKernelFellToAparapisThreadPool() {
+    // what AparapiEngine resolves to under auto when the kernel does not compile for the GPU
+    ResolvedDevice pool = new ResolvedDevice(DeviceChoice.AUTO, JavaDevice.THREAD_POOL, Devices.info(JavaDevice.THREAD_POOL),
+        "auto: the first OpenCL GPU, but the BPTT kernel did not compile for it");
+    try (BpttEngine engine = Engines.gpuOrJvm(new AparapiEngine(pool), 1)) {
+      assertInstanceOf(JvmEngine.class, engine, engine.describe());
+    }
+  }
+
+  @Test
+  void autoKeepsAnEngineWhoseKernelCompiledForOpenCl() {
+    ResolvedDevice cpu = openClCpu();
+    // the same device as auto holds it on a GPU host (auto is not explicit: a fallback is logged, not thrown)
+    AparapiEngine opencl = new AparapiEngine(new ResolvedDevice(DeviceChoice.AUTO, cpu.device(), cpu.info(), "test"));
+    try (BpttEngine engine = Engines.gpuOrJvm(opencl, 1)) {
+      assertSame(opencl, engine);
+      engine.forward(Params.initialize(CONFIG, 1), Batch.random(CONFIG, 3, 2, 1), null);
+      assertFalse(engine.describe().contains("FELL BACK"), engine.describe());
+    }
+  }
+
+  @Test
+  void anEngineClosedBeforeItsFirstLaunchSurvivesAGarbageCollection() {
+    // Aparapi 3.0.2 aborted the JVM here when close() disposed a compiled, never launched kernel
+    AparapiEngine engine = new AparapiEngine(openClCpu());
+    System.gc();
+    engine.close();
+    try (AparapiEngine next = new AparapiEngine(openClCpu())) { // and the kernel class still compiles and runs
+      next.forward(Params.initialize(CONFIG, 1), Batch.random(CONFIG, 3, 2, 1), null);
+      System.gc();
+    }
+  }
+
+  private static ResolvedDevice openClCpu() {
+    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
+      if (AparapiEngineTest.REQUIRE_OPENCL) {
+        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device: " + Devices.list());
+      }
+      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
+    }
+    return Devices.resolve(DeviceChoice.CPU_OPENCL);
+  }
+}

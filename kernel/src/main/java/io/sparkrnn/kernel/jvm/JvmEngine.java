@@ -14,6 +14,7 @@ import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -69,8 +70,9 @@ import java.util.function.IntConsumer;
  *                   32 on 512-bit vectors; else 0) + Σ_{l: I_l ≥ 16} I_l·2V·⌊GH/2V⌋ (W_ihᵀ likewise)
  * </pre>
  * A forward pass alone ({@link #forward}, on an engine that has not trained) keeps one step of the
- * gate activations, tanh c and W_hn h instead of T, and none of the backward buffers (the formula
- * in docs/PERFORMANCE.md; {@code JvmEngineMemoryTest}).
+ * gate activations, tanh c and W_hn h instead of T, and none of the backward buffers, but |θ| more:
+ * the values its transposed weights were made from, so that the next forward call with the same
+ * values reuses them (the formula in docs/PERFORMANCE.md; {@code JvmEngineMemoryTest}).
  * Per call, not kept: the float64 gradient (2·|θ| floats' worth), the outputs and the final state
  * it returns. E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2, AVX-512: 37.3 MB.
  * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.
@@ -284,7 +286,7 @@ public final class JvmEngine implements BpttEngine {
     // more (4 on 512-bit vectors), and W_hh (dgates W_hh) only for a backward pass; a B = 1
     // generation step packs nothing
     boolean packs = largestSlice >= math.packedMinRows();
-    weights.load(params.values(), packs, backward && packs);
+    weights.load(params.values(), packs, backward && packs, !backward);
     return new Call(config, params.layout(), params.values(), weights, batch, initial, P, from);
   }
 
@@ -449,6 +451,16 @@ public final class JvmEngine implements BpttEngine {
     final float[][] biasSum;
     /** head.weightᵀ [H][O]. */
     final float[] headT;
+    /**
+     * The values the layouts above were made from, kept by a forward call (inference: predict,
+     * evaluate, every step of a generation, transform's chunks), dropped by a training call, whose
+     * weights change every step: a forward call with the same values reuses the layouts. A
+     * generation step (T = 1) otherwise transposed and packed every weight for one step's products.
+     */
+    private float[] madeFrom;
+    /** Whether the packed forward (W_hhᵀ, W_ihᵀ) and backward (W_hh) copies are filled. */
+    private boolean forwardPacked;
+    private boolean backwardPacked;
 
     Weights(ParamLayout layout, MathKernels math) {
       this.layout = layout;
@@ -473,11 +485,33 @@ public final class JvmEngine implements BpttEngine {
     }
 
     long values() {
-      return sum(wihT) + sum(whhT) + sum(whhTPacked) + sum(whhPacked) + sum(wihTPacked) + sum(biasSum) + headT.length;
+      return sum(wihT) + sum(whhT) + sum(whhTPacked) + sum(whhPacked) + sum(wihTPacked) + sum(biasSum) + headT.length
+          + (madeFrom == null ? 0 : madeFrom.length);
     }
 
     /** The weights of this call; the packed W_hhᵀ and W_ihᵀ when {@code packForward}, the packed W_hh when {@code packBackward}. */
-    void load(float[] w, boolean packForward, boolean packBackward) {
+    /**
+     * Makes the layouts from {@code w}, unless {@code reuse} and they were made from the same
+     * values (compared bit for bit, as {@link Arrays#equals(float[], float[])} does) with the
+     * packed copies asked for; {@code reuse} keeps a copy of w to compare the next call with.
+     */
+    void load(float[] w, boolean packForward, boolean packBackward, boolean reuse) {
+      if (reuse && madeFrom != null && (forwardPacked || !packForward) && (backwardPacked || !packBackward)
+          && Arrays.equals(madeFrom, w)) {
+        return;
+      }
+      load(w, packForward, packBackward);
+      if (reuse) {
+        madeFrom = madeFrom == null || madeFrom.length != w.length ? w.clone() : madeFrom;
+        System.arraycopy(w, 0, madeFrom, 0, w.length);
+      } else {
+        madeFrom = null;
+      }
+    }
+
+    private void load(float[] w, boolean packForward, boolean packBackward) {
+      forwardPacked = packForward;
+      backwardPacked = packBackward;
       ModelConfig c = layout.config();
       int H = c.hiddenSize();
       int GH = c.gates() * H;

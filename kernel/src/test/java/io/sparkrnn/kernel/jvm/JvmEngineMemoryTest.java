@@ -127,8 +127,9 @@ class JvmEngineMemoryTest {
    *   once:       T·Bs·F (x) + R·O (outputs) + Bs·H (seq2one head rows) + Bs (lengths) + (GRU) Bs·GH
    *               + the packed rows of the recurrent products, as for training
    * </pre>
-   * plus the transposed (and packed) weights and summed biases, as for training. These engines
-   * run the Vector API kernels ({@code MathKernels.best()}).
+   * plus the transposed (and packed) weights and summed biases, as for training, and |θ|: the
+   * values they were made from, kept to reuse them while the next calls' values are the same (a
+   * training call drops it). These engines run the Vector API kernels ({@code MathKernels.best()}).
    */
   static long documentedForwardValues(ModelConfig c, int B, int T, int slices) {
     int H = c.hiddenSize();
@@ -143,7 +144,7 @@ class JvmEngineMemoryTest {
       total += c.numLayers() * perLayer + T * Bs * c.inputSize() + R * c.outputSize() + Bs * H + Bs + (gru ? Bs * GH : 0)
           + packedRows(Bs, true);
     }
-    return total + weightValues(c, true);
+    return total + weightValues(c, true) + Params.initialize(c, 1).layout().size();
   }
 
   @ParameterizedTest(name = "{0} L={1} {2} F={3} H={4} O={5} B={6} T={7}, {8} slices")

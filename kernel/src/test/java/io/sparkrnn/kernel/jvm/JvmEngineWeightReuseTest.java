@@ -1,0 +1,61 @@
+package io.sparkrnn.kernel.jvm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import io.sparkrnn.kernel.engine.ForwardResult;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
+import io.sparkrnn.kernel.model.Params;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * A forward call reuses the transposed and packed weights of the last forward call when the
+ * values are the same, so a call after the values changed in place (as the optimizer changes them)
+ * must see the new ones: every forward below gives, bit for bit, what a fresh engine gives.
+ */
+class JvmEngineWeightReuseTest {
+
+  @ParameterizedTest(name = "{0} H={1}")
+  @CsvSource({"lstm, 32", "gru, 48", "rnn, 64"}) // H = 32..64: packed W_hhᵀ on 512-bit vectors
+  void aForwardCallSeesWeightsChangedInPlaceSinceTheLast(String cell, int H) {
+    ModelConfig config = new ModelConfig(CellType.parse(cell), 2, 3, H, 2, Mode.SEQ2SEQ, LossType.MSE);
+    Params params = Params.initialize(config, 5);
+    ParamLayout layout = params.layout();
+    float[] w = params.values();
+    Batch eight = Batch.random(config, 4, 8, 6);
+    Batch one = Batch.random(config, 3, 1, 7);
+    try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
+      assertSameAsFresh(engine, params, eight, "first call");
+      assertSameAsFresh(engine, params, eight, "the same values again (reused)");
+      w[layout.weightHh(1) + 7] += 0.25f; // one recurrent weight of the upper layer
+      assertSameAsFresh(engine, params, eight, "a W_hh weight changed in place");
+      w[layout.weightIh(0)] = -w[layout.weightIh(0)];
+      assertSameAsFresh(engine, params, eight, "a W_ih weight changed");
+      w[layout.biasHh(0) + 1] += 1f;
+      assertSameAsFresh(engine, params, eight, "a bias changed");
+      w[layout.headWeight() + 2] *= 2f;
+      assertSameAsFresh(engine, params, eight, "a head weight changed");
+      assertSameAsFresh(engine, params, one, "B = 1: no packed copies needed");
+      w[layout.weightHh(0) + 3] -= 0.5f;
+      assertSameAsFresh(engine, params, one, "changed, then loaded without the packed copies");
+      assertSameAsFresh(engine, params, eight, "the same values, now with the packed copies they lack");
+      engine.lossAndGradient(params, eight, null);
+      w[layout.weightHh(0)] += 0.125f; // as an optimizer step after a training call
+      assertSameAsFresh(engine, params, eight, "after a training call and a step");
+    }
+  }
+
+  private static void assertSameAsFresh(JvmEngine engine, Params params, Batch batch, String when) {
+    ForwardResult got = engine.forward(params, batch, null);
+    try (JvmEngine fresh = new JvmEngine(MathKernels.best(), 2)) {
+      ForwardResult want = fresh.forward(new Params(params.layout(), params.values().clone()), batch, null);
+      assertArrayEquals(want.outputs(), got.outputs(), when + ": outputs");
+      assertArrayEquals(want.finalState().h(), got.finalState().h(), when + ": final h");
+    }
+  }
+}

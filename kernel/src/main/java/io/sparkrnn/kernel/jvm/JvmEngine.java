@@ -45,7 +45,8 @@ import java.util.function.IntConsumer;
  * dh_t = dgates_t W_hh (one product). Every C / Bs steps (C = 256 rows) the chunk's dgates go into
  * the weight gradients as one product per matrix over all its rows, while they are in cache:
  * dW_hh += dgatesᵀ h_prev, dW_ih += dgatesᵀ x, and the gradient for the layer below dx = dgates W_ih.
- * The weights are transposed once per call.
+ * The weights are transposed (and packed) once per call, or once for a run of forward calls with
+ * the same values ({@link Weights#load}).
  *
  * <p>Working memory in float32 values, for the whole batch (summed over the P slices of B_p
  * sequences, Σ B_p = B), L layers, I_l the input width of layer l, R head rows (T·B for seq2seq, B
@@ -427,7 +428,7 @@ public final class JvmEngine implements BpttEngine {
     weights = null;
   }
 
-  /** The weights in the layouts the products want, refreshed every call. */
+  /** The weights in the layouts the products want, made for each call or reused (see {@link #load}). */
   static final class Weights {
     /** The narrowest layer input whose W_ihᵀ is packed. */
     static final int PACKED_MIN_INPUT = 16;
@@ -458,9 +459,8 @@ public final class JvmEngine implements BpttEngine {
      * generation step (T = 1) otherwise transposed and packed every weight for one step's products.
      */
     private float[] madeFrom;
-    /** Whether the packed forward (W_hhᵀ, W_ihᵀ) and backward (W_hh) copies are filled. */
+    /** Whether the packed forward copies (W_hhᵀ, W_ihᵀ) are filled. */
     private boolean forwardPacked;
-    private boolean backwardPacked;
 
     Weights(ParamLayout layout, MathKernels math) {
       this.layout = layout;
@@ -489,29 +489,33 @@ public final class JvmEngine implements BpttEngine {
           + (madeFrom == null ? 0 : madeFrom.length);
     }
 
-    /** The weights of this call; the packed W_hhᵀ and W_ihᵀ when {@code packForward}, the packed W_hh when {@code packBackward}. */
     /**
-     * Makes the layouts from {@code w}, unless {@code reuse} and they were made from the same
-     * values (compared bit for bit, as {@link Arrays#equals(float[], float[])} does) with the
-     * packed copies asked for; {@code reuse} keeps a copy of w to compare the next call with.
+     * Makes this call's layouts from {@code w} (the packed W_hhᵀ and W_ihᵀ when {@code
+     * packForward}, the packed W_hh when {@code packBackward}), unless {@code reuse} and they were
+     * made from equal values (as {@link Arrays#equals(float[], float[])} compares them: bit for
+     * bit, except that every NaN is alike) with the packed forward copies asked for. With {@code
+     * reuse} (a forward call) the values are copied first and the layouts made from the copy, so
+     * that the copy is what they hold even if w changes meanwhile; without (a training call, whose
+     * weights change every step) the copy is dropped.
      */
     void load(float[] w, boolean packForward, boolean packBackward, boolean reuse) {
-      if (reuse && madeFrom != null && (forwardPacked || !packForward) && (backwardPacked || !packBackward)
-          && Arrays.equals(madeFrom, w)) {
+      if (reuse && madeFrom != null && (forwardPacked || !packForward) && Arrays.equals(madeFrom, w)) {
         return;
       }
-      load(w, packForward, packBackward);
-      if (reuse) {
-        madeFrom = madeFrom == null || madeFrom.length != w.length ? w.clone() : madeFrom;
-        System.arraycopy(w, 0, madeFrom, 0, w.length);
-      } else {
+      if (!reuse) {
         madeFrom = null;
+        make(w, packForward, packBackward);
+        return;
       }
+      float[] copy = madeFrom != null && madeFrom.length == w.length ? madeFrom : new float[w.length];
+      madeFrom = null; // until the layouts below are made from it
+      System.arraycopy(w, 0, copy, 0, w.length);
+      make(copy, packForward, packBackward);
+      madeFrom = copy;
     }
 
-    private void load(float[] w, boolean packForward, boolean packBackward) {
+    private void make(float[] w, boolean packForward, boolean packBackward) {
       forwardPacked = packForward;
-      backwardPacked = packBackward;
       ModelConfig c = layout.config();
       int H = c.hiddenSize();
       int GH = c.gates() * H;

@@ -162,6 +162,9 @@ class JvmEngineMemoryTest {
       assertEquals(4 * documentedForwardValues(config, B, T, slices), engine.workingBytes(), "bytes held after a forward pass alone");
       engine.lossAndGradient(params, batch, null);
       assertEquals(4 * documentedValues(config, B, T, slices, true), engine.workingBytes(), "a training call then grows them as documented");
+      engine.forward(params, batch, null);
+      assertEquals(4 * (documentedValues(config, B, T, slices, true) + params.layout().size()), engine.workingBytes(),
+          "a forward call after it keeps |θ| more: the values its weights were made from");
     }
   }
 

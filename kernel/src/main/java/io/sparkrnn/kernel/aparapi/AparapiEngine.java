@@ -103,7 +103,26 @@ public final class AparapiEngine implements BpttEngine {
       this.guard = new ExecutionGuard(device);
       this.sizes = KernelSizes.forDevice(device.device());
       useSizes(sizes);
+      if (device.isOpenCL()) {
+        warmUp();
+      }
     }
+  }
+
+  /**
+   * One launch that does nothing (op 0: no branch of run() matches). Aparapi 3.0.2 aborts the JVM
+   * (SIGABRT in {@code JNIHandles::destroy_weak_global}, from {@code KernelRunnerJNI.disposeJNI})
+   * when a kernel compiled but never launched is disposed after a garbage collection (reproduced:
+   * compile, {@code System.gc()}, dispose; with one launch between, it does not); so every
+   * compiled engine launches once and {@link #close} can always dispose — an engine closed before
+   * its first call (a task that fails first) otherwise kept its native state to the JVM's exit,
+   * about 2.7 MB each on PoCL. It also shows at once where launches run: a fallback here throws
+   * for a named device and is recorded under auto ({@link #fallbacks}).
+   */
+  private void warmUp() {
+    kernel.op = 0;
+    int local = sizes.elementwise();
+    guard.execute(kernel, "warm-up", Range.create(local, local));
   }
 
   /** Sizes the kernel's local tile array: (TM + TN)·TK floats. */
@@ -597,22 +616,13 @@ public final class AparapiEngine implements BpttEngine {
     return kernel.bufferBytes();
   }
 
-  /**
-   * Disposes the kernel's OpenCL state, where it has launched. Aparapi 3.0.2 crashes the JVM
-   * (SIGABRT in {@code JNIHandles::destroy_weak_global}, from {@code KernelRunnerJNI.disposeJNI})
-   * when a kernel that was compiled but never launched is disposed after a garbage collection:
-   * reproduced with compile, {@code System.gc()}, dispose; with one launch between, it does not. An
-   * engine closed before its first call — a task that fails first, auto turning from a kernel that
-   * did not compile — leaves that state to the JVM's exit instead.
-   */
+  /** Disposes the kernel's native state (every compiled engine has launched once: {@link #warmUp}). */
   @Override
   public void close() {
     synchronized (KERNEL_CLASS_LOCK) {
       if (!closed) {
         closed = true;
-        if (guard.anyLaunch()) {
-          kernel.dispose();
-        }
+        kernel.dispose();
       }
     }
   }

@@ -45,8 +45,6 @@ final class ExecutionGuard {
   private final Map<String, String> fallbacks = new LinkedHashMap<>();
   private boolean allOpenCL = true;
   private int launches;
-  /** Launches since this guard was made, never reset (see {@link AparapiEngine#close}). */
-  private long everLaunched;
 
   ExecutionGuard(ResolvedDevice requested) {
     this.requested = requested;
@@ -91,7 +89,6 @@ final class ExecutionGuard {
   void check(Kernel kernel, String op) {
     Device actual = actualDevice(kernel);
     launches++;
-    everLaunched++;
     launchesByOp.merge(op, 1, Integer::sum);
     String where = Devices.info(actual).describe();
     ranOn.put(op, where);
@@ -158,11 +155,6 @@ final class ExecutionGuard {
   /** Launches in the current call. */
   int launches() {
     return launches;
-  }
-
-  /** Whether any kernel launch has run through this guard. */
-  boolean anyLaunch() {
-    return everLaunched > 0;
   }
 
   /** Whether every launch of the current call ran on an OpenCL device. */

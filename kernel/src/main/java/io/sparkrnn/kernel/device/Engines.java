@@ -56,15 +56,16 @@ public final class Engines {
       case JVM:
         return new JvmEngine(jvmThreads);
       case AUTO:
-        if (Devices.available().contains(DeviceChoice.GPU) && gpuDidNotCompile == null) {
+        if (Devices.available().contains(DeviceChoice.GPU) && gpuUnusable == null) {
           AparapiEngine gpu = new AparapiEngine(Devices.resolve(DeviceChoice.AUTO));
-          if (!gpu.device().isOpenCL()) {
-            gpuDidNotCompile = gpu.device().reason(); // the next engines in this JVM (one per task) do not try again
+          if (!gpu.device().isOpenCL() || !gpu.fallbacks().isEmpty()) {
+            // the next engines in this JVM (one per task) do not try again, for the life of the JVM
+            gpuUnusable = gpu.device().reason() + (gpu.fallbacks().isEmpty() ? "" : "; " + gpu.fallbacks().values());
           }
           return gpuOrJvm(gpu, jvmThreads);
         }
         JvmEngine jvm = new JvmEngine(jvmThreads);
-        logOnce(gpuDidNotCompile != null ? "--device auto: " + gpuDidNotCompile + "; picked the JVM engine instead: " + jvm.describe()
+        logOnce(gpuUnusable != null ? "--device auto: " + gpuUnusable + "; picked the JVM engine instead: " + jvm.describe()
             : "--device auto: no OpenCL GPU, picked the JVM engine: " + jvm.describe()
                 + " (faster than the OpenCL kernels on PoCL; --device cpu-opencl runs those)");
         return jvm;
@@ -75,23 +76,24 @@ public final class Engines {
 
   /**
    * auto on a GPU host: the GPU's engine, or the JVM engine where the kernel did not compile for
-   * the GPU ({@link AparapiEngine} then resolves to Aparapi's Java thread pool, logged): that pool
-   * runs the kernels 20–100× slower than the JVM engine, and its barrier can deadlock
-   * (docs/PERFORMANCE.md, "What is left").
+   * the GPU ({@link AparapiEngine} then resolves to Aparapi's Java thread pool, logged) or its
+   * first launch fell back to that pool: the pool runs the kernels 20–100× slower than the JVM
+   * engine, and its barrier can deadlock (docs/PERFORMANCE.md, "What is left").
    */
   static BpttEngine gpuOrJvm(AparapiEngine gpu, int jvmThreads) {
-    if (gpu.device().isOpenCL()) {
+    if (gpu.device().isOpenCL() && gpu.fallbacks().isEmpty()) { // compiled, and its first launch ran on the GPU
       logOnce("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
       return gpu;
     }
     gpu.close();
     JvmEngine jvm = new JvmEngine(jvmThreads);
-    LOG.warning("--device auto: " + gpu.device().reason() + "; picked the JVM engine instead: " + jvm.describe());
+    LOG.warning("--device auto: " + gpu.device().reason() + (gpu.fallbacks().isEmpty() ? "" : "; " + gpu.fallbacks().values())
+        + "; picked the JVM engine instead: " + jvm.describe());
     return jvm;
   }
 
-  /** Why the kernel did not compile for the GPU in this JVM, or null. */
-  private static volatile String gpuDidNotCompile;
+  /** Why the GPU engine was not used in this JVM (its kernel did not compile, or its first launch fell back), or null. */
+  private static volatile String gpuUnusable;
 
   /** The choices already logged in this JVM: the driver and local-mode tasks share it, and one line each is enough. */
   private static final java.util.Set<String> LOGGED = java.util.concurrent.ConcurrentHashMap.newKeySet();

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code --device auto} on a GPU host keeps the GPU's engine only where its kernel compiled for an
- * OpenCL device; and an Aparapi engine closed before its first launch does not crash the JVM.
+ * OpenCL device; and an Aparapi engine closed before its first call does not crash the JVM.
  */
 class EnginesTest {
   private static final ModelConfig CONFIG = new ModelConfig(CellType.LSTM, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE);
@@ -51,11 +51,16 @@ class EnginesTest {
   }
 
   @Test
-  void anEngineClosedBeforeItsFirstLaunchSurvivesAGarbageCollection() {
-    // Aparapi 3.0.2 aborted the JVM here when close() disposed a compiled, never launched kernel
+  void anEngineClosedBeforeItsFirstCallSurvivesAGarbageCollection() {
+    // Aparapi 3.0.2 aborted the JVM here when close() disposed a compiled, never launched kernel;
+    // the engine's warm-up launch makes every compiled kernel a launched one
     AparapiEngine engine = new AparapiEngine(openClCpu());
     System.gc();
     engine.close();
+    AparapiEngine pool = new AparapiEngine(new ResolvedDevice(DeviceChoice.AUTO, JavaDevice.THREAD_POOL,
+        Devices.info(JavaDevice.THREAD_POOL), "test")); // never compiled, never launched
+    System.gc();
+    pool.close();
     try (AparapiEngine next = new AparapiEngine(openClCpu())) { // and the kernel class still compiles and runs
       next.forward(Params.initialize(CONFIG, 1), Batch.random(CONFIG, 3, 2, 1), null);
       System.gc();

@@ -370,9 +370,15 @@ final class VectorKernels extends MathKernels {
       float[] c, int cOff, int ldc, float[] pack) {
     int m8 = M / 8 * 8;
     int strip = m8 * KC; // B's strip of the k block, after A's blocks (one strip at a time: it serves all M/8 row blocks)
+    // A's 8 rows of op(A) lie side by side in A's row k, so the strided tile reads them in place
+    // with one offset advancing by lda; packing them pays off only over many strips of B. One
+    // thread's CPU time, GFLOP/s packed against in place: M=256 N=64 K=256 (dW_hh at H = 64)
+    // 83–85 against 126, M=512 N=128 K=256 109–124 against 123–124, M=1024 N=256 K=256 119–123
+    // against 107.
+    boolean packA = N / (2 * V) > 4;
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = Math.min(KC, K - k0);
-      for (int i = 0; i < m8; i += 8) {
+      for (int i = 0; packA && i < m8; i += 8) {
         int dst = i * kc;
         for (int k = 0; k < kc; k++) {
           System.arraycopy(a, aOff + (k0 + k) * lda + i, pack, dst + k * 8, 8); // pack[i/8][k][r] = A[k0+k][i+r]
@@ -382,7 +388,11 @@ final class VectorKernels extends MathKernels {
       for (; j + 2 * V <= N; j += 2 * V) {
         packStrip(b, bOff + k0 * ldb + j, ldb, kc, pack, strip); // pack[strip][k][·] = B[k0+k][j..j+2V)
         for (int i = 0; i < m8; i += 8) {
-          tile8x2Packed(kc, pack, i * kc, pack, strip, c, cOff + i * ldc + j, ldc);
+          if (packA) {
+            tile8x2Packed(kc, pack, i * kc, pack, strip, c, cOff + i * ldc + j, ldc);
+          } else {
+            tile8x2(kc, a, aOff + k0 * lda + i, 1, lda, pack, strip, 2 * V, c, cOff + i * ldc + j, ldc);
+          }
         }
       }
       if (j < N) {

@@ -302,13 +302,15 @@ class VectorKernelsTest {
 
   /**
    * The weight-gradient product C += Aᵀ B (A stored [K][M]) with its scratch — A's row blocks and
-   * B's 2V strips packed per k block, 77 rows (nine packed blocks and five past them), K over one
-   * k block — is, bit for bit, gemm's definition, as in {@link #gemmPackedIsTheFmaChainOfEachElement}.
+   * B's 2V strips packed per k block, 77 rows (nine blocks of 8 and five past them), A's blocks
+   * packed (more than 4 strips) or read in place (4 or fewer), K over one k block — is, bit for
+   * bit, gemm's definition, as in {@link #gemmPackedIsTheFmaChainOfEachElement}.
    */
-  @Test
-  void gemmTransAWithItsScratchIsTheFmaChainOfEachElement() {
+  @ParameterizedTest(name = "{0} strips of 2V")
+  @ValueSource(ints = {2, 5}) // A read in place (few strips), A packed (more than 4)
+  void gemmTransAWithItsScratchIsTheFmaChainOfEachElement(int strips) {
     int M = 77;
-    int N = 2 * (2 * V) + V + 3;
+    int N = strips * (2 * V) + V + 3;
     int K = 300;
     int lda = M + 3;
     int ldb = N + 5;

@@ -93,8 +93,38 @@ public final class JvmEngine implements BpttEngine {
    * caller its workers, this long before parking, as OpenMP runtimes spin before they sleep.
    */
   private static final long SPIN_NANOS = Runtime.getRuntime().availableProcessors() > 1
-      ? Math.max(0, Long.getLong(SPIN_PROPERTY, 100)) * 1000
+      ? spinMicrosOrDefault() * 1000L
       : 0; // on one processor a spinning thread only delays the one it waits for
+
+  /** {@link #SPIN_PROPERTY}, or its default where it is not a valid value (the constructor reports that as bad input). */
+  private static int spinMicrosOrDefault() {
+    try {
+      return intProperty(SPIN_PROPERTY, 100, 0);
+    } catch (BadInputException e) {
+      return 100;
+    }
+  }
+
+  /**
+   * A {@code -D} property's value as an integer, or {@code fallback} where it is not set.
+   *
+   * @throws BadInputException naming the property when it is set to anything but an integer ≥ min
+   */
+  static int intProperty(String name, int fallback, int min) {
+    String value = System.getProperty(name);
+    if (value == null) {
+      return fallback;
+    }
+    try {
+      int n = Integer.parseInt(value.trim());
+      if (n >= min) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new BadInputException("-D" + name + ": expected an integer ≥ " + min + ", found '" + value + "'");
+  }
   /**
    * One worker per core but the caller's (the caller runs slices too), so a call on every core
    * never has an idle worker spinning beside its own threads.
@@ -131,7 +161,7 @@ public final class JvmEngine implements BpttEngine {
   private final MathKernels math;
   private final int threads;
   /** Slices per worker thread: more than 1 balances load when other processes share the cores, at some cost in tile efficiency. */
-  private final int slicesPerThread = Integer.getInteger(SLICES_PROPERTY, 1);
+  private final int slicesPerThread = intProperty(SLICES_PROPERTY, 1, 1);
   private final List<Slice> slices = new ArrayList<>();
   private Weights weights;
   private boolean closed;
@@ -152,7 +182,7 @@ public final class JvmEngine implements BpttEngine {
   /** The thread count {@link #JvmEngine(int)} uses for {@code requested}. */
   public static int threadsFor(int requested) {
     int cores = Runtime.getRuntime().availableProcessors();
-    return Integer.getInteger(THREADS_PROPERTY, requested > 0 ? Math.min(requested, cores) : cores);
+    return intProperty(THREADS_PROPERTY, requested > 0 ? Math.min(requested, cores) : cores, 1);
   }
 
   /**
@@ -162,6 +192,7 @@ public final class JvmEngine implements BpttEngine {
     if (threads < 1) {
       throw new BadInputException("threads must be ≥ 1, found " + threads);
     }
+    intProperty(SPIN_PROPERTY, 100, 0); // read once when the class loads; a bad value is reported here
     this.math = math;
     this.threads = threads;
   }

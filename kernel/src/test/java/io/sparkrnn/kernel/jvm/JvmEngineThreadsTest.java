@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -209,6 +210,38 @@ class JvmEngineThreadsTest {
     JvmEngine.runSlices(3, 0, p -> {
       throw new AssertionError("no slices, no work");
     });
+  }
+
+  @Test
+  void aBadThreadPropertyIsBadInputNamingIt() {
+    String[][] cases = {
+        {JvmEngine.THREADS_PROPERTY, "abc"}, {JvmEngine.THREADS_PROPERTY, "0"}, {JvmEngine.SLICES_PROPERTY, "-1"},
+        {JvmEngine.SLICES_PROPERTY, "2x"}, {JvmEngine.SPIN_PROPERTY, "fast"}, {JvmEngine.SPIN_PROPERTY, "-5"}};
+    for (String[] c : cases) {
+      String before = System.getProperty(c[0]);
+      System.setProperty(c[0], c[1]);
+      try {
+        BadInputException e = assertThrows(BadInputException.class, () -> new JvmEngine(0).close(), c[0] + "=" + c[1]);
+        assertTrue(e.getMessage().contains("-D" + c[0]) && e.getMessage().contains("'" + c[1] + "'"), e.getMessage());
+      } finally {
+        if (before == null) {
+          System.clearProperty(c[0]);
+        } else {
+          System.setProperty(c[0], before);
+        }
+      }
+    }
+    String before = System.getProperty(JvmEngine.SPIN_PROPERTY);
+    System.setProperty(JvmEngine.SPIN_PROPERTY, "0"); // valid: park at once
+    try {
+      new JvmEngine(0).close();
+    } finally {
+      if (before == null) {
+        System.clearProperty(JvmEngine.SPIN_PROPERTY);
+      } else {
+        System.setProperty(JvmEngine.SPIN_PROPERTY, before);
+      }
+    }
   }
 
   private static void await(CountDownLatch latch) {

@@ -84,8 +84,14 @@ import java.util.function.IntConsumer;
  * oversubscribing them.
  */
 public final class JvmEngine implements BpttEngine {
+  /** System property: the number of slices (threads) per call; default the available processors. */
+  public static final String THREADS_PROPERTY = "sparkrnn.jvm.threads";
+  /** System property: slices per thread (default 1). */
+  public static final String SLICES_PROPERTY = "sparkrnn.jvm.slicesPerThread";
   /** System property: how long, in microseconds, an idle worker or a waiting caller polls before it parks (default 100; 0 parks at once). */
   public static final String SPIN_PROPERTY = "sparkrnn.jvm.spinMicros";
+  private static final int SPIN_MICROS_DEFAULT = 100;
+
   /**
    * Waking a parked thread costs tens of microseconds on a VM: a submit-and-get round trip to a
    * parked pool thread took 57 µs (median of 20,000, this 2-core host), against 150–250 µs for a
@@ -96,35 +102,6 @@ public final class JvmEngine implements BpttEngine {
       ? spinMicrosOrDefault() * 1000L
       : 0; // on one processor a spinning thread only delays the one it waits for
 
-  /** {@link #SPIN_PROPERTY}, or its default where it is not a valid value (the constructor reports that as bad input). */
-  private static int spinMicrosOrDefault() {
-    try {
-      return intProperty(SPIN_PROPERTY, 100, 0);
-    } catch (BadInputException e) {
-      return 100;
-    }
-  }
-
-  /**
-   * A {@code -D} property's value as an integer, or {@code fallback} where it is not set.
-   *
-   * @throws BadInputException naming the property when it is set to anything but an integer ≥ min
-   */
-  static int intProperty(String name, int fallback, int min) {
-    String value = System.getProperty(name);
-    if (value == null) {
-      return fallback;
-    }
-    try {
-      int n = Integer.parseInt(value.trim());
-      if (n >= min) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new BadInputException("-D" + name + ": expected an integer ≥ " + min + ", found '" + value + "'");
-  }
   /**
    * One worker per core but the caller's (the caller runs slices too), so a call on every core
    * never has an idle worker spinning beside its own threads.
@@ -153,10 +130,36 @@ public final class JvmEngine implements BpttEngine {
       return super.take();
     }
   }
-  /** System property: the number of slices (threads) per call; default the available processors. */
-  public static final String THREADS_PROPERTY = "sparkrnn.jvm.threads";
-  /** System property: slices per thread (default 1). */
-  public static final String SLICES_PROPERTY = "sparkrnn.jvm.slicesPerThread";
+
+  /** {@link #SPIN_PROPERTY}, or its default where it is not a valid value (the constructor reports that as bad input). */
+  private static int spinMicrosOrDefault() {
+    try {
+      return intProperty(SPIN_PROPERTY, SPIN_MICROS_DEFAULT, 0);
+    } catch (BadInputException e) {
+      return SPIN_MICROS_DEFAULT;
+    }
+  }
+
+  /**
+   * A {@code -D} property's value as an integer, or {@code fallback} where it is not set.
+   *
+   * @throws BadInputException naming the property when it is set to anything but an integer ≥ min
+   */
+  static int intProperty(String name, int fallback, int min) {
+    String value = System.getProperty(name);
+    if (value == null) {
+      return fallback;
+    }
+    try {
+      int n = Integer.parseInt(value.trim());
+      if (n >= min) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new BadInputException("-D" + name + ": expected an integer ≥ " + min + ", found '" + value + "'");
+  }
 
   private final MathKernels math;
   private final int threads;
@@ -192,7 +195,7 @@ public final class JvmEngine implements BpttEngine {
     if (threads < 1) {
       throw new BadInputException("threads must be ≥ 1, found " + threads);
     }
-    intProperty(SPIN_PROPERTY, 100, 0); // read once when the class loads; a bad value is reported here
+    intProperty(SPIN_PROPERTY, SPIN_MICROS_DEFAULT, 0); // read once when the class loads; a bad value is reported here
     this.math = math;
     this.threads = threads;
   }

@@ -58,10 +58,8 @@ public final class Engines {
       case AUTO:
         if (Devices.available().contains(DeviceChoice.GPU) && gpuUnusable == null) {
           AparapiEngine gpu = new AparapiEngine(Devices.resolve(DeviceChoice.AUTO));
-          if (!gpu.device().isOpenCL() || !gpu.fallbacks().isEmpty()) {
-            // the next engines in this JVM (one per task) do not try again, for the life of the JVM
-            gpuUnusable = gpu.device().reason() + (gpu.fallbacks().isEmpty() ? "" : "; " + gpu.fallbacks().values());
-          }
+          // the next engines in this JVM (one per task) do not try again, for the life of the JVM
+          gpuUnusable = whyUnusable(gpu);
           return gpuOrJvm(gpu, jvmThreads);
         }
         JvmEngine jvm = new JvmEngine(jvmThreads);
@@ -81,15 +79,23 @@ public final class Engines {
    * engine, and its barrier can deadlock (docs/PERFORMANCE.md, "What is left").
    */
   static BpttEngine gpuOrJvm(AparapiEngine gpu, int jvmThreads) {
-    if (gpu.device().isOpenCL() && gpu.fallbacks().isEmpty()) { // compiled, and its first launch ran on the GPU
+    String why = whyUnusable(gpu);
+    if (why == null) {
       logOnce("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
       return gpu;
     }
     gpu.close();
     JvmEngine jvm = new JvmEngine(jvmThreads);
-    LOG.warning("--device auto: " + gpu.device().reason() + (gpu.fallbacks().isEmpty() ? "" : "; " + gpu.fallbacks().values())
-        + "; picked the JVM engine instead: " + jvm.describe());
+    LOG.warning("--device auto: " + why + "; picked the JVM engine instead: " + jvm.describe());
     return jvm;
+  }
+
+  /** Null where the engine compiled for OpenCL and its first launch ran there; else why not. */
+  private static String whyUnusable(AparapiEngine gpu) {
+    if (gpu.device().isOpenCL() && gpu.fallbacks().isEmpty()) {
+      return null;
+    }
+    return gpu.device().reason() + (gpu.fallbacks().isEmpty() ? "" : "; " + gpu.fallbacks().values());
   }
 
   /** Why the GPU engine was not used in this JVM (its kernel did not compile, or its first launch fell back), or null. */

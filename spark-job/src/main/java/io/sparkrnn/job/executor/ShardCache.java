@@ -190,9 +190,16 @@ public final class ShardCache {
       long capacity, long peakHeld) implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    /** The later of two snapshots of the same JVM (counters only grow). */
+    /**
+     * The later of two snapshots of the same JVM's counters for one run. Every counter only grows,
+     * so the later snapshot is the larger in each: the maximum field by field. (Comparing the asks
+     * alone is not enough: a snapshot taken while another task's read is under way has its miss but
+     * not yet its bytes or its read-through, with as many asks as the snapshot after it.)
+     */
     Stats latest(Stats other) {
-      return other.hits + other.waits + other.misses >= hits + waits + misses ? other : this;
+      return new Stats(Math.max(hits, other.hits), Math.max(waits, other.waits), Math.max(misses, other.misses),
+          Math.max(prefetches, other.prefetches), Math.max(evictions, other.evictions), Math.max(uncached, other.uncached),
+          Math.max(bytesRead, other.bytesRead), Math.max(capacity, other.capacity), Math.max(peakHeld, other.peakHeld));
     }
 
     public String describe() {

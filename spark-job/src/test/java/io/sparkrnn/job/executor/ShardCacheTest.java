@@ -158,4 +158,21 @@ class ShardCacheTest {
       assertTrue(e.getMessage().startsWith("shard-cache: "), e.getMessage());
     }
   }
+
+  /**
+   * Two tasks of one JVM report its counters at their ends; the first may snapshot while the other's
+   * last read is under way (its miss counted, its read-through not yet), with the same number of
+   * asks as the later snapshot. Merging, in either order, keeps the later counts.
+   */
+  @Test
+  void mergingSnapshotsOfOneJvmKeepsTheLaterCountsInEitherOrder() {
+    ShardCache.Stats during = new ShardCache.Stats(0, 2, 60, 0, 0, 59, 59_000, 0, 0);
+    ShardCache.Stats after = new ShardCache.Stats(0, 2, 60, 0, 0, 60, 60_000, 0, 0);
+    assertEquals(after, during.latest(after));
+    assertEquals(after, after.latest(during));
+    ShardCache.Stats prefetching = new ShardCache.Stats(5, 1, 3, 4, 2, 0, 7_000, 10_000, 6_000);
+    ShardCache.Stats prefetched = new ShardCache.Stats(5, 1, 3, 4, 2, 0, 8_000, 10_000, 8_000);
+    assertEquals(prefetched, prefetching.latest(prefetched));
+    assertEquals(prefetched, prefetched.latest(prefetching));
+  }
 }

@@ -84,6 +84,17 @@ public final class AparapiEngine implements BpttEngine {
   private boolean closed;
   /** The layout of the current call's parameters. */
   private ParamLayout layout;
+  /** The kernel's buffers as the current call's launches use them, and where they were then ({@link ArrayMoves}). */
+  private Object[] marked;
+  private long[] mark;
+  /** Which of them moved between the mark and the call's last read ({@link #checkMoves}). */
+  private boolean[] moved = new boolean[0];
+  /** Calls run again because the garbage collector moved a buffer during them. */
+  private long reruns;
+  /** Runs of one call at most: each needs a collection that moves a buffer during it to be run again. */
+  static final int MAX_ATTEMPTS = 8;
+  /** Tests only (package-private, no setting reaches it): runs after a call's last launch, before its reads. */
+  Runnable afterLaunches;
 
   /** Resolves {@code auto|gpu|cpu-opencl|jvm} (see {@link Devices#resolve(String)}) and compiles the kernel. */
   public AparapiEngine(String deviceChoice) {
@@ -231,7 +242,7 @@ public final class AparapiEngine implements BpttEngine {
   @Override
   public ForwardResult forward(Params params, Batch batch, State initial) {
     synchronized (KERNEL_CLASS_LOCK) {
-      ForwardResult r = forwardLocked(params, batch, initial);
+      ForwardResult r = rerunIfMoved("forward", () -> forwardLocked(params, batch, initial));
       logCall("forward");
       return r;
     }
@@ -244,20 +255,101 @@ public final class AparapiEngine implements BpttEngine {
     }
   }
 
+  /**
+   * Runs the call; when the garbage collector moved one of the kernel's buffers between the call's
+   * first launch and its last read (see {@link ArrayMoves}: the reads may then be wrong, and the
+   * device buffer of a moved array stale), gives each moved array a new copy and runs the call again.
+   */
+  private <R> R rerunIfMoved(String what, java.util.function.Supplier<R> call) {
+    for (int attempt = 1; ; attempt++) {
+      R result = call.get();
+      int moved = renewMoved();
+      if (moved == 0) {
+        return result;
+      }
+      reruns++;
+      LOG.fine(what + ": the garbage collector moved " + moved + " of the kernel's buffers during the call (attempt " + attempt
+          + "); running it again");
+      if (attempt == MAX_ATTEMPTS) {
+        throw new IllegalStateException(what + ": the garbage collector moved the kernel's buffers during " + MAX_ATTEMPTS
+            + " runs of the call in a row, so its results cannot be trusted; give the executor more heap or use the G1 collector");
+      }
+    }
+  }
+
+  /** Right after a call's last read: which buffers moved since the mark (a move after the reads does no harm). */
+  private void checkMoves() {
+    moved = new boolean[marked.length];
+    for (int i = 0; i < marked.length; i++) {
+      moved[i] = ArrayMoves.moved(marked, mark, i);
+    }
+  }
+
+  /**
+   * How many buffers {@link #checkMoves} found moved; makes Aparapi build a new device buffer for
+   * each moved one the host reads back. Why those: Aparapi notices a move at the next launch and
+   * makes the buffer anew at the new address, unless a {@code get} came between, which records the
+   * new address and leaves the buffer at the old one. One empty launch with a one-element stand-in
+   * in each such field makes Aparapi drop the old buffer; the array itself goes back in the field,
+   * so it keeps its age (a copy would be young, and the young move at every collection).
+   */
+  private int renewMoved() {
+    int n = 0;
+    Object[] real = new Object[moved.length];
+    boolean standIns = false;
+    for (int i = 0; i < moved.length; i++) {
+      if (moved[i]) {
+        Object a = marked[i];
+        if (a == kernel.out || a == kernel.lossRow || a == kernel.dw || a == kernel.hfin || a == kernel.cfin) {
+          real[i] = kernel.setBuffer(i, new float[1]);
+          standIns = true;
+        }
+        moved[i] = false;
+        n++;
+      }
+    }
+    if (standIns) {
+      kernel.op = 0; // no branch of run() matches: the launch only makes Aparapi take the buffers as they are now
+      guard.execute(kernel, "renew-buffers", Range.create(sizes.elementwise(), sizes.elementwise()));
+      for (int i = 0; i < real.length; i++) {
+        if (real[i] != null) {
+          kernel.setBuffer(i, real[i]);
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Calls run again because the garbage collector moved a buffer during them, since the engine was made. */
+  public long reruns() {
+    return reruns;
+  }
+
   private ForwardResult forwardLocked(Params params, Batch batch, State initial) {
     ModelConfig config = params.config();
     batch.validateFor(config, false);
     begin(params, batch, initial);
     runForward(config, batch);
+    afterLaunches();
+    // every read right after the last launch, before anything allocates (an allocation may start a collection)
     get(kernel.out);
+    readFinalState(config);
+    checkMoves();
+    State last = finalState(config, batch);
     float[] outputs = Arrays.copyOf(kernel.out, rows(config, batch) * config.outputSize());
-    return new ForwardResult(outputs, finalState(config, batch));
+    return new ForwardResult(outputs, last);
+  }
+
+  private void afterLaunches() {
+    if (afterLaunches != null) {
+      afterLaunches.run();
+    }
   }
 
   @Override
   public BpttResult lossAndGradient(Params params, Batch batch, State initial) {
     synchronized (KERNEL_CLASS_LOCK) {
-      BpttResult r = lossAndGradientLocked(params, batch, initial);
+      BpttResult r = rerunIfMoved("lossAndGradient", () -> lossAndGradientLocked(params, batch, initial));
       logCall("lossAndGradient");
       return r;
     }
@@ -286,8 +378,12 @@ public final class AparapiEngine implements BpttEngine {
       setLayer(config, batch, l);
       backwardLayer(config, batch, l);
     }
+    afterLaunches();
     get(k.lossRow);
     get(k.dw);
+    readFinalState(config);
+    checkMoves();
+    State last = finalState(config, batch);
 
     double[] gradient = new double[layout.size()];
     for (int i = 0; i < gradient.length; i++) {
@@ -298,7 +394,7 @@ public final class AparapiEngine implements BpttEngine {
       lossSum += k.lossRow[r];
     }
     GradientSum sum = new GradientSum(lossSum, batch.lossCount(config), gradient);
-    return new BpttResult(sum, finalState(config, batch));
+    return new BpttResult(sum, last);
   }
 
   /**
@@ -429,6 +525,9 @@ public final class AparapiEngine implements BpttEngine {
     k.seq2one = config.mode() == Mode.SEQ2ONE ? 1 : 0;
     k.crossEntropy = config.loss() == LossType.CROSS_ENTROPY ? 1 : 0;
     k.offHead = params.layout().headWeight();
+    // where the buffers are as the launches will find them: checked after the call's last read
+    marked = k.buffers();
+    mark = ArrayMoves.mark(marked);
   }
 
   /**
@@ -574,15 +673,18 @@ public final class AparapiEngine implements BpttEngine {
     guard.execute(kernel, op, Range.create(global, local));
   }
 
-  private State finalState(ModelConfig config, Batch batch) {
-    int n = config.numLayers() * batch.batchSize() * config.hiddenSize();
+  private void readFinalState(ModelConfig config) {
     get(kernel.hfin);
-    float[] h = Arrays.copyOf(kernel.hfin, n);
-    float[] c = null;
     if (config.cell() == CellType.LSTM) {
       get(kernel.cfin);
-      c = Arrays.copyOf(kernel.cfin, n);
     }
+  }
+
+  /** The final state as read by {@link #readFinalState}. */
+  private State finalState(ModelConfig config, Batch batch) {
+    int n = config.numLayers() * batch.batchSize() * config.hiddenSize();
+    float[] h = Arrays.copyOf(kernel.hfin, n);
+    float[] c = config.cell() == CellType.LSTM ? Arrays.copyOf(kernel.cfin, n) : null;
     return new State(config.numLayers(), batch.batchSize(), config.hiddenSize(), h, c);
   }
 

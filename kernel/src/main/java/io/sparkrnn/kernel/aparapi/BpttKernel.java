@@ -192,11 +192,55 @@ final class BpttKernel extends Kernel {
    */
   @Local float[] tileAB = new float[1];
 
+  /**
+   * The global buffers above in a fixed order (the index {@link #setBuffer} takes); called from the
+   * host, never translated.
+   */
+  Object[] buffers() {
+    return new Object[] {w, x, tgt, cls, len, h0, c0, hs, cs, act, hnb, out, dout, lossRow, dhx, dgi, dgh, dhc, dcc, hfin,
+        cfin, dw};
+  }
+
+  /**
+   * Sets buffer i of {@link #buffers} to {@code a} (an array of the same type) and returns the one
+   * it held. Called from the host, never translated.
+   */
+  Object setBuffer(int i, Object a) {
+    Object old = buffers()[i];
+    switch (i) {
+      case 0 -> w = (float[]) a;
+      case 1 -> x = (float[]) a;
+      case 2 -> tgt = (float[]) a;
+      case 3 -> cls = (int[]) a;
+      case 4 -> len = (int[]) a;
+      case 5 -> h0 = (float[]) a;
+      case 6 -> c0 = (float[]) a;
+      case 7 -> hs = (float[]) a;
+      case 8 -> cs = (float[]) a;
+      case 9 -> act = (float[]) a;
+      case 10 -> hnb = (float[]) a;
+      case 11 -> out = (float[]) a;
+      case 12 -> dout = (float[]) a;
+      case 13 -> lossRow = (float[]) a;
+      case 14 -> dhx = (float[]) a;
+      case 15 -> dgi = (float[]) a;
+      case 16 -> dgh = (float[]) a;
+      case 17 -> dhc = (float[]) a;
+      case 18 -> dcc = (float[]) a;
+      case 19 -> hfin = (float[]) a;
+      case 20 -> cfin = (float[]) a;
+      case 21 -> dw = (float[]) a;
+      default -> throw new IllegalArgumentException("no buffer " + i);
+    }
+    return old;
+  }
+
   /** Bytes of every global buffer above (float and int, 4 bytes each); called from the host, never translated. */
   long bufferBytes() {
-    long values = (long) w.length + x.length + tgt.length + cls.length + len.length + h0.length + c0.length + hs.length + cs.length
-        + act.length + hnb.length + out.length + dout.length + lossRow.length + dhx.length + dgi.length + dgh.length
-        + dhc.length + dcc.length + hfin.length + cfin.length + dw.length;
+    long values = 0;
+    for (Object b : buffers()) {
+      values += java.lang.reflect.Array.getLength(b);
+    }
     return 4 * values;
   }
 

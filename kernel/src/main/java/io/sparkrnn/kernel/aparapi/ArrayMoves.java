@@ -1,0 +1,150 @@
+package io.sparkrnn.kernel.aparapi;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.reflect.Field;
+import java.util.logging.Logger;
+
+/**
+ * Whether the garbage collector moved any of a set of Java arrays between two points: the check
+ * that keeps Aparapi's device buffers honest.
+ *
+ * <p>Why: Aparapi 3.0.2 (native library 1.4.3) creates each array's OpenCL buffer with
+ * {@code CL_MEM_USE_HOST_PTR} on the array's address, and notices a move only at the start of
+ * {@code execute()} (it compares the address it pinned last time with the one it pins now). Between
+ * launches the arrays are not pinned, so a collection may move them. Then:
+ * <ul>
+ *   <li>{@code get()} pins the array at its new address B and reads the buffer, whose storage on
+ *       PoCL is still the old address A, already free heap: the host gets whatever the JVM put
+ *       there since (seen: one element of the final state wrong in about 50,000 calls; under
+ *       collection pressure with the Parallel collector, a JVM crash in marking, the kernel having
+ *       written into A). It also records B as the pinned address, so the next launch sees no move
+ *       and keeps using A.
+ *   <li>on a device with its own memory the buffer made at the new address starts from the host
+ *       copy: what earlier launches of the same call left on the device is lost.
+ * </ul>
+ * {@code setSharedMemory(false)} ({@code CL_MEM_COPY_HOST_PTR}) avoids the first but not the second,
+ * and gave wrong first calls on PoCL; so the engine keeps Aparapi's default and checks instead: it
+ * marks its arrays before a call's launches and asks after its last read whether any moved; if so,
+ * it makes Aparapi drop the buffers of the moved arrays it reads back and runs the call again
+ * ({@code AparapiEngine.renewMoved}).
+ *
+ * <p>How: where {@code sun.misc.Unsafe} is available (module jdk.unsupported, which Spark needs
+ * too), the mark is each array's reference as stored in a heap slot (a compressed or full pointer):
+ * it changes exactly when the object moves, under the stop-the-world compacting collectors (G1,
+ * Parallel, Serial). Without it, the mark is the number of collections so far, and any collection
+ * counts as a move (conservative: the call is run again after every collection that overlapped it).
+ */
+final class ArrayMoves {
+  private static final Logger LOG = Logger.getLogger(ArrayMoves.class.getName());
+  /** Reads a heap slot holding a reference as the int (compressed pointer) or long it is stored as; null: no Unsafe. */
+  private static final MethodHandle READ_SLOT = slotReader();
+  private static final long SLOT_OFFSET = slotOffset();
+
+  private ArrayMoves() {}
+
+  /** Whether moves are seen array by array (else: by the number of collections). */
+  static boolean precise() {
+    return READ_SLOT != null;
+  }
+
+  /** The mark of each array now (or, without Unsafe, one entry: the collection count). */
+  static long[] mark(Object[] arrays) {
+    if (READ_SLOT == null) {
+      return new long[] {collections()};
+    }
+    long[] m = new long[arrays.length];
+    for (int i = 0; i < arrays.length; i++) {
+      m[i] = where(arrays[i]);
+    }
+    return m;
+  }
+
+  /**
+   * Whether array i moved since {@code mark} (without Unsafe: whether any collection ran since).
+   * The arrays must be the objects that were marked.
+   */
+  static boolean moved(Object[] arrays, long[] mark, int i) {
+    if (READ_SLOT == null) {
+      return collections() != mark[0];
+    }
+    return where(arrays[i]) != mark[i];
+  }
+
+  /** Whether any of the arrays moved since {@code mark}. */
+  static boolean anyMoved(Object[] arrays, long[] mark) {
+    for (int i = 0; i < arrays.length; i++) {
+      if (moved(arrays, mark, i)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The reference to o as the heap stores it: a one-slot holder's slot read raw. */
+  private static long where(Object o) {
+    Object[] holder = {o};
+    try {
+      return (long) READ_SLOT.invokeExact(holder, SLOT_OFFSET);
+    } catch (Throwable e) {
+      throw new IllegalStateException("reading a reference slot failed", e);
+    }
+  }
+
+  private static long collections() {
+    long n = 0;
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      n += Math.max(0, gc.getCollectionCount());
+    }
+    return n;
+  }
+
+  /** Unsafe.getInt or getLong (by the width of a reference slot) as (Object, long) → long; null when unavailable. */
+  private static MethodHandle slotReader() {
+    try {
+      Object unsafe = theUnsafe();
+      Class<?> type = unsafe.getClass();
+      MethodHandles.Lookup lookup = MethodHandles.publicLookup();
+      int scale = (int) lookup.findVirtual(type, "arrayIndexScale", MethodType.methodType(int.class, Class.class))
+          .invoke(unsafe, Object[].class);
+      MethodHandle read;
+      if (scale == 4) {
+        // a compressed pointer: read as int, widened without sign so that equal bits compare equal
+        read = lookup.findVirtual(type, "getInt", MethodType.methodType(int.class, Object.class, long.class)).bindTo(unsafe);
+        read = MethodHandles.filterReturnValue(read,
+            MethodHandles.lookup().findStatic(Integer.class, "toUnsignedLong", MethodType.methodType(long.class, int.class)));
+      } else {
+        read = lookup.findVirtual(type, "getLong", MethodType.methodType(long.class, Object.class, long.class)).bindTo(unsafe);
+      }
+      return read.asType(MethodType.methodType(long.class, Object[].class, long.class));
+    } catch (Throwable e) {
+      LOG.warning("sun.misc.Unsafe is not available (" + e + "): the OpenCL engine runs a call again after every garbage"
+          + " collection that overlapped it, as it cannot tell whether its arrays moved");
+      return null;
+    }
+  }
+
+  private static long slotOffset() {
+    if (READ_SLOT == null) {
+      return 0;
+    }
+    try {
+      Object unsafe = theUnsafe();
+      return (int) MethodHandles.publicLookup()
+          .findVirtual(unsafe.getClass(), "arrayBaseOffset", MethodType.methodType(int.class, Class.class))
+          .invoke(unsafe, Object[].class);
+    } catch (Throwable e) {
+      throw new IllegalStateException("Unsafe.arrayBaseOffset failed after Unsafe was found", e);
+    }
+  }
+
+  private static Object theUnsafe() throws ReflectiveOperationException {
+    Class<?> type = Class.forName("sun.misc.Unsafe");
+    Field f = type.getDeclaredField("theUnsafe");
+    f.setAccessible(true);
+    return f.get(null);
+  }
+}

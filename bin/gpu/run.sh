@@ -51,6 +51,10 @@ if [ ! -x "$JAVA" ]; then
   rm -rf "$RT" && mkdir -p "$RT" && tar xzf "$KIT/jre.tar.gz" -C "$RT"
   JAVA="$RT/jre/bin/java"
 fi
+# the JVM's signal handlers chained, so that a collection during the OpenCL compile does not fail it (SignalChaining)
+if [ -f "$(dirname "$JAVA")/../lib/libjsig.so" ]; then
+  export LD_PRELOAD="$(cd "$(dirname "$JAVA")/../lib" && pwd)/libjsig.so"
+fi
 
 if [ "$DEVICE" = gpu ]; then
   echo "cuDNN yardstick (PyTorch)..."

@@ -13,6 +13,7 @@ import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Not a test (no {@code @Test}: surefire skips it): the OpenCL engine under garbage-collection
@@ -46,7 +47,7 @@ public final class BufferMoveStress {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 40;
     String pressure = args.length > 1 ? args[1] : "churn";
     if (!pressure.equals("none")) {
-      Thread t = new Thread(() -> allocate(pressure.equals("full")), "gc-pressure");
+      Thread t = new Thread(() -> allocate(pressure.equals("full"), new AtomicBoolean()), "gc-pressure");
       t.setDaemon(true);
       t.start();
     }
@@ -84,11 +85,11 @@ public final class BufferMoveStress {
     }
   }
 
-  /** Garbage, a tenth of it kept a while (so collections have live objects to move); with full, System.gc() every 3 ms. */
-  private static void allocate(boolean full) {
+  /** Until stop: garbage, a tenth of it kept a while (so collections have live objects to move); with full, System.gc() every 3 ms. */
+  static void allocate(boolean full, AtomicBoolean stop) {
     List<byte[]> kept = new ArrayList<>();
     long last = System.nanoTime();
-    for (int n = 0; ; n++) {
+    for (int n = 0; !stop.get(); n++) {
       byte[] b = new byte[1000 + (n % 13) * 1000];
       sink = b;
       if (n % 10 == 0) {

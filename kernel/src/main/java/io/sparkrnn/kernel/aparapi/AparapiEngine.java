@@ -89,6 +89,8 @@ public final class AparapiEngine implements BpttEngine {
   private long[] mark;
   /** Which of them moved between the mark and the call's last read ({@link #checkMoves}). */
   private boolean[] moved = new boolean[0];
+  /** The buffers the current call has read back ({@link #get}), by identity. */
+  private final Set<Object> gotten = Collections.newSetFromMap(new IdentityHashMap<>());
   /** Calls run again because the garbage collector moved a buffer during them. */
   private long reruns;
   /** Runs of one call at most: each needs a collection that moves a buffer during it to be run again. */
@@ -131,9 +133,7 @@ public final class AparapiEngine implements BpttEngine {
    * for a named device and is recorded under auto ({@link #fallbacks}).
    */
   private void warmUp() {
-    kernel.op = 0;
-    int local = sizes.elementwise();
-    guard.execute(kernel, "warm-up", Range.create(local, local));
+    emptyLaunch("warm-up");
   }
 
   /** Sizes the kernel's local tile array: (TM + TN)·TK floats. */
@@ -261,22 +261,28 @@ public final class AparapiEngine implements BpttEngine {
   /**
    * Runs the call; when the garbage collector moved one of the kernel's buffers between the call's
    * first launch and its last read (see {@link ArrayMoves}: the reads may then be wrong, and the
-   * device buffer of a moved array stale), gives each moved array a new copy and runs the call again.
+   * device buffer of a moved array stale), makes Aparapi drop the buffers it must and runs the call
+   * again. The bytes moved count every run of the call; the launches, the last run's.
    */
   private <R> R rerunIfMoved(String what, java.util.function.Supplier<R> call) {
+    putBytes = 0;
+    getBytes = 0;
     for (int attempt = 1; ; attempt++) {
       R result = call.get();
-      int moved = renewMoved();
-      if (moved == 0) {
+      if (!device.isOpenCL()) {
+        return result; // Aparapi's thread pool works on the arrays themselves: nothing to move away from
+      }
+      String movedNames = renewMoved();
+      if (movedNames.isEmpty()) {
         return result;
       }
-      reruns++;
-      LOG.fine(what + ": the garbage collector moved " + moved + " of the kernel's buffers during the call (attempt " + attempt
-          + "); running it again");
       if (attempt == MAX_ATTEMPTS) {
-        throw new IllegalStateException(what + ": the garbage collector moved the kernel's buffers during " + MAX_ATTEMPTS
-            + " runs of the call in a row, so its results cannot be trusted; give the executor more heap or use the G1 collector");
+        throw new IllegalStateException(what + ": the garbage collector (" + ArrayMoves.collectors() + ") moved the kernel's"
+            + " buffers during each of " + MAX_ATTEMPTS + " runs of the call in a row (the last time: " + movedNames
+            + "), so no run's results can be trusted; a larger heap makes collections rarer");
       }
+      reruns++;
+      LOG.fine(what + ": the garbage collector moved " + movedNames + " during the call (run " + attempt + "); running it again");
     }
   }
 
@@ -289,39 +295,61 @@ public final class AparapiEngine implements BpttEngine {
   }
 
   /**
-   * How many buffers {@link #checkMoves} found moved; makes Aparapi build a new device buffer for
-   * each moved one the host reads back. Why those: Aparapi notices a move at the next launch and
-   * makes the buffer anew at the new address, unless a {@code get} came between, which records the
-   * new address and leaves the buffer at the old one. One empty launch with a one-element stand-in
-   * in each such field makes Aparapi drop the old buffer; the array itself goes back in the field,
-   * so it keeps its age (a copy would be young, and the young move at every collection).
+   * Before a call's first read: when a buffer moved since the mark, one empty launch, at which
+   * Aparapi makes the moved buffers anew at the arrays' new addresses, so that the reads copy from
+   * where the data is now (on PoCL the collector moved it with the array) and not from freed heap,
+   * which may be unmapped by then. A move after this launch is still possible; {@link #checkMoves}
+   * sees it.
    */
-  private int renewMoved() {
-    int n = 0;
+  private void settleMoves() {
+    if (device.isOpenCL() && ArrayMoves.anyMoved(marked, mark)) {
+      emptyLaunch("settle-moved-buffers");
+    }
+  }
+
+  /** A launch that does nothing (op 0: no branch of run() matches); Aparapi takes the buffers as the fields hold them now. */
+  private void emptyLaunch(String op) {
+    kernel.op = 0;
+    guard.execute(kernel, op, Range.create(sizes.elementwise(), sizes.elementwise()));
+  }
+
+  /**
+   * After {@link #checkMoves}: the names of the moved buffers ("" when none); for each moved one the
+   * call read back, Aparapi is made to build a new device buffer. Why those: Aparapi notices a move
+   * at the next launch and makes the buffer anew at the new address, unless a {@code get} came
+   * between, which records the new address and leaves the buffer at the old one. One empty launch
+   * with a one-element stand-in in each such field makes Aparapi drop the old buffer; the array
+   * itself goes back in the field, so it keeps its age (a copy would be young, and the young move
+   * at every collection).
+   */
+  private String renewMoved() {
+    StringBuilder names = new StringBuilder();
     Object[] real = new Object[moved.length];
     boolean standIns = false;
     for (int i = 0; i < moved.length; i++) {
       if (moved[i]) {
-        Object a = marked[i];
-        if (a == kernel.out || a == kernel.lossRow || a == kernel.dw || a == kernel.hfin || a == kernel.cfin) {
-          real[i] = kernel.setBuffer(i, new float[1]);
+        names.append(names.length() == 0 ? "" : ", ").append(BpttKernel.BUFFER_NAMES.get(i));
+        if (gotten.contains(marked[i])) {
+          real[i] = kernel.setBuffer(i, marked[i] instanceof int[] ? new int[1] : new float[1]);
           standIns = true;
         }
         moved[i] = false;
-        n++;
       }
     }
     if (standIns) {
-      kernel.op = 0; // no branch of run() matches: the launch only makes Aparapi take the buffers as they are now
-      guard.execute(kernel, "renew-buffers", Range.create(sizes.elementwise(), sizes.elementwise()));
-      for (int i = 0; i < real.length; i++) {
-        if (real[i] != null) {
-          kernel.setBuffer(i, real[i]);
+      try {
+        emptyLaunch("renew-buffers");
+      } finally {
+        for (int i = 0; i < real.length; i++) {
+          if (real[i] != null) {
+            kernel.setBuffer(i, real[i]);
+          }
         }
       }
     }
-    return n;
+    return names.toString();
   }
+
 
   /** Calls run again because the garbage collector moved a buffer during them, since the engine was made. */
   public long reruns() {
@@ -334,6 +362,7 @@ public final class AparapiEngine implements BpttEngine {
     begin(params, batch, initial);
     runForward(config, batch);
     afterLaunches();
+    settleMoves();
     // every read right after the last launch, before anything allocates (an allocation may start a collection)
     get(kernel.out);
     readFinalState(config);
@@ -382,6 +411,7 @@ public final class AparapiEngine implements BpttEngine {
       backwardLayer(config, batch, l);
     }
     afterLaunches();
+    settleMoves();
     get(k.lossRow);
     get(k.dw);
     readFinalState(config);
@@ -468,8 +498,7 @@ public final class AparapiEngine implements BpttEngine {
     layout = params.layout();
     guard.beginCall();
     guard.pin(kernel);
-    putBytes = 0;
-    getBytes = 0;
+    gotten.clear();
     int L = config.numLayers();
     int T = batch.steps();
     int B = batch.batchSize();
@@ -575,6 +604,7 @@ public final class AparapiEngine implements BpttEngine {
 
   private void get(float[] a) {
     kernel.get(a);
+    gotten.add(a);
     getBytes += 4L * a.length;
   }
 

@@ -35,14 +35,21 @@ import java.util.logging.Logger;
  * <p>How: where {@code sun.misc.Unsafe} is available (module jdk.unsupported, which Spark needs
  * too), the mark is each array's reference as stored in a heap slot (a compressed or full pointer):
  * it changes exactly when the object moves, under the stop-the-world compacting collectors (G1,
- * Parallel, Serial). Without it, the mark is the number of collections so far, and any collection
- * counts as a move (conservative: the call is run again after every collection that overlapped it).
+ * Parallel, Serial) and Shenandoah. ZGC before JDK 21 stores a colour in bits 42–45 (or up to 47) of
+ * a reference, which change between its phases without a move: there the mark keeps only the
+ * offset bits below (clamp(⌈log₂(16 · max heap)⌉, 42, 44) of them, the layout of zGlobals_x86 in
+ * JDK 17). Generational ZGC (JDK 21 and later) keeps the colour elsewhere; there the raw bits are
+ * compared and calls are run again more often than needed (correct, slower; warned once). Without
+ * Unsafe, the mark is the number of collections so far, and any collection counts as a move
+ * (conservative: the call is run again after every collection that overlapped it).
  */
 final class ArrayMoves {
   private static final Logger LOG = Logger.getLogger(ArrayMoves.class.getName());
   /** Reads a heap slot holding a reference as the int (compressed pointer) or long it is stored as; null: no Unsafe. */
   private static final MethodHandle READ_SLOT = slotReader();
   private static final long SLOT_OFFSET = slotOffset();
+  /** The bits of a reference that name the object's place ({@code -1}: all; ZGC before JDK 21: its offset bits). */
+  private static final long ADDRESS_BITS = addressBits();
 
   private ArrayMoves() {}
 
@@ -88,10 +95,35 @@ final class ArrayMoves {
   private static long where(Object o) {
     Object[] holder = {o};
     try {
-      return (long) READ_SLOT.invokeExact(holder, SLOT_OFFSET);
+      return ((long) READ_SLOT.invokeExact(holder, SLOT_OFFSET)) & ADDRESS_BITS;
     } catch (Throwable e) {
       throw new IllegalStateException("reading a reference slot failed", e);
     }
+  }
+
+  /** The collectors of this JVM, as their management beans name them (e.g. "G1 Young Generation, G1 Old Generation"). */
+  static String collectors() {
+    StringBuilder names = new StringBuilder();
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      names.append(names.length() == 0 ? "" : ", ").append(gc.getName());
+    }
+    return names.toString();
+  }
+
+  private static long addressBits() {
+    if (!collectors().contains("ZGC")) {
+      return -1;
+    }
+    if (Runtime.version().feature() >= 21) {
+      LOG.warning("under ZGC on JDK " + Runtime.version().feature() + " the OpenCL engine cannot tell a moved buffer from"
+          + " a recoloured reference, so it runs calls again after ZGC's phases more often than needed (G1 does not)");
+      return -1;
+    }
+    // ZGC's offset bits (JDK 17 zGlobals_x86): clamp(log2(round_up_power_of_2(MaxHeapSize * 16)), 42, 44)
+    long span = Runtime.getRuntime().maxMemory() * 16;
+    int bits = 64 - Long.numberOfLeadingZeros(span - 1);
+    bits = Math.max(42, Math.min(44, bits));
+    return (1L << bits) - 1;
   }
 
   private static long collections() {

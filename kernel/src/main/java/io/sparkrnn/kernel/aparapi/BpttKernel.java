@@ -192,6 +192,10 @@ final class BpttKernel extends Kernel {
    */
   @Local float[] tileAB = new float[1];
 
+  /** The names of {@link #buffers}, in its order. */
+  static final java.util.List<String> BUFFER_NAMES = java.util.List.of("w", "x", "tgt", "cls", "len", "h0", "c0", "hs", "cs",
+      "act", "hnb", "out", "dout", "lossRow", "dhx", "dgi", "dgh", "dhc", "dcc", "hfin", "cfin", "dw");
+
   /**
    * The global buffers above in a fixed order (the index {@link #setBuffer} takes); called from the
    * host, never translated.

@@ -209,7 +209,8 @@ public final class AparapiEngine implements BpttEngine {
    */
   public String executionReport() {
     return describe() + " [" + device.reason() + "]; last call: " + guard.report() + "; host->device " + putBytes
-        + " B, device->host " + getBytes + " B";
+        + " B, device->host " + getBytes + " B" + (reruns == 0 ? "" : "; calls run again since the engine was made, a buffer"
+            + " having moved during them: " + reruns);
   }
 
   /** Whether every launch of the last call ran on an OpenCL device (false before the first call). */

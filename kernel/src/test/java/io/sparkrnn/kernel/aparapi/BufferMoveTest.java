@@ -58,6 +58,12 @@ class BufferMoveTest {
   }
 
   @Test
+  void movesAreSeenArrayByArrayOnThisJvm() {
+    // HotSpot with jdk.unsupported (every JVM that runs Spark): the precise probe, not the collection count
+    assertTrue(ArrayMoves.precise(), "sun.misc.Unsafe was not usable; see the log of ArrayMoves");
+  }
+
+  @Test
   void aMarkSeesAnArrayMovedByACollectionAndNothingWithoutOne() {
     for (int i = 0; i < 1000; i++) {
       keep.add(new byte[64]); // garbage-to-be before the array in the same allocation buffer

@@ -51,10 +51,9 @@ if [ ! -x "$JAVA" ]; then
   rm -rf "$RT" && mkdir -p "$RT" && tar xzf "$KIT/jre.tar.gz" -C "$RT"
   JAVA="$RT/jre/bin/java"
 fi
-# the JVM's signal handlers chained, so that a collection during the OpenCL compile does not fail it (SignalChaining)
-if [ -f "$(dirname "$JAVA")/../lib/libjsig.so" ]; then
-  export LD_PRELOAD="$(cd "$(dirname "$JAVA")/../lib" && pwd)/libjsig.so"
-fi
+# the JVM's signal handlers chained, without which spark-rnn does not start OpenCL (SignalChaining);
+# set for the JVM alone (other programs under libjsig print a deprecation line when they call signal())
+JSIG="$(cd "$(dirname "$JAVA")/../lib" && pwd)/libjsig.so"
 
 if [ "$DEVICE" = gpu ]; then
   echo "cuDNN yardstick (PyTorch)..."
@@ -68,7 +67,7 @@ if [ ! -s "$YARDSTICK" ]; then
   echo "yardstick: no cuDNN measurement from this run; using shared/GPU.md's figures (with Adam)"
 fi
 
-timeout 360 "$JAVA" --add-modules=jdk.incubator.vector -cp "$KIT/lib/*" io.sparkrnn.kernel.bench.GpuCheck \
+timeout 360 env LD_PRELOAD="$JSIG" "$JAVA" --add-modules=jdk.incubator.vector -cp "$KIT/lib/*" io.sparkrnn.kernel.bench.GpuCheck \
   device="$DEVICE" out="$OUT" yardstick="$YARDSTICK" budgetSeconds=240 "$@" 2>&1 | tee "$OUT/gpu-check.log"
 status=${PIPESTATUS[0]}
 echo "gpu run: GpuCheck exit status $status (0 all checks passed, 1 a check failed, 2 no such device or bad arguments, 124 timed out)"

@@ -150,11 +150,10 @@ public final class AparapiEngine implements BpttEngine {
         // compile() asserts that the device is among the kernel class's preferred devices, and
         // Aparapi's default preferences depend on what ran before in this JVM: pin it first.
         ExecutionGuard.pin(kernel, requested);
-        SignalChaining.warnIfNotChained();
         kernel.compile(requested.device());
       } catch (CompileFailedException | RuntimeException e) {
         String message = "the BPTT kernel did not compile for " + requested.info().describe() + ": " + e.getMessage()
-            + (SignalChaining.chained() ? "" : " (if the compiler's log above says 'unable to rename temporary': "
+            + (SignalChaining.chained() ? "" : " (if the compiler's log, on this JVM's stderr, says 'unable to rename temporary': "
                 + SignalChaining.advice() + ")");
         if (requested.explicit()) {
           throw new DeviceFallbackException(message + " (--device " + requested.choice().id() + " names this device, so no fallback)");

@@ -46,14 +46,18 @@ public final class Devices {
     switch (choice) {
       case GPU:
         if (gpu == null) {
-          throw new DeviceUnavailableException("--device gpu: no OpenCL GPU found; OpenCL devices present: " + listing(all)
-              + ". Use --device auto, cpu-opencl or jvm, or register the GPU's OpenCL driver in /etc/OpenCL/vendors/");
+          throw new DeviceUnavailableException(SignalChaining.openClAllowed()
+              ? "--device gpu: no OpenCL GPU found; OpenCL devices present: " + listing(all)
+                  + ". Use --device auto, cpu-opencl or jvm, or register the GPU's OpenCL driver in /etc/OpenCL/vendors/"
+              : "--device gpu: " + SignalChaining.refusal());
         }
         return new ResolvedDevice(choice, gpu, info(gpu), "gpu: first OpenCL GPU");
       case CPU_OPENCL:
         if (cpu == null) {
-          throw new DeviceUnavailableException("--device cpu-opencl: no OpenCL CPU device found; OpenCL devices present: "
-              + listing(all) + ". Install PoCL (pocl-opencl-icd) or use --device jvm");
+          throw new DeviceUnavailableException(SignalChaining.openClAllowed()
+              ? "--device cpu-opencl: no OpenCL CPU device found; OpenCL devices present: " + listing(all)
+                  + ". Install PoCL (pocl-opencl-icd) or use --device jvm"
+              : "--device cpu-opencl: " + SignalChaining.refusal());
         }
         return new ResolvedDevice(choice, cpu, info(cpu), "cpu-opencl: first OpenCL CPU device");
       case JVM:
@@ -91,6 +95,14 @@ public final class Devices {
     // (two Spark tasks resolving devices at once crashed the JVM in libc), and the platforms do
     // not change while the JVM runs. The same OpenCLDevice objects then serve every engine.
     if (openClDevices == null) {
+      if (!SignalChaining.openClAllowed()) {
+        LOG.warning(SignalChaining.refusal() + ". The JVM engine runs the kernels.");
+        openClDevices = List.of();
+        return openClDevices;
+      }
+      if (!SignalChaining.chained()) {
+        LOG.warning(SignalChaining.unchainedWarning());
+      }
       List<OpenCLDevice> out = new ArrayList<>();
       // Aparapi's loader logs a SEVERE "Check your environment" on every JVM without OpenCL; that
       // is no error here (the JVM engine runs then), so it is silenced while the loader starts

@@ -1,31 +1,64 @@
 package io.sparkrnn.kernel.aparapi;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sparkrnn.kernel.engine.DeviceChoice;
+import java.io.IOException;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /**
- * The OpenCL compile under garbage collection ({@link SignalChaining}): without libjsig preloaded
- * an engine made while another thread allocated (and a third asked for collections) failed to
- * compile in 2 of 2 runs on PoCL.
+ * OpenCL and the JVM's signal handlers ({@link SignalChaining}). Without libjsig preloaded, on
+ * PoCL: an engine made while another thread allocated (and a third asked for collections) failed
+ * to compile in 7 of 8 runs, and after PoCL started the first integer division by zero in every
+ * run returned a value instead of throwing.
  */
 class SignalChainingTest {
+  /** Divides by a value the compiler cannot see is zero. */
+  private static volatile int zero;
+
   @Test
   void theTestJvmHasItsSignalHandlersChained() {
     assertTrue(SignalChaining.chained(), "the pom's surefire configuration should preload libjsig: " + SignalChaining.advice());
   }
 
   @Test
-  void enginesCompileWhileAnotherThreadAllocates() throws InterruptedException {
-    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
-      if (AparapiEngineTest.REQUIRE_OPENCL) {
-        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device: " + Devices.list());
-      }
-      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
+  void divisionByZeroStillThrowsAfterOpenClHasStarted() {
+    requireOpenClCpu();
+    // an engine compiled and launched: PoCL's devices and compiler have started
+    try (AparapiEngine engine = new AparapiEngine(Devices.resolve(DeviceChoice.CPU_OPENCL))) {
+      assertTrue(engine.device().isOpenCL(), engine.describe());
     }
+    assertEquals(0, wrongDivisions(200_000), "integer divisions by zero that did not throw, with OpenCL started");
+  }
+
+  /** Of n divisions by zero (enough for the JIT to compile the loop, whose checks are SIGFPE traps), those that returned. */
+  static int wrongDivisions(int n) {
+    int wrong = 0;
+    for (int i = 0; i < n; i++) {
+      try {
+        if ((i + 1) / zero != Integer.MIN_VALUE) {
+          wrong++;
+        }
+      } catch (ArithmeticException expected) {
+        // what Java promises
+      }
+    }
+    return wrong;
+  }
+
+  @Test
+  void enginesCompileWhileAnotherThreadAllocates() throws InterruptedException {
+    requireOpenClCpu();
     AtomicBoolean stop = new AtomicBoolean();
     // garbage, a tenth kept a while: young collections by the hundred during a compile
     Thread churn = new Thread(() -> BufferMoveStress.allocate(false, stop), "allocating");
@@ -42,6 +75,7 @@ class SignalChainingTest {
       }
     }, "collecting");
     collector.setDaemon(true);
+    long before = collections();
     churn.start();
     collector.start();
     try {
@@ -55,6 +89,77 @@ class SignalChainingTest {
       stop.set(true);
       churn.join();
       collector.join();
+    }
+    assertTrue(collections() > before + 3, "the compiles ran with collections going on: " + (collections() - before));
+  }
+
+  /**
+   * A JVM started without the preload (a child of this one, LD_PRELOAD removed) does not start
+   * OpenCL: auto has the JVM engine, a named OpenCL device is an error that says why and how, and
+   * division by zero throws; with {@code -Dsparkrnn.opencl.unchained=allow} OpenCL starts.
+   */
+  @Test
+  void aJvmWithoutLibjsigLeavesOpenClAloneAndSaysWhy() throws IOException, InterruptedException {
+    requireOpenClCpu();
+    String refused = runChild();
+    assertTrue(refused.contains("available=[JVM]"), refused);
+    assertTrue(refused.contains("cpu-opencl: DeviceUnavailableException: --device cpu-opencl: OpenCL was not initialised")
+        && refused.contains("LD_PRELOAD=" + SignalChaining.library()), refused);
+    assertTrue(refused.contains("wrong divisions=0"), refused);
+    assertTrue(refused.contains("OpenCL was not initialised in this JVM because its signal handlers are not chained"), refused);
+
+    String allowed = runChild("-D" + SignalChaining.ALLOW_PROPERTY + "=allow");
+    assertTrue(allowed.contains("CPU_OPENCL") && allowed.contains("cpu-opencl: resolved"), allowed);
+    assertTrue(allowed.contains("OpenCL starts without chained signal handlers"), allowed);
+  }
+
+  /** The child's output (stdout and stderr): what {@link Child} printed and the warnings it logged. */
+  private static String runChild(String... jvmOptions) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(List.of(jvmOptions));
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Child.class.getName()));
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+    pb.environment().remove("LD_PRELOAD");
+    Process p = pb.start();
+    byte[] out = p.getInputStream().readAllBytes();
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM did not finish");
+    String text = new String(out, StandardCharsets.UTF_8);
+    assertEquals(0, p.exitValue(), text);
+    return text;
+  }
+
+  /** Run in a child JVM by {@link #aJvmWithoutLibjsigLeavesOpenClAloneAndSaysWhy}. */
+  public static final class Child {
+    private Child() {}
+
+    public static void main(String[] args) {
+      System.out.println("available=" + Devices.available());
+      try {
+        System.out.println("cpu-opencl: resolved " + Devices.resolve(DeviceChoice.CPU_OPENCL).info().describe());
+      } catch (DeviceUnavailableException e) {
+        System.out.println("cpu-opencl: DeviceUnavailableException: " + e.getMessage());
+      }
+      if (!SignalChaining.openClAllowed()) {
+        System.out.println("wrong divisions=" + wrongDivisions(200_000));
+      }
+    }
+  }
+
+  private static long collections() {
+    long n = 0;
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      n += gc.getCollectionCount();
+    }
+    return n;
+  }
+
+  private static void requireOpenClCpu() {
+    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
+      if (AparapiEngineTest.REQUIRE_OPENCL) {
+        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device: " + Devices.list());
+      }
+      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
     }
   }
 }

@@ -96,7 +96,9 @@ public final class Devices {
     // not change while the JVM runs. The same OpenCLDevice objects then serve every engine.
     if (openClDevices == null) {
       if (!SignalChaining.openClAllowed()) {
-        LOG.warning(SignalChaining.refusal() + ". The JVM engine runs the kernels.");
+        // a warning where a GPU driver is registered (a GPU may go unused); with PoCL alone auto runs the JVM engine anyway
+        LOG.log(SignalChaining.gpuDriverRegistered() ? java.util.logging.Level.WARNING : java.util.logging.Level.INFO,
+            SignalChaining.refusal() + ". The JVM engine runs the kernels.");
         openClDevices = List.of();
         return openClDevices;
       }

@@ -85,6 +85,30 @@ public final class SignalChaining {
         + ", or accept that with -D" + ALLOW_PROPERTY + "=allow";
   }
 
+  /**
+   * Whether an OpenCL driver other than PoCL is registered (an .icd file in /etc/OpenCL/vendors or
+   * $OCL_ICD_VENDORS that does not name pocl): then not starting OpenCL may leave a GPU unused,
+   * worth a warning; with PoCL alone (or none) the JVM engine is what auto picks anyway.
+   */
+  static boolean gpuDriverRegistered() {
+    String dir = System.getenv("OCL_ICD_VENDORS");
+    Path vendors = Path.of(dir != null && !dir.isEmpty() ? dir : "/etc/OpenCL/vendors");
+    if (!Files.isDirectory(vendors)) {
+      return false;
+    }
+    try (var files = Files.list(vendors)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(".icd")).anyMatch(f -> {
+        try {
+          return !Files.readString(f).toLowerCase(java.util.Locale.ROOT).contains("pocl");
+        } catch (IOException e) {
+          return true; // unreadable: assume a driver
+        }
+      });
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** The warning where the property lets OpenCL start without chained handlers. */
   static String unchainedWarning() {
     return "OpenCL starts without chained signal handlers (-D" + ALLOW_PROPERTY + "=allow): Java's integer division by"

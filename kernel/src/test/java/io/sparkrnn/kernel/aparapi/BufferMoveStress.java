@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <pre>
  * mvn -B -o -q -pl kernel test-compile
- * java -XX:+UseParallelGC -Xmx128m --add-modules=jdk.incubator.vector \
+ * LD_PRELOAD=$JAVA_HOME/lib/libjsig.so java -XX:+UseParallelGC -Xmx128m --add-modules=jdk.incubator.vector \
  *     -cp kernel/target/classes:kernel/target/test-classes:$(cat spark-job/target/classpath.txt) \
  *     io.sparkrnn.kernel.aparapi.BufferMoveStress 40 churn
  * </pre>

@@ -27,8 +27,8 @@ import java.util.logging.Logger;
  *       copy: what earlier launches of the same call left on the device is lost.
  * </ul>
  * {@code setSharedMemory(false)} ({@code CL_MEM_COPY_HOST_PTR}) avoids the first but not the second,
- * and under heavy collection pressure gave wrong first calls on PoCL (arrays just grown, young,
- * moved between launches); so the engine keeps Aparapi's default and checks instead: it
+ * and under heavy collection pressure gave wrong first calls on PoCL (most likely arrays just
+ * grown, young, moving between launches); so the engine keeps Aparapi's default and checks instead: it
  * marks its arrays before a call's launches and asks after its last read whether any moved; if so,
  * it makes Aparapi drop the buffers of the moved arrays it reads back and runs the call again
  * ({@code AparapiEngine.renewMoved}).

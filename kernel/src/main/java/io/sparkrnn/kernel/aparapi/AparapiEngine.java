@@ -71,7 +71,7 @@ public final class AparapiEngine implements BpttEngine {
   /** Serialises every use of the BpttKernel class in this JVM; see the class comment. */
   private static final Object KERNEL_CLASS_LOCK = new Object();
 
-  private final BpttKernel kernel = new BpttKernel();
+  private final BpttKernel kernel;
   private final ResolvedDevice device;
   private final ExecutionGuard guard;
   /** Tile and work-group sizes of the device that runs the kernel. */
@@ -111,7 +111,14 @@ public final class AparapiEngine implements BpttEngine {
    *     compile for it; with {@code auto} the engine logs the failure and uses the JVM thread pool
    */
   public AparapiEngine(ResolvedDevice requested) {
+    // Aparapi lists every OpenCL device as its KernelManager loads, also for its Java thread pool:
+    // that starts the OpenCL drivers, which only a JVM with chained signal handlers may do (SignalChaining)
+    if (!SignalChaining.openClAllowed()) {
+      throw new DeviceUnavailableException("the Aparapi engine (on " + requested.info().describe() + "): "
+          + SignalChaining.refusal());
+    }
     synchronized (KERNEL_CLASS_LOCK) {
+      this.kernel = new BpttKernel();
       this.device = compileFor(requested);
       this.guard = new ExecutionGuard(device);
       this.sizes = KernelSizes.forDevice(device.device());

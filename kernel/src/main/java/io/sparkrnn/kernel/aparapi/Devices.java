@@ -98,7 +98,8 @@ public final class Devices {
       if (!SignalChaining.openClAllowed()) {
         // a warning where a GPU driver is registered (a GPU may go unused); with PoCL alone auto runs the JVM engine anyway
         LOG.log(SignalChaining.gpuDriverRegistered() ? java.util.logging.Level.WARNING : java.util.logging.Level.INFO,
-            SignalChaining.refusal() + ". The JVM engine runs the kernels.");
+            SignalChaining.refusal() + " (--device auto runs the JVM engine)");
+        openClRefused = true;
         openClDevices = List.of();
         return openClDevices;
       }
@@ -135,6 +136,13 @@ public final class Devices {
       java.util.logging.Logger.getLogger(com.aparapi.Config.getLoggerName());
 
   private static List<OpenCLDevice> openClDevices;
+  private static boolean openClRefused;
+
+  /** Whether this JVM did not start OpenCL because its signal handlers are not chained ({@link SignalChaining}). */
+  public static synchronized boolean openClRefused() {
+    openClDevices();
+    return openClRefused;
+  }
 
   private static OpenCLDevice first(List<OpenCLDevice> all, Device.TYPE type) {
     for (OpenCLDevice d : all) {

@@ -82,31 +82,58 @@ public final class SignalChaining {
     return "OpenCL was not initialised in this JVM because its signal handlers are not chained (libjsig is not preloaded):"
         + " an OpenCL driver such as PoCL then replaces them, after which Java's integer division by zero can return a"
         + " value instead of throwing and kernel compiles fail when a garbage collection runs; " + advice()
-        + ", or accept that with -D" + ALLOW_PROPERTY + "=allow";
+        + ", or accept that with -D" + ALLOW_PROPERTY + "=allow (bin/spark-rnn: SPARK_RNN_JAVA_OPTS; spark-submit:"
+        + " spark.driver.extraJavaOptions and spark.executor.extraJavaOptions)";
   }
 
   /**
-   * Whether an OpenCL driver other than PoCL is registered (an .icd file in /etc/OpenCL/vendors or
-   * $OCL_ICD_VENDORS that does not name pocl): then not starting OpenCL may leave a GPU unused,
-   * worth a warning; with PoCL alone (or none) the JVM engine is what auto picks anyway.
+   * Whether an OpenCL driver other than PoCL is registered, found as ocl-icd's loader finds them:
+   * the libraries in $OCL_ICD_FILENAMES (':'-separated), else the .icd files in $OCL_ICD_VENDORS (a
+   * folder, or one .icd file), else in $OPENCL_VENDOR_PATH, else in /etc/OpenCL/vendors; a driver
+   * counts as PoCL when its library's name contains "pocl" (so PoCL's own CUDA back end counts as
+   * PoCL). Then not starting OpenCL may leave a GPU unused, worth a warning; with PoCL alone (or
+   * none) the JVM engine is what auto picks anyway.
    */
   static boolean gpuDriverRegistered() {
-    String dir = System.getenv("OCL_ICD_VENDORS");
-    Path vendors = Path.of(dir != null && !dir.isEmpty() ? dir : "/etc/OpenCL/vendors");
-    if (!Files.isDirectory(vendors)) {
+    String filenames = System.getenv("OCL_ICD_FILENAMES");
+    if (filenames != null && !filenames.isBlank()) {
+      return java.util.Arrays.stream(filenames.split(":")).anyMatch(f -> !f.isBlank() && !isPocl(f));
+    }
+    String vendors = firstSet("OCL_ICD_VENDORS", "OPENCL_VENDOR_PATH");
+    Path where = Path.of(vendors != null ? vendors : "/etc/OpenCL/vendors");
+    if (Files.isRegularFile(where)) {
+      return icdNamesAnotherDriver(where);
+    }
+    if (!Files.isDirectory(where)) {
       return false;
     }
-    try (var files = Files.list(vendors)) {
-      return files.filter(f -> f.getFileName().toString().endsWith(".icd")).anyMatch(f -> {
-        try {
-          return !Files.readString(f).toLowerCase(java.util.Locale.ROOT).contains("pocl");
-        } catch (IOException e) {
-          return true; // unreadable: assume a driver
-        }
-      });
+    try (var files = Files.list(where)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(".icd")).anyMatch(SignalChaining::icdNamesAnotherDriver);
     } catch (IOException e) {
       return false;
     }
+  }
+
+  private static String firstSet(String... names) {
+    for (String n : names) {
+      String v = System.getenv(n);
+      if (v != null && !v.isBlank()) {
+        return v;
+      }
+    }
+    return null;
+  }
+
+  private static boolean icdNamesAnotherDriver(Path icd) {
+    try {
+      return !isPocl(Files.readString(icd));
+    } catch (IOException e) {
+      return true; // unreadable: assume a driver
+    }
+  }
+
+  private static boolean isPocl(String library) {
+    return library.toLowerCase(java.util.Locale.ROOT).contains("pocl");
   }
 
   /** The warning where the property lets OpenCL start without chained handlers. */

@@ -63,7 +63,8 @@ public final class AutoDevice {
     /** One line for the log and the train report. */
     public String describe() {
       if (rates.isEmpty()) {
-        return "--device auto: jvm (no OpenCL GPU; nothing to time)";
+        return "--device auto: jvm (" + (io.sparkrnn.kernel.aparapi.Devices.openClRefused()
+            ? "OpenCL not started: libjsig is not preloaded" : "no OpenCL GPU") + "; nothing to time)";
       }
       StringBuilder s = new StringBuilder("--device auto: " + device + " (");
       for (int i = 0; i < rates.size(); i++) {

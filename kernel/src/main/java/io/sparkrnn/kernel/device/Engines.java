@@ -64,6 +64,8 @@ public final class Engines {
         }
         JvmEngine jvm = new JvmEngine(jvmThreads);
         logOnce(gpuUnusable != null ? "--device auto: " + gpuUnusable + "; picked the JVM engine instead: " + jvm.describe()
+            : Devices.openClRefused() ? "--device auto: OpenCL not started (libjsig is not preloaded), picked the JVM engine: "
+                + jvm.describe()
             : "--device auto: no OpenCL GPU, picked the JVM engine: " + jvm.describe()
                 + " (faster than the OpenCL kernels on PoCL; --device cpu-opencl runs those)");
         return jvm;

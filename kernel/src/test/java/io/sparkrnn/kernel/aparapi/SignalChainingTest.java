@@ -108,13 +108,16 @@ class SignalChainingTest {
     assertTrue(refused.contains("cpu-opencl: DeviceUnavailableException: --device cpu-opencl: OpenCL was not initialised")
         && refused.contains("LD_PRELOAD=" + SignalChaining.library()), refused);
     assertTrue(refused.contains("wrong divisions=0"), refused);
+    // not through Aparapi's thread pool either, whose KernelManager lists every OpenCL device as it loads
+    assertTrue(refused.contains("thread-pool engine: DeviceUnavailableException: the Aparapi engine"), refused);
+    assertTrue(refused.contains("pocl mapped=false"), refused);
 
     // with PoCL alone registered the JVM engine is what auto takes anyway: INFO; with a GPU's driver: a WARNING
     boolean poclOnly = !SignalChaining.gpuDriverRegistered();
-    assertEquals(!poclOnly, refused.contains("WARNING: OpenCL was not initialised"), refused);
+    assertTrue(refused.contains("logged " + (poclOnly ? "INFO" : "WARNING") + ": OpenCL was not initialised"), refused);
     java.nio.file.Files.writeString(vendors.resolve("nvidia.icd"), "libnvidia-opencl.so.1\n");
     String withGpuDriver = runChild(java.util.Map.of("OCL_ICD_VENDORS", vendors.toString()));
-    assertTrue(withGpuDriver.contains("WARNING: OpenCL was not initialised"), withGpuDriver);
+    assertTrue(withGpuDriver.contains("logged WARNING: OpenCL was not initialised"), withGpuDriver);
 
     String allowed = runChild(java.util.Map.of(), "-D" + SignalChaining.ALLOW_PROPERTY + "=allow");
     assertTrue(allowed.contains("CPU_OPENCL") && allowed.contains("cpu-opencl: resolved"), allowed);
@@ -127,22 +130,43 @@ class SignalChainingTest {
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(List.of(jvmOptions));
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), Child.class.getName()));
-    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-    pb.environment().remove("LD_PRELOAD");
-    pb.environment().putAll(env);
-    Process p = pb.start();
-    byte[] out = p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM did not finish");
-    String text = new String(out, StandardCharsets.UTF_8);
-    assertEquals(0, p.exitValue(), text);
-    return text;
+    Path out = java.nio.file.Files.createTempFile("signal-chaining-child", ".txt");
+    try {
+      ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
+      pb.environment().remove("LD_PRELOAD");
+      pb.environment().putAll(env);
+      Process p = pb.start();
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        fail("the child JVM did not finish in 60 s: " + java.nio.file.Files.readString(out));
+      }
+      String text = java.nio.file.Files.readString(out, StandardCharsets.UTF_8);
+      assertEquals(0, p.exitValue(), text);
+      return text;
+    } finally {
+      java.nio.file.Files.deleteIfExists(out);
+    }
   }
 
   /** Run in a child JVM by {@link #aJvmWithoutLibjsigLeavesOpenClAloneAndSaysWhy}. */
   public static final class Child {
     private Child() {}
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws IOException {
+      // what Devices logs, with the level's own name (the console's format and language vary)
+      java.util.logging.Logger devicesLog = java.util.logging.Logger.getLogger(Devices.class.getName());
+      devicesLog.addHandler(new java.util.logging.Handler() {
+        @Override
+        public void publish(java.util.logging.LogRecord r) {
+          System.out.println("logged " + r.getLevel().getName() + ": " + r.getMessage());
+        }
+
+        @Override
+        public void flush() {}
+
+        @Override
+        public void close() {}
+      });
       System.out.println("available=" + Devices.available());
       try {
         System.out.println("cpu-opencl: resolved " + Devices.resolve(DeviceChoice.CPU_OPENCL).info().describe());
@@ -150,7 +174,14 @@ class SignalChainingTest {
         System.out.println("cpu-opencl: DeviceUnavailableException: " + e.getMessage());
       }
       if (!SignalChaining.openClAllowed()) {
+        try {
+          new AparapiEngine(Devices.resolve(DeviceChoice.JVM)).close();
+          System.out.println("thread-pool engine: made");
+        } catch (DeviceUnavailableException e) {
+          System.out.println("thread-pool engine: DeviceUnavailableException: " + e.getMessage());
+        }
         System.out.println("wrong divisions=" + wrongDivisions(200_000));
+        System.out.println("pocl mapped=" + java.nio.file.Files.readString(Path.of("/proc/self/maps")).contains("libpocl"));
       }
     }
   }

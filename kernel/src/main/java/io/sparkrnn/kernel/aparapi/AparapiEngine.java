@@ -357,7 +357,6 @@ public final class AparapiEngine implements BpttEngine {
     return names.toString();
   }
 
-
   /** Calls run again because the garbage collector moved a buffer during them, since the engine was made. */
   public long reruns() {
     return reruns;

@@ -152,7 +152,15 @@ final class ArrayMoves {
       } else {
         read = lookup.findVirtual(type, "getLong", MethodType.methodType(long.class, Object.class, long.class)).bindTo(unsafe);
       }
-      return read.asType(MethodType.methodType(long.class, Object[].class, long.class));
+      MethodHandle reader = read.asType(MethodType.methodType(long.class, Object[].class, long.class));
+      // one read now: a JDK that denies Unsafe's memory access (JEP 471, later releases) says so here, not mid-call
+      int base = (int) lookup.findVirtual(type, "arrayBaseOffset", MethodType.methodType(int.class, Class.class))
+          .invoke(unsafe, Object[].class);
+      long probe = (long) reader.invokeExact(new Object[] {new Object()}, (long) base);
+      if (probe == 0) {
+        throw new IllegalStateException("a reference read back as 0");
+      }
+      return reader;
     } catch (Throwable e) {
       LOG.warning("sun.misc.Unsafe is not available (" + e + "): the OpenCL engine runs a call again after every garbage"
           + " collection that overlapped it, as it cannot tell whether its arrays moved");

@@ -63,6 +63,41 @@ class BufferMoveTest {
     assertTrue(ArrayMoves.precise(), "sun.misc.Unsafe was not usable; see the log of ArrayMoves");
   }
 
+  /**
+   * Without sun.misc.Unsafe (a child JVM without the jdk.unsupported module) the mark is the
+   * collection count: nothing moved without a collection, everything after one.
+   */
+  @Test
+  void withoutUnsafeAnyCollectionCountsAsAMove() throws Exception {
+    java.nio.file.Path out = java.nio.file.Files.createTempFile("array-moves-child", ".txt");
+    try {
+      Process p = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "--limit-modules", "java.base,java.logging,java.management", "-cp", System.getProperty("java.class.path"),
+          NoUnsafeChild.class.getName()).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+      if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        fail("the child JVM did not finish in 60 s");
+      }
+      String text = java.nio.file.Files.readString(out);
+      assertTrue(p.exitValue() == 0 && text.contains("precise=false before=false after=true"), text);
+    } finally {
+      java.nio.file.Files.deleteIfExists(out);
+    }
+  }
+
+  /** Run by {@link #withoutUnsafeAnyCollectionCountsAsAMove} in a JVM without jdk.unsupported. */
+  public static final class NoUnsafeChild {
+    private NoUnsafeChild() {}
+
+    public static void main(String[] args) {
+      Object[] arrays = {new float[10]};
+      long[] mark = ArrayMoves.mark(arrays);
+      boolean before = ArrayMoves.anyMoved(arrays, mark);
+      System.gc();
+      System.out.println("precise=" + ArrayMoves.precise() + " before=" + before + " after=" + ArrayMoves.anyMoved(arrays, mark));
+    }
+  }
+
   @Test
   void aMarkSeesAnArrayMovedByACollectionAndNothingWithoutOne() {
     for (int i = 0; i < 1000; i++) {

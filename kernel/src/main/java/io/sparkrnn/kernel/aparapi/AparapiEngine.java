@@ -295,10 +295,7 @@ public final class AparapiEngine implements BpttEngine {
 
   /** Right after a call's last read: which buffers moved since the mark (a move after the reads does no harm). */
   private void checkMoves() {
-    moved = new boolean[marked.length];
-    for (int i = 0; i < marked.length; i++) {
-      moved[i] = ArrayMoves.moved(marked, mark, i);
-    }
+    moved = ArrayMoves.moved(marked, mark);
   }
 
   /**

@@ -46,9 +46,14 @@ import java.util.logging.Logger;
  */
 final class ArrayMoves {
   private static final Logger LOG = Logger.getLogger(ArrayMoves.class.getName());
-  /** Reads a heap slot holding a reference as the int (compressed pointer) or long it is stored as; null: no Unsafe. */
-  private static final MethodHandle READ_SLOT = slotReader();
-  private static final long SLOT_OFFSET = slotOffset();
+  /**
+   * How to read a reference slot raw: {@code read} takes (holder, offset) and returns the int
+   * (compressed pointer) or long stored there; {@code offset} is element 0 of an Object[].
+   */
+  private record Slot(MethodHandle read, long offset) {}
+
+  /** Null: no Unsafe. */
+  private static final Slot SLOT = slot();
   /** The bits of a reference that name the object's place ({@code -1}: all; ZGC before JDK 21: its offset bits). */
   private static final long ADDRESS_BITS = addressBits();
 
@@ -56,12 +61,12 @@ final class ArrayMoves {
 
   /** Whether moves are seen array by array (else: by the number of collections). */
   static boolean precise() {
-    return READ_SLOT != null;
+    return SLOT != null;
   }
 
   /** The mark of each array now (or, without Unsafe, one entry: the collection count). */
   static long[] mark(Object[] arrays) {
-    if (READ_SLOT == null) {
+    if (SLOT == null) {
       return new long[] {collections()};
     }
     long[] m = new long[arrays.length];
@@ -72,20 +77,25 @@ final class ArrayMoves {
   }
 
   /**
-   * Whether array i moved since {@code mark} (without Unsafe: whether any collection ran since).
-   * The arrays must be the objects that were marked.
+   * Which arrays moved since {@code mark} (without Unsafe: all of them when any collection ran
+   * since). The arrays must be the objects that were marked.
    */
-  static boolean moved(Object[] arrays, long[] mark, int i) {
-    if (READ_SLOT == null) {
-      return collections() != mark[0];
+  static boolean[] moved(Object[] arrays, long[] mark) {
+    boolean[] moved = new boolean[arrays.length];
+    if (SLOT == null) {
+      java.util.Arrays.fill(moved, collections() != mark[0]);
+      return moved;
     }
-    return where(arrays[i]) != mark[i];
+    for (int i = 0; i < arrays.length; i++) {
+      moved[i] = where(arrays[i]) != mark[i];
+    }
+    return moved;
   }
 
   /** Whether any of the arrays moved since {@code mark}. */
   static boolean anyMoved(Object[] arrays, long[] mark) {
-    for (int i = 0; i < arrays.length; i++) {
-      if (moved(arrays, mark, i)) {
+    for (boolean m : moved(arrays, mark)) {
+      if (m) {
         return true;
       }
     }
@@ -96,7 +106,7 @@ final class ArrayMoves {
   private static long where(Object o) {
     Object[] holder = {o};
     try {
-      return ((long) READ_SLOT.invokeExact(holder, SLOT_OFFSET)) & ADDRESS_BITS;
+      return ((long) SLOT.read().invokeExact(holder, SLOT.offset())) & ADDRESS_BITS;
     } catch (Throwable e) {
       throw new IllegalStateException("reading a reference slot failed", e);
     }
@@ -135,13 +145,15 @@ final class ArrayMoves {
     return n;
   }
 
-  /** Unsafe.getInt or getLong (by the width of a reference slot) as (Object, long) → long; null when unavailable. */
-  private static MethodHandle slotReader() {
+  /** Unsafe.getInt or getLong (by the width of a reference slot) as (Object[], long) → long, and the offset; null when unavailable. */
+  private static Slot slot() {
     try {
       Object unsafe = theUnsafe();
       Class<?> type = unsafe.getClass();
       MethodHandles.Lookup lookup = MethodHandles.publicLookup();
       int scale = (int) lookup.findVirtual(type, "arrayIndexScale", MethodType.methodType(int.class, Class.class))
+          .invoke(unsafe, Object[].class);
+      int base = (int) lookup.findVirtual(type, "arrayBaseOffset", MethodType.methodType(int.class, Class.class))
           .invoke(unsafe, Object[].class);
       MethodHandle read;
       if (scale == 4) {
@@ -154,31 +166,15 @@ final class ArrayMoves {
       }
       MethodHandle reader = read.asType(MethodType.methodType(long.class, Object[].class, long.class));
       // one read now: a JDK that denies Unsafe's memory access (JEP 471, later releases) says so here, not mid-call
-      int base = (int) lookup.findVirtual(type, "arrayBaseOffset", MethodType.methodType(int.class, Class.class))
-          .invoke(unsafe, Object[].class);
       long probe = (long) reader.invokeExact(new Object[] {new Object()}, (long) base);
       if (probe == 0) {
         throw new IllegalStateException("a reference read back as 0");
       }
-      return reader;
+      return new Slot(reader, base);
     } catch (Throwable e) {
       LOG.warning("sun.misc.Unsafe is not available (" + e + "): the OpenCL engine runs a call again after every garbage"
           + " collection that overlapped it, as it cannot tell whether its arrays moved");
       return null;
-    }
-  }
-
-  private static long slotOffset() {
-    if (READ_SLOT == null) {
-      return 0;
-    }
-    try {
-      Object unsafe = theUnsafe();
-      return (int) MethodHandles.publicLookup()
-          .findVirtual(unsafe.getClass(), "arrayBaseOffset", MethodType.methodType(int.class, Class.class))
-          .invoke(unsafe, Object[].class);
-    } catch (Throwable e) {
-      throw new IllegalStateException("Unsafe.arrayBaseOffset failed after Unsafe was found", e);
     }
   }
 

@@ -37,27 +37,27 @@ public final class Devices {
   /**
    * The device the choice names.
    *
-   * @throws DeviceUnavailableException for gpu or cpu-opencl when no such OpenCL device exists
+   * @throws DeviceUnavailableException for gpu or cpu-opencl when no such OpenCL device exists, or
+   *     when this JVM may not start OpenCL ({@link SignalChaining})
    */
   public static ResolvedDevice resolve(DeviceChoice choice) {
+    if ((choice == DeviceChoice.GPU || choice == DeviceChoice.CPU_OPENCL) && openClRefused()) {
+      throw new DeviceUnavailableException("--device " + choice.id() + ": " + SignalChaining.refusal());
+    }
     List<OpenCLDevice> all = openClDevices();
     OpenCLDevice gpu = first(all, Device.TYPE.GPU);
     OpenCLDevice cpu = first(all, Device.TYPE.CPU);
     switch (choice) {
       case GPU:
         if (gpu == null) {
-          throw new DeviceUnavailableException(SignalChaining.openClAllowed()
-              ? "--device gpu: no OpenCL GPU found; OpenCL devices present: " + listing(all)
-                  + ". Use --device auto, cpu-opencl or jvm, or register the GPU's OpenCL driver in /etc/OpenCL/vendors/"
-              : "--device gpu: " + SignalChaining.refusal());
+          throw new DeviceUnavailableException("--device gpu: no OpenCL GPU found; OpenCL devices present: " + listing(all)
+              + ". Use --device auto, cpu-opencl or jvm, or register the GPU's OpenCL driver in /etc/OpenCL/vendors/");
         }
         return new ResolvedDevice(choice, gpu, info(gpu), "gpu: first OpenCL GPU");
       case CPU_OPENCL:
         if (cpu == null) {
-          throw new DeviceUnavailableException(SignalChaining.openClAllowed()
-              ? "--device cpu-opencl: no OpenCL CPU device found; OpenCL devices present: " + listing(all)
-                  + ". Install PoCL (pocl-opencl-icd) or use --device jvm"
-              : "--device cpu-opencl: " + SignalChaining.refusal());
+          throw new DeviceUnavailableException("--device cpu-opencl: no OpenCL CPU device found; OpenCL devices present: "
+              + listing(all) + ". Install PoCL (pocl-opencl-icd) or use --device jvm");
         }
         return new ResolvedDevice(choice, cpu, info(cpu), "cpu-opencl: first OpenCL CPU device");
       case JVM:
@@ -95,11 +95,10 @@ public final class Devices {
     // (two Spark tasks resolving devices at once crashed the JVM in libc), and the platforms do
     // not change while the JVM runs. The same OpenCLDevice objects then serve every engine.
     if (openClDevices == null) {
-      if (!SignalChaining.openClAllowed()) {
+      if (openClRefused()) {
         // a warning where a GPU driver is registered (a GPU may go unused); with PoCL alone auto runs the JVM engine anyway
         LOG.log(SignalChaining.gpuDriverRegistered() ? java.util.logging.Level.WARNING : java.util.logging.Level.INFO,
             SignalChaining.refusal() + " (--device auto runs the JVM engine)");
-        openClRefused = true;
         openClDevices = List.of();
         return openClDevices;
       }
@@ -136,12 +135,10 @@ public final class Devices {
       java.util.logging.Logger.getLogger(com.aparapi.Config.getLoggerName());
 
   private static List<OpenCLDevice> openClDevices;
-  private static boolean openClRefused;
 
-  /** Whether this JVM did not start OpenCL because its signal handlers are not chained ({@link SignalChaining}). */
-  public static synchronized boolean openClRefused() {
-    openClDevices();
-    return openClRefused;
+  /** Whether this JVM does not start OpenCL because its signal handlers are not chained ({@link SignalChaining}). */
+  public static boolean openClRefused() {
+    return !SignalChaining.openClAllowed();
   }
 
   private static OpenCLDevice first(List<OpenCLDevice> all, Device.TYPE type) {

@@ -50,6 +50,23 @@ public class AparapiEngineTest {
 
   private static final Map<DeviceChoice, AparapiEngine> ENGINES = new EnumMap<>(DeviceChoice.class);
 
+  /**
+   * The OpenCL CPU device (PoCL). Where there is none the test fails when OpenCL is required (CI)
+   * and is aborted otherwise.
+   *
+   * @param purpose what the test needs it for, for the failure message ("" for nothing)
+   */
+  public static ResolvedDevice requireOpenClCpu(String purpose) {
+    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
+      if (REQUIRE_OPENCL) {
+        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device" + (purpose.isEmpty() ? "" : " " + purpose) + ": "
+            + Devices.list());
+      }
+      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
+    }
+    return Devices.resolve(DeviceChoice.CPU_OPENCL);
+  }
+
   /** One engine per device, compiled once for the whole class. */
   static AparapiEngine engine(DeviceChoice device) {
     return ENGINES.computeIfAbsent(device, d -> new AparapiEngine(Devices.resolve(d)));

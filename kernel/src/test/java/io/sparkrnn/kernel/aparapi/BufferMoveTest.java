@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sparkrnn.kernel.engine.BpttResult;
-import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.Fixtures;
 import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
@@ -116,12 +115,7 @@ class BufferMoveTest {
 
   @Test
   void aCallWhoseBuffersMoveBeforeItsReadsRunsAgainAndMatchesTheReference() {
-    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
-      if (AparapiEngineTest.REQUIRE_OPENCL) {
-        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device: " + Devices.list());
-      }
-      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
-    }
+    ResolvedDevice cpu = AparapiEngineTest.requireOpenClCpu("");
     ModelConfig config = new ModelConfig(CellType.LSTM, 2, 3, 5, 2, Mode.SEQ2SEQ, LossType.MSE);
     Params params = new Params(config, toFloats(Fixtures.randomParams(new ParamLayout(config).size(), 71)));
     Batch batch = Fixtures.randomBatch(config, 6, 4, true, 72);
@@ -132,7 +126,7 @@ class BufferMoveTest {
     String where = config + " with a collection after the last launch";
 
     // a new engine: its buffers are young, so a full collection moves them
-    try (AparapiEngine engine = new AparapiEngine(Devices.resolve(DeviceChoice.CPU_OPENCL))) {
+    try (AparapiEngine engine = new AparapiEngine(cpu)) {
       engine.afterLaunches = once(this::collectAndOverwrite);
       BpttResult actual = engine.lossAndGradient(params, batch, initial);
       assertTrue(engine.reruns() >= 1, "the collection moved young buffers, yet the call was not run again");

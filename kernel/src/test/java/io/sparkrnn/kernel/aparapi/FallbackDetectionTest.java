@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.aparapi.Kernel;
 import com.aparapi.Range;
@@ -45,13 +44,7 @@ class FallbackDetectionTest {
 
   @BeforeEach
   void findOpenClCpu() {
-    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
-      if (AparapiEngineTest.REQUIRE_OPENCL) {
-        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device to check fallback detection on: " + Devices.list());
-      }
-      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
-    }
-    openClCpu = Devices.resolve(DeviceChoice.CPU_OPENCL);
+    openClCpu = AparapiEngineTest.requireOpenClCpu("to check fallback detection on");
   }
 
   @Test

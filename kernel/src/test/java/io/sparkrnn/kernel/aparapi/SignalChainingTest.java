@@ -32,7 +32,7 @@ class SignalChainingTest {
 
   @Test
   void divisionByZeroStillThrowsAfterOpenClHasStarted() {
-    requireOpenClCpu();
+    AparapiEngineTest.requireOpenClCpu("");
     // an engine compiled and launched: PoCL's devices and compiler have started
     try (AparapiEngine engine = new AparapiEngine(Devices.resolve(DeviceChoice.CPU_OPENCL))) {
       assertTrue(engine.device().isOpenCL(), engine.describe());
@@ -57,7 +57,7 @@ class SignalChainingTest {
 
   @Test
   void enginesCompileWhileAnotherThreadAllocates() throws InterruptedException {
-    requireOpenClCpu();
+    AparapiEngineTest.requireOpenClCpu("");
     AtomicBoolean stop = new AtomicBoolean();
     // garbage, a tenth kept a while: young collections by the hundred during a compile
     Thread churn = new Thread(() -> BufferMoveStress.allocate(false, stop), "allocating");
@@ -99,7 +99,7 @@ class SignalChainingTest {
    */
   @Test
   void aJvmWithoutLibjsigLeavesOpenClAloneAndSaysWhy(@TempDir Path vendors) throws IOException, InterruptedException {
-    requireOpenClCpu();
+    AparapiEngineTest.requireOpenClCpu("");
     String refused = runChild(java.util.Map.of());
     assertTrue(refused.contains("available=[JVM]"), refused);
     assertTrue(refused.contains("cpu-opencl: DeviceUnavailableException: --device cpu-opencl: OpenCL was not initialised")
@@ -183,12 +183,4 @@ class SignalChainingTest {
     }
   }
 
-  private static void requireOpenClCpu() {
-    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
-      if (AparapiEngineTest.REQUIRE_OPENCL) {
-        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device: " + Devices.list());
-      }
-      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
-    }
-  }
 }

@@ -2,7 +2,6 @@ package io.sparkrnn.kernel.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sparkrnn.kernel.aparapi.AparapiEngineTest;
 import io.sparkrnn.kernel.aparapi.Devices;
@@ -29,7 +28,7 @@ class GpuCheckTest {
 
   @Test
   void runsOnTheOpenClCpuAndWritesTheReportWithTheYardstickBeside() throws IOException {
-    requireOpenClCpu();
+    AparapiEngineTest.requireOpenClCpu("to try the GPU check on");
     Path yardstick = tmp.resolve("cudnn.json");
     Files.writeString(yardstick, "[{\"shape\": \"rnn:1:16:8:5\", \"seq_per_s\": 1000.0, \"source\": \"a test's figure\"}]");
     Path out = tmp.resolve("out");
@@ -60,7 +59,7 @@ class GpuCheckTest {
 
   @Test
   void aSpentBudgetSkipsTheRemainingShapesAndSaysSo() throws IOException {
-    requireOpenClCpu();
+    AparapiEngineTest.requireOpenClCpu("to try the GPU check on");
     Path out = tmp.resolve("budget");
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     int status = GpuCheck.run(new String[] {"device=cpu-opencl", "out=" + out, "shapes=rnn:1:8:4:3,gru:1:8:4:3", "check=0", "runs=1",
@@ -84,15 +83,6 @@ class GpuCheckTest {
   }
 
   /** Fails under SPARKRNN_REQUIRE_OPENCL=1 without PoCL; elsewhere a test without it is aborted, and says so. */
-  private static void requireOpenClCpu() {
-    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
-      if (AparapiEngineTest.REQUIRE_OPENCL) {
-        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device to try the GPU check on: " + Devices.list());
-      }
-      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
-    }
-  }
-
   @Test
   void relativeErrorIsNormWiseOverTheRange() {
     double[] want = {9, 3, 4, 9};

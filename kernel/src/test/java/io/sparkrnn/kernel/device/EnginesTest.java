@@ -3,7 +3,6 @@ package io.sparkrnn.kernel.device;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.aparapi.device.JavaDevice;
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
@@ -68,12 +67,6 @@ class EnginesTest {
   }
 
   private static ResolvedDevice openClCpu() {
-    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
-      if (AparapiEngineTest.REQUIRE_OPENCL) {
-        fail("SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device: " + Devices.list());
-      }
-      org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
-    }
-    return Devices.resolve(DeviceChoice.CPU_OPENCL);
+    return AparapiEngineTest.requireOpenClCpu("");
   }
 }

@@ -597,14 +597,14 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     Column valid = prediction.isNotNull();
     for (int i = 0; i < targets.length; i++) {
       truth[i] = pairs.col("target" + i);
-      valid = valid.and(truth[i].isNotNull());
-      if (!classes) {
-        valid = valid.and(functions.not(functions.isnan(truth[i].cast("double"))));
-      }
+      valid = valid.and(classes ? truth[i].isNotNull() : finite(truth[i]));
     }
     if (classes) {
-      Column cls = truth[0].cast("int");
-      valid = valid.and(cls.geq(0)).and(cls.lt(O));
+      // a class id outside [0, O) is bad input, as fit has it, not a row to leave out unsaid
+      Column cls = functions.when(truth[0].isNotNull().and(truth[0].lt(0).or(truth[0].geq(O))),
+          functions.raise_error(functions.concat(functions.lit("RnnModel.evaluate: targetCols column '" + targets[0]
+              + "' holds class id "), truth[0].cast("string"), functions.lit(", expected an integer in [0, " + O + ")"
+              + " (the model's classes)")))).otherwise(truth[0]).cast("int");
       Column p = functions.element_at(pairs.col("probability"), cls.plus(1));
       Column hit = pairs.col("predictedClass").equalTo(cls).cast("double");
       Dataset<Row> sums = pairs.agg(functions.avg(functions.when(valid, functions.log(p).multiply(-1))).as("loss"),
@@ -642,10 +642,10 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   private Dataset<Row> rowPairs(Dataset<?> dataset, String[] targets, int K, boolean classes) {
     RnnModel scorer = copy(new ParamMap()).setForecastSteps(0);
     Dataset<Row> scored = scorer.transform(dataset);   // checks the input columns before any job
-    WindowSpec inOrder = inKeyOrder(scored, scored.col(getOrderCol()));
+    WindowSpec inOrder = inKeyOrder(scored, named(scored, getOrderCol()));
     List<Column> paired = predictionColumns(scored, classes);
     for (int i = 0; i < targets.length; i++) {
-      Column t = scored.col(targets[i]);
+      Column t = named(scored, targets[i]);
       paired.add((K == 0 ? t : functions.lead(t, K).over(inOrder)).as("target" + i));
     }
     return scored.select(paired.toArray(new Column[0]));
@@ -660,20 +660,20 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     Dataset<Row> scored = scorer.transform(dataset);   // checks the input columns before any job
     Dataset<Row> table = dataset.toDF();
     String[] keys = getKeyCols();
-    WindowSpec inOrder = inKeyOrder(table, table.col(getOrderCol()));
+    WindowSpec inOrder = inKeyOrder(table, named(table, getOrderCol()));
     List<Column> ahead = new ArrayList<>();
     for (int i = 0; i < keys.length; i++) {
-      ahead.add(table.col(keys[i]).as("__key" + i));
+      ahead.add(named(table, keys[i]).as("__key" + i));
     }
-    ahead.add(table.col(getOrderCol()).as("__order"));
+    ahead.add(named(table, getOrderCol()).as("__order"));
     for (int i = 0; i < targets.length; i++) {
-      Column t = table.col(targets[i]);
+      Column t = named(table, targets[i]);
       ahead.add((K == 0 ? t : functions.lead(t, K).over(inOrder)).as("target" + i));
     }
     Dataset<Row> future = table.select(ahead.toArray(new Column[0]));
-    Column on = scored.col(getOrderCol()).equalTo(future.col("__order"));
+    Column on = named(scored, getOrderCol()).equalTo(future.col("__order"));
     for (int i = 0; i < keys.length; i++) {
-      on = on.and(scored.col(keys[i]).eqNullSafe(future.col("__key" + i)));
+      on = on.and(named(scored, keys[i]).eqNullSafe(future.col("__key" + i)));
     }
     Dataset<Row> joined = scored.join(future, on);
     List<Column> paired = predictionColumns(scored, classes);
@@ -694,33 +694,33 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   private Regression closedLoop(Dataset<?> dataset, String[] targets, int K) {
     Dataset<Row> table = dataset.toDF();
     Dataset<Row> ranked = table.withColumn("__fromEnd",
-        functions.row_number().over(inKeyOrder(table, table.col(getOrderCol()).desc())));
+        functions.row_number().over(inKeyOrder(table, named(table, getOrderCol()).desc())));
     Dataset<Row> head = ranked.filter(ranked.col("__fromEnd").gt(K)).drop("__fromEnd");
     Dataset<Row> tail = ranked.filter(ranked.col("__fromEnd").leq(K));
-    Dataset<Row> scored = copy(new ParamMap()).setForecastSteps(K).transform(head);
-    Column forecasts = functions.sum(functions.when(scored.col(getForecastCol()), 1).otherwise(0))
-        .over(Window.partitionBy(Arrays.stream(getKeyCols()).map(scored::col).toArray(Column[]::new)));
-    scored = scored.withColumn("__forecasts", forecasts)
-        .withColumn("__fromEnd", functions.row_number().over(inKeyOrder(scored, scored.col(getOrderCol()).desc())));
+    Dataset<Row> transformed = copy(new ParamMap()).setForecastSteps(K).transform(head);
+    Column forecasts = functions.sum(functions.when(named(transformed, getForecastCol()), 1).otherwise(0))
+        .over(Window.partitionBy(Arrays.stream(getKeyCols()).map(k -> named(transformed, k)).toArray(Column[]::new)));
+    Dataset<Row> scored = transformed.withColumn("__forecasts", forecasts)
+        .withColumn("__fromEnd", functions.row_number().over(inKeyOrder(transformed, named(transformed, getOrderCol()).desc())));
     Dataset<Row> predicted = scored.filter(scored.col("__forecasts").equalTo(K)
         .and(scored.col("__fromEnd").between(2, K + 1)))
         .withColumn("__i", functions.lit(K + 2).minus(scored.col("__fromEnd")));
     String[] keys = getKeyCols();
     List<Column> actual = new ArrayList<>();
     for (int i = 0; i < keys.length; i++) {
-      actual.add(tail.col(keys[i]).as("__key" + i));
+      actual.add(named(tail, keys[i]).as("__key" + i));
     }
     actual.add(functions.lit(K + 1).minus(tail.col("__fromEnd")).as("__i"));
     for (int i = 0; i < targets.length; i++) {
-      actual.add(tail.col(targets[i]).as("target" + i));
+      actual.add(named(tail, targets[i]).as("target" + i));
     }
     Dataset<Row> truth = tail.select(actual.toArray(new Column[0]));
     Column on = predicted.col("__i").equalTo(truth.col("__i"));
     for (int i = 0; i < keys.length; i++) {
-      on = on.and(predicted.col(keys[i]).eqNullSafe(truth.col("__key" + i)));
+      on = on.and(named(predicted, keys[i]).eqNullSafe(truth.col("__key" + i)));
     }
     List<Column> paired = new ArrayList<>();
-    paired.add(predicted.col(getPredictionCol()).as("prediction"));
+    paired.add(named(predicted, getPredictionCol()).as("prediction"));
     for (int i = 0; i < targets.length; i++) {
       paired.add(truth.col("target" + i));
     }
@@ -728,24 +728,39 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     Column valid = pairs.col("prediction").isNotNull();
     for (int i = 0; i < targets.length; i++) {
       Column t = pairs.col("target" + i);
-      valid = valid.and(t.isNotNull()).and(functions.not(functions.isnan(t.cast("double"))));
+      valid = valid.and(finite(t));
     }
     return regression(pairs, valid, targets, "cl_");
   }
 
+  /**
+   * The user's column {@code name} of {@code table}, taken as one name even with dots in it (as
+   * fit and transform take it): {@code table.col("t.s")} would look for a field s of a struct t.
+   * Bound to {@code table}, unlike {@link SequenceTables#quoted}, for the self-joins below.
+   */
+  private static Column named(Dataset<?> table, String name) {
+    return table.col("`" + name.replace("`", "``") + "`");
+  }
+
+  /** Present and finite: not null, NaN or ±Infinity. */
+  private static Column finite(Column value) {
+    Column d = value.cast("double");
+    return d.isNotNull().and(functions.not(functions.isnan(d))).and(functions.abs(d).notEqual(Double.POSITIVE_INFINITY));
+  }
+
   /** The key columns' window in the given order (the whole table as one key when there are no key columns). */
   private WindowSpec inKeyOrder(Dataset<Row> table, Column order) {
-    Column[] keys = Arrays.stream(getKeyCols()).map(table::col).toArray(Column[]::new);
+    Column[] keys = Arrays.stream(getKeyCols()).map(k -> named(table, k)).toArray(Column[]::new);
     return Window.partitionBy(keys).orderBy(order);
   }
 
   /** prediction, and for class models probability and predictedClass, under those names. */
   private List<Column> predictionColumns(Dataset<Row> scored, boolean classes) {
     List<Column> paired = new ArrayList<>();
-    paired.add(scored.col(getPredictionCol()).as("prediction"));
+    paired.add(named(scored, getPredictionCol()).as("prediction"));
     if (classes) {
-      paired.add(scored.col(getProbabilityCol()).as("probability"));
-      paired.add(scored.col(getPredictedClassCol()).as("predictedClass"));
+      paired.add(named(scored, getProbabilityCol()).as("probability"));
+      paired.add(named(scored, getPredictedClassCol()).as("predictedClass"));
     }
     return paired;
   }

@@ -156,8 +156,12 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     private final int inputSize;
     /** The key's last output, model units [O], or null before its first valid row. */
     float[] lastOutput;
-    /** The key's last row with an order value (the template of forecast and seq2one rows). */
+    /** The key's last valid row (the template of forecast and seq2one rows). */
     Row lastRow;
+    /** The order value of the key's last row that has one, valid or not: forecast rows continue after it. */
+    Object lastOrder;
+    /** {@link #lastOrder} as {@link #comparable} makes it: rows come sorted by order, so a duplicate equals it. */
+    private Object lastOrderKey;
     /** Forecasting: the spacing of the key's order values. */
     final OrderSteps steps = forecastSteps > 0 ? new OrderSteps(orderType) : null;
     /** Values per input column in the last row read: 1 for a number, the length of an array or vector. */
@@ -181,12 +185,27 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         xs = Arrays.copyOf(xs, 2 * xs.length);
       }
       rows.add(row);
-      if (row.isNullAt(orderIdx) || !scoring.toModelUnits(row, this, xs, valid * F)) {
+      if (row.isNullAt(orderIdx)) {
         step[r] = -1;
         return;
       }
+      Object order = row.get(orderIdx);
+      Object orderKey = comparable(order, orderType);
+      if (orderKey instanceof Double d && d.isNaN() || orderKey instanceof Float f && f.isNaN()) {
+        throw scoring.badOrder(row, "is NaN; expected a number (filter NaN out, or replace it)");
+      }
+      if (orderKey.equals(lastOrderKey)) {
+        throw scoring.badOrder(row, "repeats the previous row's: two rows for the same time of one key; deduplicate the table"
+            + " first (e.g. dropDuplicates on the key and order columns, or a groupBy)");
+      }
+      lastOrderKey = orderKey;
+      lastOrder = order;
       if (steps != null) {
-        steps.add(row.get(orderIdx));
+        steps.add(order);
+      }
+      if (!scoring.toModelUnits(row, this, xs, valid * F)) {
+        step[r] = -1;
+        return;
       }
       lastRow = row;
       step[r] = valid++;
@@ -514,7 +533,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       Object[] order = new Object[A];
       float[][] y = new float[A][];
       for (int a = 0; a < A; a++) {
-        order[a] = runs.get(idx[a]).lastRow.get(orderIdx);
+        order[a] = runs.get(idx[a]).lastOrder;         // after the key's last row, also when its inputs are missing
         y[a] = runs.get(idx[a]).lastOutput;
       }
       for (int i = 1; i <= forecastSteps; i++) {
@@ -677,6 +696,12 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         throw widthError(row, f);
       }
       return true;
+    }
+
+    /** The row's order value is not one transform can place: names the column, the key and the value. */
+    private IllegalArgumentException badOrder(Row row, String what) {
+      return new BadInputException("RnnModel.transform: orderCol column '" + row.schema().fields()[orderIdx].name() + "' at key "
+          + Arrays.toString(Arrays.stream(keyIdx).mapToObj(row::get).toArray()) + ", value " + row.get(orderIdx) + ", " + what);
     }
 
     private IllegalArgumentException widthError(Row row, int found) {

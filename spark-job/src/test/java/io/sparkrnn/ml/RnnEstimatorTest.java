@@ -692,6 +692,104 @@ class RnnEstimatorTest {
     assertSamePredictions(m.transform(table), dottedOut);
   }
 
+  /** evaluate takes dotted names as one name, as fit and transform do: the same metrics as under plain names. */
+  @Test
+  void evaluateTakesColumnNamesWithDotsAsTransformDoes() {
+    Dataset<Row> dotted = table.withColumnRenamed("sensor", "sen.sor").withColumnRenamed("load", "lo.ad")
+        .withColumnRenamed("ts", "t.s");
+    RnnModel plain = model.copy(new ParamMap()).setFeedback(3);
+    RnnModel renamed = plain.copy(new ParamMap()).setKeyCols("sen.sor").setInputCols("temp", "lo.ad").setOrderCol("t.s")
+        .setPredictionCol("pre.diction");
+    Row a = plain.evaluate(table).collectAsList().get(0);
+    Row b = renamed.evaluate(dotted).collectAsList().get(0);
+    assertEquals(a.length(), b.length());
+    assertTrue(b.schema().fieldNames()[5].equals("rmse_lo.ad"), java.util.Arrays.toString(b.schema().fieldNames()));
+    for (int i = 0; i < a.length(); i++) {
+      assertEquals(a.get(i) == null, b.get(i) == null, a.schema().fieldNames()[i]);
+      if (a.get(i) instanceof Double x) {
+        assertEquals(x, b.getDouble(i), 1e-12 * Math.abs(x), a.schema().fieldNames()[i]);
+      } else {
+        assertEquals(a.get(i), b.get(i), a.schema().fieldNames()[i]);
+      }
+    }
+    RnnModel m = seq2oneModel();
+    Dataset<Row> labelledDotted = labelled().withColumnRenamed("ts", "t.s").withColumnRenamed("morning", "mor.ning");
+    Row c = m.evaluate(labelled()).collectAsList().get(0);
+    Row d = m.copy(new ParamMap()).setOrderCol("t.s").setTargetCols("mor.ning").evaluate(labelledDotted).collectAsList().get(0);
+    assertEquals(c.getLong(c.fieldIndex("rows")), d.getLong(d.fieldIndex("rows")), "seq2one windows scored");
+    assertEquals(c.getDouble(c.fieldIndex("loss")), d.getDouble(d.fieldIndex("loss")), 1e-12, "seq2one loss");
+  }
+
+  /**
+   * Two rows of one key at the same time, or a NaN time, have no order to carry a state through:
+   * refused when the rows are read (transform is lazy), naming the column, the key and the value,
+   * as fit refuses them.
+   */
+  @Test
+  void aRepeatedOrNanOrderValueFailsTheQueryNamingTheKey() {
+    Row first = rowsOf("sensor-00002").get(5);
+    Dataset<Row> again = table.union(table.where(col("sensor").equalTo("sensor-00002").and(col("ts").equalTo(first.getTimestamp(1))))
+        .withColumn("temp", col("temp").plus(5)));
+    assertQueryFails(() -> model.transform(again).count(), "orderCol column 'ts'", "sensor-00002", "repeats the previous row's",
+        "deduplicate");
+    assertQueryFails(() -> model.evaluate(again).collectAsList(), "repeats the previous row's");
+    Dataset<Row> byHour = table.withColumn("h", org.apache.spark.sql.functions.expr(
+        "CASE WHEN sensor = 'sensor-00001' AND hour(ts) = 7 THEN double('NaN') ELSE CAST(unix_seconds(ts) / 3600 AS DOUBLE) END"));
+    assertQueryFails(() -> model.copy(new ParamMap()).setOrderCol("h").transform(byHour).count(), "orderCol column 'h'",
+        "sensor-00001", "is NaN");
+  }
+
+  /** A key whose last row has a missing input still gets its forecast rows after that row, not at its time again. */
+  @Test
+  void forecastRowsFollowTheKeysLastRowAlsoWhenItsInputsAreMissing() {
+    List<Row> series = rowsOf("sensor-00001");
+    Timestamp last = series.get(HOURS - 1).getTimestamp(1);
+    Dataset<Row> holed = table.withColumn("temp", org.apache.spark.sql.functions.when(
+        col("sensor").equalTo("sensor-00001").and(col("ts").equalTo(last)), null).otherwise(col("temp")));
+    List<Row> out = model.copy(new ParamMap()).setForecastSteps(2).transform(holed.where(col("sensor").equalTo("sensor-00001")))
+        .collectAsList();
+    assertEquals(HOURS + 2, out.size());
+    Row lastOut = out.get(HOURS - 1);
+    assertEquals(last, lastOut.getTimestamp(1));
+    assertTrue(lastOut.isNullAt(lastOut.fieldIndex("prediction")), "the row with a missing input: no prediction");
+    for (int i = 1; i <= 2; i++) {
+      Row f = out.get(HOURS - 1 + i);
+      assertTrue(f.getBoolean(f.fieldIndex("forecast")));
+      assertEquals(last.getTime() + i * 3_600_000L, f.getTimestamp(1).getTime(), "forecast row " + i + " an hour apart, after the last row");
+    }
+  }
+
+  /** A target that is ±Infinity does not count (present and finite only); a class id out of range fails the query, as in fit. */
+  @Test
+  void evaluateLeavesInfiniteTargetsOutAndRefusesClassIdsOutOfRange() {
+    Row base = model.evaluate(table).collectAsList().get(0);
+    Timestamp at = rowsOf("sensor-00003").get(10).getTimestamp(1);
+    Dataset<Row> infinite = table.withColumn("temp", org.apache.spark.sql.functions.when(
+        col("sensor").equalTo("sensor-00003").and(col("ts").equalTo(at)), Double.POSITIVE_INFINITY).otherwise(col("temp")));
+    Row m = model.evaluate(infinite).collectAsList().get(0);
+    // row 10's input is infinite (no prediction) and row 9's target is: two fewer pairs
+    assertEquals(base.getLong(base.fieldIndex("rows")) - 2, m.getLong(m.fieldIndex("rows")));
+    assertTrue(Double.isFinite(m.getDouble(m.fieldIndex("loss"))), "loss " + m);
+    assertTrue(Double.isFinite(m.getDouble(m.fieldIndex("rmse_temp"))), "rmse_temp " + m);
+    Dataset<Row> badClass = labelled().withColumn("morning", org.apache.spark.sql.functions.when(
+        col("sensor").equalTo("sensor-00000").and(col("ts").equalTo(rowsOf("sensor-00000").get(24).getTimestamp(1))), 5)
+        .otherwise(col("morning")));
+    assertQueryFails(() -> seq2oneModel().evaluate(badClass).collectAsList(), "targetCols column 'morning'", "class id 5",
+        "[0, 2)");
+  }
+
+  /** A query that fails on the executors: the cause chain's messages contain every part. */
+  static void assertQueryFails(Runnable query, String... parts) {
+    Exception e = assertThrows(Exception.class, query::run);
+    StringBuilder messages = new StringBuilder();
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      messages.append(t.getMessage()).append('\n');
+    }
+    for (String part : parts) {
+      assertTrue(messages.toString().contains(part), "'" + part + "' in: " + messages);
+    }
+  }
+
   @Test
   void withoutKeyColsTheWholeTableIsOneSeries() {
     Dataset<Row> one = table.where(col("sensor").equalTo("sensor-00003"));

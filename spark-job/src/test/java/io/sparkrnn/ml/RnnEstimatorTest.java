@@ -463,6 +463,47 @@ class RnnEstimatorTest {
     assertEquals(0, jobs, "Spark jobs started by the refused calls");
   }
 
+  /**
+   * A notebook runs a cell's jobs in a job group and cancels the cell with cancelJobGroup: every
+   * job of a fit (prep, training, validation) must stay in the caller's group, and the fit must
+   * stop when its job is cancelled, not run the cancelled barrier segment again from its start (as
+   * after a task failure). The listener cancels the group once, as the first segment starts; a
+   * fit whose jobs left the group, or that retried, would go on and finish its steps. Afterwards
+   * the thread's job description is the caller's again.
+   */
+  @Test
+  void cancellingTheCallersJobGroupStopsAFit() throws Exception {
+    AtomicInteger segments = new AtomicInteger();
+    List<String> groups = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+    spark.sparkContext().setJobGroup("notebook-cell", "a cell", true);
+    spark.sparkContext().setJobDescription("the cell's own description");
+    try {
+      listening(new SparkListener() {
+        @Override
+        public void onJobStart(SparkListenerJobStart jobStart) {
+          groups.add(jobStart.properties().getProperty("spark.jobGroup.id"));
+          String what = String.valueOf(jobStart.properties().getProperty("spark.job.description"));
+          if (what.contains("barrier segment") && segments.incrementAndGet() == 1) {
+            spark.sparkContext().cancelJobGroup("notebook-cell", "the cell's interrupt");
+          }
+        }
+      }, () -> failure.set(assertThrows(Exception.class, () -> estimator().setSync("barrier").setMaxSteps(200).fit(table))));
+      assertEquals("the cell's own description", spark.sparkContext().getLocalProperty("spark.job.description"));
+      assertEquals("notebook-cell", spark.sparkContext().getLocalProperty("spark.jobGroup.id"));
+    } finally {
+      spark.sparkContext().clearJobGroup();
+      spark.sparkContext().setJobDescription(null);
+    }
+    assertEquals(1, segments.get(), "barrier segments started: the cancelled one only");
+    assertTrue(groups.size() > 1 && groups.stream().allMatch("notebook-cell"::equals), "every job in the caller's group: " + groups);
+    StringBuilder messages = new StringBuilder();
+    for (Throwable t = failure.get(); t != null; t = t.getCause()) {
+      messages.append(t.getMessage()).append('\n');
+    }
+    assertTrue(messages.toString().contains("the cell's interrupt"), messages.toString());
+  }
+
   /** The Spark jobs started while {@code work} runs. */
   static int jobsDuring(Runnable work) throws TimeoutException {
     AtomicInteger jobs = new AtomicInteger();

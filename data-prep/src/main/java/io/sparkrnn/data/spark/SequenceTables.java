@@ -41,7 +41,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
@@ -151,11 +150,10 @@ public final class SequenceTables {
     // Spark's internal rows: the same RDD object for both passes, so pass 2 reuses the shuffle's files
     JavaRDD<InternalRow> rows = sortedRows(table, spec, layout, buckets).queryExecution().toRdd().toJavaRDD();
     TableRows cutter = layout.rows(spec);
-    String group = "spark-rnn-prep-table-" + UUID.randomUUID();
-    sc.setJobGroup(group, "prep table -> " + dir, true);
+    JobScope scope = JobScope.open(sc, "prep-table");
     boolean created = false;
     try {
-      sc.setJobDescription("prep table: pass 1 of 2, count windows" + (spec.normalize() ? " and moments" : ""));
+      scope.describe("prep table: pass 1 of 2, count windows" + (spec.normalize() ? " and moments" : ""));
       int normOutputs = spec.classes() > 0 ? 0 : layout.targetWidth;
       boolean normalize = spec.normalize() && normalizationFrom == null;
       int features = layout.features;
@@ -179,7 +177,7 @@ public final class SequenceTables {
       Prep.checkBatch(plan.dataset, options);
 
       created = DatasetWriter.prepareDirectory(fs, dir, overwrite);
-      sc.setJobDescription("prep table: pass 2 of 2, write " + plan.shards() + " shards");
+      scope.describe("prep table: pass 2 of 2, write " + plan.shards() + " shards");
       SerializableConfiguration conf = new SerializableConfiguration(sc.hadoopConfiguration());
       JavaPairRDD<Long, byte[]> pieces = rows.mapPartitionsToPair(it -> {
         try (PassTwo p = new PassTwo(plan, conf)) {
@@ -215,14 +213,13 @@ public final class SequenceTables {
       return manifest;
     } catch (Exception e) {
       // Spark's SparkException is checked but not declared by collect(), hence Exception here.
-      sc.cancelJobGroup(group);
-      SparkPrep.awaitNoRunningTasks(sc, group);
+      scope.cancel();
       if (created) {
         DatasetWriter.deleteQuietly(fs, dir);
       }
       throw unwrap(e);
     } finally {
-      sc.clearJobGroup();
+      scope.close();
     }
   }
 

@@ -20,8 +20,6 @@ import java.util.List;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.SparkJobInfo;
-import org.apache.spark.SparkStageInfo;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 
@@ -46,8 +44,6 @@ import org.apache.spark.api.java.JavaSparkContext;
 public final class SparkPrep {
   /** Shards are grouped into at most this many tasks. */
   static final int MAX_PARTITIONS = 10_000;
-  /** How long a failed job's cleanup waits for its cancelled tasks to stop. */
-  static final long CANCEL_WAIT_MS = 60_000;
 
   private SparkPrep() {}
 
@@ -87,68 +83,36 @@ public final class SparkPrep {
     });
 
     boolean created = DatasetWriter.prepareDirectory(fs, dir, options.overwrite());
-    String group = "spark-rnn-prep-" + java.util.UUID.randomUUID();
-    try {
-      Normalization norm = normalization;
-      List<ShardInfo> shards;
-      sc.setJobGroup(group, "prep " + spec.task() + " -> " + dirName, true);
+    try (JobScope scope = JobScope.open(sc, "prep")) {
       try {
-        shards = sc.parallelize(plan, Math.min(plan.size(), MAX_PARTITIONS))
+        Normalization norm = normalization;
+        scope.describe("prep " + spec.task() + " -> " + dirName);
+        List<ShardInfo> shards = sc.parallelize(plan, Math.min(plan.size(), MAX_PARTITIONS))
             .map(e -> writeShard(source, spec, norm, e, conf, dirName, failShard, failingAttempts))
             .collect();
-      } finally {
-        sc.clearJobGroup();
-      }
-      for (ShardInfo s : shards) {
-        long len = fs.getFileStatus(new Path(dir, s.file())).getLen();
-        if (len != s.bytes()) {
-          throw new IOException(s.file() + ": " + len + " bytes after the job, the task wrote " + s.bytes());
+        for (ShardInfo s : shards) {
+          long len = fs.getFileStatus(new Path(dir, s.file())).getLen();
+          if (len != s.bytes()) {
+            throw new IOException(s.file() + ": " + len + " bytes after the job, the task wrote " + s.bytes());
+          }
         }
-      }
-      Manifest manifest = new Manifest(spec, shards, normalization);
-      DatasetWriter.commitManifest(fs, dir, manifest);
-      return manifest;
-    } catch (Exception e) {
-      // Spark's SparkException is checked but not declared by collect(), hence Exception here.
-      // Tasks of a failed job may still be running; cancel them and wait, or one could publish a
-      // shard after the cleanup below.
-      sc.cancelJobGroup(group);
-      awaitNoRunningTasks(sc, group);
-      if (created) {
-        DatasetWriter.deleteQuietly(fs, dir);
-      } else {
-        for (ShardPlan.Entry entry : plan) {
-          DatasetWriter.deleteQuietly(fs, new Path(dir, entry.file()));
+        Manifest manifest = new Manifest(spec, shards, normalization);
+        DatasetWriter.commitManifest(fs, dir, manifest);
+        return manifest;
+      } catch (Exception e) {
+        // Spark's SparkException is checked but not declared by collect(), hence Exception here.
+        // Tasks of a failed job may still be running; cancel them and wait, or one could publish a
+        // shard after the cleanup below.
+        scope.cancel();
+        if (created) {
+          DatasetWriter.deleteQuietly(fs, dir);
+        } else {
+          for (ShardPlan.Entry entry : plan) {
+            DatasetWriter.deleteQuietly(fs, new Path(dir, entry.file()));
+          }
+          DatasetWriter.deleteQuietly(fs, new Path(dir, DatasetWriter.TEMP_DIR));
         }
-        DatasetWriter.deleteQuietly(fs, new Path(dir, DatasetWriter.TEMP_DIR));
-      }
-      throw e;
-    }
-  }
-
-  /** Waits (up to {@link #CANCEL_WAIT_MS}) until no stage of the job group has running tasks. */
-  static void awaitNoRunningTasks(JavaSparkContext sc, String group) {
-    long deadline = System.currentTimeMillis() + CANCEL_WAIT_MS;
-    while (System.currentTimeMillis() < deadline) {
-      boolean running = false;
-      for (int job : sc.statusTracker().getJobIdsForGroup(group)) {
-        SparkJobInfo info = sc.statusTracker().getJobInfo(job);
-        if (info == null) {
-          continue;
-        }
-        for (int stage : info.stageIds()) {
-          SparkStageInfo st = sc.statusTracker().getStageInfo(stage);
-          running |= st != null && st.numActiveTasks() > 0;
-        }
-      }
-      if (!running) {
-        return;
-      }
-      try {
-        Thread.sleep(50);
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-        return;
+        throw e;
       }
     }
   }

@@ -1,5 +1,6 @@
 package io.sparkrnn.job.driver;
 
+import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.job.executor.GradientTask;
@@ -145,7 +146,8 @@ public final class Evaluation {
       slots.add(p);
     }
     Broadcast<Validation.Input> broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance));
-    sc.setJobDescription("spark-rnn evaluate");
+    JobScope scope = JobScope.open(sc, "evaluate");   // the caller's job group and description kept
+    scope.describe("spark-rnn evaluate");
     try {
       List<Validation.Result> parts = sc.parallelize(slots, partitions)
           .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList), false).collect();
@@ -160,6 +162,7 @@ public final class Evaluation {
       return Metrics.of(config, tf, cl, feedback, fromStep);
     } finally {
       broadcast.destroy();
+      scope.close();
     }
   }
 

@@ -1,5 +1,6 @@
 package io.sparkrnn.job.driver;
 
+import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.ShardInfo;
@@ -51,7 +52,8 @@ public final class PredictJob {
       slots.add(p);
     }
     Broadcast<Input> broadcast = sc.broadcast(input);
-    sc.setJobDescription("spark-rnn predict");
+    JobScope scope = JobScope.open(sc, "predict");    // the caller's job group and description kept
+    scope.describe("spark-rnn predict");
     try {
       List<ShardResult> results = new ArrayList<>(sc.parallelize(slots, context.partitions())
           .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, PredictJob::predict), false).collect());
@@ -59,6 +61,7 @@ public final class PredictJob {
       return results;
     } finally {
       broadcast.destroy();
+      scope.close();
     }
   }
 

@@ -1,5 +1,6 @@
 package io.sparkrnn.job.driver;
 
+import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.ShardInfo;
@@ -300,8 +301,18 @@ public final class Trainer {
   public record Summary(long steps, double finalLoss, double validationLoss, double sequencesPerSecond, Set<String> devices,
       String modelPath) {}
 
-  /** Runs the training loop on an existing Spark context. */
+  /**
+   * Runs the training loop on an existing Spark context. Its jobs carry the caller's job group and
+   * tags (a notebook's cancel reaches them; a cancelled job stops the run) and their own
+   * descriptions, the caller's put back at the end ({@link JobScope}).
+   */
   public Summary run(JavaSparkContext sc) throws IOException {
+    try (JobScope scope = JobScope.open(sc, "train")) {
+      return runInScope(sc);
+    }
+  }
+
+  private Summary runInScope(JavaSparkContext sc) throws IOException {
     lastDriverBytesPerStep = 0;
     boolean barrier = config.sync().equals("barrier");
     int partitions = partitions(sc);

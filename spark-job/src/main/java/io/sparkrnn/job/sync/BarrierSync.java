@@ -103,7 +103,8 @@ public final class BarrierSync implements StepSync {
    * the job when a barrier result stage fails instead of rerunning it. The rerun recomputes the
    * same steps from the same broadcast state, so the weights stay bit-identical. Errors that
    * would fail every attempt the same way (too few task slots; a user error raised in a task,
-   * such as a missing --device) stop at once, as a user error.
+   * such as a missing --device) stop at once, as a user error. A cancelled job (a notebook's
+   * interrupt, {@code cancelJobGroup}, the UI's kill, {@code SparkContext.stop}) stops the run.
    */
   private BarrierTraining.SegmentResult runSegment(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context,
       GradientExchange.Server exchange, BarrierTraining.SegmentInput input, int partitions, PrintStream log) {
@@ -112,6 +113,9 @@ public final class BarrierSync implements StepSync {
       try {
         return BarrierTraining.run(sc, slots, context, exchange, run);
       } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
+        if (BarrierTraining.cancelled(e)) {
+          throw e;                         // the user's cancel, or a stopped SparkContext: not a failure to run again
+        }
         String why = BarrierTraining.explain(e, partitions);
         if (why != null) {
           throw new BadInputException(why, e); // the user's to fix: printed alone, exit 2

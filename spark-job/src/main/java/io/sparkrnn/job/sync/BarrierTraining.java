@@ -147,6 +147,23 @@ public final class BarrierTraining {
     return null;
   }
 
+  /**
+   * Whether the failure is a cancellation: Spark fails every cancelled job (by job group, all
+   * jobs, the UI's kill of a job or stage, a SparkContext stopping) with error condition
+   * SPARK_JOB_CANCELLED; or the driver thread was interrupted.
+   */
+  public static boolean cancelled(Throwable failure) {
+    if (Thread.currentThread().isInterrupted()) {
+      return true;
+    }
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof org.apache.spark.SparkThrowable s && "SPARK_JOB_CANCELLED".equals(s.getCondition())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The text up to the first line break: Spark's failure messages go on with the stack trace. */
   public static String firstLine(String s) {
     int nl = s.indexOf('\n');

@@ -107,7 +107,8 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup", description = "untimed calls before timing, at least (default: 3)")
   int warmup = 3;
 
-  @Option(names = "--warmup-seconds", description = "untimed calls go on for at least this long (default: 3)")
+  @Option(names = "--warmup-seconds", description = "untimed calls go on for at least this long, then until the JIT has"
+      + " compiled nothing for 1 s (at most 30 s more) (default: 3)")
   double warmupSeconds = 3;
 
   @Option(names = "--min-seconds", description = "more timed runs than --runs, up to 10000, until they take about this long"
@@ -392,16 +393,20 @@ public final class BenchCommand implements Callable<Integer> {
       Params params = Params.initialize(config, seed);
       var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
       Runnable step = forwardOnly ? () -> engine.forward(params, b, null) : () -> engine.lossAndGradient(params, b, null);
-      long start = System.nanoTime();
       int calls = 0;
       int minCalls = device.equals("reference") ? Math.min(1, warmup) : warmup;
-      double minWarmSeconds = device.equals("reference") ? 0 : warmupSeconds;
+      WarmUp warm = WarmUp.of(minCalls, device.equals("reference") ? 0 : warmupSeconds);
       double lastCallSeconds = Double.MAX_VALUE;
-      while (calls < minCalls || (System.nanoTime() - start) / 1e9 < minWarmSeconds) {
+      while (warm.more(calls)) {
         long t0 = System.nanoTime();
         step.run();
         lastCallSeconds = (System.nanoTime() - t0) / 1e9;
         calls++;
+      }
+      double warmSeconds = warm.seconds();
+      if (warm.cutShort()) {
+        System.err.printf("bench: %s %s: the JIT was still compiling after %.0f s of warm-up; the row may be slow"
+            + " (a loaded machine? raise --warmup-seconds)%n", s, device, warmSeconds);
       }
       // a 1 ms step timed 7 times is a 7 ms window, at the mercy of one hiccup of a shared machine
       int timedRuns = device.equals("reference") || calls == 0 ? runs
@@ -426,6 +431,8 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("min_ms", r.minSeconds() * 1e3);
       row.put("runs", timedRuns);
       row.put("warmup_calls", calls);
+      row.put("warmup_s", warmSeconds);
+      row.put("warmup_last_ms", calls == 0 ? null : lastCallSeconds * 1e3);   // sets the timed runs: ⌈min-seconds / it⌉
       return row;
     }
   }

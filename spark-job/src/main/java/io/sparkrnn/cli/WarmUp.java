@@ -1,0 +1,71 @@
+package io.sparkrnn.cli;
+
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.function.LongSupplier;
+
+/**
+ * When a bench row's untimed calls may stop: after at least {@code minCalls} calls and
+ * {@code minSeconds}, and then only once the JIT has compiled nothing for {@code quietSeconds}
+ * (the JVM's total compilation time, {@link CompilationMXBean}, has not moved), or at
+ * {@code maxSeconds} at the latest. A fixed warm-up is not enough on a loaded machine: C2's
+ * compiler threads get little CPU, and rows timed while the Vector API code still ran
+ * interpreted came out 15–20× slow, allocating tens of MB per step (seen: LSTM H=64 after 3 s
+ * at load 4–5, 45 ms/step against 2.3 ms after 10 s).
+ */
+final class WarmUp {
+  private final int minCalls;
+  private final long minNanos;
+  private final long maxNanos;
+  private final long quietNanos;
+  private final LongSupplier clock;
+  /** The JIT's total compilation time in ms, or null where the JVM does not report it. */
+  private final LongSupplier compileMillis;
+  private final long start;
+  private long lastCompileMillis;
+  private long quietSince;
+
+  WarmUp(int minCalls, double minSeconds, double maxSeconds, double quietSeconds, LongSupplier clock, LongSupplier compileMillis) {
+    this.minCalls = minCalls;
+    this.minNanos = (long) (minSeconds * 1e9);
+    this.maxNanos = (long) (Math.max(minSeconds, maxSeconds) * 1e9);
+    this.quietNanos = (long) (quietSeconds * 1e9);
+    this.clock = clock;
+    this.compileMillis = compileMillis;
+    this.start = clock.getAsLong();
+    this.quietSince = start;
+    this.lastCompileMillis = compileMillis == null ? 0 : compileMillis.getAsLong();
+  }
+
+  /** This JVM's clock and JIT; without a waiting time for the JIT where {@code minSeconds} is 0. */
+  static WarmUp of(int minCalls, double minSeconds) {
+    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+    LongSupplier compile = jit != null && jit.isCompilationTimeMonitoringSupported() ? jit::getTotalCompilationTime : null;
+    return new WarmUp(minCalls, minSeconds, minSeconds == 0 ? 0 : minSeconds + 30, 1.0, System::nanoTime,
+        minSeconds == 0 ? null : compile);
+  }
+
+  /** Whether to make another untimed call, {@code calls} made so far. */
+  boolean more(int calls) {
+    long now = clock.getAsLong();
+    if (compileMillis != null) {
+      long c = compileMillis.getAsLong();
+      if (c != lastCompileMillis) {
+        lastCompileMillis = c;
+        quietSince = now;
+      }
+    }
+    return calls < minCalls || now - start < minNanos
+        || (compileMillis != null && now - quietSince < quietNanos && now - start < maxNanos);
+  }
+
+  /** Seconds since the start. */
+  double seconds() {
+    return (clock.getAsLong() - start) / 1e9;
+  }
+
+  /** Whether it stopped at {@code maxSeconds} with the JIT still compiling. */
+  boolean cutShort() {
+    return compileMillis != null && clock.getAsLong() - quietSince < quietNanos;
+  }
+}

@@ -410,6 +410,12 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
 
   /** {@link #transform(Dataset)} with other {@link SeriesScorer.Limits} (tests: every path of the scorer on a small table). */
   Dataset<Row> transform(Dataset<?> dataset, SeriesScorer.Limits limits) {
+    if (dataset.isStreaming()) {
+      // each key's state runs over all its rows in order; a micro-batch holds some of them, in no order across batches
+      throw new BadInputException("RnnModel.transform: the table is a streaming DataFrame; transform scores each key's whole"
+          + " series in order and takes a batch table (read the stream's sink as a table, or score each micro-batch's"
+          + " complete series in foreachBatch)");
+    }
     StructType outSchema = transformSchema(dataset.schema(), true);
     ModelConfig c = trainedModel().config();
     Dataset<Row> table = dataset.toDF();

@@ -504,6 +504,14 @@ class RnnEstimatorTest {
     assertTrue(messages.toString().contains("the cell's interrupt"), messages.toString());
   }
 
+  @Test
+  void aStreamingTableIsRefusedSayingWhy() {
+    Dataset<Row> stream = spark.readStream().format("rate").load()
+        .selectExpr("'sensor-00000' AS sensor", "timestamp AS ts", "CAST(value AS DOUBLE) AS temp", "CAST(value AS DOUBLE) AS load");
+    assertTrue(stream.isStreaming());
+    assertMessage(() -> model.transform(stream), "RnnModel.transform", "streaming DataFrame", "foreachBatch");
+  }
+
   /** The Spark jobs started while {@code work} runs. */
   static int jobsDuring(Runnable work) throws TimeoutException {
     AtomicInteger jobs = new AtomicInteger();

@@ -307,8 +307,11 @@ public final class Trainer {
    * descriptions, the caller's put back at the end ({@link JobScope}).
    */
   public Summary run(JavaSparkContext sc) throws IOException {
-    try (JobScope scope = JobScope.open(sc, "train")) {
+    JobScope scope = JobScope.open(sc, "train");
+    try {
       return runInScope(sc);
+    } finally {
+      scope.close();
     }
   }
 

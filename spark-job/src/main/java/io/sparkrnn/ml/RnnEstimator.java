@@ -1,18 +1,17 @@
 package io.sparkrnn.ml;
 
 import io.sparkrnn.data.Manifest;
+import io.sparkrnn.data.OptionRule;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.driver.Trainer;
 import io.sparkrnn.kernel.BadInputException;
-import io.sparkrnn.kernel.model.CellType;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -28,7 +27,6 @@ import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
-import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.StringArrayParam;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.DefaultParamsWritable;
@@ -39,6 +37,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import scala.Function1;
 
 /**
  * Trains an RNN, LSTM or GRU on a long-format Spark table (one row per key and time) as a Spark
@@ -126,6 +125,56 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   private final Param<String> workDir;
   private final Param<String> initialModel;
 
+  /**
+   * The params that are keys of {@code train} ({@link TrainConfig#KEYS}): param name → key. Their
+   * validators check the key's rule and {@link #trainKeys} passes their values on under the key.
+   */
+  static final Map<String, String> TRAIN_KEYS = orderedPairs("cell", "cell", "hiddenSize", "hidden-size", "numLayers",
+      "num-layers", "maxSteps", "steps", "epochs", "epochs", "batch", "batch", "lr", "lr", "seed", "seed", "partitions",
+      "partitions", "virtualPartitions", "virtual-partitions", "initialModel", "init", "optimizer", "optimizer", "lrSchedule",
+      "lr-schedule", "lrMin", "lr-min", "clipNorm", "clip-norm", "weightDecay", "weight-decay", "device", "device",
+      "validateEvery", "validate-every", "feedback", "feedback", "momentum", "momentum", "beta1", "beta1", "beta2", "beta2",
+      "eps", "eps", "tbptt", "tbptt", "engine", "engine", "checkpointEvery", "checkpoint-every", "onNan", "on-nan", "logEvery",
+      "log-every", "sync", "sync", "shardCache", "shard-cache");
+
+  /**
+   * The params that are options of {@code prep table}: param name → option (without dashes). Those
+   * not in {@link #TRAIN_KEYS} check the option's rule ({@link TableSpec#RULES}).
+   */
+  static final Map<String, String> TABLE_OPTIONS = orderedPairs("keyCols", "key", "orderCol", "order", "inputCols", "inputs",
+      "targetCols", "targets", "classes", "classes", "seq2one", "seq2one", "steps", "steps", "stride", "stride", "horizon",
+      "horizon", "minSteps", "min-steps", "split", "split", "validationFraction", "validation-fraction", "gap", "gap",
+      "normalize", "normalize", "missing", "missing", "batch", "batch");
+
+  /** {@code prep table}'s split, or auto: by key with keyCols, else by time (the option left out). */
+  private static final OptionRule SPLIT = (name, value) -> {
+    if (!value.strip().equalsIgnoreCase("auto")) {
+      try {
+        TableSpec.RULES.get("split").check(name, value);
+      } catch (BadInputException e) {
+        throw new BadInputException(e.getMessage() + ", or auto (by key with keyCols, else by time)");
+      }
+    }
+  };
+
+  private static Map<String, String> orderedPairs(String... pairs) {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (int i = 0; i < pairs.length; i += 2) {
+      m.put(pairs[i], pairs[i + 1]);
+    }
+    return java.util.Collections.unmodifiableMap(m);
+  }
+
+  /** The validator of a param that is an option of train or prep table: that option's rule (train's where both have it). */
+  private static <T> Function1<T, Object> rule(String param) {
+    OptionRule r = TRAIN_KEYS.containsKey(param) ? TrainConfig.RULES.get(TRAIN_KEYS.get(param))
+        : TableSpec.RULES.get(TABLE_OPTIONS.get(param));
+    if (r == null) {
+      throw new IllegalStateException("no rule for param " + param);
+    }
+    return RnnColumns.validator(param, r);
+  }
+
   public RnnEstimator(String uid) {
     this.uid = uid;
     // params after uid: a Param records its parent's uid when it is made
@@ -139,55 +188,52 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     predictedClassCol = RnnColumns.predictedClassCol(this);
     seq2one = RnnColumns.seq2one(this);
     classes = RnnColumns.classes(this);
-    steps = new IntParam(this, "steps", "T, time steps per training window (prep table's --steps; required)",
-        ParamValidators.gtEq(1));
-    optimizer = new Param<>(this, "optimizer", "the optimizer: adam, adamw or sgd (train's optimizer)");
-    lrSchedule = new Param<>(this, "lrSchedule", "constant, or cosine from lr to lrMin over the run (train's lr-schedule)");
-    lrMin = new DoubleParam(this, "lrMin", "the learning rate the cosine schedule ends at (train's lr-min)");
-    clipNorm = new DoubleParam(this, "clipNorm", "clip the gradient's global L2 norm to this; 0 for none (train's clip-norm)");
-    weightDecay = new DoubleParam(this, "weightDecay", "L2 penalty (adam, sgd) or decoupled decay (adamw) (train's weight-decay)");
-    device = new Param<>(this, "device", "where the kernels run: auto, gpu, cpu-opencl or jvm (train's device)");
-    validateEvery = new LongParam(this, "validateEvery", "validate every N steps and at the end; 0 for never (train's validate-every)");
-    momentum = new DoubleParam(this, "momentum", "SGD's momentum (train's momentum)");
-    beta1 = new DoubleParam(this, "beta1", "Adam's first-moment decay (train's beta1)");
-    beta2 = new DoubleParam(this, "beta2", "Adam's second-moment decay (train's beta2)");
-    eps = new DoubleParam(this, "eps", "Adam's epsilon (train's eps)");
-    tbptt = new IntParam(this, "tbptt", "truncated BPTT: steps per backward window, 0 for full BPTT (train's tbptt)");
-    engine = new Param<>(this, "engine", "kernel (float32 on the device) or reference (float64) (train's engine)");
-    checkpointEvery = new LongParam(this, "checkpointEvery", "write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every)");
-    onNan = new Param<>(this, "onNan", "a non-finite loss or gradient: stop or skip the step (train's on-nan)");
-    logEvery = new LongParam(this, "logEvery", "log the loss every N steps (train's log-every)");
-    sync = new Param<>(this, "sync", "barrier (tasks exchange each step's sums) or job (one Spark job per step) (train's sync)");
-    shardCache = new Param<>(this, "shardCache", "each executor's bound on cached shards: 512m, 2g, bytes, 0 or a share of the heap such as 25% (train's shard-cache)");
-    feedback = new IntParam(this, "feedback", "closed-loop validation: the last K steps driven by the model's outputs (train's feedback)");
-    minSteps = new IntParam(this, "minSteps", "M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T");
-    split = new Param<>(this, "split", "auto (by key with keyCols, else by time), by-key or by-time");
-    gap = new IntParam(this, "gap", "with split by-time: rows left out between the training and validation parts");
-    missing = new Param<>(this, "missing", "a null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value)");
-    stride = new IntParam(this, "stride", "S, rows between window starts; 0 for T", ParamValidators.gtEq(0));
+    steps = new IntParam(this, "steps", "T, time steps per training window (prep table's --steps; required)", rule("steps"));
+    optimizer = new Param<>(this, "optimizer", "the optimizer: adam, adamw or sgd (train's optimizer)", rule("optimizer"));
+    lrSchedule = new Param<>(this, "lrSchedule", "constant, or cosine from lr to lrMin over the run (train's lr-schedule)", rule("lrSchedule"));
+    lrMin = new DoubleParam(this, "lrMin", "the learning rate the cosine schedule ends at (train's lr-min)", rule("lrMin"));
+    clipNorm = new DoubleParam(this, "clipNorm", "clip the gradient's global L2 norm to this; 0 for none (train's clip-norm)", rule("clipNorm"));
+    weightDecay = new DoubleParam(this, "weightDecay", "L2 penalty (adam, sgd) or decoupled decay (adamw) (train's weight-decay)", rule("weightDecay"));
+    device = new Param<>(this, "device", "where the kernels run: auto, gpu, cpu-opencl or jvm (train's device)", rule("device"));
+    validateEvery = new LongParam(this, "validateEvery", "validate every N steps and at the end; 0 for never (train's validate-every)", rule("validateEvery"));
+    momentum = new DoubleParam(this, "momentum", "SGD's momentum (train's momentum)", rule("momentum"));
+    beta1 = new DoubleParam(this, "beta1", "Adam's first-moment decay (train's beta1)", rule("beta1"));
+    beta2 = new DoubleParam(this, "beta2", "Adam's second-moment decay (train's beta2)", rule("beta2"));
+    eps = new DoubleParam(this, "eps", "Adam's epsilon (train's eps)", rule("eps"));
+    tbptt = new IntParam(this, "tbptt", "truncated BPTT: steps per backward window, 0 for full BPTT (train's tbptt)", rule("tbptt"));
+    engine = new Param<>(this, "engine", "kernel (float32 on the device) or reference (float64) (train's engine)", rule("engine"));
+    checkpointEvery = new LongParam(this, "checkpointEvery", "write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every)", rule("checkpointEvery"));
+    onNan = new Param<>(this, "onNan", "a non-finite loss or gradient: stop or skip the step (train's on-nan)", rule("onNan"));
+    logEvery = new LongParam(this, "logEvery", "log the loss every N steps (train's log-every)", rule("logEvery"));
+    sync = new Param<>(this, "sync", "barrier (tasks exchange each step's sums) or job (one Spark job per step) (train's sync)", rule("sync"));
+    shardCache = new Param<>(this, "shardCache", "each executor's bound on cached shards: 512m, 2g, bytes, 0 or a share of the heap such as 25% (train's shard-cache)", rule("shardCache"));
+    feedback = new IntParam(this, "feedback", "closed-loop validation: the last K steps driven by the model's outputs (train's feedback)", rule("feedback"));
+    minSteps = new IntParam(this, "minSteps", "M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T", rule("minSteps"));
+    split = new Param<>(this, "split", "auto (by key with keyCols, else by time), by-key or by-time", RnnColumns.validator("split", SPLIT));
+    gap = new IntParam(this, "gap", "with split by-time: rows left out between the training and validation parts", rule("gap"));
+    missing = new Param<>(this, "missing", "a null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value)", rule("missing"));
+    stride = new IntParam(this, "stride", "S, rows between window starts; 0 for T", rule("stride"));
     normalize = new BooleanParam(this, "normalize", "z-score inputs (and regression targets) with the training split's"
         + " statistics; transform applies them and undoes them on the outputs");
     validationFraction = new DoubleParam(this, "validationFraction", "share of keys held out for validation (by key; by"
-        + " time without keys)", ParamValidators.inRange(0, 1, true, false));
-    cell = new Param<>(this, "cell", "rnn | lstm | gru", ParamValidators.inArray(new String[] {"rnn", "lstm", "gru"}));
-    hiddenSize = new IntParam(this, "hiddenSize", "H, units per layer", ParamValidators.gtEq(1));
-    numLayers = new IntParam(this, "numLayers", "stacked recurrent layers", ParamValidators.gtEq(1));
-    maxSteps = new LongParam(this, "maxSteps", "optimizer steps to train (train's --steps); 0: use epochs",
-        ParamValidators.gtEq(0));
-    epochs = new IntParam(this, "epochs", "passes over the training windows (when maxSteps is 0)", ParamValidators.gtEq(0));
-    batch = new IntParam(this, "batch", "B, windows per optimizer step (and per shard)", ParamValidators.gtEq(1));
-    lr = new DoubleParam(this, "lr", "learning rate (Adam)", ParamValidators.gt(0));
-    seed = new LongParam(this, "seed", "seed of the initialisation, the data order and the by-key split");
+        + " time without keys)", rule("validationFraction"));
+    cell = new Param<>(this, "cell", "rnn | lstm | gru", rule("cell"));
+    hiddenSize = new IntParam(this, "hiddenSize", "H, units per layer", rule("hiddenSize"));
+    numLayers = new IntParam(this, "numLayers", "stacked recurrent layers", rule("numLayers"));
+    maxSteps = new LongParam(this, "maxSteps", "optimizer steps to train (train's --steps); 0: use epochs", rule("maxSteps"));
+    epochs = new IntParam(this, "epochs", "passes over the training windows (when maxSteps is 0)", rule("epochs"));
+    batch = new IntParam(this, "batch", "B, windows per optimizer step (and per shard)", rule("batch"));
+    lr = new DoubleParam(this, "lr", "learning rate (Adam)", rule("lr"));
+    seed = new LongParam(this, "seed", "seed of the initialisation, the data order and the by-key split", rule("seed"));
     partitions = new IntParam(this, "partitions", "Spark partitions of a training step (0: 1 on a local master, else the"
-        + " default parallelism)", ParamValidators.gtEq(0));
+        + " default parallelism)", rule("partitions"));
     virtualPartitions = new IntParam(this, "virtualPartitions", "V fixed groups of each step's batch whose sums are added in a"
-        + " fixed tree: the same weights for any partition count (train's --virtual-partitions; 0: min(batch, 16))",
-        ParamValidators.gtEq(0));
+        + " fixed tree: the same weights for any partition count (train's --virtual-partitions; 0: min(batch, 16))", rule("virtualPartitions"));
     workDir = new Param<>(this, "workDir", "Hadoop URI under which each fit makes rnn-fit-<uuid>/ (shards, checkpoints,"
-        + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after");
+        + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after", RnnColumns.validator("workDir", OptionRule.nonBlank("a Hadoop URI or path")));
     initialModel = new Param<>(this, "initialModel", "warm start: Hadoop URI of a model file (model.safetensors of train,"
         + " import or a saved RnnModel directory) whose weights training starts from (train's --init); unset: a seeded"
-        + " random initialisation");
+        + " random initialisation", rule("initialModel"));
     setDefault(keyCols, new String[0]);
     setDefault(targetCols, new String[0]);
     setDefault(horizon, -1);
@@ -255,7 +301,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setKeyCols(String... value) {
-    return (RnnEstimator) set(keyCols, names("setKeyCols", value, true));
+    return (RnnEstimator) set(keyCols, copy(value));
   }
 
   public Param<String> orderCol() {
@@ -267,7 +313,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setOrderCol(String value) {
-    return (RnnEstimator) set(orderCol, names("setOrderCol", new String[] {value}, false)[0]);
+    return (RnnEstimator) set(orderCol, value);
   }
 
   public StringArrayParam inputCols() {
@@ -279,7 +325,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setInputCols(String... value) {
-    return (RnnEstimator) set(inputCols, names("setInputCols", value, false));
+    return (RnnEstimator) set(inputCols, copy(value));
   }
 
   public StringArrayParam targetCols() {
@@ -291,7 +337,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setTargetCols(String... value) {
-    return (RnnEstimator) set(targetCols, names("setTargetCols", value, true));
+    return (RnnEstimator) set(targetCols, copy(value));
   }
 
   public IntParam horizon() {
@@ -303,7 +349,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setHorizon(int value) {
-    return (RnnEstimator) set(horizon, atLeast("setHorizon", -1, value));
+    return (RnnEstimator) set(horizon, value);
   }
 
   public Param<String> predictionCol() {
@@ -365,9 +411,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setClasses(int value) {
-    if (value == 1 || value < 0) {
-      throw new BadInputException("setClasses: expected 0 (regression) or at least 2 classes, found " + value);
-    }
     return (RnnEstimator) set(classes, value);
   }
 
@@ -381,7 +424,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   /** T, the training window's length in rows (not the optimizer's steps: see {@link #setMaxSteps}). */
   public RnnEstimator setSteps(int value) {
-    return (RnnEstimator) set(steps, atLeast("setSteps", 1, value));
+    return (RnnEstimator) set(steps, value);
   }
 
   public IntParam stride() {
@@ -393,7 +436,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setStride(int value) {
-    return (RnnEstimator) set(stride, atLeast("setStride", 0, value));
+    return (RnnEstimator) set(stride, value);
   }
 
   public BooleanParam normalize() {
@@ -417,9 +460,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setValidationFraction(double value) {
-    if (!(value >= 0 && value < 1)) {
-      throw new BadInputException("setValidationFraction: expected a share in [0, 1), found " + value);
-    }
     return (RnnEstimator) set(validationFraction, value);
   }
 
@@ -434,9 +474,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setCell(String value) {
-    String c = value == null ? "" : value.toLowerCase(Locale.ROOT);
-    CellType.parse(c); // the same message as train's --cell
-    return (RnnEstimator) set(cell, c);
+    return (RnnEstimator) set(cell, value == null ? null : value.toLowerCase(Locale.ROOT));
   }
 
   public IntParam hiddenSize() {
@@ -448,7 +486,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setHiddenSize(int value) {
-    return (RnnEstimator) set(hiddenSize, atLeast("setHiddenSize", 1, value));
+    return (RnnEstimator) set(hiddenSize, value);
   }
 
   public IntParam numLayers() {
@@ -460,7 +498,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setNumLayers(int value) {
-    return (RnnEstimator) set(numLayers, atLeast("setNumLayers", 1, value));
+    return (RnnEstimator) set(numLayers, value);
   }
 
   public LongParam maxSteps() {
@@ -473,9 +511,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   /** Optimizer steps to train ({@code train --steps}); 0 trains {@link #setEpochs} epochs instead. */
   public RnnEstimator setMaxSteps(long value) {
-    if (value < 0) {
-      throw new BadInputException("setMaxSteps: expected optimizer steps >= 0 (0: use epochs), found " + value);
-    }
     return (RnnEstimator) set(maxSteps, value);
   }
 
@@ -488,7 +523,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setEpochs(int value) {
-    return (RnnEstimator) set(epochs, atLeast("setEpochs", 0, value));
+    return (RnnEstimator) set(epochs, value);
   }
 
   public IntParam batch() {
@@ -500,7 +535,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setBatch(int value) {
-    return (RnnEstimator) set(batch, atLeast("setBatch", 1, value));
+    return (RnnEstimator) set(batch, value);
   }
 
   public DoubleParam lr() {
@@ -512,9 +547,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setLr(double value) {
-    if (!(value > 0 && Double.isFinite(value))) {
-      throw new BadInputException("setLr: expected a finite learning rate > 0, found " + value);
-    }
     return (RnnEstimator) set(lr, value);
   }
 
@@ -539,7 +571,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setPartitions(int value) {
-    return (RnnEstimator) set(partitions, atLeast("setPartitions", 0, value));
+    return (RnnEstimator) set(partitions, value);
   }
 
   public IntParam virtualPartitions() {
@@ -551,7 +583,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setVirtualPartitions(int value) {
-    return (RnnEstimator) set(virtualPartitions, atLeast("setVirtualPartitions", 0, value));
+    return (RnnEstimator) set(virtualPartitions, value);
   }
 
   public Param<String> workDir() {
@@ -563,9 +595,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setWorkDir(String value) {
-    if (value == null || value.isBlank()) {
-      throw new BadInputException("setWorkDir: expected a Hadoop URI or path, found '" + value + "'");
-    }
     return (RnnEstimator) set(workDir, value);
   }
 
@@ -586,30 +615,11 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    * {@code normalize}, the training split's statistics: the same table gives the same ones).
    */
   public RnnEstimator setInitialModel(String value) {
-    if (value == null || value.isBlank()) {
-      throw new BadInputException("setInitialModel: expected a Hadoop URI or path of a model file, found '" + value + "'");
-    }
     return (RnnEstimator) set(initialModel, value);
   }
 
-  private static int atLeast(String setter, int min, int value) {
-    if (value < min) {
-      throw new BadInputException(setter + ": expected at least " + min + ", found " + value);
-    }
-    return value;
-  }
-
-  private static String[] names(String setter, String[] value, boolean mayBeEmpty) {
-    if (value == null || (!mayBeEmpty && value.length == 0)) {
-      throw new BadInputException(setter + ": expected " + (mayBeEmpty ? "" : "at least one ") + "column name, found "
-          + (value == null ? "null" : "none"));
-    }
-    for (String v : value) {
-      if (v == null || v.isBlank()) {
-        throw new BadInputException(setter + ": a column name is empty in " + Arrays.toString(value));
-      }
-    }
-    return value.clone();
+  private static String[] copy(String[] value) {
+    return value == null ? null : value.clone();
   }
 
   // ---- fit ----
@@ -952,38 +962,12 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     Map<String, String> k = new LinkedHashMap<>();
     k.put("data", data);
     k.put("out", out);
-    k.put("cell", getCell());
-    k.put("hidden-size", Integer.toString(getHiddenSize()));
-    k.put("num-layers", Integer.toString(getNumLayers()));
-    k.put("steps", Long.toString(getMaxSteps()));
-    k.put("epochs", Integer.toString(getEpochs()));
-    k.put("batch", Integer.toString(getBatch()));
-    k.put("lr", Double.toString(getLr()));
-    k.put("seed", Long.toString(getSeed()));
-    k.put("partitions", Integer.toString(getPartitions()));
-    k.put("virtual-partitions", Integer.toString(getVirtualPartitions()));
-    if (getInitialModel() != null) {
-      k.put("init", getInitialModel());
+    for (Map.Entry<String, String> e : TRAIN_KEYS.entrySet()) {
+      Param<Object> p = getParam(e.getKey());
+      if (isDefined(p)) {
+        k.put(e.getValue(), getOrDefault(p).toString());
+      }
     }
-    k.put("optimizer", getOptimizer());
-    k.put("lr-schedule", getLrSchedule());
-    k.put("lr-min", Double.toString(getLrMin()));
-    k.put("clip-norm", Double.toString(getClipNorm()));
-    k.put("weight-decay", Double.toString(getWeightDecay()));
-    k.put("device", getDevice());
-    k.put("validate-every", Long.toString(getValidateEvery()));
-    k.put("feedback", Integer.toString(getFeedback()));
-    k.put("momentum", Double.toString(getMomentum()));
-    k.put("beta1", Double.toString(getBeta1()));
-    k.put("beta2", Double.toString(getBeta2()));
-    k.put("eps", Double.toString(getEps()));
-    k.put("tbptt", Integer.toString(getTbptt()));
-    k.put("engine", getEngine());
-    k.put("checkpoint-every", Long.toString(getCheckpointEvery()));
-    k.put("on-nan", getOnNan());
-    k.put("log-every", Long.toString(getLogEvery()));
-    k.put("sync", getSync());
-    k.put("shard-cache", getShardCache());
     return k;
   }
 

@@ -334,10 +334,10 @@ class RnnEstimatorTest {
     assertEquals(io.sparkrnn.job.TrainConfig.DEFAULTS.get("optimizer"), estimator().getOptimizer());
     IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
         () -> estimator().setOptimizer("rmsprop").transformSchema(table.schema()));
-    assertTrue(bad.getMessage().contains("optimizer"), bad.getMessage());
+    assertTrue(bad.getMessage().startsWith("setOptimizer: 'rmsprop' is not one of adam"), bad.getMessage());
     IllegalArgumentException split = assertThrows(IllegalArgumentException.class,
         () -> estimator().setSplit("random").transformSchema(table.schema()));
-    assertTrue(split.getMessage().contains("--split must be by-key or by-time"), split.getMessage());
+    assertTrue(split.getMessage().startsWith("setSplit: 'random' is not one of by-key, by-time"), split.getMessage());
     assertTrue(estimator().explainParams().contains("clipNorm"), "explainParams lists the new params");
     // every key of train is a param, except those fit decides itself (the files, the run's lifecycle, the model's kind from
     // the table) and the warm start, which is the initialModel param
@@ -439,9 +439,9 @@ class RnnEstimatorTest {
     assertEquals("lstm", new RnnEstimator().getCell());
     assertEquals(32, new RnnEstimator().getHiddenSize());
     assertTrue(new RnnEstimator().getNormalize());
-    assertMessage(() -> e.setHiddenSize(0), "setHiddenSize", "at least 1", "found 0");
+    assertMessage(() -> e.setHiddenSize(0), "setHiddenSize", "[1, 65536]", "found 0");
     assertMessage(() -> e.setCell("transformer"), "transformer");
-    assertMessage(() -> e.setValidationFraction(1.0), "setValidationFraction", "[0, 1)");
+    assertMessage(() -> e.setValidationFraction(1.0), "setValidationFraction", "[0.0, 1.0)");
     assertMessage(() -> new RnnEstimator().setOrderCol("ts").setInputCols("temp").fit(table), "steps", "setSteps");
   }
 

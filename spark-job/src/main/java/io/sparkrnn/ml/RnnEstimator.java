@@ -1,17 +1,23 @@
 package io.sparkrnn.ml;
 
 import io.sparkrnn.data.Manifest;
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.OptionRule;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.driver.Trainer;
+import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -610,9 +616,10 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    * Warm start ({@code train --init}): training starts from the weights of this model file — a
    * {@code model.safetensors} written by {@code train}, {@code import} (PyTorch) or an
    * {@link RnnModel} saved directory — instead of a seeded initialisation; the optimizer starts
-   * fresh. {@code fit} refuses a file whose cell, layers, H, F, O, mode or loss differ from this
-   * estimator's, or whose recorded normalisation differs from the one the fit computes (with
-   * {@code normalize}, the training split's statistics: the same table gives the same ones).
+   * fresh. With {@code normalize} the table is prepped with the statistics the file records (its
+   * weights expect inputs in those units). {@code fit} refuses, before any job, a missing file and
+   * one whose cell, layers, H, mode, loss, F or O differ from what this estimator and the table's
+   * columns ask (see {@link #checkInitialModel}).
    */
   public RnnEstimator setInitialModel(String value) {
     return (RnnEstimator) set(initialModel, value);
@@ -1000,21 +1007,27 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     TableSpec spec = tableSpec();
     SparkSession spark = dataset.sparkSession();
     SparkContext sc = spark.sparkContext();
-    boolean given = getWorkDir() != null;
-    Path dir = new Path(given ? getWorkDir() : defaultParent(sc), "rnn-fit-" + UUID.randomUUID());
-    String data = new Path(dir, "data").toString();
-    String out = new Path(dir, "train").toString();
-    LOG.info("RnnEstimator {}: working in {}{}", uid, dir, given ? "" : " (removed when done)");
     try {
-      try {
-        String init = getInitialModel();
-        if (init != null && HadoopFiles.isDirectory(init, sc.hadoopConfiguration())) {
+      // the initial model, checked against the params and the schema before any job or directory
+      String init = getInitialModel();
+      TrainedModel initial = null;
+      if (init != null) {
+        if (HadoopFiles.isDirectory(init, sc.hadoopConfiguration())) {
           init = new Path(init, RnnModel.MODEL_FILE).toString();   // a saved RnnModel
         }
+        initial = Trainer.loadInitial(init, sc.hadoopConfiguration(), "setInitialModel");
+        checkInitialModel(initial, init, dataset.schema());
+      }
+      boolean given = getWorkDir() != null;
+      Path dir = new Path(given ? getWorkDir() : defaultParent(sc), "rnn-fit-" + UUID.randomUUID());
+      String data = new Path(dir, "data").toString();
+      String out = new Path(dir, "train").toString();
+      LOG.info("RnnEstimator {}: working in {}{}", uid, dir, given ? "" : " (removed when done)");
+      try {
         // the initial weights expect inputs in the units they were trained in: prep with its statistics
-        io.sparkrnn.data.Normalization fixed = init != null && spec.normalize()
-            ? io.sparkrnn.infer.TrainedModel.load(init, sc.hadoopConfiguration()).normalization() : null;
-        Manifest manifest = SequenceTables.prep(dataset.toDF(), spec, data, false, fixed);
+        Normalization fixed = initial != null && spec.normalize() ? initial.normalization() : null;
+        Manifest manifest = SequenceTables.prep(dataset.toDF(), spec, data, false, fixed,
+            "setInitialModel: the statistics of the initial model " + init);
         LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
             manifest.sequences(io.sparkrnn.data.Split.TRAIN), manifest.sequences(io.sparkrnn.data.Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
@@ -1036,6 +1049,52 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       }
     } catch (IOException e) {
       throw new UncheckedIOException("RnnEstimator: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Refuses, before any job, an initial model that cannot start this fit: its cell, layers, H,
+   * mode (seq2one) and loss (classes) against the params, its F against the input columns when
+   * they are numbers (one feature each), its O against the targets (the classes, the target
+   * columns, or the inputs themselves), and recorded statistics without {@code normalize}. Warns
+   * when it records none but the fit normalises: its weights then meet the table's z-scores.
+   */
+  void checkInitialModel(TrainedModel initial, String path, StructType schema) {
+    ModelConfig c = initial.config();
+    String who = "setInitialModel: the initial model " + path;
+    int features = 0;
+    for (String in : getInputCols()) {
+      int w = RnnColumns.inputWidth("RnnEstimator", RnnColumns.field("RnnEstimator", schema, in, "inputCols"));
+      features = w == 0 || features < 0 ? -1 : features + w;   // an array or Vector: its width is known per row
+    }
+    int outputs = getClasses() > 0 ? getClasses() : getTargetCols().length > 0 ? getTargetCols().length : features;
+    String[][] fields = {
+        {"cell", c.cell().id(), getCell(), "setCell"},
+        {"numLayers", Integer.toString(c.numLayers()), Integer.toString(getNumLayers()), "setNumLayers"},
+        {"hiddenSize", Integer.toString(c.hiddenSize()), Integer.toString(getHiddenSize()), "setHiddenSize"},
+        {"mode", c.mode().id(), (getSeq2one() ? Mode.SEQ2ONE : Mode.SEQ2SEQ).id(), "setSeq2one"},
+        {"loss", c.loss().id(), (getClasses() > 0 ? LossType.CROSS_ENTROPY : LossType.MSE).id(), "setClasses"},
+        {"F = " + c.inputSize() + " input features", Integer.toString(c.inputSize()), Integer.toString(features),
+            "setInputCols " + Arrays.toString(getInputCols())},
+        {"O = " + c.outputSize() + " outputs", Integer.toString(c.outputSize()), Integer.toString(outputs),
+            getClasses() > 0 ? "setClasses" : getTargetCols().length > 0 ? "setTargetCols " + Arrays.toString(getTargetCols())
+                : "the targets are the inputs, setInputCols " + Arrays.toString(getInputCols())}};
+    for (String[] f : fields) {
+      if (!f[2].equals("-1") && !f[1].equals(f[2])) {
+        throw new BadInputException(who + " has " + (f[0].contains(" = ") ? f[0] : f[0] + " " + f[1]) + ", this estimator"
+            + " asks for " + f[2] + " (" + f[3] + ")");
+      }
+    }
+    if (initial.normalization() != null && !getNormalize()) {
+      throw new BadInputException(who + " records the normalisation its weights were trained with, and normalize is"
+          + " false: the table would reach them in other units. setNormalize(true) preps it with the model's statistics");
+    }
+    if (initial.normalization() == null && getNormalize()) {
+      LOG.warn("RnnEstimator {}: the initial model {} records no normalisation statistics (a PyTorch import without"
+          + " \"normalization\" in its config, say), so nothing says which units its weights were trained on; this fit"
+          + " z-scores the table with its training split's statistics and records those. If the weights were trained on"
+          + " raw values, setNormalize(false); if on z-scores, import the model again with its \"normalization\" in the"
+          + " --config JSON (as export writes it)", uid, path);
     }
   }
 

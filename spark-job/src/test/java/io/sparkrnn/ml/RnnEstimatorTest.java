@@ -310,7 +310,81 @@ class RnnEstimatorTest {
     // another hidden size cannot start from it: refused naming the field
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> estimator().setHiddenSize(4).setInitialModel(saved.resolve("model.safetensors").toString()).setMaxSteps(1).fit(table));
-    assertTrue(e.getMessage().contains("has hidden-size 8, the run has hidden-size 4"), e.getMessage());
+    assertTrue(e.getMessage().contains("has hiddenSize 8, this estimator asks for 4 (setHiddenSize)"), e.getMessage());
+  }
+
+  @Test
+  void anInitialModelThatCannotStartTheFitIsRefusedBeforeAnyJobNamingItAndWhatTheEstimatorAsks() throws Exception {
+    String regression = tmp.resolve("init-checks/regression").toString();   // lstm, H=8, F=O=2 (temp, load), normalised
+    model.write().overwrite().save(regression);
+    String classes = tmp.resolve("init-checks/classes").toString();         // seq2one, 2 classes
+    seq2oneModel().write().overwrite().save(classes);
+    String missing = tmp.resolve("init-checks/nothing-here").toString();
+    String file = regression + "/model.safetensors";
+    String is = "setInitialModel: the initial model ";
+    int jobs = jobsDuring(() -> {
+      assertMessage(() -> estimator().setInitialModel(missing).fit(table), is + missing + " does not exist");
+      assertMessage(() -> estimator().setInitialModel(classes).fit(labelled()),
+          is + classes + "/model.safetensors has mode seq2one, this estimator asks for seq2seq (setSeq2one)");
+      assertMessage(() -> estimator().setSeq2one(true).setTargetCols("morning").setInitialModel(classes).fit(labelled()),
+          "has loss cross_entropy, this estimator asks for mse (setClasses)");
+      assertMessage(() -> estimator().setInputCols("temp").setInitialModel(regression).fit(table),
+          is + file + " has F = 2 input features, this estimator asks for 1 (setInputCols [temp])");
+      assertMessage(() -> estimator().setTargetCols("temp").setInitialModel(regression).fit(table),
+          is + file + " has O = 2 outputs, this estimator asks for 1 (setTargetCols [temp])");
+      assertMessage(() -> estimator().setCell("gru").setInitialModel(regression).fit(table),
+          is + file + " has cell lstm, this estimator asks for gru (setCell)");
+      assertMessage(() -> estimator().setNumLayers(2).setInitialModel(regression).fit(table),
+          is + file + " has numLayers 1, this estimator asks for 2 (setNumLayers)");
+      assertMessage(() -> estimator().setNormalize(false).setInitialModel(regression).fit(table),
+          is + file + " records the normalisation its weights were trained with", "setNormalize(true)");
+    });
+    assertEquals(0, jobs, "Spark jobs started by the refused fits");
+    // an array column's width is known from its rows only: the check after prep's first pass names the initial model too
+    Dataset<Row> arrays = table.withColumn("t", org.apache.spark.sql.functions.array(col("temp")));
+    assertMessage(() -> estimator().setInputCols("t").setInitialModel(regression).fit(arrays),
+        "setInitialModel: the statistics of the initial model " + file + ": its input statistics have 2 features, this"
+            + " dataset has F=1");
+  }
+
+  @Test
+  void anInitialModelWithoutStatisticsFitWithNormalizeLogsAWarningSayingWhatToDo() throws Exception {
+    // as import writes a PyTorch state dict whose config has no "normalization"
+    io.sparkrnn.kernel.model.ModelConfig config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM,
+        1, 2, 8, 2, io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    Path file = tmp.resolve("init-raw.safetensors");
+    Files.write(file, io.sparkrnn.kernel.io.ModelFile.toBytes(io.sparkrnn.kernel.model.Params.initialize(config, 5), Map.of()));
+    List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
+    org.apache.logging.log4j.core.Logger logger =
+        (org.apache.logging.log4j.core.Logger) org.apache.logging.log4j.LogManager.getLogger(RnnEstimator.class);
+    org.apache.logging.log4j.core.appender.AbstractAppender capture =
+        new org.apache.logging.log4j.core.appender.AbstractAppender("capture", null, null, true,
+            org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
+          @Override
+          public void append(org.apache.logging.log4j.core.LogEvent event) {
+            if (event.getLevel() == org.apache.logging.log4j.Level.WARN) {
+              warnings.add(event.getMessage().getFormattedMessage());
+            }
+          }
+        };
+    capture.start();
+    logger.addAppender(capture);
+    try {
+      estimator().setInitialModel(file.toString()).setMaxSteps(1).fit(table);
+    } finally {
+      logger.removeAppender(capture);
+    }
+    assertEquals(1, warnings.size(), warnings.toString());
+    assertTrue(warnings.get(0).contains("the initial model " + file + " records no normalisation statistics"), warnings.get(0));
+    assertTrue(warnings.get(0).contains("setNormalize(false)"), warnings.get(0));
+    warnings.clear();
+    logger.addAppender(capture);
+    try {
+      estimator().setInitialModel(file.toString()).setNormalize(false).setMaxSteps(1).fit(table);
+    } finally {
+      logger.removeAppender(capture);
+    }
+    assertEquals(List.of(), warnings, "no warning when the fit does not normalise either");
   }
 
   @Test

@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -949,19 +951,49 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           getSplit().equals("auto") ? null : TableSpec.SplitMode.parse(getSplit()), getValidationFraction(), getGap(),
           getNormalize(), TableSpec.Missing.parse(getMissing()), getBatch(), getSeed(), 0, source);
     } catch (IllegalArgumentException e) {
-      throw new BadInputException("RnnEstimator: " + setterNames(e.getMessage()), e);
+      throw new BadInputException("RnnEstimator: " + inSetterWords(e.getMessage(), TABLE_OPTIONS), e);
     }
   }
 
-  private static String setterNames(String message) {
-    String[][] names = {{"--key", "keyCols"}, {"--order", "orderCol"}, {"--inputs", "inputCols"}, {"--targets", "targetCols"},
-        {"--classes", "classes"}, {"--seq2one", "seq2one"}, {"--steps", "steps"}, {"--stride", "stride"},
-        {"--horizon", "horizon"}, {"--batch", "batch"}, {"--validation-fraction", "validationFraction"}};
-    String m = message;
-    for (String[] n : names) {
-      m = m.replace(n[0], n[1]);
+  /** "--option" anywhere (group 1), or "key:" opening a message (group 2), as train's and prep table's messages name options. */
+  private static final Pattern OPTION = Pattern.compile("(?<![\\w-])--([a-z][a-z0-9-]*)(?![\\w-])|^([a-z][a-z0-9-]*):");
+
+  /**
+   * A message of {@code prep table}'s code ({@code options}: {@link #TABLE_OPTIONS}) or of
+   * {@code train}'s ({@link #TRAIN_KEYS}) in this class's words: each option that a param mirrors,
+   * as {@code --option} or as the {@code key:} that opens train's messages, becomes the param's
+   * setter; prep's "filter with --where", an option the estimator has not, becomes a filter on the
+   * table. One table per phase, because {@code --steps} is prep's window length ({@code setSteps})
+   * but train's optimizer steps ({@code setMaxSteps}).
+   */
+  static String inSetterWords(String message, Map<String, String> options) {
+    if (message == null) {
+      return null;
     }
-    return m;
+    Map<String, String> setterOf = new java.util.HashMap<>();
+    options.forEach((param, option) -> setterOf.put(option, RnnColumns.setter(param)));
+    Matcher m = OPTION.matcher(message.replace("filter with --where", "filter the table before fit (Dataset.where)"));
+    StringBuilder out = new StringBuilder();
+    while (m.find()) {
+      String setter = setterOf.get(m.group(1) != null ? m.group(1) : m.group(2));
+      m.appendReplacement(out, Matcher.quoteReplacement(setter == null ? m.group() : m.group(1) != null ? setter : setter + ":"));
+    }
+    return m.appendTail(out).toString();
+  }
+
+  /**
+   * The bad input in {@code e}'s cause chain (a bad value, or a device that {@code setDevice} asks
+   * for and the executors lack), also when it comes back from a Spark task inside a
+   * SparkException, as a {@link BadInputException} in this class's words ({@link #inSetterWords});
+   * null when there is none (the caller rethrows {@code e}: a bug keeps its type and trace).
+   */
+  static BadInputException inSetterWords(Throwable e, Map<String, String> options) {
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (t instanceof BadInputException || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException) {
+        return new BadInputException("RnnEstimator: " + inSetterWords(t.getMessage(), options), e);
+      }
+    }
+    return null;
   }
 
   /** The keys of {@code bin/spark-rnn train} this estimator sets. */
@@ -984,7 +1016,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     try {
       TrainConfig.parse(trainKeys("unused", "unused"), null);
     } catch (IllegalArgumentException e) {
-      throw new BadInputException("RnnEstimator: " + e.getMessage(), e);
+      throw new BadInputException("RnnEstimator: " + inSetterWords(e.getMessage(), TRAIN_KEYS), e);
     }
     for (String t : spec.targetColumns()) {
       RnnColumns.checkTarget("RnnEstimator", schema, t, spec.classes() > 0);
@@ -1026,8 +1058,17 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       try {
         // the initial weights expect inputs in the units they were trained in: prep with its statistics
         Normalization fixed = initial != null && spec.normalize() ? initial.normalization() : null;
-        Manifest manifest = SequenceTables.prep(dataset.toDF(), spec, data, false, fixed,
-            "setInitialModel: the statistics of the initial model " + init);
+        Manifest manifest;
+        try {
+          manifest = SequenceTables.prep(dataset.toDF(), spec, data, false, fixed,
+              "setInitialModel: the statistics of the initial model " + init);
+        } catch (Exception e) {   // also a SparkException from a task, which Scala throws unchecked
+          BadInputException user = inSetterWords(e, TABLE_OPTIONS);
+          if (user != null) {
+            throw user;
+          }
+          throw e;
+        }
         LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
             manifest.sequences(io.sparkrnn.data.Split.TRAIN), manifest.sequences(io.sparkrnn.data.Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
@@ -1036,8 +1077,15 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           if (init != null) {
             keys.put("init", init);
           }
-          Trainer trainer = Trainer.prepare(keys, sc.hadoopConfiguration(), log);
-          trainer.run(JavaSparkContext.fromSparkContext(sc));
+          try {
+            Trainer.prepare(keys, sc.hadoopConfiguration(), log).run(JavaSparkContext.fromSparkContext(sc));
+          } catch (Exception e) {
+            BadInputException user = inSetterWords(e, TRAIN_KEYS);
+            if (user != null) {
+              throw user;
+            }
+            throw e;
+          }
         }
         byte[] bytes = HadoopFiles.read(new Path(out, RnnModel.MODEL_FILE).toString(), sc.hadoopConfiguration());
         RnnModel model = copyValues(new RnnModel(uid, bytes), ParamMap.empty());

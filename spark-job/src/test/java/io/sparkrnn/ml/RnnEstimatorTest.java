@@ -348,6 +348,30 @@ class RnnEstimatorTest {
   }
 
   @Test
+  void fitsErrorsNameTheSettersNotTheCommandLinesOptions() {
+    // prep table's code on the executors: a missing value, and a class id out of range
+    Dataset<Row> hole = table.withColumn("temp",
+        org.apache.spark.sql.functions.expr("CASE WHEN sensor = 'sensor-00002' AND hour(ts) = 5 THEN NULL ELSE temp END"));
+    assertSetterWords(() -> estimator().fit(hole), "choose setMissing drop or ffill, or filter the table before fit (Dataset.where)");
+    Dataset<Row> badClass = labelled().withColumn("morning",
+        org.apache.spark.sql.functions.expr("CASE WHEN sensor = 'sensor-00001' THEN 5 ELSE morning END"));
+    assertSetterWords(() -> estimator().setTargetCols("morning").setClasses(2).setSeq2one(true).fit(badClass), "(setClasses 2)");
+    // prep's --steps is setSteps (not train's --steps, setMaxSteps)
+    assertSetterWords(() -> estimator().setSteps(HOURS + 1).fit(table), "lower setSteps, or set setMinSteps");
+    // the table options' combinations, and train's keys before any job and on the driver after prep
+    assertSetterWords(() -> estimator().setClasses(2).fit(table), "setClasses needs exactly one setTargetCols column");
+    assertSetterWords(() -> estimator().setLr(0.001).setLrMin(0.5).fit(table), "RnnEstimator: setLrMin: must be in [0.0, 0.001],"
+        + " found 0.5");
+    assertSetterWords(() -> estimator().setBatch(5000).fit(table), "RnnEstimator: setBatch: 5000 sequences per step, but the training split holds only");
+  }
+
+  static void assertSetterWords(Runnable fit, String part) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, fit::run);
+    assertTrue(e.getMessage().contains(part), "'" + part + "' in: " + e.getMessage());
+    assertFalse(e.getMessage().contains("--"), "no command-line option in: " + e.getMessage());
+  }
+
+  @Test
   void anInitialModelWithoutStatisticsFitWithNormalizeLogsAWarningSayingWhatToDo() throws Exception {
     // as import writes a PyTorch state dict whose config has no "normalization"
     io.sparkrnn.kernel.model.ModelConfig config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM,

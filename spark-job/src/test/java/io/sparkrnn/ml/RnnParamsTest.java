@@ -124,6 +124,20 @@ class RnnParamsTest {
     assertEquals(e.getCell(), e.copy(ParamMap.empty()).getCell());
   }
 
+  @Test
+  void messagesOfPrepAndTrainNameTheSettersOfTheirPhase() {
+    assertEquals("setMaxSteps: must be in [0, 4], found 9 (setMaxSteps; setBatch)",
+        RnnEstimator.inSetterWords("steps: must be in [0, 4], found 9 (--steps; --batch)", RnnEstimator.TRAIN_KEYS));
+    assertEquals("--min-steps-ish setSteps; setMinSteps, setKeyCols and data: kept",
+        RnnEstimator.inSetterWords("--min-steps-ish --steps; --min-steps, --key and data: kept", RnnEstimator.TABLE_OPTIONS));
+    // a device the executors lack comes back inside a SparkException: bad input, in setter words
+    BadInputException e = RnnEstimator.inSetterWords(new org.apache.spark.SparkException("Job aborted due to stage failure",
+        new io.sparkrnn.kernel.aparapi.DeviceUnavailableException("--device gpu: no OpenCL GPU found")), RnnEstimator.TRAIN_KEYS);
+    assertEquals("RnnEstimator: setDevice gpu: no OpenCL GPU found", e.getMessage());
+    // anything else is a bug, rethrown as it is
+    assertEquals(null, RnnEstimator.inSetterWords(new IllegalStateException("--steps broke"), RnnEstimator.TRAIN_KEYS));
+  }
+
   static void assertEveryParamRefuses(org.apache.spark.ml.param.Params owner, Map<String, Object[]> bad) throws Exception {
     Set<String> names = new TreeSet<>();
     for (Param<?> p : owner.params()) {

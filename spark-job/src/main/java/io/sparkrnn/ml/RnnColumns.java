@@ -89,6 +89,26 @@ final class RnnColumns {
         validator("classes", TableSpec.RULES.get("classes")));
   }
 
+  /**
+   * Spark's {@code explainParam} ("name: doc (default: d, current: c)", or "(undefined)"), with an
+   * array value as its elements, {@code [sensor, ts]}: Spark's own prints an array's identity
+   * ({@code [Ljava.lang.String;@1a2b3c}), also for its StringArrayParam.
+   */
+  static String explainParam(Params owner, Param<?> param) {
+    List<String> values = new ArrayList<>();
+    if (owner.hasDefault(param)) {
+      values.add("default: " + shown(owner.getDefault(param).get()));
+    }
+    if (owner.isSet(param)) {
+      values.add("current: " + shown(owner.get(param).get()));
+    }
+    return param.name() + ": " + param.doc() + " " + (values.isEmpty() ? "(undefined)" : "(" + String.join(", ", values) + ")");
+  }
+
+  private static String shown(Object value) {
+    return value instanceof Object[] a ? Arrays.toString(a) : String.valueOf(value);
+  }
+
   /** A column name: not blank. */
   static final OptionRule COLUMN = OptionRule.nonBlank("a column name");
 

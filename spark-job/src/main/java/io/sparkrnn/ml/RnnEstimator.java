@@ -298,6 +298,12 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     return uid;
   }
 
+  /** Spark's, with array values as their elements (see {@link RnnColumns#explainParam}). */
+  @Override
+  public String explainParam(Param<?> param) {
+    return RnnColumns.explainParam(this, param);
+  }
+
   // ---- params: columns ----
 
   public StringArrayParam keyCols() {

@@ -143,6 +143,12 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     return uid;
   }
 
+  /** Spark's, with array values as their elements (see {@link RnnColumns#explainParam}). */
+  @Override
+  public String explainParam(Param<?> param) {
+    return RnnColumns.explainParam(this, param);
+  }
+
   // ---- params: the columns (copied from the estimator) and the outputs ----
 
   public StringArrayParam keyCols() {

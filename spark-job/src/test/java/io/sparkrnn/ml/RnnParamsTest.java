@@ -138,6 +138,23 @@ class RnnParamsTest {
     assertEquals(null, RnnEstimator.inSetterWords(new IllegalStateException("--steps broke"), RnnEstimator.TRAIN_KEYS));
   }
 
+  @Test
+  void explainParamsShowsArrayValuesAsTheirElements() {
+    String estimator = new RnnEstimator().setKeyCols("sensor", "site").setInputCols("temp").explainParams();
+    assertTrue(estimator.contains("keyCols: entity columns: each key's rows form one series (none: the whole table is one series)"
+        + " (default: [], current: [sensor, site])"), estimator);
+    assertTrue(estimator.contains(" (current: [temp])"), estimator);
+    assertTrue(estimator.contains("targetCols: ") && estimator.contains(" (default: [])"), estimator);
+    assertTrue(estimator.contains("orderCol: time column (timestamp, date, integer or floating): the order of a key's rows"
+        + " (undefined)"), estimator);
+    assertTrue(estimator.contains("hiddenSize: H, units per layer (default: 32)"), estimator);
+    String m = model().setInputCols("temp", "load").explainParams();
+    assertTrue(m.contains("(current: [temp, load])"), m);
+    for (String explained : new String[] {estimator, m}) {
+      assertTrue(!explained.contains("[Ljava"), explained);
+    }
+  }
+
   static void assertEveryParamRefuses(org.apache.spark.ml.param.Params owner, Map<String, Object[]> bad) throws Exception {
     Set<String> names = new TreeSet<>();
     for (Param<?> p : owner.params()) {

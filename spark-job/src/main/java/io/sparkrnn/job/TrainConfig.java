@@ -80,14 +80,14 @@ public record TrainConfig(
    * A configuration key: its default (null: required, or taken from the manifest), what its value
    * must be on its own (checks across keys are in {@link #parse}) and what it means.
    */
-  public record Key(String name, String defaultValue, OptionRule rule, String description) implements Serializable {
-    private static final long serialVersionUID = 1L;
-  }
+  public record Key(String name, String defaultValue, OptionRule rule, String description) {}
 
   /** Every key, in the order help lists them. The one place defaults live. */
   public static final java.util.List<Key> KEYS = java.util.List.of(
-      new Key("data", null, OptionRule.nonBlank("a dataset directory URI"), "dataset directory URI (manifest.json + shards), from `spark-rnn prep`"),
-      new Key("out", null, OptionRule.nonBlank("an output directory URI"), "output directory URI: model.safetensors, checkpoints/, metrics.jsonl, report.md, loss.png"),
+      new Key("data", null, OptionRule.nonBlank("a dataset directory URI"),
+          "dataset directory URI (manifest.json + shards), from `spark-rnn prep`"),
+      new Key("out", null, OptionRule.nonBlank("an output directory URI"),
+          "output directory URI: model.safetensors, checkpoints/, metrics.jsonl, report.md, loss.png"),
       new Key("cell", "lstm", OptionRule.parsedBy(CellType::parse), "rnn | lstm | gru"),
       new Key("num-layers", "1", OptionRule.longIn(1, 64), "stacked recurrent layers"),
       new Key("hidden-size", "32", OptionRule.longIn(1, 1 << 16), "H, units per layer"),
@@ -95,40 +95,55 @@ public record TrainConfig(
       new Key("loss", null, OptionRule.parsedBy(LossType::parse), "mse | cross_entropy (default: what the dataset suits)"),
       new Key("optimizer", "adam", OptionRule.oneOf("adam", "adamw", "sgd"), "adam | adamw | sgd"),
       new Key("lr", "0.01", OptionRule.positive(), "learning rate"),
-      new Key("lr-schedule", "constant", OptionRule.oneOf("constant", "cosine"), "constant | cosine: cosine anneals from lr to lr-min over the run's steps"),
-      new Key("lr-min", "0", OptionRule.doubleIn(0, Double.MAX_VALUE, false), "the learning rate the cosine schedule ends at"),
+      new Key("lr-schedule", "constant", OptionRule.oneOf("constant", "cosine"),
+          "constant | cosine: cosine anneals from lr to lr-min over the run's steps"),
+      new Key("lr-min", "0", OptionRule.doubleIn(0, Double.MAX_VALUE, false),
+          "the learning rate the cosine schedule ends at"),
       new Key("momentum", "0.9", OptionRule.doubleIn(0, 1, false), "SGD momentum"),
       new Key("beta1", "0.9", OptionRule.doubleIn(0, 1, true), "Adam beta1"),
       new Key("beta2", "0.999", OptionRule.doubleIn(0, 1, true), "Adam beta2"),
       new Key("eps", "1e-8", OptionRule.positive(), "Adam epsilon"),
-      new Key("weight-decay", "0", OptionRule.doubleIn(0, Double.MAX_VALUE, false), "L2 penalty (adam, sgd) or decoupled decay (adamw)"),
-      new Key("clip-norm", "5", OptionRule.doubleIn(0, Double.MAX_VALUE, false), "clip the gradient's global L2 norm to this (0: no clipping)"),
+      new Key("weight-decay", "0", OptionRule.doubleIn(0, Double.MAX_VALUE, false),
+          "L2 penalty (adam, sgd) or decoupled decay (adamw)"),
+      new Key("clip-norm", "5", OptionRule.doubleIn(0, Double.MAX_VALUE, false),
+          "clip the gradient's global L2 norm to this (0: no clipping)"),
       new Key("batch", "64", OptionRule.longIn(1, 1 << 24), "sequences per step, over all partitions together"),
       new Key("epochs", "1", OptionRule.longIn(0, 1 << 30), "passes over the training split (ignored when steps > 0)"),
       new Key("steps", "0", OptionRule.longIn(0, Long.MAX_VALUE / 2), "optimizer steps to train (0: use epochs)"),
-      new Key("tbptt", "0", OptionRule.longIn(0, 1 << 24), "truncated BPTT window k in time steps (0: full BPTT); seq2seq only"),
-      new Key("engine", "kernel", OptionRule.oneOf("kernel", "reference"), "kernel (float32 on --device: OpenCL or JVM) | reference (float64, slow; for checks)"),
-      new Key("device", "auto", OptionRule.oneOf("auto", "gpu", "cpu-opencl", "jvm"), "auto | gpu | cpu-opencl | jvm: where kernels run on each executor"),
+      new Key("tbptt", "0", OptionRule.longIn(0, 1 << 24),
+          "truncated BPTT window k in time steps (0: full BPTT); seq2seq only"),
+      new Key("engine", "kernel", OptionRule.oneOf("kernel", "reference"),
+          "kernel (float32 on --device: OpenCL or JVM) | reference (float64, slow; for checks)"),
+      new Key("device", "auto", OptionRule.oneOf("auto", "gpu", "cpu-opencl", "jvm"),
+          "auto | gpu | cpu-opencl | jvm: where kernels run on each executor"),
       new Key("seed", "42", OptionRule.longIn(Long.MIN_VALUE, Long.MAX_VALUE), "seed of initialisation and data order"),
-      new Key("partitions", "0", OptionRule.longIn(0, 1 << 16), "Spark partitions (0: 1 on a local master, whose engine uses every core; else the context's default"
+      new Key("partitions", "0", OptionRule.longIn(0, 1 << 16),
+          "Spark partitions (0: 1 on a local master, whose engine uses every core; else the context's default"
           + " parallelism)"),
-      new Key("virtual-partitions", "0", OptionRule.longIn(0, 1 << 24), "V: each step's batch is cut into V fixed groups of sequences, summed in a fixed tree, so the"
+      new Key("virtual-partitions", "0", OptionRule.longIn(0, 1 << 24),
+          "V: each step's batch is cut into V fixed groups of sequences, summed in a fixed tree, so the"
           + " weights are the same bits for any partition count and thread count; every partition computes a contiguous run of"
           + " them (partitions <= V <= batch; 0: min(batch, " + TrainConfig.DEFAULT_VIRTUAL_PARTITIONS + "))"),
       new Key("checkpoint-every", "100", OptionRule.atLeast(0), "write a checkpoint every N steps (0: only at the end)"),
       new Key("resume", "false", OptionRule.oneOf("true", "false"), "continue from the newest checkpoint in --out"),
-      new Key("overwrite", "false", OptionRule.oneOf("true", "false"), "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
-      new Key("init", null, OptionRule.nonBlank("a model file URI"), "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict)"
+      new Key("overwrite", "false", OptionRule.oneOf("true", "false"),
+          "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
+      new Key("init", null, OptionRule.nonBlank("a model file URI"),
+          "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict)"
           + " whose weights training starts from (the optimizer starts fresh); its cell, num-layers, hidden-size, F, O, mode,"
           + " loss and recorded normalisation must match the run's (default: random initialisation from seed)"),
       new Key("validate-every", "0", OptionRule.atLeast(0), "validate every N steps and at the end (0: never)"),
-      new Key("feedback", "0", OptionRule.longIn(0, 1 << 24), "closed-loop validation: the last K steps are driven by the model's own outputs"),
+      new Key("feedback", "0", OptionRule.longIn(0, 1 << 24),
+          "closed-loop validation: the last K steps are driven by the model's own outputs"),
       new Key("master", "local[*]", OptionRule.nonBlank("a Spark master URL"), "Spark master when not set by spark-submit"),
-      new Key("on-nan", "stop", OptionRule.oneOf("stop", "skip"), "stop | skip: what a NaN or infinite loss or gradient does"),
+      new Key("on-nan", "stop", OptionRule.oneOf("stop", "skip"),
+          "stop | skip: what a NaN or infinite loss or gradient does"),
       new Key("log-every", "10", OptionRule.atLeast(1), "print a progress line every N steps"),
-      new Key("sync", "barrier", OptionRule.oneOf("barrier", "job"), "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks exchanging each step's"
+      new Key("sync", "barrier", OptionRule.oneOf("barrier", "job"),
+          "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks exchanging each step's"
           + " gradient sums through the driver; or one Spark job per step. Both give the same weights"),
-      new Key("shard-cache", "25%", ShardCache.Size::parse, "decoded shards each executor keeps: a size (512m, 2g; 0 keeps none) or a share of its heap"
+      new Key("shard-cache", "25%", ShardCache.Size::parse,
+          "decoded shards each executor keeps: a size (512m, 2g; 0 keeps none) or a share of its heap"
           + " (25%); the rest is read when needed, the next step's shards in the background. Does not change the weights"));
 
   /** The default of every key; null means "required" (data, out) or "from the manifest". */

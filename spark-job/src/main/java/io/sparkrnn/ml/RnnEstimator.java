@@ -198,28 +198,44 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     classes = RnnColumns.classes(this);
     steps = new IntParam(this, "steps", "T, time steps per training window (prep table's --steps; required)", rule("steps"));
     optimizer = new Param<>(this, "optimizer", "the optimizer: adam, adamw or sgd (train's optimizer)", rule("optimizer"));
-    lrSchedule = new Param<>(this, "lrSchedule", "constant, or cosine from lr to lrMin over the run (train's lr-schedule)", rule("lrSchedule"));
+    lrSchedule = new Param<>(this, "lrSchedule", "constant, or cosine from lr to lrMin over the run (train's lr-schedule)",
+        rule("lrSchedule"));
     lrMin = new DoubleParam(this, "lrMin", "the learning rate the cosine schedule ends at (train's lr-min)", rule("lrMin"));
-    clipNorm = new DoubleParam(this, "clipNorm", "clip the gradient's global L2 norm to this; 0 for none (train's clip-norm)", rule("clipNorm"));
-    weightDecay = new DoubleParam(this, "weightDecay", "L2 penalty (adam, sgd) or decoupled decay (adamw) (train's weight-decay)", rule("weightDecay"));
-    device = new Param<>(this, "device", "where the kernels run: auto, gpu, cpu-opencl or jvm (train's device)", rule("device"));
-    validateEvery = new LongParam(this, "validateEvery", "validate every N steps and at the end; 0 for never (train's validate-every)", rule("validateEvery"));
+    clipNorm = new DoubleParam(this, "clipNorm", "clip the gradient's global L2 norm to this; 0 for none (train's clip-norm)",
+        rule("clipNorm"));
+    weightDecay = new DoubleParam(this, "weightDecay", "L2 penalty (adam, sgd) or decoupled decay (adamw) (train's weight-decay)",
+        rule("weightDecay"));
+    device = new Param<>(this, "device", "where the kernels run: auto, gpu, cpu-opencl or jvm (train's device)",
+        rule("device"));
+    validateEvery = new LongParam(this, "validateEvery", "validate every N steps and at the end; 0 for never (train's validate-every)",
+        rule("validateEvery"));
     momentum = new DoubleParam(this, "momentum", "SGD's momentum (train's momentum)", rule("momentum"));
     beta1 = new DoubleParam(this, "beta1", "Adam's first-moment decay (train's beta1)", rule("beta1"));
     beta2 = new DoubleParam(this, "beta2", "Adam's second-moment decay (train's beta2)", rule("beta2"));
     eps = new DoubleParam(this, "eps", "Adam's epsilon (train's eps)", rule("eps"));
-    tbptt = new IntParam(this, "tbptt", "truncated BPTT: steps per backward window, 0 for full BPTT (train's tbptt)", rule("tbptt"));
-    engine = new Param<>(this, "engine", "kernel (float32 on the device) or reference (float64) (train's engine)", rule("engine"));
-    checkpointEvery = new LongParam(this, "checkpointEvery", "write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every)", rule("checkpointEvery"));
-    onNan = new Param<>(this, "onNan", "a non-finite loss or gradient: stop or skip the step (train's on-nan)", rule("onNan"));
+    tbptt = new IntParam(this, "tbptt", "truncated BPTT: steps per backward window, 0 for full BPTT (train's tbptt)",
+        rule("tbptt"));
+    engine = new Param<>(this, "engine", "kernel (float32 on the device) or reference (float64) (train's engine)",
+        rule("engine"));
+    checkpointEvery = new LongParam(this, "checkpointEvery", "write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every)",
+        rule("checkpointEvery"));
+    onNan = new Param<>(this, "onNan", "a non-finite loss or gradient: stop or skip the step (train's on-nan)",
+        rule("onNan"));
     logEvery = new LongParam(this, "logEvery", "log the loss every N steps (train's log-every)", rule("logEvery"));
-    sync = new Param<>(this, "sync", "barrier (tasks exchange each step's sums) or job (one Spark job per step) (train's sync)", rule("sync"));
-    shardCache = new Param<>(this, "shardCache", "each executor's bound on cached shards: 512m, 2g, bytes, 0 or a share of the heap such as 25% (train's shard-cache)", rule("shardCache"));
-    feedback = new IntParam(this, "feedback", "closed-loop validation: the last K steps driven by the model's outputs (train's feedback)", rule("feedback"));
-    minSteps = new IntParam(this, "minSteps", "M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T", rule("minSteps"));
-    split = new Param<>(this, "split", "auto (by key with keyCols, else by time), by-key or by-time", RnnColumns.validator("split", SPLIT));
-    gap = new IntParam(this, "gap", "with split by-time: rows left out between the training and validation parts", rule("gap"));
-    missing = new Param<>(this, "missing", "a null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value)", rule("missing"));
+    sync = new Param<>(this, "sync", "barrier (tasks exchange each step's sums) or job (one Spark job per step) (train's sync)",
+        rule("sync"));
+    shardCache = new Param<>(this, "shardCache", "each executor's bound on cached shards: 512m, 2g, bytes, 0 or a share of the heap such as 25% (train's shard-cache)",
+        rule("shardCache"));
+    feedback = new IntParam(this, "feedback", "closed-loop validation: the last K steps driven by the model's outputs (train's feedback)",
+        rule("feedback"));
+    minSteps = new IntParam(this, "minSteps", "M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T",
+        rule("minSteps"));
+    split = new Param<>(this, "split", "auto (by key with keyCols, else by time), by-key or by-time",
+        RnnColumns.validator("split", SPLIT));
+    gap = new IntParam(this, "gap", "with split by-time: rows left out between the training and validation parts",
+        rule("gap"));
+    missing = new Param<>(this, "missing", "a null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value)",
+        rule("missing"));
     stride = new IntParam(this, "stride", "S, rows between window starts; 0 for T", rule("stride"));
     normalize = new BooleanParam(this, "normalize", "z-score inputs (and regression targets) with the training split's"
         + " statistics; transform applies them and undoes them on the outputs");
@@ -228,7 +244,8 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     cell = new Param<>(this, "cell", "rnn | lstm | gru", rule("cell"));
     hiddenSize = new IntParam(this, "hiddenSize", "H, units per layer", rule("hiddenSize"));
     numLayers = new IntParam(this, "numLayers", "stacked recurrent layers", rule("numLayers"));
-    maxSteps = new LongParam(this, "maxSteps", "optimizer steps to train (train's --steps); 0: use epochs", rule("maxSteps"));
+    maxSteps = new LongParam(this, "maxSteps", "optimizer steps to train (train's --steps); 0: use epochs",
+        rule("maxSteps"));
     epochs = new IntParam(this, "epochs", "passes over the training windows (when maxSteps is 0)", rule("epochs"));
     batch = new IntParam(this, "batch", "B, windows per optimizer step (and per shard)", rule("batch"));
     lr = new DoubleParam(this, "lr", "learning rate (Adam)", rule("lr"));
@@ -236,9 +253,11 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     partitions = new IntParam(this, "partitions", "Spark partitions of a training step (0: 1 on a local master, else the"
         + " default parallelism)", rule("partitions"));
     virtualPartitions = new IntParam(this, "virtualPartitions", "V fixed groups of each step's batch whose sums are added in a"
-        + " fixed tree: the same weights for any partition count (train's --virtual-partitions; 0: min(batch, 16))", rule("virtualPartitions"));
+        + " fixed tree: the same weights for any partition count (train's --virtual-partitions; 0: min(batch, 16))",
+            rule("virtualPartitions"));
     workDir = new Param<>(this, "workDir", "Hadoop URI under which each fit makes rnn-fit-<uuid>/ (shards, checkpoints,"
-        + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after", RnnColumns.validator("workDir", OptionRule.nonBlank("a Hadoop URI or path")));
+        + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after",
+            RnnColumns.validator("workDir", OptionRule.nonBlank("a Hadoop URI or path")));
     initialModel = new Param<>(this, "initialModel", "warm start: Hadoop URI of a model file (model.safetensors of train,"
         + " import or a saved RnnModel directory) whose weights training starts from (train's --init); unset: a seeded"
         + " random initialisation", rule("initialModel"));

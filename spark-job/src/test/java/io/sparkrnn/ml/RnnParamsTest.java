@@ -163,8 +163,7 @@ class RnnParamsTest {
     names.removeAll(ANY_VALUE);
     assertEquals(names, new TreeSet<>(bad.keySet()), "every param that can be given a bad value has one here");
     for (String name : names) {
-      @SuppressWarnings("unchecked")
-      Param<Object> p = (Param<Object>) owner.getParam(name);
+      Param<Object> p = owner.getParam(name);
       Object value = bad.get(name)[0];
       String allowed = (String) bad.get(name)[1];
       String setter = RnnColumns.setter(name);

@@ -15,10 +15,18 @@ import java.net.URI;
  * @param overwrite replace {@code out} if it already holds a dataset
  * @param normalizationFrom statistics to apply instead of computing them (another dataset's or a
  *     model's, so that new data matches a trained model), or null; needs {@code normalize}
+ * @param normalizationSource where {@code normalizationFrom} came from, as its errors name it
+ *     ({@code --normalization-from}, or the initial model of a fit)
  */
 public record PrepOptions(URI out, int batch, double validationFraction, boolean normalize, boolean overwrite,
-    Normalization normalizationFrom) implements Serializable {
+    Normalization normalizationFrom, String normalizationSource) implements Serializable {
   private static final long serialVersionUID = 1L;
+
+  /** Options whose statistics, if given, come from {@code --normalization-from}. */
+  public PrepOptions(URI out, int batch, double validationFraction, boolean normalize, boolean overwrite,
+      Normalization normalizationFrom) {
+    this(out, batch, validationFraction, normalize, overwrite, normalizationFrom, "--normalization-from");
+  }
 
   /** Options whose statistics, with {@code normalize}, come from the training split. */
   public PrepOptions(URI out, int batch, double validationFraction, boolean normalize, boolean overwrite) {
@@ -27,7 +35,7 @@ public record PrepOptions(URI out, int batch, double validationFraction, boolean
 
   public PrepOptions {
     if (normalizationFrom != null && !normalize) {
-      throw new BadInputException("--normalization-from needs --normalize (it gives the statistics to apply)");
+      throw new BadInputException(normalizationSource + " needs --normalize (it gives the statistics to apply)");
     }
     if (out == null) {
       throw new BadInputException("--out: an output URI is required");
@@ -53,11 +61,11 @@ public record PrepOptions(URI out, int batch, double validationFraction, boolean
     }
     Normalization n = normalizationFrom;
     if (n.inputMean().length != spec.features()) {
-      throw new BadInputException("--normalization-from: its input statistics have " + n.inputMean().length
+      throw new BadInputException(normalizationSource + ": its input statistics have " + n.inputMean().length
           + " features, this dataset has F=" + spec.features());
     }
     if (spec.classTargets() ? n.targetMean() != null : n.targetMean() == null || n.targetMean().length != spec.outputs()) {
-      throw new BadInputException("--normalization-from: its target statistics ("
+      throw new BadInputException(normalizationSource + ": its target statistics ("
           + (n.targetMean() == null ? "none" : n.targetMean().length + " values") + ") do not fit this dataset's "
           + (spec.classTargets() ? "class-id targets (none expected)" : "O=" + spec.outputs() + " float targets"));
     }

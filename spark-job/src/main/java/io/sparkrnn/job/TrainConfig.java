@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.data.OptionRule;
 import io.sparkrnn.job.executor.ShardCache;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.CellType;
@@ -75,65 +76,91 @@ public record TrainConfig(
    */
   static final int DEFAULT_VIRTUAL_PARTITIONS = 16;
 
-  /** A configuration key: its default (null: required, or taken from the manifest) and what it means. */
-  public record Key(String name, String defaultValue, String description) {}
+  /**
+   * A configuration key: its default (null: required, or taken from the manifest), what its value
+   * must be on its own (checks across keys are in {@link #parse}) and what it means.
+   */
+  public record Key(String name, String defaultValue, OptionRule rule, String description) {}
 
   /** Every key, in the order help lists them. The one place defaults live. */
   public static final java.util.List<Key> KEYS = java.util.List.of(
-      new Key("data", null, "dataset directory URI (manifest.json + shards), from `spark-rnn prep`"),
-      new Key("out", null, "output directory URI: model.safetensors, checkpoints/, metrics.jsonl, report.md, loss.png"),
-      new Key("cell", "lstm", "rnn | lstm | gru"),
-      new Key("num-layers", "1", "stacked recurrent layers"),
-      new Key("hidden-size", "32", "H, units per layer"),
-      new Key("mode", null, "seq2seq | seq2one (default: what the dataset suits)"),
-      new Key("loss", null, "mse | cross_entropy (default: what the dataset suits)"),
-      new Key("optimizer", "adam", "adam | adamw | sgd"),
-      new Key("lr", "0.01", "learning rate"),
-      new Key("lr-schedule", "constant", "constant | cosine: cosine anneals from lr to lr-min over the run's steps"),
-      new Key("lr-min", "0", "the learning rate the cosine schedule ends at"),
-      new Key("momentum", "0.9", "SGD momentum"),
-      new Key("beta1", "0.9", "Adam beta1"),
-      new Key("beta2", "0.999", "Adam beta2"),
-      new Key("eps", "1e-8", "Adam epsilon"),
-      new Key("weight-decay", "0", "L2 penalty (adam, sgd) or decoupled decay (adamw)"),
-      new Key("clip-norm", "5", "clip the gradient's global L2 norm to this (0: no clipping)"),
-      new Key("batch", "64", "sequences per step, over all partitions together"),
-      new Key("epochs", "1", "passes over the training split (ignored when steps > 0)"),
-      new Key("steps", "0", "optimizer steps to train (0: use epochs)"),
-      new Key("tbptt", "0", "truncated BPTT window k in time steps (0: full BPTT); seq2seq only"),
-      new Key("engine", "kernel", "kernel (float32 on --device: OpenCL or JVM) | reference (float64, slow; for checks)"),
-      new Key("device", "auto", "auto | gpu | cpu-opencl | jvm: where kernels run on each executor"),
-      new Key("seed", "42", "seed of initialisation and data order"),
-      new Key("partitions", "0", "Spark partitions (0: 1 on a local master, whose engine uses every core; else the context's default"
+      new Key("data", null, OptionRule.nonBlank("a dataset directory URI"),
+          "dataset directory URI (manifest.json + shards), from `spark-rnn prep`"),
+      new Key("out", null, OptionRule.nonBlank("an output directory URI"),
+          "output directory URI: model.safetensors, checkpoints/, metrics.jsonl, report.md, loss.png"),
+      new Key("cell", "lstm", OptionRule.parsedBy(CellType::parse), "rnn | lstm | gru"),
+      new Key("num-layers", "1", OptionRule.longIn(1, 64), "stacked recurrent layers"),
+      new Key("hidden-size", "32", OptionRule.longIn(1, 1 << 16), "H, units per layer"),
+      new Key("mode", null, OptionRule.parsedBy(Mode::parse), "seq2seq | seq2one (default: what the dataset suits)"),
+      new Key("loss", null, OptionRule.parsedBy(LossType::parse), "mse | cross_entropy (default: what the dataset suits)"),
+      new Key("optimizer", "adam", OptionRule.oneOf("adam", "adamw", "sgd"), "adam | adamw | sgd"),
+      new Key("lr", "0.01", OptionRule.positive(), "learning rate"),
+      new Key("lr-schedule", "constant", OptionRule.oneOf("constant", "cosine"),
+          "constant | cosine: cosine anneals from lr to lr-min over the run's steps"),
+      new Key("lr-min", "0", OptionRule.doubleIn(0, Double.MAX_VALUE, false),
+          "the learning rate the cosine schedule ends at"),
+      new Key("momentum", "0.9", OptionRule.doubleIn(0, 1, false), "SGD momentum"),
+      new Key("beta1", "0.9", OptionRule.doubleIn(0, 1, true), "Adam beta1"),
+      new Key("beta2", "0.999", OptionRule.doubleIn(0, 1, true), "Adam beta2"),
+      new Key("eps", "1e-8", OptionRule.positive(), "Adam epsilon"),
+      new Key("weight-decay", "0", OptionRule.doubleIn(0, Double.MAX_VALUE, false),
+          "L2 penalty (adam, sgd) or decoupled decay (adamw)"),
+      new Key("clip-norm", "5", OptionRule.doubleIn(0, Double.MAX_VALUE, false),
+          "clip the gradient's global L2 norm to this (0: no clipping)"),
+      new Key("batch", "64", OptionRule.longIn(1, 1 << 24), "sequences per step, over all partitions together"),
+      new Key("epochs", "1", OptionRule.longIn(0, 1 << 30), "passes over the training split (ignored when steps > 0)"),
+      new Key("steps", "0", OptionRule.longIn(0, Long.MAX_VALUE / 2), "optimizer steps to train (0: use epochs)"),
+      new Key("tbptt", "0", OptionRule.longIn(0, 1 << 24),
+          "truncated BPTT window k in time steps (0: full BPTT); seq2seq only"),
+      new Key("engine", "kernel", OptionRule.oneOf("kernel", "reference"),
+          "kernel (float32 on --device: OpenCL or JVM) | reference (float64, slow; for checks)"),
+      new Key("device", "auto", OptionRule.oneOf("auto", "gpu", "cpu-opencl", "jvm"),
+          "auto | gpu | cpu-opencl | jvm: where kernels run on each executor"),
+      new Key("seed", "42", OptionRule.longIn(Long.MIN_VALUE, Long.MAX_VALUE), "seed of initialisation and data order"),
+      new Key("partitions", "0", OptionRule.longIn(0, 1 << 16),
+          "Spark partitions (0: 1 on a local master, whose engine uses every core; else the context's default"
           + " parallelism)"),
-      new Key("virtual-partitions", "0", "V: each step's batch is cut into V fixed groups of sequences, summed in a fixed tree, so the"
+      new Key("virtual-partitions", "0", OptionRule.longIn(0, 1 << 24),
+          "V: each step's batch is cut into V fixed groups of sequences, summed in a fixed tree, so the"
           + " weights are the same bits for any partition count and thread count; every partition computes a contiguous run of"
           + " them (partitions <= V <= batch; 0: min(batch, " + TrainConfig.DEFAULT_VIRTUAL_PARTITIONS + "))"),
-      new Key("checkpoint-every", "100", "write a checkpoint every N steps (0: only at the end)"),
-      new Key("resume", "false", "continue from the newest checkpoint in --out"),
-      new Key("overwrite", "false", "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
-      new Key("init", null, "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict)"
+      new Key("checkpoint-every", "100", OptionRule.atLeast(0), "write a checkpoint every N steps (0: only at the end)"),
+      new Key("resume", "false", OptionRule.oneOf("true", "false"), "continue from the newest checkpoint in --out"),
+      new Key("overwrite", "false", OptionRule.oneOf("true", "false"),
+          "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
+      new Key("init", null, OptionRule.nonBlank("a model file URI"),
+          "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict)"
           + " whose weights training starts from (the optimizer starts fresh); its cell, num-layers, hidden-size, F, O, mode,"
           + " loss and recorded normalisation must match the run's (default: random initialisation from seed)"),
-      new Key("validate-every", "0", "validate every N steps and at the end (0: never)"),
-      new Key("feedback", "0", "closed-loop validation: the last K steps are driven by the model's own outputs"),
-      new Key("master", "local[*]", "Spark master when not set by spark-submit"),
-      new Key("on-nan", "stop", "stop | skip: what a NaN or infinite loss or gradient does"),
-      new Key("log-every", "10", "print a progress line every N steps"),
-      new Key("sync", "barrier", "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks exchanging each step's"
+      new Key("validate-every", "0", OptionRule.atLeast(0), "validate every N steps and at the end (0: never)"),
+      new Key("feedback", "0", OptionRule.longIn(0, 1 << 24),
+          "closed-loop validation: the last K steps are driven by the model's own outputs"),
+      new Key("master", "local[*]", OptionRule.nonBlank("a Spark master URL"), "Spark master when not set by spark-submit"),
+      new Key("on-nan", "stop", OptionRule.oneOf("stop", "skip"),
+          "stop | skip: what a NaN or infinite loss or gradient does"),
+      new Key("log-every", "10", OptionRule.atLeast(1), "print a progress line every N steps"),
+      new Key("sync", "barrier", OptionRule.oneOf("barrier", "job"),
+          "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks exchanging each step's"
           + " gradient sums through the driver; or one Spark job per step. Both give the same weights"),
-      new Key("shard-cache", "25%", "decoded shards each executor keeps: a size (512m, 2g; 0 keeps none) or a share of its heap"
+      new Key("shard-cache", "25%", ShardCache.Size::parse,
+          "decoded shards each executor keeps: a size (512m, 2g; 0 keeps none) or a share of its heap"
           + " (25%); the rest is read when needed, the next step's shards in the background. Does not change the weights"));
 
   /** The default of every key; null means "required" (data, out) or "from the manifest". */
   public static final Map<String, String> DEFAULTS;
 
+  /** What each key's value must be on its own, by key: the rules of {@link #KEYS}. */
+  public static final Map<String, OptionRule> RULES;
+
   static {
     Map<String, String> d = new LinkedHashMap<>();
+    Map<String, OptionRule> rules = new LinkedHashMap<>();
     for (Key k : KEYS) {
       d.put(k.name(), k.defaultValue());
+      rules.put(k.name(), k.rule());
     }
     DEFAULTS = Collections.unmodifiableMap(d);
+    RULES = Collections.unmodifiableMap(rules);
   }
 
   /** What the dataset says of the model, to fill keys the user left unset. */
@@ -214,33 +241,34 @@ public record TrainConfig(
       }
     }
     Values r = new Values(v);
-    String data = r.required("data");
-    String out = r.required("out");
-    CellType cell = r.parse("cell", CellType::parse);
-    Mode mode = v.containsKey("mode") ? r.parse("mode", Mode::parse) : fromDataset == null ? Mode.SEQ2SEQ : fromDataset.mode();
-    LossType loss = v.containsKey("loss") ? r.parse("loss", LossType::parse) : fromDataset == null ? LossType.MSE : fromDataset.loss();
-    String optimizer = r.oneOf("optimizer", "adam", "adamw", "sgd");
-    double lr = r.positiveDouble("lr");
-    String lrSchedule = r.oneOf("lr-schedule", "constant", "cosine");
-    double lrMin = r.doubleIn("lr-min", 0, lr, false);
-    double momentum = r.doubleIn("momentum", 0, 1, false);
-    double beta1 = r.doubleIn("beta1", 0, 1, true);
-    double beta2 = r.doubleIn("beta2", 0, 1, true);
-    double eps = r.positiveDouble("eps");
-    double weightDecay = r.doubleIn("weight-decay", 0, Double.MAX_VALUE, false);
-    double clipNorm = r.doubleIn("clip-norm", 0, Double.MAX_VALUE, false);
-    int batch = (int) r.longIn("batch", 1, 1 << 24);
-    int epochs = (int) r.longIn("epochs", 0, 1 << 30);
-    long steps = r.longIn("steps", 0, Long.MAX_VALUE / 2);
+    String data = r.text("data");
+    String out = r.text("out");
+    CellType cell = CellType.parse(r.text("cell"));
+    Mode mode = v.containsKey("mode") ? Mode.parse(r.text("mode")) : fromDataset == null ? Mode.SEQ2SEQ : fromDataset.mode();
+    LossType loss = v.containsKey("loss") ? LossType.parse(r.text("loss")) : fromDataset == null ? LossType.MSE : fromDataset.loss();
+    String optimizer = r.choice("optimizer");
+    double lr = r.number("lr");
+    String lrSchedule = r.choice("lr-schedule");
+    double lrMin = r.number("lr-min");
+    OptionRule.doubleIn(0, lr, false).check("lr-min", v.get("lr-min"));
+    double momentum = r.number("momentum");
+    double beta1 = r.number("beta1");
+    double beta2 = r.number("beta2");
+    double eps = r.number("eps");
+    double weightDecay = r.number("weight-decay");
+    double clipNorm = r.number("clip-norm");
+    int batch = (int) r.integer("batch");
+    int epochs = (int) r.integer("epochs");
+    long steps = r.integer("steps");
     if (epochs == 0 && steps == 0) {
       throw new BadInputException("epochs and steps are both 0: set one of them to say how long to train");
     }
-    int tbptt = (int) r.longIn("tbptt", 0, 1 << 24);
-    String engine = r.oneOf("engine", "kernel", "reference");
-    String device = r.oneOf("device", "auto", "gpu", "cpu-opencl", "jvm");
-    long seed = r.longIn("seed", Long.MIN_VALUE, Long.MAX_VALUE);
-    int partitions = (int) r.longIn("partitions", 0, 1 << 16);
-    int virtualPartitions = (int) r.longIn("virtual-partitions", 0, 1 << 24);
+    int tbptt = (int) r.integer("tbptt");
+    String engine = r.choice("engine");
+    String device = r.choice("device");
+    long seed = r.integer("seed");
+    int partitions = (int) r.integer("partitions");
+    int virtualPartitions = (int) r.integer("virtual-partitions");
     if (virtualPartitions > batch) {
       throw new BadInputException("virtual-partitions: must be at most batch = " + batch + " (each holds at least one sequence),"
           + " found " + virtualPartitions);
@@ -248,27 +276,24 @@ public record TrainConfig(
     if (virtualPartitions == 0) {
       virtualPartitions = Math.min(batch, DEFAULT_VIRTUAL_PARTITIONS);
     }
-    long checkpointEvery = r.longIn("checkpoint-every", 0, Long.MAX_VALUE);
-    boolean resume = r.bool("resume");
-    boolean overwrite = r.bool("overwrite");
+    long checkpointEvery = r.integer("checkpoint-every");
+    boolean resume = Boolean.parseBoolean(r.choice("resume"));
+    boolean overwrite = Boolean.parseBoolean(r.choice("overwrite"));
     if (resume && overwrite) {
       throw new BadInputException("resume and overwrite: choose one (continue the run in --out, or replace it)");
     }
-    long validateEvery = r.longIn("validate-every", 0, Long.MAX_VALUE);
-    int feedback = (int) r.longIn("feedback", 0, 1 << 24);
-    String master = r.required("master");
-    String onNan = r.oneOf("on-nan", "stop", "skip");
-    long logEvery = r.longIn("log-every", 1, Long.MAX_VALUE);
-    String sync = r.oneOf("sync", "barrier", "job");
-    String init = v.get("init");
-    if (init != null && init.isBlank()) {
-      throw new BadInputException("init: expected a model file URI, found an empty value");
-    }
-    ShardCache.Size shardCache = ShardCache.Size.parse("shard-cache", r.required("shard-cache"));
+    long validateEvery = r.integer("validate-every");
+    int feedback = (int) r.integer("feedback");
+    String master = r.text("master");
+    String onNan = r.choice("on-nan");
+    long logEvery = r.integer("log-every");
+    String sync = r.choice("sync");
+    String init = v.containsKey("init") ? r.text("init") : null;
+    ShardCache.Size shardCache = ShardCache.Size.parse("shard-cache", r.text("shard-cache"));
     if (tbptt > 0 && mode == Mode.SEQ2ONE) {
       throw new BadInputException("tbptt: truncated BPTT needs mode seq2seq (a seq2one loss reads only the last step)");
     }
-    return new TrainConfig(data, out, cell, (int) r.longIn("num-layers", 1, 64), (int) r.longIn("hidden-size", 1, 1 << 16),
+    return new TrainConfig(data, out, cell, (int) r.integer("num-layers"), (int) r.integer("hidden-size"),
         mode, loss, optimizer, lr, lrSchedule, lrMin, momentum, beta1, beta2, eps, weightDecay, clipNorm, batch, epochs, steps, tbptt, engine,
         device, seed, partitions, virtualPartitions, checkpointEvery, resume, overwrite, validateEvery, feedback, master, onNan, logEvery,
         sync, init, shardCache);
@@ -332,83 +357,29 @@ public record TrainConfig(
     return lrMin + 0.5 * (lr - lrMin) * (1 + StrictMath.cos(Math.PI * completedSteps / totalSteps));
   }
 
-  /** Typed access with errors that name the key. */
+  /** The given values, each checked against its key's rule (which names the key) when read. */
   private record Values(Map<String, String> v) {
-    String required(String key) {
+    /** The value, checked; a missing one is refused as required. */
+    String text(String key) {
       String s = v.get(key);
-      if (s == null || s.isBlank()) {
+      if (s == null) {
         throw new BadInputException(key + ": required, not given");
       }
+      RULES.get(key).check(key, s);
       return s;
     }
 
-    <T> T parse(String key, java.util.function.Function<String, T> parser) {
-      try {
-        return parser.apply(required(key));
-      } catch (IllegalArgumentException e) {
-        throw new BadInputException(key + ": " + e.getMessage(), e);
-      }
-    }
-
-    String oneOf(String key, String... allowed) {
-      String s = required(key).toLowerCase(Locale.ROOT);
-      for (String a : allowed) {
-        if (a.equals(s)) {
-          return a;
-        }
-      }
-      throw new BadInputException(key + ": '" + s + "' is not one of " + String.join(", ", allowed));
+    /** A choice, checked, in lower case. */
+    String choice(String key) {
+      return text(key).strip().toLowerCase(Locale.ROOT);
     }
 
     double number(String key) {
-      String s = required(key);
-      try {
-        double d = Double.parseDouble(s);
-        if (!Double.isFinite(d)) {
-          throw new NumberFormatException();
-        }
-        return d;
-      } catch (NumberFormatException e) {
-        throw new BadInputException(key + ": expected a finite number, found '" + s + "'");
-      }
+      return OptionRule.parseDouble(key, text(key));
     }
 
-    double positiveDouble(String key) {
-      double d = number(key);
-      if (d <= 0) {
-        throw new BadInputException(key + ": must be > 0, found " + v.get(key));
-      }
-      return d;
-    }
-
-    double doubleIn(String key, double min, double max, boolean maxExclusive) {
-      double d = number(key);
-      if (d < min || d > max || (maxExclusive && d == max)) {
-        throw new BadInputException(key + ": must be in [" + min + ", " + max + (maxExclusive ? ")" : "]") + ", found " + v.get(key));
-      }
-      return d;
-    }
-
-    long longIn(String key, long min, long max) {
-      String s = required(key);
-      long n;
-      try {
-        n = Long.parseLong(s.replace("_", ""));
-      } catch (NumberFormatException e) {
-        throw new BadInputException(key + ": expected an integer, found '" + s + "'");
-      }
-      if (n < min || n > max) {
-        throw new BadInputException(key + ": must be in [" + min + ", " + max + "], found " + n);
-      }
-      return n;
-    }
-
-    boolean bool(String key) {
-      String s = required(key).toLowerCase(Locale.ROOT);
-      if (s.equals("true") || s.equals("false")) {
-        return Boolean.parseBoolean(s);
-      }
-      throw new BadInputException(key + ": expected true or false, found '" + s + "'");
+    long integer(String key) {
+      return OptionRule.parseLong(key, text(key));
     }
   }
 }

@@ -1,6 +1,9 @@
 package io.sparkrnn.ml;
 
+import io.sparkrnn.data.OptionRule;
+import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.kernel.BadInputException;
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -9,7 +12,6 @@ import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.param.StringArrayParam;
 import org.apache.spark.sql.types.ArrayType;
@@ -24,6 +26,8 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.types.TimestampNTZType;
 import org.apache.spark.sql.types.TimestampType;
+import scala.Function1;
+import scala.runtime.AbstractFunction1;
 
 /**
  * The column params that {@link RnnEstimator} and {@link RnnModel} share (the same names, docs
@@ -38,38 +42,42 @@ final class RnnColumns {
 
   static StringArrayParam keyCols(Params owner) {
     return new StringArrayParam(owner, "keyCols", "entity columns: each key's rows form one series (none: the whole table"
-        + " is one series)");
+        + " is one series)", columns("keyCols", true));
   }
 
   static Param<String> orderCol(Params owner) {
-    return new Param<>(owner, "orderCol", "time column (timestamp, date, integer or floating): the order of a key's rows");
+    return new Param<>(owner, "orderCol", "time column (timestamp, date, integer or floating): the order of a key's rows",
+        validator("orderCol", COLUMN));
   }
 
   static StringArrayParam inputCols(Params owner) {
-    return new StringArrayParam(owner, "inputCols", "input columns, in order: numbers (one feature each), arrays of numbers or ML Vectors (their values); together the F input features");
+    return new StringArrayParam(owner, "inputCols", "input columns, in order: numbers (one feature each), arrays of numbers"
+        + " or ML Vectors (their values); together the F input features", columns("inputCols", false));
   }
 
   static StringArrayParam targetCols(Params owner) {
     return new StringArrayParam(owner, "targetCols", "target columns (none: the inputs themselves, as next-step targets);"
-        + " with classes > 0 one integer column of class ids");
+        + " with classes > 0 one integer column of class ids", columns("targetCols", true));
   }
 
   static IntParam horizon(Params owner) {
     return new IntParam(owner, "horizon", "K, rows from an input to its target; -1: 1 when the targets include an input,"
-        + " else 0", ParamValidators.gtEq(-1));
+        + " else 0", validator("horizon", TableSpec.RULES.get("horizon")));
   }
 
   static Param<String> predictionCol(Params owner) {
     return new Param<>(owner, "predictionCol", "output column: array<double>, the model's output after the row's step"
-        + " (the table's units; logits for classes)");
+        + " (the table's units; logits for classes)", validator("predictionCol", COLUMN));
   }
 
   static Param<String> probabilityCol(Params owner) {
-    return new Param<>(owner, "probabilityCol", "output column for class models: array<double>, softmax of the logits");
+    return new Param<>(owner, "probabilityCol", "output column for class models: array<double>, softmax of the logits",
+        validator("probabilityCol", COLUMN));
   }
 
   static Param<String> predictedClassCol(Params owner) {
-    return new Param<>(owner, "predictedClassCol", "output column for class models: int, the most probable class");
+    return new Param<>(owner, "predictedClassCol", "output column for class models: int, the most probable class",
+        validator("predictedClassCol", COLUMN));
   }
 
   static BooleanParam seq2one(Params owner) {
@@ -78,7 +86,84 @@ final class RnnColumns {
 
   static IntParam classes(Params owner) {
     return new IntParam(owner, "classes", "> 0: one integer target column of class ids in [0, classes), cross_entropy",
-        ParamValidators.gtEq(0));
+        validator("classes", TableSpec.RULES.get("classes")));
+  }
+
+  /**
+   * Spark's {@code explainParam} ("name: doc (default: d, current: c)", or "(undefined)"), with an
+   * array value as its elements, {@code [sensor, ts]}: Spark's own prints an array's identity
+   * ({@code [Ljava.lang.String;@1a2b3c}), also for its StringArrayParam.
+   */
+  static String explainParam(Params owner, Param<?> param) {
+    List<String> values = new ArrayList<>();
+    if (owner.hasDefault(param)) {
+      values.add("default: " + shown(owner.getDefault(param).get()));
+    }
+    if (owner.isSet(param)) {
+      values.add("current: " + shown(owner.get(param).get()));
+    }
+    return param.name() + ": " + param.doc() + " " + (values.isEmpty() ? "(undefined)" : "(" + String.join(", ", values) + ")");
+  }
+
+  private static String shown(Object value) {
+    return value instanceof Object[] a ? Arrays.toString(a) : String.valueOf(value);
+  }
+
+  /** A column name: not blank. */
+  static final OptionRule COLUMN = OptionRule.nonBlank("a column name");
+
+  /** The setter of a param: {@code setClipNorm} for {@code clipNorm}. */
+  static String setter(String param) {
+    return "set" + Character.toUpperCase(param.charAt(0)) + param.substring(1);
+  }
+
+  /**
+   * A param validator that checks {@code rule} on the value as text ({@link Object#toString}: what
+   * the command line would be given) and refuses a bad value with a {@link BadInputException}
+   * naming the setter, what is allowed and the value. Spark calls it on every way in: the setter,
+   * {@code set(param, value)}, {@code ParamMap.put} (so {@code copy(extra)}) and {@code load}.
+   */
+  static <T> Function1<T, Object> validator(String param, OptionRule rule) {
+    return new Validator<T>(setter(param), (setter, value) -> rule.check(setter, value.toString()));
+  }
+
+  /** A validator of column names: each not blank, and at least one unless {@code mayBeEmpty}. */
+  static Function1<String[], Object> columns(String param, boolean mayBeEmpty) {
+    return new Validator<String[]>(setter(param), (setter, value) -> {
+      if (!mayBeEmpty && value.length == 0) {
+        throw new BadInputException(setter + ": expected at least one column name, found none");
+      }
+      for (String v : value) {
+        COLUMN.check(setter, v);
+      }
+    });
+  }
+
+  /** A check of a param's value that names the setter. */
+  @FunctionalInterface
+  private interface Check<T> extends Serializable {
+    void check(String setter, T value);
+  }
+
+  /** Spark's validator type, serialisable (params are part of a serialised stage); null is refused. */
+  private static final class Validator<T> extends AbstractFunction1<T, Object> implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private final String setter;
+    private final Check<T> check;
+
+    Validator(String setter, Check<T> check) {
+      this.setter = setter;
+      this.check = check;
+    }
+
+    @Override
+    public Object apply(T value) {
+      if (value == null) {
+        throw new BadInputException(setter + ": expected a value, found null");
+      }
+      check.check(setter, value);
+      return Boolean.TRUE;
+    }
   }
 
   /** What a schema check needs to know of the model (from the params or the trained model). */

@@ -1,13 +1,18 @@
 package io.sparkrnn.ml;
 
 import io.sparkrnn.data.Manifest;
+import io.sparkrnn.data.Normalization;
+import io.sparkrnn.data.OptionRule;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.driver.Trainer;
+import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
-import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -18,6 +23,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -28,7 +35,6 @@ import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
-import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.StringArrayParam;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.DefaultParamsWritable;
@@ -39,6 +45,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import scala.Function1;
 
 /**
  * Trains an RNN, LSTM or GRU on a long-format Spark table (one row per key and time) as a Spark
@@ -126,6 +133,56 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   private final Param<String> workDir;
   private final Param<String> initialModel;
 
+  /**
+   * The params that are keys of {@code train} ({@link TrainConfig#KEYS}): param name → key. Their
+   * validators check the key's rule and {@link #trainKeys} passes their values on under the key.
+   */
+  static final Map<String, String> TRAIN_KEYS = orderedPairs("cell", "cell", "hiddenSize", "hidden-size", "numLayers",
+      "num-layers", "maxSteps", "steps", "epochs", "epochs", "batch", "batch", "lr", "lr", "seed", "seed", "partitions",
+      "partitions", "virtualPartitions", "virtual-partitions", "initialModel", "init", "optimizer", "optimizer", "lrSchedule",
+      "lr-schedule", "lrMin", "lr-min", "clipNorm", "clip-norm", "weightDecay", "weight-decay", "device", "device",
+      "validateEvery", "validate-every", "feedback", "feedback", "momentum", "momentum", "beta1", "beta1", "beta2", "beta2",
+      "eps", "eps", "tbptt", "tbptt", "engine", "engine", "checkpointEvery", "checkpoint-every", "onNan", "on-nan", "logEvery",
+      "log-every", "sync", "sync", "shardCache", "shard-cache");
+
+  /**
+   * The params that are options of {@code prep table}: param name → option (without dashes). Those
+   * not in {@link #TRAIN_KEYS} check the option's rule ({@link TableSpec#RULES}).
+   */
+  static final Map<String, String> TABLE_OPTIONS = orderedPairs("keyCols", "key", "orderCol", "order", "inputCols", "inputs",
+      "targetCols", "targets", "classes", "classes", "seq2one", "seq2one", "steps", "steps", "stride", "stride", "horizon",
+      "horizon", "minSteps", "min-steps", "split", "split", "validationFraction", "validation-fraction", "gap", "gap",
+      "normalize", "normalize", "missing", "missing", "batch", "batch");
+
+  /** {@code prep table}'s split, or auto: by key with keyCols, else by time (the option left out). */
+  private static final OptionRule SPLIT = (name, value) -> {
+    if (!value.strip().equalsIgnoreCase("auto")) {
+      try {
+        TableSpec.RULES.get("split").check(name, value);
+      } catch (BadInputException e) {
+        throw new BadInputException(e.getMessage() + ", or auto (by key with keyCols, else by time)");
+      }
+    }
+  };
+
+  private static Map<String, String> orderedPairs(String... pairs) {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (int i = 0; i < pairs.length; i += 2) {
+      m.put(pairs[i], pairs[i + 1]);
+    }
+    return java.util.Collections.unmodifiableMap(m);
+  }
+
+  /** The validator of a param that is an option of train or prep table: that option's rule (train's where both have it). */
+  private static <T> Function1<T, Object> rule(String param) {
+    OptionRule r = TRAIN_KEYS.containsKey(param) ? TrainConfig.RULES.get(TRAIN_KEYS.get(param))
+        : TableSpec.RULES.get(TABLE_OPTIONS.get(param));
+    if (r == null) {
+      throw new IllegalStateException("no rule for param " + param);
+    }
+    return RnnColumns.validator(param, r);
+  }
+
   public RnnEstimator(String uid) {
     this.uid = uid;
     // params after uid: a Param records its parent's uid when it is made
@@ -139,55 +196,71 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     predictedClassCol = RnnColumns.predictedClassCol(this);
     seq2one = RnnColumns.seq2one(this);
     classes = RnnColumns.classes(this);
-    steps = new IntParam(this, "steps", "T, time steps per training window (prep table's --steps; required)",
-        ParamValidators.gtEq(1));
-    optimizer = new Param<>(this, "optimizer", "the optimizer: adam, adamw or sgd (train's optimizer)");
-    lrSchedule = new Param<>(this, "lrSchedule", "constant, or cosine from lr to lrMin over the run (train's lr-schedule)");
-    lrMin = new DoubleParam(this, "lrMin", "the learning rate the cosine schedule ends at (train's lr-min)");
-    clipNorm = new DoubleParam(this, "clipNorm", "clip the gradient's global L2 norm to this; 0 for none (train's clip-norm)");
-    weightDecay = new DoubleParam(this, "weightDecay", "L2 penalty (adam, sgd) or decoupled decay (adamw) (train's weight-decay)");
-    device = new Param<>(this, "device", "where the kernels run: auto, gpu, cpu-opencl or jvm (train's device)");
-    validateEvery = new LongParam(this, "validateEvery", "validate every N steps and at the end; 0 for never (train's validate-every)");
-    momentum = new DoubleParam(this, "momentum", "SGD's momentum (train's momentum)");
-    beta1 = new DoubleParam(this, "beta1", "Adam's first-moment decay (train's beta1)");
-    beta2 = new DoubleParam(this, "beta2", "Adam's second-moment decay (train's beta2)");
-    eps = new DoubleParam(this, "eps", "Adam's epsilon (train's eps)");
-    tbptt = new IntParam(this, "tbptt", "truncated BPTT: steps per backward window, 0 for full BPTT (train's tbptt)");
-    engine = new Param<>(this, "engine", "kernel (float32 on the device) or reference (float64) (train's engine)");
-    checkpointEvery = new LongParam(this, "checkpointEvery", "write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every)");
-    onNan = new Param<>(this, "onNan", "a non-finite loss or gradient: stop or skip the step (train's on-nan)");
-    logEvery = new LongParam(this, "logEvery", "log the loss every N steps (train's log-every)");
-    sync = new Param<>(this, "sync", "barrier (tasks exchange each step's sums) or job (one Spark job per step) (train's sync)");
-    shardCache = new Param<>(this, "shardCache", "each executor's bound on cached shards: 512m, 2g, bytes, 0 or a share of the heap such as 25% (train's shard-cache)");
-    feedback = new IntParam(this, "feedback", "closed-loop validation: the last K steps driven by the model's outputs (train's feedback)");
-    minSteps = new IntParam(this, "minSteps", "M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T");
-    split = new Param<>(this, "split", "auto (by key with keyCols, else by time), by-key or by-time");
-    gap = new IntParam(this, "gap", "with split by-time: rows left out between the training and validation parts");
-    missing = new Param<>(this, "missing", "a null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value)");
-    stride = new IntParam(this, "stride", "S, rows between window starts; 0 for T", ParamValidators.gtEq(0));
+    steps = new IntParam(this, "steps", "T, time steps per training window (prep table's --steps; required)", rule("steps"));
+    optimizer = new Param<>(this, "optimizer", "the optimizer: adam, adamw or sgd (train's optimizer)", rule("optimizer"));
+    lrSchedule = new Param<>(this, "lrSchedule", "constant, or cosine from lr to lrMin over the run (train's lr-schedule)",
+        rule("lrSchedule"));
+    lrMin = new DoubleParam(this, "lrMin", "the learning rate the cosine schedule ends at (train's lr-min)", rule("lrMin"));
+    clipNorm = new DoubleParam(this, "clipNorm", "clip the gradient's global L2 norm to this; 0 for none (train's clip-norm)",
+        rule("clipNorm"));
+    weightDecay = new DoubleParam(this, "weightDecay", "L2 penalty (adam, sgd) or decoupled decay (adamw) (train's weight-decay)",
+        rule("weightDecay"));
+    device = new Param<>(this, "device", "where the kernels run: auto, gpu, cpu-opencl or jvm (train's device)",
+        rule("device"));
+    validateEvery = new LongParam(this, "validateEvery", "validate every N steps and at the end; 0 for never (train's validate-every)",
+        rule("validateEvery"));
+    momentum = new DoubleParam(this, "momentum", "SGD's momentum (train's momentum)", rule("momentum"));
+    beta1 = new DoubleParam(this, "beta1", "Adam's first-moment decay (train's beta1)", rule("beta1"));
+    beta2 = new DoubleParam(this, "beta2", "Adam's second-moment decay (train's beta2)", rule("beta2"));
+    eps = new DoubleParam(this, "eps", "Adam's epsilon (train's eps)", rule("eps"));
+    tbptt = new IntParam(this, "tbptt", "truncated BPTT: steps per backward window, 0 for full BPTT (train's tbptt)",
+        rule("tbptt"));
+    engine = new Param<>(this, "engine", "kernel (float32 on the device) or reference (float64) (train's engine)",
+        rule("engine"));
+    checkpointEvery = new LongParam(this, "checkpointEvery", "write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every)",
+        rule("checkpointEvery"));
+    onNan = new Param<>(this, "onNan", "a non-finite loss or gradient: stop or skip the step (train's on-nan)",
+        rule("onNan"));
+    logEvery = new LongParam(this, "logEvery", "log the loss every N steps (train's log-every)", rule("logEvery"));
+    sync = new Param<>(this, "sync", "barrier (tasks exchange each step's sums) or job (one Spark job per step) (train's sync)",
+        rule("sync"));
+    shardCache = new Param<>(this, "shardCache", "each executor's bound on cached shards: 512m, 2g, bytes, 0 or a share of the heap such as 25% (train's shard-cache)",
+        rule("shardCache"));
+    feedback = new IntParam(this, "feedback", "closed-loop validation: the last K steps driven by the model's outputs (train's feedback)",
+        rule("feedback"));
+    minSteps = new IntParam(this, "minSteps", "M: keep a series or tail shorter than T but at least M long, right-padded; 0 for T",
+        rule("minSteps"));
+    split = new Param<>(this, "split", "auto (by key with keyCols, else by time), by-key or by-time",
+        RnnColumns.validator("split", SPLIT));
+    gap = new IntParam(this, "gap", "with split by-time: rows left out between the training and validation parts",
+        rule("gap"));
+    missing = new Param<>(this, "missing", "a null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value)",
+        rule("missing"));
+    stride = new IntParam(this, "stride", "S, rows between window starts; 0 for T", rule("stride"));
     normalize = new BooleanParam(this, "normalize", "z-score inputs (and regression targets) with the training split's"
         + " statistics; transform applies them and undoes them on the outputs");
     validationFraction = new DoubleParam(this, "validationFraction", "share of keys held out for validation (by key; by"
-        + " time without keys)", ParamValidators.inRange(0, 1, true, false));
-    cell = new Param<>(this, "cell", "rnn | lstm | gru", ParamValidators.inArray(new String[] {"rnn", "lstm", "gru"}));
-    hiddenSize = new IntParam(this, "hiddenSize", "H, units per layer", ParamValidators.gtEq(1));
-    numLayers = new IntParam(this, "numLayers", "stacked recurrent layers", ParamValidators.gtEq(1));
+        + " time without keys)", rule("validationFraction"));
+    cell = new Param<>(this, "cell", "rnn | lstm | gru", rule("cell"));
+    hiddenSize = new IntParam(this, "hiddenSize", "H, units per layer", rule("hiddenSize"));
+    numLayers = new IntParam(this, "numLayers", "stacked recurrent layers", rule("numLayers"));
     maxSteps = new LongParam(this, "maxSteps", "optimizer steps to train (train's --steps); 0: use epochs",
-        ParamValidators.gtEq(0));
-    epochs = new IntParam(this, "epochs", "passes over the training windows (when maxSteps is 0)", ParamValidators.gtEq(0));
-    batch = new IntParam(this, "batch", "B, windows per optimizer step (and per shard)", ParamValidators.gtEq(1));
-    lr = new DoubleParam(this, "lr", "learning rate (Adam)", ParamValidators.gt(0));
-    seed = new LongParam(this, "seed", "seed of the initialisation, the data order and the by-key split");
+        rule("maxSteps"));
+    epochs = new IntParam(this, "epochs", "passes over the training windows (when maxSteps is 0)", rule("epochs"));
+    batch = new IntParam(this, "batch", "B, windows per optimizer step (and per shard)", rule("batch"));
+    lr = new DoubleParam(this, "lr", "learning rate (Adam)", rule("lr"));
+    seed = new LongParam(this, "seed", "seed of the initialisation, the data order and the by-key split", rule("seed"));
     partitions = new IntParam(this, "partitions", "Spark partitions of a training step (0: 1 on a local master, else the"
-        + " default parallelism)", ParamValidators.gtEq(0));
+        + " default parallelism)", rule("partitions"));
     virtualPartitions = new IntParam(this, "virtualPartitions", "V fixed groups of each step's batch whose sums are added in a"
         + " fixed tree: the same weights for any partition count (train's --virtual-partitions; 0: min(batch, 16))",
-        ParamValidators.gtEq(0));
+            rule("virtualPartitions"));
     workDir = new Param<>(this, "workDir", "Hadoop URI under which each fit makes rnn-fit-<uuid>/ (shards, checkpoints,"
-        + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after");
+        + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after",
+            RnnColumns.validator("workDir", OptionRule.nonBlank("a Hadoop URI or path")));
     initialModel = new Param<>(this, "initialModel", "warm start: Hadoop URI of a model file (model.safetensors of train,"
         + " import or a saved RnnModel directory) whose weights training starts from (train's --init); unset: a seeded"
-        + " random initialisation");
+        + " random initialisation", rule("initialModel"));
     setDefault(keyCols, new String[0]);
     setDefault(targetCols, new String[0]);
     setDefault(horizon, -1);
@@ -244,6 +317,12 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     return uid;
   }
 
+  /** Spark's, with array values as their elements (see {@link RnnColumns#explainParam}). */
+  @Override
+  public String explainParam(Param<?> param) {
+    return RnnColumns.explainParam(this, param);
+  }
+
   // ---- params: columns ----
 
   public StringArrayParam keyCols() {
@@ -255,7 +334,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setKeyCols(String... value) {
-    return (RnnEstimator) set(keyCols, names("setKeyCols", value, true));
+    return (RnnEstimator) set(keyCols, copy(value));
   }
 
   public Param<String> orderCol() {
@@ -267,7 +346,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setOrderCol(String value) {
-    return (RnnEstimator) set(orderCol, names("setOrderCol", new String[] {value}, false)[0]);
+    return (RnnEstimator) set(orderCol, value);
   }
 
   public StringArrayParam inputCols() {
@@ -279,7 +358,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setInputCols(String... value) {
-    return (RnnEstimator) set(inputCols, names("setInputCols", value, false));
+    return (RnnEstimator) set(inputCols, copy(value));
   }
 
   public StringArrayParam targetCols() {
@@ -291,7 +370,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setTargetCols(String... value) {
-    return (RnnEstimator) set(targetCols, names("setTargetCols", value, true));
+    return (RnnEstimator) set(targetCols, copy(value));
   }
 
   public IntParam horizon() {
@@ -303,7 +382,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setHorizon(int value) {
-    return (RnnEstimator) set(horizon, atLeast("setHorizon", -1, value));
+    return (RnnEstimator) set(horizon, value);
   }
 
   public Param<String> predictionCol() {
@@ -365,9 +444,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setClasses(int value) {
-    if (value == 1 || value < 0) {
-      throw new BadInputException("setClasses: expected 0 (regression) or at least 2 classes, found " + value);
-    }
     return (RnnEstimator) set(classes, value);
   }
 
@@ -381,7 +457,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   /** T, the training window's length in rows (not the optimizer's steps: see {@link #setMaxSteps}). */
   public RnnEstimator setSteps(int value) {
-    return (RnnEstimator) set(steps, atLeast("setSteps", 1, value));
+    return (RnnEstimator) set(steps, value);
   }
 
   public IntParam stride() {
@@ -393,7 +469,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setStride(int value) {
-    return (RnnEstimator) set(stride, atLeast("setStride", 0, value));
+    return (RnnEstimator) set(stride, value);
   }
 
   public BooleanParam normalize() {
@@ -417,9 +493,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setValidationFraction(double value) {
-    if (!(value >= 0 && value < 1)) {
-      throw new BadInputException("setValidationFraction: expected a share in [0, 1), found " + value);
-    }
     return (RnnEstimator) set(validationFraction, value);
   }
 
@@ -434,9 +507,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setCell(String value) {
-    String c = value == null ? "" : value.toLowerCase(Locale.ROOT);
-    CellType.parse(c); // the same message as train's --cell
-    return (RnnEstimator) set(cell, c);
+    return (RnnEstimator) set(cell, value == null ? null : value.toLowerCase(Locale.ROOT));
   }
 
   public IntParam hiddenSize() {
@@ -448,7 +519,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setHiddenSize(int value) {
-    return (RnnEstimator) set(hiddenSize, atLeast("setHiddenSize", 1, value));
+    return (RnnEstimator) set(hiddenSize, value);
   }
 
   public IntParam numLayers() {
@@ -460,7 +531,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setNumLayers(int value) {
-    return (RnnEstimator) set(numLayers, atLeast("setNumLayers", 1, value));
+    return (RnnEstimator) set(numLayers, value);
   }
 
   public LongParam maxSteps() {
@@ -473,9 +544,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   /** Optimizer steps to train ({@code train --steps}); 0 trains {@link #setEpochs} epochs instead. */
   public RnnEstimator setMaxSteps(long value) {
-    if (value < 0) {
-      throw new BadInputException("setMaxSteps: expected optimizer steps >= 0 (0: use epochs), found " + value);
-    }
     return (RnnEstimator) set(maxSteps, value);
   }
 
@@ -488,7 +556,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setEpochs(int value) {
-    return (RnnEstimator) set(epochs, atLeast("setEpochs", 0, value));
+    return (RnnEstimator) set(epochs, value);
   }
 
   public IntParam batch() {
@@ -500,7 +568,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setBatch(int value) {
-    return (RnnEstimator) set(batch, atLeast("setBatch", 1, value));
+    return (RnnEstimator) set(batch, value);
   }
 
   public DoubleParam lr() {
@@ -512,9 +580,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setLr(double value) {
-    if (!(value > 0 && Double.isFinite(value))) {
-      throw new BadInputException("setLr: expected a finite learning rate > 0, found " + value);
-    }
     return (RnnEstimator) set(lr, value);
   }
 
@@ -539,7 +604,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setPartitions(int value) {
-    return (RnnEstimator) set(partitions, atLeast("setPartitions", 0, value));
+    return (RnnEstimator) set(partitions, value);
   }
 
   public IntParam virtualPartitions() {
@@ -551,7 +616,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setVirtualPartitions(int value) {
-    return (RnnEstimator) set(virtualPartitions, atLeast("setVirtualPartitions", 0, value));
+    return (RnnEstimator) set(virtualPartitions, value);
   }
 
   public Param<String> workDir() {
@@ -563,9 +628,6 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public RnnEstimator setWorkDir(String value) {
-    if (value == null || value.isBlank()) {
-      throw new BadInputException("setWorkDir: expected a Hadoop URI or path, found '" + value + "'");
-    }
     return (RnnEstimator) set(workDir, value);
   }
 
@@ -581,35 +643,17 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    * Warm start ({@code train --init}): training starts from the weights of this model file — a
    * {@code model.safetensors} written by {@code train}, {@code import} (PyTorch) or an
    * {@link RnnModel} saved directory — instead of a seeded initialisation; the optimizer starts
-   * fresh. {@code fit} refuses a file whose cell, layers, H, F, O, mode or loss differ from this
-   * estimator's, or whose recorded normalisation differs from the one the fit computes (with
-   * {@code normalize}, the training split's statistics: the same table gives the same ones).
+   * fresh. With {@code normalize} the table is prepped with the statistics the file records (its
+   * weights expect inputs in those units). {@code fit} refuses, before any job, a missing file and
+   * one whose cell, layers, H, mode, loss, F or O differ from what this estimator and the table's
+   * columns ask (see {@link #checkInitialModel}).
    */
   public RnnEstimator setInitialModel(String value) {
-    if (value == null || value.isBlank()) {
-      throw new BadInputException("setInitialModel: expected a Hadoop URI or path of a model file, found '" + value + "'");
-    }
     return (RnnEstimator) set(initialModel, value);
   }
 
-  private static int atLeast(String setter, int min, int value) {
-    if (value < min) {
-      throw new BadInputException(setter + ": expected at least " + min + ", found " + value);
-    }
-    return value;
-  }
-
-  private static String[] names(String setter, String[] value, boolean mayBeEmpty) {
-    if (value == null || (!mayBeEmpty && value.length == 0)) {
-      throw new BadInputException(setter + ": expected " + (mayBeEmpty ? "" : "at least one ") + "column name, found "
-          + (value == null ? "null" : "none"));
-    }
-    for (String v : value) {
-      if (v == null || v.isBlank()) {
-        throw new BadInputException(setter + ": a column name is empty in " + Arrays.toString(value));
-      }
-    }
-    return value.clone();
+  private static String[] copy(String[] value) {
+    return value == null ? null : value.clone();
   }
 
   // ---- fit ----
@@ -932,19 +976,49 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           getSplit().equals("auto") ? null : TableSpec.SplitMode.parse(getSplit()), getValidationFraction(), getGap(),
           getNormalize(), TableSpec.Missing.parse(getMissing()), getBatch(), getSeed(), 0, source);
     } catch (IllegalArgumentException e) {
-      throw new BadInputException("RnnEstimator: " + setterNames(e.getMessage()), e);
+      throw new BadInputException("RnnEstimator: " + inSetterWords(e.getMessage(), TABLE_OPTIONS), e);
     }
   }
 
-  private static String setterNames(String message) {
-    String[][] names = {{"--key", "keyCols"}, {"--order", "orderCol"}, {"--inputs", "inputCols"}, {"--targets", "targetCols"},
-        {"--classes", "classes"}, {"--seq2one", "seq2one"}, {"--steps", "steps"}, {"--stride", "stride"},
-        {"--horizon", "horizon"}, {"--batch", "batch"}, {"--validation-fraction", "validationFraction"}};
-    String m = message;
-    for (String[] n : names) {
-      m = m.replace(n[0], n[1]);
+  /** "--option" anywhere (group 1), or "key:" opening a message (group 2), as train's and prep table's messages name options. */
+  private static final Pattern OPTION = Pattern.compile("(?<![\\w-])--([a-z][a-z0-9-]*)(?![\\w-])|^([a-z][a-z0-9-]*):");
+
+  /**
+   * A message of {@code prep table}'s code ({@code options}: {@link #TABLE_OPTIONS}) or of
+   * {@code train}'s ({@link #TRAIN_KEYS}) in this class's words: each option that a param mirrors,
+   * as {@code --option} or as the {@code key:} that opens train's messages, becomes the param's
+   * setter; prep's "filter with --where", an option the estimator has not, becomes a filter on the
+   * table. One table per phase, because {@code --steps} is prep's window length ({@code setSteps})
+   * but train's optimizer steps ({@code setMaxSteps}).
+   */
+  static String inSetterWords(String message, Map<String, String> options) {
+    if (message == null) {
+      return null;
     }
-    return m;
+    Map<String, String> setterOf = new java.util.HashMap<>();
+    options.forEach((param, option) -> setterOf.put(option, RnnColumns.setter(param)));
+    Matcher m = OPTION.matcher(message.replace("filter with --where", "filter the table before fit (Dataset.where)"));
+    StringBuilder out = new StringBuilder();
+    while (m.find()) {
+      String setter = setterOf.get(m.group(1) != null ? m.group(1) : m.group(2));
+      m.appendReplacement(out, Matcher.quoteReplacement(setter == null ? m.group() : m.group(1) != null ? setter : setter + ":"));
+    }
+    return m.appendTail(out).toString();
+  }
+
+  /**
+   * The bad input in {@code e}'s cause chain (a bad value, or a device that {@code setDevice} asks
+   * for and the executors lack), also when it comes back from a Spark task inside a
+   * SparkException, as a {@link BadInputException} in this class's words ({@link #inSetterWords});
+   * null when there is none (the caller rethrows {@code e}: a bug keeps its type and trace).
+   */
+  static BadInputException inSetterWords(Throwable e, Map<String, String> options) {
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (t instanceof BadInputException || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException) {
+        return new BadInputException("RnnEstimator: " + inSetterWords(t.getMessage(), options), e);
+      }
+    }
+    return null;
   }
 
   /** The keys of {@code bin/spark-rnn train} this estimator sets. */
@@ -952,38 +1026,12 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     Map<String, String> k = new LinkedHashMap<>();
     k.put("data", data);
     k.put("out", out);
-    k.put("cell", getCell());
-    k.put("hidden-size", Integer.toString(getHiddenSize()));
-    k.put("num-layers", Integer.toString(getNumLayers()));
-    k.put("steps", Long.toString(getMaxSteps()));
-    k.put("epochs", Integer.toString(getEpochs()));
-    k.put("batch", Integer.toString(getBatch()));
-    k.put("lr", Double.toString(getLr()));
-    k.put("seed", Long.toString(getSeed()));
-    k.put("partitions", Integer.toString(getPartitions()));
-    k.put("virtual-partitions", Integer.toString(getVirtualPartitions()));
-    if (getInitialModel() != null) {
-      k.put("init", getInitialModel());
+    for (Map.Entry<String, String> e : TRAIN_KEYS.entrySet()) {
+      Param<Object> p = getParam(e.getKey());
+      if (isDefined(p)) {
+        k.put(e.getValue(), getOrDefault(p).toString());
+      }
     }
-    k.put("optimizer", getOptimizer());
-    k.put("lr-schedule", getLrSchedule());
-    k.put("lr-min", Double.toString(getLrMin()));
-    k.put("clip-norm", Double.toString(getClipNorm()));
-    k.put("weight-decay", Double.toString(getWeightDecay()));
-    k.put("device", getDevice());
-    k.put("validate-every", Long.toString(getValidateEvery()));
-    k.put("feedback", Integer.toString(getFeedback()));
-    k.put("momentum", Double.toString(getMomentum()));
-    k.put("beta1", Double.toString(getBeta1()));
-    k.put("beta2", Double.toString(getBeta2()));
-    k.put("eps", Double.toString(getEps()));
-    k.put("tbptt", Integer.toString(getTbptt()));
-    k.put("engine", getEngine());
-    k.put("checkpoint-every", Long.toString(getCheckpointEvery()));
-    k.put("on-nan", getOnNan());
-    k.put("log-every", Long.toString(getLogEvery()));
-    k.put("sync", getSync());
-    k.put("shard-cache", getShardCache());
     return k;
   }
 
@@ -993,7 +1041,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     try {
       TrainConfig.parse(trainKeys("unused", "unused"), null);
     } catch (IllegalArgumentException e) {
-      throw new BadInputException("RnnEstimator: " + e.getMessage(), e);
+      throw new BadInputException("RnnEstimator: " + inSetterWords(e.getMessage(), TRAIN_KEYS), e);
     }
     for (String t : spec.targetColumns()) {
       RnnColumns.checkTarget("RnnEstimator", schema, t, spec.classes() > 0);
@@ -1016,21 +1064,36 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     TableSpec spec = tableSpec();
     SparkSession spark = dataset.sparkSession();
     SparkContext sc = spark.sparkContext();
-    boolean given = getWorkDir() != null;
-    Path dir = new Path(given ? getWorkDir() : defaultParent(sc), "rnn-fit-" + UUID.randomUUID());
-    String data = new Path(dir, "data").toString();
-    String out = new Path(dir, "train").toString();
-    LOG.info("RnnEstimator {}: working in {}{}", uid, dir, given ? "" : " (removed when done)");
     try {
-      try {
-        String init = getInitialModel();
-        if (init != null && HadoopFiles.isDirectory(init, sc.hadoopConfiguration())) {
+      // the initial model, checked against the params and the schema before any job or directory
+      String init = getInitialModel();
+      TrainedModel initial = null;
+      if (init != null) {
+        if (HadoopFiles.isDirectory(init, sc.hadoopConfiguration())) {
           init = new Path(init, RnnModel.MODEL_FILE).toString();   // a saved RnnModel
         }
+        initial = Trainer.loadInitial(init, sc.hadoopConfiguration(), "setInitialModel");
+        checkInitialModel(initial, init, dataset.schema());
+      }
+      boolean given = getWorkDir() != null;
+      Path dir = new Path(given ? getWorkDir() : defaultParent(sc), "rnn-fit-" + UUID.randomUUID());
+      String data = new Path(dir, "data").toString();
+      String out = new Path(dir, "train").toString();
+      LOG.info("RnnEstimator {}: working in {}{}", uid, dir, given ? "" : " (removed when done)");
+      try {
         // the initial weights expect inputs in the units they were trained in: prep with its statistics
-        io.sparkrnn.data.Normalization fixed = init != null && spec.normalize()
-            ? io.sparkrnn.infer.TrainedModel.load(init, sc.hadoopConfiguration()).normalization() : null;
-        Manifest manifest = SequenceTables.prep(dataset.toDF(), spec, data, false, fixed);
+        Normalization fixed = initial != null && spec.normalize() ? initial.normalization() : null;
+        Manifest manifest;
+        try {
+          manifest = SequenceTables.prep(dataset.toDF(), spec, data, false, fixed,
+              "setInitialModel: the statistics of the initial model " + init);
+        } catch (Exception e) {   // also a SparkException from a task, which Scala throws unchecked
+          BadInputException user = inSetterWords(e, TABLE_OPTIONS);
+          if (user != null) {
+            throw user;
+          }
+          throw e;
+        }
         LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
             manifest.sequences(io.sparkrnn.data.Split.TRAIN), manifest.sequences(io.sparkrnn.data.Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
@@ -1039,8 +1102,15 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           if (init != null) {
             keys.put("init", init);
           }
-          Trainer trainer = Trainer.prepare(keys, sc.hadoopConfiguration(), log);
-          trainer.run(JavaSparkContext.fromSparkContext(sc));
+          try {
+            Trainer.prepare(keys, sc.hadoopConfiguration(), log).run(JavaSparkContext.fromSparkContext(sc));
+          } catch (Exception e) {
+            BadInputException user = inSetterWords(e, TRAIN_KEYS);
+            if (user != null) {
+              throw user;
+            }
+            throw e;
+          }
         }
         byte[] bytes = HadoopFiles.read(new Path(out, RnnModel.MODEL_FILE).toString(), sc.hadoopConfiguration());
         RnnModel model = copyValues(new RnnModel(uid, bytes), ParamMap.empty());
@@ -1052,6 +1122,52 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       }
     } catch (IOException e) {
       throw new UncheckedIOException("RnnEstimator: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Refuses, before any job, an initial model that cannot start this fit: its cell, layers, H,
+   * mode (seq2one) and loss (classes) against the params, its F against the input columns when
+   * they are numbers (one feature each), its O against the targets (the classes, the target
+   * columns, or the inputs themselves), and recorded statistics without {@code normalize}. Warns
+   * when it records none but the fit normalises: its weights then meet the table's z-scores.
+   */
+  void checkInitialModel(TrainedModel initial, String path, StructType schema) {
+    ModelConfig c = initial.config();
+    String who = "setInitialModel: the initial model " + path;
+    int features = 0;
+    for (String in : getInputCols()) {
+      int w = RnnColumns.inputWidth("RnnEstimator", RnnColumns.field("RnnEstimator", schema, in, "inputCols"));
+      features = w == 0 || features < 0 ? -1 : features + w;   // an array or Vector: its width is known per row
+    }
+    int outputs = getClasses() > 0 ? getClasses() : getTargetCols().length > 0 ? getTargetCols().length : features;
+    String[][] fields = {
+        {"cell", c.cell().id(), getCell(), "setCell"},
+        {"numLayers", Integer.toString(c.numLayers()), Integer.toString(getNumLayers()), "setNumLayers"},
+        {"hiddenSize", Integer.toString(c.hiddenSize()), Integer.toString(getHiddenSize()), "setHiddenSize"},
+        {"mode", c.mode().id(), (getSeq2one() ? Mode.SEQ2ONE : Mode.SEQ2SEQ).id(), "setSeq2one"},
+        {"loss", c.loss().id(), (getClasses() > 0 ? LossType.CROSS_ENTROPY : LossType.MSE).id(), "setClasses"},
+        {"F = " + c.inputSize() + " input features", Integer.toString(c.inputSize()), Integer.toString(features),
+            "setInputCols " + Arrays.toString(getInputCols())},
+        {"O = " + c.outputSize() + " outputs", Integer.toString(c.outputSize()), Integer.toString(outputs),
+            getClasses() > 0 ? "setClasses" : getTargetCols().length > 0 ? "setTargetCols " + Arrays.toString(getTargetCols())
+                : "the targets are the inputs, setInputCols " + Arrays.toString(getInputCols())}};
+    for (String[] f : fields) {
+      if (!f[2].equals("-1") && !f[1].equals(f[2])) {
+        throw new BadInputException(who + " has " + (f[0].contains(" = ") ? f[0] : f[0] + " " + f[1]) + ", this estimator"
+            + " asks for " + f[2] + " (" + f[3] + ")");
+      }
+    }
+    if (initial.normalization() != null && !getNormalize()) {
+      throw new BadInputException(who + " records the normalisation its weights were trained with, and normalize is"
+          + " false: the table would reach them in other units. setNormalize(true) preps it with the model's statistics");
+    }
+    if (initial.normalization() == null && getNormalize()) {
+      LOG.warn("RnnEstimator {}: the initial model {} records no normalisation statistics (a PyTorch import without"
+          + " \"normalization\" in its config, say), so nothing says which units its weights were trained on; this fit"
+          + " z-scores the table with its training split's statistics and records those. If the weights were trained on"
+          + " raw values, setNormalize(false); if on z-scores, import the model again with its \"normalization\" in the"
+          + " --config JSON (as export writes it)", uid, path);
     }
   }
 

@@ -1,6 +1,8 @@
 package io.sparkrnn.ml;
 
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.data.OptionRule;
+import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
@@ -22,7 +24,6 @@ import org.apache.spark.ml.Model;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
-import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.StringArrayParam;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.DefaultParamsWriter;
@@ -107,16 +108,18 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     this.probabilityCol = RnnColumns.probabilityCol(this);
     this.predictedClassCol = RnnColumns.predictedClassCol(this);
     this.forecastSteps = new IntParam(this, "forecastSteps", "k: closed-loop forecast rows appended after"
-        + " each key's last row (seq2seq models whose targets are their inputs)", ParamValidators.gtEq(0));
+        + " each key's last row (seq2seq models whose targets are their inputs)",
+        RnnColumns.validator("forecastSteps", OptionRule.atLeast(0)));
     this.forecastCol = new Param<>(this, "forecastCol", "output column (boolean) marking forecast"
-        + " rows, when forecastSteps > 0");
+        + " rows, when forecastSteps > 0", RnnColumns.validator("forecastCol", RnnColumns.COLUMN));
     // steps, stride and feedback share the estimator's names, so fit copies what the model was trained with
     this.steps = new IntParam(this, "steps", "T, rows per window of a seq2one model (the estimator's steps; 0: unknown,"
-        + " the whole series)", ParamValidators.gtEq(0));
+        + " the whole series)", RnnColumns.validator("steps", OptionRule.atLeast(0)));
     this.stride = new IntParam(this, "stride", "seq2one models: S > 0 scores a window of T rows every S rows of a key;"
-        + " 0 one row per key, from its last T rows", ParamValidators.gtEq(0));
+        + " 0 one row per key, from its last T rows", RnnColumns.validator("stride", TableSpec.RULES.get("stride")));
     this.feedback = new IntParam(this, "feedback", "evaluate: the closed-loop loss over each key's last K rows, driven by"
-        + " the model's own outputs (seq2seq models whose targets are their inputs); 0 none", ParamValidators.gtEq(0));
+        + " the model's own outputs (seq2seq models whose targets are their inputs); 0 none",
+        RnnColumns.validator("feedback", io.sparkrnn.job.TrainConfig.RULES.get("feedback")));
     setDefault(steps, 0);
     setDefault(stride, 0);
     setDefault(feedback, 0);
@@ -138,6 +141,12 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   @Override
   public String uid() {
     return uid;
+  }
+
+  /** Spark's, with array values as their elements (see {@link RnnColumns#explainParam}). */
+  @Override
+  public String explainParam(Param<?> param) {
+    return RnnColumns.explainParam(this, param);
   }
 
   // ---- params: the columns (copied from the estimator) and the outputs ----
@@ -255,9 +264,6 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    * one step ahead; otherwise {@link #transform} refuses, saying why.
    */
   public RnnModel setForecastSteps(int value) {
-    if (value < 0) {
-      throw new BadInputException("setForecastSteps: expected k >= 0 rows per key, found " + value);
-    }
     return (RnnModel) set(forecastSteps, value);
   }
 
@@ -283,9 +289,6 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
 
   /** T, the rows of one window of a seq2one model ({@link #setStride}); fit sets it to the estimator's steps. */
   public RnnModel setSteps(int value) {
-    if (value < 0) {
-      throw new BadInputException("setSteps: expected T >= 0 rows per window, found " + value);
-    }
     return (RnnModel) set(steps, value);
   }
 
@@ -304,9 +307,6 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    * Each window starts from a zero state. Seq2seq models ignore it.
    */
   public RnnModel setStride(int value) {
-    if (value < 0) {
-      throw new BadInputException("setStride: expected S >= 0 rows between windows, found " + value);
-    }
     return (RnnModel) set(stride, value);
   }
 
@@ -324,9 +324,6 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    * ({@link #setForecastSteps}); the forecasts are compared with those rows' values.
    */
   public RnnModel setFeedback(int value) {
-    if (value < 0) {
-      throw new BadInputException("setFeedback: expected K >= 0 closed-loop rows, found " + value);
-    }
     return (RnnModel) set(feedback, value);
   }
 

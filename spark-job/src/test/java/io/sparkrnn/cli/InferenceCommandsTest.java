@@ -326,6 +326,10 @@ class InferenceCommandsTest {
         "--hidden-size", "6", "--steps", "1", "--batch", "8");
     assertFails(r, "init: " + s(sineModel), "has cell gru, the run has cell lstm");
     assertFalse(Files.exists(tmp.resolve("warm-cli").resolve("model.safetensors")), "nothing trained");
+    // a missing file is bad input naming it (it was an I/O error with Hadoop's words)
+    String missing = s(tmp.resolve("no-such-model.safetensors"));
+    assertFails(run("train", "--data", s(sine), "--out", s(tmp.resolve("warm-cli")), "--init", missing, "--steps", "1",
+        "--batch", "8"), "init: the initial model " + missing + " does not exist; expected a model file");
   }
 
   // ---- generate ----

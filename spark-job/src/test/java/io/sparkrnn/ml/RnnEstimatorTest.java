@@ -310,7 +310,105 @@ class RnnEstimatorTest {
     // another hidden size cannot start from it: refused naming the field
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> estimator().setHiddenSize(4).setInitialModel(saved.resolve("model.safetensors").toString()).setMaxSteps(1).fit(table));
-    assertTrue(e.getMessage().contains("has hidden-size 8, the run has hidden-size 4"), e.getMessage());
+    assertTrue(e.getMessage().contains("has hiddenSize 8, this estimator asks for 4 (setHiddenSize)"), e.getMessage());
+  }
+
+  @Test
+  void anInitialModelThatCannotStartTheFitIsRefusedBeforeAnyJobNamingItAndWhatTheEstimatorAsks() throws Exception {
+    String regression = tmp.resolve("init-checks/regression").toString();   // lstm, H=8, F=O=2 (temp, load), normalised
+    model.write().overwrite().save(regression);
+    String classes = tmp.resolve("init-checks/classes").toString();         // seq2one, 2 classes
+    seq2oneModel().write().overwrite().save(classes);
+    String missing = tmp.resolve("init-checks/nothing-here").toString();
+    String file = regression + "/model.safetensors";
+    String is = "setInitialModel: the initial model ";
+    int jobs = jobsDuring(() -> {
+      assertMessage(() -> estimator().setInitialModel(missing).fit(table), is + missing + " does not exist");
+      assertMessage(() -> estimator().setInitialModel(classes).fit(labelled()),
+          is + classes + "/model.safetensors has mode seq2one, this estimator asks for seq2seq (setSeq2one)");
+      assertMessage(() -> estimator().setSeq2one(true).setTargetCols("morning").setInitialModel(classes).fit(labelled()),
+          "has loss cross_entropy, this estimator asks for mse (setClasses)");
+      assertMessage(() -> estimator().setInputCols("temp").setInitialModel(regression).fit(table),
+          is + file + " has F = 2 input features, this estimator asks for 1 (setInputCols [temp])");
+      assertMessage(() -> estimator().setTargetCols("temp").setInitialModel(regression).fit(table),
+          is + file + " has O = 2 outputs, this estimator asks for 1 (setTargetCols [temp])");
+      assertMessage(() -> estimator().setCell("gru").setInitialModel(regression).fit(table),
+          is + file + " has cell lstm, this estimator asks for gru (setCell)");
+      assertMessage(() -> estimator().setNumLayers(2).setInitialModel(regression).fit(table),
+          is + file + " has numLayers 1, this estimator asks for 2 (setNumLayers)");
+      assertMessage(() -> estimator().setNormalize(false).setInitialModel(regression).fit(table),
+          is + file + " records the normalisation its weights were trained with", "setNormalize(true)");
+    });
+    assertEquals(0, jobs, "Spark jobs started by the refused fits");
+    // an array column's width is known from its rows only: the check after prep's first pass names the initial model too
+    Dataset<Row> arrays = table.withColumn("t", org.apache.spark.sql.functions.array(col("temp")));
+    assertMessage(() -> estimator().setInputCols("t").setInitialModel(regression).fit(arrays),
+        "setInitialModel: the statistics of the initial model " + file + ": its input statistics have 2 features, this"
+            + " dataset has F=1");
+  }
+
+  @Test
+  void fitsErrorsNameTheSettersNotTheCommandLinesOptions() {
+    // prep table's code on the executors: a missing value, and a class id out of range
+    Dataset<Row> hole = table.withColumn("temp",
+        org.apache.spark.sql.functions.expr("CASE WHEN sensor = 'sensor-00002' AND hour(ts) = 5 THEN NULL ELSE temp END"));
+    assertSetterWords(() -> estimator().fit(hole), "choose setMissing drop or ffill, or filter the table before fit (Dataset.where)");
+    Dataset<Row> badClass = labelled().withColumn("morning",
+        org.apache.spark.sql.functions.expr("CASE WHEN sensor = 'sensor-00001' THEN 5 ELSE morning END"));
+    assertSetterWords(() -> estimator().setTargetCols("morning").setClasses(2).setSeq2one(true).fit(badClass), "(setClasses 2)");
+    // prep's --steps is setSteps (not train's --steps, setMaxSteps)
+    assertSetterWords(() -> estimator().setSteps(HOURS + 1).fit(table), "lower setSteps, or set setMinSteps");
+    // the table options' combinations, and train's keys before any job and on the driver after prep
+    assertSetterWords(() -> estimator().setClasses(2).fit(table), "setClasses needs exactly one setTargetCols column");
+    assertSetterWords(() -> estimator().setLr(0.001).setLrMin(0.5).fit(table), "RnnEstimator: setLrMin: must be in [0.0, 0.001],"
+        + " found 0.5");
+    assertSetterWords(() -> estimator().setBatch(5000).fit(table), "RnnEstimator: setBatch: 5000 sequences per step, but the training split holds only");
+  }
+
+  static void assertSetterWords(Runnable fit, String part) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, fit::run);
+    assertTrue(e.getMessage().contains(part), "'" + part + "' in: " + e.getMessage());
+    assertFalse(e.getMessage().contains("--"), "no command-line option in: " + e.getMessage());
+  }
+
+  @Test
+  void anInitialModelWithoutStatisticsFitWithNormalizeLogsAWarningSayingWhatToDo() throws Exception {
+    // as import writes a PyTorch state dict whose config has no "normalization"
+    io.sparkrnn.kernel.model.ModelConfig config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM,
+        1, 2, 8, 2, io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    Path file = tmp.resolve("init-raw.safetensors");
+    Files.write(file, io.sparkrnn.kernel.io.ModelFile.toBytes(io.sparkrnn.kernel.model.Params.initialize(config, 5), Map.of()));
+    List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
+    org.apache.logging.log4j.core.Logger logger =
+        (org.apache.logging.log4j.core.Logger) org.apache.logging.log4j.LogManager.getLogger(RnnEstimator.class);
+    org.apache.logging.log4j.core.appender.AbstractAppender capture =
+        new org.apache.logging.log4j.core.appender.AbstractAppender("capture", null, null, true,
+            org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
+          @Override
+          public void append(org.apache.logging.log4j.core.LogEvent event) {
+            if (event.getLevel() == org.apache.logging.log4j.Level.WARN) {
+              warnings.add(event.getMessage().getFormattedMessage());
+            }
+          }
+        };
+    capture.start();
+    logger.addAppender(capture);
+    try {
+      estimator().setInitialModel(file.toString()).setMaxSteps(1).fit(table);
+    } finally {
+      logger.removeAppender(capture);
+    }
+    assertEquals(1, warnings.size(), warnings.toString());
+    assertTrue(warnings.get(0).contains("the initial model " + file + " records no normalisation statistics"), warnings.get(0));
+    assertTrue(warnings.get(0).contains("setNormalize(false)"), warnings.get(0));
+    warnings.clear();
+    logger.addAppender(capture);
+    try {
+      estimator().setInitialModel(file.toString()).setNormalize(false).setMaxSteps(1).fit(table);
+    } finally {
+      logger.removeAppender(capture);
+    }
+    assertEquals(List.of(), warnings, "no warning when the fit does not normalise either");
   }
 
   @Test
@@ -334,10 +432,10 @@ class RnnEstimatorTest {
     assertEquals(io.sparkrnn.job.TrainConfig.DEFAULTS.get("optimizer"), estimator().getOptimizer());
     IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
         () -> estimator().setOptimizer("rmsprop").transformSchema(table.schema()));
-    assertTrue(bad.getMessage().contains("optimizer"), bad.getMessage());
+    assertTrue(bad.getMessage().startsWith("setOptimizer: 'rmsprop' is not one of adam"), bad.getMessage());
     IllegalArgumentException split = assertThrows(IllegalArgumentException.class,
         () -> estimator().setSplit("random").transformSchema(table.schema()));
-    assertTrue(split.getMessage().contains("--split must be by-key or by-time"), split.getMessage());
+    assertTrue(split.getMessage().startsWith("setSplit: 'random' is not one of by-key, by-time"), split.getMessage());
     assertTrue(estimator().explainParams().contains("clipNorm"), "explainParams lists the new params");
     // every key of train is a param, except those fit decides itself (the files, the run's lifecycle, the model's kind from
     // the table) and the warm start, which is the initialModel param
@@ -439,9 +537,9 @@ class RnnEstimatorTest {
     assertEquals("lstm", new RnnEstimator().getCell());
     assertEquals(32, new RnnEstimator().getHiddenSize());
     assertTrue(new RnnEstimator().getNormalize());
-    assertMessage(() -> e.setHiddenSize(0), "setHiddenSize", "at least 1", "found 0");
+    assertMessage(() -> e.setHiddenSize(0), "setHiddenSize", "[1, 65536]", "found 0");
     assertMessage(() -> e.setCell("transformer"), "transformer");
-    assertMessage(() -> e.setValidationFraction(1.0), "setValidationFraction", "[0, 1)");
+    assertMessage(() -> e.setValidationFraction(1.0), "setValidationFraction", "[0.0, 1.0)");
     assertMessage(() -> new RnnEstimator().setOrderCol("ts").setInputCols("temp").fit(table), "steps", "setSteps");
   }
 

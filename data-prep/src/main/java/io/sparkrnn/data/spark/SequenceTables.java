@@ -136,10 +136,19 @@ public final class SequenceTables {
    */
   public static Manifest prep(Dataset<Row> table, TableSpec spec, String outUri, boolean overwrite,
       Normalization normalizationFrom) throws IOException {
+    return prep(table, spec, outUri, overwrite, normalizationFrom, "--normalization-from");
+  }
+
+  /**
+   * As {@link #prep(Dataset, TableSpec, String, boolean, Normalization)}; {@code normalizationSource}
+   * names where the statistics came from in the error when they do not fit the table.
+   */
+  public static Manifest prep(Dataset<Row> table, TableSpec spec, String outUri, boolean overwrite,
+      Normalization normalizationFrom, String normalizationSource) throws IOException {
     Layout layout = Layout.resolve(table, spec);
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(table.sparkSession().sparkContext());
     PrepOptions options = new PrepOptions(new Path(outUri).toUri(), spec.batch(), spec.validationFraction(),
-        spec.normalize(), overwrite, normalizationFrom);
+        spec.normalize(), overwrite, normalizationFrom, normalizationSource);
     FileSystem fs = FileSystems.get(options.out(), sc.hadoopConfiguration());
     Path dir = fs.makeQualified(new Path(options.out()));
     // fail before any job on an output that prepareDirectory would refuse later

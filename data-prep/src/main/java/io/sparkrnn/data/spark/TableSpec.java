@@ -1,5 +1,6 @@
 package io.sparkrnn.data.spark;
 
+import io.sparkrnn.data.OptionRule;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.util.Collections;
@@ -50,6 +51,34 @@ public record TableSpec(
     Map<String, Object> source) implements Serializable {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * What each option of {@code prep table} here must be on its own, by its name without dashes
+   * (the constructor checks them, then their combinations); the Spark ML params that mirror them
+   * check the same rules.
+   */
+  public static final Map<String, OptionRule> RULES = Map.ofEntries(
+      Map.entry("steps", OptionRule.atLeast(1)),
+      Map.entry("stride", OptionRule.atLeast(0)),
+      Map.entry("horizon", OptionRule.atLeast(-1)),
+      Map.entry("min-steps", OptionRule.atLeast(0)),
+      Map.entry("gap", OptionRule.atLeast(0)),
+      Map.entry("partitions", OptionRule.atLeast(0)),
+      Map.entry("batch", OptionRule.atLeast(1)),
+      Map.entry("validation-fraction", OptionRule.doubleIn(0, 1, true)),
+      Map.entry("classes", (OptionRule) (name, value) -> {
+        long n = OptionRule.parseLong(name, value);
+        if (n < 0 || n == 1) {
+          throw new BadInputException(name + ": must be 0 (regression) or at least 2 classes, found " + n);
+        }
+      }),
+      Map.entry("split", OptionRule.oneOf("by-key", "by-time")),
+      Map.entry("missing", OptionRule.oneOf("error", "drop", "ffill")));
+
+  /** Checks {@code value} against the rule of {@code option} (a name without dashes), naming {@code --option}. */
+  private static void check(String option, Object value) {
+    RULES.get(option).check("--" + option, String.valueOf(value));
+  }
+
   /** How rows are divided between training and validation. */
   public enum SplitMode {
     BY_KEY("by-key"),
@@ -66,12 +95,13 @@ public record TableSpec(
     }
 
     public static SplitMode parse(String s) {
+      check("split", s);
       for (SplitMode m : values()) {
-        if (m.id.equalsIgnoreCase(s)) {
+        if (m.id.equalsIgnoreCase(s.strip())) {
           return m;
         }
       }
-      throw new BadInputException("--split must be by-key or by-time, found '" + s + "'");
+      throw new IllegalStateException("split " + s + " passed its rule but is no SplitMode");
     }
   }
 
@@ -85,11 +115,8 @@ public record TableSpec(
     FFILL;
 
     public static Missing parse(String s) {
-      try {
-        return valueOf(s.toUpperCase(Locale.ROOT));
-      } catch (IllegalArgumentException | NullPointerException e) {
-        throw new BadInputException("--missing must be error, drop or ffill, found '" + s + "'");
-      }
+      check("missing", s);
+      return valueOf(s.strip().toUpperCase(Locale.ROOT));
     }
   }
 
@@ -100,24 +127,18 @@ public record TableSpec(
     source = source == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(source));
     missing = missing == null ? Missing.ERROR : missing;
     boolean wide = sequenceColumn != null;
-    if (steps < 1) {
-      throw new BadInputException("--steps must be at least 1, found " + steps);
-    }
-    if (stride < 0 || horizon < -1 || minSteps < 0 || gap < 0 || partitions < 0) {
-      throw new BadInputException("--stride, --horizon, --min-steps, --gap and --partitions must not be negative");
-    }
+    check("steps", steps);
+    check("stride", stride);
+    check("horizon", horizon);
+    check("min-steps", minSteps);
+    check("gap", gap);
+    check("partitions", partitions);
     if (minSteps > steps) {
       throw new BadInputException("--min-steps " + minSteps + " is more than --steps " + steps);
     }
-    if (batch < 1) {
-      throw new BadInputException("--batch must be at least 1, found " + batch);
-    }
-    if (!(validationFraction >= 0 && validationFraction < 1)) {
-      throw new BadInputException("--validation-fraction must be in [0, 1), found " + validationFraction);
-    }
-    if (classes == 1 || classes < 0) {
-      throw new BadInputException("--classes must be at least 2, found " + classes);
-    }
+    check("batch", batch);
+    check("validation-fraction", validationFraction);
+    check("classes", classes);
     if (!wide && (orderColumn == null || orderColumn.isBlank())) {
       throw new BadInputException("--order: a long-format table needs its time column (or --sequence-column "
           + "for one row per sequence)");

@@ -240,7 +240,7 @@ public final class Trainer {
    * units). A file without one (imported from PyTorch) is taken as it is.
    */
   static Params warmStart(String uri, ModelConfig model, Dataset dataset, Configuration hadoop) throws IOException {
-    TrainedModel given = TrainedModel.load(uri, hadoop);
+    TrainedModel given = loadInitial(uri, hadoop, "init");
     ModelConfig c = given.config();
     String where = "init: " + uri + " ";
     checkSame(where, "cell", c.cell().id(), model.cell().id());
@@ -258,6 +258,22 @@ public final class Trainer {
           + "; prepare the data with the model's statistics");
     }
     return given.params();
+  }
+
+  /**
+   * The model file a warm start begins from; a missing path or a directory is refused naming it
+   * and {@code name} (the option, or the setter that gave it).
+   */
+  public static TrainedModel loadInitial(String uri, Configuration hadoop, String name) throws IOException {
+    if (!HadoopFiles.exists(uri, hadoop)) {
+      throw new BadInputException(name + ": the initial model " + uri + " does not exist; expected a model file"
+          + " (model.safetensors of train or import)");
+    }
+    if (HadoopFiles.isDirectory(uri, hadoop)) {
+      throw new BadInputException(name + ": the initial model " + uri + " is a directory; expected a model file"
+          + " (model.safetensors of train or import)");
+    }
+    return TrainedModel.load(uri, hadoop);
   }
 
   private static void checkSame(String where, String field, Object inFile, Object inRun) {

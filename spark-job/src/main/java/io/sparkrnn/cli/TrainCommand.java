@@ -39,6 +39,8 @@ public final class TrainCommand implements Callable<Integer> {
     int order = 1;
     for (TrainConfig.Key k : TrainConfig.KEYS) {
       String desc = k.description() + (k.defaultValue() == null ? "" : " (default: " + k.defaultValue() + ")");
+      // picocli passes description lines through String.format: a literal % (shard-cache's 25%) must be %%
+      desc = desc.replace("%", "%%");
       spec.addOption(OptionSpec.builder("--" + k.name())
           .paramLabel(k.name().equals("data") || k.name().equals("out") ? "URI" : "VALUE")
           .type(String.class)

@@ -88,6 +88,7 @@ public final class EvaluateCommand implements Callable<Integer> {
       if (chosen.isEmpty()) {
         throw new BadInputException(data + ": no shards in split " + split);
       }
+      SparkSetup.requireDevice(run.engine, run.device, spark.master);
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", spark.master)) {
         int P = spark.partitions(sc, chosen.size());
         metrics = Evaluation.ofDataset(sc, ds, m.config(), m.params(), chosen.stream().mapToInt(Integer::intValue).toArray(),

@@ -64,6 +64,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
     Configuration hadoop = new Configuration();
     Trainer trainer = Trainer.prepare(given, hadoop, System.out);
+    SparkSetup.requireDevice(trainer.config().engine(), trainer.config().device(), trainer.config().master());
     // one run per --out, held until Spark has stopped, also when the run fails
     RunLock lock = RunLock.acquire(trainer.config().out(), hadoop, System.out);
     try {

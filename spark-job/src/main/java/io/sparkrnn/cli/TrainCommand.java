@@ -41,12 +41,17 @@ public final class TrainCommand implements Callable<Integer> {
       String desc = k.description() + (k.defaultValue() == null ? "" : " (default: " + k.defaultValue() + ")");
       // picocli passes description lines through String.format: a literal % (shard-cache's 25%) must be %%
       desc = desc.replace("%", "%%");
-      spec.addOption(OptionSpec.builder("--" + k.name())
-          .paramLabel(k.name().equals("data") || k.name().equals("out") ? "URI" : "VALUE")
+      // a yes/no key (resume, overwrite) also stands alone, as prep's --overwrite does: bare means true
+      boolean flag = "false".equals(k.defaultValue()) || "true".equals(k.defaultValue());
+      OptionSpec.Builder option = OptionSpec.builder("--" + k.name())
+          .paramLabel(k.name().equals("data") || k.name().equals("out") ? "URI" : flag ? "true|false" : "VALUE")
           .type(String.class)
           .description(desc)
-          .order(order++)
-          .build());
+          .order(order++);
+      if (flag) {
+        option.arity("0..1").fallbackValue("true");
+      }
+      spec.addOption(option.build());
     }
   }
 

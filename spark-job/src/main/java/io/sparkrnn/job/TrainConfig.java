@@ -112,7 +112,8 @@ public record TrainConfig(
       new Key("checkpoint-every", "100", "write a checkpoint every N steps (0: only at the end)"),
       new Key("resume", "false", "continue from the newest checkpoint in --out"),
       new Key("overwrite", "false", "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
-      new Key("init", null, "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict)"
+      new Key("init", null, "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict), or a"
+          + " directory holding one (train's --out, a saved RnnModel),"
           + " whose weights training starts from (the optimizer starts fresh); its cell, num-layers, hidden-size, F, O, mode,"
           + " loss and recorded normalisation must match the run's (default: random initialisation from seed)"),
       new Key("validate-every", "0", "validate every N steps and at the end (0: never)"),

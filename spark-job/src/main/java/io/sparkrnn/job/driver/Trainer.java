@@ -233,12 +233,14 @@ public final class Trainer {
   }
 
   /**
-   * The weights of {@code --init}, checked against the run: the file's configuration (cell,
+   * The weights of {@code --init} (a model file, or a directory holding
+   * {@value TrainedModel#MODEL_FILE}), checked against the run: the file's configuration (cell,
    * layers, H, F, O, mode, loss: its names and shapes are checked as it is read) must be the
    * run's, and a normalisation it records must be the dataset's (its weights expect inputs in those
    * units). A file without one (imported from PyTorch) is taken as it is.
    */
-  static Params warmStart(String uri, ModelConfig model, Dataset dataset, Configuration hadoop) throws IOException {
+  static Params warmStart(String init, ModelConfig model, Dataset dataset, Configuration hadoop) throws IOException {
+    String uri = TrainedModel.modelFile(init, hadoop);
     TrainedModel given = TrainedModel.load(uri, hadoop);
     ModelConfig c = given.config();
     String where = "init: " + uri + " ";

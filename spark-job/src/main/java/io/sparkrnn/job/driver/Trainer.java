@@ -31,6 +31,7 @@ import io.sparkrnn.job.sync.StepUpdate.StepRecord;
 import io.sparkrnn.job.sync.StepUpdate;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.device.AutoDevice;
+import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.model.ModelConfig;
@@ -395,10 +396,10 @@ public final class Trainer {
         log.printf("--resume: no checkpoint in %s yet; starting at step 0%n", out.path(Checkpoints.DIR));
       }
     }
-    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions of %d virtual, engine %s on %s (%d JVM engine"
-        + " thread(s) per task), master %s, sync %s%n",
+    String threads = jvmEngineThreads(config.engine(), device, context.engineThreads(), sc.master());
+    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions of %d virtual, engine %s on %s%s, master %s, sync %s%n",
         describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.virtualPartitions(), config.engine(),
-        device, context.engineThreads(), sc.master(), config.sync());
+        device, threads == null ? "" : " (" + threads + ")", sc.master(), config.sync());
 
     StepSync sync = barrier
         ? new BarrierSync(sc, context, exchange, partitions, update, config, model, schedule, totalSteps, metrics::addSegment, log)
@@ -486,12 +487,30 @@ public final class Trainer {
     Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
     lastCacheStats = cacheStats;
     cacheStats.forEach((where, st) -> log.printf("shard cache on %s: %s%n", where, st.describe()));
-    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, context.engineThreads(), sc.master(),
-        cacheStats);
+    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, threads, sc.master(), cacheStats);
     log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
         Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
         out.path("model.safetensors"));
     return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
+  }
+
+  /**
+   * The JVM engine's threads per task in words, or null where the tasks run no JVM engine (the
+   * reference engine, an OpenCL device). On a local master the tasks run in this JVM, so the count
+   * is the one they use: Spark's ({@code fromSpark}) capped at the cores, or
+   * {@code -Dsparkrnn.jvm.threads} ({@link JvmEngine#threadsFor}). On a cluster each executor
+   * resolves it, and its own -Dsparkrnn.jvm.threads, which the driver cannot see, would win.
+   */
+  static String jvmEngineThreads(String engine, String device, int fromSpark, String master) {
+    if (!engine.equals("kernel") || !device.equals("jvm")) {
+      return null;
+    }
+    if (ExecutorRuntime.localThreads(master) > 0) {
+      int n = JvmEngine.threadsFor(fromSpark);
+      return n + " JVM engine thread" + (n == 1 ? "" : "s") + " per task";
+    }
+    return fromSpark + " JVM engine thread" + (fromSpark == 1 ? "" : "s") + " per task (spark.task.cpus, capped at each host's"
+        + " cores; an executor's -Dsparkrnn.jvm.threads overrides it)";
   }
 
   /** The line of {@code --device auto}'s measurement in the last {@link #run}, or null when the device was named. */

@@ -155,6 +155,11 @@ public final class Trainer {
     if (config.feedback() > 0) {
       checkClosedLoopFits(model, spec, config.feedback());
     }
+    if (config.validateEvery() > 0 && dataset.manifest().sequences(Split.VALIDATION) == 0) {
+      log.println("warning: validate-every " + config.validateEvery() + ": the dataset " + config.data() + " has no validation"
+          + " sequences, so this run never validates; prep it with a validation split (--validation-fraction; for a table"
+          + " by time, a validation part longer than --gap plus a window)");
+    }
     Params initial = config.init() == null ? null : warmStart(config.init(), model, dataset, hadoop);
     Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log, initial);
     trainer.previousRun = hasRun;

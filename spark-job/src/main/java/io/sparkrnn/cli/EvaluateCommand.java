@@ -28,10 +28,10 @@ import picocli.CommandLine.Option;
 /** {@code spark-rnn evaluate}: loss, accuracy, perplexity, closed-loop loss of a model on data. */
 @Command(name = "evaluate", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Score a trained model on a dataset (a Spark job) or one shard file.",
-        "Teacher-forced loss (model units, the training loss's mean), accuracy and perplexity (class models), and",
-        "with --feedback K the closed-loop loss over the last K steps of each sequence, where the model's own",
-        "outputs are its inputs. Regression models also get rmse and mae per output in the data's units before",
-        "normalisation (the dataset manifest's statistics undone; a single shard: the model's)."})
+        "Teacher-forced loss (model units, the training loss's mean), accuracy and perplexity (class models), and"
+            + " with --feedback K the closed-loop loss over the last K steps of each sequence, where the model's own"
+            + " outputs are its inputs. Regression models also get rmse and mae per output in the data's units before"
+            + " normalisation (the dataset manifest's statistics undone; a single shard: the model's)."})
 public final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
   String model;

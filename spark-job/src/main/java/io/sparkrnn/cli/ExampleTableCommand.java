@@ -21,7 +21,8 @@ public final class ExampleTableCommand implements Callable<Integer> {
   int sensors;
   @Option(names = "--hours", defaultValue = "1000", description = "Hourly readings per sensor (default ${DEFAULT-VALUE}).")
   int hours;
-  @Option(names = "--seed", defaultValue = "1") long seed;
+  @Option(names = "--seed", defaultValue = "1",
+      description = "Seeds each sensor's level, amplitude and phases, and the noise (default ${DEFAULT-VALUE}).") long seed;
   @Option(names = "--overwrite", description = "Replace --out if it exists.") boolean overwrite;
   @Option(names = "--master", defaultValue = "local[*]", description = "Spark master (default ${DEFAULT-VALUE}).")
   String master;

@@ -121,8 +121,9 @@ public record TrainConfig(
       new Key("master", "local[*]", "Spark master when not set by spark-submit"),
       new Key("on-nan", "stop", "stop | skip: what a NaN or infinite loss or gradient does"),
       new Key("log-every", "10", "print a progress line every N steps"),
-      new Key("sync", "barrier", "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks exchanging each step's"
-          + " gradient sums through the driver; or one Spark job per step. Both give the same weights"),
+      new Key("sync", "barrier", "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks adding each step's"
+          + " gradient sums in a tree among themselves, the driver at its top (one gradient in and out of the driver per step);"
+          + " or one Spark job per step. Both give the same weights"),
       new Key("shard-cache", "25%", "decoded shards each executor keeps: a size (512m, 2g; 0 keeps none) or a share of its heap"
           + " (25%); the rest is read when needed, the next step's shards in the background. Does not change the weights"));
 

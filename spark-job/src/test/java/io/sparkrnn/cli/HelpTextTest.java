@@ -63,6 +63,31 @@ class HelpTextTest {
     }
   }
 
+  /**
+   * picocli prints each description element on its own lines, wrapping one longer than the usage
+   * width (80): an element that runs past it and whose sentence goes on in the next element leaves
+   * a short line in the middle of the sentence ("seed); continuous" / "models feed ...").
+   */
+  @Test
+  void noDescriptionBreaksASentenceAfterAWrappedLine() {
+    List<String> broken = new ArrayList<>();
+    List<CommandLine> all = new ArrayList<>();
+    all.add(commandLine());
+    for (int i = 0; i < all.size(); i++) {
+      CommandLine cl = all.get(i);
+      all.addAll(cl.getSubcommands().values());
+      String[] d = cl.getCommandSpec().usageMessage().description();
+      int width = cl.getCommandSpec().usageMessage().width();
+      for (int k = 0; k + 1 < d.length; k++) {
+        boolean continues = !d[k + 1].isEmpty() && Character.isLowerCase(d[k + 1].charAt(0));
+        if (d[k].length() > width && continues) {
+          broken.add(cl.getCommandSpec().qualifiedName() + ": '" + d[k] + "' / '" + d[k + 1] + "'");
+        }
+      }
+    }
+    assertTrue(broken.isEmpty(), "description elements wrapped mid-sentence (join them into one element): " + broken);
+  }
+
   @Test
   void theShardCacheDefaultReadsAsAPercentage() {
     String help = commandLine().getSubcommands().get("train").getUsageMessage();

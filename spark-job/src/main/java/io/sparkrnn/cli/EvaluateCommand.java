@@ -64,6 +64,12 @@ public final class EvaluateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (io.sparkrnn.infer.InputFiles.isNpy(data)) {
+      // a .npy is read as a shard otherwise, and fails as "not a safetensors file": say what evaluate takes
+      throw new BadInputException("--data " + data + ": evaluate scores a dataset directory (manifest.json and shards, from"
+          + " prep) or one shard .safetensors with targets y, not a .npy (inputs without targets); to run the model on it,"
+          + " use predict --data " + data + " --out pred.npy");
+    }
     Configuration conf = new Configuration();
     TrainedModel m = TrainedModel.load(model, conf);
     if (feedback < 0) {

@@ -28,7 +28,7 @@ public final class ExampleTableCommand implements Callable<Integer> {
   String master;
 
   @Override
-  public Integer call() {
+  public Integer call() throws java.io.IOException {
     if (!kind.equals("sensors")) {
       throw new BadInputException("example-table: unknown kind '" + kind + "', expected sensors");
     }
@@ -36,6 +36,10 @@ public final class ExampleTableCommand implements Callable<Integer> {
       throw new BadInputException("--sensors and --hours must be at least 1");
     }
     SparkSetup.requireKnownMaster(master);
+    if (!overwrite && io.sparkrnn.fs.HadoopFiles.exists(out, new org.apache.hadoop.conf.Configuration())) {
+      // refused here, not by Spark's writer, whose message tells a Spark user to set mode "overwrite"
+      throw new BadInputException("--out " + out + " already exists; pass --overwrite to replace it, or choose another --out");
+    }
     SparkSession spark = SparkSetup.session("spark-rnn example-table", master);
     try {
       var writer = ExampleTables.sensors(spark, sensors, hours, seed).write().format(format)

@@ -329,6 +329,7 @@ public final class PrepCommand implements Runnable {
       SparkSetup.requireKnownMaster(master);
       SparkSession spark = SparkSetup.session("spark-rnn prep table", master);
       try {
+        requireSourceExists(spark.sparkContext().hadoopConfiguration());
         Manifest m = SequenceTables.prep(read(spark), spec, common.out, common.overwrite, common.givenNormalization());
         common.report(m);
         Object counts = m.spec().source().get("counts");
@@ -369,6 +370,25 @@ public final class PrepCommand implements Runnable {
           + " validation rows" + perSeries + ", and a window needs " + need + " (--steps or --min-steps, plus --horizon);"
           + " raise --validation-fraction, lower --gap or --steps, or keep more rows (--where)."
           + " train --validate-every has nothing to score on this dataset";
+    }
+
+    /** Spark's file formats, whose SOURCE is a path (or a glob); jdbc, table and other sources name something else. */
+    static final java.util.Set<String> FILE_FORMATS = java.util.Set.of("parquet", "orc", "json", "csv", "text", "avro");
+
+    /**
+     * A file source's path must exist (a glob must match something) before Spark reads it: Spark
+     * logs a WARN with the FileNotFoundException's stack trace (80 lines) before failing itself.
+     * Checked with the session's Hadoop configuration, which resolves the path as Spark would.
+     */
+    private void requireSourceExists(Configuration hadoop) throws IOException {
+      if (!FILE_FORMATS.contains(format.toLowerCase(java.util.Locale.ROOT))) {
+        return;
+      }
+      Path p = new Path(source);
+      org.apache.hadoop.fs.FileStatus[] found = io.sparkrnn.data.FileSystems.get(p, hadoop).globStatus(p);
+      if (found == null || found.length == 0) {
+        throw new java.io.FileNotFoundException(source + " (--format " + format + "): no such file or directory");
+      }
     }
 
     /** The table, filtered; Spark's analysis errors (no such path, format or column) as bad input. */

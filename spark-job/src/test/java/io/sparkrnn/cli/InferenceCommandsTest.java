@@ -357,6 +357,15 @@ class InferenceCommandsTest {
         empty + ": a directory without model.safetensors");
   }
 
+  @Test
+  void evaluateOnANpySaysWhatItTakesAndPointsToPredict() throws IOException {
+    Path npy = tmp.resolve("primer-for-evaluate.npy");
+    Files.write(npy, NpyWriter.toBytes(new int[] {5, 1}, new float[5]));
+    // was "not a safetensors file or truncated": the file was read as a shard
+    assertFails(run("evaluate", "--model", s(sineModel), "--data", s(npy)), "--data " + npy, "dataset directory",
+        "not a .npy", "use predict --data " + npy);
+  }
+
   // ---- generate ----
 
   @Test

@@ -87,4 +87,28 @@ class PrepCommandTest {
     assertTrue(r.out().contains(" + 6 validation sequences"), r.out());
     assertFalse(r.err().contains("warning"), r.err());
   }
+
+  /**
+   * Errors in spark-rnn's words, found before Spark reads or writes: an existing example-table --out
+   * (Spark said to set mode "overwrite"), and a prep table path that does not exist (Spark logged
+   * a WARN with an 80-line stack trace first, then PATH_NOT_FOUND).
+   */
+  @Test
+  void anExistingTableOutAndAMissingSourceAreNamedBeforeSpark() throws IOException {
+    Path table = Files.createDirectories(tmp.resolve("taken.parquet"));
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("example-table", "sensors", "--out", table.toString(), "--sensors", "2",
+        "--hours", "10", "--master", "local[1]");
+    InferenceCommandsTest.assertFails(r, "--out " + table + " already exists; pass --overwrite");
+    assertFalse(r.err().contains("mode"), r.err());
+    Path absent = tmp.resolve("nosuch.parquet");
+    r = InferenceCommandsTest.run("prep", "table", absent.toString(), "--order", "ts", "--inputs", "temp", "--steps", "12",
+        "--out", tmp.resolve("never").toString(), "--master", "local[1]");
+    InferenceCommandsTest.assertFails(r, absent + " (--format parquet): no such file or directory");
+    assertFalse(r.err().contains("PATH_NOT_FOUND"), "Spark read it: " + r.err());
+    // a glob that matches nothing is no such file either
+    r = InferenceCommandsTest.run("prep", "table", tmp.resolve("none-*.parquet").toString(), "--order", "ts", "--inputs", "temp",
+        "--steps", "12", "--out", tmp.resolve("never").toString(), "--master", "local[1]");
+    InferenceCommandsTest.assertFails(r, "none-*.parquet (--format parquet): no such file or directory");
+    assertFalse(Files.exists(tmp.resolve("never")));
+  }
 }

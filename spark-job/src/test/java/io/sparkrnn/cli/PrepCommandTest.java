@@ -31,11 +31,17 @@ class PrepCommandTest {
     assertEquals(2, Main.run("inspect", tmp.resolve("nothing").toString()));
   }
 
-  @Test
-  void exampleTableThenPrepTableThenInspect() {
+  /** A 6 sensors x 60 hours example table, written by the example-table command. */
+  private Path sensorsTable() {
     Path table = tmp.resolve("sensors.parquet");
     assertEquals(0, Main.run("example-table", "sensors", "--out", table.toString(), "--sensors", "6", "--hours", "60",
         "--master", "local[2]"));
+    return table;
+  }
+
+  @Test
+  void exampleTableThenPrepTableThenInspect() {
+    Path table = sensorsTable();
     Path out = tmp.resolve("sensors-ds");
     assertEquals(0, Main.run("prep", "table", table.toString(), "--key", "sensor", "--order", "ts", "--inputs",
         "temp,load", "--steps", "12", "--stride", "6", "--normalize", "--batch", "16", "--out", out.toString(),
@@ -62,9 +68,7 @@ class PrepCommandTest {
    */
   @Test
   void aSplitThatGetsNoValidationWarnsInPrepAndTrain() {
-    Path table = tmp.resolve("sensors.parquet");
-    assertEquals(0, Main.run("example-table", "sensors", "--out", table.toString(), "--sensors", "6", "--hours", "60",
-        "--master", "local[2]"));
+    Path table = sensorsTable();
     Path none = tmp.resolve("no-validation");
     InferenceCommandsTest.Run r = InferenceCommandsTest.run("prep", "table", table.toString(), "--key", "sensor", "--order", "ts",
         "--inputs", "temp,load", "--steps", "12", "--stride", "6", "--split", "by-time", "--gap", "6", "--batch", "8",

@@ -89,7 +89,7 @@ class DeviceCheckTest {
   void anUnknownDeviceNameStopsEvaluatePredictAndQuickstartBeforeSpark() {
     int[] n = {0};
     assertFails(runCounting(n, "evaluate", "--model", model.toString(), "--data", sine.toString(), "--device", "gpuu",
-        "--master", "local[1]"), "unknown device 'gpuu'", "auto, gpu, cpu-opencl, jvm");
+        "--master", "local[1]"), "--device: unknown device 'gpuu'", "auto, gpu, cpu-opencl, jvm");
     assertEquals(0, n[0], "evaluate started Spark");
     Path out = tmp.resolve("predicted");
     assertFails(runCounting(n, "predict", "--model", model.toString(), "--data", sine.toString(), "--out", out.toString(),

@@ -68,7 +68,12 @@ public final class SparkSetup {
    * @param master {@code --master}; spark-submit's master wins ({@link #effectiveMaster})
    */
   public static void requireDevice(String engine, String device, String master) {
-    io.sparkrnn.kernel.engine.DeviceChoice choice = io.sparkrnn.kernel.engine.DeviceChoice.parse(device);
+    io.sparkrnn.kernel.engine.DeviceChoice choice;
+    try {
+      choice = io.sparkrnn.kernel.engine.DeviceChoice.parse(device);
+    } catch (BadInputException e) {
+      throw new BadInputException("--device: " + e.getMessage(), e);
+    }
     boolean openCl = choice == io.sparkrnn.kernel.engine.DeviceChoice.GPU || choice == io.sparkrnn.kernel.engine.DeviceChoice.CPU_OPENCL;
     if (engine.equals("kernel") && openCl && effectiveMaster(master).startsWith("local")) {
       Devices.resolve(choice); // throws DeviceUnavailableException naming what is present

@@ -55,9 +55,9 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Time training steps (forward + backward) per cell, shape and device; print a table, optionally write JSON.",
-        "Default: rnn, lstm, gru at H = 64 and 256 (F = O = 1, B = 64, T = 50), plus lstm F=64 H=256 B=256 T=100,",
-        "plus each cell at H = 64 with B = 8 and with T = 1000, on every available device and (small shapes only) the",
-        "float64 reference. --forward adds forward-only rows (inference) for every shape.",
+        "Default: rnn, lstm, gru at H = 64 and 256 (F = O = 1, B = 64, T = 50), plus lstm F=64 H=256 B=256 T=100,"
+            + " plus each cell at H = 64 with B = 8 and with T = 1000, on every available device and (small shapes only) the"
+            + " float64 reference. --forward adds forward-only rows (inference) for every shape.",
         "Quick run (under a minute): --cells lstm --hidden 64,256 --no-large --no-latency --devices jvm --runs 5"})
 public final class BenchCommand implements Callable<Integer> {
 

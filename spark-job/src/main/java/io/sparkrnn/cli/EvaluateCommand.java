@@ -28,10 +28,10 @@ import picocli.CommandLine.Option;
 /** {@code spark-rnn evaluate}: loss, accuracy, perplexity, closed-loop loss of a model on data. */
 @Command(name = "evaluate", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Score a trained model on a dataset (a Spark job) or one shard file.",
-        "Teacher-forced loss (model units, the training loss's mean), accuracy and perplexity (class models), and",
-        "with --feedback K the closed-loop loss over the last K steps of each sequence, where the model's own",
-        "outputs are its inputs. Regression models also get rmse and mae per output in the data's units before",
-        "normalisation (the dataset manifest's statistics undone; a single shard: the model's)."})
+        "Teacher-forced loss (model units, the training loss's mean), accuracy and perplexity (class models), and"
+            + " with --feedback K the closed-loop loss over the last K steps of each sequence, where the model's own"
+            + " outputs are its inputs. Regression models also get rmse and mae per output in the data's units before"
+            + " normalisation (the dataset manifest's statistics undone; a single shard: the model's)."})
 public final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
   String model;
@@ -64,6 +64,12 @@ public final class EvaluateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (io.sparkrnn.infer.InputFiles.isNpy(data)) {
+      // a .npy is read as a shard otherwise, and fails as "not a safetensors file": say what evaluate takes
+      throw new BadInputException("--data " + data + ": evaluate scores a dataset directory (manifest.json and shards, from"
+          + " prep) or one shard .safetensors with targets y, not a .npy (inputs without targets); to run the model on it,"
+          + " use predict --data " + data + " --out pred.npy");
+    }
     Configuration conf = new Configuration();
     TrainedModel m = TrainedModel.load(model, conf);
     if (feedback < 0) {
@@ -88,6 +94,7 @@ public final class EvaluateCommand implements Callable<Integer> {
       if (chosen.isEmpty()) {
         throw new BadInputException(data + ": no shards in split " + split);
       }
+      SparkSetup.requireDevice(run.engine, run.device, spark.master);
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", spark.master)) {
         int P = spark.partitions(sc, chosen.size());
         metrics = Evaluation.ofDataset(sc, ds, m.config(), m.params(), chosen.stream().mapToInt(Integer::intValue).toArray(),

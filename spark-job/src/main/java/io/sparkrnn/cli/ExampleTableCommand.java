@@ -21,13 +21,14 @@ public final class ExampleTableCommand implements Callable<Integer> {
   int sensors;
   @Option(names = "--hours", defaultValue = "1000", description = "Hourly readings per sensor (default ${DEFAULT-VALUE}).")
   int hours;
-  @Option(names = "--seed", defaultValue = "1") long seed;
+  @Option(names = "--seed", defaultValue = "1",
+      description = "Seeds each sensor's level, amplitude and phases, and the noise (default ${DEFAULT-VALUE}).") long seed;
   @Option(names = "--overwrite", description = "Replace --out if it exists.") boolean overwrite;
   @Option(names = "--master", defaultValue = "local[*]", description = "Spark master (default ${DEFAULT-VALUE}).")
   String master;
 
   @Override
-  public Integer call() {
+  public Integer call() throws java.io.IOException {
     if (!kind.equals("sensors")) {
       throw new BadInputException("example-table: unknown kind '" + kind + "', expected sensors");
     }
@@ -35,6 +36,10 @@ public final class ExampleTableCommand implements Callable<Integer> {
       throw new BadInputException("--sensors and --hours must be at least 1");
     }
     SparkSetup.requireKnownMaster(master);
+    if (!overwrite && io.sparkrnn.fs.HadoopFiles.exists(out, new org.apache.hadoop.conf.Configuration())) {
+      // refused here, not by Spark's writer, whose message tells a Spark user to set mode "overwrite"
+      throw new BadInputException("--out " + out + " already exists; pass --overwrite to replace it, or choose another --out");
+    }
     SparkSession spark = SparkSetup.session("spark-rnn example-table", master);
     try {
       var writer = ExampleTables.sensors(spark, sensors, hours, seed).write().format(format)

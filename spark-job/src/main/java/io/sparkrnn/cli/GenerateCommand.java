@@ -28,8 +28,8 @@ import picocli.CommandLine.Option;
 /** {@code spark-rnn generate}: continue a primer with the model's own outputs. */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Run a primer through the model, then N steps in which each output becomes the next input.",
-        "Class models sample the next symbol (argmax, or softmax with a temperature and seed); continuous",
-        "models feed their outputs back. Text goes to stdout; arrays to --out; 1-D series can be plotted."})
+        "Class models sample the next symbol (argmax, or softmax with a temperature and seed); continuous "
+            + "models feed their outputs back. Text goes to stdout; arrays to --out; 1-D series can be plotted."})
 public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
   String model;

@@ -39,7 +39,8 @@ public final class GradCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, paramLabel = "FILE", description = "gradients file to write (.safetensors)")
   String out;
 
-  @Option(names = "--engine", defaultValue = "reference", description = "reference (float64) | kernel (Aparapi float32) (default: ${DEFAULT-VALUE})")
+  @Option(names = "--engine", defaultValue = "reference", description = "reference (float64) | kernel (float32: the OpenCL kernels or the JVM engine, as --device picks)"
+      + " (default: ${DEFAULT-VALUE})")
   String engine;
 
   @Option(names = "--device", defaultValue = "auto", description = "auto | gpu | cpu-opencl | jvm, for --engine kernel (default: ${DEFAULT-VALUE})")

@@ -99,6 +99,7 @@ public final class PredictCommand implements Callable<Integer> {
     if (chosen.isEmpty()) {
       throw new BadInputException(data + ": no shards in split " + split);
     }
+    SparkSetup.requireDevice(run.engine, run.device, spark.master);
     boolean npy = InputFiles.isNpy(out);
     // A directory of outputs is written into a staging directory and renamed into place at the end,
     // so a failed run leaves nothing in --out (a single .npy is written atomically anyway).

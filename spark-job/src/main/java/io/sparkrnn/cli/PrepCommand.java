@@ -329,14 +329,66 @@ public final class PrepCommand implements Runnable {
       SparkSetup.requireKnownMaster(master);
       SparkSession spark = SparkSetup.session("spark-rnn prep table", master);
       try {
+        requireSourceExists(spark.sparkContext().hadoopConfiguration());
         Manifest m = SequenceTables.prep(read(spark), spec, common.out, common.overwrite, common.givenNormalization());
         common.report(m);
         Object counts = m.spec().source().get("counts");
         System.out.println("rows and series: " + counts);
+        if (spec.validationFraction() > 0 && m.sequences(Split.VALIDATION) == 0) {
+          System.err.println("warning: " + noValidation(spec, counts));
+        }
       } finally {
         spark.stop();
       }
       return 0;
+    }
+
+    /**
+     * Why a split that asked for validation got none, and what to change. By time, a series of n
+     * rows has round(n · fraction) − gap validation rows (the gap comes out of the validation part),
+     * and a window needs min-steps + horizon of them (min-steps is T unless set).
+     */
+    static String noValidation(TableSpec spec, Object counts) {
+      String f = "--validation-fraction " + spec.validationFraction();
+      if (spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY) {
+        return "--split by-key asked for validation (" + f + ") but got no validation sequence: no series whose key's"
+            + " hash fell under the fraction had a window (" + counts + "); raise --validation-fraction, or use --split by-time."
+            + " train --validate-every has nothing to score on this dataset";
+      }
+      long rows = counts instanceof Map<?, ?> c && c.get("rows") instanceof Number r ? r.longValue() : -1;
+      long series = counts instanceof Map<?, ?> c && c.get("series") instanceof Number n ? n.longValue() : -1;
+      String perSeries = "";
+      if (rows > 0 && series > 0) {
+        long n = rows / series;
+        long v = Math.round(n * spec.validationFraction());
+        perSeries = " (here about " + n + " rows per series: round(" + n + " x " + spec.validationFraction() + ") = " + v
+            + ", less " + spec.gap() + ", leaves " + Math.max(0, v - spec.gap()) + ")";
+      }
+      int need = spec.effectiveMinSteps() + spec.effectiveHorizon();
+      return "--split by-time asked for validation (" + f + ") but got no validation sequence: the last"
+          + " round(n x fraction) rows of a series of n, less the --gap " + spec.gap() + " rows left out before them, are its"
+          + " validation rows" + perSeries + ", and a window needs " + need + " (--steps or --min-steps, plus --horizon);"
+          + " raise --validation-fraction, lower --gap or --steps, or keep more rows (--where)."
+          + " train --validate-every has nothing to score on this dataset";
+    }
+
+    /** Spark's file formats, whose SOURCE is a path (or a glob); jdbc, table and other sources name something else. */
+    static final java.util.Set<String> FILE_FORMATS = java.util.Set.of("parquet", "orc", "json", "csv", "text", "avro");
+
+    /**
+     * A file source's path must exist (a glob must match something) before Spark reads it: Spark
+     * logs a WARN with the FileNotFoundException's stack trace (80 lines) before failing itself.
+     * Checked with the session's Hadoop configuration, which resolves the path as Spark would.
+     */
+    private void requireSourceExists(Configuration hadoop) throws IOException {
+      if (!FILE_FORMATS.contains(format.toLowerCase(java.util.Locale.ROOT))) {
+        return;
+      }
+      Path p = new Path(source);
+      org.apache.hadoop.fs.FileStatus[] found = io.sparkrnn.data.FileSystems.get(p, hadoop).globStatus(p);
+      if (found == null || found.length == 0) {
+        throw new java.io.FileNotFoundException(source + " (--format " + format + "): no such file or directory");
+      }
     }
 
     /** The table, filtered; Spark's analysis errors (no such path, format or column) as bad input. */

@@ -83,6 +83,7 @@ public final class QuickstartCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    SparkSetup.requireDevice("kernel", device, master); // before the prep step, not after it
     prepareOutputDirectory();
     Configuration hadoop = new Configuration();
     Path data = out.resolve("data");

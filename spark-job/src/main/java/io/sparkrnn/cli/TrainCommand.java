@@ -39,12 +39,19 @@ public final class TrainCommand implements Callable<Integer> {
     int order = 1;
     for (TrainConfig.Key k : TrainConfig.KEYS) {
       String desc = k.description() + (k.defaultValue() == null ? "" : " (default: " + k.defaultValue() + ")");
-      spec.addOption(OptionSpec.builder("--" + k.name())
-          .paramLabel(k.name().equals("data") || k.name().equals("out") ? "URI" : "VALUE")
+      // picocli passes description lines through String.format: a literal % (shard-cache's 25%) must be %%
+      desc = desc.replace("%", "%%");
+      // a yes/no key (resume, overwrite) also stands alone, as prep's --overwrite does: bare means true
+      boolean flag = "false".equals(k.defaultValue()) || "true".equals(k.defaultValue());
+      OptionSpec.Builder option = OptionSpec.builder("--" + k.name())
+          .paramLabel(k.name().equals("data") || k.name().equals("out") ? "URI" : flag ? "true|false" : "VALUE")
           .type(String.class)
           .description(desc)
-          .order(order++)
-          .build());
+          .order(order++);
+      if (flag) {
+        option.arity("0..1").fallbackValue("true");
+      }
+      spec.addOption(option.build());
     }
   }
 
@@ -62,6 +69,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
     Configuration hadoop = new Configuration();
     Trainer trainer = Trainer.prepare(given, hadoop, System.out);
+    SparkSetup.requireDevice(trainer.config().engine(), trainer.config().device(), trainer.config().master());
     // one run per --out, held until Spark has stopped, also when the run fails
     RunLock lock = RunLock.acquire(trainer.config().out(), hadoop, System.out);
     try {

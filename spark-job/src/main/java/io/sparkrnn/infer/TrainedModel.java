@@ -62,6 +62,26 @@ public final class TrainedModel {
     }
   }
 
+  /** The model file in a directory that holds a model: train's --out, or a saved RnnModel (with its Spark ML metadata/). */
+  public static final String MODEL_FILE = "model.safetensors";
+
+  /**
+   * The model file {@code uri} names: {@code uri} itself, or for a directory its
+   * {@value #MODEL_FILE} (train's --out, or a saved RnnModel: the rule of
+   * {@code RnnEstimator.setInitialModel}). A directory without one is refused naming it.
+   */
+  public static String modelFile(String uri, Configuration conf) throws IOException {
+    if (!HadoopFiles.isDirectory(uri, conf)) {
+      return uri;
+    }
+    String file = new org.apache.hadoop.fs.Path(uri, MODEL_FILE).toString();
+    if (!HadoopFiles.exists(file, conf)) {
+      throw new java.io.FileNotFoundException(uri + ": a directory without " + MODEL_FILE + "; expected a model file, or a directory"
+          + " that holds one (train's --out, a saved RnnModel)");
+    }
+    return file;
+  }
+
   /**
    * Reads a model file from any Hadoop file system URI or local path.
    *

@@ -128,8 +128,9 @@ public record TrainConfig(
       new Key("resume", "false", OptionRule.oneOf("true", "false"), "continue from the newest checkpoint in --out"),
       new Key("overwrite", "false", OptionRule.oneOf("true", "false"),
           "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
-      new Key("init", null, OptionRule.nonBlank("a model file URI"),
-          "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict)"
+      new Key("init", null, OptionRule.nonBlank("a model file or directory URI"),
+          "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict), or a"
+          + " directory holding one (train's --out, a saved RnnModel),"
           + " whose weights training starts from (the optimizer starts fresh); its cell, num-layers, hidden-size, F, O, mode,"
           + " loss and recorded normalisation must match the run's (default: random initialisation from seed)"),
       new Key("validate-every", "0", OptionRule.atLeast(0), "validate every N steps and at the end (0: never)"),
@@ -140,8 +141,9 @@ public record TrainConfig(
           "stop | skip: what a NaN or infinite loss or gradient does"),
       new Key("log-every", "10", OptionRule.atLeast(1), "print a progress line every N steps"),
       new Key("sync", "barrier", OptionRule.oneOf("barrier", "job"),
-          "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks exchanging each step's"
-          + " gradient sums through the driver; or one Spark job per step. Both give the same weights"),
+          "barrier | job: one Spark barrier stage runs >= 2 s of steps, its tasks adding each step's"
+          + " gradient sums in a tree among themselves, the driver at its top (one gradient in and out of the driver per step);"
+          + " or one Spark job per step. Both give the same weights"),
       new Key("shard-cache", "25%", ShardCache.Size::parse,
           "decoded shards each executor keeps: a size (512m, 2g; 0 keeps none) or a share of its heap"
           + " (25%); the rest is read when needed, the next step's shards in the background. Does not change the weights"));

@@ -1069,10 +1069,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       String init = getInitialModel();
       TrainedModel initial = null;
       if (init != null) {
-        if (HadoopFiles.isDirectory(init, sc.hadoopConfiguration())) {
-          init = new Path(init, RnnModel.MODEL_FILE).toString();   // a saved RnnModel
-        }
-        initial = Trainer.loadInitial(init, sc.hadoopConfiguration(), "setInitialModel");
+        initial = Trainer.loadInitial(init, sc.hadoopConfiguration(), "setInitialModel");   // a file, or a directory holding one
         checkInitialModel(initial, init, dataset.schema());
       }
       boolean given = getWorkDir() != null;

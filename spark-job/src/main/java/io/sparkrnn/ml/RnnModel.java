@@ -70,7 +70,7 @@ import org.apache.spark.sql.types.StructType;
 public class RnnModel extends Model<RnnModel> implements MLWritable {
   private static final long serialVersionUID = 1L;
   /** The model file inside a saved directory. */
-  public static final String MODEL_FILE = "model.safetensors";
+  public static final String MODEL_FILE = TrainedModel.MODEL_FILE;
 
   private final String uid;
   /** The bytes of model.safetensors: the single source of the weights and normalisation. */

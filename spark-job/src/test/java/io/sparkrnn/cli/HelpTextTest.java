@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -11,11 +12,93 @@ import picocli.CommandLine;
 class HelpTextTest {
   @Test
   void everyCommandsFirstDescriptionLineIsAWholeSentence() {
+    List<String> cut = new ArrayList<>();
+    check(commandLine(), cut);
+    assertTrue(cut.isEmpty(), "first description lines that stop mid-phrase: " + cut);
+  }
+
+  /**
+   * picocli renders every description line with {@code String.format}; a line it cannot format (a
+   * bare {@code %} as in "25%)") is printed raw after a "[picocli WARN] Could not format" line.
+   * picocli's tracer writes to the System.err of its class initialisation, so the test points the
+   * tracer's stream at a buffer, then asks every command for its help and makes a usage error.
+   */
+  @Test
+  void noHelpOrUsageErrorPrintsAPicocliWarning() throws Exception {
+    java.lang.reflect.Field stream = CommandLine.tracer().getClass().getDeclaredField("stream");
+    stream.setAccessible(true);
+    Object old = stream.get(CommandLine.tracer());
+    java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
+    stream.set(CommandLine.tracer(), new java.io.PrintStream(warnings, true, java.nio.charset.StandardCharsets.UTF_8));
+    List<String> warned = new ArrayList<>();
+    try {
+      List<List<String>> commands = new ArrayList<>();
+      paths(commandLine(), new ArrayList<>(), commands);
+      assertTrue(commands.size() > 10, "every subcommand: " + commands);
+      for (List<String> command : commands) {
+        for (String last : new String[] {"--help", "--no-such-option"}) {
+          List<String> args = new ArrayList<>(command);
+          args.add(last);
+          InferenceCommandsTest.Run r = InferenceCommandsTest.run(args.toArray(new String[0]));
+          String all = warnings.toString(java.nio.charset.StandardCharsets.UTF_8) + r.out() + r.err();
+          if (all.contains("picocli WARN")) {
+            warned.add(args + ": " + all.lines().filter(l -> l.contains("picocli WARN")).findFirst().orElseThrow());
+          }
+          warnings.reset();
+        }
+      }
+    } finally {
+      stream.set(CommandLine.tracer(), old);
+    }
+    assertTrue(warned.isEmpty(), "picocli warnings (escape % in help text as %%): " + warned);
+  }
+
+  /** The subcommand paths below {@code cl} (e.g. [prep, sine]). */
+  private static void paths(CommandLine cl, List<String> prefix, List<List<String>> out) {
+    for (var e : cl.getSubcommands().entrySet()) {
+      List<String> p = new ArrayList<>(prefix);
+      p.add(e.getKey());
+      out.add(p);
+      paths(e.getValue(), p, out);
+    }
+  }
+
+  /**
+   * picocli prints each description element on its own lines, wrapping one longer than the usage
+   * width (80): an element that runs past it and whose sentence goes on in the next element leaves
+   * a short line in the middle of the sentence ("seed); continuous" / "models feed ...").
+   */
+  @Test
+  void noDescriptionBreaksASentenceAfterAWrappedLine() {
+    List<String> broken = new ArrayList<>();
+    List<CommandLine> all = new ArrayList<>();
+    all.add(commandLine());
+    for (int i = 0; i < all.size(); i++) {
+      CommandLine cl = all.get(i);
+      all.addAll(cl.getSubcommands().values());
+      String[] d = cl.getCommandSpec().usageMessage().description();
+      int width = cl.getCommandSpec().usageMessage().width();
+      for (int k = 0; k + 1 < d.length; k++) {
+        boolean continues = !d[k + 1].isEmpty() && Character.isLowerCase(d[k + 1].charAt(0));
+        if (d[k].length() > width && continues) {
+          broken.add(cl.getCommandSpec().qualifiedName() + ": '" + d[k] + "' / '" + d[k + 1] + "'");
+        }
+      }
+    }
+    assertTrue(broken.isEmpty(), "description elements wrapped mid-sentence (join them into one element): " + broken);
+  }
+
+  @Test
+  void theShardCacheDefaultReadsAsAPercentage() {
+    String help = commandLine().getSubcommands().get("train").getUsageMessage();
+    assertTrue(help.contains("share of its heap (25%)"), help);
+    assertEquals(-1, help.indexOf("%%"), "an escaped % shown as %%");
+  }
+
+  static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.addSubcommand("train", TrainCommand.commandLine());
-    List<String> cut = new ArrayList<>();
-    check(cl, cut);
-    assertTrue(cut.isEmpty(), "first description lines that stop mid-phrase: " + cut);
+    return cl;
   }
 
   private static void check(CommandLine cl, List<String> cut) {

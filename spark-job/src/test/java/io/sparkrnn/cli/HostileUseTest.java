@@ -170,6 +170,27 @@ class HostileUseTest {
     assertEquals("mine", Files.readString(out.resolve("notes.txt")), "other files stay");
   }
 
+  /**
+   * The refusal's hint says "--overwrite"; a bare --overwrite (and --resume) must work as written,
+   * as prep's does, and mean true; "--overwrite false" stays false.
+   */
+  @Test
+  void bareOverwriteAndResumeMeanTrue() throws IOException {
+    Path out = tmp.resolve("bare-flags");
+    assertEquals(0, run(train(out)).code());
+    assertFails(run(train(out)), "pass --resume to continue it, --overwrite to replace it");
+    assertFails(run(train(out, "--overwrite", "false")), "already holds a training run");
+    List<String> bare = new ArrayList<>(List.of(train(out)));
+    bare.add("--overwrite");
+    Run r = run(bare.toArray(new String[0]));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("--overwrite: removed the earlier run"), r.out());
+    // both bare, one before another option: each is true (an option name is not taken as the value)
+    List<String> both = new ArrayList<>(List.of("train", "--resume", "--overwrite"));
+    both.addAll(List.of(train(out)).subList(1, train(out).length));
+    assertFails(run(both.toArray(new String[0])), "resume and overwrite: choose one");
+  }
+
   // ---- item 2: one training run per --out ----
 
   static final String LOCK = ".spark-rnn.lock";

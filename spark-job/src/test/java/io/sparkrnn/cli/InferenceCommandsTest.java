@@ -332,6 +332,44 @@ class InferenceCommandsTest {
         "--batch", "8"), "init: the initial model " + missing + " does not exist; expected a model file");
   }
 
+  /**
+   * {@code --init DIR}: a directory holding model.safetensors (a saved RnnModel, train's --out)
+   * is the model in it, as RnnEstimator.setInitialModel takes it: the same weights as the file
+   * named directly, so the same trained bytes.
+   */
+  @Test
+  void trainInitTakesADirectoryThatHoldsTheModel() throws IOException {
+    Path saved = tmp.resolve("saved-model");
+    Files.createDirectories(saved.resolve("metadata"));
+    Files.writeString(saved.resolve("metadata/part-00000"), "{\"class\":\"io.sparkrnn.ml.RnnModel\"}\n");
+    Files.copy(sineModel, saved.resolve("model.safetensors"));
+    String[] common = {"--data", s(sine), "--cell", "gru", "--num-layers", "2", "--hidden-size", "6", "--steps", "2", "--batch", "8",
+        "--checkpoint-every", "0", "--master", "local[1]", "--device", "jvm"};
+    Run fromDir = run(concat(concat(new String[] {"train"}, common), "--init", s(saved), "--out", s(tmp.resolve("init-dir"))));
+    assertEquals(0, fromDir.code(), fromDir.err());
+    Run fromFile = run(concat(concat(new String[] {"train"}, common), "--init", s(sineModel), "--out", s(tmp.resolve("init-file"))));
+    assertEquals(0, fromFile.code(), fromFile.err());
+    assertArrayEquals(Files.readAllBytes(tmp.resolve("init-file/model.safetensors")),
+        Files.readAllBytes(tmp.resolve("init-dir/model.safetensors")), "the directory's model is the file's");
+    // and the weights were the given ones: a run from the seed's own initialisation ends elsewhere
+    Run seeded = run(concat(concat(new String[] {"train"}, common), "--out", s(tmp.resolve("init-none"))));
+    assertEquals(0, seeded.code(), seeded.err());
+    assertFalse(java.util.Arrays.equals(Files.readAllBytes(tmp.resolve("init-none/model.safetensors")),
+        Files.readAllBytes(tmp.resolve("init-dir/model.safetensors"))), "--init changed nothing");
+    Path empty = Files.createDirectories(tmp.resolve("no-model-here"));
+    assertFails(run(concat(concat(new String[] {"train"}, common), "--init", s(empty), "--out", s(tmp.resolve("init-empty")))),
+        empty + ": a directory without model.safetensors");
+  }
+
+  @Test
+  void evaluateOnANpySaysWhatItTakesAndPointsToPredict() throws IOException {
+    Path npy = tmp.resolve("primer-for-evaluate.npy");
+    Files.write(npy, NpyWriter.toBytes(new int[] {5, 1}, new float[5]));
+    // was "not a safetensors file or truncated": the file was read as a shard
+    assertFails(run("evaluate", "--model", s(sineModel), "--data", s(npy)), "--data " + npy, "dataset directory",
+        "not a .npy", "use predict --data " + npy);
+  }
+
   // ---- generate ----
 
   @Test

@@ -31,11 +31,17 @@ class PrepCommandTest {
     assertEquals(2, Main.run("inspect", tmp.resolve("nothing").toString()));
   }
 
-  @Test
-  void exampleTableThenPrepTableThenInspect() {
+  /** A 6 sensors x 60 hours example table, written by the example-table command. */
+  private Path sensorsTable() {
     Path table = tmp.resolve("sensors.parquet");
     assertEquals(0, Main.run("example-table", "sensors", "--out", table.toString(), "--sensors", "6", "--hours", "60",
         "--master", "local[2]"));
+    return table;
+  }
+
+  @Test
+  void exampleTableThenPrepTableThenInspect() {
+    Path table = sensorsTable();
     Path out = tmp.resolve("sensors-ds");
     assertEquals(0, Main.run("prep", "table", table.toString(), "--key", "sensor", "--order", "ts", "--inputs",
         "temp,load", "--steps", "12", "--stride", "6", "--normalize", "--batch", "16", "--out", out.toString(),
@@ -51,5 +57,62 @@ class PrepCommandTest {
     assertEquals(2, Main.run("prep", "table", tmp.resolve("absent").toString(), "--order", "ts", "--inputs", "temp",
         "--steps", "12", "--out", bad.toString(), "--master", "local[2]"));
     assertFalse(Files.exists(bad));
+  }
+
+  /**
+   * A by-time split that asked for validation but got none says so, and why: 6 sensors x 60 hours,
+   * T = 12 with horizon 1 needs 13 rows per window; --validation-fraction 0.1 gives round(6) = 6
+   * validation rows per series, and --gap 6 takes all of them. train --validate-every on that
+   * dataset warns that it never validates. With fraction 0.25 and no gap, 15 rows hold one window
+   * per series (stride 6: the second would need rows 6..18): 6 validation sequences, no warning.
+   */
+  @Test
+  void aSplitThatGetsNoValidationWarnsInPrepAndTrain() {
+    Path table = sensorsTable();
+    Path none = tmp.resolve("no-validation");
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("prep", "table", table.toString(), "--key", "sensor", "--order", "ts",
+        "--inputs", "temp,load", "--steps", "12", "--stride", "6", "--split", "by-time", "--gap", "6", "--batch", "8",
+        "--out", none.toString(), "--master", "local[2]");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains(" + 0 validation sequences"), r.out());
+    assertTrue(r.err().contains("warning: --split by-time asked for validation (--validation-fraction 0.1) but got no validation")
+        && r.err().contains("round(60 x 0.1) = 6, less 6, leaves 0") && r.err().contains("a window needs 13"), r.err());
+
+    InferenceCommandsTest.Run t = InferenceCommandsTest.run("train", "--data", none.toString(), "--out", tmp.resolve("run").toString(),
+        "--hidden-size", "4", "--batch", "8", "--steps", "2", "--validate-every", "1", "--master", "local[1]", "--device", "jvm");
+    assertEquals(0, t.code(), t.err());
+    assertTrue(t.out().contains("warning: validate-every 1: the dataset " + none + " has no validation sequences"), t.out());
+
+    Path some = tmp.resolve("some-validation");
+    r = InferenceCommandsTest.run("prep", "table", table.toString(), "--key", "sensor", "--order", "ts", "--inputs", "temp,load",
+        "--steps", "12", "--stride", "6", "--split", "by-time", "--validation-fraction", "0.25", "--batch", "8",
+        "--out", some.toString(), "--master", "local[2]");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains(" + 6 validation sequences"), r.out());
+    assertFalse(r.err().contains("warning"), r.err());
+  }
+
+  /**
+   * Errors in spark-rnn's words, found before Spark reads or writes: an existing example-table --out
+   * (Spark said to set mode "overwrite"), and a prep table path that does not exist (Spark logged
+   * a WARN with an 80-line stack trace first, then PATH_NOT_FOUND).
+   */
+  @Test
+  void anExistingTableOutAndAMissingSourceAreNamedBeforeSpark() throws IOException {
+    Path table = Files.createDirectories(tmp.resolve("taken.parquet"));
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("example-table", "sensors", "--out", table.toString(), "--sensors", "2",
+        "--hours", "10", "--master", "local[1]");
+    InferenceCommandsTest.assertFails(r, "--out " + table + " already exists; pass --overwrite");
+    assertFalse(r.err().contains("mode"), r.err());
+    Path absent = tmp.resolve("nosuch.parquet");
+    r = InferenceCommandsTest.run("prep", "table", absent.toString(), "--order", "ts", "--inputs", "temp", "--steps", "12",
+        "--out", tmp.resolve("never").toString(), "--master", "local[1]");
+    InferenceCommandsTest.assertFails(r, absent + " (--format parquet): no such file or directory");
+    assertFalse(r.err().contains("PATH_NOT_FOUND"), "Spark read it: " + r.err());
+    // a glob that matches nothing is no such file either
+    r = InferenceCommandsTest.run("prep", "table", tmp.resolve("none-*.parquet").toString(), "--order", "ts", "--inputs", "temp",
+        "--steps", "12", "--out", tmp.resolve("never").toString(), "--master", "local[1]");
+    InferenceCommandsTest.assertFails(r, "none-*.parquet (--format parquet): no such file or directory");
+    assertFalse(Files.exists(tmp.resolve("never")));
   }
 }

@@ -18,11 +18,11 @@ import org.apache.spark.sql.SparkSession;
  * the forecast against the held-back truth and two naive forecasts; save and load the model.
  *
  * <pre>
- * mvn -q -o -pl spark-job test-compile
- * java --add-opens=... -cp "spark-job/target/test-classes:spark-job/target/classes:$(cat spark-job/target/classpath.txt)" \
- *     io.sparkrnn.examples.SensorForecast [SENSORS HOURS TRAIN_STEPS OUT_DIR]
+ * bin/run-example SensorForecast [SENSORS HOURS TRAIN_STEPS OUT_DIR]     (default 100 1000 1500 runs/sensors-ml)
  * </pre>
- * (bin/spark-rnn's JVM options are the --add-opens; {@code SensorForecastTest} runs it small.)
+ * bin/run-example builds the project as bin/spark-rnn does (the build compiles the tests, and with
+ * them this class) and runs this class with bin/spark-rnn's JVM options and class path, the test
+ * classes first. {@code SensorForecastTest} runs it small.
  */
 public final class SensorForecast {
   /** What one run measured. */

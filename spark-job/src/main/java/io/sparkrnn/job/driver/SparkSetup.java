@@ -6,6 +6,7 @@ import io.sparkrnn.job.executor.PartitionResult;
 import io.sparkrnn.job.executor.StepInput;
 import io.sparkrnn.job.sync.BarrierTraining;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.LossStats;
 import org.apache.spark.SparkConf;
@@ -45,6 +46,38 @@ public final class SparkSetup {
     }
     throw new BadInputException("--master " + master + ": not a master URL Spark accepts (expected local, local[N], "
         + "local[*], spark://HOST:PORT, or yarn and k8s://https://HOST:PORT where their Spark modules are on the class path)");
+  }
+
+  /**
+   * The master a context started now gets: spark-submit's ({@code spark.master} among the system
+   * properties), else {@code master} ({@code --master}).
+   */
+  public static String effectiveMaster(String master) {
+    SparkConf conf = new SparkConf();
+    return conf.contains("spark.master") ? conf.get("spark.master") : master;
+  }
+
+  /**
+   * Refuses, before Spark starts, a {@code --device} that names no device, and on a local master
+   * (whose tasks run on this machine) an OpenCL device this machine lacks, as {@link Devices}
+   * resolves it: a Spark task would fail with the same message, but only after Spark's executor
+   * had logged the failure's stack traces. On a cluster the executors may have a GPU the driver
+   * lacks, so there the name alone is checked and each executor resolves its own device.
+   *
+   * @param engine kernel or reference (which ignores the device, whose name is still checked)
+   * @param master {@code --master}; spark-submit's master wins ({@link #effectiveMaster})
+   */
+  public static void requireDevice(String engine, String device, String master) {
+    io.sparkrnn.kernel.engine.DeviceChoice choice;
+    try {
+      choice = io.sparkrnn.kernel.engine.DeviceChoice.parse(device);
+    } catch (BadInputException e) {
+      throw new BadInputException("--device: " + e.getMessage(), e);
+    }
+    boolean openCl = choice == io.sparkrnn.kernel.engine.DeviceChoice.GPU || choice == io.sparkrnn.kernel.engine.DeviceChoice.CPU_OPENCL;
+    if (engine.equals("kernel") && openCl && effectiveMaster(master).startsWith("local")) {
+      Devices.resolve(choice); // throws DeviceUnavailableException naming what is present
+    }
   }
 
   public static JavaSparkContext start(String appName, String master) {

@@ -32,6 +32,7 @@ import io.sparkrnn.job.sync.StepUpdate.StepRecord;
 import io.sparkrnn.job.sync.StepUpdate;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.device.AutoDevice;
+import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.model.ModelConfig;
@@ -155,6 +156,11 @@ public final class Trainer {
     if (config.feedback() > 0) {
       checkClosedLoopFits(model, spec, config.feedback());
     }
+    if (config.validateEvery() > 0 && dataset.manifest().sequences(Split.VALIDATION) == 0) {
+      log.println("warning: validate-every " + config.validateEvery() + ": the dataset " + config.data() + " has no validation"
+          + " sequences, so this run never validates; prep it with a validation split (--validation-fraction; for a table"
+          + " by time, a validation part longer than --gap plus a window)");
+    }
     Params initial = config.init() == null ? null : warmStart(config.init(), model, dataset, hadoop);
     Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log, initial);
     trainer.previousRun = hasRun;
@@ -234,15 +240,16 @@ public final class Trainer {
   }
 
   /**
-   * The weights of {@code --init}, checked against the run: the file's configuration (cell,
+   * The weights of {@code --init} (a model file, or a directory holding
+   * {@value TrainedModel#MODEL_FILE}), checked against the run: the file's configuration (cell,
    * layers, H, F, O, mode, loss: its names and shapes are checked as it is read) must be the
    * run's, and a normalisation it records must be the dataset's (its weights expect inputs in those
    * units). A file without one (imported from PyTorch) is taken as it is.
    */
-  static Params warmStart(String uri, ModelConfig model, Dataset dataset, Configuration hadoop) throws IOException {
-    TrainedModel given = loadInitial(uri, hadoop, "init");
+  static Params warmStart(String init, ModelConfig model, Dataset dataset, Configuration hadoop) throws IOException {
+    TrainedModel given = loadInitial(init, hadoop, "init");
     ModelConfig c = given.config();
-    String where = "init: " + uri + " ";
+    String where = "init: " + init + " ";
     checkSame(where, "cell", c.cell().id(), model.cell().id());
     checkSame(where, "num-layers", c.numLayers(), model.numLayers());
     checkSame(where, "hidden-size", c.hiddenSize(), model.hiddenSize());
@@ -267,13 +274,15 @@ public final class Trainer {
   public static TrainedModel loadInitial(String uri, Configuration hadoop, String name) throws IOException {
     if (!HadoopFiles.exists(uri, hadoop)) {
       throw new BadInputException(name + ": the initial model " + uri + " does not exist; expected a model file"
-          + " (model.safetensors of train or import)");
+          + " (model.safetensors of train or import) or a directory that holds one");
     }
-    if (HadoopFiles.isDirectory(uri, hadoop)) {
-      throw new BadInputException(name + ": the initial model " + uri + " is a directory; expected a model file"
-          + " (model.safetensors of train or import)");
+    String file;
+    try {
+      file = TrainedModel.modelFile(uri, hadoop);   // a directory: its model.safetensors (train's --out, a saved RnnModel)
+    } catch (java.io.FileNotFoundException e) {
+      throw new BadInputException(name + ": the initial model " + e.getMessage(), e);
     }
-    return TrainedModel.load(uri, hadoop);
+    return TrainedModel.load(file, hadoop);
   }
 
   private static void checkSame(String where, String field, Object inFile, Object inRun) {
@@ -423,10 +432,10 @@ public final class Trainer {
         log.printf("--resume: no checkpoint in %s yet; starting at step 0%n", out.path(Checkpoints.DIR));
       }
     }
-    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions of %d virtual, engine %s on %s (%d JVM engine"
-        + " thread(s) per task), master %s, sync %s%n",
+    String threads = jvmEngineThreads(config.engine(), device, context.engineThreads(), sc.master());
+    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions of %d virtual, engine %s on %s%s, master %s, sync %s%n",
         describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.virtualPartitions(), config.engine(),
-        device, context.engineThreads(), sc.master(), config.sync());
+        device, threads == null ? "" : " (" + threads + ")", sc.master(), config.sync());
 
     StepSync sync = barrier
         ? new BarrierSync(sc, context, exchange, partitions, update, config, model, schedule, totalSteps, metrics::addSegment, log)
@@ -514,12 +523,30 @@ public final class Trainer {
     Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
     lastCacheStats = cacheStats;
     cacheStats.forEach((where, st) -> log.printf("shard cache on %s: %s%n", where, st.describe()));
-    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, context.engineThreads(), sc.master(),
-        cacheStats);
+    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, threads, sc.master(), cacheStats);
     log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
         Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
         out.path("model.safetensors"));
     return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
+  }
+
+  /**
+   * The JVM engine's threads per task in words, or null where the tasks run no JVM engine (the
+   * reference engine, an OpenCL device). On a local master the tasks run in this JVM, so the count
+   * is the one they use: Spark's ({@code fromSpark}) capped at the cores, or
+   * {@code -Dsparkrnn.jvm.threads} ({@link JvmEngine#threadsFor}). On a cluster each executor
+   * resolves it, and its own -Dsparkrnn.jvm.threads, which the driver cannot see, would win.
+   */
+  static String jvmEngineThreads(String engine, String device, int fromSpark, String master) {
+    if (!engine.equals("kernel") || !device.equals("jvm")) {
+      return null;
+    }
+    if (ExecutorRuntime.localThreads(master) > 0) {
+      int n = JvmEngine.threadsFor(fromSpark);
+      return n + " JVM engine thread" + (n == 1 ? "" : "s") + " per task";
+    }
+    return fromSpark + " JVM engine thread" + (fromSpark == 1 ? "" : "s") + " per task (spark.task.cpus, capped at each host's"
+        + " cores; an executor's -Dsparkrnn.jvm.threads overrides it)";
   }
 
   /** The line of {@code --device auto}'s measurement in the last {@link #run}, or null when the device was named. */

@@ -87,7 +87,7 @@ public final class LinePlot {
       int px = left + (int) Math.round(pw * k / 4.0);
       g.drawString(format(xv), px - 12, top + ph + 18);
     }
-    g.drawString(xLabel + (logY ? "   (log scale)" : ""), left + pw / 2 - 40, height - 10);
+    g.drawString(caption(xLabel, logY), left + pw / 2 - 40, height - 10);
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
     g.drawString(title, left, 25);
     g.setStroke(new BasicStroke(1.6f));
@@ -128,6 +128,11 @@ public final class LinePlot {
       return y;
     }
     return y > 0 ? Math.log10(y) : Double.NaN;
+  }
+
+  /** The text under the plot: the x axis's label, and a note when the y axis (never the x axis) is logarithmic. */
+  static String caption(String xLabel, boolean logY) {
+    return xLabel + (logY ? "   (y axis: log scale)" : "");
   }
 
   private static String format(double v) {

@@ -22,9 +22,12 @@ import java.util.Set;
 public final class TrainReport {
   private TrainReport() {}
 
-  /** @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.device.AutoDevice}), or null */
+  /**
+   * @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.device.AutoDevice}), or null
+   * @param engineThreads the JVM engine's threads per task in words, or null where no JVM engine ran
+   */
   public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,
-      String deviceChoice, double sequencesPerSecond, int partitions, int engineThreads, String master,
+      String deviceChoice, double sequencesPerSecond, int partitions, String engineThreads, String master,
       Map<String, ShardCache.Stats> shardCache) throws IOException {
     List<double[]> train = new ArrayList<>();
     List<double[]> val = new ArrayList<>();
@@ -78,8 +81,9 @@ public final class TrainReport {
         + " %.2f, %.2f ms |%n", parts.computeMs(), parts.reduceMs(), parts.updateMs(), parts.controlMs()));
     md.append("| master | ").append(master).append(" |\n");
     md.append("| partitions | ").append(partitions).append(" of ").append(config.virtualPartitions()).append(" virtual partitions |\n");
-    md.append("| JVM engine threads per task | ").append(engineThreads)
-        .append(" (from Spark; capped at each host's cores: the devices below say what each executor ran) |\n");
+    if (engineThreads != null) {
+      md.append("| JVM engine threads | ").append(engineThreads).append(" (the devices below say what each executor ran) |\n");
+    }
     if (metrics.segments() > 0) {
       md.append(String.format("| barrier segments (--sync barrier) | %d, median launch and return %.1f ms |%n", metrics.segments(),
           metrics.medianSegmentLaunchMs()));

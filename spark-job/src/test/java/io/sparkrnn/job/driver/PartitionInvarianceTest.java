@@ -108,6 +108,9 @@ class PartitionInvarianceTest {
         String report = Files.readString(out.resolve("report.md"));
         assertTrue(report.contains(expected + "\n") && report.contains("| partitions | 1 of 6 virtual partitions |"),
             "report.md shows what the executor used: " + report);
+        // and the run's own line says the same count, not Spark's (local[4]'s, capped at the cores) that the property overrode
+        assertTrue(report.contains("| JVM engine threads | " + threads + " JVM engine thread" + (threads == 1 ? "" : "s") + " per task"),
+            "report.md's thread count is what ran: " + report);
         models[threads - 1] = Files.readAllBytes(out.resolve("model.safetensors"));
       }
     } finally {

@@ -1,0 +1,133 @@
+package io.sparkrnn.cli;
+
+import static io.sparkrnn.cli.InferenceCommandsTest.assertFails;
+import static io.sparkrnn.cli.InferenceCommandsTest.run;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.sparkrnn.cli.InferenceCommandsTest.Run;
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.job.driver.SparkSetup;
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.DeviceUnavailableException;
+import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.model.Params;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.scheduler.SparkListener;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A bad {@code --device} stops the command before Spark starts: a name that is no device's, and on
+ * a local master an OpenCL device this machine lacks. Before, a Spark task failed on it, after the
+ * executor had logged 55–88 lines of stack traces. Whether Spark started is told by a listener that
+ * {@code spark.extraListeners} adds to every context made while a command runs.
+ */
+class DeviceCheckTest {
+  @TempDir
+  static Path tmp;
+  static Path sine;
+  static Path model;
+
+  /** Counts the Spark contexts started (Spark makes one per context, from spark.extraListeners). */
+  public static final class Started extends SparkListener {
+    static final AtomicInteger CONTEXTS = new AtomicInteger();
+
+    public Started() {
+      CONTEXTS.incrementAndGet();
+    }
+  }
+
+  @BeforeAll
+  static void data() throws IOException {
+    sine = tmp.resolve("sine");
+    Prep.run(new SineSource(SineSource.Options.defaults(12, 40, 3)), new PrepOptions(sine.toUri(), 8, 0.2, true, false),
+        new Configuration());
+    model = tmp.resolve("m.safetensors");
+    Files.write(model, ModelFile.toBytes(Params.initialize(HostileUseTest.GRU, 11), io.sparkrnn.model.ModelMetadata.fromManifest(io.sparkrnn.data.Dataset.open(sine.toUri(), new Configuration()).manifest())));
+  }
+
+  /** Runs the command and returns its result with the number of Spark contexts it started. */
+  static Run runCounting(int[] contexts, String... args) {
+    String before = System.getProperty("spark.extraListeners");
+    System.setProperty("spark.extraListeners", Started.class.getName());
+    int start = Started.CONTEXTS.get();
+    try {
+      return run(args);
+    } finally {
+      contexts[0] = Started.CONTEXTS.get() - start;
+      if (before == null) {
+        System.clearProperty("spark.extraListeners");
+      } else {
+        System.setProperty("spark.extraListeners", before);
+      }
+    }
+  }
+
+  @Test
+  void theListenerSeesACommandThatStartsSpark() {
+    // the test's own check: evaluate over a dataset with a good device does start Spark
+    int[] n = {0};
+    Run r = runCounting(n, "evaluate", "--model", model.toString(), "--data", sine.toString(), "--device", "jvm",
+        "--master", "local[1]");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(1, n[0], "one context");
+  }
+
+  @Test
+  void anUnknownDeviceNameStopsEvaluatePredictAndQuickstartBeforeSpark() {
+    int[] n = {0};
+    assertFails(runCounting(n, "evaluate", "--model", model.toString(), "--data", sine.toString(), "--device", "gpuu",
+        "--master", "local[1]"), "--device: unknown device 'gpuu'", "auto, gpu, cpu-opencl, jvm");
+    assertEquals(0, n[0], "evaluate started Spark");
+    Path out = tmp.resolve("predicted");
+    assertFails(runCounting(n, "predict", "--model", model.toString(), "--data", sine.toString(), "--out", out.toString(),
+        "--device", "gpuu", "--master", "local[1]"), "unknown device 'gpuu'");
+    assertEquals(0, n[0], "predict started Spark");
+    assertFalse(Files.exists(out), "predict wrote its output directory");
+    Path qs = tmp.resolve("quickstart");
+    assertFails(runCounting(n, "quickstart", "--device", "gpuu", "--out", qs.toString(), "--master", "local[1]"),
+        "unknown device 'gpuu'");
+    assertEquals(0, n[0], "quickstart started Spark");
+    assertFalse(Files.exists(qs), "quickstart ran its prep step before checking the device");
+  }
+
+  @Test
+  void aNamedOpenClDeviceThisMachineLacksStopsTrainAndEvaluateBeforeSpark() {
+    // which one is missing depends on the machine: PoCL gives cpu-opencl, a GPU host gpu
+    String missing = !Devices.available().contains(DeviceChoice.GPU) ? "gpu"
+        : !Devices.available().contains(DeviceChoice.CPU_OPENCL) ? "cpu-opencl" : null;
+    if (missing == null) {
+      // both present (a GPU host with PoCL): both resolve, and the check lets them through
+      assertDoesNotThrow(() -> SparkSetup.requireDevice("kernel", "gpu", "local[1]"));
+      assertDoesNotThrow(() -> SparkSetup.requireDevice("kernel", "cpu-opencl", "local[1]"));
+      return;
+    }
+    int[] n = {0};
+    Run r = runCounting(n, "train", "--data", sine.toString(), "--out", tmp.resolve("run").toString(), "--cell", "gru",
+        "--hidden-size", "4", "--batch", "8", "--steps", "2", "--master", "local[1]", "--device", missing);
+    assertFails(r, "--device " + missing + ": no OpenCL");
+    assertEquals(0, n[0], "train started Spark");
+    assertFalse(r.out().contains("training "), r.out());
+    assertFails(runCounting(n, "evaluate", "--model", model.toString(), "--data", sine.toString(), "--device", missing,
+        "--master", "local[1]"), "--device " + missing + ": no OpenCL");
+    assertEquals(0, n[0], "evaluate started Spark");
+    // the reference engine ignores the device: its availability is not asked for
+    assertDoesNotThrow(() -> SparkSetup.requireDevice("reference", missing, "local[1]"));
+    // on a cluster the executors may have the device the driver lacks: only the name is checked
+    assertDoesNotThrow(() -> SparkSetup.requireDevice("kernel", missing, "spark://127.0.0.1:7077"));
+    assertThrows(DeviceUnavailableException.class, () -> SparkSetup.requireDevice("kernel", missing, "local-cluster[2,1,1024]"));
+    assertThrows(BadInputException.class, () -> SparkSetup.requireDevice("kernel", "gpuu", "spark://127.0.0.1:7077"));
+  }
+}

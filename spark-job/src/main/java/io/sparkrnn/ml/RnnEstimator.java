@@ -1070,6 +1070,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       TrainedModel initial = null;
       if (init != null) {
         initial = Trainer.loadInitial(init, sc.hadoopConfiguration(), "setInitialModel");   // a file, or a directory holding one
+        init = TrainedModel.modelFile(init, sc.hadoopConfiguration());                        // the file read, for the messages
         checkInitialModel(initial, init, dataset.schema());
       }
       boolean given = getWorkDir() != null;

@@ -83,7 +83,7 @@ class RnnParamsTest {
       Map.entry("partitions", new Object[] {70000, "must be in [0, 65536], found 70000"}),
       Map.entry("virtualPartitions", new Object[] {-1, "must be in [0, 16777216], found -1"}),
       Map.entry("workDir", new Object[] {" ", "expected a Hadoop URI or path, found ' '"}),
-      Map.entry("initialModel", new Object[] {"", "expected a model file URI, found ''"}));
+      Map.entry("initialModel", new Object[] {"", "expected a model file or directory URI, found ''"}));
 
   static final Map<String, Object[]> MODEL = Map.ofEntries(
       Map.entry("keyCols", ESTIMATOR.get("keyCols")),

@@ -602,6 +602,47 @@ class RnnEstimatorTest {
     assertTrue(messages.toString().contains("the cell's interrupt"), messages.toString());
   }
 
+  /**
+   * A notebook may interrupt the thread that runs the fit instead: Spark's runJob then throws an
+   * InterruptedException with the thread's flag cleared and leaves the job running. The fit must
+   * stop (not run the segment again), cancel the job it broke off from, and leave the thread
+   * interrupted. (Found by a review: the fit retried and trained its 3000 steps.)
+   */
+  @Test
+  void interruptingTheFittingThreadStopsTheFitAndItsJob() throws Exception {
+    AtomicInteger segments = new AtomicInteger();
+    Thread fitting = Thread.currentThread();
+    java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicBoolean stillInterrupted = new java.util.concurrent.atomic.AtomicBoolean();
+    listening(new SparkListener() {
+      @Override
+      public void onJobStart(SparkListenerJobStart jobStart) {
+        String what = String.valueOf(jobStart.properties().getProperty("spark.job.description"));
+        if (what.contains("barrier segment") && segments.incrementAndGet() == 1) {
+          new Thread(() -> {
+            try {
+              Thread.sleep(100);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            fitting.interrupt();
+          }).start();
+        }
+      }
+    }, () -> {
+      failure.set(assertThrows(Throwable.class,
+          () -> estimator().setSync("barrier").setMaxSteps(3000).setCheckpointEvery(0).setLogEvery(1000).fit(table)));
+      stillInterrupted.set(Thread.interrupted());   // read and cleared, so that the listener bus can be drained
+    });
+    assertEquals(1, segments.get(), "barrier segments started: the interrupted one only");
+    assertTrue(stillInterrupted.get(), "the thread's interrupt is kept for its caller: " + failure.get());
+    long deadline = System.currentTimeMillis() + 30_000;
+    while (spark.sparkContext().statusTracker().getActiveJobIds().length > 0 && System.currentTimeMillis() < deadline) {
+      Thread.sleep(50);
+    }
+    assertEquals(0, spark.sparkContext().statusTracker().getActiveJobIds().length, "the segment job was cancelled");
+  }
+
   @Test
   void aStreamingTableIsRefusedSayingWhy() {
     Dataset<Row> stream = spark.readStream().format("rate").load()

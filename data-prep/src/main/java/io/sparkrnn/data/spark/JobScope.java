@@ -11,8 +11,9 @@ import org.apache.spark.api.java.JavaSparkContext;
  * job group and tags, never in their place. A notebook cancels a cell by its job group (or tag),
  * and that must reach these jobs too: replacing the group, as {@code setJobGroup} does, and
  * clearing it afterwards, as {@code clearJobGroup} does, would leave the cell's later jobs outside
- * it. {@link #close} takes the tag off and puts the caller's description back, so no stale
- * description labels the caller's next jobs.
+ * it. Its jobs' tasks are interrupted when cancelled ({@code spark.job.interruptOnCancel}).
+ * {@link #close} takes the tag off and puts the caller's description and interrupt setting back,
+ * so no stale description labels the caller's next jobs.
  *
  * <pre>{@code
  * try (JobScope scope = JobScope.open(sc, "prep table")) {
@@ -27,15 +28,22 @@ public final class JobScope implements AutoCloseable {
   /** How long {@link #cancel} waits for running tasks to stop. */
   static final long CANCEL_WAIT_MS = 60_000;
 
+  /** Spark's thread-local property: interrupt a cancelled job's task threads (SparkContext.SPARK_JOB_INTERRUPT_ON_CANCEL). */
+  static final String INTERRUPT_ON_CANCEL = "spark.job.interruptOnCancel";
+
   private final JavaSparkContext sc;
   private final String tag;
   private final String callersDescription;
+  private final String callersInterruptOnCancel;
 
   private JobScope(JavaSparkContext sc, String tag) {
     this.sc = sc;
     this.tag = tag;
     this.callersDescription = sc.getLocalProperty(DESCRIPTION);
+    this.callersInterruptOnCancel = sc.getLocalProperty(INTERRUPT_ON_CANCEL);
     sc.addJobTag(tag);
+    // a cancelled task must stop writing before the caller cleans up what it wrote (setJobGroup(…, true) did this before)
+    sc.setInterruptOnCancel(true);
   }
 
   /** Tags the thread's next jobs with {@code what} and a fresh id (tags may not hold commas). */
@@ -59,7 +67,10 @@ public final class JobScope implements AutoCloseable {
    * about to delete what it wrote.
    */
   public void cancel() {
-    sc.cancelJobsWithTag(tag, "spark-rnn: " + tag + " failed");
+    if (sc.sc().isStopped()) {
+      return;                              // nothing runs on a stopped context, and cancelling there throws
+    }
+    sc.cancelJobsWithTag(tag, "spark-rnn: " + tag + " failed or was interrupted");
     long deadline = System.currentTimeMillis() + CANCEL_WAIT_MS;
     while (System.currentTimeMillis() < deadline) {
       boolean running = false;
@@ -85,10 +96,11 @@ public final class JobScope implements AutoCloseable {
     }
   }
 
-  /** Takes the tag off the thread's jobs and puts the caller's description back (none if it had none). */
+  /** Takes the tag off the thread's jobs and puts the caller's description and interrupt setting back (none if it had none). */
   @Override
   public void close() {
     sc.removeJobTag(tag);
     sc.setLocalProperty(DESCRIPTION, callersDescription);
+    sc.setLocalProperty(INTERRUPT_ON_CANCEL, callersInterruptOnCancel);
   }
 }

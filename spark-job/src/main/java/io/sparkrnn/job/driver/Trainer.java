@@ -335,6 +335,11 @@ public final class Trainer {
     JobScope scope = JobScope.open(sc, "train");
     try {
       return runInScope(sc);
+    } catch (Exception e) { // also what Scala throws undeclared: a SparkException, runJob's InterruptedException
+      if (io.sparkrnn.job.sync.BarrierTraining.cancelled(e, sc.sc().isStopped())) {
+        scope.cancel();                    // an interrupt leaves the job it broke off from running
+      }
+      throw e;
     } finally {
       scope.close();
     }

@@ -103,8 +103,10 @@ public final class BarrierSync implements StepSync {
    * the job when a barrier result stage fails instead of rerunning it. The rerun recomputes the
    * same steps from the same broadcast state, so the weights stay bit-identical. Errors that
    * would fail every attempt the same way (too few task slots; a user error raised in a task,
-   * such as a missing --device) stop at once, as a user error. A cancelled job (a notebook's
-   * interrupt, {@code cancelJobGroup}, the UI's kill, {@code SparkContext.stop}) stops the run.
+   * such as a missing --device) stop at once, as a user error. A cancelled job ({@code
+   * cancelJobGroup} or a tag, the UI's kill), an interrupt of the driver thread or a stopped
+   * SparkContext stops the run ({@link BarrierTraining#cancelled}; {@code Trainer.run} then cancels
+   * a segment job an interrupt left running).
    */
   private BarrierTraining.SegmentResult runSegment(JavaSparkContext sc, JavaRDD<Integer> slots, GradientTask.Context context,
       GradientExchange.Server exchange, BarrierTraining.SegmentInput input, int partitions, PrintStream log) {
@@ -113,8 +115,8 @@ public final class BarrierSync implements StepSync {
       try {
         return BarrierTraining.run(sc, slots, context, exchange, run);
       } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
-        if (BarrierTraining.cancelled(e)) {
-          throw e;                         // the user's cancel, or a stopped SparkContext: not a failure to run again
+        if (BarrierTraining.cancelled(e, sc.sc().isStopped())) {
+          throw e;                         // the user's cancel or interrupt, or a stopped SparkContext: not a failure to run again
         }
         String why = BarrierTraining.explain(e, partitions);
         if (why != null) {

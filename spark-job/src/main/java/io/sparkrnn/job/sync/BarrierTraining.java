@@ -148,15 +148,24 @@ public final class BarrierTraining {
   }
 
   /**
-   * Whether the failure is a cancellation: Spark fails every cancelled job (by job group, all
-   * jobs, the UI's kill of a job or stage, a SparkContext stopping) with error condition
-   * SPARK_JOB_CANCELLED; or the driver thread was interrupted.
+   * Whether the failure is a cancellation, not a failure to retry: Spark fails a cancelled job (by
+   * job group, tag, all jobs, the UI's kill of a job or stage) with error condition
+   * SPARK_JOB_CANCELLED; an interrupt of the driver thread (a notebook's interrupt) comes out of
+   * {@code runJob} as an InterruptedException with the thread's flag cleared and the job still
+   * running, so the flag is set again here for the caller and whoever runs after it; a stopped
+   * SparkContext fails its jobs with a plain SparkException ("cancelled because SparkContext was
+   * shut down"), hence {@code stopped}.
    */
-  public static boolean cancelled(Throwable failure) {
-    if (Thread.currentThread().isInterrupted()) {
+  public static boolean cancelled(Throwable failure, boolean stopped) {
+    if (stopped || Thread.currentThread().isInterrupted()) {
       return true;
     }
     for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof InterruptedException || t instanceof java.io.InterruptedIOException
+          || t instanceof java.nio.channels.ClosedByInterruptException) {
+        Thread.currentThread().interrupt();
+        return true;
+      }
       if (t instanceof org.apache.spark.SparkThrowable s && "SPARK_JOB_CANCELLED".equals(s.getCondition())) {
         return true;
       }

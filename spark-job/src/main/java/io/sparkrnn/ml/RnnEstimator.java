@@ -1014,7 +1014,8 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    */
   static BadInputException inSetterWords(Throwable e, Map<String, String> options) {
     for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
-      if (t instanceof BadInputException || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException) {
+      if (t instanceof BadInputException || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException
+          || t instanceof io.sparkrnn.kernel.aparapi.DeviceFallbackException) {   // the user errors BarrierTraining knows
         return new BadInputException("RnnEstimator: " + inSetterWords(t.getMessage(), options), e);
       }
     }

@@ -83,12 +83,14 @@ public final class TrainedModel {
   }
 
   /**
-   * Reads a model file from any Hadoop file system URI or local path.
+   * Reads a model file from any Hadoop file system URI or local path, or a directory's
+   * {@value #MODEL_FILE} ({@link #modelFile}: train's --out, a saved RnnModel).
    *
    * @throws IllegalArgumentException naming the file and the key or tensor that is missing, has the
    *     wrong shape, or a format version this build does not read
    */
-  public static TrainedModel load(String uri, Configuration conf) throws IOException {
+  public static TrainedModel load(String given, Configuration conf) throws IOException {
+    String uri = modelFile(given, conf);
     // the file's bytes, then its tensors as floats: about twice the file
     long bytes = HadoopFiles.length(uri, conf);
     MemoryBudget.require("loading the model " + uri + " (" + bytes + " bytes)", 2 * bytes, "use a smaller model");

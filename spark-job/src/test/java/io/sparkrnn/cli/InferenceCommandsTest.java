@@ -388,6 +388,26 @@ class InferenceCommandsTest {
     assertTrue(ra.out().startsWith("abcab"), "text to stdout: " + ra.out());
   }
 
+  /** --model takes a directory that holds model.safetensors (train's --out, a saved RnnModel), as train --init does. */
+  @Test
+  void modelOptionsTakeADirectoryThatHoldsTheModel() throws IOException {
+    Path dir = tmp.resolve("model-dir");
+    Files.createDirectories(dir);
+    Files.copy(textModel, dir.resolve("model.safetensors"));
+    String[] common = {"generate", "--primer", "abcab", "--steps", "12", "--sampler", "softmax", "--seed", "3", "--engine",
+        "reference"};
+    Path fromFile = tmp.resolve("gen-file.safetensors");
+    Path fromDir = tmp.resolve("gen-dir.safetensors");
+    assertEquals(0, run(concat(common, "--model", s(textModel), "--out", s(fromFile))).code());
+    Run r = run(concat(common, "--model", s(dir), "--out", s(fromDir)));
+    assertEquals(0, r.code(), r.err());
+    assertArrayEquals(Files.readAllBytes(fromFile), Files.readAllBytes(fromDir), "the directory's model, the same draws");
+    Path empty = tmp.resolve("model-dir-empty");
+    Files.createDirectories(empty);
+    assertFails(run(concat(common, "--model", s(empty), "--out", s(tmp.resolve("gen-none.safetensors")))),
+        "model-dir-empty", "without model.safetensors");
+  }
+
   @Test
   void softmaxAsTemperatureGoesToZeroEqualsArgmax() throws IOException {
     Path argmax = tmp.resolve("argmax.safetensors");

@@ -742,7 +742,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    * Bound to {@code table}, unlike {@link SequenceTables#quoted}, for the self-joins below.
    */
   private static Column named(Dataset<?> table, String name) {
-    return table.col("`" + name.replace("`", "``") + "`");
+    return table.col(SequenceTables.quotedName(name));
   }
 
   /** Present and finite: not null, NaN or ±Infinity. */

@@ -698,10 +698,15 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       return true;
     }
 
+    /** The row's key values as its errors name them, [v1, v2]. */
+    private String keyText(Row row) {
+      return Arrays.toString(Arrays.stream(keyIdx).mapToObj(row::get).toArray());
+    }
+
     /** The row's order value is not one transform can place: names the column, the key and the value. */
     private IllegalArgumentException badOrder(Row row, String what) {
       return new BadInputException("RnnModel.transform: orderCol column '" + row.schema().fields()[orderIdx].name() + "' at key "
-          + Arrays.toString(Arrays.stream(keyIdx).mapToObj(row::get).toArray()) + ", value " + row.get(orderIdx) + ", " + what);
+          + keyText(row) + ", value " + row.get(orderIdx) + ", " + what);
     }
 
     private IllegalArgumentException widthError(Row row, int found) {
@@ -713,7 +718,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       }
       return new BadInputException("RnnModel.transform: inputCols " + Arrays.toString(shapes) + " give "
           + (found > config.inputSize() ? "more than " + config.inputSize() : found) + " values at key "
-          + Arrays.toString(Arrays.stream(keyIdx).mapToObj(row::get).toArray()) + ", " + row.schema().fields()[orderIdx].name() + " " + row.get(orderIdx)
+          + keyText(row) + ", " + row.schema().fields()[orderIdx].name() + " " + row.get(orderIdx)
           + "; the model was trained on F=" + config.inputSize() + " features (arrays and vectors of the widths fit saw)");
     }
 

@@ -51,11 +51,6 @@ public final class JobScope implements AutoCloseable {
     return new JobScope(sc, "spark-rnn-" + what.replaceAll("[^A-Za-z0-9-]", "-") + "-" + UUID.randomUUID());
   }
 
-  /** The tag on this scope's jobs. */
-  public String tag() {
-    return tag;
-  }
-
   /** The UI's description of the thread's next jobs. */
   public void describe(String description) {
     sc.setJobDescription(description);

@@ -329,7 +329,15 @@ public final class SequenceTables {
 
   /** A column by its exact (resolved) name, dots and all. */
   public static Column quoted(String name) {
-    return col("`" + name.replace("`", "``") + "`");
+    return col(quotedName(name));
+  }
+
+  /**
+   * {@code name} as Spark's column syntax takes it as one name, dots and all ({@code `t.s`}: unquoted,
+   * {@code t.s} is the field s of a struct t), for {@link #quoted} and for {@code Dataset.col}.
+   */
+  public static String quotedName(String name) {
+    return "`" + name.replace("`", "``") + "`";
   }
 
   /** The table's columns resolved against the spec: names as Spark resolves them, kinds, widths. */

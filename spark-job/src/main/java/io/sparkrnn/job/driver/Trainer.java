@@ -268,21 +268,20 @@ public final class Trainer {
   }
 
   /**
-   * The model file a warm start begins from; a missing path or a directory is refused naming it
-   * and {@code name} (the option, or the setter that gave it).
+   * The model a warm start begins from: a model file, or a directory that holds one
+   * ({@link TrainedModel#load}); a missing path, or a directory without the file, is refused as bad
+   * input naming it and {@code name} (the option, or the setter that gave it).
    */
   public static TrainedModel loadInitial(String uri, Configuration hadoop, String name) throws IOException {
     if (!HadoopFiles.exists(uri, hadoop)) {
       throw new BadInputException(name + ": the initial model " + uri + " does not exist; expected a model file"
           + " (model.safetensors of train or import) or a directory that holds one");
     }
-    String file;
     try {
-      file = TrainedModel.modelFile(uri, hadoop);   // a directory: its model.safetensors (train's --out, a saved RnnModel)
-    } catch (java.io.FileNotFoundException e) {
+      return TrainedModel.load(uri, hadoop);
+    } catch (java.io.FileNotFoundException e) {   // a directory without model.safetensors (TrainedModel.modelFile)
       throw new BadInputException(name + ": the initial model " + e.getMessage(), e);
     }
-    return TrainedModel.load(file, hadoop);
   }
 
   private static void checkSame(String where, String field, Object inFile, Object inRun) {

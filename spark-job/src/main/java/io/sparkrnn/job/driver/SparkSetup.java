@@ -114,11 +114,8 @@ public final class SparkSetup {
   }
 
   private static SparkConf conf(String appName, String master, boolean registrationRequired) {
-    SparkConf conf = new SparkConf().setAppName(appName);
-    if (!conf.contains("spark.master")) {
-      conf.setMaster(master);
-    }
-    String effective = conf.get("spark.master");
+    String effective = effectiveMaster(master);
+    SparkConf conf = new SparkConf().setAppName(appName).setMaster(effective);
     requireKnownMaster(effective);
     if (effective.startsWith("local")) {
       conf.setIfMissing("spark.driver.host", "127.0.0.1");

@@ -163,6 +163,8 @@ public final class JvmEngine implements BpttEngine {
 
   private final MathKernels math;
   private final int threads;
+  /** Fewer values than this per thread are added on the calling thread alone: a hand-off costs microseconds. */
+  private static final int SUM_MIN_VALUES = 1 << 14;
   /** Slices per worker thread: more than 1 balances load when other processes share the cores, at some cost in tile efficiency. */
   private final int slicesPerThread = intProperty(SLICES_PROPERTY, 1, 1);
   private final List<Slice> slices = new ArrayList<>();
@@ -221,14 +223,23 @@ public final class JvmEngine implements BpttEngine {
     batch.validateFor(config, true);
     Call call = begin(params, batch, initial, true);
     double[] loss = backward(call);
-    // dW: the slices' float32 sums, added in float64
+    // dW: the slices' float32 sums, added in float64, slice by slice for each element (the same
+    // bits however the elements are shared out). In ranges on the engine's threads: on one, the
+    // other waited (LSTM H = 256: 265,000 values, about 2% of a call at two threads).
     double[] gradient = new double[params.layout().size()];
+    int parts = Math.min(threads, Math.max(1, gradient.length / SUM_MIN_VALUES));
+    runSlices(threads, parts, q -> {
+      int lo = (int) ((long) gradient.length * q / parts);
+      int hi = (int) ((long) gradient.length * (q + 1) / parts);
+      for (int p = 0; p < call.slices; p++) {
+        float[] g = slices.get(p).grad;
+        for (int i = lo; i < hi; i++) {
+          gradient[i] += g[i];
+        }
+      }
+    });
     double lossSum = 0;
     for (int p = 0; p < call.slices; p++) {
-      float[] g = slices.get(p).grad;
-      for (int i = 0; i < gradient.length; i++) {
-        gradient[i] += g[i];
-      }
       lossSum += loss[p];
     }
     return new BpttResult(new GradientSum(lossSum, batch.lossCount(config), gradient), finalState(call));
@@ -321,7 +332,7 @@ public final class JvmEngine implements BpttEngine {
     // more (4 on 512-bit vectors), and W_hh (dgates W_hh) only for a backward pass; a B = 1
     // generation step packs nothing
     boolean packs = largestSlice >= math.packedMinRows();
-    weights.load(params.values(), packs, backward && packs, !backward);
+    weights.load(params.values(), packs, backward && packs, !backward, threads);
     return new Call(config, params.layout(), params.values(), weights, batch, initial, P, from);
   }
 
@@ -532,45 +543,70 @@ public final class JvmEngine implements BpttEngine {
      * that the copy is what they hold even if w changes meanwhile; without (a training call, whose
      * weights change every step) the copy is dropped.
      */
-    void load(float[] w, boolean packForward, boolean packBackward, boolean reuse) {
+    void load(float[] w, boolean packForward, boolean packBackward, boolean reuse, int threads) {
       if (reuse && madeFrom != null && (forwardPacked || !packForward) && Arrays.equals(madeFrom, w)) {
         return;
       }
       if (!reuse) {
         madeFrom = null;
-        make(w, packForward, packBackward);
+        make(w, packForward, packBackward, threads);
         return;
       }
       float[] copy = madeFrom != null && madeFrom.length == w.length ? madeFrom : new float[w.length];
       madeFrom = null; // until the layouts below are made from it
       System.arraycopy(w, 0, copy, 0, w.length);
-      make(copy, packForward, packBackward);
+      make(copy, packForward, packBackward, threads);
       madeFrom = copy;
     }
 
-    private void make(float[] w, boolean packForward, boolean packBackward) {
+    /**
+     * The layouts of {@code w}. The packed W_hh (read by the backward pass only) is made beside the
+     * others, on a second thread where the engine has one: made on the calling thread alone, the
+     * transposes and packs of a call (2 MiB at LSTM H = 256) kept the other thread waiting.
+     */
+    private void make(float[] w, boolean packForward, boolean packBackward, int threads) {
       forwardPacked = packForward;
       ModelConfig c = layout.config();
       int H = c.hiddenSize();
       int GH = c.gates() * H;
+      boolean backwardApart = packBackward && threads > 1 && (long) GH * H >= PACK_APART_VALUES;
+      runSlices(backwardApart ? 2 : 1, backwardApart ? 2 : 1, part -> {
+        if (part == 1) {
+          packBackward(w);
+          return;
+        }
+        for (int l = 0; l < c.numLayers(); l++) {
+          transpose(w, layout.weightIh(l), GH, c.layerInputSize(l), wihT[l]);
+          transpose(w, layout.weightHh(l), GH, H, whhT[l]);
+          if (packForward && whhTPacked[l].length > 0) {
+            math.packB(H, GH, whhT[l], 0, GH, whhTPacked[l]);
+          }
+          if (packForward && wihTPacked[l].length > 0) {
+            math.packB(c.layerInputSize(l), GH, wihT[l], 0, GH, wihTPacked[l]);
+          }
+          for (int r = 0; r < GH; r++) {
+            biasSum[l][r] = w[layout.biasIh(l) + r] + w[layout.biasHh(l) + r];
+          }
+        }
+        transpose(w, layout.headWeight(), c.outputSize(), H, headT);
+        if (packBackward && !backwardApart) {
+          packBackward(w);
+        }
+      });
+    }
+
+    /** W_hh [GH][H] packed for dgates W_hh, every layer. */
+    private void packBackward(float[] w) {
+      ModelConfig c = layout.config();
       for (int l = 0; l < c.numLayers(); l++) {
-        transpose(w, layout.weightIh(l), GH, c.layerInputSize(l), wihT[l]);
-        transpose(w, layout.weightHh(l), GH, H, whhT[l]);
-        if (packForward && whhTPacked[l].length > 0) {
-          math.packB(H, GH, whhT[l], 0, GH, whhTPacked[l]);
-        }
-        if (packForward && wihTPacked[l].length > 0) {
-          math.packB(c.layerInputSize(l), GH, wihT[l], 0, GH, wihTPacked[l]);
-        }
-        if (packBackward && whhPacked[l].length > 0) {
-          math.packB(GH, H, w, layout.weightHh(l), H, whhPacked[l]);
-        }
-        for (int r = 0; r < GH; r++) {
-          biasSum[l][r] = w[layout.biasIh(l) + r] + w[layout.biasHh(l) + r];
+        if (whhPacked[l].length > 0) {
+          math.packB(c.gates() * c.hiddenSize(), c.hiddenSize(), w, layout.weightHh(l), c.hiddenSize(), whhPacked[l]);
         }
       }
-      transpose(w, layout.headWeight(), c.outputSize(), H, headT);
     }
+
+    /** Below this many values in W_hh a second thread for its packing costs more than it saves. */
+    static final long PACK_APART_VALUES = 1 << 15;
 
     /** dst [cols][rows] = src [rows][cols] at srcOff, in 32 × 32 blocks for the caches. */
     static void transpose(float[] src, int srcOff, int rows, int cols, float[] dst) {
@@ -791,8 +827,12 @@ public final class JvmEngine implements BpttEngine {
           gruStep(l, t);
         } else {
           // a = W_ih x + b_ih + W_hh h + b_hh
-          fillRows(a, g, call.t.biasSum[l], 0, GH);
-          math.gemmPacked(Bs, GH, in, x, xOff, in, wihT, 0, GH, call.t.wihTPacked[l], a, g, GH, packRows);
+          if (in == 1) { // F = 1: the bias and the input's product in one pass, the same bits
+            math.biasPlusOuter(Bs, GH, call.t.biasSum[l], 0, x, xOff, wihT, 0, a, g, GH);
+          } else {
+            fillRows(a, g, call.t.biasSum[l], 0, GH);
+            math.gemmPacked(Bs, GH, in, x, xOff, in, wihT, 0, GH, call.t.wihTPacked[l], a, g, GH, packRows);
+          }
           math.gemmPacked(Bs, GH, H, h, hAt(t, 0), H, whhT, 0, GH, call.t.whhTPacked[l], a, g, GH, packRows);
           if (cell == CellType.RNN) {
             rnnStep(l, t);
@@ -1064,12 +1104,18 @@ public final class JvmEngine implements BpttEngine {
         math.gemmTransA(GH, in, rows, dgi, 0, GH, x, xOff, in, grad, p.weightIh(l), in, pack); // dW_ih += dgiᵀ x
         math.gemmTransA(GH, H, rows, dgHidden, 0, GH, hs[l], chunkStart * Bs * H, H, grad, p.weightHh(l), H, pack); // dW_hh += dghᵀ h_prev
         math.gemm(1, GH, rows, ones, 0, rows, false, dgi, 0, GH, grad, p.biasIh(l), GH); // db_ih += Σ_rows dgi
-        math.gemm(1, GH, rows, ones, 0, rows, false, dgHidden, 0, GH, grad, p.biasHh(l), GH); // db_hh += Σ_rows dgh
+        if (dgHidden != dgi) {
+          math.gemm(1, GH, rows, ones, 0, rows, false, dgHidden, 0, GH, grad, p.biasHh(l), GH); // db_hh += Σ_rows dgh
+        }
         if (l > 0) {
           int below = chunkStart * Bs * H;
           java.util.Arrays.fill(dhBelow, below, below + rows * H, 0f);
           math.gemm(rows, in, GH, dgi, 0, GH, false, w, p.weightIh(l), in, dhBelow, below, in); // dx = dgi W_ih
         }
+      }
+      if (dgHidden == dgi) {
+        // RNN and LSTM: db_hh received the very sums db_ih did, from the same zero, so it holds the same bits
+        System.arraycopy(grad, p.biasIh(l), grad, p.biasHh(l), GH);
       }
       // the initial state receives no gradient: dhCarry now holds d loss / d h_0 and is dropped
     }

@@ -64,6 +64,20 @@ public abstract class MathKernels {
     gemm(M, N, K, a, aOff, lda, false, b, bOff, ldb, c, cOff, ldc);
   }
 
+  /**
+   * C[m][·] = bias + x[m] · w for m &lt; M, over N columns (rows ldc apart): a product with K = 1,
+   * as the input projection of an F = 1 layer. The same bits as filling each row with the bias and
+   * then {@link #gemm}(M, N, 1, x, …, w, …); the default does exactly that, a kernel may do it in
+   * one pass.
+   */
+  public void biasPlusOuter(int M, int N, float[] bias, int biasOff, float[] x, int xOff, float[] w, int wOff, float[] c, int cOff,
+      int ldc) {
+    for (int m = 0; m < M; m++) {
+      System.arraycopy(bias, biasOff, c, cOff + m * ldc, N);
+    }
+    gemm(M, N, 1, x, xOff, 1, false, w, wOff, N, c, cOff, ldc);
+  }
+
   /** The scratch {@link #gemmPacked} uses for an M-row product, in floats (0: none). */
   public int packedWorkSize(int M) {
     return 0;

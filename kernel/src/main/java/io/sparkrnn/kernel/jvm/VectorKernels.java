@@ -46,6 +46,31 @@ final class VectorKernels extends MathKernels {
   // 112–124 (one thread's CPU time, best of 7, A packed in the timing). Each element is the same
   // fma chain over k from C's value, so the same bits.
 
+  /**
+   * One pass, where filling the rows and then {@link #gemm} at K = 1 wrote C twice (its tiles load
+   * C, add one product and store it): each element as gemm makes it, fma(x, w, bias) in the columns
+   * its vector tiles take (j &lt; N rounded down to V) and bias + (0 + x·w) in its scalar tail
+   * ({@link #tailColumns}). LSTM F = 1: the fill and the product were 2–4% of a training step.
+   */
+  @Override
+  public void biasPlusOuter(int M, int N, float[] bias, int biasOff, float[] x, int xOff, float[] w, int wOff, float[] c, int cOff,
+      int ldc) {
+    int nv = N / V * V;
+    for (int m = 0; m < M; m++) {
+      float xm = x[xOff + m];
+      FloatVector s = FloatVector.broadcast(S, xm);
+      int row = cOff + m * ldc;
+      for (int j = 0; j < nv; j += V) {
+        s.fma(FloatVector.fromArray(S, w, wOff + j), FloatVector.fromArray(S, bias, biasOff + j)).intoArray(c, row + j);
+      }
+      for (int j = nv; j < N; j++) {
+        float product = 0f;
+        product += xm * w[wOff + j];
+        c[row + j] = bias[biasOff + j] + product;
+      }
+    }
+  }
+
   /** B packed for {@link #gemmPacked}: per k block of KC, per strip of 2V columns, [kc][2V]; the columns past the last strip are not packed. */
   @Override
   public int packedBSize(int K, int N) {

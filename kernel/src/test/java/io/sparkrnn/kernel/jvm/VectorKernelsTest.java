@@ -306,6 +306,26 @@ class VectorKernelsTest {
    * packed (more than 4 strips) or read in place (4 or fewer), K over one k block — is, bit for
    * bit, gemm's definition, as in {@link #gemmPackedIsTheFmaChainOfEachElement}.
    */
+  @ParameterizedTest(name = "M = {0}, N = {1}")
+  @CsvSource({"1, 67", "3, 64", "8, 96", "13, 83", "64, 1024", "5, 7"}) // M < 4 takes gemm's row path; N past the vectors, its scalar tail
+  void biasPlusOuterGivesTheBitsOfTheFillAndTheProduct(int M, int N) {
+    int ldc = N + 3;
+    int co = 2, bo = 1, xo = 3, wo = 5;
+    float[] bias = inputs(bo + N, 41);
+    float[] x = inputs(xo + M, 42);
+    float[] w = inputs(wo + N, 43);
+    float[] want = inputs(co + M * ldc, 44);
+    float[] got = want.clone();
+    for (int m = 0; m < M; m++) {
+      System.arraycopy(bias, bo, want, co + m * ldc, N);
+    }
+    vector.gemm(M, N, 1, x, xo, 1, false, w, wo, N, want, co, ldc); // what the engine did before: fill, then the product
+    vector.biasPlusOuter(M, N, bias, bo, x, xo, w, wo, got, co, ldc);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), "element " + i);
+    }
+  }
+
   @ParameterizedTest(name = "{0} strips of 2V")
   @ValueSource(ints = {2, 5}) // A read in place (few strips), A packed (more than 4)
   void gemmTransAWithItsScratchIsTheFmaChainOfEachElement(int strips) {

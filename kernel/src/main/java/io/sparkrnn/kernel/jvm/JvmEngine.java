@@ -1101,8 +1101,13 @@ public final class JvmEngine implements BpttEngine {
         int rows = (tEnd - chunkStart) * Bs;
         float[] x = l == 0 ? xs : hs[l - 1];
         int xOff = l == 0 ? chunkStart * Bs * F : (chunkStart + 1) * Bs * H;
-        math.gemmTransA(GH, in, rows, dgi, 0, GH, x, xOff, in, grad, p.weightIh(l), in, pack); // dW_ih += dgiᵀ x
-        math.gemmTransA(GH, H, rows, dgHidden, 0, GH, hs[l], chunkStart * Bs * H, H, grad, p.weightHh(l), H, pack); // dW_hh += dghᵀ h_prev
+        if (dgHidden == dgi) { // dW_ih += dgiᵀ x and dW_hh += dgiᵀ h_prev, dgi packed once for both
+          math.gemmTransA2(GH, rows, dgi, 0, GH, in, x, xOff, in, grad, p.weightIh(l), in, H, hs[l], chunkStart * Bs * H, H, grad,
+              p.weightHh(l), H, pack);
+        } else {
+          math.gemmTransA(GH, in, rows, dgi, 0, GH, x, xOff, in, grad, p.weightIh(l), in, pack); // dW_ih += dgiᵀ x
+          math.gemmTransA(GH, H, rows, dgHidden, 0, GH, hs[l], chunkStart * Bs * H, H, grad, p.weightHh(l), H, pack); // dW_hh += dghᵀ h_prev
+        }
         math.gemm(1, GH, rows, ones, 0, rows, false, dgi, 0, GH, grad, p.biasIh(l), GH); // db_ih += Σ_rows dgi
         if (dgHidden != dgi) {
           math.gemm(1, GH, rows, ones, 0, rows, false, dgHidden, 0, GH, grad, p.biasHh(l), GH); // db_hh += Σ_rows dgh

@@ -38,6 +38,17 @@ public abstract class MathKernels {
   }
 
   /**
+   * C1 += Aᵀ B1 and C2 += Aᵀ B2, one A [K][M] for both (dW_ih and dW_hh from one chunk of dgates):
+   * the bits of two {@link #gemmTransA} calls, which the default makes; a kernel may pack A once
+   * for both.
+   */
+  public void gemmTransA2(int M, int K, float[] a, int aOff, int lda, int N1, float[] b1, int b1Off, int ldb1, float[] c1, int c1Off,
+      int ldc1, int N2, float[] b2, int b2Off, int ldb2, float[] c2, int c2Off, int ldc2, float[] work) {
+    gemmTransA(M, N1, K, a, aOff, lda, b1, b1Off, ldb1, c1, c1Off, ldc1, work);
+    gemmTransA(M, N2, K, a, aOff, lda, b2, b2Off, ldb2, c2, c2Off, ldc2, work);
+  }
+
+  /**
    * Floats of B [K][N] in the layout {@link #gemmPacked} reads, or 0 where this kernel has none
    * (then gemmPacked is {@link #gemm}). For a matrix used by many products, the weights of a call:
    * packed once ({@link #packB}), read every time step.

@@ -393,14 +393,24 @@ final class VectorKernels extends MathKernels {
    */
   private static void gemmPackedTransA(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
       float[] c, int cOff, int ldc, float[] pack) {
+    gemmPackedTransA2(M, K, a, aOff, lda, N, b, bOff, ldb, c, cOff, ldc, 0, null, 0, 0, null, 0, 0, pack);
+  }
+
+  /**
+   * C1 += Aᵀ B1 and, for N2 &gt; 0, C2 += Aᵀ B2, A's k block packed once for both: dW_ih's product
+   * (N1 = F) alone packs A only over many strips of B (below), and read A in place down rows
+   * lda = 4H apart instead, L1's set for every k step; dW_hh's (N2 = H) packs it anyway. LSTM
+   * F = 64, H = 256: dW_ih took 42% of dW_hh's time for a quarter of its products.
+   */
+  private static void gemmPackedTransA2(int M, int K, float[] a, int aOff, int lda, int N1, float[] b1, int b1Off, int ldb1,
+      float[] c1, int c1Off, int ldc1, int N2, float[] b2, int b2Off, int ldb2, float[] c2, int c2Off, int ldc2, float[] pack) {
     int m8 = M / 8 * 8;
-    int strip = m8 * KC; // B's strip of the k block, after A's blocks (one strip at a time: it serves all M/8 row blocks)
     // A's 8 rows of op(A) lie side by side in A's row k, so the strided tile reads them in place
     // with one offset advancing by lda; packing them pays off only over many strips of B. One
     // thread's CPU time, GFLOP/s packed against in place: M=256 N=64 K=256 (dW_hh at H = 64)
     // 83–85 against 126, M=512 N=128 K=256 109–124 against 123–124, M=1024 N=256 K=256 119–123
     // against 107.
-    boolean packA = N / (2 * V) > 4;
+    boolean packA = N1 / (2 * V) + N2 / (2 * V) > 4;
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = Math.min(KC, K - k0);
       for (int i = 0; packA && i < m8; i += 8) {
@@ -409,24 +419,45 @@ final class VectorKernels extends MathKernels {
           System.arraycopy(a, aOff + (k0 + k) * lda + i, pack, dst + k * 8, 8); // pack[i/8][k][r] = A[k0+k][i+r]
         }
       }
-      int j = 0;
-      for (; j + 2 * V <= N; j += 2 * V) {
-        packStrip(b, bOff + k0 * ldb + j, ldb, kc, pack, strip); // pack[strip][k][·] = B[k0+k][j..j+2V)
-        for (int i = 0; i < m8; i += 8) {
-          if (packA) {
-            tile8x2Packed(kc, pack, i * kc, pack, strip, c, cOff + i * ldc + j, ldc);
-          } else {
-            tile8x2(kc, a, aOff + k0 * lda + i, 1, lda, pack, strip, 2 * V, c, cOff + i * ldc + j, ldc);
-          }
-        }
-      }
-      if (j < N) {
-        block(m8, N - j, kc, a, aOff + k0 * lda, 1, lda, b, bOff + k0 * ldb + j, ldb, c, cOff + j, ldc);
-      }
-      if (m8 < M) {
-        block(M - m8, N, kc, a, aOff + k0 * lda + m8, 1, lda, b, bOff + k0 * ldb, ldb, c, cOff + m8 * ldc, ldc);
+      transABlock(M, m8, kc, k0, a, aOff, lda, packA, N1, b1, b1Off, ldb1, c1, c1Off, ldc1, pack);
+      if (N2 > 0) {
+        transABlock(M, m8, kc, k0, a, aOff, lda, packA, N2, b2, b2Off, ldb2, c2, c2Off, ldc2, pack);
       }
     }
+  }
+
+  /** One k block of C += Aᵀ B, A's blocks packed in {@code pack} when {@code packA}; each 2V strip of B packed after them as [kc][2V] (one strip at a time: it serves all M/8 row blocks). */
+  private static void transABlock(int M, int m8, int kc, int k0, float[] a, int aOff, int lda, boolean packA, int N, float[] b,
+      int bOff, int ldb, float[] c, int cOff, int ldc, float[] pack) {
+    int strip = m8 * KC;
+    int j = 0;
+    for (; j + 2 * V <= N; j += 2 * V) {
+      packStrip(b, bOff + k0 * ldb + j, ldb, kc, pack, strip); // pack[strip][k][·] = B[k0+k][j..j+2V)
+      for (int i = 0; i < m8; i += 8) {
+        if (packA) {
+          tile8x2Packed(kc, pack, i * kc, pack, strip, c, cOff + i * ldc + j, ldc);
+        } else {
+          tile8x2(kc, a, aOff + k0 * lda + i, 1, lda, pack, strip, 2 * V, c, cOff + i * ldc + j, ldc);
+        }
+      }
+    }
+    if (j < N) {
+      block(m8, N - j, kc, a, aOff + k0 * lda, 1, lda, b, bOff + k0 * ldb + j, ldb, c, cOff + j, ldc);
+    }
+    if (m8 < M) {
+      block(M - m8, N, kc, a, aOff + k0 * lda + m8, 1, lda, b, bOff + k0 * ldb, ldb, c, cOff + m8 * ldc, ldc);
+    }
+  }
+
+  @Override
+  public void gemmTransA2(int M, int K, float[] a, int aOff, int lda, int N1, float[] b1, int b1Off, int ldb1, float[] c1, int c1Off,
+      int ldc1, int N2, float[] b2, int b2Off, int ldb2, float[] c2, int c2Off, int ldc2, float[] work) {
+    int need = transAWorkSize(M);
+    if (N1 < 2 || N2 < 2 || K <= 0 || need == 0 || work == null || work.length < need) { // N = 1: columnTransA's own path
+      super.gemmTransA2(M, K, a, aOff, lda, N1, b1, b1Off, ldb1, c1, c1Off, ldc1, N2, b2, b2Off, ldb2, c2, c2Off, ldc2, work);
+      return;
+    }
+    gemmPackedTransA2(M, K, a, aOff, lda, N1, b1, b1Off, ldb1, c1, c1Off, ldc1, N2, b2, b2Off, ldb2, c2, c2Off, ldc2, work);
   }
 
   /** One k block: C += op(A)[M][kc] B[kc][N]. */

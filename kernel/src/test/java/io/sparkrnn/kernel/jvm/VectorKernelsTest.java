@@ -326,6 +326,26 @@ class VectorKernelsTest {
     }
   }
 
+  @ParameterizedTest(name = "M = {0}, N1 = {1}, N2 = {2}")
+  @CsvSource({"1024, 64, 256", "72, 40, 37", "64, 1, 64", "13, 64, 256", "520, 3, 33"}) // A packed for both; A in place; N1 = 1; M below 64; tails
+  void gemmTransA2GivesTheBitsOfTwoProducts(int M, int N1, int N2) {
+    int K = 300; // two k blocks
+    int lda = M + 3;
+    float[] a = inputs(1 + K * lda, 51);
+    float[] b1 = inputs(2 + K * (N1 + 1), 52);
+    float[] b2 = inputs(3 + K * (N2 + 2), 53);
+    float[] c = inputs(M * N1 + M * N2 + 7, 54);
+    float[] want = c.clone();
+    float[] work = new float[vector.transAWorkSize(M)];
+    vector.gemmTransA(M, N1, K, a, 1, lda, b1, 2, N1 + 1, want, 0, N1, work);
+    vector.gemmTransA(M, N2, K, a, 1, lda, b2, 3, N2 + 2, want, M * N1 + 5, N2, work);
+    float[] got = c.clone();
+    vector.gemmTransA2(M, K, a, 1, lda, N1, b1, 2, N1 + 1, got, 0, N1, N2, b2, 3, N2 + 2, got, M * N1 + 5, N2, work);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), "element " + i);
+    }
+  }
+
   @ParameterizedTest(name = "{0} strips of 2V")
   @ValueSource(ints = {2, 5}) // A read in place (few strips), A packed (more than 4)
   void gemmTransAWithItsScratchIsTheFmaChainOfEachElement(int strips) {

@@ -142,11 +142,18 @@ final class VectorKernels extends MathKernels {
       int kc = Math.min(KC, K - k0);
       for (int i = 0; i < m8; i += 8) { // work[i/8][k][r] = A[i + r][k0 + k]
         int dst = i * kc;
-        for (int r = 0; r < 8; r++) {
-          int src = aOff + (i + r) * lda + k0;
-          for (int k = 0; k < kc; k++) {
-            work[dst + k * 8 + r] = a[src + k];
-          }
+        int s0 = aOff + i * lda + k0;
+        int s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda, s6 = s5 + lda, s7 = s6 + lda;
+        for (int k = 0; k < kc; k++) { // the 8 rows' k side by side: work written in order, each row read in order
+          int d = dst + k * 8;
+          work[d] = a[s0 + k];
+          work[d + 1] = a[s1 + k];
+          work[d + 2] = a[s2 + k];
+          work[d + 3] = a[s3 + k];
+          work[d + 4] = a[s4 + k];
+          work[d + 5] = a[s5 + k];
+          work[d + 6] = a[s6 + k];
+          work[d + 7] = a[s7 + k];
         }
       }
       for (int s = 0; s < strips; s++) {

@@ -248,6 +248,27 @@ public abstract class MathKernels {
     }
   }
 
+  /** The JVM options that keep C2's loop strip mining on under every collector (G1, ZGC and Shenandoah have it by default). */
+  public static final String STRIP_MINING_OPTIONS = "-XX:+UseCountedLoopSafepoints -XX:LoopStripMiningIter=1000";
+
+  /**
+   * Whether C2 strip-mines counted loops here (UseCountedLoopSafepoints, LoopStripMiningIter &gt; 0);
+   * true where the flags cannot be read. Without it (the default of ParallelGC and SerialGC) C2
+   * allocated the 8 × 2V tile's loop worse: its counter moved through a vector register, B's bounds
+   * taken from the stack, and the tile ran at 80–107 GFLOP/s against 141–146 (LSTM H = 256
+   * training 1,966–1,986 against 2,386–2,517 seq/s, bench, 2026-12-02).
+   */
+  static boolean loopStripMining() {
+    try {
+      com.sun.management.HotSpotDiagnosticMXBean vm = java.lang.management.ManagementFactory.getPlatformMXBean(
+          com.sun.management.HotSpotDiagnosticMXBean.class);
+      return Boolean.parseBoolean(vm.getVMOption("UseCountedLoopSafepoints").getValue())
+          && Long.parseLong(vm.getVMOption("LoopStripMiningIter").getValue()) > 0;
+    } catch (RuntimeException e) {
+      return true;
+    }
+  }
+
   /** Whether {@code jdk.incubator.vector} is in the boot layer of this JVM. */
   public static boolean vectorApiAvailable() {
     return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
@@ -262,6 +283,12 @@ public abstract class MathKernels {
       if (!hardwareFma()) {
         LOG.warning("JVM engine: this JVM runs without fused multiply-add instructions (-XX:-UseFMA or a CPU without FMA); "
             + "the Vector API kernels' e^x then rounds its multiply-adds in software (the same bits), many times slower");
+      }
+      if (!loopStripMining()) {
+        LOG.warning("JVM engine: this JVM does not strip-mine counted loops (ParallelGC's or SerialGC's default), and the "
+            + "Vector API kernels' matrix products run about a fifth slower; add " + STRIP_MINING_OPTIONS + " to the JVM's "
+            + "options (bin/spark-rnn and conf/spark-defaults.conf do; for spark-submit, spark.driver.extraJavaOptions and "
+            + "spark.executor.extraJavaOptions)");
       }
       try {
         return (MathKernels) Class.forName("io.sparkrnn.kernel.jvm.VectorKernels").getDeclaredConstructor().newInstance();

@@ -40,7 +40,8 @@ public abstract class MathKernels {
   /**
    * C1 += Aᵀ B1 and C2 += Aᵀ B2, one A [K][M] for both (dW_ih and dW_hh from one chunk of dgates):
    * the bits of two {@link #gemmTransA} calls, which the default makes; a kernel may pack A once
-   * for both.
+   * for both, and interleave the two products by k block, so C1 and C2 must not overlap each other
+   * or A, B1, B2.
    */
   public void gemmTransA2(int M, int K, float[] a, int aOff, int lda, int N1, float[] b1, int b1Off, int ldb1, float[] c1, int c1Off,
       int ldc1, int N2, float[] b2, int b2Off, int ldb2, float[] c2, int c2Off, int ldc2, float[] work) {
@@ -252,7 +253,7 @@ public abstract class MathKernels {
   public static final String STRIP_MINING_OPTIONS = "-XX:+UseCountedLoopSafepoints -XX:LoopStripMiningIter=1000";
 
   /**
-   * Whether C2 strip-mines counted loops here (UseCountedLoopSafepoints, LoopStripMiningIter &gt; 0);
+   * Whether C2 strip-mines counted loops here (UseCountedLoopSafepoints, LoopStripMiningIter &gt; 1);
    * true where the flags cannot be read. Without it (the default of ParallelGC and SerialGC) C2
    * allocated the 8 × 2V tile's loop worse: its counter moved through a vector register, B's bounds
    * taken from the stack, and the tile ran at 80–107 GFLOP/s against 141–146 (LSTM H = 256
@@ -263,7 +264,7 @@ public abstract class MathKernels {
       com.sun.management.HotSpotDiagnosticMXBean vm = java.lang.management.ManagementFactory.getPlatformMXBean(
           com.sun.management.HotSpotDiagnosticMXBean.class);
       return Boolean.parseBoolean(vm.getVMOption("UseCountedLoopSafepoints").getValue())
-          && Long.parseLong(vm.getVMOption("LoopStripMiningIter").getValue()) > 0;
+          && Long.parseLong(vm.getVMOption("LoopStripMiningIter").getValue()) > 1; // C2 strip-mines only above 1 (loopnode.cpp)
     } catch (RuntimeException e) {
       return true;
     }

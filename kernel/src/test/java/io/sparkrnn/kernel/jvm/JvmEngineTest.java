@@ -29,7 +29,9 @@ import org.junit.jupiter.api.TestFactory;
 /**
  * The float32 JVM engine against the float64 reference, with both kernel sets (Vector API and
  * scalar) and with 1, 2 and 3 slices, at a tiny shape (every tail path of the products) and at a
- * shape wide enough for the SIMD tiles (H = 40: GH = 40..160 columns, 4-row tiles and a row tail).
+ * shape wide enough for the SIMD tiles (H = 40: GH = 40..160 columns, 4-row tiles and a row tail),
+ * and at one large enough for the work the engine shares out between its threads beside the slices
+ * (F = 64, H = 96).
  */
 class JvmEngineTest {
   static final EngineComparison CHECK = new EngineComparison("jvm");
@@ -65,6 +67,8 @@ class JvmEngineTest {
       }
       list.add(new Case(cell, 2, Mode.SEQ2SEQ, LossType.MSE, true, true, 17, 40, 11, 7));
       list.add(new Case(cell, 1, Mode.SEQ2ONE, LossType.CROSS_ENTROPY, true, false, 1, 40, 9, 5));
+      // GH·H ≥ 2^15: W_hh packed on a second thread; 62,000 parameters: the float64 sum in ranges
+      list.add(new Case(cell, 1, Mode.SEQ2SEQ, LossType.MSE, true, false, 64, 96, 11, 4));
     }
     return list;
   }

@@ -300,12 +300,6 @@ class VectorKernelsTest {
     }
   }
 
-  /**
-   * The weight-gradient product C += Aᵀ B (A stored [K][M]) with its scratch — A's row blocks and
-   * B's 2V strips packed per k block, 77 rows (nine blocks of 8 and five past them), A's blocks
-   * packed (more than 4 strips) or read in place (4 or fewer), K over one k block — is, bit for
-   * bit, gemm's definition, as in {@link #gemmPackedIsTheFmaChainOfEachElement}.
-   */
   @ParameterizedTest(name = "M = {0}, N = {1}")
   @CsvSource({"1, 67", "3, 64", "8, 96", "13, 83", "64, 1024", "5, 7"}) // M < 4 takes gemm's row path; N past the vectors, its scalar tail
   void biasPlusOuterGivesTheBitsOfTheFillAndTheProduct(int M, int N) {
@@ -346,6 +340,12 @@ class VectorKernelsTest {
     }
   }
 
+  /**
+   * The weight-gradient product C += Aᵀ B (A stored [K][M]) with its scratch — A's row blocks and
+   * B's 2V strips packed per k block, 77 rows (nine blocks of 8 and five past them), A's blocks
+   * packed (more than 4 strips) or read in place (4 or fewer), K over one k block — is, bit for
+   * bit, gemm's definition, as in {@link #gemmPackedIsTheFmaChainOfEachElement}.
+   */
   @ParameterizedTest(name = "{0} strips of 2V")
   @ValueSource(ints = {2, 5}) // A read in place (few strips), A packed (more than 4)
   void gemmTransAWithItsScratchIsTheFmaChainOfEachElement(int strips) {

@@ -384,6 +384,32 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   /**
+   * Bytes a call's results take: the float64 gradient (training) or the float32 outputs (forward),
+   * and the final state (h, and c for LSTM). A compiled engine call allocates about that and no
+   * more (the JVM engine's buffers are reused).
+   */
+  static long resultBytes(ModelConfig config, int batch, int steps, boolean forwardOnly) {
+    long state = 4L * config.numLayers() * batch * config.hiddenSize() * (config.cell() == CellType.LSTM ? 2 : 1);
+    long rows = config.mode() == Mode.SEQ2SEQ ? (long) steps * batch : batch;
+    return state + (forwardOnly ? 4L * rows * config.outputSize() : 8L * new io.sparkrnn.kernel.model.ParamLayout(config).size());
+  }
+
+  /**
+   * A warning when a timed call allocated well past its results (1.5× and 64 kB more): C2 left some
+   * vector operations un-intrinsified in this JVM, boxing every vector they make, and the row's
+   * speed is not the engine's (RNN H = 64: 4.9 MB a call against 52 kB, 35% slower; docs/PERFORMANCE.md,
+   * "C2's inlining budget"). Null when the allocation is what the results explain.
+   */
+  static String boxedVectorsWarning(double allocatedPerCall, long resultBytes) {
+    if (allocatedPerCall <= 1.5 * resultBytes + 65_536) {
+      return null;
+    }
+    return String.format(Locale.ROOT, "a call allocated %.0f kB, its results take %.0f kB: the JIT left vectors boxed in this JVM"
+        + " (docs/PERFORMANCE.md, \"C2's inlining budget\"); this row is slower than the engine's usual, run it again",
+        allocatedPerCall / 1e3, resultBytes / 1e3);
+  }
+
+  /**
    * One row: the training step ({@code lossAndGradient}), or with {@code forwardOnly} the forward
    * pass alone ({@code forward}, mode "forward"; GFLOP/s from {@link #forwardFlops}).
    */
@@ -418,6 +444,11 @@ public final class BenchCommand implements Callable<Integer> {
       long allocated = timed.allocatedBytesSinceStart();
       row.put("working_mb", working < 0 ? null : working / 1e6);
       row.put("alloc_kb_per_step", allocated < 0 ? null : allocated / 1e3 / timedRuns);
+      String boxed = allocated < 0 || device.equals("reference") ? null
+          : boxedVectorsWarning(allocated / (double) timedRuns, resultBytes(config, s.batch, s.steps, forwardOnly));
+      if (boxed != null) {
+        System.err.printf("bench: %s %s: %s%n", s, device, boxed);
+      }
       row.put("gc_pct", timed.gcPercent());
       putPeakRss(row, whole);
       row.put("engine", r.engine());

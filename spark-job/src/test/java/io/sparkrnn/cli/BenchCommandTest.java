@@ -1,9 +1,14 @@
 package io.sparkrnn.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -165,5 +170,25 @@ class BenchCommandTest {
   @Test
   void badShapeIsAUserError() {
     assertEquals(2, Main.run("bench", "--shape", "lstm:64:256", "--devices", "jvm", "--runs", "1"));
+  }
+
+  /**
+   * A call's results by hand (LSTM H = 256, F = O = 1, B = 64: 4·256·(1 + 256 + 2) + 257 = 265,473
+   * parameters, 8 bytes each, and h and c of 64 × 256 floats; RNN H = 64: 64·67 + 65 = 4,353), and
+   * the bench's own allocations of 2026-12-02: 2,259 and 52 kB a call where the JIT intrinsified
+   * every vector, 7,176 and 4,865 kB where it left some boxed.
+   */
+  @Test
+  void boxedVectorsAreToldFromTheResultsAllocation() {
+    ModelConfig lstm = new ModelConfig(CellType.LSTM, 1, 1, 256, 1, Mode.SEQ2SEQ, LossType.MSE);
+    ModelConfig rnn = new ModelConfig(CellType.RNN, 1, 1, 64, 1, Mode.SEQ2SEQ, LossType.MSE);
+    assertEquals(265_473L * 8 + 2L * 64 * 256 * 4, BenchCommand.resultBytes(lstm, 64, 50, false));
+    assertEquals(4_353L * 8 + 64L * 64 * 4, BenchCommand.resultBytes(rnn, 64, 50, false));
+    assertEquals(50L * 64 * 4 + 2L * 64 * 256 * 4, BenchCommand.resultBytes(lstm, 64, 50, true)); // forward: T·B outputs
+    assertNull(BenchCommand.boxedVectorsWarning(2_259_000, BenchCommand.resultBytes(lstm, 64, 50, false)));
+    assertNull(BenchCommand.boxedVectorsWarning(52_000, BenchCommand.resultBytes(rnn, 64, 50, false)));
+    String warning = BenchCommand.boxedVectorsWarning(7_176_000, BenchCommand.resultBytes(lstm, 64, 50, false));
+    assertTrue(warning != null && warning.contains("7176 kB") && warning.contains("boxed"), String.valueOf(warning));
+    assertTrue(BenchCommand.boxedVectorsWarning(4_865_000, BenchCommand.resultBytes(rnn, 64, 50, false)) != null);
   }
 }

@@ -71,6 +71,36 @@ final class VectorKernels extends MathKernels {
     }
   }
 
+  /**
+   * Runs every kernel once on small inputs when the class is made, before the JIT compiles any of
+   * them: the Vector API's classes, masks and per-operation lambdas are then loaded and initialised
+   * by the time C2 compiles a kernel. In about 1 JVM in 10 a C2 compilation of the LSTM cell left
+   * its vectors' stores un-intrinsified (their class known from the type profile only), and every
+   * call then allocated 4.9 MB of boxed vectors (bench's warning; docs/PERFORMANCE.md).
+   */
+  VectorKernels() {
+    int H = 2 * V + 3; // vector lanes and a scalar tail
+    float[] a = new float[16 * H * 4];
+    float[] b = new float[16 * H * 4];
+    float[] c = new float[16 * H * 4];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = (i % 7 - 3) * 0.25f;
+      b[i] = (i % 5 - 2) * 0.5f;
+    }
+    float[] work = new float[Math.max(packedWorkSize(16), transAWorkSize(64)) + 16];
+    gemm(9, H, H, a, 0, H, false, b, 0, H, c, 0, H);
+    gemm(9, H, 9, a, 0, H, true, b, 0, H, c, 0, H);
+    float[] packed = new float[packedBSize(H, 4 * V)];
+    packB(H, 4 * V, b, 0, 4 * V, packed);
+    gemmPacked(16, 4 * V, H, a, 0, H, b, 0, 4 * V, packed, c, 0, 4 * V, work);
+    biasPlusOuter(3, H, b, 0, a, 0, b, H, c, 0, H);
+    sigmoid(c, 0, H);
+    tanh(a, 0, c, 0, H);
+    lstmCell(a.clone(), 0, c, 0, H, new float[H], 0, new float[H], 0, 1, H);
+    lstmCellBack(a, 0, b, 0, c, 0, a, 0, new float[H], new float[H], 0, new float[4 * H], 0, 1, H);
+    gruCell(a.clone(), 0, b, 0, new float[H], 0, c.clone(), 0, H, 1, H);
+  }
+
   /** B packed for {@link #gemmPacked}: per k block of KC, per strip of 2V columns, [kc][2V]; the columns past the last strip are not packed. */
   @Override
   public int packedBSize(int K, int N) {

@@ -28,7 +28,7 @@ class JvmOptionsTest {
     try (Reader in = Files.newBufferedReader(ROOT.resolve("conf/spark-defaults.conf"))) {
       defaults.load(in);
     }
-    for (String key : List.of("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")) {
+    for (String key : List.of("spark.driver.defaultJavaOptions", "spark.executor.defaultJavaOptions")) {
       String options = defaults.getProperty(key, "");
       assertTrue(options.contains(MathKernels.STRIP_MINING_OPTIONS), "conf/spark-defaults.conf: " + key + " = " + options);
     }

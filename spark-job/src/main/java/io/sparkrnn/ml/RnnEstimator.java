@@ -1102,7 +1102,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
             keys.put("init", init);
           }
           try {
-            Trainer.prepare(keys, sc.hadoopConfiguration(), log).run(JavaSparkContext.fromSparkContext(sc));
+            Trainer.prepare(keys, sc.hadoopConfiguration(), log, initial).run(JavaSparkContext.fromSparkContext(sc)); // initial: read once, above
           } catch (Exception e) {
             BadInputException user = inSetterWords(e, TRAIN_KEYS);
             if (user != null) {

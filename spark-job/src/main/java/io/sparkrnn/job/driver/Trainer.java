@@ -114,6 +114,17 @@ public final class Trainer {
    * output directory that already holds a run (without --resume) fails here.
    */
   public static Trainer prepare(Map<String, String> given, Configuration hadoop, PrintStream log) throws IOException {
+    return prepare(given, hadoop, log, null);
+  }
+
+  /**
+   * {@link #prepare(Map, Configuration, PrintStream)} with the model of the {@code init} key already
+   * read by the caller ({@link #loadInitial}; null: read it here): RnnEstimator reads and checks it
+   * before its table job, and the run then starts from those very weights, read once, whatever
+   * happens to the file meanwhile. It is checked against the run as a file read here would be.
+   */
+  public static Trainer prepare(Map<String, String> given, Configuration hadoop, PrintStream log, TrainedModel initRead)
+      throws IOException {
     TrainConfig syntax = TrainConfig.parse(given, null); // every key's syntax, before touching the file system
     io.sparkrnn.data.FileSystems.requireUsableOutput(syntax.out(), hadoop, "--out", true);
     Dataset dataset = Dataset.open(syntax.data(), hadoop);
@@ -161,7 +172,8 @@ public final class Trainer {
           + " sequences, so this run never validates; prep it with a validation split (--validation-fraction; for a table"
           + " by time, a validation part longer than --gap plus a window)");
     }
-    Params initial = config.init() == null ? null : warmStart(config.init(), model, dataset, hadoop);
+    Params initial = config.init() == null ? null
+        : warmStart(initRead != null ? initRead : loadInitial(config.init(), hadoop, "init"), config.init(), model, dataset);
     Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log, initial);
     trainer.previousRun = hasRun;
     return trainer;
@@ -240,14 +252,13 @@ public final class Trainer {
   }
 
   /**
-   * The weights of {@code --init} (a model file, or a directory holding
+   * The weights of {@code --init} ({@code given}, read from {@code init}: a model file, or a directory holding
    * {@value TrainedModel#MODEL_FILE}), checked against the run: the file's configuration (cell,
    * layers, H, F, O, mode, loss: its names and shapes are checked as it is read) must be the
    * run's, and a normalisation it records must be the dataset's (its weights expect inputs in those
    * units). A file without one (imported from PyTorch) is taken as it is.
    */
-  static Params warmStart(String init, ModelConfig model, Dataset dataset, Configuration hadoop) throws IOException {
-    TrainedModel given = loadInitial(init, hadoop, "init");
+  static Params warmStart(TrainedModel given, String init, ModelConfig model, Dataset dataset) {
     ModelConfig c = given.config();
     String where = "init: " + init + " ";
     checkSame(where, "cell", c.cell().id(), model.cell().id());
@@ -292,7 +303,7 @@ public final class Trainer {
   }
 
   /** The parameters step 0 starts from: a copy of {@code --init}'s, else a seeded initialisation. */
-  private Params startingParams() {
+  Params startingParams() {
     return initial == null ? Params.initialize(model, config.seed()) : new Params(model, initial.values().clone());
   }
 

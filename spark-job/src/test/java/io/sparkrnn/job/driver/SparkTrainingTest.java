@@ -12,6 +12,7 @@ import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.AddingSource;
 import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.job.executor.Schedule;
 import io.sparkrnn.job.executor.SequenceSelection;
@@ -168,6 +169,31 @@ class SparkTrainingTest {
     // and the comparison can fail: the seed's own initialisation has another loss there
     double ownLoss = new ReferenceEngine().lossAndGradient(Params.initialize(gru, 42), whole, null).gradients().meanLoss();
     assertTrue(Math.abs(ownLoss - givenLoss) > 1e-3 * givenLoss, "losses " + ownLoss + " and " + givenLoss);
+  }
+
+  @Test
+  void aModelTheCallerReadIsTheOneTheRunStartsFromAndIsCheckedTheSame() throws IOException {
+    // RnnEstimator reads --init's model once, checks it, and hands it to prepare: the file is not read again
+    Map<String, String> m = sineConfig(tmp.resolve("warm-read-once").toUri().toString());
+    ModelConfig gru = Trainer.prepare(sineConfig(tmp.resolve("warm-read-once-probe").toUri().toString()), new Configuration(), quiet())
+        .model();
+    Path file = modelFile("warm-read-once.safetensors", Params.initialize(gru, 1234), sine);
+    m.put("init", file.toUri().toString());
+    Params read = Params.initialize(gru, 999); // what the caller read: other weights than the file now holds
+    TrainedModel readModel = Trainer.loadInitial(modelFile("warm-read-once-earlier.safetensors", read, sine).toUri().toString(),
+        new Configuration(), "init");
+    Trainer trainer = Trainer.prepare(m, new Configuration(), quiet(), readModel);
+    assertArrayEquals(read.values(), trainer.startingParams().values(), "the weights the caller read, not the file's");
+    assertFalse(java.util.Arrays.equals(Params.initialize(gru, 1234).values(), read.values()), "the two models differ");
+    // without one, prepare reads the file
+    assertArrayEquals(Params.initialize(gru, 1234).values(), Trainer.prepare(m, new Configuration(), quiet()).startingParams().values());
+
+    ModelConfig wider = new ModelConfig(gru.cell(), gru.numLayers(), gru.inputSize(), 12, gru.outputSize(), gru.mode(), gru.loss());
+    TrainedModel widerModel = Trainer.loadInitial(modelFile("warm-read-once-wider.safetensors", Params.initialize(wider, 1), sine)
+        .toUri().toString(), new Configuration(), "init");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Trainer.prepare(m, new Configuration(), quiet(), widerModel));
+    assertTrue(e.getMessage().contains("has hidden-size 12, the run has hidden-size 8"), e.getMessage());
   }
 
   @Test

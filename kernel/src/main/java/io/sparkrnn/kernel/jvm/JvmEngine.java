@@ -826,9 +826,7 @@ public final class JvmEngine implements BpttEngine {
           math.gemmPacked(Bs, GH, H, h, hAt(t, 0), H, whhT, 0, GH, call.t.whhTPacked[l], ghStep, 0, GH, packRows);
           gruStep(l, t);
         } else {
-          // a = W_ih x + b_ih + W_hh h + b_hh
-          biasAndInput(call, l, x, xOff, a, g);
-          math.gemmPacked(Bs, GH, H, h, hAt(t, 0), H, whhT, 0, GH, call.t.whhTPacked[l], a, g, GH, packRows);
+          preActivations(call, l, x, xOff, h, hAt(t, 0), a, g); // a = W_ih x + b_ih + W_hh h + b_hh
           if (cell == CellType.RNN) {
             rnnStep(l, t);
           } else {
@@ -839,19 +837,22 @@ public final class JvmEngine implements BpttEngine {
     }
 
     /**
-     * a[g..] = b_ih + b_hh + x_t W_ihᵀ for the slice's rows; at input width 1 in one pass
-     * ({@link MathKernels#biasPlusOuter}, the same bits). Apart from forwardLayer, whose compiled
-     * code it would otherwise join: grown by these lines, forwardLayer's C2 compilation left the
-     * RNN cell's e^x un-intrinsified in most JVMs (RNN H = 64: 4.9 MB of boxed vectors a call,
-     * 57,000 against 87,000 seq/s).
+     * a[g..] = b_ih + b_hh + x_t W_ihᵀ + h_t W_hhᵀ for the slice's rows (RNN and LSTM); at input
+     * width 1 the bias and the input's outer product start the recurrent product's accumulators
+     * ({@link MathKernels#gemmPackedBiasOuter}, the same bits as the two steps). Apart from
+     * forwardLayer, whose compiled code it would otherwise join: grown by these lines,
+     * forwardLayer's C2 compilation left the RNN cell's e^x un-intrinsified in most JVMs (RNN H =
+     * 64: 4.9 MB of boxed vectors a call, 57,000 against 87,000 seq/s).
      */
-    private void biasAndInput(Call call, int l, float[] x, int xOff, float[] a, int g) {
+    private void preActivations(Call call, int l, float[] x, int xOff, float[] h, int hOff, float[] a, int g) {
       int in = call.config.layerInputSize(l);
       if (in == 1) {
-        math.biasPlusOuter(Bs, GH, call.t.biasSum[l], 0, x, xOff, call.t.wihT[l], 0, a, g, GH);
+        math.gemmPackedBiasOuter(Bs, GH, H, h, hOff, H, call.t.whhT[l], 0, GH, call.t.whhTPacked[l], call.t.biasSum[l], 0, x, xOff,
+            call.t.wihT[l], 0, a, g, GH, packRows);
       } else {
         fillRows(a, g, call.t.biasSum[l], 0, GH);
         math.gemmPacked(Bs, GH, in, x, xOff, in, call.t.wihT[l], 0, GH, call.t.wihTPacked[l], a, g, GH, packRows);
+        math.gemmPacked(Bs, GH, H, h, hOff, H, call.t.whhT[l], 0, GH, call.t.whhTPacked[l], a, g, GH, packRows);
       }
     }
 

@@ -90,6 +90,17 @@ public abstract class MathKernels {
     gemm(M, N, 1, x, xOff, 1, false, w, wOff, N, c, cOff, ldc);
   }
 
+  /**
+   * C = bias + x ⊗ w + A·B: {@link #biasPlusOuter} then {@link #gemmPacked} (the gates of an F = 1
+   * layer before its cell), with their bits. The default does exactly that; a kernel may start
+   * its product's accumulators from bias + x · w instead of writing them to C and reading them back.
+   */
+  public void gemmPackedBiasOuter(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] packedB,
+      float[] bias, int biasOff, float[] x, int xOff, float[] w, int wOff, float[] c, int cOff, int ldc, float[] work) {
+    biasPlusOuter(M, N, bias, biasOff, x, xOff, w, wOff, c, cOff, ldc);
+    gemmPacked(M, N, K, a, aOff, lda, b, bOff, ldb, packedB, c, cOff, ldc, work);
+  }
+
   /** The scratch {@link #gemmPacked} uses for an M-row product, in floats (0: none). */
   public int packedWorkSize(int M) {
     return 0;

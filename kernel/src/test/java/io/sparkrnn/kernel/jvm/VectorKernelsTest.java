@@ -2,6 +2,7 @@ package io.sparkrnn.kernel.jvm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
@@ -318,6 +319,44 @@ class VectorKernelsTest {
     for (int i = 0; i < want.length; i++) {
       assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), "element " + i);
     }
+  }
+
+  @ParameterizedTest(name = "M = {0}, {1} strips, K = {2}, tail {3}")
+  @CsvSource({
+      "32, 8, 64, false", // fused: LSTM H = 64 at 32 sequences a slice
+      "16, 32, 256, false", // fused: LSTM H = 256, one full k block
+      "8, 5, 37, false", // fused: one 8-row block, the fewest strips that are not narrow
+      "13, 8, 64, false", // rows past the 8-row blocks: the two steps
+      "32, 4, 64, false", // narrow: the two steps
+      "16, 8, 300, false", // two k blocks: the two steps
+      "16, 8, 64, true"}) // columns past the strips: the two steps
+  void gemmPackedBiasOuterGivesTheBitsOfBiasPlusOuterThenTheProduct(int M, int strips, int K, boolean tail) {
+    int N = strips * (2 * V) + (tail ? V + 3 : 0);
+    int lda = K + 3;
+    int ldc = N + 1;
+    int ao = 1, bo = 2, co = 4, biasOff = 3, xo = 5, wo = 6;
+    float[] a = inputs(ao + M * lda, 61);
+    float[] b = inputs(bo + K * N, 62);
+    float[] bias = inputs(biasOff + N, 63);
+    float[] x = inputs(xo + M, 64);
+    float[] w = inputs(wo + N, 65);
+    float[] packed = new float[vector.packedBSize(K, N)];
+    vector.packB(K, N, b, bo, N, packed);
+    float[] want = inputs(co + M * ldc, 66);
+    float[] got = want.clone();
+    vector.biasPlusOuter(M, N, bias, biasOff, x, xo, w, wo, want, co, ldc); // the two steps the engine took before
+    vector.gemmPacked(M, N, K, a, ao, lda, b, bo, N, packed, want, co, ldc, new float[vector.packedWorkSize(M)]);
+    vector.gemmPackedBiasOuter(M, N, K, a, ao, lda, b, bo, N, packed, bias, biasOff, x, xo, w, wo, got, co, ldc,
+        new float[vector.packedWorkSize(M)]);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), "element " + i);
+    }
+    // and the comparison can fail: another bias in one column gives other bits
+    float[] other = want.clone();
+    bias[biasOff + N / 2] += 1000f;
+    vector.gemmPackedBiasOuter(M, N, K, a, ao, lda, b, bo, N, packed, bias, biasOff, x, xo, w, wo, other, co, ldc,
+        new float[vector.packedWorkSize(M)]);
+    assertFalse(java.util.Arrays.equals(want, other), "a changed bias changed nothing");
   }
 
   @ParameterizedTest(name = "M = {0}, N1 = {1}, N2 = {2}")

@@ -59,9 +59,12 @@ class SparkDefaultsTest {
   }
 
   @Test
-  void withoutAJobsOwnOptionsTheDefaultsApplyAlone() throws IOException {
+  void withoutAJobsOwnOptionsTheDefaultsApply() throws IOException {
     SparkConf conf = defaults();
     assertEquals(conf.get("spark.executor.defaultJavaOptions"), resolved(conf, package$.MODULE$.EXECUTOR_JAVA_OPTIONS()));
-    assertEquals(conf.get("spark.driver.defaultJavaOptions"), resolved(conf, package$.MODULE$.DRIVER_JAVA_OPTIONS()));
+    // the driver's are in extraJavaOptions too, for standalone's cluster deploy mode, whose submission client reads only that key
+    assertEquals(conf.get("spark.driver.defaultJavaOptions"), conf.get("spark.driver.extraJavaOptions"));
+    String driver = resolved(conf, package$.MODULE$.DRIVER_JAVA_OPTIONS());
+    assertEquals(conf.get("spark.driver.defaultJavaOptions") + " " + conf.get("spark.driver.extraJavaOptions"), driver);
   }
 }

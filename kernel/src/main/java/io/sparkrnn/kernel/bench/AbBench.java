@@ -41,8 +41,10 @@ import java.util.function.Function;
  * prints each build's median seq/s and the median and quartiles of B/A over the rounds; run it
  * again with a and b swapped (a class loaded first can compile in another order). {@code json=FILE}
  * also writes them. One layer, F inputs, O = 1, seq2seq, mse, full-length sequences
- * ({@link Batch#random}). Only the engine's classes come from a and b: this class, and the JDK,
- * from the class path.
+ * ({@link Batch#random}). Only the engine's classes come from a and b (this class from the class
+ * path; the JDK and the Vector API module from the JVM's own loaders): run it with
+ * {@code --add-modules=jdk.incubator.vector}, without which both builds run their scalar kernels.
+ * {@code threads} is the engine's thread count as given (not capped at the cores).
  */
 public final class AbBench {
   private AbBench() {}
@@ -143,8 +145,12 @@ public final class AbBench {
     return rates;
   }
 
-  private static double quantile(double[] sorted, double q) {
-    return sorted[(int) Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))];
+  /** The q-quantile of sorted values, interpolated between the two nearest (so the median of an even count is the mean of the middle two). */
+  static double quantile(double[] sorted, double q) {
+    double at = q * (sorted.length - 1);
+    int lo = (int) Math.floor(at);
+    int hi = Math.min(sorted.length - 1, lo + 1);
+    return sorted[lo] + (at - lo) * (sorted[hi] - sorted[lo]);
   }
 
   public static void main(String[] args) {
@@ -169,18 +175,46 @@ public final class AbBench {
     if (!a.get("mode").equals("forward") && !a.get("mode").equals("train")) {
       throw new BadInputException("mode must be forward or train, found " + a.get("mode"));
     }
+    // Every key checked here, with the class path's classes: a bad one thrown inside a build's own
+    // class loader would come back as a reflective failure (exit 1), not as bad input (exit 2).
     Function<String, Integer> positive = key -> {
-      int v = Integer.parseInt(a.get(key));
+      int v;
+      try {
+        v = Integer.parseInt(a.get(key));
+      } catch (NumberFormatException e) {
+        throw new BadInputException(key + " must be a whole number, found '" + a.get(key) + "'");
+      }
       if (v < 1) {
         throw new BadInputException(key + " must be at least 1, found " + v);
       }
       return v;
     };
+    Function<String, Double> seconds = key -> {
+      double v;
+      try {
+        v = Double.parseDouble(a.get(key));
+      } catch (NumberFormatException e) {
+        throw new BadInputException(key + " must be a number of seconds, found '" + a.get(key) + "'");
+      }
+      if (!(v >= 0) || Double.isInfinite(v)) {
+        throw new BadInputException(key + " must be 0 or more seconds, found " + a.get(key));
+      }
+      return v;
+    };
     int rounds = positive.apply("rounds");
     int batch = positive.apply("B");
+    new ModelConfig(CellType.parse(a.get("cell")), 1, positive.apply("F"), positive.apply("H"), 1, Mode.SEQ2SEQ, LossType.MSE);
+    positive.apply("T");
+    positive.apply("threads");
+    double window = seconds.apply("window");
+    double warmup = seconds.apply("warmup");
+    Path json = a.get("json").isEmpty() ? null : Path.of(a.get("json")).toAbsolutePath();
+    if (json != null && !Files.isDirectory(json.getParent())) {
+      throw new BadInputException("json=" + a.get("json") + ": its directory " + json.getParent() + " does not exist");
+    }
     Runnable runA = load(Path.of(a.get("a")), a);
     Runnable runB = load(Path.of(a.get("b")), a);
-    double[][] rates = alternate(runA, runB, batch, rounds, Double.parseDouble(a.get("window")), Double.parseDouble(a.get("warmup")));
+    double[][] rates = alternate(runA, runB, batch, rounds, window, warmup);
     double[] ratio = new double[rounds];
     for (int r = 0; r < rounds; r++) {
       ratio[r] = rates[1][r] / rates[0][r];
@@ -195,7 +229,7 @@ public final class AbBench {
     System.out.printf(Locale.ROOT, "%s%n  A %s: median %.0f seq/s%n  B %s: median %.0f seq/s%n  B/A per round: median %.3f,"
         + " quartiles %.3f–%.3f%n", shape, a.get("a"), quantile(sa, 0.5), a.get("b"), quantile(sb, 0.5), quantile(ratio, 0.5),
         quantile(ratio, 0.25), quantile(ratio, 0.75));
-    if (!a.get("json").isEmpty()) {
+    if (json != null) {
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("shape", shape);
       row.put("a", a.get("a"));
@@ -206,7 +240,7 @@ public final class AbBench {
       row.put("ratio_q1", quantile(ratio, 0.25));
       row.put("ratio_q3", quantile(ratio, 0.75));
       try {
-        Files.writeString(Path.of(a.get("json")), Json.writePretty(row) + "\n", StandardCharsets.UTF_8);
+        Files.writeString(json, Json.writePretty(row) + "\n", StandardCharsets.UTF_8);
       } catch (IOException e) {
         throw new UncheckedIOException("json=" + a.get("json") + ": " + e.getMessage(), e);
       }

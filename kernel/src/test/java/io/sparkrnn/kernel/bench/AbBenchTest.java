@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.bench;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -34,6 +35,14 @@ class AbBenchTest {
         assertTrue(r > 0 && Double.isFinite(r), "seq/s " + r);
       }
     }
+  }
+
+  @Test
+  void quantilesInterpolate() {
+    assertEquals(2.5, AbBench.quantile(new double[] {1, 2, 3, 4}, 0.5), 0);
+    assertEquals(1.75, AbBench.quantile(new double[] {1, 2, 3, 4}, 0.25), 0);
+    assertEquals(3, AbBench.quantile(new double[] {1, 2, 3, 4, 5}, 0.5), 0);
+    assertEquals(7, AbBench.quantile(new double[] {7}, 0.75), 0);
   }
 
   @Test

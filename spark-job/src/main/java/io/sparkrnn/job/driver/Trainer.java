@@ -172,6 +172,9 @@ public final class Trainer {
           + " sequences, so this run never validates; prep it with a validation split (--validation-fraction; for a table"
           + " by time, a validation part longer than --gap plus a window)");
     }
+    if (initRead != null && config.init() == null) {
+      throw new IllegalArgumentException("a model read for init, but the configuration has no init key to name it"); // a caller's bug
+    }
     Params initial = config.init() == null ? null
         : warmStart(initRead != null ? initRead : loadInitial(config.init(), hadoop, "init"), config.init(), model, dataset);
     Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log, initial);

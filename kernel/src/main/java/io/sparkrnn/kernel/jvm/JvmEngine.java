@@ -71,11 +71,12 @@ import java.util.function.IntConsumer;
  *                   32 on 512-bit vectors; else 0) + Σ_{l: I_l ≥ 16} I_l·2V·⌊GH/2V⌋ (W_ihᵀ likewise)
  * </pre>
  * A forward pass alone ({@link #forward}, on an engine that has not trained) keeps one step of the
- * gate activations, tanh c and W_hn h instead of T, and none of the backward buffers, but |θ| more:
+ * gate activations, tanh c and W_hn h instead of T, two steps of c instead of T+1, and none of the
+ * backward buffers, but |θ| more:
  * the values its transposed weights were made from, so that the next forward call with the same
  * values reuses them (the formula in docs/PERFORMANCE.md; {@code JvmEngineMemoryTest}).
  * Per call, not kept: the float64 gradient (2·|θ| floats' worth), the outputs and the final state
- * it returns. E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2, AVX-512: 37.3 MB.
+ * it returns. E.g. LSTM, L = 1, F = O = 1, H = 256, B = 64, T = 50, P = 2, AVX-512: 39.5 MB.
  * Buffers grow to the largest shapes seen and are reused; nothing is allocated per time step.
  *
  * <p>create → ({@link #forward} | {@link #lossAndGradient})* → {@link #close}. Not thread-safe.
@@ -443,7 +444,7 @@ public final class JvmEngine implements BpttEngine {
         // padding carries the state, so h_T is the state after each sequence's last valid step
         System.arraycopy(s.hs[l], T * Bs * H, h, (l * B + b0) * H, Bs * H);
         if (lstm) {
-          System.arraycopy(s.cs[l], T * Bs * H, c, (l * B + b0) * H, Bs * H);
+          System.arraycopy(s.cs[l], s.cAt(T, 0), c, (l * B + b0) * H, Bs * H);
         }
       }
     }
@@ -639,7 +640,7 @@ public final class JvmEngine implements BpttEngine {
     CellType cell;
     /** Per layer: hidden states [T+1][Bs][H]; t = 0 holds the initial state. */
     float[][] hs = new float[0][];
-    /** Per layer (LSTM): cell states [T+1][Bs][H]. */
+    /** Per layer (LSTM): cell states [T+1][Bs][H], or [2][Bs][H] in a forward pass alone ({@link #cAt}). */
     float[][] cs = new float[0][];
     /** Per layer (LSTM): tanh(c_{t+1}) [T][Bs][H]. */
     float[][] tcs = new float[0][];
@@ -699,6 +700,15 @@ public final class JvmEngine implements BpttEngine {
       return ((keep ? t : 0) * Bs + b) * GH;
     }
 
+    /**
+     * Row (t, b) of the cell states: [T+1][Bs][H] when kept for backward, else two steps [2][Bs][H]
+     * taken in turn (step t reads c_t and writes c_{t+1}; only h of every step is read after it, by
+     * the head and the layer above): at T = 1000 the states of every step streamed through memory.
+     */
+    int cAt(int t, int b) {
+      return ((keep ? t : t & 1) * Bs + b) * H;
+    }
+
     /** Row (t, b) of tanh c' (LSTM) and W_hn h + b_hn (GRU): [T][Bs][H] when kept for backward, else one step [Bs][H] reused. */
     int kAt(int t, int b) {
       return ((keep ? t : 0) * Bs + b) * H;
@@ -739,7 +749,7 @@ public final class JvmEngine implements BpttEngine {
         hs[l] = fit(hs[l], state);
         act[l] = fit(act[l], kept * Bs * GH);
         if (lstm) {
-          cs[l] = fit(cs[l], state);
+          cs[l] = fit(cs[l], keep ? state : 2 * Bs * H);
           tcs[l] = fit(tcs[l], kept * Bs * H);
         }
         if (gru) {
@@ -883,13 +893,13 @@ public final class JvmEngine implements BpttEngine {
       for (int b = 0; b < Bs; ) {
         if (t >= len[b]) {
           System.arraycopy(h, hAt(t, b), h, hAt(t + 1, b), H); // padding: h and c pass unchanged
-          System.arraycopy(c, hAt(t, b), c, hAt(t + 1, b), H);
+          System.arraycopy(c, cAt(t, b), c, cAt(t + 1, b), H);
           b++;
           continue;
         }
         int e = validRunEnd(t, b);
         // gates, c' = f ⊙ c + i ⊙ g, tanh c', h' = o ⊙ tanh c' for the sequences [b, e)
-        math.lstmCell(act[l], gAt(t, b), c, hAt(t, b), hAt(t + 1, b), tcs[l], kAt(t, b), h, hAt(t + 1, b), e - b, H);
+        math.lstmCell(act[l], gAt(t, b), c, cAt(t, b), cAt(t + 1, b), tcs[l], kAt(t, b), h, hAt(t + 1, b), e - b, H);
         b = e;
       }
     }

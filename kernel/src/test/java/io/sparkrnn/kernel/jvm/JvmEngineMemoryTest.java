@@ -139,7 +139,7 @@ class JvmEngineMemoryTest {
     long total = 0;
     for (int p = 0; p < slices; p++) {
       long Bs = (long) B * (p + 1) / slices - (long) B * p / slices;
-      long perLayer = (T + 1) * Bs * H + Bs * GH + (lstm ? (T + 1) * Bs * H + Bs * H : 0) + (gru ? Bs * H : 0);
+      long perLayer = (T + 1) * Bs * H + Bs * GH + (lstm ? 2 * Bs * H + Bs * H : 0) + (gru ? Bs * H : 0); // c: two steps in turn
       long R = c.mode() == Mode.SEQ2SEQ ? T * Bs : Bs;
       total += c.numLayers() * perLayer + T * Bs * c.inputSize() + R * c.outputSize() + Bs * H + Bs + (gru ? Bs * GH : 0)
           + packedRows(Bs, true);

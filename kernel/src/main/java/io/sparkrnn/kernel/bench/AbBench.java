@@ -226,19 +226,19 @@ public final class AbBench {
     Arrays.sort(ratio);
     String shape = String.format(Locale.ROOT, "%s F=%s H=%s B=%s T=%s %s, %s thread(s), %d rounds of %s s", a.get("cell"), a.get("F"),
         a.get("H"), a.get("B"), a.get("T"), a.get("mode"), a.get("threads"), rounds, a.get("window"));
+    Map<String, Object> row = new LinkedHashMap<>();
+    row.put("shape", shape);
+    row.put("a", a.get("a"));
+    row.put("b", a.get("b"));
+    row.put("a_median_seq_per_s", quantile(sa, 0.5));
+    row.put("b_median_seq_per_s", quantile(sb, 0.5));
+    row.put("ratio_median", quantile(ratio, 0.5));
+    row.put("ratio_q1", quantile(ratio, 0.25));
+    row.put("ratio_q3", quantile(ratio, 0.75));
     System.out.printf(Locale.ROOT, "%s%n  A %s: median %.0f seq/s%n  B %s: median %.0f seq/s%n  B/A per round: median %.3f,"
-        + " quartiles %.3f–%.3f%n", shape, a.get("a"), quantile(sa, 0.5), a.get("b"), quantile(sb, 0.5), quantile(ratio, 0.5),
-        quantile(ratio, 0.25), quantile(ratio, 0.75));
+        + " quartiles %.3f–%.3f%n", shape, a.get("a"), row.get("a_median_seq_per_s"), a.get("b"), row.get("b_median_seq_per_s"),
+        row.get("ratio_median"), row.get("ratio_q1"), row.get("ratio_q3"));
     if (json != null) {
-      Map<String, Object> row = new LinkedHashMap<>();
-      row.put("shape", shape);
-      row.put("a", a.get("a"));
-      row.put("b", a.get("b"));
-      row.put("a_median_seq_per_s", quantile(sa, 0.5));
-      row.put("b_median_seq_per_s", quantile(sb, 0.5));
-      row.put("ratio_median", quantile(ratio, 0.5));
-      row.put("ratio_q1", quantile(ratio, 0.25));
-      row.put("ratio_q3", quantile(ratio, 0.75));
       try {
         Files.writeString(json, Json.writePretty(row) + "\n", StandardCharsets.UTF_8);
       } catch (IOException e) {

@@ -164,7 +164,7 @@ final class VectorKernels extends MathKernels {
   public void gemmPacked(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] packedB,
       float[] c, int cOff, int ldc, float[] work) {
     int strips = N / (2 * V);
-    boolean narrow = strips <= 4 && K <= KC;
+    boolean narrow = narrow(strips, K);
     int m8 = narrow ? 0 : M / 8 * 8;
     int m4 = M / 4 * 4;
     if (!WIDE || packedB == null || m4 == 0 || strips == 0 || (m8 > 0 && (work == null || work.length < m8 * Math.min(K, KC)))
@@ -200,6 +200,15 @@ final class VectorKernels extends MathKernels {
     }
   }
 
+  /**
+   * Whether {@link #gemmPacked} takes a product of this many strips of 2V columns whole in 4-row
+   * tiles with A in place instead of packing A's 8-row blocks (packing costs M·kc copies whatever N
+   * is, so the narrower the product the larger its share; docs/PERFORMANCE.md).
+   */
+  private static boolean narrow(int strips, int K) {
+    return strips <= 4 && K <= KC;
+  }
+
   /** A's first m8 rows (a multiple of 8), kc of k from aOff on, into work as blocks of 8 rows: work[i/8][k][r] = A[i + r][k]. */
   private static void packRows8(int m8, int kc, float[] a, int aOff, int lda, float[] work) {
     for (int i = 0; i < m8; i += 8) {
@@ -232,7 +241,7 @@ final class VectorKernels extends MathKernels {
   public void gemmPackedBiasOuter(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] packedB,
       float[] bias, int biasOff, float[] x, int xOff, float[] w, int wOff, float[] c, int cOff, int ldc, float[] work) {
     int strips = N / (2 * V);
-    if (!WIDE || M == 0 || M % 8 != 0 || N != strips * 2 * V || strips <= 4 || K < 1 || K > KC || packedB == null
+    if (!WIDE || M == 0 || M % 8 != 0 || N != strips * 2 * V || K < 1 || K > KC || narrow(strips, K) || packedB == null
         || packedB.length != packedBSize(K, N) || work == null || work.length < M * K) {
       super.gemmPackedBiasOuter(M, N, K, a, aOff, lda, b, bOff, ldb, packedB, bias, biasOff, x, xOff, w, wOff, c, cOff, ldc, work);
       return;

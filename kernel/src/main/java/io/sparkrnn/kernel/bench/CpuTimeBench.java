@@ -30,7 +30,9 @@ import java.util.Map;
  * of the calls after the warm-up. One layer, F = O = 1, seq2seq, mse, full-length sequences
  * ({@link Batch#random}). mode=peak instead measures this core's ceiling for the engine's matrix
  * products: 16 independent chains of vector fused multiply-adds on registers, no memory traffic,
- * in GFLOP/s of CPU time (2 flops per lane per FMA).
+ * in GFLOP/s of CPU time (2 flops per lane per FMA). mode=sigmoid times the engine's σ
+ * ({@link MathKernels#sigmoid}: e^x, a divide and an add a lane) over 1,024 floats that stay in L1,
+ * in nanoseconds of CPU time per vector of lanes: the activations' own cost, apart from the cells.
  */
 public final class CpuTimeBench {
   private CpuTimeBench() {}
@@ -40,11 +42,15 @@ public final class CpuTimeBench {
         "seconds", "8", "warmup", "3"));
     AparapiBench.putKeyValues(args, a);
     String mode = a.get("mode");
-    if (!mode.equals("train") && !mode.equals("forward") && !mode.equals("peak")) {
-      throw new BadInputException("mode must be train, forward or peak, found " + mode);
+    if (!mode.equals("train") && !mode.equals("forward") && !mode.equals("peak") && !mode.equals("sigmoid")) {
+      throw new BadInputException("mode must be train, forward, peak or sigmoid, found " + mode);
     }
     if (mode.equals("peak")) {
       peak(Double.parseDouble(a.get("warmup")), Double.parseDouble(a.get("seconds")));
+      return;
+    }
+    if (mode.equals("sigmoid")) {
+      sigmoid(Double.parseDouble(a.get("warmup")), Double.parseDouble(a.get("seconds")));
       return;
     }
     ModelConfig config = new ModelConfig(CellType.parse(a.get("cell")), 1, 1, Integer.parseInt(a.get("H")), 1, Mode.SEQ2SEQ,
@@ -95,6 +101,44 @@ public final class CpuTimeBench {
     int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
     System.out.printf(Locale.ROOT, "peak: %.1f GFLOP/s of one thread's CPU time (16 chains of %d-lane FMAs; checksum %s)%n",
         rounds * 16.0 * lanes * 2 / cpuSeconds / 1e9, lanes, sink[0]);
+  }
+
+  /**
+   * σ in place over 1,024 floats, restored from a copy before each pass so the inputs stay spread
+   * over [−12, 12] (σ of σ would narrow them to (0, 1)); the copy is timed too (about 1/10 of a pass).
+   */
+  private static void sigmoid(double warmupSeconds, double seconds) {
+    MathKernels math = MathKernels.best();
+    int n = 1024;
+    float[] x = new float[n];
+    java.util.SplittableRandom r = new java.util.SplittableRandom(1);
+    for (int i = 0; i < n; i++) {
+      x[i] = (float) (r.nextDouble() * 24 - 12);
+    }
+    float[] y = new float[n];
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+    while (System.nanoTime() < warmEnd) {
+      sigmoidPasses(math, x, y, 1_000);
+    }
+    long end = System.nanoTime() + (long) (seconds * 1e9);
+    long cpu0 = threads.getCurrentThreadCpuTime();
+    long passes = 0;
+    while (System.nanoTime() < end) {
+      sigmoidPasses(math, x, y, 1_000);
+      passes += 1_000;
+    }
+    double cpuSeconds = (threads.getCurrentThreadCpuTime() - cpu0) / 1e9;
+    int lanes = MathKernels.vectorApiAvailable() ? jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() : 1;
+    System.out.printf(Locale.ROOT, "sigmoid: %.2f ns of one thread's CPU time per %d lanes (%s; %d passes over %d floats; σ(x[0]) = %s)%n",
+        cpuSeconds * 1e9 / passes / (n / (double) lanes), lanes, math.describe(), passes, n, y[0]);
+  }
+
+  private static void sigmoidPasses(MathKernels math, float[] x, float[] y, int passes) {
+    for (int p = 0; p < passes; p++) {
+      System.arraycopy(x, 0, y, 0, x.length);
+      math.sigmoid(y, 0, y.length);
+    }
   }
 
   private static void fmaChains(int rounds, float[] sink) {

@@ -20,13 +20,15 @@ class CpuTimeBenchTest {
       CpuTimeBench.main(new String[] {"cell=gru", "H=8", "B=3", "T=4", "mode=train", "seconds=0.2", "warmup=0.1"});
       CpuTimeBench.main(new String[] {"cell=lstm", "H=8", "B=3", "T=4", "mode=forward", "seconds=0.2", "warmup=0.1"});
       CpuTimeBench.main(new String[] {"mode=peak", "seconds=0.2", "warmup=0.1"});
+      CpuTimeBench.main(new String[] {"mode=sigmoid", "seconds=0.2", "warmup=0.1"});
     } finally {
       System.setOut(old);
     }
     String printed = out.toString(StandardCharsets.UTF_8);
     assertTrue(printed.matches("(?s)train gru H=8 B=3 T=4: \\d+ seq/s of one thread's CPU time .*\\n"
         + "forward lstm H=8 B=3 T=4: \\d+ seq/s of one thread's CPU time .*\\n"
-        + "peak: \\d+\\.\\d GFLOP/s of one thread's CPU time .*"), printed);
+        + "peak: \\d+\\.\\d GFLOP/s of one thread's CPU time .*\\n"
+        + "sigmoid: \\d+\\.\\d\\d ns of one thread's CPU time per \\d+ lanes .*"), printed);
     assertThrows(BadInputException.class, () -> CpuTimeBench.main(new String[] {"mode=both"}));
   }
 }

@@ -65,6 +65,46 @@ class VectorKernelsTest {
     return x;
   }
 
+  /**
+   * Past the clamps, e^x as float arithmetic has it: up to the largest finite result (e^88.72 ≈
+   * 3.4e38) close to Math.exp, +∞ above it, e^−87 for everything below −87, NaN for NaN; in lanes and
+   * in the scalar form alike.
+   */
+  @Test
+  void expPastTheClamps() {
+    float[] x = new float[4 * V];
+    float[] top = new float[V];
+    for (int i = 0; i < V; i++) {
+      top[i] = 88.3f + 0.42f * i / V; // k stops at 127 from 88.38 on, so r grows to 0.67 here
+    }
+    System.arraycopy(top, 0, x, 0, V);
+    float[] over = {88.73f, 89f, 100f, 1e30f, Float.MAX_VALUE, Float.POSITIVE_INFINITY};
+    float[] under = {Math.nextDown(-87f), -87.5f, -100f, -1e30f, -Float.MAX_VALUE, Float.NEGATIVE_INFINITY};
+    System.arraycopy(over, 0, x, V, over.length);
+    System.arraycopy(under, 0, x, 2 * V, under.length);
+    x[3 * V] = Float.NaN;
+    float[] lanes = new float[x.length];
+    for (int i = 0; i < x.length; i += V) {
+      VectorKernels.exp(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, i)).intoArray(lanes, i);
+    }
+    float floor = VectorKernels.exp(-87f);
+    assertEquals(Math.exp(-87), floor, 4e-7 * Math.exp(-87));
+    for (int i = 0; i < x.length; i++) {
+      float scalar = VectorKernels.exp(x[i]);
+      if (i < V) {
+        assertEquals(Math.exp(x[i]), lanes[i], 1.2e-6 * Math.exp(x[i]), "e^" + x[i]);
+      } else if (i < V + over.length) {
+        assertEquals(Float.POSITIVE_INFINITY, lanes[i], "e^" + x[i]);
+      } else if (i >= 2 * V && i < 2 * V + under.length) {
+        assertEquals(floor, lanes[i], "e^" + x[i]);
+      } else if (i == 3 * V) {
+        assertTrue(Float.isNaN(lanes[i]) && Float.isNaN(scalar), "e^NaN: lane " + lanes[i] + ", scalar " + scalar);
+        continue;
+      }
+      assertEquals(Float.floatToRawIntBits(lanes[i]), Float.floatToRawIntBits(scalar), "e^" + x[i] + ": lane against scalar");
+    }
+  }
+
   @Test
   void scalarExpIsTheLaneFormula() {
     float[] x = inputs(64 * V, 1);

@@ -129,7 +129,7 @@ public final class CpuTimeBench {
       passes += 1_000;
     }
     double cpuSeconds = (threads.getCurrentThreadCpuTime() - cpu0) / 1e9;
-    int lanes = MathKernels.vectorApiAvailable() ? jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() : 1;
+    int lanes = math.lanes(); // 1 under -Dsparkrnn.jvm.kernels=scalar, whatever the hardware has
     System.out.printf(Locale.ROOT, "sigmoid: %.2f ns of one thread's CPU time per %d lanes (%s; %d passes over %d floats; σ(x[0]) = %s)%n",
         cpuSeconds * 1e9 / passes / (n / (double) lanes), lanes, math.describe(), passes, n, y[0]);
   }

@@ -231,6 +231,9 @@ public abstract class MathKernels {
   /** "Vector API, 512-bit (16 floats)" or "scalar loops". */
   public abstract String describe();
 
+  /** Floats one operation handles: the vector's lane count, or 1 for the scalar loops. */
+  public abstract int lanes();
+
   /** Plain Java loops; always available. */
   public static MathKernels scalar() {
     return new ScalarKernels();
@@ -304,6 +307,11 @@ public abstract class MathKernels {
       }
       try {
         return (MathKernels) Class.forName("io.sparkrnn.kernel.jvm.VectorKernels").getDeclaredConstructor().newInstance();
+      } catch (java.lang.reflect.InvocationTargetException e) {
+        // The constructor runs every kernel once (its warm-up): an exception there is a bug in the kernels, not a JVM
+        // without the Vector API, and once sent every 8-lane host to the scalar loops with only a warning.
+        throw new IllegalStateException("JVM engine: the Vector API kernels failed their warm-up (a bug; "
+            + System.getProperty("os.arch") + ")", e.getCause());
       } catch (ReflectiveOperationException | LinkageError e) {
         LOG.warning("JVM engine: the Vector API kernels failed to load (" + e + "); using scalar loops, several times slower");
         return scalar();

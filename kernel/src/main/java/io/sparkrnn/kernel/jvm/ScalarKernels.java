@@ -38,4 +38,9 @@ final class ScalarKernels extends MathKernels {
   public String describe() {
     return "scalar loops";
   }
+
+  @Override
+  public int lanes() {
+    return 1;
+  }
 }

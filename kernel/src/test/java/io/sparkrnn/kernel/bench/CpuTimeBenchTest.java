@@ -1,9 +1,11 @@
 package io.sparkrnn.kernel.bench;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.jvm.MathKernels;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -29,6 +31,10 @@ class CpuTimeBenchTest {
         + "forward lstm H=8 B=3 T=4: \\d+ seq/s of one thread's CPU time .*\\n"
         + "peak: \\d+\\.\\d GFLOP/s of one thread's CPU time .*\\n"
         + "sigmoid: \\d+\\.\\d\\d ns of one thread's CPU time per \\d+ lanes .*"), printed);
+    // The per-vector figure counts the lanes of the kernels that ran: 1 for the scalar loops, whatever the hardware has.
+    MathKernels math = MathKernels.best();
+    assertTrue(printed.contains("per " + math.lanes() + " lanes (" + math.describe() + ";"), printed);
+    assertEquals(1, MathKernels.scalar().lanes());
     assertThrows(BadInputException.class, () -> CpuTimeBench.main(new String[] {"mode=both"}));
   }
 }

@@ -29,12 +29,21 @@ class VectorKernelsTest {
   @BeforeAll
   static void kernels() {
     assertTrue(MathKernels.vectorApiAvailable(), "surefire's argLine adds --add-modules=jdk.incubator.vector");
+    String lanes = System.getProperty("sparkrnn.test.lanes"); // set by kernel/pom.xml's narrow-vector executions
+    if (lanes != null) {
+      assertEquals(Integer.parseInt(lanes), V, "-XX:MaxVectorSize narrows the preferred species to " + lanes + " floats");
+    }
     vector = new VectorKernels();
     composed = new MathKernels() {
       @Override
       public void gemm(int M, int N, int K, float[] a, int aOff, int lda, boolean transA, float[] b, int bOff, int ldb, float[] c,
           int cOff, int ldc) {
         vector.gemm(M, N, K, a, aOff, lda, transA, b, bOff, ldb, c, cOff, ldc);
+      }
+
+      @Override
+      public int lanes() {
+        return vector.lanes();
       }
 
       @Override
@@ -70,19 +79,30 @@ class VectorKernelsTest {
    * 3.4e38) close to Math.exp, +∞ above it, e^−87 for everything below −87, NaN for NaN; in lanes and
    * in the scalar form alike.
    */
+  /** The engine's choice: with the module loaded, these kernels, at the lane count the JVM prefers (once 8-lane hosts got the scalar loops). */
+  @Test
+  void theEngineUsesTheseKernels() {
+    MathKernels best = MathKernels.best();
+    assertTrue(best instanceof VectorKernels, best.describe());
+    assertEquals(V, best.lanes());
+  }
+
   @Test
   void expPastTheClamps() {
-    float[] x = new float[4 * V];
+    // Four groups (top of the range, overflow, underflow, NaN), each in its own slot of whole vectors at least 6 long,
+    // so that no group runs into the next whatever the lane count (V = 4 on NEON, 16 with AVX-512).
+    int slot = (Math.max(V, 6) + V - 1) / V * V;
+    float[] x = new float[4 * slot];
     float[] top = new float[V];
     for (int i = 0; i < V; i++) {
-      top[i] = 88.3f + 0.42f * i / V; // k stops at 127 from 88.38 on, so r grows to 0.67 here
+      top[i] = 88.3f + 0.42f * i / V; // k stops at 127 from 88.376 on, so r = x − 127·ln 2 grows past ln 2/2 to 0.66 here
     }
-    System.arraycopy(top, 0, x, 0, V);
     float[] over = {88.73f, 89f, 100f, 1e30f, Float.MAX_VALUE, Float.POSITIVE_INFINITY};
     float[] under = {Math.nextDown(-87f), -87.5f, -100f, -1e30f, -Float.MAX_VALUE, Float.NEGATIVE_INFINITY};
-    System.arraycopy(over, 0, x, V, over.length);
-    System.arraycopy(under, 0, x, 2 * V, under.length);
-    x[3 * V] = Float.NaN;
+    System.arraycopy(top, 0, x, 0, top.length);
+    System.arraycopy(over, 0, x, slot, over.length);
+    System.arraycopy(under, 0, x, 2 * slot, under.length);
+    x[3 * slot] = Float.NaN;
     float[] lanes = new float[x.length];
     for (int i = 0; i < x.length; i += V) {
       VectorKernels.exp(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, i)).intoArray(lanes, i);
@@ -91,13 +111,13 @@ class VectorKernelsTest {
     assertEquals(Math.exp(-87), floor, 4e-7 * Math.exp(-87));
     for (int i = 0; i < x.length; i++) {
       float scalar = VectorKernels.exp(x[i]);
-      if (i < V) {
+      if (i < top.length) {
         assertEquals(Math.exp(x[i]), lanes[i], 1.2e-6 * Math.exp(x[i]), "e^" + x[i]);
-      } else if (i < V + over.length) {
+      } else if (i >= slot && i < slot + over.length) {
         assertEquals(Float.POSITIVE_INFINITY, lanes[i], "e^" + x[i]);
-      } else if (i >= 2 * V && i < 2 * V + under.length) {
+      } else if (i >= 2 * slot && i < 2 * slot + under.length) {
         assertEquals(floor, lanes[i], "e^" + x[i]);
-      } else if (i == 3 * V) {
+      } else if (i == 3 * slot) {
         assertTrue(Float.isNaN(lanes[i]) && Float.isNaN(scalar), "e^NaN: lane " + lanes[i] + ", scalar " + scalar);
         continue;
       }
@@ -108,8 +128,10 @@ class VectorKernelsTest {
   @Test
   void scalarExpIsTheLaneFormula() {
     float[] x = inputs(64 * V, 1);
-    float[] beyond = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Math.nextDown(-87f), Math.nextUp(88f),
-        Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE};               // the clamps' edges (compares and blends in lanes, max and min in the scalar)
+    // The clamps' edges: −87 (below it the low clamp), 88.376 (k stops at 127), 88.72284 (the last finite e^x) and
+    // 88.72285 (the first +∞, the integer min on t's bits), then the specials.
+    float[] beyond = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Math.nextDown(-87f), -87f, 88.376f,
+        88.72284f, 88.72285f, Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE};
     System.arraycopy(beyond, 0, x, 3 * V, beyond.length);
     float[] lanes = new float[x.length];
     for (int i = 0; i < x.length; i += V) {
@@ -121,15 +143,19 @@ class VectorKernelsTest {
     }
   }
 
-  /** n = 3V + 5: the last 5 values go through the scalar tail; they must equal the same values computed in lanes. */
+  /**
+   * n = 3V + t with a tail of t = min(5, V − 1) values (5 with 8 or 16 lanes, 3 with 4), which the
+   * scalar tail computes; they must equal the same values computed in lanes.
+   */
   @ParameterizedTest(name = "special values in the tail: {0}")
   @ValueSource(booleans = {false, true})
   void sigmoidAndTanhTailsGiveTheLaneBits(boolean specialsInTail) {
-    int n = 3 * V + 5;
+    int tail = Math.min(5, V - 1);
+    int n = 3 * V + tail;
     float[] x = inputs(4 * V, 2);
     if (specialsInTail) {
-      float[] special = {0f, -0f, 1e30f, -100f, 89f};
-      System.arraycopy(special, 0, x, 3 * V, special.length); // the 5 values the tail computes
+      float[] special = {89f, -100f, 0f, -0f, 1e30f}; // the first `tail` of them in the tail
+      System.arraycopy(special, 0, x, 3 * V, tail);
     }
     float[] sigAll = x.clone();
     vector.sigmoid(sigAll, 0, 4 * V); // every value in a lane

@@ -309,9 +309,14 @@ public abstract class MathKernels {
         return (MathKernels) Class.forName("io.sparkrnn.kernel.jvm.VectorKernels").getDeclaredConstructor().newInstance();
       } catch (java.lang.reflect.InvocationTargetException e) {
         // The constructor runs every kernel once (its warm-up): an exception there is a bug in the kernels, not a JVM
-        // without the Vector API, and once sent every 8-lane host to the scalar loops with only a warning.
-        throw new IllegalStateException("JVM engine: the Vector API kernels failed their warm-up (a bug; "
-            + System.getProperty("os.arch") + ")", e.getCause());
+        // without the Vector API, and once sent every 8-lane host to the scalar loops with only a warning. An Error
+        // (out of memory, a class that failed to initialise) stays what it is.
+        if (e.getCause() instanceof Error) {
+          throw (Error) e.getCause();
+        }
+        throw new IllegalStateException("JVM engine: the Vector API kernels failed their warm-up (a bug; " + System.getProperty("os.arch")
+            + ", " + System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version") + "); -D" + PROPERTY
+            + "=scalar runs the scalar loops instead", e.getCause());
       } catch (ReflectiveOperationException | LinkageError e) {
         LOG.warning("JVM engine: the Vector API kernels failed to load (" + e + "); using scalar loops, several times slower");
         return scalar();

@@ -16,7 +16,10 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorKernels extends MathKernels {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final int V = S.length();
-  /** 8-row tiles (16 accumulators) when the machine has 32 vector registers (AVX-512); else 4-row tiles. */
+  /**
+   * 8-row tiles (16 accumulators) and packed operands from 16 lanes on (AVX-512, 32 registers); 4-row
+   * tiles below (AVX2 has 16 registers; NEON has 32 but was never measured with the wide tiles).
+   */
   private static final boolean WIDE = V >= 16;
 
   /** Depth of a k block: a B strip of KC × 2V floats (32 KiB with AVX-512) stays in L1 while every row block walks it. */
@@ -80,9 +83,10 @@ final class VectorKernels extends MathKernels {
    */
   VectorKernels() {
     int H = 2 * V + 3; // vector lanes and a scalar tail
-    float[] a = new float[16 * H * 4];
-    float[] b = new float[16 * H * 4];
-    float[] c = new float[16 * H * 4];
+    int n = 4 * H * Math.max(16, H); // the largest operand below: gemm's B [H][H], the cells' 4H gates of 16 rows
+    float[] a = new float[n];
+    float[] b = new float[n];
+    float[] c = new float[n];
     for (int i = 0; i < a.length; i++) {
       a[i] = (i % 7 - 3) * 0.25f;
       b[i] = (i % 5 - 2) * 0.5f;
@@ -113,7 +117,7 @@ final class VectorKernels extends MathKernels {
     return WIDE && K > 0 ? K * strips * 2 * V : 0;
   }
 
-  /** Packs nothing where {@link #packedBSize} is 0 (4-row tiles, fewer than 32 vector registers: AVX2, NEON), which gemmPacked then reads in place. */
+  /** Packs nothing where {@link #packedBSize} is 0 (below 16 lanes: 4-row tiles), which gemmPacked then reads in place. */
   @Override
   public void packB(int K, int N, float[] b, int bOff, int ldb, float[] into) {
     if (packedBSize(K, N) == 0) {
@@ -1058,7 +1062,7 @@ final class VectorKernels extends MathKernels {
   /**
    * e^x lane by lane: x = k ln 2 + r with k = round(x log2 e), e^r by its Taylor polynomial to
    * degree 7, and 2^k by writing k + 127 into the exponent bits. Below 88.376 |r| ≤ ln 2 / 2 and the
-   * truncation is below 7e−9 relative: within a few ulp of e^x on [−87, 88.3] (1.8 ulp at most,
+   * truncation is about 7e−9 relative at most: within a few ulp of e^x on [−87, 88.3] (1.8 ulp at most,
    * checked on every float there). From 88.376 on k stops at 127 and r grows to 0.69, still within
    * 1e−6 relative up to 88.72284, the largest x with a finite result; from 88.72285 on it gives +∞.
    * Below −87 it gives e^−87; NaN gives NaN.

@@ -114,7 +114,7 @@ final class VectorKernels extends MathKernels {
   @Override
   public int packedBSize(int K, int N) {
     int strips = N / (2 * V);
-    return WIDE && K > 0 ? K * strips * 2 * V : 0;
+    return K > 0 ? K * strips * 2 * V : 0;
   }
 
   /** Packs nothing where {@link #packedBSize} is 0 (below 16 lanes: 4-row tiles), which gemmPacked then reads in place. */
@@ -151,7 +151,7 @@ final class VectorKernels extends MathKernels {
 
   @Override
   public int packedMinRows() {
-    return WIDE ? 4 : Integer.MAX_VALUE;
+    return 4;
   }
 
   /**
@@ -175,9 +175,13 @@ final class VectorKernels extends MathKernels {
     boolean narrow = narrow(strips, K);
     int m8 = narrow ? 0 : M / 8 * 8;
     int m4 = M / 4 * 4;
-    if (!WIDE || packedB == null || m4 == 0 || strips == 0 || (m8 > 0 && (work == null || work.length < m8 * Math.min(K, KC)))
+    if (packedB == null || m4 == 0 || strips == 0 || (WIDE && m8 > 0 && (work == null || work.length < m8 * Math.min(K, KC)))
         || packedB.length != packedBSize(K, N)) {
       gemm(M, N, K, a, aOff, lda, false, b, bOff, ldb, c, cOff, ldc);
+      return;
+    }
+    if (!WIDE) {
+      gemmPackedNarrow(M, N, K, a, aOff, lda, b, bOff, ldb, packedB, c, cOff, ldc);
       return;
     }
     int n2 = strips * 2 * V;
@@ -206,6 +210,77 @@ final class VectorKernels extends MathKernels {
         block(M - m4, N, kc, a, aOff + m4 * lda + k0, lda, 1, b, bOff + k0 * ldb, ldb, c, cOff + m4 * ldc, ldc);
       }
     }
+  }
+
+  /**
+   * {@link #gemmPacked} below 16 lanes (AVX2's 16 registers): A's rows 4 at a time in place, each
+   * packed strip of B [kc][2V] read by {@link #tile4x2Packed} (8 accumulators), every index of
+   * constant stride in k; the rows past the last 4 and the columns past the last strip as gemm
+   * takes them. The same fma chain per element as every tile, so the same bits.
+   */
+  private static void gemmPackedNarrow(int M, int N, int K, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+      float[] packedB, float[] c, int cOff, int ldc) {
+    int strips = N / (2 * V);
+    int n2 = strips * 2 * V;
+    int m4 = M / 4 * 4;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      int kc = Math.min(KC, K - k0);
+      for (int s = 0; s < strips; s++) {
+        int pb = packedStrip(k0, kc, s, strips);
+        for (int i = 0; i < m4; i += 4) {
+          tile4x2Packed(kc, a, aOff + i * lda + k0, lda, packedB, pb, c, cOff + i * ldc + s * 2 * V, ldc);
+        }
+      }
+      if (n2 < N) {
+        block(m4, N - n2, kc, a, aOff + k0, lda, 1, b, bOff + k0 * ldb + n2, ldb, c, cOff + n2, ldc);
+      }
+      if (m4 < M) {
+        block(M - m4, N, kc, a, aOff + m4 * lda + k0, lda, 1, b, bOff + k0 * ldb, ldb, c, cOff + m4 * ldc, ldc);
+      }
+    }
+  }
+
+  /** C[0..4)[0..2V) += A B: A's four rows in place, lda apart from a0 (k at stride 1), B's packed strip [K][2V] at b0. */
+  private static void tile4x2Packed(int K, float[] a, int a0, int lda, float[] b, int b0, float[] c, int c0, int ldc) {
+    int r1 = a0 + lda;
+    int r2 = r1 + lda;
+    int r3 = r2 + lda;
+    int c1 = c0 + ldc;
+    int c2 = c1 + ldc;
+    int c3 = c2 + ldc;
+    FloatVector x00 = FloatVector.fromArray(S, c, c0);
+    FloatVector x01 = FloatVector.fromArray(S, c, c0 + V);
+    FloatVector x10 = FloatVector.fromArray(S, c, c1);
+    FloatVector x11 = FloatVector.fromArray(S, c, c1 + V);
+    FloatVector x20 = FloatVector.fromArray(S, c, c2);
+    FloatVector x21 = FloatVector.fromArray(S, c, c2 + V);
+    FloatVector x30 = FloatVector.fromArray(S, c, c3);
+    FloatVector x31 = FloatVector.fromArray(S, c, c3 + V);
+    for (int k = 0; k < K; k++) {
+      int pb = b0 + k * 2 * V;
+      FloatVector bl = FloatVector.fromArray(S, b, pb);
+      FloatVector bh = FloatVector.fromArray(S, b, pb + V);
+      FloatVector s0 = FloatVector.broadcast(S, a[a0 + k]);
+      x00 = s0.fma(bl, x00);
+      x01 = s0.fma(bh, x01);
+      FloatVector s1 = FloatVector.broadcast(S, a[r1 + k]);
+      x10 = s1.fma(bl, x10);
+      x11 = s1.fma(bh, x11);
+      FloatVector s2 = FloatVector.broadcast(S, a[r2 + k]);
+      x20 = s2.fma(bl, x20);
+      x21 = s2.fma(bh, x21);
+      FloatVector s3 = FloatVector.broadcast(S, a[r3 + k]);
+      x30 = s3.fma(bl, x30);
+      x31 = s3.fma(bh, x31);
+    }
+    x00.intoArray(c, c0);
+    x01.intoArray(c, c0 + V);
+    x10.intoArray(c, c1);
+    x11.intoArray(c, c1 + V);
+    x20.intoArray(c, c2);
+    x21.intoArray(c, c2 + V);
+    x30.intoArray(c, c3);
+    x31.intoArray(c, c3 + V);
   }
 
   /**

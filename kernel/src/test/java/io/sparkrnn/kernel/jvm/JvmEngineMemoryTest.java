@@ -39,7 +39,7 @@ class JvmEngineMemoryTest {
    *   Cs = min(T, max(1, ⌊256 / Bs⌋))·Bs, R = T·Bs (seq2seq) or Bs (seq2one)
    * </pre>
    * plus, once per engine, the transposed weights and summed biases: Σ_l (I_l·GH + H·GH + GH) + H·O,
-   * and with the Vector API on 512-bit vectors W_hhᵀ and W_hh packed in strips of 2V columns,
+   * and with the Vector API (any width) W_hhᵀ and W_hh packed in strips of 2V columns,
    * Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋).
    */
   static long documentedValues(ModelConfig c, int B, int T, int slices, boolean vectorKernels) {
@@ -64,7 +64,7 @@ class JvmEngineMemoryTest {
     return total + weightValues(c, vectorKernels);
   }
 
-  /** Whether the kernels pack (the Vector API on 512-bit vectors: 8 × 2V tiles). */
+  /** Whether the kernels pack A's rows and the weight-gradient products' operands (the Vector API on 512-bit vectors: 8 × 2V tiles). */
   static boolean wide(boolean vectorKernels) {
     return vectorKernels && FloatVector.SPECIES_PREFERRED.length() >= 16;
   }
@@ -76,7 +76,7 @@ class JvmEngineMemoryTest {
 
   /**
    * Once per engine: the transposed weights and summed biases, Σ_l (I_l·GH + H·GH + GH) + H·O,
-   * and where the kernels pack, W_hhᵀ and W_hh in strips of 2V columns, Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋),
+   * and with the Vector API kernels (any width), W_hhᵀ and W_hh in strips of 2V columns, Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋),
    * and W_ihᵀ likewise for the layers whose input is at least 16 wide, Σ_{l: I_l ≥ 16} I_l·2V·⌊GH/2V⌋.
    */
   static long weightValues(ModelConfig c, boolean vectorKernels) {
@@ -86,7 +86,7 @@ class JvmEngineMemoryTest {
     for (int l = 0; l < c.numLayers(); l++) {
       int strip = 2 * FloatVector.SPECIES_PREFERRED.length();
       weights += (long) c.layerInputSize(l) * GH + (long) H * GH + GH
-          + (wide(vectorKernels) ? (long) H * (GH / strip * strip) + (long) GH * (H / strip * strip)
+          + (vectorKernels ? (long) H * (GH / strip * strip) + (long) GH * (H / strip * strip)
               + (c.layerInputSize(l) >= 16 ? (long) c.layerInputSize(l) * (GH / strip * strip) : 0) : 0);
     }
     return weights;

@@ -490,7 +490,7 @@ final class VectorKernels extends MathKernels {
   /** A's row blocks [M/8][KC][8], then one strip of B [KC][2V] (see {@link #gemmPackedTransA}). */
   @Override
   public int transAWorkSize(int M) {
-    return WIDE && M >= 64 ? M / 8 * 8 * KC + KC * 2 * V : 0;
+    return M < 64 ? 0 : (WIDE ? M / 8 * 8 : M / 4 * 4) * KC + KC * 2 * V;
   }
 
   @Override
@@ -580,6 +580,10 @@ final class VectorKernels extends MathKernels {
    */
   private static void gemmPackedTransA2(int M, int K, float[] a, int aOff, int lda, int N1, float[] b1, int b1Off, int ldb1,
       float[] c1, int c1Off, int ldc1, int N2, float[] b2, int b2Off, int ldb2, float[] c2, int c2Off, int ldc2, float[] pack) {
+    if (!WIDE) {
+      narrowTransA2(M, K, a, aOff, lda, N1, b1, b1Off, ldb1, c1, c1Off, ldc1, N2, b2, b2Off, ldb2, c2, c2Off, ldc2, pack);
+      return;
+    }
     int m8 = M / 8 * 8;
     // A's 8 rows of op(A) lie side by side in A's row k, so the strided tile reads them in place
     // with one offset advancing by lda; packing them pays off only over many strips of B. One
@@ -600,6 +604,90 @@ final class VectorKernels extends MathKernels {
         transABlock(M, m8, kc, k0, a, aOff, lda, packA, N2, b2, b2Off, ldb2, c2, c2Off, ldc2, pack);
       }
     }
+  }
+
+  /**
+   * {@link #gemmPackedTransA2} below 16 lanes: each k block of A packed once as [M/4][kc][4] (A's 4
+   * values of a k step lie side by side in its row k, lda apart from the next k's), each 2V strip
+   * of B after them as [kc][2V], and {@link #tile4x2PackedA} over both, every index of constant
+   * stride in k. The strided 4-row tile read A down rows lda = GH apart and B in place.
+   */
+  private static void narrowTransA2(int M, int K, float[] a, int aOff, int lda, int N1, float[] b1, int b1Off, int ldb1,
+      float[] c1, int c1Off, int ldc1, int N2, float[] b2, int b2Off, int ldb2, float[] c2, int c2Off, int ldc2, float[] pack) {
+    int m4 = M / 4 * 4;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      int kc = Math.min(KC, K - k0);
+      for (int i = 0; i < m4; i += 4) {
+        int dst = i * kc;
+        for (int k = 0; k < kc; k++) {
+          System.arraycopy(a, aOff + (k0 + k) * lda + i, pack, dst + k * 4, 4); // pack[i/4][k][r] = A[k0+k][i+r]
+        }
+      }
+      narrowTransABlock(M, m4, kc, k0, a, aOff, lda, N1, b1, b1Off, ldb1, c1, c1Off, ldc1, pack);
+      if (N2 > 0) {
+        narrowTransABlock(M, m4, kc, k0, a, aOff, lda, N2, b2, b2Off, ldb2, c2, c2Off, ldc2, pack);
+      }
+    }
+  }
+
+  /** One k block of {@link #narrowTransA2}'s product C += Aᵀ B, A's 4-row blocks packed in {@code pack}. */
+  private static void narrowTransABlock(int M, int m4, int kc, int k0, float[] a, int aOff, int lda, int N, float[] b, int bOff,
+      int ldb, float[] c, int cOff, int ldc, float[] pack) {
+    int strip = m4 * KC;
+    int j = 0;
+    for (; j + 2 * V <= N; j += 2 * V) {
+      packStrip(b, bOff + k0 * ldb + j, ldb, kc, pack, strip);
+      for (int i = 0; i < m4; i += 4) {
+        tile4x2PackedA(kc, pack, i * kc, pack, strip, c, cOff + i * ldc + j, ldc);
+      }
+    }
+    if (j < N) {
+      block(m4, N - j, kc, a, aOff + k0 * lda, 1, lda, b, bOff + k0 * ldb + j, ldb, c, cOff + j, ldc);
+    }
+    if (m4 < M) {
+      block(M - m4, N, kc, a, aOff + k0 * lda + m4, 1, lda, b, bOff + k0 * ldb, ldb, c, cOff + m4 * ldc, ldc);
+    }
+  }
+
+  /** C[0..4)[0..2V) += A B on packed operands: A's block [K][4] at a0, B's strip [K][2V] at b0. */
+  private static void tile4x2PackedA(int K, float[] a, int a0, float[] b, int b0, float[] c, int c0, int ldc) {
+    int c1 = c0 + ldc;
+    int c2 = c1 + ldc;
+    int c3 = c2 + ldc;
+    FloatVector x00 = FloatVector.fromArray(S, c, c0);
+    FloatVector x01 = FloatVector.fromArray(S, c, c0 + V);
+    FloatVector x10 = FloatVector.fromArray(S, c, c1);
+    FloatVector x11 = FloatVector.fromArray(S, c, c1 + V);
+    FloatVector x20 = FloatVector.fromArray(S, c, c2);
+    FloatVector x21 = FloatVector.fromArray(S, c, c2 + V);
+    FloatVector x30 = FloatVector.fromArray(S, c, c3);
+    FloatVector x31 = FloatVector.fromArray(S, c, c3 + V);
+    for (int k = 0; k < K; k++) {
+      int pa = a0 + k * 4;
+      int pb = b0 + k * 2 * V;
+      FloatVector bl = FloatVector.fromArray(S, b, pb);
+      FloatVector bh = FloatVector.fromArray(S, b, pb + V);
+      FloatVector s0 = FloatVector.broadcast(S, a[pa]);
+      x00 = s0.fma(bl, x00);
+      x01 = s0.fma(bh, x01);
+      FloatVector s1 = FloatVector.broadcast(S, a[pa + 1]);
+      x10 = s1.fma(bl, x10);
+      x11 = s1.fma(bh, x11);
+      FloatVector s2 = FloatVector.broadcast(S, a[pa + 2]);
+      x20 = s2.fma(bl, x20);
+      x21 = s2.fma(bh, x21);
+      FloatVector s3 = FloatVector.broadcast(S, a[pa + 3]);
+      x30 = s3.fma(bl, x30);
+      x31 = s3.fma(bh, x31);
+    }
+    x00.intoArray(c, c0);
+    x01.intoArray(c, c0 + V);
+    x10.intoArray(c, c1);
+    x11.intoArray(c, c1 + V);
+    x20.intoArray(c, c2);
+    x21.intoArray(c, c2 + V);
+    x30.intoArray(c, c3);
+    x31.intoArray(c, c3 + V);
   }
 
   /** One k block of C += Aᵀ B, A's blocks packed in {@code pack} when {@code packA}; each 2V strip of B packed after them as [kc][2V] (one strip at a time: it serves all M/8 row blocks). */

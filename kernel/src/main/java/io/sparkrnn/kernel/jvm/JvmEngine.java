@@ -63,12 +63,14 @@ import java.util.function.IntConsumer;
  *                 + GRU: B·GH (hidden pre-activations of a step)
  *                 + P·|θ| (a float32 gradient per slice)
  *                 + P·(8·⌊GH/8⌋·256 + 256·2V) (packing scratch of the weight-gradient products:
- *                   Vector API kernels on 512-bit vectors with GH ≥ 64, 2V = 32 floats; else 0)
+ *                   Vector API kernels on 512-bit vectors with GH ≥ 64, 2V = 32 floats; on narrower
+ *                   vectors with GH ≥ 64 P·(4·⌊GH/4⌋·256 + 256·2V); else 0)
  *                 + Σ_p 8·⌊B_p/8⌋·256 (packed rows of the recurrent products: Vector API kernels on
  *                   512-bit or wider vectors; else 0)
  *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)
  *                 + Σ_l (H·2V·⌊GH/2V⌋ + GH·2V·⌊H/2V⌋) (W_hhᵀ and W_hh packed in strips of 2V columns,
- *                   32 on 512-bit vectors; else 0) + Σ_{l: I_l ≥ 16} I_l·2V·⌊GH/2V⌋ (W_ihᵀ likewise)
+ *                   32 on 512-bit vectors, 16 on 256-bit; Vector API of any width, else 0)
+ *                 + Σ_{l: I_l ≥ 16} I_l·2V·⌊GH/2V⌋ (W_ihᵀ likewise)
  * </pre>
  * A forward pass alone ({@link #forward}, on an engine that has not trained) keeps one step of the
  * gate activations, tanh c and W_hn h instead of T, two steps of c instead of T+1, and none of the
@@ -330,7 +332,7 @@ public final class JvmEngine implements BpttEngine {
       weights = new Weights(params.layout(), math);
     }
     // the packed copies only where a product will read them: a slice of packedMinRows sequences or
-    // more (4 on 512-bit vectors), and W_hh (dgates W_hh) only for a backward pass; a B = 1
+    // more (4 with the Vector API kernels of any width), and W_hh (dgates W_hh) only for a backward pass; a B = 1
     // generation step packs nothing
     boolean packs = largestSlice >= math.packedMinRows();
     weights.load(params.values(), packs, backward && packs, !backward, threads);

@@ -17,8 +17,9 @@ final class VectorKernels extends MathKernels {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final int V = S.length();
   /**
-   * 8-row tiles (16 accumulators) and packed operands from 16 lanes on (AVX-512, 32 registers); 4-row
-   * tiles below (AVX2 has 16 registers; NEON has 32 but was never measured with the wide tiles).
+   * 8-row tiles (16 accumulators) and A's rows packed in blocks of 8 from 16 lanes on (AVX-512, 32
+   * registers); 4-row tiles below (AVX2 has 16 registers; NEON has 32 but was never measured with
+   * the wide tiles). B is packed in strips of 2V at every width.
    */
   private static final boolean WIDE = V >= 16;
 
@@ -103,6 +104,14 @@ final class VectorKernels extends MathKernels {
     packB(H, 10 * V, wide, 0, 10 * V, widePacked);
     gemmPackedBiasOuter(8, 10 * V, H, a, 0, H, wide, 0, 10 * V, widePacked, wide, 0, a, 0, wide, 10 * V, new float[8 * 10 * V], 0,
         10 * V, work);
+    // the weight-gradient products (M = 64: their packed path; N = 1: columnTransA), two and five strips
+    int n1 = 4 * V + 3;
+    int n2 = 6 * V + 3;
+    float[] tb = new float[H * n2];
+    float[] tc = new float[64 * (n1 + n2)];
+    gemmTransA(64, n1, H, a, 0, 64, tb, 0, n1, tc, 0, n1, work);
+    gemmTransA2(64, H, a, 0, 64, n1, tb, 0, n1, tc, 0, n1, n2, tb, 0, n2, tc, 64 * n1, n2, work);
+    gemmTransA(64, 1, H, a, 0, 64, tb, 0, 1, tc, 0, 1, work);
     sigmoid(c, 0, H);
     tanh(a, 0, c, 0, H);
     lstmCell(a.clone(), 0, c, 0, H, new float[H], 0, new float[H], 0, 1, H);
@@ -117,7 +126,7 @@ final class VectorKernels extends MathKernels {
     return K > 0 ? K * strips * 2 * V : 0;
   }
 
-  /** Packs nothing where {@link #packedBSize} is 0 (below 16 lanes: 4-row tiles), which gemmPacked then reads in place. */
+  /** Packs nothing where {@link #packedBSize} is 0 (K = 0, or N below one strip of 2V), which gemmPacked then reads in place. */
   @Override
   public void packB(int K, int N, float[] b, int bOff, int ldb, float[] into) {
     if (packedBSize(K, N) == 0) {
@@ -487,7 +496,7 @@ final class VectorKernels extends MathKernels {
     x33.intoArray(c, c0 + 3 * ldc + 3 * V);
   }
 
-  /** A's row blocks [M/8][KC][8], then one strip of B [KC][2V] (see {@link #gemmPackedTransA}). */
+  /** A's row blocks [M/8][KC][8] (below 16 lanes [M/4][KC][4]), then one strip of B [KC][2V] (see {@link #gemmPackedTransA}); none below 64 rows. */
   @Override
   public int transAWorkSize(int M) {
     return M < 64 ? 0 : (WIDE ? M / 8 * 8 : M / 4 * 4) * KC + KC * 2 * V;
@@ -614,6 +623,16 @@ final class VectorKernels extends MathKernels {
    */
   private static void narrowTransA2(int M, int K, float[] a, int aOff, int lda, int N1, float[] b1, int b1Off, int ldb1,
       float[] c1, int c1Off, int ldc1, int N2, float[] b2, int b2Off, int ldb2, float[] c2, int c2Off, int ldc2, float[] pack) {
+    if (N1 / (2 * V) + N2 / (2 * V) == 0) { // no strip would read packed A (GRU's dW_ih at 2 ≤ F < 2V): gemm's tiles, A in place
+      for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = Math.min(KC, K - k0);
+        block(M, N1, kc, a, aOff + k0 * lda, 1, lda, b1, b1Off + k0 * ldb1, ldb1, c1, c1Off, ldc1);
+        if (N2 > 0) {
+          block(M, N2, kc, a, aOff + k0 * lda, 1, lda, b2, b2Off + k0 * ldb2, ldb2, c2, c2Off, ldc2);
+        }
+      }
+      return;
+    }
     int m4 = M / 4 * 4;
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = Math.min(KC, K - k0);

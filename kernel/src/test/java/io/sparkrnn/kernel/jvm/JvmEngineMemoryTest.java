@@ -33,7 +33,7 @@ class JvmEngineMemoryTest {
    *               + Cs·GH (dgates of one chunk; GRU 2·Cs·GH) + Cs (ones) + 4·Bs·H + Bs (lengths) + (GRU) Bs·GH
    *               + |θ| (the slice's float32 gradient)
    *               + the packing scratch of the weight-gradient products: 8·⌊GH/8⌋·256 + 256·2V with the Vector API
-   *                 kernels on 512-bit vectors and GH ≥ 64, 4·⌊GH/4⌋·256 + 256·2V on narrower ones, else 0
+   *                 kernels on 512-bit vectors and GH ≥ 64, 4·⌊GH/4⌋·256 + 256·2V on narrower ones with GH ≥ 64, else 0
    *               + the packed rows of the recurrent products: 8·⌊Bs/8⌋·256 with the Vector API
    *                 kernels on 512-bit vectors, else 0
    *   Cs = min(T, max(1, ⌊256 / Bs⌋))·Bs, R = T·Bs (seq2seq) or Bs (seq2one)

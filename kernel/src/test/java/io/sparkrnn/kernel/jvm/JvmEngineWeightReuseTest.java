@@ -17,13 +17,13 @@ import org.junit.jupiter.params.provider.CsvSource;
  * A forward call reuses the transposed and packed weights of the last forward call when the
  * values are the same, so a call after the values changed in place (as the optimizer changes them)
  * must see the new ones: every forward below gives, bit for bit, what a fresh engine gives. (The
- * packed copies exist on 512-bit vectors only; elsewhere the cases that need them still run, and
- * pass trivially on that point.)
+ * packed copies exist with the Vector API kernels of any width; with the scalar loops the cases
+ * still run, and pass trivially on that point.)
  */
 class JvmEngineWeightReuseTest {
 
   @ParameterizedTest(name = "{0} H={1}")
-  @CsvSource({"lstm, 32", "gru, 48", "rnn, 64"}) // H = 32..64: packed W_hhᵀ on 512-bit vectors
+  @CsvSource({"lstm, 32", "gru, 48", "rnn, 64"}) // H = 32..64: packed W_hhᵀ (strips of 2V columns) at every vector width
   void aForwardCallSeesWeightsChangedInPlaceSinceTheLast(String cell, int H) {
     ModelConfig config = new ModelConfig(CellType.parse(cell), 2, 3, H, 2, Mode.SEQ2SEQ, LossType.MSE);
     Params params = Params.initialize(config, 5);

@@ -323,8 +323,8 @@ class VectorKernelsTest {
    * of 256 — with packed 8-row blocks, rows 4 at a time in place (their strips in pairs, an odd
    * last strip from B in place) and rows past them, strips of 2V, a V-wide strip and a tail, and K
    * over one k block (300) and within one (37); narrow products (≤ 4 strips, one k block) take
-   * every row 4 at a time. Where the kernels have no packed layout (256-bit vectors) it is gemm
-   * itself, and the same comparison holds.
+   * every row 4 at a time. Below 16 lanes every row block is 4 rows in place over one packed strip
+   * (gemmPackedNarrow), and the same comparison holds.
    */
   @ParameterizedTest(name = "K = {0}, M = {1}, {2} strips of 2V, tail {3}")
   @CsvSource({
@@ -430,7 +430,7 @@ class VectorKernelsTest {
   }
 
   @ParameterizedTest(name = "M = {0}, N1 = {1}, N2 = {2}")
-  @CsvSource({"1024, 64, 256", "72, 40, 37", "64, 1, 64", "13, 64, 256", "520, 3, 33"}) // A packed for both; A in place; N1 = 1; M below 64; tails
+  @CsvSource({"1024, 64, 256", "72, 40, 37", "64, 1, 64", "13, 64, 256", "520, 3, 33", "72, 3, 5"}) // A packed for both; A in place; N1 = 1; M below 64; tails; no full strip
   void gemmTransA2GivesTheBitsOfTwoProducts(int M, int N1, int N2) {
     int K = 300; // two k blocks
     int lda = M + 3;
@@ -447,13 +447,22 @@ class VectorKernelsTest {
     for (int i = 0; i < want.length; i++) {
       assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), "element " + i);
     }
+    if (N1 > 1) { // and both against gemm's own tiles, A read in place (N = 1 takes columnTransA's chain instead)
+      float[] inPlace = c.clone();
+      vector.gemm(M, N1, K, a, 1, lda, true, b1, 2, N1 + 1, inPlace, 0, N1);
+      vector.gemm(M, N2, K, a, 1, lda, true, b2, 3, N2 + 2, inPlace, M * N1 + 5, N2);
+      for (int i = 0; i < inPlace.length; i++) {
+        assertEquals(Float.floatToRawIntBits(inPlace[i]), Float.floatToRawIntBits(got[i]), "element " + i + " against gemm");
+      }
+    }
   }
 
   /**
    * The weight-gradient product C += Aᵀ B (A stored [K][M]) with its scratch — A's row blocks and
-   * B's 2V strips packed per k block, 77 rows (nine blocks of 8 and five past them), A's blocks
-   * packed (more than 4 strips) or read in place (4 or fewer), K over one k block — is, bit for
-   * bit, gemm's definition, as in {@link #gemmPackedIsTheFmaChainOfEachElement}.
+   * B's 2V strips packed per k block, 77 rows (nine blocks of 8 and five past them; below 16 lanes
+   * nineteen blocks of 4, always packed, and one past them), A's blocks packed (more than 4 strips)
+   * or read in place (4 or fewer), K over one k block — is, bit for bit, gemm's definition, as in
+   * {@link #gemmPackedIsTheFmaChainOfEachElement}.
    */
   @ParameterizedTest(name = "{0} strips of 2V")
   @ValueSource(ints = {2, 5}) // A read in place (few strips), A packed (more than 4)

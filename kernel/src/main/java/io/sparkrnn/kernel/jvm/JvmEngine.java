@@ -64,7 +64,7 @@ import java.util.function.IntConsumer;
  *                 + P·|θ| (a float32 gradient per slice)
  *                 + P·(8·⌊GH/8⌋·256 + 256·2V) (packing scratch of the weight-gradient products:
  *                   Vector API kernels on 512-bit vectors with GH ≥ 64, 2V = 32 floats; on narrower
- *                   vectors with GH ≥ 64 P·(4·⌊GH/4⌋·256 + 256·2V); else 0)
+ *                   vectors with GH ≥ 64 P·(GH·256 + 256·2V); else 0)
  *                 + Σ_p 8·⌊B_p/8⌋·256 (packed rows of the recurrent products: Vector API kernels on
  *                   512-bit or wider vectors; else 0)
  *                 + Σ_l (I_l·GH + H·GH + GH) + H·O (the transposed weights and summed biases)

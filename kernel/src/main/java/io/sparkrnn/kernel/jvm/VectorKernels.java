@@ -235,10 +235,7 @@ final class VectorKernels extends MathKernels {
       float[] packedB, float[] c, int cOff, int ldc) {
     int strips = N / (2 * V);
     int n2 = strips * 2 * V;
-    int m6 = M / 6 * 6;
-    while (m6 > 0 && (M - m6) % 4 > M % 4) {
-      m6 -= 6; // fewer 6-row tiles where 4-row ones then cover the rows (M = 32: 4 of 6 and 2 of 4)
-    }
+    int m6 = sixRowTiles(M);
     int m4 = m6 + (M - m6) / 4 * 4;
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = Math.min(KC, K - k0);
@@ -259,6 +256,19 @@ final class VectorKernels extends MathKernels {
         block(M - m4, N, kc, a, aOff + m4 * lda + k0, lda, 1, b, bOff + k0 * ldb, ldb, c, cOff + m4 * ldc, ldc);
       }
     }
+  }
+
+  /**
+   * Rows of M that 6-row tiles take below 16 lanes, a multiple of 6: as many as leave no more rows
+   * over (past the 4-row tiles that follow) than 4-row tiles alone would (M = 32: four of 6, then two
+   * of 4; M = 21: two of 6, two of 4, one row over).
+   */
+  private static int sixRowTiles(int M) {
+    int m6 = M / 6 * 6;
+    while (m6 > 0 && (M - m6) % 4 > M % 4) {
+      m6 -= 6;
+    }
+    return m6;
   }
 
   /** C[0..6)[0..2V) += A B: A's six rows in place, lda apart from a0 (k at stride 1), B's packed strip [K][2V] at b0 (12 accumulators). */
@@ -564,10 +574,10 @@ final class VectorKernels extends MathKernels {
     x33.intoArray(c, c0 + 3 * ldc + 3 * V);
   }
 
-  /** A's row blocks [M/8][KC][8] (below 16 lanes [M/4][KC][4]), then one strip of B [KC][2V] (see {@link #gemmPackedTransA}); none below 64 rows. */
+  /** A's row blocks [M/8][KC][8] (below 16 lanes blocks of 6 and 4 rows, at most M·KC), then one strip of B [KC][2V] (see {@link #gemmPackedTransA}); none below 64 rows. */
   @Override
   public int transAWorkSize(int M) {
-    return M < 64 ? 0 : (WIDE ? M / 8 * 8 : M / 4 * 4) * KC + KC * 2 * V;
+    return M < 64 ? 0 : (WIDE ? M / 8 * 8 : M) * KC + KC * 2 * V;
   }
 
   @Override
@@ -701,30 +711,37 @@ final class VectorKernels extends MathKernels {
       }
       return;
     }
-    int m4 = M / 4 * 4;
+    int m6 = sixRowTiles(M);
+    int m4 = m6 + (M - m6) / 4 * 4;
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = Math.min(KC, K - k0);
-      for (int i = 0; i < m4; i += 4) {
+      // a block of r rows from row i at pack[i·kc ..], as [kc][r]: pack[i·kc + k·r + q] = A[k0+k][i+q]
+      for (int i = 0; i < m4; i += i < m6 ? 6 : 4) {
+        int r = i < m6 ? 6 : 4;
         int dst = i * kc;
         for (int k = 0; k < kc; k++) {
-          System.arraycopy(a, aOff + (k0 + k) * lda + i, pack, dst + k * 4, 4); // pack[i/4][k][r] = A[k0+k][i+r]
+          System.arraycopy(a, aOff + (k0 + k) * lda + i, pack, dst + k * r, r);
         }
       }
-      narrowTransABlock(M, m4, kc, k0, a, aOff, lda, N1, b1, b1Off, ldb1, c1, c1Off, ldc1, pack);
+      narrowTransABlock(M, m6, m4, kc, k0, a, aOff, lda, N1, b1, b1Off, ldb1, c1, c1Off, ldc1, pack);
       if (N2 > 0) {
-        narrowTransABlock(M, m4, kc, k0, a, aOff, lda, N2, b2, b2Off, ldb2, c2, c2Off, ldc2, pack);
+        narrowTransABlock(M, m6, m4, kc, k0, a, aOff, lda, N2, b2, b2Off, ldb2, c2, c2Off, ldc2, pack);
       }
     }
   }
 
   /** One k block of {@link #narrowTransA2}'s product C += Aᵀ B, A's 4-row blocks packed in {@code pack}. */
-  private static void narrowTransABlock(int M, int m4, int kc, int k0, float[] a, int aOff, int lda, int N, float[] b, int bOff,
+  private static void narrowTransABlock(int M, int m6, int m4, int kc, int k0, float[] a, int aOff, int lda, int N, float[] b, int bOff,
       int ldb, float[] c, int cOff, int ldc, float[] pack) {
     int strip = m4 * KC;
     int j = 0;
     for (; j + 2 * V <= N; j += 2 * V) {
       packStrip(b, bOff + k0 * ldb + j, ldb, kc, pack, strip);
-      for (int i = 0; i < m4; i += 4) {
+      int i = 0;
+      for (; i < m6; i += 6) {
+        tile6x2PackedA(kc, pack, i * kc, pack, strip, c, cOff + i * ldc + j, ldc);
+      }
+      for (; i < m4; i += 4) {
         tile4x2PackedA(kc, pack, i * kc, pack, strip, c, cOff + i * ldc + j, ldc);
       }
     }
@@ -734,6 +751,58 @@ final class VectorKernels extends MathKernels {
     if (m4 < M) {
       block(M - m4, N, kc, a, aOff + k0 * lda + m4, 1, lda, b, bOff + k0 * ldb, ldb, c, cOff + m4 * ldc, ldc);
     }
+  }
+
+  /** C[0..6)[0..2V) += A B on packed operands: A's block [K][6] at a0, B's strip [K][2V] at b0 (12 accumulators). */
+  private static void tile6x2PackedA(int K, float[] a, int a0, float[] b, int b0, float[] c, int c0, int ldc) {
+    FloatVector x00 = FloatVector.fromArray(S, c, c0);
+    FloatVector x01 = FloatVector.fromArray(S, c, c0 + V);
+    FloatVector x10 = FloatVector.fromArray(S, c, c0 + ldc);
+    FloatVector x11 = FloatVector.fromArray(S, c, c0 + ldc + V);
+    FloatVector x20 = FloatVector.fromArray(S, c, c0 + 2 * ldc);
+    FloatVector x21 = FloatVector.fromArray(S, c, c0 + 2 * ldc + V);
+    FloatVector x30 = FloatVector.fromArray(S, c, c0 + 3 * ldc);
+    FloatVector x31 = FloatVector.fromArray(S, c, c0 + 3 * ldc + V);
+    FloatVector x40 = FloatVector.fromArray(S, c, c0 + 4 * ldc);
+    FloatVector x41 = FloatVector.fromArray(S, c, c0 + 4 * ldc + V);
+    FloatVector x50 = FloatVector.fromArray(S, c, c0 + 5 * ldc);
+    FloatVector x51 = FloatVector.fromArray(S, c, c0 + 5 * ldc + V);
+    for (int k = 0; k < K; k++) {
+      int pa = a0 + k * 6;
+      int pb = b0 + k * 2 * V;
+      FloatVector bl = FloatVector.fromArray(S, b, pb);
+      FloatVector bh = FloatVector.fromArray(S, b, pb + V);
+      FloatVector s0 = FloatVector.broadcast(S, a[pa]);
+      x00 = s0.fma(bl, x00);
+      x01 = s0.fma(bh, x01);
+      FloatVector s1 = FloatVector.broadcast(S, a[pa + 1]);
+      x10 = s1.fma(bl, x10);
+      x11 = s1.fma(bh, x11);
+      FloatVector s2 = FloatVector.broadcast(S, a[pa + 2]);
+      x20 = s2.fma(bl, x20);
+      x21 = s2.fma(bh, x21);
+      FloatVector s3 = FloatVector.broadcast(S, a[pa + 3]);
+      x30 = s3.fma(bl, x30);
+      x31 = s3.fma(bh, x31);
+      FloatVector s4 = FloatVector.broadcast(S, a[pa + 4]);
+      x40 = s4.fma(bl, x40);
+      x41 = s4.fma(bh, x41);
+      FloatVector s5 = FloatVector.broadcast(S, a[pa + 5]);
+      x50 = s5.fma(bl, x50);
+      x51 = s5.fma(bh, x51);
+    }
+    x00.intoArray(c, c0);
+    x01.intoArray(c, c0 + V);
+    x10.intoArray(c, c0 + ldc);
+    x11.intoArray(c, c0 + ldc + V);
+    x20.intoArray(c, c0 + 2 * ldc);
+    x21.intoArray(c, c0 + 2 * ldc + V);
+    x30.intoArray(c, c0 + 3 * ldc);
+    x31.intoArray(c, c0 + 3 * ldc + V);
+    x40.intoArray(c, c0 + 4 * ldc);
+    x41.intoArray(c, c0 + 4 * ldc + V);
+    x50.intoArray(c, c0 + 5 * ldc);
+    x51.intoArray(c, c0 + 5 * ldc + V);
   }
 
   /** C[0..4)[0..2V) += A B on packed operands: A's block [K][4] at a0, B's strip [K][2V] at b0. */

@@ -33,7 +33,7 @@ class JvmEngineMemoryTest {
    *               + Cs·GH (dgates of one chunk; GRU 2·Cs·GH) + Cs (ones) + 4·Bs·H + Bs (lengths) + (GRU) Bs·GH
    *               + |θ| (the slice's float32 gradient)
    *               + the packing scratch of the weight-gradient products: 8·⌊GH/8⌋·256 + 256·2V with the Vector API
-   *                 kernels on 512-bit vectors and GH ≥ 64, 4·⌊GH/4⌋·256 + 256·2V on narrower ones with GH ≥ 64, else 0
+   *                 kernels on 512-bit vectors and GH ≥ 64, GH·256 + 256·2V on narrower ones with GH ≥ 64, else 0
    *               + the packed rows of the recurrent products: 8·⌊Bs/8⌋·256 with the Vector API
    *                 kernels on 512-bit vectors, else 0
    *   Cs = min(T, max(1, ⌊256 / Bs⌋))·Bs, R = T·Bs (seq2seq) or Bs (seq2one)
@@ -58,9 +58,9 @@ class JvmEngineMemoryTest {
       long R = c.mode() == Mode.SEQ2SEQ ? T * Bs : Bs;
       long Cs = Math.min(T, Math.max(1, 256 / Bs)) * Bs;
       boolean packs = vectorKernels && GH >= 64;
-      int rowBlock = wide(vectorKernels) ? 8 : 4; // A's row blocks in the weight-gradient products' scratch
+      long packedA = wide(vectorKernels) ? GH / 8 * 8 : GH; // A's rows in the weight-gradient products' scratch
       total += L * perLayer + 2L * T * Bs * H + T * Bs * F + 2 * R * O + (gru ? 2 : 1) * Cs * GH + Cs + 4 * Bs * H + Bs
-          + (gru ? Bs * GH : 0) + theta + (packs ? GH / rowBlock * rowBlock * 256L + 256 * 2 * FloatVector.SPECIES_PREFERRED.length() : 0) + packedRows(Bs, vectorKernels);
+          + (gru ? Bs * GH : 0) + theta + (packs ? packedA * 256 + 256 * 2 * FloatVector.SPECIES_PREFERRED.length() : 0) + packedRows(Bs, vectorKernels);
     }
     return total + weightValues(c, vectorKernels);
   }

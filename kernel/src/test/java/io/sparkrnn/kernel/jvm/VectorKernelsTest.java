@@ -461,7 +461,7 @@ class VectorKernelsTest {
   /**
    * The weight-gradient product C += Aᵀ B (A stored [K][M]) with its scratch — A's row blocks and
    * B's 2V strips packed per k block, 77 rows (nine blocks of 8 and five past them; below 16 lanes
-   * nineteen blocks of 4, always packed, and one past them), A's blocks packed (more than 4 strips)
+   * twelve blocks of 6, one of 4, always packed, and one row past them), A's blocks packed (more than 4 strips)
    * or read in place (4 or fewer), K over one k block — is, bit for bit, gemm's definition, as in
    * {@link #gemmPackedIsTheFmaChainOfEachElement}.
    */

@@ -7,7 +7,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link MathKernels} with the Vector API. The matrix product is register-blocked: a micro-kernel
- * keeps an 8 × 2V (AVX-512) or 4 × 2V tile of C in registers (V = floats per vector: 16 with AVX-512, 8 with AVX2) and
+ * keeps an 8 × 2V (AVX-512) or 4 × 2V tile of C in registers (V = floats per vector: 16 with AVX-512, 8 with AVX2;
+ * below 16 lanes the packed products take 6 × 2V tiles first) and
  * runs k through it with one broadcast of A and two vector loads of B per four pairs of fused
  * multiply-adds. Column strips of B (K × 2V floats) are walked by all row blocks in turn, so a strip
  * is read from L2 once and then served from L1. Loaded only when {@code jdk.incubator.vector} is
@@ -18,8 +19,8 @@ final class VectorKernels extends MathKernels {
   private static final int V = S.length();
   /**
    * 8-row tiles (16 accumulators) and A's rows packed in blocks of 8 from 16 lanes on (AVX-512, 32
-   * registers); 4-row tiles below (AVX2 has 16 registers; NEON has 32 but was never measured with
-   * the wide tiles). B is packed in strips of 2V at every width.
+   * registers); 6- and 4-row tiles below (AVX2 has 16 registers; NEON has 32 but was never measured
+   * with the wide tiles). B is packed in strips of 2V at every width.
    */
   private static final boolean WIDE = V >= 16;
 
@@ -224,7 +225,7 @@ final class VectorKernels extends MathKernels {
   /**
    * {@link #gemmPacked} below 16 lanes (AVX2's 16 registers): A's rows 6 at a time in place
    * ({@link #tile6x2Packed}, 12 accumulators, 2 B vectors and a broadcast: 15 of the 16), then 4 at
-   * a time ({@link #tile4x2Packed}) where that leaves fewer rows over, each over a packed strip of B
+   * a time ({@link #tile4x2Packed}; {@link #sixRowTiles} splits the rows), each over a packed strip of B
    * [kc][2V], every index of constant stride in k; the rows past them and the columns past the last
    * strip as gemm takes them. The same fma chain per element as every tile, so the same bits. One
    * thread, -XX:UseAVX=2 on the AMD host (peak 104 GFLOP/s): M = 32, N = 1024, K = 256 87 → 100
@@ -259,13 +260,15 @@ final class VectorKernels extends MathKernels {
   }
 
   /**
-   * Rows of M that 6-row tiles take below 16 lanes, a multiple of 6: as many as leave no more rows
-   * over (past the 4-row tiles that follow) than 4-row tiles alone would (M = 32: four of 6, then two
-   * of 4; M = 21: two of 6, two of 4, one row over).
+   * Rows of M that 6-row tiles take below 16 lanes, a multiple of 6, the 4-row tiles after them
+   * leaving as few rows over to gemm's tiles as can be (rows left there took the 6-row tiles' gain
+   * away): ⌊M/6⌋·6, or one tile fewer where that leaves fewer rows over (the rows over alternate
+   * between two values as tiles of 6 go, 6 ≡ 2 mod 4). M = 32: four of 6, two of 4; M = 21: two of 6,
+   * two of 4, one row over; M = 14: one of 6, two of 4.
    */
   private static int sixRowTiles(int M) {
     int m6 = M / 6 * 6;
-    while (m6 > 0 && (M - m6) % 4 > M % 4) {
+    if (m6 >= 6 && (M - m6 + 6) % 4 < (M - m6) % 4) {
       m6 -= 6;
     }
     return m6;
@@ -694,10 +697,11 @@ final class VectorKernels extends MathKernels {
   }
 
   /**
-   * {@link #gemmPackedTransA2} below 16 lanes: each k block of A packed once as [M/4][kc][4] (A's 4
-   * values of a k step lie side by side in its row k, lda apart from the next k's), each 2V strip
-   * of B after them as [kc][2V], and {@link #tile4x2PackedA} over both, every index of constant
-   * stride in k. The strided 4-row tile read A down rows lda = GH apart and B in place.
+   * {@link #gemmPackedTransA2} below 16 lanes: each k block of A packed once in blocks of 6 rows,
+   * then of 4 ({@link #sixRowTiles}), a block of r rows from row i as [kc][r] at i·kc (A's r values
+   * of a k step lie side by side in its row k, lda apart from the next k's), each 2V strip of B
+   * after them as [kc][2V], and {@link #tile6x2PackedA} and {@link #tile4x2PackedA} over both, every
+   * index of constant stride in k. The strided 4-row tile read A down rows lda = GH apart and B in place.
    */
   private static void narrowTransA2(int M, int K, float[] a, int aOff, int lda, int N1, float[] b1, int b1Off, int ldb1,
       float[] c1, int c1Off, int ldc1, int N2, float[] b2, int b2Off, int ldb2, float[] c2, int c2Off, int ldc2, float[] pack) {
@@ -730,7 +734,7 @@ final class VectorKernels extends MathKernels {
     }
   }
 
-  /** One k block of {@link #narrowTransA2}'s product C += Aᵀ B, A's 4-row blocks packed in {@code pack}. */
+  /** One k block of {@link #narrowTransA2}'s product C += Aᵀ B, A's 6- and 4-row blocks packed in {@code pack}. */
   private static void narrowTransABlock(int M, int m6, int m4, int kc, int k0, float[] a, int aOff, int lda, int N, float[] b, int bOff,
       int ldb, float[] c, int cOff, int ldc, float[] pack) {
     int strip = m4 * KC;

@@ -104,7 +104,9 @@ class JvmEngineMemoryTest {
       "lstm, 2, seq2seq, 3, 24, 2, 10, 6, 2, vector", // GH = 96: the packing scratch on AVX-512
       "gru,  1, seq2seq, 2, 32, 1, 16, 4, 1, vector", // H = 32, a slice of 16: packed W_hhᵀ and W_hh, packed rows
       "lstm, 2, seq2seq, 20, 16, 1, 9, 3, 1, vector", // inputs 20 and 16 wide: W_ihᵀ packed in both layers
-      "rnn,  1, seq2seq, 3, 8, 2, 7, 5, 2, vector"}) // GH = 8: none
+      "rnn,  1, seq2seq, 3, 8, 2, 7, 5, 2, vector", // GH = 8: none
+      "gru,  1, seq2seq, 2, 23, 1, 9, 4, 2, vector", // GH = 69, not a multiple of 4 or 8: the scratch's rows at each width
+      "rnn,  1, seq2seq, 3, 66, 2, 7, 5, 2, vector"}) // GH = 66
   void heldBuffersMatchTheDocumentedFormula(String cell, int layers, String mode, int F, int H, int O, int B, int T, int slices,
       String kernels) {
     ModelConfig config = new ModelConfig(CellType.parse(cell), layers, F, H, O, Mode.parse(mode), LossType.MSE);

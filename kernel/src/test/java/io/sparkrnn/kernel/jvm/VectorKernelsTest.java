@@ -324,7 +324,7 @@ class VectorKernelsTest {
    * last strip from B in place) and rows past them, strips of 2V, a V-wide strip and a tail, and K
    * over one k block (300) and within one (37); narrow products (≤ 4 strips, one k block) take
    * every row 4 at a time. Below 16 lanes the rows go 6 at a time, then 4 at a time where that
-   * leaves fewer rows over (M = 21: two of 6, two of 4, one past), in place over one packed strip
+   * leaves as few rows over as can be (M = 21: two of 6, two of 4, one past), in place over one packed strip
    * (gemmPackedNarrow), and the same comparison holds.
    */
   @ParameterizedTest(name = "K = {0}, M = {1}, {2} strips of 2V, tail {3}")

@@ -30,6 +30,12 @@ final class VectorKernels extends MathKernels {
   @Override
   public void gemm(int M, int N, int K, float[] a, int aOff, int lda, boolean transA, float[] b, int bOff, int ldb,
       float[] c, int cOff, int ldc) {
+    product(M, N, K, a, aOff, lda, transA, b, bOff, ldb, c, cOff, ldc);
+  }
+
+  /** {@link #gemm}: C += op(A) B, k block by k block through gemm's tiles, A and B read in place. */
+  private static void product(int M, int N, int K, float[] a, int aOff, int lda, boolean transA, float[] b, int bOff, int ldb,
+      float[] c, int cOff, int ldc) {
     if (M <= 0 || N <= 0 || K <= 0) {
       return;
     }
@@ -706,13 +712,8 @@ final class VectorKernels extends MathKernels {
   private static void narrowTransA2(int M, int K, float[] a, int aOff, int lda, int N1, float[] b1, int b1Off, int ldb1,
       float[] c1, int c1Off, int ldc1, int N2, float[] b2, int b2Off, int ldb2, float[] c2, int c2Off, int ldc2, float[] pack) {
     if (N1 / (2 * V) + N2 / (2 * V) == 0) { // no strip would read packed A (GRU's dW_ih at 2 ≤ F < 2V): gemm's tiles, A in place
-      for (int k0 = 0; k0 < K; k0 += KC) {
-        int kc = Math.min(KC, K - k0);
-        block(M, N1, kc, a, aOff + k0 * lda, 1, lda, b1, b1Off + k0 * ldb1, ldb1, c1, c1Off, ldc1);
-        if (N2 > 0) {
-          block(M, N2, kc, a, aOff + k0 * lda, 1, lda, b2, b2Off + k0 * ldb2, ldb2, c2, c2Off, ldc2);
-        }
-      }
+      product(M, N1, K, a, aOff, lda, true, b1, b1Off, ldb1, c1, c1Off, ldc1);
+      product(M, N2, K, a, aOff, lda, true, b2, b2Off, ldb2, c2, c2Off, ldc2); // nothing where N2 = 0
       return;
     }
     int m6 = sixRowTiles(M);

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.device;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.DeviceChoice;
@@ -27,6 +28,9 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>The JIT compiles the JVM engine's SIMD code only after some calls, so within a second or two
  * its rate is a lower bound; the choice favours the GPU a little, never the other way round.
+ *
+ * <p>It times the devices of the JVM it runs in. {@code train} runs it in an executor (a one-task
+ * Spark job), since in a cluster the GPUs are the executors' and the driver may have none.
  */
 public final class AutoDevice {
   /** Timed calls per candidate, at most. */
@@ -62,15 +66,25 @@ public final class AutoDevice {
   public record Choice(String device, List<Rate> rates, boolean cached, String shape) {
     /** One line for the log and the train report. */
     public String describe() {
+      return describe(null);
+    }
+
+    /**
+     * One line for the log and the train report, saying where it was timed.
+     *
+     * @param where the JVM that measured ("timed in executor 3"), or null
+     */
+    public String describe(String where) {
+      String at = where == null ? "" : "; " + where;
       if (rates.isEmpty()) {
         return "--device auto: jvm (" + (io.sparkrnn.kernel.aparapi.Devices.openClRefused()
-            ? "OpenCL not started: libjsig is not preloaded" : "no OpenCL GPU") + "; nothing to time)";
+            ? "OpenCL not started: libjsig is not preloaded" : "no OpenCL GPU") + "; nothing to time" + at + ")";
       }
       StringBuilder s = new StringBuilder("--device auto: " + device + " (");
       for (int i = 0; i < rates.size(); i++) {
         s.append(i > 0 ? ", " : "").append(rates.get(i).describe());
       }
-      return s.append(cached ? "; measured earlier in this JVM" : "").append("; ").append(shape).append(")").toString();
+      return s.append(cached ? "; measured earlier in this JVM" : "").append("; ").append(shape).append(at).append(")").toString();
     }
   }
 
@@ -80,13 +94,33 @@ public final class AutoDevice {
   }
 
   /**
-   * Measures (or finds in the cache) and picks, on this host's devices.
+   * The measurement's budget in seconds: {@value #BUDGET_PROPERTY}, default 2.
+   *
+   * @throws BadInputException naming the property when it is not a positive number of seconds
+   */
+  public static double budgetSeconds() {
+    String value = System.getProperty(BUDGET_PROPERTY, "2");
+    double budget;
+    try {
+      budget = Double.parseDouble(value.trim());
+    } catch (NumberFormatException e) {
+      budget = Double.NaN;
+    }
+    if (!(budget > 0) || Double.isInfinite(budget)) {
+      throw new BadInputException("-D" + BUDGET_PROPERTY + ": expected a positive number of seconds, found '" + value + "'");
+    }
+    return budget;
+  }
+
+  /**
+   * Measures (or finds in the cache) and picks, on the devices of the JVM it runs in.
    *
    * @param seed the seed of the random parameters and batch that are timed
+   * @param jvmThreads the JVM engine's threads, as the run's tasks will have them (0: every core)
+   * @param budgetSeconds the whole measurement's budget ({@link #budgetSeconds()})
    */
-  public static Choice choose(ModelConfig config, int batchSize, int steps, long seed) {
+  public static Choice choose(ModelConfig config, int batchSize, int steps, long seed, int jvmThreads, double budgetSeconds) {
     boolean gpu = Devices.available().contains(DeviceChoice.GPU);
-    double budget = Double.parseDouble(System.getProperty(BUDGET_PROPERTY, "2"));
     String host;
     try {
       host = java.net.InetAddress.getLocalHost().getHostName();
@@ -94,13 +128,15 @@ public final class AutoDevice {
       host = "unknown host";
     }
     List<DeviceChoice> candidates = gpu ? List.of(DeviceChoice.GPU, DeviceChoice.JVM) : List.of(DeviceChoice.JVM);
-    return choose(key(config, batchSize, steps, host), candidates, d -> time(d, config, batchSize, steps, seed, budget / 2));
+    return choose(key(config, batchSize, steps, jvmThreads, host), candidates,
+        d -> time(d, config, batchSize, steps, seed, budgetSeconds / 2, jvmThreads));
   }
 
-  /** The cache key: the shape that is timed and the host. */
-  static String key(ModelConfig c, int batchSize, int steps, String host) {
+  /** The cache key: the shape that is timed, the JVM engine's threads where named, and the host. */
+  static String key(ModelConfig c, int batchSize, int steps, int jvmThreads, String host) {
     return c.cell().id() + " L=" + c.numLayers() + " F=" + c.inputSize() + " H=" + c.hiddenSize() + " O=" + c.outputSize() + " "
-        + c.mode().id() + " B=" + batchSize + " T=" + steps + " on " + host;
+        + c.mode().id() + " B=" + batchSize + " T=" + steps + (jvmThreads > 0 ? ", " + jvmThreads + " JVM engine threads" : "")
+        + " on " + host;
   }
 
   /**
@@ -150,10 +186,10 @@ public final class AutoDevice {
   }
 
   /** 2 untimed calls, then timed calls for about {@code seconds} (1 to {@link #MAX_TIMED}); B / the median. */
-  static double time(DeviceChoice device, ModelConfig config, int batchSize, int steps, long seed, double seconds) {
+  static double time(DeviceChoice device, ModelConfig config, int batchSize, int steps, long seed, double seconds, int jvmThreads) {
     Params params = Params.initialize(config, seed);
     Batch batch = Batch.random(config, steps, batchSize, seed + 1);
-    try (BpttEngine engine = Engines.create("kernel", device.id())) {
+    try (BpttEngine engine = Engines.create("kernel", device.id(), jvmThreads)) {
       long start = System.nanoTime();
       for (int i = 0; i < 2; i++) {
         engine.lossAndGradient(params, batch, null);

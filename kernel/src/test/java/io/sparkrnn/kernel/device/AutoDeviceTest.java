@@ -95,6 +95,37 @@ class AutoDeviceTest {
     assertEquals("jvm", c.device());
     assertEquals(List.of(), asked);
     assertEquals("--device auto: jvm (no OpenCL GPU; nothing to time)", c.describe());
+    assertEquals("--device auto: jvm (no OpenCL GPU; nothing to time; chosen in executor 3)", c.describe("chosen in executor 3"));
+  }
+
+  @Test
+  void theLineSaysWhichJvmMeasured() {
+    AutoDevice.Choice c = AutoDevice.choose("lstm B=32 T=50 on a", BOTH,
+        rates(Map.of(DeviceChoice.GPU, 900.0, DeviceChoice.JVM, 2500.0), new ArrayList<>()));
+    assertEquals("--device auto: jvm (gpu 900.0 seq/s, jvm 2500.0 seq/s; lstm B=32 T=50 on a; chosen in executor 1)",
+        c.describe("chosen in executor 1"));
+  }
+
+  @Test
+  void aBudgetThatIsNotAPositiveNumberOfSecondsIsBadInputNamingTheProperty() {
+    String before = System.getProperty(AutoDevice.BUDGET_PROPERTY);
+    try {
+      System.clearProperty(AutoDevice.BUDGET_PROPERTY);
+      assertEquals(2.0, AutoDevice.budgetSeconds());
+      System.setProperty(AutoDevice.BUDGET_PROPERTY, " 0.5 ");
+      assertEquals(0.5, AutoDevice.budgetSeconds());
+      for (String bad : List.of("two", "0", "-1", "NaN", "Infinity", "")) {
+        System.setProperty(AutoDevice.BUDGET_PROPERTY, bad);
+        io.sparkrnn.kernel.BadInputException e = assertThrows(io.sparkrnn.kernel.BadInputException.class, AutoDevice::budgetSeconds, bad);
+        assertEquals("-Dsparkrnn.auto.budgetSeconds: expected a positive number of seconds, found '" + bad + "'", e.getMessage());
+      }
+    } finally {
+      if (before == null) {
+        System.clearProperty(AutoDevice.BUDGET_PROPERTY);
+      } else {
+        System.setProperty(AutoDevice.BUDGET_PROPERTY, before);
+      }
+    }
   }
 
   /** The real timer on a tiny shape: it runs the engine and returns B / a positive time. */
@@ -102,7 +133,7 @@ class AutoDeviceTest {
   void theRealTimerReturnsAPositiveRate() {
     var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.GRU, 1, 2, 8, 1,
         io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
-    double rate = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05);
+    double rate = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05, 1);
     assertTrue(rate > 0 && Double.isFinite(rate), "seq/s: " + rate);
   }
 
@@ -110,6 +141,7 @@ class AutoDeviceTest {
   void theCacheKeyNamesShapeAndHost() {
     var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM, 2, 3, 64, 1,
         io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
-    assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50 on node-1", AutoDevice.key(config, 32, 50, "node-1"));
+    assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50 on node-1", AutoDevice.key(config, 32, 50, 0, "node-1"));
+    assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50, 4 JVM engine threads on node-1", AutoDevice.key(config, 32, 50, 4, "node-1"));
   }
 }

@@ -31,7 +31,6 @@ import io.sparkrnn.job.sync.StepSync;
 import io.sparkrnn.job.sync.StepUpdate.StepRecord;
 import io.sparkrnn.job.sync.StepUpdate;
 import io.sparkrnn.kernel.BadInputException;
-import io.sparkrnn.kernel.device.AutoDevice;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.io.ModelFile;
@@ -412,7 +411,7 @@ public final class Trainer {
     if (barrier) {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
     }
-    String device = resolveDevice(partitions);
+    String device = resolveDevice(sc, partitions);
     if (ExecutorRuntime.localThreads(sc.master()) == 0) { // a local master's executors share the heap checkMemory looked at
       ShardCache.requireFits(config.shardCache(), sc.getConf().getSizeAsBytes("spark.executor.memory", "1g"),
           "the executors' heap (spark.executor.memory)");
@@ -571,21 +570,23 @@ public final class Trainer {
   private String autoChoice;
 
   /**
-   * {@code --device}, or for {@code --engine kernel --device auto} the device {@link AutoDevice}
+   * {@code --device}, or for {@code --engine kernel --device auto} the device {@link io.sparkrnn.kernel.device.AutoDevice}
    * picks by timing a few steps of this run's shape (the sequences of one partition, the first
-   * window's T) on the driver; logged, and recorded in the report. The executors run the picked
-   * device, so every partition computes with the same kernels.
+   * window's T, the tasks' JVM engine threads) in one executor ({@link AutoDeviceJob}); logged,
+   * and recorded in the report. Every executor runs the picked device, so every partition
+   * computes with the same kernels.
    */
-  private String resolveDevice(int partitions) {
+  private String resolveDevice(JavaSparkContext sc, int partitions) {
     autoChoice = null;
     if (!config.engine().equals("kernel") || !config.device().equals("auto")) {
       return config.device();
     }
     int perPartition = Math.max(1, (config.batch() + partitions - 1) / partitions);
-    AutoDevice.Choice choice = AutoDevice.choose(model, perPartition, schedule.windowLength(0), config.seed());
-    autoChoice = choice.describe();
+    int threads = ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions);
+    AutoDeviceJob.Picked picked = AutoDeviceJob.choose(sc, model, perPartition, schedule.windowLength(0), config.seed(), threads);
+    autoChoice = picked.line();
     log.println(autoChoice);
-    return choice.device();
+    return picked.device();
   }
 
   /**

@@ -104,6 +104,9 @@ class ClusterFaultTest {
       ManagedProcess d = cluster.submit("baseline", Map.of(), train(sine, out));
       assertEquals(0, d.awaitExit(RUN_TIMEOUT), d.tail(40));
       assertTrue(d.output().contains("done: " + STEPS + " steps"), d.tail(40));
+      // --device auto (the default) measures in an executor, whose devices the run uses, not in the driver
+      assertTrue(Pattern.compile("(?m)^--device auto: (gpu|jvm) \\(.*; chosen in executor \\d+\\)$").matcher(d.output()).find(),
+          d.tail(40));
       baseline = out;
     }
     return baseline;

@@ -459,6 +459,7 @@ class SparkTrainingTest {
     String report = Files.readString(out.resolve("report.md"));
     assertTrue(report.contains("OpenCL") || report.contains("JVM"), "the report names the device: " + report);
     assertTrue(report.contains("- --device auto: "), "the report records auto's choice (the default device): " + report);
+    assertTrue(report.contains("chosen in the driver's JVM (local master))"), "and where it was measured: " + report);
     assertFalse(s.devices().isEmpty());
   }
 

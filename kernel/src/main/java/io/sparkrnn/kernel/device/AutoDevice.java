@@ -121,15 +121,19 @@ public final class AutoDevice {
    */
   public static Choice choose(ModelConfig config, int batchSize, int steps, long seed, int jvmThreads, double budgetSeconds) {
     boolean gpu = Devices.available().contains(DeviceChoice.GPU);
-    String host;
-    try {
-      host = java.net.InetAddress.getLocalHost().getHostName();
-    } catch (java.net.UnknownHostException e) {
-      host = "unknown host";
-    }
+    String host = host();
     List<DeviceChoice> candidates = gpu ? List.of(DeviceChoice.GPU, DeviceChoice.JVM) : List.of(DeviceChoice.JVM);
     return choose(key(config, batchSize, steps, jvmThreads, host), candidates,
         d -> time(d, config, batchSize, steps, seed, budgetSeconds / 2, jvmThreads));
+  }
+
+  /** This host's name, for the cache key and the log line. */
+  static String host() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.net.UnknownHostException e) {
+      return "unknown host";
+    }
   }
 
   /** The cache key: the shape that is timed, the JVM engine's threads where named, and the host. */
@@ -160,6 +164,8 @@ public final class AutoDevice {
       try {
         double rate = timer.seqPerS(d);
         r = new Rate(d.id(), rate, Double.isFinite(rate) && rate > 0 ? null : "no rate: " + rate);
+      } catch (BadInputException e) {
+        throw e; // the input's fault, which every engine would meet: reported as such, not as a device failing
       } catch (RuntimeException e) {
         r = new Rate(d.id(), Double.NaN, e.getClass().getSimpleName() + ": " + e.getMessage());
       }

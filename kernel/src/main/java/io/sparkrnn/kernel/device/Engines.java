@@ -17,12 +17,13 @@ import java.util.logging.Logger;
  * <ul>
  *   <li>{@code gpu}, {@code cpu-opencl}: the Aparapi OpenCL kernels on that device ({@link AparapiEngine});
  *   <li>{@code jvm}: the multi-threaded Java engine with SIMD matrix products ({@link JvmEngine});
- *   <li>{@code auto}: an OpenCL GPU when there is one, else the Java engine. Without a GPU the Java
- *       engine beats the tiled OpenCL kernels on PoCL by 12–21× on a 2-core CPU (docs/PERFORMANCE.md), so
- *       auto does not pick PoCL; name {@code cpu-opencl} to run there. The choice is logged.
- *       {@code train} does not come here with auto: it times both at its own shape first
- *       ({@link AutoDevice}) and names the faster; this kind-based rule serves the callers that
- *       have no shape yet (predict, evaluate, generate, transform).
+ *   <li>{@code auto}: with an OpenCL GPU whose kernel compiles and launches there, the faster of
+ *       the GPU and the Java engine, timed on the first call ({@link MeasuredEngine}); else the
+ *       Java engine. Without a GPU the Java engine beats the tiled OpenCL kernels on PoCL by
+ *       12–21× on a 2-core CPU (docs/PERFORMANCE.md), so auto does not time PoCL; name
+ *       {@code cpu-opencl} to run there. The choice is logged. {@code train} does not come here
+ *       with auto: it times both at its own shape in an executor before its first step
+ *       ({@link AutoDevice}) and names the faster.
  * </ul>
  */
 public final class Engines {
@@ -60,7 +61,9 @@ public final class Engines {
           AparapiEngine gpu = new AparapiEngine(Devices.resolve(DeviceChoice.AUTO));
           // the next engines in this JVM (one per task) do not try again, for the life of the JVM
           gpuUnusable = whyUnusable(gpu);
-          return gpuOrJvm(gpu, jvmThreads);
+          BpttEngine usable = gpuOrJvm(gpu, jvmThreads);
+          return usable != gpu ? usable
+              : new MeasuredEngine(gpu, () -> new JvmEngine(jvmThreads), AutoDevice.host(), AutoDevice.budgetSeconds());
         }
         JvmEngine jvm = new JvmEngine(jvmThreads);
         logOnce(gpuUnusable != null ? "--device auto: " + gpuUnusable + "; picked the JVM engine instead: " + jvm.describe()
@@ -83,7 +86,8 @@ public final class Engines {
   static BpttEngine gpuOrJvm(AparapiEngine gpu, int jvmThreads) {
     String why = whyUnusable(gpu);
     if (why == null) {
-      logOnce("--device auto: " + gpu.describe() + " [" + gpu.device().reason() + "]");
+      logOnce("--device auto: the kernel compiled and launched on " + gpu.describe() + " [" + gpu.device().reason()
+          + "]; it and the JVM engine are timed at the first call");
       return gpu;
     }
     gpu.close();
@@ -106,7 +110,7 @@ public final class Engines {
   /** The choices already logged in this JVM: the driver and local-mode tasks share it, and one line each is enough. */
   private static final java.util.Set<String> LOGGED = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-  private static void logOnce(String message) {
+  static void logOnce(String message) {
     if (LOGGED.add(message)) {
       LOG.info(message);
     }
@@ -120,7 +124,7 @@ public final class Engines {
     }
     ResolvedDevice resolved = Devices.resolve(d);
     String aparapi = "aparapi on " + resolved.info().describe() + "; " + Devices.tiling(resolved);
-    return d == DeviceChoice.AUTO ? "train: the faster of " + aparapi + " and the JVM engine, timed at the run's shape; else " + aparapi
-        : aparapi;
+    return d == DeviceChoice.AUTO ? "the faster of " + aparapi + " and the JVM engine, timed at the run's shape (train) or at the"
+        + " first call's (elsewhere)" : aparapi;
   }
 }

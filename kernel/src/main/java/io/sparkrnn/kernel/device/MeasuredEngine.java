@@ -1,0 +1,145 @@
+package io.sparkrnn.kernel.device;
+
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.BpttResult;
+import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.ForwardResult;
+import io.sparkrnn.kernel.engine.GroupedResult;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.model.State;
+import java.util.List;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+/**
+ * {@code --device auto} on a GPU host for the callers that learn their shape only at their first
+ * call (predict, evaluate, generate, Spark ML's transform, the quickstart): that call is timed on
+ * the GPU's engine and on the JVM engine ({@link AutoDevice#choose(String, List, AutoDevice.Timer)}:
+ * each gets half the budget, at least one call), the faster is kept for the engine's life and the
+ * other closed. Forward calls are timed as forward calls and training calls as training calls,
+ * each at the call's own B and T. The choice is cached per kind of call, shape and host in this
+ * JVM, so the next engine of the same shape (the next Spark task) does not time again. Logged once
+ * per shape.
+ *
+ * <p>The timing runs the first call's work several times more (about the budget, 2 s by default,
+ * or one call per engine where a call takes longer), once per shape and JVM. {@code train} does
+ * not come here: it times in an executor before its first step ({@code AutoDeviceJob}) and names
+ * the device its tasks run.
+ */
+final class MeasuredEngine implements BpttEngine {
+  private static final Logger LOG = Logger.getLogger(MeasuredEngine.class.getName());
+
+  private final String host;
+  private final double budgetSeconds;
+  private BpttEngine gpu;
+  private final Supplier<BpttEngine> jvmFactory;
+  private BpttEngine jvm;
+  private BpttEngine chosen;
+  private AutoDevice.Choice choice;
+
+  /**
+   * @param gpu the GPU's engine, its kernel compiled for the GPU ({@link Engines#gpuOrJvm}); owned from here on
+   * @param jvmFactory makes the JVM engine, when it is timed or picked
+   */
+  MeasuredEngine(BpttEngine gpu, Supplier<BpttEngine> jvmFactory, String host, double budgetSeconds) {
+    this.gpu = gpu;
+    this.jvmFactory = jvmFactory;
+    this.host = host;
+    this.budgetSeconds = budgetSeconds;
+  }
+
+  @Override
+  public ForwardResult forward(Params params, Batch batch, State initial) {
+    pick("forward", params, batch, e -> e.forward(params, batch, initial));
+    return chosen.forward(params, batch, initial);
+  }
+
+  @Override
+  public BpttResult lossAndGradient(Params params, Batch batch, State initial) {
+    pick("training step", params, batch, e -> e.lossAndGradient(params, batch, initial));
+    return chosen.lossAndGradient(params, batch, initial);
+  }
+
+  @Override
+  public GroupedResult lossAndGradients(Params params, Batch batch, State initial, int[] bounds) {
+    pick("training step", params, batch, e -> e.lossAndGradients(params, batch, initial, bounds));
+    return chosen.lossAndGradients(params, batch, initial, bounds);
+  }
+
+  /** The choice this engine made at its first call, or null before it. */
+  AutoDevice.Choice choice() {
+    return choice;
+  }
+
+  /** On the first call: the cached choice for this kind of call and shape, or both engines timed on it. */
+  private void pick(String kind, Params params, Batch batch, Function<BpttEngine, ?> call) {
+    if (chosen != null) {
+      return;
+    }
+    String key = kind + ": " + AutoDevice.key(params.config(), batch.batchSize(), batch.steps(), 0, host);
+    choice = AutoDevice.choose(key, List.of(DeviceChoice.GPU, DeviceChoice.JVM), d -> time(engine(d), batch.batchSize(), call));
+    chosen = engine(DeviceChoice.parse(choice.device()));
+    if (chosen == gpu) {
+      closeJvm();
+    } else {
+      gpu.close();
+      gpu = null;
+    }
+    Engines.logOnce(choice.describe() + " -> " + chosen.describe());
+  }
+
+  private BpttEngine engine(DeviceChoice d) {
+    if (d == DeviceChoice.GPU) {
+      return gpu;
+    }
+    if (jvm == null) {
+      jvm = jvmFactory.get();
+    }
+    return jvm;
+  }
+
+  /** Calls until half the budget is spent (at least once, at most 1 + {@link AutoDevice#MAX_TIMED}); B / the median of the calls after the first, or the first alone. */
+  private double time(BpttEngine engine, int batchSize, Function<BpttEngine, ?> call) {
+    double[] seconds = new double[1 + AutoDevice.MAX_TIMED];
+    int n = 0;
+    long start = System.nanoTime();
+    while (n < seconds.length && (n == 0 || (System.nanoTime() - start) / 1e9 < budgetSeconds / 2)) {
+      long t0 = System.nanoTime();
+      call.apply(engine);
+      seconds[n++] = (System.nanoTime() - t0) / 1e9;
+    }
+    double[] timed = n == 1 ? new double[] {seconds[0]} : java.util.Arrays.copyOfRange(seconds, 1, n); // the first call warms up
+    java.util.Arrays.sort(timed);
+    int m = timed.length;
+    double median = m % 2 == 1 ? timed[m / 2] : (timed[m / 2 - 1] + timed[m / 2]) / 2;
+    return batchSize / median;
+  }
+
+  @Override
+  public long workingBytes() {
+    return chosen == null ? -1 : chosen.workingBytes();
+  }
+
+  @Override
+  public String describe() {
+    return chosen != null ? chosen.describe() : "auto: the faster of " + gpu.describe() + " and the JVM engine, timed at the first call";
+  }
+
+  @Override
+  public void close() {
+    if (gpu != null) {
+      gpu.close();
+      gpu = null;
+    }
+    closeJvm();
+  }
+
+  private void closeJvm() {
+    if (jvm != null) {
+      jvm.close();
+      jvm = null;
+    }
+  }
+}

@@ -1,0 +1,185 @@
+package io.sparkrnn.kernel.device;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.AparapiEngine;
+import io.sparkrnn.kernel.aparapi.AparapiEngineTest;
+import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.engine.BpttResult;
+import io.sparkrnn.kernel.engine.ForwardResult;
+import io.sparkrnn.kernel.jvm.JvmEngine;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.model.State;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code --device auto} for the callers that learn their shape at the first call: that call is
+ * timed on both engines and the faster kept. The engines here are stand-ins whose speed is set by
+ * a sleep (so the expected pick does not depend on this machine), and once the OpenCL kernels on
+ * PoCL against the JVM engine.
+ */
+class MeasuredEngineTest {
+  private static final ModelConfig CONFIG = new ModelConfig(CellType.LSTM, 1, 2, 8, 1, Mode.SEQ2SEQ, LossType.MSE);
+  private static final Params PARAMS = Params.initialize(CONFIG, 3);
+  private static final Batch BATCH = Batch.random(CONFIG, 6, 4, 5);
+
+  @BeforeEach
+  void forget() {
+    AutoDevice.clearCache();
+  }
+
+  /** The JVM engine's results, after sleepMillis per call, or a failure; counts calls and closes. */
+  static final class StandIn implements BpttEngine {
+    final JvmEngine inner = new JvmEngine(1);
+    final long sleepMillis;
+    final RuntimeException failure;
+    int calls;
+    boolean closed;
+
+    StandIn(long sleepMillis, RuntimeException failure) {
+      this.sleepMillis = sleepMillis;
+      this.failure = failure;
+    }
+
+    private void call() {
+      calls++;
+      if (failure != null) {
+        throw failure;
+      }
+      try {
+        Thread.sleep(sleepMillis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    @Override
+    public ForwardResult forward(Params params, Batch batch, State initial) {
+      call();
+      return inner.forward(params, batch, initial);
+    }
+
+    @Override
+    public BpttResult lossAndGradient(Params params, Batch batch, State initial) {
+      call();
+      return inner.lossAndGradient(params, batch, initial);
+    }
+
+    @Override
+    public String describe() {
+      return "stand-in sleeping " + sleepMillis + " ms";
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+      inner.close();
+    }
+  }
+
+  private static float[] jvmForward() {
+    try (JvmEngine e = new JvmEngine(1)) {
+      return e.forward(PARAMS, BATCH, null).outputs();
+    }
+  }
+
+  @Test
+  void theFirstCallTimesBothEnginesKeepsTheFasterAndClosesTheOther() {
+    StandIn gpu = new StandIn(0, null);
+    StandIn[] jvm = new StandIn[1];
+    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> jvm[0] = new StandIn(20, null), "h", 0.2)) {
+      assertNull(auto.choice());
+      assertTrue(auto.describe().startsWith("auto: the faster of stand-in sleeping 0 ms"), auto.describe());
+      float[] out = auto.forward(PARAMS, BATCH, null).outputs();
+      assertArrayEquals(jvmForward(), out, "the kept engine computes the call");
+      assertEquals("gpu", auto.choice().device(), auto.choice().describe());
+      assertEquals(2, auto.choice().rates().size());
+      assertTrue(auto.choice().rates().get(0).seqPerS() > auto.choice().rates().get(1).seqPerS(), auto.choice().describe());
+      assertTrue(auto.choice().shape().startsWith("forward: lstm L=1 F=2 H=8 O=1 seq2seq B=4 T=6 on h"), auto.choice().shape());
+      assertTrue(jvm[0].calls >= 1 && jvm[0].closed, "the JVM engine was timed, then closed");
+      assertFalse(gpu.closed);
+      assertEquals("stand-in sleeping 0 ms", auto.describe());
+      int before = gpu.calls;
+      auto.forward(PARAMS, BATCH, null);
+      assertEquals(before + 1, gpu.calls, "later calls are not timed");
+    }
+    assertTrue(gpu.closed, "closing the engine closes the kept one");
+  }
+
+  @Test
+  void aSlowGpuLosesToTheJvmEngineAndIsClosed() {
+    StandIn gpu = new StandIn(20, null);
+    StandIn jvm = new StandIn(0, null);
+    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> jvm, "h", 0.2)) {
+      auto.lossAndGradient(PARAMS, BATCH, null);
+      assertEquals("jvm", auto.choice().device());
+      assertTrue(auto.choice().shape().startsWith("training step: "), auto.choice().shape());
+      assertTrue(gpu.closed);
+      assertFalse(jvm.closed);
+    }
+    assertTrue(jvm.closed);
+  }
+
+  @Test
+  void aGpuThatFailsIsReportedAndTheJvmEngineRuns() {
+    StandIn gpu = new StandIn(0, new IllegalStateException("CL_OUT_OF_RESOURCES"));
+    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> new StandIn(0, null), "h", 0.1)) {
+      assertArrayEquals(jvmForward(), auto.forward(PARAMS, BATCH, null).outputs());
+      assertEquals("jvm", auto.choice().device());
+      assertTrue(auto.choice().describe().contains("gpu failed (IllegalStateException: CL_OUT_OF_RESOURCES)"), auto.choice().describe());
+      assertTrue(gpu.closed);
+    }
+  }
+
+  @Test
+  void badInputIsReportedAsSuchNotAsEveryEngineFailing() {
+    BadInputException bad = new BadInputException("x: expected 2 features, found 3");
+    try (MeasuredEngine auto = new MeasuredEngine(new StandIn(0, bad), () -> new StandIn(0, bad), "h", 0.1)) {
+      assertEquals(bad, assertThrows(BadInputException.class, () -> auto.forward(PARAMS, BATCH, null)));
+    }
+  }
+
+  @Test
+  void theNextEngineOfTheSameShapeTakesTheCachedChoiceWithoutTiming() {
+    try (MeasuredEngine first = new MeasuredEngine(new StandIn(20, null), () -> new StandIn(0, null), "h", 0.1)) {
+      first.forward(PARAMS, BATCH, null);
+      assertEquals("jvm", first.choice().device());
+    }
+    StandIn gpu = new StandIn(0, null); // now the faster, but not timed again
+    StandIn jvm = new StandIn(0, null);
+    try (MeasuredEngine second = new MeasuredEngine(gpu, () -> jvm, "h", 0.1)) {
+      second.forward(PARAMS, BATCH, null);
+      assertTrue(second.choice().cached(), second.choice().describe());
+      assertEquals(0, gpu.calls);
+      assertEquals(1, jvm.calls, "only the call itself");
+      assertTrue(gpu.closed);
+    }
+  }
+
+  @Test
+  void theOpenClKernelsOnPoclLoseToTheJvmEngineWhenTimed() {
+    // a real measurement: the kernels on PoCL run 12-21x slower than the JVM engine at H = 64 and
+    // 256 (docs/PERFORMANCE.md), and at this tiny shape each of their launches costs more than the
+    // JVM engine's whole call
+    AparapiEngine opencl = new AparapiEngine(AparapiEngineTest.requireOpenClCpu(""));
+    try (MeasuredEngine auto = new MeasuredEngine(opencl, () -> new JvmEngine(1), "h", 0.4)) {
+      float[] out = auto.forward(PARAMS, BATCH, null).outputs();
+      assertEquals("jvm", auto.choice().device(), auto.choice().describe());
+      assertTrue(auto.choice().rates().stream().allMatch(r -> r.error() == null && r.seqPerS() > 0), auto.choice().describe());
+      assertArrayEquals(jvmForward(), out);
+      assertTrue(auto.describe().startsWith("JVM engine"), auto.describe());
+    }
+  }
+}

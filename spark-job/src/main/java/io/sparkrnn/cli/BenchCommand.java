@@ -300,6 +300,9 @@ public final class BenchCommand implements Callable<Integer> {
           // the same ratio from each row's fastest run: another process's load stretches medians,
           // hardly the fastest runs, so on a shared machine this one moves less between invocations
           fwd.put("ratio_to_training_min", (Double) row.get("min_ms") / (Double) fwd.get("min_ms"));
+          if (!d.equals("reference")) {
+            fwd.putAll(pairedRatio(s, config, d));
+          }
           rows.add(fwd);
           out.println(format(fwd));
         }
@@ -466,6 +469,57 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("warmup_last_ms", calls == 0 ? null : lastCallSeconds * 1e3);   // sets the timed runs: ⌈min-seconds / it⌉
       return row;
     }
+  }
+
+  /**
+   * The forward pass's rate over the training step's, taken in pairs: {@link #runs} rounds, each a
+   * window of training calls and one of forward calls (about {@code --min-seconds} / 10 each, at
+   * least one call; the order alternates from round to round), each round's ratio from its own two
+   * windows. The rows' ratio divides medians taken seconds apart; a machine whose speed changes in
+   * between (the shared hosts of docs/PERFORMANCE.md have two) moves it by 20% or more, and the
+   * paired ratio cancels what the two windows of a round share. Keys {@code ratio_paired} (the
+   * median of the rounds), {@code ratio_paired_q1}, {@code ratio_paired_q3}, {@code paired_rounds}.
+   */
+  Map<String, Object> pairedRatio(Shape s, ModelConfig config, String device) {
+    Params params = Params.initialize(config, seed);
+    var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
+    double window = minSeconds / 10;
+    double[] ratios = new double[runs];
+    try (BpttEngine train = Engines.create("kernel", device); BpttEngine fwd = Engines.create("kernel", device)) {
+      Runnable trainCall = () -> train.lossAndGradient(params, b, null);
+      Runnable fwdCall = () -> fwd.forward(params, b, null);
+      for (int i = 0; i < 2; i++) { // new engines' buffers; the JIT compiled both paths for the rows before
+        trainCall.run();
+        fwdCall.run();
+      }
+      for (int r = 0; r < runs; r++) {
+        double tFirst = secondsPerCall(r % 2 == 0 ? trainCall : fwdCall, window);
+        double tSecond = secondsPerCall(r % 2 == 0 ? fwdCall : trainCall, window);
+        ratios[r] = r % 2 == 0 ? tFirst / tSecond : tSecond / tFirst; // training's time a call over forward's
+      }
+    }
+    double[] sorted = ratios.clone();
+    java.util.Arrays.sort(sorted);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("ratio_paired", io.sparkrnn.kernel.bench.AbBench.quantile(sorted, 0.5));
+    m.put("ratio_paired_q1", io.sparkrnn.kernel.bench.AbBench.quantile(sorted, 0.25));
+    m.put("ratio_paired_q3", io.sparkrnn.kernel.bench.AbBench.quantile(sorted, 0.75));
+    m.put("paired_rounds", runs);
+    return m;
+  }
+
+  /** Calls until {@code window} seconds have passed (at least once); seconds per call. */
+  private static double secondsPerCall(Runnable call, double window) {
+    long start = System.nanoTime();
+    long end = start + (long) (window * 1e9);
+    int calls = 0;
+    long now;
+    do {
+      call.run();
+      calls++;
+      now = System.nanoTime();
+    } while (now < end);
+    return (now - start) / 1e9 / calls;
   }
 
   /**
@@ -681,7 +735,9 @@ public final class BenchCommand implements Callable<Integer> {
                 ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",
             r.get("runs"), r.get("engine")) + driverBytes(r) + breakdown(r) + "; " + memoryNotes(r)
         : String.format(Locale.ROOT, "%smin %.2f ms; %s%s; %s; %s", r.get("ratio_to_training") == null ? ""
-            : String.format(Locale.ROOT, "%.2f× the training step (%.2f× by the fastest runs); ", (Double) r.get("ratio_to_training"),
+            : String.format(Locale.ROOT, "%.2f× the training step (%s%.2f× by the fastest runs); ", (Double) r.get("ratio_to_training"),
+                r.get("ratio_paired") == null ? "" : String.format(Locale.ROOT, "paired %.2f×, quartiles %.2f–%.2f over %d rounds; ",
+                    (Double) r.get("ratio_paired"), (Double) r.get("ratio_paired_q1"), (Double) r.get("ratio_paired_q3"), r.get("paired_rounds")),
                 (Double) r.get("ratio_to_training_min")), (Double) r.get("min_ms"),
             r.get("working_mb") == null ? "" : String.format(Locale.ROOT, "working %.1f MB, ", (Double) r.get("working_mb")),
             r.get("alloc_kb_per_step") == null ? "alloc ?" : String.format(Locale.ROOT, "alloc %.0f kB/step", (Double) r.get("alloc_kb_per_step")),

@@ -86,7 +86,7 @@ class BenchCommandTest {
   void forwardAddsAForwardRowPerTrainingRowAndTheLatencyRowsComeWithTheGrid() throws IOException {
     Path json = tmp.resolve("forward.json");
     assertEquals(0, Main.run("bench", "--cells", "lstm", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--forward",
-        "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--json", json.toString()));
+        "--devices", "jvm", "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--json", json.toString()));
     List<?> rows = (List<?>) Json.parse(Files.readString(json));
     assertEquals(6, rows.size(), "(the grid row, B = 8, T = 1000) × (training, forward): " + rows);
     List<List<Integer>> shapes = new java.util.ArrayList<>();
@@ -102,6 +102,12 @@ class BenchCommandTest {
           ((Number) fwd.get("ratio_to_training")).doubleValue(), 1e-9);
       assertEquals(((Number) train.get("min_ms")).doubleValue() / ((Number) fwd.get("min_ms")).doubleValue(),
           ((Number) fwd.get("ratio_to_training_min")).doubleValue(), 1e-9);
+      // the paired ratio: rounds of training and forward windows (--runs of them), median and quartiles
+      double q1 = ((Number) fwd.get("ratio_paired_q1")).doubleValue();
+      double median = ((Number) fwd.get("ratio_paired")).doubleValue();
+      double q3 = ((Number) fwd.get("ratio_paired_q3")).doubleValue();
+      assertTrue(q1 > 0 && q1 <= median && median <= q3 && Double.isFinite(q3), q1 + " " + median + " " + q3);
+      assertEquals(3, ((Number) fwd.get("paired_rounds")).intValue());
       shapes.add(List.of(((Number) train.get("batch")).intValue(), ((Number) train.get("steps")).intValue()));
     }
     assertEquals(List.of(List.of(4, 5), List.of(8, 5), List.of(4, 1000)), shapes, "(B, T) of the grid row, then B = 8, then T = 1000");

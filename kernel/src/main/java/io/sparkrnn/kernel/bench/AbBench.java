@@ -146,7 +146,7 @@ public final class AbBench {
   }
 
   /** The q-quantile of sorted values, interpolated between the two nearest (so the median of an even count is the mean of the middle two). */
-  static double quantile(double[] sorted, double q) {
+  public static double quantile(double[] sorted, double q) {
     double at = q * (sorted.length - 1);
     int lo = (int) Math.floor(at);
     int hi = Math.min(sorted.length - 1, lo + 1);

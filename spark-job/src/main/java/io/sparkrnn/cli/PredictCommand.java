@@ -115,7 +115,8 @@ public final class PredictCommand implements Callable<Integer> {
         chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : staged.uri(), modelUnits, metadata(m));
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", spark.master)) {
       int P = spark.partitions(sc, chosen.size());
-      List<PredictJob.ShardResult> results = PredictJob.run(sc, GradientTask.Context.forScoring(sc, ds, run.engine, run.device, P), input);
+      String device = io.sparkrnn.job.driver.AutoDeviceJob.forScoring(sc, ds, m.config(), run.engine, run.device, P);
+      List<PredictJob.ShardResult> results = PredictJob.run(sc, GradientTask.Context.forScoring(sc, ds, run.engine, device, P), input);
       if (npy) {
         Prediction p = PredictJob.concatenate(results);
         write(p, out, conf, null);

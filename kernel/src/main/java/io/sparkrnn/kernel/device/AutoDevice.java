@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -38,7 +40,8 @@ public final class AutoDevice {
   /** System property: the whole measurement's budget in seconds (default 2). */
   public static final String BUDGET_PROPERTY = "sparkrnn.auto.budgetSeconds";
 
-  private static final Map<String, Choice> CACHE = new ConcurrentHashMap<>();
+  /** Per key, the first caller's measurement, which later callers (and callers at the same time) take. */
+  private static final Map<String, CompletableFuture<Choice>> CACHE = new ConcurrentHashMap<>();
 
   private AutoDevice() {}
 
@@ -46,12 +49,20 @@ public final class AutoDevice {
    * One candidate's measurement.
    *
    * @param device "gpu" or "jvm" (a {@link DeviceChoice} id)
-   * @param seqPerS sequences per second of a training step at the run's shape; NaN when it failed
+   * @param seqPerS sequences per second of a training step (or forward pass) at the run's shape,
+   *     for the JVM engine of all the tasks that run at once in an executor; NaN when it failed
    * @param error why it failed, or null
+   * @param note how the rate was counted ("4 tasks × 625.0"), or null
    */
-  public record Rate(String device, double seqPerS, String error) {
+  public record Rate(String device, double seqPerS, String error, String note) {
+    /** A rate as timed, with no note. */
+    public Rate(String device, double seqPerS, String error) {
+      this(device, seqPerS, error, null);
+    }
+
     String describe() {
-      return error != null ? device + " failed (" + error + ")" : String.format(Locale.ROOT, "%s %.1f seq/s", device, seqPerS);
+      return error != null ? device + " failed (" + error + ")"
+          : String.format(Locale.ROOT, "%s %.1f seq/s", device, seqPerS) + (note == null ? "" : " (" + note + ")");
     }
   }
 
@@ -116,15 +127,19 @@ public final class AutoDevice {
    * Measures (or finds in the cache) and picks, on the devices of the JVM it runs in.
    *
    * @param seed the seed of the random parameters and batch that are timed
-   * @param jvmThreads the JVM engine's threads, as the run's tasks will have them (0: every core)
+   * @param forwardOnly time forward passes (predict, evaluate) instead of training steps
+   * @param jvmThreads the JVM engine's threads, as each task will have them (0: every core)
+   * @param tasks the tasks that run at once in an executor: each has a JVM engine of its own, but
+   *     they share the GPU, so the JVM engine's rate counts this many times (one task's, timed, × tasks)
    * @param budgetSeconds the whole measurement's budget ({@link #budgetSeconds()})
    */
-  public static Choice choose(ModelConfig config, int batchSize, int steps, long seed, int jvmThreads, double budgetSeconds) {
+  public static Choice choose(ModelConfig config, int batchSize, int steps, long seed, boolean forwardOnly, int jvmThreads, int tasks,
+      double budgetSeconds) {
     boolean gpu = Devices.available().contains(DeviceChoice.GPU);
-    String host = host();
     List<DeviceChoice> candidates = gpu ? List.of(DeviceChoice.GPU, DeviceChoice.JVM) : List.of(DeviceChoice.JVM);
-    return choose(key(config, batchSize, steps, jvmThreads, host), candidates,
-        d -> time(d, config, batchSize, steps, seed, budgetSeconds / 2, jvmThreads));
+    String key = (forwardOnly ? "forward: " : "") + key(config, batchSize, steps, jvmThreads, host())
+        + (tasks > 1 ? ", " + tasks + " tasks an executor" : "");
+    return choose(key, candidates, d -> time(d, config, batchSize, steps, seed, budgetSeconds / 2, jvmThreads, forwardOnly), tasks);
   }
 
   /** This host's name, for the cache key and the log line. */
@@ -139,34 +154,82 @@ public final class AutoDevice {
   /** The cache key: the shape that is timed, the JVM engine's threads where named, and the host. */
   static String key(ModelConfig c, int batchSize, int steps, int jvmThreads, String host) {
     return c.cell().id() + " L=" + c.numLayers() + " F=" + c.inputSize() + " H=" + c.hiddenSize() + " O=" + c.outputSize() + " "
-        + c.mode().id() + " B=" + batchSize + " T=" + steps + (jvmThreads > 0 ? ", " + jvmThreads + " JVM engine threads" : "")
+        + c.mode().id() + " B=" + batchSize + " T=" + steps + (jvmThreads > 0 ? ", " + jvmThreads + " JVM engine thread" + (jvmThreads == 1 ? "" : "s") : "")
         + " on " + host;
+  }
+
+  /** As {@link #choose(String, List, Timer, int)} for one task an executor. */
+  static Choice choose(String key, List<DeviceChoice> candidates, Timer timer) {
+    return choose(key, candidates, timer, 1);
   }
 
   /**
    * The choice among {@code candidates} (in order of preference on a tie) by {@code timer}, or the
-   * cached one for {@code key}. One candidate: picked without timing.
+   * cached one for {@code key}. One candidate: picked without timing. Callers of the same key at
+   * once wait for one measurement (an executor starts its tasks together, and timing two at a time
+   * would have them compete for the devices and, as timing is noisy, pick differently).
    *
+   * @param jvmTasks tasks that run at once in an executor, each with its own JVM engine and all
+   *     sharing the GPU: the JVM engine's rate, one task's timed, counts this many times
+   * @throws BadInputException the first one, where every candidate failed with bad input (the
+   *     input's fault, not the devices'); where only some did, it is that engine's failure
    * @throws IllegalStateException naming every failure when no candidate could be timed
    */
-  static Choice choose(String key, List<DeviceChoice> candidates, Timer timer) {
+  static Choice choose(String key, List<DeviceChoice> candidates, Timer timer, int jvmTasks) {
     if (candidates.size() == 1) {
       return new Choice(candidates.get(0).id(), List.of(), false, key);
     }
-    Choice earlier = CACHE.get(key);
+    CompletableFuture<Choice> mine = new CompletableFuture<>();
+    CompletableFuture<Choice> earlier = CACHE.putIfAbsent(key, mine);
     if (earlier != null) {
-      return new Choice(earlier.device, earlier.rates, true, key);
+      Choice c = await(earlier);
+      return new Choice(c.device, c.rates, true, key);
     }
+    try {
+      Choice c = measure(key, candidates, timer, jvmTasks);
+      mine.complete(c);
+      return c;
+    } catch (RuntimeException | Error e) {
+      CACHE.remove(key, mine); // the next caller measures again
+      mine.completeExceptionally(e);
+      throw e;
+    }
+  }
+
+  /** The first caller's choice, or its failure rethrown as it was. */
+  private static Choice await(CompletableFuture<Choice> first) {
+    try {
+      return first.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      if (e.getCause() instanceof Error r) {
+        throw r;
+      }
+      throw e;
+    }
+  }
+
+  private static Choice measure(String key, List<DeviceChoice> candidates, Timer timer, int jvmTasks) {
     List<Rate> rates = new ArrayList<>();
     Rate best = null;
+    BadInputException badInput = null;
+    boolean onlyBadInput = true;
     for (DeviceChoice d : candidates) {
       Rate r;
       try {
         double rate = timer.seqPerS(d);
-        r = new Rate(d.id(), rate, Double.isFinite(rate) && rate > 0 ? null : "no rate: " + rate);
+        boolean scaled = d == DeviceChoice.JVM && jvmTasks > 1;
+        String note = scaled ? String.format(Locale.ROOT, "%d tasks × %.1f", jvmTasks, rate) : null;
+        rate = scaled ? rate * jvmTasks : rate;
+        r = new Rate(d.id(), rate, Double.isFinite(rate) && rate > 0 ? null : "no rate: " + rate, note);
+        onlyBadInput = false;
       } catch (BadInputException e) {
-        throw e; // the input's fault, which every engine would meet: reported as such, not as a device failing
+        badInput = badInput == null ? e : badInput;
+        r = new Rate(d.id(), Double.NaN, e.getClass().getSimpleName() + ": " + e.getMessage());
       } catch (RuntimeException e) {
+        onlyBadInput = false;
         r = new Rate(d.id(), Double.NaN, e.getClass().getSimpleName() + ": " + e.getMessage());
       }
       rates.add(r);
@@ -175,15 +238,16 @@ public final class AutoDevice {
       }
     }
     if (best == null) {
+      if (onlyBadInput && badInput != null) {
+        throw badInput;
+      }
       StringBuilder s = new StringBuilder("--device auto: no engine could run a step of " + key + ":");
       for (Rate r : rates) {
         s.append(' ').append(r.describe()).append(';');
       }
       throw new IllegalStateException(s.append(" name one with --device").toString());
     }
-    Choice c = new Choice(best.device, List.copyOf(rates), false, key);
-    CACHE.put(key, c);
-    return c;
+    return new Choice(best.device, List.copyOf(rates), false, key);
   }
 
   /** Forgets the cached choices (tests). */
@@ -192,19 +256,21 @@ public final class AutoDevice {
   }
 
   /** 2 untimed calls, then timed calls for about {@code seconds} (1 to {@link #MAX_TIMED}); B / the median. */
-  static double time(DeviceChoice device, ModelConfig config, int batchSize, int steps, long seed, double seconds, int jvmThreads) {
+  static double time(DeviceChoice device, ModelConfig config, int batchSize, int steps, long seed, double seconds, int jvmThreads,
+      boolean forwardOnly) {
     Params params = Params.initialize(config, seed);
     Batch batch = Batch.random(config, steps, batchSize, seed + 1);
     try (BpttEngine engine = Engines.create("kernel", device.id(), jvmThreads)) {
+      Runnable call = forwardOnly ? () -> engine.forward(params, batch, null) : () -> engine.lossAndGradient(params, batch, null);
       long start = System.nanoTime();
       for (int i = 0; i < 2; i++) {
-        engine.lossAndGradient(params, batch, null);
+        call.run();
       }
       double[] timed = new double[MAX_TIMED];
       int n = 0;
       while (n < MAX_TIMED && (n == 0 || (System.nanoTime() - start) / 1e9 < seconds)) {
         long t0 = System.nanoTime();
-        engine.lossAndGradient(params, batch, null);
+        call.run();
         timed[n++] = (System.nanoTime() - t0) / 1e9;
       }
       double[] sorted = java.util.Arrays.copyOf(timed, n);

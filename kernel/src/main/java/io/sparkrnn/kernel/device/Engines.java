@@ -58,12 +58,12 @@ public final class Engines {
         return new JvmEngine(jvmThreads);
       case AUTO:
         if (Devices.available().contains(DeviceChoice.GPU) && gpuUnusable == null) {
+          double budget = AutoDevice.budgetSeconds(); // bad input: before anything is compiled
           AparapiEngine gpu = new AparapiEngine(Devices.resolve(DeviceChoice.AUTO));
           // the next engines in this JVM (one per task) do not try again, for the life of the JVM
           gpuUnusable = whyUnusable(gpu);
           BpttEngine usable = gpuOrJvm(gpu, jvmThreads);
-          return usable != gpu ? usable
-              : new MeasuredEngine(gpu, () -> new JvmEngine(jvmThreads), AutoDevice.host(), AutoDevice.budgetSeconds());
+          return usable != gpu ? usable : new MeasuredEngine(gpu, () -> new JvmEngine(jvmThreads), jvmThreads, AutoDevice.host(), budget);
         }
         JvmEngine jvm = new JvmEngine(jvmThreads);
         logOnce(gpuUnusable != null ? "--device auto: " + gpuUnusable + "; picked the JVM engine instead: " + jvm.describe()
@@ -87,7 +87,7 @@ public final class Engines {
     String why = whyUnusable(gpu);
     if (why == null) {
       logOnce("--device auto: the kernel compiled and launched on " + gpu.describe() + " [" + gpu.device().reason()
-          + "]; it and the JVM engine are timed at the first call");
+          + "]; it and the JVM engine are timed at the first call of each shape (once per shape in this JVM)");
       return gpu;
     }
     gpu.close();

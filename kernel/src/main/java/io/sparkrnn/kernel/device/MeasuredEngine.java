@@ -14,14 +14,17 @@ import java.util.function.Supplier;
 import java.util.logging.Logger;
 
 /**
- * {@code --device auto} on a GPU host for the callers that learn their shape only at their first
- * call (predict, evaluate, generate, Spark ML's transform, the quickstart): that call is timed on
+ * {@code --device auto} on a GPU host for the callers in one JVM that learn their shape only at
+ * their first call (predict, evaluate and generate on local files, grad, the quickstart; the Spark
+ * jobs over a dataset pick once in an executor instead, spark-job's AutoDeviceJob, and Spark ML's
+ * transform runs the JVM engine): that call is timed on
  * the GPU's engine and on the JVM engine ({@link AutoDevice#choose(String, List, AutoDevice.Timer)}:
  * each gets half the budget, at least one call), the faster is kept for the engine's life and the
  * other closed. Forward calls are timed as forward calls and training calls as training calls,
  * each at the call's own B and T. The choice is cached per kind of call, shape and host in this
- * JVM, so the next engine of the same shape (the next Spark task) does not time again. Logged once
- * per shape.
+ * JVM (callers at the same time wait for one measurement), so the next engine of the same shape
+ * does not time again; an engine keeps its pick for its life, so every call of a run goes to one
+ * device. Logged once per shape.
  *
  * <p>The timing runs the first call's work several times more (about the budget, 2 s by default,
  * or one call per engine where a call takes longer), once per shape and JVM. {@code train} does
@@ -31,6 +34,7 @@ import java.util.logging.Logger;
 final class MeasuredEngine implements BpttEngine {
   private static final Logger LOG = Logger.getLogger(MeasuredEngine.class.getName());
 
+  private final int jvmThreads;
   private final String host;
   private final double budgetSeconds;
   private BpttEngine gpu;
@@ -42,10 +46,12 @@ final class MeasuredEngine implements BpttEngine {
   /**
    * @param gpu the GPU's engine, its kernel compiled for the GPU ({@link Engines#gpuOrJvm}); owned from here on
    * @param jvmFactory makes the JVM engine, when it is timed or picked
+   * @param jvmThreads the threads it makes the JVM engine with (0: every core), part of the cache key
    */
-  MeasuredEngine(BpttEngine gpu, Supplier<BpttEngine> jvmFactory, String host, double budgetSeconds) {
+  MeasuredEngine(BpttEngine gpu, Supplier<BpttEngine> jvmFactory, int jvmThreads, String host, double budgetSeconds) {
     this.gpu = gpu;
     this.jvmFactory = jvmFactory;
+    this.jvmThreads = jvmThreads;
     this.host = host;
     this.budgetSeconds = budgetSeconds;
   }
@@ -78,7 +84,7 @@ final class MeasuredEngine implements BpttEngine {
     if (chosen != null) {
       return;
     }
-    String key = kind + ": " + AutoDevice.key(params.config(), batch.batchSize(), batch.steps(), 0, host);
+    String key = kind + ": " + AutoDevice.key(params.config(), batch.batchSize(), batch.steps(), jvmThreads, host);
     choice = AutoDevice.choose(key, List.of(DeviceChoice.GPU, DeviceChoice.JVM), d -> time(engine(d), batch.batchSize(), call));
     chosen = engine(DeviceChoice.parse(choice.device()));
     if (chosen == gpu) {
@@ -124,7 +130,8 @@ final class MeasuredEngine implements BpttEngine {
 
   @Override
   public String describe() {
-    return chosen != null ? chosen.describe() : "auto: the faster of " + gpu.describe() + " and the JVM engine, timed at the first call";
+    return chosen != null ? chosen.describe()
+        : gpu != null ? "auto: the faster of " + gpu.describe() + " and the JVM engine, timed at the first call" : "auto: closed";
   }
 
   @Override

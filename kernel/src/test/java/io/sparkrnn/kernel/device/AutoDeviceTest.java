@@ -99,6 +99,75 @@ class AutoDeviceTest {
   }
 
   @Test
+  void callersOfOneShapeAtOnceWaitForOneMeasurement() throws Exception {
+    List<DeviceChoice> asked = java.util.Collections.synchronizedList(new ArrayList<>());
+    AutoDevice.Timer slow = d -> {
+      asked.add(d);
+      try {
+        Thread.sleep(200);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return d == DeviceChoice.GPU ? 10.0 : 20.0;
+    };
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+    try {
+      List<java.util.concurrent.Future<AutoDevice.Choice>> calls = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        calls.add(pool.submit(() -> AutoDevice.choose("lstm B=32 T=50 on h", BOTH, slow)));
+      }
+      int measured = 0;
+      for (var f : calls) {
+        AutoDevice.Choice c = f.get();
+        assertEquals("jvm", c.device());
+        measured += c.cached() ? 0 : 1;
+      }
+      assertEquals(1, measured, "one caller measured, two took its result");
+      assertEquals(BOTH, asked, "each engine timed once");
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aMeasurementThatFailedIsNotKept() {
+    assertThrows(IllegalStateException.class, () -> AutoDevice.choose("k", BOTH, rates(Map.of(), new ArrayList<>())));
+    List<DeviceChoice> asked = new ArrayList<>();
+    AutoDevice.Choice c = AutoDevice.choose("k", BOTH, rates(Map.of(DeviceChoice.GPU, 5.0, DeviceChoice.JVM, 1.0), asked));
+    assertEquals("gpu", c.device());
+    assertFalse(c.cached());
+    assertEquals(BOTH, asked);
+  }
+
+  @Test
+  void badInputOnOneEngineIsThatEnginesFailureAndOnEveryEngineIsRethrown() {
+    io.sparkrnn.kernel.BadInputException tiles = new io.sparkrnn.kernel.BadInputException("tile sizes: 48 KiB of local memory needed");
+    AutoDevice.Choice c = AutoDevice.choose("k", BOTH, d -> {
+      if (d == DeviceChoice.GPU) {
+        throw tiles;
+      }
+      return 10.0;
+    });
+    assertEquals("jvm", c.device());
+    assertTrue(c.describe().contains("gpu failed (BadInputException: tile sizes: 48 KiB of local memory needed)"), c.describe());
+    io.sparkrnn.kernel.BadInputException shape = new io.sparkrnn.kernel.BadInputException("x: expected 2 features, found 3");
+    assertEquals(shape, assertThrows(io.sparkrnn.kernel.BadInputException.class, () -> AutoDevice.choose("k2", BOTH, d -> {
+      throw shape;
+    })));
+  }
+
+  @Test
+  void theJvmEngineCountsOncePerTaskThatRunsAtOnceAsTheyShareTheGpu() {
+    // 4 tasks at once: each has its own JVM engine (300 seq/s timed for one), all share the one GPU
+    AutoDevice.Choice c = AutoDevice.choose("lstm B=16 T=50 on a", BOTH,
+        rates(Map.of(DeviceChoice.GPU, 900.0, DeviceChoice.JVM, 300.0), new ArrayList<>()), 4);
+    assertEquals("jvm", c.device());
+    assertEquals("--device auto: jvm (gpu 900.0 seq/s, jvm 1200.0 seq/s (4 tasks × 300.0); lstm B=16 T=50 on a)", c.describe());
+    assertEquals("gpu", AutoDevice.choose("lstm B=16 T=50 on b", BOTH,
+        rates(Map.of(DeviceChoice.GPU, 900.0, DeviceChoice.JVM, 300.0), new ArrayList<>()), 2).device());
+  }
+
+  @Test
   void theLineSaysWhichJvmMeasured() {
     AutoDevice.Choice c = AutoDevice.choose("lstm B=32 T=50 on a", BOTH,
         rates(Map.of(DeviceChoice.GPU, 900.0, DeviceChoice.JVM, 2500.0), new ArrayList<>()));
@@ -133,7 +202,7 @@ class AutoDeviceTest {
   void theRealTimerReturnsAPositiveRate() {
     var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.GRU, 1, 2, 8, 1,
         io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
-    double rate = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05, 1);
+    double rate = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05, 1, false);
     assertTrue(rate > 0 && Double.isFinite(rate), "seq/s: " + rate);
   }
 
@@ -143,5 +212,6 @@ class AutoDeviceTest {
         io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
     assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50 on node-1", AutoDevice.key(config, 32, 50, 0, "node-1"));
     assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50, 4 JVM engine threads on node-1", AutoDevice.key(config, 32, 50, 4, "node-1"));
+    assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50, 1 JVM engine thread on node-1", AutoDevice.key(config, 32, 50, 1, "node-1"));
   }
 }

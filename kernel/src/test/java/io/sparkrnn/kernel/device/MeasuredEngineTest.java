@@ -99,7 +99,7 @@ class MeasuredEngineTest {
   void theFirstCallTimesBothEnginesKeepsTheFasterAndClosesTheOther() {
     StandIn gpu = new StandIn(0, null);
     StandIn[] jvm = new StandIn[1];
-    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> jvm[0] = new StandIn(20, null), "h", 0.2)) {
+    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> jvm[0] = new StandIn(20, null), 1, "h", 0.2)) {
       assertNull(auto.choice());
       assertTrue(auto.describe().startsWith("auto: the faster of stand-in sleeping 0 ms"), auto.describe());
       float[] out = auto.forward(PARAMS, BATCH, null).outputs();
@@ -107,7 +107,7 @@ class MeasuredEngineTest {
       assertEquals("gpu", auto.choice().device(), auto.choice().describe());
       assertEquals(2, auto.choice().rates().size());
       assertTrue(auto.choice().rates().get(0).seqPerS() > auto.choice().rates().get(1).seqPerS(), auto.choice().describe());
-      assertTrue(auto.choice().shape().startsWith("forward: lstm L=1 F=2 H=8 O=1 seq2seq B=4 T=6 on h"), auto.choice().shape());
+      assertTrue(auto.choice().shape().startsWith("forward: lstm L=1 F=2 H=8 O=1 seq2seq B=4 T=6, 1 JVM engine thread on h"), auto.choice().shape());
       assertTrue(jvm[0].calls >= 1 && jvm[0].closed, "the JVM engine was timed, then closed");
       assertFalse(gpu.closed);
       assertEquals("stand-in sleeping 0 ms", auto.describe());
@@ -122,7 +122,7 @@ class MeasuredEngineTest {
   void aSlowGpuLosesToTheJvmEngineAndIsClosed() {
     StandIn gpu = new StandIn(20, null);
     StandIn jvm = new StandIn(0, null);
-    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> jvm, "h", 0.2)) {
+    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> jvm, 1, "h", 0.2)) {
       auto.lossAndGradient(PARAMS, BATCH, null);
       assertEquals("jvm", auto.choice().device());
       assertTrue(auto.choice().shape().startsWith("training step: "), auto.choice().shape());
@@ -135,7 +135,7 @@ class MeasuredEngineTest {
   @Test
   void aGpuThatFailsIsReportedAndTheJvmEngineRuns() {
     StandIn gpu = new StandIn(0, new IllegalStateException("CL_OUT_OF_RESOURCES"));
-    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> new StandIn(0, null), "h", 0.1)) {
+    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> new StandIn(0, null), 1, "h", 0.1)) {
       assertArrayEquals(jvmForward(), auto.forward(PARAMS, BATCH, null).outputs());
       assertEquals("jvm", auto.choice().device());
       assertTrue(auto.choice().describe().contains("gpu failed (IllegalStateException: CL_OUT_OF_RESOURCES)"), auto.choice().describe());
@@ -146,20 +146,20 @@ class MeasuredEngineTest {
   @Test
   void badInputIsReportedAsSuchNotAsEveryEngineFailing() {
     BadInputException bad = new BadInputException("x: expected 2 features, found 3");
-    try (MeasuredEngine auto = new MeasuredEngine(new StandIn(0, bad), () -> new StandIn(0, bad), "h", 0.1)) {
+    try (MeasuredEngine auto = new MeasuredEngine(new StandIn(0, bad), () -> new StandIn(0, bad), 1, "h", 0.1)) {
       assertEquals(bad, assertThrows(BadInputException.class, () -> auto.forward(PARAMS, BATCH, null)));
     }
   }
 
   @Test
   void theNextEngineOfTheSameShapeTakesTheCachedChoiceWithoutTiming() {
-    try (MeasuredEngine first = new MeasuredEngine(new StandIn(20, null), () -> new StandIn(0, null), "h", 0.1)) {
+    try (MeasuredEngine first = new MeasuredEngine(new StandIn(20, null), () -> new StandIn(0, null), 1, "h", 0.1)) {
       first.forward(PARAMS, BATCH, null);
       assertEquals("jvm", first.choice().device());
     }
     StandIn gpu = new StandIn(0, null); // now the faster, but not timed again
     StandIn jvm = new StandIn(0, null);
-    try (MeasuredEngine second = new MeasuredEngine(gpu, () -> jvm, "h", 0.1)) {
+    try (MeasuredEngine second = new MeasuredEngine(gpu, () -> jvm, 1, "h", 0.1)) {
       second.forward(PARAMS, BATCH, null);
       assertTrue(second.choice().cached(), second.choice().describe());
       assertEquals(0, gpu.calls);
@@ -174,7 +174,7 @@ class MeasuredEngineTest {
     // 256 (docs/PERFORMANCE.md), and at this tiny shape each of their launches costs more than the
     // JVM engine's whole call
     AparapiEngine opencl = new AparapiEngine(AparapiEngineTest.requireOpenClCpu(""));
-    try (MeasuredEngine auto = new MeasuredEngine(opencl, () -> new JvmEngine(1), "h", 0.4)) {
+    try (MeasuredEngine auto = new MeasuredEngine(opencl, () -> new JvmEngine(1), 1, "h", 0.4)) {
       float[] out = auto.forward(PARAMS, BATCH, null).outputs();
       assertEquals("jvm", auto.choice().device(), auto.choice().describe());
       assertTrue(auto.choice().rates().stream().allMatch(r -> r.error() == null && r.seqPerS() > 0), auto.choice().describe());

@@ -140,7 +140,8 @@ public final class Evaluation {
     if (feedback > 0) {
       checkFeedback(config, dataset.spec().steps(), feedback);
     }
-    GradientTask.Context context = GradientTask.Context.forScoring(sc, dataset, engine, device, partitions);
+    GradientTask.Context context = GradientTask.Context.forScoring(sc, dataset, engine,
+        AutoDeviceJob.forScoring(sc, dataset, config, engine, device, partitions), partitions);
     List<Integer> slots = new ArrayList<>();
     for (int p = 0; p < partitions; p++) {
       slots.add(p);

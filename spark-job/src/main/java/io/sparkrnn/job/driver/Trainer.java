@@ -411,11 +411,12 @@ public final class Trainer {
     if (barrier) {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
     }
-    String device = resolveDevice(sc, partitions);
     if (ExecutorRuntime.localThreads(sc.master()) == 0) { // a local master's executors share the heap checkMemory looked at
       ShardCache.requireFits(config.shardCache(), sc.getConf().getSizeAsBytes("spark.executor.memory", "1g"),
           "the executors' heap (spark.executor.memory)");
     }
+    new VirtualPartitions(config.batch(), config.virtualPartitions()).requireTasks(partitions); // before auto's timing job
+    String device = resolveDevice(sc, partitions);
     ShardPlacement placement = new ShardPlacement();
     sc.sc().register(placement, "spark-rnn shard cache");
     // the run's own counters in each executor's cache (which outlives the run); never 0, the id of reads outside training
@@ -572,7 +573,8 @@ public final class Trainer {
   /**
    * {@code --device}, or for {@code --engine kernel --device auto} the device {@link io.sparkrnn.kernel.device.AutoDevice}
    * picks by timing a few steps of this run's shape (the sequences of one partition, the first
-   * window's T, the tasks' JVM engine threads) in one executor ({@link AutoDeviceJob}); logged,
+   * window's T, the tasks' JVM engine threads and how many run at once) in one executor
+   * ({@link AutoDeviceJob}); logged,
    * and recorded in the report. Every executor runs the picked device, so every partition
    * computes with the same kernels.
    */
@@ -583,7 +585,8 @@ public final class Trainer {
     }
     int perPartition = Math.max(1, (config.batch() + partitions - 1) / partitions);
     int threads = ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions);
-    AutoDeviceJob.Picked picked = AutoDeviceJob.choose(sc, model, perPartition, schedule.windowLength(0), config.seed(), threads);
+    AutoDeviceJob.Picked picked = AutoDeviceJob.choose(sc, model, perPartition, schedule.windowLength(0), config.seed(), false, threads,
+        partitions);
     autoChoice = picked.line();
     log.println(autoChoice);
     return picked.device();

@@ -1,0 +1,34 @@
+package io.sparkrnn.job.driver;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.sparkrnn.kernel.BadInputException;
+import org.apache.spark.SparkConf;
+import org.junit.jupiter.api.Test;
+
+/** The task's answer as the driver reads it, and how many tasks share an executor's GPU. */
+class AutoDeviceJobTest {
+  @Test
+  void aChoiceComesBackAndFailuresAreRethrownAsTheyWere() {
+    assertEquals(new AutoDeviceJob.Picked("jvm", "--device auto: jvm (…)"), AutoDeviceJob.unpack(new String[] {"jvm", "--device auto: jvm (…)"}));
+    BadInputException bad = assertThrows(BadInputException.class,
+        () -> AutoDeviceJob.unpack(new String[] {null, "bad input", "-Dsparkrnn.auto.budgetSeconds: … (timed in executor 2)"}));
+    assertEquals("-Dsparkrnn.auto.budgetSeconds: … (timed in executor 2)", bad.getMessage());
+    IllegalStateException failed = assertThrows(IllegalStateException.class,
+        () -> AutoDeviceJob.unpack(new String[] {null, "failure", "--device auto: no engine could run a step of … (timed in executor 2)"}));
+    assertEquals("--device auto: no engine could run a step of … (timed in executor 2)", failed.getMessage());
+  }
+
+  @Test
+  void tasksAtOnceAreTheExecutorsCoresOverTheTasksCpus() {
+    assertEquals(4, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "local[4]")));
+    assertEquals(2, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "local[4]").set("spark.task.cpus", "2")));
+    assertEquals(4, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "spark://127.0.0.1:7077")
+        .set("spark.executor.cores", "8").set("spark.task.cpus", "2")));
+    assertEquals(Runtime.getRuntime().availableProcessors(), AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "yarn")),
+        "no spark.executor.cores: the host's");
+    assertEquals(1, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "yarn").set("spark.executor.cores", "1")
+        .set("spark.task.cpus", "2")), "at least one");
+  }
+}

@@ -475,7 +475,7 @@ public final class BenchCommand implements Callable<Integer> {
    * The forward pass's rate over the training step's, taken in pairs: {@link #runs} rounds, each a
    * window of training calls and one of forward calls (about {@code --min-seconds} / 10 each, at
    * least one call; the order alternates from round to round), each round's ratio from its own two
-   * windows. The rows' ratio divides medians taken seconds apart; a machine whose speed changes in
+   * windows' median calls. The rows' ratio divides medians taken seconds apart; a machine whose speed changes in
    * between (the shared hosts of docs/PERFORMANCE.md have two) moves it by 20% or more, and the
    * paired ratio cancels what the two windows of a round share. Keys {@code ratio_paired} (the
    * median of the rounds), {@code ratio_paired_q1}, {@code ratio_paired_q3}, {@code paired_rounds}.
@@ -508,18 +508,26 @@ public final class BenchCommand implements Callable<Integer> {
     return m;
   }
 
-  /** Calls until {@code window} seconds have passed (at least once); seconds per call. */
+  /**
+   * Calls until {@code window} seconds have passed (at least once); the median call's seconds, the
+   * statistic of the rows (a mean would count the training step's occasional collection pause
+   * against it, and the ratio would differ from the rows' for that alone).
+   */
   private static double secondsPerCall(Runnable call, double window) {
-    long start = System.nanoTime();
-    long end = start + (long) (window * 1e9);
+    long end = System.nanoTime() + (long) (window * 1e9);
+    double[] seconds = new double[16];
     int calls = 0;
     long now;
     do {
+      long t0 = System.nanoTime();
       call.run();
-      calls++;
       now = System.nanoTime();
+      if (calls == seconds.length) {
+        seconds = java.util.Arrays.copyOf(seconds, 2 * calls);
+      }
+      seconds[calls++] = (now - t0) / 1e9;
     } while (now < end);
-    return (now - start) / 1e9 / calls;
+    return io.sparkrnn.job.report.TrainingMetrics.median(java.util.Arrays.copyOf(seconds, calls));
   }
 
   /**

@@ -273,10 +273,14 @@ public final class AutoDevice {
         call.run();
         timed[n++] = (System.nanoTime() - t0) / 1e9;
       }
-      double[] sorted = java.util.Arrays.copyOf(timed, n);
-      java.util.Arrays.sort(sorted);
-      double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-      return batchSize / median;
+      return batchSize / median(java.util.Arrays.copyOf(timed, n));
     }
+  }
+
+  /** The median of the values (the mean of the middle two for an even count); sorts them in place. */
+  static double median(double[] values) {
+    java.util.Arrays.sort(values);
+    int n = values.length;
+    return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
   }
 }

@@ -117,10 +117,7 @@ final class MeasuredEngine implements BpttEngine {
       seconds[n++] = (System.nanoTime() - t0) / 1e9;
     }
     double[] timed = n == 1 ? new double[] {seconds[0]} : java.util.Arrays.copyOfRange(seconds, 1, n); // the first call warms up
-    java.util.Arrays.sort(timed);
-    int m = timed.length;
-    double median = m % 2 == 1 ? timed[m / 2] : (timed[m / 2 - 1] + timed[m / 2]) / 2;
-    return batchSize / median;
+    return batchSize / AutoDevice.median(timed);
   }
 
   @Override

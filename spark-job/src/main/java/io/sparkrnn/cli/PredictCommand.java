@@ -115,7 +115,7 @@ public final class PredictCommand implements Callable<Integer> {
         chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : staged.uri(), modelUnits, metadata(m));
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", spark.master)) {
       int P = spark.partitions(sc, chosen.size());
-      String device = io.sparkrnn.job.driver.AutoDeviceJob.forScoring(sc, ds, m.config(), run.engine, run.device, P);
+      String device = io.sparkrnn.job.driver.AutoDeviceJob.forScoring(sc, ds, input.shards(), m.config(), run.engine, run.device, P);
       List<PredictJob.ShardResult> results = PredictJob.run(sc, GradientTask.Context.forScoring(sc, ds, run.engine, device, P), input);
       if (npy) {
         Prediction p = PredictJob.concatenate(results);

@@ -12,8 +12,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * {@code --device auto} by measurement: times a few warm training steps of the run's own shape on
@@ -22,8 +24,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * engine on many cores. With no OpenCL GPU the JVM engine is the only candidate (PoCL's OpenCL on
  * the CPU is 20–100× slower than it, docs/PERFORMANCE.md) and nothing is timed.
  *
- * <p>Each candidate gets half the budget: 2 untimed calls, then timed calls until its half is
- * spent (at least 1, at most {@link #MAX_TIMED}); its rate is B / the median call. A candidate that
+ * <p>Each candidate gets half the budget: 1 untimed call, then timed calls until its half is
+ * spent (at least 1, at most {@link #MAX_TIMED}; none where the untimed call alone overran it,
+ * which then counts); its rate is B / the median call ({@link #rate}). A candidate that
  * fails (an OpenCL build error, say) is reported with its error and not picked; if every candidate
  * fails, the first failure is thrown. The result is cached in this JVM per shape and host, so a
  * second run of the same shape (a Spark ML fit after another) does not time again.
@@ -31,10 +34,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>The JIT compiles the JVM engine's SIMD code only after some calls, so within a second or two
  * its rate is a lower bound; the choice favours the GPU a little, never the other way round.
  *
- * <p>It times the devices of the JVM it runs in. {@code train} runs it in an executor (a one-task
- * Spark job), since in a cluster the GPUs are the executors' and the driver may have none.
+ * <p>It times the devices of the JVM it runs in. {@code train}, and predict and evaluate over a
+ * dataset, run it in an executor (a one-task Spark job, spark-job's AutoDeviceJob), since in a
+ * cluster the GPUs are the executors' and the driver may have none.
  */
 public final class AutoDevice {
+  private static final Logger LOG = Logger.getLogger(AutoDevice.class.getName());
   /** Timed calls per candidate, at most. */
   static final int MAX_TIMED = 7;
   /** System property: the whole measurement's budget in seconds (default 2). */
@@ -132,14 +137,23 @@ public final class AutoDevice {
    * @param tasks the tasks that run at once in an executor: each has a JVM engine of its own, but
    *     they share the GPU, so the JVM engine's rate counts this many times (one task's, timed, × tasks)
    * @param budgetSeconds the whole measurement's budget ({@link #budgetSeconds()})
+   * @param groups for a training step, the bounds of the groups (virtual partitions) of one task's
+   *     batch as it passes them to {@code lossAndGradients} ([0, …, batchSize]; an engine may work
+   *     per group, so the count changes its rate), or null for one group
    */
   public static Choice choose(ModelConfig config, int batchSize, int steps, long seed, boolean forwardOnly, int jvmThreads, int tasks,
-      double budgetSeconds) {
+      double budgetSeconds, int[] groups) {
+    if (groups != null && (groups.length < 2 || groups[0] != 0 || groups[groups.length - 1] != batchSize)) {
+      throw new IllegalArgumentException("groups " + java.util.Arrays.toString(groups) + " do not span a batch of " + batchSize);
+    }
     boolean gpu = Devices.available().contains(DeviceChoice.GPU);
     List<DeviceChoice> candidates = gpu ? List.of(DeviceChoice.GPU, DeviceChoice.JVM) : List.of(DeviceChoice.JVM);
+    int[] timedGroups = forwardOnly || groups == null || groups.length == 2 ? null : groups.clone();
     String key = (forwardOnly ? "forward: " : "") + key(config, batchSize, steps, jvmThreads, host())
+        + (timedGroups != null ? ", " + (timedGroups.length - 1) + " virtual partitions a task" : "")
         + (tasks > 1 ? ", " + tasks + " tasks an executor" : "");
-    return choose(key, candidates, d -> time(d, config, batchSize, steps, seed, budgetSeconds / 2, jvmThreads, forwardOnly), tasks);
+    return choose(key, candidates, d -> time(d, config, batchSize, steps, seed, budgetSeconds / 2, jvmThreads, forwardOnly, timedGroups),
+        tasks);
   }
 
   /** This host's name, for the cache key and the log line. */
@@ -196,18 +210,24 @@ public final class AutoDevice {
     }
   }
 
-  /** The first caller's choice, or its failure rethrown as it was. */
+  /**
+   * The first caller's choice, or its failure rethrown as it was. Interruptible: a Spark task that
+   * is killed while it waits stops waiting (its interrupt flag kept set).
+   */
   private static Choice await(CompletableFuture<Choice> first) {
     try {
-      return first.join();
-    } catch (CompletionException e) {
+      return first.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("--device auto: interrupted while waiting for another task's measurement", e);
+    } catch (ExecutionException e) {
       if (e.getCause() instanceof RuntimeException r) {
         throw r;
       }
       if (e.getCause() instanceof Error r) {
         throw r;
       }
-      throw e;
+      throw new IllegalStateException(e.getCause()); // measure throws nothing checked
     }
   }
 
@@ -231,6 +251,7 @@ public final class AutoDevice {
       } catch (RuntimeException e) {
         onlyBadInput = false;
         r = new Rate(d.id(), Double.NaN, e.getClass().getSimpleName() + ": " + e.getMessage());
+        LOG.log(Level.WARNING, "--device auto: " + d.id() + " failed at " + key, e); // the line keeps the message, the log the trace
       }
       rates.add(r);
       if (r.error == null && (best == null || r.seqPerS > best.seqPerS)) {
@@ -255,26 +276,44 @@ public final class AutoDevice {
     CACHE.clear();
   }
 
-  /** 2 untimed calls, then timed calls for about {@code seconds} (1 to {@link #MAX_TIMED}); B / the median. */
+  /**
+   * Times one candidate at the run's shape: a training step ({@code lossAndGradients} over the
+   * given groups where there are some, as a training task calls it) or a forward pass.
+   */
   static double time(DeviceChoice device, ModelConfig config, int batchSize, int steps, long seed, double seconds, int jvmThreads,
-      boolean forwardOnly) {
+      boolean forwardOnly, int[] groups) {
     Params params = Params.initialize(config, seed);
     Batch batch = Batch.random(config, steps, batchSize, seed + 1);
     try (BpttEngine engine = Engines.create("kernel", device.id(), jvmThreads)) {
-      Runnable call = forwardOnly ? () -> engine.forward(params, batch, null) : () -> engine.lossAndGradient(params, batch, null);
-      long start = System.nanoTime();
-      for (int i = 0; i < 2; i++) {
-        call.run();
-      }
-      double[] timed = new double[MAX_TIMED];
-      int n = 0;
-      while (n < MAX_TIMED && (n == 0 || (System.nanoTime() - start) / 1e9 < seconds)) {
-        long t0 = System.nanoTime();
-        call.run();
-        timed[n++] = (System.nanoTime() - t0) / 1e9;
-      }
-      return batchSize / median(java.util.Arrays.copyOf(timed, n));
+      Runnable call = forwardOnly ? () -> engine.forward(params, batch, null)
+          : groups != null ? () -> engine.lossAndGradients(params, batch, null, groups)
+          : () -> engine.lossAndGradient(params, batch, null);
+      return rate(call, batchSize, seconds);
     }
+  }
+
+  /**
+   * Sequences per second of {@code call}, which computes {@code batchSize} sequences: one untimed
+   * call (the JIT's, or the device's, first), then timed calls until {@code seconds} have passed
+   * since the start (at least 1, at most {@link #MAX_TIMED}); B / the median timed call. Where the
+   * untimed call alone took longer than {@code seconds}, it is the measurement (a cold call, for
+   * every candidate alike), so a large shape costs one call per engine, not three.
+   */
+  static double rate(Runnable call, int batchSize, double seconds) {
+    long start = System.nanoTime();
+    call.run();
+    double first = (System.nanoTime() - start) / 1e9;
+    if (first >= seconds) {
+      return batchSize / first;
+    }
+    double[] timed = new double[MAX_TIMED];
+    int n = 0;
+    while (n < MAX_TIMED && (n == 0 || (System.nanoTime() - start) / 1e9 < seconds)) {
+      long t0 = System.nanoTime();
+      call.run();
+      timed[n++] = (System.nanoTime() - t0) / 1e9;
+    }
+    return batchSize / median(java.util.Arrays.copyOf(timed, n));
   }
 
   /** The median of the values (the mean of the middle two for an even count); sorts them in place. */

@@ -21,9 +21,9 @@ import java.util.logging.Logger;
  *       the GPU and the Java engine, timed on the first call ({@link MeasuredEngine}); else the
  *       Java engine. Without a GPU the Java engine beats the tiled OpenCL kernels on PoCL by
  *       12–21× on a 2-core CPU (docs/PERFORMANCE.md), so auto does not time PoCL; name
- *       {@code cpu-opencl} to run there. The choice is logged. {@code train} does not come here
- *       with auto: it times both at its own shape in an executor before its first step
- *       ({@link AutoDevice}) and names the faster.
+ *       {@code cpu-opencl} to run there. The choice is logged. {@code train}, and predict and
+ *       evaluate over a dataset, do not come here with auto: they time both at their own shape in
+ *       an executor before their job ({@link AutoDevice}) and name the faster.
  * </ul>
  */
 public final class Engines {

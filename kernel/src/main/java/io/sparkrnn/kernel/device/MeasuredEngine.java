@@ -27,7 +27,7 @@ import java.util.logging.Logger;
  * device. Logged once per shape.
  *
  * <p>The timing runs the first call's work several times more (about the budget, 2 s by default,
- * or one call per engine where a call takes longer), once per shape and JVM. {@code train} does
+ * or one call per engine where a call takes longer: {@link AutoDevice#rate}), once per shape and JVM. {@code train} does
  * not come here: it times in an executor before its first step ({@code AutoDeviceJob}) and names
  * the device its tasks run.
  */
@@ -85,7 +85,10 @@ final class MeasuredEngine implements BpttEngine {
       return;
     }
     String key = kind + ": " + AutoDevice.key(params.config(), batch.batchSize(), batch.steps(), jvmThreads, host);
-    choice = AutoDevice.choose(key, List.of(DeviceChoice.GPU, DeviceChoice.JVM), d -> time(engine(d), batch.batchSize(), call));
+    choice = AutoDevice.choose(key, List.of(DeviceChoice.GPU, DeviceChoice.JVM), d -> {
+      BpttEngine e = engine(d);
+      return AutoDevice.rate(() -> call.apply(e), batch.batchSize(), budgetSeconds / 2);
+    });
     chosen = engine(DeviceChoice.parse(choice.device()));
     if (chosen == gpu) {
       closeJvm();
@@ -104,20 +107,6 @@ final class MeasuredEngine implements BpttEngine {
       jvm = jvmFactory.get();
     }
     return jvm;
-  }
-
-  /** Calls until half the budget is spent (at least once, at most 1 + {@link AutoDevice#MAX_TIMED}); B / the median of the calls after the first, or the first alone. */
-  private double time(BpttEngine engine, int batchSize, Function<BpttEngine, ?> call) {
-    double[] seconds = new double[1 + AutoDevice.MAX_TIMED];
-    int n = 0;
-    long start = System.nanoTime();
-    while (n < seconds.length && (n == 0 || (System.nanoTime() - start) / 1e9 < budgetSeconds / 2)) {
-      long t0 = System.nanoTime();
-      call.apply(engine);
-      seconds[n++] = (System.nanoTime() - t0) / 1e9;
-    }
-    double[] timed = n == 1 ? new double[] {seconds[0]} : java.util.Arrays.copyOfRange(seconds, 1, n); // the first call warms up
-    return batchSize / AutoDevice.median(timed);
   }
 
   @Override

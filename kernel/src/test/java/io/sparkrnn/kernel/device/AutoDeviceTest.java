@@ -129,6 +129,44 @@ class AutoDeviceTest {
     }
   }
 
+  /** A caller waiting for another's measurement stops when interrupted (a killed Spark task), its flag kept. */
+  @Test
+  void aWaitingCallerCanBeInterrupted() throws Exception {
+    java.util.concurrent.CountDownLatch measuring = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    AutoDevice.Timer held = d -> {
+      measuring.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return 1.0;
+    };
+    Thread first = new Thread(() -> AutoDevice.choose("lstm B=4 T=5 on i", BOTH, held));
+    first.start();
+    measuring.await();
+    Throwable[] seen = new Throwable[1];
+    boolean[] flag = new boolean[1];
+    Thread waiter = new Thread(() -> {
+      try {
+        AutoDevice.choose("lstm B=4 T=5 on i", BOTH, held);
+      } catch (RuntimeException e) {
+        seen[0] = e;
+        flag[0] = Thread.currentThread().isInterrupted();
+      }
+    });
+    waiter.start();
+    Thread.sleep(100); // the waiter is parked on the first caller's measurement
+    waiter.interrupt();
+    waiter.join(5_000);
+    release.countDown();
+    first.join(5_000);
+    assertFalse(waiter.isAlive(), "the interrupted waiter returned");
+    assertTrue(seen[0] instanceof IllegalStateException && seen[0].getMessage().contains("interrupted while waiting"), String.valueOf(seen[0]));
+    assertTrue(flag[0], "its interrupt flag is kept");
+  }
+
   @Test
   void aMeasurementThatFailedIsNotKept() {
     assertThrows(IllegalStateException.class, () -> AutoDevice.choose("k", BOTH, rates(Map.of(), new ArrayList<>())));
@@ -202,8 +240,55 @@ class AutoDeviceTest {
   void theRealTimerReturnsAPositiveRate() {
     var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.GRU, 1, 2, 8, 1,
         io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
-    double rate = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05, 1, false);
+    double rate = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05, 1, false, null);
     assertTrue(rate > 0 && Double.isFinite(rate), "seq/s: " + rate);
+    double grouped = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05, 1, false, new int[] {0, 1, 4});
+    assertTrue(grouped > 0 && Double.isFinite(grouped), "seq/s over groups: " + grouped);
+  }
+
+  /** Groups that do not cut the timed batch from 0 to B are a bug of the caller, named. */
+  @Test
+  void groupsMustSpanTheBatch() {
+    var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.GRU, 1, 2, 8, 1,
+        io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    for (int[] bad : List.of(new int[] {0}, new int[] {1, 4}, new int[] {0, 3})) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> AutoDevice.choose(config, 4, 5, 1, false, 1, 1, 0.05, bad));
+      assertTrue(e.getMessage().contains("do not span a batch of 4"), e.getMessage());
+    }
+  }
+
+  /**
+   * The timing loop: one untimed call, then timed calls until the seconds are spent (1 to
+   * MAX_TIMED), the median of those; a first call that alone overruns the seconds is the whole
+   * measurement (a large shape must not cost three calls per engine).
+   */
+  @Test
+  void theTimingLoopStopsAtTheBudget() {
+    int[] calls = {0};
+    double slow = AutoDevice.rate(() -> {
+      calls[0]++;
+      sleep(30);
+    }, 3, 0.01);
+    assertEquals(1, calls[0], "a first call past the budget is the only one");
+    assertTrue(slow > 3 / 2.0 && slow <= 3 / 0.03, "B / the first call's time (about 100 seq/s): " + slow);
+    calls[0] = 0;
+    AutoDevice.rate(() -> calls[0]++, 3, 0.05);
+    assertEquals(1 + AutoDevice.MAX_TIMED, calls[0], "fast calls stop at the most timed calls");
+    calls[0] = 0;
+    // durations 0, then 10 ms, 400 ms, 10 ms…: the budget (200 ms) ends within the second timed call
+    long[] millis = {0, 10, 400, 10, 10, 10, 10, 10};
+    double median = AutoDevice.rate(() -> sleep(millis[calls[0]++]), 1, 0.2);
+    assertEquals(3, calls[0], "stopped once the budget was spent");
+    assertTrue(median < 1 / 0.1 && median > 1 / 1.0, "1 / the median of 10 and 400 ms (about 4.9 seq/s): " + median);
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
   }
 
   @Test

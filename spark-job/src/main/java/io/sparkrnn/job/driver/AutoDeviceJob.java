@@ -21,9 +21,9 @@ import org.apache.spark.api.java.function.Function;
  * cluster whose executors differ should name the device.
  *
  * <p>The JVM engine is timed with one task's threads and counted once per task that runs at once
- * in the executor ({@code spark.executor.cores}, or the host's cores where unset, over
- * {@code spark.task.cpus}; a local master's task threads; at most the job's partitions): those
- * tasks each have a JVM engine of their own but share the GPU.
+ * in the executor: those tasks each have a JVM engine of their own but share the GPU. That count
+ * is the executor's task slots ({@link #taskSlots}) and at most the job's partitions spread over
+ * its executors ({@link #tasksPerExecutor}).
  */
 public final class AutoDeviceJob {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AutoDeviceJob.class);
@@ -32,17 +32,20 @@ public final class AutoDeviceJob {
 
   /**
    * The device a scoring job (predict or evaluate over a dataset) runs: {@code device}, or for
-   * {@code kernel} with {@code auto} the one picked by timing forward passes at the dataset's shape
-   * (its first shard's B, its T) in an executor, logged. Its tasks then all run that device, so the
-   * outputs do not depend on which executor scored which shard.
+   * {@code kernel} with {@code auto} the one picked by timing forward passes at the shape of the
+   * first shard it scores (its B, the dataset's T) in an executor, logged. Its tasks then all run
+   * that device, so the outputs do not depend on which executor scored which shard.
+   *
+   * @param shards the shards the job scores, in the manifest's numbering
    */
-  public static String forScoring(JavaSparkContext sc, io.sparkrnn.data.Dataset dataset, ModelConfig config, String engine,
-      String device, int partitions) {
-    if (!"kernel".equals(engine) || !"auto".equals(device) || dataset.manifest().shards().isEmpty()) {
+  public static String forScoring(JavaSparkContext sc, io.sparkrnn.data.Dataset dataset, int[] shards, ModelConfig config,
+      String engine, String device, int partitions) {
+    if (!"kernel".equals(engine) || !"auto".equals(device) || shards.length == 0) {
       return device;
     }
     int threads = ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions);
-    Picked p = choose(sc, config, dataset.manifest().shards().get(0).batch(), dataset.spec().steps(), 1, true, threads, partitions);
+    Picked p = choose(sc, config, dataset.manifest().shards().get(shards[0]).batch(), dataset.spec().steps(), 1, true, threads,
+        partitions, null);
     LOG.info(p.line());
     return p.device();
   }
@@ -61,19 +64,22 @@ public final class AutoDeviceJob {
    * @param forwardOnly time forward passes (predict, evaluate) instead of training steps
    * @param jvmThreads the JVM engine's threads per task, as the job's tasks get them
    * @param partitions the job's partitions: at most this many tasks run at once
+   * @param groups for a training step, one task's virtual partitions as bounds within its batch of
+   *     {@code batchSize} ({@code VirtualPartitions#bounds}), or null
    * @throws BadInputException where every engine failed on the input (the budget property, or the
    *     shape), naming the executor
    * @throws IllegalStateException naming every engine's failure when none could run (neither is
    *     retried: the task returns them)
    */
   static Picked choose(JavaSparkContext sc, ModelConfig model, int batchSize, int steps, long seed, boolean forwardOnly,
-      int jvmThreads, int partitions) {
+      int jvmThreads, int partitions, int[] groups) {
     double budget = AutoDevice.budgetSeconds(); // the driver's -D, where bin/spark-rnn and spark-submit put it
+    int perExecutor = tasksPerExecutor(partitions, executors(sc));
     String[] r;
     try (JobScope scope = JobScope.open(sc, "auto device")) {
       scope.describe("spark-rnn --device auto: timing the engines at the job's shape");
-      r = sc.parallelize(List.of(0), 1).map(new Measure(model, batchSize, steps, seed, forwardOnly, jvmThreads, partitions, budget))
-          .collect().get(0);
+      r = sc.parallelize(List.of(0), 1)
+          .map(new Measure(model, batchSize, steps, seed, forwardOnly, jvmThreads, perExecutor, budget, groups)).collect().get(0);
     }
     return unpack(r);
   }
@@ -90,16 +96,16 @@ public final class AutoDeviceJob {
   }
 
   /** The task: returns failures instead of throwing them, so that Spark does not retry what would fail again. */
-  record Measure(ModelConfig model, int batchSize, int steps, long seed, boolean forwardOnly, int jvmThreads, int partitions,
-      double budget) implements Function<Integer, String[]> {
+  record Measure(ModelConfig model, int batchSize, int steps, long seed, boolean forwardOnly, int jvmThreads, int perExecutor,
+      double budget, int[] groups) implements Function<Integer, String[]> {
     private static final long serialVersionUID = 1L;
 
     @Override
     public String[] call(Integer ignored) {
       SparkEnv env = SparkEnv.get();
-      int tasks = Math.max(1, Math.min(partitions, taskSlots(env == null ? new SparkConf(false) : env.conf())));
+      int tasks = Math.max(1, Math.min(perExecutor, taskSlots(env == null ? new SparkConf(false) : env.conf())));
       try {
-        AutoDevice.Choice c = AutoDevice.choose(model, batchSize, steps, seed, forwardOnly, jvmThreads, tasks, budget);
+        AutoDevice.Choice c = AutoDevice.choose(model, batchSize, steps, seed, forwardOnly, jvmThreads, tasks, budget, groups);
         return new String[] {c.device(), c.describe("chosen in " + jvm(env))};
       } catch (BadInputException e) {
         return new String[] {null, "bad input", e.getMessage() + " (--device auto, timed in " + jvm(env) + ")"};
@@ -109,11 +115,52 @@ public final class AutoDeviceJob {
     }
   }
 
-  /** Tasks that run at once in this executor: its cores (a local master's task threads) over spark.task.cpus. */
+  private static final java.util.regex.Pattern LOCAL_CLUSTER =
+      java.util.regex.Pattern.compile("local-cluster\\[\\s*(\\d+)\\s*,\\s*(\\d+)\\s*,\\s*\\d+\\s*]");
+
+  /**
+   * Task slots of an executor, as its own conf tells them, over {@code spark.task.cpus}: a local
+   * master's task threads; local-cluster[N, C, M]'s C; {@code spark.executor.cores} where set;
+   * else Spark's default, 1 on YARN and Kubernetes and the host's cores on a standalone master (an
+   * executor there takes all of its worker's cores, by default the host's).
+   */
   static int taskSlots(SparkConf conf) {
-    int local = ExecutorRuntime.localThreads(conf.get("spark.master", "local"));
-    int cores = local > 0 ? local : conf.getInt("spark.executor.cores", Runtime.getRuntime().availableProcessors());
+    String master = conf.get("spark.master", "local").trim();
+    int local = ExecutorRuntime.localThreads(master);
+    java.util.regex.Matcher cluster = LOCAL_CLUSTER.matcher(master);
+    int cores = local > 0 ? local
+        : cluster.matches() ? Integer.parseInt(cluster.group(2))
+        : conf.contains("spark.executor.cores") ? conf.getInt("spark.executor.cores", 1)
+        : master.startsWith("yarn") || master.startsWith("k8s://") ? 1
+        : Runtime.getRuntime().availableProcessors();
     return Math.max(1, cores / Math.max(1, conf.getInt("spark.task.cpus", 1)));
+  }
+
+  /**
+   * The most of a job's {@code partitions} tasks that one executor runs at once where the
+   * scheduler spreads them over {@code executors} (⌈P / E⌉), or P where the executors are not
+   * known (0). An executor's task slots cap it too ({@link #taskSlots}).
+   */
+  static int tasksPerExecutor(int partitions, int executors) {
+    return executors <= 0 ? Math.max(1, partitions) : Math.max(1, (partitions + executors - 1) / executors);
+  }
+
+  /**
+   * The job's executors as the driver knows them: 1 under a local master (its own JVM), N of
+   * local-cluster[N, C, M], else those registered now, else {@code spark.executor.instances},
+   * else 0 (not known: dynamic allocation before the first executor).
+   */
+  static int executors(JavaSparkContext sc) {
+    String master = sc.master().trim();
+    if (ExecutorRuntime.localThreads(master) > 0) {
+      return 1;
+    }
+    java.util.regex.Matcher cluster = LOCAL_CLUSTER.matcher(master);
+    if (cluster.matches()) {
+      return Integer.parseInt(cluster.group(1));
+    }
+    int registered = sc.sc().statusTracker().getExecutorInfos().length - 1; // less the driver's entry
+    return registered > 0 ? registered : sc.getConf().getInt("spark.executor.instances", 0);
   }
 
   /** The JVM this runs in, in words: "executor 3", or the driver's under a local master. */

@@ -141,7 +141,7 @@ public final class Evaluation {
       checkFeedback(config, dataset.spec().steps(), feedback);
     }
     GradientTask.Context context = GradientTask.Context.forScoring(sc, dataset, engine,
-        AutoDeviceJob.forScoring(sc, dataset, config, engine, device, partitions), partitions);
+        AutoDeviceJob.forScoring(sc, dataset, shards, config, engine, device, partitions), partitions);
     List<Integer> slots = new ArrayList<>();
     for (int p = 0; p < partitions; p++) {
       slots.add(p);

@@ -416,7 +416,11 @@ public final class Trainer {
           "the executors' heap (spark.executor.memory)");
     }
     new VirtualPartitions(config.batch(), config.virtualPartitions()).requireTasks(partitions); // before auto's timing job
-    String device = resolveDevice(sc, partitions);
+    Checkpoints.Saved saved = config.resume() ? checkpoints.loadLatest() : null;
+    if (saved != null) {
+      checkResumable(saved);
+    }
+    String device = resolveDevice(sc, partitions, saved);
     ShardPlacement placement = new ShardPlacement();
     sc.sc().register(placement, "spark-rnn shard cache");
     // the run's own counters in each executor's cache (which outlives the run); never 0, the id of reads outside training
@@ -436,9 +440,7 @@ public final class Trainer {
     float[] carriedH = null;
     float[] carriedC = null;
     if (config.resume()) {
-      Checkpoints.Saved saved = checkpoints.loadLatest();
       if (saved != null) {
-        checkResumable(saved);
         params = saved.params();
         optimizer.load(saved.optimizer());
         step = saved.completedSteps();
@@ -525,7 +527,7 @@ public final class Trainer {
         }
         if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
           requireSegmentEnd(segmentEnd, step, "checkpoint");
-          checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, config.toMap());
+          checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
           metrics.write(out);
         }
       }
@@ -533,7 +535,7 @@ public final class Trainer {
         throw new ShardDataException(dataError);
       }
     }
-    checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, config.toMap());
+    checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
     out.write("model.safetensors", ModelFile.toBytes(params, modelMetadata()));
     metrics.write(out);
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
@@ -571,22 +573,51 @@ public final class Trainer {
   private String autoChoice;
 
   /**
-   * {@code --device}, or for {@code --engine kernel --device auto} the device {@link io.sparkrnn.kernel.device.AutoDevice}
-   * picks by timing a few steps of this run's shape (the sequences of one partition, the first
-   * window's T, the tasks' JVM engine threads and how many run at once) in one executor
-   * ({@link AutoDeviceJob}); logged,
-   * and recorded in the report. Every executor runs the picked device, so every partition
-   * computes with the same kernels.
+   * The key of a checkpoint's train config that records the device {@code --device auto} picked,
+   * so that {@code --resume} runs the same kernels (the GPU's and the JVM engine's float32 sums
+   * differ in their last bits) instead of timing again, which can pick the other.
    */
-  private String resolveDevice(JavaSparkContext sc, int partitions) {
+  static final String AUTO_PICKED_KEY = "device-auto-picked";
+
+  /** The train config a checkpoint records: the options, and the device auto picked. */
+  private Map<String, String> checkpointConfig(String device) {
+    Map<String, String> m = config.toMap();
+    if (autoChoice != null) {
+      m = new java.util.LinkedHashMap<>(m);
+      m.put(AUTO_PICKED_KEY, device);
+    }
+    return m;
+  }
+
+  /**
+   * {@code --device}, or for {@code --engine kernel --device auto} the device {@link io.sparkrnn.kernel.device.AutoDevice}
+   * picks by timing a few steps of this run's shape (the sequences of one partition and its
+   * virtual partitions, the first window's T, the tasks' JVM engine threads and how many run at
+   * once) in one executor ({@link AutoDeviceJob}); logged, and recorded in the report and the
+   * checkpoints. A run resumed from a checkpoint that recorded auto's pick runs that device,
+   * untimed. Every executor runs the picked device, so every partition computes with the same
+   * kernels.
+   */
+  private String resolveDevice(JavaSparkContext sc, int partitions, Checkpoints.Saved saved) {
     autoChoice = null;
     if (!config.engine().equals("kernel") || !config.device().equals("auto")) {
       return config.device();
     }
-    int perPartition = Math.max(1, (config.batch() + partitions - 1) / partitions);
+    String recorded = saved == null ? null : saved.trainConfig().get(AUTO_PICKED_KEY);
+    if (recorded != null) {
+      if (!recorded.equals("gpu") && !recorded.equals("jvm")) {
+        throw new BadInputException("resume: " + saved.file() + ": " + AUTO_PICKED_KEY + " is '" + recorded
+            + "'; expected gpu or jvm");
+      }
+      autoChoice = "--device auto: " + recorded + " (picked at the run's start, recorded in " + saved.file()
+          + "; not timed again, so the resumed run computes with the same kernels; --device jvm or gpu names another)";
+      log.println(autoChoice);
+      return recorded;
+    }
+    int[] groups = new VirtualPartitions(config.batch(), config.virtualPartitions()).bounds(0, partitions);
     int threads = ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions);
-    AutoDeviceJob.Picked picked = AutoDeviceJob.choose(sc, model, perPartition, schedule.windowLength(0), config.seed(), false, threads,
-        partitions);
+    AutoDeviceJob.Picked picked = AutoDeviceJob.choose(sc, model, groups[groups.length - 1], schedule.windowLength(0), config.seed(),
+        false, threads, partitions, groups);
     autoChoice = picked.line();
     log.println(autoChoice);
     return picked.device();

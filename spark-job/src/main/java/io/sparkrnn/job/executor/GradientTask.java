@@ -110,9 +110,7 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     long start = System.nanoTime();
     VirtualPartitions cut = new VirtualPartitions(in.sequences(), context.virtualPartitions());
     int firstLeaf = cut.firstLeaf(partition, context.partitions());
-    int endLeaf = cut.firstLeaf(partition + 1, context.partitions());
     int[] positions = positionsOf(cut, partition, context.partitions());
-    int from = cut.start(firstLeaf);
     ModelConfig config = in.config();
     boolean carry = in.h0() != null;
     ShardCache.Use use = context.cache();
@@ -134,10 +132,7 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
       return new PartitionResult(partition, new CombineTree.Block[0], positions, null, null, "idle", executor, 0, null);
     }
     // the engine's groups: this run's virtual partitions, as positions within the gathered batch
-    int[] bounds = new int[endLeaf - firstLeaf + 1];
-    for (int i = 0; i < bounds.length; i++) {
-      bounds[i] = cut.start(firstLeaf + i) - from;
-    }
+    int[] bounds = cut.bounds(partition, context.partitions());
     State initial = carry ? select(config, in.h0(), in.c0(), in.sequences(), positions) : null;
     Params params = new Params(config, in.params());
     String[] device = new String[1];

@@ -42,6 +42,20 @@ public record VirtualPartitions(int batch, int leaves) implements Serializable {
   }
 
   /**
+   * Task p of P's virtual partitions as groups of its own gathered batch: bounds[i] is the first
+   * sequence of its i-th virtual partition counted from the task's first, and the last entry is
+   * the task's sequence count ({@code BpttEngine#lossAndGradients}' bounds).
+   */
+  public int[] bounds(int task, int tasks) {
+    int firstLeaf = firstLeaf(task, tasks);
+    int[] bounds = new int[firstLeaf(task + 1, tasks) - firstLeaf + 1];
+    for (int i = 0; i < bounds.length; i++) {
+      bounds[i] = start(firstLeaf + i) - start(firstLeaf);
+    }
+    return bounds;
+  }
+
+  /**
    * Refuses more tasks than virtual partitions: each task computes at least one.
    */
   public void requireTasks(int tasks) {

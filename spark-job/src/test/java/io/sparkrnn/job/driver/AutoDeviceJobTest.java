@@ -21,14 +21,29 @@ class AutoDeviceJobTest {
   }
 
   @Test
-  void tasksAtOnceAreTheExecutorsCoresOverTheTasksCpus() {
+  void taskSlotsAreTheExecutorsCoresOverTheTasksCpusWithSparksDefaults() {
     assertEquals(4, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "local[4]")));
     assertEquals(2, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "local[4]").set("spark.task.cpus", "2")));
+    assertEquals(3, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "local-cluster[2, 3, 1024]")));
     assertEquals(4, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "spark://127.0.0.1:7077")
         .set("spark.executor.cores", "8").set("spark.task.cpus", "2")));
-    assertEquals(Runtime.getRuntime().availableProcessors(), AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "yarn")),
-        "no spark.executor.cores: the host's");
+    // spark.executor.cores unset: Spark gives an executor 1 core on YARN and Kubernetes (its
+    // documented default), all of the worker's (by default the host's) on a standalone master
+    assertEquals(1, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "yarn")), "YARN's default");
+    assertEquals(1, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "k8s://https://127.0.0.1:6443")), "Kubernetes'");
+    assertEquals(Runtime.getRuntime().availableProcessors(),
+        AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "spark://127.0.0.1:7077")), "standalone's: the host's");
     assertEquals(1, AutoDeviceJob.taskSlots(new SparkConf(false).set("spark.master", "yarn").set("spark.executor.cores", "1")
         .set("spark.task.cpus", "2")), "at least one");
+  }
+
+  /** 8 partitions on 4 executors run 2 at a time in each, whatever the executors' slots; unknown executors cap nothing. */
+  @Test
+  void tasksPerExecutorSpreadThePartitionsOverTheExecutors() {
+    assertEquals(2, AutoDeviceJob.tasksPerExecutor(8, 4));
+    assertEquals(3, AutoDeviceJob.tasksPerExecutor(9, 4));
+    assertEquals(1, AutoDeviceJob.tasksPerExecutor(2, 4), "fewer partitions than executors: one each");
+    assertEquals(8, AutoDeviceJob.tasksPerExecutor(8, 1));
+    assertEquals(8, AutoDeviceJob.tasksPerExecutor(8, 0), "executors not known");
   }
 }

@@ -270,7 +270,14 @@ class SparkTrainingTest {
     Files.delete(c.resolve("model.safetensors"));
     Map<String, String> rest = sineConfig(c.toUri().toString());
     rest.put("resume", "true");
-    Trainer.prepare(rest, new Configuration(), quiet()).run(sc);
+    // --device auto (the default) recorded its pick in the checkpoint; the resumed run takes it, untimed
+    String picked = SafeTensors.read(c.resolve("checkpoints").resolve(Checkpoints.fileName(3))).metadata()
+        .get("train_config");
+    assertTrue(picked != null && picked.contains("\"" + Trainer.AUTO_PICKED_KEY + "\":\"jvm\""), "the checkpoint records auto's pick: " + picked);
+    ByteArrayOutputStream resumedLog = new ByteArrayOutputStream();
+    Trainer.prepare(rest, new Configuration(), new PrintStream(resumedLog, true, StandardCharsets.UTF_8)).run(sc);
+    assertTrue(resumedLog.toString(StandardCharsets.UTF_8).contains("--device auto: jvm (picked at the run's start, recorded in "),
+        resumedLog.toString(StandardCharsets.UTF_8));
     assertArrayEquals(modelA, Files.readAllBytes(c.resolve("model.safetensors")), "stopped after 3 steps and resumed");
     // the metrics continue too: one row per step, 1..6, none twice
     java.util.List<String> rows = Files.readAllLines(c.resolve(TrainingMetrics.FILE));

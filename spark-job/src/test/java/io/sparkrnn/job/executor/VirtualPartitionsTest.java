@@ -18,6 +18,13 @@ class VirtualPartitionsTest {
     assertArrayEquals(new int[] {0, 2, 5, 7, 10}, new int[] {v.start(0), v.start(1), v.start(2), v.start(3), v.start(4)});
     assertEquals(2, v.firstLeaf(1, 2));
     assertEquals(5, v.start(v.firstLeaf(1, 2)), "task 1 of 2 starts at sequence 5");
+    // the tasks' groups, from their own first sequence: leaves 0, 1 = [0, 2), [2, 5); leaves 2, 3 = [5, 7), [7, 10)
+    assertArrayEquals(new int[] {0, 2, 5}, v.bounds(0, 2));
+    assertArrayEquals(new int[] {0, 2, 5}, v.bounds(1, 2));
+    assertArrayEquals(new int[] {0, 2, 5, 7, 10}, v.bounds(0, 1));
+    // P = 3 takes leaves [0, 1), [1, 2), [2, 4)
+    assertArrayEquals(new int[] {0, 3}, v.bounds(1, 3));
+    assertArrayEquals(new int[] {0, 2, 5}, v.bounds(2, 3));
   }
 
   /** Every B ≤ 150, V ≤ B, P ≤ V: the cut tiles the batch, and the stated balance holds. */

@@ -949,7 +949,7 @@ public final class JvmEngine implements BpttEngine {
       for (int r = 0; r < R; r++) {
         System.arraycopy(w, p.headBias(), out, r * O, O);
       }
-      math.gemm(R, O, H, in, inOff, H, false, call.t.headT, 0, O, out, 0, O); // y = W_head h + b_head
+      math.head(R, O, H, in, inOff, H, w, p.headWeight(), H, call.t.headT, 0, out, 0, O); // y = W_head h + b_head
       if (seq) {
         for (int t = 0; t < T; t++) {
           for (int b = 0; b < Bs; b++) {

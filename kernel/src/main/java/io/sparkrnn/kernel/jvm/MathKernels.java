@@ -50,6 +50,17 @@ public abstract class MathKernels {
   }
 
   /**
+   * The output head's product, C[M][N] += A[M][K] · Wᵀ: W [N][K] at {@code ldw} (each output's
+   * weights along k, as the model stores them) and the same weights transposed, wT [K][N] (gemm's
+   * B). By default {@link #gemm} with wT; a kernel may take W's rows instead where N is narrow (a
+   * regression's O of 1 or 2), and must then give each element the same bits at every M.
+   */
+  public void head(int M, int N, int K, float[] a, int aOff, int lda, float[] w, int wOff, int ldw, float[] wT, int wTOff, float[] c,
+      int cOff, int ldc) {
+    gemm(M, N, K, a, aOff, lda, false, wT, wTOff, N, c, cOff, ldc);
+  }
+
+  /**
    * Floats of B [K][N] in the layout {@link #gemmPacked} reads, or 0 where this kernel has none
    * (then gemmPacked is {@link #gemm}). For a matrix used by many products, the weights of a call:
    * packed once ({@link #packB}), read every time step.

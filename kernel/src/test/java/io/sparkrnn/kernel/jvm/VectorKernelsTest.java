@@ -504,6 +504,70 @@ class VectorKernelsTest {
    * The same comparisons 20,000 times, so that both sides also run as C2 compiles them (a single
    * call runs interpreted): the bits must not change with the JIT tier.
    */
+  /**
+   * The narrow head (N &lt; 8) gives every element dot8's bits, added to what C held, at every M
+   * (rows in the vector blocks of four and past them), and is within float32 rounding of the
+   * float64 product; N ≥ 8 and K &lt; 8 are gemm's. The tests also run at 8 and 4 lanes (the pom's
+   * narrow executions), where the 8-lane sums are emulated: the same assertions, so the same bits.
+   */
+  @ParameterizedTest
+  @CsvSource({"1, 1, 64", "7, 1, 64", "64, 1, 64", "9, 2, 13", "5, 7, 256", "6, 3, 8", "8, 8, 64", "4, 1, 5"})
+  void theNarrowHeadSumsInEightLanes(int M, int N, int K) {
+    SplittableRandom r = new SplittableRandom(M * 31L + N * 7L + K);
+    int lda = K + 3, ldw = K + 1, ldc = N + 2;
+    float[] a = new float[M * lda + 5];
+    float[] w = new float[N * ldw + 2];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = (float) r.nextDouble(-1, 1);
+    }
+    for (int i = 0; i < w.length; i++) {
+      w[i] = (float) r.nextDouble(-1, 1);
+    }
+    float[] wT = new float[K * N];
+    for (int j = 0; j < N; j++) {
+      for (int k = 0; k < K; k++) {
+        wT[k * N + j] = w[2 + j * ldw + k];
+      }
+    }
+    float[] bias = new float[M * ldc + 1];
+    for (int i = 0; i < bias.length; i++) {
+      bias[i] = (float) r.nextDouble(-1, 1);
+    }
+    float[] c = bias.clone();
+    vector.head(M, N, K, a, 5, lda, w, 2, ldw, wT, 0, c, 1, ldc);
+    float[] viaGemm = bias.clone();
+    vector.gemm(M, N, K, a, 5, lda, false, wT, 0, N, viaGemm, 1, ldc);
+    for (int i = 0; i < M; i++) {
+      for (int j = 0; j < N; j++) {
+        int at = 1 + i * ldc + j;
+        double exact = bias[at];
+        for (int k = 0; k < K; k++) {
+          exact += (double) a[5 + i * lda + k] * w[2 + j * ldw + k];
+        }
+        assertEquals(exact, c[at], 1e-5 * (1 + K), "row " + i + " output " + j + " against float64");
+        float expected = N < 8 && K >= 8 ? bias[at] + VectorKernels.dot8(K, a, 5 + i * lda, w, 2 + j * ldw) : viaGemm[at];
+        assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(c[at]), "row " + i + " output " + j + ": " + expected + " vs " + c[at]);
+      }
+    }
+    for (int i = 0; i < M; i++) { // the padding between C's rows is untouched
+      for (int j = N; j < ldc && 1 + i * ldc + j < c.length; j++) {
+        assertEquals(bias[1 + i * ldc + j], c[1 + i * ldc + j]);
+      }
+    }
+  }
+
+  /** dot8 is its formula: 8 partial sums in k order, their fixed tree, then the tail, worked by hand for K = 10. */
+  @Test
+  void dot8IsEightPartialSumsThenTheTail() {
+    float[] a = {1e8f, 1, -1e8f, 1, 1, 1, 1, 1, 1e8f, 3};
+    float[] w = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    // p0 = 1e8, p1 = 1, p2 = -1e8, p3..p7 = 1: ((1e8 + 1) + (-1e8 + 1)) + (2 + 2) = (1e8 + -1e8 + ...)
+    // in float: 1e8 + 1 = 1e8 (ulp 8), -1e8 + 1 = -1e8, their sum 0, plus 4 = 4; then + 1e8 = 1e8, + 3 = 1e8
+    assertEquals(1e8f, VectorKernels.dot8(10, a, 0, w, 0));
+    float[] b = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    assertEquals(36f + 9f, VectorKernels.dot8(9, b, 0, w, 0)); // small integers: exact in any order
+  }
+
   @Test
   void fusedCellsKeepTheirBitsOnceCompiled() {
     int rows = 3;

@@ -25,8 +25,8 @@ import java.util.logging.Logger;
  * the CPU is 20–100× slower than it, docs/PERFORMANCE.md) and nothing is timed.
  *
  * <p>Each candidate gets half the budget: 1 untimed call, then timed calls until its half is
- * spent (at least 1, at most {@link #MAX_TIMED}; none where the untimed call alone overran it,
- * which then counts); its rate is B / the median call ({@link #rate}). A candidate that
+ * spent (at least 1, at most {@link #MAX_TIMED}); its rate is B / the median timed call
+ * ({@link #rate}). A candidate that
  * fails (an OpenCL build error, say) is reported with its error and not picked; if every candidate
  * fails, the first failure is thrown. The result is cached in this JVM per shape and host, so a
  * second run of the same shape (a Spark ML fit after another) does not time again.
@@ -294,18 +294,15 @@ public final class AutoDevice {
 
   /**
    * Sequences per second of {@code call}, which computes {@code batchSize} sequences: one untimed
-   * call (the JIT's, or the device's, first), then timed calls until {@code seconds} have passed
-   * since the start (at least 1, at most {@link #MAX_TIMED}); B / the median timed call. Where the
-   * untimed call alone took longer than {@code seconds}, it is the measurement (a cold call, for
-   * every candidate alike), so a large shape costs one call per engine, not three.
+   * call (the JIT's, or the device's, first: buffers allocated and every input uploaded), then
+   * timed calls until {@code seconds} have passed since the start, at least 1 and at most
+   * {@link #MAX_TIMED}; B / the median timed call. A shape whose first call overruns the budget
+   * costs two calls per engine; the first is never the measurement, since an engine's first call
+   * can cost several of its later ones, and by a factor that differs between engines.
    */
   static double rate(Runnable call, int batchSize, double seconds) {
     long start = System.nanoTime();
     call.run();
-    double first = (System.nanoTime() - start) / 1e9;
-    if (first >= seconds) {
-      return batchSize / first;
-    }
     double[] timed = new double[MAX_TIMED];
     int n = 0;
     while (n < MAX_TIMED && (n == 0 || (System.nanoTime() - start) / 1e9 < seconds)) {

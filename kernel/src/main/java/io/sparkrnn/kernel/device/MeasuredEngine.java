@@ -27,7 +27,7 @@ import java.util.logging.Logger;
  * device. Logged once per shape.
  *
  * <p>The timing runs the first call's work several times more (about the budget, 2 s by default,
- * or one call per engine where a call takes longer: {@link AutoDevice#rate}), once per shape and JVM. {@code train} does
+ * or two calls per engine where a call takes longer: {@link AutoDevice#rate}), once per shape and JVM. {@code train} does
  * not come here: it times in an executor before its first step ({@code AutoDeviceJob}) and names
  * the device its tasks run.
  */

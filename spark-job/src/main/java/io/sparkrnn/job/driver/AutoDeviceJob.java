@@ -4,6 +4,7 @@ import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.device.AutoDevice;
+import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.util.List;
 import org.apache.spark.SparkConf;
@@ -84,6 +85,33 @@ public final class AutoDeviceJob {
     return unpack(r);
   }
 
+  /**
+   * Where {@code device} is one of the devices of the JVM the job's tasks run in (an executor, or
+   * the driver's under a local master), null; else that JVM, in words ("executor 3"). For a resumed
+   * run that goes on with the device its checkpoint records: asked in an executor, as the GPUs are
+   * the executors'. The JVM engine is everywhere and is not asked.
+   */
+  static String missingIn(JavaSparkContext sc, String device) {
+    DeviceChoice choice = DeviceChoice.parse(device);
+    if (choice == DeviceChoice.JVM) {
+      return null;
+    }
+    try (JobScope scope = JobScope.open(sc, "auto device")) {
+      scope.describe("spark-rnn --device auto: is the checkpoint's " + device + " here?");
+      return sc.parallelize(List.of(0), 1).map(new Present(choice)).collect().get(0);
+    }
+  }
+
+  /** The task of {@link #missingIn}: null where the device is there, else the JVM it runs in. */
+  record Present(DeviceChoice device) implements Function<Integer, String> {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public String call(Integer ignored) {
+      return io.sparkrnn.kernel.aparapi.Devices.available().contains(device) ? null : jvm(SparkEnv.get());
+    }
+  }
+
   /** The task's answer: {device, line}, or {null, "bad input" | "failure", why}. */
   static Picked unpack(String[] r) {
     if (r[0] != null) {
@@ -147,8 +175,9 @@ public final class AutoDeviceJob {
 
   /**
    * The job's executors as the driver knows them: 1 under a local master (its own JVM), N of
-   * local-cluster[N, C, M], else those registered now, else {@code spark.executor.instances},
-   * else 0 (not known: dynamic allocation before the first executor).
+   * local-cluster[N, C, M], else the more of those registered now and
+   * {@code spark.executor.instances}; 0 where neither says (dynamic allocation before the first
+   * executor), which {@link #tasksPerExecutor} takes as not known.
    */
   static int executors(JavaSparkContext sc) {
     String master = sc.master().trim();
@@ -160,7 +189,8 @@ public final class AutoDeviceJob {
       return Integer.parseInt(cluster.group(1));
     }
     int registered = sc.sc().statusTracker().getExecutorInfos().length - 1; // less the driver's entry
-    return registered > 0 ? registered : sc.getConf().getInt("spark.executor.instances", 0);
+    // a standalone master does not wait for its executors: soon after start only some have registered
+    return Math.max(registered, sc.getConf().getInt("spark.executor.instances", 0));
   }
 
   /** The JVM this runs in, in words: "executor 3", or the driver's under a local master. */

@@ -594,8 +594,9 @@ public final class Trainer {
    * picks by timing a few steps of this run's shape (the sequences of one partition and its
    * virtual partitions, the first window's T, the tasks' JVM engine threads and how many run at
    * once) in one executor ({@link AutoDeviceJob}); logged, and recorded in the report and the
-   * checkpoints. A run resumed from a checkpoint that recorded auto's pick runs that device,
-   * untimed. Every executor runs the picked device, so every partition computes with the same
+   * checkpoints. A run resumed from a checkpoint runs the device the checkpoint's run computed on
+   * (auto's pick, or the device it named), untimed, where the executors have it; else it times
+   * again, logged. Every executor runs the picked device, so every partition computes with the same
    * kernels.
    */
   private String resolveDevice(JavaSparkContext sc, int partitions, Checkpoints.Saved saved) {
@@ -603,16 +604,17 @@ public final class Trainer {
     if (!config.engine().equals("kernel") || !config.device().equals("auto")) {
       return config.device();
     }
-    String recorded = saved == null ? null : saved.trainConfig().get(AUTO_PICKED_KEY);
+    String recorded = saved == null ? null : resumedDevice(saved);
     if (recorded != null) {
-      if (!recorded.equals("gpu") && !recorded.equals("jvm")) {
-        throw new BadInputException("resume: " + saved.file() + ": " + AUTO_PICKED_KEY + " is '" + recorded
-            + "'; expected gpu or jvm");
+      String missing = AutoDeviceJob.missingIn(sc, recorded);
+      if (missing == null) {
+        autoChoice = "--device auto: " + recorded + " (the device of the run's start, recorded in " + saved.file()
+            + "; not timed again, so the resumed run computes with the same kernels; --device names another)";
+        log.println(autoChoice);
+        return recorded;
       }
-      autoChoice = "--device auto: " + recorded + " (picked at the run's start, recorded in " + saved.file()
-          + "; not timed again, so the resumed run computes with the same kernels; --device jvm or gpu names another)";
-      log.println(autoChoice);
-      return recorded;
+      log.println("--device auto: " + saved.file() + " was computed on " + recorded + ", which " + missing
+          + " does not have; timing the engines again, so the resumed run's last bits may differ from an uninterrupted run's");
     }
     int[] groups = new VirtualPartitions(config.batch(), config.virtualPartitions()).bounds(0, partitions);
     int threads = ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions);
@@ -621,6 +623,23 @@ public final class Trainer {
     autoChoice = picked.line();
     log.println(autoChoice);
     return picked.device();
+  }
+
+  /**
+   * The device a checkpoint's run computed on, where it says: auto's pick ({@link #AUTO_PICKED_KEY}),
+   * or the device it named; null for a checkpoint written before picks were recorded.
+   *
+   * @throws BadInputException naming the checkpoint where the recorded device is not one
+   */
+  static String resumedDevice(Checkpoints.Saved saved) {
+    String picked = saved.trainConfig().get(AUTO_PICKED_KEY);
+    String named = saved.trainConfig().get("device");
+    String device = picked != null ? picked : named != null && !named.equals("auto") ? named : null;
+    if (device != null && (device.equals("auto") || !java.util.Set.of("gpu", "jvm", "cpu-opencl").contains(device))) {
+      throw new BadInputException("resume: " + saved.file() + ": the train config's " + (picked != null ? AUTO_PICKED_KEY : "device")
+          + " is '" + device + "'; expected gpu, cpu-opencl or jvm");
+    }
+    return device;
   }
 
   /**

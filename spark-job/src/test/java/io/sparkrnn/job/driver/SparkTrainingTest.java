@@ -3,6 +3,7 @@ package io.sparkrnn.job.driver;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -276,7 +277,7 @@ class SparkTrainingTest {
     assertTrue(picked != null && picked.contains("\"" + Trainer.AUTO_PICKED_KEY + "\":\"jvm\""), "the checkpoint records auto's pick: " + picked);
     ByteArrayOutputStream resumedLog = new ByteArrayOutputStream();
     Trainer.prepare(rest, new Configuration(), new PrintStream(resumedLog, true, StandardCharsets.UTF_8)).run(sc);
-    assertTrue(resumedLog.toString(StandardCharsets.UTF_8).contains("--device auto: jvm (picked at the run's start, recorded in "),
+    assertTrue(resumedLog.toString(StandardCharsets.UTF_8).contains("--device auto: jvm (the device of the run's start, recorded in "),
         resumedLog.toString(StandardCharsets.UTF_8));
     assertArrayEquals(modelA, Files.readAllBytes(c.resolve("model.safetensors")), "stopped after 3 steps and resumed");
     // the metrics continue too: one row per step, 1..6, none twice
@@ -285,6 +286,33 @@ class SparkTrainingTest {
     for (int i = 0; i < 6; i++) {
       assertEquals(i + 1L, ((Number) io.sparkrnn.kernel.io.Json.parseObject(rows.get(i)).get("step")).longValue());
     }
+  }
+
+  /**
+   * The device a resumed run goes on with: auto's recorded pick, else the device the checkpoint's
+   * run named, else none (an older checkpoint: timed again); a value that is no device is bad input.
+   */
+  @Test
+  void aResumedRunTakesTheCheckpointsDevice() {
+    java.util.function.Function<Map<String, String>, Checkpoints.Saved> saved =
+        m -> new Checkpoints.Saved(3, null, null, null, null, m, "out/checkpoints/step-0000000003.safetensors");
+    assertEquals("gpu", Trainer.resumedDevice(saved.apply(Map.of("device", "auto", Trainer.AUTO_PICKED_KEY, "gpu"))));
+    assertEquals("jvm", Trainer.resumedDevice(saved.apply(Map.of("device", "jvm"))), "named at the start");
+    assertEquals("cpu-opencl", Trainer.resumedDevice(saved.apply(Map.of("device", "cpu-opencl"))));
+    assertNull(Trainer.resumedDevice(saved.apply(Map.of("device", "auto"))), "auto, before picks were recorded");
+    assertNull(Trainer.resumedDevice(saved.apply(Map.of())));
+    io.sparkrnn.kernel.BadInputException e = assertThrows(io.sparkrnn.kernel.BadInputException.class,
+        () -> Trainer.resumedDevice(saved.apply(Map.of("device", "auto", Trainer.AUTO_PICKED_KEY, "tpu"))));
+    assertEquals("resume: out/checkpoints/step-0000000003.safetensors: the train config's device-auto-picked is 'tpu'; expected gpu,"
+        + " cpu-opencl or jvm", e.getMessage());
+  }
+
+  /** Whether the executors (here the driver's JVM) have a checkpoint's device: the JVM engine always, a GPU where there is one. */
+  @Test
+  void theCheckpointsDeviceIsLookedForWhereTheTasksRun() {
+    assertNull(AutoDeviceJob.missingIn(sc, "jvm"));
+    boolean gpu = io.sparkrnn.kernel.aparapi.Devices.available().contains(io.sparkrnn.kernel.engine.DeviceChoice.GPU);
+    assertEquals(gpu ? null : "the driver's JVM (local master)", AutoDeviceJob.missingIn(sc, "gpu"));
   }
 
   /**

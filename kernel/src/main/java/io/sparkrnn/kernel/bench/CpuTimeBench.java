@@ -33,17 +33,21 @@ import java.util.Map;
  * in GFLOP/s of CPU time (2 flops per lane per FMA). mode=sigmoid times the engine's σ
  * ({@link MathKernels#sigmoid}: e^x, a divide and an add a lane) over 1,024 floats that stay in L1,
  * in nanoseconds of CPU time per vector of lanes: the activations' own cost, apart from the cells.
+ * mode=head times the output head's product ({@link MathKernels#head}, O = 1) over the B·T rows
+ * of H floats one thread's forward pass feeds it (B = 32, T = 50: 1,600 rows), in microseconds of
+ * CPU time per call; {@code via=gemm} times the same product through gemm, the path before
+ * {@code head} had one of its own.
  */
 public final class CpuTimeBench {
   private CpuTimeBench() {}
 
   public static void main(String[] args) {
     Map<String, String> a = new LinkedHashMap<>(Map.of("cell", "lstm", "H", "64", "B", "64", "T", "50", "mode", "train",
-        "seconds", "8", "warmup", "3"));
+        "seconds", "8", "warmup", "3", "via", "head"));
     AparapiBench.putKeyValues(args, a);
     String mode = a.get("mode");
-    if (!mode.equals("train") && !mode.equals("forward") && !mode.equals("peak") && !mode.equals("sigmoid")) {
-      throw new BadInputException("mode must be train, forward, peak or sigmoid, found " + mode);
+    if (!mode.equals("train") && !mode.equals("forward") && !mode.equals("peak") && !mode.equals("sigmoid") && !mode.equals("head")) {
+      throw new BadInputException("mode must be train, forward, peak, sigmoid or head, found " + mode);
     }
     if (mode.equals("peak")) {
       peak(Double.parseDouble(a.get("warmup")), Double.parseDouble(a.get("seconds")));
@@ -51,6 +55,15 @@ public final class CpuTimeBench {
     }
     if (mode.equals("sigmoid")) {
       sigmoid(Double.parseDouble(a.get("warmup")), Double.parseDouble(a.get("seconds")));
+      return;
+    }
+    if (mode.equals("head")) {
+      String via = a.get("via");
+      if (!via.equals("head") && !via.equals("gemm")) {
+        throw new BadInputException("via must be head or gemm, found " + via);
+      }
+      head(Integer.parseInt(a.get("B")) * Integer.parseInt(a.get("T")), Integer.parseInt(a.get("H")), via.equals("gemm"),
+          Double.parseDouble(a.get("warmup")), Double.parseDouble(a.get("seconds")));
       return;
     }
     ModelConfig config = new ModelConfig(CellType.parse(a.get("cell")), 1, 1, Integer.parseInt(a.get("H")), 1, Mode.SEQ2SEQ,
@@ -132,6 +145,47 @@ public final class CpuTimeBench {
     int lanes = math.lanes(); // 1 under -Dsparkrnn.jvm.kernels=scalar, whatever the hardware has
     System.out.printf(Locale.ROOT, "sigmoid: %.2f ns of one thread's CPU time per %d lanes (%s; %d passes over %d floats; σ(x[0]) = %s)%n",
         cpuSeconds * 1e9 / passes / (n / (double) lanes), lanes, math.describe(), passes, n, y[0]);
+  }
+
+  /** The head's product y[r] += Σ_k h[r][k]·w[k] over {@code rows} rows of H, by {@link MathKernels#head} or by gemm. */
+  private static void head(int rows, int H, boolean viaGemm, double warmupSeconds, double seconds) {
+    MathKernels math = MathKernels.best();
+    java.util.SplittableRandom r = new java.util.SplittableRandom(1);
+    float[] h = new float[rows * H];
+    float[] w = new float[H];
+    for (int i = 0; i < h.length; i++) {
+      h[i] = (float) r.nextDouble(-1, 1);
+    }
+    for (int i = 0; i < H; i++) {
+      w[i] = (float) r.nextDouble(-1, 1);
+    }
+    float[] y = new float[rows];
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+    while (System.nanoTime() < warmEnd) {
+      headCalls(math, rows, H, h, w, y, viaGemm, 100);
+    }
+    long end = System.nanoTime() + (long) (seconds * 1e9);
+    long cpu0 = threads.getCurrentThreadCpuTime();
+    long calls = 0;
+    while (System.nanoTime() < end) {
+      headCalls(math, rows, H, h, w, y, viaGemm, 100);
+      calls += 100;
+    }
+    double cpuSeconds = (threads.getCurrentThreadCpuTime() - cpu0) / 1e9;
+    System.out.printf(Locale.ROOT, "head via %s: %.2f µs of one thread's CPU time per call of %d rows × H=%d, O=1 (%s; %d calls; y[0] = %s)%n",
+        viaGemm ? "gemm" : "head", cpuSeconds * 1e6 / calls, rows, H, math.describe(), calls, y[0]);
+  }
+
+  private static void headCalls(MathKernels math, int rows, int H, float[] h, float[] w, float[] y, boolean viaGemm, int calls) {
+    for (int c = 0; c < calls; c++) {
+      java.util.Arrays.fill(y, 0f);
+      if (viaGemm) {
+        math.gemm(rows, 1, H, h, 0, H, false, w, 0, 1, y, 0, 1);
+      } else {
+        math.head(rows, 1, H, h, 0, H, w, 0, H, w, 0, y, 0, 1);
+      }
+    }
   }
 
   private static void sigmoidPasses(MathKernels math, float[] x, float[] y, int passes) {

@@ -946,8 +946,11 @@ public final class JvmEngine implements BpttEngine {
         in = headIn;
         inOff = 0;
       }
-      for (int r = 0; r < R; r++) {
-        System.arraycopy(w, p.headBias(), out, r * O, O);
+      int hb = p.headBias();
+      for (int r = 0; r < R; r++) { // a loop, not System.arraycopy: O is often 1, and R = T·B calls cost more than the copies
+        for (int o = 0; o < O; o++) {
+          out[r * O + o] = w[hb + o];
+        }
       }
       math.head(R, O, H, in, inOff, H, w, p.headWeight(), H, call.t.headT, 0, out, 0, O); // y = W_head h + b_head
       if (seq) {

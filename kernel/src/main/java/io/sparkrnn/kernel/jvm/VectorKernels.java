@@ -82,79 +82,122 @@ final class VectorKernels extends MathKernels {
     }
   }
 
-  /** 8 lanes at every width from AVX2 on: {@link #head}'s partial sums, so its bits do not depend on the host's vectors. */
-  private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
-  /** Whether {@link #S8}'s vectors are the hardware's (AVX2, AVX-512) and not emulated in Java, which is slower than {@link #dot8}. */
-  private static final boolean S8_NATIVE = S.vectorBitSize() >= 256;
-
   /**
-   * A head of fewer than 8 outputs (a regression's O of 1 or 2) sums each output along k in 8 lanes
-   * ({@link #dot8}'s order), four rows at a time: A's rows and W's rows are read contiguously. gemm
-   * sums columns past its last vector across rows in scalars ({@link #tailColumns}): LSTM H = 64,
-   * O = 1 spent 8.5% of a forward pass there. The bound is 8, not V, so that a head's bits are the
-   * same on AVX2 and AVX-512 hosts. Wider heads (classification over a vocabulary) take gemm's tiles.
+   * A head of fewer than 8 outputs (a regression's O of 1 or 2) sums each output along k in 16
+   * partial sums ({@link #dot16}'s order), four rows at a time: A's rows and W's rows are read
+   * contiguously. gemm sums columns past its last vector across rows in scalars
+   * ({@link #tailColumns}): LSTM H = 64, O = 1 spent 8.5% of a forward pass there. The 16 sums
+   * are one vector with AVX-512 and two with AVX2, so a head's bits are the same on both; the
+   * vectors are the preferred species': a second species (8 lanes at every width was tried) puts
+   * two vector classes into the Vector API's shared type profiles, and C2 then left the engine's
+   * vectors boxed in 3 JVMs of 4 (11 MB a training call at LSTM H = 64 against 171 kB). Wider
+   * heads (classification over a vocabulary) take gemm's tiles; K &lt; 16 too.
    */
   @Override
   public void head(int M, int N, int K, float[] a, int aOff, int lda, float[] w, int wOff, int ldw, float[] wT, int wTOff, float[] c,
       int cOff, int ldc) {
-    if (N >= 8 || K < 8) {
+    if (N >= 8 || K < 16) {
       super.head(M, N, K, a, aOff, lda, w, wOff, ldw, wT, wTOff, c, cOff, ldc);
       return;
     }
     for (int j = 0; j < N; j++) {
       int wj = wOff + j * ldw;
       int i = 0;
-      if (S8_NATIVE) {
+      if (V == 16) {
         for (; i + 4 <= M; i += 4) {
-          dot8x4(K, a, aOff + i * lda, lda, w, wj, c, cOff + i * ldc + j, ldc);
+          dot16x4Wide(K, a, aOff + i * lda, lda, w, wj, c, cOff + i * ldc + j, ldc);
+        }
+      } else if (V == 8) {
+        for (; i + 4 <= M; i += 4) {
+          dot16x4Avx2(K, a, aOff + i * lda, lda, w, wj, c, cOff + i * ldc + j, ldc);
         }
       }
-      for (; i < M; i++) {
-        c[cOff + i * ldc + j] += dot8(K, a, aOff + i * lda, w, wj);
+      for (; i < M; i++) { // the rows past the last four, and every row at other widths
+        c[cOff + i * ldc + j] += dot16(K, a, aOff + i * lda, w, wj);
       }
     }
   }
 
   /**
-   * Four rows of {@link #dot8}, added to c[c0 + r·ldc]: lane l of row r's vector is
-   * Σ a[r][k]·w[k] over k ≡ l (mod 8), k &lt; ⌊K/8⌋·8, in k order from 0, each product rounded and
-   * then added (a multiply and an add, not a fused multiply-add), then dot8's tree and tail.
+   * Four rows of {@link #dot16} with 16-lane vectors, added to c[c0 + r·ldc]: lane l of row r's
+   * vector is Σ a[r][k]·w[k] over k ≡ l (mod 16), k &lt; ⌊K/16⌋·16, in k order from 0, each
+   * product rounded and then added (a multiply and an add, not a fused multiply-add), then dot16's
+   * tree and tail (lo + hi: partial sums 0–7 and 8–15). The tree is written out here: a vector
+   * passed to a method that C2 does not inline is boxed.
    */
-  private static void dot8x4(int K, float[] a, int a0, int lda, float[] w, int w0, float[] c, int c0, int ldc) {
-    FloatVector s0 = FloatVector.zero(S8), s1 = s0, s2 = s0, s3 = s0;
-    int k8 = K & ~7;
-    for (int k = 0; k < k8; k += 8) {
-      FloatVector wk = FloatVector.fromArray(S8, w, w0 + k);
-      s0 = s0.add(FloatVector.fromArray(S8, a, a0 + k).mul(wk));
-      s1 = s1.add(FloatVector.fromArray(S8, a, a0 + lda + k).mul(wk));
-      s2 = s2.add(FloatVector.fromArray(S8, a, a0 + 2 * lda + k).mul(wk));
-      s3 = s3.add(FloatVector.fromArray(S8, a, a0 + 3 * lda + k).mul(wk));
+  private static void dot16x4Wide(int K, float[] a, int a0, int lda, float[] w, int w0, float[] c, int c0, int ldc) {
+    FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+    int k16 = K & ~15;
+    for (int k = 0; k < k16; k += 16) {
+      FloatVector wk = FloatVector.fromArray(S, w, w0 + k);
+      s0 = s0.add(FloatVector.fromArray(S, a, a0 + k).mul(wk));
+      s1 = s1.add(FloatVector.fromArray(S, a, a0 + lda + k).mul(wk));
+      s2 = s2.add(FloatVector.fromArray(S, a, a0 + 2 * lda + k).mul(wk));
+      s3 = s3.add(FloatVector.fromArray(S, a, a0 + 3 * lda + k).mul(wk));
     }
-    c[c0] += finish8(s0, K, a, a0, w, w0);
-    c[c0 + ldc] += finish8(s1, K, a, a0 + lda, w, w0);
-    c[c0 + 2 * ldc] += finish8(s2, K, a, a0 + 2 * lda, w, w0);
-    c[c0 + 3 * ldc] += finish8(s3, K, a, a0 + 3 * lda, w, w0);
+    float lo0 = ((s0.lane(0) + s0.lane(1)) + (s0.lane(2) + s0.lane(3))) + ((s0.lane(4) + s0.lane(5)) + (s0.lane(6) + s0.lane(7)));
+    float hi0 = ((s0.lane(8) + s0.lane(9)) + (s0.lane(10) + s0.lane(11))) + ((s0.lane(12) + s0.lane(13)) + (s0.lane(14) + s0.lane(15)));
+    c[c0] += tail16(K, a, a0, w, w0, lo0 + hi0);
+    float lo1 = ((s1.lane(0) + s1.lane(1)) + (s1.lane(2) + s1.lane(3))) + ((s1.lane(4) + s1.lane(5)) + (s1.lane(6) + s1.lane(7)));
+    float hi1 = ((s1.lane(8) + s1.lane(9)) + (s1.lane(10) + s1.lane(11))) + ((s1.lane(12) + s1.lane(13)) + (s1.lane(14) + s1.lane(15)));
+    c[c0 + ldc] += tail16(K, a, a0 + lda, w, w0, lo1 + hi1);
+    float lo2 = ((s2.lane(0) + s2.lane(1)) + (s2.lane(2) + s2.lane(3))) + ((s2.lane(4) + s2.lane(5)) + (s2.lane(6) + s2.lane(7)));
+    float hi2 = ((s2.lane(8) + s2.lane(9)) + (s2.lane(10) + s2.lane(11))) + ((s2.lane(12) + s2.lane(13)) + (s2.lane(14) + s2.lane(15)));
+    c[c0 + 2 * ldc] += tail16(K, a, a0 + 2 * lda, w, w0, lo2 + hi2);
+    float lo3 = ((s3.lane(0) + s3.lane(1)) + (s3.lane(2) + s3.lane(3))) + ((s3.lane(4) + s3.lane(5)) + (s3.lane(6) + s3.lane(7)));
+    float hi3 = ((s3.lane(8) + s3.lane(9)) + (s3.lane(10) + s3.lane(11))) + ((s3.lane(12) + s3.lane(13)) + (s3.lane(14) + s3.lane(15)));
+    c[c0 + 3 * ldc] += tail16(K, a, a0 + 3 * lda, w, w0, lo3 + hi3);
   }
 
-  /** {@link #dot8}'s last part from the 8 partial sums in p's lanes: their fixed tree, then k past ⌊K/8⌋·8 one by one. */
-  private static float finish8(FloatVector p, int K, float[] a, int aRow, float[] w, int w0) {
-    float s = ((p.lane(0) + p.lane(1)) + (p.lane(2) + p.lane(3))) + ((p.lane(4) + p.lane(5)) + (p.lane(6) + p.lane(7)));
-    for (int k = K & ~7; k < K; k++) {
+  /** {@link #dot16x4Wide} with 8-lane vectors: partial sums 0–7 in l, 8–15 in h, the same bits. */
+  private static void dot16x4Avx2(int K, float[] a, int a0, int lda, float[] w, int w0, float[] c, int c0, int ldc) {
+    FloatVector l0 = FloatVector.zero(S), l1 = l0, l2 = l0, l3 = l0, h0 = l0, h1 = l0, h2 = l0, h3 = l0;
+    int k16 = K & ~15;
+    for (int k = 0; k < k16; k += 16) {
+      FloatVector wl = FloatVector.fromArray(S, w, w0 + k);
+      FloatVector wh = FloatVector.fromArray(S, w, w0 + k + 8);
+      l0 = l0.add(FloatVector.fromArray(S, a, a0 + k).mul(wl));
+      h0 = h0.add(FloatVector.fromArray(S, a, a0 + k + 8).mul(wh));
+      l1 = l1.add(FloatVector.fromArray(S, a, a0 + lda + k).mul(wl));
+      h1 = h1.add(FloatVector.fromArray(S, a, a0 + lda + k + 8).mul(wh));
+      l2 = l2.add(FloatVector.fromArray(S, a, a0 + 2 * lda + k).mul(wl));
+      h2 = h2.add(FloatVector.fromArray(S, a, a0 + 2 * lda + k + 8).mul(wh));
+      l3 = l3.add(FloatVector.fromArray(S, a, a0 + 3 * lda + k).mul(wl));
+      h3 = h3.add(FloatVector.fromArray(S, a, a0 + 3 * lda + k + 8).mul(wh));
+    }
+    float lo0 = ((l0.lane(0) + l0.lane(1)) + (l0.lane(2) + l0.lane(3))) + ((l0.lane(4) + l0.lane(5)) + (l0.lane(6) + l0.lane(7)));
+    float hi0 = ((h0.lane(0) + h0.lane(1)) + (h0.lane(2) + h0.lane(3))) + ((h0.lane(4) + h0.lane(5)) + (h0.lane(6) + h0.lane(7)));
+    c[c0] += tail16(K, a, a0, w, w0, lo0 + hi0);
+    float lo1 = ((l1.lane(0) + l1.lane(1)) + (l1.lane(2) + l1.lane(3))) + ((l1.lane(4) + l1.lane(5)) + (l1.lane(6) + l1.lane(7)));
+    float hi1 = ((h1.lane(0) + h1.lane(1)) + (h1.lane(2) + h1.lane(3))) + ((h1.lane(4) + h1.lane(5)) + (h1.lane(6) + h1.lane(7)));
+    c[c0 + ldc] += tail16(K, a, a0 + lda, w, w0, lo1 + hi1);
+    float lo2 = ((l2.lane(0) + l2.lane(1)) + (l2.lane(2) + l2.lane(3))) + ((l2.lane(4) + l2.lane(5)) + (l2.lane(6) + l2.lane(7)));
+    float hi2 = ((h2.lane(0) + h2.lane(1)) + (h2.lane(2) + h2.lane(3))) + ((h2.lane(4) + h2.lane(5)) + (h2.lane(6) + h2.lane(7)));
+    c[c0 + 2 * ldc] += tail16(K, a, a0 + 2 * lda, w, w0, lo2 + hi2);
+    float lo3 = ((l3.lane(0) + l3.lane(1)) + (l3.lane(2) + l3.lane(3))) + ((l3.lane(4) + l3.lane(5)) + (l3.lane(6) + l3.lane(7)));
+    float hi3 = ((h3.lane(0) + h3.lane(1)) + (h3.lane(2) + h3.lane(3))) + ((h3.lane(4) + h3.lane(5)) + (h3.lane(6) + h3.lane(7)));
+    c[c0 + 3 * ldc] += tail16(K, a, a0 + 3 * lda, w, w0, lo3 + hi3);
+  }
+
+  /** {@link #dot16}'s last part: s (the 16 partial sums' tree) plus the products past ⌊K/16⌋·16, one by one. */
+  private static float tail16(int K, float[] a, int aRow, float[] w, int w0, float s) {
+    for (int k = K & ~15; k < K; k++) {
       s += a[aRow + k] * w[w0 + k];
     }
     return s;
   }
 
   /**
-   * The definition of {@link #head}'s sums in scalars (its rows past the last four, and every row
-   * where 8-lane vectors are emulated): Σ_k a[k]·w[k] as 8 partial sums p_l over k ≡ l (mod 8),
-   * k &lt; ⌊K/8⌋·8, each from 0 in k order, added as ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)),
-   * then the last K mod 8 products in k order.
+   * The definition of {@link #head}'s sums, in scalars: Σ_k a[k]·w[k] as 16 partial sums p_l over
+   * k ≡ l (mod 16), k &lt; ⌊K/16⌋·16, each from 0 in k order (multiply, then add), added as the
+   * tree T(p0..p7) + T(p8..p15) with T(q0..q7) = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7)),
+   * then the last K mod 16 products in k order.
    */
-  static float dot8(int K, float[] a, int a0, float[] w, int w0) {
+  static float dot16(int K, float[] a, int a0, float[] w, int w0) {
     float p0 = 0f, p1 = 0f, p2 = 0f, p3 = 0f, p4 = 0f, p5 = 0f, p6 = 0f, p7 = 0f;
-    int k8 = K & ~7;
-    for (int k = 0; k < k8; k += 8) {
+    float p8 = 0f, p9 = 0f, p10 = 0f, p11 = 0f, p12 = 0f, p13 = 0f, p14 = 0f, p15 = 0f;
+    int k16 = K & ~15;
+    for (int k = 0; k < k16; k += 16) {
       p0 += a[a0 + k] * w[w0 + k];
       p1 += a[a0 + k + 1] * w[w0 + k + 1];
       p2 += a[a0 + k + 2] * w[w0 + k + 2];
@@ -163,12 +206,17 @@ final class VectorKernels extends MathKernels {
       p5 += a[a0 + k + 5] * w[w0 + k + 5];
       p6 += a[a0 + k + 6] * w[w0 + k + 6];
       p7 += a[a0 + k + 7] * w[w0 + k + 7];
+      p8 += a[a0 + k + 8] * w[w0 + k + 8];
+      p9 += a[a0 + k + 9] * w[w0 + k + 9];
+      p10 += a[a0 + k + 10] * w[w0 + k + 10];
+      p11 += a[a0 + k + 11] * w[w0 + k + 11];
+      p12 += a[a0 + k + 12] * w[w0 + k + 12];
+      p13 += a[a0 + k + 13] * w[w0 + k + 13];
+      p14 += a[a0 + k + 14] * w[w0 + k + 14];
+      p15 += a[a0 + k + 15] * w[w0 + k + 15];
     }
-    float s = ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7));
-    for (int k = k8; k < K; k++) {
-      s += a[a0 + k] * w[w0 + k];
-    }
-    return s;
+    float s = (((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))) + (((p8 + p9) + (p10 + p11)) + ((p12 + p13) + (p14 + p15)));
+    return tail16(K, a, a0, w, w0, s);
   }
 
   /**

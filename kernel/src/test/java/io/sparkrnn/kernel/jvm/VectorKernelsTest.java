@@ -505,14 +505,14 @@ class VectorKernelsTest {
    * call runs interpreted): the bits must not change with the JIT tier.
    */
   /**
-   * The narrow head (N &lt; 8) gives every element dot8's bits, added to what C held, at every M
-   * (rows in the vector blocks of four and past them), and is within float32 rounding of the
-   * float64 product; N ≥ 8 and K &lt; 8 are gemm's. The tests also run at 8 and 4 lanes (the pom's
-   * narrow executions), where the 8-lane sums are emulated: the same assertions, so the same bits.
+   * The narrow head (N &lt; 8, K ≥ 16) gives every element dot16's bits, added to what C held, at
+   * every M (rows in the vector blocks of four and past them), and is within float32 rounding of
+   * the float64 product; N ≥ 8 and K &lt; 16 are gemm's. The tests also run at 8 and 4 lanes (the
+   * pom's narrow executions: two vectors a row, and scalars): the same assertions, so the same bits.
    */
   @ParameterizedTest
-  @CsvSource({"1, 1, 64", "7, 1, 64", "64, 1, 64", "9, 2, 13", "5, 7, 256", "6, 3, 8", "8, 8, 64", "4, 1, 5"})
-  void theNarrowHeadSumsInEightLanes(int M, int N, int K) {
+  @CsvSource({"1, 1, 64", "7, 1, 64", "64, 1, 64", "9, 2, 13", "5, 7, 256", "7, 3, 37", "6, 3, 8", "8, 8, 64", "4, 1, 5"})
+  void theNarrowHeadSumsInSixteenPartialSums(int M, int N, int K) {
     SplittableRandom r = new SplittableRandom(M * 31L + N * 7L + K);
     int lda = K + 3, ldw = K + 1, ldc = N + 2;
     float[] a = new float[M * lda + 5];
@@ -545,7 +545,7 @@ class VectorKernelsTest {
           exact += (double) a[5 + i * lda + k] * w[2 + j * ldw + k];
         }
         assertEquals(exact, c[at], 1e-5 * (1 + K), "row " + i + " output " + j + " against float64");
-        float expected = N < 8 && K >= 8 ? bias[at] + VectorKernels.dot8(K, a, 5 + i * lda, w, 2 + j * ldw) : viaGemm[at];
+        float expected = N < 8 && K >= 16 ? bias[at] + VectorKernels.dot16(K, a, 5 + i * lda, w, 2 + j * ldw) : viaGemm[at];
         assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(c[at]), "row " + i + " output " + j + ": " + expected + " vs " + c[at]);
       }
     }
@@ -556,16 +556,32 @@ class VectorKernelsTest {
     }
   }
 
-  /** dot8 is its formula: 8 partial sums in k order, their fixed tree, then the tail, worked by hand for K = 10. */
+  /** dot16 is its formula: 16 partial sums in k order, their fixed tree, then the tail; worked by hand. */
   @Test
-  void dot8IsEightPartialSumsThenTheTail() {
-    float[] a = {1e8f, 1, -1e8f, 1, 1, 1, 1, 1, 1e8f, 3};
-    float[] w = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    // p0 = 1e8, p1 = 1, p2 = -1e8, p3..p7 = 1: ((1e8 + 1) + (-1e8 + 1)) + (2 + 2) = (1e8 + -1e8 + ...)
-    // in float: 1e8 + 1 = 1e8 (ulp 8), -1e8 + 1 = -1e8, their sum 0, plus 4 = 4; then + 1e8 = 1e8, + 3 = 1e8
-    assertEquals(1e8f, VectorKernels.dot8(10, a, 0, w, 0));
-    float[] b = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-    assertEquals(36f + 9f, VectorKernels.dot8(9, b, 0, w, 0)); // small integers: exact in any order
+  void dot16IsSixteenPartialSumsThenTheTail() {
+    float[] w = new float[18];
+    java.util.Arrays.fill(w, 1f);
+    // p0 = 1e8, p1 = 4, p2 = −1e8, p3 = 4, the rest 0: (1e8 + 4) + (−1e8 + 4) = 1e8 + −1e8 = 0 in float
+    // (1e8 ± 4 is a tie between floats 8 apart, rounded to the even 1e8), where a sum in k order gives
+    // ((1e8 + 4) − 1e8) + 4 = 4
+    float[] a = new float[16];
+    a[0] = 1e8f;
+    a[1] = 4f;
+    a[2] = -1e8f;
+    a[3] = 4f;
+    assertEquals(0f, VectorKernels.dot16(16, a, 0, w, 0));
+    // K = 18: the tail adds a[16], a[17] in order after the tree
+    float[] b = java.util.Arrays.copyOf(a, 18);
+    b[16] = 4f;
+    b[17] = 1e8f;
+    assertEquals(1e8f + 4f, VectorKernels.dot16(18, b, 0, w, 0));
+    float[] ints = new float[20];
+    for (int k = 0; k < 20; k++) {
+      ints[k] = k + 1;
+    }
+    float[] ones = new float[20];
+    java.util.Arrays.fill(ones, 1f);
+    assertEquals(210f, VectorKernels.dot16(20, ints, 0, ones, 0)); // small integers: exact in any order
   }
 
   @Test

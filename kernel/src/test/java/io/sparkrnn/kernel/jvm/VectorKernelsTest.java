@@ -501,10 +501,6 @@ class VectorKernelsTest {
   }
 
   /**
-   * The same comparisons 20,000 times, so that both sides also run as C2 compiles them (a single
-   * call runs interpreted): the bits must not change with the JIT tier.
-   */
-  /**
    * The narrow head (N &lt; 8, K ≥ 16) gives every element dot16's bits, added to what C held, at
    * every M (rows in the vector blocks of four and past them), and is within float32 rounding of
    * the float64 product; N ≥ 8 and K &lt; 16 are gemm's. The tests also run at 8 and 4 lanes (the
@@ -570,11 +566,22 @@ class VectorKernelsTest {
     a[2] = -1e8f;
     a[3] = 4f;
     assertEquals(0f, VectorKernels.dot16(16, a, 0, w, 0));
-    // K = 18: the tail adds a[16], a[17] in order after the tree
-    float[] b = java.util.Arrays.copyOf(a, 18);
+    // K = 18: the tail adds a[16], a[17] one by one after the tree. p0 = 1e8, the tail 4 and 4:
+    // (1e8 + 4) + 4 = 1e8 (each a tie, rounded to the even 1e8), where the tail summed first gives
+    // 1e8 + (4 + 4) = 100000008
+    float[] b = new float[18];
+    b[0] = 1e8f;
     b[16] = 4f;
-    b[17] = 1e8f;
-    assertEquals(1e8f + 4f, VectorKernels.dot16(18, b, 0, w, 0));
+    b[17] = 4f;
+    assertEquals(1e8f, VectorKernels.dot16(18, b, 0, w, 0));
+    // T(p0..p7) + T(p8..p15): p0 = 1e8, p1 = 4, p8 = −1e8, p9 = 4 give 1e8 + −1e8 = 0, where k order
+    // gives ((1e8 + 4) − 1e8) + 4 = 4 and pairs across the halves (p0 + p8) + (p1 + p9) give 8
+    float[] h = new float[16];
+    h[0] = 1e8f;
+    h[1] = 4f;
+    h[8] = -1e8f;
+    h[9] = 4f;
+    assertEquals(0f, VectorKernels.dot16(16, h, 0, w, 0));
     float[] ints = new float[20];
     for (int k = 0; k < 20; k++) {
       ints[k] = k + 1;
@@ -584,6 +591,10 @@ class VectorKernelsTest {
     assertEquals(210f, VectorKernels.dot16(20, ints, 0, ones, 0)); // small integers: exact in any order
   }
 
+  /**
+   * The same comparisons 20,000 times, so that both sides also run as C2 compiles them (a single
+   * call runs interpreted): the bits must not change with the JIT tier.
+   */
   @Test
   void fusedCellsKeepTheirBitsOnceCompiled() {
     int rows = 3;

@@ -174,23 +174,35 @@ public final class AutoDeviceJob {
   }
 
   /**
-   * The job's executors as the driver knows them: 1 under a local master (its own JVM), N of
-   * local-cluster[N, C, M], else the more of those registered now and
-   * {@code spark.executor.instances}; 0 where neither says (dynamic allocation before the first
-   * executor), which {@link #tasksPerExecutor} takes as not known.
+   * The job's executors as the driver knows them ({@link #executors(String, int, int)}), from the
+   * executors registered now (the status tracker lists the driver too).
    */
   static int executors(JavaSparkContext sc) {
-    String master = sc.master().trim();
-    if (ExecutorRuntime.localThreads(master) > 0) {
+    int registered = sc.sc().statusTracker().getExecutorInfos().length - 1;
+    return executors(sc.master(), registered, sc.getConf().getInt("spark.executor.instances", 0));
+  }
+
+  /**
+   * The job's executors: 1 under a local master (its own JVM), N of local-cluster[N, C, M], else
+   * those {@code registered} now, or where none has yet {@code spark.executor.instances}; 0 where
+   * neither says (dynamic allocation before the first executor), which {@link #tasksPerExecutor}
+   * takes as not known. The registered count wins over the instances asked for: YARN and
+   * Kubernetes may grant fewer, and their schedulers wait at the context's start until 80% of
+   * those asked for have registered ({@code spark.scheduler.minRegisteredResourcesRatio}), so the
+   * count is near whole when a run starts. A standalone master does not wait: soon after start
+   * some executors may be missing and the count low (too many tasks per executor assumed, which
+   * the executor's task slots still cap); it is also seldom given {@code spark.executor.instances}.
+   */
+  static int executors(String master, int registered, int instances) {
+    String m = master.trim();
+    if (ExecutorRuntime.localThreads(m) > 0) {
       return 1;
     }
-    java.util.regex.Matcher cluster = LOCAL_CLUSTER.matcher(master);
+    java.util.regex.Matcher cluster = LOCAL_CLUSTER.matcher(m);
     if (cluster.matches()) {
       return Integer.parseInt(cluster.group(1));
     }
-    int registered = sc.sc().statusTracker().getExecutorInfos().length - 1; // less the driver's entry
-    // a standalone master does not wait for its executors: soon after start only some have registered
-    return Math.max(registered, sc.getConf().getInt("spark.executor.instances", 0));
+    return registered > 0 ? registered : Math.max(0, instances);
   }
 
   /** The JVM this runs in, in words: "executor 3", or the driver's under a local master. */

@@ -46,4 +46,15 @@ class AutoDeviceJobTest {
     assertEquals(8, AutoDeviceJob.tasksPerExecutor(8, 1));
     assertEquals(8, AutoDeviceJob.tasksPerExecutor(8, 0), "executors not known");
   }
+
+  /** Where executors come from: the master's form, else those registered, else those asked for. */
+  @Test
+  void theExecutorsAreThoseRegisteredWhereAnyHas() {
+    assertEquals(1, AutoDeviceJob.executors("local[4]", 0, 8), "a local master is one JVM");
+    assertEquals(3, AutoDeviceJob.executors("local-cluster[3, 2, 1024]", 1, 0));
+    assertEquals(4, AutoDeviceJob.executors("yarn", 4, 10), "YARN granted 4 of the 10 asked for");
+    assertEquals(10, AutoDeviceJob.executors("k8s://https://127.0.0.1:6443", 0, 10), "none registered yet: those asked for");
+    assertEquals(2, AutoDeviceJob.executors("spark://127.0.0.1:7077", 2, 0));
+    assertEquals(0, AutoDeviceJob.executors("yarn", 0, 0), "not known");
+  }
 }

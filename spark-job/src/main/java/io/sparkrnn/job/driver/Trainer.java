@@ -605,6 +605,7 @@ public final class Trainer {
       return config.device();
     }
     String recorded = saved == null ? null : resumedDevice(saved);
+    String notThere = null;
     if (recorded != null) {
       String missing = AutoDeviceJob.missingIn(sc, recorded);
       if (missing == null) {
@@ -613,29 +614,36 @@ public final class Trainer {
         log.println(autoChoice);
         return recorded;
       }
-      log.println("--device auto: " + saved.file() + " was computed on " + recorded + ", which " + missing
-          + " does not have; timing the engines again, so the resumed run's last bits may differ from an uninterrupted run's");
+      // a warning, and in the report beside the pick: the bits of the rest of the run may differ
+      notThere = "warning: --device auto: " + saved.file() + " was computed on " + recorded + ", which " + missing
+          + " does not have; the engines were timed again, so the resumed run's last bits may differ from an uninterrupted run's";
+      log.println(notThere);
     }
     int[] groups = new VirtualPartitions(config.batch(), config.virtualPartitions()).bounds(0, partitions);
     int threads = ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions);
     AutoDeviceJob.Picked picked = AutoDeviceJob.choose(sc, model, groups[groups.length - 1], schedule.windowLength(0), config.seed(),
         false, threads, partitions, groups);
-    autoChoice = picked.line();
-    log.println(autoChoice);
+    log.println(picked.line());
+    autoChoice = notThere == null ? picked.line() : picked.line() + "\n" + notThere;
     return picked.device();
   }
 
   /**
    * The device a checkpoint's run computed on, where it says: auto's pick ({@link #AUTO_PICKED_KEY}),
-   * or the device it named; null for a checkpoint written before picks were recorded.
+   * or the device it named; null for a checkpoint of an auto run written before picks were recorded, or of the
+   * reference engine (which ran on no device).
    *
    * @throws BadInputException naming the checkpoint where the recorded device is not one
    */
   static String resumedDevice(Checkpoints.Saved saved) {
+    String engine = saved.trainConfig().get("engine");
+    if (engine != null && !engine.equals("kernel")) {
+      return null; // the reference engine ran on no device: its --device was never used
+    }
     String picked = saved.trainConfig().get(AUTO_PICKED_KEY);
     String named = saved.trainConfig().get("device");
     String device = picked != null ? picked : named != null && !named.equals("auto") ? named : null;
-    if (device != null && (device.equals("auto") || !java.util.Set.of("gpu", "jvm", "cpu-opencl").contains(device))) {
+    if (device != null && !java.util.Set.of("gpu", "jvm", "cpu-opencl").contains(device)) {
       throw new BadInputException("resume: " + saved.file() + ": the train config's " + (picked != null ? AUTO_PICKED_KEY : "device")
           + " is '" + device + "'; expected gpu, cpu-opencl or jvm");
     }

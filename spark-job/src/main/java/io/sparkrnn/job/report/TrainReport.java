@@ -23,7 +23,8 @@ public final class TrainReport {
   private TrainReport() {}
 
   /**
-   * @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.device.AutoDevice}), or null
+   * @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.device.AutoDevice}), or null;
+   *     one item of the list per line (a resumed run's warning that its checkpoint's device is missing)
    * @param engineThreads the JVM engine's threads per task in words, or null where no JVM engine ran
    */
   public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,
@@ -91,7 +92,9 @@ public final class TrainReport {
     md.append('\n');
     md.append("## Devices\n\n");
     if (deviceChoice != null) {
-      md.append("- ").append(deviceChoice).append('\n');
+      for (String line : deviceChoice.split("\n")) {
+        md.append("- ").append(line).append('\n');
+      }
     }
     for (String d : devices) {
       md.append("- ").append(d).append('\n');

@@ -290,7 +290,8 @@ class SparkTrainingTest {
 
   /**
    * The device a resumed run goes on with: auto's recorded pick, else the device the checkpoint's
-   * run named, else none (an older checkpoint: timed again); a value that is no device is bad input.
+   * run named, else none (an older checkpoint, or one of the reference engine: timed again); a value
+   * that is no device is bad input.
    */
   @Test
   void aResumedRunTakesTheCheckpointsDevice() {
@@ -301,6 +302,8 @@ class SparkTrainingTest {
     assertEquals("cpu-opencl", Trainer.resumedDevice(saved.apply(Map.of("device", "cpu-opencl"))));
     assertNull(Trainer.resumedDevice(saved.apply(Map.of("device", "auto"))), "auto, before picks were recorded");
     assertNull(Trainer.resumedDevice(saved.apply(Map.of())));
+    assertNull(Trainer.resumedDevice(saved.apply(Map.of("engine", "reference", "device", "gpu"))), "the reference engine used no device");
+    assertEquals("gpu", Trainer.resumedDevice(saved.apply(Map.of("engine", "kernel", "device", "gpu"))));
     io.sparkrnn.kernel.BadInputException e = assertThrows(io.sparkrnn.kernel.BadInputException.class,
         () -> Trainer.resumedDevice(saved.apply(Map.of("device", "auto", Trainer.AUTO_PICKED_KEY, "tpu"))));
     assertEquals("resume: out/checkpoints/step-0000000003.safetensors: the train config's device-auto-picked is 'tpu'; expected gpu,"
@@ -313,6 +316,50 @@ class SparkTrainingTest {
     assertNull(AutoDeviceJob.missingIn(sc, "jvm"));
     boolean gpu = io.sparkrnn.kernel.aparapi.Devices.available().contains(io.sparkrnn.kernel.engine.DeviceChoice.GPU);
     assertEquals(gpu ? null : "the driver's JVM (local master)", AutoDeviceJob.missingIn(sc, "gpu"));
+  }
+
+  /**
+   * A checkpoint whose run computed on a device the executors lack (here a GPU, written into the
+   * checkpoint's train config) is resumed on a device timed again: the run completes, and the log
+   * and report.md say that its last bits may differ. Where this JVM has a GPU the checkpoint's
+   * device is there and is taken untimed.
+   */
+  @Test
+  void aResumedRunWhoseDeviceIsMissingIsTimedAgainWithAWarning() throws IOException {
+    Path out = tmp.resolve("resume-missing-device");
+    Map<String, String> first = sineConfig(out.toUri().toString());
+    first.put("steps", "2");
+    Trainer.prepare(first, new Configuration(), quiet()).run(sc);
+    Path checkpoint = out.resolve("checkpoints").resolve(Checkpoints.fileName(2));
+    io.sparkrnn.kernel.io.SafeTensorsFile f = SafeTensors.read(checkpoint);
+    Map<String, Object> trainConfig = new java.util.LinkedHashMap<>(io.sparkrnn.kernel.io.Json.parseObject(f.metadata().get("train_config")));
+    assertEquals("jvm", trainConfig.get(Trainer.AUTO_PICKED_KEY), "a GPU-less auto run picks the JVM engine: " + trainConfig);
+    trainConfig.put(Trainer.AUTO_PICKED_KEY, "gpu");
+    Map<String, String> meta = new java.util.LinkedHashMap<>(f.metadata());
+    meta.put("train_config", io.sparkrnn.kernel.io.Json.write(trainConfig));
+    Files.write(checkpoint, SafeTensors.toBytes(meta, f.tensors().values()));
+    Files.deleteIfExists(checkpoint.resolveSibling("." + checkpoint.getFileName() + ".crc")); // Hadoop's checksum of the old bytes
+
+    Map<String, String> rest = sineConfig(out.toUri().toString());
+    rest.put("steps", "4");
+    rest.put("resume", "true");
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    Trainer.prepare(rest, new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8)).run(sc);
+    String logged = log.toString(StandardCharsets.UTF_8);
+    String report = Files.readString(out.resolve("report.md"));
+    assertEquals(4, Files.readAllLines(out.resolve(TrainingMetrics.FILE)).size(), "steps 1..4: " + logged);
+    if (io.sparkrnn.kernel.aparapi.Devices.available().contains(io.sparkrnn.kernel.engine.DeviceChoice.GPU)) {
+      assertTrue(logged.contains("--device auto: gpu (the device of the run's start, recorded in "), logged);
+      return;
+    }
+    assertTrue(logged.contains("warning: --device auto: ") && logged.contains(" was computed on gpu, which the driver's JVM (local"
+        + " master) does not have; the engines were timed again"), logged);
+    assertTrue(logged.contains("--device auto: jvm ("), "timed again, it picks the JVM engine: " + logged);
+    assertTrue(report.contains("\n- warning: --device auto: ") && report.contains(" was computed on gpu, which the driver's JVM"),
+        "the report carries the warning as an item of its own: " + report);
+    assertTrue(report.contains("\n- --device auto: jvm ("), report);
+    String saved = SafeTensors.read(out.resolve("checkpoints").resolve(Checkpoints.fileName(4))).metadata().get("train_config");
+    assertTrue(saved.contains("\"" + Trainer.AUTO_PICKED_KEY + "\":\"jvm\""), "the new checkpoints record the new pick: " + saved);
   }
 
   /**

@@ -171,6 +171,8 @@ public final class JvmEngine implements BpttEngine {
   /** Slices per worker thread: more than 1 balances load when other processes share the cores, at some cost in tile efficiency. */
   private final int slicesPerThread = intProperty(SLICES_PROPERTY, 1, 1);
   private final List<Slice> slices = new ArrayList<>();
+  /** What the slices allocate: a JVM whose C2 left the vectors boxed ({@link #describe} says so). */
+  final BoxedVectors boxed = new BoxedVectors();
   private Weights weights;
   private boolean closed;
 
@@ -207,7 +209,9 @@ public final class JvmEngine implements BpttEngine {
 
   @Override
   public String describe() {
-    return "JVM engine float32 (" + math.describe() + ", " + threads + " thread" + (threads == 1 ? "" : "s") + ")";
+    String boxedNote = boxed.note();
+    return "JVM engine float32 (" + math.describe() + ", " + threads + " thread" + (threads == 1 ? "" : "s") + ")"
+        + (boxedNote == null ? "" : "; " + boxedNote);
   }
 
   @Override
@@ -352,7 +356,18 @@ public final class JvmEngine implements BpttEngine {
    * the slices still unclaimed are skipped; the first failure is thrown.
    */
   private void run(Call call, SliceWork work) {
-    runSlices(threads, call.slices, p -> work.run(slices.get(p)));
+    ModelConfig c = call.config;
+    long values = (long) c.numLayers() * call.batch.batchSize() * call.batch.steps() * c.hiddenSize();
+    if (values < BoxedVectors.MIN_VALUES) { // a generation step: microseconds, where two counter reads a slice would show
+      runSlices(threads, call.slices, p -> work.run(slices.get(p)));
+      return;
+    }
+    runSlices(threads, call.slices, p -> {
+      long before = BoxedVectors.allocatedHere();
+      work.run(slices.get(p));
+      boxed.slice(BoxedVectors.allocatedHere() - before);
+    });
+    boxed.endCall(values);
   }
 
   /** {@link #run} on slice indices: work.accept(p) once for every p &lt; count, on up to {@code threads} threads. */

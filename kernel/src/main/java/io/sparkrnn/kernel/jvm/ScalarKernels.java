@@ -1,7 +1,7 @@
 package io.sparkrnn.kernel.jvm;
 
 /** {@link MathKernels} in plain loops (i-k-j order, so the inner loop runs along rows of B and C). */
-final class ScalarKernels extends MathKernels {
+class ScalarKernels extends MathKernels { // not final: a test subclass allocates in a cell (BoxedVectorsTest)
 
   @Override
   public void gemm(int M, int N, int K, float[] a, int aOff, int lda, boolean transA, float[] b, int bOff, int ldb,

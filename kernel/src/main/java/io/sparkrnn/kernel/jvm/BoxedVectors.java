@@ -54,6 +54,11 @@ final class BoxedVectors {
     return THREADS == null ? 0 : THREADS.getCurrentThreadAllocatedBytes();
   }
 
+  /** Starts a call: forgets what the slices of a call that failed part way counted. */
+  void beginCall() {
+    inCall.set(0);
+  }
+
   /** Adds what a slice's work allocated on its thread (any thread, during a call). */
   void slice(long bytes) {
     inCall.addAndGet(bytes);

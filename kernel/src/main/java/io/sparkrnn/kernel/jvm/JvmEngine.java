@@ -362,6 +362,7 @@ public final class JvmEngine implements BpttEngine {
       runSlices(threads, call.slices, p -> work.run(slices.get(p)));
       return;
     }
+    boxed.beginCall(); // a call that failed part way left its slices' bytes behind
     runSlices(threads, call.slices, p -> {
       long before = BoxedVectors.allocatedHere();
       work.run(slices.get(p));

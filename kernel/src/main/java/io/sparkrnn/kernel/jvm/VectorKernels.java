@@ -258,12 +258,11 @@ final class VectorKernels extends MathKernels {
 
   /**
    * Runs every kernel once on small inputs when the class is made, before the JIT compiles any of
-   * them: the Vector API's classes, masks and per-operation lambdas are then loaded and initialised
-   * by the time C2 compiles a kernel. In about 1 JVM in 10 a C2 compilation of the LSTM cell left
-   * its vectors' stores un-intrinsified (their class known from the type profile only), and every
-   * call then allocated 4.9 MB of boxed vectors (bench's warning; docs/PERFORMANCE.md).
+   * them, so that the Vector API's classes, masks and per-operation lambdas are loaded and
+   * initialised by the time C2 compiles a kernel; first {@link #primeOperatorProfile}.
    */
   VectorKernels() {
+    primeOperatorProfile();
     int H = 2 * V + 3; // vector lanes and a scalar tail
     int n = 4 * H * Math.max(16, H); // the largest operand below: gemm's B [H][H], the cells' 4H gates of 16 rows
     float[] a = new float[n];
@@ -300,6 +299,48 @@ final class VectorKernels extends MathKernels {
     lstmCell(a.clone(), 0, c, 0, H, new float[H], 0, new float[H], 0, 1, H);
     lstmCellBack(a, 0, b, 0, c, 0, a, 0, new float[H], new float[H], 0, new float[4 * H], 0, 1, H);
     gruCell(a.clone(), 0, b, 0, new float[H], 0, c.clone(), 0, H, 1, H);
+  }
+
+  /** Rounds of {@link #primeOperatorProfile}: a few thousand calls, enough for C1 to compile their paths with profiling; about 60 ms once per JVM. */
+  static final int PRIME_ROUNDS = 4000;
+
+  /**
+   * Runs the kernels' own lanewise operations, of four operator classes (associative, binary,
+   * ternary, comparison), in turn, the operators read from arrays so that no compiler folds them,
+   * so that the type profile of {@code VectorOperators.opCode}'s cast holds several classes before
+   * C2 compiles any Vector API method. The kernels' operators only: the first use of an operator
+   * fills the Vector API's per-class cache of implementations ({@code ImplCache.find}, inlined 26
+   * times into lstmCell), and a first use after C2 has compiled that lookup can trap there, which
+   * adds up the same way. Returns a lane of the result so that none of it is dead code.
+   *
+   * <p>Why. Every vector operation reaches {@code VectorOperators.opCode}, whose first bytecode
+   * casts the operator to its implementation class. Where that cast's profile had seen one class
+   * only (in a boxed JVM's log FMA's {@code TernaryImpl}, opCode itself compiled by C1 without
+   * profiling), C2 compiled {@code FloatVector.opCode} on its own guarded for that class, and the
+   * next operator of another class trapped there (class_check) three or four times. C2 adds an
+   * inlined method's trap counts to the compilation's running count at every inlined copy, and
+   * lstmCell inlines opCode 27 times: past PerMethodTrapLimit (100; the log's {@code ccount='108'})
+   * C2 stopped trusting type profiles for the rest of the method, the vector stores after e^x got a
+   * species read from memory instead of a constant, their intrinsic failed ("missing constant:
+   * vclass=DecodeN") and every vector of the loop became a Java object (7.4 MB a call at LSTM
+   * H = 64, 2–3× slower). Without this, 6 JVMs of 32 trapped at opCode and those 6, no others, came
+   * out boxed (docs/PERFORMANCE.md, "Boxed vectors in lstmCell").
+   */
+  static float primeOperatorProfile() {
+    VectorOperators.Binary[] floatOps = {VectorOperators.ADD, VectorOperators.SUB, VectorOperators.MUL, VectorOperators.DIV};
+    VectorOperators.Ternary[] ternary = {VectorOperators.FMA};
+    VectorOperators.Comparison[] comparison = {VectorOperators.LT};
+    VectorOperators.Binary[] intOps = {VectorOperators.MIN, VectorOperators.SUB};
+    FloatVector x = FloatVector.broadcast(S, 0.5f);
+    FloatVector y = FloatVector.broadcast(S, 2f);
+    IntVector n = y.reinterpretAsInts();
+    for (int i = 0; i < PRIME_ROUNDS; i++) {
+      FloatVector v = x.lanewise(floatOps[i & 3], y);
+      FloatVector w = v.lanewise(ternary[0], y, x);
+      IntVector m = w.reinterpretAsInts().lanewise(intOps[i & 1], n).lanewise(VectorOperators.LSHL, 1);
+      x = w.blend(x, w.compare(comparison[0], y)).lanewise(floatOps[3], y.add(m.reinterpretAsFloats().lanewise(floatOps[0], y)));
+    }
+    return x.lane(0);
   }
 
   /** B packed for {@link #gemmPacked}: per k block of KC, per strip of 2V columns, [kc][2V]; the columns past the last strip are not packed. */

@@ -1,24 +1,31 @@
 package io.sparkrnn.kernel.jvm;
 
+import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * Watches what the JVM engine's slices allocate, to tell a JVM whose C2 left the engine's vectors
  * boxed. The slices' work allocates nothing once their buffers have grown to the shape; in about
- * one JVM in 6–10 C2 compiles {@code VectorKernels.lstmCell} with two vector stores left to Java
- * code, and every vector that reaches them becomes an object: 7.5 MB a call at LSTM H = 64,
- * B = 64, T = 50 (36 bytes a B·T·H value), and the call 2–3× slower (docs/PERFORMANCE.md, "Boxed
- * vectors in lstmCell"). In synchronous training every step then waits for that executor.
+ * one JVM in 6–10 C2 compiled {@code VectorKernels.lstmCell} with two vector stores left to Java
+ * code, and every vector that reached them became an object: 7.5 MB a call at LSTM H = 64,
+ * B = 64, T = 50 (36 bytes a B·T·H value), and the call 2–3× slower. The cause was found and
+ * removed ({@code VectorKernels.primeOperatorProfile}); this check stays for whatever else makes
+ * C2 give up on a kernel's vectors (docs/PERFORMANCE.md, "Boxed vectors in lstmCell"). In
+ * synchronous training every step would wait for such an executor.
  *
- * <p>Calls are taken in windows of {@link #WINDOW}; the first window is left out (the interpreter
- * and the first compilations allocate every vector, and buffers grow). A later window whose calls
- * allocated, on average, more than {@link #BYTES_PER_VALUE} bytes for each of their L·B·T·H
- * hidden values and more than {@link #MIN_BYTES} a call marks the engine boxed, the next window below
- * that clears it: the mark is the latest window's. The first mark is logged as a warning.
+ * <p>Calls are taken in windows of {@link #WINDOW}. A window is judged only where the JIT compiled
+ * nothing in this JVM while it ran (HotSpot's total compilation time did not move), and never the
+ * first: until the kernels are compiled the interpreter and C1 allocate every vector, and under
+ * load that lasts several windows (a busy host gave one warning in 8 bench JVMs before this rule,
+ * in a JVM that then ran unboxed). A judged window whose calls allocated, on average, more than
+ * {@link #BYTES_PER_VALUE} bytes for each of their L·B·T·H hidden values and more than
+ * {@link #MIN_BYTES} a call marks the engine boxed, the next judged window below that clears it:
+ * the mark is the latest judged window's. The first mark is logged as a warning.
  */
 final class BoxedVectors {
   private static final Logger LOG = Logger.getLogger(BoxedVectors.class.getName());
@@ -31,11 +38,37 @@ final class BoxedVectors {
   private static final com.sun.management.ThreadMXBean THREADS = threads();
 
   private final AtomicLong inCall = new AtomicLong();
+  /** Milliseconds this JVM's JIT has spent compiling so far (constant where the JVM does not say). */
+  private final LongSupplier jitMillis;
+  private long jitAtWindowStart;
   private long calls;
+  private long judged;
   private long windowBytes;
   private double windowValues;
   private volatile String note;
   private boolean warned;
+
+  BoxedVectors() {
+    this(jitMillis());
+  }
+
+  /** With the JIT's clock given (tests). */
+  BoxedVectors(LongSupplier jitMillis) {
+    this.jitMillis = jitMillis;
+    this.jitAtWindowStart = jitMillis.getAsLong();
+  }
+
+  private static LongSupplier jitMillis() {
+    try {
+      CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+      if (jit != null && jit.isCompilationTimeMonitoringSupported()) {
+        return jit::getTotalCompilationTime;
+      }
+    } catch (RuntimeException | LinkageError e) {
+      // no clock: every window after the first is judged
+    }
+    return () -> 0;
+  }
 
   private static com.sun.management.ThreadMXBean threads() {
     try {
@@ -79,7 +112,11 @@ final class BoxedVectors {
     if (calls % WINDOW != 0) {
       return;
     }
-    if (calls > WINDOW) { // the first window is the warm-up's
+    long jit = jitMillis.getAsLong();
+    boolean jitQuiet = jit == jitAtWindowStart;
+    jitAtWindowStart = jit;
+    if (calls > WINDOW && jitQuiet) { // the first window is the warm-up's
+      judged++;
       double perCall = windowBytes / (double) WINDOW;
       boolean boxed = perCall > MIN_BYTES && windowBytes > BYTES_PER_VALUE * windowValues;
       note = boxed ? String.format(Locale.ROOT, "C2 left vectors boxed in this JVM: %.0f kB allocated a call (%.0f bytes a hidden value), the"
@@ -93,8 +130,13 @@ final class BoxedVectors {
     windowValues = 0;
   }
 
-  /** The latest window's finding, or null where the engine's vectors were not boxed (or too few calls were seen). */
+  /** The latest judged window's finding, or null where the engine's vectors were not boxed (or no window was judged yet). */
   String note() {
     return note;
+  }
+
+  /** How many windows were judged (tests). */
+  synchronized long judged() {
+    return judged;
   }
 }

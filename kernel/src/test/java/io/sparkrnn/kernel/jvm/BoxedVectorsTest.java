@@ -13,8 +13,13 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import org.junit.jupiter.api.Test;
 
-/** The check for a JVM whose C2 left the engine's vectors boxed: its windows, its thresholds, and the engine's wiring. */
+/** The check for a JVM whose C2 left the engine's vectors boxed: its windows, its thresholds, the JIT's part, and the engine's wiring. */
 class BoxedVectorsTest {
+  /** A JIT that compiles nothing: every window after the first is judged. */
+  private static BoxedVectors quietJit() {
+    return new BoxedVectors(() -> 0);
+  }
+
   /** 32 calls of 204,800 values (LSTM H = 64, B = 64, T = 50) at the given bytes a call. */
   private static void window(BoxedVectors b, long bytesPerCall) {
     for (int i = 0; i < BoxedVectors.WINDOW; i++) {
@@ -24,7 +29,7 @@ class BoxedVectorsTest {
 
   @Test
   void aWindowPastBothThresholdsMarksTheEngineAndTheNextCleanOneClearsIt() {
-    BoxedVectors b = new BoxedVectors();
+    BoxedVectors b = quietJit();
     window(b, 7_545_000); // the warm-up's window: left out, however much it allocated
     assertNull(b.note());
     window(b, 0);
@@ -38,19 +43,39 @@ class BoxedVectorsTest {
 
   @Test
   void bothThresholdsMustBePassed() {
-    BoxedVectors perValue = new BoxedVectors();
+    BoxedVectors perValue = quietJit();
     window(perValue, 0);
     window(perValue, 1_600_000); // 7.8 bytes a value, past 64 kB: a buffer grown once, say
     assertNull(perValue.note());
     window(perValue, 1_700_000); // 8.3 bytes a value
     assertTrue(perValue.note() != null);
-    BoxedVectors small = new BoxedVectors();
+    BoxedVectors small = quietJit();
     for (int w = 0; w < 2; w++) {
       for (int i = 0; i < BoxedVectors.WINDOW; i++) {
         small.endCall(60_000, 4_096); // 14.6 bytes a value, but under 64 kB a call
       }
     }
     assertNull(small.note());
+  }
+
+  @Test
+  void aWindowDuringWhichTheJitCompiledIsNotJudged() {
+    long[] jitMillis = {500};
+    BoxedVectors b = new BoxedVectors(() -> jitMillis[0]);
+    window(b, 7_545_000); // the warm-up's
+    jitMillis[0] += 40; // C2 compiles the cells while the second window runs in C1's code, its vectors boxed
+    window(b, 7_545_000);
+    assertNull(b.note(), "not judged: the JIT was compiling");
+    assertEquals(0, b.judged());
+    window(b, 7_545_000); // the JIT quiet, and still boxed: the compiled code's
+    assertTrue(b.note() != null);
+    assertEquals(1, b.judged());
+    jitMillis[0] += 3;
+    window(b, 0);
+    assertTrue(b.note() != null, "a window during which the JIT compiled leaves the latest judged finding");
+    window(b, 0);
+    assertNull(b.note());
+    assertEquals(2, b.judged());
   }
 
   /** Scalar kernels that allocate 36 bytes a hidden value in every LSTM cell call, as a boxed lstmCell does. */
@@ -64,17 +89,24 @@ class BoxedVectorsTest {
     }
   }
 
-  private static String afterCalls(MathKernels math, int calls) {
+  /**
+   * The engine's description after {@code minCalls} calls and, past those, once {@code judged}
+   * windows were judged: the JIT decides when (this JVM's, compiling the test's code as it runs),
+   * so up to 60 s of calls.
+   */
+  private static String afterCalls(MathKernels math, int minCalls, int judged) {
     ModelConfig config = new ModelConfig(CellType.LSTM, 1, 1, 16, 1, Mode.SEQ2SEQ, LossType.MSE);
     Params params = Params.initialize(config, 1);
     Batch batch = Batch.random(config, 20, 16, 2); // 5,120 hidden values a call
+    long deadline = System.nanoTime() + 60_000_000_000L;
     try (JvmEngine engine = new JvmEngine(math, 2)) {
-      for (int i = 0; i < calls; i++) {
+      for (int i = 0; i < minCalls || engine.boxed.judged() < judged; i++) {
         if (i % 2 == 0) {
           engine.forward(params, batch, null);
         } else {
           engine.lossAndGradient(params, batch, null);
         }
+        assertTrue(System.nanoTime() < deadline, "no window of 32 calls without the JIT compiling in 60 s");
       }
       return engine.describe();
     }
@@ -82,11 +114,11 @@ class BoxedVectorsTest {
 
   @Test
   void theEngineSaysSoInItsDescription() {
-    String boxed = afterCalls(new AllocatingKernels(), 2 * BoxedVectors.WINDOW);
+    String boxed = afterCalls(new AllocatingKernels(), 0, 1);
     assertTrue(boxed.startsWith("JVM engine float32 (scalar loops, 2 threads); C2 left vectors boxed in this JVM: "), boxed);
     // the scalar loops use no vectors, so nothing of theirs is ever boxed: a slice's work allocates nothing
-    String clean = afterCalls(MathKernels.scalar(), 2 * BoxedVectors.WINDOW);
+    String clean = afterCalls(MathKernels.scalar(), 0, 2);
     assertEquals("JVM engine float32 (scalar loops, 2 threads)", clean);
-    assertFalse(afterCalls(new AllocatingKernels(), BoxedVectors.WINDOW).contains("boxed"), "the first window is the warm-up's");
+    assertFalse(afterCalls(new AllocatingKernels(), BoxedVectors.WINDOW, 0).contains("boxed"), "the first window is the warm-up's");
   }
 }

@@ -3,6 +3,8 @@ package io.sparkrnn.kernel.jvm;
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import java.util.logging.Level;
@@ -18,14 +20,19 @@ import java.util.logging.Logger;
  * C2 give up on a kernel's vectors (docs/PERFORMANCE.md, "Boxed vectors in lstmCell"). In
  * synchronous training every step would wait for such an executor.
  *
- * <p>Calls are taken in windows of {@link #WINDOW}. A window is judged only where the JIT compiled
- * nothing in this JVM while it ran (HotSpot's total compilation time did not move), and never the
- * first: until the kernels are compiled the interpreter and C1 allocate every vector, and under
- * load that lasts several windows (a busy host gave one warning in 8 bench JVMs before this rule,
- * in a JVM that then ran unboxed). A judged window whose calls allocated, on average, more than
- * {@link #BYTES_PER_VALUE} bytes for each of their L·B·T·H hidden values and more than
- * {@link #MIN_BYTES} a call marks the engine boxed, the next judged window below that clears it:
- * the mark is the latest judged window's. The first mark is logged as a warning.
+ * <p>Calls are taken in windows of {@link #WINDOW}. A window is judged only where HotSpot's total
+ * compilation time did not move while it ran, and never the first: until the kernels are compiled
+ * the interpreter and C1 allocate every vector. A judged window is boxed where its calls allocated,
+ * on average, more than {@link #BYTES_PER_VALUE} bytes for each of their L·B·T·H hidden values and
+ * more than {@link #MIN_BYTES} a call. Neither rule alone tells warm-up from compiled code: the
+ * compilation time moves only when a compilation ends, so windows inside a long one look quiet
+ * (small calls, LSTM H = 16 at 0.2 ms, allocated 55 bytes a value for dozens of windows while C2
+ * worked, a review found), and a busy host's C2 queue kept the cells uncompiled through the second
+ * window of LSTM H = 64 calls. Compiled code that boxes does so in every call from then on, so the
+ * engine is marked only once its judged windows have been boxed, none clean between, for
+ * {@link #PERSIST_NANOS}; a clean judged window clears the mark. One warning a JVM, with the
+ * figures; the mark, without figures (so that a report that collects the devices of every step
+ * holds one line), is appended to the engine's description.
  */
 final class BoxedVectors {
   private static final Logger LOG = Logger.getLogger(BoxedVectors.class.getName());
@@ -34,27 +41,39 @@ final class BoxedVectors {
   static final long MIN_BYTES = 64 * 1024;
   /** Calls of fewer hidden values are not watched (boxed, they would allocate less than {@link #MIN_BYTES}). */
   static final long MIN_VALUES = 4096;
+  /** How long judged windows must have been boxed, none clean between, before the engine is marked. */
+  static final long PERSIST_NANOS = TimeUnit.SECONDS.toNanos(10);
+  /** What {@link #note} says of a marked engine. */
+  static final String NOTE = "C2 left vectors boxed in this JVM, 2-3x slower (its log has the figures)";
   /** HotSpot's per-thread allocation counter, or null where this JVM has none (then nothing is checked). */
   private static final com.sun.management.ThreadMXBean THREADS = threads();
+  /** Boxing is the JVM's, not one engine's: one warning a JVM, whichever engine saw it first. */
+  private static final AtomicBoolean WARNED = new AtomicBoolean();
 
   private final AtomicLong inCall = new AtomicLong();
   /** Milliseconds this JVM's JIT has spent compiling so far (constant where the JVM does not say). */
   private final LongSupplier jitMillis;
+  private final LongSupplier nanoTime;
+  private final long persistNanos;
   private long jitAtWindowStart;
   private long calls;
-  private long judged;
   private long windowBytes;
   private double windowValues;
+  private long judged;
+  /** When the current run of boxed judged windows began (the end of its first), or -1 where the latest judged window was clean. */
+  private long boxedSince = -1;
   private volatile String note;
-  private boolean warned;
 
+  /** With this JVM's JIT and clock, marking after {@link #PERSIST_NANOS}. */
   BoxedVectors() {
-    this(jitMillis());
+    this(jitMillis(), System::nanoTime, PERSIST_NANOS);
   }
 
-  /** With the JIT's clock given (tests). */
-  BoxedVectors(LongSupplier jitMillis) {
+  /** With the JIT's compilation time (ms), the clock (ns) and the persistence given (tests). */
+  BoxedVectors(LongSupplier jitMillis, LongSupplier nanoTime, long persistNanos) {
     this.jitMillis = jitMillis;
+    this.nanoTime = nanoTime;
+    this.persistNanos = persistNanos;
     this.jitAtWindowStart = jitMillis.getAsLong();
   }
 
@@ -65,7 +84,7 @@ final class BoxedVectors {
         return jit::getTotalCompilationTime;
       }
     } catch (RuntimeException | LinkageError e) {
-      // no clock: every window after the first is judged
+      // no compilation time: every window after the first is judged, the persistence still applies
     }
     return () -> 0;
   }
@@ -77,8 +96,9 @@ final class BoxedVectors {
         return t;
       }
     } catch (RuntimeException | LinkageError e) {
-      // no counter: the check is off
+      // no counter: the check is off (below)
     }
+    LOG.fine("JVM engine: this JVM does not count each thread's allocation; boxed vectors are not watched");
     return null;
   }
 
@@ -119,18 +139,28 @@ final class BoxedVectors {
       judged++;
       double perCall = windowBytes / (double) WINDOW;
       boolean boxed = perCall > MIN_BYTES && windowBytes > BYTES_PER_VALUE * windowValues;
-      note = boxed ? String.format(Locale.ROOT, "C2 left vectors boxed in this JVM: %.0f kB allocated a call (%.0f bytes a hidden value), the"
-          + " engine 2-3x slower than its usual; a new JVM (executor) compiles anew", perCall / 1e3, windowBytes / windowValues) : null;
-      if (boxed && !warned) {
-        warned = true;
-        LOG.log(Level.WARNING, "JVM engine: " + note + " (docs/PERFORMANCE.md, \"Boxed vectors in lstmCell\")");
+      long now = nanoTime.getAsLong();
+      if (!boxed) {
+        boxedSince = -1;
+        note = null;
+      } else if (boxedSince < 0) {
+        boxedSince = now;
+      }
+      if (boxed && now - boxedSince >= persistNanos && note == null) {
+        note = NOTE;
+        if (WARNED.compareAndSet(false, true)) {
+          LOG.log(Level.WARNING, String.format(Locale.ROOT, "JVM engine: C2 left vectors boxed in this JVM: %.0f kB allocated a call"
+              + " (%.0f bytes a hidden value) for %.0f s of calls, the engine 2-3x slower than its usual; a new JVM (executor)"
+              + " compiles anew (docs/PERFORMANCE.md, \"Boxed vectors in lstmCell\")", perCall / 1e3, windowBytes / windowValues,
+              (now - boxedSince) / 1e9));
+        }
       }
     }
     windowBytes = 0;
     windowValues = 0;
   }
 
-  /** The latest judged window's finding, or null where the engine's vectors were not boxed (or no window was judged yet). */
+  /** {@link #NOTE} where the engine is marked, or null. */
   String note() {
     return note;
   }

@@ -172,7 +172,7 @@ public final class JvmEngine implements BpttEngine {
   private final int slicesPerThread = intProperty(SLICES_PROPERTY, 1, 1);
   private final List<Slice> slices = new ArrayList<>();
   /** What the slices allocate: a JVM whose C2 left the vectors boxed ({@link #describe} says so). */
-  final BoxedVectors boxed = new BoxedVectors();
+  final BoxedVectors boxed;
   private Weights weights;
   private boolean closed;
 
@@ -199,12 +199,18 @@ public final class JvmEngine implements BpttEngine {
    * @param threads the most slices a batch is cut into; 1 runs the whole batch on the calling thread
    */
   public JvmEngine(MathKernels math, int threads) {
+    this(math, threads, new BoxedVectors());
+  }
+
+  /** With the check for boxed vectors given (tests: its clocks and persistence). */
+  JvmEngine(MathKernels math, int threads, BoxedVectors boxed) {
     if (threads < 1) {
       throw new BadInputException("threads must be ≥ 1, found " + threads);
     }
     intProperty(SPIN_PROPERTY, SPIN_MICROS_DEFAULT, 0); // read once when the class loads; a bad value is reported here
     this.math = math;
     this.threads = threads;
+    this.boxed = boxed;
   }
 
   @Override

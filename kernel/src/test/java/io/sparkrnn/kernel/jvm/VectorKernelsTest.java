@@ -507,7 +507,7 @@ class VectorKernelsTest {
    * pom's narrow executions: two vectors a row, and scalars): the same assertions, so the same bits.
    */
   @ParameterizedTest
-  @CsvSource({"1, 1, 64", "7, 1, 64", "64, 1, 64", "9, 2, 13", "5, 7, 256", "7, 3, 37", "6, 3, 8", "8, 8, 64", "4, 1, 5"})
+  @CsvSource({"1, 1, 64", "7, 1, 64", "64, 1, 64", "9, 2, 13", "5, 7, 256", "7, 3, 37", "6, 3, 8", "8, 8, 64", "4, 1, 5", "5, 1, 16", "5, 2, 17"}) // K = 16: the tree alone; 17: one tail product
   void theNarrowHeadSumsInSixteenPartialSums(int M, int N, int K) {
     SplittableRandom r = new SplittableRandom(M * 31L + N * 7L + K);
     int lda = K + 3, ldw = K + 1, ldc = N + 2;

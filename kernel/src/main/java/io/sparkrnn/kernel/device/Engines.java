@@ -96,6 +96,27 @@ public final class Engines {
     return jvm;
   }
 
+  /**
+   * Null where the kernels can run on {@code device} in this JVM: the JVM engine always; an OpenCL
+   * device where it is listed, the kernel compiles for it and a first launch runs there (an engine
+   * is made and closed to find out: seconds); else why not, in words. What a resumed {@code auto}
+   * run asks before it goes on, untimed, with the device its checkpoint records: a GPU there whose
+   * kernel does not compile would fail every task, where {@code auto} picks the JVM engine.
+   */
+  public static String whyNotUsable(DeviceChoice device) {
+    if (device == DeviceChoice.JVM) {
+      return null;
+    }
+    if (device == DeviceChoice.AUTO || !Devices.available().contains(device)) {
+      return "no " + device.id() + " device";
+    }
+    try (AparapiEngine engine = new AparapiEngine(Devices.resolve(device))) {
+      return whyUnusable(engine);
+    } catch (io.sparkrnn.kernel.aparapi.DeviceFallbackException | io.sparkrnn.kernel.aparapi.DeviceUnavailableException e) {
+      return e.getMessage();
+    }
+  }
+
   /** Null where the engine compiled for OpenCL and its first launch ran there; else why not. */
   private static String whyUnusable(AparapiEngine gpu) {
     if (gpu.device().isOpenCL() && gpu.fallbacks().isEmpty()) {

@@ -1,7 +1,9 @@
 package io.sparkrnn.kernel.device;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 import com.aparapi.device.JavaDevice;
@@ -63,6 +65,17 @@ class EnginesTest {
     try (AparapiEngine next = new AparapiEngine(openClCpu())) { // and the kernel class still compiles and runs
       next.forward(Params.initialize(CONFIG, 1), Batch.random(CONFIG, 3, 2, 1), null);
       System.gc();
+    }
+  }
+
+  /** What a resumed auto run asks of the device its checkpoint records: the JVM engine always runs; an OpenCL device where its kernel compiles and launches. */
+  @Test
+  void aDeviceIsUsableWhereItsKernelCompilesAndLaunches() {
+    assertNull(Engines.whyNotUsable(DeviceChoice.JVM));
+    openClCpu();
+    assertNull(Engines.whyNotUsable(DeviceChoice.CPU_OPENCL), "PoCL compiles and runs the kernel");
+    if (!Devices.available().contains(DeviceChoice.GPU)) {
+      assertEquals("no gpu device", Engines.whyNotUsable(DeviceChoice.GPU));
     }
   }
 

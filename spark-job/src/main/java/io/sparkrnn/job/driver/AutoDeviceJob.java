@@ -87,7 +87,8 @@ public final class AutoDeviceJob {
 
   /**
    * Where {@code device} is one of the devices of the JVM the job's tasks run in (an executor, or
-   * the driver's under a local master), null; else that JVM, in words ("executor 3"). For a resumed
+   * the driver's under a local master) and the kernels run on it, null; else that JVM, in words
+   * ("executor 3", with why where the device is there but its kernel does not run). For a resumed
    * run that goes on with the device its checkpoint records: asked in an executor, as the GPUs are
    * the executors'. The JVM engine is everywhere and is not asked.
    */
@@ -102,13 +103,21 @@ public final class AutoDeviceJob {
     }
   }
 
-  /** The task of {@link #missingIn}: null where the device is there, else the JVM it runs in. */
+  /**
+   * The task of {@link #missingIn}: null where the device is there and runs the kernels
+   * ({@link io.sparkrnn.kernel.device.Engines#whyNotUsable}), else the JVM it runs in, and why
+   * where the device is listed but unusable.
+   */
   record Present(DeviceChoice device) implements Function<Integer, String> {
     private static final long serialVersionUID = 1L;
 
     @Override
     public String call(Integer ignored) {
-      return io.sparkrnn.kernel.aparapi.Devices.available().contains(device) ? null : jvm(SparkEnv.get());
+      if (!io.sparkrnn.kernel.aparapi.Devices.available().contains(device)) {
+        return jvm(SparkEnv.get());
+      }
+      String why = io.sparkrnn.kernel.device.Engines.whyNotUsable(device);
+      return why == null ? null : jvm(SparkEnv.get()) + " (there: " + why + ")";
     }
   }
 

@@ -110,10 +110,13 @@ public final class Engines {
     if (device == DeviceChoice.AUTO || !Devices.available().contains(device)) {
       return "no " + device.id() + " device";
     }
-    try (AparapiEngine engine = new AparapiEngine(Devices.resolve(device))) {
+    ResolvedDevice named = Devices.resolve(device);
+    // held as auto holds a GPU: a kernel that does not compile falls back, logged, instead of throwing, and whyUnusable says why
+    ResolvedDevice asAuto = new ResolvedDevice(DeviceChoice.AUTO, named.device(), named.info(), named.reason());
+    try (AparapiEngine engine = new AparapiEngine(asAuto)) {
       return whyUnusable(engine);
-    } catch (io.sparkrnn.kernel.aparapi.DeviceFallbackException | io.sparkrnn.kernel.aparapi.DeviceUnavailableException e) {
-      return e.getMessage();
+    } catch (RuntimeException | LinkageError e) { // whatever fails here, the answer is the same: not usable, and why
+      return e.toString();
     }
   }
 

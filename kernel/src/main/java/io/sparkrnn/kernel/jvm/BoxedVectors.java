@@ -15,7 +15,7 @@ import java.util.logging.Logger;
  * boxed. The slices' work allocates nothing once their buffers have grown to the shape; in about
  * one JVM in 6–10 C2 compiled {@code VectorKernels.lstmCell} with two vector stores left to Java
  * code, and every vector that reached them became an object: 7.5 MB a call at LSTM H = 64,
- * B = 64, T = 50 (36 bytes a B·T·H value), and the call 2–3× slower. The cause was found and
+ * B = 64, T = 50 (37 bytes a B·T·H value), and the call 2–3× slower. The cause was found and
  * removed ({@code VectorKernels.primeOperatorProfile}); this check stays for whatever else makes
  * C2 give up on a kernel's vectors (docs/PERFORMANCE.md, "Boxed vectors in lstmCell"). In
  * synchronous training every step would wait for such an executor.
@@ -60,8 +60,9 @@ final class BoxedVectors {
   private long windowBytes;
   private double windowValues;
   private long judged;
-  /** When the current run of boxed judged windows began (the end of its first), or -1 where the latest judged window was clean. */
-  private long boxedSince = -1;
+  /** Whether the latest judged window was boxed, and when that run of boxed judged windows began (the end of its first). */
+  private boolean boxedRun;
+  private long boxedSince;
   private volatile String note;
 
   /** With this JVM's JIT and clock, marking after {@link #PERSIST_NANOS}. */
@@ -141,16 +142,17 @@ final class BoxedVectors {
       boolean boxed = perCall > MIN_BYTES && windowBytes > BYTES_PER_VALUE * windowValues;
       long now = nanoTime.getAsLong();
       if (!boxed) {
-        boxedSince = -1;
+        boxedRun = false;
         note = null;
-      } else if (boxedSince < 0) {
-        boxedSince = now;
+      } else if (!boxedRun) {
+        boxedRun = true;
+        boxedSince = now; // System.nanoTime may be negative: the run is the flag's, not a sign's
       }
       if (boxed && now - boxedSince >= persistNanos && note == null) {
         note = NOTE;
         if (WARNED.compareAndSet(false, true)) {
           LOG.log(Level.WARNING, String.format(Locale.ROOT, "JVM engine: C2 left vectors boxed in this JVM: %.0f kB allocated a call"
-              + " (%.0f bytes a hidden value) for %.0f s of calls, the engine 2-3x slower than its usual; a new JVM (executor)"
+              + " (%.1f bytes a hidden value) for %.0f s of calls, the engine 2-3x slower than its usual; a new JVM (executor)"
               + " compiles anew (docs/PERFORMANCE.md, \"Boxed vectors in lstmCell\")", perCall / 1e3, windowBytes / windowValues,
               (now - boxedSince) / 1e9));
         }

@@ -301,7 +301,7 @@ final class VectorKernels extends MathKernels {
     gruCell(a.clone(), 0, b, 0, new float[H], 0, c.clone(), 0, H, 1, H);
   }
 
-  /** Rounds of {@link #primeOperatorProfile}: a few thousand calls, enough for C1 to compile their paths with profiling; about 60 ms once per JVM. */
+  /** Rounds of {@link #primeOperatorProfile}: a few thousand calls, enough for C1 to compile their paths with profiling; 100–200 ms once per JVM on 2 cores. */
   static final int PRIME_ROUNDS = 4000;
 
   /**
@@ -311,7 +311,8 @@ final class VectorKernels extends MathKernels {
    * C2 compiles any Vector API method. The kernels' operators only: the first use of an operator
    * fills the Vector API's per-class cache of implementations ({@code ImplCache.find}, inlined 26
    * times into lstmCell), and a first use after C2 has compiled that lookup can trap there, which
-   * adds up the same way. Returns a lane of the result so that none of it is dead code.
+   * adds up the same way. Every value stays a normal float (a denormal can be slow); returns one
+   * lane of the sums, for tests.
    *
    * <p>Why. Every vector operation reaches {@code VectorOperators.opCode}, whose first bytecode
    * casts the operator to its implementation class. Where that cast's profile had seen one class
@@ -331,16 +332,20 @@ final class VectorKernels extends MathKernels {
     VectorOperators.Ternary[] ternary = {VectorOperators.FMA};
     VectorOperators.Comparison[] comparison = {VectorOperators.LT};
     VectorOperators.Binary[] intOps = {VectorOperators.MIN, VectorOperators.SUB};
-    FloatVector x = FloatVector.broadcast(S, 0.5f);
-    FloatVector y = FloatVector.broadcast(S, 2f);
-    IntVector n = y.reinterpretAsInts();
-    for (int i = 0; i < PRIME_ROUNDS; i++) {
+    FloatVector x = FloatVector.broadcast(S, 0.75f);
+    FloatVector y = FloatVector.broadcast(S, 1.5f);
+    IntVector p = IntVector.broadcast(S.withLanes(int.class), 3);
+    IntVector q = IntVector.broadcast(S.withLanes(int.class), 5);
+    FloatVector sum = FloatVector.zero(S);
+    IntVector intSum = p.sub(p);
+    for (int i = 0; i < PRIME_ROUNDS; i++) { // the same inputs every round: each value between -1 and 5, the sums a few thousand
       FloatVector v = x.lanewise(floatOps[i & 3], y);
       FloatVector w = v.lanewise(ternary[0], y, x);
-      IntVector m = w.reinterpretAsInts().lanewise(intOps[i & 1], n).lanewise(VectorOperators.LSHL, 1);
-      x = w.blend(x, w.compare(comparison[0], y)).lanewise(floatOps[3], y.add(m.reinterpretAsFloats().lanewise(floatOps[0], y)));
+      // as e^x: a blend on a compare, the bits as ints and back, a float added
+      sum = sum.add(w.blend(x, w.compare(comparison[0], y)).reinterpretAsInts().reinterpretAsFloats().lanewise(floatOps[3], y)).add(0.25f);
+      intSum = intSum.add(p.lanewise(intOps[i & 1], q).lanewise(VectorOperators.LSHL, 1));
     }
-    return x.lane(0);
+    return sum.lane(0) + intSum.lane(0);
   }
 
   /** B packed for {@link #gemmPacked}: per k block of KC, per strip of 2V columns, [kc][2V]; the columns past the last strip are not packed. */

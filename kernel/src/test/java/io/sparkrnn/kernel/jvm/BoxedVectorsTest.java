@@ -58,6 +58,15 @@ class BoxedVectorsTest {
   }
 
   @Test
+  void aClockBelowZeroStillMarks() {
+    long[] nanos = {-100_000_000_000L}; // System.nanoTime may be negative
+    BoxedVectors b = new BoxedVectors(() -> 0, () -> nanos[0] += 1_000_000_000L, 3_000_000_000L);
+    window(b, 0);
+    windows(b, 4, 7_545_000);
+    assertEquals(BoxedVectors.NOTE, b.note());
+  }
+
+  @Test
   void bothThresholdsMustBePassed() {
     BoxedVectors perValue = quietJit();
     window(perValue, 0);

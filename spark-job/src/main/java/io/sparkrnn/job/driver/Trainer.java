@@ -616,7 +616,7 @@ public final class Trainer {
       }
       // a warning, and in the report beside the pick: the bits of the rest of the run may differ
       notThere = "warning: --device auto: " + saved.file() + " was computed on " + recorded + ", which " + missing
-          + " does not have; the engines were timed again, so the resumed run's last bits may differ from an uninterrupted run's";
+          + " cannot run; the engines were timed again, so the resumed run's last bits may differ from an uninterrupted run's";
       log.println(notThere);
     }
     int[] groups = new VirtualPartitions(config.batch(), config.virtualPartitions()).bounds(0, partitions);

@@ -353,7 +353,7 @@ class SparkTrainingTest {
       return;
     }
     assertTrue(logged.contains("warning: --device auto: ") && logged.contains(" was computed on gpu, which the driver's JVM (local"
-        + " master) does not have; the engines were timed again"), logged);
+        + " master) cannot run; the engines were timed again"), logged);
     assertTrue(logged.contains("--device auto: jvm ("), "timed again, it picks the JVM engine: " + logged);
     assertTrue(report.contains("\n- warning: --device auto: ") && report.contains(" was computed on gpu, which the driver's JVM"),
         "the report carries the warning as an item of its own: " + report);

@@ -312,7 +312,7 @@ final class VectorKernels extends MathKernels {
    * fills the Vector API's per-class cache of implementations ({@code ImplCache.find}, inlined 26
    * times into lstmCell), and a first use after C2 has compiled that lookup can trap there, which
    * adds up the same way. Every value stays a normal float (a denormal can be slow); returns one
-   * lane of the sums, for tests.
+   * lane of the sums, so that a compiler cannot drop the work as dead.
    *
    * <p>Why. Every vector operation reaches {@code VectorOperators.opCode}, whose first bytecode
    * casts the operator to its implementation class. Where that cast's profile had seen one class

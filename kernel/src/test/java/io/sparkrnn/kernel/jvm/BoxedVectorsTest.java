@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.model.Batch;
-import java.lang.management.ManagementFactory;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.Test;
 
 /** The check for a JVM whose C2 left the engine's vectors boxed: its windows, its thresholds, the JIT's part, persistence, and the engine's wiring. */

@@ -12,10 +12,13 @@ import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.bench.AparapiBench;
+import io.sparkrnn.kernel.bench.HostCeiling;
 import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.jvm.JvmEngine;
+import io.sparkrnn.kernel.jvm.MathKernels;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -114,6 +117,11 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--min-seconds", description = "more timed runs than --runs, up to 10000, until they take about this long"
       + " (default: 1; the float64 reference: --runs only)")
   double minSeconds = 1;
+
+  @Option(names = "--ceiling-seconds", description = "after each JVM engine row, measure the host's FMA ceiling on as many"
+      + " threads for this long, and give the row's share of it: a shared machine's cores change speed with their neighbours,"
+      + " which seq/s alone does not show; 0 skips it (default: 0.5)")
+  double ceilingSeconds = 0.5;
 
   @Option(names = "--reference-max-gflop", paramLabel = "GFLOP",
       description = "skip the float64 reference where one step is more than this many GFLOP (default: 0.6)")
@@ -255,8 +263,9 @@ public final class BenchCommand implements Callable<Integer> {
       writeJson(TablePrepBench.run(tableRows, tableKeys, runs, master != null ? master : "local[*]", dir, System.out));
       return 0;
     }
-    if (runs < 1 || warmup < 0 || minSeconds < 0 || sparkSteps <= sparkWarmup + 1) {
-      throw new BadInputException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0 and --spark-steps > --spark-warmup + 1");
+    if (runs < 1 || warmup < 0 || minSeconds < 0 || !(ceilingSeconds >= 0) || sparkSteps <= sparkWarmup + 1) {
+      throw new BadInputException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0, --ceiling-seconds ≥ 0 and --spark-steps >"
+          + " --spark-warmup + 1");
     }
     if (sparkPartitions.stream().anyMatch(p -> p < 0)) {
       throw new BadInputException("--spark-partitions: counts must be ≥ 0 (0: train's default)");
@@ -461,6 +470,9 @@ public final class BenchCommand implements Callable<Integer> {
       }
       row.put("seq_per_s", r.sequencesPerSecond());
       row.put("gflops", r.gflopPerSecond());
+      if (engine instanceof JvmEngine jvm && ceilingSeconds > 0 && MathKernels.vectorApiAvailable()) {
+        putCeiling(row, HostCeiling.measure(jvm.threads(), ceilingSeconds), r.gflopPerSecond());
+      }
       row.put("median_ms", r.medianSeconds() * 1e3);
       row.put("min_ms", r.minSeconds() * 1e3);
       row.put("runs", timedRuns);
@@ -698,6 +710,16 @@ public final class BenchCommand implements Callable<Integer> {
     return (ms[9] + ms[10]) / 2;
   }
 
+  /**
+   * ceiling_gflops (the mean of the threads' FMA rates, wall clock), ceiling_threads, and
+   * ceiling_pct: the row's GFLOP/s as a percentage of the threads' ceiling together.
+   */
+  static void putCeiling(Map<String, Object> row, HostCeiling.Result ceiling, double gflops) {
+    row.put("ceiling_gflops", ceiling.mean());
+    row.put("ceiling_threads", ceiling.threads());
+    row.put("ceiling_pct", 100 * gflops / (ceiling.threads() * ceiling.mean()));
+  }
+
   /** peak_rss_mb: this JVM's peak resident set over the row (with --spark on a local master: driver and executors), null where unknown. */
   private static void putPeakRss(Map<String, Object> row, JvmMemory memory) {
     long peak = memory.peakRssBytes();
@@ -749,11 +771,17 @@ public final class BenchCommand implements Callable<Integer> {
                 (Double) r.get("ratio_to_training_min")), (Double) r.get("min_ms"),
             r.get("working_mb") == null ? "" : String.format(Locale.ROOT, "working %.1f MB, ", (Double) r.get("working_mb")),
             r.get("alloc_kb_per_step") == null ? "alloc ?" : String.format(Locale.ROOT, "alloc %.0f kB/step", (Double) r.get("alloc_kb_per_step")),
-            memoryNotes(r), r.get("engine"));
+            memoryNotes(r), r.get("engine")) + ceilingNote(r);
     double ms = (Double) (r.containsKey("mean_ms") ? r.get("mean_ms") : r.get("median_ms"));
     return String.format(Locale.ROOT, "%-5s %4d %5d %5d %4d  %-10s %-7s %10.2f %10.1f %9.2f  %s", r.get("cell"), r.get("input_size"),
         r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"), r.get("mode"), ms,
         (Double) r.get("seq_per_s"), (Double) r.get("gflops"), notes);
+  }
+
+  /** "; N% of the FMA ceiling (C GFLOP/s a thread on T)" where the row has one, else "". */
+  static String ceilingNote(Map<String, Object> r) {
+    return r.get("ceiling_pct") instanceof Double pct ? String.format(Locale.ROOT, "; %.0f%% of the FMA ceiling (%.0f GFLOP/s a thread on %d)",
+        pct, (Double) r.get("ceiling_gflops"), r.get("ceiling_threads")) : "";
   }
 
   private static String memoryNotes(Map<String, Object> r) {

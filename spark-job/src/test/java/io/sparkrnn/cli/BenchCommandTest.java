@@ -1,6 +1,7 @@
 package io.sparkrnn.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,7 +29,8 @@ class BenchCommandTest {
   void tinyBenchWritesOneRowPerShapeAndDeviceWithTheDocumentedKeys() throws IOException {
     Path json = tmp.resolve("bench.json");
     assertEquals(0, Main.run("bench", "--cells", "rnn,gru", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--no-latency",
-        "--devices", "jvm,reference", "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--json", json.toString()));
+        "--devices", "jvm,reference", "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--ceiling-seconds",
+        "0.05", "--json", json.toString()));
     Object parsed = Json.parse(Files.readString(json));
     assertTrue(parsed instanceof List, "a JSON list: " + parsed);
     List<?> rows = (List<?>) parsed;
@@ -46,8 +48,15 @@ class BenchCommandTest {
       assertTrue(((Number) row.get("alloc_kb_per_step")).doubleValue() >= 0, row.toString());
       if (row.get("device").equals("jvm")) {
         assertTrue(((Number) row.get("working_mb")).doubleValue() > 0, "the JVM engine counts its buffers: " + row);
+        // the host's FMA ceiling right after the row, on the engine's threads (every core here), and the row's share of it
+        assertEquals(Runtime.getRuntime().availableProcessors(), ((Number) row.get("ceiling_threads")).intValue(), row.toString());
+        double ceiling = ((Number) row.get("ceiling_gflops")).doubleValue();
+        assertTrue(ceiling > 0 && Double.isFinite(ceiling), row.toString());
+        assertEquals(100 * ((Number) row.get("gflops")).doubleValue() / (ceiling * ((Number) row.get("ceiling_threads")).intValue()),
+            ((Number) row.get("ceiling_pct")).doubleValue(), 1e-9);
       } else {
         assertEquals(null, row.get("working_mb"), "the reference does not count its buffers: " + row);
+        assertFalse(row.containsKey("ceiling_pct"), "no FMA ceiling beside the float64 reference: " + row);
       }
       if (Files.isWritable(Path.of("/proc/self/clear_refs"))) {
         assertTrue(((Number) row.get("peak_rss_mb")).doubleValue() > 1, "Linux: peak RSS read from VmHWM after a reset: " + row);
@@ -86,9 +95,11 @@ class BenchCommandTest {
   void forwardAddsAForwardRowPerTrainingRowAndTheLatencyRowsComeWithTheGrid() throws IOException {
     Path json = tmp.resolve("forward.json");
     assertEquals(0, Main.run("bench", "--cells", "lstm", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--forward",
-        "--devices", "jvm", "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--json", json.toString()));
+        "--devices", "jvm", "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--ceiling-seconds", "0", "--json",
+        json.toString()));
     List<?> rows = (List<?>) Json.parse(Files.readString(json));
     assertEquals(6, rows.size(), "(the grid row, B = 8, T = 1000) × (training, forward): " + rows);
+    assertTrue(rows.stream().noneMatch(r -> ((Map<?, ?>) r).containsKey("ceiling_gflops")), "--ceiling-seconds 0 skips the ceiling");
     List<List<Integer>> shapes = new java.util.ArrayList<>();
     for (int i = 0; i < rows.size(); i += 2) {
       Map<?, ?> train = (Map<?, ?>) rows.get(i);

@@ -30,7 +30,8 @@ import java.util.Map;
  * of the calls after the warm-up. One layer, F = O = 1, seq2seq, mse, full-length sequences
  * ({@link Batch#random}). mode=peak instead measures this core's ceiling for the engine's matrix
  * products: 16 independent chains of vector fused multiply-adds on registers, no memory traffic,
- * in GFLOP/s of CPU time (2 flops per lane per FMA). mode=sigmoid times the engine's σ
+ * in GFLOP/s of CPU time (2 flops per lane per FMA; {@link HostCeiling}'s chains, which {@code bench}
+ * runs on every engine thread at once in wall-clock time beside each row). mode=sigmoid times the engine's σ
  * ({@link MathKernels#sigmoid}: e^x, a divide and an add a lane) over 1,024 floats that stay in L1,
  * in nanoseconds of CPU time per vector of lanes: the activations' own cost, apart from the cells.
  * mode=head times the output head's product ({@link MathKernels#head}, O = 1) over the B·T rows
@@ -98,20 +99,20 @@ public final class CpuTimeBench {
     }
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
     float[] sink = new float[1];
-    fmaChains(1_000, sink);
+    HostCeiling.Chains.run(1_000, sink);
     long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
     while (System.nanoTime() < warmEnd) {
-      fmaChains(1_000_000, sink);
+      HostCeiling.Chains.run(1_000_000, sink);
     }
     long end = System.nanoTime() + (long) (seconds * 1e9);
     long cpu0 = threads.getCurrentThreadCpuTime();
     long rounds = 0;
     while (System.nanoTime() < end) {
-      fmaChains(1_000_000, sink);
+      HostCeiling.Chains.run(1_000_000, sink);
       rounds += 1_000_000;
     }
     double cpuSeconds = (threads.getCurrentThreadCpuTime() - cpu0) / 1e9;
-    int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+    int lanes = HostCeiling.Chains.lanes();
     System.out.printf(Locale.ROOT, "peak: %.1f GFLOP/s of one thread's CPU time (16 chains of %d-lane FMAs; checksum %s)%n",
         rounds * 16.0 * lanes * 2 / cpuSeconds / 1e9, lanes, sink[0]);
   }
@@ -193,34 +194,6 @@ public final class CpuTimeBench {
       System.arraycopy(x, 0, y, 0, x.length);
       math.sigmoid(y, 0, y.length);
     }
-  }
-
-  private static void fmaChains(int rounds, float[] sink) {
-    jdk.incubator.vector.VectorSpecies<Float> s = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
-    jdk.incubator.vector.FloatVector m = jdk.incubator.vector.FloatVector.broadcast(s, 0.999999f);
-    jdk.incubator.vector.FloatVector d = jdk.incubator.vector.FloatVector.broadcast(s, 1e-7f);
-    jdk.incubator.vector.FloatVector c0 = d, c1 = d, c2 = d, c3 = d, c4 = d, c5 = d, c6 = d, c7 = d;
-    jdk.incubator.vector.FloatVector c8 = d, c9 = d, c10 = d, c11 = d, c12 = d, c13 = d, c14 = d, c15 = d;
-    for (int i = 0; i < rounds; i++) {
-      c0 = c0.fma(m, d);
-      c1 = c1.fma(m, d);
-      c2 = c2.fma(m, d);
-      c3 = c3.fma(m, d);
-      c4 = c4.fma(m, d);
-      c5 = c5.fma(m, d);
-      c6 = c6.fma(m, d);
-      c7 = c7.fma(m, d);
-      c8 = c8.fma(m, d);
-      c9 = c9.fma(m, d);
-      c10 = c10.fma(m, d);
-      c11 = c11.fma(m, d);
-      c12 = c12.fma(m, d);
-      c13 = c13.fma(m, d);
-      c14 = c14.fma(m, d);
-      c15 = c15.fma(m, d);
-    }
-    sink[0] += c0.add(c1).add(c2).add(c3).add(c4).add(c5).add(c6).add(c7).add(c8).add(c9).add(c10).add(c11).add(c12).add(c13)
-        .add(c14).add(c15).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
   }
 
   private static void call(JvmEngine engine, String mode, Params params, Batch batch) {

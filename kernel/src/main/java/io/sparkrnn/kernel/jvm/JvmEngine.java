@@ -213,6 +213,11 @@ public final class JvmEngine implements BpttEngine {
     this.boxed = boxed;
   }
 
+  /** The most slices a batch is cut into, each on its own thread. */
+  public int threads() {
+    return threads;
+  }
+
   @Override
   public String describe() {
     String boxedNote = boxed.note();

@@ -1,0 +1,179 @@
+package io.sparkrnn.kernel.bench;
+
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.jvm.MathKernels;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
+
+/**
+ * This host's ceiling for the JVM engine's matrix products as it stands now: {@code threads}
+ * threads at once, each running 16 independent chains of vector fused multiply-adds on registers
+ * (no memory traffic) for a window of wall-clock time, in GFLOP/s a thread (2 flops per lane per
+ * FMA). On a shared machine a core's rate moves with its neighbours (this project's AMD host: 199–218
+ * GFLOP/s a core in its fast state, about 143 in its slow one; docs/PERFORMANCE.md), and a
+ * sequences-per-second figure alone cannot tell a slower engine from a slower host. {@code bench}
+ * measures the ceiling right after each JVM row's timed runs and puts it, and the row's share of
+ * it, beside the row.
+ *
+ * <p>Needs {@code jdk.incubator.vector} in the boot layer ({@link MathKernels#vectorApiAvailable()});
+ * the Vector API's classes are linked only when {@link #measure} runs.
+ */
+public final class HostCeiling {
+  private HostCeiling() {}
+
+  /** FMA rounds per call between clock reads: 16 chains × 10,000 rounds, about 25 µs of a core at 209 GFLOP/s. */
+  private static final int ROUNDS = 10_000;
+
+  /** Wall-clock seconds of the first measurement in a JVM spent untimed, while C2 compiles the chains (it boxes every vector until then). */
+  static final double WARMUP_SECONDS = 0.3;
+
+  private static volatile boolean warmed;
+
+  /** The chains' last sum: a volatile store, so that C2 cannot drop them as unused. */
+  private static volatile float sum;
+
+  /**
+   * One measurement: the threads' rates, each over its own window.
+   *
+   * @param threads how many ran at once
+   * @param lanes floats per vector (the preferred species: 16 under AVX-512, 8 under AVX2 or -XX:MaxVectorSize=32)
+   * @param gflopsPerThread each thread's GFLOP/s of wall-clock time
+   */
+  public record Result(int threads, int lanes, double[] gflopsPerThread) {
+    /** The mean of the threads' rates. */
+    public double mean() {
+      double s = 0;
+      for (double g : gflopsPerThread) {
+        s += g;
+      }
+      return s / gflopsPerThread.length;
+    }
+
+    /** The slowest thread's rate. */
+    public double min() {
+      double m = Double.MAX_VALUE;
+      for (double g : gflopsPerThread) {
+        m = Math.min(m, g);
+      }
+      return m;
+    }
+  }
+
+  /**
+   * Runs the chains on {@code threads} threads started together (the calling thread one of them)
+   * for {@code seconds} of wall-clock time each; the first call in a JVM first runs them untimed for
+   * {@link #WARMUP_SECONDS}.
+   */
+  public static Result measure(int threads, double seconds) {
+    if (threads < 1 || !(seconds > 0)) {
+      throw new BadInputException("the ceiling needs ≥ 1 thread and a window > 0 s, found " + threads + " and " + seconds);
+    }
+    if (!MathKernels.vectorApiAvailable()) {
+      throw new IllegalStateException("the FMA ceiling needs --add-modules=jdk.incubator.vector");
+    }
+    if (!warmed) {
+      warm();
+    }
+    long window = (long) (seconds * 1e9);
+    double[] rates = new double[threads];
+    CyclicBarrier start = new CyclicBarrier(threads);
+    Thread[] others = new Thread[threads - 1];
+    for (int t = 1; t < threads; t++) {
+      int slot = t;
+      others[t - 1] = new Thread(() -> rates[slot] = timedChains(start, window), "spark-rnn-ceiling-" + t);
+      others[t - 1].setDaemon(true);
+      others[t - 1].start();
+    }
+    rates[0] = timedChains(start, window);
+    for (Thread t : others) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while measuring the FMA ceiling", e);
+      }
+    }
+    return new Result(threads, Chains.lanes(), rates);
+  }
+
+  /** GFLOP/s of {@code rounds} rounds of the 16 chains of {@code lanes}-lane FMAs in {@code nanos}: 16 · lanes · 2 flops a round. */
+  static double gflops(long rounds, int lanes, long nanos) {
+    return rounds * 16.0 * lanes * 2 / nanos;
+  }
+
+  private static synchronized void warm() {
+    if (warmed) {
+      return;
+    }
+    float[] sink = new float[1];
+    long end = System.nanoTime() + (long) (WARMUP_SECONDS * 1e9);
+    while (System.nanoTime() - end < 0) {
+      Chains.run(ROUNDS, sink);
+    }
+    warmed = true;
+  }
+
+  private static double timedChains(CyclicBarrier start, long window) {
+    try {
+      start.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Double.NaN;
+    } catch (BrokenBarrierException e) {
+      return Double.NaN;
+    }
+    float[] sink = new float[1];
+    long t0 = System.nanoTime();
+    long rounds = 0;
+    long now;
+    do {
+      Chains.run(ROUNDS, sink);
+      rounds += ROUNDS;
+      now = System.nanoTime();
+    } while (now - t0 < window);
+    sum = sink[0]; // read, so that C2 keeps the chains
+    return gflops(rounds, Chains.lanes(), now - t0);
+  }
+
+  /** The chains themselves, apart so that the Vector API's classes load only when a measurement runs. */
+  static final class Chains {
+    private Chains() {}
+
+    static int lanes() {
+      return jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+    }
+
+    /**
+     * 16 independent chains c ← c·m + d of preferred-width vectors for {@code rounds} rounds, their
+     * lanes' sum added to {@code sink[0]}: two FMA pipes of latency 4 need 8 chains in flight, 16
+     * leave room. m = 0.999999 and d = 1e−7 keep every value normal (c tends to 0.1).
+     */
+    static void run(int rounds, float[] sink) {
+      jdk.incubator.vector.VectorSpecies<Float> s = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+      jdk.incubator.vector.FloatVector m = jdk.incubator.vector.FloatVector.broadcast(s, 0.999999f);
+      jdk.incubator.vector.FloatVector d = jdk.incubator.vector.FloatVector.broadcast(s, 1e-7f);
+      jdk.incubator.vector.FloatVector c0 = d, c1 = d, c2 = d, c3 = d, c4 = d, c5 = d, c6 = d, c7 = d;
+      jdk.incubator.vector.FloatVector c8 = d, c9 = d, c10 = d, c11 = d, c12 = d, c13 = d, c14 = d, c15 = d;
+      for (int i = 0; i < rounds; i++) {
+        c0 = c0.fma(m, d);
+        c1 = c1.fma(m, d);
+        c2 = c2.fma(m, d);
+        c3 = c3.fma(m, d);
+        c4 = c4.fma(m, d);
+        c5 = c5.fma(m, d);
+        c6 = c6.fma(m, d);
+        c7 = c7.fma(m, d);
+        c8 = c8.fma(m, d);
+        c9 = c9.fma(m, d);
+        c10 = c10.fma(m, d);
+        c11 = c11.fma(m, d);
+        c12 = c12.fma(m, d);
+        c13 = c13.fma(m, d);
+        c14 = c14.fma(m, d);
+        c15 = c15.fma(m, d);
+      }
+      sink[0] += c0.add(c1).add(c2).add(c3).add(c4).add(c5).add(c6).add(c7).add(c8).add(c9).add(c10).add(c11).add(c12).add(c13)
+          .add(c14).add(c15).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+    }
+  }
+}

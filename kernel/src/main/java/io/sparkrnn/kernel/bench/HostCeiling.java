@@ -2,8 +2,12 @@ package io.sparkrnn.kernel.bench;
 
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.jvm.MathKernels;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 /**
  * This host's ceiling for the JVM engine's matrix products as it stands now: {@code threads}
@@ -71,8 +75,8 @@ public final class HostCeiling {
 
   /**
    * Runs the chains on {@code threads} threads started together (the calling thread one of them)
-   * for {@code seconds} of wall-clock time each; the first call in a JVM first runs them untimed for
-   * {@link #WARMUP_SECONDS}.
+   * for {@code seconds} of wall-clock time each; the first call in a JVM first runs them untimed
+   * until C2 has compiled them ({@link #WARMUP_SECONDS}). A thread that fails fails the call.
    */
   public static Result measure(int threads, double seconds) {
     if (threads < 1 || !(seconds > 0)) {
@@ -87,21 +91,24 @@ public final class HostCeiling {
     long window = (long) (seconds * 1e9);
     double[] rates = new double[threads];
     CyclicBarrier start = new CyclicBarrier(threads);
-    Thread[] others = new Thread[threads - 1];
+    List<FutureTask<Double>> others = new ArrayList<>();
     for (int t = 1; t < threads; t++) {
-      int slot = t;
-      others[t - 1] = new Thread(() -> rates[slot] = timedChains(start, window), "spark-rnn-ceiling-" + t);
-      others[t - 1].setDaemon(true);
-      others[t - 1].start();
+      FutureTask<Double> task = new FutureTask<>(() -> timedChains(start, window));
+      Thread thread = new Thread(task, "spark-rnn-ceiling-" + t);
+      thread.setDaemon(true);
+      thread.start();
+      others.add(task);
     }
-    rates[0] = timedChains(start, window);
-    for (Thread t : others) {
-      try {
-        t.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted while measuring the FMA ceiling", e);
+    try {
+      rates[0] = timedChains(start, window);
+      for (int t = 1; t < threads; t++) {
+        rates[t] = others.get(t - 1).get();
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while measuring the FMA ceiling", e);
+    } catch (BrokenBarrierException | ExecutionException e) {
+      throw new IllegalStateException("a thread of the FMA ceiling failed", e instanceof ExecutionException ? e.getCause() : e);
     }
     return new Result(threads, Chains.lanes(), rates);
   }
@@ -138,15 +145,8 @@ public final class HostCeiling {
     warmed = true;
   }
 
-  private static double timedChains(CyclicBarrier start, long window) {
-    try {
-      start.await();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return Double.NaN;
-    } catch (BrokenBarrierException e) {
-      return Double.NaN;
-    }
+  private static double timedChains(CyclicBarrier start, long window) throws InterruptedException, BrokenBarrierException {
+    start.await();
     float[] sink = new float[1];
     long t0 = System.nanoTime();
     long rounds = 0;

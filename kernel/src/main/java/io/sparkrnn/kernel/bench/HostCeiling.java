@@ -29,17 +29,22 @@ public final class HostCeiling {
   private static final int ROUNDS = 10_000;
 
   /**
-   * The first measurement in a JVM first runs the chains untimed for at least this long (C2 boxes
+   * Before its first measurement a JVM runs the chains untimed for at least this long (C2 boxes
    * every vector until it has compiled them), then until the JIT has compiled nothing for
-   * {@link #QUIET_SECONDS}, at most {@link #WARMUP_MAX_SECONDS} in all: with 0.3 s alone, the first
-   * row of five bench runs out of thirteen read 158–205 GFLOP/s a thread against 219–228 for every
-   * later row, the compiler threads still busy on the same two cores.
+   * {@link #QUIET_SECONDS}; before every later one, until it has compiled nothing for
+   * {@link #LATER_QUIET_SECONDS}; at most {@link #WARMUP_MAX_SECONDS}. With a fixed 0.3 s once, 5 of 14
+   * bench runs read 158–205 GFLOP/s a thread after their first row against 214–228 elsewhere.
    */
   static final double WARMUP_SECONDS = 0.3;
 
   static final double QUIET_SECONDS = 0.3;
 
+  static final double LATER_QUIET_SECONDS = 0.1;
+
   static final double WARMUP_MAX_SECONDS = 5;
+
+  /** The warm-up's windows: short, so that it notices a quiet JIT soon. */
+  private static final long WARMUP_WINDOW_NANOS = 10_000_000;
 
   private static volatile boolean warmed;
 
@@ -75,8 +80,8 @@ public final class HostCeiling {
 
   /**
    * Runs the chains on {@code threads} threads started together (the calling thread one of them)
-   * for {@code seconds} of wall-clock time each; the first call in a JVM first runs them untimed
-   * until C2 has compiled them ({@link #WARMUP_SECONDS}). A thread that fails fails the call.
+   * for {@code seconds} of wall-clock time each, after running them untimed on this thread until the
+   * JIT is quiet ({@link #WARMUP_SECONDS}). A thread that fails fails the call.
    */
   public static Result measure(int threads, double seconds) {
     if (threads < 1 || !(seconds > 0)) {
@@ -85,8 +90,10 @@ public final class HostCeiling {
     if (!MathKernels.vectorApiAvailable()) {
       throw new IllegalStateException("the FMA ceiling needs --add-modules=jdk.incubator.vector");
     }
-    if (!warmed) {
-      warm();
+    // the compiler threads share the cores with the chains: a window timed while they work reads low
+    synchronized (HostCeiling.class) {
+      untilQuiet(warmed ? 0 : WARMUP_SECONDS, warmed ? LATER_QUIET_SECONDS : QUIET_SECONDS);
+      warmed = true;
     }
     long window = (long) (seconds * 1e9);
     double[] rates = new double[threads];
@@ -118,18 +125,18 @@ public final class HostCeiling {
     return rounds * 16.0 * lanes * 2 / nanos;
   }
 
-  private static synchronized void warm() {
-    if (warmed) {
-      return;
-    }
-    float[] sink = new float[1];
+  /**
+   * Runs the chains untimed for at least {@code minSeconds}, then until the JIT has compiled nothing
+   * for {@code quietSeconds}, at most {@link #WARMUP_MAX_SECONDS} in all.
+   */
+  private static void untilQuiet(double minSeconds, double quietSeconds) {
     java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
     boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
     long start = System.nanoTime();
     long quietSince = start;
     long compiled = timed ? jit.getTotalCompilationTime() : 0;
     while (true) {
-      Chains.run(ROUNDS, sink);
+      chainsFor(WARMUP_WINDOW_NANOS);
       long now = System.nanoTime();
       long c = timed ? jit.getTotalCompilationTime() : 0;
       if (c != compiled) {
@@ -137,16 +144,25 @@ public final class HostCeiling {
         quietSince = now;
       }
       double ran = (now - start) / 1e9;
-      if (ran >= WARMUP_MAX_SECONDS || ran >= WARMUP_SECONDS && (now - quietSince) / 1e9 >= QUIET_SECONDS) {
-        break;
+      if (ran >= WARMUP_MAX_SECONDS || ran >= minSeconds && (now - quietSince) / 1e9 >= quietSeconds) {
+        return;
       }
     }
-    sum = sink[0];
-    warmed = true;
   }
+
 
   private static double timedChains(CyclicBarrier start, long window) throws InterruptedException, BrokenBarrierException {
     start.await();
+    return chainsFor(window);
+  }
+
+  /**
+   * The chains for {@code window} ns of wall-clock time (whole calls of {@link #ROUNDS} rounds),
+   * in GFLOP/s. The warm-up runs this very method, so that C2 has compiled its loop too before a
+   * window is timed: when only the chains were warmed, the loop's own compilation ran during the first
+   * measurement of a JVM, on one of the two cores.
+   */
+  private static double chainsFor(long window) {
     float[] sink = new float[1];
     long t0 = System.nanoTime();
     long rounds = 0;
@@ -159,6 +175,7 @@ public final class HostCeiling {
     sum = sink[0]; // read, so that C2 keeps the chains
     return gflops(rounds, Chains.lanes(), now - t0);
   }
+
 
   /** The chains themselves, apart so that the Vector API's classes load only when a measurement runs. */
   static final class Chains {

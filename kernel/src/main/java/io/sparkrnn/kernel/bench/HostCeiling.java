@@ -13,9 +13,10 @@ import java.util.concurrent.FutureTask;
  * This host's ceiling for the JVM engine's matrix products as it stands now: {@code threads}
  * threads at once, each running 16 independent chains of vector fused multiply-adds on registers
  * (no memory traffic) for a window of wall-clock time, in GFLOP/s a thread (2 flops per lane per
- * FMA). On a shared machine a core's rate moves with its neighbours (this project's AMD host: 199–218
- * GFLOP/s a core in its fast state, about 143 in its slow one; docs/PERFORMANCE.md), and a
- * sequences-per-second figure alone cannot tell a slower engine from a slower host. {@code bench}
+ * FMA). On a shared machine the engine's speed moves with the neighbours', and a
+ * sequences-per-second figure alone cannot tell a slower core from the rest (this project's AMD host
+ * read 217–231 GFLOP/s a thread through spells in which the LSTM rows ran up to 55% slower, and 111
+ * once, that row at half speed too; docs/PERFORMANCE.md, "Two speeds of the same code"). {@code bench}
  * measures the ceiling right after each JVM row's timed runs and puts it, and the row's share of
  * it, beside the row.
  *

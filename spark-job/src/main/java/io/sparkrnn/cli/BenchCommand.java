@@ -13,6 +13,7 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.bench.AparapiBench;
 import io.sparkrnn.kernel.bench.HostCeiling;
+import io.sparkrnn.kernel.bench.WarmUp;
 import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.DeviceChoice;

@@ -68,7 +68,7 @@ class BenchCommandTest {
   void shapeAloneRunsOnlyThatShapeAndWithTheGridOptionsAlsoTheGrid() throws IOException {
     Path alone = tmp.resolve("alone.json");
     assertEquals(0, Main.run("bench", "--shape", "gru:2:8:4:5", "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds",
-        "0", "--min-seconds", "0.05", "--json", alone.toString()));
+        "0", "--min-seconds", "0.05", "--ceiling-seconds", "0", "--json", alone.toString()));
     List<?> rows = (List<?>) Json.parse(Files.readString(alone));
     assertEquals(1, rows.size(), "--shape alone: just that shape: " + rows);
     Map<?, ?> row = (Map<?, ?>) rows.get(0);
@@ -81,7 +81,8 @@ class BenchCommandTest {
         ((Number) row.get("hidden_size")).intValue(), ((Number) row.get("batch")).intValue(), ((Number) row.get("steps")).intValue()));
     Path both = tmp.resolve("both.json");
     assertEquals(0, Main.run("bench", "--cells", "rnn", "--hidden", "8", "--batch", "4", "--steps", "5", "--shape", "gru:2:8:4:5",
-        "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--json", both.toString()));
+        "--devices", "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--ceiling-seconds", "0",
+        "--json", both.toString()));
     assertEquals(2, ((List<?>) Json.parse(Files.readString(both))).size(), "the grid (rnn H=8) and the shape");
   }
 
@@ -130,7 +131,8 @@ class BenchCommandTest {
   void sparkRowTimesTrainAgainstTheKernelTimedBeforeAndAfter() throws IOException {
     Path json = tmp.resolve("spark.json");
     assertEquals(0, Main.run("bench", "--cells", "rnn", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--no-latency", "--devices",
-        "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--spark", "--master", "local[1]", "--spark-steps", "8",
+        "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--ceiling-seconds", "0", "--spark", "--master",
+        "local[1]", "--spark-steps", "8",
         "--spark-warmup", "2", "--spark-seconds", "0.2", "--spark-sync", "barrier", "--json", json.toString()));
     List<?> rows = (List<?>) Json.parse(Files.readString(json));
     assertEquals(2, rows.size(), "the kernel row and one train row: " + rows);

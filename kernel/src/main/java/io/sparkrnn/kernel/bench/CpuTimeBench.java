@@ -26,7 +26,8 @@ import java.util.Map;
  *     cell=lstm H=64 B=64 T=50 mode=train seconds=8 warmup=3
  * </pre>
  * runs {@code lossAndGradient} (mode=train) or {@code forward} (mode=forward) in a loop for
- * warmup seconds, then for {@code seconds} more, and prints the sequences per second of CPU time
+ * warmup seconds and until the JIT has compiled nothing for {@code quiet} seconds (1; 0 for the
+ * fixed warm-up alone), then for {@code seconds} more, and prints the sequences per second of CPU time
  * of the calls after the warm-up. One layer, F = O = 1, seq2seq, mse, full-length sequences
  * ({@link Batch#random}). mode=peak instead measures this core's ceiling for the engine's matrix
  * products: 16 independent chains of vector fused multiply-adds on registers, no memory traffic,
@@ -44,18 +45,19 @@ public final class CpuTimeBench {
 
   public static void main(String[] args) {
     Map<String, String> a = new LinkedHashMap<>(Map.of("cell", "lstm", "H", "64", "B", "64", "T", "50", "mode", "train",
-        "seconds", "8", "warmup", "3", "via", "head"));
+        "seconds", "8", "warmup", "3", "quiet", "1", "via", "head"));
     AparapiBench.putKeyValues(args, a);
     String mode = a.get("mode");
+    double quiet = Double.parseDouble(a.get("quiet"));
     if (!mode.equals("train") && !mode.equals("forward") && !mode.equals("peak") && !mode.equals("sigmoid") && !mode.equals("head")) {
       throw new BadInputException("mode must be train, forward, peak, sigmoid or head, found " + mode);
     }
     if (mode.equals("peak")) {
-      peak(Double.parseDouble(a.get("warmup")), Double.parseDouble(a.get("seconds")));
+      peak(Double.parseDouble(a.get("warmup")), quiet, Double.parseDouble(a.get("seconds")));
       return;
     }
     if (mode.equals("sigmoid")) {
-      sigmoid(Double.parseDouble(a.get("warmup")), Double.parseDouble(a.get("seconds")));
+      sigmoid(Double.parseDouble(a.get("warmup")), quiet, Double.parseDouble(a.get("seconds")));
       return;
     }
     if (mode.equals("head")) {
@@ -64,7 +66,7 @@ public final class CpuTimeBench {
         throw new BadInputException("via must be head or gemm, found " + via);
       }
       head(Integer.parseInt(a.get("B")) * Integer.parseInt(a.get("T")), Integer.parseInt(a.get("H")), via.equals("gemm"),
-          Double.parseDouble(a.get("warmup")), Double.parseDouble(a.get("seconds")));
+          Double.parseDouble(a.get("warmup")), quiet, Double.parseDouble(a.get("seconds")));
       return;
     }
     ModelConfig config = new ModelConfig(CellType.parse(a.get("cell")), 1, 1, Integer.parseInt(a.get("H")), 1, Mode.SEQ2SEQ,
@@ -75,10 +77,7 @@ public final class CpuTimeBench {
     Batch batch = Batch.random(config, steps, batchSize, 2);
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
     try (JvmEngine engine = new JvmEngine(MathKernels.best(), 1)) {
-      long warmEnd = System.nanoTime() + (long) (Double.parseDouble(a.get("warmup")) * 1e9);
-      while (System.nanoTime() < warmEnd) {
-        call(engine, mode, params, batch);
-      }
+      warmUp(Double.parseDouble(a.get("warmup")), quiet, () -> call(engine, mode, params, batch));
       long end = System.nanoTime() + (long) (Double.parseDouble(a.get("seconds")) * 1e9);
       long cpu0 = threads.getCurrentThreadCpuTime();
       int calls = 0;
@@ -92,18 +91,28 @@ public final class CpuTimeBench {
     }
   }
 
+  /**
+   * Runs {@code call} untimed for {@code warmupSeconds}, then until the JIT has compiled nothing for
+   * {@code quietSeconds} (key {@code quiet}, 1 s; 0: the fixed warm-up alone), at most 30 s more
+   * ({@link WarmUp}, as bench's rows): at B = 8 a fixed 5 s left rarely called products compiling
+   * into the timed window (JFR: the Vector API's Java fallbacks in its first second).
+   */
+  private static void warmUp(double warmupSeconds, double quietSeconds, Runnable call) {
+    WarmUp w = WarmUp.of(1, warmupSeconds, warmupSeconds + 30, quietSeconds);
+    for (int c = 0; w.more(c); c++) {
+      call.run();
+    }
+  }
+
   /** Sixteen FMA chains (more than the FMA units' latency × ports needs), repeated; the result is printed so none is dead code. */
-  private static void peak(double warmupSeconds, double seconds) {
+  private static void peak(double warmupSeconds, double quiet, double seconds) {
     if (!MathKernels.vectorApiAvailable()) {
       throw new BadInputException("mode=peak needs --add-modules=jdk.incubator.vector");
     }
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
     float[] sink = new float[1];
     HostCeiling.Chains.run(1_000, sink);
-    long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-    while (System.nanoTime() < warmEnd) {
-      HostCeiling.Chains.run(1_000_000, sink);
-    }
+    warmUp(warmupSeconds, quiet, () -> HostCeiling.Chains.run(1_000_000, sink));
     long end = System.nanoTime() + (long) (seconds * 1e9);
     long cpu0 = threads.getCurrentThreadCpuTime();
     long rounds = 0;
@@ -121,7 +130,7 @@ public final class CpuTimeBench {
    * σ in place over 1,024 floats, restored from a copy before each pass so the inputs stay spread
    * over [−12, 12] (σ of σ would narrow them to (0, 1)); the copy is timed too (about 1/10 of a pass).
    */
-  private static void sigmoid(double warmupSeconds, double seconds) {
+  private static void sigmoid(double warmupSeconds, double quiet, double seconds) {
     MathKernels math = MathKernels.best();
     int n = 1024;
     float[] x = new float[n];
@@ -131,10 +140,7 @@ public final class CpuTimeBench {
     }
     float[] y = new float[n];
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-    long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-    while (System.nanoTime() < warmEnd) {
-      sigmoidPasses(math, x, y, 1_000);
-    }
+    warmUp(warmupSeconds, quiet, () -> sigmoidPasses(math, x, y, 1_000));
     long end = System.nanoTime() + (long) (seconds * 1e9);
     long cpu0 = threads.getCurrentThreadCpuTime();
     long passes = 0;
@@ -149,7 +155,7 @@ public final class CpuTimeBench {
   }
 
   /** The head's product y[r] += Σ_k h[r][k]·w[k] over {@code rows} rows of H, by {@link MathKernels#head} or by gemm. */
-  private static void head(int rows, int H, boolean viaGemm, double warmupSeconds, double seconds) {
+  private static void head(int rows, int H, boolean viaGemm, double warmupSeconds, double quiet, double seconds) {
     MathKernels math = MathKernels.best();
     java.util.SplittableRandom r = new java.util.SplittableRandom(1);
     float[] h = new float[rows * H];
@@ -162,10 +168,7 @@ public final class CpuTimeBench {
     }
     float[] y = new float[rows];
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-    long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-    while (System.nanoTime() < warmEnd) {
-      headCalls(math, rows, H, h, w, y, viaGemm, 100);
-    }
+    warmUp(warmupSeconds, quiet, () -> headCalls(math, rows, H, h, w, y, viaGemm, 100));
     long end = System.nanoTime() + (long) (seconds * 1e9);
     long cpu0 = threads.getCurrentThreadCpuTime();
     long calls = 0;

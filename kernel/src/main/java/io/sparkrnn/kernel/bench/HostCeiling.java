@@ -131,25 +131,12 @@ public final class HostCeiling {
    * for {@code quietSeconds}, at most {@link #WARMUP_MAX_SECONDS} in all.
    */
   private static void untilQuiet(double minSeconds, double quietSeconds) {
-    java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-    boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
-    long start = System.nanoTime();
-    long quietSince = start;
-    long compiled = timed ? jit.getTotalCompilationTime() : 0;
-    while (true) {
+    WarmUp w = WarmUp.of(0, minSeconds, WARMUP_MAX_SECONDS, quietSeconds);
+    for (int c = 0; w.more(c); c++) {
       chainsFor(WARMUP_WINDOW_NANOS);
-      long now = System.nanoTime();
-      long c = timed ? jit.getTotalCompilationTime() : 0;
-      if (c != compiled) {
-        compiled = c;
-        quietSince = now;
-      }
-      double ran = (now - start) / 1e9;
-      if (ran >= WARMUP_MAX_SECONDS || ran >= minSeconds && (now - quietSince) / 1e9 >= quietSeconds) {
-        return;
-      }
     }
   }
+
 
 
   private static double timedChains(CyclicBarrier start, long window) throws InterruptedException, BrokenBarrierException {

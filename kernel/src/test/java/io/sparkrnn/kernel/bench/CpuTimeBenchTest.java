@@ -19,10 +19,10 @@ class CpuTimeBenchTest {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
     try {
-      CpuTimeBench.main(new String[] {"cell=gru", "H=8", "B=3", "T=4", "mode=train", "seconds=0.2", "warmup=0.1"});
-      CpuTimeBench.main(new String[] {"cell=lstm", "H=8", "B=3", "T=4", "mode=forward", "seconds=0.2", "warmup=0.1"});
-      CpuTimeBench.main(new String[] {"mode=peak", "seconds=0.2", "warmup=0.1"});
-      CpuTimeBench.main(new String[] {"mode=sigmoid", "seconds=0.2", "warmup=0.1"});
+      CpuTimeBench.main(new String[] {"cell=gru", "H=8", "B=3", "T=4", "mode=train", "seconds=0.2", "warmup=0.1", "quiet=0"});
+      CpuTimeBench.main(new String[] {"cell=lstm", "H=8", "B=3", "T=4", "mode=forward", "seconds=0.2", "warmup=0.1", "quiet=0"});
+      CpuTimeBench.main(new String[] {"mode=peak", "seconds=0.2", "warmup=0.1", "quiet=0"});
+      CpuTimeBench.main(new String[] {"mode=sigmoid", "seconds=0.2", "warmup=0.1", "quiet=0"});
     } finally {
       System.setOut(old);
     }

@@ -1,4 +1,4 @@
-package io.sparkrnn.cli;
+package io.sparkrnn.kernel.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

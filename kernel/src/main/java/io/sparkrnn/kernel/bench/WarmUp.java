@@ -1,11 +1,11 @@
-package io.sparkrnn.cli;
+package io.sparkrnn.kernel.bench;
 
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.function.LongSupplier;
 
 /**
- * When a bench row's untimed calls may stop: after at least {@code minCalls} calls and
+ * When untimed calls (a bench row's, {@link CpuTimeBench}'s, {@link HostCeiling}'s) may stop: after at least {@code minCalls} calls and
  * {@code minSeconds}, and then only once the JIT has compiled nothing for {@code quietSeconds}
  * (the JVM's total compilation time, {@link CompilationMXBean}, has not moved), or at
  * {@code maxSeconds} at the latest. A fixed warm-up is not enough on a loaded machine: C2's
@@ -13,7 +13,7 @@ import java.util.function.LongSupplier;
  * interpreted came out 15–20× slow, allocating tens of MB per step (seen: LSTM H=64 after 3 s
  * at load 4–5, 45 ms/step against 2.3 ms after 10 s).
  */
-final class WarmUp {
+public final class WarmUp {
   private final int minCalls;
   private final long minNanos;
   private final long maxNanos;
@@ -37,16 +37,24 @@ final class WarmUp {
     this.lastCompileMillis = compileMillis == null ? 0 : compileMillis.getAsLong();
   }
 
-  /** This JVM's clock and JIT; without a waiting time for the JIT where {@code minSeconds} is 0. */
-  static WarmUp of(int minCalls, double minSeconds) {
+  /**
+   * This JVM's clock and JIT, quiet for 1 s, at most 30 s past {@code minSeconds}; without a waiting
+   * time for the JIT where {@code minSeconds} is 0.
+   */
+  public static WarmUp of(int minCalls, double minSeconds) {
+    return minSeconds == 0 ? new WarmUp(minCalls, 0, 0, 1.0, System::nanoTime, null) : of(minCalls, minSeconds, minSeconds + 30, 1.0);
+  }
+
+  /** This JVM's clock and JIT; without a waiting time for the JIT where {@code quietSeconds} is 0 or the JVM does not report its compilation time. */
+  public static WarmUp of(int minCalls, double minSeconds, double maxSeconds, double quietSeconds) {
     CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-    LongSupplier compile = jit != null && jit.isCompilationTimeMonitoringSupported() ? jit::getTotalCompilationTime : null;
-    return new WarmUp(minCalls, minSeconds, minSeconds == 0 ? 0 : minSeconds + 30, 1.0, System::nanoTime,
-        minSeconds == 0 ? null : compile);
+    LongSupplier compile = quietSeconds > 0 && jit != null && jit.isCompilationTimeMonitoringSupported() ? jit::getTotalCompilationTime
+        : null;
+    return new WarmUp(minCalls, minSeconds, maxSeconds, quietSeconds, System::nanoTime, compile);
   }
 
   /** Whether to make another untimed call, {@code calls} made so far. */
-  boolean more(int calls) {
+  public boolean more(int calls) {
     long now = clock.getAsLong();
     if (compileMillis != null) {
       long c = compileMillis.getAsLong();
@@ -60,12 +68,12 @@ final class WarmUp {
   }
 
   /** Seconds since the start. */
-  double seconds() {
+  public double seconds() {
     return (clock.getAsLong() - start) / 1e9;
   }
 
   /** Whether it stopped at {@code maxSeconds} with the JIT still compiling. */
-  boolean cutShort() {
+  public boolean cutShort() {
     return compileMillis != null && clock.getAsLong() - quietSince < quietNanos;
   }
 }

@@ -119,9 +119,9 @@ public final class BenchCommand implements Callable<Integer> {
       + " (default: 1; the float64 reference: --runs only)")
   double minSeconds = 1;
 
-  @Option(names = "--ceiling-seconds", description = "after each JVM engine row, measure the host's FMA ceiling on as many"
-      + " threads for this long, and give the row's share of it: a shared machine's cores change speed with their neighbours,"
-      + " which seq/s alone does not show; 0 skips it (default: 0.5)")
+  @Option(names = "--ceiling-seconds", description = "after each JVM engine kernel or forward row, measure the host's vector FMA"
+      + " ceiling on as many threads as the row ran on, for this long, and give the row's share of it (a slower core shows"
+      + " there, not in seq/s alone); 0 skips it (default: 0.5, at most 60)")
   double ceilingSeconds = 0.5;
 
   @Option(names = "--reference-max-gflop", paramLabel = "GFLOP",
@@ -264,9 +264,10 @@ public final class BenchCommand implements Callable<Integer> {
       writeJson(TablePrepBench.run(tableRows, tableKeys, runs, master != null ? master : "local[*]", dir, System.out));
       return 0;
     }
-    if (runs < 1 || warmup < 0 || minSeconds < 0 || !(ceilingSeconds >= 0) || sparkSteps <= sparkWarmup + 1) {
-      throw new BadInputException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0, --ceiling-seconds ≥ 0 and --spark-steps >"
-          + " --spark-warmup + 1");
+    if (runs < 1 || warmup < 0 || minSeconds < 0 || !(ceilingSeconds >= 0 && ceilingSeconds <= HostCeiling.MAX_SECONDS)
+        || sparkSteps <= sparkWarmup + 1) {
+      throw new BadInputException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0, --ceiling-seconds in [0, "
+          + (int) HostCeiling.MAX_SECONDS + "] and --spark-steps > --spark-warmup + 1");
     }
     if (sparkPartitions.stream().anyMatch(p -> p < 0)) {
       throw new BadInputException("--spark-partitions: counts must be ≥ 0 (0: train's default)");
@@ -471,8 +472,13 @@ public final class BenchCommand implements Callable<Integer> {
       }
       row.put("seq_per_s", r.sequencesPerSecond());
       row.put("gflops", r.gflopPerSecond());
-      if (engine instanceof JvmEngine jvm && ceilingSeconds > 0 && MathKernels.vectorApiAvailable()) {
-        putCeiling(row, HostCeiling.measure(jvm.threads(), ceilingSeconds), r.gflopPerSecond());
+      // the vector kernels' ceiling, on as many threads as the row's slices ran on (a batch of B runs on at most B)
+      if (engine instanceof JvmEngine jvm && ceilingSeconds > 0 && MathKernels.vectorApiAvailable() && MathKernels.best().lanes() > 1) {
+        HostCeiling.Result ceiling = HostCeiling.measure(Math.min(jvm.threads(), s.batch), ceilingSeconds);
+        if (ceiling.jitBusy()) {
+          System.err.printf("bench: %s %s: the JIT was still compiling when the FMA ceiling was measured; it may read low%n", s, device);
+        }
+        putCeiling(row, ceiling, r.gflopPerSecond());
       }
       row.put("median_ms", r.medianSeconds() * 1e3);
       row.put("min_ms", r.minSeconds() * 1e3);

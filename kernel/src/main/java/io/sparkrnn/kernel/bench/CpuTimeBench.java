@@ -93,12 +93,13 @@ public final class CpuTimeBench {
 
   /**
    * Runs {@code call} untimed for {@code warmupSeconds}, then until the JIT has compiled nothing for
-   * {@code quietSeconds} (key {@code quiet}, 1 s; 0: the fixed warm-up alone), at most 30 s more
+   * {@code quietSeconds} (key {@code quiet}, 1 s; 0: the fixed warm-up alone, no call at all for
+   * warmup=0 quiet=0), at most 30 s more
    * ({@link WarmUp}, as bench's rows): at B = 8 a fixed 5 s left rarely called products compiling
    * into the timed window (JFR: the Vector API's Java fallbacks in its first second).
    */
   private static void warmUp(double warmupSeconds, double quietSeconds, Runnable call) {
-    WarmUp w = WarmUp.of(1, warmupSeconds, warmupSeconds + 30, quietSeconds);
+    WarmUp w = WarmUp.of(warmupSeconds > 0 ? 1 : 0, warmupSeconds, warmupSeconds + 30, quietSeconds);
     for (int c = 0; w.more(c); c++) {
       call.run();
     }

@@ -44,6 +44,9 @@ public final class HostCeiling {
 
   static final double WARMUP_MAX_SECONDS = 5;
 
+  /** The longest window {@link #measure} takes. */
+  public static final double MAX_SECONDS = 60;
+
   /** The warm-up's windows: short, so that it notices a quiet JIT soon. */
   private static final long WARMUP_WINDOW_NANOS = 10_000_000;
 
@@ -58,8 +61,10 @@ public final class HostCeiling {
    * @param threads how many ran at once
    * @param lanes floats per vector (the preferred species: 16 under AVX-512, 8 under AVX2 or -XX:MaxVectorSize=32)
    * @param gflopsPerThread each thread's GFLOP/s of wall-clock time
+   * @param jitBusy whether the JIT was still compiling when the warm-up gave up waiting ({@link
+   *     #WARMUP_MAX_SECONDS}): the compiler threads then shared the cores with the window, which reads low
    */
-  public record Result(int threads, int lanes, double[] gflopsPerThread) {
+  public record Result(int threads, int lanes, double[] gflopsPerThread, boolean jitBusy) {
     /** The mean of the threads' rates. */
     public double mean() {
       double s = 0;
@@ -67,15 +72,6 @@ public final class HostCeiling {
         s += g;
       }
       return s / gflopsPerThread.length;
-    }
-
-    /** The slowest thread's rate. */
-    public double min() {
-      double m = Double.MAX_VALUE;
-      for (double g : gflopsPerThread) {
-        m = Math.min(m, g);
-      }
-      return m;
     }
   }
 
@@ -85,27 +81,34 @@ public final class HostCeiling {
    * JIT is quiet ({@link #WARMUP_SECONDS}). A thread that fails fails the call.
    */
   public static Result measure(int threads, double seconds) {
-    if (threads < 1 || !(seconds > 0)) {
-      throw new BadInputException("the ceiling needs ≥ 1 thread and a window > 0 s, found " + threads + " and " + seconds);
+    if (threads < 1 || !(seconds > 0 && seconds <= MAX_SECONDS)) {
+      throw new BadInputException("the ceiling needs ≥ 1 thread and a window of (0, " + (int) MAX_SECONDS + "] s, found " + threads + " and "
+          + seconds);
     }
     if (!MathKernels.vectorApiAvailable()) {
       throw new IllegalStateException("the FMA ceiling needs --add-modules=jdk.incubator.vector");
     }
     // the compiler threads share the cores with the chains: a window timed while they work reads low
+    boolean jitBusy;
     synchronized (HostCeiling.class) {
-      untilQuiet(warmed ? 0 : WARMUP_SECONDS, warmed ? LATER_QUIET_SECONDS : QUIET_SECONDS);
+      jitBusy = !untilQuiet(warmed ? 0 : WARMUP_SECONDS, warmed ? LATER_QUIET_SECONDS : QUIET_SECONDS);
       warmed = true;
     }
     long window = (long) (seconds * 1e9);
     double[] rates = new double[threads];
     CyclicBarrier start = new CyclicBarrier(threads);
     List<FutureTask<Double>> others = new ArrayList<>();
-    for (int t = 1; t < threads; t++) {
-      FutureTask<Double> task = new FutureTask<>(() -> timedChains(start, window));
-      Thread thread = new Thread(task, "spark-rnn-ceiling-" + t);
-      thread.setDaemon(true);
-      thread.start();
-      others.add(task);
+    try {
+      for (int t = 1; t < threads; t++) {
+        FutureTask<Double> task = new FutureTask<>(() -> timedChains(start, window));
+        Thread thread = new Thread(task, "spark-rnn-ceiling-" + t);
+        thread.setDaemon(true);
+        thread.start();
+        others.add(task);
+      }
+    } catch (RuntimeException | OutOfMemoryError e) { // no thread to be had: release those already waiting at the barrier
+      start.reset();
+      throw e;
     }
     try {
       rates[0] = timedChains(start, window);
@@ -118,7 +121,7 @@ public final class HostCeiling {
     } catch (BrokenBarrierException | ExecutionException e) {
       throw new IllegalStateException("a thread of the FMA ceiling failed", e instanceof ExecutionException ? e.getCause() : e);
     }
-    return new Result(threads, Chains.lanes(), rates);
+    return new Result(threads, Chains.lanes(), rates, jitBusy);
   }
 
   /** GFLOP/s of {@code rounds} rounds of the 16 chains of {@code lanes}-lane FMAs in {@code nanos}: 16 · lanes · 2 flops a round. */
@@ -128,13 +131,15 @@ public final class HostCeiling {
 
   /**
    * Runs the chains untimed for at least {@code minSeconds}, then until the JIT has compiled nothing
-   * for {@code quietSeconds}, at most {@link #WARMUP_MAX_SECONDS} in all.
+   * for {@code quietSeconds}, at most {@link #WARMUP_MAX_SECONDS} in all; false where it stopped at
+   * that limit with the JIT still compiling.
    */
-  private static void untilQuiet(double minSeconds, double quietSeconds) {
+  private static boolean untilQuiet(double minSeconds, double quietSeconds) {
     WarmUp w = WarmUp.of(0, minSeconds, WARMUP_MAX_SECONDS, quietSeconds);
     for (int c = 0; w.more(c); c++) {
       chainsFor(WARMUP_WINDOW_NANOS);
     }
+    return !w.cutShort();
   }
 
 

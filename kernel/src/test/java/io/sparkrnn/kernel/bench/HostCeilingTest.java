@@ -28,7 +28,6 @@ class HostCeilingTest {
     for (double g : r.gflopsPerThread()) {
       assertTrue(g > 0 && Double.isFinite(g), "a thread's rate: " + g);
     }
-    assertTrue(r.min() <= r.mean() && r.mean() <= Math.max(r.gflopsPerThread()[0], r.gflopsPerThread()[1]), r.toString());
   }
 
   @Test
@@ -36,5 +35,6 @@ class HostCeilingTest {
     assertThrows(BadInputException.class, () -> HostCeiling.measure(0, 0.1));
     assertThrows(BadInputException.class, () -> HostCeiling.measure(1, 0));
     assertThrows(BadInputException.class, () -> HostCeiling.measure(1, Double.NaN));
+    assertThrows(BadInputException.class, () -> HostCeiling.measure(1, Double.POSITIVE_INFINITY), "a window that never ends");
   }
 }

@@ -65,4 +65,21 @@ class WarmUpTest {
     assertEquals(10, run(w, 0.1, 1000));
     assertFalse(w.cutShort());
   }
+
+  @Test
+  void noMinimumStillWaitsForAQuietJitAsHostCeilingAsks() {
+    // HostCeiling's later measurements: no minimum time or calls, 0.1 s of quiet; the JIT compiles during the first 0.25 s
+    WarmUp w = new WarmUp(0, 0, 5, 0.1, () -> nanos, () -> compileMillis);
+    run(w, 0.01, 0.25);
+    assertEquals(0.35, w.seconds(), 0.011, "quiet from the call that ended at 0.25 s, then 0.1 s more");
+    assertFalse(w.cutShort());
+  }
+
+  @Test
+  void theFactoriesWaitForTheJitOnlyWhereAsked() {
+    assertFalse(WarmUp.of(0, 0).more(0), "bench's reference rows: no minimum, no waiting");
+    assertFalse(WarmUp.of(0, 0, 5, 0).more(0), "quiet 0: no waiting for the JIT");
+    assertTrue(WarmUp.of(1, 0, 5, 0).more(0), "one call at least");
+    assertFalse(WarmUp.of(1, 0, 5, 0).more(1));
+  }
 }

@@ -472,8 +472,9 @@ public final class BenchCommand implements Callable<Integer> {
       }
       row.put("seq_per_s", r.sequencesPerSecond());
       row.put("gflops", r.gflopPerSecond());
-      // the vector kernels' ceiling, on as many threads as the row's slices ran on (a batch of B runs on at most B)
-      if (engine instanceof JvmEngine jvm && ceilingSeconds > 0 && MathKernels.vectorApiAvailable() && MathKernels.best().lanes() > 1) {
+      // the vector kernels' ceiling (not for the scalar loops, one lane, which is also all a JVM without the Vector API has), on as
+      // many threads as the row's slices ran on (a batch of B runs on at most B)
+      if (engine instanceof JvmEngine jvm && ceilingSeconds > 0 && MathKernels.best().lanes() > 1) {
         HostCeiling.Result ceiling = HostCeiling.measure(Math.min(jvm.threads(), s.batch), ceilingSeconds);
         if (ceiling.jitBusy()) {
           System.err.printf("bench: %s %s: the JIT was still compiling when the FMA ceiling was measured; it may read low%n", s, device);

@@ -121,10 +121,10 @@ public final class CpuTimeBench {
       HostCeiling.Chains.run(1_000_000, sink);
       rounds += 1_000_000;
     }
-    double cpuSeconds = (threads.getCurrentThreadCpuTime() - cpu0) / 1e9;
+    long cpuNanos = threads.getCurrentThreadCpuTime() - cpu0;
     int lanes = HostCeiling.Chains.lanes();
     System.out.printf(Locale.ROOT, "peak: %.1f GFLOP/s of one thread's CPU time (16 chains of %d-lane FMAs; checksum %s)%n",
-        rounds * 16.0 * lanes * 2 / cpuSeconds / 1e9, lanes, sink[0]);
+        HostCeiling.gflops(rounds, lanes, cpuNanos), lanes, sink[0]);
   }
 
   /**

@@ -142,8 +142,6 @@ public final class HostCeiling {
     return !w.cutShort();
   }
 
-
-
   private static double timedChains(CyclicBarrier start, long window) throws InterruptedException, BrokenBarrierException {
     start.await();
     return chainsFor(window);
@@ -168,7 +166,6 @@ public final class HostCeiling {
     sum = sink[0]; // read, so that C2 keeps the chains
     return gflops(rounds, Chains.lanes(), now - t0);
   }
-
 
   /** The chains themselves, apart so that the Vector API's classes load only when a measurement runs. */
   static final class Chains {

@@ -1,13 +1,12 @@
 package io.sparkrnn.kernel.bench;
 
-import java.lang.management.CompilationMXBean;
-import java.lang.management.ManagementFactory;
+import io.sparkrnn.kernel.jvm.MathKernels;
 import java.util.function.LongSupplier;
 
 /**
  * When untimed calls (a bench row's, {@link CpuTimeBench}'s, {@link HostCeiling}'s) may stop: after at least {@code minCalls} calls and
  * {@code minSeconds}, and then only once the JIT has compiled nothing for {@code quietSeconds}
- * (the JVM's total compilation time, {@link CompilationMXBean}, has not moved), or at
+ * (the JVM's total compilation time, {@link MathKernels#jitCompileMillis}, has not moved), or at
  * {@code maxSeconds} at the latest. A fixed warm-up is not enough on a loaded machine: C2's
  * compiler threads get little CPU, and rows timed while the Vector API code still ran
  * interpreted came out 15–20× slow, allocating tens of MB per step (seen: LSTM H=64 after 3 s
@@ -47,10 +46,8 @@ public final class WarmUp {
 
   /** This JVM's clock and JIT; without a waiting time for the JIT where {@code quietSeconds} is 0 or the JVM does not report its compilation time. */
   public static WarmUp of(int minCalls, double minSeconds, double maxSeconds, double quietSeconds) {
-    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-    LongSupplier compile = quietSeconds > 0 && jit != null && jit.isCompilationTimeMonitoringSupported() ? jit::getTotalCompilationTime
-        : null;
-    return new WarmUp(minCalls, minSeconds, maxSeconds, quietSeconds, System::nanoTime, compile);
+    return new WarmUp(minCalls, minSeconds, maxSeconds, quietSeconds, System::nanoTime,
+        quietSeconds > 0 ? MathKernels.jitCompileMillis() : null);
   }
 
   /** Whether to make another untimed call, {@code calls} made so far. */

@@ -1,6 +1,5 @@
 package io.sparkrnn.kernel.jvm;
 
-import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -79,15 +78,8 @@ final class BoxedVectors {
   }
 
   private static LongSupplier jitMillis() {
-    try {
-      CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-      if (jit != null && jit.isCompilationTimeMonitoringSupported()) {
-        return jit::getTotalCompilationTime;
-      }
-    } catch (RuntimeException | LinkageError e) {
-      // no compilation time: every window after the first is judged, the persistence still applies
-    }
-    return () -> 0;
+    LongSupplier jit = MathKernels.jitCompileMillis();
+    return jit != null ? jit : () -> 0; // no compilation time: every window after the first is judged, the persistence still applies
   }
 
   private static com.sun.management.ThreadMXBean threads() {

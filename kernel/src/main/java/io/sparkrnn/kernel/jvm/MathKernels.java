@@ -264,6 +264,23 @@ public abstract class MathKernels {
     return k;
   }
 
+  /**
+   * The milliseconds this JVM's JIT has spent compiling so far ({@code CompilationMXBean}), read
+   * anew at each call, or null where the JVM does not report them: what tells a warm-up or a
+   * window that C2 was still at work (bench's warm-ups, {@link BoxedVectors}).
+   */
+  public static java.util.function.LongSupplier jitCompileMillis() {
+    try {
+      java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+      if (jit != null && jit.isCompilationTimeMonitoringSupported()) {
+        return jit::getTotalCompilationTime;
+      }
+    } catch (RuntimeException | LinkageError e) {
+      // not reported: null, as where it is unsupported
+    }
+    return null;
+  }
+
   /** Whether HotSpot compiles Math.fma and the vectors' fma to FMA instructions (UseFMA); true where the flag cannot be read. */
   static boolean hardwareFma() {
     try {

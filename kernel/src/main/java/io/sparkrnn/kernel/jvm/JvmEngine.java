@@ -61,7 +61,8 @@ import java.util.function.IntConsumer;
  *                 + Σ_p C_p·(GH + 1) (dgates of one chunk, and a row of ones; GRU Σ_p C_p·(2·GH + 1))
  *                 + 4·B·H (carried dh, dc; seq2one head rows and their gradient) + B (lengths, int)
  *                 + GRU: B·GH (hidden pre-activations of a step)
- *                 + P·|θ| (a float32 gradient per slice)
+ *                 + P·|θ| (a float32 gradient per slice; {@link #lossAndGradients} hands it to the
+ *                   caller and keeps up to P·|θ| more: the arrays given back by {@link GroupedResult#release})
  *                 + P·(8·⌊GH/8⌋·256 + 256·2V) (packing scratch of the weight-gradient products:
  *                   Vector API kernels on 512-bit vectors with GH ≥ 64, 2V = 32 floats; on narrower
  *                   vectors with GH ≥ 64 P·(GH·256 + 256·2V); else 0)
@@ -174,7 +175,7 @@ public final class JvmEngine implements BpttEngine {
   /** What the slices allocate: a JVM whose C2 left the vectors boxed ({@link #describe} says so). */
   final BoxedVectors boxed;
   private Weights weights;
-  private boolean closed;
+  private volatile boolean closed;
 
   /** The best kernels ({@link MathKernels#best()}) on every core (or {@code -Dsparkrnn.jvm.threads}). */
   public JvmEngine() {
@@ -265,7 +266,8 @@ public final class JvmEngine implements BpttEngine {
 
   /**
    * Each group is one {@link Slice}: its float32 gradient depends on its own sequences alone, not
-   * on the thread count or the other groups, and is returned as float64.
+   * on the thread count or the other groups, and is handed over as float32
+   * ({@link GroupedResult#ofFloat32}; the caller reads it as float64).
    */
   @Override
   public GroupedResult lossAndGradients(Params params, Batch batch, State initial, int[] bounds) {
@@ -275,16 +277,21 @@ public final class JvmEngine implements BpttEngine {
     Call call = begin(params, batch, initial, bounds.clone(), true);
     double[] loss = backward(call);
     int size = params.layout().size();
-    GradientSum[] sums = new GradientSum[call.slices];
-    for (int p = 0; p < call.slices; p++) {
-      float[] g = slices.get(p).grad;
-      double[] gradient = new double[size];
-      for (int i = 0; i < size; i++) {
-        gradient[i] = g[i];
-      }
-      sums[p] = new GradientSum(loss[p], batch.lossCount(config, call.from[p], call.from[p + 1]), gradient);
-    }
-    return new GroupedResult(sums, finalState(call));
+    // each slice's float32 gradient goes to the caller as it is, and the slice gets a new one, zeroed
+    // on the engine's threads (where its backward pass would have zeroed the old): widening every
+    // group to float64 here cost about a tenth of a training step at V = 16 (LSTM H = 256)
+    spareLimit = call.slices;
+    float[][] gradients = new float[call.slices][];
+    long[] counts = new long[call.slices];
+    runSlices(threads, call.slices, p -> {
+      Slice s = slices.get(p);
+      gradients[p] = s.grad;
+      float[] spare = spareGradients.poll();
+      s.grad = spare != null && spare.length >= size ? spare : new float[size];
+      s.gradZeroed = s.grad != spare; // a spare still holds an earlier call's sums: backward zeroes it
+      counts[p] = batch.lossCount(config, call.from[p], call.from[p + 1]);
+    });
+    return GroupedResult.ofFloat32(loss, counts, gradients, size, finalState(call), this::takeBack);
   }
 
   /** Forward and backward of every slice; each slice's loss sum, its gradient left in its {@code grad}. */
@@ -484,9 +491,30 @@ public final class JvmEngine implements BpttEngine {
    * Σ over the slices' buffers (the packing scratch of the weight-gradient products included) and
    * the transposed weights, 4 bytes a value.
    */
+  /**
+   * Gradient arrays handed over by {@link #lossAndGradients} and given back by the caller
+   * ({@link GroupedResult#release}), for the next call's slices; at most one per slice of the engine.
+   * A queue that any thread may add to: the caller releases after the engine's call has returned.
+   */
+  private final java.util.concurrent.ConcurrentLinkedQueue<float[]> spareGradients = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+  /** The most spares kept: the slices of the last grouped call (set by the engine's thread, read by the releasing one). */
+  private volatile int spareLimit;
+
+  private void takeBack(float[][] gradients) {
+    for (float[] g : gradients) {
+      if (!closed && spareGradients.size() < spareLimit) {
+        spareGradients.add(g);
+      }
+    }
+  }
+
   @Override
   public long workingBytes() {
     long values = 0;
+    for (float[] g : spareGradients) {
+      values += g.length;
+    }
     for (Slice s : slices) {
       values += s.bufferValues();
     }
@@ -500,6 +528,7 @@ public final class JvmEngine implements BpttEngine {
   public void close() {
     closed = true;
     slices.clear();
+    spareGradients.clear();
     weights = null;
   }
 
@@ -704,6 +733,8 @@ public final class JvmEngine implements BpttEngine {
     float[] ones = new float[0];
     /** d loss sum / d params of this slice, laid out by ParamLayout. */
     float[] grad = new float[0];
+    /** Whether grad is a new array, all zeros (one handed over by {@link #lossAndGradients} was replaced). */
+    boolean gradZeroed;
     int[] len = new int[0];
     /** Whether this call's forward pass keeps [T] steps of act, tcs and hn for a backward pass. */
     boolean keep;
@@ -1039,8 +1070,12 @@ public final class JvmEngine implements BpttEngine {
       ParamLayout p = call.layout;
       float[] w = call.w;
       int size = p.size();
-      grad = grad.length >= size ? grad : new float[size];
-      java.util.Arrays.fill(grad, 0, size, 0f);
+      if (grad.length < size) {
+        grad = new float[size];
+      } else if (!gradZeroed) {
+        java.util.Arrays.fill(grad, 0, size, 0f);
+      }
+      gradZeroed = false;
       dhAbove = fit(dhAbove, T * Bs * H);
       dhBelow = fit(dhBelow, T * Bs * H);
       int chunkRows = chunkSteps() * Bs;

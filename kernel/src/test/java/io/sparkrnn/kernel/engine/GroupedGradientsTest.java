@@ -83,6 +83,48 @@ class GroupedGradientsTest {
     }
   }
 
+  /**
+   * The JVM engine hands its groups' float32 sums over and starts the next call on new zeroed ones,
+   * or on arrays a caller released, zeroed again: a result read after later calls (other weights, a
+   * plain call) still holds its own sums, and a repeated call gives the same bits, neither added
+   * onto the sums before nor onto a released result's.
+   */
+  @org.junit.jupiter.api.Test
+  void aResultIsTheCallersAndTheNextCallStartsFromZero() {
+    ModelConfig config = LSTM;
+    int size = new io.sparkrnn.kernel.model.ParamLayout(config).size();
+    Params params = new Params(config, toFloats(Fixtures.randomParams(size, 3)));
+    Params other = new Params(config, toFloats(Fixtures.randomParams(size, 9)));
+    Batch batch = Fixtures.randomBatch(config, 7, 11, true, 4);
+    int[] bounds = {0, 3, 7, 11};
+    GroupedResult expected;
+    BpttResult expectedPlain;
+    try (BpttEngine fresh = engine("jvm", 2)) {
+      expected = fresh.lossAndGradients(params, batch, null, bounds);
+      expected.groups();
+    }
+    try (BpttEngine fresh = engine("jvm", 2)) {
+      expectedPlain = fresh.lossAndGradient(params, batch, null);
+    }
+    try (BpttEngine e = engine("jvm", 2)) {
+      GroupedResult first = e.lossAndGradients(params, batch, null, bounds);
+      GroupedResult released = e.lossAndGradients(other, batch, null, bounds);
+      released.release(); // its arrays, holding other's sums, go back to the engine for the calls below
+      assertThrows(IllegalStateException.class, released::groups, "sums read after release");
+      BpttResult plain = e.lossAndGradient(params, batch, null);
+      e.lossAndGradients(other, batch, null, bounds).release();
+      GroupedResult again = e.lossAndGradients(params, batch, null, bounds);
+      assertArrayEquals(expectedPlain.gradients().gradient(), plain.gradients().gradient(), "a plain call after grouped ones");
+      for (GroupedResult r : new GroupedResult[] {first, again}) {
+        for (int g = 0; g < 3; g++) {
+          assertArrayEquals(expected.groups()[g].gradient(), r.groups()[g].gradient(), "group " + g);
+          assertEquals(expected.groups()[g].lossSum(), r.groups()[g].lossSum());
+          assertEquals(expected.groups()[g].count(), r.groups()[g].count());
+        }
+      }
+    }
+  }
+
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"jvm", "reference"})
   void boundsThatDoNotCutTheBatchAreRefused(String kind) {

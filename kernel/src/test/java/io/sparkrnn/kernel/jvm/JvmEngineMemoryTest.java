@@ -3,6 +3,7 @@ package io.sparkrnn.kernel.jvm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.kernel.engine.GroupedResult;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
@@ -168,6 +169,32 @@ class JvmEngineMemoryTest {
       engine.forward(params, batch, null);
       assertEquals(4 * (documentedValues(config, B, T, slices, true) + params.layout().size()), engine.workingBytes(),
           "a forward call after it keeps |θ| more: the values its weights were made from");
+    }
+  }
+
+  /**
+   * Training's grouped calls hand each slice's gradient to the caller; the arrays given back
+   * ({@code GroupedResult.release}) wait for the next call: P·|θ| more, at most, however many are
+   * given back (docs/PERFORMANCE.md, "Working memory").
+   */
+  @org.junit.jupiter.api.Test
+  void releasedGradientsAreHeldForTheNextCallAndCounted() {
+    ModelConfig config = new ModelConfig(CellType.LSTM, 1, 3, 24, 2, Mode.SEQ2SEQ, LossType.MSE);
+    Params params = Params.initialize(config, 3);
+    Batch batch = Batch.random(config, 10, 6, 4);
+    int size = params.layout().size();
+    int[] groups = {0, 2, 4, 6};
+    try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
+      engine.lossAndGradients(params, batch, null, groups);
+      long held = engine.workingBytes();
+      engine.lossAndGradients(params, batch, null, groups).release();
+      assertEquals(held + 4L * 3 * size, engine.workingBytes(), "three groups' arrays given back");
+      engine.lossAndGradients(params, batch, null, groups);
+      assertEquals(held, engine.workingBytes(), "taken again by the next call's three slices");
+      GroupedResult kept = engine.lossAndGradients(params, batch, null, groups);
+      engine.lossAndGradients(params, batch, null, groups).release();
+      kept.release(); // a result released late, when the spares are already one per slice, is dropped
+      assertEquals(held + 4L * 3 * size, engine.workingBytes(), "no more than one spare per slice");
     }
   }
 

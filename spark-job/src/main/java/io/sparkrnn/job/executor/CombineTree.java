@@ -1,6 +1,7 @@
 package io.sparkrnn.job.executor;
 
 import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.engine.GroupedResult;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -40,15 +41,28 @@ public final class CombineTree {
 
   /**
    * The maximal nodes covering exactly the leaves [a, a + sums.length) of V, with their sums
-   * formed by the tree's rule. Consumes {@code sums} (left children are added into).
+   * formed by the tree's rule.
    */
   public static List<Block> blocks(int leaves, int a, GradientSum[] sums) {
-    int b = a + sums.length;
+    return blocks(leaves, a, new GroupedResult(sums, null));
+  }
+
+  /**
+   * The maximal nodes covering exactly the leaves [a, a + r.size()) of V (leaf a + g is group g of
+   * r), with their sums formed by the tree's rule. Each node's gradient is made a range of
+   * {@link #RANGE} elements at a time, its subtree added in buffers of that range (in cache), so
+   * each leaf is read once and only the blocks are written, whatever the depth; the bits are those
+   * of adding whole arrays node by node, since every element's additions are the same, in the same
+   * order.
+   */
+  public static List<Block> blocks(int leaves, int a, GroupedResult r) {
+    int b = a + r.size();
     if (a < 0 || b > leaves || a >= b) {
       throw new IllegalArgumentException("leaves [" + a + ", " + b + ") of " + leaves);
     }
     List<Block> out = new ArrayList<>();
     int K = depth(leaves);
+    Sums sums = new Sums(leaves, a, r, K);
     int at = a;
     while (at < b) {
       int level = 0;
@@ -57,22 +71,79 @@ public final class CombineTree {
         level++;
       }
       int index = at >> level;
-      out.add(new Block(level, index, node(leaves, level, index, sums, a)));
+      out.add(new Block(level, index, sums.node(level, index)));
       at = (int) Math.min(first(level, index + 1), leaves);
     }
     return out;
   }
 
-  /** The sum of node (level, index) from the leaves' sums (sums[i] is leaf a + i). */
-  private static GradientSum node(int leaves, int level, int index, GradientSum[] sums, int a) {
-    if (level == 0) {
-      return sums[index - a];
+  /** Elements of a gradient added at a time in {@link #blocks}: 2 × 32 KiB of float64 per tree level. */
+  static final int RANGE = 4096;
+
+  /** The sums of a task's nodes, from its leaves (group g of r is leaf a + g). */
+  private static final class Sums {
+    private final int leaves;
+    private final int a;
+    private final GroupedResult r;
+    /** [level][RANGE]: the right child's range at each level while its parent adds it. */
+    private final double[][] right;
+
+    Sums(int leaves, int a, GroupedResult r, int depth) {
+      this.leaves = leaves;
+      this.a = a;
+      this.r = r;
+      this.right = new double[depth + 1][];
     }
-    GradientSum left = node(leaves, level - 1, 2 * index, sums, a);
-    if (first(level - 1, 2 * index + 1) >= leaves) {
-      return left;
+
+    GradientSum node(int level, int index) {
+      int n = r.parameterCount();
+      double[] gradient = new double[n];
+      double[] range = new double[Math.min(RANGE, Math.max(1, n))];
+      for (int from = 0; from < n; from += RANGE) {
+        int to = Math.min(n, from + RANGE);
+        add(level, index, from, to, range);
+        System.arraycopy(range, 0, gradient, from, to - from);
+      }
+      return new GradientSum(loss(level, index), count(level, index), gradient);
     }
-    return left.merge(node(leaves, level - 1, 2 * index + 1, sums, a));
+
+    /** dst[i − from] = node (level, index)'s gradient[i] for i in [from, to): left + right, recursively. */
+    private void add(int level, int index, int from, int to, double[] dst) {
+      if (level == 0) {
+        r.widen(index - a, from, to, dst, 0);
+        return;
+      }
+      add(level - 1, 2 * index, from, to, dst);
+      if (first(level - 1, 2 * index + 1) >= leaves) { // a right child covering no leaf: the node is its left child
+        return;
+      }
+      if (right[level - 1] == null) {
+        right[level - 1] = new double[dst.length];
+      }
+      double[] other = right[level - 1];
+      add(level - 1, 2 * index + 1, from, to, other);
+      for (int i = 0, m = to - from; i < m; i++) {
+        dst[i] += other[i];
+      }
+    }
+
+    /** The node's loss sum: left + right in the tree's order, as {@link GradientSum#merge} adds them. */
+    private double loss(int level, int index) {
+      if (level == 0) {
+        return r.lossSum(index - a);
+      }
+      double left = loss(level - 1, 2 * index);
+      return first(level - 1, 2 * index + 1) >= leaves ? left : left + loss(level - 1, 2 * index + 1);
+    }
+
+    /** The node's count of loss terms (a long: exact in any order). */
+    private long count(int level, int index) {
+      long n = 0;
+      for (long leaf = first(level, index), end = Math.min(first(level, index + 1), leaves); leaf < end; leaf++) {
+        n += r.count((int) leaf - a);
+      }
+      return n;
+    }
   }
 
   /** Adds blocks as they come; the root's sum once they cover the V leaves exactly once. */

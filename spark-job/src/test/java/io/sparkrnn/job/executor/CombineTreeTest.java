@@ -89,6 +89,55 @@ class CombineTreeTest {
   }
 
   @Test
+  void float32LeavesGiveEachBlockTheTreesBitsInEveryRangeOfElements() {
+    // The JVM engine hands its groups over as float32 (GroupedResult.ofFloat32); blocks reads them as
+    // float64 a range at a time. Sizes below, at and across ranges, with a remainder; arrays longer
+    // than the parameter count (a buffer of a larger model) whose tail must not be read.
+    Random r = new Random(11);
+    for (int V : new int[] {1, 3, 5, 13, 16}) {
+      for (int size : new int[] {1, CombineTree.RANGE, 2 * CombineTree.RANGE + 17}) {
+        float[][] f = new float[V][size + 5];
+        double[][] v = new double[V][size];
+        double[] loss = new double[V];
+        long[] count = new long[V];
+        for (int g = 0; g < V; g++) {
+          for (int i = 0; i < size + 5; i++) {
+            f[g][i] = i < size ? (float) ((r.nextBoolean() ? 1 : -1) * Math.pow(10, -3 + 20 * r.nextDouble()) * (1 + r.nextDouble())) : Float.NaN;
+          }
+          for (int i = 0; i < size; i++) {
+            v[g][i] = f[g][i];
+          }
+          loss[g] = v[g][0] * 3;
+          count[g] = 1 + r.nextInt(1000);
+        }
+        int a = V == 1 ? 0 : r.nextInt(V - 1);
+        int b = a + 1 + r.nextInt(V - a);
+        float[][] run = java.util.Arrays.copyOfRange(f, a, b);
+        List<CombineTree.Block> blocks = CombineTree.blocks(V, a,
+            io.sparkrnn.kernel.engine.GroupedResult.ofFloat32(java.util.Arrays.copyOfRange(loss, a, b), java.util.Arrays.copyOfRange(count, a, b), run, size, null));
+        double[][] lossLeaves = new double[V][1];
+        for (int g = 0; g < V; g++) {
+          lossLeaves[g][0] = loss[g];
+        }
+        for (CombineTree.Block block : blocks) {
+          String what = "V=" + V + " size " + size + " run [" + a + ", " + b + ") block " + block.level() + "/" + block.index();
+          double[] expected = new double[size];
+          for (int e = 0; e < size; e++) {
+            expected[e] = node(v, block.level(), block.index(), e);
+          }
+          assertArrayEquals(expected, block.sum().gradient(), what);
+          assertEquals(node(lossLeaves, block.level(), block.index(), 0), block.sum().lossSum(), what + ": loss sum");
+          long n = 0;
+          for (long leaf = CombineTree.first(block.level(), block.index()); leaf < Math.min(CombineTree.first(block.level(), block.index() + 1), V); leaf++) {
+            n += count[(int) leaf];
+          }
+          assertEquals(n, block.sum().count(), what + ": count");
+        }
+      }
+    }
+  }
+
+  @Test
   void aRunIsSentAsItsMaximalAlignedBlocks() {
     // V = 8 (K = 3): leaves [1, 7) are (0,1), (1,1), (1,2), (0,6)
     List<CombineTree.Block> run = CombineTree.blocks(8, 1, sums(leafValues(8, 1, 1), 1, 7));

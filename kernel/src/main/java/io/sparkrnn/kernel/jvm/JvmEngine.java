@@ -488,10 +488,6 @@ public final class JvmEngine implements BpttEngine {
   }
 
   /**
-   * Σ over the slices' buffers (the packing scratch of the weight-gradient products included) and
-   * the transposed weights, 4 bytes a value.
-   */
-  /**
    * Gradient arrays handed over by {@link #lossAndGradients} and given back by the caller
    * ({@link GroupedResult#release}), for the next call's slices; at most one per slice of the engine.
    * A queue that any thread may add to: the caller releases after the engine's call has returned.
@@ -509,6 +505,10 @@ public final class JvmEngine implements BpttEngine {
     }
   }
 
+  /**
+   * Σ over the slices' buffers (the packing scratch of the weight-gradient products included), the
+   * transposed weights and the spare gradients given back, 4 bytes a value.
+   */
   @Override
   public long workingBytes() {
     long values = 0;

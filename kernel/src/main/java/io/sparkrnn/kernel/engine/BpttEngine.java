@@ -37,6 +37,10 @@ public interface BpttEngine extends AutoCloseable {
    * spark-job). This default runs each group as a batch of its own; engines that split a call
    * themselves (the JVM engine's slices) take the groups as their split instead.
    *
+   * <p>The result's sums are the caller's; a caller that has read them may call
+   * {@link GroupedResult#release()} so that the engine reuses their arrays (the JVM engine does), and
+   * reads nothing of them after that.
+   *
    * @param bounds 0 = bounds[0] &lt; bounds[1] &lt; … &lt; bounds[G] = B
    */
   default GroupedResult lossAndGradients(Params params, Batch batch, State initial, int[] bounds) {

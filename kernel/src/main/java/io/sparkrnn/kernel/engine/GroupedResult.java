@@ -25,8 +25,18 @@ public final class GroupedResult {
   private java.util.function.Consumer<float[][]> onRelease;
   private boolean released;
 
-  /** A result of float64 sums, one per group. */
+  /**
+   * A result of float64 sums, one per group.
+   *
+   * @throws IllegalStateException groups of different parameter counts: the sums of one call all
+   *     come from the same model, so this is a bug (as {@link GradientSum#merge} says)
+   */
   public GroupedResult(GradientSum[] groups, State finalState) {
+    for (GradientSum g : groups) {
+      if (g.gradient().length != groups[0].gradient().length) {
+        throw new IllegalStateException("groups of " + groups[0].gradient().length + " and " + g.gradient().length + " parameters");
+      }
+    }
     this.groups = groups.clone();
     this.lossSums = null;
     this.counts = null;
@@ -55,7 +65,8 @@ public final class GroupedResult {
   /**
    * {@link #ofFloat32} whose arrays go to {@code onRelease} when the consumer is done with them
    * ({@link #release}): an engine reuses them for a later call instead of allocating |θ| floats per
-   * group and call (16 MB of garbage a step at V = 16 groups of LSTM H = 256).
+   * group and call (17 MB of garbage a step at V = 16 groups of LSTM H = 256; on a heap of 2 GB or less, G1 allocates
+   * each 1.06 MB array as a humongous object).
    */
   public static GroupedResult ofFloat32(double[] lossSums, long[] counts, float[][] gradients, int parameterCount, State finalState,
       java.util.function.Consumer<float[][]> onRelease) {
@@ -88,8 +99,8 @@ public final class GroupedResult {
   }
 
   private void requireUnreleased() {
-    if (released && groups == null) {
-      throw new IllegalStateException("the groups' sums were read after release()");
+    if (released) {
+      throw new IllegalStateException("the groups' float32 sums were read after release()");
     }
   }
 
@@ -115,11 +126,11 @@ public final class GroupedResult {
 
   /** dst[at + i − from] = group g's gradient[i] as float64, for i in [from, to). */
   public void widen(int g, int from, int to, double[] dst, int at) {
-    requireUnreleased();
-    if (float32 == null) {
+    if (groups != null) { // float64 sums, given or made by groups(): the caller's, whatever release() did
       System.arraycopy(groups[g].gradient(), from, dst, at, to - from);
       return;
     }
+    requireUnreleased();
     float[] src = float32[g];
     for (int i = from; i < to; i++) {
       dst[at + i - from] = src[i];
@@ -128,8 +139,8 @@ public final class GroupedResult {
 
   /** The groups' sums as float64 (made on first call from float32 sums, then the same arrays). */
   public GradientSum[] groups() {
-    requireUnreleased();
     if (groups == null) {
+      requireUnreleased();
       GradientSum[] made = new GradientSum[float32.length];
       for (int g = 0; g < made.length; g++) {
         double[] gradient = new double[parameterCount];

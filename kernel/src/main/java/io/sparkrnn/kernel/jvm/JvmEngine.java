@@ -280,7 +280,12 @@ public final class JvmEngine implements BpttEngine {
     // each slice's float32 gradient goes to the caller as it is, and the slice gets a new one, zeroed
     // on the engine's threads (where its backward pass would have zeroed the old): widening every
     // group to float64 here cost about a tenth of a training step at V = 16 (LSTM H = 256)
-    spareLimit = call.slices;
+    synchronized (spareGradients) {
+      spareLimit = call.slices;
+      while (spareGradients.size() > spareLimit) { // an earlier call had more groups: keep one per slice of this one
+        spareGradients.poll();
+      }
+    }
     float[][] gradients = new float[call.slices][];
     long[] counts = new long[call.slices];
     runSlices(threads, call.slices, p -> {
@@ -497,10 +502,13 @@ public final class JvmEngine implements BpttEngine {
   /** The most spares kept: the slices of the last grouped call (set by the engine's thread, read by the releasing one). */
   private volatile int spareLimit;
 
+  /** Keeps released arrays while fewer than {@link #spareLimit} wait; locked, as two tasks may release at once. */
   private void takeBack(float[][] gradients) {
-    for (float[] g : gradients) {
-      if (!closed && spareGradients.size() < spareLimit) {
-        spareGradients.add(g);
+    synchronized (spareGradients) {
+      for (float[] g : gradients) {
+        if (!closed && spareGradients.size() < spareLimit) {
+          spareGradients.add(g);
+        }
       }
     }
   }
@@ -526,9 +534,11 @@ public final class JvmEngine implements BpttEngine {
 
   @Override
   public void close() {
-    closed = true;
+    synchronized (spareGradients) {
+      closed = true;
+      spareGradients.clear();
+    }
     slices.clear();
-    spareGradients.clear();
     weights = null;
   }
 

@@ -111,6 +111,7 @@ class GroupedGradientsTest {
       GroupedResult released = e.lossAndGradients(other, batch, null, bounds);
       released.release(); // its arrays, holding other's sums, go back to the engine for the calls below
       assertThrows(IllegalStateException.class, released::groups, "sums read after release");
+      assertThrows(IllegalStateException.class, () -> released.widen(0, 0, 1, new double[1], 0), "a range read after release");
       BpttResult plain = e.lossAndGradient(params, batch, null);
       e.lossAndGradients(other, batch, null, bounds).release();
       GroupedResult again = e.lossAndGradients(params, batch, null, bounds);
@@ -123,6 +124,20 @@ class GroupedGradientsTest {
         }
       }
     }
+  }
+
+  /** Sums made float64 by groups() before release() stay readable, by groups() and widen alike; groups of unequal sizes are a bug. */
+  @org.junit.jupiter.api.Test
+  void float64SumsMadeBeforeReleaseStayTheCallers() {
+    float[][] leaves = {{1.5f, -2f, 3f}, {0.25f, 8f, -1f}};
+    GroupedResult r = GroupedResult.ofFloat32(new double[] {1, 2}, new long[] {3, 4}, leaves, 3, null, arrays -> java.util.Arrays.fill(arrays[1], 99f));
+    GradientSum[] made = r.groups();
+    r.release(); // the engine's stand-in overwrites a leaf, as a later call would
+    double[] range = new double[2];
+    r.widen(1, 1, 3, range, 0);
+    assertArrayEquals(new double[] {8, -1}, range, "widen reads the float64 copies once they exist");
+    assertArrayEquals(new double[] {0.25, 8, -1}, made[1].gradient());
+    assertThrows(IllegalStateException.class, () -> new GroupedResult(new GradientSum[] {new GradientSum(3), new GradientSum(2)}, null));
   }
 
   @ParameterizedTest(name = "{0}")

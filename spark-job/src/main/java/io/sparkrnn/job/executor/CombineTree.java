@@ -77,7 +77,7 @@ public final class CombineTree {
     return out;
   }
 
-  /** Elements of a gradient added at a time in {@link #blocks}: 2 × 32 KiB of float64 per tree level. */
+  /** Elements of a gradient added at a time in {@link #blocks}: a 32 KiB float64 buffer per tree level (160 KiB at V = 16: in L2). */
   static final int RANGE = 4096;
 
   /** The sums of a task's nodes, from its leaves (group g of r is leaf a + g). */

@@ -101,6 +101,11 @@ public final class BenchCommand implements Callable<Integer> {
       + " for every shape and device: a row of mode 'forward' after each training row, with its ratio to the training step")
   boolean forward;
 
+  @Option(names = "--virtual-partitions", paramLabel = "V", description = "time each training row as one `train` task runs its step:"
+      + " the batch cut into V virtual partitions (at most B), each computed on its own, then added up the fixed tree (train's"
+      + " default is min(B, 16)); 0: one slice per engine thread, the engine alone (default: 0)")
+  int virtualPartitions;
+
   @Option(names = "--devices", split = ",", paramLabel = "DEVICE",
       description = "auto, jvm, cpu-opencl, gpu, reference (default: every available device, then the reference)")
   List<String> devices;
@@ -269,6 +274,9 @@ public final class BenchCommand implements Callable<Integer> {
       throw new BadInputException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0, --ceiling-seconds in [0, "
           + (int) HostCeiling.MAX_SECONDS + "] and --spark-steps > --spark-warmup + 1");
     }
+    if (virtualPartitions < 0) {
+      throw new BadInputException("--virtual-partitions must be ≥ 0 (0: one slice per engine thread), found " + virtualPartitions);
+    }
     if (sparkPartitions.stream().anyMatch(p -> p < 0)) {
       throw new BadInputException("--spark-partitions: counts must be ≥ 0 (0: train's default)");
     }
@@ -432,7 +440,7 @@ public final class BenchCommand implements Callable<Integer> {
     try (BpttEngine engine = device.equals("reference") ? Engines.create("reference", "auto") : Engines.create("kernel", device)) {
       Params params = Params.initialize(config, seed);
       var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
-      Runnable step = forwardOnly ? () -> engine.forward(params, b, null) : () -> engine.lossAndGradient(params, b, null);
+      Runnable step = forwardOnly ? () -> engine.forward(params, b, null) : trainingStep(engine, params, b);
       int calls = 0;
       int minCalls = device.equals("reference") ? Math.min(1, warmup) : warmup;
       WarmUp warm = WarmUp.of(minCalls, device.equals("reference") ? 0 : warmupSeconds);
@@ -452,8 +460,11 @@ public final class BenchCommand implements Callable<Integer> {
       int timedRuns = device.equals("reference") || calls == 0 ? runs
           : (int) Math.max(runs, Math.min(10_000, Math.ceil(minSeconds / lastCallSeconds)));
       JvmMemory timed = JvmMemory.interval();
-      AparapiBench.Result r = forwardOnly ? timeForward(engine, params, b, timedRuns) : AparapiBench.bench(engine, params, b, timedRuns);
+      AparapiBench.Result r = forwardOnly ? timeCalls(engine, step, forwardFlops(config, s.batch, s.steps), params, b, timedRuns)
+          : virtualPartitions > 0 ? timeCalls(engine, step, AparapiBench.trainingStepFlops(config, s.batch, s.steps), params, b, timedRuns)
+          : AparapiBench.bench(engine, params, b, timedRuns);
       Map<String, Object> row = baseRow(s, device, forwardOnly ? "forward" : "kernel");
+      row.put("virtual_partitions", forwardOnly || virtualPartitions == 0 ? null : Math.min(virtualPartitions, s.batch));
       long working = engine.workingBytes();
       long allocated = timed.allocatedBytesSinceStart();
       row.put("working_mb", working < 0 ? null : working / 1e6);
@@ -506,7 +517,7 @@ public final class BenchCommand implements Callable<Integer> {
     double window = minSeconds / 10;
     double[] ratios = new double[runs];
     try (BpttEngine train = Engines.create("kernel", device); BpttEngine fwd = Engines.create("kernel", device)) {
-      Runnable trainCall = () -> train.lossAndGradient(params, b, null);
+      Runnable trainCall = trainingStep(train, params, b);
       Runnable fwdCall = () -> fwd.forward(params, b, null);
       for (int i = 0; i < 2; i++) { // new engines' buffers; the JIT compiled both paths for the rows before
         trainCall.run();
@@ -551,20 +562,40 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   /**
-   * Times {@code runs} forward passes (the caller has warmed the engine up), as
-   * {@link AparapiBench#bench(BpttEngine, Params, io.sparkrnn.kernel.model.Batch, int)} times training steps.
+   * A training row's call: {@code lossAndGradient}, or with {@code --virtual-partitions V} what one
+   * task of {@code train} runs (GradientTask): {@code lossAndGradients} over the V groups of
+   * {@link io.sparkrnn.job.executor.VirtualPartitions}, the blocks of the fixed tree
+   * ({@link io.sparkrnn.job.executor.CombineTree#blocks}), and the groups' arrays given back.
    */
-  static AparapiBench.Result timeForward(BpttEngine engine, Params params, io.sparkrnn.kernel.model.Batch batch, int runs) {
+  Runnable trainingStep(BpttEngine engine, Params params, io.sparkrnn.kernel.model.Batch b) {
+    if (virtualPartitions == 0) {
+      return () -> engine.lossAndGradient(params, b, null);
+    }
+    int leaves = Math.min(virtualPartitions, b.batchSize());
+    int[] bounds = new io.sparkrnn.job.executor.VirtualPartitions(b.batchSize(), leaves).bounds(0, 1);
+    return () -> {
+      io.sparkrnn.kernel.engine.GroupedResult r = engine.lossAndGradients(params, b, null, bounds);
+      io.sparkrnn.job.executor.CombineTree.blocks(leaves, 0, r);
+      r.release();
+    };
+  }
+
+  /**
+   * Times {@code runs} calls (the caller has warmed the engine up): forward passes, or training
+   * steps over virtual partitions, as {@link AparapiBench#bench(BpttEngine, Params, io.sparkrnn.kernel.model.Batch, int)}
+   * times {@code lossAndGradient}; {@code flops} a call.
+   */
+  static AparapiBench.Result timeCalls(BpttEngine engine, Runnable call, long flops, Params params, io.sparkrnn.kernel.model.Batch batch,
+      int runs) {
     double[] seconds = new double[runs];
     for (int i = 0; i < runs; i++) {
       long t0 = System.nanoTime();
-      engine.forward(params, batch, null);
+      call.run();
       seconds[i] = (System.nanoTime() - t0) / 1e9;
     }
     double median = io.sparkrnn.job.report.TrainingMetrics.median(seconds);
     double least = java.util.Arrays.stream(seconds).min().orElse(median);
     ModelConfig config = params.config();
-    long flops = forwardFlops(config, batch.batchSize(), batch.steps());
     // the OpenCL engine counts its launches and host<->device bytes per call; the others launch nothing
     io.sparkrnn.kernel.aparapi.AparapiEngine opencl = engine instanceof io.sparkrnn.kernel.aparapi.AparapiEngine a ? a : null;
     return new AparapiBench.Result(engine.describe(), engine.describe(), config, batch.batchSize(), batch.steps(), runs, median, least,
@@ -772,7 +803,8 @@ public final class BenchCommand implements Callable<Integer> {
             (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
                 ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",
             r.get("runs"), r.get("engine")) + driverBytes(r) + breakdown(r) + "; " + memoryNotes(r)
-        : String.format(Locale.ROOT, "%smin %.2f ms; %s%s; %s; %s", r.get("ratio_to_training") == null ? ""
+        : (r.get("virtual_partitions") == null ? "" : "as a train task: " + r.get("virtual_partitions") + " virtual partitions and the combine tree; ")
+            + String.format(Locale.ROOT, "%smin %.2f ms; %s%s; %s; %s", r.get("ratio_to_training") == null ? ""
             : String.format(Locale.ROOT, "%.2f× the training step (%s%.2f× by the fastest runs); ", (Double) r.get("ratio_to_training"),
                 r.get("ratio_paired") == null ? "" : String.format(Locale.ROOT, "paired %.2f×, quartiles %.2f–%.2f over %d rounds; ",
                     (Double) r.get("ratio_paired"), (Double) r.get("ratio_paired_q1"), (Double) r.get("ratio_paired_q3"), r.get("paired_rounds")),

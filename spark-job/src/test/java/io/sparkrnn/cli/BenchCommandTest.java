@@ -190,6 +190,39 @@ class BenchCommandTest {
     }
   }
 
+  /**
+   * --virtual-partitions V: the training rows time what one train task runs (V groups, at most B,
+   * and the combine tree) and say so, in the JSON and the table's notes; forward rows are the same
+   * as without it; a negative V is bad input.
+   */
+  @Test
+  void virtualPartitionsTimeTheTrainingStepAsATrainTaskRunsIt() throws IOException {
+    Path json = tmp.resolve("groups.json");
+    java.io.ByteArrayOutputStream table = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream out = System.out;
+    System.setOut(new java.io.PrintStream(table, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      assertEquals(0, Main.run("bench", "--shape", "lstm:1:8:12:5", "--shape", "rnn:1:8:3:4", "--devices", "jvm", "--forward",
+          "--virtual-partitions", "4", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0",
+          "--ceiling-seconds", "0", "--json", json.toString()));
+    } finally {
+      System.setOut(out);
+    }
+    String printed = table.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(printed.contains("as a train task: 4 virtual partitions") && printed.contains("as a train task: 3 virtual partitions"), printed);
+    List<?> rows = (List<?>) Json.parse(Files.readString(json));
+    assertEquals(4, rows.size(), "a training and a forward row per shape: " + rows);
+    for (Object o : rows) {
+      Map<?, ?> row = (Map<?, ?>) o;
+      boolean training = row.get("mode").equals("kernel");
+      int batch = ((Number) row.get("batch")).intValue();
+      assertEquals(training ? Math.min(4, batch) : null, row.get("virtual_partitions") == null ? null
+          : ((Number) row.get("virtual_partitions")).intValue(), "at most B groups, training rows only: " + row);
+      assertTrue(((Number) row.get("seq_per_s")).doubleValue() > 0, row.toString());
+    }
+    assertEquals(2, Main.run("bench", "--shape", "lstm:1:8:4:5", "--devices", "jvm", "--virtual-partitions", "-1"));
+  }
+
   @Test
   void badShapeIsAUserError() {
     assertEquals(2, Main.run("bench", "--shape", "lstm:64:256", "--devices", "jvm", "--runs", "1"));

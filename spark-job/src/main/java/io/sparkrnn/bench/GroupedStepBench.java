@@ -3,7 +3,6 @@ package io.sparkrnn.bench;
 import io.sparkrnn.job.executor.CombineTree;
 import io.sparkrnn.job.executor.VirtualPartitions;
 import io.sparkrnn.kernel.BadInputException;
-import io.sparkrnn.kernel.engine.GroupedResult;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.jvm.MathKernels;
 import io.sparkrnn.kernel.model.Batch;
@@ -61,11 +60,7 @@ public final class GroupedStepBench {
     int[] bounds = new VirtualPartitions(B, V).bounds(0, 1);
     try (JvmEngine engine = new JvmEngine(MathKernels.best(), Integer.parseInt(a.get("threads")))) {
       Runnable bench = () -> engine.lossAndGradient(params, batch, null);
-      Runnable train = () -> {
-        GroupedResult r = engine.lossAndGradients(params, batch, null, bounds);
-        CombineTree.blocks(V, 0, r);
-        r.release();
-      };
+      Runnable train = () -> CombineTree.blocks(V, 0, engine.lossAndGradients(params, batch, null, bounds)); // blocks releases the result
       Runnable[] calls = {bench, train};
       for (int w = 0; w < 2; w++) { // warm-up: both compiled before the first timed window
         for (Runnable c : calls) {

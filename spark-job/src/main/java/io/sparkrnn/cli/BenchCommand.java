@@ -565,7 +565,7 @@ public final class BenchCommand implements Callable<Integer> {
    * A training row's call: {@code lossAndGradient}, or with {@code --virtual-partitions V} what one
    * task of {@code train} runs (GradientTask): {@code lossAndGradients} over the V groups of
    * {@link io.sparkrnn.job.executor.VirtualPartitions}, the blocks of the fixed tree
-   * ({@link io.sparkrnn.job.executor.CombineTree#blocks}), and the groups' arrays given back.
+   * ({@link io.sparkrnn.job.executor.CombineTree#blocks}, which gives the groups' arrays back).
    */
   Runnable trainingStep(BpttEngine engine, Params params, io.sparkrnn.kernel.model.Batch b) {
     if (virtualPartitions == 0) {
@@ -573,11 +573,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
     int leaves = Math.min(virtualPartitions, b.batchSize());
     int[] bounds = new io.sparkrnn.job.executor.VirtualPartitions(b.batchSize(), leaves).bounds(0, 1);
-    return () -> {
-      io.sparkrnn.kernel.engine.GroupedResult r = engine.lossAndGradients(params, b, null, bounds);
-      io.sparkrnn.job.executor.CombineTree.blocks(leaves, 0, r);
-      r.release();
-    };
+    return () -> io.sparkrnn.job.executor.CombineTree.blocks(leaves, 0, engine.lossAndGradients(params, b, null, bounds));
   }
 
   /**

@@ -277,9 +277,9 @@ public final class JvmEngine implements BpttEngine {
     Call call = begin(params, batch, initial, bounds.clone(), true);
     double[] loss = backward(call);
     int size = params.layout().size();
-    // each slice's float32 gradient goes to the caller as it is, and the slice gets a new one, zeroed
-    // on the engine's threads (where its backward pass would have zeroed the old): widening every
-    // group to float64 here cost about a tenth of a training step at V = 16 (LSTM H = 256)
+    // each slice's float32 gradient goes to the caller as it is, and the slice gets another (a spare
+    // the caller gave back, or a new one), which its next backward pass zeroes as it zeroed the old:
+    // widening every group to float64 here cost about a tenth of a training step at V = 16 (LSTM H = 256)
     synchronized (spareGradients) {
       spareLimit = call.slices;
       while (spareGradients.size() > spareLimit) { // an earlier call had more groups: keep one per slice of this one
@@ -293,7 +293,6 @@ public final class JvmEngine implements BpttEngine {
       gradients[p] = s.grad;
       float[] spare = spareGradients.poll();
       s.grad = spare != null && spare.length >= size ? spare : new float[size];
-      s.gradZeroed = s.grad != spare; // a spare still holds an earlier call's sums: backward zeroes it
       counts[p] = batch.lossCount(config, call.from[p], call.from[p + 1]);
     });
     return GroupedResult.ofFloat32(loss, counts, gradients, size, finalState(call), this::takeBack);
@@ -743,8 +742,6 @@ public final class JvmEngine implements BpttEngine {
     float[] ones = new float[0];
     /** d loss sum / d params of this slice, laid out by ParamLayout. */
     float[] grad = new float[0];
-    /** Whether grad is a new array, all zeros (one handed over by {@link #lossAndGradients} was replaced). */
-    boolean gradZeroed;
     int[] len = new int[0];
     /** Whether this call's forward pass keeps [T] steps of act, tcs and hn for a backward pass. */
     boolean keep;
@@ -1080,12 +1077,8 @@ public final class JvmEngine implements BpttEngine {
       ParamLayout p = call.layout;
       float[] w = call.w;
       int size = p.size();
-      if (grad.length < size) {
-        grad = new float[size];
-      } else if (!gradZeroed) {
-        java.util.Arrays.fill(grad, 0, size, 0f);
-      }
-      gradZeroed = false;
+      grad = grad.length >= size ? grad : new float[size];
+      java.util.Arrays.fill(grad, 0, size, 0f);
       dhAbove = fit(dhAbove, T * Bs * H);
       dhBelow = fit(dhBelow, T * Bs * H);
       int chunkRows = chunkSteps() * Bs;

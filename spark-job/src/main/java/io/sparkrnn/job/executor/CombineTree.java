@@ -53,7 +53,8 @@ public final class CombineTree {
    * {@link #RANGE} elements at a time, its subtree added in buffers of that range (in cache), so
    * each leaf is read once and only the blocks are written, whatever the depth; the bits are those
    * of adding whole arrays node by node, since every element's additions are the same, in the same
-   * order.
+   * order. Consumes r: once its sums are in the blocks it is released ({@link GroupedResult#release}),
+   * so that the engine that made it reuses its arrays.
    */
   public static List<Block> blocks(int leaves, int a, GroupedResult r) {
     int b = a + r.size();
@@ -74,6 +75,7 @@ public final class CombineTree {
       out.add(new Block(level, index, sums.node(level, index)));
       at = (int) Math.min(first(level, index + 1), leaves);
     }
+    r.release();
     return out;
   }
 

@@ -141,8 +141,8 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
       device[0] = engine.describe();
       return result;
     });
+    // the groups' sums into the blocks; blocks releases r, so that the engine reuses its arrays
     CombineTree.Block[] blocks = CombineTree.blocks(cut.leaves(), firstLeaf, r).toArray(new CombineTree.Block[0]);
-    r.release(); // the groups' float32 sums are in the blocks now: the engine may reuse their arrays
     float[] h = in.returnStates() ? r.finalState().h() : null;
     float[] c = in.returnStates() ? r.finalState().c() : null;
     return new PartitionResult(partition, blocks, positions, h, c, device[0], executor, System.nanoTime() - start, null);

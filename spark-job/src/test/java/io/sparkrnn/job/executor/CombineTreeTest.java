@@ -113,8 +113,12 @@ class CombineTreeTest {
         int a = V == 1 ? 0 : r.nextInt(V - 1);
         int b = a + 1 + r.nextInt(V - a);
         float[][] run = java.util.Arrays.copyOfRange(f, a, b);
-        List<CombineTree.Block> blocks = CombineTree.blocks(V, a,
-            io.sparkrnn.kernel.engine.GroupedResult.ofFloat32(java.util.Arrays.copyOfRange(loss, a, b), java.util.Arrays.copyOfRange(count, a, b), run, size, null));
+        float[][][] givenBack = new float[1][][];
+        io.sparkrnn.kernel.engine.GroupedResult result = io.sparkrnn.kernel.engine.GroupedResult.ofFloat32(java.util.Arrays.copyOfRange(loss, a, b),
+            java.util.Arrays.copyOfRange(count, a, b), run, size, null, arrays -> givenBack[0] = arrays);
+        List<CombineTree.Block> blocks = CombineTree.blocks(V, a, result);
+        assertTrue(givenBack[0] == run, "blocks releases the result: its arrays go back to the engine");
+        assertThrows(IllegalStateException.class, result::groups, "nothing is read after the release");
         double[][] lossLeaves = new double[V][1];
         for (int g = 0; g < V; g++) {
           lossLeaves[g][0] = loss[g];

@@ -15,9 +15,10 @@ import java.util.logging.Logger;
  * one JVM in 6–10 C2 compiled {@code VectorKernels.lstmCell} with two vector stores left to Java
  * code, and every vector that reached them became an object: 7.5 MB a call at LSTM H = 64,
  * B = 64, T = 50 (37 bytes a B·T·H value), and the call 2–3× slower. The cause was found and
- * removed ({@code VectorKernels.primeOperatorProfile}); this check stays for whatever else makes
- * C2 give up on a kernel's vectors (docs/PERFORMANCE.md, "Boxed vectors in lstmCell"). In
- * synchronous training every step would wait for such an executor.
+ * removed ({@code VectorKernels.primeOperatorProfile}), as was a rarer one in the RNN step
+ * ({@link VectorInlining}); this check stays for whatever else makes C2 give up on a kernel's
+ * vectors (docs/PERFORMANCE.md, "Boxed vectors in lstmCell"). In synchronous training every step
+ * would wait for such an executor.
  *
  * <p>Calls are taken in windows of {@link #WINDOW}. A window is judged only where HotSpot's total
  * compilation time did not move while it ran, and never the first: until the kernels are compiled

@@ -15,6 +15,10 @@ import jdk.incubator.vector.VectorSpecies;
  * present (see {@link MathKernels#best()}).
  */
 final class VectorKernels extends MathKernels {
+  static {
+    VectorInlining.install(); // before C2 compiles any of this class's methods (see VectorInlining)
+  }
+
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final int V = S.length();
   /**

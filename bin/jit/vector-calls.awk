@@ -5,7 +5,7 @@ function attr(line, key,   m) {
   if (match(line, key "='[^']*'")) { m = substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 3); return m }
   return ""
 }
-/^<task / { c2 = (attr($0, "level") == ""); root = attr($0, "method"); sub(/ /, ".", root); sub(/ .*/, "", root); id = attr($0, "compile_id"); delete name; delete holder; delete vec; delete mname; last = ""; next }
+/^<task / { c2 = (attr($0, "level") == ""); root = attr($0, "method"); sub(/ /, ".", root); sub(/ .*/, "", root); id = attr($0, "compile_id"); delete name; delete vec; delete mname; last = ""; next }
 /^<type / || /^<klass / { name[attr($0, "id")] = attr($0, "name"); next }
 /^<method / {
   m = attr($0, "id"); mname[m] = name[attr($0, "holder")] "." attr($0, "name")

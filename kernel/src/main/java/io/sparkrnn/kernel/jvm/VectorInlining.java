@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -118,16 +117,14 @@ final class VectorInlining {
   static List<String> vectorHelpers() {
     String owner = VectorKernels.class.getName().replace('.', '/');
     List<String> out = new ArrayList<>();
-    Method[] methods = VectorKernels.class.getDeclaredMethods();
-    Arrays.sort(methods, Comparator.comparing(Method::getName).thenComparing(m -> MethodType.methodType(m.getReturnType(),
-        m.getParameterTypes()).toMethodDescriptorString()));
-    for (Method m : methods) {
+    for (Method m : VectorKernels.class.getDeclaredMethods()) {
       boolean vector = Vector.class.isAssignableFrom(m.getReturnType())
           || Arrays.stream(m.getParameterTypes()).anyMatch(Vector.class::isAssignableFrom);
       if (vector && !m.isSynthetic()) {
         out.add(owner + "." + m.getName() + MethodType.methodType(m.getReturnType(), m.getParameterTypes()).toMethodDescriptorString());
       }
     }
+    out.sort(null); // getDeclaredMethods has no order
     return out;
   }
 }

@@ -2,6 +2,7 @@ package io.sparkrnn.kernel.jvm;
 
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -146,8 +147,9 @@ final class BoxedVectors {
         if (WARNED.compareAndSet(false, true)) {
           LOG.log(Level.WARNING, String.format(Locale.ROOT, "JVM engine: C2 left vectors boxed in this JVM: %.0f kB allocated a call"
               + " (%.1f bytes a hidden value) for %.0f s of calls, the engine 2-3x slower than its usual; a new JVM (executor)"
-              + " compiles anew (docs/PERFORMANCE.md, \"Boxed vectors in lstmCell\")", perCall / 1e3, windowBytes / windowValues,
-              (now - boxedSince) / 1e9));
+              + " compiles anew (docs/PERFORMANCE.md, \"Boxed vectors in lstmCell\" and \"… in the RNN step\"); the compiler directive"
+              + " that inlines the vector helpers: %s", perCall / 1e3, windowBytes / windowValues, (now - boxedSince) / 1e9,
+              Objects.requireNonNullElse(VectorInlining.status(), "not tried (the vector kernels not loaded)")));
         }
       }
     }

@@ -23,42 +23,54 @@ import jdk.incubator.vector.Vector;
  * vector that crosses a call that is not inlined is a Java object: allocated, written and read back
  * at every vector of the loop.
  *
- * <p>Why. At a call site that its caller's profile does not show as frequent (at least 100 calls,
- * {@code InlineFrequencyCount} on x86, or 20 per call of the caller), C2 inlines a method only if
- * the method's own compiled code, where it has some, is under {@code InlineSmallCode / 4} (625
- * bytes). The activation loop ({@code activation(float[] …)}, reached through {@code tanh} from the
- * RNN's step) is small enough to be inlined into the step's caller, and where C1 compiled it
- * without profiling (tier 2, which HotSpot picks while C2's queue is long) its call site has no
- * count at all: C2 then took the call of {@code activation(FloatVector …)}, whose own C2 code (from
- * calls elsewhere) held 928 bytes of instructions, as infrequent and left it out of line ("already
- * compiled into a medium method" in {@code -XX:+LogCompilation}). In that JVM every RNN step
- * allocated 49,152 bytes more at H = 64, B = 64 (two vectors of 96 bytes for each 16 values: the
- * argument and the result), found by {@code JvmEngineMemoryTest} once in CI and then in 1 of 86
- * test JVMs run in CI's class order (docs/PERFORMANCE.md, "Boxed vectors in the RNN step"). A
- * directive's {@code inline} is obeyed before that heuristic; C2's node budget
- * ({@code NodeCountInliningCutoff}) still applies.
+ * <p>Why. In JDK 17, at a call site that its caller's profile does not show as frequent (at least
+ * 100 calls, {@code InlineFrequencyCount} on x86, or 20 per call of the caller; JDK 18 dropped the
+ * count for a ratio of 0.25, JDK-8272873), C2 inlines a method only if the method's own compiled
+ * code, where it has some, is under {@code InlineSmallCode / 4} (625 bytes). The activation loop
+ * ({@code activation(float[] …)}, reached through {@code tanh} from the RNN's step) is small enough
+ * to be inlined into the step's caller, and where C1 compiled it without profiling (tier 2, which
+ * HotSpot picks while C2's queue is long) its call site has no count at all: C2 then took the call
+ * of {@code activation(FloatVector …)}, whose own C2 code (from calls elsewhere) held 928 bytes of
+ * instructions, as infrequent and left it out of line ("already compiled into a medium method" in
+ * {@code -XX:+LogCompilation}). In that JVM every RNN step allocated 49,152 bytes more at H = 64,
+ * B = 64 (two vectors of 96 bytes for each 16 values: the argument and the result), found by
+ * {@code JvmEngineMemoryTest} once in CI and then in 1 of 86 test JVMs run in CI's class order
+ * (docs/PERFORMANCE.md, "Boxed vectors in the RNN step"). A directive's {@code inline} is obeyed
+ * before that heuristic; C2's other limits (its node budget {@code NodeCountInliningCutoff}, the
+ * inlining depth, {@code DesiredMethodLimit}) still apply.
  *
- * <p>The directive matches only compilations of {@code io/sparkrnn} classes, so the rest of the
- * JVM keeps its own directives. {@code -Dsparkrnn.jvm.inlineDirective=false} leaves it out; so
+ * <p>Once a JVM, not once a class loader: HotSpot's directive stack is the JVM's, holds at most
+ * {@code CompilerDirectivesLimit} (50) entries, and a second copy of the class (a Spark REPL, a
+ * child-first loader) finds ours there and adds nothing.
+ *
+ * <p>The directive matches only compilations of {@code io/sparkrnn} classes, yet for those it comes
+ * first: HotSpot uses the first directive on the stack that matches, and a directive with an
+ * {@code inline} list makes C2 ignore {@code -XX:CompileCommand=inline|dontinline} in the
+ * compilations it matches. So a JVM with compiler settings of its own ({@code -XX:CompileCommand},
+ * {@code -XX:CompileCommandFile}, {@code -XX:CompilerDirectivesFile}, or directives on the stack
+ * other than the default) is left as it is, with a line in the log.
+ * {@code -Dsparkrnn.jvm.inlineDirective=true} adds ours anyway; {@code =false} never adds it; so
  * does a JVM without the MBean (not HotSpot, or a runtime without {@code jdk.management}), which
  * is logged once. {@link BoxedVectors} watches the result either way. Adding it starts the
  * platform MBean server: about 0.1 s once a JVM.
  */
 final class VectorInlining {
   private static final Logger LOG = Logger.getLogger(VectorInlining.class.getName());
-  /** Set to false to leave the directive out. */
+  /** "true" adds the directive even where the JVM has compiler settings of its own; "false" leaves it out. */
   static final String PROPERTY = "sparkrnn.jvm.inlineDirective";
   /** The compilations the directive applies to: those of a method of an {@code io/sparkrnn} class. */
   static final String MATCH = "io/sparkrnn/*.*";
-  /** What {@link #install} did in this JVM: "added", "off (…)" or "failed (…)". */
+  /** The JVM options that give C2 compiler settings of the user's own (each is a prefix of the argument). */
+  static final List<String> USER_OPTIONS = List.of("-XX:CompileCommand=", "-XX:CompileCommandFile=", "-XX:CompilerDirectivesFile=");
+  /** What {@link #install} did in this class loader: "added", "present …", "left out (…)", "off (…)" or "failed (…)". */
   private static String status;
 
   private VectorInlining() {}
 
-  /** Adds the directive the first time it is called in this JVM; returns what was done. */
+  /** Adds the directive the first time it is called in this class loader, unless the JVM has it; returns what was done. */
   static synchronized String install() {
     if (status == null) {
-      status = add(System.getProperty(PROPERTY, "true"));
+      status = add(System.getProperty(PROPERTY, "auto"), jvmArguments());
     }
     return status;
   }
@@ -68,18 +80,21 @@ final class VectorInlining {
     return status;
   }
 
-  /** Adds the directive unless {@code setting} (the property's value) is "false". */
-  static String add(String setting) {
+  /** Adds the directive unless {@link #decide} says otherwise; returns what was done. */
+  static String add(String setting, List<String> arguments) {
     if ("false".equalsIgnoreCase(setting)) {
-      return "off (-D" + PROPERTY + "=false)";
+      return decide(setting, arguments, "");
     }
-    Path file = null;
     try {
-      file = Files.createTempFile("sparkrnn-inline", ".json");
-      Files.writeString(file, directive(), StandardCharsets.UTF_8);
-      Object said = ManagementFactory.getPlatformMBeanServer().invoke(new ObjectName("com.sun.management:type=DiagnosticCommand"),
-          "compilerDirectivesAdd", new Object[] {new String[] {file.toString()}}, new String[] {String[].class.getName()});
-      String reply = String.valueOf(said).trim();
+      String decided = decide(setting, arguments, dcmd("compilerDirectivesPrint"));
+      if (decided != null) {
+        if (decided.startsWith("left out")) {
+          LOG.info("JVM engine: the compiler directive that inlines the vector kernels' helpers is " + decided
+              + "; ours would come before them in io.sparkrnn's compilations. -D" + PROPERTY + "=true adds it anyway");
+        }
+        return decided;
+      }
+      String reply = addFile(null).trim();
       if (!reply.matches("(?s)[1-9][0-9]* compiler directives added.*")) {
         throw new IllegalStateException("Compiler.directives_add said: " + reply);
       }
@@ -88,14 +103,76 @@ final class VectorInlining {
       LOG.log(Level.WARNING, "JVM engine: could not add the compiler directive that inlines the vector kernels' helpers ("
           + e + "); C2 may leave a kernel's vectors boxed in some JVMs, which the engine reports if it happens", e);
       return "failed (" + e + ")";
-    } finally {
-      if (file != null) {
-        try {
-          Files.deleteIfExists(file);
-        } catch (java.io.IOException ignored) {
-          // a temporary file left behind; the directive is already read
-        }
+    }
+  }
+
+  /**
+   * Null where the directive is to be added, else why not: {@code setting} (the property's value)
+   * is "false"; the JVM's directive stack ({@code stack}, as {@code Compiler.directives_print}
+   * prints it) holds ours already; or, unless {@code setting} is "true", the JVM has compiler
+   * settings of its own among its {@code arguments} or on the stack.
+   */
+  static String decide(String setting, List<String> arguments, String stack) {
+    if ("false".equalsIgnoreCase(setting)) {
+      return "off (-D" + PROPERTY + "=false)";
+    }
+    if (stack.lines().anyMatch(line -> line.trim().equals("matching: " + MATCH))) {
+      return "present (added in this JVM before, e.g. by another class loader)";
+    }
+    List<String> own = userSettings(arguments, stack);
+    if (!own.isEmpty() && !"true".equalsIgnoreCase(setting)) {
+      return "left out (the JVM has compiler settings of its own: " + String.join(", ", own) + ")";
+    }
+    return null;
+  }
+
+  /**
+   * The user's own compiler settings: each argument that starts with one of {@link #USER_OPTIONS},
+   * and the count of directives on the printed stack other than the default one.
+   */
+  static List<String> userSettings(List<String> arguments, String stack) {
+    List<String> own = new ArrayList<>();
+    for (String a : arguments) {
+      if (USER_OPTIONS.stream().anyMatch(a::startsWith)) {
+        own.add(a);
       }
+    }
+    long others = stack.lines().filter(line -> line.startsWith("Directive:") && !line.startsWith("Directive: (default)")).count();
+    if (others > 0) {
+      own.add(others + (others == 1 ? " directive" : " directives") + " on the stack (jcmd PID Compiler.directives_print)");
+    }
+    return own;
+  }
+
+  /** Writes the directive to a temporary file in {@code dir} (null: the default) and adds it; returns HotSpot's reply. */
+  static String addFile(Path dir) throws Exception {
+    Path file = dir == null ? Files.createTempFile("sparkrnn-inline", ".json") : Files.createTempFile(dir, "sparkrnn-inline", ".json");
+    try {
+      Files.writeString(file, directive(), StandardCharsets.UTF_8);
+      // the MBean joins its arguments with spaces and parses them as jcmd's line: a path with a space needs quotes
+      return dcmd("compilerDirectivesAdd", "\"" + file + "\"");
+    } finally {
+      try {
+        Files.deleteIfExists(file);
+      } catch (java.io.IOException ignored) {
+        // a temporary file left behind; the directive is already read
+      }
+    }
+  }
+
+  /** Runs a diagnostic command through the platform MBean server; returns what it printed. */
+  static String dcmd(String operation, String... arguments) throws Exception {
+    Object said = ManagementFactory.getPlatformMBeanServer().invoke(new ObjectName("com.sun.management:type=DiagnosticCommand"),
+        operation, new Object[] {arguments}, new String[] {String[].class.getName()});
+    return String.valueOf(said);
+  }
+
+  /** The JVM's own arguments, empty where the runtime cannot say (no {@code java.management}). */
+  private static List<String> jvmArguments() {
+    try {
+      return ManagementFactory.getRuntimeMXBean().getInputArguments();
+    } catch (RuntimeException | LinkageError e) {
+      return List.of();
     }
   }
 

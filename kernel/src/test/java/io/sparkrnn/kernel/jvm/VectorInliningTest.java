@@ -1,12 +1,20 @@
 package io.sparkrnn.kernel.jvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
+import java.lang.reflect.Method;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import javax.management.ObjectName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The compiler directive that makes C2 inline the vector kernels' vector-typed helpers: what it names, and that the JVM holds it. */
 class VectorInliningTest {
@@ -52,7 +60,68 @@ class VectorInliningTest {
 
   @Test
   void thePropertyLeavesTheDirectiveOut() {
-    assertEquals("off (-Dsparkrnn.jvm.inlineDirective=false)", VectorInlining.add("false"));
-    assertEquals("off (-Dsparkrnn.jvm.inlineDirective=false)", VectorInlining.add("FALSE"));
+    assertEquals("off (-Dsparkrnn.jvm.inlineDirective=false)", VectorInlining.add("false", List.of()));
+    assertEquals("off (-Dsparkrnn.jvm.inlineDirective=false)", VectorInlining.add("FALSE", List.of()));
+  }
+
+  /** Directive stacks as JDK 17's Compiler.directives_print prints them (flag lines shortened). */
+  private static final String DEFAULT_ONLY = "\nDirective: (default)\n matching: *.*\n c1 directives:\n  inline: -\n  Enable:true\n\n"
+      + " c2 directives:\n  inline: -\n  Enable:true\n\n";
+  private static final String A_USERS = "\nDirective:\n matching: foo/*.*\n c1 directives:\n  inline: -\n  Enable:false\n\n"
+      + " c2 directives:\n  inline: +a/b.c\n  Enable:true\n\n" + DEFAULT_ONLY;
+  private static final String OURS = "\nDirective:\n matching: io/sparkrnn/*.*\n c1 directives:\n  inline: -\n\n"
+      + " c2 directives:\n  inline: +io/sparkrnn/kernel/jvm/VectorKernels.bits(F)Ljdk/incubator/vector/IntVector;\n\n" + DEFAULT_ONLY;
+
+  /**
+   * Added only to a JVM without compiler settings of its own, since ours would come before them in
+   * io.sparkrnn's compilations (HotSpot takes the first directive that matches, and an inline list
+   * makes C2 ignore -XX:CompileCommand=inline there); "true" adds it anyway; never twice.
+   */
+  @Test
+  void theDirectiveIsAddedOnlyWhereTheJvmHasNoCompilerSettingsOfItsOwn() {
+    assertNull(VectorInlining.decide("auto", List.of("-Xmx1g", "--add-modules=jdk.incubator.vector"), DEFAULT_ONLY));
+    assertEquals(List.of("-XX:CompileCommand=quiet", "-XX:CompilerDirectivesFile=d.json"),
+        VectorInlining.userSettings(List.of("-XX:CompileCommand=quiet", "-Xmx1g", "-XX:CompilerDirectivesFile=d.json"), DEFAULT_ONLY));
+    assertEquals(List.of("-XX:CompileCommandFile=cc", "1 directive on the stack (jcmd PID Compiler.directives_print)"),
+        VectorInlining.userSettings(List.of("-XX:CompileCommandFile=cc"), A_USERS));
+    assertEquals("left out (the JVM has compiler settings of its own: -XX:CompileCommand=dontinline,a.B::c)",
+        VectorInlining.decide("auto", List.of("-XX:CompileCommand=dontinline,a.B::c"), DEFAULT_ONLY));
+    assertTrue(VectorInlining.decide("auto", List.of(), A_USERS).startsWith("left out"));
+    assertNull(VectorInlining.decide("true", List.of("-XX:CompileCommand=quiet"), A_USERS));
+    assertTrue(VectorInlining.decide("auto", List.of(), OURS).startsWith("present"));
+    assertTrue(VectorInlining.decide("true", List.of(), OURS).startsWith("present"));
+    assertEquals("off (-Dsparkrnn.jvm.inlineDirective=false)", VectorInlining.decide("false", List.of(), OURS));
+  }
+
+  /**
+   * A second copy of the class in another class loader (a Spark REPL, a child-first loader) finds
+   * the directive on the JVM's stack and adds nothing: the stack holds 50 at most, shared by all.
+   */
+  @Test
+  void aSecondClassLoaderAddsNoSecondDirective() throws Exception {
+    MathKernels.best().describe();
+    long before = oursOnTheStack();
+    URL classes = VectorInlining.class.getProtectionDomain().getCodeSource().getLocation();
+    try (URLClassLoader other = new URLClassLoader(new URL[] {classes}, ClassLoader.getPlatformClassLoader())) {
+      Class<?> copy = Class.forName(VectorInlining.class.getName(), false, other);
+      assertNotSame(VectorInlining.class, copy);
+      Method install = copy.getDeclaredMethod("install");
+      install.setAccessible(true);
+      String said = (String) install.invoke(null);
+      assertTrue(said.startsWith("present"), said);
+    }
+    assertEquals(before, oursOnTheStack());
+  }
+
+  /** The MBean joins its arguments with spaces and parses them as jcmd's line: the file's path is quoted. */
+  @Test
+  void aTemporaryFolderWithASpaceWorks(@TempDir Path dir) throws Exception {
+    Path spaced = Files.createDirectories(dir.resolve("with space"));
+    String reply = VectorInlining.addFile(spaced);
+    assertTrue(reply.trim().startsWith("1 compiler directives added"), reply);
+  }
+
+  private static long oursOnTheStack() throws Exception {
+    return VectorInlining.dcmd("compilerDirectivesPrint").lines().filter(l -> l.trim().equals("matching: " + VectorInlining.MATCH)).count();
   }
 }

@@ -1,5 +1,5 @@
 # Reads a HotSpot -XX:+LogCompilation file; prints each call from C2-compiled code to a method of
-# io.sparkrnn that takes or returns a vector and that C2 left out of line (the vectors then cross
+# io.sparkrnn that takes or returns a vector, mask or shuffle and that C2 left out of line (they then cross
 # the call as Java objects): compile id, the compiled method, the callee, C2's reason.
 function attr(line, key,   m) {
   if (match(line, key "='[^']*'")) { m = substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 3); return m }
@@ -10,7 +10,7 @@ function attr(line, key,   m) {
 /^<method / {
   m = attr($0, "id"); mname[m] = name[attr($0, "holder")] "." attr($0, "name")
   n = split(attr($0, "arguments") " " attr($0, "return"), t, " "); v = 0
-  for (i = 1; i <= n; i++) if (name[t[i]] ~ /^jdk[.\/]incubator[.\/]vector[.\/][A-Za-z0-9]*Vector$/) v = 1
+  for (i = 1; i <= n; i++) if (name[t[i]] ~ /^jdk[.\/]incubator[.\/]vector[.\/][A-Za-z0-9$]*(Vector|Mask|Shuffle)$/) v = 1
   vec[m] = v; next
 }
 /^<call / { last = attr($0, "method"); next }

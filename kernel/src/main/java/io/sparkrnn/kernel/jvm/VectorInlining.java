@@ -13,6 +13,8 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.management.ObjectName;
 import jdk.incubator.vector.Vector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Adds, once a JVM, a HotSpot compiler directive (JEP 165, through the {@code DiagnosticCommand}
@@ -190,18 +192,26 @@ final class VectorInlining {
     return "[{ \"match\": \"" + MATCH + "\", \"c2\": { \"inline\": [" + String.join(", ", inline) + "] } }]\n";
   }
 
-  /** VectorKernels' methods that take or return a vector, as {@code io/sparkrnn/kernel/jvm/VectorKernels.name(descriptor)}, sorted. */
+  /**
+   * VectorKernels' methods that take or return a vector, a mask or a shuffle (each is a Java object
+   * when it crosses a call that is not inlined), as
+   * {@code io/sparkrnn/kernel/jvm/VectorKernels.name(descriptor)}, sorted.
+   */
   static List<String> vectorHelpers() {
     String owner = VectorKernels.class.getName().replace('.', '/');
     List<String> out = new ArrayList<>();
     for (Method m : VectorKernels.class.getDeclaredMethods()) {
-      boolean vector = Vector.class.isAssignableFrom(m.getReturnType())
-          || Arrays.stream(m.getParameterTypes()).anyMatch(Vector.class::isAssignableFrom);
+      boolean vector = isVectorType(m.getReturnType()) || Arrays.stream(m.getParameterTypes()).anyMatch(VectorInlining::isVectorType);
       if (vector && !m.isSynthetic()) {
         out.add(owner + "." + m.getName() + MethodType.methodType(m.getReturnType(), m.getParameterTypes()).toMethodDescriptorString());
       }
     }
     out.sort(null); // getDeclaredMethods has no order
     return out;
+  }
+
+  /** A vector, a mask or a shuffle of the Vector API: the value classes that C2 keeps in registers only where inlined. */
+  static boolean isVectorType(Class<?> type) {
+    return Vector.class.isAssignableFrom(type) || VectorMask.class.isAssignableFrom(type) || VectorShuffle.class.isAssignableFrom(type);
   }
 }

@@ -1,6 +1,7 @@
 package io.sparkrnn.kernel.jvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -38,6 +39,18 @@ class VectorInliningTest {
     for (String m : want) {
       assertTrue(json.contains("\"+" + m + "\""), json);
     }
+  }
+
+  /** Masks and shuffles cross a call as objects too, so a helper typed with one would be listed; arrays and scalars would not. */
+  @Test
+  void masksAndShufflesCountAsVectorTypes() {
+    assertTrue(VectorInlining.isVectorType(jdk.incubator.vector.FloatVector.class));
+    assertTrue(VectorInlining.isVectorType(jdk.incubator.vector.VectorMask.class));
+    assertTrue(VectorInlining.isVectorType(jdk.incubator.vector.VectorShuffle.class));
+    assertTrue(VectorInlining.isVectorType(jdk.incubator.vector.IntVector.SPECIES_PREFERRED.maskAll(true).getClass()));
+    assertFalse(VectorInlining.isVectorType(float[].class));
+    assertFalse(VectorInlining.isVectorType(float.class));
+    assertFalse(VectorInlining.isVectorType(jdk.incubator.vector.VectorSpecies.class));
   }
 
   /** Once the vector kernels are loaded, HotSpot's own list of directives holds ours, for C2, with every helper. */

@@ -1,7 +1,6 @@
 package io.sparkrnn.bench;
 
-import io.sparkrnn.job.executor.CombineTree;
-import io.sparkrnn.job.executor.VirtualPartitions;
+import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.jvm.MathKernels;
@@ -21,7 +20,7 @@ import java.util.Map;
  * alternating windows: {@code bench}'s row is {@code lossAndGradient} on P = threads slices;
  * {@code train}'s task calls {@code lossAndGradients} over the step's V virtual partitions (groups of
  * about B/V sequences, 4 at the defaults B = 64, V = 16) and adds them up the fixed tree
- * ({@link CombineTree#blocks}), as {@code GradientTask} does. Prints each one's median ms per step
+ * ({@link GradientTask#wholeBatchStep}). Prints each one's median ms per step
  * and the median per-round ratio (the host's drift cancels within a round):
  *
  * <pre>
@@ -57,10 +56,9 @@ public final class GroupedStepBench {
         Mode.SEQ2SEQ, LossType.MSE);
     Params params = Params.initialize(config, 1);
     Batch batch = Batch.random(config, Integer.parseInt(a.get("T")), B, 2);
-    int[] bounds = new VirtualPartitions(B, V).bounds(0, 1);
     try (JvmEngine engine = new JvmEngine(MathKernels.best(), Integer.parseInt(a.get("threads")))) {
       Runnable bench = () -> engine.lossAndGradient(params, batch, null);
-      Runnable train = () -> CombineTree.blocks(V, 0, engine.lossAndGradients(params, batch, null, bounds)); // blocks releases the result
+      Runnable train = GradientTask.wholeBatchStep(engine, params, batch, V);
       Runnable[] calls = {bench, train};
       for (int w = 0; w < 2; w++) { // warm-up: both compiled before the first timed window
         for (Runnable c : calls) {

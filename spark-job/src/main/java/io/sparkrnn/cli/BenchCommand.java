@@ -563,17 +563,14 @@ public final class BenchCommand implements Callable<Integer> {
 
   /**
    * A training row's call: {@code lossAndGradient}, or with {@code --virtual-partitions V} what one
-   * task of {@code train} runs (GradientTask): {@code lossAndGradients} over the V groups of
-   * {@link io.sparkrnn.job.executor.VirtualPartitions}, the blocks of the fixed tree
-   * ({@link io.sparkrnn.job.executor.CombineTree#blocks}, which gives the groups' arrays back).
+   * task of {@code train} runs ({@link io.sparkrnn.job.executor.GradientTask#wholeBatchStep}: the V
+   * groups, then the combine tree's blocks), V at most the row's batch.
    */
   Runnable trainingStep(BpttEngine engine, Params params, io.sparkrnn.kernel.model.Batch b) {
     if (virtualPartitions == 0) {
       return () -> engine.lossAndGradient(params, b, null);
     }
-    int leaves = Math.min(virtualPartitions, b.batchSize());
-    int[] bounds = new io.sparkrnn.job.executor.VirtualPartitions(b.batchSize(), leaves).bounds(0, 1);
-    return () -> io.sparkrnn.job.executor.CombineTree.blocks(leaves, 0, engine.lossAndGradients(params, b, null, bounds));
+    return io.sparkrnn.job.executor.GradientTask.wholeBatchStep(engine, params, b, Math.min(virtualPartitions, b.batchSize()));
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.sparkrnn.job.executor;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.GroupedResult;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
@@ -146,6 +147,18 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     float[] h = in.returnStates() ? r.finalState().h() : null;
     float[] c = in.returnStates() ? r.finalState().c() : null;
     return new PartitionResult(partition, blocks, positions, h, c, device[0], executor, System.nanoTime() - start, null);
+  }
+
+  /**
+   * The engine's part of {@link #compute} for a task that holds the whole of a step's batch (P = 1),
+   * without Spark and the shard cache: {@code lossAndGradients} over the batch's
+   * {@code virtualPartitions} groups, then the blocks of the fixed tree ({@link CombineTree#blocks},
+   * which gives the groups' arrays back). The benches time it beside {@code lossAndGradient}.
+   */
+  public static Runnable wholeBatchStep(BpttEngine engine, Params params, Batch batch, int virtualPartitions) {
+    VirtualPartitions cut = new VirtualPartitions(batch.batchSize(), virtualPartitions);
+    int[] bounds = cut.bounds(0, 1);
+    return () -> CombineTree.blocks(cut.leaves(), 0, engine.lossAndGradients(params, batch, null, bounds));
   }
 
   /**

@@ -408,12 +408,16 @@ public final class BenchCommand implements Callable<Integer> {
   /**
    * Bytes a call's results take: the float64 gradient (training) or the float32 outputs (forward),
    * and the final state (h, and c for LSTM). A compiled engine call allocates about that and no
-   * more (the JVM engine's buffers are reused).
+   * more (the JVM engine's buffers are reused). With {@code virtualPartitions} V > 0 a training call
+   * is a train task's step, whose gradient is the combine tree's root, made with a range buffer a
+   * level ({@link io.sparkrnn.job.executor.CombineTree#wholeTreeBytes}).
    */
-  static long resultBytes(ModelConfig config, int batch, int steps, boolean forwardOnly) {
+  static long resultBytes(ModelConfig config, int batch, int steps, boolean forwardOnly, int virtualPartitions) {
     long state = 4L * config.numLayers() * batch * config.hiddenSize() * (config.cell() == CellType.LSTM ? 2 : 1);
     long rows = config.mode() == Mode.SEQ2SEQ ? (long) steps * batch : batch;
-    return state + (forwardOnly ? 4L * rows * config.outputSize() : 8L * new io.sparkrnn.kernel.model.ParamLayout(config).size());
+    long parameters = new io.sparkrnn.kernel.model.ParamLayout(config).size();
+    return state + (forwardOnly ? 4L * rows * config.outputSize()
+        : virtualPartitions > 0 ? io.sparkrnn.job.executor.CombineTree.wholeTreeBytes(virtualPartitions, parameters) : 8L * parameters);
   }
 
   /**
@@ -470,7 +474,8 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("working_mb", working < 0 ? null : working / 1e6);
       row.put("alloc_kb_per_step", allocated < 0 ? null : allocated / 1e3 / timedRuns);
       String boxed = allocated < 0 || device.equals("reference") ? null
-          : boxedVectorsWarning(allocated / (double) timedRuns, resultBytes(config, s.batch, s.steps, forwardOnly));
+          : boxedVectorsWarning(allocated / (double) timedRuns,
+              resultBytes(config, s.batch, s.steps, forwardOnly, Math.min(virtualPartitions, s.batch)));
       if (boxed != null) {
         System.err.printf("bench: %s %s: %s%n", s, device, boxed);
       }

@@ -238,13 +238,18 @@ class BenchCommandTest {
   void boxedVectorsAreToldFromTheResultsAllocation() {
     ModelConfig lstm = new ModelConfig(CellType.LSTM, 1, 1, 256, 1, Mode.SEQ2SEQ, LossType.MSE);
     ModelConfig rnn = new ModelConfig(CellType.RNN, 1, 1, 64, 1, Mode.SEQ2SEQ, LossType.MSE);
-    assertEquals(265_473L * 8 + 2L * 64 * 256 * 4, BenchCommand.resultBytes(lstm, 64, 50, false));
-    assertEquals(4_353L * 8 + 64L * 64 * 4, BenchCommand.resultBytes(rnn, 64, 50, false));
-    assertEquals(50L * 64 * 4 + 2L * 64 * 256 * 4, BenchCommand.resultBytes(lstm, 64, 50, true)); // forward: T·B outputs
-    assertNull(BenchCommand.boxedVectorsWarning(2_259_000, BenchCommand.resultBytes(lstm, 64, 50, false)));
-    assertNull(BenchCommand.boxedVectorsWarning(52_000, BenchCommand.resultBytes(rnn, 64, 50, false)));
-    String warning = BenchCommand.boxedVectorsWarning(7_176_000, BenchCommand.resultBytes(lstm, 64, 50, false));
+    assertEquals(265_473L * 8 + 2L * 64 * 256 * 4, BenchCommand.resultBytes(lstm, 64, 50, false, 0));
+    assertEquals(4_353L * 8 + 64L * 64 * 4, BenchCommand.resultBytes(rnn, 64, 50, false, 0));
+    assertEquals(50L * 64 * 4 + 2L * 64 * 256 * 4, BenchCommand.resultBytes(lstm, 64, 50, true, 0)); // forward: T·B outputs
+    assertNull(BenchCommand.boxedVectorsWarning(2_259_000, BenchCommand.resultBytes(lstm, 64, 50, false, 0)));
+    assertNull(BenchCommand.boxedVectorsWarning(52_000, BenchCommand.resultBytes(rnn, 64, 50, false, 0)));
+    String warning = BenchCommand.boxedVectorsWarning(7_176_000, BenchCommand.resultBytes(lstm, 64, 50, false, 0));
     assertTrue(warning != null && warning.contains("7176 kB") && warning.contains("boxed"), String.valueOf(warning));
-    assertTrue(BenchCommand.boxedVectorsWarning(4_865_000, BenchCommand.resultBytes(rnn, 64, 50, false)) != null);
+    assertTrue(BenchCommand.boxedVectorsWarning(4_865_000, BenchCommand.resultBytes(rnn, 64, 50, false, 0)) != null);
+    // bench --virtual-partitions 16 at LSTM H = 64 (2026-12-04): 337 kB a call, an unboxed JVM; the
+    // tree's root (17,217 float64s) and its five range buffers of 4,096 float64s, and h and c
+    ModelConfig lstm64 = new ModelConfig(CellType.LSTM, 1, 1, 64, 1, Mode.SEQ2SEQ, LossType.MSE);
+    assertEquals(17_217L * 8 + 5L * 4096 * 8 + 2L * 64 * 64 * 4, BenchCommand.resultBytes(lstm64, 64, 50, false, 16));
+    assertNull(BenchCommand.boxedVectorsWarning(337_000, BenchCommand.resultBytes(lstm64, 64, 50, false, 16)));
   }
 }

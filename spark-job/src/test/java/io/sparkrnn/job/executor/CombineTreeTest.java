@@ -141,6 +141,31 @@ class CombineTreeTest {
     }
   }
 
+  /**
+   * What a whole tree's blocks call allocates, measured by the JVM's per-thread allocation counter:
+   * the root's gradient, 17,217 float64s (LSTM H = 64), and five range buffers of 4,096 float64s at
+   * V = 16 (depth 4): 137,736 + 163,840 bytes, plus a few small objects (lists, the block, its sum).
+   */
+  @Test
+  void aWholeTreeAllocatesTheRootAndOneRangeBufferALevel() {
+    int V = 16;
+    int n = 17_217;
+    assertEquals(8L * n + 5L * 4096 * 8, CombineTree.wholeTreeBytes(V, n));
+    assertEquals(8L * 3 + 3L * 3 * 8, CombineTree.wholeTreeBytes(4, 3), "a gradient shorter than a range: buffers of n");
+    com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    float[][] leaves = new float[V][n];
+    long measured = Long.MAX_VALUE;
+    for (int round = 0; round < 5; round++) { // the least of five: class loading and the first calls' own allocations aside
+      io.sparkrnn.kernel.engine.GroupedResult r = io.sparkrnn.kernel.engine.GroupedResult.ofFloat32(new double[V], new long[V], leaves, n, null,
+          arrays -> { });
+      long before = threads.getCurrentThreadAllocatedBytes();
+      CombineTree.blocks(V, 0, r);
+      measured = Math.min(measured, threads.getCurrentThreadAllocatedBytes() - before);
+    }
+    long formula = CombineTree.wholeTreeBytes(V, n);
+    assertTrue(measured >= formula && measured <= formula + 4096, "measured " + measured + " bytes, the formula " + formula);
+  }
+
   @Test
   void aRunIsSentAsItsMaximalAlignedBlocks() {
     // V = 8 (K = 3): leaves [1, 7) are (0,1), (1,1), (1,2), (0,6)

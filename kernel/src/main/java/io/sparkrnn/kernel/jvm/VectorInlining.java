@@ -43,14 +43,17 @@ import jdk.incubator.vector.VectorShuffle;
  *
  * <p>Once a JVM, not once a class loader: HotSpot's directive stack is the JVM's, holds at most
  * {@code CompilerDirectivesLimit} (50) entries, and a second copy of the class (a Spark REPL, a
- * child-first loader) finds ours there and adds nothing.
+ * child-first loader) finds ours there (its match and C2 inline list) and adds nothing; copies
+ * initialised at once take turns on a JVM-wide lock.
  *
  * <p>The directive matches only compilations of {@code io/sparkrnn} classes, yet for those it comes
  * first: HotSpot uses the first directive on the stack that matches, and a directive with an
  * {@code inline} list makes C2 ignore {@code -XX:CompileCommand=inline|dontinline} in the
- * compilations it matches. So a JVM with compiler settings of its own ({@code -XX:CompileCommand},
- * {@code -XX:CompileCommandFile}, {@code -XX:CompilerDirectivesFile}, or directives on the stack
- * other than the default) is left as it is, with a line in the log.
+ * compilations it matches (HotSpot still applies its other compile commands beside a directive).
+ * So a JVM with inlining settings of its own (an {@code inline} or {@code dontinline} compile
+ * command, from the command line, {@code JAVA_TOOL_OPTIONS}, {@code -XX:Flags} or a
+ * {@code -XX:CompileCommandFile}; or directives on the stack other than the default, e.g. from
+ * {@code -XX:CompilerDirectivesFile}) is left as it is, with a line in the log.
  * {@code -Dsparkrnn.jvm.inlineDirective=true} adds ours anyway; {@code =false} never adds it; so
  * does a JVM without the MBean (not HotSpot, or a runtime without {@code jdk.management}), which
  * is logged once. {@link BoxedVectors} watches the result either way. Adding it starts the
@@ -58,12 +61,15 @@ import jdk.incubator.vector.VectorShuffle;
  */
 final class VectorInlining {
   private static final Logger LOG = Logger.getLogger(VectorInlining.class.getName());
-  /** "true" adds the directive even where the JVM has compiler settings of its own; "false" leaves it out. */
+  /** "true" adds the directive even where the JVM has inlining settings of its own; "false" leaves it out. */
   static final String PROPERTY = "sparkrnn.jvm.inlineDirective";
   /** The compilations the directive applies to: those of a method of an {@code io/sparkrnn} class. */
   static final String MATCH = "io/sparkrnn/*.*";
-  /** The JVM options that give C2 compiler settings of the user's own (each is a prefix of the argument). */
-  static final List<String> USER_OPTIONS = List.of("-XX:CompileCommand=", "-XX:CompileCommandFile=", "-XX:CompilerDirectivesFile=");
+  /**
+   * The lock of every copy of this class in the JVM (a string literal is the JVM's one interned
+   * object): two class loaders initialising the kernels at once read the stack and add one at a time.
+   */
+  private static final Object JVM_LOCK = "io.sparkrnn.kernel.jvm.VectorInlining: the directive stack";
   /** What {@link #install} did in this class loader: "added", "present …", "left out (…)", "off (…)" or "failed (…)". */
   private static String status;
 
@@ -72,7 +78,9 @@ final class VectorInlining {
   /** Adds the directive the first time it is called in this class loader, unless the JVM has it; returns what was done. */
   static synchronized String install() {
     if (status == null) {
-      status = add(System.getProperty(PROPERTY, "auto"), jvmArguments());
+      synchronized (JVM_LOCK) {
+        status = add(System.getProperty(PROPERTY, "auto"));
+      }
     }
     return status;
   }
@@ -83,12 +91,12 @@ final class VectorInlining {
   }
 
   /** Adds the directive unless {@link #decide} says otherwise; returns what was done. */
-  static String add(String setting, List<String> arguments) {
+  static String add(String setting) {
     if ("false".equalsIgnoreCase(setting)) {
-      return decide(setting, arguments, "");
+      return decide(setting, List.of(), "");
     }
     try {
-      String decided = decide(setting, arguments, dcmd("compilerDirectivesPrint"));
+      String decided = decide(setting, compileCommands(), dcmd("compilerDirectivesPrint"));
       if (decided != null) {
         if (decided.startsWith("left out")) {
           LOG.info("JVM engine: the compiler directive that inlines the vector kernels' helpers is " + decided
@@ -111,39 +119,92 @@ final class VectorInlining {
   /**
    * Null where the directive is to be added, else why not: {@code setting} (the property's value)
    * is "false"; the JVM's directive stack ({@code stack}, as {@code Compiler.directives_print}
-   * prints it) holds ours already; or, unless {@code setting} is "true", the JVM has compiler
-   * settings of its own among its {@code arguments} or on the stack.
+   * prints it) holds ours already; or, unless {@code setting} is "true", the JVM has inlining
+   * settings of its own ({@link #userSettings}) among its {@code compileCommands} (one a line, as
+   * HotSpot keeps {@code -XX:CompileCommand}) or on the stack.
    */
-  static String decide(String setting, List<String> arguments, String stack) {
+  static String decide(String setting, List<String> compileCommands, String stack) {
     if ("false".equalsIgnoreCase(setting)) {
       return "off (-D" + PROPERTY + "=false)";
     }
-    if (stack.lines().anyMatch(line -> line.trim().equals("matching: " + MATCH))) {
+    List<String> printed = directives(stack);
+    if (printed.stream().anyMatch(VectorInlining::isOurs)) {
       return "present (added in this JVM before, e.g. by another class loader)";
     }
-    List<String> own = userSettings(arguments, stack);
+    List<String> own = userSettings(compileCommands, printed);
     if (!own.isEmpty() && !"true".equalsIgnoreCase(setting)) {
-      return "left out (the JVM has compiler settings of its own: " + String.join(", ", own) + ")";
+      return "left out (the JVM has inlining settings of its own: " + String.join(", ", own) + ")";
     }
     return null;
   }
 
   /**
-   * The user's own compiler settings: each argument that starts with one of {@link #USER_OPTIONS},
-   * and the count of directives on the printed stack other than the default one.
+   * The settings that ours would shadow in io.sparkrnn's compilations: each {@code inline} or
+   * {@code dontinline} compile command (HotSpot applies its other commands, {@code print},
+   * {@code quiet}, {@code option,…,PrintInlining} and the like, beside a directive: only an inline
+   * list hides theirs), and the count of printed directives ({@link #directives}) other than the
+   * default one.
    */
-  static List<String> userSettings(List<String> arguments, String stack) {
+  static List<String> userSettings(List<String> compileCommands, List<String> directives) {
     List<String> own = new ArrayList<>();
-    for (String a : arguments) {
-      if (USER_OPTIONS.stream().anyMatch(a::startsWith)) {
-        own.add(a);
+    for (String c : compileCommands) {
+      String command = c.trim().split("[\\s,]", 2)[0];
+      if (command.equalsIgnoreCase("inline") || command.equalsIgnoreCase("dontinline")) {
+        own.add("CompileCommand " + c.trim());
       }
     }
-    long others = stack.lines().filter(line -> line.startsWith("Directive:") && !line.startsWith("Directive: (default)")).count();
+    long others = directives.stream().filter(d -> !d.startsWith("Directive: (default)")).count();
     if (others > 0) {
       own.add(others + (others == 1 ? " directive" : " directives") + " on the stack (jcmd PID Compiler.directives_print)");
     }
     return own;
+  }
+
+  /** The printed stack cut into its directives, each from its "Directive:" line to the next. */
+  static List<String> directives(String stack) {
+    List<String> out = new ArrayList<>();
+    StringBuilder block = null;
+    for (String line : stack.split("\\R")) {
+      if (line.startsWith("Directive:")) {
+        if (block != null) {
+          out.add(block.toString());
+        }
+        block = new StringBuilder();
+      }
+      if (block != null) {
+        block.append(line).append('\n');
+      }
+    }
+    if (block != null) {
+      out.add(block.toString());
+    }
+    return out;
+  }
+
+  /** A printed directive is ours where it matches {@link #MATCH} and its C2 inline list holds every helper. */
+  static boolean isOurs(String directive) {
+    int c2 = directive.indexOf("c2 directives:");
+    return c2 >= 0 && directive.lines().anyMatch(line -> line.trim().equals("matching: " + MATCH))
+        && vectorHelpers().stream().allMatch(m -> directive.indexOf("+" + m, c2) >= 0);
+  }
+
+  /**
+   * The JVM's compile commands, one a line as HotSpot keeps them ({@code -XX:CompileCommand} from any
+   * source: the command line, {@code JAVA_TOOL_OPTIONS}, {@code -XX:Flags=}), and the lines of a
+   * {@code -XX:CompileCommandFile} (one that cannot be read counts as an inline setting).
+   */
+  private static List<String> compileCommands() {
+    com.sun.management.HotSpotDiagnosticMXBean hotspot = ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+    List<String> out = new ArrayList<>(hotspot.getVMOption("CompileCommand").getValue().lines().filter(l -> !l.isBlank()).toList());
+    String file = hotspot.getVMOption("CompileCommandFile").getValue();
+    if (!file.isEmpty()) {
+      try {
+        out.addAll(Files.readAllLines(Path.of(file)).stream().filter(l -> !l.isBlank() && !l.trim().startsWith("#")).toList());
+      } catch (java.io.IOException | RuntimeException e) {
+        out.add("inline (in " + file + ", not readable: " + e + ")");
+      }
+    }
+    return out;
   }
 
   /** Writes the directive to a temporary file in {@code dir} (null: the default) and adds it; returns HotSpot's reply. */
@@ -151,7 +212,11 @@ final class VectorInlining {
     Path file = dir == null ? Files.createTempFile("sparkrnn-inline", ".json") : Files.createTempFile(dir, "sparkrnn-inline", ".json");
     try {
       Files.writeString(file, directive(), StandardCharsets.UTF_8);
-      // the MBean joins its arguments with spaces and parses them as jcmd's line: a path with a space needs quotes
+      // the MBean joins its arguments with spaces and parses them as jcmd's line: a path with a space
+      // needs quotes, and jcmd's parser has no escape for a quote inside them
+      if (file.toString().indexOf('"') >= 0) {
+        throw new IllegalStateException("the temporary file's path has a double quote, which jcmd's parser cannot take: " + file);
+      }
       return dcmd("compilerDirectivesAdd", "\"" + file + "\"");
     } finally {
       try {
@@ -167,15 +232,6 @@ final class VectorInlining {
     Object said = ManagementFactory.getPlatformMBeanServer().invoke(new ObjectName("com.sun.management:type=DiagnosticCommand"),
         operation, new Object[] {arguments}, new String[] {String[].class.getName()});
     return String.valueOf(said);
-  }
-
-  /** The JVM's own arguments, empty where the runtime cannot say (no {@code java.management}). */
-  private static List<String> jvmArguments() {
-    try {
-      return ManagementFactory.getRuntimeMXBean().getInputArguments();
-    } catch (RuntimeException | LinkageError e) {
-      return List.of();
-    }
   }
 
   /**

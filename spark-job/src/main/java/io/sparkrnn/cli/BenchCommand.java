@@ -468,14 +468,14 @@ public final class BenchCommand implements Callable<Integer> {
           : virtualPartitions > 0 ? timeCalls(engine, step, AparapiBench.trainingStepFlops(config, s.batch, s.steps), params, b, timedRuns)
           : AparapiBench.bench(engine, params, b, timedRuns);
       Map<String, Object> row = baseRow(s, device, forwardOnly ? "forward" : "kernel");
-      row.put("virtual_partitions", forwardOnly || virtualPartitions == 0 ? null : Math.min(virtualPartitions, s.batch));
+      row.put("virtual_partitions", forwardOnly || virtualPartitions == 0 ? null : leaves(s.batch));
       long working = engine.workingBytes();
       long allocated = timed.allocatedBytesSinceStart();
       row.put("working_mb", working < 0 ? null : working / 1e6);
       row.put("alloc_kb_per_step", allocated < 0 ? null : allocated / 1e3 / timedRuns);
       String boxed = allocated < 0 || device.equals("reference") ? null
           : boxedVectorsWarning(allocated / (double) timedRuns,
-              resultBytes(config, s.batch, s.steps, forwardOnly, Math.min(virtualPartitions, s.batch)));
+              resultBytes(config, s.batch, s.steps, forwardOnly, leaves(s.batch)));
       if (boxed != null) {
         System.err.printf("bench: %s %s: %s%n", s, device, boxed);
       }
@@ -568,14 +568,19 @@ public final class BenchCommand implements Callable<Integer> {
 
   /**
    * A training row's call: {@code lossAndGradient}, or with {@code --virtual-partitions V} what one
-   * task of {@code train} runs ({@link io.sparkrnn.job.executor.GradientTask#wholeBatchStep}: the V
-   * groups, then the combine tree's blocks), V at most the row's batch.
+   * task of {@code train} runs ({@link io.sparkrnn.job.executor.GradientTask#wholeBatchStep}: the
+   * {@link #leaves} groups, then the combine tree's blocks).
    */
   Runnable trainingStep(BpttEngine engine, Params params, io.sparkrnn.kernel.model.Batch b) {
     if (virtualPartitions == 0) {
       return () -> engine.lossAndGradient(params, b, null);
     }
-    return io.sparkrnn.job.executor.GradientTask.wholeBatchStep(engine, params, b, Math.min(virtualPartitions, b.batchSize()));
+    return io.sparkrnn.job.executor.GradientTask.wholeBatchStep(engine, params, b, leaves(b.batchSize()));
+  }
+
+  /** The virtual partitions a training row of {@code batch} sequences is cut into: --virtual-partitions, at most the batch; 0 without. */
+  int leaves(int batch) {
+    return Math.min(virtualPartitions, batch);
   }
 
   /**

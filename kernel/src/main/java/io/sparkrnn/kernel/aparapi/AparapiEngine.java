@@ -140,7 +140,14 @@ public final class AparapiEngine implements BpttEngine {
    * for a named device and is recorded under auto ({@link #fallbacks}).
    */
   private void warmUp() {
-    emptyLaunch("warm-up");
+    try {
+      emptyLaunch("warm-up");
+    } catch (DeviceFallbackException e) {
+      if (device.explicit()) {
+        throw e;
+      }
+      // auto: recorded in fallbacks(), and Engines.gpuOrJvm turns to the JVM engine
+    }
   }
 
   /** Sizes the kernel's local tile array: (TM + TN)·TK floats. */
@@ -309,6 +316,16 @@ public final class AparapiEngine implements BpttEngine {
     if (device.isOpenCL() && ArrayMoves.anyMoved(marked, mark)) {
       emptyLaunch("settle-moved-buffers");
     }
+  }
+
+  /**
+   * Tests only (package-private, no setting reaches it): a launch the device refuses, as a GPU
+   * whose driver fails a launch would; a work-group of 2^20 items is past every OpenCL device's
+   * maximum, so the enqueue fails (CL_INVALID_WORK_GROUP_SIZE) and Aparapi falls back.
+   */
+  void launchRefusedByTheDevice(String op) {
+    kernel.op = 0;
+    guard.execute(kernel, op, Range.create(1 << 20, 1 << 20));
   }
 
   /** A launch that does nothing (op 0: no branch of run() matches); Aparapi takes the buffers as the fields hold them now. */

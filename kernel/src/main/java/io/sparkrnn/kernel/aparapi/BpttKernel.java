@@ -1,6 +1,7 @@
 package io.sparkrnn.kernel.aparapi;
 
 import com.aparapi.Kernel;
+import com.aparapi.Range;
 
 /**
  * Every float32 op of forward and backpropagation through time, as one Aparapi kernel whose
@@ -246,6 +247,24 @@ final class BpttKernel extends Kernel {
       values += java.lang.reflect.Array.getLength(b);
     }
     return 4 * values;
+  }
+
+  /**
+   * True, with an alternative that does nothing ({@link #executeFallbackAlgorithm}): where the
+   * OpenCL device fails a launch, Aparapi then runs this instead of its Java thread pool, which
+   * runs the kernel 20–100× slower than the JVM engine and whose barrier can deadlock
+   * (docs/PERFORMANCE.md, "What is left"). {@link ExecutionGuard} sees that the launch did not run
+   * and throws; under {@code --device auto} the caller turns to the JVM engine. Host only.
+   */
+  @Override
+  public boolean hasFallbackAlgorithm() {
+    return true;
+  }
+
+  /** Nothing: see {@link #hasFallbackAlgorithm}. Host only. */
+  @Override
+  public void executeFallbackAlgorithm(Range range, int passId) {
+    // the launch is left undone on purpose; ExecutionGuard reports it
   }
 
   @Override

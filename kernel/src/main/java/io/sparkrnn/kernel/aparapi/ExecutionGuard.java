@@ -20,13 +20,19 @@ import java.util.logging.Logger;
  *
  * <p>Aparapi 3.0.2 falls back on its own: when code generation, compilation or a launch fails on
  * an OpenCL device it marks the device failed and re-runs the kernel on the next preferred device,
- * ending at the Java thread pool, with only a log line. This guard (1) pins the kernel class's
- * preferred devices to the requested one alone ({@link #pin}), so there is no other OpenCL device
- * to slip to, and (2) after each launch reads the device Aparapi recorded for that run (the last
+ * ending at the Java thread pool, with only a log line. That pool is slow (20–100× the JVM engine)
+ * and its local barrier can deadlock (docs/PERFORMANCE.md, "What is left"), so no OpenCL engine
+ * may end there. This guard (1) pins the kernel class's preferred devices to the requested one and
+ * then Aparapi's {@link JavaDevice#ALTERNATIVE_ALGORITHM} ({@link #pin}), so there is no other
+ * OpenCL device to slip to, and a kernel with an alternative algorithm that does nothing
+ * ({@link BpttKernel#hasFallbackAlgorithm}) is not run at all where its device fails; and (2)
+ * after each launch reads the device Aparapi recorded for that run (the last
  * {@link KernelDeviceProfile} of the kernel class, which Aparapi starts just before running on a
  * device), cross-checked with {@link Kernel#getTargetDevice()} (null once every preferred device
- * failed) and the preferences' failed-device list. A mismatch throws {@link DeviceFallbackException}
- * when the device was named explicitly, and logs a warning and is recorded when it was {@code auto}.
+ * failed) and the preferences' failed-device list. A mismatch is recorded and throws
+ * {@link DeviceFallbackException} when the device was named explicitly or when the launch did not
+ * run (the alternative algorithm); under {@code auto} a launch that ran elsewhere all the same (a
+ * kernel without an alternative algorithm, on the thread pool) is logged and recorded.
  *
  * <p>Not thread-safe; Aparapi's preferences are per kernel class, so two engines of the same kernel
  * class on different devices must not launch concurrently in one JVM.
@@ -59,9 +65,15 @@ final class ExecutionGuard {
     pin(kernel, requested);
   }
 
-  /** Makes {@code device} the kernel class's only preferred device (before compiling for it, too). */
+  /**
+   * Makes {@code device} the kernel class's preferred device (before compiling for it, too), and
+   * for an OpenCL device the alternative algorithm after it: where the device fails, Aparapi runs
+   * the kernel's {@link Kernel#executeFallbackAlgorithm} instead of its thread pool (a kernel
+   * without one still ends at the pool: Aparapi passes over the alternative it does not have).
+   */
   static void pin(Kernel kernel, ResolvedDevice device) {
-    KernelManager.instance().setPreferredDevices(kernel, new LinkedHashSet<>(List.of(device.device())));
+    List<Device> devices = device.isOpenCL() ? List.of(device.device(), JavaDevice.ALTERNATIVE_ALGORITHM) : List.of(device.device());
+    KernelManager.instance().setPreferredDevices(kernel, new LinkedHashSet<>(devices));
   }
 
   /** Starts a new call's report. */
@@ -90,21 +102,29 @@ final class ExecutionGuard {
     Device actual = actualDevice(kernel);
     launches++;
     launchesByOp.merge(op, 1, Integer::sum);
-    String where = Devices.info(actual).describe();
+    boolean skipped = actual == JavaDevice.ALTERNATIVE_ALGORITHM;
+    String where = skipped ? "no device (Aparapi's alternative algorithm, which does nothing for this kernel)"
+        : Devices.info(actual).describe();
     ranOn.put(op, where);
     if (!(actual instanceof OpenCLDevice)) {
       allOpenCL = false;
     }
     if (!sameDevice(actual, requested.device())) {
-      String message = "Aparapi ran kernel " + kernel.getClass().getSimpleName() + " op '" + op + "' on " + where
-          + ", but the requested device (--device " + requested.choice().id() + ") is " + requested.info().describe()
-          + "; Aparapi fell back on its own (failed devices: "
+      String message = (skipped ? "kernel " + kernel.getClass().getSimpleName() + " op '" + op + "' did not run: it failed on "
+              + requested.info().describe() + " (--device " + requested.choice().id() + ") and Aparapi's thread pool, where"
+              + " Aparapi would run it instead, is never used for an OpenCL engine (slow, and its barrier can deadlock)"
+          : "Aparapi ran kernel " + kernel.getClass().getSimpleName() + " op '" + op + "' on " + where
+              + ", but the requested device (--device " + requested.choice().id() + ") is " + requested.info().describe()
+              + "; Aparapi fell back on its own")
+          + " (failed devices: "
           + KernelManager.instance().getPreferences(kernel).getFailedDevices().stream().map(d -> Devices.info(d).describe()).toList()
           + "; run with -Dcom.aparapi.enableShowGeneratedOpenCL=true and see the log above for the cause)";
-      if (requested.explicit()) {
+      boolean first = fallbacks.putIfAbsent(op, message) == null;
+      if (requested.explicit() || skipped) {
+        // skipped: the launch's results are not there, so the call cannot go on (auto's callers turn to the JVM engine)
         throw new DeviceFallbackException(message);
       }
-      if (fallbacks.putIfAbsent(op, message) == null) {
+      if (first) {
         LOG.warning(message);
       }
     }

@@ -80,8 +80,9 @@ public final class Engines {
   /**
    * auto on a GPU host: the GPU's engine, or the JVM engine where the kernel did not compile for
    * the GPU ({@link AparapiEngine} then resolves to Aparapi's Java thread pool, logged) or its
-   * first launch fell back to that pool: the pool runs the kernels 20–100× slower than the JVM
-   * engine, and its barrier can deadlock (docs/PERFORMANCE.md, "What is left").
+   * first launch did not run there (no OpenCL engine lets Aparapi's pool run it instead): the pool
+   * runs the kernels 20–100× slower than the JVM engine, and its barrier can deadlock
+   * (docs/PERFORMANCE.md, "What is left").
    */
   static BpttEngine gpuOrJvm(AparapiEngine gpu, int jvmThreads) {
     String why = whyUnusable(gpu);
@@ -130,6 +131,16 @@ public final class Engines {
 
   /** Why the GPU engine was not used in this JVM (its kernel did not compile, or its first launch fell back), or null. */
   private static volatile String gpuUnusable;
+
+  /** A launch failed on the GPU in a call of an engine that had picked it: the next engines of this JVM take the JVM engine. */
+  static void gpuFailed(String why) {
+    gpuUnusable = why;
+  }
+
+  /** Why the next engines of this JVM under auto take the JVM engine without trying the GPU, or null. */
+  static String gpuUnusable() {
+    return gpuUnusable;
+  }
 
   /** The choices already logged in this JVM: the driver and local-mode tasks share it, and one line each is enough. */
   private static final java.util.Set<String> LOGGED = java.util.concurrent.ConcurrentHashMap.newKeySet();

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.device;
 
+import io.sparkrnn.kernel.aparapi.DeviceFallbackException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.DeviceChoice;
@@ -59,19 +60,43 @@ final class MeasuredEngine implements BpttEngine {
   @Override
   public ForwardResult forward(Params params, Batch batch, State initial) {
     pick("forward", params, batch, e -> e.forward(params, batch, initial));
-    return chosen.forward(params, batch, initial);
+    return onChosen(e -> e.forward(params, batch, initial));
   }
 
   @Override
   public BpttResult lossAndGradient(Params params, Batch batch, State initial) {
     pick("training step", params, batch, e -> e.lossAndGradient(params, batch, initial));
-    return chosen.lossAndGradient(params, batch, initial);
+    return onChosen(e -> e.lossAndGradient(params, batch, initial));
   }
 
   @Override
   public GroupedResult lossAndGradients(Params params, Batch batch, State initial, int[] bounds) {
     pick("training step", params, batch, e -> e.lossAndGradients(params, batch, initial, bounds));
-    return chosen.lossAndGradients(params, batch, initial, bounds);
+    return onChosen(e -> e.lossAndGradients(params, batch, initial, bounds));
+  }
+
+  /**
+   * The call on the chosen engine. Where the GPU was chosen and a launch of the call fails there
+   * (Aparapi could not run it on the GPU: a driver error, the device lost or out of memory; the
+   * engine never lets Aparapi's thread pool run it instead, {@link DeviceFallbackException}), the
+   * call runs again on the JVM engine, which runs every later call of this engine too; the next
+   * engines of this JVM are the JVM engine from the start ({@link Engines#gpuFailed}). Logged.
+   */
+  private <R> R onChosen(Function<BpttEngine, R> call) {
+    if (chosen != gpu) {
+      return call.apply(chosen);
+    }
+    try {
+      return call.apply(chosen);
+    } catch (DeviceFallbackException e) {
+      String why = "a launch on the GPU failed in a call (" + e.getMessage() + ")";
+      LOG.warning("--device auto: " + why + "; that call and every later one run on the JVM engine");
+      Engines.gpuFailed(why);
+      gpu.close();
+      gpu = null;
+      chosen = engine(DeviceChoice.JVM);
+      return call.apply(chosen);
+    }
   }
 
   /** The choice this engine made at its first call, or null before it. */

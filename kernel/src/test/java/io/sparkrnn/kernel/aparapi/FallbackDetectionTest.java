@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.aparapi;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,6 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.aparapi.Kernel;
 import com.aparapi.Range;
 import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -82,5 +89,102 @@ class FallbackDetectionTest {
     assertTrue(guard.allOpenCL(), guard.report());
     assertEquals(openClCpu.info().describe(), guard.ranOn().get("plain"));
     assertEquals(8f, kernel.values[7], 0f);
+  }
+
+  /** A kernel with an alternative algorithm that does nothing, as BpttKernel has. */
+  abstract static class WithAlternative extends Kernel {
+    @Override
+    public boolean hasFallbackAlgorithm() {
+      return true;
+    }
+
+    @Override
+    public void executeFallbackAlgorithm(Range range, int passId) {
+      // nothing, as in BpttKernel
+    }
+  }
+
+  /** As {@link UntranslatableKernel}, with the do-nothing alternative. */
+  static final class UntranslatableWithAlternative extends WithAlternative {
+    final float[] values = new float[8];
+    final Object notForOpenCl = new Object();
+
+    @Override
+    public void run() {
+      int g = getGlobalId();
+      values[g] = 1 + notForOpenCl.hashCode() % 2;
+    }
+  }
+
+  @Test
+  void aKernelWithAnAlternativeNeverRunsOnTheThreadPoolNamedOrAuto() {
+    ResolvedDevice auto = new ResolvedDevice(DeviceChoice.AUTO, openClCpu.device(), openClCpu.info(), "test");
+    for (ResolvedDevice requested : new ResolvedDevice[] {openClCpu, auto}) {
+      ExecutionGuard guard = new ExecutionGuard(requested);
+      UntranslatableWithAlternative kernel = new UntranslatableWithAlternative();
+      guard.pin(kernel);
+      guard.beginCall();
+      DeviceFallbackException e = assertThrows(DeviceFallbackException.class,
+          () -> guard.execute(kernel, "untranslatable", Range.create(8, 4)));
+      // the thread pool would have written 1 or 2 into every element
+      assertArrayEquals(new float[8], kernel.values, "the kernel ran somewhere: " + guard.report());
+      assertTrue(e.getMessage().contains("did not run") && e.getMessage().contains(openClCpu.info().name())
+          && e.getMessage().contains("--device " + requested.choice().id()), e.getMessage());
+      assertTrue(guard.fallbacks().containsKey("untranslatable"), guard.report());
+      assertTrue(guard.report().contains("alternative algorithm"), guard.report());
+    }
+  }
+
+  @Test
+  void aLaunchTheDeviceRefusesDoesNotRunOnTheThreadPool() {
+    // translates and compiles, but no OpenCL device takes a work-group of 2^20 items: the enqueue fails
+    ResolvedDevice auto = new ResolvedDevice(DeviceChoice.AUTO, openClCpu.device(), openClCpu.info(), "test");
+    ExecutionGuard guard = new ExecutionGuard(auto);
+    PlainWithAlternative kernel = new PlainWithAlternative();
+    guard.pin(kernel);
+    guard.beginCall();
+    guard.execute(kernel, "plain", Range.create(8, 4));
+    assertEquals(8f, kernel.values[7], 0f, guard.report());
+    java.util.Arrays.fill(kernel.values, -1f);
+    assertThrows(DeviceFallbackException.class, () -> guard.execute(kernel, "refused", Range.create(1 << 20, 1 << 20)));
+    assertEquals(-1f, kernel.values[7], 0f, "the kernel ran somewhere: " + guard.report());
+    // the next call pins the device again: it runs there
+    guard.pin(kernel);
+    guard.beginCall();
+    guard.execute(kernel, "plain", Range.create(8, 4));
+    assertTrue(guard.allOpenCL(), guard.report());
+    assertEquals(8f, kernel.values[7], 0f, guard.report());
+  }
+
+  /** {@link PlainKernel} with the do-nothing alternative; writes past 8 items are dropped. */
+  static final class PlainWithAlternative extends WithAlternative {
+    final float[] values = new float[8];
+
+    @Override
+    public void run() {
+      int g = getGlobalId();
+      if (g < 8) {
+        values[g] = exp(0f) + g;
+      }
+    }
+  }
+
+  @Test
+  void anEngineCallWithALaunchTheDeviceRefusesThrowsNamedOrAutoAndTheNextCallRunsThere() {
+    ModelConfig config = new ModelConfig(CellType.LSTM, 1, 2, 8, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Params params = Params.initialize(config, 3);
+    Batch batch = Batch.random(config, 6, 4, 5);
+    ResolvedDevice auto = new ResolvedDevice(DeviceChoice.AUTO, openClCpu.device(), openClCpu.info(), "test");
+    for (ResolvedDevice requested : new ResolvedDevice[] {openClCpu, auto}) {
+      try (AparapiEngine engine = new AparapiEngine(requested)) {
+        float[] first = engine.forward(params, batch, null).outputs();
+        engine.afterLaunches = () -> engine.launchRefusedByTheDevice("refused");
+        DeviceFallbackException e = assertThrows(DeviceFallbackException.class, () -> engine.lossAndGradient(params, batch, null));
+        assertTrue(e.getMessage().contains("op 'refused' did not run"), e.getMessage());
+        engine.afterLaunches = null;
+        assertArrayEquals(first, engine.forward(params, batch, null).outputs(), "the next call runs on the device again");
+        assertTrue(engine.lastCallRanOnOpenCL(), engine.executionReport());
+      }
+    }
   }
 }

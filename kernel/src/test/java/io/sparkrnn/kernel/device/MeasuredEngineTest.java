@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
 import io.sparkrnn.kernel.aparapi.AparapiEngineTest;
+import io.sparkrnn.kernel.aparapi.DeviceFallbackException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.ForwardResult;
@@ -44,7 +45,8 @@ class MeasuredEngineTest {
   static final class StandIn implements BpttEngine {
     final JvmEngine inner = new JvmEngine(1);
     final long sleepMillis;
-    final RuntimeException failure;
+    /** Thrown by every call from now on, where not null (a test may set it after the pick). */
+    RuntimeException failure;
     int calls;
     boolean closed;
 
@@ -140,6 +142,49 @@ class MeasuredEngineTest {
       assertEquals("jvm", auto.choice().device());
       assertTrue(auto.choice().describe().contains("gpu failed (IllegalStateException: CL_OUT_OF_RESOURCES)"), auto.choice().describe());
       assertTrue(gpu.closed);
+    }
+  }
+
+  @Test
+  void aGpuWhoseLaunchFailsAfterThePickHandsThatCallAndTheRestToTheJvmEngine() {
+    StandIn gpu = new StandIn(0, null);
+    StandIn[] jvm = new StandIn[1];
+    String before = Engines.gpuUnusable();
+    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> jvm[0] = new StandIn(20, null), 1, "h", 0.2)) {
+      auto.forward(PARAMS, BATCH, null);
+      assertEquals("gpu", auto.choice().device(), auto.choice().describe());
+      // as AparapiEngine throws where a launch failed on the GPU (Aparapi's thread pool never runs it)
+      gpu.failure = new DeviceFallbackException("kernel BpttKernel op 'gemm' did not run: it failed on the GPU");
+      double[] expected;
+      try (JvmEngine e = new JvmEngine(1)) {
+        expected = e.lossAndGradient(PARAMS, BATCH, null).gradients().gradient();
+      }
+      assertArrayEquals(expected, auto.lossAndGradient(PARAMS, BATCH, null).gradients().gradient(), "the JVM engine ran the call again");
+      assertTrue(gpu.closed, "the GPU's engine is closed");
+      assertTrue(auto.describe().startsWith("stand-in sleeping 20 ms"), auto.describe());
+      assertTrue(Engines.gpuUnusable().contains("did not run: it failed on the GPU"), Engines.gpuUnusable());
+      int gpuCalls = gpu.calls;
+      int jvmCalls = jvm[0].calls;
+      assertArrayEquals(jvmForward(), auto.forward(PARAMS, BATCH, null).outputs());
+      assertEquals(gpuCalls, gpu.calls, "later calls do not try the GPU again");
+      assertEquals(jvmCalls + 1, jvm[0].calls);
+      assertFalse(jvm[0].closed);
+    } finally {
+      Engines.gpuFailed(before);
+    }
+    assertTrue(jvm[0].closed);
+  }
+
+  @Test
+  void aFailureOtherThanALaunchThatDidNotRunIsTheCallersNotHandedOver() {
+    StandIn gpu = new StandIn(0, null);
+    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> new StandIn(20, null), 1, "h", 0.2)) {
+      auto.forward(PARAMS, BATCH, null);
+      assertEquals("gpu", auto.choice().device(), auto.choice().describe());
+      BadInputException bad = new BadInputException("x: expected 2 features, found 3");
+      gpu.failure = bad;
+      assertEquals(bad, assertThrows(BadInputException.class, () -> auto.forward(PARAMS, BATCH, null)));
+      assertFalse(gpu.closed, "bad input says nothing about the GPU");
     }
   }
 

@@ -206,7 +206,7 @@ public final class AparapiEngine implements BpttEngine {
   public String describe() {
     String base = "aparapi float32 on " + device.info().describe() + ", " + sizes.describe();
     if (device.isOpenCL() && guard.launches() > 0 && !guard.allOpenCL()) {
-      return base + " (FELL BACK: some ops of the last call ran on the JVM thread pool; see executionReport())";
+      return base + " (FELL BACK: some ops of the last call did not run on the device; see executionReport())";
     }
     return base;
   }

@@ -181,9 +181,13 @@ class FallbackDetectionTest {
         engine.afterLaunches = () -> engine.launchRefusedByTheDevice("refused");
         DeviceFallbackException e = assertThrows(DeviceFallbackException.class, () -> engine.lossAndGradient(params, batch, null));
         assertTrue(e.getMessage().contains("op 'refused' did not run"), e.getMessage());
+        assertTrue(engine.describe().contains("FELL BACK: some ops of the last call did not run on the device"), engine.describe());
+        assertTrue(engine.executionReport().contains("refused") && engine.executionReport().contains("alternative algorithm"),
+            engine.executionReport());
         engine.afterLaunches = null;
         assertArrayEquals(first, engine.forward(params, batch, null).outputs(), "the next call runs on the device again");
         assertTrue(engine.lastCallRanOnOpenCL(), engine.executionReport());
+        assertFalse(engine.describe().contains("FELL BACK"), engine.describe());
       }
     }
   }

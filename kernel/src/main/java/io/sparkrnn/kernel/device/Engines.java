@@ -129,7 +129,7 @@ public final class Engines {
     return gpu.device().reason() + (gpu.fallbacks().isEmpty() ? "" : "; " + gpu.fallbacks().values());
   }
 
-  /** Why the GPU engine was not used in this JVM (its kernel did not compile, or its first launch fell back), or null. */
+  /** Why the GPU engine is not used in this JVM (its kernel did not compile, its first launch or a later one failed there), or null. */
   private static volatile String gpuUnusable;
 
   /** A launch failed on the GPU in a call of an engine that had picked it: the next engines of this JVM take the JVM engine. */

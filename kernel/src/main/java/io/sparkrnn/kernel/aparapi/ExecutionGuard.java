@@ -122,7 +122,7 @@ final class ExecutionGuard {
       boolean first = fallbacks.putIfAbsent(op, message) == null;
       if (requested.explicit() || skipped) {
         // skipped: the launch's results are not there, so the call cannot go on (auto's callers turn to the JVM engine)
-        throw new DeviceFallbackException(message);
+        throw new DeviceFallbackException(message + (requested.explicit() ? "; --device jvm runs the JVM engine instead" : ""));
       }
       if (first) {
         LOG.warning(message);

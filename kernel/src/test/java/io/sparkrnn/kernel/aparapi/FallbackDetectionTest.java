@@ -130,6 +130,7 @@ class FallbackDetectionTest {
       assertArrayEquals(new float[8], kernel.values, "the kernel ran somewhere: " + guard.report());
       assertTrue(e.getMessage().contains("did not run") && e.getMessage().contains(openClCpu.info().name())
           && e.getMessage().contains("--device " + requested.choice().id()), e.getMessage());
+      assertEquals(requested.explicit(), e.getMessage().endsWith("; --device jvm runs the JVM engine instead"), e.getMessage());
       assertTrue(guard.fallbacks().containsKey("untranslatable"), guard.report());
       assertTrue(guard.report().contains("alternative algorithm"), guard.report());
     }

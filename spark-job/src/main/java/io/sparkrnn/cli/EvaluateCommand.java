@@ -78,12 +78,17 @@ public final class EvaluateCommand implements Callable<Integer> {
     if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {
       throw new BadInputException("--split: '" + split + "' is not one of all, train, validation");
     }
+    if (tolerance != null && !(tolerance >= 0)) {
+      throw new BadInputException("--tolerance must be ≥ 0 (an error's absolute value), found " + tolerance);
+    }
     Evaluation.Metrics metrics;
     Normalization units = m.normalization();             // a single shard is in the model's units
+    List<String> outputNames = null;
     if (HadoopFiles.isDirectory(data, conf)) {
       Dataset ds = Dataset.open(data, conf);
       Compatibility.check(m, ds, true);
       units = ds.manifest().normalization();
+      outputNames = targetColumns(ds.manifest().spec().source());
       List<ShardInfo> all = ds.manifest().shards();
       List<Integer> chosen = new ArrayList<>();
       for (int i = 0; i < all.size(); i++) {
@@ -107,13 +112,37 @@ public final class EvaluateCommand implements Callable<Integer> {
       }
     }
     metrics = metrics.inUnitsOf(units);
-    System.out.print(metrics.table());
+    System.out.print(metrics.table(outputNames));
     if (json != null) {
       Map<String, Object> j = metrics.toJson();
+      if (outputNames != null && outputNames.size() == m.config().outputSize()) {
+        j.put("outputs", outputNames);
+      }
       j.put("model", model);
       j.put("data", data);
       HadoopFiles.write(json, Json.writePretty(j).getBytes(StandardCharsets.UTF_8), conf);
     }
     return 0;
+  }
+
+  /**
+   * The target columns of a dataset prepped from a table, in output order (its manifest's source:
+   * "targets" is a list of columns, or "inputs" where the targets are the next step's inputs), or
+   * null where the source names none (a generator, .npy files).
+   */
+  static List<String> targetColumns(Map<String, Object> source) {
+    if (source == null) {
+      return null;
+    }
+    Object targets = source.get("targets");
+    Object named = "inputs".equals(targets) ? source.get("inputs") : targets;
+    if (!(named instanceof List<?> columns) || columns.isEmpty()) {
+      return null;
+    }
+    List<String> names = new ArrayList<>();
+    for (Object c : columns) {
+      names.add(String.valueOf(c));
+    }
+    return names;
   }
 }

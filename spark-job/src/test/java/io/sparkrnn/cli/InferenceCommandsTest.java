@@ -272,6 +272,14 @@ class InferenceCommandsTest {
   }
 
   @Test
+  void evaluateRefusesANegativeToleranceBeforeScoring() {
+    for (String tol : List.of("-0.04", "NaN")) {
+      assertFails(run("evaluate", "--model", s(sineModel), "--data", s(sine), "--tolerance", tol, "--master", "local[2]"),
+          "--tolerance must be ≥ 0", "found " + tol);
+    }
+  }
+
+  @Test
   void evaluateReportsRmseAndMaeInTheDatasetsUnitsBeforeNormalisation() throws IOException {
     Path json = tmp.resolve("eval-raw.json");
     Run r = run("evaluate", "--model", s(sineModel), "--data", s(sine), "--json", s(json), "--engine", "reference",

@@ -94,9 +94,27 @@ public final class Evaluation {
 
     /** A two-column table. */
     public String table() {
+      return table(null);
+    }
+
+    /**
+     * A two-column table; where {@code outputNames} names each of the O outputs (a table's target
+     * columns), rmse and mae name them too: {@code rmse  temp 0.274…, load 0.0176…}.
+     */
+    public String table(List<String> outputNames) {
+      boolean named = outputNames != null && rmse != null && outputNames.size() == rmse.length;
       StringBuilder sb = new StringBuilder();
       for (Map.Entry<String, Object> e : toJson().entrySet()) {
-        sb.append(String.format("%-22s %s%n", e.getKey(), e.getValue() == null ? "-" : e.getValue()));
+        Object v = e.getValue();
+        if (named && v instanceof List<?> perOutput && (e.getKey().equals("rmse") || e.getKey().equals("mae"))) {
+          StringBuilder byName = new StringBuilder();
+          for (int o = 0; o < perOutput.size(); o++) {
+            byName.append(o == 0 ? "" : ", ").append(outputNames.get(o)).append(' ')
+                .append(perOutput.get(o) == null ? "-" : perOutput.get(o));
+          }
+          v = byName;
+        }
+        sb.append(String.format("%-22s %s%n", e.getKey(), v == null ? "-" : v));
       }
       return sb.toString();
     }

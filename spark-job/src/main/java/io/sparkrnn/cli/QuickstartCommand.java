@@ -83,6 +83,11 @@ public final class QuickstartCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // the counts before anything runs: --generate is used only after prep and training
+    atLeastOne("--train-steps", trainSteps);
+    atLeastOne("--hidden-size", hiddenSize);
+    atLeastOne("--primer", primerSteps);
+    atLeastOne("--generate", generateSteps);
     SparkSetup.requireDevice("kernel", device, master); // before the prep step, not after it
     prepareOutputDirectory();
     Configuration hadoop = new Configuration();
@@ -141,6 +146,12 @@ public final class QuickstartCommand implements Callable<Integer> {
     System.out.printf("3/3 generate: %d primer steps, then %d steps closed loop on %d unseen sine waves; plot %s%n", P, N, B, png);
     System.out.printf("closed-loop MSE: %.5f%n", mse);
     return 0;
+  }
+
+  private static void atLeastOne(String option, int value) {
+    if (value < 1) {
+      throw new BadInputException(option + " must be at least 1, found " + value);
+    }
   }
 
   private SineSource.Options sine(int steps, long sequences, long seed) {

@@ -104,6 +104,20 @@ class DeviceCheckTest {
   }
 
   @Test
+  void quickstartRefusesCountsBelowOneBeforeItsPrepStep() {
+    // --train-steps 0 trained 36 steps (train's 0: "use the epochs"), and --generate -1 failed only after training
+    String[][] cases = {{"--train-steps", "0"}, {"--generate", "-1"}, {"--primer", "0"}, {"--hidden-size", "0"}};
+    for (String[] c : cases) {
+      int[] n = {0};
+      Path qs = tmp.resolve("quickstart-counts");
+      assertFails(runCounting(n, "quickstart", c[0], c[1], "--out", qs.toString(), "--master", "local[1]"),
+          c[0] + " must be at least 1, found " + c[1]);
+      assertEquals(0, n[0], "quickstart started Spark for " + c[0]);
+      assertFalse(Files.exists(qs), "quickstart ran its prep step before checking " + c[0]);
+    }
+  }
+
+  @Test
   void aNamedOpenClDeviceThisMachineLacksStopsTrainAndEvaluateBeforeSpark() {
     // which one is missing depends on the machine: PoCL gives cpu-opencl, a GPU host gpu
     String missing = !Devices.available().contains(DeviceChoice.GPU) ? "gpu"

@@ -252,6 +252,14 @@ class SequenceTablesTest {
     List<Row> dup = new ArrayList<>(List.of(RowFactory.create("s0", 1L, 1.0, 1.0), RowFactory.create("s0", 1L, 2.0, 1.0),
         RowFactory.create("s0", 2L, 2.0, 1.0)));
     assertRefused(spark.createDataFrame(dup, LONG), s, "duplicate", "sensor=s0", "t=1");
+    IllegalArgumentException keyed = assertThrows(IllegalArgumentException.class,
+        () -> SequenceTables.prep(spark.createDataFrame(dup, LONG), s, tmp.resolve("dup-keyed").toString()));
+    assertFalse(keyed.getMessage().contains("without --key"), keyed.getMessage());
+    // two sensors' rows at the same times, read with no key as one series: the likely cause is a forgotten --key
+    TableSpec keyless = new TableSpec(List.of(), "t", List.of("a"), List.of(), 0, false, 2, 1, -1, 0, null, null, 0.2, 0,
+        false, TableSpec.Missing.ERROR, 4, 1, 0, Map.of());
+    assertRefused(sensors(2, 5), keyless, "duplicate", "t=0", "without --key the whole table is one series",
+        "tell them apart with --key");
     List<Row> nullOrder = List.of(RowFactory.create("s0", null, 1.0, 1.0), RowFactory.create("s0", 2L, 2.0, 1.0));
     assertRefused(spark.createDataFrame(nullOrder, LONG), s, "'t'", "null", "sensor=s0");
     List<Row> nan = List.of(RowFactory.create("s1", 1L, 1.0, Double.NaN), RowFactory.create("s1", 2L, 2.0, 1.0));

@@ -364,6 +364,8 @@ final class TableRows implements Serializable {
     Object order = s.order;
     if (duplicate) {
       throw new TableDataException("duplicate (key, order) pair" + at(s.key, order) + ": two rows for the same time; "
+          + (keyNames.isEmpty() ? "without --key the whole table is one series: if it holds several, name the column(s) that"
+              + " tell them apart with --key; else " : "")
           + "deduplicate the table first (e.g. --where, or a groupBy in Spark)");
     }
     Split split = s.splitOf(s.index++);

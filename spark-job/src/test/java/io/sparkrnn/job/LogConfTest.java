@@ -1,0 +1,66 @@
+package io.sparkrnn.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.core.Filter;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.LoggerContext;
+import org.apache.logging.log4j.core.config.Configuration;
+import org.apache.logging.log4j.core.config.ConfigurationSource;
+import org.apache.logging.log4j.core.config.LoggerConfig;
+import org.apache.logging.log4j.core.config.properties.PropertiesConfigurationFactory;
+import org.apache.logging.log4j.core.impl.Log4jLogEvent;
+import org.apache.logging.log4j.message.SimpleMessage;
+import org.junit.jupiter.api.Test;
+
+/**
+ * conf/log4j2.properties (bin/spark-rnn's logging): a task that fails on bad input is not logged
+ * again with its stack trace, while any other task failure still is.
+ */
+class LogConfTest {
+  private static final Path CONF = Path.of("..", "conf", "log4j2.properties");
+
+  /** Whether the file's configuration lets an event of {@code logger} at {@code level} with {@code text} through. */
+  private static boolean logged(Configuration conf, String logger, Level level, String text) {
+    LoggerConfig lc = conf.getLoggerConfig(logger);
+    LogEvent e = Log4jLogEvent.newBuilder().setLoggerName(logger).setLevel(level).setMessage(new SimpleMessage(text)).build();
+    if (!lc.getLevel().isLessSpecificThan(level)) { // the logger's level lets fewer through than the event's
+      return false;
+    }
+    Filter f = lc.getFilter();
+    return f == null || f.filter(e) != Filter.Result.DENY;
+  }
+
+  @Test
+  void badInputInATaskIsOneLineAndABugKeepsItsTrace() throws Exception {
+    Configuration conf;
+    try (LoggerContext context = new LoggerContext("log-conf-test")) {
+      conf = new PropertiesConfigurationFactory().getConfiguration(context, ConfigurationSource.fromUri(CONF.toUri()));
+      conf.initialize();
+    }
+    String tsm = "org.apache.spark.scheduler.TaskSetManager";
+    String lostBadInput = "Lost task 0.0 in stage 6.0 (TID 203) (localhost executor driver): io.sparkrnn.data.spark."
+        + "TableDataException: duplicate (key, order) pair at ts=2024-01-01T00:00:00Z: two rows for the same time\n"
+        + "\tat io.sparkrnn.data.spark.TableRows.add(TableRows.java:366)\n";
+    assertEquals(false, logged(conf, tsm, Level.WARN, lostBadInput));
+    for (String kind : new String[] {"kernel.BadInputException", "job.executor.ShardDataException",
+        "kernel.aparapi.DeviceFallbackException", "kernel.aparapi.DeviceUnavailableException"}) {
+      assertEquals(false, logged(conf, tsm, Level.WARN, lostBadInput.replace("data.spark.TableDataException", kind)), kind);
+    }
+    // a bug, or a bad-input class named only further down the trace: the scheduler's line and its trace stay
+    String lostBug = "Lost task 0.0 in stage 6.0 (TID 203) (localhost executor driver): java.lang.IllegalStateException: x\n"
+        + "\tat io.sparkrnn.data.spark.TableRows.add(TableRows.java:366)\nCaused by: io.sparkrnn.kernel.BadInputException: y\n";
+    assertEquals(true, logged(conf, tsm, Level.WARN, lostBug));
+    assertEquals(true, logged(conf, tsm, Level.WARN, "Lost executor 1 on 127.0.0.1: Remote RPC client disassociated"));
+    assertEquals(false, logged(conf, tsm, Level.ERROR, "Task 0 in stage 6.0 failed 1 times; aborting job"));
+    // the executor's copy of every task failure (the scheduler's line repeats it); its other errors stay
+    String executor = "org.apache.spark.executor.Executor";
+    assertEquals(false, logged(conf, executor, Level.ERROR, "Exception in task 0.0 in stage 6.0 (TID 203)"));
+    assertEquals(true, logged(conf, executor, Level.ERROR, "Managed memory leak detected; size = 1 bytes, task 0.0"));
+    assertEquals(false, logged(conf, "org.apache.spark.sql.execution.window.WindowExec", Level.WARN,
+        "No Partition Defined for Window operation! Moving all data to a single partition"));
+    assertEquals(true, logged(conf, "io.sparkrnn.job.driver.Trainer", Level.INFO, "step 1/400"));
+  }
+}

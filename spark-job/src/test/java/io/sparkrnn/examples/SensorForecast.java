@@ -4,6 +4,7 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.expr;
 
 import io.sparkrnn.data.spark.ExampleTables;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.ml.RnnEstimator;
 import io.sparkrnn.ml.RnnModel;
 import java.io.PrintStream;
@@ -31,20 +32,51 @@ public final class SensorForecast {
 
   private SensorForecast() {}
 
+  /** Usage: SensorForecast [SENSORS [HOURS [TRAIN_STEPS [OUT_DIR]]]]; bad arguments exit 2 with one line, as the CLI does. */
   public static void main(String[] args) throws Exception {
-    int sensors = args.length > 0 ? Integer.parseInt(args[0]) : 100;
-    int hours = args.length > 1 ? Integer.parseInt(args[1]) : 1000;
-    int trainSteps = args.length > 2 ? Integer.parseInt(args[2]) : 1500;
+    int sensors = atLeastOne(args, 0, "SENSORS", 100);
+    int hours = atLeastOne(args, 1, "HOURS", 1000);
+    int trainSteps = atLeastOne(args, 2, "TRAIN_STEPS", 1500);
     String out = args.length > 3 ? args[3] : "runs/sensors-ml";
     SparkSession spark = SparkSession.builder().appName("SensorForecast").master("local[*]")
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false").getOrCreate();
+    String badInput = null;
     try {
       run(spark, sensors, hours, trainSteps, 48, 24, out, System.out);
+    } catch (BadInputException e) { // spark-rnn's bad input (a table too short for a window, say): anything else is a bug
+      badInput = e.getMessage();
     } finally {
       spark.stop();
     }
+    if (badInput != null) {
+      badInput(badInput);
+    }
   }
+
+  private static void badInput(String message) {
+    System.err.println("error: " + message);
+    System.exit(2);
+  }
+
+  /** Argument {@code i} as a whole number ≥ 1, or {@code otherwise} where there is none; else exits 2 saying why. */
+  static int atLeastOne(String[] args, int i, String name, int otherwise) {
+    if (args.length <= i) {
+      return otherwise;
+    }
+    try {
+      int v = Integer.parseInt(args[i]);
+      if (v >= 1) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // said below
+    }
+    badInput(name + " (argument " + (i + 1) + "): expected a whole number ≥ 1, found '" + args[i] + "'");
+    return otherwise; // not reached
+  }
+
+
 
   /**
    * @param horizonHours the forecast: the last this many hours of every sensor are held back

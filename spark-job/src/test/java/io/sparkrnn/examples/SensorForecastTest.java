@@ -3,7 +3,9 @@ package io.sparkrnn.examples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +25,21 @@ class SensorForecastTest {
       assertTrue(r.forecastRmse() < r.persistenceRmse(), "model " + r.forecastRmse() + " vs last value " + r.persistenceRmse());
     } finally {
       spark.stop();
+    }
+  }
+
+  @Test
+  void badArgumentsExitTwoWithOneLineBeforeSparkStarts() throws Exception {
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    String[][] cases = {{"0", "SENSORS (argument 1): expected a whole number ≥ 1, found '0'"},
+        {"abc", "SENSORS (argument 1): expected a whole number ≥ 1, found 'abc'"}};
+    for (String[] c : cases) {
+      Process p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), SensorForecast.class.getName(), c[0])
+          .redirectErrorStream(true).start();
+      String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the example did not exit");
+      assertEquals(2, p.exitValue(), output);
+      assertEquals("error: " + c[1], output.strip(), "one line, no stack trace");
     }
   }
 }

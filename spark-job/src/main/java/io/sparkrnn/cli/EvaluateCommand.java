@@ -14,6 +14,9 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,6 +84,7 @@ public final class EvaluateCommand implements Callable<Integer> {
     if (tolerance != null && !(tolerance >= 0)) {
       throw new BadInputException("--tolerance must be ≥ 0 (an error's absolute value), found " + tolerance);
     }
+    checkOptionsFitTheModel(m.config());
     Evaluation.Metrics metrics;
     Normalization units = m.normalization();             // a single shard is in the model's units
     List<String> outputNames = null;
@@ -106,6 +110,10 @@ public final class EvaluateCommand implements Callable<Integer> {
             feedback, fromStep, tolerance == null ? Double.NaN : tolerance, run.engine, run.device, P);
       }
     } else {
+      if (!split.equals("all")) {
+        throw new BadInputException("--split " + split + ": " + data + " is one shard file, not a dataset directory with"
+            + " splits; name the dataset directory, or leave out --split");
+      }
       Batch batch = ShardFiles.read(HadoopFiles.read(data, conf), data, m.config(), true);
       try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
         metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance);
@@ -115,14 +123,33 @@ public final class EvaluateCommand implements Callable<Integer> {
     System.out.print(metrics.table(outputNames));
     if (json != null) {
       Map<String, Object> j = metrics.toJson();
-      if (outputNames != null && outputNames.size() == m.config().outputSize()) {
-        j.put("outputs", outputNames);
-      }
+      j.put("outputs", outputNames != null && outputNames.size() == m.config().outputSize() ? outputNames : null);
       j.put("model", model);
       j.put("data", data);
       HadoopFiles.write(json, Json.writePretty(j).getBytes(StandardCharsets.UTF_8), conf);
     }
     return 0;
+  }
+
+  /** Options that do not apply to the model are refused rather than ignored. */
+  private void checkOptionsFitTheModel(ModelConfig c) {
+    if (tolerance != null && c.loss() != LossType.MSE) {
+      throw new BadInputException("--tolerance applies to mse models (a bound on each output's error); " + model
+          + " has loss " + c.loss().id());
+    }
+    boolean seq2one = c.mode() == Mode.SEQ2ONE;
+    if (fromStep > 0 && seq2one) {
+      throw new BadInputException("--from-step applies to seq2seq models (it scores steps t ≥ K); " + model
+          + " is seq2one, scored at each sequence's last step");
+    }
+    if (feedback > 0 && seq2one) {
+      throw new BadInputException("--feedback: the closed loop feeds each step's output back as the next input, which needs"
+          + " a seq2seq model; " + model + " is seq2one");
+    }
+    if (feedback > 0 && c.inputSize() != c.outputSize()) {
+      throw new BadInputException("--feedback: the closed loop feeds each step's output back as the next input, which needs"
+          + " F == O; " + model + " has F=" + c.inputSize() + ", O=" + c.outputSize());
+    }
   }
 
   /**

@@ -18,6 +18,7 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -67,6 +68,19 @@ public final class PredictCommand implements Callable<Integer> {
       throw new BadInputException("--split: '" + split + "' is not one of all, train, validation");
     }
     boolean dataset = !InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf);
+    boolean npyOut = InputFiles.isNpy(out);
+    boolean safetensorsOut = out.toLowerCase(java.util.Locale.ROOT).endsWith(".safetensors");
+    if (dataset && safetensorsOut) {
+      throw new BadInputException("--out " + out + ": a dataset's predictions go to a directory (one file per shard) or one"
+          + " FILE.npy (all shards along B), not one .safetensors file");
+    }
+    if (!dataset && !npyOut && !safetensorsOut) {
+      throw new BadInputException("--out " + out + ": one input's predictions go to FILE.safetensors or FILE.npy");
+    }
+    if (modelUnits && m.config().loss() != LossType.MSE) {
+      throw new BadInputException("--model-units applies to regression (mse) models, whose outputs are normalised; " + model
+          + " has loss " + m.config().loss().id() + " and writes logits");
+    }
     // one output file per shard in a directory, unless .npy; one file for one input
     FileSystems.requireUsableOutput(out, conf, "--out", dataset && !InputFiles.isNpy(out));
     if (dataset) {

@@ -40,8 +40,10 @@ public final class Compatibility {
           + "; prepare the data with the model's statistics (or predict from raw .npy inputs)");
     }
     if (model.vocabulary() != null && s.vocabulary() != null && !model.vocabulary().equals(s.vocabulary())) {
-      throw new BadInputException(where + "the dataset's vocabulary " + s.vocabulary() + " differs from the model's "
-          + model.vocabulary());
+      // as JSON: a vocabulary holds newlines and tabs, which printed as they are split the one-line error
+      throw new BadInputException(where + "the dataset's vocabulary " + io.sparkrnn.kernel.io.Json.write(
+          new java.util.ArrayList<Object>(s.vocabulary())) + " differs from the model's "
+          + io.sparkrnn.kernel.io.Json.write(new java.util.ArrayList<Object>(model.vocabulary())));
     }
   }
 

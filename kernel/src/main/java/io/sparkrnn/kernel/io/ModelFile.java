@@ -47,6 +47,11 @@ public final class ModelFile {
    * @throws IllegalArgumentException naming the file, the tensor, expected and found
    */
   public static Params read(SafeTensorsFile file, Set<String> allowedExtra) {
+    // every file spark-rnn writes has it (ModelConfig.toMetadata); a file without it is not one of ours
+    if (!file.metadata().containsKey(ModelConfig.KEY_FORMAT_VERSION)) {
+      throw new BadInputException(file.source() + ": __metadata__ lacks " + ModelConfig.KEY_FORMAT_VERSION + " (every model file"
+          + " spark-rnn writes has it; a PyTorch state_dict comes in through spark-rnn import)");
+    }
     ModelConfig config = ModelConfig.fromMetadata(file.metadata(), file.source());
     ParamLayout layout = new ParamLayout(config);
     // Check every shape before allocating: metadata claiming hidden_size=20000 over small tensors

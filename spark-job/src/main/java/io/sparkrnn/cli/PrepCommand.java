@@ -103,8 +103,9 @@ public final class PrepCommand implements Runnable {
 
     Manifest run(SequenceSource source) throws IOException {
       io.sparkrnn.data.FileSystems.requireUsableOutput(out, new Configuration(), "--out", true);
+      // the source names the file in errors: "--normalization-from runs/a/model.safetensors: its input statistics …"
       PrepOptions options = new PrepOptions(new Path(out).toUri(), batch, validationFraction, normalize, overwrite,
-          givenNormalization());
+          givenNormalization(), normalizationFrom == null ? "--normalization-from" : "--normalization-from " + normalizationFrom);
       Manifest m;
       if (master == null) {
         m = Prep.run(source, options, new Configuration());

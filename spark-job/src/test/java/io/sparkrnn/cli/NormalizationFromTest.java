@@ -78,6 +78,10 @@ class NormalizationFromTest {
     assertEquals(0, run(sine(rawData, "3")).code());
     assertFails(run(sine(tmp.resolve("e"), "3", "--normalize", "--normalization-from", rawData.toString())),
         "records no normalisation statistics");
+    // the adding task has F = 2, A's statistics F = 1: the message names the file they came from
+    assertFails(run("prep", "adding", "--out", tmp.resolve("f").toString(), "--steps", "6", "--sequences", "16", "--batch", "8",
+        "--normalize", "--normalization-from", a.toString()),
+        "--normalization-from " + a + ": its input statistics have 1 features, this dataset has F=2");
   }
 
   @Test

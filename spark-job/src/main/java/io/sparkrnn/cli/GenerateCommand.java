@@ -95,6 +95,12 @@ public final class GenerateCommand implements Callable<Integer> {
     if (out != null && !InputFiles.isNpy(out) && !out.toLowerCase(java.util.Locale.ROOT).endsWith(".safetensors")) {
       throw new BadInputException("--out " + out + ": the continuation goes to FILE.npy or FILE.safetensors");
     }
+    if (out != null) {
+      io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", false);
+    }
+    if (plot != null) {
+      io.sparkrnn.data.FileSystems.requireUsableOutput(plot, conf, "--plot", false);
+    }
     Sampler s = sampler(c);
     boolean textPrimer = !InputFiles.isNpy(primer) && !primer.endsWith(".safetensors");
     Batch p = textPrimer ? textPrimer(m) : InputFiles.read(primer, m, conf);

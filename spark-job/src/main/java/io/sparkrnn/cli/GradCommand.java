@@ -49,6 +49,7 @@ public final class GradCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Configuration conf = new Configuration();
+    io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", false);
     TrainedModel model = TrainedModel.load(weights, conf);
     Batch batch = ShardFiles.read(HadoopFiles.read(data, conf), data, model.config(), true);
     Params params = model.params();

@@ -1,6 +1,7 @@
 package io.sparkrnn.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -315,6 +316,13 @@ class InferenceCommandsTest {
     assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--out", s(csv)),
         "--out " + s(csv), "FILE.npy or FILE.safetensors");
     assertFalse(Files.exists(csv), "a safetensors file was written under another name");
+    // below a regular file: the option is named (it was Hadoop's "Destination exists and is not a directory")
+    Path below = tmp.resolve("a-file.txt");
+    assertDoesNotThrow(() -> Files.writeString(below, "x"));
+    assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--out", s(below.resolve("g.npy"))),
+        "--out");
+    assertFails(run("grad", "--weights", s(sineModel), "--data", s(sine.resolve("shard-00000.safetensors")), "--out",
+        s(below.resolve("g.safetensors"))), "--out");
   }
 
   @Test

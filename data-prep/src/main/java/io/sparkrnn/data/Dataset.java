@@ -147,6 +147,11 @@ public final class Dataset implements Serializable {
     return localDir;
   }
 
+  /** The shard's path in the dataset, for errors: a job reads many datasets' shard-00001.safetensors. */
+  private String inDataset(ShardInfo shard) {
+    return (uri.endsWith("/") ? uri : uri + "/") + shard.file();
+  }
+
   private byte[] readVerified(ShardInfo shard, Configuration conf) throws IOException {
     java.nio.file.Path localDir = localDirectory(conf);
     // shard.file() is a plain file name (ShardInfo checks it): resolving it stays in the directory
@@ -167,7 +172,7 @@ public final class Dataset implements Serializable {
       FileSystems.requireRegularFileIn(fs, dir, p, shard.file());
     }
     if (length != shard.bytes()) {
-      throw new CorruptShardException(shard.file() + ": file has " + length + " bytes, the manifest says "
+      throw new CorruptShardException(inDataset(shard) + ": file has " + length + " bytes, the manifest says "
           + shard.bytes() + (length < shard.bytes() ? " (truncated)" : ""));
     }
     // Size checked against the manifest, whose sizes are bounded by the dims: safe to allocate.
@@ -182,7 +187,7 @@ public final class Dataset implements Serializable {
     String found = ShardCodec.hex(crc.getValue());
     if (!found.equals(shard.crc32c())) {
       // The found checksum is not printed: it is computed from bytes that failed their check.
-      throw new CorruptShardException(shard.file() + ": CRC32C does not match, the manifest says " + shard.crc32c()
+      throw new CorruptShardException(inDataset(shard) + ": CRC32C does not match, the manifest says " + shard.crc32c()
           + " (corrupted or replaced)");
     }
     return bytes;

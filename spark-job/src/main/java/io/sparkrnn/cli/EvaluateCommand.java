@@ -92,7 +92,7 @@ public final class EvaluateCommand implements Callable<Integer> {
       Dataset ds = Dataset.open(data, conf);
       Compatibility.check(m, ds, true);
       units = ds.manifest().normalization();
-      outputNames = targetColumns(ds.manifest().spec().source());
+      outputNames = targetColumns(ds.manifest().spec().source(), m.config().outputSize());
       List<ShardInfo> all = ds.manifest().shards();
       List<Integer> chosen = new ArrayList<>();
       for (int i = 0; i < all.size(); i++) {
@@ -123,7 +123,7 @@ public final class EvaluateCommand implements Callable<Integer> {
     System.out.print(metrics.table(outputNames));
     if (json != null) {
       Map<String, Object> j = metrics.toJson();
-      j.put("outputs", outputNames != null && outputNames.size() == m.config().outputSize() ? outputNames : null);
+      j.put("outputs", outputNames);
       j.put("model", model);
       j.put("data", data);
       HadoopFiles.write(json, Json.writePretty(j).getBytes(StandardCharsets.UTF_8), conf);
@@ -155,9 +155,10 @@ public final class EvaluateCommand implements Callable<Integer> {
   /**
    * The target columns of a dataset prepped from a table, in output order (its manifest's source:
    * "targets" is a list of columns, or "inputs" where the targets are the next step's inputs), or
-   * null where the source names none (a generator, .npy files).
+   * null where the source names none (a generator, .npy files) or not one an output (an array
+   * column makes several outputs of one name).
    */
-  static List<String> targetColumns(Map<String, Object> source) {
+  static List<String> targetColumns(Map<String, Object> source, int outputs) {
     if (source == null) {
       return null;
     }
@@ -170,6 +171,6 @@ public final class EvaluateCommand implements Callable<Integer> {
     for (Object c : columns) {
       names.add(String.valueOf(c));
     }
-    return names;
+    return names.size() == outputs ? names : null;
   }
 }

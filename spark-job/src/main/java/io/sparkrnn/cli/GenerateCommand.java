@@ -92,10 +92,10 @@ public final class GenerateCommand implements Callable<Integer> {
     if (batch != null && batch < 1) {
       throw new BadInputException("--batch must be at least 1, found " + batch);
     }
-    if (out != null && !InputFiles.isNpy(out) && !out.toLowerCase(java.util.Locale.ROOT).endsWith(".safetensors")) {
-      throw new BadInputException("--out " + out + ": the continuation goes to FILE.npy or FILE.safetensors");
-    }
     if (out != null) {
+      if (!InputFiles.isNpy(out) && !InputFiles.isSafetensors(out)) {
+        throw new BadInputException("--out " + out + ": the continuation goes to FILE.npy or FILE.safetensors");
+      }
       io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", false);
     }
     if (plot != null) {

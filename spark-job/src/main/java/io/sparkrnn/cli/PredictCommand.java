@@ -69,7 +69,7 @@ public final class PredictCommand implements Callable<Integer> {
     }
     boolean dataset = !InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf);
     boolean npyOut = InputFiles.isNpy(out);
-    boolean safetensorsOut = out.toLowerCase(java.util.Locale.ROOT).endsWith(".safetensors");
+    boolean safetensorsOut = InputFiles.isSafetensors(out);
     if (dataset && safetensorsOut) {
       throw new BadInputException("--out " + out + ": a dataset's predictions go to a directory (one file per shard) or one"
           + " FILE.npy (all shards along B), not one .safetensors file");
@@ -82,7 +82,7 @@ public final class PredictCommand implements Callable<Integer> {
           + " has loss " + m.config().loss().id() + " and writes logits");
     }
     // one output file per shard in a directory, unless .npy; one file for one input
-    FileSystems.requireUsableOutput(out, conf, "--out", dataset && !InputFiles.isNpy(out));
+    FileSystems.requireUsableOutput(out, conf, "--out", dataset && !npyOut);
     if (dataset) {
       return predictDataset(m, conf);
     }

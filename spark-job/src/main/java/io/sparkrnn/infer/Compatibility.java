@@ -4,7 +4,9 @@ import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.ModelConfig;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -41,9 +43,8 @@ public final class Compatibility {
     }
     if (model.vocabulary() != null && s.vocabulary() != null && !model.vocabulary().equals(s.vocabulary())) {
       // as JSON: a vocabulary holds newlines and tabs, which printed as they are split the one-line error
-      throw new BadInputException(where + "the dataset's vocabulary " + io.sparkrnn.kernel.io.Json.write(
-          new java.util.ArrayList<Object>(s.vocabulary())) + " differs from the model's "
-          + io.sparkrnn.kernel.io.Json.write(new java.util.ArrayList<Object>(model.vocabulary())));
+      throw new BadInputException(where + "the dataset's vocabulary " + Json.write(new ArrayList<Object>(s.vocabulary()))
+          + " differs from the model's " + Json.write(new ArrayList<Object>(model.vocabulary())));
     }
   }
 

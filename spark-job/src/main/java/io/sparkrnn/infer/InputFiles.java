@@ -26,6 +26,11 @@ public final class InputFiles {
     return uri.toLowerCase(java.util.Locale.ROOT).endsWith(".npy");
   }
 
+  /** Whether {@code uri} names a .safetensors file (any case, as {@link #isNpy}). */
+  public static boolean isSafetensors(String uri) {
+    return uri.toLowerCase(java.util.Locale.ROOT).endsWith(".safetensors");
+  }
+
   /** Reads either kind; targets are read (and checked) when present but never required. */
   public static Batch read(String uri, TrainedModel model, Configuration conf) throws IOException {
     ModelConfig c = model.config();

@@ -15,11 +15,12 @@ class EvaluateCommandTest {
   @Test
   void targetColumnsComeFromTheManifestsSource() {
     // as prep table writes them: the targets are the inputs (next step), or columns of their own
-    assertEquals(List.of("temp", "load"),
-        EvaluateCommand.targetColumns(Map.of("format", "parquet", "inputs", List.of("temp", "load"), "targets", "inputs")));
-    assertEquals(List.of("y"), EvaluateCommand.targetColumns(Map.of("inputs", List.of("a", "b"), "targets", List.of("y"))));
-    assertNull(EvaluateCommand.targetColumns(null), "a generator's dataset has no source");
-    assertNull(EvaluateCommand.targetColumns(Map.of("format", "npy", "targets", "y.npy")), "a .npy source names files, not columns");
+    Map<String, Object> nextStep = Map.of("format", "parquet", "inputs", List.of("temp", "load"), "targets", "inputs");
+    assertEquals(List.of("temp", "load"), EvaluateCommand.targetColumns(nextStep, 2));
+    assertEquals(List.of("y"), EvaluateCommand.targetColumns(Map.of("inputs", List.of("a", "b"), "targets", List.of("y")), 1));
+    assertNull(EvaluateCommand.targetColumns(null, 1), "a generator's dataset has no source");
+    assertNull(EvaluateCommand.targetColumns(Map.of("format", "npy", "targets", "y.npy"), 1), "a .npy source names files, not columns");
+    assertNull(EvaluateCommand.targetColumns(nextStep, 5), "an array column: more outputs than names");
   }
 
   @Test

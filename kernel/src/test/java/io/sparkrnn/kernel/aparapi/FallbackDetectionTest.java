@@ -54,6 +54,11 @@ class FallbackDetectionTest {
     openClCpu = AparapiEngineTest.requireOpenClCpu("to check fallback detection on");
   }
 
+  /** The same device as --device auto holds it: a fallback is recorded, and thrown only where the launch did not run. */
+  private ResolvedDevice openClCpuUnderAuto() {
+    return new ResolvedDevice(DeviceChoice.AUTO, openClCpu.device(), openClCpu.info(), "test");
+  }
+
   @Test
   void fallbackFromAnExplicitDeviceThrowsNamingBothDevicesAndTheKernel() {
     ExecutionGuard guard = new ExecutionGuard(openClCpu);
@@ -68,7 +73,7 @@ class FallbackDetectionTest {
 
   @Test
   void fallbackUnderAutoIsRecordedNotThrown() {
-    ResolvedDevice auto = new ResolvedDevice(DeviceChoice.AUTO, openClCpu.device(), openClCpu.info(), "test");
+    ResolvedDevice auto = openClCpuUnderAuto();
     ExecutionGuard guard = new ExecutionGuard(auto);
     UntranslatableKernel kernel = new UntranslatableKernel();
     guard.pin(kernel);
@@ -118,7 +123,7 @@ class FallbackDetectionTest {
 
   @Test
   void aKernelWithAnAlternativeNeverRunsOnTheThreadPoolNamedOrAuto() {
-    ResolvedDevice auto = new ResolvedDevice(DeviceChoice.AUTO, openClCpu.device(), openClCpu.info(), "test");
+    ResolvedDevice auto = openClCpuUnderAuto();
     for (ResolvedDevice requested : new ResolvedDevice[] {openClCpu, auto}) {
       ExecutionGuard guard = new ExecutionGuard(requested);
       UntranslatableWithAlternative kernel = new UntranslatableWithAlternative();
@@ -139,7 +144,7 @@ class FallbackDetectionTest {
   @Test
   void aLaunchTheDeviceRefusesDoesNotRunOnTheThreadPool() {
     // translates and compiles, but no OpenCL device takes a work-group of 2^20 items: the enqueue fails
-    ResolvedDevice auto = new ResolvedDevice(DeviceChoice.AUTO, openClCpu.device(), openClCpu.info(), "test");
+    ResolvedDevice auto = openClCpuUnderAuto();
     ExecutionGuard guard = new ExecutionGuard(auto);
     PlainWithAlternative kernel = new PlainWithAlternative();
     guard.pin(kernel);
@@ -175,7 +180,7 @@ class FallbackDetectionTest {
     ModelConfig config = new ModelConfig(CellType.LSTM, 1, 2, 8, 1, Mode.SEQ2SEQ, LossType.MSE);
     Params params = Params.initialize(config, 3);
     Batch batch = Batch.random(config, 6, 4, 5);
-    ResolvedDevice auto = new ResolvedDevice(DeviceChoice.AUTO, openClCpu.device(), openClCpu.info(), "test");
+    ResolvedDevice auto = openClCpuUnderAuto();
     for (ResolvedDevice requested : new ResolvedDevice[] {openClCpu, auto}) {
       try (AparapiEngine engine = new AparapiEngine(requested)) {
         float[] first = engine.forward(params, batch, null).outputs();

@@ -236,7 +236,9 @@ public final class Dataset implements Serializable {
             manifest.shards(split).size()));
       }
       sb.append("bytes     ").append(bytes).append('\n');
-      sb.append("normalized ").append(manifest.normalization() != null ? "yes (z-score, training split)" : "no").append('\n');
+      Normalization n = manifest.normalization();
+      sb.append("normalized ").append(n == null ? "no"
+          : n.from() == null ? "yes (z-score, training split)" : "yes (z-score, statistics of " + n.from() + ")").append('\n');
       if (s.vocabulary() != null) {
         sb.append("vocabulary ").append(s.vocabulary().size()).append(" characters\n");
       }

@@ -133,6 +133,9 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
         n.put("target_mean", doubles(normalization.targetMean()));
         n.put("target_std", doubles(normalization.targetStd()));
       }
+      if (normalization.from() != null) {
+        n.put("from", normalization.from());
+      }
       m.put("normalization", n);
     } else {
       m.put("normalization", null);
@@ -250,7 +253,8 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
       Map<String, Object> n = (Map<String, Object>) raw;
       normalization = new Normalization(doubleArray(n, "input_mean"), doubleArray(n, "input_std"),
           n.get("target_mean") == null ? null : doubleArray(n, "target_mean"),
-          n.get("target_std") == null ? null : doubleArray(n, "target_std"));
+          n.get("target_std") == null ? null : doubleArray(n, "target_std"),
+          n.get("from") == null ? null : normalizationFrom(n.get("from")));
     }
     Manifest manifest = new Manifest(spec, shards, normalization);
     if (m.get("sequences") instanceof Map<?, ?> counts) {
@@ -265,6 +269,14 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
       throw new BadInputException("sequences must be an object {train, validation}");
     }
     return manifest;
+  }
+
+  private static String normalizationFrom(Object from) {
+    if (!(from instanceof String s)) {
+      throw new BadInputException("normalization.from must be a string (the model or dataset the statistics were taken"
+          + " from), found " + from);
+    }
+    return s;
   }
 
   private static String string(Map<String, Object> m, String key) {

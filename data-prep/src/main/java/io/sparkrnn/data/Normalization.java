@@ -13,12 +13,26 @@ import java.util.Arrays;
  * @param inputStd [F] population standard deviation of each input feature
  * @param targetMean [O] for float (mse) targets, null for class ids
  * @param targetStd [O] for float (mse) targets, null for class ids
+ * @param from where the statistics were taken from instead of being computed (the model or dataset
+ *     of {@code --normalization-from}, or a fit's initial model), or null when they are the training
+ *     split's own; recorded so that {@code inspect} can say which. Not part of {@link #equals}: the
+ *     same numbers are the same statistics wherever they came from.
  */
-public record Normalization(double[] inputMean, double[] inputStd, double[] targetMean, double[] targetStd)
-    implements Serializable {
+public record Normalization(double[] inputMean, double[] inputStd, double[] targetMean, double[] targetStd,
+    String from) implements Serializable {
   private static final long serialVersionUID = 1L;
   /** Below this a feature is treated as constant and left unscaled (std 1), avoiding a division by ~0. */
   public static final double MIN_STD = 1e-8;
+
+  /** Statistics computed on the training split itself. */
+  public Normalization(double[] inputMean, double[] inputStd, double[] targetMean, double[] targetStd) {
+    this(inputMean, inputStd, targetMean, targetStd, null);
+  }
+
+  /** The same statistics, recorded as taken from {@code source} (a model file or a dataset directory). */
+  public Normalization takenFrom(String source) {
+    return new Normalization(inputMean, inputStd, targetMean, targetStd, source);
+  }
 
   public Normalization {
     if (inputMean == null || inputStd == null || inputMean.length != inputStd.length) {
@@ -59,6 +73,7 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
   @Override
   public String toString() {
     return "Normalization[inputMean=" + Arrays.toString(inputMean) + ", inputStd=" + Arrays.toString(inputStd)
-        + ", targetMean=" + Arrays.toString(targetMean) + ", targetStd=" + Arrays.toString(targetStd) + "]";
+        + ", targetMean=" + Arrays.toString(targetMean) + ", targetStd=" + Arrays.toString(targetStd)
+        + (from == null ? "" : ", from=" + from) + "]";
   }
 }

@@ -120,6 +120,22 @@ class BadInputTest {
   }
 
   @Test
+  void normalizationFromIsKeptAndMustBeAString() throws IOException {
+    Path n = tmp.resolve("normalized");
+    Normalization given = new Normalization(new double[] {0.5}, new double[] {2}, new double[] {0.25}, new double[] {4})
+        .takenFrom("runs/a/model.safetensors");
+    Prep.run(new SineSource(SineSource.Options.defaults(5, 4, 1)), new PrepOptions(n.toUri(), 2, 0, true, false, given),
+        conf);
+    Normalization read = Dataset.open(n.toUri(), conf).manifest().normalization();
+    assertTrue(given.equals(read) && "runs/a/model.safetensors".equals(read.from()), String.valueOf(read));
+    String json = Files.readString(n.resolve(Manifest.FILE_NAME));
+    assertTrue(json.contains("\"from\": \"runs/a/model.safetensors\""), json);
+    Files.writeString(n.resolve(Manifest.FILE_NAME), json.replace("\"runs/a/model.safetensors\"", "3"));
+    fails(IllegalArgumentException.class, () -> Dataset.open(n.toUri(), conf), Manifest.FILE_NAME,
+        "normalization.from must be a string", "found 3");
+  }
+
+  @Test
   void manifestPathsOutsideTheDatasetAreRefused() throws IOException {
     String json = Files.readString(ds.resolve(Manifest.FILE_NAME));
     for (String evil : List.of("../shard-00000.safetensors", "/etc/shard.safetensors", "hdfs://other/x.safetensors",

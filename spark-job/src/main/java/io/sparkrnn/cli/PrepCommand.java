@@ -95,7 +95,7 @@ public final class PrepCommand implements Runnable {
         throw new BadInputException("--normalization-from " + normalizationFrom + ": the " + what
             + " records no normalisation statistics (it was made without --normalize)");
       }
-      return n;
+      return n.takenFrom(normalizationFrom);
     }
 
     @Option(names = "--master", description = "Run as a Spark job on this master (e.g. local[4], spark://host:7077, yarn).")

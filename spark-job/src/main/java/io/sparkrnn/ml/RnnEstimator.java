@@ -1081,7 +1081,8 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       LOG.info("RnnEstimator {}: working in {}{}", uid, dir, given ? "" : " (removed when done)");
       try {
         // the initial weights expect inputs in the units they were trained in: prep with its statistics
-        Normalization fixed = initial != null && spec.normalize() ? initial.normalization() : null;
+        Normalization fixed = initial != null && spec.normalize() && initial.normalization() != null
+            ? initial.normalization().takenFrom(init) : null;
         Manifest manifest;
         try {
           manifest = SequenceTables.prep(dataset.toDF(), spec, data, false, fixed,

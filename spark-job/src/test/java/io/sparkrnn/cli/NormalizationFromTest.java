@@ -53,6 +53,8 @@ class NormalizationFromTest {
 
     Configuration conf = new Configuration();
     Normalization fromA = Dataset.open(a.toString(), conf).manifest().normalization();
+    assertEquals(null, fromA.from(), "A's statistics are its own training split's");
+    assertTrue(run("inspect", a.toString()).out().contains("normalized yes (z-score, training split)"));
     assertNotEquals(fromA, Dataset.open(own.toString(), conf).manifest().normalization());
     for (Path source : new Path[] {modelFile, a}) {
       Path b = tmp.resolve("b-from-" + source.getFileName());
@@ -60,6 +62,11 @@ class NormalizationFromTest {
       assertEquals(0, prep.code(), prep.err());
       Manifest m = Dataset.open(b.toString(), conf).manifest();
       assertEquals(fromA, m.normalization(), "the statistics of " + source);
+      // the manifest records where they came from, and inspect says so (it said "training split")
+      assertEquals(source.toString(), m.normalization().from());
+      Run inspect = run("inspect", b.toString());
+      assertEquals(0, inspect.code(), inspect.err());
+      assertTrue(inspect.out().contains("normalized yes (z-score, statistics of " + source + ")"), inspect.out());
       // the shards hold (raw - mean) / std with A's statistics: compare with B prepped raw
       Path raw = tmp.resolve("b-raw-" + source.getFileName());
       assertEquals(0, run(sine(raw, "2")).code());

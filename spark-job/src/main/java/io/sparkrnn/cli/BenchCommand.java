@@ -168,6 +168,11 @@ public final class BenchCommand implements Callable<Integer> {
     ModelConfig config(int layers, int outputs) {
       return new ModelConfig(cell, layers, features, hidden, outputs, Mode.SEQ2SEQ, LossType.MSE);
     }
+
+    /** As --shape takes it: CELL:F:H:B:T. */
+    String id() {
+      return cell.id() + ":" + features + ":" + hidden + ":" + batch + ":" + steps;
+    }
   }
 
   @Option(names = "--prep-table", description = "time prep table against Spark's own repartition + sort + write of the same"
@@ -229,6 +234,11 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    if (json != null) {
+      // checked before any row runs: a bad --json path otherwise fails after the whole table
+      io.sparkrnn.data.FileSystems.requireUsableOutput(json.toString(), new org.apache.hadoop.conf.Configuration(), "--json",
+          false);
+    }
     if (transform) {
       if (runs < 1 || transformRows < 2 || transformKeys < 1 || transformHidden < 1) {
         throw new BadInputException("--runs, --transform-rows, --transform-keys and --transform-hidden must be positive");
@@ -269,11 +279,13 @@ public final class BenchCommand implements Callable<Integer> {
       writeJson(TablePrepBench.run(tableRows, tableKeys, runs, master != null ? master : "local[*]", dir, System.out));
       return 0;
     }
-    if (runs < 1 || warmup < 0 || minSeconds < 0 || !(ceilingSeconds >= 0 && ceilingSeconds <= HostCeiling.MAX_SECONDS)
-        || sparkSteps <= sparkWarmup + 1) {
-      throw new BadInputException("--runs must be ≥ 1, --warmup ≥ 0, --min-seconds ≥ 0, --ceiling-seconds in [0, "
-          + (int) HostCeiling.MAX_SECONDS + "] and --spark-steps > --spark-warmup + 1");
-    }
+    require(runs >= 1, "--runs must be at least 1, found " + runs);
+    require(warmup >= 0, "--warmup must be at least 0, found " + warmup);
+    require(minSeconds >= 0, "--min-seconds must be at least 0, found " + minSeconds);
+    require(ceilingSeconds >= 0 && ceilingSeconds <= HostCeiling.MAX_SECONDS,
+        "--ceiling-seconds must be in [0, " + (int) HostCeiling.MAX_SECONDS + "], found " + ceilingSeconds);
+    require(sparkSteps > sparkWarmup + 1, "--spark-steps must be more than --spark-warmup + 1 (" + (sparkWarmup + 1)
+        + "), found " + sparkSteps);
     if (virtualPartitions < 0) {
       throw new BadInputException("--virtual-partitions must be ≥ 0 (0: one slice per engine thread), found " + virtualPartitions);
     }
@@ -289,8 +301,16 @@ public final class BenchCommand implements Callable<Integer> {
     List<String> deviceList = devices != null ? devices : defaultDevices();
     for (String d : deviceList) {
       if (!d.equals("reference")) {
-        DeviceChoice.parse(d); // fail early on a bad name
+        try {
+          DeviceChoice.parse(d); // fail early on a bad name
+        } catch (BadInputException e) {
+          throw new BadInputException("--devices: unknown device '" + d + "', expected one of auto, gpu, cpu-opencl, jvm,"
+              + " reference");
+        }
       }
+    }
+    if (spark) {
+      checkSparkOptions(shapes);
     }
     PrintStream out = System.out;
     out.printf("spark-rnn bench, %s, %d cores, %s; median of ≥ %d runs and ≥ %.1f s after ≥ %d warm-up calls and ≥ %.1f s%n",
@@ -345,6 +365,44 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
 
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new BadInputException(message);
+    }
+  }
+
+  /**
+   * What {@code train} would refuse only after the kernel rows have run: a master Spark cannot
+   * start, and on a local master more --spark-partitions than threads under barrier sync (a
+   * barrier stage runs every task at once). Shapes with F or O other than 1 get no --spark row
+   * (the sine data has one feature and one target), said here rather than left out silently.
+   */
+  private void checkSparkOptions(List<Shape> shapes) {
+    String effective = io.sparkrnn.job.driver.SparkSetup.effectiveMaster(master);
+    io.sparkrnn.job.driver.SparkSetup.requireKnownMaster(effective);
+    int threads = io.sparkrnn.job.executor.ExecutorRuntime.localThreads(effective);
+    if (sparkSync.contains("barrier") && threads > 0) {
+      for (int p : sparkPartitions) {
+        require(p <= threads, "--spark-partitions: " + p + " under --spark-sync barrier needs " + p + " tasks running at"
+            + " once, and " + effective + " runs " + threads + "; use " + threads + " or fewer, a bigger --master, or"
+            + " --spark-sync job");
+      }
+    }
+    List<String> skipped = new ArrayList<>();
+    for (Shape s : shapes) {
+      if (s.features != 1 || output != 1) {
+        skipped.add(s.id());
+      }
+    }
+    if (skipped.size() == shapes.size()) {
+      throw new BadInputException("--spark times train on sine data (F = O = 1), and no shape has F = 1 and --output 1: "
+          + String.join(", ", skipped));
+    }
+    if (!skipped.isEmpty()) {
+      System.out.println("--spark: no train rows for " + String.join(", ", skipped) + " (sine data has F = O = 1)");
+    }
+  }
+
   private void writeJson(List<Map<String, Object>> rows) throws IOException {
     if (json != null) {
       Path parent = json.toAbsolutePath().getParent();
@@ -375,19 +433,38 @@ public final class BenchCommand implements Callable<Integer> {
         list.add(new Shape(CellType.parse(c.trim()), input, h, batch, 1000));
       }
     }
+    for (Shape s : list) {   // the grid's shapes come from --cells, --input, --hidden, --batch and --steps
+      checkShape(s, "shape " + s.id() + " (from --cells, --input, --hidden, --batch, --steps): ");
+    }
     for (String spec : extraShapes) {
       String[] p = spec.split(":");
       if (p.length != 5) {
         throw new BadInputException("--shape '" + spec + "': expected CELL:F:H:B:T, e.g. lstm:64:256:256:100");
       }
+      Shape s;
       try {
-        list.add(new Shape(CellType.parse(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]), Integer.parseInt(p[3]),
-            Integer.parseInt(p[4])));
+        s = new Shape(CellType.parse(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]), Integer.parseInt(p[3]),
+            Integer.parseInt(p[4]));
       } catch (NumberFormatException e) {
         throw new BadInputException("--shape '" + spec + "': F, H, B and T must be integers");
+      } catch (BadInputException e) {
+        throw new BadInputException("--shape '" + spec + "': " + e.getMessage());
       }
+      checkShape(s, "--shape '" + spec + "': ");
+      list.add(s);
     }
     return list;
+  }
+
+  /** Refuses, before the table starts, a shape no engine can run, the message starting with where it came from. */
+  private void checkShape(Shape s, String where) {
+    require(s.batch >= 1, where + "B must be at least 1, found " + s.batch);
+    require(s.steps >= 1, where + "T must be at least 1, found " + s.steps);
+    try {
+      s.config(layers, output);
+    } catch (BadInputException e) {
+      throw new BadInputException(where + e.getMessage());
+    }
   }
 
   /** jvm, cpu-opencl and gpu where present, then the reference. */
@@ -683,7 +760,8 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("median_ms", m.medianStepMs(sparkWarmup));
       row.put("runs", trainSteps - sparkWarmup);
       row.put("segments", m.segments());
-      row.put("segment_launch_ms", m.medianSegmentLaunchMs());
+      // --sync job runs no segments: no launch time (null, as JSON holds no NaN)
+      row.put("segment_launch_ms", m.segments() > 0 ? m.medianSegmentLaunchMs() : null);
       row.put("master", master);
       row.put("partitions", partitions);
       row.put("kernel_seq_per_s", kernelSeqPerS);
@@ -801,11 +879,11 @@ public final class BenchCommand implements Callable<Integer> {
 
   static String format(Map<String, Object> r) {
     String notes = "spark".equals(r.get("mode"))
-        ? String.format(Locale.ROOT, "%.2f× the kernel alone (%.0f seq/s, mean over --spark-seconds before and after); Spark overhead %.2f ms/step (an empty Spark job: %.1f ms)%s;"
-            + " %d steps; %s", (Double) r.get("ratio_to_kernel"), (Double) r.get("kernel_seq_per_s"), (Double) r.get("overhead_ms"),
-            (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
+        ? String.format(Locale.ROOT, "%s× the kernel alone (%.0f seq/s, mean over --spark-seconds before and after); Spark overhead %.2f ms/step (an empty Spark job: %.1f ms)%s;"
+            + " ms/step the mean of %d steps (median %.2f ms); %s", ratio((Double) r.get("ratio_to_kernel")), (Double) r.get("kernel_seq_per_s"),
+            (Double) r.get("overhead_ms"), (Double) r.get("empty_job_ms"), ((Integer) r.get("segments")) > 0
                 ? String.format(Locale.ROOT, "; %d segments, launch %.1f ms each", r.get("segments"), (Double) r.get("segment_launch_ms")) : "",
-            r.get("runs"), r.get("engine")) + driverBytes(r) + breakdown(r) + "; " + memoryNotes(r)
+            r.get("runs"), (Double) r.get("median_ms"), r.get("engine")) + driverBytes(r) + breakdown(r) + "; " + memoryNotes(r)
         : (r.get("virtual_partitions") == null ? "" : "as a train task: " + r.get("virtual_partitions") + " virtual partitions and the combine tree; ")
             + String.format(Locale.ROOT, "%smin %.2f ms; %s%s; %s; %s", r.get("ratio_to_training") == null ? ""
             : String.format(Locale.ROOT, "%.2f× the training step (%s%.2f× by the fastest runs); ", (Double) r.get("ratio_to_training"),
@@ -819,6 +897,11 @@ public final class BenchCommand implements Callable<Integer> {
     return String.format(Locale.ROOT, "%-5s %4d %5d %5d %4d  %-10s %-7s %10.2f %10.1f %9.2f  %s", r.get("cell"), r.get("input_size"),
         r.get("hidden_size"), r.get("batch"), r.get("steps"), r.get("device"), r.get("mode"), ms,
         (Double) r.get("seq_per_s"), (Double) r.get("gflops"), notes);
+  }
+
+  /** A ratio with two decimals, or three significant digits below 0.01 (a tiny shape's Spark row: 0.00234×, not 0.00×). */
+  static String ratio(double r) {
+    return r >= 0.01 || r == 0 ? String.format(Locale.ROOT, "%.2f", r) : String.format(Locale.ROOT, "%.3g", r);
   }
 
   /** "; N% of the FMA ceiling (C GFLOP/s a thread on T)" where the row has one, else "". */

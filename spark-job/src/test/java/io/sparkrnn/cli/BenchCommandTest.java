@@ -136,10 +136,17 @@ class BenchCommandTest {
     assertEquals(0, Main.run("bench", "--cells", "rnn", "--hidden", "8", "--batch", "4", "--steps", "5", "--no-large", "--no-latency", "--devices",
         "jvm", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0", "--ceiling-seconds", "0", "--spark", "--master",
         "local[1]", "--spark-steps", "8",
-        "--spark-warmup", "2", "--spark-seconds", "0.2", "--spark-sync", "barrier", "--json", json.toString()));
+        "--spark-warmup", "2", "--spark-seconds", "0.2", "--spark-sync", "barrier,job", "--json", json.toString()));
     List<?> rows = (List<?>) Json.parse(Files.readString(json));
-    assertEquals(2, rows.size(), "the kernel row and one train row: " + rows);
+    assertEquals(3, rows.size(), "the kernel row and a train row for each sync: " + rows);
+    // --sync job runs no segments: its launch time is null (it was NaN, and the JSON could not be written)
+    Map<?, ?> job = (Map<?, ?>) rows.get(2);
+    assertEquals("job", job.get("sync"));
+    assertEquals(0L, ((Number) job.get("segments")).longValue());
+    assertTrue(job.containsKey("segment_launch_ms") && job.get("segment_launch_ms") == null, job.toString());
     Map<?, ?> spark = (Map<?, ?>) rows.get(1);
+    assertEquals("barrier", spark.get("sync"));
+    assertTrue(((Number) spark.get("segment_launch_ms")).doubleValue() >= 0, spark.toString());
     assertEquals("spark", spark.get("mode"));
     for (String key : List.of("ratio_to_kernel", "kernel_seq_per_s", "kernel_before_ms", "kernel_after_ms", "overhead_ms", "gc_pct",
         "segments", "mean_ms")) {
@@ -227,6 +234,50 @@ class BenchCommandTest {
   @Test
   void badShapeIsAUserError() {
     assertEquals(2, Main.run("bench", "--shape", "lstm:64:256", "--devices", "jvm", "--runs", "1"));
+  }
+
+  /** Each refused in one line before the table's header, where it used to fail after rows had run (or name no option). */
+  @Test
+  void badOptionsAreRefusedBeforeAnyRow() throws IOException {
+    String[] quick = {"--devices", "jvm", "--warmup", "0", "--warmup-seconds", "0", "--min-seconds", "0", "--ceiling-seconds", "0"};
+    Path file = Files.writeString(tmp.resolve("a-file"), "x");
+    Object[][] cases = {
+        {new String[] {"--shape", "lstm:1:8:4:5", "--json", tmp.toString()}, "--json " + tmp + ": is a directory"},
+        {new String[] {"--shape", "lstm:1:8:4:5", "--json", file.resolve("rows.json").toString()}, "--json " + file.resolve("rows.json")},
+        {new String[] {"--shape", "lstm:1:0:8:10"}, "--shape 'lstm:1:0:8:10': hidden_size must be in"},
+        {new String[] {"--shape", "lstm:1:8:0:10"}, "--shape 'lstm:1:8:0:10': B must be at least 1, found 0"},
+        {new String[] {"--cells", "gru", "--hidden", "8", "--steps", "0", "--no-large", "--no-latency"},
+            "shape gru:1:8:64:0 (from --cells, --input, --hidden, --batch, --steps): T must be at least 1"},
+        {new String[] {"--shape", "lstm:1:8:4:5", "--runs", "0"}, "--runs must be at least 1, found 0"},
+        {new String[] {"--shape", "lstm:1:8:4:5", "--spark", "--spark-steps", "5"},
+            "--spark-steps must be more than --spark-warmup + 1 (5), found 5"},
+        {new String[] {"--shape", "lstm:1:8:4:5", "--devices", "jvm,foo"}, "--devices: unknown device 'foo'", "reference"},
+        {new String[] {"--shape", "lstm:1:8:4:5", "--spark", "--master", "bogus"}, "--master bogus: not a master URL"},
+        {new String[] {"--shape", "lstm:1:8:4:5", "--spark", "--master", "local[2]", "--spark-partitions", "0,20"},
+            "--spark-partitions: 20 under --spark-sync barrier", "local[2] runs 2"},
+        {new String[] {"--shape", "rnn:2:8:4:5", "--spark"}, "no shape has F = 1", "rnn:2:8:4:5"},
+    };
+    for (Object[] c : cases) {
+      String[] own = (String[]) c[0];
+      String[] args = new String[1 + quick.length + own.length];
+      args[0] = "bench";
+      System.arraycopy(quick, 0, args, 1, quick.length);
+      System.arraycopy(own, 0, args, 1 + quick.length, own.length);
+      InferenceCommandsTest.Run r = InferenceCommandsTest.run(args);
+      assertEquals(2, r.code(), String.join(" ", own) + ": " + r.err());
+      for (int i = 1; i < c.length; i++) {
+        assertTrue(r.err().contains((String) c[i]), String.join(" ", own) + ": lacks '" + c[i] + "': " + r.err());
+      }
+      assertFalse(r.out().contains("GFLOP/s"), "refused before the table: " + r.out());
+    }
+  }
+
+  @Test
+  void smallRatiosKeepTheirDigits() {
+    assertEquals("1.50", BenchCommand.ratio(1.5));
+    assertEquals("0.0100", BenchCommand.ratio(0.00999999));
+    assertEquals("0.00234", BenchCommand.ratio(0.00234));
+    assertEquals("0.00", BenchCommand.ratio(0));
   }
 
   /**

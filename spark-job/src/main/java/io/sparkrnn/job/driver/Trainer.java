@@ -527,17 +527,20 @@ public final class Trainer {
         }
         if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
           requireSegmentEnd(segmentEnd, step, "checkpoint");
-          checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
+          // the metrics first: a driver lost between the two then resumes from the previous checkpoint,
+          // whose rows metrics.jsonl holds (resume keeps those up to its step); in the other order a loss
+          // just after the checkpoint resumed past rows never written
           metrics.write(out);
+          checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
         }
       }
       if (dataError != null) {
         throw new ShardDataException(dataError);
       }
     }
+    metrics.write(out);
     checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
     out.write("model.safetensors", ModelFile.toBytes(params, modelMetadata()));
-    metrics.write(out);
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
     Map<String, ShardCache.Stats> cacheStats = placement.value().executors();

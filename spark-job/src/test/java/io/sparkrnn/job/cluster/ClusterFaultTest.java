@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -293,12 +294,26 @@ class ClusterFaultTest {
     assertTrue(files.stream().anyMatch(f -> f.startsWith(".step-0000000010.safetensors.tmp-")), "a half-written temporary file: " + files);
     assertEquals(List.of(4L, 6L, 8L), checkpointSteps(out), "complete checkpoints: " + files);
     assertSameCheckpoint(checkpoint(base, 8), checkpoint(out, 8));
+    // the metrics are written before the checkpoint: a driver lost just after checkpoint N has rows to N
+    assertEquals(LongStream.rangeClosed(1, 10).boxed().toList(), metricSteps(out), "metrics.jsonl at the kill");
 
     ManagedProcess r = cluster.submit("checkpoint-kill-resume", Map.of(), train(sine, out, "--resume", "true"));
     assertEquals(0, r.awaitExit(RUN_TIMEOUT), r.tail(60));
     assertTrue(r.output().contains("at step 8"), "resumed from step 8\n" + r.tail(60));
     assertSameBytes(expected, model(out), "model after a kill mid-checkpoint and a resume");
     assertSameCheckpoint(checkpoint(base, 10), checkpoint(out, 10));
+    assertEquals(metricSteps(base), metricSteps(out), "one metrics row a step after the resume, as undisturbed");
+  }
+
+  /** The step of each row of a run's metrics.jsonl, in file order. */
+  private List<Long> metricSteps(String out) throws IOException {
+    List<Long> steps = new ArrayList<>();
+    for (String line : new String(hdfs.read(out + "/metrics.jsonl"), StandardCharsets.UTF_8).split("\n")) {
+      if (!line.isBlank()) {
+        steps.add(((Number) ((Map<?, ?>) Json.parse(line)).get("step")).longValue());
+      }
+    }
+    return steps;
   }
 
   // 4. Corrupt shards ------------------------------------------------------------------------------

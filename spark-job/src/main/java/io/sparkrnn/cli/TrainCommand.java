@@ -5,7 +5,6 @@ import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.job.driver.Trainer;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -31,8 +30,9 @@ public final class TrainCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = "--conf", paramLabel = "FILE", description = "job file (key = value lines), e.g. conf/sine.conf", order = 0)
-  Path conf;
+  @Option(names = "--conf", paramLabel = "FILE", description = "job file (key = value lines), e.g. conf/sine.conf; any Hadoop"
+      + " URI (hdfs://, s3a://) in cluster deploy mode, where the driver does not run on the submitting machine", order = 0)
+  String conf;
 
   /** Adds --KEY for every configuration key to the train command's spec. */
   static void addKeyOptions(CommandSpec spec) {
@@ -59,7 +59,7 @@ public final class TrainCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Map<String, String> given = new LinkedHashMap<>();
     if (conf != null) {
-      given.putAll(TrainConfig.readJobFile(conf));
+      given.putAll(TrainConfig.readJobFile(conf, new Configuration()));
     }
     for (TrainConfig.Key k : TrainConfig.KEYS) {
       String v = spec.findOption("--" + k.name()).getValue();

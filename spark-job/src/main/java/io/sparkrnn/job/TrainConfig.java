@@ -1,5 +1,6 @@
 package io.sparkrnn.job;
 
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.OptionRule;
 import io.sparkrnn.job.executor.ShardCache;
 import io.sparkrnn.kernel.BadInputException;
@@ -17,6 +18,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
 
 /**
  * Everything {@code train} needs, validated before Spark starts. Built from a job file
@@ -174,7 +178,12 @@ public record TrainConfig(
 
   /** The job file's lines; a missing, non-regular, huge or binary file is refused naming it. */
   private static List<String> readJobFileLines(Path file) throws IOException {
-    String what = "--conf " + file + ": ";
+    return readJobFileLines(file, file.toString());
+  }
+
+  /** As {@link #readJobFileLines(Path)}, errors naming the file as {@code name} (the URI given). */
+  private static List<String> readJobFileLines(Path file, String name) throws IOException {
+    String what = "--conf " + name + ": ";
     if (Files.isDirectory(file)) {
       throw new IOException(what + "is a directory, expected a job file (key = value lines)");
     }
@@ -196,9 +205,55 @@ public record TrainConfig(
   }
 
   public static Map<String, String> readJobFile(Path file) throws IOException {
+    return parseJobFile(file.toString(), readJobFileLines(file));
+  }
+
+  /**
+   * A job file on any Hadoop file system ({@code hdfs://}, {@code s3a://}, a local path): in cluster
+   * deploy mode the driver runs on a worker, where a path on the submitting machine's disk is not,
+   * so {@code --conf hdfs:///jobs/sine.conf} lets every driver read the same file. A local path
+   * (no scheme, or {@code file:}) is read as {@link #readJobFile(Path)} reads it.
+   */
+  public static Map<String, String> readJobFile(String uri, Configuration conf) throws IOException {
+    org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(uri);
+    if (p.toUri().getScheme() == null) {
+      return readJobFile(Path.of(uri));
+    }
+    FileSystem fs = FileSystems.get(p, conf);
+    if (FileSystems.isLocal(fs)) {
+      return parseJobFile(uri, readJobFileLines(Path.of(fs.makeQualified(p).toUri()), uri));
+    }
+    String what = "--conf " + uri + ": ";
+    FileStatus status;
+    try {
+      status = fs.getFileStatus(p);
+    } catch (java.io.FileNotFoundException e) {
+      throw new java.io.FileNotFoundException(what + "no such file");
+    }
+    if (status.isDirectory()) {
+      throw new IOException(what + "is a directory, expected a job file (key = value lines)");
+    }
+    if (status.getLen() > MAX_JOB_FILE_BYTES) {
+      throw new BadInputException(what + status.getLen() + " bytes, more than a job file (key = value lines) may have ("
+          + MAX_JOB_FILE_BYTES + ")");
+    }
+    byte[] bytes;
+    try (java.io.InputStream in = fs.open(p)) {
+      bytes = in.readNBytes((int) MAX_JOB_FILE_BYTES + 1);
+    }
+    try {
+      String text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+      return parseJobFile(uri, text.lines().toList());
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new BadInputException(what + "not a UTF-8 text file; a job file holds key = value lines", e);
+    }
+  }
+
+  /** {@code key = value} lines; errors name {@code file} and the line. */
+  private static Map<String, String> parseJobFile(String file, List<String> lines) {
     Map<String, String> values = new LinkedHashMap<>();
     int lineNo = 0;
-    for (String raw : readJobFileLines(file)) {
+    for (String raw : lines) {
       lineNo++;
       String line = raw.strip();
       if (line.isEmpty() || line.startsWith("#")) {

@@ -1,9 +1,10 @@
 package io.sparkrnn.cli;
 
+import java.util.concurrent.atomic.AtomicBoolean;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
-import picocli.CommandLine;
 
 /**
  * The one launcher: {@code bin/spark-rnn <subcommand>}. Each subcommand is its own class in this
@@ -40,8 +41,46 @@ public final class Main implements Runnable {
     }
   }
 
+  /** The command main() runs, until it returns; the shutdown hook's message names it. */
+  private static volatile String running;
+  /** The "stopped:" line is printed once, by the hook or by reportError, whichever comes first. */
+  private static final AtomicBoolean STOP_REPORTED = new AtomicBoolean();
+
   public static void main(String[] args) {
-    System.exit(run(args));
+    running = commandName(args);
+    // a signal (SIGTERM, Ctrl-C) starts the JVM's shutdown while the command runs: say so at once,
+    // since the JVM may halt before the command's own failure (Spark's hook stops its context) surfaces
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      String command = running;
+      if (command != null) {
+        reportStop(new java.io.PrintWriter(System.err, true), command);
+      }
+    }, "spark-rnn-stop"));
+    int code;
+    try {
+      code = run(args);
+    } finally {
+      running = null;   // a normal end (or an Error thrown out of run) is not a signal
+    }
+    System.exit(code);
+  }
+
+  /** The first argument that is not an option: the subcommand. */
+  static String commandName(String[] args) {
+    for (String a : args) {
+      if (!a.startsWith("-")) {
+        return a;
+      }
+    }
+    return "spark-rnn";
+  }
+
+  private static void reportStop(java.io.PrintWriter err, String command) {
+    if (STOP_REPORTED.compareAndSet(false, true)) {
+      err.println("stopped: the JVM is shutting down (Ctrl-C or a signal such as SIGTERM) while " + command + " ran"
+          + ("train".equals(command) ? "; --resume true continues from the newest checkpoint" : ""));
+      err.flush();
+    }
   }
 
   /** Runs the command line and returns the exit code (for tests). */
@@ -65,6 +104,12 @@ public final class Main implements Runnable {
    * Spark task wrapped in a SparkException. Anything else is a bug: print the stack trace, exit 1.
    */
   private static int reportError(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+    if (shuttingDown()) {
+      // Ctrl-C or SIGTERM: Spark's shutdown hook stopped the context under the command, which then
+      // fails on it ("Cannot call methods on a stopped SparkContext"): not a bug, so no stack trace
+      reportStop(cl.getErr(), parsed.subcommand() == null ? "spark-rnn" : parsed.subcommand().commandSpec().name());
+      return 2;
+    }
     Throwable user = userError(e);
     if (user != null) {
       cl.getErr().println("error: " + user.getMessage());
@@ -72,6 +117,18 @@ public final class Main implements Runnable {
     }
     e.printStackTrace(cl.getErr());
     return 1;
+  }
+
+  /** Whether the JVM has begun to shut down: a hook can no longer be added then. */
+  static boolean shuttingDown() {
+    Thread probe = new Thread(() -> { });
+    try {
+      Runtime.getRuntime().addShutdownHook(probe);
+    } catch (IllegalStateException e) {
+      return true;
+    }
+    Runtime.getRuntime().removeShutdownHook(probe);
+    return false;
   }
 
   /** The first exception in the cause chain that reports bad input, or null. */

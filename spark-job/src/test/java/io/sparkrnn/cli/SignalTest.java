@@ -1,0 +1,82 @@
+package io.sparkrnn.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.data.Prep;
+import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.source.SineSource;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * SIGTERM (what Ctrl-C's sibling, a scheduler's kill and {@code timeout} send) during train: Spark's
+ * shutdown hook stops the context under the training loop, which then failed with "Cannot call
+ * methods on a stopped SparkContext" and about 60 lines of stack trace, read as a bug (a user
+ * audit). One line now says what happened and how to go on; the lock is removed.
+ */
+class SignalTest {
+  @TempDir Path tmp;
+
+  @Test
+  void sigtermDuringTrainSaysSoInOneLineWithoutAStackTrace() throws Exception {
+    Path data = tmp.resolve("sine");
+    Prep.run(new SineSource(SineSource.Options.defaults(10, 64, 1)), new PrepOptions(data.toUri(), 16, 0, false, false),
+        new Configuration());
+    Path out = tmp.resolve("run");
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    // this JVM's flags: the --add-opens Spark needs on Java 17 (surefire's argLine)
+    command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+        .filter(a -> !a.startsWith("-javaagent") && !a.startsWith("-agentlib")).toList());
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "train", "--data",
+        data.toString(), "--out", out.toString(), "--cell", "gru", "--hidden-size", "4", "--batch", "16", "--steps", "1000000",
+        "--checkpoint-every", "20", "--validate-every", "0", "--log-every", "1", "--device", "jvm", "--master", "local[1]"));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch training = new CountDownLatch(1);
+    Thread reader = new Thread(() -> {
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        for (String line; (line = r.readLine()) != null; ) {
+          lines.add(line);
+          if (line.startsWith("step 30/")) {   // past a checkpoint
+            training.countDown();
+          }
+        }
+      } catch (IOException ignored) {
+        // the stream closes with the process
+      }
+    });
+    reader.start();
+    try {
+      assertTrue(training.await(120, TimeUnit.SECONDS), "no progress line:\n" + String.join("\n", lines));
+      // SIGTERM through the handle: Process.destroy also closes the pipes, and the lines after it would be lost
+      p.toHandle().destroy();
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "train did not stop on SIGTERM");
+    } finally {
+      if (p.isAlive()) {
+        p.toHandle().destroyForcibly();
+      }
+    }
+    reader.join(10_000);
+    String output = String.join("\n", lines);
+    assertEquals(143, p.exitValue(), output);   // 128 + SIGTERM, as the JVM exits on a signal
+    List<String> stopped = lines.stream().filter(l -> l.startsWith("stopped: the JVM is shutting down")).toList();
+    assertEquals(1, stopped.size(), output);
+    assertTrue(stopped.get(0).contains("while train ran; --resume true continues from the newest checkpoint"), stopped.get(0));
+    assertFalse(lines.stream().anyMatch(l -> l.startsWith("\tat ")), "a stack trace:\n" + output);
+    assertFalse(Files.exists(out.resolve(".spark-rnn.lock")), "the lock stays after SIGTERM");
+  }
+}

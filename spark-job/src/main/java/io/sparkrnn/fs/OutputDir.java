@@ -70,6 +70,20 @@ public final class OutputDir {
           removed++;
         }
       }
+      // on the local file system a file's checksum is a hidden ".NAME.crc" beside it, which listStatus
+      // hides and delete removes with the file; a kill between a rename's two halves (the file, then
+      // its checksum) leaves the temporary's checksum alone: "..step-N.safetensors.tmp-UUID.crc"
+      if (fs instanceof org.apache.hadoop.fs.ChecksumFileSystem local) {
+        FileSystem raw = local.getRawFileSystem();
+        for (FileStatus st : raw.listStatus(folder)) {
+          String name = st.getPath().getName();
+          if (st.isFile() && name.startsWith(".") && name.endsWith(".crc")
+              && TEMPORARY.matcher(name.substring(1, name.length() - 4)).matches()
+              && !raw.exists(new Path(folder, name.substring(1, name.length() - 4))) && raw.delete(st.getPath(), false)) {
+            removed++;
+          }
+        }
+      }
     }
     return removed;
   }

@@ -236,6 +236,19 @@ class HostileUseTest {
     assertFalse(Files.exists(out.resolve(LOCK)), "the lock stays after the run");
   }
 
+  /** --resume on a run that finished: the model stays, and the summary says so (it said "loss NaN, 0.0 sequences/s"). */
+  @Test
+  void resumingAFinishedRunSaysThereIsNothingToTrain() throws IOException {
+    Path out = tmp.resolve("finished-run");
+    assertEquals(0, run(train(out)).code());
+    byte[] model = Files.readAllBytes(out.resolve("model.safetensors"));
+    Run again = run(train(out, "--resume", "true"));
+    assertEquals(0, again.code(), again.err());
+    assertTrue(again.out().contains("done: the checkpoint is at step 2 of 2 already, nothing to train; model "), again.out());
+    assertFalse(again.out().contains("NaN"), again.out());
+    assertTrue(java.util.Arrays.equals(model, Files.readAllBytes(out.resolve("model.safetensors"))), "the model changed");
+  }
+
   @Test
   void theLockIsRemovedAfterAFailedRun() throws IOException {
     Path out = tmp.resolve("failing-run");

@@ -547,9 +547,14 @@ public final class Trainer {
     lastCacheStats = cacheStats;
     cacheStats.forEach((where, st) -> log.printf("shard cache on %s: %s%n", where, st.describe()));
     TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, threads, sc.master(), cacheStats);
-    log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
-        Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
-        out.path("model.safetensors"));
+    if (stepsThisRun == 0) {   // --resume on a finished run: nothing trained, no loss or rate to report
+      log.printf("done: the checkpoint is at step %d of %d already, nothing to train; model %s%n", step, totalSteps,
+          out.path("model.safetensors"));
+    } else {
+      log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
+          Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
+          out.path("model.safetensors"));
+    }
     return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
   }
 

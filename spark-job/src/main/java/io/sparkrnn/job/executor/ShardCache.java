@@ -177,7 +177,8 @@ public final class ShardCache {
    * What one run's tasks did with one JVM's cache.
    *
    * @param hits asks answered from the cache (prefetched shards included)
-   * @param waits asks that waited for a background read already under way
+   * @param waits asks that waited for a read already under way: a prefetch, or another task's own
+   *     read of the same shard (so there are waits without any prefetch, with a cache of 0 too)
    * @param misses asks that read the shard in the task's own thread
    * @param prefetches background reads started
    * @param evictions shards dropped to make room
@@ -204,7 +205,7 @@ public final class ShardCache {
 
     public String describe() {
       long asks = hits + waits + misses;
-      return String.format(Locale.ROOT, "%d hits, %d waited for a prefetch, %d misses (%.0f%% from memory), %d prefetched, %d evicted,"
+      return String.format(Locale.ROOT, "%d hits, %d waited for a read under way, %d misses (%.0f%% from memory), %d prefetched, %d evicted,"
           + " %d read through (bigger than the cache), %,.1f MB read; bound %,.1f MB, peak %,.1f MB", hits, waits, misses,
           asks == 0 ? 0.0 : 100.0 * (hits + waits) / asks, prefetches, evictions, uncached, bytesRead / 1e6, capacity / 1e6,
           peakHeld / 1e6);

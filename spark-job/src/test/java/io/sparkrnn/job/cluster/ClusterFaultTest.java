@@ -228,7 +228,7 @@ class ClusterFaultTest {
     String out = hdfs.uri("/runs/locality-" + sync);
     ManagedProcess d = cluster.submit("locality-" + sync, Map.of(), train(sine, out, "--sync", sync, "--shard-cache", "64m"));
     assertEquals(0, d.awaitExit(RUN_TIMEOUT), d.tail(40));
-    Pattern line = Pattern.compile("^shard cache on (executor_\\S+): (\\d+) hits, (\\d+) waited for a prefetch, (\\d+) misses .*?"
+    Pattern line = Pattern.compile("^shard cache on (executor_\\S+): (\\d+) hits, (\\d+) waited for a read under way, (\\d+) misses .*?"
         + "(\\d+) prefetched, (\\d+) evicted");
     long reads = 0;
     int executors = 0;

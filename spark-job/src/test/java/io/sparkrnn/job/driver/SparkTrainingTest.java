@@ -482,7 +482,7 @@ class SparkTrainingTest {
       assertTrue(report.contains("## Shard cache"), report);
       String counters = log.toString(StandardCharsets.UTF_8);
       java.util.regex.Matcher c = java.util.regex.Pattern.compile(
-          "shard cache on \\S+: (\\d+) hits, (\\d+) waited for a prefetch, (\\d+) misses .*?(\\d+) evicted, (\\d+) read through")
+          "shard cache on \\S+: (\\d+) hits, (\\d+) waited for a read under way, (\\d+) misses .*?(\\d+) evicted, (\\d+) read through")
           .matcher(counters);
       assertTrue(c.find(), counters);
       long hits = Long.parseLong(c.group(1)), waits = Long.parseLong(c.group(2)), misses = Long.parseLong(c.group(3));

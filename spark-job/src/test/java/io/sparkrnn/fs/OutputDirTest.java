@@ -1,0 +1,43 @@
+package io.sparkrnn.fs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.sparkrnn.model.Checkpoints;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OutputDirTest {
+  @TempDir Path tmp;
+
+  private static List<String> names(Path dir) throws IOException {
+    try (var s = Files.list(dir)) {
+      return s.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+
+  /**
+   * What interrupted writes leave on the local disk: a temporary with its checksum (a kill mid-write)
+   * and a temporary's checksum alone (a kill between the two renames of a checksummed file: the
+   * data, then ".NAME.crc"; a user audit found one). Both go; a finished file's checksum stays.
+   */
+  @Test
+  void staleTemporariesAndOrphanChecksumsAreRemovedAndFinishedFilesKept() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("run").resolve(Checkpoints.DIR));
+    String halfWritten = ".step-0000000010.safetensors.tmp-0f8f3a6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
+    String renamed = ".step-0000000020.safetensors.tmp-1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d";
+    Files.writeString(dir.resolve(halfWritten), "half");
+    Files.writeString(dir.resolve("." + halfWritten + ".crc"), "crc");
+    Files.writeString(dir.resolve("." + renamed + ".crc"), "crc of a file renamed away");
+    Files.writeString(dir.resolve("step-0000000020.safetensors"), "done");
+    Files.writeString(dir.resolve(".step-0000000020.safetensors.crc"), "its crc");
+    OutputDir out = new OutputDir(tmp.resolve("run").toUri().toString(), new Configuration());
+    assertEquals(2, out.removeStaleTemporaries(Checkpoints.DIR));
+    assertEquals(List.of(".step-0000000020.safetensors.crc", "step-0000000020.safetensors"), names(dir));
+    assertEquals(0, out.removeStaleTemporaries(Checkpoints.DIR));
+  }
+}

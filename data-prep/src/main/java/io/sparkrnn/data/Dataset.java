@@ -132,6 +132,15 @@ public final class Dataset implements Serializable {
   }
 
   /**
+   * One shard's bytes, checked as {@link #read(ShardInfo, Configuration)} checks them (size, then
+   * CRC32C against the manifest) but not decoded: for a shard file named on its own whose
+   * directory is a dataset listing it.
+   */
+  public byte[] readChecked(ShardInfo shard, Configuration conf) throws IOException {
+    return readVerified(shard, conf);
+  }
+
+  /**
    * The dataset directory as a java.nio path when it is on the local disk, else null; found once.
    * On the local disk shards are read through java.nio: Hadoop's local file system spends about
    * 0.2 ms more per stat and open than reading a 50 kB shard takes, which a shard cache that

@@ -114,7 +114,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         throw new BadInputException("--split " + split + ": " + data + " is one shard file, not a dataset directory with"
             + " splits; name the dataset directory, or leave out --split");
       }
-      Batch batch = ShardFiles.read(HadoopFiles.read(data, conf), data, m.config(), true);
+      Batch batch = ShardFiles.read(ShardFiles.readFile(data, conf), data, m.config(), true);
       try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
         metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance);
       }

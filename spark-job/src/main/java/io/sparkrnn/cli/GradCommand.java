@@ -51,7 +51,7 @@ public final class GradCommand implements Callable<Integer> {
     Configuration conf = new Configuration();
     io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", false);
     TrainedModel model = TrainedModel.load(weights, conf);
-    Batch batch = ShardFiles.read(HadoopFiles.read(data, conf), data, model.config(), true);
+    Batch batch = ShardFiles.read(ShardFiles.readFile(data, conf), data, model.config(), true);
     Params params = model.params();
     GradientSum sum;
     String described;

@@ -35,7 +35,7 @@ public final class InputFiles {
   public static Batch read(String uri, TrainedModel model, Configuration conf) throws IOException {
     ModelConfig c = model.config();
     if (!isNpy(uri)) {
-      return ShardFiles.read(HadoopFiles.read(uri, conf), uri, c, false);
+      return ShardFiles.read(ShardFiles.readFile(uri, conf), uri, c, false);
     }
     NpyFiles.FloatArray a = NpyFiles.readFloats(uri, conf);
     int[] s = a.shape();

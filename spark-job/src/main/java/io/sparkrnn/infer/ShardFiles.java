@@ -25,6 +25,37 @@ public final class ShardFiles {
   private ShardFiles() {}
 
   /**
+   * The bytes of a shard file named on its own ({@code grad --data}, {@code evaluate --data},
+   * {@code predict --data} with one file). Where its directory is a dataset whose manifest lists it,
+   * its size and CRC32C are checked against that entry first, as training reads it: a flipped byte in
+   * a value passes every check of the file alone. A file outside a dataset (or in a directory whose
+   * manifest cannot be read) has only its own checks.
+   */
+  public static byte[] readFile(String uri, org.apache.hadoop.conf.Configuration conf) throws java.io.IOException {
+    org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(uri);
+    org.apache.hadoop.fs.Path dir = p.getParent();
+    if (dir != null) {
+      org.apache.hadoop.fs.FileSystem fs = io.sparkrnn.data.FileSystems.get(dir, conf);
+      if (fs.exists(new org.apache.hadoop.fs.Path(dir, io.sparkrnn.data.Manifest.FILE_NAME))) {
+        io.sparkrnn.data.Dataset dataset;
+        try {
+          dataset = io.sparkrnn.data.Dataset.open(dir.toString(), conf);
+        } catch (java.io.IOException | IllegalArgumentException unreadable) {
+          dataset = null;   // not a dataset after all: the file's own checks stand
+        }
+        if (dataset != null) {
+          for (io.sparkrnn.data.ShardInfo info : dataset.manifest().shards()) {
+            if (info.file().equals(p.getName())) {
+              return dataset.readChecked(info, conf);
+            }
+          }
+        }
+      }
+    }
+    return io.sparkrnn.fs.HadoopFiles.read(uri, conf);
+  }
+
+  /**
    * @param requireTargets whether {@code y} must be present (grad, evaluate) or may be absent (predict, generate)
    * @throws IllegalArgumentException naming the file, the tensor, expected and found
    */

@@ -153,6 +153,35 @@ class InferenceCommandsTest {
     assertEquals((float) expected.meanLoss(), g.require("loss").floats()[0], "loss");
   }
 
+  /**
+   * A shard named on its own inside a dataset is checked against the manifest's size and CRC32C, as
+   * training reads it: a flipped byte in a value passes every check of the file alone (a user audit:
+   * grad gave a loss from the corrupted shard, exit 0). Outside a dataset the file's own checks stand.
+   */
+  @Test
+  void aShardNamedOnItsOwnInADatasetIsCheckedAgainstTheManifest() throws IOException {
+    Path copy = Files.createDirectories(tmp.resolve("flipped-dataset"));
+    try (var files = Files.list(sine)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, copy.resolve(f.getFileName()));
+      }
+    }
+    Path shard = copy.resolve("shard-00000.safetensors");
+    byte[] b = Files.readAllBytes(shard);
+    b[b.length - 3] ^= 0x01;   // the last float of y: its lowest mantissa bits
+    Files.write(shard, b);
+    Path out = tmp.resolve("flipped-grad.safetensors");
+    assertFails(run("grad", "--weights", s(sineModel), "--data", s(shard), "--out", s(out)), "shard-00000.safetensors",
+        "CRC32C does not match");
+    assertFalse(Files.exists(out));
+    assertFails(run("evaluate", "--model", s(sineModel), "--data", s(shard)), "CRC32C does not match");
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(shard), "--out", s(tmp.resolve("flipped-pred.npy"))),
+        "CRC32C does not match");
+    Path alone = Files.write(tmp.resolve("flipped-alone.safetensors"), b);
+    Run r = run("grad", "--weights", s(sineModel), "--data", s(alone), "--out", s(out));
+    assertEquals(0, r.code(), "outside a dataset nothing says what the bytes should be: " + r.err());
+  }
+
   @Test
   void gradRefusesBadInputNamingFileTensorExpectedAndFoundAndWritesNothing() throws IOException {
     Path out = tmp.resolve("bad-grad.safetensors");

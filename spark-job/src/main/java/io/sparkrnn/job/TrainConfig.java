@@ -318,7 +318,7 @@ public record TrainConfig(
     int epochs = (int) r.integer("epochs");
     long steps = r.integer("steps");
     if (epochs == 0 && steps == 0) {
-      throw new BadInputException("epochs and steps are both 0: set one of them to say how long to train");
+      throw new BadInputException("--epochs and --steps are both 0: set one of them to say how long to train");
     }
     int tbptt = (int) r.integer("tbptt");
     String engine = r.choice("engine");

@@ -81,7 +81,7 @@ final class RnnColumns {
   }
 
   static BooleanParam seq2one(Params owner) {
-    return new BooleanParam(owner, "seq2one", "one target per window (from its last step); transform gives one row per key");
+    return new BooleanParam(owner, "seq2one", "one target per window (from its last step); transform gives one row per window (stride S > 0) or per key (stride 0)");
   }
 
   static IntParam classes(Params owner) {

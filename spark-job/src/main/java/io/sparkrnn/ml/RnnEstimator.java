@@ -257,7 +257,15 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
             rule("virtualPartitions"));
     workDir = new Param<>(this, "workDir", "Hadoop URI under which each fit makes rnn-fit-<uuid>/ (shards, checkpoints,"
         + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after",
-            RnnColumns.validator("workDir", OptionRule.nonBlank("a Hadoop URI or path")));
+            RnnColumns.validator("workDir", (name, value) -> {
+              OptionRule.nonBlank("a Hadoop URI or path").check(name, value);
+              try {
+                new org.apache.hadoop.fs.Path(value);   // what fit makes of it: refused here, not after prep
+              } catch (IllegalArgumentException e) {
+                throw new BadInputException(name + ": expected a Hadoop URI or path, found '" + value + "' ("
+                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()) + ")");
+              }
+            }));
     initialModel = new Param<>(this, "initialModel", "warm start: Hadoop URI of a model file (model.safetensors of train,"
         + " import or a saved RnnModel directory) whose weights training starts from (train's --init); unset: a seeded"
         + " random initialisation", rule("initialModel"));
@@ -987,8 +995,8 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    * A message of {@code prep table}'s code ({@code options}: {@link #TABLE_OPTIONS}) or of
    * {@code train}'s ({@link #TRAIN_KEYS}) in this class's words: each option that a param mirrors,
    * as {@code --option} or as the {@code key:} that opens train's messages, becomes the param's
-   * setter; prep's "filter with --where", an option the estimator has not, becomes a filter on the
-   * table. One table per phase, because {@code --steps} is prep's window length ({@code setSteps})
+   * setter; prep's "filter with --where" and "--where", an option the estimator has not, become a
+   * filter on the table, and the wide tables' {@code --sequence-column} is left out. One table per phase, because {@code --steps} is prep's window length ({@code setSteps})
    * but train's optimizer steps ({@code setMaxSteps}).
    */
   static String inSetterWords(String message, Map<String, String> options) {
@@ -997,7 +1005,10 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     }
     Map<String, String> setterOf = new java.util.HashMap<>();
     options.forEach((param, option) -> setterOf.put(option, RnnColumns.setter(param)));
-    Matcher m = OPTION.matcher(message.replace("filter with --where", "filter the table before fit (Dataset.where)"));
+    // prep's options the estimator has not: --where is a filter on the table; --sequence-column
+    // (wide tables) has no param, the estimator reads long tables only
+    Matcher m = OPTION.matcher(message.replace("filter with --where", "filter the table before fit (Dataset.where)")
+        .replace("--where", "Dataset.where").replace(" (or --sequence-column for one row per sequence)", ""));
     StringBuilder out = new StringBuilder();
     while (m.find()) {
       String setter = setterOf.get(m.group(1) != null ? m.group(1) : m.group(2));

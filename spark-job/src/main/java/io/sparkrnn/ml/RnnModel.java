@@ -54,7 +54,8 @@ import org.apache.spark.sql.types.StructType;
  *       table's units) and, for class models, {@code probability} and {@code predictedClass};
  *       with {@link #setForecastSteps} k &gt; 0, also k forecast rows per key after its last row
  *       and a {@code forecast} flag (see {@link #setForecastSteps}).
- *   <li>seq2one: one row per key: the key columns, the key's last order value and the outputs.
+ *   <li>seq2one: one row per window ({@code stride} S &gt; 0: every S rows) or per key (stride 0:
+ *       its last T rows): the key columns, the window's last order value and the outputs.
  * </ul>
  * How: Spark shuffles the rows by key and sorts them by (key, order) unless the table already is
  * so ({@link #clusteredByKey}: then neither runs), and each task parses the broadcast model once
@@ -381,7 +382,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   /** Why closed-loop forecasting does not apply to this model, or null when it does. */
   private String whyNoForecast(ModelConfig c) {
     if (c.mode() != Mode.SEQ2SEQ) {
-      return "needs a seq2seq model (this one is seq2one: one output per key)";
+      return "needs a seq2seq model (this one is seq2one: one output per window)";
     }
     if (c.loss() != LossType.MSE) {
       return "needs a regression model (this one predicts classes)";

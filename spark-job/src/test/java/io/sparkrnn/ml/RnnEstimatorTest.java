@@ -356,6 +356,14 @@ class RnnEstimatorTest {
     Dataset<Row> badClass = labelled().withColumn("morning",
         org.apache.spark.sql.functions.expr("CASE WHEN sensor = 'sensor-00001' THEN 5 ELSE morning END"));
     assertSetterWords(() -> estimator().setTargetCols("morning").setClasses(2).setSeq2one(true).fit(badClass), "(setClasses 2)");
+    // as the int column holds it (it said "5.0")
+    assertSetterWords(() -> estimator().setTargetCols("morning").setClasses(2).setSeq2one(true).fit(badClass), "has class id 5 ");
+    // prep's options that no param mirrors: the wide tables' --sequence-column, and --where (a user audit)
+    assertSetterWords(() -> new RnnEstimator().setKeyCols("sensor").setInputCols("temp").setSteps(24).fit(table),
+        "setOrderCol: a long-format table needs its time column");
+    assertSetterWords(() -> estimator().fit(table.union(table.limit(1))), "Dataset.where");
+    // train's --epochs and --steps are setEpochs and setMaxSteps
+    assertSetterWords(() -> estimator().setMaxSteps(0).setEpochs(0).fit(table), "setEpochs and setMaxSteps are both 0");
     // prep's --steps is setSteps (not train's --steps, setMaxSteps)
     assertSetterWords(() -> estimator().setSteps(HOURS + 1).fit(table), "lower setSteps, or set setMinSteps");
     // the table options' combinations, and train's keys before any job and on the driver after prep
@@ -540,6 +548,8 @@ class RnnEstimatorTest {
     assertMessage(() -> e.setHiddenSize(0), "setHiddenSize", "[1, 65536]", "found 0");
     assertMessage(() -> e.setCell("transformer"), "transformer");
     assertMessage(() -> e.setValidationFraction(1.0), "setValidationFraction", "[0.0, 1.0)");
+    // refused when set, not by fit after the table's prep
+    assertMessage(() -> e.setWorkDir("::bad uri"), "setWorkDir", "expected a Hadoop URI or path", "'::bad uri'");
     assertMessage(() -> new RnnEstimator().setOrderCol("ts").setInputCols("temp").fit(table), "steps", "setSteps");
   }
 

@@ -488,7 +488,10 @@ final class TableRows implements Serializable {
     }
     float c = s.y[0];
     if (c != Math.rint(c) || c < 0 || c >= spec.classes()) {
-      throw new TableDataException("column '" + spec.targetColumns().get(0) + "' has class id " + s.vals[targetSlots[0]]
+      double v = s.vals[targetSlots[0]];
+      // as the table holds it: an int column's 2 is "2", not the double it was read into ("2.0")
+      String shown = v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
+      throw new TableDataException("column '" + spec.targetColumns().get(0) + "' has class id " + shown
           + at(s.key, order) + ", expected an integer in [0, " + spec.classes() + ") (--classes " + spec.classes() + ")");
     }
   }

@@ -129,6 +129,38 @@ class SequenceTablesTest {
     }
   }
 
+  /** A key too short for one window is left out, counted, and said so in a WARN line (it was left out silently). */
+  @Test
+  void seriesTooShortForAWindowAreCountedAndWarnedOf() throws IOException {
+    List<Row> shortKey = List.of(RowFactory.create("short", 0L, 1.0, 2.0), RowFactory.create("short", 1L, 1.5, 2.5));
+    Dataset<Row> table = sensors(3, 7).union(spark.createDataFrame(shortKey, LONG));
+    List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
+    org.apache.logging.log4j.core.Logger logger =
+        (org.apache.logging.log4j.core.Logger) org.apache.logging.log4j.LogManager.getLogger(SequenceTables.class);
+    org.apache.logging.log4j.core.appender.AbstractAppender capture =
+        new org.apache.logging.log4j.core.appender.AbstractAppender("capture-short", null, null, true,
+            org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
+          @Override
+          public void append(org.apache.logging.log4j.core.LogEvent event) {
+            if (event.getLevel() == org.apache.logging.log4j.Level.WARN) {
+              warnings.add(event.getMessage().getFormattedMessage());
+            }
+          }
+        };
+    capture.start();
+    logger.addAppender(capture);
+    Manifest m;
+    try {
+      m = SequenceTables.prep(table, spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false), tmp.resolve("short").toString());
+    } finally {
+      logger.removeAppender(capture);
+    }
+    assertEquals(6, m.sequences(Split.TRAIN), "the three long keys' windows, none of the short one's");
+    assertEquals(1L, ((Number) ((Map<?, ?>) m.spec().source().get("counts")).get("series_without_windows")).longValue());
+    assertEquals(List.of("prep table: 1 of 4 series are too short for one window (T = 3 steps, or --min-steps) and are left"
+        + " out (source.counts.series_without_windows in the manifest)"), warnings);
+  }
+
   @Test
   void sameBytesForAnyInputPartitioningAndBucketCount() throws IOException {
     Dataset<Row> table = sensors(23, 40);

@@ -182,6 +182,12 @@ public final class SequenceTables {
       LOG.info("prep table: pass 1 in {} s: {} rows, {} series, {} train + {} validation windows",
           String.format("%.1f", (System.nanoTime() - pass1Start) / 1e9), total.stats.rows, total.stats.series,
           plan.count[0], plan.count[1]);
+      if (total.stats.seriesWithoutWindows > 0) {
+        // not an error (the rest train), but left out without a word a short key would look scored
+        LOG.warn("prep table: {} of {} series are too short for one window ({}) and are left out"
+            + " (source.counts.series_without_windows in the manifest)", total.stats.seriesWithoutWindows, total.stats.series,
+            steps > 0 ? "T = " + steps + " steps, or --min-steps" : "--min-steps");
+      }
       long pass2Start = System.nanoTime();
       Prep.checkBatch(plan.dataset, options);
 

@@ -134,26 +134,11 @@ class SequenceTablesTest {
   void seriesTooShortForAWindowAreCountedAndWarnedOf() throws IOException {
     List<Row> shortKey = List.of(RowFactory.create("short", 0L, 1.0, 2.0), RowFactory.create("short", 1L, 1.5, 2.5));
     Dataset<Row> table = sensors(3, 7).union(spark.createDataFrame(shortKey, LONG));
-    List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
-    org.apache.logging.log4j.core.Logger logger =
-        (org.apache.logging.log4j.core.Logger) org.apache.logging.log4j.LogManager.getLogger(SequenceTables.class);
-    org.apache.logging.log4j.core.appender.AbstractAppender capture =
-        new org.apache.logging.log4j.core.appender.AbstractAppender("capture-short", null, null, true,
-            org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
-          @Override
-          public void append(org.apache.logging.log4j.core.LogEvent event) {
-            if (event.getLevel() == org.apache.logging.log4j.Level.WARN) {
-              warnings.add(event.getMessage().getFormattedMessage());
-            }
-          }
-        };
-    capture.start();
-    logger.addAppender(capture);
     Manifest m;
-    try {
+    List<String> warnings;
+    try (LogCapture log = LogCapture.warnings(SequenceTables.class)) {
       m = SequenceTables.prep(table, spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false), tmp.resolve("short").toString());
-    } finally {
-      logger.removeAppender(capture);
+      warnings = log.messages();
     }
     assertEquals(6, m.sequences(Split.TRAIN), "the three long keys' windows, none of the short one's");
     assertEquals(1L, ((Number) ((Map<?, ?>) m.spec().source().get("counts")).get("series_without_windows")).longValue());

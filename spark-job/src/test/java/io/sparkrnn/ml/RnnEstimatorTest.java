@@ -386,35 +386,17 @@ class RnnEstimatorTest {
         1, 2, 8, 2, io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
     Path file = tmp.resolve("init-raw.safetensors");
     Files.write(file, io.sparkrnn.kernel.io.ModelFile.toBytes(io.sparkrnn.kernel.model.Params.initialize(config, 5), Map.of()));
-    List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
-    org.apache.logging.log4j.core.Logger logger =
-        (org.apache.logging.log4j.core.Logger) org.apache.logging.log4j.LogManager.getLogger(RnnEstimator.class);
-    org.apache.logging.log4j.core.appender.AbstractAppender capture =
-        new org.apache.logging.log4j.core.appender.AbstractAppender("capture", null, null, true,
-            org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
-          @Override
-          public void append(org.apache.logging.log4j.core.LogEvent event) {
-            if (event.getLevel() == org.apache.logging.log4j.Level.WARN) {
-              warnings.add(event.getMessage().getFormattedMessage());
-            }
-          }
-        };
-    capture.start();
-    logger.addAppender(capture);
-    try {
+    List<String> warnings;
+    try (io.sparkrnn.data.LogCapture log = io.sparkrnn.data.LogCapture.warnings(RnnEstimator.class)) {
       estimator().setInitialModel(file.toString()).setMaxSteps(1).fit(table);
-    } finally {
-      logger.removeAppender(capture);
+      warnings = log.messages();
     }
     assertEquals(1, warnings.size(), warnings.toString());
     assertTrue(warnings.get(0).contains("the initial model " + file + " records no normalisation statistics"), warnings.get(0));
     assertTrue(warnings.get(0).contains("setNormalize(false)"), warnings.get(0));
-    warnings.clear();
-    logger.addAppender(capture);
-    try {
+    try (io.sparkrnn.data.LogCapture log = io.sparkrnn.data.LogCapture.warnings(RnnEstimator.class)) {
       estimator().setInitialModel(file.toString()).setNormalize(false).setMaxSteps(1).fit(table);
-    } finally {
-      logger.removeAppender(capture);
+      warnings = log.messages();
     }
     assertEquals(List.of(), warnings, "no warning when the fit does not normalise either");
   }

@@ -1,0 +1,50 @@
+package io.sparkrnn.data;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.Logger;
+import org.apache.logging.log4j.core.appender.AbstractAppender;
+import org.apache.logging.log4j.core.config.Property;
+
+/**
+ * The WARN lines one class logs while it is open (log4j2, as Spark's runtime has it): for tests
+ * that a warning says what it should. Also used by spark-job's tests (through data-prep's test jar).
+ */
+public final class LogCapture implements AutoCloseable {
+  private final Logger logger;
+  private final List<String> warnings = new CopyOnWriteArrayList<>();
+  private final AbstractAppender appender;
+
+  private LogCapture(Class<?> source) {
+    logger = (Logger) LogManager.getLogger(source);
+    appender = new AbstractAppender("capture-" + source.getSimpleName(), null, null, true, Property.EMPTY_ARRAY) {
+      @Override
+      public void append(LogEvent event) {
+        if (event.getLevel() == Level.WARN) {
+          warnings.add(event.getMessage().getFormattedMessage());
+        }
+      }
+    };
+    appender.start();
+    logger.addAppender(appender);
+  }
+
+  /** Starts capturing {@code source}'s WARN lines. */
+  public static LogCapture warnings(Class<?> source) {
+    return new LogCapture(source);
+  }
+
+  /** The messages captured so far, in order. */
+  public List<String> messages() {
+    return List.copyOf(warnings);
+  }
+
+  @Override
+  public void close() {
+    logger.removeAppender(appender);
+    appender.stop();
+  }
+}

@@ -27,7 +27,7 @@ import org.apache.hadoop.fs.Path;
  * {@link #close} does when commit was not reached). Not thread-safe. On abort the shards written
  * are deleted, and the directory too when this writer created it.
  *
- * <p>The static helpers ({@link #prepareDirectory}, {@link #publishShard}, {@link #commitManifest},
+ * <p>The static helpers ({@link #prepare}, {@link #publishShard}, {@link #commitManifest},
  * {@link #deleteQuietly}) are the same steps for the Spark job, where tasks write shards and the
  * driver commits.
  */
@@ -36,33 +36,28 @@ public final class DatasetWriter implements Closeable {
   public static final String TEMP_DIR = "_temporary";
 
   private final FileSystem fs;
+  private final Output output;
+  /** Where the shards go: the dataset directory, or the staging one that replaces it at commit. */
   private final Path dir;
   private final DatasetSpec spec;
-  private final boolean createdDir;
   private final TreeMap<Integer, ShardInfo> written = new TreeMap<>();
   private boolean finished;
 
-  private DatasetWriter(FileSystem fs, Path dir, DatasetSpec spec, boolean createdDir) {
+  private DatasetWriter(FileSystem fs, Output output, DatasetSpec spec) {
     this.fs = fs;
-    this.dir = dir;
+    this.output = output;
+    this.dir = output.writeDir();
     this.spec = spec;
-    this.createdDir = createdDir;
   }
 
   /**
    * Prepares {@code out} for a new dataset: it must not exist, or be an empty directory, or (with
-   * {@code overwrite}) be an existing dataset, which is then deleted.
+   * {@code overwrite}) be an existing dataset, which the new one replaces at commit ({@link #prepare}).
    */
   public static DatasetWriter create(URI out, Configuration conf, DatasetSpec spec, boolean overwrite) throws IOException {
     FileSystem fs = FileSystems.get(out, conf);
     Path dir = fs.makeQualified(new Path(out));
-    boolean created = prepareDirectory(fs, dir, overwrite);
-    return new DatasetWriter(fs, dir, spec, created);
-  }
-
-  /** The dataset directory, fully qualified. */
-  public Path directory() {
-    return dir;
+    return new DatasetWriter(fs, prepare(fs, dir, overwrite), spec);
   }
 
   /**
@@ -96,18 +91,18 @@ public final class DatasetWriter implements Closeable {
     }
     List<ShardInfo> shards = new ArrayList<>(written.values());
     Manifest manifest = new Manifest(spec, shards, normalization);
-    commitManifest(fs, dir, manifest);
+    output.commit(manifest);
     finished = true;
     return manifest;
   }
 
-  /** Deletes everything written (the directory too if this writer made it). Idempotent. */
+  /** Deletes everything written (the directory too if this writer made it; never an old dataset). Idempotent. */
   public void abort() {
     if (finished) {
       return;
     }
     finished = true;
-    if (createdDir) {
+    if (output.created()) {
       deleteQuietly(fs, dir);
     } else {
       for (Integer index : written.keySet()) {
@@ -123,25 +118,94 @@ public final class DatasetWriter implements Closeable {
   }
 
   /**
-   * Checks and creates the output directory. Returns true when it was created here (so that an
-   * abort may delete it), false when an empty directory already existed.
+   * Checks the output directory and makes the one the shards are written to: {@code dir} itself
+   * when it is new (created here) or an empty directory, and for {@code --overwrite} of an existing
+   * dataset a hidden staging directory beside it ({@code .NAME.tmp-UUID}), so that the old dataset
+   * stays whole until the new one is complete: a prep that fails on bad input (a NaN in row 10^6)
+   * loses nothing. {@link Output#commit} writes the manifest and, when replacing, moves the old
+   * dataset aside ({@code .NAME.old-UUID}), renames the new one into place and deletes the old.
    */
-  public static boolean prepareDirectory(FileSystem fs, Path dir, boolean overwrite) throws IOException {
-    switch (checkDirectory(fs, dir, overwrite)) {
-      case EMPTY:
-        return false;
-      case DATASET:
-        if (!fs.delete(dir, true)) {
-          throw new IOException(dir + ": could not delete the old dataset");
+  public static Output prepare(FileSystem fs, Path given, boolean overwrite) throws IOException {
+    // "…/ds/" (a URI with its trailing slash) has the name "" and the parent ds: the directory is ds
+    Path dir = given.getName().isEmpty() && given.getParent() != null ? given.getParent() : given;
+    OutputState state = checkDirectory(fs, dir, overwrite);
+    if (state == OutputState.EMPTY) {
+      return new Output(fs, dir, dir, false);
+    }
+    Path writeDir = state == OutputState.DATASET && dir.getParent() != null
+        ? new Path(dir.getParent(), "." + dir.getName() + ".tmp-" + java.util.UUID.randomUUID()) : dir;
+    if (writeDir == dir && state == OutputState.DATASET && !fs.delete(dir, true)) {   // the root: nowhere beside it
+      throw new IOException(dir + ": could not delete the old dataset");
+    }
+    if (!fs.mkdirs(writeDir)) {
+      throw new IOException(writeDir + ": could not create the dataset directory");
+    }
+    return new Output(fs, dir, writeDir, true);
+  }
+
+  /**
+   * A dataset being written: into {@link #writeDir} (the dataset directory, or the staging one that
+   * replaces an old dataset at {@link #commit}).
+   */
+  public static final class Output {
+    private final FileSystem fs;
+    private final Path dir;
+    private final Path writeDir;
+    private final boolean created;
+
+    Output(FileSystem fs, Path dir, Path writeDir, boolean created) {
+      this.fs = fs;
+      this.dir = dir;
+      this.writeDir = writeDir;
+      this.created = created;
+    }
+
+    /** Where shards are written (fully qualified). */
+    public Path writeDir() {
+      return writeDir;
+    }
+
+    /** Whether {@link #writeDir} was made here, so that a failed prep deletes it whole. */
+    public boolean created() {
+      return created;
+    }
+
+    /** Commits the manifest in {@link #writeDir}, then puts the dataset in place of an old one if any. */
+    public void commit(Manifest manifest) throws IOException {
+      commitManifest(fs, writeDir, manifest);
+      if (writeDir.equals(dir)) {
+        return;
+      }
+      Path old = new Path(dir.getParent(), "." + dir.getName() + ".old-" + java.util.UUID.randomUUID());
+      if (!fs.rename(dir, old)) {
+        throw new IOException(dir + ": could not move the old dataset aside to " + old + "; the new one is complete in "
+            + writeDir);
+      }
+      if (!fs.rename(writeDir, dir)) {
+        boolean back = fs.rename(old, dir);
+        throw new IOException(dir + ": could not rename the new dataset " + writeDir + " into place; the old one "
+            + (back ? "is back" : "is in " + old));
+      }
+      deleteQuietly(fs, old);
+    }
+
+    /**
+     * Deletes what a failed prep wrote: the directory when it was made here, else (an empty
+     * directory given as --out) everything now in it. An old dataset is never touched.
+     */
+    public void abort() {
+      if (created) {
+        deleteQuietly(fs, writeDir);
+        return;
+      }
+      try {
+        for (FileStatus child : fs.listStatus(writeDir)) {
+          deleteQuietly(fs, child.getPath());
         }
-        break;
-      default:
-        break;
+      } catch (IOException e) {
+        // best effort, as deleteQuietly: the failure being reported matters more
+      }
     }
-    if (!fs.mkdirs(dir)) {
-      throw new IOException(dir + ": could not create the dataset directory");
-    }
-    return true;
   }
 
   /** What {@link #checkDirectory} found at the output. */

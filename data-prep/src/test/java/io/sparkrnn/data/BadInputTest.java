@@ -1,5 +1,6 @@
 package io.sparkrnn.data;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -143,6 +144,47 @@ class BadInputTest {
       Files.writeString(ds.resolve(Manifest.FILE_NAME), json.replace(SHARD0, evil));
       fails(IllegalArgumentException.class, () -> Dataset.open(ds.toUri(), conf), "not a plain shard name");
     }
+  }
+
+  /** The names beside the dataset directory that a staged overwrite uses (.ds.tmp-UUID, .ds.old-UUID). */
+  private List<String> stagingBeside(Path dataset) throws IOException {
+    try (var s = Files.list(dataset.getParent())) {
+      return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("." + dataset.getFileName() + ".")).toList();
+    }
+  }
+
+  private static Map<String, byte[]> contents(Path dir) throws IOException {
+    Map<String, byte[]> m = new java.util.TreeMap<>();
+    try (var s = Files.list(dir)) {
+      for (Path p : s.toList()) {
+        m.put(p.getFileName().toString(), Files.readAllBytes(p));
+      }
+    }
+    return m;
+  }
+
+  /**
+   * --overwrite replaces the dataset only when the new one is complete: a prep that fails on bad
+   * input keeps the old one whole (a user audit: it was deleted before the new prep was checked).
+   */
+  @Test
+  void overwriteKeepsTheOldDatasetUntilTheNewOneIsComplete() throws IOException {
+    Map<String, byte[]> before = contents(ds);
+    double[] v = new double[2 * 3 * 1];
+    v[4] = Double.NaN;
+    Path x = TestFiles.writeNpy(tmp.resolve("nan-over.npy"), "<f8", false, new int[] {2, 3, 1}, v);
+    NpySource bad = new NpySource(new NpySource.Options(x.toString(), "NTF", null, null, false, 0), conf);
+    fails(IllegalArgumentException.class, () -> Prep.run(bad, new PrepOptions(ds.toUri(), 1, 0, false, true), conf), "NaN");
+    Map<String, byte[]> after = contents(ds);
+    assertEquals(before.keySet(), after.keySet());
+    before.forEach((name, bytes) -> assertTrue(Arrays.equals(bytes, after.get(name)), name + " changed"));
+    assertEquals(List.of(), stagingBeside(ds), "a staging directory left beside the dataset");
+
+    Manifest replaced = Prep.run(new SineSource(SineSource.Options.defaults(7, 6, 2)), new PrepOptions(ds.toUri(), 3, 0, false,
+        true), conf);
+    assertEquals(replaced, Dataset.open(ds.toUri(), conf).manifest());
+    assertEquals(7, replaced.spec().steps());
+    assertEquals(List.of(), stagingBeside(ds), "the old dataset or the staging directory left beside it");
   }
 
   @Test

@@ -146,6 +146,31 @@ class SequenceTablesTest {
         + " out (source.counts.series_without_windows in the manifest)"), warnings);
   }
 
+  /** prep table --overwrite keeps the old dataset when the new table's data is refused (found in pass 2's rows too). */
+  @Test
+  void overwriteKeepsTheOldDatasetWhenTheNewTableIsRefused() throws IOException {
+    Path out = tmp.resolve("kept");
+    TableSpec s = spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false);
+    Manifest old = SequenceTables.prep(sensors(3, 7), s, out.toString());
+    byte[] manifest = Files.readAllBytes(out.resolve(Manifest.FILE_NAME));
+    // a NaN inside a window of a long series: found when pass 2 cuts it, after the output was prepared
+    List<Row> rows = new ArrayList<>();
+    for (Row r : sensors(3, 7).collectAsList()) {
+      rows.add(r.getString(0).equals("s1") && r.getLong(1) == 4 ? RowFactory.create("s1", 4L, Double.NaN, -4.0) : r);
+    }
+    assertThrows(IllegalArgumentException.class,
+        () -> SequenceTables.prep(spark.createDataFrame(rows, LONG), s, out.toString(), true));
+    assertArrayEquals(manifest, Files.readAllBytes(out.resolve(Manifest.FILE_NAME)));
+    assertEquals(old, io.sparkrnn.data.Dataset.open(out.toUri(), TestFiles.localConf()).manifest());
+    assertTrue(io.sparkrnn.data.Dataset.inspect(out.toUri(), TestFiles.localConf()).ok(), "the old shards intact");
+    // and a good one replaces it, leaving nothing beside it
+    Manifest replaced = SequenceTables.prep(sensors(4, 7), s, out.toString(), true);
+    assertEquals(8, replaced.sequences(Split.TRAIN));
+    try (Stream<Path> beside = Files.list(tmp)) {
+      assertEquals(List.of(), beside.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".kept.")).toList());
+    }
+  }
+
   @Test
   void sameBytesForAnyInputPartitioningAndBucketCount() throws IOException {
     Dataset<Row> table = sensors(23, 40);

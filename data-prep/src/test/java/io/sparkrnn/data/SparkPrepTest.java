@@ -78,4 +78,25 @@ class SparkPrepTest {
         () -> SparkPrep.run(sc, source, new PrepOptions(out.toUri(), 2, 0, false, false), 2, 2));
     assertFalse(Files.exists(out), () -> "left behind: " + listingOrEmpty(out) + " after " + e);
   }
+
+  /** --overwrite of a dataset by a job that fails keeps the old dataset whole (it was deleted before the job ran). */
+  @Test
+  void aFailedOverwriteKeepsTheOldDataset() throws Exception {
+    Path out = tmp.resolve("kept");
+    Prep.run(new SineSource(SineSource.Options.defaults(8, 6, 1)), new PrepOptions(out.toUri(), 2, 0, false, false),
+        TestFiles.localConf());
+    List<String> before = listing(out);
+    String manifest = Files.readString(out.resolve(Manifest.FILE_NAME));
+    SineSource other = new SineSource(SineSource.Options.defaults(9, 6, 2));
+    assertThrows(Exception.class, () -> SparkPrep.run(sc, other, new PrepOptions(out.toUri(), 2, 0, false, true), 2, 2));
+    assertEquals(before, listing(out));
+    assertEquals(manifest, Files.readString(out.resolve(Manifest.FILE_NAME)));
+    try (Stream<Path> beside = Files.list(tmp)) {
+      assertEquals(List.of("kept"), beside.map(p -> p.getFileName().toString()).sorted().toList(), "staging left beside it");
+    }
+    // without the failure the new dataset takes its place
+    Manifest replaced = SparkPrep.run(sc, other, new PrepOptions(out.toUri(), 2, 0, false, true), -1, 0);
+    assertEquals(9, replaced.spec().steps());
+    assertEquals(replaced, Dataset.open(out.toUri(), TestFiles.localConf()).manifest());
+  }
 }

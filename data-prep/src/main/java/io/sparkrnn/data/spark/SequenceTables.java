@@ -150,9 +150,9 @@ public final class SequenceTables {
     PrepOptions options = new PrepOptions(new Path(outUri).toUri(), spec.batch(), spec.validationFraction(),
         spec.normalize(), overwrite, normalizationFrom, normalizationSource);
     FileSystem fs = FileSystems.get(options.out(), sc.hadoopConfiguration());
-    Path dir = fs.makeQualified(new Path(options.out()));
-    // fail before any job on an output that prepareDirectory would refuse later
-    DatasetWriter.checkDirectory(fs, dir, overwrite);
+    Path out = fs.makeQualified(new Path(options.out()));
+    // fail before any job on an output that DatasetWriter.prepare would refuse later
+    DatasetWriter.checkDirectory(fs, out, overwrite);
 
     int buckets = spec.partitions() > 0 ? spec.partitions()
         : Integer.parseInt(table.sparkSession().conf().get("spark.sql.shuffle.partitions"));
@@ -160,7 +160,8 @@ public final class SequenceTables {
     JavaRDD<InternalRow> rows = sortedRows(table, spec, layout, buckets).queryExecution().toRdd().toJavaRDD();
     TableRows cutter = layout.rows(spec);
     JobScope scope = JobScope.open(sc, "prep-table");
-    boolean created = false;
+    DatasetWriter.Output output = null;
+    Path dir = out;
     try {
       scope.describe("prep table: pass 1 of 2, count windows" + (spec.normalize() ? " and moments" : ""));
       int normOutputs = spec.classes() > 0 ? 0 : layout.targetWidth;
@@ -178,6 +179,10 @@ public final class SequenceTables {
       for (byte[] b : partials) {
         total.merge((PassOne) deserialize(b));
       }
+      // after pass 1, so that bad data found there leaves nothing; with --overwrite the shards go to a
+      // staging directory that replaces the old dataset at commit
+      output = DatasetWriter.prepare(fs, out, overwrite);
+      dir = output.writeDir();
       Plan plan = total.plan(spec, layout, buckets, dir.toString(), options);
       LOG.info("prep table: pass 1 in {} s: {} rows, {} series, {} train + {} validation windows",
           String.format("%.1f", (System.nanoTime() - pass1Start) / 1e9), total.stats.rows, total.stats.series,
@@ -191,7 +196,6 @@ public final class SequenceTables {
       long pass2Start = System.nanoTime();
       Prep.checkBatch(plan.dataset, options);
 
-      created = DatasetWriter.prepareDirectory(fs, dir, overwrite);
       scope.describe("prep table: pass 2 of 2, write " + plan.shards() + " shards");
       SerializableConfiguration conf = new SerializableConfiguration(sc.hadoopConfiguration());
       JavaPairRDD<Long, byte[]> pieces = rows.mapPartitionsToPair(it -> {
@@ -222,15 +226,15 @@ public final class SequenceTables {
         }
       }
       Manifest manifest = new Manifest(plan.dataset, List.of(shards), plan.normalization);
-      DatasetWriter.commitManifest(fs, dir, manifest);
+      output.commit(manifest);
       LOG.info("prep table: pass 2 in {} s: {} shards written to {}",
-          String.format("%.1f", (System.nanoTime() - pass2Start) / 1e9), shards.length, dir);
+          String.format("%.1f", (System.nanoTime() - pass2Start) / 1e9), shards.length, out);
       return manifest;
     } catch (Exception e) {
       // Spark's SparkException is checked but not declared by collect(), hence Exception here.
       scope.cancel();
-      if (created) {
-        DatasetWriter.deleteQuietly(fs, dir);
+      if (output != null) {
+        output.abort();
       }
       throw unwrap(e);
     } finally {

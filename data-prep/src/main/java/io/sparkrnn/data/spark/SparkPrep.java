@@ -65,8 +65,7 @@ public final class SparkPrep {
     List<ShardPlan.Entry> plan = ShardPlan.plan(source.count(), options.batch(), options.validationFraction());
     SerializableConfiguration conf = new SerializableConfiguration(sc.hadoopConfiguration());
     FileSystem fs = FileSystems.get(options.out(), sc.hadoopConfiguration());
-    Path dir = fs.makeQualified(new Path(options.out()));
-    String dirName = dir.toString();
+    Path out = fs.makeQualified(new Path(options.out()));
 
     Normalization normalization = options.normalization(spec, () -> {
       List<ShardPlan.Entry> train = new ArrayList<>();
@@ -82,11 +81,14 @@ public final class SparkPrep {
       return Prep.mergeInOrder(spec, partials).toNormalization();
     });
 
-    boolean created = DatasetWriter.prepareDirectory(fs, dir, options.overwrite());
+    // with --overwrite the shards go to a staging directory that replaces the old dataset at commit
+    DatasetWriter.Output output = DatasetWriter.prepare(fs, out, options.overwrite());
+    Path dir = output.writeDir();
+    String dirName = dir.toString();
     try (JobScope scope = JobScope.open(sc, "prep")) {
       try {
         Normalization norm = normalization;
-        scope.describe("prep " + spec.task() + " -> " + dirName);
+        scope.describe("prep " + spec.task() + " -> " + out);
         List<ShardInfo> shards = sc.parallelize(plan, Math.min(plan.size(), MAX_PARTITIONS))
             .map(e -> writeShard(source, spec, norm, e, conf, dirName, failShard, failingAttempts))
             .collect();
@@ -97,15 +99,15 @@ public final class SparkPrep {
           }
         }
         Manifest manifest = new Manifest(spec, shards, normalization);
-        DatasetWriter.commitManifest(fs, dir, manifest);
+        output.commit(manifest);
         return manifest;
       } catch (Exception e) {
         // Spark's SparkException is checked but not declared by collect(), hence Exception here.
         // Tasks of a failed job may still be running; cancel them and wait, or one could publish a
         // shard after the cleanup below.
         scope.cancel();
-        if (created) {
-          DatasetWriter.deleteQuietly(fs, dir);
+        if (output.created()) {
+          output.abort();
         } else {
           for (ShardPlan.Entry entry : plan) {
             DatasetWriter.deleteQuietly(fs, new Path(dir, entry.file()));

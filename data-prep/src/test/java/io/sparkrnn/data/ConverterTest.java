@@ -138,4 +138,25 @@ class ConverterTest {
     Dataset ds = Dataset.open(tmp.resolve("ds").toUri(), conf);
     assertArrayEquals(new int[] {3, 1}, ds.read(ds.shards(Split.TRAIN).get(0)).lengths());
   }
+
+  /**
+   * With --sequence-column and the default targets (the inputs) the horizon is 1, next-row
+   * forecasting, as prep table's: it was 0, so y_t = x_t and the model learned the identity (a
+   * user audit). An explicit --horizon 0 still gives that.
+   */
+  @Test
+  void csvSequencesWithTheInputsAsTargetsForecastTheNextRow() throws IOException {
+    Path p = tmp.resolve("next.csv");
+    Files.writeString(p, "id,a\ns1,0\ns1,1\ns1,2\ns1,3\ns1,4\ns2,10\ns2,11\ns2,12\n");
+    CsvSource s = new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 0, 0, -1, false, "id", 0, ','), conf);
+    assertEquals(4, s.spec().steps(), "s1's 5 rows give 4 steps, each with the next row as target");
+    Batch b = s.read(0, 2, conf);
+    assertArrayEquals(new int[] {4, 2}, b.lengths());
+    for (int t = 0; t < 4; t++) {
+      assertEquals((float) t, b.x()[b.xAt(t, 0, 0)]);
+      assertEquals((float) (t + 1), b.targets()[t * 2], "y_" + t + " of s1 = the next row's a");
+    }
+    CsvSource same = new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 0, 0, 0, false, "id", 0, ','), conf);
+    assertEquals(5, same.spec().steps(), "--horizon 0 as asked");
+  }
 }

@@ -226,7 +226,8 @@ public final class PrepCommand implements Runnable {
     int steps;
     @Option(names = "--stride", defaultValue = "0", description = "Rows between window starts (default: T).") int stride;
     @Option(names = "--horizon", defaultValue = "-1",
-        description = "Rows from an input to its target (default 1 for windows, 0 with --sequence-column).")
+        description = "Rows from an input to its target (default 1 for windows; with --sequence-column 1 when a target is"
+            + " an input, else 0).")
     int horizon;
     @Option(names = "--seq2one", description = "One target per sequence (from its last step).") boolean seq2one;
     @Option(names = "--sequence-column", description = "Column whose value names the sequence of each row.")

@@ -30,8 +30,9 @@ import org.apache.hadoop.conf.Configuration;
  *       x_t = row t, y_t = row t + horizon (seq2one: row L − 1 + horizon). T is the longest L
  *       unless given; shorter sequences are right-padded with lengths.
  * </ul>
- * horizon defaults to 1 in window mode (forecast the next step) and 0 in sequence mode (labels on
- * the same row). Lines are numbered from 1, the header being line 1.
+ * horizon defaults to 1 in window mode (forecast the next step); in sequence mode to 1 when a
+ * target column is also an input (the default targets are the inputs) and 0 otherwise (labels on
+ * the same row), as prep table's. Lines are numbered from 1, the header being line 1.
  */
 public final class CsvSource implements SequenceSource {
   private static final long serialVersionUID = 1L;
@@ -209,7 +210,13 @@ public final class CsvSource implements SequenceSource {
       }
       info.put("stride", (long) stride);
     } else {
-      horizon = o.horizon() < 0 ? 0 : o.horizon();
+      // as prep table: 1 when a target is also an input (forecast the next row: with 0 the default
+      // targets, the inputs themselves, would be y_t = x_t), else 0 (labels on the same row)
+      boolean targetIsInput = false;
+      for (String t : targetNames) {
+        targetIsInput |= inputNames.stream().anyMatch(t::equalsIgnoreCase);
+      }
+      horizon = o.horizon() < 0 ? (targetIsInput ? 1 : 0) : o.horizon();
       stride = 0;
       seqStarts.add(rows);
       starts = seqStarts.stream().mapToInt(Integer::intValue).toArray();

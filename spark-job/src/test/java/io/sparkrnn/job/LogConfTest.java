@@ -49,6 +49,13 @@ class LogConfTest {
         "kernel.aparapi.DeviceFallbackException", "kernel.aparapi.DeviceUnavailableException"}) {
       assertEquals(false, logged(conf, tsm, Level.WARN, lostBadInput.replace("data.spark.TableDataException", kind)), kind);
     }
+    // the tasks killed beside it when the stage is cancelled repeat the failure inside their own line (a user audit)
+    String killedBeside = "Lost task 115.0 in stage 3.0 (TID 200) (localhost executor driver): TaskKilled (Stage cancelled: Job"
+        + " aborted due to stage failure: Task 0 in stage 3.0 failed 1 times, most recent failure: " + lostBadInput
+        + "\nDriver stacktrace:)";
+    assertEquals(false, logged(conf, tsm, Level.WARN, killedBeside));
+    assertEquals(true, logged(conf, tsm, Level.WARN, killedBeside.replace("io.sparkrnn.data.spark.TableDataException",
+        "java.lang.IllegalStateException")), "a bug's stays");
     // a bug, or a bad-input class named only further down the trace: the scheduler's line and its trace stay
     String lostBug = "Lost task 0.0 in stage 6.0 (TID 203) (localhost executor driver): java.lang.IllegalStateException: x\n"
         + "\tat io.sparkrnn.data.spark.TableRows.add(TableRows.java:366)\nCaused by: io.sparkrnn.kernel.BadInputException: y\n";

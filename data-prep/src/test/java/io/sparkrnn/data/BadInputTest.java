@@ -218,6 +218,22 @@ class BadInputTest {
         -1, false, null, 0, ','), conf), "line 3, column 'b'", "not finite");
   }
 
+  /** In a directory of part files an error names the part and its own line (it named the directory and a running count). */
+  @Test
+  void aBadCellInAPartFileNamesThePartAndItsLine() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("parts"));
+    Files.writeString(dir.resolve("part-00000.csv"), "a,b\n1,2\n3,4\n5,6\n");
+    Files.writeString(dir.resolve("part-00001.csv"), "a,b\n7,8\n9,x\n");
+    Files.writeString(dir.resolve("_SUCCESS"), "");
+    fails(IllegalArgumentException.class, () -> new CsvSource(new CsvSource.Options(dir.toString(), List.of(), List.of(), 2, 1,
+        -1, false, null, 0, ','), conf), "part-00001.csv line 3, column 'b': 'x' is not a number");
+    // without a header the lines count from 1 in each part
+    Files.writeString(dir.resolve("part-00000.csv"), "1,2\n3,4\n");
+    Files.writeString(dir.resolve("part-00001.csv"), "7,8\n9,x\n");
+    fails(IllegalArgumentException.class, () -> new CsvSource(new CsvSource.Options(dir.toString(), List.of(), List.of(), 2, 1,
+        -1, false, null, 0, ',', false), conf), "part-00001.csv line 2, column '_c1': 'x' is not a number");
+  }
+
   @Test
   void raggedOrUnsupportedNpyIsRefused() throws IOException {
     Path ragged = tmp.resolve("ragged.npy");

@@ -95,7 +95,9 @@ public final class CsvSource implements SequenceSource {
     this.o = options;
     String file = o.input();
     boolean hasHeader = o.header() == null || o.header();
-    List<String> lines = readLines(file, conf, hasHeader, o.delimiter());
+    // where each line came from, for a directory of part files: "…/part-00001.csv line 3"
+    List<String> origins = new ArrayList<>();
+    List<String> lines = readLines(file, conf, hasHeader, o.delimiter(), origins);
     int lineCount = lines.size();
     if (lineCount == 0) {
       throw new BadInputException(file + ": empty input (no header row)");
@@ -116,10 +118,14 @@ public final class CsvSource implements SequenceSource {
         header.add("_c" + c);
       }
       lines.add(0, String.join(String.valueOf(o.delimiter()), header));
+      if (!origins.isEmpty()) {
+        origins.add(0, "");
+      }
       lineCount++;
     }
-    // messages number lines as in the file: the header (if any) is line 1
+    // messages number lines as in the file: the header (if any) is line 1; data row r is lines[r + 1]
     int lineOffset = hasHeader ? 2 : 1;
+    java.util.function.IntFunction<String> at = r -> origins.isEmpty() ? file + " line " + (r + lineOffset) : origins.get(r + 1);
     Map<String, Integer> column = new LinkedHashMap<>();
     for (int c = 0; c < header.size(); c++) {
       if (column.put(header.get(c), c) != null) {
@@ -164,27 +170,26 @@ public final class CsvSource implements SequenceSource {
     Set<String> seenIds = new HashSet<>();
     String currentId = null;
     for (int r = 0; r < rows; r++) {
-      int line = r + lineOffset;
       List<String> cells = split(lines.get(r + 1), o.delimiter());
       if (cells.size() != header.size()) {
-        throw new BadInputException(file + " line " + line + ": " + cells.size() + " fields, the header has "
+        throw new BadInputException(at.apply(r) + ": " + cells.size() + " fields, the header has "
             + header.size());
       }
       for (int k = 0; k < F; k++) {
-        inputs[r * F + k] = number(file, line, header.get(inCols[k]), cells.get(inCols[k]));
+        inputs[r * F + k] = number(at, r, header.get(inCols[k]), cells.get(inCols[k]));
       }
       if (classIds != null) {
-        classIds[r] = classId(file, line, header.get(outCols[0]), cells.get(outCols[0]), o.classes());
+        classIds[r] = classId(at, r, header.get(outCols[0]), cells.get(outCols[0]), o.classes());
       } else {
         for (int k = 0; k < outCols.length; k++) {
-          targets[r * outCols.length + k] = number(file, line, header.get(outCols[k]), cells.get(outCols[k]));
+          targets[r * outCols.length + k] = number(at, r, header.get(outCols[k]), cells.get(outCols[k]));
         }
       }
       if (seqCol != null) {
         String id = cells.get(seqCol).strip();
         if (!id.equals(currentId)) {
           if (!seenIds.add(id)) {
-            throw new BadInputException(file + " line " + line + ": sequence '" + id + "' appears again after"
+            throw new BadInputException(at.apply(r) + ": sequence '" + id + "' appears again after"
                 + " other sequences; rows of one sequence must be consecutive (sort by " + o.sequenceColumn() + ")");
           }
           seqStarts.add(r);
@@ -224,11 +229,11 @@ public final class CsvSource implements SequenceSource {
       for (int i = 0; i + 1 < starts.length; i++) {
         int L = starts[i + 1] - starts[i] - horizon;
         if (L < 1) {
-          throw new BadInputException(file + " line " + (starts[i] + lineOffset) + ": sequence of " + (starts[i + 1] - starts[i])
+          throw new BadInputException(at.apply(starts[i]) + ": sequence of " + (starts[i + 1] - starts[i])
               + " rows is too short for horizon " + horizon);
         }
         if (o.steps() > 0 && L > o.steps()) {
-          throw new BadInputException(file + " line " + (starts[i] + lineOffset) + ": sequence has " + L + " steps, more"
+          throw new BadInputException(at.apply(starts[i]) + ": sequence has " + L + " steps, more"
               + " than --steps " + o.steps());
         }
         longest = Math.max(longest, L);
@@ -256,9 +261,12 @@ public final class CsvSource implements SequenceSource {
   /**
    * The lines of one CSV file, or of a directory of part files as Spark writes them (every file
    * but {@code _SUCCESS}-like and hidden ones, in name order; with a header, each part starts with
-   * the same header line, kept once). Trailing blank lines are dropped.
+   * the same header line, kept once). Trailing blank lines are dropped. For a directory,
+   * {@code origins} gets each returned line's place ({@code PART line N}, as errors name it); for
+   * one file it stays empty (a line's place is its index).
    */
-  static List<String> readLines(String uri, Configuration conf, boolean header, char delimiter) throws IOException {
+  static List<String> readLines(String uri, Configuration conf, boolean header, char delimiter, List<String> origins)
+      throws IOException {
     org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(uri);
     org.apache.hadoop.fs.FileSystem fs = io.sparkrnn.data.FileSystems.get(p, conf);
     org.apache.hadoop.fs.FileStatus status;
@@ -298,13 +306,20 @@ public final class CsvSource implements SequenceSource {
         if (firstHeader == null) {
           firstHeader = partLines.get(0);
           lines.add(firstHeader);
+          origins.add(part + " line 1");
         } else if (!partLines.get(0).equals(firstHeader)) {
           throw new BadInputException(part + " line 1: header '" + partLines.get(0) + "' differs from the first"
               + " part's '" + firstHeader + "'");
         }
         lines.addAll(partLines.subList(1, partLines.size()));
+        for (int i = 2; i <= partLines.size(); i++) {
+          origins.add(part + " line " + i);
+        }
       } else {
         lines.addAll(partLines);
+        for (int i = 1; i <= partLines.size(); i++) {
+          origins.add(part + " line " + i);
+        }
       }
     }
     if (lines.isEmpty()) {
@@ -349,31 +364,31 @@ public final class CsvSource implements SequenceSource {
     return out;
   }
 
-  private static float number(String file, int line, String column, String cell) {
+  private static float number(java.util.function.IntFunction<String> at, int r, String column, String cell) {
     float v;
     try {
       v = Float.parseFloat(cell);
     } catch (NumberFormatException e) {
-      throw new BadInputException(file + " line " + line + ", column '" + column + "': '" + cell
+      throw new BadInputException(at.apply(r) + ", column '" + column + "': '" + cell
           + "' is not a number");
     }
     if (!Float.isFinite(v)) {
-      throw new BadInputException(file + " line " + line + ", column '" + column + "': " + cell
+      throw new BadInputException(at.apply(r) + ", column '" + column + "': " + cell
           + " is not finite (NaN or Inf are not allowed)");
     }
     return v;
   }
 
-  private static int classId(String file, int line, String column, String cell, int classes) {
+  private static int classId(java.util.function.IntFunction<String> at, int r, String column, String cell, int classes) {
     int v;
     try {
       v = Integer.parseInt(cell);
     } catch (NumberFormatException e) {
-      throw new BadInputException(file + " line " + line + ", column '" + column + "': '" + cell
+      throw new BadInputException(at.apply(r) + ", column '" + column + "': '" + cell
           + "' is not an integer class id");
     }
     if (v < 0 || v >= classes) {
-      throw new BadInputException(file + " line " + line + ", column '" + column + "': class id " + v
+      throw new BadInputException(at.apply(r) + ", column '" + column + "': class id " + v
           + " is outside [0, " + classes + ")");
     }
     return v;

@@ -201,7 +201,7 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
       vocabulary = new ArrayList<>();
       for (Object o : list(m, "vocabulary")) {
         if (!(o instanceof String s)) {
-          throw new BadInputException("vocabulary entries must be strings, found " + o);
+          throw new BadInputException("vocabulary entries must be strings, found " + Json.write(o));
         }
         vocabulary.add(s);
       }
@@ -214,7 +214,7 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
     Map<String, Object> sourceMap = (Map<String, Object>) source;
     Object vl = m.get("variable_length");
     if (!(vl instanceof Boolean variable)) {
-      throw new BadInputException("variable_length must be true or false, found " + vl);
+      throw new BadInputException("variable_length must be true or false, found " + Json.write(vl));
     }
     DatasetSpec spec = new DatasetSpec(string(m, "task"), dim(m, "features"), dim(m, "outputs"), dim(m, "steps"),
         mode, loss, variable, vocabulary, sourceMap);
@@ -274,21 +274,21 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
   private static String normalizationFrom(Object from) {
     if (!(from instanceof String s)) {
       throw new BadInputException("normalization.from must be a string (the model or dataset the statistics were taken"
-          + " from), found " + from);
+          + " from), found " + Json.write(from));
     }
     return s;
   }
 
   private static String string(Map<String, Object> m, String key) {
     if (!(m.get(key) instanceof String s)) {
-      throw new BadInputException(key + " must be a string, found " + m.get(key));
+      throw new BadInputException(key + " must be a string, found " + Json.write(m.get(key)));
     }
     return s;
   }
 
   private static long integer(Map<String, Object> m, String key) {
     if (!(m.get(key) instanceof Long l)) {
-      throw new BadInputException(key + " must be an integer, found " + m.get(key));
+      throw new BadInputException(key + " must be an integer, found " + Json.write(m.get(key)));
     }
     return l;
   }
@@ -303,7 +303,7 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
 
   private static List<?> list(Map<String, Object> m, String key) {
     if (!(m.get(key) instanceof List<?> l)) {
-      throw new BadInputException(key + " must be a list, found " + m.get(key));
+      throw new BadInputException(key + " must be a list, found " + Json.write(m.get(key)));
     }
     return l;
   }
@@ -313,7 +313,7 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
     double[] out = new double[l.size()];
     for (int i = 0; i < out.length; i++) {
       if (!(l.get(i) instanceof Number n)) {
-        throw new BadInputException("normalization." + key + "[" + i + "] must be a number, found " + l.get(i));
+        throw new BadInputException("normalization." + key + "[" + i + "] must be a number, found " + Json.write(l.get(i)));
       }
       out[i] = n.doubleValue();
     }

@@ -136,6 +136,16 @@ class BadInputTest {
         "normalization.from must be a string", "found 3");
   }
 
+  /** A manifest's wrong value is shown as JSON ("6", a string), and its kind in JSON's words (not ArrayList). */
+  @Test
+  void manifestErrorsShowValuesAndKindsAsJson() throws IOException {
+    String json = Files.readString(ds.resolve(Manifest.FILE_NAME));
+    Files.writeString(ds.resolve(Manifest.FILE_NAME), json.replaceFirst("\"steps\": 5", "\"steps\": \"5\""));
+    fails(IllegalArgumentException.class, () -> Dataset.open(ds.toUri(), conf), "steps must be an integer, found \"5\"");
+    Files.writeString(ds.resolve(Manifest.FILE_NAME), "[" + json + "]");
+    fails(IllegalArgumentException.class, () -> Dataset.open(ds.toUri(), conf), "expected a JSON object, found an array");
+  }
+
   @Test
   void manifestPathsOutsideTheDatasetAreRefused() throws IOException {
     String json = Files.readString(ds.resolve(Manifest.FILE_NAME));

@@ -246,8 +246,13 @@ public final class Json {
     return new BadInputException("invalid JSON at character " + pos + ": " + what);
   }
 
+  /** A parsed value's JSON kind, for messages: "an array", not the Java class that holds it. */
   private static String describe(Object v) {
-    return v == null ? "null" : v.getClass().getSimpleName();
+    if (v == null) {
+      return "null";
+    }
+    return v instanceof Map ? "an object" : v instanceof List ? "an array" : v instanceof String ? "a string"
+        : v instanceof Boolean ? "a boolean" : v instanceof Number ? "a number" : v.getClass().getSimpleName();
   }
 
   /** Compact JSON text of a value built from the types listed in the class comment. */

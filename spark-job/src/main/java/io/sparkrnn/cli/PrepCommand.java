@@ -393,6 +393,17 @@ public final class PrepCommand implements Runnable {
       }
     }
 
+    private static boolean allNumbers(String[] names) {
+      for (String n : names) {
+        try {
+          Double.parseDouble(n.strip());
+        } catch (NumberFormatException e) {
+          return false;
+        }
+      }
+      return names.length > 0;
+    }
+
     /** The table, filtered; Spark's analysis errors (no such path, format or column) as bad input. */
     private Dataset<Row> read(SparkSession spark) {
       try {
@@ -405,6 +416,14 @@ public final class PrepCommand implements Runnable {
             reader = reader.option("header", "true").option("inferSchema", "true");
           }
           table = reader.options(readerOptions).load(source);
+          if (format.equals("csv") && !readerOptions.containsKey("header") && allNumbers(table.columns())) {
+            // as prep csv: Spark's df.write.csv writes no header, and its first row would name the columns
+            throw new BadInputException(source + " (--format csv): the first line's fields are all numbers ("
+                + String.join(",", java.util.Arrays.asList(table.columns()).subList(0, Math.min(3, table.columns().length)))
+                + (table.columns().length > 3 ? ",..." : "") + "), so it looks like data, not a header (Spark's"
+                + " df.write.csv writes none); pass --option header=false to read it as data (columns _c0, _c1, ...),"
+                + " or --option header=true if it really is the header");
+          }
         }
         return where == null ? table : table.where(where);
       } catch (Exception e) {

@@ -115,4 +115,23 @@ class PrepCommandTest {
     InferenceCommandsTest.assertFails(r, "none-*.parquet (--format parquet): no such file or directory");
     assertFalse(Files.exists(tmp.resolve("never")));
   }
+
+  /**
+   * A headerless CSV (as Spark's df.write.csv writes it) read with --format csv: its first row would
+   * name the columns, and the error was "column 'k' not found; the table has [00, 01, 0.0, ...]"
+   * (a user audit). Refused as prep csv refuses it; --option header=false reads it as data.
+   */
+  @Test
+  void aHeaderlessCsvTableIsToldApartFromOneWithAHeader() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("headerless"));
+    Files.writeString(dir.resolve("part-00000.csv"), "0,0,0.5\n0,1,0.7\n0,2,0.9\n0,3,1.1\n");
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("prep", "table", dir.toString(), "--format", "csv", "--key", "k",
+        "--order", "t", "--inputs", "v", "--steps", "2", "--out", tmp.resolve("never-csv").toString(), "--master", "local[1]");
+    InferenceCommandsTest.assertFails(r, dir + " (--format csv): the first line's fields are all numbers (",
+        "--option header=false");
+    r = InferenceCommandsTest.run("prep", "table", dir.toString(), "--format", "csv", "--option", "header=false", "--key", "_c0",
+        "--order", "_c1", "--inputs", "_c2", "--steps", "2", "--out", tmp.resolve("headerless-ds").toString(), "--master",
+        "local[1]");
+    assertEquals(0, r.code(), r.err());
+  }
 }

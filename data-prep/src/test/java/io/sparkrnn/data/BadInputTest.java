@@ -228,6 +228,12 @@ class BadInputTest {
         -1, false, null, 0, ','), conf), "line 3, column 'b'", "not finite");
   }
 
+  @Test
+  void csvWindowsWithoutStepsSayStepsIsRequired() {
+    fails(IllegalArgumentException.class, () -> new CsvSource.Options("x.csv", List.of(), List.of(), 0, 0, -1, false, null, 0,
+        ','), "--steps T is required without --sequence-column");
+  }
+
   /** In a directory of part files an error names the part and its own line (it named the directory and a running count). */
   @Test
   void aBadCellInAPartFileNamesThePartAndItsLine() throws IOException {

@@ -66,7 +66,8 @@ public final class CsvSource implements SequenceSource {
         throw new BadInputException("csv: an input file is required");
       }
       if (sequenceColumn == null && steps < 1) {
-        throw new BadInputException("--steps must be at least 1 in window mode, found " + steps);
+        throw new BadInputException(steps == 0 ? "--steps T is required without --sequence-column (windows of T rows;"
+            + " with --sequence-column each sequence is its rows)" : "--steps must be at least 1, found " + steps);
       }
       if (steps < 0 || stride < 0 || horizon < -1 || classes < 0) {
         throw new BadInputException("--steps, --stride, --horizon and --classes must not be negative");

@@ -24,8 +24,8 @@ import org.apache.hadoop.fs.Path;
  * a reader would accept.
  *
  * <p>Call order: {@link #create} → {@link #write}* → {@link #commit} (or {@link #abort}, which
- * {@link #close} does when commit was not reached). Not thread-safe. On abort the shards written
- * are deleted, and the directory too when this writer created it.
+ * {@link #close} does when commit was not reached). Not thread-safe. On abort what was written is
+ * deleted, and the directory too when this writer created it ({@link Output#abort}).
  *
  * <p>The static helpers ({@link #prepare}, {@link #publishShard}, {@link #commitManifest},
  * {@link #deleteQuietly}) are the same steps for the Spark job, where tasks write shards and the
@@ -73,8 +73,6 @@ public final class DatasetWriter implements Closeable {
     }
     String file = ShardInfo.fileName(index);
     byte[] bytes = ShardCodec.encode(batch, spec, file);
-    // Record the name before writing so that abort removes a half-published shard too.
-    written.put(index, null);
     ShardInfo info = publishShard(fs, dir, file, split, batch.batchSize(), bytes, "local-" + ProcessHandle.current().pid());
     written.put(index, info);
     return info;
@@ -102,14 +100,7 @@ public final class DatasetWriter implements Closeable {
       return;
     }
     finished = true;
-    if (output.created()) {
-      deleteQuietly(fs, dir);
-    } else {
-      for (Integer index : written.keySet()) {
-        deleteQuietly(fs, new Path(dir, ShardInfo.fileName(index)));
-      }
-      deleteQuietly(fs, new Path(dir, TEMP_DIR));
-    }
+    output.abort();
   }
 
   @Override
@@ -132,10 +123,13 @@ public final class DatasetWriter implements Closeable {
     if (state == OutputState.EMPTY) {
       return new Output(fs, dir, dir, false);
     }
-    Path writeDir = state == OutputState.DATASET && dir.getParent() != null
-        ? new Path(dir.getParent(), "." + dir.getName() + ".tmp-" + java.util.UUID.randomUUID()) : dir;
-    if (writeDir == dir && state == OutputState.DATASET && !fs.delete(dir, true)) {   // the root: nowhere beside it
-      throw new IOException(dir + ": could not delete the old dataset");
+    Path writeDir = dir;
+    if (state == OutputState.DATASET) {
+      if (dir.getParent() != null) {
+        writeDir = new Path(dir.getParent(), "." + dir.getName() + ".tmp-" + java.util.UUID.randomUUID());
+      } else if (!fs.delete(dir, true)) {   // the root: nowhere beside it to stage
+        throw new IOException(dir + ": could not delete the old dataset");
+      }
     }
     if (!fs.mkdirs(writeDir)) {
       throw new IOException(writeDir + ": could not create the dataset directory");
@@ -191,7 +185,8 @@ public final class DatasetWriter implements Closeable {
 
     /**
      * Deletes what a failed prep wrote: the directory when it was made here, else (an empty
-     * directory given as --out) everything now in it. An old dataset is never touched.
+     * directory given as --out) everything now in it: shards, {@code _temporary}. An old dataset is
+     * never touched. The one cleanup of the local, Spark and table preps.
      */
     public void abort() {
       if (created) {

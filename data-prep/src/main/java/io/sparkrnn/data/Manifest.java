@@ -89,12 +89,21 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
 
   /** The shard with this file name, or an error naming it. */
   public ShardInfo shard(String file) {
+    ShardInfo s = findShard(file);
+    if (s == null) {
+      throw new BadInputException("manifest lists no shard '" + file + "'");
+    }
+    return s;
+  }
+
+  /** The entry of shard {@code file}, or null when the manifest lists none of that name. */
+  public ShardInfo findShard(String file) {
     for (ShardInfo s : shards) {
       if (s.file().equals(file)) {
         return s;
       }
     }
-    throw new BadInputException("manifest lists no shard '" + file + "'");
+    return null;
   }
 
   /** Number of sequences in one split. */

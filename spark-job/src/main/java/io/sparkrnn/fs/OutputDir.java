@@ -77,9 +77,10 @@ public final class OutputDir {
         FileSystem raw = local.getRawFileSystem();
         for (FileStatus st : raw.listStatus(folder)) {
           String name = st.getPath().getName();
-          if (st.isFile() && name.startsWith(".") && name.endsWith(".crc")
-              && TEMPORARY.matcher(name.substring(1, name.length() - 4)).matches()
-              && !raw.exists(new Path(folder, name.substring(1, name.length() - 4))) && raw.delete(st.getPath(), false)) {
+          String of = name.length() > 5 && name.startsWith(".") && name.endsWith(".crc")
+              ? name.substring(1, name.length() - 4) : null;   // the file the checksum is of
+          if (st.isFile() && of != null && TEMPORARY.matcher(of).matches() && !raw.exists(new Path(folder, of))
+              && raw.delete(st.getPath(), false)) {
             removed++;
           }
         }

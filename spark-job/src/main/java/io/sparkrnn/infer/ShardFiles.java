@@ -43,12 +43,9 @@ public final class ShardFiles {
         } catch (java.io.IOException | IllegalArgumentException unreadable) {
           dataset = null;   // not a dataset after all: the file's own checks stand
         }
-        if (dataset != null) {
-          for (io.sparkrnn.data.ShardInfo info : dataset.manifest().shards()) {
-            if (info.file().equals(p.getName())) {
-              return dataset.readChecked(info, conf);
-            }
-          }
+        io.sparkrnn.data.ShardInfo info = dataset == null ? null : dataset.manifest().findShard(p.getName());
+        if (info != null) {
+          return dataset.readChecked(info, conf);
         }
       }
     }

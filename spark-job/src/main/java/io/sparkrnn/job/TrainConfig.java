@@ -185,7 +185,7 @@ public record TrainConfig(
   private static List<String> readJobFileLines(Path file, String name) throws IOException {
     String what = "--conf " + name + ": ";
     if (Files.isDirectory(file)) {
-      throw new IOException(what + "is a directory, expected a job file (key = value lines)");
+      throw new IOException(what + IS_A_DIRECTORY);
     }
     if (!Files.exists(file)) {
       throw new java.io.FileNotFoundException(what + "no such file");
@@ -193,12 +193,29 @@ public record TrainConfig(
     if (!Files.isRegularFile(file)) { // a FIFO would block the read for ever
       throw new IOException(what + "not a regular file (a FIFO, socket or device)");
     }
-    if (Files.size(file) > MAX_JOB_FILE_BYTES) {
-      throw new BadInputException(what + Files.size(file) + " bytes, more than a job file (key = value lines) may have ("
+    return jobFileLines(what, Files.size(file), () -> Files.newInputStream(file));
+  }
+
+  private static final String IS_A_DIRECTORY = "is a directory, expected a job file (key = value lines)";
+
+  /** Opens a job file's bytes (a local file or a Hadoop stream). */
+  @FunctionalInterface
+  private interface JobFileStream {
+    java.io.InputStream open() throws IOException;
+  }
+
+  /** The lines of a job file of {@code size} bytes, refused (named by {@code what}) when huge or not UTF-8 text. */
+  private static List<String> jobFileLines(String what, long size, JobFileStream stream) throws IOException {
+    if (size > MAX_JOB_FILE_BYTES) {
+      throw new BadInputException(what + size + " bytes, more than a job file (key = value lines) may have ("
           + MAX_JOB_FILE_BYTES + ")");
     }
+    byte[] bytes;
+    try (java.io.InputStream in = stream.open()) {
+      bytes = in.readNBytes((int) MAX_JOB_FILE_BYTES + 1);
+    }
     try {
-      return Files.readAllLines(file, StandardCharsets.UTF_8);
+      return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString().lines().toList();
     } catch (java.nio.charset.CharacterCodingException e) {
       throw new BadInputException(what + "not a UTF-8 text file; a job file holds key = value lines", e);
     }
@@ -231,22 +248,9 @@ public record TrainConfig(
       throw new java.io.FileNotFoundException(what + "no such file");
     }
     if (status.isDirectory()) {
-      throw new IOException(what + "is a directory, expected a job file (key = value lines)");
+      throw new IOException(what + IS_A_DIRECTORY);
     }
-    if (status.getLen() > MAX_JOB_FILE_BYTES) {
-      throw new BadInputException(what + status.getLen() + " bytes, more than a job file (key = value lines) may have ("
-          + MAX_JOB_FILE_BYTES + ")");
-    }
-    byte[] bytes;
-    try (java.io.InputStream in = fs.open(p)) {
-      bytes = in.readNBytes((int) MAX_JOB_FILE_BYTES + 1);
-    }
-    try {
-      String text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-      return parseJobFile(uri, text.lines().toList());
-    } catch (java.nio.charset.CharacterCodingException e) {
-      throw new BadInputException(what + "not a UTF-8 text file; a job file holds key = value lines", e);
-    }
+    return parseJobFile(uri, jobFileLines(what, status.getLen(), () -> fs.open(p)));
   }
 
   /** {@code key = value} lines; errors name {@code file} and the line. */

@@ -106,14 +106,7 @@ public final class SparkPrep {
         // Tasks of a failed job may still be running; cancel them and wait, or one could publish a
         // shard after the cleanup below.
         scope.cancel();
-        if (output.created()) {
-          output.abort();
-        } else {
-          for (ShardPlan.Entry entry : plan) {
-            DatasetWriter.deleteQuietly(fs, new Path(dir, entry.file()));
-          }
-          DatasetWriter.deleteQuietly(fs, new Path(dir, DatasetWriter.TEMP_DIR));
-        }
+        output.abort();
         throw e;
       }
     }

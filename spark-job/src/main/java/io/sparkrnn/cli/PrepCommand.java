@@ -272,12 +272,13 @@ public final class PrepCommand implements Runnable {
   static final class Table implements Callable<Integer> {
     @Mixin Common common;
     @Parameters(index = "0", paramLabel = "SOURCE",
-        description = "A path (URI) read with --format, or a table name with --format table.") String source;
+        description = "A path (URI) read with --format, or a table name with --format table or jdbc (unless "
+            + "--option dbtable=... or query=... names what to read).") String source;
     @Option(names = "--format", defaultValue = "parquet",
         description = "parquet (default), orc, json, csv (header and schema inferred), jdbc, table (a catalog table) "
             + "or any format on the classpath.") String format;
     @Option(names = "--option", paramLabel = "KEY=VALUE", description = "A reader option (repeatable), e.g. "
-        + "--option header=false, or url=..., dbtable=... for jdbc.") Map<String, String> readerOptions = new LinkedHashMap<>();
+        + "--option header=false, or --option url=jdbc:... for jdbc.") Map<String, String> readerOptions = new LinkedHashMap<>();
     @Option(names = "--where", paramLabel = "SQL", description = "Keep only rows matching this SQL expression.") String where;
     @Option(names = "--key", split = ",", paramLabel = "COL", description = "Entity columns (default: one series).")
     List<String> key = new ArrayList<>();
@@ -319,7 +320,12 @@ public final class PrepCommand implements Runnable {
     public Integer call() throws IOException {
       Map<String, Object> provenance = new LinkedHashMap<>();
       provenance.put("format", format);
-      provenance.put(format.equals("table") ? "table" : "path", source);
+      if (isJdbc()) {   // what was read, never the url, user or password
+        String query = option("query");
+        provenance.put(query != null ? "query" : "table", query != null ? query : jdbcTable());
+      } else {
+        provenance.put(format.equals("table") ? "table" : "path", source);
+      }
       if (where != null) {
         provenance.put("where", where);
       }
@@ -415,7 +421,16 @@ public final class PrepCommand implements Runnable {
           if (format.equals("csv")) {
             reader = reader.option("header", "true").option("inferSchema", "true");
           }
-          table = reader.options(readerOptions).load(source);
+          if (isJdbc()) {
+            // SOURCE names the table unless an option does; no path option, which a driver would get as a property
+            Map<String, String> options = new LinkedHashMap<>(readerOptions);
+            if (option("dbtable") == null && option("query") == null) {
+              options.put("dbtable", source);
+            }
+            table = reader.options(options).load();
+          } else {
+            table = reader.options(readerOptions).load(source);
+          }
           if (format.equals("csv") && !readerOptions.containsKey("header") && allNumbers(table.columns())) {
             // as prep csv: Spark's df.write.csv writes no header, and its first row would name the columns
             throw new BadInputException(source + " (--format csv): the first line's fields are all numbers ("
@@ -427,13 +442,49 @@ public final class PrepCommand implements Runnable {
         }
         return where == null ? table : table.where(where);
       } catch (Exception e) {
+        // the database's refusals (no driver for the URL, no such table, a bad password) and Spark's
+        // checks of the JDBC options (dbtable and query both given) are the user's to fix
+        boolean fromDatabase = isJdbc() && (causedBy(e, java.sql.SQLException.class) || e instanceof IllegalArgumentException);
         if (e instanceof org.apache.spark.sql.AnalysisException || e instanceof ClassNotFoundException
-            || e instanceof org.apache.spark.SparkClassNotFoundException) {
+            || e instanceof org.apache.spark.SparkClassNotFoundException || fromDatabase) {
+          String why = firstLine(e.getMessage());
+          if (fromDatabase && why.contains("No suitable driver")) {
+            why += " for " + java.util.Objects.requireNonNullElse(option("url"), "the url option") + ": put the database's JDBC driver jar on the"
+                + " classpath (bin/spark-rnn: SPARK_RNN_CLASSPATH=driver.jar; spark-submit: --jars or --packages)";
+          }
           throw new BadInputException(source + " (--format " + format + (where == null ? "" : ", --where " + where)
-              + "): " + firstLine(e.getMessage()), e);
+              + "): " + why, e);
         }
         throw e;
       }
+    }
+
+    private boolean isJdbc() {
+      return format.equalsIgnoreCase("jdbc");
+    }
+
+    /** The JDBC table read: --option dbtable, else SOURCE. */
+    private String jdbcTable() {
+      return java.util.Objects.requireNonNullElse(option("dbtable"), source);
+    }
+
+    /** A reader option's value, its key matched as Spark matches it (case-insensitively), or null. */
+    private String option(String key) {
+      for (Map.Entry<String, String> e : readerOptions.entrySet()) {
+        if (e.getKey().equalsIgnoreCase(key)) {
+          return e.getValue();
+        }
+      }
+      return null;
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> kind) {
+      for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+        if (kind.isInstance(t)) {
+          return true;
+        }
+      }
+      return false;
     }
 
     private static String firstLine(String message) {

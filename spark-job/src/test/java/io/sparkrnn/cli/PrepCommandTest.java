@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -133,5 +134,90 @@ class PrepCommandTest {
         "--order", "_c1", "--inputs", "_c2", "--steps", "2", "--out", tmp.resolve("headerless-ds").toString(), "--master",
         "local[1]");
     assertEquals(0, r.code(), r.err());
+  }
+
+  /**
+   * A table behind JDBC (the README lists it among prep table's sources): 3 sensors x 40 steps in
+   * an in-memory H2 database, and the same rows as a CSV file. Both preps read the same rows, so
+   * every shard is byte-identical; only the manifest's source differs.
+   */
+  @Test
+  void aJdbcTableGivesTheSameShardsAsTheSameRowsInAFile() throws Exception {
+    String url = "jdbc:h2:mem:prep_jdbc;DB_CLOSE_DELAY=-1";
+    StringBuilder csv = new StringBuilder("sensor,t,temp,load\n");
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection(url);
+        java.sql.Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE readings (sensor INT, t INT, temp DOUBLE PRECISION, load DOUBLE PRECISION)");
+      try (java.sql.PreparedStatement ins = c.prepareStatement("INSERT INTO readings VALUES (?, ?, ?, ?)")) {
+        for (int s = 0; s < 3; s++) {
+          for (int t = 0; t < 40; t++) {
+            double temp = 20 + 5 * Math.sin(0.3 * t + s);
+            double load = 0.1 * s + 0.01 * t;
+            ins.setInt(1, s);
+            ins.setInt(2, t);
+            ins.setDouble(3, temp);
+            ins.setDouble(4, load);
+            ins.addBatch();
+            csv.append(s).append(',').append(t).append(',').append(temp).append(',').append(load).append('\n');
+          }
+        }
+        ins.executeBatch();
+      }
+    }
+    Path file = Files.writeString(tmp.resolve("readings.csv"), csv);
+    String[] spec = {"--key", "sensor", "--order", "t", "--inputs", "temp,load", "--steps", "8", "--stride", "4",
+        "--normalize", "--batch", "4", "--master", "local[2]"};
+    Path fromJdbc = tmp.resolve("jdbc-ds");
+    // SOURCE names the table when no dbtable or query option does
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format",
+        "jdbc", "--option", "url=" + url, "--out", fromJdbc.toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    Path fromFile = tmp.resolve("csv-ds");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", file.toString(), "--format", "csv", "--out",
+        fromFile.toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    List<Path> shards;
+    try (java.util.stream.Stream<Path> files = Files.list(fromFile)) {
+      shards = files.filter(f -> !f.getFileName().toString().equals("manifest.json")).sorted().toList();
+    }
+    assertFalse(shards.isEmpty());
+    for (Path shard : shards) {
+      Path other = fromJdbc.resolve(shard.getFileName().toString());
+      assertTrue(Files.exists(other), "jdbc dataset lacks " + other.getFileName());
+      assertTrue(java.util.Arrays.equals(Files.readAllBytes(shard), Files.readAllBytes(other)), shard.getFileName() + " differs");
+    }
+    try (java.util.stream.Stream<Path> files = Files.list(fromJdbc)) {
+      assertEquals(shards.size() + 1, files.count(), "the jdbc dataset's files");
+    }
+    String manifest = Files.readString(fromJdbc.resolve("manifest.json"));
+    assertTrue(manifest.contains("\"format\": \"jdbc\"") && manifest.contains("\"table\": \"readings\""), manifest);
+    assertFalse(manifest.contains("h2:mem") || manifest.contains("\"path\""), "the manifest records what was read, not how: "
+        + manifest);
+    // a query instead of a table gives the same rows
+    Path fromQuery = tmp.resolve("query-ds");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option",
+        "url=" + url, "--option", "query=SELECT * FROM readings WHERE sensor < 9", "--out", fromQuery.toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(Files.readString(fromQuery.resolve("manifest.json")).contains("\"query\": \"SELECT * FROM readings WHERE"));
+    for (Path shard : shards) {
+      assertTrue(java.util.Arrays.equals(Files.readAllBytes(shard), Files.readAllBytes(fromQuery.resolve(shard.getFileName()))),
+          "query: " + shard.getFileName() + " differs");
+    }
+    // the database's refusals are bad input (exit 2, one line naming the source), not a bug's stack trace
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "no_such_table", "--format", "jdbc", "--option",
+        "url=" + url, "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "no_such_table (--format jdbc): ", "NO_SUCH_TABLE");
+    assertFalse(r.err().contains("\tat "), r.err());
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option",
+        "url=jdbc:nosuchdb://localhost/x", "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "readings (--format jdbc): No suitable driver for jdbc:nosuchdb://localhost/x: put the database's JDBC driver jar on the classpath (bin/spark-rnn: SPARK_RNN_CLASSPATH=");
+    assertFalse(r.err().contains("\tat "), r.err());
+    assertFalse(Files.exists(tmp.resolve("never")));
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
   }
 }

@@ -335,7 +335,7 @@ public final class PrepCommand implements Runnable {
       io.sparkrnn.data.FileSystems.requireUsableOutput(common.out, new Configuration(), "--out", true);
       String master = common.master == null ? "local[*]" : common.master;
       SparkSetup.requireKnownMaster(master);
-      SparkSession spark = SparkSetup.session("spark-rnn prep table", master);
+      SparkSession spark = SparkSetup.session("spark-rnn prep table", master, format.equalsIgnoreCase("delta"));
       try {
         requireSourceExists(spark.sparkContext().hadoopConfiguration());
         Manifest m = SequenceTables.prep(read(spark), spec, common.out, common.overwrite, common.givenNormalization());
@@ -450,7 +450,9 @@ public final class PrepCommand implements Runnable {
           String why = firstLine(e.getMessage());
           if (fromDatabase && why.contains("No suitable driver")) {
             why += " for " + java.util.Objects.requireNonNullElse(option("url"), "the url option") + ": put the database's JDBC driver jar on the"
-                + " classpath (bin/spark-rnn: SPARK_RNN_CLASSPATH=driver.jar; spark-submit: --jars or --packages)";
+                + " classpath (" + CLASSPATH_HINT + ")";
+          } else if (why.contains("DATA_SOURCE_NOT_FOUND")) {
+            why += " (a format from a package, such as delta, needs its jars on the classpath: " + CLASSPATH_HINT + ")";
           }
           throw new BadInputException(source + " (--format " + format + (where == null ? "" : ", --where " + where)
               + "): " + why, e);
@@ -458,6 +460,8 @@ public final class PrepCommand implements Runnable {
         throw e;
       }
     }
+
+    private static final String CLASSPATH_HINT = "bin/spark-rnn: SPARK_RNN_CLASSPATH=a.jar:b.jar; spark-submit: --jars or --packages";
 
     private boolean isJdbc() {
       return format.equalsIgnoreCase("jdbc");

@@ -176,19 +176,7 @@ class PrepCommandTest {
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", file.toString(), "--format", "csv", "--out",
         fromFile.toString()}, spec));
     assertEquals(0, r.code(), r.err());
-    List<Path> shards;
-    try (java.util.stream.Stream<Path> files = Files.list(fromFile)) {
-      shards = files.filter(f -> !f.getFileName().toString().equals("manifest.json")).sorted().toList();
-    }
-    assertFalse(shards.isEmpty());
-    for (Path shard : shards) {
-      Path other = fromJdbc.resolve(shard.getFileName().toString());
-      assertTrue(Files.exists(other), "jdbc dataset lacks " + other.getFileName());
-      assertTrue(java.util.Arrays.equals(Files.readAllBytes(shard), Files.readAllBytes(other)), shard.getFileName() + " differs");
-    }
-    try (java.util.stream.Stream<Path> files = Files.list(fromJdbc)) {
-      assertEquals(shards.size() + 1, files.count(), "the jdbc dataset's files");
-    }
+    assertSameShards(fromFile, fromJdbc);
     String manifest = Files.readString(fromJdbc.resolve("manifest.json"));
     assertTrue(manifest.contains("\"format\": \"jdbc\"") && manifest.contains("\"table\": \"readings\""), manifest);
     assertFalse(manifest.contains("h2:mem") || manifest.contains("\"path\""), "the manifest records what was read, not how: "
@@ -199,10 +187,7 @@ class PrepCommandTest {
         "url=" + url, "--option", "query=SELECT * FROM readings WHERE sensor < 9", "--out", fromQuery.toString()}, spec));
     assertEquals(0, r.code(), r.err());
     assertTrue(Files.readString(fromQuery.resolve("manifest.json")).contains("\"query\": \"SELECT * FROM readings WHERE"));
-    for (Path shard : shards) {
-      assertTrue(java.util.Arrays.equals(Files.readAllBytes(shard), Files.readAllBytes(fromQuery.resolve(shard.getFileName()))),
-          "query: " + shard.getFileName() + " differs");
-    }
+    assertSameShards(fromFile, fromQuery);
     // the database's refusals are bad input (exit 2, one line naming the source), not a bug's stack trace
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "no_such_table", "--format", "jdbc", "--option",
         "url=" + url, "--out", tmp.resolve("never").toString()}, spec));
@@ -212,7 +197,75 @@ class PrepCommandTest {
         "url=jdbc:nosuchdb://localhost/x", "--out", tmp.resolve("never").toString()}, spec));
     InferenceCommandsTest.assertFails(r, "readings (--format jdbc): No suitable driver for jdbc:nosuchdb://localhost/x: put the database's JDBC driver jar on the classpath (bin/spark-rnn: SPARK_RNN_CLASSPATH=");
     assertFalse(r.err().contains("\tat "), r.err());
+    // a format nobody registered is named with the same hint
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "nosuchformat", "--out",
+        tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "readings (--format nosuchformat): [DATA_SOURCE_NOT_FOUND] Failed to find the data source: nosuchformat",
+        "its jars on the classpath: bin/spark-rnn: SPARK_RNN_CLASSPATH=");
+    assertFalse(r.err().contains("\tat "), r.err());
     assertFalse(Files.exists(tmp.resolve("never")));
+  }
+
+  /**
+   * A Delta Lake table (by path, as spark-submit --packages io.delta:delta-spark_2.13 reads it):
+   * version 0 holds sensors 0-2 (sensor-00000 …) of the example table, version 1 appends the other three. The
+   * latest version gives the shards of the whole Parquet table; {@code --option versionAsOf=0}
+   * (time travel) those of the Parquet table filtered to sensors 0-2.
+   */
+  @Test
+  void aDeltaTableAndItsVersionsGiveTheShardsOfTheSameRows() throws IOException {
+    Path parquet = sensorsTable();
+    Path delta = tmp.resolve("sensors.delta");
+    org.apache.spark.sql.SparkSession spark = org.apache.spark.sql.SparkSession.builder().master("local[1]")
+        .appName("PrepCommandTest-delta").config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1").config("spark.ui.enabled", "false")
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog").getOrCreate();
+    try {
+      org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> rows = spark.read().parquet(parquet.toString());
+      rows.where("sensor < 'sensor-00003'").write().format("delta").save(delta.toString());
+      rows.where("sensor >= 'sensor-00003'").write().format("delta").mode("append").save(delta.toString());
+    } finally {
+      spark.stop();
+    }
+    String[] spec = {"--key", "sensor", "--order", "ts", "--inputs", "temp,load", "--steps", "12", "--stride", "6",
+        "--normalize", "--batch", "16", "--master", "local[2]"};
+    String[][] cases = {
+        {delta.toString(), "--format", "delta"},
+        {parquet.toString()},
+        {delta.toString(), "--format", "delta", "--option", "versionAsOf=0"},
+        {parquet.toString(), "--where", "sensor < 'sensor-00003'"}};
+    Path[] out = new Path[cases.length];
+    for (int i = 0; i < cases.length; i++) {
+      out[i] = tmp.resolve("delta-case-" + i);
+      InferenceCommandsTest.Run r = InferenceCommandsTest.run(concat(concat(new String[] {"prep", "table"}, cases[i]),
+          concat(spec, new String[] {"--out", out[i].toString()})));
+      assertEquals(0, r.code(), String.join(" ", cases[i]) + ": " + r.err());
+    }
+    assertSameShards(out[1], out[0]);
+    assertSameShards(out[3], out[2]);
+    assertFalse(java.util.Arrays.equals(Files.readAllBytes(shardsOf(out[0]).get(0)), Files.readAllBytes(shardsOf(out[2]).get(0))),
+        "version 0 holds fewer sensors than the latest");
+  }
+
+  /** The dataset's files other than the manifest, by name. */
+  private static List<Path> shardsOf(Path dataset) throws IOException {
+    try (java.util.stream.Stream<Path> files = Files.list(dataset)) {
+      return files.filter(f -> !f.getFileName().toString().equals("manifest.json")).sorted().toList();
+    }
+  }
+
+  /** {@code actual} has exactly {@code expected}'s shard files, byte for byte. */
+  private static void assertSameShards(Path expected, Path actual) throws IOException {
+    List<Path> want = shardsOf(expected);
+    List<Path> got = shardsOf(actual);
+    assertFalse(want.isEmpty(), expected + " has no shards");
+    assertEquals(want.stream().map(p -> p.getFileName().toString()).toList(),
+        got.stream().map(p -> p.getFileName().toString()).toList(), actual + "'s shard files");
+    for (int i = 0; i < want.size(); i++) {
+      assertTrue(java.util.Arrays.equals(Files.readAllBytes(want.get(i)), Files.readAllBytes(got.get(i))),
+          actual + ": " + got.get(i).getFileName() + " differs from " + expected);
+    }
   }
 
   private static String[] concat(String[] a, String[] b) {

@@ -95,11 +95,42 @@ public final class SparkSetup {
    * registered classes.
    */
   public static SparkSession session(String appName, String master) {
+    return session(appName, master, false);
+  }
+
+  /**
+   * As {@link #session(String, String)}; with {@code delta}, for reading a Delta Lake table, and
+   * Delta on the classpath, Delta's session extension and catalog are added where the user's
+   * configuration has not set them: Delta refuses to read without both
+   * (DELTA_CONFIGURE_SPARK_SESSION_WITH_EXTENSION_AND_CATALOG), and a session's extensions are
+   * fixed once it starts.
+   */
+  public static SparkSession session(String appName, String master, boolean delta) {
     SparkConf conf = conf(appName, master, false);
+    if (delta && onClasspath(DELTA_EXTENSION)) {
+      String extensions = conf.get("spark.sql.extensions", "").strip();
+      if (java.util.Arrays.stream(extensions.split(",")).map(String::strip).noneMatch(DELTA_EXTENSION::equals)) {
+        conf.set("spark.sql.extensions", extensions.isEmpty() ? DELTA_EXTENSION : extensions + "," + DELTA_EXTENSION);
+      }
+      conf.setIfMissing("spark.sql.catalog.spark_catalog", DELTA_CATALOG);
+    }
     try {
       return SparkSession.builder().config(conf).getOrCreate();
     } catch (Exception e) {
       throw masterError(conf, e);
+    }
+  }
+
+  private static final String DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension";
+  private static final String DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog";
+
+  /** Whether the class loads as Spark would load it (spark-submit --packages puts jars on the context loader). */
+  private static boolean onClasspath(String className) {
+    try {
+      Class.forName(className, false, Thread.currentThread().getContextClassLoader());
+      return true;
+    } catch (ClassNotFoundException | LinkageError e) {
+      return false;
     }
   }
 

@@ -48,6 +48,7 @@ public final class GradCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    io.sparkrnn.kernel.device.Engines.requireDeviceApplies(engine, device);
     Configuration conf = new Configuration();
     io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", false);
     TrainedModel model = TrainedModel.load(weights, conf);

@@ -327,6 +327,7 @@ public record TrainConfig(
     int tbptt = (int) r.integer("tbptt");
     String engine = r.choice("engine");
     String device = r.choice("device");
+    io.sparkrnn.kernel.device.Engines.requireDeviceApplies(engine, device);
     long seed = r.integer("seed");
     int partitions = (int) r.integer("partitions");
     int virtualPartitions = (int) r.integer("virtual-partitions");

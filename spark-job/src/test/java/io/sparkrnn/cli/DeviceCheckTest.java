@@ -103,6 +103,35 @@ class DeviceCheckTest {
     assertFalse(Files.exists(qs), "quickstart ran its prep step before checking the device");
   }
 
+  /**
+   * --engine reference computes in float64 on the JVM: a device beside it was ignored without a
+   * word (grad's default engine is reference, so grad --device gpu ran on the JVM, exit 0). Refused
+   * in grad, train and predict before anything is read or started; jvm and auto still go with it.
+   */
+  @Test
+  void aDeviceBesideTheReferenceEngineIsRefusedNotIgnored() {
+    String expected = "--device cpu-opencl applies to --engine kernel; --engine reference computes in float64 on the JVM:"
+        + " pass --engine kernel to run on cpu-opencl, or leave --device out";
+    int[] n = {0};
+    Path grad = tmp.resolve("grad.safetensors");
+    assertFails(runCounting(n, "grad", "--weights", model.toString(), "--data", sine.resolve("shard-00000.safetensors").toString(),
+        "--out", grad.toString(), "--device", "cpu-opencl"), expected);
+    assertFalse(Files.exists(grad));
+    assertFails(runCounting(n, "train", "--data", sine.toString(), "--out", tmp.resolve("ref-run").toString(), "--cell", "gru",
+        "--hidden-size", "4", "--batch", "8", "--steps", "2", "--master", "local[1]", "--engine", "reference", "--device",
+        "cpu-opencl"), expected);
+    Path out = tmp.resolve("ref-predicted");
+    assertFails(runCounting(n, "predict", "--model", model.toString(), "--data", sine.toString(), "--out", out.toString(),
+        "--engine", "reference", "--device", "cpu-opencl", "--master", "local[1]"), expected);
+    assertEquals(0, n[0], "predict started Spark");
+    assertFalse(Files.exists(out) || Files.exists(tmp.resolve("ref-run")));
+    for (String device : new String[] {"jvm", "auto"}) {
+      Run r = run("grad", "--weights", model.toString(), "--data", sine.resolve("shard-00000.safetensors").toString(), "--out",
+          grad.toString(), "--device", device);
+      assertEquals(0, r.code(), device + ": " + r.err());
+    }
+  }
+
   @Test
   void quickstartRefusesCountsBelowOneBeforeItsPrepStep() {
     // --train-steps 0 trained 36 steps (train's 0: "use the epochs"), and --generate -1 failed only after training
@@ -137,8 +166,9 @@ class DeviceCheckTest {
     assertFails(runCounting(n, "evaluate", "--model", model.toString(), "--data", sine.toString(), "--device", missing,
         "--master", "local[1]"), "--device " + missing + ": no OpenCL");
     assertEquals(0, n[0], "evaluate started Spark");
-    // the reference engine ignores the device: its availability is not asked for
-    assertDoesNotThrow(() -> SparkSetup.requireDevice("reference", missing, "local[1]"));
+    // the reference engine runs on no OpenCL device: naming one beside it is refused, not ignored
+    assertThrows(BadInputException.class, () -> SparkSetup.requireDevice("reference", missing, "local[1]"));
+    assertDoesNotThrow(() -> SparkSetup.requireDevice("reference", "jvm", "local[1]"));
     // on a cluster the executors may have the device the driver lacks: only the name is checked
     assertDoesNotThrow(() -> SparkSetup.requireDevice("kernel", missing, "spark://127.0.0.1:7077"));
     assertThrows(DeviceUnavailableException.class, () -> SparkSetup.requireDevice("kernel", missing, "local-cluster[2,1,1024]"));

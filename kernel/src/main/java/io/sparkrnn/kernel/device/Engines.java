@@ -45,11 +45,25 @@ public final class Engines {
    *     cores), or 0 for every core; {@code -Dsparkrnn.jvm.threads} overrides either
    */
   public static BpttEngine create(String engine, String device, int jvmThreads) {
+    requireDeviceApplies(engine, device);
     return switch (engine) {
       case "kernel" -> kernel(DeviceChoice.parse(device), jvmThreads);
       case "reference" -> new ReferenceEngine();
       default -> throw new BadInputException("engine: '" + engine + "' is not one of kernel, reference");
     };
+  }
+
+  /**
+   * A device names where {@code --engine kernel} runs; {@code --engine reference} computes in
+   * float64 on the JVM wherever it is asked to, so a device other than auto or jvm beside it would be
+   * ignored without a word (grad's default engine is reference: {@code grad --device gpu} ran on the
+   * JVM): refused instead.
+   */
+  public static void requireDeviceApplies(String engine, String device) {
+    if ("reference".equals(engine) && device != null && !device.equalsIgnoreCase("auto") && !device.equalsIgnoreCase("jvm")) {
+      throw new BadInputException("--device " + device + " applies to --engine kernel; --engine reference computes in float64"
+          + " on the JVM: pass --engine kernel to run on " + device + ", or leave --device out");
+    }
   }
 
   private static BpttEngine kernel(DeviceChoice device, int jvmThreads) {

@@ -74,6 +74,7 @@ public final class SparkSetup {
     } catch (BadInputException e) {
       throw new BadInputException("--device: " + e.getMessage(), e);
     }
+    io.sparkrnn.kernel.device.Engines.requireDeviceApplies(engine, device);
     boolean openCl = choice == io.sparkrnn.kernel.engine.DeviceChoice.GPU || choice == io.sparkrnn.kernel.engine.DeviceChoice.CPU_OPENCL;
     if (engine.equals("kernel") && openCl && effectiveMaster(master).startsWith("local")) {
       Devices.resolve(choice); // throws DeviceUnavailableException naming what is present

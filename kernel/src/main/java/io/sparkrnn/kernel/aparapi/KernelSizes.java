@@ -22,8 +22,8 @@ import io.sparkrnn.kernel.BadInputException;
  *   <li>The Java thread pool: a work item is a thread and a barrier a rendezvous, so 8 items
  *       (TM = 8, TN = 32) and TK = 64.</li>
  * </ul>
- * The items per group stay within the device's maximum work-group size (at most 256) and a
- * multiple of 8 (the preferred multiple of PoCL; NVIDIA's warp is 32).
+ * The items per group stay within the device's maximum work-group size (at most 256) and, where
+ * that allows 8 or more, a multiple of 8 (the preferred multiple of PoCL; NVIDIA's warp is 32).
  *
  * @param elementwise local size of the pointwise ops (one item per element)
  * @param tileM rows of C per work-group, a multiple of 4
@@ -45,17 +45,34 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
 
   static KernelSizes forDevice(Device device) {
     if (device instanceof OpenCLDevice cl) {
-      int max = Math.max(1, Math.min(cl.getMaxWorkGroupSize(), 256));
-      long local = cl.getLocalMemSize();
-      if (cl.getType() == Device.TYPE.GPU) {
-        int tm = max >= 64 ? 32 : 16;
-        int tn = 2 * tm;
-        return new KernelSizes(Math.min(128, max), tm, tn, largestTileK(local / 4, tm, tn, 32, 8), local);
-      }
-      int tile = max >= 128 ? 64 : 32;
-      return new KernelSizes(Math.min(64, max), tile, tile, largestTileK(local / 8, tile, tile, 256, 8), local);
+      return forOpenCl(cl.getType() == Device.TYPE.GPU, cl.getMaxWorkGroupSize(), cl.getLocalMemSize());
     }
     return new KernelSizes(JVM_MAX_LOCAL, 8, 32, 64, 0);
+  }
+
+  /**
+   * The sizes for an OpenCL device of this kind and limits. Below the usual limits (a group of
+   * fewer than 16 items on a GPU, 32 on a CPU: rare, but a driver may say so, and PoCL does under
+   * POCL_MAX_WORK_GROUP_SIZE) the tile halves, its wider side first, down to one 4 × 8 block per
+   * group: a launch whose group is larger than the device's maximum fails.
+   */
+  static KernelSizes forOpenCl(boolean gpu, int maxWorkGroupSize, long localMemBytes) {
+    int max = Math.max(1, Math.min(maxWorkGroupSize, 256));
+    int tm = gpu ? (max >= 64 ? 32 : 16) : (max >= 128 ? 64 : 32);
+    int tn = gpu ? 2 * tm : tm;
+    while (items(tm, tn) > max) {
+      if (tn / BpttKernel.MICRO_N >= tm / BpttKernel.MICRO_M && tn > BpttKernel.MICRO_N) {
+        tn /= 2;
+      } else {
+        tm /= 2;
+      }
+    }
+    return gpu ? new KernelSizes(Math.min(128, max), tm, tn, largestTileK(localMemBytes / 4, tm, tn, 32, 8), localMemBytes)
+        : new KernelSizes(Math.min(64, max), tm, tn, largestTileK(localMemBytes / 8, tm, tn, 256, 8), localMemBytes);
+  }
+
+  private static int items(int tileM, int tileN) {
+    return tileM / BpttKernel.MICRO_M * (tileN / BpttKernel.MICRO_N);
   }
 
   /** The largest power of two in [lowest, highest] with (TM + TN)·TK floats ≤ budget bytes; lowest if none fits. */
@@ -115,7 +132,7 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
 
   /** Work items per product work-group: (TM/4)·(TN/8), the same for every {@link #tileFor} tile. */
   int gemmLocal() {
-    return tileM / BpttKernel.MICRO_M * (tileN / BpttKernel.MICRO_N);
+    return items(tileM, tileN);
   }
 
   /** e.g. "tiles 64x64 k 256 (128 items), pointwise 64 items, local memory 2048 KiB". */

@@ -70,6 +70,7 @@ public final class TrainCommand implements Callable<Integer> {
     Configuration hadoop = new Configuration();
     Trainer trainer = Trainer.prepare(given, hadoop, System.out);
     SparkSetup.requireDevice(trainer.config().engine(), trainer.config().device(), trainer.config().master());
+    SparkSetup.requireKnownMaster(SparkSetup.effectiveMaster(trainer.config().master())); // before the lock makes --out
     // one run per --out, held until Spark has stopped, also when the run fails
     RunLock lock = RunLock.acquire(trainer.config().out(), hadoop, System.out);
     try {

@@ -338,6 +338,7 @@ public record TrainConfig(
     if (virtualPartitions == 0) {
       virtualPartitions = Math.min(batch, DEFAULT_VIRTUAL_PARTITIONS);
     }
+    io.sparkrnn.job.executor.VirtualPartitions.requireTasks(partitions, virtualPartitions, batch);
     long checkpointEvery = r.integer("checkpoint-every");
     boolean resume = Boolean.parseBoolean(r.choice("resume"));
     boolean overwrite = Boolean.parseBoolean(r.choice("overwrite"));

@@ -330,6 +330,30 @@ class HostileUseTest {
     Run p = run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(tmp.resolve("bogus-pred")), "--master", "bogus://x");
     assertFails(p, "bogus://x");
     assertEquals(1, p.err().strip().lines().count(), "one line: " + p.err());
+    // Spark takes these and then fails with a stack trace (0 threads) or runs out of threads (99999)
+    for (String master : new String[] {"local[0]", "local[00]", "local[99999]", "local[2,0]", "local-cluster[0,1,1024]",
+        "local[99999999999]"}) {
+      Path never = tmp.resolve("master-" + master.replaceAll("[^a-z0-9]", "_"));
+      Run t = run(train(never, "--master", master));
+      assertFails(t, "--master " + master + ": ", "is not a count between 1 and ");
+      assertEquals(1, t.err().strip().lines().count(), "one line: " + t.err());
+      assertFalse(Files.exists(never), master + ": a refused run made its --out");
+    }
+  }
+
+  /**
+   * More partitions than virtual partitions is refused before Spark starts, in the words of the
+   * rule (each task computes at least one): under --sync barrier it was found after Spark had
+   * started, and said as barrier tasks against the local master's threads.
+   */
+  @Test
+  void morePartitionsThanVirtualPartitionsIsRefusedBeforeSpark() {
+    Path out = tmp.resolve("too-many-partitions");
+    int[] contexts = {0};
+    Run r = DeviceCheckTest.runCounting(contexts, train(out, "--partitions", "9", "--master", "local[2]"));
+    assertFails(r, "partitions: 9 tasks but virtual-partitions is 8");   // batch 8: V = min(8, 16)
+    assertEquals(0, contexts[0], "Spark started");
+    assertFalse(Files.exists(out));
   }
 
   @Test
@@ -339,5 +363,37 @@ class HostileUseTest {
     assertFails(r, "stopping");
     assertFalse(r.err().contains("is intact"), "claims a checkpoint: " + r.err());
     assertTrue(r.err().contains("No checkpoint was written"), r.err());
+    // the steps that led there are in metrics.jsonl (they were written only at checkpoints: none here), the last
+    // the one that stopped the run
+    List<Map<String, Object>> rows = metricsRows(tmp.resolve("nan-run"));
+    assertFalse(rows.isEmpty(), "no metrics.jsonl rows after the stop");
+    Map<String, Object> lastRow = rows.get(rows.size() - 1);
+    assertEquals("stopped", lastRow.get("update"), rows.toString());
+    assertTrue(r.err().contains("step " + ((Number) lastRow.get("step")).longValue() + ": "), r.err());
+    for (int i = 0; i < rows.size(); i++) {
+      assertEquals(i + 1L, ((Number) rows.get(i).get("step")).longValue(), rows.toString());
+    }
+
+    // under --on-nan skip the run ends, and its last line says the loss is the last applied step's, not the last step's
+    Run skip = run(train(tmp.resolve("nan-skip"), "--lr", "1e30", "--steps", "20", "--optimizer", "sgd", "--on-nan", "skip"));
+    assertEquals(0, skip.code(), skip.err());
+    List<Map<String, Object>> skipRows = metricsRows(tmp.resolve("nan-skip"));
+    assertEquals(20, skipRows.size());
+    long applied = skipRows.stream().filter(row -> row.get("update") == null).count();
+    long lastApplied = skipRows.stream().filter(row -> row.get("update") == null)
+        .mapToLong(row -> ((Number) row.get("step")).longValue()).max().orElse(0);
+    assertTrue(applied < 20 && skipRows.stream().allMatch(row -> row.get("update") == null || "skipped".equals(row.get("update"))),
+        skipRows.toString());
+    String done = skip.out().lines().filter(l -> l.startsWith("done: ")).findFirst().orElse(skip.out());
+    assertTrue(done.startsWith("done: 20 steps, " + (20 - applied) + " skipped (--on-nan skip), loss ")
+        && done.contains(" at step " + lastApplied + ", the last applied"), done);
+  }
+
+  private static List<Map<String, Object>> metricsRows(Path out) throws IOException {
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
+      rows.add(Json.parseObject(line));
+    }
+    return rows;
   }
 }

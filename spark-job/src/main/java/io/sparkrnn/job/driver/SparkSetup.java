@@ -31,11 +31,34 @@ public final class SparkSetup {
       + "|local-cluster\\[\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*]|spark://.+");
 
   /**
+   * The most task threads (or local-cluster workers, or cores each) a local master may name: each
+   * is a thread or a JVM on this one host, and the engine uses at most its cores.
+   */
+  static final int MAX_LOCAL_THREADS = 1024;
+
+  /**
    * Refuses, before Spark starts, a master URL that neither Spark nor a cluster manager on the
    * class path (YARN, Kubernetes) accepts: Spark would log its own stack trace while failing.
    */
   public static void requireKnownMaster(String master) {
-    if (SPARK_MASTERS.matcher(master).matches()) {
+    java.util.regex.Matcher local = SPARK_MASTERS.matcher(master);
+    if (local.matches()) {
+      // Spark accepts local[0] (and then fails with a stack trace: "Asked to run locally with 0 threads") and
+      // local[99999] (a task thread each, until the JVM cannot start more)
+      for (int g = 1; g <= local.groupCount(); g++) {
+        String n = local.group(g);
+        if (n == null || n.equals("*")) {
+          continue;
+        }
+        // groups 1, 2: local[N] and local[N,F]'s threads, 3: F (task attempts), 4, 5: local-cluster's workers and cores, 6: MiB
+        long max = g == 3 || g == 6 ? Integer.MAX_VALUE : MAX_LOCAL_THREADS;
+        long v = n.length() > 10 ? Long.MAX_VALUE : Long.parseLong(n);
+        if (v < 1 || v > max) {
+          throw new BadInputException("--master " + master + ": " + n + " is not a count between 1 and " + max
+              + " (local[N] runs N task threads; local[*] one per core, " + Runtime.getRuntime().availableProcessors()
+              + " here)");
+        }
+      }
       return;
     }
     for (org.apache.spark.scheduler.ExternalClusterManager m
@@ -64,7 +87,7 @@ public final class SparkSetup {
    * had logged the failure's stack traces. On a cluster the executors may have a GPU the driver
    * lacks, so there the name alone is checked and each executor resolves its own device.
    *
-   * @param engine kernel or reference (which ignores the device, whose name is still checked)
+   * @param engine kernel or reference (beside which only auto and jvm are accepted)
    * @param master {@code --master}; spark-submit's master wins ({@link #effectiveMaster})
    */
   public static void requireDevice(String engine, String device, String master) {

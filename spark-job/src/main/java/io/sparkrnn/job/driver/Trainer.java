@@ -466,77 +466,93 @@ public final class Trainer {
     long startNanos = System.nanoTime();
     long stepsThisRun = 0;
     long sequencesThisRun = 0;
-    while (step < totalSteps) {
-      Map<Integer, String> placed = placement.value().partitions();
-      if (!placed.equals(placedAt)) { // each partition prefers the executor whose cache holds its shards
-        placedAt = placed;
-        slots = ShardPlacement.slots(sc, partitions, placedAt);
-      }
-      StepSync.Advanced advanced = sync.advance(slots, step, new StepSync.State(params, optimizer, carriedH, carriedC), devices);
-      params = advanced.state().params();
-      optimizer = advanced.state().optimizer();
-      carriedH = advanced.state().carriedH();
-      carriedC = advanced.state().carriedC();
-      List<StepRecord> records = advanced.records();
-      String dataError = advanced.dataError();
-      for (int k = 0; k < records.size(); k++) {
-        StepRecord r = records.get(k);
-        boolean segmentEnd = k == records.size() - 1;
-        step = r.step();
-        if (r.status() == StepUpdate.Status.EMPTY) {
-          log.printf("step %d: no valid time steps in this window; no update%n", step);
-          continue;
+    long skipped = 0;
+    long lastAppliedStep = 0;
+    try {
+      while (step < totalSteps) {
+        Map<Integer, String> placed = placement.value().partitions();
+        if (!placed.equals(placedAt)) { // each partition prefers the executor whose cache holds its shards
+          placedAt = placed;
+          slots = ShardPlacement.slots(sc, partitions, placedAt);
         }
-        if (r.status() != StepUpdate.Status.APPLIED) {
-          String what = "step " + step + ": " + (Double.isFinite(r.loss()) ? "gradient norm is " + r.norm() : "loss is " + r.loss());
-          if (r.status() == StepUpdate.Status.SKIPPED) {
-            log.println(what + "; skipping the update (--on-nan skip)");
-            metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), 0, 0, null, null, null);
+        StepSync.Advanced advanced = sync.advance(slots, step, new StepSync.State(params, optimizer, carriedH, carriedC), devices);
+        params = advanced.state().params();
+        optimizer = advanced.state().optimizer();
+        carriedH = advanced.state().carriedH();
+        carriedC = advanced.state().carriedC();
+        List<StepRecord> records = advanced.records();
+        String dataError = advanced.dataError();
+        for (int k = 0; k < records.size(); k++) {
+          StepRecord r = records.get(k);
+          boolean segmentEnd = k == records.size() - 1;
+          step = r.step();
+          if (r.status() == StepUpdate.Status.EMPTY) {
+            log.printf("step %d: no valid time steps in this window; no update%n", step);
             continue;
           }
-          throw new NonFiniteException(what + "; stopping. " + checkpointStatus()
-              + " (use --on-nan skip to skip such steps, or lower --lr)");
-        }
-        lastLoss = r.loss();
-        stepsThisRun++;
-        sequencesThisRun += config.batch();
-        double seqPerSec = config.batch() / (r.nanos() / 1e9) / schedule.windowsPerBatch();
-        Double valLoss = null;
-        Double valAcc = null;
-        Double closedLoss = null;
-        if (config.validateEvery() > 0 && (step % config.validateEvery() == 0 || step == totalSteps)) {
-          requireSegmentEnd(segmentEnd, step, "validation");
-          Validation.Result v = Validation.run(sc, slots, context, model, params, config.feedback());
-          if (v != null) {
-            valLoss = v.teacherForced().meanLoss();
-            valAcc = v.teacherForced().predictions() > 0 ? v.teacherForced().accuracy() : null;
-            closedLoss = v.closedLoop() == null ? null : v.closedLoop().meanLoss();
-            lastValidation = valLoss;
+          if (r.status() != StepUpdate.Status.APPLIED) {
+            String what = "step " + step + ": " + (Double.isFinite(r.loss()) ? "gradient norm is " + r.norm() : "loss is " + r.loss());
+            if (r.status() == StepUpdate.Status.SKIPPED) {
+              log.println(what + "; skipping the update (--on-nan skip)");
+              metrics.addNonFinite(step, schedule.epochOf(step - 1), r.loss(), r.norm(), "skipped");
+              skipped++;
+              continue;
+            }
+            metrics.addNonFinite(step, schedule.epochOf(step - 1), r.loss(), r.norm(), "stopped");
+            throw new NonFiniteException(what + "; stopping. " + checkpointStatus()
+                + " (use --on-nan skip to skip such steps, or lower --lr); metrics.jsonl has the steps up to this one");
+          }
+          lastLoss = r.loss();
+          lastAppliedStep = step;
+          stepsThisRun++;
+          sequencesThisRun += config.batch();
+          double seqPerSec = config.batch() / (r.nanos() / 1e9) / schedule.windowsPerBatch();
+          Double valLoss = null;
+          Double valAcc = null;
+          Double closedLoss = null;
+          if (config.validateEvery() > 0 && (step % config.validateEvery() == 0 || step == totalSteps)) {
+            requireSegmentEnd(segmentEnd, step, "validation");
+            Validation.Result v = Validation.run(sc, slots, context, model, params, config.feedback());
+            if (v != null) {
+              valLoss = v.teacherForced().meanLoss();
+              valAcc = v.teacherForced().predictions() > 0 ? v.teacherForced().accuracy() : null;
+              closedLoss = v.closedLoop() == null ? null : v.closedLoop().meanLoss();
+              lastValidation = valLoss;
+            }
+          }
+          metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, valLoss, valAcc, closedLoss);
+          metrics.addTiming(r.nanos(), r.computeNanos(), r.reduceNanos(), r.updateNanos());
+          if (LOG.isDebugEnabled()) {
+            LOG.debug(String.format(java.util.Locale.ROOT, "step %d: loss %.6g, |g| %.4g, %.2f ms (compute %.2f, reduction %.2f, update %.2f)",
+                step, r.loss(), r.norm(), r.nanos() / 1e6, r.computeNanos() / 1e6, r.reduceNanos() / 1e6, r.updateNanos() / 1e6));
+          }
+          if (step % config.logEvery() == 0 || step == totalSteps || valLoss != null) {
+            double elapsed = (System.nanoTime() - startNanos) / 1e9;
+            double eta = elapsed / stepsThisRun * (totalSteps - step);
+            log.println(progressLine(step, r.loss(), r.norm(), seqPerSec, valLoss, valAcc, closedLoss, eta));
+          }
+          if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
+            requireSegmentEnd(segmentEnd, step, "checkpoint");
+            // the metrics first: a driver lost between the two then resumes from the previous checkpoint,
+            // whose rows metrics.jsonl holds (resume keeps those up to its step); in the other order a loss
+            // just after the checkpoint resumed past rows never written
+            metrics.write(out);
+            checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
           }
         }
-        metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, valLoss, valAcc, closedLoss);
-        metrics.addTiming(r.nanos(), r.computeNanos(), r.reduceNanos(), r.updateNanos());
-        if (LOG.isDebugEnabled()) {
-          LOG.debug(String.format(java.util.Locale.ROOT, "step %d: loss %.6g, |g| %.4g, %.2f ms (compute %.2f, reduction %.2f, update %.2f)",
-              step, r.loss(), r.norm(), r.nanos() / 1e6, r.computeNanos() / 1e6, r.reduceNanos() / 1e6, r.updateNanos() / 1e6));
-        }
-        if (step % config.logEvery() == 0 || step == totalSteps || valLoss != null) {
-          double elapsed = (System.nanoTime() - startNanos) / 1e9;
-          double eta = elapsed / stepsThisRun * (totalSteps - step);
-          log.println(progressLine(step, r.loss(), r.norm(), seqPerSec, valLoss, valAcc, closedLoss, eta));
-        }
-        if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
-          requireSegmentEnd(segmentEnd, step, "checkpoint");
-          // the metrics first: a driver lost between the two then resumes from the previous checkpoint,
-          // whose rows metrics.jsonl holds (resume keeps those up to its step); in the other order a loss
-          // just after the checkpoint resumed past rows never written
-          metrics.write(out);
-          checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
+        if (dataError != null) {
+          throw new ShardDataException(dataError);
         }
       }
-      if (dataError != null) {
-        throw new ShardDataException(dataError);
+    } catch (RuntimeException e) {
+      // the steps since the last checkpoint stay readable, above all those that led to a NaN stop
+      // (resume keeps only the rows up to its checkpoint's step, so these never mislead it)
+      try {
+        metrics.write(out);
+      } catch (IOException | RuntimeException again) {
+        e.addSuppressed(again);
       }
+      throw e;
     }
     metrics.write(out);
     checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
@@ -547,11 +563,15 @@ public final class Trainer {
     lastCacheStats = cacheStats;
     cacheStats.forEach((where, st) -> log.printf("shard cache on %s: %s%n", where, st.describe()));
     TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, threads, sc.master(), cacheStats);
-    if (stepsThisRun == 0) {   // --resume on a finished run: nothing trained, no loss or rate to report
+    if (stepsThisRun == 0 && skipped == 0) {   // --resume on a finished run: nothing trained, no loss or rate to report
       log.printf("done: the checkpoint is at step %d of %d already, nothing to train; model %s%n", step, totalSteps,
           out.path("model.safetensors"));
     } else {
-      log.printf("done: %d steps, loss %.6g%s, %.1f sequences/s; model %s%n", step, lastLoss,
+      // under --on-nan skip the last step may not be the last applied one: say which the loss is from
+      String loss = skipped == 0 ? String.format("loss %.6g", lastLoss)
+          : stepsThisRun == 0 ? "every step's update skipped (--on-nan skip), " + skipped + " of them"
+          : String.format("%d skipped (--on-nan skip), loss %.6g at step %d, the last applied", skipped, lastLoss, lastAppliedStep);
+      log.printf("done: %d steps, %s%s, %.1f sequences/s; model %s%n", step, loss,
           Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
           out.path("model.safetensors"));
     }

@@ -59,6 +59,11 @@ public record VirtualPartitions(int batch, int leaves) implements Serializable {
    * Refuses more tasks than virtual partitions: each task computes at least one.
    */
   public void requireTasks(int tasks) {
+    requireTasks(tasks, leaves, batch);
+  }
+
+  /** As {@link #requireTasks(int)}, before the partitions exist: train's configuration checks it before Spark starts. */
+  public static void requireTasks(int tasks, int leaves, int batch) {
     if (tasks > leaves) {
       throw new BadInputException("partitions: " + tasks + " tasks but virtual-partitions is " + leaves
           + "; each task computes at least one virtual partition: raise virtual-partitions (at most batch = " + batch

@@ -45,6 +45,20 @@ public final class TrainingMetrics {
     rows.add(row);
   }
 
+  /**
+   * A step whose loss or gradient was not finite: {@code update} is "skipped" (--on-nan skip) or
+   * "stopped" (the run ended there); the loss and norm as computed (null where not finite).
+   */
+  public void addNonFinite(long step, int epoch, double loss, double gradNorm, String update) {
+    Map<String, Object> row = new LinkedHashMap<>();
+    row.put("step", step);
+    row.put("epoch", (long) epoch + 1);
+    row.put("loss", finiteOrNull(loss));
+    row.put("grad_norm", finiteOrNull(gradNorm));
+    row.put("update", update);
+    rows.add(row);
+  }
+
   private static Object finiteOrNull(double d) {
     return Double.isFinite(d) ? d : null;
   }

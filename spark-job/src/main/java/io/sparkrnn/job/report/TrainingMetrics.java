@@ -26,11 +26,7 @@ public final class TrainingMetrics {
 
   public void add(long step, int epoch, double loss, double gradNorm, double seqPerSec, double stepMs, Double valLoss,
       Double valAccuracy, Double closedLoopLoss) {
-    Map<String, Object> row = new LinkedHashMap<>();
-    row.put("step", step);
-    row.put("epoch", (long) epoch + 1);
-    row.put("loss", finiteOrNull(loss));
-    row.put("grad_norm", finiteOrNull(gradNorm));
+    Map<String, Object> row = stepRow(step, epoch, loss, gradNorm);
     row.put("seq_per_s", seqPerSec);
     row.put("step_ms", stepMs);
     if (valLoss != null) {
@@ -50,13 +46,19 @@ public final class TrainingMetrics {
    * "stopped" (the run ended there); the loss and norm as computed (null where not finite).
    */
   public void addNonFinite(long step, int epoch, double loss, double gradNorm, String update) {
+    Map<String, Object> row = stepRow(step, epoch, loss, gradNorm);
+    row.put("update", update);
+    rows.add(row);
+  }
+
+  /** A row's first fields: step, epoch (1-based), loss and gradient norm (null where not finite). */
+  private static Map<String, Object> stepRow(long step, int epoch, double loss, double gradNorm) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("step", step);
     row.put("epoch", (long) epoch + 1);
     row.put("loss", finiteOrNull(loss));
     row.put("grad_norm", finiteOrNull(gradNorm));
-    row.put("update", update);
-    rows.add(row);
+    return row;
   }
 
   private static Object finiteOrNull(double d) {

@@ -88,6 +88,7 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(new Main());
     cl.addSubcommand("train", TrainCommand.commandLine());
     cl.setExecutionExceptionHandler(Main::reportError);
+    cl.setParameterExceptionHandler(Main::reportParameterError);
     try {
       return cl.execute(args);
     } catch (org.apache.hadoop.fs.FSError e) {
@@ -117,6 +118,24 @@ public final class Main implements Runnable {
     }
     e.printStackTrace(cl.getErr());
     return 1;
+  }
+
+  /**
+   * An option picocli cannot parse (unknown, repeated, missing its value, a required one absent):
+   * one line naming it, picocli's "did you mean" where it has one, and where the help is; exit 2.
+   * Picocli's default printed the whole usage (114 lines for train) under it.
+   */
+  private static int reportParameterError(CommandLine.ParameterException e, String[] args) {
+    CommandLine cl = e.getCommandLine();
+    java.io.PrintWriter err = cl.getErr();
+    String command = cl.getCommandSpec().qualifiedName();
+    String hint = "";
+    if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+      hint = "; did you mean " + String.join(" or ", u.getSuggestions()) + "?";
+    }
+    err.println("error: " + command + ": " + e.getMessage() + hint + " (" + command + " --help lists the options)");
+    err.flush();
+    return 2;
   }
 
   /** Whether the JVM has begun to shut down: a hook can no longer be added then. */

@@ -342,6 +342,30 @@ class HostileUseTest {
   }
 
   /**
+   * An option picocli cannot parse is one line naming it and where the help is, exit 2: picocli
+   * printed the whole usage under it (114 lines for train), burying the line that said what was wrong.
+   */
+  @Test
+  void anOptionThatDoesNotParseIsOneLine() {
+    String[][] cases = {
+        {"train", "--data", "d", "--out", "o", "--stpes", "5"},
+        {"train", "--data", "d", "--out", "o", "--steps", "5", "--steps", "6"},
+        {"predict", "--model"},
+        {"prep", "sine", "--steps", "x", "--out", "o"}};
+    String[][] expected = {
+        {"error: spark-rnn train: Unknown options: '--stpes', '5'", "did you mean --steps", "(spark-rnn train --help lists the options)"},
+        {"error: spark-rnn train: option '--steps' (VALUE) should be specified only once"},
+        {"error: spark-rnn predict: Missing required parameter for option '--model'"},
+        {"error: spark-rnn prep sine: Invalid value for option '--steps': 'x' is not an int"}};
+    for (int i = 0; i < cases.length; i++) {
+      Run r = run(cases[i]);
+      assertFails(r, expected[i]);
+      assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+      assertEquals("", r.out(), "no usage: " + r.out());
+    }
+  }
+
+  /**
    * More partitions than virtual partitions is refused before Spark starts, in the words of the
    * rule (each task computes at least one): under --sync barrier it was found after Spark had
    * started, and said as barrier tasks against the local master's threads.

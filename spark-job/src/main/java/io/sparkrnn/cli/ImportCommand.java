@@ -45,7 +45,8 @@ public final class ImportCommand implements Callable<Integer> {
     String configText = source.config == null ? null
         : new String(HadoopFiles.read(source.config, conf), StandardCharsets.UTF_8);
     byte[] bytes = TorchInterop.importModel(HadoopFiles.read(torch, conf), torch, configText, source.config, mode, loss);
-    TrainedModel m = TrainedModel.fromBytes(bytes, out);                 // what we write reads back
+    // what we write reads back; its errors (a NaN in a tensor) name the file the values came from
+    TrainedModel m = TrainedModel.fromBytes(bytes, torch);
     HadoopFiles.write(out, bytes, conf);
     System.out.println("imported " + torch + " as " + m.config() + " into " + out);
     if (m.normalization() == null) {

@@ -608,6 +608,15 @@ class InferenceCommandsTest {
     projected.put("rnn.weight_hr_l0", Tensor.ofFloats("rnn.weight_hr_l0", new int[] {3, 6}, new float[18]));
     assertFails(importRun(projected, "projected", out, modeLoss), "rnn.weight_hr_l0", "proj_size");
 
+    // a NaN is named in the file it came from, not in --out (which is never written)
+    Map<String, Tensor> nan = new LinkedHashMap<>(good);
+    float[] w = good.get("head.weight").floats().clone();
+    w[2] = Float.NaN;
+    nan.put("head.weight", Tensor.ofFloats("head.weight", good.get("head.weight").shape(), w));
+    Run nanRun = importRun(nan, "nan", out, modeLoss);
+    assertFails(nanRun, tmp.resolve("nan.safetensors") + ": tensor 'head.weight' holds NaN");
+    assertFalse(nanRun.err().contains(out.toString()), nanRun.err());
+
     Map<String, Tensor> bare = new LinkedHashMap<>();
     good.forEach((k, v) -> bare.put(k.replace("rnn.", ""), Tensor.ofFloats(k.replace("rnn.", ""), v.shape(), v.floats())));
     assertFails(importRun(bare, "bare", out, modeLoss), "'weight_ih_l0'", "rnn.weight_ih_l0");

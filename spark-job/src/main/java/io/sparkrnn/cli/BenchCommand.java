@@ -550,7 +550,8 @@ public final class BenchCommand implements Callable<Integer> {
       long allocated = timed.allocatedBytesSinceStart();
       row.put("working_mb", working < 0 ? null : working / 1e6);
       row.put("alloc_kb_per_step", allocated < 0 ? null : allocated / 1e3 / timedRuns);
-      String boxed = allocated < 0 || device.equals("reference") ? null
+      // the JVM engine's rows only: the reference engine allocates by design, Aparapi for each launch
+      String boxed = allocated < 0 || !(engine instanceof JvmEngine) ? null
           : boxedVectorsWarning(allocated / (double) timedRuns,
               resultBytes(config, s.batch, s.steps, forwardOnly, leaves(s.batch)));
       if (boxed != null) {

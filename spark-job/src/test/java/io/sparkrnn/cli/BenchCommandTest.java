@@ -130,6 +130,20 @@ class BenchCommandTest {
     assertEquals(List.of(List.of(4, 5), List.of(8, 5), List.of(4, 1000)), shapes, "(B, T) of the grid row, then B = 8, then T = 1000");
   }
 
+  /**
+   * An OpenCL row allocates for its launches (Aparapi's per-launch objects), not because the JIT
+   * left the JVM engine's vectors boxed: the boxed-vectors warning, with its advice to run again,
+   * is the JVM engine's rows' alone (it was printed for cpu-opencl rows; a user audit).
+   */
+  @Test
+  void theBoxedVectorsWarningIsTheJvmEnginesAlone() {
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("bench", "--shape", "lstm:1:16:4:5", "--devices", "cpu-opencl",
+        "--runs", "3", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("cpu-opencl"), r.out());
+    assertFalse(r.err().contains("vectors boxed"), r.err());
+  }
+
   @Test
   void sparkRowTimesTrainAgainstTheKernelTimedBeforeAndAfter() throws IOException {
     Path json = tmp.resolve("spark.json");

@@ -380,6 +380,33 @@ class HostileUseTest {
     assertFalse(Files.exists(out));
   }
 
+  /**
+   * Settings that do nothing in this run say so (a user audit: both were accepted without a word):
+   * feedback without validation, and a tbptt window as long as the sequences (T = 12 here). And a
+   * checkpoint to resume from wins over init without reading it: an init of another shape was
+   * refused, though the README says the checkpoint wins.
+   */
+  @Test
+  void settingsThatDoNothingSaySoAndResumeWinsOverInit() throws IOException {
+    Run r = run(train(tmp.resolve("idle-settings"), "--feedback", "2", "--tbptt", "12", "--checkpoint-every", "1"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("warning: feedback 2: closed-loop validation is part of validation, and validate-every is 0"),
+        r.out());
+    assertTrue(r.out().contains("warning: tbptt 12 is not shorter than the sequences (T = 12)"), r.out());
+    Run quiet = run(train(tmp.resolve("busy-settings"), "--feedback", "2", "--validate-every", "1", "--tbptt", "11"));
+    assertEquals(0, quiet.code(), quiet.err());
+    assertFalse(quiet.out().contains("warning: "), quiet.out());
+
+    Path other = tmp.resolve("other-shape.safetensors");
+    Files.write(other, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 1, 3, 1, Mode.SEQ2SEQ, LossType.MSE), 5),
+        ModelMetadata.fromManifest(Dataset.open(sine.toUri(), new Configuration()).manifest())));
+    Run resumed = run(train(tmp.resolve("idle-settings"), "--feedback", "2", "--tbptt", "12", "--checkpoint-every", "1", "--steps",
+        "3", "--resume", "true", "--init", s(other)));
+    assertEquals(0, resumed.code(), resumed.err());
+    assertTrue(resumed.out().contains("init " + s(other) + ": not used, the run resumes from its newest checkpoint"), resumed.out());
+    assertFails(run(train(tmp.resolve("fresh-with-other"), "--init", s(other))), "init: ", "hidden-size 3");
+  }
+
   @Test
   void aNanStopWithoutACheckpointDoesNotClaimOne() throws IOException {
     // a learning rate this large makes the loss overflow within a few steps

@@ -165,6 +165,14 @@ public final class Trainer {
     }
     if (config.feedback() > 0) {
       checkClosedLoopFits(model, spec, config.feedback());
+      if (config.validateEvery() == 0) {
+        log.println("warning: feedback " + config.feedback() + ": closed-loop validation is part of validation, and"
+            + " validate-every is 0, so this run never runs it; set validate-every N");
+      }
+    }
+    if (config.tbptt() >= spec.steps()) {
+      log.println("warning: tbptt " + config.tbptt() + " is not shorter than the sequences (T = " + spec.steps() + "):"
+          + " every window is a whole sequence, which is full BPTT, as tbptt 0");
     }
     if (config.validateEvery() > 0 && dataset.manifest().sequences(Split.VALIDATION) == 0) {
       log.println("warning: validate-every " + config.validateEvery() + ": the dataset " + config.data() + " has no validation"
@@ -174,7 +182,12 @@ public final class Trainer {
     if (initRead != null && config.init() == null) {
       throw new IllegalArgumentException("a model read for init, but the configuration has no init key to name it"); // a caller's bug
     }
-    Params initial = config.init() == null ? null
+    // a checkpoint to resume from wins over init (README): init is then neither read nor checked
+    boolean resumes = config.resume() && !out.list(Checkpoints.DIR, "step-", ".safetensors").isEmpty();
+    if (resumes && config.init() != null) {
+      log.printf("init %s: not used, the run resumes from its newest checkpoint%n", config.init());
+    }
+    Params initial = config.init() == null || resumes ? null
         : warmStart(initRead != null ? initRead : loadInitial(config.init(), hadoop, "init"), config.init(), model, dataset);
     Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log, initial);
     trainer.previousRun = hasRun;

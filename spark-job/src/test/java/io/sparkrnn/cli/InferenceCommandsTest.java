@@ -617,6 +617,10 @@ class InferenceCommandsTest {
     assertFails(nanRun, tmp.resolve("nan.safetensors") + ": tensor 'head.weight' holds NaN");
     assertFalse(nanRun.err().contains(out.toString()), nanRun.err());
 
+    // --out checked as export's is: a directory there is refused before the file is read
+    assertFails(run(concat(new String[] {"import", "--torch", s(f64), "--infer", "--out", s(tmp)}, modeLoss)), "--out " + tmp,
+        "expected a file name");
+
     Map<String, Tensor> bare = new LinkedHashMap<>();
     good.forEach((k, v) -> bare.put(k.replace("rnn.", ""), Tensor.ofFloats(k.replace("rnn.", ""), v.shape(), v.floats())));
     assertFails(importRun(bare, "bare", out, modeLoss), "'weight_ih_l0'", "rnn.weight_ih_l0");

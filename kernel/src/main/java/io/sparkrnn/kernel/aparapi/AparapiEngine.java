@@ -205,6 +205,10 @@ public final class AparapiEngine implements BpttEngine {
   @Override
   public String describe() {
     String base = "aparapi float32 on " + device.info().describe() + ", " + sizes.describe();
+    if (device.isOpenCL() && !SignalChaining.chained()) {
+      // allowed by -Dsparkrnn.opencl.unchained=allow: the report says so beside the device, not only the log
+      base += " (OpenCL without chained signal handlers, -D" + SignalChaining.ALLOW_PROPERTY + "=allow)";
+    }
     if (device.isOpenCL() && guard.launches() > 0 && !guard.allOpenCL()) {
       return base + " (FELL BACK: some ops of the last call did not run on the device; see executionReport())";
     }

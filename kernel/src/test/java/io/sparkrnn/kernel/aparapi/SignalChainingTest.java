@@ -119,6 +119,8 @@ class SignalChainingTest {
     String allowed = runChild(java.util.Map.of(), "-D" + SignalChaining.ALLOW_PROPERTY + "=allow");
     assertTrue(allowed.contains("CPU_OPENCL") && allowed.contains("cpu-opencl: resolved"), allowed);
     assertTrue(allowed.contains("OpenCL starts without chained signal handlers"), allowed);
+    // and what each engine describes (report.md's device lines) says so too, not only the log
+    assertTrue(allowed.contains("(OpenCL without chained signal handlers, -Dsparkrnn.opencl.unchained=allow)"), allowed);
   }
 
   /** The child's output (stdout and stderr): what {@link Child} printed and the warnings it logged. */
@@ -179,6 +181,10 @@ class SignalChainingTest {
         }
         System.out.println("wrong divisions=" + wrongDivisions(200_000));
         System.out.println("pocl mapped=" + java.nio.file.Files.readString(Path.of("/proc/self/maps")).contains("libpocl"));
+      } else {
+        try (AparapiEngine engine = new AparapiEngine(Devices.resolve(DeviceChoice.CPU_OPENCL))) {
+          System.out.println("engine: " + engine.describe());
+        }
       }
     }
   }

@@ -16,6 +16,8 @@ import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Writes a dataset directory on any Hadoop {@link FileSystem}: shards first, each to a temporary
@@ -32,6 +34,8 @@ import org.apache.hadoop.fs.Path;
  * driver commits.
  */
 public final class DatasetWriter implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(DatasetWriter.class);
+
   /** Folder inside the dataset for files not yet renamed into place; removed on commit. */
   public static final String TEMP_DIR = "_temporary";
 
@@ -120,6 +124,7 @@ public final class DatasetWriter implements Closeable {
     // "…/ds/" (a URI with its trailing slash) has the name "" and the parent ds: the directory is ds
     Path dir = given.getName().isEmpty() && given.getParent() != null ? given.getParent() : given;
     OutputState state = checkDirectory(fs, dir, overwrite);
+    warnOfLeftovers(fs, dir);
     if (state == OutputState.EMPTY) {
       return new Output(fs, dir, dir, false);
     }
@@ -135,6 +140,31 @@ public final class DatasetWriter implements Closeable {
       throw new IOException(writeDir + ": could not create the dataset directory");
     }
     return new Output(fs, dir, writeDir, true);
+  }
+
+  /**
+   * Names, in a warning, what interrupted preps of {@code dir} left beside it: a staging copy
+   * ({@code .NAME.tmp-UUID}, an unfinished new dataset) or, after a kill between an overwrite's
+   * two renames, the dataset it replaced ({@code .NAME.old-UUID}). Hidden and as large as a
+   * dataset, so worth a line; never deleted here: another prep may be writing one now, and an
+   * {@code .old-} one may be the only copy of a dataset.
+   */
+  private static void warnOfLeftovers(FileSystem fs, Path dir) throws IOException {
+    if (dir.getParent() == null || !fs.exists(dir.getParent())) {
+      return;
+    }
+    String prefix = "." + dir.getName() + ".";
+    List<String> found = new ArrayList<>();
+    for (FileStatus s : fs.listStatus(dir.getParent(),
+        p -> p.getName().startsWith(prefix + "tmp-") || p.getName().startsWith(prefix + "old-"))) {
+      found.add(s.getPath().toUri().getPath());
+    }
+    if (!found.isEmpty()) {
+      java.util.Collections.sort(found);
+      LOG.warn("{}: interrupted preps left {} beside it (.tmp-: an unfinished new dataset; .old-: the dataset an --overwrite"
+          + " was replacing, the only copy if {} is gone); not deleted, as another prep may be writing one: remove them"
+          + " once none is", dir, String.join(", ", found), dir.getName());
+    }
   }
 
   /**

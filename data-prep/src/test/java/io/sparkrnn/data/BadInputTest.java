@@ -197,6 +197,35 @@ class BadInputTest {
     assertEquals(List.of(), stagingBeside(ds), "the old dataset or the staging directory left beside it");
   }
 
+  /**
+   * A prep killed mid-overwrite leaves a hidden staging copy beside the dataset (.ds.tmp-UUID: as
+   * large as the dataset), or between the overwrite's two renames the old dataset itself
+   * (.ds.old-UUID). The next prep to that directory names them in a warning; it deletes neither
+   * (another prep may be writing one now, and an .old- one may be the only copy of a dataset).
+   */
+  @Test
+  void leftoversOfAnInterruptedPrepAreNamedByTheNext() throws IOException {
+    Path out = tmp.resolve("left");
+    Path staging = Files.createDirectories(tmp.resolve(".left.tmp-0000"));
+    Path old = Files.createDirectories(tmp.resolve(".left.old-1111"));
+    Files.createDirectories(tmp.resolve(".leftover.tmp-2222"));   // another dataset's: not named
+    try (LogCapture log = LogCapture.warnings(DatasetWriter.class)) {
+      Prep.run(new SineSource(SineSource.Options.defaults(5, 4, 2)), new PrepOptions(out.toUri(), 2, 0, false, false), conf);
+      List<String> warned = log.messages();
+      assertEquals(1, warned.size(), warned.toString());
+      String w = warned.get(0);
+      assertTrue(w.contains(staging.toUri().getPath().replaceAll("/$", "")) && w.contains(old.toUri().getPath().replaceAll("/$", ""))
+          && !w.contains(".leftover.") && w.contains("not deleted"), w);
+    }
+    assertTrue(Files.exists(staging) && Files.exists(old), "a leftover was deleted");
+    Files.delete(staging);
+    Files.delete(old);
+    try (LogCapture log = LogCapture.warnings(DatasetWriter.class)) {
+      Prep.run(new SineSource(SineSource.Options.defaults(5, 4, 2)), new PrepOptions(out.toUri(), 2, 0, false, true), conf);
+      assertEquals(List.of(), log.messages());
+    }
+  }
+
   @Test
   void nanInNpyInputsNamesFileAndIndexAndLeavesNoDataset() throws IOException {
     double[] v = new double[2 * 3 * 1];

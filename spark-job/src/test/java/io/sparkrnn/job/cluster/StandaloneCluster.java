@@ -50,7 +50,7 @@ final class StandaloneCluster implements AutoCloseable {
       "-Dio.netty.tryReflectionSetAccessible=true", "--add-modules=jdk.incubator.vector");
   /** Jars of the test classpath that the cluster's JVMs do not need. */
   private static final Pattern TEST_ONLY_JAR = Pattern.compile(
-      "(junit|opentest4j|apiguardian|hadoop-client-minicluster|surefire)[^/]*\\.jar$");
+      "(junit|opentest4j|apiguardian|hadoop-client-minicluster|surefire|/h2-|delta-spark|delta-storage)[^/]*\\.jar$");
   /**
    * A {@link #submit} setting (not passed to Spark): executors with the JVM's full JIT instead of
    * the fault suite's quick-starting C1-only JVMs. For measurements.
@@ -135,17 +135,7 @@ final class StandaloneCluster implements AutoCloseable {
    * the driver is this new JVM). {@code sparkConf} adds or overrides {@code --conf} settings.
    */
   ManagedProcess submit(String name, Map<String, String> sparkConf, List<String> appArgs) {
-    Map<String, String> confs = new LinkedHashMap<>();
-    confs.put("spark.driver.host", "127.0.0.1");
-    confs.put("spark.driver.bindAddress", "127.0.0.1");
-    confs.put("spark.ui.enabled", "false");
-    confs.put("spark.executor.memory", "512m");
-    confs.put("spark.executor.extraJavaOptions", String.join(" ", OPENS) + " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-        + " -Dlog4j2.configurationFile=" + log4j.toUri());
-    if (sparkConf.containsKey(FULL_JIT)) {
-      // measurements: C2 compiles the JVM engine's Vector API code; under C1 alone it runs as plain Java, ~1000× slower
-      confs.put("spark.executor.extraJavaOptions", String.join(" ", OPENS) + " -Dlog4j2.configurationFile=" + log4j.toUri());
-    }
+    Map<String, String> confs = driverConf(sparkConf.containsKey(FULL_JIT));
     confs.putAll(sparkConf);
     confs.remove(FULL_JIT); // ours, not Spark's
     List<String> args = new ArrayList<>(List.of("--master", masterUrl(), "--deploy-mode", "client", "--class",
@@ -160,6 +150,29 @@ final class StandaloneCluster implements AutoCloseable {
         env, work.resolve("logs/" + (++submitted) + "-" + name + ".log"));
     drivers.add(driver);
     return driver;
+  }
+
+  /**
+   * A driver's settings for this cluster (what {@link #submit} passes, and what a driver in the
+   * test's own JVM sets with {@code spark.master} and {@code spark.jars} = {@link #appJar}).
+   *
+   * @param fullJit executors with the JVM's full JIT (C2 compiles the JVM engine's Vector API code;
+   *     under the fault suite's quick-starting C1 alone it runs as plain Java, ~1000× slower)
+   */
+  Map<String, String> driverConf(boolean fullJit) {
+    Map<String, String> confs = new LinkedHashMap<>();
+    confs.put("spark.driver.host", "127.0.0.1");
+    confs.put("spark.driver.bindAddress", "127.0.0.1");
+    confs.put("spark.ui.enabled", "false");
+    confs.put("spark.executor.memory", "512m");
+    confs.put("spark.executor.extraJavaOptions", String.join(" ", OPENS) + (fullJit ? "" : " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        + " -Dlog4j2.configurationFile=" + log4j.toUri());
+    return confs;
+  }
+
+  /** The project's classes, jarred: what executors load them from ({@code spark.jars}). */
+  Path appJar() {
+    return appJar;
   }
 
   /** The executor JVMs running now: the Workers' child processes whose main class is Spark's executor backend. */

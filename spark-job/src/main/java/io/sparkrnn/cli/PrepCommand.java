@@ -335,7 +335,7 @@ public final class PrepCommand implements Runnable {
       io.sparkrnn.data.FileSystems.requireUsableOutput(common.out, new Configuration(), "--out", true);
       String master = common.master == null ? "local[*]" : common.master;
       SparkSetup.requireKnownMaster(master);
-      SparkSession spark = SparkSetup.session("spark-rnn prep table", master, format.equalsIgnoreCase("delta"));
+      SparkSession spark = SparkSetup.session("spark-rnn prep table", master, format);
       try {
         requireSourceExists(spark.sparkContext().hadoopConfiguration());
         Manifest m = SequenceTables.prep(read(spark), spec, common.out, common.overwrite, common.givenNormalization());

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -246,6 +248,55 @@ class PrepCommandTest {
     assertSameShards(out[3], out[2]);
     assertFalse(java.util.Arrays.equals(Files.readAllBytes(shardsOf(out[0]).get(0)), Files.readAllBytes(shardsOf(out[2]).get(0))),
         "version 0 holds fewer sensors than the latest");
+  }
+
+  /**
+   * A Hive metastore's table (embedded Derby, as spark-shell makes one) read by name with
+   * {@code --format table}: prep's session takes Hive's catalog when Spark's Hive support is on the
+   * classpath and the configuration names no catalog (with the in-memory one the table is unknown to
+   * a new session). The shards are those of the same rows read from Parquet.
+   */
+  @Test
+  void aHiveTableIsReadByNameFromTheMetastore() throws IOException {
+    Path parquet = sensorsTable();
+    Map<String, String> props = new LinkedHashMap<>();
+    props.put("spark.sql.warehouse.dir", tmp.resolve("warehouse").toUri().toString());
+    props.put("spark.hadoop.javax.jdo.option.ConnectionURL", "jdbc:derby:;databaseName=" + tmp.resolve("metastore_db") + ";create=true");
+    props.put("derby.stream.error.file", tmp.resolve("derby.log").toString());
+    Map<String, String> before = new LinkedHashMap<>();
+    props.forEach((k, v) -> before.put(k, System.setProperty(k, v)));
+    try {
+      org.apache.spark.sql.SparkSession spark = org.apache.spark.sql.SparkSession.builder().master("local[1]")
+          .appName("PrepCommandTest-hive").config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+          .config("spark.ui.enabled", "false").enableHiveSupport().getOrCreate();
+      try {
+        spark.sql("CREATE DATABASE plant");
+        spark.read().parquet(parquet.toString()).write().saveAsTable("plant.readings");
+      } finally {
+        spark.stop();
+      }
+      String[] spec = {"--key", "sensor", "--order", "ts", "--inputs", "temp,load", "--steps", "12", "--stride", "6", "--batch", "16",
+          "--master", "local[2]"};
+      Path fromHive = tmp.resolve("hive-ds");
+      InferenceCommandsTest.Run r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "plant.readings", "--format",
+          "table", "--out", fromHive.toString()}, spec));
+      assertEquals(0, r.code(), r.err());
+      Path fromParquet = tmp.resolve("hive-parquet-ds");
+      r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", parquet.toString(), "--out", fromParquet.toString()}, spec));
+      assertEquals(0, r.code(), r.err());
+      assertSameShards(fromParquet, fromHive);
+      r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "plant.nosuch", "--format", "table", "--out",
+          tmp.resolve("never").toString()}, spec));
+      InferenceCommandsTest.assertFails(r, "plant.nosuch (--format table): ", "TABLE_OR_VIEW_NOT_FOUND");
+    } finally {
+      before.forEach((k, v) -> {
+        if (v == null) {
+          System.clearProperty(k);
+        } else {
+          System.setProperty(k, v);
+        }
+      });
+    }
   }
 
   /** The dataset's files other than the manifest, by name. */

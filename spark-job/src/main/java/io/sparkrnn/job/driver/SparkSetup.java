@@ -119,19 +119,27 @@ public final class SparkSetup {
    * registered classes.
    */
   public static SparkSession session(String appName, String master) {
-    return session(appName, master, false);
+    return session(appName, master, null);
   }
 
   /**
-   * As {@link #session(String, String)}; with {@code delta}, for reading a Delta Lake table, and
-   * Delta on the classpath, Delta's session extension and catalog are added where the user's
-   * configuration has not set them: Delta refuses to read without both
-   * (DELTA_CONFIGURE_SPARK_SESSION_WITH_EXTENSION_AND_CATALOG), and a session's extensions are
-   * fixed once it starts.
+   * As {@link #session(String, String)}, for reading a table of {@code format} (prep table's
+   * {@code --format}), where the user's configuration has not set what that format needs, fixed
+   * once a session starts:
+   * <ul>
+   *   <li>{@code delta} with Delta on the classpath: Delta's session extension and catalog (Delta
+   *       refuses to read without both: DELTA_CONFIGURE_SPARK_SESSION_WITH_EXTENSION_AND_CATALOG);</li>
+   *   <li>{@code table} (a catalog table) with Spark's Hive support on the classpath: Hive's catalog
+   *       ({@code spark.sql.catalogImplementation=hive}, what {@code enableHiveSupport()} sets), so
+   *       that a Hive metastore's tables are found as spark-shell finds them.</li>
+   * </ul>
    */
-  public static SparkSession session(String appName, String master, boolean delta) {
+  public static SparkSession session(String appName, String master, String format) {
     SparkConf conf = conf(appName, master, false);
-    if (delta && onClasspath(DELTA_EXTENSION)) {
+    if ("table".equalsIgnoreCase(format) && onClasspath(HIVE_SESSION_STATE) && onClasspath("org.apache.hadoop.hive.conf.HiveConf")) {
+      conf.setIfMissing("spark.sql.catalogImplementation", "hive");
+    }
+    if ("delta".equalsIgnoreCase(format) && onClasspath(DELTA_EXTENSION)) {
       String extensions = conf.get("spark.sql.extensions", "").strip();
       if (java.util.Arrays.stream(extensions.split(",")).map(String::strip).noneMatch(DELTA_EXTENSION::equals)) {
         conf.set("spark.sql.extensions", extensions.isEmpty() ? DELTA_EXTENSION : extensions + "," + DELTA_EXTENSION);
@@ -147,6 +155,7 @@ public final class SparkSetup {
 
   private static final String DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension";
   private static final String DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog";
+  private static final String HIVE_SESSION_STATE = "org.apache.spark.sql.hive.HiveSessionStateBuilder";
 
   /** Whether the class loads as Spark would load it (spark-submit --packages puts jars on the context loader). */
   private static boolean onClasspath(String className) {

@@ -133,7 +133,7 @@ public final class Main implements Runnable {
     if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
       hint = "; did you mean " + String.join(" or ", u.getSuggestions()) + "?";
     }
-    err.println("error: " + command + ": " + e.getMessage() + hint + " (" + command + " --help lists the options)");
+    err.println("error: " + command + ": " + e.getMessage() + hint + " (" + command + " --help says what it takes)");
     err.flush();
     return 2;
   }

@@ -353,7 +353,7 @@ class HostileUseTest {
         {"predict", "--model"},
         {"prep", "sine", "--steps", "x", "--out", "o"}};
     String[][] expected = {
-        {"error: spark-rnn train: Unknown options: '--stpes', '5'", "did you mean --steps", "(spark-rnn train --help lists the options)"},
+        {"error: spark-rnn train: Unknown options: '--stpes', '5'", "did you mean --steps", "(spark-rnn train --help says what it takes)"},
         {"error: spark-rnn train: option '--steps' (VALUE) should be specified only once"},
         {"error: spark-rnn predict: Missing required parameter for option '--model'"},
         {"error: spark-rnn prep sine: Invalid value for option '--steps': 'x' is not an int"}};

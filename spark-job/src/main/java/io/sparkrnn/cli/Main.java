@@ -43,6 +43,8 @@ public final class Main implements Runnable {
 
   /** The command main() runs, until it returns; the shutdown hook's message names it. */
   private static volatile String running;
+  /** How long the shutdown hook waits for a command stopped by a signal to clean up. */
+  private static final long STOP_GRACE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
   /** The "stopped:" line is printed once, by the hook or by reportError, whichever comes first. */
   private static final AtomicBoolean STOP_REPORTED = new AtomicBoolean();
 
@@ -54,6 +56,18 @@ public final class Main implements Runnable {
       String command = running;
       if (command != null) {
         reportStop(new java.io.PrintWriter(System.err, true), command);
+        // the JVM halts when the hooks end: give the command, whose Spark context the hooks stop under
+        // it, a few seconds to fail and clean up (train writes the steps since its last checkpoint to
+        // metrics.jsonl and releases its lock)
+        long deadline = System.nanoTime() + STOP_GRACE_NANOS;
+        while (running != null && System.nanoTime() < deadline) {
+          try {
+            Thread.sleep(20);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        }
       }
     }, "spark-rnn-stop"));
     int code;

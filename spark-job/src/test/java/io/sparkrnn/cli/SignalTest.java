@@ -78,5 +78,12 @@ class SignalTest {
     assertTrue(stopped.get(0).contains("while train ran; --resume true continues from the newest checkpoint"), stopped.get(0));
     assertFalse(lines.stream().anyMatch(l -> l.startsWith("\tat ")), "a stack trace:\n" + output);
     assertFalse(Files.exists(out.resolve(".spark-rnn.lock")), "the lock stays after SIGTERM");
+    // the steps since the last checkpoint (every 20) are in metrics.jsonl: up to the last one printed at least
+    long lastPrinted = lines.stream().filter(l -> l.startsWith("step ")).mapToLong(l -> Long.parseLong(l.substring(5, l.indexOf('/'))))
+        .max().orElseThrow();
+    List<String> rows = Files.readAllLines(out.resolve("metrics.jsonl"));
+    long lastRow = ((Number) io.sparkrnn.kernel.io.Json.parseObject(rows.get(rows.size() - 1)).get("step")).longValue();
+    assertTrue(lastRow >= lastPrinted, "metrics.jsonl ends at step " + lastRow + ", the log at " + lastPrinted);
+    assertEquals(lastRow, rows.size(), "one row a step");
   }
 }

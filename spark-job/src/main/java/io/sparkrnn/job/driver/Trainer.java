@@ -481,6 +481,7 @@ public final class Trainer {
     long sequencesThisRun = 0;
     long skipped = 0;
     long lastAppliedStep = 0;
+    boolean loopEnded = false;
     try {
       while (step < totalSteps) {
         Map<Integer, String> placed = placement.value().partitions();
@@ -557,15 +558,18 @@ public final class Trainer {
           throw new ShardDataException(dataError);
         }
       }
-    } catch (RuntimeException e) {
-      // the steps since the last checkpoint stay readable, above all those that led to a NaN stop
-      // (resume keeps only the rows up to its checkpoint's step, so these never mislead it)
-      try {
-        metrics.write(out);
-      } catch (IOException | RuntimeException again) {
-        e.addSuppressed(again);
+      loopEnded = true;
+    } finally {
+      if (!loopEnded) {
+        // however the loop ended early (a NaN stop, a SparkException Scala throws undeclared, Ctrl-C
+        // stopping the context, an Error), the steps since the last checkpoint stay readable, above
+        // all those that led to a NaN stop; resume keeps only the rows up to its checkpoint's step
+        try {
+          metrics.write(out);
+        } catch (IOException | RuntimeException again) {
+          log.println("could not write " + TrainingMetrics.FILE + " after the failure: " + again);
+        }
       }
-      throw e;
     }
     metrics.write(out);
     checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
@@ -582,8 +586,9 @@ public final class Trainer {
     } else {
       // under --on-nan skip the last step may not be the last applied one: say which the loss is from
       String loss = skipped == 0 ? String.format("loss %.6g", lastLoss)
-          : stepsThisRun == 0 ? "every step's update skipped (--on-nan skip), " + skipped + " of them"
-          : String.format("%d skipped (--on-nan skip), loss %.6g at step %d, the last applied", skipped, lastLoss, lastAppliedStep);
+          : stepsThisRun == 0 ? "every update of this run skipped (--on-nan skip), " + skipped + " of them"
+          : String.format("%d skipped in this run (--on-nan skip), loss %.6g at step %d, the last applied", skipped, lastLoss,
+              lastAppliedStep);
       log.printf("done: %d steps, %s%s, %.1f sequences/s; model %s%n", step, loss,
           Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
           out.path("model.safetensors"));

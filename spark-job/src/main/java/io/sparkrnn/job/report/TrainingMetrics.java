@@ -13,7 +13,8 @@ import java.util.Map;
 /**
  * Per-step metrics, kept on the driver and written as JSON lines to {@code <out>/metrics.jsonl}
  * (one object per step: step, epoch, loss, grad_norm, seq_per_s, step_ms, and when validated
- * val_loss, val_accuracy, closed_loop_loss), plus step-time totals for the Spark overhead figure.
+ * val_loss, val_accuracy, closed_loop_loss; a step whose loss or gradient was not finite has
+ * update "skipped" or "stopped"), plus step-time totals for the Spark overhead figure.
  */
 public final class TrainingMetrics {
   public static final String FILE = "metrics.jsonl";
@@ -47,6 +48,8 @@ public final class TrainingMetrics {
    */
   public void addNonFinite(long step, int epoch, double loss, double gradNorm, String update) {
     Map<String, Object> row = stepRow(step, epoch, loss, gradNorm);
+    row.put("seq_per_s", 0.0);   // as before "update" was added: readers may expect every row to have them
+    row.put("step_ms", 0.0);
     row.put("update", update);
     rows.add(row);
   }

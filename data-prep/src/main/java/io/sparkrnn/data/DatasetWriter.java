@@ -149,15 +149,21 @@ public final class DatasetWriter implements Closeable {
    * dataset, so worth a line; never deleted here: another prep may be writing one now, and an
    * {@code .old-} one may be the only copy of a dataset.
    */
-  private static void warnOfLeftovers(FileSystem fs, Path dir) throws IOException {
-    if (dir.getParent() == null || !fs.exists(dir.getParent())) {
+  private static void warnOfLeftovers(FileSystem fs, Path dir) {
+    if (dir.getParent() == null) {
       return;
     }
     String prefix = "." + dir.getName() + ".";
     List<String> found = new ArrayList<>();
-    for (FileStatus s : fs.listStatus(dir.getParent(),
-        p -> p.getName().startsWith(prefix + "tmp-") || p.getName().startsWith(prefix + "old-"))) {
-      found.add(s.getPath().toUri().getPath());
+    try {
+      for (FileStatus s : fs.listStatus(dir.getParent(),
+          p -> p.getName().startsWith(prefix + "tmp-") || p.getName().startsWith(prefix + "old-"))) {
+        found.add(s.getPath().toUri().getPath());
+      }
+    } catch (IOException | RuntimeException e) {
+      // a parent this user may not list (an object store's policy), or none yet: no warning, and no failed prep
+      LOG.debug("could not list {} for leftovers of interrupted preps: {}", dir.getParent(), e.toString());
+      return;
     }
     if (!found.isEmpty()) {
       java.util.Collections.sort(found);

@@ -67,6 +67,7 @@ public final class EvaluateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    run.check();
     if (io.sparkrnn.infer.InputFiles.isNpy(data)) {
       // a .npy is read as a shard otherwise, and fails as "not a safetensors file": say what evaluate takes
       throw new BadInputException("--data " + data + ": evaluate scores a dataset directory (manifest.json and shards, from"

@@ -83,6 +83,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    run.check();
     Configuration conf = new Configuration();
     TrainedModel m = TrainedModel.load(model, conf);
     ModelConfig c = m.config();

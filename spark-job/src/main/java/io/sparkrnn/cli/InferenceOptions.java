@@ -14,6 +14,11 @@ final class InferenceOptions {
 
     @Option(names = "--device", defaultValue = "auto", description = "auto | gpu | cpu-opencl | jvm (default: ${DEFAULT-VALUE})")
     String device;
+
+    /** A device beside --engine reference is refused before anything is read. */
+    void check() {
+      io.sparkrnn.kernel.device.Engines.requireDeviceApplies(engine, device);
+    }
   }
 
   /** {@code --master}, {@code --partitions}: predict and evaluate over a dataset directory. */

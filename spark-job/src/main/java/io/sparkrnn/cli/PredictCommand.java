@@ -62,6 +62,7 @@ public final class PredictCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    run.check();
     Configuration conf = new Configuration();
     TrainedModel m = TrainedModel.load(model, conf);
     if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {

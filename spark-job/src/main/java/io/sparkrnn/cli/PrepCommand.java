@@ -318,6 +318,7 @@ public final class PrepCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
+      format = format.toLowerCase(java.util.Locale.ROOT);   // as Spark matches a format's name: CSV is csv
       Map<String, Object> provenance = new LinkedHashMap<>();
       provenance.put("format", format);
       if (isJdbc()) {   // what was read, never the url, user or password
@@ -334,7 +335,7 @@ public final class PrepCommand implements Runnable {
           common.normalize, TableSpec.Missing.parse(missing), common.batch, seed, partitions, provenance);
       io.sparkrnn.data.FileSystems.requireUsableOutput(common.out, new Configuration(), "--out", true);
       String master = common.master == null ? "local[*]" : common.master;
-      SparkSetup.requireKnownMaster(master);
+      SparkSetup.requireKnownMaster(SparkSetup.effectiveMaster(master));   // spark-submit's master wins
       SparkSession spark = SparkSetup.session("spark-rnn prep table", master, format);
       try {
         requireSourceExists(spark.sparkContext().hadoopConfiguration());
@@ -449,12 +450,14 @@ public final class PrepCommand implements Runnable {
             || e instanceof org.apache.spark.SparkClassNotFoundException || fromDatabase) {
           String why = firstLine(e.getMessage());
           if (fromDatabase && why.contains("No suitable driver")) {
-            why += " for " + java.util.Objects.requireNonNullElse(option("url"), "the url option") + ": put the database's JDBC driver jar on the"
-                + " classpath (" + CLASSPATH_HINT + ")";
+            // the scheme only: a url may hold a user and password
+            why += " for " + jdbcScheme(option("url")) + " URLs: put the database's JDBC driver jar on the classpath (bin/spark-rnn:"
+                + " SPARK_RNN_CLASSPATH=driver.jar; spark-submit: --driver-class-path driver.jar --jars driver.jar, or --jars with"
+                + " --option driver=ITS.DRIVER.CLASS)";
           } else if (why.contains("DATA_SOURCE_NOT_FOUND")) {
             why += " (a format from a package, such as delta, needs its jars on the classpath: " + CLASSPATH_HINT + ")";
           }
-          throw new BadInputException(source + " (--format " + format + (where == null ? "" : ", --where " + where)
+          throw new BadInputException(sourceLabel() + " (--format " + format + (where == null ? "" : ", --where " + where)
               + "): " + why, e);
         }
         throw e;
@@ -465,6 +468,20 @@ public final class PrepCommand implements Runnable {
 
     private boolean isJdbc() {
       return format.equalsIgnoreCase("jdbc");
+    }
+
+    /** What errors name as the source: SOURCE, or for jdbc the table or query read. */
+    private String sourceLabel() {
+      return !isJdbc() ? source : option("query") != null ? "--option query" : jdbcTable();
+    }
+
+    /** "jdbc:postgresql:" of a JDBC url, without its host, user or password. */
+    static String jdbcScheme(String url) {
+      if (url == null) {
+        return "the url option's";
+      }
+      int second = url.indexOf(':', url.indexOf(':') + 1);
+      return second > 0 ? url.substring(0, second + 1) : "the url option's";
     }
 
     /** The JDBC table read: --option dbtable, else SOURCE. */

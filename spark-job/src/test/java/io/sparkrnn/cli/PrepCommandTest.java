@@ -197,8 +197,18 @@ class PrepCommandTest {
     assertFalse(r.err().contains("\tat "), r.err());
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option",
         "url=jdbc:nosuchdb://localhost/x", "--out", tmp.resolve("never").toString()}, spec));
-    InferenceCommandsTest.assertFails(r, "readings (--format jdbc): No suitable driver for jdbc:nosuchdb://localhost/x: put the database's JDBC driver jar on the classpath (bin/spark-rnn: SPARK_RNN_CLASSPATH=");
+    InferenceCommandsTest.assertFails(r, "readings (--format jdbc): No suitable driver for jdbc:nosuchdb: URLs: put the database's JDBC driver jar on the classpath (bin/spark-rnn: SPARK_RNN_CLASSPATH=");
     assertFalse(r.err().contains("\tat "), r.err());
+    // the url's user and password never reach the message
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option",
+        "url=jdbc:nosuchdb://etl:s3cret@localhost/x?password=s3cret", "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "No suitable driver for jdbc:nosuchdb: URLs");
+    assertFalse(r.err().contains("s3cret"), r.err());
+    // the format's name in any case, as Spark matches it: CSV reads with a header, as csv does
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", file.toString(), "--format", "CSV", "--out",
+        tmp.resolve("csv-upper-ds").toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    assertSameShards(fromFile, tmp.resolve("csv-upper-ds"));
     // a format nobody registered is named with the same hint
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "nosuchformat", "--out",
         tmp.resolve("never").toString()}, spec));

@@ -50,13 +50,15 @@ public final class SparkSetup {
         if (n == null || n.equals("*")) {
           continue;
         }
-        // groups 1, 2: local[N] and local[N,F]'s threads, 3: F (task attempts), 4, 5: local-cluster's workers and cores, 6: MiB
+        // groups 1, 2: local[N] and local[N,F]'s threads, 3: F (task failures allowed: Spark takes 0 as 1), 4, 5:
+        // local-cluster's workers and cores each, 6: MiB each
+        String[] what = {null, "task threads", "task threads", "task failures", "workers", "cores per worker", "MiB per worker"};
+        long min = g == 3 ? 0 : 1;
         long max = g == 3 || g == 6 ? Integer.MAX_VALUE : MAX_LOCAL_THREADS;
         long v = n.length() > 10 ? Long.MAX_VALUE : Long.parseLong(n);
-        if (v < 1 || v > max) {
-          throw new BadInputException("--master " + master + ": " + n + " is not a count between 1 and " + max
-              + " (local[N] runs N task threads; local[*] one per core, " + Runtime.getRuntime().availableProcessors()
-              + " here)");
+        if (v < min || v > max) {
+          throw new BadInputException("--master " + master + ": " + n + " " + what[g] + " is out of range; expected " + min + " to "
+              + max + (g <= 2 ? " (local[*] runs one per core, " + Runtime.getRuntime().availableProcessors() + " here)" : ""));
         }
       }
       return;

@@ -170,7 +170,8 @@ public final class Main implements Runnable {
       if (t instanceof io.sparkrnn.kernel.BadInputException || t instanceof java.io.IOException || t instanceof UserError
           || t instanceof java.io.UncheckedIOException || t instanceof io.sparkrnn.job.driver.Trainer.NonFiniteException
           || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException
-          || t instanceof io.sparkrnn.kernel.aparapi.DeviceFallbackException) {
+          || t instanceof io.sparkrnn.kernel.aparapi.DeviceFallbackException
+          || t instanceof java.sql.SQLException) {   // a database's refusal while its rows are read (prep table --format jdbc)
         return t;
       }
       if (t.getCause() == t) {

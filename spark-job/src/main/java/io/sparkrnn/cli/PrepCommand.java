@@ -330,6 +330,7 @@ public final class PrepCommand implements Runnable {
       if (where != null) {
         provenance.put("where", where);
       }
+      putOptions(provenance);
       TableSpec spec = new TableSpec(key, order, inputs, targets, classes, seq2one, steps, stride, horizon, minSteps,
           sequenceColumn, split == null ? null : TableSpec.SplitMode.parse(split), common.validationFraction, gap,
           common.normalize, TableSpec.Missing.parse(missing), common.batch, seed, partitions, provenance);
@@ -445,10 +446,22 @@ public final class PrepCommand implements Runnable {
       } catch (Exception e) {
         // the database's refusals (no driver for the URL, no such table, a bad password) and Spark's
         // checks of the JDBC options (dbtable and query both given) are the user's to fix
-        boolean fromDatabase = isJdbc() && (causedBy(e, java.sql.SQLException.class) || e instanceof IllegalArgumentException);
+        boolean fromDatabase = isJdbc() && causedBy(e, java.sql.SQLException.class);
+        // a file Spark cannot read as --format says (a CSV read as the default parquet), and a reader
+        // option's bad value (versionAsOf=abc, dbtable with query): the user's to fix, not a bug
+        Throwable unreadable = withMessage(e, "[FAILED_READ_FILE");
         if (e instanceof org.apache.spark.sql.AnalysisException || e instanceof ClassNotFoundException
-            || e instanceof org.apache.spark.SparkClassNotFoundException || fromDatabase) {
-          String why = firstLine(e.getMessage());
+            || e instanceof org.apache.spark.SparkClassNotFoundException || fromDatabase || unreadable != null
+            || e instanceof IllegalArgumentException) {
+          String why = summary(unreadable != null ? unreadable : e);
+          if (unreadable != null && FILE_FORMATS.contains(format)) {
+            why += "; if the files are of another format, name it with --format (parquet is the default; csv, orc, json)";
+          }
+          if (why.contains("TABLE_OR_VIEW_NOT_FOUND") && format.equals("table")
+              && "in-memory".equals(spark.conf().get("spark.sql.catalogImplementation", "in-memory"))) {
+            why += " (this session's catalog is Spark's in-memory one, which holds no tables of earlier sessions: a Hive"
+                + " metastore's tables need Spark's Hive support on the classpath, as in Spark's distributions built with Hive)";
+          }
           if (fromDatabase && why.contains("No suitable driver")) {
             // the scheme only: a url may hold a user and password
             why += " for " + jdbcScheme(option("url")) + " URLs: put the database's JDBC driver jar on the classpath (bin/spark-rnn:"
@@ -468,6 +481,33 @@ public final class PrepCommand implements Runnable {
 
     private boolean isJdbc() {
       return format.equalsIgnoreCase("jdbc");
+    }
+
+    /** Option keys the manifest never records, by name: they may carry credentials (a url can hold a password). */
+    private static final java.util.regex.Pattern SECRET_OPTION =
+        java.util.regex.Pattern.compile("(?i).*(password|secret|token|credential|key|url|user|auth).*");
+
+    /**
+     * The reader options into the manifest's source ("options", e.g. Delta's versionAsOf: which
+     * version was read), but a key that may carry credentials only by name ("options_withheld").
+     */
+    private void putOptions(Map<String, Object> provenance) {
+      Map<String, String> recorded = new java.util.TreeMap<>();
+      List<String> withheld = new ArrayList<>();
+      readerOptions.forEach((k, v) -> {
+        if (SECRET_OPTION.matcher(k).matches()) {
+          withheld.add(k);
+        } else {
+          recorded.put(k, v);
+        }
+      });
+      if (!recorded.isEmpty()) {
+        provenance.put("options", recorded);
+      }
+      if (!withheld.isEmpty()) {
+        java.util.Collections.sort(withheld);
+        provenance.put("options_withheld", withheld);
+      }
     }
 
     /** What errors name as the source: SOURCE, or for jdbc the table or query read. */
@@ -508,12 +548,35 @@ public final class PrepCommand implements Runnable {
       return false;
     }
 
-    private static String firstLine(String message) {
-      if (message == null) {
-        return "(no message)";
+    /**
+     * An exception's message in one line: its first, with the next joined where the first ends in a
+     * colon ("requirement failed: " alone said nothing), without H2's trailing "; SQL statement:".
+     */
+    static String summary(Throwable e) {
+      String m = e.getMessage() == null ? e.getClass().getName() : e.getMessage().strip();
+      String[] lines = m.split("\\R");
+      String line = lines[0].strip();
+      for (int i = 1; i < lines.length && (line.endsWith(":") || line.isEmpty()); i++) {
+        if (line.endsWith("; SQL statement:")) {
+          break;
+        }
+        line = (line + " " + lines[i].strip()).strip();
       }
-      int nl = message.indexOf('\n');
-      return nl < 0 ? message : message.substring(0, nl);
+      line = line.replaceFirst(";\\s*SQL statement:$", "");
+      if (line.endsWith(":") && e.getCause() != null && e.getCause() != e) {
+        line += " " + summary(e.getCause());
+      }
+      return line.length() > 600 ? line.substring(0, 600) + "…" : line;
+    }
+
+    /** The first exception in the cause chain whose message starts with {@code prefix}, or null. */
+    private static Throwable withMessage(Throwable e, String prefix) {
+      for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+        if (t.getMessage() != null && t.getMessage().startsWith(prefix)) {
+          return t;
+        }
+      }
+      return null;
     }
   }
 }

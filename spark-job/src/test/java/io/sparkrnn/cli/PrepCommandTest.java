@@ -199,6 +199,22 @@ class PrepCommandTest {
         "url=jdbc:nosuchdb://localhost/x", "--out", tmp.resolve("never").toString()}, spec));
     InferenceCommandsTest.assertFails(r, "readings (--format jdbc): No suitable driver for jdbc:nosuchdb: URLs: put the database's JDBC driver jar on the classpath (bin/spark-rnn: SPARK_RNN_CLASSPATH=");
     assertFalse(r.err().contains("\tat "), r.err());
+    // options go into the manifest's source, but not those that may carry credentials (a user audit: the
+    // options, Delta's versionAsOf among them, were not recorded)
+    Path withOptions = tmp.resolve("options-ds");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "user=", "--option", "password=", "--option", "fetchsize=7", "--out", withOptions.toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    Map<String, Object> source = io.sparkrnn.data.Dataset.open(withOptions.toUri(), new org.apache.hadoop.conf.Configuration())
+        .manifest().spec().source();
+    assertEquals(Map.of("fetchsize", "7"), source.get("options"), source.toString());
+    assertEquals(List.of("password", "url", "user"), source.get("options_withheld"), source.toString());
+    // a database error while the rows are read (not when the schema is) is the database's, exit 2
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "query=SELECT sensor, t, CAST('x' || sensor AS DOUBLE PRECISION) AS temp, load FROM readings", "--out",
+        tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "Data conversion error");
+    assertFalse(r.err().contains("\tat "), r.err());
     // the url's user and password never reach the message
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option",
         "url=jdbc:nosuchdb://etl:s3cret@localhost/x?password=s3cret", "--out", tmp.resolve("never").toString()}, spec));
@@ -209,6 +225,12 @@ class PrepCommandTest {
         tmp.resolve("csv-upper-ds").toString()}, spec));
     assertEquals(0, r.code(), r.err());
     assertSameShards(fromFile, tmp.resolve("csv-upper-ds"));
+    // a CSV file read as the default parquet: the file and the way out, exit 2 (it was a bug's stack trace)
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", file.toString(), "--out", tmp.resolve("never").toString()},
+        spec));
+    InferenceCommandsTest.assertFails(r, file + " (--format parquet): [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER]",
+        "name it with --format (parquet is the default; csv, orc, json)");
+    assertFalse(r.err().contains("\tat "), r.err());
     // a format nobody registered is named with the same hint
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "nosuchformat", "--out",
         tmp.resolve("never").toString()}, spec));
@@ -256,6 +278,14 @@ class PrepCommandTest {
     }
     assertSameShards(out[1], out[0]);
     assertSameShards(out[3], out[2]);
+    // which version was read is in the manifest
+    assertEquals(Map.of("versionAsOf", "0"), io.sparkrnn.data.Dataset.open(out[2].toUri(), new org.apache.hadoop.conf.Configuration())
+        .manifest().spec().source().get("options"));
+    // a bad version is the user's: one line, exit 2 (it was 217 lines, exit 1)
+    InferenceCommandsTest.Run bad = InferenceCommandsTest.run(concat(new String[] {"prep", "table", delta.toString(), "--format",
+        "delta", "--option", "versionAsOf=abc", "--out", tmp.resolve("never-delta").toString()}, spec));
+    InferenceCommandsTest.assertFails(bad, delta + " (--format delta): ");
+    assertFalse(bad.err().contains("\tat "), bad.err());
     assertFalse(java.util.Arrays.equals(Files.readAllBytes(shardsOf(out[0]).get(0)), Files.readAllBytes(shardsOf(out[2]).get(0))),
         "version 0 holds fewer sensors than the latest");
   }

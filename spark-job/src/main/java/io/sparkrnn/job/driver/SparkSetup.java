@@ -141,6 +141,12 @@ public final class SparkSetup {
     if ("table".equalsIgnoreCase(format) && onClasspath(HIVE_SESSION_STATE) && onClasspath("org.apache.hadoop.hive.conf.HiveConf")) {
       conf.setIfMissing("spark.sql.catalogImplementation", "hive");
     }
+    if ("delta".equalsIgnoreCase(format) && onClasspath(DELTA_EXTENSION) && !onClasspath("io.delta.storage.LogStore")) {
+      // else the read fails with NoClassDefFoundError and 340 lines (a user audit)
+      throw new BadInputException("--format delta: Delta (delta-spark) is on the classpath without delta-storage, which it"
+          + " needs (io.delta.storage.LogStore): add delta-storage-4.0.0.jar beside it (spark-submit --packages"
+          + " io.delta:delta-spark_2.13:4.0.0 brings both)");
+    }
     if ("delta".equalsIgnoreCase(format) && onClasspath(DELTA_EXTENSION)) {
       String extensions = conf.get("spark.sql.extensions", "").strip();
       if (java.util.Arrays.stream(extensions.split(",")).map(String::strip).noneMatch(DELTA_EXTENSION::equals)) {

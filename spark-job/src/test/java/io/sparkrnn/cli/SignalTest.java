@@ -61,7 +61,9 @@ class SignalTest {
     });
     reader.start();
     try {
-      assertTrue(training.await(120, TimeUnit.SECONDS), "no progress line:\n" + String.join("\n", lines));
+      // the message is built only on failure, from a copy: the reader thread still adds lines (String.join over the
+      // list while it grew threw ConcurrentModificationException in a CI run)
+      assertTrue(training.await(120, TimeUnit.SECONDS), () -> "no progress line:\n" + String.join("\n", copy(lines)));
       // SIGTERM through the handle: Process.destroy also closes the pipes, and the lines after it would be lost
       p.toHandle().destroy();
       assertTrue(p.waitFor(60, TimeUnit.SECONDS), "train did not stop on SIGTERM");
@@ -71,19 +73,27 @@ class SignalTest {
       }
     }
     reader.join(10_000);
-    String output = String.join("\n", lines);
+    List<String> all = copy(lines);
+    String output = String.join("\n", all);
     assertEquals(143, p.exitValue(), output);   // 128 + SIGTERM, as the JVM exits on a signal
-    List<String> stopped = lines.stream().filter(l -> l.startsWith("stopped: the JVM is shutting down")).toList();
+    List<String> stopped = all.stream().filter(l -> l.startsWith("stopped: the JVM is shutting down")).toList();
     assertEquals(1, stopped.size(), output);
     assertTrue(stopped.get(0).contains("while train ran; --resume true continues from the newest checkpoint"), stopped.get(0));
-    assertFalse(lines.stream().anyMatch(l -> l.startsWith("\tat ")), "a stack trace:\n" + output);
+    assertFalse(all.stream().anyMatch(l -> l.startsWith("\tat ")), "a stack trace:\n" + output);
     assertFalse(Files.exists(out.resolve(".spark-rnn.lock")), "the lock stays after SIGTERM");
     // the steps since the last checkpoint (every 20) are in metrics.jsonl: up to the last one printed at least
-    long lastPrinted = lines.stream().filter(l -> l.startsWith("step ")).mapToLong(l -> Long.parseLong(l.substring(5, l.indexOf('/'))))
+    long lastPrinted = all.stream().filter(l -> l.startsWith("step ")).mapToLong(l -> Long.parseLong(l.substring(5, l.indexOf('/'))))
         .max().orElseThrow();
     List<String> rows = Files.readAllLines(out.resolve("metrics.jsonl"));
     long lastRow = ((Number) io.sparkrnn.kernel.io.Json.parseObject(rows.get(rows.size() - 1)).get("step")).longValue();
     assertTrue(lastRow >= lastPrinted, "metrics.jsonl ends at step " + lastRow + ", the log at " + lastPrinted);
     assertEquals(lastRow, rows.size(), "one row a step");
+  }
+
+  /** A copy of a synchronized list, taken holding its lock. */
+  private static List<String> copy(List<String> lines) {
+    synchronized (lines) {
+      return new ArrayList<>(lines);
+    }
   }
 }

@@ -131,7 +131,7 @@ public final class DatasetWriter implements Closeable {
     Path writeDir = dir;
     if (state == OutputState.DATASET) {
       if (dir.getParent() != null) {
-        writeDir = new Path(dir.getParent(), "." + dir.getName() + ".tmp-" + java.util.UUID.randomUUID());
+        writeDir = besideDataset(dir, STAGING);
       } else if (!fs.delete(dir, true)) {   // the root: nowhere beside it to stage
         throw new IOException(dir + ": could not delete the old dataset");
       }
@@ -140,6 +140,20 @@ public final class DatasetWriter implements Closeable {
       throw new IOException(writeDir + ": could not create the dataset directory");
     }
     return new Output(fs, dir, writeDir, true);
+  }
+
+  /** The kinds of hidden directory an overwrite makes beside the dataset: the new one being written, the old one replaced. */
+  private static final String STAGING = "tmp";
+  private static final String REPLACED = "old";
+
+  /** {@code .NAME.KIND-}: how the hidden directories of that kind beside {@code dir} begin. */
+  private static String besidePrefix(Path dir, String kind) {
+    return "." + dir.getName() + "." + kind + "-";
+  }
+
+  /** A new hidden directory of that kind beside {@code dir}: {@code .NAME.KIND-UUID}. */
+  private static Path besideDataset(Path dir, String kind) {
+    return new Path(dir.getParent(), besidePrefix(dir, kind) + java.util.UUID.randomUUID());
   }
 
   /**
@@ -153,11 +167,10 @@ public final class DatasetWriter implements Closeable {
     if (dir.getParent() == null) {
       return;
     }
-    String prefix = "." + dir.getName() + ".";
     List<String> found = new ArrayList<>();
     try {
       for (FileStatus s : fs.listStatus(dir.getParent(),
-          p -> p.getName().startsWith(prefix + "tmp-") || p.getName().startsWith(prefix + "old-"))) {
+          p -> p.getName().startsWith(besidePrefix(dir, STAGING)) || p.getName().startsWith(besidePrefix(dir, REPLACED)))) {
         found.add(s.getPath().toUri().getPath());
       }
     } catch (IOException | RuntimeException e) {
@@ -206,7 +219,7 @@ public final class DatasetWriter implements Closeable {
       if (writeDir.equals(dir)) {
         return;
       }
-      Path old = new Path(dir.getParent(), "." + dir.getName() + ".old-" + java.util.UUID.randomUUID());
+      Path old = besideDataset(dir, REPLACED);
       if (!fs.rename(dir, old)) {
         throw new IOException(dir + ": could not move the old dataset aside to " + old + "; the new one is complete in "
             + writeDir);

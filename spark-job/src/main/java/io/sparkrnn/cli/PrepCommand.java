@@ -391,7 +391,7 @@ public final class PrepCommand implements Runnable {
      * Checked with the session's Hadoop configuration, which resolves the path as Spark would.
      */
     private void requireSourceExists(Configuration hadoop) throws IOException {
-      if (!FILE_FORMATS.contains(format.toLowerCase(java.util.Locale.ROOT))) {
+      if (!FILE_FORMATS.contains(format)) {   // lower case since call()'s start
         return;
       }
       Path p = new Path(source);
@@ -446,10 +446,10 @@ public final class PrepCommand implements Runnable {
       } catch (Exception e) {
         // the database's refusals (no driver for the URL, no such table, a bad password) and Spark's
         // checks of the JDBC options (dbtable and query both given) are the user's to fix
-        boolean fromDatabase = isJdbc() && causedBy(e, java.sql.SQLException.class);
+        boolean fromDatabase = isJdbc() && inCauses(e, java.sql.SQLException.class::isInstance) != null;
         // a file Spark cannot read as --format says (a CSV read as the default parquet), and a reader
         // option's bad value (versionAsOf=abc, dbtable with query): the user's to fix, not a bug
-        Throwable unreadable = withMessage(e, "[FAILED_READ_FILE");
+        Throwable unreadable = inCauses(e, t -> t.getMessage() != null && t.getMessage().startsWith("[FAILED_READ_FILE"));
         if (e instanceof org.apache.spark.sql.AnalysisException || e instanceof ClassNotFoundException
             || e instanceof org.apache.spark.SparkClassNotFoundException || fromDatabase || unreadable != null
             || e instanceof IllegalArgumentException) {
@@ -480,7 +480,7 @@ public final class PrepCommand implements Runnable {
     private static final String CLASSPATH_HINT = "bin/spark-rnn: SPARK_RNN_CLASSPATH=a.jar:b.jar; spark-submit: --jars or --packages";
 
     private boolean isJdbc() {
-      return format.equalsIgnoreCase("jdbc");
+      return format.equals("jdbc");
     }
 
     /** Option keys the manifest never records, by name: they may carry credentials (a url can hold a password). */
@@ -539,14 +539,6 @@ public final class PrepCommand implements Runnable {
       return null;
     }
 
-    private static boolean causedBy(Throwable e, Class<? extends Throwable> kind) {
-      for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-        if (kind.isInstance(t)) {
-          return true;
-        }
-      }
-      return false;
-    }
 
     /**
      * An exception's message in one line: its first, with the next joined where the first ends in a
@@ -569,10 +561,10 @@ public final class PrepCommand implements Runnable {
       return line.length() > 600 ? line.substring(0, 600) + "…" : line;
     }
 
-    /** The first exception in the cause chain whose message starts with {@code prefix}, or null. */
-    private static Throwable withMessage(Throwable e, String prefix) {
+    /** The first exception in {@code e}'s cause chain (itself included) that {@code matches}, or null. */
+    private static Throwable inCauses(Throwable e, java.util.function.Predicate<Throwable> matches) {
       for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-        if (t.getMessage() != null && t.getMessage().startsWith(prefix)) {
+        if (matches.test(t)) {
           return t;
         }
       }

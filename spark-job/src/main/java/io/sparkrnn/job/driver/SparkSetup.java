@@ -37,6 +37,14 @@ public final class SparkSetup {
   static final int MAX_LOCAL_THREADS = 1024;
 
   /**
+   * What each group of {@link #SPARK_MASTERS} counts: 1, 2 local[N] and local[N,F]'s threads, 3 F
+   * (task failures allowed: Spark takes 0 as 1), 4, 5 local-cluster's workers and cores each, 6 its
+   * MiB each.
+   */
+  private static final String[] LOCAL_COUNTS =
+      {null, "task threads", "task threads", "task failures", "workers", "cores per worker", "MiB per worker"};
+
+  /**
    * Refuses, before Spark starts, a master URL that neither Spark nor a cluster manager on the
    * class path (YARN, Kubernetes) accepts: Spark would log its own stack trace while failing.
    */
@@ -50,14 +58,11 @@ public final class SparkSetup {
         if (n == null || n.equals("*")) {
           continue;
         }
-        // groups 1, 2: local[N] and local[N,F]'s threads, 3: F (task failures allowed: Spark takes 0 as 1), 4, 5:
-        // local-cluster's workers and cores each, 6: MiB each
-        String[] what = {null, "task threads", "task threads", "task failures", "workers", "cores per worker", "MiB per worker"};
         long min = g == 3 ? 0 : 1;
         long max = g == 3 || g == 6 ? Integer.MAX_VALUE : MAX_LOCAL_THREADS;
         long v = n.length() > 10 ? Long.MAX_VALUE : Long.parseLong(n);
         if (v < min || v > max) {
-          throw new BadInputException("--master " + master + ": " + n + " " + what[g] + " is out of range; expected " + min + " to "
+          throw new BadInputException("--master " + master + ": " + n + " " + LOCAL_COUNTS[g] + " is out of range; expected " + min + " to "
               + max + (g <= 2 ? " (local[*] runs one per core, " + Runtime.getRuntime().availableProcessors() + " here)" : ""));
         }
       }
@@ -141,13 +146,13 @@ public final class SparkSetup {
     if ("table".equalsIgnoreCase(format) && onClasspath(HIVE_SESSION_STATE) && onClasspath("org.apache.hadoop.hive.conf.HiveConf")) {
       conf.setIfMissing("spark.sql.catalogImplementation", "hive");
     }
-    if ("delta".equalsIgnoreCase(format) && onClasspath(DELTA_EXTENSION) && !onClasspath("io.delta.storage.LogStore")) {
-      // else the read fails with NoClassDefFoundError and 340 lines (a user audit)
-      throw new BadInputException("--format delta: Delta (delta-spark) is on the classpath without delta-storage, which it"
-          + " needs (io.delta.storage.LogStore): add delta-storage-4.0.0.jar beside it (spark-submit --packages"
-          + " io.delta:delta-spark_2.13:4.0.0 brings both)");
-    }
     if ("delta".equalsIgnoreCase(format) && onClasspath(DELTA_EXTENSION)) {
+      if (!onClasspath("io.delta.storage.LogStore")) {
+        // else the read fails with NoClassDefFoundError and 340 lines (a user audit)
+        throw new BadInputException("--format delta: Delta (delta-spark) is on the classpath without delta-storage, which it"
+            + " needs (io.delta.storage.LogStore): add delta-storage-4.0.0.jar beside it (spark-submit --packages"
+            + " io.delta:delta-spark_2.13:4.0.0 brings both)");
+      }
       String extensions = conf.get("spark.sql.extensions", "").strip();
       if (java.util.Arrays.stream(extensions.split(",")).map(String::strip).noneMatch(DELTA_EXTENSION::equals)) {
         conf.set("spark.sql.extensions", extensions.isEmpty() ? DELTA_EXTENSION : extensions + "," + DELTA_EXTENSION);

@@ -158,7 +158,8 @@ public final class Trainer {
     }
     long total = config.steps() > 0 ? config.steps() : config.epochs() * schedule.stepsPerEpoch();
     OutputDir out = new OutputDir(config.out(), hadoop);
-    boolean hasRun = !out.list(Checkpoints.DIR, "step-", ".safetensors").isEmpty() || out.exists("model.safetensors");
+    boolean hasCheckpoint = !out.list(Checkpoints.DIR, "step-", ".safetensors").isEmpty();
+    boolean hasRun = hasCheckpoint || out.exists("model.safetensors");
     if (hasRun && !config.resume() && !config.overwrite()) {
       throw new BadInputException("out: " + out.dir() + " already holds a training run; pass --resume to continue it, "
           + "--overwrite to replace it, or choose another --out");
@@ -183,7 +184,7 @@ public final class Trainer {
       throw new IllegalArgumentException("a model read for init, but the configuration has no init key to name it"); // a caller's bug
     }
     // a checkpoint to resume from wins over init (README): init is then neither read nor checked
-    boolean resumes = config.resume() && !out.list(Checkpoints.DIR, "step-", ".safetensors").isEmpty();
+    boolean resumes = config.resume() && hasCheckpoint;
     if (resumes && config.init() != null) {
       log.printf("init %s: not used, the run resumes from its newest checkpoint%n", config.init());
     }

@@ -69,5 +69,11 @@ class LogConfTest {
     assertEquals(false, logged(conf, "org.apache.spark.sql.execution.window.WindowExec", Level.WARN,
         "No Partition Defined for Window operation! Moving all data to a single partition"));
     assertEquals(true, logged(conf, "io.sparkrnn.job.driver.Trainer", Level.INFO, "step 1/400"));
+    // a glob's "no metadata directory" (with an 80-line trace) and the Hive client's retry (270 lines) are left out
+    assertEquals(false, logged(conf, "org.apache.spark.sql.execution.streaming.FileStreamSink", Level.WARN,
+        "Assume no metadata directory. Error while looking for metadata directory in the path: data/*.parquet."));
+    String hive = "org.apache.spark.sql.hive.client.HiveClientImpl";
+    assertEquals(false, logged(conf, hive, Level.WARN, "HiveClient got thrift exception, destroying client and retrying 1 times"));
+    assertEquals(true, logged(conf, hive, Level.WARN, "Deadline exceeded"));
   }
 }

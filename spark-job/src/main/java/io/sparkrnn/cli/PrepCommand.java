@@ -271,9 +271,10 @@ public final class PrepCommand implements Runnable {
           "Example: prep table data/sensors.parquet --key sensor --order ts --inputs temp,load --steps 48 --out data/ds"})
   static final class Table implements Callable<Integer> {
     @Mixin Common common;
-    @Parameters(index = "0", paramLabel = "SOURCE",
-        description = "A path (URI) read with --format, or a table name with --format table or jdbc (unless "
-            + "--option dbtable=... or query=... names what to read).") String source;
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec commandSpec;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "SOURCE",
+        description = "A path (URI) read with --format, or a table name with --format table or jdbc (for jdbc it may "
+            + "be left out when --option dbtable=... or query=... names what to read).") String source;
     @Option(names = "--format", defaultValue = "parquet",
         description = "parquet (default), orc, json, csv (header and schema inferred), jdbc, table (a catalog table) "
             + "or any format on the classpath.") String format;
@@ -319,6 +320,11 @@ public final class PrepCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       format = format.toLowerCase(java.util.Locale.ROOT);   // as Spark matches a format's name: CSV is csv
+      if (source == null && !(isJdbc() && (option("dbtable") != null || option("query") != null))) {
+        throw new picocli.CommandLine.ParameterException(commandSpec.commandLine(), "Missing required parameter: 'SOURCE'"
+            + " (a path read with --format, a table name with --format table, or for --format jdbc the table,"
+            + " unless --option dbtable=... or query=... names what to read)");
+      }
       Map<String, Object> provenance = new LinkedHashMap<>();
       provenance.put("format", format);
       if (isJdbc()) {   // what was read, never the url, user or password
@@ -340,7 +346,9 @@ public final class PrepCommand implements Runnable {
       SparkSession spark = SparkSetup.session("spark-rnn prep table", master, format);
       try {
         requireSourceExists(spark.sparkContext().hadoopConfiguration());
-        Manifest m = SequenceTables.prep(read(spark), spec, common.out, common.overwrite, common.givenNormalization());
+        Dataset<Row> table = read(spark);
+        requireTimeNotText(table);
+        Manifest m = SequenceTables.prep(table, spec, common.out, common.overwrite, common.givenNormalization());
         common.report(m);
         Object counts = m.spec().source().get("counts");
         System.out.println("rows and series: " + counts);
@@ -401,6 +409,27 @@ public final class PrepCommand implements Runnable {
       }
     }
 
+    /**
+     * A time column that a text format's reader left as strings: the library's message says to cast
+     * it, which a command line cannot; the reader can, when asked (a user audit). Spark's JSON
+     * reader infers timestamps only with inferTimestamp=true; JSON and CSV recognise ISO 8601
+     * unless timestampFormat gives the pattern.
+     */
+    private void requireTimeNotText(Dataset<Row> table) {
+      if (order == null || !(format.equals("json") || format.equals("csv"))) {
+        return;
+      }
+      for (org.apache.spark.sql.types.StructField f : table.schema().fields()) {
+        if (f.name().equalsIgnoreCase(order) && f.dataType() instanceof org.apache.spark.sql.types.StringType) {
+          throw new BadInputException("--order: column '" + f.name() + "' of " + source + " (--format " + format
+              + ") was read as strings; expected timestamps, dates or numbers. Ask the reader to infer timestamps: "
+              + (format.equals("json") ? "--option inferTimestamp=true, and " : "")
+              + "--option timestampFormat=PATTERN when they are not ISO 8601 (Spark's datetime pattern, e.g."
+              + " --option 'timestampFormat=yyyy-MM-dd HH:mm:ss')");
+        }
+      }
+    }
+
     private static boolean allNumbers(String[] names) {
       for (String n : names) {
         try {
@@ -450,10 +479,19 @@ public final class PrepCommand implements Runnable {
         // a file Spark cannot read as --format says (a CSV read as the default parquet), and a reader
         // option's bad value (versionAsOf=abc, dbtable with query): the user's to fix, not a bug
         Throwable unreadable = inCauses(e, t -> t.getMessage() != null && t.getMessage().startsWith("[FAILED_READ_FILE"));
+        // a Hive metastore that cannot be reached: its MetaException says so, under three wrappers whose
+        // messages do not ("Unable to instantiate SessionHiveMetaStoreClient")
+        Throwable metastore = format.equals("table")
+            ? inCauses(e, t -> t.getClass().getName().equals("org.apache.hadoop.hive.metastore.api.MetaException")) : null;
         if (e instanceof org.apache.spark.sql.AnalysisException || e instanceof ClassNotFoundException
             || e instanceof org.apache.spark.SparkClassNotFoundException || fromDatabase || unreadable != null
-            || e instanceof IllegalArgumentException) {
-          String why = summary(unreadable != null ? unreadable : e);
+            || e instanceof IllegalArgumentException || metastore != null) {
+          String why = summary(unreadable != null ? unreadable : metastore != null ? metastore : e);
+          if (metastore != null) {
+            String uris = spark.sparkContext().hadoopConfiguration().get("hive.metastore.uris", "");
+            why += " (the Hive metastore: " + (uris.isBlank() ? "no hive.metastore.uris set, so an embedded one"
+                : "hive.metastore.uris=" + uris) + "; it is named in hive-site.xml or by spark.hadoop.hive.metastore.uris)";
+          }
           if (unreadable != null && FILE_FORMATS.contains(format)) {
             why += "; if the files are of another format, name it with --format (parquet is the default; csv, orc, json)";
           }

@@ -190,6 +190,19 @@ class PrepCommandTest {
     assertEquals(0, r.code(), r.err());
     assertTrue(Files.readString(fromQuery.resolve("manifest.json")).contains("\"query\": \"SELECT * FROM readings WHERE"));
     assertSameShards(fromFile, fromQuery);
+    // with --option dbtable (or query) naming what to read, SOURCE may be left out (it was required, then only a label)
+    Path noSource = tmp.resolve("no-source-ds");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "dbtable=readings", "--out", noSource.toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    assertSameShards(fromFile, noSource);
+    assertTrue(Files.readString(noSource.resolve("manifest.json")).contains("\"table\": \"readings\""));
+    // without either, SOURCE is missing: one line, exit 2, as for any other format
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "--format", "jdbc", "--option", "url=" + url,
+        "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "prep table: Missing required parameter: 'SOURCE'", "--option dbtable=");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "prep table: Missing required parameter: 'SOURCE'");
     // the database's refusals are bad input (exit 2, one line naming the source), not a bug's stack trace
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "no_such_table", "--format", "jdbc", "--option",
         "url=" + url, "--out", tmp.resolve("never").toString()}, spec));
@@ -291,6 +304,41 @@ class PrepCommandTest {
   }
 
   /**
+   * JSON lines as Spark writes them: the reader leaves ISO 8601 timestamps as strings unless told
+   * (inferTimestamp is false by default since Spark 3.0), and the library's "cast it first" is no
+   * way out on a command line (a user audit). prep names the reader's option; with it, the shards
+   * are those of the same rows read from Parquet.
+   */
+  @Test
+  void aJsonTimeColumnReadAsStringsNamesTheReadersOption() throws IOException {
+    Path parquet = sensorsTable();
+    Path json = tmp.resolve("sensors.json");
+    org.apache.spark.sql.SparkSession spark = org.apache.spark.sql.SparkSession.builder().master("local[1]")
+        .appName("PrepCommandTest-json").config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false").getOrCreate();
+    try {
+      spark.read().parquet(parquet.toString()).write().json(json.toString());
+    } finally {
+      spark.stop();
+    }
+    String[] spec = {"--key", "sensor", "--order", "ts", "--inputs", "temp,load", "--steps", "12", "--stride", "6", "--batch", "16",
+        "--master", "local[2]"};
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", json.toString(), "--format", "json",
+        "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "--order: column 'ts' of " + json + " (--format json) was read as strings",
+        "--option inferTimestamp=true");
+    assertFalse(Files.exists(tmp.resolve("never")));
+    Path fromJson = tmp.resolve("json-ds");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", json.toString(), "--format", "json", "--option",
+        "inferTimestamp=true", "--out", fromJson.toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    Path fromParquet = tmp.resolve("json-parquet-ds");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", parquet.toString(), "--out", fromParquet.toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    assertSameShards(fromParquet, fromJson);
+  }
+
+  /**
    * A Hive metastore's table (embedded Derby, as spark-shell makes one) read by name with
    * {@code --format table}: prep's session takes Hive's catalog when Spark's Hive support is on the
    * classpath and the configuration names no catalog (with the in-memory one the table is unknown to
@@ -328,6 +376,21 @@ class PrepCommandTest {
       r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "plant.nosuch", "--format", "table", "--out",
           tmp.resolve("never").toString()}, spec));
       InferenceCommandsTest.assertFails(r, "plant.nosuch (--format table): ", "TABLE_OR_VIEW_NOT_FOUND");
+      // a metastore that cannot be reached: the cause and the URIs in one line (the message named only "Unable to
+      // instantiate SessionHiveMetaStoreClient", three wrappers up)
+      int closed;
+      try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        closed = s.getLocalPort();
+      }
+      String uris = "thrift://127.0.0.1:" + closed;
+      Map<String, String> remote = Map.of("spark.hadoop.hive.metastore.uris", uris, "spark.hadoop.hive.metastore.connect.retries", "1");
+      remote.forEach((k, v) -> before.putIfAbsent(k, System.setProperty(k, v)));
+      r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "plant.readings", "--format", "table", "--out",
+          tmp.resolve("never").toString()}, spec));
+      InferenceCommandsTest.assertFails(r, "plant.readings (--format table): Could not connect to meta store",
+          "(the Hive metastore: hive.metastore.uris=" + uris + ";");
+      assertFalse(r.err().contains("\tat "), r.err());
+      assertFalse(Files.exists(tmp.resolve("never")));
     } finally {
       before.forEach((k, v) -> {
         if (v == null) {

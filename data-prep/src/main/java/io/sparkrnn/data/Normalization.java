@@ -47,6 +47,45 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     checkFinite("target_std", targetStd);
   }
 
+  /**
+   * Raw inputs [n][F] in the model's units, {@code (x − input_mean) / input_std} per feature,
+   * rounded once to float; a new array.
+   */
+  public float[] inputsToModelUnits(float[] raw) {
+    float[] x = new float[raw.length];
+    int F = inputMean.length;
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) ((raw[i] - inputMean[i % F]) / inputStd[i % F]);
+    }
+    return x;
+  }
+
+  /**
+   * The model's regression outputs [n][O] in raw units, {@code y · target_std + target_mean} per
+   * output, rounded once to float; a copy unchanged where the targets are class ids (logits).
+   */
+  public float[] outputsToRawUnits(float[] y) {
+    float[] raw = new float[y.length];
+    if (targetMean == null) {
+      System.arraycopy(y, 0, raw, 0, y.length);
+      return raw;
+    }
+    int O = targetMean.length;
+    for (int i = 0; i < raw.length; i++) {
+      raw[i] = (float) (y[i] * targetStd[i % O] + targetMean[i % O]);
+    }
+    return raw;
+  }
+
+  /**
+   * An output row fed back as the next input (O == F), as generation does: to raw units with the
+   * target statistics, then to model units with the input statistics, since the two may differ:
+   * {@code x' = (y·t_std + t_mean − i_mean) / i_std}. A new array.
+   */
+  public float[] feedBack(float[] outputs) {
+    return inputsToModelUnits(outputsToRawUnits(outputs));
+  }
+
   private static void checkFinite(String name, double[] v) {
     if (v == null) {
       return;

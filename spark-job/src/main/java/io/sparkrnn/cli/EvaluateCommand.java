@@ -117,7 +117,8 @@ public final class EvaluateCommand implements Callable<Integer> {
       }
       Batch batch = ShardFiles.read(ShardFiles.readFile(data, conf), data, m.config(), true);
       try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
-        metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance);
+        metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance,
+            units, data);
       }
     }
     metrics = metrics.inUnitsOf(units);

@@ -41,7 +41,8 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--steps", required = true, paramLabel = "N", description = "steps to generate")
   int steps;
 
-  @Option(names = "--sampler", description = "argmax | softmax (class models; default argmax). Continuous models feed outputs back as they are")
+  @Option(names = "--sampler", description = "argmax | softmax (class models; default argmax). Continuous models feed each output back as the next"
+      + " input, in the inputs' units when the model is normalised")
   String sampler;
 
   @Option(names = "--temperature", description = "softmax temperature τ > 0; τ → 0 is argmax (default: 1.0; with --sampler softmax only)")
@@ -170,7 +171,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
     if (sampler != null && c.loss() != LossType.CROSS_ENTROPY && (sampler.equals("argmax") || sampler.equals("softmax"))) {
       throw new BadInputException("--sampler " + sampler + " picks class ids, for class (cross_entropy) models; " + model
-          + " has loss " + c.loss().id() + " and feeds its outputs back as they are: leave out --sampler");
+          + " has loss " + c.loss().id() + " and feeds its outputs back as the next inputs: leave out --sampler");
     }
     if (sampler == null) {
       return c.loss() == LossType.CROSS_ENTROPY ? Sampler.argmax() : Sampler.identity();

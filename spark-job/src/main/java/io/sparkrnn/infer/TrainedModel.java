@@ -180,16 +180,7 @@ public final class TrainedModel {
 
   /** Raw inputs (features fastest, any number of rows) to model units: (x − mean) / std; a copy. */
   public float[] inputsToModelUnits(float[] raw) {
-    float[] x = raw.clone();
-    if (normalization == null) {
-      return x;
-    }
-    int F = config().inputSize();
-    for (int i = 0; i < x.length; i++) {
-      int f = i % F;
-      x[i] = (float) ((x[i] - normalization.inputMean()[f]) / normalization.inputStd()[f]);
-    }
-    return x;
+    return normalization == null ? raw.clone() : normalization.inputsToModelUnits(raw);
   }
 
   /** Model-unit inputs back to raw units: x · std + mean; a copy. */
@@ -208,16 +199,7 @@ public final class TrainedModel {
 
   /** Regression outputs (O fastest) from model units to raw units: y · std + mean; a copy. Logits unchanged. */
   public float[] outputsToRawUnits(float[] out) {
-    float[] y = out.clone();
-    if (normalization == null || normalization.targetMean() == null) {
-      return y;
-    }
-    int O = config().outputSize();
-    for (int i = 0; i < y.length; i++) {
-      int o = i % O;
-      y[i] = (float) (y[i] * normalization.targetStd()[o] + normalization.targetMean()[o]);
-    }
-    return y;
+    return normalization == null ? out.clone() : normalization.outputsToRawUnits(out);
   }
 
   /** Whether the stored normalisation changes anything (inputs or regression targets). */

@@ -17,7 +17,8 @@ import java.util.Arrays;
  * <p>Which samplers fit which models: a {@link ClassSampler} (argmax, softmax) needs a
  * cross_entropy model with F == O (the vocabulary), and feeds the picked id back one-hot; the
  * {@link Sampler#identity() identity} sampler needs an mse model with O == F, and feeds the output
- * row back as it is. Anything else is refused with the reason.
+ * row back as it is ({@link Sampler#continuous} through a change of units). Anything else is
+ * refused with the reason.
  */
 public final class Generator {
   private Generator() {}
@@ -174,6 +175,6 @@ public final class Generator {
       }
       return oneHot;
     }
-    return outputs.clone();
+    return ((Sampler.Identity) sampler).toInputs(outputs);
   }
 }

@@ -5,7 +5,8 @@ package io.sparkrnn.kernel.generate;
  *
  * <p>Two kinds: a {@link ClassSampler} picks a class id from a row of logits [O] and the next
  * input is that id one-hot (models with cross_entropy loss and F == O); {@link #identity()} feeds
- * the output row itself back as the input row (models with mse loss and O == F).
+ * the output row itself back as the input row, {@link #continuous} through a map such as the
+ * change of units between normalised targets and inputs (models with mse loss and O == F).
  */
 public sealed interface Sampler permits ClassSampler, Sampler.Identity {
 
@@ -32,18 +33,43 @@ public sealed interface Sampler permits ClassSampler, Sampler.Identity {
     return Identity.INSTANCE;
   }
 
+  /**
+   * Feeds the outputs [B][O] back through {@code outputsToInputs}, which returns the next inputs
+   * [B][F] (a new array; O == F). For a model trained on normalised data the outputs are in the
+   * targets' units and the inputs in the inputs' own: {@code x' = (y·t_std + t_mean − i_mean) / i_std},
+   * which is what generation from such a model does and so what a closed loop must do to measure it.
+   */
+  static Sampler continuous(java.util.function.UnaryOperator<float[]> outputsToInputs, String description) {
+    return new Identity(outputsToInputs, description);
+  }
+
   /** A short description for logs, e.g. "softmax(temperature=0.8, seed=7)". */
   String describe();
 
-  /** The identity sampler: continuous outputs become the next inputs. */
+  /** Continuous outputs become the next inputs: as they are, or mapped (see {@link #continuous}). */
   final class Identity implements Sampler {
-    static final Identity INSTANCE = new Identity();
+    static final Identity INSTANCE = new Identity(float[]::clone, "identity");
 
-    private Identity() {}
+    private final java.util.function.UnaryOperator<float[]> toInputs;
+    private final String description;
+
+    private Identity(java.util.function.UnaryOperator<float[]> toInputs, String description) {
+      this.toInputs = java.util.Objects.requireNonNull(toInputs, "outputsToInputs");
+      this.description = description;
+    }
+
+    /** The next inputs [B][F] from the outputs [B][O]; a new array. */
+    float[] toInputs(float[] outputs) {
+      float[] x = toInputs.apply(outputs);
+      if (x == outputs || x.length != outputs.length) {
+        throw new IllegalStateException(description + ": the feedback map must return a new array of the outputs' length");
+      }
+      return x;
+    }
 
     @Override
     public String describe() {
-      return "identity";
+      return description;
     }
   }
 }

@@ -135,13 +135,18 @@ public final class Evaluation {
     }
   }
 
-  /** One batch on this machine (a single shard file). */
+  /**
+   * One batch on this machine (a single shard file).
+   *
+   * @param units the batch's normalisation (the model's), or null: the closed loop feeds outputs back in the inputs' units
+   * @param where the shard file, for errors
+   */
   public static Metrics ofBatch(ModelConfig config, Params params, BpttEngine engine, Batch batch, int feedback, int fromStep,
-      double tolerance) {
+      double tolerance, io.sparkrnn.data.Normalization units, String where) {
     batch.validateFor(config, true);
     checkFromStep(fromStep, batch.steps());
     LossStats tf = new LossStats(tolerance).add(config, batch, engine.forward(params, batch, null).outputs(), fromStep);
-    LossStats cl = feedback > 0 ? checkedClosedLoop(config, params, engine, batch, feedback) : null;
+    LossStats cl = feedback > 0 ? checkedClosedLoop(config, params, engine, batch, feedback, units, where) : null;
     return Metrics.of(config, tf, cl, feedback, fromStep);
   }
 
@@ -164,7 +169,8 @@ public final class Evaluation {
     for (int p = 0; p < partitions; p++) {
       slots.add(p);
     }
-    Broadcast<Validation.Input> broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance));
+    Broadcast<Validation.Input> broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance,
+        dataset.manifest().normalization()));
     JobScope scope = JobScope.open(sc, "evaluate");   // the caller's job group and description kept
     scope.describe("spark-rnn evaluate");
     try {
@@ -185,9 +191,10 @@ public final class Evaluation {
     }
   }
 
-  private static LossStats checkedClosedLoop(ModelConfig config, Params params, BpttEngine engine, Batch batch, int K) {
+  private static LossStats checkedClosedLoop(ModelConfig config, Params params, BpttEngine engine, Batch batch, int K,
+      io.sparkrnn.data.Normalization units, String where) {
     checkFeedback(config, batch.steps(), K);
-    return Validation.closedLoop(config, params, engine, batch, K);
+    return Validation.closedLoop(config, params, engine, batch, K, units, where);
   }
 
   /** K in [1, T − 1]: at least one teacher-forced step must come first. */
@@ -196,7 +203,6 @@ public final class Evaluation {
       throw new BadInputException("--feedback " + K + ": the closed loop needs 1 ≤ K < T = " + T
           + " (at least one teacher-forced step first)");
     }
-    io.sparkrnn.kernel.generate.Generator.checkFits(config, config.loss() == LossType.CROSS_ENTROPY
-        ? io.sparkrnn.kernel.generate.Sampler.argmax() : io.sparkrnn.kernel.generate.Sampler.identity());
+    io.sparkrnn.kernel.generate.Generator.checkFits(config, Validation.feedbackSampler(config, null));
   }
 }

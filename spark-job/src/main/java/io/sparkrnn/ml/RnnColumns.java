@@ -207,7 +207,7 @@ final class RnnColumns {
     }
     List<String> names = new ArrayList<>();
     for (StructField f : out) {
-      names.add(f.name().toLowerCase(Locale.ROOT));
+      names.add(compared(f.name()));
     }
     String[] params = {"predictionCol", "probabilityCol", "predictedClassCol", "forecastCol"};
     DataType[] types = {DataTypes.createArrayType(DataTypes.DoubleType, false),
@@ -221,11 +221,11 @@ final class RnnColumns {
       if (wanted[i].isBlank()) {
         throw new BadInputException(who + ": " + params[i] + " is empty; name the output column");
       }
-      if (names.contains(wanted[i].toLowerCase(Locale.ROOT))) {
+      if (names.contains(compared(wanted[i]))) {
         throw new BadInputException(who + ": " + params[i] + " '" + wanted[i] + "' is already a column of the output; choose another name with set"
             + Character.toUpperCase(params[i].charAt(0)) + params[i].substring(1));
       }
-      names.add(wanted[i].toLowerCase(Locale.ROOT));
+      names.add(compared(wanted[i]));
       out.add(DataTypes.createStructField(wanted[i], types[i], true));
     }
     return DataTypes.createStructType(out);
@@ -271,25 +271,40 @@ final class RnnColumns {
     }
   }
 
+  /** Whether the active session resolves column names with case ({@code spark.sql.caseSensitive}, false by default). */
+  static boolean caseSensitive() {
+    return org.apache.spark.sql.internal.SQLConf.get().caseSensitiveAnalysis();
+  }
+
   /**
-   * The column of {@code schema} named {@code name}: exact match first, else the one match that
-   * ignores case (Spark's default resolution).
+   * The column of {@code schema} named {@code name}, resolved as Spark resolves it: with
+   * {@code spark.sql.caseSensitive} the exact name only; without (the default) the one column
+   * whose name equals it ignoring case, two such columns being ambiguous (as Spark's
+   * AMBIGUOUS_REFERENCE; fit fails so, and transform took the exact one silently: a user audit).
    */
   static StructField field(String who, StructType schema, String name, String param) {
-    StructField match = null;
+    boolean withCase = caseSensitive();
+    List<StructField> matches = new ArrayList<>();
     for (StructField f : schema.fields()) {
-      if (f.name().equals(name)) {
-        return f;
-      }
-      if (f.name().equalsIgnoreCase(name)) {
-        match = f;
+      if (withCase ? f.name().equals(name) : f.name().equalsIgnoreCase(name)) {
+        matches.add(f);
       }
     }
-    if (match == null) {
+    if (matches.isEmpty()) {
       throw new BadInputException(who + ": " + param + " column '" + name + "' is not in the table; its columns are "
-          + Arrays.toString(schema.fieldNames()));
+          + Arrays.toString(schema.fieldNames()) + (withCase ? " (spark.sql.caseSensitive is true: names match with case)" : ""));
     }
-    return match;
+    if (matches.size() > 1) {
+      throw new BadInputException(who + ": " + param + " column '" + name + "' is ambiguous: the table has "
+          + matches.stream().map(StructField::name).toList() + ", the same name ignoring case (spark.sql.caseSensitive is"
+          + " false); rename one, or set spark.sql.caseSensitive=true");
+    }
+    return matches.get(0);
+  }
+
+  /** A column name as the active session compares names: itself with case sensitivity, else in lower case. */
+  private static String compared(String name) {
+    return caseSensitive() ? name : name.toLowerCase(Locale.ROOT);
   }
 
   /** The position of the column {@code name} resolves to. */

@@ -1072,6 +1072,12 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    */
   @Override
   public RnnModel fit(Dataset<?> dataset) {
+    if (dataset.isStreaming()) {
+      // Spark's own refusal comes from deep in the first job ("Queries with streaming sources must be executed with
+      // writeStream.start()"), after the work directory is made
+      throw new BadInputException("RnnEstimator.fit: the table is a streaming DataFrame; fit cuts each key's whole series"
+          + " into windows and takes a batch table (read the stream's sink as a table, e.g. spark.read() on its files)");
+    }
     transformSchema(dataset.schema(), true);
     TableSpec spec = tableSpec();
     SparkSession spark = dataset.sparkSession();
@@ -1108,6 +1114,14 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
             manifest.sequences(io.sparkrnn.data.Split.TRAIN), manifest.sequences(io.sparkrnn.data.Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
+        if (spec.validationFraction() > 0 && manifest.sequences(io.sparkrnn.data.Split.VALIDATION) == 0) {
+          // as prep table warns: a fit that asked for validation and silently got none scores nothing (a user audit)
+          LOG.warn("RnnEstimator {}: setValidationFraction({}) gave no validation window ({}): {}; the fit validates on"
+              + " nothing. Raise setValidationFraction, or with few keys use setSplit(\"by-time\")", uid, spec.validationFraction(),
+              manifest.spec().source().get("counts"), spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY
+                  ? "no key whose seeded hash fell under the fraction had a window"
+                  : "no series kept round(rows x fraction) - gap rows for one window");
+        }
         try (PrintStream log = new PrintStream(new LogLines(LOG), true, StandardCharsets.UTF_8)) {
           Map<String, String> keys = trainKeys(data, out);
           if (init != null) {

@@ -864,6 +864,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   static final class Reader extends MLReader<RnnModel> {
     @Override
     public RnnModel load(String path) {
+      requireSavedModel(path);
       DefaultParamsReader.Metadata metadata = DefaultParamsReader.loadMetadata(path, sparkSession(), RnnModel.class.getName());
       String file = new Path(path, MODEL_FILE).toString();
       byte[] bytes;
@@ -872,9 +873,38 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
       } catch (IOException e) {
         throw new UncheckedIOException(file + ": cannot read the model: " + e.getMessage(), e);
       }
-      RnnModel model = new RnnModel(metadata.uid(), bytes);
+      RnnModel model;
+      try {
+        model = new RnnModel(metadata.uid(), bytes);
+      } catch (BadInputException e) {   // the file's problem (damaged, a tensor's shape): name the file
+        throw new BadInputException(file + ": " + e.getMessage(), e);
+      }
       metadata.getAndSetParams(model, scala.Option.empty());
       return model;
+    }
+
+    /**
+     * A path that is not a saved RnnModel's directory (its metadata/) is refused saying what load
+     * takes: Spark's own error was "[PATH_NOT_FOUND] …/metadata" for a model file or train's --out
+     * (a user audit), with no word of {@code new RnnModel(bytes)}, which reads those.
+     */
+    private void requireSavedModel(String path) {
+      Path dir = new Path(path);
+      try {
+        FileSystem fs = dir.getFileSystem(sc().hadoopConfiguration());
+        if (fs.exists(new Path(dir, "metadata"))) {
+          return;
+        }
+        String what = !fs.exists(dir) ? "does not exist"
+            : fs.getFileStatus(dir).isFile() ? "is a file"
+            : fs.exists(new Path(dir, MODEL_FILE)) ? "holds " + MODEL_FILE + " but no metadata/ (train's --out, say)"
+            : "holds no metadata/";
+        throw new BadInputException("RnnModel.load: " + path + " " + what + "; load takes the directory RnnModel.save wrote"
+            + " (metadata/ and " + MODEL_FILE + "). A model file alone (train's, or import's) is read with new RnnModel(bytes)"
+            + " and the column setters (docs/ml.md)");
+      } catch (IOException e) {
+        throw new UncheckedIOException(path + ": cannot look for the saved model: " + e.getMessage(), e);
+      }
     }
   }
 }

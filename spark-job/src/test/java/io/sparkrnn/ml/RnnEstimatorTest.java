@@ -272,6 +272,20 @@ class RnnEstimatorTest {
       // the CLI rounds the raw primer to float32 before normalising: the same float32 tolerance, in model units
       assertEquals(last[o], generated.data()[o], FLOAT32_ABS_TOL * n.targetStd()[o], "output " + o);
     }
+
+    // what load does not take, said so (it was Spark's "[PATH_NOT_FOUND] .../metadata"), and a damaged weight refused
+    // (it loaded, every prediction different: a user audit)
+    assertMessage(() -> RnnModel.load(Path.of(dir, RnnModel.MODEL_FILE).toString()), "RnnModel.load: ", "is a file",
+        "new RnnModel(bytes)");
+    assertMessage(() -> RnnModel.load(tmp.resolve("no-such-model").toString()), "does not exist");
+    String damaged = tmp.resolve("damaged-model").toString();
+    model.write().overwrite().save(damaged);
+    Path weights = Path.of(damaged, RnnModel.MODEL_FILE);
+    byte[] b = Files.readAllBytes(weights);
+    b[b.length - 5] ^= 0x40;
+    Files.write(weights, b);
+    Files.deleteIfExists(Path.of(damaged, "." + RnnModel.MODEL_FILE + ".crc"));   // as a copy without Hadoop's .crc would be
+    assertMessage(() -> RnnModel.load(damaged), weights.getFileName().toString(), "do not match the CRC32C", "damaged");
   }
 
   static void assertSamePredictions(Dataset<Row> a, Dataset<Row> b) {
@@ -636,11 +650,76 @@ class RnnEstimatorTest {
   }
 
   @Test
-  void aStreamingTableIsRefusedSayingWhy() {
+  void aStreamingTableIsRefusedSayingWhy() throws Exception {
     Dataset<Row> stream = spark.readStream().format("rate").load()
         .selectExpr("'sensor-00000' AS sensor", "timestamp AS ts", "CAST(value AS DOUBLE) AS temp", "CAST(value AS DOUBLE) AS load");
     assertTrue(stream.isStreaming());
     assertMessage(() -> model.transform(stream), "RnnModel.transform", "streaming DataFrame", "foreachBatch");
+    // fit too, before any job (Spark's own refusal came from inside the first one: a user audit)
+    assertEquals(0, jobsDuring(() -> assertMessage(() -> estimator().fit(stream), "RnnEstimator.fit", "streaming DataFrame")));
+  }
+
+  /**
+   * A fit that asked for validation and got no validation window says so at WARN, as prep table
+   * does (it was one INFO line of counts: a user audit). Six keys, a 1% fraction by key: the seeded
+   * hash of none falls under it.
+   */
+  @Test
+  void aFitWhoseSplitGivesNoValidationWarns() {
+    List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+    org.apache.logging.log4j.core.Logger logger = (org.apache.logging.log4j.core.Logger) org.apache.logging.log4j.LogManager
+        .getLogger(RnnEstimator.class);
+    org.apache.logging.log4j.core.appender.AbstractAppender capture = new org.apache.logging.log4j.core.appender.AbstractAppender(
+        "capture", null, null, true, org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
+      @Override
+      public void append(org.apache.logging.log4j.core.LogEvent e) {
+        lines.add(e.getLevel() + " " + e.getMessage().getFormattedMessage());
+      }
+    };
+    capture.start();
+    logger.addAppender(capture);
+    try {
+      estimator().setValidationFraction(0.01).setMaxSteps(2).fit(table);
+      estimator().setValidationFraction(0.5).setMaxSteps(2).fit(table);
+    } finally {
+      logger.removeAppender(capture);
+      capture.stop();
+    }
+    List<String> warnings = copyOf(lines).stream().filter(l -> l.startsWith("WARN ") && l.contains("no validation window")).toList();
+    assertEquals(1, warnings.size(), "one warning, for the 1% fit: " + copyOf(lines));
+    assertTrue(warnings.get(0).contains("setValidationFraction(0.01)") && warnings.get(0).contains("setSplit(\"by-time\")"),
+        warnings.get(0));
+  }
+
+  private static List<String> copyOf(List<String> synchronizedList) {
+    synchronized (synchronizedList) {
+      return new ArrayList<>(synchronizedList);
+    }
+  }
+
+  /**
+   * Column names resolve as the session resolves them: ignoring case by default (two names equal
+   * ignoring case are ambiguous, as for Spark), with case under spark.sql.caseSensitive=true (where
+   * transform scored an upper-cased table and took a PREDICTION column for a clash: a user audit).
+   */
+  @Test
+  void columnNamesResolveAsTheSessionsCaseSensitivitySays() {
+    Dataset<Row> upper = table.selectExpr("sensor AS SENSOR", "ts AS TS", "temp AS TEMP", "load AS LOAD");
+    assertEquals(table.count(), model.transform(upper).count(), "ignoring case, the upper-cased names are the model's");
+    assertMessage(() -> model.transform(table.selectExpr("*", "temp AS TEMP")), "RnnModel", "'temp' is ambiguous",
+        "[temp, TEMP]");
+    spark.conf().set("spark.sql.caseSensitive", "true");
+    try {
+      assertMessage(() -> model.transform(upper), "is not in the table", "spark.sql.caseSensitive is true");
+      Dataset<Row> both = table.withColumn("TEMP", org.apache.spark.sql.functions.lit(1e9));
+      assertEquals(model.transform(table).where(col("sensor").equalTo("sensor-00000")).orderBy("ts").select("prediction")
+          .collectAsList(), model.transform(both).where(col("sensor").equalTo("sensor-00000")).orderBy("ts").select("prediction")
+          .collectAsList(), "with case, TEMP is another column than the model's temp");
+      assertEquals(table.count(), model.transform(table.withColumn("PREDICTION", org.apache.spark.sql.functions.lit(0))).count(),
+          "PREDICTION is not prediction");
+    } finally {
+      spark.conf().set("spark.sql.caseSensitive", "false");
+    }
   }
 
   /** The Spark jobs started while {@code work} runs. */

@@ -25,12 +25,21 @@ import java.util.Map;
  * <p>Readers validate everything before allocating: the header length against the file size and
  * {@link #MAX_HEADER_BYTES}; every tensor's dtype, shape and offsets against the bytes that
  * follow, so a header that claims 2^40 elements is refused without allocating them.
+ *
+ * <p>A file written with metadata (models, checkpoints, predictions; not dataset shards, whose
+ * manifest holds each file's CRC32C) records the CRC32C of its data section in
+ * {@code __metadata__} {@value #DATA_CRC32C}, and a reader checks it: a flipped bit in a weight
+ * would otherwise load as a different model (local file systems are read without Hadoop's
+ * {@code .crc} files).
  */
 public final class SafeTensors {
   /** The reference implementation's limit on the JSON header. */
   public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
   /** Largest element count one Java array can hold. */
   public static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
+
+  /** __metadata__ key: CRC32C of every byte after the header, 8 lower-case hex digits. */
+  public static final String DATA_CRC32C = "data_crc32c";
 
   private SafeTensors() {}
 
@@ -45,6 +54,17 @@ public final class SafeTensors {
     String headerText = new String(bytes, 8, (int) headerLength, StandardCharsets.UTF_8);
     long dataStart = 8 + headerLength;
     Header header = parseHeader(headerText, bytes.length - dataStart, source);
+    String recorded = header.metadata.get(DATA_CRC32C);
+    if (recorded != null) {
+      java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+      crc.update(bytes, (int) dataStart, (int) (bytes.length - dataStart));
+      String found = hex(crc.getValue());
+      if (!found.equals(recorded)) {
+        throw new BadInputException(source + ": the tensors' bytes do not match the CRC32C the file recorded (__metadata__ "
+            + DATA_CRC32C + " " + recorded + ", the bytes give " + found + "): the file was damaged after it was written;"
+            + " restore it from a copy, or write it again");
+      }
+    }
     Map<String, Tensor> tensors = new LinkedHashMap<>();
     for (Entry e : header.entries) {
       tensors.put(e.name, decode(e, buf, (int) (dataStart + e.begin), source));
@@ -266,11 +286,17 @@ public final class SafeTensors {
     }
   }
 
-  /** Serialises tensors (written as F32 or I32) and metadata; the header is padded with spaces to 8 bytes. */
+  /**
+   * Serialises tensors (written as F32 or I32) and metadata; the header is padded with spaces to 8
+   * bytes. Non-empty metadata gets {@value #DATA_CRC32C} (replacing one copied from another file).
+   */
   public static byte[] toBytes(Map<String, String> metadata, Collection<Tensor> tensors) {
     Map<String, Object> header = new LinkedHashMap<>();
     if (metadata != null && !metadata.isEmpty()) {
-      header.put("__metadata__", new LinkedHashMap<>(metadata));
+      Map<String, String> withCrc = new LinkedHashMap<>(metadata);
+      withCrc.remove(DATA_CRC32C);
+      withCrc.put(DATA_CRC32C, hex(dataCrc32c(tensors)));
+      header.put("__metadata__", withCrc);
     }
     long offset = 0;
     for (Tensor t : tensors) {
@@ -306,6 +332,34 @@ public final class SafeTensors {
       }
     }
     return out.array();
+  }
+
+  /** CRC32C of the data section {@link #toBytes} writes: each tensor's values as little-endian 4-byte words, in order. */
+  private static long dataCrc32c(Collection<Tensor> tensors) {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+    for (Tensor t : tensors) {
+      float[] f = t.isFloating() ? t.floats() : null;
+      int[] v = f == null ? t.ints() : null;
+      int n = f != null ? f.length : v.length;
+      for (int i = 0; i < n; i++) {
+        if (chunk.remaining() < 4) {
+          crc.update(chunk.flip());
+          chunk.clear();
+        }
+        if (f != null) {
+          chunk.putFloat(f[i]);   // the raw bits, as asFloatBuffer().put writes them
+        } else {
+          chunk.putInt(v[i]);
+        }
+      }
+    }
+    crc.update(chunk.flip());
+    return crc.getValue();
+  }
+
+  private static String hex(long crc32) {
+    return String.format("%08x", crc32);
   }
 
   public static void write(OutputStream out, Map<String, String> metadata, Collection<Tensor> tensors) throws IOException {

@@ -1225,10 +1225,25 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   }
 
   public static MLReader<RnnEstimator> read() {
-    return new DefaultParamsReader<>();
+    return new Reader();
   }
 
   public static RnnEstimator load(String path) {
     return read().load(path);
+  }
+
+  /**
+   * Spark's DefaultParamsReader with the class checked first: it made whatever class the metadata
+   * names, and a saved RnnModel's directory failed as "NoSuchMethodException: RnnModel.&lt;init&gt;(String)"
+   * (a user audit); now "Expected class name io.sparkrnn.ml.RnnEstimator but found … RnnModel".
+   */
+  static final class Reader extends MLReader<RnnEstimator> {
+    @Override
+    public RnnEstimator load(String path) {
+      DefaultParamsReader.Metadata metadata = DefaultParamsReader.loadMetadata(path, sparkSession(), RnnEstimator.class.getName());
+      RnnEstimator estimator = new RnnEstimator(metadata.uid());
+      metadata.getAndSetParams(estimator, scala.Option.empty());
+      return estimator;
+    }
   }
 }

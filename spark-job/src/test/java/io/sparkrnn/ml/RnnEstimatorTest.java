@@ -525,6 +525,14 @@ class RnnEstimatorTest {
     assertEquals(rnn.uid(), reloaded.uid());
     assertArrayEquals(new String[] {"temp_offset", "load"}, reloaded.getInputCols());
     assertEquals(10L, reloaded.getMaxSteps());
+
+    // alone, and a saved model's directory named as the class it holds (it was NoSuchMethodException: a user audit)
+    String edir = tmp.resolve("saved-estimator").toString();
+    rnn.write().overwrite().save(edir);
+    assertEquals(10L, RnnEstimator.load(edir).getMaxSteps());
+    String mdir = tmp.resolve("saved-model-not-estimator").toString();
+    model.write().overwrite().save(mdir);
+    assertMessage(() -> RnnEstimator.load(mdir), "Expected class name io.sparkrnn.ml.RnnEstimator", "io.sparkrnn.ml.RnnModel");
   }
 
   @Test

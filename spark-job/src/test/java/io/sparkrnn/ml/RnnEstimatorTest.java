@@ -674,35 +674,15 @@ class RnnEstimatorTest {
    */
   @Test
   void aFitWhoseSplitGivesNoValidationWarns() {
-    List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
-    org.apache.logging.log4j.core.Logger logger = (org.apache.logging.log4j.core.Logger) org.apache.logging.log4j.LogManager
-        .getLogger(RnnEstimator.class);
-    org.apache.logging.log4j.core.appender.AbstractAppender capture = new org.apache.logging.log4j.core.appender.AbstractAppender(
-        "capture", null, null, true, org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
-      @Override
-      public void append(org.apache.logging.log4j.core.LogEvent e) {
-        lines.add(e.getLevel() + " " + e.getMessage().getFormattedMessage());
-      }
-    };
-    capture.start();
-    logger.addAppender(capture);
-    try {
+    List<String> warnings;
+    try (io.sparkrnn.data.LogCapture log = io.sparkrnn.data.LogCapture.warnings(RnnEstimator.class)) {
       estimator().setValidationFraction(0.01).setMaxSteps(2).fit(table);
       estimator().setValidationFraction(0.5).setMaxSteps(2).fit(table);
-    } finally {
-      logger.removeAppender(capture);
-      capture.stop();
+      warnings = log.messages();
     }
-    List<String> warnings = copyOf(lines).stream().filter(l -> l.startsWith("WARN ") && l.contains("no validation window")).toList();
-    assertEquals(1, warnings.size(), "one warning, for the 1% fit: " + copyOf(lines));
-    assertTrue(warnings.get(0).contains("setValidationFraction(0.01)") && warnings.get(0).contains("setSplit(\"by-time\")"),
-        warnings.get(0));
-  }
-
-  private static List<String> copyOf(List<String> synchronizedList) {
-    synchronized (synchronizedList) {
-      return new ArrayList<>(synchronizedList);
-    }
+    assertEquals(1, warnings.size(), "one warning, for the 1% fit: " + warnings);
+    assertTrue(warnings.get(0).contains("setValidationFraction(0.01) gave no validation window")
+        && warnings.get(0).contains("setSplit(\"by-time\")"), warnings.get(0));
   }
 
   /**

@@ -193,6 +193,14 @@ public final class SequenceTables {
             + " (source.counts.series_without_windows in the manifest)", total.stats.seriesWithoutWindows, total.stats.series,
             steps > 0 ? "T = " + steps + " steps, or --min-steps" : "--min-steps");
       }
+      if (total.stats.seriesUneven > 0) {
+        // windows take rows as they come: a missing row makes a window span a longer step than the model learns from
+        LOG.warn("prep table: {} of {} series have uneven time steps (the largest over {} x their smallest; "
+            + "source.counts.series_uneven in the manifest): a window spans rows as they come, so where rows are missing"
+            + " (or the table was sampled at random, as a CrossValidator fold is) its steps are not the series' own."
+            + " Fill the missing times first (a join with the full time range, then --missing ffill or"
+            + " setMissing(\"ffill\")), if that is not intended", total.stats.seriesUneven, total.stats.series, TableRows.UNEVEN);
+      }
       long pass2Start = System.nanoTime();
       Prep.checkBatch(plan.dataset, options);
 
@@ -666,6 +674,7 @@ public final class SequenceTables {
       counts.put("rows_filled", stats.rowsFilled);
       counts.put("series", stats.series);
       counts.put("series_without_windows", stats.seriesWithoutWindows);
+      counts.put("series_uneven", stats.seriesUneven);
       counts.put("padded_windows", stats.padded);
       source.put("counts", counts);
       int outputs = spec.classes() > 0 ? spec.classes() : layout.targetWidth;

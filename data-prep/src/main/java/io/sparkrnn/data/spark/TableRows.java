@@ -79,6 +79,15 @@ final class TableRows implements Serializable {
       return GENERIC;
     }
 
+    /** The number {@link #bits} holds, for the step between two order values. */
+    double value(long bits) {
+      return switch (this) {
+        case DOUBLE -> Double.longBitsToDouble(bits);
+        case FLOAT -> Float.intBitsToFloat((int) bits);
+        default -> bits;
+      };
+    }
+
     /** The value's bits as a long (an order value's identity), for all but STRING and GENERIC. */
     long bits(InternalRow row, int p) {
       return switch (this) {
@@ -114,6 +123,12 @@ final class TableRows implements Serializable {
     void window(int bucket, Split split, WindowCutter.Window w);
   }
 
+  /**
+   * A series is uneven when its largest step between consecutive times exceeds this many times its
+   * smallest: an hourly series missing one row has a 2-hour step; jitter of a few percent is not.
+   */
+  static final double UNEVEN = 1.5;
+
   /** Counts for the report and the manifest; merged on the driver. */
   static final class Stats implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -122,11 +137,14 @@ final class TableRows implements Serializable {
     long rowsFilled;
     long series;
     long seriesWithoutWindows;
+    /** Series whose largest time step is over 1.5 × their smallest: rows missing, or irregular sampling. */
+    long seriesUneven;
     long padded;
     final long[] windows = new long[2];
 
     Stats merge(Stats o) {
       rows += o.rows;
+      seriesUneven += o.seriesUneven;
       rowsDropped += o.rowsDropped;
       rowsFilled += o.rowsFilled;
       series += o.series;
@@ -205,6 +223,9 @@ final class TableRows implements Serializable {
     /** The previous row's order value as bits (primitive order types), and whether there is one. */
     long previousBits;
     boolean havePrevious;
+    /** The series' smallest and largest step between consecutive order values (numeric and time orders). */
+    double minStep = Double.POSITIVE_INFINITY;
+    double maxStep;
     /** The current row's order value, boxed only when a message needs it. */
     final OrderRef order = new OrderRef();
     boolean started;
@@ -233,6 +254,8 @@ final class TableRows implements Serializable {
       index = 0;
       previousOrder = null;
       havePrevious = false;
+      minStep = Double.POSITIVE_INFINITY;
+      maxStep = 0;
       Arrays.fill(haveLast, false);
       stats.series++;
     }
@@ -277,6 +300,9 @@ final class TableRows implements Serializable {
       }
       if (windows == 0) {
         stats.seriesWithoutWindows++;
+      }
+      if (maxStep > UNEVEN * minStep) {
+        stats.seriesUneven++;
       }
       started = false;
     }
@@ -358,6 +384,12 @@ final class TableRows implements Serializable {
       }
       long bits = orderKind.bits(row, op);
       duplicate = s.havePrevious && bits == s.previousBits;
+      if (s.havePrevious && !duplicate) {
+        // rows arrive in time order: the step is positive (timestamps in µs, dates in days)
+        double step = orderKind.value(bits) - orderKind.value(s.previousBits);
+        s.minStep = Math.min(s.minStep, step);
+        s.maxStep = Math.max(s.maxStep, step);
+      }
       s.previousBits = bits;
       s.havePrevious = true;
     }

@@ -185,6 +185,9 @@ final class RnnColumns {
         throw new BadInputException(who + ": keyCols column '" + f.name() + "' is " + f.dataType().simpleString()
             + "; expected a comparable type (string, number, date, ...)");
       }
+      if (keyFields.contains(f)) {   // a seq2one output would hold the column twice (accepted silently: a user audit)
+        throw new BadInputException(who + ": keyCols names column '" + f.name() + "' twice; name each key column once");
+      }
       keyFields.add(f);
     }
     StructField orderField = orderField(who, schema, order);

@@ -552,6 +552,11 @@ class RnnEstimatorTest {
     assertMessage(() -> e.setHiddenSize(0), "setHiddenSize", "[1, 65536]", "found 0");
     assertMessage(() -> e.setCell("transformer"), "transformer");
     assertMessage(() -> e.setValidationFraction(1.0), "setValidationFraction", "[0.0, 1.0)");
+    // a key named twice (also as another case of the same column) is refused where the schema is checked, before any job
+    assertMessage(() -> estimator().setKeyCols("sensor", "SENSOR").transformSchema(table.schema()), "RnnEstimator",
+        "keyCols names column 'sensor' twice");
+    assertMessage(() -> model.copy(new ParamMap()).setKeyCols("sensor", "sensor").transformSchema(table.schema()), "RnnModel",
+        "keyCols names column 'sensor' twice");
     // refused when set, not by fit after the table's prep
     assertMessage(() -> e.setWorkDir("::bad uri"), "setWorkDir", "expected a Hadoop URI or path", "'::bad uri'");
     assertMessage(() -> new RnnEstimator().setOrderCol("ts").setInputCols("temp").fit(table), "steps", "setSteps");

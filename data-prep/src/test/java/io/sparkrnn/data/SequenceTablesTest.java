@@ -242,6 +242,7 @@ class SequenceTablesTest {
         false, TableSpec.Missing.ERROR, 1000, 1, 0, Map.of());
     Path out = tmp.resolve("bytime");
     Manifest m = SequenceTables.prep(spark.createDataFrame(rows, LONG), s, out.toString());
+    assertEquals(0L, ((Map<?, ?>) m.spec().source().get("counts")).get("series_uneven"), "the split's gap is no window's step");
     // train: windows whose last target row s+4 < 80 -> s = 0..75 (76); validation rows 85..99: s = 85..95 (11)
     assertEquals(76, m.sequences(Split.TRAIN));
     assertEquals(11, m.sequences(Split.VALIDATION));
@@ -295,6 +296,8 @@ class SequenceTablesTest {
     assertEquals(3, d.sequences(Split.TRAIN));
     Batch db = shard(tmp.resolve("drop"), d, d.shards().get(0));
     assertEquals(5f, db.targets()[1 * 3 + 1], "row 4 is gone: the target after t=3 is t=5's value");
+    // and the windows step over it: an uneven series (counted on the rows kept, a review)
+    assertEquals(1L, ((Map<?, ?>) d.spec().source().get("counts")).get("series_uneven"));
 
     TableSpec ffill = new TableSpec(List.of("sensor"), "t", List.of("a"), List.of(), 0, false, 2, 0, -1, 0, null,
         TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.FFILL, 4, 7, 0, Map.of());
@@ -303,6 +306,7 @@ class SequenceTablesTest {
     // windows at 0, 2, 4 (8 rows, K = 1: s + 2 <= 7); window 2's x = (4, 3.0 repeated)
     assertEquals(3f, fb.x()[fb.xAt(0, 2, 0)], "t=4 takes t=3's value");
     assertEquals(1L, ((Map<?, ?>) f.spec().source().get("counts")).get("rows_filled"));
+    assertEquals(0L, ((Map<?, ?>) f.spec().source().get("counts")).get("series_uneven"), "filled: every step is one");
   }
 
   private void assertRefused(Dataset<Row> table, TableSpec s, String... fragments) {

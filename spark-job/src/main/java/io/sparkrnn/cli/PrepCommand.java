@@ -423,7 +423,8 @@ public final class PrepCommand implements Runnable {
         if (f.name().equalsIgnoreCase(order) && f.dataType() instanceof org.apache.spark.sql.types.StringType) {
           throw new BadInputException("--order: column '" + f.name() + "' of " + source + " (--format " + format
               + ") was read as strings; expected timestamps, dates or numbers. Ask the reader to infer timestamps: "
-              + (format.equals("json") ? "--option inferTimestamp=true, and " : "")
+              + (format.equals("json") ? "--option inferTimestamp=true, and "
+                  : "false".equalsIgnoreCase(option("inferSchema")) ? "--option inferSchema=true (it is false), and " : "")
               + "--option timestampFormat=PATTERN when they are not ISO 8601 (Spark's datetime pattern, e.g."
               + " --option 'timestampFormat=yyyy-MM-dd HH:mm:ss')");
         }

@@ -54,7 +54,9 @@ public final class TorchInterop {
         meta.put(k, model.metadata().get(k));
       }
     }
-    byte[] bytes = SafeTensors.toBytes(meta, ModelFile.toTensors(model.params()));
+    // no data_crc32c: PyTorch users re-save the weights, often with this metadata copied, and a stale value would make
+    // the file look damaged to us
+    byte[] bytes = SafeTensors.toBytes(meta, ModelFile.toTensors(model.params()), false);
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("torch_class", switch (c.cell()) {
       case RNN -> "RNN";
@@ -100,7 +102,7 @@ public final class TorchInterop {
    */
   public static byte[] importModel(byte[] torchBytes, String source, String configJson, String configSource, String mode,
       String loss) {
-    SafeTensorsFile file = SafeTensors.read(torchBytes, source);
+    SafeTensorsFile file = SafeTensors.read(torchBytes, source, false);   // another writer's file: a copied data_crc32c is stale
     checkUnsupportedKeys(file);
     Map<String, String> dataMeta = new LinkedHashMap<>();
     ModelConfig config;

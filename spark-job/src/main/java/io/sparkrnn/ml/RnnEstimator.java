@@ -1235,13 +1235,29 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
   /**
    * Spark's DefaultParamsReader with the class checked first: it made whatever class the metadata
    * names, and a saved RnnModel's directory failed as "NoSuchMethodException: RnnModel.&lt;init&gt;(String)"
-   * (a user audit); now "Expected class name io.sparkrnn.ml.RnnEstimator but found … RnnModel".
+   * (a user audit). The class saved may be a subclass (made through its (String uid) constructor,
+   * as DefaultParamsReader makes it); anything else is refused naming both classes.
    */
   static final class Reader extends MLReader<RnnEstimator> {
     @Override
     public RnnEstimator load(String path) {
-      DefaultParamsReader.Metadata metadata = DefaultParamsReader.loadMetadata(path, sparkSession(), RnnEstimator.class.getName());
-      RnnEstimator estimator = new RnnEstimator(metadata.uid());
+      DefaultParamsReader.Metadata metadata = DefaultParamsReader.loadMetadata(path, sparkSession(), "");
+      Class<?> saved;
+      try {
+        saved = Class.forName(metadata.className(), true, Thread.currentThread().getContextClassLoader());
+      } catch (ClassNotFoundException e) {
+        throw new IllegalArgumentException(path + ": the saved class " + metadata.className() + " is not on the classpath", e);
+      }
+      if (!RnnEstimator.class.isAssignableFrom(saved)) {
+        throw new IllegalArgumentException(path + ": Expected class name " + RnnEstimator.class.getName() + " (or a subclass)"
+            + " but found class name " + metadata.className());
+      }
+      RnnEstimator estimator;
+      try {
+        estimator = (RnnEstimator) saved.getConstructor(String.class).newInstance(metadata.uid());
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException(metadata.className() + " needs a public (String uid) constructor to be loaded", e);
+      }
       metadata.getAndSetParams(estimator, scala.Option.empty());
       return estimator;
     }

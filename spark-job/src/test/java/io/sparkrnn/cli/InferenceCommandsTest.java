@@ -573,6 +573,17 @@ class InferenceCommandsTest {
     }
     TrainedModel back = TrainedModel.load(viaConfig);
     assertEquals(TrainedModel.load(sineModel).normalization(), back.normalization(), "normalisation travels in config.json");
+    // our files record their data's CRC32C, the file for PyTorch does not (a re-save under its copied metadata would make a
+    // stale one: a review); and import reads a file with a stale one, as another tool may write it
+    assertTrue(read(sineModel).metadata().containsKey("data_crc32c") && read(viaInfer).metadata().containsKey("data_crc32c"));
+    SafeTensorsFile exported = read(dir.resolve("model.safetensors"));
+    assertFalse(exported.metadata().containsKey("data_crc32c"), exported.metadata().toString());
+    // as a tool that fine-tunes and saves new weights under the copied metadata of one of our files leaves it: a stale value
+    byte[] bytes = io.sparkrnn.kernel.io.SafeTensors.toBytes(exported.metadata(), exported.tensors().values());
+    bytes[bytes.length - 4] ^= 1;   // the last weight's lowest mantissa bit
+    Path resaved = tmp.resolve("resaved-by-torch.safetensors");
+    Files.write(resaved, bytes);
+    assertEquals(0, run("import", "--torch", s(resaved), "--infer", "--out", s(tmp.resolve("imported-resaved.safetensors"))).code());
   }
 
   @Test

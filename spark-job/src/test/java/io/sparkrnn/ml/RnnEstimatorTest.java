@@ -533,6 +533,19 @@ class RnnEstimatorTest {
     String mdir = tmp.resolve("saved-model-not-estimator").toString();
     model.write().overwrite().save(mdir);
     assertMessage(() -> RnnEstimator.load(mdir), "Expected class name io.sparkrnn.ml.RnnEstimator", "io.sparkrnn.ml.RnnModel");
+    // a subclass loads as itself, as Spark's reader made it (a review)
+    String sdir = tmp.resolve("saved-subclass").toString();
+    new TunedEstimator("tuned-1").setMaxSteps(7).write().overwrite().save(sdir);
+    RnnEstimator sub = RnnEstimator.load(sdir);
+    assertEquals(TunedEstimator.class, sub.getClass());
+    assertEquals(7L, sub.getMaxSteps());
+  }
+
+  /** A user's subclass of the estimator, as Spark ML allows. */
+  public static final class TunedEstimator extends RnnEstimator {
+    public TunedEstimator(String uid) {
+      super(uid);
+    }
   }
 
   @Test

@@ -223,9 +223,15 @@ final class TableRows implements Serializable {
     /** The previous row's order value as bits (primitive order types), and whether there is one. */
     long previousBits;
     boolean havePrevious;
-    /** The series' smallest and largest step between consecutive order values (numeric and time orders). */
+    /**
+     * The series' smallest and largest step between consecutive kept rows of one split (what its
+     * windows step over: a row dropped for a missing value leaves a gap too; the by-time split's
+     * gap does not, as no window spans it), for numeric and time orders.
+     */
     double minStep = Double.POSITIVE_INFINITY;
     double maxStep;
+    final double[] lastTime = new double[2];
+    final boolean[] haveTime = new boolean[2];
     /** The current row's order value, boxed only when a message needs it. */
     final OrderRef order = new OrderRef();
     boolean started;
@@ -256,8 +262,23 @@ final class TableRows implements Serializable {
       havePrevious = false;
       minStep = Double.POSITIVE_INFINITY;
       maxStep = 0;
+      Arrays.fill(haveTime, false);
       Arrays.fill(haveLast, false);
       stats.series++;
+    }
+
+    /** Records a kept row's time (timestamps in µs, dates in days; rows arrive in time order). */
+    void step(Split split, double time) {
+      int s = split.ordinal();
+      if (Double.isNaN(time)) {
+        return;
+      }
+      if (haveTime[s]) {
+        minStep = Math.min(minStep, time - lastTime[s]);
+        maxStep = Math.max(maxStep, time - lastTime[s]);
+      }
+      lastTime[s] = time;
+      haveTime[s] = true;
     }
 
     /** The split of row {@code i} of the series, or null for a row in the gap. */
@@ -373,10 +394,12 @@ final class TableRows implements Serializable {
     s.order.row = row;
     // internal order values: long (timestamps: µs), int (dates: days), the number, or a Decimal (boxed)
     boolean duplicate;
+    double time;   // the order value as a number, for the step between kept rows (NaN: not a number)
     if (orderKind == Primitive.GENERIC) {
       Object order = s.order.value();
       duplicate = order.equals(s.previousOrder);
       s.previousOrder = order;
+      time = order instanceof org.apache.spark.sql.types.Decimal d ? d.toDouble() : Double.NaN;
     } else {
       if ((orderKind == Primitive.DOUBLE && Double.isNaN(row.getDouble(op)))
           || (orderKind == Primitive.FLOAT && Float.isNaN(row.getFloat(op)))) {
@@ -384,12 +407,7 @@ final class TableRows implements Serializable {
       }
       long bits = orderKind.bits(row, op);
       duplicate = s.havePrevious && bits == s.previousBits;
-      if (s.havePrevious && !duplicate) {
-        // rows arrive in time order: the step is positive (timestamps in µs, dates in days)
-        double step = orderKind.value(bits) - orderKind.value(s.previousBits);
-        s.minStep = Math.min(s.minStep, step);
-        s.maxStep = Math.max(s.maxStep, step);
-      }
+      time = orderKind.value(bits);
       s.previousBits = bits;
       s.havePrevious = true;
     }
@@ -407,6 +425,7 @@ final class TableRows implements Serializable {
     if (!readValues(row, s, order)) {
       return;
     }
+    s.step(split, time);
     for (int f = 0; f < features; f++) {
       s.x[f] = (float) s.vals[inputSlots[f]];
     }

@@ -175,6 +175,13 @@ public final class Generator {
       }
       return oneHot;
     }
-    return ((Sampler.Identity) sampler).toInputs(outputs);
+    float[] next = ((Sampler.Identity) sampler).toInputs(outputs);
+    for (int i = 0; i < next.length; i++) {
+      if (!Float.isFinite(next[i])) {   // a finite output can overflow in the change of units
+        throw new IllegalStateException(where + ": the model's output (b=" + i / O + ", o=" + i % O + ") = " + outputs[i]
+            + " becomes the input " + next[i] + " (" + sampler.describe() + "); it cannot be fed back");
+      }
+    }
+    return next;
   }
 }

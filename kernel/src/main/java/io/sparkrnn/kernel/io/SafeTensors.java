@@ -43,8 +43,17 @@ public final class SafeTensors {
 
   private SafeTensors() {}
 
-  /** Reads a whole file from memory. */
+  /** Reads a whole file from memory, checking its {@value #DATA_CRC32C} where it has one. */
   public static SafeTensorsFile read(byte[] bytes, String source) {
+    return read(bytes, source, true);
+  }
+
+  /**
+   * Reads a whole file from memory; {@code verify} false reads a file from another writer (import
+   * of a PyTorch file) without the check: a tool that saves new tensors with our metadata copied
+   * would carry a stale {@value #DATA_CRC32C}.
+   */
+  public static SafeTensorsFile read(byte[] bytes, String source, boolean verify) {
     if (bytes.length < 8) {
       throw new BadInputException(source + ": " + bytes.length + " bytes is too short for a safetensors file (8-byte header length missing)");
     }
@@ -55,14 +64,15 @@ public final class SafeTensors {
     long dataStart = 8 + headerLength;
     Header header = parseHeader(headerText, bytes.length - dataStart, source);
     String recorded = header.metadata.get(DATA_CRC32C);
-    if (recorded != null) {
+    if (verify && recorded != null) {
       java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
       crc.update(bytes, (int) dataStart, (int) (bytes.length - dataStart));
       String found = hex(crc.getValue());
       if (!found.equals(recorded)) {
         throw new BadInputException(source + ": the tensors' bytes do not match the CRC32C the file recorded (__metadata__ "
             + DATA_CRC32C + " " + recorded + ", the bytes give " + found + "): the file was damaged after it was written;"
-            + " restore it from a copy, or write it again");
+            + " restore it from a copy, or write it again (a file another tool wrote with this metadata copied carries a"
+            + " stale value: remove " + DATA_CRC32C + " from its metadata, or bring it in through spark-rnn import)");
       }
     }
     Map<String, Tensor> tensors = new LinkedHashMap<>();
@@ -291,12 +301,23 @@ public final class SafeTensors {
    * bytes. Non-empty metadata gets {@value #DATA_CRC32C} (replacing one copied from another file).
    */
   public static byte[] toBytes(Map<String, String> metadata, Collection<Tensor> tensors) {
+    return toBytes(metadata, tensors, true);
+  }
+
+  /**
+   * {@link #toBytes(Map, Collection)}; {@code checksum} false records no {@value #DATA_CRC32C} (and
+   * drops a copied one): a file for other tools (export to PyTorch), which may save new tensors
+   * under its metadata.
+   */
+  public static byte[] toBytes(Map<String, String> metadata, Collection<Tensor> tensors, boolean checksum) {
     Map<String, Object> header = new LinkedHashMap<>();
     if (metadata != null && !metadata.isEmpty()) {
-      Map<String, String> withCrc = new LinkedHashMap<>(metadata);
-      withCrc.remove(DATA_CRC32C);
-      withCrc.put(DATA_CRC32C, hex(dataCrc32c(tensors)));
-      header.put("__metadata__", withCrc);
+      Map<String, String> meta = new LinkedHashMap<>(metadata);
+      meta.remove(DATA_CRC32C);
+      if (checksum) {
+        meta.put(DATA_CRC32C, hex(dataCrc32c(tensors)));
+      }
+      header.put("__metadata__", meta);
     }
     long offset = 0;
     for (Tensor t : tensors) {

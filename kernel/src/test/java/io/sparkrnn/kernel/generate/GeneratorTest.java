@@ -211,6 +211,17 @@ class GeneratorTest {
         () -> Generator.generate(classes, engine, onePrimer, 1, 1, 0, Sampler.argmax()));
   }
 
+  /** A finite output that a change of units takes to ±Inf is refused, not fed back (a review). */
+  @Test
+  void aFeedbackMapThatOverflowsIsRefused() {
+    Params params = TinyModels.scalar();
+    Batch batch = new Batch(4, 1, 1, new float[] {0.1f, 0.2f, 0.3f, 0.4f}, new float[4], null, null);
+    Sampler overflow = Sampler.continuous(y -> new float[] {(float) (y[0] * 1e39 + 1e39)}, "x1e39");   // over Float.MAX_VALUE
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> Generator.closedLoop(params, engine, batch, 2, 2, overflow));
+    assertTrue(e.getMessage().contains("becomes the input") && e.getMessage().contains("x1e39"), e.getMessage());
+  }
+
   @Test
   void closedLoopNeedsEnoughSteps() {
     Params scalar = TinyModels.scalar();

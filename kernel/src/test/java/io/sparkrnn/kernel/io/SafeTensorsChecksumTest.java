@@ -50,7 +50,12 @@ class SafeTensorsChecksumTest {
       BadInputException e = assertThrows(BadInputException.class, () -> SafeTensors.read(damaged, "runs/a/model.safetensors"));
       assertTrue(e.getMessage().startsWith("runs/a/model.safetensors: the tensors' bytes do not match the CRC32C"), e.getMessage());
       assertTrue(e.getMessage().contains("__metadata__ data_crc32c"), e.getMessage());
+      // a file from another writer (import) is read unchecked: a tool may save new tensors under copied metadata
+      assertEquals(2, SafeTensors.read(damaged, "pt.safetensors", false).tensors().size());
     }
+    // a file for other tools records none, and drops a copied one
+    byte[] forTorch = SafeTensors.toBytes(Map.of("format", "pt", "data_crc32c", "00000000"), TENSORS, false);
+    assertEquals(Map.of("format", "pt"), SafeTensors.read(forTorch, "pt.safetensors").metadata());
   }
 
   @Test

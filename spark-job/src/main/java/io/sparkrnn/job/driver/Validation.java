@@ -111,7 +111,8 @@ public final class Validation {
         tf.add(in.config(), batch, engine.forward(params, batch, null).outputs(), in.fromStep());
         if (cl != null) {
           cl.merge(closedLoop(in.config(), params, engine, batch, in.feedback(), in.units(),
-              context.dataset().manifest().shards().get(s).file()));
+              new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(context.dataset().uri()),
+                  context.dataset().manifest().shards().get(s).file()).toString()));
         }
         return null;
       });
@@ -132,8 +133,9 @@ public final class Validation {
     if (batch.lengths() != null) {
       for (int b = 0; b < batch.batchSize(); b++) {
         if (batch.length(b) < T) {
-          throw new BadInputException("--feedback: closed-loop validation needs sequences of all T=" + T + " steps; " + where
-              + ": lengths[" + b + "] = " + batch.length(b) + " (a padded sequence; prep without --min-steps makes full ones)");
+          throw new BadInputException("feedback (--feedback, setFeedback): closed-loop validation needs sequences of all T=" + T
+              + " steps; " + where + ": lengths[" + b + "] = " + batch.length(b) + " (a padded sequence; a prep without"
+              + " --min-steps or setMinSteps makes full ones)");
         }
       }
     }

@@ -274,9 +274,36 @@ final class RnnColumns {
     }
   }
 
-  /** Whether the active session resolves column names with case ({@code spark.sql.caseSensitive}, false by default). */
+  /** spark.sql.caseSensitive of the dataset being fit, transformed or evaluated on this thread; null outside those. */
+  private static final ThreadLocal<Boolean> DATASET_CASE_SENSITIVE = new ThreadLocal<>();
+
+  /**
+   * Runs {@code body} with column names resolved as {@code dataset}'s session resolves them (its
+   * spark.sql.caseSensitive), whichever session is active on this thread (a review: two sessions
+   * with different settings, one thread).
+   */
+  static <T> T resolvingAs(org.apache.spark.sql.Dataset<?> dataset, java.util.function.Supplier<T> body) {
+    Boolean before = DATASET_CASE_SENSITIVE.get();
+    DATASET_CASE_SENSITIVE.set(Boolean.parseBoolean(dataset.sparkSession().conf().get("spark.sql.caseSensitive", "false")));
+    try {
+      return body.get();
+    } finally {
+      if (before == null) {
+        DATASET_CASE_SENSITIVE.remove();
+      } else {
+        DATASET_CASE_SENSITIVE.set(before);
+      }
+    }
+  }
+
+  /**
+   * Whether column names resolve with case (spark.sql.caseSensitive, false by default): the
+   * dataset's session inside {@link #resolvingAs}, else the active session's (transformSchema,
+   * which has no dataset).
+   */
   static boolean caseSensitive() {
-    return org.apache.spark.sql.internal.SQLConf.get().caseSensitiveAnalysis();
+    Boolean given = DATASET_CASE_SENSITIVE.get();
+    return given != null ? given : org.apache.spark.sql.internal.SQLConf.get().caseSensitiveAnalysis();
   }
 
   /**

@@ -1072,6 +1072,10 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    */
   @Override
   public RnnModel fit(Dataset<?> dataset) {
+    return RnnColumns.resolvingAs(dataset, () -> fitResolved(dataset));
+  }
+
+  private RnnModel fitResolved(Dataset<?> dataset) {
     if (dataset.isStreaming()) {
       // Spark's own refusal comes from deep in the first job ("Queries with streaming sources must be executed with
       // writeStream.start()"), after the work directory is made

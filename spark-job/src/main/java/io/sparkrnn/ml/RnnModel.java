@@ -408,6 +408,10 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
 
   /** {@link #transform(Dataset)} with other {@link SeriesScorer.Limits} (tests: every path of the scorer on a small table). */
   Dataset<Row> transform(Dataset<?> dataset, SeriesScorer.Limits limits) {
+    return RnnColumns.resolvingAs(dataset, () -> transformResolved(dataset, limits));
+  }
+
+  private Dataset<Row> transformResolved(Dataset<?> dataset, SeriesScorer.Limits limits) {
     if (dataset.isStreaming()) {
       // each key's state runs over all its rows in order; a micro-batch holds some of them, in no order across batches
       throw new BadInputException("RnnModel.transform: the table is a streaming DataFrame; transform scores each key's whole"
@@ -567,6 +571,10 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    *     feedback on a model that cannot forecast (before any job)
    */
   public Dataset<Row> evaluate(Dataset<?> dataset) {
+    return RnnColumns.resolvingAs(dataset, () -> evaluateResolved(dataset));
+  }
+
+  private Dataset<Row> evaluateResolved(Dataset<?> dataset) {
     ModelConfig c = trainedModel().config();
     boolean seq2one = c.mode() == Mode.SEQ2ONE;
     boolean classes = c.loss() == LossType.CROSS_ENTROPY;

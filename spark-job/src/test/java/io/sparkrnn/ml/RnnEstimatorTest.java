@@ -726,6 +726,12 @@ class RnnEstimatorTest {
     } finally {
       spark.conf().set("spark.sql.caseSensitive", "false");
     }
+    // the dataset's session decides, not the one active on this thread (a review)
+    SparkSession withCase = spark.newSession();
+    withCase.conf().set("spark.sql.caseSensitive", "true");
+    Dataset<Row> upperWithCase = withCase.createDataFrame(upper.collectAsList(), upper.schema());
+    assertMessage(() -> model.transform(upperWithCase), "is not in the table", "spark.sql.caseSensitive is true");
+    assertEquals(table.count(), model.transform(upper).count(), "this session still ignores case");
   }
 
   /** The Spark jobs started while {@code work} runs. */

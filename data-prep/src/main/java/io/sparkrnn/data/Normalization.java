@@ -61,6 +61,19 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
   }
 
   /**
+   * Model-unit inputs [n][F] back in raw units, {@code x · input_std + input_mean} per feature,
+   * rounded once to float; a new array.
+   */
+  public float[] inputsToRawUnits(float[] x) {
+    float[] raw = new float[x.length];
+    int F = inputMean.length;
+    for (int i = 0; i < raw.length; i++) {
+      raw[i] = (float) (x[i] * inputStd[i % F] + inputMean[i % F]);
+    }
+    return raw;
+  }
+
+  /**
    * The model's regression outputs [n][O] in raw units, {@code y · target_std + target_mean} per
    * output, rounded once to float; a copy unchanged where the targets are class ids (logits).
    */

@@ -185,16 +185,7 @@ public final class TrainedModel {
 
   /** Model-unit inputs back to raw units: x · std + mean; a copy. */
   public float[] inputsToRawUnits(float[] x) {
-    float[] r = x.clone();
-    if (normalization == null) {
-      return r;
-    }
-    int F = config().inputSize();
-    for (int i = 0; i < r.length; i++) {
-      int f = i % F;
-      r[i] = (float) (r[i] * normalization.inputStd()[f] + normalization.inputMean()[f]);
-    }
-    return r;
+    return normalization == null ? x.clone() : normalization.inputsToRawUnits(x);
   }
 
   /** Regression outputs (O fastest) from model units to raw units: y · std + mean; a copy. Logits unchanged. */

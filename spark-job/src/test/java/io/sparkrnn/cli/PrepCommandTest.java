@@ -263,9 +263,7 @@ class PrepCommandTest {
   void aDeltaTableAndItsVersionsGiveTheShardsOfTheSameRows() throws IOException {
     Path parquet = sensorsTable();
     Path delta = tmp.resolve("sensors.delta");
-    org.apache.spark.sql.SparkSession spark = org.apache.spark.sql.SparkSession.builder().master("local[1]")
-        .appName("PrepCommandTest-delta").config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1").config("spark.ui.enabled", "false")
+    org.apache.spark.sql.SparkSession spark = localSession("delta")
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog").getOrCreate();
     try {
@@ -313,9 +311,7 @@ class PrepCommandTest {
   void aJsonTimeColumnReadAsStringsNamesTheReadersOption() throws IOException {
     Path parquet = sensorsTable();
     Path json = tmp.resolve("sensors.json");
-    org.apache.spark.sql.SparkSession spark = org.apache.spark.sql.SparkSession.builder().master("local[1]")
-        .appName("PrepCommandTest-json").config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false").getOrCreate();
+    org.apache.spark.sql.SparkSession spark = localSession("json").getOrCreate();
     try {
       spark.read().parquet(parquet.toString()).write().json(json.toString());
     } finally {
@@ -354,9 +350,7 @@ class PrepCommandTest {
     Map<String, String> before = new LinkedHashMap<>();
     props.forEach((k, v) -> before.put(k, System.setProperty(k, v)));
     try {
-      org.apache.spark.sql.SparkSession spark = org.apache.spark.sql.SparkSession.builder().master("local[1]")
-          .appName("PrepCommandTest-hive").config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-          .config("spark.ui.enabled", "false").enableHiveSupport().getOrCreate();
+      org.apache.spark.sql.SparkSession spark = localSession("hive").enableHiveSupport().getOrCreate();
       try {
         spark.sql("CREATE DATABASE plant");
         spark.read().parquet(parquet.toString()).write().saveAsTable("plant.readings");
@@ -420,6 +414,12 @@ class PrepCommandTest {
       assertTrue(java.util.Arrays.equals(Files.readAllBytes(want.get(i)), Files.readAllBytes(got.get(i))),
           actual + ": " + got.get(i).getFileName() + " differs from " + expected);
     }
+  }
+
+  /** A local[1] session on the loopback address, without UI, that writes a test's table ({@code name} in its app name). */
+  private static org.apache.spark.sql.SparkSession.Builder localSession(String name) {
+    return org.apache.spark.sql.SparkSession.builder().master("local[1]").appName("PrepCommandTest-" + name)
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1").config("spark.ui.enabled", "false");
   }
 
   private static String[] concat(String[] a, String[] b) {

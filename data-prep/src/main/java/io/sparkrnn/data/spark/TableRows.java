@@ -144,11 +144,11 @@ final class TableRows implements Serializable {
 
     Stats merge(Stats o) {
       rows += o.rows;
-      seriesUneven += o.seriesUneven;
       rowsDropped += o.rowsDropped;
       rowsFilled += o.rowsFilled;
       series += o.series;
       seriesWithoutWindows += o.seriesWithoutWindows;
+      seriesUneven += o.seriesUneven;
       padded += o.padded;
       windows[0] += o.windows[0];
       windows[1] += o.windows[1];

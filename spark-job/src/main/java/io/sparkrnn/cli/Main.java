@@ -76,7 +76,33 @@ public final class Main implements Runnable {
     } finally {
       running = null;   // a normal end (or an Error thrown out of run) is not a signal
     }
+    if (inYarnApplicationMaster()) {
+      // YARN cluster mode: the ApplicationMaster calls main in its "Driver" thread and reports the
+      // application's final status when main returns (SUCCEEDED) or throws (FAILED, the exception its
+      // diagnostics). A System.exit, even exit(0), ends the JVM before that report: YARN then records
+      // FAILED ("Shutdown hook called before final status was reported") and starts the run again
+      // as long as spark.yarn.maxAppAttempts allows (YarnClusterTest found it).
+      if (code != 0) {
+        throw new CommandFailedException("spark-rnn " + commandName(args), code);
+      }
+      return;
+    }
     System.exit(code);
+  }
+
+  /** Whether main runs in Spark's YARN ApplicationMaster (cluster deploy mode), which sets these two properties first. */
+  static boolean inYarnApplicationMaster() {
+    return System.getProperty("spark.yarn.app.id") != null && "cluster".equals(System.getProperty("spark.submit.deployMode"));
+  }
+
+  /** A command that ended with a non-zero exit code where main must not exit the JVM (see {@link #main}). */
+  static final class CommandFailedException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    CommandFailedException(String command, int code) {
+      super(command + " ended with exit code " + code + (code == 2
+          ? " (bad input: the message above in the driver's stderr)" : " (the error and its stack trace above in the driver's stderr)"));
+    }
   }
 
   /** The first argument that is not an option: the subcommand. */

@@ -28,7 +28,12 @@ import org.apache.hadoop.fs.Path;
  *
  * <p>A lock left by a process that no longer runs on this host (kill -9, a power loss) is stale:
  * the next run takes it over and says so in its log. A lock from another host is never taken
- * over, as this host cannot tell whether that process still runs; it is removed by hand.
+ * over, as this host cannot tell whether that process still runs; it is removed by hand. One
+ * exception: a driver in YARN's ApplicationMaster (cluster deploy mode) records its application
+ * and attempt, and a later attempt of the same application takes over an earlier one's lock on
+ * any host, since YARN starts an attempt only after the one before it has ended (its container
+ * exited, was killed, or its node was declared lost); that is how spark.yarn.maxAppAttempts
+ * restarts a failed driver on another node and resumes.
  *
  * <p>Call order: {@link #acquire} → {@link #close} (also from a shutdown hook on SIGTERM/Ctrl-C),
  * which removes the lock if it is still this run's.
@@ -61,12 +66,18 @@ public final class RunLock implements AutoCloseable {
    * @throws IllegalArgumentException naming the lock and its owner when another run holds it
    */
   public static RunLock acquire(String dir, Configuration conf, PrintStream log) throws IOException {
+    return acquire(dir, conf, log, YarnAttempt.current());
+  }
+
+  /** {@link #acquire(String, Configuration, PrintStream)} as the given YARN attempt (null: not in YARN's ApplicationMaster). */
+  static RunLock acquire(String dir, Configuration conf, PrintStream log, YarnAttempt yarn) throws IOException {
     Path d = new Path(dir);
     FileSystem fs = FileSystems.get(d, conf);
     Path qualified = fs.makeQualified(d);
     fs.mkdirs(qualified);
     Path lock = new Path(qualified, NAME);
-    String mine = "host=" + thisHost() + "\npid=" + ProcessHandle.current().pid() + "\nstarted=" + Instant.now() + "\n";
+    String mine = "host=" + thisHost() + "\npid=" + ProcessHandle.current().pid() + "\nstarted=" + Instant.now() + "\n"
+        + (yarn == null ? "" : "yarn-application=" + yarn.application() + "\nyarn-attempt=" + yarn.attempt() + "\n");
     if (tryCreate(fs, lock, mine)) {
       return new RunLock(fs, lock, mine);
     }
@@ -78,7 +89,7 @@ public final class RunLock implements AutoCloseable {
       found = String.valueOf(read(fs, lock));
     }
     Map<String, String> owner = parse(found);
-    String stale = staleReason(owner);
+    String stale = staleReason(owner, yarn);
     if (stale == null) {
       throw new BadInputException("out: " + lock + " is held by " + describe(owner) + "; another training run is using "
           + dir + ". Wait for it to end or choose another --out" + (isThisHost(owner) ? ""
@@ -151,11 +162,24 @@ public final class RunLock implements AutoCloseable {
   }
 
   /**
-   * Why the owner is gone, or null when it may still run: only a process of this host can be
-   * checked; it is gone when no process has its pid, or the one that has it started after the
-   * lock was written (the pid was reused).
+   * Why the owner is gone, or null when it may still run: an earlier attempt of this YARN
+   * application is gone; otherwise only a process of this host can be checked; it is gone when no
+   * process has its pid, or the one that has it started after the lock was written (the pid was
+   * reused).
    */
-  private static String staleReason(Map<String, String> owner) {
+  private static String staleReason(Map<String, String> owner, YarnAttempt yarn) {
+    if (yarn != null && yarn.application().equals(owner.get("yarn-application"))) {
+      int earlier;
+      try {
+        earlier = Integer.parseInt(owner.get("yarn-attempt"));
+      } catch (RuntimeException e) { // unreadable: never guess
+        return null;
+      }
+      if (earlier < yarn.attempt()) {
+        return "was attempt " + earlier + " of YARN application " + yarn.application() + ", ended before YARN started this attempt ("
+            + yarn.attempt() + ")";
+      }
+    }
     if (!isThisHost(owner)) {
       return null;
     }
@@ -179,6 +203,30 @@ public final class RunLock implements AutoCloseable {
       return "is no longer running (pid " + pid + " now belongs to a process started later)";
     }
     return null;
+  }
+
+  /**
+   * A YARN application attempt: the one this JVM runs as when it is the driver in YARN's
+   * ApplicationMaster. The ApplicationMaster sets the system property spark.yarn.app.id in cluster
+   * deploy mode; the NodeManager gives every container its id in $CONTAINER_ID,
+   * {@code container_[eEPOCH_]CLUSTERTIMESTAMP_APPLICATION_ATTEMPT_CONTAINER}.
+   */
+  record YarnAttempt(String application, int attempt) {
+    private static final java.util.regex.Pattern CONTAINER_ID =
+        java.util.regex.Pattern.compile("container_(?:e\\d+_)?(\\d+)_(\\d+)_(\\d{1,9})_\\d+");
+
+    /** This JVM's attempt, or null outside YARN's ApplicationMaster in cluster deploy mode. */
+    static YarnAttempt current() {
+      String application = System.getProperty("spark.yarn.app.id");
+      YarnAttempt a = fromContainerId(System.getenv("CONTAINER_ID"));
+      return application != null && a != null && a.application().equals(application) ? a : null;
+    }
+
+    /** The attempt a container belongs to, or null when the id is not one. */
+    static YarnAttempt fromContainerId(String containerId) {
+      java.util.regex.Matcher m = CONTAINER_ID.matcher(containerId == null ? "" : containerId);
+      return m.matches() ? new YarnAttempt("application_" + m.group(1) + "_" + m.group(2), Integer.parseInt(m.group(3))) : null;
+    }
   }
 
   private static String thisHost() {

@@ -1,8 +1,11 @@
 package io.sparkrnn.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.engine.GradientSum;
 import org.junit.jupiter.api.Test;
@@ -29,5 +32,34 @@ class ErrorKindsTest {
     // a broken invariant in our own code (the combine tree asked for leaves it does not have) or a library's
     assertNull(Main.userError(new IllegalArgumentException("leaves [3, 2) of 4")), "printed with its stack trace, exit 1");
     assertNull(Main.userError(new NumberFormatException("For input string: \"x\"")), "a JDK parse error nobody wrapped is a bug");
+  }
+
+  /**
+   * In YARN's ApplicationMaster (cluster deploy mode) main returns or throws instead of exiting: YARN
+   * takes main's return as success and its exception as failure, while a System.exit (even 0) reads
+   * as FAILED and starts the run again (YarnClusterTest runs the real thing). Here main runs in this
+   * JVM, which it would otherwise exit.
+   */
+  @Test
+  void underYarnsApplicationMasterMainReturnsOnSuccessAndThrowsNamingTheExitCode() {
+    String[] keys = {"spark.yarn.app.id", "spark.submit.deployMode"};
+    String[] before = {System.getProperty(keys[0]), System.getProperty(keys[1])};
+    System.setProperty(keys[0], "application_1_0001");
+    System.setProperty(keys[1], "cluster");
+    try {
+      assertTrue(Main.inYarnApplicationMaster());
+      Main.main(new String[] {"--version"});   // returns: the test goes on
+      RuntimeException bad = assertThrows(RuntimeException.class, () -> Main.main(new String[] {"train", "--batch", "zero"}));
+      assertEquals("spark-rnn train ended with exit code 2 (bad input: the message above in the driver's stderr)", bad.getMessage());
+    } finally {
+      for (int i = 0; i < keys.length; i++) {
+        if (before[i] == null) {
+          System.clearProperty(keys[i]);
+        } else {
+          System.setProperty(keys[i], before[i]);
+        }
+      }
+    }
+    assertFalse(Main.inYarnApplicationMaster(), "client mode, local mode and the CLI exit with the code");
   }
 }

@@ -92,8 +92,13 @@ class ClusterFaultTest {
 
   /** The train command line: GRU, 12 steps, a checkpoint every 2, two partitions (shard s on partition s mod 2). */
   static List<String> train(String data, String out, String... extra) {
+    return train(STEPS, data, out, extra);
+  }
+
+  /** The same job with {@code steps} steps. */
+  static List<String> train(int steps, String data, String out, String... extra) {
     List<String> a = new ArrayList<>(List.of("train", "--data", data, "--out", out, "--cell", "gru", "--hidden-size", "8",
-        "--batch", "32", "--steps", Integer.toString(STEPS), "--lr", "0.02", "--seed", "7", "--partitions", "2",
+        "--batch", "32", "--steps", Integer.toString(steps), "--lr", "0.02", "--seed", "7", "--partitions", "2",
         "--checkpoint-every", Integer.toString(CHECKPOINT_EVERY), "--log-every", "1"));
     a.addAll(Arrays.asList(extra));
     return a;

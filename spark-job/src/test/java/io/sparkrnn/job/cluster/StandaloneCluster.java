@@ -50,7 +50,7 @@ final class StandaloneCluster implements AutoCloseable {
       "-Dio.netty.tryReflectionSetAccessible=true", "--add-modules=jdk.incubator.vector");
   /** Jars of the test classpath that the cluster's JVMs do not need. */
   private static final Pattern TEST_ONLY_JAR = Pattern.compile(
-      "(junit|opentest4j|apiguardian|hadoop-client-minicluster|surefire|/h2-|delta-spark|delta-storage)[^/]*\\.jar$");
+      "(junit|opentest4j|apiguardian|hadoop-client-minicluster|/bc(pkix|prov|util)-|/jaxb-api-|surefire|/h2-|delta-spark|delta-storage)[^/]*\\.jar$");
   /**
    * A {@link #submit} setting (not passed to Spark): executors with the JVM's full JIT instead of
    * the fault suite's quick-starting C1-only JVMs. For measurements.
@@ -95,7 +95,7 @@ final class StandaloneCluster implements AutoCloseable {
     Files.createDirectories(this.work);
     this.sparkHome = this.work.resolve("spark-home");
     this.appJar = this.work.resolve("spark-rnn-app.jar");
-    buildSparkHomeAndAppJar();
+    buildSparkHomeAndAppJar(sparkHome, appJar);
     this.log4j = this.work.resolve("log4j2.properties");
     Files.writeString(log4j, LOG4J);
     env.put("SPARK_HOME", sparkHome.toString());
@@ -221,6 +221,15 @@ final class StandaloneCluster implements AutoCloseable {
   }
 
   private List<String> jvm(String mainClass, String heap, List<String> jvmOptions, List<String> args) {
+    return javaCommand(sparkHome, List.of(), log4j, mainClass, heap, jvmOptions, args);
+  }
+
+  /**
+   * A JVM on SPARK_HOME/jars with the opens, quick to start (C1 only, SerialGC), logging by {@code log4j}.
+   * {@code confDirs} go first on the classpath, as spark-submit's launcher puts HADOOP_CONF_DIR there.
+   */
+  static List<String> javaCommand(Path sparkHome, List<Path> confDirs, Path log4j, String mainClass, String heap,
+      List<String> jvmOptions, List<String> args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xmx" + heap);
@@ -231,14 +240,18 @@ final class StandaloneCluster implements AutoCloseable {
     cmd.add("-Dlog4j2.configurationFile=" + log4j.toUri());
     cmd.addAll(jvmOptions);
     cmd.add("-cp");
-    cmd.add(sparkHome.resolve("jars") + File.separator + "*");
+    StringBuilder cp = new StringBuilder();
+    for (Path d : confDirs) {
+      cp.append(d).append(File.pathSeparator);
+    }
+    cmd.add(cp.append(sparkHome.resolve("jars")).append(File.separator).append('*').toString());
     cmd.add(mainClass);
     cmd.addAll(args);
     return cmd;
   }
 
   /** SPARK_HOME/jars: links to the runtime jars; the app jar: the project's classes. */
-  private void buildSparkHomeAndAppJar() throws IOException {
+  static void buildSparkHomeAndAppJar(Path sparkHome, Path appJar) throws IOException {
     Path jars = sparkHome.resolve("jars");
     if (Files.exists(jars)) {
       try (Stream<Path> old = Files.list(jars)) {

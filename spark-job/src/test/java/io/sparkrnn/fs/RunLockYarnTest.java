@@ -52,6 +52,7 @@ class RunLockYarnTest {
       String said = log.toString(StandardCharsets.UTF_8);
       assertTrue(said.contains("was left by pid 4242 on host node-1.example") && said.contains("which was attempt 1 of YARN application "
           + APP + ", ended before YARN started this attempt (2); taking the lock over"), said);
+      assertEquals(RunLock.NAME, lock.path().getName());
       String mine = Files.readString(out.resolve(RunLock.NAME));
       assertTrue(mine.contains("yarn-application=" + APP + "\nyarn-attempt=2\n"), mine);
     }

@@ -45,7 +45,7 @@ public final class GenerateCommand implements Callable<Integer> {
       + " input, in the inputs' units when the model is normalised")
   String sampler;
 
-  @Option(names = "--temperature", description = "softmax temperature τ > 0; τ → 0 is argmax (default: 1.0; with --sampler softmax only)")
+  @Option(names = "--temperature", description = "softmax temperature τ ≥ 0; τ ≤ 1e-6 (0 included) is argmax, the τ → 0 limit (default: 1.0; with --sampler softmax only)")
   Double temperature;
 
   @Option(names = "--seed", defaultValue = "42", description = "softmax sampler seed (default: ${DEFAULT-VALUE})")
@@ -180,12 +180,11 @@ public final class GenerateCommand implements Callable<Integer> {
       case "argmax" -> Sampler.argmax();
       case "softmax" -> {
         double tau = temperature == null ? 1.0 : temperature;
-        if (!(tau > 0) || Double.isInfinite(tau)) {
-          throw new BadInputException("--temperature must be > 0 and finite, found " + tau);
+        if (!(tau >= 0) || Double.isInfinite(tau)) {   // as Sampler.softmax: 0 is argmax, its limit
+          throw new BadInputException("--temperature must be ≥ 0 and finite, found " + tau);
         }
         yield Sampler.softmax(tau, seed);
       }
-      case "identity" -> Sampler.identity();
       default -> throw new BadInputException("--sampler: '" + sampler + "' is not one of argmax, softmax");
     };
   }

@@ -341,6 +341,11 @@ class InferenceCommandsTest {
         "--temperature applies to --sampler softmax; add --sampler softmax");
     assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--sampler", "softmax"),
         "--sampler softmax picks class ids", "sine.safetensors", "leave out --sampler");
+    assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--sampler", "softmax", "--temperature",
+        "-0.5"), "--temperature must be ≥ 0 and finite, found -0.5");
+    // the help names two samplers; a third, hidden one ran continuous models' feedback on a class model's outputs
+    assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--sampler", "identity"),
+        "--sampler: 'identity' is not one of argmax, softmax");
     Path csv = tmp.resolve("g.csv");
     assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--out", s(csv)),
         "--out " + s(csv), "FILE.npy or FILE.safetensors");
@@ -519,7 +524,7 @@ class InferenceCommandsTest {
     assertEquals(0, run("generate", "--model", s(textModel), "--primer", "dcba", "--steps", "25", "--engine", "reference",
         "--out", s(argmax)).code());
     int[] want = read(argmax).require("ids").ints();
-    for (String tau : new String[] {"1e-4", "1e-9"}) {
+    for (String tau : new String[] {"1e-4", "1e-9", "0"}) {   // 0: the limit itself, as Sampler.softmax(0, seed) takes it
       Path soft = tmp.resolve("soft-" + tau + ".safetensors");
       assertEquals(0, run("generate", "--model", s(textModel), "--primer", "dcba", "--steps", "25", "--engine", "reference",
           "--sampler", "softmax", "--temperature", tau, "--seed", "3", "--out", s(soft)).code());

@@ -138,18 +138,58 @@ final class StandaloneCluster implements AutoCloseable {
     Map<String, String> confs = driverConf(sparkConf.containsKey(FULL_JIT));
     confs.putAll(sparkConf);
     confs.remove(FULL_JIT); // ours, not Spark's
-    List<String> args = new ArrayList<>(List.of("--master", masterUrl(), "--deploy-mode", "client", "--class",
-        "io.sparkrnn.cli.Main", "--name", name));
+    List<String> sparkArgs = new ArrayList<>();
     for (Map.Entry<String, String> e : confs.entrySet()) {
-      args.add("--conf");
-      args.add(e.getKey() + "=" + e.getValue());
+      sparkArgs.add("--conf");
+      sparkArgs.add(e.getKey() + "=" + e.getValue());
     }
+    return sparkSubmit("driver " + name, "client", "512m", name, sparkArgs, appArgs);
+  }
+
+  /**
+   * Submits {@code io.sparkrnn.cli.Main} in cluster deploy mode: SparkSubmit's client hands the
+   * driver to the Master, which starts it on a Worker (as {@code DriverWrapper}, a child of that
+   * Worker, its output in the Worker's {@code driver-ID/}) and the client exits. {@code sparkArgs}
+   * go before the jar as given (--properties-file, --supervise, --conf ...); nothing of
+   * {@link #driverConf} is added.
+   */
+  ManagedProcess submitInClusterMode(String name, List<String> sparkArgs, List<String> appArgs) {
+    return sparkSubmit("client " + name, "cluster", "256m", name, sparkArgs, appArgs);
+  }
+
+  /** SparkSubmit of io.sparkrnn.cli.Main to this Master as its own JVM, which close() kills. */
+  private ManagedProcess sparkSubmit(String process, String deployMode, String heap, String name, List<String> sparkArgs,
+      List<String> appArgs) {
+    List<String> args = new ArrayList<>(List.of("--master", masterUrl(), "--deploy-mode", deployMode, "--class",
+        "io.sparkrnn.cli.Main", "--name", name));
+    args.addAll(sparkArgs);
     args.add(appJar.toString());
     args.addAll(appArgs);
-    ManagedProcess driver = ManagedProcess.start("driver " + name, jvm("org.apache.spark.deploy.SparkSubmit", "512m", List.of(), args),
-        env, work.resolve("logs/" + (++submitted) + "-" + name + ".log"));
-    drivers.add(driver);
-    return driver;
+    ManagedProcess p = ManagedProcess.start(process, jvm("org.apache.spark.deploy.SparkSubmit", heap, List.of(), args), env,
+        work.resolve("logs/" + (++submitted) + "-" + name + ".log"));
+    drivers.add(p);
+    return p;
+  }
+
+  /** The drivers the Workers run now (cluster deploy mode): their JVMs, not the shells around them. */
+  List<ProcessHandle> clusterModeDrivers() {
+    List<ProcessHandle> out = new ArrayList<>();
+    for (ManagedProcess w : workers) {
+      w.process().descendants().filter(p -> p.isAlive() && p.info().command().orElse("").endsWith("/java")
+          && commandLine(p).contains("org.apache.spark.deploy.worker.DriverWrapper")).forEach(out::add);
+    }
+    return out;
+  }
+
+  /** The Workers' driver folders ({@code worker-N/driver-ID}), where a cluster-mode driver's stdout and stderr are. */
+  List<Path> driverDirs() throws IOException {
+    List<Path> out = new ArrayList<>();
+    for (int i = 0; i < workers.size(); i++) {
+      try (Stream<Path> dirs = Files.list(work.resolve("worker-" + i))) {
+        dirs.filter(d -> d.getFileName().toString().startsWith("driver-")).sorted().forEach(out::add);
+      }
+    }
+    return out;
   }
 
   /**

@@ -129,6 +129,47 @@ class SequenceTablesTest {
     }
   }
 
+  /**
+   * The default horizon (1 when a target is an input, else 0) follows the columns as Spark resolves
+   * the names: by default "A" is the column "a" (forecasting, K = 1); with spark.sql.caseSensitive
+   * "x" and "X" are two columns, and a target "X" beside an input "x" is a label on its row (K = 0;
+   * the names, compared ignoring case, made it 1).
+   */
+  @Test
+  void theDefaultHorizonFollowsTheResolvedColumnsNotTheNamesCase() throws IOException {
+    TableSpec forecast = new TableSpec(List.of("sensor"), "t", List.of("a"), List.of("A"), 0, false, 3, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.ERROR, 8, 7, 0, Map.of("format", "test"));
+    Manifest m = SequenceTables.prep(sensors(1, 7), forecast, tmp.resolve("same").toString());
+    assertEquals(1L, m.spec().source().get("horizon"));
+    Batch b = shard(tmp.resolve("same"), m, m.shards().get(0));
+    assertEquals(1f, b.targets()[0], "the next row's a (a = t for sensor 0)");
+
+    StructType twoCases = new StructType(new StructField[] {
+        DataTypes.createStructField("sensor", DataTypes.StringType, true),
+        DataTypes.createStructField("t", DataTypes.LongType, true),
+        DataTypes.createStructField("x", DataTypes.DoubleType, true),
+        DataTypes.createStructField("X", DataTypes.DoubleType, true)});
+    List<Row> rows = new ArrayList<>();
+    for (long t = 0; t < 6; t++) {
+      rows.add(RowFactory.create("s0", t, (double) t, 10.0 + t));   // X is a label of row t: 10 + t
+    }
+    spark.conf().set("spark.sql.caseSensitive", "true");
+    try {
+      TableSpec labels = new TableSpec(List.of("sensor"), "t", List.of("x"), List.of("X"), 0, false, 3, 0, -1, 0, null,
+          TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.ERROR, 8, 7, 0, Map.of("format", "test"));
+      Manifest two = SequenceTables.prep(spark.createDataFrame(rows, twoCases), labels, tmp.resolve("two").toString());
+      assertEquals(0L, two.spec().source().get("horizon"));
+      assertEquals(2, two.sequences(Split.TRAIN), "windows at t = 0 and 3 of 6 rows (with K = 1 there was one)");
+      Batch w = shard(tmp.resolve("two"), two, two.shards().get(0));
+      for (int t = 0; t < 3; t++) {
+        float x = w.x()[w.xAt(t, 0, 0)];
+        assertEquals(10f + x, w.targets()[t * w.batchSize()], "the target is X of the input's own row, t = " + t);
+      }
+    } finally {
+      spark.conf().unset("spark.sql.caseSensitive");
+    }
+  }
+
   /** A key too short for one window is left out, counted, and said so in a WARN line (it was left out silently). */
   @Test
   void seriesTooShortForAWindowAreCountedAndWarnedOf() throws IOException {

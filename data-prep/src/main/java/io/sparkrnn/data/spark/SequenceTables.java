@@ -143,9 +143,12 @@ public final class SequenceTables {
    * As {@link #prep(Dataset, TableSpec, String, boolean, Normalization)}; {@code normalizationSource}
    * names where the statistics came from in the error when they do not fit the table.
    */
-  public static Manifest prep(Dataset<Row> table, TableSpec spec, String outUri, boolean overwrite,
+  public static Manifest prep(Dataset<Row> table, TableSpec asGiven, String outUri, boolean overwrite,
       Normalization normalizationFrom, String normalizationSource) throws IOException {
-    Layout layout = Layout.resolve(table, spec);
+    Layout layout = Layout.resolve(table, asGiven);
+    // the default horizon follows the columns as Spark resolved them, not their names as written
+    TableSpec spec = asGiven.horizon() < 0 && !asGiven.nextStepTargets() && !asGiven.wide()
+        ? asGiven.withHorizon(layout.targetIsInput ? 1 : 0) : asGiven;
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(table.sparkSession().sparkContext());
     PrepOptions options = new PrepOptions(new Path(outUri).toUri(), spec.batch(), spec.validationFraction(),
         spec.normalize(), overwrite, normalizationFrom, normalizationSource);
@@ -372,6 +375,8 @@ public final class SequenceTables {
     int features;
     /** O as the window cutter sees it: target values per row (1 for a class id). */
     int targetWidth;
+    /** Whether a target column is one of the input columns, as Spark resolves names (long format). */
+    boolean targetIsInput;
     final Map<String, Object> columns = new LinkedHashMap<>();
 
     TableRows rows(TableSpec spec) {
@@ -423,8 +428,10 @@ public final class SequenceTables {
       if (spec.nextStepTargets()) {
         targets.addAll(inputs);
       } else {
+        List<TableRows.ValueColumn> inputColumns = List.copyOf(cols);
         for (String name : spec.targetColumns()) {
           TableRows.ValueColumn c = valueColumn(table, name, "--targets", l.keyNames.size(), cols, byName);
+          l.targetIsInput |= inputColumns.contains(c);
           if (spec.classes() > 0 && c.kind() != TableRows.Kind.SCALAR) {
             throw new BadInputException("--targets: column '" + c.name() + "' must hold one class id per row "
                 + "for --classes, found an array");
@@ -565,7 +572,18 @@ public final class SequenceTables {
   /** A column as Spark resolves {@code name} (case per spark.sql.caseSensitive), or an error listing the columns. */
   static StructField field(Dataset<Row> table, String name, String option) {
     try {
-      return table.select(quoted(name)).schema().fields()[0];
+      StructField resolved = table.select(quoted(name)).schema().fields()[0];
+      // Spark names the selected column as the query wrote it ("A" for the column "a" when case
+      // does not matter): take the table's own field, so that two spellings of one column are one
+      // column here (as an input and a target they made two projections of one name, which Spark
+      // then refused as an ambiguous reference)
+      boolean caseSensitive = Boolean.parseBoolean(table.sparkSession().conf().get("spark.sql.caseSensitive", "false"));
+      for (StructField f : table.schema().fields()) {
+        if (caseSensitive ? f.name().equals(name) : f.name().equalsIgnoreCase(name)) {
+          return f;
+        }
+      }
+      return resolved;
     } catch (Exception e) {
       if (e instanceof org.apache.spark.sql.AnalysisException) {
         throw new BadInputException(option + ": column '" + name + "' not found; the table has "

@@ -197,7 +197,17 @@ public record TableSpec(
     return targetColumns.isEmpty();
   }
 
-  /** K: as given, else 1 when any target is also an input (forecasting), else 0 (labels on the row). */
+  /** This spec with horizon K = {@code horizon}. */
+  public TableSpec withHorizon(int horizon) {
+    return new TableSpec(keyColumns, orderColumn, inputColumns, targetColumns, classes, seq2one, steps, stride, horizon, minSteps,
+        sequenceColumn, split, validationFraction, gap, normalize, missing, batch, seed, partitions, source);
+  }
+
+  /**
+   * K: as given, else 1 when any target is also an input (forecasting), else 0 (labels on the row).
+   * Names are compared as Spark does by default, ignoring case; {@link SequenceTables#prep} decides
+   * on the table's resolved columns instead (with spark.sql.caseSensitive, "x" and "X" are two).
+   */
   public int effectiveHorizon() {
     if (horizon >= 0) {
       return horizon;

@@ -68,6 +68,9 @@ public final class PredictCommand implements Callable<Integer> {
     if (!split.equals("all") && !split.equals("train") && !split.equals("validation")) {
       throw new BadInputException("--split: '" + split + "' is not one of all, train, validation");
     }
+    if (!HadoopFiles.exists(data, conf)) {   // before --out's form, which depends on what --data is
+      throw new java.io.FileNotFoundException("--data " + data + ": no such file or directory");
+    }
     boolean dataset = !InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf);
     boolean npyOut = InputFiles.isNpy(out);
     boolean safetensorsOut = InputFiles.isSafetensors(out);

@@ -369,6 +369,11 @@ class InferenceCommandsTest {
     assertFails(run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(one), "--master", "local[1]"),
         "--out " + s(one), "a directory (one file per shard) or one FILE.npy");
     assertFalse(Files.exists(csv) || Files.exists(one), "nothing written");
+    // a --data that is not there is named first: --out's form depends on what --data is (it said "--out DIR: one input's
+    // predictions go to FILE.safetensors or FILE.npy" for a dataset directory mistyped)
+    String typo = s(tmp.resolve("no-such-dataset"));
+    assertFails(run("predict", "--model", s(sineModel), "--data", typo, "--out", s(tmp.resolve("preds"))),
+        "--data " + typo + ": no such file or directory");
     assertFails(run("predict", "--model", s(textModel), "--data", s(shardFile), "--out", s(tmp.resolve("t.npy")),
         "--model-units"), "--model-units applies to regression (mse) models", "text.safetensors");
   }

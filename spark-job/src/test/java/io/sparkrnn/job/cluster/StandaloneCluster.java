@@ -175,8 +175,7 @@ final class StandaloneCluster implements AutoCloseable {
   List<ProcessHandle> clusterModeDrivers() {
     List<ProcessHandle> out = new ArrayList<>();
     for (ManagedProcess w : workers) {
-      w.process().descendants().filter(p -> p.isAlive() && p.info().command().orElse("").endsWith("/java")
-          && commandLine(p).contains("org.apache.spark.deploy.worker.DriverWrapper")).forEach(out::add);
+      w.process().descendants().filter(p -> isJvmOf(p, "org.apache.spark.deploy.worker.DriverWrapper")).forEach(out::add);
     }
     return out;
   }
@@ -249,6 +248,14 @@ final class StandaloneCluster implements AutoCloseable {
       }
       sleep(100);
     }
+  }
+
+  /**
+   * Whether {@code p} is a live JVM whose command line names {@code mainClass}: the java process
+   * itself, not a shell that launched it with the same words (a YARN container's bash -c).
+   */
+  static boolean isJvmOf(ProcessHandle p, String mainClass) {
+    return p.isAlive() && p.info().command().orElse("").endsWith("/java") && commandLine(p).contains(mainClass);
   }
 
   /** The process's full command line, from /proc (ProcessHandle.Info may truncate it). */

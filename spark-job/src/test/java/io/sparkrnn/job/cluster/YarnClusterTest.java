@@ -149,8 +149,7 @@ class YarnClusterTest {
 
   /** The ApplicationMaster JVM now running (the container's java, not the bash that launched it). */
   static Optional<ProcessHandle> applicationMaster() {
-    return ProcessHandle.allProcesses().filter(p -> p.isAlive() && p.info().command().orElse("").endsWith("/java")
-        && StandaloneCluster.commandLine(p).contains(AM_MAIN)).findFirst();
+    return ProcessHandle.allProcesses().filter(p -> StandaloneCluster.isJvmOf(p, AM_MAIN)).findFirst();
   }
 
   /** A MiniYARNCluster of one NodeManager on 127.0.0.1, HDFS its default file system, and its HADOOP_CONF_DIR. */

@@ -35,6 +35,23 @@ class TrainConfigTest {
   }
 
   @Test
+  void cosineAnnealingRunsFromLrToLrMinOverTheRun() {
+    // lr_t = lr_min + ½ (lr − lr_min)(1 + cos(π t / T)) with lr 0.5, lr_min 0.1, T 4:
+    // 0.1 + 0.2·(1 + {1, √½, 0, −√½}) = 0.5, 0.44142136, 0.3, 0.15857864
+    Map<String, String> m = base();
+    m.put("lr", "0.5");
+    m.put("lr-min", "0.1");
+    m.put("lr-schedule", "cosine");
+    TrainConfig c = TrainConfig.parse(m, null);
+    double[] expected = {0.5, 0.44142136, 0.3, 0.15857864};
+    for (int t = 0; t < 4; t++) {
+      assertEquals(expected[t], c.learningRate(t, 4), 1e-8, "step " + t);
+    }
+    m.put("lr-schedule", "constant");
+    assertEquals(0.5, TrainConfig.parse(m, null).learningRate(3, 4), 0, "constant ignores lr-min");
+  }
+
+  @Test
   void unknownCellIsRejectedNamingTheKey() {
     assertRejected("cell", "transformer", "unknown cell 'transformer'");
   }

@@ -107,14 +107,7 @@ class SparkTrainingTest {
       GradientSum spark = trainer.firstStepSums(sc, partitions);
 
       // the same global batch on one machine, in float64
-      Schedule.Chosen chosen = trainer.schedule().sequences(0);
-      int[] all = new int[chosen.shards().length];
-      for (int i = 0; i < all.length; i++) {
-        all[i] = i;
-      }
-      Dataset ds = trainer.dataset();
-      Batch whole = SequenceSelection.gather(trainer.model(), s -> read(ds, s), chosen.shards(), chosen.rows(), all, 0,
-          ds.manifest().spec().steps());
+      Batch whole = stepWindow(trainer, trainer.model(), 0, 0, trainer.dataset().manifest().spec().steps());
       Params p = Params.initialize(trainer.model(), trainer.config().seed());
       GradientSum single = new ReferenceEngine().lossAndGradient(p, whole, null).gradients();
 
@@ -151,13 +144,7 @@ class SparkTrainingTest {
     trainer.run(sc);
 
     // independent: one SGD step from the given weights with the float64 reference engine on step 0's sequences
-    Schedule.Chosen chosen = trainer.schedule().sequences(0);
-    int[] all = new int[chosen.shards().length];
-    for (int i = 0; i < all.length; i++) {
-      all[i] = i;
-    }
-    Dataset ds = trainer.dataset();
-    Batch whole = SequenceSelection.gather(gru, b -> read(ds, b), chosen.shards(), chosen.rows(), all, 0, ds.manifest().spec().steps());
+    Batch whole = stepWindow(trainer, gru, 0, 0, trainer.dataset().manifest().spec().steps());
     Params expected = new Params(gru, given.values().clone());
     io.sparkrnn.kernel.engine.BpttResult r = new ReferenceEngine().lossAndGradient(expected, whole, null);
     sgd(expected.values(), r.gradients().meanGradient(), 0.5f);
@@ -221,6 +208,17 @@ class SparkTrainingTest {
     e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
     assertTrue(e.getMessage().contains("normalised with input_mean=") && e.getMessage().contains("nothing (raw units)"),
         e.getMessage());
+  }
+
+  /** Time steps [from, from + length) of every sequence that step {@code step} of the run trains on, as one batch. */
+  static Batch stepWindow(Trainer trainer, ModelConfig model, long step, int from, int length) {
+    Schedule.Chosen chosen = trainer.schedule().sequences(step);
+    int[] all = new int[chosen.shards().length];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = i;
+    }
+    Dataset ds = trainer.dataset();
+    return SequenceSelection.gather(model, s -> read(ds, s), chosen.shards(), chosen.rows(), all, from, length);
   }
 
   static Batch read(Dataset ds, int shard) {
@@ -583,14 +581,8 @@ class SparkTrainingTest {
     assertEquals(2, trainer.schedule().windowsPerBatch());
     trainer.run(sc);
 
-    Schedule.Chosen chosen = trainer.schedule().sequences(0);
-    int[] all = new int[chosen.shards().length];
-    for (int i = 0; i < all.length; i++) {
-      all[i] = i;
-    }
-    Dataset ds = trainer.dataset();
-    Batch first = SequenceSelection.gather(trainer.model(), s -> read(ds, s), chosen.shards(), chosen.rows(), all, 0, 10);
-    Batch second = SequenceSelection.gather(trainer.model(), s -> read(ds, s), chosen.shards(), chosen.rows(), all, 10, 10);
+    Batch first = stepWindow(trainer, trainer.model(), 0, 0, 10);
+    Batch second = stepWindow(trainer, trainer.model(), 0, 10, 10);
     Params p = Params.initialize(trainer.model(), trainer.config().seed());
     ReferenceEngine ref = new ReferenceEngine();
     io.sparkrnn.kernel.engine.BpttResult r0 = ref.lossAndGradient(p, first, null);
@@ -628,22 +620,68 @@ class SparkTrainingTest {
     assertEquals(0.25, trainer.config().learningRate(1, 2), 1e-15);
     trainer.run(sc);
 
-    Dataset ds = trainer.dataset();
-    int T = ds.manifest().spec().steps();
+    int T = trainer.dataset().manifest().spec().steps();
     Params p = Params.initialize(trainer.model(), trainer.config().seed());
     ReferenceEngine ref = new ReferenceEngine();
     float[] lrs = {0.5f, 0.25f};
     for (int step = 0; step < 2; step++) {
-      Schedule.Chosen chosen = trainer.schedule().sequences(step);
-      int[] all = new int[chosen.shards().length];
-      for (int i = 0; i < all.length; i++) {
-        all[i] = i;
-      }
-      Batch b = SequenceSelection.gather(trainer.model(), s -> read(ds, s), chosen.shards(), chosen.rows(), all, 0, T);
+      Batch b = stepWindow(trainer, trainer.model(), step, 0, T);
       sgd(p.values(), ref.lossAndGradient(p, b, null).gradients().meanGradient(), lrs[step]);
     }
     Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
     assertNormwiseClose(p.values(), trained.values(), REFERENCE_REL_TOL, "two cosine-scheduled SGD steps");
+  }
+
+  @Test
+  void momentumWeightDecayAndClippingCarryAcrossSteps() throws IOException {
+    // three SGD steps, momentum 0.9, weight decay 0.01, clip-norm 0.05, by the formulas in float64:
+    // g ← clip(g) + λθ; b ← g on step 1, μb + g after; θ ← θ − lr·b. The momentum buffer must live
+    // from step to step in the driver (or every barrier task), and the clip must act on each step.
+    Path out = tmp.resolve("momentum-clip");
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("engine", "reference");
+    m.put("steps", "3");
+    m.put("optimizer", "sgd");
+    m.put("momentum", "0.9");
+    m.put("weight-decay", "0.01");
+    m.put("lr", "0.5");
+    m.put("clip-norm", "0.05");
+    Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
+    trainer.run(sc);
+
+    int T = trainer.dataset().manifest().spec().steps();
+    Params p = Params.initialize(trainer.model(), trainer.config().seed());
+    double[] theta = new double[p.values().length];
+    for (int i = 0; i < theta.length; i++) {
+      theta[i] = p.values()[i];
+    }
+    double[] buf = new double[theta.length];
+    ReferenceEngine ref = new ReferenceEngine();
+    for (int step = 0; step < 3; step++) {
+      Batch b = stepWindow(trainer, trainer.model(), step, 0, T);
+      for (int i = 0; i < theta.length; i++) {
+        p.values()[i] = (float) theta[i];
+      }
+      float[] g = ref.lossAndGradient(p, b, null).gradients().meanGradient();
+      double norm = 0;
+      for (float x : g) {
+        norm += (double) x * x;
+      }
+      norm = Math.sqrt(norm);
+      assertTrue(norm > 0.1, "the fixture needs a gradient the clip shortens; step " + step + " norm " + norm);
+      double c = 0.05 / (norm + 1e-6);
+      for (int i = 0; i < theta.length; i++) {
+        double gi = g[i] * c + 0.01 * theta[i];
+        buf[i] = step == 0 ? gi : 0.9 * buf[i] + gi;
+        theta[i] -= 0.5 * buf[i];
+      }
+    }
+    float[] expected = new float[theta.length];
+    for (int i = 0; i < theta.length; i++) {
+      expected[i] = (float) theta[i];
+    }
+    Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
+    assertNormwiseClose(expected, trained.values(), REFERENCE_REL_TOL, "three SGD steps with momentum, decay and clipping");
   }
 
   /** p -= lr * g, as torch.optim.SGD without momentum or decay. */

@@ -34,6 +34,28 @@ public final class NumericAssert {
     assertClose(e, actual, tol, what);
   }
 
+  /**
+   * The relative error of the whole vector, ‖actual − expected‖₂ / ‖expected‖₂ ≤ relTol: unlike
+   * {@link #assertClose}'s per-element max(1, |expected|) floor, a small gradient (‖g‖ ≪ 1) gets a
+   * tolerance as tight as a large one. An expected vector of all zeros needs an actual one of zeros.
+   */
+  public static void assertNormwiseClose(double[] expected, float[] actual, double relTol, String what) {
+    if (expected.length != actual.length) {
+      fail(what + ": expected " + expected.length + " values, found " + actual.length);
+    }
+    double diff = 0;
+    double norm = 0;
+    for (int i = 0; i < expected.length; i++) {
+      double d = actual[i] - expected[i];
+      diff += d * d;
+      norm += expected[i] * expected[i];
+    }
+    double rel = norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    if (!(rel <= relTol)) {
+      fail(String.format("%s: ‖actual − expected‖ / ‖expected‖ = %.3g > %.3g (‖expected‖ = %.3g)", what, rel, relTol, Math.sqrt(norm)));
+    }
+  }
+
   /** Bit for bit equal (NaNs compared by bits too). */
   public static void assertBitsEqual(float[] expected, float[] actual, String what) {
     if (expected.length != actual.length) {

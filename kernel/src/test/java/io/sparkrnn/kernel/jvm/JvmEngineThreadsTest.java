@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sparkrnn.kernel.BadInputException;
 import java.util.ArrayList;
@@ -116,7 +117,7 @@ class JvmEngineThreadsTest {
   void aCallAfterTheWorkersHaveParkedStillRuns() throws Exception {
     AtomicIntegerArray runs = new AtomicIntegerArray(2);
     JvmEngine.runSlices(2, 2, runs::incrementAndGet);
-    Thread.sleep(50); // past the spin: the pool's worker parks
+    awaitPoolParked(); // past the spin: the pool's workers park in LinkedBlockingQueue.take
     CountDownLatch secondStarted = new CountDownLatch(1);
     Thread caller = Thread.currentThread();
     JvmEngine.runSlices(2, 2, p -> {
@@ -129,6 +130,21 @@ class JvmEngineThreadsTest {
       }
     });
     assertTrue(runs.get(0) == 2 && runs.get(1) == 2, "each slice twice: " + runs);
+  }
+
+  /** Waits (up to 10 s) until every live pool worker is parked (WAITING), not spinning (RUNNABLE). */
+  static void awaitPoolParked() throws InterruptedException {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (true) {
+      List<Thread> workers = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("spark-rnn-jvm-engine")).toList();
+      if (!workers.isEmpty() && workers.stream().allMatch(t -> t.getState() == Thread.State.WAITING)) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        fail("the pool's workers did not park within 10 s: " + workers.stream().map(t -> t.getState().toString()).toList());
+      }
+      Thread.sleep(1);
+    }
   }
 
   @Test

@@ -353,7 +353,7 @@ public final class PrepCommand implements Runnable {
         Object counts = m.spec().source().get("counts");
         System.out.println("rows and series: " + counts);
         if (spec.validationFraction() > 0 && m.sequences(Split.VALIDATION) == 0) {
-          System.err.println("warning: " + noValidation(spec, counts));
+          System.err.println("warning: " + noValidation(spec, m.spec().source()));
         }
       } finally {
         spark.stop();
@@ -364,9 +364,11 @@ public final class PrepCommand implements Runnable {
     /**
      * Why a split that asked for validation got none, and what to change. By time, a series of n
      * rows has round(n · fraction) − gap validation rows (the gap comes out of the validation part),
-     * and a window needs min-steps + horizon of them (min-steps is T unless set).
+     * and a window needs min-steps + horizon of them (min-steps is T unless set). The counts and the
+     * horizon are the manifest's, as prep resolved them on the table's columns.
      */
-    static String noValidation(TableSpec spec, Object counts) {
+    static String noValidation(TableSpec spec, Map<String, Object> source) {
+      Object counts = source.get("counts");
       String f = "--validation-fraction " + spec.validationFraction();
       if (spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY) {
         return "--split by-key asked for validation (" + f + ") but got no validation sequence: no series whose key's"
@@ -382,7 +384,8 @@ public final class PrepCommand implements Runnable {
         perSeries = " (here about " + n + " rows per series: round(" + n + " x " + spec.validationFraction() + ") = " + v
             + ", less " + spec.gap() + ", leaves " + Math.max(0, v - spec.gap()) + ")";
       }
-      int need = spec.effectiveMinSteps() + spec.effectiveHorizon();
+      long horizon = source.get("horizon") instanceof Number h ? h.longValue() : spec.effectiveHorizon();
+      long need = spec.effectiveMinSteps() + horizon;
       return "--split by-time asked for validation (" + f + ") but got no validation sequence: the last"
           + " round(n x fraction) rows of a series of n, less the --gap " + spec.gap() + " rows left out before them, are its"
           + " validation rows" + perSeries + ", and a window needs " + need + " (--steps or --min-steps, plus --horizon);"

@@ -142,7 +142,7 @@ public final class Moments implements Serializable {
         }
         for (int f = 0; f < F; f++) {
           int i = batch.xAt(t, b, f);
-          x[i] = (float) ((x[i] - n.inputMean()[f]) / n.inputStd()[f]);
+          x[i] = (float) n.inputToModel(x[i], f);
         }
       }
     }
@@ -158,7 +158,7 @@ public final class Moments implements Serializable {
         }
         int offset = mode == Mode.SEQ2SEQ ? (t * B + b) * O : b * O;
         for (int o = 0; o < O; o++) {
-          y[offset + o] = (float) ((y[offset + o] - n.targetMean()[o]) / n.targetStd()[o]);
+          y[offset + o] = (float) n.targetToModel(y[offset + o], o);
         }
       }
     }

@@ -47,6 +47,26 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     checkFinite("target_std", targetStd);
   }
 
+  /** Input feature f in the model's units: {@code (raw − input_mean[f]) / input_std[f]}, in double. */
+  public double inputToModel(double raw, int f) {
+    return (raw - inputMean[f]) / inputStd[f];
+  }
+
+  /** Input feature f back in raw units: {@code x · input_std[f] + input_mean[f]}, in double. */
+  public double inputToRaw(double x, int f) {
+    return x * inputStd[f] + inputMean[f];
+  }
+
+  /** Regression target o in the model's units: {@code (raw − target_mean[o]) / target_std[o]}; needs float targets. */
+  public double targetToModel(double raw, int o) {
+    return (raw - targetMean[o]) / targetStd[o];
+  }
+
+  /** Regression output o in raw units: {@code y · target_std[o] + target_mean[o]}; needs float targets. */
+  public double outputToRaw(double y, int o) {
+    return y * targetStd[o] + targetMean[o];
+  }
+
   /**
    * Raw inputs [n][F] in the model's units, {@code (x − input_mean) / input_std} per feature,
    * rounded once to float; a new array.
@@ -55,7 +75,7 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     float[] x = new float[raw.length];
     int F = inputMean.length;
     for (int i = 0; i < x.length; i++) {
-      x[i] = (float) ((raw[i] - inputMean[i % F]) / inputStd[i % F]);
+      x[i] = (float) inputToModel(raw[i], i % F);
     }
     return x;
   }
@@ -68,7 +88,7 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     float[] raw = new float[x.length];
     int F = inputMean.length;
     for (int i = 0; i < raw.length; i++) {
-      raw[i] = (float) (x[i] * inputStd[i % F] + inputMean[i % F]);
+      raw[i] = (float) inputToRaw(x[i], i % F);
     }
     return raw;
   }
@@ -85,7 +105,7 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     }
     int O = targetMean.length;
     for (int i = 0; i < raw.length; i++) {
-      raw[i] = (float) (y[i] * targetStd[i % O] + targetMean[i % O]);
+      raw[i] = (float) outputToRaw(y[i], i % O);
     }
     return raw;
   }

@@ -59,7 +59,7 @@ public record Prediction(int[] shape, float[] output, int[] ids, int[] lengths, 
           }
           for (int o = 0; o < O; o++) {
             int i = (t * B + b) * O + o;
-            out[i] = (float) (out[i] * normalization.targetStd()[o] + normalization.targetMean()[o]); // raw = y·std + mean
+            out[i] = (float) normalization.outputToRaw(out[i], o);
           }
         }
       }

@@ -724,7 +724,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
 
     /** x = (raw − mean_f) / std_f */
     private double inputToModel(double raw, int f) {
-      return norm == null ? raw : (raw - norm.inputMean()[f]) / norm.inputStd()[f];
+      return norm == null ? raw : norm.inputToModel(raw, f);
     }
 
     /** raw = y_o · std_o + mean_o for regression outputs, logits as they are; y_o at y[off + o], o &lt; O. */
@@ -732,7 +732,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       double[] r = new double[config.outputSize()];
       boolean scale = norm != null && norm.targetMean() != null;
       for (int o = 0; o < r.length; o++) {
-        r[o] = scale ? y[off + o] * norm.targetStd()[o] + norm.targetMean()[o] : y[off + o];
+        r[o] = scale ? norm.outputToRaw(y[off + o], o) : y[off + o];
       }
       return r;
     }

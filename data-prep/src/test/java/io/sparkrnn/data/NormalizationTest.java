@@ -1,0 +1,32 @@
+package io.sparkrnn.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+/** The z-score and its inverse, per element and per array, on hand-picked statistics. */
+class NormalizationTest {
+  // F = 2 inputs with mean (1, 2) and std (2, 4); O = 1 target with mean 10 and std 5
+  static final Normalization N = new Normalization(new double[] {1, 2}, new double[] {2, 4}, new double[] {10}, new double[] {5});
+
+  @Test
+  void elementsGoToModelUnitsAndBack() {
+    assertEquals(0.75, N.inputToModel(5, 1), 0);      // (5 − 2) / 4
+    assertEquals(5, N.inputToRaw(0.75, 1), 0);         // 0.75 · 4 + 2
+    assertEquals(-0.5, N.inputToModel(0, 0), 0);       // (0 − 1) / 2
+    assertEquals(2, N.targetToModel(20, 0), 0);        // (20 − 10) / 5
+    assertEquals(20, N.outputToRaw(2, 0), 0);          // 2 · 5 + 10
+  }
+
+  @Test
+  void arraysCycleThroughTheFeatures() {
+    // [n = 2][F = 2] raw rows (3, 6), (1, -2) → (1, 1), (0, -1)
+    assertArrayEquals(new float[] {1, 1, 0, -1}, N.inputsToModelUnits(new float[] {3, 6, 1, -2}));
+    assertArrayEquals(new float[] {3, 6, 1, -2}, N.inputsToRawUnits(new float[] {1, 1, 0, -1}));
+    assertArrayEquals(new float[] {10, 15, 0}, N.outputsToRawUnits(new float[] {0, 1, -2}));
+    // fed back (O = F = 1): y = 1 → raw 1 · 5 + 10 = 15 → input units (15 − 1) / 2 = 7
+    Normalization one = new Normalization(new double[] {1}, new double[] {2}, new double[] {10}, new double[] {5});
+    assertArrayEquals(new float[] {7}, one.feedBack(new float[] {1}));
+  }
+}

@@ -316,6 +316,134 @@ class SequenceTablesTest {
     assertEquals((float) ((0 - mean) / std), b.x()[b.xAt(0, 0, 0)], 1e-6f);
   }
 
+  /** One unkeyed series t = 0..rows-1 with a = t; b = 0. */
+  private static Dataset<Row> ramp(int rows) {
+    List<Row> list = new ArrayList<>();
+    for (int t = 0; t < rows; t++) {
+      list.add(RowFactory.create("only", (long) t, (double) t, 0.0));
+    }
+    return spark.createDataFrame(list, LONG);
+  }
+
+  /** Input a alone, next-step targets (K = 1), split by time (no key), error on missing values. */
+  private static TableSpec byTime(int steps, int stride, int minSteps, double fraction, boolean normalize) {
+    return new TableSpec(List.of(), "t", List.of("a"), List.of(), 0, false, steps, stride, -1, minSteps, null, null, fraction, 0,
+        normalize, TableSpec.Missing.ERROR, 1000, 1, 0, Map.of());
+  }
+
+  /** Every valid (t, b) input value of a split's shards, sorted. */
+  private static float[] inputs(Path dir, Manifest m, Split split) throws IOException {
+    List<Float> v = new ArrayList<>();
+    for (ShardInfo s : m.shards(split)) {
+      Batch b = shard(dir, m, s);
+      for (int i = 0; i < b.batchSize(); i++) {
+        for (int t = 0; t < b.length(i); t++) {
+          v.add(b.x()[b.xAt(t, i, 0)]);
+        }
+      }
+    }
+    float[] out = new float[v.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = v.get(i);
+    }
+    java.util.Arrays.sort(out);
+    return out;
+  }
+
+  @Test
+  void statisticsComeFromTheTrainingSplitAloneAndScaleTheValidationShardsToo() throws IOException {
+    // a = t, t = 0..9, by time with fraction 0.5: validation rows t >= round(5) = 5. T = 2, stride 2, K = 1:
+    // training windows x {0,1}, {2,3} (targets {1,2}, {3,4}); validation x {5,6}, {7,8} (targets {6,7}, {8,9}).
+    // Input statistics of the training windows alone: mean 1.5, variance (1.5² + 0.5²)·2 / 4 = 1.25;
+    // targets mean 2.5. Over all four windows the mean would be 4.0.
+    Path out = tmp.resolve("train-stats");
+    Manifest m = SequenceTables.prep(ramp(10), byTime(2, 2, 0, 0.5, true), out.toString());
+    assertEquals(2, m.sequences(Split.TRAIN));
+    assertEquals(2, m.sequences(Split.VALIDATION));
+    double std = Math.sqrt(1.25);
+    assertEquals(1.5, m.normalization().inputMean()[0], 1e-12);
+    assertEquals(std, m.normalization().inputStd()[0], 1e-12);
+    assertEquals(2.5, m.normalization().targetMean()[0], 1e-12);
+    // the validation shards are stored in the same (training) units: (5 − 1.5) / √1.25 ≈ 3.1305 first
+    float[] expected = new float[4];
+    for (int i = 0; i < 4; i++) {
+      expected[i] = (float) ((5 + i - 1.5) / std);
+    }
+    assertArrayEquals(expected, inputs(out, m, Split.VALIDATION), 1e-6f);
+  }
+
+  @Test
+  void statisticsCountValidStepsOnlyNotPadding() throws IOException {
+    // a = t, t = 0..5, T = 4, stride 4, K = 1, min-steps 1, no validation: windows x {0,1,2,3} and a
+    // padded {4} (L = 1; its target is row 5). Valid inputs 0..4: mean 2, variance (4+1+0+1+4)/5 = 2;
+    // targets 1..5: mean 3. Counting the three padded zeros would give mean 10/8 = 1.25.
+    Manifest m = SequenceTables.prep(ramp(6), byTime(4, 4, 1, 0, true), tmp.resolve("padded-stats").toString());
+    assertEquals(1L, ((Map<?, ?>) m.spec().source().get("counts")).get("padded_windows"));
+    assertEquals(2.0, m.normalization().inputMean()[0], 1e-12);
+    assertEquals(Math.sqrt(2), m.normalization().inputStd()[0], 1e-12);
+    assertEquals(3.0, m.normalization().targetMean()[0], 1e-12);
+  }
+
+  @Test
+  void theByTimeBoundaryRoundsTheValidationShare() throws IOException {
+    // 10 rows, fraction 0.25: round(2.5) = 3 validation rows (t = 7, 8, 9), boundary 7.
+    // T = 2, stride 1, K = 1: training starts s with s + 2 <= 6, s = 0..4 (5); validation s = 7 (1).
+    // (floor would give 2 rows: 6 training windows and none to validate on)
+    Manifest m = SequenceTables.prep(ramp(10), byTime(2, 1, 0, 0.25, false), tmp.resolve("round").toString());
+    assertEquals(5, m.sequences(Split.TRAIN));
+    assertEquals(1, m.sequences(Split.VALIDATION));
+    assertArrayEquals(new float[] {7, 8}, inputs(tmp.resolve("round"), m, Split.VALIDATION));
+  }
+
+  @Test
+  void forwardFillDropsALeadingGapOfEachSeries() throws IOException {
+    // two keys whose first row (t = 0) has no a: nothing earlier to fill from, so it is dropped, also
+    // for the second key (nothing carried over from the first). Rows t = 1..5 remain: a = 100k + t.
+    // T = 2, stride 2, K = 1: windows x {1,2} and {3,4} per key.
+    List<Row> rows = new ArrayList<>();
+    for (int k = 0; k < 2; k++) {
+      for (int t = 0; t < 6; t++) {
+        rows.add(RowFactory.create("s" + k, (long) t, t == 0 ? null : 100.0 * k + t, 1.0));
+      }
+    }
+    TableSpec ffill = new TableSpec(List.of("sensor"), "t", List.of("a"), List.of(), 0, false, 2, 2, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.FFILL, 8, 7, 1, Map.of());
+    Path out = tmp.resolve("ffill-leading");
+    Manifest m = SequenceTables.prep(spark.createDataFrame(rows, LONG).coalesce(1), ffill, out.toString());
+    Map<?, ?> counts = (Map<?, ?>) m.spec().source().get("counts");
+    assertEquals(2L, counts.get("rows_dropped"), counts.toString());
+    assertEquals(0L, counts.get("rows_filled"), counts.toString());
+    assertEquals(4, m.sequences(Split.TRAIN));
+    assertArrayEquals(new float[] {1, 2, 3, 4, 101, 102, 103, 104}, inputs(out, m, Split.TRAIN));
+  }
+
+  @Test
+  void byKeyValidationTakesAboutTheFractionOfKeysAndGrowsWithIt() throws IOException {
+    // 200 keys × 3 rows, T = 2, K = 1: one window per key, a = 100k + t, so a window's first input names its key.
+    // Fraction 0.2 of 200 keys: 40 expected, binomial sd √(200·0.2·0.8) ≈ 5.7, so [23, 57] is ±3 sd.
+    // A larger fraction keeps every key a smaller one put in validation (the same seeded hash, a wider cut).
+    java.util.Set<Integer> at20 = validationKeys(0.2, "keys-20");
+    java.util.Set<Integer> at30 = validationKeys(0.3, "keys-30");
+    assertTrue(at20.size() >= 23 && at20.size() <= 57, "validation keys at 0.2: " + at20.size());
+    assertTrue(at30.size() >= 40 && at30.size() <= 80, "validation keys at 0.3: " + at30.size());
+    assertTrue(at30.containsAll(at20), "0.3's validation keys hold 0.2's");
+  }
+
+  private java.util.Set<Integer> validationKeys(double fraction, String name) throws IOException {
+    Path out = tmp.resolve(name);
+    Manifest m = SequenceTables.prep(sensors(200, 3), spec(2, 0, 64, fraction, TableSpec.SplitMode.BY_KEY, false), out.toString());
+    assertEquals(200, m.sequences(Split.TRAIN) + m.sequences(Split.VALIDATION));
+    java.util.Set<Integer> keys = new java.util.HashSet<>();
+    for (ShardInfo s : m.shards(Split.VALIDATION)) {
+      Batch b = shard(out, m, s);
+      for (int i = 0; i < b.batchSize(); i++) {
+        keys.add((int) (b.x()[b.xAt(0, i, 0)] / 100));
+      }
+    }
+    assertEquals(m.sequences(Split.VALIDATION), keys.size());
+    return keys;
+  }
+
   @Test
   void missingValuesStopWithColumnKeyAndTimeOrAreDroppedOrFilled() throws IOException {
     List<Row> rows = new ArrayList<>();

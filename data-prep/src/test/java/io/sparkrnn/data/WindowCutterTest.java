@@ -35,6 +35,18 @@ class WindowCutterTest {
   }
 
   @Test
+  void aHorizonOfTwoShiftsEveryTargetTwoRows() {
+    // T=3, S=3, K=2, seq2seq: y_t is row t + 2. Starts 0 and 3 are full (last target row s+2+2 <= 9);
+    // start 6 has inputs 6, 7 with targets 8, 9 only: L = 2 < M = 3, no window
+    List<WindowCutter.Window> w = cut(10, 3, 3, 2, 3, false);
+    assertEquals(2, w.size());
+    assertArrayEquals(new float[] {0, 1, 2}, w.get(0).x());
+    assertArrayEquals(new float[] {12, 13, 14}, w.get(0).y());
+    assertArrayEquals(new float[] {3, 4, 5}, w.get(1).x());
+    assertArrayEquals(new float[] {15, 16, 17}, w.get(1).y());
+  }
+
+  @Test
   void tailAtLeastMinStepsIsPadded() {
     List<WindowCutter.Window> w = cut(10, 3, 2, 1, 1, false);
     assertEquals(5, w.size());

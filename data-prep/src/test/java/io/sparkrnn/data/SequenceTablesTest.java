@@ -302,7 +302,7 @@ class SequenceTablesTest {
   }
 
   @Test
-  void normalisationIsTheTrainingWindowsMoments() throws IOException {
+  void normalisationIsTheWindowsMomentsAndScalesTheShards() throws IOException {
     Path out = tmp.resolve("norm");
     // one sensor, 7 rows, T = 3, stride 3: training windows hold a = 0,1,2 and 3,4,5 (valid steps)
     Manifest m = SequenceTables.prep(sensors(1, 7), spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, true), out.toString());

@@ -18,9 +18,9 @@ import org.junit.jupiter.api.Test;
  * {@code torch.optim} and {@code clip_grad_norm_}), not from the kernel's optimizer classes.
  *
  * <p>The fixture: P = 4 parameters starting at θ0, three steps whose merged sums hold
- * {@code count} loss terms and gradient sums chosen so the mean gradient's norm (about 2 to 3)
+ * {@code count} loss terms and gradient sums chosen so the mean gradient's norm (2.30, 2.02, 1.84)
  * is above clip-norm 0.5 on every step. Weight decay 0.1 at lr 0.1 moves θ by about 0.01 a step,
- * a thousand times the float32 tolerance, so dropping any one option fails the comparison.
+ * thousands of times the tolerance (2e-6), so dropping any one option fails the comparison.
  */
 class StepUpdateTest {
   static final float[] THETA0 = {1.0f, -0.5f, 0.25f, 2.0f};

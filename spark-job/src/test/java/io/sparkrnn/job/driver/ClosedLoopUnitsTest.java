@@ -5,14 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.infer.PredictionAndGenerationTest;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.model.Batch;
-import io.sparkrnn.kernel.model.CellType;
-import io.sparkrnn.kernel.model.LossType;
-import io.sparkrnn.kernel.model.Mode;
-import io.sparkrnn.kernel.model.ModelConfig;
-import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import org.junit.jupiter.api.Test;
 
@@ -27,19 +23,14 @@ import org.junit.jupiter.api.Test;
  */
 class ClosedLoopUnitsTest {
   // h' = tanh(A x + C h + BIAS), y = W h' + D
-  private static final double A = 0.8, C = 0.5, BIAS = 0.1, W = 1.2, D = -0.3;
+  private static final double A = PredictionAndGenerationTest.A, C = PredictionAndGenerationTest.C,
+      BIAS = PredictionAndGenerationTest.BIAS, W = PredictionAndGenerationTest.W, D = PredictionAndGenerationTest.D;
   private static final int T = 6, B = 2, K = 3, N = T - K;
   private static final Normalization UNITS = new Normalization(new double[] {3.0}, new double[] {2.0}, new double[] {-1.0},
       new double[] {0.5});
 
   private static Params scalarRnn() {
-    Params p = Params.zeros(new ModelConfig(CellType.RNN, 1, 1, 1, 1, Mode.SEQ2SEQ, LossType.MSE));
-    p.set(ParamLayout.weightIhName(0), new float[] {(float) A});
-    p.set(ParamLayout.weightHhName(0), new float[] {(float) C});
-    p.set(ParamLayout.biasIhName(0), new float[] {(float) BIAS});
-    p.set(ParamLayout.HEAD_WEIGHT, new float[] {(float) W});
-    p.set(ParamLayout.HEAD_BIAS, new float[] {(float) D});
-    return p;
+    return PredictionAndGenerationTest.scalarRnn().params();
   }
 
   private static Batch batch() {

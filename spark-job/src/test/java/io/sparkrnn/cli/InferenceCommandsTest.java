@@ -285,16 +285,17 @@ class InferenceCommandsTest {
   @Test
   void evaluateReportsTheTeacherForcedAndClosedLoopLossAsJson() throws IOException {
     Path json = tmp.resolve("eval.json");
-    Run r = run("evaluate", "--model", s(sineModel), "--data", s(sine), "--feedback", "3", "--json", s(json), "--engine",
-        "reference", "--master", "local[2]");
+    Run r = run("evaluate", "--model", s(sineModel), "--data", s(sine), "--feedback", "3", "--from-step", "2", "--json", s(json),
+        "--engine", "reference", "--master", "local[2]");
     assertEquals(0, r.code(), r.err());
     Map<String, Object> j = Json.parseObject(Files.readString(json));
     for (String k : List.of("loss", "accuracy", "perplexity", "closed_loop_loss")) {
       assertTrue(j.containsKey(k), "key " + k);
     }
     assertNull(j.get("accuracy"), "no accuracy for mse");
-    // the teacher-forced loss by hand: the mean of (output − target)² over every (t, b) of the five
-    // shards (O = 1, every sequence full length), the outputs from the float64 reference engine
+    // the teacher-forced loss by hand: the mean of (output − target)² over every (t ≥ 2, b) of the
+    // five shards (O = 1, every sequence full length; --from-step 2), the outputs from the float64
+    // reference engine, [T][B] at t·B + b
     TrainedModel m = TrainedModel.load(sineModel);
     assertEquals(1, m.config().outputSize());
     double squares = 0;
@@ -303,7 +304,7 @@ class InferenceCommandsTest {
       Batch b = shard(sine, i);
       assertNull(b.lengths(), "the sine shards have no padding");
       float[] out = new ReferenceEngine().forward(m.params(), b, null).outputs();
-      for (int k = 0; k < out.length; k++) {
+      for (int k = 2 * b.batchSize(); k < out.length; k++) {
         double e = (double) out[k] - b.targets()[k];
         squares += e * e;
         terms++;
@@ -311,6 +312,7 @@ class InferenceCommandsTest {
     }
     double expected = squares / terms;
     assertEquals(expected, ((Number) j.get("loss")).doubleValue(), 1e-9 * expected, "loss");
+    assertEquals(2L, ((Number) j.get("from_step")).longValue());
     assertTrue(((Number) j.get("closed_loop_loss")).doubleValue() > 0);
   }
 

@@ -80,6 +80,30 @@ class ClosedLoopUnitsTest {
   }
 
   @Test
+  void fromStepScoresOnlyTheLaterStepsOfTheTeacherForcedPass() {
+    // teacher forced over all T steps in float64; the loss averages (y − target)² over t = 2..5 only
+    Params params = scalarRnn();
+    Batch batch = batch();
+    double se = 0;
+    for (int b = 0; b < B; b++) {
+      double h = 0;
+      for (int t = 0; t < T; t++) {
+        h = Math.tanh(A * batch.x()[t * B + b] + C * h + BIAS);
+        double d = W * h + D - batch.targets()[t * B + b];
+        if (t >= 2) {
+          se += d * d;
+        }
+      }
+    }
+    double expected = se / ((T - 2) * B);
+    try (ReferenceEngine engine = new ReferenceEngine()) {
+      Evaluation.Metrics m = Evaluation.ofBatch(params.config(), params, engine, batch, 0, 2, Double.NaN, UNITS, "fixture");
+      assertEquals(expected, m.loss(), 1e-6 * expected, "teacher-forced loss from step 2");
+      assertEquals((T - 2) * B, m.lossTerms());
+    }
+  }
+
+  @Test
   void aPaddedSequenceIsNamedByItsShardAndLengthsEntry() {
     Params params = scalarRnn();
     Batch full = batch();

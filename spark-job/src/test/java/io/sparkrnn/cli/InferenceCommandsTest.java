@@ -32,6 +32,7 @@ import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.ParamSpec;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.model.ModelMetadata;
@@ -547,6 +548,28 @@ class InferenceCommandsTest {
           "--sampler", "softmax", "--temperature", tau, "--seed", "3", "--out", s(soft)).code());
       assertArrayEquals(want, read(soft).require("ids").ints(), "softmax at τ = " + tau);
     }
+  }
+
+  @Test
+  void softmaxSamplesAtTheGivenTemperature() throws IOException {
+    // a two-symbol model whose logits are (0, ln 3) whatever it reads (all weights 0, head bias set):
+    // at temperature τ, P(b) = 3^(1/τ) / (1 + 3^(1/τ)); τ = 2 gives √3 / (1 + √3) = 0.634 (τ = 1 would
+    // give 0.75). Over 4000 draws the share's sd is 0.0076: ±0.03 is about four of them.
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 2, 2, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+    Params p = Params.zeros(c);
+    p.set(ParamLayout.HEAD_BIAS, new float[] {0, (float) Math.log(3)});
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put(ModelMetadata.KEY_TASK, "text");
+    meta.put(ModelMetadata.KEY_VOCABULARY, Json.write(new ArrayList<Object>(List.of("a", "b"))));
+    Path coin = tmp.resolve("coin.safetensors");
+    Files.write(coin, ModelFile.toBytes(p, meta));
+    Path out = tmp.resolve("coin-out.safetensors");
+    assertEquals(0, run("generate", "--model", s(coin), "--primer", "a", "--steps", "4000", "--engine", "reference",
+        "--sampler", "softmax", "--temperature", "2", "--seed", "5", "--out", s(out)).code());
+    int[] ids = read(out).require("ids").ints();
+    assertEquals(4000, ids.length);
+    double share = java.util.Arrays.stream(ids).filter(id -> id == 1).count() / 4000.0;
+    assertEquals(Math.sqrt(3) / (1 + Math.sqrt(3)), share, 0.03, "share of b at τ = 2");
   }
 
   @Test

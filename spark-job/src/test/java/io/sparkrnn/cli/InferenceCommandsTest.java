@@ -18,6 +18,7 @@ import io.sparkrnn.data.source.NpyFiles;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.driver.Evaluation;
 import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.GradientSum;
@@ -314,7 +315,24 @@ class InferenceCommandsTest {
     double expected = squares / terms;
     assertEquals(expected, ((Number) j.get("loss")).doubleValue(), 1e-9 * expected, "loss");
     assertEquals(2L, ((Number) j.get("from_step")).longValue());
-    assertTrue(((Number) j.get("closed_loop_loss")).doubleValue() > 0);
+    // the closed loop over the five shards is Evaluation.ofBatch's per shard (checked against a float64
+    // hand loop in ClosedLoopUnitsTest), weighted by the shards' K·B terms, fed back in the model's units
+    double withUnits = 0;
+    double asIs = 0;
+    long rows = 0;
+    try (ReferenceEngine engine = new ReferenceEngine()) {
+      for (int i = 0; i < 5; i++) {
+        Batch b = shard(sine, i);
+        withUnits += b.batchSize() * Evaluation.ofBatch(m.config(), m.params(), engine, b, 3, 2, Double.NaN, m.normalization(), "shard " + i)
+            .closedLoopLoss();
+        asIs += b.batchSize() * Evaluation.ofBatch(m.config(), m.params(), engine, b, 3, 2, Double.NaN, null, "shard " + i).closedLoopLoss();
+        rows += b.batchSize();
+      }
+    }
+    withUnits /= rows;
+    asIs /= rows;
+    assertTrue(Math.abs(withUnits - asIs) > 1e-6 * withUnits, "the fixture tells the two feedback rules apart: " + withUnits + " vs " + asIs);
+    assertEquals(withUnits, ((Number) j.get("closed_loop_loss")).doubleValue(), 1e-9 * withUnits, "closed-loop loss, in the model's units");
   }
 
   @Test

@@ -35,24 +35,23 @@ public final class NumericAssert {
   }
 
   /**
-   * The relative error of the whole vector, ‖actual − expected‖₂ / ‖expected‖₂ ≤ relTol: unlike
-   * {@link #assertClose}'s per-element max(1, |expected|) floor, a small gradient (‖g‖ ≪ 1) gets a
-   * tolerance as tight as a large one. An expected vector of all zeros needs an actual one of zeros.
+   * The relative error of the whole vector, {@link EngineComparison#relativeError} ‖actual − expected‖₂
+   * / max(‖expected‖₂, {@link EngineComparison#NORM_FLOOR}) ≤ relTol: unlike {@link #assertClose}'s
+   * per-element max(1, |expected|) floor, a small gradient (‖g‖ ≪ 1) gets a tolerance as tight as a
+   * large one.
    */
   public static void assertNormwiseClose(double[] expected, float[] actual, double relTol, String what) {
     if (expected.length != actual.length) {
       fail(what + ": expected " + expected.length + " values, found " + actual.length);
     }
-    double diff = 0;
-    double norm = 0;
-    for (int i = 0; i < expected.length; i++) {
-      double d = actual[i] - expected[i];
-      diff += d * d;
-      norm += expected[i] * expected[i];
+    double[] got = new double[actual.length];
+    for (int i = 0; i < got.length; i++) {
+      got[i] = actual[i];
     }
-    double rel = norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    double rel = EngineComparison.relativeError(expected, got);
     if (!(rel <= relTol)) {
-      fail(String.format("%s: ‖actual − expected‖ / ‖expected‖ = %.3g > %.3g (‖expected‖ = %.3g)", what, rel, relTol, Math.sqrt(norm)));
+      fail(String.format("%s: ‖actual − expected‖ / ‖expected‖ = %.3g > %.3g (‖expected‖ = %.3g)", what, rel, relTol,
+          EngineComparison.norm(expected)));
     }
   }
 

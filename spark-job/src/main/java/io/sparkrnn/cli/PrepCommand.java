@@ -384,8 +384,7 @@ public final class PrepCommand implements Runnable {
         perSeries = " (here about " + n + " rows per series: round(" + n + " x " + spec.validationFraction() + ") = " + v
             + ", less " + spec.gap() + ", leaves " + Math.max(0, v - spec.gap()) + ")";
       }
-      long horizon = source.get("horizon") instanceof Number h ? h.longValue() : spec.effectiveHorizon();
-      long need = spec.effectiveMinSteps() + horizon;
+      long need = spec.effectiveMinSteps() + ((Number) source.get("horizon")).longValue();   // prep records it always
       return "--split by-time asked for validation (" + f + ") but got no validation sequence: the last"
           + " round(n x fraction) rows of a series of n, less the --gap " + spec.gap() + " rows left out before them, are its"
           + " validation rows" + perSeries + ", and a window needs " + need + " (--steps or --min-steps, plus --horizon);"

@@ -275,14 +275,10 @@ class SequenceTablesTest {
   @Test
   void byTimeSplitLeavesTheGapOutAndNeverCrossesTheBoundary() throws IOException {
     // one unkeyed series of 100 rows: validation = last 20 rows (t >= 80), gap 5: validation inputs from t = 85
-    List<Row> rows = new ArrayList<>();
-    for (int t = 0; t < 100; t++) {
-      rows.add(RowFactory.create("only", (long) t, (double) t, 0.0));
-    }
     TableSpec s = new TableSpec(List.of(), "t", List.of("a"), List.of(), 0, false, 4, 1, -1, 0, null, null, 0.2, 5,
         false, TableSpec.Missing.ERROR, 1000, 1, 0, Map.of());
     Path out = tmp.resolve("bytime");
-    Manifest m = SequenceTables.prep(spark.createDataFrame(rows, LONG), s, out.toString());
+    Manifest m = SequenceTables.prep(ramp(100), s, out.toString());
     assertEquals(0L, ((Map<?, ?>) m.spec().source().get("counts")).get("series_uneven"), "the split's gap is no window's step");
     // train: windows whose last target row s+4 < 80 -> s = 0..75 (76); validation rows 85..99: s = 85..95 (11)
     assertEquals(76, m.sequences(Split.TRAIN));

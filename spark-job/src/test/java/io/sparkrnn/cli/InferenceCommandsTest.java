@@ -297,38 +297,35 @@ class InferenceCommandsTest {
     assertNull(j.get("accuracy"), "no accuracy for mse");
     // the teacher-forced loss by hand: the mean of (output − target)² over every (t ≥ 2, b) of the
     // five shards (O = 1, every sequence full length; --from-step 2), the outputs from the float64
-    // reference engine, [T][B] at t·B + b
+    // reference engine, [T][B] at t·B + b. The closed loop is Evaluation.ofBatch's per shard (checked
+    // against a float64 hand loop in ClosedLoopUnitsTest), weighted by the shards' K·B terms, fed back
+    // in the model's units.
     TrainedModel m = TrainedModel.load(sineModel);
     assertEquals(1, m.config().outputSize());
     double squares = 0;
     long terms = 0;
-    for (int i = 0; i < 5; i++) {
-      Batch b = shard(sine, i);
-      assertNull(b.lengths(), "the sine shards have no padding");
-      float[] out = new ReferenceEngine().forward(m.params(), b, null).outputs();
-      for (int k = 2 * b.batchSize(); k < out.length; k++) {
-        double e = (double) out[k] - b.targets()[k];
-        squares += e * e;
-        terms++;
-      }
-    }
-    double expected = squares / terms;
-    assertEquals(expected, ((Number) j.get("loss")).doubleValue(), 1e-9 * expected, "loss");
-    assertEquals(2L, ((Number) j.get("from_step")).longValue());
-    // the closed loop over the five shards is Evaluation.ofBatch's per shard (checked against a float64
-    // hand loop in ClosedLoopUnitsTest), weighted by the shards' K·B terms, fed back in the model's units
     double withUnits = 0;
     double asIs = 0;
     long rows = 0;
     try (ReferenceEngine engine = new ReferenceEngine()) {
       for (int i = 0; i < 5; i++) {
         Batch b = shard(sine, i);
+        assertNull(b.lengths(), "the sine shards have no padding");
+        float[] out = engine.forward(m.params(), b, null).outputs();
+        for (int k = 2 * b.batchSize(); k < out.length; k++) {
+          double e = (double) out[k] - b.targets()[k];
+          squares += e * e;
+          terms++;
+        }
         withUnits += b.batchSize() * Evaluation.ofBatch(m.config(), m.params(), engine, b, 3, 2, Double.NaN, m.normalization(), "shard " + i)
             .closedLoopLoss();
         asIs += b.batchSize() * Evaluation.ofBatch(m.config(), m.params(), engine, b, 3, 2, Double.NaN, null, "shard " + i).closedLoopLoss();
         rows += b.batchSize();
       }
     }
+    double expected = squares / terms;
+    assertEquals(expected, ((Number) j.get("loss")).doubleValue(), 1e-9 * expected, "loss");
+    assertEquals(2L, ((Number) j.get("from_step")).longValue());
     withUnits /= rows;
     asIs /= rows;
     assertTrue(Math.abs(withUnits - asIs) > 1e-6 * withUnits, "the fixture tells the two feedback rules apart: " + withUnits + " vs " + asIs);

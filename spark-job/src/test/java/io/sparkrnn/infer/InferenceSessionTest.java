@@ -11,6 +11,7 @@ import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.model.ModelMetadata;
 import java.util.List;
@@ -61,8 +62,8 @@ class InferenceSessionTest {
     // one-hot input e_k are tanh(5)·e_k, so each sequence's output row shows which position was set
     ModelConfig c = new ModelConfig(CellType.RNN, 1, 3, 3, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
     Params p = Params.zeros(c);
-    p.set(io.sparkrnn.kernel.model.ParamLayout.weightIhName(0), new float[] {5, 0, 0, 0, 5, 0, 0, 0, 5});
-    p.set(io.sparkrnn.kernel.model.ParamLayout.HEAD_WEIGHT, new float[] {1, 0, 0, 0, 1, 0, 0, 0, 1});
+    p.set(ParamLayout.weightIhName(0), new float[] {5, 0, 0, 0, 5, 0, 0, 0, 5});
+    p.set(ParamLayout.HEAD_WEIGHT, new float[] {1, 0, 0, 0, 1, 0, 0, 0, 1});
     float on = (float) Math.tanh(5);
     try (InferenceSession s = TrainedModel.of(p, null).openSession(3, "reference", "jvm")) {
       assertArrayEquals(new float[] {0, 0, on, on, 0, 0, 0, on, 0}, s.stepSymbols(new int[] {2, 0, 1}), 1e-6f);

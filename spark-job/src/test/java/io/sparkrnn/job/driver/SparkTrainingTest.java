@@ -129,13 +129,7 @@ class SparkTrainingTest {
   @Test
   void trainingWithInitTakesItsFirstStepFromTheGivenWeights() throws IOException {
     Path out = tmp.resolve("warm");
-    Map<String, String> m = sineConfig(out.toUri().toString());
-    m.put("engine", "reference");
-    m.put("steps", "1");
-    m.put("optimizer", "sgd");
-    m.put("momentum", "0");
-    m.put("lr", "0.5");
-    m.put("clip-norm", "0");
+    Map<String, String> m = referenceSgd(out, 1);
     m.put("checkpoint-every", "0");
     ModelConfig gru = Trainer.prepare(sineConfig(tmp.resolve("warm-probe").toUri().toString()), new Configuration(), quiet()).model();
     Params given = Params.initialize(gru, 1234);        // not the run's seed (42): other weights than its own start
@@ -568,15 +562,9 @@ class SparkTrainingTest {
     // T = 20 in windows of 10: step 0 trains window [0, 10) from zero state, step 1 window [10, 20)
     // of the same sequences from the states step 0 ended in, with no gradient across the boundary.
     Path out = tmp.resolve("tbptt");
-    Map<String, String> m = sineConfig(out.toUri().toString());
-    m.put("engine", "reference");
+    Map<String, String> m = referenceSgd(out, 2);
     m.put("cell", "lstm");
     m.put("tbptt", "10");
-    m.put("steps", "2");
-    m.put("optimizer", "sgd");
-    m.put("momentum", "0");
-    m.put("lr", "0.5");
-    m.put("clip-norm", "0");
     Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
     assertEquals(2, trainer.schedule().windowsPerBatch());
     trainer.run(sc);
@@ -607,14 +595,8 @@ class SparkTrainingTest {
   void cosineScheduleSetsEachStepsLearningRate() throws IOException {
     // two SGD steps with cosine annealing over 2 steps to lr-min 0: lr_0 = 0.5, lr_1 = ½·0.5·(1 + cos(π/2)) = 0.25
     Path out = tmp.resolve("cosine");
-    Map<String, String> m = sineConfig(out.toUri().toString());
-    m.put("engine", "reference");
-    m.put("steps", "2");
-    m.put("optimizer", "sgd");
-    m.put("momentum", "0");
-    m.put("lr", "0.5");
+    Map<String, String> m = referenceSgd(out, 2);
     m.put("lr-schedule", "cosine");
-    m.put("clip-norm", "0");
     Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
     assertEquals(0.5, trainer.config().learningRate(0, 2), 0);
     assertEquals(0.25, trainer.config().learningRate(1, 2), 1e-15);
@@ -638,13 +620,9 @@ class SparkTrainingTest {
     // g ← clip(g) + λθ; b ← g on step 1, μb + g after; θ ← θ − lr·b. The momentum buffer must live
     // from step to step in the driver (or every barrier task), and the clip must act on each step.
     Path out = tmp.resolve("momentum-clip");
-    Map<String, String> m = sineConfig(out.toUri().toString());
-    m.put("engine", "reference");
-    m.put("steps", "3");
-    m.put("optimizer", "sgd");
+    Map<String, String> m = referenceSgd(out, 3);
     m.put("momentum", "0.9");
     m.put("weight-decay", "0.01");
-    m.put("lr", "0.5");
     m.put("clip-norm", "0.05");
     Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
     trainer.run(sc);
@@ -682,6 +660,21 @@ class SparkTrainingTest {
     }
     Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
     assertNormwiseClose(expected, trained.values(), REFERENCE_REL_TOL, "three SGD steps with momentum, decay and clipping");
+  }
+
+  /**
+   * The sine job on the float64 reference engine with plain SGD (lr 0.5, no momentum, no clipping)
+   * for {@code steps} steps: the updates these tests redo by hand with {@link #sgd}.
+   */
+  static Map<String, String> referenceSgd(Path out, int steps) {
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("engine", "reference");
+    m.put("steps", Integer.toString(steps));
+    m.put("optimizer", "sgd");
+    m.put("momentum", "0");
+    m.put("lr", "0.5");
+    m.put("clip-norm", "0");
+    return m;
   }
 
   /** p -= lr * g, as torch.optim.SGD without momentum or decay. */

@@ -1,0 +1,46 @@
+package io.sparkrnn.kernel.optim;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** States that do not fit the optimizer they are loaded into are refused, naming what is missing or extra. */
+class OptimizerStateLoadTest {
+
+  @Test
+  void adamStateAfterSomeStepsWithoutItsMomentsIsRefused() {
+    // Loaded silently, the moments would restart at zero while the bias correction 1 − β^t assumes
+    // t = 3 steps of history: the next update would be about (1 − 0.9³)/(1 − 0.9) ≈ 2.7 times too small.
+    OptimizerState noMoments = new OptimizerState("adam", 3, Map.of(), Map.of());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Adam.adam(0.1).load(noMoments));
+    assertTrue(e.getMessage().contains("step 3") && e.getMessage().contains("exp_avg"), e.getMessage());
+  }
+
+  @Test
+  void adamStateWithOnlyOneMomentIsRefused() {
+    OptimizerState half = new OptimizerState("adam", 1, Map.of(), Map.of("exp_avg", new float[] {0.1f}));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Adam.adam(0.1).load(half));
+    assertTrue(e.getMessage().contains("exp_avg_sq"), e.getMessage());
+  }
+
+  @Test
+  void adamStateAtStepZeroWithoutMomentsStartsFresh() {
+    Adam a = Adam.adam(0.1);
+    a.load(new OptimizerState("adam", 0, Map.of(), Map.of()));
+    float[] p = {1f};
+    a.step(p, new float[] {4f});
+    // first Adam step: m̂ = g, v̂ = g², θ = 1 − 0.1 · 4 / (4 + 1e-8) = 0.9 (to float32)
+    assertArrayEquals(new float[] {0.9f}, p, 1e-6f);
+  }
+
+  @Test
+  void aMomentumBufferLoadedIntoSgdWithoutMomentumIsRefused() {
+    // Accepted, the buffer would be dropped on the floor: plain SGD never reads it.
+    OptimizerState withBuffer = new OptimizerState("sgd", 2, Map.of(), Map.of("momentum_buffer", new float[] {0.5f}));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Sgd(0.1).load(withBuffer));
+    assertTrue(e.getMessage().contains("momentum_buffer") && e.getMessage().contains("momentum = 0"), e.getMessage());
+  }
+}

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.TestFactory;
  * scalar) and with 1, 2 and 3 slices, at a tiny shape (every tail path of the products) and at a
  * shape wide enough for the SIMD tiles (H = 40: GH = 40..160 columns, 4-row tiles and a row tail),
  * and at one large enough for the work the engine shares out between its threads beside the slices
- * (F = 64, H = 96).
+ * (F = 64, H = 96); at T = 1, and at B·T beyond one BPTT chunk of 256 rows.
  */
 class JvmEngineTest {
   static final EngineComparison CHECK = new EngineComparison("jvm");
@@ -69,6 +69,12 @@ class JvmEngineTest {
       list.add(new Case(cell, 1, Mode.SEQ2ONE, LossType.CROSS_ENTROPY, true, false, 1, 40, 9, 5));
       // GH·H ≥ 2^15: W_hh packed on a second thread; 62,000 parameters: the float64 sum in ranges
       list.add(new Case(cell, 1, Mode.SEQ2SEQ, LossType.MSE, true, false, 64, 96, 11, 4));
+      // T = 1: the first step is also the last, in both directions of BPTT
+      list.add(new Case(cell, 1, Mode.SEQ2SEQ, LossType.MSE, false, true, 3, 5, 4, 1));
+      list.add(new Case(cell, 1, Mode.SEQ2ONE, LossType.CROSS_ENTROPY, false, false, 3, 5, 4, 1));
+      // B·T = 960 rows: BPTT runs in chunks of ⌊256/Bs⌋ steps (5, 10 or 16 for slices of 48, 24 or 16
+      // sequences), so the gradient crosses chunk boundaries, and ragged lengths end inside chunks
+      list.add(new Case(cell, 2, Mode.SEQ2SEQ, LossType.MSE, true, true, 2, 5, 48, 20));
     }
     return list;
   }

@@ -123,4 +123,39 @@ class TrainConfigTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.parse(m, null));
     assertTrue(e.getMessage().startsWith("data:"), e.getMessage());
   }
+
+  @Test
+  void optimizerValuesOutsideTheirRangesAreRejectedNamingTheKey() {
+    assertRejected("beta1", "1", "must be in [0.0, 1.0), found 1"); // β1 = 1 never forgets: Adam's bias correction divides by 0
+    assertRejected("beta2", "1.5", "must be in [0.0, 1.0), found 1.5");
+    assertRejected("momentum", "1.01", "must be in [0.0, 1.0], found 1.01");
+    assertRejected("eps", "0", "must be > 0");
+    assertRejected("weight-decay", "-0.1", "must be at least 0.0");
+    assertRejected("clip-norm", "-1", "must be at least 0.0");
+    assertRejected("tbptt", "-1", "must be in [0,");
+    assertRejected("epochs", "-1", "must be in [0,");
+  }
+
+  @Test
+  void contradictoryOrEmptyRunLengthsAndMorePartitionsThanVirtualOnesAreRejected() {
+    Map<String, String> m = base();
+    m.put("epochs", "0");
+    m.put("steps", "0");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.parse(m, null));
+    assertTrue(e.getMessage().contains("--epochs and --steps are both 0"), e.getMessage());
+    m.put("steps", "3");
+    assertEquals(3, TrainConfig.parse(m, null).steps(), "epochs 0 with steps 3 is a run of 3 steps");
+
+    Map<String, String> both = base();
+    both.put("resume", "true");
+    both.put("overwrite", "true");
+    e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.parse(both, null));
+    assertTrue(e.getMessage().startsWith("resume and overwrite: choose one"), e.getMessage());
+
+    // batch 64 gives 16 virtual partitions by default: 17 tasks cannot each compute one
+    assertRejected("partitions", "17", "partitions: 17 tasks but virtual-partitions is 16");
+    Map<String, String> ok = base();
+    ok.put("partitions", "16");
+    assertEquals(16, TrainConfig.parse(ok, null).partitions());
+  }
 }

@@ -741,4 +741,139 @@ class SparkTrainingTest {
       assertEquals(conf.get("spark.master"), sc.getConf().get("spark.master"));
     }
   }
+
+  /** Sequences in the sine fixture's training split: 8 shards of 16, one of them validation. */
+  static final int SINE_TRAINING_SEQUENCES = 7 * 16;
+
+  @Test
+  void epochsCountFullBatchesTimesTheWindowsOfEach() throws IOException {
+    int training = 0;
+    for (io.sparkrnn.data.ShardInfo s : Dataset.open(sine, new Configuration()).manifest().shards()) {
+      training += s.split() == io.sparkrnn.data.Split.TRAIN ? s.batch() : 0;
+    }
+    assertEquals(SINE_TRAINING_SEQUENCES, training, "the fixture");
+    Map<String, String> m = sineConfig(tmp.resolve("epochs-unused").toUri().toString());
+    m.put("steps", "0");
+    m.put("epochs", "2");
+    m.put("batch", "30"); // ⌊112 / 30⌋ = 3 full batches an epoch, the last 22 sequences dropped
+    assertEquals(6, Trainer.prepare(m, new Configuration(), quiet()).totalSteps(), "2 epochs of 3 batches");
+    m.put("cell", "lstm");
+    m.put("tbptt", "10"); // T = 20: 2 windows, each a step
+    assertEquals(12, Trainer.prepare(m, new Configuration(), quiet()).totalSteps(), "2 epochs of 3 batches of 2 windows");
+    m.put("steps", "5");
+    assertEquals(5, Trainer.prepare(m, new Configuration(), quiet()).totalSteps(), "steps > 0 wins over epochs");
+  }
+
+  @Test
+  void resumingWithSettingsThatChangeTheBitsIsRefusedNamingEachKey() throws IOException {
+    Path out = tmp.resolve("resume-other-settings");
+    Map<String, String> first = sineConfig(out.toUri().toString());
+    Trainer t = Trainer.prepare(first, new Configuration(), quiet());
+    // a checkpoint after step 2 of this configuration, written directly (no training needed to refuse it)
+    Params p = Params.initialize(t.model(), 42);
+    new Checkpoints(new io.sparkrnn.fs.OutputDir(out.toUri().toString(), new Configuration())).save(2, p,
+        new io.sparkrnn.kernel.optim.Adam(0.02, 0.9, 0.999, 1e-8, 0, false).state(), null, null, t.config().toMap());
+    String[][] changes = {{"seed", "43"}, {"batch", "16"}, {"lr", "0.03"}, {"hidden-size", "9"}, {"optimizer", "sgd"},
+        {"clip-norm", "1"}, {"virtual-partitions", "8"}};
+    for (String[] change : changes) {
+      Map<String, String> rest = sineConfig(out.toUri().toString());
+      rest.put("resume", "true");
+      rest.put(change[0], change[1]);
+      Trainer resumed = Trainer.prepare(rest, new Configuration(), quiet());
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> resumed.run(sc), change[0]);
+      assertTrue(e.getMessage().startsWith("resume: ") && e.getMessage().contains(" was trained with other settings: " + change[0]
+          + " (checkpoint "), e.getMessage());
+    }
+    // under cosine annealing the run's length sets every step's learning rate: another length is refused too
+    Path cosine = tmp.resolve("resume-other-length");
+    Map<String, String> annealed = sineConfig(cosine.toUri().toString());
+    annealed.put("lr-schedule", "cosine");
+    new Checkpoints(new io.sparkrnn.fs.OutputDir(cosine.toUri().toString(), new Configuration())).save(2, p,
+        new io.sparkrnn.kernel.optim.Adam(0.02, 0.9, 0.999, 1e-8, 0, false).state(), null, null,
+        Trainer.prepare(annealed, new Configuration(), quiet()).config().toMap());
+    annealed.put("resume", "true");
+    annealed.put("steps", "8");
+    Trainer longer = Trainer.prepare(annealed, new Configuration(), quiet());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> longer.run(sc));
+    assertTrue(e.getMessage().contains("other settings: steps (checkpoint 6, now 8; lr-schedule cosine spans the run)"),
+        e.getMessage());
+
+    // the partition count and the sync mode do not change the bits: a resume with them changed goes on
+    Map<String, String> rest = sineConfig(out.toUri().toString());
+    rest.put("resume", "true");
+    rest.put("steps", "3");
+    rest.put("sync", "job");
+    rest.put("partitions", "2");
+    assertEquals(3, Trainer.prepare(rest, new Configuration(), quiet()).run(sc).steps());
+  }
+
+  /** The loss of weights that agree with the hand-made ones to {@link #REFERENCE_REL_TOL} (step sums added in another order). */
+  static final double VALIDATION_REL_TOL = 1e-5;
+
+  @Test
+  void validationScoresTheWeightsOfItsStepEveryNStepsAndAtTheEnd() throws IOException {
+    Path out = tmp.resolve("validation-steps");
+    Map<String, String> m = referenceSgd(out, 3);
+    m.put("validate-every", "2");
+    m.put("checkpoint-every", "0");
+    Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
+    trainer.run(sc);
+
+    // the validation split, one batch per shard, and the weights after each step by plain SGD in the reference engine
+    Dataset ds = trainer.dataset();
+    java.util.List<Batch> validation = new java.util.ArrayList<>();
+    for (io.sparkrnn.data.ShardInfo s : ds.manifest().shards()) {
+      if (s.split() == io.sparkrnn.data.Split.VALIDATION) {
+        validation.add(ds.read(s));
+      }
+    }
+    assertTrue(!validation.isEmpty(), "the fixture has a validation split");
+    int T = ds.manifest().spec().steps();
+    Params p = Params.initialize(trainer.model(), trainer.config().seed());
+    ReferenceEngine ref = new ReferenceEngine();
+    double[] expected = new double[4];
+    for (int step = 0; step < 3; step++) {
+      sgd(p.values(), ref.lossAndGradient(p, stepWindow(trainer, trainer.model(), step, 0, T), null).gradients().meanGradient(), 0.5f);
+      double sum = 0;
+      long count = 0;
+      for (Batch b : validation) {
+        GradientSum g = ref.lossAndGradient(p, b, null).gradients();
+        sum += g.meanLoss() * g.count();
+        count += g.count();
+      }
+      expected[step + 1] = sum / count;
+    }
+    java.util.List<String> rows = Files.readAllLines(out.resolve(TrainingMetrics.FILE));
+    assertEquals(3, rows.size(), String.join("\n", rows));
+    assertFalse(rows.get(0).contains("val_loss"), "no validation after step 1: " + rows.get(0));
+    for (int step : new int[] {2, 3}) { // every 2 steps, and at the end
+      Object val = io.sparkrnn.kernel.io.Json.parseObject(rows.get(step - 1)).get("val_loss");
+      assertTrue(val instanceof Number, "step " + step + ": " + rows.get(step - 1));
+      assertEquals(expected[step], ((Number) val).doubleValue(), VALIDATION_REL_TOL * expected[step], "validation loss after step " + step);
+    }
+    assertTrue(Math.abs(expected[2] - expected[3]) > 1e-4 * expected[3], "the two validations score different weights");
+  }
+
+  @Test
+  void aPeriodicCheckpointHoldsTheStateAfterTheStepsItIsNamedFor() throws IOException {
+    // a constant learning rate: a run of 2 steps is the first 2 steps of a run of 3, bit for bit
+    Path three = tmp.resolve("periodic-3"), two = tmp.resolve("periodic-2");
+    Map<String, String> m = sineConfig(three.toUri().toString());
+    m.put("steps", "3"); // checkpoint-every 2: one after step 2, the final one after step 3
+    Trainer.prepare(m, new Configuration(), quiet()).run(sc);
+    Map<String, String> shorter = sineConfig(two.toUri().toString());
+    shorter.put("steps", "2");
+    shorter.put("checkpoint-every", "0"); // only the final checkpoint, after step 2
+    Trainer.prepare(shorter, new Configuration(), quiet()).run(sc);
+
+    java.util.List<String> names;
+    try (java.util.stream.Stream<Path> s = Files.list(three.resolve("checkpoints"))) {
+      names = s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("step-")).sorted().toList();
+    }
+    assertEquals(java.util.List.of(Checkpoints.fileName(2), Checkpoints.fileName(3)), names);
+    Path periodic = three.resolve("checkpoints").resolve(Checkpoints.fileName(2));
+    assertEquals("2", SafeTensors.read(periodic).metadata().get("completed_steps"));
+    // weights and Adam's moments after 2 steps, as the 2-step run ends with them
+    assertSameTensors(two.resolve("checkpoints").resolve(Checkpoints.fileName(2)), periodic);
+  }
 }

@@ -1,0 +1,150 @@
+package io.sparkrnn.job.executor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The schedule's contract (its class comment): sequences numbered in manifest order, epoch e in
+ * the Fisher–Yates permutation of SplittableRandom(seed + e), batch k the permuted positions
+ * [kB, (k+1)B), the last partial batch dropped, the W windows of a batch on the same sequences.
+ */
+class ScheduleTest {
+  /** Training shards 3, 5 and 6 of a manifest, holding 5, 3 and 5 sequences: 13 in all. */
+  static final int[] SHARDS = {3, 5, 6};
+  static final int[] ROWS = {5, 3, 5};
+
+  /** Sequence id k as (shard, row), by hand: 0..4 shard 3, 5..7 shard 5, 8..12 shard 6. */
+  static long id(int shard, int row) {
+    return switch (shard) {
+      case 3 -> row;
+      case 5 -> 5 + row;
+      case 6 -> 8 + row;
+      default -> throw new AssertionError("shard " + shard + " is not a training shard");
+    };
+  }
+
+  /** The epoch's permutation as the class comment defines it, written out here. */
+  static int[] fisherYates(int n, long seed) {
+    int[] p = new int[n];
+    for (int i = 0; i < n; i++) {
+      p[i] = i;
+    }
+    SplittableRandom r = new SplittableRandom(seed);
+    for (int i = n - 1; i >= 1; i--) {
+      int j = r.nextInt(i + 1);
+      int t = p[i];
+      p[i] = p[j];
+      p[j] = t;
+    }
+    return p;
+  }
+
+  static long[] ids(Schedule.Chosen c) {
+    long[] out = new long[c.shards().length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = id(c.shards()[i], c.rows()[i]);
+    }
+    return out;
+  }
+
+  @Test
+  void eachEpochVisitsEverySequenceOnceInTheSeededOrderAndDropsThePartialBatch() {
+    long seed = 1234;
+    Schedule s = new Schedule(SHARDS, ROWS, 4, seed, 20, 0);
+    assertEquals(3, s.stepsPerEpoch(), "⌊13 / 4⌋ full batches, the 13th sequence left out");
+    for (int epoch = 0; epoch < 3; epoch++) {
+      int[] perm = fisherYates(13, seed + epoch);
+      boolean[] seen = new boolean[13];
+      for (int k = 0; k < 3; k++) {
+        long step = 3L * epoch + k;
+        assertEquals(epoch, s.epochOf(step));
+        long[] expected = new long[4];
+        for (int i = 0; i < 4; i++) {
+          expected[i] = perm[4 * k + i];
+        }
+        Arrays.sort(expected); // a batch lists its sequences in manifest order
+        long[] got = ids(s.sequences(step));
+        assertArrayEquals(expected, got, "epoch " + epoch + ", batch " + k);
+        for (long g : got) {
+          assertFalse(seen[(int) g], "sequence " + g + " twice in epoch " + epoch);
+          seen[(int) g] = true;
+        }
+      }
+      int unseen = 0;
+      for (boolean b : seen) {
+        unseen += b ? 0 : 1;
+      }
+      assertEquals(1, unseen, "epoch " + epoch + ": all but the dropped sequence");
+      assertEquals(perm[12], indexOfFalse(seen), "the dropped one is the permutation's last");
+    }
+  }
+
+  static int indexOfFalse(boolean[] b) {
+    for (int i = 0; i < b.length; i++) {
+      if (!b[i]) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  @Test
+  void theSeedAndTheEpochBothChangeTheOrder() {
+    Schedule a = new Schedule(SHARDS, ROWS, 4, 7, 20, 0);
+    Schedule b = new Schedule(SHARDS, ROWS, 4, 8, 20, 0);
+    // SplittableRandom(7 + 1) is epoch 1 of seed 7 and epoch 0 of seed 8: the same batches, by the contract
+    assertArrayEquals(ids(a.sequences(3)), ids(b.sequences(0)));
+    boolean epochsDiffer = false, seedsDiffer = false;
+    for (int k = 0; k < 3; k++) {
+      epochsDiffer |= !Arrays.equals(ids(a.sequences(k)), ids(a.sequences(3 + k)));
+      seedsDiffer |= !Arrays.equals(ids(a.sequences(k)), ids(b.sequences(k)));
+    }
+    assertTrue(epochsDiffer, "epoch 1 is another order than epoch 0");
+    assertTrue(seedsDiffer, "seed 8 is another order than seed 7");
+  }
+
+  @Test
+  void theWindowsOfABatchTrainTheSameSequencesOneAfterTheOther() {
+    // T = 10 in windows of k = 4: [0, 4), [4, 8), [8, 10); W = 3 steps per batch, 3 batches per epoch
+    Schedule s = new Schedule(SHARDS, ROWS, 4, 99, 10, 4);
+    assertEquals(3, s.windowsPerBatch());
+    assertEquals(9, s.stepsPerEpoch());
+    int[] starts = {0, 4, 8};
+    int[] lengths = {4, 4, 2};
+    int[] perm = fisherYates(13, 99);
+    for (long step = 0; step < 12; step++) {
+      int w = (int) (step % 3);
+      assertEquals(starts[w], s.windowStart(step), "step " + step);
+      assertEquals(lengths[w], s.windowLength(step), "step " + step);
+      assertEquals(w == 0, s.startsBatch(step), "step " + step);
+      long batch = step / 3;
+      long[] expected = new long[4];
+      for (int i = 0; i < 4; i++) {
+        expected[i] = batch < 3 ? perm[(int) (4 * batch + i)] : fisherYates(13, 100)[i];
+      }
+      Arrays.sort(expected);
+      assertArrayEquals(expected, ids(s.sequences(step)), "step " + step);
+    }
+  }
+
+  @Test
+  void withBatchOneTheStepsFollowThePermutationItself() {
+    // B = 1: no sorting inside a batch hides the order; step k trains the k-th sequence of the permutation
+    for (long seed = 0; seed < 8; seed++) { // every swap of the shuffle shows, its last (positions 0 and 1) in about half the seeds
+      Schedule s = new Schedule(SHARDS, ROWS, 1, seed, 20, 0);
+      assertEquals(13, s.stepsPerEpoch());
+      for (int epoch = 0; epoch < 2; epoch++) {
+        int[] perm = fisherYates(13, seed + epoch);
+        for (int k = 0; k < 13; k++) {
+          assertArrayEquals(new long[] {perm[k]}, ids(s.sequences(13L * epoch + k)), "seed " + seed + ", epoch " + epoch + ", step " + k);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,101 @@
+package io.sparkrnn.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.sparkrnn.fs.OutputDir;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.optim.Adam;
+import io.sparkrnn.kernel.optim.OptimizerState;
+import io.sparkrnn.testing.FullDiskFileSystem;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Checkpoints: the newest of the kept three is the one resumed, with everything a resume needs, bit for bit. */
+class CheckpointsTest {
+  @TempDir
+  Path tmp;
+
+  static final ModelConfig LSTM = new ModelConfig(CellType.LSTM, 2, 2, 3, 1, Mode.SEQ2SEQ, LossType.MSE);
+
+  /** What the run holds after {@code steps} steps: weights from seed steps, Adam after that many steps, carried states. */
+  record Held(Params params, OptimizerState optimizer, float[] h, float[] c) {}
+
+  static Held held(int steps) {
+    Params p = Params.initialize(LSTM, steps);
+    Adam adam = new Adam(0.01, 0.9, 0.999, 1e-8, 0, false);
+    float[] g = new float[p.values().length];
+    for (int s = 0; s < steps; s++) {
+      for (int i = 0; i < g.length; i++) {
+        g[i] = (float) Math.sin(i + 10 * s);
+      }
+      adam.step(p.values(), g);
+    }
+    int n = 2 * 4 * 3; // L · B · H with B = 4
+    float[] h = new float[n], c = new float[n];
+    for (int i = 0; i < n; i++) {
+      h[i] = steps + i / 100f;
+      c[i] = -steps - i / 100f;
+    }
+    return new Held(p, adam.state(), h, c);
+  }
+
+  @Test
+  void theNewestCheckpointIsLoadedWithWeightsOptimizerAndCarriedStatesAndOnlyTheNewestThreeStay() throws IOException {
+    OutputDir out = new OutputDir(tmp.resolve("run").toUri().toString(), new Configuration());
+    Checkpoints checkpoints = new Checkpoints(out);
+    assertNull(checkpoints.loadLatest(), "no checkpoint yet");
+    for (int step : new int[] {2, 4, 6, 8}) {
+      Held h = held(step);
+      checkpoints.save(step, h.params(), h.optimizer(), h.h(), h.c(), Map.of("seed", "42", "steps", Integer.toString(step)));
+    }
+    assertEquals(List.of("step-0000000004.safetensors", "step-0000000006.safetensors", "step-0000000008.safetensors"),
+        out.list(Checkpoints.DIR, "step-", ".safetensors"), "the newest three kept");
+
+    Checkpoints.Saved s = checkpoints.loadLatest();
+    Held expected = held(8);
+    assertEquals(8, s.completedSteps());
+    assertArrayEquals(expected.params().values(), s.params().values(), "weights after step 8");
+    assertEquals(8, s.optimizer().step(), "Adam's step count");
+    assertEquals(expected.optimizer().bufferNames(), s.optimizer().bufferNames());
+    for (String b : expected.optimizer().bufferNames()) {
+      assertArrayEquals(expected.optimizer().buffer(b), s.optimizer().buffer(b), b);
+    }
+    assertArrayEquals(expected.h(), s.carriedH(), "tbptt.h");
+    assertArrayEquals(expected.c(), s.carriedC(), "tbptt.c");
+    assertEquals(Map.of("seed", "42", "steps", "8"), s.trainConfig());
+  }
+
+  @Test
+  void aCheckpointWhoseWriteFailsLeavesTheLastOneWholeAndNoFileOfItsName() throws IOException {
+    OutputDir out = new OutputDir("full://" + tmp.resolve("full-run"), new Configuration());
+    Checkpoints checkpoints = new Checkpoints(out);
+    Held two = held(2);
+    checkpoints.save(2, two.params(), two.optimizer(), two.h(), two.c(), Map.of("seed", "42"));
+    long size = out.read(Checkpoints.DIR + "/" + Checkpoints.fileName(2)).length;
+    Held four = held(4);
+    FullDiskFileSystem.BUDGET.set(size / 2); // the disk fills half way through the next checkpoint
+    try {
+      assertThrows(IOException.class,
+          () -> checkpoints.save(4, four.params(), four.optimizer(), four.h(), four.c(), Map.of("seed", "42")));
+    } finally {
+      FullDiskFileSystem.BUDGET.set(Long.MAX_VALUE);
+    }
+    assertEquals(List.of(Checkpoints.fileName(2)), out.list(Checkpoints.DIR, "step-", ".safetensors"),
+        "no step-4 file, half written or not, under its own name");
+    Checkpoints.Saved s = checkpoints.loadLatest();
+    assertEquals(2, s.completedSteps());
+    assertArrayEquals(two.params().values(), s.params().values());
+  }
+}

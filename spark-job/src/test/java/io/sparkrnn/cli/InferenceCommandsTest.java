@@ -277,12 +277,25 @@ class InferenceCommandsTest {
   @Test
   void predictAndEvaluateRefuseADatasetWhoseFOrODiffersFromTheModel() {
     // adding: F=2, O=1; the sine model has F=1
-    assertFails(run("predict", "--model", s(sineModel), "--data", s(adding), "--out", s(tmp.resolve("x"))), "F=2", "F=1");
-    assertFails(run("evaluate", "--model", s(sineModel), "--data", s(adding)), "F=2", "F=1");
+    // the message names the dataset (where) as well as the model
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(adding), "--out", s(tmp.resolve("x"))), s(adding), "F=2",
+        "F=1", s(sineModel));
+    assertFails(run("evaluate", "--model", s(sineModel), "--data", s(adding)), s(adding), "F=2", "F=1");
     assertFalse(Files.exists(tmp.resolve("x")));
   }
 
   // ---- evaluate ----
+
+
+  /** Same F, O, loss and normalisation, another mode: a seq2one model does not score a seq2seq dataset's targets. */
+  @Test
+  void evaluateRefusesADatasetOfAnotherModeNamingBoth() throws IOException {
+    Dataset ds = Dataset.open(sine.toUri(), new Configuration());
+    ModelConfig seq2one = new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2ONE, LossType.MSE);
+    Path model = tmp.resolve("sine-seq2one.safetensors");
+    Files.write(model, ModelFile.toBytes(Params.initialize(seq2one, 3), ModelMetadata.fromManifest(ds.manifest())));
+    assertFails(run("evaluate", "--model", s(model), "--data", s(sine)), "the dataset is seq2seq, mse; the model is seq2one, mse");
+  }
 
   @Test
   void evaluateReportsTheTeacherForcedAndClosedLoopLossAsJson() throws IOException {
@@ -644,6 +657,21 @@ class InferenceCommandsTest {
     Path resaved = tmp.resolve("resaved-by-torch.safetensors");
     Files.write(resaved, bytes);
     assertEquals(0, run("import", "--torch", s(resaved), "--infer", "--out", s(tmp.resolve("imported-resaved.safetensors"))).code());
+  }
+
+
+  /** --out FILE.safetensors writes FILE.safetensors and FILE.json beside it (export's help, README), which import reads back. */
+  @Test
+  void exportToAFileNameWritesItsConfigurationBesideItAsFileDotJson() throws IOException {
+    Path weights = tmp.resolve("as-file").resolve("sine-gru.safetensors");
+    Files.createDirectories(weights.getParent());
+    assertEquals(0, run("export", "--model", s(sineModel), "--out", s(weights)).code());
+    Path json = tmp.resolve("as-file").resolve("sine-gru.json");
+    assertTrue(Files.exists(weights) && Files.exists(json), "written: " + java.util.Arrays.toString(weights.getParent().toFile().list()));
+    assertEquals(2, java.util.Objects.requireNonNull(weights.getParent().toFile().list()).length, "and nothing else");
+    assertEquals("GRU", Json.parseObject(Files.readString(json)).get("torch_class"));
+    Path back = tmp.resolve("as-file-back.safetensors");
+    assertEquals(0, run("import", "--torch", s(weights), "--config", s(json), "--out", s(back)).code());
   }
 
   @Test

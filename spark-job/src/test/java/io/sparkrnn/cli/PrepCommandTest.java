@@ -24,6 +24,21 @@ class PrepCommandTest {
     assertEquals(0, Main.run("inspect", out.toString()));
   }
 
+
+  /** inspect's point: a dataset whose shard fails its checks exits 2 naming the shard, not 0 after the summary. */
+  @Test
+  void inspectOfADatasetWithADamagedShardExitsTwoNamingIt() throws IOException {
+    Path out = tmp.resolve("adding-damaged");
+    assertEquals(0, Main.run("prep", "adding", "--out", out.toString(), "--steps", "10", "--sequences", "20", "--batch", "8"));
+    Path shard = out.resolve("shard-00000.safetensors");
+    byte[] bytes = Files.readAllBytes(shard);
+    bytes[bytes.length - 1] ^= 1;                        // a value's lowest bit: the size still matches, the CRC32C does not
+    Files.write(shard, bytes);
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("inspect", out.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("1 shard(s) failed verification") && r.err().contains("shard-00000.safetensors"), r.err());
+  }
+
   @Test
   void badInputExitsWithTwoAndLeavesNothing() throws IOException {
     Path csv = tmp.resolve("bad.csv");

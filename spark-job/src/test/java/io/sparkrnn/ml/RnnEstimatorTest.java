@@ -776,6 +776,10 @@ class RnnEstimatorTest {
   void forecastingAModelWhoseTargetsAreNotItsInputsIsRefusedSayingWhy() {
     RnnModel m = model.copy(new ParamMap()).setTargetCols("load").setForecastSteps(3);
     assertMessage(() -> m.transform(table), "forecastSteps", "targets to be the inputs");
+    // targets K rows ahead: the forecast fed back would stand K rows later than the row it is fed into
+    RnnModel twoAhead = model.copy(new ParamMap()).setHorizon(2).setForecastSteps(3);
+    assertMessage(() -> twoAhead.transform(table), "forecastSteps", "one step ahead (horizon 2)");
+    model.copy(new ParamMap()).setHorizon(1).setForecastSteps(3).transformSchema(table.schema());   // one ahead: accepted
   }
 
   @Test
@@ -1058,6 +1062,39 @@ class RnnEstimatorTest {
     }
     for (String part : parts) {
       assertTrue(messages.toString().contains(part), "'" + part + "' in: " + messages);
+    }
+  }
+
+
+  /**
+   * Two key columns: each (site, unit) pair is one series, though units repeat across sites and
+   * sites across units, and seq2one rows carry both key values, each in its own column. The six
+   * sensors keyed as site = k mod 2, unit = k div 2 (sensor k) must score exactly as keyed by
+   * sensor, whose predictions the reference-engine tests above pin.
+   */
+  @Test
+  void twoKeyColumnsMakeOneSeriesPerPairAndSeq2oneRowsCarryBoth() {
+    org.apache.spark.sql.Column k = org.apache.spark.sql.functions.expr("CAST(substring(sensor, 8) AS INT)");
+    Dataset<Row> seq = table.withColumn("site", k.mod(2)).withColumn("unit", org.apache.spark.sql.functions.floor(k.divide(2)));
+    RnnModel bySensor = model.copy(new ParamMap());   // no forecast rows: their sensor column (not a key here) is null
+    assertSamePredictions(bySensor.transform(seq), bySensor.copy(new ParamMap()).setKeyCols("site", "unit").transform(seq));
+
+    RnnModel seq2oneBySensor = seq2oneModel().copy(new ParamMap());
+    Dataset<Row> labelledPairs = labelled().withColumn("site", k.mod(2)).withColumn("unit",
+        org.apache.spark.sql.functions.floor(k.divide(2)));
+    Map<String, double[]> want = new HashMap<>();
+    for (Row r : seq2oneBySensor.transform(labelledPairs).collectAsList()) {
+      want.put(r.getString(0) + " " + r.getTimestamp(1), prediction(r));
+    }
+    Dataset<Row> out = seq2oneBySensor.copy(new ParamMap()).setKeyCols("site", "unit").transform(labelledPairs);
+    assertArrayEquals(new String[] {"site", "unit", "ts", "prediction", "probability", "predictedClass"}, out.columns());
+    List<Row> rows = out.collectAsList();
+    assertEquals(want.size(), rows.size(), "one row per window, keyed either way");
+    for (Row r : rows) {
+      String sensor = String.format("sensor-%05d", r.getLong(1) * 2 + r.getInt(0));   // k = 2 unit + site
+      double[] expected = want.get(sensor + " " + r.getTimestamp(2));
+      assertNotNull(expected, "no window of " + sensor + " ends at " + r.getTimestamp(2) + ": " + r);
+      assertArrayEquals(expected, prediction(r), 0.0, "the window of " + sensor + " at " + r.getTimestamp(2));
     }
   }
 

@@ -1,0 +1,48 @@
+package io.sparkrnn.infer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.Tensor;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Input-only files (x and lengths, no y: what predict and generate read): each length must lie in
+ * 1..T, and the refusal names the file, the element and the range, as prep's shards do.
+ */
+class ShardFilesTest {
+  static final ModelConfig MODEL = new ModelConfig(CellType.RNN, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+  /** x of T = 3 steps, B = 2 sequences, F = 1, laid out [T][B][F]. */
+  static final float[] X = {1, 2, 3, 4, 5, 6};
+
+  static byte[] inputs(int... lengths) {
+    return SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {3, 2, 1}, X),
+        Tensor.ofInts("lengths", new int[] {2}, lengths)));
+  }
+
+  @Test
+  void lengthsWithinOneToTAreRead() {
+    Batch b = ShardFiles.read(inputs(3, 2), "in.safetensors", MODEL, false);
+    assertEquals(3, b.length(0));
+    assertEquals(2, b.length(1));
+    assertArrayEquals(X, b.x(), 0f);
+  }
+
+  @Test
+  void aLengthOfTPlusOneOrZeroIsRefusedNamingFileAndElement() {
+    BadInputException longer = assertThrows(BadInputException.class, () -> ShardFiles.read(inputs(3, 4), "in.safetensors", MODEL, false));
+    assertEquals("in.safetensors: lengths[1] = 4, expected 1..3", longer.getMessage());
+    BadInputException empty = assertThrows(BadInputException.class, () -> ShardFiles.read(inputs(0, 3), "in.safetensors", MODEL, false));
+    assertEquals("in.safetensors: lengths[0] = 0, expected 1..3", empty.getMessage());
+  }
+}

@@ -1,22 +1,13 @@
 package io.sparkrnn.kernel.model;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static io.sparkrnn.kernel.testing.Refusals.refused;
 
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 
 /** Batches and model configurations that cannot be trained on are refused, naming the field, what was expected and what was found. */
 class BatchValidationTest {
   static final ModelConfig CE3 = new ModelConfig(CellType.GRU, 1, 1, 2, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
-
-  static void refused(Executable e, String... fragments) {
-    IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, e);
-    for (String f : fragments) {
-      assertTrue(ex.getMessage().contains(f), "message lacks '" + f + "': " + ex.getMessage());
-    }
-  }
 
   @Test
   void aClassIdEqualToTheClassCountIsRefused() {

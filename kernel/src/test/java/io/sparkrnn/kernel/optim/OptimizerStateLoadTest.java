@@ -1,8 +1,7 @@
 package io.sparkrnn.kernel.optim;
 
+import static io.sparkrnn.kernel.testing.Refusals.refused;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -15,15 +14,13 @@ class OptimizerStateLoadTest {
     // Loaded silently, the moments would restart at zero while the bias correction 1 − β^t assumes
     // t = 3 steps of history: the next update would be about (1 − 0.9³)/(1 − 0.9) ≈ 2.7 times too small.
     OptimizerState noMoments = new OptimizerState("adam", 3, Map.of(), Map.of());
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Adam.adam(0.1).load(noMoments));
-    assertTrue(e.getMessage().contains("step 3") && e.getMessage().contains("exp_avg"), e.getMessage());
+    refused(() -> Adam.adam(0.1).load(noMoments), "step 3", "exp_avg");
   }
 
   @Test
   void adamStateWithOnlyOneMomentIsRefused() {
     OptimizerState half = new OptimizerState("adam", 1, Map.of(), Map.of("exp_avg", new float[] {0.1f}));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Adam.adam(0.1).load(half));
-    assertTrue(e.getMessage().contains("exp_avg_sq"), e.getMessage());
+    refused(() -> Adam.adam(0.1).load(half), "exp_avg_sq");
   }
 
   @Test
@@ -40,7 +37,6 @@ class OptimizerStateLoadTest {
   void aMomentumBufferLoadedIntoSgdWithoutMomentumIsRefused() {
     // Accepted, the buffer would be dropped on the floor: plain SGD never reads it.
     OptimizerState withBuffer = new OptimizerState("sgd", 2, Map.of(), Map.of("momentum_buffer", new float[] {0.5f}));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Sgd(0.1).load(withBuffer));
-    assertTrue(e.getMessage().contains("momentum_buffer") && e.getMessage().contains("momentum = 0"), e.getMessage());
+    refused(() -> new Sgd(0.1).load(withBuffer), "momentum_buffer", "momentum = 0");
   }
 }

@@ -24,7 +24,6 @@ class PrepCommandTest {
     assertEquals(0, Main.run("inspect", out.toString()));
   }
 
-
   /** inspect's point: a dataset whose shard fails its checks exits 2 naming the shard, not 0 after the summary. */
   @Test
   void inspectOfADatasetWithADamagedShardExitsTwoNamingIt() throws IOException {

@@ -11,8 +11,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.Split;
 import io.sparkrnn.data.source.AddingSource;
 import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.fs.OutputDir;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.job.executor.Schedule;
@@ -23,10 +26,12 @@ import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.job.sync.BarrierTraining;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
+import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.optim.Adam;
 import io.sparkrnn.model.Checkpoints;
 import io.sparkrnn.model.ModelMetadata;
 import java.io.ByteArrayOutputStream;
@@ -35,8 +40,11 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -145,7 +153,7 @@ class SparkTrainingTest {
     Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
     assertNormwiseClose(expected.values(), trained.values(), REFERENCE_REL_TOL, "one step from --init's weights");
     String metrics = Files.readString(out.resolve("metrics.jsonl"));
-    double firstLoss = ((Number) io.sparkrnn.kernel.io.Json.parseObject(metrics.lines().findFirst().orElseThrow()).get("loss")).doubleValue();
+    double firstLoss = ((Number) Json.parseObject(metrics.lines().findFirst().orElseThrow()).get("loss")).doubleValue();
     double givenLoss = r.gradients().meanLoss();
     assertEquals(givenLoss, firstLoss, REFERENCE_REL_TOL * givenLoss, "step 0's loss is the given model's loss on its batch");
     // and the comparison can fail: the seed's own initialisation has another loss there
@@ -273,10 +281,10 @@ class SparkTrainingTest {
         resumedLog.toString(StandardCharsets.UTF_8));
     assertArrayEquals(modelA, Files.readAllBytes(c.resolve("model.safetensors")), "stopped after 3 steps and resumed");
     // the metrics continue too: one row per step, 1..6, none twice
-    java.util.List<String> rows = Files.readAllLines(c.resolve(TrainingMetrics.FILE));
+    List<String> rows = Files.readAllLines(c.resolve(TrainingMetrics.FILE));
     assertEquals(6, rows.size(), String.join("\n", rows));
     for (int i = 0; i < 6; i++) {
-      assertEquals(i + 1L, ((Number) io.sparkrnn.kernel.io.Json.parseObject(rows.get(i)).get("step")).longValue());
+      assertEquals(i + 1L, ((Number) Json.parseObject(rows.get(i)).get("step")).longValue());
     }
   }
 
@@ -324,11 +332,11 @@ class SparkTrainingTest {
     Trainer.prepare(first, new Configuration(), quiet()).run(sc);
     Path checkpoint = out.resolve("checkpoints").resolve(Checkpoints.fileName(2));
     io.sparkrnn.kernel.io.SafeTensorsFile f = SafeTensors.read(checkpoint);
-    Map<String, Object> trainConfig = new java.util.LinkedHashMap<>(io.sparkrnn.kernel.io.Json.parseObject(f.metadata().get("train_config")));
+    Map<String, Object> trainConfig = new java.util.LinkedHashMap<>(Json.parseObject(f.metadata().get("train_config")));
     assertEquals("jvm", trainConfig.get(Trainer.AUTO_PICKED_KEY), "a GPU-less auto run picks the JVM engine: " + trainConfig);
     trainConfig.put(Trainer.AUTO_PICKED_KEY, "gpu");
     Map<String, String> meta = new java.util.LinkedHashMap<>(f.metadata());
-    meta.put("train_config", io.sparkrnn.kernel.io.Json.write(trainConfig));
+    meta.put("train_config", Json.write(trainConfig));
     Files.write(checkpoint, SafeTensors.toBytes(meta, f.tensors().values()));
     Files.deleteIfExists(checkpoint.resolveSibling("." + checkpoint.getFileName() + ".crc")); // Hadoop's checksum of the old bytes
 
@@ -524,7 +532,7 @@ class SparkTrainingTest {
     m.put("validate-every", "60");
     Trainer.Summary s = Trainer.prepare(m, new Configuration(), quiet()).run(sc);
     String metrics = Files.readString(out.resolve("metrics.jsonl"));
-    double firstLoss = ((Number) io.sparkrnn.kernel.io.Json.parseObject(metrics.lines().findFirst().orElseThrow()).get("loss")).doubleValue();
+    double firstLoss = ((Number) Json.parseObject(metrics.lines().findFirst().orElseThrow()).get("loss")).doubleValue();
     // next-step prediction of sines with amplitude 1: the initial loss is near the signal power 0.5;
     // 60 Adam steps must cut it at least fivefold
     assertTrue(s.finalLoss() < firstLoss / 5, "loss " + firstLoss + " -> " + s.finalLoss());
@@ -747,11 +755,7 @@ class SparkTrainingTest {
 
   @Test
   void epochsCountFullBatchesTimesTheWindowsOfEach() throws IOException {
-    int training = 0;
-    for (io.sparkrnn.data.ShardInfo s : Dataset.open(sine, new Configuration()).manifest().shards()) {
-      training += s.split() == io.sparkrnn.data.Split.TRAIN ? s.batch() : 0;
-    }
-    assertEquals(SINE_TRAINING_SEQUENCES, training, "the fixture");
+    assertEquals(SINE_TRAINING_SEQUENCES, Dataset.open(sine, new Configuration()).manifest().sequences(Split.TRAIN), "the fixture");
     Map<String, String> m = sineConfig(tmp.resolve("epochs-unused").toUri().toString());
     m.put("steps", "0");
     m.put("epochs", "2");
@@ -767,12 +771,7 @@ class SparkTrainingTest {
   @Test
   void resumingWithSettingsThatChangeTheBitsIsRefusedNamingEachKey() throws IOException {
     Path out = tmp.resolve("resume-other-settings");
-    Map<String, String> first = sineConfig(out.toUri().toString());
-    Trainer t = Trainer.prepare(first, new Configuration(), quiet());
-    // a checkpoint after step 2 of this configuration, written directly (no training needed to refuse it)
-    Params p = Params.initialize(t.model(), 42);
-    new Checkpoints(new io.sparkrnn.fs.OutputDir(out.toUri().toString(), new Configuration())).save(2, p,
-        new io.sparkrnn.kernel.optim.Adam(0.02, 0.9, 0.999, 1e-8, 0, false).state(), null, null, t.config().toMap());
+    checkpointAfterStep2(sineConfig(out.toUri().toString()));
     String[][] changes = {{"seed", "43"}, {"batch", "16"}, {"lr", "0.03"}, {"hidden-size", "9"}, {"optimizer", "sgd"},
         {"clip-norm", "1"}, {"virtual-partitions", "8"}};
     for (String[] change : changes) {
@@ -788,9 +787,7 @@ class SparkTrainingTest {
     Path cosine = tmp.resolve("resume-other-length");
     Map<String, String> annealed = sineConfig(cosine.toUri().toString());
     annealed.put("lr-schedule", "cosine");
-    new Checkpoints(new io.sparkrnn.fs.OutputDir(cosine.toUri().toString(), new Configuration())).save(2, p,
-        new io.sparkrnn.kernel.optim.Adam(0.02, 0.9, 0.999, 1e-8, 0, false).state(), null, null,
-        Trainer.prepare(annealed, new Configuration(), quiet()).config().toMap());
+    checkpointAfterStep2(annealed);
     annealed.put("resume", "true");
     annealed.put("steps", "8");
     Trainer longer = Trainer.prepare(annealed, new Configuration(), quiet());
@@ -807,6 +804,13 @@ class SparkTrainingTest {
     assertEquals(3, Trainer.prepare(rest, new Configuration(), quiet()).run(sc).steps());
   }
 
+  /** A checkpoint after step 2 of the job {@code config} describes, written directly: refusing a resume needs no training. */
+  static void checkpointAfterStep2(Map<String, String> config) throws IOException {
+    Trainer t = Trainer.prepare(config, new Configuration(), quiet());
+    new Checkpoints(new OutputDir(config.get("out"), new Configuration())).save(2, Params.initialize(t.model(), 42),
+        new Adam(0.02, 0.9, 0.999, 1e-8, 0, false).state(), null, null, t.config().toMap());
+  }
+
   /** The loss of weights that agree with the hand-made ones to {@link #REFERENCE_REL_TOL} (step sums added in another order). */
   static final double VALIDATION_REL_TOL = 1e-5;
 
@@ -821,9 +825,9 @@ class SparkTrainingTest {
 
     // the validation split, one batch per shard, and the weights after each step by plain SGD in the reference engine
     Dataset ds = trainer.dataset();
-    java.util.List<Batch> validation = new java.util.ArrayList<>();
-    for (io.sparkrnn.data.ShardInfo s : ds.manifest().shards()) {
-      if (s.split() == io.sparkrnn.data.Split.VALIDATION) {
+    List<Batch> validation = new ArrayList<>();
+    for (ShardInfo s : ds.manifest().shards()) {
+      if (s.split() == Split.VALIDATION) {
         validation.add(ds.read(s));
       }
     }
@@ -843,11 +847,11 @@ class SparkTrainingTest {
       }
       expected[step + 1] = sum / count;
     }
-    java.util.List<String> rows = Files.readAllLines(out.resolve(TrainingMetrics.FILE));
+    List<String> rows = Files.readAllLines(out.resolve(TrainingMetrics.FILE));
     assertEquals(3, rows.size(), String.join("\n", rows));
     assertFalse(rows.get(0).contains("val_loss"), "no validation after step 1: " + rows.get(0));
     for (int step : new int[] {2, 3}) { // every 2 steps, and at the end
-      Object val = io.sparkrnn.kernel.io.Json.parseObject(rows.get(step - 1)).get("val_loss");
+      Object val = Json.parseObject(rows.get(step - 1)).get("val_loss");
       assertTrue(val instanceof Number, "step " + step + ": " + rows.get(step - 1));
       assertEquals(expected[step], ((Number) val).doubleValue(), VALIDATION_REL_TOL * expected[step], "validation loss after step " + step);
     }
@@ -866,11 +870,11 @@ class SparkTrainingTest {
     shorter.put("checkpoint-every", "0"); // only the final checkpoint, after step 2
     Trainer.prepare(shorter, new Configuration(), quiet()).run(sc);
 
-    java.util.List<String> names;
-    try (java.util.stream.Stream<Path> s = Files.list(three.resolve("checkpoints"))) {
+    List<String> names;
+    try (Stream<Path> s = Files.list(three.resolve("checkpoints"))) {
       names = s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("step-")).sorted().toList();
     }
-    assertEquals(java.util.List.of(Checkpoints.fileName(2), Checkpoints.fileName(3)), names);
+    assertEquals(List.of(Checkpoints.fileName(2), Checkpoints.fileName(3)), names);
     Path periodic = three.resolve("checkpoints").resolve(Checkpoints.fileName(2));
     assertEquals("2", SafeTensors.read(periodic).metadata().get("completed_steps"));
     // weights and Adam's moments after 2 steps, as the 2-step run ends with them

@@ -40,4 +40,19 @@ class OutputDirTest {
     assertEquals(List.of(".step-0000000020.safetensors.crc", "step-0000000020.safetensors"), names(dir));
     assertEquals(0, out.removeStaleTemporaries(Checkpoints.DIR));
   }
+
+  /** list's contract: files of the folder matching prefix*suffix, sorted; other suffixes, folders and temporaries left out. */
+  @Test
+  void listNamesTheFilesWithThePrefixAndSuffixSortedAndNothingElse() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("run").resolve("sub"));
+    for (String n : new String[] {"step-2.safetensors", "step-10.safetensors", "step-1.safetensors.bak", "step-3.json", "other.safetensors",
+        ".step-4.safetensors.tmp-0f8f3a6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"}) {
+      Files.writeString(dir.resolve(n), n);
+    }
+    Files.createDirectories(dir.resolve("step-5.safetensors"));
+    OutputDir out = new OutputDir(tmp.resolve("run").toUri().toString(), new Configuration());
+    // sorted as strings: "step-10" before "step-2"
+    assertEquals(List.of("step-10.safetensors", "step-2.safetensors"), out.list("sub", "step-", ".safetensors"));
+    assertEquals(List.of(), out.list("missing", "step-", ".safetensors"), "a missing folder lists nothing");
+  }
 }

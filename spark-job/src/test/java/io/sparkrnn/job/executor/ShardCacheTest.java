@@ -113,6 +113,57 @@ class ShardCacheTest {
     assertEquals(misses + 1, cache.stats(3).misses(), "shard 1, planned nowhere, was evicted");
   }
 
+  /**
+   * A shard read at the next step and again later ranks by its soonest use: plan steps {2}, {1},
+   * {0}, {1} with shards 0 and 1 held and room for two gives 1 rank 1 and 0 rank 2, so reading 2
+   * evicts 0 (Belady: the one used furthest ahead), and 1 is still a hit.
+   */
+  @Test
+  void aShardPlannedSeveralTimesRanksByItsSoonestUse() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    ShardCache cache = new ShardCache(2 * shardBytes(ds));
+    cache.get(8, ds, 0);
+    cache.get(8, ds, 1);
+    cache.plan(8, "0", ds, List.of(new int[] {2}, new int[] {1}, new int[] {0}, new int[] {1}));
+    cache.get(8, ds, 2);
+    long misses = cache.stats(8).misses();
+    cache.get(8, ds, 1);
+    assertEquals(misses, cache.stats(8).misses(), "shard 1, needed at the next step, was kept");
+    cache.get(8, ds, 0);
+    assertEquals(misses + 1, cache.stats(8).misses(), "shard 0, needed two steps ahead, was evicted");
+  }
+
+  /**
+   * Two tasks of one run plan at once; a shard either needs soon is kept. Task a reads 0 two steps
+   * ahead, task b one step ahead and 1 two steps ahead: merged, 0 ranks 1 and 1 ranks 2, so 1 goes.
+   */
+  @Test
+  void eachShardRanksByTheSoonestUseOfAnyTask() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    ShardCache cache = new ShardCache(2 * shardBytes(ds));
+    cache.get(9, ds, 0);
+    cache.get(9, ds, 1);
+    cache.plan(9, "a", ds, List.of(new int[] {2}, new int[] {5}, new int[] {0}));
+    cache.plan(9, "b", ds, List.of(new int[] {2}, new int[] {0}, new int[] {1}));
+    cache.get(9, ds, 2);
+    long misses = cache.stats(9).misses();
+    cache.get(9, ds, 0);
+    assertEquals(misses, cache.stats(9).misses(), "shard 0, which task b reads next, was kept");
+  }
+
+  /** "A shard bigger than the whole cache is read through": one exactly the bound's size is kept. */
+  @Test
+  void aShardExactlyTheSizeOfTheCacheIsKept() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    long one = shardBytes(ds);
+    ShardCache cache = new ShardCache(one);
+    Batch first = cache.get(6, ds, 0);
+    assertSame(first, cache.get(6, ds, 0), "the second ask is a hit");
+    assertEquals(one, cache.held());
+    assertEquals(0, cache.stats(6).uncached());
+    assertEquals(1, cache.stats(6).misses());
+  }
+
   @Test
   void prefetchReadsTheNextStepInTheBackground() throws Exception {
     Dataset ds = sine(tmp.resolve("d"), 1, false);
@@ -153,6 +204,7 @@ class ShardCacheTest {
     assertEquals(0, ShardCache.Size.parse("shard-cache", "0").resolve(1000));
     assertEquals(250, ShardCache.Size.parse("shard-cache", "25%").resolve(1000));
     assertEquals("25%", ShardCache.Size.parse("shard-cache", "25%").toString());
+    assertEquals(900, ShardCache.Size.parse("shard-cache", "90%").resolve(1000), "at most 90%: 90% itself is allowed");
     for (String bad : new String[] {"lots", "-1g", "5x", "", "95%"}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ShardCache.Size.parse("shard-cache", bad));
       assertTrue(e.getMessage().startsWith("shard-cache: "), e.getMessage());

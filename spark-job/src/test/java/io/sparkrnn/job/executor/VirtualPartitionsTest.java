@@ -66,6 +66,8 @@ class VirtualPartitionsTest {
   void moreTasksThanVirtualPartitionsAndMoreVirtualPartitionsThanSequencesAreRefused() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new VirtualPartitions(8, 4).requireTasks(5));
     assertTrue(e.getMessage().startsWith("partitions: 5 tasks but virtual-partitions is 4"), e.getMessage());
+    new VirtualPartitions(8, 4).requireTasks(4); // as many tasks as virtual partitions: one each
+    VirtualPartitions.requireTasks(8, 8, 8);
     e = assertThrows(IllegalArgumentException.class, () -> new VirtualPartitions(8, 9));
     assertTrue(e.getMessage().startsWith("virtual-partitions: must be in [1, batch = 8], found 9"), e.getMessage());
   }

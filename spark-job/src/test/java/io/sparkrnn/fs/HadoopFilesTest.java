@@ -1,0 +1,46 @@
+package io.sparkrnn.fs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The one atomic write replaces an existing file and leaves no temporary; reads name what is wrong. */
+class HadoopFilesTest {
+  @TempDir Path tmp;
+
+  @Test
+  void aWriteReplacesAnExistingFileAndLeavesOnlyItBehind() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("d"));
+    Path f = dir.resolve("report.md");
+    Files.writeString(f, "an earlier, longer report");
+    Configuration conf = new Configuration();
+    HadoopFiles.write(f.toString(), "new".getBytes(StandardCharsets.UTF_8), conf);
+    assertEquals("new", Files.readString(f));
+    assertEquals("new", new String(HadoopFiles.read(f.toString(), conf), StandardCharsets.UTF_8));
+    try (var s = Files.list(dir)) {
+      // the file (and a checksum of it, where the file system keeps one): no ".report.md.tmp-UUID"
+      assertEquals(List.of("report.md"), s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".crc")).sorted().toList());
+    }
+  }
+
+  @Test
+  void readingAMissingFileOrADirectoryNamesIt() throws IOException {
+    Configuration conf = new Configuration();
+    String missing = tmp.resolve("none.safetensors").toString();
+    FileNotFoundException e = assertThrows(FileNotFoundException.class, () -> HadoopFiles.read(missing, conf));
+    assertEquals(missing + ": no such file", e.getMessage());
+    String dir = tmp.toString();
+    IOException d = assertThrows(IOException.class, () -> HadoopFiles.read(dir, conf));
+    assertTrue(d.getMessage().startsWith(dir + ": is a directory"), d.getMessage());
+  }
+}

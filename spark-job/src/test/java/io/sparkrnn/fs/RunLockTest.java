@@ -1,0 +1,94 @@
+package io.sparkrnn.fs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.BadInputException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The run lock outside YARN, on this host: the owner is a live process of its own (not this JVM,
+ * which HostileUseTest uses), and close removes the lock only while it is still this run's.
+ */
+class RunLockTest {
+  @TempDir Path tmp;
+
+  private static PrintStream quiet() {
+    return new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+  }
+
+  private static String host() throws IOException {
+    return java.net.InetAddress.getLocalHost().getHostName();
+  }
+
+  /**
+   * A lock written by a process that still runs: it started before it wrote its lock, so its pid
+   * is not a reused one. The lock's start time is ten minutes after now: the process start time
+   * Java reads on Linux is boot time (whole seconds) plus clock ticks, so it can land a second or
+   * so either side of the real start; the margin keeps "started before its lock" true.
+   */
+  @Test
+  void aLockOfALiveProcessOfThisHostIsRefusedAndKept() throws Exception {
+    Process owner = new ProcessBuilder("sleep", "600").start();
+    try {
+      Path out = Files.createDirectories(tmp.resolve("run"));
+      String text = "host=" + host() + "\npid=" + owner.pid() + "\nstarted=" + Instant.now().plusSeconds(600) + "\n";
+      Files.writeString(out.resolve(RunLock.NAME), text);
+      BadInputException e = assertThrows(BadInputException.class,
+          () -> RunLock.acquire(out.toString(), new Configuration(), quiet(), null));
+      assertTrue(e.getMessage().contains("is held by pid " + owner.pid() + " on host " + host()), e.getMessage());
+      assertEquals(text, Files.readString(out.resolve(RunLock.NAME)), "the live owner's lock is untouched");
+    } finally {
+      owner.destroyForcibly().waitFor();
+    }
+  }
+
+  /** A dead owner's lock is taken over through a uniquely named copy that goes too: only this run's lock is left. */
+  @Test
+  void aDeadOwnersLockIsTakenOverLeavingNothingButTheNewLock() throws Exception {
+    Process gone = new ProcessBuilder("true").start();
+    gone.waitFor();
+    Path out = Files.createDirectories(tmp.resolve("run"));
+    Files.writeString(out.resolve(RunLock.NAME), "host=" + host() + "\npid=" + gone.pid() + "\nstarted=" + Instant.now() + "\n");
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    try (RunLock lock = RunLock.acquire(out.toString(), new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8), null)) {
+      assertTrue(log.toString(StandardCharsets.UTF_8).contains("which is no longer running; taking the lock over"), log.toString(StandardCharsets.UTF_8));
+      try (var s = Files.list(out)) {
+        assertEquals(java.util.List.of(RunLock.NAME), s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".crc")).toList(),
+            "the stale lock's copy (" + RunLock.NAME + ".stale-UUID) was left");
+      }
+      assertTrue(Files.readString(out.resolve(RunLock.NAME)).contains("pid=" + ProcessHandle.current().pid() + "\n"));
+    }
+  }
+
+  @Test
+  void closeRemovesTheLockOnlyWhileItIsStillThisRuns() throws IOException {
+    Path out = tmp.resolve("run");
+    Configuration conf = new Configuration();
+    RunLock lock = RunLock.acquire(out.toString(), conf, quiet(), null);
+    assertTrue(Files.exists(out.resolve(RunLock.NAME)));
+    // another run took it over meanwhile (this one was judged stale): its lock is not ours to remove
+    String theirs = "host=elsewhere.example\npid=4242\nstarted=2026-12-05T04:39:31Z\n";
+    Files.writeString(out.resolve(RunLock.NAME), theirs);
+    lock.close();
+    assertTrue(Files.exists(out.resolve(RunLock.NAME)), "close removed another run's lock");
+    assertEquals(theirs, Files.readString(out.resolve(RunLock.NAME)), "close removed another run's lock");
+
+    Files.delete(out.resolve(RunLock.NAME));
+    try (RunLock again = RunLock.acquire(out.toString(), conf, quiet(), null)) {
+      assertTrue(Files.exists(out.resolve(RunLock.NAME)));
+    }
+    assertFalse(Files.exists(out.resolve(RunLock.NAME)), "close removes this run's own lock");
+  }
+}

@@ -1,0 +1,72 @@
+package io.sparkrnn.fs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.BadInputException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The class comment's contract, without Spark: a target holding other files and no marker is not
+ * an earlier result and is neither replaced nor touched; an earlier result is replaced whole at
+ * publish, with nothing left beside it.
+ */
+class StagedDirectoryTest {
+  static final String MARKER = "predictions.json";
+  static final Set<String> NAMES = Set.of(MARKER, "shard-00000.safetensors");
+  @TempDir Path tmp;
+
+  private static PrintStream quiet() {
+    return new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+  }
+
+  /** The names in a directory, sorted (hidden ones included: a staging or .old directory left behind shows). */
+  private static List<String> names(Path dir) throws IOException {
+    try (var s = Files.list(dir)) {
+      return s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".crc")).sorted().toList();
+    }
+  }
+
+  @Test
+  void aDirectoryWithOtherFilesAndNoMarkerIsRefusedAndLeftAsItWas() throws IOException {
+    Path parent = Files.createDirectories(tmp.resolve("outs"));
+    Path users = Files.createDirectories(parent.resolve("thesis"));
+    Files.writeString(users.resolve("chapter-1.tex"), "not ours");
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> StagedDirectory.begin(users.toString(), new Configuration(), MARKER, NAMES, quiet()));
+    assertTrue(e.getMessage().contains("holds 1 entries but no " + MARKER) && e.getMessage().contains("refusing to replace it"),
+        e.getMessage());
+    assertEquals(List.of("chapter-1.tex"), names(users), "the user's directory is untouched");
+    assertEquals("not ours", Files.readString(users.resolve("chapter-1.tex")));
+    assertEquals(List.of("thesis"), names(parent), "no staging directory beside it");
+  }
+
+  @Test
+  void anEarlierResultIsReplacedWholeAtPublishWithNothingLeftBeside() throws IOException {
+    Path parent = Files.createDirectories(tmp.resolve("outs"));
+    Path out = Files.createDirectories(parent.resolve("pred"));
+    Files.writeString(out.resolve(MARKER), "old");
+    Files.writeString(out.resolve("shard-00000.safetensors"), "old shard");
+    Configuration conf = new Configuration();
+    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet())) {
+      assertEquals(List.of("shard-00000.safetensors"), names(out), "the earlier marker goes at the start");
+      HadoopFiles.write(staged.uri() + "/" + MARKER, "new".getBytes(StandardCharsets.UTF_8), conf);
+      assertEquals("old shard", Files.readString(out.resolve("shard-00000.safetensors")), "nothing replaced before publish");
+      staged.publish();
+    }
+    assertEquals(List.of(MARKER), names(out), "the new result alone: the earlier shard went with the earlier result");
+    assertEquals("new", Files.readString(out.resolve(MARKER)));
+    assertEquals(List.of("pred"), names(parent), "no staging or earlier directory beside it");
+  }
+}

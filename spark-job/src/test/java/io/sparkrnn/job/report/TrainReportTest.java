@@ -1,0 +1,50 @@
+package io.sparkrnn.job.report;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.fs.OutputDir;
+import io.sparkrnn.job.TrainConfig;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** report.md's result table gives the last values of the run the metrics hold, not earlier ones. */
+class TrainReportTest {
+  @TempDir Path tmp;
+
+  @Test
+  void theFinalLossesAreThoseOfTheLastRowsThatHaveThem() throws IOException {
+    TrainingMetrics m = new TrainingMetrics();
+    // validated at steps 2 and 3, closed-loop at step 2 only; the training loss falls each step
+    m.add(1, 0, 0.75, 1, 100, 10, null, null, null);
+    m.add(2, 0, 0.5, 1, 100, 10, 0.625, null, 0.875);
+    m.add(3, 0, 0.25, 1, 100, 10, 0.375, null, null);
+    for (int i = 0; i < 3; i++) {
+      m.addTiming(10_000_000L, 5_000_000L, 1_000_000L, 1_000_000L);
+    }
+    Map<String, String> given = new HashMap<>();
+    given.put("data", "file:///tmp/none");
+    given.put("out", tmp.toUri().toString());
+    TrainConfig config = TrainConfig.parse(given, null);
+    ModelConfig model = new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE);
+    OutputDir out = new OutputDir(tmp.toUri().toString(), new Configuration());
+    TrainReport.write(out, config, model, m, Set.of("JVM engine"), null, 100, 1, null, "local[1]", Map.of());
+    String md = Files.readString(tmp.resolve("report.md"));
+    assertTrue(md.contains("| steps | 3 |\n"), md);
+    assertTrue(md.contains("| final training loss | 0.25 |\n"), md);
+    assertTrue(md.contains("| final validation loss | 0.375 |\n"), "step 3's, not step 2's 0.625: " + md);
+    assertTrue(md.contains("| final closed-loop loss | 0.875 |\n"), "step 2's, the only one: " + md);
+    assertTrue(md.contains("- JVM engine\n"), md);
+    assertTrue(Files.size(tmp.resolve("loss.png")) > 0, "loss.png written");
+  }
+}

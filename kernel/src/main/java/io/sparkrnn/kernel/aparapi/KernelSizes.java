@@ -15,15 +15,20 @@ import io.sparkrnn.kernel.BadInputException;
  *   <li>GPU: TM = 32, TN = 64 (64 items, two 32-wide warps; 16 × 32 and 16 items where a group
  *       may hold fewer than 64): small tiles, so that a per-step product of B = 64 rows by
  *       GH = 1024 columns makes 32 work-groups rather than 16; TK the largest of 32, 16, 8 whose
- *       tiles fit a quarter of the local memory, so that several groups share an SM.</li>
+ *       tiles fit a quarter of the local memory, so that several groups share an SM, but never
+ *       below the TK whose (TM + TN)·TK floats hold the C tile ({@link #leastTileK}: 32 for 32 × 64),
+ *       which then takes more than a quarter (12 KiB of a 32 KiB device: ARM Mali, Adreno).</li>
  *   <li>OpenCL CPU (PoCL): TM = TN = 64 (128 items; PoCL runs the items of a group as a loop, one
  *       group per core at a time); local memory is ordinary cached memory there, so TK as large as
- *       fits an eighth of it, at most 256 (the tiles then stay within L2: 128 KiB).</li>
+ *       fits an eighth of it, at most 256 (the tiles then stay within L2: 128 KiB), and at least 32
+ *       (16 KiB, more than an eighth of a runtime that reports 32 KiB, as Intel's CPU runtime does).</li>
  *   <li>The Java thread pool: a work item is a thread and a barrier a rendezvous, so 8 items
  *       (TM = 8, TN = 32) and TK = 64.</li>
  * </ul>
  * The items per group stay within the device's maximum work-group size (at most 256) and, where
- * that allows 8 or more, a multiple of 8 (the preferred multiple of PoCL; NVIDIA's warp is 32).
+ * that allows 8 or more, a multiple of 8 (the preferred multiple of PoCL; NVIDIA's warp is 32). A
+ * device whose local memory cannot hold even the least TK's tiles gets a smaller tile (halved as
+ * for the work-group limit); one that cannot hold a 4 × 8 tile's is refused, naming its local memory.
  *
  * @param elementwise local size of the pointwise ops (one item per element)
  * @param tileM rows of C per work-group, a multiple of 4
@@ -60,25 +65,54 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
     int max = Math.max(1, Math.min(maxWorkGroupSize, 256));
     int tm = gpu ? (max >= 64 ? 32 : 16) : (max >= 128 ? 64 : 32);
     int tn = gpu ? 2 * tm : tm;
-    while (items(tm, tn) > max) {
+    // halve until the group fits the device's work-group limit, then until its smallest local tile
+    // fits the device's local memory (a device below OpenCL's 32 KiB minimum, or one reporting less)
+    while (items(tm, tn) > max || (tm + tn > BpttKernel.MICRO_M + BpttKernel.MICRO_N
+        && TILE_BYTES * (tm + tn) * leastTileK(tm, tn) > localMemBytes)) {
       if (tn / BpttKernel.MICRO_N >= tm / BpttKernel.MICRO_M && tn > BpttKernel.MICRO_N) {
         tn /= 2;
       } else {
         tm /= 2;
       }
     }
-    return gpu ? new KernelSizes(Math.min(128, max), tm, tn, largestTileK(localMemBytes / 4, tm, tn, 32, 8), localMemBytes)
-        : new KernelSizes(Math.min(64, max), tm, tn, largestTileK(localMemBytes / 8, tm, tn, 256, 8), localMemBytes);
+    if (TILE_BYTES * (tm + tn) * leastTileK(tm, tn) > localMemBytes) {
+      throw new BadInputException("the OpenCL " + (gpu ? "GPU" : "CPU device") + " reports " + localMemBytes
+          + " bytes of local memory; its smallest product tile (" + tm + " x " + tn + ") needs "
+          + TILE_BYTES * (tm + tn) * leastTileK(tm, tn) + ". Choose --device jvm");
+    }
+    return gpu ? new KernelSizes(Math.min(128, max), tm, tn, tileK(localMemBytes, 4, tm, tn, 32), localMemBytes)
+        : new KernelSizes(Math.min(64, max), tm, tn, tileK(localMemBytes, 8, tm, tn, 256), localMemBytes);
   }
+
+  /** Bytes of a float in the local tile array. */
+  private static final long TILE_BYTES = 4;
 
   private static int items(int tileM, int tileN) {
     return tileM / BpttKernel.MICRO_M * (tileN / BpttKernel.MICRO_N);
   }
 
-  /** The largest power of two in [lowest, highest] with (TM + TN)·TK floats ≤ budget bytes; lowest if none fits. */
-  private static int largestTileK(long budgetBytes, int tileM, int tileN, int highest, int lowest) {
-    int k = highest;
-    while (k > lowest && 4L * (tileM + tileN) * k > budgetBytes) {
+  /**
+   * The smallest TK the kernel can use with a TM × TN tile: a power of two, at least 8, with
+   * (TM + TN)·TK ≥ TM·TN, since the local array that stages A and B also holds the C tile at the end
+   * (32 × 64 → 32, since 96·16 < 2048; 64 × 64 → 32; 16 × 32 → 16).
+   */
+  static int leastTileK(int tileM, int tileN) {
+    int k = 8;
+    while ((long) (tileM + tileN) * k < (long) tileM * tileN) {
+      k *= 2;
+    }
+    return k;
+  }
+
+  /**
+   * The largest power of two TK in [{@link #leastTileK}, highest] whose (TM + TN)·TK floats fit
+   * 1/share of the local memory, so that several groups share a compute unit; where none does, the
+   * least TK (the caller has checked that its tiles fit the whole local memory).
+   */
+  private static int tileK(long localMemBytes, int share, int tileM, int tileN, int highest) {
+    int least = leastTileK(tileM, tileN);
+    int k = Math.max(highest, least);
+    while (k > least && TILE_BYTES * (tileM + tileN) * k > localMemBytes / share) {
       k /= 2;
     }
     return k;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.Fixtures;
@@ -252,6 +253,53 @@ class TiledKernelTest {
         KernelSizes.forOpenCl(true, 1024, 48 * 1024).describe(), "a GPU");
     assertEquals("tiles 64x64 k 128 (128 items), pointwise 64 items, local memory 512 KiB",
         KernelSizes.forOpenCl(false, 4096, 512 * 1024).describe(), "PoCL");
+  }
+
+  /**
+   * The class comment's rules where they bite: a GPU's TK is the largest of 32, 16, 8 whose tiles
+   * fit a quarter of its local memory, and below the usual group size the tile halves its wider
+   * side first.
+   */
+  @Test
+  void tileKFitsAQuarterOfAGpusLocalMemoryAndTheWiderSideHalvesFirst() {
+    // a GPU allowing 32 items: the 16 × 32 tile ((16/4)·(32/8) = 16 items). 16 KiB of local memory, a
+    // quarter 4096 bytes: (16 + 32)·TK floats = 192·TK bytes fit for TK = 16 (3072), not 32 (6144)
+    KernelSizes small = KernelSizes.forOpenCl(true, 32, 16 * 1024);
+    assertEquals(16, small.tileM(), small.describe());
+    assertEquals(32, small.tileN(), small.describe());
+    assertEquals(16, small.tileK(), small.describe());
+    // a GPU allowing 8 items: the 16 × 32 tile has 16; its wider side, the 32 columns, halves first:
+    // 16 × 16, (16/4)·(16/8) = 8 items
+    KernelSizes eight = KernelSizes.forOpenCl(true, 8, 48 * 1024);
+    assertEquals(16, eight.tileM(), eight.describe());
+    assertEquals(16, eight.tileN(), eight.describe());
+  }
+
+  /**
+   * A device with less local memory than the usual tiles were sized for. A 32 × 64 tile needs
+   * TK ≥ 32·64 / (32 + 64) ≈ 21.3 for its C tile (so 32) and a 64 × 64 one TK ≥ 32; the "quarter"
+   * (GPU) and "eighth" (CPU) shares of 32 KiB (ARM Mali, Adreno; Intel's CPU runtime) would give 16
+   * and 8, which the constructor refused (an audit found it: every such device got no sizes at all).
+   * The least TK's tiles fit the whole 32 KiB: 96·32·4 = 12 KiB and 128·32·4 = 16 KiB. With 8 KiB the
+   * GPU's 32 × 64 tile does not fit, so its wider side halves: 32 × 32 needs TK ≥ 16, 64·16·4 = 4 KiB.
+   * 100 bytes hold no tile at all (4 × 8 × 8: 12·8·4 = 384 bytes): refused naming the local memory.
+   */
+  @Test
+  void aDeviceWithLessLocalMemoryGetsTilesThatFitIt() {
+    assertEquals("tiles 32x64 k 32 (64 items), pointwise 128 items, local memory 32 KiB",
+        KernelSizes.forOpenCl(true, 1024, 32 * 1024).describe(), "a GPU with 32 KiB");
+    assertEquals("tiles 64x64 k 32 (128 items), pointwise 64 items, local memory 32 KiB",
+        KernelSizes.forOpenCl(false, 4096, 32 * 1024).describe(), "a CPU device with 32 KiB");
+    assertEquals("tiles 32x32 k 16 (32 items), pointwise 128 items, local memory 8 KiB",
+        KernelSizes.forOpenCl(true, 1024, 8 * 1024).describe(), "a GPU with 8 KiB");
+    for (long local : new long[] {32 * 1024, 8 * 1024, 2 * 1024, 384}) {
+      for (boolean gpu : new boolean[] {true, false}) {
+        KernelSizes sizes = KernelSizes.forOpenCl(gpu, gpu ? 1024 : 4096, local);
+        assertTrue(sizes.localFloats() * 4L <= local, sizes.describe());
+      }
+    }
+    BadInputException e = assertThrows(BadInputException.class, () -> KernelSizes.forOpenCl(true, 1024, 100));
+    assertTrue(e.getMessage().contains("reports 100 bytes of local memory") && e.getMessage().contains("--device jvm"), e.getMessage());
   }
 
   /**

@@ -123,6 +123,18 @@ class SignalChainingTest {
     assertTrue(allowed.contains("(OpenCL without chained signal handlers, -Dsparkrnn.opencl.unchained=allow)"), allowed);
   }
 
+  /**
+   * Only {@code -Dsparkrnn.opencl.unchained=allow} lets OpenCL start unchained (SignalChaining's
+   * class comment), not any value; and a driver list ($OCL_ICD_FILENAMES) naming only PoCL is no
+   * GPU's driver (gpuDriverRegistered's javadoc), so the refusal is logged at INFO, not WARNING.
+   */
+  @Test
+  void anotherValueThanAllowDoesNotStartOpenClAndAPoclOnlyDriverListIsNoGpu() throws IOException, InterruptedException {
+    String refused = runChild(java.util.Map.of("OCL_ICD_FILENAMES", "libpocl.so.2"), "-D" + SignalChaining.ALLOW_PROPERTY + "=yes");
+    assertTrue(refused.contains("available=[JVM]"), refused);
+    assertTrue(refused.contains("logged INFO: OpenCL was not initialised"), refused);
+  }
+
   /** The child's output (stdout and stderr): what {@link Child} printed and the warnings it logged. */
   private static String runChild(java.util.Map<String, String> env, String... jvmOptions) throws IOException, InterruptedException {
     List<String> command = new ArrayList<>();

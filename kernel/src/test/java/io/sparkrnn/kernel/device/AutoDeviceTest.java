@@ -290,6 +290,41 @@ class AutoDeviceTest {
     }
   }
 
+  /** The median of an even count is the mean of the middle two (the textbook definition, as the javadoc says). */
+  @Test
+  void theMedianOfAnEvenCountIsTheMeanOfTheMiddleTwo() {
+    // sorted: 1, 2, 3, 10: the middle two are 2 and 3, their mean 2.5
+    assertEquals(2.5, AutoDevice.median(new double[] {10, 1, 3, 2}), 0);
+    // sorted: 1, 2, 9: the middle one
+    assertEquals(2.0, AutoDevice.median(new double[] {9, 2, 1}), 0);
+  }
+
+  /**
+   * What changes an engine's rate keys the cache apart: forward passes against training steps
+   * (MeasuredEngine: "forward calls are timed as forward calls and training calls as training
+   * calls"), the count of virtual partitions (choose's javadoc: "an engine may work per group, so
+   * the count changes its rate"; one group is the same call as none) and the tasks that share an
+   * executor's GPU. Read from Choice.shape, the key; with no GPU nothing is timed, with one each
+   * distinct key is timed on a tiny shape.
+   */
+  @Test
+  void forwardPassesVirtualPartitionsAndTasksKeyTheCacheApart() {
+    var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.GRU, 1, 2, 8, 1,
+        io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    String training = AutoDevice.choose(config, 4, 5, 1, false, 1, 1, 0.02, null).shape();
+    String forward = AutoDevice.choose(config, 4, 5, 1, true, 1, 1, 0.02, null).shape();
+    String oneGroup = AutoDevice.choose(config, 4, 5, 1, false, 1, 1, 0.02, new int[] {0, 4}).shape();
+    String twoGroups = AutoDevice.choose(config, 4, 5, 1, false, 1, 1, 0.02, new int[] {0, 2, 4}).shape();
+    String fourTasks = AutoDevice.choose(config, 4, 5, 1, false, 1, 4, 0.02, null).shape();
+    assertFalse(forward.equals(training), "forward and training share a key: " + forward);
+    assertEquals(training, oneGroup, "one group is the ungrouped call");
+    assertFalse(twoGroups.equals(training), "two virtual partitions share the ungrouped key: " + twoGroups);
+    assertFalse(fourTasks.equals(training), "4 tasks an executor share the 1-task key: " + fourTasks);
+    for (String key : List.of(training, forward, twoGroups, fourTasks)) {
+      assertTrue(key.endsWith(" on " + AutoDevice.host()) || key.contains(" on " + AutoDevice.host() + ","), "the host: " + key);
+    }
+  }
+
   @Test
   void theCacheKeyNamesShapeAndHost() {
     var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM, 2, 3, 64, 1,

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.aparapi.device.JavaDevice;
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
@@ -77,6 +78,36 @@ class EnginesTest {
     if (!Devices.available().contains(DeviceChoice.GPU)) {
       assertEquals("no gpu device", Engines.whyNotUsable(DeviceChoice.GPU));
     }
+  }
+
+  /**
+   * describeKernel says what a kernel engine resolves to (class comment): jvm is the JVM engine;
+   * auto is the JVM engine where there is no OpenCL GPU, and the timed pick of the GPU's engine
+   * and the JVM engine where there is one.
+   */
+  @Test
+  void describeKernelSaysWhatAutoResolvesToOnThisHost() {
+    assertTrue(Engines.describeKernel("jvm").startsWith("JVM engine"), Engines.describeKernel("jvm"));
+    String auto = Engines.describeKernel("auto");
+    if (Devices.available().contains(DeviceChoice.GPU)) {
+      assertTrue(auto.startsWith("the faster of aparapi on "), auto);
+    } else {
+      assertTrue(auto.startsWith("JVM engine"), auto);
+    }
+  }
+
+  /** The reference engine goes with auto, jvm or no device; any other device beside it is refused, naming it. */
+  @Test
+  void onlyAutoOrJvmGoWithTheReferenceEngine() {
+    for (String device : new String[] {null, "auto", "jvm", "JVM"}) {
+      Engines.requireDeviceApplies("reference", device);
+    }
+    for (String device : new String[] {"gpu", "cpu-opencl"}) {
+      io.sparkrnn.kernel.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+          io.sparkrnn.kernel.BadInputException.class, () -> Engines.requireDeviceApplies("reference", device));
+      assertTrue(e.getMessage().startsWith("--device " + device + " applies to --engine kernel"), e.getMessage());
+    }
+    Engines.requireDeviceApplies("kernel", "gpu");
   }
 
   private static ResolvedDevice openClCpu() {

@@ -213,6 +213,27 @@ class MeasuredEngineTest {
     }
   }
 
+  /**
+   * A grouped training step (lossAndGradients, as a training task calls it) is a training call:
+   * timed as one, not handed the choice of an earlier engine's forward passes at the same shape
+   * ("forward calls are timed as forward calls and training calls as training calls").
+   */
+  @Test
+  void aGroupedTrainingCallIsNotTakenFromAForwardChoice() {
+    try (MeasuredEngine first = new MeasuredEngine(new StandIn(20, null), () -> new StandIn(0, null), 1, "h", 0.1)) {
+      first.forward(PARAMS, BATCH, null);
+      assertTrue(first.choice().shape().startsWith("forward: "), first.choice().shape());
+    }
+    StandIn gpu = new StandIn(0, null);
+    try (MeasuredEngine second = new MeasuredEngine(gpu, () -> new StandIn(20, null), 1, "h", 0.1)) {
+      second.lossAndGradients(PARAMS, BATCH, null, new int[] {0, 2, 4});
+      assertFalse(second.choice().cached(), "a training call took the forward passes' choice: " + second.choice().describe());
+      assertTrue(second.choice().shape().startsWith("training step: "), second.choice().shape());
+      assertEquals("gpu", second.choice().device(), second.choice().describe());
+      assertTrue(gpu.calls >= 2, "the GPU stand-in was timed: " + gpu.calls);
+    }
+  }
+
   @Test
   void theOpenClKernelsOnPoclLoseToTheJvmEngineWhenTimed() {
     // a real measurement: the kernels on PoCL run 12-21x slower than the JVM engine at H = 64 and

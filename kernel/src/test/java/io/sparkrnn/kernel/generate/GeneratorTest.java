@@ -222,6 +222,16 @@ class GeneratorTest {
     assertTrue(e.getMessage().contains("becomes the input") && e.getMessage().contains("x1e39"), e.getMessage());
   }
 
+  /** A primer sequence of length 0 has no last step to start from: refused naming it (generate's javadoc: lengths ≥ 1). */
+  @Test
+  void aPrimerSequenceOfLengthZeroIsRefused() {
+    Params params = TinyModels.successor(V, 1f, Mode.SEQ2SEQ);
+    Batch primer = new Batch(2, 2, V, oneHot(new int[][] {{0, 1}, {}}, 2), null, null, new int[] {2, 0});
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Generator.generate(params, engine, primer, 2, Sampler.argmax()));
+    assertTrue(e.getMessage().contains("primer sequence 1 has length 0"), e.getMessage());
+  }
+
   @Test
   void closedLoopNeedsEnoughSteps() {
     Params scalar = TinyModels.scalar();

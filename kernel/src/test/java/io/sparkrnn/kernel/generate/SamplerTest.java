@@ -46,6 +46,22 @@ class SamplerTest {
     }
   }
 
+  /**
+   * softmax is unchanged by adding a constant to every logit (the class comment's
+   * exp((z_k − max z)/T) form): logits 1000 and 1000 + ln 3 draw class 1 with p = 3 / (1 + 3) = 0.75,
+   * as 0 and ln 3 do, where exp(1000) alone overflows a double.
+   */
+  @Test
+  void softmaxOfLargeLogitsIsShiftInvariant() {
+    float[] logits = {1000f, 1000f + (float) Math.log(3)};         // float32 spacing at 1000 is 6e-5: the gap is ln 3 ± 1e-4
+    ClassSampler s = Sampler.softmax(1, 123);
+    int ones = 0;
+    for (int i = 0; i < DRAWS; i++) {
+      ones += s.pick(logits, 0, 2);
+    }
+    assertEquals(0.75, ones / (double) DRAWS, FREQUENCY_TOL, "P(class 1) at logits near 1000");
+  }
+
   @Test
   void invalidTemperaturesAreRefused() {
     assertThrows(IllegalArgumentException.class, () -> Sampler.softmax(-1, 1));

@@ -73,6 +73,55 @@ class StatefulSessionTest {
     }
   }
 
+  /** run(Batch) carries h and c between calls too: two chunks of 2 and 3 steps equal one 5-step forward. */
+  @Test
+  void runningABatchInChunksCarriesTheStateBetweenThem() {
+    ModelConfig config = new ModelConfig(CellType.LSTM, 2, 3, 4, 2, Mode.SEQ2SEQ, LossType.MSE);
+    Params params = Params.initialize(config, 21);
+    int T = 5, B = 2, F = 3, O = 2, first = 2;
+    Batch batch = Fixtures.randomBatch(config, T, B, false, 7);
+    float[] whole = engine.forward(params, Batch.inputsOnly(T, B, F, batch.x()), null).outputs();
+    StatefulSession session = new StatefulSession(params, engine, B);
+    session.run(Batch.inputsOnly(first, B, F, Arrays.copyOf(batch.x(), first * B * F)));
+    float[] rest = session.run(Batch.inputsOnly(T - first, B, F, Arrays.copyOfRange(batch.x(), first * B * F, T * B * F))).outputs();
+    assertClose(Arrays.copyOfRange(whole, first * B * O, T * B * O), rest, STATE_ROUNDING_TOL, "steps 2..4 of the chunked run");
+  }
+
+  /** state() hands out a copy and setState keeps one (their javadoc): the caller's array is not the session's. */
+  @Test
+  void theStateHandedOutAndTakenInIsACopy() {
+    ModelConfig config = new ModelConfig(CellType.LSTM, 1, 2, 3, 2, Mode.SEQ2SEQ, LossType.MSE);
+    Params params = Params.initialize(config, 3);
+    float[] x0 = {0.5f, -0.25f};
+    float[] x1 = {-1f, 0.75f};
+    StatefulSession untouched = new StatefulSession(params, engine, 1);
+    untouched.step(x0);
+    State afterX0 = untouched.state();
+    float[] expected = untouched.step(x1);
+
+    StatefulSession session = new StatefulSession(params, engine, 1);
+    session.step(x0);
+    State handedOut = session.state();
+    Arrays.fill(handedOut.h(), 9f);                                // the caller scribbles on its copy
+    Arrays.fill(handedOut.c(), 9f);
+    assertBitsEqual(expected, session.step(x1), "after the caller changed the state it was handed");
+
+    State given = afterX0.copy();
+    session.setState(given);
+    Arrays.fill(given.h(), -9f);                                   // and on the state it gave
+    Arrays.fill(given.c(), -9f);
+    assertBitsEqual(expected, session.step(x1), "after the caller changed the state it set");
+  }
+
+  @Test
+  void aBatchOfAnotherSizeIsRefusedNamingBoth() {
+    ModelConfig config = new ModelConfig(CellType.RNN, 1, 2, 3, 2, Mode.SEQ2SEQ, LossType.MSE);
+    StatefulSession session = new StatefulSession(Params.zeros(config), engine, 2);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> session.run(Batch.inputsOnly(1, 3, 2, new float[6])));
+    org.junit.jupiter.api.Assertions.assertEquals("batch has B=3, this session carries B=2", e.getMessage());
+  }
+
   @Test
   void wrongShapesAreRefused() {
     ModelConfig config = new ModelConfig(CellType.RNN, 1, 2, 3, 2, Mode.SEQ2SEQ, LossType.MSE);

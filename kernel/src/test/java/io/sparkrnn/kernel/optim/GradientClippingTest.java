@@ -70,5 +70,7 @@ class GradientClippingTest {
     assertThrows(IllegalArgumentException.class, () -> GradientClipping.clipByGlobalNorm(new float[1], 0));
     assertThrows(IllegalArgumentException.class, () -> GradientClipping.clipByGlobalNorm(new float[1], -1));
     assertThrows(IllegalArgumentException.class, () -> GradientClipping.clipByGlobalNorm(new float[1], Double.NaN));
+    // "max_norm must be positive and finite": an infinite bound is a mistake, not "never clip"
+    assertThrows(IllegalArgumentException.class, () -> GradientClipping.clipByGlobalNorm(new float[] {3f, 4f}, Double.POSITIVE_INFINITY));
   }
 }

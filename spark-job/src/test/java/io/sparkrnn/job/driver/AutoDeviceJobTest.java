@@ -57,4 +57,10 @@ class AutoDeviceJobTest {
     assertEquals(2, AutoDeviceJob.executors("spark://127.0.0.1:7077", 2, 0));
     assertEquals(0, AutoDeviceJob.executors("yarn", 0, 0), "not known");
   }
+
+  /** The JVM that measured, as the log line names it: the driver's under a local master (no SparkEnv, or executor id "driver"). */
+  @Test
+  void theMeasuringJvmIsNamedTheDriversWithoutAnExecutor() {
+    assertEquals("the driver's JVM (local master)", AutoDeviceJob.jvm(null));
+  }
 }

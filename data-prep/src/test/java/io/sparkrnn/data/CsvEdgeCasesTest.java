@@ -1,0 +1,153 @@
+package io.sparkrnn.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.data.source.CsvSource;
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.Mode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * CsvSource against its class comment: quoted fields, the row-shape and sequence-id rules, class ids
+ * in [0, classes), seq2one targets at row L − 1 + horizon, and right padding with lengths when
+ * sequences are shorter than --steps. Lines are numbered from 1, the header being line 1.
+ */
+class CsvEdgeCasesTest {
+  @TempDir Path tmp;
+  final Configuration conf = TestFiles.localConf();
+
+  private Path csv(String name, String text) throws IOException {
+    return Files.writeString(tmp.resolve(name), text);
+  }
+
+  private static void refused(Executable action, String... fragments) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, action);
+    for (String f : fragments) {
+      assertTrue(e.getMessage().contains(f), "message lacks '" + f + "': " + e.getMessage());
+    }
+  }
+
+  /** Options for sequence mode on column "id" with the given targets and classes. */
+  private static CsvSource.Options bySequence(Path p, List<String> targets, int steps, boolean seq2one, int classes) {
+    return new CsvSource.Options(p.toString(), List.of(), targets, steps, 0, -1, seq2one, "id", classes, ',');
+  }
+
+  @Test
+  void doubleQuotedHeaderNamesAndCellsAreUnwrapped() throws IOException {
+    Path p = csv("quoted.csv", "\"a\",\"b\"\n\"1.5\",\"-2\"\n\"3\",4\n5.5,6\n");
+    // windows of T = 2, horizon 1: rows 3 give N = (3 − 2 − 1) / 2 + 1 = 1
+    CsvSource s = new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 2, 0, -1, false, null, 0, ','), conf);
+    assertEquals(List.of("a", "b"), s.spec().source().get("input_columns"));
+    Batch b = s.read(0, 1, conf);
+    assertEquals(1.5f, b.x()[b.xAt(0, 0, 0)]);
+    assertEquals(-2f, b.x()[b.xAt(0, 0, 1)]);
+    assertEquals(3f, b.targets()[0], "y_0 = row 1's a");
+    assertEquals(6f, b.targets()[3], "y_1 = row 2's b");
+  }
+
+  @Test
+  void aRowWithAnotherFieldCountNamesItsLine() throws IOException {
+    Path p = csv("wide.csv", "a,b\n1,2\n3,4,5\n6,7\n");
+    refused(() -> new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+        "wide.csv line 3: 3 fields, the header has 2");
+  }
+
+  @Test
+  void anEmptyCellIsNotANumber() throws IOException {
+    Path p = csv("gap.csv", "a,b\n1,2\n3,\n");
+    refused(() -> new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+        "gap.csv line 3, column 'b': '' is not a number");
+  }
+
+  @Test
+  void aSequenceIdThatReappearsAfterAnotherIsRefused() throws IOException {
+    Path p = csv("resumed.csv", "id,a\ns1,1\ns1,2\ns2,3\ns2,4\ns1,5\ns1,6\n");
+    refused(() -> new CsvSource(bySequence(p, List.of(), 0, false, 0), conf),
+        "resumed.csv line 6: sequence 's1' appears again", "sort by id");
+  }
+
+  @Test
+  void aClassIdEqualToTheClassCountIsRefused() throws IOException {
+    Path p = csv("labels.csv", "id,a,label\ns1,1,0\ns1,2,2\n");
+    refused(() -> new CsvSource(bySequence(p, List.of("label"), 0, false, 2), conf),
+        "labels.csv line 3, column 'label': class id 2 is outside [0, 2)");
+  }
+
+  /** Targets are the inputs, so the horizon is 1 and y = row L − 1 + 1, the row after the last input. */
+  @Test
+  void seq2oneSequenceTargetIsTheRowAfterTheLastInput() throws IOException {
+    Path p = csv("next.csv", "id,a\ns1,0\ns1,1\ns1,2\ns2,10\ns2,11\n");
+    CsvSource s = new CsvSource(bySequence(p, List.of(), 0, true, 0), conf);
+    assertEquals(Mode.SEQ2ONE, s.spec().mode());
+    assertEquals(2, s.spec().steps(), "s1: 3 rows − horizon 1");
+    Batch b = s.read(0, 2, conf);
+    assertArrayEquals(new int[] {2, 1}, b.lengths());
+    assertArrayEquals(new float[] {2f, 11f}, b.targets(), "y = a of each sequence's last row");
+    assertEquals(1f, b.x()[b.xAt(1, 0, 0)]);
+    assertEquals(10f, b.x()[b.xAt(0, 1, 0)]);
+  }
+
+  /** "T is the longest L unless given; shorter sequences are right-padded with lengths": all of them, when all are shorter. */
+  @Test
+  void sequencesAllShorterThanTheGivenStepsCarryLengths() throws IOException {
+    Path p = csv("short.csv", "id,a,label\ns1,1,0\ns1,2,1\ns2,3,1\ns2,4,0\n");
+    CsvSource s = new CsvSource(bySequence(p, List.of("label"), 4, false, 2), conf);
+    assertEquals(4, s.spec().steps());
+    assertTrue(s.spec().variableLength(), "two steps of four: padded, so the shards need lengths");
+    Batch b = s.read(0, 2, conf);
+    assertArrayEquals(new int[] {2, 2}, b.lengths());
+    assertEquals(0f, b.x()[b.xAt(2, 0, 0)], "padding");
+  }
+
+  @Test
+  void aFirstLineOfNumbersIsRefusedAsAHeaderUnlessHeaderIsFalse() throws IOException {
+    Path p = csv("headless.csv", "1,2\n3,4\n5,6\n");
+    refused(() -> new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 1, 0, -1, false, null, 0, ','), conf),
+        "headless.csv line 1: every field is a number", "--header false");
+    CsvSource s = new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 1, 0, -1, false, null, 0, ',', false),
+        conf);
+    assertEquals(List.of("_c0", "_c1"), s.spec().source().get("input_columns"));
+    assertEquals(2, s.count(), "3 data rows, T = 1, horizon 1: (3 − 1 − 1) / 1 + 1");
+  }
+
+  @Test
+  void partFilesWithDifferentHeadersAreRefused() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("parts"));
+    Files.writeString(dir.resolve("part-00000.csv"), "a,b\n1,2\n");
+    Files.writeString(dir.resolve("part-00001.csv"), "a,c\n3,4\n");
+    refused(() -> new CsvSource(new CsvSource.Options(dir.toString(), List.of(), List.of(), 1, 0, -1, false, null, 0, ','), conf),
+        "part-00001.csv line 1: header 'a,c' differs from the first part's 'a,b'");
+  }
+
+  /**
+   * A UTF-8 file that starts with a byte-order mark, as Excel's "CSV UTF-8" and pandas'
+   * {@code encoding="utf-8-sig"} write it: the mark is not part of the text (Unicode FAQ "UTF-8,
+   * UTF-16, UTF-32 &amp; BOM"). Kept, it named the first column "\uFEFFa", and {@code --inputs a} was
+   * refused with "no column 'a' (columns: a, b)", a list that seemed to hold it (an audit found it).
+   */
+  @Test
+  void aByteOrderMarkIsNotPartOfTheFirstColumnsName() throws IOException {
+    byte[] text = "a,b\n1,2\n3,4\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] withMark = new byte[text.length + 3];
+    withMark[0] = (byte) 0xEF;
+    withMark[1] = (byte) 0xBB;
+    withMark[2] = (byte) 0xBF;
+    System.arraycopy(text, 0, withMark, 3, text.length);
+    Path p = Files.write(tmp.resolve("excel.csv"), withMark);
+    CsvSource s = new CsvSource(new CsvSource.Options(p.toString(), List.of("a"), List.of("b"), 1, 0, -1, false, null, 0, ','),
+        conf);
+    Batch b = s.read(0, 1, conf);
+    assertEquals(1f, b.x()[b.xAt(0, 0, 0)], "x_0 = row 1's a");
+    assertEquals(4f, b.targets()[0], "y_0 = row 2's b (horizon 1)");
+  }
+}

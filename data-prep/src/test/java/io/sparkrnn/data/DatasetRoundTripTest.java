@@ -151,6 +151,15 @@ class DatasetRoundTripTest {
     assertNull(b.lengths());
   }
 
+  /** A leading byte-order mark (Notepad's and pandas' utf-8-sig) is not text: not a symbol, not the first input. */
+  @Test
+  void aTextFilesByteOrderMarkIsNotASymbol() throws IOException {
+    TextSource source = new TextSource(new TextSource.Options(writeText("\uFEFFhello world"), 4, 0), conf);
+    assertEquals(List.of(" ", "d", "e", "h", "l", "o", "r", "w"), source.spec().vocabulary());
+    assertEquals(2, source.count()); // (11 - 5) / 4 + 1, as without the mark
+    assertEquals(3, argmax(source.read(0, 1, conf), 0), "sequence 0 starts with 'h'");
+  }
+
   private static int argmax(Batch b, int t) {
     for (int f = 0; f < b.features(); f++) {
       if (b.x()[b.xAt(t, 0, f)] == 1f) {

@@ -115,6 +115,31 @@ class ExactMomentsTest {
     }
   }
 
+  /**
+   * Targets counted across a merge: one part holds targets 1 and 3 (inputs 2), the other 5 and 7
+   * (inputs 4, 6, 8). Merged, by hand: target mean 16/4 = 4, variance (9 + 1 + 1 + 9)/4 = 5; input
+   * mean 20/4 = 5, variance (9 + 1 + 1 + 9)/4 = 5. Had the merge dropped one part's target count,
+   * the mean would be 16/2 = 8.
+   */
+  @Test
+  void mergedPartsCountBothPartsTargets() {
+    ExactMoments a = new ExactMoments(1, 1);
+    ExactMoments b = new ExactMoments(1, 1);
+    a.addInput(new float[] {2}, 0);
+    a.addTarget(new float[] {1}, 0);
+    a.addTarget(new float[] {3}, 0);
+    for (float x : new float[] {4, 6, 8}) {
+      b.addInput(new float[] {x}, 0);
+    }
+    b.addTarget(new float[] {5}, 0);
+    b.addTarget(new float[] {7}, 0);
+    Normalization n = a.merge(b).toNormalization();
+    assertEquals(4.0, n.targetMean()[0]);
+    assertEquals(Math.sqrt(5), n.targetStd()[0]);
+    assertEquals(5.0, n.inputMean()[0]);
+    assertEquals(Math.sqrt(5), n.inputStd()[0]);
+  }
+
   @Test
   void constantFeatureGetsUnitStd() {
     ExactMoments m = new ExactMoments(1, 1);

@@ -55,6 +55,22 @@ class CsvEdgeCasesTest {
     assertEquals(6f, b.targets()[3], "y_1 = row 2's b");
   }
 
+  /**
+   * Columns are found by their exact names, so "x" and "X" are two columns: target X beside input x
+   * is not "a target that is also an input", and the default horizon in sequence mode is 0 (labels
+   * on the same row): y_0 = 10, the first row's X, and L = 3 rows. (Compared without case, the
+   * default was 1: y_0 = 20 and L = 2.)
+   */
+  @Test
+  void aTargetNamedLikeAnInputButForCaseIsNotThatInput() throws IOException {
+    Path p = csv("case.csv", "id,x,X\n1,1,10\n1,2,20\n1,3,30\n");
+    CsvSource s = new CsvSource(new CsvSource.Options(p.toString(), List.of("x"), List.of("X"), 0, 0, -1, false, "id", 0, ','),
+        conf);
+    Batch b = s.read(0, 1, conf);
+    assertEquals(3, b.steps(), "L = 3 rows, horizon 0");
+    assertEquals(10f, b.targets()[0], "y_0 = row 1's X");
+  }
+
   @Test
   void aRowWithAnotherFieldCountNamesItsLine() throws IOException {
     Path p = csv("wide.csv", "a,b\n1,2\n3,4,5\n6,7\n");

@@ -220,7 +220,7 @@ public final class CsvSource implements SequenceSource {
       // targets, the inputs themselves, would be y_t = x_t), else 0 (labels on the same row)
       boolean targetIsInput = false;
       for (String t : targetNames) {
-        targetIsInput |= inputNames.stream().anyMatch(t::equalsIgnoreCase);
+        targetIsInput |= inputNames.contains(t);   // exact, as columns are found: "x" and "X" are two columns
       }
       horizon = o.horizon() < 0 ? (targetIsInput ? 1 : 0) : o.horizon();
       stride = 0;

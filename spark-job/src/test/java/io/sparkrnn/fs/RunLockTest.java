@@ -62,13 +62,16 @@ class RunLockTest {
     Path out = Files.createDirectories(tmp.resolve("run"));
     Files.writeString(out.resolve(RunLock.NAME), "host=" + host() + "\npid=" + gone.pid() + "\nstarted=" + Instant.now() + "\n");
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    try (RunLock lock = RunLock.acquire(out.toString(), new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8), null)) {
+    RunLock lock = RunLock.acquire(out.toString(), new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8), null);
+    try {
       assertTrue(log.toString(StandardCharsets.UTF_8).contains("which is no longer running; taking the lock over"), log.toString(StandardCharsets.UTF_8));
       try (var s = Files.list(out)) {
         assertEquals(java.util.List.of(RunLock.NAME), s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".crc")).toList(),
             "the stale lock's copy (" + RunLock.NAME + ".stale-UUID) was left");
       }
       assertTrue(Files.readString(out.resolve(RunLock.NAME)).contains("pid=" + ProcessHandle.current().pid() + "\n"));
+    } finally {
+      lock.close();
     }
   }
 
@@ -86,9 +89,9 @@ class RunLockTest {
     assertEquals(theirs, Files.readString(out.resolve(RunLock.NAME)), "close removed another run's lock");
 
     Files.delete(out.resolve(RunLock.NAME));
-    try (RunLock again = RunLock.acquire(out.toString(), conf, quiet(), null)) {
-      assertTrue(Files.exists(out.resolve(RunLock.NAME)));
-    }
+    RunLock again = RunLock.acquire(out.toString(), conf, quiet(), null);
+    assertTrue(Files.exists(out.resolve(RunLock.NAME)));
+    again.close();
     assertFalse(Files.exists(out.resolve(RunLock.NAME)), "close removes this run's own lock");
   }
 }

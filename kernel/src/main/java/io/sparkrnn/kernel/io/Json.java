@@ -103,6 +103,7 @@ public final class Json {
         return m;
       }
       if (c != ',') {
+        pos--;   // report the separator's own position, as expect() does
         throw error("expected ',' or '}'");
       }
     }
@@ -125,6 +126,7 @@ public final class Json {
         return list;
       }
       if (c != ',') {
+        pos--;   // report the separator's own position, as expect() does
         throw error("expected ',' or ']'");
       }
     }
@@ -151,14 +153,16 @@ public final class Json {
           case 'r' -> sb.append('\r');
           case 't' -> sb.append('\t');
           case 'u' -> {
-            if (pos + 4 > text.length()) {
-              throw error("bad \\u escape");
+            // exactly four hex digits (Integer.parseInt alone would also take a sign: "\\u+041")
+            int code = 0;
+            for (int i = 0; i < 4; i++) {
+              int digit = pos + i < text.length() ? Character.digit(text.charAt(pos + i), 16) : -1;
+              if (digit < 0) {
+                throw error("bad \\u escape: expected four hex digits");
+              }
+              code = 16 * code + digit;
             }
-            try {
-              sb.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
-            } catch (NumberFormatException ex) {
-              throw error("bad \\u escape");
-            }
+            sb.append((char) code);
             pos += 4;
           }
           default -> throw error("bad escape '\\" + e + "'");
@@ -171,36 +175,56 @@ public final class Json {
     }
   }
 
+  /**
+   * A number as RFC 8259 §6 writes it: {@code -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?}.
+   * Long/Double.parseDouble alone would also take "01", "1." and "-.5".
+   */
   private Object number() {
     int start = pos;
-    if (peek() == '-') {
+    if (text.charAt(pos) == '-') {
       pos++;
     }
+    if (pos < text.length() && text.charAt(pos) == '0') {
+      pos++;
+    } else if (digits() == 0) {
+      throw error("bad number: expected a digit");
+    }
     boolean integral = true;
-    while (pos < text.length()) {
-      char c = text.charAt(pos);
-      if (c >= '0' && c <= '9') {
+    if (pos < text.length() && text.charAt(pos) == '.') {
+      integral = false;
+      pos++;
+      if (digits() == 0) {
+        throw error("bad number: expected a digit after '.'");
+      }
+    }
+    if (pos < text.length() && (text.charAt(pos) == 'e' || text.charAt(pos) == 'E')) {
+      integral = false;
+      pos++;
+      if (pos < text.length() && (text.charAt(pos) == '+' || text.charAt(pos) == '-')) {
         pos++;
-      } else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-        integral = false;
-        pos++;
-      } else {
-        break;
+      }
+      if (digits() == 0) {
+        throw error("bad number: expected a digit in the exponent");
       }
     }
     String s = text.substring(start, pos);
-    try {
-      if (integral) {
-        try {
-          return Long.parseLong(s);
-        } catch (NumberFormatException tooBig) {
-          return Double.parseDouble(s);
-        }
+    if (integral) {
+      try {
+        return Long.parseLong(s);
+      } catch (NumberFormatException tooBig) {
+        return Double.parseDouble(s);   // the grammar above is a subset of Double's: this parses
       }
-      return Double.parseDouble(s);
-    } catch (NumberFormatException e) {
-      throw error("bad number '" + s + "'");
     }
+    return Double.parseDouble(s);
+  }
+
+  /** Skips ASCII digits and returns how many. */
+  private int digits() {
+    int start = pos;
+    while (pos < text.length() && text.charAt(pos) >= '0' && text.charAt(pos) <= '9') {
+      pos++;
+    }
+    return pos - start;
   }
 
   private Object literal(String word, Object value) {

@@ -1,0 +1,144 @@
+package io.sparkrnn.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.data.spark.SequenceTables;
+import io.sparkrnn.data.spark.TableSpec;
+import io.sparkrnn.kernel.model.Batch;
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * How TableRows turns a row's Spark types into floats, and how its errors show the key and the
+ * order value: as people write them (ISO dates and instants), per TableRows' class comment.
+ */
+class TableRowsConversionTest {
+  static SparkSession spark;
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void startSpark() {
+    spark = SparkSession.builder().master("local[1]").appName("table-rows-conversion-test")
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC").getOrCreate();
+  }
+
+  @AfterAll
+  static void stopSpark() {
+    if (spark != null) {
+      spark.stop();
+    }
+  }
+
+  private static StructType schema(DataType order, String... doubles) {
+    List<StructField> f = new ArrayList<>();
+    f.add(DataTypes.createStructField("sensor", DataTypes.StringType, true));
+    f.add(DataTypes.createStructField("t", order, true));
+    for (String d : doubles) {
+      f.add(DataTypes.createStructField(d, DataTypes.DoubleType, true));
+    }
+    return new StructType(f.toArray(new StructField[0]));
+  }
+
+  private static TableSpec spec(List<String> inputs, List<String> targets, int classes, TableSpec.Missing missing) {
+    return new TableSpec(List.of("sensor"), "t", inputs, targets, classes, classes > 0, 2, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, missing, 4, 7, 0, Map.of());
+  }
+
+  private void assertRefused(Dataset<Row> table, TableSpec s, String... fragments) {
+    Path out = tmp.resolve("refused-" + System.nanoTime());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> SequenceTables.prep(table, s, out.toString()));
+    for (String f : fragments) {
+      assertTrue(e.getMessage().contains(f), () -> "'" + f + "' not in: " + e.getMessage());
+    }
+    assertFalse(Files.exists(out), "nothing written for a refused table");
+  }
+
+  @Test
+  void integerLongFloatAndDecimalColumnsBecomeTheirFloats() throws IOException {
+    StructType types = new StructType(new StructField[] {
+        DataTypes.createStructField("sensor", DataTypes.StringType, true),
+        DataTypes.createStructField("t", DataTypes.IntegerType, true),
+        DataTypes.createStructField("i", DataTypes.IntegerType, true),
+        DataTypes.createStructField("l", DataTypes.LongType, true),
+        DataTypes.createStructField("f", DataTypes.FloatType, true),
+        DataTypes.createStructField("m", DataTypes.createDecimalType(10, 2), true)});
+    List<Row> rows = new ArrayList<>();
+    for (int t = 0; t < 3; t++) {
+      // 2^40 + t is exact in a double; as a float it is 2^40 (24-bit mantissa)
+      rows.add(RowFactory.create("s0", t, -3 + t, (1L << 40) + t, 0.1f * (t + 1), new BigDecimal("12.34").add(
+          BigDecimal.valueOf(t))));
+    }
+    Path out = tmp.resolve("types");
+    // T = 2, next-step targets (K = 1): one window, rows 0 and 1, targets rows 1 and 2
+    Manifest m = SequenceTables.prep(spark.createDataFrame(rows, types), spec(List.of("i", "l", "f", "m"), List.of(),
+        0, null), out.toString());
+    assertEquals(1, m.sequences(Split.TRAIN));
+    ShardInfo s = m.shards().get(0);
+    Batch b = ShardCodec.decode(Files.readAllBytes(out.resolve(s.file())), m.spec(), s.file(), s.batch());
+    assertArrayEquals(new float[] {-3f, 0x1p40f, 0.1f, 12.34f, -2f, 0x1p40f, 0.2f, 13.34f}, b.x());
+    assertArrayEquals(new float[] {-2f, 0x1p40f, 0.2f, 13.34f, -1f, 0x1p40f, 0.3f, 14.34f}, b.targets());
+  }
+
+  @Test
+  void infinityIsAMissingValueLikeNullAndNaN() {
+    // the class comment: "null, NaN, ±Inf and missing values (per TableSpec.Missing)"
+    List<Row> rows = new ArrayList<>();
+    for (long t = 0; t < 4; t++) {
+      rows.add(RowFactory.create("s0", t, t == 2 ? Double.POSITIVE_INFINITY : (double) t));
+    }
+    Dataset<Row> table = spark.createDataFrame(rows, schema(DataTypes.LongType, "a"));
+    assertRefused(table, spec(List.of("a"), List.of(), 0, null), "column 'a'", "missing", "sensor=s0", "t=2");
+  }
+
+  @Test
+  void aClassIdEqualToTheClassCountIsRefused() {
+    // --classes 3: ids 0, 1, 2; id 3 is one past the last
+    List<Row> rows = new ArrayList<>();
+    for (long t = 0; t < 6; t++) {
+      rows.add(RowFactory.create("s0", t, (double) t, t == 3 ? 3.0 : 2.0));
+    }
+    assertRefused(spark.createDataFrame(rows, schema(DataTypes.LongType, "a", "b")),
+        spec(List.of("a"), List.of("b"), 3, null), "class id 3", "[0, 3)", "t=3");
+  }
+
+  @Test
+  void dateAndTimestampOrdersAreNamedAsIsoText() {
+    // 2024-02-29 twice: the message shows the date, not Spark's internal day count (19782)
+    List<Row> dates = List.of(RowFactory.create("s0", java.sql.Date.valueOf("2024-02-28"), 1.0),
+        RowFactory.create("s0", java.sql.Date.valueOf("2024-02-29"), 2.0),
+        RowFactory.create("s0", java.sql.Date.valueOf("2024-02-29"), 3.0));
+    assertRefused(spark.createDataFrame(dates, schema(DataTypes.DateType, "a")),
+        spec(List.of("a"), List.of(), 0, null), "duplicate", "sensor=s0", "t=2024-02-29");
+    // 1 700 000 000 s after the epoch is 2023-11-14T22:13:20Z (Spark holds it as µs internally)
+    List<Row> times = List.of(RowFactory.create("s0", new Timestamp(1_700_000_000_000L), 1.0),
+        RowFactory.create("s0", new Timestamp(1_700_000_000_000L), 2.0),
+        RowFactory.create("s0", new Timestamp(1_700_000_060_000L), 3.0));
+    assertRefused(spark.createDataFrame(times, schema(DataTypes.TimestampType, "a")),
+        spec(List.of("a"), List.of(), 0, null), "duplicate", "sensor=s0", "t=2023-11-14T22:13:20Z");
+  }
+}

@@ -475,7 +475,12 @@ class SequenceTablesTest {
   }
 
   private void assertRefused(Dataset<Row> table, TableSpec s, String... fragments) {
-    Path out = tmp.resolve("refused-" + System.nanoTime());
+    assertPrepRefused(tmp, table, s, fragments);
+  }
+
+  /** prep refuses the table with every fragment in its message, and writes nothing under dir. */
+  static void assertPrepRefused(Path dir, Dataset<Row> table, TableSpec s, String... fragments) {
+    Path out = dir.resolve("refused-" + System.nanoTime());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> SequenceTables.prep(table, s, out.toString()));
     for (String f : fragments) {

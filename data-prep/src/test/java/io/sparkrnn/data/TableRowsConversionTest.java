@@ -69,13 +69,7 @@ class TableRowsConversionTest {
   }
 
   private void assertRefused(Dataset<Row> table, TableSpec s, String... fragments) {
-    Path out = tmp.resolve("refused-" + System.nanoTime());
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> SequenceTables.prep(table, s, out.toString()));
-    for (String f : fragments) {
-      assertTrue(e.getMessage().contains(f), () -> "'" + f + "' not in: " + e.getMessage());
-    }
-    assertFalse(Files.exists(out), "nothing written for a refused table");
+    SequenceTablesTest.assertPrepRefused(tmp, table, s, fragments);
   }
 
   @Test

@@ -67,9 +67,9 @@ class JsonTest {
   }
 
   /**
-   * REAL BUG (fails at HEAD): after a value, a wrong separator is reported one character past it
-   * (next() has already consumed it), unlike expect(':'), which steps back. In [1 2] the '2' is
-   * character 3 (counted from 0, as the ':' case above counts), the message says 4.
+   * After a value, a wrong separator is reported where it is, as expect(':') reports its own: in
+   * [1 2] the '2' is character 3 (counted from 0, as the ':' case above counts). An audit found the
+   * message saying 4 (next() had already consumed it).
    */
   @Test
   void aWrongSeparatorIsReportedWhereItIs() {

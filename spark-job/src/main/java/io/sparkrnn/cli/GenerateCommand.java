@@ -104,7 +104,7 @@ public final class GenerateCommand implements Callable<Integer> {
       io.sparkrnn.data.FileSystems.requireUsableOutput(plot, conf, "--plot", false);
     }
     Sampler s = sampler(c);
-    boolean textPrimer = !InputFiles.isNpy(primer) && !primer.endsWith(".safetensors");
+    boolean textPrimer = !InputFiles.isNpy(primer) && !InputFiles.isSafetensors(primer);   // any case, as predict --data
     Batch p = textPrimer ? textPrimer(m) : InputFiles.read(primer, m, conf);
     checkMemory(c, p);
     p = replicate(p);

@@ -1,0 +1,41 @@
+package io.sparkrnn.ml;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.PrintStream;
+import java.lang.reflect.Proxy;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+
+/** LogLines: "each line written to it to a logger at INFO" (its class comment). */
+class LogLinesTest {
+  /** A logger that records the message of each info(String) call and accepts nothing else. */
+  private static Logger recording(List<String> infos) {
+    return (Logger) Proxy.newProxyInstance(Logger.class.getClassLoader(), new Class<?>[] {Logger.class}, (proxy, method, args) -> {
+      if (method.getName().equals("info") && args != null && args.length == 1 && args[0] instanceof String s) {
+        infos.add(s);
+        return null;
+      }
+      if (method.getName().equals("getName")) {
+        return "recording";
+      }
+      throw new AssertionError("unexpected logger call: " + method);
+    });
+  }
+
+  @Test
+  void eachLineIsOneInfoRecordAndTheLastUnterminatedOneComesOnClose() {
+    List<String> infos = new ArrayList<>();
+    PrintStream out = new PrintStream(new LogLines(recording(infos)), false, StandardCharsets.UTF_8);
+    out.print("step 1 loss 0.5\nstep 2 τ=0.8\n");
+    assertEquals(List.of("step 1 loss 0.5", "step 2 τ=0.8"), infos, "two lines, UTF-8 decoded whole");
+    out.print("no newline yet");
+    out.flush();
+    assertEquals(2, infos.size(), "a line is logged when it ends, not when the stream is flushed: " + infos);
+    out.close();
+    assertEquals(List.of("step 1 loss 0.5", "step 2 τ=0.8", "no newline yet"), infos, "close logs the unterminated line");
+  }
+}

@@ -1,6 +1,7 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.fs.HadoopFiles;
+import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.TorchInterop;
 import io.sparkrnn.infer.TrainedModel;
 import java.nio.charset.StandardCharsets;
@@ -25,11 +26,13 @@ public final class ExportCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Configuration conf = new Configuration();
-    io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", !out.endsWith(".safetensors"));
+    // FILE.safetensors in any case is a file (as the inputs' suffix is read: InputFiles.isSafetensors)
+    boolean toFile = InputFiles.isSafetensors(out);
+    io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", !toFile);
     TorchInterop.Exported e = TorchInterop.export(TrainedModel.load(model, conf));
     String weights;
     String config;
-    if (out.endsWith(".safetensors")) {
+    if (toFile) {
       weights = out;
       config = out.substring(0, out.length() - ".safetensors".length()) + ".json";
     } else {

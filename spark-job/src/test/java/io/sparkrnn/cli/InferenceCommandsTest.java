@@ -672,6 +672,13 @@ class InferenceCommandsTest {
     assertEquals("GRU", Json.parseObject(Files.readString(json)).get("torch_class"));
     Path back = tmp.resolve("as-file-back.safetensors");
     assertEquals(0, run("import", "--torch", s(weights), "--config", s(json), "--out", s(back)).code());
+
+    // the suffix in any case, as the inputs' (InputFiles.isSafetensors): a file, not a directory of that name
+    Path upper = tmp.resolve("as-file-upper").resolve("GRU.SafeTensors");
+    Files.createDirectories(upper.getParent());
+    assertEquals(0, run("export", "--model", s(sineModel), "--out", s(upper)).code());
+    assertTrue(Files.isRegularFile(upper) && Files.isRegularFile(upper.resolveSibling("GRU.json")),
+        "written: " + java.util.Arrays.toString(upper.getParent().toFile().list()));
   }
 
   @Test

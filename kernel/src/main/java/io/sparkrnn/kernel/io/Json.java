@@ -156,7 +156,7 @@ public final class Json {
             // exactly four hex digits (Integer.parseInt alone would also take a sign: "\\u+041")
             int code = 0;
             for (int i = 0; i < 4; i++) {
-              int digit = pos + i < text.length() ? Character.digit(text.charAt(pos + i), 16) : -1;
+              int digit = pos + i < text.length() ? hexDigit(text.charAt(pos + i)) : -1;
               if (digit < 0) {
                 throw error("bad \\u escape: expected four hex digits");
               }
@@ -216,6 +216,11 @@ public final class Json {
       }
     }
     return Double.parseDouble(s);
+  }
+
+  /** An ASCII hex digit's value, or −1 (Character.digit would also take fullwidth and other scripts' digits). */
+  private static int hexDigit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
   }
 
   /** Skips ASCII digits and returns how many. */

@@ -88,6 +88,13 @@ class JsonTest {
     refused(() -> Json.parse("1."), "at character");
     refused(() -> Json.parse("-.5"), "at character");
     refused(() -> Json.parse("\"\\u+041\""), "\\u");
+    refused(() -> Json.parse("\"\\u\uFF10\uFF10\uFF14\uFF11\""), "\\u");   // fullwidth 0041: digits, not ASCII hex
+    // and what §6 allows still reads: a negative zero, an exponent with a sign, a fraction with one
+    assertEquals(0L, Json.parse("-0"));
+    assertEquals(100.0, Json.parse("1E+2"));
+    assertEquals(0.0005, Json.parse("0.5e-3"));
+    assertEquals(List.of(1L, 2.5, -3L), Json.parse("[1,2.5 ,-3]"));
+    assertEquals("A", Json.parse("\"\\u0041\""));
   }
 
   @Test

@@ -330,12 +330,7 @@ public final class CsvSource implements SequenceSource {
   }
 
   private static List<String> fileLines(String uri, Configuration conf) throws IOException {
-    String text = new String(Inputs.readAll(uri, conf), StandardCharsets.UTF_8);
-    // a UTF-8 byte-order mark (Excel's "CSV UTF-8", pandas' utf-8-sig) is not text: left in, it
-    // becomes an invisible first character of the first column's name, which --inputs then misses
-    if (text.startsWith("\uFEFF")) {
-      text = text.substring(1);
-    }
+    String text = Inputs.withoutByteOrderMark(new String(Inputs.readAll(uri, conf), StandardCharsets.UTF_8));
     List<String> lines = new ArrayList<>(Arrays.asList(text.split("\\r?\\n", -1)));
     while (!lines.isEmpty() && lines.get(lines.size() - 1).isBlank()) {
       lines.remove(lines.size() - 1);

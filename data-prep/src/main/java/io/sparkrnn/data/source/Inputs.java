@@ -31,6 +31,15 @@ final class Inputs {
     }
   }
 
+  /**
+   * The text without a leading UTF-8 byte-order mark (Excel's "CSV UTF-8", Notepad, pandas'
+   * utf-8-sig): the mark is not text; left in, it becomes an invisible first character (of a CSV's
+   * first column name, which --inputs then misses, or a symbol a text model learns).
+   */
+  static String withoutByteOrderMark(String text) {
+    return text.startsWith("\uFEFF") ? text.substring(1) : text;
+  }
+
   /** The whole file; refuses an empty file and one over {@link #MAX_IN_MEMORY_BYTES}. */
   static byte[] readAll(String uri, Configuration conf) throws IOException {
     FileStatus s = status(uri, conf);

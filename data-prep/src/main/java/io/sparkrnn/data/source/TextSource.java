@@ -61,10 +61,7 @@ public final class TextSource implements SequenceSource {
     } catch (CharacterCodingException e) {
       throw new BadInputException(o.input() + ": not valid UTF-8 (" + e.getMessage() + ")");
     }
-    if (text.startsWith("\uFEFF")) {
-      text = text.substring(1);   // a byte-order mark (Notepad, utf-8-sig) is not text: not a symbol to learn
-    }
-    int[] cps = text.codePoints().toArray();
+    int[] cps = Inputs.withoutByteOrderMark(text).codePoints().toArray();
     if (cps.length < o.steps() + 1) {
       throw new BadInputException(o.input() + ": " + cps.length + " characters, need at least T+1 = "
           + (o.steps() + 1) + " for one sequence");

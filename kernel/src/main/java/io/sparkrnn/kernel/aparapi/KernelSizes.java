@@ -68,17 +68,17 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
     // halve until the group fits the device's work-group limit, then until its smallest local tile
     // fits the device's local memory (a device below OpenCL's 32 KiB minimum, or one reporting less)
     while (items(tm, tn) > max || (tm + tn > BpttKernel.MICRO_M + BpttKernel.MICRO_N
-        && TILE_BYTES * (tm + tn) * leastTileK(tm, tn) > localMemBytes)) {
+        && leastTileBytes(tm, tn) > localMemBytes)) {
       if (tn / BpttKernel.MICRO_N >= tm / BpttKernel.MICRO_M && tn > BpttKernel.MICRO_N) {
         tn /= 2;
       } else {
         tm /= 2;
       }
     }
-    if (TILE_BYTES * (tm + tn) * leastTileK(tm, tn) > localMemBytes) {
+    if (leastTileBytes(tm, tn) > localMemBytes) {
       throw new BadInputException("the OpenCL " + (gpu ? "GPU" : "CPU device") + " reports " + localMemBytes
           + " bytes of local memory; its smallest product tile (" + tm + " x " + tn + ") needs "
-          + TILE_BYTES * (tm + tn) * leastTileK(tm, tn) + ". Choose --device jvm");
+          + leastTileBytes(tm, tn) + ". Choose --device jvm");
     }
     return gpu ? new KernelSizes(Math.min(128, max), tm, tn, tileK(localMemBytes, 4, tm, tn, 32), localMemBytes)
         : new KernelSizes(Math.min(64, max), tm, tn, tileK(localMemBytes, 8, tm, tn, 256), localMemBytes);
@@ -102,6 +102,11 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
       k *= 2;
     }
     return k;
+  }
+
+  /** Bytes of the local array a TM × TN tile needs at the least TK: (TM + TN)·leastTileK floats. */
+  private static long leastTileBytes(int tileM, int tileN) {
+    return TILE_BYTES * (tileM + tileN) * leastTileK(tileM, tileN);
   }
 
   /**

@@ -42,23 +42,25 @@ class ManifestChecksTest {
     return ds;
   }
 
+  /** Replaces the first occurrence of one manifest text with another, which must be there. */
+  private static void forgeManifest(Path ds, String text, String forgedText) throws IOException {
+    String json = Files.readString(ds.resolve(Manifest.FILE_NAME));
+    assertTrue(json.contains(text), json);
+    Files.writeString(ds.resolve(Manifest.FILE_NAME), json.replaceFirst(java.util.regex.Pattern.quote(text),
+        java.util.regex.Matcher.quoteReplacement(forgedText)));
+  }
+
   @Test
   void sequenceCountsMustEqualTheShardsSums() throws IOException {
     Path ds = sine();
-    String json = Files.readString(ds.resolve(Manifest.FILE_NAME));
-    String forged = json.replaceFirst("\"train\": 4", "\"train\": 5");
-    assertTrue(!forged.equals(json), json);
-    Files.writeString(ds.resolve(Manifest.FILE_NAME), forged);
+    forgeManifest(ds, "\"train\": 4", "\"train\": 5");
     refused(() -> Dataset.open(ds.toUri(), conf), Manifest.FILE_NAME, "sequences.train is 5, the shards hold 4");
   }
 
   @Test
   void targetDtypeMustAgreeWithTheLoss() throws IOException {
     Path ds = sine();
-    String json = Files.readString(ds.resolve(Manifest.FILE_NAME));
-    String forged = json.replace("\"target_dtype\": \"F32\"", "\"target_dtype\": \"I32\"");
-    assertTrue(!forged.equals(json), json);
-    Files.writeString(ds.resolve(Manifest.FILE_NAME), forged);
+    forgeManifest(ds, "\"target_dtype\": \"F32\"", "\"target_dtype\": \"I32\"");
     refused(() -> Dataset.open(ds.toUri(), conf), "target_dtype is I32 but loss mse needs F32");
   }
 

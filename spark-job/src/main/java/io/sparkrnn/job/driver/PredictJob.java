@@ -40,8 +40,11 @@ public final class PredictJob {
     private static final long serialVersionUID = 1L;
   }
 
-  /** One shard's result: its prediction (null when written on the executor) and its B. */
-  public record ShardResult(int shard, int sequences, Prediction prediction) implements Serializable {
+  /**
+   * One shard's result: its B, its input steps T (a seq2one prediction's [B,O] shape does not carry
+   * them, yet its lengths count input steps) and its prediction (null when written on the executor).
+   */
+  public record ShardResult(int shard, int sequences, int steps, Prediction prediction) implements Serializable {
     private static final long serialVersionUID = 1L;
   }
 
@@ -79,7 +82,7 @@ public final class PredictJob {
           engine -> engine.forward(params, batch, null).outputs());
       Prediction p = Prediction.of(in.config(), in.vocabulary(), in.normalization(), batch, outputs, in.modelUnits());
       if (in.outDir() == null) {
-        out.add(new ShardResult(s, batch.batchSize(), p));
+        out.add(new ShardResult(s, batch.batchSize(), batch.steps(), p));
         continue;
       }
       ShardInfo info = context.dataset().manifest().shards().get(s);
@@ -92,7 +95,7 @@ public final class PredictJob {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
-      out.add(new ShardResult(s, batch.batchSize(), null));
+      out.add(new ShardResult(s, batch.batchSize(), batch.steps(), null));
     }
     return out;
   }
@@ -104,7 +107,8 @@ public final class PredictJob {
 
   /**
    * Concatenates shard predictions along B, in shard order: [T, N, O] (seq2seq) or [N, O].
-   * Lengths are concatenated too (all T where a shard has none).
+   * Lengths are concatenated too (a shard without them: its sequences have all of its input steps T,
+   * also for seq2one, whose lengths count input steps).
    */
   public static Prediction concatenate(List<ShardResult> results) {
     int[] first = results.get(0).prediction().shape();
@@ -141,7 +145,7 @@ public final class PredictJob {
         if (p.lengths() != null) {
           System.arraycopy(p.lengths(), 0, lengths, n0, B);
         } else {
-          Arrays.fill(lengths, n0, n0 + B, seq ? T : 1);
+          Arrays.fill(lengths, n0, n0 + B, r.steps());
         }
       }
       n0 += B;

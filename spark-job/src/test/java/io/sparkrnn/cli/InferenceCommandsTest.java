@@ -338,11 +338,36 @@ class InferenceCommandsTest {
     }
     double expected = squares / terms;
     assertEquals(expected, ((Number) j.get("loss")).doubleValue(), 1e-9 * expected, "loss");
+    // loss_terms is loss's divisor: each scored (t ≥ 2, b) of each shard once, on local[2]'s two partitions too
+    assertEquals(terms, ((Number) j.get("loss_terms")).longValue(), "loss_terms");
     assertEquals(2L, ((Number) j.get("from_step")).longValue());
     withUnits /= rows;
     asIs /= rows;
     assertTrue(Math.abs(withUnits - asIs) > 1e-6 * withUnits, "the fixture tells the two feedback rules apart: " + withUnits + " vs " + asIs);
     assertEquals(withUnits, ((Number) j.get("closed_loop_loss")).doubleValue(), 1e-9 * withUnits, "closed-loop loss, in the model's units");
+
+    // --tolerance TOL (docs/inference.md): the share of scored (t, b) rows whose absolute error, in model units, is at
+    // most TOL; counted by hand over the five shards' T·B rows, the teacher-forced outputs of the float64 reference
+    double tol = 0.1;
+    long within = 0;
+    long scored = 0;
+    try (ReferenceEngine engine = new ReferenceEngine()) {
+      for (int i = 0; i < 5; i++) {
+        Batch b = shard(sine, i);
+        float[] out = engine.forward(m.params(), b, null).outputs();
+        for (int k = 0; k < out.length; k++) {
+          scored++;
+          within += Math.abs((double) out[k] - b.targets()[k]) <= tol ? 1 : 0;
+        }
+      }
+    }
+    assertTrue(within > 0 && within < scored, "the fixture has rows on both sides of " + tol + ": " + within + " of " + scored);
+    Path tolJson = tmp.resolve("eval-tolerance.json");
+    Run withTol = run("evaluate", "--model", s(sineModel), "--data", s(sine), "--tolerance", Double.toString(tol), "--json", s(tolJson),
+        "--engine", "reference", "--master", "local[2]");
+    assertEquals(0, withTol.code(), withTol.err());
+    Map<String, Object> jt = Json.parseObject(Files.readString(tolJson));
+    assertEquals((double) within / scored, ((Number) jt.get("within_tolerance")).doubleValue(), 1e-12, "within_tolerance");
   }
 
   @Test

@@ -114,26 +114,72 @@ class ClosedLoopUnitsTest {
     // W_ih = 5·I and a head that moves h_k to logit k+1 predicts the successor with logit tanh(5)
     // against 0, so fed back by argmax the loop stays on the sequence: accuracy 1 over the K steps
     // (sampling instead would pick a wrong symbol about 0.6 of the time even at temperature 1).
-    int V = 3;
-    ModelConfig c = new ModelConfig(CellType.RNN, 1, V, V, V, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
-    Params p = Params.zeros(c);
-    p.set(ParamLayout.weightIhName(0), new float[] {5, 0, 0, 0, 5, 0, 0, 0, 5});
-    p.set(ParamLayout.HEAD_WEIGHT, new float[] {0, 0, 1, 1, 0, 0, 0, 1, 0}); // logit j = h_{j−1 mod 3}
-    float[] x = new float[T * B * V];
-    int[] classes = new int[T * B];
-    for (int t = 0; t < T; t++) {
-      for (int b = 0; b < B; b++) {
-        x[(t * B + b) * V + (b + t) % V] = 1;
-        classes[t * B + b] = (b + t + 1) % V;
-      }
-    }
-    Batch batch = new Batch(T, B, V, x, null, classes, null);
+    ModelConfig c = SUCCESSOR_MODEL;
+    Params p = successorParams();
+    Batch batch = successorBatch(false);
     try (ReferenceEngine engine = new ReferenceEngine()) {
       Evaluation.Metrics m = Evaluation.ofBatch(c, p, engine, batch, K, 0, Double.NaN, null, "fixture");
       assertEquals(1.0, m.accuracy(), 0, "teacher forced");
       assertEquals(1.0, m.closedLoopAccuracy(), 0, "closed loop over the last " + K + " steps");
     }
   }
+
+  @Test
+  void aClassModelsClosedLoopMetricsCountOnlyTheSelfDrivenSteps() {
+    // The successor model of the test above (logit of x+1 is a = tanh 5, the other two logits 0,
+    // since W_hh, the biases and the head's bias are 0), but sequence b = 1 has wrong targets,
+    // (x + 2) mod 3, over the last K steps. By argmax the loop feeds back the true next symbol, so it
+    // predicts what teacher forcing predicts; only the steps each metric counts differ.
+    //   cross-entropy of a hit  = ln(e^a + 2) − a,   of a miss (logit 0) = ln(e^a + 2)
+    //   teacher forced, all T·B = 12 steps, 3 misses:  accuracy 9/12 = 0.75, loss ln(e^a + 2) − (9/12)·a
+    //   closed loop, the K·B = 6 last steps, 3 misses: accuracy 3/6  = 0.5,  loss ln(e^a + 2) − (3/6)·a
+    //   perplexity = exp(teacher-forced loss) (docs/inference.md)
+    ModelConfig c = SUCCESSOR_MODEL;
+    Params p = successorParams();
+    double a = Math.tanh(5);
+    double lnZ = Math.log(Math.exp(a) + 2);
+    Batch batch = successorBatch(true);
+    try (ReferenceEngine engine = new ReferenceEngine()) {
+      Evaluation.Metrics m = Evaluation.ofBatch(c, p, engine, batch, K, 0, Double.NaN, null, "fixture");
+      assertEquals(0.75, m.accuracy(), 1e-12, "teacher forced over all T·B steps");
+      assertEquals(0.5, m.closedLoopAccuracy(), 1e-12, "closed loop over the last " + K + " steps only");
+      assertEquals(T * B, m.lossTerms(), "one cross-entropy term per (t, b)");
+      assertEquals(lnZ - 0.75 * a, m.loss(), CLASS_LOSS_TOL, "teacher-forced cross-entropy");
+      assertEquals(lnZ - 0.5 * a, m.closedLoopLoss(), CLASS_LOSS_TOL, "closed-loop cross-entropy");
+      assertEquals(Math.exp(lnZ - 0.75 * a), m.perplexity(), CLASS_LOSS_TOL, "perplexity = exp(loss)");
+    }
+  }
+
+  /** A one-layer RNN over V = 3 one-hot symbols, H = O = 3, cross-entropy. */
+  private static final ModelConfig SUCCESSOR_MODEL = new ModelConfig(CellType.RNN, 1, 3, 3, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+
+  /** W_ih = 5·I, W_hh and biases 0, a head that moves h_k to logit k+1: the successor gets logit tanh 5, the others 0. */
+  private static Params successorParams() {
+    Params p = Params.zeros(SUCCESSOR_MODEL);
+    p.set(ParamLayout.weightIhName(0), new float[] {5, 0, 0, 0, 5, 0, 0, 0, 5});
+    p.set(ParamLayout.HEAD_WEIGHT, new float[] {0, 0, 1, 1, 0, 0, 0, 1, 0}); // logit j = h_{j−1 mod 3}
+    return p;
+  }
+
+  /**
+   * x_t = (b + t) mod 3 one-hot, class_t = x_{t+1}; with {@code wrongTail} sequence b = 1's targets
+   * over the last K steps (t ≥ N) are (x + 2) mod 3 instead.
+   */
+  private static Batch successorBatch(boolean wrongTail) {
+    int V = 3;
+    float[] x = new float[T * B * V];
+    int[] classes = new int[T * B];
+    for (int t = 0; t < T; t++) {
+      for (int b = 0; b < B; b++) {
+        x[(t * B + b) * V + (b + t) % V] = 1;
+        classes[t * B + b] = (b + t + (wrongTail && b == 1 && t >= N ? 2 : 1)) % V;
+      }
+    }
+    return new Batch(T, B, V, x, null, classes, null);
+  }
+
+  /** The logits are float32 (about 1e-7 relative) before a float64 log-sum-exp. */
+  private static final double CLASS_LOSS_TOL = 1e-6;
 
   @Test
   void aPaddedSequenceIsNamedByItsShardAndLengthsEntry() {

@@ -769,6 +769,15 @@ class SparkTrainingTest {
   }
 
   @Test
+  void aLocalMasterDefaultsToOnePartitionAndAGivenCountWins() throws IOException {
+    // Trainer.partitions: by default 1 on a local master (one JVM, whose engine spreads each call over every core)
+    Map<String, String> m = sineConfig(tmp.resolve("partitions-unused").toUri().toString());
+    assertEquals(1, Trainer.prepare(m, new Configuration(), quiet()).partitions(sc), "default on " + sc.master());
+    m.put("partitions", "3");
+    assertEquals(3, Trainer.prepare(m, new Configuration(), quiet()).partitions(sc), "--partitions 3");
+  }
+
+  @Test
   void resumingWithSettingsThatChangeTheBitsIsRefusedNamingEachKey() throws IOException {
     Path out = tmp.resolve("resume-other-settings");
     checkpointAfterStep2(sineConfig(out.toUri().toString()));
@@ -856,6 +865,53 @@ class SparkTrainingTest {
       assertEquals(expected[step], ((Number) val).doubleValue(), VALIDATION_REL_TOL * expected[step], "validation loss after step " + step);
     }
     assertTrue(Math.abs(expected[2] - expected[3]) > 1e-4 * expected[3], "the two validations score different weights");
+  }
+
+  @Test
+  void closedLoopValidationScoresTheLastKStepsAndRowsCountEpochsFromOne() throws IOException {
+    // feedback K = 5 of T = 20: validation drives the first 15 steps by the true inputs, then feeds each
+    // output back for 5; closed_loop_loss is the mean over those K·B terms of every validation shard.
+    // Epochs: ⌊112 / 32⌋ = 3 full batches an epoch (Schedule), metrics.jsonl's epoch is 1-based
+    // (TrainingMetrics): steps 1–3 are epoch 1, step 4 starts epoch 2.
+    int K = 5;
+    Path out = tmp.resolve("validation-closed-loop");
+    Map<String, String> m = referenceSgd(out, 4);
+    m.put("validate-every", "4");
+    m.put("checkpoint-every", "0");
+    m.put("feedback", Integer.toString(K));
+    Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
+    assertEquals(3, trainer.schedule().stepsPerEpoch(), "the fixture: 3 steps an epoch");
+    trainer.run(sc);
+
+    Dataset ds = trainer.dataset();
+    int T = ds.manifest().spec().steps();
+    Params p = Params.initialize(trainer.model(), trainer.config().seed());
+    ReferenceEngine ref = new ReferenceEngine();
+    for (int step = 0; step < 4; step++) {
+      sgd(p.values(), ref.lossAndGradient(p, stepWindow(trainer, trainer.model(), step, 0, T), null).gradients().meanGradient(), 0.5f);
+    }
+    // the closed loop of each validation shard alone (Evaluation.ofBatch, checked against a float64 hand loop in
+    // ClosedLoopUnitsTest), weighted by its K·B terms; the sine fixture is not normalised: outputs fed back as they are
+    double sum = 0;
+    long count = 0;
+    for (ShardInfo s : ds.manifest().shards()) {
+      if (s.split() == Split.VALIDATION) {
+        Batch b = ds.read(s);
+        sum += K * b.batchSize() * Evaluation.ofBatch(trainer.model(), p, ref, b, K, 0, Double.NaN, null, s.file()).closedLoopLoss();
+        count += (long) K * b.batchSize();
+      }
+    }
+    assertTrue(count > 0, "the fixture has a validation split");
+    List<String> rows = Files.readAllLines(out.resolve(TrainingMetrics.FILE));
+    assertEquals(4, rows.size(), String.join("\n", rows));
+    long[] epochs = {1, 1, 1, 2};
+    for (int i = 0; i < 4; i++) {
+      Map<String, Object> row = Json.parseObject(rows.get(i));
+      assertEquals(epochs[i], ((Number) row.get("epoch")).longValue(), "epoch of step " + (i + 1) + ": " + rows.get(i));
+      assertEquals(i == 3, row.get("closed_loop_loss") != null, "validated at step 4 only: " + rows.get(i));
+    }
+    Object closed = Json.parseObject(rows.get(3)).get("closed_loop_loss");
+    assertEquals(sum / count, ((Number) closed).doubleValue(), VALIDATION_REL_TOL * sum / count, "closed-loop validation after step 4");
   }
 
   @Test

@@ -1,0 +1,48 @@
+package io.sparkrnn.job.driver;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.BadInputException;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.junit.jupiter.api.Test;
+
+/**
+ * SparkSetup's contract (its class comment): for a local master every socket on 127.0.0.1 and no
+ * web UI unless asked for, Kryo with registration required; and the bounds its master check
+ * documents (MAX_LOCAL_THREADS task threads at most; local[N,F]'s F may be 0).
+ */
+class SparkSetupTest {
+
+  @Test
+  void aLocalContextListensOnLoopbackOnlyWithoutAWebUi() {
+    for (String key : new String[] {"spark.driver.host", "spark.driver.bindAddress", "spark.ui.enabled", "spark.master"}) {
+      assertTrue(System.getProperty(key) == null, "the test needs " + key + " unset in this JVM, found " + System.getProperty(key));
+    }
+    try (JavaSparkContext sc = SparkSetup.start("spark-setup test", "local[1]")) {
+      SparkConf conf = sc.getConf();
+      assertEquals("127.0.0.1", conf.get("spark.driver.host"), "advertised driver address");
+      assertEquals("127.0.0.1", conf.get("spark.driver.bindAddress"), "the address the driver's sockets listen on");
+      assertEquals("false", conf.get("spark.ui.enabled"), "no web UI on a local master");
+      assertTrue(sc.sc().uiWebUrl().isEmpty(), "no UI started: " + sc.sc().uiWebUrl());
+      assertEquals("true", conf.get("spark.kryo.registrationRequired"), "an unregistered class is an error");
+      assertEquals("org.apache.spark.serializer.KryoSerializer", conf.get("spark.serializer"));
+    }
+  }
+
+  @Test
+  void localMasterCountsAreCheckedAgainstTheirDocumentedBounds() {
+    int max = SparkSetup.MAX_LOCAL_THREADS;
+    SparkSetup.requireKnownMaster("local[" + max + "]");           // the most task threads a local master may name
+    SparkSetup.requireKnownMaster("local[2," + 0 + "]");            // task failures: 0 allowed (Spark takes it as 1)
+    SparkSetup.requireKnownMaster("local-cluster[1," + max + ",1024]");
+    for (String master : new String[] {"local[" + (max + 1) + "]", "local[" + (max + 1) + ",2]", "local-cluster[1," + (max + 1) + ",1024]",
+        "local-cluster[" + (max + 1) + ",1,1024]", "local-cluster[1,1,0]"}) {
+      BadInputException e = assertThrows(BadInputException.class, () -> SparkSetup.requireKnownMaster(master), master);
+      assertTrue(e.getMessage().startsWith("--master " + master + ": ") && e.getMessage().contains(" is out of range; expected "),
+          e.getMessage());
+    }
+  }
+}

@@ -2,11 +2,15 @@ package io.sparkrnn.infer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.generate.Sampler;
 import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.SafeTensorsFile;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
@@ -17,6 +21,7 @@ import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.model.ModelMetadata;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -106,5 +111,42 @@ public class PredictionAndGenerationTest {
         y = W * h + D;
       }
     }
+  }
+
+  @Test
+  void theSafetensorsHoldOutputIdsAndLengthsInTheDocumentedShapes() {
+    // seq2seq, T = 3, B = 2, O = 2, lengths {3, 1}: output [T,B,O] = [3, 2, 2], ids [T,B] = [3, 2], lengths [B] = [2]
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 2, 2, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+    Batch batch = new Batch(3, 2, 2, new float[12], null, null, new int[] {3, 1});
+    float[] logits = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1};
+    SafeTensorsFile f = SafeTensors.read(
+        Prediction.of(c, null, null, batch, logits, false).toSafetensors(Map.of()), "p");
+    assertArrayEquals(new int[] {3, 2, 2}, f.require("output").shape());
+    assertArrayEquals(new int[] {3, 2}, f.require("ids").shape());
+    assertArrayEquals(new int[] {1, 1, 1, -1, 1, -1}, f.require("ids").ints(), "argmax 1 on valid steps, −1 on padding");
+    assertArrayEquals(new int[] {3, 1}, f.require("lengths").ints());
+    // seq2one, B = 2, no lengths: output [B,O] = [2, 2], ids [B] = [2], no lengths tensor
+    ModelConfig one = new ModelConfig(CellType.RNN, 1, 2, 2, 2, Mode.SEQ2ONE, LossType.CROSS_ENTROPY);
+    Batch full = Batch.inputsOnly(3, 2, 2, new float[12]);
+    SafeTensorsFile g = SafeTensors.read(
+        Prediction.of(one, null, null, full, new float[] {2, 1, 0, 3}, false).toSafetensors(Map.of()), "p");
+    assertArrayEquals(new int[] {2, 2}, g.require("output").shape());
+    assertArrayEquals(new int[] {2}, g.require("ids").shape());
+    assertArrayEquals(new int[] {0, 1}, g.require("ids").ints());
+    assertEquals(Set.of("output", "ids"), g.tensors().keySet());
+  }
+
+  @Test
+  void textLinesEscapeBackslashNewlineCarriageReturnAndTab() {
+    // the documented escapes, one line per sequence: \ → \\, newline → \n, CR → \r, tab → \t
+    assertEquals("a\\rb\\\\\nc\\nd\\te\n", Prediction.textLines(List.of("a\rb\\", "c\nd\te")));
+  }
+
+  @Test
+  void continuousGenerationRefusesZeroSteps() {
+    Batch primer = Batch.inputsOnly(1, 1, 1, new float[] {0.5f});
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> Generation.run(scalarRnn(), new ReferenceEngine(), primer, 0, Sampler.identity()));
+    assertEquals("--steps must be at least 1, found 0", e.getMessage());
   }
 }

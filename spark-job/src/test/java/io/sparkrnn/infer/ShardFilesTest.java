@@ -45,4 +45,24 @@ class ShardFilesTest {
     BadInputException empty = assertThrows(BadInputException.class, () -> ShardFiles.read(inputs(0, 3), "in.safetensors", MODEL, false));
     assertEquals("in.safetensors: lengths[0] = 0, expected 1..3", empty.getMessage());
   }
+
+  @Test
+  void aTensorOtherThanXAndLengthsIsRefusedByName() {
+    // the class comment: "no other tensors" besides x, y and lengths
+    byte[] file = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {3, 2, 1}, X),
+        Tensor.ofFloats("mask", new int[] {3, 2}, new float[6])));
+    BadInputException e = assertThrows(BadInputException.class, () -> ShardFiles.read(file, "in.safetensors", MODEL, false));
+    assertEquals("in.safetensors: unexpected tensor 'mask', expected only [x, y, lengths]", e.getMessage());
+  }
+
+  @Test
+  void anInfiniteInputIsRefusedNamingItsStepSequenceAndFeature() {
+    // F = 2: x [T=2][B=2][F=2] row-major, so element (t, b, f) is at (t·B + b)·F + f; (t=1, b=0, f=1) is at (1·2 + 0)·2 + 1 = 5
+    ModelConfig f2 = new ModelConfig(CellType.RNN, 1, 2, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+    float[] x = new float[8];
+    x[5] = Float.NEGATIVE_INFINITY;
+    byte[] file = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {2, 2, 2}, x)));
+    BadInputException e = assertThrows(BadInputException.class, () -> ShardFiles.read(file, "in.safetensors", f2, false));
+    assertEquals("in.safetensors: x has -Infinity at (t=1, b=0, f=1), expected a finite number", e.getMessage());
+  }
 }

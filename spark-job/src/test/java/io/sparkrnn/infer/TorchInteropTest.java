@@ -1,5 +1,6 @@
 package io.sparkrnn.infer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -241,6 +242,51 @@ class TorchInteropTest {
     ModelConfig overridden = TrainedModel.fromBytes(TorchInterop.importModel(file, "t", config(""), "c.json", "seq2one",
         "mse"), "i").config();
     assertEquals(Mode.SEQ2ONE, overridden.mode(), "--mode wins over the configuration's");
+    // likewise --loss: the configuration says mse, the option cross_entropy (O = 2 classes)
+    ModelConfig classes = TrainedModel.fromBytes(TorchInterop.importModel(file, "t", config(""), "c.json", null,
+        "cross_entropy"), "i").config();
+    assertEquals(LossType.CROSS_ENTROPY, classes.loss(), "--loss wins over the configuration's");
+  }
+
+  @Test
+  void theExportedConfigurationHasTheArgumentsOfThePyTorchConstructor() {
+    // the class comment: rnn = nn.RNN|LSTM|GRU(input_size, hidden_size, num_layers), head = nn.Linear(hidden_size, output_size);
+    // F = 2, H = 3, L = 2, O = 1 are all different, so a swapped field shows
+    String[] torchClass = {"RNN", "LSTM", "GRU"};
+    CellType[] cells = {CellType.RNN, CellType.LSTM, CellType.GRU};
+    for (int k = 0; k < cells.length; k++) {
+      ModelConfig c = new ModelConfig(cells[k], 2, 2, 3, 1, Mode.SEQ2ONE, LossType.MSE);
+      Map<String, Object> j = io.sparkrnn.kernel.io.Json.parseObject(TorchInterop.export(TrainedModel.of(Params.initialize(c, 1),
+          Map.of())).configJson());
+      assertEquals(torchClass[k], j.get("torch_class"), cells[k] + ": the torch.nn class");
+      assertEquals(2L, ((Number) j.get("input_size")).longValue(), cells[k] + ": input_size");
+      assertEquals(3L, ((Number) j.get("hidden_size")).longValue(), cells[k] + ": hidden_size");
+      assertEquals(2L, ((Number) j.get("num_layers")).longValue(), cells[k] + ": num_layers");
+      assertEquals(1L, ((Number) j.get("output_size")).longValue(), cells[k] + ": output_size");
+      assertEquals("seq2one", j.get("mode"), cells[k] + ": mode");
+    }
+  }
+
+  @Test
+  void aConfigurationNamingOnlyTheTorchClassGivesThatCell() {
+    // {"torch_class": "GRU"} with no "cell": PyTorch's class name, upper case, names the cell
+    String json = config("").replace("\"cell\": \"gru\"", "\"torch_class\": \"GRU\"");
+    assertTrue(!json.contains("\"cell\""), json);
+    ModelConfig c = TrainedModel.fromBytes(TorchInterop.importModel(gruFile(), "t", json, "c.json", null, null), "i").config();
+    assertEquals(CellType.GRU, c.cell());
+  }
+
+  @Test
+  void theConfigurationsNormalisationTravelsIntoTheModel() {
+    // the configuration as export writes it may carry the data's statistics; the imported model must apply them
+    String json = config(", \"normalization\": {\"input_mean\": [1.0, 2.0], \"input_std\": [4.0, 8.0],"
+        + " \"target_mean\": [3.0, 5.0], \"target_std\": [0.5, 0.25]}");
+    TrainedModel m = TrainedModel.fromBytes(TorchInterop.importModel(gruFile(), "t", json, "c.json", null, null), "i");
+    assertTrue(m.normalizes(), "the normalisation was dropped");
+    // (x − mean) / std: (5 − 1) / 4 = 1, (10 − 2) / 8 = 1
+    assertArrayEquals(new float[] {1f, 1f}, m.inputsToModelUnits(new float[] {5f, 10f}), 0f);
+    // y · std + mean: 2 · 0.5 + 3 = 4, 4 · 0.25 + 5 = 6
+    assertArrayEquals(new float[] {4f, 6f}, m.outputsToRawUnits(new float[] {2f, 4f}), 0f);
   }
 
   @Test

@@ -566,4 +566,140 @@ class GradientExchangeTest {
     }
     return -1;
   }
+
+  @Test
+  void theDriverRefusesAPartitionOutOfRangeAndAStageAttemptAboveTheHighest() throws Exception {
+    // the class comment: the driver refuses "a partition out of range"; MAX_STAGE_ATTEMPT is "the highest stage attempt admitted"
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(12, segment(2, 1, 2));
+      for (int partition : new int[] {2, -1}) {                 // P = 2: partitions 0 and 1 only
+        IOException e = assertThrows(IOException.class,
+            () -> new GradientExchange.Client(address, address.key(), 12, 0, partition, () -> false), "partition " + partition);
+        assertTrue(e.getMessage().contains("refused partition " + partition), e.getMessage());
+      }
+      int above = GradientExchange.MAX_STAGE_ATTEMPT + 1;
+      IOException e = assertThrows(IOException.class, () -> new GradientExchange.Client(address, address.key(), 12, above, 0, () -> false));
+      assertTrue(e.getMessage().contains("refused partition 0"), e.getMessage());
+      // the highest attempt itself and the last partition are admitted
+      new GradientExchange.Client(address, address.key(), 12, GradientExchange.MAX_STAGE_ATTEMPT, 1, () -> false).close();
+    }
+  }
+
+  /** The root host's step to the driver, by the wire format of TreeReduce: step, header frame, then the gradient's values. */
+  static void sendRootPart(TreeReduce.Link up, long step, PartitionResult result) throws IOException {
+    TreeReduce.Part part = TreeReduce.Part.of(result, false);
+    up.writeLong(step);
+    up.writeFrame(TreeReduce.encode(part));
+    double[] g = part.blocks()[0].sum().gradient();
+    up.writeDoubles(g, 0, g.length);
+    up.flush();
+  }
+
+  @Test
+  @Timeout(60)
+  void theDriverAnswersEachStepOnceAndDropsAStepThatIsNotAfterTheLast() throws Exception {
+    // the class comment: the driver refuses "a step not after the last one" (a replayed or reordered step)
+    GradientExchange.Segment one = segment(1, 1, 1);
+    PartitionResult result = part(one, 0, new GradientSum[] {new GradientSum(0.5, 2, new double[] {3})});
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(13, one);
+      try (GradientExchange.Client root = new GradientExchange.Client(address, address.key(), 13, 0, 0, () -> false)) {
+        root.join(HOST, -1);                                   // P = 1: partition 0 hosts the root; its link stays open for the steps
+        TreeReduce.Link up = root.link();
+        sendRootPart(up, 0, result);
+        TreeReduce.Down down = TreeReduce.decodeDown(up.readFrame(1 << 20));
+        double[] total = new double[1];
+        up.readDoubles(total, 0, 1);
+        // one partition: the total is its own sum
+        assertEquals(0.5, down.lossSum());
+        assertEquals(2, down.count());
+        assertEquals(3.0, total[0]);
+        assertThrows(IOException.class, () -> {
+          sendRootPart(up, 0, result);                          // step 0 again
+          up.readFrame(1 << 20);
+        }, "the driver closes the connection instead of answering step 0 twice");
+      }
+      assertEquals(1, server.traffic().steps(), "one step answered");
+    }
+  }
+
+  @Test
+  void aSourcesBlocksMustLieInsideItsOwnVirtualPartitions() {
+    // P = 2 over V = 4: partition 0 computes the leaves [0, 2), partition 1 [2, 4) (⌊pV/P⌋, TreeReduce's class comment);
+    // node (level l, index i) covers the leaves [i·2^l, (i+1)·2^l)
+    GradientExchange.Segment s = segment(2, 1, 4);
+    TreeReduce.Part own = TreeReduce.Part.of(part(s, 0, randomLeaves(4, 1, 5)), false);
+    assertNull(TreeReduce.wrongPart(own, 0, 1, s), "partition 0's own blocks: the node (1, 0) over leaves [0, 2)");
+    TreeReduce.Part beyond = withBlocks(own, new CombineTree.Block(1, 1, new GradientSum(1, 1, new double[0]))); // leaves [2, 4)
+    assertEquals("a gradient block (level 1, index 1) outside its virtual partitions [0, 2)", TreeReduce.wrongPart(beyond, 0, 1, s));
+    TreeReduce.Part whole = withBlocks(own, new CombineTree.Block(2, 0, new GradientSum(1, 1, new double[0]))); // leaves [0, 4)
+    assertEquals("a gradient block (level 2, index 0) outside its virtual partitions [0, 2)", TreeReduce.wrongPart(whole, 0, 1, s));
+  }
+
+  static TreeReduce.Part withBlocks(TreeReduce.Part p, CombineTree.Block... blocks) {
+    return new TreeReduce.Part(p.first(), p.end(), blocks, p.positions(), p.finalH(), p.finalC(), p.devices(), p.computeNanos(),
+        p.errorPartition(), p.errorExecutor(), p.dataError(), p.endSegment());
+  }
+
+  @Test
+  void anLstmSourceMustCarryCellStatesAndAnRnnSourceNone() {
+    // carried states are [L][m][H] of h, and of c for an LSTM only (StepSync.State): L = 1, H = 2, m = 1 sequence here
+    ModelConfig lstm = new ModelConfig(CellType.LSTM, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+    GradientExchange.Segment withCell = new GradientExchange.Segment(lstm, 1, 1, 1, 1, true);
+    GradientExchange.Segment noCell = new GradientExchange.Segment(MODEL, 1, 1, 1, 1, true);
+    PartitionResult r = part(withCell, 0, new GradientSum[] {new GradientSum(1, 1, new double[] {1})});
+    TreeReduce.Part both = TreeReduce.Part.of(new PartitionResult(0, r.blocks(), r.positions(), new float[2], new float[2], "jvm", "e", 1,
+        null), false);
+    TreeReduce.Part hOnly = TreeReduce.Part.of(new PartitionResult(0, r.blocks(), r.positions(), new float[2], null, "jvm", "e", 1, null),
+        false);
+    assertNull(TreeReduce.wrongPart(both, 0, 1, withCell));
+    assertEquals("final states of the wrong size for 1 sequences", TreeReduce.wrongPart(hOnly, 0, 1, withCell), "an LSTM without c");
+    assertNull(TreeReduce.wrongPart(hOnly, 0, 1, noCell));
+    assertEquals("final states of the wrong size for 1 sequences", TreeReduce.wrongPart(both, 0, 1, noCell), "an RNN has no c");
+  }
+
+  @Test
+  void aHeaderWhoseArrayLengthExceedsTheFrameIsRefusedBeforeAnythingIsAllocated() {
+    // "counts are checked against the frame (a frame may lie)": partitions [0, 1), no blocks, then positions claiming 2^31 − 1 ints
+    // in a frame that holds none; allocating first fails with an OutOfMemoryError the driver's serve loop does not catch
+    // (caught here, not by assertThrows, which rethrows it: the array is refused by size, nothing is allocated)
+    byte[] lying = GradientExchange.Codec.writer(64).putInt(0).putInt(1).putInt(0).putInt(Integer.MAX_VALUE).bytes();
+    Throwable thrown = null;
+    try {
+      TreeReduce.decodePart(lying);
+    } catch (Throwable t) {
+      thrown = t;
+    }
+    assertTrue(thrown instanceof java.nio.BufferUnderflowException, "expected a BufferUnderflowException, got " + thrown);
+  }
+
+  /** A client of this segment attempt, admitted: a refusal while the driver still holds an ended connection's claim is tried again. */
+  static GradientExchange.Client admitted(GradientExchange.Address address, long segmentId, int partition) throws IOException {
+    long giveUp = System.nanoTime() + 30_000_000_000L;        // a deadline, not a count: a loaded machine may be slow to see the close
+    while (true) {
+      try {
+        return new GradientExchange.Client(address, address.key(), segmentId, 0, partition, () -> false);
+      } catch (IOException refused) {
+        if (System.nanoTime() > giveUp) {
+          throw refused;
+        }
+      }
+    }
+  }
+
+  @Test
+  @Timeout(60)
+  void aPartitionJoiningAgainCountsOnceAndCannotStandInForAMissingOne() throws Exception {
+    // Rendezvous.arrive: "a partition counts once however often it arrives". Partition 0 joins, its wait ends at the
+    // step timeout, it joins again: partition 1 never came, so the second wait must fail the same way, not complete
+    try (GradientExchange.Server server = server(null, 300)) {
+      GradientExchange.Address address = server.open(14, segment(2, 1, 2));
+      for (int join = 1; join <= 2; join++) {
+        try (GradientExchange.Client c = admitted(address, 14, 0)) {
+          IOException e = assertThrows(IOException.class, () -> c.join(HOST, -1), "join " + join + " of partition 0 alone");
+          assertTrue(e.getMessage().contains("the driver closed the connection"), e.getMessage());
+        }
+      }
+    }
+  }
 }

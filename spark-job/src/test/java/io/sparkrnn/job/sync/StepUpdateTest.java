@@ -197,4 +197,19 @@ class StepUpdateTest {
     assertEquals(StepUpdate.Status.EMPTY, empty.status());
     assertTrue(Double.isNaN(empty.loss()));
   }
+
+  @Test
+  void aNonFiniteLossAloneStopsOrSkipsTheStepToo() {
+    // Status.NONFINITE / SKIPPED: "loss or gradient not finite": here the gradient is finite and only the loss is not
+    for (double lossSum : new double[] {Double.NaN, Double.POSITIVE_INFINITY}) {
+      for (String policy : new String[] {"stop", "skip"}) {
+        StepUpdate update = new StepUpdate(TrainConfig.parse(options("on-nan", policy), null), 3);
+        float[] theta = THETA0.clone();
+        StepUpdate.Outcome o = update.apply(0, new GradientSum(lossSum, COUNT, SUMS[0].clone()), theta, update.newOptimizer());
+        assertEquals(policy.equals("skip") ? StepUpdate.Status.SKIPPED : StepUpdate.Status.NONFINITE, o.status(),
+            "loss sum " + lossSum + ", --on-nan " + policy);
+        assertArrayEquals(THETA0, theta, "loss sum " + lossSum + ", --on-nan " + policy + " must not touch the weights");
+      }
+    }
+  }
 }

@@ -90,6 +90,18 @@ class OrderStepsTest {
   }
 
   @Test
+  void floatingOrdersWithAnEvenNumberOfGapsTakeTheLowerMiddleOne() {
+    // 0, 1, 2, 5, 8: gaps 1, 1, 3, 3; sorted, the middle two are 1 and 3: the lower, 1 (the class comment's rule, as for
+    // timestamps); the upper would put the next row at 11
+    OrderSteps s = new OrderSteps(DataTypes.DoubleType);
+    for (double t : new double[] {0, 1, 2, 5, 8}) {
+      s.add(t);
+    }
+    assertEquals(1.0, (Double) s.spacing(), 0.0);
+    assertEquals(9.0, (Double) s.next(8.0, s.spacing()), 0.0);
+  }
+
+  @Test
   void aKeyOfOneRowHasNoSpacingAndClearStartsTheNextKeyAfresh() {
     OrderSteps s = new OrderSteps(DataTypes.DateType);
     s.add(LocalDate.of(2024, 1, 1));

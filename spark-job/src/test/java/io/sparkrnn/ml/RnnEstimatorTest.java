@@ -576,6 +576,15 @@ class RnnEstimatorTest {
   }
 
   @Test
+  void theFittedModelHasTheEstimatorsUidAndTheEstimatorAsItsParent() {
+    // Spark ML: a Model's parent() is the Estimator that fit it (docs/ml.md: "parent(), the estimator with its learning
+    // rate and steps, is not saved"), and a fitted model takes its estimator's uid, as Spark's own estimators give it
+    assertNotNull(model.parent(), "parent");
+    assertEquals(model.parent().uid(), model.uid());
+    assertEquals(0.02, ((RnnEstimator) model.parent()).getLr(), 0.0, "estimator() above sets lr 0.02");
+  }
+
+  @Test
   void aMissingOrMistypedColumnIsRefusedBeforeAnyJob() throws Exception {
     int jobs = jobsDuring(() -> {
       assertMessage(() -> model.transform(table.drop("load")), "inputCols", "'load'", "not in the table", "[sensor, ts, temp]");

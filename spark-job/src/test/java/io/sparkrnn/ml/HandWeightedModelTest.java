@@ -1,0 +1,287 @@
+package io.sparkrnn.ml;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
+import io.sparkrnn.kernel.model.Params;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * transform and evaluate of models whose weights are set by hand, so that every expected value is
+ * worked out here from the cell's equation and docs/ml.md's contract, not taken from the engine:
+ * an RNN with F = H = O = 1, h_t = tanh(x_t + 0.5 h_{t-1}) (W_ih = 1, W_hh = 0.5, biases 0,
+ * kernel CellType.RNN's equation) and head y_t = h_t, trained (so its metadata says) on data of
+ * mean 10 and std 2: a raw input x is z = (x − 10) / 2 in the model, and its output y is
+ * 10 + 2y in the table (docs/ml.md, "Units"). Class models have a zero head weight, so their
+ * logits are the head bias whatever the inputs.
+ */
+class HandWeightedModelTest {
+  /** The engine is float32 with its own tanh; raw units are 2x model units. */
+  static final double FLOAT32_ABS_TOL = 1e-4;
+  static final String NORMALIZATION =
+      "{\"input_mean\":[10.0],\"input_std\":[2.0],\"target_mean\":[10.0],\"target_std\":[2.0]}";
+
+  static SparkSession spark;
+
+  @BeforeAll
+  static void start() {
+    spark = SparkSession.builder().master("local[1]").appName("HandWeightedModelTest")
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (spark != null) {
+      spark.stop();
+    }
+  }
+
+  /** The hand-weighted regression RNN (see the class comment), seq2seq or seq2one. */
+  static RnnModel rnn(Mode mode) {
+    Params p = Params.zeros(new ModelConfig(CellType.RNN, 1, 1, 1, 1, mode, LossType.MSE));
+    p.set(ParamLayout.weightIhName(0), new float[] {1f});
+    p.set(ParamLayout.weightHhName(0), new float[] {0.5f});
+    p.set(ParamLayout.HEAD_WEIGHT, new float[] {1f});
+    return new RnnModel(ModelFile.toBytes(p, Map.of("normalization", NORMALIZATION)))
+        .setKeyCols("k").setOrderCol("t").setInputCols("x");
+  }
+
+  /** A seq2seq class model over 2 classes whose logits are {@code bias} for every row (zero head weight). */
+  static RnnModel classes(float... bias) {
+    Params p = Params.zeros(new ModelConfig(CellType.RNN, 1, 1, 1, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY));
+    p.set(ParamLayout.weightIhName(0), new float[] {1f});
+    p.set(ParamLayout.HEAD_BIAS, bias);
+    return new RnnModel(ModelFile.toBytes(p, Map.of())).setKeyCols("k").setOrderCol("t").setInputCols("x");
+  }
+
+  /** The model's raw predictions over one key's raw inputs from a zero state: 10 + 2 tanh((x − 10)/2 + 0.5 h). */
+  static double[] byHand(double... x) {
+    double h = 0;
+    double[] y = new double[x.length];
+    for (int t = 0; t < x.length; t++) {
+      h = Math.tanh((x[t] - 10) / 2 + 0.5 * h);   // h_t = tanh(W_ih z_t + W_hh h_{t-1})
+      y[t] = 10 + 2 * h;                          // raw = y · std + mean
+    }
+    return y;
+  }
+
+  static Dataset<Row> table(DataType xType, Object[]... rows) {
+    StructType schema = new StructType(new StructField[] {
+        DataTypes.createStructField("k", DataTypes.StringType, false),
+        DataTypes.createStructField("t", DataTypes.IntegerType, false),
+        DataTypes.createStructField("x", xType, true)});
+    List<Row> list = new ArrayList<>();
+    for (Object[] r : rows) {
+      list.add(RowFactory.create(r));
+    }
+    return spark.createDataFrame(list, schema);
+  }
+
+  static Object[] row(String k, int t, Object x) {
+    return new Object[] {k, t, x};
+  }
+
+  /** Collected and sorted by (k, t), forecast rows after their key's rows by their later t. */
+  static List<Row> sorted(Dataset<Row> out) {
+    List<Row> rows = new ArrayList<>(out.collectAsList());
+    rows.sort(Comparator.comparing((Row r) -> r.getString(0)).thenComparing(r -> r.getInt(1)));
+    return rows;
+  }
+
+  static double prediction(Row r, int o) {
+    return r.<Double>getList(r.fieldIndex("prediction")).get(o);
+  }
+
+  @Test
+  void eachKeysRowsAreScoredInTimeOrderFromAZeroStateInTheTablesUnits() {
+    // rows given out of order; key a: t 1..4, x 10, 12, 8, 14 (z 0, 1, -1, 2); key b: t 1..3, x 12 (z 1)
+    Dataset<Row> t = table(DataTypes.DoubleType, row("a", 3, 8.0), row("b", 2, 12.0), row("a", 1, 10.0), row("a", 4, 14.0),
+        row("b", 1, 12.0), row("a", 2, 12.0), row("b", 3, 12.0));
+    List<Row> out = sorted(rnn(Mode.SEQ2SEQ).transform(t));
+    assertEquals(7, out.size(), "one row per (key, time)");
+    double[] a = byHand(10, 12, 8, 14);
+    double[] b = byHand(12, 12, 12);   // its own zero state: a's state does not carry over
+    double[] got = out.stream().mapToDouble(r -> prediction(r, 0)).toArray();
+    double[] want = {a[0], a[1], a[2], a[3], b[0], b[1], b[2]};
+    assertArrayEquals(want, got, FLOAT32_ABS_TOL, "rows (a,1..4), (b,1..3): " + out);
+  }
+
+  @Test
+  void aRowWithAnInfiniteOrNullInputGetsNoPredictionAndLeavesTheStateAlone() {
+    // docs/ml.md, "Missing values": a null, NaN or infinite input: null prediction, the state as if the row were not there
+    Dataset<Row> t = table(DataTypes.DoubleType, row("a", 1, 10.0), row("a", 2, 12.0), row("a", 3, Double.POSITIVE_INFINITY),
+        row("a", 4, 14.0), row("a", 5, Double.NEGATIVE_INFINITY), row("a", 6, null), row("a", 7, Double.NaN), row("a", 8, 8.0));
+    List<Row> out = sorted(rnn(Mode.SEQ2SEQ).transform(t));
+    double[] valid = byHand(10, 12, 14, 8);   // rows 1, 2, 4, 8 in a row
+    for (int i : new int[] {2, 4, 5, 6}) {
+      assertTrue(out.get(i).isNullAt(out.get(i).fieldIndex("prediction")), "row t=" + (i + 1) + ": " + out.get(i));
+    }
+    assertEquals(valid[0], prediction(out.get(0), 0), FLOAT32_ABS_TOL);
+    assertEquals(valid[1], prediction(out.get(1), 0), FLOAT32_ABS_TOL);
+    assertEquals(valid[2], prediction(out.get(3), 0), FLOAT32_ABS_TOL, "t=4 after t=2's state");
+    assertEquals(valid[3], prediction(out.get(7), 0), FLOAT32_ABS_TOL, "t=8 after t=4's state");
+  }
+
+  @Test
+  void anArrayInputWithANullElementGetsNoPrediction() {
+    // docs/ml.md: an array column's values are the features; a null element is a missing value (SeriesScorer: "a null
+    // array element too")
+    Dataset<Row> t = table(DataTypes.createArrayType(DataTypes.DoubleType, true), row("a", 1, List.of(12.0)),
+        row("a", 2, Arrays.asList((Double) null)), row("a", 3, List.of(8.0)));
+    List<Row> out = sorted(rnn(Mode.SEQ2SEQ).transform(t));
+    double[] valid = byHand(12, 8);
+    assertEquals(valid[0], prediction(out.get(0), 0), FLOAT32_ABS_TOL);
+    assertTrue(out.get(1).isNullAt(out.get(1).fieldIndex("prediction")), "the null element: " + out.get(1));
+    assertEquals(valid[1], prediction(out.get(2), 0), FLOAT32_ABS_TOL, "t=3 after t=1's state");
+  }
+
+  @Test
+  void forecastRowsOfAFloatInputColumnHoldTheFedBackValueAsAFloat() {
+    // docs/ml.md, Forecasting: forecast row i sits at the last integer time + i; its input column holds the previous row's
+    // prediction (double and float columns), and its prediction is the model's output after that step
+    Dataset<Row> t = table(DataTypes.FloatType, row("a", 1, 10f), row("a", 2, 12f));
+    List<Row> out = sorted(rnn(Mode.SEQ2SEQ).setForecastSteps(2).transform(t));
+    assertEquals(4, out.size(), "2 rows and 2 forecast rows");
+    double h2 = Math.tanh(1 + 0.5 * 0.0);              // t=1: z 0, h 0; t=2: z 1
+    double p2 = 10 + 2 * h2;
+    assertEquals(p2, prediction(out.get(1), 0), FLOAT32_ABS_TOL);
+    Row f1 = out.get(2);
+    assertEquals(3, f1.getInt(1));
+    assertTrue(f1.getBoolean(f1.fieldIndex("forecast")));
+    assertEquals((float) p2, f1.getFloat(2), 1e-4f, "the fed-back input, as the column's float");
+    double h3 = Math.tanh((p2 - 10) / 2 + 0.5 * h2);
+    assertEquals(10 + 2 * h3, prediction(f1, 0), FLOAT32_ABS_TOL);
+    assertEquals(4, out.get(3).getInt(1));
+    assertEquals((float) (10 + 2 * h3), out.get(3).getFloat(2), 1e-4f);
+    assertFalse(out.get(0).getBoolean(out.get(0).fieldIndex("forecast")));
+  }
+
+  @Test
+  void seq2oneWindowsStartEveryStrideRowsAndAKeyOfExactlyTRowsGivesOneWindow() {
+    // docs/ml.md: windows of T rows start at a key's rows 0, S, 2S, ...; T = 3, S = 2: key a's 6 rows (t 0..5) give the
+    // windows t 0..2 and 2..4 (the next, 4..6, would need a 7th row); key b's 3 rows exactly one, t 0..2
+    double[] xa = {10, 12, 8, 14, 6, 16};
+    double[] xb = {12, 8, 10};
+    List<Object[]> rows = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      rows.add(row("a", i, xa[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+      rows.add(row("b", i, xb[i]));
+    }
+    List<Row> out = sorted(rnn(Mode.SEQ2ONE).setSteps(3).setStride(2).transform(table(DataTypes.DoubleType,
+        rows.toArray(new Object[0][]))));
+    assertEquals("[[a,2], [a,4], [b,2]]", Arrays.toString(out.stream().map(r -> "[" + r.get(0) + "," + r.get(1) + "]")
+        .toArray()), "one row per window, at its last row's time: " + out);
+    // each window from a zero state: its output after its last step
+    assertEquals(byHand(10, 12, 8)[2], prediction(out.get(0), 0), FLOAT32_ABS_TOL);
+    assertEquals(byHand(8, 14, 6)[2], prediction(out.get(1), 0), FLOAT32_ABS_TOL);
+    assertEquals(byHand(12, 8, 10)[2], prediction(out.get(2), 0), FLOAT32_ABS_TOL);
+  }
+
+  @Test
+  void classOutputsAreTheLogitsTheirSoftmaxAndTheFirstLargestClassEvenForLargeLogits() {
+    Dataset<Row> t = table(DataTypes.DoubleType, row("a", 1, 10.0), row("a", 2, 12.0));
+    // logits (1000, 0): p = (1, e^-1000) = (1, 0) in double; e^1000 itself overflows, so softmax must subtract the max
+    for (Row r : classes(1000f, 0f).transform(t).collectAsList()) {
+      assertEquals(1000.0, prediction(r, 0), 0.0, "logits are not rescaled");
+      List<Double> p = r.getList(r.fieldIndex("probability"));
+      assertEquals(1.0, p.get(0), 1e-12, "probability of " + r);
+      assertEquals(0.0, p.get(1), 1e-12, "probability of " + r);
+      assertEquals(0, r.getInt(r.fieldIndex("predictedClass")));
+    }
+    // equal logits: p = (1/2, 1/2), and the argmax is the first class, as numpy's and PyTorch's argmax take it
+    for (Row r : classes(0.25f, 0.25f).transform(t).collectAsList()) {
+      List<Double> p = r.getList(r.fieldIndex("probability"));
+      assertEquals(0.5, p.get(0), 1e-12);
+      assertEquals(0.5, p.get(1), 1e-12);
+      assertEquals(0, r.getInt(r.fieldIndex("predictedClass")), "a tie: the first class");
+    }
+  }
+
+  @Test
+  void evaluateComparesEachRowWithItsOwnTargetWhenTheTargetsAreNotInputs() {
+    // docs/ml.md: horizon -1 is 1 when the targets include an input, else 0; target y is no input: row t against y_t
+    StructType schema = new StructType(new StructField[] {
+        DataTypes.createStructField("k", DataTypes.StringType, false),
+        DataTypes.createStructField("t", DataTypes.IntegerType, false),
+        DataTypes.createStructField("x", DataTypes.DoubleType, false),
+        DataTypes.createStructField("y", DataTypes.DoubleType, false)});
+    double[] x = {10, 12, 8};
+    double[] y = {11, 9, 13};
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      rows.add(RowFactory.create("a", i, x[i], y[i]));
+    }
+    Row m = rnn(Mode.SEQ2SEQ).setTargetCols("y").evaluate(spark.createDataFrame(rows, schema)).first();
+    double[] p = byHand(x);
+    double sse = 0;
+    double sae = 0;
+    for (int i = 0; i < 3; i++) {
+      sse += (p[i] - y[i]) * (p[i] - y[i]);
+      sae += Math.abs(p[i] - y[i]);
+    }
+    assertEquals(3L, m.getLong(m.fieldIndex("rows")), "every row has its own target");
+    assertEquals(Math.sqrt(sse / 3), m.getDouble(m.fieldIndex("rmse_y")), FLOAT32_ABS_TOL);
+    assertEquals(sae / 3, m.getDouble(m.fieldIndex("mae_y")), FLOAT32_ABS_TOL);
+    assertEquals(sse / 3 / (2.0 * 2.0), m.getDouble(m.fieldIndex("loss")), FLOAT32_ABS_TOL, "model units: / std²");
+  }
+
+  static Dataset<Row> labelled(int... label) {
+    StructType schema = new StructType(new StructField[] {
+        DataTypes.createStructField("k", DataTypes.StringType, false),
+        DataTypes.createStructField("t", DataTypes.IntegerType, false),
+        DataTypes.createStructField("x", DataTypes.DoubleType, false),
+        DataTypes.createStructField("label", DataTypes.IntegerType, false)});
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < label.length; i++) {
+      rows.add(RowFactory.create("a", i, 10.0 + i, label[i]));
+    }
+    return spark.createDataFrame(rows, schema);
+  }
+
+  @Test
+  void evaluateOfAClassModelScoresEachRowsOwnLabelAndRefusesAClassIdOfTheClassCount() {
+    // logits (0, 0) on every row: p = (1/2, 1/2), the predicted class 0 (the first of a tie); the label is no input, so
+    // horizon -1 is 0 (docs/ml.md): row t against its own label. Labels 0, 1, 0: accuracy 2/3, loss -ln(1/2) = ln 2,
+    // perplexity e^loss = 2
+    Row m = classes(0f, 0f).setTargetCols("label").evaluate(labelled(0, 1, 0)).first();
+    assertEquals(3L, m.getLong(m.fieldIndex("rows")));
+    assertEquals(2.0 / 3, m.getDouble(m.fieldIndex("accuracy")), 1e-12);
+    assertEquals(Math.log(2), m.getDouble(m.fieldIndex("loss")), 1e-12);
+    assertEquals(2.0, m.getDouble(m.fieldIndex("perplexity")), 1e-12);
+    // docs/ml.md: a class id outside [0, classes) fails the query naming the column and the value; 2 is out of [0, 2)
+    Exception e = assertThrows(Exception.class,
+        () -> classes(0f, 0f).setTargetCols("label").evaluate(labelled(0, 1, 2)).collectAsList());
+    StringBuilder all = new StringBuilder();
+    for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      all.append(c.getMessage()).append(" | ");
+    }
+    assertTrue(all.toString().contains("targetCols column 'label' holds class id 2"), all.toString());
+  }
+}

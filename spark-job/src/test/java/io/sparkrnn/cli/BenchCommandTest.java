@@ -122,8 +122,6 @@ class BenchCommandTest {
       double median = ((Number) fwd.get("ratio_paired")).doubleValue();
       double q3 = ((Number) fwd.get("ratio_paired_q3")).doubleValue();
       assertTrue(q1 > 0 && q1 <= median && median <= q3 && Double.isFinite(q3), q1 + " " + median + " " + q3);
-      // training time over forward time: a training step does the forward pass and more, so above 1 (an inverted ratio is below)
-      assertTrue(median > 1, "ratio_paired " + median);
       assertEquals(3, ((Number) fwd.get("paired_rounds")).intValue());
       shapes.add(List.of(((Number) train.get("batch")).intValue(), ((Number) train.get("steps")).intValue()));
     }

@@ -129,6 +129,10 @@ public final class Main implements Runnable {
     cl.addSubcommand("train", TrainCommand.commandLine());
     cl.setExecutionExceptionHandler(Main::reportError);
     cl.setParameterExceptionHandler(Main::reportParameterError);
+    cl.setExecutionStrategy(parsed -> {
+      refuseEmptyValues(parsed);
+      return new CommandLine.RunLast().execute(parsed);
+    });
     try {
       return cl.execute(args);
     } catch (org.apache.hadoop.fs.FSError e) {
@@ -136,6 +140,23 @@ public final class Main implements Runnable {
       cl.getErr().println("error: a file could not be written: " + (e.getCause() != null ? e.getCause().getMessage()
           : e.getMessage()) + " (is the disk full?)");
       return 2;
+    }
+  }
+
+  /**
+   * An empty value ({@code --model ""}, {@code inspect ""}: a shell variable that was never set) is
+   * bad input for every option and parameter: none means anything empty, and a path would reach
+   * Hadoop's {@code new Path("")}, whose IllegalArgumentException would read as a bug (exit 1).
+   * Refused here, naming the option, as picocli's own parse errors are (exit 2).
+   */
+  static void refuseEmptyValues(CommandLine.ParseResult parsed) {
+    for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
+      for (CommandLine.Model.ArgSpec arg : r.matchedArgs()) {
+        if (arg.originalStringValues().contains("")) {
+          String name = arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel();
+          throw new CommandLine.ParameterException(r.commandSpec().commandLine(), name + ": expected a value, found an empty string");
+        }
+      }
     }
   }
 

@@ -1,0 +1,99 @@
+package io.sparkrnn.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.io.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Command flows through {@link Main#run}: inspect --json, train's job file against its options, the exit-code contract. */
+class CommandFlowsTest {
+  @TempDir
+  Path tmp;
+
+  static InferenceCommandsTest.Run run(String... args) {
+    return InferenceCommandsTest.run(args);
+  }
+
+  /** inspect's --json: "Also print manifest.json" (its option's description): the file's content after the summary. */
+  @Test
+  void inspectJsonAlsoPrintsTheManifestAndWithoutItOnlyTheSummary() throws IOException {
+    Path ds = tmp.resolve("adding");
+    assertEquals(0, run("prep", "adding", "--out", ds.toString(), "--steps", "10", "--sequences", "20", "--batch", "8").code());
+    Map<String, Object> onDisk = Json.parseObject(Files.readString(ds.resolve("manifest.json")));
+
+    InferenceCommandsTest.Run plain = run("inspect", ds.toString());
+    assertEquals(0, plain.code(), plain.err());
+    assertFalse(plain.out().lines().anyMatch(l -> l.startsWith("{")), "no JSON without --json:\n" + plain.out());
+
+    InferenceCommandsTest.Run json = run("inspect", "--json", ds.toString());
+    assertEquals(0, json.code(), json.err());
+    assertTrue(json.out().startsWith(plain.out()), "the summary first:\n" + json.out());
+    assertEquals(onDisk, Json.parseObject(json.out().substring(plain.out().length())), "then manifest.json");
+  }
+
+  /**
+   * TrainCommand's javadoc and the README: values from the command line override the job file. Both
+   * values here are bad on purpose (the check runs before any data is read): the error names the one
+   * that was used.
+   */
+  @Test
+  void anOptionOnTheCommandLineOverridesTheSameKeyInTheJobFile() throws IOException {
+    Path job = Files.writeString(tmp.resolve("job.conf"), "batch = 7x\n");
+    String[] rest = {"--data", tmp.resolve("no-data").toString(), "--out", tmp.resolve("no-out").toString()};
+    InferenceCommandsTest.Run fileAlone = run(concat(new String[] {"train", "--conf", job.toString()}, rest));
+    InferenceCommandsTest.assertFails(fileAlone, "batch", "'7x'");
+
+    InferenceCommandsTest.Run both = run(concat(new String[] {"train", "--conf", job.toString(), "--batch", "zero"}, rest));
+    InferenceCommandsTest.assertFails(both, "batch", "'zero'");
+    assertFalse(both.err().contains("7x"), both.err());
+  }
+
+  /**
+   * Bad input exits 2 with a one-line message; a stack trace and exit 1 are for bugs (Main's
+   * reportError). An empty path is the user's mistake (an unset shell variable), yet Hadoop's
+   * {@code new Path("")} throws an IllegalArgumentException, which read as a bug (exit 1, a stack
+   * trace) until Main refused empty values by name.
+   */
+  @Test
+  void anEmptyPathIsBadInputNotABug() {
+    String[][] cases = {{"inspect", ""}, {"export", "--model", "", "--out", tmp.resolve("e").toString()},
+        {"train", "--data", "", "--out", tmp.resolve("t").toString()}};
+    String[] named = {"URI", "--model", "--data"};
+    for (int i = 0; i < cases.length; i++) {
+      InferenceCommandsTest.Run r = run(cases[i]);
+      assertEquals(2, r.code(), String.join(" ", cases[i]) + ": " + r.err());
+      assertFalse(r.err().contains("\tat "), "no stack trace for bad input: " + r.err());
+      assertTrue(r.err().contains(named[i] + ": expected a value, found an empty string"), r.err());
+    }
+  }
+
+  /**
+   * A full disk under prep's shard writer (data-prep's, which names no file) reaches Main as Hadoop's
+   * FSError, an Error: still the environment, not a bug: exit 2 with one line that says so.
+   */
+  @Test
+  void aFullDiskUnderPrepIsOneLineAndExitTwo() {
+    io.sparkrnn.testing.FullDiskFileSystem.BUDGET.set(100);   // bytes: less than one shard
+    InferenceCommandsTest.Run r;
+    try {
+      r = run("prep", "adding", "--out", "full://" + tmp.resolve("full-ds"), "--steps", "10", "--sequences", "20", "--batch", "8");
+    } finally {
+      io.sparkrnn.testing.FullDiskFileSystem.BUDGET.set(Long.MAX_VALUE);
+    }
+    InferenceCommandsTest.assertFails(r, "No space left on device");
+    assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+  }
+
+  static String[] concat(String[] a, String[] b) {
+    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+}

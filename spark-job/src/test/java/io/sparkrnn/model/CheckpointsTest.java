@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.fs.OutputDir;
 import io.sparkrnn.kernel.model.CellType;
@@ -15,10 +16,20 @@ import io.sparkrnn.kernel.optim.Adam;
 import io.sparkrnn.kernel.optim.OptimizerState;
 import io.sparkrnn.testing.FullDiskFileSystem;
 import java.io.IOException;
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.SafeTensorsFile;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.DelegateToFileSystem;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -97,5 +108,77 @@ class CheckpointsTest {
     Checkpoints.Saved s = checkpoints.loadLatest();
     assertEquals(2, s.completedSteps());
     assertArrayEquals(two.params().values(), s.params().values());
+  }
+
+  /**
+   * The local disk under the scheme {@code reversed://}, listing a directory newest name first:
+   * Hadoop's listStatus promises no order (RawLocalFileSystem returns the directory's own order), so
+   * "the newest" must come from the names, not from the listing.
+   */
+  public static class ReversedListingFileSystem extends RawLocalFileSystem {
+    @Override
+    public java.net.URI getUri() {
+      return java.net.URI.create("reversed:///");
+    }
+
+    @Override
+    public String getScheme() {
+      return "reversed";
+    }
+
+    @Override
+    public FileStatus[] listStatus(org.apache.hadoop.fs.Path f) throws IOException {
+      FileStatus[] a = super.listStatus(f);
+      Arrays.sort(a, Comparator.comparing((FileStatus s) -> s.getPath().getName()).reversed());
+      return a;
+    }
+
+    /** The same for FileContext (which the output folder renames with). */
+    public static final class Fs extends DelegateToFileSystem {
+      public Fs(java.net.URI uri, Configuration conf) throws IOException, java.net.URISyntaxException {
+        super(uri, new ReversedListingFileSystem(), conf, "reversed", false);
+      }
+    }
+  }
+
+  /** Steps 9 to 12: the names cross no digit count (fixed width), and the listing comes newest first. */
+  @Test
+  void theNewestIsChosenByStepNumberWhateverOrderTheFileSystemListsIn() throws IOException {
+    Configuration conf = new Configuration();
+    conf.set("fs.reversed.impl", ReversedListingFileSystem.class.getName());
+    conf.set("fs.AbstractFileSystem.reversed.impl", ReversedListingFileSystem.Fs.class.getName());
+    conf.setBoolean("fs.reversed.impl.disable.cache", true);
+    OutputDir out = new OutputDir("reversed://" + tmp.resolve("reversed-run"), conf);
+    Checkpoints checkpoints = new Checkpoints(out);
+    for (int step = 9; step <= 12; step++) {
+      Held h = held(step);
+      checkpoints.save(step, h.params(), h.optimizer(), h.h(), h.c(), Map.of("seed", "42"));
+    }
+    try (var files = Files.list(tmp.resolve("reversed-run").resolve(Checkpoints.DIR))) {
+      assertEquals(List.of("step-0000000010.safetensors", "step-0000000011.safetensors", "step-0000000012.safetensors"),
+          files.map(f -> f.getFileName().toString()).filter(n -> n.startsWith("step-")).sorted().toList(),
+          "the three of the highest steps kept (class javadoc: the newest KEEP = 3)");
+    }
+    Checkpoints.Saved s = checkpoints.loadLatest();
+    assertEquals(12, s.completedSteps());
+    assertArrayEquals(held(12).params().values(), s.params().values(), "weights after step 12");
+  }
+
+  /** The class javadoc: __metadata__ holds the completed steps and the training configuration; a file without either is refused by name. */
+  @Test
+  void aCheckpointWithoutItsStepCountOrTrainingConfigurationIsRefusedNamingTheFileAndKey() throws IOException {
+    for (String key : List.of(Checkpoints.KEY_STEP, Checkpoints.KEY_TRAIN_CONFIG)) {
+      Path dir = tmp.resolve("without-" + key);
+      OutputDir out = new OutputDir(dir.toUri().toString(), new Configuration());
+      Held two = held(2);
+      new Checkpoints(out).save(2, two.params(), two.optimizer(), two.h(), two.c(), Map.of("seed", "42"));
+      String name = Checkpoints.DIR + "/" + Checkpoints.fileName(2);
+      SafeTensorsFile f = SafeTensors.read(out.read(name), name);
+      Map<String, String> meta = new LinkedHashMap<>(f.metadata());
+      assertTrue(meta.remove(key) != null, key + " is written: " + meta.keySet());
+      out.write(name, SafeTensors.toBytes(meta, f.tensors().values()));   // through OutputDir: its checksum file matches
+      BadInputException e = assertThrows(BadInputException.class, () -> new Checkpoints(out).loadLatest(), key);
+      assertTrue(e.getMessage().contains(Checkpoints.fileName(2)) && e.getMessage().contains(key), e.getMessage());
+    }
   }
 }

@@ -165,7 +165,7 @@ public final class Main implements Runnable {
    * is the user's to fix: print its message alone and exit 2, also when it comes back from a
    * Spark task wrapped in a SparkException. Anything else is a bug: print the stack trace, exit 1.
    */
-  private static int reportError(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+  static int reportError(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
     if (shuttingDown()) {
       // Ctrl-C or SIGTERM: Spark's shutdown hook stopped the context under the command, which then
       // fails on it ("Cannot call methods on a stopped SparkContext"): not a bug, so no stack trace

@@ -27,6 +27,28 @@ class ErrorKindsTest {
         "bad data found in a Spark task: one line, exit 2");
   }
 
+  /** What each kind prints: a bug its stack trace and exit 1; bad input "error: " and its message alone, exit 2. */
+  @Test
+  void aBugIsPrintedWithItsStackTraceAndBadInputAsOneLine() {
+    for (boolean bug : new boolean[] {true, false}) {
+      java.io.StringWriter err = new java.io.StringWriter();
+      picocli.CommandLine cl = new picocli.CommandLine(new Main());
+      cl.setErr(new java.io.PrintWriter(err, true));
+      Exception e = bug ? new IllegalStateException("leaves [3, 2) of 4")
+          : new RuntimeException("Job aborted", new io.sparkrnn.kernel.BadInputException("--batch must be ≥ 1, found 0"));
+      int code = Main.reportError(e, cl, cl.parseArgs());
+      String printed = err.toString();
+      if (bug) {
+        assertEquals(1, code);
+        assertTrue(printed.startsWith("java.lang.IllegalStateException: leaves [3, 2) of 4"), printed);
+        assertTrue(printed.contains("\tat io.sparkrnn.cli.ErrorKindsTest"), "the stack trace, down to where it was thrown: " + printed);
+      } else {
+        assertEquals(2, code);
+        assertEquals("error: --batch must be ≥ 1, found 0" + System.lineSeparator(), printed, "the bad input's own message, one line");
+      }
+    }
+  }
+
   @Test
   void anIllegalArgumentThatIsNotBadInputIsABug() {
     // a broken invariant in our own code (the combine tree asked for leaves it does not have) or a library's

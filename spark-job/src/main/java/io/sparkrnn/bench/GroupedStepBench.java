@@ -1,6 +1,7 @@
 package io.sparkrnn.bench;
 
 import io.sparkrnn.job.executor.GradientTask;
+import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.jvm.MathKernels;
@@ -79,7 +80,7 @@ public final class GroupedStepBench {
       return String.format(Locale.ROOT, "%s%n  bench's step (lossAndGradient, one slice per thread): median %.3f ms%n"
           + "  train's step (lossAndGradients over V=%d groups, then the combine tree): median %.3f ms%n"
           + "  train / bench per round: median %.3f, quartiles %.3f–%.3f over %d rounds",
-          shape, median(ms[0]), V, median(ms[1]), median(ratio), quantile(ratio, 0.25), quantile(ratio, 0.75), rounds);
+          shape, TrainingMetrics.median(ms[0]), V, TrainingMetrics.median(ms[1]), TrainingMetrics.median(ratio), quantile(ratio, 0.25), quantile(ratio, 0.75), rounds);
     }
   }
 
@@ -94,14 +95,6 @@ public final class GroupedStepBench {
       now = System.nanoTime();
     } while (now - start < nanos);
     return (now - start) / 1e6 / n;
-  }
-
-  /** The middle value, or the mean of the two middle ones for an even count. */
-  static double median(double[] v) {
-    double[] s = v.clone();
-    Arrays.sort(s);
-    int n = s.length;
-    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
   }
 
   /** The value at rank round(q·(n − 1)) of the sorted values: the quartiles' rough bounds. */

@@ -22,12 +22,6 @@ class GroupedStepBenchTest {
   }
 
   @Test
-  void theMedianOfAnEvenCountIsTheMeanOfTheMiddleTwo() {
-    org.junit.jupiter.api.Assertions.assertEquals(2.5, GroupedStepBench.median(new double[] {4, 1, 3, 2}));
-    org.junit.jupiter.api.Assertions.assertEquals(3, GroupedStepBench.median(new double[] {5, 1, 3}));
-  }
-
-  @Test
   void anUnknownKeyIsRefused() {
     BadInputException e = assertThrows(BadInputException.class, () -> GroupedStepBench.main(new String[] {"hidden=64"}));
     assertTrue(e.getMessage().contains("hidden=64"), e.getMessage());

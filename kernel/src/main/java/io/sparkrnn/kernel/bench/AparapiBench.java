@@ -2,6 +2,7 @@ package io.sparkrnn.kernel.bench;
 
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
+import io.sparkrnn.kernel.device.AutoDevice;
 import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.model.Batch;
@@ -115,7 +116,7 @@ public final class AparapiBench {
     }
     double[] sorted = seconds.clone();
     Arrays.sort(sorted);
-    double median = runs % 2 == 1 ? sorted[runs / 2] : 0.5 * (sorted[runs / 2 - 1] + sorted[runs / 2]);
+    double median = AutoDevice.median(sorted);
     long flops = trainingStepFlops(config, batchSize, steps);
     AparapiEngine aparapi = engine instanceof AparapiEngine a ? a : null;
     if (aparapi == null) {

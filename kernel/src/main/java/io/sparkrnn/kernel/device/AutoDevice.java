@@ -313,8 +313,11 @@ public final class AutoDevice {
     return batchSize / median(java.util.Arrays.copyOf(timed, n));
   }
 
-  /** The median of the values (the mean of the middle two for an even count); sorts them in place. */
-  static double median(double[] values) {
+  /**
+   * The median of the values (the mean of the middle two for an even count); sorts them in place.
+   * The kernel's one median of timings: auto's rates and the bench's rows.
+   */
+  public static double median(double[] values) {
     java.util.Arrays.sort(values);
     int n = values.length;
     return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;

@@ -981,7 +981,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     try {
       return new TableSpec(List.of(getKeyCols()), getOrderCol(), List.of(getInputCols()), List.of(getTargetCols()),
           getClasses(), getSeq2one(), getSteps(), getStride(), getHorizon(), getMinSteps(), null,
-          getSplit().equals("auto") ? null : TableSpec.SplitMode.parse(getSplit()), getValidationFraction(), getGap(),
+          getSplit().strip().equalsIgnoreCase("auto") ? null : TableSpec.SplitMode.parse(getSplit()), getValidationFraction(), getGap(),
           getNormalize(), TableSpec.Missing.parse(getMissing()), getBatch(), getSeed(), 0, source);
     } catch (IllegalArgumentException e) {
       throw new BadInputException("RnnEstimator: " + inSetterWords(e.getMessage(), TABLE_OPTIONS), e);

@@ -2,6 +2,10 @@ package io.sparkrnn.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.sparkrnn.kernel.BadInputException;
 
 import org.junit.jupiter.api.Test;
 
@@ -28,5 +32,20 @@ class NormalizationTest {
     // fed back (O = F = 1): y = 1 → raw 1 · 5 + 10 = 15 → input units (15 − 1) / 2 = 7
     Normalization one = new Normalization(new double[] {1}, new double[] {2}, new double[] {10}, new double[] {5});
     assertArrayEquals(new float[] {7}, one.feedBack(new float[] {1}));
+  }
+
+  @Test
+  void aStdOfZeroIsRefused() {
+    // class javadoc: a constant feature is stored with std 1, never 0 (a division by 0 on apply)
+    assertThrows(BadInputException.class, () -> new Normalization(new double[] {1}, new double[] {0}, null, null));
+    assertThrows(BadInputException.class,
+        () -> new Normalization(new double[] {1}, new double[] {1}, new double[] {0}, new double[] {0}));
+  }
+
+  @Test
+  void equalityComparesEveryStatisticButNotTheSource() {
+    Normalization otherTargetStd = new Normalization(new double[] {1, 2}, new double[] {2, 4}, new double[] {10}, new double[] {6});
+    assertNotEquals(N, otherTargetStd);
+    assertEquals(N, N.takenFrom("runs/a/model.safetensors")); // javadoc: `from` is not part of equals
   }
 }

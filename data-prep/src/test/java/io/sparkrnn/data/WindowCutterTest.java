@@ -2,6 +2,9 @@ package io.sparkrnn.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.sparkrnn.kernel.BadInputException;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -90,5 +93,12 @@ class WindowCutterTest {
     assertEquals(2, w.size());
     assertArrayEquals(new float[] {5, 6}, w.get(1).x());
     assertArrayEquals(new float[] {15, 16}, w.get(1).y());
+  }
+
+  @Test
+  void aMinimumLengthAboveTIsRefused() {
+    // constructor javadoc: M in 1..T (T = 3 here, so M = 3 is the largest allowed)
+    new WindowCutter(3, 1, 1, 3, false, 1, 1);
+    assertThrows(BadInputException.class, () -> new WindowCutter(3, 1, 1, 4, false, 1, 1));
   }
 }

@@ -1,0 +1,73 @@
+package io.sparkrnn.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.Mode;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Moments against statistics worked out by hand, per docs/data-format.md: "computed over the valid
+ * steps of the training split only; population std; a std below 1e-8 is stored as 1", applied to
+ * inputs and (mse) targets, padding left at 0.
+ */
+class MomentsTest {
+  static final double EXACT = 1e-12; // a handful of small integers: double sums are exact up to the sqrt
+
+  /**
+   * T = 3, B = 2, F = 2, O = 1, seq2seq, lengths (3, 1): sequence 0 has steps 0..2, sequence 1
+   * only step 0; padded steps are 0. x [T][B][F] at (t*B + b)*F + f, y [T][B][O] at t*B + b.
+   * Feature 0 on valid steps: 1, 2, 3 (b = 0) and 6 (b = 1); feature 1 is the constant 5.
+   * Targets on valid steps: 2, 4, 6 (b = 0) and 8 (b = 1).
+   */
+  private static Batch handBatch() {
+    float[] x = {
+        1, 5, 6, 5,   // t = 0: b = 0, b = 1
+        2, 5, 0, 0,   // t = 1: b = 1 padded
+        3, 5, 0, 0};  // t = 2: b = 1 padded
+    float[] y = {2, 8, 4, 0, 6, 0};
+    return new Batch(3, 2, 2, x, y, null, new int[] {3, 1});
+  }
+
+  @Test
+  void statisticsArePopulationMomentsOfTheValidStepsOnly() {
+    Normalization n = new Moments(2, 1).add(handBatch(), Mode.SEQ2SEQ).toNormalization();
+    // feature 0: mean (1+2+3+6)/4 = 3; deviations -2,-1,0,3 → Σ² = 14; population var 14/4 = 3.5
+    //   (a sample variance would be 14/3; counting the padded zeros would give mean 2)
+    // feature 1: constant 5 → std 0 < 1e-8 → stored as 1
+    assertArrayEquals(new double[] {3, 5}, n.inputMean(), EXACT);
+    assertArrayEquals(new double[] {Math.sqrt(3.5), 1}, n.inputStd(), EXACT);
+    // targets: mean (2+4+6+8)/4 = 5; deviations -3,-1,1,3 → Σ² = 20; population var 20/4 = 5
+    assertArrayEquals(new double[] {5}, n.targetMean(), EXACT);
+    assertArrayEquals(new double[] {Math.sqrt(5)}, n.targetStd(), EXACT);
+  }
+
+  @Test
+  void mergingPerSequencePartialsGivesTheSameStatisticsAsOnePass() {
+    // the same data as handBatch, one sequence per batch (T = 3, B = 1, F = 2)
+    Batch first = new Batch(3, 1, 2, new float[] {1, 5, 2, 5, 3, 5}, new float[] {2, 4, 6}, null, new int[] {3});
+    Batch second = new Batch(3, 1, 2, new float[] {6, 5, 0, 0, 0, 0}, new float[] {8, 0, 0}, null, new int[] {1});
+    Normalization merged = new Moments(2, 1)
+        .merge(new Moments(2, 1).add(first, Mode.SEQ2SEQ))
+        .merge(new Moments(2, 1).add(second, Mode.SEQ2SEQ))
+        .toNormalization();
+    // hand values as in statisticsArePopulationMomentsOfTheValidStepsOnly
+    assertArrayEquals(new double[] {3, 5}, merged.inputMean(), EXACT);
+    assertArrayEquals(new double[] {Math.sqrt(3.5), 1}, merged.inputStd(), EXACT);
+    assertArrayEquals(new double[] {5}, merged.targetMean(), EXACT);
+    assertArrayEquals(new double[] {Math.sqrt(5)}, merged.targetStd(), EXACT);
+  }
+
+  @Test
+  void applyZScoresValidStepsAndEachSeq2oneTargetOnce() {
+    // T = 2, B = 2, F = 1, seq2one, lengths (2, 1): x [T][B] = (1, 3), (5, pad 0); y [B][O = 1] = (20, 0)
+    Batch b = new Batch(2, 2, 1, new float[] {1, 3, 5, 0}, new float[] {20, 0}, null, new int[] {2, 1});
+    // input mean 1, std 2; target mean 10, std 5
+    Normalization n = new Normalization(new double[] {1}, new double[] {2}, new double[] {10}, new double[] {5});
+    Moments.apply(b, Mode.SEQ2ONE, n);
+    // x: (1−1)/2 = 0, (3−1)/2 = 1, (5−1)/2 = 2, padding stays 0
+    assertArrayEquals(new float[] {0, 1, 2, 0}, b.x());
+    // y: (20−10)/5 = 2, (0−10)/5 = −2: one target per sequence, z-scored once
+    assertArrayEquals(new float[] {2, -2}, b.targets());
+  }
+}

@@ -96,6 +96,42 @@ class AdamTest {
   }
 
   @Test
+  void epsIsAddedToTheBiasCorrectedRootOutsideTheSqrt() {
+    // torch.optim.Adam docs: θ_t = θ_{t−1} − γ m̂_t / (√v̂_t + ε), with m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t).
+    // A large ε = 1 makes its placement visible. With g = 2 every step, m̂_t = 2 and v̂_t = 4, so each
+    // step moves θ by 0.1 · 2 / (√4 + 1) = 0.2 / 3: θ_1 = −0.0666…, θ_2 = −0.1333…
+    // (ε dropped would give −0.1 per step; ε added before dividing by √(1 − β2^t) gives ≈ −0.006.)
+    float[] p = {0f};
+    Adam adam = new Adam(0.1, 0.9, 0.999, 1.0, 0, false);
+    adam.step(p, new float[] {2f});
+    assertClose(new double[] {-0.2 / 3}, p, FLOAT32_TOL, "adam eps=1 step 1");
+    adam.step(p, new float[] {2f});
+    assertClose(new double[] {-0.4 / 3}, p, FLOAT32_TOL, "adam eps=1 step 2");
+  }
+
+  @Test
+  void setLearningRateChangesTheNextStep() {
+    // Constant g = 1: m̂ = v̂ = 1, so each step moves θ by lr / (1 + 1e-8) (see above):
+    // 1 − 0.1 = 0.9 with lr = 0.1, then 0.9 − 0.01 = 0.89 after setLearningRate(0.01).
+    float[] p = {1f};
+    Adam adam = Adam.adam(0.1);
+    adam.step(p, new float[] {1f});
+    adam.setLearningRate(0.01);
+    adam.step(p, new float[] {1f});
+    assertClose(new double[] {0.89}, p, FLOAT32_TOL, "adam after setLearningRate");
+    assertEquals("0.01", adam.hyperparameters().get("lr"));
+  }
+
+  @Test
+  void setLearningRateRefusesNegativeNanAndInfinity() {
+    // Optimizers.checkLearningRate's contract: "finite and ≥ 0".
+    Adam adam = Adam.adam(1e-3);
+    assertThrows(IllegalArgumentException.class, () -> adam.setLearningRate(-0.1));
+    assertThrows(IllegalArgumentException.class, () -> adam.setLearningRate(Double.NaN));
+    assertThrows(IllegalArgumentException.class, () -> adam.setLearningRate(Double.POSITIVE_INFINITY));
+  }
+
+  @Test
   void defaultsAreThoseOfPyTorch() {
     assertEquals("adam", Adam.adam(1e-3).kind());
     assertEquals("0.9", Adam.adam(1e-3).hyperparameters().get("beta1"));

@@ -95,6 +95,27 @@ class SgdTest {
   }
 
   @Test
+  void setLearningRateChangesTheNextStep() {
+    // θ = θ − γ g: 1 − 0.1·1 = 0.9 with γ = 0.1, then 0.9 − 0.01·1 = 0.89 after setLearningRate(0.01).
+    float[] p = {1f};
+    Sgd sgd = new Sgd(0.1);
+    sgd.step(p, new float[] {1f});
+    sgd.setLearningRate(0.01);
+    sgd.step(p, new float[] {1f});
+    assertClose(new double[] {0.89}, p, FLOAT32_TOL, "sgd after setLearningRate");
+    assertEquals("0.01", sgd.hyperparameters().get("lr"));
+  }
+
+  @Test
+  void setLearningRateRefusesNegativeNanAndInfinity() {
+    // Optimizers.checkLearningRate's contract: "finite and ≥ 0".
+    Sgd sgd = new Sgd(0.1);
+    assertThrows(IllegalArgumentException.class, () -> sgd.setLearningRate(-0.1));
+    assertThrows(IllegalArgumentException.class, () -> sgd.setLearningRate(Double.NaN));
+    assertThrows(IllegalArgumentException.class, () -> sgd.setLearningRate(Double.POSITIVE_INFINITY));
+  }
+
+  @Test
   void gradientIsNotModified() {
     float[] g = {0.5f, -1f};
     new Sgd(0.1, 0.9, 0, 0.1, true).step(new float[] {1f, 2f}, g);

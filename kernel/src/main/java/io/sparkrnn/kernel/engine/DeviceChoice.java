@@ -5,8 +5,12 @@ import io.sparkrnn.kernel.BadInputException;
 /**
  * Where the kernels should run, as named on the command line ({@code --device}).
  *
- * <p>{@link #AUTO} picks the first OpenCL GPU, else the first OpenCL CPU device, else the JVM
- * thread pool. The other three name one kind of device and fail when it is absent.
+ * <p>{@link #AUTO}, for an engine ({@code Engines}): with an OpenCL GPU whose kernel compiles and
+ * launches, the faster of it and the JVM engine, timed at the run's shape ({@code AutoDevice});
+ * else the JVM engine. For an {@code AparapiEngine} built directly ({@code Devices.resolve}): the
+ * first OpenCL GPU, else the first OpenCL CPU device, else Aparapi's Java thread pool. The other
+ * three name one kind of device and fail when it is absent; parsing ignores case and surrounding
+ * spaces.
  */
 public enum DeviceChoice {
   AUTO("auto"),

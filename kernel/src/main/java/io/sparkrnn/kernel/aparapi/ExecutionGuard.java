@@ -195,7 +195,9 @@ final class ExecutionGuard {
     StringBuilder s = new StringBuilder();
     s.append(launches).append(" launches ").append(launchesByOp.toString().replace('=', ' ').replace('{', '(').replace('}', ')'));
     LinkedHashSet<String> devices = new LinkedHashSet<>(ranOn.values());
-    if (devices.size() == 1) {
+    if (devices.isEmpty()) {
+      s.append("; no op launched yet");
+    } else if (devices.size() == 1) {
       s.append("; every op on ").append(devices.iterator().next());
     } else {
       s.append("; ops ran on ").append(ranOn);

@@ -132,7 +132,8 @@ record KernelSizes(int elementwise, int tileM, int tileN, int tileK, long localM
    * way up to the same area TM·TN, no wider than that side needs and no wider than a quarter of it
    * (but at least the square's side), so that the product still has 4 work-groups for the cores or
    * compute units; TK grows to fill the same local memory (TM + TN)·TK, rounded down to a multiple of 8.
-   * E.g. on PoCL a bias gradient (M = 1, N = GH = 1024) gets 4 × 256 tiles with TK = 120 instead of 64 × 64 tiles that would
+   * E.g. on PoCL (64 × 64 tiles, TK = 128: local memory 512 KiB) a bias gradient (M = 1, N = GH = 1024) gets 4 × 256 tiles
+   * with TK = 16384 / 260 rounded down to 56, instead of 64 × 64 tiles that would
    * compute 63 of every 64 rows for nothing (a single 4 × 1024 tile ran on one of the two cores).
    * A narrowed tile may have fewer work items than {@link #gemmLocal()}, never more.
    */

@@ -1,13 +1,12 @@
 package io.sparkrnn.kernel.aparapi;
 
 import static io.sparkrnn.kernel.testing.EngineComparison.*;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.sparkrnn.kernel.testing.EngineComparison;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.Fixtures;
@@ -21,6 +20,8 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
+import io.sparkrnn.kernel.testing.EngineComparison;
+import io.sparkrnn.kernel.testing.Refusals;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -216,6 +217,84 @@ public class AparapiEngineTest {
     checkAgainstReference(engine, c, 9, 7);
     checkAgainstReference(engine, c, 3, 2);
     checkAgainstReference(engine, new Case(CellType.GRU, 1, Mode.SEQ2ONE, LossType.MSE, true, false), 5, 3);
+  }
+
+  /**
+   * An input that differs from the device's copy in its last value alone is put all the same. The
+   * head is linear (out = h·headᵀ + bias), so raising the last parameter, the bias of the last
+   * output, by 1 raises that output by exactly 1 in every row and leaves the other outputs as they
+   * were; a comparison that stopped one value short kept the old bias on the device.
+   */
+  @Test
+  void aChangeInTheLastParameterAloneIsPut() {
+    List<DeviceChoice> devices = matrixDevices();
+    AparapiEngine engine = engine(devices.isEmpty() ? DeviceChoice.JVM : devices.get(0));
+    ModelConfig config = new ModelConfig(CellType.GRU, 1, F, H, 2, Mode.SEQ2SEQ, LossType.MSE);
+    int size = new ParamLayout(config).size();
+    float[] values = toFloats(Fixtures.randomParams(size, 31));
+    float[] raised = values.clone();
+    raised[size - 1] += 1f;
+    Batch batch = Fixtures.randomBatch(config, T, B, false, 32); // every row within its sequence (padding rows output 0)
+    float[] before = engine.forward(new Params(config, values.clone()), batch, null).outputs();
+    float[] after = engine.forward(new Params(config, raised), batch, null).outputs();
+    int O = config.outputSize();
+    for (int r = 0; r < T * B; r++) {
+      assertEquals(before[r * O], after[r * O], 1e-6, "row " + r + ", output 0: its bias did not change");
+      assertEquals(before[r * O + O - 1] + 1.0, after[r * O + O - 1], 1e-5, "row " + r + ", the last output: its bias rose by 1");
+    }
+  }
+
+  /**
+   * Cross-entropy with logits far apart: the loss is logsumexp(out) − out[c], which must be taken
+   * around the largest logit (exp(out − max) ≤ 1). Around any other one exp overflows float32
+   * (exp(x) = ∞ for x > 88.7): head biases +60 and −60 put the logits about 120 apart. The float64
+   * reference gives the loss and the gradient; both must be finite and match it.
+   */
+  @Test
+  void crossEntropyWithLogitsFarApartStaysFiniteAndMatchesFloat64Reference() {
+    List<DeviceChoice> devices = matrixDevices();
+    AparapiEngine engine = engine(devices.isEmpty() ? DeviceChoice.JVM : devices.get(0));
+    ModelConfig config = new ModelConfig(CellType.LSTM, 1, F, H, 4, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+    ParamLayout layout = new ParamLayout(config);
+    float[] values = toFloats(Fixtures.randomParams(layout.size(), 41));
+    values[layout.headBias()] = 60f;
+    values[layout.headBias() + 1] = -60f;
+    Params params = new Params(config, values);
+    Batch batch = Fixtures.randomBatch(config, T, B, false, 42);
+    BpttResult expected = new ReferenceEngine().lossAndGradient(params, batch, null);
+    BpttResult actual = engine.lossAndGradient(params, batch, null);
+    checkRanWhereAsked(engine);
+    assertTrue(Double.isFinite(actual.gradients().lossSum()), "loss sum " + actual.gradients().lossSum());
+    CHECK.assertClose("loss sum, logits 120 apart", new double[] {expected.gradients().lossSum()},
+        new double[] {actual.gradients().lossSum()});
+    CHECK.assertGradientsClose("logits 120 apart", layout, expected.gradients().gradient(), actual.gradients().gradient());
+  }
+
+  /**
+   * What the engine cannot compute is refused before any launch, as by the other engines: the
+   * kernel reads dout[row·O + class] unchecked, so a class id equal to O would take the next row's
+   * logit, and an initial state of another batch size would be read past its end. A closed engine
+   * (its kernel disposed) refuses every call.
+   */
+  @Test
+  void badInputAndAClosedEngineAreRefusedBeforeAnyLaunch() {
+    List<DeviceChoice> devices = matrixDevices();
+    DeviceChoice device = devices.isEmpty() ? DeviceChoice.JVM : devices.get(0);
+    AparapiEngine engine = engine(device);
+    ModelConfig config = new ModelConfig(CellType.LSTM, 1, F, H, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+    Params params = new Params(config, toFloats(Fixtures.randomParams(new ParamLayout(config).size(), 51)));
+    // T = 2, B = 2, O = 3: class id 3 at row t·B + b = 1, (t=0, b=1)
+    Batch badClass = new Batch(2, 2, F, new float[2 * 2 * F], null, new int[] {0, 3, 2, 1}, null);
+    Refusals.refused(() -> engine.lossAndGradient(params, badClass, null), "class id 3");
+    Batch batch = new Batch(2, 2, F, new float[2 * 2 * F], null, new int[] {0, 1, 2, 1}, null);
+    State threeSequences = Fixtures.randomState(config, 3, 52);
+    Refusals.refused(() -> engine.lossAndGradient(params, batch, threeSequences), "initial state");
+    Refusals.refused(() -> engine.forward(params, batch, threeSequences), "initial state");
+    AparapiEngine closed = new AparapiEngine(Devices.resolve(device));
+    closed.close();
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> closed.forward(params, batch, null));
+    assertTrue(e.getMessage().contains("closed"), e.getMessage());
   }
 
   @Test

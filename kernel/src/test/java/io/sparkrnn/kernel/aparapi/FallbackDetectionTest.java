@@ -8,13 +8,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.aparapi.Kernel;
 import com.aparapi.Range;
+import com.aparapi.device.OpenCLDevice;
 import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.DeviceInfo;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -84,6 +92,45 @@ class FallbackDetectionTest {
     assertTrue(guard.report().contains("FALLBACKS"), guard.report());
   }
 
+  /**
+   * Under auto a launch that ran elsewhere is not thrown, so the log is where a user sees it: one
+   * WARNING naming the kernel and op, once per op (the same fallback in the next call adds none).
+   */
+  @Test
+  void aFallbackUnderAutoIsLoggedAsAWarningOncePerOp() {
+    Logger log = Logger.getLogger(ExecutionGuard.class.getName());
+    List<LogRecord> records = new ArrayList<>();
+    Handler capture = new Handler() {
+      @Override
+      public void publish(LogRecord r) {
+        records.add(r);
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    ExecutionGuard guard = new ExecutionGuard(openClCpuUnderAuto());
+    UntranslatableKernel kernel = new UntranslatableKernel();
+    log.addHandler(capture);
+    try {
+      for (int call = 0; call < 2; call++) {
+        guard.pin(kernel);
+        guard.beginCall();
+        guard.execute(kernel, "untranslatable", Range.create(8, 4));
+      }
+    } finally {
+      log.removeHandler(capture);
+    }
+    List<LogRecord> warnings = records.stream()
+        .filter(r -> r.getLevel() == Level.WARNING).toList();
+    assertEquals(1, warnings.size(), records.stream().map(LogRecord::getMessage).toList().toString());
+    assertTrue(warnings.get(0).getMessage().contains("UntranslatableKernel") && warnings.get(0).getMessage().contains("'untranslatable'"),
+        warnings.get(0).getMessage());
+  }
+
   @Test
   void aKernelThatTranslatesRunsOnTheNamedOpenClDevice() {
     ExecutionGuard guard = new ExecutionGuard(openClCpu);
@@ -94,6 +141,40 @@ class FallbackDetectionTest {
     assertTrue(guard.allOpenCL(), guard.report());
     assertEquals(openClCpu.info().describe(), guard.ranOn().get("plain"));
     assertEquals(8f, kernel.values[7], 0f);
+  }
+
+  /** No launch yet, no launch on OpenCL: a report before a call's first launch does not claim one (nor list an empty map of ops). */
+  @Test
+  void beforeAnyLaunchNothingRanOnOpenCl() {
+    ExecutionGuard guard = new ExecutionGuard(openClCpu);
+    assertEquals(0, guard.launches());
+    assertFalse(guard.allOpenCL(), "no launch yet: " + guard.report());
+    guard.beginCall();
+    assertFalse(guard.allOpenCL(), "a call begun, no launch yet: " + guard.report());
+    assertTrue(guard.report().startsWith("0 launches") && guard.report().contains("no op launched yet")
+        && !guard.report().contains("ran on"), guard.report());
+  }
+
+  /**
+   * A launch that ran on another OpenCL device than the requested one (a machine with two GPUs, say)
+   * is a fallback too: devices are told apart by their OpenCL device id, not by being OpenCL. Here
+   * the request names a second device of the same platform (another id), and the kernel is pinned to
+   * the real one, where Aparapi then runs it.
+   */
+  @Test
+  void aLaunchOnAnotherOpenClDeviceThanTheRequestedOneIsAFallback() {
+    OpenCLDevice real = (OpenCLDevice) openClCpu.device();
+    OpenCLDevice other = new OpenCLDevice(real.getOpenCLPlatform(), real.getDeviceId() + 1,
+        real.getType());
+    DeviceInfo otherInfo = new DeviceInfo(openClCpu.info().platform(),
+        openClCpu.info().vendor(), "second device", openClCpu.info().type(), true, 1, 8, 0);
+    ExecutionGuard guard = new ExecutionGuard(new ResolvedDevice(DeviceChoice.CPU_OPENCL, other, otherInfo, "test"));
+    PlainKernel kernel = new PlainKernel();
+    ExecutionGuard.pin(kernel, openClCpu);
+    guard.beginCall();
+    DeviceFallbackException e = assertThrows(DeviceFallbackException.class, () -> guard.execute(kernel, "plain", Range.create(8, 4)));
+    assertTrue(e.getMessage().contains("'second device'") && e.getMessage().contains(openClCpu.info().describe()), e.getMessage());
+    assertTrue(guard.fallbacks().containsKey("plain"), guard.report());
   }
 
   /** A kernel with an alternative algorithm that does nothing, as BpttKernel has. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.aparapi.device.JavaDevice;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.DeviceChoice;
@@ -34,7 +35,7 @@ import org.junit.jupiter.api.TestFactory;
  * the inputs that stay on the device.
  */
 class TiledKernelTest {
-  /** On PoCL a tile is 64 × 64 with TK = 256: H = 67 gives 2 column tiles of h, GH = 268 > TK for LSTM and GRU. */
+  /** On PoCL a tile is 64 × 64 with TK = 128 (local memory 512 KiB): H = 67 gives 2 column tiles of h, GH = 268 > TK for LSTM and GRU. */
   static final int H = 67;
   static final int F = 5;
 
@@ -53,7 +54,7 @@ class TiledKernelTest {
   static List<Case> cases() {
     List<Case> list = new ArrayList<>();
     for (CellType cell : CellType.values()) {
-      // B = 1; two layers, seq2one with cross-entropy; T·B = 320 > TK = 256 for the weight gradients. T stays
+      // B = 1; two layers, seq2one with cross-entropy; T·B = 320 > TK = 128 for the weight gradients. T stays
       // short: these random RNNs are chaotic, so float32 error grows with T (at H = 67, B = 15, T = 20 the
       // JVM engine and this one both reach 2e-5 against the reference, some seeds 3e-4), whatever the kernel.
       list.add(new Case(cell, 1, Mode.SEQ2SEQ, LossType.MSE, 1, 5));
@@ -187,6 +188,36 @@ class TiledKernelTest {
     }
   }
 
+  /**
+   * Each call gets back from the device what the engine's comment lists, once: forward the outputs
+   * and the final states (h, and c for LSTM), lossAndGradient the loss rows, the gradient and the
+   * final states. A fresh engine's buffers have exactly the call's sizes, so for LSTM, L = 2, T = 3,
+   * B = 2, H = 5, O = 2, seq2seq: forward 4·(T·B·O + 2·L·B·H) = 4·(12 + 40) bytes, lossAndGradient
+   * 4·(T·B + P + 2·L·B·H) with P parameters. (On PoCL the host arrays are the device buffers, so a
+   * final c left unread would still look right there; on a GPU it would be the previous call's.)
+   * A call run again after a garbage collection moved a buffer gets them again (reruns).
+   */
+  @Test
+  void eachCallGetsItsResultsAndEveryFinalStateOnce() {
+    ModelConfig config = new ModelConfig(CellType.LSTM, 2, F, 5, 2, Mode.SEQ2SEQ, LossType.MSE);
+    int size = new ParamLayout(config).size();
+    Params params = new Params(config, toFloats(Fixtures.randomParams(size, 61)));
+    Batch batch = Fixtures.randomBatch(config, 3, 2, true, 62);
+    State initial = Fixtures.randomState(config, 2, 63);
+    try (AparapiEngine engine = new AparapiEngine(Devices.resolve(firstDevice()))) {
+      long runs = 1 - engine.reruns();
+      engine.forward(params, batch, initial);
+      runs += engine.reruns();
+      assertEquals(runs * 4L * (3 * 2 * 2 + 2 * 2 * 2 * 5), engine.lastCallTransferBytes() - engine.lastCallPutBytes(),
+          "forward: outputs, final h and c: " + engine.executionReport());
+      runs = 1 - engine.reruns();
+      engine.lossAndGradient(params, batch, initial);
+      runs += engine.reruns();
+      assertEquals(runs * 4L * (3 * 2 + size + 2 * 2 * 2 * 5), engine.lastCallTransferBytes() - engine.lastCallPutBytes(),
+          "lossAndGradient: loss rows, gradient, final h and c: " + engine.executionReport());
+    }
+  }
+
   @Test
   void skinnyTilesKeepTheWorkGroupAndCoverTheProduct() {
     KernelSizes sizes = new KernelSizes(64, 64, 64, 256, 0);
@@ -253,6 +284,55 @@ class TiledKernelTest {
         KernelSizes.forOpenCl(true, 1024, 48 * 1024).describe(), "a GPU");
     assertEquals("tiles 64x64 k 128 (128 items), pointwise 64 items, local memory 512 KiB",
         KernelSizes.forOpenCl(false, 4096, 512 * 1024).describe(), "PoCL");
+  }
+
+  /**
+   * The sizes the class comment gives at the usual limits: an OpenCL CPU device that allows 128
+   * items per group (its tile's (64/4)·(64/8) = 128) gets the full 64 × 64 tile; a GPU's TK is at
+   * most 32, however much local memory it has (1 MiB: (32 + 64)·32·4 = 12 KiB, far below a quarter);
+   * the Java thread pool 8 × 32 tiles ((8/4)·(32/8) = 8 items) with TK = 64.
+   */
+  @Test
+  void theUsualTilesAtTheDocumentedLimits() {
+    assertEquals("tiles 64x64 k 128 (128 items), pointwise 64 items, local memory 512 KiB",
+        KernelSizes.forOpenCl(false, 128, 512 * 1024).describe(), "a CPU device allowing exactly 128 items");
+    assertEquals("tiles 32x64 k 32 (64 items), pointwise 128 items, local memory 1024 KiB",
+        KernelSizes.forOpenCl(true, 1024, 1024 * 1024).describe(), "a GPU with 1 MiB of local memory");
+    assertEquals("tiles 8x32 k 64 (8 items), pointwise 8 items", KernelSizes.forDevice(JavaDevice.THREAD_POOL)
+        .describe(), "the Java thread pool");
+  }
+
+  /**
+   * A pointwise launch of n items is padded up to a whole number of groups, never down: ⌈n / local⌉
+   * groups. n = 65 with groups of 64 needs two (128 items); one (64) would leave item 64 undone.
+   */
+  @Test
+  void pointwiseLaunchesCoverEveryItem() {
+    assertEquals(64, KernelSizes.roundUp(1, 64));
+    assertEquals(64, KernelSizes.roundUp(64, 64));
+    assertEquals(128, KernelSizes.roundUp(65, 64));
+    assertEquals(128, KernelSizes.roundUp(127, 64));
+    assertEquals(136, KernelSizes.roundUp(129, 8));
+  }
+
+  /**
+   * Sizes one past a tile or a group: H = 65 with B = 1, so the state's B·H = 65 items are one more
+   * than PoCL's pointwise group of 64, and the products with N = H = 65 columns (dh of each step)
+   * one column more than their 64-wide tile. The last unit must be computed like every other.
+   */
+  @TestFactory
+  Stream<DynamicTest> oneItemPastAGroupOrATileMatchesFloat64Reference() {
+    DeviceChoice device = firstDevice();
+    List<DynamicTest> tests = new ArrayList<>();
+    for (CellType cell : CellType.values()) {
+      for (int layers : new int[] {1, 2}) {
+        ModelConfig config = new ModelConfig(cell, layers, F, 65, 2, Mode.SEQ2SEQ, LossType.MSE);
+        tests.add(DynamicTest.dynamicTest(cell.id() + " L=" + layers + " H=65 B=1 T=3", () -> AparapiEngineTest.checkAgainstReference(
+            AparapiEngineTest.engine(device), new AparapiEngineTest.Case(cell, layers, Mode.SEQ2SEQ, LossType.MSE, false, true),
+            config, 3, 1)));
+      }
+    }
+    return tests.stream();
   }
 
   /**

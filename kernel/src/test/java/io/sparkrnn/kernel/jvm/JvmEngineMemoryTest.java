@@ -14,6 +14,7 @@ import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.List;
 import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -177,7 +178,7 @@ class JvmEngineMemoryTest {
    * ({@code GroupedResult.release}) wait for the next call: P·|θ| more, at most, however many are
    * given back (docs/PERFORMANCE.md, "Working memory").
    */
-  @org.junit.jupiter.api.Test
+  @Test
   void releasedGradientsAreHeldForTheNextCallAndCounted() {
     ModelConfig config = new ModelConfig(CellType.LSTM, 1, 3, 24, 2, Mode.SEQ2SEQ, LossType.MSE);
     Params params = Params.initialize(config, 3);
@@ -195,6 +196,27 @@ class JvmEngineMemoryTest {
       engine.lossAndGradients(params, batch, null, groups).release();
       kept.release(); // a result released late, when the spares are already one per slice, is dropped
       assertEquals(held + 4L * 3 * size, engine.workingBytes(), "no more than one spare per slice");
+    }
+  }
+
+  /**
+   * At most one spare per slice of the last grouped call: after three groups' arrays were given
+   * back, a call of one group keeps one (and its slice takes it), so the engine then holds what an
+   * engine that was given nothing back holds.
+   */
+  @Test
+  void fewerGroupsThanBeforeKeepFewerSpares() {
+    ModelConfig config = new ModelConfig(CellType.LSTM, 1, 3, 24, 2, Mode.SEQ2SEQ, LossType.MSE);
+    Params params = Params.initialize(config, 3);
+    Batch batch = Batch.random(config, 10, 6, 4);
+    int[] three = {0, 2, 4, 6};
+    int[] one = {0, 6};
+    try (JvmEngine released = new JvmEngine(MathKernels.best(), 2); JvmEngine kept = new JvmEngine(MathKernels.best(), 2)) {
+      released.lossAndGradients(params, batch, null, three).release();
+      kept.lossAndGradients(params, batch, null, three);
+      released.lossAndGradients(params, batch, null, one);
+      kept.lossAndGradients(params, batch, null, one);
+      assertEquals(kept.workingBytes(), released.workingBytes(), "no spare left over beyond the one group's");
     }
   }
 

@@ -1,7 +1,9 @@
 package io.sparkrnn.kernel.jvm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
@@ -10,6 +12,7 @@ import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -65,6 +68,33 @@ class JvmEngineWeightReuseTest {
       engine.lossAndGradient(training, batch, null);
       assertSameAsFresh(engine, saved, batch, "the saved model again, after training other weights");
       assertSameAsFresh(engine, training, batch, "the trained weights");
+    }
+  }
+
+  /**
+   * Two models of the same parameter count but other shapes, one engine: LSTM H = 3 has
+   * 4H(F + H + 2) + O(H + 1) parameters, 12 + 60 + 16 = 88 at F = 1, O = 4 and 24 + 60 + 4 = 88 at
+   * F = 2, O = 1. The second model's W_ihᵀ is [2][12], not [1][12], and its head [1][3], not [4][3]:
+   * the engine must lay out each model's weights by its own shape, in forward and training calls.
+   */
+  @Test
+  void aModelOfTheSameSizeButAnotherShapeGetsItsOwnLayouts() {
+    ModelConfig first = new ModelConfig(CellType.LSTM, 1, 1, 3, 4, Mode.SEQ2SEQ, LossType.MSE);
+    ModelConfig second = new ModelConfig(CellType.LSTM, 1, 2, 3, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Params a = Params.initialize(first, 11);
+    Params b = Params.initialize(second, 12);
+    assertEquals(a.layout().size(), b.layout().size(), "the two models' parameter counts");
+    Batch batchA = Batch.random(first, 4, 8, 13);
+    Batch batchB = Batch.random(second, 4, 8, 14);
+    try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
+      assertSameAsFresh(engine, a, batchA, "the first model");
+      assertSameAsFresh(engine, b, batchB, "a model of the same size, another shape, after it");
+      engine.lossAndGradient(a, batchA, null);
+      BpttResult got = engine.lossAndGradient(b, batchB, null);
+      try (JvmEngine fresh = new JvmEngine(MathKernels.best(), 2)) {
+        BpttResult want = fresh.lossAndGradient(b, batchB, null);
+        assertArrayEquals(want.gradients().gradient(), got.gradients().gradient(), "training the second model after the first");
+      }
     }
   }
 

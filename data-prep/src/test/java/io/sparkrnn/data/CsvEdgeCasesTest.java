@@ -1,8 +1,8 @@
 package io.sparkrnn.data;
 
+import static io.sparkrnn.data.TestFiles.refused;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.source.CsvSource;
@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,13 +27,6 @@ class CsvEdgeCasesTest {
 
   private Path csv(String name, String text) throws IOException {
     return Files.writeString(tmp.resolve(name), text);
-  }
-
-  private static void refused(Executable action, String... fragments) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, action);
-    for (String f : fragments) {
-      assertTrue(e.getMessage().contains(f), "message lacks '" + f + "': " + e.getMessage());
-    }
   }
 
   /** Options for sequence mode on column "id" with the given targets and classes. */
@@ -165,5 +157,125 @@ class CsvEdgeCasesTest {
     Batch b = s.read(0, 1, conf);
     assertEquals(1f, b.x()[b.xAt(0, 0, 0)], "x_0 = row 1's a");
     assertEquals(4f, b.targets()[0], "y_0 = row 2's b (horizon 1)");
+  }
+
+  private static CsvSource.Options windows(Path p, int steps, int stride) {
+    return new CsvSource.Options(p.toString(), List.of(), List.of(), steps, stride, -1, false, null, 0, ',');
+  }
+
+  /** Stride 0 means T: 10 rows, T = 3, horizon 1 give N = (10 − 3 − 1) / 3 + 1 = 3, window 1 starting at row 3. */
+  @Test
+  void theDefaultStrideIsT() throws IOException {
+    StringBuilder sb = new StringBuilder("a\n");
+    for (int r = 0; r < 10; r++) {
+      sb.append(r).append('\n');
+    }
+    CsvSource s = new CsvSource(windows(csv("ten.csv", sb.toString()), 3, 0), conf);
+    assertEquals(3, s.count());
+    Batch b = s.read(1, 1, conf);
+    assertEquals(3f, b.x()[b.xAt(0, 0, 0)], "window 1 starts at row 1 · T = 3");
+    assertEquals(6f, b.targets()[2], "y_2 = row 3 + 2 + 1");
+  }
+
+  /** One window needs T + horizon rows: 3 rows with T = 3 and horizon 1 are one too few. */
+  @Test
+  void exactlyTRowsAreTooFewForAForecastWindow() throws IOException {
+    Path p = csv("three.csv", "a\n1\n2\n3\n");
+    refused(() -> new CsvSource(windows(p, 3, 0), conf), "three.csv: 3 data rows, one window needs T + horizon = 4");
+  }
+
+  /** A sequence of R rows has L = R − horizon steps: s2's single row leaves none for horizon 1. */
+  @Test
+  void aSequenceWithNoStepLeftAfterTheHorizonIsRefused() throws IOException {
+    Path p = csv("tiny.csv", "id,a\ns1,1\ns1,2\ns2,3\n");
+    refused(() -> new CsvSource(bySequence(p, List.of(), 0, false, 0), conf),
+        "tiny.csv line 4: sequence of 1 rows is too short for horizon 1");
+  }
+
+  /** s1 has 4 rows, so L = 4 − 1 = 3 steps, more than --steps 2. */
+  @Test
+  void aSequenceLongerThanTheGivenStepsIsRefused() throws IOException {
+    Path p = csv("long.csv", "id,a\ns1,1\ns1,2\ns1,3\ns1,4\n");
+    refused(() -> new CsvSource(bySequence(p, List.of(), 2, false, 0), conf),
+        "long.csv line 2: sequence has 3 steps, more than --steps 2");
+  }
+
+  /** Infinity, and 1e39 (finite as a double, beyond float32's largest 3.4028235e38), are not finite values. */
+  @Test
+  void infinityAndFloat32OverflowAreRefused() throws IOException {
+    Path inf = csv("inf.csv", "a,b\n1,2\n3,Infinity\n");
+    refused(() -> new CsvSource(windows(inf, 1, 1), conf), "inf.csv line 3, column 'b'", "not finite");
+    Path big = csv("big.csv", "a,b\n1,2\n1e39,4\n");
+    refused(() -> new CsvSource(windows(big, 1, 1), conf), "big.csv line 3, column 'a'", "not finite");
+  }
+
+  @Test
+  void aNegativeClassIdIsRefused() throws IOException {
+    Path p = csv("neg.csv", "id,a,label\ns1,1,0\ns1,2,-1\n");
+    refused(() -> new CsvSource(bySequence(p, List.of("label"), 0, false, 2), conf),
+        "neg.csv line 3, column 'label': class id -1 is outside [0, 2)");
+  }
+
+  @Test
+  void aColumnNamedTwiceIsRefused() throws IOException {
+    Path p = csv("twice.csv", "a,b,a\n1,2,3\n4,5,6\n");
+    refused(() -> new CsvSource(windows(p, 1, 1), conf), "twice.csv line 1: column 'a' appears twice");
+  }
+
+  /** Spaces around names and cells are not part of them: "temp" is found in "time, temp". */
+  @Test
+  void spacesAroundHeaderNamesAreIgnored() throws IOException {
+    Path p = csv("spaced.csv", "time, temp\n0, 1.5\n1, 2.5\n");
+    CsvSource s = new CsvSource(new CsvSource.Options(p.toString(), List.of("temp"), List.of(), 1, 1, -1, false, null, 0, ','),
+        conf);
+    Batch b = s.read(0, 1, conf);
+    assertEquals(1.5f, b.x()[b.xAt(0, 0, 0)]);
+    assertEquals(2.5f, b.targets()[0]);
+  }
+
+  /**
+   * Part files are read in name order, whatever order the directory lists them in; files whose
+   * names start with "_" (Spark's _SUCCESS, Databricks' _committed_…, which hold JSON) are not
+   * data, and an empty part (an empty partition) is skipped.
+   */
+  @Test
+  void partFilesAreReadInNameOrderSkippingSideFilesAndEmptyParts() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("ordered"));
+    int parts = 12;
+    List<Integer> order = new java.util.ArrayList<>();
+    for (int i = 0; i < parts; i++) {
+      order.add(i);
+    }
+    java.util.Collections.shuffle(order, new java.util.Random(7));
+    for (int i : order) {
+      Files.writeString(dir.resolve(String.format("part-%05d.csv", i)), "a\n" + i + "\n");
+    }
+    Files.writeString(dir.resolve("part-00099.csv"), "");
+    Files.writeString(dir.resolve("_committed_123"), "{\"added\":[\"part-00000.csv\"]}\n");
+    // T = parts − 1, horizon 1: one window over all rows, x_t = t and y_t = t + 1 in part order
+    CsvSource s = new CsvSource(windows(dir, parts - 1, 0), conf);
+    assertEquals(1, s.count());
+    Batch b = s.read(0, 1, conf);
+    for (int t = 0; t < parts - 1; t++) {
+      assertEquals((float) t, b.x()[b.xAt(t, 0, 0)], "row " + t + " comes from part " + t);
+      assertEquals((float) (t + 1), b.targets()[t]);
+    }
+  }
+
+  /** Without --classes the inputs are every column but the sequence column, the float target included. */
+  @Test
+  void aFloatTargetColumnIsAlsoAnInputByDefault() throws IOException {
+    Path p = csv("both.csv", "a,b\n1,2\n3,4\n");
+    CsvSource s = new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of("b"), 1, 1, -1, false, null, 0, ','),
+        conf);
+    assertEquals(List.of("a", "b"), s.spec().source().get("input_columns"));
+    assertEquals(2, s.spec().features());
+  }
+
+  @Test
+  void classesNeedExactlyOneTargetColumn() throws IOException {
+    Path p = csv("two.csv", "id,a,b\ns1,0,1\n");
+    refused(() -> new CsvSource(bySequence(p, List.of("a", "b"), 0, false, 2), conf),
+        "--classes needs exactly one target column");
   }
 }

@@ -1,6 +1,7 @@
 package io.sparkrnn.data;
 
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static io.sparkrnn.data.TestFiles.refused;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.source.SineSource;
@@ -14,26 +15,22 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What docs/data-format.md makes a reader refuse: manifest counts that disagree with the shards, a
  * target_dtype that disagrees with the loss, a shard tensor beyond x, y and lengths ("No other
- * tensors are allowed"), class ids outside [0, O).
+ * tensors are allowed"), class ids outside [0, O); unknown keys, another format name or version, a
+ * split other than train or validation, a shard listed twice or with a size its data and header
+ * cannot have, a CRC32C not in 8 lower-case hex digits; and the values ShardCodec refuses to write.
  */
 class ManifestChecksTest {
   @TempDir Path tmp;
   final Configuration conf = TestFiles.localConf();
-
-  private static void refused(Executable action, String... fragments) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, action);
-    for (String f : fragments) {
-      assertTrue(e.getMessage().contains(f), "message lacks '" + f + "': " + e.getMessage());
-    }
-  }
 
   /** T=5, F=1, 4 sequences in two training shards of B=2, none for validation. */
   private Path sine() throws IOException {
@@ -46,8 +43,7 @@ class ManifestChecksTest {
   private static void forgeManifest(Path ds, String text, String forgedText) throws IOException {
     String json = Files.readString(ds.resolve(Manifest.FILE_NAME));
     assertTrue(json.contains(text), json);
-    Files.writeString(ds.resolve(Manifest.FILE_NAME), json.replaceFirst(java.util.regex.Pattern.quote(text),
-        java.util.regex.Matcher.quoteReplacement(forgedText)));
+    Files.writeString(ds.resolve(Manifest.FILE_NAME), json.replaceFirst(Pattern.quote(text), Matcher.quoteReplacement(forgedText)));
   }
 
   @Test
@@ -97,5 +93,88 @@ class ManifestChecksTest {
     DatasetSpec spec = new SineSource(SineSource.Options.defaults(5, 2, 1)).spec();
     ShardInfo small = new ShardInfo("shard-00000.safetensors", Split.TRAIN, 2, 79, "00000000");
     refused(() -> new Manifest(spec, List.of(small), null), "shard-00000.safetensors claims 79 bytes, expected 80 data bytes");
+  }
+
+  /** The manifest with one text forged is refused naming every fragment; the original is put back. */
+  private void forgedIsRefused(Path ds, String text, String forgedText, String... fragments) throws IOException {
+    String json = Files.readString(ds.resolve(Manifest.FILE_NAME));
+    forgeManifest(ds, text, forgedText);
+    try {
+      refused(() -> Dataset.open(ds.toUri(), conf), fragments);
+    } finally {
+      Files.writeString(ds.resolve(Manifest.FILE_NAME), json);
+    }
+  }
+
+  @Test
+  void formatVersionUnknownKeysAndSplitNamesAreChecked() throws IOException {
+    Path ds = sine();
+    forgedIsRefused(ds, "\"format\": \"spark-rnn-dataset\"", "\"format\": \"other\"", Manifest.FILE_NAME, "format is other");
+    forgedIsRefused(ds, "\"format_version\": 1", "\"format_version\": 2", "format_version is 2, this reader knows 1");
+    forgedIsRefused(ds, "\"steps\": 5", "\"steps\": 5, \"stpes\": 5", "unknown key 'stpes'");
+    forgedIsRefused(ds, "\"batch\": 2", "\"batch\": 2, \"rows\": 2", "shards[0]: unknown key 'rows'");
+    forgedIsRefused(ds, "\"split\": \"train\"", "\"split\": \"Train\"", "unknown split 'Train'");
+  }
+
+  @Test
+  void aChecksumInUpperCaseIsRefused() throws IOException {
+    Path ds = sine();
+    String crc = Dataset.open(ds.toUri(), conf).manifest().shards().get(0).crc32c();
+    String upper = "ABCDEF12";
+    forgedIsRefused(ds, "\"crc32c\": \"" + crc + "\"", "\"crc32c\": \"" + upper + "\"", "crc32c must be 8 lower-case hex digits");
+  }
+
+  @Test
+  void aShardListedTwiceIsRefused() {
+    DatasetSpec spec = new SineSource(SineSource.Options.defaults(5, 2, 1)).spec();
+    ShardInfo s = new ShardInfo("shard-00000.safetensors", Split.TRAIN, 2, 200, "00000000");
+    refused(() -> new Manifest(spec, List.of(s, s), null), "shard-00000.safetensors is listed twice");
+  }
+
+  /**
+   * T=5, B=2, F=O=1 seq2seq mse: 80 data bytes; a shard may add a header of at most 64 KiB, so
+   * 80 + 65536 bytes is the most, and one more is refused. Variable-length adds lengths, 4·B = 8 bytes.
+   */
+  @Test
+  void shardSizesMustFitTheirDataAndHeader() {
+    DatasetSpec spec = new SineSource(SineSource.Options.defaults(5, 2, 1)).spec();
+    new Manifest(spec, List.of(new ShardInfo("shard-00000.safetensors", Split.TRAIN, 2, 80 + 65536, "00000000")), null);
+    refused(() -> new Manifest(spec, List.of(new ShardInfo("shard-00000.safetensors", Split.TRAIN, 2, 80 + 65537, "00000000")),
+        null), "claims 65617 bytes, expected 80 data bytes");
+    DatasetSpec variable = new DatasetSpec("t", 1, 1, 5, Mode.SEQ2SEQ, LossType.MSE, true, null, null);
+    refused(() -> new Manifest(variable, List.of(new ShardInfo("shard-00000.safetensors", Split.TRAIN, 2, 80, "00000000")),
+        null), "claims 80 bytes, expected 88 data bytes");
+  }
+
+  @Test
+  void normalizationAndVocabularyMustMatchTheDimensions() {
+    DatasetSpec spec = new SineSource(SineSource.Options.defaults(5, 2, 1)).spec(); // F = O = 1
+    ShardInfo s = new ShardInfo("shard-00000.safetensors", Split.TRAIN, 2, 200, "00000000");
+    Normalization two = new Normalization(new double[] {0, 0}, new double[] {1, 1}, new double[] {0}, new double[] {1});
+    refused(() -> new Manifest(spec, List.of(s), two), "normalization.input_mean has 2 entries, expected F=1");
+    DatasetSpec text = new DatasetSpec("text", 3, 3, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY, false, List.of("a", "b"), null);
+    refused(() -> new Manifest(text, List.of(new ShardInfo("shard-00000.safetensors", Split.TRAIN, 1, 100, "00000000")), null),
+        "vocabulary has 2 entries, expected O=3");
+  }
+
+  @Test
+  void theWriterRefusesInfiniteTargetsAndNegativeClassIds() {
+    DatasetSpec mse = new SineSource(SineSource.Options.defaults(2, 1, 1)).spec(); // T=2, F=O=1 seq2seq
+    Batch inf = new Batch(2, 1, 1, new float[2], new float[] {0, Float.NEGATIVE_INFINITY}, null, null);
+    refused(() -> ShardCodec.encode(inf, mse, "i.safetensors"), "i.safetensors: y has -Infinity at index 1");
+    DatasetSpec ce = new DatasetSpec("t", 1, 3, 2, Mode.SEQ2ONE, LossType.CROSS_ENTROPY, false, null, null);
+    Batch neg = new Batch(2, 2, 1, new float[4], null, new int[] {0, -1}, null);
+    refused(() -> ShardCodec.encode(neg, ce, "n.safetensors"), "n.safetensors: y class id -1 at index 1 is outside [0, 3)");
+  }
+
+  /** A variable-length dataset's shard always carries lengths; a batch without them has T steps in every sequence. */
+  @Test
+  void aVariableLengthShardOfAFullBatchHasLengthsT() {
+    DatasetSpec spec = new DatasetSpec("t", 1, 1, 3, Mode.SEQ2ONE, LossType.MSE, true, null, null);
+    Batch full = new Batch(3, 2, 1, new float[6], new float[2], null, null);
+    byte[] bytes = ShardCodec.encode(full, spec, "v.safetensors");
+    assertArrayEquals(new int[] {3, 3}, ShardCodec.decode(bytes, spec, "v.safetensors", 2).lengths());
+    Batch empty = new Batch(3, 2, 1, new float[6], new float[2], null, new int[] {3, 0});
+    refused(() -> ShardCodec.encode(empty, spec, "e.safetensors"), "e.safetensors: lengths[1] = 0, expected 1..3");
   }
 }

@@ -1,9 +1,8 @@
 package io.sparkrnn.data;
 
+import static io.sparkrnn.data.TestFiles.refused;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.source.NpyFiles;
 import io.sparkrnn.data.source.NpySource;
@@ -19,7 +18,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -64,13 +62,6 @@ class NpyFormatTest {
   }
 
   static final double[] SIX = {1.5, -2.25, 3, 0.125, -1e3, 7};
-
-  private static void refused(Executable action, String... fragments) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, action);
-    for (String f : fragments) {
-      assertTrue(e.getMessage().contains(f), "message lacks '" + f + "': " + e.getMessage());
-    }
-  }
 
   @Test
   void bigEndianFloatsAreReadInTheirByteOrder() throws IOException {
@@ -171,5 +162,65 @@ class NpyFormatTest {
         assertEquals(1000 + 100 * (1 + k) + 10 * t, b.targets()[t * 2 + k], "y_t of sequence " + (1 + k) + " at t=" + t);
       }
     }
+  }
+
+  /** Version 1.0's header length is an unsigned 16-bit field: a 40 000-byte header (above 32767) is valid. */
+  @Test
+  void version1HeaderLengthIsUnsigned() throws IOException {
+    Path p = write(tmp.resolve("v1big.npy"), 1, '<', "f4", new int[] {2, 3}, SIX, 40_000);
+    NpyFiles.FloatArray a = NpyFiles.readFloats(p.toString(), conf);
+    assertArrayEquals(new float[] {1.5f, -2.25f, 3f, 0.125f, -1e3f, 7f}, a.data());
+  }
+
+  @Test
+  void aFileWithoutTheMagicOrWithAnImpossibleHeaderLengthIsRefused() throws IOException {
+    Path csv = Files.writeString(tmp.resolve("data.npy"), "a,b\n1,2\n3,4\n");
+    refused(() -> NpyFiles.readFloats(csv.toString(), conf), "data.npy", "not a .npy file");
+    Path p = write(tmp.resolve("cut.npy"), 1, '<', "f4", new int[] {2, 3}, SIX, 0);
+    Files.write(p, Arrays.copyOf(Files.readAllBytes(p), 40)); // the header says 118 bytes after byte 10
+    refused(() -> NpyFiles.readFloats(p.toString(), conf), "cut.npy", "header length field is impossible");
+    byte[] v4 = Files.readAllBytes(write(tmp.resolve("v4.npy"), 2, '<', "f4", new int[] {2, 3}, SIX, 0));
+    v4[6] = 4;
+    Files.write(tmp.resolve("v4.npy"), v4);
+    refused(() -> NpyFiles.readFloats(tmp.resolve("v4.npy").toString(), conf), "format version 4 is not supported");
+  }
+
+  /** int32 ("<i4") class ids, as np.int32 labels are saved, read as the same integers. */
+  @Test
+  void int32ClassIdsAreRead() throws IOException {
+    Path x = ntf("x32.npy");
+    Path y = TestFiles.writeNpy(tmp.resolve("ids32.npy"), "<i4", false, new int[] {3}, new double[] {2, 0, 1});
+    NpySource s = new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null, false, 0), conf);
+    assertEquals(3, s.spec().outputs(), "largest id 2 + 1");
+    assertArrayEquals(new int[] {2, 0, 1}, s.read(0, 3, conf).classes());
+  }
+
+  @Test
+  void negativeOrSingleClassIdsAreRefused() throws IOException {
+    Path x = ntf("xneg.npy");
+    Path neg = TestFiles.writeNpy(tmp.resolve("neg.npy"), "<i8", false, new int[] {3}, new double[] {0, -1, 1});
+    refused(() -> new NpySource(new NpySource.Options(x.toString(), "NTF", neg.toString(), null, false, 0), conf),
+        "neg.npy", "class id -1 at element 1 is outside");
+    Path one = TestFiles.writeNpy(tmp.resolve("one.npy"), "<i8", false, new int[] {3}, new double[] {0, 0, 0});
+    refused(() -> new NpySource(new NpySource.Options(x.toString(), "NTF", one.toString(), null, false, 0), conf),
+        "one.npy", "1 class(es)");
+  }
+
+  @Test
+  void targetsWithAnotherStepCountAreRefused() throws IOException {
+    Path x = ntf("xt.npy"); // T = 4
+    Path y = TestFiles.writeNpy(tmp.resolve("yt.npy"), "<f4", false, new int[] {3, 3, 1}, new double[9]);
+    refused(() -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null, false, 0), conf),
+        "yt.npy: T=3", "have T=4");
+  }
+
+  @Test
+  void integerInputsAndASingleStepForANextStepShiftAreRefused() throws IOException {
+    Path ints = TestFiles.writeNpy(tmp.resolve("ints.npy"), "<i8", false, new int[] {2, 3, 1}, new double[6]);
+    refused(() -> new NpySource(new NpySource.Options(ints.toString(), "NTF", null, null, false, 0), conf),
+        "ints.npy", "of integers");
+    Path one = TestFiles.writeNpy(tmp.resolve("t1.npy"), "<f4", false, new int[] {2, 1, 1}, new double[2]);
+    refused(() -> new NpySource(new NpySource.Options(one.toString(), "NTF", null, null, false, 0), conf),
+        "t1.npy: T=1", "needs T >= 2");
   }
 }

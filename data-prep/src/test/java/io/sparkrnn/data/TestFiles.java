@@ -1,5 +1,8 @@
 package io.sparkrnn.data;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -9,10 +12,20 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.function.Executable;
 
-/** Helpers for tests: .npy writing and manifest surgery. */
+/** Helpers for tests: .npy writing, manifest surgery and refusals. */
 final class TestFiles {
   private TestFiles() {}
+
+  /** Bad input is refused naming what and where: {@code action} throws an IllegalArgumentException whose message holds every fragment. */
+  static IllegalArgumentException refused(Executable action, String... fragments) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, action);
+    for (String f : fragments) {
+      assertTrue(e.getMessage().contains(f), "message lacks '" + f + "': " + e.getMessage());
+    }
+    return e;
+  }
 
   static Configuration localConf() {
     Configuration conf = new Configuration(false);

@@ -101,4 +101,29 @@ class WindowCutterTest {
     new WindowCutter(3, 1, 1, 3, false, 1, 1);
     assertThrows(BadInputException.class, () -> new WindowCutter(3, 1, 1, 4, false, 1, 1));
   }
+
+  /** begin() starts a new series: a second series cut by the same cutter gives the windows a fresh one would. */
+  @Test
+  void eachSeriesStartsAfresh() {
+    WindowCutter c = new WindowCutter(3, 2, 1, 3, false, 1, 1);
+    List<WindowCutter.Window> first = new ArrayList<>();
+    List<WindowCutter.Window> second = new ArrayList<>();
+    for (List<WindowCutter.Window> out : List.of(first, second)) {
+      c.begin(out::add);
+      for (int i = 0; i < 10; i++) {
+        c.add(new float[] {i}, 0, new float[] {10 + i}, 0);
+      }
+      assertEquals(4, c.end());
+    }
+    for (int k = 0; k < 4; k++) {
+      assertEquals(first.get(k).start(), second.get(k).start());
+      assertArrayEquals(first.get(k).x(), second.get(k).x());
+      assertArrayEquals(first.get(k).y(), second.get(k).y());
+    }
+  }
+
+  @Test
+  void aStrideOfZeroIsRefused() {
+    assertThrows(BadInputException.class, () -> new WindowCutter(3, 0, 1, 3, false, 1, 1));
+  }
 }

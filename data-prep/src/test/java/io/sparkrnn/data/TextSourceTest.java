@@ -1,0 +1,57 @@
+package io.sparkrnn.data;
+
+import static io.sparkrnn.data.TestFiles.refused;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.sparkrnn.data.source.TextSource;
+import io.sparkrnn.kernel.model.Batch;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * TextSource against its class comment: sequence i covers code points [i·stride, i·stride + T],
+ * N = ⌊(len − T − 1) / stride⌋ + 1, the vocabulary has 2 or more symbols, the text is valid UTF-8.
+ */
+class TextSourceTest {
+  @TempDir Path tmp;
+  final Configuration conf = TestFiles.localConf();
+
+  private String text(String name, String s) throws IOException {
+    return Files.writeString(tmp.resolve(name), s).toString();
+  }
+
+  /** 12 code points, T = 4, stride 4: N = ⌊(12 − 4 − 1) / 4⌋ + 1 = 2 (a third window would need code point 12). */
+  @Test
+  void theSequenceCountLeavesRoomForTheLastTarget() throws IOException {
+    TextSource s = new TextSource(new TextSource.Options(text("twelve.txt", "abcdefghijkl"), 4, 0), conf);
+    assertEquals(2, s.count());
+    Batch b = s.read(1, 1, conf);
+    // vocabulary a..l sorted: id k is the k-th letter; window 1 covers e..i
+    assertEquals(1f, b.x()[b.xAt(0, 0, 4)], "x_0 is 'e'");
+    assertEquals(8, b.classes()[3], "y_3 is 'i'");
+  }
+
+  /** Stride 2, T = 3: window 1 starts at code point 2 ("c"), whatever T is. */
+  @Test
+  void windowsStartAStrideApart() throws IOException {
+    TextSource s = new TextSource(new TextSource.Options(text("abc.txt", "abcdefg"), 3, 2), conf);
+    assertEquals(2, s.count(), "⌊(7 − 3 − 1) / 2⌋ + 1");
+    Batch b = s.read(1, 1, conf);
+    assertEquals(1f, b.x()[b.xAt(0, 0, 2)], "x_0 is 'c'");
+    assertEquals(5, b.classes()[2], "y_2 is 'f'");
+  }
+
+  @Test
+  void tooShortOneSymbolOrInvalidTextIsRefused() throws IOException {
+    refused(() -> new TextSource(new TextSource.Options(text("four.txt", "abcd"), 4, 0), conf),
+        "four.txt: 4 characters, need at least T+1 = 5");
+    refused(() -> new TextSource(new TextSource.Options(text("same.txt", "aaaaaa"), 2, 0), conf),
+        "same.txt: 1 distinct characters");
+    Path bad = Files.write(tmp.resolve("latin1.txt"), new byte[] {'c', 'a', 'f', (byte) 0xE9, ' ', 'o', 'k'});
+    refused(() -> new TextSource(new TextSource.Options(bad.toString(), 2, 0), conf), "latin1.txt: not valid UTF-8");
+  }
+}

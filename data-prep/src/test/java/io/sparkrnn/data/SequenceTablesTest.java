@@ -183,7 +183,7 @@ class SequenceTablesTest {
     }
     assertEquals(6, m.sequences(Split.TRAIN), "the three long keys' windows, none of the short one's");
     assertEquals(1L, ((Number) ((Map<?, ?>) m.spec().source().get("counts")).get("series_without_windows")).longValue());
-    assertEquals(List.of("prep table: 1 of 4 series are too short for one window (T = 3 steps, or --min-steps) and are left"
+    assertEquals(List.of("prep table: 1 of 4 series are too short for one window (T = 3 steps, or --min-steps (setMinSteps)) and are left"
         + " out (source.counts.series_without_windows in the manifest)"), warnings);
   }
 

@@ -1120,11 +1120,14 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
             manifest.spec().steps(), manifest.spec().features());
         if (spec.validationFraction() > 0 && manifest.sequences(io.sparkrnn.data.Split.VALIDATION) == 0) {
           // as prep table warns: a fit that asked for validation and silently got none scores nothing (a user audit)
+          // the advice follows the split in force: setSplit("by-time") is no advice to a fit already split by time (a user audit)
+          boolean byKey = spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY;
           LOG.warn("RnnEstimator {}: setValidationFraction({}) gave no validation window ({}): {}; the fit validates on"
-              + " nothing. Raise setValidationFraction, or with few keys use setSplit(\"by-time\")", uid, spec.validationFraction(),
-              manifest.spec().source().get("counts"), spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY
+              + " nothing. {}", uid, spec.validationFraction(), manifest.spec().source().get("counts"), byKey
                   ? "no key whose seeded hash fell under the fraction had a window"
-                  : "no series kept round(rows x fraction) - gap rows for one window");
+                  : "no series kept round(rows x fraction) - gap rows for one window",
+              byKey ? "Raise setValidationFraction, or with few keys use setSplit(\"by-time\")"
+                  : "Raise setValidationFraction or lower setGap, so that round(rows x fraction) - gap rows hold setSteps");
         }
         try (PrintStream log = new PrintStream(new LogLines(LOG), true, StandardCharsets.UTF_8)) {
           Map<String, String> keys = trainKeys(data, out);

@@ -697,7 +697,9 @@ class RnnEstimatorTest {
   /**
    * A fit that asked for validation and got no validation window says so at WARN, as prep table
    * does (it was one INFO line of counts: a user audit). Six keys, a 1% fraction by key: the seeded
-   * hash of none falls under it.
+   * hash of none falls under it. By time, 5% of each sensor's 240 hours is round(12) rows, fewer
+   * than T = 24: the advice is then the fraction and the gap, not setSplit("by-time") (a user audit
+   * found that advice given to a fit already split by time).
    */
   @Test
   void aFitWhoseSplitGivesNoValidationWarns() {
@@ -705,11 +707,14 @@ class RnnEstimatorTest {
     try (io.sparkrnn.data.LogCapture log = io.sparkrnn.data.LogCapture.warnings(RnnEstimator.class)) {
       estimator().setValidationFraction(0.01).setMaxSteps(2).fit(table);
       estimator().setValidationFraction(0.5).setMaxSteps(2).fit(table);
+      estimator().setSplit("by-time").setValidationFraction(0.05).setMaxSteps(2).fit(table);
       warnings = log.messages();
     }
-    assertEquals(1, warnings.size(), "one warning, for the 1% fit: " + warnings);
+    assertEquals(2, warnings.size(), "one warning each for the 1% fit by key and the 5% fit by time: " + warnings);
     assertTrue(warnings.get(0).contains("setValidationFraction(0.01) gave no validation window")
         && warnings.get(0).contains("setSplit(\"by-time\")"), warnings.get(0));
+    assertTrue(warnings.get(1).contains("setValidationFraction(0.05) gave no validation window")
+        && warnings.get(1).contains("setGap") && !warnings.get(1).contains("setSplit"), warnings.get(1));
   }
 
   /**

@@ -194,7 +194,7 @@ public final class SequenceTables {
         // not an error (the rest train), but left out without a word a short key would look scored
         LOG.warn("prep table: {} of {} series are too short for one window ({}) and are left out"
             + " (source.counts.series_without_windows in the manifest)", total.stats.seriesWithoutWindows, total.stats.series,
-            steps > 0 ? "T = " + steps + " steps, or --min-steps" : "--min-steps");
+            steps > 0 ? "T = " + steps + " steps, or --min-steps (setMinSteps)" : "--min-steps (setMinSteps)");
       }
       if (total.stats.seriesUneven > 0) {
         // windows take rows as they come: a missing row makes a window span a longer step than the model learns from

@@ -61,6 +61,16 @@ class LogConfTest {
         + "\tat io.sparkrnn.data.spark.TableRows.add(TableRows.java:366)\nCaused by: io.sparkrnn.kernel.BadInputException: y\n";
     assertEquals(true, logged(conf, tsm, Level.WARN, lostBug));
     assertEquals(true, logged(conf, tsm, Level.WARN, "Lost executor 1 on 127.0.0.1: Remote RPC client disassociated"));
+    // a CSV read as Parquet: prep table says so in one line (path, --format); the schema job's 40-line trace is left out (a user
+    // audit), directly or wrapped as Spark 3.5 logs it; another SparkException keeps its trace
+    String footer = "[FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER] Encountered error while reading file file:/t.csv/part-0.csv."
+        + " Could not read footer.\n\tat org.apache.spark.sql.errors.QueryExecutionErrors$.cannotReadFooterForFileError(x)\n";
+    String lostTask = "Lost task 0.0 in stage 0.0 (TID 0) (localhost executor driver): org.apache.spark.SparkException: ";
+    assertEquals(false, logged(conf, tsm, Level.WARN, lostTask + "Exception thrown in awaitResult: \n\tat org.apache.spark.util"
+        + ".SparkThreadUtils$.awaitResult(x)\nCaused by: org.apache.spark.SparkException: " + footer));
+    assertEquals(false, logged(conf, tsm, Level.WARN, lostTask + footer));
+    assertEquals(true, logged(conf, tsm, Level.WARN, lostTask + "Exception thrown in awaitResult: \n\tat x(y)\nCaused by:"
+        + " java.io.IOException: Connection reset\n"));
     assertEquals(false, logged(conf, tsm, Level.ERROR, "Task 0 in stage 6.0 failed 1 times; aborting job"));
     // the executor's copy of every task failure (the scheduler's line repeats it); its other errors stay
     String executor = "org.apache.spark.executor.Executor";

@@ -1,12 +1,18 @@
 package io.sparkrnn.job;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -134,6 +140,10 @@ class TrainConfigTest {
     assertRejected("clip-norm", "-1", "must be at least 0.0");
     assertRejected("tbptt", "-1", "must be in [0,");
     assertRejected("epochs", "-1", "must be in [0,");
+    assertRejected("num-layers", "0", "must be in [1, 64]"); // at least one recurrent layer
+    assertRejected("num-layers", "65", "must be in [1, 64]");
+    assertRejected("log-every", "0", "must be at least 1,"); // a progress line every 0 steps means nothing
+    assertRejected("checkpoint-every", "-1", "must be at least 0,");
   }
 
   @Test
@@ -157,5 +167,181 @@ class TrainConfigTest {
     Map<String, String> ok = base();
     ok.put("partitions", "16");
     assertEquals(16, TrainConfig.parse(ok, null).partitions());
+  }
+
+  /**
+   * The README's table of training options is the user's reference for the defaults: every key it
+   * lists is a key, with the default it states ("(required)", "from the dataset" and "none" are no
+   * default), and every key is listed. Numbers compare as numbers ("1e-8" is 1.0E-8).
+   */
+  @Test
+  void theDefaultsAreTheOnesTheReadmeTableStates() throws Exception {
+    List<String> lines = Files.readAllLines(Path.of("..", "README.md"));
+    int head = lines.indexOf("| key | default | meaning |");
+    assertTrue(head >= 0, "the README's table of training options");
+    Map<String, String> documented = new LinkedHashMap<>();
+    for (int i = head + 2; i < lines.size() && lines.get(i).startsWith("|"); i++) {
+      String[] cells = lines.get(i).split("\\|");
+      String[] keys = cells[1].replace("`", "").strip().split(",\\s*");
+      String[] defaults = cells[2].strip().split(",\\s*");
+      assertEquals(keys.length, defaults.length, lines.get(i));
+      for (int k = 0; k < keys.length; k++) {
+        String d = defaults[k];
+        documented.put(keys[k], d.equals("(required)") || d.equals("from the dataset") || d.equals("none") ? null : d);
+      }
+    }
+    assertEquals(TrainConfig.DEFAULTS.keySet(), documented.keySet(), "every key is in the README's table, and only those");
+    for (Map.Entry<String, String> e : documented.entrySet()) {
+      String code = TrainConfig.DEFAULTS.get(e.getKey());
+      String doc = e.getValue();
+      if (doc == null || code == null) {
+        assertEquals(doc, code, e.getKey());
+      } else if (doc.matches("-?[0-9.]+(e-?[0-9]+)?")) {
+        assertEquals(Double.parseDouble(doc), Double.parseDouble(code), 0, e.getKey());
+      } else {
+        assertEquals(doc, code, e.getKey());
+      }
+    }
+  }
+
+  /**
+   * Every key set to a value other than its default comes back from toMap (what checkpoints record
+   * and --resume compares key by key) as that value, and parsing toMap gives the same config. The
+   * values are distinct where two keys share a type, so a key written from another's field shows.
+   */
+  @Test
+  void toMapGivesBackEveryKeyAsGivenAndParsesToTheSameConfig() {
+    Map<String, String> given = new LinkedHashMap<>();
+    given.put("data", "file:///tmp/d");
+    given.put("out", "file:///tmp/o");
+    given.put("cell", "gru");
+    given.put("num-layers", "3");
+    given.put("hidden-size", "7");
+    given.put("mode", "seq2seq");
+    given.put("loss", "cross_entropy");
+    given.put("optimizer", "sgd");
+    given.put("lr", "0.5");
+    given.put("lr-schedule", "cosine");
+    given.put("lr-min", "0.125");
+    given.put("momentum", "0.25");
+    given.put("beta1", "0.375");
+    given.put("beta2", "0.75");
+    given.put("eps", "0.001");
+    given.put("weight-decay", "0.0625");
+    given.put("clip-norm", "2.5");
+    given.put("batch", "12");
+    given.put("epochs", "3");
+    given.put("steps", "9");
+    given.put("tbptt", "4");
+    given.put("engine", "reference");
+    given.put("device", "jvm");
+    given.put("seed", "5");
+    given.put("partitions", "2");
+    given.put("virtual-partitions", "6");
+    given.put("checkpoint-every", "11");
+    given.put("resume", "false");
+    given.put("overwrite", "true");
+    given.put("validate-every", "13");
+    given.put("feedback", "2");
+    given.put("master", "local[2]");
+    given.put("on-nan", "skip");
+    given.put("log-every", "17");
+    given.put("sync", "job");
+    given.put("init", "file:///tmp/init");
+    given.put("shard-cache", "512m");
+    assertEquals(TrainConfig.DEFAULTS.keySet(), given.keySet(), "every key set here");
+    TrainConfig c = TrainConfig.parse(given, null);
+    assertEquals(3, c.numLayers());
+    assertEquals(7, c.hiddenSize());
+    Map<String, String> m = c.toMap();
+    assertEquals(given.keySet(), m.keySet());
+    for (Map.Entry<String, String> e : given.entrySet()) {
+      String want = e.getKey().equals("shard-cache") ? Long.toString(512L * 1024 * 1024) : e.getValue(); // 512m = 512·2^20 bytes
+      String got = m.get(e.getKey());
+      if (want.matches("[0-9.]+")) {
+        assertEquals(Double.parseDouble(want), Double.parseDouble(got), 0, e.getKey());
+      } else {
+        assertEquals(want, got, e.getKey());
+      }
+    }
+    assertEquals(c, TrainConfig.parse(m, null), "toMap parses back to the same config");
+    // init unset is not written (null would read as a model path)
+    assertFalse(TrainConfig.parse(base(), null).toMap().containsKey("init"));
+    assertNull(TrainConfig.parse(base(), null).init());
+  }
+
+  @Test
+  void limitsThemselvesAreAcceptedAndOneOptionAloneIsNoConflict() {
+    Map<String, String> m = base();
+    m.put("batch", "8");
+    m.put("virtual-partitions", "8"); // V = B: one sequence per virtual partition, allowed
+    assertEquals(8, TrainConfig.parse(m, null).virtualPartitions());
+    Map<String, String> resume = base();
+    resume.put("resume", "true");
+    assertTrue(TrainConfig.parse(resume, null).resume());
+    Map<String, String> overwrite = base();
+    overwrite.put("overwrite", "true");
+    assertTrue(TrainConfig.parse(overwrite, null).overwrite());
+    Map<String, String> seq2one = base();
+    seq2one.put("mode", "seq2one"); // full BPTT (tbptt 0) is fine for seq2one
+    assertEquals(Mode.SEQ2ONE, TrainConfig.parse(seq2one, null).mode());
+    Map<String, String> upper = base();
+    upper.put("optimizer", "AdamW");
+    upper.put("sync", " Job ");
+    TrainConfig c = TrainConfig.parse(upper, null);
+    assertEquals("adamw", c.optimizer(), "choices are read in lower case");
+    assertEquals("job", c.sync());
+  }
+
+  @Test
+  void modeAndLossUnsetComeFromTheDatasetAndGivenOnesWin() {
+    TrainConfig.DatasetDefaults classify = new TrainConfig.DatasetDefaults(Mode.SEQ2ONE, LossType.CROSS_ENTROPY);
+    TrainConfig fromData = TrainConfig.parse(base(), classify);
+    assertEquals(Mode.SEQ2ONE, fromData.mode());
+    assertEquals(LossType.CROSS_ENTROPY, fromData.loss());
+    Map<String, String> m = base();
+    m.put("mode", "seq2seq");
+    m.put("loss", "mse");
+    TrainConfig given = TrainConfig.parse(m, classify);
+    assertEquals(Mode.SEQ2SEQ, given.mode());
+    assertEquals(LossType.MSE, given.loss());
+    TrainConfig none = TrainConfig.parse(base(), null);
+    assertEquals(Mode.SEQ2SEQ, none.mode(), "before the dataset is read: seq2seq");
+    assertEquals(LossType.MSE, none.loss(), "before the dataset is read: mse");
+  }
+
+  /** T = 0 (no steps to anneal over) is the constant lr, not cos(π·t/0) = NaN. */
+  @Test
+  void cosineOverARunOfNoStepsIsTheLearningRateItself() {
+    Map<String, String> m = base();
+    m.put("lr", "0.5");
+    m.put("lr-min", "0.1");
+    m.put("lr-schedule", "cosine");
+    assertEquals(0.5, TrainConfig.parse(m, null).learningRate(0, 0), 0);
+  }
+
+  @Test
+  void aKeyGivenTwiceInAJobFileIsRefusedNamingTheLine(@TempDir Path dir) throws Exception {
+    Path conf = dir.resolve("job.conf");
+    Files.writeString(conf, "lr = 0.1\n\n# the same key again\nlr = 0.2\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.readJobFile(conf));
+    assertTrue(e.getMessage().contains(conf + ":4: key 'lr' given twice"), e.getMessage());
+  }
+
+  @Test
+  void aJobFileOverOneMebibyteOrADirectoryIsRefusedBeforeReading(@TempDir Path dir) throws Exception {
+    Path big = dir.resolve("big.conf");
+    byte[] bytes = new byte[(1 << 20) + 1]; // 2^20 + 1 bytes: one more than a job file may have
+    java.util.Arrays.fill(bytes, (byte) '#');
+    Files.write(big, bytes);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.readJobFile(big));
+    assertTrue(e.getMessage().contains("1048577 bytes, more than a job file"), e.getMessage());
+    Path justUnder = dir.resolve("ok.conf");
+    bytes = new byte[1 << 20];
+    java.util.Arrays.fill(bytes, (byte) '#'); // one long comment line of exactly 2^20 bytes is allowed
+    Files.write(justUnder, bytes);
+    assertTrue(TrainConfig.readJobFile(justUnder).isEmpty());
+    java.io.IOException d = assertThrows(java.io.IOException.class, () -> TrainConfig.readJobFile(dir));
+    assertTrue(d.getMessage().contains("is a directory"), d.getMessage());
   }
 }

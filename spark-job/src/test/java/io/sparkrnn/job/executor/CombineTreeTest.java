@@ -192,7 +192,53 @@ class CombineTreeTest {
     sameLeaf.add(new CombineTree.Block(0, 2, new GradientSum(2)));
     assertThrows(IllegalStateException.class, () -> sameLeaf.add(new CombineTree.Block(0, 2, new GradientSum(2))));
 
+    // the root's block itself twice (a task of the reduction tree forwarding its whole subtree again)
+    CombineTree.Reducer rootTwice = new CombineTree.Reducer(4);
+    rootTwice.add(new CombineTree.Block(2, 0, new GradientSum(2)));
+    assertThrows(IllegalStateException.class, () -> rootTwice.add(new CombineTree.Block(2, 0, new GradientSum(2))));
+
     CombineTree.Reducer outside = new CombineTree.Reducer(4);
     assertThrows(IllegalArgumentException.class, () -> outside.add(new CombineTree.Block(0, 4, new GradientSum(2))));
+  }
+
+  @Test
+  void aTreeOfNoLeavesABlockAboveTheRootAndAnEmptyRunAreRefused() {
+    assertThrows(IllegalArgumentException.class, () -> new CombineTree.Reducer(0));
+    // V = 4: depth 2, the root is (2, 0); (3, 0) would start at leaf 0 but is no node of the tree
+    CombineTree.Reducer r = new CombineTree.Reducer(4);
+    assertThrows(IllegalArgumentException.class, () -> r.add(new CombineTree.Block(3, 0, new GradientSum(1))));
+    assertThrows(IllegalArgumentException.class, () -> CombineTree.blocks(4, 2, new GradientSum[0]), "the run [2, 2) holds no leaf");
+  }
+
+  /**
+   * What a task of the reduction tree forwards: the blocks still waiting, by first leaf, and once
+   * every leaf is in the root alone as the node (K, 0).
+   */
+  @Test
+  void pendingIsTheWaitingBlocksByFirstLeafThenTheRootAlone() {
+    double[][] v = leafValues(8, 1, 5);
+    CombineTree.Reducer r = new CombineTree.Reducer(8);
+    CombineTree.blocks(8, 6, sums(v, 6, 8)).forEach(r::add); // (1, 3): leaves 6, 7
+    CombineTree.blocks(8, 0, sums(v, 0, 2)).forEach(r::add); // (1, 0): leaves 0, 1
+    CombineTree.blocks(8, 4, sums(v, 4, 5)).forEach(r::add); // (0, 4): leaf 4
+    assertEquals(List.of("1/0", "0/4", "1/3"), r.pending().stream().map(b -> b.level() + "/" + b.index()).toList());
+    CombineTree.blocks(8, 2, sums(v, 2, 4)).forEach(r::add);
+    CombineTree.blocks(8, 5, sums(v, 5, 6)).forEach(r::add);
+    List<CombineTree.Block> done = r.pending();
+    assertEquals(1, done.size());
+    assertEquals(3, done.get(0).level());
+    assertEquals(0, done.get(0).index());
+    assertEquals(node(v, 3, 0, 0), done.get(0).sum().gradient()[0], "the root's sum");
+    assertEquals(8, done.get(0).sum().count());
+  }
+
+  /** Virtual partitions go up to 2^24: a leaf at index 65,536 is not the node (1, 0) covering leaves 0 and 1. */
+  @Test
+  void nodesOfLargeIndexAreTheirOwnInTheReducer() {
+    int V = 65_538;
+    CombineTree.Reducer r = new CombineTree.Reducer(V);
+    r.add(new CombineTree.Block(1, 0, new GradientSum(1.0, 2, new double[] {1})));
+    r.add(new CombineTree.Block(0, 65_536, new GradientSum(1.0, 1, new double[] {1})));
+    assertEquals(List.of("1/0", "0/65536"), r.pending().stream().map(b -> b.level() + "/" + b.index()).toList());
   }
 }

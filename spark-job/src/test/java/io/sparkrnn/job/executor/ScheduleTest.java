@@ -3,6 +3,7 @@ package io.sparkrnn.job.executor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -146,5 +147,13 @@ class ScheduleTest {
         }
       }
     }
+  }
+
+  @Test
+  void aBatchLargerThanTheTrainingSplitIsRefusedNamingBatch() {
+    // 13 training sequences: B = 13 is one batch an epoch, B = 14 cannot fill one
+    assertEquals(1, new Schedule(SHARDS, ROWS, 13, 1, 20, 0).stepsPerEpoch());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Schedule(SHARDS, ROWS, 14, 1, 20, 0));
+    assertTrue(e.getMessage().startsWith("batch: 14") && e.getMessage().contains("only 13"), e.getMessage());
   }
 }

@@ -227,4 +227,147 @@ class ShardCacheTest {
     assertEquals(prefetched, prefetching.latest(prefetched));
     assertEquals(prefetched, prefetched.latest(prefetching));
   }
+
+  /** Waits for the cache's background reads queued so far: its one prefetch thread runs them in order. */
+  static void drainPrefetches(ShardCache cache) throws Exception {
+    java.lang.reflect.Field f = ShardCache.class.getDeclaredField("background");
+    f.setAccessible(true);
+    java.util.concurrent.ExecutorService background = (java.util.concurrent.ExecutorService) f.get(cache);
+    if (background != null) {
+      background.submit(() -> { }).get();
+    }
+  }
+
+  @Test
+  void terabytesAreTwoToTheFortyAndMoreThanNinetyPercentOfTheHeapIsRefused() {
+    assertEquals(1L << 40, ShardCache.Size.parse("shard-cache", "1t").resolve(1000), "t: 1024^4 bytes");
+    assertEquals(3L << 40, ShardCache.Size.parse("shard-cache", "3TB").resolve(1000));
+    // 90% of a 1000-byte heap is 900 bytes: allowed; 901 is more than 90%
+    assertEquals(900, ShardCache.requireFits(new ShardCache.Size(900, 0), 1000, "the heap"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ShardCache.requireFits(new ShardCache.Size(901, 0), 1000, "the heap"));
+    assertTrue(e.getMessage().startsWith("shard-cache: 901") && e.getMessage().contains("more than 90% of the heap"), e.getMessage());
+  }
+
+  /** Each run's counters are its own, kept while a long-lived JVM trains other runs; its peak counts what it found held. */
+  @Test
+  void eachRunHasItsOwnCountersAndAHitCountsTowardsItsPeak() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    long one = shardBytes(ds);
+    ShardCache cache = new ShardCache(1 << 20);
+    cache.get(100, ds, 0);
+    for (long run = 101; run <= 110; run++) { // ten later runs, each asking for the shard run 100 read
+      cache.get(run, ds, 0);
+    }
+    ShardCache.Stats first = cache.stats(100);
+    assertEquals(1, first.misses(), "run 100's miss is still counted after ten other runs");
+    assertEquals(one, first.peakHeld());
+    ShardCache.Stats later = cache.stats(105);
+    assertEquals(1, later.hits());
+    assertEquals(0, later.misses());
+    assertEquals(0, later.bytesRead());
+    assertEquals(one, later.peakHeld(), "run 105 used a cache holding one shard");
+  }
+
+  /** A read that failed is not kept: once the file is back, the next ask reads it and succeeds. */
+  @Test
+  void aShardThatFailedToReadIsReadAgainOnceTheFileIsBack() throws IOException {
+    Path dir = tmp.resolve("d");
+    Dataset ds = sine(dir, 1, false);
+    Path file = dir.resolve(ShardInfo.fileName(2));
+    Path aside = tmp.resolve("aside");
+    Files.move(file, aside);
+    ShardCache cache = new ShardCache(1 << 20);
+    ShardDataException e = assertThrows(ShardDataException.class, () -> cache.get(11, ds, 2));
+    assertTrue(e.getMessage().contains(ShardInfo.fileName(2)), e.getMessage());
+    Files.move(aside, file);
+    Batch b = cache.get(11, ds, 2);
+    assertArrayEquals(ds.read(ds.manifest().shards().get(2)).x(), b.x());
+    assertEquals(2, cache.stats(11).misses());
+  }
+
+  /** Two tasks of one run plan different shards: both plans count (task a reads 0 next, task b does not). */
+  @Test
+  void thePlansOfEveryTaskOfARunAreKept() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    ShardCache cache = new ShardCache(2 * shardBytes(ds));
+    cache.get(12, ds, 0);
+    cache.get(12, ds, 1); // LRU order 0, 1
+    cache.plan(12, "a", ds, List.of(new int[] {2}, new int[] {0}));
+    cache.plan(12, "b", ds, List.of(new int[] {2}, new int[] {5}));
+    cache.get(12, ds, 2); // room for two: 1, which no plan names, goes, although 0 is the least recently used
+    long misses = cache.stats(12).misses();
+    cache.get(12, ds, 0);
+    assertEquals(misses, cache.stats(12).misses(), "shard 0, which task a reads next, was kept");
+  }
+
+  /** Between planned shards of the same rank, the least recently used goes (the class comment's order). */
+  @Test
+  void planShardsOfTheSameRankGoLeastRecentlyUsedFirst() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    ShardCache cache = new ShardCache(2 * shardBytes(ds));
+    cache.get(13, ds, 0);
+    cache.get(13, ds, 1); // LRU order 0, 1
+    cache.plan(13, "0", ds, List.of(new int[] {2}, new int[] {0, 1}));
+    cache.get(13, ds, 2);
+    long misses = cache.stats(13).misses();
+    cache.get(13, ds, 1);
+    assertEquals(misses, cache.stats(13).misses(), "shard 1, used more recently, was kept");
+    cache.get(13, ds, 0);
+    assertEquals(misses + 1, cache.stats(13).misses(), "shard 0, the least recently used of rank 1, was evicted");
+  }
+
+  /**
+   * Prefetch reads the next step's shards in order while their file bytes fit in the task's share of
+   * the bound (the bound over the run's planning tasks), and never a shard already held.
+   */
+  @Test
+  void prefetchStopsAtTheTasksShareOfTheBoundAndSkipsHeldShards() throws Exception {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    List<ShardInfo> shards = ds.manifest().shards();
+    assertEquals(shards.get(1).bytes(), shards.get(2).bytes(), "shards of one size");
+    long two = shards.get(1).bytes() + shards.get(2).bytes();
+
+    ShardCache alone = new ShardCache(two); // one task: shards 1 and 2 fill its share exactly, 3 is over
+    alone.prefetch(14, "0", ds, List.of(new int[] {1, 2, 3}));
+    drainPrefetches(alone);
+    assertEquals(2, alone.stats(14).prefetches());
+
+    ShardCache shared = new ShardCache(two); // two tasks of the run: each gets half, room for shard 1 only
+    shared.plan(15, "1", ds, List.of(new int[] {6}));
+    shared.prefetch(15, "0", ds, List.of(new int[] {1, 2, 3}));
+    drainPrefetches(shared);
+    assertEquals(1, shared.stats(15).prefetches());
+
+    ShardCache held = new ShardCache(1 << 20);
+    held.get(16, ds, 5);
+    held.prefetch(16, "0", ds, List.of(new int[] {5}));
+    drainPrefetches(held);
+    assertEquals(0, held.stats(16).prefetches(), "shard 5 is held: nothing to read");
+    assertEquals(shardBytes(ds), held.held(), "held once");
+  }
+
+  /** The decoded size counts every array a shard holds: x, targets, class ids and lengths, 4 bytes each. */
+  @Test
+  void decodedBytesCountClassIdsAndLengths() {
+    // T = 2, B = 3, F = 1: x 6 values; 3 class ids; 3 lengths: 12 values, 48 bytes
+    Batch classes = new Batch(2, 3, 1, new float[6], null, new int[] {0, 1, 2}, new int[] {2, 1, 2});
+    assertEquals(48, ShardCache.decodedBytes(classes));
+    // x 6 values, targets T·B·O = 2·3·2 = 12: 18 values, 72 bytes
+    Batch targets = new Batch(2, 3, 1, new float[6], new float[12], null, null);
+    assertEquals(72, ShardCache.decodedBytes(targets));
+  }
+
+  /**
+   * The log line and report.md's cache line: "from memory" is the asks that did not read in the
+   * task's own thread, (hits + waits) / (hits + waits + misses) = (3 + 1) / 8 = 50%; sizes in MB
+   * of 10^6 bytes.
+   */
+  @Test
+  void theCacheLineCountsWaitsAsFromMemoryAndGivesTheBoundAndPeak() {
+    ShardCache.Stats st = new ShardCache.Stats(3, 1, 4, 2, 5, 1, 2_500_000, 10_000_000, 7_500_000);
+    assertEquals("3 hits, 1 waited for a read under way, 4 misses (50% from memory), 2 prefetched, 5 evicted,"
+        + " 1 read through (bigger than the cache), 2.5 MB read; bound 10.0 MB, peak 7.5 MB", st.describe());
+    assertTrue(new ShardCache.Stats(0, 0, 0, 0, 0, 0, 0, 0, 0).describe().contains("(0% from memory)"), "no asks: 0%, not NaN");
+  }
 }

@@ -98,19 +98,8 @@ class ShardCacheTest {
 
   @Test
   void evictionSparesTheShardsTheNextStepsReadOverLeastRecentlyUsed() throws IOException {
-    Dataset ds = sine(tmp.resolve("d"), 1, false);
-    long one = shardBytes(ds);
-    ShardCache cache = new ShardCache(2 * one);
-    cache.get(3, ds, 0);
-    cache.get(3, ds, 1); // LRU order now 0, 1
     // the current step reads shard 2, the next one shard 0 (the least recently used): shard 1 must go, not 0
-    cache.plan(3, "0", ds, List.of(new int[] {2}, new int[] {0}));
-    cache.get(3, ds, 2);
-    long misses = cache.stats(3).misses();
-    cache.get(3, ds, 0);
-    assertEquals(misses, cache.stats(3).misses(), "shard 0, planned next, was kept");
-    cache.get(3, ds, 1);
-    assertEquals(misses + 1, cache.stats(3).misses(), "shard 1, planned nowhere, was evicted");
+    assertReadingShardTwoEvicts(3, List.of(new int[] {2}, new int[] {0}), 0, "planned next", 1, "planned nowhere");
   }
 
   /**
@@ -120,17 +109,8 @@ class ShardCacheTest {
    */
   @Test
   void aShardPlannedSeveralTimesRanksByItsSoonestUse() throws IOException {
-    Dataset ds = sine(tmp.resolve("d"), 1, false);
-    ShardCache cache = new ShardCache(2 * shardBytes(ds));
-    cache.get(8, ds, 0);
-    cache.get(8, ds, 1);
-    cache.plan(8, "0", ds, List.of(new int[] {2}, new int[] {1}, new int[] {0}, new int[] {1}));
-    cache.get(8, ds, 2);
-    long misses = cache.stats(8).misses();
-    cache.get(8, ds, 1);
-    assertEquals(misses, cache.stats(8).misses(), "shard 1, needed at the next step, was kept");
-    cache.get(8, ds, 0);
-    assertEquals(misses + 1, cache.stats(8).misses(), "shard 0, needed two steps ahead, was evicted");
+    assertReadingShardTwoEvicts(8, List.of(new int[] {2}, new int[] {1}, new int[] {0}, new int[] {1}), 1,
+        "needed at the next step", 0, "needed two steps ahead");
   }
 
   /**
@@ -228,6 +208,26 @@ class ShardCacheTest {
     assertEquals(prefetched, prefetched.latest(prefetching));
   }
 
+  /**
+   * Shards 0 and 1 read in that order (LRU order 0, 1) into room for two, task "0" of {@code run}
+   * plans {@code steps}, and shard 2 is read: {@code kept} must still be held (a hit) and
+   * {@code evicted} gone (a miss).
+   */
+  private void assertReadingShardTwoEvicts(int run, List<int[]> steps, int kept, String whyKept, int evicted, String whyEvicted)
+      throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    ShardCache cache = new ShardCache(2 * shardBytes(ds));
+    cache.get(run, ds, 0);
+    cache.get(run, ds, 1);
+    cache.plan(run, "0", ds, steps);
+    cache.get(run, ds, 2);
+    long misses = cache.stats(run).misses();
+    cache.get(run, ds, kept);
+    assertEquals(misses, cache.stats(run).misses(), "shard " + kept + ", " + whyKept + ", was kept");
+    cache.get(run, ds, evicted);
+    assertEquals(misses + 1, cache.stats(run).misses(), "shard " + evicted + ", " + whyEvicted + ", was evicted");
+  }
+
   /** Waits for the cache's background reads queued so far: its one prefetch thread runs them in order. */
   static void drainPrefetches(ShardCache cache) throws Exception {
     java.lang.reflect.Field f = ShardCache.class.getDeclaredField("background");
@@ -304,17 +304,8 @@ class ShardCacheTest {
   /** Between planned shards of the same rank, the least recently used goes (the class comment's order). */
   @Test
   void planShardsOfTheSameRankGoLeastRecentlyUsedFirst() throws IOException {
-    Dataset ds = sine(tmp.resolve("d"), 1, false);
-    ShardCache cache = new ShardCache(2 * shardBytes(ds));
-    cache.get(13, ds, 0);
-    cache.get(13, ds, 1); // LRU order 0, 1
-    cache.plan(13, "0", ds, List.of(new int[] {2}, new int[] {0, 1}));
-    cache.get(13, ds, 2);
-    long misses = cache.stats(13).misses();
-    cache.get(13, ds, 1);
-    assertEquals(misses, cache.stats(13).misses(), "shard 1, used more recently, was kept");
-    cache.get(13, ds, 0);
-    assertEquals(misses + 1, cache.stats(13).misses(), "shard 0, the least recently used of rank 1, was evicted");
+    assertReadingShardTwoEvicts(13, List.of(new int[] {2}, new int[] {0, 1}), 1, "used more recently", 0,
+        "the least recently used of rank 1");
   }
 
   /**

@@ -212,10 +212,16 @@ public final class Json {
       try {
         return Long.parseLong(s);
       } catch (NumberFormatException tooBig) {
-        return Double.parseDouble(s);   // the grammar above is a subset of Double's: this parses
+        // falls through to a double: the grammar above is a subset of Double's, so this parses
       }
     }
-    return Double.parseDouble(s);
+    double d = Double.parseDouble(s);
+    if (Double.isInfinite(d)) {
+      // 1e400 would come back as Infinity, which write refuses (RFC 8259 §6 lets a reader limit range)
+      pos = start;
+      throw error("number " + s + " is beyond a float64's range (±1.8e308)");
+    }
+    return d;
   }
 
   /** An ASCII hex digit's value, or −1 (Character.digit would also take fullwidth and other scripts' digits). */
@@ -307,7 +313,9 @@ public final class Json {
       if (d.isNaN() || d.isInfinite()) {
         throw new BadInputException("JSON cannot hold " + d);
       }
-      if (d == Math.rint(d) && Math.abs(d) < 1e15) {
+      if (d == 0 && Double.doubleToRawLongBits(d) != 0) {
+        sb.append("-0.0");   // longValue() would drop the sign of −0.0
+      } else if (d == Math.rint(d) && Math.abs(d) < 1e15) {
         sb.append(d.longValue()).append(".0");
       } else {
         sb.append(d);

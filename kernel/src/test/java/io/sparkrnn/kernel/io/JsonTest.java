@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,7 +48,7 @@ class JsonTest {
   void objectsKeepTheirOrderAndRefuseDuplicateKeys() {
     Map<String, Object> m = Json.parseObject("{\"b\": [1, true, null, {}], \"a\": {\"x\": []}}");
     assertEquals(List.of("b", "a"), new ArrayList<>(m.keySet()));
-    assertEquals(java.util.Arrays.asList(1L, Boolean.TRUE, null, Map.of()), m.get("b"));
+    assertEquals(Arrays.asList(1L, Boolean.TRUE, null, Map.of()), m.get("b"));
     assertEquals(Map.of("x", List.of()), m.get("a"));
     refused(() -> Json.parse("{\"a\": 1, \"a\": 2}"), "duplicate key 'a'");
     refused(() -> Json.parseObject("[1]"), "expected a JSON object", "an array");
@@ -137,6 +138,24 @@ class JsonTest {
   }
 
   @Test
+  void negativeZeroKeepsItsSign() {
+    // −0.0 and 0.0 differ in their bits (sign bit 63), and a value written must read back bit for bit
+    assertEquals("-0.0", Json.write(-0.0));
+    assertEquals(Double.doubleToRawLongBits(-0.0), Double.doubleToRawLongBits((Double) Json.parse(Json.write(-0.0))));
+    assertEquals("0.0", Json.write(0.0));
+  }
+
+  @Test
+  void numbersBeyondAFloat64AreRefusedNotReadAsInfinity() {
+    // the largest float64 is about 1.7977e308: 1e400 has no finite value, and write refuses Infinity
+    refused(() -> Json.parse("1e400"), "1e400");
+    refused(() -> Json.parse("[-1e400]"), "-1e400");
+    refused(() -> Json.parse("1" + "0".repeat(400)), "float64");
+    assertEquals(1.7976931348623157e308, Json.parse("1.7976931348623157e308"));
+    assertEquals(0.0, Json.parse("1e-400"));   // underflow to zero loses no range: accepted
+  }
+
+  @Test
   void prettyTextIndentsTwoSpacesPerLevel() {
     Map<String, Object> inner = new LinkedHashMap<>();
     inner.put("x", List.of(1L, 2L));
@@ -144,5 +163,29 @@ class JsonTest {
     outer.put("a", inner);
     outer.put("b", "c");
     assertEquals("{\n  \"a\": {\n    \"x\": [1, 2]\n  },\n  \"b\": \"c\"\n}\n", Json.writePretty(outer));
+  }
+
+  /** RFC 8259 §7: "All Unicode characters may be placed within the quotation marks, except ... the control characters (U+0000 through U+001F)". */
+  @Test
+  void everyRawControlCharacterInAStringIsRefused() {
+    for (char c = 0; c < 0x20; c++) {
+      char raw = c;
+      refused(() -> Json.parse("\"a" + raw + "b\""), "control character");
+    }
+    assertEquals("a\u007fb", Json.parse("\"a\u007fb\""), "DEL (U+007F) is no control character in §7's sense");
+  }
+
+  /** RFC 8259 §2: ws = space, horizontal tab, line feed, carriage return (a file written on Windows has CR LF). */
+  @Test
+  void allFourWhitespaceCharactersAreSkipped() {
+    Map<String, Object> m = Json.parseObject("{\r\n\t\"a\"\t:\r\n\t[1,\t2]\r\n}\r\n");
+    assertEquals(Map.of("a", List.of(1L, 2L)), m);
+  }
+
+  /** A list of objects puts each element on its own line, one level (two spaces) deeper than the bracket. */
+  @Test
+  void prettyListsOfObjectsPutEachElementOnItsOwnLine() {
+    List<Object> rows = List.of(Map.of("a", 1L), Map.of("b", 2L));
+    assertEquals("[\n  {\n    \"a\": 1\n  },\n  {\n    \"b\": 2\n  }\n]\n", Json.writePretty(rows));
   }
 }

@@ -241,4 +241,36 @@ class GeneratorTest {
     Batch shortRow = new Batch(4, 1, 1, new float[4], new float[4], null, new int[] {3});
     assertThrows(IllegalArgumentException.class, () -> Generator.closedLoop(scalar, engine, shortRow, 2, 2, Sampler.identity()));
   }
+
+  /** closedLoop's javadoc: K ≥ 1; K = 0 would return an empty loop whose loss is 0/0. */
+  @Test
+  void closedLoopNeedsAtLeastOneFeedbackStep() {
+    Batch batch = new Batch(4, 1, 1, new float[4], new float[4], null, null);
+    assertThrows(IllegalArgumentException.class, () -> Generator.closedLoop(TinyModels.scalar(), engine, batch, 2, 0, Sampler.identity()));
+  }
+
+  /** ClosedLoop.outputAt(k, b, o) indexes [K][B][O]: checked against the float64 recurrence with B = 2, O = 1. */
+  @Test
+  void closedLoopOutputAtIndexesStepThenSequence() {
+    Params params = TinyModels.scalar();
+    int T = 5, B = 2, n = 2, K = 3;
+    float[] x = new float[T * B];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) Math.sin(1.3 * i + 0.2);
+    }
+    ClosedLoop loop = Generator.closedLoop(params, engine, new Batch(T, B, 1, x, new float[T * B], null, null), n, K,
+        Sampler.identity());
+    for (int b = 0; b < B; b++) {
+      double h = 0;
+      double out = 0;
+      for (int t = 0; t < n + K; t++) {
+        double[] s = TinyModels.scalarStep(t < n ? x[t * B + b] : out, h);   // true x for t < n, then the last output
+        h = s[0];
+        out = s[1];
+        if (t >= n) {
+          assertEquals(out, loop.outputs()[loop.outputAt(t - n, b, 0)], FEEDBACK_TOL, "k=" + (t - n) + ", b=" + b);
+        }
+      }
+    }
+  }
 }

@@ -68,4 +68,58 @@ class SamplerTest {
     assertThrows(IllegalArgumentException.class, () -> Sampler.softmax(Double.NaN, 1));
     assertThrows(IllegalArgumentException.class, () -> Sampler.softmax(Double.POSITIVE_INFINITY, 1));
   }
+
+  /**
+   * The draw the class comment defines, worked in float64 here: w_k = exp((z_k − max z)/T), one
+   * u = nextDouble()·Σw from a SplittableRandom seeded with the seed, and the first k whose running
+   * sum of w exceeds u. So a seed names one sequence of picks, the same in every version.
+   */
+  @Test
+  void eachPickInvertsTheCumulativeWeightsAtOneSeededUniformDraw() {
+    float[] logits = {0.5f, -1f, 2f, 0f, 1.25f};
+    double temperature = 0.7;
+    long seed = 42;
+    ClassSampler s = Sampler.softmax(temperature, seed);
+    java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+    double max = 2.0;
+    int[] counts = new int[logits.length];
+    for (int draw = 0; draw < 500; draw++) {
+      double[] w = new double[logits.length];
+      double sum = 0;
+      for (int k = 0; k < w.length; k++) {
+        w[k] = Math.exp((logits[k] - max) / temperature);
+        sum += w[k];
+      }
+      double u = random.nextDouble() * sum;
+      int expected = -1;
+      double cumulative = 0;
+      for (int k = 0; k < w.length && expected < 0; k++) {
+        cumulative += w[k];
+        if (u < cumulative) {
+          expected = k;
+        }
+      }
+      int got = s.pick(logits, 0, logits.length);
+      assertEquals(expected, got, "draw " + draw);
+      counts[got]++;
+    }
+    for (int k = 0; k < counts.length; k++) {
+      org.junit.jupiter.api.Assertions.assertTrue(counts[k] > 0, "500 draws reach every class, class " + k);
+    }
+  }
+
+  /**
+   * Sampler.softmax's javadoc: a temperature ≤ 1e-6 "is treated as the limit temperature → 0, which
+   * is argmax", and argmax takes the first of tied logits: a tie is not broken at random.
+   */
+  @Test
+  void atTheArgmaxTemperatureTiedLogitsGiveTheFirst() {
+    float[] logits = {-2f, 1f, 1f, 0f};
+    for (double temperature : new double[] {0, 1e-9, SoftmaxSampler.ARGMAX_TEMPERATURE}) {
+      ClassSampler s = Sampler.softmax(temperature, 9);
+      for (int i = 0; i < 200; i++) {
+        assertEquals(1, s.pick(logits, 0, 4), "temperature " + temperature + ", draw " + i);
+      }
+    }
+  }
 }

@@ -129,4 +129,10 @@ class StatefulSessionTest {
     assertThrows(IllegalArgumentException.class, () -> session.step(new float[3]));
     assertThrows(IllegalArgumentException.class, () -> session.setState(State.zeros(config, 3)));
   }
+
+  @Test
+  void aBatchSizeBelowOneIsRefused() {
+    ModelConfig config = new ModelConfig(CellType.RNN, 1, 2, 3, 2, Mode.SEQ2SEQ, LossType.MSE);
+    assertThrows(IllegalArgumentException.class, () -> new StatefulSession(Params.zeros(config), engine, 0));
+  }
 }

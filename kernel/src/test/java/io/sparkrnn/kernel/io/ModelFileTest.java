@@ -1,6 +1,7 @@
 package io.sparkrnn.kernel.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
@@ -72,5 +73,29 @@ class ModelFileTest {
     Map<String, String> metadata = new LinkedHashMap<>(CONFIG.toMetadata());
     metadata.remove(ModelConfig.KEY_FORMAT_VERSION);
     refused(metadata, ModelFile.toTensors(ramp()), "m.safetensors", ModelConfig.KEY_FORMAT_VERSION);
+  }
+
+  /**
+   * allowedExtra (ModelFile.read's javadoc): a name allows exactly that tensor, a name ending in '*'
+   * allows a prefix; a name without '*' is no prefix, so "optimizer.step" does not allow "optimizer.stex".
+   */
+  @Test
+  void anAllowedExtraNameWithoutAStarAllowsExactlyThatTensor() {
+    List<Tensor> withStep = new ArrayList<>(ModelFile.toTensors(ramp()));
+    withStep.add(Tensor.ofFloats("optimizer.step", new int[] {1}, new float[] {3}));
+    SafeTensorsFile file = SafeTensors.read(SafeTensors.toBytes(CONFIG.toMetadata(), withStep), "m.safetensors");
+    assertArrayEquals(ramp().values(), ModelFile.read(file, Set.of("optimizer.step")).values(), 0f);
+
+    List<Tensor> withOther = new ArrayList<>(ModelFile.toTensors(ramp()));
+    withOther.add(Tensor.ofFloats("optimizer.stex", new int[] {1}, new float[] {3}));
+    SafeTensorsFile other = SafeTensors.read(SafeTensors.toBytes(CONFIG.toMetadata(), withOther), "m.safetensors");
+    Refusals.refused(() -> ModelFile.read(other, Set.of("optimizer.step")), "m.safetensors", "optimizer.stex");
+  }
+
+  @Test
+  void extraMetadataIsWrittenBesideTheConfiguration() {
+    SafeTensorsFile file = SafeTensors.read(ModelFile.toBytes(ramp(), Map.of("trained_on", "runs/a")), "m.safetensors");
+    assertEquals("runs/a", file.metadata().get("trained_on"));
+    CONFIG.toMetadata().forEach((k, v) -> assertEquals(v, file.metadata().get(k), k));
   }
 }

@@ -2,6 +2,7 @@ package io.sparkrnn.job.executor;
 
 import io.sparkrnn.data.CorruptShardException;
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
@@ -337,8 +338,9 @@ public final class ShardCache {
   /**
    * After a task has gathered its step: {@link #plan} for the steps ahead ({@code ahead[0]} the
    * next), and background reads of the next step's shards that are neither held nor being read.
-   * They are read in order as long as they fit in the task's share of the bound (the bound over
-   * this run's tasks on this JVM): reading more would evict what the same step reads.
+   * They are read in order as long as their decoded bytes (what the cache holds, not the file's)
+   * fit in the task's share of the bound (the bound over this run's tasks on this JVM): reading
+   * more would evict what the same step reads.
    */
   void prefetch(long run, String slot, Dataset dataset, List<int[]> ahead) {
     plan(run, slot, dataset, ahead);
@@ -354,7 +356,7 @@ public final class ShardCache {
       long budget = capacity / Math.max(1, tasks);
       for (int s : ahead.get(0)) {
         ShardInfo info = shards.get(s);
-        budget -= info.bytes();
+        budget -= decodedBytes(dataset.manifest().spec(), info.batch());
         if (budget < 0) {
           break;
         }
@@ -464,6 +466,17 @@ public final class ShardCache {
       evicted++;
     }
     return evicted;
+  }
+
+  /**
+   * The bytes a shard of {@code batch} sequences decodes to, from the manifest alone (as
+   * {@link #decodedBytes(Batch)} counts them once read): x is T·B·F floats; targets T·B·O floats
+   * (mse, seq2seq), B·O (mse, seq2one), T·B class ids (cross_entropy, seq2seq) or B (seq2one);
+   * B lengths when variable_length; 4 bytes each.
+   */
+  static long decodedBytes(DatasetSpec spec, int batch) {
+    long x = (long) spec.steps() * batch * spec.features();
+    return 4 * (x + spec.targetElements(batch) + (spec.variableLength() ? batch : 0));
   }
 
   /** The bytes of a decoded shard's arrays (the object headers aside). */

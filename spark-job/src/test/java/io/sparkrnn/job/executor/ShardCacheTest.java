@@ -8,11 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -309,15 +312,17 @@ class ShardCacheTest {
   }
 
   /**
-   * Prefetch reads the next step's shards in order while their file bytes fit in the task's share of
-   * the bound (the bound over the run's planning tasks), and never a shard already held.
+   * Prefetch reads the next step's shards in order while their decoded bytes (what the cache holds;
+   * a file is larger by its header) fit in the task's share of the bound (the bound over the run's
+   * planning tasks), and never a shard already held.
    */
   @Test
   void prefetchStopsAtTheTasksShareOfTheBoundAndSkipsHeldShards() throws Exception {
     Dataset ds = sine(tmp.resolve("d"), 1, false);
     List<ShardInfo> shards = ds.manifest().shards();
-    assertEquals(shards.get(1).bytes(), shards.get(2).bytes(), "shards of one size");
-    long two = shards.get(1).bytes() + shards.get(2).bytes();
+    assertEquals(shards.get(1).batch(), shards.get(2).batch(), "shards of one size");
+    assertTrue(shards.get(1).bytes() > shardBytes(ds), "the file holds a header besides the arrays");
+    long two = 2 * shardBytes(ds);
 
     ShardCache alone = new ShardCache(two); // one task: shards 1 and 2 fill its share exactly, 3 is over
     alone.prefetch(14, "0", ds, List.of(new int[] {1, 2, 3}));
@@ -336,6 +341,27 @@ class ShardCacheTest {
     drainPrefetches(held);
     assertEquals(0, held.stats(16).prefetches(), "shard 5 is held: nothing to read");
     assertEquals(shardBytes(ds), held.held(), "held once");
+  }
+
+  /**
+   * The decoded size from the manifest alone, before reading (what prefetch budgets with), by hand
+   * for T = 5, B = 3, F = 2, O = 4: x is T·B·F = 30 values; targets T·B·O = 60 (mse seq2seq),
+   * B·O = 12 (mse seq2one), T·B = 15 class ids (cross_entropy seq2seq) or B = 3 (seq2one); B = 3
+   * lengths when variable_length; 4 bytes each. And for a sine shard, what reading it gives.
+   */
+  @Test
+  void decodedBytesFromTheManifestCountEveryArrayTheShardWillHold() throws IOException {
+    assertEquals(4 * (30 + 60), ShardCache.decodedBytes(spec(Mode.SEQ2SEQ, LossType.MSE, false), 3));
+    assertEquals(4 * (30 + 12 + 3), ShardCache.decodedBytes(spec(Mode.SEQ2ONE, LossType.MSE, true), 3));
+    assertEquals(4 * (30 + 15), ShardCache.decodedBytes(spec(Mode.SEQ2SEQ, LossType.CROSS_ENTROPY, false), 3));
+    assertEquals(4 * (30 + 3 + 3), ShardCache.decodedBytes(spec(Mode.SEQ2ONE, LossType.CROSS_ENTROPY, true), 3));
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    ShardInfo first = ds.manifest().shards().get(0);
+    assertEquals(ShardCache.decodedBytes(ShardCache.read(ds, first)), ShardCache.decodedBytes(ds.manifest().spec(), first.batch()));
+  }
+
+  private static DatasetSpec spec(Mode mode, LossType loss, boolean variableLength) {
+    return new DatasetSpec("t", 2, 4, 5, mode, loss, variableLength, null, null);
   }
 
   /** The decoded size counts every array a shard holds: x, targets, class ids and lengths, 4 bytes each. */

@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -106,9 +107,16 @@ public final class ShardCache {
   private long capacity;
   private long held;
   private ExecutorService background;
+  /** System.nanoTime, or a test's clock: plans expire after PLAN_LIFETIME_NANOS of it. */
+  private final LongSupplier nanoTime;
 
   ShardCache(long capacity) {
+    this(capacity, System::nanoTime);
+  }
+
+  ShardCache(long capacity, LongSupplier nanoTime) {
     this.capacity = capacity;
+    this.nanoTime = nanoTime;
   }
 
   /**
@@ -315,7 +323,7 @@ public final class ShardCache {
         rank.putIfAbsent(Key.of(dir, shards.get(s)), k);
       }
     }
-    long now = System.nanoTime();
+    long now = nanoTime.getAsLong();
     synchronized (lock) {
       plans.put(run + "/" + slot, new Plan(run, rank, now));
       // a finished run's tasks plan no more: their last plans go after PLAN_LIFETIME, or when too many

@@ -289,6 +289,42 @@ class ShardCacheTest {
     assertEquals(2, cache.stats(11).misses());
   }
 
+  /**
+   * A plan not renewed for 60 s belongs to a task that ended: it no longer spares its shards. Task
+   * "a" names shard 0 at t = 0; task "b" plans at t = 60 s (a's plan is exactly 60 s old: kept) and
+   * again at t = 60 s + 1 ns (older than 60 s: dropped), so shard 0, the least recently used and
+   * named by no live plan, goes when shard 2 needs room.
+   */
+  @Test
+  void aPlanOlderThanSixtySecondsNoLongerSparesItsShards() throws IOException {
+    Dataset ds = sine(tmp.resolve("d"), 1, false);
+    long[] clock = {0};
+    ShardCache kept = new ShardCache(2 * shardBytes(ds), () -> clock[0]);
+    planTwoTasksThenReadShardTwo(kept, ds, 17, clock, 60_000_000_000L);
+    long misses = kept.stats(17).misses();
+    kept.get(17, ds, 0);
+    assertEquals(misses, kept.stats(17).misses(), "task a's plan, 60 s old, still spared shard 0");
+
+    ShardCache expired = new ShardCache(2 * shardBytes(ds), () -> clock[0]);
+    planTwoTasksThenReadShardTwo(expired, ds, 18, clock, 60_000_000_001L);
+    misses = expired.stats(18).misses();
+    expired.get(18, ds, 1);
+    assertEquals(misses, expired.stats(18).misses(), "shard 1 was kept: the expired plan no longer protects 0");
+    expired.get(18, ds, 0);
+    assertEquals(misses + 1, expired.stats(18).misses(), "shard 0 was evicted");
+  }
+
+  /** Shards 0, 1 held (LRU order 0, 1); at t = 0 task a plans 0 next; at {@code later} task b plans 5; shard 2 read. */
+  private static void planTwoTasksThenReadShardTwo(ShardCache cache, Dataset ds, int run, long[] clock, long later) {
+    clock[0] = 0;
+    cache.get(run, ds, 0);
+    cache.get(run, ds, 1);
+    cache.plan(run, "a", ds, List.of(new int[] {2}, new int[] {0}));
+    clock[0] = later;
+    cache.plan(run, "b", ds, List.of(new int[] {2}, new int[] {5}));
+    cache.get(run, ds, 2);
+  }
+
   /** Two tasks of one run plan different shards: both plans count (task a reads 0 next, task b does not). */
   @Test
   void thePlansOfEveryTaskOfARunAreKept() throws IOException {

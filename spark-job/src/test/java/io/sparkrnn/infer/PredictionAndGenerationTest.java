@@ -46,6 +46,15 @@ public class PredictionAndGenerationTest {
   }
 
   @Test
+  void outputsOfAModelWithInputStatisticsOnlyAreLeftAsTheyAre() {
+    // inputs z-scored (mean 5, std 2) but no target statistics: y · std + mean has nothing to apply, the outputs are raw
+    Normalization inputsOnly = new Normalization(new double[] {5}, new double[] {2}, null, null);
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Batch batch = Batch.inputsOnly(2, 1, 1, new float[2]);
+    assertArrayEquals(new float[] {1.5f, -2f}, Prediction.of(c, null, inputsOnly, batch, new float[] {1.5f, -2f}, false).output());
+  }
+
+  @Test
   void seq2oneOutputsAreOneRowPerSequenceInRawUnits() {
     ModelConfig c = new ModelConfig(CellType.RNN, 1, 1, 2, 1, Mode.SEQ2ONE, LossType.MSE);
     Batch batch = new Batch(3, 2, 1, new float[6], null, null, new int[] {3, 1});

@@ -65,4 +65,47 @@ class ShardFilesTest {
     BadInputException e = assertThrows(BadInputException.class, () -> ShardFiles.read(file, "in.safetensors", f2, false));
     assertEquals("in.safetensors: x has -Infinity at (t=1, b=0, f=1), expected a finite number", e.getMessage());
   }
+
+  static final ModelConfig SEQ2ONE_MSE = new ModelConfig(CellType.RNN, 1, 1, 2, 1, Mode.SEQ2ONE, LossType.MSE);
+  static final ModelConfig SEQ2ONE_CLASSES = new ModelConfig(CellType.RNN, 1, 1, 2, 3, Mode.SEQ2ONE, LossType.CROSS_ENTROPY);
+
+  static byte[] withTargets(Tensor y) {
+    return SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {3, 2, 1}, X), y));
+  }
+
+  @Test
+  void aSeq2oneModelsTargetsAreOneRowPerSequence() {
+    // seq2one: y F32 [B,O] (mse) or I32 [B] class ids (cross_entropy), one target per sequence, not per step
+    Batch mse = ShardFiles.read(withTargets(Tensor.ofFloats("y", new int[] {2, 1}, new float[] {0.5f, -1f})), "s", SEQ2ONE_MSE, true);
+    assertArrayEquals(new float[] {0.5f, -1f}, mse.targets(), 0f);
+    Batch classes = ShardFiles.read(withTargets(Tensor.ofInts("y", new int[] {2}, new int[] {2, 0})), "s", SEQ2ONE_CLASSES, true);
+    assertArrayEquals(new int[] {2, 0}, classes.classes());
+    BadInputException perStep = assertThrows(BadInputException.class, () -> ShardFiles.read(withTargets(Tensor.ofFloats("y",
+        new int[] {3, 2, 1}, new float[6])), "s", SEQ2ONE_MSE, true));
+    assertEquals("s: y is F32 [3, 2, 1], expected F32 [B,O] = [2, 1] (the model is seq2one, mse, O=1)", perStep.getMessage());
+    BadInputException classesPerStep = assertThrows(BadInputException.class, () -> ShardFiles.read(withTargets(Tensor.ofInts("y",
+        new int[] {3, 2}, new int[6])), "s", SEQ2ONE_CLASSES, true));
+    assertEquals("s: y is I32 [3, 2], expected I32 class ids [B] = [2] (the model is seq2one, cross_entropy, O=3)",
+        classesPerStep.getMessage());
+  }
+
+  @Test
+  void whereTargetsAreRequiredAFileWithoutYIsRefusedSayingWhatTheyMustBe() {
+    // grad and evaluate need y; predict and generate (requireTargets false) read the same file
+    BadInputException e = assertThrows(BadInputException.class, () -> ShardFiles.read(inputs(3, 2), "in.safetensors", MODEL, true));
+    assertEquals("in.safetensors: no tensor 'y' (found [x, lengths]); targets F32 [T,B,O] = [3, 2, 1] (the model is seq2seq,"
+        + " mse, O=1) are needed here", e.getMessage());
+  }
+
+  @Test
+  void inputsOtherThanFloat32OrLengthsOfAnotherBAreRefused() {
+    // the class comment: x F32 [T,B,F], lengths I32 [B]
+    byte[] intX = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofInts("x", new int[] {3, 2, 1}, new int[6])));
+    BadInputException dtype = assertThrows(BadInputException.class, () -> ShardFiles.read(intX, "in.safetensors", MODEL, false));
+    assertEquals("in.safetensors: x has dtype I32, expected F32", dtype.getMessage());
+    byte[] threeLengths = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {3, 2, 1}, X),
+        Tensor.ofInts("lengths", new int[] {3}, new int[] {3, 3, 3})));
+    BadInputException b = assertThrows(BadInputException.class, () -> ShardFiles.read(threeLengths, "in.safetensors", MODEL, false));
+    assertEquals("in.safetensors: lengths is I32 [3], expected I32 [2]", b.getMessage());
+  }
 }

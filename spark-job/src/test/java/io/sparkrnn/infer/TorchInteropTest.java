@@ -6,18 +6,24 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.generate.StatefulSession;
+import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
 import io.sparkrnn.kernel.io.Tensor;
+import io.sparkrnn.kernel.jvm.JvmEngine;
+import io.sparkrnn.kernel.jvm.MathKernels;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.model.ModelMetadata;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -148,7 +154,7 @@ class TorchInteropTest {
   }
 
   /** Our engine stepped over x from a zero state: [T][O]. */
-  static double[][] ourForward(Params params, double[][] x, io.sparkrnn.kernel.engine.BpttEngine engine) {
+  static double[][] ourForward(Params params, double[][] x, BpttEngine engine) {
     StatefulSession s = new StatefulSession(params, engine, 1);
     double[][] out = new double[x.length][];
     for (int t = 0; t < x.length; t++) {
@@ -168,7 +174,7 @@ class TorchInteropTest {
   /** Our forward, on the float64 reference engine and on the JVM engine, against PyTorch's equations. */
   static void assertStepsAs(double[][] want, Params params, double[][] x, String what) {
     assertClose(want, ourForward(params, x, new ReferenceEngine()), REFERENCE_TOL, what + ", reference engine");
-    try (io.sparkrnn.kernel.engine.BpttEngine jvm = new io.sparkrnn.kernel.jvm.JvmEngine(io.sparkrnn.kernel.jvm.MathKernels.best(), 1)) {
+    try (BpttEngine jvm = new JvmEngine(MathKernels.best(), 1)) {
       assertClose(want, ourForward(params, x, jvm), FLOAT32_TOL, what + ", JVM engine");
     }
   }
@@ -256,7 +262,7 @@ class TorchInteropTest {
     CellType[] cells = {CellType.RNN, CellType.LSTM, CellType.GRU};
     for (int k = 0; k < cells.length; k++) {
       ModelConfig c = new ModelConfig(cells[k], 2, 2, 3, 1, Mode.SEQ2ONE, LossType.MSE);
-      Map<String, Object> j = io.sparkrnn.kernel.io.Json.parseObject(TorchInterop.export(TrainedModel.of(Params.initialize(c, 1),
+      Map<String, Object> j = Json.parseObject(TorchInterop.export(TrainedModel.of(Params.initialize(c, 1),
           Map.of())).configJson());
       assertEquals(torchClass[k], j.get("torch_class"), cells[k] + ": the torch.nn class");
       assertEquals(2L, ((Number) j.get("input_size")).longValue(), cells[k] + ": input_size");
@@ -264,6 +270,76 @@ class TorchInteropTest {
       assertEquals(2L, ((Number) j.get("num_layers")).longValue(), cells[k] + ": num_layers");
       assertEquals(1L, ((Number) j.get("output_size")).longValue(), cells[k] + ": output_size");
       assertEquals("seq2one", j.get("mode"), cells[k] + ": mode");
+      // the constructor's other arguments as PyTorch's defaults give them, the only ones our weights and math have:
+      // bias=True, batch_first=False, bidirectional=False, and for nn.RNN nonlinearity='tanh' (nn.LSTM and nn.GRU take no
+      // nonlinearity argument)
+      assertEquals(Boolean.TRUE, j.get("bias"), cells[k] + ": bias");
+      assertEquals(Boolean.FALSE, j.get("batch_first"), cells[k] + ": batch_first");
+      assertEquals(Boolean.FALSE, j.get("bidirectional"), cells[k] + ": bidirectional");
+      assertEquals(cells[k] == CellType.RNN ? "tanh" : null, j.get("nonlinearity"), cells[k] + ": nonlinearity");
+    }
+  }
+
+  /** Statistics that change every value: (x − mean) / std and y · std + mean are the identity for none of them. */
+  static final String NORMALIZATION = "{\"input_mean\": [1.0, 2.0], \"input_std\": [4.0, 8.0], \"target_mean\": [3.0],"
+      + " \"target_std\": [0.5]}";
+
+  @Test
+  void anExportedFileImportedWithoutItsConfigurationKeepsModeLossNormalisationAndTask() {
+    // the class comment: the exported file's __metadata__ holds "format: pt" and our configuration, so --infer (no config
+    // JSON, no --mode/--loss) gets mode and loss from it, and the data's metadata travels too. F = 2, H = 3, O = 1 all
+    // differ, so an O taken from another axis shows; seq2one is not the default of anything.
+    ModelConfig c = new ModelConfig(CellType.LSTM, 1, 2, 3, 1, Mode.SEQ2ONE, LossType.MSE);
+    TrainedModel original = TrainedModel.of(Params.initialize(c, 4), Map.of(
+        ModelMetadata.KEY_NORMALIZATION, NORMALIZATION, ModelMetadata.KEY_TASK, "sine"));
+    TorchInterop.Exported e = TorchInterop.export(original);
+    assertEquals("pt", SafeTensors.read(e.safetensors(), "exported", false).metadata().get("format"));
+    TrainedModel back = TrainedModel.fromBytes(TorchInterop.importModel(e.safetensors(), "t", null, null, null, null), "i");
+    assertEquals(c, back.config(), "configuration from shapes and the file's metadata");
+    assertEquals(original.normalization(), back.normalization(), "normalisation");
+    assertEquals("sine", back.task(), "dataset task");
+    // (x − mean) / std: (5 − 1) / 4 = 1, (10 − 2) / 8 = 1; y · std + mean: 2 · 0.5 + 3 = 4
+    assertArrayEquals(new float[] {1f, 1f}, back.inputsToModelUnits(new float[] {5f, 10f}), 0f);
+    assertArrayEquals(new float[] {4f}, back.outputsToRawUnits(new float[] {2f}), 0f);
+  }
+
+  @Test
+  void aClassModelsVocabularyAndTaskTravelThroughExportAndImportEitherWay() {
+    // a text model: F = O = 3 classes, one symbol each; import with the exported configuration JSON and with --infer
+    ModelConfig c = new ModelConfig(CellType.GRU, 1, 3, 2, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+    TrainedModel original = TrainedModel.of(Params.initialize(c, 5), Map.of(
+        ModelMetadata.KEY_VOCABULARY, Json.write(List.of("a", "b", "c")),
+        ModelMetadata.KEY_TASK, "text"));
+    TorchInterop.Exported e = TorchInterop.export(original);
+    Map<String, Object> j = Json.parseObject(e.configJson());
+    assertEquals(List.of("a", "b", "c"), j.get("vocabulary"), "the configuration's vocabulary");
+    assertEquals("text", j.get("dataset_task"), "the configuration's dataset task");
+    TrainedModel viaConfig = TrainedModel.fromBytes(TorchInterop.importModel(e.safetensors(), "t", e.configJson(), "c.json",
+        null, null), "i");
+    TrainedModel viaInfer = TrainedModel.fromBytes(TorchInterop.importModel(e.safetensors(), "t", null, null, null, null), "i");
+    for (TrainedModel m : new TrainedModel[] {viaConfig, viaInfer}) {
+      assertEquals(c, m.config());
+      assertEquals(List.of("a", "b", "c"), m.vocabulary());
+      assertEquals("text", m.task());
+    }
+  }
+
+  @Test
+  void keysOfBidirectionalProjectedOrUnprefixedModulesAreRefusedByName() {
+    // what PyTorch names them: weight_ih_l0_reverse (bidirectional=True), weight_hr_l0 (proj_size > 0), and a bare
+    // nn.LSTM's state dict has no "rnn." prefix
+    String[][] refused = {
+        {"rnn.weight_ih_l0_reverse", "bidirectional"},
+        {"rnn.weight_hr_l0", "proj_size"},
+        {"weight_hr_l0", "proj_size"},
+        {"weight_ih_l0", "expected 'rnn.weight_ih_l0'"}};
+    for (String[] r : refused) {
+      Map<String, Tensor> sd = torchStateDict(4, 1, 2, 3, 2, 1);
+      sd.put(r[0], Tensor.ofFloats(r[0], new int[] {12, 2}, new float[24]));
+      byte[] file = SafeTensors.toBytes(Map.of(), new ArrayList<>(sd.values()));
+      BadInputException e = assertThrows(BadInputException.class,
+          () -> TorchInterop.importModel(file, "t.safetensors", null, null, "seq2seq", "mse"), r[0]);
+      assertTrue(e.getMessage().contains("'" + r[0] + "'") && e.getMessage().contains(r[1]), e.getMessage());
     }
   }
 
@@ -298,7 +374,8 @@ class TorchInteropTest {
         {", \"bidirectional\": true", "c.json: bidirectional = true"},
         {", \"proj_size\": 2", "c.json: proj_size = 2"},
         {", \"batch_size\": 4", "c.json: unknown keys [batch_size]"},
-        {", \"spark_rnn_format_version\": \"99\"", "'99'"}};
+        {", \"spark_rnn_format_version\": \"99\"", "'99'"},
+        {", \"vocabulary\": \"abc\"", "c.json: vocabulary must be a list of strings"}};
     for (String[] r : refused) {
       BadInputException e = assertThrows(BadInputException.class,
           () -> TorchInterop.importModel(file, "t", config(r[0]), "c.json", null, null), r[0]);

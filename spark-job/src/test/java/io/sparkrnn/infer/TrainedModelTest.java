@@ -13,6 +13,11 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.model.ModelMetadata;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -28,7 +33,7 @@ class TrainedModelTest {
   static final ModelConfig CLASSES_3 = new ModelConfig(CellType.RNN, 1, 3, 3, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
 
   static Map<String, String> normalization(List<Double> inputMean, List<Double> targetMean) {
-    Map<String, Object> n = new java.util.LinkedHashMap<>();
+    Map<String, Object> n = new LinkedHashMap<>();
     n.put("input_mean", inputMean);
     n.put("input_std", inputMean.stream().map(v -> 1.0).toList());
     if (targetMean != null) {
@@ -57,6 +62,42 @@ class TrainedModelTest {
     // O = 3 target means would match O, but a cross_entropy model's outputs are logits, never rescaled
     assertRefused(() -> TrainedModel.of(Params.zeros(CLASSES_3), normalization(List.of(0.0, 0.0, 0.0), List.of(0.0, 0.0, 0.0))),
         "target_mean", "mse models only");
+  }
+
+  @Test
+  void targetStatisticsOfARegressionModelMustHaveOneEntryPerOutput() {
+    // O = 1 but two target means: output o = 1 would have no statistics
+    assertRefused(() -> TrainedModel.of(Params.zeros(MSE_F2_O1), normalization(List.of(0.0, 0.0), List.of(0.0, 0.0))),
+        "target_mean has 2 entries", "output_size=1");
+  }
+
+  @Test
+  void inputsToRawUnitsUndoesTheInputZScore() {
+    // x · std + mean with input_mean [1, −2], input_std [2, 0.5]: 3 · 2 + 1 = 7, 4 · 0.5 − 2 = 0 (row-major, F fastest)
+    Map<String, String> meta = Map.of(ModelMetadata.KEY_NORMALIZATION, Json.write(Map.of(
+        "input_mean", List.of(1.0, -2.0), "input_std", List.of(2.0, 0.5))));
+    TrainedModel m = TrainedModel.of(Params.zeros(MSE_F2_O1), meta);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {7f, 0f, 1f, -2f},
+        m.inputsToRawUnits(new float[] {3f, 4f, 0f, 0f}), 0f);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {3f, 4f}, TrainedModel.of(Params.zeros(MSE_F2_O1), null)
+        .inputsToRawUnits(new float[] {3f, 4f}), 0f, "no statistics: the identity");
+  }
+
+  @Test
+  void loadTakesADirectoryThatHoldsModelSafetensorsAndRefusesOneWithoutNamingIt(@org.junit.jupiter.api.io.TempDir
+      Path tmp) throws IOException {
+    // modelFile: "for a directory its model.safetensors (train's --out, or a saved RnnModel)"; "a directory without one is
+    // refused naming it"
+    Params p = Params.initialize(MSE_F2_O1, 7);
+    Path out = Files.createDirectories(tmp.resolve("out"));
+    Files.write(out.resolve("model.safetensors"), ModelFile.toBytes(p, Map.of()));
+    TrainedModel m = TrainedModel.load(out);
+    org.junit.jupiter.api.Assertions.assertEquals(MSE_F2_O1, m.config());
+    org.junit.jupiter.api.Assertions.assertArrayEquals(p.values(), m.params().values(), 0f);
+    Path empty = Files.createDirectories(tmp.resolve("empty"));
+    FileNotFoundException e = assertThrows(FileNotFoundException.class, () -> TrainedModel.load(empty));
+    // the directory the user gave, then what it lacks
+    assertTrue(e.getMessage().startsWith(empty + ": ") && e.getMessage().contains("without model.safetensors"), e.getMessage());
   }
 
   @Test

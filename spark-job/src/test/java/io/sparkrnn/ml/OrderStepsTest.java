@@ -3,6 +3,7 @@ package io.sparkrnn.ml;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import java.sql.Date;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -71,7 +72,7 @@ class OrderStepsTest {
     }
     assertEquals(2L, days.spacing());
     assertEquals(LocalDate.of(2024, 2, 16), days.next(LocalDate.of(2024, 2, 14), days.spacing()));
-    assertEquals(java.sql.Date.valueOf("2024-03-01"), days.next(java.sql.Date.valueOf("2024-02-28"), 2L), "2024 is a leap year");
+    assertEquals(Date.valueOf("2024-03-01"), days.next(Date.valueOf("2024-02-28"), 2L), "2024 is a leap year");
   }
 
   @Test
@@ -113,5 +114,28 @@ class OrderStepsTest {
     assertNull(s.spacing(), "a new key's one row: no gap");
     s.add(LocalDate.of(2030, 1, 4));
     assertEquals(3L, s.spacing());
+  }
+
+  @Test
+  void aKeyOfManyRowsKeepsEveryGap() {
+    // days 0, 1, …, 19 then 22, 25, …, 40 (7 more rows): 19 gaps of 1 and 7 of 3, 26 in all (more than any first
+    // allocation of a handful); sorted, the lower middle one (the 13th) is 1 day; so is every later key's after clear()
+    OrderSteps s = new OrderSteps(DataTypes.DateType);
+    for (int key = 0; key < 2; key++) {
+      LocalDate start = LocalDate.of(2024, 1, 1);
+      for (int d = 0; d < 20; d++) {
+        s.add(start.plusDays(d));
+      }
+      for (int d = 22; d <= 40; d += 3) {
+        s.add(start.plusDays(d));
+      }
+      assertEquals(1L, s.spacing(), "key " + key);
+      s.clear();
+    }
+    // 30 rows 2 days apart: 29 gaps of 2 days
+    for (int d = 0; d < 30; d++) {
+      s.add(LocalDate.of(2024, 1, 1).plusDays(2L * d));
+    }
+    assertEquals(2L, s.spacing());
   }
 }

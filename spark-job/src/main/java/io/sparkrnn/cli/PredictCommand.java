@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
@@ -60,6 +61,16 @@ public final class PredictCommand implements Callable<Integer> {
   @Mixin
   InferenceOptions.Spark spark;
 
+  /** File kinds a user may name as --out that we do not write: a dataset's --out DIR must not look like one of them. */
+  private static final List<String> FILE_SUFFIXES = List.of(".csv", ".tsv", ".txt", ".json", ".parquet", ".orc", ".npz", ".pt",
+      ".pth", ".h5", ".pkl");
+
+  /** The suffix of {@code uri}'s last name among {@link #FILE_SUFFIXES} (any case), or null. */
+  static String fileSuffix(String uri) {
+    String lower = uri.toLowerCase(Locale.ROOT).replaceAll("/+$", "");
+    return FILE_SUFFIXES.stream().filter(lower::endsWith).findFirst().orElse(null);
+  }
+
   @Override
   public Integer call() throws Exception {
     run.check();
@@ -77,6 +88,11 @@ public final class PredictCommand implements Callable<Integer> {
     if (dataset && safetensorsOut) {
       throw new BadInputException("--out " + out + ": a dataset's predictions go to a directory (one file per shard) or one"
           + " FILE.npy (all shards along B), not one .safetensors file");
+    }
+    String fileSuffix = fileSuffix(out);
+    if (dataset && !npyOut && fileSuffix != null) {   // a directory named p.csv is not the CSV the user asked for
+      throw new BadInputException("--out " + out + ": a dataset's predictions go to a directory (one file per shard) or one"
+          + " FILE.npy (all shards along B), not a " + fileSuffix + " file");
     }
     if (!dataset && !npyOut && !safetensorsOut) {
       throw new BadInputException("--out " + out + ": one input's predictions go to FILE.safetensors or FILE.npy");

@@ -428,7 +428,13 @@ class InferenceCommandsTest {
     Path one = tmp.resolve("all.safetensors");
     assertFails(run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(one), "--master", "local[1]"),
         "--out " + s(one), "a directory (one file per shard) or one FILE.npy");
-    assertFalse(Files.exists(csv) || Files.exists(one), "nothing written");
+    // a dataset's --out p.csv made a directory p.csv of shard outputs: the docs refuse a .csv before anything runs
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(csv), "--master", "local[1]"),
+        "--out " + s(csv), "a directory (one file per shard) or one FILE.npy", "not a .csv file");
+    Path json = tmp.resolve("P.JSON");   // any case, with a trailing slash
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(json) + "/", "--master", "local[1]"),
+        "not a .json file");
+    assertFalse(Files.exists(csv) || Files.exists(one) || Files.exists(json), "nothing written");
     // a --data that is not there is named first: --out's form depends on what --data is (it said "--out DIR: one input's
     // predictions go to FILE.safetensors or FILE.npy" for a dataset directory mistyped)
     String typo = s(tmp.resolve("no-such-dataset"));

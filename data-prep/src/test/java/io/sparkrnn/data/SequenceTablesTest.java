@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.data.source.CsvSource;
+import io.sparkrnn.data.spark.ExampleTables;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.kernel.model.Batch;
@@ -13,11 +15,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Timestamp;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.parquet.example.data.Group;
@@ -26,8 +32,9 @@ import org.apache.parquet.hadoop.ParquetWriter;
 import org.apache.parquet.hadoop.example.ExampleParquetWriter;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.MessageTypeParser;
-import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.linalg.SQLDataTypes;
+import org.apache.spark.ml.linalg.Vectors;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -342,7 +349,7 @@ class SequenceTablesTest {
     for (int i = 0; i < out.length; i++) {
       out[i] = v.get(i);
     }
-    java.util.Arrays.sort(out);
+    Arrays.sort(out);
     return out;
   }
 
@@ -418,18 +425,18 @@ class SequenceTablesTest {
     // 200 keys × 3 rows, T = 2, K = 1: one window per key, a = 100k + t, so a window's first input names its key.
     // Fraction 0.2 of 200 keys: 40 expected, binomial sd √(200·0.2·0.8) ≈ 5.7, so [23, 57] is ±3 sd.
     // A larger fraction keeps every key a smaller one put in validation (the same seeded hash, a wider cut).
-    java.util.Set<Integer> at20 = validationKeys(0.2, "keys-20");
-    java.util.Set<Integer> at30 = validationKeys(0.3, "keys-30");
+    Set<Integer> at20 = validationKeys(0.2, "keys-20");
+    Set<Integer> at30 = validationKeys(0.3, "keys-30");
     assertTrue(at20.size() >= 23 && at20.size() <= 57, "validation keys at 0.2: " + at20.size());
     assertTrue(at30.size() >= 40 && at30.size() <= 80, "validation keys at 0.3: " + at30.size());
     assertTrue(at30.containsAll(at20), "0.3's validation keys hold 0.2's");
   }
 
-  private java.util.Set<Integer> validationKeys(double fraction, String name) throws IOException {
+  private Set<Integer> validationKeys(double fraction, String name) throws IOException {
     Path out = tmp.resolve(name);
     Manifest m = SequenceTables.prep(sensors(200, 3), spec(2, 0, 64, fraction, TableSpec.SplitMode.BY_KEY, false), out.toString());
     assertEquals(200, m.sequences(Split.TRAIN) + m.sequences(Split.VALIDATION));
-    java.util.Set<Integer> keys = new java.util.HashSet<>();
+    Set<Integer> keys = new HashSet<>();
     for (ShardInfo s : m.shards(Split.VALIDATION)) {
       Batch b = shard(out, m, s);
       for (int i = 0; i < b.batchSize(); i++) {
@@ -461,6 +468,7 @@ class SequenceTablesTest {
     assertEquals(3, d.sequences(Split.TRAIN));
     Batch db = shard(tmp.resolve("drop"), d, d.shards().get(0));
     assertEquals(5f, db.targets()[1 * 3 + 1], "row 4 is gone: the target after t=3 is t=5's value");
+    assertEquals(1L, ((Map<?, ?>) d.spec().source().get("counts")).get("rows_dropped"), "the one row without a");
     // and the windows step over it: an uneven series (counted on the rows kept, a review)
     assertEquals(1L, ((Map<?, ?>) d.spec().source().get("counts")).get("series_uneven"));
 
@@ -472,6 +480,175 @@ class SequenceTablesTest {
     assertEquals(3f, fb.x()[fb.xAt(0, 2, 0)], "t=4 takes t=3's value");
     assertEquals(1L, ((Map<?, ?>) f.spec().source().get("counts")).get("rows_filled"));
     assertEquals(0L, ((Map<?, ?>) f.spec().source().get("counts")).get("series_uneven"), "filled: every step is one");
+  }
+
+  /** Every valid step's target value (O = 1, seq2seq) of a split's shards, sorted. */
+  private static float[] targets(Path dir, Manifest m, Split split) throws IOException {
+    List<Float> v = new ArrayList<>();
+    for (ShardInfo s : m.shards(split)) {
+      Batch b = shard(dir, m, s);
+      for (int i = 0; i < b.batchSize(); i++) {
+        for (int t = 0; t < b.length(i); t++) {
+          v.add(b.targets()[t * b.batchSize() + i]);
+        }
+      }
+    }
+    float[] out = new float[v.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = v.get(i);
+    }
+    Arrays.sort(out);
+    return out;
+  }
+
+  private static final StructType WIDE = new StructType(new StructField[] {
+      DataTypes.createStructField("name", DataTypes.StringType, false),
+      DataTypes.createStructField("seq", DataTypes.createArrayType(DataTypes.DoubleType, true), true)});
+
+  /** A wide table of F = 1 sequences, next-step targets (K = 1), T = 2, stride 2. */
+  private static TableSpec wide(TableSpec.SplitMode split, double fraction, TableSpec.Missing missing) {
+    return new TableSpec(List.of("name"), null, List.of(), List.of(), 0, false, 2, 2, -1, 0, "seq", split, fraction, 0,
+        false, missing, 8, 7, 1, Map.of());
+  }
+
+  @Test
+  void wideMissingStepsAreFilledOrDroppedAndTheTargetsAreTheNextSteps() throws IOException {
+    // x = [1, NaN, 3, 4, 5], y = [null, 2, 3, 4]; targets are the next step of the same array.
+    // ffill: x → 1, 1, 3, 4, 5 (one filled); y's leading gap has nothing to repeat: dropped → 2, 3, 4.
+    //   windows (s + T + K <= n): x s=0: x {1,1} y {1,3}; s=2: x {3,4} y {4,5}; y s=0: x {2,3} y {3,4}.
+    // drop: x → 1, 3, 4, 5: s=0 x {1,3} y {3,4} (s=2 needs 5 steps); y as above.
+    Dataset<Row> table = spark.createDataFrame(List.of(
+        RowFactory.create("x", Arrays.asList(1.0, Double.NaN, 3.0, 4.0, 5.0)),
+        RowFactory.create("y", Arrays.asList(null, 2.0, 3.0, 4.0))), WIDE);
+    Path ff = tmp.resolve("wide-ffill");
+    Manifest f = SequenceTables.prep(table, wide(TableSpec.SplitMode.BY_KEY, 0, TableSpec.Missing.FFILL), ff.toString());
+    Map<?, ?> fc = (Map<?, ?>) f.spec().source().get("counts");
+    assertEquals(1L, fc.get("rows_filled"), fc.toString());
+    assertEquals(1L, fc.get("rows_dropped"), fc.toString());
+    assertEquals(3, f.sequences(Split.TRAIN));
+    assertArrayEquals(new float[] {1, 1, 2, 3, 3, 4}, inputs(ff, f, Split.TRAIN));
+    assertArrayEquals(new float[] {1, 3, 3, 4, 4, 5}, targets(ff, f, Split.TRAIN));
+
+    Path dr = tmp.resolve("wide-drop");
+    Manifest d = SequenceTables.prep(table, wide(TableSpec.SplitMode.BY_KEY, 0, TableSpec.Missing.DROP), dr.toString());
+    assertEquals(2L, ((Map<?, ?>) d.spec().source().get("counts")).get("rows_dropped"));
+    assertEquals(2, d.sequences(Split.TRAIN));
+    assertArrayEquals(new float[] {1, 2, 3, 3}, inputs(dr, d, Split.TRAIN));
+    assertArrayEquals(new float[] {3, 3, 4, 4}, targets(dr, d, Split.TRAIN));
+  }
+
+  @Test
+  void wideByTimeSplitTakesTheLastFractionOfEachArray() throws IOException {
+    // one array of n = 10 steps v = 0..9, fraction 0.5: the last round(10 · 0.5) = 5 steps (5..9) validate.
+    // T = 2, stride 2, K = 1: training s = 0, 2 (x {0,1}, {2,3}); validation steps 5..9: x {5,6}, {7,8}.
+    List<Double> v = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      v.add((double) i);
+    }
+    Path out = tmp.resolve("wide-bytime");
+    Manifest m = SequenceTables.prep(spark.createDataFrame(List.of(RowFactory.create("x", v)), WIDE),
+        wide(TableSpec.SplitMode.BY_TIME, 0.5, TableSpec.Missing.ERROR), out.toString());
+    assertEquals(2, m.sequences(Split.TRAIN));
+    assertEquals(2, m.sequences(Split.VALIDATION));
+    assertArrayEquals(new float[] {0, 1, 2, 3}, inputs(out, m, Split.TRAIN));
+    assertArrayEquals(new float[] {1, 2, 3, 4}, targets(out, m, Split.TRAIN), "the last training target is step 4");
+    assertArrayEquals(new float[] {5, 6, 7, 8}, inputs(out, m, Split.VALIDATION));
+  }
+
+  @Test
+  void seq2oneNormalisationTakesEachWindowsOneTarget() throws IOException {
+    // a = t, b = 10t, t = 0..6; target b (not an input: K = 0), seq2one, T = 2, stride 2: windows s = 0, 2, 4
+    // (s = 6 has one step), y = b of row s + T − 1 = 10, 30, 50. Targets: mean 30, population variance
+    // (20² + 0 + 20²) / 3 = 800/3. Inputs a = 0..5: mean 2.5, variance (2.5² + 1.5² + 0.5²)·2 / 6 = 35/12.
+    List<Row> rows = new ArrayList<>();
+    for (long t = 0; t < 7; t++) {
+      rows.add(RowFactory.create("s0", t, (double) t, 10.0 * t));
+    }
+    TableSpec s = new TableSpec(List.of("sensor"), "t", List.of("a"), List.of("b"), 0, true, 2, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, true, TableSpec.Missing.ERROR, 4, 7, 0, Map.of());
+    Path out = tmp.resolve("seq2one-norm");
+    Manifest m = SequenceTables.prep(spark.createDataFrame(rows, LONG), s, out.toString());
+    assertEquals(3, m.sequences(Split.TRAIN));
+    assertEquals(2.5, m.normalization().inputMean()[0], 1e-12);
+    assertEquals(Math.sqrt(35.0 / 12), m.normalization().inputStd()[0], 1e-12);
+    assertEquals(30.0, m.normalization().targetMean()[0], 1e-12);
+    assertEquals(Math.sqrt(800.0 / 3), m.normalization().targetStd()[0], 1e-12);
+    float[] stored = shard(out, m, m.shards().get(0)).targets().clone();
+    Arrays.sort(stored);
+    float z = (float) (20 / Math.sqrt(800.0 / 3));
+    assertArrayEquals(new float[] {-z, 0, z}, stored, 1e-6f);
+  }
+
+  @Test
+  void classIdTargetsAreNeverNormalised() throws IOException {
+    // docs/data-format.md: normalization's target fields only for mse; class ids stay ids
+    List<Row> rows = new ArrayList<>();
+    for (long t = 0; t < 6; t++) {
+      rows.add(RowFactory.create("s0", t, (double) t, (double) (t % 3)));
+    }
+    TableSpec s = new TableSpec(List.of("sensor"), "t", List.of("a"), List.of("b"), 3, false, 2, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, true, TableSpec.Missing.ERROR, 4, 7, 0, Map.of());
+    Path out = tmp.resolve("classes-norm");
+    Manifest m = SequenceTables.prep(spark.createDataFrame(rows, LONG), s, out.toString());
+    assertEquals(2.5, m.normalization().inputMean()[0], 1e-12, "a = 0..5");
+    assertEquals(null, m.normalization().targetMean());
+    assertEquals(null, m.normalization().targetStd());
+    // windows s = 0, 2, 4, K = 0: ids of rows 0..5 = 0, 1, 2, 0, 1, 2
+    int[] ids = shard(out, m, m.shards().get(0)).classes().clone();
+    Arrays.sort(ids);
+    assertArrayEquals(new int[] {0, 0, 1, 1, 2, 2}, ids);
+  }
+
+  /**
+   * JobScope: prep tags its jobs beside the caller's tags and, when done, puts the caller's job
+   * description back and takes its own tag off, so the caller's next jobs carry no stale label
+   * and a cancel by the caller's tag still reaches them.
+   */
+  @Test
+  void prepLeavesTheCallersJobDescriptionAndTagsAsTheyWere() throws IOException {
+    JavaSparkContext sc =
+        JavaSparkContext.fromSparkContext(spark.sparkContext());
+    sc.setJobDescription("the caller's cell");
+    sc.addJobTag("callers-cell");
+    try {
+      SequenceTables.prep(sensors(1, 7), spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false), tmp.resolve("scope").toString());
+      assertEquals("the caller's cell", sc.getLocalProperty("spark.job.description"));
+      assertEquals(Set.of("callers-cell"), sc.getJobTags());
+      assertEquals(null, sc.getLocalProperty("spark.job.interruptOnCancel"), "the caller had set none");
+    } finally {
+      sc.removeJobTag("callers-cell");
+      sc.setLocalProperty("spark.job.description", null);
+    }
+  }
+
+  /**
+   * ExampleTables.sensors, per its comment: sensor k, hour h at 2024-01-01T00:00Z + h hours;
+   * temp = base + A·sin(2πh/24 + φ) + 0.5·noise with A = 3 + 5u₁ < 8 and noise in [−½, ½), so
+   * temp(h + 24) − temp(h) is within 0.5 (a daily cycle), temp(h) + temp(h + 12) is 2·base within 0.5
+   * (half a day is half a period), and |temp − base| ≤ 8.25; load = 0.5 + 0.3·sin(…) + 0.02·(temp − base)
+   * + 0.05·noise' is within 0.5 ± (0.3 + 0.165 + 0.025).
+   */
+  @Test
+  void theExampleSensorTableIsHourlyWithADailyCycle() {
+    List<Row> rows = ExampleTables.sensors(spark, 2, 48, 7).orderBy("sensor", "ts").collectAsList();
+    assertEquals(96, rows.size());
+    for (int k = 0; k < 2; k++) {
+      double[] temp = new double[48];
+      for (int h = 0; h < 48; h++) {
+        Row r = rows.get(k * 48 + h);
+        assertEquals(String.format("sensor-%05d", k), r.getString(0));
+        assertEquals(Instant.parse("2024-01-01T00:00:00Z").plusSeconds(3600L * h), r.getTimestamp(1).toInstant());
+        temp[h] = r.getDouble(2);
+        assertTrue(temp[h] >= 15 - 8.25 && temp[h] <= 25 + 8.25, "temp " + temp[h]);
+        assertTrue(Math.abs(r.getDouble(3) - 0.5) <= 0.49, "load " + r.getDouble(3));
+      }
+      for (int h = 0; h < 24; h++) {
+        assertEquals(temp[h], temp[h + 24], 0.5, "sensor " + k + ", hour " + h + ": a daily cycle");
+      }
+      for (int h = 0; h < 12; h++) {
+        assertEquals(temp[0] + temp[12], temp[h] + temp[h + 12], 1.0, "sensor " + k + ", hour " + h + ": half a period");
+      }
+    }
   }
 
   private void assertRefused(Dataset<Row> table, TableSpec s, String... fragments) {
@@ -613,12 +790,12 @@ class SequenceTablesTest {
     Path headerless = tmp.resolve("headerless");
     table.write().csv(headerless.toString());
     Configuration conf = TestFiles.localConf();
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new io.sparkrnn.data.source.CsvSource(
-        new io.sparkrnn.data.source.CsvSource.Options(headerless.toString(), List.of(), List.of(), 5, 0, -1, false, null, 0,
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CsvSource(
+        new CsvSource.Options(headerless.toString(), List.of(), List.of(), 5, 0, -1, false, null, 0,
             ',', null), conf));
     assertTrue(e.getMessage().contains("--header false"), e.getMessage());
-    io.sparkrnn.data.source.CsvSource noHeader = new io.sparkrnn.data.source.CsvSource(
-        new io.sparkrnn.data.source.CsvSource.Options(headerless.toString(), List.of("_c0"), List.of(), 5, 0, -1, false, null,
+    CsvSource noHeader = new CsvSource(
+        new CsvSource.Options(headerless.toString(), List.of("_c0"), List.of(), 5, 0, -1, false, null,
             0, ',', false), conf);
     // all 30 rows, the first included: windows of T=5 with K=1 at 0, 5, 10, 15, 20 (25 + 5 > 29)
     assertEquals(5, noHeader.count());
@@ -626,8 +803,8 @@ class SequenceTablesTest {
 
     Path withHeader = tmp.resolve("with-header");
     table.write().option("header", "true").csv(withHeader.toString());
-    io.sparkrnn.data.source.CsvSource headed = new io.sparkrnn.data.source.CsvSource(
-        new io.sparkrnn.data.source.CsvSource.Options(withHeader.toString(), List.of("a", "b"), List.of("a"), 5, 0, -1,
+    CsvSource headed = new CsvSource(
+        new CsvSource.Options(withHeader.toString(), List.of("a", "b"), List.of("a"), 5, 0, -1,
             false, null, 0, ',', null), conf);
     assertEquals(5, headed.count(), "each part's header read once, all 30 rows kept");
   }

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Date;
 import java.sql.Timestamp;
 import java.util.ArrayList;
 import java.util.List;
@@ -121,11 +122,41 @@ class TableRowsConversionTest {
   }
 
   @Test
+  void negativeAndFractionalClassIdsAreRefused() {
+    // class ids are integers in [0, N) (docs/data-format.md): −1 is below the range, 1.5 is no integer
+    // (as a float it would be cut to class 1, as −1 would index no class)
+    for (double bad : new double[] {-1.0, 1.5}) {
+      List<Row> rows = new ArrayList<>();
+      for (long t = 0; t < 6; t++) {
+        rows.add(RowFactory.create("s0", t, (double) t, t == 3 ? bad : 2.0));
+      }
+      assertRefused(spark.createDataFrame(rows, schema(DataTypes.LongType, "a", "b")),
+          spec(List.of("a"), List.of("b"), 3, null), "class id " + (bad == -1.0 ? "-1" : "1.5"), "[0, 3)", "t=3");
+    }
+  }
+
+  @Test
+  void anArrayOfAnotherWidthIsRefusedNotReadShort() {
+    // an array column's width is its first non-null value's (2 here); a row of 1 value is an error
+    // (docs/data-format.md: "Always errors: … an array of another width"), never a row read short
+    StructType schema = new StructType(new StructField[] {
+        DataTypes.createStructField("sensor", DataTypes.StringType, true),
+        DataTypes.createStructField("t", DataTypes.LongType, true),
+        DataTypes.createStructField("arr", DataTypes.createArrayType(DataTypes.DoubleType), true)});
+    List<Row> rows = new ArrayList<>();
+    for (long t = 0; t < 4; t++) {
+      rows.add(RowFactory.create("s0", t, t == 2 ? List.of(2.0) : List.of((double) t, 10.0 + t)));
+    }
+    assertRefused(spark.createDataFrame(rows, schema), spec(List.of("arr"), List.of(), 0, null), "column 'arr'",
+        "sensor=s0", "t=2", "expected 2");
+  }
+
+  @Test
   void dateAndTimestampOrdersAreNamedAsIsoText() {
     // 2024-02-29 twice: the message shows the date, not Spark's internal day count (19782)
-    List<Row> dates = List.of(RowFactory.create("s0", java.sql.Date.valueOf("2024-02-28"), 1.0),
-        RowFactory.create("s0", java.sql.Date.valueOf("2024-02-29"), 2.0),
-        RowFactory.create("s0", java.sql.Date.valueOf("2024-02-29"), 3.0));
+    List<Row> dates = List.of(RowFactory.create("s0", Date.valueOf("2024-02-28"), 1.0),
+        RowFactory.create("s0", Date.valueOf("2024-02-29"), 2.0),
+        RowFactory.create("s0", Date.valueOf("2024-02-29"), 3.0));
     assertRefused(spark.createDataFrame(dates, schema(DataTypes.DateType, "a")),
         spec(List.of("a"), List.of(), 0, null), "duplicate", "sensor=s0", "t=2024-02-29");
     // 1 700 000 000 s after the epoch is 2023-11-14T22:13:20Z (Spark holds it as µs internally)

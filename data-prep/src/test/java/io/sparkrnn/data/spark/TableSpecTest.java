@@ -39,6 +39,16 @@ class TableSpecTest {
   }
 
   @Test
+  void aNegativeGapOrPartitionCountIsRefused() {
+    // RULES: --gap and --partitions are at least 0 (0 partitions: spark.sql.shuffle.partitions)
+    refused(() -> longSpec(List.of(), List.of(), 0, 3, 0, -1, 0, null, -1), "--gap");
+    refused(() -> new TableSpec(List.of(), "t", List.of("a"), List.of(), 0, false, 3, 0, -1, 0, null, null, 0.2, 0,
+        false, null, 4, 7, -1, null), "--partitions");
+    assertDoesNotThrow(() -> new TableSpec(List.of(), "t", List.of("a"), List.of(), 0, false, 3, 0, -1, 0, null, null,
+        0.2, 0, false, null, 4, 7, 0, null));
+  }
+
+  @Test
   void aGapNeedsTheByTimeSplitGivenOrByDefault() {
     // by time: given, or the default for one unkeyed long series
     assertDoesNotThrow(() -> longSpec(List.of("sensor"), List.of(), 0, 3, 0, -1, 0, SplitMode.BY_TIME, 2));

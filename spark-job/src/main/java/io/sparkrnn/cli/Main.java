@@ -56,6 +56,7 @@ public final class Main implements Runnable {
       String command = running;
       if (command != null) {
         reportStop(new java.io.PrintWriter(System.err, true), command);
+        quietSparkAfterStop();
         // the JVM halts when the hooks end: give the command, whose Spark context the hooks stop under
         // it, a few seconds to fail and clean up (train writes the steps since its last checkpoint to
         // metrics.jsonl and releases its lock)
@@ -115,6 +116,25 @@ public final class Main implements Runnable {
     return "spark-rnn";
   }
 
+  /**
+   * After the "stopped:" line, what Spark prints while its context is stopped under a running job is
+   * not the user's: "Asked to remove block broadcast_N, which does not exist" (log4j) and stack
+   * traces of futures rejected by pools already shutting down (Scala's default reporter prints them
+   * to System.err). Spark's and Hadoop's loggers go off and System.err is dropped; our own lines
+   * still show: the command's messages go to the picocli writer made at start ({@link #run}), and
+   * log4j's console appender holds the stderr it was configured with.
+   */
+  private static void quietSparkAfterStop() {
+    try {
+      // setAllLevels: conf/log4j2.properties sets org.apache.spark.scheduler and others itself, which setLevel leaves
+      org.apache.logging.log4j.core.config.Configurator.setAllLevels("org.apache.spark", org.apache.logging.log4j.Level.OFF);
+      org.apache.logging.log4j.core.config.Configurator.setAllLevels("org.apache.hadoop", org.apache.logging.log4j.Level.OFF);
+    } catch (LinkageError e) {
+      // a Spark build without log4j2's core (spark-submit with another binding): its lines stay
+    }
+    System.setErr(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+  }
+
   private static void reportStop(java.io.PrintWriter err, String command) {
     if (STOP_REPORTED.compareAndSet(false, true)) {
       err.println("stopped: the JVM is shutting down (Ctrl-C or a signal such as SIGTERM) while " + command + " ran"
@@ -127,6 +147,9 @@ public final class Main implements Runnable {
   public static int run(String... args) {
     CommandLine cl = new CommandLine(new Main());
     cl.addSubcommand("train", TrainCommand.commandLine());
+    // made now, on this stderr, for every subcommand (picocli would make it on first use): the stop
+    // hook drops System.err later, and the command's own messages must still show
+    cl.setErr(cl.getErr());
     cl.setExecutionExceptionHandler(Main::reportError);
     cl.setParameterExceptionHandler(Main::reportParameterError);
     cl.setExecutionStrategy(parsed -> {

@@ -14,16 +14,21 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 
 /**
  * {@code bench --exchange}: the {@code --sync barrier} reduction alone — the driver's exchange and
@@ -71,7 +76,7 @@ public final class ExchangeBench {
       }
     }
     out.printf(Locale.ROOT, "exchange bench, %s, %d cores: the --sync barrier reduction alone (P tasks on threads, loopback TCP, no"
-        + " compute), V = %d, median of %d runs of %d steps after %d%n", java.time.ZonedDateTime.now(),
+        + " compute), V = %d, median of %d runs of %d steps after %d%n", ZonedDateTime.now(),
         Runtime.getRuntime().availableProcessors(), o.virtualPartitions(), o.runs(), o.steps(), o.warmup());
     out.printf(Locale.ROOT, "%-12s %11s %9s %3s %5s %5s %10s %10s %12s %12s %8s%n", "LSTM H×L", "parameters", "G MB", "P", "depth",
         "fan-in", "ms/step", "min ms", "driver kB", "all links MB", "GB/s");
@@ -148,7 +153,7 @@ public final class ExchangeBench {
     ExecutorService pool = Executors.newFixedThreadPool(P);
     try {
       List<Future<double[]>> futures = new ArrayList<>();
-      java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+      AtomicLong sent = new AtomicLong();
       for (int p = 0; p < P; p++) {
         int partition = p;
         PartitionResult mine = randomPart(segment, partition, new Random(o.seed() * 31 + p));
@@ -175,7 +180,7 @@ public final class ExchangeBench {
       }
       bytesSent[0] = sent.get();
       return first;
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       throw new IllegalStateException("exchange bench: a task failed", e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -203,45 +208,98 @@ public final class ExchangeBench {
       }
       blocks.add(new CombineTree.Block(t.level(), t.index(), new GradientSum(t.sum().lossSum(), t.sum().count(), g)));
     }
-    int[] positions = java.util.stream.IntStream.range(cut.start(a), cut.start(b)).toArray();
+    int[] positions = IntStream.range(cut.start(a), cut.start(b)).toArray();
     return new PartitionResult(partition, blocks.toArray(new CombineTree.Block[0]), positions, null, null, "bench", "bench", 0, null);
+  }
+
+  /**
+   * The least bytes-per-hop spread (largest row's over smallest's) the fit needs. The model has no
+   * other handle on α and β than rows whose bytes per hop differ: where they differ by a factor s,
+   * β comes from the rows' per-hop times differing by (s − 1)·(bytes per hop)·β, so a relative
+   * timing noise ε gives β a relative error of at least about ε / (s − 1): at 1.25, 4× the noise;
+   * nearer 1 the fit is noise (P = 1, 2 at one H: s = 1 up to header bytes, which fitted α = 388 ms
+   * per hop and β < 0). P = 1, 2, 4 at one H gives 1.5, two hidden sizes far more.
+   */
+  static final double MIN_BYTES_PER_HOP_SPREAD = 1.25;
+
+  /** The fitted α (s per hop) and β (s per byte), or {@code refused}: why there is no fit (then α and β are NaN). */
+  public record Fit(double alpha, double beta, String refused) {
+    static Fit refused(String why) {
+      return new Fit(Double.NaN, Double.NaN, why);
+    }
   }
 
   /**
    * Fits α and β of T = hops·α + bytes·β to every row by least squares on the relative error
    * (each row weighted by 1/T, so the small steps count as much as the large), with hops = 2d + 2
    * and bytes the row's bytes over all links: on one machine every link's two ends share its cores,
-   * so what a step moves in total is what it costs. Prints the fit against each row, then projects
-   * the tree and the star to many executors, where each link has its own NIC and cores and the
-   * busiest link (a host's, or the driver's for the star) sets the time.
+   * so what a step moves in total is what it costs. Refused where the rows cannot separate α from β
+   * (fewer than two rows, or bytes per hop spread less than {@link #MIN_BYTES_PER_HOP_SPREAD}: hops
+   * and bytes nearly collinear, the normal equations singular or nearly) or where the fit has α < 0
+   * or β ≤ 0, which no link has: a projection from either would be noise.
    */
-  static void fitAndProject(List<Map<String, Object>> rows, PrintStream out) {
+  static Fit fit(List<Map<String, Object>> rows) {
+    if (rows.size() < 2) {
+      return Fit.refused("only " + rows.size() + " row(s), and α and β need at least two whose bytes per hop differ");
+    }
     double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
-    int m = 0;
+    double leastPerHop = Double.MAX_VALUE;
+    double mostPerHop = 0;
     for (Map<String, Object> r : rows) {
       double t = (Double) r.get("median_ms") / 1e3;
-      double x = (2.0 * (Integer) r.get("depth") + 2) / t;
-      double y = (Double) r.get("link_bytes_per_step") / t;
+      double hops = 2.0 * (Integer) r.get("depth") + 2;
+      double bytes = (Double) r.get("link_bytes_per_step");
+      leastPerHop = Math.min(leastPerHop, bytes / hops);
+      mostPerHop = Math.max(mostPerHop, bytes / hops);
+      double x = hops / t;
+      double y = bytes / t;
       a11 += x * x;
       a12 += x * y;
       a22 += y * y;
       b1 += x;                                           // the right-hand side t / t = 1
       b2 += y;
-      m++;
+    }
+    if (mostPerHop < MIN_BYTES_PER_HOP_SPREAD * leastPerHop) {
+      return Fit.refused(String.format(Locale.ROOT, "the bytes per hop of the %d rows differ by %.2f×, under %.2f×: bytes grow with"
+          + " the hops, so α and β cannot be told apart", rows.size(), mostPerHop / leastPerHop, MIN_BYTES_PER_HOP_SPREAD));
     }
     double det = a11 * a22 - a12 * a12;
-    if (m < 2 || det == 0) {
-      out.println("model: needs at least two rows of different shapes to fit α and β");
-      return;
-    }
     double alpha = (b1 * a22 - b2 * a12) / det;
     double beta = (a11 * b2 - a12 * b1) / det;
+    if (!(alpha >= 0) || !(beta > 0)) {
+      return Fit.refused(String.format(Locale.ROOT, "the fit gives α = %.1f µs per hop, β = %.3f ns/byte, and a link has α ≥ 0 and"
+          + " β > 0: the timings are too noisy for these rows", alpha * 1e6, beta * 1e9));
+    }
+    return new Fit(alpha, beta, null);
+  }
+
+  /**
+   * Prints the {@link #fit} against each row (each row's model_ms; model_refused null), then
+   * projects the tree and the star to many executors, where each link has its own NIC and cores and
+   * the busiest link (a host's, or the driver's for the star) sets the time. Where the fit is
+   * refused: one line saying why and what to vary, each row's model_ms null and model_refused the
+   * reason, and no projection.
+   */
+  static void fitAndProject(List<Map<String, Object>> rows, PrintStream out) {
+    Fit fit = fit(rows);
+    if (fit.refused() != null) {
+      out.printf(Locale.ROOT, "%nmodel not fitted: %s; no projection. Vary the bytes per hop: more --exchange-hidden sizes"
+          + " (e.g. 64,256) or --exchange-partitions with more depths (e.g. 1,2,3,4)%n", fit.refused());
+      for (Map<String, Object> r : rows) {
+        r.put("model_ms", null);
+        r.put("model_refused", fit.refused());
+      }
+      return;
+    }
+    double alpha = fit.alpha();
+    double beta = fit.beta();
     out.printf(Locale.ROOT, "%nmodel T = (2d + 2)·α + (bytes over all links)·β, fitted to every row (relative least squares): α = %.1f µs"
         + " per hop, β = %.3f ns/byte (%.2f GB/s moved on this machine)%n", alpha * 1e6, beta * 1e9, 1 / beta / 1e9);
     out.printf(Locale.ROOT, "%-12s %3s %10s %10s %8s%n", "LSTM H×L", "P", "measured", "model", "ratio");
     for (Map<String, Object> r : rows) {
       double model = (2.0 * (Integer) r.get("depth") + 2) * alpha + (Double) r.get("link_bytes_per_step") * beta;
       r.put("model_ms", model * 1e3);
+      r.put("model_refused", null);
       double measured = (Double) r.get("median_ms");
       out.printf(Locale.ROOT, "%-12s %3d %10.2f %10.2f %8.2f%n", r.get("hidden_size") + "×" + r.get("layers"), r.get("partitions"), measured,
           model * 1e3, measured / (model * 1e3));
@@ -251,7 +309,7 @@ public final class ExchangeBench {
         + " machine's cores)%n", alpha * 1e6, beta * 1e9);
     out.printf(Locale.ROOT, "%-12s %5s %6s %12s %12s %10s %12s %12s%n", "LSTM H×L", "P", "Gb/s", "star link", "tree link", "star/tree",
         "star here", "tree here");
-    java.util.LinkedHashSet<String> seen = new java.util.LinkedHashSet<>();
+    LinkedHashSet<String> seen = new LinkedHashSet<>();
     for (Map<String, Object> r : rows) {
       String key = r.get("hidden_size") + "×" + r.get("layers");
       if (!seen.add(key)) {

@@ -1,16 +1,23 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.bench.ExchangeBench;
 import io.sparkrnn.bench.ShardCacheBench;
 import io.sparkrnn.bench.TablePrepBench;
 import io.sparkrnn.bench.TransformBench;
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.job.driver.Trainer;
+import io.sparkrnn.job.executor.CombineTree;
+import io.sparkrnn.job.executor.ExecutorRuntime;
+import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.AparapiEngine;
 import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.bench.AbBench;
 import io.sparkrnn.kernel.bench.AparapiBench;
 import io.sparkrnn.kernel.bench.HostCeiling;
 import io.sparkrnn.kernel.bench.WarmUp;
@@ -20,10 +27,12 @@ import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.jvm.MathKernels;
+import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -33,14 +42,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -102,8 +115,9 @@ public final class BenchCommand implements Callable<Integer> {
   boolean forward;
 
   @Option(names = "--virtual-partitions", paramLabel = "V", description = "time each training row as one `train` task runs its step:"
-      + " the batch cut into V virtual partitions (at most B), each computed on its own, then added up the fixed tree (train's"
-      + " default is min(B, 16)); 0: one slice per engine thread, the engine alone (default: 0)")
+      + " the batch cut into V virtual partitions (at most --batch and every --shape's B, as train requires; bench's own latency"
+      + " and large rows get min(V, B)), each computed on its own, then added up the fixed tree (train's default is min(B, 16));"
+      + " 0: one slice per engine thread, the engine alone (default: 0)")
   int virtualPartitions;
 
   @Option(names = "--devices", split = ",", paramLabel = "DEVICE",
@@ -236,7 +250,7 @@ public final class BenchCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     if (json != null) {
       // checked before any row runs: a bad --json path otherwise fails after the whole table
-      io.sparkrnn.data.FileSystems.requireUsableOutput(json.toString(), new org.apache.hadoop.conf.Configuration(), "--json",
+      FileSystems.requireUsableOutput(json.toString(), new Configuration(), "--json",
           false);
     }
     if (transform) {
@@ -252,7 +266,7 @@ public final class BenchCommand implements Callable<Integer> {
         throw new BadInputException("--exchange: --runs and --exchange-steps must be ≥ 1, --exchange-partitions in 1..64,"
             + " --exchange-hidden and --exchange-layers ≥ 1");
       }
-      writeJson(io.sparkrnn.bench.ExchangeBench.run(new io.sparkrnn.bench.ExchangeBench.Options(exchangeHidden, exchangeLayers,
+      writeJson(ExchangeBench.run(new ExchangeBench.Options(exchangeHidden, exchangeLayers,
           exchangePartitions, 16, runs, exchangeSteps, 5, seed), System.out));
       return 0;
     }
@@ -298,6 +312,7 @@ public final class BenchCommand implements Callable<Integer> {
       }
     }
     List<Shape> shapes = shapes();
+    checkVirtualPartitions(shapes);
     List<String> deviceList = devices != null ? devices : defaultDevices();
     for (String d : deviceList) {
       if (!d.equals("reference")) {
@@ -378,9 +393,9 @@ public final class BenchCommand implements Callable<Integer> {
    * (the sine data has one feature and one target), said here rather than left out silently.
    */
   private void checkSparkOptions(List<Shape> shapes) {
-    String effective = io.sparkrnn.job.driver.SparkSetup.effectiveMaster(master);
-    io.sparkrnn.job.driver.SparkSetup.requireKnownMaster(effective);
-    int threads = io.sparkrnn.job.executor.ExecutorRuntime.localThreads(effective);
+    String effective = SparkSetup.effectiveMaster(master);
+    SparkSetup.requireKnownMaster(effective);
+    int threads = ExecutorRuntime.localThreads(effective);
     if (sparkSync.contains("barrier") && threads > 0) {
       for (int p : sparkPartitions) {
         require(p <= threads, "--spark-partitions: " + p + " under --spark-sync barrier needs " + p + " tasks running at"
@@ -456,6 +471,36 @@ public final class BenchCommand implements Callable<Integer> {
     return list;
   }
 
+  /**
+   * Refuses a --virtual-partitions over the batch of a shape asked for (the grid's --batch, every
+   * --shape), as train does (each virtual partition holds at least one sequence): bench cut such a
+   * row into fewer groups without a word. Bench's own rows (the B = 8 latency rows, the large
+   * row) run with min(V, B), {@link #leaves}, which their rows' virtual_partitions give, and one
+   * line says so here.
+   */
+  private void checkVirtualPartitions(List<Shape> shapes) {
+    if (virtualPartitions == 0) {
+      return;
+    }
+    boolean grid = extraShapes.isEmpty() || cells != null || hidden != null;
+    if (grid && virtualPartitions > batch) {
+      throw new BadInputException("--virtual-partitions: must be at most --batch (" + batch + "; each virtual partition holds at"
+          + " least one sequence), found " + virtualPartitions);
+    }
+    for (String spec : extraShapes) {
+      Shape s = shapes.stream().filter(x -> x.id().equals(spec)).findFirst().orElse(null);
+      if (s != null && virtualPartitions > s.batch) {
+        throw new BadInputException("--virtual-partitions: must be at most the batch B = " + s.batch + " of --shape '" + spec
+            + "' (each virtual partition holds at least one sequence), found " + virtualPartitions);
+      }
+    }
+    List<String> capped = shapes.stream().filter(x -> x.batch < virtualPartitions).map(Shape::id).distinct().toList();
+    if (!capped.isEmpty()) {
+      System.err.printf("bench: --virtual-partitions %d is over the batch of bench's own rows %s: they run with V = B%n",
+          virtualPartitions, String.join(", ", capped));
+    }
+  }
+
   /** Refuses, before the table starts, a shape no engine can run, the message starting with where it came from. */
   private void checkShape(Shape s, String where) {
     require(s.batch >= 1, where + "B must be at least 1, found " + s.batch);
@@ -487,14 +532,14 @@ public final class BenchCommand implements Callable<Integer> {
    * and the final state (h, and c for LSTM). A compiled engine call allocates about that and no
    * more (the JVM engine's buffers are reused). With {@code virtualPartitions} V > 0 a training call
    * is a train task's step, whose gradient is the combine tree's root, made with a range buffer a
-   * level ({@link io.sparkrnn.job.executor.CombineTree#wholeTreeBytes}).
+   * level ({@link CombineTree#wholeTreeBytes}).
    */
   static long resultBytes(ModelConfig config, int batch, int steps, boolean forwardOnly, int virtualPartitions) {
     long state = 4L * config.numLayers() * batch * config.hiddenSize() * (config.cell() == CellType.LSTM ? 2 : 1);
     long rows = config.mode() == Mode.SEQ2SEQ ? (long) steps * batch : batch;
-    long parameters = new io.sparkrnn.kernel.model.ParamLayout(config).size();
+    long parameters = new ParamLayout(config).size();
     return state + (forwardOnly ? 4L * rows * config.outputSize()
-        : virtualPartitions > 0 ? io.sparkrnn.job.executor.CombineTree.wholeTreeBytes(virtualPartitions, parameters) : 8L * parameters);
+        : virtualPartitions > 0 ? CombineTree.wholeTreeBytes(virtualPartitions, parameters) : 8L * parameters);
   }
 
   /**
@@ -520,7 +565,7 @@ public final class BenchCommand implements Callable<Integer> {
     JvmMemory whole = JvmMemory.start();
     try (BpttEngine engine = device.equals("reference") ? Engines.create("reference", "auto") : Engines.create("kernel", device)) {
       Params params = Params.initialize(config, seed);
-      var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
+      var b = Batch.random(config, s.steps, s.batch, seed + 1);
       Runnable step = forwardOnly ? () -> engine.forward(params, b, null) : trainingStep(engine, params, b);
       int calls = 0;
       int minCalls = device.equals("reference") ? Math.min(1, warmup) : warmup;
@@ -596,7 +641,7 @@ public final class BenchCommand implements Callable<Integer> {
    */
   Map<String, Object> pairedRatio(Shape s, ModelConfig config, String device) {
     Params params = Params.initialize(config, seed);
-    var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
+    var b = Batch.random(config, s.steps, s.batch, seed + 1);
     double window = minSeconds / 10;
     double[] ratios = new double[runs];
     try (BpttEngine train = Engines.create("kernel", device); BpttEngine fwd = Engines.create("kernel", device)) {
@@ -613,11 +658,11 @@ public final class BenchCommand implements Callable<Integer> {
       }
     }
     double[] sorted = ratios.clone();
-    java.util.Arrays.sort(sorted);
+    Arrays.sort(sorted);
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("ratio_paired", io.sparkrnn.kernel.bench.AbBench.quantile(sorted, 0.5));
-    m.put("ratio_paired_q1", io.sparkrnn.kernel.bench.AbBench.quantile(sorted, 0.25));
-    m.put("ratio_paired_q3", io.sparkrnn.kernel.bench.AbBench.quantile(sorted, 0.75));
+    m.put("ratio_paired", AbBench.quantile(sorted, 0.5));
+    m.put("ratio_paired_q1", AbBench.quantile(sorted, 0.25));
+    m.put("ratio_paired_q3", AbBench.quantile(sorted, 0.75));
     m.put("paired_rounds", runs);
     return m;
   }
@@ -637,36 +682,40 @@ public final class BenchCommand implements Callable<Integer> {
       call.run();
       now = System.nanoTime();
       if (calls == seconds.length) {
-        seconds = java.util.Arrays.copyOf(seconds, 2 * calls);
+        seconds = Arrays.copyOf(seconds, 2 * calls);
       }
       seconds[calls++] = (now - t0) / 1e9;
     } while (now < end);
-    return io.sparkrnn.job.report.TrainingMetrics.median(java.util.Arrays.copyOf(seconds, calls));
+    return TrainingMetrics.median(Arrays.copyOf(seconds, calls));
   }
 
   /**
    * A training row's call: {@code lossAndGradient}, or with {@code --virtual-partitions V} what one
-   * task of {@code train} runs ({@link io.sparkrnn.job.executor.GradientTask#wholeBatchStep}: the
+   * task of {@code train} runs ({@link GradientTask#wholeBatchStep}: the
    * {@link #leaves} groups, then the combine tree's blocks).
    */
-  Runnable trainingStep(BpttEngine engine, Params params, io.sparkrnn.kernel.model.Batch b) {
+  Runnable trainingStep(BpttEngine engine, Params params, Batch b) {
     if (virtualPartitions == 0) {
       return () -> engine.lossAndGradient(params, b, null);
     }
-    return io.sparkrnn.job.executor.GradientTask.wholeBatchStep(engine, params, b, leaves(b.batchSize()));
+    return GradientTask.wholeBatchStep(engine, params, b, leaves(b.batchSize()));
   }
 
-  /** The virtual partitions a training row of {@code batch} sequences is cut into: --virtual-partitions, at most the batch; 0 without. */
+  /**
+   * The virtual partitions a training row of {@code batch} sequences is cut into: --virtual-partitions,
+   * which {@link #checkVirtualPartitions} holds to the batch of the shapes asked for; bench's own
+   * rows of a smaller batch get V = B; 0 without.
+   */
   int leaves(int batch) {
     return Math.min(virtualPartitions, batch);
   }
 
   /**
    * Times {@code runs} calls (the caller has warmed the engine up): forward passes, or training
-   * steps over virtual partitions, as {@link AparapiBench#bench(BpttEngine, Params, io.sparkrnn.kernel.model.Batch, int)}
+   * steps over virtual partitions, as {@link AparapiBench#bench(BpttEngine, Params, Batch, int)}
    * times {@code lossAndGradient}; {@code flops} a call.
    */
-  static AparapiBench.Result timeCalls(BpttEngine engine, Runnable call, long flops, Params params, io.sparkrnn.kernel.model.Batch batch,
+  static AparapiBench.Result timeCalls(BpttEngine engine, Runnable call, long flops, Params params, Batch batch,
       int runs) {
     double[] seconds = new double[runs];
     for (int i = 0; i < runs; i++) {
@@ -674,11 +723,11 @@ public final class BenchCommand implements Callable<Integer> {
       call.run();
       seconds[i] = (System.nanoTime() - t0) / 1e9;
     }
-    double median = io.sparkrnn.job.report.TrainingMetrics.median(seconds);
-    double least = java.util.Arrays.stream(seconds).min().orElse(median);
+    double median = TrainingMetrics.median(seconds);
+    double least = Arrays.stream(seconds).min().orElse(median);
     ModelConfig config = params.config();
     // the OpenCL engine counts its launches and host<->device bytes per call; the others launch nothing
-    io.sparkrnn.kernel.aparapi.AparapiEngine opencl = engine instanceof io.sparkrnn.kernel.aparapi.AparapiEngine a ? a : null;
+    AparapiEngine opencl = engine instanceof AparapiEngine a ? a : null;
     return new AparapiBench.Result(engine.describe(), engine.describe(), config, batch.batchSize(), batch.steps(), runs, median, least,
         batch.batchSize() / median, flops, flops / median / 1e9, opencl == null ? 0 : opencl.lastCallLaunches(),
         opencl == null ? 0 : opencl.lastCallTransferBytes());
@@ -775,7 +824,7 @@ public final class BenchCommand implements Callable<Integer> {
       row.put("gc_pct", gcPercent);
       // --sync barrier: the top of the reduction tree, the driver's exchange (0 under --sync job and for one partition)
       row.put("driver_bytes_per_step", trainer.driverBytesPerStep());
-      io.sparkrnn.job.report.TrainingMetrics.Breakdown parts = m.breakdown(sparkWarmup);
+      TrainingMetrics.Breakdown parts = m.breakdown(sparkWarmup);
       row.put("compute_ms", parts.computeMs());
       row.put("reduce_ms", parts.reduceMs());
       row.put("update_ms", parts.updateMs());
@@ -798,7 +847,7 @@ public final class BenchCommand implements Callable<Integer> {
     ModelConfig config = s.config(layers, output);
     try (BpttEngine engine = Engines.create("kernel", device)) {
       Params params = Params.initialize(config, seed);
-      var b = io.sparkrnn.kernel.model.Batch.random(config, s.steps, s.batch, seed + 1);
+      var b = Batch.random(config, s.steps, s.batch, seed + 1);
       for (int i = 0; i < 2; i++) {
         engine.lossAndGradient(params, b, null);
       }
@@ -817,17 +866,17 @@ public final class BenchCommand implements Callable<Integer> {
    * nothing, on the same context and partitions (20 timed after 5 untimed).
    */
   static double emptyJobMs(JavaSparkContext sc, int partitions) {
-    org.apache.spark.api.java.JavaRDD<Integer> slots =
-        sc.parallelize(java.util.stream.IntStream.range(0, partitions).boxed().toList(), partitions);
+    JavaRDD<Integer> slots =
+        sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
     double[] ms = new double[20];
     for (int i = -5; i < ms.length; i++) {
       long t0 = System.nanoTime();
-      slots.mapPartitionsWithIndex((p, it) -> java.util.Collections.singletonList(p).iterator(), false).collect();
+      slots.mapPartitionsWithIndex((p, it) -> Collections.singletonList(p).iterator(), false).collect();
       if (i >= 0) {
         ms[i] = (System.nanoTime() - t0) / 1e6;
       }
     }
-    java.util.Arrays.sort(ms);
+    Arrays.sort(ms);
     return (ms[9] + ms[10]) / 2;
   }
 

@@ -6,14 +6,22 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.bench.ExchangeBench;
+import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -104,7 +112,7 @@ class BenchCommandTest {
     List<?> rows = (List<?>) Json.parse(Files.readString(json));
     assertEquals(6, rows.size(), "(the grid row, B = 8, T = 1000) × (training, forward): " + rows);
     assertTrue(rows.stream().noneMatch(r -> ((Map<?, ?>) r).containsKey("ceiling_gflops")), "--ceiling-seconds 0 skips the ceiling");
-    List<List<Integer>> shapes = new java.util.ArrayList<>();
+    List<List<Integer>> shapes = new ArrayList<>();
     for (int i = 0; i < rows.size(); i += 2) {
       Map<?, ?> train = (Map<?, ?>) rows.get(i);
       Map<?, ?> fwd = (Map<?, ?>) rows.get(i + 1);
@@ -135,10 +143,10 @@ class BenchCommandTest {
    */
   @Test
   void theBoxedVectorsWarningIsTheJvmEnginesAlone() {
-    if (!io.sparkrnn.kernel.aparapi.Devices.available().contains(io.sparkrnn.kernel.engine.DeviceChoice.CPU_OPENCL)) {
+    if (!Devices.available().contains(DeviceChoice.CPU_OPENCL)) {
       // CI requires OpenCL (SPARKRNN_REQUIRE_OPENCL=1): there this fails; elsewhere (an IDE, a host without PoCL) it is skipped
       org.junit.jupiter.api.Assertions.assertNotEquals("1", System.getenv("SPARKRNN_REQUIRE_OPENCL"),
-          "SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device: " + io.sparkrnn.kernel.aparapi.Devices.list());
+          "SPARKRNN_REQUIRE_OPENCL=1 but there is no OpenCL CPU device: " + Devices.list());
       org.junit.jupiter.api.Assumptions.abort("no OpenCL CPU device (PoCL) here");
     }
     InferenceCommandsTest.Run r = InferenceCommandsTest.run("bench", "--shape", "lstm:1:16:4:5", "--devices", "cpu-opencl",
@@ -204,7 +212,7 @@ class BenchCommandTest {
       assertTrue(driver > 2 * gradient && driver < 2 * gradient + 1024, row.toString());
       // the streams of the tree: each node's remote sources up, the total down to those that do not get it otherwise, and the
       // driver's two; one gradient each when P divides V = 16 into aligned runs
-      int streams = io.sparkrnn.bench.ExchangeBench.streams(partitions);
+      int streams = ExchangeBench.streams(partitions);
       assertEquals(partitions == 2 ? 4 : partitions == 4 ? 9 : 7, streams, "P=2: 1 up, 2 driver, 1 down; P=4: 4 up, 2, 3 down; P=3: 3, 2, 2");
       if (partitions != 3) {
         assertTrue(links > streams * gradient && links < streams * gradient + 1024 * streams, streams + " streams: " + row);
@@ -217,36 +225,58 @@ class BenchCommandTest {
   }
 
   /**
-   * --virtual-partitions V: the training rows time what one train task runs (V groups, at most B,
-   * and the combine tree) and say so, in the JSON and the table's notes; forward rows are the same
-   * as without it; a negative V is bad input.
+   * --virtual-partitions V: the training rows time what one train task runs (V groups and the
+   * combine tree) and say so, in the JSON and the table's notes; forward rows are the same as
+   * without it; a negative V is bad input, and so is a V over a shape's batch (as train refuses it,
+   * {@link #badOptionsAreRefusedBeforeAnyRow}).
    */
   @Test
   void virtualPartitionsTimeTheTrainingStepAsATrainTaskRunsIt() throws IOException {
     Path json = tmp.resolve("groups.json");
-    java.io.ByteArrayOutputStream table = new java.io.ByteArrayOutputStream();
-    java.io.PrintStream out = System.out;
-    System.setOut(new java.io.PrintStream(table, true, java.nio.charset.StandardCharsets.UTF_8));
+    ByteArrayOutputStream table = new ByteArrayOutputStream();
+    PrintStream out = System.out;
+    System.setOut(new PrintStream(table, true, StandardCharsets.UTF_8));
     try {
-      assertEquals(0, Main.run("bench", "--shape", "lstm:1:8:12:5", "--shape", "rnn:1:8:3:4", "--devices", "jvm", "--forward",
+      assertEquals(0, Main.run("bench", "--shape", "lstm:1:8:12:5", "--shape", "rnn:1:8:4:4", "--devices", "jvm", "--forward",
           "--virtual-partitions", "4", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0",
           "--ceiling-seconds", "0", "--json", json.toString()));
     } finally {
       System.setOut(out);
     }
-    String printed = table.toString(java.nio.charset.StandardCharsets.UTF_8);
-    assertTrue(printed.contains("as a train task: 4 virtual partitions") && printed.contains("as a train task: 3 virtual partitions"), printed);
+    String printed = table.toString(StandardCharsets.UTF_8);
+    assertTrue(printed.contains("as a train task: 4 virtual partitions"), printed);
     List<?> rows = (List<?>) Json.parse(Files.readString(json));
     assertEquals(4, rows.size(), "a training and a forward row per shape: " + rows);
     for (Object o : rows) {
       Map<?, ?> row = (Map<?, ?>) o;
       boolean training = row.get("mode").equals("kernel");
       int batch = ((Number) row.get("batch")).intValue();
-      assertEquals(training ? Math.min(4, batch) : null, row.get("virtual_partitions") == null ? null
-          : ((Number) row.get("virtual_partitions")).intValue(), "at most B groups, training rows only: " + row);
+      assertEquals(training ? 4 : null, row.get("virtual_partitions") == null ? null
+          : ((Number) row.get("virtual_partitions")).intValue(), "V groups, training rows only: " + row);
       assertTrue(((Number) row.get("seq_per_s")).doubleValue() > 0, row.toString());
     }
     assertEquals(2, Main.run("bench", "--shape", "lstm:1:8:4:5", "--devices", "jvm", "--virtual-partitions", "-1"));
+
+    // bench's own latency row of B = 8 under V = 9 (the grid's --batch): it runs with V = B = 8, its row says 8, and one
+    // line says so; the grid row and the T = 1000 latency row (B = --batch = 9) get the 9 asked for
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream stderr = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      assertEquals(0, Main.run("bench", "--cells", "lstm", "--hidden", "8", "--batch", "9", "--steps", "3", "--no-large",
+          "--devices", "jvm", "--virtual-partitions", "9", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0",
+          "--min-seconds", "0", "--ceiling-seconds", "0", "--json", json.toString()));
+    } finally {
+      System.setErr(stderr);
+    }
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains(
+        "--virtual-partitions 9 is over the batch of bench's own rows lstm:1:8:8:3: they run with V = B"), err.toString());
+    Map<Integer, Integer> groupsByBatch = new HashMap<>();
+    for (Object o : (List<?>) Json.parse(Files.readString(json))) {
+      Map<?, ?> row = (Map<?, ?>) o;
+      groupsByBatch.put(((Number) row.get("batch")).intValue(), ((Number) row.get("virtual_partitions")).intValue());
+    }
+    assertEquals(Map.of(8, 8, 9, 9), groupsByBatch);
   }
 
   @Test
@@ -274,6 +304,11 @@ class BenchCommandTest {
         {new String[] {"--shape", "lstm:1:8:4:5", "--spark", "--master", "local[2]", "--spark-partitions", "0,20"},
             "--spark-partitions: 20 under --spark-sync barrier", "local[2] runs 2"},
         {new String[] {"--shape", "rnn:2:8:4:5", "--spark"}, "no shape has F = 1", "rnn:2:8:4:5"},
+        // train refuses V > B (each virtual partition holds at least one sequence); bench used to time 64 and say so
+        {new String[] {"--cells", "lstm", "--hidden", "8", "--no-large", "--no-latency", "--virtual-partitions", "65"},
+            "--virtual-partitions: must be at most --batch (64", "found 65"},
+        {new String[] {"--shape", "lstm:1:8:3:4", "--virtual-partitions", "4"},
+            "--virtual-partitions: must be at most the batch B = 3 of --shape 'lstm:1:8:3:4'", "found 4"},
     };
     for (Object[] c : cases) {
       String[] own = (String[]) c[0];

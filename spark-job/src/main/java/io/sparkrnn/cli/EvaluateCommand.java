@@ -1,11 +1,13 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.Compatibility;
+import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.ShardFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.driver.Evaluation;
@@ -68,7 +70,7 @@ public final class EvaluateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     run.check();
-    if (io.sparkrnn.infer.InputFiles.isNpy(data)) {
+    if (InputFiles.isNpy(data)) {
       // a .npy is read as a shard otherwise, and fails as "not a safetensors file": say what evaluate takes
       throw new BadInputException("--data " + data + ": evaluate scores a dataset directory (manifest.json and shards, from"
           + " prep) or one shard .safetensors with targets y, not a .npy (inputs without targets); to run the model on it,"
@@ -86,6 +88,10 @@ public final class EvaluateCommand implements Callable<Integer> {
       throw new BadInputException("--tolerance must be ≥ 0 (an error's absolute value), found " + tolerance);
     }
     checkOptionsFitTheModel(m.config());
+    if (json != null) {
+      // before scoring: a directory there otherwise failed after the whole run, in Hadoop's words
+      FileSystems.requireUsableOutput(json, conf, "--json", false);
+    }
     Evaluation.Metrics metrics;
     Normalization units = m.normalization();             // a single shard is in the model's units
     List<String> outputNames = null;
@@ -115,7 +121,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         throw new BadInputException("--split " + split + ": " + data + " is one shard file, not a dataset directory with"
             + " splits; name the dataset directory, or leave out --split");
       }
-      Batch batch = ShardFiles.read(ShardFiles.readFile(data, conf), data, m.config(), true);
+      Batch batch = ShardFiles.readFor(data, m, conf, true);
       try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
         metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance,
             units, data);

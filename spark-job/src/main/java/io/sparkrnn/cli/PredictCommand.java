@@ -103,6 +103,10 @@ public final class PredictCommand implements Callable<Integer> {
     }
     // one output file per shard in a directory, unless .npy; one file for one input
     FileSystems.requireUsableOutput(out, conf, "--out", dataset && !npyOut);
+    if (npyOut && m.vocabulary() != null && m.config().loss() == LossType.CROSS_ENTROPY) {
+      // a text model's FILE.npy comes with FILE.txt (write): checked now, not after the forward
+      FileSystems.requireUsableOutput(textFile(out), conf, "--out " + out + ": its text file", false);
+    }
     if (dataset) {
       return predictDataset(m, conf);
     }
@@ -197,12 +201,17 @@ public final class PredictCommand implements Callable<Integer> {
     return meta;
   }
 
+  /** FILE.txt beside FILE.npy: where a text model's argmax characters go. */
+  static String textFile(String npy) {
+    return npy.substring(0, npy.length() - 4) + ".txt";
+  }
+
   /** .npy: the output array (and FILE.txt with decoded text); otherwise safetensors. */
   static void write(Prediction p, String uri, Configuration conf, Map<String, String> meta) throws java.io.IOException {
     if (InputFiles.isNpy(uri)) {
       HadoopFiles.write(uri, NpyWriter.toBytes(p.shape(), p.output()), conf);
       if (p.text() != null) {
-        HadoopFiles.write(uri.substring(0, uri.length() - 4) + ".txt", Prediction.textLines(p.text()).getBytes(StandardCharsets.UTF_8), conf);
+        HadoopFiles.write(textFile(uri), Prediction.textLines(p.text()).getBytes(StandardCharsets.UTF_8), conf);
       }
     } else {
       HadoopFiles.write(uri, p.toSafetensors(meta == null ? Map.of() : meta), conf);

@@ -2,6 +2,7 @@ package io.sparkrnn.infer;
 
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.Json;
@@ -19,9 +20,21 @@ public final class Compatibility {
    * normalisation, the model expects its own); with {@code targets}, also mode and loss.
    */
   public static void check(TrainedModel model, Dataset dataset, boolean targets) {
+    check(model, dataset, targets, dataset.uri() + ": ");
+  }
+
+  /**
+   * {@link #check} for one shard file that {@code dataset}'s manifest lists, named on its own: its
+   * values are in the units of that dataset's normalisation just as when the directory is named, so
+   * the same model must be refused on either. The message names the file, then its manifest.
+   */
+  public static void checkShard(TrainedModel model, Dataset dataset, String shard, boolean targets) {
+    check(model, dataset, targets, shard + " (listed in " + dataset.uri() + "/" + Manifest.FILE_NAME + "): ");
+  }
+
+  private static void check(TrainedModel model, Dataset dataset, boolean targets, String where) {
     DatasetSpec s = dataset.spec();
     ModelConfig c = model.config();
-    String where = dataset.uri() + ": ";
     if (s.features() != c.inputSize()) {
       throw new BadInputException(where + "the dataset has F=" + s.features() + " input features, the model "
           + model.source() + " expects input_size F=" + c.inputSize());

@@ -16,7 +16,8 @@ import org.apache.hadoop.conf.Configuration;
  *   <li>{@code .npy}: raw units, float32/float64 {@code [T,B,F]} or {@code [T,F]} (B = 1); normalised
  *       here with the model's statistics.
  *   <li>{@code .safetensors}: a shard as a dataset stores it ({@code x} [T,B,F], optional {@code y},
- *       {@code lengths}), so already in model units: fed as it is.
+ *       {@code lengths}), so already in model units: fed as it is; where its directory's manifest lists
+ *       it, that dataset must fit the model ({@link ShardFiles#readFor}).
  * </ul>
  */
 public final class InputFiles {
@@ -35,7 +36,7 @@ public final class InputFiles {
   public static Batch read(String uri, TrainedModel model, Configuration conf) throws IOException {
     ModelConfig c = model.config();
     if (!isNpy(uri)) {
-      return ShardFiles.read(ShardFiles.readFile(uri, conf), uri, c, false);
+      return ShardFiles.readFor(uri, model, conf, false);
     }
     NpyFiles.FloatArray a = NpyFiles.readFloats(uri, conf);
     int[] s = a.shape();

@@ -1,7 +1,12 @@
 package io.sparkrnn.infer;
 
+import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.FileSystems;
+import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.ShardCodec;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.DType;
 import io.sparkrnn.kernel.io.SafeTensors;
@@ -11,11 +16,14 @@ import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import java.io.IOException;
 import java.util.Arrays;
 import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
 
 /**
- * One shard file read on its own (no manifest), checked against a model: {@code x} F32 [T,B,F],
+ * One shard file read on its own (not as part of a dataset), checked against a model: {@code x} F32 [T,B,F],
  * {@code y} per the model's mode and loss, optional {@code lengths} I32 [B]. The shapes are
  * checked here against the model, with the model named in the message; the rest (dtypes,
  * finiteness, class ids in range, lengths in 1..T, no other tensors) is data-prep's
@@ -31,25 +39,48 @@ public final class ShardFiles {
    * a value passes every check of the file alone. A file outside a dataset (or in a directory whose
    * manifest cannot be read) has only its own checks.
    */
-  public static byte[] readFile(String uri, org.apache.hadoop.conf.Configuration conf) throws java.io.IOException {
-    org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(uri);
-    org.apache.hadoop.fs.Path dir = p.getParent();
-    if (dir != null) {
-      org.apache.hadoop.fs.FileSystem fs = io.sparkrnn.data.FileSystems.get(dir, conf);
-      if (fs.exists(new org.apache.hadoop.fs.Path(dir, io.sparkrnn.data.Manifest.FILE_NAME))) {
-        io.sparkrnn.data.Dataset dataset;
-        try {
-          dataset = io.sparkrnn.data.Dataset.open(dir.toString(), conf);
-        } catch (java.io.IOException | IllegalArgumentException unreadable) {
-          dataset = null;   // not a dataset after all: the file's own checks stand
-        }
-        io.sparkrnn.data.ShardInfo info = dataset == null ? null : dataset.manifest().findShard(p.getName());
-        if (info != null) {
-          return dataset.readChecked(info, conf);
-        }
-      }
+  public static byte[] readFile(String uri, Configuration conf) throws IOException {
+    Listed listed = listed(uri, conf);
+    return listed == null ? HadoopFiles.read(uri, conf) : listed.dataset().readChecked(listed.shard(), conf);
+  }
+
+  /**
+   * A shard file named on its own for a trained model ({@code predict}, {@code generate},
+   * {@code evaluate}): {@link #readFile}, and where its dataset's manifest lists it, that dataset's
+   * F, O, normalisation and vocabulary (with {@code requireTargets}, also mode and loss) must be the
+   * model's, as {@link Compatibility#check} requires of the directory. The shard holds values in its
+   * dataset's units; without this, a model of other units gave numbers in the wrong units, exit 0.
+   */
+  public static Batch readFor(String uri, TrainedModel model, Configuration conf, boolean requireTargets) throws IOException {
+    Listed listed = listed(uri, conf);
+    byte[] bytes;
+    if (listed == null) {
+      bytes = HadoopFiles.read(uri, conf);
+    } else {
+      Compatibility.checkShard(model, listed.dataset(), uri, requireTargets);
+      bytes = listed.dataset().readChecked(listed.shard(), conf);
     }
-    return io.sparkrnn.fs.HadoopFiles.read(uri, conf);
+    return read(bytes, uri, model.config(), requireTargets);
+  }
+
+  /** A shard file and the manifest entry that describes it. */
+  private record Listed(Dataset dataset, ShardInfo shard) {}
+
+  /** The dataset in {@code uri}'s directory whose manifest lists it, or null (no manifest, unreadable, not listed). */
+  private static Listed listed(String uri, Configuration conf) throws IOException {
+    Path p = new Path(uri);
+    Path dir = p.getParent();
+    if (dir == null || !FileSystems.get(dir, conf).exists(new Path(dir, Manifest.FILE_NAME))) {
+      return null;
+    }
+    Dataset dataset;
+    try {
+      dataset = Dataset.open(dir.toString(), conf);
+    } catch (IOException | IllegalArgumentException unreadable) {
+      return null;   // not a dataset after all: the file's own checks stand
+    }
+    ShardInfo info = dataset.manifest().findShard(p.getName());
+    return info == null ? null : new Listed(dataset, info);
   }
 
   /**

@@ -36,6 +36,7 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.ParamSpec;
 import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.ml.RnnModel;
 import io.sparkrnn.model.ModelMetadata;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -46,9 +47,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -147,7 +150,7 @@ class InferenceCommandsTest {
     for (ParamSpec spec : m.params().layout().specs()) {
       Tensor t = g.require(spec.name());
       assertArrayEquals(spec.shape(), t.shape(), "shape of " + spec.name());
-      float[] want = java.util.Arrays.copyOfRange(mean, spec.offset(), spec.offset() + spec.size());
+      float[] want = Arrays.copyOfRange(mean, spec.offset(), spec.offset() + spec.size());
       assertArrayEquals(want, t.floats(), (float) SAME_ENGINE_TOL, "gradient of " + spec.name());
     }
     assertArrayEquals(new int[] {1}, g.require("loss").shape());
@@ -282,6 +285,82 @@ class InferenceCommandsTest {
         "F=1", s(sineModel));
     assertFails(run("evaluate", "--model", s(sineModel), "--data", s(adding)), s(adding), "F=2", "F=1");
     assertFalse(Files.exists(tmp.resolve("x")));
+  }
+
+  /**
+   * A shard named on its own is in the units of its dataset's normalisation, as the directory is: a
+   * user audit found predict on data/ser/shard-00000.safetensors exit 0 with a model that records no
+   * normalisation, where the directory data/ser is refused. The sine dataset is prepped with
+   * --normalize (data()), so a model without statistics must be refused on its shards, naming both;
+   * the same bytes outside any dataset have no manifest to compare with and are read as before.
+   */
+  @Test
+  void aShardNamedOnItsOwnIsCheckedAgainstItsDatasetsNormalisation() throws IOException {
+    ModelConfig gru = new ModelConfig(CellType.GRU, 2, 1, 6, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Path rawModel = tmp.resolve("sine-raw-units.safetensors");
+    Files.write(rawModel, ModelFile.toBytes(Params.initialize(gru, 11), Map.of()));
+    Path shard = sine.resolve("shard-00000.safetensors");
+    Path out = tmp.resolve("raw-units-pred.npy");
+    String both = "the dataset's shards are normalised with input_mean=";
+    String model = "the model was trained on data normalised with nothing (raw units)";
+    assertFails(run("predict", "--model", s(rawModel), "--data", s(shard), "--out", s(out), "--engine", "reference"),
+        s(shard), both, model);
+    assertFails(run("evaluate", "--model", s(rawModel), "--data", s(shard), "--engine", "reference"), s(shard), both, model);
+    assertFails(run("generate", "--model", s(rawModel), "--primer", s(shard), "--steps", "2", "--engine", "reference"),
+        s(shard), both, model);
+    assertFalse(Files.exists(out), "nothing written");
+    // with targets (evaluate) the mode must agree too, as on the directory
+    Dataset ds = Dataset.open(sine.toUri(), new Configuration());
+    Path seq2one = tmp.resolve("sine-seq2one-shard.safetensors");
+    Files.write(seq2one, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2ONE, LossType.MSE),
+        3), ModelMetadata.fromManifest(ds.manifest())));
+    assertFails(run("evaluate", "--model", s(seq2one), "--data", s(shard), "--engine", "reference"), s(shard),
+        "the dataset is seq2seq, mse; the model is seq2one, mse");
+    // the matching model is accepted on the shard, and the unmatched one on a copy with no manifest beside it
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(shard), "--out", s(out), "--engine", "reference").code());
+    Path alone = Files.copy(shard, Files.createDirectories(tmp.resolve("no-manifest")).resolve("shard-00000.safetensors"));
+    Run r = run("predict", "--model", s(rawModel), "--data", s(alone), "--out", s(tmp.resolve("alone-pred.npy")), "--engine",
+        "reference");
+    assertEquals(0, r.code(), "no manifest: nothing says what units the file is in: " + r.err());
+  }
+
+  /**
+   * A file output that names an existing directory is refused before any work, naming the option: a
+   * user audit found evaluate --json DIR score everything, print the table and only then fail with
+   * Hadoop's "must both be directories". Missing parent directories of a file output are created, as
+   * for every output (docs/inference.md).
+   */
+  @Test
+  void aFileOutputThatNamesADirectoryIsRefusedBeforeAnyWork() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("an-existing-dir"));
+    Path shard = sine.resolve("shard-00000.safetensors");
+    Run e = run("evaluate", "--model", s(sineModel), "--data", s(shard), "--json", s(dir), "--engine", "reference");
+    assertFails(e, "--json " + s(dir) + ": is a directory, expected a file name");
+    assertEquals("", e.out(), "refused before scoring: no table");
+    Path npyDir = Files.createDirectories(tmp.resolve("dir-named.npy"));
+    Path stDir = Files.createDirectories(tmp.resolve("dir-named.safetensors"));
+    for (Path d : List.of(npyDir, stDir)) {
+      assertFails(run("predict", "--model", s(sineModel), "--data", s(shard), "--out", s(d), "--engine", "reference"),
+          "--out " + s(d) + ": is a directory, expected a file name");
+      assertFails(run("generate", "--model", s(sineModel), "--primer", s(shard), "--steps", "2", "--out", s(d), "--engine",
+          "reference"), "--out " + s(d) + ": is a directory, expected a file name");
+    }
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(npyDir), "--master", "local[1]"),
+        "--out " + s(npyDir) + ": is a directory, expected a file name");
+    // a text model's predictions to FILE.npy also write FILE.txt: a directory there is refused before the forward too
+    Path textShard = tmp.resolve("text-shard.safetensors");
+    Files.write(textShard, SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {2, 1, 4},
+        new float[] {1, 0, 0, 0, 0, 1, 0, 0}))));
+    Path txtDir = Files.createDirectories(tmp.resolve("text-pred.txt"));
+    Run t = run("predict", "--model", s(textModel), "--data", s(textShard), "--out", s(tmp.resolve("text-pred.npy")),
+        "--engine", "reference");
+    assertFails(t, "--out " + s(tmp.resolve("text-pred.npy")), s(txtDir), "is a directory, expected a file name");
+    assertFalse(Files.exists(tmp.resolve("text-pred.npy")), "nothing written");
+    // missing parents are created, as for predict's and generate's --out
+    Path nested = tmp.resolve("new-parent").resolve("deeper").resolve("e.json");
+    Run ok = run("evaluate", "--model", s(sineModel), "--data", s(shard), "--json", s(nested), "--engine", "reference");
+    assertEquals(0, ok.code(), ok.err());
+    assertTrue(Files.isRegularFile(nested));
   }
 
   // ---- evaluate ----
@@ -522,7 +601,7 @@ class InferenceCommandsTest {
   void trainInitTakesADirectoryThatHoldsTheModel() throws IOException {
     Path saved = tmp.resolve("saved-model");
     Files.createDirectories(saved.resolve("metadata"));
-    Files.writeString(saved.resolve("metadata/part-00000"), "{\"class\":\"io.sparkrnn.ml.RnnModel\"}\n");
+    Files.writeString(saved.resolve("metadata/part-00000"), "{\"class\":\"RnnModel\"}\n");
     Files.copy(sineModel, saved.resolve("model.safetensors"));
     String[] common = {"--data", s(sine), "--cell", "gru", "--num-layers", "2", "--hidden-size", "6", "--steps", "2", "--batch", "8",
         "--checkpoint-every", "0", "--master", "local[1]", "--device", "jvm"};
@@ -535,7 +614,7 @@ class InferenceCommandsTest {
     // and the weights were the given ones: a run from the seed's own initialisation ends elsewhere
     Run seeded = run(concat(concat(new String[] {"train"}, common), "--out", s(tmp.resolve("init-none"))));
     assertEquals(0, seeded.code(), seeded.err());
-    assertFalse(java.util.Arrays.equals(Files.readAllBytes(tmp.resolve("init-none/model.safetensors")),
+    assertFalse(Arrays.equals(Files.readAllBytes(tmp.resolve("init-none/model.safetensors")),
         Files.readAllBytes(tmp.resolve("init-dir/model.safetensors"))), "--init changed nothing");
     Path empty = Files.createDirectories(tmp.resolve("no-model-here"));
     assertFails(run(concat(concat(new String[] {"train"}, common), "--init", s(empty), "--out", s(tmp.resolve("init-empty")))),
@@ -565,7 +644,7 @@ class InferenceCommandsTest {
     assertEquals(0, run(concat(common, "--seed", "7", "--out", s(b))).code());
     assertEquals(0, run(concat(common, "--seed", "8", "--out", s(c))).code());
     assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b), "same seed, same bytes");
-    assertFalse(java.util.Arrays.equals(read(a).require("ids").ints(), read(c).require("ids").ints()), "another seed, other draws");
+    assertFalse(Arrays.equals(read(a).require("ids").ints(), read(c).require("ids").ints()), "another seed, other draws");
     assertTrue(ra.out().startsWith("abcab"), "text to stdout: " + ra.out());
   }
 
@@ -621,7 +700,7 @@ class InferenceCommandsTest {
         "--sampler", "softmax", "--temperature", "2", "--seed", "5", "--out", s(out)).code());
     int[] ids = read(out).require("ids").ints();
     assertEquals(4000, ids.length);
-    double share = java.util.Arrays.stream(ids).filter(id -> id == 1).count() / 4000.0;
+    double share = Arrays.stream(ids).filter(id -> id == 1).count() / 4000.0;
     assertEquals(Math.sqrt(3) / (1 + Math.sqrt(3)), share, 0.03, "share of b at τ = 2");
   }
 
@@ -677,7 +756,7 @@ class InferenceCommandsTest {
     SafeTensorsFile exported = read(dir.resolve("model.safetensors"));
     assertFalse(exported.metadata().containsKey("data_crc32c"), exported.metadata().toString());
     // as a tool that fine-tunes and saves new weights under the copied metadata of one of our files leaves it: a stale value
-    byte[] bytes = io.sparkrnn.kernel.io.SafeTensors.toBytes(exported.metadata(), exported.tensors().values());
+    byte[] bytes = SafeTensors.toBytes(exported.metadata(), exported.tensors().values());
     bytes[bytes.length - 4] ^= 1;   // the last weight's lowest mantissa bit
     Path resaved = tmp.resolve("resaved-by-torch.safetensors");
     Files.write(resaved, bytes);
@@ -692,8 +771,8 @@ class InferenceCommandsTest {
     Files.createDirectories(weights.getParent());
     assertEquals(0, run("export", "--model", s(sineModel), "--out", s(weights)).code());
     Path json = tmp.resolve("as-file").resolve("sine-gru.json");
-    assertTrue(Files.exists(weights) && Files.exists(json), "written: " + java.util.Arrays.toString(weights.getParent().toFile().list()));
-    assertEquals(2, java.util.Objects.requireNonNull(weights.getParent().toFile().list()).length, "and nothing else");
+    assertTrue(Files.exists(weights) && Files.exists(json), "written: " + Arrays.toString(weights.getParent().toFile().list()));
+    assertEquals(2, Objects.requireNonNull(weights.getParent().toFile().list()).length, "and nothing else");
     assertEquals("GRU", Json.parseObject(Files.readString(json)).get("torch_class"));
     Path back = tmp.resolve("as-file-back.safetensors");
     assertEquals(0, run("import", "--torch", s(weights), "--config", s(json), "--out", s(back)).code());
@@ -703,7 +782,7 @@ class InferenceCommandsTest {
     Files.createDirectories(upper.getParent());
     assertEquals(0, run("export", "--model", s(sineModel), "--out", s(upper)).code());
     assertTrue(Files.isRegularFile(upper) && Files.isRegularFile(upper.resolveSibling("GRU.json")),
-        "written: " + java.util.Arrays.toString(upper.getParent().toFile().list()));
+        "written: " + Arrays.toString(upper.getParent().toFile().list()));
   }
 
   @Test
@@ -800,7 +879,7 @@ class InferenceCommandsTest {
   }
 
   static String[] concat(String[] a, String... b) {
-    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    String[] r = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, r, a.length, b.length);
     return r;
   }

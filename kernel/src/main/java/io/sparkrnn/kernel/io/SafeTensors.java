@@ -69,8 +69,9 @@ public final class SafeTensors {
       crc.update(bytes, (int) dataStart, (int) (bytes.length - dataStart));
       String found = hex(crc.getValue());
       if (!found.equals(recorded)) {
+        // neither value is quoted, as for shards (Dataset): both come from a file that failed its check
         throw new BadInputException(source + ": the tensors' bytes do not match the CRC32C the file recorded (__metadata__ "
-            + DATA_CRC32C + " " + recorded + ", the bytes give " + found + "): the file was damaged after it was written;"
+            + DATA_CRC32C + "): the file was damaged after it was written;"
             + " restore it from a copy, or write it again (a file another tool wrote with this metadata copied carries a"
             + " stale value: remove " + DATA_CRC32C + " from its metadata, or bring it in through spark-rnn import)");
       }

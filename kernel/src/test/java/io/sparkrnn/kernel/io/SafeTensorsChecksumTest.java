@@ -50,6 +50,12 @@ class SafeTensorsChecksumTest {
       BadInputException e = assertThrows(BadInputException.class, () -> SafeTensors.read(damaged, "runs/a/model.safetensors"));
       assertTrue(e.getMessage().startsWith("runs/a/model.safetensors: the tensors' bytes do not match the CRC32C"), e.getMessage());
       assertTrue(e.getMessage().contains("__metadata__ data_crc32c"), e.getMessage());
+      // docs/cluster.md: errors never quote what was read from a file that failed its checks, nor the CRC32C found
+      String recorded = SafeTensors.read(file, "m").metadata().get("data_crc32c");
+      CRC32C found = new CRC32C();
+      found.update(damaged, dataStart(damaged), damaged.length - dataStart(damaged));
+      assertFalse(e.getMessage().contains(recorded), e.getMessage());
+      assertFalse(e.getMessage().contains(String.format("%08x", found.getValue())), e.getMessage());
       // a file from another writer (import) is read unchecked: a tool may save new tensors under copied metadata
       assertEquals(2, SafeTensors.read(damaged, "pt.safetensors", false).tensors().size());
     }

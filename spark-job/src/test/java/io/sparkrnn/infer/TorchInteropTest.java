@@ -384,6 +384,10 @@ class TorchInteropTest {
     // the settings PyTorch's defaults give are accepted
     TorchInterop.importModel(file, "t", config(", \"bias\": true, \"nonlinearity\": \"tanh\", \"bidirectional\": false,"
         + " \"proj_size\": 0, \"batch_first\": false"), "c.json", null, null);
+    // export writes the version as the string "1"; a configuration written by hand may give the number (docs/inference.md)
+    for (String version : List.of("\"1\"", "1")) {
+      TorchInterop.importModel(file, "t", config(", \"spark_rnn_format_version\": " + version), "c.json", null, null);
+    }
     BadInputException noMode = assertThrows(BadInputException.class, () -> TorchInterop.importModel(file, "t",
         config("").replace(" \"mode\": \"seq2seq\",", ""), "c.json", null, null));
     assertTrue(noMode.getMessage().contains("missing key 'mode' (or give --mode)"), noMode.getMessage());

@@ -4,6 +4,7 @@ import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.DeviceInfo;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
@@ -14,9 +15,15 @@ public final class DevicesCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    System.out.println("Devices Aparapi can use on this machine:");
-    for (DeviceInfo d : Devices.list()) {
+    // Aparapi's Java thread pool is left out: spark-rnn never runs a kernel there (a fallback to it is
+    // refused or warned of, never silent), and --device jvm is the JVM engine, not that pool
+    List<DeviceInfo> openCl = Devices.list().stream().filter(DeviceInfo::openCL).toList();
+    System.out.println("OpenCL devices on this machine (for --device gpu and cpu-opencl):");
+    for (DeviceInfo d : openCl) {
       System.out.println("  " + d.tableRow());
+    }
+    if (openCl.isEmpty()) {
+      System.out.println("  none: no OpenCL driver is registered in /etc/OpenCL/vendors/ (a CPU one: apt-get install pocl-opencl-icd)");
     }
     System.out.println();
     for (DeviceChoice c : DeviceChoice.values()) {

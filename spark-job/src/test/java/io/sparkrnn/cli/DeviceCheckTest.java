@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.cli.InferenceCommandsTest.Run;
 import io.sparkrnn.data.Prep;
@@ -173,5 +174,25 @@ class DeviceCheckTest {
     assertDoesNotThrow(() -> SparkSetup.requireDevice("kernel", missing, "spark://127.0.0.1:7077"));
     assertThrows(DeviceUnavailableException.class, () -> SparkSetup.requireDevice("kernel", missing, "local-cluster[2,1,1024]"));
     assertThrows(BadInputException.class, () -> SparkSetup.requireDevice("kernel", "gpuu", "spark://127.0.0.1:7077"));
+  }
+
+  /**
+   * {@code devices} lists the OpenCL devices (PoCL's CPU here, as SPARKRNN_REQUIRE_OPENCL=1 demands)
+   * and what each --device resolves to, but not Aparapi's Java thread pool: spark-rnn never runs a
+   * kernel there, and listing it beside --device jvm (the JVM engine) read as if it did (a user audit).
+   */
+  @Test
+  void devicesListsTheOpenClDevicesAndNotAparapisThreadPool() {
+    Run r = run("devices");
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("Java Thread Pool"), r.out());
+    boolean requireOpenCl = "1".equals(System.getenv("SPARKRNN_REQUIRE_OPENCL"));
+    long openCl = Devices.list().stream().filter(d -> d.openCL()).count();
+    assertTrue(openCl > 0 || !requireOpenCl, "SPARKRNN_REQUIRE_OPENCL=1 but Aparapi finds no OpenCL device: " + Devices.list());
+    Devices.list().stream().filter(d -> d.openCL()).forEach(d -> assertTrue(r.out().contains(d.tableRow()), r.out()));
+    assertEquals(openCl == 0, r.out().contains("none: no OpenCL driver"), r.out());
+    for (DeviceChoice c : DeviceChoice.values()) {
+      assertTrue(r.out().contains("--device " + c.id()), r.out());
+    }
   }
 }

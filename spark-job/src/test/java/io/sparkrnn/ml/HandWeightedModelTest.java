@@ -181,6 +181,102 @@ class HandWeightedModelTest {
     assertFalse(out.get(0).getBoolean(out.get(0).fieldIndex("forecast")));
   }
 
+  /**
+   * An RNN with F = H = O = 4, W_ih = W_head = I and every other weight 0, trained (its metadata says) on data of
+   * per-feature mean (10, 5, 0, 20) and std (2, 1, 4, 8): h_t = tanh(z_t) with no recurrence, so raw output o is
+   * mean_o + std_o · tanh((x_o − mean_o) / std_o), each feature with its own statistics.
+   */
+  static final double[] MEAN4 = {10, 5, 0, 20};
+  static final double[] STD4 = {2, 1, 4, 8};
+
+  static RnnModel identity4() {
+    Params p = Params.zeros(new ModelConfig(CellType.RNN, 1, 4, 4, 4, Mode.SEQ2SEQ, LossType.MSE));
+    float[] eye = new float[16];
+    for (int i = 0; i < 4; i++) {
+      eye[i * 4 + i] = 1f;
+    }
+    p.set(ParamLayout.weightIhName(0), eye);
+    p.set(ParamLayout.HEAD_WEIGHT, eye.clone());
+    String stats = "[10.0,5.0,0.0,20.0]";
+    String std = "[2.0,1.0,4.0,8.0]";
+    return new RnnModel(ModelFile.toBytes(p, Map.of("normalization", "{\"input_mean\":" + stats + ",\"input_std\":" + std
+        + ",\"target_mean\":" + stats + ",\"target_std\":" + std + "}")));
+  }
+
+  /** identity4's raw outputs for raw inputs x: mean_o + std_o · tanh((x_o − mean_o) / std_o). */
+  static double[] identity4ByHand(double... x) {
+    double[] y = new double[4];
+    for (int o = 0; o < 4; o++) {
+      y[o] = MEAN4[o] + STD4[o] * Math.tanh((x[o] - MEAN4[o]) / STD4[o]);
+    }
+    return y;
+  }
+
+  @Test
+  void inputColumnsOfMixedWidthsAreTheFeaturesInOrderEachWithItsOwnStatisticsAlsoOnForecastRows() {
+    // docs/ml.md: inputCols are numbers (one feature) or arrays (their values), in order, together the F features; a
+    // forecast row's input columns hold the previous row's prediction, split back over the columns as the column's type
+    // holds it. inputCols (a array<float>[2], b double, c array<float>[1]): features a0 a1 b c0 = 0, 1, 2, 3
+    StructType schema = new StructType(new StructField[] {
+        DataTypes.createStructField("k", DataTypes.StringType, false),
+        DataTypes.createStructField("t", DataTypes.IntegerType, false),
+        DataTypes.createStructField("a", DataTypes.createArrayType(DataTypes.FloatType, false), false),
+        DataTypes.createStructField("b", DataTypes.DoubleType, false),
+        DataTypes.createStructField("c", DataTypes.createArrayType(DataTypes.FloatType, false), false)});
+    List<Row> rows = List.of(RowFactory.create("a", 1, List.of(12f, 4f), 2.0, List.of(24f)),
+        RowFactory.create("a", 2, List.of(9f, 6f), -3.0, List.of(12f)));
+    List<Row> out = sorted(identity4().setKeyCols("k").setOrderCol("t").setInputCols("a", "b", "c").setForecastSteps(1)
+        .transform(spark.createDataFrame(rows, schema)));
+    assertEquals(3, out.size(), "2 rows and 1 forecast row");
+    double[] p1 = identity4ByHand(12, 4, 2, 24);
+    double[] p2 = identity4ByHand(9, 6, -3, 12);
+    assertArrayEquals(p1, out.get(0).<Double>getList(5).stream().mapToDouble(Double::doubleValue).toArray(), FLOAT32_ABS_TOL);
+    assertArrayEquals(p2, out.get(1).<Double>getList(5).stream().mapToDouble(Double::doubleValue).toArray(), FLOAT32_ABS_TOL);
+    Row f = out.get(2);
+    assertEquals(3, f.getInt(1), "the last time + 1");
+    assertTrue(f.getBoolean(f.fieldIndex("forecast")));
+    // the fed-back inputs: (p2_0, p2_1) in a, as floats; p2_2 in b; (p2_3) in c, as a float
+    List<Float> a = f.getList(2);
+    assertEquals(2, a.size());
+    assertEquals((float) p2[0], a.get(0), 1e-4f, "a[0] of " + f);
+    assertEquals((float) p2[1], a.get(1), 1e-4f, "a[1] of " + f);
+    assertEquals(p2[2], f.getDouble(3), FLOAT32_ABS_TOL, "b of " + f);
+    List<Float> c = f.getList(4);
+    assertEquals(1, c.size());
+    assertEquals((float) p2[3], c.get(0), 1e-4f, "c[0] of " + f);
+    assertArrayEquals(identity4ByHand(p2), f.<Double>getList(5).stream().mapToDouble(Double::doubleValue).toArray(),
+        FLOAT32_ABS_TOL, "the forecast: the model's output for the fed-back inputs");
+  }
+
+  @Test
+  void aKeyThatCannotForecastDoesNotLendItsStateToTheNextKeysForecast() {
+    // docs/ml.md, Forecasting: with a floating order column a key of one row has no spacing and gets no forecast rows; the
+    // others forecast from their own final state. One shuffle partition, so both keys are scored in one task, one batch.
+    StructType schema = new StructType(new StructField[] {
+        DataTypes.createStructField("k", DataTypes.StringType, false),
+        DataTypes.createStructField("t", DataTypes.DoubleType, false),
+        DataTypes.createStructField("x", DataTypes.DoubleType, true)});
+    Dataset<Row> t = spark.createDataFrame(List.of(RowFactory.create("a", 1.0, 16.0), RowFactory.create("b", 1.0, 10.0),
+        RowFactory.create("b", 2.0, 12.0)), schema);
+    String partitions = spark.conf().get("spark.sql.shuffle.partitions");
+    spark.conf().set("spark.sql.shuffle.partitions", "1");
+    try {
+      List<Row> out = new ArrayList<>(rnn(Mode.SEQ2SEQ).setForecastSteps(1).transform(t).collectAsList());
+      out.sort(Comparator.comparing((Row r) -> r.getString(0)).thenComparing(r -> r.getDouble(1)));
+      assertEquals(4, out.size(), "a: 1 row, no forecast; b: 2 rows and 1 forecast row: " + out);
+      // key b: z 0, 1: h1 = tanh(0) = 0, h2 = tanh(1); forecast input p2 = 10 + 2 h2, z3 = (p2 − 10)/2 = h2
+      double h2 = Math.tanh(1);
+      double h3 = Math.tanh(h2 + 0.5 * h2);
+      Row f = out.get(3);
+      assertTrue(f.getBoolean(f.fieldIndex("forecast")), f.toString());
+      assertEquals("b", f.getString(0));
+      assertEquals(3.0, f.getDouble(1), 0.0, "b's last time + its spacing 1");
+      assertEquals(10 + 2 * h3, prediction(f, 0), FLOAT32_ABS_TOL, "b's forecast from b's own state, not a's");
+    } finally {
+      spark.conf().set("spark.sql.shuffle.partitions", partitions);
+    }
+  }
+
   @Test
   void seq2oneWindowsStartEveryStrideRowsAndAKeyOfExactlyTRowsGivesOneWindow() {
     // docs/ml.md: windows of T rows start at a key's rows 0, S, 2S, ...; T = 3, S = 2: key a's 6 rows (t 0..5) give the

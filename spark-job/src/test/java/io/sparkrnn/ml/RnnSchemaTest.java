@@ -14,6 +14,7 @@ import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import java.util.Arrays;
 import java.util.Map;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.sql.types.DataType;
@@ -55,7 +56,7 @@ class RnnSchemaTest {
     StructType out = model(1, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY).setKeyCols("k").setOrderCol("t").setInputCols("x")
         .transformSchema(table(DataTypes.LongType));
     // docs/ml.md: prediction array<double> (logits), probability array<double>, predictedClass an int
-    assertEquals("[k, t, x, site, prediction, probability, predictedClass]", java.util.Arrays.toString(out.fieldNames()));
+    assertEquals("[k, t, x, site, prediction, probability, predictedClass]", Arrays.toString(out.fieldNames()));
     assertEquals(PREDICTION, out.apply("prediction").dataType());
     assertEquals(PREDICTION, out.apply("probability").dataType());
     assertEquals(DataTypes.IntegerType, out.apply("predictedClass").dataType());
@@ -65,7 +66,7 @@ class RnnSchemaTest {
   void seq2oneOutputIsTheKeysTheWindowsLastTimeAndTheOutputs() {
     StructType out = model(1, 1, Mode.SEQ2ONE, LossType.MSE).setKeyCols("k").setOrderCol("t").setInputCols("x").setSteps(3)
         .transformSchema(table(DataTypes.LongType));
-    assertEquals("[k, t, prediction]", java.util.Arrays.toString(out.fieldNames()), "docs/ml.md: key columns, order, outputs");
+    assertEquals("[k, t, prediction]", Arrays.toString(out.fieldNames()), "docs/ml.md: key columns, order, outputs");
   }
 
   @Test
@@ -78,7 +79,7 @@ class RnnSchemaTest {
     assertTrue(out.apply("x").nullable(), "input: null where its type cannot hold the forecast");
     assertTrue(out.apply("site").nullable(), "a column nothing forecasts is null on forecast rows");
     assertEquals(DataTypes.BooleanType, out.apply("forecast").dataType());
-    assertEquals("[k, t, x, site, prediction, forecast]", java.util.Arrays.toString(out.fieldNames()));
+    assertEquals("[k, t, x, site, prediction, forecast]", Arrays.toString(out.fieldNames()));
   }
 
   @Test
@@ -96,6 +97,27 @@ class RnnSchemaTest {
         "decimal(10,0)");
     assertRefused(() -> regression().transformSchema(table(DataTypes.StringType)), "orderCol column 't' is string",
         "expected a timestamp, date, integer or floating column");
+  }
+
+  @Test
+  void anInputArrayOfNonNumbersIsRefusedAndAnUnsetOrderColIsNamed() {
+    // docs/ml.md: inputCols are numbers, arrays of numbers or ML Vectors; an array of strings is none of them
+    StructType words = table(DataTypes.LongType).add("w", DataTypes.createArrayType(DataTypes.StringType));
+    assertRefused(() -> regression().setInputCols("w").transformSchema(words), "inputCols column 'w' is array<string>",
+        "expected a number, an array of numbers or an ML Vector");
+    StructType numbers = table(DataTypes.LongType).add("v", DataTypes.createArrayType(DataTypes.IntegerType));
+    regression().setInputCols("v").transformSchema(numbers);   // an array of any numbers is accepted
+    // orderCol has no default: a model without it says to set it, not that a column 'null' is missing
+    assertRefused(() -> model(1, 1, Mode.SEQ2SEQ, LossType.MSE).setKeyCols("k").setInputCols("x")
+        .transformSchema(table(DataTypes.LongType)), "orderCol is not set", "setOrderCol");
+  }
+
+  @Test
+  void theEstimatorRefusesANonNumericRegressionTargetNamingIt() {
+    // docs/ml.md: regression targets are numeric columns; a string target is refused before any job
+    StructType schema = table(DataTypes.LongType).add("y", DataTypes.StringType);
+    assertRefused(() -> new RnnEstimator().setKeyCols("k").setOrderCol("t").setInputCols("x").setSteps(3).setTargetCols("y")
+        .transformSchema(schema), "RnnEstimator: targetCols column 'y' is string", "a numeric column");
   }
 
   @Test

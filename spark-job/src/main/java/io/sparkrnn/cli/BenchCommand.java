@@ -271,12 +271,30 @@ public final class BenchCommand implements Callable<Integer> {
       return 0;
     }
     if (shardCache) {
-      if (runs < 1 || cacheSequences < batch || cacheShardBatch < 1 || !(cacheRatio > 1) || sparkSteps <= sparkWarmup + 1) {
-        throw new BadInputException("--shard-cache: --runs must be ≥ 1, --cache-sequences ≥ --batch, --cache-shard-batch ≥ 1,"
-            + " --cache-ratio > 1 and --spark-steps > --spark-warmup + 1");
+      // each rule broken named with its value (the message listed every rule)
+      List<String> broken = new ArrayList<>();
+      if (runs < 1) {
+        broken.add("--runs must be ≥ 1, found " + runs);
       }
-      if (!master.startsWith("local")) {
-        throw new BadInputException("--shard-cache: --master must be a local master (its fully cached run preloads this JVM)");
+      if (cacheSequences < batch) {
+        broken.add("--cache-sequences must be ≥ --batch (" + batch + "), found " + cacheSequences);
+      }
+      if (cacheShardBatch < 1) {
+        broken.add("--cache-shard-batch must be ≥ 1, found " + cacheShardBatch);
+      }
+      if (!(cacheRatio > 1)) {
+        broken.add("--cache-ratio must be > 1, found " + cacheRatio);
+      }
+      if (sparkSteps <= sparkWarmup + 1) {
+        broken.add("--spark-steps must be > --spark-warmup + 1 (" + (sparkWarmup + 1) + "), found " + sparkSteps);
+      }
+      if (!broken.isEmpty()) {
+        throw new BadInputException("--shard-cache: " + String.join("; ", broken));
+      }
+      // local-cluster's executors are other JVMs: the fully cached run preloads this one
+      if (!master.startsWith("local") || master.startsWith("local-cluster")) {
+        throw new BadInputException("--shard-cache: --master must be local, local[N] or local[*] (its fully cached run preloads"
+            + " this JVM), found " + master);
       }
       Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-cache");
       CellType cell = CellType.parse(cells != null ? cells.get(0).trim() : "lstm");

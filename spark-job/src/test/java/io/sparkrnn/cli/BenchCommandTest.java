@@ -309,6 +309,11 @@ class BenchCommandTest {
             "--virtual-partitions: must be at most --batch (64", "found 65"},
         {new String[] {"--shape", "lstm:1:8:3:4", "--virtual-partitions", "4"},
             "--virtual-partitions: must be at most the batch B = 3 of --shape 'lstm:1:8:3:4'", "found 4"},
+        // --shard-cache: the rule broken named with its value, and local-cluster's executors (other JVMs) refused
+        // before its dataset is written, not after a minute with a stack trace (a user audit)
+        {new String[] {"--shard-cache", "--cache-ratio", "0.5"}, "--shard-cache: --cache-ratio must be > 1, found 0.5"},
+        {new String[] {"--shard-cache", "--master", "local-cluster[2,1,1024]"},
+            "--shard-cache: --master must be local, local[N] or local[*]", "found local-cluster[2,1,1024]"},
     };
     for (Object[] c : cases) {
       String[] own = (String[]) c[0];

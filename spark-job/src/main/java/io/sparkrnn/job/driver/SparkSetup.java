@@ -66,6 +66,17 @@ public final class SparkSetup {
               + max + (g <= 2 ? " (local[*] runs one per core, " + Runtime.getRuntime().availableProcessors() + " here)" : ""));
         }
       }
+      if (local.group(6) != null) {
+        // Spark refuses it only once its context starts, with a stack trace: "Asked to launch cluster with 512 MiB/worker
+        // but requested 1024 MiB/executor"
+        long perWorker = Long.parseLong(local.group(6));
+        long executorMb = new SparkConf().getSizeAsMb("spark.executor.memory", "1g");
+        if (perWorker < executorMb) {
+          throw new BadInputException("--master " + master + ": " + perWorker + " MiB per worker is less than an executor's "
+              + executorMb + " MiB (spark.executor.memory, default 1g): give at least " + executorMb
+              + ", or a smaller -Dspark.executor.memory in SPARK_RNN_JAVA_OPTS");
+        }
+      }
       return;
     }
     for (org.apache.spark.scheduler.ExternalClusterManager m
@@ -75,7 +86,8 @@ public final class SparkSetup {
       }
     }
     throw new BadInputException("--master " + master + ": not a master URL Spark accepts (expected local, local[N], "
-        + "local[*], spark://HOST:PORT, or yarn and k8s://https://HOST:PORT where their Spark modules are on the class path)");
+        + "local[*], local-cluster[N,C,M], spark://HOST:PORT, or yarn and k8s://https://HOST:PORT where their Spark modules are"
+        + " on the class path)");
   }
 
   /**

@@ -45,4 +45,19 @@ class SparkSetupTest {
           e.getMessage());
     }
   }
+
+  /**
+   * local-cluster[N,C,M]: M MiB per worker must hold an executor (spark.executor.memory, 1g = 1024
+   * MiB by default), which Spark checked only once its context started, with a stack trace (a user
+   * audit); a master Spark does not know lists local-cluster among those it does.
+   */
+  @Test
+  void aLocalClusterWorkerSmallerThanAnExecutorIsRefusedBeforeSparkStarts() {
+    SparkSetup.requireKnownMaster("local-cluster[2,1,1024]");
+    BadInputException e = assertThrows(BadInputException.class, () -> SparkSetup.requireKnownMaster("local-cluster[2,1,1023]"));
+    assertTrue(e.getMessage().startsWith("--master local-cluster[2,1,1023]: 1023 MiB per worker is less than an executor's 1024 MiB"),
+        e.getMessage());
+    BadInputException unknown = assertThrows(BadInputException.class, () -> SparkSetup.requireKnownMaster("local-cluster[2,1]"));
+    assertTrue(unknown.getMessage().contains("local-cluster[N,C,M]"), unknown.getMessage());
+  }
 }

@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.job.JvmShutdown;
 import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -189,7 +190,7 @@ public final class Main implements Runnable {
    * Spark task wrapped in a SparkException. Anything else is a bug: print the stack trace, exit 1.
    */
   static int reportError(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
-    if (shuttingDown()) {
+    if (JvmShutdown.inProgress()) {
       // Ctrl-C or SIGTERM: Spark's shutdown hook stopped the context under the command, which then
       // fails on it ("Cannot call methods on a stopped SparkContext"): not a bug, so no stack trace
       reportStop(cl.getErr(), parsed.subcommand() == null ? "spark-rnn" : parsed.subcommand().commandSpec().name());
@@ -222,17 +223,6 @@ public final class Main implements Runnable {
     return 2;
   }
 
-  /** Whether the JVM has begun to shut down: a hook can no longer be added then. */
-  static boolean shuttingDown() {
-    Thread probe = new Thread(() -> { });
-    try {
-      Runtime.getRuntime().addShutdownHook(probe);
-    } catch (IllegalStateException e) {
-      return true;
-    }
-    Runtime.getRuntime().removeShutdownHook(probe);
-    return false;
-  }
 
   /** The first exception in the cause chain that reports bad input, or null. */
   static Throwable userError(Throwable e) {

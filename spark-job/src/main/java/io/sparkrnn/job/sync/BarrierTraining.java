@@ -1,5 +1,6 @@
 package io.sparkrnn.job.sync;
 
+import io.sparkrnn.job.JvmShutdown;
 import io.sparkrnn.job.executor.CombineTree;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.job.executor.GradientTask;
@@ -154,10 +155,12 @@ public final class BarrierTraining {
    * {@code runJob} as an InterruptedException with the thread's flag cleared and the job still
    * running, so the flag is set again here for the caller and whoever runs after it; a stopped
    * SparkContext fails its jobs with a plain SparkException ("cancelled because SparkContext was
-   * shut down"), hence {@code stopped}.
+   * shut down"), hence {@code stopped}; and a JVM shutting down (Ctrl-C, SIGTERM) is a stop.
    */
   public static boolean cancelled(Throwable failure, boolean stopped) {
-    if (stopped || Thread.currentThread().isInterrupted()) {
+    // a JVM shutting down stops the executors (local-cluster's too) before its SparkContext says it is stopped:
+    // running the segment again then only printed a retry line after the "stopped:" one
+    if (stopped || Thread.currentThread().isInterrupted() || JvmShutdown.inProgress()) {
       return true;
     }
     for (Throwable t = failure; t != null; t = t.getCause()) {

@@ -725,8 +725,14 @@ public final class GradientExchange {
         }
         r.arrive(partition, host, port);
         if (!r.await(System.nanoTime() + stepTimeoutMillis * 1_000_000L)) {
-          LOG.warn("gradient exchange: segment {} (stage attempt {}): partitions {} never joined within {} s; failing the segment",
-              segmentId, attempt, r.missing(), stepTimeoutMillis / 1000);
+          if (r.ended()) {
+            // the segment ended first (a task failed, the driver is stopping): no wait timed out, nothing to warn of
+            LOG.debug("gradient exchange: segment {} (stage attempt {}) ended before partitions {} joined", segmentId, attempt,
+                r.missing());
+          } else {
+            LOG.warn("gradient exchange: segment {} (stage attempt {}): partitions {} never joined within {} s; failing the segment",
+                segmentId, attempt, r.missing(), stepTimeoutMillis / 1000);
+          }
           return;
         }
         Codec reply = Codec.writer(64 + 32 * segment.partitions()).putInt(segment.partitions());
@@ -865,6 +871,11 @@ public final class GradientExchange {
     synchronized void fail() {
       failed = true;
       notifyAll();
+    }
+
+    /** Whether {@link #fail} ended the wait (not its deadline). */
+    synchronized boolean ended() {
+      return failed;
     }
 
     /** Waits until all P have arrived; false at the deadline or when the segment ended. */

@@ -2,6 +2,8 @@ package io.sparkrnn.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.io.SafeTensors;
@@ -140,5 +142,27 @@ class GradOutputTest {
     InferenceCommandsTest.assertFails(InferenceCommandsTest.run("grad", "--weights", model.toString(), "--data", data.toString(),
         "--out", out.toString()), "empty-shard.safetensors");
     assertEquals(false, Files.exists(out), "nothing written");
+  }
+
+  /**
+   * grad prints "loss L (mean over N terms, ENGINE); gradients of K tensors written to OUT": for the
+   * one-layer RNN of the hand-worked test K = 6 (rnn.weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0,
+   * head.weight, head.bias), N = T·B·O = 2; and a shard without targets y is refused: the loss needs them.
+   */
+  @Test
+  void gradPrintsTheTermAndTensorCountsAndRefusesAShardWithoutTargets() throws IOException {
+    ModelConfig rnn = new ModelConfig(CellType.RNN, 1, 1, 1, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Path model = Files.write(tmp.resolve("count.safetensors"), ModelFile.toBytes(Params.zeros(rnn), Map.of()));
+    Path data = shard(tmp.resolve("count-shard.safetensors"), 2, 1, new float[] {0.3f, -0.7f}, new float[] {1f, 2f});
+    Path out = tmp.resolve("count-grad.safetensors");
+    InferenceCommandsTest.Run r = grad(model, data, out);
+    assertTrue(r.out().contains("(mean over 2 terms, "), r.out());
+    assertTrue(r.out().contains("; gradients of 6 tensors written to " + out), r.out());
+    Path noY = Files.write(tmp.resolve("no-y.safetensors"), SafeTensors.toBytes(Map.of(),
+        List.of(Tensor.ofFloats("x", new int[] {2, 1, 1}, new float[] {0.3f, -0.7f}))));
+    Path out2 = tmp.resolve("no-y-grad.safetensors");
+    InferenceCommandsTest.assertFails(InferenceCommandsTest.run("grad", "--weights", model.toString(), "--data", noY.toString(),
+        "--out", out2.toString()), "no-y.safetensors", "no tensor 'y'");
+    assertFalse(Files.exists(out2), "nothing written");
   }
 }

@@ -36,7 +36,6 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.ParamSpec;
 import io.sparkrnn.kernel.model.Params;
-import io.sparkrnn.ml.RnnModel;
 import io.sparkrnn.model.ModelMetadata;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -601,7 +600,7 @@ class InferenceCommandsTest {
   void trainInitTakesADirectoryThatHoldsTheModel() throws IOException {
     Path saved = tmp.resolve("saved-model");
     Files.createDirectories(saved.resolve("metadata"));
-    Files.writeString(saved.resolve("metadata/part-00000"), "{\"class\":\"RnnModel\"}\n");
+    Files.writeString(saved.resolve("metadata/part-00000"), "{\"class\":\"io.sparkrnn.ml.RnnModel\"}\n");
     Files.copy(sineModel, saved.resolve("model.safetensors"));
     String[] common = {"--data", s(sine), "--cell", "gru", "--num-layers", "2", "--hidden-size", "6", "--steps", "2", "--batch", "8",
         "--checkpoint-every", "0", "--master", "local[1]", "--device", "jvm"};
@@ -839,6 +838,176 @@ class InferenceCommandsTest {
     Files.write(noMeta, SafeTensors.toBytes(Map.of(), good.values()));
     assertFails(run("import", "--torch", s(noMeta), "--infer", "--out", s(out)), "--mode", "--loss");
     assertFalse(Files.exists(out), "nothing written");
+  }
+
+  // ---- what generate prints and writes, on hand-weighted models ----
+
+  /** RNN, F = H = O = 1, no normalisation: h_t = tanh(x_t) (W_ih = 1, W_hh = 0, biases 0), y_t = h_t (head 1, 0). */
+  static Path tanhEchoModel() throws IOException {
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 1, 1, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Params p = Params.zeros(c);
+    p.set("rnn.weight_ih_l0", new float[] {1});
+    p.set(ParamLayout.HEAD_WEIGHT, new float[] {1});
+    Path model = tmp.resolve("tanh-echo.safetensors");
+    Files.write(model, ModelFile.toBytes(p, Map.of()));
+    return model;
+  }
+
+  /**
+   * docs/inference.md: output step 0 is the model's output at the primer's last step and each next
+   * step feeds the previous output back; continuous models print one CSV line per step (b-major, o
+   * fastest), and --out FILE.npy holds output [N,B,O]. With y = tanh(x) and W_hh = 0, sequence b's
+   * step n is tanh applied n + 1 times to its primer's last value: primers 0.5 and −1 (B = 2, T = 1).
+   */
+  @Test
+  void generatePrintsOneCsvLinePerStepAndWritesOutputNBO() throws IOException {
+    Path model = tanhEchoModel();
+    Path primer = Files.write(tmp.resolve("two-primers.npy"), NpyWriter.toBytes(new int[] {1, 2, 1}, new float[] {0.5f, -1f}));
+    int N = 3;
+    double[][] want = new double[N][2];   // [n][b]
+    double[] v = {0.5, -1};
+    for (int n = 0; n < N; n++) {
+      for (int b = 0; b < 2; b++) {
+        v[b] = Math.tanh(v[b]);
+        want[n][b] = v[b];
+      }
+    }
+    Run r = run("generate", "--model", s(model), "--primer", s(primer), "--steps", "3", "--engine", "reference");
+    assertEquals(0, r.code(), r.err());
+    List<String> lines = r.out().strip().lines().toList();
+    assertEquals(N, lines.size(), r.out());
+    for (int n = 0; n < N; n++) {
+      String[] cells = lines.get(n).split(",");
+      assertEquals(2, cells.length, "B·O = 2 values on line " + n + ": " + lines.get(n));
+      for (int b = 0; b < 2; b++) {
+        assertEquals(want[n][b], Double.parseDouble(cells[b]), 1e-6, "step " + n + ", sequence " + b);
+      }
+    }
+    Path npy = tmp.resolve("tanh-echo-out.npy");
+    Run w = run("generate", "--model", s(model), "--primer", s(primer), "--steps", "3", "--engine", "reference", "--out", s(npy));
+    assertEquals(0, w.code(), w.err());
+    assertEquals("generated 3 steps for 2 sequences into " + npy, w.out().strip());
+    NpyFiles.FloatArray a = NpyFiles.readFloats(npy.toString(), new Configuration());
+    assertArrayEquals(new int[] {N, 2, 1}, a.shape(), "[N,B,O]");
+    for (int n = 0; n < N; n++) {
+      for (int b = 0; b < 2; b++) {
+        assertEquals(want[n][b], a.data()[n * 2 + b], 1e-6, "npy (n=" + n + ", b=" + b + ")");
+      }
+    }
+    // --batch 2 repeats a one-sequence [T,F] primer (0.5, −1): both sequences continue from the last value −1
+    Path one = Files.write(tmp.resolve("one-primer.npy"), NpyWriter.toBytes(new int[] {2, 1}, new float[] {0.5f, -1f}));
+    Run rep = run("generate", "--model", s(model), "--primer", s(one), "--steps", "1", "--batch", "2", "--engine", "reference");
+    assertEquals(0, rep.code(), rep.err());
+    String[] cells = rep.out().strip().split(",");
+    assertEquals(2, cells.length, rep.out());
+    for (String c : cells) {
+      assertEquals(Math.tanh(-1), Double.parseDouble(c), 1e-6, "each copy's step 0 = tanh(last primer value): " + rep.out());
+    }
+  }
+
+  /**
+   * A class model without a vocabulary prints each sequence's ids, space-separated (docs/inference.md),
+   * and --out FILE.safetensors holds ids [N,B]. RNN F = H = O = 2, W_ih = I, W_hh = 0, head = [[0,1],[1,0]]:
+   * one-hot id k gives h = tanh(1)·e_k and logits tanh(1)·e_(1−k), so argmax flips the id each step.
+   * Primers id 0 (b = 0) and id 1 (b = 1): 1 0 1 and 0 1 0.
+   */
+  @Test
+  void aClassModelWithoutVocabularyPrintsEachSequencesIdsAndWritesIdsNB() throws IOException {
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 2, 2, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+    Params p = Params.zeros(c);
+    p.set("rnn.weight_ih_l0", new float[] {1, 0, 0, 1});
+    p.set(ParamLayout.HEAD_WEIGHT, new float[] {0, 1, 1, 0});
+    Path model = Files.write(tmp.resolve("flip.safetensors"), ModelFile.toBytes(p, Map.of()));
+    Path primer = Files.write(tmp.resolve("flip-primer.npy"), NpyWriter.toBytes(new int[] {1, 2, 2}, new float[] {1, 0, 0, 1}));
+    Run r = run("generate", "--model", s(model), "--primer", s(primer), "--steps", "3", "--engine", "reference");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(List.of("1 0 1", "0 1 0"), r.out().strip().lines().toList());
+    Path out = tmp.resolve("flip-out.safetensors");
+    assertEquals(0, run("generate", "--model", s(model), "--primer", s(primer), "--steps", "3", "--engine", "reference", "--out",
+        s(out)).code());
+    Tensor ids = read(out).require("ids");
+    assertArrayEquals(new int[] {3, 2}, ids.shape(), "ids [N,B]");
+    assertArrayEquals(new int[] {1, 0, 0, 1, 1, 0}, ids.ints(), "[n][b]");
+    assertArrayEquals(new int[] {3, 2, 2}, read(out).require("output").shape(), "output [N,B,O]");
+    // an infinite temperature is refused as a negative one is (the help: τ ≥ 0 and finite)
+    assertFails(run("generate", "--model", s(model), "--primer", s(primer), "--steps", "3", "--sampler", "softmax",
+        "--temperature", "Infinity"), "--temperature must be ≥ 0 and finite, found Infinity");
+  }
+
+  // ---- evaluate: options on a single shard, --split, refusals ----
+
+  /**
+   * On one shard file --from-step and --tolerance apply as on a dataset (docs/inference.md): loss_terms
+   * counts the scored (t ≥ 2, b) rows, (12 − 2)·8 = 80, and within_tolerance is the share of those scored
+   * rows whose |error| ≤ TOL, counted here from the float64 reference's outputs ([T][B] at t·B + b); --tolerance 0 is allowed
+   * (TOL ≥ 0). The JSON repeats the command's model and data paths.
+   */
+  @Test
+  void evaluateOnOneShardAppliesFromStepAndToleranceAndNamesItsInputs() throws IOException {
+    Path shardFile = sine.resolve("shard-00000.safetensors");
+    TrainedModel m = TrainedModel.load(sineModel);
+    Batch b = shard(sine, 0);
+    float[] out;
+    try (ReferenceEngine engine = new ReferenceEngine()) {
+      out = engine.forward(m.params(), b, null).outputs();
+    }
+    double tol = 0.1;
+    long within = 0;
+    long scored = 0;
+    for (int k = 2 * b.batchSize(); k < out.length; k++) {   // t ≥ 2
+      scored++;
+      within += Math.abs((double) out[k] - b.targets()[k]) <= tol ? 1 : 0;
+    }
+    assertEquals(80, scored);
+    assertTrue(within > 0 && within < scored, "rows on both sides of " + tol + ": " + within);
+    Path json = tmp.resolve("eval-shard.json");
+    Run r = run("evaluate", "--model", s(sineModel), "--data", s(shardFile), "--from-step", "2", "--tolerance", Double.toString(tol),
+        "--json", s(json), "--engine", "reference");
+    assertEquals(0, r.code(), r.err());
+    Map<String, Object> j = Json.parseObject(Files.readString(json));
+    assertEquals(80L, ((Number) j.get("loss_terms")).longValue(), "loss_terms: (T − 2)·B");
+    assertEquals((double) within / scored, ((Number) j.get("within_tolerance")).doubleValue(), 1e-12, "within_tolerance");
+    assertEquals(s(sineModel), j.get("model"));
+    assertEquals(s(shardFile), j.get("data"));
+    Run zero = run("evaluate", "--model", s(sineModel), "--data", s(shardFile), "--tolerance", "0", "--engine", "reference");
+    assertEquals(0, zero.code(), "--tolerance 0 is TOL ≥ 0: " + zero.err());
+  }
+
+  /**
+   * --split picks the manifest's shards: the sine dataset holds 32 train and 8 validation sequences
+   * (40 at --validation-fraction 0.2, the last ones validation) of T = 12, so loss_terms is 12·8 = 96
+   * on validation and 12·32 = 384 on train. The adding dataset has no validation shards: refused.
+   */
+  @Test
+  void evaluateSplitScoresOnlyThatSplitsShards() throws IOException {
+    for (String[] c : new String[][] {{"validation", "96"}, {"train", "384"}}) {
+      Path json = tmp.resolve("eval-split-" + c[0] + ".json");
+      Run r = run("evaluate", "--model", s(sineModel), "--data", s(sine), "--split", c[0], "--json", s(json), "--engine", "reference",
+          "--master", "local[1]");
+      assertEquals(0, r.code(), r.err());
+      assertEquals(Long.parseLong(c[1]), ((Number) Json.parseObject(Files.readString(json)).get("loss_terms")).longValue(),
+          "--split " + c[0]);
+    }
+    Path addingModel = tmp.resolve("adding-split.safetensors");
+    Files.write(addingModel, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.RNN, 1, 2, 4, 1, Mode.SEQ2ONE, LossType.MSE), 2),
+        ModelMetadata.fromManifest(Dataset.open(adding.toUri(), new Configuration()).manifest())));
+    assertFails(run("evaluate", "--model", s(addingModel), "--data", s(adding), "--split", "validation", "--master", "local[1]"),
+        "no shards in split validation");
+  }
+
+  /** --feedback K: K ≥ 0, and the closed loop feeds outputs back as inputs, so F must equal O (docs/inference.md). */
+  @Test
+  void evaluateRefusesANegativeFeedbackAndFeedbackWhereFDiffersFromO() throws IOException {
+    assertFails(run("evaluate", "--model", s(sineModel), "--data", s(sine.resolve("shard-00000.safetensors")), "--feedback", "-1"),
+        "--feedback must be ≥ 0, found -1");
+    Path twoToOne = tmp.resolve("f2-o1-seq2seq.safetensors");
+    Files.write(twoToOne, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 2, 4, 1, Mode.SEQ2SEQ, LossType.MSE), 4),
+        Map.of()));
+    Path shard = tmp.resolve("f2-o1-shard.safetensors");
+    Files.write(shard, SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {3, 1, 2}, new float[6]),
+        Tensor.ofFloats("y", new int[] {3, 1, 1}, new float[3]))));
+    assertFails(run("evaluate", "--model", s(twoToOne), "--data", s(shard), "--feedback", "1", "--engine", "reference"),
+        "--feedback", "needs F == O", "F=2, O=1");
   }
 
   Run importRun(Map<String, Tensor> tensors, String name, Path out, String[] modeLoss) throws IOException {

@@ -4,17 +4,43 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.data.Dataset;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.Statement;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class PrepCommandTest {
   @TempDir Path tmp;
+
+  /**
+   * prep's summary line: the adding problem has F = 2 (value, marker) and O = 1 (the sum); 20
+   * sequences at --validation-fraction 0.1 are 18 train + 2 validation, and --batch 8 makes
+   * ceil(18 / 8) + ceil(2 / 8) = 3 + 1 shards (a shard holds one split).
+   */
+  @Test
+  void prepPrintsTheShapeSplitAndShardCounts() {
+    Path out = tmp.resolve("adding-summary");
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("prep", "adding", "--out", out.toString(), "--steps", "10",
+        "--sequences", "20", "--batch", "8");
+    assertEquals(0, r.code(), r.err());
+    assertEquals("wrote " + out + ": adding, T=10 F=2 O=1, 18 train + 2 validation sequences in 4 shards", r.out().strip());
+  }
 
   @Test
   void prepThenInspectSucceed() {
@@ -161,10 +187,10 @@ class PrepCommandTest {
   void aJdbcTableGivesTheSameShardsAsTheSameRowsInAFile() throws Exception {
     String url = "jdbc:h2:mem:prep_jdbc;DB_CLOSE_DELAY=-1";
     StringBuilder csv = new StringBuilder("sensor,t,temp,load\n");
-    try (java.sql.Connection c = java.sql.DriverManager.getConnection(url);
-        java.sql.Statement st = c.createStatement()) {
+    try (Connection c = DriverManager.getConnection(url);
+        Statement st = c.createStatement()) {
       st.execute("CREATE TABLE readings (sensor INT, t INT, temp DOUBLE PRECISION, load DOUBLE PRECISION)");
-      try (java.sql.PreparedStatement ins = c.prepareStatement("INSERT INTO readings VALUES (?, ?, ?, ?)")) {
+      try (PreparedStatement ins = c.prepareStatement("INSERT INTO readings VALUES (?, ?, ?, ?)")) {
         for (int s = 0; s < 3; s++) {
           for (int t = 0; t < 40; t++) {
             double temp = 20 + 5 * Math.sin(0.3 * t + s);
@@ -232,7 +258,7 @@ class PrepCommandTest {
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option", "url=" + url,
         "--option", "user=", "--option", "password=", "--option", "fetchsize=7", "--out", withOptions.toString()}, spec));
     assertEquals(0, r.code(), r.err());
-    Map<String, Object> source = io.sparkrnn.data.Dataset.open(withOptions.toUri(), new org.apache.hadoop.conf.Configuration())
+    Map<String, Object> source = Dataset.open(withOptions.toUri(), new Configuration())
         .manifest().spec().source();
     assertEquals(Map.of("fetchsize", "7"), source.get("options"), source.toString());
     assertEquals(List.of("password", "url", "user"), source.get("options_withheld"), source.toString());
@@ -277,11 +303,11 @@ class PrepCommandTest {
   void aDeltaTableAndItsVersionsGiveTheShardsOfTheSameRows() throws IOException {
     Path parquet = sensorsTable();
     Path delta = tmp.resolve("sensors.delta");
-    org.apache.spark.sql.SparkSession spark = localSession("delta")
+    SparkSession spark = localSession("delta")
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog").getOrCreate();
     try {
-      org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> rows = spark.read().parquet(parquet.toString());
+      org.apache.spark.sql.Dataset<Row> rows = spark.read().parquet(parquet.toString());
       rows.where("sensor < 'sensor-00003'").write().format("delta").save(delta.toString());
       rows.where("sensor >= 'sensor-00003'").write().format("delta").mode("append").save(delta.toString());
     } finally {
@@ -304,14 +330,14 @@ class PrepCommandTest {
     assertSameShards(out[1], out[0]);
     assertSameShards(out[3], out[2]);
     // which version was read is in the manifest
-    assertEquals(Map.of("versionAsOf", "0"), io.sparkrnn.data.Dataset.open(out[2].toUri(), new org.apache.hadoop.conf.Configuration())
+    assertEquals(Map.of("versionAsOf", "0"), Dataset.open(out[2].toUri(), new Configuration())
         .manifest().spec().source().get("options"));
     // a bad version is the user's: one line, exit 2 (it was 217 lines, exit 1)
     InferenceCommandsTest.Run bad = InferenceCommandsTest.run(concat(new String[] {"prep", "table", delta.toString(), "--format",
         "delta", "--option", "versionAsOf=abc", "--out", tmp.resolve("never-delta").toString()}, spec));
     InferenceCommandsTest.assertFails(bad, delta + " (--format delta): ");
     assertFalse(bad.err().contains("\tat "), bad.err());
-    assertFalse(java.util.Arrays.equals(Files.readAllBytes(shardsOf(out[0]).get(0)), Files.readAllBytes(shardsOf(out[2]).get(0))),
+    assertFalse(Arrays.equals(Files.readAllBytes(shardsOf(out[0]).get(0)), Files.readAllBytes(shardsOf(out[2]).get(0))),
         "version 0 holds fewer sensors than the latest");
   }
 
@@ -325,7 +351,7 @@ class PrepCommandTest {
   void aJsonTimeColumnReadAsStringsNamesTheReadersOption() throws IOException {
     Path parquet = sensorsTable();
     Path json = tmp.resolve("sensors.json");
-    org.apache.spark.sql.SparkSession spark = localSession("json").getOrCreate();
+    SparkSession spark = localSession("json").getOrCreate();
     try {
       spark.read().parquet(parquet.toString()).write().json(json.toString());
     } finally {
@@ -364,7 +390,7 @@ class PrepCommandTest {
     Map<String, String> before = new LinkedHashMap<>();
     props.forEach((k, v) -> before.put(k, System.setProperty(k, v)));
     try {
-      org.apache.spark.sql.SparkSession spark = localSession("hive").enableHiveSupport().getOrCreate();
+      SparkSession spark = localSession("hive").enableHiveSupport().getOrCreate();
       try {
         spark.sql("CREATE DATABASE plant");
         spark.read().parquet(parquet.toString()).write().saveAsTable("plant.readings");
@@ -387,7 +413,7 @@ class PrepCommandTest {
       // a metastore that cannot be reached: the cause and the URIs in one line (the message named only "Unable to
       // instantiate SessionHiveMetaStoreClient", three wrappers up)
       int closed;
-      try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
         closed = s.getLocalPort();
       }
       String uris = "thrift://127.0.0.1:" + closed;
@@ -412,7 +438,7 @@ class PrepCommandTest {
 
   /** The dataset's files other than the manifest, by name. */
   private static List<Path> shardsOf(Path dataset) throws IOException {
-    try (java.util.stream.Stream<Path> files = Files.list(dataset)) {
+    try (Stream<Path> files = Files.list(dataset)) {
       return files.filter(f -> !f.getFileName().toString().equals("manifest.json")).sorted().toList();
     }
   }
@@ -425,19 +451,19 @@ class PrepCommandTest {
     assertEquals(want.stream().map(p -> p.getFileName().toString()).toList(),
         got.stream().map(p -> p.getFileName().toString()).toList(), actual + "'s shard files");
     for (int i = 0; i < want.size(); i++) {
-      assertTrue(java.util.Arrays.equals(Files.readAllBytes(want.get(i)), Files.readAllBytes(got.get(i))),
+      assertTrue(Arrays.equals(Files.readAllBytes(want.get(i)), Files.readAllBytes(got.get(i))),
           actual + ": " + got.get(i).getFileName() + " differs from " + expected);
     }
   }
 
   /** A local[1] session on the loopback address, without UI, that writes a test's table ({@code name} in its app name). */
-  private static org.apache.spark.sql.SparkSession.Builder localSession(String name) {
-    return org.apache.spark.sql.SparkSession.builder().master("local[1]").appName("PrepCommandTest-" + name)
+  private static SparkSession.Builder localSession(String name) {
+    return SparkSession.builder().master("local[1]").appName("PrepCommandTest-" + name)
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1").config("spark.ui.enabled", "false");
   }
 
   private static String[] concat(String[] a, String[] b) {
-    String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+    String[] all = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, all, a.length, b.length);
     return all;
   }

@@ -203,7 +203,8 @@ public final class BenchCommand implements Callable<Integer> {
       + " pass over the same sequences (all keys batched, and each key alone) on --master, instead of the kernels")
   boolean transform;
 
-  @Option(names = "--transform-rows", description = "rows of the --transform table (default: 200000)")
+  @Option(names = "--transform-rows", description = "rows of the --transform table, at least 2 per key and rounded down to a"
+      + " multiple of --transform-keys, which the first line gives (default: 200000)")
   long transformRows = 200_000;
 
   @Option(names = "--transform-keys", description = "keys of the --transform table (default: 100)")
@@ -254,8 +255,23 @@ public final class BenchCommand implements Callable<Integer> {
           false);
     }
     if (transform) {
-      if (runs < 1 || transformRows < 2 || transformKeys < 1 || transformHidden < 1) {
-        throw new BadInputException("--runs, --transform-rows, --transform-keys and --transform-hidden must be positive");
+      // each rule broken named with its value; the table is keys x hours, at least 2 hours a key (fewer rows
+      // than that ran 2 a key, more than asked, without a word)
+      List<String> broken = new ArrayList<>();
+      if (runs < 1) {
+        broken.add("--runs must be ≥ 1, found " + runs);
+      }
+      if (transformKeys < 1) {
+        broken.add("--transform-keys must be ≥ 1, found " + transformKeys);
+      } else if (transformRows < 2L * transformKeys) {
+        broken.add("--transform-rows must be ≥ 2 × --transform-keys (" + 2L * transformKeys + ": 2 hours a key), found "
+            + transformRows);
+      }
+      if (transformHidden < 1) {
+        broken.add("--transform-hidden must be ≥ 1, found " + transformHidden);
+      }
+      if (!broken.isEmpty()) {
+        throw new BadInputException("--transform: " + String.join("; ", broken));
       }
       writeJson(TransformBench.run(transformRows, transformKeys, transformHidden, runs, master, System.out));
       return 0;

@@ -312,6 +312,10 @@ class BenchCommandTest {
         // --shard-cache: the rule broken named with its value, and local-cluster's executors (other JVMs) refused
         // before its dataset is written, not after a minute with a stack trace (a user audit)
         {new String[] {"--shard-cache", "--cache-ratio", "0.5"}, "--shard-cache: --cache-ratio must be > 1, found 0.5"},
+        // the transform table is keys x hours, 2 hours a key at least: 100 rows over 500 keys ran 1,000 rows
+        {new String[] {"--transform", "--transform-keys", "500", "--transform-rows", "100"},
+            "--transform: --transform-rows must be ≥ 2 × --transform-keys (1000: 2 hours a key), found 100"},
+        {new String[] {"--transform", "--transform-hidden", "0"}, "--transform: --transform-hidden must be ≥ 1, found 0"},
         {new String[] {"--shard-cache", "--master", "local-cluster[2,1,1024]"},
             "--shard-cache: --master must be local, local[N] or local[*]", "found local-cluster[2,1,1024]"},
     };

@@ -463,9 +463,14 @@ public final class BenchCommand implements Callable<Integer> {
     }
   }
 
+  /** Whether the grid (--cells x --hidden at --batch, --steps) runs: without --shape, or with --cells or --hidden beside it. */
+  private boolean hasGrid() {
+    return extraShapes.isEmpty() || cells != null || hidden != null;
+  }
+
   List<Shape> shapes() {
     List<Shape> list = new ArrayList<>();
-    boolean grid = extraShapes.isEmpty() || cells != null || hidden != null;
+    boolean grid = hasGrid();
     for (String c : grid ? (cells != null ? cells : List.of("rnn", "lstm", "gru")) : List.<String>of()) {
       for (int h : hidden != null ? hidden : List.of(64, 256)) {
         list.add(new Shape(CellType.parse(c.trim()), input, h, batch, steps));
@@ -516,7 +521,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (virtualPartitions == 0) {
       return;
     }
-    boolean grid = extraShapes.isEmpty() || cells != null || hidden != null;
+    boolean grid = hasGrid();
     if (grid && virtualPartitions > batch) {
       throw new BadInputException("--virtual-partitions: must be at most --batch (" + batch + "; each virtual partition holds at"
           + " least one sequence), found " + virtualPartitions);

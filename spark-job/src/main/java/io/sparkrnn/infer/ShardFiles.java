@@ -40,8 +40,7 @@ public final class ShardFiles {
    * manifest cannot be read) has only its own checks.
    */
   public static byte[] readFile(String uri, Configuration conf) throws IOException {
-    Listed listed = listed(uri, conf);
-    return listed == null ? HadoopFiles.read(uri, conf) : listed.dataset().readChecked(listed.shard(), conf);
+    return bytes(listed(uri, conf), uri, conf);
   }
 
   /**
@@ -53,14 +52,15 @@ public final class ShardFiles {
    */
   public static Batch readFor(String uri, TrainedModel model, Configuration conf, boolean requireTargets) throws IOException {
     Listed listed = listed(uri, conf);
-    byte[] bytes;
-    if (listed == null) {
-      bytes = HadoopFiles.read(uri, conf);
-    } else {
+    if (listed != null) {
       Compatibility.checkShard(model, listed.dataset(), uri, requireTargets);
-      bytes = listed.dataset().readChecked(listed.shard(), conf);
     }
-    return read(bytes, uri, model.config(), requireTargets);
+    return read(bytes(listed, uri, conf), uri, model.config(), requireTargets);
+  }
+
+  /** The file's bytes: with its manifest's size and CRC32C checks where {@code listed}, else as they are. */
+  private static byte[] bytes(Listed listed, String uri, Configuration conf) throws IOException {
+    return listed == null ? HadoopFiles.read(uri, conf) : listed.dataset().readChecked(listed.shard(), conf);
   }
 
   /** A shard file and the manifest entry that describes it. */

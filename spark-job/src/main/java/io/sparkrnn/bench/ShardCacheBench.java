@@ -57,10 +57,11 @@ public final class ShardCacheBench {
     long decoded = 4L * o.steps() * o.sequences() * (ds.manifest().spec().features() + ds.manifest().spec().outputs());
     long small = (long) (decoded / o.ratio());
     long full = 2 * decoded;
-    out.printf("shard cache bench, %s, %s: %s H=%d B=%d T=%d; %,d sequences in %d shards of %d (%,.1f MB of files, %,.1f MB"
-        + " decoded); bounded cache %,.2f MB (1/%.3g of the data) against %,.1f MB; %d runs of %d steps (%d warm-up)%n",
+    out.printf("shard cache bench, %s, %s: %s H=%d B=%d T=%d; %,d sequences in %d shards of %d (%s of files, %s"
+        + " decoded); bounded cache %s (1/%.3g of the data) against %s; %d runs of %d steps (%d warm-up)%n",
         ZonedDateTime.now().withNano(0), o.master(), o.cell().id(), o.hidden(), o.batch(), o.steps(), o.sequences(), shards,
-        o.shardBatch(), fileBytes / 1e6, decoded / 1e6, small / 1e6, o.ratio(), full / 1e6, o.runs(), o.trainSteps(), o.warmup());
+        o.shardBatch(), ShardCache.size(fileBytes), ShardCache.size(decoded), ShardCache.size(small), o.ratio(),
+        ShardCache.size(full), o.runs(), o.trainSteps(), o.warmup());
     double[] bounded = new double[o.runs()];
     double[] cached = new double[o.runs()];
     double[] ratios = new double[o.runs()];

@@ -3,10 +3,12 @@ package io.sparkrnn.bench;
 import static org.apache.spark.sql.functions.col;
 
 import io.sparkrnn.data.Manifest;
+import io.sparkrnn.data.Split;
 import io.sparkrnn.data.spark.ExampleTables;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.job.driver.SparkSetup;
+import io.sparkrnn.job.report.TrainingMetrics;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -16,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,9 +33,24 @@ import org.apache.spark.sql.SparkSession;
 public final class TablePrepBench {
   private TablePrepBench() {}
 
+  /** The windows' T of the timed prep (one stride apart: {@link #STRIDE}). */
+  public static final int STEPS = 48;
+
+  static final int STRIDE = 24;
+
+  /** Hours a key needs for one window: T steps and the next-step target after them (K = 1). */
+  public static final int MIN_HOURS = STEPS + 1;
+
+  /**
+   * @param rows rounded down to a multiple of {@code keys}: the table is keys × (rows / keys) hours,
+   *     at least {@link #MIN_HOURS} a key (the command refuses fewer)
+   */
   public static List<Map<String, Object>> run(long rows, int keys, int runs, String master, Path work, PrintStream out)
       throws IOException {
-    int hours = (int) Math.max(2, rows / keys);
+    if (keys < 1 || rows / keys < MIN_HOURS) {
+      throw new IllegalArgumentException(rows + " rows over " + keys + " keys: under " + MIN_HOURS + " hours a key");
+    }
+    int hours = (int) (rows / keys);
     Files.createDirectories(work);
     SparkSession spark = SparkSetup.session("spark-rnn bench prep table", master);
     try {
@@ -42,8 +60,11 @@ public final class TablePrepBench {
       long n = (long) keys * hours;
       out.printf("prep table bench: %,d rows (%,d keys x %,d hours) written in %.1f s to %s; %s, max heap %d MB%n", n, keys,
           hours, (System.nanoTime() - t0) / 1e9, table, master, Runtime.getRuntime().maxMemory() >> 20);
-      TableSpec spec = new TableSpec(List.of("sensor"), "ts", List.of("temp", "load"), List.of(), 0, false, 48, 24, -1, 0,
-          null, null, 0.1, 0, true, TableSpec.Missing.ERROR, 64, 42, 0, Map.of("format", "parquet", "path", table));
+      // by key, 10% of the keys (by hash) to validation; under 10 keys none, as a lone key hashed to
+      // validation leaves nothing to train on (sensor-0 does, and prep refused the 1-key table)
+      double validation = keys < 10 ? 0 : 0.1;
+      TableSpec spec = new TableSpec(List.of("sensor"), "ts", List.of("temp", "load"), List.of(), 0, false, STEPS, STRIDE, -1, 0,
+          null, null, validation, 0, true, TableSpec.Missing.ERROR, 64, 42, 0, Map.of("format", "parquet", "path", table));
       double[] spark_s = new double[runs];
       double[] ours_s = new double[runs];
       long[] oursHeap = new long[runs];
@@ -75,20 +96,20 @@ public final class TablePrepBench {
       row.put("keys", (long) keys);
       row.put("runs", (long) runs);
       row.put("master", master);
-      row.put("spark_sort_write_s", io.sparkrnn.job.report.TrainingMetrics.median(spark_s));
-      row.put("prep_table_s", io.sparkrnn.job.report.TrainingMetrics.median(ours_s));
-      row.put("spark_rows_per_s", n / io.sparkrnn.job.report.TrainingMetrics.median(spark_s));
-      row.put("prep_rows_per_s", n / io.sparkrnn.job.report.TrainingMetrics.median(ours_s));
-      row.put("ratio", io.sparkrnn.job.report.TrainingMetrics.median(spark_s) / io.sparkrnn.job.report.TrainingMetrics.median(ours_s));
+      row.put("spark_sort_write_s", TrainingMetrics.median(spark_s));
+      row.put("prep_table_s", TrainingMetrics.median(ours_s));
+      row.put("spark_rows_per_s", n / TrainingMetrics.median(spark_s));
+      row.put("prep_rows_per_s", n / TrainingMetrics.median(ours_s));
+      row.put("ratio", TrainingMetrics.median(spark_s) / TrainingMetrics.median(ours_s));
       row.put("peak_heap_mb_spark", (double) (Arrays.stream(sparkHeap).max().orElse(0) >> 20));
       row.put("peak_heap_mb_prep", (double) (Arrays.stream(oursHeap).max().orElse(0) >> 20));
       row.put("max_heap_mb", (double) (Runtime.getRuntime().maxMemory() >> 20));
-      row.put("sequences", manifest.sequences(io.sparkrnn.data.Split.TRAIN) + manifest.sequences(io.sparkrnn.data.Split.VALIDATION));
+      row.put("sequences", manifest.sequences(Split.TRAIN) + manifest.sequences(Split.VALIDATION));
       row.put("shards", (long) manifest.shards().size());
       out.println();
       out.println("| rows | keys | Spark sort+write s | prep table s | Spark rows/s | prep rows/s | ratio | peak heap MB (Spark / prep) |");
       out.println("|---|---|---|---|---|---|---|---|");
-      out.printf("| %,d | %,d | %.1f | %.1f | %,.0f | %,.0f | %.2f | %.0f / %.0f |%n", n, keys, io.sparkrnn.job.report.TrainingMetrics.median(spark_s), io.sparkrnn.job.report.TrainingMetrics.median(ours_s),
+      out.printf("| %,d | %,d | %.1f | %.1f | %,.0f | %,.0f | %.2f | %.0f / %.0f |%n", n, keys, TrainingMetrics.median(spark_s), TrainingMetrics.median(ours_s),
           row.get("spark_rows_per_s"), row.get("prep_rows_per_s"), row.get("ratio"), row.get("peak_heap_mb_spark"),
           row.get("peak_heap_mb_prep"));
       List<Map<String, Object>> rowsOut = new ArrayList<>();
@@ -104,7 +125,7 @@ public final class TablePrepBench {
       return;
     }
     try (var walk = Files.walk(p)) {
-      for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+      for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) {
         Files.delete(q);
       }
     }

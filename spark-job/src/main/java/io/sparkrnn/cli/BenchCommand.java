@@ -193,7 +193,8 @@ public final class BenchCommand implements Callable<Integer> {
       + " generated table (sensors: --table-rows rows over --table-keys keys) instead of the kernels")
   boolean prepTable;
 
-  @Option(names = "--table-rows", description = "rows of the --prep-table table (default: 10000000)")
+  @Option(names = "--table-rows", description = "rows of the --prep-table table, rounded down to a multiple of --table-keys;"
+      + " at least 49 a key, one window of T = 48 hours and its next-step target (default: 10000000)")
   long tableRows = 10_000_000;
 
   @Option(names = "--table-keys", description = "keys of the --prep-table table (default: 10000)")
@@ -320,8 +321,20 @@ public final class BenchCommand implements Callable<Integer> {
       return 0;
     }
     if (prepTable) {
-      if (runs < 1 || tableRows < 2 || tableKeys < 1) {
-        throw new BadInputException("--runs, --table-rows and --table-keys must be positive");
+      // each rule broken named with its value; the table is keys x hours, and prep table needs each key's
+      // one window (and its next-step target) or it fails after the table is written, naming prep's options
+      List<String> broken = new ArrayList<>();
+      if (runs < 1) {
+        broken.add("--runs must be ≥ 1, found " + runs);
+      }
+      if (tableKeys < 1) {
+        broken.add("--table-keys must be ≥ 1, found " + tableKeys);
+      } else if (tableRows < (long) TablePrepBench.MIN_HOURS * tableKeys) {
+        broken.add("--table-rows must be ≥ " + TablePrepBench.MIN_HOURS + " × --table-keys (" + (long) TablePrepBench.MIN_HOURS
+            * tableKeys + ": a window of T = " + TablePrepBench.STEPS + " hours and the next one a key), found " + tableRows);
+      }
+      if (!broken.isEmpty()) {
+        throw new BadInputException("--prep-table: " + String.join("; ", broken));
       }
       Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-table");
       writeJson(TablePrepBench.run(tableRows, tableKeys, runs, master != null ? master : "local[*]", dir, System.out));

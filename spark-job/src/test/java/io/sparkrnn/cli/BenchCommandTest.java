@@ -316,6 +316,13 @@ class BenchCommandTest {
         {new String[] {"--transform", "--transform-keys", "500", "--transform-rows", "100"},
             "--transform: --transform-rows must be ≥ 2 × --transform-keys (1000: 2 hours a key), found 100"},
         {new String[] {"--transform", "--transform-hidden", "0"}, "--transform: --transform-hidden must be ≥ 1, found 0"},
+        // --prep-table: prep's windows are T = 48 plus the next-step target, 49 hours a key; 100 rows over 10 keys
+        // failed after writing the table, naming prep's --steps and --min-steps (a user audit)
+        {new String[] {"--prep-table", "--table-rows", "100", "--table-keys", "10"},
+            "--prep-table: --table-rows must be ≥ 49 × --table-keys (490: a window of T = 48 hours and the next one a key),"
+                + " found 100"},
+        {new String[] {"--prep-table", "--table-keys", "0", "--runs", "0"},
+            "--prep-table: --runs must be ≥ 1, found 0; --table-keys must be ≥ 1, found 0"},
         {new String[] {"--shard-cache", "--master", "local-cluster[2,1,1024]"},
             "--shard-cache: --master must be local, local[N] or local[*]", "found local-cluster[2,1,1024]"},
     };

@@ -215,10 +215,19 @@ public final class ShardCache {
     public String describe() {
       long asks = hits + waits + misses;
       return String.format(Locale.ROOT, "%d hits, %d waited for a read under way, %d misses (%.0f%% from memory), %d prefetched, %d evicted,"
-          + " %d read through (bigger than the cache), %,.1f MB read; bound %,.1f MB, peak %,.1f MB", hits, waits, misses,
-          asks == 0 ? 0.0 : 100.0 * (hits + waits) / asks, prefetches, evictions, uncached, bytesRead / 1e6, capacity / 1e6,
-          peakHeld / 1e6);
+          + " %d read through (bigger than the cache), %s read; bound %s, peak %s", hits, waits, misses,
+          asks == 0 ? 0.0 : 100.0 * (hits + waits) / asks, prefetches, evictions, uncached, size(bytesRead), size(capacity),
+          size(peakHeld));
     }
+  }
+
+  /**
+   * Bytes in MB to one decimal, or in kB under 0.1 MB, where one decimal of a MB would print a
+   * small test cache's bound and reads as "0.0 MB".
+   */
+  public static String size(long bytes) {
+    return bytes < 100_000 ? String.format(Locale.ROOT, "%,.1f kB", bytes / 1e3)
+        : String.format(Locale.ROOT, "%,.1f MB", bytes / 1e6);
   }
 
   private static final class Counters {

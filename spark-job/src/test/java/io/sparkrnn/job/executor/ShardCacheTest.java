@@ -423,4 +423,18 @@ class ShardCacheTest {
         + " 1 read through (bigger than the cache), 2.5 MB read; bound 10.0 MB, peak 7.5 MB", st.describe());
     assertTrue(new ShardCache.Stats(0, 0, 0, 0, 0, 0, 0, 0, 0).describe().contains("(0% from memory)"), "no asks: 0%, not NaN");
   }
+
+  /**
+   * A test-sized cache (a bound of 40,000 bytes) read as "bound 0.0 MB": under 0.1 MB the line
+   * gives kB of 10^3 bytes, so 40,000 bytes are 40.0 kB and 1,234 bytes 1.2 kB; 100,000 bytes and
+   * up stay in MB (0.1 MB).
+   */
+  @Test
+  void smallCachesAreGivenInKilobytesNotAsZeroMegabytes() {
+    ShardCache.Stats st = new ShardCache.Stats(1, 0, 1, 0, 0, 0, 1_234, 40_000, 99_999);
+    assertTrue(st.describe().endsWith("1.2 kB read; bound 40.0 kB, peak 100.0 kB"), st.describe());
+    assertEquals("0.1 MB", ShardCache.size(100_000));
+    assertEquals("0.0 kB", ShardCache.size(0));
+    assertEquals("1,234.6 MB", ShardCache.size(1_234_567_890));
+  }
 }

@@ -9,8 +9,13 @@ import java.io.InputStream;
 import java.io.Serializable;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.zip.CRC32C;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -37,7 +42,7 @@ public final class Dataset implements Serializable {
   private final String uri;
   private final Manifest manifest;
   private transient Configuration conf;
-  private transient java.util.Set<ShardInfo> shardSet;
+  private transient Set<ShardInfo> shardSet;
   private transient java.nio.file.Path localDir;
   private transient boolean localKnown;
 
@@ -122,7 +127,7 @@ public final class Dataset implements Serializable {
    */
   public Batch read(ShardInfo shard, Configuration conf) throws IOException {
     if (shardSet == null) {
-      shardSet = new java.util.HashSet<>(manifest.shards()); // a list scan per read is O(shards): slow for 10^5 shards
+      shardSet = new HashSet<>(manifest.shards()); // a list scan per read is O(shards): slow for 10^5 shards
     }
     if (!shardSet.contains(shard)) {
       throw new BadInputException(shard.file() + ": not a shard of " + uri + " (or its entry differs from the manifest)");
@@ -170,8 +175,8 @@ public final class Dataset implements Serializable {
     Path p = local == null ? new Path(dir, shard.file()) : null;
     long length;
     try {
-      length = local != null ? java.nio.file.Files.size(local) : fs.getFileStatus(p).getLen();
-    } catch (FileNotFoundException | java.nio.file.NoSuchFileException e) {
+      length = local != null ? Files.size(local) : fs.getFileStatus(p).getLen();
+    } catch (FileNotFoundException | NoSuchFileException e) {
       throw new FileNotFoundException(shard.file() + ": missing from " + uri + " (listed in " + Manifest.FILE_NAME + ")");
     }
     // Before the size is compared (and printed): a link out of the dataset or a FIFO is refused unread.
@@ -186,7 +191,7 @@ public final class Dataset implements Serializable {
     }
     // Size checked against the manifest, whose sizes are bounded by the dims: safe to allocate.
     byte[] bytes = new byte[(int) shard.bytes()];
-    try (InputStream in = local != null ? java.nio.file.Files.newInputStream(local) : fs.open(p)) {
+    try (InputStream in = local != null ? Files.newInputStream(local) : fs.open(p)) {
       readFully(in, bytes, shard.file());
     } catch (EOFException e) {
       throw new CorruptShardException(e.getMessage());
@@ -253,7 +258,7 @@ public final class Dataset implements Serializable {
       }
       if (!s.source().isEmpty()) {
         // where the data came from, one key a line (a table's format, path, where-clause, columns, counts)
-        for (java.util.Map.Entry<String, Object> e : s.source().entrySet()) {
+        for (Map.Entry<String, Object> e : s.source().entrySet()) {
           sb.append(String.format("source    %s = %s%n", e.getKey(), e.getValue()));
         }
       }

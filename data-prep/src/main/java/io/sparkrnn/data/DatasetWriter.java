@@ -8,9 +8,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Paths;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.TreeMap;
+import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
@@ -153,7 +159,7 @@ public final class DatasetWriter implements Closeable {
 
   /** A new hidden directory of that kind beside {@code dir}: {@code .NAME.KIND-UUID}. */
   private static Path besideDataset(Path dir, String kind) {
-    return new Path(dir.getParent(), besidePrefix(dir, kind) + java.util.UUID.randomUUID());
+    return new Path(dir.getParent(), besidePrefix(dir, kind) + UUID.randomUUID());
   }
 
   /**
@@ -179,7 +185,7 @@ public final class DatasetWriter implements Closeable {
       return;
     }
     if (!found.isEmpty()) {
-      java.util.Collections.sort(found);
+      Collections.sort(found);
       LOG.warn("{}: interrupted preps left {} beside it (.tmp-: an unfinished new dataset; .old-: the dataset an --overwrite"
           + " was replacing, the only copy if {} is gone); not deleted, as another prep may be writing one: remove them"
           + " once none is", dir, String.join(", ", found), dir.getName());
@@ -302,7 +308,7 @@ public final class DatasetWriter implements Closeable {
     ShardInfo.checkFileName(file);
     String crc = ShardCodec.crc32c(bytes);
     if ("file".equals(fs.getUri().getScheme())) {
-      publishLocal(java.nio.file.Paths.get(fs.makeQualified(dir).toUri()), file, bytes, attempt);
+      publishLocal(Paths.get(fs.makeQualified(dir).toUri()), file, bytes, attempt);
       return new ShardInfo(file, split, batch, bytes.length, crc);
     }
     Path attemptDir = new Path(new Path(dir, TEMP_DIR), attempt);
@@ -342,12 +348,12 @@ public final class DatasetWriter implements Closeable {
     java.nio.file.Path attemptDir = dir.resolve(TEMP_DIR).resolve(attempt);
     java.nio.file.Path tmp = attemptDir.resolve(file);
     try {
-      java.nio.file.Files.write(tmp, bytes);
-    } catch (java.nio.file.NoSuchFileException e) {
-      java.nio.file.Files.createDirectories(attemptDir); // the attempt's first shard
-      java.nio.file.Files.write(tmp, bytes);
+      Files.write(tmp, bytes);
+    } catch (NoSuchFileException e) {
+      Files.createDirectories(attemptDir); // the attempt's first shard
+      Files.write(tmp, bytes);
     }
-    java.nio.file.Files.move(tmp, dir.resolve(file), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, dir.resolve(file), StandardCopyOption.ATOMIC_MOVE);
   }
 
   private static boolean sameContent(FileSystem fs, Path p, long length, String crc) throws IOException {

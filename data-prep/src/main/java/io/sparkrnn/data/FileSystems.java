@@ -6,6 +6,7 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
@@ -152,7 +153,7 @@ public final class FileSystems {
 
   private static void requireUsableLocalOutput(java.nio.file.Path path, String what, String wanted, boolean directory) {
     java.nio.file.Path existing = path;
-    while (existing != null && !Files.exists(existing, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
       existing = existing.getParent();
     }
     java.nio.file.Path real;

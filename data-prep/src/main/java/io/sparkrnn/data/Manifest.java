@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The contents of {@code manifest.json}: the dataset's dimensions, its shards with sizes and
@@ -193,7 +194,7 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
   private static Manifest parse(Map<String, Object> m) {
     for (String k : m.keySet()) {
       if (!KEYS.contains(k)) {
-        throw new BadInputException("unknown key '" + k + "' (expected " + new java.util.TreeSet<>(KEYS) + ")");
+        throw new BadInputException("unknown key '" + k + "' (expected " + new TreeSet<>(KEYS) + ")");
       }
     }
     if (!FORMAT.equals(m.get("format"))) {

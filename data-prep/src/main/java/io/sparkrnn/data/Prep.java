@@ -3,6 +3,7 @@ package io.sparkrnn.data;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
@@ -29,7 +30,7 @@ public final class Prep {
           try {
             partials.add(Moments.forSpec(spec).add(source.read(e.first(), e.count(), conf), spec.mode()));
           } catch (IOException io) {
-            throw new java.io.UncheckedIOException(io);
+            throw new UncheckedIOException(io);
           }
         }
       }

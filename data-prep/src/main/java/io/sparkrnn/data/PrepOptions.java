@@ -3,6 +3,7 @@ package io.sparkrnn.data;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.net.URI;
+import java.util.function.Supplier;
 
 /**
  * Options every prep shares, validated at construction.
@@ -52,7 +53,7 @@ public record PrepOptions(URI out, int batch, double validationFraction, boolean
    * The statistics to apply: {@code normalizationFrom} checked against F and O, or the training
    * split's, computed by {@code compute} only when needed.
    */
-  public Normalization normalization(DatasetSpec spec, java.util.function.Supplier<Normalization> compute) {
+  public Normalization normalization(DatasetSpec spec, Supplier<Normalization> compute) {
     if (!normalize) {
       return null;
     }

@@ -8,6 +8,7 @@ import io.sparkrnn.kernel.io.Tensor;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.Mode;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -48,7 +49,7 @@ public final class ShardCodec {
       int[] lengths = batch.lengths();
       if (lengths == null) {
         lengths = new int[B];
-        java.util.Arrays.fill(lengths, T);
+        Arrays.fill(lengths, T);
       }
       tensors.add(Tensor.ofInts("lengths", new int[] {B}, lengths));
     }
@@ -91,9 +92,9 @@ public final class ShardCodec {
       requireDtype(file, y, DType.F32);
       expectedY = seq2seq ? new int[] {T, B, spec.outputs()} : new int[] {B, spec.outputs()};
     }
-    if (!java.util.Arrays.equals(y.shape(), expectedY)) {
+    if (!Arrays.equals(y.shape(), expectedY)) {
       throw new BadInputException(file + ": y has shape " + y.shapeString() + ", the manifest says "
-          + java.util.Arrays.toString(expectedY) + " (" + spec.mode().id() + ", " + spec.loss().id() + ", O="
+          + Arrays.toString(expectedY) + " (" + spec.mode().id() + ", " + spec.loss().id() + ", O="
           + spec.outputs() + ")");
     }
     int[] lengths = null;

@@ -10,6 +10,7 @@ import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.job.driver.Trainer;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.job.executor.ShardCache;
+import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.kernel.model.CellType;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -18,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -105,8 +107,8 @@ public final class ShardCacheBench {
     } finally {
       ExecutorRuntime.clearShards();
     }
-    double b = io.sparkrnn.job.report.TrainingMetrics.median(bounded);
-    double c = io.sparkrnn.job.report.TrainingMetrics.median(cached);
+    double b = TrainingMetrics.median(bounded);
+    double c = TrainingMetrics.median(cached);
     long asks = boundedStats.hits() + boundedStats.waits() + boundedStats.misses();
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("kind", "shard_cache");
@@ -126,11 +128,11 @@ public final class ShardCacheBench {
     row.put("warmup_steps", o.warmup());
     row.put("bounded_seq_per_s", b);
     row.put("cached_seq_per_s", c);
-    row.put("ratio", io.sparkrnn.job.report.TrainingMetrics.median(ratios));
+    row.put("ratio", TrainingMetrics.median(ratios));
     row.put("ratio_of_medians", b / c);
-    row.put("ratio_min", java.util.Arrays.stream(ratios).min().orElse(Double.NaN));
-    row.put("ratio_max", java.util.Arrays.stream(ratios).max().orElse(Double.NaN));
-    row.put("median_step_ratio", io.sparkrnn.job.report.TrainingMetrics.median(medianRatios));
+    row.put("ratio_min", Arrays.stream(ratios).min().orElse(Double.NaN));
+    row.put("ratio_max", Arrays.stream(ratios).max().orElse(Double.NaN));
+    row.put("median_step_ratio", TrainingMetrics.median(medianRatios));
     row.put("bounded_from_memory", asks == 0 ? null : (double) (boundedStats.hits() + boundedStats.waits()) / asks);
     row.put("bounded_mb_read_per_step", boundedStats.bytesRead() / 1e6 / o.trainSteps());
     out.println();
@@ -138,7 +140,7 @@ public final class ShardCacheBench {
         + " asks from memory (bounded) | MB read per step (bounded) |");
     out.println("|---|---|---|---|---|---|---|---|");
     out.printf(Locale.ROOT, "| %.3g | %,.0f | %,.0f | %.3f | %.2f–%.2f | %.3f | %.0f%% | %.2f |%n", o.ratio(), b, c,
-        io.sparkrnn.job.report.TrainingMetrics.median(ratios), (Double) row.get("ratio_min"), (Double) row.get("ratio_max"), io.sparkrnn.job.report.TrainingMetrics.median(medianRatios),
+        TrainingMetrics.median(ratios), (Double) row.get("ratio_min"), (Double) row.get("ratio_max"), TrainingMetrics.median(medianRatios),
         100 * (Double) row.get("bounded_from_memory"), (Double) row.get("bounded_mb_read_per_step"));
     List<Map<String, Object>> rows = new ArrayList<>();
     rows.add(row);

@@ -2,6 +2,7 @@ package io.sparkrnn.bench;
 
 import io.sparkrnn.data.spark.ExampleTables;
 import io.sparkrnn.job.driver.SparkSetup;
+import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.kernel.generate.StatefulSession;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.jvm.JvmEngine;
@@ -105,15 +106,15 @@ public final class TransformBench {
       row.put("hidden", (long) hidden);
       row.put("runs", (long) runs);
       row.put("master", master);
-      row.put("transform_rows_per_s", n / io.sparkrnn.job.report.TrainingMetrics.median(transform));
-      row.put("engine_batched_rows_per_s", n / io.sparkrnn.job.report.TrainingMetrics.median(batched));
-      row.put("engine_per_key_rows_per_s", n / io.sparkrnn.job.report.TrainingMetrics.median(perKey));
-      row.put("spark_shuffle_sort_s", io.sparkrnn.job.report.TrainingMetrics.median(shuffle));
-      row.put("transform_s", io.sparkrnn.job.report.TrainingMetrics.median(transform));
-      row.put("ratio", io.sparkrnn.job.report.TrainingMetrics.median(batched) / io.sparkrnn.job.report.TrainingMetrics.median(transform));
-      row.put("ratio_per_key", io.sparkrnn.job.report.TrainingMetrics.median(perKey) / io.sparkrnn.job.report.TrainingMetrics.median(transform));
-      row.put("transform_clustered_rows_per_s", n / io.sparkrnn.job.report.TrainingMetrics.median(onClustered));
-      row.put("ratio_clustered", io.sparkrnn.job.report.TrainingMetrics.median(batched) / io.sparkrnn.job.report.TrainingMetrics.median(onClustered));
+      row.put("transform_rows_per_s", n / TrainingMetrics.median(transform));
+      row.put("engine_batched_rows_per_s", n / TrainingMetrics.median(batched));
+      row.put("engine_per_key_rows_per_s", n / TrainingMetrics.median(perKey));
+      row.put("spark_shuffle_sort_s", TrainingMetrics.median(shuffle));
+      row.put("transform_s", TrainingMetrics.median(transform));
+      row.put("ratio", TrainingMetrics.median(batched) / TrainingMetrics.median(transform));
+      row.put("ratio_per_key", TrainingMetrics.median(perKey) / TrainingMetrics.median(transform));
+      row.put("transform_clustered_rows_per_s", n / TrainingMetrics.median(onClustered));
+      row.put("ratio_clustered", TrainingMetrics.median(batched) / TrainingMetrics.median(onClustered));
       out.println();
       out.println("| rows | keys | H | transform rows/s | engine batched rows/s | engine per key (1 thread) rows/s |"
           + " transform / batched | transform / per key | transform s | of which Spark's repartition + sort alone s |"
@@ -121,7 +122,7 @@ public final class TransformBench {
       out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
       out.printf("| %,d | %,d | %d | %,.0f | %,.0f | %,.0f | %.2f | %.2f | %.2f | %.2f | %,.0f | %.2f |%n", n, keys, hidden,
           row.get("transform_rows_per_s"), row.get("engine_batched_rows_per_s"), row.get("engine_per_key_rows_per_s"),
-          row.get("ratio"), row.get("ratio_per_key"), io.sparkrnn.job.report.TrainingMetrics.median(transform), io.sparkrnn.job.report.TrainingMetrics.median(shuffle),
+          row.get("ratio"), row.get("ratio_per_key"), TrainingMetrics.median(transform), TrainingMetrics.median(shuffle),
           row.get("transform_clustered_rows_per_s"), row.get("ratio_clustered"));
       List<Map<String, Object>> result = new ArrayList<>();
       result.add(row);

@@ -1,9 +1,13 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.data.spark.ExampleTables;
+import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.kernel.BadInputException;
+import java.io.IOException;
 import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -28,7 +32,7 @@ public final class ExampleTableCommand implements Callable<Integer> {
   String master;
 
   @Override
-  public Integer call() throws java.io.IOException {
+  public Integer call() throws IOException {
     if (!kind.equals("sensors")) {
       throw new BadInputException("example-table: unknown kind '" + kind + "', expected sensors");
     }
@@ -36,7 +40,7 @@ public final class ExampleTableCommand implements Callable<Integer> {
       throw new BadInputException("--sensors and --hours must be at least 1");
     }
     SparkSetup.requireKnownMaster(master);
-    if (!overwrite && io.sparkrnn.fs.HadoopFiles.exists(out, new org.apache.hadoop.conf.Configuration())) {
+    if (!overwrite && HadoopFiles.exists(out, new Configuration())) {
       // refused here, not by Spark's writer, whose message tells a Spark user to set mode "overwrite"
       throw new BadInputException("--out " + out + " already exists; pass --overwrite to replace it, or choose another --out");
     }
@@ -51,7 +55,7 @@ public final class ExampleTableCommand implements Callable<Integer> {
       System.out.printf("wrote %s: %d sensors x %d hours = %d rows (sensor, ts, temp, load)%n", out, sensors, hours,
           (long) sensors * hours);
     } catch (Exception e) {
-      if (e instanceof org.apache.spark.sql.AnalysisException) {
+      if (e instanceof AnalysisException) {
         throw new BadInputException(out + ": " + e.getMessage().lines().findFirst().orElse(""), e);
       }
       throw e;

@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.TorchInterop;
@@ -28,7 +29,7 @@ public final class ExportCommand implements Callable<Integer> {
     Configuration conf = new Configuration();
     // FILE.safetensors in any case is a file (as the inputs' suffix is read: InputFiles.isSafetensors)
     boolean toFile = InputFiles.isSafetensors(out);
-    io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", !toFile);
+    FileSystems.requireUsableOutput(out, conf, "--out", !toFile);
     TorchInterop.Exported e = TorchInterop.export(TrainedModel.load(model, conf));
     String weights;
     String config;

@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.infer.Generation;
@@ -10,13 +11,16 @@ import io.sparkrnn.job.report.LinePlot;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.Sampler;
+import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.Tensor;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.awt.Color;
+import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -98,10 +102,10 @@ public final class GenerateCommand implements Callable<Integer> {
       if (!InputFiles.isNpy(out) && !InputFiles.isSafetensors(out)) {
         throw new BadInputException("--out " + out + ": the continuation goes to FILE.npy or FILE.safetensors");
       }
-      io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", false);
+      FileSystems.requireUsableOutput(out, conf, "--out", false);
     }
     if (plot != null) {
-      io.sparkrnn.data.FileSystems.requireUsableOutput(plot, conf, "--plot", false);
+      FileSystems.requireUsableOutput(plot, conf, "--plot", false);
     }
     Sampler s = sampler(c);
     boolean textPrimer = !InputFiles.isNpy(primer) && !InputFiles.isSafetensors(primer);   // any case, as predict --data
@@ -208,7 +212,7 @@ public final class GenerateCommand implements Callable<Integer> {
       if (id < 0) {
         throw new BadInputException("--primer: character '" + ch + "' (U+" + String.format("%04X", cps[t])
             + ") at position " + t + " is not in the model's vocabulary of " + vocab.size() + " symbols "
-            + io.sparkrnn.kernel.io.Json.write(new ArrayList<Object>(vocab)));
+            + Json.write(new ArrayList<Object>(vocab)));
       }
       x[t * V + id] = 1f;
     }
@@ -236,12 +240,12 @@ public final class GenerateCommand implements Callable<Integer> {
     int[] lengths = null;
     if (p.lengths() != null) {
       lengths = new int[B];
-      java.util.Arrays.fill(lengths, p.lengths()[0]);
+      Arrays.fill(lengths, p.lengths()[0]);
     }
     return new Batch(T, B, F, x, null, null, lengths);
   }
 
-  private byte[] plot(TrainedModel m, Batch p, Generation g) throws java.io.IOException {
+  private byte[] plot(TrainedModel m, Batch p, Generation g) throws IOException {
     int T = p.length(0);
     int B = p.batchSize();
     float[] rawPrimer = m.inputsToRawUnits(p.x());

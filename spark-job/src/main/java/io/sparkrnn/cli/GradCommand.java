@@ -1,9 +1,11 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.ShardFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.GradientSum;
@@ -48,9 +50,9 @@ public final class GradCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    io.sparkrnn.kernel.device.Engines.requireDeviceApplies(engine, device);
+    Engines.requireDeviceApplies(engine, device);
     Configuration conf = new Configuration();
-    io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", false);
+    FileSystems.requireUsableOutput(out, conf, "--out", false);
     TrainedModel model = TrainedModel.load(weights, conf);
     Batch batch = ShardFiles.read(ShardFiles.readFile(data, conf), data, model.config(), true);
     Params params = model.params();

@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.TorchInterop;
 import io.sparkrnn.infer.TrainedModel;
@@ -42,7 +43,7 @@ public final class ImportCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Configuration conf = new Configuration();
-    io.sparkrnn.data.FileSystems.requireUsableOutput(out, conf, "--out", false);   // as export's, before anything is read
+    FileSystems.requireUsableOutput(out, conf, "--out", false);   // as export's, before anything is read
     String configText = source.config == null ? null
         : new String(HadoopFiles.read(source.config, conf), StandardCharsets.UTF_8);
     byte[] bytes = TorchInterop.importModel(HadoopFiles.read(torch, conf), torch, configText, source.config, mode, loss);

@@ -1,6 +1,8 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.device.Engines;
+import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Option;
 
 /** Options the inference commands share (picocli mixins): where the model runs, and for a dataset, on which Spark. */
@@ -17,7 +19,7 @@ final class InferenceOptions {
 
     /** A device beside --engine reference is refused before anything is read. */
     void check() {
-      io.sparkrnn.kernel.device.Engines.requireDeviceApplies(engine, device);
+      Engines.requireDeviceApplies(engine, device);
     }
   }
 
@@ -31,7 +33,7 @@ final class InferenceOptions {
     int partitions;
 
     /** --partitions, or the context's default parallelism capped at the number of shards to read. */
-    int partitions(org.apache.spark.api.java.JavaSparkContext sc, int shards) {
+    int partitions(JavaSparkContext sc, int shards) {
       if (partitions < 0) {
         throw new BadInputException("--partitions must be ≥ 0, found " + partitions);
       }

@@ -1,7 +1,21 @@
 package io.sparkrnn.cli;
 
 import io.sparkrnn.job.JvmShutdown;
+import io.sparkrnn.job.driver.Trainer;
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.DeviceFallbackException;
+import io.sparkrnn.kernel.aparapi.DeviceUnavailableException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.sql.SQLException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.hadoop.fs.FSError;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.core.config.Configurator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -45,7 +59,7 @@ public final class Main implements Runnable {
   /** The command main() runs, until it returns; the shutdown hook's message names it. */
   private static volatile String running;
   /** How long the shutdown hook waits for a command stopped by a signal to clean up. */
-  private static final long STOP_GRACE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+  private static final long STOP_GRACE_NANOS = TimeUnit.SECONDS.toNanos(10);
   /** The "stopped:" line is printed once, by the hook or by reportError, whichever comes first. */
   private static final AtomicBoolean STOP_REPORTED = new AtomicBoolean();
 
@@ -56,7 +70,7 @@ public final class Main implements Runnable {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       String command = running;
       if (command != null) {
-        reportStop(new java.io.PrintWriter(System.err, true), command);
+        reportStop(new PrintWriter(System.err, true), command);
         quietSparkAfterStop();
         // the JVM halts when the hooks end: give the command, whose Spark context the hooks stop under
         // it, a few seconds to fail and clean up (train writes the steps since its last checkpoint to
@@ -128,15 +142,15 @@ public final class Main implements Runnable {
   private static void quietSparkAfterStop() {
     try {
       // setAllLevels: conf/log4j2.properties sets org.apache.spark.scheduler and others itself, which setLevel leaves
-      org.apache.logging.log4j.core.config.Configurator.setAllLevels("org.apache.spark", org.apache.logging.log4j.Level.OFF);
-      org.apache.logging.log4j.core.config.Configurator.setAllLevels("org.apache.hadoop", org.apache.logging.log4j.Level.OFF);
+      Configurator.setAllLevels("org.apache.spark", Level.OFF);
+      Configurator.setAllLevels("org.apache.hadoop", Level.OFF);
     } catch (LinkageError e) {
       // a Spark build without log4j2's core (spark-submit with another binding): its lines stay
     }
-    System.setErr(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+    System.setErr(new PrintStream(OutputStream.nullOutputStream()));
   }
 
-  private static void reportStop(java.io.PrintWriter err, String command) {
+  private static void reportStop(PrintWriter err, String command) {
     if (STOP_REPORTED.compareAndSet(false, true)) {
       err.println("stopped: the JVM is shutting down (Ctrl-C or a signal such as SIGTERM) while " + command + " ran"
           + ("train".equals(command) ? "; --resume true continues from the newest checkpoint" : ""));
@@ -159,7 +173,7 @@ public final class Main implements Runnable {
     });
     try {
       return cl.execute(args);
-    } catch (org.apache.hadoop.fs.FSError e) {
+    } catch (FSError e) {
       // a full or failing local disk, reported by Hadoop as an Error where no writer of ours named the file
       cl.getErr().println("error: a file could not be written: " + (e.getCause() != null ? e.getCause().getMessage()
           : e.getMessage()) + " (is the disk full?)");
@@ -212,7 +226,7 @@ public final class Main implements Runnable {
    */
   private static int reportParameterError(CommandLine.ParameterException e, String[] args) {
     CommandLine cl = e.getCommandLine();
-    java.io.PrintWriter err = cl.getErr();
+    PrintWriter err = cl.getErr();
     String command = cl.getCommandSpec().qualifiedName();
     String hint = "";
     if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
@@ -227,11 +241,11 @@ public final class Main implements Runnable {
   /** The first exception in the cause chain that reports bad input, or null. */
   static Throwable userError(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof io.sparkrnn.kernel.BadInputException || t instanceof java.io.IOException || t instanceof UserError
-          || t instanceof java.io.UncheckedIOException || t instanceof io.sparkrnn.job.driver.Trainer.NonFiniteException
-          || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException
-          || t instanceof io.sparkrnn.kernel.aparapi.DeviceFallbackException
-          || t instanceof java.sql.SQLException) {   // a database's refusal while its rows are read (prep table --format jdbc)
+      if (t instanceof BadInputException || t instanceof IOException || t instanceof UserError
+          || t instanceof UncheckedIOException || t instanceof Trainer.NonFiniteException
+          || t instanceof DeviceUnavailableException
+          || t instanceof DeviceFallbackException
+          || t instanceof SQLException) {   // a database's refusal while its rows are read (prep table --format jdbc)
         return t;
       }
       if (t.getCause() == t) {

@@ -11,6 +11,7 @@ import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.infer.Prediction;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.driver.AutoDeviceJob;
 import io.sparkrnn.job.driver.PredictJob;
 import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.job.executor.GradientTask;
@@ -19,12 +20,17 @@ import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
+import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -80,7 +86,7 @@ public final class PredictCommand implements Callable<Integer> {
       throw new BadInputException("--split: '" + split + "' is not one of all, train, validation");
     }
     if (!HadoopFiles.exists(data, conf)) {   // before --out's form, which depends on what --data is
-      throw new java.io.FileNotFoundException("--data " + data + ": no such file or directory");
+      throw new FileNotFoundException("--data " + data + ": no such file or directory");
     }
     boolean dataset = !InputFiles.isNpy(data) && HadoopFiles.isDirectory(data, conf);
     boolean npyOut = InputFiles.isNpy(out);
@@ -116,7 +122,7 @@ public final class PredictCommand implements Callable<Integer> {
       p = Prediction.run(m, e, batch, modelUnits);
     }
     write(p, out, conf, metadata(m));
-    System.out.println("predicted " + java.util.Arrays.toString(p.shape()) + " from " + data + " into " + out
+    System.out.println("predicted " + Arrays.toString(p.shape()) + " from " + data + " into " + out
         + (m.normalizes() && !modelUnits && m.normalization().targetMean() != null ? " (raw units)" : ""));
     if (p.text() != null) {
       System.out.print(Prediction.textLines(p.text()));
@@ -153,12 +159,12 @@ public final class PredictCommand implements Callable<Integer> {
         chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : staged.uri(), modelUnits, metadata(m));
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", spark.master)) {
       int P = spark.partitions(sc, chosen.size());
-      String device = io.sparkrnn.job.driver.AutoDeviceJob.forScoring(sc, ds, input.shards(), m.config(), run.engine, run.device, P);
+      String device = AutoDeviceJob.forScoring(sc, ds, input.shards(), m.config(), run.engine, run.device, P);
       List<PredictJob.ShardResult> results = PredictJob.run(sc, GradientTask.Context.forScoring(sc, ds, run.engine, device, P), input);
       if (npy) {
         Prediction p = PredictJob.concatenate(results);
         write(p, out, conf, null);
-        System.out.println("predicted " + java.util.Arrays.toString(p.shape()) + " from " + chosen.size() + " shards of "
+        System.out.println("predicted " + Arrays.toString(p.shape()) + " from " + chosen.size() + " shards of "
             + ds.uri() + " into " + out);
         return 0;
       }
@@ -184,8 +190,8 @@ public final class PredictCommand implements Callable<Integer> {
   }
 
   /** Every file a dataset prediction may write besides predictions.json: one or two per shard. */
-  private static java.util.Set<String> outputNames(List<ShardInfo> shards) {
-    java.util.Set<String> names = new java.util.HashSet<>();
+  private static Set<String> outputNames(List<ShardInfo> shards) {
+    Set<String> names = new HashSet<>();
     for (ShardInfo s : shards) {
       names.add(s.file());
       names.add(PredictJob.textName(s.file()));
@@ -207,7 +213,7 @@ public final class PredictCommand implements Callable<Integer> {
   }
 
   /** .npy: the output array (and FILE.txt with decoded text); otherwise safetensors. */
-  static void write(Prediction p, String uri, Configuration conf, Map<String, String> meta) throws java.io.IOException {
+  static void write(Prediction p, String uri, Configuration conf, Map<String, String> meta) throws IOException {
     if (InputFiles.isNpy(uri)) {
       HadoopFiles.write(uri, NpyWriter.toBytes(p.shape(), p.output()), conf);
       if (p.text() != null) {

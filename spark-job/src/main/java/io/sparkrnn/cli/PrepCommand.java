@@ -1,6 +1,8 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.Manifest;
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.SequenceSource;
@@ -14,23 +16,40 @@ import io.sparkrnn.data.source.TextSource;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.SparkPrep;
 import io.sparkrnn.data.spark.TableSpec;
+import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.kernel.BadInputException;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.net.URI;
+import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkClassNotFoundException;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.DataFrameReader;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.StringType;
+import org.apache.spark.sql.types.StructField;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -75,20 +94,20 @@ public final class PrepCommand implements Runnable {
     String normalizationFrom;
 
     /** The statistics of --normalization-from, or null. */
-    io.sparkrnn.data.Normalization givenNormalization() throws IOException {
+    Normalization givenNormalization() throws IOException {
       if (normalizationFrom == null) {
         return null;
       }
       Configuration conf = new Configuration();
       Path p = new Path(normalizationFrom);
-      org.apache.hadoop.fs.FileSystem fs = io.sparkrnn.data.FileSystems.get(p, conf);
-      io.sparkrnn.data.Normalization n;
+      FileSystem fs = FileSystems.get(p, conf);
+      Normalization n;
       String what;
       if (fs.exists(p) && fs.getFileStatus(p).isDirectory()) {
         n = io.sparkrnn.data.Dataset.open(normalizationFrom, conf).manifest().normalization();
         what = "dataset";
       } else {
-        n = io.sparkrnn.infer.TrainedModel.load(normalizationFrom, conf).normalization();
+        n = TrainedModel.load(normalizationFrom, conf).normalization();
         what = "model";
       }
       if (n == null) {
@@ -102,7 +121,7 @@ public final class PrepCommand implements Runnable {
     String master;
 
     Manifest run(SequenceSource source) throws IOException {
-      io.sparkrnn.data.FileSystems.requireUsableOutput(out, new Configuration(), "--out", true);
+      FileSystems.requireUsableOutput(out, new Configuration(), "--out", true);
       // the source names the file in errors: "--normalization-from runs/a/model.safetensors: its input statistics …"
       PrepOptions options = new PrepOptions(new Path(out).toUri(), batch, validationFraction, normalize, overwrite,
           givenNormalization(), normalizationFrom == null ? "--normalization-from" : "--normalization-from " + normalizationFrom);
@@ -110,7 +129,7 @@ public final class PrepCommand implements Runnable {
       if (master == null) {
         m = Prep.run(source, options, new Configuration());
       } else {
-        io.sparkrnn.job.driver.SparkSetup.requireKnownMaster(master);
+        SparkSetup.requireKnownMaster(master);
         SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-rnn prep " + source.spec().task());
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
           m = SparkPrep.run(sc, source, options);
@@ -319,7 +338,7 @@ public final class PrepCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      format = format.toLowerCase(java.util.Locale.ROOT);   // as Spark matches a format's name: CSV is csv
+      format = format.toLowerCase(Locale.ROOT);   // as Spark matches a format's name: CSV is csv
       if (source == null && !(isJdbc() && (option("dbtable") != null || option("query") != null))) {
         throw new picocli.CommandLine.ParameterException(commandSpec.commandLine(), "Missing required parameter: 'SOURCE'"
             + " (a path read with --format, a table name with --format table, or for --format jdbc the table,"
@@ -340,7 +359,7 @@ public final class PrepCommand implements Runnable {
       TableSpec spec = new TableSpec(key, order, inputs, targets, classes, seq2one, steps, stride, horizon, minSteps,
           sequenceColumn, split == null ? null : TableSpec.SplitMode.parse(split), common.validationFraction, gap,
           common.normalize, TableSpec.Missing.parse(missing), common.batch, seed, partitions, provenance);
-      io.sparkrnn.data.FileSystems.requireUsableOutput(common.out, new Configuration(), "--out", true);
+      FileSystems.requireUsableOutput(common.out, new Configuration(), "--out", true);
       String master = common.master == null ? "local[*]" : common.master;
       SparkSetup.requireKnownMaster(SparkSetup.effectiveMaster(master));   // spark-submit's master wins
       SparkSession spark = SparkSetup.session("spark-rnn prep table", master, format);
@@ -393,7 +412,7 @@ public final class PrepCommand implements Runnable {
     }
 
     /** Spark's file formats, whose SOURCE is a path (or a glob); jdbc, table and other sources name something else. */
-    static final java.util.Set<String> FILE_FORMATS = java.util.Set.of("parquet", "orc", "json", "csv", "text", "avro");
+    static final Set<String> FILE_FORMATS = Set.of("parquet", "orc", "json", "csv", "text", "avro");
 
     /**
      * A file source's path must exist (a glob must match something) before Spark reads it: Spark
@@ -405,9 +424,9 @@ public final class PrepCommand implements Runnable {
         return;
       }
       Path p = new Path(source);
-      org.apache.hadoop.fs.FileStatus[] found = io.sparkrnn.data.FileSystems.get(p, hadoop).globStatus(p);
+      FileStatus[] found = FileSystems.get(p, hadoop).globStatus(p);
       if (found == null || found.length == 0) {
-        throw new java.io.FileNotFoundException(source + " (--format " + format + "): no such file or directory");
+        throw new FileNotFoundException(source + " (--format " + format + "): no such file or directory");
       }
     }
 
@@ -421,8 +440,8 @@ public final class PrepCommand implements Runnable {
       if (order == null || !(format.equals("json") || format.equals("csv"))) {
         return;
       }
-      for (org.apache.spark.sql.types.StructField f : table.schema().fields()) {
-        if (f.name().equalsIgnoreCase(order) && f.dataType() instanceof org.apache.spark.sql.types.StringType) {
+      for (StructField f : table.schema().fields()) {
+        if (f.name().equalsIgnoreCase(order) && f.dataType() instanceof StringType) {
           throw new BadInputException("--order: column '" + f.name() + "' of " + source + " (--format " + format
               + ") was read as strings; expected timestamps, dates or numbers. Ask the reader to infer timestamps: "
               + (format.equals("json") ? "--option inferTimestamp=true, and "
@@ -468,7 +487,7 @@ public final class PrepCommand implements Runnable {
           if (format.equals("csv") && !readerOptions.containsKey("header") && allNumbers(table.columns())) {
             // as prep csv: Spark's df.write.csv writes no header, and its first row would name the columns
             throw new BadInputException(source + " (--format csv): the first line's fields are all numbers ("
-                + String.join(",", java.util.Arrays.asList(table.columns()).subList(0, Math.min(3, table.columns().length)))
+                + String.join(",", Arrays.asList(table.columns()).subList(0, Math.min(3, table.columns().length)))
                 + (table.columns().length > 3 ? ",..." : "") + "), so it looks like data, not a header (Spark's"
                 + " df.write.csv writes none); pass --option header=false to read it as data (columns _c0, _c1, ...),"
                 + " or --option header=true if it really is the header");
@@ -478,7 +497,7 @@ public final class PrepCommand implements Runnable {
       } catch (Exception e) {
         // the database's refusals (no driver for the URL, no such table, a bad password) and Spark's
         // checks of the JDBC options (dbtable and query both given) are the user's to fix
-        boolean fromDatabase = isJdbc() && inCauses(e, java.sql.SQLException.class::isInstance) != null;
+        boolean fromDatabase = isJdbc() && inCauses(e, SQLException.class::isInstance) != null;
         // a file Spark cannot read as --format says (a CSV read as the default parquet), and a reader
         // option's bad value (versionAsOf=abc, dbtable with query): the user's to fix, not a bug
         Throwable unreadable = inCauses(e, t -> t.getMessage() != null && t.getMessage().startsWith("[FAILED_READ_FILE"));
@@ -486,8 +505,8 @@ public final class PrepCommand implements Runnable {
         // messages do not ("Unable to instantiate SessionHiveMetaStoreClient")
         Throwable metastore = format.equals("table")
             ? inCauses(e, t -> t.getClass().getName().equals("org.apache.hadoop.hive.metastore.api.MetaException")) : null;
-        if (e instanceof org.apache.spark.sql.AnalysisException || e instanceof ClassNotFoundException
-            || e instanceof org.apache.spark.SparkClassNotFoundException || fromDatabase || unreadable != null
+        if (e instanceof AnalysisException || e instanceof ClassNotFoundException
+            || e instanceof SparkClassNotFoundException || fromDatabase || unreadable != null
             || e instanceof IllegalArgumentException || metastore != null) {
           String why = summary(unreadable != null ? unreadable : metastore != null ? metastore : e);
           if (metastore != null) {
@@ -525,15 +544,15 @@ public final class PrepCommand implements Runnable {
     }
 
     /** Option keys the manifest never records, by name: they may carry credentials (a url can hold a password). */
-    private static final java.util.regex.Pattern SECRET_OPTION =
-        java.util.regex.Pattern.compile("(?i).*(password|secret|token|credential|key|url|user|auth).*");
+    private static final Pattern SECRET_OPTION =
+        Pattern.compile("(?i).*(password|secret|token|credential|key|url|user|auth).*");
 
     /**
      * The reader options into the manifest's source ("options", e.g. Delta's versionAsOf: which
      * version was read), but a key that may carry credentials only by name ("options_withheld").
      */
     private void putOptions(Map<String, Object> provenance) {
-      Map<String, String> recorded = new java.util.TreeMap<>();
+      Map<String, String> recorded = new TreeMap<>();
       List<String> withheld = new ArrayList<>();
       readerOptions.forEach((k, v) -> {
         if (SECRET_OPTION.matcher(k).matches()) {
@@ -546,7 +565,7 @@ public final class PrepCommand implements Runnable {
         provenance.put("options", recorded);
       }
       if (!withheld.isEmpty()) {
-        java.util.Collections.sort(withheld);
+        Collections.sort(withheld);
         provenance.put("options_withheld", withheld);
       }
     }
@@ -567,7 +586,7 @@ public final class PrepCommand implements Runnable {
 
     /** The JDBC table read: --option dbtable, else SOURCE. */
     private String jdbcTable() {
-      return java.util.Objects.requireNonNullElse(option("dbtable"), source);
+      return Objects.requireNonNullElse(option("dbtable"), source);
     }
 
     /** A reader option's value, its key matched as Spark matches it (case-insensitively), or null. */
@@ -603,7 +622,7 @@ public final class PrepCommand implements Runnable {
     }
 
     /** The first exception in {@code e}'s cause chain (itself included) that {@code matches}, or null. */
-    private static Throwable inCauses(Throwable e, java.util.function.Predicate<Throwable> matches) {
+    private static Throwable inCauses(Throwable e, Predicate<Throwable> matches) {
       for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
         if (matches.test(t)) {
           return t;

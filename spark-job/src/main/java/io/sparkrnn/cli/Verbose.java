@@ -1,7 +1,10 @@
 package io.sparkrnn.cli;
 
+import java.util.logging.ConsoleHandler;
+import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.apache.logging.log4j.core.config.Configurator;
 
 /**
  * {@code --verbose}: debug lines from spark-rnn's own code (loggers under {@code io.sparkrnn}) in
@@ -36,13 +39,13 @@ final class Verbose {
       bridged = false;
     }
     try {
-      org.apache.logging.log4j.core.config.Configurator.setLevel("io.sparkrnn", org.apache.logging.log4j.Level.DEBUG);
+      Configurator.setLevel("io.sparkrnn", org.apache.logging.log4j.Level.DEBUG);
     } catch (LinkageError e) {
       bridged = false; // records may cross the bridge, but nothing raises log4j2's level for them
     }
     if (!bridged) {
       // a Spark build without log4j2 or jul-to-slf4j: the kernel's lines go to a console handler of their own, once
-      java.util.logging.Handler console = new java.util.logging.ConsoleHandler();
+      Handler console = new ConsoleHandler();
       console.setLevel(Level.FINE);
       kernelLogger.setUseParentHandlers(false);
       kernelLogger.addHandler(console);
@@ -61,6 +64,6 @@ final class Verbose {
       kernelLogger.setLevel(null);
       kernelLogger = null;
     }
-    org.apache.logging.log4j.core.config.Configurator.setLevel("io.sparkrnn", org.apache.logging.log4j.Level.INFO);
+    Configurator.setLevel("io.sparkrnn", org.apache.logging.log4j.Level.INFO);
   }
 }

@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FSError;
 import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -118,9 +119,9 @@ public final class HadoopFiles {
         }
       }
       FileContext.getFileContext(fs.getUri(), fs.getConf()).rename(tmp, target, Options.Rename.OVERWRITE);
-    } catch (IOException | org.apache.hadoop.fs.FSError e) {
+    } catch (IOException | FSError e) {
       // Hadoop's local file system reports a full disk as FSError (an Error) without the file's name
-      Throwable cause = e instanceof org.apache.hadoop.fs.FSError && e.getCause() != null ? e.getCause() : e;
+      Throwable cause = e instanceof FSError && e.getCause() != null ? e.getCause() : e;
       throw new WriteException(target + ": could not be written (" + cause.getMessage() + "); " + target.getName()
           + " is unchanged", e);
     } finally {

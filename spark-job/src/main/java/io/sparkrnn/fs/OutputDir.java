@@ -7,7 +7,9 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.ChecksumFileSystem;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -57,7 +59,7 @@ public final class OutputDir {
    */
   public int removeStaleTemporaries(String... subdirs) throws IOException {
     int removed = 0;
-    List<Path> folders = new java.util.ArrayList<>(List.of(dir));
+    List<Path> folders = new ArrayList<>(List.of(dir));
     for (String s : subdirs) {
       folders.add(path(s));
     }
@@ -65,7 +67,7 @@ public final class OutputDir {
       if (!fs.exists(folder)) {
         continue;
       }
-      for (org.apache.hadoop.fs.FileStatus st : fs.listStatus(folder)) {
+      for (FileStatus st : fs.listStatus(folder)) {
         if (st.isFile() && TEMPORARY.matcher(st.getPath().getName()).matches() && fs.delete(st.getPath(), false)) {
           removed++;
         }
@@ -73,7 +75,7 @@ public final class OutputDir {
       // on the local file system a file's checksum is a hidden ".NAME.crc" beside it, which listStatus
       // hides and delete removes with the file; a kill between a rename's two halves (the file, then
       // its checksum) leaves the temporary's checksum alone: "..step-N.safetensors.tmp-UUID.crc"
-      if (fs instanceof org.apache.hadoop.fs.ChecksumFileSystem local) {
+      if (fs instanceof ChecksumFileSystem local) {
         FileSystem raw = local.getRawFileSystem();
         for (FileStatus st : raw.listStatus(folder)) {
           String name = st.getPath().getName();
@@ -90,7 +92,7 @@ public final class OutputDir {
   }
 
   /** The names {@link #write} gives its temporary files. */
-  private static final java.util.regex.Pattern TEMPORARY = java.util.regex.Pattern.compile(
+  private static final Pattern TEMPORARY = Pattern.compile(
       "\\..+\\.tmp-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
   public boolean exists(String relative) throws IOException {

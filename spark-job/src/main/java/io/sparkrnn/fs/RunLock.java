@@ -2,11 +2,13 @@ package io.sparkrnn.fs;
 
 import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.kernel.BadInputException;
+import java.io.File;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -16,6 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -116,7 +120,7 @@ public final class RunLock implements AutoCloseable {
     if (FileSystems.isLocal(fs)) {
       // Hadoop's local create(overwrite=false) checks and then creates; O_EXCL does both at once
       try {
-        Files.write(new java.io.File(lock.toUri()).toPath(), bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        Files.write(new File(lock.toUri()).toPath(), bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         return true;
       } catch (FileAlreadyExistsException e) {
         return false;
@@ -212,8 +216,8 @@ public final class RunLock implements AutoCloseable {
    * {@code container_[eEPOCH_]CLUSTERTIMESTAMP_APPLICATION_ATTEMPT_CONTAINER}.
    */
   record YarnAttempt(String application, int attempt) {
-    private static final java.util.regex.Pattern CONTAINER_ID =
-        java.util.regex.Pattern.compile("container_(?:e\\d+_)?(\\d+)_(\\d+)_(\\d{1,9})_\\d+");
+    private static final Pattern CONTAINER_ID =
+        Pattern.compile("container_(?:e\\d+_)?(\\d+)_(\\d+)_(\\d{1,9})_\\d+");
 
     /** This JVM's attempt, or null outside YARN's ApplicationMaster in cluster deploy mode. */
     static YarnAttempt current() {
@@ -224,14 +228,14 @@ public final class RunLock implements AutoCloseable {
 
     /** The attempt a container belongs to, or null when the id is not one. */
     static YarnAttempt fromContainerId(String containerId) {
-      java.util.regex.Matcher m = CONTAINER_ID.matcher(containerId == null ? "" : containerId);
+      Matcher m = CONTAINER_ID.matcher(containerId == null ? "" : containerId);
       return m.matches() ? new YarnAttempt("application_" + m.group(1) + "_" + m.group(2), Integer.parseInt(m.group(3))) : null;
     }
   }
 
   private static String thisHost() {
     try {
-      return java.net.InetAddress.getLocalHost().getHostName();
+      return InetAddress.getLocalHost().getHostName();
     } catch (IOException e) {
       return "localhost";
     }

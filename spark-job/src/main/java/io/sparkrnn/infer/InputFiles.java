@@ -7,6 +7,7 @@ import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.IOException;
 import java.util.Arrays;
+import java.util.Locale;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -24,12 +25,12 @@ public final class InputFiles {
   private InputFiles() {}
 
   public static boolean isNpy(String uri) {
-    return uri.toLowerCase(java.util.Locale.ROOT).endsWith(".npy");
+    return uri.toLowerCase(Locale.ROOT).endsWith(".npy");
   }
 
   /** Whether {@code uri} names a .safetensors file (any case, as {@link #isNpy}). */
   public static boolean isSafetensors(String uri) {
-    return uri.toLowerCase(java.util.Locale.ROOT).endsWith(".safetensors");
+    return uri.toLowerCase(Locale.ROOT).endsWith(".safetensors");
   }
 
   /** Reads either kind; targets are read (and checked) when present but never required. */

@@ -4,6 +4,7 @@ import io.sparkrnn.kernel.BadInputException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /** Writes a float32 array as a NumPy {@code .npy} file (format 1.0, {@code <f4}, C order). */
 public final class NpyWriter {
@@ -18,7 +19,7 @@ public final class NpyWriter {
       dims.append(d).append(", ");
     }
     if (n != data.length) {
-      throw new BadInputException("shape " + java.util.Arrays.toString(shape) + " holds " + n + " values, found " + data.length);
+      throw new BadInputException("shape " + Arrays.toString(shape) + " holds " + n + " values, found " + data.length);
     }
     String shapeText = shape.length == 1 ? "(" + shape[0] + ",)" : "(" + dims.substring(0, Math.max(0, dims.length() - 2)) + ")";
     String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shapeText + ", }";

@@ -1,5 +1,6 @@
 package io.sparkrnn.infer;
 
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.ClassSampler;
 import io.sparkrnn.kernel.io.SafeTensors;
@@ -43,7 +44,7 @@ public record Prediction(int[] shape, float[] output, int[] ids, int[] lengths, 
    *
    * @param normalization the model's, or null
    */
-  public static Prediction of(ModelConfig c, List<String> vocabulary, io.sparkrnn.data.Normalization normalization,
+  public static Prediction of(ModelConfig c, List<String> vocabulary, Normalization normalization,
       Batch batch, float[] outputs, boolean modelUnits) {
     int T = batch.steps();
     int B = batch.batchSize();

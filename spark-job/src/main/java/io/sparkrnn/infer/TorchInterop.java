@@ -16,6 +16,7 @@ import io.sparkrnn.model.ModelMetadata;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -213,7 +214,7 @@ public final class TorchInterop {
     for (String k : List.of("cell", "num_layers", "input_size", "hidden_size", "output_size", "mode", "loss")) {
       Object v = j.get(k);
       if (v == null && k.equals("cell") && j.get("torch_class") instanceof String cls) {
-        v = cls.toLowerCase(java.util.Locale.ROOT);
+        v = cls.toLowerCase(Locale.ROOT);
       }
       if (v == null && k.equals("mode")) {
         v = mode;

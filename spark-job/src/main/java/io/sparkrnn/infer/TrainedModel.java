@@ -9,10 +9,13 @@ import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
+import io.sparkrnn.kernel.io.Tensor;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.model.Checkpoints;
 import io.sparkrnn.model.ModelMetadata;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.List;
@@ -76,7 +79,7 @@ public final class TrainedModel {
     }
     String file = new org.apache.hadoop.fs.Path(uri, MODEL_FILE).toString();
     if (!HadoopFiles.exists(file, conf)) {
-      throw new java.io.FileNotFoundException(uri + ": a directory without " + MODEL_FILE + "; expected a model file, or a directory"
+      throw new FileNotFoundException(uri + ": a directory without " + MODEL_FILE + "; expected a model file, or a directory"
           + " that holds one (train's --out, a saved RnnModel)");
     }
     return file;
@@ -107,7 +110,7 @@ public final class TrainedModel {
     SafeTensorsFile file = SafeTensors.read(bytes, source);
     requireFinite(file);
     // a checkpoint is a model file plus optimizer and truncated-BPTT state: use its weights
-    return new TrainedModel(source, ModelFile.read(file, io.sparkrnn.model.Checkpoints.EXTRA_TENSORS), file.metadata());
+    return new TrainedModel(source, ModelFile.read(file, Checkpoints.EXTRA_TENSORS), file.metadata());
   }
 
   /**
@@ -116,7 +119,7 @@ public final class TrainedModel {
    * generate would fail deep in the sampler. Training never writes one (see --on-nan).
    */
   private static void requireFinite(SafeTensorsFile file) {
-    for (io.sparkrnn.kernel.io.Tensor t : file.tensors().values()) {
+    for (Tensor t : file.tensors().values()) {
       if (!t.isFloating()) {
         continue;
       }

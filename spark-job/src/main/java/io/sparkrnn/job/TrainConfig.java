@@ -3,12 +3,18 @@ package io.sparkrnn.job;
 import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.OptionRule;
 import io.sparkrnn.job.executor.ShardCache;
+import io.sparkrnn.job.executor.VirtualPartitions;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
+import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,7 +93,7 @@ public record TrainConfig(
   public record Key(String name, String defaultValue, OptionRule rule, String description) {}
 
   /** Every key, in the order help lists them. The one place defaults live. */
-  public static final java.util.List<Key> KEYS = java.util.List.of(
+  public static final List<Key> KEYS = List.of(
       new Key("data", null, OptionRule.nonBlank("a dataset directory URI"),
           "dataset directory URI (manifest.json + shards), from `spark-rnn prep`"),
       new Key("out", null, OptionRule.nonBlank("an output directory URI"),
@@ -188,7 +194,7 @@ public record TrainConfig(
       throw new IOException(what + IS_A_DIRECTORY);
     }
     if (!Files.exists(file)) {
-      throw new java.io.FileNotFoundException(what + "no such file");
+      throw new FileNotFoundException(what + "no such file");
     }
     if (!Files.isRegularFile(file)) { // a FIFO would block the read for ever
       throw new IOException(what + "not a regular file (a FIFO, socket or device)");
@@ -201,7 +207,7 @@ public record TrainConfig(
   /** Opens a job file's bytes (a local file or a Hadoop stream). */
   @FunctionalInterface
   private interface JobFileStream {
-    java.io.InputStream open() throws IOException;
+    InputStream open() throws IOException;
   }
 
   /** The lines of a job file of {@code size} bytes, refused (named by {@code what}) when huge or not UTF-8 text. */
@@ -211,12 +217,12 @@ public record TrainConfig(
           + MAX_JOB_FILE_BYTES + ")");
     }
     byte[] bytes;
-    try (java.io.InputStream in = stream.open()) {
+    try (InputStream in = stream.open()) {
       bytes = in.readNBytes((int) MAX_JOB_FILE_BYTES + 1);
     }
     try {
-      return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString().lines().toList();
-    } catch (java.nio.charset.CharacterCodingException e) {
+      return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString().lines().toList();
+    } catch (CharacterCodingException e) {
       throw new BadInputException(what + "not a UTF-8 text file; a job file holds key = value lines", e);
     }
   }
@@ -244,8 +250,8 @@ public record TrainConfig(
     FileStatus status;
     try {
       status = fs.getFileStatus(p);
-    } catch (java.io.FileNotFoundException e) {
-      throw new java.io.FileNotFoundException(what + "no such file");
+    } catch (FileNotFoundException e) {
+      throw new FileNotFoundException(what + "no such file");
     }
     if (status.isDirectory()) {
       throw new IOException(what + IS_A_DIRECTORY);
@@ -327,7 +333,7 @@ public record TrainConfig(
     int tbptt = (int) r.integer("tbptt");
     String engine = r.choice("engine");
     String device = r.choice("device");
-    io.sparkrnn.kernel.device.Engines.requireDeviceApplies(engine, device);
+    Engines.requireDeviceApplies(engine, device);
     long seed = r.integer("seed");
     int partitions = (int) r.integer("partitions");
     int virtualPartitions = (int) r.integer("virtual-partitions");
@@ -338,7 +344,7 @@ public record TrainConfig(
     if (virtualPartitions == 0) {
       virtualPartitions = Math.min(batch, DEFAULT_VIRTUAL_PARTITIONS);
     }
-    io.sparkrnn.job.executor.VirtualPartitions.requireTasks(partitions, virtualPartitions, batch);
+    VirtualPartitions.requireTasks(partitions, virtualPartitions, batch);
     long checkpointEvery = r.integer("checkpoint-every");
     boolean resume = Boolean.parseBoolean(r.choice("resume"));
     boolean overwrite = Boolean.parseBoolean(r.choice("overwrite"));

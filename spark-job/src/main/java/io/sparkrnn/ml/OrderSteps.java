@@ -1,5 +1,6 @@
 package io.sparkrnn.ml;
 
+import java.sql.Date;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -130,7 +131,7 @@ final class OrderSteps {
       return ChronoUnit.MICROS.between(Instant.EPOCH, i);
     } else if (v instanceof LocalDateTime l) {
       return ChronoUnit.MICROS.between(Instant.EPOCH, l.toInstant(ZoneOffset.UTC));
-    } else if (v instanceof java.sql.Date d) {
+    } else if (v instanceof Date d) {
       return d.toLocalDate().toEpochDay();
     } else if (v instanceof LocalDate l) {
       return l.toEpochDay();
@@ -145,8 +146,8 @@ final class OrderSteps {
       return Instant.EPOCH.plus(u, ChronoUnit.MICROS);
     } else if (like instanceof LocalDateTime) {
       return LocalDateTime.ofInstant(Instant.EPOCH.plus(u, ChronoUnit.MICROS), ZoneOffset.UTC);
-    } else if (like instanceof java.sql.Date) {
-      return java.sql.Date.valueOf(LocalDate.ofEpochDay(u));
+    } else if (like instanceof Date) {
+      return Date.valueOf(LocalDate.ofEpochDay(u));
     }
     return LocalDate.ofEpochDay(u);
   }

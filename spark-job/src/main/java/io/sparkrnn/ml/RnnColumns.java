@@ -8,12 +8,15 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.param.StringArrayParam;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.internal.SQLConf;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
@@ -282,7 +285,7 @@ final class RnnColumns {
    * spark.sql.caseSensitive), whichever session is active on this thread (a review: two sessions
    * with different settings, one thread).
    */
-  static <T> T resolvingAs(org.apache.spark.sql.Dataset<?> dataset, java.util.function.Supplier<T> body) {
+  static <T> T resolvingAs(Dataset<?> dataset, Supplier<T> body) {
     Boolean before = DATASET_CASE_SENSITIVE.get();
     DATASET_CASE_SENSITIVE.set(Boolean.parseBoolean(dataset.sparkSession().conf().get("spark.sql.caseSensitive", "false")));
     try {
@@ -303,7 +306,7 @@ final class RnnColumns {
    */
   static boolean caseSensitive() {
     Boolean given = DATASET_CASE_SENSITIVE.get();
-    return given != null ? given : org.apache.spark.sql.internal.SQLConf.get().caseSensitiveAnalysis();
+    return given != null ? given : SQLConf.get().caseSensitiveAnalysis();
   }
 
   /**

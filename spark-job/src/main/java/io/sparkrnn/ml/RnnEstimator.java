@@ -3,6 +3,7 @@ package io.sparkrnn.ml;
 import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.OptionRule;
+import io.sparkrnn.data.Split;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.fs.HadoopFiles;
@@ -10,14 +11,19 @@ import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.driver.Trainer;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.DeviceFallbackException;
+import io.sparkrnn.kernel.aparapi.DeviceUnavailableException;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -170,7 +176,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     for (int i = 0; i < pairs.length; i += 2) {
       m.put(pairs[i], pairs[i + 1]);
     }
-    return java.util.Collections.unmodifiableMap(m);
+    return Collections.unmodifiableMap(m);
   }
 
   /** The validator of a param that is an option of train or prep table: that option's rule (train's where both have it). */
@@ -260,7 +266,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
             RnnColumns.validator("workDir", (name, value) -> {
               OptionRule.nonBlank("a Hadoop URI or path").check(name, value);
               try {
-                new org.apache.hadoop.fs.Path(value);   // what fit makes of it: refused here, not after prep
+                new Path(value);   // what fit makes of it: refused here, not after prep
               } catch (IllegalArgumentException e) {
                 throw new BadInputException(name + ": expected a Hadoop URI or path, found '" + value + "' ("
                     + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()) + ")");
@@ -1003,7 +1009,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     if (message == null) {
       return null;
     }
-    Map<String, String> setterOf = new java.util.HashMap<>();
+    Map<String, String> setterOf = new HashMap<>();
     options.forEach((param, option) -> setterOf.put(option, RnnColumns.setter(param)));
     // prep's options the estimator has not: --where is a filter on the table; --sequence-column
     // (wide tables) has no param, the estimator reads long tables only
@@ -1025,8 +1031,8 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    */
   static BadInputException inSetterWords(Throwable e, Map<String, String> options) {
     for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
-      if (t instanceof BadInputException || t instanceof io.sparkrnn.kernel.aparapi.DeviceUnavailableException
-          || t instanceof io.sparkrnn.kernel.aparapi.DeviceFallbackException) {   // the user errors BarrierTraining knows
+      if (t instanceof BadInputException || t instanceof DeviceUnavailableException
+          || t instanceof DeviceFallbackException) {   // the user errors BarrierTraining knows
         return new BadInputException("RnnEstimator: " + inSetterWords(t.getMessage(), options), e);
       }
     }
@@ -1116,9 +1122,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           throw e;
         }
         LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
-            manifest.sequences(io.sparkrnn.data.Split.TRAIN), manifest.sequences(io.sparkrnn.data.Split.VALIDATION),
+            manifest.sequences(Split.TRAIN), manifest.sequences(Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
-        if (spec.validationFraction() > 0 && manifest.sequences(io.sparkrnn.data.Split.VALIDATION) == 0) {
+        if (spec.validationFraction() > 0 && manifest.sequences(Split.VALIDATION) == 0) {
           // as prep table warns: a fit that asked for validation and silently got none scores nothing (a user audit)
           // the advice follows the split in force: setSplit("by-time") is no advice to a fit already split by time (a user audit)
           boolean byKey = spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY;
@@ -1223,7 +1229,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     }
     String first = sc.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir")).split(",")[0].strip();
     // a plain path means the local file system here, whatever fs.defaultFS says
-    return new Path(first).toUri().getScheme() == null ? new java.io.File(first).toURI().toString() : first;
+    return new Path(first).toUri().getScheme() == null ? new File(first).toURI().toString() : first;
   }
 
   @Override

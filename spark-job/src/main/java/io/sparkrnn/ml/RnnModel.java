@@ -6,6 +6,7 @@ import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -16,6 +17,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.IntStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -35,6 +37,12 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.expressions.Attribute;
+import org.apache.spark.sql.catalyst.expressions.Expression;
+import org.apache.spark.sql.catalyst.plans.physical.HashPartitioning;
+import org.apache.spark.sql.execution.FileSourceScanExec;
+import org.apache.spark.sql.execution.SparkPlan;
+import org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanExec;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
@@ -120,7 +128,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
         + " 0 one row per key, from its last T rows", RnnColumns.validator("stride", TableSpec.RULES.get("stride")));
     this.feedback = new IntParam(this, "feedback", "evaluate: the closed-loop loss over each key's last K rows, driven by"
         + " the model's own outputs (seq2seq models whose targets are their inputs); 0 none",
-        RnnColumns.validator("feedback", io.sparkrnn.job.TrainConfig.RULES.get("feedback")));
+        RnnColumns.validator("feedback", TrainConfig.RULES.get("feedback")));
     setDefault(steps, 0);
     setDefault(stride, 0);
     setDefault(feedback, 0);
@@ -464,7 +472,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     if (!differ) {
       return scored;
     }
-    String[] slots = java.util.stream.IntStream.range(0, got.length).mapToObj(i -> "_c" + i).toArray(String[]::new);
+    String[] slots = IntStream.range(0, got.length).mapToObj(i -> "_c" + i).toArray(String[]::new);
     Dataset<Row> positional = scored.toDF(slots);
     Column[] typed = new Column[got.length];
     for (int i = 0; i < typed.length; i++) {
@@ -501,11 +509,11 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    * which Spark stops reading as such (DisableUnnecessaryBucketedScan) once nothing above the scan
    * requires it — as after it drops a repartition the buckets satisfy.
    */
-  private static boolean readsBuckets(org.apache.spark.sql.execution.SparkPlan plan) {
-    if (plan instanceof org.apache.spark.sql.execution.FileSourceScanExec scan && scan.bucketedScan()) {
+  private static boolean readsBuckets(SparkPlan plan) {
+    if (plan instanceof FileSourceScanExec scan && scan.bucketedScan()) {
       return true;
     }
-    for (org.apache.spark.sql.execution.SparkPlan child : scala.jdk.javaapi.CollectionConverters.asJava(plan.children())) {
+    for (SparkPlan child : scala.jdk.javaapi.CollectionConverters.asJava(plan.children())) {
       if (readsBuckets(child)) {
         return true;
       }
@@ -519,20 +527,20 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    * runs, but for the file listing Spark may do to prune a partitioned table).
    */
   static int hashPartitionsOn(Dataset<Row> table, String[] columns) {
-    org.apache.spark.sql.execution.SparkPlan plan = table.queryExecution().executedPlan();
-    if (plan instanceof org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanExec adaptive) {
+    SparkPlan plan = table.queryExecution().executedPlan();
+    if (plan instanceof AdaptiveSparkPlanExec adaptive) {
       plan = adaptive.inputPlan();
     }
-    if (!(plan.outputPartitioning() instanceof org.apache.spark.sql.catalyst.plans.physical.HashPartitioning hash)
+    if (!(plan.outputPartitioning() instanceof HashPartitioning hash)
         || readsBuckets(plan)) {
       return 0;
     }
-    List<org.apache.spark.sql.catalyst.expressions.Expression> on = scala.jdk.javaapi.CollectionConverters.asJava(hash.expressions());
+    List<Expression> on = scala.jdk.javaapi.CollectionConverters.asJava(hash.expressions());
     if (on.size() != columns.length) {
       return 0;
     }
     for (int i = 0; i < columns.length; i++) {
-      if (!(on.get(i) instanceof org.apache.spark.sql.catalyst.expressions.Attribute a) || !a.name().equals(columns[i])) {
+      if (!(on.get(i) instanceof Attribute a) || !a.name().equals(columns[i])) {
         return 0;
       }
     }

@@ -11,12 +11,17 @@ import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.State;
+import java.io.Serializable;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.stream.IntStream;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.broadcast.Broadcast;
@@ -29,7 +34,10 @@ import org.apache.spark.ml.linalg.Vectors;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StringType;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
+import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * The executor side of {@link RnnModel#transform}: called by Spark once per partition with its
@@ -73,7 +81,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
    * tests shrink them to reach every path on small tables (a key stepped alone, several calls per
    * key, a batch cut short by its rows). The predictions do not depend on them.
    */
-  record Limits(int chunk, int keyBatch, int batchRows) implements java.io.Serializable {
+  record Limits(int chunk, int keyBatch, int batchRows) implements Serializable {
     static final Limits DEFAULT = new Limits(CHUNK, KEY_BATCH, BATCH_ROWS);
 
     Limits {
@@ -125,13 +133,13 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
   @Override
   public Iterator<Row> call(Iterator<Row> rows) {
     if (!rows.hasNext()) {
-      return java.util.Collections.emptyIterator();      // an empty partition parses no model
+      return Collections.emptyIterator();      // an empty partition parses no model
     }
     TrainedModel trained = TrainedModel.fromBytes(model.value(), "RnnModel broadcast");
     BpttEngine engine = new JvmEngine(MathKernels.best(), 1);
     TaskContext task = TaskContext.get();
     if (task != null) {
-      task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> engine.close());
+      task.addTaskCompletionListener((TaskCompletionListener) ctx -> engine.close());
     }
     return new Scoring(trained, engine, rows);
   }
@@ -422,8 +430,8 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         return;
       }
       // the runs by length, longest first (ties in run order): the runs with steps left are a prefix
-      int[] byLength = java.util.stream.IntStream.range(0, B).boxed()
-          .sorted(java.util.Comparator.comparingInt((Integer b) -> -n[b])).mapToInt(Integer::intValue).toArray();
+      int[] byLength = IntStream.range(0, B).boxed()
+          .sorted(Comparator.comparingInt((Integer b) -> -n[b])).mapToInt(Integer::intValue).toArray();
       State sorted = gather(state, byLength);
       float[][] ys = new float[B][];                     // seq2seq: [n_b][O]
       for (int b = 0; b < B; b++) {
@@ -763,7 +771,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
      */
     private boolean sameKey(Row row, KeyRun run) {
       for (int i = 0; i < keyIdx.length; i++) {
-        if (!java.util.Objects.equals(row.get(keyIdx[i]), run.raw[i])) {
+        if (!Objects.equals(row.get(keyIdx[i]), run.raw[i])) {
           return Arrays.deepEquals(keyOf(row), run.key);
         }
       }
@@ -798,13 +806,13 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     if (v instanceof Float f) {
       return f == 0.0f ? 0.0f : f;
     }
-    if (v instanceof String text && t instanceof org.apache.spark.sql.types.StringType st && !st.supportsBinaryEquality()) {
+    if (v instanceof String text && t instanceof StringType st && !st.supportsBinaryEquality()) {
       return CollationFactory.getCollationKeyBytes(UTF8String.fromString(text), st.collationId());
     }
     if (v instanceof scala.collection.Seq<?> seq && t instanceof ArrayType a) {
       return scala.jdk.javaapi.CollectionConverters.asJava(seq).stream().map(e -> comparable(e, a.elementType())).toArray();
     }
-    if (v instanceof Row r && t instanceof org.apache.spark.sql.types.StructType st) {
+    if (v instanceof Row r && t instanceof StructType st) {
       Object[] fields = new Object[r.length()];
       for (int i = 0; i < fields.length; i++) {
         fields[i] = comparable(r.get(i), st.fields()[i].dataType());

@@ -32,7 +32,7 @@ public final class Checkpoints {
   /** Optimizer tensors and metadata are named {@code optimizer.<name>}. */
   static final String OPTIMIZER_PREFIX = OptimizerState.PREFIX;
   /** Tensors a checkpoint holds beside the model's; a '*' entry allows a prefix. */
-  public static final java.util.Set<String> EXTRA_TENSORS = Set.of(OPTIMIZER_PREFIX + ".*", "tbptt.h", "tbptt.c");
+  public static final Set<String> EXTRA_TENSORS = Set.of(OPTIMIZER_PREFIX + ".*", "tbptt.h", "tbptt.c");
   static final String KEY_STEP = "completed_steps";
   static final String KEY_TRAIN_CONFIG = "train_config";
 

@@ -3,6 +3,7 @@ package io.sparkrnn.data.bench;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.DatasetWriter;
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.kernel.model.Batch;
@@ -56,7 +57,7 @@ public final class ShardThroughput {
     for (ShardInfo s : warmed.shards(Split.TRAIN)) {
       warmed.read(s);
     }
-    io.sparkrnn.data.FileSystems.get(warm, conf).delete(new org.apache.hadoop.fs.Path(warm), true);
+    FileSystems.get(warm, conf).delete(new org.apache.hadoop.fs.Path(warm), true);
     long bytes = 0;
     long t0 = System.nanoTime();
     try (DatasetWriter w = DatasetWriter.create(out, conf, spec, false)) {

@@ -6,6 +6,7 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
+import java.io.Serializable;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -24,7 +25,7 @@ public final class AddingSource implements SequenceSource {
   private static final long serialVersionUID = 1L;
 
   /** @param minSteps shortest length (at least 2); T for fixed-length sequences */
-  public record Options(int steps, long sequences, long seed, int minSteps) implements java.io.Serializable {
+  public record Options(int steps, long sequences, long seed, int minSteps) implements Serializable {
     public Options {
       Seeds.checkSteps(steps, 2);
       Seeds.checkCount(sequences);

@@ -5,6 +5,7 @@ import io.sparkrnn.data.SequenceSource;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
+import java.io.Serializable;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -36,7 +37,7 @@ public final class CopySource implements SequenceSource {
   public static final int MARKER = 9;
 
   /** @param delay T, the steps between the last symbol and the marker; the sequence length is T + 20 */
-  public record Options(int delay, long sequences, long seed) implements java.io.Serializable {
+  public record Options(int delay, long sequences, long seed) implements Serializable {
     public Options {
       Seeds.checkSteps(delay, 1);
       Seeds.checkCount(sequences);

@@ -1,21 +1,29 @@
 package io.sparkrnn.data.source;
 
 import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.SequenceSource;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
+import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntFunction;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 
 /**
  * A CSV table with a header row; every used cell must be a finite number (class-id targets: a
@@ -52,7 +60,7 @@ public final class CsvSource implements SequenceSource {
    */
   public record Options(String input, List<String> inputColumns, List<String> targetColumns, int steps, int stride,
       int horizon, boolean seq2one, String sequenceColumn, int classes, char delimiter, Boolean header)
-      implements java.io.Serializable {
+      implements Serializable {
     /** Options with the default header rule. */
     public Options(String input, List<String> inputColumns, List<String> targetColumns, int steps, int stride,
         int horizon, boolean seq2one, String sequenceColumn, int classes, char delimiter) {
@@ -126,7 +134,7 @@ public final class CsvSource implements SequenceSource {
     }
     // messages number lines as in the file: the header (if any) is line 1; data row r is lines[r + 1]
     int lineOffset = hasHeader ? 2 : 1;
-    java.util.function.IntFunction<String> at = r -> origins.isEmpty() ? file + " line " + (r + lineOffset) : origins.get(r + 1);
+    IntFunction<String> at = r -> origins.isEmpty() ? file + " line " + (r + lineOffset) : origins.get(r + 1);
     Map<String, Integer> column = new LinkedHashMap<>();
     for (int c = 0; c < header.size(); c++) {
       if (column.put(header.get(c), c) != null) {
@@ -268,20 +276,20 @@ public final class CsvSource implements SequenceSource {
    */
   static List<String> readLines(String uri, Configuration conf, boolean header, char delimiter, List<String> origins)
       throws IOException {
-    org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(uri);
-    org.apache.hadoop.fs.FileSystem fs = io.sparkrnn.data.FileSystems.get(p, conf);
-    org.apache.hadoop.fs.FileStatus status;
+    Path p = new Path(uri);
+    FileSystem fs = FileSystems.get(p, conf);
+    FileStatus status;
     try {
       status = fs.getFileStatus(p);
-    } catch (java.io.FileNotFoundException e) {
-      throw new java.io.FileNotFoundException(uri + ": input file not found");
+    } catch (FileNotFoundException e) {
+      throw new FileNotFoundException(uri + ": input file not found");
     }
     if (!status.isDirectory()) {
       return new ArrayList<>(fileLines(uri, conf));
     }
     List<String> parts = new ArrayList<>();
     long total = 0;
-    for (org.apache.hadoop.fs.FileStatus child : fs.listStatus(p)) {
+    for (FileStatus child : fs.listStatus(p)) {
       String name = child.getPath().getName();
       if (child.isFile() && !name.startsWith("_") && !name.startsWith(".")) {
         parts.add(child.getPath().toString());
@@ -292,11 +300,11 @@ public final class CsvSource implements SequenceSource {
       throw new BadInputException(uri + ": " + total + " bytes in its part files; this converter holds its input"
           + " in memory and takes at most " + Inputs.MAX_IN_MEMORY_BYTES + " (prep table --format csv has no such limit)");
     }
-    java.util.Collections.sort(parts);
+    Collections.sort(parts);
     List<String> lines = new ArrayList<>();
     String firstHeader = null;
     for (String part : parts) {
-      if (fs.getFileStatus(new org.apache.hadoop.fs.Path(part)).getLen() == 0) {
+      if (fs.getFileStatus(new Path(part)).getLen() == 0) {
         continue; // Spark writes empty parts for empty partitions
       }
       List<String> partLines = fileLines(part, conf);
@@ -365,7 +373,7 @@ public final class CsvSource implements SequenceSource {
     return out;
   }
 
-  private static float number(java.util.function.IntFunction<String> at, int r, String column, String cell) {
+  private static float number(IntFunction<String> at, int r, String column, String cell) {
     float v;
     try {
       v = Float.parseFloat(cell);
@@ -380,7 +388,7 @@ public final class CsvSource implements SequenceSource {
     return v;
   }
 
-  private static int classId(java.util.function.IntFunction<String> at, int r, String column, String cell, int classes) {
+  private static int classId(IntFunction<String> at, int r, String column, String cell, int classes) {
     int v;
     try {
       v = Integer.parseInt(cell);

@@ -1,5 +1,6 @@
 package io.sparkrnn.data.source;
 
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -18,13 +19,13 @@ final class Inputs {
 
   static FileStatus status(String uri, Configuration conf) throws IOException {
     Path p = new Path(uri);
-    FileSystem fs = io.sparkrnn.data.FileSystems.get(p, conf);
+    FileSystem fs = FileSystems.get(p, conf);
     try {
       FileStatus s = fs.getFileStatus(p);
       if (s.isDirectory()) {
         throw new IOException(uri + ": is a directory, expected a file");
       }
-      io.sparkrnn.data.FileSystems.requireRegularFile(fs, p, uri);
+      FileSystems.requireRegularFile(fs, p, uri);
       return s;
     } catch (FileNotFoundException e) {
       throw new FileNotFoundException(uri + ": input file not found");
@@ -52,7 +53,7 @@ final class Inputs {
     }
     byte[] bytes = new byte[(int) s.getLen()];
     Path p = new Path(uri);
-    try (InputStream in = io.sparkrnn.data.FileSystems.get(p, conf).open(p)) {
+    try (InputStream in = FileSystems.get(p, conf).open(p)) {
       int done = 0;
       while (done < bytes.length) {
         int n = in.read(bytes, done, bytes.length - done);

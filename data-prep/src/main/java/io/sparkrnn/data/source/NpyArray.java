@@ -1,5 +1,6 @@
 package io.sparkrnn.data.source;
 
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import java.io.Serializable;
@@ -79,7 +80,7 @@ final class NpyArray implements Serializable {
       throw new BadInputException(uri + ": the input file is empty");
     }
     Path p = new Path(uri);
-    try (FSDataInputStream in = io.sparkrnn.data.FileSystems.get(p, conf).open(p)) {
+    try (FSDataInputStream in = FileSystems.get(p, conf).open(p)) {
       byte[] start = new byte[12];
       int got = in.read(0, start, 0, (int) Math.min(12, status.getLen()));
       if (got < 10 || !Arrays.equals(Arrays.copyOf(start, 6), MAGIC)) {
@@ -185,6 +186,6 @@ final class NpyArray implements Serializable {
 
   FSDataInputStream openData(Configuration conf) throws IOException {
     Path p = new Path(uri);
-    return io.sparkrnn.data.FileSystems.get(p, conf).open(p);
+    return FileSystems.get(p, conf).open(p);
   }
 }

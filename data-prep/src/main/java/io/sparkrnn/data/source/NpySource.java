@@ -7,9 +7,12 @@ import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import java.io.IOException;
+import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
@@ -42,7 +45,7 @@ public final class NpySource implements SequenceSource {
    * @param classes number of classes for integer targets; 0 to use the largest id + 1
    */
   public record Options(String input, String layout, String targets, String targetLayout, boolean seq2one, int classes)
-      implements java.io.Serializable {
+      implements Serializable {
     public Options {
       if (input == null) {
         throw new BadInputException("npy: an input .npy file is required");
@@ -50,7 +53,7 @@ public final class NpySource implements SequenceSource {
       if (layout == null) {
         layout = "NTF";
       }
-      layout = layout.toUpperCase(java.util.Locale.ROOT);
+      layout = layout.toUpperCase(Locale.ROOT);
       checkLayout("--layout", layout, "NTF");
       if (classes < 0) {
         throw new BadInputException("--classes must be >= 0, found " + classes);
@@ -71,7 +74,7 @@ public final class NpySource implements SequenceSource {
     in = NpyArray.open(o.input(), conf);
     if (in.shape.length != 3 || !in.floating) {
       throw new BadInputException(o.input() + ": inputs must be a rank-3 float32 or float64 array, found shape "
-          + java.util.Arrays.toString(in.shape) + (in.floating ? "" : " of integers"));
+          + Arrays.toString(in.shape) + (in.floating ? "" : " of integers"));
     }
     N = dim(in, o.layout(), 'N');
     fileT = dim(in, o.layout(), 'T');
@@ -102,7 +105,7 @@ public final class NpySource implements SequenceSource {
       target = NpyArray.open(o.targets(), conf);
       T = fileT;
       int rank = target.shape.length;
-      String tl = o.targetLayout() == null ? null : o.targetLayout().toUpperCase(java.util.Locale.ROOT);
+      String tl = o.targetLayout() == null ? null : o.targetLayout().toUpperCase(Locale.ROOT);
       if (target.floating && rank == 3) {
         tl = tl == null ? o.layout().replace('F', 'O') : tl;
         checkLayout("--target-layout", tl, "NTO");
@@ -127,7 +130,7 @@ public final class NpySource implements SequenceSource {
         loss = LossType.CROSS_ENTROPY;
         O = 0;
       } else {
-        throw new BadInputException(o.targets() + ": targets of shape " + java.util.Arrays.toString(target.shape)
+        throw new BadInputException(o.targets() + ": targets of shape " + Arrays.toString(target.shape)
             + (target.floating ? " float" : " int") + " are not supported (expected float [N,T,O] or [N,O],"
             + " int class ids [N,T] or [N])");
       }
@@ -155,9 +158,9 @@ public final class NpySource implements SequenceSource {
   static void checkLayout(String option, String layout, String letters) {
     char[] a = layout.toCharArray();
     char[] b = letters.toCharArray();
-    java.util.Arrays.sort(a);
-    java.util.Arrays.sort(b);
-    if (!java.util.Arrays.equals(a, b)) {
+    Arrays.sort(a);
+    Arrays.sort(b);
+    if (!Arrays.equals(a, b)) {
       throw new BadInputException(option + " '" + layout + "': expected a permutation of " + letters);
     }
   }
@@ -165,7 +168,7 @@ public final class NpySource implements SequenceSource {
   private static int dim(NpyArray a, String layout, char axis) {
     if (layout.length() != a.shape.length) {
       throw new BadInputException(a.uri + ": layout " + layout + " names " + layout.length() + " axes, the array"
-          + " has shape " + java.util.Arrays.toString(a.shape));
+          + " has shape " + Arrays.toString(a.shape));
     }
     return a.shape[layout.indexOf(axis)];
   }

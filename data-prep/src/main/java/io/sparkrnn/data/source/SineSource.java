@@ -6,6 +6,7 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
+import java.io.Serializable;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -31,7 +32,7 @@ public final class SineSource implements SequenceSource {
    * @param noise standard deviation of Gaussian noise added to every sample (0 for none)
    */
   public record Options(int steps, long sequences, long seed, boolean seq2one, double minFrequency, double maxFrequency,
-      double noise, int minSteps) implements java.io.Serializable {
+      double noise, int minSteps) implements Serializable {
     public Options {
       Seeds.checkSteps(steps, 1);
       Seeds.checkCount(sequences);

@@ -7,11 +7,13 @@ import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import java.io.IOException;
+import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +36,7 @@ public final class TextSource implements SequenceSource {
   public static final int MAX_VOCABULARY = 1 << 16;
 
   /** @param stride code points between the starts of consecutive sequences; T when 0 */
-  public record Options(String input, int steps, int stride) implements java.io.Serializable {
+  public record Options(String input, int steps, int stride) implements Serializable {
     public Options {
       Seeds.checkSteps(steps, 1);
       if (stride < 0) {
@@ -75,7 +77,7 @@ public final class TextSource implements SequenceSource {
           + MAX_VOCABULARY);
     }
     List<String> vocabulary = new ArrayList<>();
-    Map<Integer, Integer> index = new java.util.HashMap<>();
+    Map<Integer, Integer> index = new HashMap<>();
     for (int c : distinct) {
       index.put(c, vocabulary.size());
       vocabulary.add(new String(Character.toChars(c)));

@@ -35,18 +35,26 @@ import java.io.ObjectOutputStream;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -585,7 +593,7 @@ public final class SequenceTables {
       }
       return resolved;
     } catch (Exception e) {
-      if (e instanceof org.apache.spark.sql.AnalysisException) {
+      if (e instanceof AnalysisException) {
         throw new BadInputException(option + ": column '" + name + "' not found; the table has "
             + Arrays.toString(table.columns()));
       }
@@ -684,7 +692,7 @@ public final class SequenceTables {
       if (spec.gap() > 0) {
         source.put("gap", (long) spec.gap());
       }
-      source.put("missing", spec.missing().name().toLowerCase(java.util.Locale.ROOT));
+      source.put("missing", spec.missing().name().toLowerCase(Locale.ROOT));
       source.put("seed", spec.seed());
       Map<String, Object> counts = new LinkedHashMap<>();
       counts.put("rows", stats.rows);
@@ -767,14 +775,14 @@ public final class SequenceTables {
      * One writer thread per task: a shard's write waits on the disk (about 1 ms under a running
      * job, against 0.15 ms alone), time in which the task thread can cut the next windows.
      */
-    private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor(
+    private final ExecutorService writer = Executors.newSingleThreadExecutor(
         r -> {
           Thread t = new Thread(r, "spark-rnn-shard-writer");
           t.setDaemon(true);
           return t;
         });
-    private final java.util.ArrayDeque<java.util.concurrent.Future<Tuple2<Long, byte[]>>> pending =
-        new java.util.ArrayDeque<>();
+    private final ArrayDeque<Future<Tuple2<Long, byte[]>>> pending =
+        new ArrayDeque<>();
 
     PassTwo(Plan plan, SerializableConfiguration conf) {
       this.plan = plan;
@@ -814,13 +822,13 @@ public final class SequenceTables {
       }
     }
 
-    private static Tuple2<Long, byte[]> await(java.util.concurrent.Future<Tuple2<Long, byte[]>> f) {
+    private static Tuple2<Long, byte[]> await(Future<Tuple2<Long, byte[]>> f) {
       try {
         return f.get();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("interrupted while writing shards", e);
-      } catch (java.util.concurrent.ExecutionException e) {
+      } catch (ExecutionException e) {
         Throwable c = e.getCause();
         if (c instanceof IOException io) {
           throw new UncheckedIOException(io.getMessage(), io);
@@ -901,7 +909,7 @@ public final class SequenceTables {
     private final float[] y;
     private final int[] ids;
     private final int[] lengths;
-    private final java.util.BitSet filled;
+    private final BitSet filled;
 
     ShardBuilder(Plan plan, Split split, int file, int size) {
       this.plan = plan;
@@ -919,7 +927,7 @@ public final class SequenceTables {
       y = classes ? null : new float[yn];
       ids = classes ? new int[yn] : null;
       lengths = new int[size];
-      filled = new java.util.BitSet(size);
+      filled = new BitSet(size);
     }
 
     void add(int b, WindowCutter.Window w) {

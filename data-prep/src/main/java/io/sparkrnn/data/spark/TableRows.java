@@ -13,8 +13,17 @@ import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.ByteType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DateType;
+import org.apache.spark.sql.types.Decimal;
+import org.apache.spark.sql.types.DoubleType;
+import org.apache.spark.sql.types.FloatType;
+import org.apache.spark.sql.types.IntegerType;
+import org.apache.spark.sql.types.LongType;
+import org.apache.spark.sql.types.ShortType;
+import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.TimestampNTZType;
 import org.apache.spark.sql.types.TimestampType;
 import org.apache.spark.unsafe.types.UTF8String;
@@ -55,25 +64,25 @@ final class TableRows implements Serializable {
     GENERIC;
 
     static Primitive of(DataType t) {
-      if (t instanceof TimestampType || t instanceof TimestampNTZType || t instanceof org.apache.spark.sql.types.LongType) {
+      if (t instanceof TimestampType || t instanceof TimestampNTZType || t instanceof LongType) {
         return LONG;
       }
-      if (t instanceof DateType || t instanceof org.apache.spark.sql.types.IntegerType) {
+      if (t instanceof DateType || t instanceof IntegerType) {
         return INT;
       }
-      if (t instanceof org.apache.spark.sql.types.ShortType) {
+      if (t instanceof ShortType) {
         return SHORT;
       }
-      if (t instanceof org.apache.spark.sql.types.ByteType) {
+      if (t instanceof ByteType) {
         return BYTE;
       }
-      if (t instanceof org.apache.spark.sql.types.DoubleType) {
+      if (t instanceof DoubleType) {
         return DOUBLE;
       }
-      if (t instanceof org.apache.spark.sql.types.FloatType) {
+      if (t instanceof FloatType) {
         return FLOAT;
       }
-      if (t instanceof org.apache.spark.sql.types.StringType) {
+      if (t instanceof StringType) {
         return STRING;
       }
       return GENERIC;
@@ -399,7 +408,7 @@ final class TableRows implements Serializable {
       Object order = s.order.value();
       duplicate = order.equals(s.previousOrder);
       s.previousOrder = order;
-      time = order instanceof org.apache.spark.sql.types.Decimal d ? d.toDouble() : Double.NaN;
+      time = order instanceof Decimal d ? d.toDouble() : Double.NaN;
     } else {
       if ((orderKind == Primitive.DOUBLE && Double.isNaN(row.getDouble(op)))
           || (orderKind == Primitive.FLOAT && Float.isNaN(row.getFloat(op)))) {
@@ -607,8 +616,8 @@ final class TableRows implements Serializable {
 
   /** Whether the sequence column is array&lt;double&gt; (F = 1) rather than array&lt;array&lt;double&gt;&gt;. */
   private boolean seriesElementIsScalar() {
-    return seriesType instanceof org.apache.spark.sql.types.ArrayType a
-        && !(a.elementType() instanceof org.apache.spark.sql.types.ArrayType);
+    return seriesType instanceof ArrayType a
+        && !(a.elementType() instanceof ArrayType);
   }
 
   /** Reads step i of a wide sequence into x; false if missing (x keeps its previous values). */

@@ -21,6 +21,8 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -271,7 +273,7 @@ public final class AparapiEngine implements BpttEngine {
 
   /** At FINE (spark-rnn --verbose): what ran where in the call, with the time by op. */
   private void logCall(String what) {
-    if (LOG.isLoggable(java.util.logging.Level.FINE)) {
+    if (LOG.isLoggable(Level.FINE)) {
       LOG.fine(what + ": " + executionReport());
     }
   }
@@ -282,7 +284,7 @@ public final class AparapiEngine implements BpttEngine {
    * device buffer of a moved array stale), makes Aparapi drop the buffers it must and runs the call
    * again. The bytes moved count every run of the call; the launches, the last run's.
    */
-  private <R> R rerunIfMoved(String what, java.util.function.Supplier<R> call) {
+  private <R> R rerunIfMoved(String what, Supplier<R> call) {
     putBytes = 0;
     getBytes = 0;
     for (int attempt = 1; ; attempt++) {

@@ -6,6 +6,7 @@ import java.lang.invoke.MethodType;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.reflect.Field;
+import java.util.Arrays;
 import java.util.logging.Logger;
 
 /**
@@ -83,7 +84,7 @@ final class ArrayMoves {
   static boolean[] moved(Object[] arrays, long[] mark) {
     boolean[] moved = new boolean[arrays.length];
     if (SLOT == null) {
-      java.util.Arrays.fill(moved, collections() != mark[0]);
+      Arrays.fill(moved, collections() != mark[0]);
       return moved;
     }
     for (int i = 0; i < arrays.length; i++) {

@@ -2,6 +2,8 @@ package io.sparkrnn.kernel.aparapi;
 
 import com.aparapi.Kernel;
 import com.aparapi.Range;
+import java.lang.reflect.Array;
+import java.util.List;
 
 /**
  * Every float32 op of forward and backpropagation through time, as one Aparapi kernel whose
@@ -194,7 +196,7 @@ final class BpttKernel extends Kernel {
   @Local float[] tileAB = new float[1];
 
   /** The names of {@link #buffers}, in its order. */
-  static final java.util.List<String> BUFFER_NAMES = java.util.List.of("w", "x", "tgt", "cls", "len", "h0", "c0", "hs", "cs",
+  static final List<String> BUFFER_NAMES = List.of("w", "x", "tgt", "cls", "len", "h0", "c0", "hs", "cs",
       "act", "hnb", "out", "dout", "lossRow", "dhx", "dgi", "dgh", "dhc", "dcc", "hfin", "cfin", "dw");
 
   /**
@@ -244,7 +246,7 @@ final class BpttKernel extends Kernel {
   long bufferBytes() {
     long values = 0;
     for (Object b : buffers()) {
-      values += java.lang.reflect.Array.getLength(b);
+      values += Array.getLength(b);
     }
     return 4 * values;
   }

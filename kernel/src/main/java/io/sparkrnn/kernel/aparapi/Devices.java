@@ -8,6 +8,8 @@ import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.DeviceInfo;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Lists the devices Aparapi can reach and resolves a {@link DeviceChoice} to one of them.
@@ -97,7 +99,7 @@ public final class Devices {
     if (openClDevices == null) {
       if (openClRefused()) {
         // a warning where a GPU driver is registered (a GPU may go unused); with PoCL alone auto runs the JVM engine anyway
-        LOG.log(SignalChaining.gpuDriverRegistered() ? java.util.logging.Level.WARNING : java.util.logging.Level.INFO,
+        LOG.log(SignalChaining.gpuDriverRegistered() ? Level.WARNING : Level.INFO,
             SignalChaining.refusal() + " (--device auto runs the JVM engine)");
         openClDevices = List.of();
         return openClDevices;
@@ -109,8 +111,8 @@ public final class Devices {
       // Aparapi's loader logs a SEVERE "Check your environment" on every JVM without OpenCL; that
       // is no error here (the JVM engine runs then), so it is silenced while the loader starts
       // and one INFO line below says what it means.
-      java.util.logging.Level before = APARAPI_LOG.getLevel();
-      APARAPI_LOG.setLevel(java.util.logging.Level.OFF);
+      Level before = APARAPI_LOG.getLevel();
+      APARAPI_LOG.setLevel(Level.OFF);
       try {
         for (OpenCLPlatform p : new OpenCLPlatform().getOpenCLPlatforms()) {
           out.addAll(p.getOpenCLDevices());
@@ -129,10 +131,10 @@ public final class Devices {
     return openClDevices;
   }
 
-  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Devices.class.getName());
+  private static final Logger LOG = Logger.getLogger(Devices.class.getName());
   /** Aparapi's own logger, held here so that the level set on it stays (JUL keeps loggers weakly). */
-  private static final java.util.logging.Logger APARAPI_LOG =
-      java.util.logging.Logger.getLogger(com.aparapi.Config.getLoggerName());
+  private static final Logger APARAPI_LOG =
+      Logger.getLogger(com.aparapi.Config.getLoggerName());
 
   private static List<OpenCLDevice> openClDevices;
 

@@ -1,8 +1,11 @@
 package io.sparkrnn.kernel.aparapi;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * Whether the JVM's signal handlers are chained ({@code libjsig} preloaded), without which this
@@ -61,7 +64,7 @@ public final class SignalChaining {
     }
     try (var lines = Files.lines(maps)) {
       return lines.anyMatch(l -> l.contains("/libjsig.so"));
-    } catch (IOException | java.io.UncheckedIOException e) {
+    } catch (IOException | UncheckedIOException e) {
       return true;
     }
   }
@@ -98,7 +101,7 @@ public final class SignalChaining {
   static boolean gpuDriverRegistered() {
     String filenames = System.getenv("OCL_ICD_FILENAMES");
     if (filenames != null && !filenames.isBlank()) {
-      return java.util.Arrays.stream(filenames.split(":")).anyMatch(f -> !f.isBlank() && !isPocl(f));
+      return Arrays.stream(filenames.split(":")).anyMatch(f -> !f.isBlank() && !isPocl(f));
     }
     String vendors = firstSet("OCL_ICD_VENDORS", "OPENCL_VENDOR_PATH");
     Path where = Path.of(vendors != null ? vendors : "/etc/OpenCL/vendors");
@@ -134,7 +137,7 @@ public final class SignalChaining {
   }
 
   private static boolean isPocl(String library) {
-    return library.toLowerCase(java.util.Locale.ROOT).contains("pocl");
+    return library.toLowerCase(Locale.ROOT).contains("pocl");
   }
 
   /** The warning where the property lets OpenCL start without chained handlers. */

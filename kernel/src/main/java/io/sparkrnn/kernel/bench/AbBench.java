@@ -11,6 +11,7 @@ import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URL;
 import java.net.URLClassLoader;
@@ -86,7 +87,7 @@ public final class AbBench {
       throw new BadInputException(dir + ": not a build's classes (no " + JvmEngine.class.getName() + "; copy kernel/target/classes)");
     }
     String resource = Calls.class.getName().replace('.', '/') + ".class";
-    try (java.io.InputStream in = AbBench.class.getClassLoader().getResourceAsStream(resource)) {
+    try (InputStream in = AbBench.class.getClassLoader().getResourceAsStream(resource)) {
       if (in == null) {
         throw new IllegalStateException(resource + " is not on the class path");
       }

@@ -11,9 +11,11 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.SplittableRandom;
 
 /**
  * The JVM engine on one thread, timed in that thread's CPU time rather than wall time: on a
@@ -135,7 +137,7 @@ public final class CpuTimeBench {
     MathKernels math = MathKernels.best();
     int n = 1024;
     float[] x = new float[n];
-    java.util.SplittableRandom r = new java.util.SplittableRandom(1);
+    SplittableRandom r = new SplittableRandom(1);
     for (int i = 0; i < n; i++) {
       x[i] = (float) (r.nextDouble() * 24 - 12);
     }
@@ -158,7 +160,7 @@ public final class CpuTimeBench {
   /** The head's product y[r] += Σ_k h[r][k]·w[k] over {@code rows} rows of H, by {@link MathKernels#head} or by gemm. */
   private static void head(int rows, int H, boolean viaGemm, double warmupSeconds, double quiet, double seconds) {
     MathKernels math = MathKernels.best();
-    java.util.SplittableRandom r = new java.util.SplittableRandom(1);
+    SplittableRandom r = new SplittableRandom(1);
     float[] h = new float[rows * H];
     float[] w = new float[H];
     for (int i = 0; i < h.length; i++) {
@@ -184,7 +186,7 @@ public final class CpuTimeBench {
 
   private static void headCalls(MathKernels math, int rows, int H, float[] h, float[] w, float[] y, boolean viaGemm, int calls) {
     for (int c = 0; c < calls; c++) {
-      java.util.Arrays.fill(y, 0f);
+      Arrays.fill(y, 0f);
       if (viaGemm) {
         math.gemm(rows, 1, H, h, 0, H, false, w, 0, 1, y, 0, 1);
       } else {

@@ -7,7 +7,10 @@ import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -93,7 +96,7 @@ public final class AutoDevice {
     public String describe(String where) {
       String at = where == null ? "" : "; " + where;
       if (rates.isEmpty()) {
-        return "--device auto: jvm (" + (io.sparkrnn.kernel.aparapi.Devices.openClRefused()
+        return "--device auto: jvm (" + (Devices.openClRefused()
             ? "OpenCL not started: libjsig is not preloaded" : "no OpenCL GPU") + "; nothing to time" + at + ")";
       }
       StringBuilder s = new StringBuilder("--device auto: " + device + " (");
@@ -144,7 +147,7 @@ public final class AutoDevice {
   public static Choice choose(ModelConfig config, int batchSize, int steps, long seed, boolean forwardOnly, int jvmThreads, int tasks,
       double budgetSeconds, int[] groups) {
     if (groups != null && (groups.length < 2 || groups[0] != 0 || groups[groups.length - 1] != batchSize)) {
-      throw new IllegalArgumentException("groups " + java.util.Arrays.toString(groups) + " do not span a batch of " + batchSize);
+      throw new IllegalArgumentException("groups " + Arrays.toString(groups) + " do not span a batch of " + batchSize);
     }
     boolean gpu = Devices.available().contains(DeviceChoice.GPU);
     List<DeviceChoice> candidates = gpu ? List.of(DeviceChoice.GPU, DeviceChoice.JVM) : List.of(DeviceChoice.JVM);
@@ -159,8 +162,8 @@ public final class AutoDevice {
   /** This host's name, for the cache key and the log line. */
   static String host() {
     try {
-      return java.net.InetAddress.getLocalHost().getHostName();
-    } catch (java.net.UnknownHostException e) {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
       return "unknown host";
     }
   }
@@ -310,7 +313,7 @@ public final class AutoDevice {
       call.run();
       timed[n++] = (System.nanoTime() - t0) / 1e9;
     }
-    return batchSize / median(java.util.Arrays.copyOf(timed, n));
+    return batchSize / median(Arrays.copyOf(timed, n));
   }
 
   /**
@@ -318,7 +321,7 @@ public final class AutoDevice {
    * The kernel's one median of timings: auto's rates and the bench's rows.
    */
   public static double median(double[] values) {
-    java.util.Arrays.sort(values);
+    Arrays.sort(values);
     int n = values.length;
     return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
   }

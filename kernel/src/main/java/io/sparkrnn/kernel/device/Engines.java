@@ -8,6 +8,9 @@ import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.jvm.JvmEngine;
+import io.sparkrnn.kernel.jvm.MathKernels;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
 
 /**
@@ -157,7 +160,7 @@ public final class Engines {
   }
 
   /** The choices already logged in this JVM: the driver and local-mode tasks share it, and one line each is enough. */
-  private static final java.util.Set<String> LOGGED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
 
   static void logOnce(String message) {
     if (LOGGED.add(message)) {
@@ -169,7 +172,7 @@ public final class Engines {
   public static String describeKernel(String device) {
     DeviceChoice d = DeviceChoice.parse(device);
     if (d == DeviceChoice.JVM || (d == DeviceChoice.AUTO && !Devices.available().contains(DeviceChoice.GPU))) {
-      return "JVM engine (float32 Java, " + io.sparkrnn.kernel.jvm.MathKernels.best().describe() + ")";
+      return "JVM engine (float32 Java, " + MathKernels.best().describe() + ")";
     }
     ResolvedDevice resolved = Devices.resolve(d);
     String aparapi = "aparapi on " + resolved.info().describe() + "; " + Devices.tiling(resolved);

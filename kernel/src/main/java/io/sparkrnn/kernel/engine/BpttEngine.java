@@ -3,6 +3,7 @@ package io.sparkrnn.kernel.engine;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
+import java.util.Arrays;
 
 /**
  * Forward and full backpropagation through time over one batch.
@@ -63,11 +64,11 @@ public interface BpttEngine extends AutoCloseable {
   /** Refuses group bounds that do not cut [0, B) into non-empty runs. */
   static void checkGroups(int[] bounds, int batchSize) {
     if (bounds.length < 2 || bounds[0] != 0 || bounds[bounds.length - 1] != batchSize) {
-      throw new IllegalArgumentException("group bounds must run from 0 to B = " + batchSize + ", found " + java.util.Arrays.toString(bounds));
+      throw new IllegalArgumentException("group bounds must run from 0 to B = " + batchSize + ", found " + Arrays.toString(bounds));
     }
     for (int g = 0; g + 1 < bounds.length; g++) {
       if (bounds[g] >= bounds[g + 1]) {
-        throw new IllegalArgumentException("group bounds must increase, found " + java.util.Arrays.toString(bounds));
+        throw new IllegalArgumentException("group bounds must increase, found " + Arrays.toString(bounds));
       }
     }
   }

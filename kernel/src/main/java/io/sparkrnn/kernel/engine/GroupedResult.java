@@ -1,6 +1,7 @@
 package io.sparkrnn.kernel.engine;
 
 import io.sparkrnn.kernel.model.State;
+import java.util.function.Consumer;
 
 /**
  * What {@link BpttEngine#lossAndGradients} returns: one raw sum per group of sequences, in group
@@ -22,7 +23,7 @@ public final class GroupedResult {
   private final State finalState;
   private GradientSum[] groups;
   /** Takes the float32 arrays back on {@link #release} (the engine's spares), or null. */
-  private java.util.function.Consumer<float[][]> onRelease;
+  private Consumer<float[][]> onRelease;
   private boolean released;
 
   /**
@@ -69,7 +70,7 @@ public final class GroupedResult {
    * each 1.06 MB array as a humongous object).
    */
   public static GroupedResult ofFloat32(double[] lossSums, long[] counts, float[][] gradients, int parameterCount, State finalState,
-      java.util.function.Consumer<float[][]> onRelease) {
+      Consumer<float[][]> onRelease) {
     if (lossSums.length != gradients.length || counts.length != gradients.length) {
       throw new IllegalArgumentException(gradients.length + " gradients, " + lossSums.length + " loss sums and " + counts.length + " counts");
     }

@@ -8,6 +8,7 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
+import java.util.Arrays;
 
 /**
  * The float64 reference: forward and full BPTT written to be read, in the manner of
@@ -388,7 +389,7 @@ public final class ReferenceEngine implements BpttEngine {
             }
           }
           if (cell != CellType.GRU) {
-            java.util.Arrays.fill(dhNext, b * H, (b + 1) * H, 0.0);
+            Arrays.fill(dhNext, b * H, (b + 1) * H, 0.0);
           }
           for (int r = 0; r < G * H; r++) {
             grad[bih + r] += dgi[r]; // db_ih += dgi

@@ -1,5 +1,8 @@
 package io.sparkrnn.kernel.generate;
 
+import java.util.Objects;
+import java.util.function.UnaryOperator;
+
 /**
  * Turns the head's output at one step into the model's next input during generation.
  *
@@ -39,7 +42,7 @@ public sealed interface Sampler permits ClassSampler, Sampler.Identity {
    * targets' units and the inputs in the inputs' own: {@code x' = (y·t_std + t_mean − i_mean) / i_std},
    * which is what generation from such a model does and so what a closed loop must do to measure it.
    */
-  static Sampler continuous(java.util.function.UnaryOperator<float[]> outputsToInputs, String description) {
+  static Sampler continuous(UnaryOperator<float[]> outputsToInputs, String description) {
     return new Identity(outputsToInputs, description);
   }
 
@@ -50,11 +53,11 @@ public sealed interface Sampler permits ClassSampler, Sampler.Identity {
   final class Identity implements Sampler {
     static final Identity INSTANCE = new Identity(float[]::clone, "identity");
 
-    private final java.util.function.UnaryOperator<float[]> toInputs;
+    private final UnaryOperator<float[]> toInputs;
     private final String description;
 
-    private Identity(java.util.function.UnaryOperator<float[]> toInputs, String description) {
-      this.toInputs = java.util.Objects.requireNonNull(toInputs, "outputsToInputs");
+    private Identity(UnaryOperator<float[]> toInputs, String description) {
+      this.toInputs = Objects.requireNonNull(toInputs, "outputsToInputs");
       this.description = description;
     }
 

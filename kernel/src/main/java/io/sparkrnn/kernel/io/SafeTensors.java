@@ -12,10 +12,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32C;
 
 /**
  * Reads and writes the safetensors format: an 8-byte little-endian header length N, N bytes of
@@ -65,7 +68,7 @@ public final class SafeTensors {
     Header header = parseHeader(headerText, bytes.length - dataStart, source);
     String recorded = header.metadata.get(DATA_CRC32C);
     if (verify && recorded != null) {
-      java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+      CRC32C crc = new CRC32C();
       crc.update(bytes, (int) dataStart, (int) (bytes.length - dataStart));
       String found = hex(crc.getValue());
       if (!found.equals(recorded)) {
@@ -191,7 +194,7 @@ public final class SafeTensors {
             + "] lie outside the " + dataLength + " data bytes (truncated file?)");
       }
       if (e - b != expectedBytes) {
-        throw new BadInputException(source + ": tensor '" + name + "' shape " + java.util.Arrays.toString(shape)
+        throw new BadInputException(source + ": tensor '" + name + "' shape " + Arrays.toString(shape)
             + " of " + dtype + " needs " + expectedBytes + " bytes, data_offsets give " + (e - b));
       }
       entries.add(new Entry(name, dtype, shape, b, e));
@@ -208,7 +211,7 @@ public final class SafeTensors {
    */
   private static void checkTiling(List<Entry> entries, long dataLength, String source) {
     List<Entry> sorted = new ArrayList<>(entries);
-    sorted.sort(java.util.Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+    sorted.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
     long end = 0;
     Entry previous = null;
     for (Entry e : sorted) {
@@ -358,7 +361,7 @@ public final class SafeTensors {
 
   /** CRC32C of the data section {@link #toBytes} writes: each tensor's values as little-endian 4-byte words, in order. */
   private static long dataCrc32c(Collection<Tensor> tensors) {
-    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    CRC32C crc = new CRC32C();
     ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
     for (Tensor t : tensors) {
       float[] f = t.isFloating() ? t.floats() : null;

@@ -8,6 +8,7 @@ import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.GroupedResult;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
@@ -16,6 +17,7 @@ import io.sparkrnn.kernel.model.State;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -496,7 +498,7 @@ public final class JvmEngine implements BpttEngine {
    * ({@link GroupedResult#release}), for the next call's slices; at most one per slice of the engine.
    * A queue that any thread may add to: the caller releases after the engine's call has returned.
    */
-  private final java.util.concurrent.ConcurrentLinkedQueue<float[]> spareGradients = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<float[]> spareGradients = new ConcurrentLinkedQueue<>();
 
   /** The most spares kept: the slices of the last grouped call (set by the engine's thread, read by the releasing one). */
   private volatile int spareLimit;
@@ -835,9 +837,9 @@ public final class JvmEngine implements BpttEngine {
       State init = call.initial;
       for (int l = 0; l < L; l++) {
         if (init == null) {
-          java.util.Arrays.fill(hs[l], 0, Bs * H, 0f);
+          Arrays.fill(hs[l], 0, Bs * H, 0f);
           if (lstm) {
-            java.util.Arrays.fill(cs[l], 0, Bs * H, 0f);
+            Arrays.fill(cs[l], 0, Bs * H, 0f);
           }
         } else {
           System.arraycopy(init.h(), init.at(l, b0, 0), hs[l], 0, Bs * H);
@@ -1022,7 +1024,7 @@ public final class JvmEngine implements BpttEngine {
         for (int t = 0; t < T; t++) {
           for (int b = 0; b < Bs; b++) {
             if (t >= len[b]) {
-              java.util.Arrays.fill(out, (t * Bs + b) * O, (t * Bs + b + 1) * O, 0f); // padded steps output 0
+              Arrays.fill(out, (t * Bs + b) * O, (t * Bs + b + 1) * O, 0f); // padded steps output 0
             }
           }
         }
@@ -1033,7 +1035,7 @@ public final class JvmEngine implements BpttEngine {
     double loss(Call call) {
       Batch batch = call.batch;
       boolean seq = call.config.mode() == Mode.SEQ2SEQ;
-      boolean mse = call.config.loss() == io.sparkrnn.kernel.model.LossType.MSE;
+      boolean mse = call.config.loss() == LossType.MSE;
       int B = batch.batchSize();
       int rows = seq ? T : 1;
       double sum = 0;
@@ -1042,7 +1044,7 @@ public final class JvmEngine implements BpttEngine {
           int r = (t * Bs + b) * O; // local row
           int global = t * B + b0 + b; // row of the batch's targets
           if (seq && t >= len[b]) {
-            java.util.Arrays.fill(dout, r, r + O, 0f);
+            Arrays.fill(dout, r, r + O, 0f);
             continue;
           }
           if (mse) {
@@ -1078,7 +1080,7 @@ public final class JvmEngine implements BpttEngine {
       float[] w = call.w;
       int size = p.size();
       grad = grad.length >= size ? grad : new float[size];
-      java.util.Arrays.fill(grad, 0, size, 0f);
+      Arrays.fill(grad, 0, size, 0f);
       dhAbove = fit(dhAbove, T * Bs * H);
       dhBelow = fit(dhBelow, T * Bs * H);
       int chunkRows = chunkSteps() * Bs;
@@ -1088,7 +1090,7 @@ public final class JvmEngine implements BpttEngine {
       }
       if (ones.length < chunkRows) {
         ones = new float[chunkRows];
-        java.util.Arrays.fill(ones, 1f);
+        Arrays.fill(ones, 1f);
       }
       dhCarry = fit(dhCarry, Bs * H);
       dcCarry = fit(dcCarry, Bs * H);
@@ -1104,13 +1106,13 @@ public final class JvmEngine implements BpttEngine {
           grad[p.headBias() + o] += dout[r * O + o]; // dHeadBias += dy
         }
       }
-      java.util.Arrays.fill(dhAbove, 0, T * Bs * H, 0f);
+      Arrays.fill(dhAbove, 0, T * Bs * H, 0f);
       if (seq) {
         math.gemm(O, H, R, dout, 0, O, true, top, Bs * H, H, grad, hw, H); // dHeadWeight += dyᵀ h
         math.gemm(R, H, O, dout, 0, O, false, w, hw, H, dhAbove, 0, H); // dh += dy W_head
       } else {
         math.gemm(O, H, Bs, dout, 0, O, true, headIn, 0, H, grad, hw, H);
-        java.util.Arrays.fill(dHeadIn, 0, Bs * H, 0f);
+        Arrays.fill(dHeadIn, 0, Bs * H, 0f);
         math.gemm(Bs, H, O, dout, 0, O, false, w, hw, H, dHeadIn, 0, H);
         for (int b = 0; b < Bs; b++) {
           System.arraycopy(dHeadIn, b * H, dhAbove, hAt(len[b] - 1, b), H); // seq2one: into h at the last valid step
@@ -1150,8 +1152,8 @@ public final class JvmEngine implements BpttEngine {
       float[] w = call.w;
       int in = call.config.layerInputSize(l);
       float[] dgHidden = cell == CellType.GRU ? dgh : dgi; // d loss / d (W_hh h + b_hh): = dgi except GRU's n
-      java.util.Arrays.fill(dhCarry, 0, Bs * H, 0f);
-      java.util.Arrays.fill(dcCarry, 0, Bs * H, 0f);
+      Arrays.fill(dhCarry, 0, Bs * H, 0f);
+      Arrays.fill(dcCarry, 0, Bs * H, 0f);
       int tc = chunkSteps();
       for (int tEnd = T; tEnd > 0; tEnd -= tc) {
         chunkStart = Math.max(0, tEnd - tc);
@@ -1164,9 +1166,9 @@ public final class JvmEngine implements BpttEngine {
               for (int j = 0; j < H; j++) {
                 dhCarry[cb + j] += dhAbove[hAt(t, b) + j];
               }
-              java.util.Arrays.fill(dgi, d, d + GH, 0f);
+              Arrays.fill(dgi, d, d + GH, 0f);
               if (dgHidden != dgi) {
-                java.util.Arrays.fill(dgHidden, d, d + GH, 0f);
+                Arrays.fill(dgHidden, d, d + GH, 0f);
               }
               b++;
               continue;
@@ -1207,7 +1209,7 @@ public final class JvmEngine implements BpttEngine {
         }
         if (l > 0) {
           int below = chunkStart * Bs * H;
-          java.util.Arrays.fill(dhBelow, below, below + rows * H, 0f);
+          Arrays.fill(dhBelow, below, below + rows * H, 0f);
           math.gemm(rows, in, GH, dgi, 0, GH, false, w, p.weightIh(l), in, dhBelow, below, in); // dx = dgi W_ih
         }
       }

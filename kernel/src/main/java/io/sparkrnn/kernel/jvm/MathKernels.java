@@ -1,5 +1,9 @@
 package io.sparkrnn.kernel.jvm;
 
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.reflect.InvocationTargetException;
+import java.util.function.LongSupplier;
 import java.util.logging.Logger;
 
 /**
@@ -269,9 +273,9 @@ public abstract class MathKernels {
    * anew at each call, or null where the JVM does not report them: what tells a warm-up or a
    * window that C2 was still at work (bench's warm-ups, {@link BoxedVectors}).
    */
-  public static java.util.function.LongSupplier jitCompileMillis() {
+  public static LongSupplier jitCompileMillis() {
     try {
-      java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+      CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
       if (jit != null && jit.isCompilationTimeMonitoringSupported()) {
         return jit::getTotalCompilationTime;
       }
@@ -284,7 +288,7 @@ public abstract class MathKernels {
   /** Whether HotSpot compiles Math.fma and the vectors' fma to FMA instructions (UseFMA); true where the flag cannot be read. */
   static boolean hardwareFma() {
     try {
-      return Boolean.parseBoolean(java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class)
+      return Boolean.parseBoolean(ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class)
           .getVMOption("UseFMA").getValue());
     } catch (RuntimeException e) {
       return true;
@@ -303,7 +307,7 @@ public abstract class MathKernels {
    */
   static boolean loopStripMining() {
     try {
-      com.sun.management.HotSpotDiagnosticMXBean vm = java.lang.management.ManagementFactory.getPlatformMXBean(
+      com.sun.management.HotSpotDiagnosticMXBean vm = ManagementFactory.getPlatformMXBean(
           com.sun.management.HotSpotDiagnosticMXBean.class);
       return Boolean.parseBoolean(vm.getVMOption("UseCountedLoopSafepoints").getValue())
           && Long.parseLong(vm.getVMOption("LoopStripMiningIter").getValue()) > 1; // C2 strip-mines only above 1 (loopnode.cpp)
@@ -335,7 +339,7 @@ public abstract class MathKernels {
       }
       try {
         return (MathKernels) Class.forName("io.sparkrnn.kernel.jvm.VectorKernels").getDeclaredConstructor().newInstance();
-      } catch (java.lang.reflect.InvocationTargetException e) {
+      } catch (InvocationTargetException e) {
         // The constructor runs every kernel once (its warm-up): an exception there is a bug in the kernels, not a JVM
         // without the Vector API, and once sent every 8-lane host to the scalar loops with only a warning. An Error
         // (out of memory, a class that failed to initialise) stays what it is.

@@ -1,5 +1,6 @@
 package io.sparkrnn.kernel.jvm;
 
+import java.io.IOException;
 import java.lang.invoke.MethodType;
 import java.lang.management.ManagementFactory;
 import java.lang.reflect.Method;
@@ -200,7 +201,7 @@ final class VectorInlining {
     if (!file.isEmpty()) {
       try {
         out.addAll(Files.readAllLines(Path.of(file)).stream().filter(l -> !l.isBlank() && !l.trim().startsWith("#")).toList());
-      } catch (java.io.IOException | RuntimeException e) {
+      } catch (IOException | RuntimeException e) {
         out.add("inline (in " + file + ", not readable: " + e + ")");
       }
     }
@@ -221,7 +222,7 @@ final class VectorInlining {
     } finally {
       try {
         Files.deleteIfExists(file);
-      } catch (java.io.IOException ignored) {
+      } catch (IOException ignored) {
         // a temporary file left behind; the directive is already read
       }
     }

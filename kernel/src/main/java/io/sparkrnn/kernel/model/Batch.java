@@ -1,6 +1,7 @@
 package io.sparkrnn.kernel.model;
 
 import io.sparkrnn.kernel.BadInputException;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -237,7 +238,7 @@ public final class Batch {
         System.arraycopy(classes, t * batchSize + from, subClasses, t * n, n);
       }
     }
-    int[] subLengths = lengths == null ? null : java.util.Arrays.copyOfRange(lengths, from, to);
+    int[] subLengths = lengths == null ? null : Arrays.copyOfRange(lengths, from, to);
     return new Batch(steps, n, features, subX, subTargets, subClasses, subLengths);
   }
 }

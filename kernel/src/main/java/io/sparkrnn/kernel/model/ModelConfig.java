@@ -1,6 +1,7 @@
 package io.sparkrnn.kernel.model;
 
 import io.sparkrnn.kernel.BadInputException;
+import java.io.Serializable;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -18,7 +19,7 @@ import java.util.Map;
  */
 public record ModelConfig(
     CellType cell, int numLayers, int inputSize, int hiddenSize, int outputSize, Mode mode, LossType loss)
-    implements java.io.Serializable {
+    implements Serializable {
 
   /** The metadata keys, named as PyTorch's constructor arguments. */
   public static final String KEY_CELL = "cell";

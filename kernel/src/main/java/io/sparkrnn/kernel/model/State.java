@@ -1,13 +1,14 @@
 package io.sparkrnn.kernel.model;
 
 import io.sparkrnn.kernel.BadInputException;
+import java.io.Serializable;
 
 /**
  * Recurrent state of every layer for a batch: {@code h} [L][B][H], and {@code c} [L][B][H] for
  * LSTM (null otherwise). Element (l, b, j) sits at {@code (l * B + b) * H + j}. As in PyTorch's
  * {@code (h_0, c_0)}.
  */
-public record State(int layers, int batchSize, int hiddenSize, float[] h, float[] c) implements java.io.Serializable {
+public record State(int layers, int batchSize, int hiddenSize, float[] h, float[] c) implements Serializable {
 
   public State {
     long n = (long) layers * batchSize * hiddenSize;

@@ -1,12 +1,17 @@
 package io.sparkrnn.job.driver;
 
+import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.device.AutoDevice;
+import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -39,7 +44,7 @@ public final class AutoDeviceJob {
    *
    * @param shards the shards the job scores, in the manifest's numbering
    */
-  public static String forScoring(JavaSparkContext sc, io.sparkrnn.data.Dataset dataset, int[] shards, ModelConfig config,
+  public static String forScoring(JavaSparkContext sc, Dataset dataset, int[] shards, ModelConfig config,
       String engine, String device, int partitions) {
     if (!"kernel".equals(engine) || !"auto".equals(device) || shards.length == 0) {
       return device;
@@ -113,10 +118,10 @@ public final class AutoDeviceJob {
 
     @Override
     public String call(Integer ignored) {
-      if (!io.sparkrnn.kernel.aparapi.Devices.available().contains(device)) {
+      if (!Devices.available().contains(device)) {
         return jvm(SparkEnv.get());
       }
-      String why = io.sparkrnn.kernel.device.Engines.whyNotUsable(device);
+      String why = Engines.whyNotUsable(device);
       return why == null ? null : jvm(SparkEnv.get()) + " (there: " + why + ")";
     }
   }
@@ -152,8 +157,8 @@ public final class AutoDeviceJob {
     }
   }
 
-  private static final java.util.regex.Pattern LOCAL_CLUSTER =
-      java.util.regex.Pattern.compile("local-cluster\\[\\s*(\\d+)\\s*,\\s*(\\d+)\\s*,\\s*\\d+\\s*]");
+  private static final Pattern LOCAL_CLUSTER =
+      Pattern.compile("local-cluster\\[\\s*(\\d+)\\s*,\\s*(\\d+)\\s*,\\s*\\d+\\s*]");
 
   /**
    * Task slots of an executor, as its own conf tells them, over {@code spark.task.cpus}: a local
@@ -164,7 +169,7 @@ public final class AutoDeviceJob {
   static int taskSlots(SparkConf conf) {
     String master = conf.get("spark.master", "local").trim();
     int local = ExecutorRuntime.localThreads(master);
-    java.util.regex.Matcher cluster = LOCAL_CLUSTER.matcher(master);
+    Matcher cluster = LOCAL_CLUSTER.matcher(master);
     int cores = local > 0 ? local
         : cluster.matches() ? Integer.parseInt(cluster.group(2))
         : conf.contains("spark.executor.cores") ? conf.getInt("spark.executor.cores", 1)
@@ -207,7 +212,7 @@ public final class AutoDeviceJob {
     if (ExecutorRuntime.localThreads(m) > 0) {
       return 1;
     }
-    java.util.regex.Matcher cluster = LOCAL_CLUSTER.matcher(m);
+    Matcher cluster = LOCAL_CLUSTER.matcher(m);
     if (cluster.matches()) {
       return Integer.parseInt(cluster.group(1));
     }

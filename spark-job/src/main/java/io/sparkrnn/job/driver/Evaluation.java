@@ -7,6 +7,7 @@ import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.LossStats;
+import io.sparkrnn.kernel.generate.Generator;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.ModelConfig;
@@ -142,7 +143,7 @@ public final class Evaluation {
    * @param where the shard file, for errors
    */
   public static Metrics ofBatch(ModelConfig config, Params params, BpttEngine engine, Batch batch, int feedback, int fromStep,
-      double tolerance, io.sparkrnn.data.Normalization units, String where) {
+      double tolerance, Normalization units, String where) {
     batch.validateFor(config, true);
     checkFromStep(fromStep, batch.steps());
     LossStats tf = new LossStats(tolerance).add(config, batch, engine.forward(params, batch, null).outputs(), fromStep);
@@ -192,7 +193,7 @@ public final class Evaluation {
   }
 
   private static LossStats checkedClosedLoop(ModelConfig config, Params params, BpttEngine engine, Batch batch, int K,
-      io.sparkrnn.data.Normalization units, String where) {
+      Normalization units, String where) {
     checkFeedback(config, batch.steps(), K);
     return Validation.closedLoop(config, params, engine, batch, K, units, where);
   }
@@ -203,6 +204,6 @@ public final class Evaluation {
       throw new BadInputException("--feedback " + K + ": the closed loop needs 1 ≤ K < T = " + T
           + " (at least one teacher-forced step first)");
     }
-    io.sparkrnn.kernel.generate.Generator.checkFits(config, Validation.feedbackSampler(config, null));
+    Generator.checkFits(config, Validation.feedbackSampler(config, null));
   }
 }

@@ -7,10 +7,17 @@ import io.sparkrnn.job.executor.StepInput;
 import io.sparkrnn.job.sync.BarrierTraining;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.device.Engines;
+import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.LossStats;
+import java.util.Arrays;
+import java.util.ServiceLoader;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.ExternalClusterManager;
 import org.apache.spark.serializer.KryoRegistrator;
 import org.apache.spark.sql.SparkSession;
 
@@ -26,7 +33,7 @@ public final class SparkSetup {
   private SparkSetup() {}
 
   /** The master URLs Spark itself parses (SparkContext.createTaskScheduler); others need a cluster manager plugin. */
-  private static final java.util.regex.Pattern SPARK_MASTERS = java.util.regex.Pattern.compile(
+  private static final Pattern SPARK_MASTERS = Pattern.compile(
       "local|local\\[([0-9]+|\\*)\\]|local\\[([0-9]+|\\*)\\s*,\\s*([0-9]+)\\]"
       + "|local-cluster\\[\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*,\\s*([0-9]+)\\s*]|spark://.+");
 
@@ -49,7 +56,7 @@ public final class SparkSetup {
    * class path (YARN, Kubernetes) accepts: Spark would log its own stack trace while failing.
    */
   public static void requireKnownMaster(String master) {
-    java.util.regex.Matcher local = SPARK_MASTERS.matcher(master);
+    Matcher local = SPARK_MASTERS.matcher(master);
     if (local.matches()) {
       // Spark accepts local[0] (and then fails with a stack trace: "Asked to run locally with 0 threads") and
       // local[99999] (a task thread each, until the JVM cannot start more)
@@ -79,8 +86,8 @@ public final class SparkSetup {
       }
       return;
     }
-    for (org.apache.spark.scheduler.ExternalClusterManager m
-        : java.util.ServiceLoader.load(org.apache.spark.scheduler.ExternalClusterManager.class)) {
+    for (ExternalClusterManager m
+        : ServiceLoader.load(ExternalClusterManager.class)) {
       if (m.canCreate(master)) {
         return;
       }
@@ -110,14 +117,14 @@ public final class SparkSetup {
    * @param master {@code --master}; spark-submit's master wins ({@link #effectiveMaster})
    */
   public static void requireDevice(String engine, String device, String master) {
-    io.sparkrnn.kernel.engine.DeviceChoice choice;
+    DeviceChoice choice;
     try {
-      choice = io.sparkrnn.kernel.engine.DeviceChoice.parse(device);
+      choice = DeviceChoice.parse(device);
     } catch (BadInputException e) {
       throw new BadInputException("--device: " + e.getMessage(), e);
     }
-    io.sparkrnn.kernel.device.Engines.requireDeviceApplies(engine, device);
-    boolean openCl = choice == io.sparkrnn.kernel.engine.DeviceChoice.GPU || choice == io.sparkrnn.kernel.engine.DeviceChoice.CPU_OPENCL;
+    Engines.requireDeviceApplies(engine, device);
+    boolean openCl = choice == DeviceChoice.GPU || choice == DeviceChoice.CPU_OPENCL;
     if (engine.equals("kernel") && openCl && effectiveMaster(master).startsWith("local")) {
       Devices.resolve(choice); // throws DeviceUnavailableException naming what is present
     }
@@ -166,7 +173,7 @@ public final class SparkSetup {
             + " io.delta:delta-spark_2.13:4.0.0 brings both)");
       }
       String extensions = conf.get("spark.sql.extensions", "").strip();
-      if (java.util.Arrays.stream(extensions.split(",")).map(String::strip).noneMatch(DELTA_EXTENSION::equals)) {
+      if (Arrays.stream(extensions.split(",")).map(String::strip).noneMatch(DELTA_EXTENSION::equals)) {
         conf.set("spark.sql.extensions", extensions.isEmpty() ? DELTA_EXTENSION : extensions + "," + DELTA_EXTENSION);
       }
       conf.setIfMissing("spark.sql.catalog.spark_catalog", DELTA_CATALOG);

@@ -1,11 +1,14 @@
 package io.sparkrnn.job.driver;
 
+import io.sparkrnn.data.FileSystems;
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.fs.HadoopFiles;
+import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.fs.OutputDir;
 import io.sparkrnn.infer.Compatibility;
 import io.sparkrnn.infer.TrainedModel;
@@ -34,21 +37,28 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.optim.Optimizer;
 import io.sparkrnn.model.Checkpoints;
 import io.sparkrnn.model.ModelMetadata;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 
@@ -125,7 +135,7 @@ public final class Trainer {
   public static Trainer prepare(Map<String, String> given, Configuration hadoop, PrintStream log, TrainedModel initRead)
       throws IOException {
     TrainConfig syntax = TrainConfig.parse(given, null); // every key's syntax, before touching the file system
-    io.sparkrnn.data.FileSystems.requireUsableOutput(syntax.out(), hadoop, "--out", true);
+    FileSystems.requireUsableOutput(syntax.out(), hadoop, "--out", true);
     Dataset dataset = Dataset.open(syntax.data(), hadoop);
     DatasetSpec spec = dataset.manifest().spec();
     TrainConfig config = TrainConfig.parse(given, new TrainConfig.DatasetDefaults(spec.mode(), spec.loss()));
@@ -243,7 +253,7 @@ public final class Trainer {
    * ({@code shard-cache}, resolved against this heap).
    */
   private static void checkMemory(ModelConfig model, TrainConfig config, DatasetSpec spec, long datasetBytes) {
-    long params = new io.sparkrnn.kernel.model.ParamLayout(model).size(); // refuses 2^31 parameters itself
+    long params = new ParamLayout(model).size(); // refuses 2^31 parameters itself
     long bytes = 28L * params;
     if (config.master().startsWith("local")) {
       ShardCache.requireFits(config.shardCache(), Runtime.getRuntime().maxMemory(), "this JVM's heap (a local master's executors share it)");
@@ -254,7 +264,7 @@ public final class Trainer {
       bytes += 4 * (model.numLayers() * (T + 1) * B * (GH + 4 * H) + T * B * (spec.features() + 2L * model.outputSize()))
           + 12L * params * config.virtualPartitions() + cacheGrowth(config.shardCache(), datasetBytes);
     }
-    io.sparkrnn.fs.MemoryBudget.require("training " + model.cell().id() + " with hidden-size " + model.hiddenSize() + ", "
+    MemoryBudget.require("training " + model.cell().id() + " with hidden-size " + model.hiddenSize() + ", "
         + model.numLayers() + " layer(s) (" + params + " parameters), batch " + config.batch() + " of T=" + spec.steps(),
         bytes, "lower --hidden-size, --num-layers, --batch or --shard-cache");
   }
@@ -284,8 +294,8 @@ public final class Trainer {
     checkSame(where, "output_size O", c.outputSize(), model.outputSize());
     checkSame(where, "mode", c.mode().id(), model.mode().id());
     checkSame(where, "loss", c.loss().id(), model.loss().id());
-    io.sparkrnn.data.Normalization recorded = given.normalization();
-    io.sparkrnn.data.Normalization data = dataset.manifest().normalization();
+    Normalization recorded = given.normalization();
+    Normalization data = dataset.manifest().normalization();
     if (recorded != null && !recorded.equals(data)) {
       throw new BadInputException(where + "was trained on data normalised with " + Compatibility.describe(recorded)
           + ", the dataset " + dataset.uri() + " is normalised with " + Compatibility.describe(data)
@@ -306,7 +316,7 @@ public final class Trainer {
     }
     try {
       return TrainedModel.load(uri, hadoop);
-    } catch (java.io.FileNotFoundException e) {   // a directory without model.safetensors (TrainedModel.modelFile)
+    } catch (FileNotFoundException e) {   // a directory without model.safetensors (TrainedModel.modelFile)
       throw new BadInputException(name + ": the initial model " + e.getMessage(), e);
     }
   }
@@ -324,7 +334,7 @@ public final class Trainer {
   }
 
   private static void checkClosedLoopFits(ModelConfig model, DatasetSpec spec, int feedback) {
-    if (model.mode() != io.sparkrnn.kernel.model.Mode.SEQ2SEQ) {
+    if (model.mode() != Mode.SEQ2SEQ) {
       throw new BadInputException("feedback: closed-loop validation needs a seq2seq model");
     }
     if (model.inputSize() != model.outputSize()) {
@@ -362,7 +372,7 @@ public final class Trainer {
     try {
       return runInScope(sc);
     } catch (Exception e) { // also what Scala throws undeclared: a SparkException, runJob's InterruptedException
-      if (io.sparkrnn.job.sync.BarrierTraining.cancelled(e, sc.sc().isStopped())) {
+      if (BarrierTraining.cancelled(e, sc.sc().isStopped())) {
         scope.cancel();                    // an interrupt leaves the job it broke off from running
       }
       throw e;
@@ -403,7 +413,7 @@ public final class Trainer {
    * ({@code spark.driver.bindAddress}, else {@code spark.driver.host}) and advertised to executors
    * at {@code spark.driver.host}, the address they already reach the driver at.
    */
-  private GradientExchange.Server startExchange(org.apache.spark.SparkConf conf) throws IOException {
+  private GradientExchange.Server startExchange(SparkConf conf) throws IOException {
     GradientExchange.checkNoEncryptionAsked(conf);
     String secret = GradientExchange.sparkSecret();
     if (secret == null) {
@@ -416,7 +426,7 @@ public final class Trainer {
     if (stepTimeout < 1) {
       throw new BadInputException(GradientExchange.STEP_TIMEOUT + ": expected at least 1 second, found " + stepTimeout);
     }
-    String host = conf.get("spark.driver.host", java.net.InetAddress.getLocalHost().getHostAddress());
+    String host = conf.get("spark.driver.host", InetAddress.getLocalHost().getHostAddress());
     return new GradientExchange.Server(conf.get("spark.driver.bindAddress", host), host, conf.getInt(EXCHANGE_PORT, 0), secret,
         stepTimeout * 1000);
   }
@@ -438,7 +448,7 @@ public final class Trainer {
     ShardPlacement placement = new ShardPlacement();
     sc.sc().register(placement, "spark-rnn shard cache");
     // the run's own counters in each executor's cache (which outlives the run); never 0, the id of reads outside training
-    long runId = new java.security.SecureRandom().nextLong() | 1;
+    long runId = new SecureRandom().nextLong() | 1;
     GradientTask.Context context = trainingContext(sc, partitions, device, new ShardCache.Use(config.shardCache(), runId, placement));
     Map<Integer, String> placedAt = Map.of();
     JavaRDD<Integer> slots = ShardPlacement.slots(sc, partitions, placedAt);
@@ -538,7 +548,7 @@ public final class Trainer {
           metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, valLoss, valAcc, closedLoss);
           metrics.addTiming(r.nanos(), r.computeNanos(), r.reduceNanos(), r.updateNanos());
           if (LOG.isDebugEnabled()) {
-            LOG.debug(String.format(java.util.Locale.ROOT, "step %d: loss %.6g, |g| %.4g, %.2f ms (compute %.2f, reduction %.2f, update %.2f)",
+            LOG.debug(String.format(Locale.ROOT, "step %d: loss %.6g, |g| %.4g, %.2f ms (compute %.2f, reduction %.2f, update %.2f)",
                 step, r.loss(), r.norm(), r.nanos() / 1e6, r.computeNanos() / 1e6, r.reduceNanos() / 1e6, r.updateNanos() / 1e6));
           }
           if (step % config.logEvery() == 0 || step == totalSteps || valLoss != null) {
@@ -630,7 +640,7 @@ public final class Trainer {
   private Map<String, String> checkpointConfig(String device) {
     Map<String, String> m = config.toMap();
     if (autoChoice != null) {
-      m = new java.util.LinkedHashMap<>(m);
+      m = new LinkedHashMap<>(m);
       m.put(AUTO_PICKED_KEY, device);
     }
     return m;
@@ -690,7 +700,7 @@ public final class Trainer {
     String picked = saved.trainConfig().get(AUTO_PICKED_KEY);
     String named = saved.trainConfig().get("device");
     String device = picked != null ? picked : named != null && !named.equals("auto") ? named : null;
-    if (device != null && !java.util.Set.of("gpu", "jvm", "cpu-opencl").contains(device)) {
+    if (device != null && !Set.of("gpu", "jvm", "cpu-opencl").contains(device)) {
       throw new BadInputException("resume: " + saved.file() + ": the train config's " + (picked != null ? AUTO_PICKED_KEY : "device")
           + " is '" + device + "'; expected gpu, cpu-opencl or jvm");
     }

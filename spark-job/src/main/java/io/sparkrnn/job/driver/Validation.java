@@ -6,6 +6,7 @@ import io.sparkrnn.data.Split;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.LossStats;
 import io.sparkrnn.kernel.generate.ClosedLoop;
 import io.sparkrnn.kernel.generate.Generator;
@@ -18,6 +19,7 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -111,7 +113,7 @@ public final class Validation {
         tf.add(in.config(), batch, engine.forward(params, batch, null).outputs(), in.fromStep());
         if (cl != null) {
           cl.merge(closedLoop(in.config(), params, engine, batch, in.feedback(), in.units(),
-              new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(context.dataset().uri()),
+              new Path(new Path(context.dataset().uri()),
                   context.dataset().manifest().shards().get(s).file()).toString()));
         }
         return null;
@@ -127,7 +129,7 @@ public final class Validation {
    *     feeds them ({@link #feedbackSampler})
    * @param where the shard, for the error when a sequence is short
    */
-  static LossStats closedLoop(ModelConfig config, Params params, io.sparkrnn.kernel.engine.BpttEngine engine, Batch batch, int K,
+  static LossStats closedLoop(ModelConfig config, Params params, BpttEngine engine, Batch batch, int K,
       Normalization units, String where) {
     int T = batch.steps();
     if (batch.lengths() != null) {

@@ -4,6 +4,7 @@ import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.GroupedResult;
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -215,7 +216,7 @@ public final class CombineTree {
         return List.of(new Block(depth, 0, root));
       }
       List<Block> out = new ArrayList<>(waiting.values());
-      out.sort(java.util.Comparator.comparingLong(b -> first(b.level(), b.index())));
+      out.sort(Comparator.comparingLong(b -> first(b.level(), b.index())));
       return out;
     }
 

@@ -3,6 +3,7 @@ package io.sparkrnn.job.executor;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.BpttEngine;
+import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.UncheckedIOException;
 import java.util.Locale;
@@ -10,8 +11,11 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.function.Function;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.spark.SparkConf;
 
 /**
  * Per-executor-JVM state: the shard cache ({@link ShardCache}) and BPTT engines, made once and reused by every task and
@@ -29,12 +33,12 @@ public final class ExecutorRuntime {
    * executor whose log4j2 has {@code io.sparkrnn} at DEBUG gets the kernel's FINE lines too (the
    * driver's {@code --verbose} reaches only the driver's JVM). Held: JUL keeps loggers weakly.
    */
-  private static final java.util.logging.Logger KERNEL_LOG = java.util.logging.Logger.getLogger("io.sparkrnn");
+  private static final Logger KERNEL_LOG = Logger.getLogger("io.sparkrnn");
 
   static {
     Runtime.getRuntime().addShutdownHook(new Thread(ExecutorRuntime::closeAll, "spark-rnn-engine-close"));
-    if (org.slf4j.LoggerFactory.getLogger("io.sparkrnn.kernel").isDebugEnabled() && !KERNEL_LOG.isLoggable(java.util.logging.Level.FINE)) {
-      KERNEL_LOG.setLevel(java.util.logging.Level.FINE);
+    if (org.slf4j.LoggerFactory.getLogger("io.sparkrnn.kernel").isDebugEnabled() && !KERNEL_LOG.isLoggable(Level.FINE)) {
+      KERNEL_LOG.setLevel(Level.FINE);
     }
   }
 
@@ -73,7 +77,7 @@ public final class ExecutorRuntime {
    */
   public static <T> T withEngine(String engine, String device, int jvmThreads, Function<BpttEngine, T> work) {
     // the resolved count: -Dsparkrnn.jvm.threads set later in this JVM (tests) must not get an engine made before
-    String key = engine + "/" + device + "/" + io.sparkrnn.kernel.jvm.JvmEngine.threadsFor(jvmThreads);
+    String key = engine + "/" + device + "/" + JvmEngine.threadsFor(jvmThreads);
     ConcurrentLinkedDeque<BpttEngine> pool = ENGINES.computeIfAbsent(key, k -> new ConcurrentLinkedDeque<>());
     BpttEngine e = pool.pollFirst();
     if (e == null) {
@@ -119,7 +123,7 @@ public final class ExecutorRuntime {
    * {@code spark.task.cpus}. Each executor caps it at its host's cores. The thread count never
    * changes the bits: slices follow the virtual partitions.
    */
-  public static int engineThreads(org.apache.spark.SparkConf conf, String master, int partitions) {
+  public static int engineThreads(SparkConf conf, String master, int partitions) {
     int taskCpus = Math.max(1, conf.getInt("spark.task.cpus", 1));
     int local = localThreads(master);
     return local > 0 ? Math.max(taskCpus, local / partitions) : taskCpus;

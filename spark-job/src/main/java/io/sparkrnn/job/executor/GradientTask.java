@@ -13,7 +13,9 @@ import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.stream.IntStream;
 import org.apache.spark.SparkEnv;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.broadcast.Broadcast;
 
@@ -46,7 +48,7 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
      * Evaluation and prediction on Spark: one virtual partition per partition, the JVM engine on
      * the task's CPUs as in training ({@link ExecutorRuntime#engineThreads}), the default cache.
      */
-    public static Context forScoring(org.apache.spark.api.java.JavaSparkContext sc, Dataset dataset, String engine, String device,
+    public static Context forScoring(JavaSparkContext sc, Dataset dataset, String engine, String device,
         int partitions) {
       return new Context(dataset, engine, device, partitions, partitions, ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions),
           ShardCache.Use.DEFAULT);
@@ -185,7 +187,7 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
   static int[] positionsOf(VirtualPartitions cut, int partition, int partitions) {
     int from = cut.start(cut.firstLeaf(partition, partitions));
     int to = cut.start(cut.firstLeaf(partition + 1, partitions));
-    return java.util.stream.IntStream.range(from, to).toArray();
+    return IntStream.range(from, to).toArray();
   }
 
   /** Picks the carried states [L][n][H] of the given positions into a State [L][positions][H]. */

@@ -2,6 +2,7 @@ package io.sparkrnn.job.executor;
 
 import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -111,8 +112,8 @@ public final class Schedule implements Serializable {
     long batchInEpoch = (step % stepsPerEpoch()) / windowsPerBatch;
     int[] perm = permutation(epoch);
     int first = (int) (batchInEpoch * batch);
-    int[] seqs = java.util.Arrays.copyOfRange(perm, first, first + batch);
-    java.util.Arrays.sort(seqs);
+    int[] seqs = Arrays.copyOfRange(perm, first, first + batch);
+    Arrays.sort(seqs);
     int[] shards = new int[batch];
     int[] rows = new int[batch];
     for (int i = 0; i < batch; i++) {

@@ -5,6 +5,7 @@ import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import java.util.HashMap;
 import java.util.function.IntFunction;
 
 /**
@@ -35,7 +36,7 @@ public final class SequenceSelection {
     boolean allFull = true;
     // a step's sequences come from a few shards: look each up once (the lookup builds a string key),
     // not once per sequence
-    java.util.HashMap<Integer, Batch> looked = new java.util.HashMap<>();
+    HashMap<Integer, Batch> looked = new HashMap<>();
     for (int i = 0; i < n; i++) {
       Batch s = looked.computeIfAbsent(shards[positions[i]], shardOf::apply);
       int row = rows[positions[i]];

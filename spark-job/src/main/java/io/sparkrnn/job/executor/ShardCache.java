@@ -10,6 +10,8 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -178,7 +180,7 @@ public final class ShardCache {
     @Override
     public String toString() {
       return bytes >= 0 ? Long.toString(bytes)
-          : new java.math.BigDecimal(heapFraction * 100).round(new java.math.MathContext(6)).stripTrailingZeros().toPlainString() + "%";
+          : new BigDecimal(heapFraction * 100).round(new MathContext(6)).stripTrailingZeros().toPlainString() + "%";
     }
   }
 
@@ -447,7 +449,7 @@ public final class ShardCache {
       }
     }
     if (LOG.isDebugEnabled()) {
-      LOG.debug(String.format(java.util.Locale.ROOT, "shard cache: read %s (%d bytes on disk, %d decoded) in %.1f ms; %s",
+      LOG.debug(String.format(Locale.ROOT, "shard cache: read %s (%d bytes on disk, %d decoded) in %.1f ms; %s",
           key.file(), info.bytes(), bytes, (System.nanoTime() - t0) / 1e6,
           bytes > capacity ? "larger than the cache, not kept" : "kept, " + evicted + " evicted"));
     }

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.IntStream;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -125,7 +126,7 @@ public final class ShardPlacement extends AccumulatorV2<ShardPlacement.Seen, Sha
       items.add(new Tuple2<>(p, CollectionConverters.asScala(prefs).toList()));
     }
     if (!known) {
-      return sc.parallelize(java.util.stream.IntStream.range(0, partitions).boxed().toList(), partitions);
+      return sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
     }
     return sc.sc().makeRDD(CollectionConverters.asScala(items).toSeq(), ClassTag$.MODULE$.apply(Integer.class)).toJavaRDD();
   }

@@ -1,6 +1,10 @@
 package io.sparkrnn.job.executor;
 
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkEnv;
 
 /**
  * The fault-injection hooks the tests use (a NaN gradient, a failing barrier task, a pause inside
@@ -31,7 +35,7 @@ public final class TestHooks {
    * this step and the marker file could be created now; otherwise returns.
    */
   public static void haltMidReduction(long step) {
-    org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+    SparkEnv env = SparkEnv.get();
     if (env == null || !armed(env.conf()) || !env.conf().contains(HALT_MID_REDUCTION)) {
       return;
     }
@@ -40,11 +44,11 @@ public final class TestHooks {
       return;
     }
     try {
-      if (new java.io.File(stepAndMarker[1]).createNewFile()) {
+      if (new File(stepAndMarker[1]).createNewFile()) {
         Runtime.getRuntime().halt(137);
       }
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("test hook " + HALT_MID_REDUCTION, e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("test hook " + HALT_MID_REDUCTION, e);
     }
   }
 

@@ -11,6 +11,7 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -103,7 +104,7 @@ public final class TrainReport {
       md.append("\n## Shard cache\n\nPer executor (Spark task location), this run's asks: from memory (hits, and waits for a"
           + " prefetch under way), or read by the task (misses).\n\n| executor | hits | waited for prefetch | misses | prefetched"
           + " | evicted | read through | MB read | bound MB | peak MB |\n|---|---|---|---|---|---|---|---|---|---|\n");
-      shardCache.forEach((where, c) -> md.append(String.format(java.util.Locale.ROOT, "| %s | %d | %d | %d | %d | %d | %d | %.1f | %.1f | %.1f |%n",
+      shardCache.forEach((where, c) -> md.append(String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | %d | %d | %.1f | %.1f | %.1f |%n",
           where, c.hits(), c.waits(), c.misses(), c.prefetches(), c.evictions(), c.uncached(), c.bytesRead() / 1e6, c.capacity() / 1e6,
           c.peakHeld() / 1e6)));
     }

@@ -162,7 +162,7 @@ public final class TrainingMetrics {
   /** The median of timed runs (the mean of the middle two for an even count, 0 for none); {@code v} is not changed. */
   public static double median(double[] v) {
     double[] s = v.clone();
-    java.util.Arrays.sort(s);
+    Arrays.sort(s);
     int k = s.length;
     return k == 0 ? 0 : k % 2 == 1 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2;
   }

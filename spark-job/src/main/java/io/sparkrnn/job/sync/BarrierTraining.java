@@ -1,30 +1,39 @@
 package io.sparkrnn.job.sync;
 
+import io.sparkrnn.data.spark.TableDataException;
 import io.sparkrnn.job.JvmShutdown;
 import io.sparkrnn.job.executor.CombineTree;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.job.executor.PartitionResult;
 import io.sparkrnn.job.executor.Schedule;
+import io.sparkrnn.job.executor.ShardDataException;
 import io.sparkrnn.job.executor.StepInput;
 import io.sparkrnn.job.executor.TestHooks;
 import io.sparkrnn.job.sync.StepUpdate.Status;
 import io.sparkrnn.job.sync.StepUpdate.StepRecord;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.DeviceFallbackException;
+import io.sparkrnn.kernel.aparapi.DeviceUnavailableException;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.optim.Optimizer;
 import io.sparkrnn.kernel.optim.OptimizerState;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
+import java.nio.channels.ClosedByInterruptException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.SparkThrowable;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -120,9 +129,9 @@ public final class BarrierTraining {
   }
 
   /** Exceptions a task raises for what the user must fix (as {@code Main} classifies them): retrying cannot help. */
-  static final List<String> USER_ERRORS = List.of(io.sparkrnn.kernel.aparapi.DeviceUnavailableException.class.getName(),
-      io.sparkrnn.kernel.aparapi.DeviceFallbackException.class.getName(), io.sparkrnn.kernel.BadInputException.class.getName(),
-      io.sparkrnn.job.executor.ShardDataException.class.getName(), io.sparkrnn.data.spark.TableDataException.class.getName());
+  static final List<String> USER_ERRORS = List.of(DeviceUnavailableException.class.getName(),
+      DeviceFallbackException.class.getName(), BadInputException.class.getName(),
+      ShardDataException.class.getName(), TableDataException.class.getName());
 
   /**
    * What to tell the user when a failed segment is theirs to fix, or null when it is something a
@@ -164,12 +173,12 @@ public final class BarrierTraining {
       return true;
     }
     for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof InterruptedException || t instanceof java.io.InterruptedIOException
-          || t instanceof java.nio.channels.ClosedByInterruptException) {
+      if (t instanceof InterruptedException || t instanceof InterruptedIOException
+          || t instanceof ClosedByInterruptException) {
         Thread.currentThread().interrupt();
         return true;
       }
-      if (t instanceof org.apache.spark.SparkThrowable s && "SPARK_JOB_CANCELLED".equals(s.getCondition())) {
+      if (t instanceof SparkThrowable s && "SPARK_JOB_CANCELLED".equals(s.getCondition())) {
         return true;
       }
     }
@@ -259,7 +268,7 @@ public final class BarrierTraining {
 
   /** The address this executor is known by (its block manager's host), where its tasks listen for their nodes' sources in the tree. */
   static String executorHost() {
-    return org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host();
+    return SparkEnv.get().blockManager().blockManagerId().host();
   }
 
   /** Sends one step's part and returns the step's total: the reduction tree, or a stand-in in tests. */
@@ -272,10 +281,10 @@ public final class BarrierTraining {
    * once per JVM (local masters), in the middle of a barrier segment.
    */
   public static final String TEST_FAIL_ONCE_AT_STEP = "spark.sparkrnn.test.failSegmentTaskOnceAtStep";
-  private static final java.util.concurrent.atomic.AtomicBoolean FAILED_ONCE = new java.util.concurrent.atomic.AtomicBoolean();
+  private static final AtomicBoolean FAILED_ONCE = new AtomicBoolean();
 
   private static void failOnceForTests(long step, int partition) {
-    org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+    SparkEnv env = SparkEnv.get();
     if (env != null && partition == 1 && TestHooks.step(env.conf(), TEST_FAIL_ONCE_AT_STEP) == step && FAILED_ONCE.compareAndSet(false, true)) {
       throw new IllegalStateException("injected failure at step " + (step + 1) + " (" + TEST_FAIL_ONCE_AT_STEP + ")");
     }

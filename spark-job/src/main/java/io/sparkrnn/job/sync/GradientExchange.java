@@ -5,6 +5,7 @@ import io.sparkrnn.job.executor.PartitionResult;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.model.ModelConfig;
+import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -14,20 +15,38 @@ import java.io.InputStream;
 import java.io.Serializable;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ProtocolException;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkEnv;
 
 /**
  * The step exchange of {@code --sync barrier}: the driver's rendezvous and the top of the
@@ -99,8 +118,8 @@ public final class GradientExchange {
   /** HMAC-SHA256(key, the parts in order; longs and ints big-endian). */
   static byte[] mac(byte[] key, Object... parts) {
     try {
-      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
-      mac.init(new javax.crypto.spec.SecretKeySpec(key, "HmacSHA256"));
+      Mac mac = Mac.getInstance("HmacSHA256");
+      mac.init(new SecretKeySpec(key, "HmacSHA256"));
       for (Object p : parts) {
         if (p instanceof byte[] b) {
           mac.update(b);
@@ -113,7 +132,7 @@ public final class GradientExchange {
         }
       }
       return mac.doFinal();
-    } catch (java.security.GeneralSecurityException e) {
+    } catch (GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 is part of every Java 17 runtime", e);
     }
   }
@@ -128,7 +147,7 @@ public final class GradientExchange {
    * is on, else null.
    */
   public static String sparkSecret() {
-    org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+    SparkEnv env = SparkEnv.get();
     if (env == null || !env.conf().getBoolean("spark.authenticate", false)) {
       return null;
     }
@@ -149,7 +168,7 @@ public final class GradientExchange {
   private static final SecureRandom RANDOM = new SecureRandom();
 
   /** Deadlines of the exchange (handshakes, the tree's watchdogs): one daemon thread per JVM. */
-  static final java.util.concurrent.ScheduledExecutorService TIMER = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+  static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "spark-rnn-exchange-timer");
     t.setDaemon(true);
     return t;
@@ -159,14 +178,14 @@ public final class GradientExchange {
    * Closes the socket after {@code millis} unless the returned future is cancelled first: an
    * absolute limit on a handshake, which a read timeout alone is not (a byte per read resets it).
    */
-  static java.util.concurrent.ScheduledFuture<?> closeAfter(Socket s, long millis) {
+  static ScheduledFuture<?> closeAfter(Socket s, long millis) {
     return TIMER.schedule(() -> {
       try {
         s.close();
       } catch (IOException ignored) {
         // closing anyway
       }
-    }, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }, millis, TimeUnit.MILLISECONDS);
   }
 
   /** One task's part of a step, and (partition 0's say) whether the segment ends after it. */
@@ -308,7 +327,7 @@ public final class GradientExchange {
     }
 
     /** A count, then each string. */
-    Codec putStrings(java.util.Collection<String> strings) {
+    Codec putStrings(Collection<String> strings) {
       putInt(strings.size());
       for (String s : strings) {
         putString(s);
@@ -336,7 +355,7 @@ public final class GradientExchange {
     private int count(int size) {
       int n = b.getInt();
       if (n >= 0 && (long) n * size > b.remaining()) {
-        throw new java.nio.BufferUnderflowException();
+        throw new BufferUnderflowException();
       }
       return n;
     }
@@ -400,7 +419,7 @@ public final class GradientExchange {
   /** A hello as the accepting end reads it; checked against a key with {@link #provedBy}. */
   record Hello(long segmentId, int attempt, int partition, byte[] serverNonce, byte[] clientNonce, byte[] proof) {
     boolean provedBy(byte[] key) {
-      return java.security.MessageDigest.isEqual(proof, mac(key, "hello", serverNonce, clientNonce, segmentId, attempt, partition));
+      return MessageDigest.isEqual(proof, mac(key, "hello", serverNonce, clientNonce, segmentId, attempt, partition));
     }
 
     /** The accepting end's proof that it knows the key too. */
@@ -433,7 +452,7 @@ public final class GradientExchange {
    */
   static void sayHello(Socket socket, byte[] key, long segmentId, int attempt, int partition, String who) throws IOException {
     DataInputStream in = new DataInputStream(socket.getInputStream());
-    DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(socket.getOutputStream(), 256));
+    DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 256));
     try {
       if (in.readInt() != MAGIC) {
         throw new IOException(who + " is not a spark-rnn gradient exchange (or another version)");
@@ -449,7 +468,7 @@ public final class GradientExchange {
       out.flush();
       byte[] admit = new byte[32];
       in.readFully(admit);
-      if (!java.security.MessageDigest.isEqual(admit, mac(key, "admit", serverNonce, clientNonce, segmentId, attempt, partition))) {
+      if (!MessageDigest.isEqual(admit, mac(key, "admit", serverNonce, clientNonce, segmentId, attempt, partition))) {
         throw new IOException(who + " did not prove it knows the segment's key");
       }
     } catch (EOFException refused) {
@@ -476,7 +495,7 @@ public final class GradientExchange {
   }
 
   /** --sync barrier's exchange is plain TCP: refused where the Spark configuration asks for encrypted traffic. */
-  public static void checkNoEncryptionAsked(org.apache.spark.SparkConf conf) {
+  public static void checkNoEncryptionAsked(SparkConf conf) {
     for (String encrypted : new String[] {"spark.network.crypto.enabled", "spark.ssl.enabled"}) {
       if (conf.getBoolean(encrypted, false)) {
         throw new BadInputException("--sync barrier moves gradients over its own TCP connections, which are not encrypted,"
@@ -505,13 +524,13 @@ public final class GradientExchange {
     /** segment/attempt/partition of every admitted connection, so a second claim is refused. */
     private final Map<String, Socket> admitted = new ConcurrentHashMap<>();
     private final List<Socket> connections = new ArrayList<>();
-    private final java.util.concurrent.ThreadPoolExecutor handshakes;
+    private final ThreadPoolExecutor handshakes;
     private final Thread acceptor;
     private volatile boolean closed;
     /** Bytes of step frames received from and sent to the tasks (headers included), and the steps answered, since start. */
-    private final java.util.concurrent.atomic.AtomicLong bytesIn = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong bytesOut = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong stepsAnswered = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong bytesIn = new AtomicLong();
+    private final AtomicLong bytesOut = new AtomicLong();
+    private final AtomicLong stepsAnswered = new AtomicLong();
 
     /** What went through the driver: step frames in and out, and the steps they made up. */
     public record Traffic(long bytesIn, long bytesOut, long steps) {
@@ -542,15 +561,15 @@ public final class GradientExchange {
       socket = new ServerSocket();
       socket.bind(new InetSocketAddress(InetAddress.getByName(bindHost), port));
       // handshakes on a few threads with a bounded queue: a flood of idle connections costs a socket each, no thread
-      handshakes = new java.util.concurrent.ThreadPoolExecutor(4, 4, 30, java.util.concurrent.TimeUnit.SECONDS,
-          new java.util.concurrent.ArrayBlockingQueue<>(MAX_HANDSHAKES), daemon("spark-rnn-exchange-handshake"));
+      handshakes = new ThreadPoolExecutor(4, 4, 30, TimeUnit.SECONDS,
+          new ArrayBlockingQueue<>(MAX_HANDSHAKES), daemon("spark-rnn-exchange-handshake"));
       handshakes.allowCoreThreadTimeOut(true);
       acceptor = new Thread(this::acceptLoop, "spark-rnn-exchange-accept");
       acceptor.setDaemon(true);
       acceptor.start();
     }
 
-    private static java.util.concurrent.ThreadFactory daemon(String name) {
+    private static ThreadFactory daemon(String name) {
       return r -> {
         Thread t = new Thread(r, name);
         t.setDaemon(true);
@@ -607,7 +626,7 @@ public final class GradientExchange {
         }
         try {
           handshakes.execute(() -> handshake(s));
-        } catch (java.util.concurrent.RejectedExecutionException full) {
+        } catch (RejectedExecutionException full) {
           LOG.warn("gradient exchange: refused a connection from {}: {} connections already in their handshake",
               s.getRemoteSocketAddress(), MAX_HANDSHAKES);
           closeQuietly(s);
@@ -618,13 +637,13 @@ public final class GradientExchange {
     /** Admits an authenticated task (then serves it on a thread of its own) or closes the connection. */
     private void handshake(Socket s) {
       String admittedAs = null;
-      java.util.concurrent.ScheduledFuture<?> expiry = closeAfter(s, HANDSHAKE_MILLIS); // in all, however slowly bytes arrive
+      ScheduledFuture<?> expiry = closeAfter(s, HANDSHAKE_MILLIS); // in all, however slowly bytes arrive
       try {
         s.setTcpNoDelay(true);
         s.setSoTimeout(HANDSHAKE_MILLIS);
         // unbuffered: what the task sends after its hello must not be read ahead and lost when a Link takes the socket
         DataInputStream in = new DataInputStream(s.getInputStream());
-        DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream(), 256));
+        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 256));
         Hello hello = readHello(in, out);
         long segmentId = hello.segmentId();
         int partition = hello.partition();
@@ -774,14 +793,14 @@ public final class GradientExchange {
         link.deadline(System.nanoTime() + stepTimeoutMillis * 1_000_000L, "step " + (lastStep == Long.MIN_VALUE ? "1" : lastStep + 2));
         long step = link.readLong();
         if (step <= lastStep) {
-          throw new java.net.ProtocolException("partition " + top + " sent step " + step + " after step " + lastStep);
+          throw new ProtocolException("partition " + top + " sent step " + step + " after step " + lastStep);
         }
         lastStep = step;
         byte[] head = link.readFrame(segment.maxMessageBytes());
         TreeReduce.Part part = TreeReduce.decodePart(head);
         String wrong = TreeReduce.wrongPart(part, 0, segment.partitions(), segment);
         if (wrong != null) {
-          throw new java.net.ProtocolException("partition " + top + " sent " + wrong);
+          throw new ProtocolException("partition " + top + " sent " + wrong);
         }
         long in = 12L + head.length;
         TreeReduce.Down down;
@@ -792,7 +811,7 @@ public final class GradientExchange {
         } else {
           int depth = CombineTree.depth(segment.virtualPartitions());
           if (part.blocks().length != 1 || part.blocks()[0].level() != depth || part.blocks()[0].index() != 0) {
-            throw new java.net.ProtocolException("partition " + top + " sent " + part.blocks().length + " blocks, not the root of the tree over "
+            throw new ProtocolException("partition " + top + " sent " + part.blocks().length + " blocks, not the root of the tree over "
                 + segment.virtualPartitions() + " virtual partitions");
           }
           total = new double[n];
@@ -805,7 +824,7 @@ public final class GradientExchange {
           if (segment.carry()) {
             int L = segment.model().numLayers(), H = segment.model().hiddenSize(), B = segment.batch();
             if (part.positions().length != B) {
-              throw new java.net.ProtocolException("partition " + top + " sent the states of " + part.positions().length
+              throw new ProtocolException("partition " + top + " sent the states of " + part.positions().length
                   + " sequences; the batch has " + B);
             }
             h = new float[L * B * H];
@@ -962,7 +981,7 @@ public final class GradientExchange {
       Codec reply = Codec.reader(link.readFrame(64L << 20));
       int partitions = reply.getInt();
       if (partitions < 1 || partitions > 65_536) {
-        throw new java.net.ProtocolException("the driver's rendezvous named " + partitions + " tasks");
+        throw new ProtocolException("the driver's rendezvous named " + partitions + " tasks");
       }
       String[] hosts = new String[partitions];
       int[] ports = new int[partitions];

@@ -5,15 +5,20 @@ import io.sparkrnn.job.executor.PartitionResult;
 import io.sparkrnn.job.executor.TestHooks;
 import io.sparkrnn.job.executor.VirtualPartitions;
 import io.sparkrnn.kernel.engine.GradientSum;
+import java.io.BufferedOutputStream;
 import java.io.Closeable;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ProtocolException;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -21,6 +26,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -417,7 +428,7 @@ public final class TreeReduce {
       socket.setTcpNoDelay(true);
       socket.setSoTimeout(1000);
       this.in = socket.getInputStream();
-      this.out = new java.io.BufferedOutputStream(socket.getOutputStream(), 1 << 16);
+      this.out = new BufferedOutputStream(socket.getOutputStream(), 1 << 16);
     }
 
     /** Reads until then must complete (else an IOException naming what was awaited). */
@@ -441,7 +452,7 @@ public final class TreeReduce {
           n = in.read(b, off, end - off);
         } catch (SocketTimeoutException waiting) {
           continue; // nothing was consumed
-        } catch (java.net.SocketException closed) {
+        } catch (SocketException closed) {
           // the node's watchdog closes the links of a killed or timed-out task: say which
           if (killed.getAsBoolean()) {
             throw new IOException("killed while waiting for " + peer + " (" + waitingFor + ")", closed);
@@ -469,7 +480,7 @@ public final class TreeReduce {
     byte[] readFrame(long max) throws IOException {
       int n = readInt();
       if (n < 0 || n > max) {
-        throw new java.net.ProtocolException(peer + " sent a frame of " + n + " bytes; at most " + max + " in this segment");
+        throw new ProtocolException(peer + " sent a frame of " + n + " bytes; at most " + max + " in this segment");
       }
       byte[] b = new byte[n];
       readFully(b, 0, n);
@@ -535,12 +546,12 @@ public final class TreeReduce {
     private Link leafUp;
     private Link nodeUp;
     private final long timeoutNanos;
-    private final java.util.concurrent.ExecutorService sender;
+    private final ExecutorService sender;
     /** Set when the constructor gives up: the acceptor closes what it admits instead of keeping it. */
     private volatile boolean closing;
     /** The current step phase's deadline (System.nanoTime), 0 between steps; the watchdog closes every link past it. */
     private volatile long phaseDeadline;
-    private final java.util.concurrent.ScheduledFuture<?> watchdog;
+    private final ScheduledFuture<?> watchdog;
 
     /**
      * Joins the segment: authenticates with the driver, tells it where this task listens, learns
@@ -624,7 +635,7 @@ public final class TreeReduce {
           listener.close();                               // the sources are in (or failed): nobody else gets to connect
         }
       }
-      sender = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      sender = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "spark-rnn-tree-send-" + partition);
         t.setDaemon(true);
         return t;
@@ -635,7 +646,7 @@ public final class TreeReduce {
         if (killed.getAsBoolean() || (deadline != 0 && System.nanoTime() > deadline)) {
           closeAll(null);
         }
-      }, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+      }, 1, 1, TimeUnit.SECONDS);
     }
 
     /** The constructor's way out: no new source is admitted, the acceptor stops, then every link is closed. */
@@ -695,12 +706,12 @@ public final class TreeReduce {
           continue;
         }
         // a handshake has PEER_HANDSHAKE_MILLIS in all, however slowly bytes arrive: a stranger holds this loop that long at most
-        java.util.concurrent.ScheduledFuture<?> expiry = GradientExchange.closeAfter(s, PEER_HANDSHAKE_MILLIS);
+        ScheduledFuture<?> expiry = GradientExchange.closeAfter(s, PEER_HANDSHAKE_MILLIS);
         try {
           s.setSoTimeout(GradientExchange.HANDSHAKE_MILLIS);
           // unbuffered: nothing the child sends after its hello may be read ahead and lost when the Link takes the socket
-          java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
-          java.io.DataOutputStream out = new java.io.DataOutputStream(s.getOutputStream());
+          DataInputStream in = new DataInputStream(s.getInputStream());
+          DataOutputStream out = new DataOutputStream(s.getOutputStream());
           GradientExchange.Hello hello = GradientExchange.readHello(in, out);
           int claim = hello.partition();
           int slot = claim < 0 ? -1 : slotOf(claim);
@@ -772,7 +783,7 @@ public final class TreeReduce {
       int V = segment.virtualPartitions();
       phaseDeadline = System.nanoTime() + timeoutNanos + 2_000_000_000L; // the reads' own deadlines report first
       Part own = Part.of(mine.result(), mine.endSegment());
-      java.util.concurrent.Future<?> ownSent = leafUp == null ? null : sender.submit(() -> {
+      Future<?> ownSent = leafUp == null ? null : sender.submit(() -> {
         sendOwn(step, own);
         return null;
       });
@@ -788,12 +799,12 @@ public final class TreeReduce {
           k.deadline(System.nanoTime() + timeoutNanos, "its part of step " + (step + 1));
           long s = k.readLong();
           if (s != step) {
-            throw new java.net.ProtocolException(k.peer + " sent step " + s + " while partition " + place.partition() + " is at step " + step);
+            throw new ProtocolException(k.peer + " sent step " + s + " while partition " + place.partition() + " is at step " + step);
           }
           parts[i] = decodePart(k.readFrame(segment.maxMessageBytes()));
           String wrong = wrongPart(parts[i], both[i].first(), both[i].end(), segment);
           if (wrong != null) {
-            throw new java.net.ProtocolException(k.peer + " sent " + wrong);
+            throw new ProtocolException(k.peer + " sent " + wrong);
           }
         }
         Part up = combine(parts[0], new Part[] {parts[1]}, V, segment.model().numLayers(), segment.model().hiddenSize());
@@ -854,10 +865,10 @@ public final class TreeReduce {
           down.computeNanos(), down.carriedH(), down.carriedC(), down.devices(), down.dataError(), down.endSegment());
     }
 
-    private static void awaitSent(java.util.concurrent.Future<?> sent) throws IOException {
+    private static void awaitSent(Future<?> sent) throws IOException {
       try {
         sent.get();
-      } catch (java.util.concurrent.ExecutionException e) {
+      } catch (ExecutionException e) {
         if (e.getCause() instanceof IOException io) {
           throw io;
         }

@@ -33,6 +33,26 @@ class HadoopFilesTest {
     }
   }
 
+  /**
+   * A write the file system refuses (here the rename: the target is a folder that holds a file,
+   * which no file may replace) names the target, leaves what was there as it was, and removes its
+   * temporary ".NAME.tmp-UUID" (the class comment: "the temporary file is removed on failure").
+   */
+  @Test
+  void aFailedWriteNamesTheTargetAndLeavesNoTemporary() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("d"));
+    Path target = Files.createDirectories(dir.resolve("model.safetensors"));
+    Files.writeString(target.resolve("inside"), "kept");
+    IOException e = assertThrows(HadoopFiles.WriteException.class,
+        () -> HadoopFiles.write(target.toString(), "new".getBytes(StandardCharsets.UTF_8), new Configuration()));
+    assertTrue(e.getMessage().contains("model.safetensors: could not be written") && e.getMessage().endsWith("model.safetensors is unchanged"),
+        e.getMessage());
+    assertEquals("kept", Files.readString(target.resolve("inside")));
+    try (var s = Files.list(dir)) {
+      assertEquals(List.of("model.safetensors"), s.map(p -> p.getFileName().toString()).sorted().toList(), "no temporary left beside it");
+    }
+  }
+
   @Test
   void readingAMissingFileOrADirectoryNamesIt() throws IOException {
     Configuration conf = new Configuration();

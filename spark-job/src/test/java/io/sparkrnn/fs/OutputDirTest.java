@@ -41,6 +41,29 @@ class OutputDirTest {
     assertEquals(0, out.removeStaleTemporaries(Checkpoints.DIR));
   }
 
+  /** A run without checkpoints yet: a subfolder that is not there has no temporaries, and is not an error. */
+  @Test
+  void aMissingSubfolderHasNoStaleTemporaries() throws IOException {
+    Files.createDirectories(tmp.resolve("run"));
+    OutputDir out = new OutputDir(tmp.resolve("run").toUri().toString(), new Configuration());
+    assertEquals(0, out.removeStaleTemporaries(Checkpoints.DIR));
+    assertEquals(List.of(), names(tmp.resolve("run")));
+  }
+
+  /** deleteTree (what --overwrite uses on checkpoints/) removes a folder with its files, and a missing one is no error. */
+  @Test
+  void deleteTreeRemovesAFolderWithWhatItHolds() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("run").resolve(Checkpoints.DIR));
+    Files.writeString(dir.resolve("step-0000000002.safetensors"), "a");
+    Files.writeString(dir.resolve("step-0000000004.safetensors"), "b");
+    Files.writeString(tmp.resolve("run").resolve("notes.txt"), "mine");
+    OutputDir out = new OutputDir(tmp.resolve("run").toUri().toString(), new Configuration());
+    out.deleteTree(Checkpoints.DIR);
+    assertEquals(List.of("notes.txt"), names(tmp.resolve("run")));
+    out.deleteTree(Checkpoints.DIR);
+    assertEquals(List.of("notes.txt"), names(tmp.resolve("run")));
+  }
+
   /** list's contract: files of the folder matching prefix*suffix, sorted; other suffixes, folders and temporaries left out. */
   @Test
   void listNamesTheFilesWithThePrefixAndSuffixSortedAndNothingElse() throws IOException {

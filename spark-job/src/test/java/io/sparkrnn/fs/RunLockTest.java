@@ -54,6 +54,29 @@ class RunLockTest {
     }
   }
 
+  /**
+   * The class comment's pid reuse: the lock names a pid that a live process has, but that process
+   * started after the lock was written (here a day after: far beyond the second or so by which the
+   * start time Java reads may be off), so it is not the lock's owner and the lock is stale.
+   */
+  @Test
+  void aLockWhosePidNowBelongsToALaterProcessIsTakenOver() throws Exception {
+    Process other = new ProcessBuilder("sleep", "600").start();
+    try {
+      Path out = Files.createDirectories(tmp.resolve("run"));
+      Files.writeString(out.resolve(RunLock.NAME), "host=" + host() + "\npid=" + other.pid() + "\nstarted="
+          + Instant.now().minusSeconds(86_400) + "\n");
+      ByteArrayOutputStream log = new ByteArrayOutputStream();
+      try (RunLock lock = RunLock.acquire(out.toString(), new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8), null)) {
+        String said = log.toString(StandardCharsets.UTF_8);
+        assertTrue(said.contains("now belongs to a process started later); taking the lock over"), said);
+        assertTrue(Files.readString(out.resolve(RunLock.NAME)).contains("pid=" + ProcessHandle.current().pid() + "\n"));
+      }
+    } finally {
+      other.destroyForcibly().waitFor();
+    }
+  }
+
   /** A dead owner's lock is taken over through a uniquely named copy that goes too: only this run's lock is left. */
   @Test
   void aDeadOwnersLockIsTakenOverLeavingNothingButTheNewLock() throws Exception {

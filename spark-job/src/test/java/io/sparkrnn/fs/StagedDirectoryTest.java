@@ -52,6 +52,41 @@ class StagedDirectoryTest {
     assertEquals(List.of("thesis"), names(parent), "no staging directory beside it");
   }
 
+  /**
+   * An earlier run that failed after removing its marker left only files a result holds: that is an
+   * earlier result (the class comment), replaced at publish rather than refused.
+   */
+  @Test
+  void aDirectoryHoldingOnlyResultFilesWithoutTheMarkerIsReplaced() throws IOException {
+    Path parent = Files.createDirectories(tmp.resolve("outs"));
+    Path out = Files.createDirectories(parent.resolve("pred"));
+    Files.writeString(out.resolve("shard-00000.safetensors"), "from a failed run");
+    Configuration conf = new Configuration();
+    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet())) {
+      HadoopFiles.write(staged.uri() + "/" + MARKER, "new".getBytes(StandardCharsets.UTF_8), conf);
+      staged.publish();
+    }
+    assertEquals(List.of(MARKER), names(out));
+    assertEquals(List.of("pred"), names(parent));
+  }
+
+  /** A run that fails before publish: close deletes the staging directory, and the earlier result's other files are as they were. */
+  @Test
+  void closingWithoutPublishLeavesNothingBesideAndTheTargetsFilesAsTheyWere() throws IOException {
+    Path parent = Files.createDirectories(tmp.resolve("outs"));
+    Path out = Files.createDirectories(parent.resolve("pred"));
+    Files.writeString(out.resolve(MARKER), "old");
+    Files.writeString(out.resolve("shard-00000.safetensors"), "old shard");
+    Configuration conf = new Configuration();
+    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet())) {
+      HadoopFiles.write(staged.uri() + "/" + MARKER, "half of a result".getBytes(StandardCharsets.UTF_8), conf);
+      // the run fails here: no publish
+    }
+    assertEquals(List.of("pred"), names(parent), "the staging directory is gone");
+    assertEquals(List.of("shard-00000.safetensors"), names(out), "the marker went at the start, so the failed run does not look complete");
+    assertEquals("old shard", Files.readString(out.resolve("shard-00000.safetensors")));
+  }
+
   @Test
   void anEarlierResultIsReplacedWholeAtPublishWithNothingLeftBeside() throws IOException {
     Path parent = Files.createDirectories(tmp.resolve("outs"));

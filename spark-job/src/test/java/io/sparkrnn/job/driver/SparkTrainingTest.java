@@ -782,7 +782,8 @@ class SparkTrainingTest {
     Path out = tmp.resolve("resume-other-settings");
     checkpointAfterStep2(sineConfig(out.toUri().toString()));
     String[][] changes = {{"seed", "43"}, {"batch", "16"}, {"lr", "0.03"}, {"hidden-size", "9"}, {"optimizer", "sgd"},
-        {"clip-norm", "1"}, {"virtual-partitions", "8"}};
+        {"clip-norm", "1"}, {"virtual-partitions", "8"}, {"tbptt", "10"}, {"num-layers", "2"}, {"cell", "lstm"},
+        {"weight-decay", "0.01"}, {"beta2", "0.99"}, {"lr-schedule", "cosine"}};
     for (String[] change : changes) {
       Map<String, String> rest = sineConfig(out.toUri().toString());
       rest.put("resume", "true");
@@ -811,6 +812,52 @@ class SparkTrainingTest {
     rest.put("sync", "job");
     rest.put("partitions", "2");
     assertEquals(3, Trainer.prepare(rest, new Configuration(), quiet()).run(sc).steps());
+  }
+
+  /**
+   * Which checkpoints a run leaves, and a resume from an earlier one (README "Outputs": a checkpoint
+   * every checkpoint-every steps and at the end, the newest 3 kept; metrics.jsonl written before each
+   * checkpoint). 7 steps with checkpoint-every 2 save after steps 2, 4, 6 and 7 and keep 4, 6 and 7.
+   * With 6 and 7 lost (a driver lost after step 7's rows were written, its last checkpoints gone),
+   * metrics.jsonl holds rows 1..7; the resume from step 4 keeps rows 1..4 and writes 5..7 once: seven
+   * rows, steps 1..7, with the uninterrupted run's losses and model bits. B = 8, H = 8, windows of
+   * T = 10 (tbptt 10 on the fixture's T = 20).
+   */
+  @Test
+  void theNewestCheckpointsAreKeptAndAResumeFromAnEarlierOneWritesEachStepsRowOnce() throws IOException {
+    Path out = tmp.resolve("keep-and-rewind");
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("batch", "8");
+    m.put("tbptt", "10");
+    m.put("steps", "7");
+    m.put("checkpoint-every", "2");
+    Trainer.prepare(m, new Configuration(), quiet()).run(sc);
+    Path dir = out.resolve(Checkpoints.DIR);
+    List<String> kept;
+    try (Stream<Path> s = Files.list(dir)) {
+      kept = s.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList();
+    }
+    assertEquals(List.of(Checkpoints.fileName(4), Checkpoints.fileName(6), Checkpoints.fileName(7)), kept);
+    byte[] uninterrupted = Files.readAllBytes(out.resolve("model.safetensors"));
+    List<String> rowsBefore = Files.readAllLines(out.resolve(TrainingMetrics.FILE));
+    assertEquals(7, rowsBefore.size(), String.join("\n", rowsBefore));
+
+    for (long step : new long[] {6, 7}) {
+      Files.delete(dir.resolve(Checkpoints.fileName(step)));
+      Files.deleteIfExists(dir.resolve("." + Checkpoints.fileName(step) + ".crc"));
+    }
+    Files.delete(out.resolve("model.safetensors"));
+    m.put("resume", "true");
+    Trainer.prepare(m, new Configuration(), quiet()).run(sc);
+    List<String> rows = Files.readAllLines(out.resolve(TrainingMetrics.FILE));
+    assertEquals(7, rows.size(), "rows 1..4 kept, 5..7 retrained, none twice: " + String.join("\n", rows));
+    for (int i = 0; i < 7; i++) {
+      Map<String, Object> row = Json.parseObject(rows.get(i));
+      assertEquals(i + 1L, ((Number) row.get("step")).longValue(), rows.get(i));
+      assertEquals(((Number) Json.parseObject(rowsBefore.get(i)).get("loss")).doubleValue(), ((Number) row.get("loss")).doubleValue(), 0,
+          "step " + (i + 1) + "'s loss, as in the uninterrupted run");
+    }
+    assertArrayEquals(uninterrupted, Files.readAllBytes(out.resolve("model.safetensors")), "resumed from step 4");
   }
 
   /** A checkpoint after step 2 of the job {@code config} describes, written directly: refusing a resume needs no training. */

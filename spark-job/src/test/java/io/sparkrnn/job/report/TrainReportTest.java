@@ -47,4 +47,40 @@ class TrainReportTest {
     assertTrue(md.contains("- JVM engine\n"), md);
     assertTrue(Files.size(tmp.resolve("loss.png")) > 0, "loss.png written");
   }
+
+  /**
+   * The step-time rows of report.md on ten hand-made steps, in ms (wall, slowest compute,
+   * reduction, update): (100, 90, 4, 2), (50, 40, 4, 2), then eight of (10, 6, 1, 1).
+   * Median step time, after the first: the median of 50 and eight 10s = 10. Median overhead
+   * (wall − compute) after the first: 10 and eight 4s → 4. The breakdown leaves out the first
+   * fifth, max(1, 10 / 5) = 2 steps: the eight (6, 1, 1) steps, control 10 − 6 − 1 − 1 = 2.
+   * Closed-loop loss at steps 4 (0.75) and 8 (0.5): the final one is step 8's.
+   */
+  @Test
+  void theStepTimesLeaveOutTheWarmUpAndTheFinalClosedLoopLossIsTheLast() throws IOException {
+    TrainingMetrics m = new TrainingMetrics();
+    long ms = 1_000_000L;
+    for (int step = 1; step <= 10; step++) {
+      Double closedLoop = step == 4 ? Double.valueOf(0.75) : step == 8 ? Double.valueOf(0.5) : null;
+      m.add(step, 0, 1.0 / step, 1, 100, 10, step % 4 == 0 ? Double.valueOf(0.25) : null, null, closedLoop);
+    }
+    m.addTiming(100 * ms, 90 * ms, 4 * ms, 2 * ms);
+    m.addTiming(50 * ms, 40 * ms, 4 * ms, 2 * ms);
+    for (int i = 0; i < 8; i++) {
+      m.addTiming(10 * ms, 6 * ms, ms, ms);
+    }
+    Map<String, String> given = new HashMap<>();
+    given.put("data", "file:///tmp/none");
+    given.put("out", tmp.toUri().toString());
+    TrainConfig config = TrainConfig.parse(given, null);
+    ModelConfig model = new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE);
+    OutputDir out = new OutputDir(tmp.toUri().toString(), new Configuration());
+    TrainReport.write(out, config, model, m, Set.of("JVM engine"), null, 100, 1, null, "local[1]", Map.of());
+    String md = Files.readString(tmp.resolve("report.md"));
+    assertTrue(md.contains("| steps | 10 |\n"), md);
+    assertTrue(md.contains("| final closed-loop loss | 0.5 |\n"), "step 8's, not step 4's 0.75: " + md);
+    assertTrue(md.contains(String.format("| median step time | %.2f ms |%n", 10.0)), md);
+    assertTrue(md.contains(String.format("| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", 4.0)), md);
+    assertTrue(md.contains(String.format(" | %.2f, %.2f, %.2f, %.2f ms |%n", 6.0, 1.0, 1.0, 2.0)), md);
+  }
 }

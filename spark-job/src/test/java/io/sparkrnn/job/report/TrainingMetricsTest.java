@@ -27,7 +27,7 @@ class TrainingMetricsTest {
   void rowsCountEpochsFromOneAndWriteNonFiniteValuesAsNull() throws IOException {
     TrainingMetrics m = new TrainingMetrics();
     m.add(1, 0, 0.5, 2.0, 100, 10, null, null, null);          // the schedule's epoch 0 is the first
-    m.add(2, 1, 0.25, 1.0, 100, 10, 0.375, 0.5, null);
+    m.add(2, 1, 0.25, 1.5, 120, 12.5, 0.375, 0.5, 0.625);
     m.addNonFinite(3, 1, Double.NaN, Double.POSITIVE_INFINITY, "skipped");
     OutputDir out = new OutputDir(tmp.toUri().toString(), new Configuration());
     m.write(out);
@@ -40,6 +40,14 @@ class TrainingMetricsTest {
     Map<String, Object> second = Json.parseObject(lines.get(1));
     assertEquals(2L, ((Number) second.get("epoch")).longValue(), lines.get(1));
     assertEquals(0.375, ((Number) second.get("val_loss")).doubleValue());
+    // each field holds the value given for it (the class comment's names), no two swapped
+    assertEquals(0.25, ((Number) second.get("loss")).doubleValue(), lines.get(1));
+    assertEquals(1.5, ((Number) second.get("grad_norm")).doubleValue(), lines.get(1));
+    assertEquals(120.0, ((Number) second.get("seq_per_s")).doubleValue(), lines.get(1));
+    assertEquals(12.5, ((Number) second.get("step_ms")).doubleValue(), lines.get(1));
+    assertEquals(0.5, ((Number) second.get("val_accuracy")).doubleValue(), lines.get(1));
+    assertEquals(0.625, ((Number) second.get("closed_loop_loss")).doubleValue(), lines.get(1));
+    assertTrue(!second.containsKey("update"), "an applied step has no update field: " + lines.get(1));
     Map<String, Object> third = Json.parseObject(lines.get(2));
     assertTrue(third.containsKey("loss") && third.get("loss") == null, "a NaN loss is null: " + lines.get(2));
     assertNull(third.get("grad_norm"), lines.get(2));
@@ -57,6 +65,22 @@ class TrainingMetricsTest {
     TrainingMetrics resumed = new TrainingMetrics();
     resumed.load(out, 2); // the checkpoint holds step 2: steps 3 and 4, written before a crash, are retrained
     assertEquals(List.of(1L, 2L), resumed.rows().stream().map(r -> ((Number) r.get("step")).longValue()).toList());
+  }
+
+  /**
+   * Barrier segments' launch-and-return times 5, 1, 3 ms: all of them count (no warm-up is left
+   * out, unlike the step times), so the median is 3; none: NaN, as documented.
+   */
+  @Test
+  void theSegmentMedianCountsEverySegment() {
+    TrainingMetrics m = new TrainingMetrics();
+    assertEquals(0, m.segments());
+    assertTrue(Double.isNaN(m.medianSegmentLaunchMs()), "no segments");
+    m.addSegment(5 * MS);
+    m.addSegment(1 * MS);
+    m.addSegment(3 * MS);
+    assertEquals(3, m.segments());
+    assertEquals(3, m.medianSegmentLaunchMs(), MS_TOL, "sorted 1 3 5");
   }
 
   @Test

@@ -74,9 +74,7 @@ class StagedDirectoryTest {
   @Test
   void closingWithoutPublishLeavesNothingBesideAndTheTargetsFilesAsTheyWere() throws IOException {
     Path parent = Files.createDirectories(tmp.resolve("outs"));
-    Path out = Files.createDirectories(parent.resolve("pred"));
-    Files.writeString(out.resolve(MARKER), "old");
-    Files.writeString(out.resolve("shard-00000.safetensors"), "old shard");
+    Path out = earlierResult(parent);
     Configuration conf = new Configuration();
     try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet())) {
       HadoopFiles.write(staged.uri() + "/" + MARKER, "half of a result".getBytes(StandardCharsets.UTF_8), conf);
@@ -90,9 +88,7 @@ class StagedDirectoryTest {
   @Test
   void anEarlierResultIsReplacedWholeAtPublishWithNothingLeftBeside() throws IOException {
     Path parent = Files.createDirectories(tmp.resolve("outs"));
-    Path out = Files.createDirectories(parent.resolve("pred"));
-    Files.writeString(out.resolve(MARKER), "old");
-    Files.writeString(out.resolve("shard-00000.safetensors"), "old shard");
+    Path out = earlierResult(parent);
     Configuration conf = new Configuration();
     try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet())) {
       assertEquals(List.of("shard-00000.safetensors"), names(out), "the earlier marker goes at the start");
@@ -103,5 +99,13 @@ class StagedDirectoryTest {
     assertEquals(List.of(MARKER), names(out), "the new result alone: the earlier shard went with the earlier result");
     assertEquals("new", Files.readString(out.resolve(MARKER)));
     assertEquals(List.of("pred"), names(parent), "no staging or earlier directory beside it");
+  }
+
+  /** outs/pred holding an earlier run's result: its marker and one shard, "old shard". */
+  private static Path earlierResult(Path parent) throws IOException {
+    Path out = Files.createDirectories(parent.resolve("pred"));
+    Files.writeString(out.resolve(MARKER), "old");
+    Files.writeString(out.resolve("shard-00000.safetensors"), "old shard");
+    return out;
   }
 }

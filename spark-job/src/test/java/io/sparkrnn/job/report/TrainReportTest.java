@@ -32,14 +32,7 @@ class TrainReportTest {
     for (int i = 0; i < 3; i++) {
       m.addTiming(10_000_000L, 5_000_000L, 1_000_000L, 1_000_000L);
     }
-    Map<String, String> given = new HashMap<>();
-    given.put("data", "file:///tmp/none");
-    given.put("out", tmp.toUri().toString());
-    TrainConfig config = TrainConfig.parse(given, null);
-    ModelConfig model = new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE);
-    OutputDir out = new OutputDir(tmp.toUri().toString(), new Configuration());
-    TrainReport.write(out, config, model, m, Set.of("JVM engine"), null, 100, 1, null, "local[1]", Map.of());
-    String md = Files.readString(tmp.resolve("report.md"));
+    String md = report(m);
     assertTrue(md.contains("| steps | 3 |\n"), md);
     assertTrue(md.contains("| final training loss | 0.25 |\n"), md);
     assertTrue(md.contains("| final validation loss | 0.375 |\n"), "step 3's, not step 2's 0.625: " + md);
@@ -69,6 +62,16 @@ class TrainReportTest {
     for (int i = 0; i < 8; i++) {
       m.addTiming(10 * ms, 6 * ms, ms, ms);
     }
+    String md = report(m);
+    assertTrue(md.contains("| steps | 10 |\n"), md);
+    assertTrue(md.contains("| final closed-loop loss | 0.5 |\n"), "step 8's, not step 4's 0.75: " + md);
+    assertTrue(md.contains(String.format("| median step time | %.2f ms |%n", 10.0)), md);
+    assertTrue(md.contains(String.format("| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", 4.0)), md);
+    assertTrue(md.contains(String.format(" | %.2f, %.2f, %.2f, %.2f ms |%n", 6.0, 1.0, 1.0, 2.0)), md);
+  }
+
+  /** report.md of a GRU H = 4 run with {@code m}'s rows and timings, written into tmp. */
+  private String report(TrainingMetrics m) throws IOException {
     Map<String, String> given = new HashMap<>();
     given.put("data", "file:///tmp/none");
     given.put("out", tmp.toUri().toString());
@@ -76,11 +79,6 @@ class TrainReportTest {
     ModelConfig model = new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE);
     OutputDir out = new OutputDir(tmp.toUri().toString(), new Configuration());
     TrainReport.write(out, config, model, m, Set.of("JVM engine"), null, 100, 1, null, "local[1]", Map.of());
-    String md = Files.readString(tmp.resolve("report.md"));
-    assertTrue(md.contains("| steps | 10 |\n"), md);
-    assertTrue(md.contains("| final closed-loop loss | 0.5 |\n"), "step 8's, not step 4's 0.75: " + md);
-    assertTrue(md.contains(String.format("| median step time | %.2f ms |%n", 10.0)), md);
-    assertTrue(md.contains(String.format("| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", 4.0)), md);
-    assertTrue(md.contains(String.format(" | %.2f, %.2f, %.2f, %.2f ms |%n", 6.0, 1.0, 1.0, 2.0)), md);
+    return Files.readString(tmp.resolve("report.md"));
   }
 }

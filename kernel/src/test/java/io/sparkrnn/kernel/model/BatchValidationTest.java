@@ -52,4 +52,38 @@ class BatchValidationTest {
         "output_size", "cross_entropy", "found 1");
     assertDoesNotThrow(() -> new ModelConfig(CellType.RNN, 1, 1, 2, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY));
   }
+
+  @Test
+  void theConstructorRefusesShapesThatDoNotAddUp() {
+    // x is [T][B][F]: T·B·F values, each of T, B and F at least 1
+    refused(() -> new Batch(0, 2, 1, new float[0], null, null, null), "T=0");
+    refused(() -> new Batch(2, 0, 1, new float[0], null, null, null), "B=0");
+    refused(() -> new Batch(2, 2, 0, new float[0], null, null, null), "F=0");
+    refused(() -> new Batch(2, 2, 1, new float[5], null, null, null), "x holds 5 values", "2*2*1");
+    refused(() -> new Batch(2, 2, 1, new float[4], new float[4], new int[4], null), "not both");
+    refused(() -> new Batch(2, 2, 1, new float[4], null, null, new int[] {2}), "lengths has 1 entries", "B = 2");
+    refused(() -> new Batch(2, 2, 1, new float[4], null, null, new int[] {2, -1}), "lengths[1] = -1", "0..2");
+    assertDoesNotThrow(() -> new Batch(2, 2, 1, new float[4], null, null, new int[] {2, 0}));
+  }
+
+  @Test
+  void validateForRefusesABatchOfAnotherInputSizeOrTargetKind() {
+    ModelConfig mse1 = new ModelConfig(CellType.RNN, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+    refused(() -> new Batch(2, 2, 2, new float[8], new float[4], null, null).validateFor(mse1, true), "F=2", "input_size is 1");
+    refused(() -> new Batch(2, 2, 1, new float[4], null, new int[4], null).validateFor(mse1, true), "class ids", "mse");
+    refused(() -> new Batch(2, 2, 1, new float[4], new float[4], null, null).validateFor(CE3, true), "floats", "cross_entropy");
+    // cross_entropy seq2seq: [T,B] = [2,2] ids
+    refused(() -> new Batch(2, 2, 1, new float[4], null, new int[3], null).validateFor(CE3, true), "3 class ids", "[T,B] = [2,2]");
+    // no targets: refused for training, accepted for predict
+    Batch inputs = Batch.inputsOnly(2, 2, 1, new float[4]);
+    refused(() -> inputs.validateFor(mse1, true), "no targets");
+    assertDoesNotThrow(() -> inputs.validateFor(mse1, false));
+  }
+
+  @Test
+  void classIdsOnPaddingStepsAreNotChecked() {
+    // T = 2, B = 2, lengths {2, 1}: (t=1, b=1) is padding, adds no loss and may hold any id (−1, say)
+    Batch b = new Batch(2, 2, 1, new float[4], null, new int[] {0, 1, 2, -1}, new int[] {2, 1});
+    assertDoesNotThrow(() -> b.validateFor(CE3, true));
+  }
 }

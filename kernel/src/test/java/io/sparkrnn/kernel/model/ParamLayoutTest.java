@@ -117,4 +117,16 @@ class ParamLayoutTest {
     refused(() -> p.set("head.weight", new float[] {1, 2}), "head.weight", "expected 3", "found 2");
     refused(() -> new Params(p.config(), new float[24]), "expected 25", "found 24");
   }
+
+  @Test
+  void aCopyIsIndependentOfTheOriginal() {
+    // copy() is what is shared across threads (the class comment): the optimizer updating one leaves the other
+    Params p = Params.zeros(new ModelConfig(CellType.RNN, 1, 2, 3, 1, Mode.SEQ2SEQ, LossType.MSE));
+    Params c = p.copy();
+    c.values()[0] = 5f;
+    c.set("head.bias", new float[] {7f});
+    assertEquals(0f, p.values()[0]);
+    assertArrayEquals(new float[] {0f}, p.get("head.bias"));
+    assertEquals(p.layout(), c.layout());
+  }
 }

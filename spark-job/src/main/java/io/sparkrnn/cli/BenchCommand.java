@@ -214,8 +214,8 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--transform-hidden", description = "H of --transform's LSTM (default: 32)")
   int transformHidden = 32;
 
-  @Option(names = "--work", description = "folder for --prep-table's and --shard-cache's data and outputs (default: a new"
-      + " temporary folder)")
+  @Option(names = "--work", description = "folder for --prep-table's and --shard-cache's data and outputs, kept after the"
+      + " run (default: a new temporary folder, deleted at the end)")
   Path work;
 
   @Option(names = "--exchange", description = "time the --sync barrier reduction alone (P tasks on threads over loopback, no compute) per"
@@ -316,8 +316,12 @@ public final class BenchCommand implements Callable<Integer> {
       Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-cache");
       CellType cell = CellType.parse(cells != null ? cells.get(0).trim() : "lstm");
       int h = hidden != null ? hidden.get(0) : 64;
-      writeJson(ShardCacheBench.run(new ShardCacheBench.Options(cell, h, batch, steps, cacheSequences, cacheShardBatch, cacheRatio,
-          runs, sparkSteps, sparkWarmup, master, seed), dir, System.out));
+      try {
+        writeJson(ShardCacheBench.run(new ShardCacheBench.Options(cell, h, batch, steps, cacheSequences, cacheShardBatch, cacheRatio,
+            runs, sparkSteps, sparkWarmup, master, seed), dir, System.out));
+      } finally {
+        removeTemporary(dir);
+      }
       return 0;
     }
     if (prepTable) {
@@ -337,7 +341,11 @@ public final class BenchCommand implements Callable<Integer> {
         throw new BadInputException("--prep-table: " + String.join("; ", broken));
       }
       Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-table");
-      writeJson(TablePrepBench.run(tableRows, tableKeys, runs, master != null ? master : "local[*]", dir, System.out));
+      try {
+        writeJson(TablePrepBench.run(tableRows, tableKeys, runs, master != null ? master : "local[*]", dir, System.out));
+      } finally {
+        removeTemporary(dir);
+      }
       return 0;
     }
     require(runs >= 1, "--runs must be at least 1, found " + runs);
@@ -934,12 +942,17 @@ public final class BenchCommand implements Callable<Integer> {
 
   /**
    * ceiling_gflops (the mean of the threads' FMA rates, wall clock), ceiling_threads, and
-   * ceiling_pct: the row's GFLOP/s as a percentage of the threads' ceiling together.
+   * ceiling_pct: the row's GFLOP/s as a percentage of the threads' ceiling together. A row above
+   * its ceiling means the ceiling read low (its threads shared the cores with another process's
+   * work; a docs audit saw 0.4 GFLOP/s a thread and "82072%"): ceiling_low true and ceiling_pct
+   * null rather than a share that cannot be.
    */
   static void putCeiling(Map<String, Object> row, HostCeiling.Result ceiling, double gflops) {
+    double pct = 100 * gflops / (ceiling.threads() * ceiling.mean());
     row.put("ceiling_gflops", ceiling.mean());
     row.put("ceiling_threads", ceiling.threads());
-    row.put("ceiling_pct", 100 * gflops / (ceiling.threads() * ceiling.mean()));
+    row.put("ceiling_low", !(pct <= 100));
+    row.put("ceiling_pct", pct <= 100 ? pct : null);
   }
 
   /** peak_rss_mb: this JVM's peak resident set over the row (with --spark on a local master: driver and executors), null where unknown. */
@@ -1006,8 +1019,16 @@ public final class BenchCommand implements Callable<Integer> {
     return r >= 0.01 || r == 0 ? String.format(Locale.ROOT, "%.2f", r) : String.format(Locale.ROOT, "%.3g", r);
   }
 
-  /** "; N% of the FMA ceiling (C GFLOP/s a thread on T)" where the row has one, else "". */
+  /**
+   * "; N% of the FMA ceiling (C GFLOP/s a thread on T)" where the row has one, what read low where
+   * the ceiling was under the row's own rate, else "".
+   */
   static String ceilingNote(Map<String, Object> r) {
+    if (Boolean.TRUE.equals(r.get("ceiling_low"))) {
+      return String.format(Locale.ROOT, "; the FMA ceiling read low, %.3g GFLOP/s a thread on %d, under this row's rate"
+          + " (the cores were busy with other work while it ran): no share", (Double) r.get("ceiling_gflops"),
+          r.get("ceiling_threads"));
+    }
     return r.get("ceiling_pct") instanceof Double pct ? String.format(Locale.ROOT, "; %.0f%% of the FMA ceiling (%.0f GFLOP/s a thread on %d)",
         pct, (Double) r.get("ceiling_gflops"), r.get("ceiling_threads")) : "";
   }
@@ -1015,6 +1036,16 @@ public final class BenchCommand implements Callable<Integer> {
   private static String memoryNotes(Map<String, Object> r) {
     return String.format(Locale.ROOT, "GC %.1f%%, peak RSS %s", (Double) r.get("gc_pct"),
         r.get("peak_rss_mb") == null ? "?" : String.format(Locale.ROOT, "%.0f MB", (Double) r.get("peak_rss_mb")));
+  }
+
+  /**
+   * Deletes --prep-table's or --shard-cache's data where bench made the folder (no --work): at the
+   * default sizes half a GB a run, which stayed in /tmp (a docs audit); a --work folder is the user's.
+   */
+  private void removeTemporary(Path dir) {
+    if (work == null) {
+      deleteTree(dir);
+    }
   }
 
   private static void deleteTree(Path root) {

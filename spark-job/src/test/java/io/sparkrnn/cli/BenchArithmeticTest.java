@@ -1,6 +1,7 @@
 package io.sparkrnn.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.bench.AparapiBench;
@@ -63,6 +64,27 @@ class BenchArithmeticTest {
     assertEquals(200.0, (Double) row.get("ceiling_gflops"), 1e-12);
     assertEquals(2, row.get("ceiling_threads"));
     assertEquals(25.0, (Double) row.get("ceiling_pct"), 1e-12);
+    assertEquals(false, row.get("ceiling_low"));
+    assertEquals("; 25% of the FMA ceiling (200 GFLOP/s a thread on 2)", BenchCommand.ceilingNote(row));
+  }
+
+  /**
+   * A row cannot run above its threads' FMA ceiling: 2 threads at 0.25 GFLOP/s read as 0.5
+   * together, under a row's 0.8, means the ceiling's threads did not have the cores (a docs audit
+   * saw "82072% of the FMA ceiling (0 GFLOP/s a thread on 2)"). No share then, and the note says so;
+   * exactly at the ceiling (100%) the share stands.
+   */
+  @Test
+  void aCeilingUnderTheRowsOwnRateReadLowAndGivesNoShare() {
+    Map<String, Object> row = new LinkedHashMap<>();
+    BenchCommand.putCeiling(row, new HostCeiling.Result(2, 8, new double[] {0.25, 0.25}, false), 0.8);
+    assertEquals(true, row.get("ceiling_low"));
+    assertNull(row.get("ceiling_pct"));
+    assertEquals("; the FMA ceiling read low, 0.250 GFLOP/s a thread on 2, under this row's rate (the cores were busy with"
+        + " other work while it ran): no share", BenchCommand.ceilingNote(row));
+    BenchCommand.putCeiling(row, new HostCeiling.Result(2, 8, new double[] {100, 100}, false), 200);
+    assertEquals(100.0, (Double) row.get("ceiling_pct"), 1e-12);
+    assertEquals(false, row.get("ceiling_low"));
   }
 
   /** The forward rows' Result (timeCalls) keeps AparapiBench's contract: B / median seq/s, flops / median / 1e9 GFLOP/s. */

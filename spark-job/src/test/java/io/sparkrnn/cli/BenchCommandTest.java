@@ -63,8 +63,9 @@ class BenchCommandTest {
             row.toString());
         double ceiling = ((Number) row.get("ceiling_gflops")).doubleValue();
         assertTrue(ceiling > 0 && Double.isFinite(ceiling), row.toString());
-        assertEquals(100 * ((Number) row.get("gflops")).doubleValue() / (ceiling * ((Number) row.get("ceiling_threads")).intValue()),
-            ((Number) row.get("ceiling_pct")).doubleValue(), 1e-9);
+        double share = 100 * ((Number) row.get("gflops")).doubleValue() / (ceiling * ((Number) row.get("ceiling_threads")).intValue());
+        // a ceiling under the row's own rate read low on a busy host: no share then (BenchArithmeticTest)
+        assertEquals(share <= 100 ? share : null, (Double) row.get("ceiling_pct"), row.toString());
       } else {
         assertEquals(null, row.get("working_mb"), "the reference does not count its buffers: " + row);
         assertFalse(row.containsKey("ceiling_pct"), "no FMA ceiling beside the float64 reference: " + row);
@@ -374,5 +375,33 @@ class BenchCommandTest {
     assertNull(BenchCommand.boxedVectorsWarning(337_000, BenchCommand.resultBytes(lstm64, 64, 50, false, 16)));
     // and a boxed one: the least boxing seen (the RNN step's, 49,152 bytes a time step: 2,458 kB at T = 50) on top of the tree's
     assertNotNull(BenchCommand.boxedVectorsWarning(2_800_000, BenchCommand.resultBytes(lstm64, 64, 50, false, 16)));
+  }
+
+  /**
+   * bench --prep-table end to end on the smallest table it takes: 1 key × 60 hours. prep's windows
+   * are T = 48 a stride of 24 apart with the next-step target, so ⌊(60 − 48 − 1) / 24⌋ + 1 = 1
+   * window in 1 shard (no validation under 10 keys). Without --work its temporary folder (the
+   * table, Spark's sorted copy, the dataset) is deleted at the end; it stayed in /tmp.
+   */
+  @Test
+  void prepTableRunsOnATinyTableAndLeavesNoTemporaryFolder() throws IOException {
+    Path tmpdir = Path.of(System.getProperty("java.io.tmpdir"));
+    List<Path> before = benchFolders(tmpdir);
+    Path json = tmp.resolve("prep-table.json");
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("bench", "--prep-table", "--table-rows", "60", "--table-keys", "1",
+        "--runs", "1", "--master", "local[1]", "--json", json.toString());
+    assertEquals(0, r.code(), r.err());
+    Map<?, ?> row = (Map<?, ?>) ((List<?>) Json.parse(Files.readString(json))).get(0);
+    assertEquals("prep_table", row.get("kind"));
+    assertEquals(60L, ((Number) row.get("rows")).longValue());
+    assertEquals(1L, ((Number) row.get("sequences")).longValue(), row.toString());
+    assertEquals(1L, ((Number) row.get("shards")).longValue(), row.toString());
+    assertEquals(before, benchFolders(tmpdir), "the bench's temporary folder is gone");
+  }
+
+  private static List<Path> benchFolders(Path tmpdir) throws IOException {
+    try (var s = Files.list(tmpdir)) {
+      return s.filter(p -> p.getFileName().toString().startsWith("spark-rnn-bench-table")).sorted().toList();
+    }
   }
 }

@@ -223,9 +223,15 @@ public final class ExchangeBench {
   static final double MIN_BYTES_PER_HOP_SPREAD = 1.25;
 
   /** The fitted α (s per hop) and β (s per byte), or {@code refused}: why there is no fit (then α and β are NaN). */
-  public record Fit(double alpha, double beta, String refused) {
-    static Fit refused(String why) {
-      return new Fit(Double.NaN, Double.NaN, why);
+  public record Fit(double alpha, double beta, String refused, String advice) {
+    /** Rows that cannot separate α from β: more sizes or depths would. */
+    static final String VARY = "Vary the bytes per hop: more --exchange-hidden sizes (e.g. 64,256) or --exchange-partitions with"
+        + " more depths (e.g. 1,2,3,4)";
+    /** Rows that could, timed too noisily: longer timings would. */
+    static final String LONGER = "Time longer: more --runs or --exchange-steps, on cores no other work shares";
+
+    static Fit refused(String why, String advice) {
+      return new Fit(Double.NaN, Double.NaN, why, advice);
     }
   }
 
@@ -240,7 +246,7 @@ public final class ExchangeBench {
    */
   static Fit fit(List<Map<String, Object>> rows) {
     if (rows.size() < 2) {
-      return Fit.refused("only " + rows.size() + " row(s), and α and β need at least two whose bytes per hop differ");
+      return Fit.refused("only " + rows.size() + " row(s), and α and β need at least two whose bytes per hop differ", Fit.VARY);
     }
     double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
     double leastPerHop = Double.MAX_VALUE;
@@ -261,16 +267,16 @@ public final class ExchangeBench {
     }
     if (mostPerHop < MIN_BYTES_PER_HOP_SPREAD * leastPerHop) {
       return Fit.refused(String.format(Locale.ROOT, "the bytes per hop of the %d rows differ by %.2f×, under %.2f×: bytes grow with"
-          + " the hops, so α and β cannot be told apart", rows.size(), mostPerHop / leastPerHop, MIN_BYTES_PER_HOP_SPREAD));
+          + " the hops, so α and β cannot be told apart", rows.size(), mostPerHop / leastPerHop, MIN_BYTES_PER_HOP_SPREAD), Fit.VARY);
     }
     double det = a11 * a22 - a12 * a12;
     double alpha = (b1 * a22 - b2 * a12) / det;
     double beta = (a11 * b2 - a12 * b1) / det;
     if (!(alpha >= 0) || !(beta > 0)) {
       return Fit.refused(String.format(Locale.ROOT, "the fit gives α = %.1f µs per hop, β = %.3f ns/byte, and a link has α ≥ 0 and"
-          + " β > 0: the timings are too noisy for these rows", alpha * 1e6, beta * 1e9));
+          + " β > 0: the timings are too noisy for these rows", alpha * 1e6, beta * 1e9), Fit.LONGER);
     }
-    return new Fit(alpha, beta, null);
+    return new Fit(alpha, beta, null, null);
   }
 
   /**
@@ -283,8 +289,8 @@ public final class ExchangeBench {
   static void fitAndProject(List<Map<String, Object>> rows, PrintStream out) {
     Fit fit = fit(rows);
     if (fit.refused() != null) {
-      out.printf(Locale.ROOT, "%nmodel not fitted: %s; no projection. Vary the bytes per hop: more --exchange-hidden sizes"
-          + " (e.g. 64,256) or --exchange-partitions with more depths (e.g. 1,2,3,4)%n", fit.refused());
+      // the advice fits the reason: a docs audit, already at 64,256 and 1,2,3,4, was told to vary the bytes
+      out.printf(Locale.ROOT, "%nmodel not fitted: %s; no projection. %s%n", fit.refused(), fit.advice());
       for (Map<String, Object> r : rows) {
         r.put("model_ms", null);
         r.put("model_refused", fit.refused());

@@ -79,7 +79,8 @@ public final class PrepCommand implements Runnable {
     int batch;
 
     @Option(names = "--validation-fraction", defaultValue = "0.1",
-        description = "Share of sequences (the last ones) for validation (default ${DEFAULT-VALUE}).")
+        description = "Share for validation (default ${DEFAULT-VALUE}): the last sequences; for prep table the keys"
+            + " whose hash falls under it (--split by-key) or the last rows of each series (by-time).")
     double validationFraction;
 
     @Option(names = "--normalize", description = "Z-score inputs (and float targets) with training-split statistics.")

@@ -112,6 +112,9 @@ class ExchangeModelTest {
     assertTrue(fit.refused().contains("α = -10.0 µs"), fit.refused());
     String text = fitAndProject(negativeAlpha);
     assertTrue(text.contains("model not fitted:"), text);
+    // the bytes per hop already differ 3×: the advice is longer timings, not other sizes
+    assertTrue(text.contains("Time longer: more --runs or --exchange-steps"), text);
+    assertFalse(text.contains("--exchange-hidden"), text);
     assertFalse(text.contains("projection, ms per step"), text);
   }
 

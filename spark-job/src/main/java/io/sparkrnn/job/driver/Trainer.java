@@ -344,6 +344,13 @@ public final class Trainer {
     if (feedback >= spec.steps()) {
       throw new BadInputException("feedback: " + feedback + " self-driven steps leave no input-driven step in T=" + spec.steps());
     }
+    // each validation batch refuses a padded sequence (Validation.closedLoop): found there, after the first
+    // validate-every steps had trained; a variable-length dataset holds padded sequences by what it is
+    if (spec.variableLength()) {
+      throw new BadInputException("feedback: closed-loop validation needs sequences of all T=" + spec.steps() + " steps, and the"
+          + " dataset is variable-length (prepared with --min-steps or setMinSteps: it holds padded sequences); prepare it"
+          + " without, or validate without feedback");
+    }
   }
 
   public TrainConfig config() {

@@ -24,6 +24,7 @@ import io.sparkrnn.job.executor.ShardCache;
 import io.sparkrnn.job.executor.TestHooks;
 import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.job.sync.BarrierTraining;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.io.Json;
@@ -690,6 +691,28 @@ class SparkTrainingTest {
     for (int i = 0; i < p.length; i++) {
       p[i] += -lr * g[i];
     }
+  }
+
+  /**
+   * A closed loop on a variable-length dataset (lengths uniform in [5, 20]) is refused at prepare,
+   * before any step: each validation batch refused its padded sequences, after the first
+   * validate-every steps had trained (a docs audit).
+   */
+  @Test
+  void closedLoopValidationOnAVariableLengthDatasetIsRefusedBeforeTraining() throws IOException {
+    Path padded = tmp.resolve("sine-padded");
+    Prep.run(new SineSource(new SineSource.Options(20, 32, 7, false, 0.02, 0.1, 0, 5)), new PrepOptions(padded.toUri(), 16, 0.5,
+        false, false), new Configuration());
+    Map<String, String> m = sineConfig(tmp.resolve("closed-loop-padded").toUri().toString());
+    m.put("data", padded.toUri().toString());
+    m.put("batch", "16");
+    m.put("feedback", "5");
+    m.put("validate-every", "2");
+    BadInputException e = assertThrows(BadInputException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().startsWith("feedback: closed-loop validation needs sequences of all T=20 steps, and the dataset is"
+        + " variable-length"), e.getMessage());
+    m.remove("feedback");
+    assertEquals(6L, Trainer.prepare(m, new Configuration(), quiet()).config().steps(), "the same dataset trains without feedback");
   }
 
   @Test

@@ -15,6 +15,9 @@ import java.util.Arrays;
 import java.util.ServiceLoader;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.config.Configurator;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.ExternalClusterManager;
@@ -133,9 +136,47 @@ public final class SparkSetup {
   public static JavaSparkContext start(String appName, String master) {
     SparkConf conf = conf(appName, master, true);
     try {
-      return new JavaSparkContext(conf);
+      return new QuietStop(conf);
     } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
       throw masterError(conf, e);
+    }
+  }
+
+  /** The local executor's logger, whose heartbeat warning {@link QuietStop} keeps out of a stop. */
+  static final String EXECUTOR_LOGGER = "org.apache.spark.executor.Executor";
+
+  /**
+   * A context whose stop leaves out the local executor's warnings: a heartbeat sent while the
+   * context stops finds the driver's HeartbeatReceiver gone, and the executor logged "Issue
+   * communicating with driver in heartbeater" with a 25-line trace between bench's rows, after a
+   * run that went well (a docs audit). During a stop that says nothing about the run; while the
+   * context runs the warning stays, for a driver that executors cannot reach. Executors of a
+   * cluster are other JVMs, with their own logging.
+   */
+  private static final class QuietStop extends JavaSparkContext {
+    QuietStop(SparkConf conf) {
+      super(conf);
+    }
+
+    @Override
+    public void stop() {
+      Level before = LogManager.getLogger(EXECUTOR_LOGGER).getLevel();
+      if (before.isLessSpecificThan(Level.ERROR)) {
+        Configurator.setLevel(EXECUTOR_LOGGER, Level.ERROR);
+      }
+      try {
+        super.stop();
+      } finally {
+        // unless something else set it meanwhile (on SIGTERM, Main.quietSparkAfterStop turns Spark's loggers off)
+        if (LogManager.getLogger(EXECUTOR_LOGGER).getLevel() == Level.ERROR && before.isLessSpecificThan(Level.ERROR)) {
+          Configurator.setLevel(EXECUTOR_LOGGER, before);
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      stop();
     }
   }
 

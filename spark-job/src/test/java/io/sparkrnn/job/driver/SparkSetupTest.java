@@ -5,8 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerApplicationEnd;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,6 +19,33 @@ import org.junit.jupiter.api.Test;
  * documents (MAX_LOCAL_THREADS task threads at most; local[N,F]'s F may be 0).
  */
 class SparkSetupTest {
+
+  /**
+   * While a context stops, the local executor's logger is at ERROR: a heartbeat sent then finds the
+   * driver's HeartbeatReceiver gone and logged a warning with a 25-line trace after runs that went
+   * well. The listener bus delivers the application's end inside stop, before the executor stops;
+   * the logger is back at its level (WARN, the root's) after stop, and while the context runs.
+   */
+  @Test
+  void theLocalExecutorsWarningsAreLeftOutWhileTheContextStopsOnly() {
+    Level[] duringStop = new Level[1];
+    Level running;
+    JavaSparkContext sc = SparkSetup.start("spark-setup test", "local[1]");
+    try {
+      sc.sc().addSparkListener(new SparkListener() {
+        @Override
+        public void onApplicationEnd(SparkListenerApplicationEnd end) {
+          duringStop[0] = LogManager.getLogger(SparkSetup.EXECUTOR_LOGGER).getLevel();
+        }
+      });
+      running = LogManager.getLogger(SparkSetup.EXECUTOR_LOGGER).getLevel();
+    } finally {
+      sc.close();
+    }
+    assertEquals(Level.WARN, running, "conf/log4j2.properties' root level while the context runs");
+    assertEquals(Level.ERROR, duringStop[0], "during stop");
+    assertEquals(Level.WARN, LogManager.getLogger(SparkSetup.EXECUTOR_LOGGER).getLevel(), "after stop");
+  }
 
   @Test
   void aLocalContextListensOnLoopbackOnlyWithoutAWebUi() {

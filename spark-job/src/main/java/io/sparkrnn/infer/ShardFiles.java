@@ -18,7 +18,10 @@ import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.io.IOException;
 import java.util.Arrays;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 
@@ -57,6 +60,45 @@ public final class ShardFiles {
     }
     return read(bytes(listed, uri, conf), uri, model.config(), requireTargets);
   }
+
+  /**
+   * {@code inspect FILE}: any safetensors file's tensors (name, dtype, shape) and metadata, one
+   * line each, values over {@link #METADATA_WIDTH} characters cut. A shard its directory's manifest
+   * lists is checked as {@code inspect DIR} checks each shard (size and CRC32C against the entry,
+   * then dtypes, shapes and values against the manifest); any other file has its own checks (its
+   * data CRC32C where it records one).
+   *
+   * @throws IllegalArgumentException or {@link java.io.IOException} naming the file where a check fails
+   */
+  public static String inspect(String uri, Configuration conf) throws IOException {
+    Listed listed = listed(uri, conf);
+    byte[] bytes = bytes(listed, uri, conf);
+    SafeTensorsFile file = SafeTensors.read(bytes, uri);
+    String checked;
+    if (listed != null) {
+      listed.dataset().read(listed.shard(), conf);
+      checked = "; a " + listed.shard().split().id() + " shard of the dataset in " + new Path(uri).getParent()
+          + ": size, CRC32C, dtypes, shapes and values verified against its manifest";
+    } else {
+      checked = file.metadata().containsKey(SafeTensors.DATA_CRC32C) ? "; its data CRC32C verified" : "";
+    }
+    StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%s: safetensors, %,d bytes, %d tensor(s)%s%n", uri,
+        bytes.length, file.tensors().size(), checked));
+    int width = file.tensors().keySet().stream().mapToInt(String::length).max().orElse(0);
+    for (Tensor t : file.tensors().values()) {
+      out.append(String.format(Locale.ROOT, "  %-" + width + "s  %-4s %s%n", t.name(), t.dtype(), Arrays.toString(t.shape())));
+    }
+    for (Map.Entry<String, String> m : new TreeMap<>(file.metadata()).entrySet()) {
+      String v = m.getValue();
+      out.append("  metadata ").append(m.getKey()).append(" = ")
+          .append(v.length() <= METADATA_WIDTH ? v : v.substring(0, METADATA_WIDTH) + "… (" + v.length() + " characters)")
+          .append(System.lineSeparator());
+    }
+    return out.toString();
+  }
+
+  /** Characters of a metadata value {@link #inspect} prints (a model's configuration JSON runs longer). */
+  static final int METADATA_WIDTH = 100;
 
   /** The file's bytes: with its manifest's size and CRC32C checks where {@code listed}, else as they are. */
   private static byte[] bytes(Listed listed, String uri, Configuration conf) throws IOException {

@@ -66,7 +66,8 @@ public final class TrainReport {
     md.append("## Result\n\n| what | value |\n|---|---|\n");
     if (last != null) {
       md.append("| steps | ").append(last.get("step")).append(" |\n");
-      md.append("| final training loss | ").append(last.get("loss")).append(" |\n");
+      // the last finite one: under --on-nan skip the last row's loss may be NaN, which the row holds as null
+      md.append("| final training loss | ").append(lastLoss(train, ((Number) last.get("step")).longValue())).append(" |\n");
     }
     if (!val.isEmpty()) {
       md.append("| final validation loss | ").append(val.get(val.size() - 1)[1]).append(" |\n");
@@ -121,5 +122,19 @@ public final class TrainReport {
       v[i] = rows.get(i)[c];
     }
     return v;
+  }
+
+  /** The last finite training loss, with its step where later steps had none, or "none" (never finite). */
+  static String lastLoss(List<double[]> train, long lastStep) {
+    if (train.isEmpty()) {
+      return "none (no step had a finite loss)";
+    }
+    double[] l = train.get(train.size() - 1);
+    long step = (long) l[0];
+    if (step == lastStep) {
+      return Double.toString(l[1]);
+    }
+    return l[1] + " (step " + step + "; " + (step + 1 == lastStep ? "step " + lastStep + " had" : "steps " + (step + 1) + "–" + lastStep
+        + " had") + " no finite loss)";
   }
 }

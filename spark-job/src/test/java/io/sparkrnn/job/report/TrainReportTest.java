@@ -1,5 +1,6 @@
 package io.sparkrnn.job.report;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.fs.OutputDir;
@@ -12,6 +13,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
@@ -68,6 +70,29 @@ class TrainReportTest {
     assertTrue(md.contains(String.format("| median step time | %.2f ms |%n", 10.0)), md);
     assertTrue(md.contains(String.format("| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", 4.0)), md);
     assertTrue(md.contains(String.format(" | %.2f, %.2f, %.2f, %.2f ms |%n", 6.0, 1.0, 1.0, 2.0)), md);
+  }
+
+  /**
+   * Under --on-nan skip the last rows' losses can be NaN (null in metrics.jsonl): the final training
+   * loss is the last finite one, with its step, not "null". Steps 1–2 finite (0.75, 0.5), 3 and 4
+   * not; then only step 4 not; then none finite.
+   */
+  @Test
+  void theFinalTrainingLossIsTheLastFiniteOneWithItsStep() throws IOException {
+    TrainingMetrics m = new TrainingMetrics();
+    m.add(1, 0, 0.75, 1, 100, 10, null, null, null);
+    m.add(2, 0, 0.5, 1, 100, 10, null, null, null);
+    m.add(3, 0, Double.NaN, 1, 100, 10, null, null, null);
+    m.add(4, 0, Double.POSITIVE_INFINITY, 1, 100, 10, null, null, null);
+    for (int i = 0; i < 4; i++) {
+      m.addTiming(10_000_000L, 5_000_000L, 1_000_000L, 1_000_000L);
+    }
+    String md = report(m);
+    assertTrue(md.contains("| final training loss | 0.5 (step 2; steps 3–4 had no finite loss) |\n"), md);
+    assertEquals("0.5 (step 2; step 3 had no finite loss)", TrainReport.lastLoss(List.of(new double[] {1, 0.75},
+        new double[] {2, 0.5}), 3));
+    assertEquals("0.5", TrainReport.lastLoss(List.of(new double[] {2, 0.5}), 2));
+    assertEquals("none (no step had a finite loss)", TrainReport.lastLoss(List.of(), 3));
   }
 
   /** report.md of a GRU H = 4 run with {@code m}'s rows and timings, written into tmp. */

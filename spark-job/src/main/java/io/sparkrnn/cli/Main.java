@@ -16,6 +16,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.hadoop.fs.FSError;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.core.config.Configurator;
+import org.apache.spark.SparkConf;
+import scala.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -273,11 +275,18 @@ public final class Main implements Runnable {
     }
   }
 
+  /**
+   * What a bug report needs: spark-rnn's version (its jar's Implementation-Version; none when run
+   * from target/classes), and the Spark, Scala and Java it runs on.
+   */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
       String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"spark-rnn " + (v == null ? "development build" : v)};
+      String spark = SparkConf.class.getPackage().getImplementationVersion();
+      return new String[] {"spark-rnn " + (v == null ? "development build (classes, not a jar)" : v),
+          "Spark " + (spark == null ? "(version unknown)" : spark) + ", Scala " + Properties.versionNumberString()
+              + ", Java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")"};
     }
   }
 }

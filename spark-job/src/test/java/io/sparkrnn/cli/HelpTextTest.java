@@ -88,6 +88,22 @@ class HelpTextTest {
     assertTrue(broken.isEmpty(), "description elements wrapped mid-sentence (join them into one element): " + broken);
   }
 
+  /**
+   * --version gives what a bug report needs: spark-rnn's version (run from target/classes here, with
+   * no jar manifest: it says so), then the Spark 4 of Scala 2.13 and the Java 17 this project is built
+   * for, with their own version numbers.
+   */
+  @Test
+  void versionNamesTheBuildAndTheSparkScalaAndJavaItRunsOn() {
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("--version");
+    assertEquals(0, r.code(), r.err());
+    String[] lines = r.out().split("\n");
+    assertEquals(2, lines.length, r.out());
+    assertTrue(lines[0].equals("spark-rnn development build (classes, not a jar)") || lines[0].matches("spark-rnn \\d+\\.\\d+\\.\\d+.*"),
+        lines[0]);
+    assertTrue(lines[1].matches("Spark 4\\.\\d+\\.\\d+, Scala 2\\.13\\.\\d+, Java 17[.0-9]* \\(.+\\)"), lines[1]);
+  }
+
   @Test
   void theShardCacheDefaultReadsAsAPercentage() {
     String help = commandLine().getSubcommands().get("train").getUsageMessage();

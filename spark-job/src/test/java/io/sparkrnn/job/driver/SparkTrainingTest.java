@@ -723,6 +723,186 @@ class SparkTrainingTest {
     assertTrue(e.getMessage().startsWith("batch:"), e.getMessage());
   }
 
+  /**
+   * Refusals before Spark starts of a configuration the dataset contradicts: a mode or loss other
+   * than the dataset's (its y decides), and --feedback K that leaves no input-driven step (K ≥ T;
+   * the sine fixture has T = 20, so K = 19 is the largest that fits) or asks for a closed loop of a
+   * seq2one model (the adding fixture: one output per sequence, nothing to feed back per step).
+   */
+  @Test
+  void aModeLossOrFeedbackTheDatasetCannotServeIsRefusedBeforeSparkStarts() throws IOException {
+    Map<String, String> m = sineConfig(tmp.resolve("refused-unused").toUri().toString());
+    m.put("mode", "seq2one");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().startsWith("mode: the dataset ") && e.getMessage().endsWith(" is seq2seq, the configuration says seq2one"),
+        e.getMessage());
+    m.remove("mode");
+    m.put("loss", "cross_entropy");
+    e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertTrue(e.getMessage().startsWith("loss: the dataset ") && e.getMessage().contains(" suits mse (its y is floats)"), e.getMessage());
+    m.remove("loss");
+
+    m.put("feedback", "20");
+    e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
+    assertEquals("feedback: 20 self-driven steps leave no input-driven step in T=20", e.getMessage());
+    m.put("feedback", "19"); // one input-driven step, then 19 self-driven ones
+    assertEquals(19, Trainer.prepare(m, new Configuration(), quiet()).config().feedback());
+
+    Map<String, String> a = sineConfig(tmp.resolve("refused-adding-unused").toUri().toString());
+    a.put("data", adding);
+    a.put("feedback", "1");
+    e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(a, new Configuration(), quiet()));
+    assertEquals("feedback: closed-loop validation needs a seq2seq model", e.getMessage());
+  }
+
+  /**
+   * A validate-every on a dataset without a validation split would never validate: prepare says so
+   * (a 2-shard sine prepped with validation fraction 0), and says nothing when validate-every is 0.
+   */
+  @Test
+  void validateEveryOnADatasetWithoutAValidationSplitWarns() throws IOException {
+    String noValidation = tmp.resolve("sine-no-validation").toUri().toString();
+    Prep.run(new SineSource(SineSource.Options.defaults(20, 2 * 16, 7)), new PrepOptions(tmp.resolve("sine-no-validation").toUri(), 16, 0.0,
+        false, false), new Configuration());
+    assertEquals(0, Dataset.open(noValidation, new Configuration()).manifest().sequences(Split.VALIDATION), "the fixture");
+    Map<String, String> m = sineConfig(tmp.resolve("no-validation-unused").toUri().toString());
+    m.put("data", noValidation);
+    m.put("batch", "8");
+    m.put("validate-every", "2");
+    ByteArrayOutputStream printed = new ByteArrayOutputStream();
+    Trainer.prepare(m, new Configuration(), new PrintStream(printed, true, StandardCharsets.UTF_8));
+    String log = printed.toString(StandardCharsets.UTF_8);
+    assertTrue(log.contains("warning: validate-every 2: the dataset " + noValidation + " has no validation sequences, so this run never"
+        + " validates"), log);
+    m.put("validate-every", "0");
+    printed.reset();
+    Trainer.prepare(m, new Configuration(), new PrintStream(printed, true, StandardCharsets.UTF_8));
+    assertFalse(printed.toString(StandardCharsets.UTF_8).contains("warning"), printed.toString(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * evaluate on a dataset as a Spark job scores every shard exactly once, whatever the partition
+   * count (shard s on partition s mod P): the sine fixture's 8 shards of 16 sequences (T = 20, O = 1)
+   * on 1, 2 and 3 partitions give loss_terms 8·16·20 = 2560 and the mean of the float64 reference
+   * engine's per-shard losses weighted by their terms; the closed loop (K = 5) the mean over the
+   * K·16 terms of each shard's own closed loop (Evaluation.ofBatch, checked by hand in
+   * ClosedLoopUnitsTest).
+   */
+  @Test
+  void evaluatingADatasetOnSeveralPartitionsScoresEveryShardOnce() throws IOException {
+    int K = 5;
+    Dataset ds = Dataset.open(sine, new Configuration());
+    ModelConfig gru = Trainer.prepare(sineConfig(tmp.resolve("evaluate-probe").toUri().toString()), new Configuration(), quiet()).model();
+    Params p = Params.initialize(gru, 5);
+    ReferenceEngine ref = new ReferenceEngine();
+    int[] shards = java.util.stream.IntStream.range(0, ds.manifest().shards().size()).toArray();
+    assertEquals(8, shards.length, "the fixture");
+    double sum = 0;
+    long count = 0;
+    double closedSum = 0;
+    long closedCount = 0;
+    for (int s : shards) {
+      Batch b = ds.read(ds.manifest().shards().get(s));
+      GradientSum g = ref.lossAndGradient(p, b, null).gradients();
+      sum += g.meanLoss() * g.count();
+      count += g.count();
+      closedSum += K * b.batchSize() * Evaluation.ofBatch(gru, p, ref, b, K, 0, Double.NaN, null, "shard " + s).closedLoopLoss();
+      closedCount += (long) K * b.batchSize();
+    }
+    assertEquals(8 * 16 * 20, count, "every (t, b) of every shard, O = 1");
+    for (int partitions = 1; partitions <= 3; partitions++) {
+      Evaluation.Metrics m = Evaluation.ofDataset(sc, ds, gru, p, shards, K, 0, Double.NaN, "reference", "jvm", partitions);
+      assertEquals(count, m.lossTerms(), partitions + " partitions: loss terms");
+      assertEquals(sum / count, m.loss(), VALIDATION_REL_TOL * sum / count, partitions + " partitions: loss");
+      assertEquals(closedSum / closedCount, m.closedLoopLoss(), VALIDATION_REL_TOL * closedSum / closedCount,
+          partitions + " partitions: closed-loop loss");
+    }
+  }
+
+  /** README's progress line: {@code step 400/400  epoch 12  loss …  |g| …  val …  closed-loop …  352 seq/s  ETA 0m00s}. */
+  static final java.util.regex.Pattern PROGRESS = java.util.regex.Pattern.compile(
+      "^step (\\d+)/(\\d+)  epoch (\\d+)  loss (\\S+)  \\|g\\| (\\S+)(?:  val (\\S+))?(?:  closed-loop (\\S+))?  [\\d,]+ seq/s  ETA (\\S+)$");
+
+  /**
+   * Progress lines come every log-every steps, at each validation and at the last step (README:
+   * "one progress line per log-every steps"; validate-every "every N steps and at the end"), and
+   * carry the values of that step's metrics.jsonl row: 4 steps, log-every 3, validate-every 2 log
+   * steps 2 (validated), 3 (log-every) and 4 (the end, validated), not step 1. Epochs count from 1:
+   * ⌊112 / 32⌋ = 3 steps an epoch, so step 4 is epoch 2. The last line has no time left: ETA 0m00s.
+   */
+  @Test
+  void progressLinesComeEveryLogEveryStepsAtEachValidationAndAtTheEnd() throws IOException {
+    Path out = tmp.resolve("progress-lines");
+    Map<String, String> m = referenceSgd(out, 4);
+    m.put("log-every", "3");
+    m.put("validate-every", "2");
+    m.put("feedback", "5");
+    m.put("checkpoint-every", "0");
+    ByteArrayOutputStream printed = new ByteArrayOutputStream();
+    Trainer trainer = Trainer.prepare(m, new Configuration(), new PrintStream(printed, true, StandardCharsets.UTF_8));
+    trainer.run(sc);
+    String log = printed.toString(StandardCharsets.UTF_8);
+    List<String> rows = Files.readAllLines(out.resolve(TrainingMetrics.FILE));
+    assertEquals(4, rows.size(), String.join("\n", rows));
+
+    List<java.util.regex.Matcher> lines = new ArrayList<>();
+    for (String line : log.split("\n")) {
+      if (line.matches("^step \\d+/.*")) {
+        java.util.regex.Matcher lm = PROGRESS.matcher(line);
+        assertTrue(lm.matches(), "README's progress line format: " + line);
+        lines.add(lm);
+      }
+    }
+    long[] steps = {2, 3, 4};
+    long[] epochs = {1, 1, 2};
+    assertEquals(steps.length, lines.size(), log);
+    for (int i = 0; i < steps.length; i++) {
+      java.util.regex.Matcher lm = lines.get(i);
+      Map<String, Object> row = Json.parseObject(rows.get((int) steps[i] - 1));
+      assertEquals(steps[i], Long.parseLong(lm.group(1)), log);
+      assertEquals("4", lm.group(2), "of the run's 4 steps: " + log);
+      assertEquals(epochs[i], Long.parseLong(lm.group(3)), "epoch of step " + steps[i] + ": " + log);
+      assertEquals(String.format("%.5g", ((Number) row.get("loss")).doubleValue()), lm.group(4), "loss of step " + steps[i]);
+      assertEquals(String.format("%.3g", ((Number) row.get("grad_norm")).doubleValue()), lm.group(5), "|g| of step " + steps[i]);
+      boolean validated = steps[i] % 2 == 0;
+      assertEquals(validated ? String.format("%.5g", ((Number) row.get("val_loss")).doubleValue()) : null, lm.group(6),
+          "val of step " + steps[i]);
+      assertEquals(validated ? String.format("%.5g", ((Number) row.get("closed_loop_loss")).doubleValue()) : null, lm.group(7),
+          "closed-loop of step " + steps[i]);
+    }
+    assertEquals("0m00s", lines.get(2).group(8), "nothing left after the last step: " + log);
+  }
+
+  /**
+   * A row's seq_per_s is the sequences one step trains per second of its step_ms: B sequences, each
+   * of them 1/W of the way through (W = T / tbptt windows a batch, each window a step), so
+   * seq_per_s · step_ms / 1000 = B / W: 32 with full BPTT, 32 / 2 = 16 with tbptt 10 of T = 20.
+   * And a run without validation whose length is no multiple of log-every (1000 here) still logs
+   * its last step: the one progress line is step 2/2.
+   */
+  @Test
+  void aRowsSequencesPerSecondCountsWholeSequencesAndTheLastStepIsLogged() throws IOException {
+    for (String tbptt : new String[] {"0", "10"}) {
+      Path out = tmp.resolve("seq-per-s-" + tbptt);
+      Map<String, String> m = referenceSgd(out, 2);
+      m.put("tbptt", tbptt);
+      m.put("checkpoint-every", "0");
+      ByteArrayOutputStream printed = new ByteArrayOutputStream();
+      Trainer.prepare(m, new Configuration(), new PrintStream(printed, true, StandardCharsets.UTF_8)).run(sc);
+      String log = printed.toString(StandardCharsets.UTF_8);
+      List<String> progress = log.lines().filter(l -> l.matches("^step \\d+/.*")).toList();
+      assertEquals(1, progress.size(), log);
+      assertTrue(PROGRESS.matcher(progress.get(0)).matches() && progress.get(0).startsWith("step 2/2  epoch 1  "), log);
+      double perStep = tbptt.equals("0") ? 32 : 16;
+      for (String line : Files.readAllLines(out.resolve(TrainingMetrics.FILE))) {
+        Map<String, Object> row = Json.parseObject(line);
+        double seqPerSec = ((Number) row.get("seq_per_s")).doubleValue();
+        double stepMs = ((Number) row.get("step_ms")).doubleValue();
+        assertEquals(perStep, seqPerSec * stepMs / 1000, 1e-9 * perStep, "tbptt " + tbptt + ": " + line);
+      }
+    }
+  }
+
   @Test
   void anOutputDirectoryWithARunIsNotOverwrittenWithoutResume() throws IOException {
     Path out = tmp.resolve("no-clobber");

@@ -6,6 +6,7 @@ import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.job.driver.Trainer;
 import io.sparkrnn.job.executor.ExecutorRuntime;
@@ -62,8 +63,8 @@ public final class ShardCacheBench {
     out.printf("shard cache bench, %s, %s: %s H=%d B=%d T=%d; %,d sequences in %d shards of %d (%s of files, %s"
         + " decoded); bounded cache %s (1/%.3g of the data) against %s; %d runs of %d steps (%d warm-up)%n",
         ZonedDateTime.now().withNano(0), o.master(), o.cell().id(), o.hidden(), o.batch(), o.steps(), o.sequences(), shards,
-        o.shardBatch(), ShardCache.size(fileBytes), ShardCache.size(decoded), ShardCache.size(small), o.ratio(),
-        ShardCache.size(full), o.runs(), o.trainSteps(), o.warmup());
+        o.shardBatch(), MemoryBudget.size(fileBytes), MemoryBudget.size(decoded), MemoryBudget.size(small), o.ratio(),
+        MemoryBudget.size(full), o.runs(), o.trainSteps(), o.warmup());
     double[] bounded = new double[o.runs()];
     double[] cached = new double[o.runs()];
     double[] ratios = new double[o.runs()];

@@ -8,6 +8,7 @@ import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.job.driver.Trainer;
 import io.sparkrnn.job.executor.CombineTree;
@@ -1005,7 +1006,7 @@ public final class BenchCommand implements Callable<Integer> {
                 r.get("ratio_paired") == null ? "" : String.format(Locale.ROOT, "paired %.2f×, quartiles %.2f–%.2f over %d rounds; ",
                     (Double) r.get("ratio_paired"), (Double) r.get("ratio_paired_q1"), (Double) r.get("ratio_paired_q3"), r.get("paired_rounds")),
                 (Double) r.get("ratio_to_training_min")), (Double) r.get("min_ms"),
-            r.get("working_mb") == null ? "" : String.format(Locale.ROOT, "working %.1f MB, ", (Double) r.get("working_mb")),
+            r.get("working_mb") == null ? "" : "working " + MemoryBudget.size(Math.round((Double) r.get("working_mb") * 1e6)) + ", ",
             r.get("alloc_kb_per_step") == null ? "alloc ?" : String.format(Locale.ROOT, "alloc %.0f kB/step", (Double) r.get("alloc_kb_per_step")),
             memoryNotes(r), r.get("engine")) + ceilingNote(r);
     double ms = (Double) (r.containsKey("mean_ms") ? r.get("mean_ms") : r.get("median_ms"));

@@ -1,6 +1,7 @@
 package io.sparkrnn.fs;
 
 import io.sparkrnn.kernel.BadInputException;
+import java.util.Locale;
 
 /**
  * Checks an estimate of the memory a command is about to allocate against the heap left in this
@@ -42,5 +43,14 @@ public final class MemoryBudget {
 
   static String mb(long bytes) {
     return String.format("%,d MB", (bytes + (1 << 20) - 1) >> 20);
+  }
+
+  /**
+   * Bytes in MB of 10^6 to one decimal, or in kB under 0.1 MB, where one decimal of a MB printed a
+   * test-sized cache or buffer as "0.0 MB".
+   */
+  public static String size(long bytes) {
+    return bytes < 100_000 ? String.format(Locale.ROOT, "%,.1f kB", bytes / 1e3)
+        : String.format(Locale.ROOT, "%,.1f MB", bytes / 1e6);
   }
 }

@@ -4,6 +4,7 @@ import io.sparkrnn.data.CorruptShardException;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.FileNotFoundException;
@@ -218,18 +219,9 @@ public final class ShardCache {
       long asks = hits + waits + misses;
       return String.format(Locale.ROOT, "%d hits, %d waited for a read under way, %d misses (%.0f%% from memory), %d prefetched, %d evicted,"
           + " %d read through (bigger than the cache), %s read; bound %s, peak %s", hits, waits, misses,
-          asks == 0 ? 0.0 : 100.0 * (hits + waits) / asks, prefetches, evictions, uncached, size(bytesRead), size(capacity),
-          size(peakHeld));
+          asks == 0 ? 0.0 : 100.0 * (hits + waits) / asks, prefetches, evictions, uncached, MemoryBudget.size(bytesRead), MemoryBudget.size(capacity),
+          MemoryBudget.size(peakHeld));
     }
-  }
-
-  /**
-   * Bytes in MB to one decimal, or in kB under 0.1 MB, where one decimal of a MB would print a
-   * small test cache's bound and reads as "0.0 MB".
-   */
-  public static String size(long bytes) {
-    return bytes < 100_000 ? String.format(Locale.ROOT, "%,.1f kB", bytes / 1e3)
-        : String.format(Locale.ROOT, "%,.1f MB", bytes / 1e6);
   }
 
   private static final class Counters {

@@ -13,6 +13,7 @@ import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
@@ -433,8 +434,8 @@ class ShardCacheTest {
   void smallCachesAreGivenInKilobytesNotAsZeroMegabytes() {
     ShardCache.Stats st = new ShardCache.Stats(1, 0, 1, 0, 0, 0, 1_234, 40_000, 99_999);
     assertTrue(st.describe().endsWith("1.2 kB read; bound 40.0 kB, peak 100.0 kB"), st.describe());
-    assertEquals("0.1 MB", ShardCache.size(100_000));
-    assertEquals("0.0 kB", ShardCache.size(0));
-    assertEquals("1,234.6 MB", ShardCache.size(1_234_567_890));
+    assertEquals("0.1 MB", MemoryBudget.size(100_000));
+    assertEquals("0.0 kB", MemoryBudget.size(0));
+    assertEquals("1,234.6 MB", MemoryBudget.size(1_234_567_890));
   }
 }

@@ -4,14 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** What DatasetWriter.checkDirectory accepts as an output (its javadoc and docs/data-format.md, --overwrite). */
+/** What DatasetWriter.checkDirectory accepts as an output (its javadoc and docs/data-format.md, --overwrite), and what a failed write leaves. */
 class DatasetWriterTest {
   @TempDir java.nio.file.Path tmp;
 
@@ -25,5 +29,36 @@ class DatasetWriterTest {
     assertTrue(e.getMessage().contains("pass --overwrite"), e.getMessage());
     assertEquals(DatasetWriter.OutputState.DATASET, DatasetWriter.checkDirectory(fs, dir, true));
     assertTrue(Files.exists(ds.resolve(Manifest.FILE_NAME)), "checkDirectory changes nothing");
+  }
+
+  /** A shard index is written once: a second write of shard 0 would leave two manifest entries for one file. */
+  @Test
+  void aShardIndexWrittenTwiceIsRefused() throws IOException {
+    DatasetSpec spec = new DatasetSpec("t", 1, 1, 2, Mode.SEQ2ONE, LossType.MSE, false, null, null);
+    Batch b = new Batch(2, 1, 1, new float[2], new float[1], null, null);
+    try (DatasetWriter w = DatasetWriter.create(tmp.resolve("twice").toUri(), TestFiles.localConf(), spec, false)) {
+      w.write(0, Split.TRAIN, b);
+      TestFiles.refused(() -> w.write(0, Split.TRAIN, b), "shard-00000.safetensors written twice");
+    }
+  }
+
+  /**
+   * The class javadoc: on abort what was written is deleted, "and the directory too when this writer
+   * created it". An empty directory given as the output was not created here: it stays, empty.
+   */
+  @Test
+  void aFailedWriteIntoAnEmptyDirectoryKeepsTheDirectory() throws IOException {
+    java.nio.file.Path out = Files.createDirectories(tmp.resolve("given"));
+    DatasetSpec spec = new DatasetSpec("t", 1, 1, 2, Mode.SEQ2ONE, LossType.MSE, false, null, null);
+    try (DatasetWriter w = DatasetWriter.create(out.toUri(), TestFiles.localConf(), spec, false)) {
+      w.write(0, Split.TRAIN, new Batch(2, 1, 1, new float[2], new float[1], null, null));
+      // a NaN in the next shard: the prep fails and close() aborts
+      TestFiles.refused(() -> w.write(1, Split.TRAIN, new Batch(2, 1, 1, new float[] {0, Float.NaN}, new float[1], null, null)),
+          "x has NaN");
+    }
+    assertTrue(Files.isDirectory(out), "the user's directory was deleted");
+    try (var left = Files.list(out)) {
+      assertEquals(List.of(), left.toList(), "what the failed prep wrote is gone");
+    }
   }
 }

@@ -177,4 +177,41 @@ class ManifestChecksTest {
     Batch empty = new Batch(3, 2, 1, new float[6], new float[2], null, new int[] {3, 0});
     refused(() -> ShardCodec.encode(empty, spec, "e.safetensors"), "e.safetensors: lengths[1] = 0, expected 1..3");
   }
+
+  /** docs/data-format.md: `lengths` is there "exactly when `variable_length` is true"; "No other tensors are allowed". */
+  @Test
+  void aFixedLengthShardCarryingLengthsIsRefused() {
+    DatasetSpec spec = new SineSource(SineSource.Options.defaults(5, 2, 1)).spec(); // T=5, F=O=1, fixed length
+    byte[] shard = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {5, 2, 1}, new float[10]),
+        Tensor.ofFloats("y", new int[] {5, 2, 1}, new float[10]), Tensor.ofInts("lengths", new int[] {2}, new int[] {5, 5})));
+    refused(() -> ShardCodec.decode(shard, spec, "l.safetensors", 2), "l.safetensors: unexpected tensor 'lengths'");
+  }
+
+  /** x [T,B,F] with B = 3 where the manifest lists B = 2 is named as a B mismatch, as F is (BadInputTest). */
+  @Test
+  void anXWithAnotherBatchSizeThanListedNamesB() {
+    DatasetSpec spec = new SineSource(SineSource.Options.defaults(5, 2, 1)).spec();
+    byte[] shard = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {5, 3, 1}, new float[15]),
+        Tensor.ofFloats("y", new int[] {5, 2, 1}, new float[10])));
+    refused(() -> ShardCodec.decode(shard, spec, "b.safetensors", 2), "b.safetensors: x has B=3, the manifest says B=2");
+  }
+
+  /** A variable-length shard's lengths must be [B]: three lengths for B = 2 are refused by shape. */
+  @Test
+  void lengthsOfAnotherSizeThanBAreRefusedByShape() {
+    DatasetSpec spec = new DatasetSpec("t", 1, 1, 3, Mode.SEQ2ONE, LossType.MSE, true, null, null);
+    byte[] shard = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {3, 2, 1}, new float[6]),
+        Tensor.ofFloats("y", new int[] {2, 1}, new float[2]), Tensor.ofInts("lengths", new int[] {3}, new int[] {3, 3, 3})));
+    refused(() -> ShardCodec.decode(shard, spec, "s.safetensors", 2), "s.safetensors: lengths has shape [3], expected [2]");
+  }
+
+  /** x is [T,B,F] row-major: flat index i = (t*B + b)*F + f, so a NaN at i = 11 with B=2, F=3 is t=1, b=1, f=2. */
+  @Test
+  void aNonFiniteInputIsNamedByStepSequenceAndFeature() {
+    DatasetSpec spec = new DatasetSpec("t", 3, 1, 2, Mode.SEQ2ONE, LossType.MSE, false, null, null);
+    float[] x = new float[12];
+    x[11] = Float.NaN;
+    Batch b = new Batch(2, 2, 3, x, new float[2], null, null);
+    refused(() -> ShardCodec.encode(b, spec, "x.safetensors"), "x.safetensors: x has NaN at (t=1, b=1, f=2)");
+  }
 }

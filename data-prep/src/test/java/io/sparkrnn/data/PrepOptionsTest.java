@@ -1,15 +1,18 @@
 package io.sparkrnn.data;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.source.CopySource;
+import io.sparkrnn.data.source.TextSource;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import java.net.URI;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Option checks whose limits the javadoc and docs/data-format.md state. */
 class PrepOptionsTest {
@@ -58,5 +61,27 @@ class PrepOptionsTest {
     BadInputException e = assertThrows(BadInputException.class, () -> fraction.check("--validation-fraction", "1"));
     assertTrue(e.getMessage().startsWith("--validation-fraction: must be in [0.0, 1.0)"), e.getMessage());
     assertDoesNotThrow(() -> OptionRule.doubleIn(0, 1, false).check("x", "1"));
+  }
+
+  @Test
+  void normalizingTextInputsIsRefusedBeforeAnythingIsWritten(@TempDir java.nio.file.Path tmp) throws Exception {
+    // docs/data-format.md: "--normalize is refused for one-hot inputs (copy, text)"
+    java.nio.file.Path text = java.nio.file.Files.writeString(tmp.resolve("in.txt"), "abcab cab");
+    TextSource source = new TextSource(new TextSource.Options(text.toUri().toString(), 3, 0), TestFiles.localConf());
+    java.nio.file.Path out = tmp.resolve("ds");
+    assertThrows(BadInputException.class,
+        () -> Prep.run(source, new PrepOptions(out.toUri(), 2, 0, true, false), TestFiles.localConf()));
+    assertFalse(java.nio.file.Files.exists(out), "nothing written");
+  }
+
+  @Test
+  void theLargestBatchTheRefusalNamesIsAccepted() {
+    // the refusal says "use at most N": N itself must then pass, N + 1 not
+    DatasetSpec spec = new DatasetSpec("t", 4, 1, 1000, Mode.SEQ2SEQ, LossType.MSE, false, null, null);
+    long max = spec.maxBatch();
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> Prep.checkBatch(spec, new PrepOptions(OUT, (int) max + 1, 0, false, false)));
+    assertTrue(e.getMessage().contains("use at most " + max), e.getMessage());
+    assertDoesNotThrow(() -> Prep.checkBatch(spec, new PrepOptions(OUT, (int) max, 0, false, false)));
   }
 }

@@ -140,4 +140,43 @@ class ShardPublishTest {
     assertTrue(before != null, "this file system reports file keys (inodes)");
     assertNotEquals(before, after, "the shard was rewritten in place instead of replaced by a rename");
   }
+
+  /** The local disk under the scheme "norename", whose rename refuses an existing target, as HDFS's does. */
+  static final class NoOverwriteFs extends RawLocalFileSystem {
+    @Override
+    public String getScheme() {
+      return "norename";
+    }
+
+    @Override
+    public URI getUri() {
+      return URI.create("norename:///");
+    }
+
+    @Override
+    public boolean rename(Path src, Path dst) throws IOException {
+      return !exists(dst) && super.rename(src, dst);
+    }
+  }
+
+  /**
+   * publishShard's javadoc: a target that already exists "with the same size and checksum" is kept;
+   * "if it differs, it is replaced". On a file system whose rename does not overwrite, a stale shard
+   * of another size or content must not survive under the new shard's name.
+   */
+  @Test
+  void hadoopPathReplacesADifferentShardAlreadyThereAndKeepsAnIdenticalOne() throws IOException {
+    try (NoOverwriteFs fs = new NoOverwriteFs()) {
+      fs.initialize(URI.create("norename:///"), new Configuration());
+      Path dir = new Path("norename://" + tmp.toAbsolutePath());
+      Files.write(tmp.resolve(FILE), bytes(1000, 1)); // same size, other bytes
+      byte[] fresh = bytes(1000, 2);
+      ShardInfo info = DatasetWriter.publishShard(fs, dir, FILE, Split.TRAIN, 4, fresh, "attempt-1");
+      assertArrayEquals(fresh, Files.readAllBytes(tmp.resolve(FILE)), "the stale shard was kept");
+      assertEquals(ShardCodec.crc32c(fresh), info.crc32c());
+      DatasetWriter.publishShard(fs, dir, FILE, Split.TRAIN, 4, fresh, "attempt-2");
+      assertArrayEquals(fresh, Files.readAllBytes(tmp.resolve(FILE)));
+      assertFalse(Files.exists(tmp.resolve(DatasetWriter.TEMP_DIR).resolve("attempt-2")), "the attempt's folder is removed");
+    }
+  }
 }

@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.data.source.TextSource;
 import io.sparkrnn.data.spark.SparkPrep;
+import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -98,5 +100,15 @@ class SparkPrepTest {
     Manifest replaced = SparkPrep.run(sc, other, new PrepOptions(out.toUri(), 2, 0, false, true), -1, 0);
     assertEquals(9, replaced.spec().steps());
     assertEquals(replaced, Dataset.open(out.toUri(), TestFiles.localConf()).manifest());
+  }
+
+  /** The Spark prep refuses what the local one refuses, before any task: docs/data-format.md, "--normalize is refused for one-hot inputs (copy, text)". */
+  @Test
+  void normalizingTextIsRefusedAsByTheLocalPrepAndWritesNothing() throws IOException {
+    Path text = Files.writeString(tmp.resolve("in.txt"), "abcab cab");
+    TextSource source = new TextSource(new TextSource.Options(text.toUri().toString(), 3, 0), TestFiles.localConf());
+    Path out = tmp.resolve("text");
+    assertThrows(BadInputException.class, () -> SparkPrep.run(sc, source, new PrepOptions(out.toUri(), 2, 0, true, false)));
+    assertFalse(Files.exists(out), () -> "written: " + listingOrEmpty(out));
   }
 }

@@ -12,6 +12,8 @@ import io.sparkrnn.data.source.TextSource;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.Tensor;
 import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -22,6 +24,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -164,7 +167,7 @@ class BadInputTest {
   }
 
   private static Map<String, byte[]> contents(Path dir) throws IOException {
-    Map<String, byte[]> m = new java.util.TreeMap<>();
+    Map<String, byte[]> m = new TreeMap<>();
     try (var s = Files.list(dir)) {
       for (Path p : s.toList()) {
         m.put(p.getFileName().toString(), Files.readAllBytes(p));
@@ -328,7 +331,7 @@ class BadInputTest {
 
   @Test
   void lengthsOutsideOneToTGiveTheSameExpectedRangeWhateverTheValue() {
-    DatasetSpec spec = new DatasetSpec("t", 1, 1, 3, io.sparkrnn.kernel.model.Mode.SEQ2ONE, io.sparkrnn.kernel.model.LossType.MSE,
+    DatasetSpec spec = new DatasetSpec("t", 1, 1, 3, Mode.SEQ2ONE, LossType.MSE,
         true, null, null);
     for (int bad : new int[] {-1, 0, 4}) {
       byte[] shard = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {3, 1, 1}, new float[3]),

@@ -9,9 +9,13 @@ import io.sparkrnn.data.source.CsvSource;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.Mode;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Random;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -145,7 +149,7 @@ class CsvEdgeCasesTest {
    */
   @Test
   void aByteOrderMarkIsNotPartOfTheFirstColumnsName() throws IOException {
-    byte[] text = "a,b\n1,2\n3,4\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] text = "a,b\n1,2\n3,4\n".getBytes(StandardCharsets.UTF_8);
     byte[] withMark = new byte[text.length + 3];
     withMark[0] = (byte) 0xEF;
     withMark[1] = (byte) 0xBB;
@@ -242,11 +246,11 @@ class CsvEdgeCasesTest {
   void partFilesAreReadInNameOrderSkippingSideFilesAndEmptyParts() throws IOException {
     Path dir = Files.createDirectories(tmp.resolve("ordered"));
     int parts = 12;
-    List<Integer> order = new java.util.ArrayList<>();
+    List<Integer> order = new ArrayList<>();
     for (int i = 0; i < parts; i++) {
       order.add(i);
     }
-    java.util.Collections.shuffle(order, new java.util.Random(7));
+    Collections.shuffle(order, new Random(7));
     for (int i : order) {
       Files.writeString(dir.resolve(String.format("part-%05d.csv", i)), "a\n" + i + "\n");
     }

@@ -11,6 +11,8 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -64,14 +66,14 @@ class PrepOptionsTest {
   }
 
   @Test
-  void normalizingTextInputsIsRefusedBeforeAnythingIsWritten(@TempDir java.nio.file.Path tmp) throws Exception {
+  void normalizingTextInputsIsRefusedBeforeAnythingIsWritten(@TempDir Path tmp) throws Exception {
     // docs/data-format.md: "--normalize is refused for one-hot inputs (copy, text)"
-    java.nio.file.Path text = java.nio.file.Files.writeString(tmp.resolve("in.txt"), "abcab cab");
+    Path text = Files.writeString(tmp.resolve("in.txt"), "abcab cab");
     TextSource source = new TextSource(new TextSource.Options(text.toUri().toString(), 3, 0), TestFiles.localConf());
-    java.nio.file.Path out = tmp.resolve("ds");
+    Path out = tmp.resolve("ds");
     assertThrows(BadInputException.class,
         () -> Prep.run(source, new PrepOptions(out.toUri(), 2, 0, true, false), TestFiles.localConf()));
-    assertFalse(java.nio.file.Files.exists(out), "nothing written");
+    assertFalse(Files.exists(out), "nothing written");
   }
 
   @Test

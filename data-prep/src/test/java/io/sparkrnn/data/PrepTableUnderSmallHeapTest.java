@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.testing.ChildJvm;
 import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,7 +27,7 @@ class PrepTableUnderSmallHeapTest {
     assertEquals(0, child.code(), () -> "child failed:\n" + out.substring(Math.max(0, out.length() - 4000)));
     // 2000 sensors x 4500 hours, T = 48, stride 24, K = 1: windows at 0, 24, ..., while s + 49 <= 4500 -> 186 each
     assertTrue(out.contains("sequences " + 2000L * 186), out);
-    java.util.regex.Matcher heap = java.util.regex.Pattern.compile("max heap MB (\\d+)").matcher(out);
+    Matcher heap = Pattern.compile("max heap MB (\\d+)").matcher(out);
     assertTrue(heap.find() && Integer.parseInt(heap.group(1)) <= 512, "ran under the small heap: " + out);
   }
 }

@@ -9,7 +9,9 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.function.Executable;
@@ -63,7 +65,7 @@ final class TestFiles {
   static void forgeShard(Path dir, String file, byte[] bytes) throws IOException {
     Files.write(dir.resolve(file), bytes);
     Manifest m = Manifest.parse(Files.readString(dir.resolve(Manifest.FILE_NAME)), "manifest");
-    java.util.List<ShardInfo> shards = new java.util.ArrayList<>();
+    List<ShardInfo> shards = new ArrayList<>();
     for (ShardInfo s : m.shards()) {
       shards.add(s.file().equals(file) ? new ShardInfo(file, s.split(), s.batch(), bytes.length, ShardCodec.crc32c(bytes)) : s);
     }

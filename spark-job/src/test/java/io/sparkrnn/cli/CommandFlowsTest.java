@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.testing.FullDiskFileSystem;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -80,19 +82,19 @@ class CommandFlowsTest {
    */
   @Test
   void aFullDiskUnderPrepIsOneLineAndExitTwo() {
-    io.sparkrnn.testing.FullDiskFileSystem.BUDGET.set(100);   // bytes: less than one shard
+    FullDiskFileSystem.BUDGET.set(100);   // bytes: less than one shard
     InferenceCommandsTest.Run r;
     try {
       r = run("prep", "adding", "--out", "full://" + tmp.resolve("full-ds"), "--steps", "10", "--sequences", "20", "--batch", "8");
     } finally {
-      io.sparkrnn.testing.FullDiskFileSystem.BUDGET.set(Long.MAX_VALUE);
+      FullDiskFileSystem.BUDGET.set(Long.MAX_VALUE);
     }
     InferenceCommandsTest.assertFails(r, "No space left on device");
     assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
   }
 
   static String[] concat(String[] a, String[] b) {
-    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    String[] r = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, r, a.length, b.length);
     return r;
   }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.cli.InferenceCommandsTest.Run;
+import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
@@ -19,6 +20,7 @@ import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.model.ModelMetadata;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,7 +58,7 @@ class DeviceCheckTest {
     Prep.run(new SineSource(SineSource.Options.defaults(12, 40, 3)), new PrepOptions(sine.toUri(), 8, 0.2, true, false),
         new Configuration());
     model = tmp.resolve("m.safetensors");
-    Files.write(model, ModelFile.toBytes(Params.initialize(HostileUseTest.GRU, 11), io.sparkrnn.model.ModelMetadata.fromManifest(io.sparkrnn.data.Dataset.open(sine.toUri(), new Configuration()).manifest())));
+    Files.write(model, ModelFile.toBytes(Params.initialize(HostileUseTest.GRU, 11), ModelMetadata.fromManifest(Dataset.open(sine.toUri(), new Configuration()).manifest())));
   }
 
   /** Runs the command and returns its result with the number of Spark contexts it started. */

@@ -7,7 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.job.executor.ShardDataException;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.GradientSum;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,8 +26,8 @@ class ErrorKindsTest {
     IllegalStateException merge = assertThrows(IllegalStateException.class, () -> new GradientSum(2).merge(new GradientSum(3)));
     assertNull(Main.userError(merge), "printed with its stack trace, exit 1");
     assertNull(Main.userError(new RuntimeException("Job aborted", merge)), "also when it comes back from a Spark task");
-    assertNotNull(Main.userError(new io.sparkrnn.kernel.BadInputException("--batch must be ≥ 1, found 0")), "bad input: one line, exit 2");
-    assertNotNull(Main.userError(new RuntimeException("Job aborted", new io.sparkrnn.job.executor.ShardDataException("shard 3: CRC"))),
+    assertNotNull(Main.userError(new BadInputException("--batch must be ≥ 1, found 0")), "bad input: one line, exit 2");
+    assertNotNull(Main.userError(new RuntimeException("Job aborted", new ShardDataException("shard 3: CRC"))),
         "bad data found in a Spark task: one line, exit 2");
   }
 
@@ -31,11 +35,11 @@ class ErrorKindsTest {
   @Test
   void aBugIsPrintedWithItsStackTraceAndBadInputAsOneLine() {
     for (boolean bug : new boolean[] {true, false}) {
-      java.io.StringWriter err = new java.io.StringWriter();
+      StringWriter err = new StringWriter();
       picocli.CommandLine cl = new picocli.CommandLine(new Main());
-      cl.setErr(new java.io.PrintWriter(err, true));
+      cl.setErr(new PrintWriter(err, true));
       Exception e = bug ? new IllegalStateException("leaves [3, 2) of 4")
-          : new RuntimeException("Job aborted", new io.sparkrnn.kernel.BadInputException("--batch must be ≥ 1, found 0"));
+          : new RuntimeException("Job aborted", new BadInputException("--batch must be ≥ 1, found 0"));
       int code = Main.reportError(e, cl, cl.parseArgs());
       String printed = err.toString();
       if (bug) {

@@ -3,6 +3,7 @@ package io.sparkrnn.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.kernel.io.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -10,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -114,7 +116,7 @@ class ExamplesTest {
     // README example 4 on a small text made here: 40 short sentences from a 12-word vocabulary
     StringBuilder text = new StringBuilder();
     String[] words = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "red", "ball"};
-    java.util.SplittableRandom r = new java.util.SplittableRandom(9);
+    SplittableRandom r = new SplittableRandom(9);
     for (int i = 0; i < 400; i++) {
       text.append(words[r.nextInt(words.length)]).append(i % 8 == 7 ? ".\n" : " ");
     }
@@ -141,7 +143,7 @@ class ExamplesTest {
     // README example 5: a features × samples × time array (layout FNT), as NumPy would save it
     int F = 2, N = 400, T = 30;
     float[] a = new float[F * N * T];
-    java.util.SplittableRandom r = new java.util.SplittableRandom(4);
+    SplittableRandom r = new SplittableRandom(4);
     for (int n = 0; n < N; n++) {
       double phase = r.nextDouble() * 2 * Math.PI;
       for (int t = 0; t < T; t++) {
@@ -150,7 +152,7 @@ class ExamplesTest {
       }
     }
     Path npy = dir.resolve("series.npy");
-    Files.write(npy, io.sparkrnn.infer.NpyWriter.toBytes(new int[] {F, N, T}, a));
+    Files.write(npy, NpyWriter.toBytes(new int[] {F, N, T}, a));
     String data = dir.resolve("npy").toString();
     run("prep", "npy", npy.toString(), "--layout", "FNT", "--out", data, "--batch", "50");
     String out = dir.resolve("run").toString();

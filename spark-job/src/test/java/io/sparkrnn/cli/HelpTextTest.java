@@ -3,6 +3,10 @@ package io.sparkrnn.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.lang.reflect.Field;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -25,11 +29,11 @@ class HelpTextTest {
    */
   @Test
   void noHelpOrUsageErrorPrintsAPicocliWarning() throws Exception {
-    java.lang.reflect.Field stream = CommandLine.tracer().getClass().getDeclaredField("stream");
+    Field stream = CommandLine.tracer().getClass().getDeclaredField("stream");
     stream.setAccessible(true);
     Object old = stream.get(CommandLine.tracer());
-    java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
-    stream.set(CommandLine.tracer(), new java.io.PrintStream(warnings, true, java.nio.charset.StandardCharsets.UTF_8));
+    ByteArrayOutputStream warnings = new ByteArrayOutputStream();
+    stream.set(CommandLine.tracer(), new PrintStream(warnings, true, StandardCharsets.UTF_8));
     List<String> warned = new ArrayList<>();
     try {
       List<List<String>> commands = new ArrayList<>();
@@ -40,7 +44,7 @@ class HelpTextTest {
           List<String> args = new ArrayList<>(command);
           args.add(last);
           InferenceCommandsTest.Run r = InferenceCommandsTest.run(args.toArray(new String[0]));
-          String all = warnings.toString(java.nio.charset.StandardCharsets.UTF_8) + r.out() + r.err();
+          String all = warnings.toString(StandardCharsets.UTF_8) + r.out() + r.err();
           if (all.contains("picocli WARN")) {
             warned.add(args + ": " + all.lines().filter(l -> l.contains("picocli WARN")).findFirst().orElseThrow());
           }

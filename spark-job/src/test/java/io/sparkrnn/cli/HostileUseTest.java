@@ -21,9 +21,12 @@ import io.sparkrnn.kernel.model.ParamSpec;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.model.ModelMetadata;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -196,10 +199,10 @@ class HostileUseTest {
   static final String LOCK = ".spark-rnn.lock";
 
   static String host() throws IOException {
-    return java.net.InetAddress.getLocalHost().getHostName();
+    return InetAddress.getLocalHost().getHostName();
   }
 
-  static void writeLock(Path out, String host, long pid, java.time.Instant started) throws IOException {
+  static void writeLock(Path out, String host, long pid, Instant started) throws IOException {
     Files.createDirectories(out);
     Files.writeString(out.resolve(LOCK), "host=" + host + "\npid=" + pid + "\nstarted=" + started + "\n");
   }
@@ -208,7 +211,7 @@ class HostileUseTest {
   void aSecondTrainingRunOnTheSameOutIsRefusedNamingTheOwner() throws IOException {
     Path out = tmp.resolve("locked-run");
     // a live owner: this very JVM
-    writeLock(out, host(), ProcessHandle.current().pid(), java.time.Instant.now());
+    writeLock(out, host(), ProcessHandle.current().pid(), Instant.now());
     Run r = run(train(out));
     assertFails(r, out.resolve(LOCK).toString(), "pid " + ProcessHandle.current().pid(), host());
     assertFalse(r.out().contains("training "), "Spark started: " + r.out());
@@ -219,7 +222,7 @@ class HostileUseTest {
   @Test
   void aLockFromAnotherHostIsNeverTakenOver() throws IOException {
     Path out = tmp.resolve("other-host-run");
-    writeLock(out, "some-other-host.example", 1, java.time.Instant.parse("2026-01-01T00:00:00Z"));
+    writeLock(out, "some-other-host.example", 1, Instant.parse("2026-01-01T00:00:00Z"));
     assertFails(run(train(out)), LOCK, "some-other-host.example", "pid 1");
     assertTrue(Files.readString(out.resolve(LOCK)).contains("some-other-host.example"), "the lock was taken over");
   }
@@ -229,7 +232,7 @@ class HostileUseTest {
     Path out = tmp.resolve("stale-run");
     Process gone = new ProcessBuilder("true").start();
     gone.waitFor();
-    writeLock(out, host(), gone.pid(), java.time.Instant.now());
+    writeLock(out, host(), gone.pid(), Instant.now());
     Run r = run(train(out));
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains(LOCK) && r.out().contains("pid " + gone.pid()) && r.out().contains("no longer running"), r.out());
@@ -246,7 +249,7 @@ class HostileUseTest {
     assertEquals(0, again.code(), again.err());
     assertTrue(again.out().contains("done: the checkpoint is at step 2 of 2 already, nothing to train; model "), again.out());
     assertFalse(again.out().contains("NaN"), again.out());
-    assertTrue(java.util.Arrays.equals(model, Files.readAllBytes(out.resolve("model.safetensors"))), "the model changed");
+    assertTrue(Arrays.equals(model, Files.readAllBytes(out.resolve("model.safetensors"))), "the model changed");
   }
 
   @Test

@@ -11,9 +11,13 @@ import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.SafeTensorsFile;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -106,10 +110,10 @@ class NormalizationFromTest {
     assertEquals(0, withConfig.code(), withConfig.err());
     assertTrue(!withConfig.err().contains("records no normalisation"), "the export's JSON carries them: " + withConfig.err());
     // a state dict as PyTorch's save_file writes it: the tensors, no spark-rnn metadata
-    io.sparkrnn.kernel.io.SafeTensorsFile f = io.sparkrnn.kernel.io.SafeTensors.read(
-        java.nio.file.Files.readAllBytes(exported.resolve("model.safetensors")), "exported");
+    SafeTensorsFile f = SafeTensors.read(
+        Files.readAllBytes(exported.resolve("model.safetensors")), "exported");
     Path plain = tmp.resolve("plain-torch.safetensors");
-    java.nio.file.Files.write(plain, io.sparkrnn.kernel.io.SafeTensors.toBytes(java.util.Map.of(), f.tensors().values()));
+    Files.write(plain, SafeTensors.toBytes(Map.of(), f.tensors().values()));
     Run inferred = run("import", "--torch", plain.toString(), "--infer", "--mode", "seq2seq", "--loss", "mse", "--out",
         tmp.resolve("inferred.safetensors").toString());
     assertEquals(0, inferred.code(), inferred.err());

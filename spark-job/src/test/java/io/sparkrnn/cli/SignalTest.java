@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.kernel.io.Json;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -15,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -51,7 +53,7 @@ class SignalTest {
         data.toString(), "--out", out.toString(), "--cell", "lstm", "--hidden-size", "32", "--batch", "50", "--steps", "1000000",
         "--checkpoint-every", "20", "--validate-every", "30", "--feedback", "50", "--log-every", "1", "--device", "jvm", "--master", "local[2]", "--partitions", "2"));
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<String> lines = Collections.synchronizedList(new ArrayList<>());
     CountDownLatch training = new CountDownLatch(1);
     Thread reader = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
@@ -91,7 +93,7 @@ class SignalTest {
     long lastPrinted = all.stream().filter(l -> l.startsWith("step ")).mapToLong(l -> Long.parseLong(l.substring(5, l.indexOf('/'))))
         .max().orElseThrow();
     List<String> rows = Files.readAllLines(out.resolve("metrics.jsonl"));
-    long lastRow = ((Number) io.sparkrnn.kernel.io.Json.parseObject(rows.get(rows.size() - 1)).get("step")).longValue();
+    long lastRow = ((Number) Json.parseObject(rows.get(rows.size() - 1)).get("step")).longValue();
     assertTrue(lastRow >= lastPrinted, "metrics.jsonl ends at step " + lastRow + ", the log at " + lastPrinted);
     assertEquals(lastRow, rows.size(), "one row a step");
   }

@@ -7,7 +7,9 @@ import io.sparkrnn.data.spark.ExampleTables;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.ml.RnnEstimator;
 import io.sparkrnn.ml.RnnModel;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.util.Locale;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -125,8 +127,8 @@ public final class SensorForecast {
       // the forecastSteps param was saved with the model: the reloaded one forecasts too
       identical = loaded.transform(history).orderBy("sensor", "ts").select("prediction").collectAsList()
           .equals(scored.orderBy("sensor", "ts").select("prediction").collectAsList());
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     Result r = new Result(rows, fitSeconds, transformSeconds, rmse.getDouble(0), rmse.getDouble(1), rmse.getDouble(2), identical);
     out.printf(Locale.ROOT, "%d sensors x %d hours: fit %.1f s, transform %d rows in %.1f s%n", sensors, hours, fitSeconds, rows,

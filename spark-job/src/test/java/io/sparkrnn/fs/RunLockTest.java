@@ -9,10 +9,12 @@ import io.sparkrnn.kernel.BadInputException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,7 +31,7 @@ class RunLockTest {
   }
 
   private static String host() throws IOException {
-    return java.net.InetAddress.getLocalHost().getHostName();
+    return InetAddress.getLocalHost().getHostName();
   }
 
   /**
@@ -89,7 +91,7 @@ class RunLockTest {
     try {
       assertTrue(log.toString(StandardCharsets.UTF_8).contains("which is no longer running; taking the lock over"), log.toString(StandardCharsets.UTF_8));
       try (var s = Files.list(out)) {
-        assertEquals(java.util.List.of(RunLock.NAME), s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".crc")).toList(),
+        assertEquals(List.of(RunLock.NAME), s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".crc")).toList(),
             "the stale lock's copy (" + RunLock.NAME + ".stale-UUID) was left");
       }
       assertTrue(Files.readString(out.resolve(RunLock.NAME)).contains("pid=" + ProcessHandle.current().pid() + "\n"));

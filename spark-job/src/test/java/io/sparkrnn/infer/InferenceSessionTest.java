@@ -21,6 +21,7 @@ import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
 import io.sparkrnn.model.ModelMetadata;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -53,8 +54,8 @@ class InferenceSessionTest {
     try (InferenceSession s = m.openSession(B, "reference", "jvm")) {
       for (int pass = 0; pass < 2; pass++) {                        // the second pass after reset() repeats the first
         for (int t = 0; t < T; t++) {
-          float[] y = s.step(java.util.Arrays.copyOfRange(raw, t * B * F, (t + 1) * B * F));
-          assertArrayEquals(java.util.Arrays.copyOfRange(whole, t * B * 2, (t + 1) * B * 2), y, STEP_TOL,
+          float[] y = s.step(Arrays.copyOfRange(raw, t * B * F, (t + 1) * B * F));
+          assertArrayEquals(Arrays.copyOfRange(whole, t * B * 2, (t + 1) * B * 2), y, STEP_TOL,
               "pass " + pass + ", step " + t);
         }
         s.reset();

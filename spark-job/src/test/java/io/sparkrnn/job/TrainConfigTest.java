@@ -8,8 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -332,16 +334,16 @@ class TrainConfigTest {
   void aJobFileOverOneMebibyteOrADirectoryIsRefusedBeforeReading(@TempDir Path dir) throws Exception {
     Path big = dir.resolve("big.conf");
     byte[] bytes = new byte[(1 << 20) + 1]; // 2^20 + 1 bytes: one more than a job file may have
-    java.util.Arrays.fill(bytes, (byte) '#');
+    Arrays.fill(bytes, (byte) '#');
     Files.write(big, bytes);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.readJobFile(big));
     assertTrue(e.getMessage().contains("1048577 bytes, more than a job file"), e.getMessage());
     Path justUnder = dir.resolve("ok.conf");
     bytes = new byte[1 << 20];
-    java.util.Arrays.fill(bytes, (byte) '#'); // one long comment line of exactly 2^20 bytes is allowed
+    Arrays.fill(bytes, (byte) '#'); // one long comment line of exactly 2^20 bytes is allowed
     Files.write(justUnder, bytes);
     assertTrue(TrainConfig.readJobFile(justUnder).isEmpty());
-    java.io.IOException d = assertThrows(java.io.IOException.class, () -> TrainConfig.readJobFile(dir));
+    IOException d = assertThrows(IOException.class, () -> TrainConfig.readJobFile(dir));
     assertTrue(d.getMessage().contains("is a directory"), d.getMessage());
   }
 }

@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.data.LogCapture;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.spark.TableSpec;
 import java.io.File;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -151,7 +153,7 @@ class RnnEstimatorFitTest {
       assertArrayEquals(new String[] {"a"}, model.getInputCols());
       assertEquals(4, model.getSteps());
       // no workDir: the fit worked under the checkpoint directory (Spark's <dir>/<uuid>/) and removed its rnn-fit-<uuid>/
-      File sparkCheckpoints = new File(java.net.URI.create(spark.sparkContext().getCheckpointDir().get()));
+      File sparkCheckpoints = new File(URI.create(spark.sparkContext().getCheckpointDir().get()));
       String[] left = sparkCheckpoints.list();
       assertArrayEquals(new String[0], left, "left under the checkpoint directory");
 
@@ -159,7 +161,7 @@ class RnnEstimatorFitTest {
       // validation, so getting none is no reason to warn (the warning is for "a fit that asked for validation")
       Path work = tmp.resolve("work");
       List<String> warnings;
-      try (io.sparkrnn.data.LogCapture log = io.sparkrnn.data.LogCapture.warnings(RnnEstimator.class)) {
+      try (LogCapture log = LogCapture.warnings(RnnEstimator.class)) {
         e.setWorkDir(work.toUri().toString()).setValidationFraction(0).fit(table);
         warnings = log.messages();
       }

@@ -12,33 +12,54 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sparkrnn.cli.Main;
+import io.sparkrnn.data.LogCapture;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.source.NpyFiles;
 import io.sparkrnn.data.spark.ExampleTables;
+import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.generate.StatefulSession;
+import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.testing.ChildJvm;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Timestamp;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
 import org.apache.spark.ml.feature.SQLTransformer;
+import org.apache.spark.ml.feature.VectorAssembler;
+import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -171,7 +192,7 @@ class RnnEstimatorTest {
   void evaluateGivesRmseAndMaeInTheTablesUnitsAndTheLossInModelUnits() throws Exception {
     TrainedModel trained = model.trainedModel();
     Normalization n = trained.normalization();
-    java.util.concurrent.atomic.AtomicReference<Dataset<Row>> built = new java.util.concurrent.atomic.AtomicReference<>();
+    AtomicReference<Dataset<Row>> built = new AtomicReference<>();
     assertEquals(0, jobsDuring(() -> built.set(model.evaluate(table))), "evaluate builds a DataFrame; no job (no collect) until it is read");
     Dataset<Row> metrics = built.get();
     List<Row> got = metrics.collectAsList();
@@ -263,7 +284,7 @@ class RnnEstimatorTest {
     Path future = tmp.resolve("future.npy");
     assertEquals(0, Main.run("generate", "--model", Path.of(dir, RnnModel.MODEL_FILE).toString(), "--primer",
         primerFile.toString(), "--steps", "3", "--out", future.toString()));
-    NpyFiles.FloatArray generated = NpyFiles.readFloats(future.toString(), new org.apache.hadoop.conf.Configuration());
+    NpyFiles.FloatArray generated = NpyFiles.readFloats(future.toString(), new Configuration());
     assertArrayEquals(new int[] {3, 1, 2}, generated.shape(), "[N, B, O]");
     List<Row> scored = loaded.transform(table.where(col("sensor").equalTo(sensor))).orderBy("ts").collectAsList();
     double[] last = prediction(scored.get(HOURS - 1));
@@ -396,19 +417,19 @@ class RnnEstimatorTest {
   @Test
   void anInitialModelWithoutStatisticsFitWithNormalizeLogsAWarningSayingWhatToDo() throws Exception {
     // as import writes a PyTorch state dict whose config has no "normalization"
-    io.sparkrnn.kernel.model.ModelConfig config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM,
-        1, 2, 8, 2, io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    ModelConfig config = new ModelConfig(CellType.LSTM,
+        1, 2, 8, 2, Mode.SEQ2SEQ, LossType.MSE);
     Path file = tmp.resolve("init-raw.safetensors");
-    Files.write(file, io.sparkrnn.kernel.io.ModelFile.toBytes(io.sparkrnn.kernel.model.Params.initialize(config, 5), Map.of()));
+    Files.write(file, ModelFile.toBytes(Params.initialize(config, 5), Map.of()));
     List<String> warnings;
-    try (io.sparkrnn.data.LogCapture log = io.sparkrnn.data.LogCapture.warnings(RnnEstimator.class)) {
+    try (LogCapture log = LogCapture.warnings(RnnEstimator.class)) {
       estimator().setInitialModel(file.toString()).setMaxSteps(1).fit(table);
       warnings = log.messages();
     }
     assertEquals(1, warnings.size(), warnings.toString());
     assertTrue(warnings.get(0).contains("the initial model " + file + " records no normalisation statistics"), warnings.get(0));
     assertTrue(warnings.get(0).contains("setNormalize(false)"), warnings.get(0));
-    try (io.sparkrnn.data.LogCapture log = io.sparkrnn.data.LogCapture.warnings(RnnEstimator.class)) {
+    try (LogCapture log = LogCapture.warnings(RnnEstimator.class)) {
       estimator().setInitialModel(file.toString()).setNormalize(false).setMaxSteps(1).fit(table);
       warnings = log.messages();
     }
@@ -420,12 +441,12 @@ class RnnEstimatorTest {
     RnnEstimator e = estimator().setSplit("by-time").setGap(6).setMinSteps(12).setMissing("ffill").setOptimizer("sgd")
         .setLrSchedule("cosine").setLrMin(0.001).setClipNorm(2.5).setWeightDecay(0.01).setDevice("jvm").setValidateEvery(10)
         .setFeedback(4);
-    io.sparkrnn.data.spark.TableSpec spec = e.tableSpec();
-    assertEquals(io.sparkrnn.data.spark.TableSpec.SplitMode.BY_TIME, spec.effectiveSplit());
+    TableSpec spec = e.tableSpec();
+    assertEquals(TableSpec.SplitMode.BY_TIME, spec.effectiveSplit());
     assertEquals(6, spec.gap());
     assertEquals(12, spec.effectiveMinSteps());
-    assertEquals(io.sparkrnn.data.spark.TableSpec.Missing.FFILL, spec.missing());
-    java.util.Map<String, String> keys = e.trainKeys("d", "o");
+    assertEquals(TableSpec.Missing.FFILL, spec.missing());
+    Map<String, String> keys = e.trainKeys("d", "o");
     assertEquals("sgd", keys.get("optimizer"));
     assertEquals("cosine", keys.get("lr-schedule"));
     assertEquals("2.5", keys.get("clip-norm"));
@@ -433,7 +454,7 @@ class RnnEstimatorTest {
     assertEquals("10", keys.get("validate-every"));
     assertEquals("4", keys.get("feedback"));
     // defaults are train's, and a bad value is refused naming it, before any job
-    assertEquals(io.sparkrnn.job.TrainConfig.DEFAULTS.get("optimizer"), estimator().getOptimizer());
+    assertEquals(TrainConfig.DEFAULTS.get("optimizer"), estimator().getOptimizer());
     IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
         () -> estimator().setOptimizer("rmsprop").transformSchema(table.schema()));
     assertTrue(bad.getMessage().startsWith("setOptimizer: 'rmsprop' is not one of adam"), bad.getMessage());
@@ -443,17 +464,17 @@ class RnnEstimatorTest {
     assertTrue(estimator().explainParams().contains("clipNorm"), "explainParams lists the new params");
     // every key of train is a param, except those fit decides itself (the files, the run's lifecycle, the model's kind from
     // the table) and the warm start, which is the initialModel param
-    java.util.Set<String> byFit = java.util.Set.of("data", "out", "mode", "loss", "resume", "overwrite", "master", "init");
-    for (String key : io.sparkrnn.job.TrainConfig.DEFAULTS.keySet()) {
+    Set<String> byFit = Set.of("data", "out", "mode", "loss", "resume", "overwrite", "master", "init");
+    for (String key : TrainConfig.DEFAULTS.keySet()) {
       if (!byFit.contains(key)) {
         assertTrue(keys.containsKey(key), "train's key " + key + " is a param of RnnEstimator");
-        assertEquals(io.sparkrnn.job.TrainConfig.DEFAULTS.get(key) == null ? null : normal(io.sparkrnn.job.TrainConfig.DEFAULTS.get(key)),
+        assertEquals(TrainConfig.DEFAULTS.get(key) == null ? null : normal(TrainConfig.DEFAULTS.get(key)),
             normal(new RnnEstimator().trainKeys("d", "o").get(key)), "the default of " + key + " is train's");
       }
     }
-    java.util.Map<String, String> more = estimator().setMomentum(0.5).setBeta1(0.8).setBeta2(0.95).setEps(1e-6).setTbptt(8)
+    Map<String, String> more = estimator().setMomentum(0.5).setBeta1(0.8).setBeta2(0.95).setEps(1e-6).setTbptt(8)
         .setEngine("reference").setCheckpointEvery(7).setOnNan("skip").setLogEvery(3).setSync("job").trainKeys("d", "o");
-    java.util.Map<String, String> expected = java.util.Map.of("momentum", "0.5", "beta1", "0.8", "beta2", "0.95", "eps", "1.0E-6",
+    Map<String, String> expected = Map.of("momentum", "0.5", "beta1", "0.8", "beta2", "0.95", "eps", "1.0E-6",
         "tbptt", "8", "engine", "reference", "checkpoint-every", "7", "on-nan", "skip", "log-every", "3", "sync", "job");
     expected.forEach((key, value) -> assertEquals(value, more.get(key), key));
   }
@@ -461,7 +482,7 @@ class RnnEstimatorTest {
   /** A key's value as train parses it: numbers compared as numbers ("0.9" and "0.90" alike). */
   static Object normal(String value) {
     try {
-      return new java.math.BigDecimal(value).stripTrailingZeros();
+      return new BigDecimal(value).stripTrailingZeros();
     } catch (NumberFormatException notANumber) {
       return value;
     }
@@ -469,13 +490,13 @@ class RnnEstimatorTest {
 
   @Test
   void aSavedModelLoadedInAFreshJvmGivesTheSamePredictionsBitForBit() throws Exception {
-    java.nio.file.Path dir = tmp.resolve("fresh-jvm");
+    Path dir = tmp.resolve("fresh-jvm");
     String saved = dir.resolve("model").toString();
     String input = dir.resolve("table.parquet").toString();
     String output = dir.resolve("predictions.parquet").toString();
     model.write().overwrite().save(saved);
     table.write().parquet(input);
-    io.sparkrnn.testing.ChildJvm.Result child = io.sparkrnn.testing.ChildJvm.run("1g", 5,
+    ChildJvm.Result child = ChildJvm.run("1g", 5,
         "io.sparkrnn.ml.FreshJvmTransform", saved, input, output);
     assertEquals(0, child.code(), child.output());
     Comparator<Row> byKeyAndTime = Comparator.comparing((Row r) -> r.getString(0)).thenComparing(r -> r.getTimestamp(1));
@@ -500,7 +521,7 @@ class RnnEstimatorTest {
     RnnModel again = estimator().fit(table);
     assertArrayEquals(model.modelBytes(), again.modelBytes());
     // and a different seed does not (the comparison can fail)
-    assertFalse(java.util.Arrays.equals(model.modelBytes(), estimator().setSeed(4).setMaxSteps(2).fit(table).modelBytes()));
+    assertFalse(Arrays.equals(model.modelBytes(), estimator().setSeed(4).setMaxSteps(2).fit(table).modelBytes()));
   }
 
   @Test
@@ -613,8 +634,8 @@ class RnnEstimatorTest {
   @Test
   void cancellingTheCallersJobGroupStopsAFit() throws Exception {
     AtomicInteger segments = new AtomicInteger();
-    List<String> groups = java.util.Collections.synchronizedList(new ArrayList<>());
-    java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+    List<String> groups = Collections.synchronizedList(new ArrayList<>());
+    AtomicReference<Throwable> failure = new AtomicReference<>();
     spark.sparkContext().setJobGroup("notebook-cell", "a cell", true);
     spark.sparkContext().setJobDescription("the cell's own description");
     try {
@@ -653,8 +674,8 @@ class RnnEstimatorTest {
   void interruptingTheFittingThreadStopsTheFitAndItsJob() throws Exception {
     AtomicInteger segments = new AtomicInteger();
     Thread fitting = Thread.currentThread();
-    java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
-    java.util.concurrent.atomic.AtomicBoolean stillInterrupted = new java.util.concurrent.atomic.AtomicBoolean();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    AtomicBoolean stillInterrupted = new AtomicBoolean();
     listening(new SparkListener() {
       @Override
       public void onJobStart(SparkListenerJobStart jobStart) {
@@ -704,7 +725,7 @@ class RnnEstimatorTest {
   @Test
   void aFitWhoseSplitGivesNoValidationWarns() {
     List<String> warnings;
-    try (io.sparkrnn.data.LogCapture log = io.sparkrnn.data.LogCapture.warnings(RnnEstimator.class)) {
+    try (LogCapture log = LogCapture.warnings(RnnEstimator.class)) {
       estimator().setValidationFraction(0.01).setMaxSteps(2).fit(table);
       estimator().setValidationFraction(0.5).setMaxSteps(2).fit(table);
       estimator().setSplit("by-time").setValidationFraction(0.05).setMaxSteps(2).fit(table);
@@ -821,7 +842,7 @@ class RnnEstimatorTest {
     b.sort(Comparator.comparing(r -> r.getTimestamp(1)));
     assertNull(b.get(100).get(b.get(100).fieldIndex("prediction")));
     assertArrayEquals(prediction(a.get(99)), prediction(b.get(99)), 0.0, "before the hole: the same");
-    assertFalse(java.util.Arrays.equals(prediction(a.get(101)), prediction(b.get(101))), "after the hole: row 100 was skipped");
+    assertFalse(Arrays.equals(prediction(a.get(101)), prediction(b.get(101))), "after the hole: row 100 was skipped");
   }
 
   @Test
@@ -898,9 +919,9 @@ class RnnEstimatorTest {
         SeriesScorer.Limits.DEFAULT}) {
       List<Row> out = seq2seq.transform(holed, l).collectAsList();
       assertEquals(SENSORS * (HOURS + FORECAST), out.size(), l + ": rows");
-      java.util.Map<String, List<Integer>> at = new java.util.TreeMap<>();
+      Map<String, List<Integer>> at = new TreeMap<>();
       for (int i = 0; i < out.size(); i++) {
-        at.computeIfAbsent(out.get(i).getAs("sensor"), k -> new java.util.ArrayList<>()).add(i);
+        at.computeIfAbsent(out.get(i).getAs("sensor"), k -> new ArrayList<>()).add(i);
       }
       assertEquals(SENSORS, at.size(), l + ": keys");
       at.forEach((key, positions) -> {
@@ -950,7 +971,7 @@ class RnnEstimatorTest {
   @Test
   void keysAreOneSeriesWhereSparkGroupsThemAsOne() throws Exception {
     RnnModel m = model.copy(new ParamMap()).setForecastSteps(FORECAST);
-    org.apache.spark.sql.Column number = org.apache.spark.sql.functions.expr("CAST(substring(sensor, 8) AS DOUBLE)");
+    Column number = org.apache.spark.sql.functions.expr("CAST(substring(sensor, 8) AS DOUBLE)");
     Dataset<Row> plain = table.withColumn("id", number);
     Dataset<Row> signed = table.withColumn("id", org.apache.spark.sql.functions.when(
         number.equalTo(0).and(org.apache.spark.sql.functions.hash(col("ts")).mod(2).equalTo(0)), -0.0).otherwise(number));
@@ -992,7 +1013,7 @@ class RnnEstimatorTest {
     Row a = plain.evaluate(table).collectAsList().get(0);
     Row b = renamed.evaluate(dotted).collectAsList().get(0);
     assertEquals(a.length(), b.length());
-    assertTrue(b.schema().fieldNames()[5].equals("rmse_lo.ad"), java.util.Arrays.toString(b.schema().fieldNames()));
+    assertTrue(b.schema().fieldNames()[5].equals("rmse_lo.ad"), Arrays.toString(b.schema().fieldNames()));
     for (int i = 0; i < a.length(); i++) {
       assertEquals(a.get(i) == null, b.get(i) == null, a.schema().fieldNames()[i]);
       if (a.get(i) instanceof Double x) {
@@ -1088,7 +1109,7 @@ class RnnEstimatorTest {
    */
   @Test
   void twoKeyColumnsMakeOneSeriesPerPairAndSeq2oneRowsCarryBoth() {
-    org.apache.spark.sql.Column k = org.apache.spark.sql.functions.expr("CAST(substring(sensor, 8) AS INT)");
+    Column k = org.apache.spark.sql.functions.expr("CAST(substring(sensor, 8) AS INT)");
     Dataset<Row> seq = table.withColumn("site", k.mod(2)).withColumn("unit", org.apache.spark.sql.functions.floor(k.divide(2)));
     RnnModel bySensor = model.copy(new ParamMap());   // no forecast rows: their sensor column (not a key here) is null
     assertSamePredictions(bySensor.transform(seq), bySensor.copy(new ParamMap()).setKeyCols("site", "unit").transform(seq));
@@ -1286,7 +1307,7 @@ class RnnEstimatorTest {
   @Test
   void arrayAndVectorInputColumnsAreTheirValuesInOrderForFitTransformAndForecast() {
     Dataset<Row> arrays = table.withColumn("readings", org.apache.spark.sql.functions.array(col("temp"), col("load")));
-    Dataset<Row> vectors = new org.apache.spark.ml.feature.VectorAssembler().setInputCols(new String[] {"temp", "load"})
+    Dataset<Row> vectors = new VectorAssembler().setInputCols(new String[] {"temp", "load"})
         .setOutputCol("features").transform(table);
     // fit on a vector column: the same windows as on the two numbers, so byte-identical weights (fitting is deterministic)
     RnnModel fromVectors = estimator().setInputCols("features").setWorkDir(tmp.resolve("work-vectors").toUri().toString())
@@ -1309,7 +1330,7 @@ class RnnEstimatorTest {
         // a forecast row's input column holds the values fed back: the previous row's prediction, as the column's type
         List<Double> fed = r.getList(r.fieldIndex("readings"));
         assertArrayEquals(prediction(byArray.get(i - 1)), fed.stream().mapToDouble(Double::doubleValue).toArray(), 0.0);
-        org.apache.spark.ml.linalg.Vector v = byVector.get(i).getAs("features");
+        Vector v = byVector.get(i).getAs("features");
         assertArrayEquals(prediction(byVector.get(i - 1)), v.toArray(), 0.0);
       }
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.DeviceUnavailableException;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
@@ -17,6 +18,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.apache.spark.SparkException;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.junit.jupiter.api.Test;
@@ -131,8 +133,8 @@ class RnnParamsTest {
     assertEquals("--min-steps-ish setSteps; setMinSteps, setKeyCols and data: kept",
         RnnEstimator.inSetterWords("--min-steps-ish --steps; --min-steps, --key and data: kept", RnnEstimator.TABLE_OPTIONS));
     // a device the executors lack comes back inside a SparkException: bad input, in setter words
-    BadInputException e = RnnEstimator.inSetterWords(new org.apache.spark.SparkException("Job aborted due to stage failure",
-        new io.sparkrnn.kernel.aparapi.DeviceUnavailableException("--device gpu: no OpenCL GPU found")), RnnEstimator.TRAIN_KEYS);
+    BadInputException e = RnnEstimator.inSetterWords(new SparkException("Job aborted due to stage failure",
+        new DeviceUnavailableException("--device gpu: no OpenCL GPU found")), RnnEstimator.TRAIN_KEYS);
     assertEquals("RnnEstimator: setDevice gpu: no OpenCL GPU found", e.getMessage());
     // anything else is a bug, rethrown as it is
     assertEquals(null, RnnEstimator.inSetterWords(new IllegalStateException("--steps broke"), RnnEstimator.TRAIN_KEYS));

@@ -19,6 +19,8 @@ import java.io.IOException;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -117,8 +119,8 @@ class CheckpointsTest {
    */
   public static class ReversedListingFileSystem extends RawLocalFileSystem {
     @Override
-    public java.net.URI getUri() {
-      return java.net.URI.create("reversed:///");
+    public URI getUri() {
+      return URI.create("reversed:///");
     }
 
     @Override
@@ -135,7 +137,7 @@ class CheckpointsTest {
 
     /** The same for FileContext (which the output folder renames with). */
     public static final class Fs extends DelegateToFileSystem {
-      public Fs(java.net.URI uri, Configuration conf) throws IOException, java.net.URISyntaxException {
+      public Fs(URI uri, Configuration conf) throws IOException, URISyntaxException {
         super(uri, new ReversedListingFileSystem(), conf, "reversed", false);
       }
     }

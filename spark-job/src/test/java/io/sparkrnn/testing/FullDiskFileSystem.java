@@ -3,10 +3,12 @@ package io.sparkrnn.testing;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.DelegateToFileSystem;
 import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FsErrors;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.apache.hadoop.fs.permission.FsPermission;
@@ -54,7 +56,7 @@ public class FullDiskFileSystem extends RawLocalFileSystem {
       @Override
       public void write(byte[] b, int off, int len) throws IOException {
         if (BUDGET.addAndGet(-len) < 0) {
-          throw org.apache.hadoop.fs.FsErrors.of(new IOException("No space left on device"));
+          throw FsErrors.of(new IOException("No space left on device"));
         }
         real.write(b, off, len);
       }
@@ -73,7 +75,7 @@ public class FullDiskFileSystem extends RawLocalFileSystem {
 
   /** The same for FileContext (which the output folder renames with). */
   public static final class Fs extends DelegateToFileSystem {
-    public Fs(URI uri, Configuration conf) throws IOException, java.net.URISyntaxException {
+    public Fs(URI uri, Configuration conf) throws IOException, URISyntaxException {
       super(uri, new FullDiskFileSystem(), conf, "full", false);
     }
   }

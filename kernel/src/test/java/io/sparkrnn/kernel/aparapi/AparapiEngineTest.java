@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sparkrnn.kernel.engine.BpttResult;
 import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.DeviceInfo;
 import io.sparkrnn.kernel.engine.Fixtures;
 import io.sparkrnn.kernel.engine.ForwardResult;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
@@ -22,6 +23,7 @@ import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
 import io.sparkrnn.kernel.testing.EngineComparison;
 import io.sparkrnn.kernel.testing.Refusals;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -158,7 +160,7 @@ public class AparapiEngineTest {
     for (CellType cell : CellType.values()) {
       Case c = new Case(cell, 2, Mode.SEQ2SEQ, LossType.MSE, true, true);
       tests.add(DynamicTest.dynamicTest("jvm: " + c, () -> org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
-          java.time.Duration.ofSeconds(THREAD_POOL_TIMEOUT_S), () -> checkAgainstReference(engine(DeviceChoice.JVM), c),
+          Duration.ofSeconds(THREAD_POOL_TIMEOUT_S), () -> checkAgainstReference(engine(DeviceChoice.JVM), c),
           "Aparapi's Java thread pool did not finish (its local barrier can deadlock; see THREAD_POOL_TIMEOUT_S)")));
     }
     return tests.stream();
@@ -319,10 +321,10 @@ public class AparapiEngineTest {
 
   @Test
   void listNamesEveryOpenClDeviceAndTheJvm() {
-    List<io.sparkrnn.kernel.engine.DeviceInfo> list = Devices.list();
+    List<DeviceInfo> list = Devices.list();
     assertEquals("JVM", list.get(list.size() - 1).type(), list.toString());
     if (REQUIRE_OPENCL) {
-      assertTrue(list.stream().anyMatch(io.sparkrnn.kernel.engine.DeviceInfo::openCL),
+      assertTrue(list.stream().anyMatch(DeviceInfo::openCL),
           "SPARKRNN_REQUIRE_OPENCL=1 but no OpenCL device is listed: " + list);
     }
   }

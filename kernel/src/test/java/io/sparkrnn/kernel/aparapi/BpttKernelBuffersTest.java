@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 import com.aparapi.Kernel;
+import java.lang.reflect.Array;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
@@ -45,7 +46,7 @@ class BpttKernelBuffersTest {
         Field f = fields.get(i);
         assertSame(f.get(kernel), buffers[i], "buffers()[" + i + "] must be the field " + f.getName());
         // A fresh array of the field's type, larger than the placeholder, so it cannot be mistaken for it.
-        Object replacement = java.lang.reflect.Array.newInstance(f.getType().getComponentType(), 3 + i);
+        Object replacement = Array.newInstance(f.getType().getComponentType(), 3 + i);
         Object before = f.get(kernel);
         assertSame(before, kernel.setBuffer(i, replacement), "setBuffer(" + i + ") must return the old " + f.getName());
         assertSame(replacement, f.get(kernel), "setBuffer(" + i + ") must set the field " + f.getName());

@@ -18,8 +18,12 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -51,7 +55,7 @@ class BufferMoveTest {
     keep.clear();
     for (int i = 0; i < 256; i++) {
       float[] f = new float[8192];
-      java.util.Arrays.fill(f, -7.0e7f);
+      Arrays.fill(f, -7.0e7f);
       keep.add(f);
     }
   }
@@ -68,19 +72,19 @@ class BufferMoveTest {
    */
   @Test
   void withoutUnsafeAnyCollectionCountsAsAMove() throws Exception {
-    java.nio.file.Path out = java.nio.file.Files.createTempFile("array-moves-child", ".txt");
+    Path out = Files.createTempFile("array-moves-child", ".txt");
     try {
-      Process p = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+      Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "--limit-modules", "java.base,java.logging,java.management", "-cp", System.getProperty("java.class.path"),
           NoUnsafeChild.class.getName()).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-      if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
         p.destroyForcibly();
         fail("the child JVM did not finish in 60 s");
       }
-      String text = java.nio.file.Files.readString(out);
+      String text = Files.readString(out);
       assertTrue(p.exitValue() == 0 && text.contains("precise=false before=false after=true"), text);
     } finally {
-      java.nio.file.Files.deleteIfExists(out);
+      Files.deleteIfExists(out);
     }
   }
 

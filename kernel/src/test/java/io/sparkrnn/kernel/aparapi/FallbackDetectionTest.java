@@ -18,6 +18,7 @@ import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -232,7 +233,7 @@ class FallbackDetectionTest {
     guard.beginCall();
     guard.execute(kernel, "plain", Range.create(8, 4));
     assertEquals(8f, kernel.values[7], 0f, guard.report());
-    java.util.Arrays.fill(kernel.values, -1f);
+    Arrays.fill(kernel.values, -1f);
     assertThrows(DeviceFallbackException.class, () -> guard.execute(kernel, "refused", Range.create(1 << 20, 1 << 20)));
     assertEquals(-1f, kernel.values[7], 0f, "the kernel ran somewhere: " + guard.report());
     // the next call pins the device again: it runs there

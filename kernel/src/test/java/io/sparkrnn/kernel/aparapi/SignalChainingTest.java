@@ -7,11 +7,16 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -100,7 +105,7 @@ class SignalChainingTest {
   @Test
   void aJvmWithoutLibjsigLeavesOpenClAloneAndSaysWhy(@TempDir Path vendors) throws IOException, InterruptedException {
     AparapiEngineTest.requireOpenClCpu("");
-    String refused = runChild(java.util.Map.of());
+    String refused = runChild(Map.of());
     assertTrue(refused.contains("available=[JVM]"), refused);
     assertTrue(refused.contains("cpu-opencl: DeviceUnavailableException: --device cpu-opencl: OpenCL was not initialised")
         && refused.contains("LD_PRELOAD=" + SignalChaining.library()), refused);
@@ -112,11 +117,11 @@ class SignalChainingTest {
     // with PoCL alone registered the JVM engine is what auto takes anyway: INFO; with a GPU's driver: a WARNING
     boolean poclOnly = !SignalChaining.gpuDriverRegistered();
     assertTrue(refused.contains("logged " + (poclOnly ? "INFO" : "WARNING") + ": OpenCL was not initialised"), refused);
-    java.nio.file.Files.writeString(vendors.resolve("nvidia.icd"), "libnvidia-opencl.so.1\n");
-    String withGpuDriver = runChild(java.util.Map.of("OCL_ICD_VENDORS", vendors.toString()));
+    Files.writeString(vendors.resolve("nvidia.icd"), "libnvidia-opencl.so.1\n");
+    String withGpuDriver = runChild(Map.of("OCL_ICD_VENDORS", vendors.toString()));
     assertTrue(withGpuDriver.contains("logged WARNING: OpenCL was not initialised"), withGpuDriver);
 
-    String allowed = runChild(java.util.Map.of(), "-D" + SignalChaining.ALLOW_PROPERTY + "=allow");
+    String allowed = runChild(Map.of(), "-D" + SignalChaining.ALLOW_PROPERTY + "=allow");
     assertTrue(allowed.contains("CPU_OPENCL") && allowed.contains("cpu-opencl: resolved"), allowed);
     assertTrue(allowed.contains("OpenCL starts without chained signal handlers"), allowed);
     // and what each engine describes (report.md's device lines) says so too, not only the log
@@ -130,18 +135,18 @@ class SignalChainingTest {
    */
   @Test
   void anotherValueThanAllowDoesNotStartOpenClAndAPoclOnlyDriverListIsNoGpu() throws IOException, InterruptedException {
-    String refused = runChild(java.util.Map.of("OCL_ICD_FILENAMES", "libpocl.so.2"), "-D" + SignalChaining.ALLOW_PROPERTY + "=yes");
+    String refused = runChild(Map.of("OCL_ICD_FILENAMES", "libpocl.so.2"), "-D" + SignalChaining.ALLOW_PROPERTY + "=yes");
     assertTrue(refused.contains("available=[JVM]"), refused);
     assertTrue(refused.contains("logged INFO: OpenCL was not initialised"), refused);
   }
 
   /** The child's output (stdout and stderr): what {@link Child} printed and the warnings it logged. */
-  private static String runChild(java.util.Map<String, String> env, String... jvmOptions) throws IOException, InterruptedException {
+  private static String runChild(Map<String, String> env, String... jvmOptions) throws IOException, InterruptedException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(List.of(jvmOptions));
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), Child.class.getName()));
-    Path out = java.nio.file.Files.createTempFile("signal-chaining-child", ".txt");
+    Path out = Files.createTempFile("signal-chaining-child", ".txt");
     try {
       ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
       pb.environment().remove("LD_PRELOAD");
@@ -149,13 +154,13 @@ class SignalChainingTest {
       Process p = pb.start();
       if (!p.waitFor(60, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        fail("the child JVM did not finish in 60 s: " + java.nio.file.Files.readString(out));
+        fail("the child JVM did not finish in 60 s: " + Files.readString(out));
       }
-      String text = java.nio.file.Files.readString(out, StandardCharsets.UTF_8);
+      String text = Files.readString(out, StandardCharsets.UTF_8);
       assertEquals(0, p.exitValue(), text);
       return text;
     } finally {
-      java.nio.file.Files.deleteIfExists(out);
+      Files.deleteIfExists(out);
     }
   }
 
@@ -165,10 +170,10 @@ class SignalChainingTest {
 
     public static void main(String[] args) throws IOException {
       // what Devices logs, with the level's own name (the console's format and language vary)
-      java.util.logging.Logger devicesLog = java.util.logging.Logger.getLogger(Devices.class.getName());
-      devicesLog.addHandler(new java.util.logging.Handler() {
+      Logger devicesLog = Logger.getLogger(Devices.class.getName());
+      devicesLog.addHandler(new Handler() {
         @Override
-        public void publish(java.util.logging.LogRecord r) {
+        public void publish(LogRecord r) {
           System.out.println("logged " + r.getLevel().getName() + ": " + r.getMessage());
         }
 
@@ -192,7 +197,7 @@ class SignalChainingTest {
           System.out.println("thread-pool engine: DeviceUnavailableException: " + e.getMessage());
         }
         System.out.println("wrong divisions=" + wrongDivisions(200_000));
-        System.out.println("pocl mapped=" + java.nio.file.Files.readString(Path.of("/proc/self/maps")).contains("libpocl"));
+        System.out.println("pocl mapped=" + Files.readString(Path.of("/proc/self/maps")).contains("libpocl"));
       } else {
         try (AparapiEngine engine = new AparapiEngine(Devices.resolve(DeviceChoice.CPU_OPENCL))) {
           System.out.println("engine: " + engine.describe());

@@ -20,8 +20,15 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -129,11 +136,11 @@ class TiledKernelTest {
   /** At FINE (what spark-rnn --verbose turns on) each call logs what ran where: the launches by op and their time. */
   @Test
   void eachCallLogsItsExecutionReportAtFine() {
-    java.util.logging.Logger log = java.util.logging.Logger.getLogger(AparapiEngine.class.getName());
+    Logger log = Logger.getLogger(AparapiEngine.class.getName());
     List<String> lines = new ArrayList<>();
-    java.util.logging.Handler capture = new java.util.logging.Handler() {
+    Handler capture = new Handler() {
       @Override
-      public void publish(java.util.logging.LogRecord r) {
+      public void publish(LogRecord r) {
         lines.add(r.getMessage());
       }
 
@@ -151,7 +158,7 @@ class TiledKernelTest {
     try {
       engine.lossAndGradient(params, batch, null);
       assertTrue(lines.isEmpty(), "nothing at INFO: " + lines);
-      log.setLevel(java.util.logging.Level.FINE);
+      log.setLevel(Level.FINE);
       engine.lossAndGradient(params, batch, null);
       assertEquals(1, lines.size(), String.valueOf(lines));
       assertTrue(lines.get(0).startsWith("lossAndGradient: ") && lines.get(0).contains("ms by op"), lines.get(0));
@@ -390,23 +397,23 @@ class TiledKernelTest {
   @Test
   void aDeviceWithSmallWorkGroupsComputesTheSameGradients() throws Exception {
     AparapiEngineTest.requireOpenClCpu("");
-    java.util.List<String> command = new ArrayList<>(java.util.List.of(
-        java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+    List<String> command = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
         System.getProperty("java.class.path"), SmallWorkGroups.class.getName()));
-    java.nio.file.Path out = java.nio.file.Files.createTempFile("small-work-groups", ".txt");
+    Path out = Files.createTempFile("small-work-groups", ".txt");
     try {
       ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
       pb.environment().put("POCL_MAX_WORK_GROUP_SIZE", "8");
       Process p = pb.start();
-      if (!p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
+      if (!p.waitFor(120, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        fail("the child JVM did not finish in 120 s: " + java.nio.file.Files.readString(out));
+        fail("the child JVM did not finish in 120 s: " + Files.readString(out));
       }
-      String text = java.nio.file.Files.readString(out);
+      String text = Files.readString(out);
       assertEquals(0, p.exitValue(), text);
       assertTrue(text.contains("maxWG=8") && text.contains("(8 items)") && text.contains("matched: 4 cases"), text);
     } finally {
-      java.nio.file.Files.deleteIfExists(out);
+      Files.deleteIfExists(out);
     }
   }
 

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -52,14 +54,14 @@ class AbBenchTest {
   }
 
   @Test
-  void aBuildFromBeforeAbBenchIsDrivenByThisClassPathsCalls(@TempDir Path old) throws java.io.IOException {
+  void aBuildFromBeforeAbBenchIsDrivenByThisClassPathsCalls(@TempDir Path old) throws IOException {
     // a build without AbBench: only the engine's classes (here this build's, copied without the bench package)
-    try (var files = java.nio.file.Files.walk(CLASSES)) {
+    try (var files = Files.walk(CLASSES)) {
       for (Path f : (Iterable<Path>) files::iterator) {
         Path rel = CLASSES.relativize(f);
-        if (java.nio.file.Files.isRegularFile(f) && !rel.toString().contains("bench")) {
-          java.nio.file.Files.createDirectories(old.resolve(rel).getParent());
-          java.nio.file.Files.copy(f, old.resolve(rel));
+        if (Files.isRegularFile(f) && !rel.toString().contains("bench")) {
+          Files.createDirectories(old.resolve(rel).getParent());
+          Files.copy(f, old.resolve(rel));
         }
       }
     }

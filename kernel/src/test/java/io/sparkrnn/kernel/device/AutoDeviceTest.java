@@ -5,10 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -100,7 +109,7 @@ class AutoDeviceTest {
 
   @Test
   void callersOfOneShapeAtOnceWaitForOneMeasurement() throws Exception {
-    List<DeviceChoice> asked = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<DeviceChoice> asked = Collections.synchronizedList(new ArrayList<>());
     AutoDevice.Timer slow = d -> {
       asked.add(d);
       try {
@@ -110,9 +119,9 @@ class AutoDeviceTest {
       }
       return d == DeviceChoice.GPU ? 10.0 : 20.0;
     };
-    var pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+    var pool = Executors.newFixedThreadPool(3);
     try {
-      List<java.util.concurrent.Future<AutoDevice.Choice>> calls = new ArrayList<>();
+      List<Future<AutoDevice.Choice>> calls = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
         calls.add(pool.submit(() -> AutoDevice.choose("lstm B=32 T=50 on h", BOTH, slow)));
       }
@@ -132,8 +141,8 @@ class AutoDeviceTest {
   /** A caller waiting for another's measurement stops when interrupted (a killed Spark task), its flag kept. */
   @Test
   void aWaitingCallerCanBeInterrupted() throws Exception {
-    java.util.concurrent.CountDownLatch measuring = new java.util.concurrent.CountDownLatch(1);
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    CountDownLatch measuring = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
     AutoDevice.Timer held = d -> {
       measuring.countDown();
       try {
@@ -179,7 +188,7 @@ class AutoDeviceTest {
 
   @Test
   void badInputOnOneEngineIsThatEnginesFailureAndOnEveryEngineIsRethrown() {
-    io.sparkrnn.kernel.BadInputException tiles = new io.sparkrnn.kernel.BadInputException("tile sizes: 48 KiB of local memory needed");
+    BadInputException tiles = new BadInputException("tile sizes: 48 KiB of local memory needed");
     AutoDevice.Choice c = AutoDevice.choose("k", BOTH, d -> {
       if (d == DeviceChoice.GPU) {
         throw tiles;
@@ -188,8 +197,8 @@ class AutoDeviceTest {
     });
     assertEquals("jvm", c.device());
     assertTrue(c.describe().contains("gpu failed (BadInputException: tile sizes: 48 KiB of local memory needed)"), c.describe());
-    io.sparkrnn.kernel.BadInputException shape = new io.sparkrnn.kernel.BadInputException("x: expected 2 features, found 3");
-    assertEquals(shape, assertThrows(io.sparkrnn.kernel.BadInputException.class, () -> AutoDevice.choose("k2", BOTH, d -> {
+    BadInputException shape = new BadInputException("x: expected 2 features, found 3");
+    assertEquals(shape, assertThrows(BadInputException.class, () -> AutoDevice.choose("k2", BOTH, d -> {
       throw shape;
     })));
   }
@@ -223,7 +232,7 @@ class AutoDeviceTest {
       assertEquals(0.5, AutoDevice.budgetSeconds());
       for (String bad : List.of("two", "0", "-1", "NaN", "Infinity", "")) {
         System.setProperty(AutoDevice.BUDGET_PROPERTY, bad);
-        io.sparkrnn.kernel.BadInputException e = assertThrows(io.sparkrnn.kernel.BadInputException.class, AutoDevice::budgetSeconds, bad);
+        BadInputException e = assertThrows(BadInputException.class, AutoDevice::budgetSeconds, bad);
         assertEquals("-Dsparkrnn.auto.budgetSeconds: expected a positive number of seconds, found '" + bad + "'", e.getMessage());
       }
     } finally {
@@ -238,8 +247,8 @@ class AutoDeviceTest {
   /** The real timer on a tiny shape: it runs the engine and returns B / a positive time. */
   @Test
   void theRealTimerReturnsAPositiveRate() {
-    var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.GRU, 1, 2, 8, 1,
-        io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    var config = new ModelConfig(CellType.GRU, 1, 2, 8, 1,
+        Mode.SEQ2SEQ, LossType.MSE);
     double rate = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05, 1, false, null);
     assertTrue(rate > 0 && Double.isFinite(rate), "seq/s: " + rate);
     double grouped = AutoDevice.time(DeviceChoice.JVM, config, 4, 5, 1, 0.05, 1, false, new int[] {0, 1, 4});
@@ -249,8 +258,8 @@ class AutoDeviceTest {
   /** Groups that do not cut the timed batch from 0 to B are a bug of the caller, named. */
   @Test
   void groupsMustSpanTheBatch() {
-    var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.GRU, 1, 2, 8, 1,
-        io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    var config = new ModelConfig(CellType.GRU, 1, 2, 8, 1,
+        Mode.SEQ2SEQ, LossType.MSE);
     for (int[] bad : List.of(new int[] {0}, new int[] {1, 4}, new int[] {0, 3})) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> AutoDevice.choose(config, 4, 5, 1, false, 1, 1, 0.05, bad));
@@ -309,8 +318,8 @@ class AutoDeviceTest {
    */
   @Test
   void forwardPassesVirtualPartitionsAndTasksKeyTheCacheApart() {
-    var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.GRU, 1, 2, 8, 1,
-        io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    var config = new ModelConfig(CellType.GRU, 1, 2, 8, 1,
+        Mode.SEQ2SEQ, LossType.MSE);
     String training = AutoDevice.choose(config, 4, 5, 1, false, 1, 1, 0.02, null).shape();
     String forward = AutoDevice.choose(config, 4, 5, 1, true, 1, 1, 0.02, null).shape();
     String oneGroup = AutoDevice.choose(config, 4, 5, 1, false, 1, 1, 0.02, new int[] {0, 4}).shape();
@@ -327,8 +336,8 @@ class AutoDeviceTest {
 
   @Test
   void theCacheKeyNamesShapeAndHost() {
-    var config = new io.sparkrnn.kernel.model.ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM, 2, 3, 64, 1,
-        io.sparkrnn.kernel.model.Mode.SEQ2SEQ, io.sparkrnn.kernel.model.LossType.MSE);
+    var config = new ModelConfig(CellType.LSTM, 2, 3, 64, 1,
+        Mode.SEQ2SEQ, LossType.MSE);
     assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50 on node-1", AutoDevice.key(config, 32, 50, 0, "node-1"));
     assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50, 4 JVM engine threads on node-1", AutoDevice.key(config, 32, 50, 4, "node-1"));
     assertEquals("lstm L=2 F=3 H=64 O=1 seq2seq B=32 T=50, 1 JVM engine thread on node-1", AutoDevice.key(config, 32, 50, 1, "node-1"));

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.aparapi.device.JavaDevice;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
 import io.sparkrnn.kernel.aparapi.AparapiEngineTest;
 import io.sparkrnn.kernel.aparapi.Devices;
@@ -103,8 +104,8 @@ class EnginesTest {
       Engines.requireDeviceApplies("reference", device);
     }
     for (String device : new String[] {"gpu", "cpu-opencl"}) {
-      io.sparkrnn.kernel.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
-          io.sparkrnn.kernel.BadInputException.class, () -> Engines.requireDeviceApplies("reference", device));
+      BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+          BadInputException.class, () -> Engines.requireDeviceApplies("reference", device));
       assertTrue(e.getMessage().startsWith("--device " + device + " applies to --engine kernel"), e.getMessage());
     }
     Engines.requireDeviceApplies("kernel", "gpu");

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.jvm.MathKernels;
@@ -12,8 +13,10 @@ import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.ParamLayout;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.model.State;
+import java.util.Arrays;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -40,8 +43,8 @@ class GroupedGradientsTest {
   /** The OpenCL rows run where PoCL (or another OpenCL CPU) is; with SPARKRNN_REQUIRE_OPENCL=1 they fail without one. */
   static void requireDevice(String kind) {
     if (kind.equals("cpu-opencl") && !REQUIRE_OPENCL) {
-      org.junit.jupiter.api.Assumptions.assumeTrue(io.sparkrnn.kernel.aparapi.Devices.available().contains(DeviceChoice.CPU_OPENCL),
-          "no OpenCL CPU device: " + io.sparkrnn.kernel.aparapi.Devices.list());
+      org.junit.jupiter.api.Assumptions.assumeTrue(Devices.available().contains(DeviceChoice.CPU_OPENCL),
+          "no OpenCL CPU device: " + Devices.list());
     }
   }
 
@@ -50,7 +53,7 @@ class GroupedGradientsTest {
   void aGroupsSumIsTheSameWhateverElseIsInTheCallAndHowManyThreadsRunIt(String kind) {
     requireDevice(kind);
     for (ModelConfig config : new ModelConfig[] {LSTM, GRU_ONE}) {
-      Params params = new Params(config, toFloats(Fixtures.randomParams(new io.sparkrnn.kernel.model.ParamLayout(config).size(), 3)));
+      Params params = new Params(config, toFloats(Fixtures.randomParams(new ParamLayout(config).size(), 3)));
       Batch batch = Fixtures.randomBatch(config, 7, 11, true, 4);
       State initial = config.mode() == Mode.SEQ2SEQ ? Fixtures.randomState(config, 11, 5) : null;
       // sequences [3, 7) are one group in both cuts; the rest is cut differently
@@ -92,7 +95,7 @@ class GroupedGradientsTest {
   @org.junit.jupiter.api.Test
   void aResultIsTheCallersAndTheNextCallStartsFromZero() {
     ModelConfig config = LSTM;
-    int size = new io.sparkrnn.kernel.model.ParamLayout(config).size();
+    int size = new ParamLayout(config).size();
     Params params = new Params(config, toFloats(Fixtures.randomParams(size, 3)));
     Params other = new Params(config, toFloats(Fixtures.randomParams(size, 9)));
     Batch batch = Fixtures.randomBatch(config, 7, 11, true, 4);
@@ -130,7 +133,7 @@ class GroupedGradientsTest {
   @org.junit.jupiter.api.Test
   void float64SumsMadeBeforeReleaseStayTheCallers() {
     float[][] leaves = {{1.5f, -2f, 3f}, {0.25f, 8f, -1f}};
-    GroupedResult r = GroupedResult.ofFloat32(new double[] {1, 2}, new long[] {3, 4}, leaves, 3, null, arrays -> java.util.Arrays.fill(arrays[1], 99f));
+    GroupedResult r = GroupedResult.ofFloat32(new double[] {1, 2}, new long[] {3, 4}, leaves, 3, null, arrays -> Arrays.fill(arrays[1], 99f));
     GradientSum[] made = r.groups();
     r.release(); // the engine's stand-in overwrites a leaf, as a later call would
     double[] range = new double[2];

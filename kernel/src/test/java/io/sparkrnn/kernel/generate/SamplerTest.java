@@ -3,6 +3,7 @@ package io.sparkrnn.kernel.generate;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class SamplerTest {
@@ -80,7 +81,7 @@ class SamplerTest {
     double temperature = 0.7;
     long seed = 42;
     ClassSampler s = Sampler.softmax(temperature, seed);
-    java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+    SplittableRandom random = new SplittableRandom(seed);
     double max = 2.0;
     int[] counts = new int[logits.length];
     for (int draw = 0; draw < 500; draw++) {

@@ -21,6 +21,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -100,7 +102,7 @@ class GoldenFileTest {
   @SuppressWarnings("unchecked")
   static void check(String name, BpttEngine engine, double outputTol, double lossTol, double gradientTol) throws IOException {
     Map<String, Object> g = load(name);
-    Map<String, String> meta = new java.util.HashMap<>();
+    Map<String, String> meta = new HashMap<>();
     ((Map<String, Object>) g.get("config")).forEach((k, v) -> meta.put(k, String.valueOf(v)));
     ModelConfig config = ModelConfig.fromMetadata(meta, name);
     Params params = Params.zeros(config);
@@ -126,7 +128,7 @@ class GoldenFileTest {
     float[] mean = sum.meanGradient();
     Map<String, Object> grads = (Map<String, Object>) g.get("gradient");
     for (ParamSpec s : params.layout().specs()) {
-      float[] got = java.util.Arrays.copyOfRange(mean, s.offset(), s.offset() + s.size());
+      float[] got = Arrays.copyOfRange(mean, s.offset(), s.offset() + s.size());
       NumericAssert.assertNormwiseClose(doubles(grads.get(s.name())), got, gradientTol, where + ": gradient of " + s.name());
     }
   }

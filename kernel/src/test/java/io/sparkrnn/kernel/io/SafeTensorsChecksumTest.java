@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sparkrnn.kernel.BadInputException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
@@ -68,12 +69,12 @@ class SafeTensorsChecksumTest {
   void filesWithoutTheKeyAreReadAsBefore() {
     // a shard (no metadata: its manifest holds the file's CRC32C) records none
     byte[] shard = SafeTensors.toBytes(Map.of(), TENSORS);
-    assertFalse(new String(shard, 0, dataStart(shard), java.nio.charset.StandardCharsets.UTF_8).contains("data_crc32c"));
+    assertFalse(new String(shard, 0, dataStart(shard), StandardCharsets.UTF_8).contains("data_crc32c"));
     // a file with metadata but no checksum (PyTorch's, one written before the key) is read unchecked
     byte[] withCrc = SafeTensors.toBytes(Map.of("format", "pt"), TENSORS);
-    String header = new String(withCrc, 8, dataStart(withCrc) - 8, java.nio.charset.StandardCharsets.UTF_8)
+    String header = new String(withCrc, 8, dataStart(withCrc) - 8, StandardCharsets.UTF_8)
         .replaceFirst(",?\"data_crc32c\":\"[0-9a-f]{8}\"", "");
-    byte[] h = header.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] h = header.getBytes(StandardCharsets.UTF_8);
     ByteBuffer older = ByteBuffer.allocate(8 + h.length + withCrc.length - dataStart(withCrc)).order(ByteOrder.LITTLE_ENDIAN);
     older.putLong(h.length).put(h).put(withCrc, dataStart(withCrc), withCrc.length - dataStart(withCrc));
     byte[] damaged = older.array();

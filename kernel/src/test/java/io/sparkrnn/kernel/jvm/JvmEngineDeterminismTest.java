@@ -13,6 +13,7 @@ import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
 
@@ -37,7 +38,7 @@ class JvmEngineDeterminismTest {
       double[] first = engine.lossAndGradient(params, batch, null).gradients().gradient().clone();
       for (int call = 1; call < CALLS; call++) {
         double[] g = engine.lossAndGradient(params, batch, null).gradients().gradient();
-        if (!java.util.Arrays.equals(first, g)) {
+        if (!Arrays.equals(first, g)) {
           assertArrayEquals(first, g, "call " + call + " gave other bits than call 0");
         }
       }

@@ -11,6 +11,7 @@ import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import java.lang.management.ManagementFactory;
+import java.lang.reflect.Field;
 import java.util.Arrays;
 import java.util.List;
 import jdk.incubator.vector.FloatVector;
@@ -231,13 +232,13 @@ class JvmEngineMemoryTest {
     ModelConfig config = new ModelConfig(CellType.parse(cell), 2, 3, 24, 2, Mode.SEQ2SEQ, LossType.MSE);
     try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
       engine.lossAndGradient(Params.initialize(config, 3), Batch.random(config, 9, 6, 4), null);
-      java.lang.reflect.Field slicesField = JvmEngine.class.getDeclaredField("slices");
+      Field slicesField = JvmEngine.class.getDeclaredField("slices");
       slicesField.setAccessible(true);
       List<?> slices = (List<?>) slicesField.get(engine);
       assertEquals(2, slices.size());
       for (Object slice : slices) {
         long found = 0;
-        for (java.lang.reflect.Field f : JvmEngine.Slice.class.getDeclaredFields()) {
+        for (Field f : JvmEngine.Slice.class.getDeclaredFields()) {
           f.setAccessible(true);
           Object v = f.get(slice);
           if (v instanceof float[] a) {

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -186,8 +188,8 @@ class VectorKernelsTest {
    * and 64 on 512-bit ones), 40 (a tail of 8 on 512-bit vectors), 2V + 3 (lanes and a tail whatever
    * the vector width) and 5 (below V: tail only).
    */
-  static java.util.stream.IntStream hiddenSizes() {
-    return java.util.stream.IntStream.of(16, 40, 64, 2 * V + 3, 5);
+  static IntStream hiddenSizes() {
+    return IntStream.of(16, 40, 64, 2 * V + 3, 5);
   }
 
   @ParameterizedTest(name = "H = {0}")
@@ -427,7 +429,7 @@ class VectorKernelsTest {
     bias[biasOff + N / 2] += 1000f;
     vector.gemmPackedBiasOuter(M, N, K, a, ao, lda, b, bo, N, packed, bias, biasOff, x, xo, w, wo, other, co, ldc,
         new float[vector.packedWorkSize(M)]);
-    assertFalse(java.util.Arrays.equals(want, other), "a changed bias changed nothing");
+    assertFalse(Arrays.equals(want, other), "a changed bias changed nothing");
   }
 
   @ParameterizedTest(name = "M = {0}, N1 = {1}, N2 = {2}")
@@ -556,7 +558,7 @@ class VectorKernelsTest {
   @Test
   void dot16IsSixteenPartialSumsThenTheTail() {
     float[] w = new float[18];
-    java.util.Arrays.fill(w, 1f);
+    Arrays.fill(w, 1f);
     // p0 = 1e8, p1 = 4, p2 = −1e8, p3 = 4, the rest 0: (1e8 + 4) + (−1e8 + 4) = 1e8 + −1e8 = 0 in float
     // (1e8 ± 4 is a tie between floats 8 apart, rounded to the even 1e8), where a sum in k order gives
     // ((1e8 + 4) − 1e8) + 4 = 4
@@ -587,7 +589,7 @@ class VectorKernelsTest {
       ints[k] = k + 1;
     }
     float[] ones = new float[20];
-    java.util.Arrays.fill(ones, 1f);
+    Arrays.fill(ones, 1f);
     assertEquals(210f, VectorKernels.dot16(20, ints, 0, ones, 0)); // small integers: exact in any order
   }
 
@@ -609,10 +611,10 @@ class VectorKernelsTest {
     for (int i = 0; i < 20_000; i++) {
       float[][] lstmGot = lstm(vector, a, c, rows, H);
       float[][] gruGot = gru(vector, ag, gh, h, rows, H);
-      if (i % 1000 == 999 || !java.util.Arrays.deepEquals(lstmGot, lstmWant) || !java.util.Arrays.deepEquals(gruGot, gruWant)) {
-        assertTrue(java.util.Arrays.deepEquals(lstmGot, lstmWant), "lstmCell changed bits at call " + i);
-        assertTrue(java.util.Arrays.deepEquals(gruGot, gruWant), "gruCell changed bits at call " + i);
-        assertTrue(java.util.Arrays.deepEquals(lstm(composed, a, c, rows, H), lstmWant), "the composition changed bits at call " + i);
+      if (i % 1000 == 999 || !Arrays.deepEquals(lstmGot, lstmWant) || !Arrays.deepEquals(gruGot, gruWant)) {
+        assertTrue(Arrays.deepEquals(lstmGot, lstmWant), "lstmCell changed bits at call " + i);
+        assertTrue(Arrays.deepEquals(gruGot, gruWant), "gruCell changed bits at call " + i);
+        assertTrue(Arrays.deepEquals(lstm(composed, a, c, rows, H), lstmWant), "the composition changed bits at call " + i);
       }
     }
   }
@@ -636,7 +638,7 @@ class VectorKernelsTest {
     float[] dcCarry = inputs(rows * H + 5, 21);
     float[] dg = new float[rows * 4 * H + 6];
     m.lstmCellBack(a, 1, c, 2, tc, 3, dhAbove, 4, dhCarry, dcCarry, 5, dg, 6, rows, H);
-    return new float[][] {dg, java.util.Arrays.copyOfRange(dhCarry, 5, 5 + rows * H), dcCarry};
+    return new float[][] {dg, Arrays.copyOfRange(dhCarry, 5, 5 + rows * H), dcCarry};
   }
 
   private static float[][] gru(MathKernels m, float[] a0, float[] gh, float[] h0, int rows, int H) {

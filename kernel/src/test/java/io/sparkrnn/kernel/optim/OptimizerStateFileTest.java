@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +24,7 @@ class OptimizerStateFileTest {
 
   /** A safetensors file with the given optimizer metadata and F32 buffers [len] named optimizer.NAME. */
   static byte[] file(Map<String, String> metadata, Map<String, float[]> buffers) {
-    List<Tensor> tensors = new java.util.ArrayList<>();
+    List<Tensor> tensors = new ArrayList<>();
     buffers.forEach((name, v) -> tensors.add(Tensor.ofFloats("optimizer." + name, new int[] {v.length}, v)));
     return SafeTensors.toBytes(metadata, tensors);
   }
@@ -56,8 +60,8 @@ class OptimizerStateFileTest {
     while (header.length() % 8 != 0) {
       header += " ";
     }
-    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(8 + header.length() + 16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-    buf.putLong(header.length()).put(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putDouble(0.5).putDouble(-1);
+    ByteBuffer buf = ByteBuffer.allocate(8 + header.length() + 16).order(ByteOrder.LITTLE_ENDIAN);
+    buf.putLong(header.length()).put(header.getBytes(StandardCharsets.US_ASCII)).putDouble(0.5).putDouble(-1);
     byte[] bytes = buf.array();
     refused(() -> OptimizerState.fromBytes(bytes, "ckpt.safetensors"), "ckpt.safetensors", "momentum_buffer", "F64", "F32");
   }

@@ -6,11 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.ShardCodec;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.Split;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.job.executor.GradientTask;
+import io.sparkrnn.job.executor.TestHooks;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
@@ -21,15 +25,23 @@ import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.LongStream;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.example.data.simple.SimpleGroupFactory;
+import org.apache.parquet.hadoop.ParquetWriter;
+import org.apache.parquet.hadoop.example.ExampleParquetWriter;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.MessageTypeParser;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -165,8 +177,8 @@ class ClusterFaultTest {
         assertEquals(-1, Arrays.mismatch(e.ints(), a.ints()), actualUri + ": " + e.name());
       }
     }
-    Map<String, String> em = new java.util.TreeMap<>(expected.metadata());
-    Map<String, String> am = new java.util.TreeMap<>(actual.metadata());
+    Map<String, String> em = new TreeMap<>(expected.metadata());
+    Map<String, String> am = new TreeMap<>(actual.metadata());
     Map<String, Object> etc = Json.parseObject(em.remove("train_config"));
     Map<String, Object> atc = Json.parseObject(am.remove("train_config"));
     for (String startedWith : List.of("out", "resume")) {
@@ -204,12 +216,12 @@ class ClusterFaultTest {
   void anExecutorLostInTheMiddleOfTheReductionGivesTheUndisturbedModel() throws IOException {
     byte[] expected = model(baseline());
     String out = hdfs.uri("/runs/reduction-kill");
-    java.nio.file.Path marker = java.nio.file.Files.createTempDirectory("reduction-kill").resolve("halted");
+    java.nio.file.Path marker = Files.createTempDirectory("reduction-kill").resolve("halted");
     // partition 1 sends the header of its part of step 5, then its executor's JVM halts before the gradient follows
-    ManagedProcess d = cluster.submit("reduction-kill", Map.of("spark.testing", "true", io.sparkrnn.job.executor.TestHooks.HALT_MID_REDUCTION,
+    ManagedProcess d = cluster.submit("reduction-kill", Map.of("spark.testing", "true", TestHooks.HALT_MID_REDUCTION,
         "4:" + marker), train(sine, out));
     assertEquals(0, d.awaitExit(RUN_TIMEOUT), d.tail(60));
-    assertTrue(java.nio.file.Files.exists(marker), "the executor halted mid-reduction\n" + d.tail(60));
+    assertTrue(Files.exists(marker), "the executor halted mid-reduction\n" + d.tail(60));
     faults.add("executor halted mid-reduction at step 5");
     assertTrue(indexOf(d.lines(), Pattern.compile("Lost executor")) >= 0, "the driver saw the executor die\n" + d.tail(60));
     assertSameBytes(expected, model(out), "model after an executor was lost in the middle of step 5's reduction");
@@ -404,12 +416,12 @@ class ClusterFaultTest {
   @Test
   void prepTableUnderSparkSubmitGivesTheSameBytesForAnyPartitionCount() throws IOException {
     String table = hdfs.uri("/tables/sensors.parquet");
-    org.apache.parquet.schema.MessageType schema = org.apache.parquet.schema.MessageTypeParser.parseMessageType(
+    MessageType schema = MessageTypeParser.parseMessageType(
         "message m { required binary sensor (UTF8); required int64 t; required double a; }");
-    org.apache.parquet.example.data.simple.SimpleGroupFactory groups =
-        new org.apache.parquet.example.data.simple.SimpleGroupFactory(schema);
-    try (org.apache.parquet.hadoop.ParquetWriter<org.apache.parquet.example.data.Group> w =
-        org.apache.parquet.hadoop.example.ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(table))
+    SimpleGroupFactory groups =
+        new SimpleGroupFactory(schema);
+    try (ParquetWriter<Group> w =
+        ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(table))
             .withConf(hdfs.conf()).withType(schema).build()) {
       for (int t = 0; t < 40; t++) {
         for (int k = 0; k < 12; k++) {
@@ -429,11 +441,11 @@ class ClusterFaultTest {
     }
     byte[] manifest = hdfs.read(outs.get(0) + "/manifest.json");
     assertArrayEquals(manifest, hdfs.read(outs.get(1) + "/manifest.json"), "manifests differ across partition counts");
-    io.sparkrnn.data.Manifest m = io.sparkrnn.data.Manifest.parse(new String(manifest, java.nio.charset.StandardCharsets.UTF_8),
+    Manifest m = Manifest.parse(new String(manifest, StandardCharsets.UTF_8),
         "manifest");
     // 12 sensors x 40 rows, T = 6, stride 3, K = 1: starts 0, 3, ..., 33 (s + 7 <= 40): 12 windows each
-    assertEquals(12 * 12, m.sequences(io.sparkrnn.data.Split.TRAIN) + m.sequences(io.sparkrnn.data.Split.VALIDATION));
-    for (io.sparkrnn.data.ShardInfo s : m.shards()) {
+    assertEquals(12 * 12, m.sequences(Split.TRAIN) + m.sequences(Split.VALIDATION));
+    for (ShardInfo s : m.shards()) {
       assertArrayEquals(hdfs.read(outs.get(0) + "/" + s.file()), hdfs.read(outs.get(1) + "/" + s.file()), s.file());
     }
     String bad = hdfs.uri("/datasets/sensors-bad");

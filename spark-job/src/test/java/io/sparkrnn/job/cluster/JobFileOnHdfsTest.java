@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,7 +52,7 @@ class JobFileOnHdfsTest {
     }
     // file: URIs and plain paths are the local file
     Path local = Files.writeString(tmp.resolve("local.conf"), "cell = lstm\n");
-    assertEquals(Map.of("cell", "lstm"), TrainConfig.readJobFile(local.toUri().toString(), new org.apache.hadoop.conf.Configuration()));
-    assertEquals(Map.of("cell", "lstm"), TrainConfig.readJobFile(local.toString(), new org.apache.hadoop.conf.Configuration()));
+    assertEquals(Map.of("cell", "lstm"), TrainConfig.readJobFile(local.toUri().toString(), new Configuration()));
+    assertEquals(Map.of("cell", "lstm"), TrainConfig.readJobFile(local.toString(), new Configuration()));
   }
 }

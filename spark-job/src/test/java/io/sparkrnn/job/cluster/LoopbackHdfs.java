@@ -11,6 +11,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.io.IOUtils;
 
 /** A real HDFS in the test JVM: MiniDFSCluster, one datanode, every address on 127.0.0.1. */
 final class LoopbackHdfs implements AutoCloseable {
@@ -51,7 +52,7 @@ final class LoopbackHdfs implements AutoCloseable {
     Path p = new Path(uri);
     byte[] b = new byte[(int) fs.getFileStatus(p).getLen()];
     try (InputStream in = fs.open(p)) {
-      org.apache.hadoop.io.IOUtils.readFully(in, b, 0, b.length);
+      IOUtils.readFully(in, b, 0, b.length);
     }
     return b;
   }

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -355,7 +356,7 @@ final class StandaloneCluster implements AutoCloseable {
         try (JarFile jar = new JarFile(p.toFile())) {
           String classPath = jar.getManifest().getMainAttributes().getValue("Class-Path");
           for (String u : classPath.trim().split("\\s+")) {
-            out.add(Path.of(java.net.URI.create(u.startsWith("file:") ? u : p.getParent().toUri().resolve(u).toString())));
+            out.add(Path.of(URI.create(u.startsWith("file:") ? u : p.getParent().toUri().resolve(u).toString())));
           }
         }
       } else {

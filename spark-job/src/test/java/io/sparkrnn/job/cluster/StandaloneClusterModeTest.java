@@ -9,6 +9,7 @@ import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.model.Checkpoints;
+import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -101,7 +102,7 @@ class StandaloneClusterModeTest {
   }
 
   /** The stdout and stderr of every driver the Workers ran (a relaunch appends to its first run's files). */
-  static String driverOutput(StandaloneCluster cluster) throws java.io.IOException {
+  static String driverOutput(StandaloneCluster cluster) throws IOException {
     StringBuilder b = new StringBuilder();
     for (Path d : cluster.driverDirs()) {
       for (String f : List.of("stdout", "stderr")) {

@@ -25,11 +25,17 @@ import io.sparkrnn.job.executor.TestHooks;
 import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.job.sync.BarrierTraining;
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.aparapi.Devices;
+import io.sparkrnn.kernel.engine.BpttResult;
+import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.io.SafeTensors;
+import io.sparkrnn.kernel.io.SafeTensorsFile;
 import io.sparkrnn.kernel.model.Batch;
+import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.optim.Adam;
@@ -38,13 +44,20 @@ import io.sparkrnn.model.ModelMetadata;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
@@ -131,7 +144,7 @@ class SparkTrainingTest {
   static Path modelFile(String name, Params params, String dataUri) throws IOException {
     Path file = tmp.resolve(name);
     Dataset ds = Dataset.open(dataUri, new Configuration());
-    Files.write(file, io.sparkrnn.kernel.io.ModelFile.toBytes(params, ModelMetadata.fromManifest(ds.manifest())));
+    Files.write(file, ModelFile.toBytes(params, ModelMetadata.fromManifest(ds.manifest())));
     return file;
   }
 
@@ -149,9 +162,9 @@ class SparkTrainingTest {
     // independent: one SGD step from the given weights with the float64 reference engine on step 0's sequences
     Batch whole = stepWindow(trainer, gru, 0, 0, trainer.dataset().manifest().spec().steps());
     Params expected = new Params(gru, given.values().clone());
-    io.sparkrnn.kernel.engine.BpttResult r = new ReferenceEngine().lossAndGradient(expected, whole, null);
+    BpttResult r = new ReferenceEngine().lossAndGradient(expected, whole, null);
     sgd(expected.values(), r.gradients().meanGradient(), 0.5f);
-    Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
+    Params trained = ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
     assertNormwiseClose(expected.values(), trained.values(), REFERENCE_REL_TOL, "one step from --init's weights");
     String metrics = Files.readString(out.resolve("metrics.jsonl"));
     double firstLoss = ((Number) Json.parseObject(metrics.lines().findFirst().orElseThrow()).get("loss")).doubleValue();
@@ -175,7 +188,7 @@ class SparkTrainingTest {
         new Configuration(), "init");
     Trainer trainer = Trainer.prepare(m, new Configuration(), quiet(), readModel);
     assertArrayEquals(read.values(), trainer.startingParams().values(), "the weights the caller read, not the file's");
-    assertFalse(java.util.Arrays.equals(Params.initialize(gru, 1234).values(), read.values()), "the two models differ");
+    assertFalse(Arrays.equals(Params.initialize(gru, 1234).values(), read.values()), "the two models differ");
     // without one, prepare reads the file
     assertArrayEquals(Params.initialize(gru, 1234).values(), Trainer.prepare(m, new Configuration(), quiet()).startingParams().values());
 
@@ -197,7 +210,7 @@ class SparkTrainingTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
     assertTrue(e.getMessage().contains("has hidden-size 12, the run has hidden-size 8"), e.getMessage());
 
-    ModelConfig lstm = new ModelConfig(io.sparkrnn.kernel.model.CellType.LSTM, 1, gru.inputSize(), 8, gru.outputSize(), gru.mode(),
+    ModelConfig lstm = new ModelConfig(CellType.LSTM, 1, gru.inputSize(), 8, gru.outputSize(), gru.mode(),
         gru.loss());
     m.put("init", modelFile("warm-lstm.safetensors", Params.initialize(lstm, 1), sine).toString());
     e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
@@ -228,7 +241,7 @@ class SparkTrainingTest {
     try {
       return ds.read(ds.manifest().shards().get(shard));
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
   }
 
@@ -259,9 +272,9 @@ class SparkTrainingTest {
     byte[] modelA = Files.readAllBytes(a.resolve("model.safetensors"));
     assertArrayEquals(modelA, Files.readAllBytes(b.resolve("model.safetensors")), "two runs with one seed");
     // the final checkpoint holds the same weights, and loads as a model for evaluate and predict
-    float[] fromCheckpoint = io.sparkrnn.infer.TrainedModel.load(a.resolve("checkpoints").resolve(Checkpoints.fileName(6)).toString(),
+    float[] fromCheckpoint = TrainedModel.load(a.resolve("checkpoints").resolve(Checkpoints.fileName(6)).toString(),
         new Configuration()).params().values();
-    assertArrayEquals(io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(a.resolve("model.safetensors"))).values(), fromCheckpoint);
+    assertArrayEquals(ModelFile.read(SafeTensors.read(a.resolve("model.safetensors"))).values(), fromCheckpoint);
     assertTrue(SafeTensors.read(a.resolve("checkpoints").resolve(Checkpoints.fileName(6))).has("optimizer.exp_avg"),
         "optimizer tensors are named optimizer.<buffer>");
 
@@ -296,7 +309,7 @@ class SparkTrainingTest {
    */
   @Test
   void aResumedRunTakesTheCheckpointsDevice() {
-    java.util.function.Function<Map<String, String>, Checkpoints.Saved> saved =
+    Function<Map<String, String>, Checkpoints.Saved> saved =
         m -> new Checkpoints.Saved(3, null, null, null, null, m, "out/checkpoints/step-0000000003.safetensors");
     assertEquals("gpu", Trainer.resumedDevice(saved.apply(Map.of("device", "auto", Trainer.AUTO_PICKED_KEY, "gpu"))));
     assertEquals("jvm", Trainer.resumedDevice(saved.apply(Map.of("device", "jvm"))), "named at the start");
@@ -305,7 +318,7 @@ class SparkTrainingTest {
     assertNull(Trainer.resumedDevice(saved.apply(Map.of())));
     assertNull(Trainer.resumedDevice(saved.apply(Map.of("engine", "reference", "device", "gpu"))), "the reference engine used no device");
     assertEquals("gpu", Trainer.resumedDevice(saved.apply(Map.of("engine", "kernel", "device", "gpu"))));
-    io.sparkrnn.kernel.BadInputException e = assertThrows(io.sparkrnn.kernel.BadInputException.class,
+    BadInputException e = assertThrows(BadInputException.class,
         () -> Trainer.resumedDevice(saved.apply(Map.of("device", "auto", Trainer.AUTO_PICKED_KEY, "tpu"))));
     assertEquals("resume: out/checkpoints/step-0000000003.safetensors: the train config's device-auto-picked is 'tpu'; expected gpu,"
         + " cpu-opencl or jvm", e.getMessage());
@@ -315,7 +328,7 @@ class SparkTrainingTest {
   @Test
   void theCheckpointsDeviceIsLookedForWhereTheTasksRun() {
     assertNull(AutoDeviceJob.missingIn(sc, "jvm"));
-    boolean gpu = io.sparkrnn.kernel.aparapi.Devices.available().contains(io.sparkrnn.kernel.engine.DeviceChoice.GPU);
+    boolean gpu = Devices.available().contains(DeviceChoice.GPU);
     assertEquals(gpu ? null : "the driver's JVM (local master)", AutoDeviceJob.missingIn(sc, "gpu"));
   }
 
@@ -332,11 +345,11 @@ class SparkTrainingTest {
     first.put("steps", "2");
     Trainer.prepare(first, new Configuration(), quiet()).run(sc);
     Path checkpoint = out.resolve("checkpoints").resolve(Checkpoints.fileName(2));
-    io.sparkrnn.kernel.io.SafeTensorsFile f = SafeTensors.read(checkpoint);
-    Map<String, Object> trainConfig = new java.util.LinkedHashMap<>(Json.parseObject(f.metadata().get("train_config")));
+    SafeTensorsFile f = SafeTensors.read(checkpoint);
+    Map<String, Object> trainConfig = new LinkedHashMap<>(Json.parseObject(f.metadata().get("train_config")));
     assertEquals("jvm", trainConfig.get(Trainer.AUTO_PICKED_KEY), "a GPU-less auto run picks the JVM engine: " + trainConfig);
     trainConfig.put(Trainer.AUTO_PICKED_KEY, "gpu");
-    Map<String, String> meta = new java.util.LinkedHashMap<>(f.metadata());
+    Map<String, String> meta = new LinkedHashMap<>(f.metadata());
     meta.put("train_config", Json.write(trainConfig));
     Files.write(checkpoint, SafeTensors.toBytes(meta, f.tensors().values()));
     Files.deleteIfExists(checkpoint.resolveSibling("." + checkpoint.getFileName() + ".crc")); // Hadoop's checksum of the old bytes
@@ -349,7 +362,7 @@ class SparkTrainingTest {
     String logged = log.toString(StandardCharsets.UTF_8);
     String report = Files.readString(out.resolve("report.md"));
     assertEquals(4, Files.readAllLines(out.resolve(TrainingMetrics.FILE)).size(), "steps 1..4: " + logged);
-    if (io.sparkrnn.kernel.aparapi.Devices.available().contains(io.sparkrnn.kernel.engine.DeviceChoice.GPU)) {
+    if (Devices.available().contains(DeviceChoice.GPU)) {
       assertTrue(logged.contains("--device auto: gpu (the device of the run's start, recorded in "), logged);
       return;
     }
@@ -450,7 +463,7 @@ class SparkTrainingTest {
 
   /** Same tensors (names, shapes, bytes); the metadata differs in the recorded "sync" key. */
   static void assertSameTensors(Path expected, Path actual) throws IOException {
-    io.sparkrnn.kernel.io.SafeTensorsFile a = SafeTensors.read(expected), b = SafeTensors.read(actual);
+    SafeTensorsFile a = SafeTensors.read(expected), b = SafeTensors.read(actual);
     assertEquals(a.tensors().keySet(), b.tensors().keySet(), actual.toString());
     for (String name : a.tensors().keySet()) {
       assertArrayEquals(a.tensors().get(name).floats(), b.tensors().get(name).floats(), name + " in " + actual.getFileName());
@@ -482,7 +495,7 @@ class SparkTrainingTest {
       String report = Files.readString(out.resolve("report.md"));
       assertTrue(report.contains("## Shard cache"), report);
       String counters = log.toString(StandardCharsets.UTF_8);
-      java.util.regex.Matcher c = java.util.regex.Pattern.compile(
+      Matcher c = Pattern.compile(
           "shard cache on \\S+: (\\d+) hits, (\\d+) waited for a read under way, (\\d+) misses .*?(\\d+) evicted, (\\d+) read through")
           .matcher(counters);
       assertTrue(c.find(), counters);
@@ -582,12 +595,12 @@ class SparkTrainingTest {
     Batch second = stepWindow(trainer, trainer.model(), 0, 10, 10);
     Params p = Params.initialize(trainer.model(), trainer.config().seed());
     ReferenceEngine ref = new ReferenceEngine();
-    io.sparkrnn.kernel.engine.BpttResult r0 = ref.lossAndGradient(p, first, null);
+    BpttResult r0 = ref.lossAndGradient(p, first, null);
     sgd(p.values(), r0.gradients().meanGradient(), 0.5f);
-    io.sparkrnn.kernel.engine.BpttResult r1 = ref.lossAndGradient(p, second, r0.finalState());
+    BpttResult r1 = ref.lossAndGradient(p, second, r0.finalState());
     sgd(p.values(), r1.gradients().meanGradient(), 0.5f);
 
-    Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
+    Params trained = ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
     assertNormwiseClose(p.values(), trained.values(), REFERENCE_REL_TOL, "two truncated-BPTT steps");
     // and the carried state matters: starting window 2 from zeros gives other weights
     Params fromZeros = Params.initialize(trainer.model(), trainer.config().seed());
@@ -619,7 +632,7 @@ class SparkTrainingTest {
       Batch b = stepWindow(trainer, trainer.model(), step, 0, T);
       sgd(p.values(), ref.lossAndGradient(p, b, null).gradients().meanGradient(), lrs[step]);
     }
-    Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
+    Params trained = ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
     assertNormwiseClose(p.values(), trained.values(), REFERENCE_REL_TOL, "two cosine-scheduled SGD steps");
   }
 
@@ -667,7 +680,7 @@ class SparkTrainingTest {
     for (int i = 0; i < theta.length; i++) {
       expected[i] = (float) theta[i];
     }
-    Params trained = io.sparkrnn.kernel.io.ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
+    Params trained = ModelFile.read(SafeTensors.read(out.resolve("model.safetensors")));
     assertNormwiseClose(expected, trained.values(), REFERENCE_REL_TOL, "three SGD steps with momentum, decay and clipping");
   }
 
@@ -795,7 +808,7 @@ class SparkTrainingTest {
     ModelConfig gru = Trainer.prepare(sineConfig(tmp.resolve("evaluate-probe").toUri().toString()), new Configuration(), quiet()).model();
     Params p = Params.initialize(gru, 5);
     ReferenceEngine ref = new ReferenceEngine();
-    int[] shards = java.util.stream.IntStream.range(0, ds.manifest().shards().size()).toArray();
+    int[] shards = IntStream.range(0, ds.manifest().shards().size()).toArray();
     assertEquals(8, shards.length, "the fixture");
     double sum = 0;
     long count = 0;
@@ -820,7 +833,7 @@ class SparkTrainingTest {
   }
 
   /** README's progress line: {@code step 400/400  epoch 12  loss …  |g| …  val …  closed-loop …  352 seq/s  ETA 0m00s}. */
-  static final java.util.regex.Pattern PROGRESS = java.util.regex.Pattern.compile(
+  static final Pattern PROGRESS = Pattern.compile(
       "^step (\\d+)/(\\d+)  epoch (\\d+)  loss (\\S+)  \\|g\\| (\\S+)(?:  val (\\S+))?(?:  closed-loop (\\S+))?  [\\d,]+ seq/s  ETA (\\S+)$");
 
   /**
@@ -845,10 +858,10 @@ class SparkTrainingTest {
     List<String> rows = Files.readAllLines(out.resolve(TrainingMetrics.FILE));
     assertEquals(4, rows.size(), String.join("\n", rows));
 
-    List<java.util.regex.Matcher> lines = new ArrayList<>();
+    List<Matcher> lines = new ArrayList<>();
     for (String line : log.split("\n")) {
       if (line.matches("^step \\d+/.*")) {
-        java.util.regex.Matcher lm = PROGRESS.matcher(line);
+        Matcher lm = PROGRESS.matcher(line);
         assertTrue(lm.matches(), "README's progress line format: " + line);
         lines.add(lm);
       }
@@ -857,7 +870,7 @@ class SparkTrainingTest {
     long[] epochs = {1, 1, 2};
     assertEquals(steps.length, lines.size(), log);
     for (int i = 0; i < steps.length; i++) {
-      java.util.regex.Matcher lm = lines.get(i);
+      Matcher lm = lines.get(i);
       Map<String, Object> row = Json.parseObject(rows.get((int) steps[i] - 1));
       assertEquals(steps[i], Long.parseLong(lm.group(1)), log);
       assertEquals("4", lm.group(2), "of the run's 4 steps: " + log);

@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.engine.GradientSum;
+import io.sparkrnn.kernel.engine.GroupedResult;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
@@ -112,10 +115,10 @@ class CombineTreeTest {
         }
         int a = V == 1 ? 0 : r.nextInt(V - 1);
         int b = a + 1 + r.nextInt(V - a);
-        float[][] run = java.util.Arrays.copyOfRange(f, a, b);
+        float[][] run = Arrays.copyOfRange(f, a, b);
         float[][][] givenBack = new float[1][][];
-        io.sparkrnn.kernel.engine.GroupedResult result = io.sparkrnn.kernel.engine.GroupedResult.ofFloat32(java.util.Arrays.copyOfRange(loss, a, b),
-            java.util.Arrays.copyOfRange(count, a, b), run, size, null, arrays -> givenBack[0] = arrays);
+        GroupedResult result = GroupedResult.ofFloat32(Arrays.copyOfRange(loss, a, b),
+            Arrays.copyOfRange(count, a, b), run, size, null, arrays -> givenBack[0] = arrays);
         List<CombineTree.Block> blocks = CombineTree.blocks(V, a, result);
         assertTrue(givenBack[0] == run, "blocks releases the result: its arrays go back to the engine");
         assertThrows(IllegalStateException.class, result::groups, "nothing is read after the release");
@@ -152,11 +155,11 @@ class CombineTreeTest {
     int n = 17_217;
     assertEquals(8L * n + 5L * 4096 * 8, CombineTree.wholeTreeBytes(V, n));
     assertEquals(8L * 3 + 3L * 3 * 8, CombineTree.wholeTreeBytes(4, 3), "a gradient shorter than a range: buffers of n");
-    com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
     float[][] leaves = new float[V][n];
     long measured = Long.MAX_VALUE;
     for (int round = 0; round < 5; round++) { // the least of five: class loading and the first calls' own allocations aside
-      io.sparkrnn.kernel.engine.GroupedResult r = io.sparkrnn.kernel.engine.GroupedResult.ofFloat32(new double[V], new long[V], leaves, n, null,
+      GroupedResult r = GroupedResult.ofFloat32(new double[V], new long[V], leaves, n, null,
           arrays -> { });
       long before = threads.getCurrentThreadAllocatedBytes();
       CombineTree.blocks(V, 0, r);

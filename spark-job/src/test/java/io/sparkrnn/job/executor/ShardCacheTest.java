@@ -18,9 +18,12 @@ import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -95,7 +98,7 @@ class ShardCacheTest {
     Batch fresh = cache.get(2, after, 0);
     Batch direct = after.read(after.manifest().shards().get(0));
     assertArrayEquals(direct.x(), fresh.x(), "what the rewritten file holds");
-    assertFalse(java.util.Arrays.equals(old.x(), fresh.x()), "not the old shard's values");
+    assertFalse(Arrays.equals(old.x(), fresh.x()), "not the old shard's values");
     assertEquals(2, cache.stats(2).misses());
     assertEquals(1, cache.stats(2).hits());
   }
@@ -234,9 +237,9 @@ class ShardCacheTest {
 
   /** Waits for the cache's background reads queued so far: its one prefetch thread runs them in order. */
   static void drainPrefetches(ShardCache cache) throws Exception {
-    java.lang.reflect.Field f = ShardCache.class.getDeclaredField("background");
+    Field f = ShardCache.class.getDeclaredField("background");
     f.setAccessible(true);
-    java.util.concurrent.ExecutorService background = (java.util.concurrent.ExecutorService) f.get(cache);
+    ExecutorService background = (ExecutorService) f.get(cache);
     if (background != null) {
       background.submit(() -> { }).get();
     }

@@ -18,6 +18,8 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.BufferUnderflowException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -25,7 +27,10 @@ import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.stream.IntStream;
+import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -58,7 +63,7 @@ class GradientExchangeTest {
     for (int i = a; i < b; i++) {
       mine[i - a] = copy(leafSums[i]);
     }
-    int[] positions = java.util.stream.IntStream.range(cut.start(a), cut.start(b)).toArray();
+    int[] positions = IntStream.range(cut.start(a), cut.start(b)).toArray();
     return new PartitionResult(partition, CombineTree.blocks(s.virtualPartitions(), a, mine).toArray(new CombineTree.Block[0]), positions,
         null, null, "jvm", "executor-" + partition, 1000L * (partition + 1), null);
   }
@@ -517,7 +522,7 @@ class GradientExchangeTest {
             if (s.getInputStream().read() == -1) {
               closedAtOnce++;
             }
-          } catch (java.net.SocketTimeoutException waiting) {
+          } catch (SocketTimeoutException waiting) {
             // in its handshake or queued for one
           }
         }
@@ -533,7 +538,7 @@ class GradientExchangeTest {
       }
       // once the flood is gone, a task gets in: at once where the server has already dropped the closed sockets,
       // after they drain from its handshake queue where it has not (a CI run under load was turned away once, EOF)
-      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
       while (true) {
         try {
           assertEquals(1.0, soloStep(address, address.key(), 1));
@@ -552,10 +557,10 @@ class GradientExchangeTest {
   void barrierModeRefusesWhereSparkIsAskedToEncrypt() {
     for (String key : new String[] {"spark.network.crypto.enabled", "spark.ssl.enabled"}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> GradientExchange.checkNoEncryptionAsked(new org.apache.spark.SparkConf(false).set(key, "true")));
+          () -> GradientExchange.checkNoEncryptionAsked(new SparkConf(false).set(key, "true")));
       assertTrue(e.getMessage().contains(key) && e.getMessage().contains("--sync job"), e.getMessage());
     }
-    GradientExchange.checkNoEncryptionAsked(new org.apache.spark.SparkConf(false));
+    GradientExchange.checkNoEncryptionAsked(new SparkConf(false));
   }
 
   /** Reads until the end of the stream; -1 at the end (a read timeout fails the test). */
@@ -670,7 +675,7 @@ class GradientExchangeTest {
     } catch (Throwable t) {
       thrown = t;
     }
-    assertTrue(thrown instanceof java.nio.BufferUnderflowException, "expected a BufferUnderflowException, got " + thrown);
+    assertTrue(thrown instanceof BufferUnderflowException, "expected a BufferUnderflowException, got " + thrown);
   }
 
   /** A client of this segment attempt, admitted: a refusal while the driver still holds an ended connection's claim is tried again. */

@@ -116,7 +116,7 @@ public final class TablePrepBench {
       rowsOut.add(row);
       return rowsOut;
     } finally {
-      spark.stop();
+      SparkSetup.stop(spark);
     }
   }
 

@@ -128,7 +128,7 @@ public final class TransformBench {
       result.add(row);
       return result;
     } finally {
-      spark.stop();
+      SparkSetup.stop(spark);
     }
   }
 

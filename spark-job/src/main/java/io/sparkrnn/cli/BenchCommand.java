@@ -314,9 +314,9 @@ public final class BenchCommand implements Callable<Integer> {
         throw new BadInputException("--shard-cache: --master must be local, local[N] or local[*] (its fully cached run preloads"
             + " this JVM), found " + master);
       }
-      Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-cache");
       CellType cell = CellType.parse(cells != null ? cells.get(0).trim() : "lstm");
       int h = hidden != null ? hidden.get(0) : 64;
+      Path dir = work != null ? work : Files.createTempDirectory("spark-rnn-bench-cache");
       try {
         writeJson(ShardCacheBench.run(new ShardCacheBench.Options(cell, h, batch, steps, cacheSequences, cacheShardBatch, cacheRatio,
             runs, sparkSteps, sparkWarmup, master, seed), dir, System.out));
@@ -337,6 +337,8 @@ public final class BenchCommand implements Callable<Integer> {
       } else if (tableRows < (long) TablePrepBench.MIN_HOURS * tableKeys) {
         broken.add("--table-rows must be ≥ " + TablePrepBench.MIN_HOURS + " × --table-keys (" + (long) TablePrepBench.MIN_HOURS
             * tableKeys + ": a window of T = " + TablePrepBench.STEPS + " hours and the next one a key), found " + tableRows);
+      } else if (tableRows / tableKeys > Integer.MAX_VALUE) {
+        broken.add("--table-rows / --table-keys must be at most " + Integer.MAX_VALUE + " hours a key, found " + tableRows / tableKeys);
       }
       if (!broken.isEmpty()) {
         throw new BadInputException("--prep-table: " + String.join("; ", broken));

@@ -60,7 +60,7 @@ public final class ExampleTableCommand implements Callable<Integer> {
       }
       throw e;
     } finally {
-      spark.stop();
+      SparkSetup.stop(spark);
     }
     return 0;
   }

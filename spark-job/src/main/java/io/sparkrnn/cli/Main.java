@@ -160,6 +160,13 @@ public final class Main implements Runnable {
     }
   }
 
+  private static void giveVersion(CommandLine cl) {
+    for (CommandLine sub : cl.getSubcommands().values()) {
+      sub.getCommandSpec().versionProvider(new Version());
+      giveVersion(sub);
+    }
+  }
+
   /** Runs the command line and returns the exit code (for tests). */
   public static int run(String... args) {
     CommandLine cl = new CommandLine(new Main());
@@ -167,6 +174,9 @@ public final class Main implements Runnable {
     // made now, on this stderr, for every subcommand (picocli would make it on first use): the stop
     // hook drops System.err later, and the command's own messages must still show
     cl.setErr(cl.getErr());
+    // every subcommand's --version (from mixinStandardHelpOptions) prints what the top level's does;
+    // without a provider of their own, `train --version` printed nothing
+    giveVersion(cl);
     cl.setExecutionExceptionHandler(Main::reportError);
     cl.setParameterExceptionHandler(Main::reportParameterError);
     cl.setExecutionStrategy(parsed -> {

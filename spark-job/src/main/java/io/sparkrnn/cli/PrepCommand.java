@@ -132,8 +132,11 @@ public final class PrepCommand implements Runnable {
       } else {
         SparkSetup.requireKnownMaster(master);
         SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-rnn prep " + source.spec().task());
-        try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+        JavaSparkContext sc = new JavaSparkContext(conf);
+        try {
           m = SparkPrep.run(sc, source, options);
+        } finally {
+          SparkSetup.stopQuietly(sc::stop);
         }
       }
       report(m);
@@ -376,7 +379,7 @@ public final class PrepCommand implements Runnable {
           System.err.println("warning: " + noValidation(spec, m.spec().source()));
         }
       } finally {
-        spark.stop();
+        SparkSetup.stop(spark);
       }
       return 0;
     }

@@ -71,16 +71,30 @@ public final class ShardFiles {
    * @throws IllegalArgumentException or {@link java.io.IOException} naming the file where a check fails
    */
   public static String inspect(String uri, Configuration conf) throws IOException {
+    Path dir = new Path(uri).getParent();
+    boolean hasManifest = dir != null && FileSystems.get(dir, conf).exists(new Path(dir, Manifest.FILE_NAME));
+    if (hasManifest) {
+      // the other readers fall back to the file's own checks; inspect is what people verify files with,
+      // and a shard has no checksum of its own: a damaged manifest must not pass a damaged shard as checked
+      try {
+        Dataset.open(dir.toString(), conf);
+      } catch (IOException | IllegalArgumentException unreadable) {
+        throw new BadInputException(uri + ": its directory's " + Manifest.FILE_NAME + " cannot be read, so the file cannot be"
+            + " verified against it (" + unreadable.getMessage() + ")");
+      }
+    }
     Listed listed = listed(uri, conf);
     byte[] bytes = bytes(listed, uri, conf);
     SafeTensorsFile file = SafeTensors.read(bytes, uri);
     String checked;
     if (listed != null) {
       listed.dataset().read(listed.shard(), conf);
-      checked = "; a " + listed.shard().split().id() + " shard of the dataset in " + new Path(uri).getParent()
+      checked = "; a " + listed.shard().split().id() + " shard of the dataset in " + dir
           + ": size, CRC32C, dtypes, shapes and values verified against its manifest";
     } else {
-      checked = file.metadata().containsKey(SafeTensors.DATA_CRC32C) ? "; its data CRC32C verified" : "";
+      checked = (hasManifest ? "; not listed in " + new Path(dir, Manifest.FILE_NAME) : "")
+          + (file.metadata().containsKey(SafeTensors.DATA_CRC32C) ? "; its data CRC32C verified"
+          : "; no checksum to verify (no manifest lists it, and it records no data CRC32C)");
     }
     StringBuilder out = new StringBuilder(String.format(Locale.ROOT, "%s: safetensors, %,d bytes, %d tensor(s)%s%n", uri,
         bytes.length, file.tensors().size(), checked));
@@ -89,7 +103,8 @@ public final class ShardFiles {
       out.append(String.format(Locale.ROOT, "  %-" + width + "s  %-4s %s%n", t.name(), t.dtype(), Arrays.toString(t.shape())));
     }
     for (Map.Entry<String, String> m : new TreeMap<>(file.metadata()).entrySet()) {
-      String v = m.getValue();
+      // one line a key: a value's line breaks shown escaped
+      String v = m.getValue().replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r");
       out.append("  metadata ").append(m.getKey()).append(" = ")
           .append(v.length() <= METADATA_WIDTH ? v : v.substring(0, METADATA_WIDTH) + "… (" + v.length() + " characters)")
           .append(System.lineSeparator());

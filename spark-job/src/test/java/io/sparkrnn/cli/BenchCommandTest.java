@@ -322,6 +322,9 @@ class BenchCommandTest {
         {new String[] {"--prep-table", "--table-rows", "100", "--table-keys", "10"},
             "--prep-table: --table-rows must be ≥ 49 × --table-keys (490: a window of T = 48 hours and the next one a key),"
                 + " found 100"},
+        // hours a key are an int: 3·10^9 rows over one key passed the 49-hour rule and gave negative hours
+        {new String[] {"--prep-table", "--table-rows", "3000000000", "--table-keys", "1"},
+            "--prep-table: --table-rows / --table-keys must be at most 2147483647 hours a key, found 3000000000"},
         {new String[] {"--prep-table", "--table-keys", "0", "--runs", "0"},
             "--prep-table: --runs must be ≥ 1, found 0; --table-keys must be ≥ 1, found 0"},
         {new String[] {"--shard-cache", "--master", "local-cluster[2,1,1024]"},

@@ -105,7 +105,13 @@ class HelpTextTest {
     assertEquals(2, lines.length, r.out());
     assertTrue(lines[0].equals("spark-rnn development build (classes, not a jar)") || lines[0].matches("spark-rnn \\d+\\.\\d+\\.\\d+.*"),
         lines[0]);
-    assertTrue(lines[1].matches("Spark 4\\.\\d+\\.\\d+, Scala 2\\.13\\.\\d+, Java 17[.0-9]* \\(.+\\)"), lines[1]);
+    assertTrue(lines[1].matches("Spark 4\\.\\d+\\.\\d+, Scala 2\\.13\\.\\d+, Java \\d+[.0-9]* \\(.+\\)"), lines[1]);
+    // a subcommand's --version (picocli's standard options) says the same; it printed nothing
+    for (String[] sub : new String[][] {{"train", "--version"}, {"prep", "sine", "--version"}}) {
+      InferenceCommandsTest.Run s = InferenceCommandsTest.run(sub);
+      assertEquals(0, s.code(), s.err());
+      assertEquals(r.out(), s.out(), String.join(" ", sub));
+    }
   }
 
   @Test

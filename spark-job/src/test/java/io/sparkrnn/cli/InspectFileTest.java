@@ -97,4 +97,31 @@ class InspectFileTest {
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("--json prints a dataset's manifest.json; " + model + " is one file"), r.err());
   }
+
+  /**
+   * A shard has no checksum of its own: where its directory's manifest.json cannot be read, inspect
+   * refuses rather than list a damaged shard as fine (exit 2, naming the manifest); a file the
+   * manifest does not list, or one outside a dataset, is listed with what could not be checked.
+   */
+  @Test
+  void aShardWhoseManifestCannotBeReadIsNotPassedAsVerified() throws IOException {
+    Path data = tmp.resolve("adding");
+    assertEquals(0, Main.run("prep", "adding", "--out", data.toString(), "--steps", "10", "--sequences", "20", "--batch", "8"));
+    Path shard = data.resolve("shard-00000.safetensors");
+    Path copy = Files.copy(shard, tmp.resolve("loose.safetensors"));
+    Path unlisted = Files.copy(shard, data.resolve("extra.safetensors"));
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("inspect", unlisted.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("; not listed in " + data.resolve("manifest.json") + "; no checksum"), r.out());
+    assertTrue(r.out().contains("; no checksum to verify (no manifest lists it, and it records no data CRC32C)"), r.out());
+    r = InferenceCommandsTest.run("inspect", copy.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().startsWith(copy + ": safetensors, ") && r.out().contains("; no checksum to verify"), r.out());
+    Files.writeString(data.resolve("manifest.json"), "{ broken");
+    r = InferenceCommandsTest.run("inspect", shard.toString());
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains(shard + ": its directory's manifest.json cannot be read, so the file cannot be verified against it"),
+        r.err());
+    assertFalse(r.out().contains("F32"), r.out());
+  }
 }

@@ -17,7 +17,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LoggerContext;
 import org.apache.logging.log4j.core.config.Configurator;
+import org.apache.logging.log4j.core.config.LoggerConfig;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.ExternalClusterManager;
@@ -160,24 +162,65 @@ public final class SparkSetup {
 
     @Override
     public void stop() {
-      Level before = LogManager.getLogger(EXECUTOR_LOGGER).getLevel();
-      if (before.isLessSpecificThan(Level.ERROR)) {
-        Configurator.setLevel(EXECUTOR_LOGGER, Level.ERROR);
-      }
-      try {
-        super.stop();
-      } finally {
-        // unless something else set it meanwhile (on SIGTERM, Main.quietSparkAfterStop turns Spark's loggers off)
-        if (LogManager.getLogger(EXECUTOR_LOGGER).getLevel() == Level.ERROR && before.isLessSpecificThan(Level.ERROR)) {
-          Configurator.setLevel(EXECUTOR_LOGGER, before);
-        }
-      }
+      stopQuietly(super::stop);
     }
 
     @Override
     public void close() {
       stop();
     }
+  }
+
+  /** Stops a session as {@link QuietStop} stops a context: the local executor's warnings left out. */
+  public static void stop(SparkSession session) {
+    stopQuietly(session::stop);
+  }
+
+  /**
+   * Runs {@code stop} with the executor's logger at ERROR, then gives it back the level it had of
+   * its own (none: it inherits again, so a later root level reaches it), unless something set
+   * another meanwhile (on SIGTERM, Main.quietSparkAfterStop turns Spark's loggers off). Where
+   * log4j-core is not the binding (spark-submit with another), the stop runs as it is.
+   */
+  public static void stopQuietly(Runnable stop) {
+    Runnable restore;
+    try {
+      restore = quietExecutor();
+    } catch (LinkageError | RuntimeException otherBinding) {
+      restore = () -> { };
+    }
+    try {
+      stop.run();
+    } finally {
+      try {
+        restore.run();
+      } catch (LinkageError | RuntimeException otherBinding) {
+        // the level stays at ERROR: warnings of a context that stopped
+      }
+    }
+  }
+
+  /** Sets the executor's logger to ERROR; the runnable returned puts back what was there. */
+  private static Runnable quietExecutor() {
+    LoggerContext context = LoggerContext.getContext(false);
+    LoggerConfig own = context.getConfiguration().getLoggers().get(EXECUTOR_LOGGER);
+    Level explicit = own == null ? null : own.getExplicitLevel();
+    if (LogManager.getLogger(EXECUTOR_LOGGER).getLevel().isMoreSpecificThan(Level.ERROR)) {
+      return () -> { };   // already ERROR or quieter
+    }
+    Configurator.setLevel(EXECUTOR_LOGGER, Level.ERROR);
+    return () -> {
+      LoggerConfig now = context.getConfiguration().getLoggers().get(EXECUTOR_LOGGER);
+      if (now == null || now.getExplicitLevel() != Level.ERROR) {
+        return;
+      }
+      if (own == null) {
+        context.getConfiguration().removeLogger(EXECUTOR_LOGGER);
+      } else {
+        now.setLevel(explicit);
+      }
+      context.updateLoggers();
+    };
   }
 
   /**

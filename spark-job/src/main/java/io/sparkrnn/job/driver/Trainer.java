@@ -176,6 +176,13 @@ public final class Trainer {
     }
     if (config.feedback() > 0) {
       checkClosedLoopFits(model, spec, config.feedback());
+      // each validation batch refuses a padded sequence (Validation.closedLoop), found there after the first
+      // validate-every steps had trained; refused here where validation will run
+      if (spec.variableLength() && config.validateEvery() > 0 && dataset.manifest().sequences(Split.VALIDATION) > 0) {
+        throw new BadInputException("feedback: closed-loop validation needs sequences of all T=" + spec.steps() + " steps, and"
+            + " the dataset is variable-length (prepared with --min-steps or setMinSteps), so its sequences may be shorter;"
+            + " prepare it without, or validate without feedback");
+      }
       if (config.validateEvery() == 0) {
         log.println("warning: feedback " + config.feedback() + ": closed-loop validation is part of validation, and"
             + " validate-every is 0, so this run never runs it; set validate-every N");
@@ -343,13 +350,6 @@ public final class Trainer {
     }
     if (feedback >= spec.steps()) {
       throw new BadInputException("feedback: " + feedback + " self-driven steps leave no input-driven step in T=" + spec.steps());
-    }
-    // each validation batch refuses a padded sequence (Validation.closedLoop): found there, after the first
-    // validate-every steps had trained; a variable-length dataset holds padded sequences by what it is
-    if (spec.variableLength()) {
-      throw new BadInputException("feedback: closed-loop validation needs sequences of all T=" + spec.steps() + " steps, and the"
-          + " dataset is variable-length (prepared with --min-steps or setMinSteps: it holds padded sequences); prepare it"
-          + " without, or validate without feedback");
     }
   }
 

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sparkrnn.kernel.BadInputException;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LoggerContext;
+import org.apache.logging.log4j.core.config.LoggerConfig;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.SparkListener;
@@ -45,6 +47,22 @@ class SparkSetupTest {
     assertEquals(Level.WARN, running, "conf/log4j2.properties' root level while the context runs");
     assertEquals(Level.ERROR, duringStop[0], "during stop");
     assertEquals(Level.WARN, LogManager.getLogger(SparkSetup.EXECUTOR_LOGGER).getLevel(), "after stop");
+    // conf/log4j2.properties gives the executor's logger a filter and no level: it inherits the root's
+    // again, so a later root level reaches it (setLevel(WARN) would have pinned it)
+    LoggerConfig own = LoggerContext.getContext(false).getConfiguration().getLoggers().get(SparkSetup.EXECUTOR_LOGGER);
+    assertEquals(null, own.getExplicitLevel(), "inherits again");
+  }
+
+  /** The stop runs, and a stop that fails still gives the logger back its level; its failure is the caller's. */
+  @Test
+  void aStopThatFailsStillGivesTheLoggerBack() {
+    boolean[] stopped = {false};
+    SparkSetup.stopQuietly(() -> stopped[0] = true);
+    assertTrue(stopped[0]);
+    assertThrows(IllegalStateException.class, () -> SparkSetup.stopQuietly(() -> {
+      throw new IllegalStateException("the stop's own failure is the caller's");
+    }));
+    assertEquals(Level.WARN, LogManager.getLogger(SparkSetup.EXECUTOR_LOGGER).getLevel(), "restored after a failed stop too");
   }
 
   @Test

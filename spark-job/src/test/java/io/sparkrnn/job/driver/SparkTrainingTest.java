@@ -709,7 +709,8 @@ class SparkTrainingTest {
   /**
    * A closed loop on a variable-length dataset (lengths uniform in [5, 20]) is refused at prepare,
    * before any step: each validation batch refused its padded sequences, after the first
-   * validate-every steps had trained (a docs audit).
+   * validate-every steps had trained (a docs audit). Where validation never runs (validate-every 0,
+   * or no validation split) feedback stays the warning it was.
    */
   @Test
   void closedLoopValidationOnAVariableLengthDatasetIsRefusedBeforeTraining() throws IOException {
@@ -724,6 +725,15 @@ class SparkTrainingTest {
     BadInputException e = assertThrows(BadInputException.class, () -> Trainer.prepare(m, new Configuration(), quiet()));
     assertTrue(e.getMessage().startsWith("feedback: closed-loop validation needs sequences of all T=20 steps, and the dataset is"
         + " variable-length"), e.getMessage());
+    m.put("validate-every", "0");
+    assertEquals(6L, Trainer.prepare(m, new Configuration(), quiet()).config().steps(), "no validation: feedback is never used");
+    Path noValidation = tmp.resolve("sine-padded-train-only");
+    Prep.run(new SineSource(new SineSource.Options(20, 32, 7, false, 0.02, 0.1, 0, 5)), new PrepOptions(noValidation.toUri(), 16,
+        0, false, false), new Configuration());
+    m.put("data", noValidation.toUri().toString());
+    m.put("validate-every", "2");
+    assertEquals(6L, Trainer.prepare(m, new Configuration(), quiet()).config().steps(), "no validation split: nothing to refuse");
+    m.put("data", padded.toUri().toString());
     m.remove("feedback");
     assertEquals(6L, Trainer.prepare(m, new Configuration(), quiet()).config().steps(), "the same dataset trains without feedback");
   }

@@ -89,9 +89,21 @@ public final class Dataset implements Serializable {
     return open(new Path(uri).toUri(), conf);
   }
 
-  /** The dataset directory, fully qualified. */
+  /**
+   * The dataset directory, fully qualified. Through Hadoop's Path, which reads back its own
+   * toString: URI.create refused a directory whose name has a space ("Illegal character in path").
+   */
   public URI uri() {
-    return URI.create(uri);
+    return new Path(uri).toUri();
+  }
+
+  /**
+   * The dataset directory, fully qualified, as messages and files give it to people: Hadoop's path
+   * string ({@code file:/data/sp ace/ds}, not {@code file:/data/sp%20ace/ds}), which {@code new
+   * Path(String)} and every command read back.
+   */
+  public String location() {
+    return uri;
   }
 
   public Manifest manifest() {

@@ -10,7 +10,6 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -308,7 +307,7 @@ public final class DatasetWriter implements Closeable {
     ShardInfo.checkFileName(file);
     String crc = ShardCodec.crc32c(bytes);
     if ("file".equals(fs.getUri().getScheme())) {
-      publishLocal(Paths.get(fs.makeQualified(dir).toUri()), file, bytes, attempt);
+      publishLocal(FileSystems.localPath(fs.makeQualified(dir)), file, bytes, attempt);
       return new ShardInfo(file, split, batch, bytes.length, crc);
     }
     Path attemptDir = new Path(new Path(dir, TEMP_DIR), attempt);

@@ -33,6 +33,15 @@ public final class FileSystems {
     return get(path.toUri(), conf);
   }
 
+  /**
+   * The java.nio path of a path on the local disk. Not {@code Paths.get(path.toUri())}: Hadoop's URI
+   * keeps non-ASCII characters raw, which the JDK's file URI reader refuses ("Bad escape": prep
+   * --out /data/é-ds failed with exit 1); the decoded path is what the disk has.
+   */
+  public static java.nio.file.Path localPath(Path path) {
+    return java.nio.file.Path.of(path.toUri().getPath());
+  }
+
   /** Whether {@code fs} is the local disk, the one file system with FIFOs, devices and symbolic links to follow. */
   public static boolean isLocal(FileSystem fs) {
     return "file".equals(fs.getUri().getScheme()); // RawLocalFileSystem does not implement getScheme()

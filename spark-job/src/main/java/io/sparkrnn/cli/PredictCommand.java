@@ -165,12 +165,12 @@ public final class PredictCommand implements Callable<Integer> {
         Prediction p = PredictJob.concatenate(results);
         write(p, out, conf, null);
         System.out.println("predicted " + Arrays.toString(p.shape()) + " from " + chosen.size() + " shards of "
-            + ds.uri() + " into " + out);
+            + ds.location() + " into " + out);
         return 0;
       }
       Map<String, Object> summary = new LinkedHashMap<>();
       summary.put("model", model);
-      summary.put("dataset", ds.uri().toString());
+      summary.put("dataset", ds.location());
       summary.put("split", split);
       summary.put("units", modelUnits || m.normalization() == null ? "model" : "raw");
       List<Object> files = new ArrayList<>();
@@ -184,7 +184,7 @@ public final class PredictCommand implements Callable<Integer> {
       summary.put("shards", files);
       HadoopFiles.write(staged.uri() + "/predictions.json", Json.writePretty(summary).getBytes(StandardCharsets.UTF_8), conf);
       staged.publish();
-      System.out.println("predicted " + results.size() + " shards of " + ds.uri() + " into " + staged.target());
+      System.out.println("predicted " + results.size() + " shards of " + ds.location() + " into " + staged.target());
     }
     return 0;
   }

@@ -20,7 +20,7 @@ public final class Compatibility {
    * normalisation, the model expects its own); with {@code targets}, also mode and loss.
    */
   public static void check(TrainedModel model, Dataset dataset, boolean targets) {
-    check(model, dataset, targets, dataset.uri() + ": ");
+    check(model, dataset, targets, dataset.location() + ": ");
   }
 
   /**
@@ -29,7 +29,7 @@ public final class Compatibility {
    * the same model must be refused on either. The message names the file, then its manifest.
    */
   public static void checkShard(TrainedModel model, Dataset dataset, String shard, boolean targets) {
-    check(model, dataset, targets, shard + " (listed in " + dataset.uri() + "/" + Manifest.FILE_NAME + "): ");
+    check(model, dataset, targets, shard + " (listed in " + dataset.location() + "/" + Manifest.FILE_NAME + "): ");
   }
 
   private static void check(TrainedModel model, Dataset dataset, boolean targets, String where) {

@@ -244,7 +244,7 @@ public record TrainConfig(
     }
     FileSystem fs = FileSystems.get(p, conf);
     if (FileSystems.isLocal(fs)) {
-      return parseJobFile(uri, readJobFileLines(Path.of(fs.makeQualified(p).toUri()), uri));
+      return parseJobFile(uri, readJobFileLines(FileSystems.localPath(fs.makeQualified(p)), uri));
     }
     String what = "--conf " + uri + ": ";
     FileStatus status;

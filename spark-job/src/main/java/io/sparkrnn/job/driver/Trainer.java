@@ -50,6 +50,7 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -138,7 +139,12 @@ public final class Trainer {
     FileSystems.requireUsableOutput(syntax.out(), hadoop, "--out", true);
     Dataset dataset = Dataset.open(syntax.data(), hadoop);
     DatasetSpec spec = dataset.manifest().spec();
-    TrainConfig config = TrainConfig.parse(given, new TrainConfig.DatasetDefaults(spec.mode(), spec.loss()));
+    // data as the fully qualified directory, which checkpoints record and --resume compares: "ds/", "./ds",
+    // file:///…/ds and a path relative to another working directory name one dataset, and one relative path
+    // from two working directories two (a user audit: both were judged by their spelling)
+    Map<String, String> located = new HashMap<>(given);
+    located.put("data", dataset.location());
+    TrainConfig config = TrainConfig.parse(located, new TrainConfig.DatasetDefaults(spec.mode(), spec.loss()));
     if (config.mode() != spec.mode()) {
       throw new BadInputException("mode: the dataset " + config.data() + " is " + spec.mode().id() + ", the configuration says "
           + config.mode().id());
@@ -203,7 +209,7 @@ public final class Trainer {
     // a checkpoint to resume from wins over init (README): init is then neither read nor checked
     boolean resumes = config.resume() && hasCheckpoint;
     if (resumes && config.init() != null) {
-      log.printf("init %s: not used, the run resumes from its newest checkpoint%n", config.init());
+      log.printf(Locale.ROOT, "init %s: not used, the run resumes from its newest checkpoint%n", config.init());
     }
     Params initial = config.init() == null || resumes ? null
         : warmStart(initRead != null ? initRead : loadInitial(config.init(), hadoop, "init"), config.init(), model, dataset);
@@ -224,7 +230,7 @@ public final class Trainer {
   public void removeStaleTemporaries() throws IOException {
     int removed = out.removeStaleTemporaries(Checkpoints.DIR);
     if (removed > 0) {
-      log.printf("removed %d temporary file(s) that an interrupted run left in %s%n", removed, out.dir());
+      log.printf(Locale.ROOT, "removed %d temporary file(s) that an interrupted run left in %s%n", removed, out.dir());
     }
   }
 
@@ -246,7 +252,7 @@ public final class Trainer {
     for (String f : RUN_FILES) {
       out.deleteTree(f);
     }
-    log.printf("--overwrite: removed the earlier run's %s from %s%n", String.join(", ", RUN_FILES), out.dir());
+    log.printf(Locale.ROOT, "--overwrite: removed the earlier run's %s from %s%n", String.join(", ", RUN_FILES), out.dir());
     previousRun = false;
   }
 
@@ -305,7 +311,7 @@ public final class Trainer {
     Normalization data = dataset.manifest().normalization();
     if (recorded != null && !recorded.equals(data)) {
       throw new BadInputException(where + "was trained on data normalised with " + Compatibility.describe(recorded)
-          + ", the dataset " + dataset.uri() + " is normalised with " + Compatibility.describe(data)
+          + ", the dataset " + dataset.location() + " is normalised with " + Compatibility.describe(data)
           + "; prepare the data with the model's statistics");
     }
     return given.params();
@@ -399,7 +405,7 @@ public final class Trainer {
       if (exchange != null) {
         GradientExchange.Server.Traffic t = exchange.traffic();
         lastDriverBytesPerStep = t.bytesPerStep();
-        log.printf("gradient exchange: %.1f kB per step through the driver (%d partitions; %.1f MB in, %.1f MB out over %d steps)%n",
+        log.printf(Locale.ROOT, "gradient exchange: %.1f kB per step through the driver (%d partitions; %.1f MB in, %.1f MB out over %d steps)%n",
             t.bytesPerStep() / 1e3, partitions, t.bytesIn() / 1e6, t.bytesOut() / 1e6, t.steps());
       }
       return summary;
@@ -449,7 +455,7 @@ public final class Trainer {
     new VirtualPartitions(config.batch(), config.virtualPartitions()).requireTasks(partitions); // before auto's timing job
     Checkpoints.Saved saved = config.resume() ? checkpoints.loadLatest() : null;
     if (saved != null) {
-      checkResumable(saved);
+      checkResumable(saved, sc.hadoopConfiguration());
     }
     String device = resolveDevice(sc, partitions, saved);
     ShardPlacement placement = new ShardPlacement();
@@ -464,7 +470,7 @@ public final class Trainer {
     StepUpdate update = new StepUpdate(config, totalSteps);
     Params params = startingParams();
     if (initial != null) {
-      log.printf("starting from the weights of %s%n", config.init());
+      log.printf(Locale.ROOT, "starting from the weights of %s%n", config.init());
     }
     Optimizer optimizer = update.newOptimizer();
     long step = 0;
@@ -478,13 +484,13 @@ public final class Trainer {
         carriedH = saved.carriedH();
         carriedC = saved.carriedC();
         metrics.load(out, step);
-        log.printf("resumed from %s at step %d%n", saved.file(), step);
+        log.printf(Locale.ROOT, "resumed from %s at step %d%n", saved.file(), step);
       } else {
-        log.printf("--resume: no checkpoint in %s yet; starting at step 0%n", out.path(Checkpoints.DIR));
+        log.printf(Locale.ROOT, "--resume: no checkpoint in %s yet; starting at step 0%n", out.path(Checkpoints.DIR));
       }
     }
     String threads = jvmEngineThreads(config.engine(), device, context.engineThreads(), sc.master());
-    log.printf("training %s: %d steps (%d per epoch), batch %d, %d partitions of %d virtual, engine %s on %s%s, master %s, sync %s%n",
+    log.printf(Locale.ROOT, "training %s: %d steps (%d per epoch), batch %d, %d partitions of %d virtual, engine %s on %s%s, master %s, sync %s%n",
         describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.virtualPartitions(), config.engine(),
         device, threads == null ? "" : " (" + threads + ")", sc.master(), config.sync());
 
@@ -519,7 +525,7 @@ public final class Trainer {
           boolean segmentEnd = k == records.size() - 1;
           step = r.step();
           if (r.status() == StepUpdate.Status.EMPTY) {
-            log.printf("step %d: no valid time steps in this window; no update%n", step);
+            log.printf(Locale.ROOT, "step %d: no valid time steps in this window; no update%n", step);
             continue;
           }
           if (r.status() != StepUpdate.Status.APPLIED) {
@@ -596,19 +602,19 @@ public final class Trainer {
     double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
     Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
     lastCacheStats = cacheStats;
-    cacheStats.forEach((where, st) -> log.printf("shard cache on %s: %s%n", where, st.describe()));
+    cacheStats.forEach((where, st) -> log.printf(Locale.ROOT, "shard cache on %s: %s%n", where, st.describe()));
     TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, threads, sc.master(), cacheStats);
     if (stepsThisRun == 0 && skipped == 0) {   // --resume on a finished run: nothing trained, no loss or rate to report
-      log.printf("done: the checkpoint is at step %d of %d already, nothing to train; model %s%n", step, totalSteps,
+      log.printf(Locale.ROOT, "done: the checkpoint is at step %d of %d already, nothing to train; model %s%n", step, totalSteps,
           out.path("model.safetensors"));
     } else {
       // under --on-nan skip the last step may not be the last applied one: say which the loss is from
-      String loss = skipped == 0 ? String.format("loss %.6g", lastLoss)
+      String loss = skipped == 0 ? String.format(Locale.ROOT, "loss %.6g", lastLoss)
           : stepsThisRun == 0 ? "every update of this run skipped (--on-nan skip), " + skipped + " of them"
-          : String.format("%d skipped in this run (--on-nan skip), loss %.6g at step %d, the last applied", skipped, lastLoss,
+          : String.format(Locale.ROOT, "%d skipped in this run (--on-nan skip), loss %.6g at step %d, the last applied", skipped, lastLoss,
               lastAppliedStep);
-      log.printf("done: %d steps, %s%s, %.1f sequences/s; model %s%n", step, loss,
-          Double.isNaN(lastValidation) ? "" : String.format(", validation %.6g", lastValidation), throughput,
+      log.printf(Locale.ROOT, "done: %d steps, %s%s, %.1f sequences/s; model %s%n", step, loss,
+          Double.isNaN(lastValidation) ? "" : String.format(Locale.ROOT, ", validation %.6g", lastValidation), throughput,
           out.path("model.safetensors"));
     }
     return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
@@ -792,7 +798,7 @@ public final class Trainer {
     return ModelMetadata.fromManifest(dataset.manifest());
   }
 
-  private void checkResumable(Checkpoints.Saved saved) {
+  private void checkResumable(Checkpoints.Saved saved, Configuration hadoop) {
     Map<String, String> now = config.toMap();
     List<String> differ = new ArrayList<>();
     for (String key : RESUME_KEYS) {
@@ -801,7 +807,11 @@ public final class Trainer {
             + " order; now " + now.get(key) + ")");
         continue;
       }
-      if (!String.valueOf(now.get(key)).equals(String.valueOf(saved.trainConfig().get(key)))) {
+      String was = saved.trainConfig().get(key);
+      if (key.equals("data") && was != null) {
+        was = qualified(was, hadoop);   // a checkpoint of an earlier version recorded data as given
+      }
+      if (!String.valueOf(now.get(key)).equals(String.valueOf(was))) {
         differ.add(key + " (checkpoint " + saved.trainConfig().get(key) + ", now " + now.get(key) + ")");
       }
     }
@@ -818,6 +828,16 @@ public final class Trainer {
     }
   }
 
+  /** {@code data} fully qualified as {@link Dataset#location} gives it, or as it is where that cannot be done. */
+  private static String qualified(String data, Configuration hadoop) {
+    try {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(data);
+      return FileSystems.get(p, hadoop).makeQualified(p).toString();
+    } catch (IOException | IllegalArgumentException e) {
+      return data;
+    }
+  }
+
   private String describeModel() {
     return model.cell().id() + " " + model.numLayers() + "x" + model.hiddenSize() + " (F=" + model.inputSize() + ", O="
         + model.outputSize() + ", " + model.mode().id() + ", " + model.loss().id() + ")";
@@ -826,23 +846,23 @@ public final class Trainer {
   private String progressLine(long step, double loss, double norm, double seqPerSec, Double valLoss, Double valAcc,
       Double closedLoss, double etaSeconds) {
     StringBuilder sb = new StringBuilder();
-    sb.append(String.format("step %d/%d  epoch %d  loss %.5g  |g| %.3g", step, totalSteps, schedule.epochOf(step - 1) + 1, loss, norm));
+    sb.append(String.format(Locale.ROOT, "step %d/%d  epoch %d  loss %.5g  |g| %.3g", step, totalSteps, schedule.epochOf(step - 1) + 1, loss, norm));
     if (valLoss != null) {
-      sb.append(String.format("  val %.5g", valLoss));
+      sb.append(String.format(Locale.ROOT, "  val %.5g", valLoss));
     }
     if (valAcc != null) {
-      sb.append(String.format("  acc %.2f%%", 100 * valAcc));
+      sb.append(String.format(Locale.ROOT, "  acc %.2f%%", 100 * valAcc));
     }
     if (closedLoss != null) {
-      sb.append(String.format("  closed-loop %.5g", closedLoss));
+      sb.append(String.format(Locale.ROOT, "  closed-loop %.5g", closedLoss));
     }
-    sb.append(String.format("  %,.0f seq/s  ETA %s", seqPerSec, formatDuration(etaSeconds)));
+    sb.append(String.format(Locale.ROOT, "  %,.0f seq/s  ETA %s", seqPerSec, formatDuration(etaSeconds)));
     return sb.toString();
   }
 
   static String formatDuration(double seconds) {
     long s = Math.round(seconds);
-    return s >= 3600 ? String.format("%dh%02dm", s / 3600, (s % 3600) / 60) : String.format("%dm%02ds", s / 60, s % 60);
+    return s >= 3600 ? String.format(Locale.ROOT, "%dh%02dm", s / 3600, (s % 3600) / 60) : String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60);
   }
 
   /** A NaN or infinite loss or gradient under --on-nan stop. */

@@ -75,12 +75,12 @@ public final class TrainReport {
     if (!closed.isEmpty()) {
       md.append("| final closed-loop loss | ").append(closed.get(closed.size() - 1)[1]).append(" |\n");
     }
-    md.append(String.format("| throughput (this run) | %.1f sequences/s |%n", sequencesPerSecond));
-    md.append(String.format("| median step time | %.2f ms |%n", metrics.medianStepMs()));
-    md.append(String.format("| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", metrics.medianOverheadMs()));
+    md.append(String.format(Locale.ROOT, "| throughput (this run) | %.1f sequences/s |%n", sequencesPerSecond));
+    md.append(String.format(Locale.ROOT, "| median step time | %.2f ms |%n", metrics.medianStepMs()));
+    md.append(String.format(Locale.ROOT, "| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", metrics.medianOverheadMs()));
     // the first fifth of the steps (at least one) left out: they load shards and warm up the JIT
     TrainingMetrics.Breakdown parts = metrics.breakdown(Math.max(1, metrics.timedSteps() / 5));
-    md.append(String.format("| mean per step after the first fifth: compute (slowest partition), reduction, update, control | %.2f, %.2f,"
+    md.append(String.format(Locale.ROOT, "| mean per step after the first fifth: compute (slowest partition), reduction, update, control | %.2f, %.2f,"
         + " %.2f, %.2f ms |%n", parts.computeMs(), parts.reduceMs(), parts.updateMs(), parts.controlMs()));
     md.append("| master | ").append(master).append(" |\n");
     md.append("| partitions | ").append(partitions).append(" of ").append(config.virtualPartitions()).append(" virtual partitions |\n");
@@ -88,7 +88,7 @@ public final class TrainReport {
       md.append("| JVM engine threads | ").append(engineThreads).append(" (the devices below say what each executor ran) |\n");
     }
     if (metrics.segments() > 0) {
-      md.append(String.format("| barrier segments (--sync barrier) | %d, median launch and return %.1f ms |%n", metrics.segments(),
+      md.append(String.format(Locale.ROOT, "| barrier segments (--sync barrier) | %d, median launch and return %.1f ms |%n", metrics.segments(),
           metrics.medianSegmentLaunchMs()));
     }
     md.append('\n');

@@ -47,6 +47,7 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -1084,6 +1085,42 @@ class SparkTrainingTest {
           "step " + (i + 1) + "'s loss, as in the uninterrupted run");
     }
     assertArrayEquals(uninterrupted, Files.readAllBytes(out.resolve("model.safetensors")), "resumed from step 4");
+  }
+
+  /**
+   * --resume judges data by the directory it names, not its spelling (a user audit): the checkpoint
+   * records the fully qualified directory, so the same one as a plain path with a trailing slash and
+   * a "./" resumes, and a copy of the dataset elsewhere (the same bytes) is another dataset, refused
+   * naming both. A checkpoint of an earlier version, which recorded data as given, is compared after
+   * qualifying that too.
+   */
+  @Test
+  void resumeComparesTheDatasetsDirectoryNotItsSpelling() throws IOException {
+    Path out = tmp.resolve("resume-spelling");
+    Path sineDir = Path.of(URI.create(sine));
+    checkpointAfterStep2(sineConfig(out.toUri().toString()));
+    Map<String, String> same = sineConfig(out.toUri().toString());
+    same.put("data", sineDir.getParent() + "/./" + sineDir.getFileName() + "/");
+    same.put("resume", "true");
+    same.put("steps", "3");
+    assertEquals(3, Trainer.prepare(same, new Configuration(), quiet()).run(sc).steps());
+
+    Path copy = tmp.resolve("sine-copy");
+    try (Stream<Path> files = Files.list(sineDir)) {
+      Files.createDirectories(copy);
+      for (Path f : files.toList()) {
+        Files.copy(f, copy.resolve(f.getFileName()));
+      }
+    }
+    Path other = tmp.resolve("resume-elsewhere");
+    checkpointAfterStep2(sineConfig(other.toUri().toString()));
+    Map<String, String> moved = sineConfig(other.toUri().toString());
+    moved.put("data", copy.toString());
+    moved.put("resume", "true");
+    Trainer t = Trainer.prepare(moved, new Configuration(), quiet());
+    BadInputException e = assertThrows(BadInputException.class, () -> t.run(sc));
+    assertTrue(e.getMessage().contains("other settings: data (checkpoint file:" + sineDir + ", now file:" + copy + ")"),
+        e.getMessage());
   }
 
   /** A checkpoint after step 2 of the job {@code config} describes, written directly: refusing a resume needs no training. */

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
@@ -93,6 +94,30 @@ class TrainReportTest {
         new double[] {2, 0.5}), 3));
     assertEquals("0.5", TrainReport.lastLoss(List.of(new double[] {2, 0.5}), 2));
     assertEquals("none (no step had a finite loss)", TrainReport.lastLoss(List.of(), 3));
+  }
+
+  /**
+   * report.md's numbers take a decimal point under any locale (a user audit saw "107,04, 0,06 ms"
+   * under de_DE, where a comma also separates the values): the ten steps of the test above, written
+   * with the JVM's formatting locale German.
+   */
+  @Test
+  void theReportsNumbersAreTheSameUnderAGermanLocale() throws IOException {
+    Locale before = Locale.getDefault(Locale.Category.FORMAT);
+    Locale.setDefault(Locale.Category.FORMAT, Locale.GERMANY);
+    try {
+      TrainingMetrics m = new TrainingMetrics();
+      long ms = 1_000_000L;
+      for (int step = 1; step <= 10; step++) {
+        m.add(step, 0, 0.5, 1, 100, 10, null, null, null);
+        m.addTiming(10 * ms + 500_000, 6 * ms, ms, ms);
+      }
+      String md = report(m);
+      assertTrue(md.contains("| median step time | 10.50 ms |"), md);
+      assertTrue(md.contains(" | 6.00, 1.00, 1.00, 2.50 ms |"), md);
+    } finally {
+      Locale.setDefault(Locale.Category.FORMAT, before);
+    }
   }
 
   /** report.md of a GRU H = 4 run with {@code m}'s rows and timings, written into tmp. */

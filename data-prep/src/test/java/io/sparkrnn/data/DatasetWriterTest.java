@@ -31,6 +31,26 @@ class DatasetWriterTest {
     assertTrue(Files.exists(ds.resolve(Manifest.FILE_NAME)), "checkDirectory changes nothing");
   }
 
+  /**
+   * A prep killed before its manifest (written last) leaves shards and _temporary/: refused with
+   * and without --overwrite, and the message says what it is and what to do (it said only "not a
+   * dataset; refusing to touch it"); nothing is removed.
+   */
+  @Test
+  void anInterruptedPrepsFolderIsNamedAsSuchWithTheWayOn() throws IOException {
+    java.nio.file.Path ds = Files.createDirectories(tmp.resolve("killed"));
+    Files.createDirectories(ds.resolve(DatasetWriter.TEMP_DIR).resolve("attempt-1"));
+    Files.writeString(ds.resolve("shard-00000.safetensors"), "x");
+    FileSystem fs = FileSystem.get(ds.toUri(), TestFiles.localConf());
+    Path dir = new Path(ds.toUri());
+    for (boolean overwrite : new boolean[] {false, true}) {
+      IOException e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, dir, overwrite));
+      assertTrue(e.getMessage().endsWith("exists and is not empty (2 entries: the shards and _temporary/ of a prep that did not"
+          + " finish, with no manifest.json); remove the directory and run prep again"), e.getMessage());
+    }
+    assertTrue(Files.exists(ds.resolve("shard-00000.safetensors")), "nothing removed");
+  }
+
   /** A shard index is written once: a second write of shard 0 would leave two manifest entries for one file. */
   @Test
   void aShardIndexWrittenTwiceIsRefused() throws IOException {

@@ -405,8 +405,8 @@ public final class Trainer {
       if (exchange != null) {
         GradientExchange.Server.Traffic t = exchange.traffic();
         lastDriverBytesPerStep = t.bytesPerStep();
-        log.printf(Locale.ROOT, "gradient exchange: %.1f kB per step through the driver (%d partitions; %.1f MB in, %.1f MB out over %d steps)%n",
-            t.bytesPerStep() / 1e3, partitions, t.bytesIn() / 1e6, t.bytesOut() / 1e6, t.steps());
+        log.printf(Locale.ROOT, "gradient exchange: %.1f kB per step through the driver (%d partitions; %s in, %s out over %d steps)%n",
+            t.bytesPerStep() / 1e3, partitions, MemoryBudget.size(t.bytesIn()), MemoryBudget.size(t.bytesOut()), t.steps());
       }
       return summary;
     } catch (HadoopFiles.WriteException e) {

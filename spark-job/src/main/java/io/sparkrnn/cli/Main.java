@@ -10,6 +10,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.sql.SQLException;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -186,6 +187,7 @@ public final class Main implements Runnable {
     cl.setParameterExceptionHandler(Main::reportParameterError);
     cl.setExecutionStrategy(parsed -> {
       refuseEmptyValues(parsed);
+      warnOfUnexpandedHome(parsed, cl.getErr());
       return new CommandLine.RunLast().execute(parsed);
     });
     try {
@@ -210,6 +212,27 @@ public final class Main implements Runnable {
         if (arg.originalStringValues().contains("")) {
           String name = arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel();
           throw new CommandLine.ParameterException(r.commandSpec().commandLine(), name + ": expected a value, found an empty string");
+        }
+      }
+    }
+  }
+
+  /**
+   * A value that starts with "~/" (or is "~") reached us as written: the shell expands ~ only
+   * unquoted and at a word's start, so '--out "~/runs/a"' names a folder "~" in the working
+   * directory. Said once a value, not refused: such a folder may be meant (a user audit found every
+   * command agreeing on it without a word).
+   */
+  static void warnOfUnexpandedHome(CommandLine.ParseResult parsed, PrintWriter err) {
+    for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
+      for (CommandLine.Model.ArgSpec arg : r.matchedArgs()) {
+        for (String v : arg.originalStringValues()) {
+          if (v.equals("~") || v.startsWith("~/")) {
+            String name = arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel();
+            err.println("warning: " + name + " " + v + ": ~ was not expanded (the shell does that only unquoted), so this names"
+                + " a folder called ~ in " + Path.of("").toAbsolutePath() + "; write $HOME/" + v.substring(Math.min(2, v.length()))
+                + " for your home");
+          }
         }
       }
     }

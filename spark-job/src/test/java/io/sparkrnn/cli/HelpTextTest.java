@@ -1,12 +1,14 @@
 package io.sparkrnn.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -112,6 +114,22 @@ class HelpTextTest {
       assertEquals(0, s.code(), s.err());
       assertEquals(r.out(), s.out(), String.join(" ", sub));
     }
+  }
+
+  /**
+   * A quoted ~ reaches the command as written and names a folder "~" in the working directory: one
+   * warning a value, naming the option and the folder meant; the command goes on (here inspect finds
+   * no dataset there, exit 2). A ~ inside a name is no home and gets none.
+   */
+  @Test
+  void anUnexpandedHomeIsWarnedOf() {
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("inspect", "~/no-such-dataset-here");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("warning: URI ~/no-such-dataset-here: ~ was not expanded (the shell does that only unquoted),"
+        + " so this names a folder called ~ in " + Path.of("").toAbsolutePath() + "; write $HOME/no-such-dataset-here"
+        + " for your home"), r.err());
+    r = InferenceCommandsTest.run("inspect", "no~such");
+    assertFalse(r.err().contains("warning"), r.err());
   }
 
   @Test

@@ -35,7 +35,7 @@ public final class InspectCommand implements Callable<Integer> {
     Configuration conf = new Configuration();
     Path path = new Path(uri);
     FileSystem fs = FileSystems.get(path, conf);
-    if (fs.isFile(path)) {
+    if (fs.exists(path) && fs.getFileStatus(path).isFile()) {
       if (!path.getName().toLowerCase(Locale.ROOT).endsWith(".safetensors")) {
         throw new BadInputException(uri + ": a file, and inspect takes a dataset directory or a .safetensors file");
       }

@@ -72,7 +72,8 @@ class RunLockTest {
       try (RunLock lock = RunLock.acquire(out.toString(), new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8), null)) {
         String said = log.toString(StandardCharsets.UTF_8);
         assertTrue(said.contains("now belongs to a process started later); taking the lock over"), said);
-        assertTrue(Files.readString(out.resolve(RunLock.NAME)).contains("pid=" + ProcessHandle.current().pid() + "\n"));
+        assertTrue(Files.readString(Path.of(lock.path().toUri())).contains("pid=" + ProcessHandle.current().pid() + "\n"),
+            "the lock file names this process");
       }
     } finally {
       other.destroyForcibly().waitFor();

@@ -146,11 +146,11 @@ public final class Trainer {
     located.put("data", dataset.location());
     TrainConfig config = TrainConfig.parse(located, new TrainConfig.DatasetDefaults(spec.mode(), spec.loss()));
     if (config.mode() != spec.mode()) {
-      throw new BadInputException("mode: the dataset " + config.data() + " is " + spec.mode().id() + ", the configuration says "
+      throw new BadInputException("mode: the dataset " + syntax.data() + " is " + spec.mode().id() + ", the configuration says "
           + config.mode().id());
     }
     if (config.loss() != spec.loss()) {
-      throw new BadInputException("loss: the dataset " + config.data() + " suits " + spec.loss().id()
+      throw new BadInputException("loss: the dataset " + syntax.data() + " suits " + spec.loss().id()
           + " (its y is " + (spec.classTargets() ? "class ids" : "floats") + "), the configuration says " + config.loss().id());
     }
     ModelConfig model = new ModelConfig(config.cell(), config.numLayers(), spec.features(), config.hiddenSize(), spec.outputs(),
@@ -164,7 +164,7 @@ public final class Trainer {
       }
     }
     if (train.isEmpty()) {
-      throw new BadInputException("data: " + config.data() + " has no training shards");
+      throw new BadInputException("data: " + syntax.data() + " has no training shards");
     }
     int[] shardIndex = train.stream().mapToInt(Integer::intValue).toArray();
     int[] shardBatch = train.stream().mapToInt(i -> all.get(i).batch()).toArray();
@@ -199,7 +199,7 @@ public final class Trainer {
           + " every window is a whole sequence, which is full BPTT, as tbptt 0");
     }
     if (config.validateEvery() > 0 && dataset.manifest().sequences(Split.VALIDATION) == 0) {
-      log.println("warning: validate-every " + config.validateEvery() + ": the dataset " + config.data() + " has no validation"
+      log.println("warning: validate-every " + config.validateEvery() + ": the dataset " + syntax.data() + " has no validation"
           + " sequences, so this run never validates; prep it with a validation split (--validation-fraction; for a table"
           + " by time, a validation part longer than --gap plus a window)");
     }

@@ -103,7 +103,7 @@ public final class Dataset implements Serializable {
    * Path(String)} and every command read back.
    */
   public String location() {
-    return uri;
+    return new Path(uri).toString();   // as uri(): Dataset.open(URI) keeps a trailing slash, Path(String) drops it
   }
 
   public Manifest manifest() {

@@ -71,24 +71,29 @@ public final class ShardFiles {
    * @throws IllegalArgumentException or {@link java.io.IOException} naming the file where a check fails
    */
   public static String inspect(String uri, Configuration conf) throws IOException {
-    Path dir = new Path(uri).getParent();
+    Path path = new Path(uri);
+    Path dir = path.getParent();
     boolean hasManifest = dir != null && FileSystems.get(dir, conf).exists(new Path(dir, Manifest.FILE_NAME));
+    Listed listed = null;
     if (hasManifest) {
-      // the other readers fall back to the file's own checks; inspect is what people verify files with,
-      // and a shard has no checksum of its own: a damaged manifest must not pass a damaged shard as checked
+      // unlike listed(), which falls back to the file's own checks: inspect is what people verify files with,
+      // and a shard has no checksum of its own, so a damaged manifest must not pass a damaged shard as checked
+      Dataset dataset;
       try {
-        Dataset.open(dir.toString(), conf);
+        dataset = Dataset.open(dir.toString(), conf);
       } catch (IOException | IllegalArgumentException unreadable) {
         throw new BadInputException(uri + ": its directory's " + Manifest.FILE_NAME + " cannot be read, so the file cannot be"
             + " verified against it (" + unreadable.getMessage() + ")");
       }
+      ShardInfo info = dataset.manifest().findShard(path.getName());
+      listed = info == null ? null : new Listed(dataset, info);
     }
-    Listed listed = listed(uri, conf);
     byte[] bytes = bytes(listed, uri, conf);
     SafeTensorsFile file = SafeTensors.read(bytes, uri);
     String checked;
     if (listed != null) {
-      listed.dataset().read(listed.shard(), conf);
+      // the bytes just checked against the entry's size and CRC32C, decoded as Dataset.read decodes them
+      ShardCodec.decode(bytes, listed.dataset().manifest().spec(), listed.shard().file(), listed.shard().batch());
       checked = "; a " + listed.shard().split().id() + " shard of the dataset in " + dir
           + ": size, CRC32C, dtypes, shapes and values verified against its manifest";
     } else {

@@ -262,6 +262,7 @@ public final class Dataset implements Serializable {
             manifest.shards(split).size()));
       }
       sb.append("bytes     ").append(bytes).append('\n');
+      sb.append("fingerprint ").append(manifest.fingerprint()).append('\n');   // what train --resume compares
       Normalization n = manifest.normalization();
       sb.append("normalized ").append(n == null ? "no"
           : n.from() == null ? "yes (z-score, training split)" : "yes (z-score, statistics of " + n.from() + ")").append('\n');

@@ -6,8 +6,12 @@ import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -116,6 +120,26 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
       }
     }
     return n;
+  }
+
+  /**
+   * What identifies the data a model trains on, as 16 hex digits: the first 8 bytes of the SHA-256
+   * of this manifest's JSON without its {@code source} (provenance only: the options and input
+   * paths prep was given). Every shard's name, split, size and CRC32C, the dimensions, the
+   * statistics and the vocabulary are in it, so a dataset copied or moved keeps its fingerprint and
+   * one prepared again from other data, or with other options, gets another. {@code --resume}
+   * compares it with the one its checkpoint recorded.
+   */
+  public String fingerprint() {
+    DatasetSpec s = spec;
+    DatasetSpec noSource = new DatasetSpec(s.task(), s.features(), s.outputs(), s.steps(), s.mode(), s.loss(), s.variableLength(),
+        s.vocabulary(), Map.of());
+    byte[] json = new Manifest(noSource, shards, normalization).toJson().getBytes(StandardCharsets.UTF_8);
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(json), 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java platform has SHA-256", e);
+    }
   }
 
   /** The manifest as JSON text (two-space indented). */

@@ -649,11 +649,18 @@ public final class Trainer {
    */
   static final String AUTO_PICKED_KEY = "device-auto-picked";
 
-  /** The train config a checkpoint records: the options, and the device auto picked. */
-  private Map<String, String> checkpointConfig(String device) {
-    Map<String, String> m = config.toMap();
+  /**
+   * The key of a checkpoint's train config that records the dataset's {@link io.sparkrnn.data.Manifest#fingerprint}:
+   * {@code --resume} then continues on the same data wherever it lies now, and refuses a directory
+   * whose contents were replaced (prepared again from other data or with other options).
+   */
+  static final String DATA_FINGERPRINT_KEY = "data-fingerprint";
+
+  /** The train config a checkpoint records: the options, the dataset's fingerprint, and the device auto picked. */
+  Map<String, String> checkpointConfig(String device) {
+    Map<String, String> m = new LinkedHashMap<>(config.toMap());
+    m.put(DATA_FINGERPRINT_KEY, dataset.manifest().fingerprint());
     if (autoChoice != null) {
-      m = new LinkedHashMap<>(m);
       m.put(AUTO_PICKED_KEY, device);
     }
     return m;
@@ -801,10 +808,26 @@ public final class Trainer {
   private void checkResumable(Checkpoints.Saved saved, Configuration hadoop) {
     Map<String, String> now = config.toMap();
     List<String> differ = new ArrayList<>();
+    String recordedData = saved.trainConfig().get(DATA_FINGERPRINT_KEY);
+    String fingerprint = dataset.manifest().fingerprint();
+    if (recordedData != null && !recordedData.equals(fingerprint)) {
+      differ.add("data (" + config.data() + " holds other data than the checkpoint's run trained on, "
+          + saved.trainConfig().get("data") + ": its manifest's fingerprint is " + fingerprint + ", the checkpoint's "
+          + recordedData + "; the shards, their splits, the statistics or the dimensions differ)");
+    }
     for (String key : RESUME_KEYS) {
       if (key.equals("virtual-partitions") && !saved.trainConfig().containsKey(key)) {
         differ.add(key + " (the checkpoint was written before virtual partitions, when a step's sums were added in partition"
             + " order; now " + now.get(key) + ")");
+        continue;
+      }
+      if (key.equals("data") && recordedData != null) {
+        // the fingerprint above judged the data; where it lies may change (copied to HDFS, a moved directory)
+        String was = qualified(saved.trainConfig().get(key), hadoop);
+        if (recordedData.equals(fingerprint) && !String.valueOf(now.get(key)).equals(was)) {
+          log.printf(Locale.ROOT, "resume: the checkpoint's run read %s; %s holds the same data (fingerprint %s)%n",
+              saved.trainConfig().get(key), config.data(), fingerprint);
+        }
         continue;
       }
       String was = saved.trainConfig().get(key);

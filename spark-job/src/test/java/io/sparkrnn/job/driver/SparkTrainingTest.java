@@ -1088,10 +1088,11 @@ class SparkTrainingTest {
   }
 
   /**
-   * --resume judges data by the directory it names, not its spelling (a user audit): the checkpoint
-   * records the fully qualified directory, so the same one as a plain path with a trailing slash and
-   * a "./" resumes, and a copy of the dataset elsewhere (the same bytes) is another dataset, refused
-   * naming both. A checkpoint of an earlier version, which recorded data as given, is compared after
+   * A checkpoint without the dataset's fingerprint (written before it was recorded) judges data by
+   * the directory it names, not its spelling (a user audit): the checkpoint records the fully
+   * qualified directory, so the same one as a plain path with a trailing slash and a "./" resumes,
+   * and a copy of the dataset elsewhere is refused naming both, as nothing says it holds the same
+   * bytes. A checkpoint of an earlier version, which recorded data as given, is compared after
    * qualifying that too.
    */
   @Test
@@ -1121,6 +1122,57 @@ class SparkTrainingTest {
     BadInputException e = assertThrows(BadInputException.class, () -> t.run(sc));
     assertTrue(e.getMessage().contains("other settings: data (checkpoint file:" + sineDir + ", now file:" + copy + ")"),
         e.getMessage());
+  }
+
+  /**
+   * A checkpoint a run writes records its dataset's fingerprint, and --resume follows the data, not
+   * its directory: a copy elsewhere resumes (and says so), while the directory the checkpoint names,
+   * prepared again from other sequences (another seed) with the same shape and shard names, is
+   * refused before a step trains, where comparing the directory alone let it continue on other data.
+   */
+  @Test
+  void resumeFollowsTheDatasetsFingerprintNotItsDirectory() throws IOException {
+    Path data = tmp.resolve("sine-fingerprint");
+    SineSource.Options seven = SineSource.Options.defaults(20, 4 * 16, 7);
+    Prep.run(new SineSource(seven), new PrepOptions(data.toUri(), 16, 0.25, false, false), new Configuration());
+    Path out = tmp.resolve("resume-fingerprint");
+    Map<String, String> first = sineConfig(out.toUri().toString());
+    first.put("data", data.toString());
+    first.put("steps", "2");
+    Trainer.prepare(first, new Configuration(), quiet()).run(sc);
+    Checkpoints.Saved saved = new Checkpoints(new OutputDir(out.toString(), new Configuration())).loadLatest();
+    String fingerprint = Dataset.open(data.toUri(), new Configuration()).manifest().fingerprint();
+    assertEquals(fingerprint, saved.trainConfig().get(Trainer.DATA_FINGERPRINT_KEY));
+
+    Path copy = tmp.resolve("sine-fingerprint-copy");
+    Files.createDirectories(copy);
+    try (Stream<Path> files = Files.list(data)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, copy.resolve(f.getFileName()));
+      }
+    }
+    Map<String, String> moved = new HashMap<>(first);
+    moved.put("data", copy.toString());
+    moved.put("resume", "true");
+    moved.put("steps", "3");
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    assertEquals(3, Trainer.prepare(moved, new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8)).run(sc).steps());
+    assertTrue(log.toString(StandardCharsets.UTF_8).contains("resume: the checkpoint's run read file:" + data + "; file:" + copy
+        + " holds the same data (fingerprint " + fingerprint + ")"), log.toString(StandardCharsets.UTF_8));
+
+    Prep.run(new SineSource(SineSource.Options.defaults(20, 4 * 16, 8)), new PrepOptions(data.toUri(), 16, 0.25, false, true),
+        new Configuration());
+    String other = Dataset.open(data.toUri(), new Configuration()).manifest().fingerprint();
+    assertFalse(other.equals(fingerprint), "seed 8 draws other sequences");
+    Map<String, String> replaced = new HashMap<>(first);
+    replaced.put("resume", "true");
+    replaced.put("steps", "4");
+    Trainer t = Trainer.prepare(replaced, new Configuration(), quiet());   // the newest checkpoint is step 3's, read from the copy
+    BadInputException e = assertThrows(BadInputException.class, () -> t.run(sc));
+    assertTrue(e.getMessage().contains("other settings: data (file:" + data + " holds other data than the checkpoint's run trained"
+        + " on, file:" + copy + ": its manifest's fingerprint is " + other + ", the checkpoint's " + fingerprint), e.getMessage());
+    assertEquals(3, new Checkpoints(new OutputDir(out.toString(), new Configuration())).loadLatest().completedSteps(),
+        "nothing trained on the other data");
   }
 
   /** A checkpoint after step 2 of the job {@code config} describes, written directly: refusing a resume needs no training. */

@@ -1039,6 +1039,33 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     return null;
   }
 
+  /**
+   * The closed-loop validation {@code setFeedback} asks for, refused here as train refuses it (the
+   * same reasons), but before fit's table job rather than after it: a seq2one model has no outputs
+   * to feed back, K steps need an input-driven step before them, and windows that setMinSteps lets
+   * be shorter than T cannot be driven for their last K steps when validation runs. F == O is left
+   * to train: the width of array input columns is known only from the data.
+   */
+  private void checkClosedLoop(TableSpec spec) {
+    int k = getFeedback();
+    if (k == 0) {
+      return;
+    }
+    if (spec.seq2one()) {
+      throw new BadInputException("RnnEstimator: setFeedback(" + k + "): closed-loop validation needs a seq2seq model, and"
+          + " setSeq2one(true) makes it seq2one");
+    }
+    if (k >= spec.steps()) {
+      throw new BadInputException("RnnEstimator: setFeedback(" + k + "): " + k + " self-driven steps leave no input-driven step"
+          + " in setSteps(" + spec.steps() + ")");
+    }
+    if (spec.variableLength() && getValidateEvery() > 0 && getValidationFraction() > 0) {
+      throw new BadInputException("RnnEstimator: setFeedback(" + k + "): closed-loop validation needs windows of all T="
+          + spec.steps() + " steps, and setMinSteps(" + getMinSteps() + ") lets them be shorter; drop setMinSteps, or"
+          + " validate without feedback (setFeedback(0))");
+    }
+  }
+
   /** The keys of {@code bin/spark-rnn train} this estimator sets. */
   Map<String, String> trainKeys(String data, String out) {
     Map<String, String> k = new LinkedHashMap<>();
@@ -1061,6 +1088,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     } catch (IllegalArgumentException e) {
       throw new BadInputException("RnnEstimator: " + inSetterWords(e.getMessage(), TRAIN_KEYS), e);
     }
+    checkClosedLoop(spec);
     for (String t : spec.targetColumns()) {
       RnnColumns.checkTarget("RnnEstimator", schema, t, spec.classes() > 0);
     }

@@ -63,6 +63,7 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -703,6 +704,28 @@ class RnnEstimatorTest {
       Thread.sleep(50);
     }
     assertEquals(0, spark.sparkContext().statusTracker().getActiveJobIds().length, "the segment job was cancelled");
+  }
+
+  /**
+   * setFeedback's closed-loop validation, where train would refuse it, is refused before fit's
+   * table job (train's refusal came after the table had been cut into windows): a seq2one model
+   * (nothing to feed back), K ≥ T (no input-driven step left), and windows that setMinSteps lets be
+   * shorter than T when validation runs. The same min-steps fit without validation (train's default
+   * validate-every 0) or without a validation split passes the check.
+   */
+  @Test
+  void closedLoopValidationThatCannotRunIsRefusedBeforeAnyJob() throws Exception {
+    assertEquals(0, jobsDuring(() -> assertMessage(() -> estimator().setMinSteps(12).setFeedback(4).setValidateEvery(10).fit(table),
+        "RnnEstimator: setFeedback(4)", "windows of all T=24 steps", "setMinSteps(12)")));
+    assertEquals(0, jobsDuring(() -> assertMessage(() -> estimator().setFeedback(24).fit(table), "setFeedback(24)",
+        "no input-driven step in setSteps(24)")));
+    assertEquals(0, jobsDuring(() -> assertMessage(() -> estimator().setTargetCols("temp").setSeq2one(true).setFeedback(2)
+        .fit(table), "setFeedback(2)", "seq2one")));
+    StructType schema = table.schema();
+    estimator().setMinSteps(12).setFeedback(4).transformSchema(schema);
+    estimator().setMinSteps(12).setFeedback(4).setValidateEvery(10).setValidationFraction(0).transformSchema(schema);
+    estimator().setMinSteps(24).setFeedback(4).setValidateEvery(10).transformSchema(schema);   // M = T: all windows whole
+    estimator().setFeedback(23).setValidateEvery(10).transformSchema(schema);
   }
 
   @Test

@@ -14,6 +14,7 @@ import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.data.source.AddingSource;
+import io.sparkrnn.data.source.CopySource;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.fs.OutputDir;
 import io.sparkrnn.infer.TrainedModel;
@@ -751,7 +752,8 @@ class SparkTrainingTest {
    * Refusals before Spark starts of a configuration the dataset contradicts: a mode or loss other
    * than the dataset's (its y decides), and --feedback K that leaves no input-driven step (K ≥ T;
    * the sine fixture has T = 20, so K = 19 is the largest that fits) or asks for a closed loop of a
-   * seq2one model (the adding fixture: one output per sequence, nothing to feed back per step).
+   * seq2one model (the adding fixture: one output per sequence, nothing to feed back per step) or
+   * of inputs and outputs of different widths (the copy task).
    */
   @Test
   void aModeLossOrFeedbackTheDatasetCannotServeIsRefusedBeforeSparkStarts() throws IOException {
@@ -777,6 +779,18 @@ class SparkTrainingTest {
     a.put("feedback", "1");
     e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(a, new Configuration(), quiet()));
     assertEquals("feedback: closed-loop validation needs a seq2seq model", e.getMessage());
+
+    // the copy task is seq2seq but feeds nothing back: F = 10 one-hot inputs, O = 9 classes (docs/data-format.md)
+    Path copy = tmp.resolve("copy-f10-o9");
+    Prep.run(new CopySource(new CopySource.Options(2, 8, 5)), new PrepOptions(copy.toUri(), 4, 0.25, false, false),
+        new Configuration());
+    Map<String, String> c = sineConfig(tmp.resolve("refused-copy-unused").toUri().toString());
+    c.put("data", copy.toUri().toString());
+    c.put("batch", "4");
+    c.put("feedback", "1");
+    e = assertThrows(IllegalArgumentException.class, () -> Trainer.prepare(c, new Configuration(), quiet()));
+    assertEquals("feedback: closed-loop validation feeds outputs back as inputs and needs F == O, the data has F=10, O=9",
+        e.getMessage());
   }
 
   /**

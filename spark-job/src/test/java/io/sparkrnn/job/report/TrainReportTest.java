@@ -9,6 +9,8 @@ import io.sparkrnn.kernel.model.CellType;
 import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
+import java.awt.Color;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import javax.imageio.ImageIO;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,7 +44,35 @@ class TrainReportTest {
     assertTrue(md.contains("| final validation loss | 0.375 |\n"), "step 3's, not step 2's 0.625: " + md);
     assertTrue(md.contains("| final closed-loop loss | 0.875 |\n"), "step 2's, the only one: " + md);
     assertTrue(md.contains("- JVM engine\n"), md);
-    assertTrue(Files.size(tmp.resolve("loss.png")) > 0, "loss.png written");
+    // loss.png: each series in its colour (TrainReport's: training blue, validation orange, closed loop green),
+    // more pixels than the legend's 14 x 4 swatch, so a curve or a point is drawn for each
+    BufferedImage png = ImageIO.read(tmp.resolve("loss.png").toFile());
+    assertTrue(pixels(png, 31, 119, 180) > 14 * 4, "the training curve");
+    assertTrue(pixels(png, 255, 127, 14) > 14 * 4, "the validation curve (steps 2 and 3)");
+    assertTrue(pixels(png, 44, 160, 44) > 14 * 4, "the closed-loop point (step 2)");
+
+    TrainingMetrics trainOnly = new TrainingMetrics();
+    trainOnly.add(1, 0, 0.75, 1, 100, 10, null, null, null);
+    trainOnly.add(2, 0, 0.5, 1, 100, 10, null, null, null);
+    report(trainOnly);
+    png = ImageIO.read(tmp.resolve("loss.png").toFile());
+    assertTrue(pixels(png, 31, 119, 180) > 14 * 4, "the training curve");
+    assertEquals(0, pixels(png, 255, 127, 14), "no validation: no validation curve nor legend entry");
+    assertEquals(0, pixels(png, 44, 160, 44), "no closed loop: no closed-loop curve nor legend entry");
+  }
+
+  /** How many pixels of the image have exactly this colour. */
+  private static int pixels(BufferedImage img, int r, int g, int b) {
+    int rgb = new Color(r, g, b).getRGB();
+    int n = 0;
+    for (int y = 0; y < img.getHeight(); y++) {
+      for (int x = 0; x < img.getWidth(); x++) {
+        if (img.getRGB(x, y) == rgb) {
+          n++;
+        }
+      }
+    }
+    return n;
   }
 
   /**

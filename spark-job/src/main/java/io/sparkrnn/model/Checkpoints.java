@@ -101,6 +101,12 @@ public final class Checkpoints {
     }
   }
 
+  /** The newest checkpoint's file, as {@link Saved#file} names it, or null when the directory has none. */
+  public String latestFile() throws IOException {
+    List<String> all = out.list(DIR, "step-", ".safetensors");
+    return all.isEmpty() ? null : out.path(DIR + "/" + all.get(all.size() - 1)).toString();
+  }
+
   /** The newest checkpoint, or null when the directory has none. */
   public Saved loadLatest() throws IOException {
     List<String> all = out.list(DIR, "step-", ".safetensors");

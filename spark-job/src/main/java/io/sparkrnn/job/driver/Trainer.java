@@ -215,6 +215,20 @@ public final class Trainer {
         : warmStart(initRead != null ? initRead : loadInitial(config.init(), hadoop, "init"), config.init(), model, dataset);
     Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log, initial);
     trainer.previousRun = hasRun;
+    if (resumes) {
+      // a resume that would change the bits is refused here, before Spark starts (on a cluster that is
+      // minutes); run() checks again, under the run lock, whatever checkpoint is newest then
+      Checkpoints.Saved saved;
+      try {
+        saved = trainer.checkpoints.loadLatest();
+      } catch (FileNotFoundException e) {
+        saved = null;   // removed since it was listed: a run writing --out now, which the run lock will name
+      }
+      if (saved != null) {
+        trainer.checkResumable(saved, hadoop);
+        trainer.checkedResume = saved;
+      }
+    }
     return trainer;
   }
 
@@ -240,6 +254,8 @@ public final class Trainer {
 
   /** Whether --out held a run when this trainer was prepared. */
   private boolean previousRun;
+  /** The checkpoint {@link #prepare} read and judged resumable, or null: run() uses it if it is still the newest. */
+  private Checkpoints.Saved checkedResume;
 
   /**
    * With --overwrite, removes the earlier run's files from --out (nothing else there). Call it
@@ -453,9 +469,14 @@ public final class Trainer {
           "the executors' heap (spark.executor.memory)");
     }
     new VirtualPartitions(config.batch(), config.virtualPartitions()).requireTasks(partitions); // before auto's timing job
-    Checkpoints.Saved saved = config.resume() ? checkpoints.loadLatest() : null;
-    if (saved != null) {
-      checkResumable(saved, sc.hadoopConfiguration());
+    Checkpoints.Saved saved = null;
+    if (config.resume()) {
+      // checkpoint files are written under a temporary name and never changed once renamed: the same name, the same file
+      String newest = checkpoints.latestFile();
+      saved = checkedResume != null && checkedResume.file().equals(newest) ? checkedResume : checkpoints.loadLatest();
+      if (saved != null && saved != checkedResume) {
+        checkResumable(saved, sc.hadoopConfiguration());
+      }
     }
     String device = resolveDevice(sc, partitions, saved);
     ShardPlacement placement = new ShardPlacement();

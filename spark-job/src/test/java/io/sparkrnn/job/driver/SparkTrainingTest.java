@@ -1029,8 +1029,9 @@ class SparkTrainingTest {
       Map<String, String> rest = sineConfig(out.toUri().toString());
       rest.put("resume", "true");
       rest.put(change[0], change[1]);
-      Trainer resumed = Trainer.prepare(rest, new Configuration(), quiet());
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> resumed.run(sc), change[0]);
+      // refused by prepare, before Spark starts
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Trainer.prepare(rest, new Configuration(), quiet()), change[0]);
       assertTrue(e.getMessage().startsWith("resume: ") && e.getMessage().contains(" was trained with other settings: " + change[0]
           + " (checkpoint "), e.getMessage());
     }
@@ -1041,8 +1042,8 @@ class SparkTrainingTest {
     checkpointAfterStep2(annealed);
     annealed.put("resume", "true");
     annealed.put("steps", "8");
-    Trainer longer = Trainer.prepare(annealed, new Configuration(), quiet());
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> longer.run(sc));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Trainer.prepare(annealed, new Configuration(), quiet()));
     assertTrue(e.getMessage().contains("other settings: steps (checkpoint 6, now 8; lr-schedule cosine spans the run)"),
         e.getMessage());
 
@@ -1109,6 +1110,27 @@ class SparkTrainingTest {
    * bytes. A checkpoint of an earlier version, which recorded data as given, is compared after
    * qualifying that too.
    */
+  /**
+   * prepare refuses a resume that would change the bits before Spark starts; run() checks again,
+   * under the run lock, whatever checkpoint is newest then: one written after prepare (by another
+   * run of another seed) is refused there, naming it.
+   */
+  @Test
+  void aCheckpointWrittenAfterPrepareIsCheckedAgainByRun() throws IOException {
+    Path out = tmp.resolve("resume-checked-twice");
+    checkpointAfterStep2(sineConfig(out.toUri().toString()));
+    Map<String, String> rest = sineConfig(out.toUri().toString());
+    rest.put("resume", "true");
+    Trainer t = Trainer.prepare(rest, new Configuration(), quiet());
+    Map<String, String> otherSeed = new LinkedHashMap<>(t.config().toMap());
+    otherSeed.put("seed", "43");
+    new Checkpoints(new OutputDir(out.toUri().toString(), new Configuration())).save(3, Params.initialize(t.model(), 43),
+        new Adam(0.02, 0.9, 0.999, 1e-8, 0, false).state(), null, null, otherSeed);
+    BadInputException e = assertThrows(BadInputException.class, () -> t.run(sc));
+    assertTrue(e.getMessage().contains(Checkpoints.fileName(3) + " was trained with other settings: seed (checkpoint 43, now 42)"),
+        e.getMessage());
+  }
+
   @Test
   void resumeComparesTheDatasetsDirectoryNotItsSpelling() throws IOException {
     Path out = tmp.resolve("resume-spelling");
@@ -1132,8 +1154,7 @@ class SparkTrainingTest {
     Map<String, String> moved = sineConfig(other.toUri().toString());
     moved.put("data", copy.toString());
     moved.put("resume", "true");
-    Trainer t = Trainer.prepare(moved, new Configuration(), quiet());
-    BadInputException e = assertThrows(BadInputException.class, () -> t.run(sc));
+    BadInputException e = assertThrows(BadInputException.class, () -> Trainer.prepare(moved, new Configuration(), quiet()));
     assertTrue(e.getMessage().contains("other settings: data (checkpoint file:" + sineDir + ", now file:" + copy + ")"),
         e.getMessage());
   }
@@ -1181,8 +1202,8 @@ class SparkTrainingTest {
     Map<String, String> replaced = new HashMap<>(first);
     replaced.put("resume", "true");
     replaced.put("steps", "4");
-    Trainer t = Trainer.prepare(replaced, new Configuration(), quiet());   // the newest checkpoint is step 3's, read from the copy
-    BadInputException e = assertThrows(BadInputException.class, () -> t.run(sc));
+    // the newest checkpoint is step 3's, read from the copy
+    BadInputException e = assertThrows(BadInputException.class, () -> Trainer.prepare(replaced, new Configuration(), quiet()));
     assertTrue(e.getMessage().contains("other settings: data (file:" + data + " holds other data than the checkpoint's run trained"
         + " on, file:" + copy + ": its manifest's fingerprint is " + other + ", the checkpoint's " + fingerprint), e.getMessage());
     assertEquals(3, new Checkpoints(new OutputDir(out.toString(), new Configuration())).loadLatest().completedSteps(),

@@ -108,6 +108,13 @@ public final class TrainedModel {
   /** Parses the bytes of a model file; {@code source} names it in errors. */
   public static TrainedModel fromBytes(byte[] bytes, String source) {
     SafeTensorsFile file = SafeTensors.read(bytes, source);
+    if (Checkpoints.isCheckpointWithoutData(file.metadata())) {
+      // its weights expect inputs in the units of its dataset, which it does not say: predict would silently
+      // give outputs in normalised units, and init would compare the data's statistics with none (a user audit)
+      throw new BadInputException(source + ": a checkpoint written before 2026-12-06, which does not record its dataset's"
+          + " normalisation statistics or vocabulary (dataset_task, normalization); use the run's model.safetensors, or a"
+          + " checkpoint of this version");
+    }
     requireFinite(file);
     // a checkpoint is a model file plus optimizer and truncated-BPTT state: use its weights
     return new TrainedModel(source, ModelFile.read(file, Checkpoints.EXTRA_TENSORS), file.metadata());

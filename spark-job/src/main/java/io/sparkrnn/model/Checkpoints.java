@@ -21,8 +21,10 @@ import java.util.Set;
  * Training checkpoints in {@code <out>/checkpoints/step-NNNNNNNNNN.safetensors}: the model's
  * tensors (PyTorch names, loadable as they are), the optimizer's buffers under
  * {@code optimizer.*}, the truncated-BPTT states carried into the next step under
- * {@code tbptt.h} / {@code tbptt.c}, and in {@code __metadata__} the model configuration, the
- * number of completed steps and the training configuration. The number in the name is the count
+ * {@code tbptt.h} / {@code tbptt.c}, and in {@code __metadata__} the model configuration, what
+ * the model file records of its data ({@link ModelMetadata}: the normalisation statistics, the
+ * vocabulary), the number of completed steps and the training configuration. A checkpoint is
+ * therefore a model file too: predict, export and init read it as they read model.safetensors. The number in the name is the count
  * of completed steps; the newest file is the one to resume from. Each is written atomically; the
  * newest {@link #KEEP} are kept.
  */
@@ -50,8 +52,26 @@ public final class Checkpoints {
   private long pauseAtStep = -1;
   private PrintStream pauseLog;
 
+  private final Map<String, String> modelMetadata;
+
+  /** Checkpoints of a run whose data is unknown (no statistics or vocabulary recorded): tests of the file handling. */
   public Checkpoints(OutputDir out) {
+    this(out, Map.of());
+  }
+
+  /** @param modelMetadata what each checkpoint records of the data, as the run's model file: {@link ModelMetadata#fromManifest} */
+  public Checkpoints(OutputDir out, Map<String, String> modelMetadata) {
     this.out = out;
+    this.modelMetadata = Map.copyOf(modelMetadata);
+  }
+
+  /**
+   * Whether a safetensors file's metadata is a checkpoint's, and one written before checkpoints
+   * recorded their data's statistics (2026-12-06): used as a model, its outputs would silently be
+   * in normalised units.
+   */
+  public static boolean isCheckpointWithoutData(Map<String, String> metadata) {
+    return metadata.containsKey(KEY_STEP) && !metadata.containsKey(ModelMetadata.KEY_TASK);
   }
 
   /** Arms the {@link #TEST_PAUSE_AT_STEP} hook (a negative step leaves it off). */
@@ -71,6 +91,7 @@ public final class Checkpoints {
   public void save(long completedSteps, Params params, OptimizerState optimizer, float[] carriedH, float[] carriedC,
       Map<String, String> trainConfig) throws IOException {
     Map<String, String> meta = new LinkedHashMap<>(params.config().toMetadata());
+    meta.putAll(modelMetadata);
     meta.put(KEY_STEP, Long.toString(completedSteps));
     meta.put(KEY_TRAIN_CONFIG, Json.write(trainConfig));
     meta.putAll(optimizer.toMetadata(OPTIMIZER_PREFIX));

@@ -114,7 +114,7 @@ public final class Trainer {
     this.schedule = schedule;
     this.totalSteps = totalSteps;
     this.out = out;
-    this.checkpoints = new Checkpoints(out);
+    this.checkpoints = new Checkpoints(out, ModelMetadata.fromManifest(dataset.manifest()));
     this.log = log;
   }
 

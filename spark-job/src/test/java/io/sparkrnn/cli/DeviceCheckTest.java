@@ -18,12 +18,15 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.DeviceUnavailableException;
 import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.DeviceInfo;
 import io.sparkrnn.kernel.io.ModelFile;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.model.ModelMetadata;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.scheduler.SparkListener;
@@ -196,5 +199,30 @@ class DeviceCheckTest {
     for (DeviceChoice c : DeviceChoice.values()) {
       assertTrue(r.out().contains("--device " + c.id()), r.out());
     }
+  }
+
+  /**
+   * {@code devices} says what each --device resolves to (its description): jvm is the JVM engine;
+   * cpu-opencl the first OpenCL CPU device (PoCL here), or unavailable without one; gpu the first
+   * OpenCL GPU, or unavailable, naming why, without one (Devices.resolve's refusal).
+   */
+  @Test
+  void devicesSaysWhatEachNamedDeviceResolvesTo() {
+    Run r = run("devices");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(line(r.out(), "--device jvm ").contains("-> JVM engine"), r.out());
+    Optional<DeviceInfo> cpu = Devices.list().stream().filter(d -> d.openCL() && d.type().equals("CPU")).findFirst();
+    String cpuLine = line(r.out(), "--device cpu-opencl ");
+    assertTrue(cpu.isPresent() ? cpuLine.contains("-> aparapi on " + cpu.get().describe()) : cpuLine.contains("-> unavailable: "), cpuLine);
+    String gpuLine = line(r.out(), "--device gpu ");
+    assertTrue(Devices.available().contains(DeviceChoice.GPU) ? gpuLine.contains("-> aparapi on OpenCL GPU ")
+        : gpuLine.contains("-> unavailable: --device gpu: no OpenCL GPU found"), gpuLine);
+  }
+
+  /** The one line of {@code out} that starts with {@code part} (leading spaces aside). */
+  private static String line(String out, String part) {
+    List<String> lines = out.lines().filter(l -> l.strip().startsWith(part)).toList();
+    assertEquals(1, lines.size(), "lines with '" + part + "': " + out);
+    return lines.get(0);
   }
 }

@@ -244,6 +244,79 @@ class AutoDeviceTest {
     }
   }
 
+  /**
+   * The JVM engine's rate counts once per task from 2 tasks on (choose's javadoc: "one task's,
+   * timed, × tasks"): 2 tasks × 300 = 600 seq/s beat a GPU's 500, which one task's 300 does not.
+   */
+  @Test
+  void twoTasksAtOnceAlreadyCountTheJvmEngineTwice() {
+    AutoDevice.Choice two = AutoDevice.choose("lstm B=16 T=50 on c", BOTH,
+        rates(Map.of(DeviceChoice.GPU, 500.0, DeviceChoice.JVM, 300.0), new ArrayList<>()), 2);
+    assertEquals("jvm", two.device(), two.describe());
+    assertEquals("--device auto: jvm (gpu 500.0 seq/s, jvm 600.0 seq/s (2 tasks × 300.0); lstm B=16 T=50 on c)", two.describe());
+    // one task: no scaling, no note, and the GPU's 500 beats 300
+    AutoDevice.Choice one = AutoDevice.choose("lstm B=16 T=50 on d", BOTH,
+        rates(Map.of(DeviceChoice.GPU, 500.0, DeviceChoice.JVM, 300.0), new ArrayList<>()), 1);
+    assertEquals("--device auto: gpu (gpu 500.0 seq/s, jvm 300.0 seq/s; lstm B=16 T=50 on d)", one.describe());
+  }
+
+  /** An infinite rate (a timed call shorter than the clock's tick: B / 0) is no measurement, as 0 and NaN are not. */
+  @Test
+  void anInfiniteRateIsNoRateAndIsNotPicked() {
+    AutoDevice.Choice c = AutoDevice.choose("k-inf", BOTH,
+        rates(Map.of(DeviceChoice.GPU, Double.POSITIVE_INFINITY, DeviceChoice.JVM, 50.0), new ArrayList<>()));
+    assertEquals("jvm", c.device(), c.describe());
+    assertEquals("--device auto: jvm (gpu failed (no rate: Infinity), jvm 50.0 seq/s; k-inf)", c.describe());
+  }
+
+  /**
+   * choose's javadoc: bad input is rethrown only where EVERY candidate failed with it; where one
+   * engine failed otherwise (an OpenCL error) no engine could be timed and the run fails with an
+   * IllegalStateException naming each failure. Where every one did, the first one is thrown.
+   */
+  @Test
+  void badInputIsRethrownOnlyWhereEveryCandidateFailedWithItAndThenTheFirst() {
+    BadInputException shape = new BadInputException("x: expected 2 features, found 3");
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> AutoDevice.choose("k-mixed", BOTH, d -> {
+      if (d == DeviceChoice.GPU) {
+        throw new IllegalStateException("CL_OUT_OF_RESOURCES");
+      }
+      throw shape;
+    }));
+    assertTrue(e.getMessage().contains("gpu failed (IllegalStateException: CL_OUT_OF_RESOURCES)")
+        && e.getMessage().contains("jvm failed (BadInputException: x: expected 2 features, found 3)"), e.getMessage());
+    BadInputException onGpu = new BadInputException("tile sizes: 48 KiB of local memory needed");
+    BadInputException onJvm = new BadInputException("x: expected 2 features, found 3");
+    assertEquals(onGpu, assertThrows(BadInputException.class,
+        () -> AutoDevice.choose("k-both", BOTH, d -> {
+          throw d == DeviceChoice.GPU ? onGpu : onJvm;
+        })), "the first candidate's (the GPU's) bad input");
+  }
+
+  /** One usable engine is picked, not measured: there is no earlier measurement to call it cached. */
+  @Test
+  void aSingleUsableEngineIsNotReportedAsCached() {
+    AutoDevice.Choice c = AutoDevice.choose("k-one", List.of(DeviceChoice.JVM), rates(Map.of(), new ArrayList<>()));
+    assertFalse(c.cached());
+    assertEquals(List.of(), c.rates());
+  }
+
+  /**
+   * The rate is B / the MEDIAN timed call (class comment, rate's javadoc), not the last, the
+   * fastest or the mean: an untimed call, then MAX_TIMED = 7 calls (the budget of 100 s is not
+   * reached) of at least 100, 100, 100, 100, 1, 1, 1 ms. Sorted, the 4th is one of the 100 ms
+   * calls, so the median is at least 100 ms and 1 / it at most 10 seq/s (a sleep only overruns);
+   * the last call (1 ms) would give about 1000, the mean (about 58 ms) about 17.
+   */
+  @Test
+  void theRateIsTheBatchOverTheMedianTimedCall() {
+    long[] millis = {0, 100, 100, 100, 100, 1, 1, 1};
+    int[] calls = {0};
+    double rate = AutoDevice.rate(() -> sleep(millis[calls[0]++]), 1, 100);
+    assertEquals(1 + AutoDevice.MAX_TIMED, calls[0], "the untimed call and MAX_TIMED timed calls");
+    assertTrue(rate > 0 && rate <= 10, "1 / the median (100 ms or a little more): " + rate);
+  }
+
   /** The real timer on a tiny shape: it runs the engine and returns B / a positive time. */
   @Test
   void theRealTimerReturnsAPositiveRate() {

@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.aparapi.device.JavaDevice;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.AparapiEngine;
 import io.sparkrnn.kernel.aparapi.AparapiEngineTest;
+import io.sparkrnn.kernel.aparapi.DeviceUnavailableException;
 import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.aparapi.ResolvedDevice;
 import io.sparkrnn.kernel.engine.BpttEngine;
@@ -109,6 +111,32 @@ class EnginesTest {
       assertTrue(e.getMessage().startsWith("--device " + device + " applies to --engine kernel"), e.getMessage());
     }
     Engines.requireDeviceApplies("kernel", "gpu");
+  }
+
+  /**
+   * A named OpenCL device runs there or is refused (DeviceChoice: "the other three name one kind of
+   * device and fail when it is absent"); it never becomes auto's pick, which would run --device gpu
+   * on PoCL's CPU where there is no GPU, and log instead of throw a fallback (an explicit device
+   * throws, FallbackDetectionTest).
+   */
+  @Test
+  void aNamedOpenClDeviceIsThatDeviceAsNamedOrRefused() {
+    ResolvedDevice cpu = openClCpu();
+    try (BpttEngine engine = Engines.create("kernel", "cpu-opencl", 1)) {
+      AparapiEngine aparapi = assertInstanceOf(AparapiEngine.class, engine, engine.describe());
+      assertEquals(DeviceChoice.CPU_OPENCL, aparapi.device().choice(), "held as named, not as auto");
+      assertEquals(cpu.info(), aparapi.device().info());
+    }
+    if (!Devices.available().contains(DeviceChoice.GPU)) {
+      DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class, () -> Engines.create("kernel", "gpu", 1));
+      assertTrue(e.getMessage().startsWith("--device gpu: no OpenCL GPU found"), e.getMessage());
+    } else {
+      try (BpttEngine engine = Engines.create("kernel", "gpu", 1)) {
+        AparapiEngine aparapi = assertInstanceOf(AparapiEngine.class, engine, engine.describe());
+        assertEquals(DeviceChoice.GPU, aparapi.device().choice());
+        assertEquals("GPU", aparapi.device().info().type());
+      }
+    }
   }
 
   private static ResolvedDevice openClCpu() {

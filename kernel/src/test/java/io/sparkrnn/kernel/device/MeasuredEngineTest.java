@@ -234,6 +234,23 @@ class MeasuredEngineTest {
     }
   }
 
+  /**
+   * Each engine gets half the budget (the class comment, AutoDevice's: "each gets half the
+   * budget"). A GPU stand-in of at least 30 ms a call under a budget of 0.2 s: its half, 0.1 s, is
+   * spent once 4 calls have run (4 × 30 = 120 ms; the loop stops at the first check past 100 ms),
+   * so it runs at most 4 calls, where the whole budget would let it run about 7 (7 × 30 = 210 ms).
+   * The JVM stand-in (no sleep) is picked, so the GPU's calls are the timing's alone.
+   */
+  @Test
+  void eachEngineIsTimedForHalfTheBudget() {
+    StandIn gpu = new StandIn(30, null);
+    try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> new StandIn(0, null), 1, "half", 0.2)) {
+      auto.forward(PARAMS, BATCH, null);
+      assertEquals("jvm", auto.choice().device(), auto.choice().describe());
+      assertTrue(gpu.calls >= 2 && gpu.calls <= 4, "the untimed call and 1 to 3 timed ones in 0.1 s: " + gpu.calls);
+    }
+  }
+
   @Test
   void theOpenClKernelsOnPoclLoseToTheJvmEngineWhenTimed() {
     // a real measurement: the kernels on PoCL run 12-21x slower than the JVM engine at H = 64 and

@@ -1,6 +1,7 @@
 package io.sparkrnn.job.driver;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.sparkrnn.infer.Prediction;
@@ -45,5 +46,12 @@ class PredictJobTest {
     assertArrayEquals(new int[] {3, 1}, all.shape());
     assertArrayEquals(new float[] {0.5f, 0.25f, 0.75f}, all.output(), 0f, "output [N][O]");
     assertArrayEquals(new int[] {inputT, inputT, 3}, all.lengths(), "shard 0's sequence has all T = 5 input steps");
+  }
+
+  /** A text prediction's file is named as its shard, .safetensors replaced by .txt (textName's javadoc). */
+  @Test
+  void aShardsTextFileIsNamedAsTheShard() {
+    assertEquals("shard-00003.txt", PredictJob.textName("shard-00003.safetensors"));
+    assertEquals("part.safetensors.v2.txt", PredictJob.textName("part.safetensors.v2"), "only a trailing .safetensors goes");
   }
 }

@@ -479,6 +479,10 @@ public final class Trainer {
       }
     }
     String device = resolveDevice(sc, partitions, saved);
+    resumeWarning = saved == null ? null : otherKernels(saved, device);
+    if (resumeWarning != null) {
+      log.println(resumeWarning);
+    }
     ShardPlacement placement = new ShardPlacement();
     sc.sc().register(placement, "spark-rnn shard cache");
     // the run's own counters in each executor's cache (which outlives the run); never 0, the id of reads outside training
@@ -624,7 +628,8 @@ public final class Trainer {
     Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
     lastCacheStats = cacheStats;
     cacheStats.forEach((where, st) -> log.printf(Locale.ROOT, "shard cache on %s: %s%n", where, st.describe()));
-    TrainReport.write(out, config, model, metrics, devices, autoChoice, throughput, partitions, threads, sc.master(), cacheStats);
+    String deviceLines = resumeWarning == null ? autoChoice : autoChoice == null ? resumeWarning : autoChoice + "\n" + resumeWarning;
+    TrainReport.write(out, config, model, metrics, devices, deviceLines, throughput, partitions, threads, sc.master(), cacheStats);
     if (stepsThisRun == 0 && skipped == 0) {   // --resume on a finished run: nothing trained, no loss or rate to report
       log.printf(Locale.ROOT, "done: the checkpoint is at step %d of %d already, nothing to train; model %s%n", step, totalSteps,
           out.path("model.safetensors"));
@@ -724,6 +729,37 @@ public final class Trainer {
     log.println(picked.line());
     autoChoice = notThere == null ? picked.line() : picked.line() + "\n" + notThere;
     return picked.device();
+  }
+
+  /** The warning of a resume that computes with other kernels than its checkpoint's run ({@link #otherKernels}), or null. */
+  private String resumeWarning;
+
+  /**
+   * A warning when this run computes with other kernels than the checkpoint's run did: another
+   * engine, or the kernel engine on another device (their float32 sums differ in the last bits, so
+   * the weights stop matching an uninterrupted run's). Not refused as the settings of
+   * {@link #RESUME_KEYS} are: a run may have to move, say from a GPU host to a cluster without one.
+   * Null where the kernels are the same, where --device auto chose them (resolveDevice says why it
+   * could not take the checkpoint's), or where the checkpoint does not say which it used (an auto
+   * run of an earlier version).
+   */
+  String otherKernels(Checkpoints.Saved saved, String device) {
+    String wasEngine = saved.trainConfig().getOrDefault("engine", "kernel");
+    String was = wasEngine.equals("kernel") ? resumedDevice(saved) : null;
+    String now = config.engine().equals("kernel") ? device : null;
+    boolean sameEngine = wasEngine.equals(config.engine());
+    // --device auto took the checkpoint's device, or timed again and warned why (resolveDevice)
+    if (sameEngine && (was == null || was.equals(now) || config.device().equals("auto"))) {
+      return null;
+    }
+    String asItDid = wasEngine.equals("kernel") ? (was == null ? null : "--engine kernel --device " + was) : "--engine " + wasEngine;
+    return "warning: resume: " + saved.file() + " was computed " + kernels(wasEngine, was) + ", this run computes "
+        + kernels(config.engine(), now) + ": their float32 sums differ in the last bits, so the weights will not be bit-identical"
+        + " to an uninterrupted run's" + (asItDid == null ? "" : " (" + asItDid + " computes as it did)");
+  }
+
+  private static String kernels(String engine, String device) {
+    return "with the " + engine + " engine" + (device == null ? "" : " on " + device);
   }
 
   /**

@@ -326,6 +326,46 @@ class SparkTrainingTest {
         + " cpu-opencl or jvm", e.getMessage());
   }
 
+  /**
+   * A resume that computes with other kernels than its checkpoint's run (another engine, or the
+   * kernel engine on another device) warns in the log and report.md: the rest of the run's bits
+   * differ from an uninterrupted run's (a user audit found it silent). The same kernels do not
+   * warn, nor does --device auto, which took the checkpoint's device or said why it could not.
+   */
+  @Test
+  void aResumeOnOtherKernelsWarnsAndOnTheSameDoesNot() throws IOException {
+    Function<Map<String, String>, Checkpoints.Saved> saved = m -> new Checkpoints.Saved(3, null, null, null, null, m, "cp");
+    String tail = ": their float32 sums differ in the last bits, so the weights will not be bit-identical to an uninterrupted run's";
+    Map<String, String> c = sineConfig(tmp.resolve("other-kernels").toUri().toString());
+    c.put("device", "jvm");
+    Trainer jvm = Trainer.prepare(c, new Configuration(), quiet());
+    assertNull(jvm.otherKernels(saved.apply(Map.of("engine", "kernel", "device", "jvm")), "jvm"));
+    assertNull(jvm.otherKernels(saved.apply(Map.of("engine", "kernel", "device", "auto", Trainer.AUTO_PICKED_KEY, "jvm")), "jvm"));
+    assertEquals("warning: resume: cp was computed with the kernel engine on cpu-opencl, this run computes with the kernel engine on jvm"
+        + tail + " (--engine kernel --device cpu-opencl computes as it did)",
+        jvm.otherKernels(saved.apply(Map.of("engine", "kernel", "device", "cpu-opencl")), "jvm"));
+    assertEquals("warning: resume: cp was computed with the reference engine, this run computes with the kernel engine on jvm" + tail
+        + " (--engine reference computes as it did)", jvm.otherKernels(saved.apply(Map.of("engine", "reference")), "jvm"));
+    Map<String, String> a = new HashMap<>(c);
+    a.put("device", "auto");
+    assertNull(Trainer.prepare(a, new Configuration(), quiet()).otherKernels(
+        saved.apply(Map.of("engine", "kernel", "device", "gpu")), "jvm"), "auto said why it did not take gpu");
+
+    // end to end: two steps on the JVM engine, then a resume on the reference engine
+    checkpointAfterStep2(c);
+    Map<String, String> reference = new HashMap<>(c);
+    reference.remove("device");
+    reference.put("engine", "reference");
+    reference.put("resume", "true");
+    reference.put("steps", "3");
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    Trainer.prepare(reference, new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8)).run(sc);
+    String warning = "was computed with the kernel engine on jvm, this run computes with the reference engine" + tail
+        + " (--engine kernel --device jvm computes as it did)";
+    assertTrue(log.toString(StandardCharsets.UTF_8).contains(warning), log.toString(StandardCharsets.UTF_8));
+    assertTrue(Files.readString(tmp.resolve("other-kernels").resolve("report.md")).contains(warning), "report.md records it");
+  }
+
   /** Whether the executors (here the driver's JVM) have a checkpoint's device: the JVM engine always, a GPU where there is one. */
   @Test
   void theCheckpointsDeviceIsLookedForWhereTheTasksRun() {

@@ -5,7 +5,9 @@ import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.TorchInterop;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.kernel.BadInputException;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
@@ -29,6 +31,14 @@ public final class ExportCommand implements Callable<Integer> {
     Configuration conf = new Configuration();
     // FILE.safetensors in any case is a file (as the inputs' suffix is read: InputFiles.isSafetensors)
     boolean toFile = InputFiles.isSafetensors(out);
+    String suffix = PredictCommand.fileSuffix(out);
+    if (suffix == null && out.toLowerCase(Locale.ROOT).replaceAll("/+$", "").endsWith(".npy")) {
+      suffix = ".npy";
+    }
+    if (!toFile && suffix != null) {   // a directory named e.npy is not the file the user asked for (a user audit)
+      throw new BadInputException("--out " + out + ": export writes FILE.safetensors (and FILE.json) or a directory DIR"
+          + " (DIR/model.safetensors and DIR/config.json), not a " + suffix + " file");
+    }
     FileSystems.requireUsableOutput(out, conf, "--out", !toFile);
     TorchInterop.Exported e = TorchInterop.export(TrainedModel.load(model, conf));
     String weights;

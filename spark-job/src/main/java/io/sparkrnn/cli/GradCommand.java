@@ -2,6 +2,7 @@ package io.sparkrnn.cli;
 
 import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.fs.HadoopFiles;
+import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.ShardFiles;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
@@ -52,6 +53,9 @@ public final class GradCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Engines.requireDeviceApplies(engine, device);
     Configuration conf = new Configuration();
+    if (!InputFiles.isSafetensors(out)) {   // a G.npy holding safetensors bytes reads as neither (a user audit)
+      throw new BadInputException("--out " + out + ": grad writes one safetensors file; name it FILE.safetensors");
+    }
     FileSystems.requireUsableOutput(out, conf, "--out", false);
     TrainedModel model = TrainedModel.load(weights, conf);
     Batch batch = ShardFiles.read(ShardFiles.readFile(data, conf), data, model.config(), true);

@@ -49,6 +49,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import org.apache.hadoop.conf.Configuration;
@@ -782,6 +783,26 @@ class InferenceCommandsTest {
     assertEquals(0, run("export", "--model", s(sineModel), "--out", s(upper)).code());
     assertTrue(Files.isRegularFile(upper) && Files.isRegularFile(upper.resolveSibling("GRU.json")),
         "written: " + Arrays.toString(upper.getParent().toFile().list()));
+
+    // a name of another file kind is not taken for a directory of that name (a user audit: e.npy/ held the export)
+    for (String name : new String[] {"e.npy", "e.json", "E.PT", "e.csv/"}) {
+      Path other = tmp.resolve("as-other").resolve(name);
+      assertFails(run("export", "--model", s(sineModel), "--out", other.toString() + (name.endsWith("/") ? "/" : "")),
+          "--out " + other, "export writes FILE.safetensors (and FILE.json) or a directory DIR", "not a ."
+              + name.replaceAll("/$", "").toLowerCase(Locale.ROOT).replaceAll("^e\\.", "") + " file");
+      assertFalse(Files.exists(other), name + ": nothing written");
+    }
+  }
+
+  /** grad writes one safetensors file (docs/inference.md: --out G.safetensors): another name is refused, nothing written. */
+  @Test
+  void gradRefusesAnOutputNamedOtherThanSafetensors() {
+    for (String name : new String[] {"g.npy", "g", "g.json"}) {
+      Path out = tmp.resolve("grad-named").resolve(name);
+      assertFails(run("grad", "--weights", s(sineModel), "--data", s(sine.resolve("shard-00000.safetensors")), "--out", s(out)),
+          "--out " + out + ": grad writes one safetensors file; name it FILE.safetensors");
+      assertFalse(Files.exists(out), name + ": nothing written");
+    }
   }
 
   @Test

@@ -4,6 +4,7 @@ import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.TorchInterop;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.kernel.model.ModelConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
@@ -50,8 +51,11 @@ public final class ImportCommand implements Callable<Integer> {
     // what we write reads back; its errors (a NaN in a tensor) name the file the values came from
     TrainedModel m = TrainedModel.fromBytes(bytes, torch);
     HadoopFiles.write(out, bytes, conf);
-    System.out.println("imported " + torch + " as " + m.config() + " into " + out);
-    if (m.normalization() == null) {
+    ModelConfig c = m.config();
+    // in train's words (Trainer.describeModel), not the record's toString
+    System.out.println("imported " + torch + " as " + c.cell().id() + " " + c.numLayers() + "x" + c.hiddenSize() + " (F="
+        + c.inputSize() + ", O=" + c.outputSize() + ", " + c.mode().id() + ", " + c.loss().id() + ") into " + out);
+    if (m.normalization() == null && m.vocabulary() == null) {   // a text model's inputs are one-hot symbols: nothing to normalise
       // predict, generate and evaluate then take and give raw units: right only if the PyTorch model was trained so
       System.err.println("warning: " + out + " records no normalisation statistics, so predict, generate and evaluate "
           + "feed it raw values and print its outputs as they come. If the PyTorch model was trained on normalised data, "

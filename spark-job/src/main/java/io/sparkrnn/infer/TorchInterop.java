@@ -210,6 +210,11 @@ public final class TorchInterop {
       throw new BadInputException(source + ": " + ModelConfig.KEY_FORMAT_VERSION + " is '" + version
           + "', this build reads version " + ModelConfig.FORMAT_VERSION);
     }
+    if (j.get("cell") instanceof String cell && j.get("torch_class") instanceof String cls && !cls.equalsIgnoreCase(cell)) {
+      // export writes both; one edited without the other says two models (a user audit found it taken silently)
+      throw new BadInputException(source + ": torch_class '" + cls + "' and cell '" + cell + "' name different cells;"
+          + " expected torch_class " + cell.toUpperCase(Locale.ROOT) + " for cell " + cell + " (or give only one of them)");
+    }
     Map<String, String> meta = new LinkedHashMap<>();
     for (String k : List.of("cell", "num_layers", "input_size", "hidden_size", "output_size", "mode", "loss")) {
       Object v = j.get(k);

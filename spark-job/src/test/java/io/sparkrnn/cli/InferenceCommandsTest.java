@@ -764,6 +764,36 @@ class InferenceCommandsTest {
   }
 
 
+  /**
+   * import's line names the model as train does ("gru 2x…", not a Java record), a text model (its
+   * inputs one-hot symbols) draws no warning about normalisation statistics, and a config whose
+   * torch_class and cell name different cells is refused naming both (a user audit: taken silently).
+   */
+  @Test
+  void importSaysWhatItReadAndRefusesACellThatDisagreesWithTorchClass() throws IOException {
+    Path dir = tmp.resolve("export-for-import");
+    assertEquals(0, run("export", "--model", s(sineModel), "--out", s(dir)).code());
+    Run r = run("import", "--torch", s(dir.resolve("model.safetensors")), "--config", s(dir.resolve("config.json")), "--out",
+        s(tmp.resolve("line.safetensors")));
+    assertEquals(0, r.code(), r.err());
+    ModelConfig c = TrainedModel.load(sineModel).config();
+    assertTrue(r.out().contains(" as gru " + c.numLayers() + "x" + c.hiddenSize() + " (F=" + c.inputSize() + ", O=" + c.outputSize()
+        + ", seq2seq, mse) into "), r.out());
+
+    Path text = tmp.resolve("export-text");
+    assertEquals(0, run("export", "--model", s(textModel), "--out", s(text)).code());
+    Run t = run("import", "--torch", s(text.resolve("model.safetensors")), "--config", s(text.resolve("config.json")), "--out",
+        s(tmp.resolve("text-back.safetensors")));
+    assertEquals(0, t.code(), t.err());
+    assertFalse(t.err().contains("normalisation"), "one-hot inputs have no statistics to record: " + t.err());
+
+    Path mixed = tmp.resolve("mixed-config.json");
+    Files.writeString(mixed, Files.readString(dir.resolve("config.json")).replace("\"cell\": \"gru\"", "\"cell\": \"lstm\""));
+    assertFails(run("import", "--torch", s(dir.resolve("model.safetensors")), "--config", s(mixed), "--out",
+        s(tmp.resolve("mixed.safetensors"))), mixed + ": torch_class 'GRU' and cell 'lstm' name different cells");
+    assertFalse(Files.exists(tmp.resolve("mixed.safetensors")));
+  }
+
   /** --out FILE.safetensors writes FILE.safetensors and FILE.json beside it (export's help, README), which import reads back. */
   @Test
   void exportToAFileNameWritesItsConfigurationBesideItAsFileDotJson() throws IOException {

@@ -53,6 +53,31 @@ public final class Dataset implements Serializable {
   }
 
   /**
+   * What a directory without a manifest is, for the refusal: nothing at all, a model's directory
+   * (train's --out, a saved RnnModel, an export: it holds model.safetensors), a run's checkpoints,
+   * or else what an unfinished prep leaves (a user audit: inspect of a run's --out spoke of prep).
+   */
+  private static String whatItIs(FileSystem fs, Path dir) {
+    try {
+      if (!fs.exists(dir)) {
+        return "no such directory";
+      }
+      if (fs.getFileStatus(dir).isFile()) {
+        return "a file, and a dataset is a directory";
+      }
+      if (fs.exists(new Path(dir, "model.safetensors"))) {
+        return "it holds model.safetensors: a model's directory (train's --out, a saved RnnModel, an export), not a dataset";
+      }
+      if (fs.listStatus(dir, p -> p.getName().startsWith("step-") && p.getName().endsWith(".safetensors")).length > 0) {
+        return "it holds step-*.safetensors: a training run's checkpoints, not a dataset";
+      }
+    } catch (IOException | RuntimeException e) {
+      // a directory this user may not list: the general words below
+    }
+    return "missing, or a prep that did not finish";
+  }
+
+  /**
    * Opens the dataset directory {@code uri} ({@code file://}, {@code hdfs://}, {@code s3a://}, or a
    * plain path for the default file system) and validates its manifest.
    *
@@ -68,8 +93,7 @@ public final class Dataset implements Serializable {
     try {
       status = fs.getFileStatus(manifestPath);
     } catch (FileNotFoundException e) {
-      throw new FileNotFoundException(dir + ": not a dataset: no " + Manifest.FILE_NAME
-          + " (missing directory, or a prep that did not finish)");
+      throw new FileNotFoundException(dir + ": not a dataset: no " + Manifest.FILE_NAME + " (" + whatItIs(fs, dir) + ")");
     }
     FileSystems.requireRegularFileIn(fs, dir, manifestPath, manifestPath.toString());
     if (status.getLen() > Manifest.MAX_BYTES) {

@@ -68,7 +68,28 @@ class BadInputTest {
   @Test
   void directoryWithoutManifestIsNotADataset() throws IOException {
     Files.delete(ds.resolve(Manifest.FILE_NAME));
-    fails(FileNotFoundException.class, () -> Dataset.open(ds.toUri(), conf), "not a dataset", "manifest.json");
+    fails(FileNotFoundException.class, () -> Dataset.open(ds.toUri(), conf), "not a dataset", "manifest.json",
+        "(missing, or a prep that did not finish)");
+  }
+
+  /**
+   * The refusal says what the directory is instead (a user audit: inspect of a run's --out spoke of
+   * an unfinished prep): nothing there, a model's directory, a run's checkpoints, a file.
+   */
+  @Test
+  void aDirectoryWithoutManifestIsSaidToBeWhatItIs() throws IOException {
+    Path none = tmp.resolve("none");
+    fails(FileNotFoundException.class, () -> Dataset.open(none.toUri(), conf), "not a dataset", "(no such directory)");
+    Path run = Files.createDirectories(tmp.resolve("run"));
+    Files.createDirectories(run.resolve("checkpoints"));
+    Files.write(run.resolve("checkpoints").resolve("step-0000000002.safetensors"), new byte[16]);
+    fails(FileNotFoundException.class, () -> Dataset.open(run.resolve("checkpoints").toUri(), conf),
+        "it holds step-*.safetensors: a training run's checkpoints, not a dataset");
+    Files.write(run.resolve("model.safetensors"), new byte[16]);
+    fails(FileNotFoundException.class, () -> Dataset.open(run.toUri(), conf),
+        "it holds model.safetensors: a model's directory (train's --out, a saved RnnModel, an export), not a dataset");
+    Path file = Files.write(tmp.resolve("plain"), new byte[4]);
+    fails(FileNotFoundException.class, () -> Dataset.open(file.toUri(), conf), "(a file, and a dataset is a directory)");
   }
 
   @Test

@@ -279,10 +279,20 @@ public final class BenchCommand implements Callable<Integer> {
       return 0;
     }
     if (exchange) {
-      if (runs < 1 || exchangeSteps < 1 || exchangePartitions.stream().anyMatch(p -> p < 1 || p > 64)
-          || exchangeHidden.stream().anyMatch(h -> h < 1) || exchangeLayers.stream().anyMatch(l -> l < 1)) {
-        throw new BadInputException("--exchange: --runs and --exchange-steps must be ≥ 1, --exchange-partitions in 1..64,"
-            + " --exchange-hidden and --exchange-layers ≥ 1");
+      // each rule broken named with its value, as --transform and --shard-cache do (it listed every rule: a user audit)
+      List<String> broken = new ArrayList<>();
+      if (runs < 1) {
+        broken.add("--runs must be ≥ 1, found " + runs);
+      }
+      if (exchangeSteps < 1) {
+        broken.add("--exchange-steps must be ≥ 1, found " + exchangeSteps);
+      }
+      exchangePartitions.stream().filter(p -> p < 1 || p > 64).findFirst()
+          .ifPresent(p -> broken.add("--exchange-partitions must be in 1..64, found " + p));
+      exchangeHidden.stream().filter(h -> h < 1).findFirst().ifPresent(h -> broken.add("--exchange-hidden must be ≥ 1, found " + h));
+      exchangeLayers.stream().filter(l -> l < 1).findFirst().ifPresent(l -> broken.add("--exchange-layers must be ≥ 1, found " + l));
+      if (!broken.isEmpty()) {
+        throw new BadInputException("--exchange: " + String.join("; ", broken));
       }
       writeJson(ExchangeBench.run(new ExchangeBench.Options(exchangeHidden, exchangeLayers,
           exchangePartitions, 16, runs, exchangeSteps, 5, seed), System.out));

@@ -58,6 +58,10 @@ public final class GradCommand implements Callable<Integer> {
     }
     FileSystems.requireUsableOutput(out, conf, "--out", false);
     TrainedModel model = TrainedModel.load(weights, conf);
+    if (HadoopFiles.isDirectory(data, conf)) {
+      throw new BadInputException("--data " + data + ": a directory; grad takes one batch, a shard file such as "
+          + data.replaceAll("/+$", "") + "/shard-00000.safetensors");
+    }
     Batch batch = ShardFiles.read(ShardFiles.readFile(data, conf), data, model.config(), true);
     Params params = model.params();
     GradientSum sum;

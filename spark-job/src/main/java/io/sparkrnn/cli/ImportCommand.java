@@ -4,6 +4,9 @@ import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.TorchInterop;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
@@ -45,6 +48,21 @@ public final class ImportCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Configuration conf = new Configuration();
     FileSystems.requireUsableOutput(out, conf, "--out", false);   // as export's, before anything is read
+    // named as the options they are, before any file is read
+    try {
+      if (mode != null) {
+        Mode.parse(mode);
+      }
+    } catch (BadInputException e) {
+      throw new BadInputException("--mode: " + e.getMessage(), e);
+    }
+    try {
+      if (loss != null) {
+        LossType.parse(loss);
+      }
+    } catch (BadInputException e) {
+      throw new BadInputException("--loss: " + e.getMessage(), e);
+    }
     String configText = source.config == null ? null
         : new String(HadoopFiles.read(source.config, conf), StandardCharsets.UTF_8);
     byte[] bytes = TorchInterop.importModel(HadoopFiles.read(torch, conf), torch, configText, source.config, mode, loss);

@@ -183,7 +183,14 @@ public final class TorchInterop {
       throw new BadInputException(src + ": mode and loss cannot be inferred from shapes; give --mode seq2seq|seq2one"
           + " and --loss mse|cross_entropy (or --config FILE.json)");
     }
-    return new ModelConfig(cell, layers, wih.dim(1), H, head.dim(0), Mode.parse(m), LossType.parse(l));
+    try {
+      return new ModelConfig(cell, layers, wih.dim(1), H, head.dim(0), Mode.parse(m), LossType.parse(l));
+    } catch (BadInputException e) {
+      // the sizes come from the shapes and mode and loss from the options or the metadata: say which (a user audit)
+      throw new BadInputException(src + ": " + e.getMessage() + " (F, H and O inferred from the shapes, head.weight "
+          + head.shapeString() + "; mode " + m + (mode != null ? " from --mode" : " from the file's metadata") + ", loss " + l
+          + (loss != null ? " from --loss)" : " from the file's metadata)"), e);
+    }
   }
 
   /** The configuration JSON as {@link #export} writes it; refuses settings whose weights or math we do not have. */

@@ -327,6 +327,11 @@ class BenchCommandTest {
             "--prep-table: --table-rows / --table-keys must be at most 2147483647 hours a key, found 3000000000"},
         {new String[] {"--prep-table", "--table-keys", "0", "--runs", "0"},
             "--prep-table: --runs must be ≥ 1, found 0; --table-keys must be ≥ 1, found 0"},
+        // --exchange: the rules broken, each with its value (it listed every rule: a user audit)
+        {new String[] {"--exchange", "--exchange-partitions", "2,0", "--exchange-steps", "0"},
+            "--exchange: --exchange-steps must be ≥ 1, found 0; --exchange-partitions must be in 1..64, found 0"},
+        {new String[] {"--exchange", "--exchange-partitions", "65", "--exchange-layers", "0"},
+            "--exchange: --exchange-partitions must be in 1..64, found 65; --exchange-layers must be ≥ 1, found 0"},
         {new String[] {"--shard-cache", "--master", "local-cluster[2,1,1024]"},
             "--shard-cache: --master must be local, local[N] or local[*]", "found local-cluster[2,1,1024]"},
     };

@@ -824,6 +824,29 @@ class InferenceCommandsTest {
     }
   }
 
+  /**
+   * Messages that name the option (a user audit): grad's --data a dataset directory (one batch is a
+   * shard file), import's --mode and --loss not among the names, and an inferred configuration its
+   * --loss cannot serve (O = 1 from head.weight and cross_entropy's two classes at least).
+   */
+  @Test
+  void gradAndImportNameTheOptionTheyRefuse() throws IOException {
+    Path out = tmp.resolve("named-grad.safetensors");
+    assertFails(run("grad", "--weights", s(sineModel), "--data", s(sine), "--out", s(out)), "--data " + sine
+        + ": a directory; grad takes one batch, a shard file such as " + sine + "/shard-00000.safetensors");
+    Path dir = tmp.resolve("export-named");
+    assertEquals(0, run("export", "--model", s(sineModel), "--out", s(dir)).code());
+    String torch = s(dir.resolve("model.safetensors"));
+    Path imported = tmp.resolve("named-import.safetensors");
+    assertFails(run("import", "--torch", torch, "--infer", "--mode", "bogus", "--loss", "mse", "--out", s(imported)),
+        "--mode: unknown mode 'bogus'");
+    assertFails(run("import", "--torch", torch, "--infer", "--mode", "seq2seq", "--loss", "hinge", "--out", s(imported)),
+        "--loss: unknown loss 'hinge'");
+    assertFails(run("import", "--torch", torch, "--infer", "--mode", "seq2seq", "--loss", "cross_entropy", "--out", s(imported)),
+        torch + ": ", "cross_entropy", "(F, H and O inferred from the shapes, head.weight [1, ", "loss cross_entropy from --loss)");
+    assertFalse(Files.exists(imported));
+  }
+
   /** grad writes one safetensors file (docs/inference.md: --out G.safetensors): another name is refused, nothing written. */
   @Test
   void gradRefusesAnOutputNamedOtherThanSafetensors() {

@@ -89,4 +89,16 @@ class StepMergeTest {
     assertNull(merged.carriedC());
     assertArrayEquals(new double[] {4, 6}, merged.total().gradient());
   }
+
+  @Test
+  void anRnnCarriesHiddenStatesOnlyNoCellStates() {
+    // StepSync.State: carriedC holds "LSTM cell states likewise, or null": an RNN (and GRU) has no c to carry
+    ModelConfig rnn = new ModelConfig(CellType.RNN, 2, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+    float[] h = {1, 2, 3, 4};
+    List<PartitionResult> sorted = new ArrayList<>(List.of(
+        computed(0, 0, new GradientSum(1, 1, new double[] {1, 2}), new int[] {0}, h, null, "jvm", 1)));
+    StepMerge merged = StepMerge.of(rnn, sorted, 1, 1, true, new TreeSet<>());
+    assertArrayEquals(h, merged.carriedH(), "one sequence: [L][1][H] is already [L][n][H]");
+    assertNull(merged.carriedC());
+  }
 }

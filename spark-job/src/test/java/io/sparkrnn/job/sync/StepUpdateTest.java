@@ -113,9 +113,13 @@ class StepUpdateTest {
    * m = β1 m + (1−β1) g, v = β2 v + (1−β2) g², θ -= lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε).
    */
   static double[] adamByHand(double[] lrs, double wd, boolean decoupled, double clip) {
+    return adamByHand(lrs, wd, decoupled, clip, 1e-8);
+  }
+
+  /** As above with Adam's ε given (--eps). */
+  static double[] adamByHand(double[] lrs, double wd, boolean decoupled, double clip, double eps) {
     double b1 = 0.9;
     double b2 = 0.999;
-    double eps = 1e-8;
     double[] th = theta0();
     double[] m = new double[th.length];
     double[] v = new double[th.length];
@@ -210,6 +214,16 @@ class StepUpdateTest {
             "loss sum " + lossSum + ", --on-nan " + policy);
         assertArrayEquals(THETA0, theta, "loss sum " + lossSum + ", --on-nan " + policy + " must not touch the weights");
       }
+    }
+  }
+
+  @Test
+  void adamsEpsilonIsTheOnePassed() {
+    // the fixture's √v̂ is about |g| (0.2 to 2.2): at the default ε = 1e-8 ε is lost in it, at --eps 0.5 it damps every step
+    // θ -= lr·m̂/(√v̂ + ε), so a step that ignored --eps moves θ several times the tolerance further
+    for (String optimizer : new String[] {"adam", "adamw"}) {
+      float[] theta = viaStepUpdate(options("optimizer", optimizer, "lr", "0.1", "eps", "0.5", "weight-decay", "0.1", "clip-norm", "0"));
+      assertClose(adamByHand(new double[] {0.1, 0.1, 0.1}, 0.1, optimizer.equals("adamw"), 0, 0.5), theta, optimizer + ", eps 0.5");
     }
   }
 }

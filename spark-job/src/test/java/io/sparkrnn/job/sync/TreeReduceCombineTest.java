@@ -32,14 +32,6 @@ class TreeReduceCombineTest {
     assertEquals("shard 4 bad", own.dataError());
   }
 
-  static float[] negated(float[] a) {
-    float[] out = new float[a.length];
-    for (int i = 0; i < a.length; i++) {
-      out[i] = -a[i];
-    }
-    return out;
-  }
-
   @Test
   void aNodesCarriedStatesAreItsSourcesSideBySideInEveryLayer() {
     // L = 2 layers, H = 2. Own part: 2 sequences (positions 4, 1), its finalH [L][2][H] = layer 0: (1, 2), (3, 4); layer 1:
@@ -47,14 +39,14 @@ class TreeReduceCombineTest {
     // The node's states are [L][3][H]: each layer holds the own part's sequences, then the right source's.
     float[] h0 = {1, 2, 3, 4, 5, 6, 7, 8};
     float[] h1 = {9, 10, 11, 12};
-    TreeReduce.Part own = new TreeReduce.Part(0, 1, new CombineTree.Block[0], new int[] {4, 1}, h0, negated(h0), new TreeSet<>(), 0, -1,
+    TreeReduce.Part own = new TreeReduce.Part(0, 1, new CombineTree.Block[0], new int[] {4, 1}, h0, StepMergeTest.negated(h0), new TreeSet<>(), 0, -1,
         null, null, false);
-    TreeReduce.Part right = new TreeReduce.Part(1, 2, new CombineTree.Block[0], new int[] {0}, h1, negated(h1), new TreeSet<>(), 0, -1,
+    TreeReduce.Part right = new TreeReduce.Part(1, 2, new CombineTree.Block[0], new int[] {0}, h1, StepMergeTest.negated(h1), new TreeSet<>(), 0, -1,
         null, null, false);
     TreeReduce.Part node = TreeReduce.combine(own, new TreeReduce.Part[] {right}, 2, 2, 2);
     float[] expected = {1, 2, 3, 4, 9, 10, 5, 6, 7, 8, 11, 12};
     assertArrayEquals(new int[] {4, 1, 0}, node.positions(), "positions in partition order, as the states");
     assertArrayEquals(expected, node.finalH(), "h: layer 0 of all three sequences, then layer 1");
-    assertArrayEquals(negated(expected), node.finalC(), "c likewise, from the sources' c");
+    assertArrayEquals(StepMergeTest.negated(expected), node.finalC(), "c likewise, from the sources' c");
   }
 }

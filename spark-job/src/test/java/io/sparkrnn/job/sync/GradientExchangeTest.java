@@ -628,6 +628,58 @@ class GradientExchangeTest {
     }
   }
 
+  /**
+   * From the root's host the driver takes exactly the root of the tree (one block, at the tree's
+   * depth, index 0) and, under carry, the states of every sequence of the batch. A part that passes
+   * wrongPart (its blocks inside its own leaves, its states the size of its positions) but is not
+   * that is a protocol error: the driver closes the link and answers no step. V = 2 leaves, P = 1:
+   * the root is (level 1, index 0), and the leaves (level 0, index 0 and 1) are partition 0's own.
+   */
+  @Test
+  @Timeout(60)
+  void theDriverTakesOnlyTheRootOfTheTreeAndEveryCarriedState() throws Exception {
+    GradientExchange.Segment two = segment(1, 1, 2);
+    TreeReduce.Part own = TreeReduce.Part.of(part(two, 0, randomLeaves(2, 1, 5)), false);
+    TreeReduce.Part leaves = withBlocks(own, new CombineTree.Block(0, 0, new GradientSum(1, 1, new double[] {1})),
+        new CombineTree.Block(0, 1, new GradientSum(1, 1, new double[] {2})));
+    assertNull(TreeReduce.wrongPart(leaves, 0, 1, two), "within partition 0's leaves [0, 2)");
+    refusedAtTheDriver(two, leaves);
+    // the root first, then one more block: a second block of a tree that has one root
+    TreeReduce.Part rootAndMore = withBlocks(own, new CombineTree.Block(1, 0, new GradientSum(1, 1, new double[] {1})),
+        new CombineTree.Block(0, 1, new GradientSum(1, 1, new double[] {2})));
+    assertNull(TreeReduce.wrongPart(rootAndMore, 0, 1, two), "within partition 0's leaves [0, 2)");
+    refusedAtTheDriver(two, rootAndMore);
+
+    // carry, B = 2 (positions 0 and 1), H = 2: the states of sequence 0 alone
+    GradientExchange.Segment carried = new GradientExchange.Segment(MODEL, 1, 1, 2, 2, true);
+    TreeReduce.Part whole = TreeReduce.Part.of(part(carried, 0, randomLeaves(2, 1, 5)), false);
+    TreeReduce.Part oneState = new TreeReduce.Part(whole.first(), whole.end(), whole.blocks(), new int[] {0}, new float[2], null,
+        whole.devices(), whole.computeNanos(), whole.errorPartition(), whole.errorExecutor(), whole.dataError(), whole.endSegment());
+    assertNull(TreeReduce.wrongPart(oneState, 0, 1, carried), "its states are the size of its one position");
+    refusedAtTheDriver(carried, oneState);
+  }
+
+  /** Sends {@code p} as the root's step 0 of a one-partition segment: the driver closes the link, no step answered. */
+  private static void refusedAtTheDriver(GradientExchange.Segment segment, TreeReduce.Part p) throws Exception {
+    try (GradientExchange.Server server = server(null, NO_TIMEOUT)) {
+      GradientExchange.Address address = server.open(14, segment);
+      try (GradientExchange.Client root = new GradientExchange.Client(address, address.key(), 14, 0, 0, () -> false)) {
+        root.join(HOST, -1);
+        TreeReduce.Link up = root.link();
+        assertThrows(IOException.class, () -> {
+          up.writeLong(0);
+          up.writeFrame(TreeReduce.encode(p));
+          for (CombineTree.Block b : p.blocks()) {
+            up.writeDoubles(b.sum().gradient(), 0, b.sum().gradient().length);
+          }
+          up.flush();
+          up.readFrame(1 << 20);
+        }, "the driver closes the link instead of answering");
+      }
+      assertEquals(0, server.traffic().steps(), "no step answered");
+    }
+  }
+
   @Test
   void aSourcesBlocksMustLieInsideItsOwnVirtualPartitions() {
     // P = 2 over V = 4: partition 0 computes the leaves [0, 2), partition 1 [2, 4) (⌊pV/P⌋, TreeReduce's class comment);

@@ -2,6 +2,7 @@ package io.sparkrnn.cli;
 
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.FileSystems;
+import io.sparkrnn.data.Manifest;
 import io.sparkrnn.infer.ShardFiles;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
@@ -43,6 +44,13 @@ public final class InspectCommand implements Callable<Integer> {
         throw new BadInputException("--json prints a dataset's manifest.json; " + uri + " is one file");
       }
       System.out.print(ShardFiles.inspect(uri, conf));
+      return 0;
+    }
+    Path model = new Path(path, "model.safetensors");
+    if (!json && fs.exists(path) && !fs.exists(new Path(path, Manifest.FILE_NAME)) && fs.exists(model)) {
+      // train's --out, a saved RnnModel, an export: what the user wants to see is its model (a user audit)
+      System.out.println(uri + ": a model's directory (no " + Manifest.FILE_NAME + "); its model.safetensors:");
+      System.out.print(ShardFiles.inspect(model.toString(), conf));
       return 0;
     }
     Dataset.Inspection inspection = Dataset.inspect(path.toUri(), conf);

@@ -81,6 +81,23 @@ class InspectFileTest {
     assertTrue(out.contains("  metadata note = " + "v".repeat(100) + "… (150 characters)\n"), out);
   }
 
+  /** A model's directory (train's --out, a saved RnnModel, an export) lists its model.safetensors (a user audit: "not a dataset"). */
+  @Test
+  void aModelsDirectoryListsItsModel() throws IOException {
+    ModelConfig rnn = new ModelConfig(CellType.RNN, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Path run = Files.createDirectories(tmp.resolve("run"));
+    Path model = Files.write(run.resolve("model.safetensors"), ModelFile.toBytes(Params.initialize(rnn, 1), Map.of()));
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("inspect", run.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().startsWith(run + ": a model's directory (no manifest.json); its model.safetensors:\n" + model
+        + ": safetensors, "), r.out());
+    assertTrue(r.out().contains("  rnn.weight_hh_l0  F32  [2, 2]\n"), r.out());
+    // --json asks for a dataset's manifest: refused as for any directory without one
+    r = InferenceCommandsTest.run("inspect", run.toString(), "--json");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("it holds model.safetensors: a model's directory"), r.err());
+  }
+
   @Test
   void otherFilesAndJsonOnAFileAreRefusedByName() throws IOException {
     Path csv = Files.writeString(tmp.resolve("data.csv"), "a,b\n1,2\n");

@@ -208,6 +208,12 @@ public final class Main implements Runnable {
    */
   static void refuseEmptyValues(CommandLine.ParseResult parsed) {
     for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
+      // picocli lets --help and --version pass words it could not place (a user audit: `--version extra`, exit 0)
+      if (!r.unmatched().isEmpty() || !r.errors().isEmpty()) {
+        throw new CommandLine.ParameterException(r.commandSpec().commandLine(), !r.unmatched().isEmpty()
+            ? "Unmatched argument" + (r.unmatched().size() > 1 ? "s" : "") + ": " + String.join(" ", r.unmatched())
+            : r.errors().get(0).getMessage());
+      }
       for (CommandLine.Model.ArgSpec arg : r.matchedArgs()) {
         if (arg.originalStringValues().contains("")) {
           String name = arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel();

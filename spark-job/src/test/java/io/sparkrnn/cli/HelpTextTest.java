@@ -114,6 +114,10 @@ class HelpTextTest {
       assertEquals(0, s.code(), s.err());
       assertEquals(r.out(), s.out(), String.join(" ", sub));
     }
+    // a word after it is not ignored (a user audit: `--version extra` printed the version, exit 0)
+    InferenceCommandsTest.Run extra = InferenceCommandsTest.run("--version", "extra");
+    assertEquals(2, extra.code(), extra.out() + extra.err());
+    assertTrue(extra.err().contains("extra"), extra.err());
   }
 
   /**

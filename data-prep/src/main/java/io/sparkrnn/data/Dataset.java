@@ -55,7 +55,8 @@ public final class Dataset implements Serializable {
   /**
    * What a directory without a manifest is, for the refusal: nothing at all, a model's directory
    * (train's --out, a saved RnnModel, an export: it holds model.safetensors), a run's checkpoints,
-   * or else what an unfinished prep leaves (a user audit: inspect of a run's --out spoke of prep).
+   * a run's --out without a model yet, an empty directory, or else what an unfinished prep leaves
+   * (a user audit: inspect of a run's --out spoke of prep).
    */
   private static String whatItIs(FileSystem fs, Path dir) {
     try {
@@ -70,6 +71,12 @@ public final class Dataset implements Serializable {
       }
       if (fs.listStatus(dir, p -> p.getName().startsWith("step-") && p.getName().endsWith(".safetensors")).length > 0) {
         return "it holds step-*.safetensors: a training run's checkpoints, not a dataset";
+      }
+      if (fs.exists(new Path(dir, "checkpoints"))) {
+        return "it holds checkpoints/: a training run's --out (one stopped before its model was written), not a dataset";
+      }
+      if (fs.listStatus(dir).length == 0) {
+        return "an empty directory";
       }
     } catch (IOException | RuntimeException e) {
       // a directory this user may not list: the general words below

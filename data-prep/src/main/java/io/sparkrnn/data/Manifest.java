@@ -14,6 +14,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -124,22 +125,65 @@ public record Manifest(DatasetSpec spec, List<ShardInfo> shards, Normalization n
 
   /**
    * What identifies the data a model trains on, as 16 hex digits: the first 8 bytes of the SHA-256
-   * of this manifest's JSON without its {@code source} (provenance only: the options and input
-   * paths prep was given). Every shard's name, split, size and CRC32C, the dimensions, the
-   * statistics and the vocabulary are in it, so a dataset copied or moved keeps its fingerprint and
-   * one prepared again from other data, or with other options, gets another. {@code --resume}
-   * compares it with the one its checkpoint recorded.
+   * of {@link #fingerprintText}. Every shard's name, split, size and CRC32C, the dimensions, the
+   * statistics (their exact bits) and the vocabulary are in it, and nothing that only records where
+   * the data came from ({@code task}, {@code source}, the statistics' {@code from}); so a dataset
+   * copied or moved keeps its fingerprint, on any Java version, and one prepared again from other
+   * data or with other options gets another. {@code --resume} compares it with the one its
+   * checkpoint recorded. Hashing it costs time in the shards: compute it once a run.
    */
   public String fingerprint() {
-    DatasetSpec s = spec;
-    DatasetSpec noSource = new DatasetSpec(s.task(), s.features(), s.outputs(), s.steps(), s.mode(), s.loss(), s.variableLength(),
-        s.vocabulary(), Map.of());
-    byte[] json = new Manifest(noSource, shards, normalization).toJson().getBytes(StandardCharsets.UTF_8);
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(json), 0, 8);
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(fingerprintText().getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(digest, 0, 8);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every Java platform has SHA-256", e);
     }
+  }
+
+  /**
+   * The text {@link #fingerprint} hashes, one line each (docs/data-format.md): {@code
+   * spark-rnn-dataset-fingerprint 1}; {@code dims F O T mode loss target_dtype variable_length};
+   * {@code shard file split batch bytes crc32c} for each shard in order; with statistics,
+   * {@code input_mean}, {@code input_std} (and for float targets {@code target_mean},
+   * {@code target_std}) followed by each value's IEEE 754 bits as 16 hex digits (not its decimal
+   * text, which Java versions print differently); with a vocabulary, {@code vocabulary} and each
+   * symbol's code points in hex.
+   */
+  public String fingerprintText() {
+    StringBuilder sb = new StringBuilder("spark-rnn-dataset-fingerprint 1\n");
+    sb.append("dims ").append(spec.features()).append(' ').append(spec.outputs()).append(' ').append(spec.steps()).append(' ')
+        .append(spec.mode().id()).append(' ').append(spec.loss().id()).append(' ').append(spec.classTargets() ? "I32" : "F32")
+        .append(' ').append(spec.variableLength()).append('\n');
+    for (ShardInfo i : shards) {
+      sb.append("shard ").append(i.file()).append(' ').append(i.split().id()).append(' ').append(i.batch()).append(' ')
+          .append(i.bytes()).append(' ').append(i.crc32c()).append('\n');
+    }
+    if (normalization != null) {
+      bits(sb, "input_mean", normalization.inputMean());
+      bits(sb, "input_std", normalization.inputStd());
+      if (normalization.targetMean() != null) {
+        bits(sb, "target_mean", normalization.targetMean());
+        bits(sb, "target_std", normalization.targetStd());
+      }
+    }
+    if (spec.vocabulary() != null) {
+      sb.append("vocabulary");
+      for (String symbol : spec.vocabulary()) {
+        sb.append(' ');
+        symbol.codePoints().forEach(c -> sb.append(Integer.toHexString(c)).append('.'));
+      }
+      sb.append('\n');
+    }
+    return sb.toString();
+  }
+
+  private static void bits(StringBuilder sb, String name, double[] values) {
+    sb.append(name);
+    for (double v : values) {
+      sb.append(' ').append(String.format(Locale.ROOT, "%016x", Double.doubleToLongBits(v)));
+    }
+    sb.append('\n');
   }
 
   /** The manifest as JSON text (two-space indented). */

@@ -74,17 +74,21 @@ class BadInputTest {
 
   /**
    * The refusal says what the directory is instead (a user audit: inspect of a run's --out spoke of
-   * an unfinished prep): nothing there, a model's directory, a run's checkpoints, a file.
+   * an unfinished prep): nothing there, an empty directory, a run's checkpoints, a run's --out
+   * before its model, a model's directory, a file.
    */
   @Test
   void aDirectoryWithoutManifestIsSaidToBeWhatItIs() throws IOException {
     Path none = tmp.resolve("none");
     fails(FileNotFoundException.class, () -> Dataset.open(none.toUri(), conf), "not a dataset", "(no such directory)");
     Path run = Files.createDirectories(tmp.resolve("run"));
+    fails(FileNotFoundException.class, () -> Dataset.open(run.toUri(), conf), "not a dataset", "(an empty directory)");
     Files.createDirectories(run.resolve("checkpoints"));
     Files.write(run.resolve("checkpoints").resolve("step-0000000002.safetensors"), new byte[16]);
     fails(FileNotFoundException.class, () -> Dataset.open(run.resolve("checkpoints").toUri(), conf),
         "it holds step-*.safetensors: a training run's checkpoints, not a dataset");
+    fails(FileNotFoundException.class, () -> Dataset.open(run.toUri(), conf),
+        "it holds checkpoints/: a training run's --out (one stopped before its model was written), not a dataset");
     Files.write(run.resolve("model.safetensors"), new byte[16]);
     fails(FileNotFoundException.class, () -> Dataset.open(run.toUri(), conf),
         "it holds model.safetensors: a model's directory (train's --out, a saved RnnModel, an export), not a dataset");

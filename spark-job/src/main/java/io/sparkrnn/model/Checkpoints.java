@@ -54,7 +54,11 @@ public final class Checkpoints {
 
   private final Map<String, String> modelMetadata;
 
-  /** Checkpoints of a run whose data is unknown (no statistics or vocabulary recorded): tests of the file handling. */
+  /**
+   * Checkpoints that record nothing of their data (no statistics or vocabulary): resumable, but
+   * refused as a model (TrainedModel) as those of before 2026-12-06 are. For tests of the file
+   * handling; a training run uses the other constructor.
+   */
   public Checkpoints(OutputDir out) {
     this(out, Map.of());
   }
@@ -120,12 +124,6 @@ public final class Checkpoints {
     for (int i = 0; i < all.size() - KEEP; i++) {
       out.delete(DIR + "/" + all.get(i));
     }
-  }
-
-  /** The newest checkpoint's file, as {@link Saved#file} names it, or null when the directory has none. */
-  public String latestFile() throws IOException {
-    List<String> all = out.list(DIR, "step-", ".safetensors");
-    return all.isEmpty() ? null : out.path(DIR + "/" + all.get(all.size() - 1)).toString();
   }
 
   /** The newest checkpoint, or null when the directory has none. */

@@ -102,6 +102,8 @@ public final class Trainer {
   private final Checkpoints checkpoints;
   private final PrintStream log;
   private final TrainingMetrics metrics = new TrainingMetrics();
+  /** The dataset's {@link io.sparkrnn.data.Manifest#fingerprint}, which checkpoints record and --resume compares. */
+  private final String dataFingerprint;
   /** The weights step 0 starts from: {@code --init}'s, or null for {@code Params.initialize(model, seed)}. */
   private final Params initial;
 
@@ -115,6 +117,7 @@ public final class Trainer {
     this.totalSteps = totalSteps;
     this.out = out;
     this.checkpoints = new Checkpoints(out, ModelMetadata.fromManifest(dataset.manifest()));
+    this.dataFingerprint = dataset.manifest().fingerprint();   // once: it hashes every shard's entry
     this.log = log;
   }
 
@@ -217,7 +220,8 @@ public final class Trainer {
     trainer.previousRun = hasRun;
     if (resumes) {
       // a resume that would change the bits is refused here, before Spark starts (on a cluster that is
-      // minutes); run() checks again, under the run lock, whatever checkpoint is newest then
+      // minutes); run() reads and checks again, under the run lock, whatever checkpoint is newest then
+      // (an --overwrite run in between may have written another under the same name)
       Checkpoints.Saved saved;
       try {
         saved = trainer.checkpoints.loadLatest();
@@ -226,7 +230,6 @@ public final class Trainer {
       }
       if (saved != null) {
         trainer.checkResumable(saved, hadoop);
-        trainer.checkedResume = saved;
       }
     }
     return trainer;
@@ -254,8 +257,8 @@ public final class Trainer {
 
   /** Whether --out held a run when this trainer was prepared. */
   private boolean previousRun;
-  /** The checkpoint {@link #prepare} read and judged resumable, or null: run() uses it if it is still the newest. */
-  private Checkpoints.Saved checkedResume;
+  /** Whether checkResumable said that the data moved (prepare's check and run()'s say it once). */
+  private boolean movedSaid;
 
   /**
    * With --overwrite, removes the earlier run's files from --out (nothing else there). Call it
@@ -469,14 +472,9 @@ public final class Trainer {
           "the executors' heap (spark.executor.memory)");
     }
     new VirtualPartitions(config.batch(), config.virtualPartitions()).requireTasks(partitions); // before auto's timing job
-    Checkpoints.Saved saved = null;
-    if (config.resume()) {
-      // checkpoint files are written under a temporary name and never changed once renamed: the same name, the same file
-      String newest = checkpoints.latestFile();
-      saved = checkedResume != null && checkedResume.file().equals(newest) ? checkedResume : checkpoints.loadLatest();
-      if (saved != null && saved != checkedResume) {
-        checkResumable(saved, sc.hadoopConfiguration());
-      }
+    Checkpoints.Saved saved = config.resume() ? checkpoints.loadLatest() : null;
+    if (saved != null) {
+      checkResumable(saved, sc.hadoopConfiguration());
     }
     String device = resolveDevice(sc, partitions, saved);
     resumeWarning = saved == null ? null : otherKernels(saved, device);
@@ -685,7 +683,7 @@ public final class Trainer {
   /** The train config a checkpoint records: the options, the dataset's fingerprint, and the device auto picked. */
   Map<String, String> checkpointConfig(String device) {
     Map<String, String> m = new LinkedHashMap<>(config.toMap());
-    m.put(DATA_FINGERPRINT_KEY, dataset.manifest().fingerprint());
+    m.put(DATA_FINGERPRINT_KEY, dataFingerprint);
     if (autoChoice != null) {
       m.put(AUTO_PICKED_KEY, device);
     }
@@ -753,9 +751,11 @@ public final class Trainer {
       return null;
     }
     String asItDid = wasEngine.equals("kernel") ? (was == null ? null : "--engine kernel --device " + was) : "--engine " + wasEngine;
+    String why = sameEngine ? "their float32 sums differ in the last bits"
+        : "the reference engine computes in float64 and the kernels in float32";
     return "warning: resume: " + saved.file() + " was computed " + kernels(wasEngine, was) + ", this run computes "
-        + kernels(config.engine(), now) + ": their float32 sums differ in the last bits, so the weights will not be bit-identical"
-        + " to an uninterrupted run's" + (asItDid == null ? "" : " (" + asItDid + " computes as it did)");
+        + kernels(config.engine(), now) + ": " + why + ", so the weights will not be bit-identical to an uninterrupted run's"
+        + (asItDid == null ? "" : " (" + asItDid + " computes as it did)");
   }
 
   private static String kernels(String engine, String device) {
@@ -866,11 +866,13 @@ public final class Trainer {
     Map<String, String> now = config.toMap();
     List<String> differ = new ArrayList<>();
     String recordedData = saved.trainConfig().get(DATA_FINGERPRINT_KEY);
-    String fingerprint = dataset.manifest().fingerprint();
+    String fingerprint = dataFingerprint;
     if (recordedData != null && !recordedData.equals(fingerprint)) {
-      differ.add("data (" + config.data() + " holds other data than the checkpoint's run trained on, "
-          + saved.trainConfig().get("data") + ": its manifest's fingerprint is " + fingerprint + ", the checkpoint's "
-          + recordedData + "; the shards, their splits, the statistics or the dimensions differ)");
+      String was = qualified(String.valueOf(saved.trainConfig().get("data")), hadoop);
+      differ.add("data (" + (was.equals(config.data()) ? config.data() + " was prepared again since the checkpoint's run"
+          : config.data() + " holds other data than the checkpoint's run trained on, " + saved.trainConfig().get("data"))
+          + ": its fingerprint is " + fingerprint + ", the checkpoint's " + recordedData + "; the shards, their splits, the"
+          + " dimensions, the statistics or the vocabulary differ)");
     }
     for (String key : RESUME_KEYS) {
       if (key.equals("virtual-partitions") && !saved.trainConfig().containsKey(key)) {
@@ -881,7 +883,8 @@ public final class Trainer {
       if (key.equals("data") && recordedData != null) {
         // the fingerprint above judged the data; where it lies may change (copied to HDFS, a moved directory)
         String was = qualified(saved.trainConfig().get(key), hadoop);
-        if (recordedData.equals(fingerprint) && !String.valueOf(now.get(key)).equals(was)) {
+        if (recordedData.equals(fingerprint) && !String.valueOf(now.get(key)).equals(was) && !movedSaid) {
+          movedSaid = true;
           log.printf(Locale.ROOT, "resume: the checkpoint's run read %s; %s holds the same data (fingerprint %s)%n",
               saved.trainConfig().get(key), config.data(), fingerprint);
         }

@@ -25,7 +25,8 @@ public final class TrainReport {
 
   /**
    * @param deviceChoice {@code --device auto}'s measured rates and choice ({@link io.sparkrnn.kernel.device.AutoDevice}), or null;
-   *     one item of the list per line (a resumed run's warning that its checkpoint's device is missing)
+   *     one item of the list per line (a resumed run's warnings: its checkpoint's device is missing, or it computes
+   *     with another engine or device than its checkpoint's run)
    * @param engineThreads the JVM engine's threads per task in words, or null where no JVM engine ran
    */
   public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,

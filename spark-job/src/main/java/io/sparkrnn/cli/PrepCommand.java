@@ -132,7 +132,7 @@ public final class PrepCommand implements Runnable {
       } else {
         SparkSetup.requireKnownMaster(master);
         SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-rnn prep " + source.spec().task());
-        JavaSparkContext sc = new JavaSparkContext(conf);
+        JavaSparkContext sc = SparkSetup.context(conf);
         try {
           m = SparkPrep.run(sc, source, options);
         } finally {

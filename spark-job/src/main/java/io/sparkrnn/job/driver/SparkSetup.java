@@ -269,6 +269,18 @@ public final class SparkSetup {
     }
   }
 
+  /** Spark's refusal of a small driver heap: "System memory 402653184 must be at least 471859200. …" */
+  private static final Pattern SMALL_HEAP = Pattern.compile("System memory (\\d+) must be at least (\\d+)");
+
+  /** A context for {@code conf} as {@link #start} makes one, with its refusals in the user's words. */
+  public static JavaSparkContext context(SparkConf conf) {
+    try {
+      return new JavaSparkContext(conf);
+    } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
+      throw masterError(conf, e);
+    }
+  }
+
   private static final String DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension";
   private static final String DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog";
   private static final String HIVE_SESSION_STATE = "org.apache.spark.sql.hive.HiveSessionStateBuilder";
@@ -284,11 +296,20 @@ public final class SparkSetup {
   }
 
   /** A master URL Spark cannot parse is the user's typo, not a bug: one line, exit 2; anything else as it was. */
-  private static RuntimeException masterError(SparkConf conf, Exception e) {
+  static RuntimeException masterError(SparkConf conf, Exception e) {
     String m = String.valueOf(e.getMessage());
     if (m.startsWith("Could not parse Master URL")) {
       return new BadInputException("--master " + conf.get("spark.master") + ": Spark cannot parse this master URL "
           + "(expected local, local[N], local[*], spark://HOST:PORT, yarn or k8s://https://HOST:PORT)", e);
+    }
+    Matcher small = SMALL_HEAP.matcher(m);
+    if (small.find()) {
+      // Spark's advice (--driver-memory, spark.driver.memory) does not reach a JVM already running, as
+      // bin/spark-rnn's is: say what does (a user audit: -Xmx384m gave a 50-line trace, exit 1)
+      long mb = (Long.parseLong(small.group(2)) + (1 << 20) - 1) / (1 << 20);   // rounded up
+      return new BadInputException("the driver's JVM has " + Long.parseLong(small.group(1)) / (1 << 20) + " MB of heap, and Spark"
+          + " needs at least " + mb + " MB: raise it, for bin/spark-rnn with SPARK_RNN_JAVA_OPTS=-Xmx1g (spark-submit:"
+          + " --driver-memory 1g)", e);
     }
     return e instanceof RuntimeException r ? r : new IllegalStateException(e);
   }

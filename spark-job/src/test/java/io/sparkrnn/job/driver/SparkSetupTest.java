@@ -28,6 +28,24 @@ class SparkSetupTest {
    * well. The listener bus delivers the application's end inside stop, before the executor stops;
    * the logger is back at its level (WARN, the root's) after stop, and while the context runs.
    */
+  /**
+   * Spark's refusal of a small driver heap (its message as Spark 4 gives it under -Xmx384m, from a
+   * user audit) becomes one line naming what raises the heap of bin/spark-rnn's JVM, in MB: 402653184
+   * bytes = 384 MB, 471859200 bytes = 450 MB (it advised --driver-memory, which bin/spark-rnn lacks).
+   */
+  @Test
+  void aHeapTooSmallForSparkIsBadInputNamingTheSetting() {
+    SparkConf conf = new SparkConf().setMaster("local[2]");
+    RuntimeException e = SparkSetup.masterError(conf, new IllegalArgumentException("[INVALID_DRIVER_MEMORY] System memory 402653184"
+        + " must be at least 471859200. Please increase heap size using the --driver-memory option or \"spark.driver.memory\" in"
+        + " Spark configuration."));
+    assertTrue(e instanceof BadInputException, e.toString());
+    assertEquals("the driver's JVM has 384 MB of heap, and Spark needs at least 450 MB: raise it, for bin/spark-rnn with"
+        + " SPARK_RNN_JAVA_OPTS=-Xmx1g (spark-submit: --driver-memory 1g)", e.getMessage());
+    RuntimeException other = SparkSetup.masterError(conf, new IllegalStateException("something else"));
+    assertEquals("something else", other.getMessage());
+  }
+
   @Test
   void theLocalExecutorsWarningsAreLeftOutWhileTheContextStopsOnly() {
     Level[] duringStop = new Level[1];

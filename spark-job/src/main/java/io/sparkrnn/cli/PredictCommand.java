@@ -5,6 +5,7 @@ import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.fs.HadoopFiles;
+import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.fs.StagedDirectory;
 import io.sparkrnn.infer.Compatibility;
 import io.sparkrnn.infer.InputFiles;
@@ -20,6 +21,7 @@ import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.io.Json;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -145,6 +147,15 @@ public final class PredictCommand implements Callable<Integer> {
     }
     SparkSetup.requireDevice(run.engine, run.device, spark.master);
     boolean npy = InputFiles.isNpy(out);
+    if (npy) {
+      // one .npy is [T, N, O] in step-major order, which no shard's rows fill contiguously: the driver gathers
+      // every prediction and writes the file (a user audit: 189 MB of outputs died at -Xmx512m with an
+      // OutOfMemoryError after the forward passes). About three copies: the tasks' results, the driver's, the file's.
+      long sequences = chosen.stream().mapToLong(i -> all.get(i).batch()).sum();
+      MemoryBudget.require("predict --out " + out + " (one .npy of " + sequences + " sequences, gathered on the driver)",
+          gatheredBytes(m.config().mode(), ds.manifest().spec().steps(), sequences, m.config().outputSize()),
+          "write one file per shard instead, --out DIR, which the executors write, or predict fewer shards (--split)");
+    }
     // A directory of outputs is written into a staging directory and renamed into place at the end,
     // so a failed run leaves nothing in --out (a single .npy is written atomically anyway).
     try (StagedDirectory staged = npy ? null : StagedDirectory.begin(out, conf, "predictions.json", outputNames(all), System.out)) {
@@ -187,6 +198,16 @@ public final class PredictCommand implements Callable<Integer> {
       System.out.println("predicted " + results.size() + " shards of " + ds.location() + " into " + staged.target());
     }
     return 0;
+  }
+
+  /**
+   * What gathering N sequences' predictions into one .npy holds on the driver, about: three copies
+   * (the tasks' results, the driver's, the concatenated file) of the outputs, T·N·O floats for
+   * seq2seq and N·O for seq2one, and of their class ids and lengths (at most 8 bytes a step).
+   */
+  static long gatheredBytes(Mode mode, int steps, long sequences, int outputs) {
+    long t = mode == Mode.SEQ2SEQ ? steps : 1;
+    return 3 * (4L * t * sequences * outputs + 8L * t * sequences);
   }
 
   /** Every file a dataset prediction may write besides predictions.json: one or two per shard. */

@@ -1,6 +1,7 @@
 package io.sparkrnn.fs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -51,6 +54,35 @@ class HadoopFilesTest {
     try (var s = Files.list(dir)) {
       assertEquals(List.of("model.safetensors"), s.map(p -> p.getFileName().toString()).sorted().toList(), "no temporary left beside it");
     }
+  }
+
+  /**
+   * On the local disk the write goes through java.nio (Hadoop's local file system forks chmod and
+   * readlink per file): a file another tool wrote through Hadoop's checksummed local file system,
+   * with its .NAME.crc, is replaced and the checksum removed, so that reader gets the new bytes
+   * instead of failing a stale checksum; an empty directory of the target's name is not replaced.
+   */
+  @Test
+  void aLocalWriteOverAFileHadoopWroteDropsItsStaleChecksum() throws IOException {
+    Configuration conf = new Configuration();
+    Path dir = Files.createDirectories(tmp.resolve("crc"));
+    Path f = dir.resolve("model.safetensors");
+    LocalFileSystem local = FileSystem.getLocal(conf);
+    try (var out = local.create(new org.apache.hadoop.fs.Path(f.toUri()), true)) {
+      out.write("an earlier model, checksummed".getBytes(StandardCharsets.UTF_8));
+    }
+    assertTrue(Files.exists(dir.resolve(".model.safetensors.crc")), "Hadoop's local file system keeps a checksum file");
+    HadoopFiles.write(f.toString(), "new".getBytes(StandardCharsets.UTF_8), conf);
+    assertFalse(Files.exists(dir.resolve(".model.safetensors.crc")), "the stale checksum is gone");
+    try (var in = local.open(new org.apache.hadoop.fs.Path(f.toUri()))) {   // checksummed: a stale .crc would fail the read
+      assertEquals("new", new String(in.readAllBytes(), StandardCharsets.UTF_8));
+    }
+    try (var s = Files.list(dir)) {
+      assertEquals(List.of("model.safetensors"), s.map(p -> p.getFileName().toString()).sorted().toList(), "no temporary left");
+    }
+    Path empty = Files.createDirectories(dir.resolve("empty.safetensors"));
+    assertThrows(HadoopFiles.WriteException.class, () -> HadoopFiles.write(empty.toString(), new byte[1], conf));
+    assertTrue(Files.isDirectory(empty), "the directory stays");
   }
 
   @Test

@@ -277,6 +277,133 @@ class InferenceCommandsTest {
         (float) NORMALISATION_ROUNDING_TOL);
   }
 
+  /**
+   * --split chooses the dataset's shards to predict (its option's description: all | train |
+   * validation): the output directory holds one file for each shard whose manifest says that split,
+   * and no other, and predictions.json lists those files with their split. A split with no shards (the
+   * adding dataset is prepped with validation fraction 0) is refused, writing nothing.
+   */
+  @Test
+  void predictSplitWritesOnlyThatSplitsShards() throws IOException {
+    List<ShardInfo> shards = Dataset.open(sine.toUri(), new Configuration()).manifest().shards();
+    for (String split : List.of("train", "validation", "all")) {
+      List<String> expected = shards.stream().filter(sh -> split.equals("all") || sh.split().id().equals(split))
+          .map(ShardInfo::file).sorted().toList();
+      assertFalse(expected.isEmpty(), split);
+      Path dir = tmp.resolve("pred-split-" + split);
+      Run r = run("predict", "--model", s(sineModel), "--data", s(sine), "--split", split, "--out", s(dir), "--master", "local[1]");
+      assertEquals(0, r.code(), r.err());
+      try (var files = Files.list(dir)) {
+        assertEquals(expected, files.map(f -> f.getFileName().toString()).filter(f -> f.startsWith("shard-")).sorted().toList(),
+            "--split " + split);
+      }
+      Map<String, Object> summary = Json.parseObject(Files.readString(dir.resolve("predictions.json")));
+      assertEquals(split, summary.get("split"));
+      List<String> listed = new ArrayList<>();
+      for (Object o : (List<?>) summary.get("shards")) {
+        Map<?, ?> f = (Map<?, ?>) o;
+        listed.add((String) f.get("file"));
+        assertTrue(split.equals("all") || split.equals(f.get("split")), "--split " + split + ": " + f);
+      }
+      assertEquals(expected, listed.stream().sorted().toList(), "predictions.json of --split " + split);
+    }
+    Path addingModel = tmp.resolve("adding-predict-split.safetensors");
+    Files.write(addingModel, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.RNN, 1, 2, 4, 1, Mode.SEQ2ONE, LossType.MSE), 2),
+        ModelMetadata.fromManifest(Dataset.open(adding.toUri(), new Configuration()).manifest())));
+    Path none = tmp.resolve("pred-adding-validation");
+    assertFails(run("predict", "--model", s(addingModel), "--data", s(adding), "--split", "validation", "--out", s(none),
+        "--master", "local[1]"), "no shards in split validation");
+    assertFalse(Files.exists(none), "nothing written");
+  }
+
+  /**
+   * --model-units: regression outputs in the model's (normalised) units instead of raw ones. The stored
+   * normalisation inverted is raw = model·target_std + target_mean (docs/inference.md), so the two outputs
+   * of the same input must satisfy (raw − target_mean)/target_std = model, worked in float64, for one
+   * input and for a dataset; predictions.json says which units its files are in, and only the raw run
+   * says "(raw units)".
+   */
+  @Test
+  void modelUnitsWritesTheOutputsBeforeTheTargetNormalisationIsInverted() throws IOException {
+    Normalization n = TrainedModel.load(sineModel).normalization();
+    double mean = n.targetMean()[0];
+    double std = n.targetStd()[0];
+    assertTrue(std != 1 || mean != 0, "the sine dataset is normalised: the two units differ");
+    Path shard = sine.resolve("shard-00000.safetensors");
+    Path raw = tmp.resolve("mu-raw.safetensors");
+    Path model = tmp.resolve("mu-model.safetensors");
+    Run rawRun = run("predict", "--model", s(sineModel), "--data", s(shard), "--out", s(raw), "--engine", "reference");
+    assertEquals(0, rawRun.code(), rawRun.err());
+    assertTrue(rawRun.out().contains("(raw units)"), rawRun.out());
+    Run modelRun = run("predict", "--model", s(sineModel), "--data", s(shard), "--out", s(model), "--engine", "reference",
+        "--model-units");
+    assertEquals(0, modelRun.code(), modelRun.err());
+    assertFalse(modelRun.out().contains("raw units"), modelRun.out());
+    assertNormalised(read(raw).require("output").floats(), read(model).require("output").floats(), mean, std, "one input");
+
+    Path rawDir = tmp.resolve("mu-raw-dir");
+    Path modelDir = tmp.resolve("mu-model-dir");
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(rawDir), "--master", "local[1]").code());
+    assertEquals(0, run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(modelDir), "--master", "local[1]",
+        "--model-units").code());
+    assertEquals("raw", Json.parseObject(Files.readString(rawDir.resolve("predictions.json"))).get("units"));
+    assertEquals("model", Json.parseObject(Files.readString(modelDir.resolve("predictions.json"))).get("units"));
+    for (ShardInfo sh : Dataset.open(sine.toUri(), new Configuration()).manifest().shards()) {
+      assertNormalised(read(rawDir.resolve(sh.file())).require("output").floats(),
+          read(modelDir.resolve(sh.file())).require("output").floats(), mean, std, sh.file());
+    }
+  }
+
+  /** Float32 outputs, each rounded once in each file: a few ulps of the raw value, divided by std. */
+  static void assertNormalised(float[] raw, float[] model, double mean, double std, String what) {
+    assertEquals(raw.length, model.length, what);
+    for (int i = 0; i < raw.length; i++) {
+      double expected = (raw[i] - mean) / std;
+      assertEquals(expected, model[i], 1e-5 * (1 + Math.abs(raw[i]) / std), what + " [" + i + "]");
+    }
+  }
+
+  /**
+   * A text model's predictions to FILE.npy come with FILE.txt (docs/inference.md): per sequence one
+   * line, the vocabulary's character at each step's argmax of the logits written to FILE.npy [T,B,V];
+   * the same lines are printed after the summary line.
+   */
+  @Test
+  void aTextModelsNpyPredictionsComeWithTheArgmaxTextBeside() throws IOException {
+    int T = 3, B = 2, V = VOCAB.size();
+    float[] x = new float[T * B * V];   // one-hot ids [t][b]: b=0 reads a b c, b=1 reads d d a
+    int[][] ids = {{0, 3}, {1, 3}, {2, 0}};
+    for (int t = 0; t < T; t++) {
+      for (int b = 0; b < B; b++) {
+        x[(t * B + b) * V + ids[t][b]] = 1;
+      }
+    }
+    Path input = Files.write(tmp.resolve("text-in.safetensors"), SafeTensors.toBytes(Map.of(),
+        List.of(Tensor.ofFloats("x", new int[] {T, B, V}, x))));
+    Path npy = tmp.resolve("text-out.npy");
+    Run r = run("predict", "--model", s(textModel), "--data", s(input), "--out", s(npy), "--engine", "reference");
+    assertEquals(0, r.code(), r.err());
+    NpyFiles.FloatArray logits = NpyFiles.readFloats(npy.toString(), new Configuration());
+    assertArrayEquals(new int[] {T, B, V}, logits.shape());
+    StringBuilder expected = new StringBuilder();
+    for (int b = 0; b < B; b++) {
+      for (int t = 0; t < T; t++) {
+        int best = 0;
+        for (int v = 1; v < V; v++) {
+          if (logits.data()[(t * B + b) * V + v] > logits.data()[(t * B + b) * V + best]) {
+            best = v;
+          }
+        }
+        expected.append(VOCAB.get(best));
+      }
+      expected.append('\n');
+    }
+    Path txt = tmp.resolve("text-out.txt");
+    assertTrue(Files.isRegularFile(txt), "FILE.txt beside FILE.npy");
+    assertEquals(expected.toString(), Files.readString(txt));
+    assertTrue(r.out().endsWith(expected.toString()), "printed after the summary: " + r.out());
+  }
+
   @Test
   void predictAndEvaluateRefuseADatasetWhoseFOrODiffersFromTheModel() {
     // adding: F=2, O=1; the sine model has F=1

@@ -136,6 +136,41 @@ class PrepCommandTest {
   }
 
   /**
+   * example-table --format csv writes a header line (its option's description lists csv among the
+   * formats; prep table reads the header by default), one row per sensor and hour: 2 sensors × 3 hours
+   * = 6 rows, as printed; --overwrite replaces the table (2 × 4 = 8 rows), where without it the
+   * existing --out is refused.
+   */
+  @Test
+  void exampleTableCsvHasAHeaderAndSensorsTimesHoursRowsAndOverwriteReplacesIt() throws IOException {
+    Path table = tmp.resolve("sensors-csv");
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("example-table", "sensors", "--out", table.toString(), "--format",
+        "csv", "--sensors", "2", "--hours", "3", "--master", "local[1]");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("2 sensors x 3 hours = 6 rows"), r.out());
+    assertEquals(6, csvRows(table));
+    r = InferenceCommandsTest.run("example-table", "sensors", "--out", table.toString(), "--format", "csv", "--sensors", "2",
+        "--hours", "4", "--overwrite", "--master", "local[1]");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(8, csvRows(table), "--overwrite replaced the 6 rows");
+  }
+
+  /** Data rows of a CSV table directory; every part file starts with the header sensor,ts,temp,load. */
+  private static long csvRows(Path dir) throws IOException {
+    long rows = 0;
+    try (var parts = Files.list(dir)) {
+      for (Path p : parts.filter(f -> f.getFileName().toString().endsWith(".csv")).toList()) {
+        List<String> lines = Files.readAllLines(p);
+        if (!lines.isEmpty()) {
+          assertEquals("sensor,ts,temp,load", lines.get(0), p.toString());
+          rows += lines.size() - 1;
+        }
+      }
+    }
+    return rows;
+  }
+
+  /**
    * Errors in spark-rnn's words, found before Spark reads or writes: an existing example-table --out
    * (Spark said to set mode "overwrite"), and a prep table path that does not exist (Spark logged
    * a WARN with an 80-line stack trace first, then PATH_NOT_FOUND).

@@ -348,6 +348,40 @@ class HandWeightedModelTest {
     assertEquals(sse / 3 / (2.0 * 2.0), m.getDouble(m.fieldIndex("loss")), FLOAT32_ABS_TOL, "model units: / std²");
   }
 
+  /**
+   * evaluate reads the model's own output columns by the names its params give them (docs/ml.md:
+   * predictionCol, probabilityCol, predictedClassCol): renamed, the metrics are those worked by hand in
+   * the two tests above, logits (0, 0) give p = (1/2, 1/2) and class 0, so labels 0, 1, 0 score
+   * accuracy 2/3 and loss ln 2; the regression case scores rmse over (p_t − y_t) with p from byHand.
+   */
+  @Test
+  void evaluateReadsTheOutputColumnsUnderTheNamesItsParamsGive() {
+    Row c = classes(0f, 0f).setTargetCols("label").setPredictionCol("logits").setProbabilityCol("p").setPredictedClassCol("cls")
+        .evaluate(labelled(0, 1, 0)).first();
+    assertEquals(3L, c.getLong(c.fieldIndex("rows")));
+    assertEquals(2.0 / 3, c.getDouble(c.fieldIndex("accuracy")), 1e-12);
+    assertEquals(Math.log(2), c.getDouble(c.fieldIndex("loss")), 1e-12);
+
+    StructType schema = new StructType(new StructField[] {
+        DataTypes.createStructField("k", DataTypes.StringType, false),
+        DataTypes.createStructField("t", DataTypes.IntegerType, false),
+        DataTypes.createStructField("x", DataTypes.DoubleType, false),
+        DataTypes.createStructField("y", DataTypes.DoubleType, false)});
+    double[] x = {10, 12, 8};
+    double[] y = {11, 9, 13};
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      rows.add(RowFactory.create("a", i, x[i], y[i]));
+    }
+    Row m = rnn(Mode.SEQ2SEQ).setTargetCols("y").setPredictionCol("yhat").evaluate(spark.createDataFrame(rows, schema)).first();
+    double[] p = byHand(x);
+    double sse = 0;
+    for (int i = 0; i < 3; i++) {
+      sse += (p[i] - y[i]) * (p[i] - y[i]);
+    }
+    assertEquals(Math.sqrt(sse / 3), m.getDouble(m.fieldIndex("rmse_y")), FLOAT32_ABS_TOL);
+  }
+
   static Dataset<Row> labelled(int... label) {
     StructType schema = new StructType(new StructField[] {
         DataTypes.createStructField("k", DataTypes.StringType, false),

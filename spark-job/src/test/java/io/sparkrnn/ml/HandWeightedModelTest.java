@@ -320,21 +320,29 @@ class HandWeightedModelTest {
     }
   }
 
-  @Test
-  void evaluateComparesEachRowWithItsOwnTargetWhenTheTargetsAreNotInputs() {
-    // docs/ml.md: horizon -1 is 1 when the targets include an input, else 0; target y is no input: row t against y_t
+  /** Key "a", t = 0..2, input x and a target y that is no input. */
+  static final double[] XY_X = {10, 12, 8};
+  static final double[] XY_Y = {11, 9, 13};
+
+  private Dataset<Row> xyTable() {
     StructType schema = new StructType(new StructField[] {
         DataTypes.createStructField("k", DataTypes.StringType, false),
         DataTypes.createStructField("t", DataTypes.IntegerType, false),
         DataTypes.createStructField("x", DataTypes.DoubleType, false),
         DataTypes.createStructField("y", DataTypes.DoubleType, false)});
-    double[] x = {10, 12, 8};
-    double[] y = {11, 9, 13};
     List<Row> rows = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      rows.add(RowFactory.create("a", i, x[i], y[i]));
+      rows.add(RowFactory.create("a", i, XY_X[i], XY_Y[i]));
     }
-    Row m = rnn(Mode.SEQ2SEQ).setTargetCols("y").evaluate(spark.createDataFrame(rows, schema)).first();
+    return spark.createDataFrame(rows, schema);
+  }
+
+  @Test
+  void evaluateComparesEachRowWithItsOwnTargetWhenTheTargetsAreNotInputs() {
+    // docs/ml.md: horizon -1 is 1 when the targets include an input, else 0; target y is no input: row t against y_t
+    double[] x = XY_X;
+    double[] y = XY_Y;
+    Row m = rnn(Mode.SEQ2SEQ).setTargetCols("y").evaluate(xyTable()).first();
     double[] p = byHand(x);
     double sse = 0;
     double sae = 0;
@@ -362,18 +370,9 @@ class HandWeightedModelTest {
     assertEquals(2.0 / 3, c.getDouble(c.fieldIndex("accuracy")), 1e-12);
     assertEquals(Math.log(2), c.getDouble(c.fieldIndex("loss")), 1e-12);
 
-    StructType schema = new StructType(new StructField[] {
-        DataTypes.createStructField("k", DataTypes.StringType, false),
-        DataTypes.createStructField("t", DataTypes.IntegerType, false),
-        DataTypes.createStructField("x", DataTypes.DoubleType, false),
-        DataTypes.createStructField("y", DataTypes.DoubleType, false)});
-    double[] x = {10, 12, 8};
-    double[] y = {11, 9, 13};
-    List<Row> rows = new ArrayList<>();
-    for (int i = 0; i < 3; i++) {
-      rows.add(RowFactory.create("a", i, x[i], y[i]));
-    }
-    Row m = rnn(Mode.SEQ2SEQ).setTargetCols("y").setPredictionCol("yhat").evaluate(spark.createDataFrame(rows, schema)).first();
+    double[] x = XY_X;
+    double[] y = XY_Y;
+    Row m = rnn(Mode.SEQ2SEQ).setTargetCols("y").setPredictionCol("yhat").evaluate(xyTable()).first();
     double[] p = byHand(x);
     double sse = 0;
     for (int i = 0; i < 3; i++) {

@@ -170,6 +170,9 @@ public final class PredictCommand implements Callable<Integer> {
         chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : staged.uri(), modelUnits, metadata(m));
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", spark.master)) {
       int P = spark.partitions(sc, chosen.size());
+      // a line before the job, which on a large dataset runs for minutes without another (a user audit)
+      System.out.printf(Locale.ROOT, "predicting %d shards (%d sequences) of %s on %d partitions%n", chosen.size(),
+          chosen.stream().mapToLong(i -> all.get(i).batch()).sum(), ds.location(), P);
       String device = AutoDeviceJob.forScoring(sc, ds, input.shards(), m.config(), run.engine, run.device, P);
       List<PredictJob.ShardResult> results = PredictJob.run(sc, GradientTask.Context.forScoring(sc, ds, run.engine, device, P), input);
       if (npy) {

@@ -293,6 +293,9 @@ class InferenceCommandsTest {
       Path dir = tmp.resolve("pred-split-" + split);
       Run r = run("predict", "--model", s(sineModel), "--data", s(sine), "--split", split, "--out", s(dir), "--master", "local[1]");
       assertEquals(0, r.code(), r.err());
+      long sequences = shards.stream().filter(sh -> split.equals("all") || sh.split().id().equals(split)).mapToLong(ShardInfo::batch)
+          .sum();
+      assertTrue(r.out().contains("predicting " + expected.size() + " shards (" + sequences + " sequences) of "), r.out());
       try (var files = Files.list(dir)) {
         assertEquals(expected, files.map(f -> f.getFileName().toString()).filter(f -> f.startsWith("shard-")).sorted().toList(),
             "--split " + split);

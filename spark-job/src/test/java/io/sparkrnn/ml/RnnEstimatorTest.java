@@ -1321,6 +1321,10 @@ class RnnEstimatorTest {
       assertEquals(Math.sqrt(squared[o] / rows), m.getDouble(m.fieldIndex("closed_loop_rmse_" + names[o])),
           FLOAT32_ABS_TOL * K * n.targetStd()[o], "closed_loop_rmse_" + names[o]);
     }
+    // the forecast column under another name (setForecastCol) scores the same closed loop
+    Row renamed = model.copy(new ParamMap()).setFeedback(K).setForecastCol("isForecast").evaluate(table).collectAsList().get(0);
+    assertEquals(rows, renamed.getLong(renamed.fieldIndex("closed_loop_rows")), "setForecastCol(\"isForecast\")");
+    assertEquals(m.getDouble(m.fieldIndex("closed_loop_loss")), renamed.getDouble(renamed.fieldIndex("closed_loop_loss")));
     Row without = model.evaluate(table).collectAsList().get(0);
     assertTrue(without.isNullAt(without.fieldIndex("closed_loop_loss")), "no feedback: no closed-loop loss");
     assertEquals(m.getDouble(m.fieldIndex("loss")), without.getDouble(without.fieldIndex("loss")), 0.0,

@@ -151,10 +151,16 @@ public final class PredictCommand implements Callable<Integer> {
       // one .npy is [T, N, O] in step-major order, which no shard's rows fill contiguously: the driver gathers
       // every prediction and writes the file (a user audit: 189 MB of outputs died at -Xmx512m with an
       // OutOfMemoryError after the forward passes). About three copies: the tasks' results, the driver's, the file's.
-      long sequences = chosen.stream().mapToLong(i -> all.get(i).batch()).sum();
-      MemoryBudget.require("predict --out " + out + " (one .npy of " + sequences + " sequences, gathered on the driver)",
-          gatheredBytes(m.config().mode(), ds.manifest().spec().steps(), sequences, m.config().outputSize()),
-          "write one file per shard instead, --out DIR, which the executors write, or predict fewer shards (--split)");
+      long sequences = sequences(all, chosen);
+      String what = "predict --out " + out + " (one .npy of " + sequences + " sequences, gathered on the driver)";
+      String advice = "write one file per shard instead, --out DIR, which the executors write, or predict fewer shards (--split)";
+      long values = (m.config().mode() == Mode.SEQ2SEQ ? ds.manifest().spec().steps() : 1L) * sequences * m.config().outputSize();
+      if (4 * values > Integer.MAX_VALUE - 8) {   // the file's bytes are one array (NpyWriter), 4 a value (a review)
+        throw new BadInputException(what + ": " + values + " output values, a file of " + 4 * values + " bytes, more than one"
+            + " .npy written whole may have (2 GiB); " + advice);
+      }
+      MemoryBudget.require(what, gatheredBytes(m.config().mode(), ds.manifest().spec().steps(), sequences, m.config().outputSize(),
+          m.config().loss() == LossType.CROSS_ENTROPY), advice);
     }
     // A directory of outputs is written into a staging directory and renamed into place at the end,
     // so a failed run leaves nothing in --out (a single .npy is written atomically anyway).
@@ -172,7 +178,7 @@ public final class PredictCommand implements Callable<Integer> {
       int P = spark.partitions(sc, chosen.size());
       // a line before the job, which on a large dataset runs for minutes without another (a user audit)
       System.out.printf(Locale.ROOT, "predicting %d shards (%d sequences) of %s on %d partitions%n", chosen.size(),
-          chosen.stream().mapToLong(i -> all.get(i).batch()).sum(), ds.location(), P);
+          sequences(all, chosen), ds.location(), P);
       String device = AutoDeviceJob.forScoring(sc, ds, input.shards(), m.config(), run.engine, run.device, P);
       List<PredictJob.ShardResult> results = PredictJob.run(sc, GradientTask.Context.forScoring(sc, ds, run.engine, device, P), input);
       if (npy) {
@@ -203,14 +209,20 @@ public final class PredictCommand implements Callable<Integer> {
     return 0;
   }
 
+  private static long sequences(List<ShardInfo> all, List<Integer> chosen) {
+    return chosen.stream().mapToLong(i -> all.get(i).batch()).sum();
+  }
+
   /**
-   * What gathering N sequences' predictions into one .npy holds on the driver, about: three copies
-   * (the tasks' results, the driver's, the concatenated file) of the outputs, T·N·O floats for
-   * seq2seq and N·O for seq2one, and of their class ids and lengths (at most 8 bytes a step).
+   * What gathering N sequences' predictions into one .npy holds on the driver, about: five copies
+   * (the tasks' serialised results, Spark's buffers, the driver's objects, the concatenated array,
+   * the file's bytes) of what a prediction stores: its outputs, T·N·O floats for seq2seq and N·O for
+   * seq2one, a class model's ids (T·N or N ints) and the lengths (N ints). Measured: 120 MB of
+   * outputs died at -Xmx640m and fit in 1g (a review); 189 MB died at 512m (a user audit).
    */
-  static long gatheredBytes(Mode mode, int steps, long sequences, int outputs) {
+  static long gatheredBytes(Mode mode, int steps, long sequences, int outputs, boolean classes) {
     long t = mode == Mode.SEQ2SEQ ? steps : 1;
-    return 3 * (4L * t * sequences * outputs + 8L * t * sequences);
+    return 5 * (4L * t * sequences * outputs + (classes ? 4L * t * sequences : 0) + 4L * sequences);
   }
 
   /** Every file a dataset prediction may write besides predictions.json: one or two per shard. */

@@ -6,7 +6,13 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
@@ -170,8 +176,7 @@ public final class HadoopFiles {
       Files.deleteIfExists(dir.resolve("." + target.getFileName() + ".crc"));
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
-      throw new WriteException(target + ": could not be written (" + e.getMessage() + "); " + target.getFileName()
-          + " is unchanged", e);
+      throw new WriteException(target + ": could not be written (" + reason(e) + "); " + target.getFileName() + " is unchanged", e);
     } finally {
       try {
         Files.deleteIfExists(tmp);
@@ -179,6 +184,24 @@ public final class HadoopFiles {
         LOG.debug("could not remove {}: {}", tmp, e.toString());
       }
     }
+  }
+
+  /**
+   * Why java.nio failed, in words: its file-system exceptions' message is often the path alone
+   * (an AccessDeniedException says "/d/.f.tmp-…", not "Permission denied", as Hadoop's did: a review).
+   */
+  static String reason(IOException e) {
+    if (e instanceof FileSystemException f) {
+      String why = f.getReason() != null ? f.getReason()
+          : f instanceof AccessDeniedException ? "permission denied"
+          : f instanceof NoSuchFileException ? "no such file or directory"
+          : f instanceof FileAlreadyExistsException ? "already exists"
+          : f instanceof NotDirectoryException ? "not a directory"
+          : f instanceof DirectoryNotEmptyException ? "a directory that is not empty"
+          : f.getClass().getSimpleName();
+      return (f.getFile() != null ? f.getFile() + ": " : "") + why;
+    }
+    return String.valueOf(e.getMessage());
   }
 
   /** A file could not be written (a full or failing file system); the message names it. */

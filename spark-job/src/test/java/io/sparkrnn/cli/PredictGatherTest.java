@@ -7,18 +7,21 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What `predict --out FILE.npy` over a dataset checks against the driver's heap before Spark starts
- * (a user audit: 189 MB of outputs died at -Xmx512m after the forward passes): three copies of the
- * gathered predictions (the tasks' results, the driver's, the file's), each 4 bytes an output value
- * and at most 8 bytes a step of class ids and lengths.
+ * (a user audit: 189 MB of outputs died at -Xmx512m after the forward passes; a review: 120 MB died
+ * at 640m and fit in 1g): five copies of what a prediction stores, its outputs (4 bytes a value), a
+ * class model's ids (4 bytes a step) and the lengths (4 bytes a sequence).
  */
 class PredictGatherTest {
   @Test
-  void theEstimateIsThreeCopiesOfTheOutputsAndTheirIdsAndLengths() {
-    // the audit's dataset: T = 48, 492,000 sequences, O = 2, seq2seq: 48·492000·(2·4 + 8) bytes = 377,856,000, three times
-    assertEquals(3L * 48 * 492_000 * (2 * 4 + 8), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 48, 492_000, 2));
-    // seq2one: one output row a sequence whatever T
-    assertEquals(3L * 1000 * (3 * 4 + 8), PredictCommand.gatheredBytes(Mode.SEQ2ONE, 48, 1000, 3));
+  void theEstimateIsFiveCopiesOfTheOutputsIdsAndLengths() {
+    // the audit's dataset: T = 48, 492,000 sequences, O = 2, regression: 48·492000·2·4 + 492000·4 bytes, five times
+    assertEquals(5L * (48L * 492_000 * 2 * 4 + 492_000 * 4), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 48, 492_000, 2, false));
+    // the review's: T = 100, 300,000 sequences, O = 1: 120 MB of outputs, 1.2 MB of lengths; about 606 MB, under 1g
+    assertEquals(5L * (100L * 300_000 * 4 + 300_000 * 4), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 100, 300_000, 1, false));
+    // a class model adds its ids, one int a step; seq2one has one row a sequence whatever T
+    assertEquals(5L * (10L * 7 * 3 * 4 + 10L * 7 * 4 + 7 * 4), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 10, 7, 3, true));
+    assertEquals(5L * (1000L * 3 * 4 + 1000 * 4), PredictCommand.gatheredBytes(Mode.SEQ2ONE, 48, 1000, 3, false));
     // no int overflow: 2^31 sequences of T = 100
-    assertEquals(3L * 100 * (1L << 31) * (4 + 8), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 100, 1L << 31, 1));
+    assertEquals(5L * (100L * (1L << 31) * 4 + (1L << 31) * 4), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 100, 1L << 31, 1, false));
   }
 }

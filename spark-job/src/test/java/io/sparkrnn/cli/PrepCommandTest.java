@@ -138,8 +138,7 @@ class PrepCommandTest {
   /**
    * example-table --format csv writes a header line (its option's description lists csv among the
    * formats; prep table reads the header by default), one row per sensor and hour: 2 sensors × 3 hours
-   * = 6 rows, as printed; --overwrite replaces the table (2 × 4 = 8 rows), where without it the
-   * existing --out is refused.
+   * = 6 rows, as printed; --overwrite replaces the table (2 × 4 = 8 rows).
    */
   @Test
   void exampleTableCsvHasAHeaderAndSensorsTimesHoursRowsAndOverwriteReplacesIt() throws IOException {

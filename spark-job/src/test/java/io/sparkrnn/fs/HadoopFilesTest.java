@@ -80,6 +80,18 @@ class HadoopFilesTest {
     try (var s = Files.list(dir)) {
       assertEquals(List.of("model.safetensors"), s.map(p -> p.getFileName().toString()).sorted().toList(), "no temporary left");
     }
+    // a failure after the temporary was written (here removing the checksum file, a folder that holds a file) names
+    // why, and leaves neither the temporary nor a changed target
+    Path blocked = Files.createDirectories(dir.resolve(".model.safetensors.crc"));
+    Files.writeString(blocked.resolve("inside"), "kept");
+    HadoopFiles.WriteException failed = assertThrows(HadoopFiles.WriteException.class,
+        () -> HadoopFiles.write(f.toString(), "newer".getBytes(StandardCharsets.UTF_8), conf));
+    assertTrue(failed.getMessage().contains("could not be written (" + blocked + ": a directory that is not empty)"), failed.getMessage());
+    assertEquals("new", Files.readString(f));
+    try (var s = Files.list(dir)) {
+      assertEquals(List.of(".model.safetensors.crc", "model.safetensors"), s.map(p -> p.getFileName().toString()).sorted().toList(),
+          "no temporary left");
+    }
     Path empty = Files.createDirectories(dir.resolve("empty.safetensors"));
     assertThrows(HadoopFiles.WriteException.class, () -> HadoopFiles.write(empty.toString(), new byte[1], conf));
     assertTrue(Files.isDirectory(empty), "the directory stays");

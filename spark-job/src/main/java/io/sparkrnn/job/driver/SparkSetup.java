@@ -137,6 +137,7 @@ public final class SparkSetup {
 
   public static JavaSparkContext start(String appName, String master) {
     SparkConf conf = conf(appName, master, true);
+    requireHeap(conf);
     try {
       return new QuietStop(conf);
     } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
@@ -262,6 +263,7 @@ public final class SparkSetup {
       }
       conf.setIfMissing("spark.sql.catalog.spark_catalog", DELTA_CATALOG);
     }
+    requireHeap(conf);
     try {
       return SparkSession.builder().config(conf).getOrCreate();
     } catch (Exception e) {
@@ -269,11 +271,33 @@ public final class SparkSetup {
     }
   }
 
+  /**
+   * Spark's minimum driver heap: 1.5 × the 300 MB it reserves (UnifiedMemoryManager; its message
+   * "System memory 402653184 must be at least 471859200").
+   */
+  static final long MIN_HEAP = 471_859_200L;
+
+  /**
+   * Refuses a heap under Spark's minimum before the context starts: Spark logs its own refusal at
+   * ERROR with a trace and the advice of a --driver-memory that bin/spark-rnn lacks before
+   * masterError can say what to do (a review). Spark's test setting of the memory it sees wins.
+   */
+  static void requireHeap(SparkConf conf) {
+    // as UnifiedMemoryManager computes it: under spark.testing nothing is reserved unless set
+    long reserved = conf.getLong("spark.testing.reservedMemory", conf.contains("spark.testing") ? 0 : MIN_HEAP * 2 / 3);
+    long minimum = reserved * 3 / 2;
+    long heap = conf.contains("spark.testing.memory") ? conf.getLong("spark.testing.memory", 0) : Runtime.getRuntime().maxMemory();
+    if (heap < minimum) {
+      throw masterError(conf, new IllegalArgumentException("System memory " + heap + " must be at least " + minimum));
+    }
+  }
+
   /** Spark's refusal of a small driver heap: "System memory 402653184 must be at least 471859200. …" */
   private static final Pattern SMALL_HEAP = Pattern.compile("System memory (\\d+) must be at least (\\d+)");
 
-  /** A context for {@code conf} as {@link #start} makes one, with its refusals in the user's words. */
+  /** A context for {@code conf}, with {@link #start}'s refusals in the user's words (not its quiet stop: stop it with {@link #stopQuietly}). */
   public static JavaSparkContext context(SparkConf conf) {
+    requireHeap(conf);
     try {
       return new JavaSparkContext(conf);
     } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too

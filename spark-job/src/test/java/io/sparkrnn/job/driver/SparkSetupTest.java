@@ -28,24 +28,6 @@ class SparkSetupTest {
    * well. The listener bus delivers the application's end inside stop, before the executor stops;
    * the logger is back at its level (WARN, the root's) after stop, and while the context runs.
    */
-  /**
-   * Spark's refusal of a small driver heap (its message as Spark 4 gives it under -Xmx384m, from a
-   * user audit) becomes one line naming what raises the heap of bin/spark-rnn's JVM, in MB: 402653184
-   * bytes = 384 MB, 471859200 bytes = 450 MB (it advised --driver-memory, which bin/spark-rnn lacks).
-   */
-  @Test
-  void aHeapTooSmallForSparkIsBadInputNamingTheSetting() {
-    SparkConf conf = new SparkConf().setMaster("local[2]");
-    RuntimeException e = SparkSetup.masterError(conf, new IllegalArgumentException("[INVALID_DRIVER_MEMORY] System memory 402653184"
-        + " must be at least 471859200. Please increase heap size using the --driver-memory option or \"spark.driver.memory\" in"
-        + " Spark configuration."));
-    assertTrue(e instanceof BadInputException, e.toString());
-    assertEquals("the driver's JVM has 384 MB of heap, and Spark needs at least 450 MB: raise it, for bin/spark-rnn with"
-        + " SPARK_RNN_JAVA_OPTS=-Xmx1g (spark-submit: --driver-memory 1g)", e.getMessage());
-    RuntimeException other = SparkSetup.masterError(conf, new IllegalStateException("something else"));
-    assertEquals("something else", other.getMessage());
-  }
-
   @Test
   void theLocalExecutorsWarningsAreLeftOutWhileTheContextStopsOnly() {
     Level[] duringStop = new Level[1];
@@ -126,5 +108,30 @@ class SparkSetupTest {
         e.getMessage());
     BadInputException unknown = assertThrows(BadInputException.class, () -> SparkSetup.requireKnownMaster("local-cluster[2,1]"));
     assertTrue(unknown.getMessage().contains("local-cluster[N,C,M]"), unknown.getMessage());
+  }
+
+  /**
+   * Spark's refusal of a small driver heap (its message as Spark 4 gives it under -Xmx384m, from a
+   * user audit) becomes one line naming what raises the heap of bin/spark-rnn's JVM, in MB: 402653184
+   * bytes = 384 MB, 471859200 bytes = 450 MB (it advised --driver-memory, which bin/spark-rnn lacks).
+   */
+  @Test
+  void aHeapTooSmallForSparkIsBadInputNamingTheSetting() {
+    SparkConf conf = new SparkConf().setMaster("local[2]");
+    RuntimeException e = SparkSetup.masterError(conf, new IllegalArgumentException("[INVALID_DRIVER_MEMORY] System memory 402653184"
+        + " must be at least 471859200. Please increase heap size using the --driver-memory option or \"spark.driver.memory\" in"
+        + " Spark configuration."));
+    assertTrue(e instanceof BadInputException, e.toString());
+    assertEquals("the driver's JVM has 384 MB of heap, and Spark needs at least 450 MB: raise it, for bin/spark-rnn with"
+        + " SPARK_RNN_JAVA_OPTS=-Xmx1g (spark-submit: --driver-memory 1g)", e.getMessage());
+    RuntimeException other = SparkSetup.masterError(conf, new IllegalStateException("something else"));
+    assertEquals("something else", other.getMessage());
+    // checked before the context starts (Spark logged its refusal at ERROR first), with Spark's test setting of the memory it sees
+    BadInputException before = assertThrows(BadInputException.class,
+        () -> SparkSetup.requireHeap(new SparkConf(false).set("spark.testing.memory", "402653184")));
+    assertTrue(before.getMessage().startsWith("the driver's JVM has 384 MB of heap, and Spark needs at least 450 MB"), before.getMessage());
+    SparkSetup.requireHeap(new SparkConf(false).set("spark.testing.memory", "471859200"));   // the minimum itself passes
+    // Spark's tests reserve nothing (spark.testing), and so require nothing
+    SparkSetup.requireHeap(new SparkConf(false).set("spark.testing.memory", "402653184").set("spark.testing", "true"));
   }
 }

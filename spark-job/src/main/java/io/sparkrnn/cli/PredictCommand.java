@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -159,8 +160,10 @@ public final class PredictCommand implements Callable<Integer> {
         throw new BadInputException(what + ": " + values + " output values, a file of " + 4 * values + " bytes, more than one"
             + " .npy written whole may have (2 GiB); " + advice);
       }
-      MemoryBudget.require(what, gatheredBytes(m.config().mode(), ds.manifest().spec().steps(), sequences, m.config().outputSize(),
-          m.config().loss() == LossType.CROSS_ENTROPY), advice);
+      long gathered = gatheredBytes(m.config().mode(), ds.manifest().spec().steps(), sequences, m.config().outputSize(),
+          m.config().loss() == LossType.CROSS_ENTROPY);
+      requireResultSize(what, gathered / 5, new SparkConf(), advice);
+      MemoryBudget.require(what, gathered, advice);
     }
     // A directory of outputs is written into a staging directory and renamed into place at the end,
     // so a failed run leaves nothing in --out (a single .npy is written atomically anyway).
@@ -207,6 +210,20 @@ public final class PredictCommand implements Callable<Integer> {
       System.out.println("predicted " + results.size() + " shards of " + ds.location() + " into " + staged.target());
     }
     return 0;
+  }
+
+  /**
+   * Spark aborts a collect whose results pass spark.driver.maxResultSize (1g by default) after the
+   * forward passes have run (a review): refused first, naming the setting. {@code results} is one
+   * copy of the predictions (what the tasks send back); 0 means no limit.
+   */
+  static void requireResultSize(String what, long results, SparkConf conf, String advice) {
+    long limit = conf.getSizeAsBytes("spark.driver.maxResultSize", "1g");
+    if (limit > 0 && results > limit) {
+      throw new BadInputException(what + ": the tasks would send about " + (results >> 20) + " MB of predictions to the driver,"
+          + " more than spark.driver.maxResultSize (" + (limit >> 20) + " MB); " + advice + ", or raise it"
+          + " (SPARK_RNN_JAVA_OPTS=-Dspark.driver.maxResultSize=4g for bin/spark-rnn, --conf under spark-submit)");
+    }
   }
 
   private static long sequences(List<ShardInfo> all, List<Integer> chosen) {

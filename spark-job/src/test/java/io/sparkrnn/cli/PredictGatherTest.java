@@ -1,8 +1,12 @@
 package io.sparkrnn.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Mode;
+import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,5 +27,17 @@ class PredictGatherTest {
     assertEquals(5L * (1000L * 3 * 4 + 1000 * 4), PredictCommand.gatheredBytes(Mode.SEQ2ONE, 48, 1000, 3, false));
     // no int overflow: 2^31 sequences of T = 100
     assertEquals(5L * (100L * (1L << 31) * 4 + (1L << 31) * 4), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 100, 1L << 31, 1, false));
+  }
+
+  /** Predictions past spark.driver.maxResultSize (1g by default; 0 = no limit) are refused before Spark aborts the collect. */
+  @Test
+  void predictionsPastTheDriversResultLimitAreRefusedNamingIt() {
+    long gb = 1L << 30;
+    PredictCommand.requireResultSize("predict", gb, new SparkConf(false), "advice");   // exactly the default limit passes
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> PredictCommand.requireResultSize("predict", gb + 1, new SparkConf(false), "advice"));
+    assertTrue(e.getMessage().contains("more than spark.driver.maxResultSize (1024 MB); advice, or raise it"), e.getMessage());
+    PredictCommand.requireResultSize("predict", gb + 1, new SparkConf(false).set("spark.driver.maxResultSize", "2g"), "advice");
+    PredictCommand.requireResultSize("predict", 100 * gb, new SparkConf(false).set("spark.driver.maxResultSize", "0"), "advice");
   }
 }

@@ -160,10 +160,10 @@ public final class PredictCommand implements Callable<Integer> {
         throw new BadInputException(what + ": " + values + " output values, a file of " + 4 * values + " bytes, more than one"
             + " .npy written whole may have (2 GiB); " + advice);
       }
-      long gathered = gatheredBytes(m.config().mode(), ds.manifest().spec().steps(), sequences, m.config().outputSize(),
+      long predictions = predictionBytes(m.config().mode(), ds.manifest().spec().steps(), sequences, m.config().outputSize(),
           m.config().loss() == LossType.CROSS_ENTROPY);
-      requireResultSize(what, gathered / 5, new SparkConf(), advice);
-      MemoryBudget.require(what, gathered, advice);
+      requireResultSize(what, predictions, new SparkConf(), advice);
+      MemoryBudget.require(what, GATHERED_COPIES * predictions, advice);
     }
     // A directory of outputs is written into a staging directory and renamed into place at the end,
     // so a failed run leaves nothing in --out (a single .npy is written atomically anyway).
@@ -231,15 +231,20 @@ public final class PredictCommand implements Callable<Integer> {
   }
 
   /**
-   * What gathering N sequences' predictions into one .npy holds on the driver, about: five copies
-   * (the tasks' serialised results, Spark's buffers, the driver's objects, the concatenated array,
-   * the file's bytes) of what a prediction stores: its outputs, T·N·O floats for seq2seq and N·O for
-   * seq2one, a class model's ids (T·N or N ints) and the lengths (N ints). Measured: 120 MB of
-   * outputs died at -Xmx640m and fit in 1g (a review); 189 MB died at 512m (a user audit).
+   * The copies of the predictions that gathering them into one .npy holds on the driver, about:
+   * the tasks' serialised results, Spark's buffers, the driver's objects, the concatenated array,
+   * the file's bytes. Measured: 120 MB of outputs died at -Xmx640m and fit in 1g (a review); 189 MB
+   * died at 512m (a user audit).
    */
-  static long gatheredBytes(Mode mode, int steps, long sequences, int outputs, boolean classes) {
+  static final int GATHERED_COPIES = 5;
+
+  /**
+   * One copy of what N sequences' predictions store (what the tasks send back): the outputs, T·N·O
+   * floats for seq2seq and N·O for seq2one, a class model's ids (T·N or N ints) and the lengths (N ints).
+   */
+  static long predictionBytes(Mode mode, int steps, long sequences, int outputs, boolean classes) {
     long t = mode == Mode.SEQ2SEQ ? steps : 1;
-    return 5 * (4L * t * sequences * outputs + (classes ? 4L * t * sequences : 0) + 4L * sequences);
+    return 4L * t * sequences * outputs + (classes ? 4L * t * sequences : 0) + 4L * sequences;
   }
 
   /** Every file a dataset prediction may write besides predictions.json: one or two per shard. */

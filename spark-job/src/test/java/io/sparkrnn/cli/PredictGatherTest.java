@@ -19,14 +19,14 @@ class PredictGatherTest {
   @Test
   void theEstimateIsFiveCopiesOfTheOutputsIdsAndLengths() {
     // the audit's dataset: T = 48, 492,000 sequences, O = 2, regression: 48·492000·2·4 + 492000·4 bytes, five times
-    assertEquals(5L * (48L * 492_000 * 2 * 4 + 492_000 * 4), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 48, 492_000, 2, false));
+    assertEquals(5L * (48L * 492_000 * 2 * 4 + 492_000 * 4), PredictCommand.GATHERED_COPIES * PredictCommand.predictionBytes(Mode.SEQ2SEQ, 48, 492_000, 2, false));
     // the review's: T = 100, 300,000 sequences, O = 1: 120 MB of outputs, 1.2 MB of lengths; about 606 MB, under 1g
-    assertEquals(5L * (100L * 300_000 * 4 + 300_000 * 4), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 100, 300_000, 1, false));
+    assertEquals(5L * (100L * 300_000 * 4 + 300_000 * 4), PredictCommand.GATHERED_COPIES * PredictCommand.predictionBytes(Mode.SEQ2SEQ, 100, 300_000, 1, false));
     // a class model adds its ids, one int a step; seq2one has one row a sequence whatever T
-    assertEquals(5L * (10L * 7 * 3 * 4 + 10L * 7 * 4 + 7 * 4), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 10, 7, 3, true));
-    assertEquals(5L * (1000L * 3 * 4 + 1000 * 4), PredictCommand.gatheredBytes(Mode.SEQ2ONE, 48, 1000, 3, false));
+    assertEquals(5L * (10L * 7 * 3 * 4 + 10L * 7 * 4 + 7 * 4), PredictCommand.GATHERED_COPIES * PredictCommand.predictionBytes(Mode.SEQ2SEQ, 10, 7, 3, true));
+    assertEquals(5L * (1000L * 3 * 4 + 1000 * 4), PredictCommand.GATHERED_COPIES * PredictCommand.predictionBytes(Mode.SEQ2ONE, 48, 1000, 3, false));
     // no int overflow: 2^31 sequences of T = 100
-    assertEquals(5L * (100L * (1L << 31) * 4 + (1L << 31) * 4), PredictCommand.gatheredBytes(Mode.SEQ2SEQ, 100, 1L << 31, 1, false));
+    assertEquals(5L * (100L * (1L << 31) * 4 + (1L << 31) * 4), PredictCommand.GATHERED_COPIES * PredictCommand.predictionBytes(Mode.SEQ2SEQ, 100, 1L << 31, 1, false));
   }
 
   /** Predictions past spark.driver.maxResultSize (1g by default; 0 = no limit) are refused before Spark aborts the collect. */

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.zip.CRC32C;
 import org.apache.hadoop.conf.Configuration;
@@ -41,10 +42,12 @@ public final class Dataset implements Serializable {
 
   private final String uri;
   private final Manifest manifest;
-  private transient Configuration conf;
-  private transient Set<ShardInfo> shardSet;
-  private transient java.nio.file.Path localDir;
-  private transient boolean localKnown;
+  // found on first use, from any thread: a Spark broadcast gives an executor's tasks one Dataset
+  // between them. Each is published whole through a volatile; two threads may both compute one, alike.
+  private transient volatile Configuration conf;
+  private transient volatile Set<ShardInfo> shardSet;
+  /** The local directory ({@link #localDirectory}), empty where the dataset is not on the local disk; null until found. */
+  private transient volatile Optional<java.nio.file.Path> localDir;
 
   private Dataset(String uri, Manifest manifest, Configuration conf) {
     this.uri = uri;
@@ -153,10 +156,12 @@ public final class Dataset implements Serializable {
 
   /** Reads one shard with the configuration given to {@link #open} (or a default one after deserialisation). */
   public Batch read(ShardInfo shard) throws IOException {
-    if (conf == null) {
-      conf = new Configuration();
+    Configuration c = conf;
+    if (c == null) {
+      c = new Configuration();
+      conf = c;
     }
-    return read(shard, conf);
+    return read(shard, c);
   }
 
   /**
@@ -169,10 +174,12 @@ public final class Dataset implements Serializable {
    * @throws IllegalArgumentException when a tensor's dtype, shape or values do not match the manifest
    */
   public Batch read(ShardInfo shard, Configuration conf) throws IOException {
-    if (shardSet == null) {
-      shardSet = new HashSet<>(manifest.shards()); // a list scan per read is O(shards): slow for 10^5 shards
+    Set<ShardInfo> listed = shardSet;
+    if (listed == null) {
+      listed = new HashSet<>(manifest.shards()); // a list scan per read is O(shards): slow for 10^5 shards
+      shardSet = listed;
     }
-    if (!shardSet.contains(shard)) {
+    if (!listed.contains(shard)) {
       throw new BadInputException(shard.file() + ": not a shard of " + uri + " (or its entry differs from the manifest)");
     }
     byte[] bytes = readVerified(shard, conf);
@@ -195,13 +202,14 @@ public final class Dataset implements Serializable {
    * rereads shards every step pays often.
    */
   private java.nio.file.Path localDirectory(Configuration conf) throws IOException {
-    if (!localKnown) {
+    Optional<java.nio.file.Path> found = localDir;
+    if (found == null) {
       Path dir = new Path(uri);
       FileSystem fs = FileSystems.get(dir.toUri(), conf);
-      localDir = FileSystems.isLocal(fs) ? FileSystems.local(fs, dir) : null;
-      localKnown = true;
+      found = Optional.ofNullable(FileSystems.isLocal(fs) ? FileSystems.local(fs, dir) : null);
+      localDir = found;
     }
-    return localDir;
+    return found.orElse(null);
   }
 
   /** The shard's path in the dataset, for errors: a job reads many datasets' shard-00001.safetensors. */

@@ -183,7 +183,13 @@ public final class PredictCommand implements Callable<Integer> {
       System.out.printf(Locale.ROOT, "predicting %d shards (%d sequences) of %s on %d partitions%n", chosen.size(),
           sequences(all, chosen), ds.location(), P);
       String device = AutoDeviceJob.forScoring(sc, ds, input.shards(), m.config(), run.engine, run.device, P);
-      List<PredictJob.ShardResult> results = PredictJob.run(sc, GradientTask.Context.forScoring(sc, ds, run.engine, device, P), input);
+      GradientTask.Context context = GradientTask.Context.forScoring(sc, ds, run.engine, device, P);
+      List<PredictJob.ShardResult> results;
+      try {
+        results = PredictJob.run(sc, context, input);
+      } finally {
+        context.release();
+      }
       if (npy) {
         Prediction p = PredictJob.concatenate(results);
         write(p, out, conf, null);

@@ -164,14 +164,14 @@ public final class Evaluation {
     if (feedback > 0) {
       checkFeedback(config, dataset.spec().steps(), feedback);
     }
-    GradientTask.Context context = GradientTask.Context.forScoring(sc, dataset, engine,
-        AutoDeviceJob.forScoring(sc, dataset, shards, config, engine, device, partitions), partitions);
+    String chosenDevice = AutoDeviceJob.forScoring(sc, dataset, shards, config, engine, device, partitions);
     List<Integer> slots = new ArrayList<>();
     for (int p = 0; p < partitions; p++) {
       slots.add(p);
     }
     Broadcast<Validation.Input> broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance,
         dataset.manifest().normalization()));
+    GradientTask.Context context = GradientTask.Context.forScoring(sc, dataset, engine, chosenDevice, partitions);
     JobScope scope = JobScope.open(sc, "evaluate");   // the caller's job group and description kept
     scope.describe("spark-rnn evaluate");
     try {
@@ -188,6 +188,7 @@ public final class Evaluation {
       return Metrics.of(config, tf, cl, feedback, fromStep);
     } finally {
       broadcast.destroy();
+      context.release();
       scope.close();
     }
   }

@@ -48,7 +48,7 @@ public final class PredictJob {
     private static final long serialVersionUID = 1L;
   }
 
-  /** Runs the job; results come back sorted by shard index. */
+  /** Runs the job; results come back sorted by shard index. The caller releases {@code context}. */
   public static List<ShardResult> run(JavaSparkContext sc, GradientTask.Context context, Input input) {
     List<Integer> slots = new ArrayList<>();
     for (int p = 0; p < context.partitions(); p++) {

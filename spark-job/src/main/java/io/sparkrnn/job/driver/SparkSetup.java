@@ -2,6 +2,7 @@ package io.sparkrnn.job.driver;
 
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.serializers.JavaSerializer;
+import io.sparkrnn.data.Dataset;
 import io.sparkrnn.job.executor.PartitionResult;
 import io.sparkrnn.job.executor.StepInput;
 import io.sparkrnn.job.sync.BarrierTraining;
@@ -374,6 +375,7 @@ public final class SparkSetup {
     public void registerClasses(Kryo kryo) {
       JavaSerializer java = new JavaSerializer();
       kryo.register(StepInput.class, java);
+      kryo.register(Dataset.class, java);   // a run's broadcast (DatasetRef): its manifest, and its lazy caches left out (transient)
       kryo.register(PartitionResult.class, java);
       kryo.register(PartitionResult[].class);
       kryo.register(BarrierTraining.SegmentInput.class, java);

@@ -14,6 +14,7 @@ import io.sparkrnn.infer.Compatibility;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.executor.CombineTree;
+import io.sparkrnn.job.executor.DatasetRef;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.job.executor.Schedule;
@@ -419,8 +420,9 @@ public final class Trainer {
     int partitions = partitions(sc);
     // one partition meets only itself: its task merges locally and no exchange server is started
     GradientExchange.Server exchange = barrier && partitions > 1 ? startExchange(sc.getConf()) : null;
+    DatasetRef data = DatasetRef.shared(sc, dataset); // to each executor once, not in every step's closure
     try {
-      Summary summary = run(sc, barrier, partitions, exchange);
+      Summary summary = run(sc, barrier, partitions, exchange, data);
       if (exchange != null) {
         GradientExchange.Server.Traffic t = exchange.traffic();
         lastDriverBytesPerStep = t.bytesPerStep();
@@ -431,6 +433,7 @@ public final class Trainer {
     } catch (HadoopFiles.WriteException e) {
       throw new HadoopFiles.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
     } finally {
+      data.release();
       if (exchange != null) {
         exchange.close();
       }
@@ -463,7 +466,8 @@ public final class Trainer {
         stepTimeout * 1000);
   }
 
-  private Summary run(JavaSparkContext sc, boolean barrier, int partitions, GradientExchange.Server exchange) throws IOException {
+  private Summary run(JavaSparkContext sc, boolean barrier, int partitions, GradientExchange.Server exchange, DatasetRef data)
+      throws IOException {
     if (barrier) {
       BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
     }
@@ -485,7 +489,7 @@ public final class Trainer {
     sc.sc().register(placement, "spark-rnn shard cache");
     // the run's own counters in each executor's cache (which outlives the run); never 0, the id of reads outside training
     long runId = new SecureRandom().nextLong() | 1;
-    GradientTask.Context context = trainingContext(sc, partitions, device, new ShardCache.Use(config.shardCache(), runId, placement));
+    GradientTask.Context context = trainingContext(sc, partitions, device, new ShardCache.Use(config.shardCache(), runId, placement), data);
     Map<Integer, String> placedAt = Map.of();
     JavaRDD<Integer> slots = ShardPlacement.slots(sc, partitions, placedAt);
 
@@ -788,14 +792,17 @@ public final class Trainer {
    * What every task of this run needs: the data, the engine, the partition and virtual partition
    * counts (refusing more partitions than virtual partitions) and the JVM engine's threads.
    */
-  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions) {
-    return trainingContext(sc, partitions, config.device(), ShardCache.Use.DEFAULT);
+  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions, DatasetRef data) {
+    return trainingContext(sc, partitions, config.device(), ShardCache.Use.DEFAULT, data);
   }
 
-  /** As above, the kernels on {@code device} ({@code --device}, or what auto picked) and the run's shard cache. */
-  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions, String device, ShardCache.Use cache) {
+  /**
+   * As above, the kernels on {@code device} ({@code --device}, or what auto picked), the run's
+   * shard cache, and the dataset as the tasks get it.
+   */
+  GradientTask.Context trainingContext(JavaSparkContext sc, int partitions, String device, ShardCache.Use cache, DatasetRef data) {
     new VirtualPartitions(config.batch(), config.virtualPartitions()).requireTasks(partitions);
-    return new GradientTask.Context(dataset, config.engine(), device, partitions, config.virtualPartitions(),
+    return new GradientTask.Context(data, config.engine(), device, partitions, config.virtualPartitions(),
         ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions), cache);
   }
 
@@ -822,13 +829,17 @@ public final class Trainer {
    * partitions: what the gradient-averaging tests compare with a single machine.
    */
   public GradientSum firstStepSums(JavaSparkContext sc, int partitions) {
-    GradientTask.Context context = trainingContext(sc, partitions);
-    JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
-    Params params = startingParams();
-    Schedule.Chosen chosen = schedule.sequences(0);
-    StepInput input = new StepInput(0, model, params.values().clone(), chosen.shards(), chosen.rows(), 0, schedule.windowLength(0),
-        null, null, false);
-    return StepMerge.total(JobSync.computeStep(sc, slots, context, input, null), context.virtualPartitions());
+    GradientTask.Context context = trainingContext(sc, partitions, DatasetRef.shared(sc, dataset));
+    try {
+      JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
+      Params params = startingParams();
+      Schedule.Chosen chosen = schedule.sequences(0);
+      StepInput input = new StepInput(0, model, params.values().clone(), chosen.shards(), chosen.rows(), 0, schedule.windowLength(0),
+          null, null, false);
+      return StepMerge.total(JobSync.computeStep(sc, slots, context, input, null), context.virtualPartitions());
+    } finally {
+      context.release();
+    }
   }
 
   private Map<String, ShardCache.Stats> lastCacheStats = Map.of();

@@ -22,8 +22,8 @@ import org.apache.spark.broadcast.Broadcast;
 /**
  * The executor side of one step: partition p of P computes its contiguous run of the step's V
  * virtual partitions ({@link VirtualPartitions}), gathers their sequences from the cached shards,
- * and returns the run's sums as {@link CombineTree} blocks. It captures one broadcast and one
- * small record, nothing else.
+ * and returns the run's sums as {@link CombineTree} blocks. It captures the step's broadcast and
+ * one small record holding the run's (the dataset's, {@link DatasetRef}), nothing else.
  */
 public final class GradientTask implements Function2<Integer, Iterator<Integer>, Iterator<PartitionResult>> {
   private static final long serialVersionUID = 1L;
@@ -35,9 +35,15 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
    *     prediction split by shard and ignore it
    * @param engineThreads threads of the JVM engine in each task, or 0 for the engine's default
    */
-  public record Context(Dataset dataset, String engine, String device, int partitions, int virtualPartitions, int engineThreads,
+  public record Context(DatasetRef data, String engine, String device, int partitions, int virtualPartitions, int engineThreads,
       ShardCache.Use cache) implements Serializable {
     private static final long serialVersionUID = 1L;
+
+    /** The dataset itself in the closure (tests, single-machine runs); Spark runs broadcast it ({@link DatasetRef}). */
+    public Context(Dataset dataset, String engine, String device, int partitions, int virtualPartitions, int engineThreads,
+        ShardCache.Use cache) {
+      this(DatasetRef.of(dataset), engine, device, partitions, virtualPartitions, engineThreads, cache);
+    }
 
     /** One virtual partition per partition, the engine's default threads, the default cache (tests, single-machine runs). */
     public Context(Dataset dataset, String engine, String device, int partitions) {
@@ -45,13 +51,23 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
     }
 
     /**
-     * Evaluation and prediction on Spark: one virtual partition per partition, the JVM engine on
-     * the task's CPUs as in training ({@link ExecutorRuntime#engineThreads}), the default cache.
+     * Evaluation and prediction on Spark: the dataset broadcast (the caller {@link #release}s it),
+     * one virtual partition per partition, the JVM engine on the task's CPUs as in training
+     * ({@link ExecutorRuntime#engineThreads}), the default cache.
      */
     public static Context forScoring(JavaSparkContext sc, Dataset dataset, String engine, String device,
         int partitions) {
-      return new Context(dataset, engine, device, partitions, partitions, ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions),
-          ShardCache.Use.DEFAULT);
+      return new Context(DatasetRef.shared(sc, dataset), engine, device, partitions, partitions,
+          ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions), ShardCache.Use.DEFAULT);
+    }
+
+    public Dataset dataset() {
+      return data.get();
+    }
+
+    /** Frees the dataset's broadcast once the jobs that use this context are done. */
+    public void release() {
+      data.release();
     }
   }
 

@@ -19,6 +19,7 @@ import io.sparkrnn.data.source.CopySource;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.fs.OutputDir;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.executor.DatasetRef;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.job.executor.Schedule;
 import io.sparkrnn.job.executor.SequenceSelection;
@@ -45,6 +46,7 @@ import io.sparkrnn.model.Checkpoints;
 import io.sparkrnn.model.ModelMetadata;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.ObjectOutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -119,6 +121,40 @@ class SparkTrainingTest {
 
   static PrintStream quiet() {
     return new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+  }
+
+  /**
+   * A step's task holds the dataset as a broadcast, sent to each executor once a run, not the
+   * manifest, which grows with the shards: in Java serialization each ShardInfo adds about 60 bytes
+   * (its file name alone is 23), so 400 shards against 4 would add some 20 kB to every task of
+   * every step. The serialized task is the same size for both up to the datasets' path names.
+   */
+  @Test
+  void aStepsTaskDoesNotGrowWithTheShardsOfTheDataset() throws IOException {
+    Configuration hadoop = new Configuration();
+    int[] shardCounts = {4, 400};
+    int[] taskBytes = new int[2];
+    for (int i = 0; i < 2; i++) {
+      int n = shardCounts[i];
+      Path dir = tmp.resolve("shards-" + n);
+      Prep.run(new SineSource(SineSource.Options.defaults(5, 400, 3)), new PrepOptions(dir.toUri(), 400 / n, 0, false, false), hadoop);
+      Map<String, String> m = sineConfig(tmp.resolve("unused-shards-" + n).toUri().toString());
+      m.put("data", dir.toUri().toString());
+      Trainer trainer = Trainer.prepare(m, hadoop, quiet());
+      assertEquals(n, trainer.dataset().manifest().shards().size());
+      GradientTask.Context context = trainer.trainingContext(sc, 2, DatasetRef.shared(sc, trainer.dataset()));
+      try {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+          out.writeObject(new GradientTask(context, null, null));
+        }
+        taskBytes[i] = bytes.size();
+        assertEquals(n, context.dataset().manifest().shards().size(), "the broadcast's value");
+      } finally {
+        context.release();
+      }
+    }
+    assertTrue(Math.abs(taskBytes[1] - taskBytes[0]) < 16, "task bytes for 4 and 400 shards: " + Arrays.toString(taskBytes));
   }
 
   @ParameterizedTest(name = "{0} partitions")

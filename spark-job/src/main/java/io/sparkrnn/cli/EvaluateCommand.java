@@ -22,6 +22,7 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
@@ -113,6 +114,9 @@ public final class EvaluateCommand implements Callable<Integer> {
       SparkSetup.requireDevice(run.engine, run.device, spark.master);
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", spark.master)) {
         int P = spark.partitions(sc, chosen.size());
+        // a line before the job, which runs for minutes on a large dataset (a user audit), then its progress
+        System.out.printf(Locale.ROOT, "evaluating %d shards (%d sequences) of %s on %d partitions%n", chosen.size(),
+            PredictCommand.sequences(all, chosen), ds.location(), P);
         metrics = Evaluation.ofDataset(sc, ds, m.config(), m.params(), chosen.stream().mapToInt(Integer::intValue).toArray(),
             feedback, fromStep, tolerance == null ? Double.NaN : tolerance, run.engine, run.device, P);
       }

@@ -232,7 +232,8 @@ public final class PredictCommand implements Callable<Integer> {
     }
   }
 
-  private static long sequences(List<ShardInfo> all, List<Integer> chosen) {
+  /** The sequences in the chosen shards (their indices in {@code all}). */
+  static long sequences(List<ShardInfo> all, List<Integer> chosen) {
     return chosen.stream().mapToLong(i -> all.get(i).batch()).sum();
   }
 

@@ -366,6 +366,9 @@ public final class PrepCommand implements Runnable {
       FileSystems.requireUsableOutput(common.out, new Configuration(), "--out", true);
       String master = common.master == null ? "local[*]" : common.master;
       SparkSetup.requireKnownMaster(SparkSetup.effectiveMaster(master));   // spark-submit's master wins
+      // a line before Spark starts and reads the schema (tens of seconds on a busy machine, or a CSV
+      // scanned to infer its types), after which the passes report their own progress
+      System.out.println("prep table: starting Spark on " + SparkSetup.effectiveMaster(master) + " to read " + sourceLabel() + " (" + format + ")");
       SparkSession spark = SparkSetup.session("spark-rnn prep table", master, format);
       try {
         requireSourceExists(spark.sparkContext().hadoopConfiguration());

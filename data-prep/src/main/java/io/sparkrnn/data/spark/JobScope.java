@@ -1,6 +1,13 @@
 package io.sparkrnn.data.spark;
 
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.apache.spark.SparkJobInfo;
 import org.apache.spark.SparkStageInfo;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -31,14 +38,21 @@ public final class JobScope implements AutoCloseable {
   /** Spark's thread-local property: interrupt a cancelled job's task threads (SparkContext.SPARK_JOB_INTERRUPT_ON_CANCEL). */
   static final String INTERRUPT_ON_CANCEL = "spark.job.interruptOnCancel";
 
+  /** How often {@link #reportProgress} reports while one of the scope's jobs runs. */
+  public static final long PROGRESS_EVERY_MS = 10_000;
+
   private final JavaSparkContext sc;
   private final String tag;
   private final String callersDescription;
   private final String callersInterruptOnCancel;
+  /** What the jobs do, for progress lines: the last {@link #describe}, else the work's name. */
+  private volatile String doing;
+  private ScheduledExecutorService progress;
 
-  private JobScope(JavaSparkContext sc, String tag) {
+  private JobScope(JavaSparkContext sc, String tag, String what) {
     this.sc = sc;
     this.tag = tag;
+    this.doing = what;
     this.callersDescription = sc.getLocalProperty(DESCRIPTION);
     this.callersInterruptOnCancel = sc.getLocalProperty(INTERRUPT_ON_CANCEL);
     sc.addJobTag(tag);
@@ -48,12 +62,80 @@ public final class JobScope implements AutoCloseable {
 
   /** Tags the thread's next jobs with {@code what} and a fresh id (tags may not hold commas). */
   public static JobScope open(JavaSparkContext sc, String what) {
-    return new JobScope(sc, "spark-rnn-" + what.replaceAll("[^A-Za-z0-9-]", "-") + "-" + UUID.randomUUID());
+    return new JobScope(sc, "spark-rnn-" + what.replaceAll("[^A-Za-z0-9-]", "-") + "-" + UUID.randomUUID(), what);
   }
 
-  /** The UI's description of the thread's next jobs. */
+  /** The UI's description of the thread's next jobs, and of their progress lines. */
   public void describe(String description) {
+    doing = description;
     sc.setJobDescription(description);
+  }
+
+  /**
+   * From now until {@link #close}, every {@link #PROGRESS_EVERY_MS} while one of this scope's jobs
+   * runs, gives {@code sink} a line: what the jobs do, the tasks of their running stages done of
+   * all, and the time since this call. For work whose jobs run minutes without a line of their own
+   * (a user audit: prep table, evaluate and RnnEstimator.fit printed nothing for tens of seconds
+   * on a large table).
+   */
+  public void reportProgress(Consumer<String> sink) {
+    reportProgress(sink, PROGRESS_EVERY_MS);
+  }
+
+  void reportProgress(Consumer<String> sink, long everyMs) {
+    if (progress != null) {
+      throw new IllegalStateException("progress is reported already");
+    }
+    long start = System.nanoTime();
+    progress = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "spark-rnn progress of " + tag);
+      t.setDaemon(true);
+      return t;
+    });
+    progress.scheduleWithFixedDelay(() -> {
+      String line = progressLine(start);
+      if (line != null) {
+        sink.accept(line);
+      }
+    }, everyMs, everyMs, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * The progress of this scope's running jobs, or null when none runs. Only running stages count:
+   * a stage whose shuffle output a later job reuses (prep table's pass 2 reuses pass 1's sort) is
+   * listed in that job but never runs.
+   */
+  String progressLine(long startNanos) {
+    try {
+      Set<Integer> active = new HashSet<>();
+      for (int id : sc.statusTracker().getActiveStageIds()) {
+        active.add(id);
+      }
+      long total = 0;
+      long done = 0;
+      long running = 0;
+      for (int job : sc.sc().statusTracker().getJobIdsForTag(tag)) {
+        SparkJobInfo info = sc.statusTracker().getJobInfo(job);
+        if (info == null) {
+          continue;
+        }
+        for (int stage : info.stageIds()) {   // a finished job has none active
+          SparkStageInfo st = active.contains(stage) ? sc.statusTracker().getStageInfo(stage) : null;
+          if (st != null) {
+            total += st.numTasks();
+            done += st.numCompletedTasks();
+            running += st.numActiveTasks();
+          }
+        }
+      }
+      if (total == 0) {
+        return null;
+      }
+      return String.format(Locale.ROOT, "%s: %d of %d tasks done, %d running (%.0f s)", doing, done, total, running,
+          (System.nanoTime() - startNanos) / 1e9);
+    } catch (RuntimeException e) {
+      return null;                         // a context stopping under us: nothing to report
+    }
   }
 
   /**
@@ -91,9 +173,15 @@ public final class JobScope implements AutoCloseable {
     }
   }
 
-  /** Takes the tag off the thread's jobs and puts the caller's description and interrupt setting back (none if it had none). */
+  /**
+   * Stops the progress lines, takes the tag off the thread's jobs and puts the caller's description
+   * and interrupt setting back (none if it had none).
+   */
   @Override
   public void close() {
+    if (progress != null) {
+      progress.shutdownNow();
+    }
     sc.removeJobTag(tag);
     sc.setLocalProperty(DESCRIPTION, callersDescription);
     sc.setLocalProperty(INTERRUPT_ON_CANCEL, callersInterruptOnCancel);

@@ -171,10 +171,15 @@ public final class SequenceTables {
     JavaRDD<InternalRow> rows = sortedRows(table, spec, layout, buckets).queryExecution().toRdd().toJavaRDD();
     TableRows cutter = layout.rows(spec);
     JobScope scope = JobScope.open(sc, "prep-table");
+    scope.reportProgress(LOG::info);
     DatasetWriter.Output output = null;
     Path dir = out;
     try {
       scope.describe("prep table: pass 1 of 2, count windows" + (spec.normalize() ? " and moments" : ""));
+      // pass 1 sorts the whole table, minutes on a large one: say so before it starts
+      LOG.info("prep table: pass 1 of 2: reading the table, sorting its rows by {}{} into {} buckets, counting windows{}",
+          String.join(", ", spec.keyColumns()), spec.orderColumn() == null ? "" : " then " + spec.orderColumn(), buckets,
+          spec.normalize() ? " and moments" : "");
       int normOutputs = spec.classes() > 0 ? 0 : layout.targetWidth;
       boolean normalize = spec.normalize() && normalizationFrom == null;
       int features = layout.features;

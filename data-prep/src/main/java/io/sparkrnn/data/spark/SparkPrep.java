@@ -22,6 +22,8 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The distributed prep: the same conversion as {@link Prep}, with one Spark task per shard (or
@@ -42,6 +44,8 @@ import org.apache.spark.api.java.JavaSparkContext;
  * neither a partial nor a duplicate shard, nor a manifest, remains.
  */
 public final class SparkPrep {
+  private static final Logger LOG = LoggerFactory.getLogger(SparkPrep.class);
+
   /** Shards are grouped into at most this many tasks. */
   static final int MAX_PARTITIONS = 10_000;
 
@@ -86,6 +90,7 @@ public final class SparkPrep {
     Path dir = output.writeDir();
     String dirName = dir.toString();
     try (JobScope scope = JobScope.open(sc, "prep")) {
+      scope.reportProgress(LOG::info);
       try {
         Normalization norm = normalization;
         scope.describe("prep " + spec.task() + " -> " + out);

@@ -1,8 +1,8 @@
 package io.sparkrnn.job.driver;
 
-import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Scores a trained model on data with {@link Validation}'s logic: teacher-forced loss and (classes)
@@ -25,6 +27,8 @@ import org.apache.spark.broadcast.Broadcast;
  * Losses are in model units, the same mean the training loss is.
  */
 public final class Evaluation {
+  private static final Logger LOG = LoggerFactory.getLogger(Evaluation.class);
+
   private Evaluation() {}
 
   /**
@@ -174,6 +178,7 @@ public final class Evaluation {
     GradientTask.Context context = GradientTask.Context.forScoring(sc, dataset, engine, chosenDevice, partitions);
     JobScope scope = JobScope.open(sc, "evaluate");   // the caller's job group and description kept
     scope.describe("spark-rnn evaluate");
+    scope.reportProgress(LOG::info);
     try {
       List<Validation.Result> parts = sc.parallelize(slots, partitions)
           .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList), false).collect();

@@ -1,9 +1,9 @@
 package io.sparkrnn.job.driver;
 
-import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.Prediction;
 import io.sparkrnn.job.executor.ExecutorRuntime;
@@ -23,6 +23,8 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Predict over a whole dataset as one Spark job: selected shard i (in manifest order) belongs to
@@ -32,6 +34,8 @@ import org.apache.spark.broadcast.Broadcast;
  * shard) or returns the outputs to the driver.
  */
 public final class PredictJob {
+  private static final Logger LOG = LoggerFactory.getLogger(PredictJob.class);
+
   private PredictJob() {}
 
   /** The broadcast part. {@code outDir} null: return outputs to the driver instead of writing. */
@@ -57,6 +61,7 @@ public final class PredictJob {
     Broadcast<Input> broadcast = sc.broadcast(input);
     JobScope scope = JobScope.open(sc, "predict");    // the caller's job group and description kept
     scope.describe("spark-rnn predict");
+    scope.reportProgress(LOG::info);
     try {
       List<ShardResult> results = new ArrayList<>(sc.parallelize(slots, context.partitions())
           .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, PredictJob::predict), false).collect());

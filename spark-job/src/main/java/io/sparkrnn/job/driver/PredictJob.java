@@ -6,6 +6,7 @@ import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.Prediction;
+import io.sparkrnn.job.Broadcasts;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.kernel.model.Batch;
@@ -68,7 +69,7 @@ public final class PredictJob {
       results.sort(Comparator.comparingInt(ShardResult::shard));
       return results;
     } finally {
-      broadcast.destroy();
+      Broadcasts.destroy(broadcast);
       scope.close();
     }
   }

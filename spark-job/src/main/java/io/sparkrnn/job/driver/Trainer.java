@@ -418,10 +418,11 @@ public final class Trainer {
     lastDriverBytesPerStep = 0;
     boolean barrier = config.sync().equals("barrier");
     int partitions = partitions(sc);
-    // one partition meets only itself: its task merges locally and no exchange server is started
-    GradientExchange.Server exchange = barrier && partitions > 1 ? startExchange(sc.getConf()) : null;
     DatasetRef data = DatasetRef.shared(sc, dataset); // to each executor once, not in every step's closure
+    // one partition meets only itself: its task merges locally and no exchange server is started
+    GradientExchange.Server exchange = null;
     try {
+      exchange = barrier && partitions > 1 ? startExchange(sc.getConf()) : null;
       Summary summary = run(sc, barrier, partitions, exchange, data);
       if (exchange != null) {
         GradientExchange.Server.Traffic t = exchange.traffic();

@@ -1,6 +1,7 @@
 package io.sparkrnn.job.executor;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.job.Broadcasts;
 import java.io.Serializable;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -52,7 +53,7 @@ public sealed interface DatasetRef extends Serializable {
 
     @Override
     public void release() {
-      broadcast.destroy();
+      Broadcasts.destroy(broadcast);
     }
   }
 }

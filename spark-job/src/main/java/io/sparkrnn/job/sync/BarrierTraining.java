@@ -1,6 +1,7 @@
 package io.sparkrnn.job.sync;
 
 import io.sparkrnn.data.spark.TableDataException;
+import io.sparkrnn.job.Broadcasts;
 import io.sparkrnn.job.JvmShutdown;
 import io.sparkrnn.job.executor.CombineTree;
 import io.sparkrnn.job.executor.ExecutorRuntime;
@@ -214,7 +215,7 @@ public final class BarrierTraining {
       }
       return first;
     } finally {
-      broadcast.destroy();
+      Broadcasts.destroy(broadcast);
       if (server != null) {
         server.finish(input.segmentId());
       }

@@ -1,5 +1,6 @@
 package io.sparkrnn.job.sync;
 
+import io.sparkrnn.job.Broadcasts;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.job.executor.PartitionResult;
 import io.sparkrnn.job.executor.Schedule;
@@ -76,7 +77,7 @@ public final class JobSync implements StepSync {
       }
       return results;
     } finally {
-      broadcast.destroy();
+      Broadcasts.destroy(broadcast);
     }
   }
 }

@@ -252,6 +252,30 @@ class HostileUseTest {
     assertTrue(Arrays.equals(model, Files.readAllBytes(out.resolve("model.safetensors"))), "the model changed");
   }
 
+  /**
+   * The summary train ends with, "done: N steps, loss L, validation V, R sequences/s; model FILE", after a --resume that
+   * trains one more step: N is the step the run ended at (3 of --steps 3, not the 1 step trained in this run), L the
+   * training loss and V the validation loss of that last step as metrics.jsonl records them (the line prints %.6g), and
+   * FILE the model.safetensors written into --out.
+   */
+  @Test
+  void theSummaryLineGivesTheLastStepsLossesAndTheModelFile() throws IOException {
+    Path out = tmp.resolve("summary-run");
+    Run first = run(train(out, "--checkpoint-every", "1", "--validate-every", "1"));
+    assertEquals(0, first.code(), first.err());
+    Run r = run(train(out, "--steps", "3", "--checkpoint-every", "1", "--validate-every", "1", "--resume", "true"));
+    assertEquals(0, r.code(), r.err());
+    List<Map<String, Object>> rows = metricsRows(out);
+    Map<String, Object> last = rows.get(rows.size() - 1);
+    assertEquals(3L, ((Number) last.get("step")).longValue(), rows.toString());
+    String done = r.out().lines().filter(l -> l.startsWith("done: ")).findFirst().orElse(r.out());
+    String expected = String.format(java.util.Locale.ROOT, "done: 3 steps, loss %.6g, validation %.6g, ",
+        ((Number) last.get("loss")).doubleValue(), ((Number) last.get("val_loss")).doubleValue());
+    assertTrue(done.startsWith(expected), "expected '" + expected + "...' in: " + done);
+    // a local --out as Hadoop qualifies it (file:/...)
+    assertTrue(done.contains(" sequences/s; model ") && done.endsWith(out.resolve("model.safetensors").toString()), done);
+  }
+
   @Test
   void theLockIsRemovedAfterAFailedRun() throws IOException {
     Path out = tmp.resolve("failing-run");
@@ -330,6 +354,8 @@ class HostileUseTest {
     assertFails(r, "bogus://x");
     assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
     assertFalse(Files.exists(out.resolve(".spark-rnn.lock")), "the lock stays after a failed run");
+    // README: bad values stop the run before Spark starts; the master is checked before the run lock makes --out
+    assertFalse(Files.exists(out), "a bad --master left its --out behind: " + out);
     Run p = run("predict", "--model", s(sineModel), "--data", s(sine), "--out", s(tmp.resolve("bogus-pred")), "--master", "bogus://x");
     assertFails(p, "bogus://x");
     assertEquals(1, p.err().strip().lines().count(), "one line: " + p.err());

@@ -112,6 +112,41 @@ class RnnEstimatorFitTest {
   }
 
   /**
+   * docs/ml.md: every param is checked before the first job. transformSchema (which fit calls first) refuses, on a
+   * schema alone (no session, no table), train's combinations of keys in the setters' words, and the closed-loop
+   * validations that cannot run: K = setFeedback self-driven steps need at least one input-driven step before them
+   * (K <= T - 1), a seq2one model has no outputs to feed back, and setMinSteps windows shorter than T cannot be driven for
+   * their last K steps when validation runs (it does not without a validation split or with validateEvery 0).
+   */
+  @Test
+  void transformSchemaRefusesTrainsCombinationsAndClosedLoopsThatCannotRunFromTheSchemaAlone() {
+    StructType schema = new StructType().add("t", DataTypes.TimestampType).add("a", DataTypes.DoubleType)
+        .add("y", DataTypes.DoubleType);
+    java.util.function.Supplier<RnnEstimator> e = () -> new RnnEstimator().setOrderCol("t").setInputCols("a").setSteps(6);
+    assertRefused(() -> e.get().setMaxSteps(0).setEpochs(0).transformSchema(schema), "setEpochs and setMaxSteps are both 0");
+    assertRefused(() -> e.get().setLr(0.001).setLrMin(0.5).transformSchema(schema), "setLrMin: must be in [0.0, 0.001], found 0.5");
+    assertRefused(() -> e.get().setBatch(4).setVirtualPartitions(8).transformSchema(schema), "setVirtualPartitions", "batch = 4");
+    // T = 6: K = 6 leaves no input-driven step, K = 5 leaves one
+    assertRefused(() -> e.get().setFeedback(6).transformSchema(schema), "setFeedback(6)", "no input-driven step in setSteps(6)");
+    e.get().setFeedback(5).setValidateEvery(10).transformSchema(schema);
+    assertRefused(() -> e.get().setTargetCols("y").setSeq2one(true).setFeedback(2).transformSchema(schema), "setFeedback(2)",
+        "seq2one");
+    assertRefused(() -> e.get().setMinSteps(3).setFeedback(2).setValidateEvery(10).transformSchema(schema), "setFeedback(2)",
+        "windows of all T=6 steps", "setMinSteps(3)");
+    e.get().setMinSteps(3).setFeedback(2).setValidateEvery(10).setValidationFraction(0).transformSchema(schema);
+    e.get().setMinSteps(3).setFeedback(2).setValidateEvery(0).transformSchema(schema);
+  }
+
+  static void assertRefused(Runnable r, String... parts) {
+    IllegalArgumentException x = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, r::run);
+    for (String part : parts) {
+      assertTrue(x.getMessage().contains(part), "'" + part + "' in: " + x.getMessage());
+    }
+    assertTrue(x.getMessage().startsWith("RnnEstimator: "), x.getMessage());
+    assertTrue(!x.getMessage().contains("--"), "no command-line option in: " + x.getMessage());
+  }
+
+  /**
    * One series of 40 hourly rows, by time (no keyCols) with validationFraction 0.5: the training part is the first
    * round(40 × 0.5) = 20 rows (docs/ml.md: by-time holds out "the last share of every series"). Column a alternates 1, 2
    * over rows 0..29 and is 100 from row 30 on, so every window of the training part (T = 4 consecutive rows, its targets

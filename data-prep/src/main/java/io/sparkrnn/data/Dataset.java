@@ -56,8 +56,8 @@ public final class Dataset implements Serializable {
   }
 
   /**
-   * What a directory without a manifest is, for the refusal: nothing at all, a model's directory
-   * (train's --out, a saved RnnModel, an export: it holds model.safetensors), a run's checkpoints,
+   * What a directory without a manifest is, for the refusal: nothing at all, predict's --out, a
+   * model's directory (train's --out, a saved RnnModel, an export: it holds model.safetensors), a run's checkpoints,
    * a run's --out without a model yet, an empty directory, or else what an unfinished prep leaves
    * (a user audit: inspect of a run's --out spoke of prep).
    */
@@ -68,6 +68,9 @@ public final class Dataset implements Serializable {
       }
       if (fs.getFileStatus(dir).isFile()) {
         return "a file, and a dataset is a directory";
+      }
+      if (fs.exists(new Path(dir, "predictions.json"))) {
+        return "it holds predictions.json: predict's --out directory, not a dataset; predictions.json lists its files";
       }
       if (fs.exists(new Path(dir, "model.safetensors"))) {
         return "it holds model.safetensors: a model's directory (train's --out, a saved RnnModel, an export), not a dataset";

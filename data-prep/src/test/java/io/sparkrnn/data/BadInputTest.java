@@ -75,7 +75,7 @@ class BadInputTest {
   /**
    * The refusal says what the directory is instead (a user audit: inspect of a run's --out spoke of
    * an unfinished prep): nothing there, an empty directory, a run's checkpoints, a run's --out
-   * before its model, a model's directory, a file.
+   * before its model, a model's directory, predict's --out, a file.
    */
   @Test
   void aDirectoryWithoutManifestIsSaidToBeWhatItIs() throws IOException {
@@ -92,6 +92,10 @@ class BadInputTest {
     Files.write(run.resolve("model.safetensors"), new byte[16]);
     fails(FileNotFoundException.class, () -> Dataset.open(run.toUri(), conf),
         "it holds model.safetensors: a model's directory (train's --out, a saved RnnModel, an export), not a dataset");
+    Path predictions = Files.createDirectories(tmp.resolve("predictions"));   // predict --out DIR (a user audit)
+    Files.write(predictions.resolve("predictions.json"), "{}".getBytes(StandardCharsets.UTF_8));
+    fails(FileNotFoundException.class, () -> Dataset.open(predictions.toUri(), conf),
+        "it holds predictions.json: predict's --out directory, not a dataset");
     Path file = Files.write(tmp.resolve("plain"), new byte[4]);
     fails(FileNotFoundException.class, () -> Dataset.open(file.toUri(), conf), "(a file, and a dataset is a directory)");
   }

@@ -77,7 +77,7 @@ public final class GenerateCommand implements Callable<Integer> {
     long outputs = (long) steps * B * c.outputSize();
     String what = "generate --steps " + steps + " for " + B + " sequence" + (B == 1 ? "" : "s");
     String advice = "generate fewer steps or sequences at once";
-    MemoryBudget.requireOneArray(what + ": the outputs [steps][B][O]", outputs, advice);
+    MemoryBudget.requireOneArray(what + ": the output array [steps][B][O]", outputs, advice);
     MemoryBudget.requireOneArray(what + ": the primer [T][B][F]", (long) p.steps() * B * c.inputSize(), advice);
     long bytes = 4 * (outputs + (c.loss() == LossType.CROSS_ENTROPY ? (long) steps * B : 0)
         + (long) p.steps() * B * c.inputSize()
@@ -162,7 +162,7 @@ public final class GenerateCommand implements Callable<Integer> {
         System.out.println(sb);
       }
     } else {
-      System.out.println("generated " + steps + " steps for " + B + " sequences into " + out);
+      System.out.println("generated " + steps + " steps for " + B + (B == 1 ? " sequence" : " sequences") + " into " + out);
     }
     return 0;
   }

@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.device.Engines;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -32,12 +33,12 @@ final class InferenceOptions {
         description = "Spark partitions for a dataset (0: the default parallelism, at most one per shard)")
     int partitions;
 
-    /** --partitions, or the context's default parallelism capped at the number of shards to read. */
+    /** --partitions, or the context's default parallelism (its executors registered) capped at the number of shards to read. */
     int partitions(JavaSparkContext sc, int shards) {
       if (partitions < 0) {
         throw new BadInputException("--partitions must be ≥ 0, found " + partitions);
       }
-      return partitions > 0 ? partitions : Math.max(1, Math.min(sc.defaultParallelism(), shards));
+      return partitions > 0 ? partitions : Math.max(1, Math.min(ExecutorRuntime.defaultParallelism(sc), shards));
     }
   }
 }

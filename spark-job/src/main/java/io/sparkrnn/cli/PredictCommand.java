@@ -226,8 +226,10 @@ public final class PredictCommand implements Callable<Integer> {
   static void requireResultSize(String what, long results, SparkConf conf, String advice) {
     long limit = conf.getSizeAsBytes("spark.driver.maxResultSize", "1g");
     if (limit > 0 && results > limit) {
-      throw new BadInputException(what + ": the tasks would send about " + (results >> 20) + " MB of predictions to the driver,"
-          + " more than spark.driver.maxResultSize (" + (limit >> 20) + " MB); " + advice + ", or raise it"
+      // the sizes in kB under 100 kB (a user audit: "about 0 MB …, more than … (0 MB)" with a limit of 100k)
+      throw new BadInputException(what + ": the tasks would send about " + MemoryBudget.size(results) + " of predictions to the"
+          + " driver, more than spark.driver.maxResultSize (" + conf.get("spark.driver.maxResultSize", "1g") + " = "
+          + MemoryBudget.size(limit) + "); " + advice + ", or raise it"
           + " (SPARK_RNN_JAVA_OPTS=-Dspark.driver.maxResultSize=4g for bin/spark-rnn, --conf under spark-submit)");
     }
   }

@@ -90,7 +90,7 @@ public final class PrepCommand implements Runnable {
     boolean overwrite;
 
     @Option(names = "--normalization-from", paramLabel = "MODEL|DATASET",
-        description = "With --normalize: apply this model's (model.safetensors) or dataset's (its directory) statistics "
+        description = "With --normalize: apply this model's (model.safetensors or its directory) or dataset's (its directory) statistics "
             + "instead of the training split's, so new data matches a trained model.")
     String normalizationFrom;
 
@@ -104,7 +104,10 @@ public final class PrepCommand implements Runnable {
       FileSystem fs = FileSystems.get(p, conf);
       Normalization n;
       String what;
-      if (fs.exists(p) && fs.getFileStatus(p).isDirectory()) {
+      // a directory is a dataset, unless it is a model's (train's --out, a saved RnnModel), as --model takes it (a user audit)
+      boolean modelDirectory = fs.exists(p) && fs.getFileStatus(p).isDirectory() && !fs.exists(new Path(p, Manifest.FILE_NAME))
+          && fs.exists(new Path(p, "model.safetensors"));
+      if (fs.exists(p) && fs.getFileStatus(p).isDirectory() && !modelDirectory) {
         n = io.sparkrnn.data.Dataset.open(normalizationFrom, conf).manifest().normalization();
         what = "dataset";
       } else {

@@ -46,11 +46,11 @@ public final class MemoryBudget {
   }
 
   /**
-   * Bytes in MB of 10^6 to one decimal, or in kB under 0.1 MB, where one decimal of a MB printed a
-   * test-sized cache or buffer as "0.0 MB".
+   * Bytes in MB of 10^6 to one decimal, or in kB under 1 MB, where one decimal of a MB printed a
+   * test-sized cache or buffer as "0.0 MB" and 127,000 bytes as "0.1 MB" (a user audit).
    */
   public static String size(long bytes) {
-    return bytes < 100_000 ? String.format(Locale.ROOT, "%,.1f kB", bytes / 1e3)
+    return bytes < 1_000_000 ? String.format(Locale.ROOT, "%,.1f kB", bytes / 1e3)
         : String.format(Locale.ROOT, "%,.1f MB", bytes / 1e6);
   }
 }

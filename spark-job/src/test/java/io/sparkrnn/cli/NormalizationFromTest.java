@@ -60,7 +60,8 @@ class NormalizationFromTest {
     assertEquals(null, fromA.from(), "A's statistics are its own training split's");
     assertTrue(run("inspect", a.toString()).out().contains("normalized yes (z-score, training split)"));
     assertNotEquals(fromA, Dataset.open(own.toString(), conf).manifest().normalization());
-    for (Path source : new Path[] {modelFile, a}) {
+    // the model by its file or its directory (train's --out, as --model takes it; a user audit), or the dataset
+    for (Path source : new Path[] {modelFile, model, a}) {
       Path b = tmp.resolve("b-from-" + source.getFileName());
       Run prep = run(sine(b, "2", "--normalize", "--normalization-from", source.toString()));
       assertEquals(0, prep.code(), prep.err());

@@ -36,7 +36,13 @@ class PredictGatherTest {
     PredictCommand.requireResultSize("predict", gb, new SparkConf(false), "advice");   // exactly the default limit passes
     BadInputException e = assertThrows(BadInputException.class,
         () -> PredictCommand.requireResultSize("predict", gb + 1, new SparkConf(false), "advice"));
-    assertTrue(e.getMessage().contains("more than spark.driver.maxResultSize (1024 MB); advice, or raise it"), e.getMessage());
+    assertTrue(e.getMessage().contains("about 1,073.7 MB of predictions to the driver, more than spark.driver.maxResultSize"
+        + " (1g = 1,073.7 MB); advice, or raise it"), e.getMessage());   // 2^30 + 1 bytes = 1,073.741825 MB
+    // a limit under 1 MB in kB, not "0 MB" (a user audit): 100k = 102,400 bytes, 127,000 bytes over it
+    e = assertThrows(BadInputException.class, () -> PredictCommand.requireResultSize("predict", 127_000,
+        new SparkConf(false).set("spark.driver.maxResultSize", "100k"), "advice"));
+    assertTrue(e.getMessage().contains("about 127.0 kB of predictions to the driver, more than spark.driver.maxResultSize"
+        + " (100k = 102.4 kB)"), e.getMessage());
     PredictCommand.requireResultSize("predict", gb + 1, new SparkConf(false).set("spark.driver.maxResultSize", "2g"), "advice");
     PredictCommand.requireResultSize("predict", 100 * gb, new SparkConf(false).set("spark.driver.maxResultSize", "0"), "advice");
   }

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.data.spark.TableSpec;
+import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.DeviceUnavailableException;
 import io.sparkrnn.kernel.io.ModelFile;
@@ -124,6 +126,21 @@ class RnnParamsTest {
     assertEquals("by-time", e.getSplit());
     assertEquals(65536, e.getHiddenSize());
     assertEquals(e.getCell(), e.copy(ParamMap.empty()).getCell());
+  }
+
+  /**
+   * Choice values ignore case and surrounding spaces, as docs/ml.md says, the cell's too (a user
+   * audit: setCell(" gru ") was refused while setSplit(" by-time ") passed): what reaches train is
+   * the choice itself.
+   */
+  @Test
+  void choicesIgnoreCaseAndSurroundingSpaces() {
+    RnnEstimator e = new RnnEstimator().setSteps(10).setInputCols("temp").setOrderCol("ts").setCell(" GRU ").setOptimizer(" AdamW").setSplit("By-Time ").setMissing(" Drop");
+    TrainConfig c = TrainConfig.parse(e.trainKeys("unused", "unused"), null);
+    assertEquals(CellType.GRU, c.cell());
+    assertEquals("adamw", c.optimizer());
+    assertEquals(TableSpec.SplitMode.BY_TIME, e.tableSpec().split());
+    assertEquals(TableSpec.Missing.DROP, e.tableSpec().missing());
   }
 
   @Test

@@ -34,9 +34,10 @@ public enum CellType {
     return this == LSTM;
   }
 
+  /** The cell named {@code s}, in any case, surrounding spaces ignored (as every choice of the CLI and RnnEstimator). */
   public static CellType parse(String s) {
     for (CellType c : values()) {
-      if (c.id.equalsIgnoreCase(s)) {
+      if (s != null && c.id.equalsIgnoreCase(s.strip())) {
         return c;
       }
     }

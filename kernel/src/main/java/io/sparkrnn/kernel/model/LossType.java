@@ -30,9 +30,11 @@ public enum LossType {
     return this == MSE ? outputSize : 1;
   }
 
+  /** The loss named {@code s} (cross_entropy also as ce), in any case, surrounding spaces ignored. */
   public static LossType parse(String s) {
+    String name = s == null ? "" : s.strip();
     for (LossType l : values()) {
-      if (l.id.equalsIgnoreCase(s) || (l == CROSS_ENTROPY && s.equalsIgnoreCase("ce"))) {
+      if (l.id.equalsIgnoreCase(name) || (l == CROSS_ENTROPY && name.equalsIgnoreCase("ce"))) {
         return l;
       }
     }

@@ -19,9 +19,10 @@ public enum Mode {
     return id;
   }
 
+  /** The mode named {@code s}, in any case, surrounding spaces ignored. */
   public static Mode parse(String s) {
     for (Mode m : values()) {
-      if (m.id.equalsIgnoreCase(s)) {
+      if (s != null && m.id.equalsIgnoreCase(s.strip())) {
         return m;
       }
     }

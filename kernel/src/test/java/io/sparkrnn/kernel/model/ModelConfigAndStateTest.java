@@ -4,7 +4,9 @@ import static io.sparkrnn.kernel.testing.Refusals.refused;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -12,6 +14,17 @@ import org.junit.jupiter.api.Test;
 /** ModelConfig's documented ranges and metadata keys; State's [L][B][H] layout and shape checks. */
 class ModelConfigAndStateTest {
   static final ModelConfig LSTM = new ModelConfig(CellType.LSTM, 2, 3, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+
+  /** Choices in any case with surrounding spaces, as every choice of the CLI and RnnEstimator (docs/ml.md). */
+  @Test
+  void cellLossAndModeNamesIgnoreCaseAndSurroundingSpaces() {
+    assertEquals(CellType.GRU, CellType.parse(" GRU "));
+    assertEquals(LossType.CROSS_ENTROPY, LossType.parse(" CE"));
+    assertEquals(LossType.MSE, LossType.parse("mse\t"));
+    assertEquals(Mode.SEQ2ONE, Mode.parse("Seq2One "));
+    assertThrows(BadInputException.class, () -> CellType.parse("ls tm"));
+    assertThrows(BadInputException.class, () -> CellType.parse(null));
+  }
 
   @Test
   void sizesOutsideTheirRangesAreRefusedNamingTheKey() {

@@ -12,7 +12,12 @@ import io.sparkrnn.kernel.device.Engines;
 import io.sparkrnn.kernel.engine.DeviceChoice;
 import io.sparkrnn.kernel.engine.GradientSum;
 import io.sparkrnn.kernel.engine.LossStats;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.ServiceLoader;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -59,7 +64,8 @@ public final class SparkSetup {
 
   /**
    * Refuses, before Spark starts, a master URL that neither Spark nor a cluster manager on the
-   * class path (YARN, Kubernetes) accepts: Spark would log its own stack trace while failing.
+   * class path (YARN, Kubernetes) accepts: Spark would log its own stack trace while failing; and
+   * a standalone master that does not answer ({@link #requireReachableMaster}).
    */
   public static void requireKnownMaster(String master) {
     Matcher local = SPARK_MASTERS.matcher(master);
@@ -90,6 +96,7 @@ public final class SparkSetup {
               + ", or a smaller -Dspark.executor.memory in SPARK_RNN_JAVA_OPTS");
         }
       }
+      requireReachableMaster(master);
       return;
     }
     for (ExternalClusterManager m
@@ -101,6 +108,40 @@ public final class SparkSetup {
     throw new BadInputException("--master " + master + ": not a master URL Spark accepts (expected local, local[N], "
         + "local[*], local-cluster[N,C,M], spark://HOST:PORT, or yarn and k8s://https://HOST:PORT where their Spark modules are"
         + " on the class path)");
+  }
+
+  /** How long {@link #requireReachableMaster} tries to connect to each master of a spark:// URL. */
+  static final int MASTER_CONNECT_TIMEOUT_MS = 5_000;
+
+  /**
+   * Refuses a standalone master ({@code spark://HOST:PORT}, or several for high availability) at
+   * which nothing accepts a connection, before the context starts: Spark retries for 60 s, logs
+   * "All masters are unresponsive! Giving up." and stops the context under the caller, whose next
+   * call then fails with a stack trace, or hung in a broadcast (a user audit).
+   */
+  static void requireReachableMaster(String master) {
+    if (!master.startsWith("spark://")) {
+      return;
+    }
+    List<String> failures = new ArrayList<>();
+    for (String hostPort : master.substring("spark://".length()).split(",")) {
+      int colon = hostPort.lastIndexOf(':');
+      String host = (colon > 0 ? hostPort.substring(0, colon) : hostPort).replace("[", "").replace("]", "");
+      int port;
+      try {
+        port = colon > 0 ? Integer.parseInt(hostPort.substring(colon + 1)) : 7077;
+      } catch (NumberFormatException e) {
+        throw new BadInputException("--master " + master + ": '" + hostPort + "' is not HOST:PORT");
+      }
+      try (Socket socket = new Socket()) {
+        socket.connect(new InetSocketAddress(host, port), MASTER_CONNECT_TIMEOUT_MS);
+        return;
+      } catch (IOException | IllegalArgumentException e) {
+        failures.add(hostPort + " (" + e.getMessage() + ")");
+      }
+    }
+    throw new BadInputException("--master " + master + ": no Spark master accepts connections at " + String.join(", ", failures)
+        + "; is it running? sbin/start-master.sh prints its URL (spark://HOST:7077 by default) in its log and web UI");
   }
 
   /**

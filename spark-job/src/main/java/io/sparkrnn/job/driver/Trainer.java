@@ -48,6 +48,7 @@ import io.sparkrnn.model.ModelMetadata;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.BindException;
 import java.net.InetAddress;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -458,13 +459,51 @@ public final class Trainer {
           + " block manager, as is everything in an unauthenticated Spark); set spark.authenticate=true to derive the keys from"
           + " Spark's secret instead (docs/cluster.md)");
     }
-    long stepTimeout = conf.getTimeAsSeconds(GradientExchange.STEP_TIMEOUT, GradientExchange.DEFAULT_STEP_TIMEOUT_SECONDS + "s");
-    if (stepTimeout < 1) {
-      throw new BadInputException(GradientExchange.STEP_TIMEOUT + ": expected at least 1 second, found " + stepTimeout);
-    }
+    long stepTimeout = stepTimeoutSeconds(conf);
+    int port = exchangePort(conf);
     String host = conf.get("spark.driver.host", InetAddress.getLocalHost().getHostAddress());
-    return new GradientExchange.Server(conf.get("spark.driver.bindAddress", host), host, conf.getInt(EXCHANGE_PORT, 0), secret,
-        stepTimeout * 1000);
+    return openExchange(conf.get("spark.driver.bindAddress", host), host, port, secret, stepTimeout * 1000);
+  }
+
+  /** The exchange server, a port already taken refused as bad input naming the setting (a user audit: "Address already in use"). */
+  static GradientExchange.Server openExchange(String bindHost, String host, int port, String secret, long stepTimeoutMillis)
+      throws IOException {
+    try {
+      return new GradientExchange.Server(bindHost, host, port, secret, stepTimeoutMillis);
+    } catch (BindException e) {
+      throw new BadInputException("the --sync barrier gradient exchange cannot listen on " + bindHost + ":" + port + " (" + e.getMessage()
+          + "): set " + EXCHANGE_PORT + " to a free port, or 0 for any, or spark.driver.bindAddress to an address of this host");
+    }
+  }
+
+  /** {@link GradientExchange#STEP_TIMEOUT}, checked: a time of at least 1 second. */
+  static long stepTimeoutSeconds(SparkConf conf) {
+    long seconds;
+    try {
+      seconds = conf.getTimeAsSeconds(GradientExchange.STEP_TIMEOUT, GradientExchange.DEFAULT_STEP_TIMEOUT_SECONDS + "s");
+    } catch (NumberFormatException e) {   // a user audit: a stack trace and exit 1
+      throw new BadInputException(GradientExchange.STEP_TIMEOUT + ": expected a time such as 600s or 10min, found '"
+          + conf.get(GradientExchange.STEP_TIMEOUT) + "'");
+    }
+    if (seconds < 1) {
+      throw new BadInputException(GradientExchange.STEP_TIMEOUT + ": expected at least 1 second, found " + seconds);
+    }
+    return seconds;
+  }
+
+  /** {@link #EXCHANGE_PORT}, checked: a port number, or 0 for any free port. */
+  static int exchangePort(SparkConf conf) {
+    String given = conf.get(EXCHANGE_PORT, "0").strip();
+    int port;
+    try {
+      port = Integer.parseInt(given);
+    } catch (NumberFormatException e) {
+      port = -1;
+    }
+    if (port < 0 || port > 65535) {   // a user audit: "port out of range:99999" with a stack trace
+      throw new BadInputException(EXCHANGE_PORT + ": expected a port in [0, 65535] (0: any free port), found '" + given + "'");
+    }
+    return port;
   }
 
   private Summary run(JavaSparkContext sc, boolean barrier, int partitions, GradientExchange.Server exchange, DatasetRef data)
@@ -518,8 +557,9 @@ public final class Trainer {
       }
     }
     String threads = jvmEngineThreads(config.engine(), device, context.engineThreads(), sc.master());
-    log.printf(Locale.ROOT, "training %s: %d steps (%d per epoch), batch %d, %d partitions of %d virtual, engine %s on %s%s, master %s, sync %s%n",
-        describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, config.virtualPartitions(), config.engine(),
+    log.printf(Locale.ROOT, "training %s: %d steps (%d per epoch), batch %d, %d partition%s of %d virtual, engine %s on %s%s, master %s, sync %s%n",
+        describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, partitions == 1 ? "" : "s", config.virtualPartitions(),
+        config.engine(),
         device, threads == null ? "" : " (" + threads + ")", sc.master(), config.sync());
 
     StepSync sync = barrier
@@ -816,7 +856,8 @@ public final class Trainer {
     if (config.partitions() > 0) {
       return config.partitions();
     }
-    return ExecutorRuntime.localThreads(sc.master()) > 0 ? 1 : Math.max(1, Math.min(sc.defaultParallelism(), config.virtualPartitions()));
+    return ExecutorRuntime.localThreads(sc.master()) > 0 ? 1
+        : Math.max(1, Math.min(ExecutorRuntime.defaultParallelism(sc), config.virtualPartitions()));
   }
 
   private static void requireSegmentEnd(boolean segmentEnd, long step, String what) {

@@ -11,11 +11,13 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.function.Function;
+import java.util.function.IntSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
 
 /**
  * Per-executor-JVM state: the shard cache ({@link ShardCache}) and BPTT engines, made once and reused by every task and
@@ -130,6 +132,56 @@ public final class ExecutorRuntime {
   }
 
   private static final Pattern LOCAL = Pattern.compile("local(?:\\[(\\*|\\d+)(?:,\\s*\\d+)?])?");
+
+  /** How long the executors' count must hold before {@link #defaultParallelism} takes it as all that will come. */
+  static final long SETTLE_MS = 2_000;
+
+  /**
+   * Spark's default parallelism once the cluster's executors have registered: on a cluster master
+   * it waits until some executor has registered and the count has held for {@link #SETTLE_MS}, at
+   * most {@code spark.scheduler.maxRegisteredResourcesWaitingTime} (30 s by default). Read at once,
+   * it was 2 (Spark's floor before any executor) on a standalone cluster of 3 one-core executors
+   * (a user audit). Not waited for: local masters, and dynamic allocation, whose executors come
+   * only once tasks wait for them.
+   */
+  public static int defaultParallelism(JavaSparkContext sc) {
+    SparkConf conf = sc.getConf();
+    if (localThreads(sc.master()) > 0 || conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
+      return sc.defaultParallelism();
+    }
+    // the driver is listed among the executors too
+    awaitSettled(() -> sc.sc().isStopped() ? Integer.MAX_VALUE : sc.sc().statusTracker().getExecutorInfos().length - 1, SETTLE_MS, 100,
+        conf.getTimeAsMs("spark.scheduler.maxRegisteredResourcesWaitingTime", "30s"));
+    return sc.defaultParallelism();
+  }
+
+  /**
+   * Polls {@code count} every {@code pollMs} until it is above 0 and has held for {@code settleMs},
+   * or {@code maxMs} have passed; returns the last count. {@link Integer#MAX_VALUE} ends the wait
+   * (a stopped context).
+   */
+  static int awaitSettled(IntSupplier count, long settleMs, long pollMs, long maxMs) {
+    long start = System.nanoTime();
+    int last = count.getAsInt();
+    long since = start;
+    while (last != Integer.MAX_VALUE && System.nanoTime() - start < maxMs * 1_000_000) {
+      if (last > 0 && System.nanoTime() - since >= settleMs * 1_000_000) {
+        break;
+      }
+      try {
+        Thread.sleep(pollMs);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      int now = count.getAsInt();
+      if (now != last) {
+        last = now;
+        since = System.nanoTime();
+      }
+    }
+    return last;
+  }
 
   /** Task threads of a local master (local, local[N], local[*], local[N,F]); 0 when not local. */
   public static int localThreads(String master) {

@@ -1,5 +1,6 @@
 package io.sparkrnn.job.report;
 
+import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.fs.OutputDir;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.executor.ShardCache;
@@ -105,10 +106,11 @@ public final class TrainReport {
     if (!shardCache.isEmpty()) {
       md.append("\n## Shard cache\n\nPer executor (Spark task location), this run's asks: from memory (hits, and waits for a"
           + " prefetch under way), or read by the task (misses).\n\n| executor | hits | waited for prefetch | misses | prefetched"
-          + " | evicted | read through | MB read | bound MB | peak MB |\n|---|---|---|---|---|---|---|---|---|---|\n");
-      shardCache.forEach((where, c) -> md.append(String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | %d | %d | %.1f | %.1f | %.1f |%n",
-          where, c.hits(), c.waits(), c.misses(), c.prefetches(), c.evictions(), c.uncached(), c.bytesRead() / 1e6, c.capacity() / 1e6,
-          c.peakHeld() / 1e6)));
+          + " | evicted | read through | read | bound | peak |\n|---|---|---|---|---|---|---|---|---|---|\n");
+      // sizes as the log line gives them, kB under 1 MB (a user audit: a 10k cache read "bound MB 0.0")
+      shardCache.forEach((where, c) -> md.append(String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | %d | %d | %s | %s | %s |%n",
+          where, c.hits(), c.waits(), c.misses(), c.prefetches(), c.evictions(), c.uncached(), MemoryBudget.size(c.bytesRead()),
+          MemoryBudget.size(c.capacity()), MemoryBudget.size(c.peakHeld()))));
     }
     md.append("\n## Model\n\n`").append(model).append("`\n\n## Configuration\n\n| key | value |\n|---|---|\n");
     for (Map.Entry<String, String> e : config.toMap().entrySet()) {

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.core.LoggerContext;
@@ -28,6 +31,31 @@ class SparkSetupTest {
    * well. The listener bus delivers the application's end inside stop, before the executor stops;
    * the logger is back at its level (WARN, the root's) after stop, and while the context runs.
    */
+  /**
+   * A spark:// master nothing listens at is refused at once, naming it (a user audit: Spark tried
+   * for 60 s, gave up and stopped the context under train, which then hung); one of an HA list that
+   * answers is enough. The free port is one just bound and closed, which nothing else took.
+   */
+  @Test
+  void aStandaloneMasterThatDoesNotAnswerIsRefusedBeforeSparkStarts() throws IOException {
+    int free;
+    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      free = probe.getLocalPort();
+    }
+    BadInputException e = assertThrows(BadInputException.class, () -> SparkSetup.requireReachableMaster("spark://127.0.0.1:" + free));
+    assertTrue(e.getMessage().startsWith("--master spark://127.0.0.1:" + free + ": no Spark master accepts connections at 127.0.0.1:"
+        + free + " ("), e.getMessage());
+    assertTrue(e.getMessage().contains("is it running? sbin/start-master.sh prints its URL"), e.getMessage());
+    try (ServerSocket master = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      int port = master.getLocalPort();
+      SparkSetup.requireReachableMaster("spark://127.0.0.1:" + port);
+      SparkSetup.requireReachableMaster("spark://127.0.0.1:" + free + ",127.0.0.1:" + port);
+    }
+    e = assertThrows(BadInputException.class, () -> SparkSetup.requireReachableMaster("spark://127.0.0.1:77x"));
+    assertEquals("--master spark://127.0.0.1:77x: '127.0.0.1:77x' is not HOST:PORT", e.getMessage());
+    SparkSetup.requireReachableMaster("local[2]");   // not a standalone master: nothing to reach
+  }
+
   @Test
   void theLocalExecutorsWarningsAreLeftOutWhileTheContextStopsOnly() {
     Level[] duringStop = new Level[1];

@@ -580,6 +580,13 @@ class SparkTrainingTest {
           "shard cache on \\S+: (\\d+) hits, (\\d+) waited for a read under way, (\\d+) misses .*?(\\d+) evicted, (\\d+) read through")
           .matcher(counters);
       assertTrue(c.find(), counters);
+      // the report's row gives the sizes as the log line does, a 6k cache in kB (a user audit: "bound MB 0.0")
+      Matcher sizes = Pattern.compile("shard cache on \\S+: .*, (\\S+ [kM]B) read; bound (\\S+ [kM]B), peak (\\S+ [kM]B)").matcher(counters);
+      assertTrue(sizes.find(), counters);
+      assertTrue(report.contains(" | " + sizes.group(1) + " | " + sizes.group(2) + " | " + sizes.group(3) + " |"), report);
+      if (size.equals("6k")) {
+        assertEquals("6.1 kB", sizes.group(2), "6k = 6,144 bytes");
+      }
       long hits = Long.parseLong(c.group(1)), waits = Long.parseLong(c.group(2)), misses = Long.parseLong(c.group(3));
       long evicted = Long.parseLong(c.group(4)), through = Long.parseLong(c.group(5));
       assertTrue(misses > 0, "the first reads miss: " + counters);

@@ -1,7 +1,9 @@
 package io.sparkrnn.job.executor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
 
@@ -21,6 +23,25 @@ class ExecutorRuntimeTest {
     assertEquals(0, ExecutorRuntime.localThreads("spark://127.0.0.1:7077"));
     assertEquals(0, ExecutorRuntime.localThreads("yarn"));
     assertEquals(0, ExecutorRuntime.localThreads("local-cluster[2,1,1024]"), "executors in JVMs of their own");
+  }
+
+  /**
+   * The default partition count waits for the cluster's executors (a user audit: 3 one-core
+   * executors on standalone got 2 partitions, Spark's floor before any registered): executors
+   * registering 0, 0, 1, 1, then 3 for good are waited for until 3 has held for the settle time;
+   * none ever is waited for until the limit; a stopped context ends the wait.
+   */
+  @Test
+  void theExecutorsAreWaitedForUntilTheirCountHolds() {
+    int[] arriving = {0, 0, 1, 1, 3};
+    AtomicInteger polls = new AtomicInteger();
+    int settled = ExecutorRuntime.awaitSettled(() -> arriving[Math.min(polls.getAndIncrement(), arriving.length - 1)], 50, 5, 10_000);
+    assertEquals(3, settled);
+    assertTrue(polls.get() >= arriving.length + 1, "polled past the arrival of the third: " + polls.get());
+    long start = System.nanoTime();
+    assertEquals(0, ExecutorRuntime.awaitSettled(() -> 0, 50, 5, 200), "none registered: the limit ends the wait");
+    assertTrue(System.nanoTime() - start >= 200_000_000L, "waited the limit");
+    assertEquals(Integer.MAX_VALUE, ExecutorRuntime.awaitSettled(() -> Integer.MAX_VALUE, 50, 5, 10_000), "a stopped context");
   }
 
   @Test

@@ -429,15 +429,16 @@ class ShardCacheTest {
   }
 
   /**
-   * A test-sized cache (a bound of 40,000 bytes) read as "bound 0.0 MB": under 0.1 MB the line
-   * gives kB of 10^3 bytes, so 40,000 bytes are 40.0 kB and 1,234 bytes 1.2 kB; 100,000 bytes and
-   * up stay in MB (0.1 MB).
+   * A test-sized cache (a bound of 40,000 bytes) read as "bound 0.0 MB": under 1 MB the line
+   * gives kB of 10^3 bytes, so 40,000 bytes are 40.0 kB and 1,234 bytes 1.2 kB; 10^6 bytes and
+   * up are in MB (1.0 MB), 999,949 bytes still kB (999.9 kB).
    */
   @Test
   void smallCachesAreGivenInKilobytesNotAsZeroMegabytes() {
     ShardCache.Stats st = new ShardCache.Stats(1, 0, 1, 0, 0, 0, 1_234, 40_000, 99_999);
     assertTrue(st.describe().endsWith("1.2 kB read; bound 40.0 kB, peak 100.0 kB"), st.describe());
-    assertEquals("0.1 MB", MemoryBudget.size(100_000));
+    assertEquals("1.0 MB", MemoryBudget.size(1_000_000));
+    assertEquals("999.9 kB", MemoryBudget.size(999_949));
     assertEquals("0.0 kB", MemoryBudget.size(0));
     assertEquals("1,234.6 MB", MemoryBudget.size(1_234_567_890));
   }

@@ -112,6 +112,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         throw new BadInputException(data + ": no shards in split " + split);
       }
       SparkSetup.requireDevice(run.engine, run.device, spark.master);
+      Evaluation.checkSteps(m.config(), ds.manifest().spec().steps(), feedback, fromStep);   // before Spark and the start line
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", spark.master)) {
         int P = spark.partitions(sc, chosen.size());
         // a line before the job, which runs for minutes on a large dataset (a user audit), then its progress

@@ -226,7 +226,7 @@ public final class PredictCommand implements Callable<Integer> {
   static void requireResultSize(String what, long results, SparkConf conf, String advice) {
     long limit = conf.getSizeAsBytes("spark.driver.maxResultSize", "1g");
     if (limit > 0 && results > limit) {
-      // the sizes in kB under 100 kB (a user audit: "about 0 MB …, more than … (0 MB)" with a limit of 100k)
+      // sizes in kB under 1 MB (a user audit: "about 0 MB …, more than … (0 MB)" with a limit of 100k)
       throw new BadInputException(what + ": the tasks would send about " + MemoryBudget.size(results) + " of predictions to the"
           + " driver, more than spark.driver.maxResultSize (" + conf.get("spark.driver.maxResultSize", "1g") + " = "
           + MemoryBudget.size(limit) + "); " + advice + ", or raise it"

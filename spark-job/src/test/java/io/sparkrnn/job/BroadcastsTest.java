@@ -1,8 +1,11 @@
 package io.sparkrnn.job;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkException;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.junit.jupiter.api.Test;
@@ -26,10 +29,12 @@ class BroadcastsTest {
       second = sc.broadcast(new int[] {2});
       third = sc.broadcast(new int[] {3});
       Broadcasts.destroy(first);
+      SparkException e = assertThrows(SparkException.class, first::value, "a destroyed broadcast's value");
+      assertTrue(e.getMessage().contains("Attempted to use Broadcast(0) after it was destroyed"), e.getMessage());
+      assertEquals(3, third.value()[0], "another broadcast still there");
     } finally {
       sc.stop();
     }
-    assertThrows(Exception.class, first::value, "a destroyed broadcast's value");
     assertThrows(NullPointerException.class, second::destroy, "Spark's own destroy on a stopped context");
     Broadcasts.destroy(third);
   }

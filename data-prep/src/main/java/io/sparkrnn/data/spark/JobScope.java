@@ -181,6 +181,11 @@ public final class JobScope implements AutoCloseable {
   public void close() {
     if (progress != null) {
       progress.shutdownNow();
+      try {               // a line under way finishes before close returns: none comes after
+        progress.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     sc.removeJobTag(tag);
     sc.setLocalProperty(DESCRIPTION, callersDescription);

@@ -177,8 +177,13 @@ public final class SequenceTables {
     try {
       scope.describe("prep table: pass 1 of 2, count windows" + (spec.normalize() ? " and moments" : ""));
       // pass 1 sorts the whole table, minutes on a large one: say so before it starts
-      LOG.info("prep table: pass 1 of 2: reading the table, sorting its rows by {}{} into {} buckets, counting windows{}",
-          String.join(", ", spec.keyColumns()), spec.orderColumn() == null ? "" : " then " + spec.orderColumn(), buckets,
+      List<String> sortedBy = new ArrayList<>(spec.keyColumns());
+      if (spec.orderColumn() != null) {
+        sortedBy.add(spec.orderColumn());
+      }
+      LOG.info("prep table: pass 1 of 2: reading the table, sorting its rows{}{}, counting windows{}",
+          sortedBy.isEmpty() ? "" : " by " + String.join(", ", sortedBy),
+          spec.keyColumns().isEmpty() ? " (one series, without --key)" : " into " + buckets + " buckets of keys",
           spec.normalize() ? " and moments" : "");
       int normOutputs = spec.classes() > 0 ? 0 : layout.targetWidth;
       boolean normalize = spec.normalize() && normalizationFrom == null;

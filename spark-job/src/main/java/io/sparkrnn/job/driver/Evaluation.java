@@ -162,25 +162,32 @@ public final class Evaluation {
     }
   }
 
+  /** Refuses --from-step and --feedback that sequences of T steps cannot take: callers check before Spark starts. */
+  public static void checkSteps(ModelConfig config, int T, int feedback, int fromStep) {
+    checkFromStep(fromStep, T);
+    if (feedback > 0) {
+      checkFeedback(config, T, feedback);
+    }
+  }
+
   /** The given shards of a dataset as a Spark job (shard s on partition s mod P). */
   public static Metrics ofDataset(JavaSparkContext sc, Dataset dataset, ModelConfig config, Params params, int[] shards,
       int feedback, int fromStep, double tolerance, String engine, String device, int partitions) {
-    checkFromStep(fromStep, dataset.spec().steps());
-    if (feedback > 0) {
-      checkFeedback(config, dataset.spec().steps(), feedback);
-    }
+    checkSteps(config, dataset.spec().steps(), feedback, fromStep);
     String chosenDevice = AutoDeviceJob.forScoring(sc, dataset, shards, config, engine, device, partitions);
     List<Integer> slots = new ArrayList<>();
     for (int p = 0; p < partitions; p++) {
       slots.add(p);
     }
-    Broadcast<Validation.Input> broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance,
-        dataset.manifest().normalization()));
-    GradientTask.Context context = GradientTask.Context.forScoring(sc, dataset, engine, chosenDevice, partitions);
     JobScope scope = JobScope.open(sc, "evaluate");   // the caller's job group and description kept
-    scope.describe("spark-rnn evaluate");
-    scope.reportProgress(LOG::info);
+    Broadcast<Validation.Input> broadcast = null;
+    GradientTask.Context context = null;
     try {
+      scope.describe("spark-rnn evaluate");
+      scope.reportProgress(LOG::info);
+      broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance,
+          dataset.manifest().normalization()));
+      context = GradientTask.Context.forScoring(sc, dataset, engine, chosenDevice, partitions);
       List<Validation.Result> parts = sc.parallelize(slots, partitions)
           .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList), false).collect();
       LossStats tf = new LossStats(tolerance);
@@ -193,9 +200,16 @@ public final class Evaluation {
       }
       return Metrics.of(config, tf, cl, feedback, fromStep);
     } finally {
-      Broadcasts.destroy(broadcast);
-      context.release();
-      scope.close();
+      try {   // whatever is freed, the scope closes: its progress thread and tag must not outlive the call
+        if (broadcast != null) {
+          Broadcasts.destroy(broadcast);
+        }
+        if (context != null) {
+          context.release();
+        }
+      } finally {
+        scope.close();
+      }
     }
   }
 

@@ -61,16 +61,19 @@ public final class PredictJob {
     }
     Broadcast<Input> broadcast = sc.broadcast(input);
     JobScope scope = JobScope.open(sc, "predict");    // the caller's job group and description kept
-    scope.describe("spark-rnn predict");
-    scope.reportProgress(LOG::info);
     try {
+      scope.describe("spark-rnn predict");
+      scope.reportProgress(LOG::info);
       List<ShardResult> results = new ArrayList<>(sc.parallelize(slots, context.partitions())
           .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, PredictJob::predict), false).collect());
       results.sort(Comparator.comparingInt(ShardResult::shard));
       return results;
     } finally {
-      Broadcasts.destroy(broadcast);
-      scope.close();
+      try {
+        Broadcasts.destroy(broadcast);
+      } finally {
+        scope.close();
+      }
     }
   }
 

@@ -110,6 +110,9 @@ public final class SparkSetup {
         + " on the class path)");
   }
 
+  /** The last spark:// master that accepted a connection. */
+  private static volatile String reachable;
+
   /** How long {@link #requireReachableMaster} tries to connect to each master of a spark:// URL. */
   static final int MASTER_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -120,8 +123,8 @@ public final class SparkSetup {
    * call then fails with a stack trace, or hung in a broadcast (a user audit).
    */
   static void requireReachableMaster(String master) {
-    if (!master.startsWith("spark://")) {
-      return;
+    if (!master.startsWith("spark://") || master.equals(reachable)) {
+      return;                              // checked already: a command checks before its lock, then the context again
     }
     List<String> failures = new ArrayList<>();
     for (String hostPort : master.substring("spark://".length()).split(",")) {
@@ -133,10 +136,22 @@ public final class SparkSetup {
       } catch (NumberFormatException e) {
         throw new BadInputException("--master " + master + ": '" + hostPort + "' is not HOST:PORT");
       }
+      InetSocketAddress address;
+      try {
+        address = new InetSocketAddress(host, port);
+      } catch (IllegalArgumentException e) {
+        failures.add(hostPort + " (" + e.getMessage() + ")");
+        continue;
+      }
+      if (address.isUnresolved()) {
+        failures.add(hostPort + " (unknown host)");
+        continue;
+      }
       try (Socket socket = new Socket()) {
-        socket.connect(new InetSocketAddress(host, port), MASTER_CONNECT_TIMEOUT_MS);
+        socket.connect(address, MASTER_CONNECT_TIMEOUT_MS);
+        reachable = master;
         return;
-      } catch (IOException | IllegalArgumentException e) {
+      } catch (IOException e) {
         failures.add(hostPort + " (" + e.getMessage() + ")");
       }
     }

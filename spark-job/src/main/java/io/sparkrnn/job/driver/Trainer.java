@@ -871,8 +871,9 @@ public final class Trainer {
    * partitions: what the gradient-averaging tests compare with a single machine.
    */
   public GradientSum firstStepSums(JavaSparkContext sc, int partitions) {
-    GradientTask.Context context = trainingContext(sc, partitions, DatasetRef.shared(sc, dataset));
+    DatasetRef data = DatasetRef.shared(sc, dataset);
     try {
+      GradientTask.Context context = trainingContext(sc, partitions, data);
       JavaRDD<Integer> slots = sc.parallelize(IntStream.range(0, partitions).boxed().toList(), partitions);
       Params params = startingParams();
       Schedule.Chosen chosen = schedule.sequences(0);
@@ -880,7 +881,7 @@ public final class Trainer {
           null, null, false);
       return StepMerge.total(JobSync.computeStep(sc, slots, context, input, null), context.virtualPartitions());
     } finally {
-      context.release();
+      data.release();
     }
   }
 

@@ -8,6 +8,7 @@ import io.sparkrnn.kernel.model.Batch;
 import java.io.UncheckedIOException;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.function.Function;
@@ -141,19 +142,24 @@ public final class ExecutorRuntime {
    * it waits until some executor has registered and the count has held for {@link #SETTLE_MS}, at
    * most {@code spark.scheduler.maxRegisteredResourcesWaitingTime} (30 s by default). Read at once,
    * it was 2 (Spark's floor before any executor) on a standalone cluster of 3 one-core executors
-   * (a user audit). Not waited for: local masters, and dynamic allocation, whose executors come
-   * only once tasks wait for them.
+   * (a user audit). Not waited for: local masters, dynamic allocation (whose executors come only
+   * once tasks wait for them), a set {@code spark.default.parallelism}, and a context waited for
+   * before.
    */
   public static int defaultParallelism(JavaSparkContext sc) {
     SparkConf conf = sc.getConf();
-    if (localThreads(sc.master()) > 0 || conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
-      return sc.defaultParallelism();
+    if (localThreads(sc.master()) > 0 || conf.getBoolean("spark.dynamicAllocation.enabled", false)
+        || conf.contains("spark.default.parallelism") || !SETTLED.add(sc.sc().applicationId())) {
+      return sc.defaultParallelism();       // nothing to wait for, or waited for once in this context (a notebook's next fit)
     }
     // the driver is listed among the executors too
     awaitSettled(() -> sc.sc().isStopped() ? Integer.MAX_VALUE : sc.sc().statusTracker().getExecutorInfos().length - 1, SETTLE_MS, 100,
         conf.getTimeAsMs("spark.scheduler.maxRegisteredResourcesWaitingTime", "30s"));
     return sc.defaultParallelism();
   }
+
+  /** The applications (Spark contexts) whose executors {@link #defaultParallelism} has waited for. */
+  private static final Set<String> SETTLED = ConcurrentHashMap.newKeySet();
 
   /**
    * Polls {@code count} every {@code pollMs} until it is above 0 and has held for {@code settleMs},

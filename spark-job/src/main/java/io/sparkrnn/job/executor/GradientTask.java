@@ -57,8 +57,8 @@ public final class GradientTask implements Function2<Integer, Iterator<Integer>,
      */
     public static Context forScoring(JavaSparkContext sc, Dataset dataset, String engine, String device,
         int partitions) {
-      return new Context(DatasetRef.shared(sc, dataset), engine, device, partitions, partitions,
-          ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions), ShardCache.Use.DEFAULT);
+      int threads = ExecutorRuntime.engineThreads(sc.getConf(), sc.master(), partitions);   // before the broadcast: it may throw
+      return new Context(DatasetRef.shared(sc, dataset), engine, device, partitions, partitions, threads, ShardCache.Use.DEFAULT);
     }
 
     public Dataset dataset() {

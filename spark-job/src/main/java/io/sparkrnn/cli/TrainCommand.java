@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -71,6 +72,9 @@ public final class TrainCommand implements Callable<Integer> {
     Trainer trainer = Trainer.prepare(given, hadoop, System.out);
     SparkSetup.requireDevice(trainer.config().engine(), trainer.config().device(), trainer.config().master());
     SparkSetup.requireKnownMaster(SparkSetup.effectiveMaster(trainer.config().master())); // before the lock makes --out
+    if (trainer.config().sync().equals("barrier")) {
+      Trainer.checkExchangeSettings(new SparkConf());   // also before the lock (a user audit: an empty --out was left)
+    }
     // one run per --out, held until Spark has stopped, also when the run fails
     RunLock lock = RunLock.acquire(trainer.config().out(), hadoop, System.out);
     try {

@@ -368,6 +368,17 @@ class HostileUseTest {
       assertEquals(1, t.err().strip().lines().count(), "one line: " + t.err());
       assertFalse(Files.exists(never), master + ": a refused run made its --out");
     }
+    // the --sync barrier exchange's settings, read from the JVM's spark.* properties as SparkConf reads
+    // them (SPARK_RNN_JAVA_OPTS, spark-submit --conf), are checked before the lock too (a user audit)
+    System.setProperty("spark.sparkrnn.exchange.port", "abc");
+    try {
+      Path exchange = tmp.resolve("bad-exchange-port");
+      Run t = run(train(exchange, "--master", "local[1]"));
+      assertFails(t, "spark.sparkrnn.exchange.port: expected a port in [0, 65535] (0: any free port), found 'abc'");
+      assertFalse(Files.exists(exchange), "a bad exchange port left its --out behind");
+    } finally {
+      System.clearProperty("spark.sparkrnn.exchange.port");
+    }
   }
 
   /**

@@ -74,9 +74,9 @@ public final class JobScope implements AutoCloseable {
   /**
    * From now until {@link #close}, every {@link #PROGRESS_EVERY_MS} while one of this scope's jobs
    * runs, gives {@code sink} a line: what the jobs do, the tasks of their running stages done of
-   * all, and the time since this call. For work whose jobs run minutes without a line of their own
-   * (a user audit: prep table, evaluate and RnnEstimator.fit printed nothing for tens of seconds
-   * on a large table).
+   * all, and the time since the earliest of those stages started. For work whose jobs run minutes
+   * without a line of their own (a user audit: prep table, evaluate and RnnEstimator.fit printed
+   * nothing for tens of seconds on a large table).
    */
   public void reportProgress(Consumer<String> sink) {
     reportProgress(sink, PROGRESS_EVERY_MS);
@@ -114,6 +114,7 @@ public final class JobScope implements AutoCloseable {
       long total = 0;
       long done = 0;
       long running = 0;
+      long firstSubmitted = Long.MAX_VALUE;   // ms since the epoch, of the earliest running stage
       for (int job : sc.sc().statusTracker().getJobIdsForTag(tag)) {
         SparkJobInfo info = sc.statusTracker().getJobInfo(job);
         if (info == null) {
@@ -125,14 +126,19 @@ public final class JobScope implements AutoCloseable {
             total += st.numTasks();
             done += st.numCompletedTasks();
             running += st.numActiveTasks();
+            if (st.submissionTime() > 0) {
+              firstSubmitted = Math.min(firstSubmitted, st.submissionTime());
+            }
           }
         }
       }
       if (total == 0) {
         return null;
       }
-      return String.format(Locale.ROOT, "%s: %d of %d tasks done, %d running (%.0f s)", doing, done, total, running,
-          (System.nanoTime() - startNanos) / 1e9);
+      // the time of what the line describes, the running stage (a user audit: pass 2's first line gave the whole prep's)
+      double seconds = firstSubmitted != Long.MAX_VALUE ? (System.currentTimeMillis() - firstSubmitted) / 1e3
+          : (System.nanoTime() - startNanos) / 1e9;
+      return String.format(Locale.ROOT, "%s: %d of %d tasks done, %d running (%.0f s)", doing, done, total, running, Math.max(0, seconds));
     } catch (RuntimeException e) {
       return null;                         // a context stopping under us: nothing to report
     }

@@ -491,6 +491,12 @@ public final class Trainer {
     return seconds;
   }
 
+  /** Refuses exchange settings no --sync barrier run can use, before a command takes its lock. */
+  public static void checkExchangeSettings(SparkConf conf) {
+    exchangePort(conf);
+    stepTimeoutSeconds(conf);
+  }
+
   /** {@link #EXCHANGE_PORT}, checked: a port number, or 0 for any free port. */
   static int exchangePort(SparkConf conf) {
     String given = conf.get(EXCHANGE_PORT, "0").strip();

@@ -134,8 +134,12 @@ public final class ExecutorRuntime {
 
   private static final Pattern LOCAL = Pattern.compile("local(?:\\[(\\*|\\d+)(?:,\\s*\\d+)?])?");
 
-  /** How long the executors' count must hold before {@link #defaultParallelism} takes it as all that will come. */
-  static final long SETTLE_MS = 2_000;
+  /**
+   * How long the executors' count must hold before {@link #defaultParallelism} takes it as all that
+   * will come. 2 s was too short on a loaded host, where executors granted at once registered 2 and
+   * 1 s apart (a user audit: predict took 2 partitions on 3 executors).
+   */
+  static final long SETTLE_MS = 5_000;
 
   /**
    * Spark's default parallelism once the cluster's executors have registered: on a cluster master

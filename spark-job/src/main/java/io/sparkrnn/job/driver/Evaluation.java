@@ -3,7 +3,7 @@ package io.sparkrnn.job.driver;
 import io.sparkrnn.data.Dataset;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.spark.JobScope;
-import io.sparkrnn.job.Broadcasts;
+import io.sparkrnn.job.executor.Broadcasts;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;

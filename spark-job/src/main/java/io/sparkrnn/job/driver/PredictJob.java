@@ -6,7 +6,7 @@ import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.spark.JobScope;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.infer.Prediction;
-import io.sparkrnn.job.Broadcasts;
+import io.sparkrnn.job.executor.Broadcasts;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.kernel.model.Batch;

@@ -1,7 +1,6 @@
 package io.sparkrnn.job.executor;
 
 import io.sparkrnn.data.Dataset;
-import io.sparkrnn.job.Broadcasts;
 import java.io.Serializable;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;

@@ -1,8 +1,8 @@
 package io.sparkrnn.job.sync;
 
 import io.sparkrnn.data.spark.TableDataException;
-import io.sparkrnn.job.Broadcasts;
 import io.sparkrnn.job.JvmShutdown;
+import io.sparkrnn.job.executor.Broadcasts;
 import io.sparkrnn.job.executor.CombineTree;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.job.executor.GradientTask;

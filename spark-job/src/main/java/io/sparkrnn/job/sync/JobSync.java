@@ -1,6 +1,6 @@
 package io.sparkrnn.job.sync;
 
-import io.sparkrnn.job.Broadcasts;
+import io.sparkrnn.job.executor.Broadcasts;
 import io.sparkrnn.job.executor.GradientTask;
 import io.sparkrnn.job.executor.PartitionResult;
 import io.sparkrnn.job.executor.Schedule;

@@ -1,4 +1,4 @@
-package io.sparkrnn.job;
+package io.sparkrnn.job.executor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,4 +1,4 @@
-package io.sparkrnn.job;
+package io.sparkrnn.job.executor;
 
 import org.apache.spark.SparkEnv;
 import org.apache.spark.broadcast.Broadcast;

@@ -79,8 +79,14 @@ public final class TrainedModel {
     }
     String file = new org.apache.hadoop.fs.Path(uri, MODEL_FILE).toString();
     if (!HadoopFiles.exists(file, conf)) {
+      // a saved PipelineModel keeps its RnnModel under stages/N_uid/ (a user audit: the message did not say where)
+      org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(uri);
+      org.apache.hadoop.fs.FileStatus[] stages =
+          dir.getFileSystem(conf).globStatus(new org.apache.hadoop.fs.Path(dir, "stages/*/" + MODEL_FILE));
+      String stage = stages == null || stages.length == 0 ? ""
+          : "; a saved PipelineModel's RnnModel is its stage directory " + stages[0].getPath().getParent();
       throw new FileNotFoundException(uri + ": a directory without " + MODEL_FILE + "; expected a model file, or a directory"
-          + " that holds one (train's --out, a saved RnnModel)");
+          + " that holds one (train's --out, a saved RnnModel)" + stage);
     }
     return file;
   }

@@ -749,6 +749,14 @@ class InferenceCommandsTest {
     Path empty = Files.createDirectories(tmp.resolve("no-model-here"));
     assertFails(run(concat(concat(new String[] {"train"}, common), "--init", s(empty), "--out", s(tmp.resolve("init-empty")))),
         empty + ": a directory without model.safetensors");
+    // a saved PipelineModel's layout (metadata/, stages/N_uid/ per stage): the message names the RnnModel's stage (a user audit)
+    Path pipeline = tmp.resolve("a-pipeline");
+    Path stage = Files.createDirectories(pipeline.resolve("stages").resolve("1_rnnEstimator_5f0c"));
+    Files.createDirectories(pipeline.resolve("stages").resolve("0_vecAssembler_77aa"));
+    Files.copy(sineModel, stage.resolve("model.safetensors"));
+    Run p = run("predict", "--model", s(pipeline), "--data", s(tmp.resolve("unused.npy")), "--out", s(tmp.resolve("unused-out.npy")));
+    assertFails(p, pipeline + ": a directory without model.safetensors",
+        "a saved PipelineModel's RnnModel is its stage directory file:" + stage);
   }
 
   @Test

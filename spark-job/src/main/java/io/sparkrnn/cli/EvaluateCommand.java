@@ -117,7 +117,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         int P = spark.partitions(sc, chosen.size());
         // a line before the job, which runs for minutes on a large dataset (a user audit), then its progress
         System.out.printf(Locale.ROOT, "evaluating %d shards (%d sequences) of %s on %d partitions%n", chosen.size(),
-            PredictCommand.sequences(all, chosen), ds.location(), P);
+            InferenceOptions.sequences(all, chosen), ds.location(), P);
         metrics = Evaluation.ofDataset(sc, ds, m.config(), m.params(), chosen.stream().mapToInt(Integer::intValue).toArray(),
             feedback, fromStep, tolerance == null ? Double.NaN : tolerance, run.engine, run.device, P);
       }

@@ -1,14 +1,21 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.device.Engines;
+import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Option;
 
-/** Options the inference commands share (picocli mixins): where the model runs, and for a dataset, on which Spark. */
+/** Options the inference commands share (picocli mixins): where the model runs, and for a dataset, on which Spark; and what their start lines count. */
 final class InferenceOptions {
   private InferenceOptions() {}
+
+  /** The sequences in the chosen shards (their indices in {@code all}): predict's and evaluate's start lines. */
+  static long sequences(List<ShardInfo> all, List<Integer> chosen) {
+    return chosen.stream().mapToLong(i -> all.get(i).batch()).sum();
+  }
 
   /** {@code --engine}, {@code --device}: predict, evaluate, generate. */
   static final class Engine {

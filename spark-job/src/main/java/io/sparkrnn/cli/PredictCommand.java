@@ -152,7 +152,7 @@ public final class PredictCommand implements Callable<Integer> {
       // one .npy is [T, N, O] in step-major order, which no shard's rows fill contiguously: the driver gathers
       // every prediction and writes the file (a user audit: 189 MB of outputs died at -Xmx512m with an
       // OutOfMemoryError after the forward passes). About three copies: the tasks' results, the driver's, the file's.
-      long sequences = sequences(all, chosen);
+      long sequences = InferenceOptions.sequences(all, chosen);
       String what = "predict --out " + out + " (one .npy of " + sequences + " sequences, gathered on the driver)";
       String advice = "write one file per shard instead, --out DIR, which the executors write, or predict fewer shards (--split)";
       long values = (m.config().mode() == Mode.SEQ2SEQ ? ds.manifest().spec().steps() : 1L) * sequences * m.config().outputSize();
@@ -181,7 +181,7 @@ public final class PredictCommand implements Callable<Integer> {
       int P = spark.partitions(sc, chosen.size());
       // a line before the job, which on a large dataset runs for minutes without another (a user audit)
       System.out.printf(Locale.ROOT, "predicting %d shards (%d sequences) of %s on %d partitions%n", chosen.size(),
-          sequences(all, chosen), ds.location(), P);
+          InferenceOptions.sequences(all, chosen), ds.location(), P);
       String device = AutoDeviceJob.forScoring(sc, ds, input.shards(), m.config(), run.engine, run.device, P);
       GradientTask.Context context = GradientTask.Context.forScoring(sc, ds, run.engine, device, P);
       List<PredictJob.ShardResult> results;
@@ -232,11 +232,6 @@ public final class PredictCommand implements Callable<Integer> {
           + MemoryBudget.size(limit) + "); " + advice + ", or raise it"
           + " (SPARK_RNN_JAVA_OPTS=-Dspark.driver.maxResultSize=4g for bin/spark-rnn, --conf under spark-submit)");
     }
-  }
-
-  /** The sequences in the chosen shards (their indices in {@code all}). */
-  static long sequences(List<ShardInfo> all, List<Integer> chosen) {
-    return chosen.stream().mapToLong(i -> all.get(i).batch()).sum();
   }
 
   /**

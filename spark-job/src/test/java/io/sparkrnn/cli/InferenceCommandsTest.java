@@ -556,6 +556,8 @@ class InferenceCommandsTest {
     }
     double expected = squares / terms;
     assertEquals(expected, ((Number) j.get("loss")).doubleValue(), 1e-9 * expected, "loss");
+    // the start line counts the shards (--split all: the five) and their sequences, the B of each, summed above
+    assertTrue(r.out().contains("evaluating 5 shards (" + rows + " sequences) of "), r.out());
     // loss_terms is loss's divisor: each scored (t ≥ 2, b) of each shard once, on local[2]'s two partitions too
     assertEquals(terms, ((Number) j.get("loss_terms")).longValue(), "loss_terms");
     assertEquals(2L, ((Number) j.get("from_step")).longValue());

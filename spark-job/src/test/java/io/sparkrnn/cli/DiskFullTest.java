@@ -27,6 +27,7 @@ class DiskFullTest {
   @AfterEach
   void refill() {
     FullDiskFileSystem.BUDGET.set(Long.MAX_VALUE);
+    FullDiskFileSystem.failListingBeside = null;
   }
 
   private Run train(Path out, String... more) throws IOException {
@@ -48,6 +49,23 @@ class DiskFullTest {
       return s.filter(p -> p.getFileName().toString().startsWith("step-")).mapToLong(p -> p.toFile().length()).max()
           .orElseThrow();
     }
+  }
+
+  /**
+   * The run lock (README: one run per --out, released also when the run fails) is released when
+   * train fails after taking it and before Spark starts, here in removing an interrupted run's
+   * temporaries, whose listing of --out meets an I/O error: a later run must not find the lock of
+   * a run that has ended (a stale lock of this host's live JVM is never taken over).
+   */
+  @Test
+  void theLockIsReleasedWhenCleaningUpBeforeSparkFails() throws IOException {
+    Path out = tmp.resolve("cleanup-fails");
+    FullDiskFileSystem.failListingBeside = ".spark-rnn.lock";
+    Run r = train(out);
+    assertTrue(r.code() != 0, "the run went on past a failed listing: " + r.out());
+    assertTrue(r.err().contains("Input/output error"), r.err());
+    assertTrue(Files.isDirectory(out), "the lock was taken: --out exists");
+    assertFalse(Files.exists(out.resolve(".spark-rnn.lock")), "the lock stays after a run that failed before Spark");
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.sparkrnn.testing;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
@@ -7,6 +8,7 @@ import java.net.URISyntaxException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.DelegateToFileSystem;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FsErrors;
 import org.apache.hadoop.fs.Path;
@@ -23,6 +25,21 @@ import org.apache.hadoop.util.Progressable;
 public class FullDiskFileSystem extends RawLocalFileSystem {
   /** Bytes that may still be written, by every instance together. */
   public static final AtomicLong BUDGET = new AtomicLong(Long.MAX_VALUE);
+
+  /**
+   * When set, listing a folder that holds a file of this name fails with an I/O error, as on a
+   * failing disk or mount: e.g. {@code ".spark-rnn.lock"} fails only once a run has taken its lock.
+   */
+  public static volatile String failListingBeside;
+
+  @Override
+  public FileStatus[] listStatus(Path f) throws IOException {
+    String beside = failListingBeside;
+    if (beside != null && new File(pathToFile(f), beside).exists()) {
+      throw new IOException(f + ": Input/output error");
+    }
+    return super.listStatus(f);
+  }
 
   @Override
   public URI getUri() {

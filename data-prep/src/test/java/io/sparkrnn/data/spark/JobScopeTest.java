@@ -8,6 +8,9 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -71,6 +74,87 @@ class JobScopeTest {
       reporterLeft = Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("spark-rnn progress of"));
     }
     assertFalse(reporterLeft, "a progress thread 5 s after close");
+  }
+
+  /**
+   * A line's time is that of the running stage it describes, from the stage's submission (a user
+   * audit: pass 2's first line gave the whole prep's time): asked with a scope start an hour back,
+   * a stage submitted during this test reports well under an hour, where the scope's time would
+   * be 3,600 s. Of the stage's 4 tasks on 2 cores, 2 return at once and 2 wait: once both have
+   * started, 2 are done and 2 running (running counts only the tasks under way).
+   */
+  @Test
+  void theLineTimesTheRunningStageNotTheScope() throws InterruptedException {
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    reported = new CountDownLatch(1);
+    AtomicReference<String> running = new AtomicReference<>();
+    long anHourAgo = System.nanoTime() - TimeUnit.HOURS.toNanos(1);
+    try (JobScope scope = JobScope.open(sc, "stage time")) {
+      Thread watcher = new Thread(() -> {
+        try {
+          for (int i = 0; i < 600 && running.get() == null; i++) {
+            String line = scope.progressLine(anHourAgo);
+            if (line != null && line.startsWith("stage time: 2 of 4 tasks done, 2 running")) {
+              running.set(line);
+            }
+            Thread.sleep(50);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        } finally {
+          reported.countDown();
+        }
+      });
+      watcher.start();
+      sc.parallelize(List.of(0, 1, 2, 3), 4).foreach(i -> {
+        if (i >= 2) {
+          reported.await(30, TimeUnit.SECONDS);
+        }
+      });
+      watcher.join();
+    }
+    assertTrue(running.get() != null, "no line counted 2 tasks done and 2 running");
+    Matcher m = Pattern.compile("stage time: 2 of 4 tasks done, 2 running \\((\\d+) s\\)").matcher(running.get());
+    assertTrue(m.matches(), running.get());
+    assertTrue(Integer.parseInt(m.group(1)) < 600, "the stage's time, not the hour since the scope's start: " + running.get());
+  }
+
+  /**
+   * close waits for a line under way (its javadoc: none comes after close returns): a sink still
+   * writing its line when close is called has given it before close returns, and none follows.
+   * The sink keeps writing through the interrupt that stops the reporting thread, as a blocking
+   * log appender may.
+   */
+  @Test
+  void closeWaitsForALineUnderWay() throws InterruptedException {
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    reported = new CountDownLatch(1);
+    CountDownLatch entered = new CountDownLatch(1);
+    List<String> lines = new CopyOnWriteArrayList<>();
+    int atClose;
+    Thread job;
+    try (JobScope scope = JobScope.open(sc, "close test")) {
+      // a child thread inherits the scope's job tag (Spark's local properties are inherited)
+      job = new Thread(() -> sc.parallelize(List.of(1, 2), 2).foreach(i -> reported.await(30, TimeUnit.SECONDS)));
+      job.start();
+      scope.reportProgress(line -> {
+        entered.countDown();
+        long until = System.nanoTime() + 500_000_000L;
+        while (System.nanoTime() < until) {
+          Thread.onSpinWait();              // not interruptible: the line is under way
+        }
+        lines.add(line);
+      }, 50);
+      assertTrue(entered.await(30, TimeUnit.SECONDS), "no line began");
+      scope.close();
+      atClose = lines.size();
+    } finally {
+      reported.countDown();
+    }
+    job.join();
+    Thread.sleep(200);
+    assertEquals(1, atClose, "the line under way when close was called: " + lines);
+    assertEquals(1, lines.size(), "a line after close: " + lines);
   }
 
   /**

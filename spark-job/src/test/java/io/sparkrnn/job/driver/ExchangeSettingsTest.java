@@ -45,6 +45,22 @@ class ExchangeSettingsTest {
     assertEquals("spark.sparkrnn.exchange.stepTimeout: expected at least 1 second, found 0", e.getMessage());
   }
 
+  /**
+   * What train checks before its lock (Trainer.checkExchangeSettings): both settings, so that a
+   * step timeout no run can use is refused before --out is made, as a bad port is.
+   */
+  @Test
+  void theCheckBeforeTheLockRefusesABadStepTimeoutAsWellAsABadPort() {
+    Trainer.checkExchangeSettings(new SparkConf(false));
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> Trainer.checkExchangeSettings(with(GradientExchange.STEP_TIMEOUT, "ten minutes")));
+    assertEquals("spark.sparkrnn.exchange.stepTimeout: expected a time such as 600s or 10min, found 'ten minutes'", e.getMessage());
+    e = assertThrows(BadInputException.class, () -> Trainer.checkExchangeSettings(with(GradientExchange.STEP_TIMEOUT, "0s")));
+    assertEquals("spark.sparkrnn.exchange.stepTimeout: expected at least 1 second, found 0", e.getMessage());
+    e = assertThrows(BadInputException.class, () -> Trainer.checkExchangeSettings(with(Trainer.EXCHANGE_PORT, "70000")));
+    assertTrue(e.getMessage().startsWith("spark.sparkrnn.exchange.port: "), e.getMessage());
+  }
+
   @Test
   void aPortAlreadyTakenIsRefusedNamingTheSetting() throws Exception {
     try (ServerSocket taken = new ServerSocket()) {

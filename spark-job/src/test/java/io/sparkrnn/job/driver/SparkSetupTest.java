@@ -56,6 +56,48 @@ class SparkSetupTest {
     SparkSetup.requireReachableMaster("local[2]");   // not a standalone master: nothing to reach
   }
 
+  /**
+   * requireKnownMaster, which train, predict and evaluate call before their lock, refuses a
+   * spark:// master nothing listens at, not only a URL Spark cannot parse; a host no name server
+   * knows (.invalid never resolves, RFC 6761) is said to be unknown, each master of an HA list
+   * named with its own reason.
+   */
+  @Test
+  void aStandaloneMasterIsReachedBeforeTheLockAndAnUnknownHostIsNamed() throws IOException {
+    int free;
+    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      free = probe.getLocalPort();
+    }
+    BadInputException e = assertThrows(BadInputException.class, () -> SparkSetup.requireKnownMaster("spark://127.0.0.1:" + free));
+    assertTrue(e.getMessage().startsWith("--master spark://127.0.0.1:" + free + ": no Spark master accepts connections at "),
+        e.getMessage());
+    String ha = "spark://no-such-host.invalid:7077,127.0.0.1:" + free;
+    e = assertThrows(BadInputException.class, () -> SparkSetup.requireReachableMaster(ha));
+    assertTrue(e.getMessage().startsWith("--master " + ha + ": no Spark master accepts connections at no-such-host.invalid:7077"
+        + " (unknown host), 127.0.0.1:" + free + " ("), e.getMessage());
+  }
+
+  /**
+   * A master that accepted a connection is not connected to again (a command checks it before its
+   * lock, then SparkSetup.start checks it again): once reached, the same URL passes after its
+   * listener has gone; another URL is still checked.
+   */
+  @Test
+  void aMasterReachedOnceIsNotConnectedToAgain() throws IOException {
+    String url;
+    try (ServerSocket master = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      url = "spark://127.0.0.1:" + master.getLocalPort();
+      SparkSetup.requireReachableMaster(url);
+    }
+    SparkSetup.requireReachableMaster(url);   // nothing listens now: passes only without a second connection
+    SparkSetup.requireKnownMaster(url);
+    int free;
+    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      free = probe.getLocalPort();
+    }
+    assertThrows(BadInputException.class, () -> SparkSetup.requireReachableMaster("spark://127.0.0.1:" + free));
+  }
+
   @Test
   void theLocalExecutorsWarningsAreLeftOutWhileTheContextStopsOnly() {
     Level[] duringStop = new Level[1];

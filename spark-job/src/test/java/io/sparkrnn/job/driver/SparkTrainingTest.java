@@ -56,9 +56,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -66,7 +68,12 @@ import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkException;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.storage.BlockId;
+import org.apache.spark.storage.BlockManager;
+import org.apache.spark.storage.BlockResult;
+import org.apache.spark.storage.BroadcastBlockId;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -155,6 +162,71 @@ class SparkTrainingTest {
       }
     }
     assertTrue(Math.abs(taskBytes[1] - taskBytes[0]) < 16, "task bytes for 4 and 400 shards: " + Arrays.toString(taskBytes));
+  }
+
+  /**
+   * The broadcasts whose value this driver's block manager holds as a Dataset (on a local master
+   * the executors' blocks are the driver's): a {@link DatasetRef#shared} not yet released.
+   */
+  static Set<Long> datasetBroadcasts() {
+    BlockManager blocks = sc.sc().env().blockManager();
+    Set<Long> ids = new HashSet<>();
+    scala.collection.Iterator<BlockId> all = blocks.getMatchingBlockIds(b -> b instanceof BroadcastBlockId bb && bb.field().isEmpty())
+        .iterator();
+    while (all.hasNext()) {
+      BroadcastBlockId id = (BroadcastBlockId) all.next();
+      scala.Option<BlockResult> held = blocks.getLocalValues(id);
+      if (held.isDefined()) {
+        scala.collection.Iterator<Object> values = held.get().data();
+        boolean dataset = false;
+        while (values.hasNext()) {          // read to the end: that gives the block's read lock back
+          dataset |= values.next() instanceof Dataset;
+        }
+        if (dataset) {
+          ids.add(id.broadcastId());
+        }
+      }
+    }
+    return ids;
+  }
+
+  /** {@link #datasetBroadcasts} not in {@code before}, once Spark's asynchronous removal has had up to 10 s. */
+  static Set<Long> datasetBroadcastsLeft(Set<Long> before) throws InterruptedException {
+    Set<Long> left = new HashSet<>();
+    for (int i = 0; i < 200; i++) {
+      left = datasetBroadcasts();
+      left.removeAll(before);
+      if (left.isEmpty()) {
+        break;
+      }
+      Thread.sleep(50);
+    }
+    return left;
+  }
+
+  /**
+   * The dataset's broadcast (DatasetRef, once a run) is freed when the jobs that use it are done
+   * (its javadoc: "the caller releases it"): a released ref's value is refused, as Spark refuses a
+   * destroyed broadcast's; a training run and firstStepSums leave no Dataset in the block manager,
+   * where a notebook's every fit would otherwise keep one more manifest on the driver and each
+   * executor.
+   */
+  @Test
+  void theDatasetsBroadcastIsFreedAfterTheRun() throws IOException, InterruptedException {
+    Trainer trainer = Trainer.prepare(sineConfig(tmp.resolve("freed").toUri().toString()), new Configuration(), quiet());
+    Set<Long> before = datasetBroadcasts();
+    DatasetRef ref = DatasetRef.shared(sc, trainer.dataset());
+    assertEquals(trainer.dataset().manifest().shards().size(), ref.get().manifest().shards().size(), "the broadcast's value");
+    assertEquals(1, datasetBroadcasts().size() - before.size(), "one Dataset broadcast while the ref is held");
+    ref.release();
+    SparkException e = assertThrows(SparkException.class, ref::get, "a released ref's value");
+    assertTrue(e.getMessage().contains("after it was destroyed"), e.getMessage());
+    assertEquals(Set.of(), datasetBroadcastsLeft(before), "the released ref's broadcast");
+
+    trainer.run(sc);
+    assertEquals(Set.of(), datasetBroadcastsLeft(before), "the run's dataset broadcast after the run");
+    trainer.firstStepSums(sc, 2);
+    assertEquals(Set.of(), datasetBroadcastsLeft(before), "firstStepSums' dataset broadcast");
   }
 
   @ParameterizedTest(name = "{0} partitions")

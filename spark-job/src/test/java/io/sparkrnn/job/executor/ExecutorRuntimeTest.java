@@ -44,6 +44,22 @@ class ExecutorRuntimeTest {
     assertEquals(Integer.MAX_VALUE, ExecutorRuntime.awaitSettled(() -> Integer.MAX_VALUE, 50, 5, 10_000), "a stopped context");
   }
 
+  /**
+   * The settle time counts from the last change of the count, not from the start of the wait: no
+   * executor for the first 150 polls (at least 750 ms, more than the 500 ms settle time), then 1
+   * for two polls, then 3 for good. Counted from the start, 1 would seem to have held long enough
+   * the moment it appeared; counted from each change, only 3 holds for 500 ms.
+   */
+  @Test
+  void theSettleTimeCountsFromTheLastChange() {
+    AtomicInteger polls = new AtomicInteger();
+    int settled = ExecutorRuntime.awaitSettled(() -> {
+      int i = polls.getAndIncrement();
+      return i < 150 ? 0 : i < 152 ? 1 : 3;
+    }, 500, 5, 60_000);
+    assertEquals(3, settled, "after " + polls.get() + " polls");
+  }
+
   @Test
   void aPlainLocalMastersOneThreadGivesEachTaskOne() {
     // engineThreads: ⌊N / P⌋ of a local master's N threads, at least spark.task.cpus (default 1)

@@ -351,6 +351,13 @@ public final class PrepCommand implements Runnable {
             + " (a path read with --format, a table name with --format table, or for --format jdbc the table,"
             + " unless --option dbtable=... or query=... names what to read)");
       }
+      if (source != null && isJdbc() && (option("query") != null
+          || (option("dbtable") != null && !option("dbtable").strip().equalsIgnoreCase(source.strip())))) {
+        // Spark would read the option's table or query, and SOURCE would be dropped without a word (a user audit)
+        throw new BadInputException("SOURCE " + source + " and --option " + (option("query") != null ? "query" : "dbtable=" + option("dbtable"))
+            + " both name what to read from the database (--format jdbc); give one of them");
+      }
+      ReaderOptions.check(format, readerOptions).forEach(w -> System.err.println("warning: " + w));
       Map<String, Object> provenance = new LinkedHashMap<>();
       provenance.put("format", format);
       if (isJdbc()) {   // what was read, never the url, user or password
@@ -377,7 +384,17 @@ public final class PrepCommand implements Runnable {
         requireSourceExists(spark.sparkContext().hadoopConfiguration());
         Dataset<Row> table = read(spark);
         requireTimeNotText(table);
-        Manifest m = SequenceTables.prep(table, spec, common.out, common.overwrite, common.givenNormalization());
+        Manifest m;
+        try {
+          m = SequenceTables.prep(table, spec, common.out, common.overwrite, common.givenNormalization());
+        } catch (BadInputException e) {
+          if (format.equals("csv") && option("header") == null && String.valueOf(e.getMessage()).contains("not found; the table has")) {
+            // the columns were named by the first line, which may have been data (a file without a header line)
+            throw new BadInputException(e.getMessage() + " (--format csv took the first line for the header: if the file has"
+                + " none, --option header=false names the columns _c0, _c1, ...)", e);
+          }
+          throw e;
+        }
         common.report(m);
         Object counts = m.spec().source().get("counts");
         System.out.println("rows and series: " + counts);
@@ -456,8 +473,11 @@ public final class PrepCommand implements Runnable {
               + ") was read as strings; expected timestamps, dates or numbers. Ask the reader to infer timestamps: "
               + (format.equals("json") ? "--option inferTimestamp=true, and "
                   : "false".equalsIgnoreCase(option("inferSchema")) ? "--option inferSchema=true (it is false), and " : "")
-              + "--option timestampFormat=PATTERN when they are not ISO 8601 (Spark's datetime pattern, e.g."
-              + " --option 'timestampFormat=yyyy-MM-dd HH:mm:ss')");
+              + (option("timestampFormat") != null
+                  ? "--option timestampFormat=" + option("timestampFormat") + " was given, and its values do not match it: give"
+                      + " the pattern they are written in (Spark's datetime pattern, e.g. --option 'timestampFormat=dd/MM/yyyy HH:mm')"
+                  : "--option timestampFormat=PATTERN when they are not ISO 8601 (Spark's datetime pattern, e.g."
+                      + " --option 'timestampFormat=dd/MM/yyyy HH:mm')"));
         }
       }
     }
@@ -478,7 +498,7 @@ public final class PrepCommand implements Runnable {
       try {
         Dataset<Row> table;
         if (format.equals("table")) {
-          table = spark.table(source);
+          table = spark.read().options(readerOptions).table(source);   // a Delta table's versionAsOf, say
         } else {
           DataFrameReader reader = spark.read().format(format);
           if (format.equals("csv")) {
@@ -537,8 +557,9 @@ public final class PrepCommand implements Runnable {
             why += " for " + jdbcScheme(option("url")) + " URLs: put the database's JDBC driver jar on the classpath (bin/spark-rnn:"
                 + " SPARK_RNN_CLASSPATH=driver.jar; spark-submit: --driver-class-path driver.jar --jars driver.jar, or --jars with"
                 + " --option driver=ITS.DRIVER.CLASS)";
-          } else if (why.contains("DATA_SOURCE_NOT_FOUND")) {
-            why += " (a format from a package, such as delta, needs its jars on the classpath: " + CLASSPATH_HINT + ")";
+          } else if (why.contains("DATA_SOURCE_NOT_FOUND") || why.contains("Failed to find data source")) {   // the second: avro
+            why += " (a format from a package, such as delta, or avro from org.apache.spark:spark-avro_2.13, needs its jars on"
+                + " the classpath: " + CLASSPATH_HINT + ")";
           }
           throw new BadInputException(sourceLabel() + " (--format " + format + (where == null ? "" : ", --where " + where)
               + "): " + why, e);
@@ -612,13 +633,15 @@ public final class PrepCommand implements Runnable {
 
     /**
      * An exception's message in one line: its first, with the next joined where the first ends in a
-     * colon ("requirement failed: " alone said nothing), without H2's trailing "; SQL statement:".
+     * colon ("requirement failed: " alone said nothing) or the next goes on with the sentence (starts
+     * in lower case: Delta breaks "… the earliest version available to this" / "table (…). Please use
+     * a timestamp after …"), without H2's trailing "; SQL statement:".
      */
     static String summary(Throwable e) {
       String m = e.getMessage() == null ? e.getClass().getName() : e.getMessage().strip();
       String[] lines = m.split("\\R");
       String line = lines[0].strip();
-      for (int i = 1; i < lines.length && (line.endsWith(":") || line.isEmpty()); i++) {
+      for (int i = 1; i < lines.length && (line.endsWith(":") || line.isEmpty() || startsLowerCase(lines[i])); i++) {
         if (line.endsWith("; SQL statement:")) {
           break;
         }
@@ -629,6 +652,11 @@ public final class PrepCommand implements Runnable {
         line += " " + summary(e.getCause());
       }
       return line.length() > 600 ? line.substring(0, 600) + "…" : line;
+    }
+
+    private static boolean startsLowerCase(String line) {
+      String t = line.strip();
+      return !t.isEmpty() && Character.isLowerCase(t.charAt(0));
     }
 
     /** The first exception in {@code e}'s cause chain (itself included) that {@code matches}, or null. */

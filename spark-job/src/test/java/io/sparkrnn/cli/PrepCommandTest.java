@@ -210,6 +210,40 @@ class PrepCommandTest {
         "--order", "_c1", "--inputs", "_c2", "--steps", "2", "--out", tmp.resolve("headerless-ds").toString(), "--master",
         "local[1]");
     assertEquals(0, r.code(), r.err());
+    // a first line that is not all numbers (a string key, a time) passes for a header; the missing column's
+    // message then says what header=false does (a user audit: it listed "[s01, 2024-01-02T12:00:00.000Z, ...]" only)
+    Path keyed = Files.createDirectories(tmp.resolve("headerless-keyed"));
+    Files.writeString(keyed.resolve("part-00000.csv"), "s01,2024-01-02T12:00:00.000Z,0.5\ns01,2024-01-02T13:00:00.000Z,0.7\n");
+    r = InferenceCommandsTest.run("prep", "table", keyed.toString(), "--format", "csv", "--key", "sensor", "--order", "ts",
+        "--inputs", "v", "--steps", "2", "--out", tmp.resolve("never-csv").toString(), "--master", "local[1]");
+    InferenceCommandsTest.assertFails(r, "column 'sensor' not found; the table has [s01, ",
+        "--format csv took the first line for the header: if the file has none, --option header=false names the columns _c0");
+    assertFalse(Files.exists(tmp.resolve("never-csv")));
+  }
+
+  /**
+   * CSV times in a pattern the reader does not know stay strings: with timestampFormat given, the
+   * message says that its pattern did not match (it advised giving the option that was given), and
+   * a misspelt option name is refused naming the one meant (Spark ignored it without a word).
+   */
+  @Test
+  void csvTimesInAnotherPatternNameTheOptionAndItsMisspelling() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("dmy"));
+    Files.writeString(dir.resolve("part-00000.csv"), "sensor,ts,v\na,02/01/2024 10:00,0.5\na,02/01/2024 11:00,0.7\n"
+        + "a,02/01/2024 12:00,0.9\n");
+    String[] spec = {"--key", "sensor", "--order", "ts", "--inputs", "v", "--steps", "2", "--out", tmp.resolve("never").toString(),
+        "--master", "local[1]"};
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", dir.toString(), "--format", "csv",
+        "--option", "timestampFormat=yyyy-MM-dd HH:mm"}, spec));
+    InferenceCommandsTest.assertFails(r, "--order: column 'ts' of " + dir + " (--format csv) was read as strings",
+        "--option timestampFormat=yyyy-MM-dd HH:mm was given, and its values do not match it");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", dir.toString(), "--format", "csv",
+        "--option", "timestampFormt=dd/MM/yyyy HH:mm"}, spec));
+    InferenceCommandsTest.assertFails(r, "--option timestampFormt: not an option of Spark's csv reader; did you mean timestampFormat?");
+    assertFalse(r.out().contains("starting Spark"), "refused before Spark starts: " + r.out());
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", dir.toString(), "--format", "csv",
+        "--option", "timestampFormat=dd/MM/yyyy HH:mm"}, spec));
+    assertEquals(0, r.code(), r.err());
   }
 
   /**
@@ -259,7 +293,7 @@ class PrepCommandTest {
         + manifest);
     // a query instead of a table gives the same rows
     Path fromQuery = tmp.resolve("query-ds");
-    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option",
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "--format", "jdbc", "--option",
         "url=" + url, "--option", "query=SELECT * FROM readings WHERE sensor < 9", "--out", fromQuery.toString()}, spec));
     assertEquals(0, r.code(), r.err());
     assertTrue(Files.readString(fromQuery.resolve("manifest.json")).contains("\"query\": \"SELECT * FROM readings WHERE"));
@@ -297,7 +331,7 @@ class PrepCommandTest {
     assertEquals(Map.of("fetchsize", "7"), source.get("options"), source.toString());
     assertEquals(List.of("password", "url", "user"), source.get("options_withheld"), source.toString());
     // a database error while the rows are read (not when the schema is) is the database's, exit 2
-    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option", "url=" + url,
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "--format", "jdbc", "--option", "url=" + url,
         "--option", "query=SELECT sensor, t, CAST('x' || sensor AS DOUBLE PRECISION) AS temp, load FROM readings", "--out",
         tmp.resolve("never").toString()}, spec));
     InferenceCommandsTest.assertFails(r, "Data conversion error");
@@ -307,6 +341,23 @@ class PrepCommandTest {
         "url=jdbc:nosuchdb://etl:s3cret@localhost/x?password=s3cret", "--out", tmp.resolve("never").toString()}, spec));
     InferenceCommandsTest.assertFails(r, "No suitable driver for jdbc:nosuchdb: URLs");
     assertFalse(r.err().contains("s3cret"), r.err());
+    // SOURCE and dbtable (or query) both name what to read: Spark read the option's and dropped SOURCE without a word
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "other_table", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "dbtable=readings", "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "SOURCE other_table and --option dbtable=readings both name what to read from the"
+        + " database (--format jdbc); give one of them");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "other_table", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "query=SELECT * FROM readings", "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "SOURCE other_table and --option query both name what to read");
+    // the same table twice is no conflict
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "dbtable=readings", "--out", tmp.resolve("twice-ds").toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    assertSameShards(fromFile, tmp.resolve("twice-ds"));
+    // a misspelt Spark option (fetchsiz) is refused; a key Spark does not know goes to the driver as a connection property
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "fetchsiz=7", "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "--option fetchsiz: not an option of Spark's jdbc reader; did you mean fetchsize?");
     // the format's name in any case, as Spark matches it: CSV reads with a header, as csv does
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", file.toString(), "--format", "CSV", "--out",
         tmp.resolve("csv-upper-ds").toString()}, spec));
@@ -371,6 +422,15 @@ class PrepCommandTest {
         "delta", "--option", "versionAsOf=abc", "--out", tmp.resolve("never-delta").toString()}, spec));
     InferenceCommandsTest.assertFails(bad, delta + " (--format delta): ");
     assertFalse(bad.err().contains("\tat "), bad.err());
+    // a misspelt versionAsOf read the latest version, and the manifest recorded the typo (a user audit)
+    bad = InferenceCommandsTest.run(concat(new String[] {"prep", "table", delta.toString(), "--format", "delta", "--option",
+        "versionAsOff=0", "--out", tmp.resolve("never-delta").toString()}, spec));
+    InferenceCommandsTest.assertFails(bad, "--option versionAsOff: not an option of Spark's delta reader; did you mean versionAsOf?");
+    // a time before the first version: Delta's whole sentence, which it breaks over two lines (the second was lost)
+    bad = InferenceCommandsTest.run(concat(new String[] {"prep", "table", delta.toString(), "--format", "delta", "--option",
+        "timestampAsOf=2020-01-01 00:00:00", "--out", tmp.resolve("never-delta").toString()}, spec));
+    InferenceCommandsTest.assertFails(bad, delta + " (--format delta): ", "before the earliest version available to this table (");
+    assertFalse(Files.exists(tmp.resolve("never-delta")));
     assertFalse(Arrays.equals(Files.readAllBytes(shardsOf(out[0]).get(0)), Files.readAllBytes(shardsOf(out[2]).get(0))),
         "version 0 holds fewer sensors than the latest");
   }

@@ -1,0 +1,170 @@
+package io.sparkrnn.cli;
+
+import io.sparkrnn.kernel.BadInputException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * {@code prep table}'s {@code --option} keys against the options the format's reader knows. Spark
+ * ignores an option it does not know, so a misspelt one changes nothing and says nothing: Delta's
+ * {@code versionAsOff=0} read the latest version, not version 0 (a user audit). A key one or two
+ * edits from a known option is refused naming it; any other unknown key is passed on with a
+ * warning, as a library's or Hadoop's setting may be (a JDBC driver's connection properties are
+ * passed on without one, and so is every key with a dot: {@code fs.s3a.*}, {@code parquet.*}).
+ *
+ * <p>The known options are Spark's own lists ({@code CSVOptions.getAllOptions()} and its
+ * siblings, Delta's {@code DeltaOptions.validOptionKeys}), read by reflection: they are internal
+ * to Spark and Delta, and a format whose list cannot be read (another format, another Spark) is
+ * not checked.
+ */
+final class ReaderOptions {
+  private ReaderOptions() {}
+
+  /** Options every file source takes (FileIndexOptions and FileSourceOptions), beside its format's own. */
+  private static final List<String> FILE_SOURCE = List.of("path", "paths", "ignoreCorruptFiles", "ignoreMissingFiles");
+
+  /**
+   * Refuses a key that looks like a misspelt option of {@code format}'s reader, and returns the
+   * warnings for keys it does not know (one line each, empty when every key is known).
+   */
+  static List<String> check(String format, Map<String, String> options) {
+    Set<String> known = known(format);
+    List<String> warnings = new ArrayList<>();
+    if (known == null) {
+      return warnings;
+    }
+    for (String key : options.keySet()) {
+      String k = key.strip().toLowerCase(Locale.ROOT);
+      if (known.contains(k) || k.contains(".")) {
+        continue;
+      }
+      String near = nearest(k, known);
+      if (near != null) {
+        throw new BadInputException("--option " + key + ": not an option of Spark's " + format + " reader; did you mean "
+            + spelled(format, near) + "? (Spark ignores options it does not know: this one would change nothing)");
+      }
+      if (!format.equals("jdbc")) {   // jdbc: the driver's connection properties (sslmode, …) are passed on as they are
+        warnings.add("--option " + key + ": not an option of Spark's " + format + " reader, which ignores it"
+            + " unless a library on the classpath reads it");
+      }
+    }
+    return warnings;
+  }
+
+  /** The option's spelling as Spark's list gives it (some lists are lower case), for the message. */
+  private static String spelled(String format, String lower) {
+    for (String s : raw(format)) {
+      if (s.toLowerCase(Locale.ROOT).equals(lower)) {
+        return s;
+      }
+    }
+    return lower;
+  }
+
+  /** The known options in lower case (Spark matches option keys case-insensitively), or null when unknown. */
+  static Set<String> known(String format) {
+    List<String> raw = raw(format);
+    if (raw.isEmpty()) {
+      return null;
+    }
+    Set<String> lower = new TreeSet<>();
+    raw.forEach(s -> lower.add(s.toLowerCase(Locale.ROOT)));
+    return lower;
+  }
+
+  private static List<String> raw(String format) {
+    List<String> names = new ArrayList<>();
+    String spark = "org.apache.spark.sql.";
+    switch (format) {
+      case "csv" -> addFileSource(names, spark + "catalyst.csv.CSVOptions$");
+      case "json" -> addFileSource(names, spark + "catalyst.json.JSONOptions$");
+      case "xml" -> addFileSource(names, spark + "catalyst.xml.XmlOptions$");
+      case "parquet" -> addFileSource(names, spark + "execution.datasources.parquet.ParquetOptions$");
+      case "orc" -> addFileSource(names, spark + "execution.datasources.orc.OrcOptions$");
+      case "text" -> addFileSource(names, spark + "execution.datasources.text.TextOptions$");
+      case "avro" -> addFileSource(names, spark + "avro.AvroOptions$");
+      case "jdbc" -> {
+        if (add(names, spark + "execution.datasources.jdbc.JDBCOptions$",
+            "org$apache$spark$sql$execution$datasources$jdbc$JDBCOptions$$jdbcOptionNames")) {
+          names.addAll(List.of("user", "password"));   // read by Spark's JDBC source, not in its list
+        }
+      }
+      case "delta" -> add(names, "org.apache.spark.sql.delta.DeltaOptions$", "validOptionKeys");
+      default -> { }
+    }
+    return names;
+  }
+
+  /** The format's own options, then the file sources' common ones; nothing when the format's list is not there. */
+  private static void addFileSource(List<String> names, String companion) {
+    if (add(names, companion, "getAllOptions")
+        && add(names, "org.apache.spark.sql.execution.datasources.FileIndexOptions$", "getAllOptions")) {
+      names.addAll(FILE_SOURCE);
+    } else {
+      names.clear();
+    }
+  }
+
+  /** Adds the Scala set that {@code companion}'s {@code method} returns; false when there is none. */
+  private static boolean add(List<String> names, String companion, String method) {
+    try {
+      Object module = Class.forName(companion).getField("MODULE$").get(null);
+      Object set = module.getClass().getMethod(method).invoke(module);
+      scala.collection.Iterator<?> it = ((scala.collection.Iterable<?>) set).iterator();
+      while (it.hasNext()) {
+        names.add(String.valueOf(it.next()));
+      }
+      return true;
+    } catch (ReflectiveOperationException | ClassCastException | LinkageError e) {
+      return false;   // not this Spark (or no Delta): the keys go unchecked
+    }
+  }
+
+  /**
+   * The known option that {@code key} is a likely misspelling of: at most one edit away (an
+   * insertion, deletion, substitution or swap of two neighbours), two for keys of 6 characters or
+   * more; null when none is, or when two are equally near.
+   */
+  static String nearest(String key, Set<String> known) {
+    int limit = key.length() >= 6 ? 2 : 1;
+    String best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    boolean tie = false;
+    for (String k : known) {
+      int d = distance(key, k);
+      if (d <= limit && d < bestDistance) {
+        best = k;
+        bestDistance = d;
+        tie = false;
+      } else if (d <= limit && d == bestDistance) {
+        tie = true;
+      }
+    }
+    return tie ? null : best;
+  }
+
+  /** The optimal-string-alignment distance: Levenshtein's edits plus the swap of two neighbouring characters. */
+  static int distance(String a, String b) {
+    int[][] d = new int[a.length() + 1][b.length() + 1];
+    for (int i = 0; i <= a.length(); i++) {
+      d[i][0] = i;
+    }
+    for (int j = 0; j <= b.length(); j++) {
+      d[0][j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      for (int j = 1; j <= b.length(); j++) {
+        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+        d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+        if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+      }
+    }
+    return d[a.length()][b.length()];
+  }
+}

@@ -1,0 +1,85 @@
+package io.sparkrnn.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.kernel.BadInputException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * prep table's --option keys against the reader's own options: Spark ignores a key it does not
+ * know, so a misspelt one (Delta's versionAsOff) changed nothing without a word (a user audit).
+ */
+class ReaderOptionsTest {
+
+  private static Map<String, String> options(String... keyValues) {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (int i = 0; i < keyValues.length; i += 2) {
+      m.put(keyValues[i], keyValues[i + 1]);
+    }
+    return m;
+  }
+
+  /** The distances by hand: one substitution, one deletion, one swap of neighbours, and three edits. */
+  @Test
+  void distanceCountsInsertionsDeletionsSubstitutionsAndSwaps() {
+    assertEquals(0, ReaderOptions.distance("header", "header"));
+    assertEquals(1, ReaderOptions.distance("headex", "header"));          // x for r
+    assertEquals(1, ReaderOptions.distance("versionasoff", "versionasof"));  // one f deleted
+    assertEquals(1, ReaderOptions.distance("haeder", "header"));          // a and e swapped: one edit, not two
+    assertEquals(3, ReaderOptions.distance("sep", ""));
+    assertEquals(3, ReaderOptions.distance("abc", "xyz"));
+  }
+
+  /** Within one edit for short keys, two from six characters on; a tie between two options names neither. */
+  @Test
+  void nearestTakesTheOneCloseOptionOnly() {
+    Set<String> known = Set.of("header", "sep", "quote", "escape", "ab", "ac");
+    assertEquals("header", ReaderOptions.nearest("heaedr", known));   // 6 characters, 2 edits
+    assertEquals("quote", ReaderOptions.nearest("qoute", known));     // a swap
+    assertNull(ReaderOptions.nearest("qeuto", known), "5 characters, more than one edit: too far");
+    assertNull(ReaderOptions.nearest("aa", known), "ab and ac are both one edit away");
+    assertNull(ReaderOptions.nearest("inferschemata", known));
+  }
+
+  /** Spark's own lists are read: CSV's header and timestampFormat, JDBC's fetchsize, the file sources' pathGlobFilter. */
+  @Test
+  void sparksOwnOptionListsAreRead() {
+    Set<String> csv = ReaderOptions.known("csv");
+    assertNotNull(csv);
+    assertTrue(csv.containsAll(List.of("header", "inferschema", "timestampformat", "sep", "pathglobfilter", "recursivefilelookup")),
+        csv.toString());
+    assertTrue(ReaderOptions.known("parquet").containsAll(List.of("mergeschema", "basepath")));
+    assertTrue(ReaderOptions.known("jdbc").containsAll(List.of("url", "dbtable", "query", "fetchsize", "user", "password")));
+    assertNull(ReaderOptions.known("nosuchformat"), "a format whose options are not known is not checked");
+  }
+
+  @Test
+  void aMisspeltOptionIsRefusedNamingTheOneMeant() {
+    BadInputException e = assertThrows(BadInputException.class,
+        () -> ReaderOptions.check("csv", options("header", "true", "timestampFormt", "dd/MM/yyyy")));
+    assertTrue(e.getMessage().startsWith("--option timestampFormt: not an option of Spark's csv reader; did you mean"
+        + " timestampFormat?"), e.getMessage());
+    e = assertThrows(BadInputException.class, () -> ReaderOptions.check("jdbc", options("url", "jdbc:h2:mem:x", "fetchsiz", "10")));
+    assertTrue(e.getMessage().contains("did you mean fetchsize?"), e.getMessage());
+  }
+
+  @Test
+  void keysInAnyCaseAndWithADotPassAndOtherUnknownKeysAreWarnedOfExceptForJdbc() {
+    assertEquals(List.of(), ReaderOptions.check("csv", options("HEADER", "false", "InferSchema", "true",
+        "fs.s3a.endpoint", "http://127.0.0.1:9000")));
+    List<String> w = ReaderOptions.check("parquet", options("mergeSchema", "true", "bananas", "3"));
+    assertEquals(1, w.size(), w.toString());
+    assertTrue(w.get(0).startsWith("--option bananas: not an option of Spark's parquet reader"), w.get(0));
+    // a JDBC driver's own connection property (PostgreSQL's sslmode) goes to the driver as it is
+    assertEquals(List.of(), ReaderOptions.check("jdbc", options("url", "jdbc:postgresql://h/db", "sslmode", "require")));
+    assertEquals(List.of(), ReaderOptions.check("nosuchformat", options("anything", "1")));
+  }
+}

@@ -112,8 +112,8 @@ public final class PredictCommand implements Callable<Integer> {
     }
     // one output file per shard in a directory, unless .npy; one file for one input
     FileSystems.requireUsableOutput(out, conf, "--out", dataset && !npyOut);
-    if (npyOut && m.vocabulary() != null && m.config().loss() == LossType.CROSS_ENTROPY) {
-      // a text model's FILE.npy comes with FILE.txt (write): checked now, not after the forward
+    if ((npyOut || safetensorsOut) && m.vocabulary() != null && m.config().loss() == LossType.CROSS_ENTROPY) {
+      // a text model's FILE.npy or FILE.safetensors comes with FILE.txt (write): checked now, not after the forward
       FileSystems.requireUsableOutput(textFile(out), conf, "--out " + out + ": its text file", false);
     }
     if (dataset) {
@@ -269,20 +269,24 @@ public final class PredictCommand implements Callable<Integer> {
     return meta;
   }
 
-  /** FILE.txt beside FILE.npy: where a text model's argmax characters go. */
-  static String textFile(String npy) {
-    return npy.substring(0, npy.length() - 4) + ".txt";
+  /**
+   * FILE.txt beside FILE.npy or FILE.safetensors (as shard-00003.txt beside a dataset's
+   * shard-00003.safetensors): where a text model's argmax characters go.
+   */
+  static String textFile(String out) {
+    int dot = out.lastIndexOf('.');
+    return (dot > out.lastIndexOf('/') ? out.substring(0, dot) : out) + ".txt";
   }
 
-  /** .npy: the output array (and FILE.txt with decoded text); otherwise safetensors. */
+  /** .npy: the output array; otherwise safetensors; with FILE.txt for decoded text. */
   static void write(Prediction p, String uri, Configuration conf, Map<String, String> meta) throws IOException {
     if (InputFiles.isNpy(uri)) {
       HadoopFiles.write(uri, NpyWriter.toBytes(p.shape(), p.output()), conf);
-      if (p.text() != null) {
-        HadoopFiles.write(textFile(uri), Prediction.textLines(p.text()).getBytes(StandardCharsets.UTF_8), conf);
-      }
     } else {
       HadoopFiles.write(uri, p.toSafetensors(meta == null ? Map.of() : meta), conf);
+    }
+    if (p.text() != null) {
+      HadoopFiles.write(textFile(uri), Prediction.textLines(p.text()).getBytes(StandardCharsets.UTF_8), conf);
     }
   }
 }

@@ -405,6 +405,12 @@ class InferenceCommandsTest {
     assertTrue(Files.isRegularFile(txt), "FILE.txt beside FILE.npy");
     assertEquals(expected.toString(), Files.readString(txt));
     assertTrue(r.out().endsWith(expected.toString()), "printed after the summary: " + r.out());
+    // FILE.safetensors comes with FILE.txt too, as a dataset's shard-00003.safetensors does (a user audit: the docs
+    // said so, and only FILE.npy had it)
+    Path st = tmp.resolve("text-out2.safetensors");
+    r = run("predict", "--model", s(textModel), "--data", s(input), "--out", s(st), "--engine", "reference");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(expected.toString(), Files.readString(tmp.resolve("text-out2.txt")));
   }
 
   @Test
@@ -612,6 +618,10 @@ class InferenceCommandsTest {
         "--temperature applies to --sampler softmax; add --sampler softmax");
     assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--sampler", "softmax"),
         "--sampler softmax picks class ids", "sine.safetensors", "leave out --sampler");
+    // --temperature on a continuous model: said so at once (it advised adding --sampler softmax, which the line above refuses)
+    assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--temperature", "0.5"),
+        "--temperature applies to sampling class ids (--sampler softmax) from a class (cross_entropy) model", "sine.safetensors",
+        "has loss mse", "leave out --temperature");
     assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--sampler", "softmax", "--temperature",
         "-0.5"), "--temperature must be ≥ 0 and finite, found -0.5");
     // the help names two samplers; a third, hidden one ran continuous models' feedback on a class model's outputs

@@ -15,6 +15,8 @@ import java.util.TreeSet;
  * edits from a known option is refused naming it; any other unknown key is passed on with a
  * warning, as a library's or Hadoop's setting may be (a JDBC driver's connection properties are
  * passed on without one, and so is every key with a dot: {@code fs.s3a.*}, {@code parquet.*}).
+ * Near is one edit, two for keys of six characters or more; for JDBC, whose drivers' own keys are
+ * many, one.
  *
  * <p>The known options are Spark's own lists ({@code CSVOptions.getAllOptions()} and its
  * siblings, Delta's {@code DeltaOptions.validOptionKeys}), read by reflection: they are internal
@@ -42,7 +44,8 @@ final class ReaderOptions {
       if (known.contains(k) || k.contains(".")) {
         continue;
       }
-      String near = nearest(k, known);
+      // a JDBC driver takes keys of its own, some perhaps two edits from one of Spark's: one edit only there
+      String near = nearest(k, known, format.equals("jdbc") ? 1 : k.length() >= 6 ? 2 : 1);
       if (near != null) {
         throw new BadInputException("--option " + key + ": not an option of Spark's " + format + " reader; did you mean "
             + spelled(format, near) + "? (Spark ignores options it does not know: this one would change nothing)");
@@ -125,12 +128,11 @@ final class ReaderOptions {
   }
 
   /**
-   * The known option that {@code key} is a likely misspelling of: at most one edit away (an
-   * insertion, deletion, substitution or swap of two neighbours), two for keys of 6 characters or
-   * more; null when none is, or when two are equally near.
+   * The known option that {@code key} is a likely misspelling of: at most {@code limit} edits away
+   * (an insertion, deletion, substitution or swap of two neighbours); null when none is, or when
+   * two are equally near.
    */
-  static String nearest(String key, Set<String> known) {
-    int limit = key.length() >= 6 ? 2 : 1;
+  static String nearest(String key, Set<String> known, int limit) {
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
     boolean tie = false;

@@ -38,15 +38,15 @@ class ReaderOptionsTest {
     assertEquals(3, ReaderOptions.distance("abc", "xyz"));
   }
 
-  /** Within one edit for short keys, two from six characters on; a tie between two options names neither. */
+  /** Within the limit given (check: one edit for short keys, two from six characters on); a tie names neither. */
   @Test
   void nearestTakesTheOneCloseOptionOnly() {
     Set<String> known = Set.of("header", "sep", "quote", "escape", "ab", "ac");
-    assertEquals("header", ReaderOptions.nearest("heaedr", known));   // 6 characters, 2 edits
-    assertEquals("quote", ReaderOptions.nearest("qoute", known));     // a swap
-    assertNull(ReaderOptions.nearest("qeuto", known), "5 characters, more than one edit: too far");
-    assertNull(ReaderOptions.nearest("aa", known), "ab and ac are both one edit away");
-    assertNull(ReaderOptions.nearest("inferschemata", known));
+    assertEquals("header", ReaderOptions.nearest("heaedr", known, 2));   // 6 characters, 2 edits
+    assertEquals("quote", ReaderOptions.nearest("qoute", known, 1));     // a swap
+    assertNull(ReaderOptions.nearest("qeuto", known, 1), "5 characters, more than one edit: too far");
+    assertNull(ReaderOptions.nearest("aa", known, 1), "ab and ac are both one edit away");
+    assertNull(ReaderOptions.nearest("inferschemata", known, 2));
   }
 
   /** Spark's own lists are read: CSV's header and timestampFormat, JDBC's fetchsize, the file sources' pathGlobFilter. */
@@ -69,6 +69,10 @@ class ReaderOptionsTest {
         + " timestampFormat?"), e.getMessage());
     e = assertThrows(BadInputException.class, () -> ReaderOptions.check("jdbc", options("url", "jdbc:h2:mem:x", "fetchsiz", "10")));
     assertTrue(e.getMessage().contains("did you mean fetchsize?"), e.getMessage());
+    // two edits from six characters on, but for jdbc one only: a driver's key two edits from Spark's "truncate"
+    // ("truncat3d") is passed on; in csv two edits from "timestampFormat" is refused
+    assertEquals(List.of(), ReaderOptions.check("jdbc", options("truncat3d", "x")));
+    assertThrows(BadInputException.class, () -> ReaderOptions.check("csv", options("timestmpFormt", "x")));
   }
 
   @Test

@@ -2,6 +2,7 @@ package io.sparkrnn.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import java.math.BigDecimal;
 import java.math.MathContext;
@@ -152,5 +153,27 @@ class ExactMomentsTest {
     assertEquals(4.5, n.inputMean()[0]);
     assertEquals(1.0, n.inputStd()[0]);
     assertEquals(1.0, n.targetStd()[0]);
+  }
+
+  @Test
+  void aStdBelowTheFloorIsStoredAsOneEvenWhenNotZero() {
+    // "a std below 1e-8 is stored as 1": values 1e-9 and 3e-9 have population std 1e-9 (exactly
+    // representable sums aside), which is not zero but below the floor.
+    ExactMoments m = new ExactMoments(1, 0);
+    m.addInput(new float[] {1e-9f}, 0);
+    m.addInput(new float[] {3e-9f}, 0);
+    assertEquals(1.0, m.toNormalization().inputStd()[0]);
+  }
+
+  @Test
+  void classTargetsAreNotCountedNorNormalised() {
+    // outputs = 0: targets are class ids, addTarget is a no-op and there are no target statistics
+    ExactMoments m = new ExactMoments(1, 0);
+    m.addInput(new float[] {2}, 0);
+    m.addTarget(new float[] {3}, 0);
+    Normalization n = m.toNormalization();
+    assertNull(n.targetMean());
+    assertNull(n.targetStd());
+    assertEquals(2.0, n.inputMean()[0]);
   }
 }

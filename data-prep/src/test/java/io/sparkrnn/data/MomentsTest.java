@@ -70,4 +70,24 @@ class MomentsTest {
     // y: (20−10)/5 = 2, (0−10)/5 = −2: one target per sequence, z-scored once
     assertArrayEquals(new float[] {2, -2}, b.targets());
   }
+
+  @Test
+  void applyUsesEachFeaturesOwnStatistics() {
+    // T = 1, B = 1, F = 2, seq2seq: x = (3, 10) with input mean (1, 2), std (2, 4) gives
+    // ((3 − 1)/2, (10 − 2)/4) = (1, 2); feature 1 z-scored with feature 0's statistics would give 4.5.
+    Batch b = new Batch(1, 1, 2, new float[] {3, 10}, new float[] {7}, null, null);
+    Normalization n = new Normalization(new double[] {1, 2}, new double[] {2, 4}, new double[] {5}, new double[] {2});
+    Moments.apply(b, Mode.SEQ2SEQ, n);
+    assertArrayEquals(new float[] {1, 2}, b.x());
+    assertArrayEquals(new float[] {1}, b.targets()); // (7 − 5) / 2
+  }
+
+  @Test
+  void aStdBelowTheFloorIsStoredAsOneEvenWhenNotZero() {
+    // docs/data-format.md: "a std below 1e-8 is stored as 1". Values 1e-9 and 3e-9: mean 2e-9,
+    // population std 1e-9, not zero yet below 1e-8, so the feature is left unscaled.
+    Batch b = new Batch(2, 1, 1, new float[] {1e-9f, 3e-9f}, null, null, null);
+    Normalization n = new Moments(1, 0).add(b, Mode.SEQ2SEQ).toNormalization();
+    assertArrayEquals(new double[] {1}, n.inputStd(), 0);
+  }
 }

@@ -46,6 +46,10 @@ class NormalizationTest {
   void equalityComparesEveryStatisticButNotTheSource() {
     Normalization otherTargetStd = new Normalization(new double[] {1, 2}, new double[] {2, 4}, new double[] {10}, new double[] {6});
     assertNotEquals(N, otherTargetStd);
+    Normalization otherTargetMean = new Normalization(new double[] {1, 2}, new double[] {2, 4}, new double[] {11}, new double[] {5});
+    assertNotEquals(N, otherTargetMean);
+    Normalization otherInputStd = new Normalization(new double[] {1, 2}, new double[] {2, 3}, new double[] {10}, new double[] {5});
+    assertNotEquals(N, otherInputStd);
     assertEquals(N, N.takenFrom("runs/a/model.safetensors")); // javadoc: `from` is not part of equals
   }
 }

@@ -80,4 +80,61 @@ class LossStatsTest {
     assertEquals(2, s.lossCount());
     assertEquals(0.25 / 2, s.meanLoss(), 1e-12);
   }
+
+  @Test
+  void mergedCrossEntropyStatsKeepEveryPartsHitsAndPredictions() {
+    // seq2one, O = 2, one sequence per part: logits (1, 0) argmax 0; class 1 in the first part
+    // (a miss), class 0 in the second (a hit). Merged: 1 hit out of 2 predictions, accuracy 1/2.
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 1, 2, 2, Mode.SEQ2ONE, LossType.CROSS_ENTROPY);
+    Batch hit = new Batch(1, 1, 1, new float[1], null, new int[] {0}, null);
+    Batch miss = new Batch(1, 1, 1, new float[1], null, new int[] {1}, null);
+    float[] logits = {1f, 0f};
+    LossStats s = new LossStats().add(c, miss, logits, 0).merge(new LossStats().add(c, hit, logits, 0));
+    assertEquals(1, s.correct());
+    assertEquals(2, s.predictions());
+    assertEquals(0.5, s.accuracy(), 0);
+    // −log softmax: log(1 + e^−1) for class 0, log(1 + e) for class 1
+    assertEquals((Math.log(1 + Math.exp(-1)) + Math.log(1 + Math.E)) / 2, s.meanLoss(), 1e-6);
+  }
+
+  @Test
+  void negativeErrorsCountByTheirMagnitude() {
+    // seq2one, O = 2, B = 2: errors (−3, 0.5) and (−0.5, 0.25); tolerance 1. The first row's worst
+    // |error| is 3 (outside), the second's 0.5 (within): fraction 1/2. MAE per output:
+    // (|−3| + |−0.5|) / 2 = 1.75 and (0.5 + 0.25) / 2 = 0.375 (signed sums would give −1.75).
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 1, 2, 2, Mode.SEQ2ONE, LossType.MSE);
+    Batch b = new Batch(1, 2, 1, new float[2], new float[] {3f, 0f, 0.5f, 0f}, null, null);
+    LossStats s = new LossStats(1.0).add(c, b, new float[] {0f, 0.5f, 0f, 0.25f}, 0);
+    assertEquals(0.5, s.fractionWithinTolerance(), 0);
+    assertArrayEquals(new double[] {1.75, 0.375}, s.meanAbsoluteErrors(), 1e-12);
+    assertArrayEquals(new double[] {Math.sqrt((9 + 0.25) / 2), Math.sqrt((0.25 + 0.0625) / 2)},
+        s.rootMeanSquaredErrors(), 1e-12);
+  }
+
+  @Test
+  void tiedLogitsPredictTheFirstClassAsTorchArgmaxDoes() {
+    // torch.argmax: "If there are multiple maximal values then the indices of the first maximal
+    // value are returned". Logits (0, 0, 0) for two sequences of class 0: both are hits.
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 1, 2, 3, Mode.SEQ2ONE, LossType.CROSS_ENTROPY);
+    Batch b = new Batch(1, 2, 1, new float[2], null, new int[] {0, 0}, null);
+    LossStats s = new LossStats().add(c, b, new float[6], 0);
+    assertEquals(2, s.correct());
+    assertEquals(Math.log(3), s.meanLoss(), 1e-12); // −log(1/3) for both rows
+  }
+
+  @Test
+  void mergingIntoEmptyStatsDoesNotShareTheOtherStatsSums() {
+    // Stats merged into an empty accumulator, which then takes more rows, must leave the merged
+    // part's own per-output sums as they were: error 1 alone gives RMSE 1 and MAE 1.
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 1, 2, 1, Mode.SEQ2ONE, LossType.MSE);
+    Batch b = new Batch(1, 1, 1, new float[1], new float[] {0f}, null, null);
+    LossStats part = new LossStats().add(c, b, new float[] {1f}, 0);
+    LossStats total = new LossStats().merge(part);
+    total.add(c, b, new float[] {3f}, 0);
+    assertArrayEquals(new double[] {1}, part.rootMeanSquaredErrors(), 0);
+    assertArrayEquals(new double[] {1}, part.meanAbsoluteErrors(), 0);
+    // and the total has both rows: MAE (1 + 3) / 2 = 2, RMSE √((1 + 9) / 2)
+    assertArrayEquals(new double[] {2}, total.meanAbsoluteErrors(), 1e-12);
+    assertArrayEquals(new double[] {Math.sqrt(5)}, total.rootMeanSquaredErrors(), 1e-12);
+  }
 }

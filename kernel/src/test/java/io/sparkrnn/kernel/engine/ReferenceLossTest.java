@@ -9,6 +9,7 @@ import io.sparkrnn.kernel.model.LossType;
 import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.kernel.model.State;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
@@ -66,5 +67,38 @@ class ReferenceLossTest {
       int hb = params.layout().headBias();
       assertClose(new double[] {-2, -0.5}, Arrays.copyOfRange(mean, hb, hb + 2), TOL, cell + ": dHeadBias");
     }
+  }
+
+  @Test
+  void anRnnStartsFromTheGivenHiddenState() {
+    // F = H = O = 1, one step, target 0. state_dict order: weight_ih 0.5, weight_hh 2, bias_ih 0.1,
+    // bias_hh −0.2, head.weight 1.5, head.bias 0.3. With x = 1 and h_0 = 0.5 (PyTorch's h_0):
+    // h_1 = tanh(0.5·1 + 0.1 + 2·0.5 − 0.2) = tanh(1.4), y = 1.5 h_1 + 0.3, loss sum y².
+    ModelConfig c = new ModelConfig(CellType.RNN, 1, 1, 1, 1, Mode.SEQ2ONE, LossType.MSE);
+    double[] p = {0.5, 2, 0.1, -0.2, 1.5, 0.3};
+    Batch b = new Batch(1, 1, 1, new float[] {1f}, new float[] {0f}, null, null);
+    State h0 = new State(1, 1, 1, new float[] {0.5f}, null);
+    double y = 1.5 * Math.tanh(1.4) + 0.3;
+    assertEquals(y * y, ReferenceEngine.loss(c, p, b, h0), 1e-12);
+  }
+
+  @Test
+  void anLstmStartsFromTheGivenCellState() {
+    // F = H = O = 1, one step, x = 0, h_0 = 0, c_0 = 0.5; weights 0, bias_ih (i, f, g, o) =
+    // (0, 1, 0.5, 2), bias_hh 0, head.weight 1, head.bias 0. PyTorch's LSTM:
+    // c_1 = σ(1)·0.5 + σ(0)·tanh(0.5), h_1 = σ(2)·tanh(c_1), y = h_1, loss sum y².
+    ModelConfig c = new ModelConfig(CellType.LSTM, 1, 1, 1, 1, Mode.SEQ2ONE, LossType.MSE);
+    double[] p = new double[4 + 4 + 4 + 4 + 1 + 1];
+    p[8] = 0; p[9] = 1; p[10] = 0.5; p[11] = 2; // bias_ih at offset 4 + 4
+    p[16] = 1; // head.weight
+    Batch b = new Batch(1, 1, 1, new float[] {0f}, new float[] {0f}, null, null);
+    State s0 = new State(1, 1, 1, new float[] {0f}, new float[] {0.5f});
+    double c1 = sigmoid(1) * 0.5 + sigmoid(0) * Math.tanh(0.5);
+    double y = sigmoid(2) * Math.tanh(c1);
+    assertEquals(y * y, ReferenceEngine.loss(c, p, b, s0), 1e-12);
+  }
+
+  private static double sigmoid(double a) {
+    return 1 / (1 + Math.exp(-a));
   }
 }

@@ -110,6 +110,19 @@ class AdamTest {
   }
 
   @Test
+  void epsIsAddedOnceAsGivenNotSquaredNorScaled() {
+    // The same formula with ε = 0.5 (ε = 1 above cannot tell ε from ε², nor from √ε): g = 2 every
+    // step gives m̂_t = 2, v̂_t = 4, so each step moves θ by 0.1 · 2 / (√4 + 0.5) = 0.08.
+    // (ε² would give 0.2 / 2.25 ≈ 0.0889; √ε, 0.2 / 2.707 ≈ 0.0739.)
+    float[] p = {0f};
+    Adam adam = new Adam(0.1, 0.9, 0.999, 0.5, 0, false);
+    adam.step(p, new float[] {2f});
+    assertClose(new double[] {-0.08}, p, FLOAT32_TOL, "adam eps=0.5 step 1");
+    adam.step(p, new float[] {2f});
+    assertClose(new double[] {-0.16}, p, FLOAT32_TOL, "adam eps=0.5 step 2");
+  }
+
+  @Test
   void setLearningRateChangesTheNextStep() {
     // Constant g = 1: m̂ = v̂ = 1, so each step moves θ by lr / (1 + 1e-8) (see above):
     // 1 − 0.1 = 0.9 with lr = 0.1, then 0.9 − 0.01 = 0.89 after setLearningRate(0.01).

@@ -18,6 +18,15 @@ class OptimizerStateLoadTest {
   }
 
   @Test
+  void adamStateAfterItsFirstStepWithoutItsMomentsIsRefused() {
+    // Step 0 is the only step count at which no moments is a fresh start: after one step the
+    // moments hold g_1, and restarting them at zero with t = 1 would make the next update use
+    // the bias correction 1 − β1² for a single step of history.
+    OptimizerState noMoments = new OptimizerState("adam", 1, Map.of(), Map.of());
+    refused(() -> Adam.adam(0.1).load(noMoments), "step 1", "exp_avg");
+  }
+
+  @Test
   void adamStateWithOnlyOneMomentIsRefused() {
     OptimizerState half = new OptimizerState("adam", 1, Map.of(), Map.of("exp_avg", new float[] {0.1f}));
     refused(() -> Adam.adam(0.1).load(half), "exp_avg_sq");

@@ -4,6 +4,7 @@ import static io.sparkrnn.kernel.testing.NumericAssert.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class SgdTest {
@@ -129,6 +130,15 @@ class SgdTest {
     assertThrows(IllegalArgumentException.class, () -> new Sgd(0.1, 0.9, 0.1, 0, true));
     assertThrows(IllegalArgumentException.class, () -> new Sgd(0.1, 0, 0, 0, true));
     assertThrows(IllegalArgumentException.class, () -> new Sgd(Double.NaN));
+  }
+
+  @Test
+  void hyperparametersRecordEachSettingUnderPyTorchsName() {
+    // A checkpoint records SGD(lr, momentum, dampening, weight_decay, nesterov) by PyTorch's argument names.
+    assertEquals(Map.of("lr", "0.1", "momentum", "0.9", "dampening", "0.0", "weight_decay", "0.01",
+        "nesterov", "true"), new Sgd(0.1, 0.9, 0, 0.01, true).hyperparameters());
+    assertEquals("false", new Sgd(0.1, 0.9, 0.5, 0, false).hyperparameters().get("nesterov"));
+    assertEquals("0.5", new Sgd(0.1, 0.9, 0.5, 0, false).hyperparameters().get("dampening"));
   }
 
   @Test

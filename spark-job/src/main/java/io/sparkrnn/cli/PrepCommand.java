@@ -346,13 +346,15 @@ public final class PrepCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       format = format.toLowerCase(Locale.ROOT);   // as Spark matches a format's name: CSV is csv
+      Map<String, String> stripped = new LinkedHashMap<>();   // ' sep=;' reached Spark as ' sep', which it ignored
+      readerOptions.forEach((k, v) -> stripped.put(k.strip(), v));
+      readerOptions = stripped;
       if (source == null && !(isJdbc() && (option("dbtable") != null || option("query") != null))) {
         throw new picocli.CommandLine.ParameterException(commandSpec.commandLine(), "Missing required parameter: 'SOURCE'"
             + " (a path read with --format, a table name with --format table, or for --format jdbc the table,"
             + " unless --option dbtable=... or query=... names what to read)");
       }
-      if (source != null && isJdbc() && (option("query") != null
-          || (option("dbtable") != null && !option("dbtable").strip().equalsIgnoreCase(source.strip())))) {
+      if (source != null && isJdbc() && (option("query") != null || (option("dbtable") != null && !sameTable(source, option("dbtable"))))) {
         // Spark would read the option's table or query, and SOURCE would be dropped without a word (a user audit)
         throw new BadInputException("SOURCE " + source + " and --option " + (option("query") != null ? "query" : "dbtable=" + option("dbtable"))
             + " both name what to read from the database (--format jdbc); give one of them");
@@ -388,10 +390,26 @@ public final class PrepCommand implements Runnable {
         try {
           m = SequenceTables.prep(table, spec, common.out, common.overwrite, common.givenNormalization());
         } catch (BadInputException e) {
-          if (format.equals("csv") && option("header") == null && String.valueOf(e.getMessage()).contains("not found; the table has")) {
-            // the columns were named by the first line, which may have been data (a file without a header line)
-            throw new BadInputException(e.getMessage() + " (--format csv took the first line for the header: if the file has"
-                + " none, --option header=false names the columns _c0, _c1, ...)", e);
+          if (format.equals("csv") && String.valueOf(e.getMessage()).contains("not found; the table has")) {
+            String[] columns = table.columns();
+            if (columns.length == 1 && option("sep") == null && option("delimiter") == null) {
+              // one column: the lines were not split, as a ';'- or tab-separated file read with ',' is not
+              throw new BadInputException(e.getMessage() + " (--format csv read one column, '" + columns[0] + "': if the file's"
+                  + " fields are separated by something other than a comma, name it: --option 'sep=;', --option 'sep=\t')", e);
+            }
+            if (option("header") == null) {
+              // the columns were named by the first line, which may have been data (a file without a header line)
+              throw new BadInputException(e.getMessage() + " (--format csv took the first line for the header: if the file has"
+                  + " none, --option header=false names the columns _c0, _c1, ...)", e);
+            }
+          }
+          throw e;
+        } catch (Exception e) {   // Delta's AnalysisException is a checked exception that Scala throws unchecked
+          // Delta's refusals that come only when the rows are read (a change feed the table never recorded):
+          // the table's, as they are when the schema is read, not a bug's stack trace
+          Throwable delta = inCauses(e, t -> t.getClass().getName().startsWith("org.apache.spark.sql.delta."));
+          if (delta != null) {
+            throw new BadInputException(sourceLabel() + " (--format " + format + "): " + summary(delta), e);
           }
           throw e;
         }
@@ -471,15 +489,24 @@ public final class PrepCommand implements Runnable {
         if (f.name().equalsIgnoreCase(order) && f.dataType() instanceof StringType) {
           throw new BadInputException("--order: column '" + f.name() + "' of " + source + " (--format " + format
               + ") was read as strings; expected timestamps, dates or numbers. Ask the reader to infer timestamps: "
+              + (format.equals("json") && "true".equalsIgnoreCase(option("primitivesAsString"))
+                  ? "--option primitivesAsString=true reads every value as a string: leave it out, and "
+                  : "")
               + (format.equals("json") ? "--option inferTimestamp=true, and "
                   : "false".equalsIgnoreCase(option("inferSchema")) ? "--option inferSchema=true (it is false), and " : "")
-              + (option("timestampFormat") != null
+              + (option("timestampFormat") != null && inferring()
                   ? "--option timestampFormat=" + option("timestampFormat") + " was given, and its values do not match it: give"
                       + " the pattern they are written in (Spark's datetime pattern, e.g. --option 'timestampFormat=dd/MM/yyyy HH:mm')"
                   : "--option timestampFormat=PATTERN when they are not ISO 8601 (Spark's datetime pattern, e.g."
                       + " --option 'timestampFormat=dd/MM/yyyy HH:mm')"));
         }
       }
+    }
+
+    /** Whether the reader inferred types, so that a timestampFormat given was tried on the values. */
+    private boolean inferring() {
+      return format.equals("json") ? "true".equalsIgnoreCase(option("inferTimestamp")) && !"true".equalsIgnoreCase(option("primitivesAsString"))
+          : !"false".equalsIgnoreCase(option("inferSchema"));
     }
 
     private static boolean allNumbers(String[] names) {
@@ -558,7 +585,7 @@ public final class PrepCommand implements Runnable {
                 + " SPARK_RNN_CLASSPATH=driver.jar; spark-submit: --driver-class-path driver.jar --jars driver.jar, or --jars with"
                 + " --option driver=ITS.DRIVER.CLASS)";
           } else if (why.contains("DATA_SOURCE_NOT_FOUND") || why.contains("Failed to find data source")) {   // the second: avro
-            why += " (a format from a package, such as delta, or avro from org.apache.spark:spark-avro_2.13, needs its jars on"
+            why += " (a format from a package, such as delta, or avro from org.apache.spark:spark-avro_2.13:4.0.1, needs its jars on"
                 + " the classpath: " + CLASSPATH_HINT + ")";
           }
           throw new BadInputException(sourceLabel() + " (--format " + format + (where == null ? "" : ", --where " + where)
@@ -615,6 +642,16 @@ public final class PrepCommand implements Runnable {
       return second > 0 ? url.substring(0, second + 1) : "the url option's";
     }
 
+    /**
+     * Whether SOURCE and dbtable name one table: equal in any case, or one the other's schema-qualified
+     * name ({@code series} and {@code public.series}).
+     */
+    static boolean sameTable(String source, String dbtable) {
+      String a = source.strip().toLowerCase(Locale.ROOT);
+      String b = dbtable.strip().toLowerCase(Locale.ROOT);
+      return a.equals(b) || (!a.contains(".") && b.endsWith("." + a)) || (!b.contains(".") && a.endsWith("." + b));
+    }
+
     /** The JDBC table read: --option dbtable, else SOURCE. */
     private String jdbcTable() {
       return Objects.requireNonNullElse(option("dbtable"), source);
@@ -654,10 +691,13 @@ public final class PrepCommand implements Runnable {
       return line.length() > 600 ? line.substring(0, 600) + "…" : line;
     }
 
+    /** A line that goes on with the sentence: in lower case, and not a stack frame ("at org.apache…(") in the message. */
     private static boolean startsLowerCase(String line) {
       String t = line.strip();
-      return !t.isEmpty() && Character.isLowerCase(t.charAt(0));
+      return !t.isEmpty() && Character.isLowerCase(t.charAt(0)) && !STACK_FRAME.matcher(t).lookingAt();
     }
+
+    private static final Pattern STACK_FRAME = Pattern.compile("at [\\w$.<>/]+\\(");
 
     /** The first exception in {@code e}'s cause chain (itself included) that {@code matches}, or null. */
     private static Throwable inCauses(Throwable e, Predicate<Throwable> matches) {

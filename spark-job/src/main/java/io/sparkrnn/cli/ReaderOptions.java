@@ -12,7 +12,8 @@ import java.util.TreeSet;
  * {@code prep table}'s {@code --option} keys against the options the format's reader knows. Spark
  * ignores an option it does not know, so a misspelt one changes nothing and says nothing: Delta's
  * {@code versionAsOff=0} read the latest version, not version 0 (a user audit). A key one or two
- * edits from a known option is refused naming it; any other unknown key is passed on with a
+ * edits from a known option is refused naming it (for JDBC, warned of: a driver's own keys may be
+ * that near, MySQL's password1); any other unknown key is passed on with a
  * warning, as a library's or Hadoop's setting may be (a JDBC driver's connection properties are
  * passed on without one, and so is every key with a dot: {@code fs.s3a.*}, {@code parquet.*}).
  * Near is one edit, two for keys of six characters or more; for JDBC, whose drivers' own keys are
@@ -34,7 +35,8 @@ final class ReaderOptions {
    * warnings for keys it does not know (one line each, empty when every key is known).
    */
   static List<String> check(String format, Map<String, String> options) {
-    Set<String> known = known(format);
+    boolean table = format.equals("table");   // a catalog table of any provider: near misses of any list
+    Set<String> known = table ? anyFormat() : known(format);
     List<String> warnings = new ArrayList<>();
     if (known == null) {
       return warnings;
@@ -46,26 +48,57 @@ final class ReaderOptions {
       }
       // a JDBC driver takes keys of its own, some perhaps two edits from one of Spark's: one edit only there
       String near = nearest(k, known, format.equals("jdbc") ? 1 : k.length() >= 6 ? 2 : 1);
-      if (near != null) {
-        throw new BadInputException("--option " + key + ": not an option of Spark's " + format + " reader; did you mean "
-            + spelled(format, near) + "? (Spark ignores options it does not know: this one would change nothing)");
+      if (near != null && format.equals("jdbc")) {
+        // a driver's own key may be one edit from Spark's (MySQL's password1 and password): passed on, with a word
+        warnings.add("--option " + key + ": not an option of Spark's jdbc reader, so it goes to the JDBC driver as a"
+            + " connection property; did you mean " + spelled(format, near) + "?");
+        continue;
       }
-      if (!format.equals("jdbc")) {   // jdbc: the driver's connection properties (sslmode, …) are passed on as they are
-        warnings.add("--option " + key + ": not an option of Spark's " + format + " reader, which ignores it"
+      if (near != null) {
+        throw new BadInputException("--option " + key + ": not an option of " + (table ? "any reader (the catalog table's"
+            + " provider is not known yet)" : reader(format)) + "; did you mean "
+            + spelled(format, near) + "? (the reader ignores options it does not know: this one would change nothing)");
+      }
+      if (!format.equals("jdbc") && !table) {   // jdbc: the driver's connection properties (sslmode, …) are passed on as they are
+        warnings.add("--option " + key + ": not an option of " + reader(format) + ", which ignores it"
             + " unless a library on the classpath reads it");
       }
     }
     return warnings;
   }
 
-  /** The option's spelling as Spark's list gives it (some lists are lower case), for the message. */
-  private static String spelled(String format, String lower) {
-    for (String s : raw(format)) {
-      if (s.toLowerCase(Locale.ROOT).equals(lower)) {
-        return s;
+  private static String reader(String format) {
+    return format.equals("delta") ? "Delta's reader" : "Spark's " + format + " reader";
+  }
+
+  /** Every format's known options: a catalog table's provider (Delta, Parquet, …) is not known before Spark starts. */
+  private static Set<String> anyFormat() {
+    Set<String> all = new TreeSet<>();
+    for (String f : FORMATS) {
+      Set<String> k = known(f);
+      if (k != null) {
+        all.addAll(k);
       }
     }
-    return lower;
+    return all.isEmpty() ? null : all;
+  }
+
+  private static final List<String> FORMATS = List.of("csv", "json", "xml", "parquet", "orc", "text", "avro", "jdbc", "delta");
+
+  /**
+   * The option's spelling as Spark writes it in its docs (camel case), for the message: JDBC's list
+   * is in lower case, its constants are not.
+   */
+  private static String spelled(String format, String lower) {
+    String found = lower;
+    for (String f : format.equals("table") ? FORMATS : List.of(format)) {
+      for (String s : raw(f)) {
+        if (s.toLowerCase(Locale.ROOT).equals(lower) && !s.equals(lower)) {
+          return s;
+        }
+      }
+    }
+    return found;
   }
 
   /** The known options in lower case (Spark matches option keys case-insensitively), or null when unknown. */
@@ -91,9 +124,10 @@ final class ReaderOptions {
       case "text" -> addFileSource(names, spark + "execution.datasources.text.TextOptions$");
       case "avro" -> addFileSource(names, spark + "avro.AvroOptions$");
       case "jdbc" -> {
-        if (add(names, spark + "execution.datasources.jdbc.JDBCOptions$",
-            "org$apache$spark$sql$execution$datasources$jdbc$JDBCOptions$$jdbcOptionNames")) {
+        String jdbc = spark + "execution.datasources.jdbc.JDBCOptions$";
+        if (add(names, jdbc, "org$apache$spark$sql$execution$datasources$jdbc$JDBCOptions$$jdbcOptionNames")) {
           names.addAll(List.of("user", "password"));   // read by Spark's JDBC source, not in its list
+          addConstants(names, jdbc);
         }
       }
       case "delta" -> add(names, "org.apache.spark.sql.delta.DeltaOptions$", "validOptionKeys");
@@ -124,6 +158,20 @@ final class ReaderOptions {
       return true;
     } catch (ReflectiveOperationException | ClassCastException | LinkageError e) {
       return false;   // not this Spark (or no Delta): the keys go unchecked
+    }
+  }
+
+  /** The camel-case names behind JDBC's lower-case list: its JDBC_* constants ("partitionColumn"). */
+  private static void addConstants(List<String> names, String companion) {
+    try {
+      Object module = Class.forName(companion).getField("MODULE$").get(null);
+      for (java.lang.reflect.Method m : module.getClass().getMethods()) {
+        if (m.getName().startsWith("JDBC_") && m.getParameterCount() == 0 && m.getReturnType() == String.class) {
+          names.add((String) m.invoke(module));
+        }
+      }
+    } catch (ReflectiveOperationException | LinkageError e) {
+      // the lower-case names serve
     }
   }
 

@@ -492,6 +492,10 @@ class InferenceCommandsTest {
         "--engine", "reference");
     assertFails(t, "--out " + s(tmp.resolve("text-pred.npy")), s(txtDir), "is a directory, expected a file name");
     assertFalse(Files.exists(tmp.resolve("text-pred.npy")), "nothing written");
+    t = run("predict", "--model", s(textModel), "--data", s(textShard), "--out", s(tmp.resolve("text-pred.safetensors")),
+        "--engine", "reference");
+    assertFails(t, "--out " + s(tmp.resolve("text-pred.safetensors")), s(txtDir), "is a directory, expected a file name");
+    assertFalse(Files.exists(tmp.resolve("text-pred.safetensors")), "nothing written");
     // missing parents are created, as for predict's and generate's --out
     Path nested = tmp.resolve("new-parent").resolve("deeper").resolve("e.json");
     Run ok = run("evaluate", "--model", s(sineModel), "--data", s(shard), "--json", s(nested), "--engine", "reference");
@@ -622,6 +626,8 @@ class InferenceCommandsTest {
     assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--temperature", "0.5"),
         "--temperature applies to sampling class ids (--sampler softmax) from a class (cross_entropy) model", "sine.safetensors",
         "has loss mse", "leave out --temperature");
+    assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--temperature", "0.5", "--sampler",
+        "softmax"), "leave out --temperature and --sampler");
     assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--sampler", "softmax", "--temperature",
         "-0.5"), "--temperature must be ≥ 0 and finite, found -0.5");
     // the help names two samplers; a third, hidden one ran continuous models' feedback on a class model's outputs

@@ -18,6 +18,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
@@ -222,6 +223,37 @@ class PrepCommandTest {
   }
 
   /**
+   * A ';'-separated CSV read with ',' is one column: the missing column's message says to name the
+   * separator (it said header=false, which does not help); a key with spaces around it reached Spark
+   * as ' sep', which it ignored, and is now stripped.
+   */
+  @Test
+  void aCsvWithAnotherSeparatorNamesSepAndOptionKeysAreStripped() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("semicolons"));
+    Files.writeString(dir.resolve("part-00000.csv"), "sensor;t;v\na;0;0.5\na;1;0.7\na;2;0.9\na;3;1.1\n");
+    String[] spec = {"--key", "sensor", "--order", "t", "--inputs", "v", "--steps", "2", "--master", "local[1]"};
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", dir.toString(), "--format", "csv",
+        "--out", tmp.resolve("never").toString()}, spec));
+    InferenceCommandsTest.assertFails(r, "column 'sensor' not found", "--format csv read one column, 'sensor;t;v'",
+        "--option 'sep=;'");
+    assertFalse(r.err().contains("header=false"), r.err());
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", dir.toString(), "--format", "csv", "--option", " sep=;",
+        "--out", tmp.resolve("semicolons-ds").toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+  }
+
+  /** SOURCE and dbtable name one table when equal in any case, or one is the other schema-qualified. */
+  @Test
+  void aJdbcSourceAndDbtableNameOneTableAlsoSchemaQualified() {
+    assertTrue(PrepCommand.Table.sameTable("readings", "READINGS"));
+    assertTrue(PrepCommand.Table.sameTable("SERIES", "PUBLIC.SERIES"));
+    assertTrue(PrepCommand.Table.sameTable("public.series", " series "));
+    assertFalse(PrepCommand.Table.sameTable("other_table", "readings"));
+    assertFalse(PrepCommand.Table.sameTable("a.series", "b.series"), "two schemas' tables");
+    assertFalse(PrepCommand.Table.sameTable("series", "public.myseries"));
+  }
+
+  /**
    * CSV times in a pattern the reader does not know stay strings: with timestampFormat given, the
    * message says that its pattern did not match (it advised giving the option that was given), and
    * a misspelt option name is refused naming the one meant (Spark ignored it without a word).
@@ -237,6 +269,11 @@ class PrepCommandTest {
         "--option", "timestampFormat=yyyy-MM-dd HH:mm"}, spec));
     InferenceCommandsTest.assertFails(r, "--order: column 'ts' of " + dir + " (--format csv) was read as strings",
         "--option timestampFormat=yyyy-MM-dd HH:mm was given, and its values do not match it");
+    // with inference off the pattern was never tried: the message names inferSchema, and does not blame the pattern (a review)
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", dir.toString(), "--format", "csv",
+        "--option", "inferSchema=false", "--option", "timestampFormat=dd/MM/yyyy HH:mm"}, spec));
+    InferenceCommandsTest.assertFails(r, "--option inferSchema=true (it is false)");
+    assertFalse(r.err().contains("do not match"), r.err());
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", dir.toString(), "--format", "csv",
         "--option", "timestampFormt=dd/MM/yyyy HH:mm"}, spec));
     InferenceCommandsTest.assertFails(r, "--option timestampFormt: not an option of Spark's csv reader; did you mean timestampFormat?");
@@ -354,10 +391,11 @@ class PrepCommandTest {
         "--option", "dbtable=readings", "--out", tmp.resolve("twice-ds").toString()}, spec));
     assertEquals(0, r.code(), r.err());
     assertSameShards(fromFile, tmp.resolve("twice-ds"));
-    // a misspelt Spark option (fetchsiz) is refused; a key Spark does not know goes to the driver as a connection property
+    // a key Spark does not know goes to the driver as a connection property; one edit from Spark's own (fetchsiz) with a word
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "readings", "--format", "jdbc", "--option", "url=" + url,
-        "--option", "fetchsiz=7", "--out", tmp.resolve("never").toString()}, spec));
-    InferenceCommandsTest.assertFails(r, "--option fetchsiz: not an option of Spark's jdbc reader; did you mean fetchsize?");
+        "--option", "fetchsiz=7", "--out", tmp.resolve("fetchsiz-ds").toString()}, spec));
+    assertTrue(r.err().contains("warning: --option fetchsiz: not an option of Spark's jdbc reader, so it goes to the JDBC driver"
+        + " as a connection property; did you mean fetchsize?"), r.err());
     // the format's name in any case, as Spark matches it: CSV reads with a header, as csv does
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", file.toString(), "--format", "CSV", "--out",
         tmp.resolve("csv-upper-ds").toString()}, spec));
@@ -425,11 +463,16 @@ class PrepCommandTest {
     // a misspelt versionAsOf read the latest version, and the manifest recorded the typo (a user audit)
     bad = InferenceCommandsTest.run(concat(new String[] {"prep", "table", delta.toString(), "--format", "delta", "--option",
         "versionAsOff=0", "--out", tmp.resolve("never-delta").toString()}, spec));
-    InferenceCommandsTest.assertFails(bad, "--option versionAsOff: not an option of Spark's delta reader; did you mean versionAsOf?");
+    InferenceCommandsTest.assertFails(bad, "--option versionAsOff: not an option of Delta's reader; did you mean versionAsOf?");
     // a time before the first version: Delta's whole sentence, which it breaks over two lines (the second was lost)
     bad = InferenceCommandsTest.run(concat(new String[] {"prep", "table", delta.toString(), "--format", "delta", "--option",
         "timestampAsOf=2020-01-01 00:00:00", "--out", tmp.resolve("never-delta").toString()}, spec));
     InferenceCommandsTest.assertFails(bad, delta + " (--format delta): ", "before the earliest version available to this table (");
+    // a change feed the table never recorded: Delta refuses only when the rows are read (it was a stack trace, exit 1)
+    bad = InferenceCommandsTest.run(concat(new String[] {"prep", "table", delta.toString(), "--format", "delta", "--option",
+        "readChangeFeed=true", "--option", "startingVersion=0", "--out", tmp.resolve("never-delta").toString()}, spec));
+    InferenceCommandsTest.assertFails(bad, delta + " (--format delta): ", "DELTA_MISSING_CHANGE_DATA");
+    assertFalse(bad.err().contains("\tat "), bad.err());
     assertFalse(Files.exists(tmp.resolve("never-delta")));
     assertFalse(Arrays.equals(Files.readAllBytes(shardsOf(out[0]).get(0)), Files.readAllBytes(shardsOf(out[2]).get(0))),
         "version 0 holds fewer sensors than the latest");
@@ -518,6 +561,8 @@ class PrepCommandTest {
       InferenceCommandsTest.assertFails(r, "plant.readings (--format table): Could not connect to meta store",
           "(the Hive metastore: hive.metastore.uris=" + uris + ";");
       assertFalse(r.err().contains("\tat "), r.err());
+      // nor the frames of the thrift trace inside Hive's message, joined into the line (a review)
+      assertFalse(Pattern.compile(" at [a-z]+\\.[\\w.$]+\\(").matcher(r.err()).find(), r.err());
       assertFalse(Files.exists(tmp.resolve("never")));
     } finally {
       before.forEach((k, v) -> {

@@ -41,12 +41,14 @@ class ReaderOptionsTest {
   /** Within the limit given (check: one edit for short keys, two from six characters on); a tie names neither. */
   @Test
   void nearestTakesTheOneCloseOptionOnly() {
-    Set<String> known = Set.of("header", "sep", "quote", "escape", "ab", "ac");
-    assertEquals("header", ReaderOptions.nearest("heaedr", known, 2));   // 6 characters, 2 edits
+    Set<String> known = Set.of("header", "sep", "quote", "escape", "ab", "ac", "inferschema");
+    assertEquals("header", ReaderOptions.nearest("heaxerr", known, 2));   // 7 characters, 2 edits: x for d, one r more
+    assertNull(ReaderOptions.nearest("heaxerr", known, 1), "2 edits, limit 1");
     assertEquals("quote", ReaderOptions.nearest("qoute", known, 1));     // a swap
     assertNull(ReaderOptions.nearest("qeuto", known, 1), "5 characters, more than one edit: too far");
     assertNull(ReaderOptions.nearest("aa", known, 1), "ab and ac are both one edit away");
-    assertNull(ReaderOptions.nearest("inferschemata", known, 2));
+    assertNull(ReaderOptions.nearest("inferschemata", known, 1), "inferschema and 2 letters more, limit 1");
+    assertEquals("inferschema", ReaderOptions.nearest("inferschemata", known, 2));
   }
 
   /** Spark's own lists are read: CSV's header and timestampFormat, JDBC's fetchsize, the file sources' pathGlobFilter. */
@@ -67,12 +69,39 @@ class ReaderOptionsTest {
         () -> ReaderOptions.check("csv", options("header", "true", "timestampFormt", "dd/MM/yyyy")));
     assertTrue(e.getMessage().startsWith("--option timestampFormt: not an option of Spark's csv reader; did you mean"
         + " timestampFormat?"), e.getMessage());
-    e = assertThrows(BadInputException.class, () -> ReaderOptions.check("jdbc", options("url", "jdbc:h2:mem:x", "fetchsiz", "10")));
-    assertTrue(e.getMessage().contains("did you mean fetchsize?"), e.getMessage());
-    // two edits from six characters on, but for jdbc one only: a driver's key two edits from Spark's "truncate"
-    // ("truncat3d") is passed on; in csv two edits from "timestampFormat" is refused
-    assertEquals(List.of(), ReaderOptions.check("jdbc", options("truncat3d", "x")));
+    e = assertThrows(BadInputException.class, () -> ReaderOptions.check("delta", options("versionAsOff", "0")));
+    assertTrue(e.getMessage().startsWith("--option versionAsOff: not an option of Delta's reader; did you mean versionAsOf?"),
+        e.getMessage());
+    // two edits from six characters on: in csv two edits from "timestampFormat" is refused
     assertThrows(BadInputException.class, () -> ReaderOptions.check("csv", options("timestmpFormt", "x")));
+  }
+
+  /**
+   * A JDBC driver takes keys of its own, some one edit from Spark's (MySQL's password1 for
+   * multi-factor authentication): passed on to the driver, with a warning naming Spark's option,
+   * in the case Spark's docs write it (JDBC's list is in lower case); two edits away, silently.
+   */
+  @Test
+  void aJdbcKeyNearSparksOptionIsPassedOnWithAWarning() {
+    List<String> w = ReaderOptions.check("jdbc", options("url", "jdbc:h2:mem:x", "fetchsiz", "10", "password1", "x"));
+    assertEquals(2, w.size(), w.toString());
+    assertTrue(w.get(0).startsWith("--option fetchsiz: not an option of Spark's jdbc reader, so it goes to the JDBC driver as a"
+        + " connection property; did you mean fetchsize?"), w.get(0));
+    assertTrue(w.get(1).contains("did you mean password?"), w.get(1));
+    assertTrue(ReaderOptions.check("jdbc", options("partitionColum", "t")).get(0).contains("did you mean partitionColumn?"));
+    assertEquals(List.of(), ReaderOptions.check("jdbc", options("truncat3d", "x")), "two edits from truncate");
+  }
+
+  /**
+   * A catalog table's provider is not known before Spark starts: a near miss of any format's option
+   * is refused (a Delta table's versionAsOff read its latest version), and nothing else is warned of.
+   */
+  @Test
+  void aCatalogTablesKeysAreCheckedAgainstEveryFormatsOptions() {
+    BadInputException e = assertThrows(BadInputException.class, () -> ReaderOptions.check("table", options("versionAsOff", "0")));
+    assertTrue(e.getMessage().startsWith("--option versionAsOff: not an option of any reader (the catalog table's provider is"
+        + " not known yet); did you mean versionAsOf?"), e.getMessage());
+    assertEquals(List.of(), ReaderOptions.check("table", options("versionAsOf", "0", "bananas", "3", "MERGESCHEMA", "true")));
   }
 
   @Test

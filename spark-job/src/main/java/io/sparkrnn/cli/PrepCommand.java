@@ -395,7 +395,7 @@ public final class PrepCommand implements Runnable {
             if (columns.length == 1 && option("sep") == null && option("delimiter") == null) {
               // one column: the lines were not split, as a ';'- or tab-separated file read with ',' is not
               throw new BadInputException(e.getMessage() + " (--format csv read one column, '" + columns[0] + "': if the file's"
-                  + " fields are separated by something other than a comma, name it: --option 'sep=;', --option 'sep=\t')", e);
+                  + " fields are separated by something other than a comma, name it: --option 'sep=;', --option 'sep=\\t')", e);
             }
             if (option("header") == null) {
               // the columns were named by the first line, which may have been data (a file without a header line)

@@ -133,7 +133,8 @@ class JobScopeTest {
     List<String> lines = new CopyOnWriteArrayList<>();
     int atClose;
     Thread job;
-    try (JobScope scope = JobScope.open(sc, "close test")) {
+    JobScope scope = JobScope.open(sc, "close test");
+    try {
       // a child thread inherits the scope's job tag (Spark's local properties are inherited)
       job = new Thread(() -> sc.parallelize(List.of(1, 2), 2).foreach(i -> reported.await(30, TimeUnit.SECONDS)));
       job.start();
@@ -150,6 +151,7 @@ class JobScopeTest {
       atClose = lines.size();
     } finally {
       reported.countDown();
+      scope.close();   // a second close does nothing; here for a failed assertion above
     }
     job.join();
     Thread.sleep(200);

@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
+import java.util.TreeMap;
 
 /**
  * {@code prep table}'s {@code --option} keys against the options the format's reader knows. Spark
@@ -36,28 +36,28 @@ final class ReaderOptions {
    */
   static List<String> check(String format, Map<String, String> options) {
     boolean table = format.equals("table");   // a catalog table of any provider: near misses of any list
-    Set<String> known = table ? anyFormat() : known(format);
+    Map<String, String> known = table ? anyFormat() : spellings(format);
     List<String> warnings = new ArrayList<>();
-    if (known == null) {
+    if (known.isEmpty()) {
       return warnings;
     }
     for (String key : options.keySet()) {
       String k = key.strip().toLowerCase(Locale.ROOT);
-      if (known.contains(k) || k.contains(".")) {
+      if (known.containsKey(k) || k.contains(".")) {
         continue;
       }
       // a JDBC driver takes keys of its own, some perhaps two edits from one of Spark's: one edit only there
-      String near = nearest(k, known, format.equals("jdbc") ? 1 : k.length() >= 6 ? 2 : 1);
+      String near = nearest(k, known.keySet(), format.equals("jdbc") ? 1 : k.length() >= 6 ? 2 : 1);
       if (near != null && format.equals("jdbc")) {
         // a driver's own key may be one edit from Spark's (MySQL's password1 and password): passed on, with a word
         warnings.add("--option " + key + ": not an option of Spark's jdbc reader, so it goes to the JDBC driver as a"
-            + " connection property; did you mean " + spelled(format, near) + "?");
+            + " connection property; did you mean " + known.get(near) + "?");
         continue;
       }
       if (near != null) {
         throw new BadInputException("--option " + key + ": not an option of " + (table ? "any reader (the catalog table's"
             + " provider is not known yet)" : reader(format)) + "; did you mean "
-            + spelled(format, near) + "? (the reader ignores options it does not know: this one would change nothing)");
+            + known.get(near) + "? (the reader ignores options it does not know: this one would change nothing)");
       }
       if (!format.equals("jdbc") && !table) {   // jdbc: the driver's connection properties (sslmode, …) are passed on as they are
         warnings.add("--option " + key + ": not an option of " + reader(format) + ", which ignores it"
@@ -71,45 +71,38 @@ final class ReaderOptions {
     return format.equals("delta") ? "Delta's reader" : "Spark's " + format + " reader";
   }
 
-  /** Every format's known options: a catalog table's provider (Delta, Parquet, …) is not known before Spark starts. */
-  private static Set<String> anyFormat() {
-    Set<String> all = new TreeSet<>();
-    for (String f : FORMATS) {
-      Set<String> k = known(f);
-      if (k != null) {
-        all.addAll(k);
-      }
-    }
-    return all.isEmpty() ? null : all;
-  }
-
   private static final List<String> FORMATS = List.of("csv", "json", "xml", "parquet", "orc", "text", "avro", "jdbc", "delta");
 
-  /**
-   * The option's spelling as Spark writes it in its docs (camel case), for the message: JDBC's list
-   * is in lower case, its constants are not.
-   */
-  private static String spelled(String format, String lower) {
-    String found = lower;
-    for (String f : format.equals("table") ? FORMATS : List.of(format)) {
-      for (String s : raw(f)) {
-        if (s.toLowerCase(Locale.ROOT).equals(lower) && !s.equals(lower)) {
-          return s;
-        }
-      }
+  /** Every format's known options: a catalog table's provider (Delta, Parquet, …) is not known before Spark starts. */
+  private static Map<String, String> anyFormat() {
+    Map<String, String> all = new TreeMap<>();
+    for (String f : FORMATS) {
+      spellings(f).forEach((lower, spelled) -> all.merge(lower, spelled, ReaderOptions::asDocumented));
     }
-    return found;
+    return all;
   }
 
-  /** The known options in lower case (Spark matches option keys case-insensitively), or null when unknown. */
-  static Set<String> known(String format) {
-    List<String> raw = raw(format);
-    if (raw.isEmpty()) {
-      return null;
+  /**
+   * The known options in lower case (Spark matches option keys case-insensitively), each to its
+   * spelling as Spark's docs write it, for the messages; empty when the format's options are not known.
+   */
+  private static Map<String, String> spellings(String format) {
+    Map<String, String> spellings = new TreeMap<>();
+    for (String s : raw(format)) {
+      spellings.merge(s.toLowerCase(Locale.ROOT), s, ReaderOptions::asDocumented);
     }
-    Set<String> lower = new TreeSet<>();
-    raw.forEach(s -> lower.add(s.toLowerCase(Locale.ROOT)));
-    return lower;
+    return spellings;
+  }
+
+  /** Of two spellings of one option, the camel-case one: JDBC's list is in lower case, its constants are not. */
+  private static String asDocumented(String a, String b) {
+    return a.equals(a.toLowerCase(Locale.ROOT)) ? b : a;
+  }
+
+  /** The known options in lower case, or null when unknown. */
+  static Set<String> known(String format) {
+    Map<String, String> spellings = spellings(format);
+    return spellings.isEmpty() ? null : spellings.keySet();
   }
 
   private static List<String> raw(String format) {

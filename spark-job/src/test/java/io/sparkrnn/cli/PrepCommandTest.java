@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.Dataset;
+import io.sparkrnn.testing.Ports;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -549,10 +548,7 @@ class PrepCommandTest {
       InferenceCommandsTest.assertFails(r, "plant.nosuch (--format table): ", "TABLE_OR_VIEW_NOT_FOUND");
       // a metastore that cannot be reached: the cause and the URIs in one line (the message named only "Unable to
       // instantiate SessionHiveMetaStoreClient", three wrappers up)
-      int closed;
-      try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-        closed = s.getLocalPort();
-      }
+      int closed = Ports.free();
       String uris = "thrift://127.0.0.1:" + closed;
       Map<String, String> remote = Map.of("spark.hadoop.hive.metastore.uris", uris, "spark.hadoop.hive.metastore.connect.retries", "1");
       remote.forEach((k, v) -> before.putIfAbsent(k, System.setProperty(k, v)));

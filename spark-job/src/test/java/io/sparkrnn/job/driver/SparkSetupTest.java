@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
+import io.sparkrnn.testing.Ports;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -38,10 +39,7 @@ class SparkSetupTest {
    */
   @Test
   void aStandaloneMasterThatDoesNotAnswerIsRefusedBeforeSparkStarts() throws IOException {
-    int free;
-    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-      free = probe.getLocalPort();
-    }
+    int free = Ports.free();
     BadInputException e = assertThrows(BadInputException.class, () -> SparkSetup.requireReachableMaster("spark://127.0.0.1:" + free));
     assertTrue(e.getMessage().startsWith("--master spark://127.0.0.1:" + free + ": no Spark master accepts connections at 127.0.0.1:"
         + free + " ("), e.getMessage());
@@ -64,10 +62,7 @@ class SparkSetupTest {
    */
   @Test
   void aStandaloneMasterIsReachedBeforeTheLockAndAnUnknownHostIsNamed() throws IOException {
-    int free;
-    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-      free = probe.getLocalPort();
-    }
+    int free = Ports.free();
     BadInputException e = assertThrows(BadInputException.class, () -> SparkSetup.requireKnownMaster("spark://127.0.0.1:" + free));
     assertTrue(e.getMessage().startsWith("--master spark://127.0.0.1:" + free + ": no Spark master accepts connections at "),
         e.getMessage());
@@ -91,10 +86,7 @@ class SparkSetupTest {
     }
     SparkSetup.requireReachableMaster(url);   // nothing listens now: passes only without a second connection
     SparkSetup.requireKnownMaster(url);
-    int free;
-    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-      free = probe.getLocalPort();
-    }
+    int free = Ports.free();
     assertThrows(BadInputException.class, () -> SparkSetup.requireReachableMaster("spark://127.0.0.1:" + free));
   }
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.source.CsvSource;
 import io.sparkrnn.data.spark.ExampleTables;
+import io.sparkrnn.data.spark.MissingColumnException;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.kernel.model.Batch;
@@ -686,6 +687,12 @@ class SequenceTablesTest {
     assertRefused(spark.createDataFrame(nan, LONG), s, "column 'b'", "sensor=s1", "t=1");
     assertRefused(sensors(2, 5), new TableSpec(List.of("sensor"), "t", List.of("a", "nope"), List.of(), 0, false, 2, 0,
         -1, 0, null, null, 0, 0, false, null, 4, 7, 0, Map.of()), "--inputs", "'nope'", "not found", "[sensor, t, a, b]");
+    // the same refusal as a type that carries its parts (prep table adds CSV hints from them, not from the text)
+    MissingColumnException missing = assertThrows(MissingColumnException.class, () -> SequenceTables.prep(sensors(2, 5),
+        new TableSpec(List.of("sensor"), "t", List.of("a"), List.of("nope"), 0, false, 2, 0, -1, 0, null, null, 0, 0,
+            false, null, 4, 7, 0, Map.of()), tmp.resolve("missing-target").toString()));
+    assertEquals(List.of("--targets", "nope", List.of("sensor", "t", "a", "b")),
+        List.of(missing.option(), missing.column(), missing.tableColumns()));
     assertRefused(sensors(2, 5), new TableSpec(List.of(), "sensor", List.of("a"), List.of(), 0, false, 2, 0,
         -1, 0, null, null, 0, 0, false, null, 4, 7, 0, Map.of()), "--order", "'sensor'", "string");
     assertRefused(sensors(2, 5), new TableSpec(List.of("t"), "a", List.of("sensor"), List.of(), 0, false, 2, 0,

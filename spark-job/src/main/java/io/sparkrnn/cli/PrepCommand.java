@@ -13,6 +13,7 @@ import io.sparkrnn.data.source.CsvSource;
 import io.sparkrnn.data.source.NpySource;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.data.source.TextSource;
+import io.sparkrnn.data.spark.MissingColumnException;
 import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.SparkPrep;
 import io.sparkrnn.data.spark.TableSpec;
@@ -389,12 +390,12 @@ public final class PrepCommand implements Runnable {
         Manifest m;
         try {
           m = SequenceTables.prep(table, spec, common.out, common.overwrite, common.givenNormalization());
-        } catch (BadInputException e) {
-          if (format.equals("csv") && String.valueOf(e.getMessage()).contains("not found; the table has")) {
-            String[] columns = table.columns();
-            if (columns.length == 1 && option("sep") == null && option("delimiter") == null) {
+        } catch (MissingColumnException e) {
+          if (format.equals("csv")) {
+            List<String> columns = e.tableColumns();
+            if (columns.size() == 1 && option("sep") == null && option("delimiter") == null) {
               // one column: the lines were not split, as a ';'- or tab-separated file read with ',' is not
-              throw new BadInputException(e.getMessage() + " (--format csv read one column, '" + columns[0] + "': if the file's"
+              throw new BadInputException(e.getMessage() + " (--format csv read one column, '" + columns.get(0) + "': if the file's"
                   + " fields are separated by something other than a comma, name it: --option 'sep=;', --option 'sep=\\t')", e);
             }
             if (option("header") == null) {

@@ -604,8 +604,7 @@ public final class SequenceTables {
       return resolved;
     } catch (Exception e) {
       if (e instanceof AnalysisException) {
-        throw new BadInputException(option + ": column '" + name + "' not found; the table has "
-            + Arrays.toString(table.columns()));
+        throw new MissingColumnException(option, name, table.columns());
       }
       throw e;
     }

@@ -514,7 +514,8 @@ class PrepCommandTest {
    * A Hive metastore's table (embedded Derby, as spark-shell makes one) read by name with
    * {@code --format table}: prep's session takes Hive's catalog when Spark's Hive support is on the
    * classpath and the configuration names no catalog (with the in-memory one the table is unknown to
-   * a new session). The shards are those of the same rows read from Parquet.
+   * a new session). The shards are those of the same rows read from Parquet, and {@code --option}
+   * keys reach the table's reader.
    */
   @Test
   void aHiveTableIsReadByNameFromTheMetastore() throws IOException {
@@ -543,6 +544,10 @@ class PrepCommandTest {
       r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", parquet.toString(), "--out", fromParquet.toString()}, spec));
       assertEquals(0, r.code(), r.err());
       assertSameShards(fromParquet, fromHive);
+      // --option reaches the table's reader: a file filter that no Parquet file of the table matches leaves no rows
+      r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "plant.readings", "--format", "table", "--option",
+          "pathGlobFilter=*.csv", "--out", tmp.resolve("filtered").toString()}, spec));
+      InferenceCommandsTest.assertFails(r, "no rows");
       r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "plant.nosuch", "--format", "table", "--out",
           tmp.resolve("never").toString()}, spec));
       InferenceCommandsTest.assertFails(r, "plant.nosuch (--format table): ", "TABLE_OR_VIEW_NOT_FOUND");

@@ -22,7 +22,7 @@ import java.util.TreeMap;
  * <p>The known options are Spark's own lists ({@code CSVOptions.getAllOptions()} and its
  * siblings, Delta's {@code DeltaOptions.validOptionKeys}), read by reflection: they are internal
  * to Spark and Delta, and a format whose list cannot be read (another format, another Spark) is
- * not checked.
+ * not checked. ReaderOptionsTest reads every list, so an upgrade that moves one fails there.
  */
 final class ReaderOptions {
   private ReaderOptions() {}

@@ -61,6 +61,13 @@ class ReaderOptionsTest {
     assertTrue(ReaderOptions.known("parquet").containsAll(List.of("mergeschema", "basepath")));
     assertTrue(ReaderOptions.known("jdbc").containsAll(List.of("url", "dbtable", "query", "fetchsize", "user", "password")));
     assertNull(ReaderOptions.known("nosuchformat"), "a format whose options are not known is not checked");
+    // every format Spark ships, and Delta (a test dependency): a Spark or Delta that moved its list fails here,
+    // not silently in the field, where the format's keys would go unchecked (options from Spark's and Delta's docs)
+    assertTrue(ReaderOptions.known("json").containsAll(List.of("multiline", "allowcomments", "primitivesasstring")));
+    assertTrue(ReaderOptions.known("orc").containsAll(List.of("mergeschema", "pathglobfilter")));
+    assertTrue(ReaderOptions.known("text").containsAll(List.of("wholetext", "linesep")));
+    assertTrue(ReaderOptions.known("xml").containsAll(List.of("rowtag", "attributeprefix")));
+    assertTrue(ReaderOptions.known("delta").containsAll(List.of("versionasof", "timestampasof", "readchangefeed")));
   }
 
   @Test

@@ -17,6 +17,7 @@ import io.sparkrnn.kernel.aparapi.Devices;
 import io.sparkrnn.kernel.aparapi.ResolvedDevice;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.DeviceChoice;
+import io.sparkrnn.kernel.engine.ReferenceEngine;
 import io.sparkrnn.kernel.jvm.JvmEngine;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.CellType;
@@ -111,6 +112,35 @@ class EnginesTest {
       assertTrue(e.getMessage().startsWith("--device " + device + " applies to --engine kernel"), e.getMessage());
     }
     Engines.requireDeviceApplies("kernel", "gpu");
+  }
+
+  /**
+   * What create makes of each name (class comment): kernel with jvm is the JVM engine; kernel with
+   * auto where there is no OpenCL GPU is the JVM engine too, never a timed pick against PoCL's CPU
+   * ("auto does not time PoCL"); reference is the float64 engine, with auto or jvm only (the check
+   * of onlyAutoOrJvmGoWithTheReferenceEngine, made by create itself); an unknown engine is refused.
+   */
+  @Test
+  void createMakesTheEngineEachNameStandsFor() {
+    try (BpttEngine engine = Engines.create("kernel", "jvm", 1)) {
+      assertInstanceOf(JvmEngine.class, engine, engine.describe());
+    }
+    try (BpttEngine engine = Engines.create("kernel", "auto", 1)) {
+      if (!Devices.available().contains(DeviceChoice.GPU)) {
+        assertInstanceOf(JvmEngine.class, engine, engine.describe());
+      } else {
+        assertTrue(engine instanceof MeasuredEngine || engine instanceof JvmEngine, engine.describe());
+      }
+    }
+    for (String device : new String[] {"auto", "jvm"}) {
+      try (BpttEngine engine = Engines.create("reference", device, 1)) {
+        assertInstanceOf(ReferenceEngine.class, engine, engine.describe());
+      }
+    }
+    BadInputException gpu = assertThrows(BadInputException.class, () -> Engines.create("reference", "gpu", 1));
+    assertTrue(gpu.getMessage().startsWith("--device gpu applies to --engine kernel"), gpu.getMessage());
+    BadInputException unknown = assertThrows(BadInputException.class, () -> Engines.create("float16", "jvm", 1));
+    assertTrue(unknown.getMessage().contains("'float16' is not one of kernel, reference"), unknown.getMessage());
   }
 
   /**

@@ -39,6 +39,12 @@ class MeasuredEngineTest {
   @BeforeEach
   void forget() {
     AutoDevice.clearCache();
+    // the JIT's first calls of this shape, out of every timing: the stand-in timed first would pay them and
+    // may lose a pick it should win by its sleep alone, as one did on a loaded 2-core host
+    try (JvmEngine e = new JvmEngine(1)) {
+      e.forward(PARAMS, BATCH, null);
+      e.lossAndGradient(PARAMS, BATCH, null);
+    }
   }
 
   /** The JVM engine's results, after sleepMillis per call, or a failure; counts calls and closes. */
@@ -150,10 +156,8 @@ class MeasuredEngineTest {
     StandIn gpu = new StandIn(0, null);
     StandIn[] jvm = new StandIn[1];
     String before = Engines.gpuUnusable();
-    // the GPU stand-in must win the pick: it is timed first, so the JIT's first calls of this shape fall in its
-    // half (warmed here), and the JVM stand-in sleeps 200 ms, a margin that a loaded 2-core host kept missing
-    // with 20 ms (the 0 ms stand-in measured 61 sequences/s there against 111 for the 20 ms one, a helper's audit)
-    jvmForward();
+    // the GPU stand-in must win the pick, and the JVM stand-in sleeps 200 ms: a loaded 2-core host once measured
+    // the 0 ms stand-in at 61 sequences/s against 111 for a 20 ms one (a helper's audit)
     try (MeasuredEngine auto = new MeasuredEngine(gpu, () -> jvm[0] = new StandIn(200, null), 1, "h", 0.2)) {
       auto.forward(PARAMS, BATCH, null);
       assertEquals("gpu", auto.choice().device(), auto.choice().describe());

@@ -27,9 +27,11 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -171,6 +173,34 @@ class HostileUseTest {
     assertEquals(Files.readString(fresh.resolve("metrics.jsonl")).lines().count(),
         Files.readString(out.resolve("metrics.jsonl")).lines().count(), "metrics of this run only");
     assertEquals("mine", Files.readString(out.resolve("notes.txt")), "other files stay");
+  }
+
+  /**
+   * A finished run whose checkpoints were removed (to save space, say) has nothing to resume: every
+   * run checkpoints at its end, so --resume there would train from step 0 over the model. Refused
+   * before anything is written, naming the way out; the model stays byte for byte.
+   */
+  @Test
+  void resumeWithTheModelButNoCheckpointIsRefusedAndTheModelKept() throws IOException {
+    Path out = tmp.resolve("no-checkpoints");
+    Run first = run(train(out, "--steps", "4", "--checkpoint-every", "2"));
+    assertEquals(0, first.code(), first.err());
+    byte[] model = Files.readAllBytes(out.resolve("model.safetensors"));
+    byte[] metrics = Files.readAllBytes(out.resolve("metrics.jsonl"));
+    try (Stream<Path> files = Files.walk(out.resolve("checkpoints"))) {
+      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+    assertFails(run(train(out, "--steps", "6", "--resume", "true")), "resume: ", "holds a model (model.safetensors) but no"
+        + " checkpoint to resume from", "would train from step 0 and replace it", "--overwrite");
+    org.junit.jupiter.api.Assertions.assertArrayEquals(model, Files.readAllBytes(out.resolve("model.safetensors")));
+    org.junit.jupiter.api.Assertions.assertArrayEquals(metrics, Files.readAllBytes(out.resolve("metrics.jsonl")));
+    // an --out without a model (a run stopped before its first checkpoint) still starts at step 0 with --resume
+    Files.delete(out.resolve("model.safetensors"));
+    Run fresh = run(train(out, "--steps", "4", "--resume", "true"));
+    assertEquals(0, fresh.code(), fresh.err());
+    assertTrue(fresh.out().contains("no checkpoint in") && fresh.out().contains("starting at step 0"), fresh.out());
   }
 
   /**

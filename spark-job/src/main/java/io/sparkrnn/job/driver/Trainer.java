@@ -185,6 +185,14 @@ public final class Trainer {
       throw new BadInputException("out: " + out.dir() + " already holds a training run; pass --resume to continue it, "
           + "--overwrite to replace it, or choose another --out");
     }
+    if (config.resume() && !hasCheckpoint && out.exists("model.safetensors")) {
+      // every run checkpoints at its end, so a model without checkpoints is one whose checkpoints were removed:
+      // --resume would train from step 0 and replace that model (a user audit)
+      throw new BadInputException("resume: " + out.dir() + " holds a model (model.safetensors) but no checkpoint to resume"
+          + " from (" + out.path(Checkpoints.DIR) + " is empty or gone), so --resume would train from step 0 and replace it;"
+          + " pass --overwrite to start again, or --init " + out.path("model.safetensors") + " with another --out to start"
+          + " from its weights");
+    }
     if (config.feedback() > 0) {
       checkClosedLoopFits(model, spec, config.feedback());
       // each validation batch refuses a padded sequence (Validation.closedLoop), found there after the first

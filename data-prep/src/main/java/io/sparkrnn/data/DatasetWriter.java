@@ -291,8 +291,9 @@ public final class DatasetWriter implements Closeable {
       // a prep killed before its manifest (the manifest is written last): nothing here is a dataset, and
       // what it holds is ours, but removing a folder the user named is theirs to do (a user audit: the
       // message gave no way on, and --overwrite only replaces a dataset)
-      throw new IOException(dir + ": exists and is not empty (" + children.length + " entries: the shards and " + TEMP_DIR
-          + "/ of a prep that did not finish, with no " + Manifest.FILE_NAME + "); remove the directory and run prep again");
+      throw new IOException(dir + ": exists and is not empty (" + children.length + (children.length == 1 ? " entry," : " entries,")
+          + (children.length == 1 ? "" : " among them") + " the " + TEMP_DIR + "/ of a prep that did not finish, with no "
+          + Manifest.FILE_NAME + "); remove the directory and run prep again");
     }
     if (!overwrite || !isDataset) {
       throw new IOException(dir + ": exists and is not empty (" + children.length + " entries"

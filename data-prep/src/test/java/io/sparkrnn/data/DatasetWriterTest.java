@@ -45,10 +45,15 @@ class DatasetWriterTest {
     Path dir = new Path(ds.toUri());
     for (boolean overwrite : new boolean[] {false, true}) {
       IOException e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, dir, overwrite));
-      assertTrue(e.getMessage().endsWith("exists and is not empty (2 entries: the shards and _temporary/ of a prep that did not"
+      assertTrue(e.getMessage().endsWith("exists and is not empty (2 entries, among them the _temporary/ of a prep that did not"
           + " finish, with no manifest.json); remove the directory and run prep again"), e.getMessage());
     }
     assertTrue(Files.exists(ds.resolve("shard-00000.safetensors")), "nothing removed");
+    // killed before its first shard: _temporary/ alone, which is not "the shards" (a user audit)
+    java.nio.file.Path early = Files.createDirectories(tmp.resolve("killed-early").resolve(DatasetWriter.TEMP_DIR));
+    IOException e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, new Path(early.getParent().toUri()), false));
+    assertTrue(e.getMessage().endsWith("exists and is not empty (1 entry, the _temporary/ of a prep that did not finish, with no"
+        + " manifest.json); remove the directory and run prep again"), e.getMessage());
   }
 
   /** A shard index is written once: a second write of shard 0 would leave two manifest entries for one file. */

@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.data.DatasetWriter;
 import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Normalization;
@@ -377,6 +378,11 @@ public final class PrepCommand implements Runnable {
           sequenceColumn, split == null ? null : TableSpec.SplitMode.parse(split), common.validationFraction, gap,
           common.normalize, TableSpec.Missing.parse(missing), common.batch, seed, partitions, provenance);
       FileSystems.requireUsableOutput(common.out, new Configuration(), "--out", true);
+      // an --out that prep would refuse (not empty, not a dataset to --overwrite), before Spark starts: tens of
+      // seconds sooner (SequenceTables checks again, on the session's Hadoop configuration)
+      Path outPath = new Path(common.out);
+      FileSystem outFs = FileSystems.get(outPath, new Configuration());
+      DatasetWriter.checkDirectory(outFs, outFs.makeQualified(outPath), common.overwrite);
       String master = common.master == null ? "local[*]" : common.master;
       SparkSetup.requireKnownMaster(SparkSetup.effectiveMaster(master));   // spark-submit's master wins
       // a line before Spark starts and reads the schema (tens of seconds on a busy machine, or a CSV

@@ -103,6 +103,28 @@ class PrepCommandTest {
   }
 
   /**
+   * An --out that prep would refuse (a folder of other files; a killed prep's _temporary/ alone) is
+   * refused before Spark starts, as prep sine refuses it, not after the session and the schema
+   * (about 20 s on a loaded host, a user audit); the folder is left as it was.
+   */
+  @Test
+  void anOutThatPrepWouldRefuseIsRefusedBeforeSparkStarts() throws IOException {
+    Path notes = Files.createDirectories(tmp.resolve("notes-out"));
+    Files.writeString(notes.resolve("notes.txt"), "mine");
+    Path killed = Files.createDirectories(tmp.resolve("killed-out").resolve("_temporary"));
+    String[][] cases = {{notes.toString(), "not a dataset; refusing to touch it"},
+        {killed.getParent().toString(), "(1 entry, the _temporary/ of a prep that did not finish"}};
+    for (String[] c : cases) {
+      InferenceCommandsTest.Run r = InferenceCommandsTest.run("prep", "table", tmp.resolve("any.parquet").toString(), "--order",
+          "ts", "--inputs", "temp", "--steps", "12", "--out", c[0], "--master", "local[1]");
+      InferenceCommandsTest.assertFails(r, c[0] + ": exists and is not empty", c[1]);
+      assertFalse(r.out().contains("starting Spark"), "refused before Spark starts: " + r.out());
+    }
+    assertEquals("mine", Files.readString(notes.resolve("notes.txt")));
+    assertTrue(Files.isDirectory(killed));
+  }
+
+  /**
    * A by-time split that asked for validation but got none says so, and why: 6 sensors x 60 hours,
    * T = 12 with horizon 1 needs 13 rows per window; --validation-fraction 0.1 gives round(6) = 6
    * validation rows per series, and --gap 6 takes all of them. train --validate-every on that

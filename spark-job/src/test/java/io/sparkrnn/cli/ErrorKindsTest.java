@@ -88,4 +88,18 @@ class ErrorKindsTest {
     }
     assertFalse(Main.inYarnApplicationMaster(), "client mode, local mode and the CLI exit with the code");
   }
+
+  /** prep table --format jdbc: a database's refusal while its rows are read (java.sql.SQLException) is bad input, exit 2. */
+  @Test
+  void aDatabasesRefusalIsBadInput() {
+    java.sql.SQLException refused = new java.sql.SQLException("no such table: sensors");
+    assertEquals(refused, Main.userError(new RuntimeException("Job aborted", refused)));
+  }
+
+  /** The subcommand named in "stopped:" and in YARN's "spark-rnn <command> ended with": the first word that is not an option. */
+  @Test
+  void theCommandNameIsTheFirstWordThatIsNotAnOption() {
+    assertEquals("train", Main.commandName(new String[] {"--verbose", "train", "--steps", "5"}));
+    assertEquals("spark-rnn", Main.commandName(new String[] {"--version"}));
+  }
 }

@@ -1,5 +1,6 @@
 package io.sparkrnn.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -10,10 +11,15 @@ import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
+import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.ShardInfo;
+import io.sparkrnn.data.Split;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.data.source.TextSource;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -72,5 +78,60 @@ class ModelMetadataTest {
     BadInputException e = assertThrows(BadInputException.class,
         () -> ModelMetadata.vocabulary(Map.of(ModelMetadata.KEY_VOCABULARY, "\"abc\""), "m.safetensors"));
     assertTrue(e.getMessage().contains("m.safetensors") && e.getMessage().contains("vocabulary"), e.getMessage());
+  }
+
+  /**
+   * Every feature's and every output's statistic is written and read back, in order: F = 2 inputs
+   * and O = 2 regression targets, values chosen by hand (a sine dataset has one of each, so it
+   * cannot tell the first entry from the whole list).
+   */
+  @Test
+  void everyFeaturesAndEveryOutputsStatisticsReadBackInOrder() {
+    // T = 4, F = 2, O = 2, seq2seq mse; one shard of B = 1 holds 4 * (T*F + T*O) = 64 data bytes
+    DatasetSpec spec = new DatasetSpec("npy", 2, 2, 4, Mode.SEQ2SEQ, LossType.MSE, false, null, null);
+    Normalization n = new Normalization(new double[] {1.5, -2}, new double[] {0.5, 4},
+        new double[] {10, 20}, new double[] {2, 3});
+    Manifest m = new Manifest(spec, List.of(new ShardInfo("s0.safetensors", Split.TRAIN, 1, 64, "00000000")), n);
+    Map<String, String> meta = ModelMetadata.fromManifest(m);
+    Map<String, Object> j = Json.parseObject(meta.get(ModelMetadata.KEY_NORMALIZATION));
+    assertEquals(List.of(1.5, -2.0), j.get("input_mean"));
+    assertEquals(List.of(0.5, 4.0), j.get("input_std"));
+    assertEquals(List.of(10.0, 20.0), j.get("target_mean"));
+    assertEquals(List.of(2.0, 3.0), j.get("target_std"));
+    Normalization back = ModelMetadata.normalization(meta, "m.safetensors");
+    assertArrayEquals(new double[] {1.5, -2}, back.inputMean());
+    assertArrayEquals(new double[] {0.5, 4}, back.inputStd());
+    assertArrayEquals(new double[] {10, 20}, back.targetMean());
+    assertArrayEquals(new double[] {2, 3}, back.targetStd());
+  }
+
+  /** A model whose dataset was not normalised carries no normalization key: its inputs are used as they are (null). */
+  @Test
+  void noNormalizationKeyMeansNoNormalisation() {
+    Map<String, String> meta = Map.of(ModelMetadata.KEY_TASK, "sine");
+    assertNull(ModelMetadata.normalization(meta, "m.safetensors"));
+    assertNull(ModelMetadata.vocabulary(meta, "m.safetensors"));
+  }
+
+  /**
+   * A malformed normalization (a statistic that is not a list, or a list with a non-number) is bad
+   * input in the model file, not a bug: a BadInputException naming the file and the key, and what
+   * is wrong, whatever the JSON reader or a cast threw underneath.
+   */
+  @Test
+  void aMalformedNormalizationIsRefusedNamingTheFileAndTheKey() {
+    String[] bad = {
+        "{\"input_mean\": 0.5, \"input_std\": [1]}",
+        "{\"input_mean\": [\"a\"], \"input_std\": [1]}",
+        "{\"input_std\": [1]}",
+        "[0.5]"};
+    for (String s : bad) {
+      BadInputException e = assertThrows(BadInputException.class,
+          () -> ModelMetadata.normalization(Map.of(ModelMetadata.KEY_NORMALIZATION, s), "m.safetensors"), s);
+      assertTrue(e.getMessage().startsWith("m.safetensors: __metadata__ normalization is not valid"), e.getMessage());
+    }
+    BadInputException notList = assertThrows(BadInputException.class, () -> ModelMetadata.normalization(
+        Map.of(ModelMetadata.KEY_NORMALIZATION, bad[0]), "m.safetensors"));
+    assertTrue(notList.getMessage().endsWith("expected a list of numbers"), notList.getMessage());
   }
 }

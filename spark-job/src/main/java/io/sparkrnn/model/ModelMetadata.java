@@ -66,13 +66,23 @@ public final class ModelMetadata {
     if (s == null) {
       return null;
     }
-    Object v = Json.parse(s);
+    Object v;
+    try {
+      v = Json.parse(s);
+    } catch (RuntimeException e) {
+      throw new BadInputException(source + ": __metadata__ vocabulary is not valid: " + e.getMessage(), e);
+    }
+    String expected = source + ": __metadata__ vocabulary must be a JSON list of strings";
     if (!(v instanceof List<?> l)) {
-      throw new BadInputException(source + ": __metadata__ vocabulary must be a JSON list of strings");
+      throw new BadInputException(expected);
     }
     List<String> out = new ArrayList<>();
-    for (Object o : l) {
-      out.add(String.valueOf(o));
+    for (int i = 0; i < l.size(); i++) {
+      // a number or null is no token: read as "1.0" or "null" it would be printed for the class ids that mean it
+      if (!(l.get(i) instanceof String token)) {
+        throw new BadInputException(expected + "; entry " + i + " is " + (l.get(i) == null ? "null" : l.get(i)));
+      }
+      out.add(token);
     }
     return out;
   }

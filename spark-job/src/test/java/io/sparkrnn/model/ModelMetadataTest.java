@@ -78,6 +78,15 @@ class ModelMetadataTest {
     BadInputException e = assertThrows(BadInputException.class,
         () -> ModelMetadata.vocabulary(Map.of(ModelMetadata.KEY_VOCABULARY, "\"abc\""), "m.safetensors"));
     assertTrue(e.getMessage().contains("m.safetensors") && e.getMessage().contains("vocabulary"), e.getMessage());
+    // not JSON, and entries that are not strings (a number, null): the same, naming the file, the key and the entry
+    String[][] cases = {{"[\"a\", ", "m.safetensors: __metadata__ vocabulary is not valid: "},
+        {"[\"a\", 1]", "m.safetensors: __metadata__ vocabulary must be a JSON list of strings; entry 1 is 1"},
+        {"[null, \"b\"]", "m.safetensors: __metadata__ vocabulary must be a JSON list of strings; entry 0 is null"}};
+    for (String[] c : cases) {
+      BadInputException bad = assertThrows(BadInputException.class,
+          () -> ModelMetadata.vocabulary(Map.of(ModelMetadata.KEY_VOCABULARY, c[0]), "m.safetensors"), c[0]);
+      assertTrue(bad.getMessage().startsWith(c[1]), bad.getMessage());
+    }
   }
 
   /**

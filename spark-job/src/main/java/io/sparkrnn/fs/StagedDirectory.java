@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.UUID;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -66,12 +67,31 @@ public final class StagedDirectory implements AutoCloseable {
         log.println("--out " + uri + ": removed the " + marker + " of an earlier run; its files are replaced when this run completes");
       }
     }
+    warnOfLeftovers(fs, target, uri, log);
     Path staging = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
     if (!fs.mkdirs(staging)) {
       throw new IOException(staging + ": could not create the staging directory");
     }
     return new StagedDirectory(fs, target, staging);
   }
+
+  /**
+   * Names what a run killed before {@link #close} left beside the target: a staging directory
+   * ({@code .NAME.tmp-UUID}) and, killed within {@link #publish}, the earlier result moved aside
+   * ({@code .NAME.old-UUID}). Not removed: another run may be writing to the same target now.
+   */
+  private static void warnOfLeftovers(FileSystem fs, Path target, String uri, PrintStream log) throws IOException {
+    Pattern left = Pattern.compile(Pattern.quote("." + target.getName()) + "\\.(tmp|old)-" + UUID_PATTERN);
+    FileStatus[] siblings = fs.listStatus(target.getParent(), p -> left.matcher(p.getName()).matches());
+    for (FileStatus f : siblings) {
+      boolean old = f.getPath().getName().startsWith("." + target.getName() + ".old-");
+      log.println("warning: --out " + uri + ": " + f.getPath() + (old
+          ? " holds an earlier result, moved aside by a run that stopped while publishing its own; keep or remove it"
+          : " was left by a run that did not finish (killed?); remove it once no run writes --out " + uri));
+    }
+  }
+
+  private static final String UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
   /** Where to write: the staging directory, fully qualified. */
   public String uri() {

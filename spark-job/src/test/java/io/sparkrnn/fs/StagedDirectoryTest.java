@@ -70,6 +70,34 @@ class StagedDirectoryTest {
     assertEquals(List.of("pred"), names(parent));
   }
 
+  /**
+   * A run killed before close (kill -9) leaves its staging directory beside the target, and one
+   * killed within publish the earlier result moved aside: the next run names each in a warning
+   * (it said nothing, a user audit) and removes neither, as another run may be writing now; a
+   * sibling of another target, or with a name that is not a UUID, is not named.
+   */
+  @Test
+  void whatAKilledRunLeftBesideTheTargetIsNamedAndKept() throws IOException {
+    Path parent = Files.createDirectories(tmp.resolve("outs"));
+    Path out = parent.resolve("pred");
+    String uuid = "0efa2b4c-1d2e-4f30-8a9b-0c1d2e3f4a5b";
+    Path staging = Files.createDirectories(parent.resolve(".pred.tmp-" + uuid));
+    Path aside = Files.createDirectories(parent.resolve(".pred.old-" + uuid));
+    Files.createDirectories(parent.resolve(".pred2.tmp-" + uuid));
+    Files.createDirectories(parent.resolve(".pred.tmp-mine"));
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), new Configuration(), MARKER, NAMES,
+        new PrintStream(log, true, StandardCharsets.UTF_8))) {
+      staged.publish();
+    }
+    List<String> warnings = log.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("warning: ")).toList();
+    assertEquals(2, warnings.size(), warnings.toString());
+    String all = String.join("\n", warnings);
+    assertTrue(all.contains(staging.getFileName() + " was left by a run that did not finish (killed?)"), all);
+    assertTrue(all.contains(aside.getFileName() + " holds an earlier result"), all);
+    assertTrue(Files.isDirectory(staging) && Files.isDirectory(aside), "neither is removed");
+  }
+
   /** A run that fails before publish: close deletes the staging directory, and the earlier result's other files are as they were. */
   @Test
   void closingWithoutPublishLeavesNothingBesideAndTheTargetsFilesAsTheyWere() throws IOException {

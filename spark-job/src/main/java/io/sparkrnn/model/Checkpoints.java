@@ -9,6 +9,7 @@ import io.sparkrnn.kernel.io.SafeTensorsFile;
 import io.sparkrnn.kernel.io.Tensor;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.optim.OptimizerState;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -134,13 +135,31 @@ public final class Checkpoints {
     }
     String name = all.get(all.size() - 1);
     String source = out.path(DIR + "/" + name).toString();
-    SafeTensorsFile f = SafeTensors.read(out.read(DIR + "/" + name), source);
-    Params params = ModelFile.read(f, EXTRA_TENSORS);
-    OptimizerState opt = OptimizerState.read(f, OPTIMIZER_PREFIX);
-    String steps = f.metadata().get(KEY_STEP);
-    String tc = f.metadata().get(KEY_TRAIN_CONFIG);
-    if (steps == null || tc == null) {
-      throw new BadInputException(source + ": __metadata__ lacks " + KEY_STEP + " or " + KEY_TRAIN_CONFIG + "; not a spark-rnn checkpoint");
+    SafeTensorsFile f;
+    Params params;
+    OptimizerState opt;
+    String steps;
+    String tc;
+    try {
+      f = SafeTensors.read(out.read(DIR + "/" + name), source);
+      params = ModelFile.read(f, EXTRA_TENSORS);
+      opt = OptimizerState.read(f, OPTIMIZER_PREFIX);
+      steps = f.metadata().get(KEY_STEP);
+      tc = f.metadata().get(KEY_TRAIN_CONFIG);
+      if (steps == null || tc == null) {
+        throw new BadInputException(source + ": __metadata__ lacks " + KEY_STEP + " or " + KEY_TRAIN_CONFIG + "; not a spark-rnn checkpoint");
+      }
+    } catch (FileNotFoundException e) {
+      throw e;   // removed since it was listed (an --overwrite run meanwhile): the caller's to tell
+    } catch (IOException | BadInputException e) {
+      if (all.size() < 2) {
+        throw e;
+      }
+      // a damaged newest checkpoint (a checksum error, a truncated file): the one before it is kept, and the way
+      // to it is to move this one away (a user audit: the message named the damage only)
+      String previous = out.path(DIR + "/" + all.get(all.size() - 2)).toString();
+      throw new BadInputException(e.getMessage() + " (the newest checkpoint; the one before it, " + previous + ", is kept:"
+          + " move " + source + " out of " + DIR + "/ to resume from it)", e);
     }
     Map<String, String> trainConfig = new LinkedHashMap<>();
     for (Map.Entry<String, Object> e : Json.parseObject(tc).entrySet()) {

@@ -113,6 +113,41 @@ class CheckpointsTest {
   }
 
   /**
+   * A damaged newest checkpoint (truncated: a disk error, a copy cut short) is refused as bad input
+   * naming it, and the message names the one before it, which is whole, and how to resume from it;
+   * moved away as told, the previous one is loaded. With no earlier one, the damage alone is named.
+   */
+  @Test
+  void aDamagedNewestCheckpointNamesThePreviousOneAndTheWayToIt() throws IOException {
+    OutputDir out = new OutputDir(tmp.resolve("damaged").toUri().toString(), new Configuration());
+    Checkpoints checkpoints = new Checkpoints(out);
+    for (int step : new int[] {2, 4}) {
+      Held h = held(step);
+      checkpoints.save(step, h.params(), h.optimizer(), h.h(), h.c(), Map.of("seed", "42"));
+    }
+    Path dir = tmp.resolve("damaged").resolve(Checkpoints.DIR);
+    Path four = dir.resolve(Checkpoints.fileName(4));
+    byte[] whole = Files.readAllBytes(four);
+    Files.write(four, Arrays.copyOf(whole, whole.length / 2));
+    Files.deleteIfExists(dir.resolve("." + four.getFileName() + ".crc"));   // as a copy without Hadoop's checksums
+    Exception e = assertThrows(Exception.class, checkpoints::loadLatest);
+    assertTrue(e instanceof BadInputException, e.toString());
+    assertTrue(e.getMessage().contains(four.getFileName().toString()), e.getMessage());
+    assertTrue(e.getMessage().contains("(the newest checkpoint; the one before it, ") && e.getMessage().contains(
+        Checkpoints.fileName(2) + ", is kept: move ") && e.getMessage().endsWith(" out of checkpoints/ to resume from it)"),
+        e.getMessage());
+    Files.move(four, tmp.resolve(four.getFileName()));
+    assertEquals(2, checkpoints.loadLatest().completedSteps());
+    // the only checkpoint damaged: nothing before it to name
+    Path two = dir.resolve(Checkpoints.fileName(2));
+    Files.write(two, Arrays.copyOf(Files.readAllBytes(two), 40));
+    Files.deleteIfExists(dir.resolve("." + two.getFileName() + ".crc"));
+    Exception only = assertThrows(Exception.class, checkpoints::loadLatest);
+    assertTrue(only.getMessage().contains(two.getFileName().toString()) && !only.getMessage().contains("the one before it"),
+        only.getMessage());
+  }
+
+  /**
    * The local disk under the scheme {@code reversed://}, listing a directory newest name first:
    * Hadoop's listStatus promises no order (RawLocalFileSystem returns the directory's own order), so
    * "the newest" must come from the names, not from the listing.

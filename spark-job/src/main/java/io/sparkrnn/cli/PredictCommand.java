@@ -167,7 +167,8 @@ public final class PredictCommand implements Callable<Integer> {
     }
     // A directory of outputs is written into a staging directory and renamed into place at the end,
     // so a failed run leaves nothing in --out (a single .npy is written atomically anyway).
-    try (StagedDirectory staged = npy ? null : StagedDirectory.begin(out, conf, "predictions.json", outputNames(all), System.out)) {
+    try (StagedDirectory staged = npy ? null : StagedDirectory.begin(out, conf, "predictions.json", outputNames(all), System.out,
+        System.err)) {
       return predictDataset(m, ds, all, chosen, staged, conf);
     }
   }

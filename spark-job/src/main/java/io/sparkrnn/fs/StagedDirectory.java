@@ -45,10 +45,12 @@ public final class StagedDirectory implements AutoCloseable {
    *
    * @param marker the file every complete result holds (e.g. predictions.json)
    * @param names the names of the other files a result holds
+   * @param log where the removal of an earlier result's marker is told
+   * @param warnings where what a killed run left beside the target is named
    * @throws IllegalArgumentException when the target holds other files and no marker (not ours to replace)
    */
-  public static StagedDirectory begin(String uri, Configuration conf, String marker, Set<String> names, PrintStream log)
-      throws IOException {
+  public static StagedDirectory begin(String uri, Configuration conf, String marker, Set<String> names, PrintStream log,
+      PrintStream warnings) throws IOException {
     FileSystem fs = FileSystems.get(new Path(uri), conf);
     Path target = fs.makeQualified(new Path(uri));
     if (target.getParent() == null) {
@@ -67,7 +69,7 @@ public final class StagedDirectory implements AutoCloseable {
         log.println("--out " + uri + ": removed the " + marker + " of an earlier run; its files are replaced when this run completes");
       }
     }
-    warnOfLeftovers(fs, target, uri, log);
+    warnOfLeftovers(fs, target, uri, warnings);
     Path staging = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
     if (!fs.mkdirs(staging)) {
       throw new IOException(staging + ": could not create the staging directory");
@@ -81,6 +83,9 @@ public final class StagedDirectory implements AutoCloseable {
    * ({@code .NAME.old-UUID}). Not removed: another run may be writing to the same target now.
    */
   private static void warnOfLeftovers(FileSystem fs, Path target, String uri, PrintStream log) throws IOException {
+    if (!fs.exists(target.getParent())) {
+      return;   // a parent this run creates (with its staging directory) holds nothing of an earlier one
+    }
     Pattern left = Pattern.compile(Pattern.quote("." + target.getName()) + "\\.(tmp|old)-" + UUID_PATTERN);
     FileStatus[] siblings = fs.listStatus(target.getParent(), p -> left.matcher(p.getName()).matches());
     for (FileStatus f : siblings) {

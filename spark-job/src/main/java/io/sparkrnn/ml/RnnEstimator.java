@@ -223,7 +223,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         rule("tbptt"));
     engine = new Param<>(this, "engine", "kernel (float32 on the device) or reference (float64) (train's engine)",
         rule("engine"));
-    checkpointEvery = new LongParam(this, "checkpointEvery", "write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every)",
+    checkpointEvery = new LongParam(this, "checkpointEvery", "write a checkpoint every N steps into workDir; 0 for one at the end only (train's checkpoint-every)",
         rule("checkpointEvery"));
     onNan = new Param<>(this, "onNan", "a non-finite loss or gradient: stop or skip the step (train's on-nan)",
         rule("onNan"));
@@ -853,7 +853,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     return (Long) getOrDefault(checkpointEvery);
   }
 
-  /** Write a checkpoint every N steps into workDir; 0 for none (train's checkpoint-every). */
+  /** Write a checkpoint every N steps into workDir; 0 for one at the end only (train's checkpoint-every). */
   public RnnEstimator setCheckpointEvery(long value) {
     return (RnnEstimator) set(checkpointEvery, value);
   }

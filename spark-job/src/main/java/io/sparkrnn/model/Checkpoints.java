@@ -9,7 +9,7 @@ import io.sparkrnn.kernel.io.SafeTensorsFile;
 import io.sparkrnn.kernel.io.Tensor;
 import io.sparkrnn.kernel.model.Params;
 import io.sparkrnn.kernel.optim.OptimizerState;
-import java.io.FileNotFoundException;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.apache.hadoop.fs.ChecksumException;
 
 /**
  * Training checkpoints in {@code <out>/checkpoints/step-NNNNNNNNNN.safetensors}: the model's
@@ -135,38 +136,44 @@ public final class Checkpoints {
     }
     String name = all.get(all.size() - 1);
     String source = out.path(DIR + "/" + name).toString();
-    SafeTensorsFile f;
-    Params params;
-    OptimizerState opt;
-    String steps;
-    String tc;
     try {
-      f = SafeTensors.read(out.read(DIR + "/" + name), source);
-      params = ModelFile.read(f, EXTRA_TENSORS);
-      opt = OptimizerState.read(f, OPTIMIZER_PREFIX);
-      steps = f.metadata().get(KEY_STEP);
-      tc = f.metadata().get(KEY_TRAIN_CONFIG);
-      if (steps == null || tc == null) {
-        throw new BadInputException(source + ": __metadata__ lacks " + KEY_STEP + " or " + KEY_TRAIN_CONFIG + "; not a spark-rnn checkpoint");
-      }
-    } catch (FileNotFoundException e) {
-      throw e;   // removed since it was listed (an --overwrite run meanwhile): the caller's to tell
-    } catch (IOException | BadInputException e) {
+      return read(name, source);
+    } catch (ChecksumException | EOFException | BadInputException e) {
       if (all.size() < 2) {
         throw e;
       }
-      // a damaged newest checkpoint (a checksum error, a truncated file): the one before it is kept, and the way
-      // to it is to move this one away (a user audit: the message named the damage only)
+      // damaged (a checksum error, a truncated file, a header or metadata that does not parse): the one before it
+      // is kept, and the way to it is to move this one away (a user audit: the message named the damage only).
+      // Other I/O errors (HDFS timing out, a permission) are not damage, and get no such advice.
       String previous = out.path(DIR + "/" + all.get(all.size() - 2)).toString();
       throw new BadInputException(e.getMessage() + " (the newest checkpoint; the one before it, " + previous + ", is kept:"
-          + " move " + source + " out of " + DIR + "/ to resume from it)", e);
+          + " if this one is damaged, move it out of " + DIR + "/ to resume from that one)", e);
     }
+  }
+
+  /** The checkpoint {@code name}; what does not parse in it is bad input naming {@code source}. */
+  private Saved read(String name, String source) throws IOException {
+    SafeTensorsFile f = SafeTensors.read(out.read(DIR + "/" + name), source);
+    Params params = ModelFile.read(f, EXTRA_TENSORS);
+    OptimizerState opt = OptimizerState.read(f, OPTIMIZER_PREFIX);
+    String steps = f.metadata().get(KEY_STEP);
+    String tc = f.metadata().get(KEY_TRAIN_CONFIG);
+    if (steps == null || tc == null) {
+      throw new BadInputException(source + ": __metadata__ lacks " + KEY_STEP + " or " + KEY_TRAIN_CONFIG + "; not a spark-rnn checkpoint");
+    }
+    long completed;
     Map<String, String> trainConfig = new LinkedHashMap<>();
-    for (Map.Entry<String, Object> e : Json.parseObject(tc).entrySet()) {
-      trainConfig.put(e.getKey(), String.valueOf(e.getValue()));
+    try {
+      completed = Long.parseLong(steps);
+      for (Map.Entry<String, Object> e : Json.parseObject(tc).entrySet()) {
+        trainConfig.put(e.getKey(), String.valueOf(e.getValue()));
+      }
+    } catch (RuntimeException e) {   // NumberFormatException, Json's refusal of text that is not an object
+      throw new BadInputException(source + ": __metadata__ " + KEY_STEP + " or " + KEY_TRAIN_CONFIG + " is not valid: "
+          + e.getMessage(), e);
     }
     float[] h = f.has("tbptt.h") ? f.require("tbptt.h").floats() : null;
     float[] c = f.has("tbptt.c") ? f.require("tbptt.c").floats() : null;
-    return new Saved(Long.parseLong(steps), params, opt, h, c, trainConfig, source);
+    return new Saved(completed, params, opt, h, c, trainConfig, source);
   }
 }

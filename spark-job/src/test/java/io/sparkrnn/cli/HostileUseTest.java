@@ -193,7 +193,7 @@ class HostileUseTest {
       }
     }
     assertFails(run(train(out, "--steps", "6", "--resume", "true")), "resume: ", "holds a model (model.safetensors) but no"
-        + " checkpoint to resume from", "would train from step 0 and replace it", "--overwrite");
+        + " checkpoint to resume from", "would train from step 0 and replace it", "--overwrite in place of --resume");
     org.junit.jupiter.api.Assertions.assertArrayEquals(model, Files.readAllBytes(out.resolve("model.safetensors")));
     org.junit.jupiter.api.Assertions.assertArrayEquals(metrics, Files.readAllBytes(out.resolve("metrics.jsonl")));
     // an --out without a model (a run stopped before its first checkpoint) still starts at step 0 with --resume

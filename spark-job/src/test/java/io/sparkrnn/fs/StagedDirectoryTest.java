@@ -44,7 +44,7 @@ class StagedDirectoryTest {
     Path users = Files.createDirectories(parent.resolve("thesis"));
     Files.writeString(users.resolve("chapter-1.tex"), "not ours");
     BadInputException e = assertThrows(BadInputException.class,
-        () -> StagedDirectory.begin(users.toString(), new Configuration(), MARKER, NAMES, quiet()));
+        () -> StagedDirectory.begin(users.toString(), new Configuration(), MARKER, NAMES, quiet(), quiet()));
     assertTrue(e.getMessage().contains("holds 1 entries but no " + MARKER) && e.getMessage().contains("refusing to replace it"),
         e.getMessage());
     assertEquals(List.of("chapter-1.tex"), names(users), "the user's directory is untouched");
@@ -62,7 +62,7 @@ class StagedDirectoryTest {
     Path out = Files.createDirectories(parent.resolve("pred"));
     Files.writeString(out.resolve("shard-00000.safetensors"), "from a failed run");
     Configuration conf = new Configuration();
-    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet())) {
+    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet(), quiet())) {
       HadoopFiles.write(staged.uri() + "/" + MARKER, "new".getBytes(StandardCharsets.UTF_8), conf);
       staged.publish();
     }
@@ -86,7 +86,7 @@ class StagedDirectoryTest {
     Files.createDirectories(parent.resolve(".pred2.tmp-" + uuid));
     Files.createDirectories(parent.resolve(".pred.tmp-mine"));
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), new Configuration(), MARKER, NAMES,
+    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), new Configuration(), MARKER, NAMES, quiet(),
         new PrintStream(log, true, StandardCharsets.UTF_8))) {
       staged.publish();
     }
@@ -98,13 +98,26 @@ class StagedDirectoryTest {
     assertTrue(Files.isDirectory(staging) && Files.isDirectory(aside), "neither is removed");
   }
 
+  /** A target whose parent does not exist yet: created with the staging directory, as before the leftovers' check. */
+  @Test
+  void aTargetBelowFoldersNotYetMadeIsPublished() throws IOException {
+    Path out = tmp.resolve("new").resolve("deeper").resolve("pred");
+    Configuration conf = new Configuration();
+    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet(), quiet())) {
+      HadoopFiles.write(staged.uri() + "/" + MARKER, "new".getBytes(StandardCharsets.UTF_8), conf);
+      staged.publish();
+    }
+    assertEquals(List.of(MARKER), names(out));
+    assertEquals(List.of("pred"), names(out.getParent()));
+  }
+
   /** A run that fails before publish: close deletes the staging directory, and the earlier result's other files are as they were. */
   @Test
   void closingWithoutPublishLeavesNothingBesideAndTheTargetsFilesAsTheyWere() throws IOException {
     Path parent = Files.createDirectories(tmp.resolve("outs"));
     Path out = earlierResult(parent);
     Configuration conf = new Configuration();
-    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet())) {
+    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet(), quiet())) {
       HadoopFiles.write(staged.uri() + "/" + MARKER, "half of a result".getBytes(StandardCharsets.UTF_8), conf);
       // the run fails here: no publish
     }
@@ -118,7 +131,7 @@ class StagedDirectoryTest {
     Path parent = Files.createDirectories(tmp.resolve("outs"));
     Path out = earlierResult(parent);
     Configuration conf = new Configuration();
-    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet())) {
+    try (StagedDirectory staged = StagedDirectory.begin(out.toString(), conf, MARKER, NAMES, quiet(), quiet())) {
       assertEquals(List.of("shard-00000.safetensors"), names(out), "the earlier marker goes at the start");
       HadoopFiles.write(staged.uri() + "/" + MARKER, "new".getBytes(StandardCharsets.UTF_8), conf);
       assertEquals("old shard", Files.readString(out.resolve("shard-00000.safetensors")), "nothing replaced before publish");

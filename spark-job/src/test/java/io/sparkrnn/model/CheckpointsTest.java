@@ -21,6 +21,7 @@ import io.sparkrnn.kernel.io.SafeTensors;
 import io.sparkrnn.kernel.io.SafeTensorsFile;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -133,9 +134,18 @@ class CheckpointsTest {
     Exception e = assertThrows(Exception.class, checkpoints::loadLatest);
     assertTrue(e instanceof BadInputException, e.toString());
     assertTrue(e.getMessage().contains(four.getFileName().toString()), e.getMessage());
-    assertTrue(e.getMessage().contains("(the newest checkpoint; the one before it, ") && e.getMessage().contains(
-        Checkpoints.fileName(2) + ", is kept: move ") && e.getMessage().endsWith(" out of checkpoints/ to resume from it)"),
+    assertTrue(e.getMessage().contains("(the newest checkpoint; the one before it, ") && e.getMessage().endsWith(
+        Checkpoints.fileName(2) + ", is kept: if this one is damaged, move it out of checkpoints/ to resume from that one)"),
         e.getMessage());
+    // a step count that does not parse (one byte flipped in the metadata): the same, not a NumberFormatException
+    String step = "\"" + Checkpoints.KEY_STEP + "\":\"4\"";
+    String bytes = new String(whole, StandardCharsets.ISO_8859_1);
+    assertTrue(bytes.contains(step), "the step in the header");
+    byte[] flipped = bytes.replace(step, step.replace("4", "n")).getBytes(StandardCharsets.ISO_8859_1);
+    Files.write(four, flipped);
+    Exception steps = assertThrows(BadInputException.class, checkpoints::loadLatest);
+    assertTrue(steps.getMessage().contains(four.getFileName() + ": __metadata__ completed_steps or train_config is not valid")
+        && steps.getMessage().contains("is not valid") && steps.getMessage().contains("the one before it, "), steps.getMessage());
     Files.move(four, tmp.resolve(four.getFileName()));
     assertEquals(2, checkpoints.loadLatest().completedSteps());
     // the only checkpoint damaged: nothing before it to name

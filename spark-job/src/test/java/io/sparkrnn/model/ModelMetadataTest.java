@@ -7,11 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
-import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.ShardInfo;
 import io.sparkrnn.data.Split;
 import io.sparkrnn.data.source.SineSource;

@@ -296,7 +296,7 @@ public final class DatasetWriter implements Closeable {
           + Manifest.FILE_NAME + "); remove the directory and run prep again");
     }
     if (!overwrite || !isDataset) {
-      throw new IOException(dir + ": exists and is not empty (" + children.length + " entries"
+      throw new IOException(dir + ": exists and is not empty (" + children.length + (children.length == 1 ? " entry" : " entries")
           + (isDataset ? ", a dataset; pass --overwrite to replace it" : ", not a dataset; refusing to touch it") + ")");
     }
     return OutputState.DATASET;

@@ -61,7 +61,8 @@ public final class StagedDirectory implements AutoCloseable {
       Path earlier = new Path(target, marker);
       boolean onlyOurs = Arrays.stream(children).allMatch(c -> names.contains(c.getPath().getName()));
       if (children.length > 0 && !fs.exists(earlier) && !onlyOurs) {
-        throw new BadInputException("--out " + uri + ": holds " + children.length + " entries but no " + marker
+        throw new BadInputException("--out " + uri + ": holds " + children.length + (children.length == 1 ? " entry" : " entries")
+            + " but no " + marker
             + ", so it is not an earlier result; refusing to replace it. Choose a new or empty directory");
       }
       if (fs.exists(earlier)) {

@@ -45,7 +45,7 @@ class StagedDirectoryTest {
     Files.writeString(users.resolve("chapter-1.tex"), "not ours");
     BadInputException e = assertThrows(BadInputException.class,
         () -> StagedDirectory.begin(users.toString(), new Configuration(), MARKER, NAMES, quiet(), quiet()));
-    assertTrue(e.getMessage().contains("holds 1 entries but no " + MARKER) && e.getMessage().contains("refusing to replace it"),
+    assertTrue(e.getMessage().contains("holds 1 entry but no " + MARKER) && e.getMessage().contains("refusing to replace it"),
         e.getMessage());
     assertEquals(List.of("chapter-1.tex"), names(users), "the user's directory is untouched");
     assertEquals("not ours", Files.readString(users.resolve("chapter-1.tex")));

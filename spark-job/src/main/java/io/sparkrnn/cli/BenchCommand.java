@@ -41,6 +41,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -50,6 +51,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -492,7 +494,14 @@ public final class BenchCommand implements Callable<Integer> {
       if (parent != null) {
         Files.createDirectories(parent);
       }
-      Files.writeString(json, Json.writePretty(rows) + "\n", StandardCharsets.UTF_8);
+      // a temporary name beside it, then a rename: an interrupted write leaves the earlier file, not half of one
+      Path tmp = json.toAbsolutePath().resolveSibling("." + json.getFileName() + ".tmp-" + UUID.randomUUID());
+      try {
+        Files.writeString(tmp, Json.writePretty(rows) + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, json, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
       System.out.println("wrote " + rows.size() + " rows to " + json);
     }
   }
@@ -560,9 +569,13 @@ public final class BenchCommand implements Callable<Integer> {
       throw new BadInputException("--virtual-partitions: must be at most --batch (" + batch + "; each virtual partition holds at"
           + " least one sequence), found " + virtualPartitions);
     }
-    for (String spec : extraShapes) {
-      Shape s = shapes.stream().filter(x -> x.id().equals(spec)).findFirst().orElse(null);
-      if (s != null && virtualPartitions > s.batch) {
+    // shapes() appends the --shape shapes last, in order: the shape of each spec as parsed ("LSTM:1:8:03:4" is
+    // lstm:1:8:3:4, which a match on the spelling missed: an auditor's find)
+    List<Shape> asked = shapes.subList(shapes.size() - extraShapes.size(), shapes.size());
+    for (int i = 0; i < extraShapes.size(); i++) {
+      String spec = extraShapes.get(i);
+      Shape s = asked.get(i);
+      if (virtualPartitions > s.batch) {
         throw new BadInputException("--virtual-partitions: must be at most the batch B = " + s.batch + " of --shape '" + spec
             + "' (each virtual partition holds at least one sequence), found " + virtualPartitions);
       }
@@ -673,7 +686,7 @@ public final class BenchCommand implements Callable<Integer> {
           : boxedVectorsWarning(allocated / (double) timedRuns,
               resultBytes(config, s.batch, s.steps, forwardOnly, leaves(s.batch)));
       if (boxed != null) {
-        System.err.printf("bench: %s %s: %s%n", s, device, boxed);
+        System.err.printf("bench: %s %s: %s%n", s.id(), device, boxed);
       }
       row.put("gc_pct", timed.gcPercent());
       putPeakRss(row, whole);

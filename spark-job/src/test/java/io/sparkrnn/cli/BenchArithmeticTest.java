@@ -15,8 +15,10 @@ import io.sparkrnn.kernel.model.Mode;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 /**
  * The arithmetic behind bench's forward rows and FMA-ceiling columns, without Spark and without
@@ -109,5 +111,102 @@ class BenchArithmeticTest {
         assertEquals(1_000 / median / 1e9, r.gflopPerSecond(), 1e-9 * r.gflopPerSecond(), "GFLOP/s");
       }
     }
+  }
+
+  /** A row's shape and place, as BenchCommand's baseRow puts them, on the JVM engine. */
+  private static Map<String, Object> shapeRow(String cell, int features, int hidden, int batch, int steps, String mode) {
+    Map<String, Object> row = new LinkedHashMap<>();
+    row.put("cell", cell);
+    row.put("hidden_size", hidden);
+    row.put("input_size", features);
+    row.put("batch", batch);
+    row.put("steps", steps);
+    row.put("device", "jvm");
+    row.put("mode", mode);
+    return row;
+  }
+
+  /**
+   * The table's columns (docs/PERFORMANCE.md, "Commands"): cell, F, H, B, T, device, mode, then
+   * ms/step, seq/s and GFLOP/s, then the notes. A kernel row's ms/step is its median call (%.2f),
+   * seq/s one decimal, GFLOP/s two, and its notes give the fastest run ("min").
+   */
+  @Test
+  void theHeaderNamesTheColumnsAKernelRowFills() {
+    assertEquals(List.of("cell", "F", "H", "B", "T", "device", "mode", "ms/step", "seq/s", "GFLOP/s", "notes"),
+        List.of(BenchCommand.header().trim().split("\\s+")));
+    Map<String, Object> row = shapeRow("gru", 2, 8, 3, 4, "kernel");
+    row.put("seq_per_s", 1234.56);
+    row.put("gflops", 0.125);
+    row.put("median_ms", 2.5);
+    row.put("min_ms", 1.25);
+    row.put("gc_pct", 0.0);
+    row.put("peak_rss_mb", null);
+    row.put("engine", "E");
+    String line = BenchCommand.format(row);
+    assertEquals(List.of("gru", "2", "8", "3", "4", "jvm", "kernel", "2.50", "1234.6", "0.13"),
+        List.of(line.trim().split("\\s+")).subList(0, 10), line);
+    assertTrue(line.contains("min 1.25 ms;"), line);
+    assertTrue(line.endsWith("GC 0.0%, peak RSS ?; E"), line);
+  }
+
+  /**
+   * A --spark row's ms/step is the mean step of train (its notes: "ms/step the mean of N steps
+   * (median M ms)"), not the median, and its ratio and kernel figure come from the row: mean 12.5 ms
+   * for B = 4 is 4 / 0.0125 = 320 seq/s.
+   */
+  @Test
+  void aSparkRowShowsTheMeanStepAndItsMedianInTheNotes() {
+    Map<String, Object> row = shapeRow("rnn", 1, 8, 4, 5, "spark");
+    row.put("engine", "train on local[1], 1 partitions, sync barrier");
+    row.put("seq_per_s", 320.0);
+    row.put("gflops", 0.5);
+    row.put("mean_ms", 12.5);
+    row.put("median_ms", 10.0);
+    row.put("runs", 8);
+    row.put("segments", 3);
+    row.put("segment_launch_ms", 1.5);
+    row.put("kernel_seq_per_s", 256.0);
+    row.put("ratio_to_kernel", 1.25);
+    row.put("overhead_ms", 2.0);
+    row.put("empty_job_ms", 4.0);
+    row.put("gc_pct", 1.0);
+    row.put("peak_rss_mb", 100.0);
+    row.put("driver_bytes_per_step", 2048.0);
+    String line = BenchCommand.format(row);
+    assertEquals(List.of("rnn", "1", "8", "4", "5", "jvm", "spark", "12.50", "320.0", "0.50"),
+        List.of(line.trim().split("\\s+")).subList(0, 10), line);
+    assertTrue(line.contains("1.25× the kernel alone (256 seq/s"), line);
+    assertTrue(line.contains("Spark overhead 2.00 ms/step (an empty Spark job: 4.0 ms); 3 segments, launch 1.5 ms each;"), line);
+    assertTrue(line.contains("ms/step the mean of 8 steps (median 10.00 ms)"), line);
+    assertTrue(line.contains("; 2.0 kB through the driver per step"), line);
+  }
+
+  /**
+   * Which shapes run (README and the command's description): by default rnn, lstm, gru at H = 64
+   * and 256 (F = 1, B = 64, T = 50), the large lstm F=64 H=256 B=256 T=100, then each cell at the
+   * grid's first H with B = 8 and with T = 1000; --shape alone runs only its shapes; with --cells
+   * or --hidden beside it also the grid (and neither the large nor the latency rows).
+   */
+  @Test
+  void theShapesAreTheGridTheLargeAndTheLatencyRowsOrTheShapesAskedFor() {
+    assertEquals(List.of("rnn:1:64:64:50", "rnn:1:256:64:50", "lstm:1:64:64:50", "lstm:1:256:64:50", "gru:1:64:64:50",
+        "gru:1:256:64:50", "lstm:64:256:256:100", "rnn:1:64:8:50", "rnn:1:64:64:1000", "lstm:1:64:8:50", "lstm:1:64:64:1000",
+        "gru:1:64:8:50", "gru:1:64:64:1000"), shapeIds());
+    assertEquals(List.of("lstm:2:16:4:3", "lstm:2:32:4:3", "lstm:64:256:256:100", "lstm:2:16:8:3", "lstm:2:16:4:1000"),
+        shapeIds("--cells", "lstm", "--hidden", "16,32", "--input", "2", "--batch", "4", "--steps", "3"));
+    assertEquals(List.of("lstm:2:16:4:3"), shapeIds("--cells", "lstm", "--hidden", "16", "--input", "2", "--batch", "4", "--steps",
+        "3", "--no-large", "--no-latency"));
+    assertEquals(List.of("gru:2:8:4:5"), shapeIds("--shape", "gru:2:8:4:5"));
+    assertEquals(List.of("rnn:1:16:4:3", "lstm:1:16:4:3", "gru:1:16:4:3", "gru:2:8:4:5"),
+        shapeIds("--hidden", "16", "--batch", "4", "--steps", "3", "--shape", "gru:2:8:4:5"), "--hidden beside --shape: also the grid");
+    assertEquals(List.of("gru:1:64:4:3", "gru:1:256:4:3", "gru:2:8:4:5"),
+        shapeIds("--cells", "gru", "--batch", "4", "--steps", "3", "--shape", "gru:2:8:4:5"), "--cells beside --shape: also the grid");
+  }
+
+  private static List<String> shapeIds(String... args) {
+    BenchCommand bench = new BenchCommand();
+    new CommandLine(bench).parseArgs(args);
+    return bench.shapes().stream().map(BenchCommand.Shape::id).toList();
   }
 }

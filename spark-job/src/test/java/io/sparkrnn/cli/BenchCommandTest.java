@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -184,6 +185,12 @@ class BenchCommandTest {
         "the ratio's kernel figure is the mean of the windows before and after");
     assertEquals(((Number) spark.get("seq_per_s")).doubleValue() / ((Number) spark.get("kernel_seq_per_s")).doubleValue(),
         ((Number) spark.get("ratio_to_kernel")).doubleValue(), 1e-9);
+    // seq/s and GFLOP/s of the mean train step: B = 4 over it, and the training step's products over it. RNN F = O = 1,
+    // H = 8 (GH = 8), multiply-adds a (t, b): forward 8·1 + 8·8 = 72, backward 8 + 64 + 64 = 136, head 3·8 = 24:
+    // 232 = 464 flops × T·B = 20: 9,280
+    double meanS = ((Number) spark.get("mean_ms")).doubleValue() / 1e3;
+    assertEquals(4 / meanS, ((Number) spark.get("seq_per_s")).doubleValue(), 1e-9 * 4 / meanS, spark.toString());
+    assertEquals(9_280 / meanS / 1e9, ((Number) spark.get("gflops")).doubleValue(), 1e-9 * 9_280 / meanS / 1e9, spark.toString());
     // the step's parts: compute and the update were measured (> 0), the reduction of one partition is its own merge (≥ 0), and
     // the parts with the control remainder make up the mean step
     double compute = ((Number) spark.get("compute_ms")).doubleValue();
@@ -255,6 +262,15 @@ class BenchCommandTest {
       assertEquals(training ? 4 : null, row.get("virtual_partitions") == null ? null
           : ((Number) row.get("virtual_partitions")).intValue(), "V groups, training rows only: " + row);
       assertTrue(((Number) row.get("seq_per_s")).doubleValue() > 0, row.toString());
+      // GFLOP/s count the training step's products whether or not it is cut into groups (the groups do the same
+      // products over fewer sequences each), the forward pass's alone for forward rows. Multiply-adds a (t, b), as in
+      // AparapiBenchTest: LSTM H = 8 (GH = 32): forward 32·1 + 32·8 = 288, backward 32 + 256 + 256 = 544, head 3·8 = 24:
+      // 856 = 1,712 flops × T·B = 60: 102,720; forward alone 288 + 8 = 296 = 592 × 60 = 35,520. RNN H = 8 (GH = 8):
+      // 72 + 136 + 24 = 232 = 464 × 16 = 7,424; forward alone 72 + 8 = 80 = 160 × 16 = 2,560.
+      long flops = batch == 12 ? (training ? 102_720 : 35_520) : (training ? 7_424 : 2_560);
+      double medianS = ((Number) row.get("median_ms")).doubleValue() / 1e3;
+      assertEquals(flops / medianS / 1e9, ((Number) row.get("gflops")).doubleValue(), 1e-9 * flops / medianS / 1e9, row.toString());
+      assertEquals(batch / medianS, ((Number) row.get("seq_per_s")).doubleValue(), 1e-9 * batch / medianS, row.toString());
     }
     assertEquals(2, Main.run("bench", "--shape", "lstm:1:8:4:5", "--devices", "jvm", "--virtual-partitions", "-1"));
 
@@ -278,6 +294,61 @@ class BenchCommandTest {
       groupsByBatch.put(((Number) row.get("batch")).intValue(), ((Number) row.get("virtual_partitions")).intValue());
     }
     assertEquals(Map.of(8, 8, 9, 9), groupsByBatch);
+  }
+
+  /**
+   * --reference-max-gflop: the float64 reference runs only where one training step is at most that
+   * many GFLOP. RNN F = O = 1 (multiply-adds a (t, b): forward H + H², backward H + 2·H², head 3·H):
+   * H = 4, B = 1, T = 2: 68 = 136 flops × 2 = 272; H = 8, B = 2, T = 3: 232 = 464 × 6 = 2,784. At
+   * 1e-6 GFLOP (1,000 flops) the first gets a reference row, the second none. The FMA ceiling
+   * beside a JVM row runs on as many threads as the row's slices (a batch of B runs on at most B):
+   * 1 for B = 1. --json into folders that do not exist yet creates them (docs/inference.md).
+   */
+  @Test
+  void theReferenceSkipsStepsOverItsGflopAndTheCeilingRunsOnTheRowsThreads() throws IOException {
+    Path json = tmp.resolve("new").resolve("folder").resolve("rows.json");
+    assertEquals(0, Main.run("bench", "--shape", "rnn:1:4:1:2", "--shape", "rnn:1:8:2:3", "--devices", "jvm,reference",
+        "--reference-max-gflop", "1e-6", "--runs", "1", "--warmup", "1", "--warmup-seconds", "0", "--min-seconds", "0",
+        "--ceiling-seconds", "0.05", "--json", json.toString()));
+    List<?> rows = (List<?>) Json.parse(Files.readString(json));
+    List<String> seen = new ArrayList<>();
+    for (Object o : rows) {
+      Map<?, ?> row = (Map<?, ?>) o;
+      seen.add(row.get("device") + " H=" + ((Number) row.get("hidden_size")).intValue());
+      if (row.get("device").equals("jvm") && io.sparkrnn.kernel.jvm.MathKernels.best().lanes() > 1) {
+        int batch = ((Number) row.get("batch")).intValue();
+        assertEquals(Math.min(Runtime.getRuntime().availableProcessors(), batch), ((Number) row.get("ceiling_threads")).intValue(),
+            "B = " + batch + ": " + row);
+      }
+    }
+    assertEquals(List.of("jvm H=4", "reference H=4", "jvm H=8"), seen, rows.toString());
+    try (Stream<Path> files = Files.list(json.getParent())) {
+      assertEquals(List.of("rows.json"), files.map(f -> f.getFileName().toString()).toList(), "written under a temporary name, renamed");
+    }
+  }
+
+  /**
+   * Times and counts the table cannot take, each refused in one line before the header: the FMA
+   * ceiling's window is [0, 60] s (HostCeiling.MAX_SECONDS), warm-up calls and --min-seconds ≥ 0.
+   */
+  @Test
+  void negativeTimesAndACeilingOverAMinuteAreRefusedBeforeAnyRow() {
+    Object[][] cases = {
+        {new String[] {"--ceiling-seconds", "61"}, "--ceiling-seconds must be in [0, 60], found 61.0"},
+        {new String[] {"--ceiling-seconds", "-1"}, "--ceiling-seconds must be in [0, 60], found -1.0"},
+        {new String[] {"--warmup", "-1"}, "--warmup must be at least 0, found -1"},
+        {new String[] {"--min-seconds", "-0.5"}, "--min-seconds must be at least 0, found -0.5"},
+    };
+    for (Object[] c : cases) {
+      String[] own = (String[]) c[0];
+      List<String> args = new ArrayList<>(List.of("bench", "--shape", "rnn:1:4:2:2", "--devices", "jvm", "--runs", "1",
+          "--warmup-seconds", "0"));
+      args.addAll(List.of(own));
+      InferenceCommandsTest.Run r = InferenceCommandsTest.run(args.toArray(String[]::new));
+      assertEquals(2, r.code(), String.join(" ", own) + ": " + r.err());
+      assertTrue(r.err().contains((String) c[1]), String.join(" ", own) + ": lacks '" + c[1] + "': " + r.err());
+      assertFalse(r.out().contains("GFLOP/s"), "refused before the table: " + r.out());
+    }
   }
 
   @Test
@@ -310,6 +381,9 @@ class BenchCommandTest {
             "--virtual-partitions: must be at most --batch (64", "found 65"},
         {new String[] {"--shape", "lstm:1:8:3:4", "--virtual-partitions", "4"},
             "--virtual-partitions: must be at most the batch B = 3 of --shape 'lstm:1:8:3:4'", "found 4"},
+        // the same shape spelt otherwise (case, a leading zero) is the same batch: it ran with V = B (an auditor's find)
+        {new String[] {"--shape", "LSTM:1:8:03:4", "--virtual-partitions", "4"},
+            "--virtual-partitions: must be at most the batch B = 3 of --shape 'LSTM:1:8:03:4'", "found 4"},
         // --shard-cache: the rule broken named with its value, and local-cluster's executors (other JVMs) refused
         // before its dataset is written, not after a minute with a stack trace (a user audit)
         {new String[] {"--shard-cache", "--cache-ratio", "0.5"}, "--shard-cache: --cache-ratio must be > 1, found 0.5"},

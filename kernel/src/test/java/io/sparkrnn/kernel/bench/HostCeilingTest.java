@@ -18,6 +18,13 @@ class HostCeilingTest {
     assertEquals(1.28, HostCeiling.gflops(2_500_000, 8, 500_000_000), 1e-12);
   }
 
+  /** bench's ceiling_gflops is the threads' mean rate: (1 + 2 + 6) / 3 = 3 GFLOP/s a thread; one thread's is its own. */
+  @Test
+  void theMeanIsOverEveryThread() {
+    assertEquals(3.0, new HostCeiling.Result(3, 8, new double[] {1, 2, 6}, false).mean(), 1e-12);
+    assertEquals(7.5, new HostCeiling.Result(1, 16, new double[] {7.5}, false).mean(), 1e-12);
+  }
+
   @Test
   void everyThreadReportsItsOwnRateAtTheEnginesWidth() {
     HostCeiling.Result r = HostCeiling.measure(2, 0.05);

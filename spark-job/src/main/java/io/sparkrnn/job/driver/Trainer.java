@@ -190,8 +190,8 @@ public final class Trainer {
       // --resume would train from step 0 and replace that model (a user audit)
       throw new BadInputException("resume: " + out.dir() + " holds a model (model.safetensors) but no checkpoint to resume"
           + " from (" + out.path(Checkpoints.DIR) + " is empty or gone), so --resume would train from step 0 and replace it;"
-          + " pass --overwrite in place of --resume to start again, or --init " + out.path("model.safetensors") + " with another --out to start"
-          + " from its weights");
+          + " pass --overwrite in place of --resume to start again, or --init " + out.path("model.safetensors")
+          + " with another --out to start from its weights");
     }
     if (config.feedback() > 0) {
       checkClosedLoopFits(model, spec, config.feedback());

@@ -38,6 +38,7 @@ import io.sparkrnn.kernel.model.Params;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,6 +81,7 @@ import picocli.CommandLine.Option;
             + " float64 reference. --forward adds forward-only rows (inference) for every shape.",
         "Quick run (under a minute): --cells lstm --hidden 64,256 --no-large --no-latency --devices jvm --runs 5"})
 public final class BenchCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec commandSpec;
 
   @Option(names = "--cells", split = ",", paramLabel = "CELL", description = "rnn, lstm, gru (default: all three)")
   List<String> cells;
@@ -490,6 +492,13 @@ public final class BenchCommand implements Callable<Integer> {
 
   private void writeJson(List<Map<String, Object>> rows) throws IOException {
     if (json != null) {
+      // where and how each row was measured, as the table's header line says it, so that a file read later
+      // or beside another machine's carries its provenance (an auditor's find: only the printed header had it)
+      Map<String, Object> provenance = provenance(commandSpec == null ? List.of()
+          : commandSpec.commandLine().getParseResult().originalArgs());
+      for (Map<String, Object> row : rows) {
+        provenance.forEach(row::putIfAbsent);
+      }
       Path parent = json.toAbsolutePath().getParent();
       if (parent != null) {
         Files.createDirectories(parent);
@@ -503,6 +512,33 @@ public final class BenchCommand implements Callable<Integer> {
         Files.deleteIfExists(tmp);
       }
       System.out.println("wrote " + rows.size() + " rows to " + json);
+    }
+  }
+
+  /**
+   * The keys every --json row ends with: {@code date} (ISO-8601 with offset, to the second),
+   * {@code cores} (the JVM's available processors), {@code jvm} (name and version), {@code cpu}
+   * (/proc/cpuinfo's first "model name", null where there is none) and {@code command} (the
+   * command line as given, from "bench" on).
+   */
+  static Map<String, Object> provenance(List<String> args) {
+    Map<String, Object> p = new LinkedHashMap<>();
+    p.put("date", ZonedDateTime.now().withNano(0).toOffsetDateTime().toString());
+    p.put("cores", Runtime.getRuntime().availableProcessors());
+    p.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+    p.put("cpu", cpuModel());
+    // picocli's original arguments are the whole command line's, from the command's name on
+    p.put("command", args.isEmpty() ? "bench" : String.join(" ", args));
+    return p;
+  }
+
+  /** The first "model name" of /proc/cpuinfo (Linux on x86 and most others), or null. */
+  private static String cpuModel() {
+    try (Stream<String> lines = Files.lines(Path.of("/proc/cpuinfo"))) {
+      return lines.filter(l -> l.startsWith("model name")).map(l -> l.substring(l.indexOf(':') + 1).strip()).findFirst()
+          .orElse(null);
+    } catch (IOException | UncheckedIOException e) {
+      return null;
     }
   }
 
@@ -666,7 +702,7 @@ public final class BenchCommand implements Callable<Integer> {
       double warmSeconds = warm.seconds();
       if (warm.cutShort()) {
         System.err.printf("bench: %s %s: the JIT was still compiling after %.0f s of warm-up; the row may be slow"
-            + " (a loaded machine? raise --warmup-seconds)%n", s, device, warmSeconds);
+            + " (a loaded machine? raise --warmup-seconds)%n", s.id(), device, warmSeconds);
       }
       // a 1 ms step timed 7 times is a 7 ms window, at the mercy of one hiccup of a shared machine
       int timedRuns = device.equals("reference") || calls == 0 ? runs
@@ -702,7 +738,7 @@ public final class BenchCommand implements Callable<Integer> {
       if (engine instanceof JvmEngine jvm && ceilingSeconds > 0 && MathKernels.best().lanes() > 1) {
         HostCeiling.Result ceiling = HostCeiling.measure(Math.min(jvm.threads(), s.batch), ceilingSeconds);
         if (ceiling.jitBusy()) {
-          System.err.printf("bench: %s %s: the JIT was still compiling when the FMA ceiling was measured; it may read low%n", s, device);
+          System.err.printf("bench: %s %s: the JIT was still compiling when the FMA ceiling was measured; it may read low%n", s.id(), device);
         }
         putCeiling(row, ceiling, r.gflopPerSecond());
       }

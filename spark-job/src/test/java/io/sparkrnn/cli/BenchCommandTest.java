@@ -51,6 +51,13 @@ class BenchCommandTest {
         assertTrue(row.containsKey(key), "row lacks '" + key + "': " + row);
       }
       assertEquals("kernel", row.get("mode"));
+      // provenance, as the header line gives it: the arguments as typed, the JVM's processors, a parseable date
+      assertEquals("bench --cells rnn,gru --hidden 8 --batch 4 --steps 5 --no-large --no-latency --devices jvm,reference --runs 3"
+          + " --warmup 1 --warmup-seconds 0 --min-seconds 0 --ceiling-seconds 0.05 --json " + json, row.get("command"));
+      assertEquals(Runtime.getRuntime().availableProcessors(), ((Number) row.get("cores")).intValue());
+      java.time.OffsetDateTime.parse((String) row.get("date"));
+      assertTrue(String.valueOf(row.get("jvm")).endsWith(System.getProperty("java.version")), row.toString());
+      assertTrue(row.containsKey("cpu"), row.toString());
       assertEquals(3, ((Number) row.get("runs")).intValue(), "--runs 3 --min-seconds 0: " + row);
       assertTrue(((Number) row.get("seq_per_s")).doubleValue() > 0, row.toString());
       double gc = ((Number) row.get("gc_pct")).doubleValue();

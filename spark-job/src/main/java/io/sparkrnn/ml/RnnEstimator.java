@@ -1160,7 +1160,10 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
               + " nothing. {}", uid, spec.validationFraction(), manifest.spec().source().get("counts"), byKey
                   ? "no key whose seeded hash fell under the fraction had a window"
                   : "no series kept round(rows x fraction) - gap rows for one window",
-              byKey ? "Raise setValidationFraction, or with few keys use setSplit(\"by-time\")"
+              getValidateEvery() == 0
+                  // nothing would validate anyway: more held out would only train on less (a user audit)
+                  ? "With validateEvery 0 this fit validates on nothing anyway; setValidationFraction(0) trains on every key"
+                  : byKey ? "Raise setValidationFraction, or with few keys use setSplit(\"by-time\")"
                   : "Raise setValidationFraction or lower setGap, so that round(rows x fraction) - gap rows hold setSteps");
         }
         try (PrintStream log = new PrintStream(new LogLines(LOG), true, StandardCharsets.UTF_8)) {

@@ -52,10 +52,14 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
+import org.apache.spark.ml.evaluation.RegressionEvaluator;
 import org.apache.spark.ml.feature.SQLTransformer;
 import org.apache.spark.ml.feature.VectorAssembler;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.tuning.CrossValidator;
+import org.apache.spark.ml.tuning.CrossValidatorModel;
+import org.apache.spark.ml.tuning.ParamGridBuilder;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
@@ -525,6 +529,41 @@ class RnnEstimatorTest {
     assertFalse(Arrays.equals(model.modelBytes(), estimator().setSeed(4).setMaxSteps(2).fit(table).modelBytes()));
   }
 
+  /**
+   * docs/ml.md "Model selection": CrossValidator with a fold column of whole keys, an SQLTransformer
+   * that takes prediction[0] for RegressionEvaluator. Each map's average metric is, by Spark's
+   * definition, the mean over folds of the evaluator on fold i's rows of the model fitted on the
+   * other folds' rows: computed here by hand for the first map, fit by fit, it must be the same
+   * number (the fits are deterministic for a seed), which holds only if each fold trains on whole
+   * series of the other keys.
+   */
+  @Test
+  void crossValidatorWithFoldsOfWholeKeysScoresAsTheDocsSay() {
+    Dataset<Row> folded = table
+        .withColumn("next_temp", org.apache.spark.sql.functions.expr("lead(temp) OVER (PARTITION BY sensor ORDER BY ts)"))
+        .withColumn("fold", org.apache.spark.sql.functions.expr("pmod(hash(sensor), 2)")).cache();
+    RnnEstimator rnn = estimator().setMaxSteps(5).setValidationFraction(0);
+    SQLTransformer first = new SQLTransformer().setStatement("SELECT *, prediction[0] AS pred_temp FROM __THIS__"
+        + " WHERE prediction IS NOT NULL AND next_temp IS NOT NULL");
+    Pipeline pipeline = new Pipeline().setStages(new PipelineStage[] {rnn, first});
+    ParamMap[] grid = new ParamGridBuilder().addGrid(rnn.hiddenSize(), new int[] {4, 8}).build();
+    RegressionEvaluator rmse = new RegressionEvaluator().setLabelCol("next_temp").setPredictionCol("pred_temp");
+    CrossValidatorModel cv = new CrossValidator().setEstimator(pipeline).setEstimatorParamMaps(grid).setEvaluator(rmse)
+        .setFoldCol("fold").setNumFolds(2).fit(folded);
+    assertEquals(2, cv.avgMetrics().length);
+    double byHand = 0;
+    for (int fold = 0; fold < 2; fold++) {
+      Column held = col("fold").equalTo(fold);
+      PipelineModel m = pipeline.fit(folded.where(held.unary_$bang()), grid[0]);
+      byHand += rmse.evaluate(m.transform(folded.where(held))) / 2;
+    }
+    assertEquals(byHand, cv.avgMetrics()[0], 1e-12 * byHand, "map 0's mean over the folds");
+    RnnModel best = (RnnModel) ((PipelineModel) cv.bestModel()).stages()[0];
+    int bestH = cv.avgMetrics()[0] <= cv.avgMetrics()[1] ? 4 : 8;   // the smaller rmse
+    assertEquals(bestH, best.trainedModel().config().hiddenSize());
+    folded.unpersist();
+  }
+
   @Test
   void aPipelineWithAnSqlStageFitsSavesLoadsAndTransformsIdentically() throws IOException {
     SQLTransformer celsiusOffset = new SQLTransformer()
@@ -749,12 +788,17 @@ class RnnEstimatorTest {
   void aFitWhoseSplitGivesNoValidationWarns() {
     List<String> warnings;
     try (LogCapture log = LogCapture.warnings(RnnEstimator.class)) {
-      estimator().setValidationFraction(0.01).setMaxSteps(2).fit(table);
-      estimator().setValidationFraction(0.5).setMaxSteps(2).fit(table);
-      estimator().setSplit("by-time").setValidationFraction(0.05).setMaxSteps(2).fit(table);
+      estimator().setValidationFraction(0.01).setValidateEvery(5).setMaxSteps(2).fit(table);
+      estimator().setValidationFraction(0.5).setValidateEvery(5).setMaxSteps(2).fit(table);
+      estimator().setSplit("by-time").setValidationFraction(0.05).setValidateEvery(5).setMaxSteps(2).fit(table);
+      // validateEvery 0: nothing validates, so the advice is to hold out nothing, not more
+      estimator().setValidationFraction(0.01).setValidateEvery(0).setMaxSteps(2).fit(table);
       warnings = log.messages();
     }
-    assertEquals(2, warnings.size(), "one warning each for the 1% fit by key and the 5% fit by time: " + warnings);
+    assertEquals(3, warnings.size(), "one warning each for the 1% fits by key and the 5% fit by time: " + warnings);
+    assertTrue(warnings.get(2).contains("setValidationFraction(0.01) gave no validation window")
+        && warnings.get(2).endsWith("With validateEvery 0 this fit validates on nothing anyway; setValidationFraction(0) trains on"
+        + " every key"), warnings.get(2));
     assertTrue(warnings.get(0).contains("setValidationFraction(0.01) gave no validation window")
         && warnings.get(0).contains("setSplit(\"by-time\")"), warnings.get(0));
     assertTrue(warnings.get(1).contains("setValidationFraction(0.05) gave no validation window")

@@ -220,7 +220,8 @@ public final class SequenceTables {
             + "source.counts.series_uneven in the manifest): a window spans rows as they come, so where rows are missing"
             + " (or the table was sampled at random, as a CrossValidator fold is) its steps are not the series' own."
             + " Fill the missing times first (a join with the full time range, then --missing ffill or"
-            + " setMissing(\"ffill\")), if that is not intended", total.stats.seriesUneven, total.stats.series, TableRows.UNEVEN);
+            + " setMissing(\"ffill\")), if that is not intended; in a CrossValidator, give it folds of whole keys"
+            + " (setFoldCol, docs/ml.md \"Model selection\")", total.stats.seriesUneven, total.stats.series, TableRows.UNEVEN);
       }
       long pass2Start = System.nanoTime();
       Prep.checkBatch(plan.dataset, options);

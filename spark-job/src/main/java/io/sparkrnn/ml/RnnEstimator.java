@@ -254,7 +254,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         rule("maxSteps"));
     epochs = new IntParam(this, "epochs", "passes over the training windows (when maxSteps is 0)", rule("epochs"));
     batch = new IntParam(this, "batch", "B, windows per optimizer step (and per shard)", rule("batch"));
-    lr = new DoubleParam(this, "lr", "learning rate (Adam)", rule("lr"));
+    lr = new DoubleParam(this, "lr", "learning rate of the optimizer, adam, adamw or sgd (train's lr)", rule("lr"));
     seed = new LongParam(this, "seed", "seed of the initialisation, the data order and the by-key split", rule("seed"));
     partitions = new IntParam(this, "partitions", "Spark partitions of a training step (0: 1 on a local master, else the"
         + " default parallelism)", rule("partitions"));

@@ -366,7 +366,8 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     }
     if (arrays == 0 ? scalars != c.inputSize() : scalars + arrays > c.inputSize()) {
       throw new BadInputException("RnnModel: inputCols " + Arrays.toString(inputs) + " give "
-          + (arrays == 0 ? scalars : "at least " + (scalars + arrays)) + " features; the model was trained on F=" + c.inputSize());
+          + (arrays == 0 ? scalars : "at least " + (scalars + arrays)) + " features; the model was trained on F=" + c.inputSize()
+          + (inputs.length == 0 ? ": name its input columns with setInputCols" : ""));
     }
     int k = getForecastSteps();
     if (k > 0) {

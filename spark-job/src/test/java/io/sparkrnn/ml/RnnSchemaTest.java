@@ -110,6 +110,10 @@ class RnnSchemaTest {
     // orderCol has no default: a model without it says to set it, not that a column 'null' is missing
     assertRefused(() -> model(1, 1, Mode.SEQ2SEQ, LossType.MSE).setKeyCols("k").setInputCols("x")
         .transformSchema(table(DataTypes.LongType)), "orderCol is not set", "setOrderCol");
+    // a model made from its bytes has no input columns yet: the message names the setter (a user audit)
+    assertRefused(() -> model(1, 1, Mode.SEQ2SEQ, LossType.MSE).setKeyCols("k").setOrderCol("t")
+        .transformSchema(table(DataTypes.LongType)), "RnnModel: inputCols [] give 0 features; the model was trained on F=1:"
+        + " name its input columns with setInputCols");
   }
 
   @Test

@@ -32,6 +32,18 @@ import org.apache.hadoop.fs.RawLocalFileSystem;
  * directory, then rename with overwrite), so a failed command leaves no half-written output.
  */
 public final class HadoopFiles {
+  /**
+   * The hidden name beside {@code name} that a write in progress takes, {@code .NAME.KIND-UUID}:
+   * KIND {@code tmp} for a file or staging directory not yet renamed into place, {@code old} for an
+   * earlier result moved aside ({@link StagedDirectory#publish}). {@link #UUID_REGEX} matches its UUID.
+   */
+  static String hiddenName(String name, String kind) {
+    return "." + name + "." + kind + "-" + UUID.randomUUID();
+  }
+
+  /** The UUID of {@link #hiddenName}, as a regular expression. */
+  static final String UUID_REGEX = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+
   /** Models, shards and primers are read whole; anything larger is refused before allocating. */
   public static final long MAX_BYTES = Integer.MAX_VALUE - 8;
 
@@ -122,7 +134,7 @@ public final class HadoopFiles {
     if (dir != null) {
       fs.mkdirs(dir);
     }
-    Path tmp = new Path(dir, "." + target.getName() + ".tmp-" + UUID.randomUUID());
+    Path tmp = new Path(dir, hiddenName(target.getName(), "tmp"));
     try {
       try (FSDataOutputStream out = fs.create(tmp, false)) {
         if (midWrite == null) {
@@ -157,7 +169,7 @@ public final class HadoopFiles {
    */
   private static void writeLocal(java.nio.file.Path target, byte[] bytes, Runnable midWrite) throws IOException {
     java.nio.file.Path dir = target.toAbsolutePath().getParent();
-    java.nio.file.Path tmp = dir.resolve("." + target.getFileName() + ".tmp-" + UUID.randomUUID());
+    java.nio.file.Path tmp = dir.resolve(hiddenName(target.getFileName().toString(), "tmp"));
     try {
       if (Files.isDirectory(target)) {   // a rename would replace an empty one
         throw new IOException("is a directory");

@@ -92,8 +92,7 @@ public final class OutputDir {
   }
 
   /** The names {@link #write} gives its temporary files. */
-  private static final Pattern TEMPORARY = Pattern.compile(
-      "\\..+\\.tmp-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+  private static final Pattern TEMPORARY = Pattern.compile("\\..+\\.tmp-" + HadoopFiles.UUID_REGEX);
 
   public boolean exists(String relative) throws IOException {
     return fs.exists(path(relative));

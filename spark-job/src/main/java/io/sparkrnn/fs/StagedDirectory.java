@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.Set;
-import java.util.UUID;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -71,7 +70,7 @@ public final class StagedDirectory implements AutoCloseable {
       }
     }
     warnOfLeftovers(fs, target, uri, warnings);
-    Path staging = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
+    Path staging = new Path(target.getParent(), HadoopFiles.hiddenName(target.getName(), "tmp"));
     if (!fs.mkdirs(staging)) {
       throw new IOException(staging + ": could not create the staging directory");
     }
@@ -87,7 +86,7 @@ public final class StagedDirectory implements AutoCloseable {
     if (!fs.exists(target.getParent())) {
       return;   // a parent this run creates (with its staging directory) holds nothing of an earlier one
     }
-    Pattern left = Pattern.compile(Pattern.quote("." + target.getName()) + "\\.(tmp|old)-" + UUID_PATTERN);
+    Pattern left = Pattern.compile(Pattern.quote("." + target.getName()) + "\\.(tmp|old)-" + HadoopFiles.UUID_REGEX);
     FileStatus[] siblings = fs.listStatus(target.getParent(), p -> left.matcher(p.getName()).matches());
     for (FileStatus f : siblings) {
       boolean old = f.getPath().getName().startsWith("." + target.getName() + ".old-");
@@ -96,8 +95,6 @@ public final class StagedDirectory implements AutoCloseable {
           : " was left by a run that did not finish (killed?); remove it once no run writes --out " + uri));
     }
   }
-
-  private static final String UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
   /** Where to write: the staging directory, fully qualified. */
   public String uri() {
@@ -113,7 +110,7 @@ public final class StagedDirectory implements AutoCloseable {
   public void publish() throws IOException {
     Path old = null;
     if (fs.exists(target)) {
-      old = new Path(target.getParent(), "." + target.getName() + ".old-" + UUID.randomUUID());
+      old = new Path(target.getParent(), HadoopFiles.hiddenName(target.getName(), "old"));
       if (!fs.rename(target, old)) {
         throw new IOException(target + ": could not move the earlier result aside to publish this one");
       }

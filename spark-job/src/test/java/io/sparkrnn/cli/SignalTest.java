@@ -94,7 +94,7 @@ class SignalTest {
         .max().orElseThrow();
     List<String> rows = Files.readAllLines(out.resolve("metrics.jsonl"));
     long lastRow = ((Number) Json.parseObject(rows.get(rows.size() - 1)).get("step")).longValue();
-    assertTrue(lastRow >= lastPrinted, "metrics.jsonl ends at step " + lastRow + ", the log at " + lastPrinted);
+    assertTrue(lastRow >= lastPrinted, "metrics.jsonl ends at step " + lastRow + ", the log at " + lastPrinted + ":\n" + output);
     assertEquals(lastRow, rows.size(), "one row a step");
   }
 

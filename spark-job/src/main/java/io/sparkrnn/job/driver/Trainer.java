@@ -588,6 +588,7 @@ public final class Trainer {
     long skipped = 0;
     long lastAppliedStep = 0;
     boolean loopEnded = false;
+    StopFlush stopFlush = StopFlush.register(metrics, out, log);
     try {
       while (step < totalSteps) {
         Map<Integer, String> placed = placement.value().partitions();
@@ -613,12 +614,16 @@ public final class Trainer {
           if (r.status() != StepUpdate.Status.APPLIED) {
             String what = "step " + step + ": " + (Double.isFinite(r.loss()) ? "gradient norm is " + r.norm() : "loss is " + r.loss());
             if (r.status() == StepUpdate.Status.SKIPPED) {
-              log.println(what + "; skipping the update (--on-nan skip)");
-              metrics.addNonFinite(step, schedule.epochOf(step - 1), r.loss(), r.norm(), "skipped");
+              long skippedStep = step;
+              stopFlush.step(() -> {
+                log.println(what + "; skipping the update (--on-nan skip)");
+                metrics.addNonFinite(skippedStep, schedule.epochOf(skippedStep - 1), r.loss(), r.norm(), "skipped");
+              });
               skipped++;
               continue;
             }
-            metrics.addNonFinite(step, schedule.epochOf(step - 1), r.loss(), r.norm(), "stopped");
+            long stoppedStep = step;
+            stopFlush.step(() -> metrics.addNonFinite(stoppedStep, schedule.epochOf(stoppedStep - 1), r.loss(), r.norm(), "stopped"));
             throw new NonFiniteException(what + "; stopping. " + checkpointStatus()
                 + " (use --on-nan skip to skip such steps, or lower --lr); metrics.jsonl has the steps up to this one");
           }
@@ -640,16 +645,22 @@ public final class Trainer {
               lastValidation = valLoss;
             }
           }
-          metrics.add(step, schedule.epochOf(step - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, valLoss, valAcc, closedLoss);
-          metrics.addTiming(r.nanos(), r.computeNanos(), r.reduceNanos(), r.updateNanos());
+          // the row and its line together, under the lock of the hook that writes the rows on a signal
+          long recorded = step;
+          Double vl = valLoss;
+          Double va = valAcc;
+          Double cl = closedLoss;
+          double eta = (System.nanoTime() - startNanos) / 1e9 / stepsThisRun * (totalSteps - step);
+          stopFlush.step(() -> {
+            metrics.add(recorded, schedule.epochOf(recorded - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, vl, va, cl);
+            metrics.addTiming(r.nanos(), r.computeNanos(), r.reduceNanos(), r.updateNanos());
+            if (recorded % config.logEvery() == 0 || recorded == totalSteps || vl != null) {
+              log.println(progressLine(recorded, r.loss(), r.norm(), seqPerSec, vl, va, cl, eta));
+            }
+          });
           if (LOG.isDebugEnabled()) {
             LOG.debug(String.format(Locale.ROOT, "step %d: loss %.6g, |g| %.4g, %.2f ms (compute %.2f, reduction %.2f, update %.2f)",
                 step, r.loss(), r.norm(), r.nanos() / 1e6, r.computeNanos() / 1e6, r.reduceNanos() / 1e6, r.updateNanos() / 1e6));
-          }
-          if (step % config.logEvery() == 0 || step == totalSteps || valLoss != null) {
-            double elapsed = (System.nanoTime() - startNanos) / 1e9;
-            double eta = elapsed / stepsThisRun * (totalSteps - step);
-            log.println(progressLine(step, r.loss(), r.norm(), seqPerSec, valLoss, valAcc, closedLoss, eta));
           }
           if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
             requireSegmentEnd(segmentEnd, step, "checkpoint");
@@ -666,7 +677,8 @@ public final class Trainer {
       }
       loopEnded = true;
     } finally {
-      if (!loopEnded) {
+      stopFlush.close();
+      if (!loopEnded && !stopFlush.flushed()) {
         // however the loop ended early (a NaN stop, a SparkException Scala throws undeclared, Ctrl-C
         // stopping the context, an Error), the steps since the last checkpoint stay readable, above
         // all those that led to a NaN stop; resume keeps only the rows up to its checkpoint's step

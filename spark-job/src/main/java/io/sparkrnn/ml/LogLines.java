@@ -3,15 +3,23 @@ package io.sparkrnn.ml;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 
-/** An output stream that sends each line written to it to a logger at INFO: the trainer's progress into Spark's log. */
+/**
+ * An output stream that sends each line written to it to a logger: the trainer's progress into
+ * Spark's log at INFO, and its "warning: ..." lines at WARN, without the prefix and in the words
+ * {@code warningWords} gives them (the estimator's setters for the CLI's options; null drops the line).
+ */
 final class LogLines extends OutputStream {
+  static final String WARNING = "warning: ";
   private final Logger log;
+  private final UnaryOperator<String> warningWords;
   private final ByteArrayOutputStream line = new ByteArrayOutputStream();
 
-  LogLines(Logger log) {
+  LogLines(Logger log, UnaryOperator<String> warningWords) {
     this.log = log;
+    this.warningWords = warningWords;
   }
 
   @Override
@@ -30,8 +38,16 @@ final class LogLines extends OutputStream {
 
   private void flushLine() {
     if (line.size() > 0) {
-      log.info(line.toString(StandardCharsets.UTF_8));
+      String text = line.toString(StandardCharsets.UTF_8);
       line.reset();
+      if (text.startsWith(WARNING)) {
+        String words = warningWords.apply(text.substring(WARNING.length()));
+        if (words != null) {
+          log.warn(words);
+        }
+      } else {
+        log.info(text);
+      }
     }
   }
 }

@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.fs.Path;
@@ -1023,6 +1024,40 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     return m.appendTail(out).toString();
   }
 
+  /** Train's options (train's meaning wins where prep table has one of the same name: steps, batch) and prep table's. */
+  private static final Map<String, String> TRAINER_OPTIONS;
+
+  static {
+    Map<String, String> both = new LinkedHashMap<>(TABLE_OPTIONS);
+    both.putAll(TRAIN_KEYS);
+    TRAINER_OPTIONS = Collections.unmodifiableMap(both);
+  }
+
+  /** An option and its value opening a warning, as the trainer writes them: "tbptt 50 is ...", "feedback 3: ...". */
+  private static final Pattern OPENING_VALUE = Pattern.compile("^([a-z][a-z0-9-]*) ([^\\s:]+)");
+
+  /**
+   * A trainer's warning (without its "warning: ") in the estimator's words: an opening "option
+   * value" becomes {@code setOption(value)} and any "--option" the setter ({@link #inSetterWords}).
+   */
+  static String trainerWarningInSetterWords(String warning) {
+    Matcher m = OPENING_VALUE.matcher(warning);
+    String param = m.lookingAt() ? paramOf(m.group(1)) : null;
+    String opened = param == null ? warning : RnnColumns.setter(param) + "(" + m.group(2) + ")" + warning.substring(m.end());
+    return inSetterWords(opened, TRAINER_OPTIONS);
+  }
+
+  /** The param whose option is {@code option} in {@link #TRAINER_OPTIONS}, or null. */
+  private static String paramOf(String option) {
+    String found = null;
+    for (Map.Entry<String, String> e : TRAINER_OPTIONS.entrySet()) {
+      if (e.getValue().equals(option)) {
+        found = e.getKey();   // the last: train's where both name it, as in inSetterWords
+      }
+    }
+    return found;
+  }
+
   /**
    * The bad input in {@code e}'s cause chain (a bad value, or a device that {@code setDevice} asks
    * for and the executors lack), also when it comes back from a Spark task inside a
@@ -1152,7 +1187,8 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
             manifest.sequences(Split.TRAIN), manifest.sequences(Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
-        if (spec.validationFraction() > 0 && manifest.sequences(Split.VALIDATION) == 0) {
+        boolean noValidation = manifest.sequences(Split.VALIDATION) == 0;
+        if (spec.validationFraction() > 0 && noValidation) {
           // as prep table warns: a fit that asked for validation and silently got none scores nothing (a user audit)
           // the advice follows the split in force: setSplit("by-time") is no advice to a fit already split by time (a user audit)
           boolean byKey = spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY;
@@ -1166,7 +1202,12 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
                   : byKey ? "Raise setValidationFraction, or with few keys use setSplit(\"by-time\")"
                   : "Raise setValidationFraction or lower setGap, so that round(rows x fraction) - gap rows hold setSteps");
         }
-        try (PrintStream log = new PrintStream(new LogLines(LOG), true, StandardCharsets.UTF_8)) {
+        // the trainer's warnings name train's and prep table's options: here they name the setters (a user audit)
+        // (the trainer's "no validation sequences" is dropped where the warning above said it in fit's terms)
+        boolean saidNoValidation = spec.validationFraction() > 0 && noValidation;
+        UnaryOperator<String> warningWords = line -> saidNoValidation && line.contains(Trainer.NO_VALIDATION_SEQUENCES) ? null
+            : "RnnEstimator " + uid + ": " + trainerWarningInSetterWords(line);
+        try (PrintStream log = new PrintStream(new LogLines(LOG, warningWords), true, StandardCharsets.UTF_8)) {
           Map<String, String> keys = trainKeys(data, out);
           if (init != null) {
             keys.put("init", init);

@@ -460,7 +460,7 @@ class HostileUseTest {
   void settingsThatDoNothingSaySoAndResumeWinsOverInit() throws IOException {
     Run r = run(train(tmp.resolve("idle-settings"), "--feedback", "2", "--tbptt", "12", "--checkpoint-every", "1"));
     assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("warning: feedback 2: closed-loop validation is part of validation, and validate-every is 0"),
+    assertTrue(r.out().contains("warning: feedback 2: closed-loop validation is part of validation, and --validate-every is 0"),
         r.out());
     assertTrue(r.out().contains("warning: tbptt 12 is not shorter than the sequences (T = 12)"), r.out());
     Run quiet = run(train(tmp.resolve("busy-settings"), "--feedback", "2", "--validate-every", "1", "--tbptt", "11"));

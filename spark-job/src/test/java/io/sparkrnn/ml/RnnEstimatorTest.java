@@ -782,7 +782,8 @@ class RnnEstimatorTest {
    * does (it was one INFO line of counts: a user audit). Six keys, a 1% fraction by key: the seeded
    * hash of none falls under it. By time, 5% of each sensor's 240 hours is round(12) rows, fewer
    * than T = 24: the advice is then the fraction and the gap, not setSplit("by-time") (a user audit
-   * found that advice given to a fit already split by time).
+   * found that advice given to a fit already split by time). The trainer's warnings reach the fit's
+   * log at WARN naming setters (they came at INFO naming train's options: a user audit).
    */
   @Test
   void aFitWhoseSplitGivesNoValidationWarns() {
@@ -793,9 +794,14 @@ class RnnEstimatorTest {
       estimator().setSplit("by-time").setValidationFraction(0.05).setValidateEvery(5).setMaxSteps(2).fit(table);
       // validateEvery 0: nothing validates, so the advice is to hold out nothing, not more
       estimator().setValidationFraction(0.01).setValidateEvery(0).setMaxSteps(2).fit(table);
+      // no validation asked for, but validateEvery 5: the trainer's warning, in setter words
+      estimator().setValidationFraction(0).setValidateEvery(5).setMaxSteps(2).fit(table);
       warnings = log.messages();
     }
-    assertEquals(3, warnings.size(), "one warning each for the 1% fits by key and the 5% fit by time: " + warnings);
+    // the trainer's own "no validation sequences" is not repeated under the fit's warnings
+    assertEquals(4, warnings.size(), "one warning each for the 1% fits by key and the 5% fit by time, and the trainer's: " + warnings);
+    assertTrue(warnings.get(3).contains("setValidateEvery(5): the dataset ") && warnings.get(3).contains("has no validation sequences")
+        && warnings.get(3).contains("(setValidationFraction;") && !warnings.get(3).contains("--"), warnings.get(3));
     assertTrue(warnings.get(2).contains("setValidationFraction(0.01) gave no validation window")
         && warnings.get(2).endsWith("With validateEvery 0 this fit validates on nothing anyway; setValidationFraction(0) trains on"
         + " every key"), warnings.get(2));

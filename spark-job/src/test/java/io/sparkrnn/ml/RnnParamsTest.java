@@ -157,6 +157,25 @@ class RnnParamsTest {
     assertEquals(null, RnnEstimator.inSetterWords(new IllegalStateException("--steps broke"), RnnEstimator.TRAIN_KEYS));
   }
 
+  /** The trainer's warnings, as Trainer writes them (without "warning: "), reach the fit's log naming setters. */
+  @Test
+  void trainerWarningsNameTheSetters() {
+    assertEquals("setTbptt(12) is not shorter than the sequences (T = 12)",
+        RnnEstimator.trainerWarningInSetterWords("tbptt 12 is not shorter than the sequences (T = 12)"));
+    assertEquals("setValidateEvery(5): the dataset /w has no validation sequences (setValidationFraction; longer than setGap plus a window)",
+        RnnEstimator.trainerWarningInSetterWords(
+            "validate-every 5: the dataset /w has no validation sequences (--validation-fraction; longer than --gap plus a window)"));
+    assertEquals("setFeedback(2): and setValidateEvery is 0; setValidateEvery N runs it",
+        RnnEstimator.trainerWarningInSetterWords("feedback 2: and --validate-every is 0; --validate-every N runs it"));
+    // steps is both train's (the number of updates) and prep table's (T): the trainer means train's
+    assertEquals("setMaxSteps(3) of setBatch 4", RnnEstimator.trainerWarningInSetterWords("steps 3 of --batch 4"));
+    // an opening word that is no option, and an option's name with no value after it, stay
+    assertEquals("spark.authenticate is off: the setSync barrier", RnnEstimator.trainerWarningInSetterWords(
+        "spark.authenticate is off: the --sync barrier"));
+    assertEquals("resume: a.ckpt was computed", RnnEstimator.trainerWarningInSetterWords("resume: a.ckpt was computed"));
+    assertEquals("hidden 3 stays", RnnEstimator.trainerWarningInSetterWords("hidden 3 stays"));
+  }
+
   @Test
   void explainParamsShowsArrayValuesAsTheirElements() {
     String estimator = new RnnEstimator().setKeyCols("sensor", "site").setInputCols("temp").explainParams();

@@ -204,7 +204,7 @@ public final class Trainer {
       }
       if (config.validateEvery() == 0) {
         log.println("warning: feedback " + config.feedback() + ": closed-loop validation is part of validation, and"
-            + " validate-every is 0, so this run never runs it; set validate-every N");
+            + " --validate-every is 0, so this run never runs it; --validate-every N runs it every N steps");
       }
     }
     if (config.tbptt() >= spec.steps()) {
@@ -212,8 +212,8 @@ public final class Trainer {
           + " every window is a whole sequence, which is full BPTT, as tbptt 0");
     }
     if (config.validateEvery() > 0 && dataset.manifest().sequences(Split.VALIDATION) == 0) {
-      log.println("warning: validate-every " + config.validateEvery() + ": the dataset " + syntax.data() + " has no validation"
-          + " sequences, so this run never validates; prep it with a validation split (--validation-fraction; for a table"
+      log.println("warning: validate-every " + config.validateEvery() + ": the dataset " + syntax.data() + NO_VALIDATION_SEQUENCES
+          + ", so this run never validates; prep it with a validation split (--validation-fraction; for a table"
           + " by time, a validation part longer than --gap plus a window)");
     }
     if (initRead != null && config.init() == null) {
@@ -262,6 +262,9 @@ public final class Trainer {
   }
 
   /** What a run writes in --out: what --overwrite removes (a file or, for checkpoints, a folder). */
+  /** The words of the warning that the dataset has none to validate on (RnnEstimator drops it where it said so itself). */
+  public static final String NO_VALIDATION_SEQUENCES = " has no validation sequences";
+
   static final List<String> RUN_FILES = List.of("model.safetensors", Checkpoints.DIR, TrainingMetrics.FILE, "report.md",
       "loss.png");
 

@@ -175,7 +175,7 @@ final class RnnColumns {
   /**
    * Checks every used column of {@code schema} and returns the output schema: for seq2seq the input
    * columns plus prediction (and probability, predictedClass), plus the forecast flag when
-   * forecastSteps > 0; for seq2one the key columns, the order column and the outputs.
+   * forecastSteps > 0; for seq2one every column of the table (a window's last row) and the outputs.
    *
    * @param who the class name for messages ({@code RnnModel} or {@code RnnEstimator})
    */
@@ -201,15 +201,12 @@ final class RnnColumns {
     for (String in : inputs) {
       inputWidth(who, field(who, schema, in, "inputCols"));
     }
+    // seq2one: a window's output row is its last row, every column carried (a label column too, so an
+    // evaluator needs no join back: a user audit); seq2seq: each row, nullable on forecast rows
     List<StructField> out = new ArrayList<>();
-    if (shape.seq2one()) {
-      out.addAll(keyFields);
-      out.add(orderField);
-    } else {
-      for (StructField f : schema.fields()) {
-        out.add(shape.forecastSteps() > 0 && !keyFields.contains(f) && f != orderField ? f.copy(f.name(), f.dataType(), true,
-            f.metadata()) : f);
-      }
+    for (StructField f : schema.fields()) {
+      boolean forecastFills = shape.forecastSteps() > 0 && !shape.seq2one() && !keyFields.contains(f) && f != orderField;
+      out.add(forecastFills ? f.copy(f.name(), f.dataType(), true, f.metadata()) : f);
     }
     List<String> names = new ArrayList<>();
     for (StructField f : out) {

@@ -63,7 +63,7 @@ import org.apache.spark.sql.types.StructType;
  *       with {@link #setForecastSteps} k &gt; 0, also k forecast rows per key after its last row
  *       and a {@code forecast} flag (see {@link #setForecastSteps}).
  *   <li>seq2one: one row per window ({@code stride} S &gt; 0: every S rows) or per key (stride 0:
- *       its last T rows): the key columns, the window's last order value and the outputs.
+ *       its last T rows): the window's last row (every column of the table) and the outputs.
  * </ul>
  * How: Spark shuffles the rows by key and sorts them by (key, order) unless the table already is
  * so ({@link #clusteredByKey}: then neither runs), and each task parses the broadcast model once

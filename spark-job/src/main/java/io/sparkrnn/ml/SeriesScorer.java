@@ -573,14 +573,13 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       }
     }
 
-    /** A seq2one output row: the key columns, the order value of the last row read, and the outputs. */
+    /** A seq2one output row: the window's last row, every column, then the outputs. */
     private Row seq2oneRow(Row last, float[] y) {
       Object[] v = new Object[outWidth];
-      for (int i = 0; i < keyIdx.length; i++) {
-        v[i] = last.get(keyIdx[i]);
+      for (int i = 0; i < inWidth; i++) {
+        v[i] = last.get(i);
       }
-      v[keyIdx.length] = last.get(orderIdx);
-      putOutputs(v, keyIdx.length + 1, y, 0);
+      putOutputs(v, inWidth, y, 0);
       return RowFactory.create(v);
     }
 

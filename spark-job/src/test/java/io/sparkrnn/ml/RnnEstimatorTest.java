@@ -1176,7 +1176,8 @@ class RnnEstimatorTest {
 
   /**
    * Two key columns: each (site, unit) pair is one series, though units repeat across sites and
-   * sites across units, and seq2one rows carry both key values, each in its own column. The six
+   * sites across units, and seq2one rows carry both key values, each in its own column (with the
+   * rest of the window's last row). The six
    * sensors keyed as site = k mod 2, unit = k div 2 (sensor k) must score exactly as keyed by
    * sensor, whose predictions the reference-engine tests above pin.
    */
@@ -1195,14 +1196,17 @@ class RnnEstimatorTest {
       want.put(r.getString(0) + " " + r.getTimestamp(1), prediction(r));
     }
     Dataset<Row> out = seq2oneBySensor.copy(new ParamMap()).setKeyCols("site", "unit").transform(labelledPairs);
-    assertArrayEquals(new String[] {"site", "unit", "ts", "prediction", "probability", "predictedClass"}, out.columns());
+    // the window's last row, every column: the sensor too, though it is no key here
+    assertArrayEquals(new String[] {"sensor", "ts", "temp", "load", "morning", "site", "unit", "prediction", "probability",
+        "predictedClass"}, out.columns());
     List<Row> rows = out.collectAsList();
     assertEquals(want.size(), rows.size(), "one row per window, keyed either way");
     for (Row r : rows) {
-      String sensor = String.format("sensor-%05d", r.getLong(1) * 2 + r.getInt(0));   // k = 2 unit + site
-      double[] expected = want.get(sensor + " " + r.getTimestamp(2));
-      assertNotNull(expected, "no window of " + sensor + " ends at " + r.getTimestamp(2) + ": " + r);
-      assertArrayEquals(expected, prediction(r), 0.0, "the window of " + sensor + " at " + r.getTimestamp(2));
+      String sensor = String.format("sensor-%05d", r.getLong(6) * 2 + r.getInt(5));   // k = 2 unit + site
+      assertEquals(sensor, r.getString(0), "the row's own sensor column: " + r);
+      double[] expected = want.get(sensor + " " + r.getTimestamp(1));
+      assertNotNull(expected, "no window of " + sensor + " ends at " + r.getTimestamp(1) + ": " + r);
+      assertArrayEquals(expected, prediction(r), 0.0, "the window of " + sensor + " at " + r.getTimestamp(1));
     }
   }
 
@@ -1248,7 +1252,9 @@ class RnnEstimatorTest {
     assertEquals(24, m.getSteps(), "fit copies the estimator's steps");
     assertEquals(24, m.getStride(), "and its stride");
     Dataset<Row> out = m.transform(labelled());
-    assertArrayEquals(new String[] {"sensor", "ts", "prediction", "probability", "predictedClass"}, out.columns());
+    // docs/ml.md: the window's last row, every column (the label for an evaluator too), then the outputs
+    assertArrayEquals(new String[] {"sensor", "ts", "temp", "load", "morning", "prediction", "probability", "predictedClass"},
+        out.columns());
     List<Row> rows = out.collectAsList();
     int windows = (HOURS - 24) / 24 + 1;
     assertEquals(SENSORS * windows, rows.size(), "one row per window of 24 rows, 24 rows apart");
@@ -1257,6 +1263,10 @@ class RnnEstimatorTest {
       List<Row> series = rowsOf(r.getString(0));
       int end = series.indexOf(series.stream().filter(s -> s.getTimestamp(1).equals(r.getTimestamp(1))).findFirst().orElseThrow());
       assertEquals(23, end % 24, "a window ends at row 24·i + 23 of its key: " + r);
+      assertEquals(series.get(end).getDouble(2), r.getDouble(r.fieldIndex("temp")), "temp of the window's last row: " + r);
+      assertEquals(series.get(end).getDouble(3), r.getDouble(r.fieldIndex("load")), "load of the window's last row: " + r);
+      long hour = Math.floorMod((r.getTimestamp(1).getTime() / 1000 - 1704067200) / 3600, 24);   // labelled()'s hours are whole
+      assertEquals(hour < 12 ? 1 : 0, r.getInt(r.fieldIndex("morning")), "the label column of the window's last row: " + r);
       // class outputs are logits, not rescaled
       float[] y = referenceOutputs(trained, series, end - 23, end + 1);
       double[] logits = prediction(r);

@@ -63,10 +63,11 @@ class RnnSchemaTest {
   }
 
   @Test
-  void seq2oneOutputIsTheKeysTheWindowsLastTimeAndTheOutputs() {
+  void seq2oneOutputIsTheWindowsLastRowAndTheOutputs() {
     StructType out = model(1, 1, Mode.SEQ2ONE, LossType.MSE).setKeyCols("k").setOrderCol("t").setInputCols("x").setSteps(3)
         .transformSchema(table(DataTypes.LongType));
-    assertEquals("[k, t, prediction]", Arrays.toString(out.fieldNames()), "docs/ml.md: key columns, order, outputs");
+    assertEquals("[k, t, x, site, prediction]", Arrays.toString(out.fieldNames()), "docs/ml.md: every column of the table, outputs");
+    assertFalse(out.apply("site").nullable(), "a window's last row is a row of the table: its columns keep their nullability");
   }
 
   @Test

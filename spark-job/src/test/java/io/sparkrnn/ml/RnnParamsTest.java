@@ -174,6 +174,8 @@ class RnnParamsTest {
         "spark.authenticate is off: the --sync barrier"));
     assertEquals("resume: a.ckpt was computed", RnnEstimator.trainerWarningInSetterWords("resume: a.ckpt was computed"));
     assertEquals("hidden 3 stays", RnnEstimator.trainerWarningInSetterWords("hidden 3 stays"));
+    assertEquals("setOptimizer(adamw): setWeightDecay is 0, so no weight decays",
+        RnnEstimator.trainerWarningInSetterWords("optimizer adamw: --weight-decay is 0, so no weight decays"));
   }
 
   @Test

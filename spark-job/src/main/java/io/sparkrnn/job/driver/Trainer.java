@@ -207,6 +207,11 @@ public final class Trainer {
             + " --validate-every is 0, so this run never runs it; --validate-every N runs it every N steps");
       }
     }
+    if (config.optimizer().equals("adamw") && config.weightDecay() == 0) {
+      // torch.optim.AdamW decays by 0.01 unless told otherwise; ours by weight-decay, 0 by default (a user audit)
+      log.println("warning: optimizer adamw: --weight-decay is 0, so no weight decays and this is adam's update"
+          + " (torch.optim.AdamW's default is 0.01: pass --weight-decay 0.01 for it)");
+    }
     if (config.tbptt() >= spec.steps()) {
       log.println("warning: tbptt " + config.tbptt() + " is not shorter than the sequences (T = " + spec.steps() + "):"
           + " every window is a whole sequence, which is full BPTT, as tbptt 0");

@@ -52,8 +52,12 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--temperature", description = "softmax temperature τ ≥ 0; τ ≤ 1e-6 (0 included) is argmax, the τ → 0 limit (default: 1.0; with --sampler softmax only)")
   Double temperature;
 
-  @Option(names = "--seed", defaultValue = "42", description = "softmax sampler seed (default: ${DEFAULT-VALUE})")
-  long seed;
+  /** The softmax sampler's seed when none is given. */
+  static final long DEFAULT_SEED = 42;
+
+  // null when not given: where nothing samples it is refused, as --temperature is (it was ignored: a user audit)
+  @Option(names = "--seed", description = "softmax sampler seed (default: 42; with --sampler softmax only)")
+  Long seed;
 
   @Option(names = "--batch", paramLabel = "B", description = "sequences to generate from one primer (text or [T,F]); default 1, or the primer's B")
   Integer batch;
@@ -179,6 +183,14 @@ public final class GenerateCommand implements Callable<Integer> {
       throw new BadInputException("--temperature applies to --sampler softmax" + (sampler == null ? "; add --sampler softmax"
           : ", not --sampler " + sampler));
     }
+    if (seed != null && c.loss() != LossType.CROSS_ENTROPY) {
+      throw new BadInputException("--seed seeds the softmax sampler of class (cross_entropy) models; " + model + " has loss "
+          + c.loss().id() + " and feeds its outputs back as the next inputs, which draws nothing: leave out --seed");
+    }
+    if (seed != null && !"softmax".equals(sampler)) {
+      throw new BadInputException("--seed seeds --sampler softmax" + (sampler == null ? "; argmax, the default, draws nothing:"
+          + " add --sampler softmax" : "; --sampler " + sampler + " draws nothing"));
+    }
     if (sampler != null && c.loss() != LossType.CROSS_ENTROPY && (sampler.equals("argmax") || sampler.equals("softmax"))) {
       throw new BadInputException("--sampler " + sampler + " picks class ids, for class (cross_entropy) models; " + model
           + " has loss " + c.loss().id() + " and feeds its outputs back as the next inputs: leave out --sampler");
@@ -193,7 +205,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (!(tau >= 0) || Double.isInfinite(tau)) {   // as Sampler.softmax: 0 is argmax, its limit
           throw new BadInputException("--temperature must be ≥ 0 and finite, found " + tau);
         }
-        yield Sampler.softmax(tau, seed);
+        yield Sampler.softmax(tau, seed == null ? DEFAULT_SEED : seed);
       }
       default -> throw new BadInputException("--sampler: '" + sampler + "' is not one of argmax, softmax");
     };

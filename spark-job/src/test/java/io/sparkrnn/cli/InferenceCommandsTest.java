@@ -630,6 +630,13 @@ class InferenceCommandsTest {
         "softmax"), "leave out --temperature and --sampler");
     assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--sampler", "softmax", "--temperature",
         "-0.5"), "--temperature must be ≥ 0 and finite, found -0.5");
+    // --seed where nothing draws was ignored (exit 0), where --temperature was refused (a user audit)
+    assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--seed", "5"),
+        "--seed seeds --sampler softmax; argmax, the default, draws nothing: add --sampler softmax");
+    assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--seed", "5", "--sampler", "argmax"),
+        "--seed seeds --sampler softmax; --sampler argmax draws nothing");
+    assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--seed", "4"),
+        "--seed seeds the softmax sampler of class (cross_entropy) models", "sine.safetensors", "has loss mse", "leave out --seed");
     // the help names two samplers; a third, hidden one ran continuous models' feedback on a class model's outputs
     assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--sampler", "identity"),
         "--sampler: 'identity' is not one of argmax, softmax");

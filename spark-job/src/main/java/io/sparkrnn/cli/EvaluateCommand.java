@@ -166,16 +166,17 @@ public final class EvaluateCommand implements Callable<Integer> {
   }
 
   /**
-   * The target columns of a dataset prepped from a table, in output order (its manifest's source:
-   * "targets" is a list of columns, or "inputs" where the targets are the next step's inputs), or
-   * null where the source names none (a generator, .npy files) or not one an output (an array
-   * column makes several outputs of one name).
+   * The target columns of a dataset prepped from a table or a CSV file, in output order (its
+   * manifest's source: prep table's "targets" is a list of columns, or "inputs" where the targets
+   * are the next step's inputs; prep csv's "target_columns" the header's names, or _c0, _c1, ...
+   * without one), or null where the source names none (a generator, .npy files) or not one an
+   * output (an array column makes several outputs of one name, a class id C outputs).
    */
   static List<String> targetColumns(Map<String, Object> source, int outputs) {
     if (source == null) {
       return null;
     }
-    Object targets = source.get("targets");
+    Object targets = source.containsKey("target_columns") ? source.get("target_columns") : source.get("targets");
     Object named = "inputs".equals(targets) ? source.get("inputs") : targets;
     if (!(named instanceof List<?> columns) || columns.isEmpty()) {
       return null;

@@ -1035,16 +1035,25 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
 
   /** An option and its value opening a warning, as the trainer writes them: "tbptt 50 is ...", "feedback 3: ...". */
   private static final Pattern OPENING_VALUE = Pattern.compile("^([a-z][a-z0-9-]*) ([^\\s:]+)");
+  /** An option with its value, as the trainer's warnings write them within a sentence: "--weight-decay=0.01". */
+  private static final Pattern OPTION_VALUE = Pattern.compile("(?<![\\w-])--([a-z][a-z0-9-]*)=([^\\s,;:()]+)");
 
   /**
    * A trainer's warning (without its "warning: ") in the estimator's words: an opening "option
-   * value" becomes {@code setOption(value)} and any "--option" the setter ({@link #inSetterWords}).
+   * value" and any "--option=value" become {@code setOption(value)}, and any other "--option" the
+   * setter ({@link #inSetterWords}).
    */
   static String trainerWarningInSetterWords(String warning) {
     Matcher m = OPENING_VALUE.matcher(warning);
     String param = m.lookingAt() ? paramOf(m.group(1)) : null;
     String opened = param == null ? warning : RnnColumns.setter(param) + "(" + m.group(2) + ")" + warning.substring(m.end());
-    return inSetterWords(opened, TRAINER_OPTIONS);
+    Matcher v = OPTION_VALUE.matcher(opened);
+    StringBuilder out = new StringBuilder();
+    while (v.find()) {
+      String p = paramOf(v.group(1));
+      v.appendReplacement(out, Matcher.quoteReplacement(p == null ? v.group() : RnnColumns.setter(p) + "(" + v.group(2) + ")"));
+    }
+    return inSetterWords(v.appendTail(out).toString(), TRAINER_OPTIONS);
   }
 
   /** The param whose option is {@code option} in {@link #TRAINER_OPTIONS}, or null. */
@@ -1205,8 +1214,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         // the trainer's warnings name train's and prep table's options: here they name the setters (a user audit)
         // (the trainer's "no validation sequences" is dropped where the warning above said it in fit's terms)
         boolean saidNoValidation = spec.validationFraction() > 0 && noValidation;
+        // the dataset is fit's own, in a work directory removed when fit ends: "the table" names it
         UnaryOperator<String> warningWords = line -> saidNoValidation && line.contains(Trainer.NO_VALIDATION_SEQUENCES) ? null
-            : "RnnEstimator " + uid + ": " + trainerWarningInSetterWords(line);
+            : "RnnEstimator " + uid + ": " + trainerWarningInSetterWords(line.replace("the dataset " + data, "the table"));
         try (PrintStream log = new PrintStream(new LogLines(LOG, warningWords), true, StandardCharsets.UTF_8)) {
           Map<String, String> keys = trainKeys(data, out);
           if (init != null) {

@@ -16,7 +16,9 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.IntStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -612,7 +614,8 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
       }
     }
     int K = getHorizon() >= 0 ? getHorizon() : (Arrays.asList(inputs).stream().anyMatch(Arrays.asList(targets)::contains) ? 1 : 0);
-    Dataset<Row> pairs = seq2one ? windowPairs(dataset, targets, K, classes) : rowPairs(dataset, targets, K, classes);
+    Dataset<Row> used = usedColumns(dataset, targets);
+    Dataset<Row> pairs = seq2one ? windowPairs(used, targets, K, classes) : rowPairs(used, targets, K, classes);
     Column prediction = pairs.col("prediction");
     Column[] truth = new Column[targets.length];
     Column valid = prediction.isNotNull();
@@ -644,7 +647,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     out.add(teacherForced.rows().as("rows"));
     Dataset<Row> metrics = teacherForced.sums();
     if (feedbackRows > 0) {
-      Regression closed = closedLoop(dataset, targets, feedbackRows);
+      Regression closed = closedLoop(used, targets, feedbackRows);
       metrics = metrics.crossJoin(closed.sums());
       out.add(closed.loss().as("closed_loop_loss"));
       out.addAll(closed.perTarget(false));
@@ -752,6 +755,23 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
       valid = valid.and(finite(t));
     }
     return regression(pairs, valid, targets, "cl_");
+  }
+
+  /**
+   * The table's key, order, input and target columns, each once: what evaluate scores. Another
+   * column named as an output (an earlier model's prediction, a feature called probability) would
+   * be refused by transform as a clash, and a seq2one window's row carries every column (a review).
+   */
+  private Dataset<Row> usedColumns(Dataset<?> dataset, String[] targets) {
+    Dataset<Row> table = dataset.toDF();
+    StructType schema = table.schema();
+    Set<String> names = new LinkedHashSet<>();   // the schema's own names: the user's may differ in case
+    for (String[] group : new String[][] {getKeyCols(), {getOrderCol()}, getInputCols(), targets}) {
+      for (String n : group) {
+        names.add(schema.fields()[RnnColumns.index(schema, n)].name());
+      }
+    }
+    return table.select(names.stream().map(n -> named(table, n)).toArray(Column[]::new));
   }
 
   /**

@@ -637,6 +637,11 @@ class InferenceCommandsTest {
         "--seed seeds --sampler softmax; --sampler argmax draws nothing");
     assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--seed", "4"),
         "--seed seeds the softmax sampler of class (cross_entropy) models", "sine.safetensors", "has loss mse", "leave out --seed");
+    // every sampler option given is named at once: leaving out --seed alone led to the --sampler refusal (a review)
+    assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--seed", "4", "--sampler", "softmax",
+        "--temperature", "2"), "leave out --temperature, --seed and --sampler");
+    assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--seed", "4", "--sampler", "softmax"),
+        "leave out --seed and --sampler");
     // the help names two samplers; a third, hidden one ran continuous models' feedback on a class model's outputs
     assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--sampler", "identity"),
         "--sampler: 'identity' is not one of argmax, softmax");

@@ -800,7 +800,8 @@ class RnnEstimatorTest {
     }
     // the trainer's own "no validation sequences" is not repeated under the fit's warnings
     assertEquals(4, warnings.size(), "one warning each for the 1% fits by key and the 5% fit by time, and the trainer's: " + warnings);
-    assertTrue(warnings.get(3).contains("setValidateEvery(5): the dataset ") && warnings.get(3).contains("has no validation sequences")
+    // fit's dataset is in a work directory removed when fit ends: the warning names "the table", not its path
+    assertTrue(warnings.get(3).contains("setValidateEvery(5): the table has no validation sequences")
         && warnings.get(3).contains("(setValidationFraction;") && !warnings.get(3).contains("--"), warnings.get(3));
     assertTrue(warnings.get(2).contains("setValidationFraction(0.01) gave no validation window")
         && warnings.get(2).endsWith("With validateEvery 0 this fit validates on nothing anyway; setValidationFraction(0) trains on"
@@ -1084,6 +1085,8 @@ class RnnEstimatorTest {
     RnnModel renamed = plain.copy(new ParamMap()).setKeyCols("sen.sor").setInputCols("temp", "lo.ad").setOrderCol("t.s")
         .setPredictionCol("pre.diction");
     Row a = plain.evaluate(table).collectAsList().get(0);
+    // and a column named as an output is no clash: evaluate scores the columns it uses only (a review)
+    assertSameMetrics(a, plain.evaluate(table.withColumn("prediction", org.apache.spark.sql.functions.lit(0.5))).collectAsList().get(0));
     Row b = renamed.evaluate(dotted).collectAsList().get(0);
     assertEquals(a.length(), b.length());
     assertTrue(b.schema().fieldNames()[5].equals("rmse_lo.ad"), Arrays.toString(b.schema().fieldNames()));
@@ -1337,6 +1340,24 @@ class RnnEstimatorTest {
     assertEquals((double) hits / n, metrics.getDouble(metrics.fieldIndex("accuracy")), 0.0, "accuracy");
     assertEquals(Math.exp(loss / n), metrics.getDouble(metrics.fieldIndex("perplexity")), 1e-3);
     assertMessage(() -> m.copy(new ParamMap()).setFeedback(3).evaluate(labelled()), "setFeedback(3)", "seq2one");
+    // a column named as an output (an earlier model's, a feature) is no clash for evaluate, which scores
+    // the key, order, input and target columns only (a review: the window rows carrying every column refused it)
+    Row withOthers = m.evaluate(labelled().withColumn("probability", org.apache.spark.sql.functions.lit(1.0))
+        .withColumn("prediction", org.apache.spark.sql.functions.lit("x"))).collectAsList().get(0);
+    assertSameMetrics(metrics, withOthers);
+  }
+
+  /** Two rows of evaluate's metrics alike: the same names and nulls, doubles to 1e-12 relative (a shuffle's sums may differ in order). */
+  private static void assertSameMetrics(Row a, Row b) {
+    assertArrayEquals(a.schema().fieldNames(), b.schema().fieldNames());
+    for (int i = 0; i < a.length(); i++) {
+      assertEquals(a.get(i) == null, b.get(i) == null, a.schema().fieldNames()[i]);
+      if (a.get(i) instanceof Double x) {
+        assertEquals(x, b.getDouble(i), 1e-12 * Math.abs(x), a.schema().fieldNames()[i]);
+      } else {
+        assertEquals(a.get(i), b.get(i), a.schema().fieldNames()[i]);
+      }
+    }
   }
 
   @Test

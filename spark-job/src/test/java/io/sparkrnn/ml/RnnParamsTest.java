@@ -165,17 +165,20 @@ class RnnParamsTest {
     assertEquals("setValidateEvery(5): the dataset /w has no validation sequences (setValidationFraction; longer than setGap plus a window)",
         RnnEstimator.trainerWarningInSetterWords(
             "validate-every 5: the dataset /w has no validation sequences (--validation-fraction; longer than --gap plus a window)"));
-    assertEquals("setFeedback(2): and setValidateEvery is 0; setValidateEvery N runs it",
-        RnnEstimator.trainerWarningInSetterWords("feedback 2: and --validate-every is 0; --validate-every N runs it"));
+    assertEquals("setFeedback(2): and setValidateEvery is 0; setValidateEvery(N) runs it",
+        RnnEstimator.trainerWarningInSetterWords("feedback 2: and --validate-every is 0; --validate-every=N runs it"));
+    assertEquals("full BPTT, as setTbptt(0); (setEngine(kernel) setDevice(cpu-opencl) computes as it did), --nothing=1",
+        RnnEstimator.trainerWarningInSetterWords(
+            "full BPTT, as --tbptt=0; (--engine=kernel --device=cpu-opencl computes as it did), --nothing=1"));
     // steps is both train's (the number of updates) and prep table's (T): the trainer means train's
     assertEquals("setMaxSteps(3) of setBatch 4", RnnEstimator.trainerWarningInSetterWords("steps 3 of --batch 4"));
     // an opening word that is no option, and an option's name with no value after it, stay
-    assertEquals("spark.authenticate is off: the setSync barrier", RnnEstimator.trainerWarningInSetterWords(
-        "spark.authenticate is off: the --sync barrier"));
+    assertEquals("spark.authenticate is off: the setSync(barrier) exchange", RnnEstimator.trainerWarningInSetterWords(
+        "spark.authenticate is off: the --sync=barrier exchange"));
     assertEquals("resume: a.ckpt was computed", RnnEstimator.trainerWarningInSetterWords("resume: a.ckpt was computed"));
     assertEquals("hidden 3 stays", RnnEstimator.trainerWarningInSetterWords("hidden 3 stays"));
-    assertEquals("setOptimizer(adamw): setWeightDecay is 0, so no weight decays",
-        RnnEstimator.trainerWarningInSetterWords("optimizer adamw: --weight-decay is 0, so no weight decays"));
+    assertEquals("setOptimizer(adamw): setWeightDecay is 0, so no weight decays (pass setWeightDecay(0.01) for it)",
+        RnnEstimator.trainerWarningInSetterWords("optimizer adamw: --weight-decay is 0, so no weight decays (pass --weight-decay=0.01 for it)"));
   }
 
   @Test

@@ -4,6 +4,7 @@ import io.sparkrnn.fs.OutputDir;
 import io.sparkrnn.job.report.TrainingMetrics;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.util.ShutdownHookManager;
 
@@ -18,19 +19,24 @@ import org.apache.hadoop.util.ShutdownHookManager;
  * {@code FileSystem.SHUTDOWN_HOOK_PRIORITY + 30} (it stops the context) and the FileSystem cache
  * closes at {@code FileSystem.SHUTDOWN_HOOK_PRIORITY}, so this one, at +40, finds both alive.
  *
- * <p>Every step line the log shows is in the file: the loop records a step's row and prints its
- * line in {@link #step}, under the lock the hook writes under; once the hook has written, the loop
- * records nothing more and ends with {@link Stopping}.
+ * <p>Every step line the log shows is in the file: the loop records a step's row in {@link #step},
+ * under the lock the hook writes under, and prints its line after; once the hook has written, the
+ * loop records nothing more and ends with {@link Stopping}. Only the in-memory row is taken under
+ * the lock, never the print: Hadoop runs its hooks on one thread, so a hook waiting on a print
+ * blocked by an undrained stdout held back Spark's hook and the file system's (a review: SIGTERM
+ * then took 120 s to end the JVM, against 10 s), and the hook's own write has {@link #TIMEOUT_S}.
  */
 final class StopFlush implements AutoCloseable {
   static final int PRIORITY = FileSystem.SHUTDOWN_HOOK_PRIORITY + 40;
+  /** Seconds Hadoop's manager gives the hook before it moves on to Spark's (its default is 30). */
+  static final long TIMEOUT_S = 10;
 
   /** Thrown by {@link #step} once the hook has written the rows: the JVM is shutting down. */
   static final class Stopping extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     Stopping() {
-      super("the JVM is shutting down (a signal such as SIGTERM, or Ctrl-C); metrics.jsonl has the steps up to the last one printed");
+      super("the JVM is shutting down (a signal such as SIGTERM, or Ctrl-C)");
     }
   }
 
@@ -50,16 +56,22 @@ final class StopFlush implements AutoCloseable {
   /** Registers the hook until {@link #close}. */
   static StopFlush register(TrainingMetrics metrics, OutputDir out, PrintStream log) {
     StopFlush f = new StopFlush(metrics, out, log);
-    ShutdownHookManager.get().addShutdownHook(f.hook, PRIORITY);
+    ShutdownHookManager.get().addShutdownHook(f.hook, PRIORITY, TIMEOUT_S, TimeUnit.SECONDS);
     return f;
   }
 
-  /** Records a step (its metrics row and its log line) unless the hook has written the file; then throws {@link Stopping}. */
-  synchronized void step(Runnable record) {
-    if (flushed) {
-      throw new Stopping();
+  /**
+   * Records a step's metrics row ({@code record}, under the lock) and then prints its line
+   * ({@code print}, outside it), unless the hook has written the file: then throws {@link Stopping}.
+   */
+  void step(Runnable record, Runnable print) {
+    synchronized (this) {
+      if (flushed) {
+        throw new Stopping();
+      }
+      record.run();
     }
-    record.run();
+    print.run();
   }
 
   /** Whether the hook has written metrics.jsonl: the loop's own failure path then has nothing to add. */

@@ -204,17 +204,17 @@ public final class Trainer {
       }
       if (config.validateEvery() == 0) {
         log.println("warning: feedback " + config.feedback() + ": closed-loop validation is part of validation, and"
-            + " --validate-every is 0, so this run never runs it; --validate-every N runs it every N steps");
+            + " --validate-every is 0, so this run never runs it; --validate-every=N runs it every N steps");
       }
     }
     if (config.optimizer().equals("adamw") && config.weightDecay() == 0) {
       // torch.optim.AdamW decays by 0.01 unless told otherwise; ours by weight-decay, 0 by default (a user audit)
       log.println("warning: optimizer adamw: --weight-decay is 0, so no weight decays and this is adam's update"
-          + " (torch.optim.AdamW's default is 0.01: pass --weight-decay 0.01 for it)");
+          + " (torch.optim.AdamW's default is 0.01: pass --weight-decay=0.01 for it)");
     }
     if (config.tbptt() >= spec.steps()) {
       log.println("warning: tbptt " + config.tbptt() + " is not shorter than the sequences (T = " + spec.steps() + "):"
-          + " every window is a whole sequence, which is full BPTT, as tbptt 0");
+          + " every window is a whole sequence, which is full BPTT, as --tbptt=0");
     }
     if (config.validateEvery() > 0 && dataset.manifest().sequences(Split.VALIDATION) == 0) {
       log.println("warning: validate-every " + config.validateEvery() + ": the dataset " + syntax.data() + NO_VALIDATION_SEQUENCES
@@ -266,10 +266,10 @@ public final class Trainer {
     }
   }
 
-  /** What a run writes in --out: what --overwrite removes (a file or, for checkpoints, a folder). */
   /** The words of the warning that the dataset has none to validate on (RnnEstimator drops it where it said so itself). */
   public static final String NO_VALIDATION_SEQUENCES = " has no validation sequences";
 
+  /** What a run writes in --out: what --overwrite removes (a file or, for checkpoints, a folder). */
   static final List<String> RUN_FILES = List.of("model.safetensors", Checkpoints.DIR, TrainingMetrics.FILE, "report.md",
       "loss.png");
 
@@ -470,7 +470,7 @@ public final class Trainer {
     GradientExchange.checkNoEncryptionAsked(conf);
     String secret = GradientExchange.sparkSecret();
     if (secret == null) {
-      log.println("warning: spark.authenticate is off: the --sync barrier gradient exchange admits tasks that prove they know"
+      log.println("warning: spark.authenticate is off: the --sync=barrier gradient exchange admits tasks that prove they know"
           + " the segment's random key, which reaches them in the segment's broadcast (readable by whoever can reach Spark's"
           + " block manager, as is everything in an unauthenticated Spark); set spark.authenticate=true to derive the keys from"
           + " Spark's secret instead (docs/cluster.md)");
@@ -623,15 +623,14 @@ public final class Trainer {
             String what = "step " + step + ": " + (Double.isFinite(r.loss()) ? "gradient norm is " + r.norm() : "loss is " + r.loss());
             if (r.status() == StepUpdate.Status.SKIPPED) {
               long skippedStep = step;
-              stopFlush.step(() -> {
-                log.println(what + "; skipping the update (--on-nan skip)");
-                metrics.addNonFinite(skippedStep, schedule.epochOf(skippedStep - 1), r.loss(), r.norm(), "skipped");
-              });
+              stopFlush.step(() -> metrics.addNonFinite(skippedStep, schedule.epochOf(skippedStep - 1), r.loss(), r.norm(), "skipped"),
+                  () -> log.println(what + "; skipping the update (--on-nan skip)"));
               skipped++;
               continue;
             }
             long stoppedStep = step;
-            stopFlush.step(() -> metrics.addNonFinite(stoppedStep, schedule.epochOf(stoppedStep - 1), r.loss(), r.norm(), "stopped"));
+            stopFlush.step(() -> metrics.addNonFinite(stoppedStep, schedule.epochOf(stoppedStep - 1), r.loss(), r.norm(), "stopped"),
+                () -> { });
             throw new NonFiniteException(what + "; stopping. " + checkpointStatus()
                 + " (use --on-nan skip to skip such steps, or lower --lr); metrics.jsonl has the steps up to this one");
           }
@@ -653,7 +652,7 @@ public final class Trainer {
               lastValidation = valLoss;
             }
           }
-          // the row and its line together, under the lock of the hook that writes the rows on a signal
+          // the row under the lock of the hook that writes the rows on a signal, then its line
           long recorded = step;
           Double vl = valLoss;
           Double va = valAcc;
@@ -662,6 +661,7 @@ public final class Trainer {
           stopFlush.step(() -> {
             metrics.add(recorded, schedule.epochOf(recorded - 1), r.loss(), r.norm(), seqPerSec, r.nanos() / 1e6, vl, va, cl);
             metrics.addTiming(r.nanos(), r.computeNanos(), r.reduceNanos(), r.updateNanos());
+          }, () -> {
             if (recorded % config.logEvery() == 0 || recorded == totalSteps || vl != null) {
               log.println(progressLine(recorded, r.loss(), r.norm(), seqPerSec, vl, va, cl, eta));
             }
@@ -829,7 +829,7 @@ public final class Trainer {
     if (sameEngine && (was == null || was.equals(now) || config.device().equals("auto"))) {
       return null;
     }
-    String asItDid = wasEngine.equals("kernel") ? (was == null ? null : "--engine kernel --device " + was) : "--engine " + wasEngine;
+    String asItDid = wasEngine.equals("kernel") ? (was == null ? null : "--engine=kernel --device=" + was) : "--engine=" + wasEngine;
     String why = sameEngine ? "their float32 sums differ in the last bits"
         : "the reference engine computes in float64 and the kernels in float32";
     return "warning: resume: " + saved.file() + " was computed " + kernels(wasEngine, was) + ", this run computes "

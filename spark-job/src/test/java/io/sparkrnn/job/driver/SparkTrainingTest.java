@@ -451,12 +451,12 @@ class SparkTrainingTest {
     assertNull(jvm.otherKernels(saved.apply(Map.of("engine", "kernel", "device", "jvm")), "jvm"));
     assertNull(jvm.otherKernels(saved.apply(Map.of("engine", "kernel", "device", "auto", Trainer.AUTO_PICKED_KEY, "jvm")), "jvm"));
     assertEquals("warning: resume: cp was computed with the kernel engine on cpu-opencl, this run computes with the kernel engine on jvm"
-        + tail + " (--engine kernel --device cpu-opencl computes as it did)",
+        + tail + " (--engine=kernel --device=cpu-opencl computes as it did)",
         jvm.otherKernels(saved.apply(Map.of("engine", "kernel", "device", "cpu-opencl")), "jvm"));
     String float64 = ": the reference engine computes in float64 and the kernels in float32, so the weights will not be"
         + " bit-identical to an uninterrupted run's";
     assertEquals("warning: resume: cp was computed with the reference engine, this run computes with the kernel engine on jvm"
-        + float64 + " (--engine reference computes as it did)", jvm.otherKernels(saved.apply(Map.of("engine", "reference")), "jvm"));
+        + float64 + " (--engine=reference computes as it did)", jvm.otherKernels(saved.apply(Map.of("engine", "reference")), "jvm"));
     Map<String, String> a = new HashMap<>(c);
     a.put("device", "auto");
     assertNull(Trainer.prepare(a, new Configuration(), quiet()).otherKernels(
@@ -472,7 +472,7 @@ class SparkTrainingTest {
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     Trainer.prepare(reference, new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8)).run(sc);
     String warning = "was computed with the kernel engine on jvm, this run computes with the reference engine" + float64
-        + " (--engine kernel --device jvm computes as it did)";
+        + " (--engine=kernel --device=jvm computes as it did)";
     assertTrue(log.toString(StandardCharsets.UTF_8).contains(warning), log.toString(StandardCharsets.UTF_8));
     assertTrue(Files.readString(tmp.resolve("other-kernels").resolve("report.md")).contains(warning), "report.md records it");
   }

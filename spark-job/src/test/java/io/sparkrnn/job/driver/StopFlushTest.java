@@ -12,7 +12,16 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.lang.reflect.Method;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -36,8 +45,8 @@ class StopFlushTest {
     PrintStream log = new PrintStream(logged, true, StandardCharsets.UTF_8);
     StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()), log);
     try {
-      f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null));
-      f.step(() -> metrics.add(2, 0, 0.4, 1.0, 10, 2, null, null, null));
+      f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> log.println("step 1"));
+      f.step(() -> metrics.add(2, 0, 0.4, 1.0, 10, 2, null, null, null), () -> log.println("step 2"));
       assertFalse(f.flushed());
       assertFalse(Files.exists(dir.resolve(TrainingMetrics.FILE)), "written before the hook ran");
 
@@ -48,24 +57,84 @@ class StopFlushTest {
       assertTrue(rows.get(1).startsWith("{\"step\":2,"), rows.get(1));
 
       AtomicBoolean ran = new AtomicBoolean();
-      assertThrows(StopFlush.Stopping.class, () -> f.step(() -> ran.set(true)));
+      assertThrows(StopFlush.Stopping.class, () -> f.step(() -> ran.set(true), () -> ran.set(true)));
       assertFalse(ran.get(), "a step recorded after the rows were written: its line would show a step the file lacks");
       assertEquals(2, metrics.rows().size());
-      assertEquals("", logged.toString(StandardCharsets.UTF_8));
+      assertEquals("step 1\nstep 2\n", logged.toString(StandardCharsets.UTF_8));
     } finally {
+      f.close();
+    }
+  }
+
+  /**
+   * A line that cannot be printed (stdout not drained) must not hold the hook: Hadoop runs its hooks
+   * on one thread, so a hook waiting on it held back Spark's and the file system's (a review: the
+   * JVM took 120 s to end on SIGTERM). The row is recorded under the lock, the line printed after.
+   */
+  @Test
+  void aPrintThatBlocksHoldsNeitherTheHookNorTheRowBack() throws Exception {
+    TrainingMetrics metrics = new TrainingMetrics();
+    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
+        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+    CountDownLatch printing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    ExecutorService loop = Executors.newSingleThreadExecutor();
+    try {
+      Future<?> step = loop.submit(() -> f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> {
+        printing.countDown();
+        try {
+          release.await();   // a write to a pipe nobody reads
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }));
+      assertTrue(printing.await(10, TimeUnit.SECONDS));
+      CompletableFuture.runAsync(f::flush).get(10, TimeUnit.SECONDS);   // times out if the hook waits on the print
+      assertEquals(1, Files.readAllLines(dir.resolve(TrainingMetrics.FILE)).size(), "the row whose line was being printed");
+      release.countDown();
+      step.get(10, TimeUnit.SECONDS);
+    } finally {
+      release.countDown();
+      loop.shutdownNow();
       f.close();
     }
   }
 
   @Test
   void theHookIsRegisteredWhileTrainingOnlyAndAheadOfSparks() throws Exception {
-    // Spark's SparkShutdownHookManager.install registers the hook that stops the SparkContext with
-    // Hadoop's manager at FileSystem.SHUTDOWN_HOOK_PRIORITY + 30; higher priorities run first
-    assertTrue(StopFlush.PRIORITY > FileSystem.SHUTDOWN_HOOK_PRIORITY + 30, "priority " + StopFlush.PRIORITY);
+    // Spark's object ShutdownHookManager registers its manager (whose hooks stop the SparkContext and
+    // remove its temporary folders) with Hadoop's when it is first used; read that registration
+    int sparkTempDirs = org.apache.spark.util.ShutdownHookManager.TEMP_DIR_SHUTDOWN_PRIORITY();
+    assertTrue(sparkTempDirs < org.apache.spark.util.ShutdownHookManager.SPARK_CONTEXT_SHUTDOWN_PRIORITY());
     StopFlush f = StopFlush.register(new TrainingMetrics(), new OutputDir(dir.toUri().toString(), new Configuration()),
         new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-    assertTrue(ShutdownHookManager.get().hasShutdownHook(f.hook));
-    f.close();
+    try {
+      Map<String, Integer> priorities = new LinkedHashMap<>();
+      long ourTimeout = -1;
+      Method inOrder = ShutdownHookManager.class.getDeclaredMethod("getShutdownHooksInOrder");
+      inOrder.setAccessible(true);
+      for (Object entry : (List<?>) inOrder.invoke(ShutdownHookManager.get())) {
+        Method hook = entry.getClass().getDeclaredMethod("getHook");
+        Method priority = entry.getClass().getDeclaredMethod("getPriority");
+        Method timeout = entry.getClass().getDeclaredMethod("getTimeout");
+        hook.setAccessible(true);
+        priority.setAccessible(true);
+        timeout.setAccessible(true);
+        Object h = hook.invoke(entry);
+        priorities.put(h == f.hook ? "ours" : h.getClass().getName(), (Integer) priority.invoke(entry));
+        if (h == f.hook) {
+          ourTimeout = (Long) timeout.invoke(entry);
+        }
+      }
+      Integer spark = priorities.entrySet().stream().filter(e -> e.getKey().startsWith("org.apache.spark.util.SparkShutdownHookManager"))
+          .map(Map.Entry::getValue).findFirst().orElse(null);
+      assertTrue(spark != null && priorities.get("ours") != null, "Spark's and ours among Hadoop's hooks: " + priorities);
+      assertTrue(priorities.get("ours") > spark, "ours runs first (higher priority first): " + priorities);
+      assertTrue(spark > FileSystem.SHUTDOWN_HOOK_PRIORITY, "and the file systems close after both: " + priorities);
+      assertEquals(StopFlush.TIMEOUT_S, ourTimeout, "seconds before Spark's hook runs anyway");
+    } finally {
+      f.close();
+    }
     assertFalse(ShutdownHookManager.get().hasShutdownHook(f.hook), "the hook stays after training");
   }
 }

@@ -201,7 +201,7 @@ class CsvEdgeCasesTest {
   void aSequenceLongerThanTheGivenStepsIsRefused() throws IOException {
     Path p = csv("long.csv", "id,a\ns1,1\ns1,2\ns1,3\ns1,4\n");
     refused(() -> new CsvSource(bySequence(p, List.of(), 2, false, 0), conf),
-        "long.csv line 2: sequence has 3 steps, more than --steps 2");
+        "long.csv line 2: sequence has 3 steps (4 rows less horizon 1), more than --steps 2");
   }
 
   /** Infinity, and 1e39 (finite as a double, beyond float32's largest 3.4028235e38), are not finite values. */

@@ -205,7 +205,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
     if (seed != null && !"softmax".equals(sampler)) {
       throw new BadInputException("--seed seeds --sampler softmax" + (sampler == null ? "; argmax, the default, draws nothing:"
-          + " add --sampler softmax" : "; --sampler " + sampler + " draws nothing"));
+          + " add --sampler softmax" : "; --sampler " + sampler + " draws nothing: leave out --seed, or use --sampler softmax"));
     }
     if (sampler != null && c.loss() != LossType.CROSS_ENTROPY && (sampler.equals("argmax") || sampler.equals("softmax"))) {
       throw new BadInputException("--sampler " + sampler + " picks class ids, for class (cross_entropy) models; " + model

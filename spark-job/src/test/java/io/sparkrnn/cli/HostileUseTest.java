@@ -459,13 +459,14 @@ class HostileUseTest {
   @Test
   void settingsThatDoNothingSaySoAndResumeWinsOverInit() throws IOException {
     Run r = run(train(tmp.resolve("idle-settings"), "--feedback", "2", "--tbptt", "12", "--checkpoint-every", "1",
-        "--optimizer", "adamw"));
+        "--optimizer", "adamw", "--lr-min", "0.001"));
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("warning: feedback 2: closed-loop validation is part of validation, and --validate-every is 0"),
         r.out());
     assertTrue(r.out().contains("warning: tbptt 12 is not shorter than the sequences (T = 12)"), r.out());
     // AdamW without decay is Adam: torch's AdamW decays by 0.01 unless told otherwise (a user audit)
     assertTrue(r.out().contains("warning: optimizer adamw: --weight-decay is 0, so no weight decays"), r.out());
+    assertTrue(r.out().contains("warning: lr-min 0.001: the constant schedule keeps --lr, so nothing anneals to it"), r.out());
     Run quiet = run(train(tmp.resolve("busy-settings"), "--feedback", "2", "--validate-every", "1", "--tbptt", "11",
         "--optimizer", "adamw", "--weight-decay", "0.01"));
     assertEquals(0, quiet.code(), quiet.err());
@@ -475,7 +476,7 @@ class HostileUseTest {
     Files.write(other, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 1, 3, 1, Mode.SEQ2SEQ, LossType.MSE), 5),
         ModelMetadata.fromManifest(Dataset.open(sine.toUri(), new Configuration()).manifest())));
     Run resumed = run(train(tmp.resolve("idle-settings"), "--feedback", "2", "--tbptt", "12", "--checkpoint-every", "1", "--steps",
-        "3", "--optimizer", "adamw", "--resume", "true", "--init", s(other)));
+        "3", "--optimizer", "adamw", "--lr-min", "0.001", "--resume", "true", "--init", s(other)));
     assertEquals(0, resumed.code(), resumed.err());
     assertTrue(resumed.out().contains("init " + s(other) + ": not used, the run resumes from its newest checkpoint"), resumed.out());
     assertFails(run(train(tmp.resolve("fresh-with-other"), "--init", s(other))), "init: ", "hidden-size 3");

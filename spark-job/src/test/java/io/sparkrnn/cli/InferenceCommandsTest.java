@@ -634,7 +634,7 @@ class InferenceCommandsTest {
     assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--seed", "5"),
         "--seed seeds --sampler softmax; argmax, the default, draws nothing: add --sampler softmax");
     assertFails(run("generate", "--model", s(textModel), "--primer", "abc", "--steps", "3", "--seed", "5", "--sampler", "argmax"),
-        "--seed seeds --sampler softmax; --sampler argmax draws nothing");
+        "--seed seeds --sampler softmax; --sampler argmax draws nothing: leave out --seed, or use --sampler softmax");
     assertFails(run("generate", "--model", s(sineModel), "--primer", "0.1", "--steps", "3", "--seed", "4"),
         "--seed seeds the softmax sampler of class (cross_entropy) models", "sine.safetensors", "has loss mse", "leave out --seed");
     // every sampler option given is named at once: leaving out --seed alone led to the --sampler refusal (a review)

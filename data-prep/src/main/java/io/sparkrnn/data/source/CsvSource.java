@@ -242,8 +242,10 @@ public final class CsvSource implements SequenceSource {
               + " rows is too short for horizon " + horizon);
         }
         if (o.steps() > 0 && L > o.steps()) {
-          throw new BadInputException(at.apply(starts[i]) + ": sequence has " + L + " steps, more"
-              + " than --steps " + o.steps());
+          // steps, not rows: with horizon h a sequence of n rows gives n − h (input, target) steps (a user audit counted rows)
+          throw new BadInputException(at.apply(starts[i]) + ": sequence has " + L + " steps (" + (starts[i + 1] - starts[i])
+              + " rows less horizon " + horizon + "), more than --steps " + o.steps() + "; leave --steps out to take the"
+              + " longest sequence's");
         }
         longest = Math.max(longest, L);
         variable |= i > 0 && L != starts[1] - starts[0] - horizon;

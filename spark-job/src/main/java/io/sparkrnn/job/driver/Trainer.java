@@ -212,6 +212,10 @@ public final class Trainer {
       log.println("warning: optimizer adamw: --weight-decay is 0, so no weight decays and this is adam's update"
           + " (torch.optim.AdamW's default is 0.01: pass --weight-decay=0.01 for it)");
     }
+    if (config.lrMin() != 0 && config.lrSchedule().equals("constant")) {
+      log.println("warning: lr-min " + config.lrMin() + ": the constant schedule keeps --lr, so nothing anneals to it;"
+          + " --lr-schedule=cosine does");
+    }
     if (config.tbptt() >= spec.steps()) {
       log.println("warning: tbptt " + config.tbptt() + " is not shorter than the sequences (T = " + spec.steps() + "):"
           + " every window is a whole sequence, which is full BPTT, as --tbptt=0");

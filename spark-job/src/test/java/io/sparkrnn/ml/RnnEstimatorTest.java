@@ -1088,16 +1088,8 @@ class RnnEstimatorTest {
     // and a column named as an output is no clash: evaluate scores the columns it uses only (a review)
     assertSameMetrics(a, plain.evaluate(table.withColumn("prediction", org.apache.spark.sql.functions.lit(0.5))).collectAsList().get(0));
     Row b = renamed.evaluate(dotted).collectAsList().get(0);
-    assertEquals(a.length(), b.length());
     assertTrue(b.schema().fieldNames()[5].equals("rmse_lo.ad"), Arrays.toString(b.schema().fieldNames()));
-    for (int i = 0; i < a.length(); i++) {
-      assertEquals(a.get(i) == null, b.get(i) == null, a.schema().fieldNames()[i]);
-      if (a.get(i) instanceof Double x) {
-        assertEquals(x, b.getDouble(i), 1e-12 * Math.abs(x), a.schema().fieldNames()[i]);
-      } else {
-        assertEquals(a.get(i), b.get(i), a.schema().fieldNames()[i]);
-      }
-    }
+    assertSameValues(a, b);
     RnnModel m = seq2oneModel();
     Dataset<Row> labelledDotted = labelled().withColumnRenamed("ts", "t.s").withColumnRenamed("morning", "mor.ning");
     Row c = m.evaluate(labelled()).collectAsList().get(0);
@@ -1347,9 +1339,15 @@ class RnnEstimatorTest {
     assertSameMetrics(metrics, withOthers);
   }
 
-  /** Two rows of evaluate's metrics alike: the same names and nulls, doubles to 1e-12 relative (a shuffle's sums may differ in order). */
+  /** Two rows of evaluate's metrics alike: the same names, and {@link #assertSameValues}. */
   private static void assertSameMetrics(Row a, Row b) {
     assertArrayEquals(a.schema().fieldNames(), b.schema().fieldNames());
+    assertSameValues(a, b);
+  }
+
+  /** The same number of values and nulls, doubles to 1e-12 relative (a shuffle's sums may differ in order), the rest equal. */
+  private static void assertSameValues(Row a, Row b) {
+    assertEquals(a.length(), b.length());
     for (int i = 0; i < a.length(); i++) {
       assertEquals(a.get(i) == null, b.get(i) == null, a.schema().fieldNames()[i]);
       if (a.get(i) instanceof Double x) {

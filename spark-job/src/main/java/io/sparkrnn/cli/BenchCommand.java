@@ -8,6 +8,7 @@ import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
+import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.fs.MemoryBudget;
 import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.job.driver.Trainer;
@@ -42,7 +43,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -52,7 +52,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -499,18 +498,10 @@ public final class BenchCommand implements Callable<Integer> {
       for (Map<String, Object> row : rows) {
         provenance.forEach(row::putIfAbsent);
       }
-      Path parent = json.toAbsolutePath().getParent();
-      if (parent != null) {
-        Files.createDirectories(parent);
-      }
-      // a temporary name beside it, then a rename: an interrupted write leaves the earlier file, not half of one
-      Path tmp = json.toAbsolutePath().resolveSibling("." + json.getFileName() + ".tmp-" + UUID.randomUUID());
-      try {
-        Files.writeString(tmp, Json.writePretty(rows) + "\n", StandardCharsets.UTF_8);
-        Files.move(tmp, json, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
+      // the project's atomic write (a temporary name beside it, then a rename; parents made): an interrupted
+      // write leaves the earlier file, not half of one
+      HadoopFiles.write(json.toAbsolutePath().toUri().toString(), (Json.writePretty(rows) + "\n").getBytes(StandardCharsets.UTF_8),
+          new Configuration());
       System.out.println("wrote " + rows.size() + " rows to " + json);
     }
   }

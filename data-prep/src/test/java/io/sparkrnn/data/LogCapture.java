@@ -10,20 +10,20 @@ import org.apache.logging.log4j.core.appender.AbstractAppender;
 import org.apache.logging.log4j.core.config.Property;
 
 /**
- * The WARN lines one class logs while it is open (log4j2, as Spark's runtime has it): for tests
- * that a warning says what it should. Also used by spark-job's tests (through data-prep's test jar).
+ * The WARN (or INFO) lines one class logs while it is open (log4j2, as Spark's runtime has it): for
+ * tests that a warning or a progress line says what it should. Also used by spark-job's tests (through data-prep's test jar).
  */
 public final class LogCapture implements AutoCloseable {
   private final Logger logger;
   private final List<String> warnings = new CopyOnWriteArrayList<>();
   private final AbstractAppender appender;
 
-  private LogCapture(Class<?> source) {
+  private LogCapture(Class<?> source, Level level) {
     logger = (Logger) LogManager.getLogger(source);
     appender = new AbstractAppender("capture-" + source.getSimpleName(), null, null, true, Property.EMPTY_ARRAY) {
       @Override
       public void append(LogEvent event) {
-        if (event.getLevel() == Level.WARN) {
+        if (event.getLevel() == level) {
           warnings.add(event.getMessage().getFormattedMessage());
         }
       }
@@ -34,7 +34,12 @@ public final class LogCapture implements AutoCloseable {
 
   /** Starts capturing {@code source}'s WARN lines. */
   public static LogCapture warnings(Class<?> source) {
-    return new LogCapture(source);
+    return new LogCapture(source, Level.WARN);
+  }
+
+  /** Starts capturing {@code source}'s INFO lines. */
+  public static LogCapture infos(Class<?> source) {
+    return new LogCapture(source, Level.INFO);
   }
 
   /** The messages captured so far, in order. */

@@ -8,17 +8,20 @@ import org.slf4j.Logger;
 
 /**
  * An output stream that sends each line written to it to a logger: the trainer's progress into
- * Spark's log at INFO, and its "warning: ..." lines at WARN, without the prefix and in the words
- * {@code warningWords} gives them (the estimator's setters for the CLI's options; null drops the line).
+ * Spark's log at INFO in the words {@code infoWords} gives them, and its "warning: ..." lines at
+ * WARN, without the prefix and in the words {@code warningWords} gives them (the estimator's setters
+ * for the CLI's options; null drops the line).
  */
 final class LogLines extends OutputStream {
   static final String WARNING = "warning: ";
   private final Logger log;
+  private final UnaryOperator<String> infoWords;
   private final UnaryOperator<String> warningWords;
   private final ByteArrayOutputStream line = new ByteArrayOutputStream();
 
-  LogLines(Logger log, UnaryOperator<String> warningWords) {
+  LogLines(Logger log, UnaryOperator<String> infoWords, UnaryOperator<String> warningWords) {
     this.log = log;
+    this.infoWords = infoWords;
     this.warningWords = warningWords;
   }
 
@@ -40,13 +43,14 @@ final class LogLines extends OutputStream {
     if (line.size() > 0) {
       String text = line.toString(StandardCharsets.UTF_8);
       line.reset();
-      if (text.startsWith(WARNING)) {
-        String words = warningWords.apply(text.substring(WARNING.length()));
-        if (words != null) {
+      boolean warning = text.startsWith(WARNING);
+      String words = warning ? warningWords.apply(text.substring(WARNING.length())) : infoWords.apply(text);
+      if (words != null) {
+        if (warning) {
           log.warn(words);
+        } else {
+          log.info(words);
         }
-      } else {
-        log.info(text);
       }
     }
   }

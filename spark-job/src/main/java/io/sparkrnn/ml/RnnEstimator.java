@@ -1033,20 +1033,23 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     TRAINER_OPTIONS = Collections.unmodifiableMap(both);
   }
 
-  /** An option and its value opening a warning, as the trainer writes them: "tbptt 50 is ...", "feedback 3: ...". */
-  private static final Pattern OPENING_VALUE = Pattern.compile("^([a-z][a-z0-9-]*) ([^\\s:]+)");
+  /**
+   * An option and its value opening a line, as the trainer writes them: "tbptt 50 is ...", "feedback 3: ...",
+   * "--device auto: jvm (...)".
+   */
+  private static final Pattern OPENING_VALUE = Pattern.compile("^(?:--)?([a-z][a-z0-9-]*) ([^\\s:]+)");
   /** An option with its value, as the trainer's warnings write them within a sentence: "--weight-decay=0.01". */
   private static final Pattern OPTION_VALUE = Pattern.compile("(?<![\\w-])--([a-z][a-z0-9-]*)=([^\\s,;:()]+)");
 
   /**
-   * A trainer's warning (without its "warning: ") in the estimator's words: an opening "option
-   * value" and any "--option=value" become {@code setOption(value)}, and any other "--option" the
-   * setter ({@link #inSetterWords}).
+   * A trainer's line (a warning without its "warning: ", or a progress line) in the estimator's
+   * words: an opening "option value" or "--option value" and any "--option=value" become
+   * {@code setOption(value)}, and any other "--option" the setter ({@link #inSetterWords}).
    */
-  static String trainerWarningInSetterWords(String warning) {
-    Matcher m = OPENING_VALUE.matcher(warning);
+  static String trainerLineInSetterWords(String line) {
+    Matcher m = OPENING_VALUE.matcher(line);
     String param = m.lookingAt() ? paramOf(m.group(1)) : null;
-    String opened = param == null ? warning : RnnColumns.setter(param) + "(" + m.group(2) + ")" + warning.substring(m.end());
+    String opened = param == null ? line : RnnColumns.setter(param) + "(" + m.group(2) + ")" + line.substring(m.end());
     Matcher v = OPTION_VALUE.matcher(opened);
     StringBuilder out = new StringBuilder();
     while (v.find()) {
@@ -1216,8 +1219,14 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         boolean saidNoValidation = spec.validationFraction() > 0 && noValidation;
         // the dataset is fit's own, in a work directory removed when fit ends: "the table" names it
         UnaryOperator<String> warningWords = line -> saidNoValidation && line.contains(Trainer.NO_VALIDATION_SEQUENCES) ? null
-            : "RnnEstimator " + uid + ": " + trainerWarningInSetterWords(line.replace("the dataset " + data, "the table"));
-        try (PrintStream log = new PrintStream(new LogLines(LOG, warningWords), true, StandardCharsets.UTF_8)) {
+            : "RnnEstimator " + uid + ": " + trainerLineInSetterWords(line.replace("the dataset " + data, "the table"));
+        // progress lines too carry the uid (a CrossValidator with parallelism interleaves its fits' lines)
+        // and name setters ("setDevice(auto): jvm ..."); a model file that fit removes when it ends is
+        // no place to point a user at: the model is what fit returns
+        String modelFile = new Path(out, RnnModel.MODEL_FILE).toString();
+        UnaryOperator<String> infoWords = line -> "RnnEstimator " + uid + ": " + trainerLineInSetterWords(
+            given ? line : line.replace("; model " + modelFile, "; the model is the RnnModel fit returns"));
+        try (PrintStream log = new PrintStream(new LogLines(LOG, infoWords, warningWords), true, StandardCharsets.UTF_8)) {
           Map<String, String> keys = trainKeys(data, out);
           if (init != null) {
             keys.put("init", init);

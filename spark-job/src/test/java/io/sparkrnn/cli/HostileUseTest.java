@@ -511,7 +511,7 @@ class HostileUseTest {
     assertTrue(applied < 20 && skipRows.stream().allMatch(row -> row.get("update") == null || "skipped".equals(row.get("update"))),
         skipRows.toString());
     String done = skip.out().lines().filter(l -> l.startsWith("done: ")).findFirst().orElse(skip.out());
-    assertTrue(done.startsWith("done: 20 steps, " + (20 - applied) + " skipped in this run (--on-nan skip), loss ")
+    assertTrue(done.startsWith("done: 20 steps, " + (20 - applied) + " skipped in this run (--on-nan=skip), loss ")
         && done.contains(" at step " + lastApplied + ", the last applied"), done);
   }
 

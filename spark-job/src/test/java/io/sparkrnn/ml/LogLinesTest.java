@@ -7,6 +7,7 @@ import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 
@@ -38,7 +39,7 @@ class LogLinesTest {
   @Test
   void eachLineIsOneInfoRecordAndTheLastUnterminatedOneComesOnClose() {
     List<String> infos = new ArrayList<>();
-    PrintStream out = new PrintStream(new LogLines(recording(infos), w -> { throw new AssertionError("no warning here: " + w); }), false, StandardCharsets.UTF_8);
+    PrintStream out = new PrintStream(new LogLines(recording(infos), UnaryOperator.identity(), w -> { throw new AssertionError("no warning here: " + w); }), false, StandardCharsets.UTF_8);
     out.print("step 1 loss 0.5\nstep 2 τ=0.8\n");
     assertEquals(List.of("step 1 loss 0.5", "step 2 τ=0.8"), infos, "two lines, UTF-8 decoded whole");
     out.print("no newline yet");
@@ -49,16 +50,18 @@ class LogLinesTest {
   }
 
   @Test
-  void warningLinesGoToWarnInTheCallersWordsWithoutThePrefix() {
+  void warningLinesGoToWarnAndOtherLinesToInfoEachInTheCallersWords() {
     List<String> infos = new ArrayList<>();
     List<String> warns = new ArrayList<>();
-    PrintStream out = new PrintStream(new LogLines(recording(infos, warns), w -> w.contains("drop") ? null : "[" + w + "]"), true, StandardCharsets.UTF_8);
+    PrintStream out = new PrintStream(new LogLines(recording(infos, warns), i -> i.contains("drop") ? null : "<" + i + ">",
+        w -> w.contains("drop") ? null : "[" + w + "]"), true, StandardCharsets.UTF_8);
     out.println("warning: tbptt 12 is long");
     out.println("step 1/2 warning: not at the start");
     out.println("warning:no space");
     out.println("warning: drop me");
+    out.println("info to drop");
     out.close();
     assertEquals(List.of("[tbptt 12 is long]"), warns);
-    assertEquals(List.of("step 1/2 warning: not at the start", "warning:no space"), infos);
+    assertEquals(List.of("<step 1/2 warning: not at the start>", "<warning:no space>"), infos, "info lines in their own words");
   }
 }

@@ -530,6 +530,30 @@ class RnnEstimatorTest {
   }
 
   /**
+   * docs/ml.md "What fit logs": the trainer's INFO lines carry the fit's uid (parallel fits under a
+   * CrossValidator interleave theirs), name setters where train's options were ("--device auto:"),
+   * and do not point at a model file in the work directory that fit removes when it ends.
+   */
+  @Test
+  void aFitsInfoLinesCarryItsUidNameSettersAndNoFileItRemoves() {
+    RnnEstimator e = estimator().setMaxSteps(2).setLogEvery(1);
+    List<String> infos;
+    try (LogCapture log = LogCapture.infos(RnnEstimator.class)) {
+      e.fit(table);
+      infos = log.messages();
+    }
+    String prefix = "RnnEstimator " + e.uid() + ": ";
+    assertTrue(infos.size() >= 6 && infos.stream().allMatch(l -> l.startsWith(prefix)), "every line the fit's: " + infos);
+    assertTrue(infos.get(0).startsWith(prefix + "working in ") && infos.get(0).endsWith(" (removed when done)"), infos.get(0));
+    String workDir = infos.get(0).substring((prefix + "working in ").length(), infos.get(0).length() - " (removed when done)".length());
+    assertTrue(infos.stream().skip(1).noneMatch(l -> l.contains(workDir) || l.contains("--")), "no removed path, no option: " + infos);
+    assertTrue(infos.stream().anyMatch(l -> l.startsWith(prefix + "setDevice(auto): ")), "the device line: " + infos);
+    assertTrue(infos.stream().anyMatch(l -> l.startsWith(prefix + "step 2/2 ")), "progress: " + infos);
+    String done = infos.get(infos.size() - 1);
+    assertTrue(done.startsWith(prefix + "done: 2 steps, loss ") && done.endsWith("; the model is the RnnModel fit returns"), done);
+  }
+
+  /**
    * docs/ml.md "Model selection": CrossValidator with a fold column of whole keys, an SQLTransformer
    * that takes prediction[0] for RegressionEvaluator. Each map's average metric is, by Spark's
    * definition, the mean over folds of the evaluator on fold i's rows of the model fitted on the

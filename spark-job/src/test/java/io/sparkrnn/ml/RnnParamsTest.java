@@ -159,26 +159,33 @@ class RnnParamsTest {
 
   /** The trainer's warnings, as Trainer writes them (without "warning: "), reach the fit's log naming setters. */
   @Test
-  void trainerWarningsNameTheSetters() {
+  void trainerLinesNameTheSetters() {
     assertEquals("setTbptt(12) is not shorter than the sequences (T = 12)",
-        RnnEstimator.trainerWarningInSetterWords("tbptt 12 is not shorter than the sequences (T = 12)"));
+        RnnEstimator.trainerLineInSetterWords("tbptt 12 is not shorter than the sequences (T = 12)"));
     assertEquals("setValidateEvery(5): the dataset /w has no validation sequences (setValidationFraction; longer than setGap plus a window)",
-        RnnEstimator.trainerWarningInSetterWords(
+        RnnEstimator.trainerLineInSetterWords(
             "validate-every 5: the dataset /w has no validation sequences (--validation-fraction; longer than --gap plus a window)"));
     assertEquals("setFeedback(2): and setValidateEvery is 0; setValidateEvery(N) runs it",
-        RnnEstimator.trainerWarningInSetterWords("feedback 2: and --validate-every is 0; --validate-every=N runs it"));
+        RnnEstimator.trainerLineInSetterWords("feedback 2: and --validate-every is 0; --validate-every=N runs it"));
     assertEquals("full BPTT, as setTbptt(0); (setEngine(kernel) setDevice(cpu-opencl) computes as it did), --nothing=1",
-        RnnEstimator.trainerWarningInSetterWords(
+        RnnEstimator.trainerLineInSetterWords(
             "full BPTT, as --tbptt=0; (--engine=kernel --device=cpu-opencl computes as it did), --nothing=1"));
     // steps is both train's (the number of updates) and prep table's (T): the trainer means train's
-    assertEquals("setMaxSteps(3) of setBatch 4", RnnEstimator.trainerWarningInSetterWords("steps 3 of --batch 4"));
+    assertEquals("setMaxSteps(3) of setBatch 4", RnnEstimator.trainerLineInSetterWords("steps 3 of --batch 4"));
     // an opening word that is no option, and an option's name with no value after it, stay
-    assertEquals("spark.authenticate is off: the setSync(barrier) exchange", RnnEstimator.trainerWarningInSetterWords(
+    assertEquals("spark.authenticate is off: the setSync(barrier) exchange", RnnEstimator.trainerLineInSetterWords(
         "spark.authenticate is off: the --sync=barrier exchange"));
-    assertEquals("resume: a.ckpt was computed", RnnEstimator.trainerWarningInSetterWords("resume: a.ckpt was computed"));
-    assertEquals("hidden 3 stays", RnnEstimator.trainerWarningInSetterWords("hidden 3 stays"));
+    assertEquals("resume: a.ckpt was computed", RnnEstimator.trainerLineInSetterWords("resume: a.ckpt was computed"));
+    assertEquals("hidden 3 stays", RnnEstimator.trainerLineInSetterWords("hidden 3 stays"));
     assertEquals("setOptimizer(adamw): setWeightDecay is 0, so no weight decays (pass setWeightDecay(0.01) for it)",
-        RnnEstimator.trainerWarningInSetterWords("optimizer adamw: --weight-decay is 0, so no weight decays (pass --weight-decay=0.01 for it)"));
+        RnnEstimator.trainerLineInSetterWords("optimizer adamw: --weight-decay is 0, so no weight decays (pass --weight-decay=0.01 for it)"));
+    // progress lines: an opening "--option value:" too, and a word that is no option opening it stays
+    assertEquals("setDevice(auto): jvm (no OpenCL GPU; nothing to time)",
+        RnnEstimator.trainerLineInSetterWords("--device auto: jvm (no OpenCL GPU; nothing to time)"));
+    assertEquals("step 3: not finite; skipping the update (setOnNan(skip))",
+        RnnEstimator.trainerLineInSetterWords("step 3: not finite; skipping the update (--on-nan=skip)"));
+    assertEquals("training lstm 1x8: 40 steps", RnnEstimator.trainerLineInSetterWords("training lstm 1x8: 40 steps"));
+    assertEquals("--nothing 3: stays", RnnEstimator.trainerLineInSetterWords("--nothing 3: stays"));
   }
 
   @Test

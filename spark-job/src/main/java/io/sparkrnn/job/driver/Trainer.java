@@ -628,7 +628,7 @@ public final class Trainer {
             if (r.status() == StepUpdate.Status.SKIPPED) {
               long skippedStep = step;
               stopFlush.step(() -> metrics.addNonFinite(skippedStep, schedule.epochOf(skippedStep - 1), r.loss(), r.norm(), "skipped"),
-                  () -> log.println(what + "; skipping the update (--on-nan skip)"));
+                  () -> log.println(what + "; skipping the update (--on-nan=skip)"));
               skipped++;
               continue;
             }
@@ -717,8 +717,8 @@ public final class Trainer {
     } else {
       // under --on-nan skip the last step may not be the last applied one: say which the loss is from
       String loss = skipped == 0 ? String.format(Locale.ROOT, "loss %.6g", lastLoss)
-          : stepsThisRun == 0 ? "every update of this run skipped (--on-nan skip), " + skipped + " of them"
-          : String.format(Locale.ROOT, "%d skipped in this run (--on-nan skip), loss %.6g at step %d, the last applied", skipped, lastLoss,
+          : stepsThisRun == 0 ? "every update of this run skipped (--on-nan=skip), " + skipped + " of them"
+          : String.format(Locale.ROOT, "%d skipped in this run (--on-nan=skip), loss %.6g at step %d, the last applied", skipped, lastLoss,
               lastAppliedStep);
       log.printf(Locale.ROOT, "done: %d steps, %s%s, %.1f sequences/s; model %s%n", step, loss,
           Double.isNaN(lastValidation) ? "" : String.format(Locale.ROOT, ", validation %.6g", lastValidation), throughput,

@@ -28,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
@@ -1113,6 +1114,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     }
   }
 
+  /** The params of one optimizer and not the other: sgd's momentum, adam's and adamw's beta1, beta2, eps. */
+  private static final Set<String> OPTIMIZER_CONSTANTS = Set.of("momentum", "beta1", "beta2", "eps");
+
   /** The keys of {@code bin/spark-rnn train} this estimator sets. */
   Map<String, String> trainKeys(String data, String out) {
     Map<String, String> k = new LinkedHashMap<>();
@@ -1120,7 +1124,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     k.put("out", out);
     for (Map.Entry<String, String> e : TRAIN_KEYS.entrySet()) {
       Param<Object> p = getParam(e.getKey());
-      if (isDefined(p)) {
+      // an optimizer's constants go only where set, so that train warns of one the optimizer does not use
+      // (setMomentum with adam); their defaults are train's, which it applies itself
+      if (OPTIMIZER_CONSTANTS.contains(e.getKey()) ? isSet(p) : isDefined(p)) {
         k.put(e.getValue(), getOrDefault(p).toString());
       }
     }

@@ -452,15 +452,18 @@ class HostileUseTest {
 
   /**
    * Settings that do nothing in this run say so (a user audit: both were accepted without a word):
-   * feedback without validation, and a tbptt window as long as the sequences (T = 12 here). And a
+   * feedback without validation, a tbptt window as long as the sequences (T = 12 here), an optimizer
+   * constant the optimizer does not use (--momentum with adamw, --beta2 with sgd). And a
    * checkpoint to resume from wins over init without reading it: an init of another shape was
    * refused, though the README says the checkpoint wins.
    */
   @Test
   void settingsThatDoNothingSaySoAndResumeWinsOverInit() throws IOException {
     Run r = run(train(tmp.resolve("idle-settings"), "--feedback", "2", "--tbptt", "12", "--checkpoint-every", "1",
-        "--optimizer", "adamw", "--lr-min", "0.001"));
+        "--optimizer", "adamw", "--lr-min", "0.001", "--momentum", "0.5"));
     assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("warning: momentum 0.5: --optimizer=adamw does not use it (momentum is sgd's; adam's counterpart is"
+        + " --beta1)"), r.out());
     assertTrue(r.out().contains("warning: feedback 2: closed-loop validation is part of validation, and --validate-every is 0"),
         r.out());
     assertTrue(r.out().contains("warning: tbptt 12 is not shorter than the sequences (T = 12)"), r.out());
@@ -468,15 +471,19 @@ class HostileUseTest {
     assertTrue(r.out().contains("warning: optimizer adamw: --weight-decay is 0, so no weight decays"), r.out());
     assertTrue(r.out().contains("warning: lr-min 0.001: the constant schedule keeps --lr, so nothing anneals to it"), r.out());
     Run quiet = run(train(tmp.resolve("busy-settings"), "--feedback", "2", "--validate-every", "1", "--tbptt", "11",
-        "--optimizer", "adamw", "--weight-decay", "0.01"));
+        "--optimizer", "adamw", "--weight-decay", "0.01", "--beta1", "0.8", "--eps", "1e-7"));
     assertEquals(0, quiet.code(), quiet.err());
     assertFalse(quiet.out().contains("warning: "), quiet.out());
+    Run sgd = run(train(tmp.resolve("sgd-settings"), "--optimizer", "sgd", "--momentum", "0.5", "--beta2", "0.99", "--steps", "1"));
+    assertEquals(0, sgd.code(), sgd.err());
+    assertTrue(sgd.out().contains("warning: beta2 0.99: --optimizer=sgd does not use it (beta1, beta2 and eps are adam's and"
+        + " adamw's)") && !sgd.out().contains("warning: momentum"), sgd.out());
 
     Path other = tmp.resolve("other-shape.safetensors");
     Files.write(other, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 1, 3, 1, Mode.SEQ2SEQ, LossType.MSE), 5),
         ModelMetadata.fromManifest(Dataset.open(sine.toUri(), new Configuration()).manifest())));
     Run resumed = run(train(tmp.resolve("idle-settings"), "--feedback", "2", "--tbptt", "12", "--checkpoint-every", "1", "--steps",
-        "3", "--optimizer", "adamw", "--lr-min", "0.001", "--resume", "true", "--init", s(other)));
+        "3", "--optimizer", "adamw", "--lr-min", "0.001", "--momentum", "0.5", "--resume", "true", "--init", s(other)));
     assertEquals(0, resumed.code(), resumed.err());
     assertTrue(resumed.out().contains("init " + s(other) + ": not used, the run resumes from its newest checkpoint"), resumed.out());
     assertFails(run(train(tmp.resolve("fresh-with-other"), "--init", s(other))), "init: ", "hidden-size 3");

@@ -470,8 +470,16 @@ class RnnEstimatorTest {
     // every key of train is a param, except those fit decides itself (the files, the run's lifecycle, the model's kind from
     // the table) and the warm start, which is the initialModel param
     Set<String> byFit = Set.of("data", "out", "mode", "loss", "resume", "overwrite", "master", "init");
+    // an optimizer's constants reach train only where set (so that it warns of one the optimizer does not use),
+    // and train then applies its own defaults, which are the params' defaults
+    Set<String> onlyWhereSet = Set.of("momentum", "beta1", "beta2", "eps");
+    for (String key : onlyWhereSet) {
+      assertFalse(keys.containsKey(key), key + " not set, not passed");
+      assertEquals(normal(TrainConfig.DEFAULTS.get(key)), normal(String.valueOf(e.getOrDefault(e.getParam(key)))),
+          "the default of " + key + " is train's");
+    }
     for (String key : TrainConfig.DEFAULTS.keySet()) {
-      if (!byFit.contains(key)) {
+      if (!byFit.contains(key) && !onlyWhereSet.contains(key)) {
         assertTrue(keys.containsKey(key), "train's key " + key + " is a param of RnnEstimator");
         assertEquals(TrainConfig.DEFAULTS.get(key) == null ? null : normal(TrainConfig.DEFAULTS.get(key)),
             normal(new RnnEstimator().trainKeys("d", "o").get(key)), "the default of " + key + " is train's");
@@ -807,7 +815,8 @@ class RnnEstimatorTest {
    * hash of none falls under it. By time, 5% of each sensor's 240 hours is round(12) rows, fewer
    * than T = 24: the advice is then the fraction and the gap, not setSplit("by-time") (a user audit
    * found that advice given to a fit already split by time). The trainer's warnings reach the fit's
-   * log at WARN naming setters (they came at INFO naming train's options: a user audit).
+   * log at WARN naming setters (they came at INFO naming train's options: a user audit), as does
+   * its warning of an optimizer constant the optimizer does not use.
    */
   @Test
   void aFitWhoseSplitGivesNoValidationWarns() {
@@ -818,15 +827,19 @@ class RnnEstimatorTest {
       estimator().setSplit("by-time").setValidationFraction(0.05).setValidateEvery(5).setMaxSteps(2).fit(table);
       // validateEvery 0: nothing validates, so the advice is to hold out nothing, not more
       estimator().setValidationFraction(0.01).setValidateEvery(0).setMaxSteps(2).fit(table);
-      // no validation asked for, but validateEvery 5: the trainer's warning, in setter words
-      estimator().setValidationFraction(0).setValidateEvery(5).setMaxSteps(2).fit(table);
+      // no validation asked for, but validateEvery 5: the trainer's warning, in setter words; and sgd's
+      // momentum set for adam (the default optimizer), which does nothing
+      estimator().setValidationFraction(0).setValidateEvery(5).setMaxSteps(2).setMomentum(0.5).fit(table);
       warnings = log.messages();
     }
     // the trainer's own "no validation sequences" is not repeated under the fit's warnings
-    assertEquals(4, warnings.size(), "one warning each for the 1% fits by key and the 5% fit by time, and the trainer's: " + warnings);
+    assertEquals(5, warnings.size(), "one warning each for the 1% fits by key and the 5% fit by time, and the trainer's two: "
+        + warnings);
+    assertTrue(warnings.get(3).endsWith("setMomentum(0.5): setOptimizer(adam) does not use it (momentum is sgd's; adam's"
+        + " counterpart is setBeta1)"), warnings.get(3));
     // fit's dataset is in a work directory removed when fit ends: the warning names "the table", not its path
-    assertTrue(warnings.get(3).contains("setValidateEvery(5): the table has no validation sequences")
-        && warnings.get(3).contains("(setValidationFraction;") && !warnings.get(3).contains("--"), warnings.get(3));
+    assertTrue(warnings.get(4).contains("setValidateEvery(5): the table has no validation sequences")
+        && warnings.get(4).contains("(setValidationFraction;") && !warnings.get(4).contains("--"), warnings.get(4));
     assertTrue(warnings.get(2).contains("setValidationFraction(0.01) gave no validation window")
         && warnings.get(2).endsWith("With validateEvery 0 this fit validates on nothing anyway; setValidationFraction(0) trains on"
         + " every key"), warnings.get(2));

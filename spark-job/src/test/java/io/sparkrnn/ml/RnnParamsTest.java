@@ -179,6 +179,9 @@ class RnnParamsTest {
     assertEquals("hidden 3 stays", RnnEstimator.trainerLineInSetterWords("hidden 3 stays"));
     assertEquals("setOptimizer(adamw): setWeightDecay is 0, so no weight decays (pass setWeightDecay(0.01) for it)",
         RnnEstimator.trainerLineInSetterWords("optimizer adamw: --weight-decay is 0, so no weight decays (pass --weight-decay=0.01 for it)"));
+    assertEquals("setMomentum(0.5): setOptimizer(adam) does not use it (momentum is sgd's; adam's counterpart is setBeta1)",
+        RnnEstimator.trainerLineInSetterWords(
+            "momentum 0.5: --optimizer=adam does not use it (momentum is sgd's; adam's counterpart is --beta1)"));
     // progress lines: an opening "--option value:" too, and a word that is no option opening it stays
     assertEquals("setDevice(auto): jvm (no OpenCL GPU; nothing to time)",
         RnnEstimator.trainerLineInSetterWords("--device auto: jvm (no OpenCL GPU; nothing to time)"));

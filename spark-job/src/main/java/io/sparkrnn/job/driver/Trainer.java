@@ -212,6 +212,15 @@ public final class Trainer {
       log.println("warning: optimizer adamw: --weight-decay is 0, so no weight decays and this is adam's update"
           + " (torch.optim.AdamW's default is 0.01: pass --weight-decay=0.01 for it)");
     }
+    // an optimizer constant given for the other optimizer does nothing (a user audit: --momentum with adam
+    // was taken without a word); only given keys are named, the defaults of both are always there
+    for (String constant : config.optimizer().equals("sgd") ? List.of("beta1", "beta2", "eps") : List.of("momentum")) {
+      if (given.containsKey(constant)) {
+        log.println("warning: " + constant + " " + given.get(constant) + ": --optimizer=" + config.optimizer()
+            + " does not use it (" + (constant.equals("momentum") ? "momentum is sgd's; adam's counterpart is --beta1"
+            : "beta1, beta2 and eps are adam's and adamw's") + ")");
+      }
+    }
     if (config.lrMin() != 0 && config.lrSchedule().equals("constant")) {
       log.println("warning: lr-min " + config.lrMin() + ": the constant schedule keeps --lr, so nothing anneals to it;"
           + " --lr-schedule=cosine does");

@@ -52,6 +52,15 @@ class TextSourceTest {
     refused(() -> new TextSource(new TextSource.Options(text("same.txt", "aaaaaa"), 2, 0), conf),
         "same.txt: 1 distinct characters");
     Path bad = Files.write(tmp.resolve("latin1.txt"), new byte[] {'c', 'a', 'f', (byte) 0xE9, ' ', 'o', 'k'});
-    refused(() -> new TextSource(new TextSource.Options(bad.toString(), 2, 0), conf), "latin1.txt: not valid UTF-8");
+    // é in Latin-1 is the byte 0xE9, which opens a three-byte UTF-8 sequence that ' ' cannot continue
+    refused(() -> new TextSource(new TextSource.Options(bad.toString(), 2, 0), conf),
+        "latin1.txt: not valid UTF-8 at byte offset 3 (line 1): 0xE9 begins no UTF-8 character; expected UTF-8 text");
+    Path second = Files.write(tmp.resolve("line2.txt"), new byte[] {'o', 'k', '\n', 'a', (byte) 0xC3, (byte) 0xA9, (byte) 0xFF, 'b'});
+    refused(() -> new TextSource(new TextSource.Options(second.toString(), 2, 0), conf),
+        "line2.txt: not valid UTF-8 at byte offset 6 (line 2): 0xFF begins");
+    // a sequence cut short by the end of the file
+    Path cut = Files.write(tmp.resolve("cut.txt"), new byte[] {'a', 'b', 'c', (byte) 0xE2, (byte) 0x82});
+    refused(() -> new TextSource(new TextSource.Options(cut.toString(), 2, 0), conf),
+        "cut.txt: not valid UTF-8 at byte offset 3 (line 1): 0xE2 0x82 begins");
   }
 }

@@ -9,13 +9,16 @@ import io.sparkrnn.kernel.model.Mode;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
 import org.apache.hadoop.conf.Configuration;
@@ -53,16 +56,43 @@ public final class TextSource implements SequenceSource {
   private final int[] ids;
   private final DatasetSpec spec;
 
+  /**
+   * {@code bytes} as UTF-8, or a refusal naming where it is not: the byte offset, the line and the
+   * bytes that begin no character there (CharsetDecoder.decode said only "Input length = 1").
+   */
+  static String utf8(byte[] bytes, String file) {
+    CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT);
+    ByteBuffer in = ByteBuffer.wrap(bytes);
+    CharBuffer out = CharBuffer.allocate(bytes.length);   // UTF-8: at most one char per byte (a pair for 4 bytes)
+    CoderResult r = decoder.decode(in, out, true);
+    if (!r.isError()) {
+      r = decoder.flush(out);
+    }
+    if (r.isError()) {
+      int at = in.position();
+      long line = 1;
+      for (int i = 0; i < at; i++) {
+        line += bytes[i] == '\n' ? 1 : 0;
+      }
+      StringBuilder found = new StringBuilder();
+      for (int i = at; i < Math.min(bytes.length, at + r.length()); i++) {
+        found.append(found.length() == 0 ? "" : " ").append(String.format(Locale.ROOT, "0x%02X", bytes[i] & 0xff));
+      }
+      throw new BadInputException(file + ": not valid UTF-8 at byte offset " + at + " (line " + line + "): " + found
+          + " begins no UTF-8 character; expected UTF-8 text (re-encode a file in another encoding first, e.g."
+          + " iconv -f latin1 -t utf-8)");
+    }
+    if (r.isOverflow()) {
+      throw new IllegalStateException("a UTF-8 decoding of " + bytes.length + " bytes overflowed as many chars");
+    }
+    return out.flip().toString();
+  }
+
   public TextSource(Options options, Configuration conf) throws IOException {
     this.o = options;
     byte[] bytes = Inputs.readAll(o.input(), conf);
-    String text;
-    try {
-      text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
-    } catch (CharacterCodingException e) {
-      throw new BadInputException(o.input() + ": not valid UTF-8 (" + e.getMessage() + ")");
-    }
+    String text = utf8(bytes, o.input());
     int[] cps = Inputs.withoutByteOrderMark(text).codePoints().toArray();
     if (cps.length < o.steps() + 1) {
       throw new BadInputException(o.input() + ": " + cps.length + " characters, need at least T+1 = "

@@ -39,7 +39,9 @@ import picocli.CommandLine.Option;
             + " outputs are its inputs. Regression models also get rmse and mae per output in the data's units before"
             + " normalisation (the dataset manifest's statistics undone; a single shard: the model's)."})
 public final class EvaluateCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
+  @Option(names = "--model", required = true, paramLabel = "FILE",
+      description = "model file (model.safetensors, or a checkpoint), or a directory holding model.safetensors (train's --out,"
+          + " a saved RnnModel)")
   String model;
 
   @Option(names = "--data", required = true, paramLabel = "URI", description = "dataset directory or one shard .safetensors (with y)")

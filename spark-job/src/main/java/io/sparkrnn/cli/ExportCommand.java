@@ -20,7 +20,9 @@ import picocli.CommandLine.Option;
         "(nn.Linear).",
         "--out FILE.safetensors writes FILE.safetensors and FILE.json; --out DIR writes DIR/model.safetensors and DIR/config.json."})
 public final class ExportCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
+  @Option(names = "--model", required = true, paramLabel = "FILE",
+      description = "model file (model.safetensors, or a checkpoint), or a directory holding model.safetensors (train's --out,"
+          + " a saved RnnModel)")
   String model;
 
   @Option(names = "--out", required = true, paramLabel = "FILE.safetensors|DIR", description = "where to write")

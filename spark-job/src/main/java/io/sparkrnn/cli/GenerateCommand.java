@@ -35,7 +35,9 @@ import picocli.CommandLine.Option;
         "Class models sample the next symbol (argmax, or softmax with a temperature and seed); continuous "
             + "models feed their outputs back. Text goes to stdout; arrays to --out; 1-D series can be plotted."})
 public final class GenerateCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
+  @Option(names = "--model", required = true, paramLabel = "FILE",
+      description = "model file (model.safetensors, or a checkpoint), or a directory holding model.safetensors (train's --out,"
+          + " a saved RnnModel)")
   String model;
 
   @Option(names = "--primer", required = true, paramLabel = "TEXT|FILE",

@@ -48,7 +48,9 @@ import picocli.CommandLine.Option;
         ".npy [T,B,F] | [T,F] in raw units (normalised here). Regression outputs are written in raw units",
         "(the stored normalisation inverted) unless --model-units; class models give logits plus argmax 'ids'."})
 public final class PredictCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, paramLabel = "FILE", description = "model file (model.safetensors)")
+  @Option(names = "--model", required = true, paramLabel = "FILE",
+      description = "model file (model.safetensors, or a checkpoint), or a directory holding model.safetensors (train's --out,"
+          + " a saved RnnModel)")
   String model;
 
   @Option(names = "--data", required = true, paramLabel = "URI", description = "dataset directory, shard .safetensors, or .npy")

@@ -165,7 +165,8 @@ public final class PrepCommand implements Runnable {
     @Mixin Common common;
     @Option(names = "--steps", defaultValue = "50", description = "T (default ${DEFAULT-VALUE}).") int steps;
     @Option(names = "--sequences", defaultValue = "1000", description = "N (default ${DEFAULT-VALUE}).") long sequences;
-    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--seed", defaultValue = "42", description = "Seeds every sequence's generator, with its index"
+        + " (default ${DEFAULT-VALUE}).") long seed;
     @Option(names = "--seq2one", description = "One target per sequence: the value after the window.") boolean seq2one;
     @Option(names = "--min-frequency", defaultValue = "0.02", description = "Cycles per step (default ${DEFAULT-VALUE}).")
     double minFrequency;
@@ -190,7 +191,8 @@ public final class PrepCommand implements Runnable {
     @Mixin Common common;
     @Option(names = "--steps", defaultValue = "50", description = "T (default ${DEFAULT-VALUE}).") int steps;
     @Option(names = "--sequences", defaultValue = "10000", description = "N (default ${DEFAULT-VALUE}).") long sequences;
-    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--seed", defaultValue = "42", description = "Seeds every sequence's generator, with its index"
+        + " (default ${DEFAULT-VALUE}).") long seed;
     @Option(names = "--min-steps", description = "Shortest length for variable-length sequences (default: T, fixed).")
     Integer minSteps;
 
@@ -207,7 +209,8 @@ public final class PrepCommand implements Runnable {
     @Mixin Common common;
     @Option(names = "--steps", defaultValue = "100", description = "T, the delay (default ${DEFAULT-VALUE}).") int steps;
     @Option(names = "--sequences", defaultValue = "10000", description = "N (default ${DEFAULT-VALUE}).") long sequences;
-    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--seed", defaultValue = "42", description = "Seeds every sequence's generator, with its index"
+        + " (default ${DEFAULT-VALUE}).") long seed;
 
     @Override
     public Integer call() throws IOException {

@@ -1183,10 +1183,15 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         checkInitialModel(initial, init, dataset.schema());
       }
       boolean given = getWorkDir() != null;
-      Path dir = new Path(given ? getWorkDir() : defaultParent(sc), "rnn-fit-" + UUID.randomUUID());
+      String fitId = UUID.randomUUID().toString();
+      Path dir = new Path(given ? getWorkDir() : defaultParent(sc), "rnn-fit-" + fitId);
+      // every line of this fit's says whose: the uid, and the fit's id (its work directory's), since the
+      // fits of a CrossValidator's folds and maps are copies of one estimator with one uid, and interleave
+      // their lines under setParallelism
+      String who = "RnnEstimator " + uid + " fit " + fitId.substring(0, 8);
       String data = new Path(dir, "data").toString();
       String out = new Path(dir, "train").toString();
-      LOG.info("RnnEstimator {}: working in {}{}", uid, dir, given ? "" : " (removed when done)");
+      LOG.info("{}: working in {}{}", who, dir, given ? "" : " (removed when done)");
       try {
         // the initial weights expect inputs in the units they were trained in: prep with its statistics
         Normalization fixed = initial != null && spec.normalize() && initial.normalization() != null
@@ -1202,7 +1207,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           }
           throw e;
         }
-        LOG.info("RnnEstimator {}: {} training and {} validation windows of T={}, F={}", uid,
+        LOG.info("{}: {} training and {} validation windows of T={}, F={}", who,
             manifest.sequences(Split.TRAIN), manifest.sequences(Split.VALIDATION),
             manifest.spec().steps(), manifest.spec().features());
         boolean noValidation = manifest.sequences(Split.VALIDATION) == 0;
@@ -1210,8 +1215,8 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           // as prep table warns: a fit that asked for validation and silently got none scores nothing (a user audit)
           // the advice follows the split in force: setSplit("by-time") is no advice to a fit already split by time (a user audit)
           boolean byKey = spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY;
-          LOG.warn("RnnEstimator {}: setValidationFraction({}) gave no validation window ({}): {}; the fit validates on"
-              + " nothing. {}", uid, spec.validationFraction(), manifest.spec().source().get("counts"), byKey
+          LOG.warn("{}: setValidationFraction({}) gave no validation window ({}): {}; the fit validates on"
+              + " nothing. {}", who, spec.validationFraction(), manifest.spec().source().get("counts"), byKey
                   ? "no key whose seeded hash fell under the fraction had a window"
                   : "no series kept round(rows x fraction) - gap rows for one window",
               getValidateEvery() == 0
@@ -1225,12 +1230,11 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         boolean saidNoValidation = spec.validationFraction() > 0 && noValidation;
         // the dataset is fit's own, in a work directory removed when fit ends: "the table" names it
         UnaryOperator<String> warningWords = line -> saidNoValidation && line.contains(Trainer.NO_VALIDATION_SEQUENCES) ? null
-            : "RnnEstimator " + uid + ": " + trainerLineInSetterWords(line.replace("the dataset " + data, "the table"));
-        // progress lines too carry the uid (a CrossValidator with parallelism interleaves its fits' lines)
-        // and name setters ("setDevice(auto): jvm ..."); a model file that fit removes when it ends is
+            : who + ": " + trainerLineInSetterWords(line.replace("the dataset " + data, "the table"));
+        // progress lines too say whose (above) and name setters ("setDevice(auto): jvm ..."); a model file that fit removes when it ends is
         // no place to point a user at: the model is what fit returns
         String modelFile = new Path(out, RnnModel.MODEL_FILE).toString();
-        UnaryOperator<String> infoWords = line -> "RnnEstimator " + uid + ": " + trainerLineInSetterWords(
+        UnaryOperator<String> infoWords = line -> who + ": " + trainerLineInSetterWords(
             given ? line : line.replace("; model " + modelFile, "; the model is the RnnModel fit returns"));
         try (PrintStream log = new PrintStream(new LogLines(LOG, infoWords, warningWords), true, StandardCharsets.UTF_8)) {
           Map<String, String> keys = trainKeys(data, out);

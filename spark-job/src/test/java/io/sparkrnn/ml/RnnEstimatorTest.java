@@ -48,6 +48,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
@@ -538,8 +540,8 @@ class RnnEstimatorTest {
   }
 
   /**
-   * docs/ml.md "What fit logs": the trainer's INFO lines carry the fit's uid (parallel fits under a
-   * CrossValidator interleave theirs), name setters where train's options were ("--device auto:"),
+   * docs/ml.md "What fit logs": the trainer's INFO lines carry the estimator's uid and the fit's id
+   * (a CrossValidator's fits are copies with one uid, and interleave under parallelism), name setters where train's options were ("--device auto:"),
    * and do not point at a model file in the work directory that fit removes when it ends.
    */
   @Test
@@ -550,9 +552,12 @@ class RnnEstimatorTest {
       e.fit(table);
       infos = log.messages();
     }
-    String prefix = "RnnEstimator " + e.uid() + ": ";
+    // "RnnEstimator <uid> fit <the first 8 characters of the work directory's id>: "
+    Matcher who = Pattern.compile("RnnEstimator " + e.uid() + " fit ([0-9a-f]{8}): working in .*/rnn-fit-(\\1[-0-9a-f]{28})"
+        + " \\(removed when done\\)").matcher(infos.get(0));
+    assertTrue(who.matches(), infos.get(0));
+    String prefix = "RnnEstimator " + e.uid() + " fit " + who.group(1) + ": ";
     assertTrue(infos.size() >= 6 && infos.stream().allMatch(l -> l.startsWith(prefix)), "every line the fit's: " + infos);
-    assertTrue(infos.get(0).startsWith(prefix + "working in ") && infos.get(0).endsWith(" (removed when done)"), infos.get(0));
     String workDir = infos.get(0).substring((prefix + "working in ").length(), infos.get(0).length() - " (removed when done)".length());
     assertTrue(infos.stream().skip(1).noneMatch(l -> l.contains(workDir) || l.contains("--")), "no removed path, no option: " + infos);
     assertTrue(infos.stream().anyMatch(l -> l.startsWith(prefix + "setDevice(auto): ")), "the device line: " + infos);

@@ -332,6 +332,11 @@ final class RnnColumns {
     return matches.get(0);
   }
 
+  /** Whether two names name one column as the session resolves them (ignoring case unless spark.sql.caseSensitive). */
+  static boolean sameColumn(String a, String b) {
+    return compared(a).equals(compared(b));
+  }
+
   /** A column name as the active session compares names: itself with case sensitivity, else in lower case. */
   private static String compared(String name) {
     return caseSensitive() ? name : name.toLowerCase(Locale.ROOT);

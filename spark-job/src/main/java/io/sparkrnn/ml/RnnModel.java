@@ -399,7 +399,13 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
       return "needs a regression model (this one predicts classes)";
     }
     String[] targets = getTargetCols();
-    if (targets.length > 0 && !Arrays.equals(targets, getInputCols())) {
+    String[] inputs = getInputCols();
+    // compared as the session resolves names: "TEMP" and "temp" are one column unless spark.sql.caseSensitive (a mutation audit)
+    boolean same = targets.length == inputs.length;
+    for (int i = 0; same && i < targets.length; i++) {
+      same = RnnColumns.sameColumn(targets[i], inputs[i]);
+    }
+    if (targets.length > 0 && !same) {
       return "needs the targets to be the inputs (targetCols " + Arrays.toString(targets) + " differ from inputCols "
           + Arrays.toString(getInputCols()) + ")";
     }
@@ -613,7 +619,10 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
             + " rows from the model's own outputs, which " + why + "; use feedback 0");
       }
     }
-    int K = getHorizon() >= 0 ? getHorizon() : (Arrays.asList(inputs).stream().anyMatch(Arrays.asList(targets)::contains) ? 1 : 0);
+    // the default horizon, as fit's (TableSpec.effectiveHorizon): 1 where a target is an input, names compared
+    // as the session resolves them (compared as strings, "TEMP" against "temp" scored each row against itself)
+    int K = getHorizon() >= 0 ? getHorizon()
+        : Arrays.stream(inputs).anyMatch(i -> Arrays.stream(targets).anyMatch(t -> RnnColumns.sameColumn(i, t))) ? 1 : 0;
     Dataset<Row> used = usedColumns(dataset, targets);
     Dataset<Row> pairs = seq2one ? windowPairs(used, targets, K, classes) : rowPairs(used, targets, K, classes);
     Column prediction = pairs.col("prediction");

@@ -1138,6 +1138,15 @@ class RnnEstimatorTest {
     Row d = m.copy(new ParamMap()).setOrderCol("t.s").setTargetCols("mor.ning").evaluate(labelledDotted).collectAsList().get(0);
     assertEquals(c.getLong(c.fieldIndex("rows")), d.getLong(d.fieldIndex("rows")), "seq2one windows scored");
     assertEquals(c.getDouble(c.fieldIndex("loss")), d.getDouble(d.fieldIndex("loss")), 1e-12, "seq2one loss");
+    // names in other cases are the same columns (spark.sql.caseSensitive is false): targets that are the inputs
+    // still forecast one row ahead, and closed loop still runs (a mutation audit: compared as strings,
+    // the horizon fell to 0 and each row was scored against itself, and feedback was refused)
+    Row cased = plain.copy(new ParamMap()).setInputCols("TEMP", "load").setTargetCols("temp", "LOAD").evaluate(table)
+        .collectAsList().get(0);
+    assertEquals(a.getLong(a.fieldIndex("rows")), cased.getLong(cased.fieldIndex("rows")), "rows scored");
+    assertEquals(a.getDouble(a.fieldIndex("loss")), cased.getDouble(cased.fieldIndex("loss")), 1e-12, "loss");
+    model.copy(new ParamMap()).setInputCols("TEMP", "load").setTargetCols("temp", "LOAD").setForecastSteps(3)
+        .transformSchema(table.schema());
   }
 
   /**
@@ -1379,6 +1388,8 @@ class RnnEstimatorTest {
     Row withOthers = m.evaluate(labelled().withColumn("probability", org.apache.spark.sql.functions.lit(1.0))
         .withColumn("prediction", org.apache.spark.sql.functions.lit("x"))).collectAsList().get(0);
     assertSameMetrics(metrics, withOthers);
+    // stride 0 (the estimator's default): windows every T rows, as training cuts them
+    assertSameMetrics(metrics, m.copy(new ParamMap()).setStride(0).evaluate(labelled()).collectAsList().get(0));
   }
 
   /** Two rows of evaluate's metrics alike: the same names, and {@link #assertSameValues}. */

@@ -132,9 +132,62 @@ class StopFlushTest {
       assertTrue(priorities.get("ours") > spark, "ours runs first (higher priority first): " + priorities);
       assertTrue(spark > FileSystem.SHUTDOWN_HOOK_PRIORITY, "and the file systems close after both: " + priorities);
       assertEquals(StopFlush.TIMEOUT_S, ourTimeout, "seconds before Spark's hook runs anyway");
+      // a stuck write must leave Spark's own hook its time within a pod's default grace period (30 s on
+      // Kubernetes, then SIGKILL): the first version's 120 s outlived it (a mutation audit: the value was unchecked)
+      assertTrue(ourTimeout <= 10, "our hook's timeout, s: " + ourTimeout);
     } finally {
       f.close();
     }
     assertFalse(ShutdownHookManager.get().hasShutdownHook(f.hook), "the hook stays after training");
+  }
+
+  /** A step whose row is being recorded holds the hook: the file then has the row (S7: flush without the lock). */
+  @Test
+  void theHookWaitsForTheRowBeingRecorded() throws Exception {
+    TrainingMetrics metrics = new TrainingMetrics();
+    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
+        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+    CountDownLatch recording = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    ExecutorService loop = Executors.newSingleThreadExecutor();
+    try {
+      Future<?> step = loop.submit(() -> f.step(() -> {
+        recording.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null);
+      }, () -> { }));
+      assertTrue(recording.await(10, TimeUnit.SECONDS));
+      CompletableFuture<Void> hook = CompletableFuture.runAsync(f::flush);
+      Thread.sleep(300);
+      release.countDown();
+      hook.get(10, TimeUnit.SECONDS);
+      step.get(10, TimeUnit.SECONDS);
+      assertEquals(1, Files.readAllLines(dir.resolve(TrainingMetrics.FILE)).size(), "the row recorded as the hook ran");
+    } finally {
+      release.countDown();
+      loop.shutdownNow();
+      f.close();
+    }
+  }
+
+  /** A write that fails is said on the log, not thrown into Hadoop's hook thread (S6). */
+  @Test
+  void aWriteThatFailsIsLogged() throws Exception {
+    Path notADir = Files.writeString(dir.resolve("a-file"), "x");
+    ByteArrayOutputStream logged = new ByteArrayOutputStream();
+    StopFlush f = StopFlush.register(new TrainingMetrics(), new OutputDir(notADir.toUri().toString(), new Configuration()),
+        new PrintStream(logged, true, StandardCharsets.UTF_8));
+    try {
+      f.flush();
+      assertTrue(f.flushed());
+      assertTrue(logged.toString(StandardCharsets.UTF_8).startsWith("could not write " + TrainingMetrics.FILE
+          + " while the JVM shut down: "), logged.toString(StandardCharsets.UTF_8));
+    } finally {
+      f.close();
+    }
   }
 }

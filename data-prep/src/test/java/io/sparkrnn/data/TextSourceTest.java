@@ -52,15 +52,24 @@ class TextSourceTest {
     refused(() -> new TextSource(new TextSource.Options(text("same.txt", "aaaaaa"), 2, 0), conf),
         "same.txt: 1 distinct characters");
     Path bad = Files.write(tmp.resolve("latin1.txt"), new byte[] {'c', 'a', 'f', (byte) 0xE9, ' ', 'o', 'k'});
-    // é in Latin-1 is the byte 0xE9, which opens a three-byte UTF-8 sequence that ' ' cannot continue
+    // é in Latin-1 is the byte 0xE9, which starts a three-byte UTF-8 character that ' ' (0x20) cannot continue
     refused(() -> new TextSource(new TextSource.Options(bad.toString(), 2, 0), conf),
-        "latin1.txt: not valid UTF-8 at byte offset 3 (line 1): 0xE9 begins no UTF-8 character; expected UTF-8 text");
-    Path second = Files.write(tmp.resolve("line2.txt"), new byte[] {'o', 'k', '\n', 'a', (byte) 0xC3, (byte) 0xA9, (byte) 0xFF, 'b'});
+        "latin1.txt: not valid UTF-8 at byte offset 3 (line 1): 0xE9 starts a 3-byte character that 0x20 at byte offset 4"
+        + " does not continue; expected UTF-8 text");
+    // 0xFF starts no character; lines end at \n, \r\n or a lone \r: 0xFF is on line 4
+    Path second = Files.write(tmp.resolve("line4.txt"),
+        new byte[] {'o', 'k', '\n', 'a', '\r', '\n', 'b', '\r', (byte) 0xC3, (byte) 0xA9, (byte) 0xFF, 'b'});
     refused(() -> new TextSource(new TextSource.Options(second.toString(), 2, 0), conf),
-        "line2.txt: not valid UTF-8 at byte offset 6 (line 2): 0xFF begins");
-    // a sequence cut short by the end of the file
+        "line4.txt: not valid UTF-8 at byte offset 10 (line 4): 0xFF is not a byte a UTF-8 character starts with");
+    // a character cut short by the end of the file: 0xE2 0x82 0xAC is €
     Path cut = Files.write(tmp.resolve("cut.txt"), new byte[] {'a', 'b', 'c', (byte) 0xE2, (byte) 0x82});
     refused(() -> new TextSource(new TextSource.Options(cut.toString(), 2, 0), conf),
-        "cut.txt: not valid UTF-8 at byte offset 3 (line 1): 0xE2 0x82 begins");
+        "cut.txt: not valid UTF-8 at byte offset 3 (line 1): 0xE2 0x82 starts a 3-byte character that the end of the file"
+        + " cuts short");
+    // the first three bytes of a four-byte character (U+1F600) and then 'b'
+    Path four = Files.write(tmp.resolve("emoji.txt"), new byte[] {'a', (byte) 0xF0, (byte) 0x9F, (byte) 0x98, 'b', 'c'});
+    refused(() -> new TextSource(new TextSource.Options(four.toString(), 2, 0), conf),
+        "emoji.txt: not valid UTF-8 at byte offset 1 (line 1): 0xF0 0x9F 0x98 starts a 4-byte character that 0x62 at byte"
+        + " offset 4 does not continue");
   }
 }

@@ -57,8 +57,8 @@ public final class TextSource implements SequenceSource {
   private final DatasetSpec spec;
 
   /**
-   * {@code bytes} as UTF-8, or a refusal naming where it is not: the byte offset, the line and the
-   * bytes that begin no character there (CharsetDecoder.decode said only "Input length = 1").
+   * {@code bytes} as UTF-8, or a refusal naming where it is not: the byte offset, the line, and what
+   * is wrong there (CharsetDecoder.decode said only "Input length = 1").
    */
   static String utf8(byte[] bytes, String file) {
     CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
@@ -71,22 +71,50 @@ public final class TextSource implements SequenceSource {
     }
     if (r.isError()) {
       int at = in.position();
-      long line = 1;
-      for (int i = 0; i < at; i++) {
-        line += bytes[i] == '\n' ? 1 : 0;
-      }
-      StringBuilder found = new StringBuilder();
-      for (int i = at; i < Math.min(bytes.length, at + r.length()); i++) {
-        found.append(found.length() == 0 ? "" : " ").append(String.format(Locale.ROOT, "0x%02X", bytes[i] & 0xff));
-      }
-      throw new BadInputException(file + ": not valid UTF-8 at byte offset " + at + " (line " + line + "): " + found
-          + " begins no UTF-8 character; expected UTF-8 text (re-encode a file in another encoding first, e.g."
+      throw new BadInputException(file + ": not valid UTF-8 at byte offset " + at + " (line " + lineAt(bytes, at) + "): "
+          + whatIsWrong(bytes, at, r.length()) + "; expected UTF-8 text (re-encode a file in another encoding first, e.g."
           + " iconv -f latin1 -t utf-8)");
     }
     if (r.isOverflow()) {
       throw new IllegalStateException("a UTF-8 decoding of " + bytes.length + " bytes overflowed as many chars");
     }
     return out.flip().toString();
+  }
+
+  /** The 1-based line of byte {@code at}: lines end at \n, \r\n or a lone \r. */
+  private static long lineAt(byte[] bytes, int at) {
+    long line = 1;
+    for (int i = 0; i < at; i++) {
+      line += bytes[i] == '\n' || bytes[i] == '\r' && (i + 1 >= bytes.length || bytes[i + 1] != '\n') ? 1 : 0;
+    }
+    return line;
+  }
+
+  /**
+   * Why the {@code length} bytes at {@code at} are no character: a byte no character starts with
+   * (a continuation byte 0x80..0xBF, or 0xC0, 0xC1, 0xF5..0xFF); a lead byte of an n-byte character
+   * cut short by the end of the file; or one that the next byte does not continue (not 0x80..0xBF,
+   * or outside the lead's narrower range: overlong forms, surrogates, past U+10FFFF).
+   */
+  private static String whatIsWrong(byte[] bytes, int at, int length) {
+    int lead = bytes[at] & 0xff;
+    int n = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+    if (n == 0) {
+      return hex(bytes, at, 1) + " is not a byte a UTF-8 character starts with";
+    }
+    if (at + length >= bytes.length) {
+      return hex(bytes, at, bytes.length - at) + " starts a " + n + "-byte character that the end of the file cuts short";
+    }
+    return hex(bytes, at, length) + " starts a " + n + "-byte character that " + hex(bytes, at + length, 1)
+        + " at byte offset " + (at + length) + " does not continue";
+  }
+
+  private static String hex(byte[] bytes, int from, int count) {
+    StringBuilder s = new StringBuilder();
+    for (int i = from; i < from + count; i++) {
+      s.append(s.length() == 0 ? "" : " ").append(String.format(Locale.ROOT, "0x%02X", bytes[i] & 0xff));
+    }
+    return s.toString();
   }
 
   public TextSource(Options options, Configuration conf) throws IOException {

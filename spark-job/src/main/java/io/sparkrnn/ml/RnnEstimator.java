@@ -1173,6 +1173,11 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     TableSpec spec = tableSpec();
     SparkSession spark = dataset.sparkSession();
     SparkContext sc = spark.sparkContext();
+    // every line of this fit's says whose: the uid, and the fit's id (its work directory's), since the
+    // fits of a CrossValidator's folds and maps are copies of one estimator with one uid, and interleave
+    // their lines under setParallelism
+    String fitId = UUID.randomUUID().toString();
+    String who = "RnnEstimator " + uid + " fit " + fitId.substring(0, 8);
     try {
       // the initial model, checked against the params and the schema before any job or directory
       String init = getInitialModel();
@@ -1180,15 +1185,10 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       if (init != null) {
         initial = Trainer.loadInitial(init, sc.hadoopConfiguration(), "setInitialModel");   // a file, or a directory holding one
         init = TrainedModel.modelFile(init, sc.hadoopConfiguration());                        // the file read, for the messages
-        checkInitialModel(initial, init, dataset.schema());
+        checkInitialModel(initial, init, dataset.schema(), who);
       }
       boolean given = getWorkDir() != null;
-      String fitId = UUID.randomUUID().toString();
       Path dir = new Path(given ? getWorkDir() : defaultParent(sc), "rnn-fit-" + fitId);
-      // every line of this fit's says whose: the uid, and the fit's id (its work directory's), since the
-      // fits of a CrossValidator's folds and maps are copies of one estimator with one uid, and interleave
-      // their lines under setParallelism
-      String who = "RnnEstimator " + uid + " fit " + fitId.substring(0, 8);
       String data = new Path(dir, "data").toString();
       String out = new Path(dir, "train").toString();
       LOG.info("{}: working in {}{}", who, dir, given ? "" : " (removed when done)");
@@ -1256,7 +1256,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         return model.setParent(this);
       } finally {
         if (!given) {
-          removeQuietly(dir, sc);
+          removeQuietly(dir, sc, who);
         }
       }
     } catch (IOException e) {
@@ -1269,9 +1269,10 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
    * mode (seq2one) and loss (classes) against the params, its F against the input columns when
    * they are numbers (one feature each), its O against the targets (the classes, the target
    * columns, or the inputs themselves), and recorded statistics without {@code normalize}. Warns
-   * when it records none but the fit normalises: its weights then meet the table's z-scores.
+   * when it records none but the fit normalises: its weights then meet the table's z-scores
+   * ({@code fit}: the prefix of this fit's log lines).
    */
-  void checkInitialModel(TrainedModel initial, String path, StructType schema) {
+  void checkInitialModel(TrainedModel initial, String path, StructType schema, String fit) {
     ModelConfig c = initial.config();
     String who = "setInitialModel: the initial model " + path;
     int features = 0;
@@ -1302,20 +1303,20 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           + " false: the table would reach them in other units. setNormalize(true) preps it with the model's statistics");
     }
     if (initial.normalization() == null && getNormalize()) {
-      LOG.warn("RnnEstimator {}: the initial model {} records no normalisation statistics (a PyTorch import without"
+      LOG.warn("{}: the initial model {} records no normalisation statistics (a PyTorch import without"
           + " \"normalization\" in its config, say), so nothing says which units its weights were trained on; this fit"
           + " z-scores the table with its training split's statistics and records those. If the weights were trained on"
           + " raw values, setNormalize(false); if on z-scores, import the model again with its \"normalization\" in the"
-          + " --config JSON (as export writes it)", uid, path);
+          + " --config JSON (as export writes it)", fit, path);
     }
   }
 
   /** Removes the default work directory; a failure to is logged, not thrown over the fit's own outcome. */
-  private static void removeQuietly(Path dir, SparkContext sc) {
+  private static void removeQuietly(Path dir, SparkContext sc, String fit) {
     try {
       dir.getFileSystem(sc.hadoopConfiguration()).delete(dir, true);
     } catch (IOException e) {
-      LOG.warn("RnnEstimator: could not remove the work directory {}: {}", dir, e.getMessage());
+      LOG.warn("{}: could not remove the work directory {}: {}", fit, dir, e.getMessage());
     }
   }
 

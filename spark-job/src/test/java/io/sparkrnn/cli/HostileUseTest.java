@@ -462,8 +462,8 @@ class HostileUseTest {
     Run r = run(train(tmp.resolve("idle-settings"), "--feedback", "2", "--tbptt", "12", "--checkpoint-every", "1",
         "--optimizer", "adamw", "--lr-min", "0.001", "--momentum", "0.5"));
     assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("warning: momentum 0.5: --optimizer=adamw does not use it (momentum is sgd's; adam's counterpart is"
-        + " --beta1)"), r.out());
+    assertTrue(r.out().contains("warning: momentum 0.5: --optimizer=adamw does not use it (--momentum is sgd's; adamw's counterpart"
+        + " is --beta1)"), r.out());
     assertTrue(r.out().contains("warning: feedback 2: closed-loop validation is part of validation, and --validate-every is 0"),
         r.out());
     assertTrue(r.out().contains("warning: tbptt 12 is not shorter than the sequences (T = 12)"), r.out());
@@ -476,7 +476,7 @@ class HostileUseTest {
     assertFalse(quiet.out().contains("warning: "), quiet.out());
     Run sgd = run(train(tmp.resolve("sgd-settings"), "--optimizer", "sgd", "--momentum", "0.5", "--beta2", "0.99", "--steps", "1"));
     assertEquals(0, sgd.code(), sgd.err());
-    assertTrue(sgd.out().contains("warning: beta2 0.99: --optimizer=sgd does not use it (beta1, beta2 and eps are adam's and"
+    assertTrue(sgd.out().contains("warning: beta2 0.99: --optimizer=sgd does not use it (--beta1, --beta2 and --eps are adam's and"
         + " adamw's)") && !sgd.out().contains("warning: momentum"), sgd.out());
 
     Path other = tmp.resolve("other-shape.safetensors");

@@ -435,6 +435,8 @@ class RnnEstimatorTest {
     }
     assertEquals(1, warnings.size(), warnings.toString());
     assertTrue(warnings.get(0).contains("the initial model " + file + " records no normalisation statistics"), warnings.get(0));
+    // whose: the fit's prefix, as its other lines have it (docs/ml.md "What fit logs")
+    assertTrue(warnings.get(0).matches("RnnEstimator rnnEstimator_[0-9a-f]+ fit [0-9a-f]{8}: the initial model .*"), warnings.get(0));
     assertTrue(warnings.get(0).contains("setNormalize(false)"), warnings.get(0));
     try (LogCapture log = LogCapture.warnings(RnnEstimator.class)) {
       estimator().setInitialModel(file.toString()).setNormalize(false).setMaxSteps(1).fit(table);
@@ -840,7 +842,7 @@ class RnnEstimatorTest {
     // the trainer's own "no validation sequences" is not repeated under the fit's warnings
     assertEquals(5, warnings.size(), "one warning each for the 1% fits by key and the 5% fit by time, and the trainer's two: "
         + warnings);
-    assertTrue(warnings.get(3).endsWith("setMomentum(0.5): setOptimizer(adam) does not use it (momentum is sgd's; adam's"
+    assertTrue(warnings.get(3).endsWith("setMomentum(0.5): setOptimizer(adam) does not use it (setMomentum is sgd's; adam's"
         + " counterpart is setBeta1)"), warnings.get(3));
     // fit's dataset is in a work directory removed when fit ends: the warning names "the table", not its path
     assertTrue(warnings.get(4).contains("setValidateEvery(5): the table has no validation sequences")

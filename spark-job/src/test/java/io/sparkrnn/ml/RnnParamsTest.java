@@ -179,9 +179,12 @@ class RnnParamsTest {
     assertEquals("hidden 3 stays", RnnEstimator.trainerLineInSetterWords("hidden 3 stays"));
     assertEquals("setOptimizer(adamw): setWeightDecay is 0, so no weight decays (pass setWeightDecay(0.01) for it)",
         RnnEstimator.trainerLineInSetterWords("optimizer adamw: --weight-decay is 0, so no weight decays (pass --weight-decay=0.01 for it)"));
-    assertEquals("setMomentum(0.5): setOptimizer(adam) does not use it (momentum is sgd's; adam's counterpart is setBeta1)",
+    assertEquals("setMomentum(0.5): setOptimizer(adam) does not use it (setMomentum is sgd's; adam's counterpart is setBeta1)",
         RnnEstimator.trainerLineInSetterWords(
-            "momentum 0.5: --optimizer=adam does not use it (momentum is sgd's; adam's counterpart is --beta1)"));
+            "momentum 0.5: --optimizer=adam does not use it (--momentum is sgd's; adam's counterpart is --beta1)"));
+    assertEquals("setBeta2(0.99): setOptimizer(sgd) does not use it (setBeta1, setBeta2 and setEps are adam's and adamw's)",
+        RnnEstimator.trainerLineInSetterWords(
+            "beta2 0.99: --optimizer=sgd does not use it (--beta1, --beta2 and --eps are adam's and adamw's)"));
     // progress lines: an opening "--option value:" too, and a word that is no option opening it stays
     assertEquals("setDevice(auto): jvm (no OpenCL GPU; nothing to time)",
         RnnEstimator.trainerLineInSetterWords("--device auto: jvm (no OpenCL GPU; nothing to time)"));

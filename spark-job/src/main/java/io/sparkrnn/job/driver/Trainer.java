@@ -217,8 +217,8 @@ public final class Trainer {
     for (String constant : config.optimizer().equals("sgd") ? List.of("beta1", "beta2", "eps") : List.of("momentum")) {
       if (given.containsKey(constant)) {
         log.println("warning: " + constant + " " + given.get(constant) + ": --optimizer=" + config.optimizer()
-            + " does not use it (" + (constant.equals("momentum") ? "momentum is sgd's; adam's counterpart is --beta1"
-            : "beta1, beta2 and eps are adam's and adamw's") + ")");
+            + " does not use it (" + (constant.equals("momentum") ? "--momentum is sgd's; " + config.optimizer()
+            + "'s counterpart is --beta1" : "--beta1, --beta2 and --eps are adam's and adamw's") + ")");
       }
     }
     if (config.lrMin() != 0 && config.lrSchedule().equals("constant")) {

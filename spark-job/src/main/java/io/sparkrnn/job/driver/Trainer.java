@@ -95,6 +95,19 @@ public final class Trainer {
       "momentum", "beta1", "beta2", "eps", "weight-decay", "clip-norm", "batch", "tbptt", "seed", "virtual-partitions", "lr-schedule",
       "lr-min");
 
+  /**
+   * The keys this run's optimizer and schedule do not read: sgd's momentum under adam or adamw, adam's
+   * beta1, beta2 and eps under sgd, lr-min under the constant schedule. Given, they warn; on resume,
+   * a value other than the checkpoint's is no reason to refuse, since it changes no bit.
+   */
+  static Set<String> unusedKeys(TrainConfig config) {
+    Set<String> unused = new TreeSet<>(config.optimizer().equals("sgd") ? List.of("beta1", "beta2", "eps") : List.of("momentum"));
+    if (config.lrSchedule().equals("constant")) {
+      unused.add("lr-min");
+    }
+    return unused;
+  }
+
   private final TrainConfig config;
   private final Dataset dataset;
   private final ModelConfig model;
@@ -214,8 +227,8 @@ public final class Trainer {
     }
     // an optimizer constant given for the other optimizer does nothing (a user audit: --momentum with adam
     // was taken without a word); only given keys are named, the defaults of both are always there
-    for (String constant : config.optimizer().equals("sgd") ? List.of("beta1", "beta2", "eps") : List.of("momentum")) {
-      if (given.containsKey(constant)) {
+    for (String constant : unusedKeys(config)) {
+      if (given.containsKey(constant) && !constant.equals("lr-min")) {   // lr-min: its own warning, below
         log.println("warning: " + constant + " " + given.get(constant) + ": --optimizer=" + config.optimizer()
             + " does not use it (" + (constant.equals("momentum") ? "--momentum is sgd's; " + config.optimizer()
             + "'s counterpart is --beta1" : "--beta1, --beta2 and --eps are adam's and adamw's") + ")");
@@ -975,7 +988,11 @@ public final class Trainer {
           + ": its fingerprint is " + fingerprint + ", the checkpoint's " + recordedData + "; the shards, their splits, the"
           + " dimensions, the statistics or the vocabulary differ)");
     }
+    Set<String> unused = unusedKeys(config);
     for (String key : RESUME_KEYS) {
+      if (unused.contains(key)) {
+        continue;   // changes no bit (the optimizer and the schedule, which choose, are compared themselves)
+      }
       if (key.equals("virtual-partitions") && !saved.trainConfig().containsKey(key)) {
         differ.add(key + " (the checkpoint was written before virtual partitions, when a step's sums were added in partition"
             + " order; now " + now.get(key) + ")");

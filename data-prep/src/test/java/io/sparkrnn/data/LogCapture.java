@@ -2,6 +2,7 @@ package io.sparkrnn.data;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.core.LogEvent;
@@ -14,13 +15,18 @@ import org.apache.logging.log4j.core.config.Property;
  * tests that a warning or a progress line says what it should. Also used by spark-job's tests (through data-prep's test jar).
  */
 public final class LogCapture implements AutoCloseable {
+  private static final AtomicLong SERIAL = new AtomicLong();
   private final Logger logger;
   private final List<String> warnings = new CopyOnWriteArrayList<>();
   private final AbstractAppender appender;
 
   private LogCapture(Class<?> source, Level level) {
     logger = (Logger) LogManager.getLogger(source);
-    appender = new AbstractAppender("capture-" + source.getSimpleName(), null, null, true, Property.EMPTY_ARRAY) {
+    appender = new AbstractAppender(
+        // unique: log4j keeps one appender per name on a logger, so a second capture of the same class (INFO
+        // beside WARN) under the same name would silently capture nothing (a user audit)
+        "capture-" + level + "-" + source.getSimpleName() + "-" + SERIAL.incrementAndGet(), null, null, true,
+        Property.EMPTY_ARRAY) {
       @Override
       public void append(LogEvent event) {
         if (event.getLevel() == level) {

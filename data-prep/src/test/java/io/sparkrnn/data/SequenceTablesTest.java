@@ -214,8 +214,8 @@ class SequenceTablesTest {
     assertEquals(1, warnings.size(), warnings.toString());
     assertTrue(warnings.get(0).startsWith("prep table: 1 of 3 series have uneven time steps (the largest over 1.5 x their"
         + " smallest; source.counts.series_uneven in the manifest)"), warnings.get(0));
-    assertTrue(warnings.get(0).endsWith("in a CrossValidator, give it folds of whole keys (setFoldCol, docs/ml.md"
-        + " \"Model selection\")"), warnings.get(0));
+    assertTrue(warnings.get(0).endsWith("for model selection, give CrossValidator folds of whole keys (setFoldCol;"
+        + " TrainValidationSplit cannot keep series whole: docs/ml.md \"Model selection\")"), warnings.get(0));
     try (LogCapture log = LogCapture.warnings(SequenceTables.class)) {
       m = SequenceTables.prep(sensors(3, 7), spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false), tmp.resolve("even").toString());
       warnings = log.messages();

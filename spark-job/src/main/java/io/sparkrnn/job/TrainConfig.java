@@ -317,7 +317,11 @@ public record TrainConfig(
     double lr = r.number("lr");
     String lrSchedule = r.choice("lr-schedule");
     double lrMin = r.number("lr-min");
-    OptionRule.doubleIn(0, lr, false).check("lr-min", v.get("lr-min"));
+    if (lrMin > lr) {
+      // the bound is lr, which a tuning grid may have set where the user did not look (a user audit: "must be in [0.0, 0.001]")
+      throw new BadInputException("lr-min: " + v.get("lr-min") + " is above --lr, " + v.get("lr") + "; the cosine schedule"
+          + " anneals from --lr down to --lr-min");
+    }
     double momentum = r.number("momentum");
     double beta1 = r.number("beta1");
     double beta2 = r.number("beta2");

@@ -1199,7 +1199,8 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         Manifest manifest;
         try {
           manifest = SequenceTables.prep(dataset.toDF(), spec, data, false, fixed,
-              "setInitialModel: the statistics of the initial model " + init);
+              "setInitialModel: the statistics of the initial model " + init,
+              new SequenceTables.PrepLog(who + ": ", given ? null : "the fit's work directory"));
         } catch (Exception e) {   // also a SparkException from a task, which Scala throws unchecked
           BadInputException user = inSetterWords(e, TABLE_OPTIONS);
           if (user != null) {

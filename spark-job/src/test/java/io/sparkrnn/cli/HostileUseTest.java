@@ -478,6 +478,7 @@ class HostileUseTest {
     assertEquals(0, sgd.code(), sgd.err());
     assertTrue(sgd.out().contains("warning: beta2 0.99: --optimizer=sgd does not use it (--beta1, --beta2 and --eps are adam's and"
         + " adamw's)") && !sgd.out().contains("warning: momentum"), sgd.out());
+    assertTrue(sgd.out().contains(", sgd lr 0.01 momentum 0.5, "), "the training line names the update in force: " + sgd.out());
 
     Path other = tmp.resolve("other-shape.safetensors");
     Files.write(other, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 1, 3, 1, Mode.SEQ2SEQ, LossType.MSE), 5),

@@ -91,7 +91,7 @@ class TrainConfigTest {
   @Test
   void learningRateScheduleIsValidatedNamingTheKey() {
     assertRejected("lr-schedule", "step", "not one of constant, cosine");
-    assertRejected("lr-min", "0.5", "must be in [0.0, 0.01]"); // above the default lr
+    assertRejected("lr-min", "0.5", "0.5 is above --lr, 0.01; the cosine schedule anneals from --lr down to --lr-min");
   }
 
   @Test

@@ -124,7 +124,8 @@ class RnnEstimatorFitTest {
         .add("y", DataTypes.DoubleType);
     java.util.function.Supplier<RnnEstimator> e = () -> new RnnEstimator().setOrderCol("t").setInputCols("a").setSteps(6);
     assertRefused(() -> e.get().setMaxSteps(0).setEpochs(0).transformSchema(schema), "setEpochs and setMaxSteps are both 0");
-    assertRefused(() -> e.get().setLr(0.001).setLrMin(0.5).transformSchema(schema), "setLrMin: must be in [0.0, 0.001], found 0.5");
+    assertRefused(() -> e.get().setLr(0.001).setLrMin(0.5).transformSchema(schema), "setLrMin: 0.5 is above setLr, 0.001; the cosine schedule"
+        + " anneals from setLr down to setLrMin");
     assertRefused(() -> e.get().setBatch(4).setVirtualPartitions(8).transformSchema(schema), "setVirtualPartitions", "batch = 4");
     // T = 6: K = 6 leaves no input-driven step, K = 5 leaves one
     assertRefused(() -> e.get().setFeedback(6).transformSchema(schema), "setFeedback(6)", "no input-driven step in setSteps(6)");

@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sparkrnn.cli.Main;
 import io.sparkrnn.data.LogCapture;
+import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.source.NpyFiles;
 import io.sparkrnn.data.spark.ExampleTables;
@@ -410,8 +411,8 @@ class RnnEstimatorTest {
     assertSetterWords(() -> estimator().setSteps(HOURS + 1).fit(table), "lower setSteps, or set setMinSteps");
     // the table options' combinations, and train's keys before any job and on the driver after prep
     assertSetterWords(() -> estimator().setClasses(2).fit(table), "setClasses needs exactly one setTargetCols column");
-    assertSetterWords(() -> estimator().setLr(0.001).setLrMin(0.5).fit(table), "RnnEstimator: setLrMin: must be in [0.0, 0.001],"
-        + " found 0.5");
+    assertSetterWords(() -> estimator().setLr(0.001).setLrMin(0.5).fit(table), "RnnEstimator: setLrMin: 0.5 is above setLr, 0.001;"
+        + " the cosine schedule anneals from setLr down to setLrMin");
     assertSetterWords(() -> estimator().setBatch(5000).fit(table), "RnnEstimator: setBatch: 5000 sequences per step, but the training split holds only");
   }
 
@@ -550,9 +551,11 @@ class RnnEstimatorTest {
   void aFitsInfoLinesCarryItsUidNameSettersAndNoFileItRemoves() {
     RnnEstimator e = estimator().setMaxSteps(2).setLogEvery(1);
     List<String> infos;
-    try (LogCapture log = LogCapture.infos(RnnEstimator.class)) {
+    List<String> prepLines;
+    try (LogCapture log = LogCapture.infos(RnnEstimator.class); LogCapture prep = LogCapture.infos(SequenceTables.class)) {
       e.fit(table);
       infos = log.messages();
+      prepLines = prep.messages();
     }
     // "RnnEstimator <uid> fit <the first 8 characters of the work directory's id>: "
     Matcher who = Pattern.compile("RnnEstimator " + e.uid() + " fit ([0-9a-f]{8}): working in .*/rnn-fit-(\\1[-0-9a-f]{28})"
@@ -564,6 +567,13 @@ class RnnEstimatorTest {
     assertTrue(infos.stream().skip(1).noneMatch(l -> l.contains(workDir) || l.contains("--")), "no removed path, no option: " + infos);
     assertTrue(infos.stream().anyMatch(l -> l.startsWith(prefix + "setDevice(auto): ")), "the device line: " + infos);
     assertTrue(infos.stream().anyMatch(l -> l.startsWith(prefix + "step 2/2 ")), "progress: " + infos);
+    // the run's first line says the update in force (a tuning grid's fits differ there): setLr(0.02), adam by default
+    assertTrue(infos.stream().anyMatch(l -> l.startsWith(prefix + "training lstm 1x8 ") && l.contains(", batch 16, adam lr 0.02, ")),
+        "the training line: " + infos);
+    // the prep's own lines (its logger) say whose too, and name no removed path
+    assertTrue(prepLines.size() >= 2 && prepLines.stream().allMatch(l -> l.startsWith(prefix + "prep table: ")), "prep: " + prepLines);
+    assertTrue(prepLines.stream().noneMatch(l -> l.contains(workDir)), "prep: " + prepLines);
+    assertTrue(prepLines.get(prepLines.size() - 1).endsWith(" shards written to the fit's work directory"), prepLines.toString());
     String done = infos.get(infos.size() - 1);
     assertTrue(done.startsWith(prefix + "done: 2 steps, loss ") && done.endsWith("; the model is the RnnModel fit returns"), done);
   }

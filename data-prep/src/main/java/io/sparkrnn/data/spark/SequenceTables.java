@@ -153,6 +153,21 @@ public final class SequenceTables {
    */
   public static Manifest prep(Dataset<Row> table, TableSpec asGiven, String outUri, boolean overwrite,
       Normalization normalizationFrom, String normalizationSource) throws IOException {
+    return prep(table, asGiven, outUri, overwrite, normalizationFrom, normalizationSource, PrepLog.PLAIN);
+  }
+
+  /**
+   * How a prep's log lines read: {@code prefix} opens each (a fit's "RnnEstimator uid fit id: ", so
+   * that the lines of parallel fits can be told apart), and {@code outName}, where not null, names
+   * the output in place of its path (a fit's work directory, removed when the fit ends).
+   */
+  public record PrepLog(String prefix, String outName) {
+    public static final PrepLog PLAIN = new PrepLog("", null);
+  }
+
+  /** As {@link #prep(Dataset, TableSpec, String, boolean, Normalization, String)}, its lines as {@code log} says. */
+  public static Manifest prep(Dataset<Row> table, TableSpec asGiven, String outUri, boolean overwrite,
+      Normalization normalizationFrom, String normalizationSource, PrepLog log) throws IOException {
     Layout layout = Layout.resolve(table, asGiven);
     // the default horizon follows the columns as Spark resolved them, not their names as written
     TableSpec spec = asGiven.horizon() < 0 && !asGiven.nextStepTargets() && !asGiven.wide()
@@ -171,7 +186,7 @@ public final class SequenceTables {
     JavaRDD<InternalRow> rows = sortedRows(table, spec, layout, buckets).queryExecution().toRdd().toJavaRDD();
     TableRows cutter = layout.rows(spec);
     JobScope scope = JobScope.open(sc, "prep-table");
-    scope.reportProgress(LOG::info);
+    scope.reportProgress(line -> LOG.info(log.prefix() + line));
     DatasetWriter.Output output = null;
     Path dir = out;
     try {
@@ -181,7 +196,7 @@ public final class SequenceTables {
       if (spec.orderColumn() != null) {
         sortedBy.add(spec.orderColumn());
       }
-      LOG.info("prep table: pass 1 of 2: reading the table, sorting its rows{}{}, counting windows{}",
+      LOG.info("{}prep table: pass 1 of 2: reading the table, sorting its rows{}{}, counting windows{}", log.prefix(),
           sortedBy.isEmpty() ? "" : " by " + String.join(", ", sortedBy),
           spec.keyColumns().isEmpty() ? " (one series, without --key)" : " into " + buckets + " buckets of keys",
           spec.normalize() ? " and moments" : "");
@@ -205,23 +220,24 @@ public final class SequenceTables {
       output = DatasetWriter.prepare(fs, out, overwrite);
       dir = output.writeDir();
       Plan plan = total.plan(spec, layout, buckets, dir.toString(), options);
-      LOG.info("prep table: pass 1 in {} s: {} rows, {} series, {} train + {} validation windows",
+      LOG.info("{}prep table: pass 1 in {} s: {} rows, {} series, {} train + {} validation windows", log.prefix(),
           String.format("%.1f", (System.nanoTime() - pass1Start) / 1e9), total.stats.rows, total.stats.series,
           plan.count[0], plan.count[1]);
       if (total.stats.seriesWithoutWindows > 0) {
         // not an error (the rest train), but left out without a word a short key would look scored
-        LOG.warn("prep table: {} of {} series are too short for one window ({}) and are left out"
-            + " (source.counts.series_without_windows in the manifest)", total.stats.seriesWithoutWindows, total.stats.series,
+        LOG.warn("{}prep table: {} of {} series are too short for one window ({}) and are left out"
+            + " (source.counts.series_without_windows in the manifest)", log.prefix(), total.stats.seriesWithoutWindows, total.stats.series,
             steps > 0 ? "T = " + steps + " steps, or --min-steps (setMinSteps)" : "--min-steps (setMinSteps)");
       }
       if (total.stats.seriesUneven > 0) {
         // windows take rows as they come: a missing row makes a window span a longer step than the model learns from
-        LOG.warn("prep table: {} of {} series have uneven time steps (the largest over {} x their smallest; "
+        LOG.warn("{}prep table: {} of {} series have uneven time steps (the largest over {} x their smallest; "
             + "source.counts.series_uneven in the manifest): a window spans rows as they come, so where rows are missing"
-            + " (or the table was sampled at random, as a CrossValidator fold is) its steps are not the series' own."
-            + " Fill the missing times first (a join with the full time range, then --missing ffill or"
-            + " setMissing(\"ffill\")), if that is not intended; in a CrossValidator, give it folds of whole keys"
-            + " (setFoldCol, docs/ml.md \"Model selection\")", total.stats.seriesUneven, total.stats.series, TableRows.UNEVEN);
+            + " (or the table was sampled at random, as the splits of Spark's CrossValidator and TrainValidationSplit"
+            + " are) its steps are not the series' own. Fill the missing times first (a join with the full time range,"
+            + " then --missing ffill or setMissing(\"ffill\")), if that is not intended; for model selection, give"
+            + " CrossValidator folds of whole keys (setFoldCol; TrainValidationSplit cannot keep series whole: docs/ml.md"
+            + " \"Model selection\")", log.prefix(), total.stats.seriesUneven, total.stats.series, TableRows.UNEVEN);
       }
       long pass2Start = System.nanoTime();
       Prep.checkBatch(plan.dataset, options);
@@ -257,8 +273,8 @@ public final class SequenceTables {
       }
       Manifest manifest = new Manifest(plan.dataset, List.of(shards), plan.normalization);
       output.commit(manifest);
-      LOG.info("prep table: pass 2 in {} s: {} shards written to {}",
-          String.format("%.1f", (System.nanoTime() - pass2Start) / 1e9), shards.length, out);
+      LOG.info("{}prep table: pass 2 in {} s: {} shards written to {}", log.prefix(),
+          String.format("%.1f", (System.nanoTime() - pass2Start) / 1e9), shards.length, log.outName() != null ? log.outName() : out);
       return manifest;
     } catch (Exception e) {
       // Spark's SparkException is checked but not declared by collect(), hence Exception here.

@@ -605,9 +605,9 @@ public final class Trainer {
       }
     }
     String threads = jvmEngineThreads(config.engine(), device, context.engineThreads(), sc.master());
-    log.printf(Locale.ROOT, "training %s: %d steps (%d per epoch), batch %d, %d partition%s of %d virtual, engine %s on %s%s, master %s, sync %s%n",
-        describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), partitions, partitions == 1 ? "" : "s", config.virtualPartitions(),
-        config.engine(),
+    log.printf(Locale.ROOT, "training %s: %d steps (%d per epoch), batch %d, %s, %d partition%s of %d virtual, engine %s on %s%s, master %s,"
+        + " sync %s%n", describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), describeOptimizer(), partitions,
+        partitions == 1 ? "" : "s", config.virtualPartitions(), config.engine(),
         device, threads == null ? "" : " (" + threads + ")", sc.master(), config.sync());
 
     StepSync sync = barrier
@@ -1037,6 +1037,24 @@ public final class Trainer {
     } catch (IOException | IllegalArgumentException e) {
       return data;
     }
+  }
+
+  /**
+   * The update in force, as the run's first line says it: "adam lr 0.01", "sgd lr 0.1 momentum 0.9",
+   * "adamw lr 0.01 weight-decay 0.01 cosine to 0.001" (a tuning grid's fits are told apart by it: a user audit).
+   */
+  private String describeOptimizer() {
+    StringBuilder s = new StringBuilder(config.optimizer() + " lr " + config.lr());
+    if (config.optimizer().equals("sgd") && config.momentum() != 0) {
+      s.append(" momentum ").append(config.momentum());
+    }
+    if (config.weightDecay() != 0) {
+      s.append(" weight-decay ").append(config.weightDecay());
+    }
+    if (config.lrSchedule().equals("cosine")) {
+      s.append(" cosine to ").append(config.lrMin());
+    }
+    return s.toString();
   }
 
   private String describeModel() {

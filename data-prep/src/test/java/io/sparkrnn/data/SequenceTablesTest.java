@@ -179,6 +179,44 @@ class SequenceTablesTest {
   }
 
   /** A key too short for one window is left out, counted, and said so in a WARN line (it was left out silently). */
+  /**
+   * Keys equal as Spark groups them are one series: binary keys by their bytes (they were compared
+   * by identity, so every second row looked like another key with the same hash: a "collision"),
+   * and a double key's -0.0 and 0.0 (Spark's hash and grouping take them as one; the bits differ).
+   * Each prep must cut what the plain string key cuts: the same windows, the same shard bytes.
+   */
+  @Test
+  void binaryKeysAndADoubleKeysSignedZerosAreOneSeriesEach() throws IOException {
+    Dataset<Row> plain = sensors(3, 7);
+    Manifest expected = SequenceTables.prep(plain, spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false),
+        tmp.resolve("keys-plain").toString());
+    Dataset<Row> binary = plain.withColumn("sensor", org.apache.spark.sql.functions.expr("cast(sensor AS binary)"));
+    Manifest m = SequenceTables.prep(binary, spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false), tmp.resolve("keys-binary").toString());
+    assertEquals(expected.sequences(Split.TRAIN), m.sequences(Split.TRAIN), "binary keys: windows");
+    // s0's rows alternate -0.0 and 0.0; s1, s2 are 1.0 and 2.0
+    Dataset<Row> signed = plain.withColumn("kd", org.apache.spark.sql.functions.expr("CASE WHEN sensor = 's0' THEN (CASE WHEN t % 2 = 0"
+        + " THEN cast('-0.0' AS double) ELSE 0.0D END) ELSE cast(substr(sensor, 2) AS double) END"));
+    assertEquals(2, signed.where("kd = 0.0 AND sensor = 's0'").select(org.apache.spark.sql.functions.expr("cast(kd AS string)"))
+        .distinct().count(), "the table holds both zeros");
+    TableSpec byKd = new TableSpec(List.of("kd"), "t", List.of("a", "b"), List.of(), 0, false, 3, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.ERROR, 4, 7, 0, Map.of("format", "test"));
+    Manifest z = SequenceTables.prep(signed, byKd, tmp.resolve("keys-zeros").toString());
+    assertEquals(expected.sequences(Split.TRAIN), z.sequences(Split.TRAIN), "-0.0 and 0.0: one series");
+  }
+
+  /** A column twice among the inputs, or the key or order column among them, is refused naming it (a user audit). */
+  @Test
+  void aValueColumnNamedTwiceOrThatIsTheKeyOrOrderIsRefused() {
+    for (String[] bad : new String[][] {{"sensor", "a,A", "--inputs: names column 'a' twice"}, {"b", "a,b", "--inputs: column 'b' is"
+        + " the --key column"}, {"sensor", "t,b", "--inputs: column 't' is the --order column"}}) {
+      TableSpec s = new TableSpec(List.of(bad[0]), "t", List.of(bad[1].split(",")), List.of(), 0, false, 3, 0, -1, 0, null,
+          TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.ERROR, 4, 7, 0, Map.of("format", "test"));
+      Exception e = assertThrows(io.sparkrnn.kernel.BadInputException.class, () -> SequenceTables.prep(sensors(2, 5), s,
+          tmp.resolve("bad-values").toString()));
+      assertTrue(e.getMessage().startsWith(bad[2]), e.getMessage());
+    }
+  }
+
   @Test
   void seriesTooShortForAWindowAreCountedAndWarnedOf() throws IOException {
     List<Row> shortKey = List.of(RowFactory.create("short", 0L, 1.0, 2.0), RowFactory.create("short", 1L, 1.5, 2.5));

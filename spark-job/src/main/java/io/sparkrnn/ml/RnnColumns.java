@@ -7,7 +7,6 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.function.Supplier;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.ml.param.BooleanParam;
@@ -198,8 +197,18 @@ final class RnnColumns {
       throw new BadInputException(who + ": forecastSteps needs orderCol '" + orderField.name() + "' to be a timestamp,"
           + " date, integer or floating column, found " + orderField.dataType().simpleString() + " (cast it to double)");
     }
+    List<StructField> inputFields = new ArrayList<>();
     for (String in : inputs) {
-      inputWidth(who, field(who, schema, in, "inputCols"));
+      StructField f = field(who, schema, in, "inputCols");
+      inputWidth(who, f);
+      if (inputFields.contains(f)) {   // one column as two features (fit trained on F=2 from it: a user audit)
+        throw new BadInputException(who + ": inputCols names column '" + f.name() + "' twice; name each input column once"
+            + " (to give a column's values twice, copy it to a column of its own)");
+      }
+      inputFields.add(f);
+    }
+    if (shape.forecastSteps() > 0 && !shape.seq2one()) {
+      checkNoKeyAmongInputs(who, schema, keys, order, inputs, "setForecastSteps(" + shape.forecastSteps() + ")");
     }
     // seq2one: a window's output row is its last row, every column carried (a label column too, so an
     // evaluator needs no join back: a user audit); seq2seq: each row, nullable on forecast rows
@@ -210,7 +219,7 @@ final class RnnColumns {
     }
     List<String> names = new ArrayList<>();
     for (StructField f : out) {
-      names.add(compared(f.name()));
+      names.add(f.name());
     }
     String[] params = {"predictionCol", "probabilityCol", "predictedClassCol", "forecastCol"};
     DataType[] types = {DataTypes.createArrayType(DataTypes.DoubleType, false),
@@ -224,14 +233,37 @@ final class RnnColumns {
       if (wanted[i].isBlank()) {
         throw new BadInputException(who + ": " + params[i] + " is empty; name the output column");
       }
-      if (names.contains(compared(wanted[i]))) {
+      String w = wanted[i];
+      if (names.stream().anyMatch(n -> sameColumn(n, w))) {
         throw new BadInputException(who + ": " + params[i] + " '" + wanted[i] + "' is already a column of the output; choose another name with set"
             + Character.toUpperCase(params[i].charAt(0)) + params[i].substring(1));
       }
-      names.add(compared(wanted[i]));
+      names.add(wanted[i]);
       out.add(DataTypes.createStructField(wanted[i], types[i], true));
     }
     return DataTypes.createStructType(out);
+  }
+
+  /**
+   * Refuses a key or order column among the inputs where outputs are fed back ({@code what}): a
+   * forecast row keeps its series' key and continues its order, and the input written there would
+   * overwrite them (a user audit: forecast rows' keys became model outputs, and closed-loop
+   * evaluation then scored nothing).
+   */
+  static void checkNoKeyAmongInputs(String who, StructType schema, String[] keys, String order, String[] inputs, String what) {
+    List<StructField> keyFields = new ArrayList<>();
+    for (String k : keys) {
+      keyFields.add(field(who, schema, k, "keyCols"));
+    }
+    StructField orderField = orderField(who, schema, order);
+    for (String in : inputs) {
+      StructField f = field(who, schema, in, "inputCols");
+      if (keyFields.contains(f) || f.equals(orderField)) {
+        throw new BadInputException(who + ": " + what + " feeds each output back as the next row's inputs, and inputCols"
+            + " column '" + f.name() + "' is the " + (f.equals(orderField) ? "orderCol" : "keyCols") + " column, which that"
+            + " row keeps; copy it to a column of its own for the model (Dataset.withColumn), or feed nothing back");
+      }
+    }
   }
 
   /**
@@ -334,12 +366,7 @@ final class RnnColumns {
 
   /** Whether two names name one column as the session resolves them (ignoring case unless spark.sql.caseSensitive). */
   static boolean sameColumn(String a, String b) {
-    return compared(a).equals(compared(b));
-  }
-
-  /** A column name as the active session compares names: itself with case sensitivity, else in lower case. */
-  private static String compared(String name) {
-    return caseSensitive() ? name : name.toLowerCase(Locale.ROOT);
+    return caseSensitive() ? a.equals(b) : a.equalsIgnoreCase(b);   // as field() resolves: one rule (a user audit)
   }
 
   /** The position of the column {@code name} resolves to. */

@@ -162,6 +162,18 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       "horizon", "minSteps", "min-steps", "split", "split", "validationFraction", "validation-fraction", "gap", "gap",
       "normalize", "normalize", "missing", "missing", "batch", "batch");
 
+  /**
+   * The options a prep's errors name, with their params: the table's, and the seed, which prep table
+   * takes as --seed and fit from setSeed (a hash collision's message said "--seed" to a fit: a user audit).
+   */
+  static final Map<String, String> PREP_WORDS;
+
+  static {
+    Map<String, String> words = new LinkedHashMap<>(TABLE_OPTIONS);
+    words.put("seed", "seed");
+    PREP_WORDS = Collections.unmodifiableMap(words);
+  }
+
   /** {@code prep table}'s split, or auto: by key with keyCols, else by time (the option left out). */
   private static final OptionRule SPLIT = (name, value) -> {
     if (!value.strip().equalsIgnoreCase("auto")) {
@@ -1202,7 +1214,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
               "setInitialModel: the statistics of the initial model " + init,
               new SequenceTables.PrepLog(who + ": ", given ? null : "the fit's work directory"));
         } catch (Exception e) {   // also a SparkException from a task, which Scala throws unchecked
-          BadInputException user = inSetterWords(e, TABLE_OPTIONS);
+          BadInputException user = inSetterWords(e, PREP_WORDS);
           if (user != null) {
             throw user;
           }

@@ -596,10 +596,21 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     boolean seq2one = c.mode() == Mode.SEQ2ONE;
     boolean classes = c.loss() == LossType.CROSS_ENTROPY;
     String[] inputs = getInputCols();
-    String[] targets = getTargetCols().length > 0 ? getTargetCols() : inputs;
     StructType schema = dataset.schema();
-    for (String t : targets) {
-      RnnColumns.checkTarget("RnnModel.evaluate", schema, t, classes);
+    String[] named = getTargetCols().length > 0 ? getTargetCols() : inputs;
+    // the table's own names, as transform's output keeps them: the metric columns are rmse_<the table's name>
+    // whatever case the params spell it in (a user audit), and a column named twice is refused (its metric
+    // columns would clash)
+    String[] targets = new String[named.length];
+    for (int i = 0; i < named.length; i++) {
+      RnnColumns.checkTarget("RnnModel.evaluate", schema, named[i], classes);
+      targets[i] = schema.fields()[RnnColumns.index(schema, named[i])].name();
+      for (int j = 0; j < i; j++) {
+        if (targets[j].equals(targets[i])) {
+          throw new BadInputException("RnnModel.evaluate: " + (getTargetCols().length > 0 ? "targetCols" : "inputCols (the targets)")
+              + " names column '" + targets[i] + "' twice; name each target column once");
+        }
+      }
     }
     int O = c.outputSize();
     if (classes ? targets.length != 1 : targets.length != O) {
@@ -618,6 +629,8 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
         throw new BadInputException("RnnModel.evaluate: setFeedback(" + feedbackRows + ") forecasts each key's last"
             + " rows from the model's own outputs, which " + why + "; use feedback 0");
       }
+      RnnColumns.checkNoKeyAmongInputs("RnnModel.evaluate", schema, getKeyCols(), getOrderCol(), inputs,
+          "setFeedback(" + feedbackRows + ")");
     }
     // the default horizon, as fit's (TableSpec.effectiveHorizon): 1 where a target is an input, names compared
     // as the session resolves them (compared as strings, "TEMP" against "temp" scored each row against itself)

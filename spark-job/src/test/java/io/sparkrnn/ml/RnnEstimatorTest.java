@@ -708,6 +708,21 @@ class RnnEstimatorTest {
       assertMessage(() -> estimator().fit(table.drop("temp")), "inputCols", "'temp'");
       assertMessage(() -> estimator().setTargetCols("load").fit(table.drop("load").withColumn("x", col("temp"))),
           "'load'");
+      // one column named twice as inputs, or a key or order column among the inputs (a user audit: one column made
+      // two features; forecast rows had model outputs for keys, and closed loop then scored nothing; fit failed
+      // with Spark's AMBIGUOUS_REFERENCE)
+      assertMessage(() -> model.copy(new ParamMap()).setInputCols("temp", "TEMP").transform(table), "inputCols names column"
+          + " 'temp' twice");
+      assertMessage(() -> estimator().setInputCols("temp", "temp").fit(table), "inputCols names column 'temp' twice");
+      Dataset<Row> keyed = table.withColumn("kd", col("load"));
+      assertMessage(() -> model.copy(new ParamMap()).setKeyCols("kd").setInputCols("temp", "kd").setForecastSteps(2).transform(keyed),
+          "setForecastSteps(2) feeds each output back", "inputCols column 'kd' is the keyCols column");
+      assertMessage(() -> model.copy(new ParamMap()).setOrderCol("load").setInputCols("temp", "LOAD").setFeedback(2).evaluate(table),
+          "RnnModel.evaluate: setFeedback(2) feeds", "inputCols column 'load' is the orderCol column");
+      assertMessage(() -> estimator().setKeyCols("kd").setInputCols("temp", "kd").fit(keyed), "setInputCols: column 'kd' is"
+          + " the setKeyCols column");
+      assertMessage(() -> estimator().setOrderCol("load").setInputCols("temp", "load").fit(table), "setInputCols: column 'load'"
+          + " is the setOrderCol column");
     });
     assertEquals(0, jobs, "Spark jobs started by the refused calls");
   }
@@ -1156,6 +1171,8 @@ class RnnEstimatorTest {
     Row cased = plain.copy(new ParamMap()).setInputCols("TEMP", "load").setTargetCols("temp", "LOAD").evaluate(table)
         .collectAsList().get(0);
     assertEquals(a.getLong(a.fieldIndex("rows")), cased.getLong(cased.fieldIndex("rows")), "rows scored");
+    // and its metric columns are named as the table names the targets (rmse_temp, not rmse_LOAD's spelling)
+    assertEquals(Arrays.asList(a.schema().fieldNames()), Arrays.asList(cased.schema().fieldNames()), "metric columns");
     assertEquals(a.getDouble(a.fieldIndex("loss")), cased.getDouble(cased.fieldIndex("loss")), 1e-12, "loss");
     model.copy(new ParamMap()).setInputCols("TEMP", "load").setTargetCols("temp", "LOAD").setForecastSteps(3)
         .transformSchema(table.schema());

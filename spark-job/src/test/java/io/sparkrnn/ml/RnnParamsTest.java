@@ -149,6 +149,10 @@ class RnnParamsTest {
         RnnEstimator.inSetterWords("steps: must be in [0, 4], found 9 (--steps; --batch)", RnnEstimator.TRAIN_KEYS));
     assertEquals("--min-steps-ish setSteps; setMinSteps, setKeyCols and data: kept",
         RnnEstimator.inSetterWords("--min-steps-ish --steps; --min-steps, --key and data: kept", RnnEstimator.TABLE_OPTIONS));
+    // a prep's errors in a fit name the seed's setter too (prep table's --seed is fit's setSeed)
+    assertEquals("keys (k=[61]) and (k=[62]) have the same xxhash64 under setSeed 5; run again with another setSeed",
+        RnnEstimator.inSetterWords("keys (k=[61]) and (k=[62]) have the same xxhash64 under --seed 5; run again with another --seed",
+            RnnEstimator.PREP_WORDS));
     // a device the executors lack comes back inside a SparkException: bad input, in setter words
     BadInputException e = RnnEstimator.inSetterWords(new SparkException("Job aborted due to stage failure",
         new DeviceUnavailableException("--device gpu: no OpenCL GPU found")), RnnEstimator.TRAIN_KEYS);

@@ -40,10 +40,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -454,8 +456,11 @@ public final class SequenceTables {
       List<TableRows.ValueColumn> cols = new ArrayList<>();
       Map<String, TableRows.ValueColumn> byName = new HashMap<>();
       List<Integer> inputs = new ArrayList<>();
+      Set<String> named = new HashSet<>();
       for (String name : spec.inputColumns()) {
-        for (int slot : slots(valueColumn(table, name, "--inputs", l.keyNames.size(), cols, byName))) {
+        TableRows.ValueColumn c = valueColumn(table, name, "--inputs", l.keyNames.size(), cols, byName);
+        checkValueColumn(l, c, "--inputs", named);
+        for (int slot : slots(c)) {
           inputs.add(slot);
         }
       }
@@ -464,8 +469,10 @@ public final class SequenceTables {
         targets.addAll(inputs);
       } else {
         List<TableRows.ValueColumn> inputColumns = List.copyOf(cols);
+        Set<String> targetNames = new HashSet<>();
         for (String name : spec.targetColumns()) {
           TableRows.ValueColumn c = valueColumn(table, name, "--targets", l.keyNames.size(), cols, byName);
+          checkValueColumn(l, c, "--targets", targetNames);
           l.targetIsInput |= inputColumns.contains(c);
           if (spec.classes() > 0 && c.kind() != TableRows.Kind.SCALAR) {
             throw new BadInputException("--targets: column '" + c.name() + "' must hold one class id per row "
@@ -483,6 +490,23 @@ public final class SequenceTables {
       l.targetWidth = l.targetSlots.length;
       l.columns.put("inputs", names(cols, spec.inputColumns(), byName));
       l.columns.put("targets", spec.nextStepTargets() ? "inputs" : names(cols, spec.targetColumns(), byName));
+    }
+
+    /**
+     * Refuses a value column named twice in one list (one column as two features: a user audit), or
+     * that is the key or the order column: the sort selects those and the values side by side, and
+     * Spark refused the twice-selected name as AMBIGUOUS_REFERENCE after a stack trace (a user audit).
+     */
+    private static void checkValueColumn(Layout l, TableRows.ValueColumn c, String option, Set<String> named) {
+      if (!named.add(c.name())) {
+        throw new BadInputException(option + ": names column '" + c.name() + "' twice; name each column once (to give a"
+            + " column's values twice, copy it to a column of its own)");
+      }
+      if (l.keyNames.contains(c.name()) || c.name().equals(l.seriesColumn)) {
+        throw new BadInputException(option + ": column '" + c.name() + "' is the " + (c.name().equals(l.seriesColumn)
+            ? "--order" : "--key") + " column; a series' key and order are not values: copy it to a column of its own"
+            + " (Dataset.withColumn, or SELECT ts AS ts_value, …) and name that");
+      }
     }
 
     private static void resolveWide(Layout l, Dataset<Row> table, TableSpec spec) {

@@ -11,6 +11,8 @@ import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.types.ArrayType;
@@ -363,9 +365,13 @@ final class TableRows implements Serializable {
       if (nullA) {
         continue;
       }
+      // as Spark groups keys (and its hash takes them): binary by content, not identity (a user audit: every
+      // binary key looked like a hash collision), and a float's -0.0 as 0.0 (their bits differ)
       boolean same = switch (keyKinds[i]) {
         case STRING -> row.getUTF8String(p).equals(key.getUTF8String(p));
-        case GENERIC -> row.get(p, keyTypes[i]).equals(key.get(p, keyTypes[i]));
+        case GENERIC -> Objects.deepEquals(row.get(p, keyTypes[i]), key.get(p, keyTypes[i]));
+        case DOUBLE -> Double.doubleToLongBits(row.getDouble(p) + 0.0) == Double.doubleToLongBits(key.getDouble(p) + 0.0);
+        case FLOAT -> Float.floatToIntBits(row.getFloat(p) + 0.0f) == Float.floatToIntBits(key.getFloat(p) + 0.0f);
         default -> keyKinds[i].bits(row, p) == keyKinds[i].bits(key, p);
       };
       if (!same) {
@@ -689,6 +695,13 @@ final class TableRows implements Serializable {
     }
     if (v instanceof UTF8String u) {
       return u.toString();
+    }
+    if (v instanceof byte[] bytes) {   // as Dataset.show writes binary: [61 62 63]
+      StringBuilder hex = new StringBuilder("[");
+      for (int i = 0; i < bytes.length; i++) {
+        hex.append(i > 0 ? " " : "").append(String.format(Locale.ROOT, "%02X", bytes[i] & 0xff));
+      }
+      return hex.append(']').toString();
     }
     return String.valueOf(v);
   }

@@ -183,10 +183,11 @@ class SequenceTablesTest {
    * Keys equal as Spark groups them are one series: binary keys by their bytes (they were compared
    * by identity, so every second row looked like another key with the same hash: a "collision"),
    * and a double key's -0.0 and 0.0 (Spark's hash and grouping take them as one; the bits differ).
+   * A key whose collation calls other strings equal (UTF8_LCASE) is refused: prep would cut by bytes.
    * Each prep must cut what the plain string key cuts: the same windows, the same shard bytes.
    */
   @Test
-  void binaryKeysAndADoubleKeysSignedZerosAreOneSeriesEach() throws IOException {
+  void binaryKeysAndSignedZerosAreOneSeriesEachAndACollatedKeyIsRefused() throws IOException {
     Dataset<Row> plain = sensors(3, 7);
     Manifest expected = SequenceTables.prep(plain, spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false),
         tmp.resolve("keys-plain").toString());
@@ -202,6 +203,15 @@ class SequenceTablesTest {
         TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.ERROR, 4, 7, 0, Map.of("format", "test"));
     Manifest z = SequenceTables.prep(signed, byKd, tmp.resolve("keys-zeros").toString());
     assertEquals(expected.sequences(Split.TRAIN), z.sequences(Split.TRAIN), "-0.0 and 0.0: one series");
+    // a collated key: under UTF8_LCASE "S0" and "s0" are one key, as Spark groups and hashes them
+    Dataset<Row> cased = plain.withColumn("sensor", org.apache.spark.sql.functions.expr("collate(CASE WHEN t % 2 = 0 THEN"
+        + " upper(sensor) ELSE sensor END, 'UTF8_LCASE')"));
+    assertEquals(3, cased.select("sensor").distinct().count(), "Spark's grouping: three keys");
+    // prep takes keys by their bytes, and cut each into two series of every other hour: refused, saying what to do
+    Exception e = assertThrows(io.sparkrnn.kernel.BadInputException.class, () -> SequenceTables.prep(cased,
+        spec(3, 0, 4, 0, TableSpec.SplitMode.BY_KEY, false), tmp.resolve("keys-collated").toString()));
+    assertTrue(e.getMessage().startsWith("--key: column 'sensor' is string collate UTF8_LCASE, whose collation calls different"
+        + " strings equal"), e.getMessage());
   }
 
   /** A column twice among the inputs, or the key or order column among them, is refused naming it (a user audit). */

@@ -368,7 +368,7 @@ final class TableRows implements Serializable {
       // as Spark groups keys (and its hash takes them): binary by content, not identity (a user audit: every
       // binary key looked like a hash collision), and a float's -0.0 as 0.0 (their bits differ)
       boolean same = switch (keyKinds[i]) {
-        case STRING -> row.getUTF8String(p).equals(key.getUTF8String(p));
+        case STRING -> row.getUTF8String(p).equals(key.getUTF8String(p));   // collated keys are refused (Layout.resolve)
         case GENERIC -> Objects.deepEquals(row.get(p, keyTypes[i]), key.get(p, keyTypes[i]));
         case DOUBLE -> Double.doubleToLongBits(row.getDouble(p) + 0.0) == Double.doubleToLongBits(key.getDouble(p) + 0.0);
         case FLOAT -> Float.floatToIntBits(row.getFloat(p) + 0.0f) == Float.floatToIntBits(key.getFloat(p) + 0.0f);

@@ -371,7 +371,12 @@ final class RnnColumns {
 
   /** The position of the column {@code name} resolves to. */
   static int index(StructType schema, String name) {
-    return schema.fieldIndex(field("table", schema, name, "column").name());
+    return schema.fieldIndex(nameIn(schema, name));
+  }
+
+  /** The table's own spelling of the column {@code name} resolves to (the user's may differ in case). */
+  static String nameIn(StructType schema, String name) {
+    return field("table", schema, name, "column").name();
   }
 
   /** Whether a data type is an integral number (order values then continue by +1). */

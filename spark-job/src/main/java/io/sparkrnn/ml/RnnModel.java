@@ -604,7 +604,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     String[] targets = new String[named.length];
     for (int i = 0; i < named.length; i++) {
       RnnColumns.checkTarget("RnnModel.evaluate", schema, named[i], classes);
-      targets[i] = schema.fields()[RnnColumns.index(schema, named[i])].name();
+      targets[i] = RnnColumns.nameIn(schema, named[i]);
       for (int j = 0; j < i; j++) {
         if (targets[j].equals(targets[i])) {
           throw new BadInputException("RnnModel.evaluate: " + (getTargetCols().length > 0 ? "targetCols" : "inputCols (the targets)")
@@ -787,10 +787,10 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   private Dataset<Row> usedColumns(Dataset<?> dataset, String[] targets) {
     Dataset<Row> table = dataset.toDF();
     StructType schema = table.schema();
-    Set<String> names = new LinkedHashSet<>();   // the schema's own names: the user's may differ in case
+    Set<String> names = new LinkedHashSet<>();
     for (String[] group : new String[][] {getKeyCols(), {getOrderCol()}, getInputCols(), targets}) {
       for (String n : group) {
-        names.add(schema.fields()[RnnColumns.index(schema, n)].name());
+        names.add(RnnColumns.nameIn(schema, n));
       }
     }
     return table.select(names.stream().map(n -> named(table, n)).toArray(Column[]::new));

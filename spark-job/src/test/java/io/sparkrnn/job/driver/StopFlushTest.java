@@ -82,11 +82,7 @@ class StopFlushTest {
     try {
       Future<?> step = loop.submit(() -> f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> {
         printing.countDown();
-        try {
-          release.await();   // a write to a pipe nobody reads
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
+        awaitQuietly(release);   // a write to a pipe nobody reads
       }));
       assertTrue(printing.await(10, TimeUnit.SECONDS));
       CompletableFuture.runAsync(f::flush).get(10, TimeUnit.SECONDS);   // times out if the hook waits on the print
@@ -153,11 +149,7 @@ class StopFlushTest {
     try {
       Future<?> step = loop.submit(() -> f.step(() -> {
         recording.countDown();
-        try {
-          release.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
+        awaitQuietly(release);
         metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null);
       }, () -> { }));
       assertTrue(recording.await(10, TimeUnit.SECONDS));
@@ -188,6 +180,15 @@ class StopFlushTest {
           + " while the JVM shut down: "), logged.toString(StandardCharsets.UTF_8));
     } finally {
       f.close();
+    }
+  }
+
+  /** Waits for {@code latch} in a step's runnable, which may not throw: an interrupt is kept, not lost. */
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 }

@@ -178,11 +178,11 @@ class SequenceTablesTest {
     }
   }
 
-  /** A key too short for one window is left out, counted, and said so in a WARN line (it was left out silently). */
   /**
    * Keys equal as Spark groups them are one series: binary keys by their bytes (they were compared
    * by identity, so every second row looked like another key with the same hash: a "collision"),
-   * and a double key's -0.0 and 0.0 (Spark's hash and grouping take them as one; the bits differ).
+   * and a double key's -0.0 and 0.0 (Spark's hash and grouping take them as one; the bits differ),
+   * also inside a struct or an array key (those were compared by their bytes).
    * A key whose collation calls other strings equal (UTF8_LCASE) is refused: prep would cut by bytes.
    * Each prep must cut what the plain string key cuts: the same windows, the same shard bytes.
    */
@@ -203,6 +203,14 @@ class SequenceTablesTest {
         TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.ERROR, 4, 7, 0, Map.of("format", "test"));
     Manifest z = SequenceTables.prep(signed, byKd, tmp.resolve("keys-zeros").toString());
     assertEquals(expected.sequences(Split.TRAIN), z.sequences(Split.TRAIN), "-0.0 and 0.0: one series");
+    for (String nested : new String[] {"named_struct('k', kd, 'f', cast(kd AS float), 'n', 1)", "array(kd, 1.0D)"}) {
+      Dataset<Row> keyed = signed.withColumn("nk", org.apache.spark.sql.functions.expr(nested));
+      assertEquals(3, keyed.groupBy("nk").count().count(), "Spark's grouping of " + nested + ": three keys");
+      TableSpec byNested = new TableSpec(List.of("nk"), "t", List.of("a", "b"), List.of(), 0, false, 3, 0, -1, 0, null,
+          TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.ERROR, 4, 7, 0, Map.of("format", "test"));
+      Manifest n = SequenceTables.prep(keyed, byNested, tmp.resolve("keys-nested-" + nested.charAt(0)).toString());
+      assertEquals(expected.sequences(Split.TRAIN), n.sequences(Split.TRAIN), "-0.0 and 0.0 in " + nested + ": one series");
+    }
     // a collated key: under UTF8_LCASE "S0" and "s0" are one key, as Spark groups and hashes them
     Dataset<Row> cased = plain.withColumn("sensor", org.apache.spark.sql.functions.expr("collate(CASE WHEN t % 2 = 0 THEN"
         + " upper(sensor) ELSE sensor END, 'UTF8_LCASE')"));
@@ -227,6 +235,7 @@ class SequenceTablesTest {
     }
   }
 
+  /** A key too short for one window is left out, counted, and said so in a WARN line (it was left out silently). */
   @Test
   void seriesTooShortForAWindowAreCountedAndWarnedOf() throws IOException {
     List<Row> shortKey = List.of(RowFactory.create("short", 0L, 1.0, 2.0), RowFactory.create("short", 1L, 1.5, 2.5));

@@ -111,6 +111,22 @@ class TableRowsConversionTest {
   }
 
   @Test
+  void aStructOrArrayKeyIsNamedAsDatasetShowWritesIt() {
+    // the key in a message reads as Dataset.show writes it ({s0, 3}, [s0, null]), not as UnsafeRow's hex words
+    List<Row> rows = new ArrayList<>();
+    for (long t = 0; t < 4; t++) {
+      rows.add(RowFactory.create("s0", t, t == 2 ? Double.NaN : (double) t));
+    }
+    Dataset<Row> table = spark.createDataFrame(rows, schema(DataTypes.LongType, "a"));
+    TableSpec byStruct = new TableSpec(List.of("k"), "t", List.of("a"), List.of(), 0, false, 2, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, null, 4, 7, 0, Map.of());
+    assertRefused(table.withColumn("k", org.apache.spark.sql.functions.expr("named_struct('s', sensor, 'n', 3)")), byStruct,
+        "column 'a'", "missing", "k={s0, 3}", "t=2");
+    assertRefused(table.withColumn("k", org.apache.spark.sql.functions.expr("array(sensor, CAST(NULL AS string))")), byStruct,
+        "column 'a'", "missing", "k=[s0, null]", "t=2");
+  }
+
+  @Test
   void aClassIdEqualToTheClassCountIsRefused() {
     // --classes 3: ids 0, 1, 2; id 3 is one past the last
     List<Row> rows = new ArrayList<>();

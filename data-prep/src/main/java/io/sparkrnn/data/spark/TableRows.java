@@ -26,6 +26,8 @@ import org.apache.spark.sql.types.IntegerType;
 import org.apache.spark.sql.types.LongType;
 import org.apache.spark.sql.types.ShortType;
 import org.apache.spark.sql.types.StringType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.types.TimestampNTZType;
 import org.apache.spark.sql.types.TimestampType;
 import org.apache.spark.unsafe.types.UTF8String;
@@ -369,7 +371,7 @@ final class TableRows implements Serializable {
       // binary key looked like a hash collision), and a float's -0.0 as 0.0 (their bits differ)
       boolean same = switch (keyKinds[i]) {
         case STRING -> row.getUTF8String(p).equals(key.getUTF8String(p));   // collated keys are refused (Layout.resolve)
-        case GENERIC -> Objects.deepEquals(row.get(p, keyTypes[i]), key.get(p, keyTypes[i]));
+        case GENERIC -> sameValue(row.get(p, keyTypes[i]), key.get(p, keyTypes[i]), keyTypes[i]);
         case DOUBLE -> Double.doubleToLongBits(row.getDouble(p) + 0.0) == Double.doubleToLongBits(key.getDouble(p) + 0.0);
         case FLOAT -> Float.floatToIntBits(row.getFloat(p) + 0.0f) == Float.floatToIntBits(key.getFloat(p) + 0.0f);
         default -> keyKinds[i].bits(row, p) == keyKinds[i].bits(key, p);
@@ -379,6 +381,54 @@ final class TableRows implements Serializable {
       }
     }
     return true;
+  }
+
+  /**
+   * Whether two non-null internal values of type {@code t} are one key as Spark groups them: a float's
+   * -0.0 as 0.0 also inside a struct or an array (Spark's hash and its grouping normalise them there
+   * too, while an UnsafeRow's equals compares bytes, so such keys were reported as a hash collision),
+   * binary by content, anything else by equals (UTF8String, Decimal, boxed numbers).
+   */
+  static boolean sameValue(Object a, Object b, DataType t) {
+    if (t instanceof DoubleType) {
+      return Double.doubleToLongBits((Double) a + 0.0) == Double.doubleToLongBits((Double) b + 0.0);
+    }
+    if (t instanceof FloatType) {
+      return Float.floatToIntBits((Float) a + 0.0f) == Float.floatToIntBits((Float) b + 0.0f);
+    }
+    if (t instanceof StructType st) {
+      InternalRow x = (InternalRow) a;
+      InternalRow y = (InternalRow) b;
+      StructField[] fields = st.fields();
+      for (int i = 0; i < fields.length; i++) {
+        int k = i;
+        DataType f = fields[k].dataType();
+        if (!sameNullable(x.isNullAt(k), y.isNullAt(k), () -> sameValue(x.get(k, f), y.get(k, f), f))) {
+          return false;
+        }
+      }
+      return true;
+    }
+    if (t instanceof ArrayType at) {
+      ArrayData x = (ArrayData) a;
+      ArrayData y = (ArrayData) b;
+      if (x.numElements() != y.numElements()) {
+        return false;
+      }
+      DataType e = at.elementType();
+      for (int i = 0; i < x.numElements(); i++) {
+        int k = i;
+        if (!sameNullable(x.isNullAt(k), y.isNullAt(k), () -> sameValue(x.get(k, e), y.get(k, e), e))) {
+          return false;
+        }
+      }
+      return true;
+    }
+    return Objects.deepEquals(a, b);
+  }
+
+  private static boolean sameNullable(boolean nullA, boolean nullB, java.util.function.BooleanSupplier same) {
+    return nullA || nullB ? nullA == nullB : same.getAsBoolean();
   }
 
   /** The order value of the row being read, boxed on demand for messages. */
@@ -695,6 +745,21 @@ final class TableRows implements Serializable {
     }
     if (v instanceof UTF8String u) {
       return u.toString();
+    }
+    if (t instanceof StructType st && v instanceof InternalRow r) {   // as Dataset.show writes a struct: {s0, 1.0}
+      StringBuilder out = new StringBuilder("{");
+      for (int i = 0; i < st.fields().length; i++) {
+        DataType f = st.fields()[i].dataType();
+        out.append(i > 0 ? ", " : "").append(r.isNullAt(i) ? "null" : display(r.get(i, f), f));
+      }
+      return out.append('}').toString();
+    }
+    if (t instanceof ArrayType at && v instanceof ArrayData a) {   // and an array: [1.0, 2.0]
+      StringBuilder out = new StringBuilder("[");
+      for (int i = 0; i < a.numElements(); i++) {
+        out.append(i > 0 ? ", " : "").append(a.isNullAt(i) ? "null" : display(a.get(i, at.elementType()), at.elementType()));
+      }
+      return out.append(']').toString();
     }
     if (v instanceof byte[] bytes) {   // as Dataset.show writes binary: [61 62 63]
       StringBuilder hex = new StringBuilder("[");

@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,6 +9,7 @@ import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
 import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.model.Checkpoints;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -49,9 +51,8 @@ class SignalTest {
     // conf/log4j2.properties, as bin/spark-rnn gives it (surefire sets it as a property, not a flag): without
     // it the child ran on Spark's default profile, and the test judged output no user sees
     command.add("-Dlog4j2.configurationFile=" + System.getProperty("log4j2.configurationFile"));
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "train", "--data",
-        data.toString(), "--out", out.toString(), "--cell", "lstm", "--hidden-size", "32", "--batch", "50", "--steps", "1000000",
-        "--checkpoint-every", "20", "--validate-every", "30", "--feedback", "50", "--log-every", "1", "--device", "jvm", "--master", "local[2]", "--partitions", "2"));
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    command.addAll(train(data, out, "1000000"));
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     List<String> lines = Collections.synchronizedList(new ArrayList<>());
     CountDownLatch training = new CountDownLatch(1);
@@ -96,6 +97,28 @@ class SignalTest {
     long lastRow = ((Number) Json.parseObject(rows.get(rows.size() - 1)).get("step")).longValue();
     assertTrue(lastRow >= lastPrinted, "metrics.jsonl ends at step " + lastRow + ", the log at " + lastPrinted + ":\n" + output);
     assertEquals(lastRow, rows.size(), "one row a step");
+    // and a checkpoint of the step the loop stopped at (not only the last scheduled one, step 20): the hook
+    // asked for it and the driver ended the barrier segment after its step in flight
+    String stopping = "stopping at step " + lastRow + " of 1000000: the JVM is shutting down; --resume continues from ";
+    assertTrue(all.stream().anyMatch(l -> l.startsWith(stopping) && l.endsWith(Checkpoints.fileName(lastRow))), output);
+    assertTrue(Files.exists(out.resolve(Checkpoints.DIR).resolve(Checkpoints.fileName(lastRow))), output);
+
+    // which resumes to the same bits as a run never stopped
+    String steps = Long.toString(lastRow + 1);
+    List<String> resume = new ArrayList<>(train(data, out, steps));
+    resume.add("--resume");
+    assertEquals(0, Main.run(resume.toArray(String[]::new)));
+    Path straight = tmp.resolve("straight");
+    assertEquals(0, Main.run(train(data, straight, steps).toArray(String[]::new)));
+    assertArrayEquals(Files.readAllBytes(straight.resolve("model.safetensors")), Files.readAllBytes(out.resolve("model.safetensors")),
+        "resumed from the stop checkpoint at step " + lastRow);
+  }
+
+  /** The train command of this test, to {@code steps}. */
+  private static List<String> train(Path data, Path out, String steps) {
+    return List.of("train", "--data", data.toString(), "--out", out.toString(), "--cell", "lstm", "--hidden-size", "32", "--batch", "50",
+        "--steps", steps, "--checkpoint-every", "20", "--validate-every", "30", "--feedback", "50", "--log-every", "1", "--device", "jvm",
+        "--master", "local[2]", "--partitions", "2");
   }
 
   /** A copy of a synchronized list, taken holding its lock. */

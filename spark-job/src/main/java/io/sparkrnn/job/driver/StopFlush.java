@@ -25,11 +25,21 @@ import org.apache.hadoop.util.ShutdownHookManager;
  * the lock, never the print: Hadoop runs its hooks on one thread, so a hook waiting on a print
  * blocked by an undrained stdout held back Spark's hook and the file system's (a review: SIGTERM
  * then took 120 s to end the JVM, against 10 s), and the hook's own write has {@link #TIMEOUT_S}.
+ *
+ * <p>A checkpoint too: the hook first asks the loop for one and waits up to {@link #CHECKPOINT_WAIT_S}.
+ * The loop's state is its own (under {@code --sync job} the update changes the parameters in
+ * place), so the loop writes it, at its next step boundary ({@link #checkpointNow}): after the step
+ * in flight, or the barrier segment's, which {@code endSegments} ends after that step. A run
+ * stopped by a scheduler (Kubernetes gives 30 s) or Ctrl-C then resumes from the step it reached,
+ * not from the last scheduled checkpoint. A loop that does not get there in time (a long step,
+ * executors gone with the driver) leaves the hook to write the rows alone, as before.
  */
 final class StopFlush implements AutoCloseable {
   static final int PRIORITY = FileSystem.SHUTDOWN_HOOK_PRIORITY + 40;
   /** Seconds Hadoop's manager gives the hook before it moves on to Spark's (its default is 30). */
   static final long TIMEOUT_S = 10;
+  /** Seconds the hook waits for the loop to reach a step boundary and checkpoint; then it writes the rows alone. */
+  static final long CHECKPOINT_WAIT_S = 7;
 
   /** Thrown by {@link #step} once the hook has written the rows: the JVM is shutting down. */
   static final class Stopping extends RuntimeException {
@@ -43,19 +53,35 @@ final class StopFlush implements AutoCloseable {
   private final TrainingMetrics metrics;
   private final OutputDir out;
   private final PrintStream log;
+  /** Asks the step in flight to be the last of its barrier segment (run by the hook before it waits). */
+  private final Runnable endSegments;
+  private final long checkpointWaitNanos;
   /** What Hadoop's hook manager holds while training runs. */
   final Runnable hook = this::flush;
+  /** The rows are written (by the hook, or by the loop with its stop checkpoint): the loop records no more. */
   private boolean flushed;
+  /** The hook asks for a checkpoint at the next step boundary. */
+  private boolean requested;
+  /** The loop is writing that checkpoint (and the rows): the hook waits for it rather than write beside it. */
+  private boolean checkpointing;
+  /** The loop has ended (however): no boundary will come. */
+  private boolean ended;
 
-  private StopFlush(TrainingMetrics metrics, OutputDir out, PrintStream log) {
+  private StopFlush(TrainingMetrics metrics, OutputDir out, PrintStream log, Runnable endSegments, long checkpointWaitNanos) {
     this.metrics = metrics;
     this.out = out;
     this.log = log;
+    this.endSegments = endSegments;
+    this.checkpointWaitNanos = checkpointWaitNanos;
   }
 
-  /** Registers the hook until {@link #close}. */
-  static StopFlush register(TrainingMetrics metrics, OutputDir out, PrintStream log) {
-    StopFlush f = new StopFlush(metrics, out, log);
+  /** Registers the hook until {@link #close}; {@code endSegments} ends barrier segments after their step in flight. */
+  static StopFlush register(TrainingMetrics metrics, OutputDir out, PrintStream log, Runnable endSegments) {
+    return register(metrics, out, log, endSegments, TimeUnit.SECONDS.toNanos(CHECKPOINT_WAIT_S));
+  }
+
+  static StopFlush register(TrainingMetrics metrics, OutputDir out, PrintStream log, Runnable endSegments, long checkpointWaitNanos) {
+    StopFlush f = new StopFlush(metrics, out, log, endSegments, checkpointWaitNanos);
     ShutdownHookManager.get().addShutdownHook(f.hook, PRIORITY, TIMEOUT_S, TimeUnit.SECONDS);
     return f;
   }
@@ -79,8 +105,41 @@ final class StopFlush implements AutoCloseable {
     return flushed;
   }
 
-  /** What the hook runs: writes the rows recorded so far, once; {@link #step} then records no more. */
+  /**
+   * What the hook runs: asks the loop for a checkpoint at its next step boundary and waits for it
+   * (the loop writes the rows with it), up to the wait; else writes the rows recorded so far. Once;
+   * {@link #step} then records no more.
+   */
   synchronized void flush() {
+    if (flushed) {
+      return;
+    }
+    if (!ended) {
+      requested = true;
+      endSegments.run();
+      long deadline = System.nanoTime() + checkpointWaitNanos;
+      try {
+        // wait() lets the loop take the lock to record its steps and reach the boundary; a checkpoint
+        // being written is waited for to its end (Hadoop's TIMEOUT_S interrupts a hook that overruns)
+        for (long left = checkpointWaitNanos; !flushed && !ended && (checkpointing || left > 0);
+            left = deadline - System.nanoTime()) {
+          wait(checkpointing ? 100 : Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (checkpointing) {   // the loop is writing the rows with its checkpoint
+        return;
+      }
+    }
+    writeRowsOnce("while the JVM shut down");
+  }
+
+  /**
+   * Writes the rows recorded so far unless they were written (by the hook, or with the stop
+   * checkpoint): once, under the lock, so the hook and a loop that failed never write side by side.
+   */
+  synchronized void writeRowsOnce(String when) {
     if (flushed) {
       return;
     }
@@ -88,12 +147,36 @@ final class StopFlush implements AutoCloseable {
     try {
       metrics.write(out);
     } catch (IOException | RuntimeException e) {
-      log.println("could not write " + TrainingMetrics.FILE + " while the JVM shut down: " + e);
+      log.println("could not write " + TrainingMetrics.FILE + " " + when + ": " + e);
     }
+  }
+
+  /**
+   * At a step boundary (the loop's state is that of its last step): whether the hook asks for a
+   * checkpoint now. If so the caller writes the rows and the checkpoint, calls {@link #checkpointed}
+   * and ends. False once the hook has given up waiting (it wrote the rows; the next step stops).
+   */
+  synchronized boolean checkpointNow() {
+    if (!requested || flushed) {
+      return false;
+    }
+    checkpointing = true;
+    return true;
+  }
+
+  /** The loop has written the rows and its stop checkpoint (or failed to): the hook returns. */
+  synchronized void checkpointed() {
+    checkpointing = false;
+    flushed = true;
+    notifyAll();
   }
 
   @Override
   public void close() {
+    synchronized (this) {
+      ended = true;
+      notifyAll();
+    }
     try {
       ShutdownHookManager.get().removeShutdownHook(hook);
     } catch (IllegalStateException e) {

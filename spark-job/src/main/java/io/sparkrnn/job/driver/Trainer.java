@@ -622,7 +622,13 @@ public final class Trainer {
     long skipped = 0;
     long lastAppliedStep = 0;
     boolean loopEnded = false;
-    StopFlush stopFlush = StopFlush.register(metrics, out, log);
+    long checkpointedStep = step;   // the step of the newest checkpoint (or the resumed one's): none to write again
+    StopFlush stopFlush = StopFlush.register(metrics, out, log, () -> {
+      BarrierTraining.requestEnd(true);
+      if (exchange != null) {
+        exchange.endSegments();
+      }
+    });
     try {
       while (step < totalSteps) {
         Map<Integer, String> placed = placement.value().partitions();
@@ -703,25 +709,40 @@ public final class Trainer {
             // just after the checkpoint resumed past rows never written
             metrics.write(out);
             checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
+            checkpointedStep = step;
           }
         }
         if (dataError != null) {
           throw new ShardDataException(dataError);
         }
+        if (stopFlush.checkpointNow()) {
+          // the JVM is shutting down (a signal) and the state is that of step `step`: checkpoint it, so that
+          // --resume goes on from here rather than from the last scheduled checkpoint (StopFlush)
+          try {
+            metrics.write(out);
+            if (step > checkpointedStep) {
+              checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
+            }
+            if (step > 0) {
+              log.printf(Locale.ROOT, "stopping at step %d of %d: the JVM is shutting down; --resume continues from %s%n", step,
+                  totalSteps, out.path(Checkpoints.DIR + "/" + Checkpoints.fileName(step)));
+            }
+          } finally {
+            stopFlush.checkpointed();
+          }
+          throw new StopFlush.Stopping();
+        }
       }
       loopEnded = true;
     } finally {
-      stopFlush.close();
-      if (!loopEnded && !stopFlush.flushed()) {
+      if (!loopEnded) {
         // however the loop ended early (a NaN stop, a SparkException Scala throws undeclared, Ctrl-C
         // stopping the context, an Error), the steps since the last checkpoint stay readable, above
         // all those that led to a NaN stop; resume keeps only the rows up to its checkpoint's step
-        try {
-          metrics.write(out);
-        } catch (IOException | RuntimeException again) {
-          log.println("could not write " + TrainingMetrics.FILE + " after the failure: " + again);
-        }
+        stopFlush.writeRowsOnce("after the failure");
       }
+      stopFlush.close();
+      BarrierTraining.requestEnd(false);
     }
     metrics.write(out);
     checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));

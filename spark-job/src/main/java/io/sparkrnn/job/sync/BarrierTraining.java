@@ -73,6 +73,19 @@ public final class BarrierTraining {
   /** A segment runs at least this long (unless a validation, checkpoint or the end comes first). */
   public static final double MIN_SEGMENT_SECONDS = 2.0;
 
+  /**
+   * Set while the driver's JVM shuts down (a signal): segments of this JVM end after their step in
+   * flight, so the driver can write a checkpoint before the JVM ends. Tasks share the driver's JVM
+   * on a local master only; on a cluster the exchange server ends them ({@link
+   * GradientExchange.Server#endSegments}), and a one-partition segment there runs to its planned end.
+   */
+  private static volatile boolean endRequested;
+
+  /** Asks (or stops asking) this JVM's segments to end after their step in flight; the bits do not change. */
+  public static void requestEnd(boolean end) {
+    endRequested = end;
+  }
+
   private BarrierTraining() {}
 
   /**
@@ -327,7 +340,7 @@ public final class BarrierTraining {
         ahead.add(GradientTask.lookahead(k, model, schedule.sequences(k)));
       }
       PartitionResult mine = GradientTask.computeOnExecutor(context, stepInput, ahead, partition);
-      boolean end = step + 1 == in.maxEnd()
+      boolean end = step + 1 == in.maxEnd() || endRequested
           || ((step + 1) % in.logEvery() == 0 && System.nanoTime() - segmentStart >= in.minSegmentNanos());
       long exchangeStart = System.nanoTime();
       GradientExchange.StepTotal total = exchange.exchange(step, new GradientExchange.Message(mine, end));

@@ -527,6 +527,8 @@ public final class GradientExchange {
     private final ThreadPoolExecutor handshakes;
     private final Thread acceptor;
     private volatile boolean closed;
+    /** Set while the driver shuts down: every segment ends after the step it answers next ({@link #endSegments}). */
+    private volatile boolean endSegments;
     /** Bytes of step frames received from and sent to the tasks (headers included), and the steps answered, since start. */
     private final AtomicLong bytesIn = new AtomicLong();
     private final AtomicLong bytesOut = new AtomicLong();
@@ -542,6 +544,15 @@ public final class GradientExchange {
 
     public Traffic traffic() {
       return new Traffic(bytesIn.get(), bytesOut.get(), stepsAnswered.get());
+    }
+
+    /**
+     * Ends every segment after the step the server answers next (its total says "end" to every
+     * task, as partition 0's decision does), so that the driver holds the state of a step boundary
+     * soon: what it checkpoints when its JVM shuts down. Where a segment ends never changes the bits.
+     */
+    public void endSegments() {
+      endSegments = true;
     }
 
     /** An open segment and its key. */
@@ -835,7 +846,8 @@ public final class GradientExchange {
             }
           }
           GradientSum root = part.blocks()[0].sum();
-          down = new TreeReduce.Down(true, root.lossSum(), root.count(), part.computeNanos(), h, c, part.devices(), null, part.endSegment());
+          down = new TreeReduce.Down(true, root.lossSum(), root.count(), part.computeNanos(), h, c, part.devices(), null,
+              part.endSegment() || endSegments);
         }
         byte[] answer = TreeReduce.encode(down);
         // counted before the answer leaves: a task that has its total may read the counters at once

@@ -38,12 +38,97 @@ class StopFlushTest {
   @TempDir
   Path dir;
 
+  /**
+   * The hook of a loop that reaches no step boundary (the tests below but two): it asks for a
+   * checkpoint, finds none within a wait of 0, and writes the rows alone.
+   */
+  private static StopFlush register(TrainingMetrics metrics, OutputDir out, PrintStream log) {
+    return StopFlush.register(metrics, out, log, () -> { }, 0);
+  }
+
+  /**
+   * On a signal the hook asks the loop for a checkpoint (ending a barrier segment after its step in
+   * flight) and waits: the loop, at its next step boundary, writes the rows and the checkpoint, and
+   * the hook returns without writing them again; no step is recorded after.
+   */
+  @Test
+  void theLoopCheckpointsAtItsNextBoundaryWhileTheHookWaits() throws Exception {
+    TrainingMetrics metrics = new TrainingMetrics();
+    ByteArrayOutputStream logged = new ByteArrayOutputStream();
+    PrintStream log = new PrintStream(logged, true, StandardCharsets.UTF_8);
+    CountDownLatch asked = new CountDownLatch(1);
+    OutputDir out = new OutputDir(dir.toUri().toString(), new Configuration());
+    StopFlush f = StopFlush.register(metrics, out, log, asked::countDown, TimeUnit.SECONDS.toNanos(30));
+    ExecutorService loop = Executors.newSingleThreadExecutor();
+    try {
+      f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> { });
+      assertFalse(f.checkpointNow(), "no signal yet: no checkpoint at this boundary");
+      long t0 = System.nanoTime();
+      CompletableFuture<Void> hook = CompletableFuture.runAsync(f::flush);
+      assertTrue(asked.await(10, TimeUnit.SECONDS), "the hook asks for the segment to end");
+      // the step in flight ends and is recorded while the hook waits; then the boundary
+      Future<Long> written = loop.submit(() -> {
+        f.step(() -> metrics.add(2, 0, 0.4, 1.0, 10, 2, null, null, null), () -> { });
+        assertTrue(f.checkpointNow());
+        try {
+          metrics.write(out);
+          Thread.sleep(200);   // a checkpoint being written: the hook waits for it, not for its deadline
+          return 2L;
+        } finally {
+          f.checkpointed();
+        }
+      });
+      assertEquals(2L, written.get(10, TimeUnit.SECONDS));
+      hook.get(10, TimeUnit.SECONDS);
+      assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(20), "the hook returned at the checkpoint, not at its 30 s");
+      assertTrue(f.flushed());
+      assertEquals(2, Files.readAllLines(dir.resolve(TrainingMetrics.FILE)).size(), "the rows the loop wrote with its checkpoint");
+      assertThrows(StopFlush.Stopping.class, () -> f.step(() -> { }, () -> { }));
+      assertFalse(f.checkpointNow(), "one checkpoint");
+      assertEquals("", logged.toString(StandardCharsets.UTF_8));
+    } finally {
+      loop.shutdownNow();
+      f.close();
+    }
+  }
+
+  /** A loop that reaches no boundary within the wait: the hook writes the rows; the loop's next boundary writes no checkpoint. */
+  @Test
+  void aLoopThatReachesNoBoundaryInTimeLeavesTheRowsToTheHook() throws Exception {
+    TrainingMetrics metrics = new TrainingMetrics();
+    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
+        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), () -> { }, TimeUnit.MILLISECONDS.toNanos(300));
+    try {
+      f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> { });
+      long t0 = System.nanoTime();
+      CompletableFuture.runAsync(f::flush).get(10, TimeUnit.SECONDS);
+      assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(300), "the hook waited for a boundary");
+      assertEquals(1, Files.readAllLines(dir.resolve(TrainingMetrics.FILE)).size());
+      assertFalse(f.checkpointNow(), "too late: the rows are written and the JVM goes on shutting down");
+      assertThrows(StopFlush.Stopping.class, () -> f.step(() -> { }, () -> { }));
+    } finally {
+      f.close();
+    }
+  }
+
+  /** The loop ended (however) before the signal: no boundary comes, so the hook does not wait for one. */
+  @Test
+  void afterTheLoopTheHookDoesNotWait() throws Exception {
+    TrainingMetrics metrics = new TrainingMetrics();
+    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
+        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), () -> { }, TimeUnit.SECONDS.toNanos(30));
+    f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> { });
+    f.close();
+    CompletableFuture.runAsync(f::flush).get(10, TimeUnit.SECONDS);
+    assertEquals(1, Files.readAllLines(dir.resolve(TrainingMetrics.FILE)).size());
+  }
+
   @Test
   void theHookWritesTheRowsSoFarAndTheLoopRecordsNoMore() throws Exception {
     TrainingMetrics metrics = new TrainingMetrics();
     ByteArrayOutputStream logged = new ByteArrayOutputStream();
     PrintStream log = new PrintStream(logged, true, StandardCharsets.UTF_8);
-    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()), log);
+    StopFlush f = register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()), log);
     try {
       f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> log.println("step 1"));
       f.step(() -> metrics.add(2, 0, 0.4, 1.0, 10, 2, null, null, null), () -> log.println("step 2"));
@@ -74,7 +159,7 @@ class StopFlushTest {
   @Test
   void aPrintThatBlocksHoldsNeitherTheHookNorTheRowBack() throws Exception {
     TrainingMetrics metrics = new TrainingMetrics();
-    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
+    StopFlush f = register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
         new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
     CountDownLatch printing = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
@@ -102,7 +187,7 @@ class StopFlushTest {
     // remove its temporary folders) with Hadoop's when it is first used; read that registration
     int sparkTempDirs = org.apache.spark.util.ShutdownHookManager.TEMP_DIR_SHUTDOWN_PRIORITY();
     assertTrue(sparkTempDirs < org.apache.spark.util.ShutdownHookManager.SPARK_CONTEXT_SHUTDOWN_PRIORITY());
-    StopFlush f = StopFlush.register(new TrainingMetrics(), new OutputDir(dir.toUri().toString(), new Configuration()),
+    StopFlush f = register(new TrainingMetrics(), new OutputDir(dir.toUri().toString(), new Configuration()),
         new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
     try {
       Map<String, Integer> priorities = new LinkedHashMap<>();
@@ -131,6 +216,7 @@ class StopFlushTest {
       // a stuck write must leave Spark's own hook its time within a pod's default grace period (30 s on
       // Kubernetes, then SIGKILL): the first version's 120 s outlived it (a mutation audit: the value was unchecked)
       assertTrue(ourTimeout <= 10, "our hook's timeout, s: " + ourTimeout);
+      assertTrue(StopFlush.CHECKPOINT_WAIT_S + 2 <= ourTimeout, "the wait for a checkpoint leaves the rows' write its time");
     } finally {
       f.close();
     }
@@ -141,7 +227,7 @@ class StopFlushTest {
   @Test
   void theHookWaitsForTheRowBeingRecorded() throws Exception {
     TrainingMetrics metrics = new TrainingMetrics();
-    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
+    StopFlush f = register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
         new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
     CountDownLatch recording = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
@@ -171,7 +257,7 @@ class StopFlushTest {
   void aWriteThatFailsIsLogged() throws Exception {
     Path notADir = Files.writeString(dir.resolve("a-file"), "x");
     ByteArrayOutputStream logged = new ByteArrayOutputStream();
-    StopFlush f = StopFlush.register(new TrainingMetrics(), new OutputDir(notADir.toUri().toString(), new Configuration()),
+    StopFlush f = register(new TrainingMetrics(), new OutputDir(notADir.toUri().toString(), new Configuration()),
         new PrintStream(logged, true, StandardCharsets.UTF_8));
     try {
       f.flush();

@@ -118,6 +118,50 @@ public final class FileSystems {
   static final List<String> SYSTEM_DIRECTORIES = List.of("/dev", "/proc", "/sys");
 
   /**
+   * Refuses an output file that is one of the command's inputs, however spelled (a relative path,
+   * {@code ./}, a link, a directory's model file): predict, evaluate and generate wrote over their own
+   * --model or --data without a word, and the model was gone (a user audit).
+   *
+   * @param inputs pairs of an option and the file it read ({@code "--model", m.source()}); null files are skipped
+   * @throws BadInputException naming both options and the file
+   */
+  public static void requireNotAnInput(String uri, Configuration conf, String option, String... inputs) throws IOException {
+    String self = identity(uri, conf);
+    for (int i = 0; i + 1 < inputs.length; i += 2) {
+      if (inputs[i + 1] != null && self.equals(identity(inputs[i + 1], conf))) {
+        throw new BadInputException(option + " " + uri + ": the file " + inputs[i] + " reads (" + inputs[i + 1] + "); writing "
+            + option + " there would destroy it, so name another file");
+      }
+    }
+  }
+
+  /** Refuses two output options naming one file (generate's --plot and --out: the plot overwrote the continuation). */
+  public static void requireDistinctOutputs(Configuration conf, String option, String uri, String otherOption, String other)
+      throws IOException {
+    if (uri != null && other != null && identity(uri, conf).equals(identity(other, conf))) {
+      throw new BadInputException(option + " " + uri + ": the same file as " + otherOption + " " + other + "; name two files");
+    }
+  }
+
+  /**
+   * What two spellings of one file share: on a local disk its real path (links followed) where it
+   * exists, else its absolute normalised path; elsewhere its qualified URI.
+   */
+  private static String identity(String uri, Configuration conf) throws IOException {
+    Path p = new Path(uri);
+    FileSystem fs = get(p, conf);
+    if (!isLocal(fs)) {
+      return fs.makeQualified(p).toString();
+    }
+    java.nio.file.Path l = local(fs, p).toAbsolutePath().normalize();
+    try {
+      return l.toRealPath().toString();
+    } catch (IOException e) {   // absent (or unreadable): as spelled
+      return l.toString();
+    }
+  }
+
+  /**
    * Checks, before any work, that a command can write its output at {@code uri}: a directory
    * ({@code directory} true) that exists or can be created, or a file whose directory exists or can
    * be created. Refused, with one line naming the option, the path and what is wrong: an existing

@@ -93,7 +93,11 @@ public final class EvaluateCommand implements Callable<Integer> {
     checkOptionsFitTheModel(m.config());
     if (json != null) {
       // before scoring: a directory there otherwise failed after the whole run, in Hadoop's words
+      if (!json.toLowerCase(java.util.Locale.ROOT).endsWith(".json")) {   // a --json model.safetensors overwrote the model
+        throw new BadInputException("--json " + json + ": the metrics go to FILE.json");
+      }
       FileSystems.requireUsableOutput(json, conf, "--json", false);
+      FileSystems.requireNotAnInput(json, conf, "--json", "--model", m.source(), "--data", data);
     }
     Evaluation.Metrics metrics;
     Normalization units = m.normalization();             // a single shard is in the model's units
@@ -128,6 +132,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         throw new BadInputException("--split " + split + ": " + data + " is one shard file, not a dataset directory with"
             + " splits; name the dataset directory, or leave out --split");
       }
+      spark.requireDataset(data);
       Batch batch = ShardFiles.readFor(data, m, conf, true);
       try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
         metrics = Evaluation.ofBatch(m.config(), m.params(), e, batch, feedback, fromStep, tolerance == null ? Double.NaN : tolerance,

@@ -42,7 +42,8 @@ public final class ExportCommand implements Callable<Integer> {
           + " (DIR/model.safetensors and DIR/config.json), not a " + suffix + " file");
     }
     FileSystems.requireUsableOutput(out, conf, "--out", !toFile);
-    TorchInterop.Exported e = TorchInterop.export(TrainedModel.load(model, conf));
+    TrainedModel m = TrainedModel.load(model, conf);
+    TorchInterop.Exported e = TorchInterop.export(m);
     String weights;
     String config;
     if (toFile) {
@@ -53,6 +54,9 @@ public final class ExportCommand implements Callable<Integer> {
       weights = dir + "/model.safetensors";
       config = dir + "/config.json";
     }
+    // export --model runs/x --out runs/x wrote the exported weights over the model (its spark-rnn metadata lost)
+    FileSystems.requireNotAnInput(weights, conf, "--out", "--model", m.source());
+    FileSystems.requireNotAnInput(config, conf, "--out", "--model", m.source());
     HadoopFiles.write(weights, e.safetensors(), conf);
     HadoopFiles.write(config, e.configJson().getBytes(StandardCharsets.UTF_8), conf);
     System.out.println("exported " + weights + " and " + config);

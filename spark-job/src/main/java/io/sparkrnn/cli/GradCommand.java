@@ -58,6 +58,7 @@ public final class GradCommand implements Callable<Integer> {
     }
     FileSystems.requireUsableOutput(out, conf, "--out", false);
     TrainedModel model = TrainedModel.load(weights, conf);
+    FileSystems.requireNotAnInput(out, conf, "--out", "--weights", model.source(), "--data", data);
     if (HadoopFiles.isDirectory(data, conf)) {
       throw new BadInputException("--data " + data + ": a directory; grad takes one batch, a shard file such as "
           + data.replaceAll("/+$", "") + "/shard-00000.safetensors");

@@ -48,6 +48,7 @@ public final class ImportCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Configuration conf = new Configuration();
     FileSystems.requireUsableOutput(out, conf, "--out", false);   // as export's, before anything is read
+    FileSystems.requireNotAnInput(out, conf, "--out", "--torch", torch, "--config", source.config);
     // named as the options they are, before any file is read
     try {
       if (mode != null) {

@@ -6,7 +6,9 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.device.Engines;
 import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** Options the inference commands share (picocli mixins): where the model runs, and for a dataset, on which Spark; and what their start lines count. */
 final class InferenceOptions {
@@ -39,6 +41,19 @@ final class InferenceOptions {
     @Option(names = "--partitions", defaultValue = "0",
         description = "Spark partitions for a dataset (0: the default parallelism, at most one per shard)")
     int partitions;
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
+
+    /** One input file runs in this JVM without Spark: --master or --partitions given for it is refused, not ignored. */
+    void requireDataset(String data) {
+      for (String option : List.of("--master", "--partitions")) {
+        if (command.commandLine().getParseResult().hasMatchedOption(option)) {
+          throw new BadInputException(option + ": --data " + data + " is one input file, read in this JVM without Spark; " + option
+              + " applies to a dataset directory");
+        }
+      }
+    }
 
     /** --partitions, or the context's default parallelism (its executors registered) capped at the number of shards to read. */
     int partitions(JavaSparkContext sc, int shards) {

@@ -114,13 +114,27 @@ public final class PredictCommand implements Callable<Integer> {
     }
     // one output file per shard in a directory, unless .npy; one file for one input
     FileSystems.requireUsableOutput(out, conf, "--out", dataset && !npyOut);
+    FileSystems.requireNotAnInput(out, conf, "--out", "--model", m.source(), "--data", data);
     if ((npyOut || safetensorsOut) && m.vocabulary() != null && m.config().loss() == LossType.CROSS_ENTROPY) {
       // a text model's FILE.npy or FILE.safetensors comes with FILE.txt (write): checked now, not after the forward
-      FileSystems.requireUsableOutput(textFile(out), conf, "--out " + out + ": its text file", false);
+      String text = textFile(out);
+      FileSystems.requireUsableOutput(text, conf, "--out " + out + ": its text file", false);
+      FileSystems.requireNotAnInput(text, conf, "--out " + out + ": its text file", "--model", m.source(), "--data", data);
+      if (HadoopFiles.exists(text, conf) && !HadoopFiles.exists(out, conf)) {
+        // predict --out gpl3.npy beside the corpus gpl3.txt wrote the prediction's text over the corpus (a user
+        // audit); a FILE.txt with its FILE.npy beside it is an earlier prediction's, rewritten as the .npy is
+        throw new BadInputException("--out " + out + ": a text model's predictions come with " + text + ", which exists and"
+            + " is no earlier prediction's (no " + out + " beside it); name another --out, or remove " + text);
+      }
     }
     if (dataset) {
       return predictDataset(m, conf);
     }
+    if (!split.equals("all")) {   // as evaluate: refused, not ignored
+      throw new BadInputException("--split " + split + ": " + data + " is one input file, not a dataset directory with"
+          + " splits; name the dataset directory, or leave out --split");
+    }
+    spark.requireDataset(data);
     Batch batch = InputFiles.read(data, m, conf);
     Prediction p;
     try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {

@@ -468,7 +468,7 @@ class InferenceCommandsTest {
    */
   @Test
   void aFileOutputThatNamesADirectoryIsRefusedBeforeAnyWork() throws IOException {
-    Path dir = Files.createDirectories(tmp.resolve("an-existing-dir"));
+    Path dir = Files.createDirectories(tmp.resolve("an-existing-dir.json"));
     Path shard = sine.resolve("shard-00000.safetensors");
     Run e = run("evaluate", "--model", s(sineModel), "--data", s(shard), "--json", s(dir), "--engine", "reference");
     assertFails(e, "--json " + s(dir) + ": is a directory, expected a file name");

@@ -223,4 +223,83 @@ class OptionRangesTest {
     assertEquals(0, b.code(), b.err());
     assertEquals(a.out(), b.out(), "the same shard, the same continuation");
   }
+
+  /**
+   * An output over one of the command's own inputs is refused before anything is written (a user
+   * audit: predict --out M and evaluate --json M destroyed the model M, predict --out over --data
+   * its input, generate --plot over --out the continuation, predict --out corpus.npy the corpus
+   * corpus.txt), also spelled another way (./, a link); each input stays byte for byte.
+   */
+  @Test
+  void anOutputOverAnInputIsRefusedAndTheInputKept() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("over-inputs"));
+    Path model = Files.copy(sineModel, dir.resolve("model.safetensors"));
+    Path link = Files.createSymbolicLink(dir.resolve("link.safetensors"), model);
+    byte[] modelBytes = Files.readAllBytes(model);
+    Path input = Files.write(dir.resolve("in.npy"), NpyWriter.toBytes(new int[] {3, 1}, new float[] {0.1f, -0.2f, 0.3f}));
+    byte[] inputBytes = Files.readAllBytes(input);
+    String dotted = dir.resolve(".").resolve("model.safetensors").toString();
+    assertFails(run("predict", "--model", s(model), "--data", s(input), "--out", s(model)), "--out " + model
+        + ": the file --model reads", "name another file");
+    assertFails(run("predict", "--model", s(dir), "--data", s(input), "--out", dotted), "--out " + dotted + ": the file --model reads ("
+        + model + ")");
+    assertFails(run("predict", "--model", s(model), "--data", s(input), "--out", s(link)), "the file --model reads");
+    assertFails(run("predict", "--model", s(model), "--data", s(input), "--out", s(input)), "--out " + input + ": the file --data reads");
+    Path shard = sine.resolve(Dataset.open(sine.toUri(), new Configuration()).manifest().shards().get(0).file());
+    assertFails(run("evaluate", "--model", s(model), "--data", s(shard), "--json", s(model)), "--json " + model
+        + ": the metrics go to FILE.json");
+    Path json = dir.resolve("metrics.json");
+    assertFails(run("generate", "--model", s(model), "--primer", s(input), "--steps", "2", "--out", s(input)),
+        "--out " + input + ": the file --primer reads");
+    Path future = dir.resolve("future.npy");
+    assertFails(run("generate", "--model", s(model), "--primer", s(input), "--steps", "2", "--out", s(future), "--plot", s(future)),
+        "--plot " + future + ": the plot is a PNG image; name it FILE.png");
+    Path png = dir.resolve("future.png");
+    // --plot FILE.png and --out FILE.npy are one file only through a link
+    Path earlier = Files.write(dir.resolve("earlier.npy"), inputBytes);
+    Path pngLink = Files.createSymbolicLink(dir.resolve("earlier.png"), earlier);
+    assertFails(run("generate", "--model", s(model), "--primer", s(input), "--steps", "2", "--out", s(earlier), "--plot", s(pngLink)),
+        "--plot " + pngLink + ": the same file as --out " + earlier + "; name two files");
+    assertArrayEquals(inputBytes, Files.readAllBytes(earlier));
+    assertFails(run("export", "--model", s(dir), "--out", s(dir)), "--out " + model + ": the file --model reads");
+    assertFails(run("import", "--torch", s(model), "--infer", "--out", s(model)), "--out " + model + ": the file --torch reads");
+    assertArrayEquals(modelBytes, Files.readAllBytes(model), "the model is intact");
+    assertArrayEquals(inputBytes, Files.readAllBytes(input), "the input is intact");
+    assertFalse(Files.exists(json) || Files.exists(future) || Files.exists(png), "nothing written");
+
+    // a text model's FILE.txt that is no earlier prediction's (no FILE.npy beside it) is not overwritten
+    Path corpus = Files.writeString(dir.resolve("corpus.txt"), "abcd abcd\n");
+    Path oneHot = Files.write(dir.resolve("ab.npy"), NpyWriter.toBytes(new int[] {2, 4}, new float[] {1, 0, 0, 0, 0, 1, 0, 0}));
+    assertFails(run("predict", "--model", s(textModel), "--data", s(oneHot), "--out", s(dir.resolve("corpus.npy"))),
+        "--out " + dir.resolve("corpus.npy") + ": a text model's predictions come with " + corpus + ", which exists and is no earlier"
+        + " prediction's");
+    assertEquals("abcd abcd\n", Files.readString(corpus));
+    Path again = dir.resolve("pred.npy");
+    for (int k = 0; k < 2; k++) {   // an earlier prediction's pair is rewritten
+      Run r = run("predict", "--model", s(textModel), "--data", s(oneHot), "--out", s(again), "--engine", "reference");
+      assertEquals(0, r.code(), r.err());
+    }
+  }
+
+  /** --split, --master and --partitions apply to a dataset directory: with one input file they are refused, as evaluate's --split. */
+  @Test
+  void datasetOptionsOnOneInputFileAreRefused() throws IOException {
+    Path input = Files.write(tmp.resolve("one-input.npy"), NpyWriter.toBytes(new int[] {3, 1}, new float[] {0.1f, -0.2f, 0.3f}));
+    Path out = tmp.resolve("one-input-out.npy");
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(input), "--out", s(out), "--split", "train"),
+        "--split train: " + input + " is one input file, not a dataset directory with splits");
+    assertFails(run("predict", "--model", s(sineModel), "--data", s(input), "--out", s(out), "--partitions", "3"),
+        "--partitions: --data " + input + " is one input file, read in this JVM without Spark");
+    Path shard = sine.resolve(Dataset.open(sine.toUri(), new Configuration()).manifest().shards().get(0).file());
+    assertFails(run("evaluate", "--model", s(sineModel), "--data", s(shard), "--master", "local[2]"),
+        "--master: --data " + shard + " is one input file");
+    assertFalse(Files.exists(out), "nothing written");
+  }
+
+  /** A path-like --primer that names a directory is not the primer's text (a user audit: "--primer 'd/sine' is text"). */
+  @Test
+  void aPrimerNamingADirectoryIsNotText() {
+    assertFails(run("generate", "--model", s(textModel), "--primer", s(sine), "--steps", "2"),
+        "--primer " + sine + ": an existing directory, neither FILE.npy nor FILE.safetensors");
+  }
 }

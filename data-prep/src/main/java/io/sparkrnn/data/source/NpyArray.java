@@ -124,8 +124,8 @@ final class NpyArray implements Serializable {
       case "f8" -> { floating = true; item = 8; }
       case "i4" -> { floating = false; item = 4; }
       case "i8" -> { floating = false; item = 8; }
-      default -> throw new BadInputException(uri + ": dtype '" + descr + "' is not supported (expected float32"
-          + " or float64; int32 or int64 for class-id targets)");
+      default -> throw new BadInputException(uri + ": dtype '" + descr + "' is not supported (expected float32,"
+          + " float64, int32 or int64)");
     }
     char order = descr.charAt(0);
     if (order != '<' && order != '>' && order != '|' && order != '=') {

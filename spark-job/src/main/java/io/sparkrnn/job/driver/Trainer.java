@@ -649,6 +649,9 @@ public final class Trainer {
           step = r.step();
           if (r.status() == StepUpdate.Status.EMPTY) {
             log.printf(Locale.ROOT, "step %d: no valid time steps in this window; no update%n", step);
+            if (checkpointIfDue(step, totalSteps, segmentEnd, params, optimizer, carriedH, carriedC, device)) {
+              checkpointedStep = step;
+            }
             continue;
           }
           if (r.status() != StepUpdate.Status.APPLIED) {
@@ -658,6 +661,11 @@ public final class Trainer {
               stopFlush.step(() -> metrics.addNonFinite(skippedStep, schedule.epochOf(skippedStep - 1), r.loss(), r.norm(), "skipped"),
                   () -> log.println(what + "; skipping the update (--on-nan=skip)"));
               skipped++;
+              // a checkpoint due at a skipped step is written as at any other (the state is the last applied
+              // step's, finite): it was left out, and a run killed later resumed from the one before (a user audit)
+              if (checkpointIfDue(step, totalSteps, segmentEnd, params, optimizer, carriedH, carriedC, device)) {
+                checkpointedStep = step;
+              }
               continue;
             }
             long stoppedStep = step;
@@ -702,13 +710,7 @@ public final class Trainer {
             LOG.debug(String.format(Locale.ROOT, "step %d: loss %.6g, |g| %.4g, %.2f ms (compute %.2f, reduction %.2f, update %.2f)",
                 step, r.loss(), r.norm(), r.nanos() / 1e6, r.computeNanos() / 1e6, r.reduceNanos() / 1e6, r.updateNanos() / 1e6));
           }
-          if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
-            requireSegmentEnd(segmentEnd, step, "checkpoint");
-            // the metrics first: a driver lost between the two then resumes from the previous checkpoint,
-            // whose rows metrics.jsonl holds (resume keeps those up to its step); in the other order a loss
-            // just after the checkpoint resumed past rows never written
-            metrics.write(out);
-            checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
+          if (checkpointIfDue(step, totalSteps, segmentEnd, params, optimizer, carriedH, carriedC, device)) {
             checkpointedStep = step;
           }
         }
@@ -939,6 +941,25 @@ public final class Trainer {
     }
     return ExecutorRuntime.localThreads(sc.master()) > 0 ? 1
         : Math.max(1, Math.min(ExecutorRuntime.defaultParallelism(sc), config.virtualPartitions()));
+  }
+
+  /**
+   * Writes the checkpoint {@code --checkpoint-every} makes due after {@code step} (not the last step,
+   * whose checkpoint the run's end writes), whatever the step did: applied, skipped, or empty.
+   * Returns whether it wrote one.
+   */
+  private boolean checkpointIfDue(long step, long totalSteps, boolean segmentEnd, Params params, Optimizer optimizer, float[] carriedH,
+      float[] carriedC, String device) throws IOException {
+    if (config.checkpointEvery() <= 0 || step % config.checkpointEvery() != 0 || step >= totalSteps) {
+      return false;
+    }
+    requireSegmentEnd(segmentEnd, step, "checkpoint");
+    // the metrics first: a driver lost between the two then resumes from the previous checkpoint,
+    // whose rows metrics.jsonl holds (resume keeps those up to its step); in the other order a loss
+    // just after the checkpoint resumed past rows never written
+    metrics.write(out);
+    checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
+    return true;
   }
 
   private static void requireSegmentEnd(boolean segmentEnd, long step, String what) {

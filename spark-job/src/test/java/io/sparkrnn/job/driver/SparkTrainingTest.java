@@ -1137,8 +1137,14 @@ class SparkTrainingTest {
       Map<String, String> s = sineConfig(skip.toUri().toString());
       s.put("partitions", "2");
       s.put("on-nan", "skip");
+      s.put("checkpoint-every", "5");
       Trainer.Summary summary = Trainer.prepare(s, new Configuration(), quiet()).run(sc);
       assertEquals(6, summary.steps());
+      // the checkpoint due at the skipped step 5 is written (it was left out: a user audit), holding step 4's weights
+      Path atSkip = skip.resolve("checkpoints").resolve(Checkpoints.fileName(5));
+      assertTrue(Files.exists(atSkip), "the checkpoint due at the skipped step");
+      assertArrayEquals(SafeTensors.read(last).require("rnn.weight_hh_l0").floats(),
+          SafeTensors.read(atSkip).require("rnn.weight_hh_l0").floats(), "the weights of step 4, the last applied (as the stopped run's)");
       for (float v : SafeTensors.read(skip.resolve("model.safetensors")).require("rnn.weight_hh_l0").floats()) {
         assertTrue(Float.isFinite(v), "skipped step left the weights finite");
       }

@@ -9,6 +9,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -18,11 +20,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.util.ShutdownHookManager;
 
 /**
  * The exclusive lock of a training run on its output directory, as PostgreSQL locks its data
@@ -40,28 +44,47 @@ import org.apache.hadoop.fs.Path;
  * restarts a failed driver on another node and resumes.
  *
  * <p>Call order: {@link #acquire} → {@link #close} (also from a shutdown hook on SIGTERM/Ctrl-C),
- * which removes the lock if it is still this run's.
+ * which removes the lock if it is still this run's. The hook is Hadoop's, at {@link #PRIORITY}:
+ * after the one that checkpoints the run on a signal and Spark's, before the file systems close (a
+ * JVM hook of its own ran beside them: it could remove the lock while the stop checkpoint was
+ * being written, or find HDFS closed).
  */
 public final class RunLock implements AutoCloseable {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RunLock.class);
   /** The lock file's name in the output directory. */
   public static final String NAME = ".spark-rnn.lock";
+  /** Hadoop's hook priority of the release: below Spark's (+30) and the stop checkpoint's (+40), above the file systems'. */
+  static final int PRIORITY = FileSystem.SHUTDOWN_HOOK_PRIORITY + 20;
   /** Lock files are a few lines; anything longer is not ours and is not read further. */
   private static final int MAX_BYTES = 4096;
 
   private final FileSystem fs;
   private final Path lock;
   private final String content;
-  private final Thread hook;
+  /** What Hadoop's hook manager holds while the lock is held. */
+  final Runnable hook = this::release;
   private boolean released;
 
   private RunLock(FileSystem fs, Path lock, String content) {
     this.fs = fs;
     this.lock = lock;
     this.content = content;
-    this.hook = new Thread(this::release, "spark-rnn run lock release");
-    Runtime.getRuntime().addShutdownHook(hook);
+  }
+
+  /** The lock just created, released on shutdown; or, when the JVM began to shut down meanwhile, removed again. */
+  private static RunLock held(FileSystem fs, Path lock, String content) {
+    RunLock l = new RunLock(fs, lock, content);
+    try {
+      ShutdownHookManager.get().addShutdownHook(l.hook, PRIORITY, 10, TimeUnit.SECONDS);
+    } catch (IllegalStateException e) {
+      // a signal while the run started (a user audit: SIGTERM 1.5 s after launch left the lock behind,
+      // as no hook could be added any more): remove it now, the run does not start
+      l.release();
+      throw new IllegalStateException("the JVM is shutting down (a signal such as SIGTERM) as train started; the lock " + lock
+          + " is removed again", e);
+    }
     LOG.debug("took the run lock {} ({})", lock, content.replace('\n', ' ').trim());
+    return l;
   }
 
   /**
@@ -83,16 +106,30 @@ public final class RunLock implements AutoCloseable {
     String mine = "host=" + thisHost() + "\npid=" + ProcessHandle.current().pid() + "\nstarted=" + Instant.now() + "\n"
         + (yarn == null ? "" : "yarn-application=" + yarn.application() + "\nyarn-attempt=" + yarn.attempt() + "\n");
     if (tryCreate(fs, lock, mine)) {
-      return new RunLock(fs, lock, mine);
+      return held(fs, lock, mine);
     }
     String found = read(fs, lock);
     if (found == null) { // released between our create and our read: one more try
       if (tryCreate(fs, lock, mine)) {
-        return new RunLock(fs, lock, mine);
+        return held(fs, lock, mine);
       }
       found = String.valueOf(read(fs, lock));
     }
     Map<String, String> owner = parse(found);
+    if (!known(owner)) {   // perhaps being written by a run that has just created it: look once more
+      try {
+        Thread.sleep(UNKNOWN_OWNER_WAIT_MS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      found = String.valueOf(read(fs, lock));
+      owner = parse(found);
+      if (!known(owner)) {
+        throw new BadInputException("out: " + lock + " names no owner (" + (found.isBlank() ? "it is empty: a run that could not"
+            + " write it, on a full disk say" : "it is not spark-rnn's") + "); if no training run is using " + dir + ", remove the"
+            + " file by hand, then run again");
+      }
+    }
     String stale = staleReason(owner, yarn);
     if (stale == null) {
       throw new BadInputException("out: " + lock + " is held by " + describe(owner) + "; another training run is using "
@@ -111,27 +148,50 @@ public final class RunLock implements AutoCloseable {
       throw new BadInputException("out: " + lock + " was taken by another run (" + describe(parse(String.valueOf(read(fs, lock))))
           + ") while the stale one was being removed");
     }
-    return new RunLock(fs, lock, mine);
+    return held(fs, lock, mine);
   }
 
-  /** Creates the lock file with {@code content} unless it exists, atomically. */
+  /** Milliseconds to wait before a lock without an owner is read again (a run may be writing it). */
+  static final long UNKNOWN_OWNER_WAIT_MS = 500;
+
+  /**
+   * Creates the lock file with {@code content} unless it exists, atomically. A lock created but not
+   * written (a full disk) is removed again: left empty, it blocked every later run (a user audit).
+   */
   private static boolean tryCreate(FileSystem fs, Path lock, String content) throws IOException {
     byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
     if (FileSystems.isLocal(fs)) {
       // Hadoop's local create(overwrite=false) checks and then creates; O_EXCL does both at once
+      java.nio.file.Path file = new File(lock.toUri()).toPath();
+      FileChannel channel;
       try {
-        Files.write(new File(lock.toUri()).toPath(), bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        return true;
+        channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
       } catch (FileAlreadyExistsException e) {
         return false;
       }
+      try (channel) {
+        for (ByteBuffer b = ByteBuffer.wrap(bytes); b.hasRemaining(); ) {
+          channel.write(b);
+        }
+        return true;
+      } catch (IOException e) {
+        Files.deleteIfExists(file);   // ours: created just now
+        throw new IOException("out: could not write the run lock " + lock + " (" + e.getMessage() + ")", e);
+      }
     }
-    try (OutputStream out = fs.create(lock, false)) { // the NameNode refuses an existing path atomically
-      out.write(bytes);
-      return true;
+    OutputStream out;
+    try {
+      out = fs.create(lock, false); // the NameNode refuses an existing path atomically
     } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
       return false;
     }
+    try (out) {
+      out.write(bytes);
+    } catch (IOException e) {
+      fs.delete(lock, false);
+      throw new IOException("out: could not write the run lock " + lock + " (" + e.getMessage() + ")", e);
+    }
+    return true;
   }
 
   /** The lock's text, or null when it is gone. */
@@ -154,8 +214,12 @@ public final class RunLock implements AutoCloseable {
     return m;
   }
 
+  private static boolean known(Map<String, String> owner) {
+    return owner.containsKey("host") && owner.containsKey("pid");
+  }
+
   private static String describe(Map<String, String> owner) {
-    if (!owner.containsKey("host") || !owner.containsKey("pid")) {
+    if (!known(owner)) {
       return "an unknown owner (the lock is being written, or is not spark-rnn's)";
     }
     return "pid " + owner.get("pid") + " on host " + owner.get("host") + " (started " + owner.getOrDefault("started", "?") + ")";
@@ -251,7 +315,7 @@ public final class RunLock implements AutoCloseable {
   public void close() {
     release();
     try {
-      Runtime.getRuntime().removeShutdownHook(hook);
+      ShutdownHookManager.get().removeShutdownHook(hook);
     } catch (IllegalStateException e) {
       // the JVM is shutting down: the hook runs (or ran) release itself
     }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
 import java.io.ByteArrayOutputStream;
+import java.lang.reflect.Field;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;
@@ -15,7 +16,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.util.ShutdownHookManager;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -119,5 +123,58 @@ class RunLockTest {
     assertTrue(Files.exists(out.resolve(RunLock.NAME)));
     again.close();
     assertFalse(Files.exists(out.resolve(RunLock.NAME)), "close removes this run's own lock");
+  }
+
+  /**
+   * The lock is released by Hadoop's hook manager after the hook that checkpoints a stopped run
+   * (StopFlush) and Spark's, before the file systems close; a JVM hook of its own ran beside them.
+   */
+  @Test
+  void theReleaseHookRunsAfterTheCheckpointsAndSparksAndBeforeTheFileSystemsClose() throws IOException {
+    RunLock lock = RunLock.acquire(tmp.resolve("hooked").toString(), new Configuration(), quiet(), null);
+    try {
+      assertTrue(ShutdownHookManager.get().hasShutdownHook(lock.hook));
+      // Spark registers its manager with Hadoop's at FileSystem's + 30 (StopFlushTest reads it), StopFlush at + 40
+      assertTrue(RunLock.PRIORITY < FileSystem.SHUTDOWN_HOOK_PRIORITY + 30, "below Spark's manager and the stop checkpoint");
+      assertTrue(RunLock.PRIORITY > FileSystem.SHUTDOWN_HOOK_PRIORITY, "above the file systems' close");
+    } finally {
+      lock.close();
+    }
+    assertFalse(ShutdownHookManager.get().hasShutdownHook(lock.hook), "the hook stays after the run");
+  }
+
+  /**
+   * A signal as the run starts: the JVM is shutting down when the lock is taken, no hook can be
+   * added, and the lock is removed again rather than left behind (a user audit: SIGTERM 1.5 s after
+   * launch left it). Hadoop's manager is told a shutdown is in progress for the length of the call.
+   */
+  @Test
+  void aLockTakenWhileTheJvmShutsDownIsRemovedAgain() throws Exception {
+    Path out = tmp.resolve("stopping");
+    Field flag = ShutdownHookManager.class.getDeclaredField("shutdownInProgress");
+    flag.setAccessible(true);
+    AtomicBoolean inProgress = (AtomicBoolean) flag.get(ShutdownHookManager.get());
+    inProgress.set(true);
+    try {
+      Exception e = assertThrows(IllegalStateException.class, () -> RunLock.acquire(out.toString(), new Configuration(), quiet(), null));
+      assertTrue(e.getMessage().contains("the JVM is shutting down"), e.getMessage());
+    } finally {
+      inProgress.set(false);
+    }
+    assertFalse(Files.exists(out.resolve(RunLock.NAME)), "the lock left behind");
+  }
+
+  /**
+   * A lock that names no owner, here an empty one as a failed write on a full disk left it, is
+   * refused with what to do, not as another run's (which it was said to be, for ever).
+   */
+  @Test
+  void anEmptyLockSaysWhatItIsAndWhatToDo() throws IOException {
+    Path out = Files.createDirectories(tmp.resolve("empty-lock"));
+    Files.write(out.resolve(RunLock.NAME), new byte[0]);
+    Exception e = assertThrows(BadInputException.class, () -> RunLock.acquire(out.toString(), new Configuration(), quiet(), null));
+    assertTrue(e.getMessage().startsWith("out: ") && e.getMessage().endsWith(RunLock.NAME + " names no owner (it is empty: a run that"
+        + " could not write it, on a full disk say); if no training run is using " + out + ", remove the file by hand, then run again"),
+        e.getMessage());
   }
 }

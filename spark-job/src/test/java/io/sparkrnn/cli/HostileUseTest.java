@@ -470,15 +470,20 @@ class HostileUseTest {
     // AdamW without decay is Adam: torch's AdamW decays by 0.01 unless told otherwise (a user audit)
     assertTrue(r.out().contains("warning: optimizer adamw: --weight-decay is 0, so no weight decays"), r.out());
     assertTrue(r.out().contains("warning: lr-min 0.001: the constant schedule keeps --lr, so nothing anneals to it"), r.out());
+    assertFalse(r.out().contains("warning: lr-min 0.001: --optimizer"), "lr-min is no optimizer's constant: " + r.out());
     Run quiet = run(train(tmp.resolve("busy-settings"), "--feedback", "2", "--validate-every", "1", "--tbptt", "11",
         "--optimizer", "adamw", "--weight-decay", "0.01", "--beta1", "0.8", "--eps", "1e-7"));
     assertEquals(0, quiet.code(), quiet.err());
     assertFalse(quiet.out().contains("warning: "), quiet.out());
-    Run sgd = run(train(tmp.resolve("sgd-settings"), "--optimizer", "sgd", "--momentum", "0.5", "--beta2", "0.99", "--steps", "1"));
+    assertTrue(quiet.out().contains(", adamw lr 0.01 weight-decay 0.01, "), "the decay in the training line: " + quiet.out());
+    Run sgd = run(train(tmp.resolve("sgd-settings"), "--optimizer", "sgd", "--momentum", "0.5", "--beta2", "0.99", "--eps", "1e-7",
+        "--steps", "1", "--lr-schedule", "cosine", "--lr-min", "0.001"));
+    assertTrue(sgd.out().contains("warning: eps 1e-7: --optimizer=sgd does not use it"), sgd.out());
     assertEquals(0, sgd.code(), sgd.err());
     assertTrue(sgd.out().contains("warning: beta2 0.99: --optimizer=sgd does not use it (--beta1, --beta2 and --eps are adam's and"
         + " adamw's)") && !sgd.out().contains("warning: momentum"), sgd.out());
-    assertTrue(sgd.out().contains(", sgd lr 0.01 momentum 0.5, "), "the training line names the update in force: " + sgd.out());
+    assertTrue(sgd.out().contains(", sgd lr 0.01 momentum 0.5 cosine to 0.001, "), "the training line names the update in force: "
+        + sgd.out());
 
     Path other = tmp.resolve("other-shape.safetensors");
     Files.write(other, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 1, 3, 1, Mode.SEQ2SEQ, LossType.MSE), 5),

@@ -714,6 +714,8 @@ class RnnEstimatorTest {
       assertMessage(() -> model.copy(new ParamMap()).setInputCols("temp", "TEMP").transform(table), "inputCols names column"
           + " 'temp' twice");
       assertMessage(() -> estimator().setInputCols("temp", "temp").fit(table), "inputCols names column 'temp' twice");
+      assertMessage(() -> model.copy(new ParamMap()).setTargetCols("temp", "TEMP").evaluate(table), "RnnModel.evaluate: targetCols"
+          + " names column 'temp' twice");
       Dataset<Row> keyed = table.withColumn("kd", col("load"));
       assertMessage(() -> model.copy(new ParamMap()).setKeyCols("kd").setInputCols("temp", "kd").setForecastSteps(2).transform(keyed),
           "setForecastSteps(2) feeds each output back", "inputCols column 'kd' is the keyCols column");
@@ -1168,7 +1170,7 @@ class RnnEstimatorTest {
     // names in other cases are the same columns (spark.sql.caseSensitive is false): targets that are the inputs
     // still forecast one row ahead, and closed loop still runs (a mutation audit: compared as strings,
     // the horizon fell to 0 and each row was scored against itself, and feedback was refused)
-    Row cased = plain.copy(new ParamMap()).setInputCols("TEMP", "load").setTargetCols("temp", "LOAD").evaluate(table)
+    Row cased = plain.copy(new ParamMap()).setInputCols("TEMP", "LOAD").setTargetCols("temp", "LOAD").evaluate(table)
         .collectAsList().get(0);
     assertEquals(a.getLong(a.fieldIndex("rows")), cased.getLong(cased.fieldIndex("rows")), "rows scored");
     // and its metric columns are named as the table names the targets (rmse_temp, not rmse_LOAD's spelling)

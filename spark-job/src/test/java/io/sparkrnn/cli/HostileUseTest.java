@@ -275,11 +275,22 @@ class HostileUseTest {
     Path out = tmp.resolve("finished-run");
     assertEquals(0, run(train(out)).code());
     byte[] model = Files.readAllBytes(out.resolve("model.safetensors"));
+    String report = Files.readString(out.resolve("report.md"));
     Run again = run(train(out, "--resume", "true"));
     assertEquals(0, again.code(), again.err());
     assertTrue(again.out().contains("done: the checkpoint is at step 2 of 2 already, nothing to train; model "), again.out());
     assertFalse(again.out().contains("NaN"), again.out());
     assertTrue(Arrays.equals(model, Files.readAllBytes(out.resolve("model.safetensors"))), "the model changed");
+    // the report of the run that trained stays (rewritten, it had NaN step times and lost its devices: a user audit)
+    assertEquals(report, Files.readString(out.resolve("report.md")));
+    assertTrue(again.out().contains("report.md: kept, the report of the run that trained to step 2"), again.out());
+    // without it (lost), the one written says no step was applied, and where the run resumed from
+    Files.delete(out.resolve("report.md"));
+    Run third = run(train(out, "--resume", "true"));
+    assertEquals(0, third.code(), third.err());
+    String written = Files.readString(out.resolve("report.md"));
+    assertTrue(written.contains("| resumed from | step 2 (") && written.contains("step-0000000002.safetensors) |")
+        && written.contains("| throughput (this run) | no step applied in this run |") && !written.contains("NaN"), written);
   }
 
   /**

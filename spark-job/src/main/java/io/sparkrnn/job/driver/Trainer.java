@@ -296,7 +296,7 @@ public final class Trainer {
   public static final String NO_VALIDATION_SEQUENCES = " has no validation sequences";
 
   /** What a run writes in --out: what --overwrite removes (a file or, for checkpoints, a folder). */
-  static final List<String> RUN_FILES = List.of("model.safetensors", Checkpoints.DIR, TrainingMetrics.FILE, "report.md",
+  static final List<String> RUN_FILES = List.of("model.safetensors", Checkpoints.DIR, TrainingMetrics.FILE, TrainReport.FILE,
       "loss.png");
 
   /** Whether --out held a run when this trainer was prepared. */
@@ -591,8 +591,10 @@ public final class Trainer {
     long step = 0;
     float[] carriedH = null;
     float[] carriedC = null;
+    String resumedFrom = null;   // for report.md: "step N (file)"
     if (config.resume()) {
       if (saved != null) {
+        resumedFrom = "step " + saved.completedSteps() + " (" + saved.file() + ")";
         params = saved.params();
         optimizer.load(saved.optimizer());
         step = saved.completedSteps();
@@ -755,8 +757,16 @@ public final class Trainer {
     lastCacheStats = cacheStats;
     cacheStats.forEach((where, st) -> log.printf(Locale.ROOT, "shard cache on %s: %s%n", where, st.describe()));
     String deviceLines = resumeWarning == null ? autoChoice : autoChoice == null ? resumeWarning : autoChoice + "\n" + resumeWarning;
-    TrainReport.write(out, config, model, metrics, devices, deviceLines, throughput, partitions, threads, sc.master(), cacheStats);
-    if (stepsThisRun == 0 && skipped == 0) {   // --resume on a finished run: nothing trained, no loss or rate to report
+    boolean nothingTrained = stepsThisRun == 0 && skipped == 0;
+    if (nothingTrained && out.exists(TrainReport.FILE)) {
+      // --resume on a finished run: the report of the run that trained the model stays (rewritten, it had
+      // this run's NaN step times and none of that run's devices or shard cache: a user audit)
+      log.printf(Locale.ROOT, "%s: kept, the report of the run that trained to step %d%n", out.path(TrainReport.FILE), step);
+    } else {
+      TrainReport.write(out, config, model, metrics, devices, deviceLines, throughput, partitions, threads, sc.master(), cacheStats,
+          resumedFrom);
+    }
+    if (nothingTrained) {   // --resume on a finished run: nothing trained, no loss or rate to report
       log.printf(Locale.ROOT, "done: the checkpoint is at step %d of %d already, nothing to train; model %s%n", step, totalSteps,
           out.path("model.safetensors"));
     } else {

@@ -22,6 +22,9 @@ import java.util.Set;
  * throughput, Spark overhead per step, final losses, each executor's shard cache counters).
  */
 public final class TrainReport {
+  /** The report's name in the output directory. */
+  public static final String FILE = "report.md";
+
   private TrainReport() {}
 
   /**
@@ -29,10 +32,11 @@ public final class TrainReport {
    *     one item of the list per line (a resumed run's warnings: its checkpoint's device is missing, or it computes
    *     with another engine or device than its checkpoint's run)
    * @param engineThreads the JVM engine's threads per task in words, or null where no JVM engine ran
+   * @param resumedFrom the checkpoint a resumed run went on from ("step N (file)"), or null
    */
   public static void write(OutputDir out, TrainConfig config, ModelConfig model, TrainingMetrics metrics, Set<String> devices,
       String deviceChoice, double sequencesPerSecond, int partitions, String engineThreads, String master,
-      Map<String, ShardCache.Stats> shardCache) throws IOException {
+      Map<String, ShardCache.Stats> shardCache, String resumedFrom) throws IOException {
     List<double[]> train = new ArrayList<>();
     List<double[]> val = new ArrayList<>();
     List<double[]> closed = new ArrayList<>();
@@ -77,13 +81,21 @@ public final class TrainReport {
     if (!closed.isEmpty()) {
       md.append("| final closed-loop loss | ").append(closed.get(closed.size() - 1)[1]).append(" |\n");
     }
-    md.append(String.format(Locale.ROOT, "| throughput (this run) | %.1f sequences/s |%n", sequencesPerSecond));
-    md.append(String.format(Locale.ROOT, "| median step time | %.2f ms |%n", metrics.medianStepMs()));
-    md.append(String.format(Locale.ROOT, "| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n", metrics.medianOverheadMs()));
-    // the first fifth of the steps (at least one) left out: they load shards and warm up the JIT
-    TrainingMetrics.Breakdown parts = metrics.breakdown(Math.max(1, metrics.timedSteps() / 5));
-    md.append(String.format(Locale.ROOT, "| mean per step after the first fifth: compute (slowest partition), reduction, update, control | %.2f, %.2f,"
-        + " %.2f, %.2f ms |%n", parts.computeMs(), parts.reduceMs(), parts.updateMs(), parts.controlMs()));
+    if (resumedFrom != null) {   // the figures below are this run's, from there on
+      md.append("| resumed from | ").append(resumedFrom).append(" |\n");
+    }
+    if (metrics.timedSteps() == 0) {   // every step skipped (--on-nan skip), or none to train: no time to give (NaN)
+      md.append("| throughput (this run) | no step applied in this run |\n");
+    } else {
+      md.append(String.format(Locale.ROOT, "| throughput (this run) | %.1f sequences/s |%n", sequencesPerSecond));
+      md.append(String.format(Locale.ROOT, "| median step time | %.2f ms |%n", metrics.medianStepMs()));
+      md.append(String.format(Locale.ROOT, "| median Spark overhead per step (step time − slowest partition) | %.2f ms |%n",
+          metrics.medianOverheadMs()));
+      // the first fifth of the steps (at least one) left out: they load shards and warm up the JIT
+      TrainingMetrics.Breakdown parts = metrics.breakdown(Math.max(1, metrics.timedSteps() / 5));
+      md.append(String.format(Locale.ROOT, "| mean per step after the first fifth: compute (slowest partition), reduction, update, control | %.2f,"
+          + " %.2f, %.2f, %.2f ms |%n", parts.computeMs(), parts.reduceMs(), parts.updateMs(), parts.controlMs()));
+    }
     md.append("| master | ").append(master).append(" |\n");
     md.append("| partitions | ").append(partitions).append(" of ").append(config.virtualPartitions()).append(" virtual partitions |\n");
     if (engineThreads != null) {
@@ -116,7 +128,7 @@ public final class TrainReport {
     for (Map.Entry<String, String> e : config.toMap().entrySet()) {
       md.append("| ").append(e.getKey()).append(" | ").append(e.getValue()).append(" |\n");
     }
-    out.write("report.md", md.toString().getBytes(StandardCharsets.UTF_8));
+    out.write(FILE, md.toString().getBytes(StandardCharsets.UTF_8));
   }
 
   private static double[] column(List<double[]> rows, int c) {

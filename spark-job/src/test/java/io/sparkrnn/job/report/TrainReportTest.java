@@ -159,7 +159,7 @@ class TrainReportTest {
     TrainConfig config = TrainConfig.parse(given, null);
     ModelConfig model = new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE);
     OutputDir out = new OutputDir(tmp.toUri().toString(), new Configuration());
-    TrainReport.write(out, config, model, m, Set.of("JVM engine"), null, 100, 1, null, "local[1]", Map.of());
+    TrainReport.write(out, config, model, m, Set.of("JVM engine"), null, 100, 1, null, "local[1]", Map.of(), null);
     return Files.readString(tmp.resolve("report.md"));
   }
 }

@@ -204,6 +204,15 @@ public final class FileSystems {
     }
   }
 
+  /** Whether {@code p} lies on a file system mounted read-only (root cannot write there either: "this user" misled). */
+  private static boolean readOnly(java.nio.file.Path p) {
+    try {
+      return Files.getFileStore(p).isReadOnly();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   private static void requireUsableLocalOutput(java.nio.file.Path path, String what, String wanted, boolean directory) {
     java.nio.file.Path existing = path;
     while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
@@ -231,7 +240,8 @@ public final class FileSystems {
           throw new BadInputException(what + "is a directory, " + wanted);
         }
         if (!Files.isWritable(path)) {
-          throw new BadInputException(what + "is a directory this user cannot write to");
+          throw new BadInputException(what + (readOnly(path) ? "is on a read-only file system" : "is a directory this user"
+              + " cannot write to"));
         }
         return;
       }
@@ -241,7 +251,8 @@ public final class FileSystems {
       }
       java.nio.file.Path parent = path.toAbsolutePath().getParent();
       if (parent != null && !Files.isWritable(parent)) {
-        throw new BadInputException(what + "cannot be replaced: " + parent + " is not writable by this user");
+        throw new BadInputException(what + "cannot be replaced: " + parent + (readOnly(parent) ? " is on a read-only file system"
+            : " is not writable by this user"));
       }
       return;
     }
@@ -249,7 +260,8 @@ public final class FileSystems {
       throw new BadInputException(what + "cannot be created: " + existing + " is a regular file, not a directory");
     }
     if (!Files.isWritable(existing)) {
-      throw new BadInputException(what + "cannot be created: " + existing + " is not writable by this user");
+      throw new BadInputException(what + "cannot be created: " + existing + (readOnly(existing) ? " is on a read-only file system"
+          : " is not writable by this user"));
     }
   }
 

@@ -128,9 +128,17 @@ public final class FileSystems {
   public static void requireNotAnInput(String uri, Configuration conf, String option, String... inputs) throws IOException {
     String self = identity(uri, conf);
     for (int i = 0; i + 1 < inputs.length; i += 2) {
-      if (inputs[i + 1] != null && self.equals(identity(inputs[i + 1], conf))) {
+      if (inputs[i + 1] == null) {
+        continue;
+      }
+      String input = identity(inputs[i + 1], conf).replaceAll("/+$", "");
+      if (self.equals(input)) {
         throw new BadInputException(option + " " + uri + ": the file " + inputs[i] + " reads (" + inputs[i + 1] + "); writing "
             + option + " there would destroy it, so name another file");
+      }
+      if (self.startsWith(input + "/")) {   // evaluate --json DATASET/manifest.json replaced the manifest (a review)
+        throw new BadInputException(option + " " + uri + ": inside the directory " + inputs[i] + " reads (" + inputs[i + 1] + ");"
+            + " writing " + option + " there could replace its files, so name a path outside it");
       }
     }
   }
@@ -141,6 +149,13 @@ public final class FileSystems {
     if (uri != null && other != null && identity(uri, conf).equals(identity(other, conf))) {
       throw new BadInputException(option + " " + uri + ": the same file as " + otherOption + " " + other + "; name two files");
     }
+  }
+
+  /** Whether {@code inner} names the directory {@code outer} or a path below it, however each is spelled. */
+  public static boolean sameOrInside(String inner, String outer, Configuration conf) throws IOException {
+    String in = identity(inner, conf);
+    String out = identity(outer, conf).replaceAll("/+$", "");
+    return in.equals(out) || in.startsWith(out + "/");
   }
 
   /**

@@ -10,6 +10,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.util.Locale;
@@ -257,12 +258,54 @@ public final class Main implements Runnable {
       return 2;
     }
     Throwable user = userError(e);
+    if (user == null) {
+      user = pathError(e, parsed);
+    }
     if (user != null) {
       cl.getErr().println("error: " + user.getMessage());
       return 2;
     }
     e.printStackTrace(cl.getErr());
     return 1;
+  }
+
+  /**
+   * Hadoop's refusals of a path the user wrote, as bad input naming the option: a relative name
+   * whose first part holds ':' (Hadoop reads "run-03:45" as scheme "run-03"; a user audit: exit 1 and
+   * a stack trace for a cron job's --out "run-$(date +%H:%M)"), and a URI whose file system's module
+   * is not on the classpath (s3a:// without hadoop-aws). Null for anything else.
+   */
+  static UserError pathError(Throwable e, CommandLine.ParseResult parsed) {
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (t instanceof URISyntaxException u && u.getReason() != null && u.getReason().startsWith("Relative path in absolute URI")) {
+        String input = u.getInput();
+        String option = optionGiving(parsed, v -> v.equals(input) || input.startsWith(v + "/"));
+        return new UserError((option == null ? "" : option + " ") + input + ": Hadoop reads the part before ':' as a URI scheme,"
+            + " so a relative name that holds ':' is no path it can open; write ./" + input + ", or the absolute path", e);
+      }
+      String m = t.getMessage();
+      if (t instanceof ClassNotFoundException && m != null && m.startsWith("Class org.apache.hadoop.fs.") && m.endsWith(" not found")) {
+        String cls = m.substring("Class ".length(), m.length() - " not found".length());
+        return new UserError("the file system " + cls + " is not on the classpath (a URI scheme whose Hadoop module is missing:"
+            + " s3a:// needs hadoop-aws, abfs:// hadoop-azure, gs:// the GCS connector); add its jars: SPARK_RNN_CLASSPATH for"
+            + " bin/spark-rnn, --jars or --packages for spark-submit", e);
+      }
+    }
+    return null;
+  }
+
+  /** The first matched option (or positional) whose value passes {@code test}, as "--name". */
+  private static String optionGiving(CommandLine.ParseResult parsed, java.util.function.Predicate<String> test) {
+    for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
+      for (CommandLine.Model.ArgSpec arg : r.matchedArgs()) {
+        for (String v : arg.originalStringValues()) {
+          if (test.test(v)) {
+            return arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel();
+          }
+        }
+      }
+    }
+    return null;
   }
 
   /**

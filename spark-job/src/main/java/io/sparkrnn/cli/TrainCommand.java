@@ -4,6 +4,7 @@ import io.sparkrnn.fs.RunLock;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.job.driver.Trainer;
+import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -59,17 +60,39 @@ public final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Map<String, String> given = new LinkedHashMap<>();
+    Map<String, String> fromFile = new LinkedHashMap<>();   // key -> FILE:LINE, for the keys the command line leaves to the file
     if (conf != null) {
-      given.putAll(TrainConfig.readJobFile(conf, new Configuration()));
+      TrainConfig.JobFile job = TrainConfig.readJob(conf, new Configuration());
+      given.putAll(job.values());
+      fromFile.putAll(job.origins());
     }
     for (TrainConfig.Key k : TrainConfig.KEYS) {
       String v = spec.findOption("--" + k.name()).getValue();
       if (v != null) {
         given.put(k.name(), v);
+        fromFile.remove(k.name());
       }
     }
+    fromFile.forEach((key, where) -> {
+      String v = given.get(key);
+      if (v.equals("~") || v.startsWith("~/")) {   // as Main warns of the command line's: no shell expands a job file's
+        System.err.println("warning: " + where + ": " + key + " " + v + ": ~ is not expanded in a job file, so this names a folder"
+            + " called ~; write the whole path");
+      }
+    });
     Configuration hadoop = new Configuration();
-    Trainer trainer = Trainer.prepare(given, hadoop, System.out);
+    Trainer trainer;
+    try {
+      trainer = Trainer.prepare(given, hadoop, System.out);
+    } catch (BadInputException e) {
+      // a value from the job file: its FILE:LINE before the key ("hidden-size: expected an integer" named no file)
+      String where = fromFile.entrySet().stream().filter(k -> e.getMessage().startsWith(k.getKey() + ":")
+          || e.getMessage().startsWith(k.getKey() + " ")).map(Map.Entry::getValue).findFirst().orElse(null);
+      if (where == null) {
+        throw e;
+      }
+      throw new BadInputException(where + ": " + e.getMessage(), e);
+    }
     SparkSetup.requireDevice(trainer.config().engine(), trainer.config().device(), trainer.config().master());
     SparkSetup.requireKnownMaster(SparkSetup.effectiveMaster(trainer.config().master())); // before the lock makes --out
     if (trainer.config().sync().equals("barrier")) {

@@ -1,6 +1,7 @@
 package io.sparkrnn.fs;
 
 import io.sparkrnn.data.FileSystems;
+import io.sparkrnn.job.JvmShutdown;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.File;
 import java.io.FileNotFoundException;
@@ -74,14 +75,19 @@ public final class RunLock implements AutoCloseable {
   /** The lock just created, released on shutdown; or, when the JVM began to shut down meanwhile, removed again. */
   private static RunLock held(FileSystem fs, Path lock, String content) {
     RunLock l = new RunLock(fs, lock, content);
+    IllegalStateException late = null;
     try {
       ShutdownHookManager.get().addShutdownHook(l.hook, PRIORITY, 10, TimeUnit.SECONDS);
     } catch (IllegalStateException e) {
-      // a signal while the run started (a user audit: SIGTERM 1.5 s after launch left the lock behind,
-      // as no hook could be added any more): remove it now, the run does not start
+      late = e;
+    }
+    // a signal while the run started (a user audit: SIGTERM 1.5 s after launch left the lock behind, as no
+    // hook could be added any more); also where Hadoop's manager was first loaded after the JVM began to shut
+    // down (a review): its own JVM hook then failed quietly, so ours was accepted but would never run
+    if (late != null || JvmShutdown.inProgress()) {
       l.release();
       throw new IllegalStateException("the JVM is shutting down (a signal such as SIGTERM) as train started; the lock " + lock
-          + " is removed again", e);
+          + " is removed again", late);
     }
     LOG.debug("took the run lock {} ({})", lock, content.replace('\n', ' ').trim());
     return l;
@@ -122,7 +128,11 @@ public final class RunLock implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      found = String.valueOf(read(fs, lock));
+      found = read(fs, lock);
+      if (found == null && tryCreate(fs, lock, mine)) {   // removed meanwhile: ours to take
+        return held(fs, lock, mine);
+      }
+      found = String.valueOf(found);
       owner = parse(found);
       if (!known(owner)) {
         throw new BadInputException("out: " + lock + " names no owner (" + (found.isBlank() ? "it is empty: a run that could not"

@@ -228,7 +228,16 @@ public record TrainConfig(
   }
 
   public static Map<String, String> readJobFile(Path file) throws IOException {
+    return readJob(file).values();
+  }
+
+  private static JobFile readJob(Path file) throws IOException {
     return parseJobFile(file.toString(), readJobFileLines(file));
+  }
+
+  /** {@link #readJob}'s values. */
+  public static Map<String, String> readJobFile(String uri, Configuration conf) throws IOException {
+    return readJob(uri, conf).values();
   }
 
   /**
@@ -237,10 +246,10 @@ public record TrainConfig(
    * so {@code --conf hdfs:///jobs/sine.conf} lets every driver read the same file. A local path
    * (no scheme, or {@code file:}) is read as {@link #readJobFile(Path)} reads it.
    */
-  public static Map<String, String> readJobFile(String uri, Configuration conf) throws IOException {
+  public static JobFile readJob(String uri, Configuration conf) throws IOException {
     org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(uri);
     if (p.toUri().getScheme() == null) {
-      return readJobFile(Path.of(uri));
+      return readJob(Path.of(uri));
     }
     FileSystem fs = FileSystems.get(p, conf);
     if (FileSystems.isLocal(fs)) {
@@ -259,32 +268,89 @@ public record TrainConfig(
     return parseJobFile(uri, jobFileLines(what, status.getLen(), () -> fs.open(p)));
   }
 
-  /** {@code key = value} lines; errors name {@code file} and the line. */
-  private static Map<String, String> parseJobFile(String file, List<String> lines) {
+  /**
+   * {@code key = value} lines; errors name {@code file} and the line. A value runs to the end of its
+   * line; one pair of quotes around it is taken off ({@code out = "/runs/a b"}); a {@code " #"} in it,
+   * an end-of-line comment, is refused (a user audit: {@code out = /runs/o21   # scratch} trained into
+   * a folder named so); a UTF-8 byte-order mark (Notepad's) is skipped. Each key's {@code FILE:LINE}
+   * is kept for the messages of later checks.
+   */
+  private static JobFile parseJobFile(String file, List<String> lines) {
     Map<String, String> values = new LinkedHashMap<>();
+    Map<String, String> origins = new LinkedHashMap<>();
     int lineNo = 0;
     for (String raw : lines) {
       lineNo++;
-      String line = raw.strip();
+      String where = file + ":" + lineNo;
+      String line = (lineNo == 1 && raw.startsWith("\uFEFF") ? raw.substring(1) : raw).strip();
       if (line.isEmpty() || line.startsWith("#")) {
         continue;
       }
       int eq = line.indexOf('=');
       if (eq <= 0) {
-        throw new BadInputException(file + ":" + lineNo + ": expected 'key = value', found '" + line + "'");
+        throw new BadInputException(where + ": expected 'key = value', found '" + line + "'");
       }
       String key = line.substring(0, eq).strip();
       String value = line.substring(eq + 1).strip();
       if (!DEFAULTS.containsKey(key)) {
-        throw new BadInputException(file + ":" + lineNo + ": unknown key '" + key + "' (known keys: "
-            + String.join(", ", DEFAULTS.keySet()) + ")");
+        throw new BadInputException(where + ": unknown key '" + key + "'" + (key.startsWith("spark.") ? "; a job file holds"
+            + " spark-rnn's keys, and Spark settings go to spark-submit --conf " + key + "=…, or to bin/spark-rnn as"
+            + " SPARK_RNN_JAVA_OPTS=\"-D" + key + "=…\"" : suggestion(key) + " (known keys: " + String.join(", ", DEFAULTS.keySet())
+            + ")"));
+      }
+      java.util.regex.Matcher comment = java.util.regex.Pattern.compile("\\s#").matcher(value);
+      if (comment.find()) {
+        throw new BadInputException(where + ": " + key + " = " + value + ": '" + value.substring(comment.start() + 1) + "' reads as"
+            + " a comment, but a value runs to the end of its line; put comments on lines of their own");
+      }
+      if (value.length() >= 2 && (value.charAt(0) == '"' || value.charAt(0) == '\'') && value.charAt(value.length() - 1) == value.charAt(0)) {
+        value = value.substring(1, value.length() - 1);
       }
       if (values.put(key, value) != null) {
-        throw new BadInputException(file + ":" + lineNo + ": key '" + key + "' given twice");
+        throw new BadInputException(where + ": key '" + key + "' given twice");
+      }
+      origins.put(key, where);
+    }
+    return new JobFile(values, origins);
+  }
+
+  /** "; did you mean 'K'?" for a key within two edits of a known one, else "". */
+  private static String suggestion(String key) {
+    String best = null;
+    int bestDistance = 3;
+    for (String k : DEFAULTS.keySet()) {
+      int d = editDistance(key, k);
+      if (d < bestDistance) {
+        best = k;
+        bestDistance = d;
       }
     }
-    return values;
+    return best == null ? "" : "; did you mean '" + best + "'?";
   }
+
+  private static int editDistance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      prev[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        cur[j] = Math.min(Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
+  }
+
+  /**
+   * A job file's values, and each key's FILE:LINE for the messages of later checks ({@code train
+   * --conf}: "sine.conf:3: hidden-size: expected an integer").
+   */
+  public record JobFile(Map<String, String> values, Map<String, String> origins) {}
 
   /**
    * Validates and builds the configuration.

@@ -58,6 +58,35 @@ class CommandFlowsTest {
   }
 
   /**
+   * A job file's value that a later check refuses is named by its FILE:LINE (it named the key alone),
+   * unless the command line gave the key; a job file's ~/ is warned of, as the command line's is.
+   */
+  @Test
+  void aJobFilesBadValueIsNamedByItsLine() throws IOException {
+    Path job = Files.writeString(tmp.resolve("lines.conf"), "# a job\ncell = gru\nhidden-size = 8x\n");
+    String[] rest = {"--data", tmp.resolve("no-data").toString(), "--out", tmp.resolve("no-out").toString()};
+    InferenceCommandsTest.assertFails(run(concat(new String[] {"train", "--conf", job.toString()}, rest)), job + ":3: hidden-size: ");
+    InferenceCommandsTest.Run given = run(concat(new String[] {"train", "--conf", job.toString(), "--hidden-size", "9y"}, rest));
+    InferenceCommandsTest.assertFails(given, "hidden-size: ");
+    assertFalse(given.err().contains(job + ":3"), given.err());
+    Path home = Files.writeString(tmp.resolve("home.conf"), "out = ~/runs/x\nhidden-size = 0\n");
+    InferenceCommandsTest.Run r = run("train", "--conf", home.toString(), "--data", tmp.resolve("no-data").toString());
+    assertTrue(r.err().contains("warning: " + home + ":1: out ~/runs/x: ~ is not expanded in a job file"), r.err());
+  }
+
+  /**
+   * A relative name with ':' in its first part (a cron job's "run-$(date +%H:%M)") reads to Hadoop as
+   * a URI scheme: bad input naming the option and the way out, not exit 1 with a stack trace.
+   */
+  @Test
+  void aRelativeNameWithAColonIsBadInputNamingTheWayOut() {
+    InferenceCommandsTest.Run r = run("inspect", "run-03:45");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().startsWith("error: URI run-03:45: Hadoop reads the part before ':' as a URI scheme, so a relative name that"
+        + " holds ':' is no path it can open; write ./run-03:45, or the absolute path"), r.err());
+  }
+
+  /**
    * Bad input exits 2 with a one-line message; a stack trace and exit 1 are for bugs (Main's
    * reportError). An empty path is the user's mistake (an unset shell variable), yet Hadoop's
    * {@code new Path("")} throws an IllegalArgumentException, which read as a bug (exit 1, a stack

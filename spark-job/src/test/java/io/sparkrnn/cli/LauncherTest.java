@@ -131,6 +131,9 @@ class LauncherTest {
     String home = root.resolve("spark-job/target/spark-home").toString();
     assertEquals(home, launch(Map.of(), "train", "--conf", job.toString()).get("SPARK_HOME"));
     assertEquals(home, launch(Map.of(), "train", "--conf=" + job).get("SPARK_HOME"));
+    // and as a file: URI (a user audit: only a plain path was read, and local-cluster then failed with Spark's traces)
+    assertEquals(home, launch(Map.of(), "train", "--conf", job.toUri().toString()).get("SPARK_HOME"));
+    assertEquals(home, launch(Map.of(), "train", "--conf=file:" + job).get("SPARK_HOME"));
     Path local = Files.writeString(tmp.resolve("local.conf"), "master = local[2]\n");
     assertEquals("", launch(Map.of(), "train", "--conf", local.toString()).get("SPARK_HOME"));
   }

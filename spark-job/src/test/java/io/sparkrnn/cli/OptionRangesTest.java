@@ -263,6 +263,15 @@ class OptionRangesTest {
     assertArrayEquals(inputBytes, Files.readAllBytes(earlier));
     assertFails(run("export", "--model", s(dir), "--out", s(dir)), "--out " + model + ": the file --model reads");
     assertFails(run("import", "--torch", s(model), "--infer", "--out", s(model)), "--out " + model + ": the file --torch reads");
+    // a file inside a dataset directory the command reads (a review: evaluate --json DATASET/manifest.json replaced the manifest)
+    byte[] manifest = Files.readAllBytes(sine.resolve("manifest.json"));
+    assertFails(run("evaluate", "--model", s(model), "--data", s(sine), "--json", s(sine.resolve("manifest.json"))), "--json "
+        + sine.resolve("manifest.json") + ": inside the directory --data reads");
+    assertArrayEquals(manifest, Files.readAllBytes(sine.resolve("manifest.json")));
+    // train's run files among the dataset's (a user audit: --out equal to --data trained without a word)
+    assertFails(run("train", "--data", s(sine), "--out", s(sine), "--steps", "1"), "out: " + sine + " is the dataset directory --data");
+    assertFails(run("train", "--data", s(sine), "--out", s(sine.resolve("run")), "--steps", "1"), "is inside the dataset directory");
+    assertFalse(Files.exists(sine.resolve("run")) || Files.exists(sine.resolve("model.safetensors")), "no run files in the dataset");
     assertArrayEquals(modelBytes, Files.readAllBytes(model), "the model is intact");
     assertArrayEquals(inputBytes, Files.readAllBytes(input), "the input is intact");
     assertFalse(Files.exists(json) || Files.exists(future) || Files.exists(png), "nothing written");

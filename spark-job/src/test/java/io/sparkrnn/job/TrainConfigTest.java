@@ -111,6 +111,32 @@ class TrainConfigTest {
     assertTrue(e.getMessage().contains(conf + ":3: unknown key 'learning-rate'"), e.getMessage());
   }
 
+  /**
+   * What a user writes in a job file (a user audit): Notepad's byte-order mark is skipped, one pair of
+   * quotes around a value is taken off, an end-of-line comment is refused (it was kept in the value, so
+   * out = DIR   # note trained into a folder named so), a Spark setting is pointed to where it goes,
+   * and a near miss gets a "did you mean".
+   */
+  @Test
+  void jobFilesAsPeopleWriteThem(@TempDir Path dir) throws Exception {
+    Path conf = Files.writeString(dir.resolve("bom.conf"), "\uFEFFcell = gru\nout = \"/runs/a b\"\ndata='/data/x'\n");
+    TrainConfig.JobFile job = TrainConfig.readJob(conf.toString(), new org.apache.hadoop.conf.Configuration());
+    assertEquals(Map.of("cell", "gru", "out", "/runs/a b", "data", "/data/x"), job.values());
+    assertEquals(conf + ":2", job.origins().get("out"));
+    String[][] refused = {
+        {"out = /runs/o21   # scratch\n", ":1: out = /runs/o21   # scratch: '# scratch' reads as a comment, but a value runs to the"
+            + " end of its line; put comments on lines of their own"},
+        {"# ok\nspark.executor.memory = 2g\n", ":2: unknown key 'spark.executor.memory'; a job file holds spark-rnn's keys, and Spark"
+            + " settings go to spark-submit --conf spark.executor.memory=…, or to bin/spark-rnn as SPARK_RNN_JAVA_OPTS=\"-Dspark"
+            + ".executor.memory=…\""},
+        {"hiden-size = 8\n", ":1: unknown key 'hiden-size'; did you mean 'hidden-size'? (known keys: data, "}};
+    for (String[] r : refused) {
+      Path bad = Files.writeString(dir.resolve("bad.conf"), r[0]);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.readJobFile(bad));
+      assertTrue(e.getMessage().startsWith(bad + r[1]), e.getMessage());
+    }
+  }
+
   @Test
   void commandLineOverridesJobFileAndDefaultsFillTheRest(@TempDir Path dir) throws Exception {
     Path conf = dir.resolve("job.conf");

@@ -156,6 +156,11 @@ public final class Trainer {
     TrainConfig syntax = TrainConfig.parse(given, null); // every key's syntax, before touching the file system
     FileSystems.requireUsableOutput(syntax.out(), hadoop, "--out", true);
     Dataset dataset = Dataset.open(syntax.data(), hadoop);
+    if (FileSystems.sameOrInside(syntax.out(), syntax.data(), hadoop)) {
+      // a run's files among the dataset's shards (a user audit: --out equal to --data trained without a word)
+      throw new BadInputException("out: " + syntax.out() + " is " + (FileSystems.sameOrInside(syntax.data(), syntax.out(), hadoop)
+          ? "" : "inside ") + "the dataset directory --data " + syntax.data() + "; the run's files go to a directory of their own");
+    }
     DatasetSpec spec = dataset.manifest().spec();
     // data as the fully qualified directory, which checkpoints record and --resume compares: "ds/", "./ds",
     // file:///…/ds and a path relative to another working directory name one dataset, and one relative path
@@ -625,8 +630,11 @@ public final class Trainer {
     long lastAppliedStep = 0;
     boolean loopEnded = false;
     long checkpointedStep = step;   // the step of the newest checkpoint (or the resumed one's): none to write again
+    java.util.concurrent.atomic.AtomicBoolean endRequested = new java.util.concurrent.atomic.AtomicBoolean();
     StopFlush stopFlush = StopFlush.register(metrics, out, log, () -> {
-      BarrierTraining.requestEnd(true);
+      if (endRequested.compareAndSet(false, true)) {
+        BarrierTraining.requestEnd(true);
+      }
       if (exchange != null) {
         exchange.endSegments();
       }
@@ -727,12 +735,12 @@ public final class Trainer {
             if (step > checkpointedStep) {
               checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
             }
-            if (step > 0) {
-              log.printf(Locale.ROOT, "stopping at step %d of %d: the JVM is shutting down; --resume continues from %s%n", step,
-                  totalSteps, out.path(Checkpoints.DIR + "/" + Checkpoints.fileName(step)));
-            }
           } finally {
-            stopFlush.checkpointed();
+            stopFlush.checkpointed();   // before the line: a print held by an undrained stdout must not hold the hook
+          }
+          if (step > 0) {
+            log.printf(Locale.ROOT, "stopping at step %d of %d: the JVM is shutting down; --resume continues from %s%n", step,
+                totalSteps, out.path(Checkpoints.DIR + "/" + Checkpoints.fileName(step)));
           }
           throw new StopFlush.Stopping();
         }
@@ -746,7 +754,9 @@ public final class Trainer {
         stopFlush.writeRowsOnce("after the failure");
       }
       stopFlush.close();
-      BarrierTraining.requestEnd(false);
+      if (endRequested.get()) {   // this run's request only: another run's in this JVM stays (a review)
+        BarrierTraining.requestEnd(false);
+      }
     }
     metrics.write(out);
     checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));

@@ -79,11 +79,19 @@ public final class BarrierTraining {
    * on a local master only; on a cluster the exchange server ends them ({@link
    * GradientExchange.Server#endSegments}), and a one-partition segment there runs to its planned end.
    */
-  private static volatile boolean endRequested;
+  private static final java.util.concurrent.atomic.AtomicInteger END_REQUESTS = new java.util.concurrent.atomic.AtomicInteger();
 
-  /** Asks (or stops asking) this JVM's segments to end after their step in flight; the bits do not change. */
+  /**
+   * Asks this JVM's segments to end after their step in flight (true), or withdraws one such request
+   * (false: each run withdraws its own, so two runs in one JVM do not cancel each other's); the bits
+   * do not change.
+   */
   public static void requestEnd(boolean end) {
-    endRequested = end;
+    if (end) {
+      END_REQUESTS.incrementAndGet();
+    } else {
+      END_REQUESTS.decrementAndGet();
+    }
   }
 
   private BarrierTraining() {}
@@ -340,7 +348,7 @@ public final class BarrierTraining {
         ahead.add(GradientTask.lookahead(k, model, schedule.sequences(k)));
       }
       PartitionResult mine = GradientTask.computeOnExecutor(context, stepInput, ahead, partition);
-      boolean end = step + 1 == in.maxEnd() || endRequested
+      boolean end = step + 1 == in.maxEnd() || END_REQUESTS.get() > 0
           || ((step + 1) % in.logEvery() == 0 && System.nanoTime() - segmentStart >= in.minSegmentNanos());
       long exchangeStart = System.nanoTime();
       GradientExchange.StepTotal total = exchange.exchange(step, new GradientExchange.Message(mine, end));

@@ -812,6 +812,55 @@ class RnnEstimatorTest {
   }
 
   /**
+   * The same while the table is prepared (a user audit): the shuffle and sort job that toRdd starts
+   * under adaptive execution ran before the fit's job scope, untagged, so an interrupt left it
+   * running; the thread's interrupt came back cleared, and a cancel as an IllegalStateException. A
+   * table slowed by 5 ms a row holds the job long enough for the interrupt to land in it.
+   */
+  @Test
+  void interruptingTheFitWhileItPreparesTheTableCancelsThatJobAndKeepsTheInterrupt() throws Exception {
+    Dataset<Row> slow = table.withColumn("sensor", org.apache.spark.sql.functions.expr(
+        "concat(sensor, coalesce(reflect('java.lang.Thread', 'sleep', cast(5 AS bigint)), ''))"));
+    Thread fitting = Thread.currentThread();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    AtomicBoolean stillInterrupted = new AtomicBoolean();
+    AtomicInteger prepJob = new AtomicInteger(-1);
+    AtomicReference<String> tags = new AtomicReference<>();
+    AtomicReference<String> result = new AtomicReference<>();
+    listening(new SparkListener() {
+      @Override
+      public void onJobStart(SparkListenerJobStart jobStart) {
+        String what = String.valueOf(jobStart.properties().getProperty("spark.job.description"));
+        if (what.contains("prep table") && prepJob.compareAndSet(-1, jobStart.jobId())) {
+          tags.set(jobStart.properties().getProperty("spark.job.tags"));
+          new Thread(() -> {
+            try {
+              Thread.sleep(300);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            fitting.interrupt();
+          }).start();
+        }
+      }
+
+      @Override
+      public void onJobEnd(org.apache.spark.scheduler.SparkListenerJobEnd jobEnd) {
+        if (jobEnd.jobId() == prepJob.get()) {
+          result.set(jobEnd.jobResult().toString());
+        }
+      }
+    }, () -> {
+      failure.set(assertThrows(Throwable.class, () -> estimator().setMaxSteps(5).fit(slow)));
+      stillInterrupted.set(Thread.interrupted());   // read and cleared, so that the listener bus can be drained
+    });
+    assertTrue(stillInterrupted.get(), "the thread's interrupt is kept for its caller: " + failure.get());
+    assertFalse(failure.get() instanceof IllegalStateException, "Spark's own exception, as in training: " + failure.get());
+    assertTrue(String.valueOf(tags.get()).contains("spark-rnn"), "the table's first job is the fit's: tags " + tags.get());
+    assertTrue(String.valueOf(result.get()).startsWith("JobFailed"), "the table's job was cancelled, not left to finish: " + result.get());
+  }
+
+  /**
    * setFeedback's closed-loop validation, where train would refuse it, is refused before fit's
    * table job (train's refusal came after the table had been cut into windows): a seq2one model
    * (nothing to feed back), K ≥ T (no input-driven step left), and windows that setMinSteps lets be

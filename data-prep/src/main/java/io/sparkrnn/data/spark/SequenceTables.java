@@ -186,15 +186,18 @@ public final class SequenceTables {
 
     int buckets = spec.partitions() > 0 ? spec.partitions()
         : Integer.parseInt(table.sparkSession().conf().get("spark.sql.shuffle.partitions"));
-    // Spark's internal rows: the same RDD object for both passes, so pass 2 reuses the shuffle's files
-    JavaRDD<InternalRow> rows = sortedRows(table, spec, layout, buckets).queryExecution().toRdd().toJavaRDD();
     TableRows cutter = layout.rows(spec);
+    // the scope before toRdd: under adaptive execution toRdd runs the shuffle and sort job itself, which an
+    // interrupt or a cancel of the fit left running untagged and uncancelled (a user audit: 11.6 s of a
+    // long-lived session's cores after fit had returned)
     JobScope scope = JobScope.open(sc, "prep-table");
     scope.reportProgress(line -> LOG.info(log.prefix() + line));
     DatasetWriter.Output output = null;
     Path dir = out;
     try {
       scope.describe("prep table: pass 1 of 2, count windows" + (spec.normalize() ? " and moments" : ""));
+      // Spark's internal rows: the same RDD object for both passes, so pass 2 reuses the shuffle's files
+      JavaRDD<InternalRow> rows = sortedRows(table, spec, layout, buckets).queryExecution().toRdd().toJavaRDD();
       // pass 1 sorts the whole table, minutes on a large one: say so before it starts
       List<String> sortedBy = new ArrayList<>(spec.keyColumns());
       if (spec.orderColumn() != null) {
@@ -281,10 +284,18 @@ public final class SequenceTables {
           String.format("%.1f", (System.nanoTime() - pass2Start) / 1e9), shards.length, log.outName() != null ? log.outName() : out);
       return manifest;
     } catch (Exception e) {
-      // Spark's SparkException is checked but not declared by collect(), hence Exception here.
-      scope.cancel();
-      if (output != null) {
-        output.abort();
+      // Spark's SparkException is checked but not declared by collect(), hence Exception here. An interrupt
+      // is cleared for the cancel's wait and set again for the caller (it came back cleared: a user audit)
+      boolean interrupted = Thread.interrupted() | interruptedBy(e);
+      try {
+        scope.cancel();
+        if (output != null) {
+          output.abort();
+        }
+      } finally {
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
       }
       throw unwrap(e);
     } finally {
@@ -292,7 +303,20 @@ public final class SequenceTables {
     }
   }
 
-  /** A bad-data error from a task as it was thrown; anything else as it is. */
+  private static boolean interruptedBy(Throwable e) {
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (t instanceof InterruptedException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A bad-data error from a task as it was thrown; anything else as it is, Spark's checked (and
+   * undeclared) SparkException or InterruptedException too, as training lets them through: a notebook
+   * that catches SparkException for a cancelled cell got an IllegalStateException here (a user audit).
+   */
   private static RuntimeException unwrap(Exception e) throws IOException {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof TableDataException tde) {
@@ -308,7 +332,13 @@ public final class SequenceTables {
     if (e instanceof RuntimeException r) {
       return r;
     }
-    return new IllegalStateException(e);
+    throw SequenceTables.<RuntimeException>undeclared(e);
+  }
+
+  /** Throws {@code e} as it is, checked or not (the compiler takes it for a {@code T}). */
+  @SuppressWarnings("unchecked")
+  private static <T extends Exception> T undeclared(Exception e) throws T {
+    throw (T) e;
   }
 
   /** The projected rows, shuffled by bucket and sorted, in {@link TableRows}'s layout. */

@@ -178,7 +178,6 @@ public record TrainConfig(
   /** What the dataset says of the model, to fill keys the user left unset. */
   public record DatasetDefaults(Mode mode, LossType loss) {}
 
-  /** Reads a job file: {@code key = value} per line, {@code #} comments; unknown keys are errors naming the file and line. */
   /** Job files are a screenful of lines; anything larger is not one. */
   static final long MAX_JOB_FILE_BYTES = 1 << 20;
 
@@ -219,6 +218,10 @@ public record TrainConfig(
     byte[] bytes;
     try (InputStream in = stream.open()) {
       bytes = in.readNBytes((int) MAX_JOB_FILE_BYTES + 1);
+    } catch (java.nio.file.AccessDeniedException e) {   // its message is the path alone ("error: /proc/1/environ": a user audit)
+      throw new IOException(what + "cannot be read: permission denied", e);
+    } catch (IOException e) {
+      throw new IOException(what + "cannot be read: " + e.getMessage(), e);
     }
     try {
       return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString().lines().toList();

@@ -69,6 +69,10 @@ class CommandFlowsTest {
     InferenceCommandsTest.Run given = run(concat(new String[] {"train", "--conf", job.toString(), "--hidden-size", "9y"}, rest));
     InferenceCommandsTest.assertFails(given, "hidden-size: ");
     assertFalse(given.err().contains(job + ":3"), given.err());
+    // a job file that cannot be read says so, naming it (/proc/self/mem: a regular file whose read fails; the
+    // error was Java's message alone, "Input/output error", or for a permission the path alone)
+    InferenceCommandsTest.assertFails(run("train", "--conf", "/proc/self/mem", "--data", "d", "--out", "o"),
+        "--conf /proc/self/mem: cannot be read: ");
     Path home = Files.writeString(tmp.resolve("home.conf"), "out = ~/runs/x\nhidden-size = 0\n");
     InferenceCommandsTest.Run r = run("train", "--conf", home.toString(), "--data", tmp.resolve("no-data").toString());
     assertTrue(r.err().contains("warning: " + home + ":1: out ~/runs/x: ~ is not expanded in a job file"), r.err());

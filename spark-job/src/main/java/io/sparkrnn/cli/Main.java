@@ -262,7 +262,7 @@ public final class Main implements Runnable {
       user = pathError(e, parsed);
     }
     if (user != null) {
-      cl.getErr().println("error: " + user.getMessage());
+      cl.getErr().println("error: " + whoseUri(user, parsed) + user.getMessage());
       return 2;
     }
     e.printStackTrace(cl.getErr());
@@ -292,6 +292,32 @@ public final class Main implements Runnable {
       }
     }
     return null;
+  }
+
+  /**
+   * "--option VALUE: " for Hadoop's errors that name no option: a scheme without a file system ("No
+   * FileSystem for scheme "foo"") and a file system that cannot be reached ("Call From h to nn:8020
+   * failed on connection exception"): which of the command's URIs was it (a user audit)? "" otherwise.
+   */
+  static String whoseUri(Throwable t, CommandLine.ParseResult parsed) {
+    String m = String.valueOf(t.getMessage());
+    java.util.regex.Matcher scheme = java.util.regex.Pattern.compile("No FileSystem for scheme \"([^\"]+)\"").matcher(m);
+    java.util.regex.Matcher host = java.util.regex.Pattern.compile("Call From \\S+ to (\\S+:\\d+) failed").matcher(m);
+    java.util.function.Predicate<String> test = scheme.find() ? v -> v.startsWith(scheme.group(1) + ":")
+        : host.find() ? v -> v.contains("//" + host.group(1)) : null;
+    if (test == null || parsed == null) {
+      return "";
+    }
+    for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
+      for (CommandLine.Model.ArgSpec arg : r.matchedArgs()) {
+        for (String v : arg.originalStringValues()) {
+          if (test.test(v) && !m.contains(v)) {
+            return (arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel()) + " " + v + ": ";
+          }
+        }
+      }
+    }
+    return "";
   }
 
   /** The first matched option (or positional) whose value passes {@code test}, as "--name". */

@@ -90,6 +90,14 @@ class CommandFlowsTest {
         + " holds ':' is no path it can open; write ./run-03:45, or the absolute path"), r.err());
   }
 
+  /** Hadoop's "No FileSystem for scheme" names no option: the error says whose URI it was. */
+  @Test
+  void aSchemeWithoutAFileSystemNamesTheOption() {
+    InferenceCommandsTest.Run r = run("train", "--conf", "foo://x/y.conf", "--data", "d", "--out", "o");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().startsWith("error: --conf foo://x/y.conf: No FileSystem for scheme \"foo\""), r.err());
+  }
+
   /**
    * Bad input exits 2 with a one-line message; a stack trace and exit 1 are for bugs (Main's
    * reportError). An empty path is the user's mistake (an unset shell variable), yet Hadoop's

@@ -22,8 +22,10 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -133,7 +135,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
     Generation g;
     try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
-      g = Generation.run(m, e, p, steps, s);
+      g = Generation.run(m, e, p, steps, s, new Progress(steps, TimeUnit.SECONDS.toNanos(Progress.EVERY_S), System.err));
     }
     int B = g.batchSize();
     int O = c.outputSize();
@@ -236,6 +238,41 @@ public final class GenerateCommand implements Callable<Integer> {
       }
       default -> throw new BadInputException("--sampler: '" + sampler + "' is not one of argmax, softmax");
     };
+  }
+
+  /**
+   * A line on stderr every {@link #EVERY_S} s while generation runs, with the step, the rate and the
+   * time left: a user audit's --steps 1000000000 ran for ten minutes without a word. stderr, as
+   * stdout carries the continuation itself (text, ids or CSV lines).
+   */
+  static final class Progress implements java.util.function.IntConsumer {
+    static final long EVERY_S = 10;
+    private final int steps;
+    private final long everyNanos;
+    private final java.io.PrintStream err;
+    private final long start = System.nanoTime();
+    private long next;
+
+    Progress(int steps, long everyNanos, java.io.PrintStream err) {
+      this.steps = steps;
+      this.everyNanos = everyNanos;
+      this.err = err;
+      this.next = start + everyNanos;
+    }
+
+    @Override
+    public void accept(int done) {
+      long now = System.nanoTime();
+      if (now < next || done >= steps) {
+        return;
+      }
+      next = now + everyNanos;
+      double seconds = Math.max(1e-9, (now - start) / 1e9);
+      double rate = done / seconds;
+      long left = Math.round((steps - done) / rate);
+      err.printf(Locale.ROOT, "generate: step %d of %d, %.0f steps/s, about %dh%02dm%02ds left%n", done, steps, rate, left / 3600,
+          left / 60 % 60, left % 60);
+    }
   }
 
   /** One-hot of each code point's id in the vocabulary: [T, 1, V]. */

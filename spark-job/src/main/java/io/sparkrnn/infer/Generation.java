@@ -31,10 +31,16 @@ public record Generation(int steps, int batchSize, float[] outputs, int[] ids) {
 
   /** Generates N steps after {@code primer} (model units; lengths allowed). */
   public static Generation run(TrainedModel model, BpttEngine engine, Batch primer, int steps, Sampler sampler) {
+    return run(model, engine, primer, steps, sampler, null);
+  }
+
+  /** As {@link #run(TrainedModel, BpttEngine, Batch, int, Sampler)}, telling {@code progress} (if not null) each step done, 1..N. */
+  public static Generation run(TrainedModel model, BpttEngine engine, Batch primer, int steps, Sampler sampler,
+      java.util.function.IntConsumer progress) {
     ModelConfig c = model.config();
     Generator.checkFits(c, sampler);
     if (sampler instanceof ClassSampler) {
-      io.sparkrnn.kernel.generate.Generation g = Generator.generate(model.params(), engine, primer, steps, sampler);
+      io.sparkrnn.kernel.generate.Generation g = Generator.generate(model.params(), engine, primer, steps, sampler, progress);
       return new Generation(steps, primer.batchSize(), g.outputs(), g.ids());
     }
     if (steps < 1) {
@@ -63,6 +69,9 @@ public record Generation(int steps, int batchSize, float[] outputs, int[] ids) {
       System.arraycopy(raw, 0, outputs, n * B * O, B * O);
       if (n + 1 < steps) {
         current = session.step(model.inputsToModelUnits(raw));    // y (raw) → next x (model units)
+      }
+      if (progress != null) {
+        progress.accept(n + 1);
       }
     }
     return new Generation(steps, B, outputs, null);

@@ -33,6 +33,12 @@ public final class Generator {
    * @param steps N ≥ 1
    */
   public static Generation generate(Params params, BpttEngine engine, Batch primer, int steps, Sampler sampler) {
+    return generate(params, engine, primer, steps, sampler, null);
+  }
+
+  /** As {@link #generate(Params, BpttEngine, Batch, int, Sampler)}, telling {@code progress} (if not null) each step done, 1..N. */
+  public static Generation generate(Params params, BpttEngine engine, Batch primer, int steps, Sampler sampler,
+      java.util.function.IntConsumer progress) {
     ModelConfig config = params.config();
     checkFits(config, sampler);
     if (steps < 1) {
@@ -60,6 +66,9 @@ public final class Generator {
         current = session.step(nextInput(sampler, current, B, O, ids, n - 1, "generate step " + (n - 1)));
       }
       System.arraycopy(current, 0, outputs, n * B * O, B * O);
+      if (progress != null) {
+        progress.accept(n + 1);
+      }
     }
     // Sample the last step too, so ids[N−1] exists; its input is not fed.
     nextInput(sampler, current, B, O, ids, steps - 1, "generate step " + (steps - 1));

@@ -1,6 +1,6 @@
 package io.sparkrnn.cli;
 
-import io.sparkrnn.job.JvmShutdown;
+import io.sparkrnn.fs.JvmShutdown;
 import io.sparkrnn.job.driver.Trainer;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.DeviceFallbackException;

@@ -1,7 +1,6 @@
 package io.sparkrnn.fs;
 
 import io.sparkrnn.data.FileSystems;
-import io.sparkrnn.job.JvmShutdown;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.File;
 import java.io.FileNotFoundException;

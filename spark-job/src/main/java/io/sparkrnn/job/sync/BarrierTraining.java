@@ -1,7 +1,7 @@
 package io.sparkrnn.job.sync;
 
 import io.sparkrnn.data.spark.TableDataException;
-import io.sparkrnn.job.JvmShutdown;
+import io.sparkrnn.fs.JvmShutdown;
 import io.sparkrnn.job.executor.Broadcasts;
 import io.sparkrnn.job.executor.CombineTree;
 import io.sparkrnn.job.executor.ExecutorRuntime;

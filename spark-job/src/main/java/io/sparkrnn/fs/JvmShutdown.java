@@ -1,4 +1,4 @@
-package io.sparkrnn.job;
+package io.sparkrnn.fs;
 
 /** Whether the JVM is shutting down (Ctrl-C, SIGTERM): then a failure is the stop's, not one to retry or report. */
 public final class JvmShutdown {

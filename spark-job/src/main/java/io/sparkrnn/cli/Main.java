@@ -279,8 +279,8 @@ public final class Main implements Runnable {
     for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
       if (t instanceof URISyntaxException u && u.getReason() != null && u.getReason().startsWith("Relative path in absolute URI")) {
         String input = u.getInput();
-        String option = optionGiving(parsed, v -> v.equals(input) || input.startsWith(v + "/"));
-        return new UserError((option == null ? "" : option + " ") + input + ": Hadoop reads the part before ':' as a URI scheme,"
+        String[] option = optionGiving(parsed, v -> v.equals(input) || input.startsWith(v + "/"));
+        return new UserError((option == null ? "" : option[0] + " ") + input + ": Hadoop reads the part before ':' as a URI scheme,"
             + " so a relative name that holds ':' is no path it can open; write ./" + input + ", or the absolute path", e);
       }
       String m = t.getMessage();
@@ -305,28 +305,20 @@ public final class Main implements Runnable {
     java.util.regex.Matcher host = java.util.regex.Pattern.compile("Call From \\S+ to (\\S+:\\d+) failed").matcher(m);
     java.util.function.Predicate<String> test = scheme.find() ? v -> v.startsWith(scheme.group(1) + ":")
         : host.find() ? v -> v.contains("//" + host.group(1)) : null;
-    if (test == null || parsed == null) {
+    if (test == null) {
       return "";
     }
-    for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
-      for (CommandLine.Model.ArgSpec arg : r.matchedArgs()) {
-        for (String v : arg.originalStringValues()) {
-          if (test.test(v) && !m.contains(v)) {
-            return (arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel()) + " " + v + ": ";
-          }
-        }
-      }
-    }
-    return "";
+    String[] given = optionGiving(parsed, v -> test.test(v) && !m.contains(v));
+    return given == null ? "" : given[0] + " " + given[1] + ": ";
   }
 
-  /** The first matched option (or positional) whose value passes {@code test}, as "--name". */
-  private static String optionGiving(CommandLine.ParseResult parsed, java.util.function.Predicate<String> test) {
+  /** The first matched option (or positional) whose value passes {@code test}: {"--name", value}, or null. */
+  private static String[] optionGiving(CommandLine.ParseResult parsed, java.util.function.Predicate<String> test) {
     for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
       for (CommandLine.Model.ArgSpec arg : r.matchedArgs()) {
         for (String v : arg.originalStringValues()) {
           if (test.test(v)) {
-            return arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel();
+            return new String[] {arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel(), v};
           }
         }
       }

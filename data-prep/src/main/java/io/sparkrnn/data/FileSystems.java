@@ -131,12 +131,12 @@ public final class FileSystems {
       if (inputs[i + 1] == null) {
         continue;
       }
-      String input = identity(inputs[i + 1], conf).replaceAll("/+$", "");
-      if (self.equals(input)) {
+      String input = identity(inputs[i + 1], conf);
+      if (self.equals(input.replaceAll("/+$", ""))) {
         throw new BadInputException(option + " " + uri + ": the file " + inputs[i] + " reads (" + inputs[i + 1] + "); writing "
             + option + " there would destroy it, so name another file");
       }
-      if (self.startsWith(input + "/")) {   // evaluate --json DATASET/manifest.json replaced the manifest (a review)
+      if (within(self, input)) {   // evaluate --json DATASET/manifest.json replaced the manifest (a review)
         throw new BadInputException(option + " " + uri + ": inside the directory " + inputs[i] + " reads (" + inputs[i + 1] + ");"
             + " writing " + option + " there could replace its files, so name a path outside it");
       }
@@ -154,8 +154,13 @@ public final class FileSystems {
   /** Whether {@code inner} names the directory {@code outer} or a path below it, however each is spelled. */
   public static boolean sameOrInside(String inner, String outer, Configuration conf) throws IOException {
     String in = identity(inner, conf);
-    String out = identity(outer, conf).replaceAll("/+$", "");
-    return in.equals(out) || in.startsWith(out + "/");
+    String out = identity(outer, conf);
+    return in.equals(out.replaceAll("/+$", "")) || within(in, out);
+  }
+
+  /** Whether the identity {@code inner} lies below the directory identity {@code outer} ({@link #identity}). */
+  private static boolean within(String inner, String outer) {
+    return inner.startsWith(outer.replaceAll("/+$", "") + "/");
   }
 
   /**

@@ -7,6 +7,7 @@ import io.sparkrnn.infer.Generation;
 import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.NpyWriter;
 import io.sparkrnn.infer.TrainedModel;
+import io.sparkrnn.job.driver.Trainer;
 import io.sparkrnn.job.report.LinePlot;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
@@ -269,9 +270,8 @@ public final class GenerateCommand implements Callable<Integer> {
       next = now + everyNanos;
       double seconds = Math.max(1e-9, (now - start) / 1e9);
       double rate = done / seconds;
-      long left = Math.round((steps - done) / rate);
-      err.printf(Locale.ROOT, "generate: step %d of %d, %.0f steps/s, about %dh%02dm%02ds left%n", done, steps, rate, left / 3600,
-          left / 60 % 60, left % 60);
+      err.printf(Locale.ROOT, "generate: step %d of %d, %.0f steps/s, about %s left%n", done, steps, rate,
+          Trainer.formatDuration((steps - done) / rate));
     }
   }
 

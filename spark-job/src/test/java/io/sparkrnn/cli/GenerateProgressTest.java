@@ -41,6 +41,6 @@ class GenerateProgressTest {
     p.accept(250);
     p.accept(1000);   // done: the command's own line follows, no progress line
     String lines = bytes.toString(StandardCharsets.UTF_8);
-    assertTrue(lines.matches("generate: step 250 of 1000, \\d+ steps/s, about \\d+h\\d\\dm\\d\\ds left\\n"), lines);
+    assertTrue(lines.matches("generate: step 250 of 1000, \\d+ steps/s, about \\d+m\\d\\ds left\\n"), lines);
   }
 }

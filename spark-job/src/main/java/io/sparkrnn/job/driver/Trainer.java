@@ -1141,7 +1141,7 @@ public final class Trainer {
     return sb.toString();
   }
 
-  static String formatDuration(double seconds) {
+  public static String formatDuration(double seconds) {
     long s = Math.round(seconds);
     return s >= 3600 ? String.format(Locale.ROOT, "%dh%02dm", s / 3600, (s % 3600) / 60) : String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60);
   }

@@ -61,6 +61,9 @@ public final class Main implements Runnable {
     }
   }
 
+  @CommandLine.Spec
+  private CommandLine.Model.CommandSpec spec;
+
   /** The command main() runs, until it returns; the shutdown hook's message names it. */
   private static volatile String running;
   /** How long the shutdown hook waits for a command stopped by a signal to clean up. */
@@ -364,7 +367,9 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    new CommandLine(this).usage(System.out);
+    // no command: an error, as `prep` without a source is (a script's typo must not pass as exit 0)
+    throw new BadInputException("spark-rnn needs a command: " + String.join(", ", spec.subcommands().keySet())
+        + " (see spark-rnn --help)");
   }
 
   /** An error caused by the user's input or environment, reported as its message alone. */

@@ -114,6 +114,13 @@ class HelpTextTest {
       assertEquals(0, s.code(), s.err());
       assertEquals(r.out(), s.out(), String.join(" ", sub));
     }
+    // no command at all is bad input, as `prep` without a source is: it printed the usage, exit 0
+    InferenceCommandsTest.Run none = InferenceCommandsTest.run();
+    assertEquals(2, none.code(), none.out() + none.err());
+    assertEquals("", none.out());
+    assertTrue(none.err().contains("spark-rnn needs a command: ") && none.err().contains("train") && none.err().contains("prep")
+        && none.err().contains(" (see spark-rnn --help)"),
+        none.err());
     // a word after it is not ignored (a user audit: `--version extra` printed the version, exit 0)
     InferenceCommandsTest.Run extra = InferenceCommandsTest.run("--version", "extra");
     assertEquals(2, extra.code(), extra.out() + extra.err());

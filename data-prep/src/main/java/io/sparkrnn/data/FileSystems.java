@@ -164,8 +164,10 @@ public final class FileSystems {
   }
 
   /**
-   * What two spellings of one file share: on a local disk its real path (links followed) where it
-   * exists, else its absolute normalised path; elsewhere its qualified URI.
+   * What two spellings of one file share: on a local disk the real path (links followed) of its
+   * nearest existing ancestor, with the rest of its absolute normalised path after it; elsewhere its
+   * qualified URI. The ancestor's links count: a new --out under a link to the dataset lies inside
+   * the dataset (a review: {@code --out dslink/run} with dslink -> ds trained into ds/run).
    */
   private static String identity(String uri, Configuration conf) throws IOException {
     Path p = new Path(uri);
@@ -174,11 +176,13 @@ public final class FileSystems {
       return fs.makeQualified(p).toString();
     }
     java.nio.file.Path l = local(fs, p).toAbsolutePath().normalize();
-    try {
-      return l.toRealPath().toString();
-    } catch (IOException e) {   // absent (or unreadable): as spelled
-      return l.toString();
+    for (java.nio.file.Path existing = l; existing != null; existing = existing.getParent()) {
+      try {
+        return existing.toRealPath().resolve(existing.relativize(l)).toString();
+      } catch (IOException e) {   // absent (or unreadable): try its parent
+      }
     }
+    return l.toString();
   }
 
   /**

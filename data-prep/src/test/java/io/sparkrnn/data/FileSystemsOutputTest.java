@@ -1,9 +1,12 @@
 package io.sparkrnn.data;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,6 +48,26 @@ class FileSystemsOutputTest {
     Path link = Files.createSymbolicLink(tmp.resolve("proc-link"), Path.of("/proc"));
     refused(link.resolve("out"), true, "lies under /proc (through a link)");
     refused(Path.of("/sys/spark-rnn-out"), true, "--out /sys/spark-rnn-out: lies under /sys,");
+  }
+
+  /**
+   * A new path under a link to a directory lies inside that directory: train --out dslink/run with
+   * dslink -> ds trained into ds/run past the check (a review). A sibling whose name starts with
+   * the directory's ("ds2") is not inside it.
+   */
+  @Test
+  void aNewPathUnderALinkLiesInsideTheLinkedDirectory() throws Exception {
+    Path ds = Files.createDirectories(tmp.resolve("ds"));
+    Path link = Files.createSymbolicLink(tmp.resolve("dslink"), ds);
+    Configuration conf = TestFiles.localConf();
+    assertTrue(FileSystems.sameOrInside(link.resolve("run").toString(), ds.toString(), conf));
+    assertTrue(FileSystems.sameOrInside(link.resolve("a/b/../run").toString(), ds.toString(), conf));
+    assertTrue(FileSystems.sameOrInside(link.toString(), ds.toString(), conf));
+    assertTrue(FileSystems.sameOrInside(ds.resolve("new/run").toString(), link.toString(), conf));
+    assertFalse(FileSystems.sameOrInside(tmp.resolve("ds2/run").toString(), ds.toString(), conf));
+    assertFalse(FileSystems.sameOrInside(tmp.resolve("run").toString(), link.toString(), conf));
+    TestFiles.refused(() -> FileSystems.requireNotAnInput(link.resolve("new/out.json").toString(), conf, "--json", "--data",
+        ds.toString()), "--json " + link.resolve("new/out.json") + ": inside the directory --data reads");
   }
 
   @Test

@@ -275,10 +275,24 @@ public final class GenerateCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * Whether a path-like text primer names an existing file or directory. Text that Hadoop cannot
+   * read as a path ("ratio:1/2": a scheme with a relative path; "x://y/z": a scheme with no file
+   * system) names none: it is the primer's text (a review: it was refused as a bad path, and the
+   * advice to write ./ratio:1/2 changed the primer).
+   */
+  private static boolean namesAFile(String text, Configuration conf) throws IOException {
+    try {
+      return HadoopFiles.exists(text, conf);
+    } catch (IllegalArgumentException | org.apache.hadoop.fs.UnsupportedFileSystemException e) {
+      return false;
+    }
+  }
+
   /** One-hot of each code point's id in the vocabulary: [T, 1, V]. */
   private Batch textPrimer(TrainedModel m, Configuration conf) throws IOException {
     List<String> vocab = m.vocabulary();
-    if ((primer.contains("/") || PredictCommand.fileSuffix(primer) != null) && HadoopFiles.exists(primer, conf)) {
+    if ((primer.contains("/") || PredictCommand.fileSuffix(primer) != null) && namesAFile(primer, conf)) {
       // a dataset directory was read as the text "d/sine" (a user audit); a path-like text that names
       // nothing stays text, and so does a word that happens to name a file here
       throw new BadInputException("--primer " + primer + ": an existing " + (HadoopFiles.isDirectory(primer, conf) ? "directory"

@@ -310,5 +310,11 @@ class OptionRangesTest {
   void aPrimerNamingADirectoryIsNotText() {
     assertFails(run("generate", "--model", s(textModel), "--primer", s(sine), "--steps", "2"),
         "--primer " + sine + ": an existing directory, neither FILE.npy nor FILE.safetensors");
+    // text that Hadoop cannot read as a path is text: it was refused as a path with a ':' (a review), and
+    // a scheme with no file system as one; here ':' is not among the model's symbols a, b, c, d
+    for (String text : new String[] {"ab:c/d", "a://b/c"}) {
+      assertFails(run("generate", "--model", s(textModel), "--primer", text, "--steps", "2"),
+          "--primer: character ':' (U+003A) at position " + text.indexOf(':') + " is not in the model's vocabulary");
+    }
   }
 }

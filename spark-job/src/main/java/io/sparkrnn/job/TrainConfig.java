@@ -273,8 +273,8 @@ public record TrainConfig(
 
   /**
    * {@code key = value} lines; errors name {@code file} and the line. A value runs to the end of its
-   * line; one pair of quotes around it is taken off ({@code out = "/runs/a b"}); a {@code " #"} in it,
-   * an end-of-line comment, is refused (a user audit: {@code out = /runs/o21   # scratch} trained into
+   * line; one pair of quotes around it is taken off ({@code out = "/runs/a b"}) and keeps all it holds;
+   * in a value without quotes a {@code #} at its start or after a space, an end-of-line comment, is refused (a user audit: {@code out = /runs/o21   # scratch} trained into
    * a folder named so); a UTF-8 byte-order mark (Notepad's) is skipped. Each key's {@code FILE:LINE}
    * is kept for the messages of later checks.
    */
@@ -301,13 +301,16 @@ public record TrainConfig(
             + " SPARK_RNN_JAVA_OPTS=\"-D" + key + "=…\"" : suggestion(key) + " (known keys: " + String.join(", ", DEFAULTS.keySet())
             + ")"));
       }
-      java.util.regex.Matcher comment = java.util.regex.Pattern.compile("\\s#").matcher(value);
-      if (comment.find()) {
-        throw new BadInputException(where + ": " + key + " = " + value + ": '" + value.substring(comment.start() + 1) + "' reads as"
-            + " a comment, but a value runs to the end of its line; put comments on lines of their own");
-      }
       if (value.length() >= 2 && (value.charAt(0) == '"' || value.charAt(0) == '\'') && value.charAt(value.length() - 1) == value.charAt(0)) {
-        value = value.substring(1, value.length() - 1);
+        value = value.substring(1, value.length() - 1);   // quoted: all of it is the value, a '#' too
+      } else {
+        // "out = # scratch" as well as "out = /runs/o21   # scratch" (a review: the first made a folder "# scratch")
+        java.util.regex.Matcher comment = java.util.regex.Pattern.compile("(^|\\s)#").matcher(value);
+        if (comment.find()) {
+          throw new BadInputException(where + ": " + key + " = " + value + ": '" + value.substring(comment.end() - 1) + "' reads as"
+              + " a comment, but a value runs to the end of its line; put comments on lines of their own (or quote the value"
+              + " to keep a '#' in it)");
+        }
       }
       if (values.put(key, value) != null) {
         throw new BadInputException(where + ": key '" + key + "' given twice");

@@ -119,13 +119,18 @@ class TrainConfigTest {
    */
   @Test
   void jobFilesAsPeopleWriteThem(@TempDir Path dir) throws Exception {
-    Path conf = Files.writeString(dir.resolve("bom.conf"), "\uFEFFcell = gru\nout = \"/runs/a b\"\ndata='/data/x'\n");
+    // a quoted value keeps a " #" (a review: it was refused as a comment, with the stray quote in the message)
+    Path conf = Files.writeString(dir.resolve("bom.conf"), "\uFEFFcell = gru\nout = \"/runs/a b #1\"\ndata='/data/x'\n"
+        + "master = local#2\n");
     TrainConfig.JobFile job = TrainConfig.readJob(conf.toString(), new org.apache.hadoop.conf.Configuration());
-    assertEquals(Map.of("cell", "gru", "out", "/runs/a b", "data", "/data/x"), job.values());
+    assertEquals(Map.of("cell", "gru", "out", "/runs/a b #1", "data", "/data/x", "master", "local#2"), job.values());
     assertEquals(conf + ":2", job.origins().get("out"));
     String[][] refused = {
         {"out = /runs/o21   # scratch\n", ":1: out = /runs/o21   # scratch: '# scratch' reads as a comment, but a value runs to the"
-            + " end of its line; put comments on lines of their own"},
+            + " end of its line; put comments on lines of their own (or quote the value to keep a '#' in it)"},
+        // a value that is only a comment made a folder "# scratch, give --out" (a review)
+        {"\nout =    # scratch, give --out\n", ":2: out = # scratch, give --out: '# scratch, give --out' reads as a comment"},
+        {"out = \"/runs/a\" # note\n", ":1: out = \"/runs/a\" # note: '# note' reads as a comment"},
         {"# ok\nspark.executor.memory = 2g\n", ":2: unknown key 'spark.executor.memory'; a job file holds spark-rnn's keys, and Spark"
             + " settings go to spark-submit --conf spark.executor.memory=…, or to bin/spark-rnn as SPARK_RNN_JAVA_OPTS=\"-Dspark"
             + ".executor.memory=…\""},

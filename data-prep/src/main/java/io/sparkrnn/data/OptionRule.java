@@ -40,6 +40,31 @@ public interface OptionRule extends Serializable {
     };
   }
 
+  /**
+   * A Hadoop URI or path: not blank, and one that {@code new Path(value)} takes. A relative name whose
+   * first part holds ':' ("run-03:45", a cron job's "run-$(date +%H:%M)") is read by Hadoop as a URI
+   * scheme with a relative path and refused with the way out; a job file's value so was refused only
+   * when Hadoop opened it, naming neither key nor line (a review).
+   */
+  static OptionRule hadoopPath(String what) {
+    return (name, value) -> {
+      nonBlank(what).check(name, value);
+      try {
+        new org.apache.hadoop.fs.Path(value);
+      } catch (IllegalArgumentException e) {
+        throw new BadInputException(name + ": expected " + what + ", found '" + value + "' (" + (e.getCause()
+            instanceof java.net.URISyntaxException u && u.getReason() != null && u.getReason().startsWith("Relative path in absolute URI")
+            ? colonInRelativeName(value) : e.getCause() != null ? e.getCause().getMessage() : e.getMessage()) + ")");
+      }
+    };
+  }
+
+  /** Why Hadoop cannot open the relative name {@code value} that holds ':', and what to write instead. */
+  static String colonInRelativeName(String value) {
+    return "Hadoop reads the part before ':' as a URI scheme, so a relative name that holds ':' is no path it can open; write ./"
+        + value + ", or the absolute path";
+  }
+
   /** An integer in [min, max]; "_" may group digits. */
   static OptionRule longIn(long min, long max) {
     return (name, value) -> {

@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.sql.SQLException;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -282,16 +283,25 @@ public final class Main implements Runnable {
     for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
       if (t instanceof URISyntaxException u && u.getReason() != null && u.getReason().startsWith("Relative path in absolute URI")) {
         String input = u.getInput();
-        String[] option = optionGiving(parsed, v -> v.equals(input) || input.startsWith(v + "/"));
-        return new UserError((option == null ? "" : option[0] + " ") + input + ": Hadoop reads the part before ':' as a URI scheme,"
-            + " so a relative name that holds ':' is no path it can open; write ./" + input + ", or the absolute path", e);
+        // the option that gave this path, else the one it lies nearest below ("--data x:1 --out x:1/run"
+        // failing on x:1/run is --out's); none: a path the code made, a bug, not the user's
+        String[] option = optionsGiving(parsed, v -> input.equals(v) || input.startsWith(v + "/")).stream()
+            .max(java.util.Comparator.comparingInt(o -> o[1].length())).orElse(null);
+        if (option == null) {
+          return null;
+        }
+        return new UserError(option[0] + " " + input + ": " + io.sparkrnn.data.OptionRule.colonInRelativeName(input), e);
       }
       String m = t.getMessage();
       if (t instanceof ClassNotFoundException && m != null && m.startsWith("Class org.apache.hadoop.fs.") && m.endsWith(" not found")) {
         String cls = m.substring("Class ".length(), m.length() - " not found".length());
-        return new UserError("the file system " + cls + " is not on the classpath (a URI scheme whose Hadoop module is missing:"
-            + " s3a:// needs hadoop-aws, abfs:// hadoop-azure, gs:// the GCS connector); add its jars: SPARK_RNN_CLASSPATH for"
-            + " bin/spark-rnn, --jars or --packages for spark-submit", e);
+        // which URIs asked for it: those whose scheme Hadoop maps to this class (fs.SCHEME.impl)
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+        String named = named(optionsGiving(parsed, v -> v.indexOf("://") > 0 && cls.equals(conf.get("fs." + v.substring(0,
+            v.indexOf("://")) + ".impl"))));
+        return new UserError(named + "the file system " + cls + " is not on the classpath (a URI scheme whose Hadoop module is"
+            + " missing: s3a:// needs hadoop-aws, abfs:// hadoop-azure, gs:// the GCS connector); add its jars: SPARK_RNN_CLASSPATH"
+            + " for bin/spark-rnn, --jars or --packages for spark-submit", e);
       }
     }
     return null;
@@ -305,28 +315,33 @@ public final class Main implements Runnable {
   static String whoseUri(Throwable t, CommandLine.ParseResult parsed) {
     String m = String.valueOf(t.getMessage());
     java.util.regex.Matcher scheme = java.util.regex.Pattern.compile("No FileSystem for scheme \"([^\"]+)\"").matcher(m);
-    java.util.regex.Matcher host = java.util.regex.Pattern.compile("Call From \\S+ to (\\S+:\\d+) failed").matcher(m);
+    // Hadoop names the host as it resolved it ("localhost" for 127.0.0.1): the port tells the URIs apart
+    java.util.regex.Matcher host = java.util.regex.Pattern.compile("Call From \\S+ to \\S+:(\\d+) failed").matcher(m);
     java.util.function.Predicate<String> test = scheme.find() ? v -> v.startsWith(scheme.group(1) + ":")
-        : host.find() ? v -> v.contains("//" + host.group(1)) : null;
-    if (test == null) {
-      return "";
-    }
-    String[] given = optionGiving(parsed, v -> test.test(v) && !m.contains(v));
-    return given == null ? "" : given[0] + " " + given[1] + ": ";
+        : host.find() ? v -> v.matches("[A-Za-z][-+.A-Za-z0-9]*://[^/]*:" + host.group(1) + "(/.*)?") : null;
+    // every option that could have given it: the error does not say which one Hadoop opened first
+    return test == null ? "" : named(optionsGiving(parsed, v -> test.test(v) && !m.contains(v)));
   }
 
-  /** The first matched option (or positional) whose value passes {@code test}: {"--name", value}, or null. */
-  private static String[] optionGiving(CommandLine.ParseResult parsed, java.util.function.Predicate<String> test) {
+  /** "--a VALUE, --b VALUE: ", or "" for none. */
+  private static String named(List<String[]> options) {
+    return options.isEmpty() ? "" : options.stream().map(o -> o[0] + " " + o[1]).collect(java.util.stream.Collectors.joining(", "))
+        + ": ";
+  }
+
+  /** The matched options (and positionals) whose value passes {@code test}, in command-line order: {"--name", value} each. */
+  private static List<String[]> optionsGiving(CommandLine.ParseResult parsed, java.util.function.Predicate<String> test) {
+    List<String[]> found = new java.util.ArrayList<>();
     for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
       for (CommandLine.Model.ArgSpec arg : r.matchedArgs()) {
         for (String v : arg.originalStringValues()) {
           if (test.test(v)) {
-            return new String[] {arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel(), v};
+            found.add(new String[] {arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel(), v});
           }
         }
       }
     }
-    return null;
+    return found;
   }
 
   /**

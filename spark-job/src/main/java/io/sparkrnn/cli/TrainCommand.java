@@ -7,6 +7,7 @@ import io.sparkrnn.job.driver.Trainer;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.IOException;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
@@ -84,14 +85,24 @@ public final class TrainCommand implements Callable<Integer> {
     Trainer trainer;
     try {
       trainer = Trainer.prepare(given, hadoop, System.out);
-    } catch (BadInputException e) {
+    } catch (BadInputException | java.io.FileNotFoundException e) {
       // a value from the job file: its FILE:LINE before the key ("hidden-size: expected an integer" named no file)
       String where = fromFile.entrySet().stream().filter(k -> e.getMessage().startsWith(k.getKey() + ":")
           || e.getMessage().startsWith(k.getKey() + " ")).map(Map.Entry::getValue).findFirst().orElse(null);
-      if (where == null) {
-        throw e;
+      if (where != null) {
+        throw new BadInputException(where + ": " + e.getMessage(), e);
       }
-      throw new BadInputException(where + ": " + e.getMessage(), e);
+      // a path of the job file's that a check named by its value ("file:/x/nods: not a dataset", a review):
+      // FILE:LINE and the key before it
+      int colon = e.getMessage().indexOf(": ");
+      String head = colon < 0 ? "" : e.getMessage().substring(0, colon);   // as qualified: file:/abs/ds for ./ds
+      for (String key : List.of("data", "out", "init")) {
+        String v = fromFile.containsKey(key) ? given.get(key).replaceFirst("^\\./", "").replaceAll("/+$", "") : "";
+        if (!v.isEmpty() && (head.equals(v) || head.endsWith(v.startsWith("/") ? v : "/" + v))) {
+          throw new BadInputException(fromFile.get(key) + ": " + key + ": " + e.getMessage(), e);
+        }
+      }
+      throw e;
     }
     SparkSetup.requireDevice(trainer.config().engine(), trainer.config().device(), trainer.config().master());
     SparkSetup.requireKnownMaster(SparkSetup.effectiveMaster(trainer.config().master())); // before the lock makes --out

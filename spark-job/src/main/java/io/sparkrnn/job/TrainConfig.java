@@ -94,9 +94,9 @@ public record TrainConfig(
 
   /** Every key, in the order help lists them. The one place defaults live. */
   public static final List<Key> KEYS = List.of(
-      new Key("data", null, OptionRule.nonBlank("a dataset directory URI"),
+      new Key("data", null, OptionRule.hadoopPath("a dataset directory URI"),
           "dataset directory URI (manifest.json + shards), from `spark-rnn prep`"),
-      new Key("out", null, OptionRule.nonBlank("an output directory URI"),
+      new Key("out", null, OptionRule.hadoopPath("an output directory URI"),
           "output directory URI: model.safetensors, checkpoints/, metrics.jsonl, report.md, loss.png"),
       new Key("cell", "lstm", OptionRule.parsedBy(CellType::parse), "rnn | lstm | gru"),
       new Key("num-layers", "1", OptionRule.longIn(1, 64), "stacked recurrent layers"),
@@ -138,7 +138,7 @@ public record TrainConfig(
       new Key("resume", "false", OptionRule.oneOf("true", "false"), "continue from the newest checkpoint in --out"),
       new Key("overwrite", "false", OptionRule.oneOf("true", "false"),
           "replace an earlier run in --out (its model, checkpoints, metrics and report; other files stay)"),
-      new Key("init", null, OptionRule.nonBlank("a model file or directory URI"),
+      new Key("init", null, OptionRule.hadoopPath("a model file or directory URI"),
           "warm start: a model file (model.safetensors from train, or from import of a PyTorch state_dict), or a"
           + " directory holding one (train's --out, a saved RnnModel),"
           + " whose weights training starts from (the optimizer starts fresh); its cell, num-layers, hidden-size, F, O, mode,"

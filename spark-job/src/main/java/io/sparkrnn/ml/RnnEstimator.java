@@ -277,15 +277,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
             rule("virtualPartitions"));
     workDir = new Param<>(this, "workDir", "Hadoop URI under which each fit makes rnn-fit-<uuid>/ (shards, checkpoints,"
         + " report), kept; unset: the checkpoint dir, else spark.local.dir or java.io.tmpdir in local mode, removed after",
-            RnnColumns.validator("workDir", (name, value) -> {
-              OptionRule.nonBlank("a Hadoop URI or path").check(name, value);
-              try {
-                new Path(value);   // what fit makes of it: refused here, not after prep
-              } catch (IllegalArgumentException e) {
-                throw new BadInputException(name + ": expected a Hadoop URI or path, found '" + value + "' ("
-                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()) + ")");
-              }
-            }));
+            RnnColumns.validator("workDir", OptionRule.hadoopPath("a Hadoop URI or path")));   // refused here, not after prep
     initialModel = new Param<>(this, "initialModel", "warm start: Hadoop URI of a model file (model.safetensors of train,"
         + " import or a saved RnnModel directory) whose weights training starts from (train's --init); unset: a seeded"
         + " random initialisation", rule("initialModel"));

@@ -148,6 +148,16 @@ class CommandFlowsTest {
     assertEquals(null, failing.apply("y:2/z"));
   }
 
+  /** A refused connection names the URI of its port: Hadoop names the host as it resolved it ("localhost" for 127.0.0.1). */
+  @Test
+  void aRefusedConnectionNamesTheUriOfItsPort() {
+    CommandLine.ParseResult parsed = new CommandLine(new Main()).parseArgs("predict", "--model", "hdfs://127.0.0.1:1/m.safetensors",
+        "--data", "hdfs://127.0.0.1:9/ds", "--out", "o.npy");
+    assertEquals("--model hdfs://127.0.0.1:1/m.safetensors: ", Main.whoseUri(new IOException("Call From vm/127.0.0.1 to localhost:1"
+        + " failed on connection exception: java.net.ConnectException: Connection refused"), parsed));
+    assertEquals("", Main.whoseUri(new IOException("Call From vm/127.0.0.1 to localhost:2 failed on connection exception"), parsed));
+  }
+
   /**
    * Bad input exits 2 with a one-line message; a stack trace and exit 1 are for bugs (Main's
    * reportError). An empty path is the user's mistake (an unset shell variable), yet Hadoop's

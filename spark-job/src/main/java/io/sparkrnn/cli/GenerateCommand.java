@@ -251,25 +251,37 @@ public final class GenerateCommand implements Callable<Integer> {
     private final int steps;
     private final long everyNanos;
     private final java.io.PrintStream err;
-    private final long start = System.nanoTime();
+    private final java.util.function.LongSupplier clock;
+    private long last;
+    private int lastDone;
     private long next;
 
     Progress(int steps, long everyNanos, java.io.PrintStream err) {
+      this(steps, everyNanos, err, System::nanoTime);
+    }
+
+    /** With {@code clock} in nanoseconds, for tests. */
+    Progress(int steps, long everyNanos, java.io.PrintStream err, java.util.function.LongSupplier clock) {
       this.steps = steps;
       this.everyNanos = everyNanos;
       this.err = err;
-      this.next = start + everyNanos;
+      this.clock = clock;
+      this.last = clock.getAsLong();
+      this.next = last + everyNanos;
     }
 
     @Override
     public void accept(int done) {
-      long now = System.nanoTime();
+      long now = clock.getAsLong();
       if (now < next || done >= steps) {
         return;
       }
       next = now + everyNanos;
-      double seconds = Math.max(1e-9, (now - start) / 1e9);
-      double rate = done / seconds;
+      // the rate since the last line: the first's includes the primer and the JIT's warm-up, which made
+      // the time left 2x too long (a review)
+      double rate = Math.max(1, done - lastDone) / Math.max(1e-9, (now - last) / 1e9);
+      last = now;
+      lastDone = done;
       err.printf(Locale.ROOT, "generate: step %d of %d, %.0f steps/s, about %s left%n", done, steps, rate,
           Trainer.formatDuration((steps - done) / rate));
     }

@@ -43,4 +43,25 @@ class GenerateProgressTest {
     String lines = bytes.toString(StandardCharsets.UTF_8);
     assertTrue(lines.matches("generate: step 250 of 1000, \\d+ steps/s, about \\d+m\\d\\ds left\\n"), lines);
   }
+
+  /**
+   * The rate is the one since the last line: 100 steps in the first 10 s (the primer, the JIT's
+   * warm-up), then 500 in 5 s, leave 400 steps at 100 steps/s, 4 s (the rate since the start, 40
+   * steps/s, said 10 s: a review found the estimate twice the time left).
+   */
+  @Test
+  void theTimeLeftComesFromTheRateSinceTheLastLine() {
+    long[] now = {0};
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    GenerateCommand.Progress p = new GenerateCommand.Progress(1000, 5_000_000_000L, new PrintStream(bytes, true, StandardCharsets.UTF_8),
+        () -> now[0]);
+    now[0] = 4_000_000_000L;
+    p.accept(40);   // before the first 5 s: no line
+    now[0] = 10_000_000_000L;
+    p.accept(100);
+    now[0] = 15_000_000_000L;
+    p.accept(600);
+    assertEquals("generate: step 100 of 1000, 10 steps/s, about 1m30s left\n"
+        + "generate: step 600 of 1000, 100 steps/s, about 0m04s left\n", bytes.toString(StandardCharsets.UTF_8));
+  }
 }

@@ -74,6 +74,10 @@ public final class Main implements Runnable {
 
   public static void main(String[] args) {
     running = commandName(args);
+    // Hadoop's hook manager registers its JVM hook when its class loads, which the first file system
+    // does: loaded under a signal that failed ("Failed to add the ShutdownHook", 25 lines of stack
+    // trace after the stopped line; a user audit's SIGTERM in the first seconds). Loaded now, it is not.
+    org.apache.hadoop.util.ShutdownHookManager.get();
     // a signal (SIGTERM, Ctrl-C) starts the JVM's shutdown while the command runs: say so at once,
     // since the JVM may halt before the command's own failure (Spark's hook stops its context) surfaces
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -162,7 +166,8 @@ public final class Main implements Runnable {
   private static void reportStop(PrintWriter err, String command) {
     if (STOP_REPORTED.compareAndSet(false, true)) {
       err.println("stopped: the JVM is shutting down (Ctrl-C or a signal such as SIGTERM) while " + command + " ran"
-          + ("train".equals(command) ? "; --resume true continues from the newest checkpoint" : ""));
+          + ("train".equals(command) ? "; it checkpoints the step it reached if it can, and --resume true continues from the newest"
+          + " checkpoint (or starts afresh without one)" : ""));
       err.flush();
     }
   }

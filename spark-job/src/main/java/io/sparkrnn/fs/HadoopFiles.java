@@ -17,6 +17,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.ChecksumFileSystem;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FSError;
 import org.apache.hadoop.fs.FileContext;
@@ -135,6 +136,12 @@ public final class HadoopFiles {
       fs.mkdirs(dir);
     }
     Path tmp = new Path(dir, hiddenName(target.getName(), "tmp"));
+    if (fs instanceof ChecksumFileSystem checksummed) {
+      // its rename is two renames, the file then its checksum ".NAME.crc": a kill between them left
+      // the old file's checksum beside the new bytes, and every later read of the file (a resume's of
+      // metrics.jsonl) failed with a ChecksumException (a user audit). Without it a file is read unchecked.
+      checksummed.getRawFileSystem().delete(checksummed.getChecksumFile(target), false);
+    }
     try {
       try (FSDataOutputStream out = fs.create(tmp, false)) {
         if (midWrite == null) {

@@ -74,16 +74,19 @@ public final class OutputDir {
       }
       // on the local file system a file's checksum is a hidden ".NAME.crc" beside it, which listStatus
       // hides and delete removes with the file; a kill between a rename's two halves (the file, then
-      // its checksum) leaves the temporary's checksum alone: "..step-N.safetensors.tmp-UUID.crc"
+      // its checksum) leaves the temporary's checksum alone: "..step-N.safetensors.tmp-UUID.crc". The
+      // target's own checksum, if any, is then of the bytes the rename replaced (a run before
+      // HadoopFiles.write removed it first): it goes too, or reading the file fails its check.
       if (fs instanceof ChecksumFileSystem local) {
         FileSystem raw = local.getRawFileSystem();
         for (FileStatus st : raw.listStatus(folder)) {
           String name = st.getPath().getName();
           String of = name.length() > 5 && name.startsWith(".") && name.endsWith(".crc")
               ? name.substring(1, name.length() - 4) : null;   // the file the checksum is of
-          if (st.isFile() && of != null && TEMPORARY.matcher(of).matches() && !raw.exists(new Path(folder, of))
-              && raw.delete(st.getPath(), false)) {
+          java.util.regex.Matcher temporary = of == null ? null : TEMPORARY.matcher(of);
+          if (st.isFile() && temporary != null && temporary.matches() && !raw.exists(new Path(folder, of)) && raw.delete(st.getPath(), false)) {
             removed++;
+            raw.delete(local.getChecksumFile(new Path(folder, temporary.group(1))), false);
           }
         }
       }
@@ -92,7 +95,7 @@ public final class OutputDir {
   }
 
   /** The names {@link #write} gives its temporary files. */
-  private static final Pattern TEMPORARY = Pattern.compile("\\..+\\.tmp-" + HadoopFiles.UUID_REGEX);
+  private static final Pattern TEMPORARY = Pattern.compile("\\.(.+)\\.tmp-" + HadoopFiles.UUID_REGEX);   // group 1: the target's name
 
   public boolean exists(String relative) throws IOException {
     return fs.exists(path(relative));

@@ -87,7 +87,8 @@ class SignalTest {
     assertEquals(143, p.exitValue(), output);   // 128 + SIGTERM, as the JVM exits on a signal
     List<String> stopped = all.stream().filter(l -> l.startsWith("stopped: the JVM is shutting down")).toList();
     assertEquals(1, stopped.size(), output);
-    assertTrue(stopped.get(0).contains("while train ran; --resume true continues from the newest checkpoint"), stopped.get(0));
+    assertTrue(stopped.get(0).contains("while train ran; it checkpoints the step it reached if it can, and --resume true"
+        + " continues from the newest checkpoint (or starts afresh without one)"), stopped.get(0));
     assertFalse(all.stream().anyMatch(l -> l.startsWith("\tat ")), "a stack trace:\n" + output);
     assertFalse(Files.exists(out.resolve(".spark-rnn.lock")), "the lock stays after SIGTERM");
     // the steps since the last checkpoint (every 20) are in metrics.jsonl: up to the last one printed at least

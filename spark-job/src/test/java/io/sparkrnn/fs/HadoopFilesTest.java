@@ -37,6 +37,34 @@ class HadoopFilesTest {
   }
 
   /**
+   * Through Hadoop's checksummed local file system (OutputDir's) the target's ".NAME.crc" is gone
+   * before the rename, which there is two renames (the file, then its checksum): a driver killed
+   * between them left new bytes beside the old bytes' checksum, and every later read failed its
+   * check (a user audit: a resume's read of metrics.jsonl). Meanwhile the old file reads unchecked;
+   * after the write the new one reads with its own checksum.
+   */
+  @Test
+  void aChecksummedWriteRemovesTheTargetsChecksumBeforeTheRename() throws IOException {
+    LocalFileSystem fs = FileSystem.getLocal(new Configuration());
+    org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(tmp.resolve("metrics.jsonl").toUri());
+    HadoopFiles.write(fs, target, "old rows\n".getBytes(StandardCharsets.UTF_8), null);
+    Path crc = tmp.resolve(".metrics.jsonl.crc");
+    assertTrue(Files.exists(crc), "Hadoop's local file system keeps a checksum");
+    HadoopFiles.write(fs, target, "old rows\nnew rows\n".getBytes(StandardCharsets.UTF_8), () -> {
+      assertFalse(Files.exists(crc), "the old bytes' checksum is gone before the rename");
+      try (var in = fs.open(target)) {
+        assertEquals("old rows\n", new String(in.readAllBytes(), StandardCharsets.UTF_8));
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    assertTrue(Files.exists(crc));
+    try (var in = fs.open(target)) {
+      assertEquals("old rows\nnew rows\n", new String(in.readAllBytes(), StandardCharsets.UTF_8));
+    }
+  }
+
+  /**
    * A write the file system refuses (here the rename: the target is a folder that holds a file,
    * which no file may replace) names the target, leaves what was there as it was, and removes its
    * temporary ".NAME.tmp-UUID" (the class comment: "the temporary file is removed on failure").

@@ -23,7 +23,10 @@ class OutputDirTest {
   /**
    * What interrupted writes leave on the local disk: a temporary with its checksum (a kill mid-write)
    * and a temporary's checksum alone (a kill between the two renames of a checksummed file: the
-   * data, then ".NAME.crc"; a user audit found one). Both go; a finished file's checksum stays.
+   * data, then ".NAME.crc"; a user audit found one). Both go, and with the orphan the checksum of
+   * the file it was renamed over, which is of the replaced bytes (a user audit: a driver killed as
+   * metrics.jsonl was rewritten left the run unresumable, a ChecksumException). A finished file's
+   * checksum stays.
    */
   @Test
   void staleTemporariesAndOrphanChecksumsAreRemovedAndFinishedFilesKept() throws IOException {
@@ -34,10 +37,13 @@ class OutputDirTest {
     Files.writeString(dir.resolve("." + halfWritten + ".crc"), "crc");
     Files.writeString(dir.resolve("." + renamed + ".crc"), "crc of a file renamed away");
     Files.writeString(dir.resolve("step-0000000020.safetensors"), "done");
-    Files.writeString(dir.resolve(".step-0000000020.safetensors.crc"), "its crc");
+    Files.writeString(dir.resolve(".step-0000000020.safetensors.crc"), "crc of the bytes the rename replaced");
+    Files.writeString(dir.resolve("step-0000000030.safetensors"), "done");
+    Files.writeString(dir.resolve(".step-0000000030.safetensors.crc"), "its crc");
     OutputDir out = new OutputDir(tmp.resolve("run").toUri().toString(), new Configuration());
     assertEquals(2, out.removeStaleTemporaries(Checkpoints.DIR));
-    assertEquals(List.of(".step-0000000020.safetensors.crc", "step-0000000020.safetensors"), names(dir));
+    assertEquals(List.of(".step-0000000030.safetensors.crc", "step-0000000020.safetensors", "step-0000000030.safetensors"),
+        names(dir));
     assertEquals(0, out.removeStaleTemporaries(Checkpoints.DIR));
   }
 

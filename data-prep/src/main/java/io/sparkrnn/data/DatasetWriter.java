@@ -299,8 +299,56 @@ public final class DatasetWriter implements Closeable {
       throw new IOException(dir + ": exists and is not empty (" + children.length + (children.length == 1 ? " entry" : " entries")
           + (isDataset ? ", a dataset; pass --overwrite to replace it" : ", not a dataset; refusing to touch it") + ")");
     }
+    requireOnlyDatasetEntries(fs, dir, children);
     return OutputState.DATASET;
   }
+
+  /**
+   * --overwrite replaces the directory whole, so it must hold a spark-rnn dataset and nothing else:
+   * a manifest.json of another kind (a web app's) made any folder a dataset, and files beside the
+   * shards (notes, results) were deleted with it (a user audit). Refused, naming them.
+   */
+  private static void requireOnlyDatasetEntries(FileSystem fs, Path dir, FileStatus[] children) throws IOException {
+    Path manifestPath = new Path(dir, Manifest.FILE_NAME);
+    Manifest manifest;
+    try (InputStream in = fs.open(manifestPath)) {
+      byte[] bytes = in.readNBytes(MAX_MANIFEST_BYTES + 1);
+      if (bytes.length > MAX_MANIFEST_BYTES) {
+        throw new BadInputException("larger than " + MAX_MANIFEST_BYTES + " bytes");
+      }
+      String text = new String(bytes, StandardCharsets.UTF_8);
+      Object format = io.sparkrnn.kernel.io.Json.parseObject(text).get("format");
+      if (!Manifest.FORMAT.equals(format)) {
+        throw new BadInputException(format == null ? "no \"format\": \"" + Manifest.FORMAT + "\" in it"
+            : "its \"format\" is " + io.sparkrnn.kernel.io.Json.write(format) + ", not \"" + Manifest.FORMAT + "\"");
+      }
+      manifest = Manifest.parse(text, manifestPath.toString());
+    } catch (IllegalArgumentException e) {   // BadInputException included: not a dataset's manifest
+      throw new IOException(dir + ": holds a " + Manifest.FILE_NAME + " that is not a spark-rnn dataset's (" + e.getMessage()
+          + "); --overwrite replaces only a dataset, so refusing to touch it");
+    }
+    java.util.Set<String> ours = new java.util.HashSet<>(List.of(Manifest.FILE_NAME, TEMP_DIR));
+    manifest.shards().forEach(sh -> ours.add(sh.file()));
+    List<String> foreign = new ArrayList<>();
+    for (FileStatus c : children) {
+      String name = c.getPath().getName();
+      // a checksum ".NAME.crc" of one of them (Hadoop's local file system) is the dataset's too
+      boolean checksum = name.startsWith(".") && name.endsWith(".crc") && ours.contains(name.substring(1, name.length() - 4));
+      if (!ours.contains(name) && !checksum) {
+        foreign.add(name + (c.isDirectory() ? "/" : ""));
+      }
+    }
+    if (!foreign.isEmpty()) {
+      Collections.sort(foreign);
+      throw new IOException(dir + ": --overwrite replaces the dataset directory whole, and it also holds " + foreign.size()
+          + (foreign.size() == 1 ? " entry" : " entries") + " that " + (foreign.size() == 1 ? "is" : "are") + " not the dataset's ("
+          + String.join(", ", foreign.subList(0, Math.min(5, foreign.size()))) + (foreign.size() > 5 ? ", …" : "")
+          + "); move " + (foreign.size() == 1 ? "it" : "them") + " out of it, or choose another --out");
+    }
+  }
+
+  /** A manifest lists shards by name and size: far below this even for a million shards. */
+  private static final int MAX_MANIFEST_BYTES = 256 << 20;
 
   /**
    * Writes {@code bytes} to {@code _temporary/<attempt>/<file>} and renames it to {@code dir/file}.

@@ -19,16 +19,52 @@ import org.junit.jupiter.api.io.TempDir;
 class DatasetWriterTest {
   @TempDir java.nio.file.Path tmp;
 
+  /** A dataset of two shards written by DatasetWriter itself. */
+  private java.nio.file.Path dataset(String name) throws IOException {
+    java.nio.file.Path ds = tmp.resolve(name);
+    DatasetSpec spec = new DatasetSpec("t", 1, 1, 2, Mode.SEQ2ONE, LossType.MSE, false, null, null);
+    try (DatasetWriter w = DatasetWriter.create(ds.toUri(), TestFiles.localConf(), spec, false)) {
+      w.write(0, Split.TRAIN, new Batch(2, 1, 1, new float[2], new float[1], null, null));
+      w.write(1, Split.VALIDATION, new Batch(2, 1, 1, new float[2], new float[1], null, null));
+      w.commit(null);
+    }
+    return ds;
+  }
+
   @Test
   void anExistingDatasetIsReplacedOnlyWithOverwrite() throws IOException {
-    java.nio.file.Path ds = Files.createDirectories(tmp.resolve("ds"));
-    Files.writeString(ds.resolve(Manifest.FILE_NAME), "{}");
+    java.nio.file.Path ds = dataset("ds");
     FileSystem fs = FileSystem.get(ds.toUri(), TestFiles.localConf());
     Path dir = new Path(ds.toUri());
     IOException e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, dir, false));
     assertTrue(e.getMessage().contains("pass --overwrite"), e.getMessage());
     assertEquals(DatasetWriter.OutputState.DATASET, DatasetWriter.checkDirectory(fs, dir, true));
     assertTrue(Files.exists(ds.resolve(Manifest.FILE_NAME)), "checkDirectory changes nothing");
+  }
+
+  /**
+   * --overwrite replaces the directory whole: one that holds more than the dataset's manifest and
+   * shards, or a manifest.json of another kind, is refused naming what is there (a user audit: a
+   * web app's folder with a manifest.json, and notes beside the shards, were deleted). Nothing changes.
+   */
+  @Test
+  void overwriteRefusesADirectoryHoldingMoreThanADataset() throws IOException {
+    java.nio.file.Path ds = dataset("ds-notes");
+    Files.writeString(ds.resolve("notes.txt"), "precious");
+    Files.createDirectories(ds.resolve("results"));
+    FileSystem fs = FileSystem.get(ds.toUri(), TestFiles.localConf());
+    IOException e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, new Path(ds.toUri()), true));
+    assertTrue(e.getMessage().contains("ds-notes") && e.getMessage().endsWith(": --overwrite replaces the dataset directory whole, and it also holds 2 entries that"
+        + " are not the dataset's (notes.txt, results/); move them out of it, or choose another --out"), e.getMessage());
+    assertEquals("precious", Files.readString(ds.resolve("notes.txt")));
+    java.nio.file.Path web = Files.createDirectories(tmp.resolve("webapp"));
+    Files.writeString(web.resolve(Manifest.FILE_NAME), "{\"name\": \"my pwa\"}");
+    Files.writeString(web.resolve("index.html"), "precious");
+    e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, new Path(web.toUri()), true));
+    assertTrue(e.getMessage().contains("webapp/: holds a manifest.json that is not a spark-rnn dataset's (no \"format\":"
+        + " \"spark-rnn-dataset\" in it)")
+        && e.getMessage().endsWith("); --overwrite replaces only a dataset, so refusing to touch it"), e.getMessage());
+    assertEquals("precious", Files.readString(web.resolve("index.html")));
   }
 
   /**

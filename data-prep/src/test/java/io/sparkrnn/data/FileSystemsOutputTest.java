@@ -65,6 +65,8 @@ class FileSystemsOutputTest {
     assertTrue(FileSystems.sameOrInside(link.toString(), ds.toString(), conf));
     assertTrue(FileSystems.sameOrInside(ds.resolve("new/run").toString(), link.toString(), conf));
     assertFalse(FileSystems.sameOrInside(tmp.resolve("ds2/run").toString(), ds.toString(), conf));
+    assertDoesNotThrow(() -> FileSystems.requireNotAnInput(tmp.resolve("ds-metrics.json").toString(), conf, "--json", "--data",
+        ds.toString()));
     assertFalse(FileSystems.sameOrInside(tmp.resolve("run").toString(), link.toString(), conf));
     TestFiles.refused(() -> FileSystems.requireNotAnInput(link.resolve("new/out.json").toString(), conf, "--json", "--data",
         ds.toString()), "--json " + link.resolve("new/out.json") + ": inside the directory --data reads");

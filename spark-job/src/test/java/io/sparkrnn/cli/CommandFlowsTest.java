@@ -156,6 +156,9 @@ class CommandFlowsTest {
     assertEquals("--model hdfs://127.0.0.1:1/m.safetensors: ", Main.whoseUri(new IOException("Call From vm/127.0.0.1 to localhost:1"
         + " failed on connection exception: java.net.ConnectException: Connection refused"), parsed));
     assertEquals("", Main.whoseUri(new IOException("Call From vm/127.0.0.1 to localhost:2 failed on connection exception"), parsed));
+    // a scheme is the part before ':' ("food" is no URI of scheme "foo": a mutation audit)
+    assertEquals("--data foo://x/y: ", Main.whoseUri(new IOException("No FileSystem for scheme \"foo\""),
+        new CommandLine(new Main()).parseArgs("predict", "--model", "food", "--data", "foo://x/y", "--out", "o.npy")));
   }
 
   /**

@@ -59,6 +59,8 @@ class GenerateProgressTest {
     p.accept(40);   // before the first 5 s: no line
     now[0] = 10_000_000_000L;
     p.accept(100);
+    now[0] = 12_000_000_000L;
+    p.accept(300);   // 2 s after the last line: none (a line every step after the first would flood stderr)
     now[0] = 15_000_000_000L;
     p.accept(600);
     assertEquals("generate: step 100 of 1000, 10 steps/s, about 1m30s left\n"

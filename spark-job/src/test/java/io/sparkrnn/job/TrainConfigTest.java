@@ -377,4 +377,17 @@ class TrainConfigTest {
     IOException d = assertThrows(IOException.class, () -> TrainConfig.readJobFile(dir));
     assertTrue(d.getMessage().contains("is a directory"), d.getMessage());
   }
+
+  /** A tab before '#' is a comment too; mismatched quotes stay as written; two edits still get a suggestion (a mutation audit). */
+  @Test
+  void jobFileEdges(@TempDir Path dir) throws Exception {
+    Path tab = Files.writeString(dir.resolve("tab.conf"), "out = /runs/o21\t# scratch\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.readJobFile(tab));
+    assertTrue(e.getMessage().startsWith(tab + ":1: out = /runs/o21\t# scratch: '# scratch' reads as a comment"), e.getMessage());
+    Path mixed = Files.writeString(dir.resolve("mixed.conf"), "out = \"/runs/a'\n");
+    assertEquals("\"/runs/a'", TrainConfig.readJobFile(mixed).get("out"));
+    Path two = Files.writeString(dir.resolve("two.conf"), "hiden-sise = 8\n");
+    e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.readJobFile(two));
+    assertTrue(e.getMessage().startsWith(two + ":1: unknown key 'hiden-sise'; did you mean 'hidden-size'?"), e.getMessage());
+  }
 }

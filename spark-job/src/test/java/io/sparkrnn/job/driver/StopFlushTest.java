@@ -269,6 +269,54 @@ class StopFlushTest {
     }
   }
 
+  /**
+   * A stop checkpoint still being written at the wait's deadline is waited for to its end: the hook
+   * returning under it would let Spark's hook and the file systems' close run under the write (a
+   * mutation audit: no test held the hook while the loop checkpointed).
+   */
+  @Test
+  void aCheckpointPastTheDeadlineIsWaitedFor() throws Exception {
+    TrainingMetrics metrics = new TrainingMetrics();
+    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
+        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), () -> { }, TimeUnit.MILLISECONDS.toNanos(300));
+    try {
+      CompletableFuture<Void> hook = CompletableFuture.runAsync(f::flush);
+      while (!f.checkpointNow()) {
+        Thread.sleep(5);
+      }
+      Thread.sleep(1000);   // the checkpoint outlasts the 300 ms wait
+      assertFalse(hook.isDone(), "the hook returned while the stop checkpoint was being written");
+      f.checkpointed();
+      hook.get(10, TimeUnit.SECONDS);
+    } finally {
+      f.close();
+    }
+  }
+
+  /** A hook interrupted (Hadoop's timeout) while the loop writes its checkpoint does not write the rows beside it (a mutation audit). */
+  @Test
+  void anInterruptedHookLeavesTheRowsToTheCheckpointingLoop() throws Exception {
+    TrainingMetrics metrics = new TrainingMetrics();
+    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
+        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), () -> { }, TimeUnit.SECONDS.toNanos(30));
+    try {
+      f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> { });
+      Thread hook = new Thread(f::flush);
+      hook.start();
+      while (!f.checkpointNow()) {
+        Thread.sleep(5);
+      }
+      hook.interrupt();
+      hook.join(10_000);
+      assertFalse(hook.isAlive());
+      assertFalse(f.flushed(), "the hook wrote the rows while the loop was writing them with its checkpoint");
+      assertFalse(Files.exists(dir.resolve(TrainingMetrics.FILE)));
+      f.checkpointed();
+    } finally {
+      f.close();
+    }
+  }
+
   /** Waits for {@code latch} in a step's runnable, which may not throw: an interrupt is kept, not lost. */
   private static void awaitQuietly(CountDownLatch latch) {
     try {

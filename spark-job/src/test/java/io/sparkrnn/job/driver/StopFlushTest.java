@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sparkrnn.fs.OutputDir;
 import io.sparkrnn.job.report.TrainingMetrics;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -44,6 +45,12 @@ class StopFlushTest {
    */
   private static StopFlush register(TrainingMetrics metrics, OutputDir out, PrintStream log) {
     return StopFlush.register(metrics, out, log, () -> { }, 0);
+  }
+
+  /** The hook of this test's run directory, printing nowhere, that waits {@code waitNanos} for the loop's checkpoint. */
+  private StopFlush quietHook(TrainingMetrics metrics, long waitNanos) throws IOException {
+    return StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
+        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), () -> { }, waitNanos);
   }
 
   /**
@@ -96,8 +103,7 @@ class StopFlushTest {
   @Test
   void aLoopThatReachesNoBoundaryInTimeLeavesTheRowsToTheHook() throws Exception {
     TrainingMetrics metrics = new TrainingMetrics();
-    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
-        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), () -> { }, TimeUnit.MILLISECONDS.toNanos(300));
+    StopFlush f = quietHook(metrics, TimeUnit.MILLISECONDS.toNanos(300));
     try {
       f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> { });
       long t0 = System.nanoTime();
@@ -115,8 +121,7 @@ class StopFlushTest {
   @Test
   void afterTheLoopTheHookDoesNotWait() throws Exception {
     TrainingMetrics metrics = new TrainingMetrics();
-    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
-        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), () -> { }, TimeUnit.SECONDS.toNanos(30));
+    StopFlush f = quietHook(metrics, TimeUnit.SECONDS.toNanos(30));
     f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> { });
     f.close();
     CompletableFuture.runAsync(f::flush).get(10, TimeUnit.SECONDS);
@@ -277,8 +282,7 @@ class StopFlushTest {
   @Test
   void aCheckpointPastTheDeadlineIsWaitedFor() throws Exception {
     TrainingMetrics metrics = new TrainingMetrics();
-    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
-        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), () -> { }, TimeUnit.MILLISECONDS.toNanos(300));
+    StopFlush f = quietHook(metrics, TimeUnit.MILLISECONDS.toNanos(300));
     try {
       CompletableFuture<Void> hook = CompletableFuture.runAsync(f::flush);
       while (!f.checkpointNow()) {
@@ -297,8 +301,7 @@ class StopFlushTest {
   @Test
   void anInterruptedHookLeavesTheRowsToTheCheckpointingLoop() throws Exception {
     TrainingMetrics metrics = new TrainingMetrics();
-    StopFlush f = StopFlush.register(metrics, new OutputDir(dir.toUri().toString(), new Configuration()),
-        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), () -> { }, TimeUnit.SECONDS.toNanos(30));
+    StopFlush f = quietHook(metrics, TimeUnit.SECONDS.toNanos(30));
     try {
       f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> { });
       Thread hook = new Thread(f::flush);

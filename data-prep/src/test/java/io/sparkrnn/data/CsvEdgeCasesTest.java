@@ -67,6 +67,33 @@ class CsvEdgeCasesTest {
     assertEquals(10f, b.targets()[0], "y_0 = row 1's X");
   }
 
+  /**
+   * RFC 4180 quoting, as Spark's df.write.csv writes it: a quoted field holds the delimiter and ""
+   * for a quote (a user audit: "name, with comma" split the header into three fields, and a quoted
+   * text column's comma shifted every number after it). A quote left open, or text after a closing
+   * quote, is refused naming the line.
+   */
+  @Test
+  void quotedFieldsMayHoldTheDelimiterAndDoubledQuotes() throws IOException {
+    Path p = csv("rfc.csv", "\"temp, °C\",note,load\n1.5,\"warm, \"\"dry\"\"\",2\n3,\" \",4\n5, \"x\" ,6\n");
+    CsvSource s = new CsvSource(new CsvSource.Options(p.toString(), List.of("temp, °C", "load"), List.of(), 2, 0, -1, false, null, 0,
+        ','), conf);
+    assertEquals(List.of("temp, °C", "load"), s.spec().source().get("input_columns"));
+    Batch b = s.read(0, 1, conf);
+    assertEquals(1.5f, b.x()[b.xAt(0, 0, 0)]);
+    assertEquals(2f, b.x()[b.xAt(0, 0, 1)], "load after the quoted note with a comma and quotes");
+    assertEquals(4f, b.x()[b.xAt(1, 0, 1)]);
+    assertEquals(List.of("warm, \"dry\"", "x", ""), List.of(CsvSource.split("\"warm, \"\"dry\"\"\"", ',', "w").get(0),
+        CsvSource.split(" \"x\" ", ',', "w").get(0), CsvSource.split("a,", ',', "w").get(1)));
+    assertEquals(List.of(""), CsvSource.split("", ',', "w"));
+    Path open = csv("open.csv", "a,b\n1,\"2\n");
+    refused(() -> new CsvSource(new CsvSource.Options(open.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+        "open.csv line 2: the quoted field that starts at character 3 has no closing quote on its line");
+    Path after = csv("after.csv", "a,b\n1,\"2\"x\n");
+    refused(() -> new CsvSource(new CsvSource.Options(after.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+        "after.csv line 2: text after the closing quote of the field that starts at character 3");
+  }
+
   @Test
   void aRowWithAnotherFieldCountNamesItsLine() throws IOException {
     Path p = csv("wide.csv", "a,b\n1,2\n3,4,5\n6,7\n");

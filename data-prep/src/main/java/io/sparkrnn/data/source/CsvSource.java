@@ -113,7 +113,7 @@ public final class CsvSource implements SequenceSource {
     }
     List<String> header;
     if (hasHeader) {
-      header = split(lines.get(0), o.delimiter());
+      header = split(lines.get(0), o.delimiter(), origins.isEmpty() ? file + " line 1" : origins.get(0));
       if (o.header() == null && allNumbers(header)) {
         throw new BadInputException(file + " line 1: every field is a number (" + String.join(",", header.subList(0,
             Math.min(3, header.size()))) + (header.size() > 3 ? ",..." : "") + "), so it looks like data, not a header "
@@ -123,7 +123,8 @@ public final class CsvSource implements SequenceSource {
     } else {
       // Spark's names for headerless CSV columns
       header = new ArrayList<>();
-      for (int c = 0; c < split(lines.get(0), o.delimiter()).size(); c++) {
+      int columns = split(lines.get(0), o.delimiter(), origins.isEmpty() ? file + " line 1" : origins.get(0)).size();
+      for (int c = 0; c < columns; c++) {
         header.add("_c" + c);
       }
       lines.add(0, String.join(String.valueOf(o.delimiter()), header));
@@ -179,10 +180,10 @@ public final class CsvSource implements SequenceSource {
     Set<String> seenIds = new HashSet<>();
     String currentId = null;
     for (int r = 0; r < rows; r++) {
-      List<String> cells = split(lines.get(r + 1), o.delimiter());
+      List<String> cells = split(lines.get(r + 1), o.delimiter(), at.apply(r));
       if (cells.size() != header.size()) {
-        throw new BadInputException(at.apply(r) + ": " + cells.size() + " fields, the header has "
-            + header.size());
+        throw new BadInputException(at.apply(r) + ": " + cells.size() + (cells.size() == 1 ? " field" : " fields") + ", the header"
+            + " has " + header.size());
       }
       for (int k = 0; k < F; k++) {
         inputs[r * F + k] = number(at, r, header.get(inCols[k]), cells.get(inCols[k]));
@@ -268,7 +269,6 @@ public final class CsvSource implements SequenceSource {
     return c;
   }
 
-  /** Splits one line; a field may be wrapped in double quotes (no delimiters or quotes inside). */
   /**
    * The lines of one CSV file, or of a directory of part files as Spark writes them (every file
    * but {@code _SUCCESS}-like and hidden ones, in name order; with a header, each part starts with
@@ -359,20 +359,61 @@ public final class CsvSource implements SequenceSource {
     return !fields.isEmpty();
   }
 
-  private static List<String> split(String line, char delimiter) {
+  /**
+   * Splits one line into fields, quoted as RFC 4180 and Spark's {@code df.write.csv} quote them: a
+   * field in double quotes may hold the delimiter, and {@code ""} stands for one quote inside it
+   * (a header "name, with comma" was read as two fields: a user audit). Spaces around a field are
+   * dropped; inside quotes they stay. A quoted field runs to its closing quote on the same line: a
+   * line break inside quotes is refused, naming {@code where}.
+   */
+  public static List<String> split(String line, char delimiter, String where) {
     List<String> out = new ArrayList<>();
-    int start = 0;
-    for (int i = 0; i <= line.length(); i++) {
-      if (i == line.length() || line.charAt(i) == delimiter) {
-        String cell = line.substring(start, i).strip();
-        if (cell.length() >= 2 && cell.startsWith("\"") && cell.endsWith("\"")) {
-          cell = cell.substring(1, cell.length() - 1);
-        }
-        out.add(cell);
-        start = i + 1;
+    int n = line.length();
+    int i = 0;
+    while (true) {
+      int j = i;
+      while (j < n && line.charAt(j) != delimiter && Character.isWhitespace(line.charAt(j))) {
+        j++;
       }
+      int end;
+      if (j < n && line.charAt(j) == '"') {
+        StringBuilder field = new StringBuilder();
+        int k = j + 1;
+        while (true) {
+          if (k >= n) {
+            throw new BadInputException(where + ": the quoted field that starts at character " + (j + 1) + " has no closing"
+                + " quote on its line (a line break inside quotes is not supported)");
+          }
+          if (line.charAt(k) == '"') {
+            if (k + 1 < n && line.charAt(k + 1) == '"') {
+              field.append('"');
+              k += 2;
+              continue;
+            }
+            k++;
+            break;
+          }
+          field.append(line.charAt(k++));
+        }
+        while (k < n && line.charAt(k) != delimiter && Character.isWhitespace(line.charAt(k))) {
+          k++;
+        }
+        if (k < n && line.charAt(k) != delimiter) {
+          throw new BadInputException(where + ": text after the closing quote of the field that starts at character " + (j + 1)
+              + " (a quote inside a quoted field is written \"\")");
+        }
+        out.add(field.toString());
+        end = k;
+      } else {
+        end = line.indexOf(delimiter, i);
+        end = end < 0 ? n : end;
+        out.add(line.substring(i, end).strip());
+      }
+      if (end >= n) {
+        return out;
+      }
+      i = end + 1;
     }
-    return out;
   }
 
   private static float number(IntFunction<String> at, int r, String column, String cell) {

@@ -311,6 +311,23 @@ class BadInputTest {
         -1, false, null, 0, ',', false), conf), "part-00001.csv line 2, column '_c1': 'x' is not a number");
   }
 
+  /**
+   * --seq2one with --targets and --classes without integer targets mean nothing there: refused, not
+   * dropped (a user audit: the first wrote seq2seq, the second mse, both with exit 0).
+   */
+  @Test
+  void npyOptionsThatMeanNothingForTheTargetsAreRefused() throws IOException {
+    Path x = TestFiles.writeNpy(tmp.resolve("x3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
+    Path y = TestFiles.writeNpy(tmp.resolve("y3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
+    fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null,
+        true, 0), conf), "--seq2one applies to the next-step shift (no --targets)");
+    fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", null, null,
+        false, 4), conf), "--classes applies to integer class-id --targets");
+    fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null,
+        false, 4), conf), "--classes 4: " + y + " holds floats");
+    new NpySource(new NpySource.Options(x.toString(), "NTF", null, null, true, 0), conf);   // the shift's seq2one stays
+  }
+
   @Test
   void raggedOrUnsupportedNpyIsRefused() throws IOException {
     Path ragged = tmp.resolve("ragged.npy");

@@ -90,6 +90,16 @@ public final class NpySource implements SequenceSource {
     int O;
     Mode mode;
     LossType loss;
+    // options that mean nothing for these targets are refused, not dropped (a user audit: --seq2one with
+    // --targets wrote seq2seq, --classes without integer targets wrote mse, both without a word)
+    if (o.targets() != null && o.seq2one()) {
+      throw new BadInputException("--seq2one applies to the next-step shift (no --targets); with --targets the mode comes from"
+          + " their shape: float [N,O] or int [N] are sequence-to-one, float [N,T,O] or int [N,T] sequence-to-sequence");
+    }
+    if (o.targets() == null && o.classes() > 0) {
+      throw new BadInputException("--classes applies to integer class-id --targets ([N,T] or [N]); the next-step shift's"
+          + " targets are the inputs' float values");
+    }
     if (o.targets() == null) {
       target = null;
       targetLayout = null;
@@ -142,6 +152,10 @@ public final class NpySource implements SequenceSource {
       if (tl.indexOf('T') >= 0 && dim(target, tl, 'T') != fileT) {
         throw new BadInputException(o.targets() + ": T=" + dim(target, tl, 'T') + ", the inputs " + o.input()
             + " have T=" + fileT);
+      }
+      if (target.floating && o.classes() > 0) {
+        throw new BadInputException("--classes " + o.classes() + ": " + o.targets() + " holds floats; --classes applies to integer"
+            + " class-id targets ([N,T] or [N])");
       }
       if (O == 0 && target.floating) {
         throw new BadInputException(o.targets() + ": O=0 (empty targets)");

@@ -179,6 +179,10 @@ class NpyFormatTest {
     Path p = write(tmp.resolve("cut.npy"), 1, '<', "f4", new int[] {2, 3}, SIX, 0);
     Files.write(p, Arrays.copyOf(Files.readAllBytes(p), 40)); // the header says 118 bytes after byte 10
     refused(() -> NpyFiles.readFloats(p.toString(), conf), "cut.npy", "header length field is impossible");
+    // a whole file whose header is over the reader's 1 MiB is said to be so (numpy loads it with
+    // max_header_size), not "truncated or not a .npy file" (a user audit)
+    Path big = write(tmp.resolve("bighdr.npy"), 2, '<', "f4", new int[] {2, 3}, SIX, 2_000_000);
+    refused(() -> NpyFiles.readFloats(big.toString(), conf), "bighdr.npy: a header of ", " bytes, more than this reader takes (1048576)");
     byte[] v4 = Files.readAllBytes(write(tmp.resolve("v4.npy"), 2, '<', "f4", new int[] {2, 3}, SIX, 0));
     v4[6] = 4;
     Files.write(tmp.resolve("v4.npy"), v4);

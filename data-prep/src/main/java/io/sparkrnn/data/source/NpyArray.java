@@ -93,10 +93,16 @@ final class NpyArray implements Serializable {
       if (major < 1 || major > 3) {
         throw new BadInputException(uri + ": .npy format version " + major + " is not supported (expected 1, 2 or 3)");
       }
-      if (headerLength > MAX_HEADER || headerStart + headerLength > status.getLen()) {
+      if (headerStart + headerLength > status.getLen()) {
         // the value read is not printed: a failed file's bytes are not quoted
         throw new BadInputException(uri + ": the header length field is impossible for a file of "
             + status.getLen() + " bytes (truncated or not a .npy file)");
+      }
+      if (headerLength > MAX_HEADER) {
+        // numpy itself refuses headers over 10,000 bytes unless told (max_header_size): a valid file, but
+        // not one this reader takes (it said "truncated or not a .npy file": a user audit)
+        throw new BadInputException(uri + ": a header of " + headerLength + " bytes, more than this reader takes ("
+            + MAX_HEADER + "); save the array with a plain dtype and shape (np.save writes headers of under 100 bytes)");
       }
       byte[] header = new byte[(int) headerLength];
       in.readFully(headerStart, header);

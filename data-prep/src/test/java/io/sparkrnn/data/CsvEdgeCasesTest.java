@@ -94,6 +94,27 @@ class CsvEdgeCasesTest {
         "after.csv line 2: text after the closing quote of the field that starts at character 3");
   }
 
+  /**
+   * Cells are decimal numbers as CSV writers write them: Java's float syntax ("5d", "1.5f", "0x1p3")
+   * was read as 5, 1.5 and 8 (a user audit). NaN is not finite, and a ';' file read with ',' gets
+   * the --delimiter hint.
+   */
+  @Test
+  void cellsAreDecimalNumbers() throws IOException {
+    Path ok = csv("forms.csv", "a\n+1.\n.5\n-2E-3\n 7 \n");
+    Batch b = new CsvSource(new CsvSource.Options(ok.toString(), List.of(), List.of(), 3, 0, 0, false, null, 0, ','), conf)
+        .read(0, 1, conf);
+    assertArrayEquals(new float[] {1f, 0.5f, -2e-3f}, b.x());
+    String[][] refusedCells = {{"5d", "'5d' is not a number"}, {"1.5f", "'1.5f' is not a number"}, {"0x1p3", "'0x1p3' is not a number"},
+        {"NaN", "NaN is not finite"},
+        {"0.1;0.2", "'0.1;0.2' is not a number (a file whose fields are separated by ';' needs --delimiter ';')"}};
+    for (String[] c : refusedCells) {
+      Path p = csv("cell.csv", "a\n1\n" + c[0] + "\n3\n");
+      refused(() -> new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+          "cell.csv line 3, column 'a': " + c[1]);
+    }
+  }
+
   @Test
   void aRowWithAnotherFieldCountNamesItsLine() throws IOException {
     Path p = csv("wide.csv", "a,b\n1,2\n3,4,5\n6,7\n");
@@ -231,13 +252,13 @@ class CsvEdgeCasesTest {
         "long.csv line 2: sequence has 3 steps (4 rows less horizon 1), more than --steps 2");
   }
 
-  /** Infinity, and 1e39 (finite as a double, beyond float32's largest 3.4028235e38), are not finite values. */
+  /** Infinity is not finite; 1e39 (finite as a double) is beyond float32's largest, 3.4028235e38. */
   @Test
   void infinityAndFloat32OverflowAreRefused() throws IOException {
     Path inf = csv("inf.csv", "a,b\n1,2\n3,Infinity\n");
     refused(() -> new CsvSource(windows(inf, 1, 1), conf), "inf.csv line 3, column 'b'", "not finite");
     Path big = csv("big.csv", "a,b\n1,2\n1e39,4\n");
-    refused(() -> new CsvSource(windows(big, 1, 1), conf), "big.csv line 3, column 'a'", "not finite");
+    refused(() -> new CsvSource(windows(big, 1, 1), conf), "big.csv line 3, column 'a': 1e39 is beyond float32's range");
   }
 
   @Test

@@ -416,17 +416,25 @@ public final class CsvSource implements SequenceSource {
     }
   }
 
+  /** A decimal number as CSV writers write one: Java's own suffixes and hex ("5d", "1.5f", "0x1p3") are no numbers in a CSV. */
+  private static final java.util.regex.Pattern DECIMAL = java.util.regex.Pattern.compile("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?");
+  private static final java.util.regex.Pattern NON_FINITE = java.util.regex.Pattern.compile("[+-]?(nan|inf|infinity)",
+      java.util.regex.Pattern.CASE_INSENSITIVE);
+
   private static float number(IntFunction<String> at, int r, String column, String cell) {
-    float v;
-    try {
-      v = Float.parseFloat(cell);
-    } catch (NumberFormatException e) {
-      throw new BadInputException(at.apply(r) + ", column '" + column + "': '" + cell
-          + "' is not a number");
+    String c = cell.strip();
+    if (NON_FINITE.matcher(c).matches()) {
+      throw new BadInputException(at.apply(r) + ", column '" + column + "': " + c + " is not finite (NaN or Inf are not allowed)");
     }
+    if (!DECIMAL.matcher(c).matches()) {
+      // a file of another separator read with ',' has every row in one column: "0.18;-0.52" (a user audit)
+      String other = c.indexOf(';') >= 0 ? ";" : c.indexOf('\t') >= 0 ? "\\t" : c.indexOf('|') >= 0 ? "|" : null;
+      throw new BadInputException(at.apply(r) + ", column '" + column + "': '" + cell + "' is not a number"
+          + (other == null ? "" : " (a file whose fields are separated by '" + other + "' needs --delimiter '" + other + "')"));
+    }
+    float v = Float.parseFloat(c);
     if (!Float.isFinite(v)) {
-      throw new BadInputException(at.apply(r) + ", column '" + column + "': " + cell
-          + " is not finite (NaN or Inf are not allowed)");
+      throw new BadInputException(at.apply(r) + ", column '" + column + "': " + c + " is beyond float32's range (about ±3.4e38)");
     }
     return v;
   }

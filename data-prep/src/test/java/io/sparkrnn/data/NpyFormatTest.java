@@ -136,7 +136,9 @@ class NpyFormatTest {
     Path x = ntf("xn.npy");
     Path y = TestFiles.writeNpy(tmp.resolve("y2.npy"), "<f4", false, new int[] {2, 1}, new double[] {1, 2});
     refused(() -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null, false, 0), conf),
-        "y2.npy: N=2", "have N=3");
+        "y2.npy: N=2", "have N=3 (targets read as NO, the default here; --target-layout says otherwise)");
+    refused(() -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), "ON", false, 0), conf),
+        "y2.npy: N=1", "have N=3 (targets read as ON)");
   }
 
   /** Rank-3 targets default to the input's layout with F read as O: TNF inputs, TNO targets. */

@@ -145,13 +145,15 @@ public final class NpySource implements SequenceSource {
             + " int class ids [N,T] or [N])");
       }
       targetLayout = tl;
+      // which layout the targets were read with: a default one the user never wrote explains a mismatch (a user audit)
+      String read = " (targets read as " + tl + (o.targetLayout() == null ? ", the default here; --target-layout says otherwise)" : ")");
       if (dim(target, tl, 'N') != N) {
         throw new BadInputException(o.targets() + ": N=" + dim(target, tl, 'N') + ", the inputs " + o.input()
-            + " have N=" + N);
+            + " have N=" + N + read);
       }
       if (tl.indexOf('T') >= 0 && dim(target, tl, 'T') != fileT) {
         throw new BadInputException(o.targets() + ": T=" + dim(target, tl, 'T') + ", the inputs " + o.input()
-            + " have T=" + fileT);
+            + " have T=" + fileT + read);
       }
       if (target.floating && o.classes() > 0) {
         throw new BadInputException("--classes " + o.classes() + ": " + o.targets() + " holds floats; --classes applies to integer"

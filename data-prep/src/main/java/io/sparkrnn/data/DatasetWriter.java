@@ -323,9 +323,11 @@ public final class DatasetWriter implements Closeable {
             : "its \"format\" is " + io.sparkrnn.kernel.io.Json.write(format) + ", not \"" + Manifest.FORMAT + "\"");
       }
       manifest = Manifest.parse(text, manifestPath.toString());
-    } catch (IllegalArgumentException e) {   // BadInputException included: not a dataset's manifest
-      throw new IOException(dir + ": holds a " + Manifest.FILE_NAME + " that is not a spark-rnn dataset's (" + e.getMessage()
-          + "); --overwrite replaces only a dataset, so refusing to touch it");
+    } catch (IllegalArgumentException e) {   // BadInputException included: not a dataset's manifest, or not one this version reads
+      boolean ours = e.getMessage() != null && e.getMessage().startsWith(manifestPath.toString());   // Manifest.parse's own
+      throw new IOException(dir + ": holds " + (ours ? "a spark-rnn dataset this version cannot read" : "a " + Manifest.FILE_NAME
+          + " that is not a spark-rnn dataset's") + " (" + e.getMessage() + "); --overwrite replaces only a dataset it reads, so"
+          + " refusing to touch it");
     }
     java.util.Set<String> ours = new java.util.HashSet<>(List.of(Manifest.FILE_NAME, TEMP_DIR));
     manifest.shards().forEach(sh -> ours.add(sh.file()));

@@ -312,15 +312,17 @@ class BadInputTest {
   }
 
   /**
-   * --seq2one with --targets and --classes without integer targets mean nothing there: refused, not
-   * dropped (a user audit: the first wrote seq2seq, the second mse, both with exit 0).
+   * --seq2one with per-step --targets and --classes without integer targets mean nothing there:
+   * refused, not dropped (a user audit: the first wrote seq2seq, the second mse, both with exit 0).
    */
   @Test
   void npyOptionsThatMeanNothingForTheTargetsAreRefused() throws IOException {
     Path x = TestFiles.writeNpy(tmp.resolve("x3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
     Path y = TestFiles.writeNpy(tmp.resolve("y3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
     fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null,
-        true, 0), conf), "--seq2one applies to the next-step shift (no --targets)");
+        true, 0), conf), "--seq2one: the targets " + y + " of shape [2, 3, 1] are per step");
+    Path y1 = TestFiles.writeNpy(tmp.resolve("y1.npy"), "<f4", false, new int[] {2, 1}, new double[2]);
+    new NpySource(new NpySource.Options(x.toString(), "NTF", y1.toString(), null, true, 0), conf);   // agrees with [N,O]: redundant
     fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", null, null,
         false, 4), conf), "--classes applies to integer class-id --targets");
     fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null,

@@ -63,7 +63,7 @@ class DatasetWriterTest {
     e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, new Path(web.toUri()), true));
     assertTrue(e.getMessage().contains("webapp/: holds a manifest.json that is not a spark-rnn dataset's (no \"format\":"
         + " \"spark-rnn-dataset\" in it)")
-        && e.getMessage().endsWith("); --overwrite replaces only a dataset, so refusing to touch it"), e.getMessage());
+        && e.getMessage().endsWith("); --overwrite replaces only a dataset it reads, so refusing to touch it"), e.getMessage());
     assertEquals("precious", Files.readString(web.resolve("index.html")));
   }
 

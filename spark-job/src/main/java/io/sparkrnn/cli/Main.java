@@ -185,6 +185,7 @@ public final class Main implements Runnable {
     // "loss 0,44954" and report.md "107,04, 0,06 ms" (a user audit); files written by Java code with its
     // own Locale.ROOT were already so
     Locale.setDefault(Locale.Category.FORMAT, Locale.ROOT);
+    FROM_FILES.clear();
     CommandLine cl = new CommandLine(new Main());
     cl.addSubcommand("train", TrainCommand.commandLine());
     // made now, on this stderr, for every subcommand (picocli would make it on first use): the stop
@@ -290,12 +291,16 @@ public final class Main implements Runnable {
         String input = u.getInput();
         // the option that gave this path, else the one it lies nearest below ("--data x:1 --out x:1/run"
         // failing on x:1/run is --out's); none: a path the code made, a bug, not the user's
-        String[] option = optionsGiving(parsed, v -> input.equals(v) || input.startsWith(v + "/")).stream()
-            .max(java.util.Comparator.comparingInt(o -> o[1].length())).orElse(null);
+        // compared as Hadoop spells it: "run:1/" fails as "run:1", "run:a b" as "run:a%20b" (a review)
+        String[] option = optionsGiving(parsed, v -> {
+          String spelled = hadoopSpelling(v);
+          return input.equals(v) || input.equals(spelled) || input.startsWith(v + "/") || input.startsWith(spelled + "/");
+        }).stream().max(java.util.Comparator.comparingInt(o -> o[1].length())).orElse(null);
         if (option == null) {
           return null;
         }
-        return new UserError(option[0] + " " + input + ": " + io.sparkrnn.data.OptionRule.colonInRelativeName(input), e);
+        // the value as the user wrote it, whose ./ form is the way out (Hadoop's "run:a%20b" is not)
+        return new UserError(option[0] + " " + option[1] + ": " + io.sparkrnn.data.OptionRule.colonInRelativeName(option[1]), e);
       }
       String m = t.getMessage();
       if (t instanceof ClassNotFoundException && m != null && m.startsWith("Class org.apache.hadoop.fs.") && m.endsWith(" not found")) {
@@ -328,13 +333,37 @@ public final class Main implements Runnable {
     return test == null ? "" : named(optionsGiving(parsed, v -> test.test(v) && !m.contains(v)));
   }
 
+  /** {@code value} as Hadoop's Path error quotes it (normalised, escaped), or as Path writes it when it is one. */
+  private static String hadoopSpelling(String value) {
+    try {
+      return new org.apache.hadoop.fs.Path(value).toString();
+    } catch (IllegalArgumentException e) {
+      return e.getCause() instanceof URISyntaxException u ? u.getInput() : value;
+    }
+  }
+
+  /**
+   * Values a job file gave ({@code train --conf}), named by their FILE:LINE and key where Hadoop's
+   * errors name no option: they are no options picocli matched (a review: a job file's s3a:// out
+   * was named by nothing). Filled by the command that reads the file; cleared by each {@link #run}.
+   */
+  private static final List<String[]> FROM_FILES = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /** For {@code train --conf}: {@code key = value} at {@code where} (FILE:LINE). */
+  static void givenInAFile(String where, String key, String value) {
+    FROM_FILES.add(new String[] {where + ": " + key, value});
+  }
+
   /** "--a VALUE, --b VALUE: ", or "" for none. */
   private static String named(List<String[]> options) {
     return options.isEmpty() ? "" : options.stream().map(o -> o[0] + " " + o[1]).collect(java.util.stream.Collectors.joining(", "))
         + ": ";
   }
 
-  /** The matched options (and positionals) whose value passes {@code test}, in command-line order: {"--name", value} each. */
+  /**
+   * The matched options (and positionals) whose value passes {@code test}, in command-line order,
+   * then a job file's values ({@link #givenInAFile}): {"--name", value} each.
+   */
   private static List<String[]> optionsGiving(CommandLine.ParseResult parsed, java.util.function.Predicate<String> test) {
     List<String[]> found = new java.util.ArrayList<>();
     for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
@@ -344,6 +373,11 @@ public final class Main implements Runnable {
             found.add(new String[] {arg instanceof CommandLine.Model.OptionSpec o ? o.longestName() : arg.paramLabel(), v});
           }
         }
+      }
+    }
+    for (String[] given : FROM_FILES) {
+      if (test.test(given[1])) {
+        found.add(given);
       }
     }
     return found;

@@ -88,7 +88,7 @@ public final class PrepCommand implements Runnable {
     @Option(names = "--normalize", description = "Z-score inputs (and float targets) with training-split statistics.")
     boolean normalize;
 
-    @Option(names = "--overwrite", description = "Replace --out if it already holds a dataset.")
+    @Option(names = "--overwrite", description = "Replace --out if it holds a dataset and nothing else (once the new one is complete).")
     boolean overwrite;
 
     @Option(names = "--normalization-from", paramLabel = "MODEL|DATASET",

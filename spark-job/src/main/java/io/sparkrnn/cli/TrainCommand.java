@@ -76,6 +76,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
     fromFile.forEach((key, where) -> {
       String v = given.get(key);
+      Main.givenInAFile(where, key, v);   // for Hadoop's errors that name a URI but no option
       if (v.equals("~") || v.startsWith("~/")) {   // as Main warns of the command line's: no shell expands a job file's
         System.err.println("warning: " + where + ": " + key + " " + v + ": ~ is not expanded in a job file, so this names a folder"
             + " called ~; write the whole path");
@@ -95,10 +96,11 @@ public final class TrainCommand implements Callable<Integer> {
       // a path of the job file's that a check named by its value ("file:/x/nods: not a dataset", a review):
       // FILE:LINE and the key before it
       int colon = e.getMessage().indexOf(": ");
-      String head = colon < 0 ? "" : e.getMessage().substring(0, colon);   // as qualified: file:/abs/ds for ./ds
+      // a path as the message begins ("file:/abs/ds: not a dataset"), not an option's name ("--out runs/x: …": a review)
+      String head = colon < 0 || e.getMessage().startsWith("-") || e.getMessage().substring(0, colon).contains(" ") ? ""
+          : e.getMessage().substring(0, colon);
       for (String key : List.of("data", "out", "init")) {
-        String v = fromFile.containsKey(key) ? given.get(key).replaceFirst("^\\./", "").replaceAll("/+$", "") : "";
-        if (!v.isEmpty() && (head.equals(v) || head.endsWith(v.startsWith("/") ? v : "/" + v))) {
+        if (!head.isEmpty() && fromFile.containsKey(key) && samePath(head, given.get(key), hadoop)) {
           throw new BadInputException(fromFile.get(key) + ": " + key + ": " + e.getMessage(), e);
         }
       }
@@ -124,6 +126,17 @@ public final class TrainCommand implements Callable<Integer> {
       lock.close();
     }
     return 0;
+  }
+
+  /** Whether the message's path {@code head} is {@code value}, as written or fully qualified (./ds is file:/abs/ds). */
+  private static boolean samePath(String head, String value, Configuration hadoop) {
+    try {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(value);
+      String qualified = p.getFileSystem(hadoop).makeQualified(p).toString();
+      return head.equals(value) || head.equals(qualified) || head.equals(p.toString());
+    } catch (IOException | RuntimeException e) {   // no file system for it: the message is not about it
+      return head.equals(value);
+    }
   }
 
   /** For {@link Main}: the train subcommand with its key options. */

@@ -132,6 +132,27 @@ class CommandFlowsTest {
   }
 
   /**
+   * An error that names a path by value gets a job file's key and line only when the path is that
+   * key's (a review: "--out runs/sine: is a regular file" was put on "data = sine"'s line), and
+   * Hadoop's errors that name a URI but no option name a job file's key and line too (a review: a
+   * job file's s3a:// out was named by nothing).
+   */
+  @Test
+  void aJobFilesKeyIsNamedOnlyForItsOwnPath() throws IOException {
+    Files.createDirectories(tmp.resolve("runs"));
+    Files.writeString(tmp.resolve("runs/sine"), "x");
+    Path job = Files.writeString(tmp.resolve("own.conf"), "data = sine\nout = " + tmp.resolve("runs/sine") + "\n");
+    InferenceCommandsTest.Run r = run("train", "--conf", job.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().startsWith("error: --out " + tmp.resolve("runs/sine") + ": is a regular file"), r.err());
+    Path s3 = Files.writeString(tmp.resolve("s3.conf"), "data = " + tmp.resolve("no-data") + "\nout = s3a://bucket/run\n");
+    r = run("train", "--conf", s3.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().startsWith("error: " + s3 + ":2: out s3a://bucket/run: the file system org.apache.hadoop.fs.s3a.S3AFileSystem"
+        + " is not on the classpath"), r.err());
+  }
+
+  /**
    * A relative name with ':' is the option's that gave it: the one whose value it is, before one it
    * lies below ("--model x:1 --data x:1/ds" failing on x:1/ds named --model: a review); a path no
    * option gave is the code's own, a bug (null: stack trace, exit 1).
@@ -144,8 +165,16 @@ class CommandFlowsTest {
         new java.net.URISyntaxException(input, "Relative path in absolute URI")), parsed);
     assertTrue(failing.apply("x:1/ds").getMessage().startsWith("--data x:1/ds: Hadoop reads"), failing.apply("x:1/ds").getMessage());
     assertTrue(failing.apply("x:1").getMessage().startsWith("--model x:1: Hadoop reads"));
-    assertTrue(failing.apply("x:1/ds/shard").getMessage().startsWith("--data x:1/ds/shard: Hadoop reads"));   // the nearest
+    assertTrue(failing.apply("x:1/ds/shard").getMessage().startsWith("--data x:1/ds: Hadoop reads"));   // the nearest
     assertEquals(null, failing.apply("y:2/z"));
+    // as Hadoop spells the value in its error: "run:1/" fails as "run:1", "run:a b" as "run:a%20b" (a review: exit 1)
+    for (String[] c : new String[][] {{"run:1/", "run:1"}, {"run:a b", "run:a%20b"}, {"run:50%", "run:50%25"}}) {
+      CommandLine.ParseResult p = new CommandLine(new Main()).parseArgs("prep", "sine", "--out", c[0]);
+      Main.UserError e = Main.pathError(new IllegalArgumentException(new java.net.URISyntaxException(c[1], "Relative path in absolute"
+          + " URI")), p);
+      assertTrue(e != null && e.getMessage().startsWith("--out " + c[0] + ": Hadoop reads") && e.getMessage().contains("write ./" + c[0]
+          + ", or"), c[0] + ": " + e);
+    }
   }
 
   /** A refused connection names the URI of its port: Hadoop names the host as it resolved it ("localhost" for 127.0.0.1). */

@@ -361,7 +361,7 @@ public final class CsvSource implements SequenceSource {
 
   /**
    * Splits one line into fields, quoted as RFC 4180 and Spark's {@code df.write.csv} quote them: a
-   * field in double quotes may hold the delimiter, and {@code ""} stands for one quote inside it
+   * field in double quotes may hold the delimiter, and {@code ""} or {@code \"} stands for one quote inside it
    * (a header "name, with comma" was read as two fields: a user audit). Spaces around a field are
    * dropped; inside quotes they stay. A quoted field runs to its closing quote on the same line: a
    * line break inside quotes is refused, naming {@code where}.
@@ -384,12 +384,13 @@ public final class CsvSource implements SequenceSource {
             throw new BadInputException(where + ": the quoted field that starts at character " + (j + 1) + " has no closing"
                 + " quote on its line (a line break inside quotes is not supported)");
           }
+          // a quote inside: "" (RFC 4180) or \" (Spark's df.write.csv, whose escape is a backslash: a review)
+          if ((line.charAt(k) == '"' || line.charAt(k) == '\\') && k + 1 < n && line.charAt(k + 1) == '"') {
+            field.append('"');
+            k += 2;
+            continue;
+          }
           if (line.charAt(k) == '"') {
-            if (k + 1 < n && line.charAt(k + 1) == '"') {
-              field.append('"');
-              k += 2;
-              continue;
-            }
             k++;
             break;
           }
@@ -400,7 +401,7 @@ public final class CsvSource implements SequenceSource {
         }
         if (k < n && line.charAt(k) != delimiter) {
           throw new BadInputException(where + ": text after the closing quote of the field that starts at character " + (j + 1)
-              + " (a quote inside a quoted field is written \"\")");
+              + " (a quote inside a quoted field is written \"\" or \\\")");
         }
         out.add(field.toString());
         end = k;

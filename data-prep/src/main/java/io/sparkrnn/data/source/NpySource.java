@@ -92,10 +92,6 @@ public final class NpySource implements SequenceSource {
     LossType loss;
     // options that mean nothing for these targets are refused, not dropped (a user audit: --seq2one with
     // --targets wrote seq2seq, --classes without integer targets wrote mse, both without a word)
-    if (o.targets() != null && o.seq2one()) {
-      throw new BadInputException("--seq2one applies to the next-step shift (no --targets); with --targets the mode comes from"
-          + " their shape: float [N,O] or int [N] are sequence-to-one, float [N,T,O] or int [N,T] sequence-to-sequence");
-    }
     if (o.targets() == null && o.classes() > 0) {
       throw new BadInputException("--classes applies to integer class-id --targets ([N,T] or [N]); the next-step shift's"
           + " targets are the inputs' float values");
@@ -143,6 +139,11 @@ public final class NpySource implements SequenceSource {
         throw new BadInputException(o.targets() + ": targets of shape " + Arrays.toString(target.shape)
             + (target.floating ? " float" : " int") + " are not supported (expected float [N,T,O] or [N,O],"
             + " int class ids [N,T] or [N])");
+      }
+      if (o.seq2one() && mode != Mode.SEQ2ONE) {
+        throw new BadInputException("--seq2one: the targets " + o.targets() + " of shape " + Arrays.toString(target.shape)
+            + " are per step; with --targets the mode comes from their shape: float [N,O] or int [N] are sequence-to-one,"
+            + " float [N,T,O] or int [N,T] sequence-to-sequence");
       }
       targetLayout = tl;
       // which layout the targets were read with: a default one the user never wrote explains a mismatch (a user audit)

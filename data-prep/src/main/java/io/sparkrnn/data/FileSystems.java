@@ -258,6 +258,11 @@ public final class FileSystems {
     if (existing == null) {
       return;
     }
+    if (real == null && Files.isSymbolicLink(existing)) {
+      // it read "is a regular file, not a directory" (a review)
+      throw new BadInputException(what + (existing.equals(path) ? "is" : "cannot be created: " + existing + " is")
+          + " a link that leads nowhere (its target is missing, or links loop)");
+    }
     if (existing.equals(path)) {
       if (Files.isDirectory(path)) {
         if (!directory) {

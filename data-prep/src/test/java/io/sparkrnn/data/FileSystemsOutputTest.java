@@ -72,6 +72,16 @@ class FileSystemsOutputTest {
         ds.toString()), "--json " + link.resolve("new/out.json") + ": inside the directory --data reads");
   }
 
+  /** A link that leads nowhere (a missing target, a loop) is said to be one; it read "is a regular file, not a directory" (a review). */
+  @Test
+  void aLinkThatLeadsNowhereIsNamedAsSuch() throws Exception {
+    Path loop = Files.createSymbolicLink(tmp.resolve("loop"), tmp.resolve("loop"));
+    Path dangling = Files.createSymbolicLink(tmp.resolve("dangling"), tmp.resolve("gone/away"));
+    refused(loop.resolve("run"), true, "--out " + loop.resolve("run") + ": cannot be created: " + loop + " is a link that leads nowhere");
+    refused(dangling, true, "--out " + dangling + ": is a link that leads nowhere (its target is missing, or links loop)");
+    refused(dangling, false, "is a link that leads nowhere");
+  }
+
   @Test
   void aFifoWhereAFileIsWantedIsRefused() throws Exception {
     Path fifo = tmp.resolve("pipe");

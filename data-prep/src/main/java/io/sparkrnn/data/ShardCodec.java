@@ -136,6 +136,32 @@ public final class ShardCodec {
     }
   }
 
+  /**
+   * Where flat element {@code i} of y sits, as x's errors say it: (t, b, o) of [T,B,O] (class ids
+   * [T,B]: one per step) or (b, o) of seq2one's [B,O] (a numerical audit: "class id 999 at index 37"
+   * named the flat index alone).
+   */
+  private static String targetPlace(Batch batch, DatasetSpec spec, int i, int perStep) {
+    int B = batch.batchSize();
+    int o = i % perStep;
+    int b = (i / perStep) % B;
+    String outputs = perStep > 1 ? ", o=" + o : "";
+    if (spec.mode() != Mode.SEQ2SEQ) {
+      return "(b=" + b + outputs + ")";
+    }
+    int t = i / perStep / B;
+    return "(t=" + t + ", b=" + b + outputs + ")";
+  }
+
+  /** "; it is a padded step …" where flat element {@code i} of a seq2seq y lies past its sequence's length, else "". */
+  private static String paddingNote(Batch batch, DatasetSpec spec, int i, int perStep) {
+    int B = batch.batchSize();
+    int b = (i / perStep) % B;
+    int t = i / perStep / B;
+    return spec.mode() == Mode.SEQ2SEQ && t >= batch.length(b) ? "; it is a padded step (t >= lengths[b] = " + batch.length(b)
+        + "), which must hold 0" : "";
+  }
+
   /** Checks dims, layout, finiteness of x and y, class range and lengths (≥ 1 each). */
   static void check(Batch batch, DatasetSpec spec, String file) {
     int T = batch.steps();
@@ -179,15 +205,16 @@ public final class ShardCodec {
       int[] c = batch.classes();
       for (int i = 0; i < c.length; i++) {
         if (c[i] < 0 || c[i] >= spec.outputs()) {
-          throw new BadInputException(file + ": y class id " + c[i] + " at index " + i + " is outside [0, "
-              + spec.outputs() + ")");
+          throw new BadInputException(file + ": y class id " + c[i] + " at " + targetPlace(batch, spec, i, 1) + " is outside [0, "
+              + spec.outputs() + ")" + paddingNote(batch, spec, i, 1));
         }
       }
     } else {
       float[] y = batch.targets();
       for (int i = 0; i < y.length; i++) {
         if (!Float.isFinite(y[i])) {
-          throw new BadInputException(file + ": y has " + y[i] + " at index " + i + ", expected a finite number");
+          throw new BadInputException(file + ": y has " + y[i] + " at " + targetPlace(batch, spec, i, spec.outputs()) + ", expected a"
+              + " finite number" + paddingNote(batch, spec, i, spec.outputs()));
         }
       }
     }

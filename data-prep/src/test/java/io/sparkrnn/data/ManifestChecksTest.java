@@ -73,10 +73,10 @@ class ManifestChecksTest {
     // O = 3 classes: ids 0, 1, 2
     DatasetSpec spec = new DatasetSpec("t", 1, 3, 2, Mode.SEQ2ONE, LossType.CROSS_ENTROPY, false, null, null);
     Batch b = new Batch(2, 2, 1, new float[4], null, new int[] {0, 3}, null);
-    refused(() -> ShardCodec.encode(b, spec, "c.safetensors"), "c.safetensors: y class id 3 at index 1 is outside [0, 3)");
+    refused(() -> ShardCodec.encode(b, spec, "c.safetensors"), "c.safetensors: y class id 3 at (b=1) is outside [0, 3)");
     byte[] shard = SafeTensors.toBytes(Map.of(), List.of(Tensor.ofFloats("x", new int[] {2, 2, 1}, new float[4]),
         Tensor.ofInts("y", new int[] {2}, new int[] {3, 0})));
-    refused(() -> ShardCodec.decode(shard, spec, "d.safetensors", 2), "d.safetensors: y class id 3 at index 0 is outside [0, 3)");
+    refused(() -> ShardCodec.decode(shard, spec, "d.safetensors", 2), "d.safetensors: y class id 3 at (b=0) is outside [0, 3)");
   }
 
   @Test
@@ -161,10 +161,15 @@ class ManifestChecksTest {
   void theWriterRefusesInfiniteTargetsAndNegativeClassIds() {
     DatasetSpec mse = new SineSource(SineSource.Options.defaults(2, 1, 1)).spec(); // T=2, F=O=1 seq2seq
     Batch inf = new Batch(2, 1, 1, new float[2], new float[] {0, Float.NEGATIVE_INFINITY}, null, null);
-    refused(() -> ShardCodec.encode(inf, mse, "i.safetensors"), "i.safetensors: y has -Infinity at index 1");
+    refused(() -> ShardCodec.encode(inf, mse, "i.safetensors"), "i.safetensors: y has -Infinity at (t=1, b=0), expected");
     DatasetSpec ce = new DatasetSpec("t", 1, 3, 2, Mode.SEQ2ONE, LossType.CROSS_ENTROPY, false, null, null);
     Batch neg = new Batch(2, 2, 1, new float[4], null, new int[] {0, -1}, null);
-    refused(() -> ShardCodec.encode(neg, ce, "n.safetensors"), "n.safetensors: y class id -1 at index 1 is outside [0, 3)");
+    refused(() -> ShardCodec.encode(neg, ce, "n.safetensors"), "n.safetensors: y class id -1 at (b=1) is outside [0, 3)");
+    // per step, [T,B]: element 2 is (t=1, b=0), a padded step of a length-1 sequence (a numerical audit: "at index 2")
+    DatasetSpec steps = new DatasetSpec("t", 1, 3, 2, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY, true, null, null);
+    Batch padded = new Batch(2, 2, 1, new float[4], null, new int[] {0, 1, 999, 2}, new int[] {1, 2});
+    refused(() -> ShardCodec.encode(padded, steps, "p.safetensors"), "p.safetensors: y class id 999 at (t=1, b=0) is outside [0, 3);"
+        + " it is a padded step (t >= lengths[b] = 1), which must hold 0");
   }
 
   /** A variable-length dataset's shard always carries lengths; a batch without them has T steps in every sequence. */

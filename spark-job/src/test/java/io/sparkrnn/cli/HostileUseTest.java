@@ -276,11 +276,19 @@ class HostileUseTest {
     assertEquals(0, run(train(out)).code());
     byte[] model = Files.readAllBytes(out.resolve("model.safetensors"));
     String report = Files.readString(out.resolve("report.md"));
+    Path checkpoint = out.resolve("checkpoints/step-0000000002.safetensors");
+    byte[] checkpointBytes = Files.readAllBytes(checkpoint);
+    java.nio.file.attribute.FileTime[] times = {Files.getLastModifiedTime(out.resolve("model.safetensors")),
+        Files.getLastModifiedTime(checkpoint), Files.getLastModifiedTime(out.resolve("metrics.jsonl"))};
     Run again = run(train(out, "--resume", "true"));
     assertEquals(0, again.code(), again.err());
     assertTrue(again.out().contains("done: the checkpoint is at step 2 of 2 already, nothing to train; model "), again.out());
     assertFalse(again.out().contains("NaN"), again.out());
     assertTrue(Arrays.equals(model, Files.readAllBytes(out.resolve("model.safetensors"))), "the model changed");
+    // nothing is rewritten: the checkpoint's train config named this resume's --data as the data trained on (a docs audit)
+    assertTrue(Arrays.equals(checkpointBytes, Files.readAllBytes(checkpoint)), "the checkpoint was rewritten");
+    assertEquals(List.of(times), List.of(Files.getLastModifiedTime(out.resolve("model.safetensors")),
+        Files.getLastModifiedTime(checkpoint), Files.getLastModifiedTime(out.resolve("metrics.jsonl"))), "files rewritten");
     // the report of the run that trained stays (rewritten, it had NaN step times and lost its devices: a user audit)
     assertEquals(report, Files.readString(out.resolve("report.md")));
     assertTrue(again.out().contains("report.md: kept, the report of the run that trained to step 2"), again.out());

@@ -758,16 +758,24 @@ public final class Trainer {
         BarrierTraining.requestEnd(false);
       }
     }
-    metrics.write(out);
-    checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
-    out.write("model.safetensors", ModelFile.toBytes(params, modelMetadata()));
+    boolean nothingTrained = stepsThisRun == 0 && skipped == 0;
+    // a --resume with nothing to train leaves the run's files as the run that trained wrote them: rewritten,
+    // its checkpoint recorded this resume's --data as the data trained on, and a later --resume on the
+    // real data was refused (a docs audit); a model lost after that checkpoint (a kill) is written again
+    boolean resumedFinished = nothingTrained && resumedFrom != null;
+    if (!resumedFinished) {
+      metrics.write(out);
+      checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
+    }
+    if (!resumedFinished || !out.exists("model.safetensors")) {
+      out.write("model.safetensors", ModelFile.toBytes(params, modelMetadata()));
+    }
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
     Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
     lastCacheStats = cacheStats;
     cacheStats.forEach((where, st) -> log.printf(Locale.ROOT, "shard cache on %s: %s%n", where, st.describe()));
     String deviceLines = resumeWarning == null ? autoChoice : autoChoice == null ? resumeWarning : autoChoice + "\n" + resumeWarning;
-    boolean nothingTrained = stepsThisRun == 0 && skipped == 0;
     if (nothingTrained && out.exists(TrainReport.FILE)) {
       // --resume on a finished run: the report of the run that trained the model stays (rewritten, it had
       // this run's NaN step times and none of that run's devices or shard cache: a user audit)

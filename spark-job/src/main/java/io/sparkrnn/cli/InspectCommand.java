@@ -25,7 +25,7 @@ import picocli.CommandLine.Parameters;
         "Given one .safetensors file (a shard, model, checkpoint or prediction): list its tensors (name, dtype, shape) and"
             + " metadata; a shard its directory's manifest lists is verified too."})
 public final class InspectCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "URI", description = "The dataset directory, or one .safetensors file.")
+  @Parameters(index = "0", paramLabel = "URI", description = "The dataset directory, a model's directory (train's --out, a saved RnnModel), or one .safetensors file.")
   String uri;
 
   @Option(names = "--json", description = "Also print manifest.json (a dataset).")

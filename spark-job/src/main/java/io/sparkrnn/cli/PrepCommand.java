@@ -85,7 +85,8 @@ public final class PrepCommand implements Runnable {
             + " whose hash falls under it (--split by-key) or the last rows of each series (by-time).")
     double validationFraction;
 
-    @Option(names = "--normalize", description = "Z-score inputs (and float targets) with training-split statistics.")
+    @Option(names = "--normalize", description = "Z-score inputs (and float targets) with training-split statistics (real-valued inputs: refused for copy and"
+        + " text, whose inputs are one-hot).")
     boolean normalize;
 
     @Option(names = "--overwrite", description = "Replace --out if it holds a dataset and nothing else (once the new one is complete).")

@@ -612,10 +612,12 @@ public final class Trainer {
       }
     }
     String threads = jvmEngineThreads(config.engine(), device, context.engineThreads(), sc.master());
-    log.printf(Locale.ROOT, "training %s: %d steps (%d per epoch), batch %d, %s, %d partition%s of %d virtual, engine %s on %s%s, master %s,"
+    // the reference engine computes in float64 on the JVM whatever --device says (a numerical audit: "reference on jvm")
+    String engineOn = config.engine().equals("reference") ? "reference (float64, JVM)" : config.engine() + " on " + device;
+    log.printf(Locale.ROOT, "training %s: %d steps (%d per epoch), batch %d, %s, %d partition%s of %d virtual, engine %s%s, master %s,"
         + " sync %s%n", describeModel(), totalSteps, schedule.stepsPerEpoch(), config.batch(), describeOptimizer(), partitions,
-        partitions == 1 ? "" : "s", config.virtualPartitions(), config.engine(),
-        device, threads == null ? "" : " (" + threads + ")", sc.master(), config.sync());
+        partitions == 1 ? "" : "s", config.virtualPartitions(), engineOn, threads == null ? "" : " (" + threads + ")", sc.master(),
+        config.sync());
 
     StepSync sync = barrier
         ? new BarrierSync(sc, context, exchange, partitions, update, config, model, schedule, totalSteps, metrics::addSegment, log)

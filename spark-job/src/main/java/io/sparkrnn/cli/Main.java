@@ -325,12 +325,20 @@ public final class Main implements Runnable {
   static String whoseUri(Throwable t, CommandLine.ParseResult parsed) {
     String m = String.valueOf(t.getMessage());
     java.util.regex.Matcher scheme = java.util.regex.Pattern.compile("No FileSystem for scheme \"([^\"]+)\"").matcher(m);
-    // Hadoop names the host as it resolved it ("localhost" for 127.0.0.1): the port tells the URIs apart
-    java.util.regex.Matcher host = java.util.regex.Pattern.compile("Call From \\S+ to \\S+:(\\d+) failed").matcher(m);
-    java.util.function.Predicate<String> test = scheme.find() ? v -> v.startsWith(scheme.group(1) + ":")
-        : host.find() ? v -> v.matches("[A-Za-z][-+.A-Za-z0-9]*://[^/]*:" + host.group(1) + "(/.*)?") : null;
-    // every option that could have given it: the error does not say which one Hadoop opened first
-    return test == null ? "" : named(optionsGiving(parsed, v -> test.test(v) && !m.contains(v)));
+    // Hadoop names the host as it resolved it ("localhost" for 127.0.0.1): the URIs of its host and port,
+    // else (a host written otherwise) those of its port
+    java.util.regex.Matcher host = java.util.regex.Pattern.compile("Call From \\S+ to (\\S+):(\\d+) failed").matcher(m);
+    if (scheme.find()) {
+      // every option that could have given it: the error does not say which one Hadoop opened first
+      return named(optionsGiving(parsed, v -> v.startsWith(scheme.group(1) + ":") && !m.contains(v)));
+    }
+    if (!host.find()) {
+      return "";
+    }
+    String uri = "[A-Za-z][-+.A-Za-z0-9]*://";
+    String port = ":" + host.group(2) + "(/.*)?";
+    List<String[]> exact = optionsGiving(parsed, v -> v.matches(uri + java.util.regex.Pattern.quote(host.group(1)) + port));
+    return named(!exact.isEmpty() ? exact : optionsGiving(parsed, v -> v.matches(uri + "[^/]*" + port)));
   }
 
   /** {@code value} as Hadoop's Path error quotes it (normalised, escaped), or as Path writes it when it is one. */

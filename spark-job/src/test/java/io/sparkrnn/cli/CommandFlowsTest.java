@@ -185,6 +185,13 @@ class CommandFlowsTest {
     assertEquals("--model hdfs://127.0.0.1:1/m.safetensors: ", Main.whoseUri(new IOException("Call From vm/127.0.0.1 to localhost:1"
         + " failed on connection exception: java.net.ConnectException: Connection refused"), parsed));
     assertEquals("", Main.whoseUri(new IOException("Call From vm/127.0.0.1 to localhost:2 failed on connection exception"), parsed));
+    // the host Hadoop names, where an option wrote it so, before the port alone (a review: both were named)
+    CommandLine.ParseResult two = new CommandLine(new Main()).parseArgs("predict", "--model", "hdfs://nn1:8020/m.safetensors",
+        "--data", "hdfs://nn2:8020/ds", "--out", "o.npy");
+    assertEquals("--data hdfs://nn2:8020/ds: ", Main.whoseUri(new IOException("Call From vm/10.0.0.1 to nn2:8020 failed on"
+        + " connection exception"), two));
+    assertEquals("--model hdfs://nn1:8020/m.safetensors, --data hdfs://nn2:8020/ds: ", Main.whoseUri(new IOException("Call From"
+        + " vm/10.0.0.1 to nn3.example:8020 failed on connection exception"), two));
     // a scheme is the part before ':' ("food" is no URI of scheme "foo": a mutation audit)
     assertEquals("--data foo://x/y: ", Main.whoseUri(new IOException("No FileSystem for scheme \"foo\""),
         new CommandLine(new Main()).parseArgs("predict", "--model", "food", "--data", "foo://x/y", "--out", "o.npy")));

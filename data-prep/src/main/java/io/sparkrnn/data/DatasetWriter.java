@@ -312,9 +312,9 @@ public final class DatasetWriter implements Closeable {
     Path manifestPath = new Path(dir, Manifest.FILE_NAME);
     Manifest manifest;
     try (InputStream in = fs.open(manifestPath)) {
-      byte[] bytes = in.readNBytes(MAX_MANIFEST_BYTES + 1);
-      if (bytes.length > MAX_MANIFEST_BYTES) {
-        throw new BadInputException("larger than " + MAX_MANIFEST_BYTES + " bytes");
+      byte[] bytes = in.readNBytes((int) Manifest.MAX_BYTES + 1);
+      if (bytes.length > Manifest.MAX_BYTES) {
+        throw new BadInputException("larger than the " + Manifest.MAX_BYTES + " bytes a manifest may have");
       }
       String text = new String(bytes, StandardCharsets.UTF_8);
       Object format = io.sparkrnn.kernel.io.Json.parseObject(text).get("format");
@@ -324,8 +324,8 @@ public final class DatasetWriter implements Closeable {
       }
       manifest = Manifest.parse(text, manifestPath.toString());
     } catch (IllegalArgumentException e) {   // BadInputException included: not a dataset's manifest, or not one this version reads
-      boolean ours = e.getMessage() != null && e.getMessage().startsWith(manifestPath.toString());   // Manifest.parse's own
-      throw new IOException(dir + ": holds " + (ours ? "a spark-rnn dataset this version cannot read" : "a " + Manifest.FILE_NAME
+      boolean ourFormat = e.getMessage() != null && e.getMessage().startsWith(manifestPath.toString());   // Manifest.parse's own
+      throw new IOException(dir + ": holds " + (ourFormat ? "a spark-rnn dataset this version cannot read" : "a " + Manifest.FILE_NAME
           + " that is not a spark-rnn dataset's") + " (" + e.getMessage() + "); --overwrite replaces only a dataset it reads, so"
           + " refusing to touch it");
     }
@@ -348,9 +348,6 @@ public final class DatasetWriter implements Closeable {
           + "); move " + (foreign.size() == 1 ? "it" : "them") + " out of it, or choose another --out");
     }
   }
-
-  /** A manifest lists shards by name and size: far below this even for a million shards. */
-  private static final int MAX_MANIFEST_BYTES = 256 << 20;
 
   /**
    * Writes {@code bytes} to {@code _temporary/<attempt>/<file>} and renames it to {@code dir/file}.

@@ -52,11 +52,15 @@ public interface OptionRule extends Serializable {
       try {
         new org.apache.hadoop.fs.Path(value);
       } catch (IllegalArgumentException e) {
-        throw new BadInputException(name + ": expected " + what + ", found '" + value + "' (" + (e.getCause()
-            instanceof java.net.URISyntaxException u && u.getReason() != null && u.getReason().startsWith("Relative path in absolute URI")
+        throw new BadInputException(name + ": expected " + what + ", found '" + value + "' (" + (isColonInRelativeName(e.getCause())
             ? colonInRelativeName(value) : e.getCause() != null ? e.getCause().getMessage() : e.getMessage()) + ")");
       }
     };
+  }
+
+  /** Whether {@code t} is Hadoop's refusal of a relative name that holds ':' (a URI scheme with a relative path). */
+  static boolean isColonInRelativeName(Throwable t) {
+    return t instanceof java.net.URISyntaxException u && u.getReason() != null && u.getReason().startsWith("Relative path in absolute URI");
   }
 
   /** Why Hadoop cannot open the relative name {@code value} that holds ':', and what to write instead. */

@@ -287,8 +287,8 @@ public final class Main implements Runnable {
    */
   static UserError pathError(Throwable e, CommandLine.ParseResult parsed) {
     for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
-      if (t instanceof URISyntaxException u && u.getReason() != null && u.getReason().startsWith("Relative path in absolute URI")) {
-        String input = u.getInput();
+      if (io.sparkrnn.data.OptionRule.isColonInRelativeName(t)) {
+        String input = ((URISyntaxException) t).getInput();
         // the option that gave this path, else the one it lies nearest below ("--data x:1 --out x:1/run"
         // failing on x:1/run is --out's); none: a path the code made, a bug, not the user's
         // compared as Hadoop spells it: "run:1/" fails as "run:1", "run:a b" as "run:a%20b" (a review)

@@ -89,10 +89,10 @@ class CsvEdgeCasesTest {
     // Spark's df.write.csv escapes a quote with a backslash: "a\"b" (a review)
     assertEquals(List.of("a\"b", "1"), CsvSource.split("\"a\\\"b\",1", ',', "w"));
     Path open = csv("open.csv", "a,b\n1,\"2\n");
-    refused(() -> new CsvSource(new CsvSource.Options(open.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+    refused(() -> new CsvSource(windows(open, 1, 1), conf),
         "open.csv line 2: the quoted field that starts at character 3 has no closing quote on its line");
     Path after = csv("after.csv", "a,b\n1,\"2\"x\n");
-    refused(() -> new CsvSource(new CsvSource.Options(after.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+    refused(() -> new CsvSource(windows(after, 1, 1), conf),
         "after.csv line 2: text after the closing quote of the field that starts at character 3");
   }
 
@@ -112,7 +112,7 @@ class CsvEdgeCasesTest {
         {"0.1;0.2", "'0.1;0.2' is not a number (a file whose fields are separated by ';' needs --delimiter ';')"}};
     for (String[] c : refusedCells) {
       Path p = csv("cell.csv", "a\n1\n" + c[0] + "\n3\n");
-      refused(() -> new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+      refused(() -> new CsvSource(windows(p, 1, 1), conf),
           "cell.csv line 3, column 'a': " + c[1]);
     }
   }
@@ -120,14 +120,14 @@ class CsvEdgeCasesTest {
   @Test
   void aRowWithAnotherFieldCountNamesItsLine() throws IOException {
     Path p = csv("wide.csv", "a,b\n1,2\n3,4,5\n6,7\n");
-    refused(() -> new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+    refused(() -> new CsvSource(windows(p, 1, 1), conf),
         "wide.csv line 3: 3 fields, the header has 2");
   }
 
   @Test
   void anEmptyCellIsNotANumber() throws IOException {
     Path p = csv("gap.csv", "a,b\n1,2\n3,\n");
-    refused(() -> new CsvSource(new CsvSource.Options(p.toString(), List.of(), List.of(), 1, 1, -1, false, null, 0, ','), conf),
+    refused(() -> new CsvSource(windows(p, 1, 1), conf),
         "gap.csv line 3, column 'b': '' is not a number");
   }
 

@@ -285,9 +285,7 @@ class StopFlushTest {
     StopFlush f = quietHook(metrics, TimeUnit.MILLISECONDS.toNanos(300));
     try {
       CompletableFuture<Void> hook = CompletableFuture.runAsync(f::flush);
-      while (!f.checkpointNow()) {
-        Thread.sleep(5);
-      }
+      awaitCheckpointRequest(f);
       Thread.sleep(1000);   // the checkpoint outlasts the 300 ms wait
       assertFalse(hook.isDone(), "the hook returned while the stop checkpoint was being written");
       f.checkpointed();
@@ -306,9 +304,7 @@ class StopFlushTest {
       f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> { });
       Thread hook = new Thread(f::flush);
       hook.start();
-      while (!f.checkpointNow()) {
-        Thread.sleep(5);
-      }
+      awaitCheckpointRequest(f);
       hook.interrupt();
       hook.join(10_000);
       assertFalse(hook.isAlive());
@@ -317,6 +313,13 @@ class StopFlushTest {
       f.checkpointed();
     } finally {
       f.close();
+    }
+  }
+
+  /** Plays the training loop at its boundary: polls until the hook has asked for a checkpoint, and takes it on. */
+  private static void awaitCheckpointRequest(StopFlush f) throws InterruptedException {
+    while (!f.checkpointNow()) {
+      Thread.sleep(5);
     }
   }
 

@@ -73,6 +73,21 @@ public final class PrepCommand implements Runnable {
   }
 
   /** Options every source shares. */
+  /**
+   * A count the user typed, checked, or the source's "not given" value when the option is absent. The
+   * sources take 0 (or -1 for the horizon) to mean "the default"; read from an int option, a typed
+   * {@code --stride 0} or {@code --horizon -1} passed as that default without a word.
+   */
+  static int given(Integer value, String option, int least, int absent) {
+    if (value == null) {
+      return absent;
+    }
+    if (value < least) {
+      throw new BadInputException(option + " must be at least " + least + ", found " + value);
+    }
+    return value;
+  }
+
   static final class Common {
     @Option(names = "--out", required = true, description = "Output dataset directory URI (file://, hdfs://, s3a://, or a path).")
     String out;
@@ -254,13 +269,13 @@ public final class PrepCommand implements Runnable {
     List<String> inputs = new ArrayList<>();
     @Option(names = "--targets", split = ",", description = "Target columns (default: the input columns).")
     List<String> targets = new ArrayList<>();
-    @Option(names = "--steps", defaultValue = "0", description = "T; required for windows, default the longest sequence.")
-    int steps;
-    @Option(names = "--stride", defaultValue = "0", description = "Rows between window starts (default: T).") int stride;
-    @Option(names = "--horizon", defaultValue = "-1",
+    @Option(names = "--steps", description = "T; required for windows, default the longest sequence.")
+    Integer steps;
+    @Option(names = "--stride", description = "Rows between window starts (default: T).") Integer stride;
+    @Option(names = "--horizon",
         description = "Rows from an input to its target (default 1 for windows; with --sequence-column 1 when a target is"
             + " an input, else 0).")
-    int horizon;
+    Integer horizon;
     @Option(names = "--seq2one", description = "One target per sequence (from its last step).") boolean seq2one;
     @Option(names = "--sequence-column", description = "Column whose value names the sequence of each row.")
     String sequenceColumn;
@@ -275,7 +290,8 @@ public final class PrepCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      common.run(new CsvSource(new CsvSource.Options(input, inputs, targets, steps, stride, horizon, seq2one,
+      common.run(new CsvSource(new CsvSource.Options(input, inputs, targets, given(steps, "--steps", 1, 0),
+          given(stride, "--stride", 1, 0), given(horizon, "--horizon", 0, -1), seq2one,
           sequenceColumn, classes, delimiter, header), new Configuration()));
       return 0;
     }
@@ -287,12 +303,12 @@ public final class PrepCommand implements Runnable {
     @Mixin Common common;
     @Parameters(index = "0", paramLabel = "INPUT", description = "The text file (URI or path).") String input;
     @Option(names = "--steps", defaultValue = "100", description = "T (default ${DEFAULT-VALUE}).") int steps;
-    @Option(names = "--stride", defaultValue = "0", description = "Characters between sequence starts (default: T).")
-    int stride;
+    @Option(names = "--stride", description = "Characters between sequence starts (default: T).")
+    Integer stride;
 
     @Override
     public Integer call() throws IOException {
-      common.run(new TextSource(new TextSource.Options(input, steps, stride), new Configuration()));
+      common.run(new TextSource(new TextSource.Options(input, steps, given(stride, "--stride", 1, 0)), new Configuration()));
       return 0;
     }
   }
@@ -327,12 +343,12 @@ public final class PrepCommand implements Runnable {
     @Option(names = "--seq2one", description = "One target per window: at its last step, shifted by --horizon.")
     boolean seq2one;
     @Option(names = "--steps", required = true, description = "T, steps per sequence.") int steps;
-    @Option(names = "--stride", defaultValue = "0", description = "Rows between window starts (default: T).") int stride;
-    @Option(names = "--horizon", defaultValue = "-1",
-        description = "Rows from an input to its target (default 1 when targets are inputs, else 0).") int horizon;
-    @Option(names = "--min-steps", defaultValue = "0",
+    @Option(names = "--stride", description = "Rows between window starts (default: T).") Integer stride;
+    @Option(names = "--horizon",
+        description = "Rows from an input to its target (default 1 when targets are inputs, else 0).") Integer horizon;
+    @Option(names = "--min-steps",
         description = "Keep a series or tail shorter than T but at least this long, right-padded (default: T).")
-    int minSteps;
+    Integer minSteps;
     @Option(names = "--sequence-column", paramLabel = "COL",
         description = "Wide format: this array<array<number>> [T][F] (or array<number>) column holds each row's sequence.")
     String sequenceColumn;
@@ -345,9 +361,9 @@ public final class PrepCommand implements Runnable {
     String missing;
     @Option(names = "--seed", defaultValue = "42", description = "Seeds the sequence order and the by-key split (default ${DEFAULT-VALUE}).")
     long seed;
-    @Option(names = "--partitions", defaultValue = "0",
+    @Option(names = "--partitions",
         description = "Shuffle partitions for the sort (default spark.sql.shuffle.partitions); the output does not depend on it.")
-    int partitions;
+    Integer partitions;
 
     @Override
     public Integer call() throws IOException {
@@ -378,9 +394,10 @@ public final class PrepCommand implements Runnable {
         provenance.put("where", where);
       }
       putOptions(provenance);
-      TableSpec spec = new TableSpec(key, order, inputs, targets, classes, seq2one, steps, stride, horizon, minSteps,
+      TableSpec spec = new TableSpec(key, order, inputs, targets, classes, seq2one, steps, given(stride, "--stride", 1, 0),
+          given(horizon, "--horizon", 0, -1), given(minSteps, "--min-steps", 1, 0),
           sequenceColumn, split == null ? null : TableSpec.SplitMode.parse(split), common.validationFraction, gap,
-          common.normalize, TableSpec.Missing.parse(missing), common.batch, seed, partitions, provenance);
+          common.normalize, TableSpec.Missing.parse(missing), common.batch, seed, given(partitions, "--partitions", 1, 0), provenance);
       FileSystems.requireUsableOutput(common.out, new Configuration(), "--out", true);
       // an --out that prep would refuse (not empty, not a dataset to --overwrite), before Spark starts: tens of
       // seconds sooner (SequenceTables checks again, on the session's Hadoop configuration)

@@ -74,6 +74,39 @@ class PrepCommandTest {
     assertEquals(2, Main.run("inspect", tmp.resolve("nothing").toString()));
   }
 
+  /** A typed 0 or -1 is refused, not read as the option's default (it was: --stride 0 cut windows T apart). */
+  @Test
+  void aTypedZeroStrideOrNegativeHorizonIsRefusedNotTakenForTheDefault() throws IOException {
+    Path csv = tmp.resolve("ok.csv");
+    Files.writeString(csv, "a,b\n1,2\n3,4\n5,6\n7,8\n");
+    Path txt = tmp.resolve("ok.txt");
+    Files.writeString(txt, "abcdefghij");
+    Path out = tmp.resolve("never");
+    String[][] cases = {
+        {"csv", csv.toString(), "--steps", "2", "--stride", "0", "--stride must be at least 1, found 0"},
+        {"csv", csv.toString(), "--steps", "2", "--horizon", "-1", "--horizon must be at least 0, found -1"},
+        {"csv", csv.toString(), "--steps", "0", "--sequence-column", "a", "--steps must be at least 1, found 0"},
+        {"text", txt.toString(), "--steps", "3", "--stride", "0", "--stride must be at least 1, found 0"},
+        {"table", csv.toString(), "--format", "csv", "--order", "a", "--inputs", "b", "--steps", "2", "--min-steps", "0",
+            "--min-steps must be at least 1, found 0"},
+        {"table", csv.toString(), "--format", "csv", "--order", "a", "--inputs", "b", "--steps", "2", "--partitions", "0",
+            "--partitions must be at least 1, found 0"}};
+    for (String[] c : cases) {
+      String[] args = new String[c.length + 2];
+      args[0] = "prep";
+      System.arraycopy(c, 0, args, 1, c.length - 1);
+      args[c.length] = "--out";
+      args[c.length + 1] = out.toString();
+      InferenceCommandsTest.Run r = InferenceCommandsTest.run(args);
+      assertEquals(2, r.code(), String.join(" ", args) + "\n" + r.err());
+      assertTrue(r.err().contains(c[c.length - 1]), r.err());
+      assertFalse(Files.exists(out), String.join(" ", args));
+    }
+    // absent, the defaults stand (stride T, horizon 1): 4 rows give ⌊(4 − 2 − 1) / 2⌋ + 1 = 1 window
+    assertEquals(0, Main.run("prep", "csv", csv.toString(), "--steps", "2", "--out", out.toString(), "--batch", "1",
+        "--validation-fraction", "0"));
+  }
+
   /** A 6 sensors x 60 hours example table, written by the example-table command. */
   private Path sensorsTable() {
     Path table = tmp.resolve("sensors.parquet");

@@ -126,7 +126,11 @@ public final class TrainReport {
     }
     md.append("\n## Model\n\n`").append(model).append("`\n\n## Configuration\n\n| key | value |\n|---|---|\n");
     for (Map.Entry<String, String> e : config.toMap().entrySet()) {
-      md.append("| ").append(e.getKey()).append(" | ").append(e.getValue()).append(" |\n");
+      String value = e.getValue();
+      if (e.getKey().equals("device") && config.engine().equals("reference")) {   // auto or jvm, and no kernel ran on it
+        value += " (not used: --engine reference computes in float64 on the JVM)";
+      }
+      md.append("| ").append(e.getKey()).append(" | ").append(value).append(" |\n");
     }
     out.write(FILE, md.toString().getBytes(StandardCharsets.UTF_8));
   }

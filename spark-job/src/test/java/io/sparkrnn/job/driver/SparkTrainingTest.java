@@ -269,6 +269,8 @@ class SparkTrainingTest {
     m.put("init", modelFile("warm-init.safetensors", given, sine).toUri().toString());
     Trainer trainer = Trainer.prepare(m, new Configuration(), quiet());
     trainer.run(sc);
+    assertTrue(Files.readString(out.resolve("report.md")).contains("| device | auto (not used: --engine reference computes in float64"
+        + " on the JVM) |"), "report.md's configuration does not claim a device for the reference engine");
 
     // independent: one SGD step from the given weights with the float64 reference engine on step 0's sequences
     Batch whole = stepWindow(trainer, gru, 0, 0, trainer.dataset().manifest().spec().steps());

@@ -24,6 +24,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -305,7 +307,7 @@ public record TrainConfig(
         value = value.substring(1, value.length() - 1);   // quoted: all of it is the value, a '#' too
       } else {
         // "out = # scratch" as well as "out = /runs/o21   # scratch" (a review: the first made a folder "# scratch")
-        java.util.regex.Matcher comment = java.util.regex.Pattern.compile("(^|\\s)#").matcher(value);
+        Matcher comment = COMMENT.matcher(value);
         if (comment.find()) {
           throw new BadInputException(where + ": " + key + " = " + value + ": '" + value.substring(comment.end() - 1) + "' reads as"
               + " a comment, but a value runs to the end of its line; put comments on lines of their own (or quote the value"
@@ -319,6 +321,9 @@ public record TrainConfig(
     }
     return new JobFile(values, origins);
   }
+
+  /** A '#' that starts a job-file value or follows a blank in it: a comment, which a value may not hold unquoted. */
+  private static final Pattern COMMENT = Pattern.compile("(^|\\s)#");
 
   /** "; did you mean 'K'?" for a key within two edits of a known one, else "". */
   private static String suggestion(String key) {

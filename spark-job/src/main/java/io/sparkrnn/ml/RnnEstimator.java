@@ -1210,6 +1210,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
           if (user != null) {
             throw user;
           }
+          throwIfInterrupted(e, who, "preparing the table");
           throw e;
         }
         LOG.info("{}: {} training and {} validation windows of T={}, F={}", who,
@@ -1253,6 +1254,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
             if (user != null) {
               throw user;
             }
+            throwIfInterrupted(e, who, "training");
             throw e;
           }
         }
@@ -1267,6 +1269,26 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     } catch (IOException e) {
       throw new UncheckedIOException("RnnEstimator: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Where {@code e} is the bare InterruptedException that Spark's runJob throws (undeclared, with no
+   * message) when the thread running fit is interrupted, throws one of the same type that says whose
+   * fit and in what phase, the original its cause; else returns. Still an InterruptedException,
+   * thrown undeclared as Spark throws it: a caller catching that type (a notebook's cancel) still does.
+   */
+  static void throwIfInterrupted(Exception e, String who, String phase) {
+    if (e instanceof InterruptedException && e.getMessage() == null) {
+      InterruptedException named = new InterruptedException(who + ": interrupted while " + phase + " (the thread running fit"
+          + " was interrupted; the fit's Spark jobs are cancelled and the thread's interrupt is kept)");
+      named.initCause(e);
+      RnnEstimator.<RuntimeException>throwUndeclared(named);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> void throwUndeclared(Throwable t) throws T {
+    throw (T) t;
   }
 
   /**

@@ -804,6 +804,8 @@ class RnnEstimatorTest {
     });
     assertEquals(1, segments.get(), "barrier segments started: the interrupted one only");
     assertTrue(stillInterrupted.get(), "the thread's interrupt is kept for its caller: " + failure.get());
+    assertTrue(String.valueOf(failure.get().getMessage()).matches("RnnEstimator \\S+ fit \\S+: interrupted .*"),
+        "the failure says whose fit and what happened: " + failure.get());
     long deadline = System.currentTimeMillis() + 30_000;
     while (spark.sparkContext().statusTracker().getActiveJobIds().length > 0 && System.currentTimeMillis() < deadline) {
       Thread.sleep(50);
@@ -866,6 +868,10 @@ class RnnEstimatorTest {
     });
     assertTrue(stillInterrupted.get(), "the thread's interrupt is kept for its caller: " + failure.get());
     assertFalse(failure.get() instanceof IllegalStateException, "Spark's own exception, as in training: " + failure.get());
+    if (failure.get() instanceof InterruptedException) {
+      assertTrue(failure.get().getMessage().matches("RnnEstimator \\S+ fit \\S+: interrupted while preparing the table .*"),
+          failure.get().getMessage());
+    }
     assertTrue(String.valueOf(tags.get()).contains("spark-rnn"), "the table's first job is the fit's: tags " + tags.get());
     assertTrue(String.valueOf(result.get()).startsWith("JobFailed"), "the table's job was cancelled, not left to finish: " + result.get());
   }

@@ -99,6 +99,45 @@ class TableRowsConversionTest {
     assertArrayEquals(new float[] {-2f, 0x1p40f, 0.2f, 13.34f, -1f, 0x1p40f, 0.3f, 14.34f}, b.targets());
   }
 
+  /**
+   * A long or decimal is rounded to float once, correctly, not through double (a user audit). Each
+   * value lies just past a float32 halfway point, which its nearest double does not:
+   * <ul>
+   *   <li>decimal 16777217.000000000000000001: floats near 2^24 are 2 apart, so 16777217 is the
+   *       halfway point and the value just above it rounds up to 16777218; its nearest double is
+   *       16777217 exactly, which ties to even, 16777216;
+   *   <li>long 2^54 + 2^30 + 1: floats there are 2^31 apart, and 2^30 + 1 is past half of that, so
+   *       2^54 + 2^31; doubles there are 4 apart, the nearest is 2^54 + 2^30, the float halfway
+   *       point, which ties to even, 2^54.
+   * </ul>
+   * Arrays of them likewise.
+   */
+  @Test
+  void longAndDecimalValuesAreRoundedToFloatOnceNotThroughDouble() throws IOException {
+    StructType types = new StructType(new StructField[] {
+        DataTypes.createStructField("sensor", DataTypes.StringType, true),
+        DataTypes.createStructField("t", DataTypes.IntegerType, true),
+        DataTypes.createStructField("m", DataTypes.createDecimalType(38, 18), true),
+        DataTypes.createStructField("l", DataTypes.LongType, true),
+        DataTypes.createStructField("la", DataTypes.createArrayType(DataTypes.LongType), true)});
+    BigDecimal m = new BigDecimal("16777217.000000000000000001");
+    long l = (1L << 54) + (1L << 30) + 1;
+    List<Row> rows = new ArrayList<>();
+    for (int t = 0; t < 3; t++) {
+      rows.add(RowFactory.create("s0", t, m, l, scala.jdk.javaapi.CollectionConverters.asScala(List.of(l)).toSeq()));
+    }
+    Path out = tmp.resolve("rounded-once");
+    Manifest man = SequenceTables.prep(spark.createDataFrame(rows, types), spec(List.of("m", "l", "la"), List.of(), 0, null),
+        out.toString());
+    ShardInfo s = man.shards().get(0);
+    Batch b = ShardCodec.decode(Files.readAllBytes(out.resolve(s.file())), man.spec(), s.file(), s.batch());
+    float up = 0x1p54f + 0x1p31f;
+    assertArrayEquals(new float[] {16777218f, up, up, 16777218f, up, up}, b.x());
+    // transform's rows take the same floats
+    assertEquals(16777218f, io.sparkrnn.data.spark.TableNumbers.toFloat(m));
+    assertEquals(up, io.sparkrnn.data.spark.TableNumbers.toFloat(l));
+  }
+
   @Test
   void infinityIsAMissingValueLikeNullAndNaN() {
     // the class comment: "null, NaN, ±Inf and missing values (per TableSpec.Missing)"

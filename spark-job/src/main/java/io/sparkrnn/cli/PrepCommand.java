@@ -331,7 +331,7 @@ public final class PrepCommand implements Runnable {
     @Option(names = "--where", paramLabel = "SQL", description = "Keep only rows matching this SQL expression.") String where;
     @Option(names = "--key", split = ",", paramLabel = "COL", description = "Entity columns (default: one series).")
     List<String> key = new ArrayList<>();
-    @Option(names = "--order", paramLabel = "COL", description = "Time column: timestamp, date, integer or floating (long format).")
+    @Option(names = "--order", paramLabel = "COL", description = "Time column: timestamp, date, integer, floating or decimal (long format).")
     String order;
     @Option(names = "--inputs", split = ",", paramLabel = "COL",
         description = "Input columns: numbers, arrays of numbers or ML Vectors, expanded into the features.")

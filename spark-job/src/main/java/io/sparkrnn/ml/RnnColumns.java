@@ -48,7 +48,7 @@ final class RnnColumns {
   }
 
   static Param<String> orderCol(Params owner) {
-    return new Param<>(owner, "orderCol", "time column (timestamp, date, integer or floating): the order of a key's rows",
+    return new Param<>(owner, "orderCol", "time column (timestamp, date, integer, floating or decimal): the order of a key's rows",
         validator("orderCol", COLUMN));
   }
 
@@ -291,7 +291,7 @@ final class RnnColumns {
     DataType t = f.dataType();
     if (!(t instanceof NumericType || t instanceof TimestampType || t instanceof TimestampNTZType || t instanceof DateType)) {
       throw new BadInputException(who + ": orderCol column '" + f.name() + "' is " + t.simpleString()
-          + "; expected a timestamp, date, integer or floating column (cast it first, e.g. to_timestamp)");
+          + "; expected a timestamp, date, integer, floating or decimal column (cast it first, e.g. to_timestamp)");
     }
     return f;
   }

@@ -1,6 +1,7 @@
 package io.sparkrnn.ml;
 
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.data.spark.TableNumbers;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
@@ -690,7 +691,10 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
           throw widthError(row, f + width);
         }
         for (int i = 0; i < width; i++) {
-          double raw = values == null ? ((Number) value).doubleValue() : values[i];
+          // rounded to float32 first, as prep rounded training's values: a column whose spread is below float32's
+          // resolution at its size was constant in training, and its raw double would meet the model as a huge z-score
+          // (a user audit: a decimal of ~1.2e19 + row gave every row the same saturated prediction)
+          double raw = values == null ? TableNumbers.toFloat((Number) value) : (float) values[i];
           if (!Double.isFinite(raw)) {
             return false;
           }
@@ -903,7 +907,7 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     double[] out = new double[list.size()];
     for (int i = 0; i < out.length; i++) {
       Object e = list.get(i);
-      out[i] = e == null ? Double.NaN : ((Number) e).doubleValue();
+      out[i] = e == null ? Double.NaN : TableNumbers.toFloat((Number) e);   // as prep rounds an array's numbers
     }
     return out;
   }

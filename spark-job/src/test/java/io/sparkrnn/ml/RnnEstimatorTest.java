@@ -42,6 +42,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.HashSet;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeoutException;
@@ -125,6 +126,34 @@ class RnnEstimatorTest {
   static double[] prediction(Row r) {
     List<Double> l = r.getList(r.fieldIndex("prediction"));
     return l.stream().mapToDouble(Double::doubleValue).toArray();
+  }
+
+  /**
+   * transform rounds a row's numbers to float32 as prep rounded training's, before normalising: a
+   * decimal of about 1.2e19 plus the hour varies below float32's spacing there (2^40), so in
+   * training it was one constant value; a table holding that constant instead must score the same.
+   * Before 2026-12-07 transform normalised the raw double, (raw − mean) / 1, about −5e11, and every
+   * row got the same saturated prediction (a user audit).
+   */
+  @Test
+  void transformRoundsANumberToFloat32AsTrainingDidBeforeNormalising() {
+    BigDecimal base = new BigDecimal("12345678901234567890");
+    float seen = io.sparkrnn.data.spark.TableNumbers.toFloat(base);
+    assertEquals(seen, io.sparkrnn.data.spark.TableNumbers.toFloat(base.add(BigDecimal.valueOf(HOURS))), "one float for every row");
+    Dataset<Row> varying = table.withColumn("big", org.apache.spark.sql.functions.expr(
+        "CAST('" + base + "' AS DECIMAL(38,18)) + CAST(hour(ts) AS DECIMAL(38,18))"));
+    Dataset<Row> constant = table.withColumn("big", org.apache.spark.sql.functions.lit(new BigDecimal((double) seen))
+        .cast("decimal(38,18)"));
+    RnnModel m = estimator().setInputCols("temp", "load", "big").setTargetCols("temp", "load").setMaxSteps(5).fit(varying);
+    List<Row> a = m.transform(varying).orderBy("sensor", "ts").collectAsList();
+    List<Row> b = m.transform(constant).orderBy("sensor", "ts").collectAsList();
+    assertEquals(b.size(), a.size());
+    Set<List<Double>> distinct = new HashSet<>();
+    for (int i = 0; i < a.size(); i++) {
+      assertArrayEquals(prediction(b.get(i)), prediction(a.get(i)), "row " + i + ": " + a.get(i));
+      distinct.add(a.get(i).getList(a.get(i).fieldIndex("prediction")));
+    }
+    assertTrue(distinct.size() > a.size() / 2, "predictions follow temp and load: " + distinct.size() + " distinct");
   }
 
   @Test

@@ -205,7 +205,7 @@ class RnnParamsTest {
         + " (default: [], current: [sensor, site])"), estimator);
     assertTrue(estimator.contains(" (current: [temp])"), estimator);
     assertTrue(estimator.contains("targetCols: ") && estimator.contains(" (default: [])"), estimator);
-    assertTrue(estimator.contains("orderCol: time column (timestamp, date, integer or floating): the order of a key's rows"
+    assertTrue(estimator.contains("orderCol: time column (timestamp, date, integer, floating or decimal): the order of a key's rows"
         + " (undefined)"), estimator);
     assertTrue(estimator.contains("hiddenSize: H, units per layer (default: 32)"), estimator);
     String m = model().setInputCols("temp", "load").explainParams();

@@ -85,7 +85,7 @@ class RnnSchemaTest {
 
   @Test
   void orderColumnsOfEveryDocumentedTypeAreAcceptedAndAForecastNeedsOneItCanStep() {
-    // docs/ml.md: orderCol is a timestamp, date, integer or floating column
+    // docs/ml.md: orderCol is a timestamp, date, integer, floating or decimal column
     for (DataType t : new DataType[] {DataTypes.TimestampType, DataTypes.TimestampNTZType, DataTypes.DateType,
         DataTypes.IntegerType, DataTypes.LongType, DataTypes.DoubleType}) {
       regression().transformSchema(table(t));
@@ -97,7 +97,7 @@ class RnnSchemaTest {
     assertRefused(() -> regression().setForecastSteps(1).transformSchema(decimal), "RnnModel: forecastSteps", "orderCol 't'",
         "decimal(10,0)");
     assertRefused(() -> regression().transformSchema(table(DataTypes.StringType)), "orderCol column 't' is string",
-        "expected a timestamp, date, integer or floating column");
+        "expected a timestamp, date, integer, floating or decimal column");
   }
 
   @Test

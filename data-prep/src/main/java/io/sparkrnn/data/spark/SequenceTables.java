@@ -66,6 +66,8 @@ import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.DateType;
+import org.apache.spark.sql.types.DecimalType;
+import org.apache.spark.sql.types.LongType;
 import org.apache.spark.sql.types.MapType;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StringType;
@@ -341,6 +343,30 @@ public final class SequenceTables {
     throw (T) e;
   }
 
+  /**
+   * A number column, or an array (of arrays) of numbers, as doubles that TableRows rounds to the
+   * shards' float32 once more without changing them. A long or decimal goes to float first, then
+   * exactly to double: through double it was rounded twice, and a value just past a float32
+   * halfway point landed one ulp off (a user audit: decimal 16777217.000000000000000001 gave
+   * 16777216, not 16777218). Spark's casts round long and decimal to float correctly, as Java's
+   * {@code (float) long} and {@code BigDecimal.floatValue()} do, which transform's rows use
+   * ({@link TableNumbers#toFloat}); neither overflows float (|long| &lt; 2^63, a decimal &lt; 10^38).
+   * Other types cast to double exactly (integers, float) or are doubles already.
+   */
+  static Column asDoubles(Column v, DataType type) {
+    DataType leaf = type;
+    while (leaf instanceof ArrayType a) {
+      leaf = a.elementType();
+    }
+    Column doubles = leaf instanceof LongType || leaf instanceof DecimalType ? v.cast(withLeaf(type, DataTypes.FloatType)) : v;
+    return doubles.cast(withLeaf(type, DataTypes.DoubleType));
+  }
+
+  /** {@code type} with its innermost element type (itself, for a scalar) replaced by {@code leaf}. */
+  private static DataType withLeaf(DataType type, DataType leaf) {
+    return type instanceof ArrayType a ? DataTypes.createArrayType(withLeaf(a.elementType(), leaf)) : leaf;
+  }
+
   /** The projected rows, shuffled by bucket and sorted, in {@link TableRows}'s layout. */
   static Dataset<Row> sortedRows(Dataset<Row> table, TableSpec spec, Layout layout, int buckets) {
     List<Column> keys = new ArrayList<>();
@@ -348,8 +374,8 @@ public final class SequenceTables {
       keys.add(quoted(k));
     }
     // wide: the sequence column as array<double> or array<array<double>>, as TableRows reads it
-    Column series = spec.wide() ? quoted(layout.seriesColumn).cast(layout.seriesType).as(layout.seriesColumn)
-        : quoted(layout.seriesColumn);
+    Column series = spec.wide() ? asDoubles(quoted(layout.seriesColumn), table.schema().apply(layout.seriesColumn).dataType())
+        .as(layout.seriesColumn) : quoted(layout.seriesColumn);
     Column[] hashInputs = keys.isEmpty()
         ? (spec.wide() ? new Column[] {lit(spec.seed()), series} : new Column[] {lit(spec.seed())})
         : concat(lit(spec.seed()), keys);
@@ -369,11 +395,8 @@ public final class SequenceTables {
     for (TableRows.ValueColumn c : layout.values) {
       // TableRows reads numbers as doubles: scalars and arrays cast here, vectors are doubles already
       Column v = quoted(c.name());
-      projection.add(switch (c.kind()) {
-        case SCALAR -> v.cast(DataTypes.DoubleType).as(c.name());
-        case ARRAY -> v.cast(DataTypes.createArrayType(DataTypes.DoubleType)).as(c.name());
-        case VECTOR -> v;
-      });
+      projection.add(c.kind() == TableRows.Kind.VECTOR ? v
+          : asDoubles(v, table.schema().apply(c.name()).dataType()).as(c.name()));
     }
     Dataset<Row> p = table.select(projection.toArray(new Column[0]));
     // bucket = ⌊(h / 2^64 + 1/2) · N⌋: non-decreasing in h (each step is monotone), so each
@@ -490,7 +513,7 @@ public final class SequenceTables {
       if (!(ot instanceof NumericType || ot instanceof TimestampType || ot instanceof TimestampNTZType
           || ot instanceof DateType)) {
         throw new BadInputException("--order: column '" + order.name() + "' is " + ot.simpleString()
-            + "; expected a timestamp, date, integer or floating column (cast it first, e.g. to_timestamp)");
+            + "; expected a timestamp, date, integer, floating or decimal column (cast it first, e.g. to_timestamp)");
       }
       l.seriesColumn = order.name();
       l.seriesType = ot;

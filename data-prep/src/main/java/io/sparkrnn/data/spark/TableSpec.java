@@ -20,7 +20,7 @@ import java.util.Map;
  *
  * @param keyColumns the entity columns; empty for one series (long format) or for rows
  *     identified by their content (wide format)
- * @param orderColumn the time column (timestamp, date, integer or floating); required in long
+ * @param orderColumn the time column (timestamp, date, integer, floating or decimal); required in long
  *     format, unused in wide format
  * @param inputColumns numeric, {@code array<number>} or ML {@code Vector} columns, expanded in
  *     order into the F input features; in wide format empty (the sequence column gives them)

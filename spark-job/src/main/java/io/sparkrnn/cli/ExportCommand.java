@@ -6,6 +6,7 @@ import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.TorchInterop;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -57,8 +58,20 @@ public final class ExportCommand implements Callable<Integer> {
     // export --model runs/x --out runs/x wrote the exported weights over the model (its spark-rnn metadata lost)
     FileSystems.requireNotAnInput(weights, conf, "--out", "--model", m.source());
     FileSystems.requireNotAnInput(config, conf, "--out", "--model", m.source());
+    // both files usable before either is written: a directory at FILE.json failed the second write,
+    // the weights already written beside an older config (a user audit)
+    for (String file : new String[] {weights, config}) {
+      FileSystems.requireUsableOutput(file, conf, file.equals(out) ? "--out" : "--out " + out + " writes", false);
+    }
     HadoopFiles.write(weights, e.safetensors(), conf);
-    HadoopFiles.write(config, e.configJson().getBytes(StandardCharsets.UTF_8), conf);
+    try {
+      HadoopFiles.write(config, e.configJson().getBytes(StandardCharsets.UTF_8), conf);
+    } catch (IOException failed) {   // the weights without their config are no export: not left to be loaded
+      boolean removed = HadoopFiles.fs(weights, conf).delete(HadoopFiles.path(weights), false);
+      throw new HadoopFiles.WriteException(failed.getMessage() + (removed ? "; the weights just written at " + weights
+          + " are removed (an export is the pair)" : "; " + weights + " holds this export's weights without their config"),
+          failed);
+    }
     System.out.println("exported " + weights + " and " + config);
     return 0;
   }

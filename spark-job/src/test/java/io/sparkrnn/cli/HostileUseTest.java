@@ -147,6 +147,16 @@ class HostileUseTest {
     assertFails(run("export", "--model", s(sineModel), "--out", s(file.resolve("m.safetensors"))), "cannot be created",
         file + " is a regular file");
     assertEquals("keep me", Files.readString(file));
+    // the second file's place is checked before the first is written (a directory at x.json left x.safetensors written)
+    Path pair = Files.createDirectories(tmp.resolve("pair"));
+    Files.createDirectories(pair.resolve("x.json"));
+    assertFails(run("export", "--model", s(sineModel), "--out", s(pair.resolve("x.safetensors"))),
+        "--out " + pair.resolve("x.safetensors") + " writes " + pair.resolve("x.json"), "is a directory", "expected a file name");
+    assertFalse(Files.exists(pair.resolve("x.safetensors")), "nothing written");
+    Files.createDirectories(pair.resolve("d/config.json"));
+    assertFails(run("export", "--model", s(sineModel), "--out", s(pair.resolve("d"))),
+        "--out " + pair.resolve("d") + " writes " + pair.resolve("d/config.json"), "is a directory");
+    assertFalse(Files.exists(pair.resolve("d/model.safetensors")), "nothing written");
   }
 
   // ---- item 11: train --overwrite ----

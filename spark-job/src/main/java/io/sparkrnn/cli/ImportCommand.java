@@ -2,6 +2,7 @@ package io.sparkrnn.cli;
 
 import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.fs.HadoopFiles;
+import io.sparkrnn.infer.InputFiles;
 import io.sparkrnn.infer.TorchInterop;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
@@ -41,12 +42,15 @@ public final class ImportCommand implements Callable<Integer> {
   @Option(names = "--loss", description = "mse | cross_entropy (overrides the configuration)")
   String loss;
 
-  @Option(names = "--out", required = true, paramLabel = "FILE", description = "model file to write")
+  @Option(names = "--out", required = true, paramLabel = "FILE.safetensors", description = "model file to write")
   String out;
 
   @Override
   public Integer call() throws Exception {
     Configuration conf = new Configuration();
+    if (!InputFiles.isSafetensors(out)) {   // m.npy holding a model: predict and inspect read it by its name (a user audit)
+      throw new BadInputException("--out " + out + ": import writes a spark-rnn model file; name it FILE.safetensors");
+    }
     FileSystems.requireUsableOutput(out, conf, "--out", false);   // as export's, before anything is read
     FileSystems.requireNotAnInput(out, conf, "--out", "--torch", torch, "--config", source.config);
     // named as the options they are, before any file is read

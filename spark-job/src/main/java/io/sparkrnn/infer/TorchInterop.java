@@ -119,7 +119,19 @@ public final class TorchInterop {
     }
     // Every expected name with its exact shape and a float dtype, and nothing else.
     Params params = ModelFile.read(new SafeTensorsFile(source, config.toMetadata(), file.tensors()));
-    TrainedModel check = TrainedModel.of(params, dataMeta);               // validates normalisation and vocabulary sizes
+    TrainedModel check;
+    try {
+      check = TrainedModel.of(params, dataMeta);                          // validates normalisation and vocabulary sizes
+    } catch (BadInputException e) {
+      // "(in memory): __metadata__ normalization…" named neither file: the values came from the config's keys,
+      // or from the file's __metadata__ under --infer (a user audit)
+      String prefix = TrainedModel.IN_MEMORY + ": __metadata__ ";
+      if (e.getMessage() == null || !e.getMessage().startsWith(prefix)) {
+        throw e;
+      }
+      String rest = e.getMessage().substring(prefix.length());
+      throw new BadInputException(configJson != null ? configSource + ": key " + rest : source + ": __metadata__ " + rest, e);
+    }
     return ModelFile.toBytes(check.params(), dataMeta);
   }
 

@@ -146,13 +146,16 @@ public final class TrainedModel {
     }
   }
 
+  /** The source a model made in memory names in its messages. */
+  public static final String IN_MEMORY = "(in memory)";
+
   /** A model made in memory (tests, import), with optional data metadata. */
   public static TrainedModel of(Params params, Map<String, String> dataMetadata) {
     Map<String, String> m = new HashMap<>(params.config().toMetadata());
     if (dataMetadata != null) {
       m.putAll(dataMetadata);
     }
-    return new TrainedModel("(in memory)", params, m);
+    return new TrainedModel(IN_MEMORY, params, m);
   }
 
   /** Where it was loaded from, for messages. */

@@ -954,6 +954,18 @@ class InferenceCommandsTest {
         s(tmp.resolve("text-back.safetensors")));
     assertEquals(0, t.code(), t.err());
     assertFalse(t.err().contains("normalisation"), "one-hot inputs have no statistics to record: " + t.err());
+    // a config's vocabulary of the wrong size is named as the config's key, not as "(in memory): __metadata__ …"
+    Map<String, Object> cfg = new LinkedHashMap<>(Json.parseObject(Files.readString(text.resolve("config.json"))));
+    List<?> vocabulary = (List<?>) cfg.get("vocabulary");
+    cfg.put("vocabulary", new ArrayList<Object>(vocabulary.subList(1, vocabulary.size())));
+    Path shortVocabulary = Files.writeString(tmp.resolve("short-vocabulary.json"), Json.write(cfg));
+    assertFails(run("import", "--torch", s(text.resolve("model.safetensors")), "--config", s(shortVocabulary), "--out",
+        s(tmp.resolve("short.safetensors"))), shortVocabulary + ": key vocabulary has " + (vocabulary.size() - 1)
+        + " symbols, expected output_size=" + vocabulary.size());
+    assertFails(run("import", "--torch", s(text.resolve("model.safetensors")), "--config", s(text.resolve("config.json")), "--out",
+        s(tmp.resolve("model.npy"))), "--out " + tmp.resolve("model.npy") + ": import writes a spark-rnn model file; name it"
+        + " FILE.safetensors");
+    assertFalse(Files.exists(tmp.resolve("model.npy")));
 
     Path mixed = tmp.resolve("mixed-config.json");
     Files.writeString(mixed, Files.readString(dir.resolve("config.json")).replace("\"cell\": \"gru\"", "\"cell\": \"lstm\""));

@@ -140,9 +140,9 @@ public final class PredictCommand implements Callable<Integer> {
     try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
       p = Prediction.run(m, e, batch, modelUnits);
     }
-    write(p, out, conf, metadata(m));
+    write(p, out, conf, metadata(m, modelUnits));
     System.out.println("predicted " + Arrays.toString(p.shape()) + " from " + data + " into " + out
-        + (m.normalizes() && !modelUnits && m.normalization().targetMean() != null ? " (raw units)" : ""));
+        + (m.normalizes() && m.normalization().targetMean() != null ? modelUnits ? " (model units)" : " (raw units)" : ""));
     if (p.text() != null) {
       System.out.print(Prediction.textLines(p.text()));
     }
@@ -193,7 +193,7 @@ public final class PredictCommand implements Callable<Integer> {
       Configuration conf) throws Exception {
     boolean npy = staged == null;
     PredictJob.Input input = new PredictJob.Input(m.config(), m.params().values(), m.normalization(), m.vocabulary(),
-        chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : staged.uri(), modelUnits, metadata(m));
+        chosen.stream().mapToInt(Integer::intValue).toArray(), npy ? null : staged.uri(), modelUnits, metadata(m, modelUnits));
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", spark.master)) {
       int P = spark.partitions(sc, chosen.size());
       // a line before the job, which on a large dataset runs for minutes without another (a user audit)
@@ -218,7 +218,7 @@ public final class PredictCommand implements Callable<Integer> {
       summary.put("model", model);
       summary.put("dataset", ds.location());
       summary.put("split", split);
-      summary.put("units", modelUnits || m.normalization() == null ? "model" : "raw");
+      summary.put("units", units(m, modelUnits));
       List<Object> files = new ArrayList<>();
       for (PredictJob.ShardResult r : results) {
         Map<String, Object> f = new LinkedHashMap<>();
@@ -278,12 +278,22 @@ public final class PredictCommand implements Callable<Integer> {
     return names;
   }
 
-  static Map<String, String> metadata(TrainedModel m) {
+  /**
+   * An output file's {@code __metadata__}: the model's cell, mode and loss, and the outputs' units
+   * as predictions.json names them (a file handed on said nothing of --model-units: a user audit).
+   */
+  static Map<String, String> metadata(TrainedModel m, boolean modelUnits) {
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("model_cell", m.config().cell().id());
     meta.put("mode", m.config().mode().id());
     meta.put("loss", m.config().loss().id());
+    meta.put("units", units(m, modelUnits));
     return meta;
+  }
+
+  /** raw: outputs mapped back through the model's normalisation; model: as it computes them (the same without one). */
+  static String units(TrainedModel m, boolean modelUnits) {
+    return modelUnits || m.normalization() == null ? "model" : "raw";
   }
 
   /**

@@ -341,7 +341,9 @@ class InferenceCommandsTest {
     Run modelRun = run("predict", "--model", s(sineModel), "--data", s(shard), "--out", s(model), "--engine", "reference",
         "--model-units");
     assertEquals(0, modelRun.code(), modelRun.err());
-    assertFalse(modelRun.out().contains("raw units"), modelRun.out());
+    assertTrue(modelRun.out().contains("(model units)") && !modelRun.out().contains("raw units"), modelRun.out());
+    assertEquals("raw", read(raw).metadata().get("units"), "the file says its units, as predictions.json does");
+    assertEquals("model", read(model).metadata().get("units"));
     assertNormalised(read(raw).require("output").floats(), read(model).require("output").floats(), mean, std, "one input");
 
     Path rawDir = tmp.resolve("mu-raw-dir");
@@ -352,6 +354,7 @@ class InferenceCommandsTest {
     assertEquals("raw", Json.parseObject(Files.readString(rawDir.resolve("predictions.json"))).get("units"));
     assertEquals("model", Json.parseObject(Files.readString(modelDir.resolve("predictions.json"))).get("units"));
     for (ShardInfo sh : Dataset.open(sine.toUri(), new Configuration()).manifest().shards()) {
+      assertEquals("model", read(modelDir.resolve(sh.file())).metadata().get("units"), sh.file());
       assertNormalised(read(rawDir.resolve(sh.file())).require("output").floats(),
           read(modelDir.resolve(sh.file())).require("output").floats(), mean, std, sh.file());
     }

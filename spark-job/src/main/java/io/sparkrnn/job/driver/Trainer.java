@@ -470,6 +470,9 @@ public final class Trainer {
     // one partition meets only itself: its task merges locally and no exchange server is started
     GradientExchange.Server exchange = null;
     try {
+      if (barrier) {   // before the exchange starts: its spark.authenticate warning preceded this refusal (an audit)
+        BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
+      }
       exchange = barrier && partitions > 1 ? startExchange(sc.getConf()) : null;
       Summary summary = run(sc, barrier, partitions, exchange, data);
       if (exchange != null) {
@@ -561,9 +564,6 @@ public final class Trainer {
 
   private Summary run(JavaSparkContext sc, boolean barrier, int partitions, GradientExchange.Server exchange, DatasetRef data)
       throws IOException {
-    if (barrier) {
-      BarrierTraining.checkCanRun(sc.getConf(), sc.master(), partitions);
-    }
     if (ExecutorRuntime.localThreads(sc.master()) == 0) { // a local master's executors share the heap checkMemory looked at
       ShardCache.requireFits(config.shardCache(), sc.getConf().getSizeAsBytes("spark.executor.memory", "1g"),
           "the executors' heap (spark.executor.memory)");

@@ -691,10 +691,13 @@ class SparkTrainingTest {
   void barrierSyncRefusesMorePartitionsThanTheLocalMasterRunsAtOnce() throws IOException {
     Map<String, String> m = sineConfig(tmp.resolve("barrier-too-wide").toUri().toString());
     m.put("partitions", "3");
-    Trainer t = Trainer.prepare(m, new Configuration(), quiet());
+    java.io.ByteArrayOutputStream lines = new java.io.ByteArrayOutputStream();
+    Trainer t = Trainer.prepare(m, new Configuration(), new PrintStream(lines, true, java.nio.charset.StandardCharsets.UTF_8));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.run(sc));
     assertTrue(e.getMessage().startsWith("partitions: 3 under --sync barrier needs 3 tasks running at once, and local[2] runs 2"),
         e.getMessage());
+    assertFalse(lines.toString(java.nio.charset.StandardCharsets.UTF_8).contains("spark.authenticate"),
+        "no warning about the exchange of a run refused before it starts: " + lines);
   }
 
   @Test

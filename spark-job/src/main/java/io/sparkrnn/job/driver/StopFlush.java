@@ -64,7 +64,9 @@ final class StopFlush implements AutoCloseable {
   private boolean requested;
   /** The loop is writing that checkpoint (and the rows): the hook waits for it rather than write beside it. */
   private boolean checkpointing;
-  /** The loop has ended (however): no boundary will come. */
+  /** The loop has ended with its last step and the run writes its files (rows, checkpoint, model, report). */
+  private boolean finishing;
+  /** The loop has ended (however) and, after {@link #finishing}, the run's files are written: no boundary will come. */
   private boolean ended;
 
   private StopFlush(TrainingMetrics metrics, OutputDir out, PrintStream log, Runnable endSegments, long checkpointWaitNanos) {
@@ -112,6 +114,24 @@ final class StopFlush implements AutoCloseable {
    */
   synchronized void flush() {
     if (flushed) {
+      return;
+    }
+    if (finishing && !ended) {
+      // the last step is done and its files are being written: waited for, up to the wait, rather than written
+      // beside (a signal then cut off the report, the run that trained leaving none: an audit)
+      long deadline = System.nanoTime() + checkpointWaitNanos;
+      try {
+        for (long left = checkpointWaitNanos; !ended && left > 0; left = deadline - System.nanoTime()) {
+          wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      flushed = true;
+      if (!ended) {
+        log.println("the JVM is shutting down while the run writes its final files (metrics, checkpoint, model, report): what"
+            + " is not written yet is lost; --resume writes the model again");
+      }
       return;
     }
     if (!ended) {
@@ -162,6 +182,14 @@ final class StopFlush implements AutoCloseable {
     }
     checkpointing = true;
     return true;
+  }
+
+  /**
+   * The loop has ended with its last step: a signal from now on waits (up to the wait) for the
+   * run's files, which {@link #close} says are written, instead of asking for a checkpoint.
+   */
+  synchronized void finishing() {
+    finishing = true;
   }
 
   /** The loop has written the rows and its stop checkpoint (or failed to): the hook returns. */

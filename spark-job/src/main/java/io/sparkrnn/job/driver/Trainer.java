@@ -748,58 +748,63 @@ public final class Trainer {
         }
       }
       loopEnded = true;
+      stopFlush.finishing();   // a signal from here on waits for the files below rather than ask for a checkpoint
     } finally {
       if (!loopEnded) {
         // however the loop ended early (a NaN stop, a SparkException Scala throws undeclared, Ctrl-C
         // stopping the context, an Error), the steps since the last checkpoint stay readable, above
         // all those that led to a NaN stop; resume keeps only the rows up to its checkpoint's step
         stopFlush.writeRowsOnce("after the failure");
+        stopFlush.close();
       }
-      stopFlush.close();
       if (endRequested.get()) {   // this run's request only: another run's in this JVM stays (a review)
         BarrierTraining.requestEnd(false);
       }
     }
-    boolean nothingTrained = stepsThisRun == 0 && skipped == 0;
-    // a --resume with nothing to train leaves the run's files as the run that trained wrote them: rewritten,
-    // its checkpoint recorded this resume's --data as the data trained on, and a later --resume on the
-    // real data was refused (a docs audit); a model lost after that checkpoint (a kill) is written again
-    boolean resumedFinished = nothingTrained && resumedFrom != null;
-    if (!resumedFinished) {
-      metrics.write(out);
-      checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
+    try {   // the hook waits for these files (StopFlush.finishing): a signal now no longer cuts the report off (an audit)
+      boolean nothingTrained = stepsThisRun == 0 && skipped == 0;
+      // a --resume with nothing to train leaves the run's files as the run that trained wrote them: rewritten,
+      // its checkpoint recorded this resume's --data as the data trained on, and a later --resume on the
+      // real data was refused (a docs audit); a model lost after that checkpoint (a kill) is written again
+      boolean resumedFinished = nothingTrained && resumedFrom != null;
+      if (!resumedFinished) {
+        metrics.write(out);
+        checkpoints.save(step, params, optimizer.state(), carriedH, carriedC, checkpointConfig(device));
+      }
+      if (!resumedFinished || !out.exists("model.safetensors")) {
+        out.write("model.safetensors", ModelFile.toBytes(params, modelMetadata()));
+      }
+      double elapsed = (System.nanoTime() - startNanos) / 1e9;
+      double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
+      Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
+      lastCacheStats = cacheStats;
+      cacheStats.forEach((where, st) -> log.printf(Locale.ROOT, "shard cache on %s: %s%n", where, st.describe()));
+      String deviceLines = resumeWarning == null ? autoChoice : autoChoice == null ? resumeWarning : autoChoice + "\n" + resumeWarning;
+      if (nothingTrained && out.exists(TrainReport.FILE)) {
+        // --resume on a finished run: the report of the run that trained the model stays (rewritten, it had
+        // this run's NaN step times and none of that run's devices or shard cache: a user audit)
+        log.printf(Locale.ROOT, "%s: kept, the report of the run that trained to step %d%n", out.path(TrainReport.FILE), step);
+      } else {
+        TrainReport.write(out, config, model, metrics, devices, deviceLines, throughput, partitions, threads, sc.master(), cacheStats,
+            resumedFrom);
+      }
+      if (nothingTrained) {   // --resume on a finished run: nothing trained, no loss or rate to report
+        log.printf(Locale.ROOT, "done: the checkpoint is at step %d of %d already, nothing to train; model %s%n", step, totalSteps,
+            out.path("model.safetensors"));
+      } else {
+        // under --on-nan skip the last step may not be the last applied one: say which the loss is from
+        String loss = skipped == 0 ? String.format(Locale.ROOT, "loss %.6g", lastLoss)
+            : stepsThisRun == 0 ? "every update of this run skipped (--on-nan=skip), " + skipped + " of them"
+            : String.format(Locale.ROOT, "%d skipped in this run (--on-nan=skip), loss %.6g at step %d, the last applied", skipped,
+                lastLoss, lastAppliedStep);
+        log.printf(Locale.ROOT, "done: %d steps, %s%s, %.1f sequences/s; model %s%n", step, loss,
+            Double.isNaN(lastValidation) ? "" : String.format(Locale.ROOT, ", validation %.6g", lastValidation), throughput,
+            out.path("model.safetensors"));
+      }
+      return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
+    } finally {
+      stopFlush.close();
     }
-    if (!resumedFinished || !out.exists("model.safetensors")) {
-      out.write("model.safetensors", ModelFile.toBytes(params, modelMetadata()));
-    }
-    double elapsed = (System.nanoTime() - startNanos) / 1e9;
-    double throughput = elapsed > 0 ? sequencesThisRun / elapsed / schedule.windowsPerBatch() : 0;
-    Map<String, ShardCache.Stats> cacheStats = placement.value().executors();
-    lastCacheStats = cacheStats;
-    cacheStats.forEach((where, st) -> log.printf(Locale.ROOT, "shard cache on %s: %s%n", where, st.describe()));
-    String deviceLines = resumeWarning == null ? autoChoice : autoChoice == null ? resumeWarning : autoChoice + "\n" + resumeWarning;
-    if (nothingTrained && out.exists(TrainReport.FILE)) {
-      // --resume on a finished run: the report of the run that trained the model stays (rewritten, it had
-      // this run's NaN step times and none of that run's devices or shard cache: a user audit)
-      log.printf(Locale.ROOT, "%s: kept, the report of the run that trained to step %d%n", out.path(TrainReport.FILE), step);
-    } else {
-      TrainReport.write(out, config, model, metrics, devices, deviceLines, throughput, partitions, threads, sc.master(), cacheStats,
-          resumedFrom);
-    }
-    if (nothingTrained) {   // --resume on a finished run: nothing trained, no loss or rate to report
-      log.printf(Locale.ROOT, "done: the checkpoint is at step %d of %d already, nothing to train; model %s%n", step, totalSteps,
-          out.path("model.safetensors"));
-    } else {
-      // under --on-nan skip the last step may not be the last applied one: say which the loss is from
-      String loss = skipped == 0 ? String.format(Locale.ROOT, "loss %.6g", lastLoss)
-          : stepsThisRun == 0 ? "every update of this run skipped (--on-nan=skip), " + skipped + " of them"
-          : String.format(Locale.ROOT, "%d skipped in this run (--on-nan=skip), loss %.6g at step %d, the last applied", skipped, lastLoss,
-              lastAppliedStep);
-      log.printf(Locale.ROOT, "done: %d steps, %s%s, %.1f sequences/s; model %s%n", step, loss,
-          Double.isNaN(lastValidation) ? "" : String.format(Locale.ROOT, ", validation %.6g", lastValidation), throughput,
-          out.path("model.safetensors"));
-    }
-    return new Summary(step, lastLoss, lastValidation, throughput, devices, out.path("model.safetensors").toString());
   }
 
   /**

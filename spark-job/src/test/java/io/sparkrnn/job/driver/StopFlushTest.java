@@ -128,6 +128,39 @@ class StopFlushTest {
     assertEquals(1, Files.readAllLines(dir.resolve(TrainingMetrics.FILE)).size());
   }
 
+  /**
+   * A signal after the last step, while the run writes its files: the hook waits for them (close)
+   * rather than ask for a checkpoint or write the rows beside them (a kill there left no report).
+   */
+  @Test
+  void afterTheLastStepTheHookWaitsForTheRunsFiles() throws Exception {
+    TrainingMetrics metrics = new TrainingMetrics();
+    StopFlush f = quietHook(metrics, TimeUnit.SECONDS.toNanos(30));
+    f.step(() -> metrics.add(1, 0, 0.5, 1.0, 10, 2, null, null, null), () -> { });
+    f.finishing();
+    CompletableFuture<Void> hook = CompletableFuture.runAsync(f::flush);
+    Thread.sleep(300);
+    assertFalse(hook.isDone(), "the hook waits while the run's files are written");
+    assertFalse(f.checkpointNow(), "a loop that has ended is asked for no checkpoint");
+    f.close();
+    hook.get(10, TimeUnit.SECONDS);
+    assertFalse(Files.exists(dir.resolve(TrainingMetrics.FILE)), "the run writes the rows with its files, not the hook");
+
+    // files that take longer than the wait: the hook says so and lets the shutdown go on
+    ByteArrayOutputStream logged = new ByteArrayOutputStream();
+    StopFlush slow = StopFlush.register(new TrainingMetrics(), new OutputDir(dir.toUri().toString(), new Configuration()),
+        new PrintStream(logged, true, StandardCharsets.UTF_8), () -> { }, TimeUnit.MILLISECONDS.toNanos(200));
+    try {
+      slow.finishing();
+      long t0 = System.nanoTime();
+      CompletableFuture.runAsync(slow::flush).get(10, TimeUnit.SECONDS);
+      assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(200), "waited");
+      assertTrue(logged.toString(StandardCharsets.UTF_8).contains("while the run writes its final files"), logged.toString());
+    } finally {
+      slow.close();
+    }
+  }
+
   @Test
   void theHookWritesTheRowsSoFarAndTheLoopRecordsNoMore() throws Exception {
     TrainingMetrics metrics = new TrainingMetrics();

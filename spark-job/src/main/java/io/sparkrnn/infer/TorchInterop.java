@@ -172,11 +172,19 @@ public final class TorchInterop {
     Tensor whh = file.require(ParamLayout.weightHhName(0));
     Tensor wih = file.require(ParamLayout.weightIhName(0));
     Tensor head = file.require(ParamLayout.HEAD_WEIGHT);
-    if (whh.rank() != 2 || wih.rank() != 2 || head.rank() != 2) {
-      throw new BadInputException(src + ": rnn.weight_hh_l0 " + whh.shapeString() + ", rnn.weight_ih_l0 "
-          + wih.shapeString() + " and head.weight " + head.shapeString() + " must be matrices");
+    // only the tensors at fault are named (a user audit: a 1-D head.weight named all three)
+    for (Tensor t : List.of(whh, wih, head)) {
+      if (t.rank() != 2) {
+        throw new BadInputException(src + ": " + t.name() + " has shape " + t.shapeString() + ", expected a matrix ("
+            + (t == head ? "[O, H]" : t == whh ? "[G·H, H]" : "[G·H, F]") + ")");
+      }
     }
     int H = whh.dim(1);
+    if (head.dim(1) != H) {   // a wrong column count read as "G = 6 gate blocks" (a user audit)
+      throw new BadInputException(src + ": rnn.weight_hh_l0 has shape " + whh.shapeString() + " (H = " + H + " columns) and"
+          + " head.weight " + head.shapeString() + " (H = " + head.dim(1) + " columns): both have H columns, so one of them is"
+          + " not this model's");
+    }
     if (H < 1 || whh.dim(0) % H != 0) {
       throw new BadInputException(src + ": rnn.weight_hh_l0 has shape " + whh.shapeString()
           + ", expected [G·H, H] with G = 1 (RNN), 3 (GRU) or 4 (LSTM)");

@@ -343,6 +343,23 @@ class TorchInteropTest {
     }
   }
 
+  /** --infer names the tensor at fault: a 1-D head.weight alone, and weight_hh's columns against head.weight's H. */
+  @Test
+  void inferNamesOnlyTheTensorAtFault() {
+    Map<String, Tensor> flatHead = torchStateDict(4, 1, 2, 3, 2, 1);
+    flatHead.put("head.weight", Tensor.ofFloats("head.weight", new int[] {6}, new float[6]));
+    BadInputException e = assertThrows(BadInputException.class, () -> TorchInterop.importModel(
+        SafeTensors.toBytes(Map.of(), new ArrayList<>(flatHead.values())), "t.safetensors", null, null, "seq2seq", "mse"));
+    assertEquals("t.safetensors: head.weight has shape [6], expected a matrix ([O, H])", e.getMessage());
+
+    Map<String, Tensor> narrow = torchStateDict(4, 1, 2, 3, 2, 1);   // LSTM, H = 3: weight_hh [12, 3]; given [12, 2]
+    narrow.put("rnn.weight_hh_l0", Tensor.ofFloats("rnn.weight_hh_l0", new int[] {12, 2}, new float[24]));
+    e = assertThrows(BadInputException.class, () -> TorchInterop.importModel(
+        SafeTensors.toBytes(Map.of(), new ArrayList<>(narrow.values())), "t.safetensors", null, null, "seq2seq", "mse"));
+    assertTrue(e.getMessage().startsWith("t.safetensors: rnn.weight_hh_l0 has shape [12, 2] (H = 2 columns) and head.weight"
+        + " [2, 3] (H = 3 columns)"), e.getMessage());
+  }
+
   @Test
   void aConfigurationNamingOnlyTheTorchClassGivesThatCell() {
     // {"torch_class": "GRU"} with no "cell": PyTorch's class name, upper case, names the cell

@@ -139,27 +139,26 @@ public final class ShardCodec {
   /**
    * Where flat element {@code i} of y sits, as x's errors say it: (t, b, o) of [T,B,O] (class ids
    * [T,B]: one per step) or (b, o) of seq2one's [B,O] (a numerical audit: "class id 999 at index 37"
-   * named the flat index alone).
+   * named the flat index alone); and, in a seq2seq y, the note that a step past its sequence's
+   * length is padding, which must hold 0.
    */
-  private static String targetPlace(Batch batch, DatasetSpec spec, int i, int perStep) {
-    int B = batch.batchSize();
-    int o = i % perStep;
-    int b = (i / perStep) % B;
-    String outputs = perStep > 1 ? ", o=" + o : "";
-    if (spec.mode() != Mode.SEQ2SEQ) {
-      return "(b=" + b + outputs + ")";
+  private record TargetPlace(int t, int b, int o, boolean seq2seq, int perStep, int length) {
+    static TargetPlace of(Batch batch, DatasetSpec spec, int i, int perStep) {
+      int b = (i / perStep) % batch.batchSize();
+      return new TargetPlace(i / perStep / batch.batchSize(), b, i % perStep, spec.mode() == Mode.SEQ2SEQ, perStep,
+          batch.length(b));
     }
-    int t = i / perStep / B;
-    return "(t=" + t + ", b=" + b + outputs + ")";
-  }
 
-  /** "; it is a padded step …" where flat element {@code i} of a seq2seq y lies past its sequence's length, else "". */
-  private static String paddingNote(Batch batch, DatasetSpec spec, int i, int perStep) {
-    int B = batch.batchSize();
-    int b = (i / perStep) % B;
-    int t = i / perStep / B;
-    return spec.mode() == Mode.SEQ2SEQ && t >= batch.length(b) ? "; it is a padded step (t >= lengths[b] = " + batch.length(b)
-        + "), which must hold 0" : "";
+    @Override
+    public String toString() {
+      String outputs = perStep > 1 ? ", o=" + o : "";
+      return seq2seq ? "(t=" + t + ", b=" + b + outputs + ")" : "(b=" + b + outputs + ")";
+    }
+
+    /** "; it is a padded step …" where the element lies past its sequence's length, else "". */
+    String paddingNote() {
+      return seq2seq && t >= length ? "; it is a padded step (t >= lengths[b] = " + length + "), which must hold 0" : "";
+    }
   }
 
   /** Checks dims, layout, finiteness of x and y, class range and lengths (≥ 1 each). */
@@ -205,16 +204,17 @@ public final class ShardCodec {
       int[] c = batch.classes();
       for (int i = 0; i < c.length; i++) {
         if (c[i] < 0 || c[i] >= spec.outputs()) {
-          throw new BadInputException(file + ": y class id " + c[i] + " at " + targetPlace(batch, spec, i, 1) + " is outside [0, "
-              + spec.outputs() + ")" + paddingNote(batch, spec, i, 1));
+          TargetPlace at = TargetPlace.of(batch, spec, i, 1);
+          throw new BadInputException(file + ": y class id " + c[i] + " at " + at + " is outside [0, " + spec.outputs() + ")"
+              + at.paddingNote());
         }
       }
     } else {
       float[] y = batch.targets();
       for (int i = 0; i < y.length; i++) {
         if (!Float.isFinite(y[i])) {
-          throw new BadInputException(file + ": y has " + y[i] + " at " + targetPlace(batch, spec, i, spec.outputs()) + ", expected a"
-              + " finite number" + paddingNote(batch, spec, i, spec.outputs()));
+          TargetPlace at = TargetPlace.of(batch, spec, i, spec.outputs());
+          throw new BadInputException(file + ": y has " + y[i] + " at " + at + ", expected a finite number" + at.paddingNote());
         }
       }
     }

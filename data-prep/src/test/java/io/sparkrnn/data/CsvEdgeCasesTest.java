@@ -332,4 +332,24 @@ class CsvEdgeCasesTest {
     refused(() -> new CsvSource(bySequence(p, List.of("a", "b"), 0, false, 2), conf),
         "--classes needs exactly one target column");
   }
+
+  @Test
+  void anExponentWithAPlusSignIsANumberAsNumpySavetxtWritesIt() throws IOException {
+    Path sci = csv("sci.csv", "a\n1.500000000000000000e+00\n-2e+1\n3E+0\n4\n");
+    assertArrayEquals(new float[] {1.5f, -20f, 3f}, new CsvSource(new CsvSource.Options(sci.toString(), List.of(), List.of(), 3, 0, 0,
+        false, null, 0, ','), conf).read(0, 1, conf).x());
+  }
+
+  @Test
+  void aPipeSeparatedFileGetsTheDelimiterHint() throws IOException {
+    Path pipe = csv("pipe.csv", "a\n1\n0.1|0.2\n3\n");
+    refused(() -> new CsvSource(windows(pipe, 1, 1), conf), "'0.1|0.2' is not a number (a file whose fields are separated by '|' needs"
+        + " --delimiter '|')");
+  }
+
+  @Test
+  void aTabSeparatedFileGetsTheDelimiterHint() throws IOException {
+    Path tab = csv("tab.csv", "a\n1\n0.1\t0.2\n3\n");
+    refused(() -> new CsvSource(windows(tab, 1, 1), conf), "separated by '\\t' needs --delimiter '\\t')");
+  }
 }

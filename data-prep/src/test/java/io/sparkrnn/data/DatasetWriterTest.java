@@ -122,4 +122,44 @@ class DatasetWriterTest {
       assertEquals(List.of(), left.toList(), "what the failed prep wrote is gone");
     }
   }
+
+  @Test
+  void overwriteRefusesADatasetWithOneForeignEntryNamingIt() throws IOException {
+    java.nio.file.Path ds = dataset("ds-one");
+    Files.writeString(ds.resolve("notes.txt"), "precious");
+    FileSystem fs = FileSystem.get(ds.toUri(), TestFiles.localConf());
+    IOException e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, new Path(ds.toUri()), true));
+    assertTrue(e.getMessage().endsWith("it also holds 1 entry that is not the dataset's (notes.txt); move it out of it, or choose"
+        + " another --out"), e.getMessage());
+  }
+
+  @Test
+  void overwriteNamesAtMostFiveForeignEntries() throws IOException {
+    java.nio.file.Path ds = dataset("ds-six");
+    for (String n : List.of("a", "b", "c", "d", "e", "f")) {
+      Files.writeString(ds.resolve(n), "x");
+    }
+    FileSystem fs = FileSystem.get(ds.toUri(), TestFiles.localConf());
+    IOException e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, new Path(ds.toUri()), true));
+    assertTrue(e.getMessage().contains("holds 6 entries that are not the dataset's (a, b, c, d, e, …); move them"), e.getMessage());
+  }
+
+  @Test
+  void hadoopChecksumsOfTheDatasetsFilesAreItsOwn() throws IOException {
+    java.nio.file.Path ds = dataset("ds-crc");
+    Files.writeString(ds.resolve(".shard-00000.safetensors.crc"), "crc");   // as Hadoop's checksummed local file system leaves them
+    Files.writeString(ds.resolve(".shard-00001.safetensors.crc"), "crc");
+    FileSystem fs = FileSystems.get(ds.toUri(), TestFiles.localConf());      // prep's own: the raw local disk, which lists them
+    assertEquals(DatasetWriter.OutputState.DATASET, DatasetWriter.checkDirectory(fs, new Path(ds.toUri()), true));
+  }
+
+  @Test
+  void aDatasetOfAnotherFormatVersionIsNamedSo() throws IOException {
+    java.nio.file.Path ds = dataset("ds-v99");
+    java.nio.file.Path m = ds.resolve(Manifest.FILE_NAME);
+    Files.writeString(m, Files.readString(m).replaceFirst("\"format_version\"\\s*:\\s*\\d+", "\"format_version\": 99"));
+    FileSystem fs = FileSystem.get(ds.toUri(), TestFiles.localConf());
+    IOException e = assertThrows(IOException.class, () -> DatasetWriter.checkDirectory(fs, new Path(ds.toUri()), true));
+    assertTrue(e.getMessage().contains("ds-v99/: holds a spark-rnn dataset this version cannot read ("), e.getMessage());
+  }
 }

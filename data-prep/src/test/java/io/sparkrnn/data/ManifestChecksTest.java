@@ -219,4 +219,13 @@ class ManifestChecksTest {
     Batch b = new Batch(2, 2, 3, x, new float[2], null, null);
     refused(() -> ShardCodec.encode(b, spec, "x.safetensors"), "x.safetensors: x has NaN at (t=1, b=1, f=2)");
   }
+
+  @Test
+  void aNonFiniteTargetOfSeveralOutputsNamesItsStepSequenceAndOutput() {
+    DatasetSpec two = new DatasetSpec("t", 1, 2, 2, Mode.SEQ2SEQ, LossType.MSE, false, null, null);   // F=1, O=2, T=2
+    float[] y = new float[8];   // [T=2][B=2][O=2]
+    y[2] = Float.NaN;           // (t=0, b=1, o=0)
+    refused(() -> ShardCodec.encode(new Batch(2, 2, 1, new float[4], y, null, null), two, "o.safetensors"),
+        "o.safetensors: y has NaN at (t=0, b=1, o=0), expected a finite number");
+  }
 }

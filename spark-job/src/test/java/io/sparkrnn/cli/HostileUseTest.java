@@ -309,6 +309,11 @@ class HostileUseTest {
     String written = Files.readString(out.resolve("report.md"));
     assertTrue(written.contains("| resumed from | step 2 (") && written.contains("step-0000000002.safetensors) |")
         && written.contains("| throughput (this run) | no step applied in this run |") && !written.contains("NaN"), written);
+    // a kill after the last checkpoint but before model.safetensors: the resume that trains nothing writes the model
+    Files.delete(out.resolve("model.safetensors"));
+    Run fourth = run(train(out, "--resume", "true"));
+    assertEquals(0, fourth.code(), fourth.err());
+    assertTrue(Files.exists(out.resolve("model.safetensors")), "the lost model was not written again");
   }
 
   /**

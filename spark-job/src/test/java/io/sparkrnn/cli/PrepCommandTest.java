@@ -107,6 +107,23 @@ class PrepCommandTest {
         "--validation-fraction", "0"));
   }
 
+  /** A tab-separated file: the hint's --delimiter '\t' is what prep takes (it was refused as "not a single character"). */
+  @Test
+  void aTabSeparatedFileTakesTheDelimiterTheHintNames() throws IOException {
+    Path tsv = Files.writeString(tmp.resolve("t.tsv"), "a\tb\n0.1\t0.2\n0.3\t0.4\n0.5\t0.6\n");
+    InferenceCommandsTest.Run hint = InferenceCommandsTest.run("prep", "csv", tsv.toString(), "--out", tmp.resolve("t1").toString(),
+        "--steps", "1");
+    assertEquals(2, hint.code(), hint.err());
+    assertTrue(hint.err().contains("needs --delimiter '\\t'"), hint.err());
+    InferenceCommandsTest.Run taken = InferenceCommandsTest.run("prep", "csv", tsv.toString(), "--out", tmp.resolve("t2").toString(),
+        "--steps", "1", "--delimiter", "\\t", "--batch", "1", "--validation-fraction", "0");
+    assertEquals(0, taken.code(), taken.err());
+    InferenceCommandsTest.Run two = InferenceCommandsTest.run("prep", "csv", tsv.toString(), "--out", tmp.resolve("t3").toString(),
+        "--steps", "1", "--delimiter", ";;");
+    assertEquals(2, two.code(), two.err());
+    assertTrue(two.err().contains("';;' is not one character"), two.err());
+  }
+
   /** A 6 sensors x 60 hours example table, written by the example-table command. */
   private Path sensorsTable() {
     Path table = tmp.resolve("sensors.parquet");

@@ -72,7 +72,6 @@ public final class PrepCommand implements Runnable {
     throw new BadInputException("prep needs a source: sine, adding, copy, npy, csv, text or table (see prep --help)");
   }
 
-  /** Options every source shares. */
   /**
    * A count the user typed, checked, or the source's "not given" value when the option is absent. The
    * sources take 0 (or -1 for the horizon) to mean "the default"; read from an int option, a typed
@@ -106,6 +105,7 @@ public final class PrepCommand implements Runnable {
     }
   }
 
+  /** Options every source shares. */
   static final class Common {
     @Option(names = "--out", required = true, description = "Output dataset directory URI (file://, hdfs://, s3a://, or a path).")
     String out;

@@ -351,15 +351,25 @@ public final class SequenceTables {
    * 16777216, not 16777218). Spark's casts round long and decimal to float correctly, as Java's
    * {@code (float) long} and {@code BigDecimal.floatValue()} do, which transform's rows use
    * ({@link TableNumbers#toFloat}); neither overflows float (|long| &lt; 2^63, a decimal &lt; 10^38).
-   * Other types cast to double exactly (integers, float) or are doubles already.
+   * A long goes through decimal(20, 0) (exact): Spark's optimizer folds a scalar
+   * {@code cast(cast(l as float) as double)} into {@code cast(l as double)}, the double rounding
+   * again, which it does not do through a decimal (a review: a table read from Parquet kept 2^54
+   * where the float of 2^54 + 2^30 + 1 is 2^54 + 2^31). Other types cast to double exactly
+   * (integers, float) or are doubles already.
    */
   static Column asDoubles(Column v, DataType type) {
     DataType leaf = type;
     while (leaf instanceof ArrayType a) {
       leaf = a.elementType();
     }
-    Column doubles = leaf instanceof LongType || leaf instanceof DecimalType ? v.cast(withLeaf(type, DataTypes.FloatType)) : v;
-    return doubles.cast(withLeaf(type, DataTypes.DoubleType));
+    Column c = v;
+    if (leaf instanceof LongType) {
+      c = c.cast(withLeaf(type, DataTypes.createDecimalType(20, 0)));
+    }
+    if (leaf instanceof LongType || leaf instanceof DecimalType) {
+      c = c.cast(withLeaf(type, DataTypes.FloatType));
+    }
+    return c.cast(withLeaf(type, DataTypes.DoubleType));
   }
 
   /** {@code type} with its innermost element type (itself, for a scalar) replaced by {@code leaf}. */
@@ -376,8 +386,11 @@ public final class SequenceTables {
     // wide: the sequence column as array<double> or array<array<double>>, as TableRows reads it
     Column series = spec.wide() ? asDoubles(quoted(layout.seriesColumn), table.schema().apply(layout.seriesColumn).dataType())
         .as(layout.seriesColumn) : quoted(layout.seriesColumn);
+    // a wide row without keys is hashed by its contents as Spark's cast to doubles gives them, as before
+    // the values were rounded to float in one step: the same table and seed keep their order and split
     Column[] hashInputs = keys.isEmpty()
-        ? (spec.wide() ? new Column[] {lit(spec.seed()), series} : new Column[] {lit(spec.seed())})
+        ? (spec.wide() ? new Column[] {lit(spec.seed()), quoted(layout.seriesColumn).cast(layout.seriesType)}
+            : new Column[] {lit(spec.seed())})
         : concat(lit(spec.seed()), keys);
     boolean byKey = spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY;
     Column validation = lit(false);

@@ -1056,7 +1056,9 @@ class InferenceCommandsTest {
 
     Map<String, Tensor> wrongShape = new LinkedHashMap<>(good);
     wrongShape.put("head.weight", Tensor.ofFloats("head.weight", new int[] {1, 5}, new float[5]));
-    assertFails(importRun(wrongShape, "wrong-shape", out, modeLoss), "head.weight", "[1, 5]", "[1, 6]");
+    // under --infer H is weight_hh_l0's columns, which head.weight's must match
+    assertFails(importRun(wrongShape, "wrong-shape", out, modeLoss), "rnn.weight_hh_l0 has shape [18, 6] (H = 6 columns) and"
+        + " head.weight [1, 5] (H = 5 columns)");
 
     Map<String, Tensor> missing = new LinkedHashMap<>(good);
     missing.remove("rnn.bias_hh_l1");
@@ -1084,7 +1086,8 @@ class InferenceCommandsTest {
     assertFalse(nanRun.err().contains(out.toString()), nanRun.err());
 
     // --out checked as export's is: a directory there is refused before the file is read
-    assertFails(run(concat(new String[] {"import", "--torch", s(f64), "--infer", "--out", s(tmp)}, modeLoss)), "--out " + tmp,
+    Path dirOut = Files.createDirectories(tmp.resolve("a-directory.safetensors"));
+    assertFails(run(concat(new String[] {"import", "--torch", s(f64), "--infer", "--out", s(dirOut)}, modeLoss)), "--out " + dirOut,
         "expected a file name");
 
     Map<String, Tensor> bare = new LinkedHashMap<>();

@@ -116,41 +116,40 @@ final class StopFlush implements AutoCloseable {
     if (flushed) {
       return;
     }
-    if (finishing && !ended) {
-      // the last step is done and its files are being written: waited for, up to the wait, rather than written
-      // beside (a signal then cut off the report, the run that trained leaving none: an audit)
-      long deadline = System.nanoTime() + checkpointWaitNanos;
-      try {
-        for (long left = checkpointWaitNanos; !ended && left > 0; left = deadline - System.nanoTime()) {
-          wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      flushed = true;
-      if (!ended) {
-        log.println("the JVM is shutting down while the run writes its final files (metrics, checkpoint, model, report): what"
-            + " is not written yet is lost; --resume writes the model again");
-      }
-      return;
-    }
-    if (!ended) {
-      requested = true;
-      endSegments.run();
-      long deadline = System.nanoTime() + checkpointWaitNanos;
-      try {
+    long deadline = System.nanoTime() + checkpointWaitNanos;
+    try {
+      if (!ended && !finishing) {
+        requested = true;
+        endSegments.run();
         // wait() lets the loop take the lock to record its steps and reach the boundary; a checkpoint
         // being written is waited for to its end (Hadoop's TIMEOUT_S interrupts a hook that overruns)
-        for (long left = checkpointWaitNanos; !flushed && !ended && (checkpointing || left > 0);
+        for (long left = checkpointWaitNanos; !flushed && !ended && !finishing && (checkpointing || left > 0);
             left = deadline - System.nanoTime()) {
           wait(checkpointing ? 100 : Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
       }
-      if (checkpointing) {   // the loop is writing the rows with its checkpoint
+      if (finishing && !flushed) {
+        // the last step is done and the run writes its files: waited for, to the same deadline, rather than written
+        // beside (a signal then cut off the report, the run that trained leaving none: an audit)
+        for (long left = deadline - System.nanoTime(); !ended && left > 0; left = deadline - System.nanoTime()) {
+          wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        }
+        flushed = true;
+        if (!ended) {
+          log.println("the JVM is shutting down while the run writes its final files (metrics, checkpoint, model, report): what"
+              + " is not written yet is lost; --resume writes the model again");
+        }
         return;
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      if (finishing) {   // the run's own files hold the rows, or will
+        flushed = true;
+        return;
+      }
+    }
+    if (checkpointing) {   // the loop is writing the rows with its checkpoint
+      return;
     }
     writeRowsOnce("while the JVM shut down");
   }
@@ -190,6 +189,7 @@ final class StopFlush implements AutoCloseable {
    */
   synchronized void finishing() {
     finishing = true;
+    notifyAll();   // a hook waiting for a boundary now waits for the run's files instead
   }
 
   /** The loop has written the rows and its stop checkpoint (or failed to): the hook returns. */

@@ -729,7 +729,9 @@ public final class Trainer {
         if (dataError != null) {
           throw new ShardDataException(dataError);
         }
-        if (stopFlush.checkpointNow()) {
+        // the last step needs no stop checkpoint: the run's end writes it with the model and report, which the hook then
+        // waits for (a stop here left the run that trained with no model or report: a review)
+        if (step < totalSteps && stopFlush.checkpointNow()) {
           // the JVM is shutting down (a signal) and the state is that of step `step`: checkpoint it, so that
           // --resume goes on from here rather than from the last scheduled checkpoint (StopFlush)
           try {

@@ -146,6 +146,18 @@ class StopFlushTest {
     hook.get(10, TimeUnit.SECONDS);
     assertFalse(Files.exists(dir.resolve(TrainingMetrics.FILE)), "the run writes the rows with its files, not the hook");
 
+    // a signal during the last step: the hook, waiting for a boundary, waits for the run's files once the loop ends
+    TrainingMetrics last = new TrainingMetrics();
+    StopFlush g = quietHook(last, TimeUnit.SECONDS.toNanos(30));
+    CompletableFuture<Void> waiting = CompletableFuture.runAsync(g::flush);
+    Thread.sleep(200);   // the hook asks for a boundary and waits (checkpointNow, which would answer it, is not called)
+    g.finishing();   // the loop's last step: no stop checkpoint (Trainer asks checkpointNow only before the last step)
+    Thread.sleep(300);
+    assertFalse(waiting.isDone(), "the hook waits for the run's files");
+    g.close();
+    waiting.get(10, TimeUnit.SECONDS);
+    assertFalse(Files.exists(dir.resolve(TrainingMetrics.FILE)), "the run writes the rows with its files, not the hook");
+
     // files that take longer than the wait: the hook says so and lets the shutdown go on
     ByteArrayOutputStream logged = new ByteArrayOutputStream();
     StopFlush slow = StopFlush.register(new TrainingMetrics(), new OutputDir(dir.toUri().toString(), new Configuration()),

@@ -128,8 +128,9 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
         + " the whole series)", RnnColumns.validator("steps", OptionRule.atLeast(0)));
     this.stride = new IntParam(this, "stride", "seq2one models: S > 0 scores a window of T rows every S rows of a key;"
         + " 0 one row per key, from its last T rows", RnnColumns.validator("stride", TableSpec.RULES.get("stride")));
-    this.feedback = new IntParam(this, "feedback", "evaluate: the closed-loop loss over each key's last K rows, driven by"
-        + " the model's own outputs (seq2seq models whose targets are their inputs); 0 none",
+    this.feedback = new IntParam(this, "feedback", "evaluate: the closed-loop loss over each key's last K rows, forecast"
+        + " from K inputs that are the model's own outputs, as train's --feedback (seq2seq models whose targets are their"
+        + " inputs); 0 none",
         RnnColumns.validator("feedback", TrainConfig.RULES.get("feedback")));
     setDefault(steps, 0);
     setDefault(stride, 0);
@@ -330,9 +331,10 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   }
 
   /**
-   * K &gt; 0: {@link #evaluate} also reports the closed-loop loss: each key's rows but its last K
-   * drive the model, which then forecasts the last K rows from its own outputs
-   * ({@link #setForecastSteps}); the forecasts are compared with those rows' values.
+   * K &gt; 0: {@link #evaluate} also reports the closed-loop loss as train's {@code --feedback K}
+   * does: each key's rows but its last K + 1 drive the model, which then runs K + 1 steps on its
+   * own outputs ({@link #setForecastSteps}); the last K forecasts, each made from a fed-back
+   * input, are compared with the key's last K rows.
    */
   public RnnModel setFeedback(int value) {
     return (RnnModel) set(feedback, value);
@@ -571,9 +573,10 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    *   <li>{@code rows}: the predictions scored;
    *   <li>{@code closed_loop_loss} (mse, model units) and, for regression models,
    *       {@code closed_loop_rmse_<target>} (table units), with {@link #setFeedback K} &gt; 0: each
-   *       key's rows but its last K drive the model, which forecasts the last K rows from its own
-   *       outputs ({@link #setForecastSteps}); the i-th forecast is compared with the key's i-th
-   *       of those rows (keys with fewer than K + 2 rows give none); null when K = 0;
+   *       key's rows but its last K + 1 drive the model, which forecasts those K + 1 rows from its
+   *       own outputs ({@link #setForecastSteps}); forecasts 2 … K + 1, each made from a fed-back
+   *       input (K of them, as train's {@code --feedback K}), are compared with the key's last K
+   *       rows (keys with fewer than K + 3 rows give none); null when K = 0;
    *       {@code closed_loop_rows}: the forecasts scored.
    * </ul>
    * Seq2seq: the predictions are {@link #transform}'s (each key's rows in order, the state
@@ -730,25 +733,28 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   }
 
   /**
-   * Closed loop: the rows of each key but its last K go through transform with K forecast rows.
-   * The forecast of the key's i-th last-K row (i = 1..K) is the prediction of the output row
-   * before forecast row i: the last driven row's (i = 1, one step ahead from real inputs), then
-   * forecast row i − 1's (fed its own outputs). In the transformed key, ranked from its end
-   * (forecast row K is 1), that row is K + 2 − i. Keys whose transform made no forecast rows
-   * (fewer than two driven rows: no spacing) give none.
+   * Closed loop as train's {@code --feedback K} (a T-step window whose last K inputs are the
+   * model's outputs, scored at those K steps): the rows of each key but its last K + 1 go through
+   * transform with K + 1 forecast rows. Forecast row i's prediction comes from fed-back inputs
+   * only; the last driven row's prediction (of the first held-out row, from real inputs) is not
+   * scored, as train does not score the step before its first fed-back input (before 2026-12-07
+   * it was, and K meant K − 1 fed-back steps: a cross-path audit). The key's j-th of its last K
+   * rows (j = 1..K) is forecast by forecast row j's prediction; in the transformed key, ranked
+   * from its end (forecast row K + 1 is 1), that row is K + 2 − j. Keys whose transform made no
+   * forecast rows (fewer than two driven rows: no spacing) give none.
    */
   private Regression closedLoop(Dataset<?> dataset, String[] targets, int K) {
     Dataset<Row> table = dataset.toDF();
     Dataset<Row> ranked = table.withColumn("__fromEnd",
         functions.row_number().over(inKeyOrder(table, named(table, getOrderCol()).desc())));
-    Dataset<Row> head = ranked.filter(ranked.col("__fromEnd").gt(K)).drop("__fromEnd");
+    Dataset<Row> head = ranked.filter(ranked.col("__fromEnd").gt(K + 1)).drop("__fromEnd");
     Dataset<Row> tail = ranked.filter(ranked.col("__fromEnd").leq(K));
-    Dataset<Row> transformed = copy(new ParamMap()).setForecastSteps(K).transform(head);
+    Dataset<Row> transformed = copy(new ParamMap()).setForecastSteps(K + 1).transform(head);
     Column forecasts = functions.sum(functions.when(named(transformed, getForecastCol()), 1).otherwise(0))
         .over(Window.partitionBy(Arrays.stream(getKeyCols()).map(k -> named(transformed, k)).toArray(Column[]::new)));
     Dataset<Row> scored = transformed.withColumn("__forecasts", forecasts)
         .withColumn("__fromEnd", functions.row_number().over(inKeyOrder(transformed, named(transformed, getOrderCol()).desc())));
-    Dataset<Row> predicted = scored.filter(scored.col("__forecasts").equalTo(K)
+    Dataset<Row> predicted = scored.filter(scored.col("__forecasts").equalTo(K + 1)
         .and(scored.col("__fromEnd").between(2, K + 1)))
         .withColumn("__i", functions.lit(K + 2).minus(scored.col("__fromEnd")));
     String[] keys = getKeyCols();

@@ -1542,27 +1542,31 @@ class RnnEstimatorTest {
     TrainedModel trained = model.trainedModel();
     Normalization n = trained.normalization();
     Row m = model.copy(new ParamMap()).setFeedback(K).evaluate(table).collectAsList().get(0);
-    // independent: the reference engine driven by rows [0, HOURS − K), then fed its own outputs; forecast i against row HOURS − K + i
+    // independent, train's --feedback K (docs/sequences.md §4): the reference engine driven by rows [0, HOURS − K − 1), then K
+    // steps whose inputs are its own outputs, each scored: the fed-back forecast of row HOURS − K − 1 is its first input (that
+    // forecast, from real inputs, is not scored), and step i's output forecasts row HOURS − K + i
     double scaled = 0;
     double[] squared = new double[2];
     for (int s = 0; s < SENSORS; s++) {
       List<Row> series = rowsOf(String.format("sensor-%05d", s));
       StatefulSession reference = new StatefulSession(trained.params(), new ReferenceEngine(), 1);
       float[] y = null;
-      for (int t = 0; t < HOURS - K; t++) {
+      for (int t = 0; t < HOURS - K - 1; t++) {
         float[] x = new float[2];
         for (int f = 0; f < 2; f++) {
           x[f] = (float) ((series.get(t).getDouble(2 + f) - n.inputMean()[f]) / n.inputStd()[f]);
         }
         y = reference.step(x);
       }
-      for (int i = 0; i < K; i++) {
+      for (int i = -1; i < K; i++) {
         float[] x = new float[2];
         for (int o = 0; o < 2; o++) {
           double forecast = y[o] * n.targetStd()[o] + n.targetMean()[o];
-          double error = forecast - series.get(HOURS - K + i).getDouble(2 + o);
-          squared[o] += error * error;
-          scaled += (error / n.targetStd()[o]) * (error / n.targetStd()[o]);
+          if (i >= 0) {
+            double error = forecast - series.get(HOURS - K + i).getDouble(2 + o);
+            squared[o] += error * error;
+            scaled += (error / n.targetStd()[o]) * (error / n.targetStd()[o]);
+          }
           x[o] = (float) ((forecast - n.inputMean()[o]) / n.inputStd()[o]);
         }
         y = reference.step(x);

@@ -291,9 +291,13 @@ public final class PredictCommand implements Callable<Integer> {
     return meta;
   }
 
-  /** raw: outputs mapped back through the model's normalisation; model: as it computes them (the same without one). */
+  /**
+   * raw: outputs mapped back through the model's target statistics; model: as it computes them (with
+   * --model-units, a class model's logits, or a model without target statistics: the same then).
+   * A class model's inputs may be normalised, but its logits never are (a docs audit: it said raw).
+   */
   static String units(TrainedModel m, boolean modelUnits) {
-    return modelUnits || m.normalization() == null ? "model" : "raw";
+    return !modelUnits && m.normalization() != null && m.normalization().targetMean() != null ? "raw" : "model";
   }
 
   /**

@@ -49,6 +49,7 @@ import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DecimalType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
@@ -634,6 +635,14 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
       }
       RnnColumns.checkNoKeyAmongInputs("RnnModel.evaluate", schema, getKeyCols(), getOrderCol(), inputs,
           "setFeedback(" + feedbackRows + ")");
+      // the closed loop runs transform's forecast rows, whose refusal of a decimal order named forecastSteps,
+      // a param the caller never set (a docs audit)
+      DataType order = schema.apply(RnnColumns.nameIn(schema, getOrderCol())).dataType();
+      if (order instanceof DecimalType) {
+        throw new BadInputException("RnnModel.evaluate: setFeedback(" + feedbackRows + ") forecasts past each key's last"
+            + " driven row, which needs orderCol '" + getOrderCol() + "' to be a timestamp, date, integer or floating column,"
+            + " found " + order.simpleString() + " (cast it to double); use feedback 0");
+      }
     }
     // the default horizon, as fit's (TableSpec.effectiveHorizon): 1 where a target is an input, names compared
     // as the session resolves them (compared as strings, "TEMP" against "temp" scored each row against itself)

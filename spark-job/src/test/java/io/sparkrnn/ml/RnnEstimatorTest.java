@@ -750,6 +750,11 @@ class RnnEstimatorTest {
           "setForecastSteps(2) feeds each output back", "inputCols column 'kd' is the keyCols column");
       assertMessage(() -> model.copy(new ParamMap()).setOrderCol("load").setInputCols("temp", "LOAD").setFeedback(2).evaluate(table),
           "RnnModel.evaluate: setFeedback(2) feeds", "inputCols column 'load' is the orderCol column");
+      // a decimal order: named as the closed loop's need, not as forecastSteps, a param the caller never set (a docs audit)
+      assertMessage(() -> model.copy(new ParamMap()).setOrderCol("tsd").setFeedback(2).evaluate(table.withColumn("tsd",
+          org.apache.spark.sql.functions.expr("CAST(unix_timestamp(ts) AS DECIMAL(20,0))"))),
+          "RnnModel.evaluate: setFeedback(2) forecasts past each key's last driven row, which needs orderCol 'tsd' to be",
+          "found decimal(20,0)");
       assertMessage(() -> estimator().setKeyCols("kd").setInputCols("temp", "kd").fit(keyed), "setInputCols: column 'kd' is"
           + " the setKeyCols column");
       assertMessage(() -> estimator().setOrderCol("load").setInputCols("temp", "load").fit(table), "setInputCols: column 'load'"

@@ -333,9 +333,10 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
 
   /**
    * K &gt; 0: {@link #evaluate} also reports the closed-loop loss as train's {@code --feedback K}
-   * does: each key's rows but its last K + 1 drive the model, which then runs K + 1 steps on its
-   * own outputs ({@link #setForecastSteps}); the last K forecasts, each made from a fed-back
-   * input, are compared with the key's last K rows.
+   * does: each key's rows but its last K + 1 drive the model, which then forecasts those rows on
+   * its own outputs ({@link #setForecastSteps}); the forecasts of held-out rows 2 … K + 1 (the
+   * predictions at forecast rows 1 … K, each from a fed-back input) are compared with the key's
+   * last K rows.
    */
   public RnnModel setFeedback(int value) {
     return (RnnModel) set(feedback, value);
@@ -637,10 +638,11 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
           "setFeedback(" + feedbackRows + ")");
       // the closed loop runs transform's forecast rows, whose refusal of a decimal order named forecastSteps,
       // a param the caller never set (a docs audit)
-      DataType order = schema.apply(RnnColumns.nameIn(schema, getOrderCol())).dataType();
+      String orderName = RnnColumns.nameIn(schema, getOrderCol());   // the table's spelling, as transform's refusals
+      DataType order = schema.apply(orderName).dataType();
       if (order instanceof DecimalType) {
         throw new BadInputException("RnnModel.evaluate: setFeedback(" + feedbackRows + ") forecasts past each key's last"
-            + " driven row, which needs orderCol '" + getOrderCol() + "' to be a timestamp, date, integer or floating column,"
+            + " driven row, which needs orderCol '" + orderName + "' to be a timestamp, date, integer or floating column,"
             + " found " + order.simpleString() + " (cast it to double); use feedback 0");
       }
     }

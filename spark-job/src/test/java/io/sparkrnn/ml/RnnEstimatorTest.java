@@ -751,7 +751,8 @@ class RnnEstimatorTest {
       assertMessage(() -> model.copy(new ParamMap()).setOrderCol("load").setInputCols("temp", "LOAD").setFeedback(2).evaluate(table),
           "RnnModel.evaluate: setFeedback(2) feeds", "inputCols column 'load' is the orderCol column");
       // a decimal order: named as the closed loop's need, not as forecastSteps, a param the caller never set (a docs audit)
-      assertMessage(() -> model.copy(new ParamMap()).setOrderCol("tsd").setFeedback(2).evaluate(table.withColumn("tsd",
+      // (and in the table's spelling, as transform's refusals: TSD names column tsd)
+      assertMessage(() -> model.copy(new ParamMap()).setOrderCol("TSD").setFeedback(2).evaluate(table.withColumn("tsd",
           org.apache.spark.sql.functions.expr("CAST(unix_timestamp(ts) AS DECIMAL(20,0))"))),
           "RnnModel.evaluate: setFeedback(2) forecasts past each key's last driven row, which needs orderCol 'tsd' to be",
           "found decimal(20,0)");

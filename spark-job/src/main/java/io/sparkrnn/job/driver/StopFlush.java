@@ -136,15 +136,17 @@ final class StopFlush implements AutoCloseable {
         }
         flushed = true;
         if (!ended) {
-          log.println("the JVM is shutting down while the run writes its final files (metrics, checkpoint, model, report): what"
-              + " is not written yet is lost; --resume writes the model again");
+          cutShort();
         }
         return;
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      if (finishing) {   // the run's own files hold the rows, or will
+      if (finishing) {   // Hadoop's timeout: the run's own files hold the rows, or will, if it gets there
         flushed = true;
+        if (!ended) {
+          cutShort();
+        }
         return;
       }
     }
@@ -152,6 +154,12 @@ final class StopFlush implements AutoCloseable {
       return;
     }
     writeRowsOnce("while the JVM shut down");
+  }
+
+  /** Says that the shutdown goes on before the run's final files are written. */
+  private void cutShort() {
+    log.println("the JVM is shutting down while the run writes its final files (metrics, checkpoint, model, report): what"
+        + " is not written yet is lost; --resume writes the model again");
   }
 
   /**

@@ -478,7 +478,8 @@ public final class Trainer {
       if (exchange != null) {
         GradientExchange.Server.Traffic t = exchange.traffic();
         lastDriverBytesPerStep = t.bytesPerStep();
-        log.printf(Locale.ROOT, "gradient exchange: %.1f kB per step through the driver (%d partitions; %s in, %s out over %d steps)%n",
+        log.printf(Locale.ROOT, "gradient exchange: %.1f kB per step through the driver (%d partitions; %s in, %s out over %d steps"
+            + " answered, a retried segment's again)%n",
             t.bytesPerStep() / 1e3, partitions, MemoryBudget.size(t.bytesIn()), MemoryBudget.size(t.bytesOut()), t.steps());
       }
       return summary;

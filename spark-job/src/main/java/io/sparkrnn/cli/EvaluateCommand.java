@@ -91,6 +91,10 @@ public final class EvaluateCommand implements Callable<Integer> {
       throw new BadInputException("--tolerance must be ≥ 0 (an error's absolute value), found " + tolerance);
     }
     checkOptionsFitTheModel(m.config());
+    String oneHot = feedback > 0 ? TrainedModel.oneHotFeedbackWarning(m.config(), m.vocabulary(), "--feedback") : null;
+    if (oneHot != null) {
+      System.err.println("warning: " + oneHot);
+    }
     if (json != null) {
       // before scoring: a directory there otherwise failed after the whole run, in Hadoop's words
       if (!json.toLowerCase(java.util.Locale.ROOT).endsWith(".json")) {   // a --json model.safetensors overwrote the model

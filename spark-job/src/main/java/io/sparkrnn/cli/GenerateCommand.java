@@ -101,6 +101,10 @@ public final class GenerateCommand implements Callable<Integer> {
     Configuration conf = new Configuration();
     TrainedModel m = TrainedModel.load(model, conf);
     ModelConfig c = m.config();
+    String oneHot = TrainedModel.oneHotFeedbackWarning(c, m.vocabulary(), "generate");
+    if (oneHot != null) {
+      System.err.println("warning: " + oneHot);
+    }
     if (steps < 1) {
       throw new BadInputException("--steps must be at least 1, found " + steps);
     }

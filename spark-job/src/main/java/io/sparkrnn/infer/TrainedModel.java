@@ -149,6 +149,22 @@ public final class TrainedModel {
   /** The source a model made in memory names in its messages. */
   public static final String IN_MEMORY = "(in memory)";
 
+  /**
+   * A warning where {@code what} (closed-loop validation, generate) would feed a class model's argmax
+   * back one-hot although nothing says its inputs are one-hot of its classes: a text dataset's
+   * vocabulary says so, but a class model of a table, CSV or .npy dataset with F == O may have any
+   * inputs (a class-targets audit: its closed-loop figures meant nothing, without a word). Null
+   * where that does not apply (regression, a vocabulary, or F != O, which is refused).
+   */
+  public static String oneHotFeedbackWarning(ModelConfig c, List<String> vocabulary, String what) {
+    if (c.loss() != LossType.CROSS_ENTROPY || vocabulary != null || c.inputSize() != c.outputSize()) {
+      return null;   // F != O is refused on its own
+    }
+    return what + " feeds each step's argmax class back as a one-hot input of F=" + c.inputSize() + ", but nothing says this"
+        + " model's inputs are one-hot of its " + c.outputSize() + " classes (a text dataset's vocabulary would): where they"
+        + " are not (columns of a table, say), its figures mean nothing";
+  }
+
   /** A model made in memory (tests, import), with optional data metadata. */
   public static TrainedModel of(Params params, Map<String, String> dataMetadata) {
     Map<String, String> m = new HashMap<>(params.config().toMetadata());

@@ -29,6 +29,21 @@ import org.junit.jupiter.api.Test;
  * ({@code requireFinite}: "naming the tensor and element").
  */
 class TrainedModelTest {
+  /** Feeding a class model's argmax back one-hot is warned of unless a vocabulary says its inputs are one-hot of its classes. */
+  @Test
+  void feedingClassesBackOneHotIsWarnedOfWithoutAVocabulary() {
+    ModelConfig classes = new ModelConfig(CellType.GRU, 1, 3, 4, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
+    String w = TrainedModel.oneHotFeedbackWarning(classes, null, "generate");
+    assertTrue(w != null && w.startsWith("generate feeds each step's argmax class back as a one-hot input of F=3")
+        && w.contains("its figures mean nothing"), w);
+    org.junit.jupiter.api.Assertions.assertNull(TrainedModel.oneHotFeedbackWarning(classes, List.of("a", "b", "c"), "generate"),
+        "a text model's vocabulary: one-hot inputs");
+    org.junit.jupiter.api.Assertions.assertNull(TrainedModel.oneHotFeedbackWarning(
+        new ModelConfig(CellType.GRU, 1, 3, 4, 3, Mode.SEQ2SEQ, LossType.MSE), null, "generate"), "regression feeds values back");
+    org.junit.jupiter.api.Assertions.assertNull(TrainedModel.oneHotFeedbackWarning(
+        new ModelConfig(CellType.GRU, 1, 2, 4, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY), null, "generate"), "F != O is refused");
+  }
+
   static final ModelConfig MSE_F2_O1 = new ModelConfig(CellType.RNN, 1, 2, 3, 1, Mode.SEQ2SEQ, LossType.MSE);
   static final ModelConfig CLASSES_3 = new ModelConfig(CellType.RNN, 1, 3, 3, 3, Mode.SEQ2SEQ, LossType.CROSS_ENTROPY);
 

@@ -213,6 +213,10 @@ public final class Trainer {
     }
     if (config.feedback() > 0) {
       checkClosedLoopFits(model, spec, config.feedback());
+      String oneHot = TrainedModel.oneHotFeedbackWarning(model, spec.vocabulary(), "feedback: closed-loop validation");
+      if (oneHot != null) {
+        log.println("warning: " + oneHot);
+      }
       // each validation batch refuses a padded sequence (Validation.closedLoop), found there after the first
       // validate-every steps had trained; refused here where validation will run
       if (spec.variableLength() && config.validateEvery() > 0 && dataset.manifest().sequences(Split.VALIDATION) > 0) {

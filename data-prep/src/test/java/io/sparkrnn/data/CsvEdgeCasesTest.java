@@ -145,6 +145,17 @@ class CsvEdgeCasesTest {
         "labels.csv line 3, column 'label': class id 2 is outside [0, 2)");
   }
 
+  /** A whole number in any spelling is a class id (2.0, as pandas writes an int column holding a NaN), as prep table takes it. */
+  @Test
+  void aWholeNumberWrittenWithADecimalPointIsAClassIdAndAFractionIsNot() throws IOException {
+    Path p = csv("whole.csv", "id,a,label\ns1,1,0\ns1,2,1.0\ns1,3,1e0\n");
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new int[] {0, 1, 1},   // labels on their own rows (horizon 0)
+        new CsvSource(bySequence(p, List.of("label"), 0, false, 2), conf).read(0, 1, conf).classes());
+    Path half = csv("half.csv", "id,a,label\ns1,1,0\ns1,2,1.5\n");
+    refused(() -> new CsvSource(bySequence(half, List.of("label"), 0, false, 2), conf),
+        "half.csv line 3, column 'label': '1.5' is not an integer class id");
+  }
+
   /** Targets are the inputs, so the horizon is 1 and y = row L − 1 + 1, the row after the last input. */
   @Test
   void seq2oneSequenceTargetIsTheRowAfterTheLastInput() throws IOException {

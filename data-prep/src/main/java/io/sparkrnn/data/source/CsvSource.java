@@ -81,7 +81,7 @@ public final class CsvSource implements SequenceSource {
         throw new BadInputException("--steps, --stride, --horizon and --classes must not be negative");
       }
       if (classes == 1) {
-        throw new BadInputException("--classes must be at least 2, found 1");
+        throw new BadInputException("--classes: must be 0 (regression) or at least 2 classes, found 1");   // as prep table says it
       }
     }
   }
@@ -443,8 +443,10 @@ public final class CsvSource implements SequenceSource {
   private static int classId(IntFunction<String> at, int r, String column, String cell, int classes) {
     int v;
     try {
-      v = Integer.parseInt(cell);
-    } catch (NumberFormatException e) {
+      // a whole number in any spelling, 2 or 2.0 (pandas writes an int column holding a NaN so), as prep table takes a
+      // floating column's whole values (a class-targets audit: 2.0 was refused here and taken there)
+      v = new java.math.BigDecimal(cell.strip()).intValueExact();
+    } catch (NumberFormatException | ArithmeticException e) {
       throw new BadInputException(at.apply(r) + ", column '" + column + "': '" + cell
           + "' is not an integer class id");
     }

@@ -125,7 +125,7 @@ class NpyFormatTest {
     Path x = ntf("xc.npy");
     Path y = TestFiles.writeNpy(tmp.resolve("ids.npy"), "<i8", false, new int[] {3}, new double[] {0, 1, 3});
     refused(() -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null, false, 3), conf),
-        "ids.npy", "class id 3 at element 2 is outside [0, 3)");
+        "ids.npy", "class id 3 at index [2] of shape [3] is outside [0, 3)");
     NpySource four = new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null, false, 4), conf);
     assertEquals(LossType.CROSS_ENTROPY, four.spec().loss());
     assertArrayEquals(new int[] {0, 1, 3}, four.read(0, 3, conf).classes());
@@ -201,12 +201,27 @@ class NpyFormatTest {
     assertArrayEquals(new int[] {2, 0, 1}, s.read(0, 3, conf).classes());
   }
 
+  /** A bad id is named by its index, in C or Fortran storage alike (it was the flat position: "element 7"). */
+  @Test
+  void aBadClassIdIsNamedByItsIndexInEitherStorageOrder() throws IOException {
+    Path x = ntf("xidx.npy");
+    double[] c = new double[12];
+    c[1 * 4 + 2] = 5;                                  // [n=1, t=2] of [3, 4], C order
+    double[] f = new double[12];
+    f[1 + 2 * 3] = 5;                                  // the same element, Fortran order (n fastest)
+    for (Object[] order : new Object[][] {{false, c, "c-ids.npy"}, {true, f, "f-ids.npy"}}) {
+      Path y = TestFiles.writeNpy(tmp.resolve((String) order[2]), "<i4", (Boolean) order[0], new int[] {3, 4}, (double[]) order[1]);
+      refused(() -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null, false, 3), conf),
+          (String) order[2], "class id 5 at index [1, 2] of shape [3, 4] is outside [0, 3)");
+    }
+  }
+
   @Test
   void negativeOrSingleClassIdsAreRefused() throws IOException {
     Path x = ntf("xneg.npy");
     Path neg = TestFiles.writeNpy(tmp.resolve("neg.npy"), "<i8", false, new int[] {3}, new double[] {0, -1, 1});
     refused(() -> new NpySource(new NpySource.Options(x.toString(), "NTF", neg.toString(), null, false, 0), conf),
-        "neg.npy", "class id -1 at element 1 is outside");
+        "neg.npy", "class id -1 at index [1] of shape [3] is outside");
     Path one = TestFiles.writeNpy(tmp.resolve("one.npy"), "<i8", false, new int[] {3}, new double[] {0, 0, 0});
     refused(() -> new NpySource(new NpySource.Options(x.toString(), "NTF", one.toString(), null, false, 0), conf),
         "one.npy", "1 class(es)");

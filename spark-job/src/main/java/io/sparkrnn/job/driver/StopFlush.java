@@ -128,38 +128,27 @@ final class StopFlush implements AutoCloseable {
           wait(checkpointing ? 100 : Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
         }
       }
-      if (finishing && !flushed) {
-        // the last step is done and the run writes its files: waited for, to the same deadline, rather than written
-        // beside (a signal then cut off the report, the run that trained leaving none: an audit)
-        for (long left = deadline - System.nanoTime(); !ended && left > 0; left = deadline - System.nanoTime()) {
-          wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-        }
-        flushed = true;
-        if (!ended) {
-          cutShort();
-        }
-        return;
+      // the last step is done and the run writes its files: waited for, to the same deadline, rather than written
+      // beside (a signal then cut off the report, the run that trained leaving none: an audit)
+      for (long left = deadline - System.nanoTime(); finishing && !flushed && !ended && left > 0;
+          left = deadline - System.nanoTime()) {
+        wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
       }
-    } catch (InterruptedException e) {
+    } catch (InterruptedException e) {   // Hadoop's timeout
       Thread.currentThread().interrupt();
-      if (finishing) {   // Hadoop's timeout: the run's own files hold the rows, or will, if it gets there
-        flushed = true;
-        if (!ended) {
-          cutShort();
-        }
-        return;
+    }
+    if (finishing && !flushed) {   // the run's own files hold the rows, or will, if it gets there
+      flushed = true;
+      if (!ended) {
+        log.println("the JVM is shutting down while the run writes its final files (metrics, checkpoint, model, report): what"
+            + " is not written yet is lost; --resume writes the model again");
       }
+      return;
     }
     if (checkpointing) {   // the loop is writing the rows with its checkpoint
       return;
     }
     writeRowsOnce("while the JVM shut down");
-  }
-
-  /** Says that the shutdown goes on before the run's final files are written. */
-  private void cutShort() {
-    log.println("the JVM is shutting down while the run writes its final files (metrics, checkpoint, model, report): what"
-        + " is not written yet is lost; --resume writes the model again");
   }
 
   /**

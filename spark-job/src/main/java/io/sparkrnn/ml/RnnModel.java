@@ -746,13 +746,13 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   /**
    * Closed loop as train's {@code --feedback K} (a T-step window whose last K inputs are the
    * model's outputs, scored at those K steps): the rows of each key but its last K + 1 go through
-   * transform with K + 1 forecast rows. Forecast row i's prediction comes from fed-back inputs
-   * only; the last driven row's prediction (of the first held-out row, from real inputs) is not
-   * scored, as train does not score the step before its first fed-back input (before 2026-12-07
-   * it was, and K meant K − 1 fed-back steps: a cross-path audit). The key's j-th of its last K
-   * rows (j = 1..K) is forecast by forecast row j's prediction; in the transformed key, ranked
-   * from its end (forecast row K + 1 is 1), that row is K + 2 − j. Keys whose transform made no
-   * forecast rows (fewer than two driven rows: no spacing) give none.
+   * transform with K forecast rows. Forecast row j's input is the forecast of held-out row j, and
+   * its prediction, from fed-back inputs only, forecasts held-out row j + 1, the key's j-th of its
+   * last K rows (j = 1..K). The last driven row's prediction (of held-out row 1, from real inputs)
+   * is not scored, as train does not score the step before its first fed-back input (before
+   * 2026-12-07 it was, and K meant K − 1 fed-back steps: a cross-path audit). In the transformed
+   * key, ranked from its end (forecast row K is 1), forecast row j is K + 1 − j. Keys whose
+   * transform made no forecast rows (fewer than two driven rows: no spacing) give none.
    */
   private Regression closedLoop(Dataset<?> dataset, String[] targets, int K) {
     Dataset<Row> table = dataset.toDF();
@@ -760,14 +760,14 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
         functions.row_number().over(inKeyOrder(table, named(table, getOrderCol()).desc())));
     Dataset<Row> head = ranked.filter(ranked.col("__fromEnd").gt(K + 1)).drop("__fromEnd");
     Dataset<Row> tail = ranked.filter(ranked.col("__fromEnd").leq(K));
-    Dataset<Row> transformed = copy(new ParamMap()).setForecastSteps(K + 1).transform(head);
+    Dataset<Row> transformed = copy(new ParamMap()).setForecastSteps(K).transform(head);
     Column forecasts = functions.sum(functions.when(named(transformed, getForecastCol()), 1).otherwise(0))
         .over(Window.partitionBy(Arrays.stream(getKeyCols()).map(k -> named(transformed, k)).toArray(Column[]::new)));
     Dataset<Row> scored = transformed.withColumn("__forecasts", forecasts)
         .withColumn("__fromEnd", functions.row_number().over(inKeyOrder(transformed, named(transformed, getOrderCol()).desc())));
-    Dataset<Row> predicted = scored.filter(scored.col("__forecasts").equalTo(K + 1)
-        .and(scored.col("__fromEnd").between(2, K + 1)))
-        .withColumn("__i", functions.lit(K + 2).minus(scored.col("__fromEnd")));
+    Dataset<Row> predicted = scored.filter(scored.col("__forecasts").equalTo(K)
+        .and(scored.col("__fromEnd").between(1, K)))
+        .withColumn("__i", functions.lit(K + 1).minus(scored.col("__fromEnd")));
     String[] keys = getKeyCols();
     List<Column> actual = new ArrayList<>();
     for (int i = 0; i < keys.length; i++) {

@@ -317,7 +317,7 @@ class BadInputTest {
    */
   @Test
   void npyOptionsThatMeanNothingForTheTargetsAreRefused() throws IOException {
-    Path x = TestFiles.writeNpy(tmp.resolve("x3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
+    Path x = inputsN2T3();
     Path y = TestFiles.writeNpy(tmp.resolve("y3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
     fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", y.toString(), null,
         true, 0), conf), "--seq2one: the targets " + y + " of shape [2, 3, 1] are per step");
@@ -389,16 +389,21 @@ class BadInputTest {
     }
   }
 
+  /** Zero inputs [N=2, T=3, F=1] for the npy refusals. */
+  private Path inputsN2T3() throws IOException {
+    return TestFiles.writeNpy(tmp.resolve("x3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
+  }
+
   @Test
   void classesWithoutTargetsIsRefusedEvenForOneClass() throws IOException {
-    Path x = TestFiles.writeNpy(tmp.resolve("x3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
+    Path x = inputsN2T3();
     fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", null, null, false, 1), conf),
         "--classes applies to integer class-id --targets");
   }
 
   @Test
   void seq2oneWithPerStepIntegerClassIdsIsRefused() throws IOException {
-    Path x = TestFiles.writeNpy(tmp.resolve("x3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
+    Path x = inputsN2T3();
     Path ids = TestFiles.writeNpy(tmp.resolve("ids.npy"), "<i4", false, new int[] {2, 3}, new double[6]);
     fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", ids.toString(), null, true, 0),
         conf), "--seq2one: the targets " + ids + " of shape [2, 3] are per step");
@@ -406,7 +411,7 @@ class BadInputTest {
 
   @Test
   void classesWithFloatSeq2oneTargetsIsRefused() throws IOException {
-    Path x = TestFiles.writeNpy(tmp.resolve("x3.npy"), "<f4", false, new int[] {2, 3, 1}, new double[6]);
+    Path x = inputsN2T3();
     Path y1 = TestFiles.writeNpy(tmp.resolve("y1.npy"), "<f4", false, new int[] {2, 1}, new double[2]);
     fails(IllegalArgumentException.class, () -> new NpySource(new NpySource.Options(x.toString(), "NTF", y1.toString(), null, false, 4),
         conf), "--classes 4: " + y1 + " holds floats");

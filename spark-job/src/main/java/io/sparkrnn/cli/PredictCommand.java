@@ -142,7 +142,7 @@ public final class PredictCommand implements Callable<Integer> {
     }
     write(p, out, conf, metadata(m, modelUnits));
     System.out.println("predicted " + Arrays.toString(p.shape()) + " from " + data + " into " + out
-        + (m.normalizes() && m.normalization().targetMean() != null ? modelUnits ? " (model units)" : " (raw units)" : ""));
+        + (hasTargetStatistics(m) ? " (" + units(m, modelUnits) + " units)" : ""));
     if (p.text() != null) {
       System.out.print(Prediction.textLines(p.text()));
     }
@@ -297,7 +297,12 @@ public final class PredictCommand implements Callable<Integer> {
    * A class model's inputs may be normalised, but its logits never are (a docs audit: it said raw).
    */
   static String units(TrainedModel m, boolean modelUnits) {
-    return !modelUnits && m.normalization() != null && m.normalization().targetMean() != null ? "raw" : "model";
+    return !modelUnits && hasTargetStatistics(m) ? "raw" : "model";
+  }
+
+  /** Whether the model records target statistics, through which its outputs go back to raw units. */
+  private static boolean hasTargetStatistics(TrainedModel m) {
+    return m.normalization() != null && m.normalization().targetMean() != null;
   }
 
   /**

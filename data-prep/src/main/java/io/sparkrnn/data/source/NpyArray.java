@@ -175,13 +175,10 @@ final class NpyArray implements Serializable {
   /** The index, one entry per axis of {@link #shape}, of the element at flat storage position {@code flat}. */
   String indexOf(long flat) {
     long[] index = new long[shape.length];
-    long rest = flat;
-    for (int k = 0; k < shape.length; k++) {   // axes from the fastest-varying, as the strides order them
-      int axis = fortran ? k : shape.length - 1 - k;
-      index[axis] = rest % shape[axis];
-      rest /= shape[axis];
+    for (int axis = 0; axis < shape.length; axis++) {
+      index[axis] = flat / strides[axis] % shape[axis];
     }
-    return java.util.Arrays.toString(index);
+    return Arrays.toString(index);
   }
 
   /**

@@ -203,7 +203,7 @@ public final class NpySource implements SequenceSource {
           if (buf[k] < 0 || buf[k] > Integer.MAX_VALUE - 1 || (o.classes() > 0 && buf[k] >= o.classes())) {
             // the element's index, not its flat position (a class-targets audit: "element 53" left the arithmetic to the user)
             throw new BadInputException(o.targets() + ": class id " + (long) buf[k] + " at index " + target.indexOf(i + k)
-                + " of shape " + java.util.Arrays.toString(target.shape) + " is outside [0, " + (o.classes() > 0 ? o.classes() : "2^31") + ")");
+                + " of shape " + Arrays.toString(target.shape) + " is outside [0, " + (o.classes() > 0 ? o.classes() : "2^31") + ")");
           }
           max = Math.max(max, (long) buf[k]);
         }

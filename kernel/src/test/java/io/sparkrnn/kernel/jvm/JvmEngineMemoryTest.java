@@ -2,6 +2,7 @@ package io.sparkrnn.kernel.jvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.sparkrnn.kernel.engine.GroupedResult;
 import io.sparkrnn.kernel.model.Batch;
@@ -12,8 +13,12 @@ import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
 import java.lang.management.ManagementFactory;
 import java.lang.reflect.Field;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -294,32 +299,125 @@ class JvmEngineMemoryTest {
    * vector operation allocates; compiled by C2 with its intrinsics, none should. A step that C2
    * compiles only in part (inlining stopped by its node budget, as happened when σ and tanh were
    * called row by row from the step loop: 2.6 MB per LSTM step) keeps allocating boxed vectors in
-   * every time step and fails here after the warm-up limit. The bench's shape (L = 1, F = O = 1,
-   * H = 64, B = 64): with the row-by-row code the LSTM and GRU cases failed here (2.1 MB at T = 40
-   * against 0.66 MB at T = 10), while a 2-layer H = 32 B = 12 model happened to compile cleanly.
+   * every time step. The bench's shape (L = 1, F = O = 1, H = 64, B = 64): with the row-by-row code
+   * the LSTM and GRU cases failed here (2.1 MB at T = 40 against 0.66 MB at T = 10), while a 2-layer
+   * H = 32 B = 12 model happened to compile cleanly.
+   *
+   * <p>Code that C2 cannot compile without boxing boxes in every JVM; but in a rare JVM C2 also
+   * boxes code that it compiles cleanly elsewhere, by its own decisions of the moment (a long
+   * compile queue, a call site without a profile: docs/PERFORMANCE.md, "Boxed vectors in the RNN
+   * step"), which CI met on 2026-12-07 (2.9 MB at T = 40 against 0.77 MB at T = 10, in the test JVM
+   * after 90 s of other kernel tests) and which no test can rule out in one JVM. So a JVM whose step
+   * still allocates after {@link #WARM_UP_NANOS} runs the same check in fresh JVMs (this one's flags
+   * and class path), and the test fails only where none of {@link #FRESH_JVMS} compiles the step
+   * cleanly: the kernels' code, not one JVM's luck. The engine's own watch ({@link BoxedVectors})
+   * is what reports such a JVM in a real run; bin/jit-check counts them.
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource({"rnn", "lstm", "gru"})
-  void aCompiledVectorStepAllocatesNothingPerTimeStep(String cell) {
+  void aCompiledVectorStepAllocatesNothingPerTimeStep(String cell) throws Exception {
     assertTrue(MathKernels.vectorApiAvailable(), "surefire's argLine adds --add-modules=jdk.incubator.vector");
-    ModelConfig config = new ModelConfig(CellType.parse(cell), 1, 1, 64, 1, Mode.SEQ2SEQ, LossType.MSE);
-    Params params = Params.initialize(config, 5);
-    Batch longBatch = Batch.random(config, 40, 64, 6);
-    Batch shortBatch = Batch.random(config, 10, 64, 7);
-    try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
-      long giveUp = System.nanoTime() + 60_000_000_000L; // the JIT compiles within seconds; a minute only if it never stops allocating
-      long atT40;
-      long atT10;
-      do {
-        for (int i = 0; i < 25; i++) {
-          engine.lossAndGradient(params, longBatch, null);
-          engine.lossAndGradient(params, shortBatch, null);
-        }
-        atT40 = leastAllocation(() -> engine.lossAndGradient(params, longBatch, null));
-        atT10 = leastAllocation(() -> engine.lossAndGradient(params, shortBatch, null));
-      } while (atT40 > atT10 + 64 && System.nanoTime() < giveUp);
-      assertTrue(atT40 <= atT10 + 64, "after a minute of calls, a call at T = 40 still allocated " + atT40 + " bytes, at T = 10 "
-          + atT10 + ": the compiled step allocates per time step (bin/jit-check names the calls C2 left out of line)");
+    CompiledStep here = CompiledStep.measure(cell);
+    if (here.clean()) {
+      return;
+    }
+    List<String> fresh = new ArrayList<>();
+    for (int jvm = 0; jvm < FRESH_JVMS; jvm++) {
+      String line = inFreshJvm(cell, jvm);
+      fresh.add(line);
+      if (line.startsWith(CompiledStep.CLEAN)) {
+        // not a failure of the code; said on the test's output, where a run that keeps seeing it would look
+        System.err.println("JvmEngineMemoryTest[" + cell + "]: this JVM's C2 left the step's vectors boxed (" + here
+            + "; the engine says: " + here.engine + "), a fresh JVM compiled it cleanly (" + line + ")");
+        return;
+      }
+    }
+    fail("the compiled " + cell + " step allocates per time step in this JVM (" + here + ") and in " + FRESH_JVMS
+        + " fresh JVMs (" + String.join("; ", fresh) + "): bin/jit-check names the calls C2 left out of line");
+  }
+
+  /** How long a JVM calls the step before its allocation is judged: the JIT compiles within seconds, even on a busy host. */
+  static final long WARM_UP_NANOS = 30_000_000_000L;
+  /** Fresh JVMs asked before the step's allocation is taken as the code's. */
+  static final int FRESH_JVMS = 2;
+
+  /**
+   * Runs {@link CompiledStep#main} in fresh JVM number {@code jvm} with this one's flags and class
+   * path; returns the line it printed last. A compilation log of this JVM's (bin/jit-check's
+   * {@code -XX:LogFile=F}) becomes {@code F.fresh-N} there, not overwritten.
+   */
+  private static String inFreshJvm(String cell, int jvm) throws Exception {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    for (String flag : ManagementFactory.getRuntimeMXBean().getInputArguments()) { // --add-modules, a narrow run's -XX:MaxVectorSize
+      command.add(flag.startsWith("-XX:LogFile=") ? flag + ".fresh-" + (jvm + 1) : flag);
+    }
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), CompiledStep.class.getName(), cell));
+    Path out = Files.createTempFile("compiled-step-", ".txt");
+    try {
+      Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+      if (!p.waitFor(WARM_UP_NANOS / 1_000_000_000L + 60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        return "did not finish: " + Files.readString(out).strip();
+      }
+      List<String> lines = Files.readAllLines(out);
+      String last = lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+      return p.exitValue() == 0 ? last : "exit " + p.exitValue() + ": " + String.join(" | ", lines);
+    } finally {
+      Files.deleteIfExists(out);
+    }
+  }
+
+  /** What one JVM's calls of the compiled vector step allocated, at T = 40 and T = 10, after the warm-up. */
+  static final class CompiledStep {
+    /** How a fresh JVM's line begins where the step was allocation-free. */
+    static final String CLEAN = "clean";
+    final long atT40;
+    final long atT10;
+    /** The engine's description after the calls: where its watch marked this JVM as boxed, it says so. */
+    final String engine;
+
+    private CompiledStep(long atT40, long atT10, String engine) {
+      this.atT40 = atT40;
+      this.atT10 = atT10;
+      this.engine = engine;
+    }
+
+    /** Calls the step at T = 40 and T = 10 until the longer call allocates no more than the shorter, or the warm-up ends. */
+    static CompiledStep measure(String cell) {
+      ModelConfig config = new ModelConfig(CellType.parse(cell), 1, 1, 64, 1, Mode.SEQ2SEQ, LossType.MSE);
+      Params params = Params.initialize(config, 5);
+      Batch longBatch = Batch.random(config, 40, 64, 6);
+      Batch shortBatch = Batch.random(config, 10, 64, 7);
+      try (JvmEngine engine = new JvmEngine(MathKernels.best(), 2)) {
+        long giveUp = System.nanoTime() + WARM_UP_NANOS;
+        long atT40;
+        long atT10;
+        do {
+          for (int i = 0; i < 25; i++) {
+            engine.lossAndGradient(params, longBatch, null);
+            engine.lossAndGradient(params, shortBatch, null);
+          }
+          atT40 = leastAllocation(() -> engine.lossAndGradient(params, longBatch, null));
+          atT10 = leastAllocation(() -> engine.lossAndGradient(params, shortBatch, null));
+        } while (atT40 > atT10 + 64 && System.nanoTime() < giveUp);
+        return new CompiledStep(atT40, atT10, engine.describe());
+      }
+    }
+
+    boolean clean() {
+      return atT40 <= atT10 + 64;
+    }
+
+    @Override
+    public String toString() {
+      return "a call at T = 40 allocated " + atT40 + " bytes, at T = 10 " + atT10;
+    }
+
+    /** A fresh JVM's check: prints "clean: …" or "boxed: …" as its last line. */
+    public static void main(String[] args) {
+      CompiledStep step = measure(args[0]);
+      System.out.println((step.clean() ? CLEAN : "boxed") + ": " + step);
     }
   }
 

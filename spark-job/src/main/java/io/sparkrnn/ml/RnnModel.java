@@ -575,10 +575,11 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    *   <li>{@code rows}: the predictions scored;
    *   <li>{@code closed_loop_loss} (mse, model units) and, for regression models,
    *       {@code closed_loop_rmse_<target>} (table units), with {@link #setFeedback K} &gt; 0: each
-   *       key's rows but its last K + 1 drive the model, which forecasts those K + 1 rows from its
-   *       own outputs ({@link #setForecastSteps}); forecasts 2 … K + 1, each made from a fed-back
-   *       input (K of them, as train's {@code --feedback K}), are compared with the key's last K
-   *       rows (keys with fewer than K + 3 rows give none); null when K = 0;
+   *       key's rows but its last K + 1 drive the model; the last driven row's prediction (of the
+   *       first held-out row, from real inputs) is not scored, and {@link #setForecastSteps K}
+   *       forecasts the other K, each from a fed-back input (as train's {@code --feedback K}),
+   *       compared with the key's last K rows (keys with fewer than K + 3 rows give none, K + 2 with
+   *       an integer order column, which needs no spacing); null when K = 0;
    *       {@code closed_loop_rows}: the forecasts scored.
    * </ul>
    * Seq2seq: the predictions are {@link #transform}'s (each key's rows in order, the state
@@ -752,7 +753,8 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
    * is not scored, as train does not score the step before its first fed-back input (before
    * 2026-12-07 it was, and K meant K − 1 fed-back steps: a cross-path audit). In the transformed
    * key, ranked from its end (forecast row K is 1), forecast row j is K + 1 − j. Keys whose
-   * transform made no forecast rows (fewer than two driven rows: no spacing) give none.
+   * transform made no forecast rows (no driven row, or one where the order column is not an integer:
+   * no spacing) give none.
    */
   private Regression closedLoop(Dataset<?> dataset, String[] targets, int K) {
     Dataset<Row> table = dataset.toDF();

@@ -42,6 +42,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkArithmeticException;
 import org.apache.spark.SparkClassNotFoundException;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -50,6 +51,7 @@ import org.apache.spark.sql.DataFrameReader;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DecimalType;
 import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.StructField;
 import picocli.CommandLine.Command;
@@ -400,6 +402,10 @@ public final class PrepCommand implements Runnable {
         throw new BadInputException("SOURCE " + source + " and --option " + (option("query") != null ? "query" : "dbtable=" + option("dbtable"))
             + " both name what to read from the database (--format jdbc); give one of them");
       }
+      if (isJdbc() && option("url") == null) {   // Spark's "requirement failed: Option 'url' is required." came after its start
+        throw new BadInputException("--format jdbc needs the database's address: --option url=jdbc:... (e.g."
+            + " url=jdbc:postgresql://HOST:5432/DB; user= and password= as options too)");
+      }
       ReaderOptions.check(format, readerOptions).forEach(w -> System.err.println("warning: " + w));
       Map<String, Object> provenance = new LinkedHashMap<>();
       provenance.put("format", format);
@@ -457,6 +463,13 @@ public final class PrepCommand implements Runnable {
           Throwable delta = inCauses(e, t -> t.getClass().getName().startsWith("org.apache.spark.sql.delta."));
           if (delta != null) {
             throw new BadInputException(sourceLabel() + " (--format " + format + "): " + summary(delta), e);
+          }
+          // a value Spark cannot hold as the column's type while it reads the rows (a database NUMERIC of 1e40
+          // read as decimal(38, 0)): the table's, not a bug's stack trace (a user audit)
+          Throwable overflow = inCauses(e, SparkArithmeticException.class::isInstance);
+          if (overflow != null) {
+            throw new BadInputException(sourceLabel() + " (--format " + format + (where == null ? "" : ", --where " + where)
+                + "): " + summary(overflow) + overflowHint(table), e);
           }
           throw e;
         }
@@ -626,11 +639,14 @@ public final class PrepCommand implements Runnable {
             why += " (this session's catalog is Spark's in-memory one, which holds no tables of earlier sessions: a Hive"
                 + " metastore's tables need Spark's Hive support on the classpath, as in Spark's distributions built with Hive)";
           }
-          if (fromDatabase && why.contains("No suitable driver")) {
+          if (isJdbc() && e instanceof ClassNotFoundException && e.getMessage() != null && e.getMessage().equals(option("driver"))) {
+            // the message is the class name alone
+            why = "the JDBC driver class " + option("driver") + " (--option driver) is not on the classpath: put the database's"
+                + " driver jar there (" + DRIVER_JAR_HINT + ")";
+          } else if (fromDatabase && why.contains("No suitable driver")) {
             // the scheme only: a url may hold a user and password
-            why += " for " + jdbcScheme(option("url")) + " URLs: put the database's JDBC driver jar on the classpath (bin/spark-rnn:"
-                + " SPARK_RNN_CLASSPATH=driver.jar; spark-submit: --driver-class-path driver.jar --jars driver.jar, or --jars with"
-                + " --option driver=ITS.DRIVER.CLASS)";
+            why += " for " + jdbcScheme(option("url")) + " URLs: put the database's JDBC driver jar on the classpath ("
+                + DRIVER_JAR_HINT + ")";
           } else if (why.contains("DATA_SOURCE_NOT_FOUND") || why.contains("Failed to find data source")) {   // the second: avro
             why += " (a format from a package, such as delta, or avro from org.apache.spark:spark-avro_2.13:4.0.1, needs its jars on"
                 + " the classpath: " + CLASSPATH_HINT + ")";
@@ -643,6 +659,8 @@ public final class PrepCommand implements Runnable {
     }
 
     private static final String CLASSPATH_HINT = "bin/spark-rnn: SPARK_RNN_CLASSPATH=a.jar:b.jar; spark-submit: --jars or --packages";
+    private static final String DRIVER_JAR_HINT = "bin/spark-rnn: SPARK_RNN_CLASSPATH=driver.jar; spark-submit: --driver-class-path"
+        + " driver.jar --jars driver.jar, or --jars with --option driver=ITS.DRIVER.CLASS";
 
     private boolean isJdbc() {
       return format.equals("jdbc");
@@ -673,6 +691,26 @@ public final class PrepCommand implements Runnable {
         Collections.sort(withheld);
         provenance.put("options_withheld", withheld);
       }
+    }
+
+    /**
+     * Where a value too large for Spark's decimal(38) came from: the table's decimal columns of
+     * precision 38 (Spark's widest, what a database's unbounded NUMERIC becomes), and for jdbc how
+     * to read one as a double instead.
+     */
+    private String overflowHint(Dataset<Row> table) {
+      List<String> widest = new ArrayList<>();
+      for (StructField f : table.schema().fields()) {
+        if (f.dataType() instanceof DecimalType d && d.precision() == 38) {
+          widest.add(f.name());
+        }
+      }
+      if (widest.isEmpty()) {
+        return "";
+      }
+      return " (the table's decimal(38) columns: " + String.join(", ", widest) + (isJdbc()
+          ? "; read such a column as a double: --option 'customSchema=" + widest.get(0) + " DOUBLE'"
+          : "; cast such a column to double where the table is written") + ")";
     }
 
     /** What errors name as the source: SOURCE, or for jdbc the table or query read. */

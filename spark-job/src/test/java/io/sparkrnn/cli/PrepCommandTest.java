@@ -313,6 +313,44 @@ class PrepCommandTest {
     assertEquals(0, r.code(), r.err());
   }
 
+  /**
+   * JDBC refusals a user audit found as a stack trace or a bare name: a NUMERIC value past Spark's
+   * decimal(38) (1e40, a legal float32 value) failed with SparkArithmeticException's trace, exit 1;
+   * an --option driver class not on the classpath read only its name; a missing url was Spark's
+   * "requirement failed" after its start. Each is bad input: exit 2, one line saying what to do.
+   */
+  @Test
+  void jdbcValuesPastDecimal38AMissingDriverClassAndNoUrlAreNamed() throws Exception {
+    String url = "jdbc:h2:mem:prep_jdbc_refusals;DB_CLOSE_DELAY=-1";
+    try (Connection c = DriverManager.getConnection(url);
+        Statement st = c.createStatement()) {
+      // NUMERIC without a precision: Spark reads it as decimal(38, 0)
+      st.execute("CREATE TABLE wide (sensor INT, t INT, temp NUMERIC, load DOUBLE PRECISION)");
+      for (int t = 0; t < 8; t++) {
+        st.execute("INSERT INTO wide VALUES (1, " + t + ", " + (t == 5 ? "1E40" : Integer.toString(20 + t)) + ", 0.5)");
+      }
+    }
+    String[] spec = {"--key", "sensor", "--order", "t", "--inputs", "temp,load", "--steps", "4", "--master", "local[1]"};
+    String[] never = {"--out", tmp.resolve("never-wide").toString()};
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "wide", "--format", "jdbc",
+        "--option", "url=" + url}, concat(spec, never)));
+    InferenceCommandsTest.assertFails(r, "wide (--format jdbc): [NUMERIC_VALUE_OUT_OF_RANGE", "cannot be represented as Decimal(38, 0)",
+        "(the table's decimal(38) columns: TEMP; read such a column as a double: --option 'customSchema=TEMP DOUBLE')");
+    // neither the task's trace nor Spark's warnings about the temporary shuffle files the task never wrote (conf/log4j2.properties)
+    assertFalse(r.err().contains("\tat ") || r.err().contains("temp_shuffle_"), r.err());
+    // the hint's own option reads the row (1e40 is a float32 value), which then passes
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "wide", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "customSchema=TEMP DOUBLE", "--out", tmp.resolve("wide-ds").toString()}, spec));
+    assertEquals(0, r.code(), r.err());
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "wide", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "driver=org.example.NoSuchDriver"}, concat(spec, never)));
+    InferenceCommandsTest.assertFails(r, "wide (--format jdbc): the JDBC driver class org.example.NoSuchDriver (--option driver) is"
+        + " not on the classpath: put the database's driver jar there (bin/spark-rnn: SPARK_RNN_CLASSPATH=driver.jar;");
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "wide", "--format", "jdbc"}, concat(spec, never)));
+    InferenceCommandsTest.assertFails(r, "--format jdbc needs the database's address: --option url=jdbc:...");
+    assertFalse(r.out().contains("starting Spark"), "refused before Spark starts: " + r.out());
+  }
+
   /** SOURCE and dbtable name one table when equal in any case, or one is the other schema-qualified. */
   @Test
   void aJdbcSourceAndDbtableNameOneTableAlsoSchemaQualified() {

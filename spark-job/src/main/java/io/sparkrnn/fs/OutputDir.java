@@ -101,6 +101,15 @@ public final class OutputDir {
     return fs.exists(path(relative));
   }
 
+  /** Whether {@code relative} is a directory (true) or a file (false); null where nothing is there. */
+  public Boolean isDirectory(String relative) throws IOException {
+    try {
+      return fs.getFileStatus(path(relative)).isDirectory();
+    } catch (FileNotFoundException e) {
+      return null;
+    }
+  }
+
   public byte[] read(String relative) throws IOException {
     Path p = path(relative);
     FileStatus st = fs.getFileStatus(p);

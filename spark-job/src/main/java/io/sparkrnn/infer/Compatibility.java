@@ -51,8 +51,11 @@ public final class Compatibility {
     Normalization mn = model.normalization();
     if (!Objects.equals(dn, mn)) {
       throw new BadInputException(where + "the dataset's shards are normalised with " + describe(dn)
-          + " but the model was trained on data normalised with " + describe(mn)
-          + "; prepare the data with the model's statistics (or predict from raw .npy inputs)");
+          + " but the model was trained on data normalised with " + describe(mn) + "; " + (mn == null
+              // the model has no statistics to prep with (a user audit: the hint said to use them)
+              ? "prepare the data without --normalize, as the model's was"
+              : "prepare the data with the model's statistics (prep's --normalization-from " + model.source() + ")")
+          + " (or predict from raw .npy inputs)");
     }
     if (model.vocabulary() != null && s.vocabulary() != null && !model.vocabulary().equals(s.vocabulary())) {
       // as JSON: a vocabulary holds newlines and tabs, which printed as they are split the one-line error

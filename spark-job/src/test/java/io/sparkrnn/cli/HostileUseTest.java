@@ -186,6 +186,31 @@ class HostileUseTest {
   }
 
   /**
+   * A run file's place taken by the other kind is refused before the first step (a user audit: a file
+   * at checkpoints failed after the last step, with no model and no checkpoint kept; a directory at
+   * model.safetensors read as "already holds a training run"), also under --overwrite, which would
+   * have removed the directory with what it holds.
+   */
+  @Test
+  void aRunFilesPlaceTakenByTheOtherKindIsRefusedBeforeTraining() throws IOException {
+    Path out = Files.createDirectories(tmp.resolve("wrong-kinds"));
+    Files.writeString(out.resolve("checkpoints"), "mine");
+    Run r = run(train(out, "--checkpoint-every", "1"));
+    assertFails(r, "out: file:" + out + "/checkpoints is a file, where the run writes its checkpoints folder; move it away, or"
+        + " choose another --out");
+    assertFalse(r.out().contains("step 1"), "refused before the first step: " + r.out());
+    Files.delete(out.resolve("checkpoints"));
+    Files.createDirectories(out.resolve("model.safetensors/kept"));
+    assertFails(run(train(out, "--overwrite", "true")), "model.safetensors is a directory, where the run writes its model.safetensors");
+    assertTrue(Files.isDirectory(out.resolve("model.safetensors/kept")), "the user's directory stays");
+    Files.delete(out.resolve("model.safetensors/kept"));
+    Files.delete(out.resolve("model.safetensors"));
+    Files.createDirectories(out.resolve("report.md"));
+    assertFails(run(train(out)), "report.md is a directory, where the run writes its report.md");
+    assertFalse(Files.exists(out.resolve("metrics.jsonl")), "nothing written");
+  }
+
+  /**
    * A finished run whose checkpoints were removed (to save space, say) has nothing to resume: every
    * run checkpoints at its end, so --resume there would train from step 0 over the model. Refused
    * before anything is written, naming the way out; the model stays byte for byte.
@@ -532,6 +557,29 @@ class HostileUseTest {
     assertEquals(0, resumed.code(), resumed.err());
     assertTrue(resumed.out().contains("init " + s(other) + ": not used, the run resumes from its newest checkpoint"), resumed.out());
     assertFails(run(train(tmp.resolve("fresh-with-other"), "--init", s(other))), "init: ", "hidden-size 3");
+  }
+
+  /**
+   * --init with a model that records no normalisation, on a normalised dataset: taken (an import
+   * from PyTorch may have none), but said, since evaluate and predict refuse the same pair (a user
+   * audit found the run silent).
+   */
+  @Test
+  void initFromARawUnitsModelOnANormalisedDatasetWarns() throws IOException {
+    Path raw = tmp.resolve("raw-units-init.safetensors");
+    Files.write(raw, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE), 5),
+        Map.of()));
+    Run r = run(train(tmp.resolve("raw-init"), "--init", s(raw)));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("warning: init: " + s(raw) + " records no normalisation (trained on raw units, or imported"
+        + " without one), and the dataset "), r.out());
+    // with the dataset's own statistics there is nothing to say
+    Path same = tmp.resolve("same-units-init.safetensors");
+    Files.write(same, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE), 5),
+        ModelMetadata.fromManifest(Dataset.open(sine.toUri(), new Configuration()).manifest())));
+    r = run(train(tmp.resolve("same-init"), "--init", s(same)));
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("records no normalisation"), r.out());
   }
 
   @Test

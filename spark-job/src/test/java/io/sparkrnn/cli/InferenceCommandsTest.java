@@ -444,7 +444,9 @@ class InferenceCommandsTest {
     String model = "the model was trained on data normalised with nothing (raw units)";
     assertFails(run("predict", "--model", s(rawModel), "--data", s(shard), "--out", s(out), "--engine", "reference"),
         s(shard), both, model);
-    assertFails(run("evaluate", "--model", s(rawModel), "--data", s(shard), "--engine", "reference"), s(shard), both, model);
+    // the model has no statistics to prep with: the hint says so (it said to prep with the model's statistics)
+    assertFails(run("evaluate", "--model", s(rawModel), "--data", s(shard), "--engine", "reference"), s(shard), both, model,
+        "; prepare the data without --normalize, as the model's was");
     assertFails(run("generate", "--model", s(rawModel), "--primer", s(shard), "--steps", "2", "--engine", "reference"),
         s(shard), both, model);
     assertFalse(Files.exists(out), "nothing written");

@@ -197,6 +197,7 @@ public final class Trainer {
     }
     long total = config.steps() > 0 ? config.steps() : config.epochs() * schedule.stepsPerEpoch();
     OutputDir out = new OutputDir(config.out(), hadoop);
+    requireRunFilePlaces(out);
     boolean hasCheckpoint = !out.list(Checkpoints.DIR, "step-", ".safetensors").isEmpty();
     boolean hasRun = hasCheckpoint || out.exists("model.safetensors");
     if (hasRun && !config.resume() && !config.overwrite()) {
@@ -265,7 +266,7 @@ public final class Trainer {
       log.printf(Locale.ROOT, "init %s: not used, the run resumes from its newest checkpoint%n", config.init());
     }
     Params initial = config.init() == null || resumes ? null
-        : warmStart(initRead != null ? initRead : loadInitial(config.init(), hadoop, "init"), config.init(), model, dataset);
+        : warmStart(initRead != null ? initRead : loadInitial(config.init(), hadoop, "init"), config.init(), model, dataset, log);
     Trainer trainer = new Trainer(config, dataset, model, schedule, total, out, log, initial);
     trainer.previousRun = hasRun;
     if (resumes) {
@@ -303,6 +304,23 @@ public final class Trainer {
 
   /** The words of the warning that the dataset has none to validate on (RnnEstimator drops it where it said so itself). */
   public static final String NO_VALIDATION_SEQUENCES = " has no validation sequences";
+
+  /**
+   * Refuses, before any work, an --out where one of {@link #RUN_FILES} is the other kind: a file at
+   * checkpoints, a folder at model.safetensors or report.md. It failed only when written: a file
+   * at checkpoints after the last step, with no model and no checkpoint kept (a user audit). Under
+   * --overwrite too, which would otherwise remove a folder of the user's at a run file's name.
+   */
+  private static void requireRunFilePlaces(OutputDir out) throws IOException {
+    for (String f : RUN_FILES) {
+      Boolean directory = out.isDirectory(f);
+      boolean folder = f.equals(Checkpoints.DIR);
+      if (directory != null && directory != folder) {
+        throw new BadInputException("out: " + out.path(f) + " is a " + (directory ? "directory" : "file") + ", where the run writes"
+            + (folder ? " its checkpoints folder" : " its " + f) + "; move it away, or choose another --out");
+      }
+    }
+  }
 
   /** What a run writes in --out: what --overwrite removes (a file or, for checkpoints, a folder). */
   static final List<String> RUN_FILES = List.of("model.safetensors", Checkpoints.DIR, TrainingMetrics.FILE, TrainReport.FILE,
@@ -367,9 +385,11 @@ public final class Trainer {
    * {@value TrainedModel#MODEL_FILE}), checked against the run: the file's configuration (cell,
    * layers, H, F, O, mode, loss: its names and shapes are checked as it is read) must be the
    * run's, and a normalisation it records must be the dataset's (its weights expect inputs in those
-   * units). A file without one (imported from PyTorch) is taken as it is.
+   * units). A file without one (imported from PyTorch, or trained on raw data) is taken as it is,
+   * with a warning where the dataset is normalised: evaluate and predict refuse that pair, and here
+   * the weights start from inputs in other units (a user audit found it silent).
    */
-  static Params warmStart(TrainedModel given, String init, ModelConfig model, Dataset dataset) {
+  static Params warmStart(TrainedModel given, String init, ModelConfig model, Dataset dataset, PrintStream log) {
     ModelConfig c = given.config();
     String where = "init: " + init + " ";
     checkSame(where, "cell", c.cell().id(), model.cell().id());
@@ -385,6 +405,11 @@ public final class Trainer {
       throw new BadInputException(where + "was trained on data normalised with " + Compatibility.describe(recorded)
           + ", the dataset " + dataset.location() + " is normalised with " + Compatibility.describe(data)
           + "; prepare the data with the model's statistics");
+    }
+    if (recorded == null && data != null) {
+      log.println("warning: " + where + "records no normalisation (trained on raw units, or imported without one), and the"
+          + " dataset " + dataset.location() + " is normalised: its weights start from inputs in other units than they"
+          + " learnt; prep the data without --normalize to keep them, or import the model with its normalisation (--config)");
     }
     return given.params();
   }

@@ -816,6 +816,45 @@ class SequenceTablesTest {
     assertRefused(spark.createDataFrame(rows, LONG), s, "class id 5", "[0, 3)", "t=3");
   }
 
+  /**
+   * A wide row without keys is its own series, ordered by h = xxhash64(seed, row's sequence) as
+   * Spark casts the column to doubles (docs/data-format.md: "hashes the row's contents"), computed
+   * here in SQL beside the code under test. The decimals (r + 0.10, ...) are not float32 numbers: a
+   * hash of their float32 roundings, which the shards hold, would order the rows otherwise (and
+   * move them between splits) against the same table and seed before.
+   */
+  @Test
+  void wideRowsWithoutKeysAreInTheOrderOfTheirDoublesHash() throws IOException {
+    StructType wide = new StructType(new StructField[] {
+        DataTypes.createStructField("seq", DataTypes.createArrayType(DataTypes.createDecimalType(10, 2)), true)});
+    List<Row> rows = new ArrayList<>();
+    for (int r = 0; r < 8; r++) {
+      java.math.BigDecimal base = java.math.BigDecimal.valueOf(r);
+      rows.add(RowFactory.create(List.of(base.add(new java.math.BigDecimal("0.10")), base.add(new java.math.BigDecimal("0.20")),
+          base.add(new java.math.BigDecimal("0.30")))));
+    }
+    Dataset<Row> table = spark.createDataFrame(rows, wide);
+    List<Row> hashed = table.selectExpr("cast(seq[0] as double) as first",
+        "xxhash64(cast(7 as bigint), cast(seq as array<double>)) as h").collectAsList();
+    List<Row> sorted = new ArrayList<>(hashed);
+    sorted.sort(Comparator.comparingLong(h -> h.getLong(1)));
+    float[] expected = new float[8];
+    for (int i = 0; i < 8; i++) {
+      expected[i] = (float) sorted.get(i).getDouble(0);
+    }
+    TableSpec ws = new TableSpec(List.of(), null, List.of(), List.of(), 0, false, 2, 0, -1, 0, "seq",
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, null, 8, 7, 0, Map.of());
+    Path out = tmp.resolve("wide-no-key");
+    Manifest m = SequenceTables.prep(table, ws, out.toString());
+    assertEquals(8, m.sequences(Split.TRAIN));
+    Batch b = shard(out, m, m.shards().get(0));
+    float[] first = new float[8];
+    for (int i = 0; i < 8; i++) {
+      first[i] = b.x()[i];   // x is [T][B][F]: t = 0, F = 1, each sequence's first input
+    }
+    assertArrayEquals(expected, first, "sequences in xxhash64 order of the rows as doubles");
+  }
+
   @Test
   void arrayAndVectorColumnsExpandAndWideRowsAreSequences() throws IOException {
     StructType schema = new StructType(new StructField[] {

@@ -90,6 +90,33 @@ class PrepOptionWiringTest {
   }
 
   /**
+   * prep table's absent --stride, --horizon and --min-steps are the defaults docs/data-format.md
+   * gives (stride T, horizon 1 where the targets are the inputs, min-steps T), not a 1 or 0 that a
+   * typed option would have been. 20 rows at T = 4: full windows need s + T + 1 ≤ 20, so s = 0, 4,
+   * 8, 12 (4 windows; s = 16 has L = 3, dropped), and y_0 is the row after x_0. --min-steps 3
+   * keeps that L = 3 tail right-padded: 5 windows.
+   */
+  @Test
+  void tableDefaultsAreStrideTHorizonOneAndNoPadding() throws IOException {
+    StringBuilder csv = new StringBuilder("t,v\n");
+    for (int i = 0; i < 20; i++) {
+      csv.append(i).append(',').append(i).append('\n');
+    }
+    Path file = Files.writeString(tmp.resolve("long.csv"), csv);
+    Dataset plain = prep("prep", "table", file.toString(), "--format", "csv", "--order", "t", "--inputs", "v", "--steps", "4",
+        "--validation-fraction", "0", "--master", "local[1]", "--out", tmp.resolve("table-plain").toString());
+    assertEquals(4, plain.manifest().sequences(Split.TRAIN));
+    assertFalse(plain.spec().variableLength(), "no tail kept without --min-steps");
+    Batch first = plain.read(plain.shards(Split.TRAIN).get(0));
+    assertEquals(0f, first.x()[0]);
+    assertEquals(1f, first.targets()[0], "y_0 is the row after x_0");
+    Dataset padded = prep("prep", "table", file.toString(), "--format", "csv", "--order", "t", "--inputs", "v", "--steps", "4",
+        "--min-steps", "3", "--validation-fraction", "0", "--master", "local[1]", "--out", tmp.resolve("table-padded").toString());
+    assertEquals(5, padded.manifest().sequences(Split.TRAIN));
+    assertEquals(new TreeSet<>(List.of(3, 4)), lengths(padded));
+  }
+
+  /**
    * --classes 3 makes the one target column class ids: cross_entropy with O = 3, ids kept as
    * integers (the label column holds 0, 1, 2). Without it the same column is a float target (mse,
    * O = 1).

@@ -102,4 +102,26 @@ class DiskFullTest {
       assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".tmp-")), "no temporary file left");
     }
   }
+
+  /**
+   * export writes the weights, then their config: a config the disk has no room for leaves no
+   * weights behind, which predict or a PyTorch load would take without their config (an export is
+   * the pair). The disk here has room for the weights (their size from an export with room) and 8
+   * bytes more, less than any config.
+   */
+  @Test
+  void anExportWhoseConfigCannotBeWrittenLeavesNoWeights() throws IOException {
+    Path run = tmp.resolve("model-run");
+    Run trained = train(run);
+    assertEquals(0, trained.code(), trained.err());
+    String model = run.resolve("model.safetensors").toString();
+    Path roomy = tmp.resolve("roomy-export.safetensors");
+    assertEquals(0, run("export", "--model", model, "--out", roomy.toString()).code());
+    assertTrue(Files.size(tmp.resolve("roomy-export.json")) > 8, "a config is more than 8 bytes");
+    Path full = Files.createDirectories(tmp.resolve("full-export"));
+    FullDiskFileSystem.BUDGET.set(Files.size(roomy) + 8);
+    Run r = run("export", "--model", model, "--out", "full://" + full.resolve("x.safetensors"));
+    assertFails(r, "x.json", "No space left on device");
+    assertFalse(Files.exists(full.resolve("x.safetensors")), "the weights were left without their config");
+  }
 }

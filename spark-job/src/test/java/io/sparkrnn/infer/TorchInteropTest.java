@@ -360,6 +360,22 @@ class TorchInteropTest {
         + " [2, 3] (H = 3 columns)"), e.getMessage());
   }
 
+  /**
+   * A 1-D weight_ih_l0 or weight_hh_l0 is named with the matrix PyTorch gives it: weight_ih_l0
+   * (G·H, input_size), weight_hh_l0 (G·H, hidden_size), as nn.LSTM's documentation shapes them.
+   */
+  @Test
+  void inferNamesTheMatrixAFlatRecurrentWeightShouldBe() {
+    String[][] cases = {{"rnn.weight_ih_l0", "[G·H, F]"}, {"rnn.weight_hh_l0", "[G·H, H]"}};
+    for (String[] c : cases) {
+      Map<String, Tensor> flat = torchStateDict(4, 1, 2, 3, 2, 1);
+      flat.put(c[0], Tensor.ofFloats(c[0], new int[] {24}, new float[24]));
+      BadInputException e = assertThrows(BadInputException.class, () -> TorchInterop.importModel(
+          SafeTensors.toBytes(Map.of(), new ArrayList<>(flat.values())), "t.safetensors", null, null, "seq2seq", "mse"));
+      assertEquals("t.safetensors: " + c[0] + " has shape [24], expected a matrix (" + c[1] + ")", e.getMessage());
+    }
+  }
+
   @Test
   void aConfigurationNamingOnlyTheTorchClassGivesThatCell() {
     // {"torch_class": "GRU"} with no "cell": PyTorch's class name, upper case, names the cell

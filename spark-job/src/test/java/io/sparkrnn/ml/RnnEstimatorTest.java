@@ -1542,6 +1542,23 @@ class RnnEstimatorTest {
     }
   }
 
+  /**
+   * setFeedback's Javadoc: keys with fewer than K + 3 rows give no closed-loop forecast. A key of
+   * K + 2 rows has one driven row, no spacing and so no forecast rows: it adds no scored row, and
+   * the closed-loop loss is that of the other keys alone.
+   */
+  @Test
+  void aKeyTooShortForTheClosedLoopAddsNoForecast() {
+    int K = 4;
+    Dataset<Row> shortKey = spark.createDataFrame(rowsOf("sensor-00000").subList(0, K + 2), table.schema())
+        .withColumn("sensor", org.apache.spark.sql.functions.lit("short"));
+    Row with = model.copy(new ParamMap()).setFeedback(K).evaluate(table.unionByName(shortKey)).collectAsList().get(0);
+    Row without = model.copy(new ParamMap()).setFeedback(K).evaluate(table).collectAsList().get(0);
+    assertEquals((long) SENSORS * K, with.getLong(with.fieldIndex("closed_loop_rows")), "the short key scored a forecast");
+    assertEquals(without.getDouble(without.fieldIndex("closed_loop_loss")), with.getDouble(with.fieldIndex("closed_loop_loss")),
+        1e-9 * without.getDouble(without.fieldIndex("closed_loop_loss")));
+  }
+
   @Test
   void evaluateWithFeedbackForecastsEachKeysLastRowsFromItsOwnOutputs() {
     int K = 4;

@@ -300,8 +300,9 @@ public final class Dataset implements Serializable {
         bytes += i.bytes();
       }
       for (Split split : Split.values()) {
-        sb.append(String.format("%-11s%d sequences in %d shards%n", split.id(), manifest.sequences(split),
-            manifest.shards(split).size()));
+        int shards = manifest.shards(split).size();
+        sb.append(String.format("%-11s%d sequences in %d %s%n", split.id(), manifest.sequences(split), shards,
+            shards == 1 ? "shard" : "shards"));
       }
       sb.append("bytes     ").append(bytes).append('\n');
       sb.append("fingerprint ").append(manifest.fingerprint()).append('\n');   // what train --resume compares

@@ -49,7 +49,7 @@ class DatasetInspectTest {
     String summary = Dataset.inspect(ds.toUri(), conf).summary();
     List<String> lines = summary.lines().toList();
     assertTrue(lines.contains("train      8 sequences in 3 shards"), summary);
-    assertTrue(lines.contains("validation 2 sequences in 1 shards"), summary);
+    assertTrue(lines.contains("validation 2 sequences in 1 shard"), summary);
     assertTrue(lines.contains("bytes     " + bytes), "bytes " + bytes + " on disk:\n" + summary);
     assertTrue(lines.contains("dims      T=6 F=1 O=1"), summary);
     assertTrue(lines.contains("normalized no"), summary);

@@ -82,8 +82,11 @@ public final class ImportCommand implements Callable<Integer> {
       // predict, generate and evaluate then take and give raw units: right only if the PyTorch model was trained so
       System.err.println("warning: " + out + " records no normalisation statistics, so predict, generate and evaluate "
           + "feed it raw values and print its outputs as they come. If the PyTorch model was trained on normalised data, "
-          + "import with --config (an export's JSON carries \"normalization\"), or prep new data with --normalize "
-          + "--normalization-from a dataset prepared with the training statistics.");
+          // with a --config given, that was the step: its file has no statistics (an export of a raw-units model; a user audit)
+          + (source.config == null ? "import with --config (an export's JSON carries \"normalization\")"
+              : "the --config " + source.config + " has no \"normalization\" to record (an export's has it where its model did):"
+                  + " give one that has")
+          + ", or prep new data with --normalize --normalization-from a dataset prepared with the training statistics.");
     }
     return 0;
   }

@@ -210,8 +210,9 @@ public final class PredictCommand implements Callable<Integer> {
       if (npy) {
         Prediction p = PredictJob.concatenate(results);
         write(p, out, conf, null);
-        System.out.println("predicted " + Arrays.toString(p.shape()) + " from " + chosen.size() + " shards of "
-            + ds.location() + " into " + out);
+        // units as the single-file form says them: a .npy has no metadata to record them (a user audit)
+        System.out.println("predicted " + Arrays.toString(p.shape()) + " from " + chosen.size() + (chosen.size() == 1 ? " shard" : " shards")
+            + " of " + ds.location() + " into " + out + (hasTargetStatistics(m) ? " (" + units(m, modelUnits) + " units)" : ""));
         return 0;
       }
       Map<String, Object> summary = new LinkedHashMap<>();
@@ -230,7 +231,8 @@ public final class PredictCommand implements Callable<Integer> {
       summary.put("shards", files);
       HadoopFiles.write(staged.uri() + "/predictions.json", Json.writePretty(summary).getBytes(StandardCharsets.UTF_8), conf);
       staged.publish();
-      System.out.println("predicted " + results.size() + " shards of " + ds.location() + " into " + staged.target());
+      System.out.println("predicted " + results.size() + (results.size() == 1 ? " shard" : " shards") + " of " + ds.location()
+          + " into " + staged.target());
     }
     return 0;
   }

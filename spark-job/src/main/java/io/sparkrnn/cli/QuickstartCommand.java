@@ -1,5 +1,6 @@
 package io.sparkrnn.cli;
 
+import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.Prep;
 import io.sparkrnn.data.PrepOptions;
 import io.sparkrnn.data.source.SineSource;
@@ -177,6 +178,8 @@ public final class QuickstartCommand implements Callable<Integer> {
   }
 
   private void prepareOutputDirectory() throws IOException {
+    // named as every other command's --out is (a read-only place read "error: DIR: Read-only file system": a user audit)
+    FileSystems.requireUsableOutput(out.toUri().toString(), new Configuration(), "--out", true);
     if (Files.exists(out)) {
       if (!Files.exists(out.resolve(MARKER))) {
         throw new BadInputException("--out " + out + " exists and was not made by quickstart; choose another --out");

@@ -559,6 +559,14 @@ class HostileUseTest {
     assertFails(run(train(tmp.resolve("fresh-with-other"), "--init", s(other))), "init: ", "hidden-size 3");
   }
 
+  /** quickstart's --out is checked as every command's is: a place below a regular file is named with the option. */
+  @Test
+  void quickstartNamesAnOutItCannotCreate() throws IOException {
+    Path file = Files.writeString(tmp.resolve("quickstart-file"), "mine");
+    assertFails(run("quickstart", "--out", s(file.resolve("q")), "--train-steps", "1", "--master", "local[1]"),
+        "--out " + file.resolve("q").toUri(), "cannot be created: " + file + " is a regular file");
+  }
+
   /**
    * --init with a model that records no normalisation, on a normalised dataset: taken (an import
    * from PyTorch may have none), but said, since evaluate and predict refuse the same pair (a user

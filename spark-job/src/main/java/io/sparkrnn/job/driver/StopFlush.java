@@ -180,6 +180,11 @@ final class StopFlush implements AutoCloseable {
     return true;
   }
 
+  /** Whether the hook has asked for a checkpoint (a test's view of a signal delivered). */
+  synchronized boolean requested() {
+    return requested;
+  }
+
   /**
    * The loop has ended with its last step: a signal from now on waits (up to the wait) for the
    * run's files, which {@link #close} says are written, instead of asking for a checkpoint.

@@ -59,6 +59,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.ObjLongConsumer;
 import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
@@ -321,6 +322,13 @@ public final class Trainer {
       }
     }
   }
+
+  /**
+   * Tests only (package-private; no setting or option reaches it): called with the run's stop hook
+   * and the step about to run, before its work, so that a test can deliver a "signal" (run the
+   * hook) at a chosen step in its own JVM, where a real one would end the JVM.
+   */
+  static volatile ObjLongConsumer<StopFlush> beforeStepForTests;
 
   /** What a run writes in --out: what --overwrite removes (a file or, for checkpoints, a folder). */
   static final List<String> RUN_FILES = List.of("model.safetensors", Checkpoints.DIR, TrainingMetrics.FILE, TrainReport.FILE,
@@ -673,6 +681,10 @@ public final class Trainer {
     });
     try {
       while (step < totalSteps) {
+        ObjLongConsumer<StopFlush> probe = beforeStepForTests;
+        if (probe != null) {
+          probe.accept(stopFlush, step + 1);
+        }
         Map<Integer, String> placed = placement.value().partitions();
         if (!placed.equals(placedAt)) { // each partition prefers the executor whose cache holds its shards
           placedAt = placed;

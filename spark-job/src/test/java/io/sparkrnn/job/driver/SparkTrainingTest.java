@@ -59,6 +59,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
@@ -128,6 +129,59 @@ class SparkTrainingTest {
 
   static PrintStream quiet() {
     return new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+  }
+
+  /**
+   * A signal during the last step takes no stop checkpoint: the run's end writes the checkpoint, the
+   * model and the report, which the hook waits for (1c8e8c7: a stop there left the run that trained
+   * with no model or report). The hook runs here in the test's JVM, started before step 6 of 6 and
+   * waited for until it has asked for a checkpoint; the run must then end normally, its files all
+   * written, and the hook return once they are. A signal at step 3 of 6, the other side of the
+   * guard, stops at the boundary with a checkpoint of that step.
+   */
+  @Test
+  void aSignalDuringTheLastStepWaitsForTheRunsFilesAndOneBeforeItCheckpoints() throws Exception {
+    for (long at : new long[] {6, 3}) {
+      String out = tmp.resolve("signal-at-" + at).toUri().toString();
+      Map<String, String> m = sineConfig(out);
+      m.put("checkpoint-every", "0");
+      m.put("sync", "job");   // a step a loop pass, so that the probe sees each step (a barrier segment runs several)
+      ByteArrayOutputStream log = new ByteArrayOutputStream();
+      Trainer trainer = Trainer.prepare(m, new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8));
+      Thread[] hook = new Thread[1];
+      Trainer.beforeStepForTests = (stopFlush, step) -> {
+        if (step == at && hook[0] == null) {
+          hook[0] = new Thread(stopFlush.hook, "test signal");
+          hook[0].start();
+          while (!stopFlush.requested()) {
+            Thread.onSpinWait();
+          }
+        }
+      };
+      try {
+        if (at == 6) {
+          trainer.run(sc);
+        } else {
+          assertThrows(StopFlush.Stopping.class, () -> trainer.run(sc));
+        }
+      } finally {
+        Trainer.beforeStepForTests = null;
+      }
+      hook[0].join(TimeUnit.SECONDS.toMillis(StopFlush.TIMEOUT_S));
+      assertFalse(hook[0].isAlive(), "the hook returned");
+      java.nio.file.Path dir = java.nio.file.Path.of(java.net.URI.create(out));
+      String printed = log.toString(StandardCharsets.UTF_8);
+      if (at == 6) {
+        assertFalse(printed.contains("stopping at step"), printed);
+        for (String f : List.of("model.safetensors", "report.md", "metrics.jsonl", "checkpoints/step-0000000006.safetensors")) {
+          assertTrue(Files.exists(dir.resolve(f)), f + " written: " + printed);
+        }
+      } else {
+        assertTrue(printed.contains("stopping at step 3 of 6"), printed);
+        assertTrue(Files.exists(dir.resolve("checkpoints/step-0000000003.safetensors")), printed);
+        assertFalse(Files.exists(dir.resolve("model.safetensors")), "a stopped run writes no model");
+      }
+    }
   }
 
   /**

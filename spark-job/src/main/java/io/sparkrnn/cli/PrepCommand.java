@@ -413,7 +413,7 @@ public final class PrepCommand implements Runnable {
         String query = option("query");
         provenance.put(query != null ? "query" : "table", query != null ? query : jdbcTable());
       } else {
-        provenance.put(format.equals("table") ? "table" : "path", source);
+        provenance.put(format.equals("table") ? "table" : "path", format.equals("table") ? source : qualified(source));
       }
       if (where != null) {
         provenance.put("where", where);
@@ -711,6 +711,16 @@ public final class PrepCommand implements Runnable {
       return " (the table's decimal(38) columns: " + String.join(", ", widest) + (isJdbc()
           ? "; read such a column as a double: --option 'customSchema=" + widest.get(0) + " DOUBLE'"
           : "; cast such a column to double where the table is written") + ")";
+    }
+
+    /**
+     * A path without a scheme as the full URI it names (file:/…, or the default file system's), as
+     * the manifest records --out: a relative one named no place once read from another directory (a
+     * user audit: 'sensors.orc'). A path with a scheme is kept as given.
+     */
+    static String qualified(String path) throws IOException {
+      Path p = new Path(path);
+      return p.toUri().getScheme() != null ? path : FileSystems.get(p, new Configuration()).makeQualified(p).toString();
     }
 
     /** What errors name as the source: SOURCE, or for jdbc the table or query read. */

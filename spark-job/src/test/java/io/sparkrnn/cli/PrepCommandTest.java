@@ -351,6 +351,15 @@ class PrepCommandTest {
     assertFalse(r.out().contains("starting Spark"), "refused before Spark starts: " + r.out());
   }
 
+  /** A file SOURCE goes into the manifest as a full URI: a relative one named no place read from elsewhere; a scheme is kept. */
+  @Test
+  void aRelativeSourcePathIsRecordedInFull() throws IOException {
+    String here = java.nio.file.Path.of("").toAbsolutePath().toString();
+    assertEquals("file:" + here + "/data/sensors.orc", PrepCommand.Table.qualified("data/sensors.orc"));
+    assertEquals("file:/tmp/x/*.parquet", PrepCommand.Table.qualified("/tmp/x/*.parquet"));
+    assertEquals("hdfs://nn:8020/t", PrepCommand.Table.qualified("hdfs://nn:8020/t"));
+  }
+
   /** SOURCE and dbtable name one table when equal in any case, or one is the other schema-qualified. */
   @Test
   void aJdbcSourceAndDbtableNameOneTableAlsoSchemaQualified() {

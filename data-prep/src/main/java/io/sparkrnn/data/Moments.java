@@ -1,37 +1,31 @@
 package io.sparkrnn.data;
 
-import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.Mode;
 import java.io.Serializable;
 
 /**
- * Per-feature sums over the valid steps of some batches, for z-score normalisation. Accumulates
- * in double; {@link #merge} combines partial results, and merging the same partials in the same
- * order gives bit-identical statistics, which is how the local and the Spark prep agree.
+ * Per-feature moments over the valid steps of some batches, for z-score normalisation, with exact
+ * sums ({@link ExactMoments}): the statistics are the float32 values' own, rounded once to double,
+ * whatever the order of the batches and of {@link #merge}, so the local and the Spark prep of
+ * sources agree, and both agree with the table prep. Until 2026-12-07 the sums were in double, and
+ * a feature whose spread is small against its size lost its variance to cancellation in
+ * E[v²] − E[v]²: values 1e6 + k/16 (k = 0 … 7, std 0.143) came out constant (std 1), and 1e6 with
+ * a random spread of std 0.2 came out 0.0625.
  *
  * <p>Call order: {@code new Moments(F, O)} → {@link #add}* / {@link #merge}* → {@link #toNormalization}.
  */
 public final class Moments implements Serializable {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
 
-  /** Valid (t, b) steps counted for the inputs. */
-  private long inputCount;
-  /** [F] sum and sum of squares of each input feature. */
-  private final double[] inputSum;
-  private final double[] inputSumSq;
-  /** Target rows counted (valid steps for seq2seq, sequences for seq2one); 0 when targets are classes. */
-  private long targetCount;
-  /** [O] sum and sum of squares of each float target, or null for class ids. */
-  private final double[] targetSum;
-  private final double[] targetSumSq;
+  private final ExactMoments exact;
+  /** O for float targets, 0 for class ids (not counted). */
+  private final int outputs;
 
   /** @param outputs O for float targets, 0 when targets are class ids (not normalised) */
   public Moments(int features, int outputs) {
-    inputSum = new double[features];
-    inputSumSq = new double[features];
-    targetSum = outputs > 0 ? new double[outputs] : null;
-    targetSumSq = outputs > 0 ? new double[outputs] : null;
+    exact = new ExactMoments(features, outputs);
+    this.outputs = outputs;
   }
 
   /** Moments sized for a spec: float targets counted, class ids not. */
@@ -39,94 +33,47 @@ public final class Moments implements Serializable {
     return new Moments(spec.features(), spec.classTargets() ? 0 : spec.outputs());
   }
 
-  /** Adds the valid steps of one batch (steps t &lt; lengths[b]). */
+  /** Adds the valid steps of one batch (steps t &lt; lengths[b]); x is [T][B][F], y [T][B][O] or [B][O]. */
   public Moments add(Batch batch, Mode mode) {
     int T = batch.steps();
     int B = batch.batchSize();
-    int F = batch.features();
     float[] x = batch.x();
     for (int t = 0; t < T; t++) {
       for (int b = 0; b < B; b++) {
-        if (t >= batch.length(b)) {
-          continue;
-        }
-        inputCount++;
-        for (int f = 0; f < F; f++) {
-          double v = x[batch.xAt(t, b, f)];
-          inputSum[f] += v;
-          inputSumSq[f] += v * v;
+        if (t < batch.length(b)) {
+          exact.addInput(x, batch.xAt(t, b, 0));
         }
       }
     }
-    if (targetSum != null && batch.targets() != null) {
-      int O = targetSum.length;
-      float[] y = batch.targets();
+    float[] y = batch.targets();
+    if (y != null && outputs > 0) {   // class ids are not normalised
+      int O = outputs;
       if (mode == Mode.SEQ2SEQ) {
         for (int t = 0; t < T; t++) {
           for (int b = 0; b < B; b++) {
             if (t < batch.length(b)) {
-              addTarget(y, (t * B + b) * O);
+              exact.addTarget(y, (t * B + b) * O);
             }
           }
         }
       } else {
         for (int b = 0; b < B; b++) {
-          addTarget(y, b * O);
+          exact.addTarget(y, b * O);
         }
       }
     }
     return this;
   }
 
-  private void addTarget(float[] y, int offset) {
-    targetCount++;
-    for (int o = 0; o < targetSum.length; o++) {
-      double v = y[offset + o];
-      targetSum[o] += v;
-      targetSumSq[o] += v * v;
-    }
-  }
-
-  /** Adds another partial result into this one. */
+  /** Adds another partial result into this one (exact: the order of merges does not matter). */
   public Moments merge(Moments other) {
-    inputCount += other.inputCount;
-    targetCount += other.targetCount;
-    for (int f = 0; f < inputSum.length; f++) {
-      inputSum[f] += other.inputSum[f];
-      inputSumSq[f] += other.inputSumSq[f];
-    }
-    if (targetSum != null) {
-      for (int o = 0; o < targetSum.length; o++) {
-        targetSum[o] += other.targetSum[o];
-        targetSumSq[o] += other.targetSumSq[o];
-      }
-    }
+    exact.merge(other.exact);
     return this;
   }
 
   /** Mean and population standard deviation (std 1 where below {@link Normalization#MIN_STD}). */
   public Normalization toNormalization() {
-    if (inputCount == 0) {
-      throw new BadInputException("cannot normalise: the training split has no valid steps");
-    }
-    double[][] in = stats(inputSum, inputSumSq, inputCount);
-    double[][] out = targetSum == null ? new double[][] {null, null} : stats(targetSum, targetSumSq, targetCount);
-    return new Normalization(in[0], in[1], out[0], out[1]);
-  }
-
-  private static double[][] stats(double[] sum, double[] sumSq, long n) {
-    double[] mean = new double[sum.length];
-    double[] std = new double[sum.length];
-    for (int i = 0; i < sum.length; i++) {
-      mean[i] = sum[i] / n;
-      // var = E[v^2] - E[v]^2, clamped at 0 against rounding
-      double var = Math.max(0, sumSq[i] / n - mean[i] * mean[i]);
-      std[i] = Math.sqrt(var);
-      if (std[i] < Normalization.MIN_STD) {
-        std[i] = 1;
-      }
-    }
-    return new double[][] {mean, std};
+    return exact.toNormalization();
   }
 
   /** Applies {@code (v - mean) / std} in place to the valid steps of x and of float targets; padding stays 0. */

@@ -1,6 +1,7 @@
 package io.sparkrnn.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.Mode;
@@ -80,6 +81,25 @@ class MomentsTest {
     Moments.apply(b, Mode.SEQ2SEQ, n);
     assertArrayEquals(new float[] {1, 2}, b.x());
     assertArrayEquals(new float[] {1}, b.targets()); // (7 − 5) / 2
+  }
+
+  /**
+   * A feature whose spread is small against its size: float32 values 1e6 + k/16 (k = 0 … 19,999 cycling
+   * through 0 … 7, spacing 1/16 = the float's own at 1e6), whose population std is that of 0 … 7
+   * times 1/16: √(Σ(k − 3.5)²/8)/16 = √5.25/16 ≈ 0.1432. With sums in double (before 2026-12-07),
+   * E[v²] − E[v]² lost it to cancellation and the feature was stored as constant (std 1).
+   */
+  @Test
+  void aSmallSpreadOnALargeValueKeepsItsVariance() {
+    int n = 20_000;
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = 1e6f + (i % 8) / 16f;   // exact in float32: 1e6 < 2^20, spacing 2^-4
+    }
+    Batch b = new Batch(n, 1, 1, x, null, null, null);
+    Normalization s = new Moments(1, 0).add(b, Mode.SEQ2SEQ).toNormalization();
+    assertEquals(1e6 + 3.5 / 16, s.inputMean()[0], 0);
+    assertEquals(Math.sqrt(5.25) / 16, s.inputStd()[0], Math.ulp(Math.sqrt(5.25) / 16));
   }
 
   @Test

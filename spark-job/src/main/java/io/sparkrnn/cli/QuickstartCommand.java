@@ -179,7 +179,8 @@ public final class QuickstartCommand implements Callable<Integer> {
 
   private void prepareOutputDirectory() throws IOException {
     // named as every other command's --out is (a read-only place read "error: DIR: Read-only file system": a user audit)
-    FileSystems.requireUsableOutput(out.toUri().toString(), new Configuration(), "--out", true);
+    // as given, as prep passes its --out: a URI's %20 and %C3%A4 were taken as literal characters (a review)
+    FileSystems.requireUsableOutput(out.toString(), new Configuration(), "--out", true);
     if (Files.exists(out)) {
       if (!Files.exists(out.resolve(MARKER))) {
         throw new BadInputException("--out " + out + " exists and was not made by quickstart; choose another --out");

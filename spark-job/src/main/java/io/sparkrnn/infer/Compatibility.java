@@ -54,7 +54,7 @@ public final class Compatibility {
           + " but the model was trained on data normalised with " + describe(mn) + "; " + (mn == null
               // the model has no statistics to prep with (a user audit: the hint said to use them)
               ? "prepare the data without --normalize, as the model's was"
-              : "prepare the data with the model's statistics (prep's --normalization-from " + model.source() + ")")
+              : "prepare the data with the model's statistics (prep's --normalize --normalization-from " + model.source() + ")")
           + " (or predict from raw .npy inputs)");
     }
     if (model.vocabulary() != null && s.vocabulary() != null && !model.vocabulary().equals(s.vocabulary())) {

@@ -53,7 +53,7 @@ class NormalizationFromTest {
     Path own = tmp.resolve("b-own");
     assertEquals(0, run(sine(own, "2", "--normalize")).code());
     assertFails(run("evaluate", "--model", modelFile.toString(), "--data", own.toString(), "--master", "local[1]"),
-        "normalised with", "prepare the data with the model's statistics (prep's --normalization-from " + modelFile + ")");
+        "normalised with", "prepare the data with the model's statistics (prep's --normalize --normalization-from " + modelFile + ")");
 
     Configuration conf = new Configuration();
     Normalization fromA = Dataset.open(a.toString(), conf).manifest().normalization();

@@ -71,6 +71,20 @@ class LogConfTest {
     assertEquals(false, logged(conf, tsm, Level.WARN, lostTask + footer));
     assertEquals(true, logged(conf, tsm, Level.WARN, lostTask + "Exception thrown in awaitResult: \n\tat x(y)\nCaused by:"
         + " java.io.IOException: Connection reset\n"));
+    // a value the column's type cannot hold (a database NUMERIC of 1e40 as decimal(38, 0)): prep table names it in one line,
+    // and the tasks killed beside it, whose reason in Spark 4 is the error message itself (a review), are left out too
+    String overflow = "[NUMERIC_VALUE_OUT_OF_RANGE.WITHOUT_SUGGESTION]  The 1E+40 rounded half up from 1E+40 cannot be represented"
+        + " as Decimal(38, 0). SQLSTATE: 22003";
+    assertEquals(false, logged(conf, tsm, Level.WARN, "Lost task 0.0 in stage 0.0 (TID 0) (localhost executor driver):"
+        + " org.apache.spark.SparkArithmeticException: " + overflow + "\n\tat org.apache.spark.sql.errors.x(y)\n"));
+    assertEquals(false, logged(conf, tsm, Level.WARN, "Lost task 2.0 in stage 0.0 (TID 2) (localhost executor driver): TaskKilled"
+        + " (Stage cancelled: " + overflow + ")"));
+    assertEquals(true, logged(conf, tsm, Level.WARN, "Lost task 2.0 in stage 0.0 (TID 2) (localhost executor driver): TaskKilled"
+        + " (Stage cancelled: [INTERNAL_ERROR] x)"), "another cancellation's stays");
+    // the temporary shuffle files such a task never wrote; another file's failed delete stays
+    String writer = "org.apache.spark.storage.DiskBlockObjectWriter";
+    assertEquals(false, logged(conf, writer, Level.WARN, "Error deleting /tmp/blockmgr-95e9/28/temp_shuffle_2500a402-5f71"));
+    assertEquals(true, logged(conf, writer, Level.WARN, "Error deleting /tmp/blockmgr-95e9/28/shuffle_0_1_0.data"));
     assertEquals(false, logged(conf, tsm, Level.ERROR, "Task 0 in stage 6.0 failed 1 times; aborting job"));
     // the executor's copy of every task failure (the scheduler's line repeats it); its other errors stay
     String executor = "org.apache.spark.executor.Executor";

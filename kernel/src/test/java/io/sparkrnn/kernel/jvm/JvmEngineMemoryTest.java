@@ -308,8 +308,8 @@ class JvmEngineMemoryTest {
    * compile queue, a call site without a profile: docs/PERFORMANCE.md, "Boxed vectors in the RNN
    * step"), which CI met on 2026-12-07 (2.9 MB at T = 40 against 0.77 MB at T = 10, in the test JVM
    * after 90 s of other kernel tests) and which no test can rule out in one JVM. So a JVM whose step
-   * still allocates after {@link #WARM_UP_NANOS} runs the same check in fresh JVMs (this one's flags
-   * and class path), and the test fails only where none of {@link #FRESH_JVMS} compiles the step
+   * still allocates after {@link #WARM_UP_NANOS} runs the same check in fresh JVMs (this one's flags,
+   * sparkrnn.* properties and class path), and the test fails only where none of {@link #FRESH_JVMS} compiles the step
    * cleanly: the kernels' code, not one JVM's luck. The engine's own watch ({@link BoxedVectors})
    * is what reports such a JVM in a real run; bin/jit-check counts them.
    */
@@ -342,9 +342,9 @@ class JvmEngineMemoryTest {
   static final int FRESH_JVMS = 2;
 
   /**
-   * Runs {@link CompiledStep#main} in fresh JVM number {@code jvm} with this one's flags and class
-   * path; returns the line it printed last. A compilation log of this JVM's (bin/jit-check's
-   * {@code -XX:LogFile=F}) becomes {@code F.fresh-N} there, not overwritten.
+   * Runs {@link CompiledStep#main} in fresh JVM number {@code jvm} with this one's flags, class path
+   * and sparkrnn.* properties; returns its verdict line ("clean: …" or "boxed: …"). A compilation
+   * log of this JVM's (bin/jit-check's {@code -XX:LogFile=F}) becomes {@code F.fresh-N} there.
    */
   private static String inFreshJvm(String cell, int jvm) throws Exception {
     List<String> command = new ArrayList<>();
@@ -352,6 +352,9 @@ class JvmEngineMemoryTest {
     for (String flag : ManagementFactory.getRuntimeMXBean().getInputArguments()) { // --add-modules, a narrow run's -XX:MaxVectorSize
       command.add(flag.startsWith("-XX:LogFile=") ? flag + ".fresh-" + (jvm + 1) : flag);
     }
+    // the engine's settings that surefire sets as properties, not flags (-Dsparkrnn.jvm.inlineDirective, ….kernels)
+    System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("sparkrnn.")).sorted()
+        .forEach(k -> command.add("-D" + k + "=" + System.getProperty(k)));
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), CompiledStep.class.getName(), cell));
     Path out = Files.createTempFile("compiled-step-", ".txt");
     try {
@@ -361,8 +364,10 @@ class JvmEngineMemoryTest {
         return "did not finish: " + Files.readString(out).strip();
       }
       List<String> lines = Files.readAllLines(out);
-      String last = lines.isEmpty() ? "" : lines.get(lines.size() - 1);
-      return p.exitValue() == 0 ? last : "exit " + p.exitValue() + ": " + String.join(" | ", lines);
+      // its verdict, wherever the JVM's own logging (-Xlog, -XX:+PrintCompilation in the flags) put lines after it
+      String verdict = lines.stream().filter(l -> l.startsWith(CompiledStep.CLEAN + ": ") || l.startsWith(CompiledStep.BOXED + ": "))
+          .reduce((first, second) -> second).orElse(null);
+      return p.exitValue() == 0 && verdict != null ? verdict : "exit " + p.exitValue() + ": " + String.join(" | ", lines);
     } finally {
       Files.deleteIfExists(out);
     }
@@ -370,8 +375,9 @@ class JvmEngineMemoryTest {
 
   /** What one JVM's calls of the compiled vector step allocated, at T = 40 and T = 10, after the warm-up. */
   static final class CompiledStep {
-    /** How a fresh JVM's line begins where the step was allocation-free. */
+    /** How a fresh JVM's line begins where the step was allocation-free, and where it was not. */
     static final String CLEAN = "clean";
+    static final String BOXED = "boxed";
     final long atT40;
     final long atT10;
     /** The engine's description after the calls: where its watch marked this JVM as boxed, it says so. */
@@ -414,10 +420,10 @@ class JvmEngineMemoryTest {
       return "a call at T = 40 allocated " + atT40 + " bytes, at T = 10 " + atT10;
     }
 
-    /** A fresh JVM's check: prints "clean: …" or "boxed: …" as its last line. */
+    /** A fresh JVM's check: prints "clean: …" or "boxed: …". */
     public static void main(String[] args) {
       CompiledStep step = measure(args[0]);
-      System.out.println((step.clean() ? CLEAN : "boxed") + ": " + step);
+      System.out.println((step.clean() ? CLEAN : BOXED) + ": " + step);
     }
   }
 

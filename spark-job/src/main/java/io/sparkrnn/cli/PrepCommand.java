@@ -172,6 +172,8 @@ public final class PrepCommand implements Runnable {
         m = Prep.run(source, options, new Configuration());
       } else {
         SparkSetup.requireKnownMaster(master);
+        // a line before Spark starts (seconds, minutes on a busy cluster), as prep table's; the jobs report from then on
+        System.out.println("prep " + source.spec().task() + ": starting Spark on " + master + " to write " + out);
         SparkConf conf = new SparkConf().setMaster(master).setAppName("spark-rnn prep " + source.spec().task());
         JavaSparkContext sc = SparkSetup.context(conf);
         try {

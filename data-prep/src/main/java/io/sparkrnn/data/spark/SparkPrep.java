@@ -71,19 +71,28 @@ public final class SparkPrep {
     FileSystem fs = FileSystems.get(options.out(), sc.hadoopConfiguration());
     Path out = fs.makeQualified(new Path(options.out()));
 
-    Normalization normalization = options.normalization(spec, () -> {
-      List<ShardPlan.Entry> train = new ArrayList<>();
-      for (ShardPlan.Entry e : plan) {
-        if (e.split() == Split.TRAIN) {
-          train.add(e);
+    // the normalisation pass reads every training shard's sequences: as long as the write, so it reports as the write
+    // does, under the same scope (a scale audit: a minute without a line), in at most MAX_PARTITIONS tasks
+    Normalization normalization;
+    try (JobScope scope = JobScope.open(sc, "prep-moments")) {
+      scope.reportProgress(LOG::info);
+      normalization = options.normalization(spec, () -> {
+        List<ShardPlan.Entry> train = new ArrayList<>();
+        for (ShardPlan.Entry e : plan) {
+          if (e.split() == Split.TRAIN) {
+            train.add(e);
+          }
         }
-      }
-      // collect() keeps partition order, so the merge order matches the local prep's
-      List<Moments> partials = sc.parallelize(train, train.size())
-          .map(e -> Moments.forSpec(spec).add(source.read(e.first(), e.count(), conf.get()), spec.mode()))
-          .collect();
-      return Prep.mergeInOrder(spec, partials).toNormalization();
-    });
+        LOG.info("prep {}: moments of {} training shards for --normalize, then {} shards written", spec.task(), train.size(),
+            plan.size());
+        scope.describe("prep " + spec.task() + ": moments for --normalize");
+        // exact sums: the partials' order does not change the statistics
+        return sc.parallelize(train, Math.max(1, Math.min(train.size(), MAX_PARTITIONS)))
+            .map(e -> Moments.forSpec(spec).add(source.read(e.first(), e.count(), conf.get()), spec.mode()))
+            .fold(Moments.forSpec(spec), Moments::merge)   // no training shard: the empty moments' own refusal
+            .toNormalization();
+      });
+    }
 
     // with --overwrite the shards go to a staging directory that replaces the old dataset at commit
     DatasetWriter.Output output = DatasetWriter.prepare(fs, out, options.overwrite());

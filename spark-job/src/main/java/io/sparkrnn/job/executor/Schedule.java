@@ -45,6 +45,11 @@ public final class Schedule implements Serializable {
     if (total < batch) {
       throw new BadInputException("batch: " + batch + " sequences per step, but the training split holds only " + total);
     }
+    if (total > Integer.MAX_VALUE - 8) {   // a Java array's most entries; the cast below would wrap (docs/SCALING.md)
+      throw new BadInputException("data: the training split holds " + total + " sequences; training's schedule indexes at most "
+          + (Integer.MAX_VALUE - 8) + " (8 bytes each on the driver and every executor): prep longer sequences (--steps), or"
+          + " train on a part");
+    }
     shardOfSequence = new int[(int) total];
     rowOfSequence = new int[(int) total];
     int k = 0;

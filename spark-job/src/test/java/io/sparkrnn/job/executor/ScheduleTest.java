@@ -156,4 +156,13 @@ class ScheduleTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Schedule(SHARDS, ROWS, 14, 1, 20, 0));
     assertTrue(e.getMessage().startsWith("batch: 14") && e.getMessage().contains("only 13"), e.getMessage());
   }
+
+  /** More training sequences than an int array holds is refused by count, before any allocation (the cast wrapped). */
+  @Test
+  void aSplitPastAnArraysSizeIsRefusedNamingTheCount() {
+    long total = (long) Integer.MAX_VALUE + 3;
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> new Schedule(new int[] {0, 1}, new int[] {Integer.MAX_VALUE, 3}, 64, 1, 20, 0));
+    assertTrue(e.getMessage().startsWith("data: the training split holds " + total + " sequences"), e.getMessage());
+  }
 }

@@ -1235,7 +1235,9 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         // (the trainer's "no validation sequences" is dropped where the warning above said it in fit's terms)
         boolean saidNoValidation = spec.validationFraction() > 0 && noValidation;
         // the dataset is fit's own, in a work directory removed when fit ends: "the table" names it
-        UnaryOperator<String> warningWords = line -> saidNoValidation && line.contains(Trainer.NO_VALIDATION_SEQUENCES) ? null
+        // so is its --init warning of an initial model without statistics, which fit gives in its words under the same condition
+        UnaryOperator<String> warningWords = line -> (saidNoValidation && line.contains(Trainer.NO_VALIDATION_SEQUENCES))
+            || line.contains(Trainer.INIT_WITHOUT_STATISTICS) ? null
             : who + ": " + trainerLineInSetterWords(line.replace("the dataset " + data, "the table"));
         // progress lines too say whose (above) and name setters ("setDevice(auto): jvm ..."); a model file that fit removes when it ends is
         // no place to point a user at: the model is what fit returns

@@ -303,6 +303,9 @@ public final class Trainer {
     }
   }
 
+  /** The words of the warning that --init has no statistics for a normalised dataset (RnnEstimator says it in its own). */
+  public static final String INIT_WITHOUT_STATISTICS = "records no normalisation (trained on raw units, or imported without one)";
+
   /** The words of the warning that the dataset has none to validate on (RnnEstimator drops it where it said so itself). */
   public static final String NO_VALIDATION_SEQUENCES = " has no validation sequences";
 
@@ -415,7 +418,7 @@ public final class Trainer {
           + "; prepare the data with the model's statistics");
     }
     if (recorded == null && data != null) {
-      log.println("warning: " + where + "records no normalisation (trained on raw units, or imported without one), and the"
+      log.println("warning: " + where + INIT_WITHOUT_STATISTICS + ", and the"
           + " dataset " + dataset.location() + " is normalised: its weights start from inputs in other units than they"
           + " learnt; prep the data without --normalize to keep them, or import the model with its normalisation (--config)");
     }

@@ -4,7 +4,6 @@ import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.ArrayList;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 
@@ -24,17 +23,17 @@ public final class Prep {
     checkBatch(spec, options);
     List<ShardPlan.Entry> plan = ShardPlan.plan(source.count(), options.batch(), options.validationFraction());
     Normalization normalization = options.normalization(spec, () -> {
-      List<Moments> partials = new ArrayList<>();
+      Moments moments = Moments.forSpec(spec);   // exact sums: one accumulator, as any merge of partials would give
       for (ShardPlan.Entry e : plan) {
         if (e.split() == Split.TRAIN) {
           try {
-            partials.add(Moments.forSpec(spec).add(source.read(e.first(), e.count(), conf), spec.mode()));
+            moments.add(source.read(e.first(), e.count(), conf), spec.mode());
           } catch (IOException io) {
             throw new UncheckedIOException(io);
           }
         }
       }
-      return mergeInOrder(spec, partials).toNormalization();
+      return moments.toNormalization();
     });
     try (DatasetWriter writer = DatasetWriter.create(options.out(), conf, spec, options.overwrite())) {
       for (ShardPlan.Entry e : plan) {
@@ -46,15 +45,6 @@ public final class Prep {
       }
       return writer.commit(normalization);
     }
-  }
-
-  /** Merges per-shard partials in shard order, the order the Spark prep uses too. */
-  public static Moments mergeInOrder(DatasetSpec spec, List<Moments> partials) {
-    Moments total = Moments.forSpec(spec);
-    for (Moments m : partials) {
-      total.merge(m);
-    }
-    return total;
   }
 
   /** Refuses normalising one-hot inputs and a B too large for one shard file. */

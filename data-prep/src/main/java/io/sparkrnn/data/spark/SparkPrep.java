@@ -31,8 +31,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Steps, all on the driver except where noted:
  * <ol>
- *   <li>with normalisation, tasks compute per-shard {@link Moments} of the training shards; the
- *       driver merges them in shard order;
+ *   <li>with normalisation, tasks compute {@link Moments} of the training shards; their exact sums
+ *       merge to the local prep's statistics in any order;
  *   <li>the driver prepares the output directory;
  *   <li>each task encodes its shards and publishes each one through a task-attempt-unique
  *       temporary file renamed into place ({@link DatasetWriter#publishShard}); a retried or

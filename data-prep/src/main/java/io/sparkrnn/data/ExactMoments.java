@@ -89,7 +89,7 @@ public final class ExactMoments implements Serializable {
     return inputCount;
   }
 
-  /** Mean and population standard deviation (std 1 where below {@link Normalization#MIN_STD}). */
+  /** Mean and population standard deviation (std 1 for a feature whose every value is the same). */
   public Normalization toNormalization() {
     if (inputCount == 0) {
       throw new BadInputException("cannot normalise: the training split has no valid steps");
@@ -109,11 +109,16 @@ public final class ExactMoments implements Serializable {
       BigDecimal s = sum[i].value();
       BigDecimal s2 = sumSq[i].value();
       mean[i] = s.divide(count, CONTEXT).doubleValue();
-      // var = (n·Σv² − (Σv)²) / n², exact up to the one division; never negative
-      BigDecimal var = count.multiply(s2).subtract(s.multiply(s)).divide(count.multiply(count), CONTEXT);
-      std[i] = Math.sqrt(Math.max(0, var.doubleValue()));
-      if (std[i] < Normalization.MIN_STD) {
+      // var = (n·Σv² − (Σv)²) / n²: the numerator is exact (BigDecimal products and difference),
+      // never negative, and 0 exactly when every value is the same. Only then is the feature
+      // constant, left unscaled (std 1, not a division by 0); any other spread, however small in
+      // absolute terms (a feature in nanoamperes), is scaled like every other: the least one
+      // float32 values can have, 0 and 2^-149, is std 2^-150, far inside double's range.
+      BigDecimal numerator = count.multiply(s2).subtract(s.multiply(s));
+      if (numerator.signum() == 0) {
         std[i] = 1;
+      } else {
+        std[i] = Math.sqrt(numerator.divide(count.multiply(count), CONTEXT).doubleValue());
       }
     }
     return new double[][] {mean, std};

@@ -71,7 +71,7 @@ public final class Moments implements Serializable {
     return this;
   }
 
-  /** Mean and population standard deviation (std 1 where below {@link Normalization#MIN_STD}). */
+  /** Mean and population standard deviation (std 1 for a feature whose every value is the same). */
   public Normalization toNormalization() {
     return exact.toNormalization();
   }

@@ -7,7 +7,9 @@ import java.util.Arrays;
 /**
  * Z-score statistics computed on the training split only and already applied to every shard:
  * a stored value is {@code (raw - mean) / std}. To get raw units back, {@code raw = stored * std + mean}.
- * A feature whose std is below {@link #MIN_STD} (constant on the training split) gets std 1.
+ * A feature constant on the training split (every value the same: a variance of exactly 0, which
+ * exact sums can tell) gets std 1, so it is centred and not divided by 0; any other spread, however
+ * small, is scaled (a floor at 1e-8 once flattened features measured in small units).
  *
  * @param inputMean [F] mean of each input feature over valid steps of the training split
  * @param inputStd [F] population standard deviation of each input feature
@@ -21,8 +23,6 @@ import java.util.Arrays;
 public record Normalization(double[] inputMean, double[] inputStd, double[] targetMean, double[] targetStd,
     String from) implements Serializable {
   private static final long serialVersionUID = 1L;
-  /** Below this a feature is treated as constant and left unscaled (std 1), avoiding a division by ~0. */
-  public static final double MIN_STD = 1e-8;
 
   /** Statistics computed on the training split itself. */
   public Normalization(double[] inputMean, double[] inputStd, double[] targetMean, double[] targetStd) {

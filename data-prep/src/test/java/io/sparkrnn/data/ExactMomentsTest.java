@@ -156,13 +156,26 @@ class ExactMomentsTest {
   }
 
   @Test
-  void aStdBelowTheFloorIsStoredAsOneEvenWhenNotZero() {
-    // "a std below 1e-8 is stored as 1": values 1e-9 and 3e-9 have population std 1e-9 (exactly
-    // representable sums aside), which is not zero but below the floor.
-    ExactMoments m = new ExactMoments(1, 0);
-    m.addInput(new float[] {1e-9f}, 0);
-    m.addInput(new float[] {3e-9f}, 0);
-    assertEquals(1.0, m.toNormalization().inputStd()[0]);
+  void aTinyButNonZeroStdIsKept() {
+    // Only an exactly constant feature gets std 1: a feature in small units (1e-9 and 3e-9, say
+    // amperes) varies as much as any other once z-scored. Two values a < b have population std
+    // (b − a) / 2; a floor at 1e-8 used to store 1, and the z-scored values were ±1e-9, i.e. nothing.
+    ExactMoments m = new ExactMoments(1, 1);
+    float a = 1e-9f;
+    float b = 3e-9f;
+    m.addInput(new float[] {a}, 0);
+    m.addTarget(new float[] {a}, 0);
+    m.addInput(new float[] {b}, 0);
+    m.addTarget(new float[] {b}, 0);
+    Normalization n = m.toNormalization();
+    double std = ((double) b - a) / 2;
+    assertEquals(std, n.inputStd()[0], Math.ulp(std));
+    assertEquals(std, n.targetStd()[0], Math.ulp(std));
+    // the smallest spread float32 has: 0 and the least subnormal, std 2^-150, still not constant
+    ExactMoments least = new ExactMoments(1, 0);
+    least.addInput(new float[] {0f}, 0);
+    least.addInput(new float[] {Float.MIN_VALUE}, 0);
+    assertEquals(Math.scalb(1.0, -150), least.toNormalization().inputStd()[0]);
   }
 
   @Test

@@ -9,8 +9,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Moments against statistics worked out by hand, per docs/data-format.md: "computed over the valid
- * steps of the training split only; population std; a std below 1e-8 is stored as 1", applied to
- * inputs and (mse) targets, padding left at 0.
+ * steps of the training split only; population std; a feature constant on the training split gets
+ * std 1", applied to inputs and (mse) targets, padding left at 0.
  */
 class MomentsTest {
   static final double EXACT = 1e-12; // a handful of small integers: double sums are exact up to the sqrt
@@ -39,7 +39,7 @@ class MomentsTest {
   private static void assertHandStatistics(Normalization n) {
     // feature 0: mean (1+2+3+6)/4 = 3; deviations -2,-1,0,3 → Σ² = 14; population var 14/4 = 3.5
     //   (a sample variance would be 14/3; counting the padded zeros would give mean 2)
-    // feature 1: constant 5 → std 0 < 1e-8 → stored as 1
+    // feature 1: constant 5 → variance exactly 0 → stored as 1
     assertArrayEquals(new double[] {3, 5}, n.inputMean(), EXACT);
     assertArrayEquals(new double[] {Math.sqrt(3.5), 1}, n.inputStd(), EXACT);
     // targets: mean (2+4+6+8)/4 = 5; deviations -3,-1,1,3 → Σ² = 20; population var 20/4 = 5
@@ -103,11 +103,16 @@ class MomentsTest {
   }
 
   @Test
-  void aStdBelowTheFloorIsStoredAsOneEvenWhenNotZero() {
-    // docs/data-format.md: "a std below 1e-8 is stored as 1". Values 1e-9 and 3e-9: mean 2e-9,
-    // population std 1e-9, not zero yet below 1e-8, so the feature is left unscaled.
-    Batch b = new Batch(2, 1, 1, new float[] {1e-9f, 3e-9f}, null, null, null);
+  void aTinyButNonZeroStdIsKept() {
+    // docs/data-format.md: "a feature constant on the training split gets std 1", only that one.
+    // Values 1e-9 and 3e-9: mean (a + b) / 2, population std (b − a) / 2, scaled like any other.
+    float lo = 1e-9f;
+    float hi = 3e-9f;
+    Batch b = new Batch(2, 1, 1, new float[] {lo, hi}, null, null, null);
     Normalization n = new Moments(1, 0).add(b, Mode.SEQ2SEQ).toNormalization();
-    assertArrayEquals(new double[] {1}, n.inputStd(), 0);
+    double std = ((double) hi - lo) / 2;
+    assertEquals(std, n.inputStd()[0], Math.ulp(std));
+    Moments.apply(b, Mode.SEQ2SEQ, n);
+    assertArrayEquals(new float[] {-1f, 1f}, b.x(), 1e-6f);
   }
 }

@@ -2,15 +2,26 @@ package io.sparkrnn.data.spark;
 
 import java.util.HashSet;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.apache.spark.SparkJobInfo;
 import org.apache.spark.SparkStageInfo;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.AccumulableInfo;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.util.LongAccumulator;
+import scala.Tuple4;
+import scala.collection.Seq;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * The Spark jobs of one piece of spark-rnn work (a prep, a training run, an evaluation) on the
@@ -48,6 +59,8 @@ public final class JobScope implements AutoCloseable {
   /** What the jobs do, for progress lines: the last {@link #describe}, else the work's name. */
   private volatile String doing;
   private ScheduledExecutorService progress;
+  /** The units of work the scope's tasks report done ({@link #countUnits}), or null. */
+  private volatile UnitsDone units;
 
   private JobScope(JavaSparkContext sc, String tag, String what) {
     this.sc = sc;
@@ -101,6 +114,90 @@ public final class JobScope implements AutoCloseable {
   }
 
   /**
+   * A counter the scope's tasks add 1 to for each unit of work they finish (a shard), which the
+   * progress lines then count first: "spark-rnn predict: 12 of 40 shards done, 0 of 2 tasks done, 2
+   * running". Where a task owns many shards, tasks alone read "0 of P tasks done" until near the end
+   * (a scale audit). The driver learns a running task's count from its executor's heartbeats (every
+   * {@code spark.executor.heartbeatInterval}, 10 s by default), a finished task's at its end; a
+   * failed task's units leave the count again, and its retry counts them anew. Call before the jobs.
+   *
+   * @param unit the plural the lines name ("shards")
+   * @param total how many units the scope's jobs do
+   */
+  public LongAccumulator countUnits(String unit, long total) {
+    if (units != null) {
+      throw new IllegalStateException("units are counted already");
+    }
+    // named: Spark reports only named accumulators in a finished task's accumulables
+    LongAccumulator counter = sc.sc().longAccumulator("spark-rnn " + unit + " done");
+    UnitsDone u = new UnitsDone(counter.id(), unit, total);
+    sc.sc().addSparkListener(u);
+    units = u;
+    return counter;
+  }
+
+  /**
+   * Sums one accumulator over the scope's tasks from the listener bus, which delivers a task's
+   * heartbeats before its end: the latest heartbeat value of each running task, plus the final
+   * value of each task that succeeded. A heartbeat that arrives after its task's end (sent before
+   * it) is ignored, else it would count the task twice.
+   */
+  static final class UnitsDone extends SparkListener {
+    final long accumulatorId;
+    final String unit;
+    final long total;
+    final Map<Long, Long> running = new ConcurrentHashMap<>();
+    final Set<Long> ended = ConcurrentHashMap.newKeySet();
+    final AtomicLong finished = new AtomicLong();
+
+    UnitsDone(long accumulatorId, String unit, long total) {
+      this.accumulatorId = accumulatorId;
+      this.unit = unit;
+      this.total = total;
+    }
+
+    @Override
+    public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate update) {
+      for (Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>> task : CollectionConverters.asJava(update.accumUpdates())) {
+        long taskId = ((Number) task._1()).longValue();
+        Long value = valueOf(task._4());
+        if (value != null && !ended.contains(taskId)) {
+          running.put(taskId, value);
+        }
+      }
+    }
+
+    @Override
+    public void onTaskEnd(SparkListenerTaskEnd end) {
+      long taskId = end.taskInfo().taskId();
+      ended.add(taskId);
+      running.remove(taskId);
+      Long value = end.taskInfo().successful() ? valueOf(end.taskInfo().accumulables()) : null;
+      if (value != null) {
+        finished.addAndGet(value);
+      }
+    }
+
+    /** The task's own count (its update, not the running total across tasks). */
+    private Long valueOf(Seq<AccumulableInfo> infos) {
+      for (AccumulableInfo info : CollectionConverters.asJava(infos)) {
+        if (info.id() == accumulatorId && info.update().isDefined()) {
+          return ((Number) info.update().get()).longValue();
+        }
+      }
+      return null;
+    }
+
+    long done() {
+      long sum = finished.get();
+      for (long v : running.values()) {
+        sum += v;
+      }
+      return Math.min(total, sum);
+    }
+  }
+
+  /**
    * The progress of this scope's running jobs, or null when none runs. Only running stages count:
    * a stage whose shuffle output a later job reuses (prep table's pass 2 reuses pass 1's sort) is
    * listed in that job but never runs.
@@ -138,7 +235,10 @@ public final class JobScope implements AutoCloseable {
       // the time of what the line describes, the running stage (a user audit: pass 2's first line gave the whole prep's)
       double seconds = firstSubmitted != Long.MAX_VALUE ? (System.currentTimeMillis() - firstSubmitted) / 1e3
           : (System.nanoTime() - startNanos) / 1e9;
-      return String.format(Locale.ROOT, "%s: %d of %d tasks done, %d running (%.0f s)", doing, done, total, running, Math.max(0, seconds));
+      UnitsDone u = units;
+      String unitsDone = u == null ? "" : String.format(Locale.ROOT, "%d of %d %s done, ", u.done(), u.total, u.unit);
+      return String.format(Locale.ROOT, "%s: %s%d of %d tasks done, %d running (%.0f s)", doing, unitsDone, done, total, running,
+          Math.max(0, seconds));
     } catch (RuntimeException e) {
       return null;                         // a context stopping under us: nothing to report
     }
@@ -192,6 +292,9 @@ public final class JobScope implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+    if (units != null) {
+      sc.sc().removeSparkListener(units);
     }
     sc.removeJobTag(tag);
     sc.setLocalProperty(DESCRIPTION, callersDescription);

@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.LongAccumulator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -31,7 +32,9 @@ class JobScopeTest {
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
         // the status store writes a live stage at every task event, not at most every 100 ms (then
         // tasks that start and block may show as running only at the next heartbeat, 10 s later)
-        .config("spark.ui.enabled", "false").config("spark.ui.liveUpdate.period", "0").getOrCreate();
+        .config("spark.ui.enabled", "false").config("spark.ui.liveUpdate.period", "0")
+        // a running task's accumulators reach the driver with the heartbeats (default every 10 s)
+        .config("spark.executor.heartbeatInterval", "1s").getOrCreate();
   }
 
   @AfterAll
@@ -90,22 +93,7 @@ class JobScopeTest {
     AtomicReference<String> running = new AtomicReference<>();
     long anHourAgo = System.nanoTime() - TimeUnit.HOURS.toNanos(1);
     try (JobScope scope = JobScope.open(sc, "stage time")) {
-      Thread watcher = new Thread(() -> {
-        try {
-          for (int i = 0; i < 600 && running.get() == null; i++) {
-            String line = scope.progressLine(anHourAgo);
-            if (line != null && line.startsWith("stage time: 2 of 4 tasks done, 2 running")) {
-              running.set(line);
-            }
-            Thread.sleep(50);
-          }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        } finally {
-          reported.countDown();
-        }
-      });
-      watcher.start();
+      Thread watcher = watch(scope, anHourAgo, "stage time: 2 of 4 tasks done, 2 running", running);
       sc.parallelize(List.of(0, 1, 2, 3), 4).foreach(i -> {
         if (i >= 2) {
           reported.await(30, TimeUnit.SECONDS);
@@ -117,6 +105,62 @@ class JobScopeTest {
     Matcher m = Pattern.compile("stage time: 2 of 4 tasks done, 2 running \\((\\d+) s\\)").matcher(running.get());
     assertTrue(m.matches(), running.get());
     assertTrue(Integer.parseInt(m.group(1)) < 600, "the stage's time, not the hour since the scope's start: " + running.get());
+  }
+
+  /**
+   * Units counted by the tasks (countUnits): of 2 tasks on 2 cores, one counts 1 unit and ends,
+   * the other counts 2 and waits. The running task's 2 reach the driver only through heartbeats,
+   * so a line reading "3 of 5 shards done" while one task still runs has both: 1 finished + 2
+   * running. Once the job is done the driver's accumulator holds all 3 (nothing counted twice).
+   */
+  @Test
+  void unitsOfARunningTaskAreCountedFromItsHeartbeats() throws InterruptedException {
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    reported = new CountDownLatch(1);
+    AtomicReference<String> seen = new AtomicReference<>();
+    LongAccumulator shards;
+    try (JobScope scope = JobScope.open(sc, "units")) {
+      shards = scope.countUnits("shards", 5);
+      assertEquals(null, scope.progressLine(System.nanoTime()));
+      Thread watcher = watch(scope, System.nanoTime(), "units: 3 of 5 shards done, 1 of 2 tasks done, 1 running", seen);
+      LongAccumulator counter = shards;
+      sc.parallelize(List.of(0, 1), 2).foreach(i -> {
+        if (i == 0) {
+          counter.add(1);
+        } else {
+          counter.add(1);
+          counter.add(1);
+          reported.await(30, TimeUnit.SECONDS);
+        }
+      });
+      watcher.join();
+    }
+    assertTrue(seen.get() != null, "no line counted the running task's 2 shards beside the finished task's 1");
+    assertEquals(3L, shards.value());
+  }
+
+  /**
+   * A started thread that asks for the scope's line every 50 ms, for up to 30 s, until one starts
+   * with {@code prefix}, which it puts in {@code seen}; then it releases the tasks ({@link #reported}).
+   */
+  private static Thread watch(JobScope scope, long startNanos, String prefix, AtomicReference<String> seen) {
+    Thread watcher = new Thread(() -> {
+      try {
+        for (int i = 0; i < 600 && seen.get() == null; i++) {
+          String line = scope.progressLine(startNanos);
+          if (line != null && line.startsWith(prefix)) {
+            seen.set(line);
+          }
+          Thread.sleep(50);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        reported.countDown();
+      }
+    });
+    watcher.start();
+    return watcher;
   }
 
   /**

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -184,12 +185,13 @@ public final class Evaluation {
     GradientTask.Context context = null;
     try {
       scope.describe("spark-rnn evaluate");
+      LongAccumulator shardsDone = scope.countUnits(shards.length == 1 ? "shard" : "shards", shards.length);
       scope.reportProgress(LOG::info);
       broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance,
           dataset.manifest().normalization()));
       context = GradientTask.Context.forScoring(sc, dataset, engine, chosenDevice, partitions);
       List<Validation.Result> parts = sc.parallelize(slots, partitions)
-          .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList), false).collect();
+          .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList, shardsDone), false).collect();
       LossStats tf = new LossStats(tolerance);
       LossStats cl = feedback > 0 ? new LossStats() : null;
       for (Validation.Result r : parts) {

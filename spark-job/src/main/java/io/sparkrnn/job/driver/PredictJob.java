@@ -24,6 +24,7 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,9 +64,10 @@ public final class PredictJob {
     JobScope scope = JobScope.open(sc, "predict");    // the caller's job group and description kept
     try {
       scope.describe("spark-rnn predict");
+      LongAccumulator shardsDone = scope.countUnits(input.shards().length == 1 ? "shard" : "shards", input.shards().length);
       scope.reportProgress(LOG::info);
       List<ShardResult> results = new ArrayList<>(sc.parallelize(slots, context.partitions())
-          .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, PredictJob::predict), false).collect());
+          .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, PredictJob::predict, shardsDone), false).collect());
       results.sort(Comparator.comparingInt(ShardResult::shard));
       return results;
     } finally {
@@ -78,7 +80,7 @@ public final class PredictJob {
   }
 
   /** The shards of this partition: selected shard i goes to partition i mod P. */
-  static List<ShardResult> predict(GradientTask.Context context, Input in, int partition) {
+  static List<ShardResult> predict(GradientTask.Context context, Input in, int partition, Runnable shardDone) {
     List<ShardResult> out = new ArrayList<>();
     Params params = new Params(in.config(), in.params());
     // one for the task: each new Configuration parses Hadoop's XML again (a user audit: ~95 ms a shard file)
@@ -94,6 +96,7 @@ public final class PredictJob {
       Prediction p = Prediction.of(in.config(), in.vocabulary(), in.normalization(), batch, outputs, in.modelUnits());
       if (in.outDir() == null) {
         out.add(new ShardResult(s, batch.batchSize(), batch.steps(), p));
+        shardDone.run();
         continue;
       }
       ShardInfo info = context.dataset().manifest().shards().get(s);
@@ -106,6 +109,7 @@ public final class PredictJob {
         throw new UncheckedIOException(e);
       }
       out.add(new ShardResult(s, batch.batchSize(), batch.steps(), null));
+      shardDone.run();
     }
     return out;
   }

@@ -80,7 +80,7 @@ public final class Validation {
     Broadcast<Input> broadcast = sc.broadcast(input);
     sc.setJobDescription("spark-rnn validation");
     try {
-      List<Result> parts = slots.mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList), false).collect();
+      List<Result> parts = slots.mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList, null), false).collect();
       LossStats tf = new LossStats();
       LossStats cl = feedback > 0 ? new LossStats() : null;
       for (Result r : parts) {
@@ -97,11 +97,11 @@ public final class Validation {
 
   /** Scores the validation shards this partition owns. */
   /** {@link #score} as a {@link SlotTask}'s one result. */
-  static List<Result> scoreAsList(GradientTask.Context context, Input in, int partition) {
-    return Collections.singletonList(score(context, in, partition));
+  static List<Result> scoreAsList(GradientTask.Context context, Input in, int partition, Runnable shardDone) {
+    return Collections.singletonList(score(context, in, partition, shardDone));
   }
 
-  static Result score(GradientTask.Context context, Input in, int partition) {
+  static Result score(GradientTask.Context context, Input in, int partition, Runnable shardDone) {
     LossStats tf = new LossStats(in.tolerance());
     LossStats cl = in.feedback() > 0 ? new LossStats() : null;
     Params params = new Params(in.config(), in.params());
@@ -119,6 +119,7 @@ public final class Validation {
         }
         return null;
       });
+      shardDone.run();
     }
     return new Result(tf, cl);
   }

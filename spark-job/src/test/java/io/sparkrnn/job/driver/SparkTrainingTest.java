@@ -49,9 +49,9 @@ import java.io.IOException;
 import java.io.ObjectOutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -59,9 +59,10 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -71,6 +72,9 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkException;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.AccumulableInfo;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.storage.BlockId;
 import org.apache.spark.storage.BlockManager;
 import org.apache.spark.storage.BlockResult;
@@ -81,6 +85,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import scala.jdk.javaapi.CollectionConverters;
 
 /** The training driver on Spark local[2]: averaging, learning, determinism, resume, NaN policy. */
 class SparkTrainingTest {
@@ -1066,11 +1071,74 @@ class SparkTrainingTest {
     }
     assertEquals(8 * 16 * 20, count, "every (t, b) of every shard, O = 1");
     for (int partitions = 1; partitions <= 3; partitions++) {
-      Evaluation.Metrics m = Evaluation.ofDataset(sc, ds, gru, p, shards, K, 0, Double.NaN, "reference", "jvm", partitions);
+      ShardsDone done = new ShardsDone();
+      sc.sc().addSparkListener(done);
+      Evaluation.Metrics m;
+      try {
+        m = Evaluation.ofDataset(sc, ds, gru, p, shards, K, 0, Double.NaN, "reference", "jvm", partitions);
+        assertEquals(8, done.await(8), partitions + " partitions: shards the progress lines count done");
+      } finally {
+        sc.sc().removeSparkListener(done);
+      }
       assertEquals(count, m.lossTerms(), partitions + " partitions: loss terms");
       assertEquals(sum / count, m.loss(), VALIDATION_REL_TOL * sum / count, partitions + " partitions: loss");
       assertEquals(closedSum / closedCount, m.closedLoopLoss(), VALIDATION_REL_TOL * closedSum / closedCount,
           partitions + " partitions: closed-loop loss");
+    }
+  }
+
+  /**
+   * predict's tasks count each shard they finish for the progress lines, once (the counter a
+   * running task reports through heartbeats; JobScopeTest shows the lines): the sine fixture's 8
+   * shards on 3 partitions (3, 3 and 2 shards) add up to 8, and each shard's prediction comes back.
+   */
+  @Test
+  void predictingADatasetCountsEachShardDoneOnce() throws IOException {
+    Dataset ds = Dataset.open(sine, new Configuration());
+    ModelConfig gru = Trainer.prepare(sineConfig(tmp.resolve("predict-probe").toUri().toString()), new Configuration(), quiet()).model();
+    Params p = Params.initialize(gru, 5);
+    int[] shards = IntStream.range(0, ds.manifest().shards().size()).toArray();
+    PredictJob.Input input = new PredictJob.Input(gru, p.values(), ds.manifest().normalization(), null, shards, null, true, Map.of());
+    ShardsDone done = new ShardsDone();
+    sc.sc().addSparkListener(done);
+    GradientTask.Context context = GradientTask.Context.forScoring(sc, ds, "reference", "jvm", 3);
+    try {
+      List<PredictJob.ShardResult> results = PredictJob.run(sc, context, input);
+      assertEquals(8, results.size(), "a prediction for each shard");
+      assertEquals(8, done.await(8), "shards the progress lines count done");
+    } finally {
+      context.release();
+      sc.sc().removeSparkListener(done);
+    }
+  }
+
+  /**
+   * Sums what finished tasks added to the progress lines' shard counter (JobScope.countUnits, named
+   * "spark-rnn shards done"), from the listener bus, which runs behind the job.
+   */
+  static final class ShardsDone extends SparkListener {
+    final AtomicLong sum = new AtomicLong();
+
+    @Override
+    public void onTaskEnd(SparkListenerTaskEnd end) {
+      for (AccumulableInfo info : CollectionConverters.asJava(end.taskInfo().accumulables())) {
+        if (info.name().contains("spark-rnn shards done") && info.update().isDefined()) {
+          sum.addAndGet(((Number) info.update().get()).longValue());
+        }
+      }
+    }
+
+    /** The sum once it has reached {@code expected} and stayed 200 ms (or after 10 s). */
+    long await(long expected) {
+      try {
+        for (int i = 0; i < 200 && sum.get() < expected; i++) {
+          Thread.sleep(50);
+        }
+        Thread.sleep(200);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return sum.get();
     }
   }
 

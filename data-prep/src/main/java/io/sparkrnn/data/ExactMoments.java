@@ -14,8 +14,8 @@ import java.math.MathContext;
  *
  * <p>Each value v = ±m · 2^e (m &lt; 2^24, the float's significand) is added as an integer into a
  * fixed-point accumulator of 16-bit digits ({@link ExactSum}); v² = m² · 2^(2e) is added as two
- * 24-bit halves of m². Statistics are formed from the exact sums with {@link BigDecimal} and
- * rounded once to double.
+ * 24-bit halves of m². Statistics are formed from the exact sums with {@link BigDecimal}: the mean
+ * and the variance to 34 digits (DECIMAL128), then each a double (the std its square root).
  *
  * <p>Call order: {@code new ExactMoments(F, O)} → {@link #addInput}/{@link #addTarget}* and
  * {@link #merge}* in any order → {@link #toNormalization}.

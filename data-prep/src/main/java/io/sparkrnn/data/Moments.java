@@ -6,8 +6,8 @@ import java.io.Serializable;
 
 /**
  * Per-feature moments over the valid steps of some batches, for z-score normalisation, with exact
- * sums ({@link ExactMoments}): the statistics are the float32 values' own, rounded once to double,
- * whatever the order of the batches and of {@link #merge}, so the local and the Spark prep of
+ * sums ({@link ExactMoments}): the statistics are the float32 values' own, to 34 digits and then a
+ * double, whatever the order of the batches and of {@link #merge}, so the local and the Spark prep of
  * sources agree, and both agree with the table prep. Until 2026-12-07 the sums were in double, and
  * a feature whose spread is small against its size lost its variance to cancellation in
  * E[v²] − E[v]²: values 1e6 + k/16 (k = 0 … 7, std 0.143) came out constant (std 1), and 1e6 with

@@ -415,7 +415,8 @@ public final class PrepCommand implements Runnable {
         String query = option("query");
         provenance.put(query != null ? "query" : "table", query != null ? query : jdbcTable());
       } else {
-        provenance.put(format.equals("table") ? "table" : "path", format.equals("table") ? source : qualified(source));
+        // a path is qualified once Spark has started, on the session's Hadoop configuration (below)
+        provenance.put(format.equals("table") ? "table" : "path", source);
       }
       if (where != null) {
         provenance.put("where", where);
@@ -439,6 +440,12 @@ public final class PrepCommand implements Runnable {
       SparkSession spark = SparkSetup.session("spark-rnn prep table", master, format);
       try {
         requireSourceExists(spark.sparkContext().hadoopConfiguration());
+        if (provenance.containsKey("path")) {
+          // as Spark reads it: an fs.defaultFS among the spark.hadoop.* settings names the file system a
+          // relative path is on (a review: qualified on a bare Configuration, the manifest said file:)
+          provenance.put("path", qualified(source, spark.sparkContext().hadoopConfiguration()));
+          spec = spec.withSource(provenance);
+        }
         Dataset<Row> table = read(spark);
         requireTimeNotText(table);
         Manifest m;
@@ -468,10 +475,10 @@ public final class PrepCommand implements Runnable {
           }
           // a value Spark cannot hold as the column's type while it reads the rows (a database NUMERIC of 1e40
           // read as decimal(38, 0)): the table's, not a bug's stack trace (a user audit)
-          Throwable overflow = inCauses(e, SparkArithmeticException.class::isInstance);
-          if (overflow != null) {
+          Throwable arithmetic = inCauses(e, SparkArithmeticException.class::isInstance);
+          if (arithmetic != null) {
             throw new BadInputException(sourceLabel() + " (--format " + format + (where == null ? "" : ", --where " + where)
-                + "): " + summary(overflow) + overflowHint(table), e);
+                + "): " + summary(arithmetic) + (isOverflow((SparkArithmeticException) arithmetic) ? overflowHint(table) : ""), e);
           }
           throw e;
         }
@@ -696,6 +703,16 @@ public final class PrepCommand implements Runnable {
     }
 
     /**
+     * Whether the error is a value too large for its type (NUMERIC_VALUE_OUT_OF_RANGE, CAST_OVERFLOW,
+     * ARITHMETIC_OVERFLOW, …), which the decimal(38) hint is about; a --where that divides by zero
+     * is not (a review: it was sent to the table's decimal columns).
+     */
+    static boolean isOverflow(SparkArithmeticException e) {
+      String condition = e.getCondition();
+      return condition != null && (condition.startsWith("NUMERIC_VALUE_OUT_OF_RANGE") || condition.contains("OVERFLOW"));
+    }
+
+    /**
      * Where a value too large for Spark's decimal(38) came from: the table's decimal columns of
      * precision 38 (Spark's widest, what a database's unbounded NUMERIC becomes), and for jdbc how
      * to read one as a double instead.
@@ -716,13 +733,13 @@ public final class PrepCommand implements Runnable {
     }
 
     /**
-     * A path without a scheme as the full URI it names (file:/…, or the default file system's), as
-     * the manifest records --out: a relative one named no place once read from another directory (a
+     * A path without a scheme as the full URI it names (file:/…, or {@code conf}'s default file
+     * system's), as the manifest records --out: a relative one named no place once read from another directory (a
      * user audit: 'sensors.orc'). A path with a scheme is kept as given.
      */
-    static String qualified(String path) throws IOException {
+    static String qualified(String path, Configuration conf) throws IOException {
       Path p = new Path(path);
-      return p.toUri().getScheme() != null ? path : FileSystems.get(p, new Configuration()).makeQualified(p).toString();
+      return p.toUri().getScheme() != null ? path : FileSystems.get(p, conf).makeQualified(p).toString();
     }
 
     /** What errors name as the source: SOURCE, or for jdbc the table or query read. */

@@ -349,15 +349,40 @@ class PrepCommandTest {
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "wide", "--format", "jdbc"}, concat(spec, never)));
     InferenceCommandsTest.assertFails(r, "--format jdbc needs the database's address: --option url=jdbc:...");
     assertFalse(r.out().contains("starting Spark"), "refused before Spark starts: " + r.out());
+    // another arithmetic error, a --where that divides by zero (Spark's ANSI mode), is bad input too, but
+    // the decimal(38) hint is not about it (a review: it sent the user to TEMP)
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "wide", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "customSchema=TEMP DOUBLE", "--where", "sensor / (t - t) > 0"}, concat(spec, never)));
+    InferenceCommandsTest.assertFails(r, "wide (--format jdbc, --where sensor / (t - t) > 0): [DIVIDE_BY_ZERO]");
+    assertFalse(r.err().contains("decimal(38)"), r.err());
   }
 
   /** A file SOURCE goes into the manifest as a full URI: a relative one named no place read from elsewhere; a scheme is kept. */
   @Test
   void aRelativeSourcePathIsRecordedInFull() throws IOException {
     String here = java.nio.file.Path.of("").toAbsolutePath().toString();
-    assertEquals("file:" + here + "/data/sensors.orc", PrepCommand.Table.qualified("data/sensors.orc"));
-    assertEquals("file:/tmp/x/*.parquet", PrepCommand.Table.qualified("/tmp/x/*.parquet"));
-    assertEquals("hdfs://nn:8020/t", PrepCommand.Table.qualified("hdfs://nn:8020/t"));
+    assertEquals("file:" + here + "/data/sensors.orc", PrepCommand.Table.qualified("data/sensors.orc", new Configuration()));
+    assertEquals("file:/tmp/x/*.parquet", PrepCommand.Table.qualified("/tmp/x/*.parquet", new Configuration()));
+    assertEquals("hdfs://nn:8020/t", PrepCommand.Table.qualified("hdfs://nn:8020/t", new Configuration()));
+    // on the default file system of the configuration given (the session's: spark.hadoop.fs.defaultFS too), not file:
+    Configuration other = new Configuration();
+    other.set("fs.defaultFS", "other:///");
+    other.set("fs.other.impl", OtherLocalFileSystem.class.getName());
+    other.setBoolean("fs.other.impl.disable.cache", true);
+    assertEquals("other:" + here + "/data/sensors.orc", PrepCommand.Table.qualified("data/sensors.orc", other));
+  }
+
+  /** The local file system under another scheme, as a default file system other than file:. */
+  public static final class OtherLocalFileSystem extends org.apache.hadoop.fs.RawLocalFileSystem {
+    @Override
+    public java.net.URI getUri() {
+      return java.net.URI.create("other:///");
+    }
+
+    @Override
+    public String getScheme() {
+      return "other";
+    }
   }
 
   /** SOURCE and dbtable name one table when equal in any case, or one is the other schema-qualified. */

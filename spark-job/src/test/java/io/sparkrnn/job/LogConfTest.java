@@ -81,6 +81,14 @@ class LogConfTest {
         + " (Stage cancelled: " + overflow + ")"));
     assertEquals(true, logged(conf, tsm, Level.WARN, "Lost task 2.0 in stage 0.0 (TID 2) (localhost executor driver): TaskKilled"
         + " (Stage cancelled: [INTERNAL_ERROR] x)"), "another cancellation's stays");
+    // every arithmetic error prep table names in one line, a --where's division by zero too (a review), both lines
+    String byZero = "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0. SQLSTATE: 22012";
+    assertEquals(false, logged(conf, tsm, Level.WARN, "Lost task 0.0 in stage 0.0 (TID 0) (localhost executor driver):"
+        + " org.apache.spark.SparkArithmeticException: " + byZero + "\n\tat org.apache.spark.sql.errors.x(y)\n"));
+    assertEquals(false, logged(conf, tsm, Level.WARN, "Lost task 2.0 in stage 0.0 (TID 2) (localhost executor driver): TaskKilled"
+        + " (Stage cancelled: " + byZero + ")"));
+    assertEquals(false, logged(conf, tsm, Level.WARN, "Lost task 2.0 in stage 0.0 (TID 2) (localhost executor driver): TaskKilled"
+        + " (Stage cancelled: [CAST_OVERFLOW] The value 1e40 of the type \"DOUBLE\" cannot be cast to \"INT\")"));
     // the temporary shuffle files such a task never wrote; another file's failed delete stays
     String writer = "org.apache.spark.storage.DiskBlockObjectWriter";
     assertEquals(false, logged(conf, writer, Level.WARN, "Error deleting /tmp/blockmgr-95e9/28/temp_shuffle_2500a402-5f71"));

@@ -197,6 +197,12 @@ public record TableSpec(
     return targetColumns.isEmpty();
   }
 
+  /** This spec with {@code source} as its provenance. */
+  public TableSpec withSource(Map<String, Object> source) {
+    return new TableSpec(keyColumns, orderColumn, inputColumns, targetColumns, classes, seq2one, steps, stride, horizon, minSteps,
+        sequenceColumn, split, validationFraction, gap, normalize, missing, batch, seed, partitions, source);
+  }
+
   /** This spec with horizon K = {@code horizon}. */
   public TableSpec withHorizon(int horizon) {
     return new TableSpec(keyColumns, orderColumn, inputColumns, targetColumns, classes, seq2one, steps, stride, horizon, minSteps,

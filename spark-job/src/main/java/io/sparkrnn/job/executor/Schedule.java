@@ -47,7 +47,7 @@ public final class Schedule implements Serializable {
     }
     if (total > Integer.MAX_VALUE - 8) {   // a Java array's most entries; the cast below would wrap (docs/SCALING.md)
       throw new BadInputException("data: the training split holds " + total + " sequences; training's schedule indexes at most "
-          + (Integer.MAX_VALUE - 8) + " (8 bytes each on the driver and every executor): prep longer sequences (--steps), or"
+          + (Integer.MAX_VALUE - 8) + " (8 bytes each on the driver, and on every executor under --sync barrier): prep longer sequences (--steps), or"
           + " train on a part");
     }
     shardOfSequence = new int[(int) total];

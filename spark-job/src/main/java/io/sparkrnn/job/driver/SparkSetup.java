@@ -195,11 +195,14 @@ public final class SparkSetup {
   public static JavaSparkContext start(String appName, String master) {
     SparkConf conf = conf(appName, master, true);
     requireHeap(conf);
+    JavaSparkContext sc;
     try {
-      return new QuietStop(conf);
+      sc = new QuietStop(conf);
     } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
       throw masterError(conf, e);
     }
+    ExecutorWatch.start(sc.sc());
+    return sc;
   }
 
   /** The local executor's logger, whose heartbeat warning {@link QuietStop} keeps out of a stop. */
@@ -321,11 +324,14 @@ public final class SparkSetup {
       conf.setIfMissing("spark.sql.catalog.spark_catalog", DELTA_CATALOG);
     }
     requireHeap(conf);
+    SparkSession session;
     try {
-      return SparkSession.builder().config(conf).getOrCreate();
+      session = SparkSession.builder().config(conf).getOrCreate();
     } catch (Exception e) {
       throw masterError(conf, e);
     }
+    ExecutorWatch.start(session.sparkContext());
+    return session;
   }
 
   /**
@@ -355,11 +361,14 @@ public final class SparkSetup {
   /** A context for {@code conf}, with {@link #start}'s refusals in the user's words (not its quiet stop: stop it with {@link #stopQuietly}). */
   public static JavaSparkContext context(SparkConf conf) {
     requireHeap(conf);
+    JavaSparkContext sc;
     try {
-      return new JavaSparkContext(conf);
+      sc = new JavaSparkContext(conf);
     } catch (Exception e) { // Spark's SparkException is checked, yet undeclared by Scala: catch it too
       throw masterError(conf, e);
     }
+    ExecutorWatch.start(sc.sc());
+    return sc;
   }
 
   private static final String DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension";

@@ -525,6 +525,8 @@ public final class Trainer {
       return summary;
     } catch (HadoopFiles.WriteException e) {
       throw new HadoopFiles.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
+    } catch (BarrierTraining.SlotsRefusedException e) {   // executors lost mid-run: where to resume once the cluster is back
+      throw new BarrierTraining.SlotsRefusedException(e.getMessage() + ". " + checkpointStatus(), e.getCause());
     } finally {
       data.release();
       if (exchange != null) {

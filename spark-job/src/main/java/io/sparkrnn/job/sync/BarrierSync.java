@@ -119,8 +119,8 @@ public final class BarrierSync implements StepSync {
           throw e;                         // the user's cancel or interrupt, or a stopped SparkContext: not a failure to run again
         }
         String why = BarrierTraining.explain(e, partitions);
-        if (why != null) {
-          throw new BadInputException(why, e); // the user's to fix: printed alone, exit 2
+        if (why != null) {   // the user's to fix: printed alone, exit 2
+          throw BarrierTraining.slotsRefused(e) ? new BarrierTraining.SlotsRefusedException(why, e) : new BadInputException(why, e);
         }
         if (attempt >= SEGMENT_ATTEMPTS) {
           throw e;

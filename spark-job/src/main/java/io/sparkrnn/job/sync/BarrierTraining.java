@@ -163,8 +163,7 @@ public final class BarrierTraining {
   public static String explain(Throwable failure, int partitions) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       String m = String.valueOf(t.getMessage());
-      // Spark 4.0: "[SPARK-24819]: Barrier execution mode does not allow run a barrier stage that requires more slots …"
-      if (m.contains("SPARK-24819") || (m.contains("arrier") && m.contains("slots"))) {
+      if (isSlotRefusal(m)) {
         return "sync barrier: the cluster never offered " + partitions + " task slots at once (one per partition); use fewer"
             + " --partitions, more executor cores, or --sync job. Spark said: " + m;
       }
@@ -177,6 +176,34 @@ public final class BarrierTraining {
       }
     }
     return null;
+  }
+
+  /** Spark 4.0: "[SPARK-24819]: Barrier execution mode does not allow run a barrier stage that requires more slots …" */
+  private static boolean isSlotRefusal(String message) {
+    return message.contains("SPARK-24819") || (message.contains("arrier") && message.contains("slots"));
+  }
+
+  /** Whether Spark refused the segment for want of task slots (executors lost, or never enough). */
+  public static boolean slotsRefused(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (isSlotRefusal(String.valueOf(t.getMessage()))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The cluster never offered a segment's task slots: bad input (the settings or the cluster), which
+   * the trainer completes with the checkpoint to resume from, as executors lost mid-run (a worker
+   * killed: a cluster audit) leave one behind.
+   */
+  public static final class SlotsRefusedException extends BadInputException {
+    private static final long serialVersionUID = 1L;
+
+    public SlotsRefusedException(String message, Throwable cause) {
+      super(message, cause);
+    }
   }
 
   /**

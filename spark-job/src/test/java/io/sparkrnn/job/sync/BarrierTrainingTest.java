@@ -1,6 +1,7 @@
 package io.sparkrnn.job.sync;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,6 +42,10 @@ class BarrierTrainingTest {
     String advice = BarrierTraining.explain(spark, 8);
     assertTrue(advice.startsWith("sync barrier: the cluster never offered 8 task slots at once"), advice);
     assertNull(BarrierTraining.explain(new SparkException("Task failed: java.io.IOException: disk full"), 8));
+    // told apart from the other user errors, so the trainer can add the checkpoint to resume from
+    assertTrue(BarrierTraining.slotsRefused(spark));
+    assertFalse(BarrierTraining.slotsRefused(new SparkException("Job aborted due to stage failure: ... io.sparkrnn.kernel"
+        + ".BadInputException: --device gpu:3: no such device")));
   }
 
   @Test

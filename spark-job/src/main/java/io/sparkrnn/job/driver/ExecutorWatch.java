@@ -1,0 +1,111 @@
+package io.sparkrnn.job.driver;
+
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Warns once when a job has waited {@code spark.sparkrnn.executorWaitWarning} seconds (default 60;
+ * 0: never) on a cluster where no executor has registered. An executor that asks more cores or
+ * memory than any worker offers never starts, and Spark waits for it forever, saying only "Initial
+ * job has not accepted any resources" every 15 s (a cluster audit: README's example 6, whose
+ * properties file asks 2 cores an executor, on workers of one core waited 13 minutes). The warning
+ * names what an executor asks and how to ask less. Once an executor has registered the watch ends:
+ * a job waiting then waits for something else. A daemon thread polls once a second; it ends with
+ * the context.
+ */
+final class ExecutorWatch {
+  private static final Logger LOG = LoggerFactory.getLogger(ExecutorWatch.class);
+  /** The setting: seconds; 0 turns the warning off. */
+  static final String SETTING = "spark.sparkrnn.executorWaitWarning";
+  /** The applications watched already (a notebook's session reused by the next command). */
+  private static final Set<String> WATCHED = ConcurrentHashMap.newKeySet();
+
+  private final long graceMs;
+  private final String warning;
+  /** When jobs began to wait with no executor, or -1 while none waits. */
+  private long waitingSince = -1;
+  private boolean done;
+
+  ExecutorWatch(long graceMs, String warning) {
+    this.graceMs = graceMs;
+    this.warning = warning;
+  }
+
+  /** Starts watching {@code sc} unless it is local, the setting is 0, or it is watched already. */
+  static void start(SparkContext sc) {
+    SparkConf conf = sc.getConf();
+    long graceMs = conf.getTimeAsMs(SETTING, "60s");
+    if (sc.isLocal() || graceMs <= 0 || !WATCHED.add(sc.applicationId())) {
+      return;
+    }
+    ExecutorWatch watch = new ExecutorWatch(graceMs, warning(conf, graceMs));
+    Thread t = new Thread(() -> {
+      try {
+        while (!sc.isStopped()) {
+          // the driver is listed among the executors
+          String line = watch.poll(System.nanoTime() / 1_000_000, sc.statusTracker().getExecutorInfos().length - 1,
+              sc.statusTracker().getActiveJobIds().length);
+          if (line != null) {
+            LOG.warn(line);
+          }
+          if (watch.done) {
+            return;
+          }
+          Thread.sleep(1000);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (RuntimeException e) {
+        LOG.debug("executor watch ended", e);   // a context stopping under us: nothing to watch
+      }
+    }, "spark-rnn executor watch");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /**
+   * One look at the cluster at {@code nowMs}: the warning when jobs have waited the grace period
+   * with no executor (once), else null. An executor ends the watch.
+   */
+  String poll(long nowMs, int executors, int activeJobs) {
+    if (done) {
+      return null;
+    }
+    if (executors > 0) {
+      done = true;
+      return null;
+    }
+    if (activeJobs == 0) {
+      waitingSince = -1;
+      return null;
+    }
+    if (waitingSince < 0) {
+      waitingSince = nowMs;
+    }
+    if (nowMs - waitingSince < graceMs) {
+      return null;
+    }
+    done = true;
+    return warning;
+  }
+
+  boolean done() {
+    return done;
+  }
+
+  /** What an executor asks, from the settings (cores: the cluster manager's default where unset). */
+  static String warning(SparkConf conf, long graceMs) {
+    String cores = conf.contains("spark.executor.cores") ? conf.get("spark.executor.cores") + " cores" : "the cluster manager's"
+        + " default cores";
+    String memory = conf.get("spark.executor.memory", "1g");
+    return String.format(Locale.ROOT, "no executor has registered in %d s while a job waits: each executor asks %s"
+        + " (spark.executor.cores) and %s of memory (spark.executor.memory) plus overhead, and a worker or node with less never"
+        + " starts one. Ask less (spark-submit --executor-cores 1 --executor-memory 1g) or give the workers more; the master's"
+        + " web UI lists their cores and memory. (%s=0 turns this warning off.)", graceMs / 1000, cores, memory, SETTING);
+  }
+}

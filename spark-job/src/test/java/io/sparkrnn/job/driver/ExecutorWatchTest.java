@@ -1,0 +1,59 @@
+package io.sparkrnn.job.driver;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.apache.spark.SparkConf;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The warning for a job that waits on a cluster with no executor (ExecutorWatch's javadoc: once,
+ * after the grace period of waiting jobs; an executor ends the watch), on a made-up timeline in ms.
+ */
+class ExecutorWatchTest {
+  static final long GRACE = 60_000;
+
+  @Test
+  void warnsOnceWhenJobsHaveWaitedTheGracePeriodWithNoExecutor() {
+    ExecutorWatch w = new ExecutorWatch(GRACE, "W");
+    assertNull(w.poll(0, 0, 0), "no job waits: the driver may read or plan for minutes first");
+    assertNull(w.poll(500_000, 0, 0));
+    assertNull(w.poll(501_000, 0, 1), "a job begins to wait at 501 s");
+    assertNull(w.poll(560_999, 0, 1), "1 ms short of the grace period");
+    assertEquals("W", w.poll(561_000, 0, 1));
+    assertNull(w.poll(700_000, 0, 1), "once");
+    assertTrue(w.done());
+  }
+
+  @Test
+  void theWaitStartsAgainWhenNoJobWaits() {
+    ExecutorWatch w = new ExecutorWatch(GRACE, "W");
+    assertNull(w.poll(0, 0, 1));
+    assertNull(w.poll(30_000, 0, 0), "the job ended (cancelled) after 30 s");
+    assertNull(w.poll(40_000, 0, 2), "the next waits from 40 s");
+    assertNull(w.poll(99_999, 0, 2));
+    assertEquals("W", w.poll(100_000, 0, 2));
+  }
+
+  @Test
+  void anExecutorEndsTheWatch() {
+    ExecutorWatch w = new ExecutorWatch(GRACE, "W");
+    assertNull(w.poll(0, 0, 1));
+    assertNull(w.poll(10_000, 1, 1));
+    assertTrue(w.done(), "a job waiting once executors came waits for something else");
+    assertNull(w.poll(1_000_000, 0, 1), "executors lost later: other messages (the barrier's, the task failures') say so");
+  }
+
+  /** The warning names what an executor asks, as set, and the cluster manager's default where not. */
+  @Test
+  void theWarningNamesTheExecutorsAsk() {
+    SparkConf conf = new SparkConf(false).set("spark.executor.cores", "2").set("spark.executor.memory", "4g");
+    String w = ExecutorWatch.warning(conf, GRACE);
+    assertTrue(w.startsWith("no executor has registered in 60 s while a job waits: each executor asks 2 cores"
+        + " (spark.executor.cores) and 4g of memory (spark.executor.memory)"), w);
+    assertTrue(w.contains("--executor-cores 1") && w.contains("spark.sparkrnn.executorWaitWarning=0"), w);
+    assertTrue(ExecutorWatch.warning(new SparkConf(false), GRACE).contains("asks the cluster manager's default cores"
+        + " (spark.executor.cores) and 1g of memory"));
+  }
+}

@@ -133,13 +133,15 @@ class PrepCommandTest {
   }
 
   @Test
-  void exampleTableThenPrepTableThenInspect() {
+  void exampleTableThenPrepTableThenInspect() throws IOException {
     Path table = sensorsTable();
     Path out = tmp.resolve("sensors-ds");
     assertEquals(0, Main.run("prep", "table", table.toString(), "--key", "sensor", "--order", "ts", "--inputs",
         "temp,load", "--steps", "12", "--stride", "6", "--normalize", "--batch", "16", "--out", out.toString(),
         "--master", "local[2]"));
     assertTrue(Files.exists(out.resolve("manifest.json")));
+    // docs/data-format.md (Provenance): the path in full, a path without a scheme as the file:/… URI it names
+    assertEquals("file:" + table, Dataset.open(out.toUri(), new Configuration()).manifest().spec().source().get("path"));
     assertEquals(0, Main.run("inspect", out.toString()));
     // bad input: a --where that does not parse, a column that is not there, a path that does not exist: exit 2, nothing written
     Path bad = tmp.resolve("bad-ds");
@@ -324,10 +326,11 @@ class PrepCommandTest {
     String url = "jdbc:h2:mem:prep_jdbc_refusals;DB_CLOSE_DELAY=-1";
     try (Connection c = DriverManager.getConnection(url);
         Statement st = c.createStatement()) {
-      // NUMERIC without a precision: Spark reads it as decimal(38, 0)
-      st.execute("CREATE TABLE wide (sensor INT, t INT, temp NUMERIC, load DOUBLE PRECISION)");
+      // NUMERIC without a precision: Spark reads it as decimal(38, 0); NUMERIC(10, 2) as decimal(10, 2), which is not
+      // the widest and holds no value past it, so the hint does not name it
+      st.execute("CREATE TABLE wide (sensor INT, t INT, temp NUMERIC, load DOUBLE PRECISION, price NUMERIC(10, 2))");
       for (int t = 0; t < 8; t++) {
-        st.execute("INSERT INTO wide VALUES (1, " + t + ", " + (t == 5 ? "1E40" : Integer.toString(20 + t)) + ", 0.5)");
+        st.execute("INSERT INTO wide VALUES (1, " + t + ", " + (t == 5 ? "1E40" : Integer.toString(20 + t)) + ", 0.5, 1.25)");
       }
     }
     String[] spec = {"--key", "sensor", "--order", "t", "--inputs", "temp,load", "--steps", "4", "--master", "local[1]"};

@@ -208,6 +208,12 @@ class HostileUseTest {
     Files.createDirectories(out.resolve("report.md"));
     assertFails(run(train(out)), "report.md is a directory, where the run writes its report.md");
     assertFalse(Files.exists(out.resolve("metrics.jsonl")), "nothing written");
+    Files.delete(out.resolve("report.md"));
+    for (String f : List.of("metrics.jsonl", "loss.png")) {   // the run's other files (RUN_FILES), each refused as a directory too
+      Files.createDirectories(out.resolve(f));
+      assertFails(run(train(out)), f + " is a directory, where the run writes its " + f);
+      Files.delete(out.resolve(f));
+    }
   }
 
   /**
@@ -594,6 +600,24 @@ class HostileUseTest {
     r = run(train(tmp.resolve("same-init"), "--init", s(same)));
     assertEquals(0, r.code(), r.err());
     assertFalse(r.out().contains("records no normalisation"), r.out());
+  }
+
+  /**
+   * The --init warning is about a normalised dataset: a model with no statistics on a dataset
+   * prepared without --normalize is in raw units on both sides, the pair evaluate and predict
+   * accept, and trains without a word.
+   */
+  @Test
+  void initFromARawUnitsModelOnARawDatasetDoesNotWarn() throws IOException {
+    Path rawData = tmp.resolve("sine-raw");
+    Prep.run(new SineSource(SineSource.Options.defaults(12, 40, 3)), new PrepOptions(rawData.toUri(), 8, 0.2, false, false),
+        new Configuration());
+    Path raw = tmp.resolve("raw-units-init-raw-data.safetensors");
+    Files.write(raw, ModelFile.toBytes(Params.initialize(new ModelConfig(CellType.GRU, 1, 1, 4, 1, Mode.SEQ2SEQ, LossType.MSE), 5),
+        Map.of()));
+    Run r = run(train(tmp.resolve("raw-init-raw-data"), "--data", s(rawData), "--init", s(raw)));
+    assertEquals(0, r.code(), r.err());
+    assertFalse(r.out().contains("records no normalisation") || r.err().contains("records no normalisation"), r.out() + r.err());
   }
 
   @Test

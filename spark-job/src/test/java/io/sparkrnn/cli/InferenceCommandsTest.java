@@ -255,6 +255,15 @@ class InferenceCommandsTest {
     assertEquals(0, toNpy.code(), toNpy.err());
     // the units, as the single-file form prints them: a .npy has no metadata to hold them (a user audit); the sine data is normalised
     assertTrue(toNpy.out().contains("predicted [12, 40, 1] from 5 shards of ") && toNpy.out().contains(" (raw units)"), toNpy.out());
+    // one shard is "1 shard" in both forms: the sine's validation split is 8 of its 40 sequences, one shard of B = 8
+    Run oneNpy = run("predict", "--model", s(sineModel), "--data", s(sine), "--split", "validation", "--out",
+        s(tmp.resolve("pred-validation.npy")), "--master", "local[1]");
+    assertEquals(0, oneNpy.code(), oneNpy.err());
+    assertTrue(oneNpy.out().contains("predicted [12, 8, 1] from 1 shard of "), oneNpy.out());
+    Run oneDir = run("predict", "--model", s(sineModel), "--data", s(sine), "--split", "validation", "--out",
+        s(tmp.resolve("pred-validation")), "--master", "local[1]");
+    assertEquals(0, oneDir.code(), oneDir.err());
+    assertTrue(oneDir.out().contains("predicted 1 shard of "), oneDir.out());
     NpyFiles.FloatArray all = NpyFiles.readFloats(npy.toString(), new Configuration());
     assertArrayEquals(new int[] {12, 40, 1}, all.shape());
     float[] shard1 = read(one.resolve(shards.get(1).file())).require("output").floats();   // [12, 8, 1]

@@ -165,4 +165,17 @@ class ScheduleTest {
         () -> new Schedule(new int[] {0, 1}, new int[] {Integer.MAX_VALUE, 3}, 64, 1, 20, 0));
     assertTrue(e.getMessage().startsWith("data: the training split holds " + total + " sequences"), e.getMessage());
   }
+
+  /**
+   * The limit is docs/SCALING.md's: a split of more than 2^31 − 9 sequences is refused, so one of
+   * 2^31 − 8 (within an int, below the array limit the guard is for) is refused by count too, before
+   * any allocation.
+   */
+  @Test
+  void aSplitOneSequencePastTheLimitIsRefused() {
+    long total = (1L << 31) - 8;
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> new Schedule(new int[] {0}, new int[] {(int) total}, 64, 1, 20, 0));
+    assertTrue(e.getMessage().startsWith("data: the training split holds " + total + " sequences"), e.getMessage());
+  }
 }

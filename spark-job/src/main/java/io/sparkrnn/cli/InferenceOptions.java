@@ -14,6 +14,11 @@ import picocli.CommandLine.Spec;
 final class InferenceOptions {
   private InferenceOptions() {}
 
+  /** {@code n} and the noun, plural unless n is 1: "1 shard", "8 shards". */
+  static String count(long n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
+  }
+
   /** The sequences in the chosen shards (their indices in {@code all}): predict's and evaluate's start lines. */
   static long sequences(List<ShardInfo> all, List<Integer> chosen) {
     return chosen.stream().mapToLong(i -> all.get(i).batch()).sum();

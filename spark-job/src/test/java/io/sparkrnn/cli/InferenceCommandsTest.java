@@ -260,6 +260,8 @@ class InferenceCommandsTest {
         s(tmp.resolve("pred-validation.npy")), "--master", "local[1]");
     assertEquals(0, oneNpy.code(), oneNpy.err());
     assertTrue(oneNpy.out().contains("predicted [12, 8, 1] from 1 shard of "), oneNpy.out());
+    assertTrue(oneNpy.out().contains("predicting 1 shard (8 sequences) of ") && oneNpy.out().contains(" on 1 partition\n"),
+        oneNpy.out());
     Run oneDir = run("predict", "--model", s(sineModel), "--data", s(sine), "--split", "validation", "--out",
         s(tmp.resolve("pred-validation")), "--master", "local[1]");
     assertEquals(0, oneDir.code(), oneDir.err());

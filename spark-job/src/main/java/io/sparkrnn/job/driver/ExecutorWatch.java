@@ -103,9 +103,10 @@ final class ExecutorWatch {
     String cores = conf.contains("spark.executor.cores") ? conf.get("spark.executor.cores") + " cores" : "the cluster manager's"
         + " default cores";
     String memory = conf.get("spark.executor.memory", "1g");
-    return String.format(Locale.ROOT, "no executor has registered in %d s while a job waits: each executor asks %s"
-        + " (spark.executor.cores) and %s of memory (spark.executor.memory) plus overhead, and a worker or node with less never"
-        + " starts one. Ask less (spark-submit --executor-cores 1 --executor-memory 1g) or give the workers more; the master's"
-        + " web UI lists their cores and memory. (%s=0 turns this warning off.)", graceMs / 1000, cores, memory, SETTING);
+    return String.format(Locale.ROOT, "no executor has registered in %d s while a job waits: the cluster may be busy (a full"
+        + " queue), or no worker or node can host one as asked: each executor asks %s (spark.executor.cores) and %s of memory"
+        + " (spark.executor.memory) plus overhead, and one that fits nowhere never starts. Ask less (spark-submit"
+        + " --executor-cores 1 --executor-memory 1g) or give the workers more; the master's web UI lists their cores and memory."
+        + " (%s=0 turns this warning off.)", graceMs / 1000, cores, memory, SETTING);
   }
 }

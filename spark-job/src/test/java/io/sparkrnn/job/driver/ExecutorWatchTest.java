@@ -50,8 +50,9 @@ class ExecutorWatchTest {
   void theWarningNamesTheExecutorsAsk() {
     SparkConf conf = new SparkConf(false).set("spark.executor.cores", "2").set("spark.executor.memory", "4g");
     String w = ExecutorWatch.warning(conf, GRACE);
-    assertTrue(w.startsWith("no executor has registered in 60 s while a job waits: each executor asks 2 cores"
-        + " (spark.executor.cores) and 4g of memory (spark.executor.memory)"), w);
+    assertTrue(w.startsWith("no executor has registered in 60 s while a job waits: the cluster may be busy (a full queue), or no"
+        + " worker or node can host one as asked: each executor asks 2 cores (spark.executor.cores) and 4g of memory"
+        + " (spark.executor.memory)"), w);
     assertTrue(w.contains("--executor-cores 1") && w.contains("spark.sparkrnn.executorWaitWarning=0"), w);
     assertTrue(ExecutorWatch.warning(new SparkConf(false), GRACE).contains("asks the cluster manager's default cores"
         + " (spark.executor.cores) and 1g of memory"));

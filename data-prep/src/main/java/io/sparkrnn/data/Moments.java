@@ -76,7 +76,11 @@ public final class Moments implements Serializable {
     return exact.toNormalization();
   }
 
-  /** Applies {@code (v - mean) / std} in place to the valid steps of x and of float targets; padding stays 0. */
+  /**
+   * Applies {@code (v - mean) / std} in place to the valid steps of x and of float targets; padding
+   * stays 0. A value that falls past float32's range is refused, naming the feature
+   * ({@link Normalization#inputToModelFloat}).
+   */
   public static void apply(Batch batch, Mode mode, Normalization n) {
     int T = batch.steps();
     int B = batch.batchSize();
@@ -89,7 +93,7 @@ public final class Moments implements Serializable {
         }
         for (int f = 0; f < F; f++) {
           int i = batch.xAt(t, b, f);
-          x[i] = (float) n.inputToModel(x[i], f);
+          x[i] = n.inputToModelFloat(x[i], f);
         }
       }
     }
@@ -105,7 +109,7 @@ public final class Moments implements Serializable {
         }
         int offset = mode == Mode.SEQ2SEQ ? (t * B + b) * O : b * O;
         for (int o = 0; o < O; o++) {
-          y[offset + o] = (float) n.targetToModel(y[offset + o], o);
+          y[offset + o] = n.targetToModelFloat(y[offset + o], o);
         }
       }
     }

@@ -3,6 +3,7 @@ package io.sparkrnn.data;
 import io.sparkrnn.kernel.BadInputException;
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * Z-score statistics computed on the training split only and already applied to every shard:
@@ -57,6 +58,31 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     return x * inputStd[f] + inputMean[f];
   }
 
+  /**
+   * {@link #inputToModel} rounded to float, refused where that is past float32's range: a finite
+   * value far from the mean of a feature that barely varies on the training split (std 5e-40: 1000
+   * is 2e42 stds out). Else it became Infinity, which the shard check reported as "x has Infinity"
+   * in a file prep wrote itself, and predict fed to the model (a review).
+   */
+  public float inputToModelFloat(double raw, int f) {
+    return inModelUnits(raw, inputToModel(raw, f), "input feature " + f, inputMean[f], inputStd[f]);
+  }
+
+  /** {@link #targetToModel} rounded to float, refused where past float32's range (see {@link #inputToModelFloat}). */
+  public float targetToModelFloat(double raw, int o) {
+    return inModelUnits(raw, targetToModel(raw, o), "target " + o, targetMean[o], targetStd[o]);
+  }
+
+  private static float inModelUnits(double raw, double z, String what, double mean, double std) {
+    float v = (float) z;
+    if (Float.isInfinite(v) && Double.isFinite(raw)) {
+      throw new BadInputException(String.format(Locale.ROOT, "normalization: %s: the value %s is %.3g training standard"
+          + " deviations from the training mean (mean %s, std %s), past float32's range: the feature barely varies on the"
+          + " training split; leave it out, or prep without --normalize", what, raw, z, mean, std));
+    }
+    return v;
+  }
+
   /** Regression target o in the model's units: {@code (raw − target_mean[o]) / target_std[o]}; needs float targets. */
   public double targetToModel(double raw, int o) {
     return (raw - targetMean[o]) / targetStd[o];
@@ -69,13 +95,14 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
 
   /**
    * Raw inputs [n][F] in the model's units, {@code (x − input_mean) / input_std} per feature,
-   * rounded once to float; a new array.
+   * rounded once to float; a new array. A value past float32's range there is refused
+   * ({@link #inputToModelFloat}).
    */
   public float[] inputsToModelUnits(float[] raw) {
     float[] x = new float[raw.length];
     int F = inputMean.length;
     for (int i = 0; i < x.length; i++) {
-      x[i] = (float) inputToModel(raw[i], i % F);
+      x[i] = inputToModelFloat(raw[i], i % F);
     }
     return x;
   }

@@ -672,7 +672,8 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     /**
      * Writes the row's inputs in model units at x[offset..offset+F), the input columns expanded in
      * order (a number: one feature; an array or ML Vector: its values), and records each column's
-     * width in the run's {@code widths}; false if one is null, NaN or infinite (a null array element too).
+     * width in the run's {@code widths}; false if one is null, NaN or infinite (a null array element too), or
+     * lies past float32's range in model units (far from the mean of a feature that barely varied in training).
      *
      * @throws IllegalArgumentException the columns give other than F values (an array or vector
      *     of another width than training's), naming the columns, the key and the order value
@@ -695,10 +696,11 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
           // resolution at its size was constant in training, and its raw double would meet the model as a huge z-score
           // (a user audit: a decimal of ~1.2e19 + row gave every row the same saturated prediction)
           double raw = values == null ? TableNumbers.toFloat((Number) value) : (float) values[i];
-          if (!Double.isFinite(raw)) {
+          float z = (float) inputToModel(raw, f + i);
+          if (!Double.isFinite(raw) || Float.isInfinite(z)) {   // past float32 once normalised: no value the model can take
             return false;
           }
-          x[offset + f + i] = (float) inputToModel(raw, f + i);
+          x[offset + f + i] = z;
         }
         run.widths[c] = width;
         f += width;

@@ -1286,6 +1286,39 @@ class InferenceCommandsTest {
         "--feedback", "needs F == O", "F=2, O=1");
   }
 
+  /**
+   * A feature that barely varies on the training split (0 and 1e-39: std ≈ 5e-40) puts 1000 about
+   * 2e42 stds out, past float32's range: prep refuses its validation window and predict a raw input
+   * there, naming the feature and the value (a review: prep said "x has Infinity" of a shard it
+   * wrote itself, and predict fed Infinity to the model, exit 0).
+   */
+  @Test
+  void aValuePastFloat32OnceNormalisedIsRefusedNamingTheFeature() throws IOException {
+    StringBuilder tiny = new StringBuilder("a\n");
+    for (int i = 0; i < 6; i++) {
+      tiny.append(i % 2 == 0 ? "0" : "1e-39").append('\n');
+    }
+    Path train = Files.writeString(tmp.resolve("tiny-train.csv"), tiny.toString());
+    Path withFar = Files.writeString(tmp.resolve("tiny-far.csv"), tiny + "1000\n1000\n1000\n");
+    String expected = "normalization: input feature 0: the value 1000.0 is 2.00e+42 training standard deviations from the"
+        + " training mean";
+    assertFails(run("prep", "csv", s(withFar), "--out", s(tmp.resolve("tiny-far")), "--steps", "1", "--batch", "1",
+        "--validation-fraction", "0.3", "--normalize"), expected, "past float32's range");
+    Path data = tmp.resolve("tiny-data");
+    assertEquals(0, run("prep", "csv", s(train), "--out", s(data), "--steps", "2", "--batch", "1", "--validation-fraction", "0",
+        "--normalize").code());
+    Path model = tmp.resolve("tiny-run");
+    Run trained = run("train", "--data", s(data), "--out", s(model), "--steps", "1", "--batch", "1", "--hidden-size", "2",
+        "--engine", "reference");
+    assertEquals(0, trained.code(), trained.err());
+    Path raw = tmp.resolve("tiny-raw.npy");
+    Files.write(raw, NpyWriter.toBytes(new int[] {2, 1, 1}, new float[] {1000f, 1000f}));
+    Path out = tmp.resolve("tiny-pred.npy");
+    assertFails(run("predict", "--model", s(model.resolve("model.safetensors")), "--data", s(raw), "--out", s(out),
+        "--engine", "reference"), expected);
+    assertFalse(Files.exists(out), "no prediction from Infinity");
+  }
+
   Run importRun(Map<String, Tensor> tensors, String name, Path out, String[] modeLoss) throws IOException {
     Path p = tmp.resolve(name + ".safetensors");
     Files.write(p, SafeTensors.toBytes(Map.of(), tensors.values()));

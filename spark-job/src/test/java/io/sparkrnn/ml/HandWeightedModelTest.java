@@ -63,11 +63,16 @@ class HandWeightedModelTest {
 
   /** The hand-weighted regression RNN (see the class comment), seq2seq or seq2one. */
   static RnnModel rnn(Mode mode) {
+    return rnn(mode, NORMALIZATION);
+  }
+
+  /** The hand-weighted RNN with the given statistics (JSON, as in the model file's metadata). */
+  static RnnModel rnn(Mode mode, String normalization) {
     Params p = Params.zeros(new ModelConfig(CellType.RNN, 1, 1, 1, 1, mode, LossType.MSE));
     p.set(ParamLayout.weightIhName(0), new float[] {1f});
     p.set(ParamLayout.weightHhName(0), new float[] {0.5f});
     p.set(ParamLayout.HEAD_WEIGHT, new float[] {1f});
-    return new RnnModel(ModelFile.toBytes(p, Map.of("normalization", NORMALIZATION)))
+    return new RnnModel(ModelFile.toBytes(p, Map.of("normalization", normalization)))
         .setKeyCols("k").setOrderCol("t").setInputCols("x");
   }
 
@@ -145,6 +150,18 @@ class HandWeightedModelTest {
     assertEquals(valid[1], prediction(out.get(1), 0), FLOAT32_ABS_TOL);
     assertEquals(valid[2], prediction(out.get(3), 0), FLOAT32_ABS_TOL, "t=4 after t=2's state");
     assertEquals(valid[3], prediction(out.get(7), 0), FLOAT32_ABS_TOL, "t=8 after t=4's state");
+  }
+
+  @Test
+  void anInputPastFloat32OnceNormalisedIsMissing() {
+    // docs/ml.md, "Missing values": an input that normalising puts past float32's range. With input_std 1e-39 (a feature
+    // that barely varied in training), 10 (the mean) is z = 0 and 12 is z = 2e39 > Float.MAX_VALUE (3.4e38): row 2
+    // gets no prediction and row 3 sees row 1's state, h_1 = tanh(0) = 0, so h_3 = tanh(0 + 0.5·0) = 0 and y = 10.
+    String tiny = "{\"input_mean\":[10.0],\"input_std\":[1e-39],\"target_mean\":[10.0],\"target_std\":[2.0]}";
+    List<Row> out = sorted(rnn(Mode.SEQ2SEQ, tiny).transform(table(DataTypes.DoubleType, row("a", 1, 10.0), row("a", 2, 12.0), row("a", 3, 10.0))));
+    assertEquals(10, prediction(out.get(0), 0), FLOAT32_ABS_TOL);
+    assertTrue(out.get(1).isNullAt(out.get(1).fieldIndex("prediction")), "2e39 stds out: " + out.get(1));
+    assertEquals(10, prediction(out.get(2), 0), FLOAT32_ABS_TOL, "t=3 after t=1's state");
   }
 
   @Test

@@ -703,13 +703,14 @@ public final class PrepCommand implements Runnable {
     }
 
     /**
-     * Whether the error is a value too large for its type (NUMERIC_VALUE_OUT_OF_RANGE, CAST_OVERFLOW,
-     * ARITHMETIC_OVERFLOW, …), which the decimal(38) hint is about; a --where that divides by zero
-     * is not (a review: it was sent to the table's decimal columns).
+     * Whether the error is a decimal value past its precision (NUMERIC_VALUE_OUT_OF_RANGE, what a
+     * database NUMERIC of 1e40 read as decimal(38, 0) gives), which the decimal(38) hint is about; a
+     * --where that divides by zero or overflows an integer is not (reviews: both were sent to the
+     * table's decimal columns).
      */
     static boolean isOverflow(SparkArithmeticException e) {
       String condition = e.getCondition();
-      return condition != null && (condition.startsWith("NUMERIC_VALUE_OUT_OF_RANGE") || condition.contains("OVERFLOW"));
+      return condition != null && condition.startsWith("NUMERIC_VALUE_OUT_OF_RANGE");
     }
 
     /**

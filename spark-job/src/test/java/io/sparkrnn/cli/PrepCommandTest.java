@@ -358,6 +358,10 @@ class PrepCommandTest {
         "--option", "customSchema=TEMP DOUBLE", "--where", "sensor / (t - t) > 0"}, concat(spec, never)));
     InferenceCommandsTest.assertFails(r, "wide (--format jdbc, --where sensor / (t - t) > 0): [DIVIDE_BY_ZERO]");
     assertFalse(r.err().contains("decimal(38)"), r.err());
+    r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "wide", "--format", "jdbc", "--option", "url=" + url,
+        "--option", "customSchema=TEMP DOUBLE", "--where", "t * 2147483647 > 0"}, concat(spec, never)));
+    InferenceCommandsTest.assertFails(r, "wide (--format jdbc, --where t * 2147483647 > 0): [ARITHMETIC_OVERFLOW]");
+    assertFalse(r.err().contains("decimal(38)"), r.err());
   }
 
   /** A file SOURCE goes into the manifest as a full URI: a relative one named no place read from elsewhere; a scheme is kept. */

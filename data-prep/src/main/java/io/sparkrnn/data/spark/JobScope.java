@@ -18,6 +18,7 @@ import org.apache.spark.scheduler.AccumulableInfo;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.SparkListenerTaskStart;
 import org.apache.spark.util.LongAccumulator;
 import scala.Tuple4;
 import scala.collection.Seq;
@@ -138,16 +139,22 @@ public final class JobScope implements AutoCloseable {
 
   /**
    * Sums one accumulator over the scope's tasks from the listener bus, which delivers a task's
-   * heartbeats before its end: the latest heartbeat value of each running task, plus the final
-   * value of each task that succeeded. A heartbeat that arrives after its task's end (sent before
-   * it) is ignored, else it would count the task twice.
+   * heartbeats before its end: per task (a stage's partition, whichever attempts run it) the
+   * latest heartbeat value of its furthest running attempt, or the final value of the attempt that
+   * succeeded, once. So a speculative copy or a retried stage does not count a partition's units
+   * twice (a review), and a heartbeat that arrives after its attempt's end (sent before it) is
+   * ignored.
    */
   static final class UnitsDone extends SparkListener {
     final long accumulatorId;
     final String unit;
     final long total;
-    final Map<Long, Long> running = new ConcurrentHashMap<>();
+    /** Attempt (task id) → its partition, "stage.index", from the attempt's start. */
+    final Map<Long, String> partitionOf = new ConcurrentHashMap<>();
+    /** Partition → attempt → the attempt's latest heartbeat value. */
+    final Map<String, Map<Long, Long>> running = new ConcurrentHashMap<>();
     final Set<Long> ended = ConcurrentHashMap.newKeySet();
+    final Set<String> succeeded = ConcurrentHashMap.newKeySet();
     final AtomicLong finished = new AtomicLong();
 
     UnitsDone(long accumulatorId, String unit, long total) {
@@ -157,12 +164,19 @@ public final class JobScope implements AutoCloseable {
     }
 
     @Override
+    public void onTaskStart(SparkListenerTaskStart start) {
+      partitionOf.put(start.taskInfo().taskId(), start.stageId() + "." + start.taskInfo().index());
+    }
+
+    @Override
     public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate update) {
-      for (Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>> task : CollectionConverters.asJava(update.accumUpdates())) {
+      for (Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>> task
+          : CollectionConverters.asJava(update.accumUpdates())) {
         long taskId = ((Number) task._1()).longValue();
         Long value = valueOf(task._4());
-        if (value != null && !ended.contains(taskId)) {
-          running.put(taskId, value);
+        String partition = partitionOf.getOrDefault(taskId, "task " + taskId);
+        if (value != null && !ended.contains(taskId) && !succeeded.contains(partition)) {
+          running.computeIfAbsent(partition, p -> new ConcurrentHashMap<>()).put(taskId, value);
         }
       }
     }
@@ -170,10 +184,15 @@ public final class JobScope implements AutoCloseable {
     @Override
     public void onTaskEnd(SparkListenerTaskEnd end) {
       long taskId = end.taskInfo().taskId();
+      String partition = end.stageId() + "." + end.taskInfo().index();
       ended.add(taskId);
-      running.remove(taskId);
+      Map<Long, Long> attempts = running.get(partition);
+      if (attempts != null) {
+        attempts.remove(taskId);
+      }
       Long value = end.taskInfo().successful() ? valueOf(end.taskInfo().accumulables()) : null;
-      if (value != null) {
+      if (value != null && succeeded.add(partition)) {
+        running.remove(partition);
         finished.addAndGet(value);
       }
     }
@@ -190,8 +209,8 @@ public final class JobScope implements AutoCloseable {
 
     long done() {
       long sum = finished.get();
-      for (long v : running.values()) {
-        sum += v;
+      for (Map<Long, Long> attempts : running.values()) {
+        sum += attempts.values().stream().mapToLong(Long::longValue).max().orElse(0);
       }
       return Math.min(total, sum);
     }

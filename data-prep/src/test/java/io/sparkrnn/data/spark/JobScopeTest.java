@@ -11,14 +11,24 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.spark.TaskState;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.AccumulableInfo;
+import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.SparkListenerTaskStart;
+import org.apache.spark.scheduler.TaskInfo;
+import org.apache.spark.scheduler.TaskLocality;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.LongAccumulator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import scala.Option;
 import scala.Tuple2;
+import scala.Tuple4;
+import scala.jdk.javaapi.CollectionConverters;
 
 /** Progress lines of a scope's long jobs (JobScope.reportProgress). */
 class JobScopeTest {
@@ -137,6 +147,55 @@ class JobScopeTest {
     }
     assertTrue(seen.get() != null, "no line counted the running task's 2 shards beside the finished task's 1");
     assertEquals(3L, shards.value());
+  }
+
+  /**
+   * Units counted per partition, whichever attempts run it (events made by hand, as the listener
+   * bus delivers them): a partition and its speculative copy count the further one while both run
+   * and the winner's final value once; a late heartbeat of the loser adds nothing; a failed
+   * attempt's units leave the count and its retry's come in. Stage 3, partitions 0 and 1, 10 shards.
+   */
+  @Test
+  void aSpeculativeCopyOrARetryCountsItsPartitionOnce() {
+    JobScope.UnitsDone u = new JobScope.UnitsDone(7L, "shards", 10);
+    u.onTaskStart(new SparkListenerTaskStart(3, 0, task(1, 0)));
+    u.onTaskStart(new SparkListenerTaskStart(3, 0, task(2, 0)));   // the speculative copy of partition 0
+    u.onTaskStart(new SparkListenerTaskStart(3, 0, task(3, 1)));
+    u.onExecutorMetricsUpdate(beat(1, 3));
+    u.onExecutorMetricsUpdate(beat(2, 2));
+    u.onExecutorMetricsUpdate(beat(3, 1));
+    assertEquals(3 + 1, u.done(), "partition 0's further attempt (3 shards), partition 1's 1");
+    u.onTaskEnd(end(task(2, 0), TaskState.FINISHED(), 4));
+    u.onExecutorMetricsUpdate(beat(1, 3));
+    u.onTaskEnd(end(task(1, 0), TaskState.KILLED(), 3));
+    assertEquals(4 + 1, u.done(), "the winner's 4 once; the loser's late heartbeat and kill add nothing");
+    u.onTaskEnd(end(task(3, 1), TaskState.FAILED(), 1));
+    assertEquals(4, u.done(), "the failed attempt's shard leaves the count");
+    u.onTaskStart(new SparkListenerTaskStart(3, 0, task(4, 1)));
+    u.onTaskEnd(end(task(4, 1), TaskState.FINISHED(), 6));
+    assertEquals(10, u.done(), "the retry's 6");
+  }
+
+  private static TaskInfo task(long id, int index) {
+    return new TaskInfo(id, index, 0, index, 0L, "1", "127.0.0.1", TaskLocality.PROCESS_LOCAL(), false);
+  }
+
+  private static scala.collection.immutable.Seq<AccumulableInfo> shards(long value) {
+    AccumulableInfo info = new AccumulableInfo(7L, Option.apply("spark-rnn shards done"), Option.apply((Object) value),
+        Option.empty(), false, false, Option.empty());
+    return CollectionConverters.asScala(List.of(info)).toSeq();
+  }
+
+  private static SparkListenerExecutorMetricsUpdate beat(long taskId, long value) {
+    Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>> t = new Tuple4<>(taskId, 3, 0, shards(value));
+    return new SparkListenerExecutorMetricsUpdate("1", CollectionConverters.asScala(List.of(t)).toSeq(),
+        scala.collection.immutable.Map$.MODULE$.empty());
+  }
+
+  private static SparkListenerTaskEnd end(TaskInfo info, scala.Enumeration.Value state, long value) {
+    info.markFinished(state, 1L);
+    info.setAccumulables(shards(value));
+    return new SparkListenerTaskEnd(3, 0, "ResultTask", null, info, null, null);
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.sparkrnn.job.driver;
 
+import io.sparkrnn.kernel.BadInputException;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -36,10 +37,28 @@ final class ExecutorWatch {
     this.warning = warning;
   }
 
+  /**
+   * The setting in ms: a bare number is seconds, as Spark's time settings allow ("90", "2min");
+   * refused before the context starts where it does not parse or is negative.
+   */
+  static long graceMs(SparkConf conf) {
+    String value = conf.get(SETTING, "60");
+    long seconds;
+    try {
+      seconds = conf.getTimeAsSeconds(SETTING, "60");
+    } catch (RuntimeException e) {   // NumberFormatException: "Illegal value for config key …"
+      throw new BadInputException(SETTING + " '" + value + "': expected seconds, such as 60, 90s or 2min (0: no warning)", e);
+    }
+    if (seconds < 0) {
+      throw new BadInputException(SETTING + " '" + value + "': expected seconds ≥ 0 (0: no warning)");
+    }
+    return seconds * 1000;
+  }
+
   /** Starts watching {@code sc} unless it is local, the setting is 0, or it is watched already. */
   static void start(SparkContext sc) {
     SparkConf conf = sc.getConf();
-    long graceMs = conf.getTimeAsMs(SETTING, "60s");
+    long graceMs = graceMs(conf);
     if (sc.isLocal() || graceMs <= 0 || !WATCHED.add(sc.applicationId())) {
       return;
     }
@@ -106,7 +125,7 @@ final class ExecutorWatch {
     return String.format(Locale.ROOT, "no executor has registered in %d s while a job waits: the cluster may be busy (a full"
         + " queue), or no worker or node can host one as asked: each executor asks %s (spark.executor.cores) and %s of memory"
         + " (spark.executor.memory) plus overhead, and one that fits nowhere never starts. Ask less (spark-submit"
-        + " --executor-cores 1 --executor-memory 1g) or give the workers more; the master's web UI lists their cores and memory."
+        + " --executor-cores 1 --executor-memory 1g) or give the workers more; the cluster manager's UI lists what they offer."
         + " (%s=0 turns this warning off.)", graceMs / 1000, cores, memory, SETTING);
   }
 }

@@ -195,6 +195,7 @@ public final class SparkSetup {
   public static JavaSparkContext start(String appName, String master) {
     SparkConf conf = conf(appName, master, true);
     requireHeap(conf);
+    ExecutorWatch.graceMs(conf);   // a setting that does not parse: refused before the context starts
     JavaSparkContext sc;
     try {
       sc = new QuietStop(conf);
@@ -324,6 +325,7 @@ public final class SparkSetup {
       conf.setIfMissing("spark.sql.catalog.spark_catalog", DELTA_CATALOG);
     }
     requireHeap(conf);
+    ExecutorWatch.graceMs(conf);   // a setting that does not parse: refused before the context starts
     SparkSession session;
     try {
       session = SparkSession.builder().config(conf).getOrCreate();
@@ -361,6 +363,7 @@ public final class SparkSetup {
   /** A context for {@code conf}, with {@link #start}'s refusals in the user's words (not its quiet stop: stop it with {@link #stopQuietly}). */
   public static JavaSparkContext context(SparkConf conf) {
     requireHeap(conf);
+    ExecutorWatch.graceMs(conf);   // a setting that does not parse: refused before the context starts
     JavaSparkContext sc;
     try {
       sc = new JavaSparkContext(conf);

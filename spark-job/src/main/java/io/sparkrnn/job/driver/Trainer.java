@@ -526,7 +526,8 @@ public final class Trainer {
     } catch (HadoopFiles.WriteException e) {
       throw new HadoopFiles.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
     } catch (BarrierTraining.SlotsRefusedException e) {   // executors lost mid-run: where to resume once the cluster is back
-      throw new BarrierTraining.SlotsRefusedException(e.getMessage() + ". " + checkpointStatus(), e.getCause());
+      String m = e.getMessage().strip();   // Spark's text ends in a period
+      throw new BarrierTraining.SlotsRefusedException(m + (m.endsWith(".") ? " " : ". ") + checkpointStatus(), e.getCause());
     } finally {
       data.release();
       if (exchange != null) {

@@ -2,8 +2,10 @@ package io.sparkrnn.job.driver;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.kernel.BadInputException;
 import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
 
@@ -43,6 +45,20 @@ class ExecutorWatchTest {
     assertNull(w.poll(10_000, 1, 1));
     assertTrue(w.done(), "a job waiting once executors came waits for something else");
     assertNull(w.poll(1_000_000, 0, 1), "executors lost later: other messages (the barrier's, the task failures') say so");
+  }
+
+  /** The setting is seconds, as docs/cluster.md says: a bare number too; refused (bad input) where it does not parse. */
+  @Test
+  void theSettingIsSecondsAndABadOneIsRefused() {
+    assertEquals(60_000, ExecutorWatch.graceMs(new SparkConf(false)), "the default");
+    assertEquals(120_000, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "120")));
+    assertEquals(120_000, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "2min")));
+    assertEquals(0, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "0")));
+    for (String bad : new String[] {"2min?", "-5"}) {
+      BadInputException e = assertThrows(BadInputException.class,
+          () -> ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, bad)));
+      assertTrue(e.getMessage().startsWith("spark.sparkrnn.executorWaitWarning '" + bad + "': expected seconds"), e.getMessage());
+    }
   }
 
   /** The warning names what an executor asks, as set, and the cluster manager's default where not. */

@@ -143,7 +143,22 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
    * {@code x' = (y·t_std + t_mean − i_mean) / i_std}. A new array.
    */
   public float[] feedBack(float[] outputs) {
-    return inputsToModelUnits(outputsToRawUnits(outputs));
+    float[] raw = outputsToRawUnits(outputs);
+    float[] x = new float[raw.length];
+    int F = inputMean.length;
+    for (int i = 0; i < x.length; i++) {
+      int f = i % F;
+      double z = inputToModel(raw[i], f);
+      x[i] = (float) z;
+      if (Float.isInfinite(x[i]) && Float.isFinite(raw[i])) {
+        // the model's own output, not the user's input: say so (a review)
+        throw new BadInputException(String.format(Locale.ROOT, "normalization: the model's output %d (%s), fed back as input"
+            + " feature %d, is %.3g training standard deviations from that feature's mean (mean %s, std %s), past float32's"
+            + " range: the input barely varied on the training split where the output varies; feed back no outputs"
+            + " (--feedback 0), or leave the feature out", f, raw[i], f, z, inputMean[f], inputStd[f]));
+      }
+    }
+    return x;
   }
 
   private static void checkFinite(String name, double[] v) {

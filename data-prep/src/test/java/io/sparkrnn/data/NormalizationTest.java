@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
 
@@ -32,6 +33,29 @@ class NormalizationTest {
     // fed back (O = F = 1): y = 1 → raw 1 · 5 + 10 = 15 → input units (15 − 1) / 2 = 7
     Normalization one = new Normalization(new double[] {1}, new double[] {2}, new double[] {10}, new double[] {5});
     assertArrayEquals(new float[] {7}, one.feedBack(new float[] {1}));
+  }
+
+  /**
+   * A value past float32's range in model units is refused naming what it is: an input feature's
+   * value, or the model's output fed back (input std 1e-39: raw 11 is 1e39 stds from mean 10).
+   */
+  @Test
+  void aValuePastFloat32InModelUnitsIsRefusedSayingWhatItIs() {
+    Normalization tiny = new Normalization(new double[] {10}, new double[] {1e-39}, new double[] {10}, new double[] {2});
+    assertArrayEquals(new float[] {0}, tiny.inputsToModelUnits(new float[] {10}));
+    BadInputException in = assertThrows(BadInputException.class, () -> tiny.inputsToModelUnits(new float[] {11}));
+    assertEquals("normalization: input feature 0: the value 11.0 is 1.00e+39 training standard deviations from the training"
+        + " mean (mean 10.0, std 1.0E-39), past float32's range: the feature barely varies on the training split; leave it"
+        + " out, or prep without --normalize", in.getMessage());
+    // output y = 0.5 → raw 0.5 · 2 + 10 = 11 → (11 − 10) / 1e-39
+    BadInputException fed = assertThrows(BadInputException.class, () -> tiny.feedBack(new float[] {0.5f}));
+    assertEquals("normalization: the model's output 0 (11.0), fed back as input feature 0, is 1.00e+39 training standard"
+        + " deviations from that feature's mean (mean 10.0, std 1.0E-39), past float32's range: the input barely varied on"
+        + " the training split where the output varies; feed back no outputs (--feedback 0), or leave the feature out",
+        fed.getMessage());
+    Normalization tinyTarget = new Normalization(new double[] {0}, new double[] {1}, new double[] {0}, new double[] {1e-39});
+    BadInputException target = assertThrows(BadInputException.class, () -> tinyTarget.targetToModelFloat(1, 0));
+    assertTrue(target.getMessage().startsWith("normalization: target 0: the value 1.0 is 1.00e+39 training standard"), target.getMessage());
   }
 
   @Test

@@ -545,29 +545,47 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         order[a] = runs.get(idx[a]).lastOrder;         // after the key's last row, also when its inputs are missing
         y[a] = runs.get(idx[a]).lastOutput;
       }
+      // a key whose fed-back forecast falls past float32 once normalised (far from the mean of an input that barely
+      // varied in training) cannot go on: that forecast row and the key's later ones get a null prediction (a review:
+      // the model was fed Infinity and every later row read NaN)
+      boolean[] lost = new boolean[A];
       for (int i = 1; i <= forecastSteps; i++) {
         float[] x = new float[A * F];
         double[][] raw = new double[A][];
+        boolean[] lostNow = new boolean[A];
         for (int a = 0; a < A; a++) {
+          if (lost[a]) {
+            continue;                                   // zero inputs, its outputs unread
+          }
           raw[a] = outputsToRaw(y[a], 0);               // the forecast for this row's time
           for (int f = 0; f < F; f++) {
-            x[a * F + f] = (float) inputToModel(raw[a][f], f);
+            float z = (float) inputToModel(raw[a][f], f);
+            lostNow[a] |= Float.isInfinite(z);
+            x[a * F + f] = z;
+          }
+          if (lostNow[a]) {
+            lost[a] = true;
+            Arrays.fill(x, a * F, a * F + F, 0f);
           }
         }
         float[] yA = session.step(x);
         for (int a = 0; a < A; a++) {
           KeyRun run = runs.get(idx[a]);
-          y[a] = Arrays.copyOfRange(yA, a * O, a * O + O);
           order[a] = run.steps.next(order[a], spacing.get(a));
           Object[] v = new Object[outWidth];
           for (int k : keyIdx) {
             v[k] = run.lastRow.get(k);
           }
           v[orderIdx] = order[a];
-          for (int c = 0, f = 0; c < inputIdx.length; f += run.widths[c], c++) {
-            v[inputIdx[c]] = columnValue(raw[a], f, run.widths[c], inputTypes[c]);
+          if (raw[a] != null) {                         // the value fed back; none once the key's forecast is lost
+            for (int c = 0, f = 0; c < inputIdx.length; f += run.widths[c], c++) {
+              v[inputIdx[c]] = columnValue(raw[a], f, run.widths[c], inputTypes[c]);
+            }
           }
-          putOutputs(v, inWidth, y[a], 0);
+          if (!lost[a]) {
+            y[a] = Arrays.copyOfRange(yA, a * O, a * O + O);
+            putOutputs(v, inWidth, y[a], 0);
+          }
           v[outWidth - 1] = true;
           out.get(idx[a]).add(RowFactory.create(v));
         }

@@ -165,6 +165,30 @@ class HandWeightedModelTest {
   }
 
   @Test
+  void aForecastPastFloat32OnceNormalisedEndsTheKeysForecast() {
+    // docs/ml.md, Forecasting: with input_std 1e-39 and a head bias 0.5, row 1 (x = 10, z = 0) has h = 0 and predicts
+    // 10 + 2·(0 + 0.5) = 11, which fed back is z = 1e39 > Float.MAX_VALUE: forecast row 1 shows 11 and no prediction,
+    // forecast row 2 nothing (the model was fed Infinity, and both read NaN)
+    Params p = Params.zeros(new ModelConfig(CellType.RNN, 1, 1, 1, 1, Mode.SEQ2SEQ, LossType.MSE));
+    p.set(ParamLayout.weightIhName(0), new float[] {1f});
+    p.set(ParamLayout.weightHhName(0), new float[] {0.5f});
+    p.set(ParamLayout.HEAD_WEIGHT, new float[] {1f});
+    p.set(ParamLayout.HEAD_BIAS, new float[] {0.5f});
+    String tiny = "{\"input_mean\":[10.0],\"input_std\":[1e-39],\"target_mean\":[10.0],\"target_std\":[2.0]}";
+    RnnModel model = new RnnModel(ModelFile.toBytes(p, Map.of("normalization", tiny))).setKeyCols("k").setOrderCol("t")
+        .setInputCols("x").setForecastSteps(2);
+    List<Row> out = sorted(model.transform(table(DataTypes.DoubleType, row("a", 1, 10.0))));
+    assertEquals(3, out.size(), "the row and 2 forecast rows");
+    assertEquals(11, prediction(out.get(0), 0), FLOAT32_ABS_TOL);
+    Row f1 = out.get(1);
+    assertTrue(f1.getBoolean(f1.fieldIndex("forecast")));
+    assertEquals(11, f1.getDouble(f1.fieldIndex("x")), FLOAT32_ABS_TOL, "the value that could not be fed back");
+    assertTrue(f1.isNullAt(f1.fieldIndex("prediction")), f1.toString());
+    Row f2 = out.get(2);
+    assertTrue(f2.isNullAt(f2.fieldIndex("x")) && f2.isNullAt(f2.fieldIndex("prediction")), f2.toString());
+  }
+
+  @Test
   void anArrayInputWithANullElementGetsNoPrediction() {
     // docs/ml.md: an array column's values are the features; a null element is a missing value (SeriesScorer: "a null
     // array element too")

@@ -165,7 +165,14 @@ public final class JobScope implements AutoCloseable {
 
     @Override
     public void onTaskStart(SparkListenerTaskStart start) {
-      partitionOf.put(start.taskInfo().taskId(), start.stageId() + "." + start.taskInfo().index());
+      long taskId = start.taskInfo().taskId();
+      String partition = start.stageId() + "." + start.taskInfo().index();
+      partitionOf.put(taskId, partition);
+      // a heartbeat may come through the bus before the start it followed (the scheduler posts the start on its own thread)
+      Map<Long, Long> early = running.remove("task " + taskId);
+      if (early != null && !succeeded.contains(partition)) {
+        running.computeIfAbsent(partition, p -> new ConcurrentHashMap<>()).putAll(early);
+      }
     }
 
     @Override
@@ -186,6 +193,7 @@ public final class JobScope implements AutoCloseable {
       long taskId = end.taskInfo().taskId();
       String partition = end.stageId() + "." + end.taskInfo().index();
       ended.add(taskId);
+      running.remove("task " + taskId);   // heartbeats that came before the attempt's start (a review)
       Map<Long, Long> attempts = running.get(partition);
       if (attempts != null) {
         attempts.remove(taskId);

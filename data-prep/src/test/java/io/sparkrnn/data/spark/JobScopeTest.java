@@ -174,6 +174,16 @@ class JobScopeTest {
     u.onTaskStart(new SparkListenerTaskStart(3, 0, task(4, 1)));
     u.onTaskEnd(end(task(4, 1), TaskState.FINISHED(), 6));
     assertEquals(10, u.done(), "the retry's 6");
+    // heartbeats that the bus delivers before their attempt's start, then the start, then the end: counted once
+    JobScope.UnitsDone early = new JobScope.UnitsDone(7L, "shards", 10);
+    early.onExecutorMetricsUpdate(beat(5, 2));
+    assertEquals(2, early.done());
+    early.onTaskStart(new SparkListenerTaskStart(3, 0, task(5, 0)));
+    early.onTaskEnd(end(task(5, 0), TaskState.FINISHED(), 3));
+    assertEquals(3, early.done(), "the final 3, not 3 + the early 2");
+    early.onExecutorMetricsUpdate(beat(6, 1));                        // and one whose start never came
+    early.onTaskEnd(end(task(6, 1), TaskState.FINISHED(), 4));
+    assertEquals(7, early.done());
   }
 
   private static TaskInfo task(long id, int index) {

@@ -38,21 +38,21 @@ final class ExecutorWatch {
   }
 
   /**
-   * The setting in ms: a bare number is seconds, as Spark's time settings allow ("90", "2min");
+   * The setting in ms: a bare number is seconds, else a Spark time ("90s", "2min", "500ms");
    * refused before the context starts where it does not parse or is negative.
    */
   static long graceMs(SparkConf conf) {
-    String value = conf.get(SETTING, "60");
-    long seconds;
-    try {
-      seconds = conf.getTimeAsSeconds(SETTING, "60");
+    String value = conf.get(SETTING, "60").strip();
+    long ms;
+    try {   // Spark reads a bare number as ms; here it is seconds, as the docs say
+      ms = value.matches("-?\\d+") ? Math.multiplyExact(Long.parseLong(value), 1000L) : conf.getTimeAsMs(SETTING, "60s");
     } catch (RuntimeException e) {   // NumberFormatException: "Illegal value for config key …"
       throw new BadInputException(SETTING + " '" + value + "': expected seconds, such as 60, 90s or 2min (0: no warning)", e);
     }
-    if (seconds < 0) {
+    if (ms < 0) {
       throw new BadInputException(SETTING + " '" + value + "': expected seconds ≥ 0 (0: no warning)");
     }
-    return seconds * 1000;
+    return ms;
   }
 
   /** Starts watching {@code sc} unless it is local, the setting is 0, or it is watched already. */

@@ -54,6 +54,7 @@ class ExecutorWatchTest {
     assertEquals(120_000, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "120")));
     assertEquals(120_000, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "2min")));
     assertEquals(0, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "0")));
+    assertEquals(500, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "500ms")), "not 0, which is off");
     for (String bad : new String[] {"2min?", "-5"}) {
       BadInputException e = assertThrows(BadInputException.class,
           () -> ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, bad)));

@@ -309,7 +309,9 @@ class InferenceCommandsTest {
       assertEquals(0, r.code(), r.err());
       long sequences = shards.stream().filter(sh -> split.equals("all") || sh.split().id().equals(split)).mapToLong(ShardInfo::batch)
           .sum();
-      assertTrue(r.out().contains("predicting " + expected.size() + " shards (" + sequences + " sequences) of "), r.out());
+      // the validation split is one shard: "1 shard"
+      assertTrue(r.out().contains("predicting " + expected.size() + (expected.size() == 1 ? " shard (" : " shards (") + sequences
+          + " sequences) of "), r.out());
       try (var files = Files.list(dir)) {
         assertEquals(expected, files.map(f -> f.getFileName().toString()).filter(f -> f.startsWith("shard-")).sorted().toList(),
             "--split " + split);

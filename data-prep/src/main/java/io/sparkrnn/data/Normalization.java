@@ -65,22 +65,31 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
    * in a file prep wrote itself, and predict fed to the model (a review).
    */
   public float inputToModelFloat(double raw, int f) {
-    return inModelUnits(raw, inputToModel(raw, f), "input feature " + f, inputMean[f], inputStd[f]);
+    double z = inputToModel(raw, f);
+    if (pastFloat32(raw, z)) {
+      throw pastFloat32("input feature " + f, raw, z, inputMean[f], inputStd[f]);
+    }
+    return (float) z;
   }
 
   /** {@link #targetToModel} rounded to float, refused where past float32's range (see {@link #inputToModelFloat}). */
   public float targetToModelFloat(double raw, int o) {
-    return inModelUnits(raw, targetToModel(raw, o), "target " + o, targetMean[o], targetStd[o]);
+    double z = targetToModel(raw, o);
+    if (pastFloat32(raw, z)) {
+      throw pastFloat32("target " + o, raw, z, targetMean[o], targetStd[o]);
+    }
+    return (float) z;
   }
 
-  private static float inModelUnits(double raw, double z, String what, double mean, double std) {
-    float v = (float) z;
-    if (Float.isInfinite(v) && Double.isFinite(raw)) {
-      throw new BadInputException(String.format(Locale.ROOT, "normalization: %s: the value %s is %.3g training standard"
-          + " deviations from the training mean (mean %s, std %s), past float32's range: the feature barely varies on the"
-          + " training split; leave it out, or prep without --normalize", what, raw, z, mean, std));
-    }
-    return v;
+  /** Whether a finite raw value is ±Infinity as a float in model units (z). */
+  private static boolean pastFloat32(double raw, double z) {
+    return Float.isInfinite((float) z) && Double.isFinite(raw);
+  }
+
+  private static BadInputException pastFloat32(String what, double raw, double z, double mean, double std) {
+    return new BadInputException(String.format(Locale.ROOT, "normalization: %s: the value %s is %.3g training standard"
+        + " deviations from the training mean (mean %s, std %s), past float32's range: the feature barely varies on the"
+        + " training split; leave it out, or prep without --normalize", what, raw, z, mean, std));
   }
 
   /** Regression target o in the model's units: {@code (raw − target_mean[o]) / target_std[o]}; needs float targets. */
@@ -149,14 +158,13 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     for (int i = 0; i < x.length; i++) {
       int f = i % F;
       double z = inputToModel(raw[i], f);
-      x[i] = (float) z;
-      if (Float.isInfinite(x[i]) && Float.isFinite(raw[i])) {
-        // the model's own output, not the user's input: say so (a review)
+      if (pastFloat32(raw[i], z)) {   // the model's own output, not the user's input: the refusal says so (a review)
         throw new BadInputException(String.format(Locale.ROOT, "normalization: the model's output %d (%s), fed back as input"
             + " feature %d, is %.3g training standard deviations from that feature's mean (mean %s, std %s), past float32's"
             + " range: the input barely varied on the training split where the output varies; feed back no outputs"
             + " (--feedback 0), or leave the feature out", f, raw[i], f, z, inputMean[f], inputStd[f]));
       }
+      x[i] = (float) z;
     }
     return x;
   }

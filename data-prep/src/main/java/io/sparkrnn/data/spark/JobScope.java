@@ -122,7 +122,7 @@ public final class JobScope implements AutoCloseable {
    * {@code spark.executor.heartbeatInterval}, 10 s by default), a finished task's at its end; a
    * failed task's units leave the count again, and its retry counts them anew. Call before the jobs.
    *
-   * @param unit the plural the lines name ("shards")
+   * @param unit what the lines count, singular ("shard"; "shards" unless the total is 1)
    * @param total how many units the scope's jobs do
    */
   public LongAccumulator countUnits(String unit, long total) {
@@ -130,7 +130,7 @@ public final class JobScope implements AutoCloseable {
       throw new IllegalStateException("units are counted already");
     }
     // named: Spark reports only named accumulators in a finished task's accumulables
-    LongAccumulator counter = sc.sc().longAccumulator("spark-rnn " + unit + " done");
+    LongAccumulator counter = sc.sc().longAccumulator("spark-rnn " + unit + "s done");
     UnitsDone u = new UnitsDone(counter.id(), unit, total);
     sc.sc().addSparkListener(u);
     units = u;
@@ -263,7 +263,8 @@ public final class JobScope implements AutoCloseable {
       double seconds = firstSubmitted != Long.MAX_VALUE ? (System.currentTimeMillis() - firstSubmitted) / 1e3
           : (System.nanoTime() - startNanos) / 1e9;
       UnitsDone u = units;
-      String unitsDone = u == null ? "" : String.format(Locale.ROOT, "%d of %d %s done, ", u.done(), u.total, u.unit);
+      String unitsDone = u == null ? "" : String.format(Locale.ROOT, "%d of %d %s%s done, ", u.done(), u.total, u.unit,
+          u.total == 1 ? "" : "s");
       return String.format(Locale.ROOT, "%s: %s%d of %d tasks done, %d running (%.0f s)", doing, unitsDone, done, total, running,
           Math.max(0, seconds));
     } catch (RuntimeException e) {

@@ -130,7 +130,7 @@ class JobScopeTest {
     AtomicReference<String> seen = new AtomicReference<>();
     LongAccumulator shards;
     try (JobScope scope = JobScope.open(sc, "units")) {
-      shards = scope.countUnits("shards", 5);
+      shards = scope.countUnits("shard", 5);
       assertEquals(null, scope.progressLine(System.nanoTime()));
       Thread watcher = watch(scope, System.nanoTime(), "units: 3 of 5 shards done, 1 of 2 tasks done, 1 running", seen);
       LongAccumulator counter = shards;
@@ -157,7 +157,7 @@ class JobScopeTest {
    */
   @Test
   void aSpeculativeCopyOrARetryCountsItsPartitionOnce() {
-    JobScope.UnitsDone u = new JobScope.UnitsDone(7L, "shards", 10);
+    JobScope.UnitsDone u = new JobScope.UnitsDone(7L, "shard", 10);
     u.onTaskStart(new SparkListenerTaskStart(3, 0, task(1, 0)));
     u.onTaskStart(new SparkListenerTaskStart(3, 0, task(2, 0)));   // the speculative copy of partition 0
     u.onTaskStart(new SparkListenerTaskStart(3, 0, task(3, 1)));
@@ -175,7 +175,7 @@ class JobScopeTest {
     u.onTaskEnd(end(task(4, 1), TaskState.FINISHED(), 6));
     assertEquals(10, u.done(), "the retry's 6");
     // heartbeats that the bus delivers before their attempt's start, then the start, then the end: counted once
-    JobScope.UnitsDone early = new JobScope.UnitsDone(7L, "shards", 10);
+    JobScope.UnitsDone early = new JobScope.UnitsDone(7L, "shard", 10);
     early.onExecutorMetricsUpdate(beat(5, 2));
     assertEquals(2, early.done());
     early.onTaskStart(new SparkListenerTaskStart(3, 0, task(5, 0)));

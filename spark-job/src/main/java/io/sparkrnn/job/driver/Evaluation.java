@@ -185,7 +185,7 @@ public final class Evaluation {
     GradientTask.Context context = null;
     try {
       scope.describe("spark-rnn evaluate");
-      LongAccumulator shardsDone = scope.countUnits(shards.length == 1 ? "shard" : "shards", shards.length);
+      LongAccumulator shardsDone = scope.countUnits("shard", shards.length);
       scope.reportProgress(LOG::info);
       broadcast = sc.broadcast(new Validation.Input(config, params.values().clone(), shards, feedback, fromStep, tolerance,
           dataset.manifest().normalization()));

@@ -64,7 +64,7 @@ public final class PredictJob {
     JobScope scope = JobScope.open(sc, "predict");    // the caller's job group and description kept
     try {
       scope.describe("spark-rnn predict");
-      LongAccumulator shardsDone = scope.countUnits(input.shards().length == 1 ? "shard" : "shards", input.shards().length);
+      LongAccumulator shardsDone = scope.countUnits("shard", input.shards().length);
       scope.reportProgress(LOG::info);
       List<ShardResult> results = new ArrayList<>(sc.parallelize(slots, context.partitions())
           .mapPartitionsWithIndex(new SlotTask<>(context, broadcast, PredictJob::predict, shardsDone), false).collect());

@@ -552,18 +552,18 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       for (int i = 1; i <= forecastSteps; i++) {
         float[] x = new float[A * F];
         double[][] raw = new double[A][];
-        boolean[] lostNow = new boolean[A];
         for (int a = 0; a < A; a++) {
           if (lost[a]) {
             continue;                                   // zero inputs, its outputs unread
           }
           raw[a] = outputsToRaw(y[a], 0);               // the forecast for this row's time
+          boolean past = false;
           for (int f = 0; f < F; f++) {
             float z = (float) inputToModel(raw[a][f], f);
-            lostNow[a] |= Float.isInfinite(z);
+            past |= Float.isInfinite(z);
             x[a * F + f] = z;
           }
-          if (lostNow[a]) {
+          if (past) {
             lost[a] = true;
             Arrays.fill(x, a * F, a * F + F, 0f);
           }

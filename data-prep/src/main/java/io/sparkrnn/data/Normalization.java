@@ -67,7 +67,7 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
   public float inputToModelFloat(double raw, int f) {
     double z = inputToModel(raw, f);
     if (pastFloat32(raw, z)) {
-      throw pastFloat32("input feature " + f, raw, z, inputMean[f], inputStd[f]);
+      throw pastFloat32("input feature " + f, raw, z, inputMean[f], inputStd[f], -1);
     }
     return (float) z;
   }
@@ -76,7 +76,7 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
   public float targetToModelFloat(double raw, int o) {
     double z = targetToModel(raw, o);
     if (pastFloat32(raw, z)) {
-      throw pastFloat32("target " + o, raw, z, targetMean[o], targetStd[o]);
+      throw pastFloat32("target " + o, raw, z, targetMean[o], targetStd[o], -1);
     }
     return (float) z;
   }
@@ -86,10 +86,44 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     return Float.isInfinite((float) z) && Double.isFinite(raw);
   }
 
-  private static BadInputException pastFloat32(String what, double raw, double z, double mean, double std) {
-    return new BadInputException(String.format(Locale.ROOT, "normalization: %s: the value %s is %.3g training standard"
-        + " deviations from the training mean (mean %s, std %s), past float32's range: the feature barely varies on the"
-        + " training split; leave it out, or prep without --normalize", what, raw, z, mean, std));
+  /**
+   * The refusal of a raw value past float32's range once normalised. The advice depends on where the
+   * statistics came from: the training split's own (prep without --normalize, or leave the feature
+   * out), or a model's or dataset's ({@link #from}: a model with them cannot take the value, and
+   * prepping without --normalize would give data that model refuses; a review).
+   */
+  private PastFloat32Exception pastFloat32(String what, double raw, double z, double mean, double std, int element) {
+    String fact = String.format(Locale.ROOT, "normalization: %s: the value %s is %.3g training standard deviations from"
+        + " the training mean (mean %s, std %s), past float32's range: the feature barely varied on the training split%s",
+        what, raw, z, mean, std, from == null ? "" : " of these statistics (" + from + ")");
+    String advice = from == null ? "; leave it out, or prep without --normalize"
+        : "; a model trained with them cannot take the value: leave such values out, or train without the feature";
+    return new PastFloat32Exception(fact, advice, element);
+  }
+
+  /**
+   * A value that normalising puts past float32's range. {@link #fact} is the message without its
+   * advice, for callers that name the file, column or step and advise for their own command;
+   * {@link #element} is the value's index in the array converted (−1 for a single value).
+   */
+  public static final class PastFloat32Exception extends BadInputException {
+    private static final long serialVersionUID = 1L;
+    private final String fact;
+    private final int element;
+
+    PastFloat32Exception(String fact, String advice, int element) {
+      super(fact + advice);
+      this.fact = fact;
+      this.element = element;
+    }
+
+    public String fact() {
+      return fact;
+    }
+
+    public int element() {
+      return element;
+    }
   }
 
   /** Regression target o in the model's units: {@code (raw − target_mean[o]) / target_std[o]}; needs float targets. */
@@ -111,7 +145,12 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     float[] x = new float[raw.length];
     int F = inputMean.length;
     for (int i = 0; i < x.length; i++) {
-      x[i] = inputToModelFloat(raw[i], i % F);
+      int f = i % F;
+      double z = inputToModel(raw[i], f);
+      if (pastFloat32(raw[i], z)) {
+        throw pastFloat32("input feature " + f, raw[i], z, inputMean[f], inputStd[f], i);
+      }
+      x[i] = (float) z;
     }
     return x;
   }
@@ -159,10 +198,10 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
       int f = i % F;
       double z = inputToModel(raw[i], f);
       if (pastFloat32(raw[i], z)) {   // the model's own output, not the user's input: the refusal says so (a review)
-        throw new BadInputException(String.format(Locale.ROOT, "normalization: the model's output %d (%s), fed back as input"
-            + " feature %d, is %.3g training standard deviations from that feature's mean (mean %s, std %s), past float32's"
-            + " range: the input barely varied on the training split where the output varies; feed back no outputs"
-            + " (--feedback 0), or leave the feature out", f, raw[i], f, z, inputMean[f], inputStd[f]));
+        throw new PastFloat32Exception(String.format(Locale.ROOT, "normalization: the model's output %d (%s), fed back as"
+            + " input feature %d, is %.3g training standard deviations from that feature's mean (mean %s, std %s), past"
+            + " float32's range: the input barely varied on the training split where the output varies", f, raw[i], f, z,
+            inputMean[f], inputStd[f]), "; feed back no outputs (--feedback 0), or leave the feature out", i);
       }
       x[i] = (float) z;
     }

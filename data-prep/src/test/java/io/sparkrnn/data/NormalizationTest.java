@@ -45,8 +45,19 @@ class NormalizationTest {
     assertArrayEquals(new float[] {0}, tiny.inputsToModelUnits(new float[] {10}));
     BadInputException in = assertThrows(BadInputException.class, () -> tiny.inputsToModelUnits(new float[] {11}));
     assertEquals("normalization: input feature 0: the value 11.0 is 1.00e+39 training standard deviations from the training"
-        + " mean (mean 10.0, std 1.0E-39), past float32's range: the feature barely varies on the training split; leave it"
+        + " mean (mean 10.0, std 1.0E-39), past float32's range: the feature barely varied on the training split; leave it"
         + " out, or prep without --normalize", in.getMessage());
+    // the element, and the message without its advice, for callers that name the file and advise for their command
+    Normalization.PastFloat32Exception second = assertThrows(Normalization.PastFloat32Exception.class,
+        () -> tiny.inputsToModelUnits(new float[] {10, 11}));
+    assertEquals(1, second.element());
+    assertEquals(in.getMessage(), second.fact() + "; leave it out, or prep without --normalize");
+    // statistics taken from a model: prepping without --normalize would give data that model refuses
+    BadInputException fromModel = assertThrows(BadInputException.class,
+        () -> tiny.takenFrom("runs/a/model.safetensors").inputToModelFloat(11, 0));
+    assertTrue(fromModel.getMessage().endsWith("past float32's range: the feature barely varied on the training split of"
+        + " these statistics (runs/a/model.safetensors); a model trained with them cannot take the value: leave such values"
+        + " out, or train without the feature"), fromModel.getMessage());
     // output y = 0.5 → raw 0.5 · 2 + 10 = 11 → (11 − 10) / 1e-39
     BadInputException fed = assertThrows(BadInputException.class, () -> tiny.feedBack(new float[] {0.5f}));
     assertEquals("normalization: the model's output 0 (11.0), fed back as input feature 0, is 1.00e+39 training standard"

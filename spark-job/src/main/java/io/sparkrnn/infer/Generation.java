@@ -1,5 +1,6 @@
 package io.sparkrnn.infer;
 
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.engine.ForwardResult;
@@ -68,7 +69,17 @@ public record Generation(int steps, int batchSize, float[] outputs, int[] ids) {
       }
       System.arraycopy(raw, 0, outputs, n * B * O, B * O);
       if (n + 1 < steps) {
-        current = session.step(model.inputsToModelUnits(raw));    // y (raw) → next x (model units)
+        float[] next;
+        try {
+          next = model.feedBack(current);    // y (model units) → raw → next x (the inputs' units)
+        } catch (Normalization.PastFloat32Exception e) {
+          // the model's own output, not the user's input: said so, with the step (it read "input feature 0: the value"
+          // and advised prep, a review)
+          throw new BadInputException("generate: step " + (n + 1) + " of " + steps + ", sequence " + e.element() / O + ": "
+              + e.fact() + "; generation feeds each output back as the next input, which suits a model whose targets are"
+              + " its inputs a step ahead", e);
+        }
+        current = session.step(next);
       }
       if (progress != null) {
         progress.accept(n + 1);

@@ -1,5 +1,6 @@
 package io.sparkrnn.infer;
 
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.data.source.NpyFiles;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.kernel.BadInputException;
@@ -67,6 +68,13 @@ public final class InputFiles {
         throw new BadInputException(uri + ": element " + i + " is " + x[i] + ", expected a finite number");
       }
     }
-    return Batch.inputsOnly(T, B, F, model.inputsToModelUnits(x));
+    try {
+      return Batch.inputsOnly(T, B, F, model.inputsToModelUnits(x));
+    } catch (Normalization.PastFloat32Exception e) {
+      // the file and the element, as the refusals above name them, and advice for a model's input, not prep's
+      int i = e.element();
+      throw new BadInputException(uri + ": element " + i + " (t=" + i / (B * F) + ", b=" + i / F % B + ", f=" + i % F
+          + "): " + e.fact() + "; the model cannot take such a value: leave it out of the input", e);
+    }
   }
 }

@@ -218,6 +218,15 @@ public final class TrainedModel {
     return normalization == null ? raw.clone() : normalization.inputsToModelUnits(raw);
   }
 
+  /**
+   * The model's continuous outputs [B][O] (model units) fed back as its next inputs [B][F], as
+   * generation feeds them: {@link Normalization#feedBack} ({@code x' = (y·t_std + t_mean − i_mean) / i_std},
+   * refused past float32's range), a copy without normalisation.
+   */
+  public float[] feedBack(float[] outputs) {
+    return normalization == null ? outputs.clone() : normalization.feedBack(outputs);
+  }
+
   /** Model-unit inputs back to raw units: x · std + mean; a copy. */
   public float[] inputsToRawUnits(float[] x) {
     return normalization == null ? x.clone() : normalization.inputsToRawUnits(x);

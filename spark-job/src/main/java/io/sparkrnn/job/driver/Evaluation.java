@@ -195,6 +195,10 @@ public final class Evaluation {
       LossStats tf = new LossStats(tolerance);
       LossStats cl = feedback > 0 ? new LossStats() : null;
       for (Validation.Result r : parts) {
+        if (r.closedLoopRefused() != null) {   // evaluate is asked for the closed-loop loss: none is no result
+          throw new BadInputException("--feedback " + feedback + ": " + r.closedLoopRefused() + "; evaluate with --feedback 0,"
+              + " or a model trained without that feature");
+        }
         tf.merge(r.teacherForced());
         if (cl != null) {
           cl.merge(r.closedLoop());

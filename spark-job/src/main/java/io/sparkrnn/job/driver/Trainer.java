@@ -669,6 +669,7 @@ public final class Trainer {
     Set<String> devices = new TreeSet<>();
     double lastLoss = Double.NaN;
     double lastValidation = Double.NaN;
+    boolean closedLoopRefusalTold = false;
     long startNanos = System.nanoTime();
     long stepsThisRun = 0;
     long sequencesThisRun = 0;
@@ -750,6 +751,14 @@ public final class Trainer {
               valAcc = v.teacherForced().predictions() > 0 ? v.teacherForced().accuracy() : null;
               closedLoss = v.closedLoop() == null ? null : v.closedLoop().meanLoss();
               lastValidation = valLoss;
+              if (v.closedLoopRefused() != null && !closedLoopRefusalTold) {
+                // a fact about the model, not a reason to end the run (which lost the step validated: a review); told
+                // once, since every later validation of the same kind of model is likely to meet it again
+                closedLoopRefusalTold = true;
+                log.println("warning: step " + step + ": the closed-loop loss is not measured: " + v.closedLoopRefused()
+                    + ". Training goes on; metrics.jsonl has no closed_loop_loss at validations where this happens"
+                    + " (--feedback 0 leaves the closed loop out)");
+              }
             }
           }
           // the row under the lock of the hook that writes the rows on a signal, then its line

@@ -40,9 +40,17 @@ import org.apache.spark.broadcast.Broadcast;
 public final class Validation {
   private Validation() {}
 
-  /** Sums over all validation shards; closedLoop is null without feedback. */
-  public record Result(LossStats teacherForced, LossStats closedLoop) implements Serializable {
+  /**
+   * Sums over all validation shards; closedLoop is null without feedback, and null with
+   * closedLoopRefused set where a shard's closed loop could not be run: the model's output, fed
+   * back, is past float32's range in the inputs' units (the shard and why; the first such shard).
+   */
+  public record Result(LossStats teacherForced, LossStats closedLoop, String closedLoopRefused) implements Serializable {
     private static final long serialVersionUID = 1L;
+
+    public Result(LossStats teacherForced, LossStats closedLoop) {
+      this(teacherForced, closedLoop, null);
+    }
   }
 
   /**
@@ -83,13 +91,17 @@ public final class Validation {
       List<Result> parts = slots.mapPartitionsWithIndex(new SlotTask<>(context, broadcast, Validation::scoreAsList, null), false).collect();
       LossStats tf = new LossStats();
       LossStats cl = feedback > 0 ? new LossStats() : null;
+      String refused = null;
       for (Result r : parts) {
         tf.merge(r.teacherForced());
-        if (cl != null) {
+        if (refused == null) {
+          refused = r.closedLoopRefused();
+        }
+        if (cl != null && r.closedLoop() != null) {
           cl.merge(r.closedLoop());
         }
       }
-      return new Result(tf, cl);
+      return refused == null ? new Result(tf, cl) : new Result(tf, null, refused);
     } finally {
       Broadcasts.destroy(broadcast);
     }
@@ -105,23 +117,35 @@ public final class Validation {
     LossStats tf = new LossStats(in.tolerance());
     LossStats cl = in.feedback() > 0 ? new LossStats() : null;
     Params params = new Params(in.config(), in.params());
+    String refused = null;
     for (int s : in.shards()) {
       if (s % context.partitions() != partition) {
         continue;
       }
       Batch batch = ExecutorRuntime.shard(context.dataset(), s);
-      ExecutorRuntime.withEngine(context.engine(), context.device(), context.engineThreads(), engine -> {
+      boolean loop = cl != null && refused == null;   // after a refusal the closed-loop loss is not measured: no more loops
+      String shardRefused = ExecutorRuntime.withEngine(context.engine(), context.device(), context.engineThreads(), engine -> {
         tf.add(in.config(), batch, engine.forward(params, batch, null).outputs(), in.fromStep());
-        if (cl != null) {
-          cl.merge(closedLoop(in.config(), params, engine, batch, in.feedback(), in.units(),
-              new Path(new Path(context.dataset().uri()),
-                  context.dataset().manifest().shards().get(s).file()).toString()));
+        if (!loop) {
+          return null;
         }
-        return null;
+        String where = new Path(new Path(context.dataset().uri()), context.dataset().manifest().shards().get(s).file())
+            .toString();
+        try {
+          cl.merge(closedLoop(in.config(), params, engine, batch, in.feedback(), in.units(), where));
+          return null;
+        } catch (Normalization.PastFloat32Exception e) {
+          // the model's output fed back has no value in the inputs' units: a fact about the model, which training
+          // reports and goes on (it ended the run and lost the step validated, a review); evaluate refuses
+          return where + ": " + e.fact();
+        }
       });
+      if (shardRefused != null) {
+        refused = shardRefused;
+      }
       shardDone.run();
     }
-    return new Result(tf, cl);
+    return refused == null ? new Result(tf, cl) : new Result(tf, null, refused);
   }
 
   /**

@@ -1,0 +1,131 @@
+package io.sparkrnn.cli;
+
+import static io.sparkrnn.cli.InferenceCommandsTest.assertFails;
+import static io.sparkrnn.cli.InferenceCommandsTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkrnn.infer.NpyWriter;
+import io.sparkrnn.kernel.io.Json;
+import io.sparkrnn.kernel.io.ModelFile;
+import io.sparkrnn.kernel.model.CellType;
+import io.sparkrnn.kernel.model.LossType;
+import io.sparkrnn.kernel.model.Mode;
+import io.sparkrnn.kernel.model.ModelConfig;
+import io.sparkrnn.kernel.model.Params;
+import io.sparkrnn.model.ModelMetadata;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A value that normalising puts past float32's range (far from the mean of an input that barely
+ * varied in training), met by each command: the refusal names where it is (the file and element,
+ * the generate step, the validation shard) and advises for that command; training reports it and
+ * goes on. A review found predict naming neither file nor element, generate calling its own output
+ * "the value" of an input and advising prep, and train ending at its first closed-loop validation
+ * with the step validated neither in metrics.jsonl nor checkpointed.
+ */
+class PastFloat32RefusalsTest {
+  @TempDir
+  static Path tmp;
+
+  /** F = O = 1 GRU whose input barely varied in training (std 5e-40) while its target did (std 2). */
+  static Path tinyStdModel() throws IOException {
+    ModelConfig gru = new ModelConfig(CellType.GRU, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Map<String, Object> n = new LinkedHashMap<>();
+    n.put("input_mean", List.of((Object) 5e-40));
+    n.put("input_std", List.of((Object) 5e-40));
+    n.put("target_mean", List.of((Object) 3.0));
+    n.put("target_std", List.of((Object) 2.0));
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put(ModelMetadata.KEY_TASK, "csv");
+    meta.put(ModelMetadata.KEY_NORMALIZATION, Json.write(n));
+    Path model = tmp.resolve("tiny.safetensors");
+    Files.write(model, ModelFile.toBytes(Params.initialize(gru, 7), meta));
+    return model;
+  }
+
+  /** 1000 with mean and std 5e-40 is 2e42 stds out: element 1 of [T=2, B=1, F=1] is t=1, b=0, f=0. */
+  @Test
+  void predictNamesTheFileAndTheElement() throws IOException {
+    Path raw = Files.write(tmp.resolve("far-input.npy"), NpyWriter.toBytes(new int[] {2, 1, 1}, new float[] {0f, 1000f}));
+    InferenceCommandsTest.Run r = run("predict", "--model", tinyStdModel().toString(), "--data", raw.toString(), "--out",
+        tmp.resolve("p.npy").toString(), "--engine", "reference");
+    assertFails(r, "far-input.npy: element 1 (t=1, b=0, f=0): normalization: input feature 0: the value 1000.0",
+        "past float32's range", "the model cannot take such a value");
+    assertFalse(r.err().contains("prep without"), r.err());
+  }
+
+  /**
+   * An output fed back is y = 3 + 2·out in raw units, (y − 5e-40) / 5e-40 in the inputs': past
+   * float32 unless |y| ≤ 1.7e-1, i.e. out within 0.085 of −1.5, which this seed's GRU does not give.
+   * So the output of step 1 of 3 is refused, as the model's output.
+   */
+  @Test
+  void generateSaysTheValueIsTheModelsOutputAtAStep() throws IOException {
+    Path primer = Files.write(tmp.resolve("primer.npy"), NpyWriter.toBytes(new int[] {2, 1}, new float[] {0f, 1e-39f}));
+    InferenceCommandsTest.Run r = run("generate", "--model", tinyStdModel().toString(), "--primer", primer.toString(), "--steps",
+        "3", "--engine", "reference");
+    assertFails(r, "generate: step 1 of 3, sequence 0: normalization: the model's output 0", "fed back as input feature 0",
+        "past float32's range");
+    assertFalse(r.err().contains("prep without") || r.err().contains("--feedback 0"), r.err());
+  }
+
+  /** Inputs a alternate 0 and 1e-39 (std 5e-40), targets b = i mod 7: every output fed back is far past float32. */
+  static Path tinyInputDataset() throws IOException {
+    Path data = tmp.resolve("ab-ds");
+    if (Files.exists(data)) {
+      return data;
+    }
+    StringBuilder csv = new StringBuilder("a,b\n");
+    for (int i = 0; i < 40; i++) {
+      csv.append(i % 2 == 0 ? "0" : "1e-39").append(',').append(i % 7).append('\n');
+    }
+    Path src = Files.writeString(tmp.resolve("ab.csv"), csv.toString());
+    assertEquals(0, run("prep", "csv", src.toString(), "--out", data.toString(), "--steps", "4", "--batch", "2", "--normalize",
+        "--inputs", "a", "--targets", "b").code());
+    return data;
+  }
+
+  /** train goes on, validating teacher-forced, and tells once that the closed loop is not measured. */
+  @Test
+  void trainReportsTheClosedLoopNotMeasuredAndGoesOn() throws IOException {
+    Path data = tinyInputDataset();
+    Path out = tmp.resolve("ab-run");
+    InferenceCommandsTest.Run r = run("train", "--data", data.toString(), "--out", out.toString(), "--steps", "4", "--batch", "2",
+        "--hidden-size", "4", "--engine", "reference", "--feedback", "1", "--validate-every", "2", "--checkpoint-every", "2");
+    assertEquals(0, r.code(), r.err());
+    String said = r.out() + r.err();
+    assertTrue(said.contains("warning: step 2: the closed-loop loss is not measured: "), said);
+    assertTrue(said.contains("the model's output 0"), said);
+    assertEquals(said.indexOf("closed-loop loss is not measured"), said.lastIndexOf("closed-loop loss is not measured"),
+        "told once: " + said);
+    List<String> rows = Files.readAllLines(out.resolve("metrics.jsonl"));
+    assertEquals(4, rows.size(), String.join("\n", rows));
+    for (int step : new int[] {2, 4}) {
+      String row = rows.get(step - 1);
+      assertTrue(row.contains("\"step\":" + step) && row.contains("\"val_loss\""), row);
+      assertFalse(row.contains("closed_loop_loss"), row);
+    }
+    assertTrue(Files.exists(out.resolve("model.safetensors")), "the run ended with its model");
+  }
+
+  /** evaluate is asked for the closed-loop loss: it refuses, naming the validation shard and --feedback 0. */
+  @Test
+  void evaluateRefusesNamingTheShard() throws IOException {
+    Path data = tinyInputDataset();
+    Path out = tmp.resolve("ab-run-eval");
+    assertEquals(0, run("train", "--data", data.toString(), "--out", out.toString(), "--steps", "1", "--batch", "2",
+        "--hidden-size", "4", "--engine", "reference").code());
+    InferenceCommandsTest.Run r = run("evaluate", "--model", out.toString(), "--data", data.toString(), "--feedback", "1",
+        "--engine", "reference");
+    assertFails(r, "--feedback 1: ", data.getFileName() + "/shard-", "the model's output 0", "evaluate with --feedback 0");
+  }
+}

@@ -1,6 +1,8 @@
 package io.sparkrnn.job.driver;
 
 import io.sparkrnn.kernel.BadInputException;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -44,10 +46,13 @@ final class ExecutorWatch {
   static long graceMs(SparkConf conf) {
     String value = conf.get(SETTING, "60").strip();
     long ms;
-    try {   // Spark reads a bare number as ms; here it is seconds, as the docs say
-      ms = value.matches("-?\\d+") ? Math.multiplyExact(Long.parseLong(value), 1000L) : conf.getTimeAsMs(SETTING, "60s");
-    } catch (RuntimeException e) {   // NumberFormatException: "Illegal value for config key …"
-      throw new BadInputException(SETTING + " '" + value + "': expected seconds, such as 60, 90s or 2min (0: no warning)", e);
+    try {   // Spark reads a bare number as ms; here it is seconds, as the docs say, 0.5 too (a review); ms rounded up
+      ms = value.matches("-?\\d+(\\.\\d+)?")
+          ? new BigDecimal(value).movePointRight(3).setScale(0, RoundingMode.CEILING).longValueExact()
+          : conf.getTimeAsMs(SETTING, "60s");
+    } catch (RuntimeException e) {   // NumberFormatException: "Illegal value for config key …"; ArithmeticException
+      throw new BadInputException(SETTING + " '" + value + "': expected seconds, such as 60, 0.5, 90s or 2min (0: no"
+          + " warning)", e);
     }
     if (ms < 0) {
       throw new BadInputException(SETTING + " '" + value + "': expected seconds ≥ 0 (0: no warning)");
@@ -117,15 +122,26 @@ final class ExecutorWatch {
     return done;
   }
 
-  /** What an executor asks, from the settings (cores: the cluster manager's default where unset). */
+  /**
+   * What an executor asks, from the settings (cores: the cluster manager's default where unset),
+   * and how to ask less where it asks more than 1 core or 1g (a review: "asks 1 cores", then advice
+   * to ask --executor-cores 1; a grace of 500 ms read "in 0 s").
+   */
   static String warning(SparkConf conf, long graceMs) {
-    String cores = conf.contains("spark.executor.cores") ? conf.get("spark.executor.cores") + " cores" : "the cluster manager's"
-        + " default cores";
+    String asked = conf.contains("spark.executor.cores") ? conf.get("spark.executor.cores").trim() : null;
+    String cores = asked == null ? "the cluster manager's default cores" : asked + (asked.equals("1") ? " core" : " cores");
     String memory = conf.get("spark.executor.memory", "1g");
-    return String.format(Locale.ROOT, "no executor has registered in %d s while a job waits: the cluster may be busy (a full"
+    boolean least;
+    try {
+      least = "1".equals(asked) && conf.getSizeAsMb("spark.executor.memory", "1g") <= 1024;
+    } catch (RuntimeException e) {   // a memory Spark cannot read: it says so itself; the advice stays
+      least = false;
+    }
+    String waited = graceMs % 1000 == 0 ? graceMs / 1000 + " s" : graceMs + " ms";
+    return String.format(Locale.ROOT, "no executor has registered in %s while a job waits: the cluster may be busy (a full"
         + " queue), or no worker or node can host one as asked: each executor asks %s (spark.executor.cores) and %s of memory"
-        + " (spark.executor.memory) plus overhead, and one that fits nowhere never starts. Ask less (spark-submit"
-        + " --executor-cores 1 --executor-memory 1g) or give the workers more; the cluster manager's UI lists what they offer."
-        + " (%s=0 turns this warning off.)", graceMs / 1000, cores, memory, SETTING);
+        + " (spark.executor.memory) plus overhead, and one that fits nowhere never starts. %s; the cluster manager's UI lists"
+        + " what they offer. (%s=0 turns this warning off.)", waited, cores, memory, least ? "Give the workers more"
+        : "Ask less (spark-submit --executor-cores 1 --executor-memory 1g) or give the workers more", SETTING);
   }
 }

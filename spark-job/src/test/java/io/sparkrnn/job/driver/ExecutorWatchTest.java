@@ -1,6 +1,7 @@
 package io.sparkrnn.job.driver;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -55,7 +56,9 @@ class ExecutorWatchTest {
     assertEquals(120_000, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "2min")));
     assertEquals(0, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "0")));
     assertEquals(500, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "500ms")), "not 0, which is off");
-    for (String bad : new String[] {"2min?", "-5"}) {
+    assertEquals(500, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "0.5")), "seconds, a fraction too");
+    assertEquals(2, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, "0.0015")), "rounded up, not to 0 (off)");
+    for (String bad : new String[] {"2min?", "-5", "1e17", "99999999999999999"}) {
       BadInputException e = assertThrows(BadInputException.class,
           () -> ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, bad)));
       assertTrue(e.getMessage().startsWith("spark.sparkrnn.executorWaitWarning '" + bad + "': expected seconds"), e.getMessage());
@@ -73,5 +76,22 @@ class ExecutorWatchTest {
     assertTrue(w.contains("--executor-cores 1") && w.contains("spark.sparkrnn.executorWaitWarning=0"), w);
     assertTrue(ExecutorWatch.warning(new SparkConf(false), GRACE).contains("asks the cluster manager's default cores"
         + " (spark.executor.cores) and 1g of memory"));
+  }
+
+  /**
+   * One core is "1 core", and an executor that asks the least the advice names (1 core, 1g) is not
+   * told to ask it; a grace under a second is in ms, not "0 s" (a review).
+   */
+  @Test
+  void theWarningFitsWhatIsAsked() {
+    String least = ExecutorWatch.warning(new SparkConf(false).set("spark.executor.cores", "1"), GRACE);
+    assertTrue(least.contains("each executor asks 1 core (spark.executor.cores) and 1g of memory"), least);
+    assertTrue(least.contains("one that fits nowhere never starts. Give the workers more; the cluster manager's UI"), least);
+    assertFalse(least.contains("--executor-cores 1"), least);
+    String more = ExecutorWatch.warning(new SparkConf(false).set("spark.executor.cores", "1").set("spark.executor.memory", "2g"),
+        GRACE);
+    assertTrue(more.contains("Ask less (spark-submit --executor-cores 1 --executor-memory 1g)"), more);
+    assertTrue(ExecutorWatch.warning(new SparkConf(false), 500).startsWith("no executor has registered in 500 ms while"));
+    assertTrue(ExecutorWatch.warning(new SparkConf(false), 90_000).startsWith("no executor has registered in 90 s while"));
   }
 }

@@ -126,8 +126,9 @@ public final class EvaluateCommand implements Callable<Integer> {
       try (JavaSparkContext sc = SparkSetup.start("spark-rnn evaluate", spark.master)) {
         int P = spark.partitions(sc, chosen.size());
         // a line before the job, which runs for minutes on a large dataset (a user audit), then its progress
-        System.out.printf(Locale.ROOT, "evaluating %s (%d sequences) of %s on %s%n", InferenceOptions.count(chosen.size(), "shard"),
-            InferenceOptions.sequences(all, chosen), ds.location(), InferenceOptions.count(P, "partition"));
+        System.out.printf(Locale.ROOT, "evaluating %s (%s) of %s on %s%n", InferenceOptions.count(chosen.size(), "shard"),
+            InferenceOptions.count(InferenceOptions.sequences(all, chosen), "sequence"), ds.location(),
+            InferenceOptions.count(P, "partition"));
         metrics = Evaluation.ofDataset(sc, ds, m.config(), m.params(), chosen.stream().mapToInt(Integer::intValue).toArray(),
             feedback, fromStep, tolerance == null ? Double.NaN : tolerance, run.engine, run.device, P);
       }

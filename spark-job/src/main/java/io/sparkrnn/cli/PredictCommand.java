@@ -197,8 +197,9 @@ public final class PredictCommand implements Callable<Integer> {
     try (JavaSparkContext sc = SparkSetup.start("spark-rnn predict", spark.master)) {
       int P = spark.partitions(sc, chosen.size());
       // a line before the job, which on a large dataset runs for minutes without another (a user audit)
-      System.out.printf(Locale.ROOT, "predicting %s (%d sequences) of %s on %s%n", InferenceOptions.count(chosen.size(), "shard"),
-          InferenceOptions.sequences(all, chosen), ds.location(), InferenceOptions.count(P, "partition"));
+      System.out.printf(Locale.ROOT, "predicting %s (%s) of %s on %s%n", InferenceOptions.count(chosen.size(), "shard"),
+          InferenceOptions.count(InferenceOptions.sequences(all, chosen), "sequence"), ds.location(),
+          InferenceOptions.count(P, "partition"));
       String device = AutoDeviceJob.forScoring(sc, ds, input.shards(), m.config(), run.engine, run.device, P);
       GradientTask.Context context = GradientTask.Context.forScoring(sc, ds, run.engine, device, P);
       List<PredictJob.ShardResult> results;

@@ -164,7 +164,7 @@ public final class JobScope implements AutoCloseable {
     }
 
     @Override
-    public void onTaskStart(SparkListenerTaskStart start) {
+    public synchronized void onTaskStart(SparkListenerTaskStart start) {
       long taskId = start.taskInfo().taskId();
       String partition = start.stageId() + "." + start.taskInfo().index();
       partitionOf.put(taskId, partition);
@@ -176,7 +176,7 @@ public final class JobScope implements AutoCloseable {
     }
 
     @Override
-    public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate update) {
+    public synchronized void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate update) {
       for (Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>> task
           : CollectionConverters.asJava(update.accumUpdates())) {
         long taskId = ((Number) task._1()).longValue();
@@ -189,7 +189,7 @@ public final class JobScope implements AutoCloseable {
     }
 
     @Override
-    public void onTaskEnd(SparkListenerTaskEnd end) {
+    public synchronized void onTaskEnd(SparkListenerTaskEnd end) {
       long taskId = end.taskInfo().taskId();
       String partition = end.stageId() + "." + end.taskInfo().index();
       ended.add(taskId);
@@ -215,7 +215,13 @@ public final class JobScope implements AutoCloseable {
       return null;
     }
 
-    long done() {
+    /**
+     * The units done: finished partitions' counts plus each running partition's furthest attempt.
+     * Synchronized with the listener's updates, which the bus thread makes while the progress
+     * thread reads: a task's end moves its count from running to finished in two steps, and a read
+     * between them undercounted that partition for a line (a review).
+     */
+    synchronized long done() {
       long sum = finished.get();
       for (Map<Long, Long> attempts : running.values()) {
         sum += attempts.values().stream().mapToLong(Long::longValue).max().orElse(0);
@@ -265,11 +271,16 @@ public final class JobScope implements AutoCloseable {
       UnitsDone u = units;
       String unitsDone = u == null ? "" : String.format(Locale.ROOT, "%d of %d %s%s done, ", u.done(), u.total, u.unit,
           u.total == 1 ? "" : "s");
-      return String.format(Locale.ROOT, "%s: %s%d of %d tasks done, %d running (%.0f s)", doing, unitsDone, done, total, running,
-          Math.max(0, seconds));
+      return line(doing, unitsDone, done, total, running, seconds);
     } catch (RuntimeException e) {
       return null;                         // a context stopping under us: nothing to report
     }
+  }
+
+  /** "doing: [units done, ]d of n tasks done, r running (s s)", "of 1 task" for one (a review: "0 of 1 tasks done"). */
+  static String line(String doing, String unitsDone, long done, long total, long running, double seconds) {
+    return String.format(Locale.ROOT, "%s: %s%d of %d task%s done, %d running (%.0f s)", doing, unitsDone, done, total,
+        total == 1 ? "" : "s", running, Math.max(0, seconds));
   }
 
   /**

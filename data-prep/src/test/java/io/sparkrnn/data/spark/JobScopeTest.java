@@ -60,6 +60,14 @@ class JobScopeTest {
    * are listed in the job again, skipped, and not counted. (Spark's status store follows the tasks
    * a little late, through its listener bus: the first lines may count none running yet.)
    */
+  /** One task is "of 1 task", as one shard is "1 shard"; a negative time (clocks) reads 0 s. */
+  @Test
+  void theLineSaysTaskForOne() {
+    assertEquals("predict: 3 of 9 shards done, 0 of 1 task done, 1 running (10 s)",
+        JobScope.line("predict", "3 of 9 shards done, ", 0, 1, 1, 10.2));
+    assertEquals("prep: 2 of 4 tasks done, 2 running (0 s)", JobScope.line("prep", "", 2, 4, 2, -3));
+  }
+
   @Test
   void aRunningJobIsReportedWithItsTasksDoneOfAll() throws InterruptedException {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());

@@ -9,6 +9,7 @@ import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.job.TrainConfig;
 import io.sparkrnn.job.driver.Trainer;
+import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.infer.TrainedModel;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.aparapi.DeviceFallbackException;
@@ -1250,11 +1251,19 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
             keys.put("init", init);
           }
           try {
-            Trainer.prepare(keys, sc.hadoopConfiguration(), log, initial).run(JavaSparkContext.fromSparkContext(sc)); // initial: read once, above
+            Trainer.prepare(keys, sc.hadoopConfiguration(), log, initial)   // initial: read once, above
+                .checkpointWords(checkpoint -> checkpointWords(checkpoint, given))
+                .run(JavaSparkContext.fromSparkContext(sc));
           } catch (Exception e) {
             BadInputException user = inSetterWords(e, TRAIN_KEYS);
             if (user != null) {
               throw user;
+            }
+            if (e instanceof Trainer.NonFiniteException) {   // train's options and run files, in fit's words (a review)
+              String metricsFile = new Path(out, TrainingMetrics.FILE).toString();
+              throw new Trainer.NonFiniteException(who + ": " + trainerLineInSetterWords(e.getMessage()
+                  .replace("--on-nan skip", "--on-nan=skip")
+                  .replace("; " + TrainingMetrics.FILE + " has", given ? "; " + metricsFile + " has" : "; its metrics had")));
             }
             throwIfInterrupted(e, who, "training");
             throw e;
@@ -1271,6 +1280,22 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     } catch (IOException e) {
       throw new UncheckedIOException("RnnEstimator: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * What a failed fit says of its checkpoints (the newest one's path, or null): fit has no resume,
+   * and without workDir it removes its directory, checkpoints too, when it ends; train's "--resume
+   * true continues from it" named an option fit lacks and a file it removed (a review). A checkpoint
+   * is a model file, so setInitialModel warm-starts a new fit from its weights.
+   */
+  static String checkpointWords(String checkpoint, boolean kept) {
+    if (!kept) {
+      return "fit removes its work directory when it ends, checkpoints too; with setWorkDir they are kept, and"
+          + " setInitialModel(one of them) warm-starts a new fit from its weights";
+    }
+    return checkpoint == null ? "No checkpoint was written yet" : "The last checkpoint, " + checkpoint + ", is kept:"
+        + " setInitialModel(\"" + checkpoint + "\") warm-starts a new fit from its weights (the optimizer and the step count"
+        + " start again)";
   }
 
   /**

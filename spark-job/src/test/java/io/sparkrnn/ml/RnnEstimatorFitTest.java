@@ -2,9 +2,11 @@ package io.sparkrnn.ml;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.LogCapture;
@@ -158,9 +160,7 @@ class RnnEstimatorFitTest {
    */
   @Test
   void aFitsStatisticsComeFromTheTrainingSplitOnlyAndTheModelCarriesTheParams() throws Exception {
-    SparkSession spark = SparkSession.builder().master("local[1]").appName("RnnEstimatorFitTest")
-        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
+    SparkSession spark = localSpark();
     try {
       StructType schema = new StructType().add("t", DataTypes.LongType).add("a", DataTypes.DoubleType);
       List<Row> rows = new ArrayList<>();
@@ -210,5 +210,47 @@ class RnnEstimatorFitTest {
     } finally {
       spark.stop();
     }
+  }
+
+  /**
+   * A fit that stops (here a loss past double's range at lr 1e300) says what its user can do with the
+   * checkpoints: fit has no --resume, and without workDir it removes them (a review: train's
+   * "--resume true continues from it" named an option fit lacks and a file it had removed).
+   */
+  @Test
+  void aStoppedFitSaysWhatItsCheckpointsAreGoodFor() throws Exception {
+    SparkSession spark = localSpark();
+    try {
+      StructType schema = new StructType().add("t", DataTypes.LongType).add("a", DataTypes.DoubleType);
+      List<Row> rows = new ArrayList<>();
+      for (long t = 0; t < 40; t++) {
+        rows.add(RowFactory.create(t, Math.sin(t)));
+      }
+      Dataset<Row> table = spark.createDataFrame(rows, schema);
+      Path work = tmp.resolve("work-nan");
+      RnnEstimator e = new RnnEstimator().setOrderCol("t").setInputCols("a").setSteps(4).setValidationFraction(0)
+          .setHiddenSize(2).setMaxSteps(4).setBatch(2).setLr(1e300).setCheckpointEvery(1).setEngine("reference")
+          .setWorkDir(work.toUri().toString());
+      Exception kept = assertThrows(Exception.class, () -> e.fit(table));
+      String m = kept.getMessage();
+      assertTrue(m.contains("; stopping. The last checkpoint, ") && m.contains("/checkpoints/step-"), m);
+      assertTrue(m.contains(".safetensors, is kept: setInitialModel(\"") && m.contains("warm-starts a new fit"), m);
+      assertFalse(m.contains("--"), "no train option: " + m);
+      assertTrue(m.contains("(use setOnNan(skip) to skip such steps, or lower setLr); file:" + work + "/rnn-fit-"), m);
+      assertTrue(m.contains("/train/metrics.jsonl has the steps up to this one"), m);
+      Exception removed = assertThrows(Exception.class, () -> ((RnnEstimator) e.clear(e.workDir())).fit(table));
+      assertTrue(removed.getMessage().contains("; stopping. fit removes its work directory when it ends, checkpoints too; with"
+          + " setWorkDir they are kept"), removed.getMessage());
+      assertFalse(removed.getMessage().contains("--") || removed.getMessage().contains("is intact")
+          || removed.getMessage().contains("metrics.jsonl"), removed.getMessage());
+    } finally {
+      spark.stop();
+    }
+  }
+
+  static SparkSession localSpark() {
+    return SparkSession.builder().master("local[1]").appName("RnnEstimatorFitTest")
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
   }
 }

@@ -60,6 +60,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.ObjLongConsumer;
+import java.util.function.UnaryOperator;
 import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
@@ -287,12 +288,39 @@ public final class Trainer {
     return trainer;
   }
 
-  /** Whether a stopped run can be resumed, in words: the last checkpoint named, or that none was written. */
-  private String checkpointStatus() throws IOException {
-    List<String> saved = out.list(Checkpoints.DIR, "step-", ".safetensors");
-    return saved.isEmpty() ? "No checkpoint was written yet (nothing to resume from)"
-        : "The last checkpoint, " + out.path(Checkpoints.DIR + "/" + saved.get(saved.size() - 1))
-            + ", is intact: --resume true continues from it";
+  /**
+   * Whether a stopped run can be resumed, in words, without a final period: the last checkpoint
+   * named, or that none was written ({@link #checkpointWords}). Never throws: it completes another
+   * failure's message, which a listing that fails too (a lost node that also held the file
+   * system) must not replace (a review).
+   */
+  private String checkpointStatus() {
+    List<String> saved;
+    try {
+      saved = out.list(Checkpoints.DIR, "step-", ".safetensors");
+    } catch (IOException | RuntimeException e) {
+      return "The checkpoints in " + out.path(Checkpoints.DIR) + " could not be listed (" + e.getMessage() + ")";
+    }
+    return checkpointWords.apply(saved.isEmpty() ? null : out.path(Checkpoints.DIR + "/" + saved.get(saved.size() - 1))
+        .toString());
+  }
+
+  /** train's words for {@link #checkpointStatus}: the newest checkpoint's path, or null where none was written. */
+  static String resumeWords(String checkpoint) {
+    return checkpoint == null ? "No checkpoint was written yet (nothing to resume from)"
+        : "The last checkpoint, " + checkpoint + ", is intact: --resume true continues from it";
+  }
+
+  private UnaryOperator<String> checkpointWords = Trainer::resumeWords;
+
+  /**
+   * Sets what a failure says of the checkpoints (given the newest one's path, or null): a caller
+   * with no --resume says what its user can do instead (RnnEstimator: "--resume true" named an
+   * option it does not have, and a checkpoint its fit removes; a review).
+   */
+  public Trainer checkpointWords(UnaryOperator<String> words) {
+    this.checkpointWords = words;
+    return this;
   }
 
   /** Removes temporary files that interrupted writes left in --out; call it holding the run lock. */
@@ -524,10 +552,11 @@ public final class Trainer {
       }
       return summary;
     } catch (HadoopFiles.WriteException e) {
-      throw new HadoopFiles.WriteException(e.getMessage() + ". " + checkpointStatus(), e);
+      throw new HadoopFiles.WriteException(e.getMessage() + ". " + checkpointStatus() + ".", e);
     } catch (BarrierTraining.SlotsRefusedException e) {   // executors lost mid-run: where to resume once the cluster is back
       String m = e.getMessage().strip();   // Spark's text ends in a period
-      throw new BarrierTraining.SlotsRefusedException(m + (m.endsWith(".") ? " " : ". ") + checkpointStatus(), e.getCause());
+      throw new BarrierTraining.SlotsRefusedException(m + (m.endsWith(".") ? " " : ". ") + checkpointStatus() + ".",
+          e.getCause());
     } finally {
       data.release();
       if (exchange != null) {

@@ -164,8 +164,10 @@ public final class BarrierTraining {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       String m = String.valueOf(t.getMessage());
       if (isSlotRefusal(m)) {
-        return "sync barrier: the cluster never offered " + partitions + " task slots at once (one per partition); use fewer"
-            + " --partitions, more executor cores, or --sync job. Spark said: " + m;
+        // "never offered" was wrong after a worker lost mid-run: it had offered them (a review)
+        return "sync barrier: the cluster does not offer " + partitions + " task slots at once (one per partition), or no"
+            + " longer does (an executor or worker lost); use fewer --partitions, more executor cores, or --sync job. Spark"
+            + " said: " + m;
       }
       // Spark aborts a failed barrier stage without the task's exception as cause; its text is in the message
       for (String type : USER_ERRORS) {
@@ -194,7 +196,7 @@ public final class BarrierTraining {
   }
 
   /**
-   * The cluster never offered a segment's task slots: bad input (the settings or the cluster), which
+   * The cluster does not (or no longer) offer a segment's task slots: bad input (the settings or the cluster), which
    * the trainer completes with the checkpoint to resume from, as executors lost mid-run (a worker
    * killed: a cluster audit) leave one behind.
    */

@@ -40,7 +40,8 @@ class BarrierTrainingTest {
     SparkException spark = new SparkException("Job aborted", new RuntimeException("[SPARK-24819]: Barrier execution mode does not allow"
         + " run a barrier stage that requires more slots than the total number of slots in the cluster currently."));
     String advice = BarrierTraining.explain(spark, 8);
-    assertTrue(advice.startsWith("sync barrier: the cluster never offered 8 task slots at once"), advice);
+    assertTrue(advice.startsWith("sync barrier: the cluster does not offer 8 task slots at once (one per partition), or no longer"
+        + " does (an executor or worker lost); use fewer --partitions"), advice);
     assertNull(BarrierTraining.explain(new SparkException("Task failed: java.io.IOException: disk full"), 8));
     // told apart from the other user errors, so the trainer can add the checkpoint to resume from
     assertTrue(BarrierTraining.slotsRefused(spark));

@@ -82,6 +82,11 @@ public final class Moments implements Serializable {
    * ({@link Normalization#inputToModelFloat}).
    */
   public static void apply(Batch batch, Mode mode, Normalization n) {
+    apply(batch, mode, n, FeatureNames.NONE);
+  }
+
+  /** As {@link #apply(Batch, Mode, Normalization)}, a refusal naming the source's column too ({@code names}). */
+  public static void apply(Batch batch, Mode mode, Normalization n, FeatureNames names) {
     int T = batch.steps();
     int B = batch.batchSize();
     int F = batch.features();
@@ -93,7 +98,7 @@ public final class Moments implements Serializable {
         }
         for (int f = 0; f < F; f++) {
           int i = batch.xAt(t, b, f);
-          x[i] = n.inputToModelFloat(x[i], f);
+          x[i] = n.inputToModelFloat(x[i], f, names.input(f));
         }
       }
     }
@@ -109,7 +114,7 @@ public final class Moments implements Serializable {
         }
         int offset = mode == Mode.SEQ2SEQ ? (t * B + b) * O : b * O;
         for (int o = 0; o < O; o++) {
-          y[offset + o] = n.targetToModelFloat(y[offset + o], o);
+          y[offset + o] = n.targetToModelFloat(y[offset + o], o, names.target(o));
         }
       }
     }

@@ -65,18 +65,28 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
    * in a file prep wrote itself, and predict fed to the model (a review).
    */
   public float inputToModelFloat(double raw, int f) {
+    return inputToModelFloat(raw, f, null);
+  }
+
+  /** As {@link #inputToModelFloat(double, int)}, the refusal naming the feature's {@code label} too ("column 'temp'"), if not null. */
+  public float inputToModelFloat(double raw, int f, String label) {
     double z = inputToModel(raw, f);
     if (pastFloat32(raw, z)) {
-      throw pastFloat32("input feature " + f, raw, z, inputMean[f], inputStd[f], -1);
+      throw pastFloat32("input feature " + f + (label == null ? "" : " (" + label + ")"), raw, z, inputMean[f], inputStd[f], -1);
     }
     return (float) z;
   }
 
   /** {@link #targetToModel} rounded to float, refused where past float32's range (see {@link #inputToModelFloat}). */
   public float targetToModelFloat(double raw, int o) {
+    return targetToModelFloat(raw, o, null);
+  }
+
+  /** As {@link #targetToModelFloat(double, int)}, the refusal naming the target's {@code label} too, if not null. */
+  public float targetToModelFloat(double raw, int o, String label) {
     double z = targetToModel(raw, o);
     if (pastFloat32(raw, z)) {
-      throw pastFloat32("target " + o, raw, z, targetMean[o], targetStd[o], -1);
+      throw pastFloat32("target " + o + (label == null ? "" : " (" + label + ")"), raw, z, targetMean[o], targetStd[o], -1);
     }
     return (float) z;
   }

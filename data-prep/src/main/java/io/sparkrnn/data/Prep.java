@@ -39,7 +39,7 @@ public final class Prep {
       for (ShardPlan.Entry e : plan) {
         Batch batch = source.read(e.first(), e.count(), conf);
         if (normalization != null) {
-          Moments.apply(batch, spec.mode(), normalization);
+          Moments.apply(batch, spec.mode(), normalization, FeatureNames.of(spec));
         }
         writer.write(e.index(), e.split(), batch);
       }

@@ -128,4 +128,32 @@ class PastFloat32RefusalsTest {
         "--engine", "reference");
     assertFails(r, "--feedback 1: ", data.getFileName() + "/shard-", "the model's output 0", "evaluate with --feedback 0");
   }
+
+  /**
+   * prep knows the column: the refusal names it beside the feature's index, in prep csv (local and
+   * on Spark) and prep table (a review: "input feature 0" only). Column b alternates 0 and 1e-39 in
+   * the training rows and is 1000 in the validation rows (by time, the last 30%).
+   */
+  @Test
+  void prepNamesTheColumn() throws IOException {
+    StringBuilder csv = new StringBuilder("t,a,b\n");
+    for (int i = 0; i < 10; i++) {
+      csv.append(i).append(',').append(i).append(',').append(i < 7 ? (i % 2 == 0 ? "0" : "1e-39") : "1000").append('\n');
+    }
+    Path far = Files.writeString(tmp.resolve("far.csv"), csv.toString());
+    // the targets are the inputs a row ahead, so the first 1000 met may be target 1's (both are column b)
+    String named = " 1 (column 'b'): the value 1000.0 is ";
+    for (String master : new String[] {null, "local[1]"}) {
+      List<String> args = new java.util.ArrayList<>(List.of("prep", "csv", far.toString(), "--out",
+          tmp.resolve("far-csv").toString(), "--inputs", "a,b", "--steps", "1", "--batch", "1", "--validation-fraction", "0.3",
+          "--normalize"));
+      if (master != null) {
+        args.addAll(List.of("--master", master));
+      }
+      assertFails(run(args.toArray(new String[0])), named, "past float32's range");
+    }
+    assertFails(run("prep", "table", far.toString(), "--format", "csv", "--order", "t", "--inputs", "a,b", "--steps", "1",
+        "--batch", "1", "--validation-fraction", "0.3", "--split", "by-time", "--normalize", "--out",
+        tmp.resolve("far-table").toString(), "--master", "local[1]"), named, "past float32's range");
+  }
 }

@@ -11,6 +11,7 @@ import static org.apache.spark.sql.functions.size;
 import static org.apache.spark.sql.functions.xxhash64;
 
 import io.sparkrnn.data.DatasetSpec;
+import io.sparkrnn.data.FeatureNames;
 import io.sparkrnn.data.DatasetWriter;
 import io.sparkrnn.data.ExactMoments;
 import io.sparkrnn.data.FileSystems;
@@ -851,8 +852,28 @@ public final class SequenceTables {
           spec.seq2one() ? Mode.SEQ2ONE : Mode.SEQ2SEQ, spec.classes() > 0 ? LossType.CROSS_ENTROPY : LossType.MSE,
           spec.variableLength(), null, source);
       Normalization normalization = options.normalization(dataset, () -> moments.toNormalization());
+      FeatureNames names = new FeatureNames(labels(layout, layout.inputSlots, layout.features),
+          spec.classes() > 0 ? null : labels(layout, layout.targetSlots, layout.targetWidth));
       return new Plan(dataset, normalization, spec.batch(), offsets, new long[] {offsets[0][buckets],
-          offsets[1][buckets]}, dir);
+          offsets[1][buckets]}, dir, names);
+    }
+
+    /** Each slot's column, "column 'v'[2]" for an element of an array or vector column; null unless one per feature. */
+    private static List<String> labels(Layout layout, int[] slots, int count) {
+      if (slots == null || slots.length != count) {
+        return null;
+      }
+      List<String> out = new ArrayList<>();
+      for (int slot : slots) {
+        String label = null;
+        for (TableRows.ValueColumn c : layout.values) {
+          if (slot >= c.offset() && slot < c.offset() + c.width()) {
+            label = FeatureNames.label(c.name(), c.kind() == TableRows.Kind.SCALAR ? -1 : slot - c.offset());
+          }
+        }
+        out.add(label);
+      }
+      return out;
     }
   }
 
@@ -860,8 +881,8 @@ public final class SequenceTables {
    * What pass 2 needs: the dataset, the normalisation, B, each bucket's first global index per
    * split ({@code offsets[split][bucket]}, N + 1 entries) and the split sizes.
    */
-  record Plan(DatasetSpec dataset, Normalization normalization, int batch, long[][] offsets, long[] count, String dir)
-      implements Serializable {
+  record Plan(DatasetSpec dataset, Normalization normalization, int batch, long[][] offsets, long[] count, String dir,
+      FeatureNames names) implements Serializable {
     int shards(Split split) {
       return (int) ((count[split.ordinal()] + batch - 1) / batch);
     }
@@ -1105,7 +1126,7 @@ public final class SequenceTables {
       DatasetSpec d = plan.dataset();
       Batch batch = new Batch(T, size, F, x, y, ids, d.variableLength() ? lengths : null);
       if (plan.normalization() != null) {
-        Moments.apply(batch, d.mode(), plan.normalization());
+        Moments.apply(batch, d.mode(), plan.normalization(), plan.names());
       }
       String name = ShardInfo.fileName(file);
       byte[] bytes = ShardCodec.encode(batch, d, name);

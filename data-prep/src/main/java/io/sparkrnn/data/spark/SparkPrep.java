@@ -2,6 +2,7 @@ package io.sparkrnn.data.spark;
 
 import io.sparkrnn.data.DatasetSpec;
 import io.sparkrnn.data.DatasetWriter;
+import io.sparkrnn.data.FeatureNames;
 import io.sparkrnn.data.FileSystems;
 import io.sparkrnn.data.Manifest;
 import io.sparkrnn.data.Moments;
@@ -134,7 +135,7 @@ public final class SparkPrep {
     String attempt = "attempt-" + task.stageId() + "-" + task.partitionId() + "-" + task.taskAttemptId();
     Batch batch = source.read(e.first(), e.count(), conf.get());
     if (normalization != null) {
-      Moments.apply(batch, spec.mode(), normalization);
+      Moments.apply(batch, spec.mode(), normalization, FeatureNames.of(spec));
     }
     byte[] bytes = ShardCodec.encode(batch, spec, e.file());
     Path dir = new Path(dirName);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.data.FeatureNames;
 import io.sparkrnn.data.Split;
 import org.junit.jupiter.api.Test;
 
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.Test;
  */
 class ShardLayoutPlanTest {
   static final SequenceTables.Plan PLAN = new SequenceTables.Plan(null, null, 3,
-      new long[][] {{0, 4, 7}, {0, 0, 4}}, new long[] {7, 4}, "unused");
+      new long[][] {{0, 4, 7}, {0, 0, 4}}, new long[] {7, 4}, "unused", FeatureNames.NONE);
 
   @Test
   void shardCountsAndSizesAreTheCeilingOfCountOverBAndTheRemainder() {

@@ -380,7 +380,8 @@ public final class PrepCommand implements Runnable {
     @Option(names = "--gap", defaultValue = "0", description = "With --split by-time: rows left out between the parts.")
     int gap;
     @Option(names = "--missing", defaultValue = "error",
-        description = "Null, NaN or Inf in a used column: error (default), drop the row, or ffill (repeat the last value).")
+        description = "Null, NaN, Inf or a number past float32's range in a used column: error (default), drop the row, or ffill"
+            + " (repeat the last value).")
     String missing;
     @Option(names = "--seed", defaultValue = "42", description = "Seeds the sequence order and the by-key split (default ${DEFAULT-VALUE}).")
     long seed;

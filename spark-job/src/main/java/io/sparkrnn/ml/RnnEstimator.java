@@ -255,7 +255,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
         RnnColumns.validator("split", SPLIT));
     gap = new IntParam(this, "gap", "with split by-time: rows left out between the training and validation parts",
         rule("gap"));
-    missing = new Param<>(this, "missing", "a null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value)",
+    missing = new Param<>(this, "missing", "a null, NaN, Inf or number past float32's range in a used column: error, drop (the row) or ffill (repeat the last value)",
         rule("missing"));
     stride = new IntParam(this, "stride", "S, rows between window starts; 0 for T", rule("stride"));
     normalize = new BooleanParam(this, "normalize", "z-score inputs (and regression targets) with the training split's"
@@ -977,7 +977,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     return getOrDefault(missing);
   }
 
-  /** A null, NaN or Inf in a used column: error, drop (the row) or ffill (repeat the last value). */
+  /** A null, NaN, Inf or number past float32's range in a used column: error, drop (the row) or ffill (repeat the last value). */
   public RnnEstimator setMissing(String value) {
     return (RnnEstimator) set(missing, value);
   }

@@ -806,6 +806,14 @@ public final class SequenceTables {
         throw new BadInputException("the table has no rows" + (spec.source().containsKey("where")
             ? " matching --where " + spec.source().get("where") : "") + " (an empty selection)");
       }
+      if (stats.windows[0] == 0 && stats.windows[1] > 0) {
+        // the windows are there, the split held them all out: --steps is not the cause (a user audit: one key, held out
+        // by the by-key split's hash for some seeds, was told to lower the window length)
+        throw new BadInputException("no training sequences: all " + stats.windows[1] + " windows of " + stats.series
+            + " series fell in the validation split (" + spec.effectiveSplit().id() + ", --validation-fraction "
+            + spec.validationFraction() + "); lower --validation-fraction (0 trains on every window)"
+            + (spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY ? ", or with few keys use --split by-time" : ""));
+      }
       if (stats.windows[0] == 0) {
         throw new BadInputException("no training sequences: " + stats.rows + " rows in " + stats.series
             + " series gave no window of T=" + spec.steps() + " steps (+ horizon " + spec.effectiveHorizon() + ") in the "

@@ -513,7 +513,8 @@ final class TableRows implements Serializable {
         continue;
       }
       switch (spec.missing()) {
-        case ERROR -> throw new TableDataException("column '" + col.name() + "' has a missing value (null, NaN or ±Inf)"
+        case ERROR -> throw new TableDataException("column '" + col.name() + "' has a missing value (null, NaN, ±Inf, or a"
+            + " number past float32's range, ±3.4e38)"
             + at(s.key, order) + "; choose --missing drop or ffill, or filter with --where");
         case DROP -> {
           s.stats.rowsDropped++;
@@ -537,7 +538,7 @@ final class TableRows implements Serializable {
   }
 
   /**
-   * Reads one column's numbers into vals[offset ..]; false if any is missing (null, NaN, ±Inf).
+   * Reads one column's numbers into vals[offset ..]; false if any is missing (null, NaN, ±Inf, past float32).
    * A wrong array width is an error, never "missing".
    */
   private boolean readColumn(InternalRow row, ValueColumn col, double[] vals, InternalRow key, Object order) {
@@ -549,7 +550,7 @@ final class TableRows implements Serializable {
       case SCALAR -> {
         double d = row.getDouble(p);
         vals[col.offset()] = d;
-        return Double.isFinite(d);
+        return fitsFloat(d);
       }
       case ARRAY -> {
         return readArray(row.getArray(p), col, col.width(), vals, col.offset(), key, order, "holds", "values");
@@ -573,7 +574,7 @@ final class TableRows implements Serializable {
         for (int i = 0; i < indices.numElements(); i++) {
           double d = values.getDouble(i);
           vals[col.offset() + indices.getInt(i)] = d;
-          finite &= Double.isFinite(d);
+          finite &= fitsFloat(d);
         }
         return finite;
       }
@@ -581,7 +582,17 @@ final class TableRows implements Serializable {
     }
   }
 
-  /** Reads an array&lt;double&gt; of {@code width} values; false if any is null, NaN or ±Inf. */
+  /**
+   * Whether a value read as double is one the shards can hold: finite as float32. A finite double
+   * past float32's range (1e39, Double.MAX_VALUE as a placeholder) became Infinity in the shard, and
+   * fit failed on "exact sum of a non-finite value Infinity" naming nothing, where transform took the
+   * same row as missing (a user audit). So it is missing, under the --missing policy, as NaN is.
+   */
+  static boolean fitsFloat(double d) {
+    return Float.isFinite((float) d);
+  }
+
+  /** Reads an array&lt;double&gt; of {@code width} values; false if any is null, NaN, ±Inf or past float32. */
   private boolean readArray(ArrayData a, ValueColumn col, int width, double[] vals, int offset, InternalRow key,
       Object order, String holds, String unit) {
     int n = a.numElements();
@@ -593,7 +604,7 @@ final class TableRows implements Serializable {
     for (int i = 0; i < n; i++) {
       double d = a.isNullAt(i) ? Double.NaN : a.getDouble(i);
       vals[offset + i] = d;
-      finite &= Double.isFinite(d);
+      finite &= fitsFloat(d);
     }
     return finite;
   }
@@ -629,7 +640,8 @@ final class TableRows implements Serializable {
       // the per-row target: read once, repeated on every step (seq2one takes it from the last)
       if (!readColumn(row, values[0], s.vals, key, null)) {
         if (spec.missing() == TableSpec.Missing.ERROR) {
-          throw new TableDataException("column '" + values[0].name() + "' has a missing value (null, NaN or ±Inf)"
+          throw new TableDataException("column '" + values[0].name() + "' has a missing value (null, NaN, ±Inf, or a number past"
+              + " float32's range, ±3.4e38)"
               + at(key, null) + "; choose --missing drop, or filter with --where");
         }
         s.stats.rowsDropped++;
@@ -648,7 +660,8 @@ final class TableRows implements Serializable {
       boolean present = readStep(seq, i, nested, s.x, key);
       if (!present) {
         if (spec.missing() == TableSpec.Missing.ERROR) {
-          throw new TableDataException("column '" + seriesColumn + "' has a missing value (null, NaN or ±Inf)"
+          throw new TableDataException("column '" + seriesColumn + "' has a missing value (null, NaN, ±Inf, or a number past"
+              + " float32's range, ±3.4e38)"
               + at(key, null) + " at step " + i + "; choose --missing drop or ffill");
         }
         if (spec.missing() == TableSpec.Missing.DROP || !haveLast) {
@@ -683,7 +696,7 @@ final class TableRows implements Serializable {
     }
     if (!nested) {
       double d = seq.getDouble(i);
-      if (!Double.isFinite(d)) {
+      if (!fitsFloat(d)) {
         return false;
       }
       x[0] = (float) d;
@@ -696,7 +709,7 @@ final class TableRows implements Serializable {
           + " features, expected " + features + " (the width of the first step)");
     }
     for (int f = 0; f < n; f++) {
-      if (step.isNullAt(f) || !Double.isFinite(step.getDouble(f))) {
+      if (step.isNullAt(f) || !fitsFloat(step.getDouble(f))) {
         return false;
       }
     }

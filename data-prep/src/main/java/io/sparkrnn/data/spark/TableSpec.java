@@ -38,7 +38,7 @@ import java.util.Map;
  *     (the last fraction of every series); null for the default (by key, or by time without keys)
  * @param validationFraction the share of keys (by key) or of each series' rows (by time)
  * @param gap G rows left out between the training and the validation part of a series (by time)
- * @param missing what to do with a null, NaN or ±Inf in a used column
+ * @param missing what to do with a null, NaN, ±Inf or number past float32's range in a used column
  * @param partitions the number of shuffle partitions (buckets) for the sort; 0 for
  *     {@code spark.sql.shuffle.partitions}. The output does not depend on it.
  * @param source where the table came from (format, path or table, where-clause), recorded in the
@@ -105,7 +105,7 @@ public record TableSpec(
     }
   }
 
-  /** What a null, NaN or ±Inf in a used column does. */
+  /** What a null, NaN, ±Inf or number past float32's range in a used column does. */
   public enum Missing {
     /** Stop with an error naming the column, key and order value. */
     ERROR,

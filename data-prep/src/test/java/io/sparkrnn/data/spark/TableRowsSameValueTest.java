@@ -26,4 +26,19 @@ class TableRowsSameValueTest {
     assertFalse(TableRows.sameValue(new GenericArrayData(new Object[] {1.0}), new GenericArrayData(new Object[] {1.0, 2.0}), at));
     assertFalse(TableRows.sameValue(new GenericArrayData(new Object[] {1.0, null}), new GenericArrayData(new Object[] {1.0, 2.0}), at));
   }
+
+  /**
+   * A value the shards can hold is finite as float32: Float.MAX_VALUE (3.4028235e38) and a double
+   * that rounds to it are; 3.5e38, 1e39 and Double.MAX_VALUE (finite doubles) round to Infinity
+   * and are missing, as NaN and ±Inf are (a user audit: 1e39 failed fit naming nothing).
+   */
+  @Test
+  void aValuePastFloat32IsMissing() {
+    assertTrue(TableRows.fitsFloat(Float.MAX_VALUE));
+    assertTrue(TableRows.fitsFloat(-3.40282350e38));
+    assertTrue(TableRows.fitsFloat(Double.MIN_VALUE), "rounds to 0, a value");
+    for (double d : new double[] {3.5e38, -1e39, Double.MAX_VALUE, Double.NaN, Double.POSITIVE_INFINITY}) {
+      assertFalse(TableRows.fitsFloat(d), Double.toString(d));
+    }
+  }
 }

@@ -8,6 +8,7 @@ import io.sparkrnn.data.spark.SequenceTables;
 import io.sparkrnn.data.spark.TableSpec;
 import io.sparkrnn.fs.HadoopFiles;
 import io.sparkrnn.job.TrainConfig;
+import io.sparkrnn.job.driver.SparkSetup;
 import io.sparkrnn.job.driver.Trainer;
 import io.sparkrnn.job.report.TrainingMetrics;
 import io.sparkrnn.infer.TrainedModel;
@@ -35,6 +36,7 @@ import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.Estimator;
@@ -1178,6 +1180,7 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     TableSpec spec = tableSpec();
     SparkSession spark = dataset.sparkSession();
     SparkContext sc = spark.sparkContext();
+    requireKryoRegistrator(sc.getConf());
     // every line of this fit's says whose: the uid, and the fit's id (its work directory's), since the
     // fits of a CrossValidator's folds and maps are copies of one estimator with one uid, and interleave
     // their lines under setParallelism
@@ -1281,6 +1284,30 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
       throw new UncheckedIOException("RnnEstimator: " + e.getMessage(), e);
     }
   }
+
+  /**
+   * Refuses, before any job, a session that serialises with Kryo without spark-rnn's registrator:
+   * training broadcasts records (the manifest, the step's input) that Kryo's default field
+   * serializer cannot build, and the fit failed only after both prep passes, with Kryo's "Unable to
+   * create serializer ... for class: io.sparkrnn.data.Manifest" (a user audit; docs/ml.md).
+   */
+  static void requireKryoRegistrator(SparkConf conf) {
+    if (!KRYO.equals(conf.get("spark.serializer", "").trim())) {
+      return;
+    }
+    String registrators = conf.get("spark.kryo.registrator", "");
+    for (String r : registrators.split(",")) {
+      if (r.trim().equals(SparkSetup.Registrator.class.getName())) {
+        return;
+      }
+    }
+    throw new BadInputException("RnnEstimator: the session serialises with Kryo (spark.serializer=" + KRYO + ") without"
+        + " spark-rnn's registrator, and Kryo cannot serialise the records training broadcasts; start the session with"
+        + " spark.kryo.registrator=" + SparkSetup.Registrator.class.getName() + (registrators.isBlank() ? ""
+        : "," + registrators.trim() + " (yours after it, comma-separated)") + ", or with Spark's default serializer");
+  }
+
+  private static final String KRYO = "org.apache.spark.serializer.KryoSerializer";
 
   /**
    * What a failed fit says of its checkpoints (the newest one's path, or null): fit has no resume,

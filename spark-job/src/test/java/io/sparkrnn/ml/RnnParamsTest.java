@@ -20,6 +20,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.apache.spark.SparkConf;
 import org.apache.spark.SparkException;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
@@ -245,5 +246,24 @@ class RnnParamsTest {
     BadInputException e = assertThrows(BadInputException.class, way, setter);
     assertTrue(e.getMessage().startsWith(setter + ": "), "names the setter: " + e.getMessage());
     assertTrue(e.getMessage().contains(allowed), "'" + allowed + "' in: " + e.getMessage());
+  }
+
+  /** A Kryo session needs spark-rnn's registrator (docs/ml.md); without it fit is refused before any job, naming the setting. */
+  @Test
+  void aKryoSessionWithoutTheRegistratorIsRefused() {
+    String ours = "io.sparkrnn.job.driver.SparkSetup$Registrator";
+    String kryo = "org.apache.spark.serializer.KryoSerializer";
+    RnnEstimator.requireKryoRegistrator(new SparkConf(false));
+    RnnEstimator.requireKryoRegistrator(new SparkConf(false).set("spark.serializer", kryo).set("spark.kryo.registrator", ours));
+    RnnEstimator.requireKryoRegistrator(new SparkConf(false).set("spark.serializer", kryo)
+        .set("spark.kryo.registrator", "com.example.Mine, " + ours));
+    BadInputException none = assertThrows(BadInputException.class,
+        () -> RnnEstimator.requireKryoRegistrator(new SparkConf(false).set("spark.serializer", kryo)));
+    assertTrue(none.getMessage().contains("start the session with spark.kryo.registrator=" + ours + ", or with Spark's"
+        + " default serializer"), none.getMessage());
+    BadInputException other = assertThrows(BadInputException.class, () -> RnnEstimator.requireKryoRegistrator(
+        new SparkConf(false).set("spark.serializer", kryo).set("spark.kryo.registrator", "com.example.Mine")));
+    assertTrue(other.getMessage().contains("spark.kryo.registrator=" + ours + ",com.example.Mine (yours after it"),
+        other.getMessage());
   }
 }

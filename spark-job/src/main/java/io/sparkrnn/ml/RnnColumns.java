@@ -301,8 +301,11 @@ final class RnnColumns {
     StructField f = field(who, schema, name, "targetCols");
     DataType t = f.dataType();
     if (classes ? !(t instanceof IntegralType) : !(t instanceof NumericType)) {
+      // StringIndexer, the stage that makes class ids from labels, writes doubles: the cast that fits (a user audit)
       throw new BadInputException(who + ": targetCols column '" + f.name() + "' is " + t.simpleString() + "; expected "
-          + (classes ? "an integer column of class ids" : "a numeric column"));
+          + (classes ? "an integer column of class ids (StringIndexer's output is double: cast it, e.g. a SQLTransformer"
+          + " \"SELECT *, CAST(" + f.name() + " AS INT) AS " + f.name() + "_id FROM __THIS__\", and name " + f.name() + "_id)"
+          : "a numeric column"));
     }
   }
 

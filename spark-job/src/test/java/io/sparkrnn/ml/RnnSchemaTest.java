@@ -170,7 +170,8 @@ class RnnSchemaTest {
     RnnEstimator e = new RnnEstimator().setKeyCols("k").setOrderCol("t").setInputCols("x").setSteps(3).setClasses(2);
     e.copy(new ParamMap()).setTargetCols("id").transformSchema(schema);
     assertRefused(() -> e.copy(new ParamMap()).setTargetCols("label").transformSchema(schema),
-        "RnnEstimator: targetCols column 'label' is double", "integer column of class ids");
+        "RnnEstimator: targetCols column 'label' is double", "integer column of class ids (StringIndexer's output is double:"
+        + " cast it, e.g. a SQLTransformer \"SELECT *, CAST(label AS INT) AS label_id FROM __THIS__\", and name label_id)");
     new RnnEstimator().setKeyCols("k").setOrderCol("t").setInputCols("x").setSteps(3).setTargetCols("label")
         .transformSchema(schema);   // a regression target may be any number
   }

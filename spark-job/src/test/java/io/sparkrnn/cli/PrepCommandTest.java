@@ -317,7 +317,8 @@ class PrepCommandTest {
 
   /**
    * JDBC refusals a user audit found as a stack trace or a bare name: a NUMERIC value past Spark's
-   * decimal(38) (1e40, a legal float32 value) failed with SparkArithmeticException's trace, exit 1;
+   * decimal(38) (2e38, a legal float32 value: float32 reaches 3.4e38) failed with SparkArithmeticException's
+   * trace, exit 1;
    * an --option driver class not on the classpath read only its name; a missing url was Spark's
    * "requirement failed" after its start. Each is bad input: exit 2, one line saying what to do.
    */
@@ -330,7 +331,7 @@ class PrepCommandTest {
       // the widest and holds no value past it, so the hint does not name it
       st.execute("CREATE TABLE wide (sensor INT, t INT, temp NUMERIC, load DOUBLE PRECISION, price NUMERIC(10, 2))");
       for (int t = 0; t < 8; t++) {
-        st.execute("INSERT INTO wide VALUES (1, " + t + ", " + (t == 5 ? "1E40" : Integer.toString(20 + t)) + ", 0.5, 1.25)");
+        st.execute("INSERT INTO wide VALUES (1, " + t + ", " + (t == 5 ? "2E38" : Integer.toString(20 + t)) + ", 0.5, 1.25)");
       }
     }
     String[] spec = {"--key", "sensor", "--order", "t", "--inputs", "temp,load", "--steps", "4", "--master", "local[1]"};
@@ -341,7 +342,8 @@ class PrepCommandTest {
         "(the table's decimal(38) columns: TEMP; read such a column as a double: --option 'customSchema=TEMP DOUBLE')");
     // neither the task's trace nor Spark's warnings about the temporary shuffle files the task never wrote (conf/log4j2.properties)
     assertFalse(r.err().contains("\tat ") || r.err().contains("temp_shuffle_"), r.err());
-    // the hint's own option reads the row (1e40 is a float32 value), which then passes
+    // the hint's own option reads the row (2e38 is a float32 value), which then passes; 1e40 would then be a missing
+    // value (past float32's range), and was prepped as Infinity until 2026-12-07 (a user audit of the ML API)
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "wide", "--format", "jdbc", "--option", "url=" + url,
         "--option", "customSchema=TEMP DOUBLE", "--out", tmp.resolve("wide-ds").toString()}, spec));
     assertEquals(0, r.code(), r.err());

@@ -194,6 +194,74 @@ class JobScopeTest {
     assertEquals(7, early.done());
   }
 
+  /**
+   * The listener's guards, each seen on its own (mutation audit): a loser's heartbeat between the
+   * winner's end and its own kill adds nothing, nor does a failed attempt's heartbeat that arrives
+   * after its end; an early heartbeat of a copy that starts after its partition succeeded leaves the
+   * count with that start; a partition that succeeds twice (a map stage rerun) counts once; and the
+   * count never exceeds the total, not even while such an early heartbeat is counted.
+   */
+  @Test
+  void lateAndEarlyHeartbeatsAndASecondSuccessAddNothing() {
+    JobScope.UnitsDone u = new JobScope.UnitsDone(7L, "shard", 10);
+    u.onTaskStart(new SparkListenerTaskStart(3, 0, task(1, 0)));
+    u.onTaskStart(new SparkListenerTaskStart(3, 0, task(2, 0)));   // the speculative copy of partition 0
+    u.onExecutorMetricsUpdate(beat(1, 3));
+    u.onExecutorMetricsUpdate(beat(2, 2));
+    u.onTaskEnd(end(task(2, 0), TaskState.FINISHED(), 4));
+    assertEquals(4, u.done(), "the winner's 4, not the winner's 4 and the loser's 3 while the loser runs on");
+    u.onExecutorMetricsUpdate(beat(1, 5));
+    assertEquals(4, u.done(), "the loser's heartbeat before its kill");
+    u.onTaskEnd(end(task(1, 0), TaskState.KILLED(), 5));
+    assertEquals(4, u.done());
+    // a failed attempt's heartbeat, sent before its end and delivered after it
+    u.onTaskStart(new SparkListenerTaskStart(3, 0, task(3, 1)));
+    u.onExecutorMetricsUpdate(beat(3, 1));
+    u.onTaskEnd(end(task(3, 1), TaskState.FAILED(), 1));
+    assertEquals(4, u.done());
+    u.onExecutorMetricsUpdate(beat(3, 1));
+    assertEquals(4, u.done(), "the failed attempt's late heartbeat");
+    // partition 0 succeeds again (its map output lost and rerun): once
+    u.onTaskStart(new SparkListenerTaskStart(3, 1, task(4, 0)));
+    u.onTaskEnd(end(task(4, 0), TaskState.FINISHED(), 4));
+    assertEquals(4, u.done(), "partition 0's units once");
+    // a copy of the succeeded partition 0 whose heartbeat comes before its start: counted until the start names it
+    JobScope.UnitsDone early = new JobScope.UnitsDone(7L, "shard", 5);
+    early.onTaskStart(new SparkListenerTaskStart(3, 0, task(1, 0)));
+    early.onTaskEnd(end(task(1, 0), TaskState.FINISHED(), 4));
+    early.onExecutorMetricsUpdate(beat(2, 3));
+    assertEquals(5, early.done(), "4 + 3 of its partition unknown yet, never more than the 5 in all");
+    early.onTaskStart(new SparkListenerTaskStart(3, 0, task(2, 0)));
+    assertEquals(4, early.done(), "its start names partition 0, which succeeded");
+    early.onTaskEnd(end(task(2, 0), TaskState.KILLED(), 3));
+    assertEquals(4, early.done());
+  }
+
+  /**
+   * The unit is singular where the total is 1 ("shard"; docs of countUnits), as predict's start
+   * line says "1 shard": a one-task job counting 1 unit, held until a line counts it.
+   */
+  @Test
+  void oneUnitInAllIsSingular() throws InterruptedException {
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    reported = new CountDownLatch(1);
+    AtomicReference<String> seen = new AtomicReference<>();
+    try (JobScope scope = JobScope.open(sc, "one")) {
+      LongAccumulator counter = scope.countUnits("shard", 1);
+      Thread watcher = watch(scope, System.nanoTime(), "one: ", seen);
+      sc.parallelize(List.of(0), 1).foreach(i -> {
+        counter.add(1);
+        reported.await(30, TimeUnit.SECONDS);
+      });
+      watcher.join();
+    }
+    assertTrue(seen.get() != null, "no line");
+    // close takes the scope's listener off the bus (a notebook's session runs many scopes)
+    assertFalse(sc.sc().listenerBus().listeners().stream().anyMatch(l -> l instanceof JobScope.UnitsDone),
+        "a units listener left on the bus after close");
+    assertTrue(seen.get().matches("one: [01] of 1 shard done, 0 of 1 tasks done, [01] running \\(\\d+ s\\)"), seen.get());
+  }
+
   private static TaskInfo task(long id, int index) {
     return new TaskInfo(id, index, 0, index, 0L, "1", "127.0.0.1", TaskLocality.PROCESS_LOCAL(), false);
   }

@@ -6,8 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.data.LogCapture;
 import io.sparkrnn.kernel.BadInputException;
+import java.util.List;
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -93,5 +97,56 @@ class ExecutorWatchTest {
     assertTrue(more.contains("Ask less (spark-submit --executor-cores 1 --executor-memory 1g)"), more);
     assertTrue(ExecutorWatch.warning(new SparkConf(false), 500).startsWith("no executor has registered in 500 ms while"));
     assertTrue(ExecutorWatch.warning(new SparkConf(false), 90_000).startsWith("no executor has registered in 90 s while"));
+  }
+
+  /** A bare number with spaces around it (--conf 'spark.sparkrnn.executorWaitWarning= 120') is seconds too, not Spark's ms. */
+  @Test
+  void aBareNumberWithSpacesIsSeconds() {
+    assertEquals(120_000, ExecutorWatch.graceMs(new SparkConf(false).set(ExecutorWatch.SETTING, " 120 ")));
+  }
+
+  /**
+   * The watch on a cluster where no executor fits (local-cluster: one worker of 1 core, executors
+   * asking 2, as README example 6 on one-core workers): the driver, listed among the executors, is
+   * not one, so the warning comes once, also when the context is started on again (a notebook's
+   * next command); with the setting 0 none comes.
+   */
+  @Test
+  void onAClusterWhereNoExecutorFitsTheWarningComesOnceAndZeroTurnsItOff() throws Exception {
+    assertEquals(List.of(), warningsOnAClusterWhereNoExecutorFits("0", 4_000));
+    List<String> once = warningsOnAClusterWhereNoExecutorFits("1", 6_000);
+    assertEquals(1, once.size(), once.toString());
+    assertTrue(once.get(0).startsWith("no executor has registered in 1 s while a job waits"), once.get(0));
+  }
+
+  /** The watch's warnings while a job waits {@code waitMs} on a cluster where no executor fits, started twice. */
+  private static List<String> warningsOnAClusterWhereNoExecutorFits(String setting, long waitMs) throws Exception {
+    SparkConf conf = new SparkConf(false).setMaster("local-cluster[1,1,1024]").setAppName("executor-watch-test")
+        .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1").set("spark.ui.enabled", "false")
+        .set("spark.executor.cores", "2").set(ExecutorWatch.SETTING, setting);
+    try (LogCapture log = LogCapture.warnings(ExecutorWatch.class)) {
+      SparkContext sc = new SparkContext(conf);
+      try {
+        ExecutorWatch.start(sc);
+        ExecutorWatch.start(sc);
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
+        Thread job = new Thread(() -> {
+          try {
+            jsc.parallelize(List.of(1), 1).count();   // waits for an executor that never comes
+          } catch (RuntimeException e) {
+            // cancelled below
+          }
+        });
+        job.setDaemon(true);
+        job.start();
+        Thread.sleep(waitMs);
+        sc.cancelAllJobs();
+        job.join(10_000);
+      } finally {
+        sc.stop();
+      }
+      Thread.sleep(1_500);                  // a second watch would have polled again
+      return log.messages();
+    }
   }
 }

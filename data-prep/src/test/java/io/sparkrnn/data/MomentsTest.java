@@ -2,7 +2,10 @@ package io.sparkrnn.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.Mode;
 import org.junit.jupiter.api.Test;
@@ -114,5 +117,19 @@ class MomentsTest {
     assertEquals(std, n.inputStd()[0], Math.ulp(std));
     Moments.apply(b, Mode.SEQ2SEQ, n);
     assertArrayEquals(new float[] {-1f, 1f}, b.x(), 1e-6f);
+  }
+
+  /**
+   * apply refuses a target that normalising puts past float32's range, naming the target, as it
+   * does an input (Moments.apply's javadoc; prep's validation split of a target that barely varied
+   * in training): not Infinity written to a shard that prep's own check then calls "y has Infinity".
+   */
+  @Test
+  void applyRefusesATargetPastFloat32NamingIt() {
+    Batch b = new Batch(1, 1, 1, new float[] {0}, new float[] {1}, null, null);
+    Normalization n = new Normalization(new double[] {0}, new double[] {1}, new double[] {0}, new double[] {1e-39});
+    BadInputException e = assertThrows(BadInputException.class, () -> Moments.apply(b, Mode.SEQ2SEQ, n));
+    assertTrue(e.getMessage().startsWith("normalization: target 0: the value 1.0 is 1.00e+39 training standard deviations"),
+        e.getMessage());
   }
 }

@@ -259,7 +259,7 @@ class JobScopeTest {
     // close takes the scope's listener off the bus (a notebook's session runs many scopes)
     assertFalse(sc.sc().listenerBus().listeners().stream().anyMatch(l -> l instanceof JobScope.UnitsDone),
         "a units listener left on the bus after close");
-    assertTrue(seen.get().matches("one: [01] of 1 shard done, 0 of 1 tasks? done, [01] running \\(\\d+ s\\)"), seen.get());
+    assertTrue(seen.get().matches("one: [01] of 1 shard done, 0 of 1 task done, [01] running \\(\\d+ s\\)"), seen.get());
   }
 
   private static TaskInfo task(long id, int index) {

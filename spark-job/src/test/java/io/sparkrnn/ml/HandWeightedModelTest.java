@@ -189,6 +189,27 @@ class HandWeightedModelTest {
   }
 
   @Test
+  void aForecastWithAnyFeaturePastFloat32EndsTheKeysForecast() {
+    // as above with F = O = 2 (an array column): only feature 0 barely varied (std 1e-39). Row 1, x = (10, 0), is
+    // z = (0, 0), h = 0, y = head bias (0.5, 0), raw (10 + 2·0.5, 0) = (11, 0); fed back, feature 0 is z = 1e39, past
+    // float32, while feature 1 (z = 0) is not: the key's forecast ends all the same (a mutation audit: a check that kept
+    // only the last feature's verdict fed Infinity to the model, whose zero weights read it as NaN)
+    Params p = Params.zeros(new ModelConfig(CellType.RNN, 1, 2, 1, 2, Mode.SEQ2SEQ, LossType.MSE));
+    p.set(ParamLayout.HEAD_BIAS, new float[] {0.5f, 0f});
+    String tiny = "{\"input_mean\":[10.0,0.0],\"input_std\":[1e-39,1.0],\"target_mean\":[10.0,0.0],\"target_std\":[2.0,1.0]}";
+    RnnModel model = new RnnModel(ModelFile.toBytes(p, Map.of("normalization", tiny))).setKeyCols("k").setOrderCol("t")
+        .setInputCols("x").setForecastSteps(1);
+    List<Row> out = sorted(model.transform(table(DataTypes.createArrayType(DataTypes.DoubleType, true),
+        row("a", 1, List.of(10.0, 0.0)))));
+    assertEquals(2, out.size(), "the row and 1 forecast row");
+    assertEquals(11, prediction(out.get(0), 0), FLOAT32_ABS_TOL);
+    assertEquals(0, prediction(out.get(0), 1), FLOAT32_ABS_TOL);
+    Row f1 = out.get(1);
+    assertTrue(f1.getBoolean(f1.fieldIndex("forecast")));
+    assertTrue(f1.isNullAt(f1.fieldIndex("prediction")), "no prediction from Infinity: " + f1);
+  }
+
+  @Test
   void anArrayInputWithANullElementGetsNoPrediction() {
     // docs/ml.md: an array column's values are the features; a null element is a missing value (SeriesScorer: "a null
     // array element too")

@@ -206,6 +206,9 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     int F = inputMean.length;
     for (int i = 0; i < x.length; i++) {
       int f = i % F;
+      if (Float.isInfinite(raw[i]) && Float.isFinite(outputs[i])) {   // past float32 already in raw units (a review)
+        throw outputPastFloat32(outputs[i], i, "; feed back no outputs (--feedback 0)");
+      }
       double z = inputToModel(raw[i], f);
       if (pastFloat32(raw[i], z)) {   // the model's own output, not the user's input: the refusal says so (a review)
         throw new PastFloat32Exception(String.format(Locale.ROOT, "normalization: the model's output %d (%s), fed back as"
@@ -216,6 +219,16 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
       x[i] = (float) z;
     }
     return x;
+  }
+
+  /**
+   * A finite output y (model units) whose raw value y · target_std + target_mean is past float32's
+   * range: element {@code i} of an outputs array [n][O]; {@code advice} for the caller's command.
+   */
+  public PastFloat32Exception outputPastFloat32(float y, int i, String advice) {
+    int o = i % targetMean.length;
+    return new PastFloat32Exception(String.format(Locale.ROOT, "normalization: the model's output %d (%s in the model's"
+        + " units) is past float32's range in raw units (· std %s + mean %s)", o, y, targetStd[o], targetMean[o]), advice, i);
   }
 
   private static void checkFinite(String name, double[] v) {

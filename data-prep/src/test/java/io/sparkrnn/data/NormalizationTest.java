@@ -64,6 +64,13 @@ class NormalizationTest {
         + " deviations from that feature's mean (mean 10.0, std 1.0E-39), past float32's range: the input barely varied on"
         + " the training split where the output varies; feed back no outputs (--feedback 0), or leave the feature out",
         fed.getMessage());
+    // an output finite in the model's units whose raw value is past float32 (10 · 1e38): refused too, not fed as
+    // Infinity (a review: the closed loop then ended training with an IllegalStateException)
+    Normalization hugeTarget = new Normalization(new double[] {0}, new double[] {1}, new double[] {0}, new double[] {1e38});
+    Normalization.PastFloat32Exception raw = assertThrows(Normalization.PastFloat32Exception.class,
+        () -> hugeTarget.feedBack(new float[] {10f}));
+    assertEquals("normalization: the model's output 0 (10.0 in the model's units) is past float32's range in raw units"
+        + " (· std 1.0E38 + mean 0.0); feed back no outputs (--feedback 0)", raw.getMessage());
     Normalization tinyTarget = new Normalization(new double[] {0}, new double[] {1}, new double[] {0}, new double[] {1e-39});
     BadInputException target = assertThrows(BadInputException.class, () -> tinyTarget.targetToModelFloat(1, 0));
     assertTrue(target.getMessage().startsWith("normalization: target 0: the value 1.0 is 1.00e+39 training standard"), target.getMessage());

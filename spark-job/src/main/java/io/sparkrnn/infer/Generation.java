@@ -62,9 +62,13 @@ public record Generation(int steps, int batchSize, float[] outputs, int[] ids) {
     for (int n = 0; n < steps; n++) {
       float[] raw = model.outputsToRawUnits(current);
       for (int i = 0; i < raw.length; i++) {
-        if (!Float.isFinite(raw[i])) {
-          throw new IllegalStateException("generate step " + n + ": the model's output (b=" + i / O + ", o=" + i % O + ") is "
-              + raw[i] + "; it cannot be fed back");
+        if (!Float.isFinite(raw[i]) && Float.isFinite(current[i])) {   // a finite output past float32 in raw units: its scale's
+          throw new BadInputException("generate: step " + (n + 1) + " of " + steps + "'s output cannot be written or fed back"
+              + " (sequence " + i / O + "): " + model.normalization().outputPastFloat32(current[i], i, "").getMessage());
+        }
+        if (!Float.isFinite(raw[i])) {   // the model computed NaN or Infinity: not the input's doing
+          throw new IllegalStateException("generate: step " + (n + 1) + " of " + steps + "'s output (b=" + i / O + ", o="
+              + i % O + ") is " + raw[i] + "; it cannot be fed back");
         }
       }
       System.arraycopy(raw, 0, outputs, n * B * O, B * O);
@@ -75,9 +79,10 @@ public record Generation(int steps, int batchSize, float[] outputs, int[] ids) {
         } catch (Normalization.PastFloat32Exception e) {
           // the model's own output, not the user's input: said so, with the step (it read "input feature 0: the value"
           // and advised prep, a review)
-          throw new BadInputException("generate: step " + (n + 1) + " of " + steps + ", sequence " + e.element() / O + ": "
-              + e.fact() + "; generation feeds each output back as the next input, which suits a model whose targets are"
-              + " its inputs a step ahead", e);
+          // numbered as the progress lines number the steps done: step n + 1's output is fed back for the next
+          throw new BadInputException("generate: step " + (n + 1) + " of " + steps + "'s output cannot be fed back (sequence "
+              + e.element() / O + "): " + e.fact() + "; generation feeds each output back as the next input, which suits a"
+              + " model whose targets are its inputs a step ahead", e);
         }
         current = session.step(next);
       }

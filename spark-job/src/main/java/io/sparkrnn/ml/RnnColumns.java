@@ -301,11 +301,17 @@ final class RnnColumns {
     StructField f = field(who, schema, name, "targetCols");
     DataType t = f.dataType();
     if (classes ? !(t instanceof IntegralType) : !(t instanceof NumericType)) {
-      // StringIndexer, the stage that makes class ids from labels, writes doubles: the cast that fits (a user audit)
+      // StringIndexer, the stage that makes class ids from labels, writes doubles: the cast that fits (a user audit);
+      // labels not yet indexed (strings) need the indexer first, since a cast to INT gives no ids (a review)
+      String id = f.name() + "_id";
+      String cast = "a SQLTransformer \"SELECT *, CAST(%s AS INT) AS " + id + " FROM __THIS__\" and setTargetCols(\"" + id
+          + "\")";
       throw new BadInputException(who + ": targetCols column '" + f.name() + "' is " + t.simpleString() + "; expected "
-          + (classes ? "an integer column of class ids (StringIndexer's output is double: cast it, e.g. a SQLTransformer"
-          + " \"SELECT *, CAST(" + f.name() + " AS INT) AS " + f.name() + "_id FROM __THIS__\", and name " + f.name() + "_id)"
-          : "a numeric column"));
+          + (!classes ? "a numeric column" : t instanceof NumericType
+          ? "an integer column of class ids (StringIndexer's output is double: cast it, e.g. " + String.format(cast, f.name())
+              + ")"
+          : "an integer column of class ids (labels: index them with StringIndexer, then cast its double output, e.g. "
+              + String.format(cast, "<its outputCol>") + ")"));
     }
   }
 

@@ -73,7 +73,8 @@ class PastFloat32RefusalsTest {
     Path primer = Files.write(tmp.resolve("primer.npy"), NpyWriter.toBytes(new int[] {2, 1}, new float[] {0f, 1e-39f}));
     InferenceCommandsTest.Run r = run("generate", "--model", tinyStdModel().toString(), "--primer", primer.toString(), "--steps",
         "3", "--engine", "reference");
-    assertFails(r, "generate: step 1 of 3, sequence 0: normalization: the model's output 0", "fed back as input feature 0",
+    assertFails(r, "generate: step 1 of 3's output cannot be fed back (sequence 0): normalization: the model's output 0",
+        "fed back as input feature 0",
         "past float32's range");
     assertFalse(r.err().contains("prep without") || r.err().contains("--feedback 0"), r.err());
   }
@@ -104,7 +105,7 @@ class PastFloat32RefusalsTest {
     assertEquals(0, r.code(), r.err());
     String said = r.out() + r.err();
     assertTrue(said.contains("warning: step 2: the closed-loop loss is not measured: "), said);
-    assertTrue(said.contains("the model's output 0"), said);
+    assertTrue(said.contains("the model's output 0") && said.contains("(--feedback=0 leaves the closed loop out)"), said);
     assertEquals(said.indexOf("closed-loop loss is not measured"), said.lastIndexOf("closed-loop loss is not measured"),
         "told once: " + said);
     List<String> rows = Files.readAllLines(out.resolve("metrics.jsonl"));

@@ -365,7 +365,7 @@ class PrepCommandTest {
     InferenceCommandsTest.assertFails(r, "wide (--format jdbc, --where t * 2147483647 > 0): [ARITHMETIC_OVERFLOW]");
     assertFalse(r.err().contains("decimal(38)"), r.err());
     // and with TEMP read as decimal(38, 0), as the hint would name it: the --where's division fails on the first row,
-    // before the row of 1E40 is read, and is still not sent to TEMP (the tests above read TEMP as a double, where the
+    // before the row of 2E38 is read, and is still not sent to TEMP (the tests above read TEMP as a double, where the
     // hint has no column to name whatever the error)
     r = InferenceCommandsTest.run(concat(new String[] {"prep", "table", "wide", "--format", "jdbc", "--option", "url=" + url,
         "--where", "sensor / (t - t) > 0"}, concat(spec, never)));

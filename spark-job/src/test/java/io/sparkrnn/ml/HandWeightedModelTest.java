@@ -400,6 +400,17 @@ class HandWeightedModelTest {
   }
 
   @Test
+  void evaluateLeavesOutATargetPastFloat32AsFitDoes() {
+    // docs/ml.md, evaluate: a target past float32's range is missing, as fit and transform have it (a review: 1e39 was
+    // scored, loss 1.25e77). Targets are x a row ahead: row 1's is 12 (scored); row 2's is 1e39 (left out); row 3 has
+    // no prediction (its input 1e39 is missing); row 4 has no target. So one row, row 1, whose error is byHand(10) - 12.
+    Row m = rnn(Mode.SEQ2SEQ).evaluate(table(DataTypes.DoubleType, row("a", 1, 10.0), row("a", 2, 12.0), row("a", 3, 1e39),
+        row("a", 4, 14.0))).first();
+    assertEquals(1L, m.getLong(m.fieldIndex("rows")), m.toString());
+    assertEquals(Math.abs(byHand(10)[0] - 12), m.getDouble(m.fieldIndex("mae_x")), FLOAT32_ABS_TOL, m.toString());
+  }
+
+  @Test
   void evaluateComparesEachRowWithItsOwnTargetWhenTheTargetsAreNotInputs() {
     // docs/ml.md: horizon -1 is 1 when the targets include an input, else 0; target y is no input: row t against y_t
     double[] x = XY_X;

@@ -197,6 +197,10 @@ class RnnParamsTest {
         RnnEstimator.trainerLineInSetterWords("step 3: not finite; skipping the update (--on-nan=skip)"));
     assertEquals("training lstm 1x8: 40 steps", RnnEstimator.trainerLineInSetterWords("training lstm 1x8: 40 steps"));
     assertEquals("--nothing 3: stays", RnnEstimator.trainerLineInSetterWords("--nothing 3: stays"));
+    // the closed-loop warning's advice, as Trainer writes it (a review: "--feedback 0" read "setFeedback 0")
+    assertTrue(RnnEstimator.trainerLineInSetterWords("step 2: the closed-loop loss is not measured: …. Training goes on;"
+        + " metrics.jsonl has no closed_loop_loss at validations where this happens (--feedback=0 leaves the closed loop out)")
+        .endsWith("(setFeedback(0) leaves the closed loop out)"));
   }
 
   @Test

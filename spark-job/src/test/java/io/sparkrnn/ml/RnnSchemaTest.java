@@ -171,7 +171,13 @@ class RnnSchemaTest {
     e.copy(new ParamMap()).setTargetCols("id").transformSchema(schema);
     assertRefused(() -> e.copy(new ParamMap()).setTargetCols("label").transformSchema(schema),
         "RnnEstimator: targetCols column 'label' is double", "integer column of class ids (StringIndexer's output is double:"
-        + " cast it, e.g. a SQLTransformer \"SELECT *, CAST(label AS INT) AS label_id FROM __THIS__\", and name label_id)");
+        + " cast it, e.g. a SQLTransformer \"SELECT *, CAST(label AS INT) AS label_id FROM __THIS__\" and"
+        + " setTargetCols(\"label_id\"))");
+    // labels not yet indexed: a cast of strings to INT gives no class ids, so the indexer first (a review)
+    StructType strings = table(DataTypes.LongType).add("name", DataTypes.StringType);
+    assertRefused(() -> e.copy(new ParamMap()).setTargetCols("name").transformSchema(strings),
+        "RnnEstimator: targetCols column 'name' is string; expected an integer column of class ids (labels: index them with"
+        + " StringIndexer, then cast its double output");
     new RnnEstimator().setKeyCols("k").setOrderCol("t").setInputCols("x").setSteps(3).setTargetCols("label")
         .transformSchema(schema);   // a regression target may be any number
   }

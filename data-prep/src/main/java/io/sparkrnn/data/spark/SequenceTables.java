@@ -809,10 +809,14 @@ public final class SequenceTables {
       if (stats.windows[0] == 0 && stats.windows[1] > 0) {
         // the windows are there, the split held them all out: --steps is not the cause (a user audit: one key, held out
         // by the by-key split's hash for some seeds, was told to lower the window length)
-        throw new BadInputException("no training sequences: all " + stats.windows[1] + " windows of " + stats.series
-            + " series fell in the validation split (" + spec.effectiveSplit().id() + ", --validation-fraction "
-            + spec.validationFraction() + "); lower --validation-fraction (0 trains on every window)"
-            + (spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY ? ", or with few keys use --split by-time" : ""));
+        boolean byKey = spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY;
+        throw new BadInputException("no training sequences: " + (stats.windows[1] == 1 ? "the 1 window" : "all "
+            + stats.windows[1] + " windows") + " of " + stats.series + " series fell in the validation split ("
+            + spec.effectiveSplit().id() + ", --validation-fraction " + spec.validationFraction() + "); lower"
+            + " --validation-fraction (0 trains on every window)" + (byKey ? ", or with few keys use --split by-time"
+            // by time, each series' training part is its first n - round(n x fraction) rows (a gap comes out of the
+            // validation part): too few for one window of T (+ horizon)
+            : ", or --steps, so that each series' first rows hold a training window"));
       }
       if (stats.windows[0] == 0) {
         throw new BadInputException("no training sequences: " + stats.rows + " rows in " + stats.series

@@ -153,7 +153,12 @@ public final class Evaluation {
     batch.validateFor(config, true);
     checkFromStep(fromStep, batch.steps());
     LossStats tf = new LossStats(tolerance).add(config, batch, engine.forward(params, batch, null).outputs(), fromStep);
-    LossStats cl = feedback > 0 ? checkedClosedLoop(config, params, engine, batch, feedback, units, where) : null;
+    LossStats cl;
+    try {
+      cl = feedback > 0 ? checkedClosedLoop(config, params, engine, batch, feedback, units, where) : null;
+    } catch (Normalization.PastFloat32Exception e) {   // in the words ofDataset's refusal has (a review)
+      throw new BadInputException(closedLoopRefusal(feedback, where + ": " + e.fact()), e);
+    }
     return Metrics.of(config, tf, cl, feedback, fromStep);
   }
 
@@ -196,8 +201,7 @@ public final class Evaluation {
       LossStats cl = feedback > 0 ? new LossStats() : null;
       for (Validation.Result r : parts) {
         if (r.closedLoopRefused() != null) {   // evaluate is asked for the closed-loop loss: none is no result
-          throw new BadInputException("--feedback " + feedback + ": " + r.closedLoopRefused() + "; evaluate with --feedback 0,"
-              + " or a model trained without that feature");
+          throw new BadInputException(closedLoopRefusal(feedback, r.closedLoopRefused()));
         }
         tf.merge(r.teacherForced());
         if (cl != null) {
@@ -217,6 +221,11 @@ public final class Evaluation {
         scope.close();
       }
     }
+  }
+
+  /** evaluate's refusal of a closed loop whose fed-back output is past float32: {@code why} names the shard. */
+  static String closedLoopRefusal(int feedback, String why) {
+    return "--feedback " + feedback + ": " + why + "; evaluate with --feedback 0, or a model trained without that feature";
   }
 
   private static LossStats checkedClosedLoop(ModelConfig config, Params params, BpttEngine engine, Batch batch, int K,

@@ -786,7 +786,7 @@ public final class Trainer {
                 closedLoopRefusalTold = true;
                 log.println("warning: step " + step + ": the closed-loop loss is not measured: " + v.closedLoopRefused()
                     + ". Training goes on; metrics.jsonl has no closed_loop_loss at validations where this happens"
-                    + " (--feedback 0 leaves the closed loop out)");
+                    + " (--feedback=0 leaves the closed loop out)");
               }
             }
           }

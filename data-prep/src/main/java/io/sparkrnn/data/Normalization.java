@@ -70,11 +70,7 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
 
   /** As {@link #inputToModelFloat(double, int)}, the refusal naming the feature's {@code label} too ("column 'temp'"), if not null. */
   public float inputToModelFloat(double raw, int f, String label) {
-    double z = inputToModel(raw, f);
-    if (pastFloat32(raw, z)) {
-      throw pastFloat32("input feature " + f + (label == null ? "" : " (" + label + ")"), raw, z, inputMean[f], inputStd[f], -1);
-    }
-    return (float) z;
+    return toModelFloat(raw, inputMean[f], inputStd[f], "input feature ", f, label, -1);
   }
 
   /** {@link #targetToModel} rounded to float, refused where past float32's range (see {@link #inputToModelFloat}). */
@@ -84,9 +80,20 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
 
   /** As {@link #targetToModelFloat(double, int)}, the refusal naming the target's {@code label} too, if not null. */
   public float targetToModelFloat(double raw, int o, String label) {
-    double z = targetToModel(raw, o);
+    return toModelFloat(raw, targetMean[o], targetStd[o], "target ", o, label, -1);
+  }
+
+  /**
+   * {@code (raw − mean) / std} rounded to float, as {@link #inputToModel} and {@link #targetToModel}
+   * compute it, refused where past float32's range; the refusal's words ("input feature 3 (column
+   * 'temp')") are built only then, since prep calls this for every value.
+   *
+   * @param element the value's index in the array converted, or −1
+   */
+  private float toModelFloat(double raw, double mean, double std, String kind, int index, String label, int element) {
+    double z = (raw - mean) / std;
     if (pastFloat32(raw, z)) {
-      throw pastFloat32("target " + o + (label == null ? "" : " (" + label + ")"), raw, z, targetMean[o], targetStd[o], -1);
+      throw pastFloat32(kind + index + (label == null ? "" : " (" + label + ")"), raw, z, mean, std, element);
     }
     return (float) z;
   }
@@ -156,11 +163,7 @@ public record Normalization(double[] inputMean, double[] inputStd, double[] targ
     int F = inputMean.length;
     for (int i = 0; i < x.length; i++) {
       int f = i % F;
-      double z = inputToModel(raw[i], f);
-      if (pastFloat32(raw[i], z)) {
-        throw pastFloat32("input feature " + f, raw[i], z, inputMean[f], inputStd[f], i);
-      }
-      x[i] = (float) z;
+      x[i] = toModelFloat(raw[i], inputMean[f], inputStd[f], "input feature ", f, null, i);
     }
     return x;
   }

@@ -5,6 +5,7 @@ import io.sparkrnn.job.report.TrainingMetrics;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.util.ShutdownHookManager;
 
@@ -56,6 +57,11 @@ final class StopFlush implements AutoCloseable {
   /** Asks the step in flight to be the last of its barrier segment (run by the hook before it waits). */
   private final Runnable endSegments;
   private final long checkpointWaitNanos;
+  /**
+   * What the hook's "final files" line advises after "what is not written yet is lost; ": train's
+   * "--resume writes the model again", or its caller's words (RnnEstimator's fit has no --resume).
+   */
+  private Supplier<String> finalFilesAdvice = () -> "--resume writes the model again";
   /** What Hadoop's hook manager holds while training runs. */
   final Runnable hook = this::flush;
   /** The rows are written (by the hook, or by the loop with its stop checkpoint): the loop records no more. */
@@ -86,6 +92,12 @@ final class StopFlush implements AutoCloseable {
     StopFlush f = new StopFlush(metrics, out, log, endSegments, checkpointWaitNanos);
     ShutdownHookManager.get().addShutdownHook(f.hook, PRIORITY, TIMEOUT_S, TimeUnit.SECONDS);
     return f;
+  }
+
+  /** Replaces what the hook's "final files" line advises (a caller without --resume); returns this. */
+  StopFlush finalFilesAdvice(Supplier<String> advice) {
+    this.finalFilesAdvice = advice;
+    return this;
   }
 
   /**
@@ -141,7 +153,7 @@ final class StopFlush implements AutoCloseable {
       flushed = true;
       if (!ended) {
         log.println("the JVM is shutting down while the run writes its final files (metrics, checkpoint, model, report): what"
-            + " is not written yet is lost; --resume writes the model again");
+            + " is not written yet is lost; " + finalFilesAdvice.get());
       }
       return;
     }

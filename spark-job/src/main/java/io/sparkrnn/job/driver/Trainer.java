@@ -311,7 +311,23 @@ public final class Trainer {
         : "The last checkpoint, " + checkpoint + ", is intact: --resume true continues from it";
   }
 
-  private UnaryOperator<String> checkpointWords = Trainer::resumeWords;
+  private static final UnaryOperator<String> RESUME_WORDS = Trainer::resumeWords;
+  private UnaryOperator<String> checkpointWords = RESUME_WORDS;
+
+  /**
+   * What the line of a run stopped by a signal advises, given the checkpoint it wrote: train's
+   * "--resume continues from it", or the caller's {@link #checkpointWords} (fit has no --resume; its
+   * stop line and the hook's said "--resume" all the same: a leftover of a review).
+   */
+  private String stopAdvice(String checkpoint) {
+    return checkpointWords == RESUME_WORDS ? "--resume continues from " + checkpoint
+        : afterSemicolon(checkpointWords.apply(checkpoint));
+  }
+
+  /** A sentence's words after a semicolon: its first letter in lower case ("The last checkpoint" → "the last …"). */
+  private static String afterSemicolon(String words) {
+    return words.isEmpty() ? words : Character.toLowerCase(words.charAt(0)) + words.substring(1);
+  }
 
   /**
    * Sets what a failure says of the checkpoints (given the newest one's path, or null): a caller
@@ -715,6 +731,9 @@ public final class Trainer {
         exchange.endSegments();
       }
     });
+    if (checkpointWords != RESUME_WORDS) {
+      stopFlush.finalFilesAdvice(() -> afterSemicolon(checkpointStatus()));
+    }
     try {
       while (step < totalSteps) {
         ObjLongConsumer<StopFlush> probe = beforeStepForTests;
@@ -829,8 +848,8 @@ public final class Trainer {
             stopFlush.checkpointed();   // before the line: a print held by an undrained stdout must not hold the hook
           }
           if (step > 0) {
-            log.printf(Locale.ROOT, "stopping at step %d of %d: the JVM is shutting down; --resume continues from %s%n", step,
-                totalSteps, out.path(Checkpoints.DIR + "/" + Checkpoints.fileName(step)));
+            log.printf(Locale.ROOT, "stopping at step %d of %d: the JVM is shutting down; %s%n", step, totalSteps,
+                stopAdvice(out.path(Checkpoints.DIR + "/" + Checkpoints.fileName(step)).toString()));
           }
           throw new StopFlush.Stopping();
         }

@@ -190,6 +190,54 @@ class SparkTrainingTest {
   }
 
   /**
+   * A run stopped by a signal at a step boundary says what its caller can do with the checkpoint it
+   * wrote: train's "--resume continues from" it, or the caller's {@link Trainer#checkpointWords}
+   * (RnnEstimator's fit, which has no --resume, said "--resume" all the same).
+   */
+  @Test
+  void aSignalsStopLineGivesTheCallersWords() throws Exception {
+    for (boolean fitWords : new boolean[] {false, true}) {
+      String out = tmp.resolve("signal-words-" + fitWords).toUri().toString();
+      Map<String, String> m = sineConfig(out);
+      m.put("checkpoint-every", "0");
+      m.put("sync", "job");
+      ByteArrayOutputStream log = new ByteArrayOutputStream();
+      Trainer trainer = Trainer.prepare(m, new Configuration(), new PrintStream(log, true, StandardCharsets.UTF_8));
+      if (fitWords) {
+        trainer.checkpointWords(c -> "The last checkpoint, " + c + ", is kept: setInitialModel warm-starts a new fit");
+      }
+      Thread[] hook = new Thread[1];
+      Trainer.beforeStepForTests = (stopFlush, step) -> {
+        if (step == 2 && hook[0] == null) {
+          hook[0] = new Thread(stopFlush.hook, "test signal");
+          hook[0].start();
+          while (!stopFlush.requested()) {
+            Thread.onSpinWait();
+          }
+        }
+      };
+      try {
+        assertThrows(StopFlush.Stopping.class, () -> trainer.run(sc));
+      } finally {
+        Trainer.beforeStepForTests = null;
+      }
+      hook[0].join(TimeUnit.SECONDS.toMillis(StopFlush.TIMEOUT_S));
+      String printed = log.toString(StandardCharsets.UTF_8);
+      String checkpoint = java.nio.file.Path.of(java.net.URI.create(out)).resolve("checkpoints/step-0000000002.safetensors")
+          .toUri().toString();
+      String line = printed.lines().filter(l -> l.startsWith("stopping at step 2 of 6")).findFirst().orElse(printed);
+      if (fitWords) {
+        assertFalse(line.contains("--resume"), line);
+        assertTrue(line.contains("shutting down; the last checkpoint, ") && line.contains("step-0000000002.safetensors, is kept:"
+            + " setInitialModel"), line);
+      } else {
+        assertTrue(line.contains("shutting down; --resume continues from ") && line.endsWith("step-0000000002.safetensors"),
+            line + " (checkpoint " + checkpoint + ")");
+      }
+    }
+  }
+
+  /**
    * A step's task holds the dataset as a broadcast, sent to each executor once a run, not the
    * manifest, which grows with the shards: in Java serialization each ShardInfo adds about 60 bytes
    * (its file name alone is 23), so 400 shards against 4 would add some 20 kB to every task of

@@ -168,8 +168,24 @@ class StopFlushTest {
       CompletableFuture.runAsync(slow::flush).get(10, TimeUnit.SECONDS);
       assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(200), "waited");
       assertTrue(logged.toString(StandardCharsets.UTF_8).contains("while the run writes its final files"), logged.toString());
+      assertTrue(logged.toString(StandardCharsets.UTF_8).contains("is lost; --resume writes the model again"), logged.toString());
     } finally {
       slow.close();
+    }
+
+    // a caller without --resume (RnnEstimator's fit) gives its own words: the line said --resume all the same
+    ByteArrayOutputStream fitLogged = new ByteArrayOutputStream();
+    StopFlush fit = StopFlush.register(new TrainingMetrics(), new OutputDir(dir.toUri().toString(), new Configuration()),
+        new PrintStream(fitLogged, true, StandardCharsets.UTF_8), () -> { }, TimeUnit.MILLISECONDS.toNanos(100))
+        .finalFilesAdvice(() -> "setInitialModel warm-starts a new fit");
+    try {
+      fit.finishing();
+      CompletableFuture.runAsync(fit::flush).get(10, TimeUnit.SECONDS);
+      String line = fitLogged.toString(StandardCharsets.UTF_8);
+      assertTrue(line.contains("is lost; setInitialModel warm-starts a new fit"), line);
+      assertFalse(line.contains("--resume"), line);
+    } finally {
+      fit.close();
     }
   }
 

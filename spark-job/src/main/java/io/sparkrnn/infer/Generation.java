@@ -62,7 +62,7 @@ public record Generation(int steps, int batchSize, float[] outputs, int[] ids) {
     for (int n = 0; n < steps; n++) {
       float[] raw = model.outputsToRawUnits(current);
       for (int i = 0; i < raw.length; i++) {
-        if (!Float.isFinite(raw[i]) && Float.isFinite(current[i])) {   // a finite output past float32 in raw units: its scale's
+        if (!Float.isFinite(raw[i]) && Float.isFinite(current[i])) {   // finite in model units, past float32 in raw: the target std took it there
           throw new BadInputException("generate: step " + (n + 1) + " of " + steps + "'s output cannot be written or fed back"
               + " (sequence " + i / O + "): " + model.normalization().outputPastFloat32(current[i], i, "").getMessage());
         }

@@ -18,8 +18,18 @@ import java.util.SplittableRandom;
 public final class Schedule implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  private final int[] shardOfSequence;
-  private final int[] rowOfSequence;
+  /** The training shards' manifest indices, in manifest order. */
+  private final int[] trainShards;
+  /**
+   * firstSequence[s]: the id of training shard s's row 0, the prefix sum of the shards' sizes
+   * (firstSequence[0] = 0; an empty shard has its successor's). Sequence k is row
+   * k − firstSequence[s] of the last shard s with firstSequence[s] ≤ k: O(shards) to ship and to
+   * hold, where two arrays of a shard and a row per sequence took 8 bytes a sequence, re-broadcast
+   * with every barrier segment (docs/SCALING.md).
+   */
+  private final int[] firstSequence;
+  /** The training sequences, all shards together. */
+  private final int sequenceCount;
   private final int batch;
   private final long seed;
   private final int windowsPerBatch;
@@ -47,19 +57,18 @@ public final class Schedule implements Serializable {
     }
     if (total > Integer.MAX_VALUE - 8) {   // a Java array's most entries; the cast below would wrap (docs/SCALING.md)
       throw new BadInputException("data: the training split holds " + total + " sequences; training's schedule indexes at most "
-          + (Integer.MAX_VALUE - 8) + " (8 bytes each on the driver, and on every executor under --sync barrier): prep longer sequences (--steps), or"
+          + (Integer.MAX_VALUE - 8) + " (its epoch's permutation, 4 bytes each, on the driver under --sync job, on every executor under --sync"
+          + " barrier): prep longer sequences (--steps), or"
           + " train on a part");
     }
-    shardOfSequence = new int[(int) total];
-    rowOfSequence = new int[(int) total];
+    this.trainShards = trainShards.clone();
+    this.firstSequence = new int[shardBatch.length];
     int k = 0;
-    for (int s = 0; s < trainShards.length; s++) {
-      for (int r = 0; r < shardBatch[s]; r++) {
-        shardOfSequence[k] = trainShards[s];
-        rowOfSequence[k] = r;
-        k++;
-      }
+    for (int s = 0; s < shardBatch.length; s++) {
+      firstSequence[s] = k;
+      k += shardBatch[s];
     }
+    this.sequenceCount = (int) total;
     this.batch = batch;
     this.seed = seed;
     this.steps = steps;
@@ -69,7 +78,7 @@ public final class Schedule implements Serializable {
 
   /** Optimizer steps in one epoch: ⌊sequences / B⌋ batches × W windows. */
   public long stepsPerEpoch() {
-    return (long) (shardOfSequence.length / batch) * windowsPerBatch;
+    return (long) (sequenceCount / batch) * windowsPerBatch;
   }
 
   /** B: sequences in every step's batch. */
@@ -121,11 +130,28 @@ public final class Schedule implements Serializable {
     Arrays.sort(seqs);
     int[] shards = new int[batch];
     int[] rows = new int[batch];
-    for (int i = 0; i < batch; i++) {
-      shards[i] = shardOfSequence[seqs[i]];
-      rows[i] = rowOfSequence[seqs[i]];
+    int s = 0;
+    for (int i = 0; i < batch; i++) {   // seqs ascending: the shard only moves forward
+      s = shardOf(seqs[i], s);
+      shards[i] = trainShards[s];
+      rows[i] = seqs[i] - firstSequence[s];
     }
     return new Chosen(shards, rows);
+  }
+
+  /** The last training shard s ≥ {@code from} with firstSequence[s] ≤ k (binary search): the one that holds sequence k. */
+  private int shardOf(int k, int from) {
+    int lo = from;
+    int hi = firstSequence.length - 1;
+    while (lo < hi) {
+      int mid = (lo + hi + 1) >>> 1;
+      if (firstSequence[mid] <= k) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return lo;
   }
 
   // synchronized: on a local master the barrier tasks share the driver's broadcast object
@@ -138,7 +164,7 @@ public final class Schedule implements Serializable {
       cachedEpoch = epoch;
     }
     if (cachedPermutation == null || epoch != cachedEpoch) {
-      int n = shardOfSequence.length;
+      int n = sequenceCount;
       int[] p = new int[n];
       for (int i = 0; i < n; i++) {
         p[i] = i;

@@ -157,6 +157,49 @@ class ScheduleTest {
     assertTrue(e.getMessage().startsWith("batch: 14") && e.getMessage().contains("only 13"), e.getMessage());
   }
 
+  /**
+   * Shards that hold no training sequence (a shard of the validation split listed with 0 rows) take
+   * no sequence id: ids follow the non-empty shards in manifest order, each shard's rows in order.
+   * Expected by expanding the shards into one (shard, row) list by hand.
+   */
+  @Test
+  void emptyShardsTakeNoSequenceIds() {
+    int[] shards = {0, 1, 2, 3, 4, 5};
+    int[] rows = {0, 2, 0, 0, 3, 1};
+    int[][] byId = {{1, 0}, {1, 1}, {4, 0}, {4, 1}, {4, 2}, {5, 0}};
+    Schedule s = new Schedule(shards, rows, 1, 5, 20, 0);
+    int[] perm = fisherYates(6, 5);
+    for (int k = 0; k < 6; k++) {
+      Schedule.Chosen c = s.sequences(k);
+      assertArrayEquals(byId[perm[k]], new int[] {c.shards()[0], c.rows()[0]}, "step " + k + ", sequence " + perm[k]);
+    }
+  }
+
+  /**
+   * What a barrier segment's broadcast ships of the schedule grows with the shards, not the
+   * sequences (docs/SCALING.md): it held two int arrays, 8 bytes a training sequence (8 MB for a
+   * million), re-sent with every segment. The epoch's permutation is drawn where it is used, never
+   * shipped, also after a step has drawn it.
+   */
+  @Test
+  void theSerializedScheduleGrowsWithTheShardsNotTheSequences() throws Exception {
+    Schedule s = new Schedule(new int[] {0, 1}, new int[] {500_000, 500_000}, 64, 1, 20, 0);
+    s.sequences(0);   // draws epoch 0's permutation (4 MB), which stays on this side
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (java.io.ObjectOutputStream o = new java.io.ObjectOutputStream(bytes)) {
+      o.writeObject(s);
+    }
+    assertTrue(bytes.size() < 2_000, bytes.size() + " bytes for 2 shards of a million sequences");
+    Schedule back;
+    try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+      back = (Schedule) in.readObject();
+    }
+    for (long step : new long[] {0, 1, 15_624, 15_625, 40_000}) {
+      assertEquals(Arrays.toString(s.sequences(step).shards()) + Arrays.toString(s.sequences(step).rows()),
+          Arrays.toString(back.sequences(step).shards()) + Arrays.toString(back.sequences(step).rows()), "step " + step);
+    }
+  }
+
   /** More training sequences than an int array holds is refused by count, before any allocation (the cast wrapped). */
   @Test
   void aSplitPastAnArraysSizeIsRefusedNamingTheCount() {

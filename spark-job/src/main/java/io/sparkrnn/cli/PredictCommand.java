@@ -139,6 +139,8 @@ public final class PredictCommand implements Callable<Integer> {
     Prediction p;
     try (BpttEngine e = TrainedModel.engine(run.engine, run.device)) {
       p = Prediction.run(m, e, batch, modelUnits);
+    } catch (Prediction.OutputPastFloat32Exception e) {
+      throw new BadInputException(data + ": " + e.getMessage(), e);   // which input's prediction
     }
     write(p, out, conf, metadata(m, modelUnits));
     System.out.println("predicted " + Arrays.toString(p.shape()) + " from " + data + " into " + out

@@ -1,5 +1,6 @@
 package io.sparkrnn.infer;
 
+import io.sparkrnn.data.Normalization;
 import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.StatefulSession;
@@ -65,7 +66,24 @@ public final class InferenceSession implements AutoCloseable {
    * @return outputs [B][O]: raw units for regression models, logits for class models
    */
   public float[] step(float[] x) {
-    return model.outputsToRawUnits(session.step(model.inputsToModelUnits(x)));
+    int F = model.config().inputSize();
+    float[] in;
+    try {
+      in = model.inputsToModelUnits(x);
+    } catch (Normalization.PastFloat32Exception e) {
+      // advice for a model's input, as predict gives, not prep's (a review: "prep without --normalize")
+      throw new BadInputException("InferenceSession.step: x[" + e.element() + "] (b=" + e.element() / F + ", f="
+          + e.element() % F + "): " + e.fact() + "; the model cannot take such a value: leave it out of the input", e);
+    }
+    float[] y = session.step(in);
+    float[] raw = model.outputsToRawUnits(y);
+    try {
+      Prediction.refusePastFloat32(model.normalization(), y, raw, "; stepModelUnits gives the outputs in the model's units,"
+          + " which are finite", 1);
+    } catch (Prediction.OutputPastFloat32Exception e) {
+      throw new BadInputException("InferenceSession.step: " + e.getMessage(), e);
+    }
+    return raw;
   }
 
   /** As {@link #step} with inputs and outputs in model units (no normalisation either way). */

@@ -1,6 +1,7 @@
 package io.sparkrnn.infer;
 
 import io.sparkrnn.data.Normalization;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.engine.BpttEngine;
 import io.sparkrnn.kernel.generate.ClassSampler;
 import io.sparkrnn.kernel.io.SafeTensors;
@@ -30,6 +31,38 @@ import java.util.Map;
  */
 public record Prediction(int[] shape, float[] output, int[] ids, int[] lengths, List<String> text) implements Serializable {
   private static final long serialVersionUID = 1L;
+
+  /** An output finite in the model's units, past float32's range in raw units: the caller adds where (a file, a shard). */
+  public static final class OutputPastFloat32Exception extends BadInputException {
+    private static final long serialVersionUID = 1L;
+
+    OutputPastFloat32Exception(String message) {
+      super(message);
+    }
+  }
+
+  /** predict's advice for an {@link OutputPastFloat32Exception}. */
+  static final String MODEL_UNITS_ADVICE = "; --model-units writes the outputs in the model's units, which are finite";
+
+  /**
+   * Refuses outputs finite in the model's units ({@code y}) whose raw values ({@code raw}, the same
+   * [rows][B][O] layout) are past float32's range, as generate refuses them: written, they read
+   * Infinity (a review: predict wrote them, exit 0). {@code rows} is T for [T][B][O], 1 for [B][O].
+   */
+  static void refusePastFloat32(Normalization normalization, float[] y, float[] raw, String advice, int rows) {
+    if (normalization == null || normalization.targetMean() == null) {
+      return;
+    }
+    int O = normalization.targetMean().length;
+    int B = raw.length / (rows * O);
+    for (int i = 0; i < raw.length; i++) {
+      if (Float.isInfinite(raw[i]) && Float.isFinite(y[i])) {
+        String at = rows == 1 ? "b=" + i / O + ", o=" + i % O : "t=" + i / (B * O) + ", b=" + i / O % B + ", o=" + i % O;
+        throw new OutputPastFloat32Exception("output (" + at + "): " + normalization.outputPastFloat32(y[i], i, "").fact()
+            + advice);
+      }
+    }
+  }
 
   /** Runs the model over {@code batch} (model units) from the zero state. */
   public static Prediction run(TrainedModel model, BpttEngine engine, Batch batch, boolean modelUnits) {
@@ -64,6 +97,7 @@ public record Prediction(int[] shape, float[] output, int[] ids, int[] lengths, 
           }
         }
       }
+      refusePastFloat32(normalization, outputs, out, MODEL_UNITS_ADVICE, seq ? T : 1);
     }
     int[] ids = null;
     List<String> text = null;

@@ -9,6 +9,7 @@ import io.sparkrnn.infer.Prediction;
 import io.sparkrnn.job.executor.Broadcasts;
 import io.sparkrnn.job.executor.ExecutorRuntime;
 import io.sparkrnn.job.executor.GradientTask;
+import io.sparkrnn.kernel.BadInputException;
 import io.sparkrnn.kernel.model.Batch;
 import io.sparkrnn.kernel.model.ModelConfig;
 import io.sparkrnn.kernel.model.Params;
@@ -93,13 +94,18 @@ public final class PredictJob {
       Batch batch = ExecutorRuntime.shard(context.dataset(), s);
       float[] outputs = ExecutorRuntime.withEngine(context.engine(), context.device(), context.engineThreads(),
           engine -> engine.forward(params, batch, null).outputs());
-      Prediction p = Prediction.of(in.config(), in.vocabulary(), in.normalization(), batch, outputs, in.modelUnits());
+      ShardInfo info = context.dataset().manifest().shards().get(s);
+      Prediction p;
+      try {
+        p = Prediction.of(in.config(), in.vocabulary(), in.normalization(), batch, outputs, in.modelUnits());
+      } catch (Prediction.OutputPastFloat32Exception e) {
+        throw new BadInputException(context.dataset().location() + "/" + info.file() + ": " + e.getMessage(), e);   // which shard's
+      }
       if (in.outDir() == null) {
         out.add(new ShardResult(s, batch.batchSize(), batch.steps(), p));
         shardDone.run();
         continue;
       }
-      ShardInfo info = context.dataset().manifest().shards().get(s);
       try {
         HadoopFiles.write(in.outDir() + "/" + info.file(), p.toSafetensors(in.metadata()), conf);
         if (p.text() != null) {

@@ -303,16 +303,24 @@ final class RnnColumns {
     if (classes ? !(t instanceof IntegralType) : !(t instanceof NumericType)) {
       // StringIndexer, the stage that makes class ids from labels, writes doubles: the cast that fits (a user audit);
       // labels not yet indexed (strings) need the indexer first, since a cast to INT gives no ids (a review)
+      // concatenated, not String.format: a column's name may hold '%' (a review: "rate%" threw UnknownFormatConversionException)
       String id = f.name() + "_id";
-      String cast = "a SQLTransformer \"SELECT *, CAST(%s AS INT) AS " + id + " FROM __THIS__\" and setTargetCols(\"" + id
-          + "\")";
+      String setter = " AS " + sqlName(id) + " FROM __THIS__\" and setTargetCols(\"" + id + "\")";
       throw new BadInputException(who + ": targetCols column '" + f.name() + "' is " + t.simpleString() + "; expected "
           + (!classes ? "a numeric column" : t instanceof NumericType
-          ? "an integer column of class ids (StringIndexer's output is double: cast it, e.g. " + String.format(cast, f.name())
-              + ")"
-          : "an integer column of class ids (labels: index them with StringIndexer, then cast its double output, e.g. "
-              + String.format(cast, "<its outputCol>") + ")"));
+          ? "an integer column of class ids (StringIndexer's output is double: cast it, e.g. a SQLTransformer \"SELECT *,"
+              + " CAST(" + sqlName(f.name()) + " AS INT)" + setter + ")"
+          : "an integer column of class ids (labels: index them with StringIndexer, then cast its double output, e.g. a"
+              + " SQLTransformer \"SELECT *, CAST(<its outputCol> AS INT)" + setter + ")"));
     }
+  }
+
+  /**
+   * A column's name as Spark SQL reads it: bare where it is a plain identifier, else in backticks,
+   * a backtick doubled ("class label" → `class label`; a bare name with a space or a dot does not parse).
+   */
+  static String sqlName(String name) {
+    return name.matches("[A-Za-z_][A-Za-z0-9_]*") ? name : "`" + name.replace("`", "``") + "`";
   }
 
   /** spark.sql.caseSensitive of the dataset being fit, transformed or evaluated on this thread; null outside those. */

@@ -124,24 +124,30 @@ final class ExecutorWatch {
 
   /**
    * What an executor asks, from the settings (cores: the cluster manager's default where unset),
-   * and how to ask less where it asks more than 1 core or 1g (a review: "asks 1 cores", then advice
+   * and how to ask less of what it asks above 1 core and 1g (a review: "asks 1 cores", then advice
    * to ask --executor-cores 1; a grace of 500 ms read "in 0 s").
    */
   static String warning(SparkConf conf, long graceMs) {
     String asked = conf.contains("spark.executor.cores") ? conf.get("spark.executor.cores").trim() : null;
     String cores = asked == null ? "the cluster manager's default cores" : asked + (asked.equals("1") ? " core" : " cores");
     String memory = conf.get("spark.executor.memory", "1g");
-    boolean least;
+    // advice to ask less names only what is asked above 1 core and 1g (a review: 512m was told "--executor-memory 1g")
+    java.util.List<String> less = new java.util.ArrayList<>();
+    if (!"1".equals(asked)) {
+      less.add("--executor-cores 1");
+    }
     try {
-      least = "1".equals(asked) && conf.getSizeAsMb("spark.executor.memory", "1g") <= 1024;
+      if (conf.getSizeAsMb("spark.executor.memory", "1g") > 1024) {
+        less.add("--executor-memory 1g");
+      }
     } catch (RuntimeException e) {   // a memory Spark cannot read: it says so itself; the advice stays
-      least = false;
+      less.add("--executor-memory 1g");
     }
     String waited = graceMs % 1000 == 0 ? graceMs / 1000 + " s" : graceMs + " ms";
     return String.format(Locale.ROOT, "no executor has registered in %s while a job waits: the cluster may be busy (a full"
         + " queue), or no worker or node can host one as asked: each executor asks %s (spark.executor.cores) and %s of memory"
         + " (spark.executor.memory) plus overhead, and one that fits nowhere never starts. %s; the cluster manager's UI lists"
-        + " what they offer. (%s=0 turns this warning off.)", waited, cores, memory, least ? "Give the workers more"
-        : "Ask less (spark-submit --executor-cores 1 --executor-memory 1g) or give the workers more", SETTING);
+        + " what they offer. (%s=0 turns this warning off.)", waited, cores, memory, less.isEmpty() ? "Give the workers more"
+        : "Ask less (spark-submit " + String.join(" ", less) + ") or give the workers more", SETTING);
   }
 }

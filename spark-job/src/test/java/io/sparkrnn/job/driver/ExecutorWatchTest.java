@@ -83,8 +83,8 @@ class ExecutorWatchTest {
   }
 
   /**
-   * One core is "1 core", and an executor that asks the least the advice names (1 core, 1g) is not
-   * told to ask it; a grace under a second is in ms, not "0 s" (a review).
+   * One core is "1 core", and an executor is told to ask less only of what it asks above 1 core and
+   * 1g; a grace under a second is in ms, not "0 s" (a review).
    */
   @Test
   void theWarningFitsWhatIsAsked() {
@@ -94,7 +94,15 @@ class ExecutorWatchTest {
     assertFalse(least.contains("--executor-cores 1"), least);
     String more = ExecutorWatch.warning(new SparkConf(false).set("spark.executor.cores", "1").set("spark.executor.memory", "2g"),
         GRACE);
-    assertTrue(more.contains("Ask less (spark-submit --executor-cores 1 --executor-memory 1g)"), more);
+    assertTrue(more.contains("Ask less (spark-submit --executor-memory 1g) or give"), more);
+    // what it asks above the least, only: 512m was told "--executor-memory 1g", twice its memory (a review)
+    String cores = ExecutorWatch.warning(new SparkConf(false).set("spark.executor.cores", "2").set("spark.executor.memory", "512m"),
+        GRACE);
+    assertTrue(cores.contains("each executor asks 2 cores (spark.executor.cores) and 512m"), cores);
+    assertTrue(cores.contains("Ask less (spark-submit --executor-cores 1) or give"), cores);
+    String both = ExecutorWatch.warning(new SparkConf(false).set("spark.executor.cores", "4").set("spark.executor.memory", "8g"),
+        GRACE);
+    assertTrue(both.contains("Ask less (spark-submit --executor-cores 1 --executor-memory 1g) or give"), both);
     assertTrue(ExecutorWatch.warning(new SparkConf(false), 500).startsWith("no executor has registered in 500 ms while"));
     assertTrue(ExecutorWatch.warning(new SparkConf(false), 90_000).startsWith("no executor has registered in 90 s while"));
   }

@@ -2,12 +2,16 @@ package io.sparkrnn.ml;
 
 import static org.apache.spark.sql.functions.expr;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkrnn.data.LogCapture;
 import java.nio.file.Path;
 import java.sql.Timestamp;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Collectors;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -106,7 +110,53 @@ class MlTableEdgesTest {
     RnnEstimator e = new RnnEstimator().setKeyCols("k").setOrderCol("t").setInputCols("x").setSteps(10).setHiddenSize(4)
         .setMaxSteps(2).setBatch(4).setSeed(3);
     RnnEstimatorTest.assertMessage(() -> e.fit(one), "no training sequences: all ", " windows of 1 series fell in the"
-        + " validation split (by-key, setValidationFraction 0.1); lower setValidationFraction (0 trains on every window), or with"
-        + " few keys use setSplit by-time");
+        + " validation split (by-key, setValidationFraction(0.1)); lower setValidationFraction (0 trains on every window), or"
+        + " with few keys use setSplit(by-time)");
+  }
+
+  /**
+   * fit's refusal of a value past float32 once normalised advises in fit's words (a review of
+   * 98166f9, 8c38aa3): prep's "leave it out, or prep without --normalize" read "prep without
+   * setNormalize", a prep fit has no step for. Column b alternates 0 and 1e-39 in the training rows
+   * (by time, the first 70%) and is 1000 after: 2e42 standard deviations out.
+   */
+  @Test
+  void fitsRefusalOfAValuePastFloat32AdvisesInSetterWords() {
+    Dataset<Row> table = spark.range(0, 40).selectExpr("CAST(id AS INT) AS t", "CAST(id AS DOUBLE) AS a",
+        "CASE WHEN id < 28 THEN (CASE WHEN id % 2 = 0 THEN 0D ELSE 1e-39D END) ELSE 1000D END AS b");
+    RnnEstimator e = new RnnEstimator().setOrderCol("t").setInputCols("a", "b").setSteps(2).setHiddenSize(2)
+        .setMaxSteps(1).setBatch(2).setValidationFraction(0.3).setNormalize(true);
+    IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> e.fit(table));
+    String m = x.getMessage();
+    assertTrue(m.contains("(column 'b')") && m.contains("past float32's range"), m);
+    assertFalse(m.contains("prep without setNormalize"), "fit's words: " + m);
+    assertTrue(m.endsWith("leave it out, or setNormalize(false)"), m);
+  }
+
+  /**
+   * fit's warning that the closed-loop loss is not measured (train --feedback's, in setter words)
+   * names no file a fit without workDir removes when it ends: the validation shard and
+   * metrics.jsonl it named were both in that directory (a review). Input a alternates 0 and 1e-39
+   * (std 5e-40), target b = t mod 7: every output fed back is far past float32.
+   */
+  @Test
+  void aFitWithoutWorkDirDoesNotPointAtFilesItRemoves() {
+    Dataset<Row> table = spark.range(0, 60).selectExpr("id AS t",
+        "CASE WHEN id % 2 = 0 THEN 0D ELSE 1e-39D END AS a", "CAST(id % 7 AS DOUBLE) AS b");
+    RnnEstimator e = new RnnEstimator().setOrderCol("t").setInputCols("a").setTargetCols("b").setSteps(4)
+        .setHiddenSize(2).setMaxSteps(2).setBatch(2).setValidationFraction(0.3).setValidateEvery(1).setFeedback(1)
+        .setEngine("reference");
+    List<String> warnings;
+    try (LogCapture log = LogCapture.warnings(RnnEstimator.class)) {
+      e.fit(table);
+      warnings = log.messages().stream().filter(m -> m.contains("closed-loop loss is not measured"))
+          .collect(Collectors.toList());
+    }
+    assertEquals(1, warnings.size(), warnings.toString());
+    String w = warnings.get(0);
+    assertTrue(w.contains("(setFeedback(0) leaves the closed loop out)"), w);
+    assertFalse(w.contains("metrics.jsonl") || w.contains(".safetensors"), "fit removed its files (no workDir): " + w);
+    assertTrue(w.contains("not measured: a validation shard of the table: normalization: the model's output 0")
+        && w.contains("Training goes on; the fit's metrics have no closed_loop_loss"), w);
   }
 }

@@ -812,8 +812,8 @@ public final class SequenceTables {
         boolean byKey = spec.effectiveSplit() == TableSpec.SplitMode.BY_KEY;
         throw new BadInputException("no training sequences: " + (stats.windows[1] == 1 ? "the 1 window" : "all "
             + stats.windows[1] + " windows") + " of " + stats.series + " series fell in the validation split ("
-            + spec.effectiveSplit().id() + ", --validation-fraction " + spec.validationFraction() + "); lower"
-            + " --validation-fraction (0 trains on every window)" + (byKey ? ", or with few keys use --split by-time"
+            + spec.effectiveSplit().id() + ", --validation-fraction=" + spec.validationFraction() + "); lower"
+            + " --validation-fraction (0 trains on every window)" + (byKey ? ", or with few keys use --split=by-time"
             // by time, each series' training part is its first n - round(n x fraction) rows (a gap comes out of the
             // validation part): too few for one window of T (+ horizon)
             : ", or --steps, so that each series' first rows hold a training window"));

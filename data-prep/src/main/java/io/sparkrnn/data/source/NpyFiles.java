@@ -8,7 +8,7 @@ import org.apache.hadoop.fs.FSDataInputStream;
 /**
  * Whole-array reads of small {@code .npy} files (primers, predict inputs) through the same
  * validating header parser the npy source uses: float32/float64 (int32/int64 widened), C or
- * Fortran order, either byte order.
+ * Fortran order, either byte order. A float64 value past float32's range is refused, naming it.
  */
 public final class NpyFiles {
   private NpyFiles() {}
@@ -47,7 +47,13 @@ public final class NpyFiles {
       for (int k = 0; k < rank; k++) {
         s += index[k] * a.strides[k];
       }
-      out[c] = (float) stored[(int) s];
+      double v = stored[(int) s];
+      out[c] = (float) v;
+      if (Double.isFinite(v) && !Float.isFinite(out[c])) {
+        // a float64 file's finite value that rounds to Infinity: named as the file holds it, not "Infinity" (a review)
+        throw new BadInputException(uri + ": element " + c + " " + java.util.Arrays.toString(index) + " is " + v
+            + ", past float32's range (±3.4e38); the model computes in float32");
+      }
       for (int k = rank - 1; k >= 0; k--) {
         if (++index[k] < a.shape[k]) {
           break;

@@ -550,7 +550,9 @@ final class TableRows implements Serializable {
       case SCALAR -> {
         double d = row.getDouble(p);
         vals[col.offset()] = d;
-        return fitsFloat(d);
+        // a class id past float32 (1e39) is no missing value but an id outside [0, N), which checkClass refuses as it
+        // refuses 1e20 (a review: --missing drop dropped it without a word)
+        return fitsFloat(d) || Double.isFinite(d) && spec.classes() > 0 && col.offset() == targetSlots[0];
       }
       case ARRAY -> {
         return readArray(row.getArray(p), col, col.width(), vals, col.offset(), key, order, "holds", "values");

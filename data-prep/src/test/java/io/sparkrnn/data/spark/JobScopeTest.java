@@ -52,14 +52,6 @@ class JobScopeTest {
     spark.stop();
   }
 
-  /**
-   * A job of 4 tasks (one per partition) on 2 cores, each task waiting until a line has counted a
-   * running task: the line names what the scope's jobs do and counts the running stage's 4 tasks,
-   * of which at most 2 run at once and none is done before that line; close stops the reporting.
-   * The job reads a shuffle that an earlier job wrote, as prep table's pass 2 does: its 6 map tasks
-   * are listed in the job again, skipped, and not counted. (Spark's status store follows the tasks
-   * a little late, through its listener bus: the first lines may count none running yet.)
-   */
   /** One task is "of 1 task", as one shard is "1 shard"; a negative time (clocks) reads 0 s. */
   @Test
   void theLineSaysTaskForOne() {
@@ -68,6 +60,14 @@ class JobScopeTest {
     assertEquals("prep: 2 of 4 tasks done, 2 running (0 s)", JobScope.line("prep", "", 2, 4, 2, -3));
   }
 
+  /**
+   * A job of 4 tasks (one per partition) on 2 cores, each task waiting until a line has counted a
+   * running task: the line names what the scope's jobs do and counts the running stage's 4 tasks,
+   * of which at most 2 run at once and none is done before that line; close stops the reporting.
+   * The job reads a shuffle that an earlier job wrote, as prep table's pass 2 does: its 6 map tasks
+   * are listed in the job again, skipped, and not counted. (Spark's status store follows the tasks
+   * a little late, through its listener bus: the first lines may count none running yet.)
+   */
   @Test
   void aRunningJobIsReportedWithItsTasksDoneOfAll() throws InterruptedException {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());

@@ -290,7 +290,8 @@ public final class Dataset implements Serializable {
     public String summary() {
       DatasetSpec s = manifest.spec();
       StringBuilder sb = new StringBuilder();
-      sb.append("dataset   ").append(uri).append('\n');
+      // as the path is spelt (Hadoop's Path string, as location() gives it), not the URI's %20 for a space (a user audit)
+      sb.append("dataset   ").append(new Path(uri)).append('\n');
       sb.append("task      ").append(s.task()).append(" (").append(s.mode().id()).append(", ").append(s.loss().id())
           .append(")\n");
       sb.append("dims      T=").append(s.steps()).append(" F=").append(s.features()).append(" O=").append(s.outputs())

@@ -708,15 +708,28 @@ public final class SequenceTables {
     /** The width of the first non-null value of an array or vector column (every row must match it). */
     private static int firstWidth(Dataset<Row> table, StructField f, String option, TableRows.Kind kind) {
       Column c = quoted(f.name());
-      List<Row> first = table.select(c).where(c.isNotNull()).takeAsList(1);
+      // the whole row, so that a refusal below can show where it is (its key and time among its columns)
+      List<Row> first = table.where(c.isNotNull()).takeAsList(1);
       if (first.isEmpty()) {
         throw new BadInputException(option + ": column '" + f.name() + "' has no non-null value (is the selection "
             + "empty?); its width cannot be known");
       }
-      Object v = first.get(0).get(0);
+      Row row = first.get(0);
+      Object v = row.get(row.fieldIndex(f.name()));
       int width = kind == TableRows.Kind.VECTOR ? TableRows.Sequences.vectorValues(v).length : TableRows.Sequences.length(v);
       if (width < 1) {
-        throw new BadInputException(option + ": column '" + f.name() + "' starts with an empty array");
+        // the row's columns name its key and time (a user audit: "starts with an empty array" said neither, and the
+        // value is the first read, in no particular order)
+        StringBuilder at = new StringBuilder();
+        for (StructField rf : row.schema().fields()) {
+          Object cell = row.get(row.fieldIndex(rf.name()));
+          at.append(at.length() == 0 ? "" : ", ").append(rf.name()).append('=')
+              .append(cell instanceof scala.collection.Seq<?> seq ? seq.mkString("[", ", ", "]") : cell);
+        }
+        String shown = at.length() > 300 ? at.substring(0, 300) + "…" : at.toString();
+        throw new BadInputException(option + ": column '" + f.name() + "' holds an empty " + (kind == TableRows.Kind.VECTOR
+            ? "vector" : "array") + " in the row " + shown + "; an array or vector column's values each hold the same number"
+            + " of numbers, at least 1 (the width its first non-null value gives)");
       }
       return width;
     }
@@ -819,10 +832,17 @@ public final class SequenceTables {
             : ", or --steps, so that each series' first rows hold a training window"));
       }
       if (stats.windows[0] == 0) {
-        throw new BadInputException("no training sequences: " + stats.rows + " rows in " + stats.series
-            + " series gave no window of T=" + spec.steps() + " steps (+ horizon " + spec.effectiveHorizon() + ") in the "
-            + "training split" + (stats.rowsDropped > 0 ? " after dropping " + stats.rowsDropped + " rows with missing values"
-            : "") + "; lower --steps, or set --min-steps to keep shorter series padded");
+        // at --steps 1 no shorter window or padding helps: the series need more rows (a user audit: a one-row table was told
+        // "1 rows" and to lower --steps, already 1)
+        int needed = spec.effectiveMinSteps() + spec.effectiveHorizon();
+        throw new BadInputException("no training sequences: " + stats.rows + (stats.rows == 1 ? " row" : " rows") + " in "
+            + stats.series + " series gave no window of T=" + spec.steps() + (spec.steps() == 1 ? " step" : " steps")
+            + " (+ horizon " + spec.effectiveHorizon() + ") in the training split" + (stats.rowsDropped > 0 ? " after dropping "
+            + stats.rowsDropped + " rows with missing values" : "") + (spec.effectiveMinSteps() <= 1 ? ""
+            : spec.minSteps() == 0 ? "; lower --steps, or set --min-steps to keep shorter series padded"
+            : "; lower --min-steps (" + spec.minSteps() + "), the fewest rows a padded window keeps") + (spec.effectiveMinSteps() > 1
+            ? "" : "; a series needs at least " + needed + " rows in the training split (a window of 1 step + horizon "
+            + spec.effectiveHorizon() + ")"));
       }
       long[][] offsets = new long[2][buckets + 1];
       for (int s = 0; s < 2; s++) {

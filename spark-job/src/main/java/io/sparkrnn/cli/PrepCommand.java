@@ -47,6 +47,7 @@ import org.apache.spark.SparkClassNotFoundException;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.AnalysisException;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.DataFrameReader;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -449,6 +450,8 @@ public final class PrepCommand implements Runnable {
         }
         Dataset<Row> table = read(spark);
         requireTimeNotText(table);
+        requireValuesNotText(table);
+        table = booleansAsNumbers(timeFromText(table));
         Manifest m;
         try {
           m = SequenceTables.prep(table, spec, common.out, common.overwrite, common.givenNormalization());
@@ -569,6 +572,97 @@ public final class PrepCommand implements Runnable {
                       + " the pattern they are written in (Spark's datetime pattern, e.g. --option 'timestampFormat=dd/MM/yyyy HH:mm')"
                   : "--option timestampFormat=PATTERN when they are not ISO 8601 (Spark's datetime pattern, e.g."
                       + " --option 'timestampFormat=dd/MM/yyyy HH:mm')"));
+        }
+      }
+    }
+
+    /**
+     * A string --order column of a source without a reader that infers types (Parquet, ORC, a catalog
+     * table, JDBC) read as times: ISO 8601 dates and times ("2024-01-05", "2024-01-05 10:00") as
+     * TIMESTAMP_NTZ, wall-clock times that no time zone or daylight-saving change can reorder, or, where
+     * a value carries a zone or offset ("…T10:00:00Z"), all as TIMESTAMP instants. A value that is
+     * neither is refused, naming the file and the value. The command line has no way to cast a column,
+     * so "cast it first, e.g. to_timestamp" was advice it could not follow (a user audit). CSV and JSON
+     * were refused before this (requireTimeNotText): their readers infer times, given the pattern.
+     */
+    private Dataset<Row> timeFromText(Dataset<Row> table) {
+      if (order == null || format.equals("json") || format.equals("csv")) {
+        return table;
+      }
+      for (StructField f : table.schema().fields()) {
+        if (!f.name().equalsIgnoreCase(order) || !(f.dataType() instanceof StringType)) {
+          continue;
+        }
+        String quoted = "`" + f.name().replace("`", "``") + "`";
+        for (String type : List.of("TIMESTAMP_NTZ", "TIMESTAMP")) {
+          Column cast = org.apache.spark.sql.functions.expr("try_cast(" + quoted + " AS " + type + ")");
+          List<Row> bad = table.where(org.apache.spark.sql.functions.col(quoted).isNotNull().and(cast.isNull())).select(quoted)
+              .takeAsList(1);
+          if (bad.isEmpty()) {
+            return table.withColumn(f.name(), cast);
+          }
+          if (type.equals("TIMESTAMP")) {
+            throw new BadInputException("--order: column '" + f.name() + "' of " + sourceLabel() + " (--format " + format + ")"
+                + " holds strings, read as times where they are ISO 8601 dates or times (2024-01-05, 2024-01-05 10:00:00,"
+                + " 2024-01-05T10:00:00Z); it holds '" + bad.get(0).getString(0) + "', which is neither: write the table"
+                + " again with the column as a timestamp, a date or a number");
+          }
+        }
+      }
+      return table;
+    }
+
+    /**
+     * A boolean --inputs or --targets column (a flag, as warehouses export them) read as 0 and 1: it was
+     * refused as "boolean; expected a number", and the command line has no way to cast it (a user audit).
+     */
+    private Dataset<Row> booleansAsNumbers(Dataset<Row> table) {
+      List<String> asked = new ArrayList<>(inputs);
+      asked.addAll(targets);
+      for (StructField f : table.schema().fields()) {
+        if (f.dataType() instanceof org.apache.spark.sql.types.BooleanType
+            && asked.stream().anyMatch(a -> a.equalsIgnoreCase(f.name()))) {
+          table = table.withColumn(f.name(), org.apache.spark.sql.functions.col("`" + f.name().replace("`", "``") + "`").cast("int"));
+        }
+      }
+      return table;
+    }
+
+    /**
+     * Refuses an --inputs or --targets column that a CSV or JSON reader read as strings, naming the file,
+     * the first value that is no number and the reader option that fixes it: one "NA" placeholder makes
+     * the whole column strings, which the generic refusal ("column 'temp' is string; expected a number")
+     * named without the file or a way out (a user audit). Runs a job only when there is such a column.
+     */
+    private void requireValuesNotText(Dataset<Row> table) {
+      if (!(format.equals("json") || format.equals("csv"))) {
+        return;
+      }
+      List<String> asked = new ArrayList<>(inputs);
+      asked.addAll(targets);
+      for (String name : asked) {
+        for (StructField f : table.schema().fields()) {
+          if (!f.name().equalsIgnoreCase(name) || !(f.dataType() instanceof StringType)) {
+            continue;
+          }
+          String quoted = "`" + f.name().replace("`", "``") + "`";
+          List<Row> bad = table.where(org.apache.spark.sql.functions.expr(quoted + " IS NOT NULL AND try_cast(" + quoted
+              + " AS DOUBLE) IS NULL")).select(quoted).takeAsList(1);
+          String option = inputs.contains(name) ? "--inputs" : "--targets";
+          String head = option + ": column '" + f.name() + "' of " + source + " (--format " + format + ") was read as strings;"
+              + " expected numbers";
+          if (bad.isEmpty()) {   // every value a number in quotes, or the reader told to keep strings
+            throw new BadInputException(head + (format.equals("csv") ? ": every value reads as a number, so the reader kept"
+                + " strings as asked: leave out --option inferSchema=false" : ": its values are numbers in quotes"
+                + (("true".equalsIgnoreCase(option("primitivesAsString"))) ? ", or --option primitivesAsString=true read them"
+                + " so: leave it out" : "; JSON keeps a quoted value a string: write the numbers unquoted")));
+          }
+          String value = bad.get(0).getString(0);
+          throw new BadInputException(head + ": it holds '" + value + "', which is no number. " + (format.equals("csv")
+              ? "If '" + value + "' marks a missing value, --option nullValue=" + value + " reads it as null (then --missing"
+                  + " decides its row)"
+              : "JSON keeps a field a string where any row holds a string: write a missing value as null (then --missing decides"
+                  + " its row)"));
         }
       }
     }

@@ -448,7 +448,7 @@ public final class PrepCommand implements Runnable {
           provenance.put("path", qualified(source, spark.sparkContext().hadoopConfiguration()));
           spec = spec.withSource(provenance);
         }
-        Dataset<Row> table = read(spark);
+        Dataset<Row> table = nestedFieldsAsColumns(read(spark));
         requireTimeNotText(table);
         requireValuesNotText(table);
         table = booleansAsNumbers(timeFromText(table));
@@ -606,6 +606,42 @@ public final class PrepCommand implements Runnable {
                 + " holds strings, read as times where they are ISO 8601 dates or times (2024-01-05, 2024-01-05 10:00:00,"
                 + " 2024-01-05T10:00:00Z); it holds '" + bad.get(0).getString(0) + "', which is neither: write the table"
                 + " again with the column as a timestamp, a date or a number");
+          }
+        }
+      }
+      return table;
+    }
+
+    /**
+     * A named column that is a field of a struct column ("reading.temp", in nested JSON or Parquet),
+     * given as a top-level column of that name, as Spark resolves it: it was refused as "not found",
+     * and the command line has no way to select it (a user audit). A name that is a top-level column
+     * keeps that column.
+     */
+    private Dataset<Row> nestedFieldsAsColumns(Dataset<Row> table) {
+      List<String> named = new ArrayList<>(key);
+      if (order != null) {
+        named.add(order);
+      }
+      named.addAll(inputs);
+      named.addAll(targets);
+      for (String name : named) {
+        if (!name.contains(".") || Arrays.stream(table.columns()).anyMatch(c -> c.equalsIgnoreCase(name))) {
+          continue;
+        }
+        String[] parts = name.split("\\.", -1);
+        StructField top = Arrays.stream(table.schema().fields()).filter(f -> f.name().equalsIgnoreCase(parts[0])).findFirst()
+            .orElse(null);
+        if (top == null || !(top.dataType() instanceof org.apache.spark.sql.types.StructType)) {
+          continue;   // not a struct's field: SequenceTables names the missing column
+        }
+        Column field = org.apache.spark.sql.functions.col(Arrays.stream(parts).map(p -> "`" + p.replace("`", "``") + "`")
+            .collect(java.util.stream.Collectors.joining(".")));
+        try {
+          table = table.withColumn(name, field);
+        } catch (Exception e) {   // AnalysisException (checked, thrown by Scala undeclared): no such field in the struct
+          if (!(e instanceof AnalysisException)) {   // the refusal that follows names the table's columns
+            throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
           }
         }
       }

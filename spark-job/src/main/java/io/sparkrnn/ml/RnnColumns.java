@@ -370,8 +370,15 @@ final class RnnColumns {
       }
     }
     if (matches.isEmpty()) {
+      // "s.a", a field of a struct column: the estimator reads top-level columns only; say so, and how (a user audit)
+      int dot = name.indexOf('.');
+      String struct = dot > 0 ? name.substring(0, dot) : null;
+      boolean nested = struct != null && Arrays.stream(schema.fields()).anyMatch(f -> (withCase ? f.name().equals(struct)
+          : f.name().equalsIgnoreCase(struct)) && f.dataType() instanceof StructType);
       throw new BadInputException(who + ": " + param + " column '" + name + "' is not in the table; its columns are "
-          + Arrays.toString(schema.fieldNames()) + (withCase ? " (spark.sql.caseSensitive is true: names match with case)" : ""));
+          + Arrays.toString(schema.fieldNames()) + (withCase ? " (spark.sql.caseSensitive is true: names match with case)" : "")
+          + (nested ? "; '" + name + "' is a field of the struct column '" + struct + "', and the estimator reads top-level"
+          + " columns: select it as one first, e.g. withColumn(\"" + name.replace('.', '_') + "\", col(\"" + name + "\"))" : ""));
     }
     if (matches.size() > 1) {
       throw new BadInputException(who + ": " + param + " column '" + name + "' is ambiguous: the table has "

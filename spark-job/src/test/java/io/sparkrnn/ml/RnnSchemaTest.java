@@ -163,6 +163,16 @@ class RnnSchemaTest {
         "targetCols [y] differ from inputCols [x]");
   }
 
+  /** A struct's field ("reading.temp") is not a column the estimator reads: the refusal says so and how to select it (a user audit). */
+  @Test
+  void aStructFieldIsRefusedSayingHowToSelectIt() {
+    StructType schema = table(DataTypes.LongType).add("reading", new StructType().add("temp", DataTypes.DoubleType));
+    assertRefused(() -> new RnnEstimator().setKeyCols("k").setOrderCol("t").setInputCols("reading.temp").setSteps(3)
+        .transformSchema(schema), "inputCols column 'reading.temp' is not in the table", "'reading.temp' is a field of the struct"
+        + " column 'reading', and the estimator reads top-level columns: select it as one first, e.g."
+        + " withColumn(\"reading_temp\", col(\"reading.temp\"))");
+  }
+
   @Test
   void theEstimatorRefusesANonIntegerClassColumnNamingIt() {
     // docs/ml.md: classes > 0 takes one integer target column of class ids

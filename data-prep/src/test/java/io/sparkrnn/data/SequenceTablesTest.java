@@ -641,6 +641,21 @@ class SequenceTablesTest {
     assertArrayEquals(new float[] {3, 3, 4, 4}, targets(dr, d, Split.TRAIN));
   }
 
+  /**
+   * A step past float32's range (1e39) in a wide array is a missing step, as NaN is (mutation audit
+   * survivor T4: the old finite-as-double check passed every test): dropped, x = [1, 1e39, 3, 4, 5]
+   * → 1, 3, 4, 5, whose one window (T = 2, K = 1) is x {1, 3}, y {3, 4}.
+   */
+  @Test
+  void wideStepPastFloat32IsAMissingStep() throws IOException {
+    Dataset<Row> table = spark.createDataFrame(List.of(RowFactory.create("x", Arrays.asList(1.0, 1e39, 3.0, 4.0, 5.0))), WIDE);
+    Path dr = tmp.resolve("wide-past-float32");
+    Manifest d = SequenceTables.prep(table, wide(TableSpec.SplitMode.BY_KEY, 0, TableSpec.Missing.DROP), dr.toString());
+    assertEquals(1L, ((Map<?, ?>) d.spec().source().get("counts")).get("rows_dropped"));
+    assertArrayEquals(new float[] {1, 3}, inputs(dr, d, Split.TRAIN));
+    assertArrayEquals(new float[] {3, 4}, targets(dr, d, Split.TRAIN));
+  }
+
   @Test
   void wideByTimeSplitTakesTheLastFractionOfEachArray() throws IOException {
     // one array of n = 10 steps v = 0..9, fraction 0.5: the last round(10 · 0.5) = 5 steps (5..9) validate.

@@ -157,4 +157,31 @@ class PastFloat32RefusalsTest {
         "--batch", "1", "--validation-fraction", "0.3", "--split", "by-time", "--normalize", "--out",
         tmp.resolve("far-table").toString(), "--master", "local[1]"), named, "past float32's range");
   }
+
+  /**
+   * A target that is no input is named by its own column (mutation audit survivors M1, F3, S6: naming
+   * targets by the input columns passed every test, whose targets were their inputs a row ahead):
+   * input c varies, target b is 0 and 1e-39 in the training rows and 1000 after.
+   */
+  @Test
+  void prepNamesATargetColumnThatIsNoInput() throws IOException {
+    StringBuilder csv = new StringBuilder("t,c,b\n");
+    for (int i = 0; i < 10; i++) {
+      csv.append(i).append(',').append(i).append(',').append(i < 7 ? (i % 2 == 0 ? "0" : "1e-39") : "1000").append('\n');
+    }
+    Path far = Files.writeString(tmp.resolve("far-target.csv"), csv.toString());
+    String named = "target 0 (column 'b'): the value 1000.0 is ";
+    for (String master : new String[] {null, "local[1]"}) {
+      List<String> args = new java.util.ArrayList<>(List.of("prep", "csv", far.toString(), "--out",
+          tmp.resolve("far-target-csv").toString(), "--inputs", "c", "--targets", "b", "--steps", "1", "--batch", "1",
+          "--validation-fraction", "0.3", "--normalize"));
+      if (master != null) {
+        args.addAll(List.of("--master", master));
+      }
+      assertFails(run(args.toArray(new String[0])), named, "past float32's range");
+    }
+    assertFails(run("prep", "table", far.toString(), "--format", "csv", "--order", "t", "--inputs", "c", "--targets", "b",
+        "--steps", "1", "--batch", "1", "--validation-fraction", "0.3", "--split", "by-time", "--normalize", "--out",
+        tmp.resolve("far-target-table").toString(), "--master", "local[1]"), named, "past float32's range");
+  }
 }

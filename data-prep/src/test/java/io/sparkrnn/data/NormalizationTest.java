@@ -33,6 +33,11 @@ class NormalizationTest {
     // fed back (O = F = 1): y = 1 → raw 1 · 5 + 10 = 15 → input units (15 − 1) / 2 = 7
     Normalization one = new Normalization(new double[] {1}, new double[] {2}, new double[] {10}, new double[] {5});
     assertArrayEquals(new float[] {7}, one.feedBack(new float[] {1}));
+    // a model that diverged (an output already ±Infinity or NaN) is not called "past float32's range": feedBack passes it
+    // on and its caller reports the model's non-finite output (mutation audit survivors N3, N7)
+    float[] fed = one.feedBack(new float[] {Float.POSITIVE_INFINITY, Float.NaN});
+    assertEquals(Float.POSITIVE_INFINITY, fed[0]);
+    assertTrue(Float.isNaN(fed[1]));
   }
 
   /**

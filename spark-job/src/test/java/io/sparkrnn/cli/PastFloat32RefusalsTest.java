@@ -159,6 +159,25 @@ class PastFloat32RefusalsTest {
   }
 
   /**
+   * An array column's element 0 is named with its index, "column 'v'[0]", as element 1 is 'v'[1]
+   * (mutation audit survivor F2: element 0 lost its "[0]" and every test passed). v = [b, t], b 0 and
+   * 1e-39 in the training rows and 1000 after.
+   */
+  @Test
+  void prepNamesAnArraysElementZero() throws IOException {
+    StringBuilder json = new StringBuilder();
+    for (int i = 0; i < 10; i++) {
+      json.append("{\"t\":").append(i).append(",\"v\":[").append(i < 7 ? (i % 2 == 0 ? "0.0" : "1e-39") : "1000.0").append(',')
+          .append(i).append(".0]}\n");
+    }
+    Path far = Files.writeString(tmp.resolve("far-array.json"), json.toString());
+    assertFails(run("prep", "table", far.toString(), "--format", "json", "--order", "t", "--inputs", "v", "--steps", "1",
+        "--batch", "1", "--validation-fraction", "0.3", "--split", "by-time", "--normalize", "--out",
+        tmp.resolve("far-array-table").toString(), "--master", "local[1]"), "0 (column 'v'[0]): the value 1000.0 is ",
+        "past float32's range");
+  }
+
+  /**
    * A target that is no input is named by its own column (mutation audit survivors M1, F3, S6: naming
    * targets by the input columns passed every test, whose targets were their inputs a row ahead):
    * input c varies, target b is 0 and 1e-39 in the training rows and 1000 after.

@@ -37,6 +37,22 @@ class ShortTableAdviceTest {
         + " split; a series needs at least 2 rows in the training split (a window of 1 step + horizon 1)"), r.err());
   }
 
+  /**
+   * One window, held out: "the 1 window", not "all 1 windows" (mutation audit survivor S2). Five rows
+   * split by time at 0.6: the last round(3) validate, and T = 2 + horizon 1 takes all 3 of them
+   * (one window), while the first 2 rows hold none.
+   */
+  @Test
+  void theOneWindowHeldOutIsSingular() throws IOException {
+    Path csv = Files.writeString(tmp.resolve("five.csv"), "t,x\n0,1\n1,2\n2,3\n3,4\n4,5\n");
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("prep", "table", csv.toString(), "--format", "csv", "--order", "t",
+        "--inputs", "x", "--steps", "2", "--validation-fraction", "0.6", "--master", "local[1]", "--out",
+        tmp.resolve("ds3").toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("no training sequences: the 1 window of 1 series fell in the validation split (by-time,"
+        + " --validation-fraction=0.6)"), r.err());
+  }
+
   @Test
   void anEmptyFirstArrayIsRefusedNamingItsKeyAndTime() throws IOException {
     StringBuilder json = new StringBuilder("{\"k\":\"a\",\"t\":0,\"arr\":[]}\n");

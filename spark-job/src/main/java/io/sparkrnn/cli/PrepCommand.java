@@ -580,11 +580,15 @@ public final class PrepCommand implements Runnable {
      * A string --order column of a source without a reader that infers types (Parquet, ORC, a catalog
      * table, JDBC) read as times: ISO 8601 dates and times ("2024-01-05", "2024-01-05 10:00") as
      * TIMESTAMP_NTZ, wall-clock times that no time zone or daylight-saving change can reorder, or, where
-     * a value carries a zone or offset ("…T10:00:00Z"), all as TIMESTAMP instants. A value that is
+     * any value carries a zone or offset ("…T10:00:00Z"), all as TIMESTAMP instants (values without one
+     * then in spark.sql.session.timeZone). A value that is
      * neither is refused, naming the file and the value. The command line has no way to cast a column,
      * so "cast it first, e.g. to_timestamp" was advice it could not follow (a user audit). CSV and JSON
      * were refused before this (requireTimeNotText): their readers infer times, given the pattern.
      */
+    /** A time of day followed by a zone or offset: "10:00Z", "10:00:00.5 +02:00", "10:00:00 UTC", "10:00 Europe/Paris". */
+    private static final String ZONED = "[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]*)?)?\\s*(Z|z|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z].*)$";
+
     private Dataset<Row> timeFromText(Dataset<Row> table) {
       if (order == null || format.equals("json") || format.equals("csv")) {
         return table;
@@ -594,20 +598,20 @@ public final class PrepCommand implements Runnable {
           continue;
         }
         String quoted = "`" + f.name().replace("`", "``") + "`";
-        for (String type : List.of("TIMESTAMP_NTZ", "TIMESTAMP")) {
-          Column cast = org.apache.spark.sql.functions.expr("try_cast(" + quoted + " AS " + type + ")");
-          List<Row> bad = table.where(org.apache.spark.sql.functions.col(quoted).isNotNull().and(cast.isNull())).select(quoted)
-              .takeAsList(1);
-          if (bad.isEmpty()) {
-            return table.withColumn(f.name(), cast);
-          }
-          if (type.equals("TIMESTAMP")) {
-            throw new BadInputException("--order: column '" + f.name() + "' of " + sourceLabel() + " (--format " + format + ")"
-                + " holds strings, read as times where they are ISO 8601 dates or times (2024-01-05, 2024-01-05 10:00:00,"
-                + " 2024-01-05T10:00:00Z); it holds '" + bad.get(0).getString(0) + "', which is neither: write the table"
-                + " again with the column as a timestamp, a date or a number");
-          }
+        Column text = org.apache.spark.sql.functions.col(quoted);
+        // a cast to TIMESTAMP_NTZ drops a zone or offset ("…T10:00+02:00" became 10:00), which would misorder values of
+        // different offsets: a value that carries one (after a time of day) makes the column instants
+        boolean zoned = !table.where(text.rlike(ZONED)).select(quoted).takeAsList(1).isEmpty();
+        Column cast = org.apache.spark.sql.functions.expr("try_cast(" + quoted + " AS " + (zoned ? "TIMESTAMP" : "TIMESTAMP_NTZ")
+            + ")");
+        List<Row> bad = table.where(text.isNotNull().and(cast.isNull())).select(quoted).takeAsList(1);
+        if (!bad.isEmpty()) {
+          throw new BadInputException("--order: column '" + f.name() + "' of " + sourceLabel() + " (--format " + format + ")"
+              + " holds strings, read as times where they are ISO 8601 dates or times (2024-01-05, 2024-01-05 10:00:00,"
+              + " 2024-01-05T10:00:00Z); it holds '" + bad.get(0).getString(0) + "', which is neither: write the table"
+              + " again with the column as a timestamp, a date or a number");
         }
+        return table.withColumn(f.name(), cast);
       }
       return table;
     }
@@ -688,8 +692,11 @@ public final class PrepCommand implements Runnable {
           String head = option + ": column '" + f.name() + "' of " + source + " (--format " + format + ") was read as strings;"
               + " expected numbers";
           if (bad.isEmpty()) {   // every value a number in quotes, or the reader told to keep strings
-            throw new BadInputException(head + (format.equals("csv") ? ": every value reads as a number, so the reader kept"
-                + " strings as asked: leave out --option inferSchema=false" : ": its values are numbers in quotes"
+            throw new BadInputException(head + (format.equals("csv") ? ("false".equalsIgnoreCase(option("inferSchema"))
+                ? ": --option inferSchema=false keeps every column strings: leave it out"
+                : ": each value is a number to Spark's cast, not to the reader's inference (spaces around the numbers, for one:"
+                    + " --option ignoreLeadingWhiteSpace=true --option ignoreTrailingWhiteSpace=true)")
+                : ": its values are numbers in quotes"
                 + (("true".equalsIgnoreCase(option("primitivesAsString"))) ? ", or --option primitivesAsString=true read them"
                 + " so: leave it out" : "; JSON keeps a quoted value a string: write the numbers unquoted")));
           }

@@ -27,6 +27,7 @@ class StringTimeOnCommandLineTest {
   void aParquetStringDateColumnIsReadAsDatesAndABooleanAsZeroAndOne() throws Exception {
     Path table = tmp.resolve("daily.parquet");
     Path bad = tmp.resolve("bad.parquet");
+    Path zoned = tmp.resolve("zoned.parquet");
     SparkSession spark = SparkSession.builder().master("local[1]").appName("StringTimeOnCommandLineTest")
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false").getOrCreate();
@@ -36,9 +37,19 @@ class StringTimeOnCommandLineTest {
           + " CAST(11 - id AS DOUBLE) AS x, (11 - id) % 2 = 0 AS flag FROM range(0, 12)").coalesce(1).write().parquet(table.toString());
       spark.sql("SELECT 'k' AS k, CASE WHEN id = 5 THEN '05/01/2024' ELSE date_format(date_add(DATE'2024-01-01', CAST(id AS INT)),"
           + " 'yyyy-MM-dd') END AS ds, CAST(id AS DOUBLE) AS x FROM range(0, 12)").write().parquet(bad.toString());
+      // offsets: 10:00+02:00 is 08:00Z, before 09:00Z; as wall-clock times (a cast to TIMESTAMP_NTZ drops the offset) it
+      // would come after
+      spark.sql("SELECT 'k' AS k, ts, x FROM VALUES ('2024-01-05T10:00:00+02:00', 0D), ('2024-01-05T09:00:00Z', 1D),"
+          + " ('2024-01-05T11:30:00+02:00', 2D) AS v(ts, x)").write().parquet(zoned.toString());
     } finally {
       spark.stop();
     }
+    InferenceCommandsTest.Run z = InferenceCommandsTest.run("prep", "table", zoned.toString(), "--key", "k", "--order", "ts",
+        "--inputs", "x", "--targets", "x", "--steps", "3", "--horizon", "0", "--batch", "1", "--validation-fraction", "0",
+        "--master", "local[1]", "--out", tmp.resolve("zoned-out").toString());
+    assertEquals(0, z.code(), z.err());
+    Dataset zd = Dataset.open(tmp.resolve("zoned-out").toUri(), new Configuration());
+    assertArrayEquals(new float[] {0, 1, 2}, zd.read(zd.manifest().shards().get(0)).x(), "in instant order");
     Path out = tmp.resolve("ds-out");
     InferenceCommandsTest.Run r = InferenceCommandsTest.run("prep", "table", table.toString(), "--key", "k", "--order", "ds",
         "--inputs", "x,flag", "--targets", "x", "--steps", "12", "--horizon", "0", "--batch", "1", "--validation-fraction", "0",

@@ -355,7 +355,8 @@ public final class PrepCommand implements Runnable {
     @Option(names = "--where", paramLabel = "SQL", description = "Keep only rows matching this SQL expression.") String where;
     @Option(names = "--key", split = ",", paramLabel = "COL", description = "Entity columns (default: one series).")
     List<String> key = new ArrayList<>();
-    @Option(names = "--order", paramLabel = "COL", description = "Time column: timestamp, date, integer, floating or decimal (long format).")
+    @Option(names = "--order", paramLabel = "COL", description = "Time column: timestamp, date, integer, floating or decimal,"
+        + " or (not csv, json) strings of ISO 8601 dates or times (long format).")
     String order;
     @Option(names = "--inputs", split = ",", paramLabel = "COL",
         description = "Input columns: numbers, arrays of numbers or ML Vectors, expanded into the features.")
@@ -686,8 +687,10 @@ public final class PrepCommand implements Runnable {
             continue;
           }
           String quoted = "`" + f.name().replace("`", "``") + "`";
-          List<Row> bad = table.where(org.apache.spark.sql.functions.expr(quoted + " IS NOT NULL AND try_cast(" + quoted
-              + " AS DOUBLE) IS NULL")).select(quoted).takeAsList(1);
+          // the first value that is no plain number: try_cast took 'inf', which the CSV reader does not (a review)
+          List<Row> bad = table.where(org.apache.spark.sql.functions.col(quoted).isNotNull()
+              .and(org.apache.spark.sql.functions.not(org.apache.spark.sql.functions.col(quoted).rlike(PLAIN_NUMBER))))
+              .select(quoted).takeAsList(1);
           String option = inputs.contains(name) ? "--inputs" : "--targets";
           String head = option + ": column '" + f.name() + "' of " + source + " (--format " + format + ") was read as strings;"
               + " expected numbers";
@@ -701,7 +704,14 @@ public final class PrepCommand implements Runnable {
                 + " so: leave it out" : "; JSON keeps a quoted value a string: write the numbers unquoted")));
           }
           String value = bad.get(0).getString(0);
-          throw new BadInputException(head + ": it holds '" + value + "', which is no number. " + (format.equals("csv")
+          String special = value.strip().toLowerCase(java.util.Locale.ROOT).replaceFirst("^\\+", "");
+          String spelled = special.equals("nan") ? "nanValue" : special.matches("inf(inity)?") ? "positiveInf"
+              : special.matches("-inf(inity)?") ? "negativeInf" : null;
+          throw new BadInputException(head + ": it holds '" + value + "', which the reader took for no number. "
+              + (format.equals("csv") && spelled != null
+              ? "The CSV reader spells it NaN, Inf or -Inf: --option " + spelled + "=" + value.strip() + " reads this spelling"
+                  + " (then --missing decides its row)"
+              : format.equals("csv")
               ? "If '" + value + "' marks a missing value, --option nullValue=" + value + " reads it as null (then --missing"
                   + " decides its row)"
               : "JSON keeps a field a string where any row holds a string: write a missing value as null (then --missing decides"
@@ -709,6 +719,9 @@ public final class PrepCommand implements Runnable {
         }
       }
     }
+
+    /** A number as the CSV and JSON readers infer one: digits, a point, an exponent, spaces around (Spark's cast takes more). */
+    private static final String PLAIN_NUMBER = "^\\s*[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?\\s*$";
 
     /** Whether the reader inferred types, so that a timestampFormat given was tried on the values. */
     private boolean inferring() {

@@ -37,7 +37,7 @@ class CsvPlaceholderStringsTest {
     assertTrue(r.err().contains(file.toString()), "the refusal should name the file: " + r.err());
     assertTrue(r.err().contains("nullValue"), "the refusal should name --option nullValue=…: " + r.err());
     assertTrue(r.err().contains("--inputs: column 'temp' of " + file + " (--format csv) was read as strings; expected numbers:"
-        + " it holds 'NA', which is no number. If 'NA' marks a missing value, --option nullValue=NA reads it as null"), r.err());
+        + " it holds 'NA', which the reader took for no number. If 'NA' marks a missing value, --option nullValue=NA reads it as null"), r.err());
     // and that option is indeed the way out: then the "NA" is a missing value, which --missing drop leaves out
     InferenceCommandsTest.Run ok = InferenceCommandsTest.run("prep", "table", file.toString(), "--format", "csv", "--option",
         "nullValue=NA", "--key", "sensor", "--order", "ts", "--inputs", "temp", "--steps", "4", "--batch", "4",

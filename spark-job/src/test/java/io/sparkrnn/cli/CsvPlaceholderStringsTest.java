@@ -1,6 +1,7 @@
 package io.sparkrnn.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -43,5 +44,26 @@ class CsvPlaceholderStringsTest {
         "nullValue=NA", "--key", "sensor", "--order", "ts", "--inputs", "temp", "--steps", "4", "--batch", "4",
         "--validation-fraction", "0", "--missing", "drop", "--master", "local[1]", "--out", out.toString());
     assertEquals(0, ok.code(), ok.err());
+  }
+
+  /**
+   * A lower-case "inf", which Spark's CSV reader does not take for a number (it knows "Inf") while
+   * try_cast does, is named with the option for its spelling; the refusal had blamed an
+   * inferSchema=false never given (a review).
+   */
+  @Test
+  void aLowercaseInfIsNamedWithTheOptionForItsSpelling() throws Exception {
+    StringBuilder sb = new StringBuilder("k,t,x\n");
+    for (int t = 0; t < 8; t++) {
+      sb.append("a,").append(t).append(',').append(t == 3 ? "inf" : String.valueOf(t)).append('\n');
+    }
+    Path csv = Files.writeString(tmp.resolve("d.csv"), sb.toString());
+    InferenceCommandsTest.Run r = InferenceCommandsTest.run("prep", "table", csv.toString(), "--format", "csv", "--key", "k",
+        "--order", "t", "--inputs", "x", "--steps", "4", "--batch", "1", "--validation-fraction", "0", "--master", "local[1]",
+        "--out", tmp.resolve("o").toString());
+    assertEquals(2, r.code(), r.err());
+    assertFalse(r.err().contains("inferSchema=false"), r.err());
+    assertTrue(r.err().contains("it holds 'inf', which the reader took for no number. The CSV reader spells it NaN, Inf or -Inf:"
+        + " --option positiveInf=inf reads this spelling"), r.err());
   }
 }

@@ -76,4 +76,38 @@ class PredictOutputPastFloat32Test {
         out.toString(), "--engine", "reference", "--model-units");
     assertEquals(0, units.code(), units.err());
   }
+
+  /**
+   * On a dataset, predict's Spark job names the shard of such an output: a csv dataset prepped with
+   * the model's statistics (--normalization-from), predicted with --master local[1].
+   */
+  @Test
+  void predictOnADatasetNamesTheShard() throws IOException {
+    ModelConfig gru = new ModelConfig(CellType.GRU, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
+    Map<String, Object> n = new LinkedHashMap<>();
+    n.put("input_mean", List.of((Object) 0.0));
+    n.put("input_std", List.of((Object) 1.0));
+    n.put("target_mean", List.of((Object) 3.4e38));
+    n.put("target_std", List.of((Object) 1e38));
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put(ModelMetadata.KEY_TASK, "csv");
+    meta.put(ModelMetadata.KEY_NORMALIZATION, Json.write(n));
+    Path model = tmp.resolve("top-ds.safetensors");
+    Files.write(model, ModelFile.toBytes(Params.initialize(gru, 7), meta));
+    StringBuilder csv = new StringBuilder("x\n");
+    for (int i = 0; i < 40; i++) {
+      csv.append((i % 5) - 2).append('\n');   // -2 .. 2: inputs that drive the outputs both ways
+    }
+    Path src = Files.writeString(tmp.resolve("ds.csv"), csv.toString());
+    Path data = tmp.resolve("ds");
+    InferenceCommandsTest.Run prep = run("prep", "csv", src.toString(), "--out", data.toString(), "--steps", "4", "--batch", "2",
+        "--validation-fraction", "0", "--normalize", "--normalization-from", model.toString());
+    assertEquals(0, prep.code(), prep.err());
+    Path out = tmp.resolve("ds-pred");
+    InferenceCommandsTest.Run r = run("predict", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+        "--engine", "reference", "--master", "local[1]");
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("/shard-0") && r.err().contains(".safetensors: output (t=")
+        && r.err().contains("past float32's range in raw units") && r.err().contains("--model-units"), r.err());
+  }
 }

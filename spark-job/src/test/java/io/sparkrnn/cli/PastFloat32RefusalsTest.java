@@ -7,20 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.infer.NpyWriter;
-import io.sparkrnn.kernel.io.Json;
-import io.sparkrnn.kernel.io.ModelFile;
-import io.sparkrnn.kernel.model.CellType;
-import io.sparkrnn.kernel.model.LossType;
-import io.sparkrnn.kernel.model.Mode;
-import io.sparkrnn.kernel.model.ModelConfig;
-import io.sparkrnn.kernel.model.Params;
-import io.sparkrnn.model.ModelMetadata;
+import io.sparkrnn.testing.NormalizedGru;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,18 +29,7 @@ class PastFloat32RefusalsTest {
 
   /** F = O = 1 GRU whose input barely varied in training (std 5e-40) while its target did (std 2). */
   static Path tinyStdModel() throws IOException {
-    ModelConfig gru = new ModelConfig(CellType.GRU, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
-    Map<String, Object> n = new LinkedHashMap<>();
-    n.put("input_mean", List.of((Object) 5e-40));
-    n.put("input_std", List.of((Object) 5e-40));
-    n.put("target_mean", List.of((Object) 3.0));
-    n.put("target_std", List.of((Object) 2.0));
-    Map<String, String> meta = new LinkedHashMap<>();
-    meta.put(ModelMetadata.KEY_TASK, "csv");
-    meta.put(ModelMetadata.KEY_NORMALIZATION, Json.write(n));
-    Path model = tmp.resolve("tiny.safetensors");
-    Files.write(model, ModelFile.toBytes(Params.initialize(gru, 7), meta));
-    return model;
+    return Files.write(tmp.resolve("tiny.safetensors"), NormalizedGru.file(5e-40, 5e-40, 3.0, 2.0));
   }
 
   /** 1000 with mean and std 5e-40 is 2e42 stds out: element 1 of [T=2, B=1, F=1] is t=1, b=0, f=0. */

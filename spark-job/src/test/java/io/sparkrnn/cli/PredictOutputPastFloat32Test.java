@@ -7,21 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.data.source.NpyFiles;
 import io.sparkrnn.infer.NpyWriter;
-import io.sparkrnn.kernel.io.Json;
-import io.sparkrnn.kernel.io.ModelFile;
-import io.sparkrnn.kernel.model.CellType;
-import io.sparkrnn.kernel.model.LossType;
-import io.sparkrnn.kernel.model.Mode;
-import io.sparkrnn.kernel.model.ModelConfig;
-import io.sparkrnn.kernel.model.Params;
-import io.sparkrnn.model.ModelMetadata;
+import io.sparkrnn.testing.NormalizedGru;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,17 +29,7 @@ class PredictOutputPastFloat32Test {
 
   @Test
   void predictDoesNotWriteInfinityForAFiniteOutputPastFloat32InRawUnits() throws IOException {
-    ModelConfig gru = new ModelConfig(CellType.GRU, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
-    Map<String, Object> n = new LinkedHashMap<>();
-    n.put("input_mean", List.of((Object) 0.0));
-    n.put("input_std", List.of((Object) 1.0));
-    n.put("target_mean", List.of((Object) 3.4e38));
-    n.put("target_std", List.of((Object) 1e38));
-    Map<String, String> meta = new LinkedHashMap<>();
-    meta.put(ModelMetadata.KEY_TASK, "csv");
-    meta.put(ModelMetadata.KEY_NORMALIZATION, Json.write(n));
-    Path model = tmp.resolve("top.safetensors");
-    Files.write(model, ModelFile.toBytes(Params.initialize(gru, 7), meta));
+    Path model = Files.write(tmp.resolve("top.safetensors"), NormalizedGru.file(0.0, 1.0, 3.4e38, 1e38));
     float[] x = new float[16];
     for (int i = 0; i < x.length; i++) {
       x[i] = (i % 5) - 2f;   // -2 .. 2
@@ -83,17 +63,7 @@ class PredictOutputPastFloat32Test {
    */
   @Test
   void predictOnADatasetNamesTheShard() throws IOException {
-    ModelConfig gru = new ModelConfig(CellType.GRU, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
-    Map<String, Object> n = new LinkedHashMap<>();
-    n.put("input_mean", List.of((Object) 0.0));
-    n.put("input_std", List.of((Object) 1.0));
-    n.put("target_mean", List.of((Object) 3.4e38));
-    n.put("target_std", List.of((Object) 1e38));
-    Map<String, String> meta = new LinkedHashMap<>();
-    meta.put(ModelMetadata.KEY_TASK, "csv");
-    meta.put(ModelMetadata.KEY_NORMALIZATION, Json.write(n));
-    Path model = tmp.resolve("top-ds.safetensors");
-    Files.write(model, ModelFile.toBytes(Params.initialize(gru, 7), meta));
+    Path model = Files.write(tmp.resolve("top-ds.safetensors"), NormalizedGru.file(0.0, 1.0, 3.4e38, 1e38));
     StringBuilder csv = new StringBuilder("x\n");
     for (int i = 0; i < 40; i++) {
       csv.append((i % 5) - 2).append('\n');   // -2 .. 2: inputs that drive the outputs both ways

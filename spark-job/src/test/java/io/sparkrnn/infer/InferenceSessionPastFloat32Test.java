@@ -5,16 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkrnn.kernel.BadInputException;
-import io.sparkrnn.kernel.io.Json;
-import io.sparkrnn.kernel.model.CellType;
-import io.sparkrnn.kernel.model.LossType;
-import io.sparkrnn.kernel.model.Mode;
-import io.sparkrnn.kernel.model.ModelConfig;
-import io.sparkrnn.kernel.model.Params;
-import io.sparkrnn.model.ModelMetadata;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import io.sparkrnn.testing.NormalizedGru;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,16 +19,7 @@ import org.junit.jupiter.api.Test;
 class InferenceSessionPastFloat32Test {
   @Test
   void aSessionsRefusalOfARawInputPastFloat32DoesNotAdvisePrep() {
-    ModelConfig gru = new ModelConfig(CellType.GRU, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
-    Map<String, Object> n = new LinkedHashMap<>();
-    n.put("input_mean", List.of((Object) 5e-40));
-    n.put("input_std", List.of((Object) 5e-40));
-    n.put("target_mean", List.of((Object) 3.0));
-    n.put("target_std", List.of((Object) 2.0));
-    Map<String, String> meta = new LinkedHashMap<>();
-    meta.put(ModelMetadata.KEY_TASK, "csv");
-    meta.put(ModelMetadata.KEY_NORMALIZATION, Json.write(n));
-    TrainedModel model = TrainedModel.of(Params.initialize(gru, 7), meta);
+    TrainedModel model = TrainedModel.of(NormalizedGru.params(), NormalizedGru.metadata(5e-40, 5e-40, 3.0, 2.0));
     try (InferenceSession s = model.openSession(1, "reference", "jvm")) {
       BadInputException e = assertThrows(BadInputException.class, () -> s.step(new float[] {1000f}));
       assertTrue(e.getMessage().contains("past float32's range"), e.getMessage());
@@ -55,16 +37,7 @@ class InferenceSessionPastFloat32Test {
    */
   @Test
   void aSessionsOutputPastFloat32InRawUnitsIsRefused() {
-    ModelConfig gru = new ModelConfig(CellType.GRU, 1, 1, 2, 1, Mode.SEQ2SEQ, LossType.MSE);
-    Map<String, Object> n = new LinkedHashMap<>();
-    n.put("input_mean", List.of((Object) 0.0));
-    n.put("input_std", List.of((Object) 1.0));
-    n.put("target_mean", List.of((Object) 3.4e38));
-    n.put("target_std", List.of((Object) 1e38));
-    Map<String, String> meta = new LinkedHashMap<>();
-    meta.put(ModelMetadata.KEY_TASK, "csv");
-    meta.put(ModelMetadata.KEY_NORMALIZATION, Json.write(n));
-    TrainedModel model = TrainedModel.of(Params.initialize(gru, 7), meta);
+    TrainedModel model = TrainedModel.of(NormalizedGru.params(), NormalizedGru.metadata(0.0, 1.0, 3.4e38, 1e38));
     boolean refused = false;
     try (InferenceSession s = model.openSession(1, "reference", "jvm")) {
       for (float x = -2; x <= 2 && !refused; x += 0.5f) {

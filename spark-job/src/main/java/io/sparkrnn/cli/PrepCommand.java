@@ -600,19 +600,25 @@ public final class PrepCommand implements Runnable {
         }
         String quoted = "`" + f.name().replace("`", "``") + "`";
         Column text = org.apache.spark.sql.functions.col(quoted);
-        // a cast to TIMESTAMP_NTZ drops a zone or offset ("…T10:00+02:00" became 10:00), which would misorder values of
+        Column ntz = org.apache.spark.sql.functions.expr("try_cast(" + quoted + " AS TIMESTAMP_NTZ)");
+        Column instant = org.apache.spark.sql.functions.expr("try_cast(" + quoted + " AS TIMESTAMP)");
+        // one pass over the column: whether any value carries a zone or offset, and each cast's first value it cannot read.
+        // A cast to TIMESTAMP_NTZ drops a zone or offset ("…T10:00+02:00" became 10:00), which would misorder values of
         // different offsets: a value that carries one (after a time of day) makes the column instants
-        boolean zoned = !table.where(text.rlike(ZONED)).select(quoted).takeAsList(1).isEmpty();
-        Column cast = org.apache.spark.sql.functions.expr("try_cast(" + quoted + " AS " + (zoned ? "TIMESTAMP" : "TIMESTAMP_NTZ")
-            + ")");
-        List<Row> bad = table.where(text.isNotNull().and(cast.isNull())).select(quoted).takeAsList(1);
-        if (!bad.isEmpty()) {
+        Row seen = table.agg(org.apache.spark.sql.functions.max(text.rlike(ZONED)),
+            org.apache.spark.sql.functions.first(org.apache.spark.sql.functions.when(text.isNotNull().and(ntz.isNull()), text),
+                true),
+            org.apache.spark.sql.functions.first(org.apache.spark.sql.functions.when(text.isNotNull().and(instant.isNull()), text),
+                true)).first();
+        boolean zoned = !seen.isNullAt(0) && seen.getBoolean(0);
+        int badAt = zoned ? 2 : 1;
+        if (!seen.isNullAt(badAt)) {
           throw new BadInputException("--order: column '" + f.name() + "' of " + sourceLabel() + " (--format " + format + ")"
               + " holds strings, read as times where they are ISO 8601 dates or times (2024-01-05, 2024-01-05 10:00:00,"
-              + " 2024-01-05T10:00:00Z); it holds '" + bad.get(0).getString(0) + "', which is neither: write the table"
+              + " 2024-01-05T10:00:00Z); it holds '" + seen.getString(badAt) + "', which is neither: write the table"
               + " again with the column as a timestamp, a date or a number");
         }
-        return table.withColumn(f.name(), cast);
+        return table.withColumn(f.name(), zoned ? instant : ntz);
       }
       return table;
     }

@@ -64,6 +64,9 @@ public final class InferenceSession implements AutoCloseable {
    *
    * @param x inputs [B][F] row-major, raw units (normalised here with the model's statistics)
    * @return outputs [B][O]: raw units for regression models, logits for class models
+   * @throws BadInputException for an input past float32 once normalised, or an output past float32
+   *     in raw units; either way the state is left as it was, so {@link #stepModelUnits} can take
+   *     the same step
    */
   public float[] step(float[] x) {
     int F = model.config().inputSize();
@@ -75,12 +78,16 @@ public final class InferenceSession implements AutoCloseable {
       throw new BadInputException("InferenceSession.step: x[" + e.element() + "] (b=" + e.element() / F + ", f="
           + e.element() % F + "): " + e.fact() + "; the model cannot take such a value: leave it out of the input", e);
     }
+    // kept to undo a refused step: the advice below is to take this step again with stepModelUnits, which
+    // from the advanced state would give the next step's outputs (a review); a copy of B·H (LSTM 2·B·H) floats
+    State before = model.normalization() != null && model.normalization().targetMean() != null ? session.state() : null;
     float[] y = session.step(in);
     float[] raw = model.outputsToRawUnits(y);
     try {
       Prediction.refusePastFloat32(model.normalization(), y, raw, "; stepModelUnits gives the outputs in the model's units,"
           + " which are finite", 1);
     } catch (Prediction.OutputPastFloat32Exception e) {
+      session.setState(before);
       throw new BadInputException("InferenceSession.step: " + e.getMessage(), e);
     }
     return raw;

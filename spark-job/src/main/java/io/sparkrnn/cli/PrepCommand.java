@@ -449,10 +449,16 @@ public final class PrepCommand implements Runnable {
           provenance.put("path", qualified(source, spark.sparkContext().hadoopConfiguration()));
           spec = spec.withSource(provenance);
         }
-        Dataset<Row> table = nestedFieldsAsColumns(read(spark));
-        requireTimeNotText(table);
+        // a string --order column is read as times before --where, so that a --where on it compares times, not
+        // strings ('2024-01-05T08:00Z' >= '2024-01-05 10:00Z' as strings: 'T' sorts after ' ', a review); a boolean
+        // column turns 0 and 1 after it, so that --where "active" still reads it as a boolean
+        Dataset<Row> table = read(spark, t -> {
+          Dataset<Row> named = nestedFieldsAsColumns(t);
+          requireTimeNotText(named);
+          return timeFromText(named);
+        });
         requireValuesNotText(table);
-        table = booleansAsNumbers(timeFromText(table));
+        table = booleansAsNumbers(table);
         Manifest m;
         try {
           m = SequenceTables.prep(table, spec, common.out, common.overwrite, common.givenNormalization());
@@ -550,6 +556,16 @@ public final class PrepCommand implements Runnable {
     }
 
     /**
+     * Whether a table's column is the one a name asks for, as Spark resolves names: in any case unless
+     * spark.sql.caseSensitive (then a column ts beside TS is another column, which an ignore-case match
+     * took for --order TS and refused for its values, a review).
+     */
+    private static boolean sameName(Dataset<Row> table, String column, String asked) {
+      return Boolean.parseBoolean(table.sparkSession().conf().get("spark.sql.caseSensitive", "false"))
+          ? column.equals(asked) : column.equalsIgnoreCase(asked);
+    }
+
+    /**
      * A time column that a text format's reader left as strings: the library's message says to cast
      * it, which a command line cannot; the reader can, when asked (a user audit). Spark's JSON
      * reader infers timestamps only with inferTimestamp=true; JSON and CSV recognise ISO 8601
@@ -560,7 +576,7 @@ public final class PrepCommand implements Runnable {
         return;
       }
       for (StructField f : table.schema().fields()) {
-        if (f.name().equalsIgnoreCase(order) && f.dataType() instanceof StringType) {
+        if (sameName(table, f.name(), order) && f.dataType() instanceof StringType) {
           throw new BadInputException("--order: column '" + f.name() + "' of " + source + " (--format " + format
               + ") was read as strings; expected timestamps, dates or numbers. Ask the reader to infer timestamps: "
               + (format.equals("json") && "true".equalsIgnoreCase(option("primitivesAsString"))
@@ -588,14 +604,14 @@ public final class PrepCommand implements Runnable {
      * were refused before this (requireTimeNotText): their readers infer times, given the pattern.
      */
     /** A time of day followed by a zone or offset: "10:00Z", "10:00:00.5 +02:00", "10:00:00 UTC", "10:00 Europe/Paris". */
-    private static final String ZONED = "[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]*)?)?\\s*(Z|z|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z].*)$";
+    private static final String ZONED = "[0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}([.][0-9]*)?)?\\s*(Z|z|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z].*)$";
 
     private Dataset<Row> timeFromText(Dataset<Row> table) {
       if (order == null || format.equals("json") || format.equals("csv")) {
         return table;
       }
       for (StructField f : table.schema().fields()) {
-        if (!f.name().equalsIgnoreCase(order) || !(f.dataType() instanceof StringType)) {
+        if (!sameName(table, f.name(), order) || !(f.dataType() instanceof StringType)) {
           continue;
         }
         String quoted = "`" + f.name().replace("`", "``") + "`";
@@ -605,11 +621,14 @@ public final class PrepCommand implements Runnable {
         // one pass over the column: whether any value carries a zone or offset, and each cast's first value it cannot read.
         // A cast to TIMESTAMP_NTZ drops a zone or offset ("…T10:00+02:00" became 10:00), which would misorder values of
         // different offsets: a value that carries one (after a time of day) makes the column instants
+        // A time without a date ("10:00:00") casts to TIMESTAMP as today's: the shards would depend on the day prep ran
+        // (a review); it is refused as the other unreadable values are
+        Column timeOnly = text.rlike("^\\s*T?[0-9]{1,2}:");
         Row seen = table.agg(org.apache.spark.sql.functions.max(text.rlike(ZONED)),
-            org.apache.spark.sql.functions.first(org.apache.spark.sql.functions.when(text.isNotNull().and(ntz.isNull()), text),
-                true),
-            org.apache.spark.sql.functions.first(org.apache.spark.sql.functions.when(text.isNotNull().and(instant.isNull()), text),
-                true)).first();
+            org.apache.spark.sql.functions.first(org.apache.spark.sql.functions.when(text.isNotNull().and(ntz.isNull().or(timeOnly)),
+                text), true),
+            org.apache.spark.sql.functions.first(org.apache.spark.sql.functions.when(text.isNotNull().and(instant.isNull()
+                .or(timeOnly)), text), true)).first();
         boolean zoned = !seen.isNullAt(0) && seen.getBoolean(0);
         int badAt = zoned ? 2 : 1;
         if (!seen.isNullAt(badAt)) {
@@ -629,7 +648,8 @@ public final class PrepCommand implements Runnable {
      * and the command line has no way to select it (a user audit). A name that is a top-level column
      * keeps that column.
      */
-    private Dataset<Row> nestedFieldsAsColumns(Dataset<Row> table) {
+    private Dataset<Row> nestedFieldsAsColumns(Dataset<Row> read) {
+      Dataset<Row> table = read;
       List<String> named = new ArrayList<>(key);
       if (order != null) {
         named.add(order);
@@ -637,11 +657,11 @@ public final class PrepCommand implements Runnable {
       named.addAll(inputs);
       named.addAll(targets);
       for (String name : named) {
-        if (!name.contains(".") || Arrays.stream(table.columns()).anyMatch(c -> c.equalsIgnoreCase(name))) {
+        if (!name.contains(".") || Arrays.stream(table.columns()).anyMatch(c -> sameName(read, c, name))) {
           continue;
         }
         String[] parts = name.split("\\.", -1);
-        StructField top = Arrays.stream(table.schema().fields()).filter(f -> f.name().equalsIgnoreCase(parts[0])).findFirst()
+        StructField top = Arrays.stream(table.schema().fields()).filter(f -> sameName(read, f.name(), parts[0])).findFirst()
             .orElse(null);
         if (top == null || !(top.dataType() instanceof org.apache.spark.sql.types.StructType)) {
           continue;   // not a struct's field: SequenceTables names the missing column
@@ -663,12 +683,13 @@ public final class PrepCommand implements Runnable {
      * A boolean --inputs or --targets column (a flag, as warehouses export them) read as 0 and 1: it was
      * refused as "boolean; expected a number", and the command line has no way to cast it (a user audit).
      */
-    private Dataset<Row> booleansAsNumbers(Dataset<Row> table) {
+    private Dataset<Row> booleansAsNumbers(Dataset<Row> read) {
+      Dataset<Row> table = read;
       List<String> asked = new ArrayList<>(inputs);
       asked.addAll(targets);
       for (StructField f : table.schema().fields()) {
         if (f.dataType() instanceof org.apache.spark.sql.types.BooleanType
-            && asked.stream().anyMatch(a -> a.equalsIgnoreCase(f.name()))) {
+            && asked.stream().anyMatch(a -> sameName(read, f.name(), a))) {
           table = table.withColumn(f.name(), org.apache.spark.sql.functions.col("`" + f.name().replace("`", "``") + "`").cast("int"));
         }
       }
@@ -689,14 +710,22 @@ public final class PrepCommand implements Runnable {
       asked.addAll(targets);
       for (String name : asked) {
         for (StructField f : table.schema().fields()) {
-          if (!f.name().equalsIgnoreCase(name) || !(f.dataType() instanceof StringType)) {
+          if (!sameName(table, f.name(), name) || !(f.dataType() instanceof StringType)) {
             continue;
           }
           String quoted = "`" + f.name().replace("`", "``") + "`";
-          // the first value that is no plain number: try_cast took 'inf', which the CSV reader does not (a review)
-          List<Row> bad = table.where(org.apache.spark.sql.functions.col(quoted).isNotNull()
-              .and(org.apache.spark.sql.functions.not(org.apache.spark.sql.functions.col(quoted).rlike(PLAIN_NUMBER))))
-              .select(quoted).takeAsList(1);
+          // the first value that is no number to the reader: try_cast took 'inf', which the CSV reader does not (a review);
+          // the reader's own spellings of NaN and infinity are numbers to it, so a 'NaN' before the 'NA' that made the
+          // column strings was named, with advice (--option nanValue=NaN) that changed nothing (a review)
+          Column text = org.apache.spark.sql.functions.col(quoted);
+          Column number = text.rlike(format.equals("csv") ? CSV_NUMBER : JSON_NUMBER);
+          if (format.equals("csv")) {
+            for (String[] spelling : new String[][] {{"nanValue", "NaN"}, {"positiveInf", "Inf"}, {"negativeInf", "-Inf"}}) {
+              String given = option(spelling[0]);
+              number = number.or(text.equalTo(given == null ? spelling[1] : given));
+            }
+          }
+          List<Row> bad = table.where(text.isNotNull().and(org.apache.spark.sql.functions.not(number))).select(quoted).takeAsList(1);
           String option = inputs.contains(name) ? "--inputs" : "--targets";
           String head = option + ": column '" + f.name() + "' of " + source + " (--format " + format + ") was read as strings;"
               + " expected numbers";
@@ -726,8 +755,15 @@ public final class PrepCommand implements Runnable {
       }
     }
 
-    /** A number as the CSV and JSON readers infer one: digits, a point, an exponent, spaces around (Spark's cast takes more). */
-    private static final String PLAIN_NUMBER = "^\\s*[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?\\s*$";
+    /**
+     * A number as the CSV reader's inference takes one (Java's Double.parseDouble: digits, a point, an
+     * exponent, a d or f suffix, NaN and Infinity with a sign, spaces around), besides its nanValue,
+     * positiveInf and negativeInf spellings; Spark's cast takes more ('inf').
+     */
+    private static final String CSV_NUMBER =
+        "^\\s*[+-]?(NaN|Infinity|([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?[dDfF]?)\\s*$";
+    /** A number as the JSON reader takes one unquoted (allowNonNumericNumbers: NaN, INF, Infinity with a sign). */
+    private static final String JSON_NUMBER = "^\\s*[+-]?(NaN|INF|Infinity|([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?)\\s*$";
 
     /** Whether the reader inferred types, so that a timestampFormat given was tried on the values. */
     private boolean inferring() {
@@ -746,8 +782,11 @@ public final class PrepCommand implements Runnable {
       return names.length > 0;
     }
 
-    /** The table, filtered; Spark's analysis errors (no such path, format or column) as bad input. */
-    private Dataset<Row> read(SparkSession spark) {
+    /**
+     * The table, {@code beforeWhere} applied, filtered; Spark's analysis errors (no such path, format or
+     * column) as bad input.
+     */
+    private Dataset<Row> read(SparkSession spark, java.util.function.UnaryOperator<Dataset<Row>> beforeWhere) {
       try {
         Dataset<Row> table;
         if (format.equals("table")) {
@@ -776,7 +815,10 @@ public final class PrepCommand implements Runnable {
                 + " or --option header=true if it really is the header");
           }
         }
+        table = beforeWhere.apply(table);
         return where == null ? table : table.where(where);
+      } catch (BadInputException e) {   // beforeWhere's refusals, already naming what and where
+        throw e;
       } catch (Exception e) {
         // the database's refusals (no driver for the URL, no such table, a bad password) and Spark's
         // checks of the JDBC options (dbtable and query both given) are the user's to fix

@@ -320,7 +320,9 @@ final class RnnColumns {
    * a backtick doubled ("class label" → `class label`; a bare name with a space or a dot does not parse).
    */
   static String sqlName(String name) {
-    return name.matches("[A-Za-z_][A-Za-z0-9_]*") ? name : "`" + name.replace("`", "``") + "`";
+    // true, false and null bare are literals, not the column (CAST(true AS INT) is 1: a review)
+    return name.matches("[A-Za-z_][A-Za-z0-9_]*") && !name.matches("(?i)true|false|null") ? name
+        : "`" + name.replace("`", "``") + "`";
   }
 
   /** spark.sql.caseSensitive of the dataset being fit, transformed or evaluated on this thread; null outside those. */
@@ -377,8 +379,7 @@ final class RnnColumns {
           : f.name().equalsIgnoreCase(struct)) && f.dataType() instanceof StructType);
       throw new BadInputException(who + ": " + param + " column '" + name + "' is not in the table; its columns are "
           + Arrays.toString(schema.fieldNames()) + (withCase ? " (spark.sql.caseSensitive is true: names match with case)" : "")
-          + (nested ? "; '" + name + "' is a field of the struct column '" + struct + "', and the estimator reads top-level"
-          + " columns: select it as one first, e.g. withColumn(\"" + name.replace('.', '_') + "\", col(\"" + name + "\"))" : ""));
+          + (nested ? structFieldAdvice(schema, name, withCase) : ""));
     }
     if (matches.size() > 1) {
       throw new BadInputException(who + ": " + param + " column '" + name + "' is ambiguous: the table has "
@@ -386,6 +387,35 @@ final class RnnColumns {
           + " false); rename one, or set spark.sql.caseSensitive=true");
     }
     return matches.get(0);
+  }
+
+  /**
+   * For a dotted name whose first part is a struct column: that the estimator reads top-level columns
+   * and the withColumn that selects the field, where the struct holds it; else the field the struct
+   * lacks and the fields it has (a misspelt field was called "a field of the struct", and the advised
+   * col("reading.tmp") failed in turn, a review).
+   */
+  private static String structFieldAdvice(StructType schema, String name, boolean withCase) {
+    String[] parts = name.split("\\.", -1);
+    StructType at = schema;
+    String path = "";
+    for (int i = 0; i < parts.length; i++) {
+      String part = parts[i];
+      StructField found = Arrays.stream(at.fields()).filter(f -> withCase ? f.name().equals(part) : f.name().equalsIgnoreCase(part))
+          .findFirst().orElse(null);
+      if (found == null) {
+        return "; the struct column '" + path + "' has no field '" + part + "'; its fields are " + Arrays.toString(at.fieldNames());
+      }
+      path = path.isEmpty() ? found.name() : path + "." + found.name();
+      if (i + 1 < parts.length) {
+        if (!(found.dataType() instanceof StructType inner)) {
+          return "; '" + path + "' is a " + found.dataType().simpleString() + ", not a struct with field '" + parts[i + 1] + "'";
+        }
+        at = inner;
+      }
+    }
+    return "; '" + name + "' is a field of the struct column '" + parts[0] + "', and the estimator reads top-level"
+        + " columns: select it as one first, e.g. withColumn(\"" + name.replace('.', '_') + "\", col(\"" + name + "\"))";
   }
 
   /** Whether two names name one column as the session resolves them (ignoring case unless spark.sql.caseSensitive). */

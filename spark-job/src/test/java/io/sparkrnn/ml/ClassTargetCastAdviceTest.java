@@ -2,6 +2,7 @@ package io.sparkrnn.ml;
 
 import static io.sparkrnn.ml.RnnSchemaTest.assertRefused;
 import static io.sparkrnn.ml.RnnSchemaTest.table;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.sql.types.DataTypes;
@@ -30,5 +31,14 @@ class ClassTargetCastAdviceTest {
     RnnEstimator e = new RnnEstimator().setKeyCols("k").setOrderCol("t").setInputCols("x").setSteps(3).setClasses(2);
     assertRefused(() -> e.copy(new ParamMap()).setTargetCols("class label").transformSchema(schema),
         "CAST(`class label` AS INT)");
+  }
+
+  @Test
+  void aNameThatSqlReadsAsALiteralIsQuoted() {
+    // CAST(true AS INT) is the literal 1, not the column named true (a review); plain names stay bare
+    assertEquals("`true`", RnnColumns.sqlName("true"));
+    assertEquals("`NULL`", RnnColumns.sqlName("NULL"));
+    assertEquals("label", RnnColumns.sqlName("label"));
+    assertEquals("truth", RnnColumns.sqlName("truth"));
   }
 }

@@ -841,7 +841,7 @@ public final class SequenceTables {
             + stats.rowsDropped + " rows with missing values" : "") + (spec.effectiveMinSteps() <= 1 ? ""
             : spec.minSteps() == 0 ? "; lower --steps, or set --min-steps to keep shorter series padded"
             : "; lower --min-steps (" + spec.minSteps() + "), the fewest rows a padded window keeps") + (spec.effectiveMinSteps() > 1
-            ? "" : "; a series needs at least " + needed + " rows in the training split (a window of 1 step + horizon "
+            ? "" : "; a series needs at least " + needed + (needed == 1 ? " row" : " rows") + " in the training split (a window of 1 step + horizon "
             + spec.effectiveHorizon() + ")"));
       }
       long[][] offsets = new long[2][buckets + 1];

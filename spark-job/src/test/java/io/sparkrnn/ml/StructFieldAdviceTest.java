@@ -1,0 +1,29 @@
+package io.sparkrnn.ml;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Review of 4fe5f2f..6d7e62d (da1a05fc): RnnEstimator's refusal of a dotted name says it "is a field
+ * of the struct column" and shows the withColumn that selects it whenever the part before the first
+ * dot is a struct column, without looking for the field: a misspelt field (reading.tmp where the
+ * struct holds temp) is told it is a field, and the advised col("reading.tmp") fails in turn.
+ */
+class StructFieldAdviceTest {
+  @Test
+  void aFieldTheStructDoesNotHoldIsNotCalledItsField() {
+    StructType schema = RnnSchemaTest.table(DataTypes.LongType).add("reading", new StructType().add("temp", DataTypes.DoubleType));
+    Exception e = assertThrows(Exception.class, () -> new RnnEstimator().setKeyCols("k").setOrderCol("t")
+        .setInputCols("reading.tmp").setSteps(3).transformSchema(schema));
+    String m = e.getMessage();
+    assertTrue(m.contains("inputCols column 'reading.tmp' is not in the table"), m);
+    assertFalse(m.contains("'reading.tmp' is a field of the struct column 'reading'"),
+        "the struct 'reading' has no field 'tmp' (its fields: temp): " + m);
+    assertTrue(m.contains("the struct column 'reading' has no field 'tmp'; its fields are [temp]"), m);
+  }
+}

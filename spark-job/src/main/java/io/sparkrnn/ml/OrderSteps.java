@@ -98,18 +98,29 @@ final class OrderSteps {
     return g[(count - 1) / 2];
   }
 
-  /** {@code order} moved on by one spacing, as the same class. */
+  /**
+   * {@code order} moved on by one spacing, as the same class.
+   *
+   * @throws ArithmeticException an integer order at its type's largest value (a smallint column
+   *     at 32767 wrapped to −32768, a time before every row of its key: a user audit)
+   */
   Object next(Object order, Object spacing) {
     switch (kind) {
       case INTEGER:
-        if (order instanceof Byte b) {
-          return (byte) (b + 1);
-        } else if (order instanceof Short s) {
-          return (short) (s + 1);
-        } else if (order instanceof Integer i) {
-          return i + 1;
+        long n = ((Number) order).longValue();
+        long max = order instanceof Byte ? Byte.MAX_VALUE : order instanceof Short ? Short.MAX_VALUE
+            : order instanceof Integer ? Integer.MAX_VALUE : Long.MAX_VALUE;
+        if (n == max) {
+          throw new ArithmeticException(n + " + 1 is past the range of the column's type");
         }
-        return ((Long) order) + 1;
+        if (order instanceof Byte) {
+          return (byte) (n + 1);
+        } else if (order instanceof Short) {
+          return (short) (n + 1);
+        } else if (order instanceof Integer) {
+          return (int) (n + 1);
+        }
+        return n + 1;
       case FLOATING:
         double d = ((Number) order).doubleValue() + (Double) spacing;
         return order instanceof Float ? (Object) (float) d : (Object) d;

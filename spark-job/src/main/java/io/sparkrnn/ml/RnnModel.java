@@ -102,6 +102,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
   private final IntParam steps;
   private final IntParam stride;
   private final IntParam feedback;
+  private final Param<String> missing;
 
   /**
    * @param modelBytes a model file's bytes (model.safetensors), checked here
@@ -133,6 +134,13 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
         + " from K inputs that are the model's own outputs, as train's --feedback (seq2seq models whose targets are their"
         + " inputs); 0 none",
         RnnColumns.validator("feedback", TrainConfig.RULES.get("feedback")));
+    // the estimator's name, so fit copies how the table's missing values were handled: a model fit with ffill
+    // scores a hole as fit filled it (a user audit: the rows after a hole scored as if it were dropped)
+    this.missing = new Param<>(this, "missing", "a null, NaN, Inf or number past float32's range in an input column: ffill"
+        + " repeats the key's last valid value of that column and scores the row, as fit with ffill trained on it; error"
+        + " and drop (the estimator's others) give the row a null prediction and leave the state as it was",
+        RnnColumns.validator("missing", TableSpec.RULES.get("missing")));
+    setDefault(missing, "drop");
     setDefault(steps, 0);
     setDefault(stride, 0);
     setDefault(feedback, 0);
@@ -342,6 +350,25 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     return (RnnModel) set(feedback, value);
   }
 
+  public Param<String> missing() {
+    return missing;
+  }
+
+  public String getMissing() {
+    return getOrDefault(missing);
+  }
+
+  /**
+   * How {@link #transform} takes a missing input value (null, NaN, ±Inf, past float32's range):
+   * {@code ffill} repeats the key's last valid value of that column and scores the row (a key's
+   * leading missing rows, with nothing to repeat, get a null prediction); {@code error} and
+   * {@code drop} give the row a null prediction and leave the state as it was. fit copies the
+   * estimator's; a model saved before this param scores as drop.
+   */
+  public RnnModel setMissing(String value) {
+    return (RnnModel) set(missing, value);
+  }
+
   // ---- the model ----
 
   /** The parsed model file (weights, configuration, normalisation); shared, read only. */
@@ -463,7 +490,8 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
     SeriesScorer scorer = new SeriesScorer(model, keyIdx, orderIdx, inputIdx, inputTypes, schema.fields()[orderIdx].dataType(),
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
         getForecastSteps(), getSteps(), getStride(), limits,
-        Arrays.stream(keyIdx).mapToObj(k -> schema.fields()[k].dataType()).toArray(DataType[]::new));
+        Arrays.stream(keyIdx).mapToObj(k -> schema.fields()[k].dataType()).toArray(DataType[]::new),
+        getMissing().strip().equalsIgnoreCase("ffill"));
     Column order = SequenceTables.quoted(schema.fields()[orderIdx].name());
     Dataset<Row> sorted = keys.length == 0
         ? table.repartition(1).sortWithinPartitions(order)    // the whole table is one series: one task, its rows in order

@@ -64,7 +64,9 @@ import org.apache.spark.util.TaskCompletionListener;
  * <p>Units: inputs are z-scored with the model's recorded statistics, x = (raw − mean) / std,
  * in double, then rounded to float32; outputs are taken back, raw = y · std + mean, in double.
  * A row with a null, NaN or infinite input, or a null order value, gets a null prediction and
- * leaves the state as it was (as {@code missing drop} at fit time).
+ * leaves the state as it was (as {@code missing drop} at fit time); with {@code ffill} (the model
+ * fit so) a missing input value takes the key's last valid value of that column, model units, and
+ * the row is scored, as prep filled the training rows.
  */
 final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
   private static final long serialVersionUID = 1L;
@@ -109,10 +111,13 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
   private final Limits limits;
   /** The key columns' types: how {@link #comparable} reads their values. */
   private final DataType[] keyTypes;
+  /** missing ffill: a missing input value repeats the key's last valid one of its column. */
+  private final boolean ffill;
 
   SeriesScorer(Broadcast<byte[]> model, int[] keyIdx, int orderIdx, int[] inputIdx, DataType[] inputTypes, DataType orderType,
       int inWidth, int outWidth, boolean seq2one, boolean classes, int forecastSteps, int windowSteps, int windowStride,
-      Limits limits, DataType[] keyTypes) {
+      Limits limits, DataType[] keyTypes, boolean ffill) {
+    this.ffill = ffill;
     this.limits = limits;
     this.keyTypes = keyTypes;
     this.model = model;
@@ -175,12 +180,16 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
     final OrderSteps steps = forecastSteps > 0 ? new OrderSteps(orderType) : null;
     /** Values per input column in the last row read: 1 for a number, the length of an array or vector. */
     final int[] widths = new int[inputIdx.length];
+    /** ffill: the key's last valid inputs, model units [F], and per input column whether it has had one. */
+    final float[] lastX;
+    final boolean[] haveLast = new boolean[inputIdx.length];
 
     KeyRun(Object[] raw, Object[] key, int inputSize) {
       this.raw = raw;
       this.key = key;
       this.inputSize = inputSize;
       this.xs = new float[64 * inputSize];
+      this.lastX = ffill ? new float[inputSize] : null;
     }
 
     /** Adds a row read, its inputs converted now; a row without a valid order value or inputs gets step −1. */
@@ -571,7 +580,12 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
         float[] yA = session.step(x);
         for (int a = 0; a < A; a++) {
           KeyRun run = runs.get(idx[a]);
-          order[a] = run.steps.next(order[a], spacing.get(a));
+          try {
+            order[a] = run.steps.next(order[a], spacing.get(a));
+          } catch (ArithmeticException e) {
+            throw badOrder(run.lastRow, "leaves no room for forecast row " + i + " (" + e.getMessage() + ", "
+                + orderType.simpleString() + "): cast the column to a wider type (int, bigint) first, or lower setForecastSteps");
+          }
           Object[] v = new Object[outWidth];
           for (int k : keyIdx) {
             v[k] = run.lastRow.get(k);
@@ -700,27 +714,41 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
       int F = config.inputSize();
       int f = 0;
       for (int c = 0; c < inputIdx.length; c++) {
-        if (row.isNullAt(inputIdx[c])) {
-          return false;
+        boolean missing = row.isNullAt(inputIdx[c]);
+        int width = 0;
+        if (!missing) {
+          Object value = row.get(inputIdx[c]);
+          double[] values = value instanceof Number ? null : arrayValues(value);
+          width = values == null ? 1 : values.length;
+          if (f + width > F) {
+            throw widthError(row, f + width);
+          }
+          for (int i = 0; i < width && !missing; i++) {
+            // rounded to float32 first, as prep rounded training's values: a column whose spread is below float32's
+            // resolution at its size was constant in training, and its raw double would meet the model as a huge z-score
+            // (a user audit: a decimal of ~1.2e19 + row gave every row the same saturated prediction)
+            double raw = values == null ? TableNumbers.toFloat((Number) value) : (float) values[i];
+            missing = !Double.isFinite(raw);   // null element, NaN, ±Inf, past float32: missing, as prep reads it
+            float z = (float) inputToModel(raw, f + i);
+            if (!missing && Float.isInfinite(z)) {   // past float32 once normalised: no value the model can take, nor fill
+              return false;
+            }
+            x[offset + f + i] = z;
+          }
         }
-        Object value = row.get(inputIdx[c]);
-        double[] values = value instanceof Number ? null : arrayValues(value);
-        int width = values == null ? 1 : values.length;
-        if (f + width > F) {
-          throw widthError(row, f + width);
-        }
-        for (int i = 0; i < width; i++) {
-          // rounded to float32 first, as prep rounded training's values: a column whose spread is below float32's
-          // resolution at its size was constant in training, and its raw double would meet the model as a huge z-score
-          // (a user audit: a decimal of ~1.2e19 + row gave every row the same saturated prediction)
-          double raw = values == null ? TableNumbers.toFloat((Number) value) : (float) values[i];
-          float z = (float) inputToModel(raw, f + i);
-          if (!Double.isFinite(raw) || Float.isInfinite(z)) {   // past float32 once normalised: no value the model can take
+        if (missing) {
+          if (!ffill || !run.haveLast[c]) {   // leading missing rows: nothing to repeat (prep dropped them)
             return false;
           }
-          x[offset + f + i] = z;
+          width = run.widths[c];
+          System.arraycopy(run.lastX, f, x, offset + f, width);
+        } else {
+          if (ffill) {
+            System.arraycopy(x, offset + f, run.lastX, f, width);
+            run.haveLast[c] = true;
+          }
+          run.widths[c] = width;
         }
-        run.widths[c] = width;
         f += width;
       }
       if (f != F) {

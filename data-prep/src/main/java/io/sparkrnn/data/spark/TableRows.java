@@ -454,7 +454,9 @@ final class TableRows implements Serializable {
     int op = seriesPosition();
     if (row.isNullAt(op)) {
       throw new TableDataException("column '" + seriesColumn + "' (--order) has a null value" + at(s.key, null)
-          + "; every row needs its time");
+          + "; every row needs its time (--missing does not apply to it): filter such rows out first, --where \""
+          + (seriesColumn.matches("[A-Za-z_][A-Za-z0-9_]*") ? seriesColumn : "`" + seriesColumn.replace("`", "``") + "`")
+          + " IS NOT NULL\"");
     }
     s.order.row = row;
     // internal order values: long (timestamps: µs), int (dates: days), the number, or a Decimal (boxed)

@@ -103,7 +103,8 @@ class RnnParamsTest {
       Map.entry("forecastCol", new Object[] {"", "expected a column name"}),
       Map.entry("steps", new Object[] {-1, "must be at least 0, found -1"}),
       Map.entry("stride", ESTIMATOR.get("stride")),
-      Map.entry("feedback", ESTIMATOR.get("feedback")));
+      Map.entry("feedback", ESTIMATOR.get("feedback")),
+      Map.entry("missing", ESTIMATOR.get("missing")));
 
   static RnnModel model() {
     ModelConfig config = new ModelConfig(CellType.GRU, 1, 2, 4, 2, Mode.SEQ2SEQ, LossType.MSE);

@@ -74,7 +74,7 @@ class RnnPersistenceTest {
   static RnnModel everyParamSet() {
     return HandWeightedModelTest.rnn(Mode.SEQ2SEQ).setKeyCols("k").setOrderCol("t").setInputCols("x").setTargetCols("x")
         .setHorizon(2).setPredictionCol("yhat").setProbabilityCol("p").setPredictedClassCol("cls").setForecastSteps(3)
-        .setForecastCol("isForecast").setSteps(5).setStride(2).setFeedback(4);
+        .setForecastCol("isForecast").setSteps(5).setStride(2).setFeedback(4).setMissing("ffill");
   }
 
   @Test

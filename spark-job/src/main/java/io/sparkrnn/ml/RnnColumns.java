@@ -278,8 +278,17 @@ final class RnnColumns {
     if (t instanceof ArrayType a && a.elementType() instanceof NumericType || t instanceof VectorUDT) {
       return 0;
     }
+    // a boolean (a flag, as warehouses export them): the cast that makes it 0 and 1, which prep table makes itself
+    // (a user audit: the estimator's refusal gave no way on)
+    boolean flag = t instanceof org.apache.spark.sql.types.BooleanType;
     throw new BadInputException(who + ": inputCols column '" + f.name() + "' is " + t.simpleString()
-        + "; expected a number, an array of numbers or an ML Vector");
+        + "; expected a number, an array of numbers or an ML Vector" + (flag ? ": cast it to 0 and 1 first, e.g. withColumn("
+        + javaString(f.name()) + ", col(" + javaString(sqlName(f.name())) + ").cast(\"int\"))" : ""));
+  }
+
+  /** {@code s} as a Java string literal. */
+  private static String javaString(String s) {
+    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
   }
 
   /** The order column, which must be a timestamp, date or number. */

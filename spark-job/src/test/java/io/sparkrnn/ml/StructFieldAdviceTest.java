@@ -26,4 +26,14 @@ class StructFieldAdviceTest {
         "the struct 'reading' has no field 'tmp' (its fields: temp): " + m);
     assertTrue(m.contains("the struct column 'reading' has no field 'tmp'; its fields are [temp]"), m);
   }
+
+  /** prep table reads a boolean input as 0 and 1; the estimator refuses it and shows the cast (a user audit). */
+  @Test
+  void aBooleanInputIsShownTheCastThatMakesItZeroAndOne() {
+    StructType schema = RnnSchemaTest.table(DataTypes.LongType).add("is on", DataTypes.BooleanType);
+    Exception e = assertThrows(Exception.class, () -> new RnnEstimator().setKeyCols("k").setOrderCol("t")
+        .setInputCols("is on").setSteps(3).transformSchema(schema));
+    assertTrue(e.getMessage().contains("inputCols column 'is on' is boolean; expected a number, an array of numbers or an ML"
+        + " Vector: cast it to 0 and 1 first, e.g. withColumn(\"is on\", col(\"`is on`\").cast(\"int\"))"), e.getMessage());
+  }
 }

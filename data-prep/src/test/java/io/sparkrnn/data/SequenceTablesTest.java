@@ -277,6 +277,13 @@ class SequenceTablesTest {
           tmp.resolve("bad-targets").toString()));
       assertTrue(e.getMessage().startsWith(bad[2]), e.getMessage());
     }
+    // the order column among the keys: every row its own series, or rows of one time a duplicate pair (a user audit)
+    TableSpec keyedByTime = new TableSpec(List.of("sensor", "T"), "t", List.of("a"), List.of(), 0, false, 3, 0, -1, 0, null,
+        TableSpec.SplitMode.BY_KEY, 0, 0, false, TableSpec.Missing.ERROR, 4, 7, 0, Map.of("format", "test"));
+    Exception e = assertThrows(io.sparkrnn.kernel.BadInputException.class, () -> SequenceTables.prep(sensors(2, 5), keyedByTime,
+        tmp.resolve("keyed-by-time").toString()));
+    assertTrue(e.getMessage().startsWith("--key: column 't' is also the --order column; a series' time is not its key"),
+        e.getMessage());
   }
 
   /** A key too short for one window is left out, counted, and said so in a WARN line (it was left out silently). */

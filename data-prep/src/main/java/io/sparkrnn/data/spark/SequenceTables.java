@@ -531,6 +531,12 @@ public final class SequenceTables {
         throw new BadInputException("--order: column '" + order.name() + "' is " + ot.simpleString()
             + "; expected a timestamp, date, integer, floating or decimal column (cast it first, e.g. to_timestamp)");
       }
+      if (l.keyNames.contains(order.name())) {
+        // each row would be a series of its own, or rows sharing a time a duplicate pair (a user audit: fit failed
+        // on "duplicate (key, order) pair" or "no training sequences: 160 rows in 160 series", far from the cause)
+        throw new BadInputException("--key: column '" + order.name() + "' is also the --order column; a series' time is"
+            + " not its key: name the entity columns in --key (none: the whole table is one series)");
+      }
       l.seriesColumn = order.name();
       l.seriesType = ot;
       List<TableRows.ValueColumn> cols = new ArrayList<>();

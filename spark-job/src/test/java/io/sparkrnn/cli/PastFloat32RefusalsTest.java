@@ -98,6 +98,27 @@ class PastFloat32RefusalsTest {
     assertTrue(Files.exists(out.resolve("model.safetensors")), "the run ended with its model");
   }
 
+  /**
+   * A mutation audit: the same run over more partitions than validation shards, so that a partition
+   * with no shard answers after the one whose closed loop was refused. The refusal must survive the
+   * merge of the partitions' results (Validation.run keeps the first); a later partition's "none"
+   * replacing it left the closed loop unreported and a closed_loop_loss written, over no shard.
+   */
+  @Test
+  void trainReportsTheClosedLoopNotMeasuredWhateverPartitionRefusedIt() throws IOException {
+    Path data = tinyInputDataset();
+    Path out = tmp.resolve("ab-run-partitions");
+    InferenceCommandsTest.Run r = run("train", "--data", data.toString(), "--out", out.toString(), "--steps", "2", "--batch", "4",
+        "--hidden-size", "4", "--engine", "reference", "--feedback", "1", "--validate-every", "2", "--checkpoint-every", "0",
+        "--partitions", "4", "--virtual-partitions", "4", "--sync", "job");
+    assertEquals(0, r.code(), r.err());
+    String said = r.out() + r.err();
+    assertTrue(said.contains("warning: step 2: the closed-loop loss is not measured: "), said);
+    List<String> rows = Files.readAllLines(out.resolve("metrics.jsonl"));
+    assertTrue(rows.get(1).contains("\"val_loss\""), rows.get(1));
+    assertFalse(rows.get(1).contains("closed_loop_loss"), rows.get(1));
+  }
+
   /** evaluate is asked for the closed-loop loss: it refuses, naming the validation shard and --feedback 0. */
   @Test
   void evaluateRefusesNamingTheShard() throws IOException {

@@ -1330,6 +1330,31 @@ class SparkTrainingTest {
     }
   }
 
+  /**
+   * A mutation audit: the stop's message names the newest checkpoint, the one --resume continues
+   * from (checkpoints at steps 2 and 4, the NaN at step 5), not the first one listed; the test above
+   * checked the file on disk but not the message, and a message naming step 2's passed it.
+   */
+  @Test
+  void aNanStopNamesTheNewestCheckpointAsTheOneToResumeFrom() throws IOException {
+    Path out = tmp.resolve("nan-stop-newest");
+    Map<String, String> m = sineConfig(out.toUri().toString());
+    m.put("partitions", "2");
+    sc.sc().conf().set(GradientTask.INJECT_NAN_STEP, "4"); // the fifth step (0-based 4)
+    sc.sc().conf().set(TestHooks.FLAG, "true");
+    try {
+      Trainer t = Trainer.prepare(m, new Configuration(), quiet());
+      Trainer.NonFiniteException e = assertThrows(Trainer.NonFiniteException.class, () -> t.run(sc));
+      assertTrue(Files.exists(out.resolve("checkpoints").resolve(Checkpoints.fileName(2))), "an older checkpoint is there too");
+      assertTrue(e.getMessage().contains("checkpoints/" + Checkpoints.fileName(4) + ", is intact: --resume true continues from it"),
+          e.getMessage());
+      assertFalse(e.getMessage().contains(Checkpoints.fileName(2)), e.getMessage());
+    } finally {
+      sc.sc().conf().remove(GradientTask.INJECT_NAN_STEP);
+      sc.sc().conf().remove(TestHooks.FLAG);
+    }
+  }
+
   /** Sequences in the sine fixture's training split: 8 shards of 16, one of them validation. */
   static final int SINE_TRAINING_SEQUENCES = 7 * 16;
 

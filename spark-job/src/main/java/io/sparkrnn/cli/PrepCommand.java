@@ -486,6 +486,16 @@ public final class PrepCommand implements Runnable {
           }
           // a value Spark cannot hold as the column's type while it reads the rows (a database NUMERIC of 1e40
           // read as decimal(38, 0)): the table's, not a bug's stack trace (a user audit)
+          // a --where whose cast fails on the rows under ANSI ("ts <> ''" once a string --order column is read as times,
+          // a review: exit 1 with Spark's stack trace): the command line's, named with what --where sees
+          Throwable cast = where == null ? null
+              : inCauses(e, t -> t.getMessage() != null && t.getMessage().startsWith("[CAST_INVALID_INPUT]"));
+          if (cast != null) {
+            throw new BadInputException(sourceLabel() + " (--format " + format + ", --where " + where + "): " + summary(cast)
+                + (orderReadAsTimes == null ? "" : "; --where sees the string --order column '" + orderReadAsTimes + "' as times"
+                + " (it is read so before --where): compare it with a time, such as " + orderReadAsTimes
+                + " >= '2024-01-05 10:00:00Z'"), e);
+          }
           Throwable arithmetic = inCauses(e, SparkArithmeticException.class::isInstance);
           if (arithmetic != null) {
             throw new BadInputException(sourceLabel() + " (--format " + format + (where == null ? "" : ", --where " + where)
@@ -606,6 +616,9 @@ public final class PrepCommand implements Runnable {
     /** A time of day followed by a zone or offset: "10:00Z", "10:00:00.5 +02:00", "10:00:00 UTC", "10:00 Europe/Paris". */
     private static final String ZONED = "[0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}([.][0-9]*)?)?\\s*(Z|z|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z].*)$";
 
+    /** The string --order column that {@link #timeFromText} read as times, or null. */
+    private String orderReadAsTimes;
+
     private Dataset<Row> timeFromText(Dataset<Row> table) {
       if (order == null || format.equals("json") || format.equals("csv")) {
         return table;
@@ -637,6 +650,7 @@ public final class PrepCommand implements Runnable {
               + " 2024-01-05T10:00:00Z); it holds '" + seen.getString(badAt) + "', which is neither: write the table"
               + " again with the column as a timestamp, a date or a number");
         }
+        orderReadAsTimes = f.name();
         return table.withColumn(f.name(), zoned ? instant : ntz);
       }
       return table;

@@ -740,6 +740,11 @@ final class SeriesScorer implements MapPartitionsFunction<Row, Row> {
           if (!ffill || !run.haveLast[c]) {   // leading missing rows: nothing to repeat (prep dropped them)
             return false;
           }
+          if (width > 0 && width != run.widths[c]) {
+            // an array of another width with a null element ([null] for 2 values): refused for its width, as prep
+            // refuses it and as [1.0] is, not filled with the last row's values (a review)
+            throw widthError(row, F - run.widths[c] + width);
+          }
           width = run.widths[c];
           System.arraycopy(run.lastX, f, x, offset + f, width);
         } else {

@@ -147,9 +147,14 @@ public final class RunLock implements AutoCloseable {
     }
     // Move the stale lock aside under a unique name, so two runs recovering it at once cannot both win.
     Path aside = new Path(qualified, NAME + ".stale-" + UUID.randomUUID());
-    if (!fs.rename(lock, aside) || !found.equals(read(fs, aside))) {
+    boolean moved = fs.rename(lock, aside);
+    if (!moved || !found.equals(read(fs, aside))) {
+      // moved, but another run's lock: one that took the stale lock over first. Put it back, or that run trains on
+      // without a lock and a third is let in beside it (a kill audit: it was left at .stale-UUID)
+      String restored = !moved ? "" : !fs.exists(lock) && fs.rename(aside, lock) ? ""
+          : " (its lock could not be put back: it is at " + aside + "; rename it to " + lock + ")";
       throw new BadInputException("out: " + lock + " changed while its stale owner (" + describe(owner)
-          + ") was being replaced; another run may have started on " + dir);
+          + ") was being replaced; another run may have started on " + dir + restored);
     }
     fs.delete(aside, false);
     log.printf("out: %s was left by %s, which %s; taking the lock over%n", lock, describe(owner), stale);

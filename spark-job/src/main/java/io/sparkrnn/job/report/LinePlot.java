@@ -119,7 +119,14 @@ public final class LinePlot {
     }
     g.dispose();
     ByteArrayOutputStream bos = new ByteArrayOutputStream();
-    ImageIO.write(img, "png", bos);
+    // an in-memory stream: ImageIO.write(img, "png", bos) caches in a temporary file, whose closer is a shutdown hook
+    // added on first use, which throws "Shutdown in progress" once a SIGTERM has begun, and the stopped run's final
+    // loss.png and report.md were lost (a kill audit)
+    try (javax.imageio.stream.ImageOutputStream out = new javax.imageio.stream.MemoryCacheImageOutputStream(bos)) {
+      if (!ImageIO.write(img, "png", out)) {
+        throw new IllegalStateException("no PNG writer in this JVM");
+      }
+    }
     return bos.toByteArray();
   }
 

@@ -193,6 +193,11 @@ final class RnnColumns {
       keyFields.add(f);
     }
     StructField orderField = orderField(who, schema, order);
+    if (keyFields.contains(orderField)) {
+      // each row a series of its own, scored from the zero state (a review: fit refused it, transform scored it)
+      throw new BadInputException(who + ": keyCols column '" + orderField.name() + "' is also the orderCol column; a series'"
+          + " time is not its key: name the entity columns in setKeyCols (none: the whole table is one series)");
+    }
     if (shape.forecastSteps() > 0 && orderField.dataType() instanceof DecimalType) {
       throw new BadInputException(who + ": forecastSteps needs orderCol '" + orderField.name() + "' to be a timestamp,"
           + " date, integer or floating column, found " + orderField.dataType().simpleString() + " (cast it to double)");

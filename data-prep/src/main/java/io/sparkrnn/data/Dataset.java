@@ -64,7 +64,13 @@ public final class Dataset implements Serializable {
   private static String whatItIs(FileSystem fs, Path dir) {
     try {
       if (!fs.exists(dir)) {
-        return "no such directory";
+        // an --overwrite killed between its two renames leaves the only copy beside it as .NAME.old-UUID (DatasetWriter),
+        // which the next prep names; so do the commands that read it (a kill audit: "no such directory" alone)
+        Path parent = dir.getParent();
+        FileStatus[] old = parent == null || !fs.exists(parent) ? new FileStatus[0]
+            : fs.listStatus(parent, p -> p.getName().startsWith("." + dir.getName() + ".old-"));
+        return "no such directory" + (old.length == 0 ? "" : "; beside it is " + old[0].getPath() + ", the dataset a prep"
+            + " --overwrite moved aside and did not finish replacing: if it is the one wanted, rename it to " + dir.getName());
       }
       if (fs.getFileStatus(dir).isFile()) {
         return "a file, and a dataset is a directory";

@@ -563,6 +563,20 @@ public final class PrepCommand implements Runnable {
       if (found == null || found.length == 0) {
         throw new FileNotFoundException(source + " (--format " + format + "): no such file or directory");
       }
+      if (found.length == 1 && found[0].isDirectory()) {
+        // a table whose writing Spark job was killed: its part files still under _temporary/, which Spark never lists,
+        // so it answered UNABLE_TO_INFER_SCHEMA ("specified manually"), an option prep table has not (a kill audit)
+        FileSystem fs = FileSystems.get(p, hadoop);
+        FileStatus[] inside = fs.listStatus(found[0].getPath());
+        boolean temporary = Arrays.stream(inside).anyMatch(f -> f.getPath().getName().equals("_temporary"));
+        boolean data = Arrays.stream(inside).anyMatch(f -> !f.getPath().getName().startsWith("_")
+            && !f.getPath().getName().startsWith("."));
+        if (temporary && !data) {
+          throw new BadInputException(source + " (--format " + format + "): holds only _temporary/, the part files of a"
+              + " write that did not finish (the Spark job writing the table was killed or failed: there is no _SUCCESS);"
+              + " write the table again");
+        }
+      }
     }
 
     /**

@@ -430,6 +430,26 @@ class HandWeightedModelTest {
   }
 
   /**
+   * A mutation audit: horizon 0 set explicitly scores each row against its own target also when the
+   * targets are the inputs (docs/ml.md: -1, the default, is 1 there; 0 is 0). The tests scored the
+   * default only, so an evaluate that took horizon 0 for the default (each row against the next
+   * row's x) passed them. Targets x: row t's prediction byHand(x)_t against x_t, 3 rows.
+   */
+  @Test
+  void evaluateWithHorizonZeroComparesEachRowWithItsOwnInputAsTarget() {
+    double[] x = {10.0, 12.0, 14.0};
+    Row m = rnn(Mode.SEQ2SEQ).setHorizon(0).evaluate(table(DataTypes.DoubleType, row("a", 1, x[0]), row("a", 2, x[1]),
+        row("a", 3, x[2]))).first();
+    double[] p = byHand(x);
+    double sae = 0;
+    for (int i = 0; i < 3; i++) {
+      sae += Math.abs(p[i] - x[i]);
+    }
+    assertEquals(3L, m.getLong(m.fieldIndex("rows")), "every row has its own target: " + m);
+    assertEquals(sae / 3, m.getDouble(m.fieldIndex("mae_x")), FLOAT32_ABS_TOL, m.toString());
+  }
+
+  /**
    * evaluate reads the model's own output columns by the names its params give them (docs/ml.md:
    * predictionCol, probabilityCol, predictedClassCol): renamed, the metrics are those worked by hand in
    * the two tests above, logits (0, 0) give p = (1/2, 1/2) and class 0, so labels 0, 1, 0 score

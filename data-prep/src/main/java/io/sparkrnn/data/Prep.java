@@ -26,6 +26,7 @@ public final class Prep {
       Moments moments = Moments.forSpec(spec);   // exact sums: one accumulator, as any merge of partials would give
       for (ShardPlan.Entry e : plan) {
         if (e.split() == Split.TRAIN) {
+          JvmStop.check("prep: statistics at shard " + e.index() + " of " + plan.size());
           try {
             moments.add(source.read(e.first(), e.count(), conf), spec.mode());
           } catch (IOException io) {
@@ -37,6 +38,8 @@ public final class Prep {
     });
     try (DatasetWriter writer = DatasetWriter.create(options.out(), conf, spec, options.overwrite())) {
       for (ShardPlan.Entry e : plan) {
+        // a signal stops the prep here, and the writer's close removes what it wrote (a kill audit: it went on writing)
+        JvmStop.check("prep: shard " + e.index() + " of " + plan.size());
         Batch batch = source.read(e.first(), e.count(), conf);
         if (normalization != null) {
           Moments.apply(batch, spec.mode(), normalization, FeatureNames.of(spec));

@@ -775,8 +775,8 @@ public final class PrepCommand implements Runnable {
               ? "The CSV reader spells it NaN, Inf or -Inf: --option " + spelled + "=" + value.strip() + " reads this spelling"
                   + " (then --missing decides its row)"
               : format.equals("csv")
-              ? "If '" + value + "' marks a missing value, --option nullValue=" + value + " reads it as null (then --missing"
-                  + " decides its row)"
+              ? "If '" + value + "' marks a missing value, --option " + shellWord("nullValue=" + value) + " reads it as null (then"
+                  + " --missing decides its row)"
               : "JSON keeps a field a string where any row holds a string: write a missing value as null (then --missing decides"
                   + " its row)"));
         }
@@ -792,6 +792,11 @@ public final class PrepCommand implements Runnable {
         "^\\s*[+-]?(NaN|Infinity|([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?[dDfF]?)\\s*$";
     /** A number as the JSON reader takes one unquoted (allowNonNumericNumbers: NaN, INF, Infinity with a sign). */
     private static final String JSON_NUMBER = "^\\s*[+-]?(NaN|INF|Infinity|([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?)\\s*$";
+
+    /** {@code s} as one shell word: bare when it is plain, else in single quotes (a value with spaces, " NA "). */
+    static String shellWord(String s) {
+      return s.matches("[A-Za-z0-9_./:=+,@%-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
+    }
 
     /** Whether the reader inferred types, so that a timestampFormat given was tried on the values. */
     private boolean inferring() {

@@ -34,4 +34,12 @@ class CsvReaderSpellingsTest {
     assertTrue(r.err().contains("it holds 'NA', which the reader took for no number") && r.err().contains("--option nullValue=NA"),
         "the value that made the column strings is 'NA' ('NaN' is the reader's own spelling of NaN): " + r.err());
   }
+
+  /** The advised option is one shell word: a placeholder with spaces (" NA ") in quotes (a review). */
+  @Test
+  void theAdvisedOptionIsOneShellWord() {
+    assertEquals("nullValue=NA", PrepCommand.Table.shellWord("nullValue=NA"));
+    assertEquals("'nullValue= NA '", PrepCommand.Table.shellWord("nullValue= NA "));
+    assertEquals("'nullValue=it'\\''s'", PrepCommand.Table.shellWord("nullValue=it's"));
+  }
 }

@@ -1153,6 +1153,13 @@ public class RnnEstimator extends Estimator<RnnModel> implements DefaultParamsWr
     }
     checkClosedLoop(spec);
     for (String t : spec.targetColumns()) {
+      // fit's prep refuses it too, but after transformSchema, where docs/ml.md says refusals come (a user audit)
+      boolean order = RnnColumns.sameColumn(t, getOrderCol());
+      if (order || Arrays.stream(getKeyCols()).anyMatch(k -> RnnColumns.sameColumn(t, k))) {
+        throw new BadInputException("RnnEstimator: targetCols column '" + t + "' is the " + (order ? "orderCol" : "keyCols")
+            + " column; a series' key and order are not values: copy it to a column of its own (Dataset.withColumn) and"
+            + " name that");
+      }
       RnnColumns.checkTarget("RnnEstimator", schema, t, spec.classes() > 0);
     }
     return RnnColumns.outputSchema("RnnEstimator", schema, getKeyCols(), getOrderCol(), getInputCols(),

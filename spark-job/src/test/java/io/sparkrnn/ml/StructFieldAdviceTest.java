@@ -36,4 +36,16 @@ class StructFieldAdviceTest {
     assertTrue(e.getMessage().contains("inputCols column 'is on' is boolean; expected a number, an array of numbers or an ML"
         + " Vector: cast it to 0 and 1 first, e.g. withColumn(\"is on\", col(\"`is on`\").cast(\"int\"))"), e.getMessage());
   }
+
+  /** A target that is the key or order column is refused by transformSchema, before fit's prep (a user audit). */
+  @Test
+  void aTargetThatIsTheKeyOrOrderColumnIsRefusedByTransformSchema() {
+    StructType schema = RnnSchemaTest.table(DataTypes.LongType);
+    for (String[] c : new String[][] {{"T", "orderCol"}, {"k", "keyCols"}}) {
+      Exception e = assertThrows(Exception.class, () -> new RnnEstimator().setKeyCols("k").setOrderCol("t").setInputCols("x")
+          .setTargetCols(c[0]).setSteps(3).transformSchema(schema));
+      assertTrue(e.getMessage().startsWith("RnnEstimator: targetCols column '" + c[0] + "' is the " + c[1] + " column; a"
+          + " series' key and order are not values"), e.getMessage());
+    }
+  }
 }

@@ -68,7 +68,7 @@ public final class Dataset implements Serializable {
         // which the next prep names; so do the commands that read it (a kill audit: "no such directory" alone)
         Path parent = dir.getParent();
         FileStatus[] old = parent == null || !fs.exists(parent) ? new FileStatus[0]
-            : fs.listStatus(parent, p -> p.getName().startsWith("." + dir.getName() + ".old-"));
+            : fs.listStatus(parent, p -> p.getName().startsWith(DatasetWriter.besidePrefix(dir, DatasetWriter.REPLACED)));
         return "no such directory" + (old.length == 0 ? "" : "; beside it is " + old[0].getPath() + ", the dataset a prep"
             + " --overwrite moved aside and did not finish replacing: if it is the one wanted, rename it to " + dir.getName());
       }

@@ -149,10 +149,10 @@ public final class DatasetWriter implements Closeable {
 
   /** The kinds of hidden directory an overwrite makes beside the dataset: the new one being written, the old one replaced. */
   private static final String STAGING = "tmp";
-  private static final String REPLACED = "old";
+  static final String REPLACED = "old";
 
   /** {@code .NAME.KIND-}: how the hidden directories of that kind beside {@code dir} begin. */
-  private static String besidePrefix(Path dir, String kind) {
+  static String besidePrefix(Path dir, String kind) {
     return "." + dir.getName() + "." + kind + "-";
   }
 

@@ -484,8 +484,6 @@ public final class PrepCommand implements Runnable {
           if (delta != null) {
             throw new BadInputException(sourceLabel() + " (--format " + format + "): " + summary(delta), e);
           }
-          // a value Spark cannot hold as the column's type while it reads the rows (a database NUMERIC of 1e40
-          // read as decimal(38, 0)): the table's, not a bug's stack trace (a user audit)
           // a --where whose cast fails on the rows under ANSI ("ts <> ''" once a string --order column is read as times,
           // a review: exit 1 with Spark's stack trace): the command line's, named with what --where sees
           Throwable cast = where == null ? null
@@ -496,6 +494,8 @@ public final class PrepCommand implements Runnable {
                 + " (it is read so before --where): compare it with a time, such as " + orderReadAsTimes
                 + " >= '2024-01-05 10:00:00Z'"), e);
           }
+          // a value Spark cannot hold as the column's type while it reads the rows (a database NUMERIC of 1e40
+          // read as decimal(38, 0)): the table's, not a bug's stack trace (a user audit)
           Throwable arithmetic = inCauses(e, SparkArithmeticException.class::isInstance);
           if (arithmetic != null) {
             throw new BadInputException(sourceLabel() + " (--format " + format + (where == null ? "" : ", --where " + where)
@@ -580,16 +580,6 @@ public final class PrepCommand implements Runnable {
     }
 
     /**
-     * Whether a table's column is the one a name asks for, as Spark resolves names: in any case unless
-     * spark.sql.caseSensitive (then a column ts beside TS is another column, which an ignore-case match
-     * took for --order TS and refused for its values, a review).
-     */
-    private static boolean sameName(Dataset<Row> table, String column, String asked) {
-      return Boolean.parseBoolean(table.sparkSession().conf().get("spark.sql.caseSensitive", "false"))
-          ? column.equals(asked) : column.equalsIgnoreCase(asked);
-    }
-
-    /**
      * A time column that a text format's reader left as strings: the library's message says to cast
      * it, which a command line cannot; the reader can, when asked (a user audit). Spark's JSON
      * reader infers timestamps only with inferTimestamp=true; JSON and CSV recognise ISO 8601
@@ -600,7 +590,7 @@ public final class PrepCommand implements Runnable {
         return;
       }
       for (StructField f : table.schema().fields()) {
-        if (sameName(table, f.name(), order) && f.dataType() instanceof StringType) {
+        if (SequenceTables.sameName(table, f.name(), order) && f.dataType() instanceof StringType) {
           throw new BadInputException("--order: column '" + f.name() + "' of " + source + " (--format " + format
               + ") was read as strings; expected timestamps, dates or numbers. Ask the reader to infer timestamps: "
               + (format.equals("json") && "true".equalsIgnoreCase(option("primitivesAsString"))
@@ -617,6 +607,12 @@ public final class PrepCommand implements Runnable {
       }
     }
 
+    /** A time of day followed by a zone or offset: "10:00Z", "10:00:00.5 +02:00", "10:00:00 UTC", "10:00 Europe/Paris". */
+    private static final String ZONED = "[0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}([.][0-9]*)?)?\\s*(Z|z|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z].*)$";
+
+    /** The string --order column that {@link #timeFromText} read as times, or null. */
+    private String orderReadAsTimes;
+
     /**
      * A string --order column of a source without a reader that infers types (Parquet, ORC, a catalog
      * table, JDBC) read as times: ISO 8601 dates and times ("2024-01-05", "2024-01-05 10:00") as
@@ -627,18 +623,12 @@ public final class PrepCommand implements Runnable {
      * so "cast it first, e.g. to_timestamp" was advice it could not follow (a user audit). CSV and JSON
      * were refused before this (requireTimeNotText): their readers infer times, given the pattern.
      */
-    /** A time of day followed by a zone or offset: "10:00Z", "10:00:00.5 +02:00", "10:00:00 UTC", "10:00 Europe/Paris". */
-    private static final String ZONED = "[0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}([.][0-9]*)?)?\\s*(Z|z|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z].*)$";
-
-    /** The string --order column that {@link #timeFromText} read as times, or null. */
-    private String orderReadAsTimes;
-
     private Dataset<Row> timeFromText(Dataset<Row> table) {
       if (order == null || format.equals("json") || format.equals("csv")) {
         return table;
       }
       for (StructField f : table.schema().fields()) {
-        if (!sameName(table, f.name(), order) || !(f.dataType() instanceof StringType)) {
+        if (!SequenceTables.sameName(table, f.name(), order) || !(f.dataType() instanceof StringType)) {
           continue;
         }
         String quoted = "`" + f.name().replace("`", "``") + "`";
@@ -685,11 +675,11 @@ public final class PrepCommand implements Runnable {
       named.addAll(inputs);
       named.addAll(targets);
       for (String name : named) {
-        if (!name.contains(".") || Arrays.stream(table.columns()).anyMatch(c -> sameName(read, c, name))) {
+        if (!name.contains(".") || Arrays.stream(table.columns()).anyMatch(c -> SequenceTables.sameName(read, c, name))) {
           continue;
         }
         String[] parts = name.split("\\.", -1);
-        StructField top = Arrays.stream(table.schema().fields()).filter(f -> sameName(read, f.name(), parts[0])).findFirst()
+        StructField top = Arrays.stream(table.schema().fields()).filter(f -> SequenceTables.sameName(read, f.name(), parts[0])).findFirst()
             .orElse(null);
         if (top == null || !(top.dataType() instanceof org.apache.spark.sql.types.StructType)) {
           continue;   // not a struct's field: SequenceTables names the missing column
@@ -717,7 +707,7 @@ public final class PrepCommand implements Runnable {
       asked.addAll(targets);
       for (StructField f : table.schema().fields()) {
         if (f.dataType() instanceof org.apache.spark.sql.types.BooleanType
-            && asked.stream().anyMatch(a -> sameName(read, f.name(), a))) {
+            && asked.stream().anyMatch(a -> SequenceTables.sameName(read, f.name(), a))) {
           table = table.withColumn(f.name(), org.apache.spark.sql.functions.col("`" + f.name().replace("`", "``") + "`").cast("int"));
         }
       }
@@ -738,7 +728,7 @@ public final class PrepCommand implements Runnable {
       asked.addAll(targets);
       for (String name : asked) {
         for (StructField f : table.schema().fields()) {
-          if (!sameName(table, f.name(), name) || !(f.dataType() instanceof StringType)) {
+          if (!SequenceTables.sameName(table, f.name(), name) || !(f.dataType() instanceof StringType)) {
             continue;
           }
           String quoted = "`" + f.name().replace("`", "``") + "`";

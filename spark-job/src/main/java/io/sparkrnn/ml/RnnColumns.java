@@ -393,7 +393,7 @@ final class RnnColumns {
           : f.name().equalsIgnoreCase(struct)) && f.dataType() instanceof StructType);
       throw new BadInputException(who + ": " + param + " column '" + name + "' is not in the table; its columns are "
           + Arrays.toString(schema.fieldNames()) + (withCase ? " (spark.sql.caseSensitive is true: names match with case)" : "")
-          + (nested ? structFieldAdvice(schema, name, withCase) : ""));
+          + (nested ? structFieldAdvice(schema, name) : ""));
     }
     if (matches.size() > 1) {
       throw new BadInputException(who + ": " + param + " column '" + name + "' is ambiguous: the table has "
@@ -409,14 +409,13 @@ final class RnnColumns {
    * lacks and the fields it has (a misspelt field was called "a field of the struct", and the advised
    * col("reading.tmp") failed in turn, a review).
    */
-  private static String structFieldAdvice(StructType schema, String name, boolean withCase) {
+  private static String structFieldAdvice(StructType schema, String name) {
     String[] parts = name.split("\\.", -1);
     StructType at = schema;
     String path = "";
     for (int i = 0; i < parts.length; i++) {
       String part = parts[i];
-      StructField found = Arrays.stream(at.fields()).filter(f -> withCase ? f.name().equals(part) : f.name().equalsIgnoreCase(part))
-          .findFirst().orElse(null);
+      StructField found = Arrays.stream(at.fields()).filter(f -> sameColumn(f.name(), part)).findFirst().orElse(null);
       if (found == null) {
         return "; the struct column '" + path + "' has no field '" + part + "'; its fields are " + Arrays.toString(at.fieldNames());
       }

@@ -491,7 +491,7 @@ public class RnnModel extends Model<RnnModel> implements MLWritable {
         schema.length(), outSchema.length(), c.mode() == Mode.SEQ2ONE, c.loss() == LossType.CROSS_ENTROPY,
         getForecastSteps(), getSteps(), getStride(), limits,
         Arrays.stream(keyIdx).mapToObj(k -> schema.fields()[k].dataType()).toArray(DataType[]::new),
-        getMissing().strip().equalsIgnoreCase("ffill"));
+        TableSpec.Missing.parse(getMissing()) == TableSpec.Missing.FFILL);
     Column order = SequenceTables.quoted(schema.fields()[orderIdx].name());
     Dataset<Row> sorted = keys.length == 0
         ? table.repartition(1).sortWithinPartitions(order)    // the whole table is one series: one task, its rows in order

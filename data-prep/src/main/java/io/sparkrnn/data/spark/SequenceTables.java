@@ -741,6 +741,15 @@ public final class SequenceTables {
     }
   }
 
+  /**
+   * Whether {@code table}'s column {@code column} is the one {@code asked} names, as Spark resolves
+   * names: in any case unless spark.sql.caseSensitive (then ts beside TS is another column).
+   */
+  public static boolean sameName(Dataset<Row> table, String column, String asked) {
+    return Boolean.parseBoolean(table.sparkSession().conf().get("spark.sql.caseSensitive", "false"))
+        ? column.equals(asked) : column.equalsIgnoreCase(asked);
+  }
+
   /** A column as Spark resolves {@code name} (case per spark.sql.caseSensitive), or an error listing the columns. */
   static StructField field(Dataset<Row> table, String name, String option) {
     try {
@@ -749,9 +758,8 @@ public final class SequenceTables {
       // does not matter): take the table's own field, so that two spellings of one column are one
       // column here (as an input and a target they made two projections of one name, which Spark
       // then refused as an ambiguous reference)
-      boolean caseSensitive = Boolean.parseBoolean(table.sparkSession().conf().get("spark.sql.caseSensitive", "false"));
       for (StructField f : table.schema().fields()) {
-        if (caseSensitive ? f.name().equals(name) : f.name().equalsIgnoreCase(name)) {
+        if (sameName(table, f.name(), name)) {
           return f;
         }
       }
